@@ -1,0 +1,649 @@
+"""The `tokenbooks` command line.
+
+Plain words for people (tables, a progress bar on long pulls), `--json` for scripts. Every error that
+tokenbooks raises on purpose is shown as what went wrong and how to fix it, with a non-zero exit code;
+a run that failed is also recorded in the sync log with the same reason.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from connector.domain.errors import ConfigError, Problem, TokenbooksError
+from connector.domain.money import format_money
+from connector.domain.periods import Period, parse_day
+
+app = typer.Typer(
+    help="tokenbooks: puts a company's AI spend into its books.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+sandbox_app = typer.Typer(help="Run the local ledger sandboxes.", no_args_is_help=True)
+mappings_app = typer.Typer(help="Check and preview the chart-of-accounts mapping.", no_args_is_help=True)
+import_app = typer.Typer(help="Import invoices and other files.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(mappings_app, name="mappings")
+app.add_typer(import_app, name="import")
+
+console = Console()
+errors = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+EntityOption = Annotated[str | None, typer.Option("--entity", help="The entity (company) to work on.")]
+
+
+def main() -> None:
+    app()
+
+
+# ------------------------------------------------------------------------------------------- plumbing
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(_jsonable(data), indent=2) + "\n")
+
+
+@contextmanager
+def plain_errors(as_json: bool = False) -> Iterator[None]:
+    """Turn tokenbooks errors into a message and a fix, and exit non-zero."""
+    try:
+        yield
+    except TokenbooksError as exc:
+        problems = [str(p) for p in getattr(exc, "problems", [])]
+        if as_json:
+            print_json(
+                {"error": exc.message, "fix": exc.fix, "kind": type(exc).__name__, "problems": problems}
+            )
+        else:
+            errors.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
+            for problem in problems[:50]:
+                errors.print(f"  • {problem}", highlight=False)
+            if exc.fix:
+                errors.print(f"[bold]Fix:[/] {exc.fix}", highlight=False)
+        raise typer.Exit(2 if isinstance(exc, ConfigError) else 1) from None
+
+
+class RichReporter:
+    """Progress bars and notes on the terminal (stderr, so --json output stays clean)."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.progress_bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=errors,
+            transient=True,
+            disable=quiet,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> RichReporter:
+        self.progress_bar.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress_bar.stop()
+
+    def progress(self, label: str, done: int, total: int | None = None) -> None:
+        key = label.split(" page ")[0]
+        if key not in self.tasks:
+            self.tasks[key] = self.progress_bar.add_task(label, total=total)
+        self.progress_bar.update(self.tasks[key], completed=done, total=total, description=label)
+
+    def note(self, message: str, level: str = "info") -> None:
+        if not self.quiet:
+            errors.print(message, highlight=False)
+
+
+def _app_for(**overrides: Any) -> Any:
+    from connector.bootstrap import build_app
+    from connector.settings import load_settings
+
+    return build_app(load_settings(**overrides))
+
+
+# ------------------------------------------------------------------------------------------------ demo
+
+
+@app.command()
+def demo(as_json: JsonFlag = False) -> None:
+    """Book a month of a fictional company's AI spend into a local QuickBooks sandbox (no credentials)."""
+    from connector.sandbox.demo import run_demo
+
+    with plain_errors(as_json):
+        if not as_json:
+            console.rule("[bold]tokenbooks demo[/] — Acme Analytics, October 2026")
+            console.print(
+                "Starting the local QuickBooks sandbox and the OpenAI Costs replay; connecting through "
+                "the sandbox's OAuth flow; then the nightly sync for each day of the month.\n"
+            )
+        with RichReporter(quiet=True) as reporter:
+            result = run_demo(reporter=reporter, on_night=None if as_json else _print_night)
+    if as_json:
+        print_json(_demo_json(result))
+        return
+    _print_demo(result)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def _print_night(night: Any) -> None:
+    pulled = sum(p.facts for p in night.pulls)
+    restated = sum(p.replaced.restated for p in night.pulls)
+    keys = (night.post.posted + night.post.found) if night.post else []
+    amount = (
+        sum(
+            (sum((c.amount for c in p.journal.contributions), Decimal(0)) for p in night.plan.planned),
+            Decimal(0),
+        )
+        if night.plan
+        else Decimal(0)
+    )
+    day = night.pulls[0].window.last_day if night.pulls else ""
+    text = f"{day}  pulled {pulled:>3} facts"
+    if restated:
+        text += f" ([yellow]{restated} restated by the provider[/])"
+    if keys:
+        text += f"  → posted {', '.join(keys)} ({format_money(amount, 'USD')})"
+    else:
+        text += "  → [dim]nothing new to post[/]"
+    if night.status != "succeeded":
+        text += f"  [red]{night.status}: {night.reason}[/]"
+    console.print(text, highlight=False)
+
+
+def _print_demo(result: Any) -> None:
+    console.print()
+    if result.posted_now == 0 and not result.failed:
+        console.print(
+            f"[bold green]Nothing new to post:[/] QuickBooks already holds all {result.journals_in_ledger} "
+            "tokenbooks journals for the month (a re-run with no new data posts nothing).\n"
+        )
+    table = Table(title="What landed in QuickBooks (October 2026, read back from the ledger)")
+    table.add_column("Account")
+    table.add_column("Name")
+    table.add_column("Balance (Dr + / Cr −)", justify="right")
+    for number, name, balance in result.balances:
+        table.add_row(number, name, f"{balance:,.2f}")
+    console.print(table)
+    _print_reconciliation(result.reconciliation)
+    console.print(
+        f"\nData: {result.data_dir} · sync log: `tokenbooks runs` · run `make demo` again: it posts nothing."
+    )
+
+
+def _demo_json(result: Any) -> dict:
+    return {
+        "posted_now": result.posted_now,
+        "journals_in_ledger": result.journals_in_ledger,
+        "nights": [
+            {
+                "run_id": n.run_id,
+                "status": n.status,
+                "reason": n.reason,
+                "posted": n.post.posted if n.post else [],
+            }
+            for n in result.nights
+        ],
+        "balances": [{"account": a, "name": b, "balance": c} for a, b, c in result.balances],
+        "reconciliation": [_recon_json(r) for r in result.reconciliation],
+    }
+
+
+# ------------------------------------------------------------------------------------------------ sync
+
+
+@app.command("sync")
+def sync_command(
+    since: Annotated[
+        str | None, typer.Option(help="First day to pull (YYYY-MM-DD); default: from the bookmark.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last day to pull (YYYY-MM-DD); default: yesterday (UTC).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Pull and plan; post nothing, queue nothing.")
+    ] = False,
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Pull provider costs, map them, and post the journals (the nightly run)."""
+    from connector.service.sync import sync
+
+    with plain_errors(as_json):
+        first = _day(since, "--since")
+        last = _day(until, "--until")
+        application = _app_for()
+        target = entity or application.default_entity()
+        with RichReporter(quiet=as_json) as reporter:
+            result = sync(
+                application, entity=target, since=first, until=last, dry_run=dry_run, reporter=reporter
+            )
+    if as_json:
+        print_json(_sync_json(result))
+    else:
+        _print_sync(result)
+    if result.status == "failed":
+        raise typer.Exit(1)
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return parse_day(value)
+    except ValueError as exc:
+        raise ConfigError(f"{option}: {exc}") from None
+
+
+def _sync_json(result: Any) -> dict:
+    return {
+        "run_id": result.run_id,
+        "entity": result.entity,
+        "status": result.status,
+        "reason": result.reason,
+        "dry_run": result.dry_run,
+        "pulls": [
+            {
+                "source": p.source,
+                "first_day": p.window.first_day,
+                "last_day": p.window.last_day,
+                "facts": p.facts,
+                "inserted": p.replaced.inserted,
+                "restated": p.replaced.restated,
+                "withdrawn": p.replaced.withdrawn,
+                "pages": p.pages,
+            }
+            for p in result.pulls
+        ],
+        "planned": [_journal_json(p.journal, p.hold_reason) for p in result.plan.planned]
+        if result.plan
+        else [],
+        "suspense": result.plan.suspense_by_provider if result.plan else {},
+        "posted": result.post.posted if result.post else [],
+        "found": result.post.found if result.post else [],
+        "rejected": [{"key": k, "reason": r} for k, r in result.post.rejected] if result.post else [],
+        "failed": [{"key": k, "reason": r} for k, r in result.post.failed] if result.post else [],
+    }
+
+
+def _journal_json(journal: Any, hold_reason: str = "") -> dict:
+    return {
+        "key": journal.key,
+        "kind": journal.kind.value,
+        "date": journal.txn_date,
+        "currency": journal.currency,
+        "memo": journal.memo,
+        "held": hold_reason or None,
+        "lines": [
+            {"account": ln.target.key(), "amount": ln.amount, "description": ln.description}
+            for ln in journal.lines
+        ],
+    }
+
+
+def _print_sync(result: Any) -> None:
+    for pull in result.pulls:
+        console.print(
+            f"Pulled {pull.source} {pull.window.first_day}..{pull.window.last_day}: {pull.facts} facts "
+            f"({pull.replaced.inserted} new, {pull.replaced.restated} restated, "
+            f"{pull.replaced.withdrawn} withdrawn)",
+            highlight=False,
+        )
+    if result.plan:
+        for provider, amount in result.plan.suspense_by_provider.items():
+            if amount:
+                console.print(
+                    f"[yellow]Unallocated:[/] {format_money(amount, 'USD')} of {provider} spend matched no "
+                    "rule and went to suspense. Add a rule to the mapping.",
+                    highlight=False,
+                )
+        if not result.plan.planned:
+            console.print("Nothing new to post: the books already hold every amount.")
+        for planned in result.plan.planned:
+            j = planned.journal
+            total = sum((ln.amount for ln in j.lines if ln.amount > 0), Decimal(0))
+            verb = "would post" if result.dry_run else ("held" if planned.held else "planned")
+            console.print(
+                f"  {verb} {j.key} {j.txn_date} {j.kind.value} {format_money(total, j.currency)}",
+                highlight=False,
+            )
+    if result.post:
+        console.print(
+            f"Posted {len(result.post.posted)}, already there {len(result.post.found)}, "
+            f"rejected {len(result.post.rejected)}, to retry {len(result.post.failed)}."
+        )
+        for key, reason in result.post.rejected + result.post.failed:
+            console.print(f"  [red]{key}[/]: {reason}", highlight=False)
+    style = {"succeeded": "green", "partial": "yellow", "failed": "red"}.get(result.status, "white")
+    console.print(
+        f"Run {result.run_id}: [{style}]{result.status}[/]"
+        + (f" — {result.reason}" if result.reason else ""),
+        highlight=False,
+    )
+
+
+# ------------------------------------------------------------------------------------------- reconcile
+
+
+@app.command("reconcile")
+def reconcile_command(
+    period: Annotated[str, typer.Option(help="The month to reconcile, YYYY-MM.")],
+    entity: EntityOption = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Skip reading the ledger back.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Compare provider cost, invoice, what tokenbooks posted and what the ledger holds, for a month."""
+    from connector.service.reconcile import reconcile_period
+    from connector.service.runs import RunRecorder
+
+    with plain_errors(as_json):
+        try:
+            month = Period.parse(period)
+        except ValueError as exc:
+            raise ConfigError(f"--period: {exc}") from None
+        application = _app_for()
+        target = entity or application.default_entity()
+        mapping, _ = application.mapping()
+        recorder = RunRecorder(
+            application.engine,
+            application.clock,
+            actor=application.actor,
+            kind="reconcile",
+            entity=target,
+            params={"period": period},
+        )
+        try:
+            ledger = None if offline else application.ledger(target)
+            results = reconcile_period(
+                application.engine,
+                mapping=mapping,
+                entity=target,
+                period=month,
+                ledger=ledger,
+                recorder=recorder,
+                clock=application.clock,
+            )
+        except TokenbooksError as exc:
+            recorder.finish("failed", reason=str(exc))
+            raise
+        recorder.finish("succeeded", stats={r.input.provider: r.status.value for r in results})
+    if as_json:
+        print_json({"period": period, "entity": target, "results": [_recon_json(r) for r in results]})
+        return
+    _print_reconciliation(results)
+
+
+def _recon_json(result: Any) -> dict:
+    d = result.input
+    return {
+        "provider": d.provider,
+        "account": d.provider_account,
+        "period": d.period,
+        "currency": d.currency,
+        "provider_cost": result.provider_cost,
+        "invoice_total": d.invoice_total,
+        "posted_total": d.posted_total,
+        "ledger_total": d.ledger_total,
+        "coverage": result.coverage,
+        "status": result.status.value,
+        "findings": [f.as_dict() for f in result.findings],
+    }
+
+
+def _print_reconciliation(results: list[Any]) -> None:
+    table = Table(title="Reconciliation")
+    for column in (
+        "Provider",
+        "Period",
+        "Provider cost",
+        "Invoice",
+        "Posted",
+        "In ledger",
+        "Coverage",
+        "Status",
+    ):
+        table.add_column(
+            column, justify="right" if column not in ("Provider", "Period", "Status") else "left"
+        )
+    for r in results:
+        d = r.input
+        colour = {"matched": "green", "within_tolerance": "green", "missing_invoice": "yellow"}.get(
+            r.status.value, "red"
+        )
+        table.add_row(
+            f"{d.provider} ({d.provider_account})",
+            d.period,
+            f"{r.provider_cost:,.2f}",
+            "—" if d.invoice_total is None else f"{d.invoice_total:,.2f}",
+            f"{d.posted_total:,.2f}",
+            "—" if d.ledger_total is None else f"{d.ledger_total:,.2f}",
+            "—" if r.coverage is None else f"{r.coverage:.2%}",
+            f"[{colour}]{r.status.value}[/]",
+        )
+    console.print(table)
+    for r in results:
+        for finding in r.findings:
+            mark = "[green]✓[/]" if finding.holds else "[red]✗[/]"
+            text = f" {mark} {finding.check}"
+            if not finding.holds:
+                text += f": off by {finding.difference}"
+            if finding.explanation:
+                text += f" — {finding.explanation}"
+            console.print(text, highlight=False)
+
+
+# ---------------------------------------------------------------------------------------------- import
+
+
+@import_app.command("invoices")
+def import_invoices(
+    files: Annotated[list[Path], typer.Argument(help="Invoice files (.csv or .json); see docs/invoices.md.")],
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import provider invoices (no provider offers an invoice API for OpenAI or Anthropic)."""
+    from connector.service.invoices import import_invoice_file
+
+    imported = []
+    with plain_errors(as_json):
+        application = _app_for()
+        target = entity or application.default_entity()
+        for path in files:
+            imported.append(
+                import_invoice_file(application.engine, path, default_entity=target, clock=application.clock)
+            )
+    if as_json:
+        print_json([{"file": i.file, "new": i.new, "replaced": i.replaced} for i in imported])
+        return
+    for i in imported:
+        console.print(f"{i.file}: {i.new} new invoice(s), {i.replaced} replaced", highlight=False)
+
+
+# -------------------------------------------------------------------------------------------- mappings
+
+
+@mappings_app.command("check")
+def mappings_check(
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Mapping file; default TOKENBOOKS_MAPPING_FILE.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Validate the mapping file; every problem is shown with file:line and the fix."""
+    from connector.service.mappings import read_mapping
+    from connector.settings import load_settings
+
+    with plain_errors(as_json):
+        path = file or load_settings().mapping_file
+    mapping, _, problems = read_mapping(path)
+    if as_json:
+        print_json(
+            {"file": str(path), "ok": mapping is not None, "problems": [_problem_json(p) for p in problems]}
+        )
+    elif mapping is not None:
+        console.print(
+            f"[green]✓[/] {path}: version {mapping.version} (effective {mapping.effective_from}), "
+            f"{len(mapping.rules)} rules, {len(mapping.entities)} entit(ies). No problems found.",
+            highlight=False,
+        )
+    else:
+        for problem in problems:
+            errors.print(f"[red]✗[/] {problem}", highlight=False)
+        errors.print(f"{len(problems)} problem(s); nothing can be posted until they are fixed.")
+    if mapping is None:
+        raise typer.Exit(2)
+
+
+def _problem_json(problem: Problem) -> dict:
+    return {
+        "source": problem.source,
+        "location": problem.location,
+        "field": problem.field,
+        "message": problem.message,
+        "fix": problem.fix,
+        "severity": problem.severity.value,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- sandbox
+
+
+@sandbox_app.command("quickbooks")
+def sandbox_quickbooks(
+    port: Annotated[int, typer.Option(help="Port to listen on (127.0.0.1).")] = 8710,
+    state: Annotated[Path, typer.Option(help="State file: the company persists here between runs.")] = Path(
+        ".tokenbooks/quickbooks-sandbox.json"
+    ),
+) -> None:
+    """Run the stateful QuickBooks Online sandbox on its own (Ctrl-C stops it)."""
+    from connector.sandbox.quickbooks import serve
+
+    state.parent.mkdir(parents=True, exist_ok=True)
+    serve(port, state)
+
+
+# ---------------------------------------------------------------------------------------------- runs, keys
+
+
+@app.command("runs")
+def runs_command(
+    limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20,
+    run_id: Annotated[str | None, typer.Option("--run", help="Show the events of one run.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The sync log: recent runs with their outcome and reason, or one run's events."""
+    from connector.store.repositories import UnitOfWork
+
+    with plain_errors(as_json):
+        application = _app_for()
+        with UnitOfWork(application.engine) as uow:
+            if run_id:
+                rows = [
+                    {"at": e.at, "kind": e.kind, "level": e.level, "message": e.message, "hash": e.hash}
+                    for e in uow.events.for_run(run_id)
+                ]
+            else:
+                rows = [
+                    {
+                        "run_id": r.id,
+                        "kind": r.kind,
+                        "entity": r.entity,
+                        "started_at": r.started_at,
+                        "finished_at": r.finished_at,
+                        "status": r.status,
+                        "reason": r.reason,
+                        "stats": r.stats,
+                    }
+                    for r in uow.runs.latest(limit)
+                ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="Events" if run_id else "Runs")
+    columns = (
+        ["at", "kind", "level", "message"]
+        if run_id
+        else ["started_at", "kind", "entity", "status", "reason", "run_id"]
+    )
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[_cell(row[c]) for c in columns])
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+@app.command("connect")
+def connect_command(
+    ledger: Annotated[str, typer.Argument(help="quickbooks")],
+    entity: EntityOption = None,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the URL instead of opening it.")
+    ] = False,
+) -> None:
+    """Connect a ledger company through OAuth (opens the consent page; a local callback receives the code)."""
+    from connector.ledgers.oauth_flow import authorize
+
+    with plain_errors():
+        if ledger != "quickbooks":
+            raise ConfigError(f"cannot connect {ledger!r} yet", fix="use: tokenbooks connect quickbooks")
+        application = _app_for()
+        target = entity or application.default_entity()
+        oauth = application.quickbooks_oauth()
+        grant = authorize(
+            oauth.authorization_url,
+            application.settings.quickbooks.redirect_uri,
+            open_browser=not no_browser,
+            say=console.print,
+        )
+        tokens = oauth.exchange_code(grant.code, grant.company_id)
+        application.token_vault().save("quickbooks", target, tokens)
+    console.print(
+        f"[green]Connected[/] QuickBooks company {tokens.company_id} for entity {target}. "
+        "Tokens are stored encrypted; refresh tokens are saved each time they rotate."
+    )
+
+
+@app.command("keygen")
+def keygen() -> None:
+    """Print a new TOKENBOOKS_ENCRYPTION_KEY (it encrypts ledger tokens at rest)."""
+    from connector.ledgers.tokens import TokenCipher
+
+    console.print(f"TOKENBOOKS_ENCRYPTION_KEY={TokenCipher.generate_key()}")

@@ -1,0 +1,125 @@
+"""Errors, in the two forms tokenbooks uses.
+
+*Problems* are values: a bad row, a bad mapping line, a page that does not parse. They are gathered so one
+run reports all of them at once (beancount's way), each naming its source, where in it, the field, what is
+wrong and how to fix it.
+
+*Exceptions* are for control flow and bugs, grouped by how a caller recovers:
+
+- ``Retriable``: try again later (timeouts, 5xx, throttling); retries live in one place per adapter.
+- ``UncertainOutcome``: a write may or may not have happened; look the key up before anything else.
+- ``ReconnectNeeded``: a person must reconnect a ledger or provider; retrying cannot help.
+- ``Rejected``: the other side refused this one item for good (validation, locked period, duplicate);
+  the rest of the run goes on and the item is reported.
+- ``ConfigError`` / ``InputError``: settings, mappings or input data are wrong; the run stops before posting.
+- ``InvariantViolation``: a bug in tokenbooks itself (e.g. an unbalanced journal); never caught to continue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with an input, said so a person can fix it."""
+
+    source: str  # the file, endpoint or source name
+    location: str  # "line 12", "row 7", "page 3", "" when it is the whole source
+    field: str  # the field or key at fault, "" when none
+    message: str  # what is wrong
+    fix: str = ""  # what to do about it
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.location}" if self.location else self.source
+        what = f"{self.field}: {self.message}" if self.field else self.message
+        text = f"{where}: {what}"
+        return f"{text}. Fix: {self.fix}" if self.fix else text
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+def errors_only(problems: Iterable[Problem]) -> list[Problem]:
+    return [p for p in problems if p.is_error]
+
+
+class TokenbooksError(Exception):
+    """Base of every exception tokenbooks raises on purpose. `fix` tells the reader what to do."""
+
+    def __init__(self, message: str, *, fix: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.message} Fix: {self.fix}" if self.fix else self.message
+
+
+class Retriable(TokenbooksError):
+    """A transient failure: the same call may succeed later."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, fix: str = "") -> None:
+        super().__init__(message, fix=fix)
+        self.retry_after = retry_after
+
+
+class RateLimited(Retriable):
+    """The other side throttled us; wait `retry_after` seconds (or a policy default) before trying again."""
+
+
+class UncertainOutcome(Retriable):
+    """A write was sent but no clear answer came back: look the journal key up before re-creating it."""
+
+
+class ReconnectNeeded(TokenbooksError):
+    """The connection's credentials are gone (revoked, expired, rotated away): a person must reconnect."""
+
+
+class Rejected(TokenbooksError):
+    """The ledger refused one item for good. The item is reported; other items go on."""
+
+    def __init__(self, message: str, *, code: str = "", fix: str = "") -> None:
+        super().__init__(message, fix=fix)
+        self.code = code
+
+
+class LockedPeriod(Rejected):
+    """The ledger's books are closed for the journal's date."""
+
+
+class DuplicateKey(Rejected):
+    """The ledger already holds a document with this journal key."""
+
+
+class ConfigError(TokenbooksError):
+    """Settings, credentials or mapping files are wrong; nothing can be posted until they are fixed."""
+
+    def __init__(self, message: str, *, fix: str = "", problems: Iterable[Problem] = ()) -> None:
+        super().__init__(message, fix=fix)
+        self.problems = list(problems)
+
+
+class InputError(TokenbooksError):
+    """Provider data, invoices or import files are malformed in a way that stops a source."""
+
+    def __init__(self, message: str, *, fix: str = "", problems: Iterable[Problem] = ()) -> None:
+        super().__init__(message, fix=fix)
+        self.problems = list(problems)
+
+
+class BusyError(TokenbooksError):
+    """Another tokenbooks process holds the entity's lock."""
+
+
+class InvariantViolation(AssertionError):
+    """A bug: tokenbooks was about to break one of its invariants (balance, conservation, exactly once)."""

@@ -1,0 +1,41 @@
+"""Provider invoices: what a provider billed for a period, against which the postings are reconciled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from connector.domain.money import ZERO, currency_code
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    description: str
+    amount: Decimal
+    kind: str = "usage"  # usage | tax | credit | adjustment
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    entity: str
+    provider: str
+    provider_account: str
+    number: str
+    period: str  # YYYY-MM, the usage period the invoice bills
+    issue_date: date
+    total: Decimal
+    currency: str
+    lines: tuple[InvoiceLine, ...] = ()
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "currency", currency_code(self.currency))
+
+    @property
+    def tax(self) -> Decimal:
+        return sum((ln.amount for ln in self.lines if ln.kind == "tax"), ZERO)
+
+    @property
+    def credits(self) -> Decimal:
+        return sum((ln.amount for ln in self.lines if ln.kind == "credit"), ZERO)

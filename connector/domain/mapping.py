@@ -1,0 +1,835 @@
+"""The chart-of-accounts mapping: where each kind of AI spend lands in the ledger.
+
+Controllers write it as YAML (see mappings/example.yaml and docs/mapping-guide.md). It binds account
+*roles* (AI COGS, R&D, Accrued AI costs, suspense …) to each ledger's real accounts, and holds an ordered
+list of rules: the first rule whose conditions all match a fact decides its category and target; a rule
+may split the fact by percentages (penny-exact, largest remainder). What no rule matches goes to the
+mandatory suspense target, so nothing is ever dropped.
+
+Parsing returns problems as values, each with file:line and a fix; classification is pure and caches
+its decision per distinct dimension tuple, so a million facts cost as many rule evaluations as there are
+distinct tuples.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from connector.domain.errors import Problem
+from connector.domain.facts import STANDARD_DIMENSIONS, Fact
+from connector.domain.journals import LedgerTarget
+from connector.domain.money import MoneyError, allocate, currency_code, split_quantum
+from connector.domain.yaml_lines import LineDict, LineList, load_yaml
+
+
+class Category(StrEnum):
+    COGS = "cogs"
+    RND = "rnd"
+    SALES_MARKETING = "sales_marketing"
+    G_AND_A = "g_and_a"
+    CAPITALIZE = "capitalize"
+    SUSPENSE = "suspense"
+
+
+CATEGORY_ROLE: dict[Category, str] = {
+    Category.COGS: "ai_cogs",
+    Category.RND: "rnd",
+    Category.SALES_MARKETING: "sales_marketing",
+    Category.G_AND_A: "g_and_a",
+    Category.CAPITALIZE: "capitalized_software",
+    Category.SUSPENSE: "suspense",
+}
+
+CATEGORY_LABELS: dict[Category, str] = {
+    Category.COGS: "AI COGS",
+    Category.RND: "R&D",
+    Category.SALES_MARKETING: "Sales & Marketing",
+    Category.G_AND_A: "G&A",
+    Category.CAPITALIZE: "Capitalized software",
+    Category.SUSPENSE: "Suspense (unallocated)",
+}
+
+ROLES: dict[str, str] = {
+    "ai_cogs": "AI COGS: tokens that serve paying customers",
+    "rnd": "R&D: engineering, coding tools, experiments",
+    "sales_marketing": "Sales & Marketing: trials, demos, website chat, marketing content",
+    "g_and_a": "G&A: finance, HR, legal, enterprise licences",
+    "capitalized_software": "Capitalized software (ASC 350-40 development stage)",
+    "accrued_ai_costs": "Accrued AI costs (liability for usage billed in arrears)",
+    "prepaid_ai_credits": "Prepaid AI credits (asset until used)",
+    "loss_on_expired_credits": "Loss on expired credits",
+    "deferred_revenue": "Deferred revenue (credits you sold, not yet used)",
+    "ai_usage_revenue": "AI usage revenue",
+    "breakage_revenue": "Breakage revenue (ASC 606-10-55-48)",
+    "amortization_expense": "Amortization of capitalized software",
+    "accumulated_amortization": "Accumulated amortization",
+    "suspense": "Suspense: spend no rule matched, to be mapped",
+}
+
+REQUIRED_ROLES = ("ai_cogs", "rnd", "sales_marketing", "g_and_a", "accrued_ai_costs", "suspense")
+
+LEDGERS = ("quickbooks", "xero")
+
+# What a rule may test, beyond tags ("tags:" or "tag:<name>").
+MATCHABLE = (
+    "provider",
+    "account",
+    "cost_basis",
+    "charge_category",
+    "currency",
+    "entity",
+    *STANDARD_DIMENSIONS,
+)
+
+HUNDRED = Decimal(100)
+
+
+class MatchKind(StrEnum):
+    EXACT = "exact"
+    GLOB = "glob"
+    REGEX = "regex"
+    ONE_OF = "one_of"
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One test on one dimension. A `None` value tests for "not grouped / default" (e.g. null workspace)."""
+
+    dimension: str
+    kind: MatchKind
+    values: tuple[str | None, ...]
+    pattern: re.Pattern[str] | None = field(default=None, compare=False)
+
+    def matches(self, value: str | None) -> bool:
+        if self.kind is MatchKind.EXACT:
+            return value == self.values[0]
+        if self.kind is MatchKind.ONE_OF:
+            return value in self.values
+        if value is None:
+            return False
+        if self.kind is MatchKind.GLOB:
+            return fnmatch.fnmatchcase(value, self.values[0] or "")
+        return bool(self.pattern and self.pattern.search(value))
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where a share of a fact lands: a category and a target in each ledger."""
+
+    percent: Decimal
+    category: Category
+    targets: tuple[tuple[str, LedgerTarget], ...]
+
+    def target_for(self, ledger: str) -> LedgerTarget | None:
+        return dict(self.targets).get(ledger)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    description: str
+    conditions: tuple[Condition, ...]
+    destinations: tuple[Destination, ...]
+    line: int = 0
+
+    def matches(self, fact: Fact) -> bool:
+        return all(c.matches(fact.dimension(c.dimension)) for c in self.conditions)
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    id: str
+    name: str
+    ledger: str
+    currency: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class MappingSet:
+    """One version of the mapping file, parsed and checked."""
+
+    version: int
+    effective_from: date
+    change_note: str
+    entities: tuple[Entity, ...]
+    roles: tuple[tuple[str, tuple[tuple[str, LedgerTarget], ...]], ...]
+    rules: tuple[Rule, ...]
+    suspense: Destination
+    source: str = ""
+    content_hash: str = ""
+
+    def entity(self, entity_id: str) -> Entity:
+        for e in self.entities:
+            if e.id == entity_id:
+                return e
+        raise KeyError(f"entity {entity_id!r} is not in the mapping {self.source}")
+
+    def role_target(self, role: str, ledger: str) -> LedgerTarget:
+        targets = dict(dict(self.roles)[role])
+        return targets[ledger]
+
+    def has_role(self, role: str, ledger: str) -> bool:
+        return ledger in dict(dict(self.roles).get(role, ()))
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+SUSPENSE_RULE_ID = "suspense"
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """A share of one fact, placed by one rule of one mapping version."""
+
+    fact: Fact
+    amount: Decimal
+    category: Category
+    target: LedgerTarget
+    rule_id: str
+    mapping_version: int
+    percent: Decimal = HUNDRED
+
+    @property
+    def is_suspense(self) -> bool:
+        return self.rule_id == SUSPENSE_RULE_ID
+
+
+# --------------------------------------------------------------------------------------------- classify
+
+
+class Classifier:
+    """Classifies facts under one mapping version, deciding once per distinct dimension tuple."""
+
+    def __init__(self, mapping: MappingSet) -> None:
+        self.mapping = mapping
+        self._decisions: dict[tuple, tuple[str, tuple[Destination, ...]]] = {}
+        self._ledgers = {e.id: e.ledger for e in mapping.entities}
+
+    def decide(self, fact: Fact) -> tuple[str, tuple[Destination, ...]]:
+        """The rule id and destinations for a fact (first match wins; else suspense)."""
+        signature = (
+            fact.entity,
+            fact.provider,
+            fact.provider_account,
+            fact.dimensions,
+            fact.cost_basis,
+            fact.charge_category,
+            fact.currency,
+        )
+        decision = self._decisions.get(signature)
+        if decision is None:
+            decision = self._first_match(fact)
+            self._decisions[signature] = decision
+        return decision
+
+    def _first_match(self, fact: Fact) -> tuple[str, tuple[Destination, ...]]:
+        for rule in self.mapping.rules:
+            if rule.matches(fact):
+                return rule.id, rule.destinations
+        return SUSPENSE_RULE_ID, (self.mapping.suspense,)
+
+    def classify(self, fact: Fact) -> list[Allocation]:
+        """Split a fact into allocations that sum exactly to its amount."""
+        rule_id, destinations = self.decide(fact)
+        ledger = self._ledgers.get(fact.entity)
+        if ledger is None:
+            raise KeyError(f"fact {fact.natural_key} is for entity {fact.entity!r}, not in the mapping")
+        if len(destinations) == 1:
+            amounts = [fact.amount]
+        else:
+            unit = split_quantum(fact.amount, fact.currency)
+            amounts = allocate(fact.amount, [d.percent for d in destinations], unit)
+        return [
+            Allocation(
+                fact=fact,
+                amount=amount,
+                category=dest.category,
+                target=dest.target_for(ledger) or self.mapping.role_target("suspense", ledger),
+                rule_id=rule_id,
+                mapping_version=self.mapping.version,
+                percent=dest.percent,
+            )
+            for dest, amount in zip(destinations, amounts, strict=True)
+        ]
+
+    def classify_all(self, facts: Iterable[Fact]) -> list[Allocation]:
+        return [a for f in facts for a in self.classify(f)]
+
+
+# ------------------------------------------------------------------------------------------------ parse
+
+
+class _Reader:
+    """Collects problems while reading one mapping document."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def problem(self, line: int, field_name: str, message: str, fix: str) -> None:
+        self.problems.append(Problem(self.source, str(line) if line else "", field_name, message, fix))
+
+
+def parse_mapping(text: str, source: str) -> tuple[MappingSet | None, list[Problem]]:
+    """Parse and check a mapping document. Returns the mapping only when there are no errors."""
+    document, problems = load_yaml(text, source)
+    if problems:
+        return None, problems
+    reader = _Reader(source)
+    if not isinstance(document, LineDict):
+        reader.problem(
+            1, "", "the mapping must be a YAML mapping (key: value) at the top level", _SEE_EXAMPLE
+        )
+        return None, reader.problems
+    _check_known_keys(reader, document, _TOP_KEYS, "top level")
+    version = _read_version(reader, document)
+    effective_from = _read_effective_from(reader, document)
+    change_note = _read_text(reader, document, "change_note", required=True)
+    entities = _read_entities(reader, document)
+    ledgers_used = {e.ledger for e in entities} or set(LEDGERS)
+    roles = _read_roles(reader, document, ledgers_used)
+    role_targets = {role: dict(targets) for role, targets in roles}
+    rules = _read_rules(reader, document, role_targets, ledgers_used)
+    suspense = _read_suspense(reader, document, role_targets, ledgers_used)
+    if reader.problems or suspense is None or version is None or effective_from is None:
+        return None, reader.problems
+    mapping = MappingSet(
+        version=version,
+        effective_from=effective_from,
+        change_note=change_note or "",
+        entities=tuple(entities),
+        roles=roles,
+        rules=tuple(rules),
+        suspense=suspense,
+        source=source,
+        content_hash=hashlib.sha256(text.encode()).hexdigest(),
+    )
+    return mapping, []
+
+
+_SEE_EXAMPLE = "compare with mappings/example.yaml and docs/mapping-guide.md"
+_TOP_KEYS = ("mapping_version", "effective_from", "change_note", "entities", "roles", "rules", "suspense")
+_RULE_KEYS = ("id", "description", "when", "category", "split", "quickbooks", "xero")
+_SPLIT_KEYS = ("percent", "category", "quickbooks", "xero")
+_ENTITY_KEYS = ("name", "ledger", "currency", "timezone")
+
+
+def _check_known_keys(reader: _Reader, node: LineDict, allowed: Iterable[str], where: str) -> None:
+    allowed = tuple(allowed)
+    for key in node:
+        if key not in allowed:
+            reader.problem(
+                node.line_of(key),
+                str(key),
+                f"unknown key in {where}",
+                f"use one of: {', '.join(allowed)} (check the spelling)",
+            )
+
+
+def _read_version(reader: _Reader, doc: LineDict) -> int | None:
+    value = doc.get("mapping_version")
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    reader.problem(
+        doc.line_of("mapping_version"),
+        "mapping_version",
+        "missing or not a positive whole number" if value is None else f"{value!r} is not a positive integer",
+        "write `mapping_version: 1` and raise it by one with every change",
+    )
+    return None
+
+
+def _read_effective_from(reader: _Reader, doc: LineDict) -> date | None:
+    value = doc.get("effective_from")
+    if isinstance(value, date):
+        return value
+    reader.problem(
+        doc.line_of("effective_from"),
+        "effective_from",
+        "missing" if value is None else f"{value!r} is not a date",
+        "write the first day this version applies to, e.g. `effective_from: 2026-10-01`",
+    )
+    return None
+
+
+def _read_text(reader: _Reader, node: LineDict, key: str, *, required: bool) -> str | None:
+    value = node.get(key)
+    if value is None:
+        if required:
+            reader.problem(node.line, key, "missing", f"add `{key}:` with a short sentence")
+        return None
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        reader.problem(node.line_of(key), key, f"{value!r} is not text", f"write `{key}` as plain text")
+        return None
+    return str(value)
+
+
+def _read_entities(reader: _Reader, doc: LineDict) -> list[Entity]:
+    node = doc.get("entities")
+    if not isinstance(node, LineDict) or not node:
+        reader.problem(
+            doc.line_of("entities"),
+            "entities",
+            "missing or empty",
+            "declare each company: `entities: {acme-us: {ledger: quickbooks, currency: USD, "
+            "timezone: America/New_York}}`",
+        )
+        return []
+    entities = []
+    for entity_id, spec in node.items():
+        line = node.line_of(entity_id)
+        if not isinstance(spec, LineDict):
+            reader.problem(
+                line, f"entities.{entity_id}", "must be a mapping", "give ledger, currency, timezone"
+            )
+            continue
+        _check_known_keys(reader, spec, _ENTITY_KEYS, f"entity {entity_id}")
+        entity = _read_entity(reader, str(entity_id), spec)
+        if entity:
+            entities.append(entity)
+    return entities
+
+
+def _read_entity(reader: _Reader, entity_id: str, spec: LineDict) -> Entity | None:
+    ok = True
+    ledger = spec.get("ledger")
+    if ledger not in LEDGERS:
+        reader.problem(
+            spec.line_of("ledger"),
+            f"entities.{entity_id}.ledger",
+            f"{ledger!r} is not a ledger tokenbooks posts to",
+            f"use one of: {', '.join(LEDGERS)}",
+        )
+        ok = False
+    currency = spec.get("currency", "USD")
+    try:
+        currency = currency_code(currency)
+    except MoneyError as exc:
+        reader.problem(spec.line_of("currency"), f"entities.{entity_id}.currency", str(exc), "use e.g. USD")
+        ok = False
+    timezone = spec.get("timezone", "UTC")
+    try:
+        ZoneInfo(str(timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        reader.problem(
+            spec.line_of("timezone"),
+            f"entities.{entity_id}.timezone",
+            f"{timezone!r} is not a time zone",
+            "use an IANA name such as America/New_York or Europe/London",
+        )
+        ok = False
+    if not ok:
+        return None
+    return Entity(entity_id, str(spec.get("name", entity_id)), ledger, currency, str(timezone))
+
+
+def _read_roles(
+    reader: _Reader, doc: LineDict, ledgers: set[str]
+) -> tuple[tuple[str, tuple[tuple[str, LedgerTarget], ...]], ...]:
+    node = doc.get("roles")
+    if not isinstance(node, LineDict):
+        reader.problem(
+            doc.line_of("roles"),
+            "roles",
+            "missing",
+            "bind each account role to the ledger's account, e.g. `ai_cogs: {quickbooks: '5010'}`",
+        )
+        return ()
+    result = []
+    for role, spec in node.items():
+        line = node.line_of(role)
+        if role not in ROLES:
+            reader.problem(
+                line, f"roles.{role}", "unknown role", f"use one of: {', '.join(ROLES)} (check the spelling)"
+            )
+            continue
+        targets = _read_role_targets(reader, str(role), spec, line)
+        result.append((str(role), tuple(sorted(targets.items()))))
+    bound = {role for role, _ in result}
+    for role in REQUIRED_ROLES:
+        if role not in bound and role in ROLES:
+            fix = f"add `{role}:` under roles with an account for {', '.join(sorted(ledgers))}"
+            reader.problem(node.line, f"roles.{role}", "required role is not bound to an account", fix)
+    for role, targets in result:
+        for ledger in sorted(ledgers - {ledger for ledger, _ in targets}):
+            if role in REQUIRED_ROLES:
+                reader.problem(
+                    node.line_of(role),
+                    f"roles.{role}.{ledger}",
+                    f"no {ledger} account for this role, but an entity posts to {ledger}",
+                    f"add `{ledger}: <account>` to the role",
+                )
+    return tuple(result)
+
+
+def _read_role_targets(reader: _Reader, role: str, spec: Any, line: int) -> dict[str, LedgerTarget]:
+    if not isinstance(spec, LineDict):
+        reader.problem(line, f"roles.{role}", "must map ledgers to accounts", "write `{quickbooks: '5010'}`")
+        return {}
+    targets = {}
+    for ledger, value in spec.items():
+        if ledger not in LEDGERS:
+            reader.problem(
+                spec.line_of(ledger),
+                f"roles.{role}.{ledger}",
+                "unknown ledger",
+                f"use one of: {', '.join(LEDGERS)}",
+            )
+            continue
+        target = _read_target(reader, f"roles.{role}.{ledger}", ledger, value, spec.line_of(ledger), None)
+        if target:
+            targets[str(ledger)] = target
+    return targets
+
+
+def _read_target(
+    reader: _Reader,
+    where: str,
+    ledger: str,
+    value: Any,
+    line: int,
+    default: LedgerTarget | None,
+) -> LedgerTarget | None:
+    """A ledger target: an account string, or {account, class, department} / {account, tracking}."""
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return LedgerTarget(str(value))
+    if not isinstance(value, LineDict):
+        reader.problem(line, where, f"{value!r} is not an account or target", "write an account or a mapping")
+        return None
+    allowed = ("account", "class", "department") if ledger == "quickbooks" else ("account", "tracking")
+    _check_known_keys(reader, value, allowed, where)
+    account = value.get("account", default.account if default else None)
+    if account is None or isinstance(account, bool):
+        reader.problem(
+            line, f"{where}.account", "no account", "name the ledger account, e.g. `account: '5010'`"
+        )
+        return None
+    tracking = _read_tracking(reader, where, value)
+    try:
+        return LedgerTarget(
+            account=str(account),
+            class_name=_optional_text(value.get("class")),
+            department=_optional_text(value.get("department")),
+            tracking=tracking,
+        )
+    except ValueError as exc:
+        reader.problem(value.line, where, str(exc), "keep at most two tracking categories")
+        return None
+
+
+def _read_tracking(reader: _Reader, where: str, value: LineDict) -> tuple[tuple[str, str], ...]:
+    tracking = value.get("tracking")
+    if tracking is None:
+        return ()
+    if not isinstance(tracking, LineDict):
+        reader.problem(
+            value.line_of("tracking"),
+            f"{where}.tracking",
+            "must map tracking categories to options",
+            "write e.g. `tracking: {Product: Support Assistant}`",
+        )
+        return ()
+    if len(tracking) > 2:
+        reader.problem(
+            value.line_of("tracking"),
+            f"{where}.tracking",
+            f"{len(tracking)} tracking categories; Xero allows at most two per line",
+            "keep two tracking categories",
+        )
+        return ()
+    return tuple((str(k), str(v)) for k, v in tracking.items())
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _read_rules(
+    reader: _Reader, doc: LineDict, roles: Mapping[str, Mapping[str, LedgerTarget]], ledgers: set[str]
+) -> list[Rule]:
+    node = doc.get("rules", LineList())
+    if not isinstance(node, LineList):
+        reader.problem(
+            doc.line_of("rules"), "rules", "must be a list of rules", "start each rule with `- id:`"
+        )
+        return []
+    rules, seen = [], {}
+    for index, spec in enumerate(node):
+        line = node.line_of(index)
+        if not isinstance(spec, LineDict):
+            reader.problem(
+                line, f"rules[{index}]", "a rule must be a mapping", "start it with `- id: <name>`"
+            )
+            continue
+        rule = _read_rule(reader, spec, index, roles, ledgers)
+        if rule is None:
+            continue
+        if rule.id in seen:
+            reader.problem(
+                spec.line_of("id"),
+                "id",
+                f"rule id {rule.id!r} is used twice (first on line {seen[rule.id]})",
+                "give every rule its own id; allocations record it",
+            )
+            continue
+        seen[rule.id] = rule.line
+        rules.append(rule)
+    return rules
+
+
+def _read_rule(
+    reader: _Reader,
+    spec: LineDict,
+    index: int,
+    roles: Mapping[str, Mapping[str, LedgerTarget]],
+    ledgers: set[str],
+) -> Rule | None:
+    before = len(reader.problems)
+    _check_known_keys(reader, spec, _RULE_KEYS, f"rule {spec.get('id', index)}")
+    rule_id = spec.get("id")
+    if not isinstance(rule_id, str) or not rule_id.strip() or rule_id == SUSPENSE_RULE_ID:
+        reader.problem(
+            spec.line,
+            "id",
+            "missing rule id" if rule_id is None else f"{rule_id!r} cannot be a rule id",
+            "give the rule a short unique name, e.g. `id: support-assistant`",
+        )
+        rule_id = f"rules[{index}]"
+    conditions = _read_conditions(reader, spec, rule_id)
+    destinations = _read_destinations(reader, spec, rule_id, roles, ledgers)
+    if len(reader.problems) > before:
+        return None
+    return Rule(
+        id=rule_id,
+        description=str(spec.get("description", "")),
+        conditions=tuple(conditions),
+        destinations=tuple(destinations),
+        line=spec.line,
+    )
+
+
+def _read_conditions(reader: _Reader, spec: LineDict, rule_id: str) -> list[Condition]:
+    when = spec.get("when")
+    if not isinstance(when, LineDict) or not when:
+        reader.problem(
+            spec.line_of("when") if "when" in spec else spec.line,
+            f"{rule_id}.when",
+            "a rule needs at least one condition",
+            "add e.g. `when: {provider: openai, project: proj_support}`; unmatched spend already goes to "
+            "suspense, so a catch-all rule is not needed",
+        )
+        return []
+    conditions = []
+    for dimension, value in when.items():
+        line = when.line_of(dimension)
+        if dimension == "tags":
+            conditions.extend(_read_tag_conditions(reader, rule_id, value, line))
+            continue
+        name = str(dimension)
+        if name not in MATCHABLE and not name.startswith("tag:"):
+            reader.problem(
+                line,
+                f"{rule_id}.when.{name}",
+                "unknown dimension",
+                f"match on one of: {', '.join(MATCHABLE)}, or tags (check the spelling)",
+            )
+            continue
+        condition = _read_condition(reader, rule_id, name, value, line)
+        if condition:
+            conditions.append(condition)
+    return conditions
+
+
+def _read_tag_conditions(reader: _Reader, rule_id: str, value: Any, line: int) -> list[Condition]:
+    if not isinstance(value, LineDict):
+        reader.problem(
+            line, f"{rule_id}.when.tags", "must map tag names to values", "write `tags: {team: growth}`"
+        )
+        return []
+    found = []
+    for tag, tag_value in value.items():
+        condition = _read_condition(reader, rule_id, f"tag:{tag}", tag_value, value.line_of(tag))
+        if condition:
+            found.append(condition)
+    return found
+
+
+def _read_condition(reader: _Reader, rule_id: str, dimension: str, value: Any, line: int) -> Condition | None:
+    where = f"{rule_id}.when.{dimension}"
+    if value is None or (isinstance(value, str | int) and not isinstance(value, bool)):
+        return Condition(dimension, MatchKind.EXACT, (None if value is None else str(value),))
+    if isinstance(value, LineList):
+        return Condition(dimension, MatchKind.ONE_OF, tuple(None if v is None else str(v) for v in value))
+    if isinstance(value, LineDict) and len(value) == 1:
+        ((kind, operand),) = value.items()
+        return _read_operator(reader, where, dimension, str(kind), operand, line)
+    reader.problem(
+        line,
+        where,
+        f"{value!r} is not a condition",
+        "write a value, a list of values, or one of {glob: 'proj_*'}, {regex: '^gpt-4'}, {one_of: [a, b]}",
+    )
+    return None
+
+
+def _read_operator(
+    reader: _Reader, where: str, dimension: str, kind: str, operand: Any, line: int
+) -> Condition | None:
+    if kind == "one_of" and isinstance(operand, LineList) and operand:
+        return Condition(dimension, MatchKind.ONE_OF, tuple(None if v is None else str(v) for v in operand))
+    if kind == "glob" and isinstance(operand, str):
+        return Condition(dimension, MatchKind.GLOB, (operand,))
+    if kind == "regex" and isinstance(operand, str):
+        try:
+            return Condition(dimension, MatchKind.REGEX, (operand,), re.compile(operand))
+        except re.error as exc:
+            reader.problem(line, where, f"invalid regular expression {operand!r}: {exc}", "fix the pattern")
+            return None
+    if kind not in ("one_of", "glob", "regex"):
+        reader.problem(line, where, f"unknown match operator {kind!r}", "use glob, regex or one_of")
+    else:
+        reader.problem(line, where, f"{kind} needs {'a list' if kind == 'one_of' else 'a text pattern'}", "")
+    return None
+
+
+def _read_destinations(
+    reader: _Reader,
+    spec: LineDict,
+    rule_id: str,
+    roles: Mapping[str, Mapping[str, LedgerTarget]],
+    ledgers: set[str],
+) -> list[Destination]:
+    split = spec.get("split")
+    if split is None:
+        destination = _read_destination(reader, spec, rule_id, HUNDRED, roles, ledgers)
+        return [destination] if destination else []
+    if "category" in spec:
+        reader.problem(
+            spec.line_of("category"),
+            f"{rule_id}.category",
+            "a rule has either a category or a split, not both",
+            "move the category into each split line",
+        )
+    if not isinstance(split, LineList) or len(split) < 2:
+        reader.problem(
+            spec.line_of("split"),
+            f"{rule_id}.split",
+            "a split needs at least two lines",
+            "list each share as `- {percent: 60, category: cogs}`",
+        )
+        return []
+    destinations = []
+    for index, part in enumerate(split):
+        line = split.line_of(index)
+        if not isinstance(part, LineDict):
+            reader.problem(
+                line, f"{rule_id}.split[{index}]", "must be a mapping", "write {percent, category}"
+            )
+            continue
+        _check_known_keys(reader, part, _SPLIT_KEYS, f"split of rule {rule_id}")
+        percent = _read_percent(reader, part, f"{rule_id}.split[{index}]")
+        if percent is None:
+            continue
+        destination = _read_destination(reader, part, f"{rule_id}.split[{index}]", percent, roles, ledgers)
+        if destination:
+            destinations.append(destination)
+    total = sum((d.percent for d in destinations), Decimal(0))
+    if len(destinations) == len(split) and total != HUNDRED:
+        reader.problem(
+            spec.line_of("split"),
+            f"{rule_id}.split",
+            f"the percentages sum to {total}, not 100",
+            "make the shares add up to exactly 100",
+        )
+    return destinations
+
+
+def _read_percent(reader: _Reader, part: LineDict, where: str) -> Decimal | None:
+    value = part.get("percent")
+    try:
+        percent = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        percent = None
+    if isinstance(value, bool) or percent is None or not percent.is_finite() or not 0 < percent <= HUNDRED:
+        reader.problem(
+            part.line_of("percent"),
+            f"{where}.percent",
+            f"{value!r} is not a percentage between 0 and 100",
+            "write e.g. `percent: 60`",
+        )
+        return None
+    return percent
+
+
+def _read_destination(
+    reader: _Reader,
+    spec: LineDict,
+    where: str,
+    percent: Decimal,
+    roles: Mapping[str, Mapping[str, LedgerTarget]],
+    ledgers: set[str],
+) -> Destination | None:
+    raw = spec.get("category")
+    try:
+        category = Category(raw)
+    except ValueError:
+        reader.problem(
+            spec.line_of("category") if "category" in spec else spec.line,
+            f"{where}.category",
+            "missing" if raw is None else f"unknown category {raw!r}",
+            f"use one of: {', '.join(c.value for c in Category)}",
+        )
+        return None
+    role = CATEGORY_ROLE[category]
+    targets = {}
+    for ledger in sorted(ledgers):
+        default = roles.get(role, {}).get(ledger)
+        if ledger in spec:
+            target = _read_target(
+                reader, f"{where}.{ledger}", ledger, spec[ledger], spec.line_of(ledger), default
+            )
+        else:
+            target = default
+        if target is None:
+            reader.problem(
+                spec.line,
+                f"{where}.{ledger}",
+                f"no {ledger} account: the role {role!r} has none and the rule names none",
+                f"bind `{role}` to a {ledger} account under roles, or give the rule `{ledger}: {{account: …}}`",
+            )
+            continue
+        targets[ledger] = target
+    if len(targets) != len(ledgers):
+        return None
+    return Destination(percent, category, tuple(sorted(targets.items())))
+
+
+def _read_suspense(
+    reader: _Reader, doc: LineDict, roles: Mapping[str, Mapping[str, LedgerTarget]], ledgers: set[str]
+) -> Destination | None:
+    node = doc.get("suspense")
+    if node is None:
+        targets = {ledger: roles.get("suspense", {}).get(ledger) for ledger in ledgers}
+        if all(targets.values()):
+            return Destination(HUNDRED, Category.SUSPENSE, tuple(sorted(targets.items())))  # type: ignore[arg-type]
+        return None  # the missing role has been reported already
+    if not isinstance(node, LineDict):
+        reader.problem(doc.line_of("suspense"), "suspense", "must be a mapping", "write per-ledger targets")
+        return None
+    spec = LineDict()
+    spec.line = node.line
+    spec.update(node)
+    spec.lines = dict(node.lines)
+    spec["category"] = Category.SUSPENSE.value
+    return _read_destination(reader, spec, "suspense", HUNDRED, roles, ledgers)

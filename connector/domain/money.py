@@ -1,0 +1,140 @@
+"""Money: `Decimal` amounts, quantized on purpose, split penny-exact.
+
+No float ever touches an amount. Parsing accepts strings, ints and Decimals (JSON is read with
+``parse_float=Decimal``); a float reaching `parse_amount` is a bug and is refused.
+
+Rounding is ROUND_HALF_UP (what accountants call commercial rounding) and happens in exactly two places:
+when a posting bucket's exact total becomes a journal amount (`quantize`), and when a split gives each
+share its minor units (`allocate`, largest remainder, so shares always sum to the whole).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+
+# ISO 4217 minor units of the currencies tokenbooks accepts. A currency not listed is an input error,
+# never a guess.
+# fmt: off
+_TWO_DECIMALS = (
+    "AED ARS AUD BGN BRL CAD CHF CNY COP CZK DKK EGP EUR GBP HKD HUF IDR ILS INR MAD "
+    "MXN MYR NGN NOK NZD PEN PHP PKR PLN RON RUB SAR SEK SGD THB TRY TWD UAH USD ZAR"
+)
+# fmt: on
+MINOR_UNITS: dict[str, int] = {
+    **dict.fromkeys(_TWO_DECIMALS.split(), 2),
+    **dict.fromkeys(["CLP", "ISK", "JPY", "KRW", "UGX", "VND", "XAF", "XOF"], 0),
+    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+}
+
+
+class MoneyError(ValueError):
+    """An amount or currency that cannot be money."""
+
+
+def currency_code(value: object) -> str:
+    """Normalise a currency code ("usd" → "USD") and refuse unknown ones."""
+    if not isinstance(value, str) or not value.strip():
+        raise MoneyError(f"currency must be an ISO 4217 code, got {value!r}")
+    code = value.strip().upper()
+    if code not in MINOR_UNITS:
+        raise MoneyError(f"unknown currency {value!r}; expected an ISO 4217 code such as USD or EUR")
+    return code
+
+
+def quantum(currency: str) -> Decimal:
+    """The smallest unit of `currency` as a Decimal exponent (USD → 0.01, JPY → 1)."""
+    return Decimal(1).scaleb(-MINOR_UNITS[currency_code(currency)])
+
+
+def quantize(amount: Decimal, currency: str) -> Decimal:
+    """Round an exact amount to the currency's minor unit (ROUND_HALF_UP)."""
+    return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def is_quantized(amount: Decimal, currency: str) -> bool:
+    return amount == quantize(amount, currency)
+
+
+def to_minor_units(amount: Decimal, currency: str) -> int:
+    """An amount already in minor units of precision, as an integer count (12.34 USD → 1234)."""
+    if not is_quantized(amount, currency):
+        raise MoneyError(f"{amount} has more precision than {currency} minor units")
+    return int(amount.scaleb(MINOR_UNITS[currency_code(currency)]))
+
+
+def parse_amount(value: object) -> Decimal:
+    """Parse a provider or file amount into an exact finite Decimal.
+
+    Accepts Decimal, int and str (plain or E-notation, surrounding spaces allowed). Refuses floats,
+    booleans, NaN, infinities, empty strings, thousands separators and currency symbols.
+    """
+    if isinstance(value, bool | float):
+        raise MoneyError(f"{value!r} is a {type(value).__name__}; amounts must be exact decimals")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise MoneyError("amount is empty")
+        if any(ch in text for ch in ",$€£ "):
+            raise MoneyError(f"{value!r} is not a plain decimal (no separators or currency symbols)")
+        try:
+            result = Decimal(text)
+        except InvalidOperation:
+            raise MoneyError(f"{value!r} is not a number") from None
+    else:
+        raise MoneyError(f"{value!r} is not an amount")
+    if not result.is_finite():
+        raise MoneyError(f"{value!r} is not a finite number")
+    return result
+
+
+def split_quantum(total: Decimal, currency: str) -> Decimal:
+    """The unit a split of `total` works in: the currency's minor unit, or finer if `total` is finer.
+
+    A provider fact of $1.2378912 split three ways keeps its seven decimals, so the shares still sum to
+    the fact exactly and rounding happens only once, at the posting bucket.
+    """
+    currency_unit = quantum(currency)
+    exponent = total.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < currency_unit.as_tuple().exponent:
+        return Decimal(1).scaleb(exponent)
+    return currency_unit
+
+
+def allocate(total: Decimal, weights: Sequence[Decimal], unit: Decimal) -> list[Decimal]:
+    """Split `total` in proportion to `weights`, in multiples of `unit`, summing exactly to `total`.
+
+    Largest remainder: every share gets its proportional amount rounded toward zero, then the units
+    left over go one at a time to the shares with the largest remainders (ties: earliest share first).
+    $100.00 in thirds is 33.34 + 33.33 + 33.33.
+    """
+    if not weights:
+        raise MoneyError("cannot allocate over no shares")
+    if any(w < 0 for w in weights):
+        raise MoneyError("allocation weights must not be negative")
+    weight_sum = sum(weights, ZERO)
+    if weight_sum == 0:
+        raise MoneyError("allocation weights sum to zero")
+    if total % unit != 0:
+        raise MoneyError(f"{total} is not a whole number of {unit}")
+    sign = -1 if total < 0 else 1
+    units_total = int(abs(total) / unit)
+    exact = [Decimal(units_total) * w / weight_sum for w in weights]
+    floors = [int(e.to_integral_value(rounding=ROUND_DOWN)) for e in exact]
+    leftover = units_total - sum(floors)
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in by_remainder[:leftover]:
+        floors[i] += 1
+    return [sign * unit * n for n in floors]
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    """12345.6 USD → '12,345.60 USD' (for people, never for parsing)."""
+    return f"{quantize(amount, currency):,} {currency_code(currency)}"

@@ -1,0 +1,201 @@
+"""The planner: desired cumulative per bucket − already posted → delta journals.
+
+This one mechanism gives idempotent re-runs (no delta, nothing planned), late or restated usage (a
+delta), retroactive mapping changes (a delta whose expense lines net to zero: a reclass), invoice
+true-ups and crash recovery (what is in the outbox counts as posted, so it is never planned twice).
+
+Pure: it takes numbers and returns journals; the service loads the numbers and stores the journals.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from connector.domain.errors import InvariantViolation
+from connector.domain.journals import (
+    KIND_LABELS,
+    Bucket,
+    Contribution,
+    Journal,
+    JournalKind,
+    JournalLine,
+    LedgerTarget,
+    journal_key,
+    key_prefix,
+    merge_lines,
+)
+from connector.domain.money import ZERO, quantize
+from connector.domain.periods import Period, first_open_day
+
+
+class LockedBehaviour(StrEnum):
+    NEXT_OPEN_DAY = "next_open_period"  # post on the first open day, memo naming the original period
+    HOLD = "hold"  # keep the journal in the outbox, held until a controller decides
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerCalendar:
+    """What the ledger says about dates: its lock (close) date and what to do with locked journals."""
+
+    lock_date: date | None = None
+    locked_behaviour: LockedBehaviour = LockedBehaviour.NEXT_OPEN_DAY
+
+    def is_locked(self, day: date) -> bool:
+        return self.lock_date is not None and day <= self.lock_date
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedJournal:
+    journal: Journal
+    hold_reason: str = ""  # non-empty: stored as held, not posted until released
+
+    @property
+    def held(self) -> bool:
+        return bool(self.hold_reason)
+
+
+CounterTarget = Callable[[Bucket], LedgerTarget]
+ProviderLabel = Callable[[str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    entity: str
+    kind: JournalKind
+    txn_date: date
+    provider: str
+    provider_account: str
+    currency: str
+    held: bool
+
+
+def deltas(desired: Mapping[Bucket, Decimal], posted: Mapping[Bucket, Decimal]) -> dict[Bucket, Decimal]:
+    """desired − posted for every bucket either side knows, leaving out the ones already equal."""
+    out: dict[Bucket, Decimal] = {}
+    for bucket in desired.keys() | posted.keys():
+        want = desired.get(bucket, ZERO)
+        have = posted.get(bucket, ZERO)
+        if quantize(want, bucket.currency) != want:
+            raise InvariantViolation(f"desired amount {want} for {bucket.key()} is not quantized")
+        if want != have:
+            out[bucket] = want - have
+    return out
+
+
+def plan(
+    desired: Mapping[Bucket, Decimal],
+    posted: Mapping[Bucket, Decimal],
+    *,
+    counter_target: CounterTarget,
+    calendar: LedgerCalendar,
+    used_serials: Mapping[str, int],
+    provider_label: ProviderLabel = str,
+) -> list[PlannedJournal]:
+    """Journals that move every bucket from `posted` to `desired`, dated and keyed deterministically.
+
+    `used_serials` maps a key prefix (kind + date) to the highest serial the outbox already holds, so
+    new keys never collide with stored ones and a re-plan after a crash gives the same keys.
+    """
+    groups: dict[_Group, list[Contribution]] = defaultdict(list)
+    for bucket, amount in sorted(deltas(desired, posted).items()):
+        groups[_group_for(bucket, calendar)].append(Contribution(bucket, amount))
+
+    serials = dict(used_serials)
+    planned = []
+    for group in sorted(groups, key=_group_order):
+        journal = _journal_for(group, groups[group], counter_target, calendar, serials, provider_label)
+        if journal is None:
+            continue
+        reason = ""
+        if group.held:
+            reason = (
+                f"{journal.txn_date} is in a period the ledger has locked (through {calendar.lock_date}); "
+                "held by policy until a controller approves it"
+            )
+        planned.append(PlannedJournal(journal, reason))
+    return planned
+
+
+def _group_for(bucket: Bucket, calendar: LedgerCalendar) -> _Group:
+    txn_date, held = bucket.period, False
+    if calendar.is_locked(bucket.period):
+        if calendar.locked_behaviour is LockedBehaviour.HOLD:
+            held = True
+        else:
+            txn_date = first_open_day(calendar.lock_date)  # type: ignore[assignment]
+    return _Group(
+        bucket.entity, bucket.kind, txn_date, bucket.provider, bucket.provider_account, bucket.currency, held
+    )
+
+
+def _group_order(group: _Group) -> tuple:
+    return (group.entity, group.txn_date, group.kind.value, group.provider, group.provider_account)
+
+
+def _journal_for(
+    group: _Group,
+    contributions: list[Contribution],
+    counter_target: CounterTarget,
+    calendar: LedgerCalendar,
+    serials: dict[str, int],
+    provider_label: ProviderLabel,
+) -> Journal | None:
+    periods = sorted({c.bucket.period for c in contributions})
+    moved = periods[0] != group.txn_date or periods[-1] != group.txn_date
+    net = sum((c.amount for c in contributions), ZERO)
+    kind = group.kind
+    if net == 0 and group.kind is JournalKind.USAGE_ACCRUAL:
+        kind = JournalKind.RECLASS  # only the category accounts move: a mapping change
+    what = f"{provider_label(group.provider)} {KIND_LABELS[kind]}"
+    when = _describe_periods(periods)
+    lines = merge_lines(JournalLine(c.bucket.target, c.amount, f"{what} {when}") for c in contributions)
+    if net != 0:
+        lines = (*lines, JournalLine(counter_target(contributions[0].bucket), -net, f"{what} {when}"))
+    if len(lines) < 2:
+        return None  # deltas that cancel on the same target: nothing for the ledger to hold
+
+    prefix = key_prefix(kind, group.txn_date)
+    serials[prefix] = serials.get(prefix, 0) + 1
+    key = journal_key(kind, group.txn_date, serials[prefix])
+    memo = f"{key} · tokenbooks {KIND_LABELS[kind]}: {what} for {when}, {group.provider_account}"
+    original = None
+    if moved and not group.held:
+        original = periods[0]
+        memo += (
+            f". Moved to {group.txn_date}: the books are closed through {calendar.lock_date}; "
+            f"it belongs to {_describe_months(periods)}"
+        )
+    return Journal(
+        key=key,
+        entity=group.entity,
+        kind=kind,
+        txn_date=group.txn_date,
+        currency=group.currency,
+        lines=lines,
+        memo=memo,
+        contributions=tuple(contributions),
+        original_date=original,
+        provider=group.provider,
+        provider_account=group.provider_account,
+    )
+
+
+def _describe_periods(periods: list[date]) -> str:
+    if len(periods) == 1:
+        return periods[0].isoformat()
+    return f"{periods[0].isoformat()}..{periods[-1].isoformat()}"
+
+
+def _describe_months(periods: Iterable[date]) -> str:
+    months = sorted({Period.of(d) for d in periods})
+    return ", ".join(str(m) for m in months)
+
+
+def unconverged(desired: Mapping[Bucket, Decimal], posted: Mapping[Bucket, Decimal]) -> dict[Bucket, Decimal]:
+    """Buckets where posted ≠ desired (the convergence invariant, for checks after a run)."""
+    return deltas(desired, posted)

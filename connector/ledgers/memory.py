@@ -1,0 +1,120 @@
+"""An in-memory ledger: the fake that service tests use where the sandboxes would only add time.
+
+It keeps the rules that matter to the service: a key is held once, a locked date is refused, accounts
+must exist and be active, and every journal must balance. Faults can be scripted per call.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+from connector.domain.journals import Journal
+from connector.ledgers.port import (
+    LedgerAccount,
+    LedgerBill,
+    LedgerJournal,
+    LedgerLine,
+    LedgerStats,
+    PostOutcome,
+    PostRequest,
+    PostResult,
+    TrackingOption,
+)
+
+
+class MemoryLedger:
+    name = "memory"
+
+    def __init__(self, accounts: Sequence[LedgerAccount] = (), lock: date | None = None) -> None:
+        self.accounts = list(accounts)
+        self.lock: date | None = lock
+        self.journals: dict[str, LedgerJournal] = {}
+        self.bill_list: list[LedgerBill] = []
+        self.stats = LedgerStats()
+        self.faults: deque[str] = deque()  # "lost" = write applied but the answer lost; "fail" = not applied
+        self._next_id = 1
+
+    # ------------------------------------------------------------------------------------------- reads
+
+    def lock_date(self) -> date | None:
+        self.stats.read_calls += 1
+        return self.lock
+
+    def chart_of_accounts(self) -> list[LedgerAccount]:
+        self.stats.read_calls += 1
+        return list(self.accounts)
+
+    def tracking(self) -> list[TrackingOption]:
+        return []
+
+    def find(self, key: str) -> LedgerJournal | None:
+        self.stats.read_calls += 1
+        return self.journals.get(key)
+
+    def read_back(self, first_day: date, last_day: date) -> list[LedgerJournal]:
+        self.stats.read_calls += 1
+        return [j for j in self.journals.values() if first_day <= j.txn_date <= last_day]
+
+    def bills(self, vendor: str, first_day: date, last_day: date) -> list[LedgerBill]:
+        return [b for b in self.bill_list if b.vendor == vendor and first_day <= b.txn_date <= last_day]
+
+    # ------------------------------------------------------------------------------------------ writes
+
+    def post(self, requests: Sequence[PostRequest]) -> list[PostResult]:
+        return [self._post_one(r.journal) for r in requests]
+
+    def _post_one(self, journal: Journal) -> PostResult:
+        self.stats.write_calls += 1
+        fault = self.faults.popleft() if self.faults else None
+        if fault == "fail":
+            return PostResult(
+                journal.key, PostOutcome.FAILED, message="injected failure", error_class="Retriable"
+            )
+        if journal.key in self.journals:
+            return PostResult(
+                journal.key, PostOutcome.REJECTED, message="duplicate key", error_class="DuplicateKey"
+            )
+        if self.lock and journal.txn_date <= self.lock:
+            return PostResult(
+                journal.key,
+                PostOutcome.REJECTED,
+                message=f"period locked through {self.lock}",
+                error_class="LockedPeriod",
+            )
+        known = {ref: a for a in self.accounts for ref in a.references()}
+        for line in journal.lines:
+            account = known.get(line.target.account)
+            if account is None or not account.active:
+                return PostResult(
+                    journal.key,
+                    PostOutcome.REJECTED,
+                    message=f"account {line.target.account} missing or inactive",
+                    error_class="Rejected",
+                )
+        ledger_id = str(self._next_id)
+        self._next_id += 1
+        self.journals[journal.key] = LedgerJournal(
+            key=journal.key,
+            ledger_id=ledger_id,
+            txn_date=journal.txn_date,
+            lines=tuple(
+                LedgerLine(line.target.account, line.amount, line.description) for line in journal.lines
+            ),
+            memo=journal.memo,
+        )
+        if fault == "lost":
+            return PostResult(
+                journal.key, PostOutcome.UNCERTAIN, message="answer lost", error_class="UncertainOutcome"
+            )
+        return PostResult(journal.key, PostOutcome.CREATED, ledger_id=ledger_id)
+
+    # --------------------------------------------------------------------------------------- inspection
+
+    def balance(self, account: str) -> Decimal:
+        return sum(
+            (line.amount for j in self.journals.values() for line in j.lines if line.account == account),
+            Decimal(0),
+        )

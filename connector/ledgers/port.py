@@ -1,0 +1,128 @@
+"""The ledger port: what the service needs from QuickBooks Online, Xero or any other ledger.
+
+Adapters translate SDK objects and SDK errors into these types and the exception classes of
+`connector.domain.errors`, in one place each. The service never sees an SDK object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol
+
+from connector.domain.journals import Journal
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerAccount:
+    id: str
+    name: str
+    number: str | None = None
+    type: str = ""
+    active: bool = True
+
+    def references(self) -> set[str]:
+        """Every way a mapping may name this account (number, name, id)."""
+        return {ref for ref in (self.number, self.name, self.id) if ref}
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingOption:
+    """A QuickBooks Class or Department, or a Xero tracking category option."""
+
+    kind: str  # "class" | "department" | a Xero tracking category name
+    id: str
+    name: str
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerLine:
+    account: str  # the account as the ledger identifies it (QBO id, Xero code)
+    amount: Decimal  # signed: + debit, − credit
+    description: str = ""
+    tracking: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerJournal:
+    """A journal as the ledger holds it, read back under its tokenbooks key."""
+
+    key: str
+    ledger_id: str
+    txn_date: date
+    lines: tuple[LedgerLine, ...]
+    status: str = "posted"
+    memo: str = ""
+
+    @property
+    def debit_total(self) -> Decimal:
+        return sum((line.amount for line in self.lines if line.amount > 0), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerBill:
+    """A vendor bill the AP team entered in the ledger."""
+
+    ledger_id: str
+    vendor: str
+    number: str
+    txn_date: date
+    total: Decimal
+    currency: str
+    lines: tuple[LedgerLine, ...] = ()
+
+
+class PostOutcome(StrEnum):
+    CREATED = "created"  # the ledger created it now
+    FOUND = "found"  # it was already there under its key (an earlier attempt reached the ledger)
+    REJECTED = "rejected"  # the ledger refused it for good (validation, locked period …)
+    UNCERTAIN = "uncertain"  # no clear answer: look it up before trying again
+    FAILED = "failed"  # a retriable failure outlasted the retries; try again next run
+
+
+@dataclass(frozen=True, slots=True)
+class PostRequest:
+    journal: Journal
+    request_id: str  # the idempotency key sent with the create (stable across retries)
+    draft: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PostResult:
+    key: str
+    outcome: PostOutcome
+    ledger_id: str | None = None
+    message: str = ""
+    error_class: str = ""
+    calls: int = 0
+
+
+@dataclass
+class LedgerStats:
+    read_calls: int = 0
+    write_calls: int = 0
+    retries: int = 0
+    by_endpoint: dict[str, int] = field(default_factory=dict)
+
+
+class Ledger(Protocol):
+    name: str  # "quickbooks" | "xero" | "beancount"
+    stats: LedgerStats
+
+    def lock_date(self) -> date | None: ...
+
+    def chart_of_accounts(self) -> list[LedgerAccount]: ...
+
+    def tracking(self) -> list[TrackingOption]: ...
+
+    def find(self, key: str) -> LedgerJournal | None: ...
+
+    def post(self, requests: Sequence[PostRequest]) -> list[PostResult]: ...
+
+    def read_back(self, first_day: date, last_day: date) -> list[LedgerJournal]: ...
+
+    def bills(self, vendor: str, first_day: date, last_day: date) -> list[LedgerBill]: ...

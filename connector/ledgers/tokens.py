@@ -1,0 +1,178 @@
+"""OAuth tokens for ledger connections: the vault port, encryption at rest, and serialized refresh.
+
+A refresh token that rotates is saved the moment it arrives, before the new access token is used; a
+connection whose refresh is refused is marked "reconnect needed" and says so, instead of retrying
+forever. Refreshes of one connection are serialized by a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from connector.domain.errors import ConfigError, ReconnectNeeded
+
+EARLY_REFRESH = timedelta(seconds=120)  # refresh a little before the access token expires
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str
+    access_expires_at: datetime
+    refresh_expires_at: datetime | None = None
+    company_id: str = ""  # QuickBooks realm / Xero tenant
+    scope: str = ""
+    token_type: str = "Bearer"
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        for name in ("access_expires_at", "refresh_expires_at"):
+            data[name] = data[name].isoformat() if data[name] else None
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> TokenSet:
+        data = json.loads(text)
+        for name in ("access_expires_at", "refresh_expires_at"):
+            data[name] = datetime.fromisoformat(data[name]) if data.get(name) else None
+        return cls(**data)
+
+    def access_valid(self, now: datetime) -> bool:
+        return now + EARLY_REFRESH < self.access_expires_at
+
+    def __repr__(self) -> str:  # never print a token
+        return f"TokenSet(company_id={self.company_id!r}, access_expires_at={self.access_expires_at.isoformat()})"
+
+
+class TokenVault(Protocol):
+    """Where connection tokens live (encrypted). Each save is committed at once, on its own."""
+
+    def load(self, ledger: str, entity: str) -> TokenSet | None: ...
+
+    def save(self, ledger: str, entity: str, tokens: TokenSet) -> None: ...
+
+    def mark_reconnect_needed(self, ledger: str, entity: str, reason: str) -> None: ...
+
+
+class TokenCipher:
+    """Fernet encryption of token sets, with a key from the environment (TOKENBOOKS_ENCRYPTION_KEY)."""
+
+    def __init__(self, key: str | None) -> None:
+        if not key:
+            raise ConfigError(
+                "TOKENBOOKS_ENCRYPTION_KEY is not set, so ledger tokens cannot be stored encrypted",
+                fix="generate one with `tokenbooks keygen` and put it in the environment or .env",
+            )
+        try:
+            self._fernet = Fernet(key.encode())
+        except (ValueError, TypeError):
+            raise ConfigError(
+                "TOKENBOOKS_ENCRYPTION_KEY is not a valid key (32 url-safe base64-encoded bytes)",
+                fix="generate one with `tokenbooks keygen`",
+            ) from None
+
+    @staticmethod
+    def generate_key() -> str:
+        return Fernet.generate_key().decode()
+
+    def encrypt(self, tokens: TokenSet) -> str:
+        return self._fernet.encrypt(tokens.to_json().encode()).decode()
+
+    def decrypt(self, ciphertext: str) -> TokenSet:
+        try:
+            return TokenSet.from_json(self._fernet.decrypt(ciphertext.encode()).decode())
+        except InvalidToken:
+            raise ConfigError(
+                "stored ledger tokens cannot be decrypted with TOKENBOOKS_ENCRYPTION_KEY",
+                fix="restore the key they were saved with, or reconnect with `tokenbooks connect`",
+            ) from None
+
+
+class MemoryVault:
+    """A vault in memory, for tests and the demo's throwaway connections."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[tuple[str, str], TokenSet] = {}
+        self.reconnect: dict[tuple[str, str], str] = {}
+        self.saves = 0
+
+    def load(self, ledger: str, entity: str) -> TokenSet | None:
+        return self.tokens.get((ledger, entity))
+
+    def save(self, ledger: str, entity: str, tokens: TokenSet) -> None:
+        self.tokens[(ledger, entity)] = tokens
+        self.reconnect.pop((ledger, entity), None)
+        self.saves += 1
+
+    def mark_reconnect_needed(self, ledger: str, entity: str, reason: str) -> None:
+        self.reconnect[(ledger, entity)] = reason
+
+
+Refresher = Callable[[TokenSet], TokenSet]  # calls the provider's token endpoint; raises ReconnectNeeded
+
+
+_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_for(ledger: str, entity: str) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault((ledger, entity), threading.Lock())
+
+
+class TokenManager:
+    """Hands out a valid access token for one connection, refreshing (serialized) when needed."""
+
+    def __init__(
+        self,
+        vault: TokenVault,
+        *,
+        ledger: str,
+        entity: str,
+        refresher: Refresher,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.vault = vault
+        self.ledger = ledger
+        self.entity = entity
+        self.refresher = refresher
+        self.clock = clock
+        self.refreshes = 0
+
+    def current(self) -> TokenSet:
+        tokens = self.vault.load(self.ledger, self.entity)
+        if tokens is None:
+            raise ReconnectNeeded(
+                f"{self.ledger} is not connected for entity {self.entity!r}",
+                fix=f"run `tokenbooks connect {self.ledger}`",
+            )
+        return tokens
+
+    def access_token(self) -> str:
+        tokens = self.current()
+        if tokens.access_valid(self.clock()):
+            return tokens.access_token
+        return self.refresh(stale=tokens).access_token
+
+    def refresh(self, stale: TokenSet | None = None) -> TokenSet:
+        """Refresh once, even if several callers ask together; save the rotated tokens at once."""
+        with _lock_for(self.ledger, self.entity):
+            tokens = self.current()
+            if stale is not None and tokens.access_token != stale.access_token:
+                return tokens  # someone else refreshed while we waited
+            try:
+                fresh = self.refresher(tokens)
+            except ReconnectNeeded as exc:
+                self.vault.mark_reconnect_needed(self.ledger, self.entity, str(exc))
+                raise
+            fresh = replace(fresh, company_id=fresh.company_id or tokens.company_id)
+            self.vault.save(self.ledger, self.entity, fresh)
+            self.refreshes += 1
+            return fresh

@@ -1,0 +1,127 @@
+"""Plan: classify current facts, compute desired per bucket, and store delta journals in the outbox.
+
+Planning covers whole months (a monthly bucket needs every day of its month). The allocations, the
+journals and their contributions are written in one transaction, so a crash leaves either the old plan
+or the new one, never half of each; a re-plan after a crash finds the stored journals and plans nothing
+twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.engine import Engine
+
+from connector.domain.journals import Bucket, Journal
+from connector.domain.mapping import Allocation, Classifier, MappingSet
+from connector.domain.money import ZERO
+from connector.domain.periods import Period
+from connector.domain.planner import LedgerCalendar, PlannedJournal, plan
+from connector.domain.policies import Granularity, counter_targets, usage_accrual_desired
+from connector.service.runs import Clock
+from connector.store.repositories import UnitOfWork
+
+PROVIDER_LABELS = {
+    "openai": "OpenAI",
+    "anthropic": "Anthropic",
+    "aws": "AWS Bedrock",
+    "azure": "Azure OpenAI",
+    "google": "Google Vertex AI",
+}
+
+
+def provider_label(provider: str) -> str:
+    return PROVIDER_LABELS.get(provider, provider)
+
+
+@dataclass
+class PlanReport:
+    entity: str
+    first_day: date
+    last_day: date
+    planned: list[PlannedJournal] = field(default_factory=list)
+    facts: int = 0
+    allocated: Decimal = ZERO
+    suspense_by_provider: dict[str, Decimal] = field(default_factory=dict)
+    desired: dict[Bucket, Decimal] = field(default_factory=dict)
+
+    @property
+    def suspense_total(self) -> Decimal:
+        return sum(self.suspense_by_provider.values(), ZERO)
+
+
+def whole_months(first_day: date, last_day: date) -> tuple[date, date]:
+    return Period.of(first_day).first_day, Period.of(last_day).last_day
+
+
+def plan_entity(
+    engine: Engine,
+    *,
+    mapping: MappingSet,
+    entity: str,
+    calendar: LedgerCalendar,
+    first_day: date,
+    last_day: date,
+    run_id: str | None,
+    clock: Clock,
+    granularity: Granularity = Granularity.DAILY,
+    dry_run: bool = False,
+) -> PlanReport:
+    """Plan the delta journals of `entity` for the months that hold [first_day, last_day]."""
+    first, last = whole_months(first_day, last_day)
+    ledger = mapping.entity(entity).ledger
+    report = PlanReport(entity, first, last)
+    with UnitOfWork(engine) as uow:
+        stored = uow.facts.current(entity, first, last)
+        classifier = Classifier(mapping)
+        pairs = [(sf.id, a) for sf in stored for a in classifier.classify(sf.fact)]
+        allocations = [a for _, a in pairs]
+        report.facts = len(stored)
+        report.allocated = sum((a.amount for a in allocations), ZERO)
+        report.suspense_by_provider = _suspense(allocations)
+        report.desired = usage_accrual_desired(allocations, granularity)
+        posted = uow.outbox.posted_by_bucket(entity, first_day=first, last_day=last)
+        report.planned = plan(
+            report.desired,
+            posted,
+            counter_target=counter_targets(mapping, ledger),
+            calendar=calendar,
+            used_serials=uow.outbox.used_serials(entity),
+            provider_label=provider_label,
+        )
+        if dry_run:
+            return report
+        uow.allocations.replace_for_facts(pairs, [sf.id for sf in stored], run_id=run_id)
+        rejected = {_content(s.journal): s for s in uow.outbox.list(entity, statuses=["rejected"])}
+        now = clock()
+        for index, planned in enumerate(report.planned):
+            again = rejected.pop(_content(planned.journal), None)
+            if again is not None and not planned.held:
+                uow.outbox.replan(again.id, run_id=run_id)  # the same journal, refused before: try it again
+                report.planned[index] = PlannedJournal(again.journal)
+                continue
+            uow.outbox.add(
+                planned.journal, ledger=ledger, run_id=run_id, now=now, hold_reason=planned.hold_reason
+            )
+        uow.commit()
+    return report
+
+
+def _content(journal: Journal) -> tuple:
+    """What makes two journals the same posting, whatever their keys."""
+    return (
+        journal.txn_date,
+        journal.currency,
+        frozenset((c.bucket, c.amount) for c in journal.contributions),
+    )
+
+
+def _suspense(allocations: list[Allocation]) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for a in allocations:
+        if a.is_suspense:
+            totals[a.fact.provider] += a.amount
+    return dict(totals)

@@ -1,0 +1,200 @@
+"""Post: move journals from the outbox into the ledger, exactly once.
+
+Each attempt is recorded (status `posting`) and committed *before* the ledger is called, so after a
+crash or an unclear answer the journal is looked up under its key before it is ever created again.
+Outcomes: created or found → posted; refused for good → rejected (reported, never retried blindly);
+no clear answer or retries exhausted → failed, to be looked up and retried on the next run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+
+from connector.domain.errors import TokenbooksError
+from connector.ledgers.port import Ledger, PostOutcome, PostRequest, PostResult
+from connector.service.runs import Clock, Reporter, RunRecorder
+from connector.store.repositories import StoredJournal, UnitOfWork
+
+REQUEST_ID_NAMESPACE = uuid.UUID("6f1c1f0e-3d2b-4d7a-9b59-3f0f6f2a9c11")
+
+
+def request_id_for(entity: str, key: str, generation: int) -> str:
+    """The idempotency key sent with a create: the same on every retry of the same posting generation.
+
+    36 characters: within QuickBooks' 50-character requestid and Xero's 128-character Idempotency-Key.
+    """
+    return str(uuid.uuid5(REQUEST_ID_NAMESPACE, f"{entity}/{key}/{generation}"))
+
+
+@dataclass
+class PostReport:
+    posted: list[str] = field(default_factory=list)  # created now
+    found: list[str] = field(default_factory=list)  # already in the ledger from an earlier attempt
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    held: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected and not self.failed
+
+
+def post_pending(
+    engine: Engine,
+    ledger: Ledger,
+    *,
+    entity: str,
+    recorder: RunRecorder,
+    clock: Clock,
+    reporter: Reporter,
+    batch_size: int = 30,
+    draft: bool = False,
+) -> PostReport:
+    """Post every pending journal of `entity`; an error that stops the ledger (auth, config) propagates."""
+    with UnitOfWork(engine) as uow:
+        pending = uow.outbox.pending(entity)
+        report = PostReport(held=len(uow.outbox.list(entity, statuses=["held"])))
+    total = len(pending)
+    for start in range(0, total, batch_size):
+        batch = pending[start : start + batch_size]
+        to_create = _found_already(engine, ledger, batch, recorder, clock, report)
+        if to_create:
+            _create(engine, ledger, to_create, entity, recorder, clock, report, draft)
+        reporter.progress("posting journals", min(start + batch_size, total), total)
+    return report
+
+
+def _found_already(
+    engine: Engine,
+    ledger: Ledger,
+    batch: Sequence[StoredJournal],
+    recorder: RunRecorder,
+    clock: Clock,
+    report: PostReport,
+) -> list[StoredJournal]:
+    """Journals an earlier attempt may have created are looked up first; return the ones still to create."""
+    remaining = []
+    for stored in batch:
+        if stored.attempts == 0:
+            remaining.append(stored)
+            continue
+        existing = ledger.find(stored.journal.key)
+        if existing is None:
+            remaining.append(stored)
+            continue
+        with UnitOfWork(engine) as uow:
+            uow.outbox.set_status(stored.id, "posted", now=clock(), ledger_id=existing.ledger_id)
+            uow.commit()
+        report.found.append(stored.journal.key)
+        recorder.event(
+            "posting.found",
+            f"{stored.journal.key} was already in the ledger (id {existing.ledger_id})",
+            data={"key": stored.journal.key, "ledger_id": existing.ledger_id},
+        )
+    return remaining
+
+
+def _create(
+    engine: Engine,
+    ledger: Ledger,
+    batch: Sequence[StoredJournal],
+    entity: str,
+    recorder: RunRecorder,
+    clock: Clock,
+    report: PostReport,
+    draft: bool,
+) -> None:
+    requests = [
+        PostRequest(s.journal, request_id_for(entity, s.journal.key, s.generation), draft) for s in batch
+    ]
+    with UnitOfWork(engine) as uow:
+        attempts = [
+            uow.outbox.start_attempt(s.id, run_id=recorder.run_id, request_id=r.request_id, now=clock())
+            for s, r in zip(batch, requests, strict=True)
+        ]
+        uow.commit()
+    try:
+        results = ledger.post(requests)
+    except TokenbooksError as exc:
+        _record(engine, batch, attempts, [_failed(s, exc) for s in batch], recorder, clock, report)
+        raise
+    _record(engine, batch, attempts, results, recorder, clock, report)
+
+
+def _failed(stored: StoredJournal, exc: TokenbooksError) -> PostResult:
+    return PostResult(
+        stored.journal.key, PostOutcome.FAILED, message=str(exc), error_class=type(exc).__name__
+    )
+
+
+_STATUS_FOR = {
+    PostOutcome.CREATED: "posted",
+    PostOutcome.FOUND: "posted",
+    PostOutcome.REJECTED: "rejected",
+    PostOutcome.UNCERTAIN: "failed",
+    PostOutcome.FAILED: "failed",
+}
+
+
+def _record(
+    engine: Engine,
+    batch: Sequence[StoredJournal],
+    attempts: Sequence[int],
+    results: Sequence[PostResult],
+    recorder: RunRecorder,
+    clock: Clock,
+    report: PostReport,
+) -> None:
+    by_key = {r.key: r for r in results}
+    with UnitOfWork(engine) as uow:
+        for stored, attempt_id in zip(batch, attempts, strict=True):
+            result = by_key.get(stored.journal.key) or PostResult(
+                stored.journal.key,
+                PostOutcome.UNCERTAIN,
+                message="the ledger gave no result for this journal",
+            )
+            now = clock()
+            error = result.message or None
+            uow.outbox.finish_attempt(
+                attempt_id,
+                result.outcome.value,
+                now=now,
+                ledger_id=result.ledger_id,
+                error_class=result.error_class or None,
+                error_message=error,
+            )
+            uow.outbox.set_status(
+                stored.id, _STATUS_FOR[result.outcome], now=now, ledger_id=result.ledger_id, error=error
+            )
+            uow.events.append(
+                "posting.attempt",
+                f"{stored.journal.key}: {result.outcome.value}" + (f" ({error})" if error else ""),
+                run_id=recorder.run_id,
+                actor=recorder.actor,
+                level="error" if result.outcome is PostOutcome.REJECTED else "info",
+                data={
+                    "key": stored.journal.key,
+                    "outcome": result.outcome.value,
+                    "ledger_id": result.ledger_id,
+                    "error_class": result.error_class,
+                    "txn_date": stored.journal.txn_date,
+                },
+                now=now,
+            )
+            _tally(report, result)
+        uow.commit()
+
+
+def _tally(report: PostReport, result: PostResult) -> None:
+    if result.outcome is PostOutcome.CREATED:
+        report.posted.append(result.key)
+    elif result.outcome is PostOutcome.FOUND:
+        report.found.append(result.key)
+    elif result.outcome is PostOutcome.REJECTED:
+        report.rejected.append((result.key, result.message))
+    else:
+        report.failed.append((result.key, result.message))

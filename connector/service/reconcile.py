@@ -1,0 +1,195 @@
+"""Reconcile a period: provider cost ↔ invoice ↔ what tokenbooks posted ↔ what the ledger holds.
+
+Figures are gathered here (store and ledger read-back) and judged by the pure `domain.reconcile`.
+A journal posted by tokenbooks that is missing from the ledger is drift: it is reported with its key and
+queued to be posted again (same key, new idempotency key) by the next sync. A journal changed by hand is
+reported and left alone: a person decided that.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy.engine import Engine
+
+from connector.domain.facts import CostBasis
+from connector.domain.journals import Journal, JournalKind
+from connector.domain.mapping import Classifier, MappingSet
+from connector.domain.money import ZERO
+from connector.domain.periods import Period
+from connector.domain.policies import COUNTER_ROLE, usage_accrual_desired
+from connector.domain.reconcile import ReconInput, ReconResult, reconcile
+from connector.ledgers.port import Ledger, LedgerJournal
+from connector.service.runs import Clock, RunRecorder
+from connector.store.repositories import StoredJournal, UnitOfWork
+from connector.store.tables import ReconciliationRow
+
+DEFAULT_TOLERANCE = Decimal("1.00")
+
+Account = tuple[str, str]  # (provider, provider account)
+
+
+@dataclass
+class _Figures:
+    currency: str = "USD"
+    cost_exact: Decimal = ZERO
+    estimated: Decimal = ZERO
+    rounded: Decimal = ZERO
+    posted: Decimal = ZERO
+    queued: Decimal = ZERO
+    invoice: Decimal | None = None
+    ledger: Decimal | None = None
+    drifted: list[str] = field(default_factory=list)
+
+
+def reconcile_period(
+    engine: Engine,
+    *,
+    mapping: MappingSet,
+    entity: str,
+    period: Period,
+    ledger: Ledger | None,
+    recorder: RunRecorder,
+    clock: Clock,
+    tolerance: Decimal = DEFAULT_TOLERANCE,
+) -> list[ReconResult]:
+    figures: dict[Account, _Figures] = defaultdict(_Figures)
+    with UnitOfWork(engine) as uow:
+        stored = uow.facts.current(entity, period.first_day, period.last_day)
+        journals = uow.outbox.list(entity, first_day=period.first_day, last_day=period.last_day)
+        invoices = uow.invoices.for_period(entity, str(period))
+    _cost(figures, [s.fact for s in stored], mapping)
+    _posted(figures, journals)
+    for invoice in invoices:
+        f = figures[(invoice.provider, invoice.provider_account)]
+        f.invoice = (f.invoice or ZERO) + invoice.total
+    if ledger is not None:
+        _read_back(figures, journals, ledger, mapping, entity, period, engine, recorder, clock)
+    results = [
+        reconcile(
+            ReconInput(
+                entity=entity,
+                provider=provider,
+                provider_account=account,
+                period=str(period),
+                currency=f.currency,
+                provider_cost_exact=f.cost_exact,
+                provider_cost_rounded_by_bucket=f.rounded,
+                estimated_cost=f.estimated,
+                posted_total=f.posted,
+                queued_total=f.queued,
+                invoice_total=f.invoice,
+                ledger_total=f.ledger,
+                drifted_keys=tuple(f.drifted),
+                tolerance=tolerance,
+            )
+        )
+        for (provider, account), f in sorted(figures.items())
+    ]
+    _store(engine, results, recorder, clock)
+    return results
+
+
+def _cost(figures: dict[Account, _Figures], facts: list, mapping: MappingSet) -> None:
+    classifier = Classifier(mapping)
+    allocations = [a for fact in facts for a in classifier.classify(fact)]
+    for fact in facts:
+        f = figures[(fact.provider, fact.provider_account)]
+        f.currency = fact.currency
+        f.cost_exact += fact.amount
+        if fact.cost_basis is CostBasis.ESTIMATED:
+            f.estimated += fact.amount
+    for bucket, amount in usage_accrual_desired(allocations).items():
+        figures[(bucket.provider, bucket.provider_account)].rounded += amount
+
+
+def _posted(figures: dict[Account, _Figures], journals: list[StoredJournal]) -> None:
+    for stored in journals:
+        amount = _usage_amount(stored.journal)
+        f = figures[(stored.journal.provider, stored.journal.provider_account)]
+        if stored.status == "posted":
+            f.posted += amount
+        elif stored.status != "rejected":
+            f.queued += amount
+
+
+def _usage_amount(journal: Journal) -> Decimal:
+    return sum((c.amount for c in journal.contributions if c.bucket.kind is JournalKind.USAGE_ACCRUAL), ZERO)
+
+
+def _read_back(
+    figures: dict[Account, _Figures],
+    journals: list[StoredJournal],
+    ledger: Ledger,
+    mapping: MappingSet,
+    entity: str,
+    period: Period,
+    engine: Engine,
+    recorder: RunRecorder,
+    clock: Clock,
+) -> None:
+    """Compare what the ledger holds under our keys with what we posted; queue missing journals again."""
+    held = {j.key: j for j in ledger.read_back(period.first_day, period.last_day)}
+    counter_ids = _counter_account_ids(ledger, mapping, mapping.entity(entity).ledger)
+    for f in figures.values():
+        f.ledger = ZERO
+    for stored in journals:
+        if stored.status != "posted":
+            continue
+        f = figures[(stored.journal.provider, stored.journal.provider_account)]
+        copy = held.get(stored.journal.key)
+        if copy is None:
+            f.drifted.append(f"{stored.journal.key} (missing)")
+            _queue_again(engine, stored, recorder, clock)
+            continue
+        if sorted(ln.amount for ln in copy.lines) != sorted(ln.amount for ln in stored.journal.lines):
+            f.drifted.append(f"{stored.journal.key} (changed)")
+        f.ledger += _ledger_usage_amount(copy, counter_ids)
+
+
+def _counter_account_ids(ledger: Ledger, mapping: MappingSet, ledger_name: str) -> set[str]:
+    reference = mapping.role_target(COUNTER_ROLE[JournalKind.USAGE_ACCRUAL], ledger_name).account
+    return {a.id for a in ledger.chart_of_accounts() if reference in a.references()} | {reference}
+
+
+def _ledger_usage_amount(copy: LedgerJournal, counter_ids: set[str]) -> Decimal:
+    """What a ledger journal accrues: minus its lines on the Accrued AI costs account."""
+    return -sum((ln.amount for ln in copy.lines if ln.account in counter_ids), ZERO)
+
+
+def _queue_again(engine: Engine, stored: StoredJournal, recorder: RunRecorder, clock: Clock) -> None:
+    with UnitOfWork(engine) as uow:
+        uow.outbox.replan(stored.id, run_id=recorder.run_id)
+        uow.commit()
+    recorder.event(
+        "reconcile.drift",
+        f"{stored.journal.key} is missing from the ledger; it will be posted again by the next sync",
+        level="warning",
+        data={"key": stored.journal.key, "ledger_id": stored.ledger_id},
+    )
+
+
+def _store(engine: Engine, results: list[ReconResult], recorder: RunRecorder, clock: Clock) -> None:
+    with UnitOfWork(engine) as uow:
+        for r in results:
+            d = r.input
+            uow.reconciliations.add(
+                ReconciliationRow(
+                    run_id=recorder.run_id,
+                    entity=d.entity,
+                    provider=d.provider,
+                    provider_account=d.provider_account,
+                    period=d.period,
+                    currency=d.currency,
+                    provider_cost=r.provider_cost,
+                    invoice_total=d.invoice_total,
+                    posted_total=d.posted_total,
+                    ledger_total=d.ledger_total,
+                    status=r.status.value,
+                    findings=[f.as_dict() for f in r.findings],
+                    created_at=clock(),
+                )
+            )
+        uow.commit()

@@ -1,0 +1,203 @@
+"""Sync: the nightly run — pull every source, plan the entity's deltas, post them, record it all.
+
+The run is recorded whatever happens. A failure before planning (a source refused, the mapping broken,
+the ledger unreachable for its lock date) posts nothing; a failure while posting leaves the remaining
+journals in the outbox for the next run. `dry_run` pulls and plans but writes neither the outbox nor the
+ledger, and shows what would be posted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Protocol
+
+from sqlalchemy.engine import Engine
+
+from connector.domain.errors import TokenbooksError
+from connector.domain.mapping import MappingSet
+from connector.domain.planner import LedgerCalendar, LockedBehaviour
+from connector.ledgers.port import Ledger
+from connector.service.plan import PlanReport, plan_entity
+from connector.service.post import PostReport, post_pending
+from connector.service.pull import SourcePull, pull_source, window_for
+from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
+from connector.sources.base import Source
+from connector.store.repositories import UnitOfWork
+
+
+class SyncContext(Protocol):
+    """What a sync needs from the composition root."""
+
+    engine: Engine
+    clock: Clock
+    actor: str
+
+    def mapping(self) -> tuple[MappingSet, str]: ...
+
+    def sources(self, entity: str) -> list[Source]: ...
+
+    def ledger(self, entity: str) -> Ledger: ...
+
+    def default_start(self) -> date: ...
+
+    def locked_behaviour(self, entity: str) -> LockedBehaviour: ...
+
+
+@dataclass
+class SyncResult:
+    run_id: str
+    entity: str
+    status: str
+    reason: str | None = None
+    pulls: list[SourcePull] = field(default_factory=list)
+    plan: PlanReport | None = None
+    post: PostReport | None = None
+    dry_run: bool = False
+
+    @property
+    def posted_count(self) -> int:
+        return len(self.post.posted) + len(self.post.found) if self.post else 0
+
+
+def last_complete_day(ctx: SyncContext) -> date:
+    """Yesterday in UTC: the last day every provider has closed."""
+    return ctx.clock().date() - timedelta(days=1)
+
+
+def sync(
+    ctx: SyncContext,
+    *,
+    entity: str,
+    since: date | None = None,
+    until: date | None = None,
+    dry_run: bool = False,
+    reporter: Reporter | None = None,
+) -> SyncResult:
+    reporter = reporter or SilentReporter()
+    until = until or last_complete_day(ctx)
+    params = {"entity": entity, "since": since, "until": until, "dry_run": dry_run}
+    recorder = RunRecorder(
+        ctx.engine,
+        ctx.clock,
+        actor=ctx.actor,
+        kind="sync",
+        entity=entity,
+        params={k: str(v) if v is not None else None for k, v in params.items()},
+    )
+    result = SyncResult(recorder.run_id, entity, "running", dry_run=dry_run)
+    try:
+        _run(ctx, result, recorder, reporter, since=since, until=until)
+    except TokenbooksError as exc:
+        result.status, result.reason = "failed", str(exc)
+        recorder.finish("failed", reason=str(exc), stats=_stats(result))
+        return result
+    except Exception as exc:  # a bug: record it, then let it surface
+        recorder.finish("failed", reason=f"internal error: {exc!r}", stats=_stats(result))
+        raise
+    result.status = "succeeded" if result.post is None or result.post.ok else "partial"
+    if result.post and not result.post.ok:
+        result.reason = _post_problems(result.post)
+    recorder.finish(result.status, reason=result.reason, stats=_stats(result))
+    return result
+
+
+def _run(
+    ctx: SyncContext,
+    result: SyncResult,
+    recorder: RunRecorder,
+    reporter: Reporter,
+    *,
+    since: date | None,
+    until: date,
+) -> None:
+    mapping, text = ctx.mapping()
+    with UnitOfWork(ctx.engine) as uow:
+        if uow.mappings.record(mapping, text, run_id=recorder.run_id, now=ctx.clock()):
+            uow.events.append(
+                "mapping.version",
+                f"mapping version {mapping.version} first seen: {mapping.change_note}",
+                run_id=recorder.run_id,
+                actor=ctx.actor,
+                data={
+                    "version": mapping.version,
+                    "effective_from": mapping.effective_from,
+                    "hash": mapping.content_hash,
+                    "source": mapping.source,
+                },
+            )
+        uow.commit()
+    first_day = until
+    for source in ctx.sources(result.entity):
+        window = window_for(source, ctx.engine, since=since, until=until, default_start=ctx.default_start())
+        pull = pull_source(
+            source, window, engine=ctx.engine, recorder=recorder, clock=ctx.clock, reporter=reporter
+        )
+        result.pulls.append(pull)
+        first_day = min(first_day, window.first_day, *pull.replaced.changed_days)
+    if since is not None:
+        first_day = min(first_day, since)
+    ledger = ctx.ledger(result.entity)
+    calendar = LedgerCalendar(ledger.lock_date(), ctx.locked_behaviour(result.entity))
+    result.plan = plan_entity(
+        ctx.engine,
+        mapping=mapping,
+        entity=result.entity,
+        calendar=calendar,
+        first_day=first_day,
+        last_day=until,
+        run_id=recorder.run_id,
+        clock=ctx.clock,
+        dry_run=result.dry_run,
+    )
+    _report_plan(result.plan, recorder)
+    if result.dry_run:
+        return
+    result.post = post_pending(
+        ctx.engine, ledger, entity=result.entity, recorder=recorder, clock=ctx.clock, reporter=reporter
+    )
+
+
+def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
+    recorder.event(
+        "plan.finished",
+        f"planned {len(plan.planned)} journal(s) for {plan.first_day}..{plan.last_day} from {plan.facts} facts",
+        data={
+            "journals": [p.journal.key for p in plan.planned],
+            "facts": plan.facts,
+            "allocated": plan.allocated,
+            "suspense": plan.suspense_by_provider,
+        },
+    )
+    for provider, amount in plan.suspense_by_provider.items():
+        if amount:
+            recorder.event(
+                "alert.suspense",
+                f"{amount} of {provider} spend matched no mapping rule and went to suspense; add a rule for it "
+                "(`tokenbooks mappings preview` shows what it is)",
+                level="warning",
+                data={"provider": provider, "amount": amount},
+            )
+
+
+def _post_problems(post: PostReport) -> str:
+    parts = [f"{key} rejected: {message}" for key, message in post.rejected[:5]]
+    parts += [f"{key} not posted yet: {message}" for key, message in post.failed[:5]]
+    return "; ".join(parts)
+
+
+def _stats(result: SyncResult) -> dict:
+    stats: dict = {
+        "facts_pulled": sum(p.facts for p in result.pulls),
+        "restated": sum(p.replaced.restated for p in result.pulls),
+    }
+    if result.plan:
+        stats |= {"planned": len(result.plan.planned), "suspense": str(result.plan.suspense_total)}
+    if result.post:
+        stats |= {
+            "posted": len(result.post.posted),
+            "found": len(result.post.found),
+            "rejected": len(result.post.rejected),
+            "failed": len(result.post.failed),
+        }
+    return stats

@@ -1,0 +1,118 @@
+"""Settings: one typed model, read from the environment and `.env`, validated once at start.
+
+Every variable is `TOKENBOOKS_<NAME>`, nested sections joined with `__`
+(e.g. `TOKENBOOKS_OPENAI__ADMIN_KEY`, `TOKENBOOKS_QUICKBOOKS__BASE_URL`). `.env.example` documents each
+one. Secrets are `SecretStr`, so they never print. Nothing here runs at import time: the composition root
+(`bootstrap.py`) calls `load_settings()`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connector.domain.errors import ConfigError
+
+
+class ProviderSettings(BaseModel):
+    """What every provider source shares."""
+
+    entity: str | None = Field(None, description="entity (company) these costs belong to; default: the first")
+    lag_days: int = Field(3, ge=0, le=31, description="days re-read every run, because providers restate")
+    start_date: str | None = Field(None, description="first day to pull when there is no bookmark yet")
+    timeout_seconds: float = Field(30.0, gt=0, description="HTTP timeout per request")  # float ok: seconds
+    max_retries: int = Field(5, ge=0, le=20)
+
+
+class OpenAISettings(ProviderSettings):
+    admin_key: SecretStr | None = Field(None, description="organization Admin key (sk-admin-…)")
+    base_url: str = "https://api.openai.com/v1"
+    organization: str = Field("default", description="a label for the OpenAI organization (provider account)")
+
+
+class AnthropicSettings(ProviderSettings):
+    admin_key: SecretStr | None = Field(None, description="Admin API key (sk-ant-admin…)")
+    base_url: str = "https://api.anthropic.com"
+    organization: str = Field("default", description="a label for the Anthropic organization")
+
+
+class QuickBooksSettings(BaseModel):
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    realm_id: str | None = Field(
+        None, description="company (realm) id; set by `tokenbooks connect quickbooks`"
+    )
+    base_url: str = Field("https://quickbooks.api.intuit.com", description="API root; /v3 is appended")
+    discovery_url: str = Field(
+        "https://developer.intuit.com/.well-known/openid_configuration/",
+        description="OpenID discovery document that names the OAuth endpoints",
+    )
+    redirect_uri: str = "http://127.0.0.1:8765/callback"
+    minorversion: int = Field(75, ge=75)
+    timeout_seconds: float = Field(60.0, gt=0)  # float ok: seconds
+    max_retries: int = Field(6, ge=0, le=50)
+
+
+class XeroSettings(BaseModel):
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    tenant_id: str | None = None
+    base_url: str = Field("https://api.xero.com/api.xro/2.0", description="Accounting API root")
+    identity_url: str = Field("https://identity.xero.com", description="token endpoint root")
+    connections_url: str = Field("https://api.xero.com", description="root of /connections")
+    login_url: str = Field("https://login.xero.com", description="authorization endpoint root")
+    redirect_uri: str = "http://127.0.0.1:8765/callback"
+    timeout_seconds: float = Field(60.0, gt=0)  # float ok: seconds
+    max_retries: int = Field(6, ge=0, le=50)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TOKENBOOKS_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    database_url: str = Field(
+        "sqlite:///.tokenbooks/tokenbooks.db", description="SQLite file or PostgreSQL URL"
+    )
+    encryption_key: SecretStr | None = Field(
+        None, description="Fernet key that encrypts ledger tokens at rest"
+    )
+    mapping_file: Path = Path("mappings/example.yaml")
+    data_dir: Path = Path(".tokenbooks")
+    invoices_dir: Path = Path("invoices")
+    entity: str | None = Field(None, description="default entity for commands that need one")
+    ledger_mode: Literal["auto", "draft", "approve"] = "auto"
+    actor: str = Field("tokenbooks", description="who runs tokenbooks, as written in the audit log")
+    openai: OpenAISettings = OpenAISettings()
+    anthropic: AnthropicSettings = AnthropicSettings()
+    quickbooks: QuickBooksSettings = QuickBooksSettings()
+    xero: XeroSettings = XeroSettings()
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+            raise ValueError("use a sqlite:///path or postgresql://user:pass@host/db URL")
+        return value.replace("postgres://", "postgresql://", 1)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and `.env`; turn validation errors into one clear ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "TOKENBOOKS_" + "__".join(str(p).upper() for p in error["loc"])
+            lines.append(f"{name}: {error['msg']}")
+        raise ConfigError(
+            "Settings are invalid: " + "; ".join(lines),
+            fix="correct these variables in the environment or .env (see .env.example)",
+        ) from None

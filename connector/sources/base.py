@@ -1,0 +1,106 @@
+"""What every source is: it pulls a window of days and returns normalised facts, raw pages and problems.
+
+A source does no storage: the pull service stores the raw pages, replaces the window's facts and moves
+the bookmark in one transaction, only after the whole window parsed. Paginators refuse a cursor they
+have already seen, so a provider bug cannot loop a run forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Protocol
+
+from connector.domain.errors import InputError, Problem
+from connector.domain.facts import Fact
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Days to pull, both included (UTC days for API sources)."""
+
+    first_day: date
+    last_day: date
+
+    def __post_init__(self) -> None:
+        if self.last_day < self.first_day:
+            raise ValueError(f"window ends ({self.last_day}) before it starts ({self.first_day})")
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+    def with_lag(self, lag_days: int, floor: date | None = None) -> Window:
+        first = self.first_day - timedelta(days=lag_days)
+        return Window(max(first, floor) if floor else first, self.last_day)
+
+
+@dataclass(frozen=True, slots=True)
+class RawPage:
+    """One response exactly as received, and the facts it produced (for lineage)."""
+
+    endpoint: str
+    request: dict
+    body: str
+    natural_keys: tuple[str, ...] = ()
+
+
+@dataclass
+class PullResult:
+    source: str
+    provider: str
+    provider_account: str
+    window: Window
+    facts: list[Fact] = field(default_factory=list)
+    pages: list[RawPage] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    quarantined: int = 0  # input records refused (and reported in problems)
+    received: int = 0  # input records seen
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+
+Progress = Callable[[int, str], None]  # (pages so far, what is being fetched)
+
+
+class Source(Protocol):
+    """A provider source: OpenAI costs, Anthropic cost report, a FOCUS export …"""
+
+    name: str  # e.g. "openai.costs"
+    provider: str  # e.g. "openai"
+    provider_account: str  # the provider organization / billing account
+    entity: str
+    lag_days: int
+
+    def pull(self, window: Window, progress: Progress | None = None) -> PullResult: ...
+
+
+class CursorPages:
+    """Iterate a cursor-paginated endpoint, refusing a cursor that comes back twice."""
+
+    def __init__(self, source: str, endpoint: str) -> None:
+        self.source = source
+        self.endpoint = endpoint
+        self.seen: set[str] = set()
+        self.count = 0
+
+    def iterate(self, fetch: Callable[[str | None], tuple[object, str | None]]) -> Iterator[object]:
+        """`fetch(cursor)` returns (page, next cursor or None); pages are yielded in order."""
+        cursor: str | None = None
+        while True:
+            page, next_cursor = fetch(cursor)
+            self.count += 1
+            yield page
+            if not next_cursor:
+                return
+            if next_cursor in self.seen:
+                raise InputError(
+                    f"{self.source}: {self.endpoint} returned the page cursor {next_cursor!r} twice "
+                    f"(page {self.count}); stopping instead of looping",
+                    fix="this is a provider-side bug; retry later, and report it if it persists",
+                )
+            self.seen.add(next_cursor)
+            cursor = next_cursor

@@ -1,0 +1,210 @@
+"""OpenAI Costs API: the authoritative dollars, per UTC day × project × line item.
+
+`GET /v1/organization/costs` with daily buckets aligned to UTC midnight, paged with `next_page`.
+`amount.value` is a JSON number in dollars (read as Decimal, never float); `amount.currency` is lower
+case; group-by fields not requested, or not known, come back null (a value, not an error); `line_item` is
+free text and is kept as it is. Facts, schema: ../shared/reference/providers.md §1.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from connector.domain.errors import Problem
+from connector.domain.facts import (
+    ChargeCategory,
+    CostBasis,
+    Dimensions,
+    Fact,
+    natural_key,
+    posting_date_for_bucket,
+)
+from connector.domain.money import MoneyError, currency_code, parse_amount
+from connector.sources.base import CursorPages, Progress, PullResult, RawPage, Window
+from connector.sources.http import HttpClient
+
+COSTS_PATH = "/organization/costs"
+MAX_DAYS_PER_PAGE = 31  # the API allows 180; a month per page keeps pages small
+
+
+class OpenAICostsSource:
+    """Pulls the Costs API for one OpenAI organization."""
+
+    provider = "openai"
+
+    def __init__(
+        self,
+        client: HttpClient,
+        *,
+        organization: str,
+        entity: str,
+        timezone: str,
+        lag_days: int = 3,
+        group_by: tuple[str, ...] = ("project_id", "line_item"),
+    ) -> None:
+        self.client = client
+        self.provider_account = organization
+        self.entity = entity
+        self.timezone = timezone
+        self.lag_days = lag_days
+        self.group_by = group_by
+        self.name = "openai.costs"
+        ZoneInfo(timezone)  # fail early on a bad zone
+
+    def pull(self, window: Window, progress: Progress | None = None) -> PullResult:
+        result = PullResult(self.name, self.provider, self.provider_account, window)
+        start = _utc_midnight(window.first_day)
+        end = _utc_midnight(window.last_day + timedelta(days=1))
+        pages = CursorPages(self.name, COSTS_PATH)
+
+        def fetch(cursor: str | None) -> tuple[object, str | None]:
+            params: dict[str, Any] = {
+                "start_time": int(start.timestamp()),
+                "end_time": int(end.timestamp()),
+                "bucket_width": "1d",
+                "group_by": list(self.group_by),
+                "limit": min(MAX_DAYS_PER_PAGE, window.days),
+            }
+            if cursor:
+                params["page"] = cursor
+            if progress:
+                progress(pages.count, f"OpenAI costs page {pages.count + 1}")
+            response = self.client.get_json(COSTS_PATH, params)
+            page_no = pages.count + 1
+            facts, problems, received = self._parse_page(response.data, response.url, page_no)
+            result.facts.extend(facts)
+            result.problems.extend(problems)
+            result.received += received
+            result.pages.append(
+                RawPage(response.url, dict(params), response.text, tuple(f.natural_key for f in facts))
+            )
+            data = response.data if isinstance(response.data, dict) else {}
+            has_more = data.get("has_more") is True
+            return data, (data.get("next_page") if has_more else None)
+
+        for _ in pages.iterate(fetch):
+            if result.errors:
+                break  # the window is refused as a whole; no point fetching more
+        result.quarantined = sum(1 for p in result.problems if p.is_error)
+        return result
+
+    # ------------------------------------------------------------------------------------------ parsing
+
+    def _parse_page(self, data: Any, url: str, page_no: int) -> tuple[list[Fact], list[Problem], int]:
+        where = f"page {page_no}"
+        source = f"OpenAI Costs API ({url})"
+        envelope_problems = _check_envelope(data, source, where)
+        if envelope_problems:
+            return [], envelope_problems, 0
+        facts: list[Fact] = []
+        problems: list[Problem] = []
+        received = 0
+        for b_index, bucket in enumerate(data["data"]):
+            bucket_where = f"{where}, data[{b_index}]"
+            bounds = _bucket_bounds(bucket, source, bucket_where, problems)
+            if bounds is None:
+                continue
+            results = bucket.get("results")
+            if not isinstance(results, list):
+                problems.append(
+                    Problem(source, bucket_where, "results", "missing or not a list", _FIX_PROVIDER)
+                )
+                continue
+            for r_index, item in enumerate(results):
+                received += 1
+                fact = self._fact(item, bounds, source, f"{bucket_where}.results[{r_index}]", problems)
+                if fact is not None:
+                    facts.append(fact)
+        return facts, problems, received
+
+    def _fact(
+        self,
+        item: Any,
+        bounds: tuple[datetime, datetime],
+        source: str,
+        where: str,
+        problems: list[Problem],
+    ) -> Fact | None:
+        if not isinstance(item, dict):
+            problems.append(Problem(source, where, "", "a result is not an object", _FIX_PROVIDER))
+            return None
+        amount_field = item.get("amount")
+        if not isinstance(amount_field, dict):
+            problems.append(Problem(source, where, "amount", "missing or not an object", _FIX_PROVIDER))
+            return None
+        try:
+            amount = parse_amount(amount_field.get("value"))
+            currency = currency_code(amount_field.get("currency"))
+        except MoneyError as exc:
+            field_name = "amount.currency" if "currency" in str(exc) else "amount.value"
+            problems.append(Problem(source, where, field_name, str(exc), _FIX_PROVIDER))
+            return None
+        start, end = bounds
+        project, line_item, api_key = item.get("project_id"), item.get("line_item"), item.get("api_key_id")
+        quantity = item.get("quantity")
+        return Fact(
+            entity=self.entity,
+            provider=self.provider,
+            provider_account=self.provider_account,
+            charge_date=start.date(),
+            posting_date=posting_date_for_bucket(start, end, self.timezone),
+            amount=amount,
+            currency=currency,
+            natural_key=natural_key(
+                self.provider, self.provider_account, "costs", start.date(), project, line_item, api_key
+            ),
+            dimensions=Dimensions.of(project=project, line_item=line_item, api_key=api_key),
+            cost_basis=CostBasis.BILLED,
+            charge_category=ChargeCategory.USAGE,
+            quantity=quantity
+            if isinstance(quantity, Decimal | int) and not isinstance(quantity, bool)
+            else None,
+            unit=item.get("quantity_unit"),
+            source=self.name,
+        )
+
+
+_FIX_PROVIDER = (
+    "the provider sent data tokenbooks cannot book; nothing from this window was stored. Retry later; if it "
+    "persists, report the page to the provider"
+)
+
+
+def _check_envelope(data: Any, source: str, where: str) -> list[Problem]:
+    if not isinstance(data, dict):
+        return [Problem(source, where, "", "the page is not a JSON object", _FIX_PROVIDER)]
+    if "data" not in data:
+        return [Problem(source, where, "data", "missing: the page has no data array", _FIX_PROVIDER)]
+    if not isinstance(data["data"], list):
+        return [Problem(source, where, "data", "is not a list", _FIX_PROVIDER)]
+    if not isinstance(data.get("has_more"), bool):
+        return [Problem(source, where, "has_more", "missing or not true/false", _FIX_PROVIDER)]
+    return []
+
+
+def _bucket_bounds(
+    bucket: Any, source: str, where: str, problems: list[Problem]
+) -> tuple[datetime, datetime] | None:
+    if not isinstance(bucket, dict):
+        problems.append(Problem(source, where, "", "a bucket is not an object", _FIX_PROVIDER))
+        return None
+    start, end = bucket.get("start_time"), bucket.get("end_time")
+    for name, value in (("start_time", start), ("end_time", end)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            problems.append(
+                Problem(source, where, name, f"{value!r} is not a Unix time in seconds", _FIX_PROVIDER)
+            )
+            return None
+    start_at = datetime.fromtimestamp(start, UTC)
+    end_at = datetime.fromtimestamp(end, UTC)
+    if end_at <= start_at:
+        problems.append(Problem(source, where, "end_time", "is not after start_time", _FIX_PROVIDER))
+        return None
+    return start_at, end_at
+
+
+def _utc_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

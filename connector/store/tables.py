@@ -1,0 +1,298 @@
+"""SQLModel tables: facts, raw payloads, bookmarks, runs and their events, the journal outbox.
+
+These rows stay in the store; the domain sees frozen dataclasses built from them by the repositories.
+Amounts are stored exactly: NUMERIC on PostgreSQL and decimal text on SQLite (which has no decimal
+type and would otherwise round through float).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class ExactDecimal(TypeDecorator):
+    """A Decimal column that never passes through float, on any database."""
+
+    impl = String(64)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(38, 12, asdecimal=True))
+        return dialect.type_descriptor(String(64))
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"amount columns take Decimal, got {type(value).__name__}")
+        return value if dialect.name == "postgresql" else format(value, "f")
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return value if isinstance(value, Decimal) else Decimal(value)
+
+
+def _money(nullable: bool = False) -> Any:
+    return Field(
+        default=None if nullable else Decimal(0), sa_column=Column(ExactDecimal(), nullable=nullable)
+    )
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=lambda: type(default)(), sa_column=Column(JSON, nullable=False))
+
+
+class RawPayloadRow(SQLModel, table=True):
+    """A provider response (or file) exactly as received, for lineage."""
+
+    __tablename__ = "raw_payloads"
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(index=True)
+    endpoint: str
+    request: dict = _json({})
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(index=True)
+    fetched_at: datetime
+    run_id: str | None = Field(default=None, index=True)
+
+
+class FactRow(SQLModel, table=True):
+    __tablename__ = "facts"
+    __table_args__ = (
+        Index("ix_facts_key_current", "entity", "provider", "natural_key", "is_current"),
+        Index("ix_facts_entity_day", "entity", "is_current", "posting_date"),
+        Index("ix_facts_source_window", "source", "provider_account", "charge_date"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str
+    source: str
+    provider: str
+    provider_account: str
+    natural_key: str
+    version: int = 1
+    is_current: bool = True
+    charge_date: date
+    posting_date: date
+    amount: Decimal = _money()
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    cost_basis: str = "billed"
+    charge_category: str = "usage"
+    quantity: Decimal | None = _money(nullable=True)
+    unit: str | None = None
+    dimensions: dict = _json({})
+    raw_payload_id: int | None = Field(default=None, foreign_key="raw_payloads.id")
+    run_id: str | None = None
+    pulled_at: datetime
+    superseded_at: datetime | None = None
+
+
+class BookmarkRow(SQLModel, table=True):
+    """How far a source has read, moved only after its facts are committed."""
+
+    __tablename__ = "bookmarks"
+    source_id: str = Field(primary_key=True)
+    value: str
+    updated_at: datetime
+    last_success_at: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_error_at: datetime | None = None
+
+
+class RunRow(SQLModel, table=True):
+    __tablename__ = "runs"
+    id: str = Field(primary_key=True)
+    kind: str
+    entity: str | None = None
+    actor: str = "tokenbooks"
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = "running"  # running | succeeded | failed | partial | abandoned
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    params: dict = _json({})
+    stats: dict = _json({})
+    code_version: str = ""
+
+
+class EventRow(SQLModel, table=True):
+    """The append-only run log. Each event's hash covers its content and the previous event's hash."""
+
+    __tablename__ = "events"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str | None = Field(default=None, index=True)
+    at: datetime
+    actor: str
+    kind: str  # run.started, stage.finished, posting.attempt, …
+    level: str = "info"
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    data: dict = _json({})
+    prev_hash: str
+    hash: str = Field(index=True)
+
+
+class MappingVersionRow(SQLModel, table=True):
+    __tablename__ = "mapping_versions"
+    __table_args__ = (UniqueConstraint("content_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    version: int
+    effective_from: date
+    change_note: str = Field(sa_column=Column(Text, nullable=False))
+    content_hash: str
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    source: str
+    first_seen_at: datetime
+    run_id: str | None = None
+
+
+class AllocationRow(SQLModel, table=True):
+    """A share of a fact, with the rule and mapping version that placed it (lineage)."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (Index("ix_alloc_bucket", "entity", "posting_date", "provider", "provider_account"),)
+    id: int | None = Field(default=None, primary_key=True)
+    fact_id: int = Field(foreign_key="facts.id", index=True)
+    entity: str
+    posting_date: date
+    provider: str
+    provider_account: str
+    currency: str
+    category: str
+    target_key: str
+    rule_id: str
+    mapping_version: int
+    percent: Decimal = _money()
+    amount: Decimal = _money()
+    run_id: str | None = None
+
+
+class JournalRow(SQLModel, table=True):
+    """The outbox: a journal is stored here, with its key, before any ledger call."""
+
+    __tablename__ = "journals"
+    __table_args__ = (UniqueConstraint("entity", "key"), Index("ix_journals_status", "entity", "status"))
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str
+    ledger: str
+    key: str
+    kind: str
+    txn_date: date
+    original_date: date | None = None
+    currency: str
+    exchange_rate: Decimal | None = _money(nullable=True)
+    memo: str = Field(sa_column=Column(Text, nullable=False))
+    provider: str = ""
+    provider_account: str = ""
+    status: str = "planned"  # planned | held | posting | posted | failed | rejected
+    hold_reason: str | None = Field(default=None, sa_column=Column(Text))
+    ledger_id: str | None = None
+    generation: int = 1  # bumped when a journal deleted from the ledger must be posted again
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    planned_run_id: str | None = None
+    created_at: datetime
+    posted_at: datetime | None = None
+    approved_by: str | None = None
+
+
+class JournalLineRow(SQLModel, table=True):
+    __tablename__ = "journal_lines"
+    id: int | None = Field(default=None, primary_key=True)
+    journal_id: int = Field(foreign_key="journals.id", index=True)
+    line_no: int
+    target_key: str
+    amount: Decimal = _money()
+    description: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ContributionRow(SQLModel, table=True):
+    """How much a journal adds to one posting bucket; Σ per bucket is what is already posted."""
+
+    __tablename__ = "contributions"
+    __table_args__ = (Index("ix_contrib_bucket", "entity", "kind", "period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    journal_id: int = Field(foreign_key="journals.id", index=True)
+    entity: str
+    kind: str
+    period: date
+    provider: str
+    provider_account: str
+    currency: str
+    target_key: str
+    amount: Decimal = _money()
+
+
+class PostingAttemptRow(SQLModel, table=True):
+    """One try at putting one journal into the ledger, whatever came of it."""
+
+    __tablename__ = "posting_attempts"
+    id: int | None = Field(default=None, primary_key=True)
+    journal_id: int = Field(foreign_key="journals.id", index=True)
+    run_id: str | None = Field(default=None, index=True)
+    attempt_no: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    outcome: str = "started"  # started | created | found | rejected | uncertain | failed
+    error_class: str | None = None
+    error_message: str | None = Field(default=None, sa_column=Column(Text))
+    ledger_id: str | None = None
+    request_id: str | None = None
+
+
+class InvoiceRow(SQLModel, table=True):
+    __tablename__ = "invoices"
+    __table_args__ = (UniqueConstraint("provider", "provider_account", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str
+    provider: str
+    provider_account: str
+    number: str
+    period: str  # YYYY-MM
+    issue_date: date
+    total: Decimal = _money()
+    currency: str
+    lines: list = _json([])
+    source: str
+    imported_at: datetime
+
+
+class ReconciliationRow(SQLModel, table=True):
+    __tablename__ = "reconciliations"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str | None = Field(default=None, index=True)
+    entity: str
+    provider: str
+    provider_account: str
+    period: str
+    currency: str
+    provider_cost: Decimal = _money()
+    invoice_total: Decimal | None = _money(nullable=True)
+    posted_total: Decimal = _money()
+    ledger_total: Decimal | None = _money(nullable=True)
+    status: str
+    findings: list = _json([])
+    created_at: datetime
+
+
+class ConnectionRow(SQLModel, table=True):
+    """A ledger connection. Tokens are encrypted at rest; the key comes from the environment."""
+
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("ledger", "entity"),)
+    id: int | None = Field(default=None, primary_key=True)
+    ledger: str
+    entity: str
+    company_id: str  # QuickBooks realm id / Xero tenant id
+    token_ciphertext: str = Field(sa_column=Column(Text, nullable=False))
+    access_expires_at: datetime | None = None
+    refresh_expires_at: datetime | None = None
+    status: str = "ok"  # ok | reconnect_needed
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    updated_at: datetime
+    token_version: int = 1

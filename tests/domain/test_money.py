@@ -1,0 +1,99 @@
+"""Money: exact parsing, deliberate rounding, penny-exact splits."""
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connector.domain.money import (
+    MoneyError,
+    allocate,
+    currency_code,
+    parse_amount,
+    quantize,
+    split_quantum,
+    to_minor_units,
+)
+
+
+def test_a_hundred_dollars_in_thirds_is_34_33_33():
+    assert allocate(Decimal("100.00"), [Decimal(1)] * 3, Decimal("0.01")) == [
+        Decimal("33.34"),
+        Decimal("33.33"),
+        Decimal("33.33"),
+    ]
+
+
+def test_negative_totals_split_with_the_same_rule():
+    assert allocate(Decimal("-100.00"), [Decimal(1)] * 3, Decimal("0.01")) == [
+        Decimal("-33.34"),
+        Decimal("-33.33"),
+        Decimal("-33.33"),
+    ]
+
+
+def test_largest_remainder_goes_to_the_biggest_fraction_not_the_first_share():
+    # 10.00 at 33/33/34 % → 3.30 / 3.30 / 3.40 exactly, no leftover; 10.01 leaves one cent for the 34 %.
+    weights = [Decimal(33), Decimal(33), Decimal(34)]
+    assert allocate(Decimal("10.01"), weights, Decimal("0.01")) == [
+        Decimal("3.30"),
+        Decimal("3.30"),
+        Decimal("3.41"),
+    ]
+
+
+def test_sub_cent_provider_amounts_split_at_their_own_precision():
+    amount = Decimal("1.2378912")  # Anthropic's "123.78912" cents
+    unit = split_quantum(amount, "USD")
+    assert unit == Decimal("1E-7")
+    shares = allocate(amount, [Decimal(50), Decimal(50)], unit)
+    assert sum(shares) == amount
+    assert shares == [Decimal("0.6189456"), Decimal("0.6189456")]
+
+
+@given(
+    cents=st.integers(min_value=-(10**12), max_value=10**12),
+    weights=st.lists(st.integers(min_value=0, max_value=10_000), min_size=1, max_size=12).filter(any),
+)
+def test_allocation_always_sums_exactly_and_each_share_is_within_one_unit(cents, weights):
+    total = Decimal(cents).scaleb(-2)
+    shares = allocate(total, [Decimal(w) for w in weights], Decimal("0.01"))
+    assert sum(shares) == total
+    weight_sum = sum(weights)
+    for share, weight in zip(shares, weights, strict=True):
+        exact = total * Decimal(weight) / Decimal(weight_sum)
+        assert abs(share - exact) < Decimal("0.01")
+
+
+def test_quantize_rounds_half_up_to_the_currency_unit():
+    assert quantize(Decimal("2.345"), "USD") == Decimal("2.35")
+    assert quantize(Decimal("-2.345"), "USD") == Decimal("-2.35")
+    assert quantize(Decimal("1234.5"), "JPY") == Decimal("1235")
+    assert quantize(Decimal("1.23456"), "KWD") == Decimal("1.235")
+    assert to_minor_units(Decimal("12.34"), "USD") == 1234
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0.06", Decimal("0.06")),
+        (" 35.2E-7 ", Decimal("0.00000352")),
+        (12, Decimal(12)),
+        (Decimal("1.5"), Decimal("1.5")),
+    ],
+)
+def test_amounts_parse_exactly(value, expected):
+    assert parse_amount(value) == expected
+
+
+@pytest.mark.parametrize("value", [0.1, True, "NaN", "inf", "", "1,000.00", "$12", "twelve", None, [1]])
+def test_amounts_that_are_not_exact_decimals_are_refused(value):
+    with pytest.raises(MoneyError):
+        parse_amount(value)
+
+
+def test_currency_codes_are_normalised_and_unknown_ones_refused():
+    assert currency_code("usd") == "USD"
+    with pytest.raises(MoneyError, match="unknown currency"):
+        currency_code("XYZ")

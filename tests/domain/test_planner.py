@@ -1,0 +1,183 @@
+"""The planner: desired − posted → delta journals. Golden journals, then the invariants as properties."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connector.domain.journals import Journal, as_text, sum_contributions
+from connector.domain.mapping import Classifier
+from connector.domain.planner import LedgerCalendar, LockedBehaviour, plan
+from connector.domain.policies import counter_targets, usage_accrual_desired
+from tests.support import fact, mapping
+
+MAPPING = mapping()
+COUNTER = counter_targets(MAPPING, "quickbooks")
+
+
+def desired_for(*facts):
+    return usage_accrual_desired(Classifier(MAPPING).classify_all(facts))
+
+
+OPEN = LedgerCalendar()
+
+
+def run_plan(desired, posted=None, calendar=OPEN, serials=None):
+    return plan(desired, posted or {}, counter_target=COUNTER, calendar=calendar, used_serials=serials or {})
+
+
+def golden(journals: list[Journal]) -> str:
+    return "\n".join(as_text(j) for j in journals)
+
+
+def test_a_day_of_usage_becomes_one_accrual_journal():
+    journals = [
+        p.journal
+        for p in run_plan(
+            desired_for(
+                fact("120.004", project="proj_support_assistant"),
+                fact("30.00", project="proj_eng_copilot"),
+                fact("10.00", project="proj_shared"),
+                fact("2.50", project="proj_unknown"),
+            )
+        )
+    ]
+    assert (
+        golden(journals)
+        == """\
+2026-10-01 TB-AC-261001-001 usage_accrual USD
+  Dr 5010                                           124.00
+  Dr 6110                                            33.00
+  Dr 6130                                             3.00
+  Dr 6190                                             2.50
+  Cr 2150                                           162.50"""
+    )
+
+
+def test_a_second_plan_after_posting_plans_nothing():
+    desired = desired_for(fact("120.00"), fact("30.00", project="proj_eng_x"))
+    first = run_plan(desired)
+    posted = sum_contributions(p.journal for p in first)
+    assert run_plan(desired, posted) == []
+
+
+def test_a_restated_day_posts_only_its_delta():
+    before = desired_for(fact("120.00"))
+    posted = sum_contributions(p.journal for p in run_plan(before))
+    after = desired_for(fact("132.35"))
+    delta = run_plan(after, posted, serials={"TB-AC-261001-": 1})
+    assert (
+        golden([p.journal for p in delta])
+        == """\
+2026-10-01 TB-AC-261001-002 usage_accrual USD
+  Dr 5010                                            12.35
+  Cr 2150                                            12.35"""
+    )
+
+
+def test_a_lower_restatement_credits_the_category_back():
+    posted = sum_contributions(p.journal for p in run_plan(desired_for(fact("120.00"))))
+    delta = run_plan(desired_for(fact("100.00")), posted, serials={"TB-AC-261001-": 1})
+    assert (
+        golden([p.journal for p in delta])
+        == """\
+2026-10-01 TB-AC-261001-002 usage_accrual USD
+  Dr 2150                                            20.00
+  Cr 5010                                            20.00"""
+    )
+
+
+def test_moving_spend_between_categories_is_a_reclass_that_nets_to_zero():
+    posted = sum_contributions(p.journal for p in run_plan(desired_for(fact("50.00", project="proj_eng_a"))))
+    moved = desired_for(fact("50.00", project="proj_support_assistant"))
+    journals = [p.journal for p in run_plan(moved, posted, serials={"TB-AC-261001-": 1})]
+    assert (
+        golden(journals)
+        == """\
+2026-10-01 TB-RC-261001-001 reclass USD
+  Dr 5010                                            50.00
+  Cr 6110                                            50.00"""
+    )
+
+
+def test_a_journal_for_a_locked_day_moves_to_the_first_open_day_and_says_why():
+    calendar = LedgerCalendar(lock_date=date(2026, 10, 31))
+    [planned] = run_plan(desired_for(fact("75.00", date(2026, 10, 14))), calendar=calendar)
+    j = planned.journal
+    assert j.txn_date == date(2026, 11, 1)
+    assert j.original_date == date(2026, 10, 14)
+    assert "books are closed through 2026-10-31" in j.memo
+    assert "2026-10" in j.memo
+    assert not planned.held
+
+
+def test_a_journal_for_a_locked_day_is_held_when_the_policy_says_hold():
+    calendar = LedgerCalendar(lock_date=date(2026, 10, 31), locked_behaviour=LockedBehaviour.HOLD)
+    [planned] = run_plan(desired_for(fact("75.00", date(2026, 10, 14))), calendar=calendar)
+    assert planned.held
+    assert "locked" in planned.hold_reason
+
+
+def test_locked_deltas_of_many_days_are_gathered_in_one_journal_on_the_first_open_day():
+    calendar = LedgerCalendar(lock_date=date(2026, 10, 31))
+    facts = [fact("10.00", date(2026, 10, d)) for d in (3, 4, 5)]
+    [planned] = run_plan(desired_for(*facts), calendar=calendar)
+    assert planned.journal.txn_date == date(2026, 11, 1)
+    assert len(planned.journal.contributions) == 3
+    assert (
+        golden([planned.journal])
+        == """\
+2026-11-01 TB-AC-261101-001 usage_accrual USD
+  Dr 5010                                            30.00
+  Cr 2150                                            30.00"""
+    )
+
+
+# ------------------------------------------------------------------------------------------ properties
+
+amounts = st.decimals(min_value=Decimal("-50"), max_value=Decimal("5000"), places=6, allow_nan=False)
+projects = st.sampled_from(["proj_support_assistant", "proj_eng_x", "proj_shared", "proj_other", None])
+days = st.integers(min_value=0, max_value=5).map(lambda n: date(2026, 10, 1) + timedelta(days=n))
+fact_specs = st.lists(st.tuples(amounts, projects, days), min_size=1, max_size=25)
+
+
+def facts_from(specs):
+    return [fact(str(a), d, project=p, line_item=f"item-{i}") for i, (a, p, d) in enumerate(specs)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(specs=fact_specs)
+def test_every_planned_journal_balances_and_replanning_plans_nothing(specs):
+    desired = desired_for(*facts_from(specs))
+    planned = run_plan(desired)
+    for p in planned:
+        assert p.journal.debit_total == p.journal.credit_total
+    assert run_plan(desired, sum_contributions(p.journal for p in planned)) == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(versions=st.lists(fact_specs, min_size=1, max_size=5), lock_day=st.none() | days)
+def test_after_any_sequence_of_restatements_posted_equals_desired(versions, lock_day):
+    posted: dict = {}
+    serials: dict = {}
+    calendar = LedgerCalendar(lock_date=lock_day)
+    for specs in versions:
+        desired = desired_for(*facts_from(specs))
+        for p in run_plan(desired, posted, calendar, serials):
+            for c in p.journal.contributions:
+                posted[c.bucket] = posted.get(c.bucket, Decimal(0)) + c.amount
+            prefix = p.journal.key[: p.journal.key.rfind("-") + 1]
+            serials[prefix] = serials.get(prefix, 0) + 1
+            assert lock_day is None or p.journal.txn_date > lock_day
+        assert {b: a for b, a in posted.items() if a} == {b: a for b, a in desired.items() if a}
+
+
+@settings(max_examples=100, deadline=None)
+@given(specs=fact_specs)
+def test_conservation_allocations_sum_to_the_facts_and_suspense_catches_the_rest(specs):
+    facts = facts_from(specs)
+    allocations = Classifier(MAPPING).classify_all(facts)
+    assert sum(a.amount for a in allocations) == sum(f.amount for f in facts)
+    for f in facts:
+        assert sum(a.amount for a in allocations if a.fact is f) == f.amount

@@ -1,0 +1,78 @@
+"""Helpers shared by tests: facts, targets and mappings built in one line."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from connector.domain.facts import Dimensions, Fact, natural_key
+from connector.domain.journals import LedgerTarget
+from connector.domain.mapping import MappingSet, parse_mapping
+
+SHARED = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared"
+
+
+def fact(
+    amount: str | Decimal,
+    day: date = date(2026, 10, 1),
+    *,
+    project: str | None = "proj_support_assistant",
+    line_item: str | None = "gpt-4.1, output",
+    entity: str = "acme-us",
+    provider: str = "openai",
+    account: str = "org-1",
+    currency: str = "USD",
+    **dims: str | None,
+) -> Fact:
+    return Fact(
+        entity=entity,
+        provider=provider,
+        provider_account=account,
+        charge_date=day,
+        posting_date=day,
+        amount=Decimal(amount),
+        currency=currency,
+        natural_key=natural_key(provider, account, "costs", day, project, line_item, *dims.values()),
+        dimensions=Dimensions.of(project=project, line_item=line_item, **dims),
+        source="openai.costs",
+    )
+
+
+def target(account: str, **kw: str) -> LedgerTarget:
+    return LedgerTarget(account, kw.get("class_name"), kw.get("department"))
+
+
+MINIMAL_MAPPING = """\
+mapping_version: 1
+effective_from: 2026-01-01
+change_note: test mapping
+entities:
+  acme-us: {ledger: quickbooks, currency: USD, timezone: America/New_York}
+roles:
+  ai_cogs: {quickbooks: "5010"}
+  rnd: {quickbooks: "6110"}
+  sales_marketing: {quickbooks: "6120"}
+  g_and_a: {quickbooks: "6130"}
+  accrued_ai_costs: {quickbooks: "2150"}
+  suspense: {quickbooks: "6190"}
+rules:
+  - id: support
+    when: {project: proj_support_assistant}
+    category: cogs
+  - id: eng
+    when: {project: {glob: "proj_eng_*"}}
+    category: rnd
+  - id: shared
+    when: {project: proj_shared}
+    split:
+      - {percent: 40, category: cogs}
+      - {percent: 30, category: rnd}
+      - {percent: 30, category: g_and_a}
+"""
+
+
+def mapping(text: str = MINIMAL_MAPPING, source: str = "test.yaml") -> MappingSet:
+    parsed, problems = parse_mapping(text, source)
+    assert not problems, [str(p) for p in problems]
+    assert parsed is not None
+    return parsed
