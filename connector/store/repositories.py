@@ -840,7 +840,8 @@ class UnitOfWork:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.session.rollback()
+        # close() discards an uncommitted transaction and, unlike rollback(), leaves the objects read in
+        # this unit of work readable afterwards
         self.session.close()
 
     def commit(self) -> None:

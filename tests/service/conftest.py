@@ -1,0 +1,127 @@
+"""A tokenbooks wired with fakes: a scripted source, an in-memory ledger, a manual clock, a temp database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from connector.bootstrap import App, build_app
+from connector.domain.facts import Fact
+from connector.ledgers.memory import MemoryLedger
+from connector.ledgers.port import LedgerAccount
+from connector.settings import Settings
+from connector.sources.base import PullResult, RawPage, Window
+from tests.support import MINIMAL_MAPPING, fact
+
+ACCOUNTS = [
+    LedgerAccount(str(i), name, number)
+    for i, (number, name) in enumerate(
+        [
+            ("5010", "AI COGS"),
+            ("6110", "AI R&D"),
+            ("6120", "AI S&M"),
+            ("6130", "AI G&A"),
+            ("2150", "Accrued AI costs"),
+            ("6190", "AI spend suspense"),
+        ],
+        start=1,
+    )
+]
+
+
+@dataclass
+class ScriptedSource:
+    """A source whose provider data the test edits between runs."""
+
+    facts: list[Fact] = field(default_factory=list)
+    name: str = "openai.costs"
+    provider: str = "openai"
+    provider_account: str = "org-1"
+    entity: str = "acme-us"
+    lag_days: int = 3
+    pulls: list[Window] = field(default_factory=list)
+    broken: str | None = None
+
+    def pull(self, window: Window, progress=None) -> PullResult:
+        self.pulls.append(window)
+        result = PullResult(self.name, self.provider, self.provider_account, window)
+        if self.broken:
+            from connector.domain.errors import Problem
+
+            result.problems.append(
+                Problem(
+                    "OpenAI Costs API (https://openai.test/v1/organization/costs)",
+                    "page 1",
+                    "data",
+                    self.broken,
+                    "retry later",
+                )
+            )
+            return result
+        result.facts = [f for f in self.facts if window.first_day <= f.charge_date <= window.last_day]
+        result.pages = [
+            RawPage(
+                "https://openai.test/v1/organization/costs",
+                {},
+                "{}",
+                tuple(f.natural_key for f in result.facts),
+            )
+        ]
+        return result
+
+    def set(
+        self, amount: str, day: date, project: str = "proj_support_assistant", line_item: str = "out"
+    ) -> None:
+        new = fact(amount, day, project=project, line_item=line_item)
+        self.facts = [f for f in self.facts if f.natural_key != new.natural_key] + [new]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 10, 2, 2, 30, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def night_after(self, day: date) -> None:
+        self.now = datetime.combine(day + timedelta(days=1), time(2, 30), tzinfo=UTC)
+
+
+@dataclass
+class World:
+    app: App
+    source: ScriptedSource
+    ledger: MemoryLedger
+    clock: Clock
+    mapping_path: Path
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    mapping_path = tmp_path / "mapping.yaml"
+    mapping_path.write_text(MINIMAL_MAPPING)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'tb.db'}",
+        mapping_file=mapping_path,
+        data_dir=tmp_path,
+        _env_file=None,
+    )
+    source = ScriptedSource()
+    ledger = MemoryLedger(ACCOUNTS)
+    clock = Clock()
+    app = build_app(
+        settings, clock=clock, ledgers={"acme-us": ledger}, sources=[source], sleep=lambda _: None
+    )
+    return World(app, source, ledger, clock, mapping_path)
+
+
+def ledger_total(ledger: MemoryLedger, account: str) -> Decimal:
+    return ledger.balance(account)
+
+
+def with_amount(f: Fact, amount: str) -> Fact:
+    return replace(f, amount=Decimal(amount))
