@@ -1,0 +1,1 @@
+"""Benchmarks: slow, measured runs kept out of the test suite (`make bench`)."""

@@ -1,0 +1,59 @@
+"""Settings: one typed model from TOKENBOOKS_* variables; every variable documented; secrets never print."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from connector.domain.errors import ConfigError
+from connector.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def env_names(model: type[BaseModel], prefix: str = "TOKENBOOKS_") -> list[str]:
+    names = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names += env_names(annotation, f"{prefix}{name.upper()}__")
+        else:
+            names.append(f"{prefix}{name.upper()}")
+    return names
+
+
+def test_every_setting_is_documented_in_env_example():
+    documented = (ROOT / ".env.example").read_text()
+    missing = [name for name in env_names(Settings) if f"{name}=" not in documented]
+    assert missing == []
+
+
+def test_nested_variables_and_secrets(monkeypatch):
+    monkeypatch.setenv("TOKENBOOKS_OPENAI__ADMIN_KEY", "sk-admin-very-secret")
+    monkeypatch.setenv("TOKENBOOKS_OPENAI__BASE_URL", "http://127.0.0.1:9999/v1")
+    monkeypatch.setenv("TOKENBOOKS_QUICKBOOKS__BASE_URL", "http://127.0.0.1:8888")
+    settings = Settings(_env_file=None)
+    assert settings.openai.base_url == "http://127.0.0.1:9999/v1"
+    assert settings.quickbooks.base_url == "http://127.0.0.1:8888"
+    assert settings.openai.admin_key.get_secret_value() == "sk-admin-very-secret"
+    assert "very-secret" not in repr(settings)
+    assert "very-secret" not in str(settings.model_dump())
+
+
+def test_a_dotenv_file_is_read(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("TOKENBOOKS_DATABASE_URL=postgresql://tb:pw@db:5432/tokenbooks\n")
+    assert Settings().database_url == "postgresql://tb:pw@db:5432/tokenbooks"
+
+
+def test_invalid_settings_name_the_variable_and_the_fix(monkeypatch):
+    monkeypatch.setenv("TOKENBOOKS_OPENAI__LAG_DAYS", "lots")
+    with pytest.raises(ConfigError, match="TOKENBOOKS_OPENAI__LAG_DAYS") as caught:
+        load_settings(_env_file=None)
+    assert ".env.example" in caught.value.fix
+
+
+def test_an_unknown_database_is_refused(monkeypatch):
+    monkeypatch.setenv("TOKENBOOKS_DATABASE_URL", "mysql://x")
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        load_settings(_env_file=None)
