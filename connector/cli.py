@@ -33,9 +33,11 @@ app = typer.Typer(
 sandbox_app = typer.Typer(help="Run the local ledger sandboxes.", no_args_is_help=True)
 mappings_app = typer.Typer(help="Check and preview the chart-of-accounts mapping.", no_args_is_help=True)
 import_app = typer.Typer(help="Import invoices and other files.", no_args_is_help=True)
+db_app = typer.Typer(help="The tokenbooks database: schema migrations.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(import_app, name="import")
+app.add_typer(db_app, name="db")
 
 console = Console()
 errors = Console(stderr=True)
@@ -638,6 +640,23 @@ def connect_command(
     console.print(
         f"[green]Connected[/] QuickBooks company {tokens.company_id} for entity {target}. "
         "Tokens are stored encrypted; refresh tokens are saved each time they rotate."
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply schema migrations to the database named by TOKENBOOKS_DATABASE_URL (safe to run again)."""
+    from connector.settings import load_settings
+    from connector.store.db import current_revision, describe_url, head_revision, make_engine, upgrade
+
+    with plain_errors():
+        settings = load_settings()
+        engine = make_engine(settings.database_url)
+        before = current_revision(engine)
+        upgrade(engine)
+    console.print(
+        f"{describe_url(settings.database_url)}: schema {before or 'empty'} → {head_revision()}",
+        highlight=False,
     )
 
 
