@@ -154,10 +154,18 @@ def _journal_for(
     what = f"{provider_label(group.provider)} {KIND_LABELS[kind]}"
     when = _describe_periods(periods)
     lines = merge_lines(JournalLine(c.bucket.target, c.amount, f"{what} {when}") for c in contributions)
+    if not lines and net == 0:
+        # Amounts moved between days of one account (e.g. a locked day's usage withdrawn and the same
+        # amount restated on an open day, both dated the first open day): keep one line per day, so the
+        # buckets are brought to what is desired and the journal still says what moved.
+        lines = merge_lines(
+            JournalLine(c.bucket.target, c.amount, f"{what} {c.bucket.period.isoformat()}")
+            for c in contributions
+        )
     if net != 0:
         lines = (*lines, JournalLine(counter_target(contributions[0].bucket), -net, f"{what} {when}"))
     if len(lines) < 2:
-        return None  # deltas that cancel on the same target: nothing for the ledger to hold
+        return None  # nothing left for the ledger to hold
 
     prefix = key_prefix(kind, group.txn_date)
     serials[prefix] = serials.get(prefix, 0) + 1

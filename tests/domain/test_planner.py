@@ -134,6 +134,27 @@ def test_locked_deltas_of_many_days_are_gathered_in_one_journal_on_the_first_ope
     )
 
 
+def test_spend_moving_from_a_locked_day_to_an_open_day_of_one_account_still_converges():
+    calendar = LedgerCalendar(lock_date=date(2026, 10, 1))
+    posted = sum_contributions(
+        p.journal for p in run_plan(desired_for(fact("0.01", date(2026, 10, 1))), calendar=calendar)
+    )
+    moved = desired_for(fact("0.01", date(2026, 10, 2)))  # withdrawn on the 1st, restated on the 2nd
+    [planned] = run_plan(moved, posted, calendar, serials={"TB-AC-261002-": 1})
+    assert (
+        golden([planned.journal])
+        == """\
+2026-10-02 TB-RC-261002-001 reclass USD
+  Dr 5010                                             0.01
+  Cr 5010                                             0.01"""
+    )
+    posted = {
+        **posted,
+        **{c.bucket: posted.get(c.bucket, 0) + c.amount for c in planned.journal.contributions},
+    }
+    assert run_plan(moved, posted, calendar) == []
+
+
 # ------------------------------------------------------------------------------------------ properties
 
 amounts = st.decimals(min_value=Decimal("-50"), max_value=Decimal("5000"), places=6, allow_nan=False)
