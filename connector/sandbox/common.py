@@ -448,6 +448,10 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+# How often the serving loop checks for stop(); werkzeug's 0.5 s default would make every stop() that slow.
+_POLL_SECONDS = 0.05
+
+
 class SandboxServer:
     """Serves a WSGI app on ``host:port`` (port 0 picks a free one) with werkzeug, threaded."""
 
@@ -470,7 +474,10 @@ class SandboxServer:
             return self.base_url
         server = self._bind()
         self._thread = threading.Thread(
-            target=server.serve_forever, name=f"sandbox:{self.base_url}", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": _POLL_SECONDS},
+            name=f"sandbox:{self.base_url}",
+            daemon=True,
         )
         self._thread.start()
         return self.base_url
