@@ -48,6 +48,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -98,6 +99,7 @@ DEFAULT_CLIENT_ID = "tokenbooks-sandbox-client"
 DEFAULT_CLIENT_SECRET = "tokenbooks-sandbox-secret"
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
 REQUEST_ID_MAX = 50
+REQUEST_LOG_LIMIT = 10_000
 STATE_VERSION = 1
 _LOGGED_HEADERS = ("Authorization", "Content-Type", "Accept", "User-Agent")
 
@@ -165,11 +167,13 @@ class QuickBooksSandbox:
         self._lock = threading.RLock()
         self._state_file = StateFile(state_file) if state_file is not None else None
         self._load_or_seed(realm_id)
+        self._api = QboApi(self.company)
         self._per_minute = SlidingWindowLimiter(requests_per_minute, self.clock)
         self._batches_per_minute = SlidingWindowLimiter(batch_requests_per_minute, self.clock)
         self._limit_lock = threading.Lock()
         self._in_flight = ConcurrencyGauge(max_concurrent_requests)
-        self._request_log: list[dict[str, Any]] = []
+        # Bounded, so a long-running demo does not grow without limit; tests read far fewer entries.
+        self._request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
         self._server = SandboxServer(self, host=host, port=port)
 
     # --- Lifecycle --------------------------------------------------------------------------------------
@@ -363,10 +367,10 @@ class QuickBooksSandbox:
 
     @property
     def requests(self) -> list[dict[str, Any]]:
-        """Every OAuth and /v3 request served: method, path, params, headers of interest, body, status, and
-        ``minorversion`` / ``requestid`` / ``replayed`` / ``fault``. Admin routes are not logged."""
+        """The last 10 000 OAuth and /v3 requests: method, path, params, headers of interest, body, status,
+        and ``minorversion`` / ``requestid`` / ``replayed`` / ``fault``. Admin routes are not logged."""
         with self._lock:
-            return copy.deepcopy(self._request_log)
+            return copy.deepcopy(list(self._request_log))
 
     def reset_request_log(self) -> None:
         with self._lock:
@@ -384,6 +388,8 @@ class QuickBooksSandbox:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
+        # Read the body once up front; form parsing then uses the cached copy and the log still has it.
+        request.get_data(cache=True)
         return self.handle(request).to_response()(environ, start_response)
 
     def handle(self, request: Request) -> Reply:
@@ -580,17 +586,13 @@ class QuickBooksSandbox:
             if remembered and request_id in self._replay:
                 note["replayed"] = True
                 return Reply(**self._replay[request_id])
-            result = self.api.handle(method, resource, params, raw_body)
+            result = self._api.handle(method, resource, params, raw_body)
             reply = self._json_v3(result.status, result.body)
             if remembered:
                 self._replay[request_id] = reply.to_dict()
             if result.mutated or remembered:
                 self._save()
             return reply
-
-    @property
-    def api(self) -> QboApi:
-        return QboApi(self.company)
 
     # --- Answers ------------------------------------------------------------------------------------------
 
