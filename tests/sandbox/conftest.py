@@ -60,17 +60,27 @@ def tokens(sandbox: QuickBooksSandbox) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_qb(sandbox: QuickBooksSandbox, monkeypatch: pytest.MonkeyPatch) -> Callable[..., QuickBooks]:
-    """A python-quickbooks client for an access token, set up the way the reference (§3.2) describes."""
+def qb_for(monkeypatch: pytest.MonkeyPatch) -> Callable[..., QuickBooks]:
+    """A python-quickbooks client for any sandbox and access token, set up as erps.md §3.2 describes."""
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the sandbox speaks plain http
 
-    def build(access_token: str, realm_id: str | None = None) -> QuickBooks:
-        client = QuickBooks(company_id=realm_id or sandbox.realm_id, minorversion=75, use_decimal=True)
-        client.api_url_v3 = sandbox.base_url + "/v3"
+    def build(target: QuickBooksSandbox, access_token: str, realm_id: str | None = None) -> QuickBooks:
+        client = QuickBooks(company_id=realm_id or target.realm_id, minorversion=75, use_decimal=True)
+        client.api_url_v3 = target.base_url + "/v3"
         client.session = OAuth2Session(
-            sandbox.client_id, token={"access_token": access_token, "token_type": "Bearer"}
+            target.client_id, token={"access_token": access_token, "token_type": "Bearer"}
         )
         return client
+
+    return build
+
+
+@pytest.fixture
+def make_qb(sandbox: QuickBooksSandbox, qb_for: Callable[..., QuickBooks]) -> Callable[..., QuickBooks]:
+    """A python-quickbooks client for an access token of the ``sandbox`` fixture."""
+
+    def build(access_token: str, realm_id: str | None = None) -> QuickBooks:
+        return qb_for(sandbox, access_token, realm_id)
 
     return build
 
