@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -75,6 +75,9 @@ class App:
                 fix=f"use one of: {', '.join(entities)}",
             )
         return chosen
+
+    def chart_max_age(self) -> timedelta:
+        return timedelta(hours=self.settings.chart_max_age_hours)
 
     def locked_behaviour(self, entity: str) -> LockedBehaviour:
         return LockedBehaviour.NEXT_OPEN_DAY

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
         None, description="Fernet key that encrypts ledger tokens at rest"
     )
     mapping_file: Path = Path("mappings/example.yaml")
+    chart_max_age_hours: float = Field(
+        24.0, ge=0, description="how long `mappings check` trusts the cached chart of accounts"
+    )  # float ok: hours
     data_dir: Path = Path(".tokenbooks")
     invoices_dir: Path = Path("invoices")
     entity: str | None = Field(None, description="default entity for commands that need one")

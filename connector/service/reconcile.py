@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 
 from connector.domain.facts import CostBasis
 from connector.domain.journals import Journal, JournalKind
-from connector.domain.mapping import Classifier, MappingSet
+from connector.domain.mapping import MappingSet
+from connector.domain.mapping_history import HistoryClassifier, MappingHistory
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.domain.policies import COUNTER_ROLE, usage_accrual_desired
@@ -54,13 +55,16 @@ def reconcile_period(
     recorder: RunRecorder,
     clock: Clock,
     tolerance: Decimal = DEFAULT_TOLERANCE,
+    history: MappingHistory | None = None,
 ) -> list[ReconResult]:
+    """Reconcile `period`; provider cost is classified by the mapping version in force on each day
+    (`history`, by default `mapping` alone), as the planner did, so rounding per bucket agrees."""
     figures: dict[Account, _Figures] = defaultdict(_Figures)
     with UnitOfWork(engine) as uow:
         stored = uow.facts.current(entity, period.first_day, period.last_day)
         journals = uow.outbox.for_bucket_periods(entity, period.first_day, period.last_day)
         invoices = uow.invoices.for_period(entity, str(period))
-    _cost(figures, [s.fact for s in stored], mapping)
+    _cost(figures, [s.fact for s in stored], (history or MappingHistory.of([mapping])).classifier())
     _posted(figures, journals, period)
     for invoice in invoices:
         f = figures[(invoice.provider, invoice.provider_account)]
@@ -92,9 +96,8 @@ def reconcile_period(
     return results
 
 
-def _cost(figures: dict[Account, _Figures], facts: list, mapping: MappingSet) -> None:
-    classifier = Classifier(mapping)
-    allocations = [a for fact in facts for a in classifier.classify(fact)]
+def _cost(figures: dict[Account, _Figures], facts: list, classifier: HistoryClassifier) -> None:
+    allocations = classifier.classify_all(facts)
     for fact in facts:
         f = figures[(fact.provider, fact.provider_account)]
         f.currency = fact.currency

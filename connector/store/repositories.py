@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from connector.domain.chart import LedgerAccount, LedgerChart, TrackingOption
 from connector.domain.facts import ChargeCategory, CostBasis, Dimensions, Fact
 from connector.domain.journals import (
     Bucket,
@@ -29,6 +30,7 @@ from connector.domain.journals import (
     serial_of,
 )
 from connector.domain.mapping import Allocation, MappingSet
+from connector.domain.mapping_history import VersionSpan
 from connector.domain.money import ZERO
 from connector.store.tables import (
     AllocationRow,
@@ -39,6 +41,7 @@ from connector.store.tables import (
     InvoiceRow,
     JournalLineRow,
     JournalRow,
+    LedgerChartRow,
     MappingVersionRow,
     PostingAttemptRow,
     RawPayloadRow,
@@ -482,6 +485,56 @@ class AllocationRepository:
             ).scalars()
         )
 
+    def earliest_stale_day(self, entity: str, spans: Sequence[VersionSpan]) -> date | None:
+        """The first posting day of a current fact whose stored allocations were made by another mapping
+        version than the one now in force on that day (a version that reaches into the past)."""
+        days = []
+        for span in spans:
+            query = (
+                select(func.min(AllocationRow.posting_date))
+                .join(FactRow, FactRow.id == AllocationRow.fact_id)
+                .where(
+                    AllocationRow.entity == entity,
+                    FactRow.is_current.is_(True),
+                    AllocationRow.mapping_version != span.mapping.version,
+                )
+            )
+            if span.first_day is not None:
+                query = query.where(AllocationRow.posting_date >= span.first_day)
+            if span.last_day is not None:
+                query = query.where(AllocationRow.posting_date <= span.last_day)
+            days.append(self.session.exec(query).scalar())
+        return min((d for d in days if d is not None), default=None)
+
+
+class LedgerChartRepository:
+    """The cached chart of accounts and tracking options of each entity's ledger."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, entity: str) -> LedgerChart | None:
+        row = self.session.get(LedgerChartRow, entity)
+        if row is None:
+            return None
+        return LedgerChart(
+            ledger=row.ledger,
+            accounts=tuple(LedgerAccount(**a) for a in row.accounts),
+            options=tuple(TrackingOption(**o) for o in row.options),
+            fetched_at=row.fetched_at.replace(tzinfo=row.fetched_at.tzinfo or UTC),
+        )
+
+    def save(self, entity: str, chart: LedgerChart, *, run_id: str | None = None) -> None:
+        row = self.session.get(LedgerChartRow, entity) or LedgerChartRow(
+            entity=entity, ledger=chart.ledger, fetched_at=chart.fetched_at or utcnow()
+        )
+        row.ledger = chart.ledger
+        row.fetched_at = chart.fetched_at or utcnow()
+        row.accounts = [asdict(a) for a in chart.accounts]
+        row.options = [asdict(o) for o in chart.options]
+        row.run_id = run_id
+        self.session.add(row)
+
 
 # ------------------------------------------------------------------------------------------------ outbox
 
@@ -849,6 +902,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self.session)
         self.invoices = InvoiceRepository(self.session)
         self.reconciliations = ReconciliationRepository(self.session)
+        self.charts = LedgerChartRepository(self.session)
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -296,3 +296,19 @@ class ConnectionRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     updated_at: datetime
     token_version: int = 1
+
+
+class LedgerChartRow(SQLModel, table=True):
+    """An entity's chart of accounts and tracking options as last fetched from its ledger.
+
+    `tokenbooks mappings check` validates the mapping against it (offline if need be) and says how old
+    it is; a sync refreshes it.
+    """
+
+    __tablename__ = "ledger_charts"
+    entity: str = Field(primary_key=True)
+    ledger: str
+    fetched_at: datetime
+    accounts: list = _json([])  # [{id, name, number, type, active}]
+    options: list = _json([])  # [{kind, id, name, active}]
+    run_id: str | None = None

@@ -1,0 +1,37 @@
+"""mapping: the cached chart of accounts of each entity's ledger
+
+Revision ID: 0003
+Revises: 0001
+Create Date: 2026-11-25 15:54:27.557029
+
+Numbered 0003 because the ingestion work (issue 3) adds 0002 in parallel; when both are merged, set
+`down_revision = "0002"` here so the chain stays linear.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision = "0003"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "ledger_charts",
+        sa.Column("entity", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("ledger", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("fetched_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("accounts", sa.JSON(), nullable=False),
+        sa.Column("options", sa.JSON(), nullable=False),
+        sa.Column("run_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.PrimaryKeyConstraint("entity"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("ledger_charts")
