@@ -179,23 +179,27 @@ def chart_for(
         cached = None  # the entity moved to another ledger: the old chart says nothing about the new one
     now = ctx.clock()
     name = LEDGER_NAMES.get(ledger_kind, ledger_kind)
-    if offline or (
-        cached and not refresh and cached.fetched_at and now - cached.fetched_at <= ctx.chart_max_age()
-    ):
+    fresh = cached is not None and cached.fetched_at and now - cached.fetched_at <= ctx.chart_max_age()
+    if offline or (fresh and not refresh):
         if cached is not None:
-            return ChartLookup(cached, f"{name} chart cached {cached.fetched_at:%Y-%m-%d %H:%M} UTC")
+            return ChartLookup(cached, f"checked against the {name} chart cached {_at(cached)}")
         return ChartLookup(None, "not checked", [_unchecked(entity, name, "no chart is cached yet")])
     try:
         chart = fetch_chart(ctx.ledger(entity), ledger_kind, now)
     except TokenbooksError as exc:
         if cached is None:
-            return ChartLookup(
-                None, "not checked", [_unchecked(entity, name, f"the ledger could not be read: {exc}")]
-            )
-        note = f"{name} chart cached {cached.fetched_at:%Y-%m-%d %H:%M} UTC (could not refresh: {exc})"
+            why = f"the ledger could not be read ({exc.message})"
+            return ChartLookup(None, "not checked", [_unchecked(entity, name, why)])
+        note = f"checked against the {name} chart cached {_at(cached)} (could not refresh it: {exc.message})"
         return ChartLookup(cached, note)
     remember_chart(ctx.engine, entity, chart)
-    return ChartLookup(chart, f"{name} chart fetched now ({len(chart.accounts)} accounts)")
+    return ChartLookup(
+        chart, f"checked against the {name} chart fetched now ({len(chart.accounts)} accounts)"
+    )
+
+
+def _at(chart: LedgerChart) -> str:
+    return f"{chart.fetched_at:%Y-%m-%d %H:%M} UTC" if chart.fetched_at else "(time unknown)"
 
 
 def _unchecked(entity: str, ledger: str, why: str) -> Problem:
