@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from connector.domain.chart import LedgerAccount, LedgerChart, TrackingOption
 from connector.domain.facts import Dimensions, Fact, natural_key
 from connector.domain.journals import LedgerTarget
 from connector.domain.mapping import MappingSet, parse_mapping
@@ -76,3 +77,45 @@ def mapping(text: str = MINIMAL_MAPPING, source: str = "test.yaml") -> MappingSe
     assert not problems, [str(p) for p in problems]
     assert parsed is not None
     return parsed
+
+
+# The chart of the QuickBooks sandbox company (connector/sandbox/qbo_seed.py), as the ledger port gives
+# it: the accounts the mappings name, an inactive account, the classes and departments.
+CHART_ACCOUNTS = tuple(
+    LedgerAccount(str(i), name, number, active=active)
+    for i, (number, name, active) in enumerate(
+        [
+            ("5010", "AI COGS", True),
+            ("6110", "AI R&D", True),
+            ("6120", "AI Sales & Marketing", True),
+            ("6130", "AI G&A", True),
+            ("1650", "Capitalized software", True),
+            ("2150", "Accrued AI costs", True),
+            ("6190", "AI spend suspense", True),
+            ("6199", "Legacy AI tools", False),
+        ],
+        start=1,
+    )
+)
+CHART_OPTIONS = (
+    *(
+        TrackingOption("class", str(i), name, active)
+        for i, (name, active) in enumerate(
+            [
+                ("Support Assistant", True),
+                ("Document Search", True),
+                ("Engineering", True),
+                ("Growth", True),
+                ("Back Office", True),
+                ("Legacy Tools", False),
+            ],
+            start=100,
+        )
+    ),
+    TrackingOption("department", "200", "US"),
+    TrackingOption("department", "201", "EU"),
+)
+
+
+def chart(ledger: str = "quickbooks") -> LedgerChart:
+    return LedgerChart(ledger, CHART_ACCOUNTS, CHART_OPTIONS)

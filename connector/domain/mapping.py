@@ -13,6 +13,7 @@ distinct tuples.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import hashlib
 import re
@@ -437,7 +438,7 @@ def parse_mapping(text: str, source: str, *, analyse: bool = True) -> tuple[Mapp
     effective_from = _read_effective_from(reader, document)
     change_note = _read_text(reader, document, "change_note", required=True)
     entities = _read_entities(reader, document)
-    ledgers_used = {e.ledger for e in entities} or set(LEDGERS)
+    ledgers_used = {e.ledger for e in entities} | _declared_ledgers(document)
     roles = _read_roles(reader, document, ledgers_used)
     role_targets = {role: dict(targets) for role, targets in roles}
     role_node = document.get("roles")
@@ -550,6 +551,14 @@ def _read_entities(reader: _Reader, doc: LineDict) -> list[Entity]:
     return entities
 
 
+def _declared_ledgers(document: LineDict) -> set[str]:
+    """The known ledgers the entities name, even an entity with another mistake (so that its roles are
+    still checked for that ledger, and no other ledger is asked for)."""
+    node = document.get("entities")
+    specs = node.values() if isinstance(node, LineDict) else ()
+    return {str(s.get("ledger")) for s in specs if isinstance(s, LineDict) and s.get("ledger") in LEDGERS}
+
+
 def _read_entity(reader: _Reader, entity_id: str, spec: LineDict) -> Entity | None:
     ok = True
     ledger = spec.get("ledger")
@@ -595,19 +604,27 @@ def _read_roles(
             "bind each account role to the ledger's account, e.g. `ai_cogs: {quickbooks: '5010'}`",
         )
         return ()
-    result = []
+    result, unknown = [], []
     for role, spec in node.items():
         line = node.line_of(role)
         if role not in ROLES:
-            reader.problem(
-                line, f"roles.{role}", "unknown role", f"use one of: {', '.join(ROLES)} (check the spelling)"
-            )
+            unknown.append((str(role), line))
             continue
         targets = _read_role_targets(reader, str(role), spec, line)
         result.append((str(role), tuple(sorted(targets.items()))))
     bound = {role for role, _ in result}
-    for role in REQUIRED_ROLES:
-        if role not in bound and role in ROLES:
+    missing = [role for role in REQUIRED_ROLES if role not in bound]
+    misspelt: set[str] = set()
+    for role, line in unknown:
+        # most likely a required role written another way ("r_and_d" for "rnd")
+        close = difflib.get_close_matches(role, missing, n=1, cutoff=0.3) or difflib.get_close_matches(
+            role, ROLES, n=1, cutoff=0.6
+        )
+        misspelt.update(close)
+        fix = f"did you mean {close[0]!r}? " if close else ""
+        reader.problem(line, f"roles.{role}", "unknown role", f"{fix}use one of: {', '.join(ROLES)}")
+    for role in missing:
+        if role not in misspelt:  # a misspelt role is reported once, above
             fix = f"add `{role}:` under roles with an account for {', '.join(sorted(ledgers))}"
             reader.problem(node.line, f"roles.{role}", "required role is not bound to an account", fix)
     for role, targets in result:
@@ -946,6 +963,11 @@ def _read_destination(
     targets = {}
     for ledger in sorted(ledgers):
         default = roles.get(role, {}).get(ledger)
+        names_account = isinstance(spec.get(ledger), str | int) or (
+            isinstance(spec.get(ledger), LineDict) and "account" in spec[ledger]
+        )
+        if default is None and role in REQUIRED_ROLES and not names_account:
+            continue  # the unbound role is reported once, under roles, not again for every rule using it
         if ledger in spec:
             target = _read_target(
                 reader, f"{where}.{ledger}", ledger, spec[ledger], spec.line_of(ledger), default

@@ -28,8 +28,14 @@ from connector.ledgers.port import (
 class MemoryLedger:
     name = "memory"
 
-    def __init__(self, accounts: Sequence[LedgerAccount] = (), lock: date | None = None) -> None:
+    def __init__(
+        self,
+        accounts: Sequence[LedgerAccount] = (),
+        lock: date | None = None,
+        options: Sequence[TrackingOption] = (),
+    ) -> None:
         self.accounts = list(accounts)
+        self.options = list(options)  # classes, departments, Xero tracking options
         self.lock: date | None = lock
         self.journals: dict[str, LedgerJournal] = {}
         self.bill_list: list[LedgerBill] = []
@@ -48,7 +54,8 @@ class MemoryLedger:
         return list(self.accounts)
 
     def tracking(self) -> list[TrackingOption]:
-        return []
+        self.stats.read_calls += 1
+        return list(self.options)
 
     def find(self, key: str) -> LedgerJournal | None:
         self.stats.read_calls += 1

@@ -485,6 +485,14 @@ class AllocationRepository:
             ).scalars()
         )
 
+    def for_fact(self, fact_id: int) -> list[AllocationRow]:
+        """How one fact was placed: its shares, each with the rule and mapping version (lineage)."""
+        return list(
+            self.session.exec(
+                select(AllocationRow).where(AllocationRow.fact_id == fact_id).order_by(AllocationRow.id)
+            ).scalars()
+        )
+
     def earliest_stale_day(self, entity: str, spans: Sequence[VersionSpan]) -> date | None:
         """The first posting day of a current fact whose stored allocations were made by another mapping
         version than the one now in force on that day (a version that reaches into the past)."""

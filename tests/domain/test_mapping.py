@@ -3,8 +3,6 @@
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from connector.domain.mapping import Classifier, parse_mapping
 from tests.support import MINIMAL_MAPPING, fact, mapping
 
@@ -88,41 +86,3 @@ def test_the_shipped_example_mapping_is_valid():
         "free-trial",
         "back-office",
     }
-
-
-BROKEN = {
-    "yaml syntax": ("rules:\n  - id: a\n    when: {project: x\n", "4", "YAML syntax error"),
-    "unknown role": (MINIMAL_MAPPING.replace("  rnd:", "  r_and_d:"), "8", "unknown role"),
-    "missing suspense": (MINIMAL_MAPPING.replace('  suspense: {quickbooks: "6190"}\n', ""), "7", "suspense"),
-    "split of 99": (MINIMAL_MAPPING.replace("percent: 40", "percent: 39"), "22", "sum to 99"),
-    "duplicate id": (MINIMAL_MAPPING.replace("id: eng", "id: support"), "17", "used twice"),
-    "bad regex": (MINIMAL_MAPPING.replace('{glob: "proj_eng_*"}', '{regex: "proj_(eng"}'), "18", "regular"),
-    "unknown dimension": (
-        MINIMAL_MAPPING.replace("{project: proj_support_assistant}", "{projet: x}"),
-        "15",
-        "unknown dimension",
-    ),
-    "unknown category": (
-        MINIMAL_MAPPING.replace("category: rnd\n  - id: shared", "category: research\n  - id: shared"),
-        "19",
-        "unknown category",
-    ),
-    "wrong version type": (
-        MINIMAL_MAPPING.replace("mapping_version: 1", "mapping_version: one"),
-        "1",
-        "positive integer",
-    ),
-}
-
-
-@pytest.mark.parametrize("case", sorted(BROKEN))
-def test_a_broken_mapping_names_the_file_line_and_fix(case):
-    text, line, words = BROKEN[case]
-    parsed, problems = parse_mapping(text, "mappings/broken.yaml")
-    assert parsed is None
-    assert problems, case
-    rendered = [str(p) for p in problems]
-    assert any(words in r for r in rendered), rendered
-    assert all(r.startswith("mappings/broken.yaml") for r in rendered)
-    if line:
-        assert any(f"mappings/broken.yaml:{line}:" in r for r in rendered), rendered
