@@ -9,6 +9,7 @@ from connector.domain.chart import LedgerAccount, LedgerChart, TrackingOption
 from connector.domain.facts import Dimensions, Fact, natural_key
 from connector.domain.journals import LedgerTarget
 from connector.domain.mapping import MappingSet, parse_mapping
+from connector.sandbox.qbo_seed import SEED_ACCOUNTS, SEED_CLASSES, SEED_DEPARTMENTS
 
 SHARED = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared"
 
@@ -80,40 +81,14 @@ def mapping(text: str = MINIMAL_MAPPING, source: str = "test.yaml") -> MappingSe
 
 
 # The chart of the QuickBooks sandbox company (connector/sandbox/qbo_seed.py), as the ledger port gives
-# it: the accounts the mappings name, an inactive account, the classes and departments.
+# it, plus one class made inactive (the seed has none) for the tests of inactive tracking options.
 CHART_ACCOUNTS = tuple(
-    LedgerAccount(str(i), name, number, active=active)
-    for i, (number, name, active) in enumerate(
-        [
-            ("5010", "AI COGS", True),
-            ("6110", "AI R&D", True),
-            ("6120", "AI Sales & Marketing", True),
-            ("6130", "AI G&A", True),
-            ("1650", "Capitalized software", True),
-            ("2150", "Accrued AI costs", True),
-            ("6190", "AI spend suspense", True),
-            ("6199", "Legacy AI tools", False),
-        ],
-        start=1,
-    )
+    LedgerAccount(id_, name, number, type_, active) for id_, number, name, type_, _, active in SEED_ACCOUNTS
 )
 CHART_OPTIONS = (
-    *(
-        TrackingOption("class", str(i), name, active)
-        for i, (name, active) in enumerate(
-            [
-                ("Support Assistant", True),
-                ("Document Search", True),
-                ("Engineering", True),
-                ("Growth", True),
-                ("Back Office", True),
-                ("Legacy Tools", False),
-            ],
-            start=100,
-        )
-    ),
-    TrackingOption("department", "200", "US"),
-    TrackingOption("department", "201", "EU"),
+    *(TrackingOption("class", id_, name) for id_, name in SEED_CLASSES),
+    TrackingOption("class", "199", "Legacy Tools", active=False),
+    *(TrackingOption("department", id_, name) for id_, name in SEED_DEPARTMENTS),
 )
 
 

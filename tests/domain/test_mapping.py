@@ -86,3 +86,64 @@ def test_the_shipped_example_mapping_is_valid():
         "free-trial",
         "back-office",
     }
+
+
+def test_golden_the_example_mapping_places_each_kind_of_spend_exactly():
+    example = mapping(EXAMPLE.read_text(), "example.yaml")
+    facts = [
+        fact("12.345678", project="proj_support_assistant"),
+        fact("3.00", provider="anthropic", project=None, workspace="wrkspc_product_support"),
+        fact("100.00", project="proj_platform_shared"),
+        fact("7.50", project="proj_eng_evals"),
+        fact("4.20", provider="anthropic", project=None, workspace="wrkspc_claude_code"),
+        fact("1.00", provider="anthropic", project=None, workspace=None),
+        fact("2.00", project="proj_demo_env"),
+        fact("0.99", project="proj_website_chat"),
+        fact("8.00", provider="aws", project=None, **{"tag:team": "marketing"}),
+        fact("1.11", project="proj_finance_ops"),
+        fact("60.00", provider="azure", project=None, sku="chatgpt-enterprise-seat"),
+        fact("5.55", project="proj_hackathon_2026"),
+    ]
+    placed = [
+        (a.rule_id, a.category.value, a.target.key(), a.amount, a.mapping_version)
+        for a in Classifier(example).classify_all(facts)
+    ]
+    sa = "5010|class=Support Assistant|department=US"
+    assert placed == [
+        ("support-assistant", "cogs", sa, Decimal("12.345678"), 1),
+        ("support-escalation-anthropic", "cogs", sa, Decimal("3.00"), 1),
+        ("shared-platform", "cogs", "5010|class=Support Assistant", Decimal("70.00"), 1),
+        ("shared-platform", "rnd", "6110|class=Engineering", Decimal("30.00"), 1),
+        ("engineering-tools", "rnd", "6110|class=Engineering", Decimal("7.50"), 1),
+        ("coding-agents-anthropic", "rnd", "6110|class=Engineering", Decimal("4.20"), 1),
+        ("suspense", "suspense", "6190", Decimal("1.00"), 1),
+        ("free-trial", "sales_marketing", "6120|class=Growth", Decimal("2.00"), 1),
+        ("website-chat", "sales_marketing", "6120|class=Growth", Decimal("0.99"), 1),
+        ("marketing-content", "sales_marketing", "6120|class=Growth", Decimal("8.00"), 1),
+        ("back-office", "g_and_a", "6130|class=Back Office", Decimal("1.11"), 1),
+        ("enterprise-licences", "g_and_a", "6130|class=Back Office", Decimal("60.00"), 1),
+        ("suspense", "suspense", "6190", Decimal("5.55"), 1),
+    ]
+
+
+def test_the_commented_capitalization_rule_works_where_the_example_puts_it_and_only_there():
+    text = EXAMPLE.read_text()
+    block = text[
+        text.index("  # - id: capitalize-billing-platform") : text.index("  - id: engineering-tools")
+    ]
+    rule = (
+        "\n".join(line.replace("# ", "", 1) if line.strip() else line for line in block.splitlines()) + "\n"
+    )
+    enabled = text.replace(block, rule)
+    [allocation] = Classifier(mapping(enabled)).classify(fact("9.00", project="proj_eng_billing_v2"))
+    assert (allocation.rule_id, allocation.category.value, allocation.target.key()) == (
+        "capitalize-billing-platform",
+        "capitalize",
+        "1650|class=Engineering",
+    )
+    below_the_glob = text.replace(block, "").replace(
+        "  # Deliberately no rule", rule + "\n  # Deliberately no rule"
+    )
+    parsed, problems = parse_mapping(below_the_glob, "example.yaml")
+    assert parsed is None
+    assert "can never be reached: the earlier rule 'engineering-tools'" in str(problems[0])
