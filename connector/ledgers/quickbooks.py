@@ -61,6 +61,9 @@ from connector.retrying import RetryPolicy
 LEDGER = "quickbooks"
 THROTTLE_WAIT_SECONDS = 60.0  # Intuit: a 429 means wait 60 s; QBO sends no Retry-After
 PAGE_SIZE = 1000
+# QuickBooks lists only active names unless a query filters on Active; the mapping check must also see
+# inactive accounts and classes, to say "inactive" rather than "missing".
+EVERY_STATUS = " WHERE Active IN (true, false)"
 
 
 # ----------------------------------------------------------------------------------------------- OAuth
@@ -346,7 +349,7 @@ class QuickBooksLedger:
 
     def chart_of_accounts(self) -> list[LedgerAccount]:
         if self._accounts is None:
-            accounts = self._query(Account, "", "listing accounts")
+            accounts = self._query(Account, EVERY_STATUS, "listing accounts")
             self._accounts = [
                 LedgerAccount(
                     id=str(a.Id),
@@ -361,8 +364,8 @@ class QuickBooksLedger:
 
     def tracking(self) -> list[TrackingOption]:
         if self._options is None:
-            classes = self._query(Class, "", "listing classes")
-            departments = self._query(Department, "", "listing departments")
+            classes = self._query(Class, EVERY_STATUS, "listing classes")
+            departments = self._query(Department, EVERY_STATUS, "listing departments")
             self._options = [
                 TrackingOption("class", str(c.Id), c.FullyQualifiedName or c.Name, bool(c.Active))
                 for c in classes
@@ -485,7 +488,7 @@ class QuickBooksLedger:
         return entry
 
     def _account_id(self, target: LedgerTarget, key: str, line_no: int) -> str:
-        for account in self.chart_of_accounts():
+        for account in sorted(self.chart_of_accounts(), key=lambda a: not a.active):  # active namesakes first
             if target.account in account.references():
                 if not account.active:
                     raise Rejected(
@@ -500,7 +503,7 @@ class QuickBooksLedger:
         )
 
     def _option_id(self, kind: str, name: str, key: str, line_no: int) -> str:
-        for option in self.tracking():
+        for option in sorted(self.tracking(), key=lambda o: not o.active):
             if option.kind == kind and name in (option.name, option.id):
                 if not option.active:
                     raise Rejected(
