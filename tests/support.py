@@ -59,6 +59,7 @@ rules:
   - id: support
     when: {project: proj_support_assistant}
     category: cogs
+    quickbooks: {class: Support Assistant}
   - id: eng
     when: {project: {glob: "proj_eng_*"}}
     category: rnd

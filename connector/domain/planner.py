@@ -102,7 +102,7 @@ def plan(
     new keys never collide with stored ones and a re-plan after a crash gives the same keys.
     """
     groups: dict[_Group, list[Contribution]] = defaultdict(list)
-    for bucket, amount in sorted(deltas(desired, posted).items()):
+    for bucket, amount in sorted(deltas(desired, posted).items(), key=lambda item: item[0].key()):
         groups[_group_for(bucket, calendar)].append(Contribution(bucket, amount))
 
     serials = dict(used_serials)

@@ -47,7 +47,8 @@ def test_a_day_of_usage_becomes_one_accrual_journal():
         golden(journals)
         == """\
 2026-10-01 TB-AC-261001-001 usage_accrual USD
-  Dr 5010                                           124.00
+  Dr 5010                                             4.00
+  Dr 5010 (Support Assistant)                       120.00
   Dr 6110                                            33.00
   Dr 6130                                             3.00
   Dr 6190                                             2.50
@@ -71,7 +72,7 @@ def test_a_restated_day_posts_only_its_delta():
         golden([p.journal for p in delta])
         == """\
 2026-10-01 TB-AC-261001-002 usage_accrual USD
-  Dr 5010                                            12.35
+  Dr 5010 (Support Assistant)                        12.35
   Cr 2150                                            12.35"""
     )
 
@@ -84,7 +85,7 @@ def test_a_lower_restatement_credits_the_category_back():
         == """\
 2026-10-01 TB-AC-261001-002 usage_accrual USD
   Dr 2150                                            20.00
-  Cr 5010                                            20.00"""
+  Cr 5010 (Support Assistant)                        20.00"""
     )
 
 
@@ -96,7 +97,7 @@ def test_moving_spend_between_categories_is_a_reclass_that_nets_to_zero():
         golden(journals)
         == """\
 2026-10-01 TB-RC-261001-001 reclass USD
-  Dr 5010                                            50.00
+  Dr 5010 (Support Assistant)                        50.00
   Cr 6110                                            50.00"""
     )
 
@@ -129,7 +130,7 @@ def test_locked_deltas_of_many_days_are_gathered_in_one_journal_on_the_first_ope
         golden([planned.journal])
         == """\
 2026-11-01 TB-AC-261101-001 usage_accrual USD
-  Dr 5010                                            30.00
+  Dr 5010 (Support Assistant)                        30.00
   Cr 2150                                            30.00"""
     )
 
