@@ -135,6 +135,25 @@ def test_locked_deltas_of_many_days_are_gathered_in_one_journal_on_the_first_ope
     )
 
 
+def test_usage_moved_from_a_locked_day_to_an_open_one_is_booked_as_a_transfer_between_periods():
+    calendar = LedgerCalendar(lock_date=date(2026, 10, 1))
+    first = run_plan(desired_for(fact("0.01", date(2026, 10, 1))), calendar=calendar)
+    posted = sum_contributions(p.journal for p in first)
+    moved = desired_for(fact("0.01", date(2026, 10, 2)))  # the provider restates: it was 2 October's usage
+    [transfer] = run_plan(moved, posted, calendar, serials={"TB-AC-261002-": 1})
+    assert (
+        golden([transfer.journal])
+        == """\
+2026-10-02 TB-RC-261002-001 reclass USD
+  Dr 5010 (Support Assistant)                         0.01
+  Cr 5010 (Support Assistant)                         0.01"""
+    )
+    descriptions = sorted(line.description for line in transfer.journal.lines)
+    assert descriptions == ["openai reclass for 2026-10-01", "openai reclass for 2026-10-02"]
+    after = sum_contributions(p.journal for p in [*first, transfer])
+    assert run_plan(moved, after, calendar) == []
+
+
 # ------------------------------------------------------------------------------------------ properties
 
 amounts = st.decimals(min_value=Decimal("-50"), max_value=Decimal("5000"), places=6, allow_nan=False)
