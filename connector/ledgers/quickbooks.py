@@ -61,9 +61,8 @@ from connector.retrying import RetryPolicy
 LEDGER = "quickbooks"
 THROTTLE_WAIT_SECONDS = 60.0  # Intuit: a 429 means wait 60 s; QBO sends no Retry-After
 PAGE_SIZE = 1000
-# QuickBooks lists only active names unless a query filters on Active; the mapping check must also see
-# inactive accounts and classes, to say "inactive" rather than "missing".
-EVERY_STATUS = " WHERE Active IN (true, false)"
+# QuickBooks lists only active names unless asked; inactive ones must be seen to say "inactive", not "missing".
+ALL_ACTIVE_STATES = " WHERE Active IN (true, false)"
 
 
 # ----------------------------------------------------------------------------------------------- OAuth
@@ -349,7 +348,7 @@ class QuickBooksLedger:
 
     def chart_of_accounts(self) -> list[LedgerAccount]:
         if self._accounts is None:
-            accounts = self._query(Account, EVERY_STATUS, "listing accounts")
+            accounts = self._query(Account, ALL_ACTIVE_STATES, "listing accounts")
             self._accounts = [
                 LedgerAccount(
                     id=str(a.Id),
@@ -364,8 +363,8 @@ class QuickBooksLedger:
 
     def tracking(self) -> list[TrackingOption]:
         if self._options is None:
-            classes = self._query(Class, EVERY_STATUS, "listing classes")
-            departments = self._query(Department, EVERY_STATUS, "listing departments")
+            classes = self._query(Class, ALL_ACTIVE_STATES, "listing classes")
+            departments = self._query(Department, ALL_ACTIVE_STATES, "listing departments")
             self._options = [
                 TrackingOption("class", str(c.Id), c.FullyQualifiedName or c.Name, bool(c.Active))
                 for c in classes
@@ -488,7 +487,7 @@ class QuickBooksLedger:
         return entry
 
     def _account_id(self, target: LedgerTarget, key: str, line_no: int) -> str:
-        for account in sorted(self.chart_of_accounts(), key=lambda a: not a.active):  # active namesakes first
+        for account in self.chart_of_accounts():
             if target.account in account.references():
                 if not account.active:
                     raise Rejected(
@@ -503,7 +502,7 @@ class QuickBooksLedger:
         )
 
     def _option_id(self, kind: str, name: str, key: str, line_no: int) -> str:
-        for option in sorted(self.tracking(), key=lambda o: not o.active):
+        for option in self.tracking():
             if option.kind == kind and name in (option.name, option.id):
                 if not option.active:
                     raise Rejected(

@@ -31,7 +31,7 @@ def test_a_rule_that_overrides_the_account_is_checked_at_its_own_line():
         "    category: rnd\n", '    category: rnd\n    quickbooks: {account: "6199", class: Engineering}\n'
     )
     assert problems(text, chart()) == [
-        "20: eng.quickbooks.account: account '6199' (6199 Legacy AI tools) is inactive in QuickBooks; the "
+        "21: eng.quickbooks.account: account '6199' (6199 Legacy AI tools) is inactive in QuickBooks; the "
         "ledger refuses postings to it"
     ]
 

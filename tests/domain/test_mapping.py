@@ -22,7 +22,7 @@ def test_first_matching_rule_wins_and_unmatched_spend_goes_to_suspense():
         fact("20.00", project="proj_eng_agents"),
         fact("5.00", project=None),
     ) == [
-        ("support", "cogs", "5010", Decimal("10.00")),
+        ("support", "cogs", "5010|class=Support Assistant", Decimal("10.00")),
         ("eng", "rnd", "6110", Decimal("20.00")),
         ("suspense", "suspense", "6190", Decimal("5.00")),
     ]

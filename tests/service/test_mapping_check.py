@@ -92,7 +92,7 @@ def test_missing_and_inactive_references_are_reported_with_file_line_and_fix(san
     assert [str(p).split(". Fix:")[0] for p in report.problems] == [
         f"{path}:7: roles.ai_cogs.quickbooks.account: account '5001' is not in the QuickBooks chart of accounts "
         "of acme-us (chart fetched 2026-10-02 02:30 UTC)",
-        f"{path}:20: eng.quickbooks.class: class 'Legacy Tools' is inactive in QuickBooks (chart fetched "
+        f"{path}:21: eng.quickbooks.class: class 'Legacy Tools' is inactive in QuickBooks (chart fetched "
         "2026-10-02 02:30 UTC); the ledger refuses it on new lines",
     ]
     assert "did you mean '5010 AI COGS'" in report.problems[0].fix
@@ -130,7 +130,7 @@ def test_preview_shows_totals_side_by_side_and_exactly_the_reclass_the_sync_then
         outbox_before = len(uow.outbox.list(ENTITY))
     report = preview(world, ENG_TO_SALES)
     assert [(ln.target.key(), ln.category.value, ln.current, ln.candidate) for ln in report.lines] == [
-        ("5010", "cogs", Decimal("100.00"), Decimal("100.00")),
+        ("5010|class=Support Assistant", "cogs", Decimal("100.00"), Decimal("100.00")),
         ("6110", "rnd", Decimal("100.00"), Decimal("0.00")),
         ("6120", "sales_marketing", Decimal("0.00"), Decimal("100.00")),
     ]
