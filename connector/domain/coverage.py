@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from connector.domain.journals import LedgerTarget
 from connector.domain.mapping import Allocation, Category
-from connector.domain.money import ZERO
+from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
 
 RATIO = Decimal("0.0001")
@@ -96,9 +96,15 @@ def unmapped_patterns(allocations: Iterable[Allocation], limit: int = 5) -> list
 def totals_by_target(
     allocations: Iterable[Allocation],
 ) -> dict[tuple[LedgerTarget, Category, str], Decimal]:
-    """Exact totals per ledger target, category and currency (for the side-by-side preview)."""
-    totals: dict[tuple[LedgerTarget, Category, str], Decimal] = {}
+    """Totals per ledger target, category and currency, rounded per posting day and provider account as
+    the journals are, so the preview's figures are the ones the ledger shows."""
+    exact: dict[tuple, Decimal] = {}
     for a in allocations:
-        key = (a.target, a.category, a.fact.currency)
-        totals[key] = totals.get(key, ZERO) + a.amount
+        fact = a.fact
+        key = (a.target, a.category, fact.currency, fact.posting_date, fact.provider, fact.provider_account)
+        exact[key] = exact.get(key, ZERO) + a.amount
+    totals: dict[tuple[LedgerTarget, Category, str], Decimal] = {}
+    for (target, category, currency, *_), amount in exact.items():
+        key = (target, category, currency)
+        totals[key] = totals.get(key, ZERO) + quantize(amount, currency)
     return totals
