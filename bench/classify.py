@@ -1,6 +1,7 @@
 """Benchmark: classify 1,000,000 facts with a 200-rule mapping; report facts/s and peak memory.
 
-Not a test (it takes tens of seconds): `python -m bench classify`. The facts repeat a realistic number
+Not a test (it takes tens of seconds): `python -m bench` runs it with the others, `python -m bench.classify
+[N]` alone (N facts, default 1,000,000). The facts repeat a realistic number
 of distinct dimension tuples (projects × models × line items × keys), because that is what the
 classifier's cache is for: rules are evaluated once per distinct tuple, not once per fact.
 """
@@ -17,7 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from connector.domain.facts import Dimensions, Fact
-from connector.domain.mapping import MappingSet, parse_mapping
+from connector.domain.mapping import Classifier, MappingSet, parse_mapping
 from connector.domain.mapping_history import MappingHistory
 
 FACTS = 1_000_000
@@ -30,7 +31,8 @@ DAYS = 31
 class Result:
     name: str
     facts: int
-    seconds: float
+    seconds: float  # CPU time of this process: what one core spent, whatever else the machine runs
+    wall: float
     allocations: int
 
     @property
@@ -123,8 +125,8 @@ def make_facts(count: int = FACTS, seed: int = 7) -> list[Fact]:
             entity="acme-us",
             provider="openai",
             provider_account="org-1",
-            charge_date=days[n % DAYS],
-            posting_date=days[n % DAYS],
+            charge_date=days[n * DAYS // count],
+            posting_date=days[n * DAYS // count],  # day by day, as the store returns them
             amount=amounts[n % 4096],
             currency="USD",
             natural_key=f"openai:{n:020x}",
@@ -139,25 +141,35 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
-def timed(name: str, facts: list[Fact], classify) -> Result:
-    gc.collect()
-    gc.disable()  # the allocations are all live until the end: collecting them midway only costs time
-    try:
-        start = time.perf_counter()
-        allocations = classify(facts)
-        seconds = time.perf_counter() - start
-    finally:
-        gc.enable()
-    result = Result(name, len(facts), seconds, len(allocations))
-    total = sum((f.amount for f in facts), Decimal(0))
-    if sum((a.amount for a in allocations), Decimal(0)) != total:
-        raise SystemExit(f"{name}: allocations do not sum to the facts")  # never trade correctness for speed
-    del allocations
-    return result
+def timed(name: str, facts: list[Fact], classify, repeat: int = 3) -> Result:
+    """The best of `repeat` runs, in CPU time: the machine may be busy with other work."""
+    best: Result | None = None
+    for _ in range(repeat):
+        gc.collect()
+        gc.disable()  # the allocations all stay alive until the end: collecting midway only costs time
+        try:
+            start, cpu = time.perf_counter(), time.process_time()
+            allocations = classify(facts)
+            seconds, wall = time.process_time() - cpu, time.perf_counter() - start
+        finally:
+            gc.enable()
+        total = sum((f.amount for f in facts), Decimal(0))
+        if sum((a.amount for a in allocations), Decimal(0)) != total:
+            raise SystemExit(
+                f"{name}: allocations do not sum to the facts"
+            )  # never trade correctness for speed
+        if best is None or seconds < best.seconds:
+            best = Result(name, len(facts), seconds, wall, len(allocations))
+        del allocations
+    assert best is not None
+    return best
 
 
-def run(count: int = FACTS) -> list[str]:
-    """Run the benchmark; return the report lines."""
+TARGET_RATE = 500_000  # facts per second, one core
+
+
+def run(count: int = FACTS) -> dict:
+    """Run the benchmark; the figures, and whether the target is met."""
     current = parse(mapping_text())
     older = parse(mapping_text(version=2, effective_from="2026-01-01"))
     newer = parse(mapping_text(version=3, effective_from="2026-10-15"))
@@ -165,37 +177,52 @@ def run(count: int = FACTS) -> list[str]:
     facts = make_facts(count)
     built = time.perf_counter() - start
     rss_facts = peak_rss_mb()
-    one = timed("one version (Classifier)", facts, lambda fs: current_classifier(current).classify_all(fs))
+    one = timed("one version (Classifier)", facts, lambda fs: Classifier(current).classify_all(fs))
     history = MappingHistory.of([older, newer])
     two = timed(
         "two versions, one effective mid-month (HistoryClassifier)",
         facts,
         lambda fs: history.classifier().classify_all(fs),
     )
+    return {
+        "facts": count,
+        "rules": len(current.rules),
+        "distinct": DISTINCT,
+        "python": sys.version.split()[0],
+        "build_seconds": built,
+        "rss_facts_mb": rss_facts,
+        "peak_rss_mb": peak_rss_mb(),
+        "results": [one, two],
+        "meets_targets": one.rate >= TARGET_RATE,
+    }
+
+
+def report(result: dict) -> str:
     lines = [
-        f"Classification benchmark: {count:,} facts, {DISTINCT:,} distinct dimension tuples, "
-        f"{len(current.rules)} rules (exact, one-of, glob, regex, tags, 3-way splits), one core, "
-        f"Python {sys.version.split()[0]}",
-        f"  building the facts took {built:.1f} s (not counted); peak RSS with the facts loaded: {rss_facts:,.0f} MB",
+        f"Classification: {result['facts']:,} facts, {result['distinct']:,} distinct dimension tuples, "
+        f"{result['rules']} rules (exact, one-of, glob, regex, tags, 3-way splits), one core, "
+        f"Python {result['python']}",
+        f"  building the facts took {result['build_seconds']:.1f} s (not counted); "
+        f"peak RSS with the facts loaded: {result['rss_facts_mb']:,.0f} MB",
     ]
-    for r in (one, two):
-        lines.append(f"  {r.name}: {r.seconds:.2f} s, {r.rate:,.0f} facts/s, {r.allocations:,} allocations")
-    lines.append(f"  peak RSS: {peak_rss_mb():,.0f} MB (facts and every allocation held in memory)")
-    return lines
-
-
-def current_classifier(mapping: MappingSet):
-    from connector.domain.mapping import Classifier
-
-    return Classifier(mapping)
+    for r in result["results"]:
+        lines.append(
+            f"  {r.name}: {r.seconds:.2f} s of CPU ({r.wall:.2f} s wall), {r.rate:,.0f} facts/s, "
+            f"{r.allocations:,} allocations"
+        )
+    lines.append(
+        f"  peak RSS: {result['peak_rss_mb']:,.0f} MB (the facts and every allocation held in memory)"
+    )
+    verdict = "met" if result["meets_targets"] else "NOT met"
+    lines.append(f"  target ≥ {TARGET_RATE:,} facts/s with one version: {verdict}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
-    count = int(args[0]) if args else FACTS
-    for line in run(count):
-        print(line, flush=True)
-    return 0
+    result = run(int(args[0]) if args else FACTS)
+    print(report(result), flush=True)
+    return 0 if result["meets_targets"] else 1
 
 
 if __name__ == "__main__":
