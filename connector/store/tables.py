@@ -155,7 +155,11 @@ class AllocationRow(SQLModel, table=True):
     """A share of a fact, with the rule and mapping version that placed it (lineage)."""
 
     __tablename__ = "allocations"
-    __table_args__ = (Index("ix_alloc_bucket", "entity", "posting_date", "provider", "provider_account"),)
+    __table_args__ = (
+        Index("ix_alloc_bucket", "entity", "posting_date", "provider", "provider_account"),
+        # which days another mapping version placed (a version reaching into the past), found by range
+        Index("ix_alloc_version", "entity", "mapping_version", "posting_date"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     fact_id: int = Field(foreign_key="facts.id", index=True)
     entity: str

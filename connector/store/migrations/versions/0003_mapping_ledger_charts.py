@@ -1,4 +1,4 @@
-"""mapping: the cached chart of accounts of each entity's ledger
+"""mapping: the cached chart of accounts of each entity's ledger; allocations indexed by mapping version
 
 Revision ID: 0003
 Revises: 0001
@@ -31,7 +31,11 @@ def upgrade() -> None:
         sa.Column("run_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.PrimaryKeyConstraint("entity"),
     )
+    with op.batch_alter_table("allocations", schema=None) as batch_op:
+        batch_op.create_index("ix_alloc_version", ["entity", "mapping_version", "posting_date"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("allocations", schema=None) as batch_op:
+        batch_op.drop_index("ix_alloc_version")
     op.drop_table("ledger_charts")
