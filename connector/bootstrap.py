@@ -17,13 +17,14 @@ from sqlalchemy.engine import Engine
 
 from connector.domain.errors import ConfigError
 from connector.domain.mapping import MappingSet
+from connector.domain.mapping_history import MappingHistory
 from connector.domain.periods import Period
 from connector.domain.planner import LockedBehaviour
 from connector.ledgers.port import Ledger
 from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
 from connector.retrying import RetryPolicy
-from connector.service.mappings import load_mapping
+from connector.service.mappings import load_history, load_mapping
 from connector.settings import Settings, load_settings
 from connector.sources.base import Source
 from connector.sources.http import HttpClient
@@ -62,6 +63,11 @@ class App:
         if self._mapping is None:
             self._mapping = load_mapping(self.settings.mapping_file)
         return self._mapping
+
+    def mapping_history(self) -> MappingHistory:
+        """Every mapping version used before, and the current file as the newest (see load_history)."""
+        mapping, text = self.mapping()
+        return load_history(self.engine, mapping, text)
 
     def entities(self) -> list[str]:
         return [e.id for e in self.mapping()[0].entities]

@@ -372,7 +372,6 @@ def reconcile_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Compare provider cost, invoice, what tokenbooks posted and what the ledger holds, for a month."""
-    from connector.service.mappings import load_history
     from connector.service.reconcile import reconcile_period
     from connector.service.runs import RunRecorder
 
@@ -383,8 +382,8 @@ def reconcile_command(
             raise ConfigError(f"--period: {exc}") from None
         application = _app_for()
         target = entity or application.default_entity()
-        mapping, text = application.mapping()
-        history = load_history(application.engine, mapping, text)
+        mapping, _ = application.mapping()
+        history = application.mapping_history()
         recorder = RunRecorder(
             application.engine,
             application.clock,
@@ -682,14 +681,13 @@ def mappings_preview(
     """A period's totals by account under the current and the candidate mapping, and the reclass it posts."""
     from connector.domain.planner import LedgerCalendar
     from connector.service.mapping_preview import preview_mapping
-    from connector.service.mappings import load_history, load_mapping
+    from connector.service.mappings import load_mapping
 
     with plain_errors(as_json):
         month = _period(period)
         application = _app_for()
         target = entity or application.default_entity()
-        current, text = application.mapping()
-        history = load_history(application.engine, current, text)
+        history = application.mapping_history()
         proposed, _ = load_mapping(candidate)
         lock = None if offline else application.ledger(target).lock_date()
         report = preview_mapping(
@@ -783,14 +781,12 @@ def _share(accuracy: Decimal | None) -> str:
 def mappings_coverage(period: PeriodOption, entity: EntityOption = None, as_json: JsonFlag = False) -> None:
     """Allocation accuracy: the share of spend an explicit rule placed vs. suspense, by provider."""
     from connector.service.mapping_preview import coverage_report
-    from connector.service.mappings import load_history
 
     with plain_errors(as_json):
         month = _period(period)
         application = _app_for()
         target = entity or application.default_entity()
-        current, text = application.mapping()
-        history = load_history(application.engine, current, text)
+        history = application.mapping_history()
         rows, unmapped = coverage_report(
             application.engine, history=history, entity=target, period=month, clock=application.clock
         )

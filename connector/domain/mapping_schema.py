@@ -93,42 +93,28 @@ def _roles() -> dict[str, Any]:
 
 
 def _quickbooks_target() -> dict[str, Any]:
-    return {
-        "description": "A QuickBooks account, or {account, class, department}.",
-        "oneOf": [
-            {"$ref": "#/$defs/account"},
-            {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "account": {"$ref": "#/$defs/account"},
-                    "class": {"type": "string"},
-                    "department": {"type": "string"},
-                },
-            },
-        ],
-    }
+    return _target(
+        "A QuickBooks account, or {account, class, department}.",
+        {"class": {"type": "string"}, "department": {"type": "string"}},
+    )
 
 
 def _xero_target() -> dict[str, Any]:
-    return {
-        "description": "A Xero account code, or {account, tracking: {Category: Option}} (two at most).",
-        "oneOf": [
-            {"$ref": "#/$defs/account"},
-            {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "account": {"$ref": "#/$defs/account"},
-                    "tracking": {
-                        "type": "object",
-                        "maxProperties": 2,
-                        "additionalProperties": {"type": "string"},
-                    },
-                },
-            },
-        ],
+    tracking = {"type": "object", "maxProperties": 2, "additionalProperties": {"type": "string"}}
+    return _target(
+        "A Xero account code, or {account, tracking: {Category: Option}} (two at most).",
+        {"tracking": tracking},
+    )
+
+
+def _target(description: str, extras: dict[str, Any]) -> dict[str, Any]:
+    """An account on its own, or an object naming the account (optional: the role's) and the extras."""
+    detailed = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"account": {"$ref": "#/$defs/account"}, **extras},
     }
+    return {"description": description, "oneOf": [{"$ref": "#/$defs/account"}, detailed]}
 
 
 def _condition() -> dict[str, Any]:
