@@ -94,7 +94,7 @@ def version_problems(current: MappingSet, rows: list[MappingVersionRow], text: s
         "your comments)"
     )
     for row in others:
-        if row.version == current.version:
+        if row.version == current.version and not same_rules(_stored(row), current):
             return [
                 Problem(
                     current.source,
@@ -118,6 +118,17 @@ def version_problems(current: MappingSet, rows: list[MappingVersionRow], text: s
             )
         ]
     return []
+
+
+def same_rules(a: MappingSet, b: MappingSet) -> bool:
+    """Do two files book every cost the same way? Comments, descriptions, the change note and layout
+    may differ (such edits need no new version); dates, entities, roles and rules may not."""
+
+    def meaning(m: MappingSet) -> tuple:
+        rules = tuple((r.id, r.conditions, r.destinations) for r in m.rules)
+        return (m.effective_from, m.entities, m.roles, rules, m.suspense)
+
+    return meaning(a) == meaning(b)
 
 
 def _stored(row: MappingVersionRow) -> MappingSet:

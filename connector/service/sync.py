@@ -118,10 +118,12 @@ def _run(
     ledger = ctx.ledger(result.entity)
     require_chart(ctx.engine, mapping, result.entity, ledger, ctx.clock())
     with UnitOfWork(ctx.engine) as uow:
+        reworded = any(row.version == mapping.version for row in uow.mappings.all())
         if uow.mappings.record(mapping, text, run_id=recorder.run_id, now=ctx.clock()):
+            what = "file reworded, same rules" if reworded else f"first seen: {mapping.change_note}"
             uow.events.append(
                 "mapping.version",
-                f"mapping version {mapping.version} first seen: {mapping.change_note}",
+                f"mapping version {mapping.version} {what}",
                 run_id=recorder.run_id,
                 actor=ctx.actor,
                 data={

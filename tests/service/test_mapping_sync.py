@@ -183,3 +183,16 @@ def test_coverage_is_in_the_run_stats_and_suspense_raises_an_alert_naming_the_sp
     assert "10.00 of openai spend matched no mapping rule" in alert.message
     assert "2026-10: 90.00% mapped" in alert.message
     assert "project=proj_nobody_mapped" in alert.message
+
+
+def test_a_file_reworded_without_changing_its_rules_keeps_its_version_number(booked: World):
+    reworded = MINIMAL_MAPPING.replace("change_note: test mapping", "change_note: test mapping, reviewed") + (
+        "# a comment added by the controller\n"
+    )
+    new_mapping(booked, reworded)
+    result = nightly(booked, OCT6)
+    assert result.status == "succeeded"
+    assert reclasses(booked) == []
+    with UnitOfWork(booked.app.engine) as uow:
+        [event] = [e for e in uow.events.for_run(result.run_id) if e.kind == "mapping.version"]
+    assert event.message == "mapping version 1 file reworded, same rules"
