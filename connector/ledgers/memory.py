@@ -40,7 +40,9 @@ class MemoryLedger:
         self.journals: dict[str, LedgerJournal] = {}
         self.bill_list: list[LedgerBill] = []
         self.stats = LedgerStats()
-        self.faults: deque[str] = deque()  # "lost" = write applied but the answer lost; "fail" = not applied
+        # scripted faults, one per write: "lost" = applied but the answer lost; "fail" = not applied;
+        # "reject" = refused for good
+        self.faults: deque[str] = deque()
         self._next_id = 1
 
     # ------------------------------------------------------------------------------------------- reads
@@ -79,6 +81,10 @@ class MemoryLedger:
         if fault == "fail":
             return PostResult(
                 journal.key, PostOutcome.FAILED, message="injected failure", error_class="Retriable"
+            )
+        if fault == "reject":
+            return PostResult(
+                journal.key, PostOutcome.REJECTED, message="injected rejection", error_class="Rejected"
             )
         if journal.key in self.journals:
             return PostResult(

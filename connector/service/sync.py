@@ -147,6 +147,10 @@ def _run(
     if since is not None:
         first_day = min(first_day, since)
     first_day = _reach_back(ctx, result.entity, history, first_day, recorder)
+    with UnitOfWork(ctx.engine) as uow:
+        rejected = uow.outbox.earliest_rejected_period(result.entity)
+    if rejected is not None:
+        first_day = min(first_day, rejected)  # a refused journal is planned again until it posts
     calendar = LedgerCalendar(ledger.lock_date(), ctx.locked_behaviour(result.entity))
     result.plan = plan_entity(
         ctx.engine,

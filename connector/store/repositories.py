@@ -683,6 +683,14 @@ class OutboxRepository:
         rows = self.session.exec(query.order_by(JournalRow.txn_date, JournalRow.id)).scalars()
         return [self._load(row) for row in rows]
 
+    def earliest_rejected_period(self, entity: str) -> date | None:
+        """The first bucket period of a rejected journal: the plan must reach back to re-plan it."""
+        return self.session.exec(
+            select(func.min(ContributionRow.period))
+            .join(JournalRow, JournalRow.id == ContributionRow.journal_id)
+            .where(ContributionRow.entity == entity, JournalRow.status == "rejected")
+        ).scalar()
+
     def for_bucket_periods(self, entity: str, first_day: date, last_day: date) -> list[StoredJournal]:
         """Journals that contribute to buckets of [first_day, last_day], whatever their own date."""
         ids = select(ContributionRow.journal_id).where(

@@ -175,3 +175,13 @@ def test_dry_run_plans_but_writes_neither_outbox_nor_ledger(world: World):
     assert world.ledger.journals == {}
     with UnitOfWork(world.app.engine) as uow:
         assert uow.outbox.list(ENTITY) == []
+
+
+def test_a_rejected_journal_is_planned_again_even_when_its_day_left_the_window(world: World):
+    world.source.set("120.00", OCT1)
+    world.ledger.faults.append("reject")  # refused for good (e.g. an account archived that day)
+    first = nightly(world, OCT1)
+    assert first.post.rejected[0][0] == "TB-AC-261001-001"
+    result = nightly(world, date(2026, 11, 20))  # weeks later: 1 October is outside the pull window
+    assert result.post.posted == ["TB-AC-261001-001"]
+    assert world.ledger.balance("5010") == Decimal("120.00")
