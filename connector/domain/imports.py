@@ -53,6 +53,13 @@ class Tally:
         by_currency = self.amounts[disposition]
         by_currency[currency] = by_currency.get(currency, ZERO) + amount
 
+    def move(self, source: Disposition, target: Disposition, amount: Decimal, currency: str) -> None:
+        """Re-file one row (e.g. an accepted record a later check refused)."""
+        self.rows[source] -= 1
+        self.rows[target] += 1
+        self.amounts[source][currency] = self.amounts[source].get(currency, ZERO) - amount
+        self.amounts[target][currency] = self.amounts[target].get(currency, ZERO) + amount
+
     @property
     def input_rows(self) -> int:
         return sum(self.rows.values())

@@ -82,7 +82,7 @@ def parse_amount(value: object) -> Decimal:
         text = value.strip()
         if not text:
             raise MoneyError("amount is empty")
-        if any(ch in text for ch in ",$€£ "):
+        if any(ch in text for ch in ",$€£ _"):
             raise MoneyError(f"{value!r} is not a plain decimal (no separators or currency symbols)")
         try:
             result = Decimal(text)

@@ -124,7 +124,8 @@ class PriceCatalog:
             self._by_provider.setdefault(entry.provider, []).append(entry)
 
     def price_for(self, provider: str, model: str | None, day: date) -> ModelPrice | None:
-        """The entry in force on `day`: an exact model name beats a glob; the latest date wins."""
+        """The entry in force on `day`: an exact name beats a glob, a longer (more specific) glob beats a
+        shorter one, and among entries for the same pattern the latest effective date wins."""
         if not model:
             return None
         candidates = [
@@ -132,7 +133,7 @@ class PriceCatalog:
         ]
         if not candidates:
             return None
-        return max(candidates, key=lambda e: (e.model == model, e.effective_from, len(e.model)))
+        return max(candidates, key=lambda e: (e.model == model, len(e.model), e.effective_from))
 
 
 def price_usage(

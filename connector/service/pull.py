@@ -1,7 +1,13 @@
-"""Pull: read each source's window and store its facts, raw pages and bookmark in one transaction.
+"""Pull: read each source's window and store its facts, usage, raw pages and bookmark in one transaction.
 
 A window that does not parse is refused whole: nothing of it is stored, the bookmark stays, and the
 source's error is recorded so `tokenbooks sources status` and the run report can say what went wrong.
+Because a window is stored atomically, a pull interrupted part-way (a crash, a lost connection on page 7)
+stores nothing, and the next run reads the same window again from its first page: an interrupted and
+resumed pull ends with exactly the facts of an uninterrupted one.
+
+Warnings (usage the price catalog cannot price, an endpoint an older account lacks) do not refuse the
+window; they are recorded as events of the run.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ class SourcePull:
     facts: int = 0
     received: int = 0
     quarantined: int = 0
+    usage: ReplaceResult = field(default_factory=ReplaceResult)
+    warnings: list[str] = field(default_factory=list)
 
 
 def bookmark_id(source: Source) -> str:
@@ -79,7 +87,10 @@ def pull_source(
             problems=result.errors,
             fix="nothing from this window was stored; the next run reads it again",
         )
-    replaced = _store(result, engine, recorder.run_id, clock)
+    replaced, usage = _store(result, engine, recorder.run_id, clock)
+    warnings = [str(p) for p in result.problems if not p.is_error]
+    for warning in warnings:
+        recorder.event("pull.warning", warning, level="warning", data={"source": source.name})
     recorder.event(
         "pull.finished",
         f"{source.name}: {len(result.facts)} facts ({replaced.inserted} new, {replaced.restated} restated, "
@@ -91,6 +102,7 @@ def pull_source(
             "unchanged": replaced.unchanged,
             "withdrawn": replaced.withdrawn,
             "pages": len(result.pages),
+            "usage_buckets": len(result.usage),
         },
     )
     return SourcePull(
@@ -101,10 +113,14 @@ def pull_source(
         len(result.facts),
         result.received,
         result.quarantined,
+        usage,
+        warnings,
     )
 
 
-def _store(result: PullResult, engine: Engine, run_id: str, clock: Clock) -> ReplaceResult:
+def _store(
+    result: PullResult, engine: Engine, run_id: str, clock: Clock
+) -> tuple[ReplaceResult, ReplaceResult]:
     now = clock()
     with UnitOfWork(engine) as uow:
         raw_ids: dict[str, int] = {}
@@ -128,11 +144,21 @@ def _store(result: PullResult, engine: Engine, run_id: str, clock: Clock) -> Rep
             run_id=run_id,
             now=now,
         )
+        usage = uow.usage.replace_window(
+            source=result.source,
+            provider_account=result.provider_account,
+            first_day=result.window.first_day,
+            last_day=result.window.last_day,
+            usage=result.usage,
+            raw_payload_ids=raw_ids,
+            run_id=run_id,
+            now=now,
+        )
         uow.bookmarks.advance(
             f"{result.source}:{result.provider_account}", result.window.last_day.isoformat(), now
         )
         uow.commit()
-    return replaced
+    return replaced, usage
 
 
 def _record_source_error(engine: Engine, source: Source, message: str, clock: Clock) -> None:

@@ -1,7 +1,7 @@
 """What every source is: it pulls a window of days and returns normalised facts, raw pages and problems.
 
-A source does no storage: the pull service stores the raw pages, replaces the window's facts and moves
-the bookmark in one transaction, only after the whole window parsed. Paginators refuse a cursor they
+A source does no storage: the pull service stores the raw pages, replaces the window's facts (and usage)
+and moves the bookmark in one transaction, only after the whole window parsed. Paginators refuse a cursor they
 have already seen, so a provider bug cannot loop a run forever.
 """
 
@@ -14,6 +14,7 @@ from typing import Protocol
 
 from connector.domain.errors import InputError, Problem
 from connector.domain.facts import Fact
+from connector.domain.usage import Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class PullResult:
     provider_account: str
     window: Window
     facts: list[Fact] = field(default_factory=list)
+    usage: list[Usage] = field(default_factory=list)  # token counts beside the cost: stored, never booked
     pages: list[RawPage] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     quarantined: int = 0  # input records refused (and reported in problems)
@@ -104,3 +106,22 @@ class CursorPages:
                 )
             self.seen.add(next_cursor)
             cursor = next_cursor
+
+
+PROVIDER_FIX = (
+    "the provider sent data tokenbooks cannot book; nothing from this window was stored. Retry later; if it "
+    "persists, report the page to the provider"
+)
+
+
+def check_envelope(data: object, source: str, where: str) -> list[Problem]:
+    """The paging envelope OpenAI and Anthropic reports share: `data` (a list) and `has_more` (a bool)."""
+    if not isinstance(data, dict):
+        return [Problem(source, where, "", "the page is not a JSON object", PROVIDER_FIX)]
+    if "data" not in data:
+        return [Problem(source, where, "data", "missing: the page has no data array", PROVIDER_FIX)]
+    if not isinstance(data["data"], list):
+        return [Problem(source, where, "data", "is not a list", PROVIDER_FIX)]
+    if not isinstance(data.get("has_more"), bool):
+        return [Problem(source, where, "has_more", "missing or not true/false", PROVIDER_FIX)]
+    return []

@@ -60,11 +60,13 @@ class HttpClient:
         self.session.headers.update(headers)
         self.session.headers.setdefault("User-Agent", "tokenbooks/0.1 (+https://github.com/tokenbooks)")
 
-    def get_json(self, path: str, params: dict[str, Any]) -> JsonResponse:
+    def get_json(self, path: str, params: dict[str, Any], *, missing_ok: bool = False) -> JsonResponse:
+        """GET one page. With `missing_ok`, a 404 (an endpoint older accounts or versions lack) is an
+        answer with status 404 and no data instead of a ConfigError."""
         url = f"{self.base_url}/{path.lstrip('/')}"
-        return self.retry.call(lambda: self._get_once(url, params))
+        return self.retry.call(lambda: self._get_once(url, params, missing_ok))
 
-    def _get_once(self, url: str, params: dict[str, Any]) -> JsonResponse:
+    def _get_once(self, url: str, params: dict[str, Any], missing_ok: bool = False) -> JsonResponse:
         try:
             response = self.session.get(url, params=params, timeout=self.timeout)
         except requests.Timeout:
@@ -74,6 +76,8 @@ class HttpClient:
                 f"{self.name}: cannot reach {url} ({type(exc).__name__})",
                 fix=f"check the network and the base URL setting for {self.name}",
             ) from None
+        if missing_ok and response.status_code == 404:
+            return JsonResponse(url, params, 404, response.text, None)
         self._raise_for_status(url, response)
         try:
             data = json.loads(response.text, parse_float=Decimal)

@@ -23,7 +23,17 @@ from connector.domain.facts import (
     posting_date_for_bucket,
 )
 from connector.domain.money import MoneyError, currency_code, parse_amount
-from connector.sources.base import CursorPages, Progress, PullResult, RawPage, Window
+from connector.sources.base import (
+    PROVIDER_FIX as _FIX_PROVIDER,
+)
+from connector.sources.base import (
+    CursorPages,
+    Progress,
+    PullResult,
+    RawPage,
+    Window,
+    check_envelope,
+)
 from connector.sources.http import HttpClient
 
 COSTS_PATH = "/organization/costs"
@@ -56,8 +66,8 @@ class OpenAICostsSource:
 
     def pull(self, window: Window, progress: Progress | None = None) -> PullResult:
         result = PullResult(self.name, self.provider, self.provider_account, window)
-        start = _utc_midnight(window.first_day)
-        end = _utc_midnight(window.last_day + timedelta(days=1))
+        start = utc_midnight(window.first_day)
+        end = utc_midnight(window.last_day + timedelta(days=1))
         pages = CursorPages(self.name, COSTS_PATH)
 
         def fetch(cursor: str | None) -> tuple[object, str | None]:
@@ -96,7 +106,7 @@ class OpenAICostsSource:
     def _parse_page(self, data: Any, url: str, page_no: int) -> tuple[list[Fact], list[Problem], int]:
         where = f"page {page_no}"
         source = f"OpenAI Costs API ({url})"
-        envelope_problems = _check_envelope(data, source, where)
+        envelope_problems = check_envelope(data, source, where)
         if envelope_problems:
             return [], envelope_problems, 0
         facts: list[Fact] = []
@@ -104,7 +114,7 @@ class OpenAICostsSource:
         received = 0
         for b_index, bucket in enumerate(data["data"]):
             bucket_where = f"{where}, data[{b_index}]"
-            bounds = _bucket_bounds(bucket, source, bucket_where, problems)
+            bounds = bucket_bounds(bucket, source, bucket_where, problems)
             if bounds is None:
                 continue
             results = bucket.get("results")
@@ -167,25 +177,7 @@ class OpenAICostsSource:
         )
 
 
-_FIX_PROVIDER = (
-    "the provider sent data tokenbooks cannot book; nothing from this window was stored. Retry later; if it "
-    "persists, report the page to the provider"
-)
-
-
-def _check_envelope(data: Any, source: str, where: str) -> list[Problem]:
-    if not isinstance(data, dict):
-        return [Problem(source, where, "", "the page is not a JSON object", _FIX_PROVIDER)]
-    if "data" not in data:
-        return [Problem(source, where, "data", "missing: the page has no data array", _FIX_PROVIDER)]
-    if not isinstance(data["data"], list):
-        return [Problem(source, where, "data", "is not a list", _FIX_PROVIDER)]
-    if not isinstance(data.get("has_more"), bool):
-        return [Problem(source, where, "has_more", "missing or not true/false", _FIX_PROVIDER)]
-    return []
-
-
-def _bucket_bounds(
+def bucket_bounds(
     bucket: Any, source: str, where: str, problems: list[Problem]
 ) -> tuple[datetime, datetime] | None:
     if not isinstance(bucket, dict):
@@ -206,5 +198,5 @@ def _bucket_bounds(
     return start_at, end_at
 
 
-def _utc_midnight(day: date) -> datetime:
+def utc_midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
