@@ -84,7 +84,10 @@ class FocusAggregate:
             bucket[1], bucket[2] = None, False
 
     def _purchase(self, line: FocusLine) -> None:
-        lot_id = f"{line.lot_hint or 'purchase'}@{line.start.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        span = line.start.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if line.end is not None:
+            span += f"..{line.end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        lot_id = f"{line.lot_hint or 'purchase'}@{span}"  # one lot per purchase id and charge period
         key = (line.provider, line.account, lot_id)
         entry = self.purchases.setdefault(key, [ZERO, line.currency, line.start, line.end, line.dims])
         entry[0] += line.amount
