@@ -11,7 +11,11 @@ from connector.domain.errors import ConfigError
 from connector.domain.pricing import MILLION, ModelPrice, PriceCatalog, Rate, Tier, price_usage, tiered_cost
 from connector.sources.prices import SHIPPED_PRICES, load_catalog, parse_catalog
 
-TIERS = (Tier(Decimal(0), Decimal(60)), Tier(Decimal(1_000_000), Decimal(50)), Tier(Decimal(5_000_000), Decimal(40)))
+TIERS = (
+    Tier(Decimal(0), Decimal(60)),
+    Tier(Decimal(1_000_000), Decimal(50)),
+    Tier(Decimal(5_000_000), Decimal(40)),
+)
 
 
 def test_the_published_tiered_example_costs_300_dollars():
@@ -43,16 +47,31 @@ def test_the_entry_in_force_wins_and_an_exact_name_beats_a_longer_or_newer_glob(
             entry("claude-sonnet-4-20250514", date(2024, 1, 1), "9"),
         )
     )
-    assert catalog.price_for("anthropic", "claude-sonnet-4-5", date(2025, 6, 1)).rate("input").tiers[0].price == 3
-    assert catalog.price_for("anthropic", "claude-sonnet-4-5", date(2026, 6, 1)).rate("input").tiers[0].price == 2
-    assert catalog.price_for("anthropic", "claude-sonnet-4-20250514", date(2026, 6, 1)).model == "claude-sonnet-4-20250514"
+    assert (
+        catalog.price_for("anthropic", "claude-sonnet-4-5", date(2025, 6, 1)).rate("input").tiers[0].price
+        == 3
+    )
+    assert (
+        catalog.price_for("anthropic", "claude-sonnet-4-5", date(2026, 6, 1)).rate("input").tiers[0].price
+        == 2
+    )
+    assert (
+        catalog.price_for("anthropic", "claude-sonnet-4-20250514", date(2026, 6, 1)).model
+        == "claude-sonnet-4-20250514"
+    )
     assert catalog.price_for("anthropic", "claude-haiku", date(2025, 6, 1)).model == "claude-*"
     assert catalog.price_for("anthropic", "claude-haiku", date(2024, 6, 1)) is None
     assert catalog.price_for("openai", "claude-haiku", date(2025, 6, 1)) is None
 
 
 def test_batch_and_tier_multipliers_and_unpriced_kinds_are_reported():
-    price = entry("m", date(2025, 1, 1), "3", batch_multiplier=Decimal("0.5"), tier_multipliers=(("priority", Decimal(2)),))
+    price = entry(
+        "m",
+        date(2025, 1, 1),
+        "3",
+        batch_multiplier=Decimal("0.5"),
+        tier_multipliers=(("priority", Decimal(2)),),
+    )
     assert price_usage(price, {"input": MILLION}).amount == 3
     assert price_usage(price, {"input": MILLION}, batch=True).amount == Decimal("1.5")
     assert price_usage(price, {"input": MILLION}, service_tier="priority").amount == 6

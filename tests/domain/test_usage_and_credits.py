@@ -21,7 +21,9 @@ from tests.support import fact
 
 def test_an_anthropic_bucket_splits_across_keys_to_the_last_digit():
     bucket = fact("1.2378912", provider="anthropic")
-    shares = split_fact(bucket, [("k1", Decimal(1)), ("k2", Decimal(2))], dimension="api_key", basis="test basis")
+    shares = split_fact(
+        bucket, [("k1", Decimal(1)), ("k2", Decimal(2))], dimension="api_key", basis="test basis"
+    )
     assert [s.amount for s in shares] == [Decimal("0.4126304"), Decimal("0.8252608")]
     assert sum(s.amount for s in shares) == bucket.amount
     assert {s.dimensions.get(SPLIT_BASIS) for s in shares} == {"test basis"}
@@ -36,7 +38,9 @@ def test_without_usage_the_bucket_stays_whole():
 
 
 amounts = st.decimals(min_value=Decimal("-10000"), max_value=Decimal("10000"), places=7, allow_nan=False)
-weights = st.lists(st.tuples(st.sampled_from(["a", "b", "c", None]), st.integers(0, 10**9)), min_size=1, max_size=6)
+weights = st.lists(
+    st.tuples(st.sampled_from(["a", "b", "c", None]), st.integers(0, 10**9)), min_size=1, max_size=6
+)
 
 
 @given(amounts, weights)
@@ -57,11 +61,15 @@ def test_a_credit_lot_refuses_what_cannot_be_a_purchase():
     with pytest.raises(ValueError, match="positive"):
         CreditLot("e", "openai", "org", "L1", date(2026, 1, 1), Decimal("-5"), "USD")
     with pytest.raises(ValueError, match="not after"):
-        CreditLot("e", "openai", "org", "L1", date(2026, 1, 1), Decimal("5"), "USD", expires_on=date(2025, 1, 1))
+        CreditLot(
+            "e", "openai", "org", "L1", date(2026, 1, 1), Decimal("5"), "USD", expires_on=date(2025, 1, 1)
+        )
 
 
 def event(event_id, kind, amount, grant="G1", customer="cust-1", day=date(2026, 1, 1), currency="USD"):
-    return CustomerCreditEvent("e", event_id, customer, grant, CustomerCreditKind(kind), day, Decimal(amount), currency)
+    return CustomerCreditEvent(
+        "e", event_id, customer, grant, CustomerCreditKind(kind), day, Decimal(amount), currency
+    )
 
 
 def test_grant_events_are_checked_in_date_order_against_the_balance():
@@ -76,7 +84,8 @@ def test_grant_events_are_checked_in_date_order_against_the_balance():
     accepted, refused = check_customer_events([], incoming, "credits.csv")
     assert [e.event_id for e in accepted] == ["E1", "E2", "E6"]
     reasons = {where: (p.field, p.message) for where, p in refused}
-    assert reasons["row 4"][0] == "amount" and "exceeds" in reasons["row 4"][1]
+    assert reasons["row 4"][0] == "amount"
+    assert "exceeds" in reasons["row 4"][1]
     assert reasons["row 5"][0] == "grant"
     assert reasons["row 6"][0] == "customer"
     balance = grant_balances(accepted)["G1"]
@@ -86,4 +95,5 @@ def test_grant_events_are_checked_in_date_order_against_the_balance():
 def test_an_event_already_stored_counts_toward_the_balance():
     stored = [event("E1", "purchase", "100"), event("E2", "redemption", "90")]
     accepted, refused = check_customer_events(stored, [("row 2", event("E3", "redemption", "20"))], "f")
-    assert accepted == [] and refused[0][1].field == "amount"
+    assert accepted == []
+    assert refused[0][1].field == "amount"

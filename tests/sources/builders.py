@@ -43,11 +43,21 @@ def rfc3339(day: date) -> str:
 
 
 def openai_page(*buckets, next_page=None) -> dict:
-    return {"object": "page", "data": list(buckets), "has_more": next_page is not None, "next_page": next_page}
+    return {
+        "object": "page",
+        "data": list(buckets),
+        "has_more": next_page is not None,
+        "next_page": next_page,
+    }
 
 
 def openai_bucket(day: date, *results) -> dict:
-    return {"object": "bucket", "start_time": unix(day), "end_time": unix(day + timedelta(days=1)), "results": list(results)}
+    return {
+        "object": "bucket",
+        "start_time": unix(day),
+        "end_time": unix(day + timedelta(days=1)),
+        "results": list(results),
+    }
 
 
 def openai_cost(value, project="proj_a", line_item="gpt-4.1, input", currency="usd", api_key=None) -> dict:
@@ -60,7 +70,9 @@ def openai_cost(value, project="proj_a", line_item="gpt-4.1, input", currency="u
     }
 
 
-def openai_completions(input_tokens=1000, output_tokens=500, *, project="proj_a", key="key_a", model="gpt-4.1", **more) -> dict:
+def openai_completions(
+    input_tokens=1000, output_tokens=500, *, project="proj_a", key="key_a", model="gpt-4.1", **more
+) -> dict:
     return {
         "object": "organization.usage.completions.result",
         "input_tokens": input_tokens,
@@ -84,7 +96,11 @@ def anthropic_page(*buckets, next_page=None) -> dict:
 
 
 def anthropic_bucket(day: date, *results) -> dict:
-    return {"starting_at": rfc3339(day), "ending_at": rfc3339(day + timedelta(days=1)), "results": list(results)}
+    return {
+        "starting_at": rfc3339(day),
+        "ending_at": rfc3339(day + timedelta(days=1)),
+        "results": list(results),
+    }
 
 
 def anthropic_cost(

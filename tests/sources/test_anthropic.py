@@ -26,7 +26,11 @@ COST_URL, USAGE_URL = ANTHROPIC + COST_PATH, ANTHROPIC + USAGE_PATH
 
 def source(timezone: str = "UTC") -> AnthropicSource:
     return AnthropicSource(
-        client(ANTHROPIC, "Anthropic"), organization="org-1", entity="acme-us", timezone=timezone, catalog=load_catalog()
+        client(ANTHROPIC, "Anthropic"),
+        organization="org-1",
+        entity="acme-us",
+        timezone=timezone,
+        catalog=load_catalog(),
     )
 
 
@@ -84,7 +88,8 @@ def test_null_workspace_is_the_default_workspace_and_null_key_is_the_console():
     )
     pulled = source().pull(ONE_DAY)
     [fact] = pulled.facts
-    assert fact.dimensions.get("workspace") is None and fact.dimensions.get("api_key") is None
+    assert fact.dimensions.get("workspace") is None
+    assert fact.dimensions.get("api_key") is None
     assert fact.amount == Decimal(1)
     [usage] = pulled.usage
     assert usage.metric("cache_creation.ephemeral_1h_input_tokens") == 1000  # read from the nested object
@@ -98,12 +103,26 @@ def test_a_cost_no_usage_explains_stays_whole():
         [anthropic_usage("apikey_a")],
     )
     [fact] = source().pull(ONE_DAY).facts
-    assert fact.amount == Decimal("2.5") and fact.dimensions.get("api_key") is None
+    assert fact.amount == Decimal("2.5")
+    assert fact.dimensions.get("api_key") is None
 
 
 @responses.activate
 def test_priority_tier_usage_is_priced_from_the_catalog_and_flagged_estimated():
-    serve([], [anthropic_usage("apikey_a", tier="priority", uncached=1_000_000, output=100_000, cache_read=0, cache_1h=0, cache_5m=0)])
+    serve(
+        [],
+        [
+            anthropic_usage(
+                "apikey_a",
+                tier="priority",
+                uncached=1_000_000,
+                output=100_000,
+                cache_read=0,
+                cache_1h=0,
+                cache_5m=0,
+            )
+        ],
+    )
     pulled = source().pull(ONE_DAY)
     estimates = {f.dimensions.get("token_type"): f for f in pulled.facts}
     assert {f.cost_basis for f in pulled.facts} == {CostBasis.ESTIMATED}
@@ -119,7 +138,8 @@ def test_priority_usage_of_an_unpriced_model_is_a_warning_not_a_refusal():
     pulled = source().pull(ONE_DAY)
     assert pulled.errors == []
     warnings = [p for p in pulled.problems if not p.is_error]
-    assert warnings and "no price in the catalog" in warnings[0].message
+    assert warnings
+    assert "no price in the catalog" in warnings[0].message
     assert [f.cost_basis for f in pulled.facts] == [CostBasis.BILLED]
 
 

@@ -80,8 +80,17 @@ class ApiScenario(Scenario):
         with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
             self.serve(mock, variant)
             source = self.source(timezone)
-            recorder = RunRecorder(ctx.engine, ctx.clock, actor="test", kind="pull", entity="acme-us", params={})
-            pull_source(source, WINDOW, engine=ctx.engine, recorder=recorder, clock=ctx.clock, reporter=SilentReporter())
+            recorder = RunRecorder(
+                ctx.engine, ctx.clock, actor="test", kind="pull", entity="acme-us", params={}
+            )
+            pull_source(
+                source,
+                WINDOW,
+                engine=ctx.engine,
+                recorder=recorder,
+                clock=ctx.clock,
+                reporter=SilentReporter(),
+            )
 
 
 class OpenAICosts(ApiScenario):
@@ -91,7 +100,10 @@ class OpenAICosts(ApiScenario):
     def serve(self, mock, variant):
         second = {"first": 2.5, "restated": 3.75, "bad": "NaN"}[variant]  # JSON numbers, read as Decimals
         pages = [
-            openai_page(openai_bucket(D1, openai_cost(1.25), openai_cost(0.5, line_item="gpt-4.1, output")), next_page="p2"),
+            openai_page(
+                openai_bucket(D1, openai_cost(1.25), openai_cost(0.5, line_item="gpt-4.1, output")),
+                next_page="p2",
+            ),
             openai_page(openai_bucket(D2, openai_cost(second))),
         ]
         for page in pages:
@@ -102,11 +114,20 @@ class OpenAICosts(ApiScenario):
 
 class OpenAIUsage(ApiScenario):
     def source(self, timezone):
-        return OpenAIUsageSource(client(OPENAI), organization="org-1", entity="acme-us", timezone=timezone, endpoints=("completions",))
+        return OpenAIUsageSource(
+            client(OPENAI),
+            organization="org-1",
+            entity="acme-us",
+            timezone=timezone,
+            endpoints=("completions",),
+        )
 
     def serve(self, mock, variant):
         second = {"first": 500, "restated": 900, "bad": "lots"}[variant]
-        page = openai_page(openai_bucket(D1, openai_completions(1000, 200)), openai_bucket(D2, openai_completions(2000, second)))
+        page = openai_page(
+            openai_bucket(D1, openai_completions(1000, 200)),
+            openai_bucket(D2, openai_completions(2000, second)),
+        )
         if variant != "bad":
             assert openai_schema_errors(page) == []
         mock.get(f"{OPENAI}/organization/usage/completions", json=page)
@@ -114,13 +135,31 @@ class OpenAIUsage(ApiScenario):
 
 class Anthropic(ApiScenario):
     def source(self, timezone):
-        return AnthropicSource(client(ANTHROPIC), organization="org-1", entity="acme-us", timezone=timezone, catalog=load_catalog())
+        return AnthropicSource(
+            client(ANTHROPIC),
+            organization="org-1",
+            entity="acme-us",
+            timezone=timezone,
+            catalog=load_catalog(),
+        )
 
     def serve(self, mock, variant):
         second = {"first": "250", "restated": "375.5", "bad": 2.5}[variant]
-        mock.get(ANTHROPIC + COST_PATH, json=anthropic_page(anthropic_bucket(D1, anthropic_cost("123.78912")), anthropic_bucket(D2, anthropic_cost(second))))
+        mock.get(
+            ANTHROPIC + COST_PATH,
+            json=anthropic_page(
+                anthropic_bucket(D1, anthropic_cost("123.78912")),
+                anthropic_bucket(D2, anthropic_cost(second)),
+            ),
+        )
         later = anthropic_usage("k1", uncached=3000 if variant == "restated" else 1500)
-        mock.get(ANTHROPIC + USAGE_PATH, json=anthropic_page(anthropic_bucket(D1, anthropic_usage("k1"), anthropic_usage("k2")), anthropic_bucket(D2, later)))
+        mock.get(
+            ANTHROPIC + USAGE_PATH,
+            json=anthropic_page(
+                anthropic_bucket(D1, anthropic_usage("k1"), anthropic_usage("k2")),
+                anthropic_bucket(D2, later),
+            ),
+        )
 
 
 class Focus(Scenario):
@@ -150,7 +189,11 @@ def day_of(row) -> date:
 
 
 def measure(row) -> Decimal:
-    return row.amount if isinstance(row, FactRow) else sum((Decimal(v) for v in row.metrics.values()), Decimal(0))
+    return (
+        row.amount
+        if isinstance(row, FactRow)
+        else sum((Decimal(v) for v in row.metrics.values()), Decimal(0))
+    )
 
 
 @pytest.fixture
@@ -164,7 +207,8 @@ def test_natural_keys_are_stable_and_a_same_pull_changes_nothing(scenario: Scena
     first = sorted((r.natural_key, r.version, r.id) for r in current(ctx, scenario.table))
     scenario.ingest(ctx, "first")
     second = sorted((r.natural_key, r.version, r.id) for r in current(ctx, scenario.table))
-    assert first and first == second  # same keys, same rows: nothing rewritten
+    assert first
+    assert first == second
     assert len({k for k, _, _ in first}) == len(first)
 
 
@@ -176,9 +220,14 @@ def test_a_restated_day_replaces_and_never_doubles(scenario: Scenario, ctx: Ctx)
     after = current(ctx, scenario.table)
     assert {r.natural_key for r in after} == set(before)  # the same buckets, not more
     restated = [r for r in after if measure(r) != before[r.natural_key]]
-    assert restated and all(day_of(r) == D2 and r.version == 2 for r in restated)
+    assert restated
+    assert all(day_of(r) == D2 and r.version == 2 for r in restated)
     with Session(ctx.engine) as session:
-        history = session.exec(select(scenario.table).where(scenario.table.natural_key == restated[0].natural_key)).scalars().all()
+        history = (
+            session.exec(select(scenario.table).where(scenario.table.natural_key == restated[0].natural_key))
+            .scalars()
+            .all()
+        )
     assert sorted((h.version, h.is_current) for h in history) == [(1, False), (2, True)]
 
 
@@ -186,8 +235,10 @@ def test_a_restated_day_replaces_and_never_doubles(scenario: Scenario, ctx: Ctx)
 def test_amounts_are_exact_decimals_in_upper_case_iso_currencies(scenario: Scenario, ctx: Ctx):
     scenario.ingest(ctx, "first")
     for row in current(ctx, FactRow):
-        assert isinstance(row.amount, Decimal) and row.amount.is_finite()
-        assert row.currency == row.currency.upper() and row.currency in MINOR_UNITS
+        assert isinstance(row.amount, Decimal)
+        assert row.amount.is_finite()
+        assert row.currency == row.currency.upper()
+        assert row.currency in MINOR_UNITS
     for row in current(ctx, UsageRow):
         assert all(isinstance(Decimal(v), Decimal) for v in row.metrics.values())
     assert current(ctx, scenario.table)
@@ -210,7 +261,8 @@ def test_bad_input_is_refused_or_quarantined_with_a_clear_problem(scenario: Scen
     if scenario.file_based:
         scenario.ingest(ctx, "bad")
         [bad] = current_quarantine(ctx)
-        assert (bad.location, bad.column) == ("row 4", "BilledCost") and "$2.50" in bad.raw
+        assert (bad.location, bad.column) == ("row 4", "BilledCost")
+        assert "$2.50" in bad.raw
         assert sum(r.amount for r in current(ctx, FactRow)) == Decimal("2.50")  # the good rows went on
         with Session(ctx.engine) as session:
             assert session.exec(select(ImportRow.status)).scalars().all() == ["partial"]
@@ -218,8 +270,11 @@ def test_bad_input_is_refused_or_quarantined_with_a_clear_problem(scenario: Scen
     with pytest.raises(InputError) as caught:
         scenario.ingest(ctx, "bad")
     [problem] = caught.value.problems
-    assert problem.location.startswith("page ") and problem.field and problem.message
-    assert current(ctx, FactRow) == [] and current(ctx, UsageRow) == []  # the window is refused whole
+    assert problem.location.startswith("page ")
+    assert problem.field
+    assert problem.message
+    assert current(ctx, FactRow) == []
+    assert current(ctx, UsageRow) == []
 
 
 def current_quarantine(ctx: Ctx) -> list:
@@ -234,8 +289,11 @@ def test_the_raw_payload_is_kept_for_every_bucket(scenario: Scenario, ctx: Ctx):
     with Session(ctx.engine) as session:
         for row in rows:
             payload = session.get(RawPayloadRow, row.raw_payload_id)
-            assert payload is not None and payload.sha256
+            assert payload is not None
+            assert payload.sha256
             if scenario.file_based:
-                assert '"sha256"' in payload.body and "export-first.csv" in payload.body
+                assert '"sha256"' in payload.body
+                assert "export-first.csv" in payload.body
             else:
-                assert payload.body.startswith("{") and payload.endpoint.startswith("https://")
+                assert payload.body.startswith("{")
+                assert payload.endpoint.startswith("https://")

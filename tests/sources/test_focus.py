@@ -19,7 +19,9 @@ EVERYTHING = FocusOptions(entity="acme-us", services=None, provider="acme", acco
 
 
 def test_the_spec_usage_samples_import_and_their_null_literals_are_nulls():
-    batch = read_focus([SAMPLES / "commitment_discount_scenarios/commitment_discount_usage_scenario_4.csv"], EVERYTHING)
+    batch = read_focus(
+        [SAMPLES / "commitment_discount_scenarios/commitment_discount_usage_scenario_4.csv"], EVERYTHING
+    )
     assert batch.quarantined == []
     assert sum(f.amount for f in batch.facts) == Decimal("0.50")  # 0.00 committed + 0.50 on demand
     assert {f.charge_category for f in batch.facts} == {ChargeCategory.USAGE}
@@ -27,20 +29,24 @@ def test_the_spec_usage_samples_import_and_their_null_literals_are_nulls():
 
 
 def test_the_spec_purchase_samples_become_credit_lots_and_the_impossible_hour_is_quarantined():
-    batch = read_focus([SAMPLES / "commitment_discount_scenarios/commitment_discount_purchase_scenario_3.csv"], EVERYTHING)
+    batch = read_focus(
+        [SAMPLES / "commitment_discount_scenarios/commitment_discount_purchase_scenario_3.csv"], EVERYTHING
+    )
     assert batch.facts == []  # a purchase is a prepaid asset, not an expense
     assert sorted(lot.amount for lot in batch.lots) == [Decimal("0.50"), Decimal("0.50"), Decimal("4380.00")]
     one_time = next(lot for lot in batch.lots if lot.amount == Decimal("4380.00"))
     assert one_time.expires_on == date(2024, 1, 1)  # the commitment's term ends with its charge period
     [bad] = batch.quarantined
     assert (bad.problem.location, bad.problem.field) == ("row 5", "ChargePeriodEnd")
-    assert "2023-02-01T30:00:00Z" in bad.problem.message and "2023-02-01T30:00:00Z" in bad.raw
+    assert "2023-02-01T30:00:00Z" in bad.problem.message
+    assert "2023-02-01T30:00:00Z" in bad.raw
 
 
 @pytest.mark.parametrize("sample", sorted((SAMPLES / "saas_examples").rglob("*.csv")), ids=lambda p: p.name)
 def test_the_spec_saas_samples_are_quarantined_for_what_the_spec_forbids(sample):
     batch = read_focus([sample], EVERYTHING)
-    assert batch.facts == [] and batch.lots == []
+    assert batch.facts == []
+    assert batch.lots == []
     assert len(batch.quarantined) == batch.rows_read > 0
     for row in batch.quarantined:  # 4/1/25 dates, "$50,000.00 " amounts
         assert row.problem.field in ("ChargePeriodStart", "BilledCost")
@@ -51,7 +57,8 @@ def test_the_spec_saas_samples_are_quarantined_for_what_the_spec_forbids(sample)
 def test_the_spec_saas_samples_are_skipped_by_the_ai_services_filter():
     sample = SAMPLES / "saas_examples/simple_agreements/simple_saas_agreements_c.csv"
     batch = read_focus([sample], AI)
-    assert batch.quarantined == [] and batch.facts == []
+    assert batch.quarantined == []
+    assert batch.facts == []
     assert batch.tally.as_dict()["rows"] == {"input": 3, "accepted": 0, "quarantined": 0, "skipped": 3}
 
 
@@ -70,10 +77,13 @@ def test_hourly_rows_become_one_fact_per_day_and_bucket(tmp_path: Path):
     batch = read_focus([focus_csv(tmp_path / "export.csv", rows)], AI)
     by_key = {(f.charge_date, f.dimensions.get("sku")): f for f in batch.facts}
     input_day = by_key[(date(2026, 10, 1), "USE1-Claude4.6Sonnet-input-tokens")]
-    assert input_day.amount == Decimal("2.40") and input_day.quantity == 2400 and input_day.unit == "Tokens"
+    assert input_day.amount == Decimal("2.40")
+    assert input_day.quantity == 2400
+    assert input_day.unit == "Tokens"
     assert by_key[(date(2026, 10, 1), "USE1-Claude4.6Sonnet-output-tokens")].amount == Decimal("0.10")
     assert len(batch.facts) == 3
-    assert input_day.provider == "aws" and input_day.provider_account == "123456789012"
+    assert input_day.provider == "aws"
+    assert input_day.provider_account == "123456789012"
     assert input_day.dimensions.get("tag:team") == "support"
     assert input_day.dimensions.get("service") == "Amazon Bedrock"
     assert input_day.posting_date == date(2026, 10, 1)
@@ -81,7 +91,10 @@ def test_hourly_rows_become_one_fact_per_day_and_bucket(tmp_path: Path):
 
 
 def test_messy_files_bom_e_notation_stray_spaces_missing_optional_columns_gzip(tmp_path: Path):
-    rows = [focus_row(" 1.5E-2 ", tags=""), focus_row("2.5e1 ", ChargeCategory=" Usage ", BillingCurrency=" usd ")]
+    rows = [
+        focus_row(" 1.5E-2 ", tags=""),
+        focus_row("2.5e1 ", ChargeCategory=" Usage ", BillingCurrency=" usd "),
+    ]
     columns = [c for c in FOCUS_COLUMNS if c not in ("Tags", "InvoiceId", "ChargeClass", "SkuMeter")]
     path = focus_csv(tmp_path / "part_0.csv.gz", rows, columns=columns, bom=True, gz=True)
     batch = read_focus([path], AI)
@@ -107,10 +120,14 @@ def test_purchase_credit_tax_adjustment_and_corrections(tmp_path: Path):
         focus_row("8.10", category="Tax", invoice="INV-9"),
         focus_row("-1.00", category="Adjustment", invoice="INV-9"),
         focus_row("1000.00", category="Purchase", CommitmentDiscountId="tokens-2026", end_hours=24 * 365),
-        focus_row("-3.00", day=date(2026, 9, 15), charge_class="Correction", period_start="2026-10-01T00:00:00Z"),
+        focus_row(
+            "-3.00", day=date(2026, 9, 15), charge_class="Correction", period_start="2026-10-01T00:00:00Z"
+        ),
     ]
     batch = read_focus([focus_csv(tmp_path / "export.csv", rows)], AI)
-    categories = {f.charge_category: f.amount for f in batch.facts if f.dimensions.get("charge_class") is None}
+    categories = {
+        f.charge_category: f.amount for f in batch.facts if f.dimensions.get("charge_class") is None
+    }
     assert categories == {
         ChargeCategory.USAGE: Decimal("100.00"),
         ChargeCategory.CREDIT: Decimal("-10.00"),
@@ -122,6 +139,12 @@ def test_purchase_credit_tax_adjustment_and_corrections(tmp_path: Path):
     assert correction.dimensions.get("billing_period") == "2026-10"  # … carried by October's bill
     assert correction.source == "focus/2026-10"
     [lot] = batch.lots
-    assert (lot.amount, lot.purchase_date, lot.expires_on) == (Decimal("1000.00"), date(2026, 10, 1), date(2027, 10, 1))
+    assert (lot.amount, lot.purchase_date, lot.expires_on) == (
+        Decimal("1000.00"),
+        date(2026, 10, 1),
+        date(2027, 10, 1),
+    )
     [invoice] = batch.invoices
-    assert invoice.number == "INV-9" and invoice.total == Decimal("97.10") and invoice.period == "2026-10"
+    assert invoice.number == "INV-9"
+    assert invoice.total == Decimal("97.10")
+    assert invoice.period == "2026-10"

@@ -26,16 +26,21 @@ def source(endpoints=("completions",)) -> OpenAIUsageSource:
 @responses.activate
 def test_completions_usage_is_read_with_every_group_by_and_kept_as_usage_not_cost():
     document = openai_page(
-        openai_bucket(DAY, openai_completions(1000, 500, input_cached_tokens=400, input_cache_write_tokens=100))
+        openai_bucket(
+            DAY, openai_completions(1000, 500, input_cached_tokens=400, input_cache_write_tokens=100)
+        )
     )
     assert openai_schema_errors(document) == []
     responses.get(url("completions"), json=document)
     pulled = source().pull(Window(DAY, DAY))
     assert pulled.facts == []  # usage only enriches: never a cost fact
     [usage] = pulled.usage
-    assert usage.metric("input_tokens") == 1000 and usage.metric("input_cache_write_tokens") == 100
-    assert usage.dimensions.get("api_key") == "key_a" and usage.dimensions.get("model") == "gpt-4.1"
-    assert usage.dimensions.get("batch") == "false" and usage.dimensions.get("endpoint") == "completions"
+    assert usage.metric("input_tokens") == 1000
+    assert usage.metric("input_cache_write_tokens") == 100
+    assert usage.dimensions.get("api_key") == "key_a"
+    assert usage.dimensions.get("model") == "gpt-4.1"
+    assert usage.dimensions.get("batch") == "false"
+    assert usage.dimensions.get("endpoint") == "completions"
     query = responses.calls[0].request.url.split("?", 1)[1]
     for field in ENDPOINTS["completions"]:
         assert f"group_by={field}" in query
@@ -96,4 +101,5 @@ def test_a_completions_result_without_a_required_count_refuses_the_window(missin
     pulled = source().pull(Window(DAY, DAY))
     assert pulled.usage == []
     [problem] = pulled.errors
-    assert problem.field == missing and "page 1" in problem.location
+    assert problem.field == missing
+    assert "page 1" in problem.location
