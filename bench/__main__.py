@@ -1,4 +1,26 @@
-"""Run every benchmark: `python -m bench`."""
+"""Run every benchmark: `python -m bench` (one module per benchmark; each reports its own figures)."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import focus_import
+
+BENCHMARKS = {"focus_import": focus_import}
+
+
+def main() -> int:
+    failed = []
+    for name, module in BENCHMARKS.items():
+        print(f"== {name}", flush=True)
+        result = module.run()
+        print(module.report(result), flush=True)
+        if not result["meets_targets"]:
+            failed.append(name)
+    if failed:
+        print(f"targets not met: {', '.join(failed)}")
+    return 1 if failed else 0
+
 
 if __name__ == "__main__":
-    raise SystemExit("no benchmarks yet")
+    sys.exit(main())

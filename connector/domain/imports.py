@@ -53,6 +53,13 @@ class Tally:
         by_currency = self.amounts[disposition]
         by_currency[currency] = by_currency.get(currency, ZERO) + amount
 
+    def add_many(self, disposition: Disposition, rows: int, amounts: dict[str, Decimal]) -> None:
+        """Many rows at once, with their amounts already summed per currency."""
+        self.rows[disposition] += rows
+        by_currency = self.amounts[disposition]
+        for currency, amount in amounts.items():
+            by_currency[currency] = by_currency.get(currency, ZERO) + amount
+
     def move(self, source: Disposition, target: Disposition, amount: Decimal, currency: str) -> None:
         """Re-file one row (e.g. an accepted record a later check refused)."""
         self.rows[source] -= 1

@@ -22,10 +22,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from connector.domain.facts import (
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
 from connector.domain.invoices import Invoice
 from connector.domain.money import MoneyError, currency_code, parse_amount
-from connector.sources.focus_aggregate import FocusAggregate, FocusLine
+from connector.sources.focus_aggregate import PURCHASE, FocusAggregate, StaticPart
 from connector.sources.focus_files import FileLineage, fingerprint, open_rows
 
 AI_SERVICES = ("AI and Machine Learning",)
@@ -47,6 +47,8 @@ PROVIDER_ALIASES = {"amazon web services": "aws", "aws": "aws", "microsoft": "az
 CATEGORIES = {c.value: c for c in ChargeCategory}
 NULLS = ("", "null", "NULL", "Null")
 PROGRESS_EVERY = 50_000
+MISSING = object()
+SKIPPED = StaticPart(ChargeCategory.USAGE, "USD", "", "", None, False, (), None, None, (), skip=True)
 # fact dimension → the FOCUS columns it is read from, first present wins
 DIMENSION_COLUMNS: dict[str, tuple[str, ...]] = {
     "sub_account": ("SubAccountId",),
@@ -112,12 +114,16 @@ def read_focus(
     """Parse, check and aggregate FOCUS files (one export, possibly in several parts)."""
     batch = FocusBatch()
     aggregate = FocusAggregate(options.entity, options.timezone, SOURCE)
+    accepted = 0
     for path in paths:
         size, sha = fingerprint(path)
         reader = _FileReader(path, options, batch, aggregate, progress)
         rows = reader.run()
         batch.files.append(FileLineage(str(path), size, sha, rows))
         batch.rows_read += rows
+        accepted += reader.accepted
+    # accepted amounts are the buckets' and purchases' exact sums: the same numbers, summed once
+    batch.tally.add_many(Disposition.ACCEPTED, accepted, aggregate.amounts_by_currency())
     batch.facts, batch.lots, batch.invoices = (
         aggregate.facts(),
         aggregate.lots(),
@@ -152,18 +158,28 @@ class _Columns:
         self.invoice = self._find("InvoiceId")
         self.lot_hint = self._find("CommitmentDiscountId", "SkuPriceId", "SkuId")
         found = [self._find(*names) for names in DIMENSION_COLUMNS.values()]
-        indexes = [i for i in found if i is not None]
         self.dim_names = tuple(
             name for name, i in zip(DIMENSION_COLUMNS, found, strict=True) if i is not None
         )
-        # itemgetter of one index returns the value itself, not a 1-tuple
-        self.dims = (
-            itemgetter(*indexes)
-            if len(indexes) > 1
-            else (lambda row: (row[indexes[0]],))
-            if indexes
-            else None
-        )
+        # The "static" columns: those that repeat across the rows of one bucket. They are read together and
+        # checked once per distinct combination, so a million hourly rows cost a few thousand checks.
+        static = {
+            "service": self.service,
+            "category": self.category,
+            "currency": self.currency,
+            "account": self.account,
+            "provider": self.provider,
+            "charge_class": self.charge_class,
+            "billing_period": self.billing_period,
+            "tags": self.tags,
+            "invoice": self.invoice,
+            "lot_hint": self.lot_hint,
+            **{f"dim:{name}": i for name, i in zip(DIMENSION_COLUMNS, found, strict=True) if i is not None},
+        }
+        present = {name: i for name, i in static.items() if i is not None}
+        self.static_names = tuple(present)
+        getter = itemgetter(*present.values())
+        self.static = getter if len(present) > 1 else (lambda row: (getter(row),))  # always a tuple
 
     def _find(self, *names: str) -> int | None:
         for name in names:
@@ -191,9 +207,11 @@ class _Columns:
 
 
 class _FileReader:
-    """Checks one file's rows, quarantining bad ones, and feeds good ones to the aggregate."""
+    """Checks one file's rows, quarantining bad ones, and sums good ones into the aggregate's buckets."""
 
-    def __init__(self, path, options: FocusOptions, batch: FocusBatch, aggregate, progress) -> None:
+    def __init__(
+        self, path, options: FocusOptions, batch: FocusBatch, aggregate: FocusAggregate, progress
+    ) -> None:
         self.path, self.options, self.batch, self.aggregate, self.progress = (
             path,
             options,
@@ -203,11 +221,10 @@ class _FileReader:
         )
         self.file = str(path)
         self.services = None if options.services is None else frozenset(options.services)
-        self.seen: dict[int, int] = {}  # hash of a whole row → its row number, to find exact repeats
-        self.times: dict[str, datetime | None] = {}
-        self.currencies: dict[str, str | None] = {}
-        self.tag_cache: dict[str, tuple | None] = {}
-        self.periods: dict[str, str | None] = {}
+        self.times: dict[str, tuple[datetime, date] | None] = {}
+        self.parts: dict[tuple, StaticPart | Refusal] = {}  # raw static values → their checked part
+        self.spans: dict[tuple[str, str], tuple | Refusal] = {}  # (start, end) text → (start, UTC day, end)
+        self.accepted = 0
 
     def run(self) -> int:
         try:
@@ -230,126 +247,158 @@ class _FileReader:
         self.aggregate.dim_names = self.col.dim_names
         count = 0
         try:
-            for count, row in enumerate(rows, start=1):
-                self._row(count + 1, row)
-                if self.progress and count % PROGRESS_EVERY == 0:
-                    self.progress(count, f"FOCUS {self.path.name}")
-        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            count = self._rows(rows)
+        except _Damaged as damaged:
+            count = damaged.count
             raise FocusFileError(
                 Problem(
                     self.file,
                     f"row {count + 2}",
                     "",
-                    f"the file is damaged or truncated after row {count + 1} ({exc}); what follows cannot be read",
+                    f"the file is damaged or truncated after row {count + 1} ({damaged.reason}); what follows cannot be read",
                     "download the export again; nothing from this file was stored",
                 )
             ) from None
         return count
 
-    # -------------------------------------------------------------------------------------- one row
-
-    def _row(self, row_no: int, row) -> None:
-        c = self.col
-        if type(row) is not list:
-            return self._quarantine(row_no, "", f"the line cannot be read as CSV ({row.reason})", [])
-        if len(row) != c.width:
-            reason = f"has {len(row)} fields but the header has {c.width} (a truncated or misquoted line)"
-            return self._quarantine(row_no, "", reason, row)
-        if self.services is not None and row[c.service].strip() not in self.services:
-            amount, currency = self._amount_of(row)
-            self.batch.tally.add(Disposition.SKIPPED, amount, currency)
-            return None
-        fingerprint_ = hash(tuple(row))
-        earlier = self.seen.get(fingerprint_)
-        if earlier is not None:
-            return self._quarantine(row_no, "", f"repeats row {earlier} exactly (a duplicated line)", row)
-        self.seen[fingerprint_] = row_no
-        line = self._line(row_no, row)
-        if line is None:
-            return None
-        self.aggregate.add(line)
-        self.batch.tally.add(Disposition.ACCEPTED, line.amount, line.currency)
-        return None
-
-    def _line(self, row_no: int, row: list[str]) -> FocusLine | None:
-        c, o = self.col, self.options
-        category = CATEGORIES.get(row[c.category].strip().lower())
-        if category is None:
-            return self._bad(
-                row_no,
-                "ChargeCategory",
-                f"{row[c.category]!r} is not Usage, Purchase, Credit, Tax or Adjustment",
-                row,
-            )
-        start = self._time(row[c.start])
-        if start is None:
-            return self._bad(row_no, "ChargePeriodStart", _bad_time(row[c.start]), row)
-        end = None
-        if c.end is not None:
-            end = self._time(row[c.end])
-            if end is None:
-                return self._bad(row_no, "ChargePeriodEnd", _bad_time(row[c.end]), row)
-            if end <= start:
-                return self._bad(
-                    row_no, "ChargePeriodEnd", f"{row[c.end]!r} is not after ChargePeriodStart", row
-                )
-        text = row[c.cost]
+    def _rows(self, rows: Iterator) -> int:
+        """The hot loop: one pass, locals only, the per-row work kept to what varies per row."""
+        c, width = self.col, self.col.width
+        static, parts, spans = c.static, self.parts, self.spans
+        remember = {}.setdefault  # hash of a whole row → the first row it was seen on
+        i_start, i_end, i_cost, i_quantity = c.start, c.end, c.cost, c.quantity
+        buckets, progress, count = self.aggregate.buckets, self.progress, 0
         try:
-            amount = parse_amount(text)
-            if "+" in text:
-                raise MoneyError(f"{text!r} has a + sign, which FOCUS numbers may not carry")
-        except MoneyError as exc:
-            return self._bad(row_no, "BilledCost", str(exc), row)
-        currency = self._currency(row[c.currency] if c.currency is not None else o.currency or "")
-        if currency is None:
-            return self._bad(
-                row_no, "BillingCurrency", f"{row[c.currency]!r} is not an ISO 4217 currency code", row
+            for count, row in enumerate(rows, start=1):
+                row_no = count + 1
+                if type(row) is not list:
+                    self._quarantine(row_no, "", f"the line cannot be read as CSV ({row.reason})", [])
+                    continue
+                if len(row) != width:
+                    self._quarantine(
+                        row_no,
+                        "",
+                        f"has {len(row)} fields but the header has {width} (a truncated or misquoted line)",
+                        row,
+                    )
+                    continue
+                key = static(row)
+                part = parts.get(key)
+                if part is None:
+                    part = parts[key] = self._check_static(key)
+                if type(part) is Refusal:
+                    self._quarantine(row_no, part.column, part.reason, row)
+                    continue
+                if part.skip:
+                    amount, currency = self._amount_of(row)
+                    self.batch.tally.add(Disposition.SKIPPED, amount, currency)
+                    continue
+                earlier = remember(hash(tuple(row)), row_no)
+                if earlier != row_no:
+                    self._quarantine(row_no, "", f"repeats row {earlier} exactly (a duplicated line)", row)
+                    continue
+                span_key = (row[i_start], row[i_end] if i_end is not None else "")
+                span = spans.get(span_key)
+                if span is None:
+                    span = spans[span_key] = self._check_span(*span_key)
+                if type(span) is Refusal:
+                    self._quarantine(row_no, span.column, span.reason, row)
+                    continue
+                text = row[i_cost]
+                try:
+                    amount = parse_amount(text)
+                    if "+" in text:
+                        raise MoneyError(f"{text!r} has a + sign, which FOCUS numbers may not carry")
+                except MoneyError as exc:
+                    self._quarantine(row_no, "BilledCost", str(exc), row)
+                    continue
+                quantity = None
+                if i_quantity is not None and row[i_quantity] not in NULLS:
+                    quantity = _quantity(row[i_quantity])
+                    if quantity is None:
+                        self._quarantine(
+                            row_no, "ConsumedQuantity", f"{row[i_quantity]!r} is not a number", row
+                        )
+                        continue
+                self.accepted += 1
+                if part.category is PURCHASE:
+                    self.aggregate.purchase(part, span[0], span[2], amount)
+                    continue
+                bucket_key = (part, span[1])
+                bucket = buckets.get(bucket_key)
+                if bucket is None:
+                    buckets[bucket_key] = [amount, quantity, quantity is not None]
+                else:
+                    bucket[0] += amount
+                    if bucket[2] and quantity is not None:
+                        bucket[1] += quantity
+                    else:
+                        bucket[1], bucket[2] = None, False
+                if progress and count % PROGRESS_EVERY == 0:
+                    progress(count, f"FOCUS {self.path.name}")
+        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            raise _Damaged(count, str(exc)) from None
+        return count
+
+    # ------------------------------------------------------------------------------ the static columns
+
+    def _check_span(self, start_text: str, end_text: str) -> tuple | Refusal:
+        """A row's charge period, checked once per distinct (start, end) pair."""
+        start = self._time(start_text)
+        if start is None:
+            return Refusal("ChargePeriodStart", _bad_time(start_text))
+        if self.col.end is None:
+            return (start[0], start[1], None)
+        end = self._time(end_text)
+        if end is None:
+            return Refusal("ChargePeriodEnd", _bad_time(end_text))
+        if end[0] <= start[0]:
+            return Refusal("ChargePeriodEnd", f"{end_text!r} is not after ChargePeriodStart")
+        return (start[0], start[1], end[0])
+
+    def _check_static(self, values: tuple) -> StaticPart | Refusal:
+        """Check the columns that repeat across a bucket's rows, once per distinct combination."""
+        raw = dict(zip(self.col.static_names, values, strict=True))
+        o = self.options
+        if self.services is not None and raw["service"].strip() not in self.services:
+            return SKIPPED  # another service: left out, whatever else its row holds
+        category = CATEGORIES.get(raw["category"].strip().lower())
+        if category is None:
+            return Refusal(
+                "ChargeCategory", f"{raw['category']!r} is not Usage, Purchase, Credit, Tax or Adjustment"
             )
-        account = row[c.account].strip() if c.account is not None else o.account or ""
+        currency = _currency(raw.get("currency", o.currency or ""))
+        if currency is None:
+            return Refusal("BillingCurrency", f"{raw.get('currency')!r} is not an ISO 4217 currency code")
+        account = raw["account"].strip() if "account" in raw else o.account or ""
         if account in NULLS:
-            return self._bad(row_no, "BillingAccountId", "is empty (FOCUS requires a billing account)", row)
-        correction = False
-        if c.charge_class is not None and row[c.charge_class].strip() not in NULLS:
-            if row[c.charge_class].strip().lower() != "correction":
-                return self._bad(
-                    row_no, "ChargeClass", f"{row[c.charge_class]!r} is neither empty nor Correction", row
-                )
-            correction = True
-        period = (
-            self._period(row[c.billing_period]) if c.billing_period is not None else start.strftime("%Y-%m")
-        )
-        if period is None:
-            return self._bad(row_no, "BillingPeriodStart", _bad_time(row[c.billing_period]), row)
-        tags = self._tags(row[c.tags]) if c.tags is not None else ()
+            return Refusal("BillingAccountId", "is empty (FOCUS requires a billing account)")
+        charge_class = _null(raw.get("charge_class", ""))
+        if charge_class is not None and charge_class.lower() != "correction":
+            return Refusal("ChargeClass", f"{raw['charge_class']!r} is neither empty nor Correction")
+        period = None
+        if "billing_period" in raw:
+            moment = self._time(raw["billing_period"])
+            if moment is None:
+                return Refusal("BillingPeriodStart", _bad_time(raw["billing_period"]))
+            period = moment[0].strftime("%Y-%m")
+        tags = _parse_tags(raw["tags"]) if "tags" in raw else ()
         if tags is None:
-            return self._bad(row_no, "Tags", f"{row[c.tags][:80]!r} is not a JSON object of flat values", row)
-        quantity = None
-        if c.quantity is not None and row[c.quantity].strip() not in NULLS:
-            try:
-                quantity = parse_amount(row[c.quantity])
-            except MoneyError as exc:
-                return self._bad(row_no, "ConsumedQuantity", str(exc), row)
-        return FocusLine(
-            category,
-            start,
-            end,
-            amount,
-            currency,
-            account,
-            self._provider(row),
-            period,
-            correction,
-            tuple(_null(v) for v in c.dims(row)) if c.dims else (),
-            tags,
-            quantity,
-            _null(row[c.invoice]) if c.invoice is not None else None,
-            _null(row[c.lot_hint]) if c.lot_hint is not None else None,
+            return Refusal("Tags", f"{raw['tags'][:80]!r} is not a JSON object of flat values")
+        return StaticPart(
+            category=category,
+            currency=currency,
+            account=account,
+            provider=self._provider(raw.get("provider", "")),
+            period=period,
+            correction=charge_class is not None,
+            tags=tags,
+            invoice=_null(raw.get("invoice", "")),
+            lot_hint=_null(raw.get("lot_hint", "")),
+            dims=tuple(_null(raw[f"dim:{name}"]) for name in self.col.dim_names),
         )
 
     # ---------------------------------------------------------------------------------------- helpers
-
-    def _bad(self, row_no: int, column: str, reason: str, row: list[str]) -> None:
-        self._quarantine(row_no, column, reason, row)
 
     def _quarantine(self, row_no: int, column: str, reason: str, row: list[str]) -> None:
         amount, currency = self._amount_of(row) if len(row) == self.col.width else (None, None)
@@ -366,10 +415,11 @@ class _FileReader:
             amount = parse_amount(row[c.cost])
         except MoneyError:
             return None, None
-        currency = self._currency(row[c.currency] if c.currency is not None else self.options.currency or "")
+        currency = _currency(row[c.currency] if c.currency is not None else self.options.currency or "")
         return (amount, currency) if currency else (None, None)
 
-    def _time(self, text: str) -> datetime | None:
+    def _time(self, text: str) -> tuple[datetime, date] | None:
+        """A FOCUS date-time (cached: an hourly export repeats each one thousands of times) and its UTC day."""
         if text in self.times:
             return self.times[text]
         value = text.strip()
@@ -381,33 +431,44 @@ class _FileReader:
             moment = None
         if moment is not None:
             moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-        self.times[text] = moment
-        return moment
+        self.times[text] = (moment, moment.date()) if moment is not None else None
+        return self.times[text]
 
-    def _period(self, text: str) -> str | None:
-        if text not in self.periods:
-            moment = self._time(text)
-            self.periods[text] = moment.strftime("%Y-%m") if moment else None
-        return self.periods[text]
-
-    def _currency(self, text: str) -> str | None:
-        if text not in self.currencies:
-            try:
-                self.currencies[text] = currency_code(text)
-            except MoneyError:
-                self.currencies[text] = None
-        return self.currencies[text]
-
-    def _tags(self, text: str) -> tuple | None:
-        if text not in self.tag_cache:
-            self.tag_cache[text] = _parse_tags(text)
-        return self.tag_cache[text]
-
-    def _provider(self, row: list[str]) -> str:
+    def _provider(self, raw: str) -> str:
         if self.options.provider:
             return self.options.provider
-        name = row[self.col.provider].strip().lower()
+        name = raw.strip().lower()
         return PROVIDER_ALIASES.get(name, name.replace(" ", "-") or "focus")
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a row is quarantined: the column at fault and the reason (cached for values that repeat)."""
+
+    column: str
+    reason: str
+
+
+class _Damaged(Exception):
+    def __init__(self, count: int, reason: str) -> None:
+        super().__init__(reason)
+        self.count, self.reason = count, reason
+
+
+def _currency(text: str) -> str | None:
+    try:
+        return currency_code(text)
+    except MoneyError:
+        return None
+
+
+def _quantity(text: str) -> Decimal | None:
+    """A quantity (not money): any finite decimal, E-notation and stray spaces allowed."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
 
 
 def _null(value: str) -> str | None:

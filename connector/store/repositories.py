@@ -189,7 +189,7 @@ def replace_versioned(
         chunk = superseded[start : start + 10_000]
         session.exec(update(table).where(table.id.in_(chunk)).values(is_current=False, superseded_at=now))
     if to_insert:
-        session.execute(insert(table), to_insert)
+        session.execute(insert(table.__table__), to_insert)  # Core executemany: no ORM bookkeeping per row
     return ReplaceResult(
         inserted=len(to_insert) - restated,
         restated=restated,
