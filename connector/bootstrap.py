@@ -99,13 +99,8 @@ class App:
         found: list[Source] = []
         openai = self.settings.openai
         if openai.admin_key and (openai.entity or self.default_entity()) == entity:
-            client = HttpClient(
-                name="OpenAI",
-                base_url=openai.base_url,
-                headers={"Authorization": f"Bearer {openai.admin_key.get_secret_value()}"},
-                timeout=openai.timeout_seconds,
-                retry=RetryPolicy(openai.max_retries + 1, sleep=self.sleep),
-                credential_hint="TOKENBOOKS_OPENAI__ADMIN_KEY",
+            client = self._http_client(
+                "OpenAI", openai, {"Authorization": f"Bearer {openai.admin_key.get_secret_value()}"}
             )
             timezone = self.mapping()[0].entity(entity).timezone
             found.append(
@@ -136,17 +131,11 @@ class App:
         anthropic = self.settings.anthropic
         if not anthropic.admin_key or (anthropic.entity or self.default_entity()) != entity:
             return []
-        client = HttpClient(
-            name="Anthropic",
-            base_url=anthropic.base_url,
-            headers={
-                "x-api-key": anthropic.admin_key.get_secret_value(),
-                "anthropic-version": ANTHROPIC_VERSION,
-            },
-            timeout=anthropic.timeout_seconds,
-            retry=RetryPolicy(anthropic.max_retries + 1, sleep=self.sleep),
-            credential_hint="TOKENBOOKS_ANTHROPIC__ADMIN_KEY",
-        )
+        headers = {
+            "x-api-key": anthropic.admin_key.get_secret_value(),
+            "anthropic-version": ANTHROPIC_VERSION,
+        }
+        client = self._http_client("Anthropic", anthropic, headers)
         return [
             AnthropicSource(
                 client,
@@ -157,6 +146,17 @@ class App:
                 lag_days=anthropic.lag_days,
             )
         ]
+
+    def _http_client(self, name: str, section: Any, headers: dict[str, str]) -> HttpClient:
+        """The shared HTTP client for one provider section of the settings (timeouts, retries, key hint)."""
+        return HttpClient(
+            name=name,
+            base_url=section.base_url,
+            headers=headers,
+            timeout=section.timeout_seconds,
+            retry=RetryPolicy(section.max_retries + 1, sleep=self.sleep),
+            credential_hint=f"TOKENBOOKS_{name.upper()}__ADMIN_KEY",
+        )
 
     def price_catalog(self) -> PriceCatalog:
         if self._catalog is None:

@@ -839,12 +839,17 @@ def import_invoices_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Import provider invoices (no provider offers an invoice API for OpenAI or Anthropic)."""
-    from connector.service.imports import import_invoices
+    _import_files("import_invoices", files, entity, as_json)
+
+
+def _import_files(importer: str, files: list[Path], entity: str | None, as_json: bool) -> None:
+    """Run one of the record-file importers of `service.imports` on each file and show its report."""
+    from connector.service import imports
 
     with plain_errors(as_json):
         application = _app_for()
         target = entity or application.default_entity()
-        reports = [import_invoices(application, path, entity=target) for path in files]
+        reports = [getattr(imports, importer)(application, path, entity=target) for path in files]
     _show_imports(reports, as_json)
 
 
@@ -855,12 +860,7 @@ def import_credits_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Import prepaid credit lots bought from providers (purchase date, amount, expiry)."""
-    from connector.service.imports import import_credit_lots
-
-    with plain_errors(as_json):
-        application = _app_for()
-        report = import_credit_lots(application, file, entity=entity or application.default_entity())
-    _show_imports([report], as_json)
+    _import_files("import_credit_lots", [file], entity, as_json)
 
 
 @import_app.command("customer-credits")
@@ -872,12 +872,7 @@ def import_customer_credits_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Import the credits you sell: purchases, redemptions, refunds and expiries per customer and grant."""
-    from connector.service.imports import import_customer_credits
-
-    with plain_errors(as_json):
-        application = _app_for()
-        report = import_customer_credits(application, file, entity=entity or application.default_entity())
-    _show_imports([report], as_json)
+    _import_files("import_customer_credits", [file], entity, as_json)
 
 
 @import_app.command("bills")

@@ -26,7 +26,7 @@ from connector.domain.facts import (
 )
 from connector.domain.money import MoneyError, currency_code, parse_amount
 from connector.domain.usage import Usage
-from connector.sources.base import PROVIDER_FIX, check_envelope
+from connector.sources.base import PROVIDER_FIX, page_results
 
 CENTS_PER_UNIT = Decimal(100)
 COST_DIMENSIONS = (
@@ -76,53 +76,28 @@ def parse_cost_page(
     data: Any, endpoint: str, page_no: int, ctx: ReportContext
 ) -> tuple[list[Fact], list[Problem], int]:
     """Billed facts (day × workspace × description) from one cost report page; problems refuse the window."""
-    source, where = f"Anthropic cost report ({endpoint})", f"page {page_no}"
-    facts: list[Fact] = []
-    problems = check_envelope(data, source, where)
-    received = 0
-    for bucket_where, bounds, item in _results(data, source, where, problems):
-        received += 1
-        fact = _cost_fact(item, bounds, source, bucket_where, ctx, problems)
-        if fact is not None:
-            facts.append(fact)
-    return facts, problems, received
+    return _parse(data, f"Anthropic cost report ({endpoint})", page_no, ctx, _cost_fact)
 
 
 def parse_usage_page(
     data: Any, endpoint: str, page_no: int, ctx: ReportContext
 ) -> tuple[list[Usage], list[Problem], int]:
     """Usage buckets (day × key × workspace × model × tier × context window) from one usage report page."""
-    source, where = f"Anthropic usage report ({endpoint})", f"page {page_no}"
-    usage: list[Usage] = []
-    problems = check_envelope(data, source, where)
+    return _parse(data, f"Anthropic usage report ({endpoint})", page_no, ctx, _usage)
+
+
+def _parse(
+    data: Any, source: str, page_no: int, ctx: ReportContext, build: Any
+) -> tuple[list, list[Problem], int]:
+    parsed: list = []
+    problems: list[Problem] = []
     received = 0
-    for item_where, bounds, item in _results(data, source, where, problems):
+    for where, bounds, item in page_results(data, source, f"page {page_no}", problems, _bounds):
         received += 1
-        record = _usage(item, bounds, source, item_where, ctx, problems)
-        if record is not None:
-            usage.append(record)
-    return usage, problems, received
-
-
-def _results(data: Any, source: str, where: str, problems: list[Problem]):
-    """(location, bucket bounds, result item) for every result of a well-formed page."""
-    if problems:
-        return
-    for b_index, bucket in enumerate(data["data"]):
-        bucket_where = f"{where}, data[{b_index}]"
-        bounds = _bounds(bucket, source, bucket_where, problems)
-        if bounds is None:
-            continue
-        results = bucket.get("results")
-        if not isinstance(results, list):
-            problems.append(Problem(source, bucket_where, "results", "missing or not a list", PROVIDER_FIX))
-            continue
-        for r_index, item in enumerate(results):
-            item_where = f"{bucket_where}.results[{r_index}]"
-            if not isinstance(item, dict):
-                problems.append(Problem(source, item_where, "", "a result is not an object", PROVIDER_FIX))
-                continue
-            yield item_where, bounds, item
+        value = build(item, bounds, source, where, ctx, problems)
+        if value is not None:
+            parsed.append(value)
+    return parsed, problems, received
 
 
 def _bounds(

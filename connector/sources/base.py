@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from connector.domain.errors import InputError, Problem
 from connector.domain.facts import Fact
@@ -125,3 +125,32 @@ def check_envelope(data: object, source: str, where: str) -> list[Problem]:
     if not isinstance(data.get("has_more"), bool):
         return [Problem(source, where, "has_more", "missing or not true/false", PROVIDER_FIX)]
     return []
+
+
+Bounds = Callable[[Any, str, str, list[Problem]], Any]  # (bucket, source, where, problems) → bounds or None
+
+
+def page_results(
+    data: Any, source: str, where: str, problems: list[Problem], bounds: Bounds
+) -> Iterator[tuple]:
+    """(location, bucket bounds, result) for every result object of a report page (OpenAI and Anthropic
+    share the shape: data[] of buckets, each with its time bounds and results[]). Envelope, bucket and
+    result problems are added to `problems`; what they concern is left out."""
+    problems.extend(check_envelope(data, source, where))
+    if problems:
+        return
+    for b_index, bucket in enumerate(data["data"]):
+        bucket_where = f"{where}, data[{b_index}]"
+        bucket_bounds = bounds(bucket, source, bucket_where, problems)
+        if bucket_bounds is None:
+            continue
+        results = bucket.get("results")
+        if not isinstance(results, list):
+            problems.append(Problem(source, bucket_where, "results", "missing or not a list", PROVIDER_FIX))
+            continue
+        for r_index, item in enumerate(results):
+            item_where = f"{bucket_where}.results[{r_index}]"
+            if not isinstance(item, dict):
+                problems.append(Problem(source, item_where, "", "a result is not an object", PROVIDER_FIX))
+                continue
+            yield item_where, bucket_bounds, item

@@ -32,7 +32,7 @@ from connector.sources.base import (
     PullResult,
     RawPage,
     Window,
-    check_envelope,
+    page_results,
 )
 from connector.sources.http import HttpClient
 
@@ -104,30 +104,15 @@ class OpenAICostsSource:
     # ------------------------------------------------------------------------------------------ parsing
 
     def _parse_page(self, data: Any, url: str, page_no: int) -> tuple[list[Fact], list[Problem], int]:
-        where = f"page {page_no}"
         source = f"OpenAI Costs API ({url})"
-        envelope_problems = check_envelope(data, source, where)
-        if envelope_problems:
-            return [], envelope_problems, 0
         facts: list[Fact] = []
         problems: list[Problem] = []
         received = 0
-        for b_index, bucket in enumerate(data["data"]):
-            bucket_where = f"{where}, data[{b_index}]"
-            bounds = bucket_bounds(bucket, source, bucket_where, problems)
-            if bounds is None:
-                continue
-            results = bucket.get("results")
-            if not isinstance(results, list):
-                problems.append(
-                    Problem(source, bucket_where, "results", "missing or not a list", _FIX_PROVIDER)
-                )
-                continue
-            for r_index, item in enumerate(results):
-                received += 1
-                fact = self._fact(item, bounds, source, f"{bucket_where}.results[{r_index}]", problems)
-                if fact is not None:
-                    facts.append(fact)
+        for where, bounds, item in page_results(data, source, f"page {page_no}", problems, bucket_bounds):
+            received += 1
+            fact = self._fact(item, bounds, source, where, problems)
+            if fact is not None:
+                facts.append(fact)
         return facts, problems, received
 
     def _fact(
@@ -138,9 +123,6 @@ class OpenAICostsSource:
         where: str,
         problems: list[Problem],
     ) -> Fact | None:
-        if not isinstance(item, dict):
-            problems.append(Problem(source, where, "", "a result is not an object", _FIX_PROVIDER))
-            return None
         amount_field = item.get("amount")
         if not isinstance(amount_field, dict):
             problems.append(Problem(source, where, "amount", "missing or not an object", _FIX_PROVIDER))

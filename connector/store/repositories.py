@@ -998,6 +998,17 @@ class ImportRepository:
         )
 
 
+def upsert_row(session: Session, table: Any, key: dict[str, Any], values: dict[str, Any]) -> bool:
+    """Insert a row, or update the one with the same natural `key` columns. True when it is new."""
+    row = session.exec(select(table).filter_by(**key)).scalar()
+    new = row is None
+    row = row or table(**key, **values)
+    for name, value in values.items():
+        setattr(row, name, value)
+    session.add(row)
+    return new
+
+
 def row_to_lot(row: CreditLotRow) -> CreditLot:
     return CreditLot(
         entity=row.entity,
@@ -1021,31 +1032,12 @@ class CreditLotRepository:
 
     def upsert(self, lot: CreditLot, *, import_id: str | None, now: datetime) -> bool:
         """Store a lot; a lot already stored under the same provider, account and id is replaced. True if new."""
-        row = self.session.exec(
-            select(CreditLotRow).where(
-                CreditLotRow.provider == lot.provider,
-                CreditLotRow.provider_account == lot.provider_account,
-                CreditLotRow.lot_id == lot.lot_id,
-            )
-        ).scalar()
-        new = row is None
-        row = row or CreditLotRow(
-            provider=lot.provider,
-            provider_account=lot.provider_account,
-            lot_id=lot.lot_id,
-            source=lot.source,
-            recorded_at=now,
+        key = {"provider": lot.provider, "provider_account": lot.provider_account, "lot_id": lot.lot_id}
+        names = ("entity", "purchase_date", "amount", "currency", "expires_on", "description", "source")
+        values = {name: getattr(lot, name) for name in names}
+        return upsert_row(
+            self.session, CreditLotRow, key, {**values, "import_id": import_id, "recorded_at": now}
         )
-        row.entity, row.purchase_date, row.amount, row.currency = (
-            lot.entity,
-            lot.purchase_date,
-            lot.amount,
-            lot.currency,
-        )
-        row.expires_on, row.description, row.source = lot.expires_on, lot.description, lot.source
-        row.import_id, row.recorded_at = import_id, now
-        self.session.add(row)
-        return new
 
     def for_entity(self, entity: str) -> list[CreditLot]:
         rows = self.session.exec(
@@ -1097,17 +1089,8 @@ class CustomerCreditRepository:
 
     def upsert(self, event: CustomerCreditEvent, *, import_id: str | None, now: datetime) -> bool:
         """Store an event; one already stored under the same entity and event id is replaced. True if new."""
-        row = self.session.exec(
-            select(CustomerCreditEventRow).where(
-                CustomerCreditEventRow.entity == event.entity,
-                CustomerCreditEventRow.event_id == event.event_id,
-            )
-        ).scalar()
-        new = row is None
-        row = row or CustomerCreditEventRow(
-            entity=event.entity, event_id=event.event_id, source=event.source, recorded_at=now
-        )
-        for name in (
+        key = {"entity": event.entity, "event_id": event.event_id}
+        names = (
             "customer",
             "grant_id",
             "event_date",
@@ -1116,11 +1099,10 @@ class CustomerCreditRepository:
             "product",
             "expires_on",
             "source",
-        ):
-            setattr(row, name, getattr(event, name))
-        row.kind, row.import_id, row.recorded_at = event.kind.value, import_id, now
-        self.session.add(row)
-        return new
+        )
+        values = {name: getattr(event, name) for name in names}
+        values |= {"kind": event.kind.value, "import_id": import_id, "recorded_at": now}
+        return upsert_row(self.session, CustomerCreditEventRow, key, values)
 
     def for_entity(self, entity: str, until: date | None = None) -> list[CustomerCreditEvent]:
         query = select(CustomerCreditEventRow).where(CustomerCreditEventRow.entity == entity)
