@@ -263,8 +263,8 @@ def _failed(
         uow.commit()
     recorder.finish("failed", reason=str(problem))
     return InputError(
-        f"{problem.source}: {problem.message}",
-        fix=problem.fix or "nothing from this file was stored",
+        f"{problem.source} cannot be imported; nothing from it was stored",
+        fix=problem.fix or "correct the file and import it again",
         problems=[problem],
     )
 
