@@ -87,9 +87,10 @@ class App:
     def locked_behaviour(self, entity: str) -> LockedBehaviour:
         return LockedBehaviour.NEXT_OPEN_DAY
 
-    def default_start(self) -> date:
+    def default_start(self, until: date) -> date:
+        """Where a source with no bookmark starts: the configured start date, or the month being booked."""
         configured = self.settings.openai.start_date
-        return date.fromisoformat(configured) if configured else Period.of(self.clock().date()).first_day
+        return date.fromisoformat(configured) if configured else Period.of(until).first_day
 
     # ---------------------------------------------------------------------------------------- sources
 

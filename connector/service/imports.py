@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from connector.domain.credits import CreditLot, check_customer_events
 from connector.domain.errors import InputError, Problem
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
-from connector.service.invoices import invoice_row
+from connector.service.invoices import upsert_invoices
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
 from connector.sources.credit_files import read_credit_lots, read_customer_credits
 from connector.sources.focus import FocusFileError, FocusOptions, read_focus
@@ -97,8 +97,7 @@ def import_focus(
         for lot in batch.lots:
             uow.credit_lots.upsert(lot, import_id=import_id, now=now)
         counts["credit_lots"] = len(batch.lots)
-        for invoice in batch.invoices:
-            uow.invoices.upsert(invoice_row(invoice, ctx.clock))
+        upsert_invoices(uow, batch.invoices, source="focus", clock=ctx.clock)
         counts["invoices"] = len(batch.invoices)
         return counts
 
@@ -112,8 +111,8 @@ def import_invoices(ctx: ImportContext, path: Path, *, entity: str) -> ImportRep
         raise _failed(ctx, recorder, "invoices", [path], entity, problem)
 
     def store(uow: UnitOfWork, import_id: str, raw_id: int) -> dict[str, int]:
-        new = sum(1 for invoice in invoices if uow.invoices.upsert(invoice_row(invoice, ctx.clock)))
-        return {"invoices_new": new, "invoices_replaced": len(invoices) - new}
+        stored = upsert_invoices(uow, invoices, source=str(path), clock=ctx.clock)
+        return {"invoices_new": stored.new, "invoices_replaced": stored.replaced}
 
     return _finish(ctx, recorder, "invoices", [_lineage(path, tally)], entity, tally, quarantined, store)
 

@@ -76,11 +76,33 @@ def import_ledger_bills(
                     source=f"{ledger.name} bill {bill.ledger_id} ({vendor})",
                 )
             )
-    with UnitOfWork(engine) as uow:
-        for invoice in invoices:
-            uow.invoices.upsert(invoice_row(invoice, clock))
-        uow.commit()
+    store_invoices(engine, invoices, source=f"{ledger.name} bills", clock=clock)
     return invoices
+
+
+@dataclass
+class InvoiceImport:
+    source: str
+    new: int = 0
+    replaced: int = 0
+
+
+def store_invoices(engine, invoices: list[Invoice], *, source: str, clock: Clock) -> InvoiceImport:
+    """Store invoices in one transaction; one already stored under the same number is replaced."""
+    with UnitOfWork(engine) as uow:
+        result = upsert_invoices(uow, invoices, source=source, clock=clock)
+        uow.commit()
+    return result
+
+
+def upsert_invoices(uow: UnitOfWork, invoices: list[Invoice], *, source: str, clock: Clock) -> InvoiceImport:
+    result = InvoiceImport(source)
+    for invoice in invoices:
+        if uow.invoices.upsert(invoice_row(invoice, clock)):
+            result.new += 1
+        else:
+            result.replaced += 1
+    return result
 
 
 def invoice_row(invoice: Invoice, clock: Clock) -> InvoiceRow:

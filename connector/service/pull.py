@@ -179,7 +179,7 @@ class PullContext(Protocol):
 
     def sources(self, entity: str) -> list[Source]: ...
 
-    def default_start(self) -> date: ...
+    def default_start(self, until: date) -> date: ...
 
 
 @dataclass
@@ -220,7 +220,9 @@ def pull_sources(
     run = PullRun(recorder.run_id, entity)
     chosen = [s for s in ctx.sources(entity) if providers is None or s.provider in providers]
     for source in chosen:
-        window = window_for(source, ctx.engine, since=since, until=until, default_start=ctx.default_start())
+        window = window_for(
+            source, ctx.engine, since=since, until=until, default_start=ctx.default_start(until)
+        )
         try:
             run.pulls.append(
                 pull_source(

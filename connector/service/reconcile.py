@@ -58,10 +58,10 @@ def reconcile_period(
     figures: dict[Account, _Figures] = defaultdict(_Figures)
     with UnitOfWork(engine) as uow:
         stored = uow.facts.current(entity, period.first_day, period.last_day)
-        journals = uow.outbox.list(entity, first_day=period.first_day, last_day=period.last_day)
+        journals = uow.outbox.for_bucket_periods(entity, period.first_day, period.last_day)
         invoices = uow.invoices.for_period(entity, str(period))
     _cost(figures, [s.fact for s in stored], mapping)
-    _posted(figures, journals)
+    _posted(figures, journals, period)
     for invoice in invoices:
         f = figures[(invoice.provider, invoice.provider_account)]
         f.invoice = (f.invoice or ZERO) + invoice.total
@@ -105,9 +105,10 @@ def _cost(figures: dict[Account, _Figures], facts: list, mapping: MappingSet) ->
         figures[(bucket.provider, bucket.provider_account)].rounded += amount
 
 
-def _posted(figures: dict[Account, _Figures], journals: list[StoredJournal]) -> None:
+def _posted(figures: dict[Account, _Figures], journals: list[StoredJournal], period: Period) -> None:
+    """What tokenbooks posted *for* the period: contributions to its buckets, whatever the journal's date."""
     for stored in journals:
-        amount = _usage_amount(stored.journal)
+        amount = _usage_amount(stored.journal, period)
         f = figures[(stored.journal.provider, stored.journal.provider_account)]
         if stored.status == "posted":
             f.posted += amount
@@ -115,8 +116,17 @@ def _posted(figures: dict[Account, _Figures], journals: list[StoredJournal]) -> 
             f.queued += amount
 
 
-def _usage_amount(journal: Journal) -> Decimal:
-    return sum((c.amount for c in journal.contributions if c.bucket.kind is JournalKind.USAGE_ACCRUAL), ZERO)
+def _usage_amount(journal: Journal, period: Period | None = None) -> Decimal:
+    """The accrual a journal contributes (to the period's buckets only, when a period is given)."""
+    return sum(
+        (
+            c.amount
+            for c in journal.contributions
+            if c.bucket.kind is JournalKind.USAGE_ACCRUAL
+            and (period is None or period.contains(c.bucket.period))
+        ),
+        ZERO,
+    )
 
 
 def _read_back(
@@ -131,13 +141,19 @@ def _read_back(
     clock: Clock,
 ) -> None:
     """Compare what the ledger holds under our keys with what we posted; queue missing journals again."""
-    held = {j.key: j for j in ledger.read_back(period.first_day, period.last_day)}
+    posted = [s for s in journals if s.status == "posted"]
+    if not posted:
+        return
+    held = {
+        j.key: j
+        for j in ledger.read_back(
+            min(s.journal.txn_date for s in posted), max(s.journal.txn_date for s in posted)
+        )
+    }
     counter_ids = _counter_account_ids(ledger, mapping, mapping.entity(entity).ledger)
     for f in figures.values():
         f.ledger = ZERO
-    for stored in journals:
-        if stored.status != "posted":
-            continue
+    for stored in posted:
         f = figures[(stored.journal.provider, stored.journal.provider_account)]
         copy = held.get(stored.journal.key)
         if copy is None:
@@ -146,7 +162,13 @@ def _read_back(
             continue
         if sorted(ln.amount for ln in copy.lines) != sorted(ln.amount for ln in stored.journal.lines):
             f.drifted.append(f"{stored.journal.key} (changed)")
-        f.ledger += _ledger_usage_amount(copy, counter_ids)
+        f.ledger += _ledger_usage_amount(copy, counter_ids) * _share_in(stored.journal, period)
+
+
+def _share_in(journal: Journal, period: Period) -> Decimal:
+    """The part of a journal's accrual that belongs to the period (1 unless it gathers several months)."""
+    total = _usage_amount(journal)
+    return Decimal(1) if total == 0 else _usage_amount(journal, period) / total
 
 
 def _counter_account_ids(ledger: Ledger, mapping: MappingSet, ledger_name: str) -> set[str]:

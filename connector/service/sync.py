@@ -39,7 +39,7 @@ class SyncContext(Protocol):
 
     def ledger(self, entity: str) -> Ledger: ...
 
-    def default_start(self) -> date: ...
+    def default_start(self, until: date) -> date: ...
 
     def locked_behaviour(self, entity: str) -> LockedBehaviour: ...
 
@@ -124,7 +124,9 @@ def _run(
         uow.commit()
     first_day = until
     for source in ctx.sources(result.entity):
-        window = window_for(source, ctx.engine, since=since, until=until, default_start=ctx.default_start())
+        window = window_for(
+            source, ctx.engine, since=since, until=until, default_start=ctx.default_start(until)
+        )
         pull = pull_source(
             source, window, engine=ctx.engine, recorder=recorder, clock=ctx.clock, reporter=reporter
         )

@@ -660,6 +660,18 @@ class OutboxRepository:
         rows = self.session.exec(query.order_by(JournalRow.txn_date, JournalRow.id)).scalars()
         return [self._load(row) for row in rows]
 
+    def for_bucket_periods(self, entity: str, first_day: date, last_day: date) -> list[StoredJournal]:
+        """Journals that contribute to buckets of [first_day, last_day], whatever their own date."""
+        ids = select(ContributionRow.journal_id).where(
+            ContributionRow.entity == entity,
+            ContributionRow.period >= first_day,
+            ContributionRow.period <= last_day,
+        )
+        rows = self.session.exec(
+            select(JournalRow).where(JournalRow.id.in_(ids)).order_by(JournalRow.txn_date, JournalRow.id)
+        ).scalars()
+        return [self._load(row) for row in rows]
+
     def set_status(
         self,
         journal_id: int,

@@ -1,0 +1,106 @@
+"""Reconciliation on fakes: provider cost ↔ invoice ↔ posted ↔ ledger, with drift found and repaired."""
+
+from datetime import date
+from decimal import Decimal
+
+from connector.domain.invoices import Invoice
+from connector.domain.periods import Period
+from connector.domain.reconcile import ReconStatus
+from connector.service.invoices import store_invoices
+from connector.service.reconcile import reconcile_period
+from connector.service.runs import RunRecorder
+from connector.service.sync import sync
+from tests.service.conftest import World
+
+OCT = Period(2026, 10)
+
+
+def run_month(world: World, amounts: dict[int, str]) -> None:
+    for day, amount in amounts.items():
+        world.source.set(amount, date(2026, 10, day))
+    world.clock.night_after(date(2026, 10, 31))
+    assert sync(world.app, entity="acme-us", until=date(2026, 10, 31)).status == "succeeded"
+
+
+def invoice(world: World, total: str) -> None:
+    store_invoices(
+        world.app.engine,
+        [Invoice("acme-us", "openai", "org-1", "INV-1", "2026-10", date(2026, 11, 3), Decimal(total), "USD")],
+        source="test",
+        clock=world.clock,
+    )
+
+
+def reconcile(world: World, ledger=True):
+    recorder = RunRecorder(
+        world.app.engine, world.clock, actor="test", kind="reconcile", entity="acme-us", params={}
+    )
+    [result] = reconcile_period(
+        world.app.engine,
+        mapping=world.app.mapping()[0],
+        entity="acme-us",
+        period=OCT,
+        ledger=world.ledger if ledger else None,
+        recorder=recorder,
+        clock=world.clock,
+    )
+    return result
+
+
+def test_a_month_that_agrees_everywhere_is_matched_and_rounding_is_explained(world: World):
+    run_month(world, {1: "10.004", 2: "10.004", 3: "10.004"})  # exact 30.012; per-day rounding posts 30.00
+    invoice(world, "30.01")
+    result = reconcile(world)
+    assert result.status is ReconStatus.MATCHED
+    assert result.provider_cost == Decimal("30.01")
+    assert result.input.posted_total == Decimal("30.00")
+    assert result.input.ledger_total == Decimal("30.00")
+    assert result.coverage == Decimal("1.0000")
+    [posted_check] = [f for f in result.findings if f.check.startswith("posted")]
+    assert "rounding" in posted_check.explanation
+    assert "-0.01" in posted_check.explanation
+
+
+def test_no_invoice_yet_is_reported_as_missing(world: World):
+    run_month(world, {1: "5.00"})
+    assert reconcile(world).status is ReconStatus.MISSING_INVOICE
+
+
+def test_an_invoice_beyond_tolerance_is_a_variance_with_a_reason_to_look_for(world: World):
+    run_month(world, {1: "100.00"})
+    invoice(world, "125.00")
+    result = reconcile(world)
+    assert result.status is ReconStatus.VARIANCE
+    [check] = [f for f in result.findings if f.check == "invoice = provider cost"]
+    assert check.difference == Decimal("25.00")
+    assert "tax" in check.explanation
+
+
+def test_a_journal_deleted_in_the_ledger_is_drift_by_key_and_the_next_sync_posts_exactly_it(world: World):
+    run_month(world, {1: "10.00", 2: "20.00"})
+    invoice(world, "30.00")
+    del world.ledger.journals["TB-AC-261002-001"]  # someone deletes it by hand
+    result = reconcile(world)
+    assert result.status is ReconStatus.DRIFT
+    assert result.input.drifted_keys == ("TB-AC-261002-001 (missing)",)
+    again = sync(world.app, entity="acme-us", until=date(2026, 10, 31))
+    assert again.post.posted == ["TB-AC-261002-001"]
+    assert sorted(world.ledger.journals) == ["TB-AC-261001-001", "TB-AC-261002-001"]
+    assert reconcile(world).status is ReconStatus.MATCHED
+
+
+def test_a_journal_edited_by_hand_is_drift_but_left_alone(world: World):
+    run_month(world, {1: "10.00"})
+    invoice(world, "10.00")
+    from dataclasses import replace
+
+    from connector.ledgers.port import LedgerLine
+
+    held = world.ledger.journals["TB-AC-261001-001"]
+    world.ledger.journals[held.key] = replace(
+        held, lines=(LedgerLine("5010", Decimal("12.00")), LedgerLine("2150", Decimal("-12.00")))
+    )
+    result = reconcile(world)
+    assert result.status is ReconStatus.DRIFT
+    assert result.input.drifted_keys == ("TB-AC-261001-001 (changed)",)
+    assert sync(world.app, entity="acme-us", until=date(2026, 10, 31)).post.posted == []
