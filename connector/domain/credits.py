@@ -18,8 +18,10 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from connector.domain.breakage import Grant, Redemption
 from connector.domain.errors import Problem
 from connector.domain.money import ZERO, currency_code
+from connector.domain.prepaid import PrepaidLot
 
 # Providers whose prepaid credits expire by their terms when the purchase does not say otherwise.
 EXPIRY_YEARS_BY_PROVIDER = {"openai": 1}
@@ -60,6 +62,10 @@ class CreditLot:
         if self.expires_on is not None and self.expires_on <= self.purchase_date:
             raise ValueError(f"expires_on {self.expires_on} is not after purchase_date {self.purchase_date}")
 
+    def as_prepaid(self) -> PrepaidLot:
+        """The lot as the prepaid policy draws it down (domain/prepaid.py)."""
+        return PrepaidLot(self.lot_id, self.purchase_date, self.amount, self.currency, self.expires_on)
+
 
 class CustomerCreditKind(StrEnum):
     PURCHASE = "purchase"  # the customer bought credits: the grant's balance rises
@@ -92,6 +98,26 @@ class CustomerCreditEvent:
     @property
     def signed(self) -> Decimal:
         return self.amount if self.kind is CustomerCreditKind.PURCHASE else -self.amount
+
+    def as_grant(self, expected_breakage: Decimal) -> Grant:
+        """A purchase as the breakage policy sees it (domain/breakage.py); the rate is the policy's."""
+        if self.kind is not CustomerCreditKind.PURCHASE:
+            raise ValueError(f"{self.event_id} is a {self.kind.value}, not a purchase")
+        return Grant(
+            self.grant_id,
+            self.customer,
+            self.product,
+            self.event_date,
+            self.amount,
+            self.currency,
+            expected_breakage,
+            self.expires_on,
+        )
+
+    def as_redemption(self) -> Redemption:
+        if self.kind is not CustomerCreditKind.REDEMPTION:
+            raise ValueError(f"{self.event_id} is a {self.kind.value}, not a redemption")
+        return Redemption(self.grant_id, self.event_date, self.amount)
 
 
 @dataclass(frozen=True, slots=True)

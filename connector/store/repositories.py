@@ -38,6 +38,7 @@ from connector.domain.journals import (
 )
 from connector.domain.mapping import Allocation, MappingSet
 from connector.domain.money import ZERO
+from connector.domain.prepaid import lot_order
 from connector.domain.usage import Usage
 from connector.store.tables import (
     AllocationRow,
@@ -1066,15 +1067,7 @@ class CreditLotRepository:
             for lot in self.for_entity(entity)
             if lot.provider == provider and lot.provider_account == provider_account
         ]
-        return sorted(
-            lots,
-            key=lambda lot: (
-                lot.expires_on is None,
-                lot.expires_on or date.max,
-                lot.purchase_date,
-                lot.lot_id,
-            ),
-        )
+        return sorted(lots, key=lambda lot: lot_order(lot.as_prepaid()))
 
 
 def row_to_customer_event(row: CustomerCreditEventRow) -> CustomerCreditEvent:

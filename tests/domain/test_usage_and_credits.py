@@ -97,3 +97,16 @@ def test_an_event_already_stored_counts_toward_the_balance():
     accepted, refused = check_customer_events(stored, [("row 2", event("E3", "redemption", "20"))], "f")
     assert accepted == []
     assert refused[0][1].field == "amount"
+
+
+def test_stored_credits_feed_the_prepaid_and_breakage_policies():
+    from connector.domain.breakage import position
+
+    lot = CreditLot("e", "openai", "org", "L1", date(2026, 1, 15), Decimal("1000"), "USD", date(2027, 1, 15))
+    assert lot.as_prepaid().open_on(date(2026, 6, 1))
+    assert not lot.as_prepaid().open_on(date(2027, 1, 15))
+    grant = event("P1", "purchase", "100000").as_grant(Decimal("0.08"))
+    redeemed = event("R1", "redemption", "60000", day=date(2026, 2, 1)).as_redemption()
+    assert position(grant, [redeemed], date(2026, 3, 1)).breakage == Decimal("5217.39")
+    with pytest.raises(ValueError, match="not a purchase"):
+        event("R1", "redemption", "1").as_grant(Decimal(0))
