@@ -1,6 +1,8 @@
 """OpenAI Costs API: the authoritative dollars, per UTC day × project × line item.
 
-`GET /v1/organization/costs` with daily buckets aligned to UTC midnight, paged with `next_page`.
+`GET /v1/organization/costs` with daily buckets aligned to UTC midnight, paged with `next_page`, grouped
+by project, line item and API key (an API that predates the api_key_id group-by refuses it with a 400:
+the pull then goes on without it and says so in a warning).
 `amount.value` is a JSON number in dollars (read as Decimal, never float); `amount.currency` is lower
 case; group-by fields not requested, or not known, come back null (a value, not an error); `line_item` is
 free text and is kept as it is. Facts, schema: ../shared/reference/providers.md §1.
@@ -13,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connector.domain.errors import Problem
+from connector.domain.errors import Problem, Severity
 from connector.domain.facts import (
     ChargeCategory,
     CostBasis,
@@ -53,7 +55,7 @@ class OpenAICostsSource:
         entity: str,
         timezone: str,
         lag_days: int = 3,
-        group_by: tuple[str, ...] = ("project_id", "line_item"),
+        group_by: tuple[str, ...] = ("project_id", "line_item", "api_key_id"),
     ) -> None:
         self.client = client
         self.provider_account = organization
@@ -65,6 +67,16 @@ class OpenAICostsSource:
         ZoneInfo(timezone)  # fail early on a bad zone
 
     def pull(self, window: Window, progress: Progress | None = None) -> PullResult:
+        try:
+            return self._pull(window, progress)
+        except _GroupByRefused as refused:
+            # An API older than the api_key_id group-by (2026) answers 400: pull without it from now on.
+            self.group_by = tuple(g for g in self.group_by if g != "api_key_id")
+            result = self._pull(window, progress)
+            result.problems.append(refused.warning)
+            return result
+
+    def _pull(self, window: Window, progress: Progress | None) -> PullResult:
         result = PullResult(self.name, self.provider, self.provider_account, window)
         start = utc_midnight(window.first_day)
         end = utc_midnight(window.last_day + timedelta(days=1))
@@ -82,7 +94,10 @@ class OpenAICostsSource:
                 params["page"] = cursor
             if progress:
                 progress(pages.count, f"OpenAI costs page {pages.count + 1}")
-            response = self.client.get_json(COSTS_PATH, params)
+            by_key = "api_key_id" in self.group_by and cursor is None
+            response = self.client.get_json(COSTS_PATH, params, accept=(400,) if by_key else ())
+            if response.status == 400:
+                raise _GroupByRefused(response.url)
             page_no = pages.count + 1
             facts, problems, received = self._parse_page(response.data, response.url, page_no)
             result.facts.extend(facts)
@@ -156,6 +171,20 @@ class OpenAICostsSource:
             else None,
             unit=item.get("quantity_unit"),
             source=self.name,
+        )
+
+
+class _GroupByRefused(Exception):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.warning = Problem(
+            f"OpenAI Costs API ({url})",
+            "page 1",
+            "group_by",
+            "this organization's API refused group_by=api_key_id (HTTP 400); costs were pulled per project "
+            "and line item only",
+            "nothing to do: per-key costs appear once OpenAI offers them to the organization",
+            Severity.WARNING,
         )
 
 

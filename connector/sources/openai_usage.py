@@ -110,7 +110,9 @@ class OpenAIUsageSource:
                 params["page"] = cursor
             if progress:
                 progress(pages.count, f"OpenAI usage {endpoint} page {pages.count + 1}")
-            response = self.client.get_json(path, params, missing_ok=endpoint in NEWER_ENDPOINTS)
+            response = self.client.get_json(
+                path, params, accept=(404,) if endpoint in NEWER_ENDPOINTS else ()
+            )
             if response.status == 404:
                 result.problems.append(_not_offered(endpoint, response.url))
                 return {}, None
