@@ -267,6 +267,13 @@ def sync_command(
         raise typer.Exit(1)
 
 
+def _period(value: str, option: str = "--period") -> Period:
+    try:
+        return Period.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"{option}: {exc}") from None
+
+
 def _day(value: str | None, option: str) -> date | None:
     if value is None:
         return None
@@ -378,10 +385,7 @@ def reconcile_command(
     from connector.service.runs import RunRecorder
 
     with plain_errors(as_json):
-        try:
-            month = Period.parse(period)
-        except ValueError as exc:
-            raise ConfigError(f"--period: {exc}") from None
+        month = _period(period)
         application = _app_for()
         target = entity or application.default_entity()
         mapping, _ = application.mapping()
@@ -881,10 +885,7 @@ def import_bills_command(
     from connector.service.invoices import import_ledger_bills
 
     with plain_errors(as_json):
-        try:
-            month = Period.parse(period)
-        except ValueError as exc:
-            raise ConfigError(f"--period: {exc}") from None
+        month = _period(period)
         application = _app_for()
         target = entity or application.default_entity()
         vendors = application.ledger_vendors()

@@ -105,29 +105,39 @@ def import_focus(
 
 
 def import_invoices(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
-    recorder = _recorder(ctx, "invoices", [path], entity)
-    invoices, quarantined, tally, problem = read_invoice_file(path, entity)
-    if problem:
-        raise _failed(ctx, recorder, "invoices", [path], entity, problem)
-
-    def store(uow: UnitOfWork, import_id: str, raw_id: int) -> dict[str, int]:
+    def store(uow: UnitOfWork, invoices: list, import_id: str) -> dict[str, int]:
         stored = upsert_invoices(uow, invoices, source=str(path), clock=ctx.clock)
         return {"invoices_new": stored.new, "invoices_replaced": stored.replaced}
 
-    return _finish(ctx, recorder, "invoices", [_lineage(path, tally)], entity, tally, quarantined, store)
+    return _import_records(ctx, "invoices", path, entity, read_invoice_file, store)
 
 
 def import_credit_lots(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
-    recorder = _recorder(ctx, "credits", [path], entity)
-    lots, quarantined, tally, problem = read_credit_lots(path, entity)
-    if problem:
-        raise _failed(ctx, recorder, "credits", [path], entity, problem)
-
-    def store(uow: UnitOfWork, import_id: str, raw_id: int) -> dict[str, int]:
+    def store(uow: UnitOfWork, lots: list, import_id: str) -> dict[str, int]:
         new = sum(1 for lot in lots if uow.credit_lots.upsert(lot, import_id=import_id, now=ctx.clock()))
         return {"lots_new": new, "lots_replaced": len(lots) - new}
 
-    return _finish(ctx, recorder, "credits", [_lineage(path, tally)], entity, tally, quarantined, store)
+    return _import_records(ctx, "credits", path, entity, read_credit_lots, store)
+
+
+def _import_records(
+    ctx: ImportContext, kind: str, path: Path, entity: str, read: Callable, store: Callable
+) -> ImportReport:
+    """A record file: read (good items, quarantined rows, tally, or a file problem), then store the items."""
+    recorder = _recorder(ctx, kind, [path], entity)
+    items, quarantined, tally, problem = read(path, entity)
+    if problem:
+        raise _failed(ctx, recorder, kind, [path], entity, problem)
+    return _finish(
+        ctx,
+        recorder,
+        kind,
+        [_lineage(path, tally)],
+        entity,
+        tally,
+        quarantined,
+        lambda uow, import_id, raw_id: store(uow, items, import_id),
+    )
 
 
 def import_customer_credits(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
