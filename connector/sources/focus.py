@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -336,7 +337,7 @@ class _FileReader:
                         bucket[1], bucket[2] = None, False
                 if progress and count % PROGRESS_EVERY == 0:
                     progress(count, f"FOCUS {self.path.name}")
-        except (OSError, EOFError, UnicodeDecodeError) as exc:
+        except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
             raise _Damaged(count, str(exc)) from None
         return count
 

@@ -247,6 +247,15 @@ def truncated_gzip(path: Path) -> Path:
     return gz
 
 
+def corrupt_gzip(path: Path) -> Path:
+    rows = [focus_row(f"{h}.00", hour=h % 24, day=date(2026, 10, 1 + h // 24)) for h in range(24 * 30)]
+    data = bytearray(gzip.compress(focus_csv(path, rows).read_bytes()))
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)  # a damaged block in the middle
+    gz = path.with_suffix(".csv.gz")
+    gz.write_bytes(bytes(data))
+    return gz
+
+
 def records(tmp_path: Path, reader, name: str, rows: list[dict]) -> list[Problem]:
     path = tmp_path / name
     path.write_text(json.dumps({name.split(".")[0]: rows}))
@@ -397,6 +406,14 @@ FILE_CASES = [
         "row 1 (header)",
         "BilledCost",
         "missing column",
+    ),
+    Case(
+        "focus-corrupt-gzip",
+        lambda t: focus_refused(t, corrupt_gzip),
+        "export.csv.gz",
+        "row ",
+        "",
+        "damaged",
     ),
     Case(
         "focus-truncated-gzip",
