@@ -46,9 +46,12 @@ AI_SERVICES = ("AI and Machine Learning",)
 SOURCE = "focus"
 PROVIDER_ALIASES = {"amazon web services": "aws", "aws": "aws", "microsoft": "azure", "google cloud": "gcp"}
 CATEGORIES = {c.value: c for c in ChargeCategory}
-NULLS = ("", "null", "NULL", "Null")
+NULLS = frozenset(("", "null", "NULL", "Null"))
 PROGRESS_EVERY = 50_000
 MISSING = object()
+# Joins a row's static values into one cache key. A value holding a NUL is quarantined (`_check_static`),
+# so two different rows never share a key.
+SEPARATOR = "\x00"
 SKIPPED = StaticPart(ChargeCategory.USAGE, "USD", "", "", None, False, (), None, None, (), skip=True)
 # fact dimension → the FOCUS columns it is read from, first present wins
 DIMENSION_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -179,6 +182,7 @@ class _Columns:
         }
         present = {name: i for name, i in static.items() if i is not None}
         self.static_names = tuple(present)
+        self.static_headers = {name: header[i] for name, i in present.items()}  # for messages
         getter = itemgetter(*present.values())
         self.static = getter if len(present) > 1 else (lambda row: (getter(row),))  # always a tuple
 
@@ -223,7 +227,7 @@ class _FileReader:
         self.file = str(path)
         self.services = None if options.services is None else frozenset(options.services)
         self.times: dict[str, tuple[datetime, date] | None] = {}
-        self.parts: dict[tuple, StaticPart | Refusal] = {}  # raw static values → their checked part
+        self.parts: dict[str, StaticPart | Refusal] = {}  # joined raw static values → their checked part
         self.spans: dict[tuple[str, str], tuple | Refusal] = {}  # (start, end) text → (start, UTC day, end)
         self.accepted = 0
 
@@ -265,10 +269,10 @@ class _FileReader:
     def _rows(self, rows: Iterator) -> int:
         """The hot loop: one pass, locals only, the per-row work kept to what varies per row."""
         c, width = self.col, self.col.width
-        static, parts, spans = c.static, self.parts, self.spans
+        static, parts, spans, join = c.static, self.parts, self.spans, SEPARATOR.join
         remember = {}.setdefault  # hash of a whole row → the first row it was seen on
         i_start, i_end, i_cost, i_quantity = c.start, c.end, c.cost, c.quantity
-        buckets, progress, count = self.aggregate.buckets, self.progress, 0
+        buckets, progress, count, accepted = self.aggregate.buckets, self.progress, 0, 0
         try:
             for count, row in enumerate(rows, start=1):
                 row_no = count + 1
@@ -283,10 +287,10 @@ class _FileReader:
                         row,
                     )
                     continue
-                key = static(row)
+                key = join(static(row))  # one string hashes faster than a tuple of twenty
                 part = parts.get(key)
                 if part is None:
-                    part = parts[key] = self._check_static(key)
+                    part = parts[key] = self._check_static(static(row))
                 if type(part) is Refusal:
                     self._quarantine(row_no, part.column, part.reason, row)
                     continue
@@ -321,7 +325,7 @@ class _FileReader:
                             row_no, "ConsumedQuantity", f"{row[i_quantity]!r} is not a number", row
                         )
                         continue
-                self.accepted += 1
+                accepted += 1
                 if part.category is PURCHASE:
                     self.aggregate.purchase(part, span[0], span[2], amount)
                     continue
@@ -339,6 +343,7 @@ class _FileReader:
                     progress(count, f"FOCUS {self.path.name}")
         except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
             raise _Damaged(count, str(exc)) from None
+        self.accepted = accepted
         return count
 
     # ------------------------------------------------------------------------------ the static columns
@@ -361,6 +366,9 @@ class _FileReader:
         """Check the columns that repeat across a bucket's rows, once per distinct combination."""
         raw = dict(zip(self.col.static_names, values, strict=True))
         o = self.options
+        for name, value in raw.items():
+            if SEPARATOR in value:
+                return Refusal(self.col.static_headers[name], "holds a NUL character")
         if self.services is not None and raw["service"].strip() not in self.services:
             return SKIPPED  # another service: left out, whatever else its row holds
         category = CATEGORIES.get(raw["category"].strip().lower())

@@ -108,17 +108,16 @@ class FocusAggregate:
     def facts(self) -> list[Fact]:
         facts = []
         posting_days: dict[date, date] = {}
+        dimensions: dict[tuple, tuple[Dimensions, str | None]] = {}  # one per stream, shared by its days
         for key, (amount, quantity, complete) in self.merged().items():
             provider, account, period, correction, category, day, currency, dims, tags, invoice = key
             if day not in posting_days:
                 start = datetime.combine(day, time(0), tzinfo=UTC)
                 posting_days[day] = posting_date_for_bucket(start, start + timedelta(days=1), self.timezone)
-            named = dict(zip(self.dim_names, dims, strict=True))
-            unit = named.pop("unit", None)
-            named.update({f"tag:{k}": v for k, v in tags})
-            named.update(
-                billing_period=period, charge_class="correction" if correction else None, invoice=invoice
-            )
+            stream = (period, correction, dims, tags, invoice)
+            if stream not in dimensions:
+                dimensions[stream] = self._dimensions(*stream)
+            named, unit = dimensions[stream]
             facts.append(
                 Fact(
                     entity=self.entity,
@@ -129,7 +128,7 @@ class FocusAggregate:
                     amount=amount,
                     currency=currency,
                     natural_key=natural_key(provider, account, "focus", *key[2:8], *tags, invoice),
-                    dimensions=Dimensions.of(named),
+                    dimensions=named,
                     cost_basis=CostBasis.BILLED,
                     charge_category=category,
                     quantity=quantity if complete else None,
@@ -138,6 +137,15 @@ class FocusAggregate:
                 )
             )
         return facts
+
+    def _dimensions(self, period, correction, dims, tags, invoice) -> tuple[Dimensions, str | None]:
+        named = dict(zip(self.dim_names, dims, strict=True))
+        unit = named.pop("unit", None)
+        named.update({f"tag:{k}": v for k, v in tags})
+        named.update(
+            billing_period=period, charge_class="correction" if correction else None, invoice=invoice
+        )
+        return Dimensions.of(named), unit
 
     def lots(self) -> list[CreditLot]:
         lots = []

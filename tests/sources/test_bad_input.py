@@ -227,6 +227,15 @@ def focus_truncated_line(tmp_path: Path) -> list[Problem]:
     return [q.problem for q in batch.quarantined]
 
 
+def focus_nul_byte(tmp_path: Path) -> list[Problem]:
+    path = focus_csv(
+        tmp_path / "export.csv", [focus_row("1.00"), focus_row("2.00", hour=1, SubAccountId="pr\x00d")]
+    )
+    batch = read_focus([path], FOCUS)
+    assert sum(f.amount for f in batch.facts) == 1
+    return [q.problem for q in batch.quarantined]
+
+
 def focus_refused(tmp_path: Path, damage) -> list[Problem]:
     path = damage(focus_csv(tmp_path / "export.csv", [focus_row("1.00") for _ in range(1)]))
     with pytest.raises(FocusFileError) as caught:
@@ -407,6 +416,7 @@ FILE_CASES = [
         "BilledCost",
         "missing column",
     ),
+    Case("focus-nul-byte", focus_nul_byte, "export.csv", "row 3", "SubAccountId", "NUL"),
     Case(
         "focus-corrupt-gzip",
         lambda t: focus_refused(t, corrupt_gzip),
