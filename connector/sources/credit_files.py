@@ -21,22 +21,31 @@ from connector.domain.credits import CreditLot, CustomerCreditEvent, CustomerCre
 from connector.domain.errors import Problem
 from connector.domain.imports import QuarantinedRow, Tally
 from connector.domain.money import parse_amount
-from connector.sources.records import Record, check_field, parse_records, read_records, required_text
+from connector.sources.records import Record, RecordFormat, check_field, read_record_file, required_text
 
 LOT_COLUMNS = ("lot_id", "provider", "account", "purchase_date", "amount", "currency")
 EVENT_COLUMNS = ("event_id", "customer", "grant", "kind", "date", "amount", "currency")
 KINDS = ", ".join(k.value for k in CustomerCreditKind)
+LOTS = RecordFormat(
+    "lots",
+    LOT_COLUMNS,
+    identity=lambda lot: f"lot {lot.provider}/{lot.provider_account}/{lot.lot_id}",
+    amount_of=lambda lot: (lot.amount, lot.currency),
+    amount_field="amount",
+)
+EVENTS = RecordFormat(
+    "events",
+    EVENT_COLUMNS,
+    identity=lambda e: f"event {e.event_id}",
+    amount_of=lambda e: (e.amount, e.currency),
+    amount_field="amount",
+)
 
 
 def read_credit_lots(
     path: Path, default_entity: str
 ) -> tuple[list[CreditLot], list[QuarantinedRow], Tally, Problem | None]:
-    records, width, problem = read_records(path, "lots", LOT_COLUMNS)
-    if problem:
-        return [], [], Tally(), problem
-    source = str(path)
-
-    def parse_one(record: Record, problems: list[Problem]) -> CreditLot | None:
+    def parse_one(record: Record, source: str, problems: list[Problem]) -> CreditLot | None:
         v, at = record.values, record.location
         if not required_text(v, LOT_COLUMNS, source, at, problems):
             return None
@@ -82,28 +91,16 @@ def read_credit_lots(
             "check the currency (ISO 4217) and that expires_on is after purchase_date",
         )
 
-    accepted, quarantined, tally = parse_records(
-        records,
-        source,
-        width,
-        parse_one,
-        identity=lambda lot: f"lot {lot.provider}/{lot.provider_account}/{lot.lot_id}",
-        amount_of=lambda lot: (lot.amount, lot.currency),
-        amount_field="amount",
-    )
-    return [lot for _, lot in accepted], quarantined, tally, None
+    accepted, quarantined, tally, problem = read_record_file(path, LOTS, parse_one)
+    return [lot for _, lot in accepted], quarantined, tally, problem
 
 
 def read_customer_credits(
     path: Path, default_entity: str
 ) -> tuple[list[tuple[str, CustomerCreditEvent]], list[QuarantinedRow], Tally, Problem | None]:
     """Events with their locations (the service checks grant balances against the store before storing)."""
-    records, width, problem = read_records(path, "events", EVENT_COLUMNS)
-    if problem:
-        return [], [], Tally(), problem
-    source = str(path)
 
-    def parse_one(record: Record, problems: list[Problem]) -> CustomerCreditEvent | None:
+    def parse_one(record: Record, source: str, problems: list[Problem]) -> CustomerCreditEvent | None:
         v, at = record.values, record.location
         if not required_text(v, EVENT_COLUMNS, source, at, problems):
             return None
@@ -155,16 +152,8 @@ def read_customer_credits(
             "use an ISO 4217 code such as USD",
         )
 
-    accepted, quarantined, tally = parse_records(
-        records,
-        source,
-        width,
-        parse_one,
-        identity=lambda e: f"event {e.event_id}",
-        amount_of=lambda e: (e.amount, e.currency),
-        amount_field="amount",
-    )
-    return [(record.location, event) for record, event in accepted], quarantined, tally, None
+    accepted, quarantined, tally, problem = read_record_file(path, EVENTS, parse_one)
+    return [(record.location, event) for record, event in accepted], quarantined, tally, problem
 
 
 def _day(value: object) -> date:

@@ -19,22 +19,27 @@ from connector.domain.imports import QuarantinedRow, Tally
 from connector.domain.invoices import Invoice, InvoiceLine
 from connector.domain.money import currency_code, parse_amount
 from connector.domain.periods import Period
-from connector.sources.records import Record, check_field, parse_records, read_records
+from connector.sources.records import Record, RecordFormat, check_field, read_record_file
 
 REQUIRED = ("provider", "account", "number", "period", "issue_date", "total", "currency")
 LINE_KINDS = ("usage", "tax", "credit", "adjustment")
+
+
+INVOICES = RecordFormat(
+    "invoices",
+    REQUIRED,
+    identity=lambda inv: f"invoice {inv.provider}/{inv.provider_account}/{inv.number}",
+    amount_of=lambda inv: (inv.total, inv.currency),
+    amount_field="total",
+)
 
 
 def read_invoice_file(
     path: Path, default_entity: str
 ) -> tuple[list[Invoice], list[QuarantinedRow], Tally, Problem | None]:
     """Good invoices, quarantined ones, the tally, or a problem that stops the whole file."""
-    records, width, problem = read_records(path, "invoices", REQUIRED)
-    if problem:
-        return [], [], Tally(), problem
-    source = str(path)
 
-    def parse_one(record: Record, problems: list[Problem]) -> Invoice | None:
+    def parse_one(record: Record, source: str, problems: list[Problem]) -> Invoice | None:
         values = record.values
         lines = (
             _lines(values.get("lines", []), source, record.location, problems) if "lines" in values else ()
@@ -42,16 +47,8 @@ def read_invoice_file(
         row = {k: values.get(k) for k in (*REQUIRED, "entity")}
         return _invoice(row, source, record.location, default_entity, problems, lines)
 
-    accepted, quarantined, tally = parse_records(
-        records,
-        source,
-        width,
-        parse_one,
-        identity=lambda inv: f"invoice {inv.provider}/{inv.provider_account}/{inv.number}",
-        amount_of=lambda inv: (inv.total, inv.currency),
-        amount_field="total",
-    )
-    return [invoice for _, invoice in accepted], quarantined, tally, None
+    accepted, quarantined, tally, problem = read_record_file(path, INVOICES, parse_one)
+    return [invoice for _, invoice in accepted], quarantined, tally, problem
 
 
 def _invoice(

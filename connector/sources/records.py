@@ -189,3 +189,36 @@ def required_text(
         if values.get(name) in (None, ""):
             problems.append(Problem(source, where, name, "is empty", f"give the {name}"))
     return len(problems) == before
+
+
+@dataclass(frozen=True)
+class RecordFormat:
+    """What one kind of record file holds: its list key (JSON), required columns, and how its items are
+    named (to find repeats) and counted (for the tally)."""
+
+    list_key: str
+    required: tuple[str, ...]
+    identity: Callable[[Any], str]
+    amount_of: Callable[[Any], tuple[Decimal, str]]
+    amount_field: str
+
+
+def read_record_file(
+    path: Path, fmt: RecordFormat, parse_one: Callable[[Record, str, list[Problem]], Any]
+) -> tuple[list[tuple[Record, Any]], list[QuarantinedRow], Tally, Problem | None]:
+    """Read, parse and check a record file: good items with their records, quarantined rows, the tally,
+    or a problem that stops the whole file. `parse_one(record, source, problems)` builds one item."""
+    records, width, problem = read_records(path, fmt.list_key, fmt.required)
+    if problem:
+        return [], [], Tally(), problem
+    source = str(path)
+    accepted, quarantined, tally = parse_records(
+        records,
+        source,
+        width,
+        lambda record, problems: parse_one(record, source, problems),
+        identity=fmt.identity,
+        amount_of=fmt.amount_of,
+        amount_field=fmt.amount_field,
+    )
+    return accepted, quarantined, tally, None
