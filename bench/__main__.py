@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import classify
+from bench import classify, focus_import
 
-BENCHMARKS = {"classify": classify}
+BENCHMARKS = {"classify": classify, "focus_import": focus_import}
 
 
 def main() -> int:

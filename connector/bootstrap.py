@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -20,19 +21,25 @@ from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import MappingHistory
 from connector.domain.periods import Period
 from connector.domain.planner import LockedBehaviour
+from connector.domain.pricing import PriceCatalog
 from connector.ledgers.port import Ledger
 from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
 from connector.retrying import RetryPolicy
 from connector.service.mappings import load_history, load_mapping
 from connector.settings import Settings, load_settings
+from connector.sources.anthropic import AnthropicSource
 from connector.sources.base import Source
+from connector.sources.focus import FocusOptions
 from connector.sources.http import HttpClient
 from connector.sources.openai import OpenAICostsSource
+from connector.sources.openai_usage import OpenAIUsageSource
+from connector.sources.prices import load_catalog
 from connector.store.connections import DatabaseVault
 from connector.store.db import create_schema, make_engine
 
 Clock = Callable[[], datetime]
+ANTHROPIC_VERSION = "2023-06-01"  # the Admin API's required anthropic-version header
 
 
 def system_clock() -> datetime:
@@ -51,6 +58,7 @@ class App:
     ledger_overrides: Mapping[str, Ledger] = field(default_factory=dict)
     source_overrides: list[Source] | None = None
     _mapping: tuple[MappingSet, str] | None = None
+    _catalog: PriceCatalog | None = None
     _ledgers: dict[str, Ledger] = field(default_factory=dict)
 
     @property
@@ -101,13 +109,8 @@ class App:
         found: list[Source] = []
         openai = self.settings.openai
         if openai.admin_key and (openai.entity or self.default_entity()) == entity:
-            client = HttpClient(
-                name="OpenAI",
-                base_url=openai.base_url,
-                headers={"Authorization": f"Bearer {openai.admin_key.get_secret_value()}"},
-                timeout=openai.timeout_seconds,
-                retry=RetryPolicy(openai.max_retries + 1, sleep=self.sleep),
-                credential_hint="TOKENBOOKS_OPENAI__ADMIN_KEY",
+            client = self._http_client(
+                "OpenAI", openai, {"Authorization": f"Bearer {openai.admin_key.get_secret_value()}"}
             )
             timezone = self.mapping()[0].entity(entity).timezone
             found.append(
@@ -119,7 +122,75 @@ class App:
                     lag_days=openai.lag_days,
                 )
             )
+            if openai.usage:
+                found.append(
+                    OpenAIUsageSource(
+                        client,
+                        organization=openai.organization,
+                        entity=entity,
+                        timezone=timezone,
+                        lag_days=openai.lag_days,
+                    )
+                )
+        found += self._anthropic_sources(entity)
         return found
+
+    # ------------------------------------------------------------------------------ ingestion (issue 3)
+
+    def _anthropic_sources(self, entity: str) -> list[Source]:
+        anthropic = self.settings.anthropic
+        if not anthropic.admin_key or (anthropic.entity or self.default_entity()) != entity:
+            return []
+        headers = {
+            "x-api-key": anthropic.admin_key.get_secret_value(),
+            "anthropic-version": ANTHROPIC_VERSION,
+        }
+        client = self._http_client("Anthropic", anthropic, headers)
+        return [
+            AnthropicSource(
+                client,
+                organization=anthropic.organization,
+                entity=entity,
+                timezone=self.mapping()[0].entity(entity).timezone,
+                catalog=self.price_catalog(),
+                lag_days=anthropic.lag_days,
+            )
+        ]
+
+    def _http_client(self, name: str, section: Any, headers: dict[str, str]) -> HttpClient:
+        """The shared HTTP client for one provider section of the settings (timeouts, retries, key hint)."""
+        return HttpClient(
+            name=name,
+            base_url=section.base_url,
+            headers=headers,
+            timeout=section.timeout_seconds,
+            retry=RetryPolicy(section.max_retries + 1, sleep=self.sleep),
+            credential_hint=f"TOKENBOOKS_{name.upper()}__ADMIN_KEY",
+        )
+
+    def price_catalog(self) -> PriceCatalog:
+        if self._catalog is None:
+            self._catalog = load_catalog(self.settings.prices_file)
+        return self._catalog
+
+    def focus_options(self, entity: str | None = None, **overrides: Any) -> FocusOptions:
+        """How FOCUS files are read: the entity, its timezone and the services filter from settings."""
+        target = entity or self.settings.focus.entity or self.default_entity()
+        services = self.settings.focus.services
+        return FocusOptions(
+            entity=target,
+            timezone=self.mapping()[0].entity(target).timezone,
+            services=None if "*" in services else tuple(services),
+            **overrides,
+        )
+
+    def ledger_vendors(self) -> dict[tuple[str, str], str]:
+        """(provider, account) → the vendor name its bills are entered under in the ledger."""
+        vendors = {}
+        for provider, section in (("openai", self.settings.openai), ("anthropic", self.settings.anthropic)):
+            if section.ledger_vendor:
+                vendors[(provider, section.organization)] = section.ledger_vendor
+        return vendors
 
     # ---------------------------------------------------------------------------------------- ledgers
 

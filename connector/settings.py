@@ -25,18 +25,34 @@ class ProviderSettings(BaseModel):
     start_date: str | None = Field(None, description="first day to pull when there is no bookmark yet")
     timeout_seconds: float = Field(30.0, gt=0, description="HTTP timeout per request")  # float ok: seconds
     max_retries: int = Field(5, ge=0, le=20)
+    ledger_vendor: str | None = Field(
+        None, description="the vendor name the AP team enters this provider's bills under in the ledger"
+    )
 
 
 class OpenAISettings(ProviderSettings):
     admin_key: SecretStr | None = Field(None, description="organization Admin key (sk-admin-…)")
     base_url: str = "https://api.openai.com/v1"
     organization: str = Field("default", description="a label for the OpenAI organization (provider account)")
+    usage: bool = Field(
+        True, description="also pull the Usage API (tokens per key, model, tier) for enrichment"
+    )
 
 
 class AnthropicSettings(ProviderSettings):
     admin_key: SecretStr | None = Field(None, description="Admin API key (sk-ant-admin…)")
     base_url: str = "https://api.anthropic.com"
     organization: str = Field("default", description="a label for the Anthropic organization")
+
+
+class FocusSettings(BaseModel):
+    """FOCUS exports (AWS Bedrock, Azure OpenAI, Vertex AI …), imported with `tokenbooks import focus`."""
+
+    services: list[str] = Field(
+        default_factory=lambda: ["AI and Machine Learning"],
+        description='ServiceCategory values to import; ["*"] imports every service',
+    )
+    entity: str | None = Field(None, description="entity the imported costs belong to; default: the first")
 
 
 class QuickBooksSettings(BaseModel):
@@ -90,11 +106,15 @@ class Settings(BaseSettings):
     )  # float ok: hours
     data_dir: Path = Path(".tokenbooks")
     invoices_dir: Path = Path("invoices")
+    prices_file: Path | None = Field(
+        None, description="price catalog overriding the one shipped with tokenbooks"
+    )
     entity: str | None = Field(None, description="default entity for commands that need one")
     ledger_mode: Literal["auto", "draft", "approve"] = "auto"
     actor: str = Field("tokenbooks", description="who runs tokenbooks, as written in the audit log")
     openai: OpenAISettings = OpenAISettings()
     anthropic: AnthropicSettings = AnthropicSettings()
+    focus: FocusSettings = FocusSettings()
     quickbooks: QuickBooksSettings = QuickBooksSettings()
     xero: XeroSettings = XeroSettings()
 

@@ -9,7 +9,7 @@ ledger, and shows what would be posted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
@@ -22,7 +22,7 @@ from connector.ledgers.port import Ledger
 from connector.service.mappings import load_history, require_chart
 from connector.service.plan import PlanReport, plan_entity
 from connector.service.post import PostReport, post_pending
-from connector.service.pull import SourcePull, pull_source, window_for
+from connector.service.pull import SourcePull, last_complete_day, pull_source, window_for
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
 from connector.sources.base import Source
 from connector.store.repositories import UnitOfWork
@@ -60,11 +60,6 @@ class SyncResult:
     @property
     def posted_count(self) -> int:
         return len(self.post.posted) + len(self.post.found) if self.post else 0
-
-
-def last_complete_day(ctx: SyncContext) -> date:
-    """Yesterday in UTC: the last day every provider has closed."""
-    return ctx.clock().date() - timedelta(days=1)
 
 
 def sync(

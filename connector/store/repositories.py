@@ -19,7 +19,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from connector.domain.chart import LedgerAccount, LedgerChart, TrackingOption
+from connector.domain.credits import (
+    CreditLot,
+    CustomerCreditEvent,
+    CustomerCreditKind,
+    GrantBalance,
+    grant_balances,
+)
 from connector.domain.facts import ChargeCategory, CostBasis, Dimensions, Fact
+from connector.domain.imports import QuarantinedRow
 from connector.domain.journals import (
     Bucket,
     Contribution,
@@ -32,21 +40,28 @@ from connector.domain.journals import (
 from connector.domain.mapping import Allocation, MappingSet
 from connector.domain.mapping_history import VersionSpan
 from connector.domain.money import ZERO
+from connector.domain.prepaid import lot_order
+from connector.domain.usage import Usage
 from connector.store.tables import (
     AllocationRow,
     BookmarkRow,
     ContributionRow,
+    CreditLotRow,
+    CustomerCreditEventRow,
     EventRow,
     FactRow,
+    ImportRow,
     InvoiceRow,
     JournalLineRow,
     JournalRow,
     LedgerChartRow,
     MappingVersionRow,
     PostingAttemptRow,
+    QuarantineRow,
     RawPayloadRow,
     ReconciliationRow,
     RunRow,
+    UsageRow,
 )
 
 GENESIS_HASH = "0" * 64
@@ -124,15 +139,67 @@ def row_to_fact(row: FactRow) -> Fact:
     )
 
 
-def _same_content(row: FactRow, fact: Fact) -> bool:
-    return (
-        row.amount == fact.amount
-        and row.currency == fact.currency
-        and row.dimensions == fact.dimensions.as_dict()
-        and row.posting_date == fact.posting_date
-        and row.quantity == fact.quantity
-        and row.cost_basis == fact.cost_basis.value
-        and row.charge_category == fact.charge_category.value
+FACT_CONTENT = (
+    "amount",
+    "currency",
+    "dimensions",
+    "posting_date",
+    "quantity",
+    "cost_basis",
+    "charge_category",
+)
+
+
+def _same_content(row: FactRow, new: dict) -> bool:
+    return all(getattr(row, name) == new[name] for name in FACT_CONTENT)
+
+
+def replace_versioned(
+    session: Session,
+    table: Any,
+    *,
+    current: Iterable[Any],
+    incoming: Sequence[tuple[str, date, dict]],
+    same: Any,
+    now: datetime,
+) -> ReplaceResult:
+    """Make a window's current rows of a versioned table (facts, usage) equal to `incoming`.
+
+    `incoming` holds (natural key, posting date, new row values). A bucket whose content is unchanged
+    keeps its row; a changed one gets a new version and the old row is kept, no longer current
+    (history); a bucket no longer reported is withdrawn.
+    """
+    by_key = {row.natural_key: row for row in current}
+    to_insert: list[dict] = []
+    superseded: list[int] = []
+    changed_days: set[date] = set()
+    unchanged = restated = 0
+    for key, posting_date, values in incoming:
+        old = by_key.pop(key, None)
+        if old is not None and same(old, values):
+            unchanged += 1
+            continue
+        if old is not None:
+            restated += 1
+            superseded.append(old.id)
+            changed_days.add(old.posting_date)
+            values = {**values, "version": old.version + 1}
+        to_insert.append(values)
+        changed_days.add(posting_date)
+    for gone in by_key.values():
+        superseded.append(gone.id)
+        changed_days.add(gone.posting_date)
+    for start in range(0, len(superseded), 10_000):
+        chunk = superseded[start : start + 10_000]
+        session.exec(update(table).where(table.id.in_(chunk)).values(is_current=False, superseded_at=now))
+    if to_insert:
+        session.execute(insert(table.__table__), to_insert)  # Core executemany: no ORM bookkeeping per row
+    return ReplaceResult(
+        inserted=len(to_insert) - restated,
+        restated=restated,
+        unchanged=unchanged,
+        withdrawn=len(by_key),
+        changed_days=frozenset(changed_days),
     )
 
 
@@ -157,53 +224,31 @@ class FactRepository:
         A bucket whose content is unchanged keeps its row; a changed one gets a new version and the old
         row is kept, no longer current (history); a bucket the provider no longer reports is withdrawn.
         """
-        current = {
-            row.natural_key: row
-            for row in self.session.exec(
-                select(FactRow).where(
-                    FactRow.source == source,
-                    FactRow.provider_account == provider_account,
-                    FactRow.is_current.is_(True),
-                    FactRow.charge_date >= first_day,
-                    FactRow.charge_date <= last_day,
-                )
-            ).scalars()
-        }
-        to_insert: list[dict] = []
-        superseded: list[int] = []
-        changed_days: set[date] = set()
-        unchanged = restated = 0
-        for fact in facts:
-            old = current.pop(fact.natural_key, None)
-            if old is not None and _same_content(old, fact):
-                unchanged += 1
-                continue
-            if old is not None:
-                restated += 1
-                superseded.append(old.id)
-                changed_days.add(old.posting_date)
-                fact = _with_version(fact, old.version + 1)
-            to_insert.append(
-                fact_to_row(
-                    fact, run_id=run_id, now=now, raw_payload_id=raw_payload_ids.get(fact.natural_key)
-                )
+        rows = self.session.exec(
+            select(FactRow).where(
+                FactRow.source == source,
+                FactRow.provider_account == provider_account,
+                FactRow.is_current.is_(True),
+                FactRow.charge_date >= first_day,
+                FactRow.charge_date <= last_day,
             )
-            changed_days.add(fact.posting_date)
-        for gone in current.values():
-            superseded.append(gone.id)
-            changed_days.add(gone.posting_date)
-        if superseded:
-            self.session.exec(
-                update(FactRow).where(FactRow.id.in_(superseded)).values(is_current=False, superseded_at=now)
-            )
-        if to_insert:
-            self.session.execute(insert(FactRow), to_insert)
-        return ReplaceResult(
-            inserted=len(to_insert) - restated,
-            restated=restated,
-            unchanged=unchanged,
-            withdrawn=len(current),
-            changed_days=frozenset(changed_days),
+        ).scalars()
+        return replace_versioned(
+            self.session,
+            FactRow,
+            current=rows,
+            incoming=[
+                (
+                    fact.natural_key,
+                    fact.posting_date,
+                    fact_to_row(
+                        fact, run_id=run_id, now=now, raw_payload_id=raw_payload_ids.get(fact.natural_key)
+                    ),
+                )
+                for fact in facts
+            ],
+            same=_same_content,
+            now=now,
         )
 
     def current(
@@ -233,12 +278,6 @@ class FactRepository:
 
     def get(self, fact_id: int) -> FactRow | None:
         return self.session.get(FactRow, fact_id)
-
-
-def _with_version(fact: Fact, version: int) -> Fact:
-    from dataclasses import replace
-
-    return replace(fact, version=version)
 
 
 class RawPayloadRepository:
@@ -897,6 +936,261 @@ class ReconciliationRepository:
         return latest
 
 
+# ------------------------------------------------------------------------------------ ingestion (issue 3)
+
+
+def usage_to_row(usage: Usage, *, run_id: str | None, now: datetime, raw_payload_id: int | None) -> dict:
+    return {
+        "entity": usage.entity,
+        "source": usage.source,
+        "provider": usage.provider,
+        "provider_account": usage.provider_account,
+        "natural_key": usage.natural_key,
+        "version": usage.version,
+        "is_current": True,
+        "usage_date": usage.usage_date,
+        "posting_date": usage.posting_date,
+        "dimensions": usage.dimensions.as_dict(),
+        "metrics": {name: str(value) for name, value in usage.metrics},
+        "raw_payload_id": raw_payload_id,
+        "run_id": run_id,
+        "pulled_at": now,
+    }
+
+
+def row_to_usage(row: UsageRow) -> Usage:
+    return Usage(
+        entity=row.entity,
+        provider=row.provider,
+        provider_account=row.provider_account,
+        usage_date=row.usage_date,
+        posting_date=row.posting_date,
+        natural_key=row.natural_key,
+        dimensions=Dimensions.of(row.dimensions),
+        metrics=tuple(sorted((k, Decimal(v)) for k, v in row.metrics.items())),
+        version=row.version,
+        source=row.source,
+    )
+
+
+def _same_usage(row: UsageRow, new: dict) -> bool:
+    return all(getattr(row, name) == new[name] for name in ("dimensions", "metrics", "posting_date"))
+
+
+class UsageRepository:
+    """Usage buckets (tokens, requests), versioned per natural key like facts, never booked."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def replace_window(
+        self,
+        *,
+        source: str,
+        provider_account: str,
+        first_day: date,
+        last_day: date,
+        usage: Sequence[Usage],
+        raw_payload_ids: dict[str, int],
+        run_id: str | None,
+        now: datetime,
+    ) -> ReplaceResult:
+        rows = self.session.exec(
+            select(UsageRow).where(
+                UsageRow.source == source,
+                UsageRow.provider_account == provider_account,
+                UsageRow.is_current.is_(True),
+                UsageRow.usage_date >= first_day,
+                UsageRow.usage_date <= last_day,
+            )
+        ).scalars()
+        incoming = [
+            (
+                u.natural_key,
+                u.posting_date,
+                usage_to_row(u, run_id=run_id, now=now, raw_payload_id=raw_payload_ids.get(u.natural_key)),
+            )
+            for u in usage
+        ]
+        return replace_versioned(
+            self.session, UsageRow, current=rows, incoming=incoming, same=_same_usage, now=now
+        )
+
+    def current(
+        self, entity: str, first_day: date | None = None, last_day: date | None = None
+    ) -> list[Usage]:
+        query = select(UsageRow).where(UsageRow.entity == entity, UsageRow.is_current.is_(True))
+        if first_day:
+            query = query.where(UsageRow.usage_date >= first_day)
+        if last_day:
+            query = query.where(UsageRow.usage_date <= last_day)
+        rows = self.session.exec(query.order_by(UsageRow.usage_date, UsageRow.id)).scalars()
+        return [row_to_usage(row) for row in rows]
+
+
+class ImportRepository:
+    """File imports, each with its tally and its quarantined rows."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: ImportRow, quarantined: Iterable[QuarantinedRow], now: datetime) -> None:
+        self.session.add(row)
+        self.session.flush()
+        values = [
+            {
+                "import_id": row.id,
+                "file": q.problem.source,
+                "location": q.problem.location,
+                "column": q.problem.field,
+                "reason": q.problem.message,
+                "fix": q.problem.fix,
+                "raw": q.raw,
+                "amount": q.amount,
+                "currency": q.currency,
+                "created_at": now,
+            }
+            for q in quarantined
+        ]
+        if values:
+            self.session.execute(insert(QuarantineRow), values)
+
+    def get(self, import_id: str) -> ImportRow | None:
+        return self.session.get(ImportRow, import_id)
+
+    def already_imported(self, kind: str, sha256: str) -> ImportRow | None:
+        """The last successful or partial import of a file with this content, if any."""
+        return self.session.exec(
+            select(ImportRow)
+            .where(ImportRow.kind == kind, ImportRow.sha256 == sha256, ImportRow.status != "failed")
+            .order_by(ImportRow.imported_at.desc())
+            .limit(1)
+        ).scalar()
+
+    def latest(self, limit: int = 20) -> list[ImportRow]:
+        return list(
+            self.session.exec(select(ImportRow).order_by(ImportRow.imported_at.desc()).limit(limit)).scalars()
+        )
+
+    def quarantined(self, import_id: str) -> list[QuarantineRow]:
+        return list(
+            self.session.exec(
+                select(QuarantineRow).where(QuarantineRow.import_id == import_id).order_by(QuarantineRow.id)
+            ).scalars()
+        )
+
+
+def upsert_row(session: Session, table: Any, key: dict[str, Any], values: dict[str, Any]) -> bool:
+    """Insert a row, or update the one with the same natural `key` columns. True when it is new."""
+    row = session.exec(select(table).filter_by(**key)).scalar()
+    new = row is None
+    row = row or table(**key, **values)
+    for name, value in values.items():
+        setattr(row, name, value)
+    session.add(row)
+    return new
+
+
+def row_to_lot(row: CreditLotRow) -> CreditLot:
+    return CreditLot(
+        entity=row.entity,
+        provider=row.provider,
+        provider_account=row.provider_account,
+        lot_id=row.lot_id,
+        purchase_date=row.purchase_date,
+        amount=row.amount,
+        currency=row.currency,
+        expires_on=row.expires_on,
+        description=row.description,
+        source=row.source,
+    )
+
+
+class CreditLotRepository:
+    """Prepaid credit lots. `for_account` lists them in the order consumption draws them: FIFO by expiry."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def upsert(self, lot: CreditLot, *, import_id: str | None, now: datetime) -> bool:
+        """Store a lot; a lot already stored under the same provider, account and id is replaced. True if new."""
+        key = {"provider": lot.provider, "provider_account": lot.provider_account, "lot_id": lot.lot_id}
+        names = ("entity", "purchase_date", "amount", "currency", "expires_on", "description", "source")
+        values = {name: getattr(lot, name) for name in names}
+        return upsert_row(
+            self.session, CreditLotRow, key, {**values, "import_id": import_id, "recorded_at": now}
+        )
+
+    def for_entity(self, entity: str) -> list[CreditLot]:
+        rows = self.session.exec(
+            select(CreditLotRow)
+            .where(CreditLotRow.entity == entity)
+            .order_by(CreditLotRow.purchase_date, CreditLotRow.id)
+        ).scalars()
+        return [row_to_lot(row) for row in rows]
+
+    def for_account(self, entity: str, provider: str, provider_account: str) -> list[CreditLot]:
+        """The account's lots, soonest expiry first (never-expiring last), then oldest purchase first."""
+        lots = [
+            lot
+            for lot in self.for_entity(entity)
+            if lot.provider == provider and lot.provider_account == provider_account
+        ]
+        return sorted(lots, key=lambda lot: lot_order(lot.as_prepaid()))
+
+
+def row_to_customer_event(row: CustomerCreditEventRow) -> CustomerCreditEvent:
+    return CustomerCreditEvent(
+        entity=row.entity,
+        event_id=row.event_id,
+        customer=row.customer,
+        grant_id=row.grant_id,
+        kind=CustomerCreditKind(row.kind),
+        event_date=row.event_date,
+        amount=row.amount,
+        currency=row.currency,
+        product=row.product,
+        expires_on=row.expires_on,
+        source=row.source,
+    )
+
+
+class CustomerCreditRepository:
+    """The credits you sell: purchases, redemptions, refunds and expiries per customer and grant."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def upsert(self, event: CustomerCreditEvent, *, import_id: str | None, now: datetime) -> bool:
+        """Store an event; one already stored under the same entity and event id is replaced. True if new."""
+        key = {"entity": event.entity, "event_id": event.event_id}
+        names = (
+            "customer",
+            "grant_id",
+            "event_date",
+            "amount",
+            "currency",
+            "product",
+            "expires_on",
+            "source",
+        )
+        values = {name: getattr(event, name) for name in names}
+        values |= {"kind": event.kind.value, "import_id": import_id, "recorded_at": now}
+        return upsert_row(self.session, CustomerCreditEventRow, key, values)
+
+    def for_entity(self, entity: str, until: date | None = None) -> list[CustomerCreditEvent]:
+        query = select(CustomerCreditEventRow).where(CustomerCreditEventRow.entity == entity)
+        if until:
+            query = query.where(CustomerCreditEventRow.event_date <= until)
+        rows = self.session.exec(
+            query.order_by(CustomerCreditEventRow.event_date, CustomerCreditEventRow.id)
+        ).scalars()
+        return [row_to_customer_event(row) for row in rows]
+
+    def balances(self, entity: str, until: date | None = None) -> dict[str, GrantBalance]:
+        return grant_balances(self.for_entity(entity, until))
+
+
 # -------------------------------------------------------------------------------------------- unit of work
 
 
@@ -919,6 +1213,11 @@ class UnitOfWork:
         self.invoices = InvoiceRepository(self.session)
         self.reconciliations = ReconciliationRepository(self.session)
         self.charts = LedgerChartRepository(self.session)
+        # ingestion (issue 3)
+        self.usage = UsageRepository(self.session)
+        self.imports = ImportRepository(self.session)
+        self.credit_lots = CreditLotRepository(self.session)
+        self.customer_credits = CustomerCreditRepository(self.session)
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -1,11 +1,8 @@
 """mapping: the cached chart of accounts of each entity's ledger; allocations indexed by mapping version
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-25 15:54:27.557029
-
-Numbered 0003 because the ingestion work (issue 3) adds 0002 in parallel; when both are merged, set
-`down_revision = "0002"` here so the chain stays linear.
 """
 
 from __future__ import annotations
@@ -15,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
