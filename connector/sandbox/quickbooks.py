@@ -51,7 +51,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -60,18 +59,20 @@ from urllib.parse import quote
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 
 from connector.sandbox.common import (
     Clock,
     ConcurrencyGauge,
     FaultPlan,
     InjectedFault,
+    Reply,
     SandboxServer,
     SlidingWindowLimiter,
     StateFile,
     SystemClock,
-    dumps_exact,
+    html_page,
+    json_reply,
 )
 from connector.sandbox.qbo_admin import handle_admin
 from connector.sandbox.qbo_api import QboApi, batch_weight
@@ -119,22 +120,6 @@ _ROUTES = Map(
     ],
     strict_slashes=False,
 )
-
-
-@dataclass
-class Reply:
-    """An HTTP answer, kept as text so a ``requestid`` replay can return it byte for byte."""
-
-    status: int
-    body: str
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def to_response(self) -> Response:
-        return Response(self.body, status=self.status, content_type=self.content_type, headers=self.headers)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "body": self.body, "content_type": self.content_type}
 
 
 class QuickBooksSandbox:
@@ -397,12 +382,12 @@ class QuickBooksSandbox:
         try:
             endpoint, args = _ROUTES.bind_to_environ(request.environ).match()
         except HTTPException as error:
-            return _json_reply(error.code or 404, {"error": error.name, "path": request.path})
+            return json_reply(error.code or 404, {"error": error.name, "path": request.path})
         if endpoint == "admin":
             status, payload = handle_admin(
                 self, request.method, args["action"], request.get_data(), request.args
             )
-            return _json_reply(status, payload)
+            return json_reply(status, payload)
         note: dict[str, Any] = {"replayed": False, "fault": None}
         reply = Reply(500, "")
         try:
@@ -416,7 +401,7 @@ class QuickBooksSandbox:
 
     def _serve(self, endpoint: str, args: dict[str, str], request: Request, note: dict[str, Any]) -> Reply:
         if endpoint == "discovery":
-            return _json_reply(200, self._discovery_document(request.host_url.rstrip("/")))
+            return json_reply(200, self._discovery_document(request.host_url.rstrip("/")))
         if endpoint == "authorize":
             return self._authorize(request)
         if endpoint == "token":
@@ -426,7 +411,7 @@ class QuickBooksSandbox:
         if endpoint == "userinfo":
             return self._userinfo(request)
         if endpoint == "jwks":
-            return _json_reply(200, {"keys": []})
+            return json_reply(200, {"keys": []})
         return self._v3(request, args["realm"], args["resource"], note)
 
     def _log(self, request: Request, reply: Reply, note: dict[str, Any]) -> None:
@@ -466,16 +451,16 @@ class QuickBooksSandbox:
         """Approve at once (the sandbox has no login or consent page) and redirect with a code."""
         args = request.args
         if args.get("client_id") != self.client_id:
-            return _json_reply(400, {"error": "invalid_client", "error_description": "Unknown client_id"})
+            return json_reply(400, {"error": "invalid_client", "error_description": "Unknown client_id"})
         if args.get("response_type") != "code":
-            return _json_reply(400, {"error": "unsupported_response_type"})
+            return json_reply(400, {"error": "unsupported_response_type"})
         if ACCOUNTING_SCOPE not in args.get("scope", "").split():
-            return _json_reply(
+            return json_reply(
                 400, {"error": "invalid_scope", "error_description": f"scope needs {ACCOUNTING_SCOPE}"}
             )
         redirect_uri = args.get("redirect_uri", "")
         if not redirect_uri:
-            return _json_reply(
+            return json_reply(
                 400, {"error": "invalid_request", "error_description": "redirect_uri is required"}
             )
         with self._changing():
@@ -502,9 +487,9 @@ class QuickBooksSandbox:
                     body = self.tokens.refresh(request.form.get("refresh_token"))
                 else:
                     raise OAuthError(400, "unsupported_grant_type")
-            reply = _json_reply(200, body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+            reply = json_reply(200, body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
         except OAuthError as error:
-            reply = _json_reply(error.status, error.body())
+            reply = json_reply(error.status, error.body())
         if fault is not None:  # lost_response: the tokens rotated, but the client never hears of it
             return self._lost(fault)
         return reply
@@ -517,7 +502,7 @@ class QuickBooksSandbox:
                 token = payload.get("token") if isinstance(payload, dict) else None
                 self.tokens.revoke(token or request.form.get("token"))
         except OAuthError as error:
-            return _json_reply(error.status, error.body())
+            return json_reply(error.status, error.body())
         return Reply(200, "", "text/plain")
 
     def _userinfo(self, request: Request) -> Reply:
@@ -525,8 +510,8 @@ class QuickBooksSandbox:
             with self._lock:
                 self.tokens.authenticate(request.headers.get("Authorization"), self.realm_id)
         except QboFault:
-            return _json_reply(401, {"error": "invalid_token"})
-        return _json_reply(
+            return json_reply(401, {"error": "invalid_token"})
+        return json_reply(
             200,
             {"sub": "sandbox-user", "email": "sandbox@tokenbooks.invalid", "emailVerified": True}
             | {"givenName": "Sandbox", "familyName": "User"},
@@ -597,7 +582,7 @@ class QuickBooksSandbox:
     # --- Answers ------------------------------------------------------------------------------------------
 
     def _json_v3(self, status: int, body: dict[str, Any]) -> Reply:
-        return _json_reply(status, body | {"time": qbo_time(self.clock.now())})
+        return json_reply(status, body | {"time": qbo_time(self.clock.now())})
 
     def _fault_reply(self, fault: QboFault, note: dict[str, Any] | None = None) -> Reply:
         if note is not None:
@@ -616,21 +601,13 @@ class QuickBooksSandbox:
             return self._lost(fault)
         if fault.status == 500:
             return self._fault_reply(system_error(500))
-        return Reply(fault.status, _html_page(fault.status, "Service Unavailable"), "text/html")
+        return Reply(fault.status, html_page(fault.status, "Service Unavailable"), "text/html")
 
     @staticmethod
     def _lost(fault: InjectedFault) -> Reply:
         """Wait like a gateway that gave up on the server, then say so (504)."""
         time.sleep(fault.delay_seconds)
-        return Reply(504, _html_page(504, "Gateway Time-out"), "text/html")
-
-
-def _json_reply(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, dumps_exact(body), "application/json", dict(headers or {}))
-
-
-def _html_page(status: int, title: str) -> str:
-    return f"<html><head><title>{status} {title}</title></head><body><h1>{status} {title}</h1></body></html>"
+        return Reply(504, html_page(504, "Gateway Time-out"), "text/html")
 
 
 def _quote(value: str) -> str:
