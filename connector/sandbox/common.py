@@ -211,6 +211,15 @@ class SlidingWindowLimiter:
         with self._lock:
             return len(self._pruned(key))
 
+    def free_in(self, key: str, weight: int = 1) -> timedelta:
+        """How long until ``weight`` more events for ``key`` fit (zero when they fit now): a Retry-After."""
+        with self._lock:
+            events = self._pruned(key)
+            excess = len(events) + weight - self.limit
+            if excess <= 0:
+                return timedelta()
+            return events[excess - 1] + self.window - self._clock.now()
+
     def reset(self) -> None:
         with self._lock:
             self._events.clear()
