@@ -662,3 +662,20 @@ def keygen() -> None:
     from connector.ledgers.tokens import TokenCipher
 
     console.print(f"TOKENBOOKS_ENCRYPTION_KEY={TokenCipher.generate_key()}")
+
+
+# ------------------------------------------------------------------------------------------------- xero
+
+
+@sandbox_app.command("xero")
+def sandbox_xero(
+    port: Annotated[int, typer.Option(help="Port to listen on (127.0.0.1).")] = 8720,
+    state: Annotated[
+        Path, typer.Option(help="State file: the organisation persists here between runs.")
+    ] = Path(".tokenbooks/xero-sandbox.json"),
+) -> None:
+    """Run the stateful Xero sandbox (identity, connections, Accounting API) on its own (Ctrl-C stops it)."""
+    from connector.sandbox.xero import serve
+
+    state.parent.mkdir(parents=True, exist_ok=True)
+    serve(port, state)

@@ -38,7 +38,6 @@ from connector.ledgers.tokens import TokenManager, TokenSet
 from connector.ledgers.xero_errors import RECONNECT, classify
 
 __all__ = [
-    "DEFAULT_SCOPES",
     "REFRESH_TOKEN_LIFE",
     "VaultToken",
     "XeroConnection",
@@ -47,9 +46,6 @@ __all__ = [
     "sdk_token",
 ]
 
-# Broad scopes; apps created from 2026-03-02 may need the granular ones (erps.md §5.1), e.g.
-# "offline_access accounting.manualjournals accounting.settings.read accounting.invoices.read".
-DEFAULT_SCOPES = "offline_access accounting.transactions accounting.settings.read accounting.contacts.read"
 REFRESH_TOKEN_LIFE = timedelta(days=60)  # a refresh token nobody uses dies after 60 days
 
 
@@ -210,7 +206,7 @@ class XeroOAuth:
         identity_url: str,
         login_url: str,
         connections_url: str,
-        scopes: str = DEFAULT_SCOPES,
+        scopes: str,
         timeout: float = 60.0,  # float ok: seconds
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
