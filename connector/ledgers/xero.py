@@ -201,11 +201,15 @@ class XeroLedger:
     def _count_retry(self, _error: Retriable, _attempt: int) -> None:
         self.stats.retries += 1
 
-    def _pages(self, fetch: Callable[[int], Any], attribute: str, what: str, endpoint: str) -> list[Any]:
+    def _pages(
+        self, fetch: Callable[[int], Any], attribute: str, what: str, endpoint: str, *, retry: bool = True
+    ) -> list[Any]:
+        """Every page of a list; ``retry=False`` inside a caller that retries as a whole."""
+        call = self._call if retry else self._call_once
         found: list[Any] = []
         page = 1
         while True:
-            answer = self._call(lambda page=page: fetch(page), f"{what} (page {page})", endpoint)
+            answer = call(lambda page=page: fetch(page), f"{what} (page {page})", endpoint)
             rows = getattr(answer, attribute) or []
             found.extend(rows)
             if len(rows) < PAGE_SIZE:
@@ -281,7 +285,7 @@ class XeroLedger:
     def find(self, key: str) -> LedgerJournal | None:
         return self.find_many([key]).get(key)
 
-    def find_many(self, keys: Sequence[str]) -> dict[str, LedgerJournal]:
+    def find_many(self, keys: Sequence[str], *, retry: bool = True) -> dict[str, LedgerJournal]:
         """The live journals narrated with these keys, in one call (``Narration.StartsWith(…) OR …``)."""
         if not keys:
             return {}
@@ -294,6 +298,7 @@ class XeroLedger:
             "manual_journals",
             f"looking up journal {keys[0]}" + (f" and {len(keys) - 1} more" if len(keys) > 1 else ""),
             "ManualJournals",
+            retry=retry,
         )
         return {
             key_of(mj.narration): _ledger_journal(mj)
@@ -357,7 +362,7 @@ class XeroLedger:
         def attempt() -> None:
             nonlocal uncertain
             if uncertain:
-                for key, found in self.find_many(list(pending)).items():
+                for key, found in self.find_many(list(pending), retry=False).items():
                     done[key] = PostResult(key, PostOutcome.FOUND, ledger_id=found.ledger_id)
                     pending.pop(key)
             if not pending:
@@ -379,15 +384,11 @@ class XeroLedger:
 
         try:
             self.retry.call(attempt, on_retry=self._count_retry)
-        except UncertainOutcome as exc:
-            done |= {
-                k: PostResult(k, PostOutcome.UNCERTAIN, message=str(exc), error_class="UncertainOutcome")
-                for k in pending
-            }
         except Retriable as exc:
+            # Once a write went unanswered the journals may exist, whatever failed last: the next run looks first.
+            outcome = PostOutcome.UNCERTAIN if uncertain else PostOutcome.FAILED
             done |= {
-                k: PostResult(k, PostOutcome.FAILED, message=str(exc), error_class=type(exc).__name__)
-                for k in pending
+                k: PostResult(k, outcome, message=str(exc), error_class=type(exc).__name__) for k in pending
             }
         calls = self.stats.read_calls + self.stats.write_calls - calls_before
         return [_with_calls(result, calls) for result in done.values()]
@@ -546,10 +547,10 @@ def _unjournalable(account: Any) -> str:
 
 
 def _where_in(journal: Journal, message: str) -> str:
-    """The line a Xero message is about, from the account code or tracking option it quotes."""
+    """The line a Xero message is about, from the account code or tracking category/option it quotes."""
     quoted = set(_QUOTED.findall(message))
     for number, line in enumerate(journal.lines, start=1):
-        names = {line.target.account} | {option for _category, option in line.target.tracking}
+        names = {line.target.account} | {name for pair in line.target.tracking for name in pair}
         if quoted & names:
             return f"line {number} ({line.target.describe()})"
     return "the whole journal"
