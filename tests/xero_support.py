@@ -25,6 +25,7 @@ from connector.retrying import RetryPolicy
 from connector.sandbox.common import FaultPlan, ManualClock, loads_exact
 from connector.sandbox.xero import XeroSandbox
 from connector.settings import Settings, XeroSettings
+from tests.contracts import xero_exchange_check
 
 START = datetime(2026, 10, 6, 2, 30, tzinfo=UTC)
 ENTITY = "acme-xero"
@@ -98,11 +99,14 @@ class XeroRig:
             chunk_size=chunk_size,
         )
 
-    def settings(self, tmp_path: Path, mapping_file: Path, **xero: Any) -> Settings:
+    def settings(
+        self, tmp_path: Path, mapping_file: Path, encryption_key: str | None = None, **xero: Any
+    ) -> Settings:
         """Settings that point a whole tokenbooks at this sandbox."""
         base = self.box.base_url
         return Settings(
             database_url=f"sqlite:///{tmp_path / 'tb.db'}",
+            encryption_key=encryption_key,
             mapping_file=mapping_file,
             data_dir=tmp_path,
             xero=XeroSettings(
@@ -145,12 +149,21 @@ class XeroRig:
 
 @contextmanager
 def running_xero(tmp_path: Path | None = None, **options: Any) -> Iterator[XeroRig]:
+    """A sandbox for one test. When the test is done, every answer the sandbox gave in it is checked against
+    Xero's official spec (the contract holds for all of them, not only for a chosen few); with
+    ``check_requests`` every request too (for tests where only tokenbooks' adapter talks to it)."""
+    check_requests = options.pop("check_requests", False)
     clock = options.pop("clock", None) or ManualClock(START)
     options.setdefault("faults", FaultPlan(delay_seconds=0))
     options.setdefault("token_faults", FaultPlan(delay_seconds=0))
     state = tmp_path / "xero-sandbox.json" if tmp_path is not None else None
     with XeroSandbox(state, clock=clock, **options) as box:
         yield XeroRig(box, clock)
+        checks = [xero_exchange_check(entry) for entry in box.requests]
+        broken = [error for check in checks for error in check.response_errors]
+        assert broken == [], f"the Xero sandbox answered outside the official spec: {broken[:2]}"
+        sent = [error for check in checks for error in check.request_errors] if check_requests else []
+        assert sent == [], f"tokenbooks sent Xero a request outside the official spec: {sent[:2]}"
 
 
 def journal(

@@ -5,7 +5,7 @@ A ledger sandbox (QuickBooks, Xero) lists its own routes (accounts, lock dates, 
 clock. ``dispatch`` parses the JSON body, finds the route and turns errors into answers: 404 for an unknown
 route or object, 400 for a bad body, and the ledger's own envelope when the company refuses a change.
 
-A sandbox used here offers ``faults``, ``token_faults``, ``clock``, ``requests``, ``reset_request_log()``,
+A sandbox used here offers ``faults``, ``token_faults`` (and optionally ``write_faults``), ``clock``, ``requests``, ``reset_request_log()``,
 ``reset_rate_limits()``, ``revoke_all_tokens()`` and ``expire_access_tokens()``.
 """
 
@@ -88,19 +88,25 @@ def _ok(action: Callable[[Any], Any]) -> AdminHandler:
 # --- Faults -----------------------------------------------------------------------------------------------
 
 
+def _plans(sandbox: Any) -> dict[str, FaultPlan]:
+    plans = {"api": sandbox.faults, "token": sandbox.token_faults}
+    if getattr(sandbox, "write_faults", None) is not None:
+        plans["write"] = sandbox.write_faults
+    return plans
+
+
 def faults_report(sandbox: Any, *_: Any) -> Any:
     return {
         target: {"injected": plan.injected, "pending": plan.pending, "rate": str(plan.rate)}
-        for target, plan in (("api", sandbox.faults), ("token", sandbox.token_faults))
+        for target, plan in _plans(sandbox).items()
     }
 
 
 def _plan(sandbox: Any, target: str | None) -> FaultPlan:
-    if target in (None, "api"):
-        return sandbox.faults
-    if target == "token":
-        return sandbox.token_faults
-    raise ValueError('"target" is "api" or "token"')
+    plans = _plans(sandbox)
+    if (target or "api") not in plans:
+        raise ValueError(f'"target" is one of {", ".join(plans)}')
+    return plans[target or "api"]
 
 
 def _add_faults(sandbox: Any, _m: re.Match[str], body: dict[str, Any], _a: Any) -> Any:
@@ -120,7 +126,7 @@ def _add_faults(sandbox: Any, _m: re.Match[str], body: dict[str, Any], _a: Any) 
 
 
 def _clear_faults(sandbox: Any, _m: re.Match[str], _b: dict[str, Any], args: Mapping[str, str]) -> Any:
-    targets = [args["target"]] if "target" in args else ["api", "token"]
+    targets = [args["target"]] if "target" in args else list(_plans(sandbox))
     for target in targets:
         _plan(sandbox, target).clear()
     return faults_report(sandbox)

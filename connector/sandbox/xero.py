@@ -34,7 +34,8 @@ Endpoints:
   ``X-MinLimit-Remaining``, ``X-DayLimit-Remaining`` and ``X-AppMinLimit-Remaining``.
 - ``/_sandbox/…``: the control surface over HTTP, without auth, faults or limits (see ``xero_admin``).
 
-Faults from a ``FaultPlan`` apply to API calls (``faults``) and, separately, to the token endpoint
+Faults from a ``FaultPlan`` apply to API calls (``faults``), to writes only (``write_faults``, drawn first for
+a PUT or POST: "the answer to the create was lost") and, separately, to the token endpoint
 (``token_faults``). State is saved to ``state_file`` after every change and read back when a sandbox is
 built on the same file. Nothing starts until ``start()`` or ``serve_forever()``.
 """
@@ -129,6 +130,7 @@ class XeroSandbox:
         clock: Clock | None = None,
         faults: FaultPlan | None = None,
         token_faults: FaultPlan | None = None,
+        write_faults: FaultPlan | None = None,
         client_id: str = DEFAULT_CLIENT_ID,
         client_secret: str = DEFAULT_CLIENT_SECRET,
         tenant_id: str = DEFAULT_TENANT_ID,
@@ -145,6 +147,7 @@ class XeroSandbox:
         self.clock: Clock = clock or SystemClock()
         self.faults = faults or FaultPlan()
         self.token_faults = token_faults or FaultPlan()
+        self.write_faults = write_faults or FaultPlan()
         self.client_id = client_id
         self.client_secret = client_secret
         self.throttle_retry_after = throttle_retry_after  # what an injected 429 tells the client to wait
@@ -508,7 +511,9 @@ class XeroSandbox:
             refused = self._admit(tenant)
             if refused is not None:
                 return self._with_limits(self._throttled(*refused, note), tenant)
-            fault = self.faults.draw()
+            fault = (
+                self.write_faults.draw() if request.method in ("PUT", "POST") else None
+            ) or self.faults.draw()
             note["fault"] = fault.kind if fault else None
             if fault is not None and fault.kind != "lost_response":
                 return self._with_limits(self._act_out(fault, note), tenant)

@@ -17,7 +17,8 @@ Routes (method, path under /_sandbox/, body -> effect):
 - ``POST tokens`` ``{"tenant_id"?, "scope"?}`` -> a fresh token pair; ``POST tokens/disconnect``.
 - ``POST rate-limits/consume`` ``{"calls"}``: another app spends this tenant's minute and day budget.
 - shared with every ledger sandbox (``connector.sandbox.admin``): ``POST tokens/revoke-all``,
-  ``POST tokens/expire-access``, ``GET|DELETE requests``, ``GET|POST|DELETE faults``,
+  ``POST tokens/expire-access``, ``GET|DELETE requests``, ``GET|POST|DELETE faults`` (targets ``api``,
+  ``write`` and ``token``),
   ``POST rate-limits/reset``, ``GET clock``, ``POST clock/advance`` ``{"seconds"}``.
 
 Errors: 404 ``{"error"}`` for an unknown route or object, 400 for a bad body, Xero's ValidationException

@@ -17,15 +17,17 @@ Authentication, tenants, limits, faults and Idempotency-Key replay are the sandb
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from connector.sandbox.common import loads_exact
-from connector.sandbox.xero_org import XeroOrganisation, ms_datetime
+from connector.sandbox.xero_org import LINE_AMOUNT_TYPES, XeroOrganisation, ms_datetime
 from connector.sandbox.xero_where import QueryError, compile_where, ms_to_datetime, sort_rows
 
 __all__ = ["ApiResult", "XeroApi", "validation_error"]
@@ -209,6 +211,9 @@ class XeroApi:
             return _error(
                 14, "PostDataInvalidException", 'Expected {"ManualJournals": [ … ]} or one manual journal'
             )
+        unreadable = _unreadable(elements)
+        if unreadable:  # Xero (.NET) cannot even deserialise the body: nothing is looked at, nothing created
+            return _error(14, "PostDataInvalidException", unreadable)
         outcomes = [self._write_one(method, item, element) for element in elements]
         mutated = any(record is not None for record, _ in outcomes)
         if summarize and any(errors for _, errors in outcomes):
@@ -252,9 +257,35 @@ def _elements(document: Any) -> list[Any] | None:
     return None
 
 
-def _with_errors(element: Any, errors: list[str]) -> dict[str, Any]:
-    base = dict(element) if isinstance(element, dict) else {}
-    return base | {"ValidationErrors": [{"Message": message} for message in errors]}
+_ENUMS = {
+    "Status": ("DRAFT", "POSTED", "DELETED", "VOIDED", "ARCHIVED"),
+    "LineAmountTypes": LINE_AMOUNT_TYPES,
+}
+
+
+def _unreadable(elements: list[Any]) -> str | None:
+    """What makes a body impossible to deserialise into ManualJournals (wrong types, unknown enum values)."""
+    for element in elements:
+        if not isinstance(element, dict):
+            return "Each manual journal must be a JSON object"
+        for name, allowed in _ENUMS.items():
+            if element.get(name) is not None and element[name] not in allowed:
+                return f"Error converting value \"{element[name]}\" to type '{name}'"
+        lines = element.get("JournalLines")
+        if lines is None:
+            continue
+        if not isinstance(lines, list) or not all(isinstance(line, dict) for line in lines):
+            return "JournalLines must be a list of journal lines"
+        for line in lines:
+            amount = line.get("LineAmount")
+            if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int | Decimal)):
+                return f"Error converting value {json.dumps(str(amount))} to type 'Decimal'"
+    return None
+
+
+def _with_errors(element: dict[str, Any], errors: list[str]) -> dict[str, Any]:
+    """The refused element as Xero echoes it, with its ValidationErrors (Narration is always present)."""
+    return {"Narration": ""} | element | {"ValidationErrors": [{"Message": message} for message in errors]}
 
 
 def _header_time(text: str) -> datetime:

@@ -261,5 +261,6 @@ def _parse(text: str) -> datetime:
 
 
 def _connection_time(moment: datetime) -> str:
-    """Xero's connection timestamps: UTC, no zone suffix, seven fractional digits."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0"
+    """Connection timestamps: UTC with seven fractional digits, as Xero writes them. Xero's own example leaves
+    the zone out, which its schema (``format: date-time``) refuses; the sandbox follows the schema and adds Z."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"

@@ -20,7 +20,7 @@ from tests.xero_support import journal, running_xero
 
 @pytest.fixture
 def rig():
-    with running_xero() as running:
+    with running_xero(check_requests=True) as running:
         running.connect()
         yield running
 
@@ -160,7 +160,7 @@ def test_a_server_error_on_a_write_looks_up_then_creates_exactly_once(rig, ledge
 
 
 def test_a_real_read_timeout_on_a_write_is_uncertain_and_never_duplicates():
-    with running_xero(faults=None) as rig:
+    with running_xero(check_requests=True) as rig:
         rig.connect()
         ledger = rig.ledger(timeout=0.2)
         ledger.organisation()

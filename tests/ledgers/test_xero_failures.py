@@ -15,7 +15,7 @@ from tests.xero_support import ENTITY, journal, running_xero
 
 @pytest.fixture
 def rig():
-    with running_xero() as running:
+    with running_xero(check_requests=True) as running:
         running.connect()
         yield running
 
@@ -212,7 +212,7 @@ def test_an_unreachable_xero_is_retriable_and_names_the_setting(rig):
 
 
 def test_the_daily_limit_stops_the_run_instead_of_waiting_for_hours():
-    with running_xero(calls_per_day=3) as rig:
+    with running_xero(calls_per_day=3, check_requests=True) as rig:
         rig.connect()
         ledger = rig.ledger()
         ledger.lock_date()

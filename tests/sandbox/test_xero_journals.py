@@ -10,13 +10,16 @@ import pytest
 
 from connector.sandbox.common import dumps_exact, loads_exact
 from connector.sandbox.xero_org import MAX_JOURNAL_LINES
+from tests.contracts import xero_exchange_check
 from tests.xero_support import running_xero
 
 
 @pytest.fixture
 def rig():
+    """A sandbox whose every answer in the test, to good and to broken requests alike, must follow the spec."""
     with running_xero() as running:
         yield running
+        assert any(xero_exchange_check(entry).response_checked for entry in running.box.requests)
 
 
 @pytest.fixture
@@ -156,7 +159,6 @@ def test_summarized_errors_answer_400_yet_keep_the_valid_journals_without_their_
             {"AccountCode": "510", "LineAmount": Decimal("120.369999")},
             "LineAmount 120.369999 has more than 2 decimal places.",
         ),
-        ({"AccountCode": "510", "LineAmount": "120.37"}, "LineAmount '120.37' is not a number."),
     ],
 )
 def test_lines_are_validated_in_xeros_words(call, line, message):
@@ -184,10 +186,6 @@ def test_journal_level_rules(call):
             f"A manual journal can have at most {MAX_JOURNAL_LINES} journal lines; this one has {MAX_JOURNAL_LINES + 1}.",
         ),
         (mj(Status="VOIDED"), "Status 'VOIDED' is not valid for a new manual journal; use DRAFT or POSTED."),
-        (
-            mj(LineAmountTypes="Gross"),
-            "LineAmountTypes 'Gross' is not valid; use Exclusive, Inclusive or NoTax.",
-        ),
         (mj(Date="03/10/2026"), "Date '03/10/2026' is not a valid date."),
     ]
     answers = loads_exact(
@@ -256,6 +254,31 @@ def test_post_updates_an_element_that_names_its_id_and_creates_the_others(rig, c
     broken = call("PUT", "/ManualJournals", raw="{not json")
     assert broken.status_code == 400
     assert broken.json()["Type"] == "PostDataInvalidException"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("LineAmountTypes", "Gross", "Error converting value \"Gross\" to type 'LineAmountTypes'"),
+        ("Status", "SENT", "Error converting value \"SENT\" to type 'Status'"),
+        ("LineAmount", "120.37", "Error converting value \"120.37\" to type 'Decimal'"),
+    ],
+)
+def test_a_body_xero_cannot_read_is_refused_whole(rig, call, field, value, message):
+    body = mj()
+    if field == "LineAmount":
+        body["JournalLines"][0]["LineAmount"] = value
+    else:
+        body[field] = value
+    answer = call(
+        "PUT",
+        "/ManualJournals",
+        {"ManualJournals": [mj("TB-AC-261003-009 fine"), body]},
+        params={"summarizeErrors": "false"},
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {"ErrorNumber": 14, "Type": "PostDataInvalidException", "Message": message}
+    assert rig.box.manual_journals() == []
 
 
 def test_an_idempotency_key_replays_for_six_minutes_and_refuses_another_request(rig, call):
