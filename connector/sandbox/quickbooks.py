@@ -47,10 +47,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -61,16 +57,14 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
+from connector.sandbox.base import LedgerSandbox
 from connector.sandbox.common import (
     Clock,
     ConcurrencyGauge,
     FaultPlan,
     InjectedFault,
     Reply,
-    SandboxServer,
     SlidingWindowLimiter,
-    StateFile,
-    SystemClock,
     html_page,
     json_reply,
 )
@@ -100,8 +94,6 @@ DEFAULT_CLIENT_ID = "tokenbooks-sandbox-client"
 DEFAULT_CLIENT_SECRET = "tokenbooks-sandbox-secret"
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
 REQUEST_ID_MAX = 50
-REQUEST_LOG_LIMIT = 10_000
-STATE_VERSION = 1
 _LOGGED_HEADERS = ("Authorization", "Content-Type", "Accept", "User-Agent")
 
 _ROUTES = Map(
@@ -122,7 +114,7 @@ _ROUTES = Map(
 )
 
 
-class QuickBooksSandbox:
+class QuickBooksSandbox(LedgerSandbox):
     """A QBO company, its OAuth server and its limits, served over HTTP by ``start()``."""
 
     def __init__(
@@ -142,48 +134,21 @@ class QuickBooksSandbox:
         batch_requests_per_minute: int = 40,
         max_concurrent_requests: int = 10,
     ) -> None:
-        self.clock: Clock = clock or SystemClock()
-        self.faults = faults or FaultPlan()
-        self.token_faults = token_faults or FaultPlan()
+        super().__init__(
+            state_file, clock=clock, faults=faults, token_faults=token_faults, host=host, port=port
+        )
         self.client_id = client_id
         self.client_secret = client_secret
         # Whether QBO sends Retry-After on a 429 is unconfirmed (erps.md §2.1), so by default it does not.
         self.retry_after_seconds = retry_after_seconds
-        self._lock = threading.RLock()
-        self._state_file = StateFile(state_file) if state_file is not None else None
         self._load_or_seed(realm_id)
         self._api = QboApi(self.company)
         self._per_minute = SlidingWindowLimiter(requests_per_minute, self.clock)
         self._batches_per_minute = SlidingWindowLimiter(batch_requests_per_minute, self.clock)
         self._limit_lock = threading.Lock()
         self._in_flight = ConcurrencyGauge(max_concurrent_requests)
-        # Bounded, so a long-running demo does not grow without limit; tests read far fewer entries.
-        self._request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
-        self._server = SandboxServer(self, host=host, port=port)
 
-    # --- Lifecycle --------------------------------------------------------------------------------------
-
-    def start(self) -> str:
-        """Serve on a daemon thread; returns the base URL (``http://host:port``)."""
-        return self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def serve_forever(self, on_ready: Callable[[str], None] | None = None) -> None:
-        """Serve in the calling thread until interrupted; ``on_ready`` gets the base URL."""
-        self._server.serve_forever(on_ready)
-
-    def __enter__(self) -> QuickBooksSandbox:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
+    # --- Where it listens --------------------------------------------------------------------------------
 
     @property
     def discovery_url(self) -> str:
@@ -201,39 +166,20 @@ class QuickBooksSandbox:
     # --- Persistence ------------------------------------------------------------------------------------
 
     def _load_or_seed(self, realm_id: str) -> None:
-        saved = self._state_file.load() if self._state_file is not None else None
+        saved = self.saved_state()
         if saved is None:
             self.company = CompanyState.seeded(realm_id, self.clock.now)
             self.tokens = TokenStore(self.clock, self.client_id, self.client_secret)
             self._replay: dict[str, dict[str, Any]] = {}
             self._save()
             return
-        if saved.get("version") != STATE_VERSION:
-            raise ValueError(f"{self._state_file.path if self._state_file else ''}: unknown state version")
         # A saved company keeps its own realm id, whatever the constructor was given.
         self.company = CompanyState(saved["company"], self.clock.now)
         self.tokens = TokenStore(self.clock, self.client_id, self.client_secret, saved["tokens"])
         self._replay = saved["replay"]
 
-    def _save(self) -> None:
-        if self._state_file is None:
-            return
-        snapshot = {
-            "version": STATE_VERSION,
-            "company": self.company.to_dict(),
-            "tokens": self.tokens.to_dict(),
-            "replay": self._replay,
-        }
-        self._state_file.save(snapshot)
-
-    @contextmanager
-    def _changing(self) -> Iterator[None]:
-        """Hold the state lock for a change and save afterwards (also when the change failed half-way)."""
-        with self._lock:
-            try:
-                yield
-            finally:
-                self._save()
+    def snapshot(self) -> dict[str, Any]:
+        return {"company": self.company.to_dict(), "tokens": self.tokens.to_dict(), "replay": self._replay}
 
     # --- Control surface: what a person in the QBO UI, or a test, does ------------------------------------
 
@@ -350,17 +296,6 @@ class QuickBooksSandbox:
         with self._changing():
             self.tokens.expire_access_tokens()
 
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """The last 10 000 OAuth and /v3 requests: method, path, params, headers of interest, body, status,
-        and ``minorversion`` / ``requestid`` / ``replayed`` / ``fault``. Admin routes are not logged."""
-        with self._lock:
-            return copy.deepcopy(list(self._request_log))
-
-    def reset_request_log(self) -> None:
-        with self._lock:
-            self._request_log.clear()
-
     def in_flight(self) -> int:
         """/v3 requests of this company being served right now."""
         return self._in_flight.in_flight(self.realm_id)
@@ -370,12 +305,6 @@ class QuickBooksSandbox:
         self._batches_per_minute.reset()
 
     # --- WSGI ---------------------------------------------------------------------------------------------
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        request = Request(environ)
-        # Read the body once up front; form parsing then uses the cached copy and the log still has it.
-        request.get_data(cache=True)
-        return self.handle(request).to_response()(environ, start_response)
 
     def handle(self, request: Request) -> Reply:
         """Route one request; everything except the admin routes lands in the request log."""
@@ -426,8 +355,7 @@ class QuickBooksSandbox:
             "minorversion": request.args.get("minorversion"),
             "requestid": request.args.get("requestid"),
         } | note
-        with self._lock:
-            self._request_log.append(entry)
+        self._remember(entry)
 
     # --- OAuth --------------------------------------------------------------------------------------------
 
@@ -602,12 +530,6 @@ class QuickBooksSandbox:
         if fault.status == 500:
             return self._fault_reply(system_error(500))
         return Reply(fault.status, html_page(fault.status, "Service Unavailable"), "text/html")
-
-    @staticmethod
-    def _lost(fault: InjectedFault) -> Reply:
-        """Wait like a gateway that gave up on the server, then say so (504)."""
-        time.sleep(fault.delay_seconds)
-        return Reply(504, html_page(504, "Gateway Time-out"), "text/html")
 
 
 def _quote(value: str) -> str:

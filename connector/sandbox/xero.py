@@ -42,13 +42,8 @@ built on the same file. Nothing starts until ``start()`` or ``serve_forever()``.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -59,16 +54,14 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
+from connector.sandbox.base import LedgerSandbox
 from connector.sandbox.common import (
     Clock,
     ConcurrencyGauge,
     FaultPlan,
     InjectedFault,
     Reply,
-    SandboxServer,
     SlidingWindowLimiter,
-    StateFile,
-    SystemClock,
     html_page,
     json_reply,
 )
@@ -91,8 +84,6 @@ DEFAULT_CLIENT_SECRET = "tokenbooks-xero-sandbox-secret"
 API_PREFIX = "/api.xro/2.0"
 IDEMPOTENCY_WINDOW = timedelta(minutes=6)
 IDEMPOTENCY_KEY_MAX = 128
-REQUEST_LOG_LIMIT = 10_000
-STATE_VERSION = 1
 DAY = timedelta(days=1)
 _LOGGED_HEADERS = (
     "Authorization",
@@ -120,7 +111,7 @@ _ROUTES = Map(
 )
 
 
-class XeroSandbox:
+class XeroSandbox(LedgerSandbox):
     """A Xero organisation, its identity service and its limits, served over HTTP by ``start()``."""
 
     def __init__(
@@ -144,15 +135,13 @@ class XeroSandbox:
         throttle_retry_after: int = 30,
         drafts_ignore_lock_dates: bool = True,
     ) -> None:
-        self.clock: Clock = clock or SystemClock()
-        self.faults = faults or FaultPlan()
-        self.token_faults = token_faults or FaultPlan()
+        super().__init__(
+            state_file, clock=clock, faults=faults, token_faults=token_faults, host=host, port=port
+        )
         self.write_faults = write_faults or FaultPlan()
         self.client_id = client_id
         self.client_secret = client_secret
         self.throttle_retry_after = throttle_retry_after  # what an injected 429 tells the client to wait
-        self._lock = threading.RLock()
-        self._state_file = StateFile(state_file) if state_file is not None else None
         self._load_or_seed(tenant_id, tenant_name, drafts_ignore_lock_dates)
         self._api = XeroApi(self.org, self.clock.now)
         self._limits = {
@@ -162,31 +151,8 @@ class XeroSandbox:
         }
         self._limit_lock = threading.Lock()
         self._in_flight = ConcurrencyGauge(max_concurrent_calls)
-        self._request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
-        self._server = SandboxServer(self, host=host, port=port)
 
-    # --- Lifecycle --------------------------------------------------------------------------------------
-
-    def start(self) -> str:
-        """Serve on a daemon thread; returns the base URL (``http://host:port``)."""
-        return self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def serve_forever(self, on_ready: Callable[[str], None] | None = None) -> None:
-        self._server.serve_forever(on_ready)
-
-    def __enter__(self) -> XeroSandbox:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
+    # --- Where it listens --------------------------------------------------------------------------------
 
     @property
     def api_url(self) -> str:
@@ -204,12 +170,10 @@ class XeroSandbox:
     # --- Persistence ------------------------------------------------------------------------------------
 
     def _load_or_seed(self, tenant_id: str, tenant_name: str, drafts_ignore_lock_dates: bool) -> None:
-        saved = self._state_file.load() if self._state_file is not None else None
+        saved = self.saved_state()
         if saved is None:
             self.org = XeroOrganisation.seeded(tenant_id, tenant_name, self.clock.now)
             self._idempotency: dict[str, dict[str, Any]] = {}
-        elif saved.get("version") != STATE_VERSION:
-            raise ValueError(f"{self._state_file.path if self._state_file else ''}: unknown state version")
         else:
             self.org = XeroOrganisation(saved["organisation"], self.clock.now)
             self._idempotency = saved["idempotency"]
@@ -220,25 +184,12 @@ class XeroSandbox:
         if saved is None:
             self._save()
 
-    def _save(self) -> None:
-        if self._state_file is None:
-            return
-        snapshot = {
-            "version": STATE_VERSION,
+    def snapshot(self) -> dict[str, Any]:
+        return {
             "organisation": self.org.to_dict(),
             "tokens": self.tokens.to_dict(),
             "idempotency": self._idempotency,
         }
-        self._state_file.save(snapshot)
-
-    @contextmanager
-    def _changing(self) -> Iterator[None]:
-        """Hold the state lock for a change and save afterwards (also when the change failed half-way)."""
-        with self._lock:
-            try:
-                yield
-            finally:
-                self._save()
 
     # --- Control surface: what a person in the Xero UI, or a test, does ----------------------------------
 
@@ -327,17 +278,6 @@ class XeroSandbox:
         with self._changing():
             self.tokens.disconnect_tenant(self.tenant_id)
 
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """The last 10 000 identity and API requests: method, path, params, headers of interest, body,
-        status, the answer's body (``response``), and ``replayed`` / ``fault`` / ``throttled``."""
-        with self._lock:
-            return copy.deepcopy(list(self._request_log))
-
-    def reset_request_log(self) -> None:
-        with self._lock:
-            self._request_log.clear()
-
     def in_flight(self) -> int:
         return self._in_flight.in_flight(self.tenant_id)
 
@@ -365,12 +305,6 @@ class XeroSandbox:
         return max(0, limiter.limit - limiter.count(key))
 
     # --- WSGI ---------------------------------------------------------------------------------------------
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        request = Request(environ)
-        # Read the body once up front; form parsing then uses the cached copy and the log still has it.
-        request.get_data(cache=True)
-        return self.handle(request).to_response()(environ, start_response)
 
     def handle(self, request: Request) -> Reply:
         """Route one request; everything except the admin routes lands in the request log."""
@@ -419,8 +353,7 @@ class XeroSandbox:
             "response": reply.body if reply.content_type == "application/json" else None,
             "response_headers": dict(reply.headers),
         } | note
-        with self._lock:
-            self._request_log.append(entry)
+        self._remember(entry)
 
     # --- Identity -----------------------------------------------------------------------------------------
 
@@ -599,12 +532,6 @@ class XeroSandbox:
         if fault.kind == "timeout":
             return self._lost(fault)
         return _server_error(fault.status)
-
-    @staticmethod
-    def _lost(fault: InjectedFault) -> Reply:
-        """Wait like a gateway that gave up on the server, then say so (504)."""
-        time.sleep(fault.delay_seconds)
-        return Reply(504, html_page(504, "Gateway Time-out"), "text/html")
 
 
 _APP = "__app__"  # the key of the app-wide minute limit
