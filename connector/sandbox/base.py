@@ -1,7 +1,7 @@
 """The skeleton every ledger sandbox (QuickBooks, Xero) shares: serving, the state file, the request log.
 
-A sandbox subclasses ``LedgerSandbox``, builds its ledger state, answers requests in ``handle`` and says what
-to persist in ``snapshot``. Everything here is independent of any one ledger's API. Nothing starts until
+A sandbox subclasses ``LedgerSandbox``: it names its ``routes``, builds its ledger state, answers its endpoints
+in ``serve_endpoint`` and its control surface in ``admin``, and says what to persist in ``snapshot``. Everything here is independent of any one ledger's API. Nothing starts until
 ``start()`` or ``serve_forever()``.
 """
 
@@ -11,11 +11,14 @@ import copy
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map
 from werkzeug.wrappers import Request
 
 from connector.sandbox.common import (
@@ -27,6 +30,7 @@ from connector.sandbox.common import (
     StateFile,
     SystemClock,
     html_page,
+    json_reply,
 )
 
 __all__ = ["REQUEST_LOG_LIMIT", "STATE_VERSION", "LedgerSandbox"]
@@ -82,6 +86,9 @@ class LedgerSandbox:
 
     # --- WSGI -------------------------------------------------------------------------------------------
 
+    routes: Map  # the ledger's URL map; its "admin" endpoint (``action`` argument) is the control surface
+    logged_headers: tuple[str, ...] = ("Authorization", "Content-Type", "Accept", "User-Agent")
+
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
         # Read the body once up front; form parsing then uses the cached copy and the log still has it.
@@ -89,7 +96,59 @@ class LedgerSandbox:
         return self.handle(request).to_response()(environ, start_response)
 
     def handle(self, request: Request) -> Reply:
+        """Route one request; everything except the admin routes lands in the request log."""
+        try:
+            endpoint, args = self.routes.bind_to_environ(request.environ).match()
+        except HTTPException as error:
+            return json_reply(error.code or 404, {"error": error.name, "path": request.path})
+        if endpoint == "admin":
+            status, payload = self.admin(request.method, args["action"], request.get_data(), request.args)
+            return json_reply(status, payload)
+        note: dict[str, Any] = {"replayed": False, "fault": None}
+        reply = Reply(500, "")
+        try:
+            reply = self.serve_endpoint(endpoint, args, request, note)
+        except (
+            Exception
+        ) as error:  # a sandbox bug must still answer, the way the ledger answers its own failures
+            reply = self.internal_error(note)
+            note["error"] = repr(error)
+        finally:
+            self._remember(self.log_entry(request, reply) | note)
+        return reply
+
+    def serve_endpoint(
+        self, endpoint: str, args: dict[str, str], request: Request, note: dict[str, Any]
+    ) -> Reply:
+        """Answer a request for one of the ledger's endpoints; ``note`` collects what the log should say."""
         raise NotImplementedError
+
+    def admin(self, method: str, action: str, raw_body: bytes, args: Mapping[str, str]) -> tuple[int, Any]:
+        raise NotImplementedError
+
+    def internal_error(self, note: dict[str, Any]) -> Reply:
+        """How the ledger answers when it fails itself (here: when the sandbox has a bug)."""
+        raise NotImplementedError
+
+    def time_text(self, moment: datetime) -> str:
+        """A time the way this ledger writes it."""
+        raise NotImplementedError
+
+    def log_entry(self, request: Request, reply: Reply) -> dict[str, Any]:
+        """What the request log keeps of one exchange: the request, and the answer when it is JSON."""
+        return {
+            "time": self.time_text(self.clock.now()),
+            "method": request.method,
+            "path": request.path,
+            "params": request.args.to_dict(),
+            "headers": {
+                name: request.headers[name] for name in self.logged_headers if name in request.headers
+            },
+            "body": request.get_data(as_text=True),
+            "status": reply.status,
+            "response": reply.body if reply.content_type == "application/json" else None,
+            "response_headers": dict(reply.headers),
+        }
 
     # --- Persistence ------------------------------------------------------------------------------------
 

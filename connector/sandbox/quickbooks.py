@@ -47,13 +47,13 @@ from __future__ import annotations
 
 import copy
 import threading
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
@@ -94,7 +94,6 @@ DEFAULT_CLIENT_ID = "tokenbooks-sandbox-client"
 DEFAULT_CLIENT_SECRET = "tokenbooks-sandbox-secret"
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
 REQUEST_ID_MAX = 50
-_LOGGED_HEADERS = ("Authorization", "Content-Type", "Accept", "User-Agent")
 
 _ROUTES = Map(
     [
@@ -116,6 +115,8 @@ _ROUTES = Map(
 
 class QuickBooksSandbox(LedgerSandbox):
     """A QBO company, its OAuth server and its limits, served over HTTP by ``start()``."""
+
+    routes = _ROUTES
 
     def __init__(
         self,
@@ -306,29 +307,9 @@ class QuickBooksSandbox(LedgerSandbox):
 
     # --- WSGI ---------------------------------------------------------------------------------------------
 
-    def handle(self, request: Request) -> Reply:
-        """Route one request; everything except the admin routes lands in the request log."""
-        try:
-            endpoint, args = _ROUTES.bind_to_environ(request.environ).match()
-        except HTTPException as error:
-            return json_reply(error.code or 404, {"error": error.name, "path": request.path})
-        if endpoint == "admin":
-            status, payload = handle_admin(
-                self, request.method, args["action"], request.get_data(), request.args
-            )
-            return json_reply(status, payload)
-        note: dict[str, Any] = {"replayed": False, "fault": None}
-        reply = Reply(500, "")
-        try:
-            reply = self._serve(endpoint, args, request, note)
-        except Exception as error:  # a sandbox bug must still answer, the way QBO answers a system failure
-            reply = self._fault_reply(system_error(), note)
-            note["error"] = repr(error)
-        finally:
-            self._log(request, reply, note)
-        return reply
-
-    def _serve(self, endpoint: str, args: dict[str, str], request: Request, note: dict[str, Any]) -> Reply:
+    def serve_endpoint(
+        self, endpoint: str, args: dict[str, str], request: Request, note: dict[str, Any]
+    ) -> Reply:
         if endpoint == "discovery":
             return json_reply(200, self._discovery_document(request.host_url.rstrip("/")))
         if endpoint == "authorize":
@@ -343,19 +324,20 @@ class QuickBooksSandbox(LedgerSandbox):
             return json_reply(200, {"keys": []})
         return self._v3(request, args["realm"], args["resource"], note)
 
-    def _log(self, request: Request, reply: Reply, note: dict[str, Any]) -> None:
-        entry = {
-            "time": qbo_time(self.clock.now()),
-            "method": request.method,
-            "path": request.path,
-            "params": request.args.to_dict(),
-            "headers": {name: request.headers[name] for name in _LOGGED_HEADERS if name in request.headers},
-            "body": request.get_data(as_text=True),
-            "status": reply.status,
+    def log_entry(self, request: Request, reply: Reply) -> dict[str, Any]:
+        return super().log_entry(request, reply) | {
             "minorversion": request.args.get("minorversion"),
             "requestid": request.args.get("requestid"),
-        } | note
-        self._remember(entry)
+        }
+
+    def admin(self, method: str, action: str, raw_body: bytes, args: Mapping[str, str]) -> tuple[int, Any]:
+        return handle_admin(self, method, action, raw_body, args)
+
+    def internal_error(self, note: dict[str, Any]) -> Reply:
+        return self._fault_reply(system_error(), note)
+
+    def time_text(self, moment: datetime) -> str:
+        return qbo_time(moment)
 
     # --- OAuth --------------------------------------------------------------------------------------------
 

@@ -44,13 +44,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
@@ -85,15 +85,6 @@ API_PREFIX = "/api.xro/2.0"
 IDEMPOTENCY_WINDOW = timedelta(minutes=6)
 IDEMPOTENCY_KEY_MAX = 128
 DAY = timedelta(days=1)
-_LOGGED_HEADERS = (
-    "Authorization",
-    "Content-Type",
-    "Accept",
-    "User-Agent",
-    "xero-tenant-id",
-    "Idempotency-Key",
-    "If-Modified-Since",
-)
 
 _ROUTES = Map(
     [
@@ -113,6 +104,9 @@ _ROUTES = Map(
 
 class XeroSandbox(LedgerSandbox):
     """A Xero organisation, its identity service and its limits, served over HTTP by ``start()``."""
+
+    routes = _ROUTES
+    logged_headers = (*LedgerSandbox.logged_headers, "xero-tenant-id", "Idempotency-Key", "If-Modified-Since")
 
     def __init__(
         self,
@@ -306,29 +300,9 @@ class XeroSandbox(LedgerSandbox):
 
     # --- WSGI ---------------------------------------------------------------------------------------------
 
-    def handle(self, request: Request) -> Reply:
-        """Route one request; everything except the admin routes lands in the request log."""
-        try:
-            endpoint, args = _ROUTES.bind_to_environ(request.environ).match()
-        except HTTPException as error:
-            return json_reply(error.code or 404, {"Title": error.name, "Status": error.code})
-        if endpoint == "admin":
-            status, payload = handle_admin(
-                self, request.method, args["action"], request.get_data(), request.args
-            )
-            return json_reply(status, payload)
-        note: dict[str, Any] = {"replayed": False, "fault": None}
-        reply = Reply(500, "")
-        try:
-            reply = self._serve(endpoint, args, request, note)
-        except Exception as error:  # a sandbox bug must still answer, the way Xero answers its own failures
-            reply = _server_error(500)
-            note["error"] = repr(error)
-        finally:
-            self._log(request, reply, note)
-        return reply
-
-    def _serve(self, endpoint: str, args: dict[str, str], request: Request, note: dict[str, Any]) -> Reply:
+    def serve_endpoint(
+        self, endpoint: str, args: dict[str, str], request: Request, note: dict[str, Any]
+    ) -> Reply:
         if endpoint == "authorize":
             return self._authorize(request)
         if endpoint == "token":
@@ -341,19 +315,14 @@ class XeroSandbox(LedgerSandbox):
             return self._disconnect(request, args["connection_id"])
         return self._api_call(request, args["resource"], note)
 
-    def _log(self, request: Request, reply: Reply, note: dict[str, Any]) -> None:
-        entry = {
-            "time": ms_datetime(self.clock.now()),
-            "method": request.method,
-            "path": request.path,
-            "params": request.args.to_dict(),
-            "headers": {name: request.headers[name] for name in _LOGGED_HEADERS if name in request.headers},
-            "body": request.get_data(as_text=True),
-            "status": reply.status,
-            "response": reply.body if reply.content_type == "application/json" else None,
-            "response_headers": dict(reply.headers),
-        } | note
-        self._remember(entry)
+    def admin(self, method: str, action: str, raw_body: bytes, args: Mapping[str, str]) -> tuple[int, Any]:
+        return handle_admin(self, method, action, raw_body, args)
+
+    def internal_error(self, note: dict[str, Any]) -> Reply:
+        return _server_error(500)
+
+    def time_text(self, moment: datetime) -> str:
+        return ms_datetime(moment)
 
     # --- Identity -----------------------------------------------------------------------------------------
 
