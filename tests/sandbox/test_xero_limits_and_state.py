@@ -8,9 +8,11 @@ from decimal import Decimal
 
 import pytest
 import requests
+from typer.testing import CliRunner
 
+from connector.cli import app
 from connector.sandbox.common import ManualClock, loads_exact
-from connector.sandbox.xero import XeroSandbox, serve
+from connector.sandbox.xero import XeroSandbox
 from connector.sandbox.xero_where import QueryError, compile_where
 from tests.xero_support import START, running_xero
 
@@ -250,14 +252,23 @@ def test_the_control_surface_over_http(rig):
     assert requests.get(base + "/nothing").status_code == 404
 
 
-def test_serve_says_how_a_client_gets_credentials(tmp_path, monkeypatch, capsys):
+def test_tokenbooks_sandbox_xero_serves_and_says_how_a_client_gets_credentials(tmp_path, monkeypatch):
+    served = {}
+
     def pretend(self, on_ready):
+        served["state"] = self._state_file.path
         on_ready("http://127.0.0.1:8720")
 
     monkeypatch.setattr(XeroSandbox, "serve_forever", pretend)
-    serve(8720, tmp_path / "state.json")
-    out = capsys.readouterr().out
-    assert "http://127.0.0.1:8720/api.xro/2.0" in out
-    assert "tokenbooks-xero-sandbox-secret" in out
-    assert "/connect/token" in out
-    assert "/_sandbox/tokens" in out
+    state = tmp_path / "nested" / "xero.json"
+    result = CliRunner().invoke(app, ["sandbox", "xero", "--port", "8720", "--state", str(state)])
+    assert result.exit_code == 0, result.output
+    assert served["state"] == state
+    assert state.exists()  # the organisation was seeded and saved
+    for text in (
+        "http://127.0.0.1:8720/api.xro/2.0",
+        "tokenbooks-xero-sandbox-secret",
+        "/connect/token",
+        "/_sandbox/tokens",
+    ):
+        assert text in result.output

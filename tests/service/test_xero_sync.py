@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from connector.bootstrap import App, build_app
-from connector.domain.errors import ReconnectNeeded
+from connector.domain.errors import ConfigError, ReconnectNeeded
 from connector.ledgers.tokens import TokenCipher
 from connector.sandbox.common import FaultPlan
 from connector.service.sync import sync
@@ -233,3 +233,21 @@ def test_a_month_with_faults_on_a_fifth_of_the_calls_ends_posted_exactly_once(wo
         Decimal(f"{n}.50") for n in range(0, 31, 3)
     )
     assert sum(planned.values()) == expected
+
+
+def test_the_composition_root_says_what_a_xero_entity_still_needs(tmp_path: Path):
+    with running_xero(tmp_path) as rig:
+        bare = rig.settings(tmp_path, EXAMPLE_MAPPING, encryption_key=TokenCipher.generate_key())
+        no_app = bare.model_copy(update={"xero": bare.xero.model_copy(update={"client_id": None})})
+        with pytest.raises(ConfigError, match="TOKENBOOKS_XERO__CLIENT_ID"):
+            build_app(no_app, clock=rig.now).ledger(ENTITY)
+        with pytest.raises(ReconnectNeeded, match="tokenbooks connect xero"):
+            build_app(bare, clock=rig.now).ledger(ENTITY)
+        app = build_app(bare, clock=rig.now, sleep=rig.sleep)
+        rig.vault = app.token_vault()
+        rig.connect()
+        ledger = app.ledger(ENTITY)
+        assert ledger.name == "xero"
+        assert ledger.tenant_id == rig.box.tenant_id
+        assert app.xero_limiter(rig.box.tenant_id) is ledger.limiter  # one limiter per organisation
+        assert ledger.lock_date() is None
