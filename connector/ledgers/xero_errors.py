@@ -42,8 +42,19 @@ LOCK_MARKER = "lock date"
 MINUTE_WAIT_SECONDS = 60.0  # when a 429 carries no Retry-After
 
 
-def classify(error: Exception, what: str, *, write: bool = False) -> TokenbooksError:
-    """A failure while doing ``what`` as one of the project's error classes, in Xero's own words."""
+_INVALID_GRANT = {
+    "refresh": "the refresh token was used more than 30 minutes ago, lay unused for 60 days, or the connection "
+    "was revoked",
+    "code": "the authorization code was used already, is older than 5 minutes, or came back to another "
+    "redirect URI",
+}
+
+
+def classify(error: Exception, what: str, *, write: bool = False, grant: str = "refresh") -> TokenbooksError:
+    """A failure while doing ``what`` as one of the project's error classes, in Xero's own words.
+
+    ``write``: the call may have changed something (a timeout is then uncertain). ``grant``: which OAuth grant
+    an ``invalid_grant`` is about (``refresh`` or ``code``)."""
     if isinstance(error, TokenbooksError):
         return error
     if isinstance(error, urllib3.exceptions.HTTPError):
@@ -53,7 +64,7 @@ def classify(error: Exception, what: str, *, write: bool = False) -> TokenbooksE
     if isinstance(error, OAuth2Error):
         return ConfigError(f"xero-python's token plumbing failed ({type(error).__name__})", fix=RECONNECT)
     if isinstance(error, ApiException):
-        return _http(error, what, write)
+        return _http(error, what, write, grant)
     raise error
 
 
@@ -71,15 +82,13 @@ def _transport(error: urllib3.exceptions.HTTPError, what: str, write: bool) -> T
     return UncertainOutcome(message) if write else Retriable(message)
 
 
-def _http(error: ApiException, what: str, write: bool) -> TokenbooksError:
+def _http(error: ApiException, what: str, write: bool, grant: str) -> TokenbooksError:
     status = int(error.status or 0)
     body = _body(error)
     oauth_error = body.get("error") if isinstance(body, dict) else None
     if oauth_error == "invalid_grant":
         return ReconnectNeeded(
-            f"Xero refused the refresh token while {what} (invalid_grant: it was used more than 30 minutes "
-            "ago, lay unused for 60 days, or the connection was revoked)",
-            fix=RECONNECT,
+            f"Xero refused the grant while {what} (invalid_grant: {_INVALID_GRANT[grant]})", fix=RECONNECT
         )
     if oauth_error == "invalid_client":
         return ConfigError(

@@ -236,7 +236,9 @@ class XeroOAuth:
         """Tokens for a consent's code; the tenant is chosen afterwards from ``connections``."""
         api = self._token_api()
         token = self._call(
-            lambda: api.exchange_code(code, self.redirect_uri), "exchanging the authorization code"
+            lambda: api.exchange_code(code, self.redirect_uri),
+            "exchanging the authorization code",
+            grant="code",
         )
         return token_set(token, self.clock(), "")
 
@@ -271,11 +273,11 @@ class XeroOAuth:
         return _TokenApi(sdk_client(self.timeout), self.client_id, self.client_secret, self.identity_url)
 
     @staticmethod
-    def _call(fn: Callable[[], Any], what: str) -> Any:
+    def _call(fn: Callable[[], Any], what: str, grant: str = "refresh") -> Any:
         try:
             return fn()
         except (ApiException, OAuth2Error, urllib3.exceptions.HTTPError) as error:
-            raise classify(error, what) from None
+            raise classify(error, what, grant=grant) from None
 
 
 def choose_tenant(connections: Sequence[XeroConnection], wanted: str | None) -> XeroConnection:

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from xero_python.accounting import ManualJournals
+from xero_python.accounting import ManualJournal, ManualJournalLine, ManualJournals
 from xero_python.api_client.serializer import serialize
 
 from connector.ledgers.port import PostOutcome, PostRequest
@@ -84,9 +84,7 @@ def test_what_xero_python_writes_is_the_amount_to_the_cent(cents):
     assert Decimal(sent["ManualJournals"][0]["JournalLines"][0]["LineAmount"]) == value
 
 
-def journal_sdk(amount: Decimal):
-    from xero_python.accounting import ManualJournal, ManualJournalLine
-
+def journal_sdk(amount: Decimal) -> ManualJournal:
     return ManualJournal(
         narration="x",
         journal_lines=[ManualJournalLine(line_amount=amount, account_code="510")],
