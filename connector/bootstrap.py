@@ -25,6 +25,9 @@ from connector.domain.pricing import PriceCatalog
 from connector.ledgers.port import Ledger
 from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
+from connector.ledgers.xero import XeroLedger
+from connector.ledgers.xero_limits import TenantLimiter
+from connector.ledgers.xero_oauth import XeroOAuth
 from connector.retrying import RetryPolicy
 from connector.service.mappings import load_history, load_mapping
 from connector.settings import Settings, load_settings
@@ -60,6 +63,7 @@ class App:
     _mapping: tuple[MappingSet, str] | None = None
     _catalog: PriceCatalog | None = None
     _ledgers: dict[str, Ledger] = field(default_factory=dict)
+    _xero_limiters: dict[str, TenantLimiter] = field(default_factory=dict)
 
     @property
     def actor(self) -> str:
@@ -243,9 +247,61 @@ class App:
                 timeout=qbo.timeout_seconds,
                 retry=RetryPolicy(qbo.max_retries + 1, sleep=self.sleep),
             )
+        if kind == "xero":
+            return self._build_xero_ledger(entity)
         raise ConfigError(
             f"entity {entity!r} posts to {kind}, which this build cannot post to yet",
-            fix="use a quickbooks entity",
+            fix="use a quickbooks or xero entity",
+        )
+
+    def xero_oauth(self) -> XeroOAuth:
+        xero = self.settings.xero
+        if not xero.client_id or not xero.client_secret:
+            raise ConfigError(
+                "Xero app credentials are not set",
+                fix="set TOKENBOOKS_XERO__CLIENT_ID and TOKENBOOKS_XERO__CLIENT_SECRET "
+                "(from developer.xero.com → My Apps → your app → Configuration)",
+            )
+        return XeroOAuth(
+            client_id=xero.client_id,
+            client_secret=xero.client_secret.get_secret_value(),
+            redirect_uri=xero.redirect_uri,
+            identity_url=xero.identity_url,
+            login_url=xero.login_url,
+            connections_url=xero.connections_url,
+            scopes=xero.scopes,
+            timeout=xero.timeout_seconds,
+            clock=self.clock,
+        )
+
+    def xero_limiter(self, tenant_id: str) -> TenantLimiter:
+        """One limiter per organisation in this process, shared by every ledger that posts to it."""
+        if tenant_id not in self._xero_limiters:
+            xero = self.settings.xero
+            self._xero_limiters[tenant_id] = TenantLimiter(
+                per_minute=xero.calls_per_minute,
+                per_day=xero.calls_per_day,
+                clock=self.clock,
+                sleep=self.sleep,
+            )
+        return self._xero_limiters[tenant_id]
+
+    def _build_xero_ledger(self, entity: str) -> XeroLedger:
+        xero = self.settings.xero
+        oauth = self.xero_oauth()
+        tokens = TokenManager(
+            self.token_vault(), ledger="xero", entity=entity, refresher=oauth.refresh, clock=self.clock
+        )
+        tenant_id = xero.tenant_id or tokens.current().company_id
+        return XeroLedger(
+            base_url=xero.base_url,
+            tokens=tokens,
+            client_id=oauth.client_id,
+            client_secret=oauth.client_secret,
+            tenant_id=tenant_id,
+            timeout=xero.timeout_seconds,
+            retry=RetryPolicy(xero.max_retries + 1, sleep=self.sleep),
+            limiter=self.xero_limiter(tenant_id),
         )
 
 

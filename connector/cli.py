@@ -1378,3 +1378,20 @@ def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = Fals
         error = f"{_cell(row['last_error_at'])} {row['last_error']}" if row["last_error"] else ""
         table.add_row(row["source"], row["bookmark"] or "never pulled", _cell(row["last_success_at"]), error)
     console.print(table)
+
+
+# ------------------------------------------------------------------------------------------------- xero
+
+
+@sandbox_app.command("xero")
+def sandbox_xero(
+    port: Annotated[int, typer.Option(help="Port to listen on (127.0.0.1).")] = 8720,
+    state: Annotated[
+        Path, typer.Option(help="State file: the organisation persists here between runs.")
+    ] = Path(".tokenbooks/xero-sandbox.json"),
+) -> None:
+    """Run the stateful Xero sandbox (identity, connections, Accounting API) on its own (Ctrl-C stops it)."""
+    from connector.sandbox.xero import serve
+
+    state.parent.mkdir(parents=True, exist_ok=True)
+    serve(port, state)

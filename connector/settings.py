@@ -81,8 +81,16 @@ class XeroSettings(BaseModel):
     connections_url: str = Field("https://api.xero.com", description="root of /connections")
     login_url: str = Field("https://login.xero.com", description="authorization endpoint root")
     redirect_uri: str = "http://127.0.0.1:8765/callback"
+    scopes: str = Field(
+        "offline_access accounting.transactions accounting.settings.read accounting.contacts.read",
+        description="OAuth scopes asked for at consent; apps created from 2026-03-02 use granular ones",
+    )
     timeout_seconds: float = Field(60.0, gt=0)  # float ok: seconds
     max_retries: int = Field(6, ge=0, le=50)
+    calls_per_minute: int = Field(60, ge=1, description="Xero's per-organisation minute limit")
+    calls_per_day: int = Field(
+        5000, ge=1, description="Xero's per-organisation daily limit (1,000 on Starter)"
+    )
 
 
 class Settings(BaseSettings):
