@@ -20,7 +20,7 @@ from connector.domain.mapping import MappingSet
 from connector.domain.periods import Period
 from connector.domain.planner import LockedBehaviour
 from connector.ledgers.port import Ledger
-from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth
+from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth, quickbooks_pacer
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
 from connector.retrying import RetryPolicy
 from connector.service.mappings import load_mapping
@@ -47,6 +47,7 @@ class App:
     clock: Clock = system_clock
     vault: TokenVault | None = None
     sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic  # float ok: seconds, for pacing calls to ledgers
     ledger_overrides: Mapping[str, Ledger] = field(default_factory=dict)
     source_overrides: list[Source] | None = None
     _mapping: tuple[MappingSet, str] | None = None
@@ -161,7 +162,17 @@ class App:
                 tokens=tokens,
                 minorversion=qbo.minorversion,
                 timeout=qbo.timeout_seconds,
-                retry=RetryPolicy(qbo.max_retries + 1, sleep=self.sleep),
+                retry=RetryPolicy(
+                    qbo.max_retries + 1, sleep=self.sleep, throttle_budget=qbo.throttle_budget_seconds
+                ),
+                batch_size=qbo.batch_size,
+                max_lines=qbo.max_lines_per_journal,
+                pacer=quickbooks_pacer(
+                    requests_per_minute=qbo.requests_per_minute,
+                    batches_per_minute=qbo.batches_per_minute,
+                    clock=self.monotonic,
+                    sleep=self.sleep,
+                ),
             )
         raise ConfigError(
             f"entity {entity!r} posts to {kind}, which this build cannot post to yet",
@@ -177,6 +188,7 @@ def build_app(
     ledgers: Mapping[str, Ledger] | None = None,
     sources: list[Source] | None = None,
     sleep: Callable[[float], None] | None = None,
+    monotonic: Callable[[], float] | None = None,  # float ok: seconds
     create: bool = True,
 ) -> App:
     """Wire the application. Everything not given is built from settings."""
@@ -190,6 +202,7 @@ def build_app(
         clock=clock or system_clock,
         vault=vault,
         sleep=sleep or time.sleep,
+        monotonic=monotonic or time.monotonic,
         ledger_overrides=dict(ledgers or {}),
         source_overrides=sources,
     )

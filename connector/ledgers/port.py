@@ -89,6 +89,7 @@ class PostRequest:
     journal: Journal
     request_id: str  # the idempotency key sent with the create (stable across retries)
     draft: bool = False
+    attempt: int = 1  # which posting attempt of this journal this is (a new run is a new attempt)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
-from connector.domain.errors import TokenbooksError
+from connector.domain.errors import ReconnectNeeded, TokenbooksError
 from connector.domain.mapping import MappingSet
 from connector.domain.planner import LedgerCalendar, LockedBehaviour
 from connector.ledgers.port import Ledger
@@ -89,6 +89,8 @@ def sync(
     try:
         _run(ctx, result, recorder, reporter, since=since, until=until)
     except TokenbooksError as exc:
+        if isinstance(exc, ReconnectNeeded):
+            _alert_reconnect(recorder, entity, exc)
         result.status, result.reason = "failed", str(exc)
         recorder.finish("failed", reason=str(exc), stats=_stats(result))
         return result
@@ -157,6 +159,17 @@ def _run(
         return
     result.post = post_pending(
         ctx.engine, ledger, entity=result.entity, recorder=recorder, clock=ctx.clock, reporter=reporter
+    )
+
+
+def _alert_reconnect(recorder: RunRecorder, entity: str, exc: ReconnectNeeded) -> None:
+    """One alert per run: the ledger connection is gone and only a person can bring it back."""
+    recorder.event(
+        "alert.reconnect_needed",
+        f"reconnect needed: the ledger connection of entity {entity} no longer works and tokenbooks will not "
+        f"retry it: {exc.message}. {exc.fix}",
+        level="error",
+        data={"entity": entity, "reason": exc.message, "fix": exc.fix},
     )
 
 
