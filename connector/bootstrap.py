@@ -22,6 +22,7 @@ from connector.domain.planner import LockedBehaviour
 from connector.ledgers.port import Ledger
 from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth, quickbooks_pacer
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
+from connector.ledgers.xero_identity import XeroIdentity
 from connector.retrying import RetryPolicy
 from connector.service.mappings import load_mapping
 from connector.settings import Settings, load_settings
@@ -135,6 +136,26 @@ class App:
             redirect_uri=qbo.redirect_uri,
             discovery_url=qbo.discovery_url,
             timeout=qbo.timeout_seconds,
+            clock=self.clock,
+        )
+
+    def xero_identity(self) -> XeroIdentity:
+        xero = self.settings.xero
+        if not xero.client_id or not xero.client_secret:
+            raise ConfigError(
+                "Xero app credentials are not set",
+                fix="set TOKENBOOKS_XERO__CLIENT_ID and TOKENBOOKS_XERO__CLIENT_SECRET "
+                "(from developer.xero.com → My Apps → your app)",
+            )
+        return XeroIdentity(
+            client_id=xero.client_id,
+            client_secret=xero.client_secret.get_secret_value(),
+            redirect_uri=xero.redirect_uri,
+            scopes=xero.scopes,
+            login_url=xero.login_url,
+            identity_url=xero.identity_url,
+            connections_url=xero.connections_url,
+            timeout=xero.timeout_seconds,
             clock=self.clock,
         )
 

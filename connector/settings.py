@@ -76,6 +76,10 @@ class XeroSettings(BaseModel):
     connections_url: str = Field("https://api.xero.com", description="root of /connections")
     login_url: str = Field("https://login.xero.com", description="authorization endpoint root")
     redirect_uri: str = "http://127.0.0.1:8765/callback"
+    scopes: str = Field(
+        "offline_access accounting.transactions accounting.settings.read",
+        description="OAuth scopes asked at connect (apps created from 2026-03 may need accounting.manualjournals)",
+    )
     timeout_seconds: float = Field(60.0, gt=0)  # float ok: seconds
     max_retries: int = Field(6, ge=0, le=50)
 

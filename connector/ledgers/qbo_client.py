@@ -324,3 +324,25 @@ def classify_fault(exc: QuickbooksException, what: str, *, realm: str = "") -> T
             return RateLimited(f"QuickBooks is throttling {what}", retry_after=THROTTLE_WAIT_SECONDS)
         return Retriable(f"QuickBooks answered {what} with something that is not JSON: {body[:160]!r}")
     return classify_error(code, str(exc.message or ""), str(exc.detail or ""), what, realm=realm)
+
+
+def company_name(
+    base_url: str,
+    tokens: TokenSet,
+    *,
+    minorversion: int,
+    timeout: float,  # float ok: seconds
+) -> str | None:
+    """The company's name (CompanyInfo), to show which company a connection books into; None if unknown."""
+    realm = tokens.company_id
+    url = f"{base_url.rstrip('/')}/v3/company/{realm}/companyinfo/{realm}"
+    try:
+        response = requests.get(
+            url,
+            params={"minorversion": minorversion},
+            headers={"Authorization": f"Bearer {tokens.access_token}", "Accept": "application/json"},
+            timeout=timeout,
+        )
+        return str(response.json()["CompanyInfo"]["CompanyName"]) if response.status_code == 200 else None
+    except (requests.RequestException, ValueError, KeyError):
+        return None  # only a label: connecting does not depend on it

@@ -132,7 +132,12 @@ class DatabaseVault:
             session.commit()
 
     def status(self) -> list[ConnectionRow]:
-        with Session(self.engine) as session:
+        return self.status_of(self.engine)
+
+    @staticmethod
+    def status_of(engine: Engine) -> list[ConnectionRow]:
+        """Every stored connection (tokens still encrypted), for health reports; needs no key."""
+        with Session(engine) as session:
             rows = session.exec(select(ConnectionRow).order_by(ConnectionRow.ledger, ConnectionRow.entity))
             return list(rows.scalars())
 
