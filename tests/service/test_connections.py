@@ -6,12 +6,10 @@ encrypted at rest, and each connection's health."""
 from __future__ import annotations
 
 import json
-import socket
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-import requests
 import responses
 from cryptography.fernet import Fernet
 from sqlmodel import Session, select
@@ -21,7 +19,7 @@ from connector.cli import app as cli
 from connector.sandbox.quickbooks import QuickBooksSandbox
 from connector.store.db import make_engine
 from connector.store.tables import ConnectionRow
-from tests.support import MINIMAL_MAPPING
+from tests.support import MINIMAL_MAPPING, Browser, free_port
 
 runner = CliRunner()
 XERO_MAPPING = """\
@@ -51,27 +49,6 @@ TENANTS = [
     {"id": "c1", "tenantId": "fe79f7dd-0001", "tenantType": "ORGANISATION", "tenantName": "Acme UK Ltd"},
     {"id": "c2", "tenantId": "fe79f7dd-0002", "tenantType": "ORGANISATION", "tenantName": "Acme Holdings"},
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Browser:
-    """Plays the person's browser: opens the consent page and follows the redirect to the local callback."""
-
-    def __init__(self) -> None:
-        self.visited: list[str] = []
-
-    def open(self, url: str, *args, **kwargs) -> bool:
-        self.visited.append(url)
-        consent = requests.get(url, allow_redirects=False, timeout=5)
-        assert consent.status_code == 302, consent.text
-        back = requests.get(consent.headers["Location"], timeout=5)
-        assert back.status_code == 200
-        return True
 
 
 @pytest.fixture
