@@ -19,6 +19,7 @@ from connector.domain.errors import ConfigError
 from connector.domain.mapping import MappingSet
 from connector.domain.periods import Period
 from connector.domain.planner import LockedBehaviour
+from connector.ledgers.beancount import BeancountLedger, BeancountNames
 from connector.ledgers.port import Ledger
 from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth, quickbooks_pacer
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
@@ -194,6 +195,15 @@ class App:
                     clock=self.monotonic,
                     sleep=self.sleep,
                 ),
+            )
+        if kind == "beancount":
+            company = self.mapping()[0].entity(entity)
+            return BeancountLedger(
+                data_path(self.settings, "ledgers", f"{entity}.beancount"),
+                title=f"{company.name}: AI spend booked by tokenbooks",
+                currency=company.currency,
+                opened_on=self.mapping()[0].effective_from,
+                names=BeancountNames.from_mapping(self.mapping()[0], "beancount"),
             )
         raise ConfigError(
             f"entity {entity!r} posts to {kind}, which this build cannot post to yet",

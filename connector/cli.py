@@ -34,10 +34,12 @@ sandbox_app = typer.Typer(help="Run the local ledger sandboxes.", no_args_is_hel
 mappings_app = typer.Typer(help="Check and preview the chart-of-accounts mapping.", no_args_is_help=True)
 import_app = typer.Typer(help="Import invoices and other files.", no_args_is_help=True)
 db_app = typer.Typer(help="The tokenbooks database: schema migrations.", no_args_is_help=True)
+export_app = typer.Typer(help="Export what tokenbooks posted, for auditors.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
+app.add_typer(export_app, name="export")
 
 console = Console()
 errors = Console(stderr=True)
@@ -736,3 +738,52 @@ def connections_command(as_json: JsonFlag = False) -> None:
     for label, cell in rows:
         table.add_row(label, *[cell(h) for h in health])
     console.print(table)
+
+
+# ----------------------------------------------------------------------------------------------- export
+
+
+@export_app.command("beancount")
+def export_beancount_command(
+    period: Annotated[str, typer.Option(help="The month to export, YYYY-MM.")],
+    entity: EntityOption = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of printing.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """A period's posted journals as a beancount file (readable account names, balance assertions)."""
+    from connector.ledgers.beancount import write_atomically
+    from connector.service.export import export_beancount
+
+    with plain_errors(as_json):
+        try:
+            month = Period.parse(period)
+        except ValueError as exc:
+            raise ConfigError(f"--period: {exc}") from None
+        application = _app_for()
+        target = entity or application.default_entity()
+        mapping, _ = application.mapping()
+        exported = export_beancount(
+            application.engine, mapping, entity=target, period=month, now=application.clock()
+        )
+        if out is not None:
+            write_atomically(out, exported.text)
+    if as_json:
+        print_json(
+            {
+                "period": period,
+                "entity": target,
+                "journals": exported.journals,
+                "out": str(out) if out else None,
+                "balances": [
+                    {"account": account, "currency": currency, "amount": amount}
+                    for (account, currency), amount in sorted(exported.balances.items())
+                ],
+                "text": None if out else exported.text,
+            }
+        )
+    elif out is None:
+        sys.stdout.write(exported.text)
+    else:
+        console.print(
+            f"Wrote {exported.journals} journal(s) of {target} for {period} to {out}.", highlight=False
+        )
