@@ -20,7 +20,6 @@ from connector.service.export import export_beancount
 from connector.service.sync import sync
 from connector.settings import Settings
 from tests.service.conftest import Clock, ScriptedSource, World
-from tests.support import fact
 
 ENTITY = "acme-us"
 OCTOBER = Period(2026, 10)
