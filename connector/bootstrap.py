@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -125,15 +126,12 @@ class App:
 
     def quickbooks_oauth(self) -> QuickBooksOAuth:
         qbo = self.settings.quickbooks
-        if not qbo.client_id or not qbo.client_secret:
-            raise ConfigError(
-                "QuickBooks app credentials are not set",
-                fix="set TOKENBOOKS_QUICKBOOKS__CLIENT_ID and TOKENBOOKS_QUICKBOOKS__CLIENT_SECRET "
-                "(from developer.intuit.com → your app → Keys)",
-            )
+        client_id, client_secret = _app_credentials(
+            "QuickBooks", "QUICKBOOKS", qbo, "developer.intuit.com → your app → Keys"
+        )
         return QuickBooksOAuth(
-            client_id=qbo.client_id,
-            client_secret=qbo.client_secret.get_secret_value(),
+            client_id=client_id,
+            client_secret=client_secret,
             redirect_uri=qbo.redirect_uri,
             discovery_url=qbo.discovery_url,
             timeout=qbo.timeout_seconds,
@@ -142,15 +140,10 @@ class App:
 
     def xero_identity(self) -> XeroIdentity:
         xero = self.settings.xero
-        if not xero.client_id or not xero.client_secret:
-            raise ConfigError(
-                "Xero app credentials are not set",
-                fix="set TOKENBOOKS_XERO__CLIENT_ID and TOKENBOOKS_XERO__CLIENT_SECRET "
-                "(from developer.xero.com → My Apps → your app)",
-            )
+        client_id, client_secret = _app_credentials("Xero", "XERO", xero, "developer.xero.com → My Apps")
         return XeroIdentity(
-            client_id=xero.client_id,
-            client_secret=xero.client_secret.get_secret_value(),
+            client_id=client_id,
+            client_secret=client_secret,
             redirect_uri=xero.redirect_uri,
             scopes=xero.scopes,
             login_url=xero.login_url,
@@ -209,6 +202,16 @@ class App:
             f"entity {entity!r} posts to {kind}, which this build cannot post to yet",
             fix="use a quickbooks entity",
         )
+
+
+def _app_credentials(label: str, section: str, settings: Any, where: str) -> tuple[str, str]:
+    """A ledger app's OAuth client id and secret, or a ConfigError naming the variables to set."""
+    if not settings.client_id or not settings.client_secret:
+        raise ConfigError(
+            f"{label} app credentials are not set",
+            fix=f"set TOKENBOOKS_{section}__CLIENT_ID and TOKENBOOKS_{section}__CLIENT_SECRET (from {where})",
+        )
+    return settings.client_id, settings.client_secret.get_secret_value()
 
 
 def build_app(

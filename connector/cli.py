@@ -260,6 +260,13 @@ def sync_command(
         raise typer.Exit(1)
 
 
+def _period(value: str) -> Period:
+    try:
+        return Period.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"--period: {exc}") from None
+
+
 def _day(value: str | None, option: str) -> date | None:
     if value is None:
         return None
@@ -371,10 +378,7 @@ def reconcile_command(
     from connector.service.runs import RunRecorder
 
     with plain_errors(as_json):
-        try:
-            month = Period.parse(period)
-        except ValueError as exc:
-            raise ConfigError(f"--period: {exc}") from None
+        month = _period(period)
         application = _app_for()
         target = entity or application.default_entity()
         mapping, _ = application.mapping()
@@ -755,10 +759,7 @@ def export_beancount_command(
     from connector.service.export import export_beancount
 
     with plain_errors(as_json):
-        try:
-            month = Period.parse(period)
-        except ValueError as exc:
-            raise ConfigError(f"--period: {exc}") from None
+        month = _period(period)
         application = _app_for()
         target = entity or application.default_entity()
         mapping, _ = application.mapping()
