@@ -42,6 +42,10 @@ from connector.ledgers.tokens import TokenSet
 
 THROTTLE_WAIT_SECONDS = 60.0  # Intuit: a 429 means wait 60 s; QBO sends no Retry-After
 RECONNECT_FIX = "a person must reconnect: run `tokenbooks connect quickbooks`"
+THROTTLED_FIX = (
+    "nothing to do: tokenbooks waits 60 s per 429 (up to TOKENBOOKS_QUICKBOOKS__THROTTLE_BUDGET_SECONDS), "
+    "then leaves the rest for the next run; if it happens every night, another app shares this company's limit"
+)
 TRANSIENT_FIX = (
     "nothing to do: tokenbooks retries, and what is not posted now waits in the outbox for the next run"
 )
@@ -185,6 +189,7 @@ class QboClient(QuickBooks):
             raise RateLimited(
                 f"QuickBooks is throttling requests (HTTP {response.status_code} ThrottleExceeded on {where})",
                 retry_after=_retry_after(response) or THROTTLE_WAIT_SECONDS,
+                fix=THROTTLED_FIX,
             )
         if response.status_code >= 500:
             message = f"QuickBooks failed with HTTP {response.status_code} on {where}{body_note(response)}"
@@ -290,7 +295,7 @@ def classify_error(
             said, fix="someone changed the same record at the same moment; tokenbooks tries again"
         )
     if code == 3001 or "ThrottleExceeded" in f"{message} {detail}":
-        return RateLimited(said, retry_after=THROTTLE_WAIT_SECONDS)
+        return RateLimited(said, retry_after=THROTTLE_WAIT_SECONDS, fix=THROTTLED_FIX)
     if code >= 10000:
         return Retriable(
             said, fix="a QuickBooks system error; tokenbooks tries again (next run at the latest)"
@@ -321,7 +326,9 @@ def classify_fault(exc: QuickbooksException, what: str, *, realm: str = "") -> T
     if code == 10000 and str(exc.message).startswith("Error reading json response"):
         body = str(exc.message).split(":", 1)[-1].strip()
         if "ThrottleExceeded" in body:
-            return RateLimited(f"QuickBooks is throttling {what}", retry_after=THROTTLE_WAIT_SECONDS)
+            return RateLimited(
+                f"QuickBooks is throttling {what}", retry_after=THROTTLE_WAIT_SECONDS, fix=THROTTLED_FIX
+            )
         return Retriable(f"QuickBooks answered {what} with something that is not JSON: {body[:160]!r}")
     return classify_error(code, str(exc.message or ""), str(exc.detail or ""), what, realm=realm)
 

@@ -4,6 +4,7 @@ the same database, as each night is a fresh process."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -106,6 +107,20 @@ def planned_totals(stored: list) -> dict[str, Decimal]:
         for line in s.journal.lines:
             totals[line.target.account] += line.amount
     return dict(totals)
+
+
+def test_write_calls_grow_with_journals_not_with_facts(tmp_path):
+    with QuickBooksSandbox(tmp_path / "qbo.json") as box:
+        world = World(tmp_path, box)
+        world.connect()
+        box.reset_request_log()
+        result = world.run()  # October at once: hundreds of cost facts, a journal a day
+        assert result.status == "succeeded", result.reason
+        journals = len(result.post.posted)
+        facts = sum(p.facts for p in result.pulls)
+        assert facts > 10 * journals
+        writes = [r for r in box.requests if r["method"] == "POST" and not r["path"].endswith("/query")]
+        assert [r["path"].rsplit("/", 1)[-1] for r in writes] == ["batch"] * math.ceil(journals / 30)
 
 
 @pytest.mark.parametrize("seed", [7])
