@@ -367,6 +367,15 @@ class QuickBooksLedger:
         chunk = _Chunk({item.key: item for item in items})
         try:
             self.retry.call(lambda: self._post_round(chunk), on_retry=self._count_retry)
+        except Rejected as exc:  # QuickBooks refused the batch request as a whole: each journal says why
+            whole = Rejected(
+                f"{exc.message} (the whole batch of {len(items)} journal(s) was refused)",
+                code=exc.code,
+                fix="if QuickBooks names the number of items, lower TOKENBOOKS_QUICKBOOKS__BATCH_SIZE "
+                "(Intuit's pages disagree: 30 or 10); otherwise " + (exc.fix or "report this message"),
+            )
+            for key in chunk.pending:
+                chunk.results[key] = _result(key, PostOutcome.REJECTED, whole)
         except Retriable as exc:
             outcome = PostOutcome.UNCERTAIN if chunk.uncertain else PostOutcome.FAILED
             self.tokens.record_call(error=str(exc))

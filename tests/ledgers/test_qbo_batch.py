@@ -156,3 +156,19 @@ def test_the_xml_429_storm_is_waited_out_within_the_throttle_budget(tmp_path, va
         [later] = ledger.post([request(accrual(2))])
         assert later.outcome is PostOutcome.FAILED
         assert "ThrottleExceeded" in later.message
+
+
+def test_a_quickbooks_that_takes_only_ten_items_refuses_the_batch_and_says_which_setting_helps(
+    ledger, sandbox, monkeypatch
+):
+    monkeypatch.setattr("connector.sandbox.qbo_api.BATCH_MAX_ITEMS", 10)  # erps.md §9.7: maybe 10
+    results = ledger.post([request(accrual(n)) for n in range(1, 13)])
+    assert {r.outcome for r in results} == {PostOutcome.REJECTED}
+    assert "the maximum is 10" in results[0].message
+    assert "TOKENBOOKS_QUICKBOOKS__BATCH_SIZE" in results[0].message
+    assert sandbox.journal_entries() == []
+    ledger.batch_size = 10  # what the message says to do
+    assert {r.outcome for r in ledger.post([request(accrual(n)) for n in range(1, 13)])} == {
+        PostOutcome.CREATED
+    }
+    assert len(batch_calls(sandbox)) == 1 + 2

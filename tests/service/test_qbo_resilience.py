@@ -20,9 +20,10 @@ from connector.retrying import no_sleep
 from connector.sandbox.common import FaultPlan, ManualClock
 from connector.sandbox.demo_data import month_of_costs
 from connector.sandbox.quickbooks import QuickBooksSandbox
-from connector.service.connections import connect_ledger
+from connector.service.connections import connect_ledger, connection_health
 from connector.service.sync import SyncResult, sync
 from connector.settings import QuickBooksSettings, Settings
+from connector.store.connections import DatabaseVault
 from connector.store.repositories import UnitOfWork
 from tests.ledgers.conftest import wait_idle
 from tests.service.conftest import Clock, ScriptedSource
@@ -225,10 +226,16 @@ def test_a_revoked_connection_raises_one_alert_and_fails_fast_until_reconnected(
         assert "QuickBooks refused to refresh the access token" in second.reason
         assert box.requests == []  # not one call to QuickBooks
         assert alerts(world, second.run_id) == 1
+        [health] = connection_health(DatabaseVault.status_of(world.app().engine), datetime.now(UTC))
+        assert (health.health, health.last_success_at) == ("reconnect needed", None)
+        assert "QuickBooks refused to refresh the access token" in health.reason
         world.connect()  # a person reconnects
         third = world.run()
         assert third.status == "succeeded", third.reason
         assert len(third.post.posted) >= 31
+        [health] = connection_health(DatabaseVault.status_of(world.app().engine), datetime.now(UTC))
+        assert health.health == "ok"
+        assert health.last_success_at is not None
 
 
 def alerts(world: World, run_id: str) -> int:
