@@ -403,23 +403,28 @@ class QuickBooksLedger:
         self._take_answers(chunk, call, data)
 
     def _take_answers(self, chunk: _Chunk, call: BatchCall, data: dict[str, Any]) -> None:
+        """Settle each journal by its bId: created, refused, or to be sent again."""
         answers = answers_by_bid(data)
+        created = {bid: a["JournalEntry"] for bid, a in answers.items() if a.get("JournalEntry")}
+        for bid, item in call.items:  # the creates first: nothing below may lose them
+            if bid in created:
+                ledger_id = str(created[bid].get("Id"))
+                chunk.results[item.key] = PostResult(item.key, PostOutcome.CREATED, ledger_id=ledger_id)
+                del chunk.pending[item.key]
+        chunk.uncertain = True  # until every fault is settled: a lookup failing half-way means look first
         again: list[TokenbooksError] = []
         for bid, item in call.items:
-            answer = answers.get(bid)
-            if answer is None:
-                chunk.uncertain = True
+            if item.key not in chunk.pending:
+                continue
+            if bid not in answers:
                 again.append(
                     UncertainOutcome(f"QuickBooks' batch answer has no result for journal {item.key}")
                 )
-            elif answer.get("JournalEntry"):
-                ledger_id = str(answer["JournalEntry"].get("Id"))
-                chunk.results[item.key] = PostResult(item.key, PostOutcome.CREATED, ledger_id=ledger_id)
-                del chunk.pending[item.key]
-            else:
-                retry = self._take_fault(chunk, item, first_error(answer))
-                if retry is not None:
-                    again.append(retry)
+                continue
+            retry = self._take_fault(chunk, item, first_error(answers[bid]))
+            if retry is not None:
+                again.append(retry)
+        chunk.uncertain = any(isinstance(e, UncertainOutcome) for e in again)
         if again:
             if any(not isinstance(e, UncertainOutcome) for e in again):
                 chunk.round += 1  # QuickBooks answered these: the same requestid would replay that answer
