@@ -23,10 +23,11 @@ class Cohort:
     amount: Decimal  # rounded to the currency's minor unit
     currency: str
     useful_life_months: int
+    in_service_from: Period | None = None  # by policy; the month after it was capitalized by default
 
     @property
     def first_month(self) -> Period:
-        return self.capitalized_in.next()
+        return self.in_service_from or self.capitalized_in.next()
 
 
 def months_between(start: Period, end: Period) -> int:

@@ -39,3 +39,13 @@ class Invoice:
     @property
     def credits(self) -> Decimal:
         return sum((ln.amount for ln in self.lines if ln.kind == "credit"), ZERO)
+
+    def billed_usage(self, *, prepaid: bool = False) -> Decimal:
+        """What the invoice bills for usage, to compare with what was accrued.
+
+        Tax is never AI expense (the AP bill books it to the tax account). A credit on the invoice of an
+        arrears account is a promotion or a refund, booked by AP, not a change of usage; on a prepaid
+        account the credits are the prepaid balance applied, which the prepaid consumption journals
+        already book, so what remains billed is the usage beyond the lots (accrued in arrears).
+        """
+        return self.total - self.tax - (ZERO if prepaid else self.credits)

@@ -189,10 +189,13 @@ class Journal:
     memo: str = ""
     contributions: tuple[Contribution, ...] = ()
     original_date: date | None = None  # set when the journal was moved out of a locked period
-    exchange_rate: Decimal | None = None  # home-currency units per one unit of `currency`
+    # Home-currency units per one unit of the foreign currency: `currency` itself (a QuickBooks
+    # multicurrency journal), or `converted_from` when the amounts were converted into `currency`.
+    exchange_rate: Decimal | None = None
     provider: str = ""
     provider_account: str = ""
     extras: tuple[tuple[str, str], ...] = field(default=())
+    converted_from: str | None = None  # the provider's currency, when amounts were converted (domain/fx.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "currency", currency_code(self.currency))

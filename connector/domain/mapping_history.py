@@ -12,13 +12,13 @@ nothing is dropped. An entity added in a later version is classified by the vers
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 from connector.domain.facts import Fact
 from connector.domain.mapping import Allocation, Classifier, MappingSet
+from connector.domain.versions import span_index, version_spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,21 +63,11 @@ class MappingHistory:
         declaring = [m for m in self.versions if any(e.id == entity for e in m.entities)]
         if not declaring:
             raise KeyError(f"entity {entity!r} is in no version of the mapping")
-        starts = sorted({m.effective_from for m in declaring})
-        spans: list[VersionSpan] = []
-        for index, start in enumerate(starts):
-            in_force = max((m for m in declaring if m.effective_from <= start), key=lambda m: m.version)
-            if spans and spans[-1].mapping is in_force:
-                continue  # the same version goes on (an older version's date changes nothing)
-            if spans:
-                previous = spans[-1]
-                spans[-1] = VersionSpan(previous.first_day, _day_before(start), previous.mapping)
-            spans.append(VersionSpan(None if index == 0 else start, None, in_force))
-        return spans
+        return [VersionSpan(s.first_day, s.last_day, s.item) for s in version_spans(declaring)]
 
     def in_force(self, entity: str, day: date) -> MappingSet:
         spans = self.spans(entity)
-        return spans[_span_index(spans, day)].mapping
+        return spans[span_index(spans, day)].mapping
 
     def classifier(self) -> HistoryClassifier:
         return HistoryClassifier(self)
@@ -99,7 +89,7 @@ class HistoryClassifier:
             spans = self._spans.get(fact.entity)
             if spans is None:
                 spans = self._spans[fact.entity] = self.history.spans(fact.entity)
-            mapping = spans[_span_index(spans, fact.posting_date)].mapping
+            mapping = spans[span_index(spans, fact.posting_date)].mapping
             classifier = self._by_day[key] = self._classifiers[mapping.version]
         return classifier
 
@@ -120,12 +110,3 @@ class HistoryClassifier:
                 last_key, classifier = key, self.for_fact(fact)
             classifier.classify_into(fact, out)  # type: ignore[union-attr]
         return out
-
-
-def _span_index(spans: list[VersionSpan], day: date) -> int:
-    starts = [s.first_day or date.min for s in spans]
-    return max(bisect.bisect_right(starts, day) - 1, 0)
-
-
-def _day_before(day: date) -> date:
-    return date.fromordinal(day.toordinal() - 1)

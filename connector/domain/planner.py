@@ -61,6 +61,7 @@ class PlannedJournal:
 
 CounterTarget = Callable[[Bucket], LedgerTarget]
 ProviderLabel = Callable[[str], str]
+Review = Callable[[Journal], str]  # why a journal must wait for a controller's approval ("" when not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +96,13 @@ def plan(
     calendar: LedgerCalendar,
     used_serials: Mapping[str, int],
     provider_label: ProviderLabel = str,
+    review: Review | None = None,
 ) -> list[PlannedJournal]:
     """Journals that move every bucket from `posted` to `desired`, dated and keyed deterministically.
 
     `used_serials` maps a key prefix (kind + date) to the highest serial the outbox already holds, so
-    new keys never collide with stored ones and a re-plan after a crash gives the same keys.
+    new keys never collide with stored ones and a re-plan after a crash gives the same keys. `review`
+    holds a journal for approval by policy (a true-up beyond tolerance, the `approve` posting mode).
     """
     groups: dict[_Group, list[Contribution]] = defaultdict(list)
     for bucket, amount in sorted(deltas(desired, posted).items(), key=lambda item: item[0].key()):
@@ -115,6 +118,8 @@ def plan(
                 f"{journal.txn_date} is in a period the ledger has locked (through {calendar.lock_date}); "
                 "held by policy until a controller approves it"
             )
+        elif review is not None:
+            reason = review(journal)
         planned.append(PlannedJournal(journal, reason))
     return planned
 
@@ -147,7 +152,7 @@ def _journal_for(
     moved = periods[0] != group.txn_date or periods[-1] != group.txn_date
     net = sum((c.amount for c in contributions), ZERO)
     kind = group.kind
-    if net == 0 and group.kind is JournalKind.USAGE_ACCRUAL:
+    if net == 0 and group.kind in (JournalKind.USAGE_ACCRUAL, JournalKind.PREPAID_CONSUMPTION):
         kind = JournalKind.RECLASS  # only the category accounts move: a mapping change
     what = f"{provider_label(group.provider)} {KIND_LABELS[kind]}"
     when = _describe_periods(periods)

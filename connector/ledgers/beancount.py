@@ -33,6 +33,7 @@ from connector.domain.errors import ConfigError
 from connector.domain.journals import Journal, LedgerTarget
 from connector.domain.mapping import CATEGORY_ROLE, MappingSet
 from connector.ledgers.port import (
+    CurrencySetup,
     LedgerAccount,
     LedgerBill,
     LedgerJournal,
@@ -236,6 +237,7 @@ class BeancountLedger:
 
     name = "beancount"
     opens_accounts = True  # the export writes an `open` for every account it uses
+    supports_drafts = False
 
     def __init__(
         self,
@@ -254,6 +256,9 @@ class BeancountLedger:
         self.stats = LedgerStats()
 
     # ------------------------------------------------------------------------------------------ reads
+
+    def currency_setup(self) -> CurrencySetup:
+        return CurrencySetup(self.currency, foreign_journals=False)
 
     def lock_date(self) -> date | None:
         return None  # a text file has no closing date; `bean-check` and version control guard it

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from connector.domain.journals import Journal
 from connector.ledgers.port import (
+    CurrencySetup,
     LedgerAccount,
     LedgerBill,
     LedgerJournal,
@@ -28,13 +29,16 @@ from connector.ledgers.port import (
 class MemoryLedger:
     name = "memory"
     opens_accounts = False
+    supports_drafts = False
 
     def __init__(
         self,
         accounts: Sequence[LedgerAccount] = (),
         lock: date | None = None,
         options: Sequence[TrackingOption] = (),
+        currencies: CurrencySetup | None = None,
     ) -> None:
+        self.currencies = currencies or CurrencySetup("USD")
         self.accounts = list(accounts)
         self.options = list(options)  # classes, departments, Xero tracking options
         self.lock: date | None = lock
@@ -55,6 +59,10 @@ class MemoryLedger:
     def chart_of_accounts(self) -> list[LedgerAccount]:
         self.stats.read_calls += 1
         return list(self.accounts)
+
+    def currency_setup(self) -> CurrencySetup:
+        self.stats.read_calls += 1
+        return self.currencies
 
     def tracking(self) -> list[TrackingOption]:
         self.stats.read_calls += 1

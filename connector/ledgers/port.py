@@ -17,6 +17,7 @@ from connector.domain.chart import LedgerAccount, TrackingOption
 from connector.domain.journals import Journal
 
 __all__ = [
+    "CurrencySetup",
     "Ledger",
     "LedgerAccount",
     "LedgerBill",
@@ -67,6 +68,14 @@ class LedgerBill:
     lines: tuple[LedgerLine, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class CurrencySetup:
+    """The ledger's home currency, and whether it takes journals in another currency with a rate."""
+
+    home: str
+    foreign_journals: bool = False  # QuickBooks with multicurrency on; never Xero manual journals
+
+
 class PostOutcome(StrEnum):
     CREATED = "created"  # the ledger created it now
     FOUND = "found"  # it was already there under its key (an earlier attempt reached the ledger)
@@ -107,8 +116,12 @@ class Ledger(Protocol):
     # True for a ledger that opens an account the first time a journal uses it (a beancount file), so
     # there is no fixed chart to check the mapping against; QuickBooks and Xero refuse unknown accounts.
     opens_accounts: bool
+    # True for a ledger that keeps draft journals for review (Xero); QuickBooks has no draft journals
+    supports_drafts: bool
 
     def lock_date(self) -> date | None: ...
+
+    def currency_setup(self) -> CurrencySetup: ...
 
     def chart_of_accounts(self) -> list[LedgerAccount]: ...
 

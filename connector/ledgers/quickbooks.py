@@ -50,6 +50,7 @@ from connector.domain.errors import (
 from connector.domain.journals import Journal, LedgerTarget, check_journal
 from connector.ledgers.pacing import Pacer, Window
 from connector.ledgers.port import (
+    CurrencySetup,
     LedgerAccount,
     LedgerBill,
     LedgerJournal,
@@ -124,6 +125,7 @@ class QuickBooksLedger:
 
     name = LEDGER
     opens_accounts = False
+    supports_drafts = False  # QuickBooks has no draft journal entries
 
     def __init__(
         self,
@@ -256,6 +258,12 @@ class QuickBooksLedger:
 
     def lock_date(self) -> date | None:
         return _book_close_date(self.preferences())
+
+    def currency_setup(self) -> CurrencySetup:
+        """The home currency, and whether multicurrency is on (journals with CurrencyRef/ExchangeRate)."""
+        prefs = self.preferences().get("CurrencyPrefs") or {}
+        home = (prefs.get("HomeCurrency") or {}).get("value") or "USD"
+        return CurrencySetup(str(home), bool(prefs.get("MultiCurrencyEnabled")))
 
     def chart_of_accounts(self) -> list[LedgerAccount]:
         if self._accounts is None:

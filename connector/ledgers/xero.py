@@ -58,6 +58,7 @@ from connector.domain.errors import (
 )
 from connector.domain.journals import Journal, JournalLine
 from connector.ledgers.port import (
+    CurrencySetup,
     LedgerAccount,
     LedgerBill,
     LedgerJournal,
@@ -123,6 +124,7 @@ class XeroLedger:
 
     name = LEDGER
     opens_accounts = False
+    supports_drafts = True  # manual journals can be saved as DRAFT
 
     def __init__(
         self,
@@ -236,6 +238,10 @@ class XeroLedger:
     def base_currency(self) -> str:
         organisation = self._organisation or self.organisation()
         return str(getattr(organisation.base_currency, "value", organisation.base_currency))
+
+    def currency_setup(self) -> CurrencySetup:
+        """Manual journals are in the base currency only: amounts in another are converted first."""
+        return CurrencySetup(self.base_currency(), foreign_journals=False)
 
     def chart_of_accounts(self) -> list[LedgerAccount]:
         return [

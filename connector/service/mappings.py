@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
@@ -85,34 +85,60 @@ def load_history(engine: Engine, current: MappingSet, text: str = "") -> Mapping
 
 def version_problems(current: MappingSet, rows: list[MappingVersionRow], text: str = "") -> list[Problem]:
     """A version number names one content forever, and the current file must be the newest version."""
-    line = _line_of("mapping_version", text)
-    others = [r for r in rows if r.content_hash != current.content_hash]
+    return number_problems(
+        source=current.source,
+        key="mapping_version",
+        version=current.version,
+        content_hash=current.content_hash,
+        rows=rows,
+        same=lambda row: same_rules(_stored(row), current),
+        text=text,
+        why="allocations record the version, so one number must name one content",
+        bump_with="`tokenbooks mappings bump --effective-from YYYY-MM-DD --note '…'` does it and keeps your "
+        "comments",
+    )
+
+
+def number_problems(
+    *,
+    source: str,
+    key: str,
+    version: int,
+    content_hash: str,
+    rows: list[Any],
+    same: Callable[[Any], bool],
+    text: str,
+    why: str,
+    bump_with: str,
+) -> list[Problem]:
+    """The version-number rules of a controller's versioned file (the mapping, the policies): a number
+    names one content forever (`same` says whether a stored row means the same), and never goes down.
+    `rows` are the stored versions (with version, content_hash, first_seen_at and change_note)."""
+    line = _line_of(key, text)
+    others = [r for r in rows if r.content_hash != content_hash]
     newest = max((r.version for r in others), default=0)
-    bump = (
-        f"raise mapping_version to {max(newest, current.version) + 1}, set effective_from and say why in "
-        "change_note (`tokenbooks mappings bump --effective-from YYYY-MM-DD --note '…'` does it and keeps "
-        "your comments)"
+    bump = f"raise {key} to {max(newest, version) + 1}, set effective_from and say why in change_note" + (
+        f" ({bump_with})" if bump_with else ""
     )
     for row in others:
-        if row.version == current.version and not same_rules(_stored(row), current):
+        if row.version == version and not same(row):
             return [
                 Problem(
-                    current.source,
+                    source,
                     line,
-                    "mapping_version",
-                    f"version {current.version} was already used for a different file (first seen "
-                    f"{row.first_seen_at:%Y-%m-%d}: {row.change_note}); allocations record the version, so "
-                    "one number must name one content",
+                    key,
+                    f"version {version} was already used for a different file (first seen "
+                    f"{row.first_seen_at:%Y-%m-%d}: {row.change_note}); {why}",
                     bump,
                 )
             ]
-    if current.version < newest:
+    if version < newest:
         return [
             Problem(
-                current.source,
+                source,
                 line,
-                "mapping_version",
-                f"version {current.version} is older than version {newest}, which is already in use; "
+                key,
+                f"version {version} is older than version {newest}, which is already in use; "
                 "going back to an older file is a new change",
                 bump,
             )

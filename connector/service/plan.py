@@ -22,13 +22,24 @@ from connector.domain.coverage import (
     totals_by_target,
     unmapped_patterns,
 )
+from connector.domain.desired import Desired, MissingRole, desired_books
 from connector.domain.journals import Bucket, Journal, LedgerTarget
 from connector.domain.mapping import Allocation, Category, MappingSet
 from connector.domain.mapping_history import MappingHistory
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.domain.planner import LedgerCalendar, PlannedJournal, plan
-from connector.domain.policies import Granularity, counter_targets, usage_accrual_desired
+from connector.domain.policies import counter_targets
+from connector.service.books import (
+    BookOptions,
+    books_input,
+    default_options,
+    in_ledger_currency,
+    missing_role,
+    review_for,
+    role_targets,
+    with_rates,
+)
 from connector.service.runs import Clock
 from connector.store.repositories import UnitOfWork
 
@@ -38,6 +49,8 @@ PROVIDER_LABELS = {
     "aws": "AWS Bedrock",
     "azure": "Azure OpenAI",
     "google": "Google Vertex AI",
+    "software": "Capitalized software",  # amortization (domain/desired.py)
+    "credits-sold": "Credits sold",  # revenue and breakage of credits sold to customers
 }
 
 
@@ -58,6 +71,7 @@ class PlanReport:
     coverage: list[Coverage] = field(default_factory=list)
     unmapped: list[UnmappedPattern] = field(default_factory=list)
     totals: dict[tuple[LedgerTarget, Category, str], Decimal] = field(default_factory=dict)
+    books: Desired = field(default_factory=Desired)  # prepaid overflow, true-ups, notes (policies)
 
     @property
     def suspense_total(self) -> Decimal:
@@ -78,17 +92,20 @@ def plan_entity(
     last_day: date,
     run_id: str | None,
     clock: Clock,
-    granularity: Granularity = Granularity.DAILY,
     dry_run: bool = False,
     history: MappingHistory | None = None,
+    books: BookOptions | None = None,
 ) -> PlanReport:
     """Plan the delta journals of `entity` for the months that hold [first_day, last_day].
 
     Each fact is classified by the mapping version in force on its posting date (`history`; by default
     `mapping` alone); `mapping` is the current version, whose roles give the balancing accounts.
+    `books` carries the accounting policies and the day the run books as of (by default the built-in
+    policies, as of the clock's day in the entity's timezone).
     """
     first, last = whole_months(first_day, last_day)
     ledger = mapping.entity(entity).ledger
+    options = books or default_options(clock(), mapping.entity(entity).timezone)
     report = PlanReport(entity, first, last)
     with UnitOfWork(engine) as uow:
         stored = uow.facts.current(entity, first, last)
@@ -101,16 +118,32 @@ def plan_entity(
         report.coverage = coverage(allocations)
         report.unmapped = unmapped_patterns(allocations)
         report.totals = totals_by_target(allocations)
-        report.desired = usage_accrual_desired(allocations, granularity)
+        inputs = books_input(
+            uow,
+            entity=entity,
+            first=first,
+            last=last,
+            allocations=allocations,
+            options=options,
+            role_target=role_targets(mapping, ledger),
+        )
+        try:
+            report.books = desired_books(inputs)
+        except MissingRole as missing:
+            raise missing_role(missing, mapping, ledger) from None
+        converted = in_ledger_currency(report.books, options.currency)
+        report.desired = converted.amounts
         posted = uow.outbox.posted_by_bucket(entity, first_day=first, last_day=last)
-        report.planned = plan(
+        planned = plan(
             report.desired,
             posted,
             counter_target=counter_targets(mapping, ledger),
             calendar=calendar,
             used_serials=uow.outbox.used_serials(entity),
             provider_label=provider_label,
+            review=review_for(options, report.books),
         )
+        report.planned = with_rates(planned, converted, options.currency)
         if dry_run:
             return report
         uow.allocations.replace_for_facts(pairs, [sf.id for sf in stored], run_id=run_id)

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from connector.domain.accounting_policy import PolicySet
 from connector.domain.chart import LedgerAccount, LedgerChart, TrackingOption
 from connector.domain.credits import (
     CreditLot,
@@ -56,6 +57,7 @@ from connector.store.tables import (
     JournalRow,
     LedgerChartRow,
     MappingVersionRow,
+    PolicyVersionRow,
     PostingAttemptRow,
     QuarantineRow,
     RawPayloadRow,
@@ -619,6 +621,7 @@ class OutboxRepository:
             original_date=journal.original_date,
             currency=journal.currency,
             exchange_rate=journal.exchange_rate,
+            converted_from=journal.converted_from,
             memo=journal.memo,
             provider=journal.provider,
             provider_account=journal.provider_account,
@@ -845,6 +848,7 @@ class OutboxRepository:
             exchange_rate=row.exchange_rate,
             provider=row.provider,
             provider_account=row.provider_account,
+            converted_from=row.converted_from,
         )
         return StoredJournal(
             id=row.id,  # type: ignore[arg-type]
@@ -908,6 +912,15 @@ class InvoiceRepository:
         return list(
             self.session.exec(
                 select(InvoiceRow).where(InvoiceRow.entity == entity, InvoiceRow.period == period)
+            ).scalars()
+        )
+
+    def for_entity(self, entity: str) -> list[InvoiceRow]:
+        return list(
+            self.session.exec(
+                select(InvoiceRow)
+                .where(InvoiceRow.entity == entity)
+                .order_by(InvoiceRow.period, InvoiceRow.id)
             ).scalars()
         )
 
@@ -1191,6 +1204,51 @@ class CustomerCreditRepository:
         return grant_balances(self.for_entity(entity, until))
 
 
+# ------------------------------------------------------------------------------------ policies (issue 5)
+
+
+class PolicyVersionRepository:
+    """Every version of the accounting policies file used, stored the first time it is seen."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def record(self, policies: PolicySet, content: str, *, run_id: str | None, now: datetime) -> bool:
+        """Store a policy version the first time it is seen; True when it is new."""
+        exists = self.session.exec(
+            select(PolicyVersionRow.id).where(PolicyVersionRow.content_hash == policies.content_hash)
+        ).first()
+        if exists:
+            return False
+        self.session.add(
+            PolicyVersionRow(
+                version=policies.version,
+                effective_from=policies.effective_from,
+                change_note=policies.change_note,
+                content_hash=policies.content_hash,
+                content=content,
+                source=policies.source,
+                first_seen_at=now,
+                run_id=run_id,
+            )
+        )
+        return True
+
+    def all(self) -> list[PolicyVersionRow]:
+        return list(self.session.exec(select(PolicyVersionRow).order_by(PolicyVersionRow.id)).scalars())
+
+    def earliest_unapplied(self) -> date | None:
+        """The earliest effective date of a version no plan has applied yet (the sync plans from it)."""
+        return self.session.exec(
+            select(func.min(PolicyVersionRow.effective_from)).where(PolicyVersionRow.applied_at.is_(None))
+        ).scalar()
+
+    def mark_applied(self, now: datetime) -> None:
+        self.session.exec(
+            update(PolicyVersionRow).where(PolicyVersionRow.applied_at.is_(None)).values(applied_at=now)
+        )
+
+
 # -------------------------------------------------------------------------------------------- unit of work
 
 
@@ -1218,6 +1276,8 @@ class UnitOfWork:
         self.imports = ImportRepository(self.session)
         self.credit_lots = CreditLotRepository(self.session)
         self.customer_credits = CustomerCreditRepository(self.session)
+        # policies (issue 5)
+        self.policies = PolicyVersionRepository(self.session)
         return self
 
     def __exit__(self, *exc: Any) -> None:

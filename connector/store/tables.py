@@ -190,6 +190,7 @@ class JournalRow(SQLModel, table=True):
     original_date: date | None = None
     currency: str
     exchange_rate: Decimal | None = _money(nullable=True)
+    converted_from: str | None = None  # the provider's currency, when amounts were converted (policies)
     memo: str = Field(sa_column=Column(Text, nullable=False))
     provider: str = ""
     provider_account: str = ""
@@ -437,3 +438,27 @@ class CustomerCreditEventRow(SQLModel, table=True):
     source: str = Field(sa_column=Column(Text, nullable=False))
     import_id: str | None = None
     recorded_at: datetime
+
+
+# ------------------------------------------------------------------------------ policies (issue 5)
+
+
+class PolicyVersionRow(SQLModel, table=True):
+    """A version of the accounting policies file, stored the first time a run uses it (like mappings).
+
+    `applied_at` is set by the first plan made under it: until then a version whose effective date
+    reaches into the past makes the sync plan again from that date.
+    """
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (UniqueConstraint("content_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    version: int
+    effective_from: date
+    change_note: str = Field(sa_column=Column(Text, nullable=False))
+    content_hash: str
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    source: str
+    first_seen_at: datetime
+    applied_at: datetime | None = None
+    run_id: str | None = None

@@ -1,0 +1,496 @@
+"""Desired cumulative amounts per posting bucket, for every journal kind, from the books and the policies.
+
+The planner turns desired − posted into journals; this module says what "desired" is, kind by kind, as a
+pure function of the inputs (`BooksInput`) and the day the run books as of:
+
+- usage (Dr category / Cr Accrued AI costs, or Dr Capitalized software for capitalized spend): each
+  bucket's exact total rounded once; daily, or one bucket per month when the policy says so;
+- prepaid consumption (Dr category / Cr Prepaid AI credits): usage of a prepaid account drawn from its
+  credit lots FIFO by expiry (`domain/prepaid.py`); what no lot covers stays accrued and is flagged;
+- expiry write-off (Dr Loss on expired credits / Cr Prepaid AI credits) on a lot's expiry date;
+- month-end reversal (Dr Accrued AI costs / Cr category): the exact mirror of a reversing accrual;
+- invoice true-up: invoice usage − accrued, spread pro rata (`domain/trueup.py`);
+- amortization (Dr amortization role / Cr Accumulated amortization), straight line per monthly cohort
+  of capitalized cost (`domain/amortization.py`);
+- revenue (Dr Deferred revenue / Cr AI usage revenue) and breakage (Dr Deferred revenue / Cr Breakage
+  revenue) of credits sold, ASC 606-10-55-48 (`domain/breakage.py`).
+
+Nothing is dated after `as_of` and nothing that belongs to a month is booked before the month has ended.
+History before the plan window (prepaid draws, capitalized cohorts) is read from what is already posted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from connector.domain.accounting_policy import AccrualStyle, Billing, PolicyHistory
+from connector.domain.amortization import Cohort, amortization_for
+from connector.domain.breakage import Grant, Redemption, position
+from connector.domain.credits import CreditLot, CustomerCreditEvent, CustomerCreditKind
+from connector.domain.facts import ChargeCategory
+from connector.domain.invoices import Invoice
+from connector.domain.journals import Bucket, JournalKind, LedgerTarget
+from connector.domain.mapping import Allocation, Category
+from connector.domain.money import ZERO, quantize
+from connector.domain.periods import Period
+from connector.domain.policies import Granularity, bucket_period
+from connector.domain.prepaid import UsageItem, draw_fifo, expiries
+from connector.domain.trueup import spread_variance
+
+AC, CP, PC = JournalKind.USAGE_ACCRUAL, JournalKind.CAPITALIZATION, JournalKind.PREPAID_CONSUMPTION
+COST_KINDS = (AC, CP, PC)  # the kinds that book provider cost (reconciled against it)
+ACCRUED_KINDS = (AC, CP)  # what an invoice is compared with (the rest was paid in advance)
+SOFTWARE = ("software", "internal-use")  # bucket provider and account of amortization
+CREDITS_SOLD = "credits-sold"  # bucket provider of revenue and breakage (the account is the product)
+DAY = timedelta(days=1)
+
+RoleTarget = Callable[[str], LedgerTarget]  # raises MissingRole for a role the mapping does not bind
+
+
+class MissingRole(KeyError):
+    """A journal kind needs an account role the mapping does not bind for the entity's ledger."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__(role)
+        self.role = role
+
+
+@dataclass(frozen=True, slots=True)
+class BooksInput:
+    entity: str
+    as_of: date  # the day the run books as of, in the entity's timezone
+    first_day: date  # the plan window (whole months): desired is given for buckets in it
+    last_day: date
+    policies: PolicyHistory
+    role_target: RoleTarget  # a mapping role → its ledger target
+    allocations: Sequence[Allocation] = ()  # usage of the window, classified
+    history: Mapping[Bucket, Decimal] = field(default_factory=dict)  # posted before the window
+    lots: Sequence[CreditLot] = ()
+    customer_events: Sequence[CustomerCreditEvent] = ()
+    invoices: Sequence[Invoice] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Overflow:
+    """Prepaid usage no credit lot covered: accrued as if billed in arrears, and reported."""
+
+    provider: str
+    provider_account: str
+    day: date
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrueUp:
+    provider: str
+    provider_account: str
+    period: str
+    currency: str
+    invoiced: Decimal  # invoice totals
+    tax: Decimal
+    credits: Decimal
+    billed_usage: Decimal  # what is compared with the accrual
+    accrued: Decimal
+    variance: Decimal
+    hold_reason: str = ""
+
+
+@dataclass
+class Desired:
+    amounts: dict[Bucket, Decimal] = field(default_factory=dict)
+    exact: dict[Bucket, Decimal] = field(default_factory=dict)  # usage buckets before rounding
+    overflow: list[Overflow] = field(default_factory=list)
+    trueups: list[TrueUp] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def hold_reason(self, bucket: Bucket) -> str:
+        """Why a journal holding this bucket waits for approval ("" when it does not)."""
+        if bucket.kind is not JournalKind.TRUE_UP:
+            return ""
+        for t in self.trueups:
+            same_account = (t.provider, t.provider_account) == (bucket.provider, bucket.provider_account)
+            if t.hold_reason and same_account and Period.parse(t.period).last_day == bucket.period:
+                return t.hold_reason
+        return ""
+
+
+def _add(target: dict[Bucket, Decimal], bucket: Bucket, amount: Decimal) -> None:
+    target[bucket] = target.get(bucket, ZERO) + amount
+
+
+def desired_books(inp: BooksInput) -> Desired:
+    """Every kind's desired amount per bucket in the window [first_day, last_day]."""
+    out = Desired()
+    usage = _usage_costs(inp, out)
+    _prepaid(inp, usage, out)
+    _month_end(inp, out)
+    _true_ups(inp, out)
+    _reversals(inp, out)
+    _amortization(inp, out)
+    _credits_sold(inp, out)
+    out.amounts = {
+        b: a for b, a in out.amounts.items() if a != 0 and inp.first_day <= b.period <= inp.last_day
+    }
+    return out
+
+
+# --------------------------------------------------------------------------------------------- usage
+
+
+def _usage_costs(inp: BooksInput, out: Desired) -> dict[Bucket, Decimal]:
+    """Usage cost per bucket (kind AC, or CP when capitalized), exact; the window's allocations only."""
+    exact: dict[Bucket, Decimal] = {}
+    for allocation in inp.allocations:
+        fact = allocation.fact
+        if fact.charge_category is not ChargeCategory.USAGE:
+            continue
+        policy = inp.policies.in_force(inp.entity, fact.posting_date)
+        account = policy.account(fact.provider, fact.provider_account)
+        kind, target = AC, allocation.target
+        if allocation.category is Category.CAPITALIZE:
+            kind = CP
+        elif allocation.category is not Category.SUSPENSE and policy.capitalization.capitalizes(fact):
+            kind = CP  # fine-tuning capitalized by policy: the rule's class and tracking are kept
+            capitalized = inp.role_target("capitalized_software")
+            target = LedgerTarget(capitalized.account, target.class_name, target.department, target.tracking)
+        bucket = Bucket(
+            fact.entity,
+            kind,
+            bucket_period(fact.posting_date, account.bucket_granularity),
+            fact.provider,
+            fact.provider_account,
+            target,
+            fact.currency,
+        )
+        _add(exact, bucket, allocation.amount)
+    out.exact = exact
+    return {bucket: quantize(amount, bucket.currency) for bucket, amount in exact.items()}
+
+
+def _billing(inp: BooksInput, provider: str, account: str, day: date) -> Billing:
+    return inp.policies.account(inp.entity, provider, account, day).billing
+
+
+def _prepaid(inp: BooksInput, usage: dict[Bucket, Decimal], out: Desired) -> None:
+    """Arrears usage is accrued; prepaid usage is drawn from the account's lots, FIFO by expiry."""
+    drawn: dict[tuple[str, str], list[tuple[Bucket, Decimal]]] = defaultdict(list)
+    for bucket, amount in usage.items():
+        if _billing(inp, bucket.provider, bucket.provider_account, bucket.period) is Billing.PREPAID:
+            drawn[(bucket.provider, bucket.provider_account)].append((bucket, amount))
+        else:
+            _add(out.amounts, bucket, amount)
+    accounts = set(drawn) | {(lot.provider, lot.provider_account) for lot in inp.lots}
+    for provider, account in sorted(accounts):
+        _draw_account(inp, provider, account, drawn.get((provider, account), []), out)
+
+
+def _draw_account(
+    inp: BooksInput, provider: str, account: str, window: list[tuple[Bucket, Decimal]], out: Desired
+) -> None:
+    lots = [lot for lot in inp.lots if (lot.provider, lot.provider_account) == (provider, account)]
+    prepaid_lots = [lot.as_prepaid() for lot in lots]
+    items = [UsageItem(b.period, _item_key(b), a) for b, a in window]
+    for bucket, amount in inp.history.items():  # usage before the window was drawn too, as posted
+        if (
+            bucket.kind in COST_KINDS
+            and (bucket.provider, bucket.provider_account) == (provider, account)
+            and bucket.period < inp.first_day
+            and _billing(inp, provider, account, bucket.period) is Billing.PREPAID
+        ):
+            items.append(UsageItem(bucket.period, _item_key(bucket), amount))
+    drawdown = draw_fifo(prepaid_lots, _merged(items))
+    covered: dict[tuple[date, str], Decimal] = {}
+    for draw in drawdown.draws:
+        covered[(draw.day, draw.key)] = covered.get((draw.day, draw.key), ZERO) + draw.amount
+    for bucket, amount in window:
+        drawn = covered.get((bucket.period, _item_key(bucket)), ZERO)
+        if drawn:
+            _add(out.amounts, _as(bucket, PC), drawn)
+        rest = amount - drawn
+        if rest:
+            _add(out.amounts, bucket, rest)  # beyond the lots: booked in arrears, and flagged
+            if rest > 0:
+                out.overflow.append(Overflow(provider, account, bucket.period, rest, bucket.currency))
+    for expired in expiries(prepaid_lots, drawdown, as_of=inp.as_of):
+        lot = next(lot for lot in lots if lot.lot_id == expired.lot_id)
+        target = inp.role_target("loss_on_expired_credits")
+        bucket = Bucket(
+            inp.entity,
+            JournalKind.EXPIRY_WRITE_OFF,
+            expired.expires_on,
+            provider,
+            account,
+            target,
+            lot.currency,
+        )
+        _add(out.amounts, bucket, expired.unused)
+    if (
+        lots
+        and not window
+        and all(_billing(inp, provider, account, lot.purchase_date) is Billing.ARREARS for lot in lots)
+    ):
+        out.notes.append(
+            f"{provider} {account} has prepaid credit lots but its billing policy is arrears: usage is accrued, "
+            "not drawn from the lots, and their balance will be written off when they expire"
+        )
+
+
+def _item_key(bucket: Bucket) -> str:
+    """A usage item's identity within one account and day: its target (a capitalized one names the
+    Capitalized software account), whichever kind it was posted as."""
+    return bucket.target.key()
+
+
+def _merged(items: list[UsageItem]) -> list[UsageItem]:
+    """History posted as several kinds (accrued overflow and drawn) is one usage item per day and target."""
+    merged: dict[tuple[date, str], Decimal] = {}
+    for item in items:
+        merged[(item.day, item.key)] = merged.get((item.day, item.key), ZERO) + item.amount
+    return [UsageItem(day, key, amount) for (day, key), amount in merged.items()]
+
+
+def _as(bucket: Bucket, kind: JournalKind, period: date | None = None) -> Bucket:
+    return Bucket(
+        bucket.entity,
+        kind,
+        period or bucket.period,
+        bucket.provider,
+        bucket.provider_account,
+        bucket.target,
+        bucket.currency,
+    )
+
+
+# ------------------------------------------------------------------------------- month end, true-ups
+
+
+def _month_end(inp: BooksInput, out: Desired) -> None:
+    """An accrual booked once per month is booked only after the month has ended (never future-dated)."""
+    for bucket in [b for b in out.amounts if b.kind in ACCRUED_KINDS and b.period >= inp.as_of]:
+        policy = inp.policies.account(inp.entity, bucket.provider, bucket.provider_account, bucket.period)
+        monthly = policy.bucket_granularity is Granularity.MONTHLY
+        if monthly and bucket.period == Period.of(bucket.period).last_day:
+            del out.amounts[bucket]
+
+
+def _true_ups(inp: BooksInput, out: Desired) -> None:
+    """Invoice usage − accrued, spread pro rata over the accrued targets, dated the period's last day."""
+    grouped: dict[tuple[str, str, str], list[Invoice]] = defaultdict(list)
+    for invoice in inp.invoices:
+        grouped[(invoice.provider, invoice.provider_account, invoice.period)].append(invoice)
+    for (provider, account, period_text), invoices in sorted(grouped.items()):
+        period = Period.parse(period_text)
+        day = period.last_day
+        if not (inp.first_day <= day <= inp.last_day and inp.as_of > day):
+            continue
+        if inp.as_of < max(i.issue_date for i in invoices):
+            continue  # the invoice is not issued yet as of this run
+        currencies = {i.currency for i in invoices}
+        if len(currencies) != 1:
+            out.notes.append(f"{provider} {account} {period}: invoices in several currencies; not trued up")
+            continue
+        (currency,) = currencies
+        accrued: dict[LedgerTarget, Decimal] = defaultdict(lambda: ZERO)
+        for bucket, amount in out.amounts.items():
+            if (
+                bucket.kind in ACCRUED_KINDS
+                and (bucket.provider, bucket.provider_account, bucket.currency)
+                == (provider, account, currency)
+                and period.contains(bucket.period)
+            ):
+                accrued[bucket.target] += amount
+        policy = inp.policies.account(inp.entity, provider, account, day)
+        billed = sum((i.billed_usage(prepaid=policy.billing is Billing.PREPAID) for i in invoices), ZERO)
+        total_accrued = sum(accrued.values(), ZERO)
+        variance = billed - total_accrued
+        invoiced = sum((i.total for i in invoices), ZERO)
+        reason = ""
+        if not policy.invoice_tolerance.allows(variance, billed):
+            reason = (
+                f"the {provider} invoice for {period} bills {billed} of usage against {total_accrued} accrued: "
+                f"a variance of {variance}, beyond the policy's tolerance of {policy.invoice_tolerance.describe()}; "
+                "held until a controller approves it"
+            )
+        out.trueups.append(
+            TrueUp(
+                provider,
+                account,
+                period_text,
+                currency,
+                invoiced,
+                sum((i.tax for i in invoices), ZERO),
+                sum((i.credits for i in invoices), ZERO),
+                billed,
+                total_accrued,
+                variance,
+                reason,
+            )
+        )
+        if variance:
+            for target, share in _variance_shares(
+                inp, variance, accrued, currency, out, provider, period
+            ).items():
+                _add(
+                    out.amounts,
+                    Bucket(inp.entity, JournalKind.TRUE_UP, day, provider, account, target, currency),
+                    share,
+                )
+
+
+def _variance_shares(
+    inp: BooksInput,
+    variance: Decimal,
+    accrued: Mapping[LedgerTarget, Decimal],
+    currency: str,
+    out: Desired,
+    provider: str,
+    period: Period,
+) -> dict[LedgerTarget, Decimal]:
+    if any(amount > 0 for amount in accrued.values()):
+        return spread_variance(variance, accrued, currency)
+    out.notes.append(
+        f"the {provider} invoice for {period} bills {variance} but nothing was accrued to spread it over: "
+        "it is trued up to suspense until a mapping rule places it"
+    )
+    return {inp.role_target("suspense"): variance}
+
+
+def _reversals(inp: BooksInput, out: Desired) -> None:
+    """Month-end reversing accruals: the exact mirror of the month's accrual (and true-up), next day."""
+    for bucket, amount in list(out.amounts.items()):
+        if bucket.kind not in (*ACCRUED_KINDS, JournalKind.TRUE_UP):
+            continue
+        if bucket.period != Period.of(bucket.period).last_day or bucket.period >= inp.as_of:
+            continue
+        policy = inp.policies.account(inp.entity, bucket.provider, bucket.provider_account, bucket.period)
+        if policy.accrual is AccrualStyle.MONTH_END_REVERSING and policy.billing is Billing.ARREARS:
+            _add(out.amounts, _as(bucket, JournalKind.REVERSAL, bucket.period + DAY), -amount)
+
+
+# -------------------------------------------------------------------------------------- amortization
+
+
+def _amortization(inp: BooksInput, out: Desired) -> None:
+    """Straight-line amortization of each month's capitalized cost, booked once the month has ended."""
+    cohorts = _cohorts(inp, out)
+    if not cohorts:
+        return
+    month = min(c.first_month for c in cohorts)
+    while month.last_day < inp.as_of and month.last_day <= inp.last_day:
+        if month.last_day >= inp.first_day:
+            policy = inp.policies.in_force(inp.entity, month.last_day).capitalization
+            target = inp.role_target(policy.amortization_role)
+            for currency in sorted({c.currency for c in cohorts}):
+                amount = amortization_for([c for c in cohorts if c.currency == currency], month)
+                bucket = Bucket(
+                    inp.entity, JournalKind.AMORTIZATION, month.last_day, *SOFTWARE, target, currency
+                )
+                _add(out.amounts, bucket, amount)
+        month = month.next()
+
+
+def _cohorts(inp: BooksInput, out: Desired) -> list[Cohort]:
+    """Capitalized cost per month and currency: what the window books, and what was posted before it."""
+    try:
+        account = inp.role_target("capitalized_software").account
+    except MissingRole:
+        return []  # no Capitalized software account: nothing can have been capitalized
+    totals: dict[tuple[Period, str], Decimal] = defaultdict(lambda: ZERO)
+    window = ((b, a) for b, a in out.amounts.items() if inp.first_day <= b.period <= inp.last_day)
+    before = ((b, a) for b, a in inp.history.items() if b.period < inp.first_day)
+    for source in (window, before):
+        for bucket, amount in source:
+            capitalizing = bucket.kind in (CP, PC, JournalKind.TRUE_UP)
+            if capitalizing and bucket.target.account == account:
+                totals[(Period.of(bucket.period), bucket.currency)] += amount
+    cohorts = []
+    for (month, currency), amount in sorted(totals.items()):
+        policy = inp.policies.in_force(inp.entity, month.last_day).capitalization
+        start = month.next() if policy.amortization_start.value == "month_after" else month
+        cohorts.append(Cohort(month, amount, currency, policy.useful_life_months, in_service_from=start))
+    return cohorts
+
+
+# ------------------------------------------------------------------------------------ credits sold
+
+
+def _credits_sold(inp: BooksInput, out: Desired) -> None:
+    """Revenue as customers redeem, and proportional breakage, per grant, booked on the day it changes."""
+    for grant, redemptions, days in _grants(inp):
+        previous_revenue = previous_breakage = ZERO
+        for day in days:
+            rate = inp.policies.in_force(inp.entity, day).breakage_rate(grant.product)
+            refunded = _refunded(inp, grant.grant_id, day)
+            now = Grant(
+                grant.grant_id,
+                grant.customer,
+                grant.product,
+                grant.sold_on,
+                grant.amount - refunded,
+                grant.currency,
+                rate,
+                grant.expires_on,
+            )
+            pos = position(now, redemptions, day)
+            revenue = quantize(pos.revenue, grant.currency)
+            for kind, role, change in (
+                (JournalKind.REVENUE, "ai_usage_revenue", revenue - previous_revenue),
+                (JournalKind.BREAKAGE, "breakage_revenue", pos.breakage - previous_breakage),
+            ):
+                if change:
+                    target = inp.role_target(role)
+                    bucket = Bucket(
+                        inp.entity,
+                        kind,
+                        day,
+                        CREDITS_SOLD,
+                        grant.product or "credits",
+                        target,
+                        grant.currency,
+                    )
+                    _add(out.amounts, bucket, -change)  # a credit to revenue; Deferred revenue is debited
+            previous_revenue, previous_breakage = revenue, pos.breakage
+
+
+def _grants(inp: BooksInput) -> list[tuple[Grant, list[Redemption], list[date]]]:
+    """Each grant sold, its redemptions, and the days its position can change (up to `as_of`)."""
+    events = list(inp.customer_events)
+    found = []
+    change_days = inp.policies.change_days()
+    for purchase in (e for e in events if e.kind is CustomerCreditKind.PURCHASE):
+        mine = [e for e in events if e.grant_id == purchase.grant_id and e is not purchase]
+        lapses = [e.event_date for e in mine if e.kind is CustomerCreditKind.EXPIRY]
+        expires = min([d for d in (purchase.expires_on, *lapses) if d is not None], default=None)
+        grant = purchase.as_grant(ZERO)
+        grant = Grant(
+            grant.grant_id,
+            grant.customer,
+            grant.product,
+            grant.sold_on,
+            grant.amount,
+            grant.currency,
+            ZERO,
+            expires,
+        )
+        redemptions = [e.as_redemption() for e in mine if e.kind is CustomerCreditKind.REDEMPTION]
+        days = {e.event_date for e in mine} | {d for d in change_days if d > purchase.event_date}
+        if expires is not None:
+            days.add(expires)
+        found.append((grant, redemptions, sorted(d for d in days if d <= inp.as_of)))
+    return found
+
+
+def _refunded(inp: BooksInput, grant_id: str, day: date) -> Decimal:
+    return sum(
+        (
+            e.amount
+            for e in inp.customer_events
+            if e.grant_id == grant_id and e.kind is CustomerCreditKind.REFUND and e.event_date <= day
+        ),
+        ZERO,
+    )

@@ -1,0 +1,253 @@
+"""Policy use cases: load the controllers' accounting policies, check them, remember every version.
+
+The policy file lives beside the mapping (TOKENBOOKS_POLICIES_FILE). Like the mapping, every version a
+run uses is stored the first time it is seen (an audit event says so, with its change note), a version
+number names one content forever, and a version whose effective date reaches into the past makes the
+next sync plan again from that date (`PolicyVersionRepository.earliest_unapplied`). Without a policy
+file the built-in defaults apply (arrears, daily accruals, next open period), and the run says so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from connector.domain.accounting_policy import BUILT_IN, Billing, FineTuning, PolicyHistory, PolicySet
+from connector.domain.errors import ConfigError, Problem, Severity, errors_only
+from connector.domain.fx import RateTable, parse_rates
+from connector.domain.mapping import ROLES, Category, MappingSet
+from connector.domain.policy_file import parse_policies
+from connector.service.mappings import number_problems
+from connector.service.runs import Clock
+from connector.store.repositories import UnitOfWork
+from connector.store.tables import PolicyVersionRow
+
+
+def read_policies(path: Path) -> tuple[PolicySet | None, str, list[Problem]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problem = Problem(
+            str(path),
+            "",
+            "",
+            f"cannot read the policies file: {exc.strerror or exc}",
+            "check TOKENBOOKS_POLICIES_FILE",
+        )
+        return None, "", [problem]
+    policies, problems = parse_policies(text, str(path))
+    return policies, text, problems
+
+
+def load_policies(path: Path | None) -> tuple[PolicySet, str]:
+    """The policies in the file, or the built-in defaults when no file is configured."""
+    if path is None:
+        return BUILT_IN, ""
+    policies, text, problems = read_policies(path)
+    if policies is None:
+        raise _refused(path, errors_only(problems))
+    return policies, text
+
+
+def _refused(path: Path | str, problems: list[Problem]) -> ConfigError:
+    return ConfigError(
+        f"the policies file {path} has {len(problems)} problem(s): "
+        + "; ".join(str(p) for p in problems[:10]),
+        fix="fix them (run `tokenbooks policies check` to see all); nothing was posted",
+        problems=problems,
+    )
+
+
+def version_problems(current: PolicySet, rows: list[PolicyVersionRow], text: str = "") -> list[Problem]:
+    if current is BUILT_IN:
+        return []
+    return number_problems(
+        source=current.source,
+        key="policy_version",
+        version=current.version,
+        content_hash=current.content_hash,
+        rows=rows,
+        same=lambda row: _stored(row) == _comparable(current),
+        text=text,
+        why="journals follow from the policy version in force, so one number must name one content",
+        bump_with="",
+    )
+
+
+def _comparable(policies: PolicySet) -> PolicySet:
+    """Two files mean the same policies when only comments, layout or the change note differ."""
+    return replace(policies, source="", content_hash="", change_note="")
+
+
+def _stored(row: PolicyVersionRow) -> PolicySet:
+    policies, problems = parse_policies(row.content, f"{row.source} (version {row.version})")
+    if policies is None:
+        raise _refused(row.source, errors_only(problems))
+    return _comparable(policies)
+
+
+def load_policy_history(engine: Engine, current: PolicySet, text: str = "") -> PolicyHistory:
+    """Every version used before, plus the current file as the newest; refuses a reused number."""
+    with UnitOfWork(engine) as uow:
+        rows = uow.policies.all()
+    problems = version_problems(current, rows, text)
+    if problems:
+        raise _refused(current.source, problems)
+    if current is BUILT_IN:
+        return PolicyHistory.of([current])
+    stored = []
+    for row in rows:
+        if row.content_hash != current.content_hash:
+            policies, _ = parse_policies(row.content, f"{row.source} (version {row.version})")
+            if policies is not None:
+                stored.append(policies)
+    return PolicyHistory.of([*stored, current])
+
+
+def record_policies(
+    engine: Engine, policies: PolicySet, text: str, *, run_id: str | None, actor: str, clock: Clock
+) -> bool:
+    """Store a version the first time a run uses it, with an audit event naming it and its change note."""
+    if policies is BUILT_IN:
+        return False
+    with UnitOfWork(engine) as uow:
+        new = uow.policies.record(policies, text, run_id=run_id, now=clock())
+        if new:
+            uow.events.append(
+                "policy.version",
+                f"accounting policies version {policies.version} (effective {policies.effective_from}) first "
+                f"used: {policies.change_note}",
+                run_id=run_id,
+                actor=actor,
+                data={
+                    "version": policies.version,
+                    "effective_from": policies.effective_from,
+                    "hash": policies.content_hash,
+                    "source": policies.source,
+                    "change_note": policies.change_note,
+                },
+                now=clock(),
+            )
+        uow.commit()
+    return new
+
+
+# ------------------------------------------------------------------------------------------- checking
+
+
+def role_problems(policies: PolicySet, mapping: MappingSet, text: str = "") -> list[Problem]:
+    """Mapping roles the policies need, missing from the mapping (each journal kind needs its accounts)."""
+    problems = []
+    for entity in mapping.entities:
+        policy = policies.entity(entity.id)
+        needed: dict[str, str] = {}
+        if any(a.billing is Billing.PREPAID for a in policy.accounts):
+            needed |= dict.fromkeys(("prepaid_ai_credits", "loss_on_expired_credits"), "prepaid billing")
+        capitalizing = policy.capitalization.fine_tuning is FineTuning.CAPITALIZE or any(
+            d.category is Category.CAPITALIZE for r in mapping.rules for d in r.destinations
+        )
+        if capitalizing:
+            why = "capitalization and amortization"
+            needed |= dict.fromkeys(("capitalized_software", "accumulated_amortization"), why)
+            needed[policy.capitalization.amortization_role] = why
+        role = policy.capitalization.amortization_role
+        if role not in ROLES:
+            problems.append(
+                Problem(
+                    policies.source,
+                    _line_of("amortization_role", text),
+                    "amortization_role",
+                    f"{role!r} is not a mapping role",
+                    f"use one of: {', '.join(ROLES)}",
+                )
+            )
+        for role, why in sorted(needed.items()):
+            if role in ROLES and not mapping.has_role(role, entity.ledger):
+                problems.append(
+                    Problem(
+                        mapping.source,
+                        "",
+                        f"roles.{role}",
+                        f"the policies use {why} for {entity.id}, which needs the {role} role, unbound for "
+                        f"{entity.ledger}",
+                        f'add `{role}: {{{entity.ledger}: "<account>"}}` under roles',
+                    )
+                )
+    for entity in policies.entities:
+        if entity.entity not in {e.id for e in mapping.entities}:
+            problems.append(
+                Problem(
+                    policies.source,
+                    _line_of(entity.entity, text),
+                    f"entities.{entity.entity}",
+                    "this entity is not in the mapping; its policies are never used",
+                    "check the entity id against the mapping's entities",
+                    Severity.WARNING,
+                )
+            )
+    return problems
+
+
+def _line_of(key: str, text: str) -> str:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.match(rf"\s*{re.escape(key)}\s*:", line):
+            return str(number)
+    return ""
+
+
+def rate_table(policies: PolicySet, entity: str) -> RateTable:
+    """The entity's rates file, read relative to the policy file (an empty table when none is set)."""
+    name = policies.entity(entity).rates_file
+    if not name:
+        return RateTable(source="(no rates file in the policies)")
+    path = Path(name) if Path(name).is_absolute() else Path(policies.source).parent / name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the exchange rates file {path}: {exc.strerror or exc}",
+            fix="check fx.rates_file in the policies (a path relative to the policies file)",
+        ) from None
+    table, problems = parse_rates(text, str(path))
+    if problems:
+        raise ConfigError(
+            f"the exchange rates file {path} has {len(problems)} problem(s): "
+            + "; ".join(map(str, problems[:5])),
+            fix="fix the rows named",
+            problems=problems,
+        )
+    return table
+
+
+@dataclass
+class PolicyCheck:
+    path: Path | None
+    policies: PolicySet | None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.policies is not None and not errors_only(self.problems)
+
+
+def check_policies_file(engine: Engine, mapping: MappingSet, path: Path | None) -> PolicyCheck:
+    """Everything `tokenbooks policies check` reports: the file, its version number, the mapping roles it
+    needs, and each entity's exchange rates file."""
+    if path is None:
+        return PolicyCheck(None, BUILT_IN)
+    policies, text, problems = read_policies(path)
+    report = PolicyCheck(path, policies, list(problems))
+    if policies is None:
+        return report
+    with UnitOfWork(engine) as uow:
+        report.problems += version_problems(policies, uow.policies.all(), text)
+    report.problems += role_problems(policies, mapping, text)
+    for entity in mapping.entities:
+        try:
+            rate_table(policies, entity.id)
+        except ConfigError as exc:
+            report.problems += exc.problems or [Problem(str(path), "", "fx.rates_file", exc.message, exc.fix)]
+    return report
