@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from connector.domain.accounting_policy import PolicySet
 from connector.domain.errors import ConfigError
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import MappingHistory
@@ -32,6 +33,7 @@ from connector.ledgers.xero_limits import TenantLimiter
 from connector.ledgers.xero_oauth import XeroOAuth
 from connector.retrying import RetryPolicy
 from connector.service.mappings import load_history, load_mapping
+from connector.service.policies import load_policies
 from connector.settings import Settings, load_settings
 from connector.sources.anthropic import AnthropicSource
 from connector.sources.base import Source
@@ -64,6 +66,7 @@ class App:
     ledger_overrides: Mapping[str, Ledger] = field(default_factory=dict)
     source_overrides: list[Source] | None = None
     _mapping: tuple[MappingSet, str] | None = None
+    _policies: tuple[PolicySet, str] | None = None
     _catalog: PriceCatalog | None = None
     _ledgers: dict[str, Ledger] = field(default_factory=dict)
     _xero_limiters: dict[str, TenantLimiter] = field(default_factory=dict)
@@ -100,8 +103,19 @@ class App:
     def chart_max_age(self) -> timedelta:
         return timedelta(hours=self.settings.chart_max_age_hours)
 
+    # ------------------------------------------------------------------------------- policies (issue 5)
+
+    def policies(self) -> tuple[PolicySet, str]:
+        """The accounting policies file (TOKENBOOKS_POLICIES_FILE), or the built-in defaults."""
+        if self._policies is None:
+            self._policies = load_policies(self.settings.policies_file)
+        return self._policies
+
+    def default_posting_mode(self) -> str:
+        return self.settings.ledger_mode
+
     def locked_behaviour(self, entity: str) -> LockedBehaviour:
-        return LockedBehaviour.NEXT_OPEN_DAY
+        return self.policies()[0].entity(entity).locked_period
 
     def default_start(self, until: date) -> date:
         """Where a source with no bookmark starts: the configured start date, or the month being booked."""

@@ -120,6 +120,9 @@ class Settings(BaseSettings):
         None, description="Fernet key that encrypts ledger tokens at rest"
     )
     mapping_file: Path = Path("mappings/example.yaml")
+    policies_file: Path | None = Field(
+        None, description="accounting policies beside the mapping; none: the built-in defaults"
+    )
     chart_max_age_hours: float = Field(
         24.0, ge=0, description="how long `mappings check` trusts the cached chart of accounts"
     )  # float ok: hours
@@ -129,7 +132,9 @@ class Settings(BaseSettings):
         None, description="price catalog overriding the one shipped with tokenbooks"
     )
     entity: str | None = Field(None, description="default entity for commands that need one")
-    ledger_mode: Literal["auto", "draft", "approve"] = "auto"
+    ledger_mode: Literal["auto", "draft", "approve"] = Field(
+        "auto", description="posting mode where the policies file does not set one for the entity"
+    )
     actor: str = Field("tokenbooks", description="who runs tokenbooks, as written in the audit log")
     openai: OpenAISettings = OpenAISettings()
     anthropic: AnthropicSettings = AnthropicSettings()

@@ -15,12 +15,13 @@ depends on the entity's ledger and policies around the planner:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from connector.domain.accounting_policy import BUILT_IN, PolicyHistory, PostingMode
+from connector.domain.accounting_policy import BUILT_IN, FxSource, PolicyHistory, PostingMode
+from connector.domain.chart import LEDGER_NAMES
 from connector.domain.desired import BooksInput, Desired, MissingRole
 from connector.domain.errors import ConfigError
 from connector.domain.fx import Rate, RateTable, convert
@@ -29,6 +30,8 @@ from connector.domain.journals import Bucket, Journal, JournalKind, LedgerTarget
 from connector.domain.mapping import Allocation, MappingSet
 from connector.domain.money import ZERO
 from connector.domain.planner import PlannedJournal, Review
+from connector.ledgers.port import Ledger
+from connector.service.policies import rate_table
 from connector.store.repositories import UnitOfWork
 
 HISTORY_KINDS = (
@@ -68,10 +71,52 @@ class BookOptions:
 
     policies: PolicyHistory
     as_of: date
+    home: str = "USD"  # the books' currency (the mapping's entity currency)
     posting_mode: PostingMode = PostingMode.AUTO
     ledger_name: str = "the ledger"
     drafts: bool = False  # the ledger keeps draft journals (Xero)
-    currency: CurrencyPlan | None = None  # None: nothing to convert (the ledger is not even asked)
+    # How to reach the ledger in another currency; asked only when some amount is in one.
+    currency_plan: Callable[[], CurrencyPlan] | None = None
+
+
+def book_options(
+    policies: PolicyHistory,
+    *,
+    entity: str,
+    mapping: MappingSet,
+    ledger: Ledger,
+    now: datetime,
+    default_mode: str,
+) -> BookOptions:
+    """The options of a run for `entity`: its current policy, as of its own calendar day."""
+    company = mapping.entity(entity)
+    policy = policies.current.entity(entity)
+
+    def currency_plan() -> CurrencyPlan:
+        setup = ledger.currency_setup()
+        if setup.home != company.currency:
+            raise ConfigError(
+                f"entity {entity} keeps its books in {company.currency} (the mapping), but its {ledger.name} "
+                f"company's home currency is {setup.home}",
+                fix="correct the entity's currency in the mapping, or connect the right ledger company",
+            )
+        prefers_ledger = policy.fx_source is FxSource.LEDGER
+        return CurrencyPlan(
+            company.currency,
+            setup.foreign_journals,
+            rate_table(policies.current, entity),
+            getattr(ledger, "exchange_rate", None) if prefers_ledger else None,
+        )
+
+    return BookOptions(
+        policies,
+        local_day(now, company.timezone),
+        home=company.currency,
+        posting_mode=policy.posting_mode or PostingMode(default_mode),
+        ledger_name=LEDGER_NAMES.get(ledger.name, ledger.name),
+        drafts=ledger.supports_drafts,
+        currency_plan=currency_plan,
+    )
 
 
 def local_day(now: datetime, timezone: str) -> date:
@@ -79,8 +124,8 @@ def local_day(now: datetime, timezone: str) -> date:
     return now.astimezone(ZoneInfo(timezone)).date()
 
 
-def default_options(now: datetime, timezone: str) -> BookOptions:
-    return BookOptions(PolicyHistory.of([BUILT_IN]), local_day(now, timezone))
+def default_options(now: datetime, timezone: str, home: str) -> BookOptions:
+    return BookOptions(PolicyHistory.of([BUILT_IN]), local_day(now, timezone), home=home)
 
 
 def role_targets(mapping: MappingSet, ledger: str) -> Callable[[str], LedgerTarget]:
@@ -154,14 +199,18 @@ class Converted:
     """Desired amounts in the currencies the ledger takes, and the rate behind each converted bucket."""
 
     amounts: dict[Bucket, Decimal]
+    plan: CurrencyPlan | None = None  # None: every amount was in the books' currency
     rates: dict[Bucket, list[Rate]] = field(default_factory=dict)
 
 
-def in_ledger_currency(desired: Desired, plan: CurrencyPlan | None) -> Converted:
-    """Convert what the ledger cannot hold in its own currency: each bucket once, at its day's rate."""
-    if plan is None or plan.foreign_journals:
+def in_ledger_currency(desired: Desired, options: BookOptions) -> Converted:
+    """Convert what the ledger cannot hold in another currency: each bucket once, at its day's rate."""
+    if all(bucket.currency == options.home for bucket in desired.amounts) or options.currency_plan is None:
         return Converted(dict(desired.amounts))
-    out = Converted({})
+    plan = options.currency_plan()
+    if plan.foreign_journals:
+        return Converted(dict(desired.amounts), plan)
+    out = Converted({}, plan)
     for bucket, amount in desired.amounts.items():
         if bucket.currency == plan.home:
             out.amounts[bucket] = out.amounts.get(bucket, ZERO) + amount
@@ -174,10 +223,9 @@ def in_ledger_currency(desired: Desired, plan: CurrencyPlan | None) -> Converted
     return out
 
 
-def with_rates(
-    planned: list[PlannedJournal], converted: Converted, plan: CurrencyPlan | None
-) -> list[PlannedJournal]:
+def with_rates(planned: list[PlannedJournal], converted: Converted) -> list[PlannedJournal]:
     """Each journal with the rate it was converted at (or, in another currency, the rate of its date)."""
+    plan = converted.plan
     if plan is None:
         return planned
     return [replace(p, journal=_rated(p.journal, converted, plan)) for p in planned]
@@ -193,7 +241,7 @@ def _rated(journal: Journal, converted: Converted, plan: CurrencyPlan) -> Journa
     if not rates:
         return journal
     sources = sorted({r.base for r in rates})
-    used = "; ".join(f"{r.describe()}" for r in rates)
+    used = "; ".join(r.describe() for r in rates)
     return replace(
         journal,
         converted_from=sources[0] if len(sources) == 1 else None,
@@ -219,3 +267,46 @@ def review_for(options: BookOptions, desired: Desired) -> Review:
         return next((r for c in journal.contributions if (r := desired.hold_reason(c.bucket))), "")
 
     return review
+
+
+# ----------------------------------------------------------------------------------------- run report
+
+
+def report_books(books: Desired, recorder) -> None:
+    """What the policies did that a person must know: prepaid usage beyond the lots, invoice true-ups,
+    and anything the plan could not book as the policies say."""
+    by_account: dict[tuple[str, str, str], Decimal] = {}
+    for o in books.overflow:
+        key = (o.provider, o.provider_account, o.currency)
+        by_account[key] = by_account.get(key, ZERO) + o.amount
+    for (provider, account, currency), amount in sorted(by_account.items()):
+        days = sorted(
+            {o.day for o in books.overflow if (o.provider, o.provider_account) == (provider, account)}
+        )
+        recorder.event(
+            "alert.prepaid_overflow",
+            f"{amount} {currency} of {provider} {account} usage ({days[0]}..{days[-1]}) is beyond its prepaid "
+            "credit lots: it is accrued as if billed in arrears. Record the credit lot that covers it "
+            "(`tokenbooks credits add`) or expect an invoice",
+            level="warning",
+            data={
+                "provider": provider,
+                "account": account,
+                "amount": amount,
+                "currency": currency,
+                "days": days,
+            },
+        )
+    for t in books.trueups:
+        if t.variance or t.hold_reason:
+            recorder.event(
+                "trueup.held" if t.hold_reason else "trueup",
+                t.hold_reason
+                or f"{t.provider} {t.provider_account} {t.period}: invoice usage {t.billed_usage} against "
+                f"{t.accrued} accrued: true-up of {t.variance} {t.currency} (tax {t.tax} and credits {t.credits} "
+                "on the invoice are not AI expense)",
+                level="warning" if t.hold_reason else "info",
+                data={name: str(value) for name, value in asdict(t).items()},
+            )
+    for note in books.notes:
+        recorder.event("policy.note", note, level="warning")

@@ -105,7 +105,8 @@ def plan_entity(
     """
     first, last = whole_months(first_day, last_day)
     ledger = mapping.entity(entity).ledger
-    options = books or default_options(clock(), mapping.entity(entity).timezone)
+    company = mapping.entity(entity)
+    options = books or default_options(clock(), company.timezone, company.currency)
     report = PlanReport(entity, first, last)
     with UnitOfWork(engine) as uow:
         stored = uow.facts.current(entity, first, last)
@@ -131,7 +132,7 @@ def plan_entity(
             report.books = desired_books(inputs)
         except MissingRole as missing:
             raise missing_role(missing, mapping, ledger) from None
-        converted = in_ledger_currency(report.books, options.currency)
+        converted = in_ledger_currency(report.books, options)
         report.desired = converted.amounts
         posted = uow.outbox.posted_by_bucket(entity, first_day=first, last_day=last)
         planned = plan(
@@ -143,7 +144,7 @@ def plan_entity(
             provider_label=provider_label,
             review=review_for(options, report.books),
         )
-        report.planned = with_rates(planned, converted, options.currency)
+        report.planned = with_rates(planned, converted)
         if dry_run:
             return report
         uow.allocations.replace_for_facts(pairs, [sf.id for sf in stored], run_id=run_id)

@@ -251,3 +251,39 @@ def check_policies_file(engine: Engine, mapping: MappingSet, path: Path | None) 
         except ConfigError as exc:
             report.problems += exc.problems or [Problem(str(path), "", "fx.rates_file", exc.message, exc.fix)]
     return report
+
+
+# ------------------------------------------------------------------------------------------- in a run
+
+
+def prepare_policies(ctx, recorder) -> PolicyHistory:
+    """A run's policies: the file (or the defaults), every version used before, the new one recorded."""
+    policies, text = ctx.policies()
+    history = load_policy_history(ctx.engine, policies, text)
+    record_policies(ctx.engine, policies, text, run_id=recorder.run_id, actor=ctx.actor, clock=ctx.clock)
+    return history
+
+
+def policy_reach_back(engine: Engine, first_day, recorder):
+    """Plan from the effective date of a policy version no plan has applied yet (a change into the past).
+
+    The periods from that date are planned again under the new version; the difference is booked as new
+    journals, in the first open period when the books are closed there, and posted journals stay as they
+    are: a change of policy is never retroactive silently.
+    """
+    with UnitOfWork(engine) as uow:
+        earliest = uow.policies.earliest_unapplied()
+    if earliest is None or earliest >= first_day:
+        return first_day
+    recorder.event(
+        "policy.reach_back",
+        f"a policy version effective {earliest} has not been applied yet: planning from {earliest}",
+        data={"from_day": earliest},
+    )
+    return earliest
+
+
+def mark_policies_applied(engine: Engine, clock: Clock) -> None:
+    with UnitOfWork(engine) as uow:
+        uow.policies.mark_applied(clock())
+        uow.commit()

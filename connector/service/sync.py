@@ -14,13 +14,16 @@ from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
+from connector.domain.accounting_policy import PolicySet, PostingMode
 from connector.domain.errors import ReconnectNeeded, TokenbooksError
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import MappingHistory
 from connector.domain.planner import LedgerCalendar, LockedBehaviour
 from connector.ledgers.port import Ledger
+from connector.service.books import book_options, report_books
 from connector.service.mappings import load_history, require_chart
 from connector.service.plan import PlanReport, plan_entity
+from connector.service.policies import mark_policies_applied, policy_reach_back, prepare_policies
 from connector.service.post import PostReport, post_pending
 from connector.service.pull import SourcePull, last_complete_day, pull_source, window_for
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
@@ -44,6 +47,10 @@ class SyncContext(Protocol):
     def default_start(self, until: date) -> date: ...
 
     def locked_behaviour(self, entity: str) -> LockedBehaviour: ...
+
+    def policies(self) -> tuple[PolicySet, str]: ...
+
+    def default_posting_mode(self) -> str: ...
 
 
 @dataclass
@@ -112,6 +119,7 @@ def _run(
 ) -> None:
     mapping, text = ctx.mapping()
     history = load_history(ctx.engine, mapping, text)  # refuses a version number used before
+    policies = prepare_policies(ctx, recorder)  # the same for the accounting policies
     ledger = ctx.ledger(result.entity)
     require_chart(ctx.engine, mapping, result.entity, ledger, ctx.clock())
     with UnitOfWork(ctx.engine) as uow:
@@ -144,28 +152,46 @@ def _run(
     if since is not None:
         first_day = min(first_day, since)
     first_day = _reach_back(ctx, result.entity, history, first_day, recorder)
+    first_day = policy_reach_back(ctx.engine, first_day, recorder)
     with UnitOfWork(ctx.engine) as uow:
         rejected = uow.outbox.earliest_rejected_period(result.entity)
     if rejected is not None:
         first_day = min(first_day, rejected)  # a refused journal is planned again until it posts
     calendar = LedgerCalendar(ledger.lock_date(), ctx.locked_behaviour(result.entity))
+    options = book_options(
+        policies,
+        entity=result.entity,
+        mapping=mapping,
+        ledger=ledger,
+        now=ctx.clock(),
+        default_mode=ctx.default_posting_mode(),
+    )
     result.plan = plan_entity(
         ctx.engine,
         mapping=mapping,
         entity=result.entity,
         calendar=calendar,
         first_day=first_day,
-        last_day=until,
+        last_day=max(until, options.as_of),  # a reversal dated today belongs to this plan
         run_id=recorder.run_id,
         clock=ctx.clock,
         dry_run=result.dry_run,
         history=history,
+        books=options,
     )
     _report_plan(result.plan, recorder)
+    report_books(result.plan.books, recorder)
     if result.dry_run:
         return
+    mark_policies_applied(ctx.engine, ctx.clock)
     result.post = post_pending(
-        ctx.engine, ledger, entity=result.entity, recorder=recorder, clock=ctx.clock, reporter=reporter
+        ctx.engine,
+        ledger,
+        entity=result.entity,
+        recorder=recorder,
+        clock=ctx.clock,
+        reporter=reporter,
+        draft=options.posting_mode is PostingMode.DRAFT and options.drafts,
     )
 
 
