@@ -100,6 +100,22 @@ rules:
 """
 
 
+# Every role the journal kinds use (tests/domain/test_accounting_examples.py, the policy tests), bound to
+# the QuickBooks sandbox company's accounts.
+EXTRA_ROLES = """\
+  prepaid_ai_credits: {quickbooks: "1350"}
+  loss_on_expired_credits: {quickbooks: "6195"}
+  deferred_revenue: {quickbooks: "2450"}
+  ai_usage_revenue: {quickbooks: "4100"}
+  breakage_revenue: {quickbooks: "4150"}
+  amortization_expense: {quickbooks: "6140"}
+  accumulated_amortization: {quickbooks: "1655"}
+  capitalized_software: {quickbooks: "1650"}
+"""
+SUSPENSE_ROLE = '  suspense: {quickbooks: "6190"}\n'
+FULL_MAPPING = MINIMAL_MAPPING.replace(SUSPENSE_ROLE, SUSPENSE_ROLE + EXTRA_ROLES)
+
+
 def mapping(text: str = MINIMAL_MAPPING, source: str = "test.yaml") -> MappingSet:
     parsed, problems = parse_mapping(text, source)
     assert not problems, [str(p) for p in problems]

@@ -16,7 +16,11 @@ pure function of the inputs (`BooksInput`) and the day the run books as of:
   revenue) of credits sold, ASC 606-10-55-48 (`domain/breakage.py`).
 
 Nothing is dated after `as_of` and nothing that belongs to a month is booked before the month has ended.
-History before the plan window (prepaid draws, capitalized cohorts) is read from what is already posted.
+
+Usage kinds are given for the plan window only (the facts classified). The kinds derived from usage and
+from the other inputs (credit lots, credits sold, invoices — which arrive at any time, for any date) are
+given for all time: before the window, usage is what was already posted (`BooksInput.history`), so a lot
+imported today for last spring, or a late invoice, is booked without classifying a year of facts again.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from connector.domain.trueup import spread_variance
 AC, CP, PC = JournalKind.USAGE_ACCRUAL, JournalKind.CAPITALIZATION, JournalKind.PREPAID_CONSUMPTION
 COST_KINDS = (AC, CP, PC)  # the kinds that book provider cost (reconciled against it)
 ACCRUED_KINDS = (AC, CP)  # what an invoice is compared with (the rest was paid in advance)
+DERIVED_KINDS = tuple(k for k in JournalKind if k not in (*COST_KINDS, JournalKind.RECLASS))
 SOFTWARE = ("software", "internal-use")  # bucket provider and account of amortization
 CREDITS_SOLD = "credits-sold"  # bucket provider of revenue and breakage (the account is the product)
 DAY = timedelta(days=1)
@@ -68,7 +73,7 @@ class BooksInput:
     policies: PolicyHistory
     role_target: RoleTarget  # a mapping role → its ledger target
     allocations: Sequence[Allocation] = ()  # usage of the window, classified
-    history: Mapping[Bucket, Decimal] = field(default_factory=dict)  # posted before the window
+    history: Mapping[Bucket, Decimal] = field(default_factory=dict)  # usage kinds posted before the window
     lots: Sequence[CreditLot] = ()
     customer_events: Sequence[CustomerCreditEvent] = ()
     invoices: Sequence[Invoice] = ()
@@ -124,7 +129,7 @@ def _add(target: dict[Bucket, Decimal], bucket: Bucket, amount: Decimal) -> None
 
 
 def desired_books(inp: BooksInput) -> Desired:
-    """Every kind's desired amount per bucket in the window [first_day, last_day]."""
+    """Usage kinds' desired amounts in the window [first_day, last_day]; derived kinds' for all time."""
     out = Desired()
     usage = _usage_costs(inp, out)
     _prepaid(inp, usage, out)
@@ -133,10 +138,23 @@ def desired_books(inp: BooksInput) -> Desired:
     _reversals(inp, out)
     _amortization(inp, out)
     _credits_sold(inp, out)
-    out.amounts = {
-        b: a for b, a in out.amounts.items() if a != 0 and inp.first_day <= b.period <= inp.last_day
-    }
+    out.amounts = {b: a for b, a in out.amounts.items() if a != 0 and _planned(inp, b)}
     return out
+
+
+def _planned(inp: BooksInput, bucket: Bucket) -> bool:
+    return bucket.kind not in COST_KINDS or inp.first_day <= bucket.period <= inp.last_day
+
+
+def _before_window(inp: BooksInput, kinds: tuple[JournalKind, ...]):
+    """Usage posted before the window, as the books hold it."""
+    return ((b, a) for b, a in inp.history.items() if b.kind in kinds and b.period < inp.first_day)
+
+
+def _accrued(inp: BooksInput, out: Desired):
+    """Every accrual: the window's desired, and what was posted before it."""
+    window = [(b, a) for b, a in out.amounts.items() if b.kind in ACCRUED_KINDS]
+    return [*window, *_before_window(inp, ACCRUED_KINDS)]
 
 
 # --------------------------------------------------------------------------------------------- usage
@@ -195,13 +213,10 @@ def _draw_account(
     lots = [lot for lot in inp.lots if (lot.provider, lot.provider_account) == (provider, account)]
     prepaid_lots = [lot.as_prepaid() for lot in lots]
     items = [UsageItem(b.period, _item_key(b), a) for b, a in window]
-    for bucket, amount in inp.history.items():  # usage before the window was drawn too, as posted
-        if (
-            bucket.kind in COST_KINDS
-            and (bucket.provider, bucket.provider_account) == (provider, account)
-            and bucket.period < inp.first_day
-            and _billing(inp, provider, account, bucket.period) is Billing.PREPAID
-        ):
+    for bucket, amount in _before_window(inp, COST_KINDS):  # usage before the window was drawn too
+        if (bucket.provider, bucket.provider_account) == (provider, account) and _billing(
+            inp, provider, account, bucket.period
+        ) is Billing.PREPAID:
             items.append(UsageItem(bucket.period, _item_key(bucket), amount))
     drawdown = draw_fifo(prepaid_lots, _merged(items))
     covered: dict[tuple[date, str], Decimal] = {}
@@ -286,8 +301,8 @@ def _true_ups(inp: BooksInput, out: Desired) -> None:
     for (provider, account, period_text), invoices in sorted(grouped.items()):
         period = Period.parse(period_text)
         day = period.last_day
-        if not (inp.first_day <= day <= inp.last_day and inp.as_of > day):
-            continue
+        if inp.as_of <= day:
+            continue  # the period has not ended
         if inp.as_of < max(i.issue_date for i in invoices):
             continue  # the invoice is not issued yet as of this run
         currencies = {i.currency for i in invoices}
@@ -296,13 +311,13 @@ def _true_ups(inp: BooksInput, out: Desired) -> None:
             continue
         (currency,) = currencies
         accrued: dict[LedgerTarget, Decimal] = defaultdict(lambda: ZERO)
-        for bucket, amount in out.amounts.items():
-            if (
-                bucket.kind in ACCRUED_KINDS
-                and (bucket.provider, bucket.provider_account, bucket.currency)
-                == (provider, account, currency)
-                and period.contains(bucket.period)
-            ):
+        for bucket, amount in _accrued(inp, out):
+            same = (bucket.provider, bucket.provider_account, bucket.currency) == (
+                provider,
+                account,
+                currency,
+            )
+            if same and period.contains(bucket.period):
                 accrued[bucket.target] += amount
         policy = inp.policies.account(inp.entity, provider, account, day)
         billed = sum((i.billed_usage(prepaid=policy.billing is Billing.PREPAID) for i in invoices), ZERO)
@@ -362,9 +377,8 @@ def _variance_shares(
 
 def _reversals(inp: BooksInput, out: Desired) -> None:
     """Month-end reversing accruals: the exact mirror of the month's accrual (and true-up), next day."""
-    for bucket, amount in list(out.amounts.items()):
-        if bucket.kind not in (*ACCRUED_KINDS, JournalKind.TRUE_UP):
-            continue
+    true_ups = [(b, a) for b, a in out.amounts.items() if b.kind is JournalKind.TRUE_UP]
+    for bucket, amount in [*_accrued(inp, out), *true_ups]:
         if bucket.period != Period.of(bucket.period).last_day or bucket.period >= inp.as_of:
             continue
         policy = inp.policies.account(inp.entity, bucket.provider, bucket.provider_account, bucket.period)
@@ -381,16 +395,13 @@ def _amortization(inp: BooksInput, out: Desired) -> None:
     if not cohorts:
         return
     month = min(c.first_month for c in cohorts)
-    while month.last_day < inp.as_of and month.last_day <= inp.last_day:
-        if month.last_day >= inp.first_day:
-            policy = inp.policies.in_force(inp.entity, month.last_day).capitalization
-            target = inp.role_target(policy.amortization_role)
-            for currency in sorted({c.currency for c in cohorts}):
-                amount = amortization_for([c for c in cohorts if c.currency == currency], month)
-                bucket = Bucket(
-                    inp.entity, JournalKind.AMORTIZATION, month.last_day, *SOFTWARE, target, currency
-                )
-                _add(out.amounts, bucket, amount)
+    while month.last_day < inp.as_of:
+        policy = inp.policies.in_force(inp.entity, month.last_day).capitalization
+        target = inp.role_target(policy.amortization_role)
+        for currency in sorted({c.currency for c in cohorts}):
+            amount = amortization_for([c for c in cohorts if c.currency == currency], month)
+            bucket = Bucket(inp.entity, JournalKind.AMORTIZATION, month.last_day, *SOFTWARE, target, currency)
+            _add(out.amounts, bucket, amount)
         month = month.next()
 
 
@@ -401,13 +412,11 @@ def _cohorts(inp: BooksInput, out: Desired) -> list[Cohort]:
     except MissingRole:
         return []  # no Capitalized software account: nothing can have been capitalized
     totals: dict[tuple[Period, str], Decimal] = defaultdict(lambda: ZERO)
-    window = ((b, a) for b, a in out.amounts.items() if inp.first_day <= b.period <= inp.last_day)
-    before = ((b, a) for b, a in inp.history.items() if b.period < inp.first_day)
-    for source in (window, before):
-        for bucket, amount in source:
-            capitalizing = bucket.kind in (CP, PC, JournalKind.TRUE_UP)
-            if capitalizing and bucket.target.account == account:
-                totals[(Period.of(bucket.period), bucket.currency)] += amount
+    capitalizing = (CP, PC, JournalKind.TRUE_UP)
+    window = [(b, a) for b, a in out.amounts.items() if b.kind in capitalizing and _planned(inp, b)]
+    for bucket, amount in [*window, *_before_window(inp, (CP, PC))]:
+        if bucket.target.account == account:
+            totals[(Period.of(bucket.period), bucket.currency)] += amount
     cohorts = []
     for (month, currency), amount in sorted(totals.items()):
         policy = inp.policies.in_force(inp.entity, month.last_day).capitalization

@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 from connector.domain.accounting_policy import BUILT_IN, FxSource, PolicyHistory, PostingMode
 from connector.domain.chart import LEDGER_NAMES
-from connector.domain.desired import BooksInput, Desired, MissingRole
+from connector.domain.desired import COST_KINDS, DERIVED_KINDS, BooksInput, Desired, MissingRole
 from connector.domain.errors import ConfigError
 from connector.domain.fx import Rate, RateTable, convert
 from connector.domain.invoices import Invoice, InvoiceLine
-from connector.domain.journals import Bucket, Journal, JournalKind, LedgerTarget
+from connector.domain.journals import Bucket, Journal, LedgerTarget
 from connector.domain.mapping import Allocation, MappingSet
 from connector.domain.money import ZERO
 from connector.domain.planner import PlannedJournal, Review
@@ -34,12 +34,6 @@ from connector.ledgers.port import Ledger
 from connector.service.policies import rate_table
 from connector.store.repositories import UnitOfWork
 
-HISTORY_KINDS = (
-    JournalKind.USAGE_ACCRUAL,
-    JournalKind.CAPITALIZATION,
-    JournalKind.PREPAID_CONSUMPTION,
-    JournalKind.TRUE_UP,
-)
 LedgerRate = Callable[[str, str, date], Rate | None]
 
 
@@ -166,11 +160,20 @@ def books_input(
         policies=options.policies,
         role_target=role_target,
         allocations=allocations,
-        history=uow.outbox.posted_by_bucket(entity, last_day=first - timedelta(days=1), kinds=HISTORY_KINDS),
+        history=uow.outbox.posted_by_bucket(entity, last_day=first - timedelta(days=1), kinds=COST_KINDS),
         lots=uow.credit_lots.for_entity(entity),
         customer_events=uow.customer_credits.for_entity(entity),
         invoices=[_invoice(row) for row in uow.invoices.for_entity(entity)],
     )
+
+
+def posted_for_plan(uow: UnitOfWork, entity: str, first: date, last: date) -> dict[Bucket, Decimal]:
+    """What the outbox holds for the buckets a plan decides: every kind in the window, derived kinds always."""
+    posted = uow.outbox.posted_by_bucket(entity, first_day=first, last_day=last)
+    for bucket, amount in uow.outbox.posted_by_bucket(entity, kinds=DERIVED_KINDS).items():
+        if not first <= bucket.period <= last:
+            posted[bucket] = amount
+    return posted
 
 
 def _invoice(row) -> Invoice:

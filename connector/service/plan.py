@@ -36,6 +36,7 @@ from connector.service.books import (
     default_options,
     in_ledger_currency,
     missing_role,
+    posted_for_plan,
     review_for,
     role_targets,
     with_rates,
@@ -134,7 +135,7 @@ def plan_entity(
             raise missing_role(missing, mapping, ledger) from None
         converted = in_ledger_currency(report.books, options)
         report.desired = converted.amounts
-        posted = uow.outbox.posted_by_bucket(entity, first_day=first, last_day=last)
+        posted = posted_for_plan(uow, entity, first, last)
         planned = plan(
             report.desired,
             posted,

@@ -172,7 +172,7 @@ def _run(
         entity=result.entity,
         calendar=calendar,
         first_day=first_day,
-        last_day=max(until, options.as_of),  # a reversal dated today belongs to this plan
+        last_day=until,
         run_id=recorder.run_id,
         clock=ctx.clock,
         dry_run=result.dry_run,

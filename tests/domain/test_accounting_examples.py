@@ -14,20 +14,9 @@ from connector.domain.planner import LedgerCalendar, plan
 from connector.domain.policies import counter_targets
 from connector.domain.prepaid import PrepaidLot, UsageItem, balances, draw_fifo, expiries
 from connector.domain.trueup import spread_variance
-from tests.support import MINIMAL_MAPPING, mapping
+from tests.support import FULL_MAPPING, mapping
 
-EXTRA_ROLES = """\
-  prepaid_ai_credits: {quickbooks: "1350"}
-  loss_on_expired_credits: {quickbooks: "6195"}
-  deferred_revenue: {quickbooks: "2450"}
-  ai_usage_revenue: {quickbooks: "4100"}
-  breakage_revenue: {quickbooks: "4150"}
-  amortization_expense: {quickbooks: "6140"}
-  accumulated_amortization: {quickbooks: "1655"}
-  capitalized_software: {quickbooks: "1650"}
-"""
-SUSPENSE_ROLE = '  suspense: {quickbooks: "6190"}\n'
-MAPPING = mapping(MINIMAL_MAPPING.replace(SUSPENSE_ROLE, SUSPENSE_ROLE + EXTRA_ROLES))
+MAPPING = mapping(FULL_MAPPING)
 COGS = LedgerTarget("5010")
 
 

@@ -1,0 +1,141 @@
+"""The worked examples, end to end through `sync` on fakes: every journal written out as the auditor reads it.
+
+Each test runs the nightly sync over days of provider data, with a policies file, credit lots, credits
+sold and invoices as a company would record them; the journals are read back from the outbox and the
+balances from the (in-memory) ledger.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+from connector.domain.journals import JournalKind
+from connector.store.repositories import UnitOfWork
+from tests.service.books_world import books_world, policies
+
+AC, PC, EX = JournalKind.USAGE_ACCRUAL, JournalKind.PREPAID_CONSUMPTION, JournalKind.EXPIRY_WRITE_OFF
+TU, RV = JournalKind.TRUE_UP, JournalKind.REVERSAL
+OCT = [date(2026, 10, d) for d in range(1, 32)]
+
+
+def test_buy_1000_of_credits_use_250_the_category_is_debited_and_prepaid_falls_to_750(tmp_path):
+    world = books_world(tmp_path, policies("billing: prepaid"))
+    world.buy_credits("lot-1", "1000.00", date(2026, 10, 1), date(2027, 10, 1))
+    world.enter_bill("1350", "1000.00", date(2026, 10, 1))  # AP books the purchase: Dr Prepaid / Cr AP
+    world.source.set("250.00", OCT[4])
+    world.night(OCT[4])
+    assert world.texts() == [
+        """\
+2026-10-05 TB-PC-261005-001 prepaid_consumption USD
+  Dr 5010 (Support Assistant)                       250.00
+  Cr 1350                                           250.00"""
+    ]
+    assert world.ledger.balance("1350") == Decimal("750.00")
+    assert world.night(OCT[5]).plan.planned == []  # nothing new: nothing planned
+
+
+def test_a_lot_that_expires_with_80_unused_is_written_off_on_its_expiry_date_and_prepaid_ends_at_zero(
+    tmp_path,
+):
+    world = books_world(tmp_path, policies("billing: prepaid"))
+    world.buy_credits("lot-2", "100.00", date(2026, 1, 5), date(2026, 10, 20))
+    world.enter_bill("1350", "100.00", date(2026, 1, 5))
+    world.source.set("20.00", OCT[5])
+    world.night(OCT[5])
+    world.night(OCT[18])  # the day before the expiry: nothing to write off yet
+    assert world.journals(EX) == []
+    world.night(OCT[19])
+    assert world.texts(EX) == [
+        """\
+2026-10-20 TB-EX-261020-001 expiry_write_off USD
+  Dr 6195                                            80.00
+  Cr 1350                                            80.00"""
+    ]
+    assert world.ledger.balance("1350") == Decimal("0.00")
+    assert world.ledger.balance("6195") == Decimal("80.00")
+
+
+def test_usage_beyond_the_lots_is_accrued_in_arrears_and_flagged_in_the_run(tmp_path):
+    world = books_world(tmp_path, policies("billing: prepaid"))
+    world.buy_credits("lot-3", "100.00", date(2026, 10, 1), date(2027, 10, 1))
+    world.source.set("130.00", OCT[2])
+    result = world.night(OCT[2])
+    assert world.texts() == [
+        """\
+2026-10-03 TB-PC-261003-001 prepaid_consumption USD
+  Dr 5010 (Support Assistant)                       100.00
+  Cr 1350                                           100.00""",
+        """\
+2026-10-03 TB-AC-261003-001 usage_accrual USD
+  Dr 5010 (Support Assistant)                        30.00
+  Cr 2150                                            30.00""",
+    ]
+    with UnitOfWork(world.app.engine) as uow:
+        [alert] = [e for e in uow.events.for_run(result.run_id) if e.kind == "alert.prepaid_overflow"]
+    assert "30.00 USD of openai org-1 usage" in alert.message
+
+
+def test_an_invoice_3_17_above_the_daily_accruals_is_trued_up_pro_rata_and_the_bill_clears_the_accrual(
+    tmp_path,
+):
+    world = books_world(tmp_path)
+    for day, support, eng in ((OCT[0], "600.00", "150.00"), (OCT[14], "300.00", "250.00")):
+        world.source.set(support, day)
+        world.source.set(eng, day, project="proj_eng_tools")
+        world.night(day)
+    world.night(OCT[30])
+    assert world.ledger.balance("2150") == Decimal("-1300.00")  # 900 COGS + 400 R&D accrued
+    world.invoice(
+        "INV-10",
+        "2026-10",
+        "2026-11-03",
+        "1317.17",
+        [("API usage", "1303.17", "usage"), ("Sales tax", "14.00", "tax")],
+    )
+    world.night(date(2026, 11, 2))  # the invoice is not issued yet on 2 November
+    assert world.journals(TU) == []
+    world.night(date(2026, 11, 3))
+    assert world.texts(TU) == [
+        """\
+2026-10-31 TB-TU-261031-001 true_up USD
+  Dr 5010 (Support Assistant)                         2.19
+  Dr 6110                                             0.98
+  Cr 2150                                             3.17"""
+    ]
+    world.enter_bill("2150", "1303.17", date(2026, 11, 3))  # the usage part of the bill: Dr Accrued AI costs
+    assert world.ledger.balance("2150") == Decimal("0.00")
+    assert world.night(date(2026, 11, 4)).plan.planned == []
+
+
+def test_a_true_up_beyond_the_tolerance_waits_for_approval(tmp_path):
+    world = books_world(tmp_path)
+    world.source.set("100.00", OCT[0])
+    world.night(OCT[0])
+    world.invoice("INV-10", "2026-10", "2026-11-03", "180.00")
+    result = world.night(date(2026, 11, 3))
+    [held] = [p for p in result.plan.planned if p.journal.kind is TU]
+    assert "variance of 80.00, beyond the policy's tolerance of 25.0" in held.hold_reason
+    assert "TB-TU-261031-001" not in world.ledger.journals
+
+
+def test_month_end_reversing_books_one_accrual_on_31_october_and_its_exact_mirror_on_1_november(tmp_path):
+    world = books_world(tmp_path, policies("accrual: month_end_reversing"))
+    world.source.set("120.004", OCT[2])
+    world.source.set("80.002", OCT[20], project="proj_eng_tools")
+    for day in OCT:
+        world.night(day)
+    assert world.journals() == []  # never future-dated: October has not ended
+    world.night(date(2026, 11, 1))
+    assert world.texts() == [
+        """\
+2026-10-31 TB-AC-261031-001 usage_accrual USD
+  Dr 5010 (Support Assistant)                       120.00
+  Dr 6110                                            80.00
+  Cr 2150                                           200.00""",
+        """\
+2026-11-01 TB-RV-261101-001 reversal USD
+  Dr 2150                                           200.00
+  Cr 5010 (Support Assistant)                       120.00
+  Cr 6110                                            80.00""",
+    ]
+    assert world.ledger.balance("2150") == 0
+    assert world.night(date(2026, 11, 2)).plan.planned == []
