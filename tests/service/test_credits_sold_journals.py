@@ -13,7 +13,9 @@ REDEEMED = "r-1,globex,g-1,redemption,2026-06-30,60000.00,USD,api-credits,"
 
 def test_sell_100000_with_8_percent_breakage_redeem_60000_then_expiry_recognizes_the_rest(tmp_path):
     world = books_world(tmp_path)
-    world.enter("1000", "2450", "100000.00", date(2026, 1, 1))  # the sale, booked by billing: Cr Deferred revenue
+    world.enter(
+        "1000", "2450", "100000.00", date(2026, 1, 1)
+    )  # the sale, booked by billing: Cr Deferred revenue
     world.customer_credits(SOLD, REDEEMED)  # imported in December, for events of January and June
     world.night(date(2026, 12, 31))
     assert world.texts() == [
@@ -28,10 +30,13 @@ def test_sell_100000_with_8_percent_breakage_redeem_60000_then_expiry_recognizes
     ]
     assert world.ledger.balance("2450") == Decimal("-34782.61")  # still deferred
     world.night(date(2027, 1, 1))  # the credits expire with no further redemption
-    assert world.texts(BK)[-1] == """\
+    assert (
+        world.texts(BK)[-1]
+        == """\
 2027-01-01 TB-BK-270101-001 breakage USD
   Dr 2450                                         34782.61
   Cr 4150                                         34782.61"""
+    )
     assert world.ledger.balance("4150") == Decimal("-40000.00")  # 40,000.00 of breakage in total
     assert world.ledger.balance("4100") == Decimal("-60000.00")
     assert world.ledger.balance("2450") == Decimal("0.00")
@@ -43,15 +48,20 @@ def test_a_revised_breakage_estimate_is_a_cumulative_catch_up_on_its_effective_d
     world.night(date(2026, 8, 31))
     revised = policies().replace("policy_version: 1", "policy_version: 2")
     revised = revised.replace("effective_from: 2026-01-01", "effective_from: 2026-09-01")
-    revised = revised.replace("api-credits: 8", "api-credits: 10").replace("test policies", "breakage now 10 %")
+    revised = revised.replace("api-credits: 8", "api-credits: 10").replace(
+        "test policies", "breakage now 10 %"
+    )
     world.rewrite_policies(revised)
     world.night(date(2026, 9, 30))
     [catch_up] = [t for t in world.texts(BK) if t.startswith("2026-09-01")]
     # 10 %: 10,000 × 60,000 / 90,000 = 6,666.67, of which 5,217.39 was booked: the difference, on 1 September
-    assert catch_up == """\
+    assert (
+        catch_up
+        == """\
 2026-09-01 TB-BK-260901-001 breakage USD
   Dr 2450                                          1449.28
   Cr 4150                                          1449.28"""
+    )
     assert world.night(date(2026, 10, 1)).plan.planned == []
 
 
