@@ -13,7 +13,7 @@ pure function of the inputs (`BooksInput`) and the day the run books as of:
 - amortization (Dr amortization role / Cr Accumulated amortization), straight line per monthly cohort
   of capitalized cost (`domain/amortization.py`);
 - revenue (Dr Deferred revenue / Cr AI usage revenue) and breakage (Dr Deferred revenue / Cr Breakage
-  revenue) of credits sold, ASC 606-10-55-48 (`domain/breakage.py`).
+  revenue) of credits sold, ASC 606-10-55-48 (`domain/revenue.py`).
 
 Nothing is dated after `as_of` and nothing that belongs to a month is booked before the month has ended.
 
@@ -33,8 +33,7 @@ from decimal import Decimal
 
 from connector.domain.accounting_policy import AccrualStyle, Billing, PolicyHistory
 from connector.domain.amortization import Cohort, amortization_for
-from connector.domain.breakage import Grant, Redemption, position
-from connector.domain.credits import CreditLot, CustomerCreditEvent, CustomerCreditKind
+from connector.domain.credits import CreditLot, CustomerCreditEvent
 from connector.domain.facts import ChargeCategory
 from connector.domain.invoices import Invoice
 from connector.domain.journals import Bucket, JournalKind, LedgerTarget
@@ -42,7 +41,8 @@ from connector.domain.mapping import Allocation, Category
 from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
 from connector.domain.policies import Granularity, bucket_period
-from connector.domain.prepaid import UsageItem, draw_fifo, expiries
+from connector.domain.prepaid import DrawDown, UsageItem, draw_fifo, expiries, lot_order
+from connector.domain.revenue import credits_sold
 from connector.domain.trueup import spread_variance
 
 AC, CP, PC = JournalKind.USAGE_ACCRUAL, JournalKind.CAPITALIZATION, JournalKind.PREPAID_CONSUMPTION
@@ -50,7 +50,6 @@ COST_KINDS = (AC, CP, PC)  # the kinds that book provider cost (reconciled again
 ACCRUED_KINDS = (AC, CP)  # what an invoice is compared with (the rest was paid in advance)
 DERIVED_KINDS = tuple(k for k in JournalKind if k not in (*COST_KINDS, JournalKind.RECLASS))
 SOFTWARE = ("software", "internal-use")  # bucket provider and account of amortization
-CREDITS_SOLD = "credits-sold"  # bucket provider of revenue and breakage (the account is the product)
 DAY = timedelta(days=1)
 
 RoleTarget = Callable[[str], LedgerTarget]  # raises MissingRole for a role the mapping does not bind
@@ -137,7 +136,8 @@ def desired_books(inp: BooksInput) -> Desired:
     _true_ups(inp, out)
     _reversals(inp, out)
     _amortization(inp, out)
-    _credits_sold(inp, out)
+    for bucket, amount in credits_sold(inp):
+        _add(out.amounts, bucket, amount)
     out.amounts = {b: a for b, a in out.amounts.items() if a != 0 and _planned(inp, b)}
     return out
 
@@ -207,18 +207,25 @@ def _prepaid(inp: BooksInput, usage: dict[Bucket, Decimal], out: Desired) -> Non
         _draw_account(inp, provider, account, drawn.get((provider, account), []), out)
 
 
-def _draw_account(
-    inp: BooksInput, provider: str, account: str, window: list[tuple[Bucket, Decimal]], out: Desired
-) -> None:
+def _draw(
+    inp: BooksInput, provider: str, account: str, window: list[tuple[Bucket, Decimal]]
+) -> tuple[list[CreditLot], DrawDown]:
+    """The account's lots, and its usage (the window's, and what was posted before it) drawn from them."""
     lots = [lot for lot in inp.lots if (lot.provider, lot.provider_account) == (provider, account)]
-    prepaid_lots = [lot.as_prepaid() for lot in lots]
     items = [UsageItem(b.period, _item_key(b), a) for b, a in window]
     for bucket, amount in _before_window(inp, COST_KINDS):  # usage before the window was drawn too
         if (bucket.provider, bucket.provider_account) == (provider, account) and _billing(
             inp, provider, account, bucket.period
         ) is Billing.PREPAID:
             items.append(UsageItem(bucket.period, _item_key(bucket), amount))
-    drawdown = draw_fifo(prepaid_lots, _merged(items))
+    return lots, draw_fifo([lot.as_prepaid() for lot in lots], _merged(items))
+
+
+def _draw_account(
+    inp: BooksInput, provider: str, account: str, window: list[tuple[Bucket, Decimal]], out: Desired
+) -> None:
+    lots, drawdown = _draw(inp, provider, account, window)
+    prepaid_lots = [lot.as_prepaid() for lot in lots]
     covered: dict[tuple[date, str], Decimal] = {}
     for draw in drawdown.draws:
         covered[(draw.day, draw.key)] = covered.get((draw.day, draw.key), ZERO) + draw.amount
@@ -425,81 +432,27 @@ def _cohorts(inp: BooksInput, out: Desired) -> list[Cohort]:
     return cohorts
 
 
-# ------------------------------------------------------------------------------------ credits sold
+# ------------------------------------------------------------------------------------ for the close
 
 
-def _credits_sold(inp: BooksInput, out: Desired) -> None:
-    """Revenue as customers redeem, and proportional breakage, per grant, booked on the day it changes."""
-    for grant, redemptions, days in _grants(inp):
-        previous_revenue = previous_breakage = ZERO
-        for day in days:
-            rate = inp.policies.in_force(inp.entity, day).breakage_rate(grant.product)
-            refunded = _refunded(inp, grant.grant_id, day)
-            now = Grant(
-                grant.grant_id,
-                grant.customer,
-                grant.product,
-                grant.sold_on,
-                grant.amount - refunded,
-                grant.currency,
-                rate,
-                grant.expires_on,
-            )
-            pos = position(now, redemptions, day)
-            revenue = quantize(pos.revenue, grant.currency)
-            for kind, role, change in (
-                (JournalKind.REVENUE, "ai_usage_revenue", revenue - previous_revenue),
-                (JournalKind.BREAKAGE, "breakage_revenue", pos.breakage - previous_breakage),
-            ):
-                if change:
-                    target = inp.role_target(role)
-                    bucket = Bucket(
-                        inp.entity,
-                        kind,
-                        day,
-                        CREDITS_SOLD,
-                        grant.product or "credits",
-                        target,
-                        grant.currency,
-                    )
-                    _add(out.amounts, bucket, -change)  # a credit to revenue; Deferred revenue is debited
-            previous_revenue, previous_breakage = revenue, pos.breakage
+@dataclass(frozen=True, slots=True)
+class LotPosition:
+    lot: CreditLot
+    used: Decimal  # drawn by usage through the day
+    written_off: Decimal  # the unused balance, once expired
+    balance: Decimal
 
 
-def _grants(inp: BooksInput) -> list[tuple[Grant, list[Redemption], list[date]]]:
-    """Each grant sold, its redemptions, and the days its position can change (up to `as_of`)."""
-    events = list(inp.customer_events)
+def lot_positions(inp: BooksInput, day: date) -> list[LotPosition]:
+    """Each prepaid lot on `day`, from the usage posted before the window (pass an empty window)."""
     found = []
-    change_days = inp.policies.change_days()
-    for purchase in (e for e in events if e.kind is CustomerCreditKind.PURCHASE):
-        mine = [e for e in events if e.grant_id == purchase.grant_id and e is not purchase]
-        lapses = [e.event_date for e in mine if e.kind is CustomerCreditKind.EXPIRY]
-        expires = min([d for d in (purchase.expires_on, *lapses) if d is not None], default=None)
-        grant = purchase.as_grant(ZERO)
-        grant = Grant(
-            grant.grant_id,
-            grant.customer,
-            grant.product,
-            grant.sold_on,
-            grant.amount,
-            grant.currency,
-            ZERO,
-            expires,
-        )
-        redemptions = [e.as_redemption() for e in mine if e.kind is CustomerCreditKind.REDEMPTION]
-        days = {e.event_date for e in mine} | {d for d in change_days if d > purchase.event_date}
-        if expires is not None:
-            days.add(expires)
-        found.append((grant, redemptions, sorted(d for d in days if d <= inp.as_of)))
+    for provider, account in sorted({(lot.provider, lot.provider_account) for lot in inp.lots}):
+        lots, drawdown = _draw(inp, provider, account, [])
+        for lot in sorted(lots, key=lambda lot: lot_order(lot.as_prepaid())):
+            if lot.purchase_date > day:
+                continue
+            used = drawdown.drawn_from(lot.lot_id, through=day)
+            expired = lot.expires_on is not None and lot.expires_on <= day
+            written_off = lot.amount - used if expired else ZERO
+            found.append(LotPosition(lot, used, written_off, lot.amount - used - written_off))
     return found
-
-
-def _refunded(inp: BooksInput, grant_id: str, day: date) -> Decimal:
-    return sum(
-        (
-            e.amount
-            for e in inp.customer_events
-            if e.grant_id == grant_id and e.kind is CustomerCreditKind.REFUND and e.event_date <= day
-        ),
-        ZERO,
-    )

@@ -46,6 +46,7 @@ from connector.domain.accounting_policy import (
     Tolerance,
 )
 from connector.domain.errors import Problem, errors_only
+from connector.domain.mapping import ROLES
 from connector.domain.planner import LockedBehaviour
 from connector.domain.policies import Granularity
 from connector.domain.yaml_lines import LineDict, LineList, load_yaml
@@ -352,12 +353,12 @@ def _capitalization(
         )
         patterns = base.fine_tuning_patterns
     role = spec.get("amortization_role", base.amortization_role)
-    if not isinstance(role, str) or not role:
+    if role not in ROLES:
         reader.problem(
             spec.line_of("amortization_role"),
             f"{at}.amortization_role",
-            "must name a mapping role",
-            "write amortization_expense or ai_cogs",
+            f"{role!r} is not a mapping role",
+            "write amortization_expense, or ai_cogs when the capitalized software serves customers",
         )
         role = base.amortization_role
     return CapitalizationPolicy(

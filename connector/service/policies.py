@@ -153,17 +153,6 @@ def role_problems(policies: PolicySet, mapping: MappingSet, text: str = "") -> l
             why = "capitalization and amortization"
             needed |= dict.fromkeys(("capitalized_software", "accumulated_amortization"), why)
             needed[policy.capitalization.amortization_role] = why
-        role = policy.capitalization.amortization_role
-        if role not in ROLES:
-            problems.append(
-                Problem(
-                    policies.source,
-                    _line_of("amortization_role", text),
-                    "amortization_role",
-                    f"{role!r} is not a mapping role",
-                    f"use one of: {', '.join(ROLES)}",
-                )
-            )
         for role, why in sorted(needed.items()):
             if role in ROLES and not mapping.has_role(role, entity.ledger):
                 problems.append(

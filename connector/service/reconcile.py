@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from sqlalchemy.engine import Engine
 
+from connector.domain.desired import COST_KINDS
 from connector.domain.facts import CostBasis
 from connector.domain.journals import Journal, JournalKind
 from connector.domain.mapping import MappingSet
@@ -120,13 +121,13 @@ def _posted(figures: dict[Account, _Figures], journals: list[StoredJournal], per
 
 
 def _usage_amount(journal: Journal, period: Period | None = None) -> Decimal:
-    """The accrual a journal contributes (to the period's buckets only, when a period is given)."""
+    """The provider cost a journal books — accrued, capitalized or drawn from prepaid credits — (to the
+    period's buckets only, when a period is given)."""
     return sum(
         (
             c.amount
             for c in journal.contributions
-            if c.bucket.kind is JournalKind.USAGE_ACCRUAL
-            and (period is None or period.contains(c.bucket.period))
+            if c.bucket.kind in COST_KINDS and (period is None or period.contains(c.bucket.period))
         ),
         ZERO,
     )
@@ -170,13 +171,16 @@ def _read_back(
 
 def _share_in(journal: Journal, period: Period) -> Decimal:
     """The part of a journal's accrual that belongs to the period (1 unless it gathers several months)."""
-    total = _usage_amount(journal)
-    return Decimal(1) if total == 0 else _usage_amount(journal, period) / total
+    total = _usage_amount(journal)  # 0: no provider cost (a true-up, an expiry, revenue …): none of it
+    return ZERO if total == 0 else _usage_amount(journal, period) / total
 
 
 def _counter_account_ids(ledger: Ledger, mapping: MappingSet, ledger_name: str) -> set[str]:
-    reference = mapping.role_target(COUNTER_ROLE[JournalKind.USAGE_ACCRUAL], ledger_name).account
-    return {a.id for a in ledger.chart_of_accounts() if reference in a.references()} | {reference}
+    """The accounts that balance provider cost: Accrued AI costs, and Prepaid AI credits where bound."""
+    kinds = (JournalKind.USAGE_ACCRUAL, JournalKind.PREPAID_CONSUMPTION)
+    roles = {COUNTER_ROLE[k] for k in kinds if mapping.has_role(COUNTER_ROLE[k], ledger_name)}
+    references = {mapping.role_target(role, ledger_name).account for role in roles}
+    return {a.id for a in ledger.chart_of_accounts() if references & a.references()} | references
 
 
 def _ledger_usage_amount(copy: LedgerJournal, counter_ids: set[str]) -> Decimal:

@@ -1,0 +1,104 @@
+"""Credits you sell, booked: revenue as customers redeem and breakage under ASC 606-10-55-48, per grant.
+
+Each grant's position (`domain/breakage.py: position`) is computed on every day it can change — a
+redemption, a refund, its expiry, or a new policy version that revises the expected breakage rate (the
+cumulative catch-up is booked on the version's effective date) — and the change since the previous such
+day is booked that day: revenue Dr Deferred revenue / Cr AI usage revenue, breakage Dr Deferred revenue /
+Cr Breakage revenue. The sale itself (Dr Cash or receivable / Cr Deferred revenue) is billing's entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from connector.domain.breakage import Grant, GrantPosition, Redemption, position
+from connector.domain.credits import CustomerCreditKind
+from connector.domain.journals import Bucket, JournalKind
+from connector.domain.money import ZERO, quantize
+
+CREDITS_SOLD = "credits-sold"  # bucket provider of revenue and breakage (the account is the product)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantState:
+    grant: Grant  # as sold (rate 0: the policy's rate is applied day by day)
+    redemptions: tuple[Redemption, ...]
+    days: tuple[date, ...]  # the days its position can change, up to as_of
+
+
+def grant_states(inp) -> list[GrantState]:
+    """Each grant sold (a purchase event), its redemptions, and the days its position can change."""
+    events = list(inp.customer_events)
+    change_days = inp.policies.change_days()
+    found = []
+    for purchase in (e for e in events if e.kind is CustomerCreditKind.PURCHASE):
+        mine = [e for e in events if e.grant_id == purchase.grant_id and e is not purchase]
+        lapses = [e.event_date for e in mine if e.kind is CustomerCreditKind.EXPIRY]
+        expires = min([d for d in (purchase.expires_on, *lapses) if d is not None], default=None)
+        sold = purchase.as_grant(ZERO)
+        grant = Grant(
+            sold.grant_id,
+            sold.customer,
+            sold.product,
+            sold.sold_on,
+            sold.amount,
+            sold.currency,
+            ZERO,
+            expires,
+        )
+        redemptions = tuple(e.as_redemption() for e in mine if e.kind is CustomerCreditKind.REDEMPTION)
+        days = {e.event_date for e in mine} | {d for d in change_days if d > purchase.event_date}
+        if expires is not None:
+            days.add(expires)
+        found.append(GrantState(grant, redemptions, tuple(sorted(d for d in days if d <= inp.as_of))))
+    return found
+
+
+def position_on(inp, state: GrantState, day: date) -> GrantPosition:
+    """The grant's position on `day`: the policy's rate in force that day, net of refunds to that day."""
+    grant = state.grant
+    rate = inp.policies.in_force(inp.entity, day).breakage_rate(grant.product)
+    refunded = sum(
+        (
+            e.amount
+            for e in inp.customer_events
+            if e.grant_id == grant.grant_id and e.kind is CustomerCreditKind.REFUND and e.event_date <= day
+        ),
+        ZERO,
+    )
+    now = Grant(
+        grant.grant_id,
+        grant.customer,
+        grant.product,
+        grant.sold_on,
+        grant.amount - refunded,
+        grant.currency,
+        rate,
+        grant.expires_on,
+    )
+    return position(now, state.redemptions, day)
+
+
+def credits_sold(inp) -> Iterator[tuple[Bucket, Decimal]]:
+    """Revenue and breakage per grant, booked (as credits: negative) on each day they change."""
+    for state in grant_states(inp):
+        grant = state.grant
+        previous_revenue = previous_breakage = ZERO
+        for day in state.days:
+            pos = position_on(inp, state, day)
+            revenue = quantize(pos.revenue, grant.currency)
+            for kind, role, change in (
+                (JournalKind.REVENUE, "ai_usage_revenue", revenue - previous_revenue),
+                (JournalKind.BREAKAGE, "breakage_revenue", pos.breakage - previous_breakage),
+            ):
+                if change:
+                    target = inp.role_target(role)
+                    account = grant.product or "credits"
+                    yield (
+                        Bucket(inp.entity, kind, day, CREDITS_SOLD, account, target, grant.currency),
+                        -change,
+                    )
+            previous_revenue, previous_breakage = revenue, pos.breakage

@@ -1,0 +1,170 @@
+"""Month-end close: book what a period still needs, post it, and give the controller the checklist.
+
+`tokenbooks close --period YYYY-MM` is a run of its own (kind `close`, recorded with its outcome). It syncs
+the period whole — providers restate recent days — and so plans and posts whatever the policies still
+owe it: the month's accrual and its reversal, invoice true-ups, expiries, amortization, revenue and
+breakage. Then it reconciles the period and prints the checklist (`domain/close.py`): accrued and not
+yet invoiced, prepaid lots, deferred revenue, suspense, held journals, reconciliation. A period that has
+not ended is refused: nothing that belongs to a month is booked before the month is over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+from connector.domain.accounting_policy import Billing
+from connector.domain.close import (
+    Checklist,
+    DeferredLine,
+    HeldJournal,
+    accrual_lines,
+    lot_lines,
+    suspense_of,
+)
+from connector.domain.desired import COST_KINDS, BooksInput, lot_positions
+from connector.domain.errors import InputError, TokenbooksError
+from connector.domain.periods import Period
+from connector.domain.revenue import grant_states, position_on
+from connector.service.books import BookOptions, books_input, local_day, role_targets
+from connector.service.policies import load_policy_history
+from connector.service.reconcile import reconcile_period
+from connector.service.runs import Reporter, RunRecorder
+from connector.service.sync import SyncResult, sync
+from connector.store.repositories import UnitOfWork
+
+
+@dataclass
+class CloseResult:
+    run_id: str
+    entity: str
+    period: Period
+    status: str
+    reason: str | None = None
+    sync: SyncResult | None = None
+    checklist: Checklist | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def close_period(ctx, *, entity: str, period: Period, reporter: Reporter | None = None) -> CloseResult:
+    """Sync the period whole (booking what the policies still owe it), reconcile it, and check it."""
+    mapping, _ = ctx.mapping()
+    today = local_day(ctx.clock(), mapping.entity(entity).timezone)
+    if today <= period.last_day:
+        raise InputError(
+            f"{period} has not ended for {entity} (it is {today} there): a month is closed once it is over",
+            fix=f"run `tokenbooks close --period {period}` from {period.last_day + timedelta(days=1)} on",
+        )
+    recorder = RunRecorder(
+        ctx.engine, ctx.clock, actor=ctx.actor, kind="close", entity=entity, params={"period": str(period)}
+    )
+    result = CloseResult(recorder.run_id, entity, period, "running")
+    try:
+        result.sync = sync(ctx, entity=entity, since=period.first_day, reporter=reporter)
+        recorder.event(
+            "close.sync",
+            f"synced {period} whole: run {result.sync.run_id} {result.sync.status}",
+            data={"sync_run": result.sync.run_id, "status": result.sync.status},
+        )
+        if result.sync.status == "failed":
+            raise InputError(
+                f"the sync of {period} failed: {result.sync.reason}", fix="see `tokenbooks runs`"
+            )
+        result.checklist = checklist(ctx, entity=entity, period=period, recorder=recorder)
+    except TokenbooksError as exc:
+        result.status, result.reason = "failed", str(exc)
+        recorder.finish("failed", reason=str(exc))
+        return result
+    result.status = "succeeded" if result.sync.status == "succeeded" else "partial"
+    ready = result.checklist.ready
+    recorder.finish(
+        result.status,
+        reason=result.sync.reason,
+        stats={
+            "sync_run": result.sync.run_id,
+            "ready": ready,
+            "held": len(result.checklist.held),
+            "reconciliation": [list(r) for r in result.checklist.reconciliation],
+        },
+    )
+    return result
+
+
+def checklist(
+    ctx, *, entity: str, period: Period, recorder: RunRecorder, reconcile: bool = True
+) -> Checklist:
+    """The close checklist of `period` from what the store and the ledger hold now."""
+    mapping, _ = ctx.mapping()
+    ledger_name = mapping.entity(entity).ledger
+    policies_file, text = ctx.policies()
+    policies = load_policy_history(ctx.engine, policies_file, text)
+    end = period.last_day
+    with UnitOfWork(ctx.engine) as uow:
+        posted = uow.outbox.posted_by_bucket(entity, last_day=end + timedelta(days=1))
+        held = uow.outbox.list(entity, statuses=["held"])
+        options = BookOptions(policies, end)
+        inputs = books_input(
+            uow,
+            entity=entity,
+            first=end + timedelta(days=1),
+            last=end + timedelta(days=1),
+            allocations=[],
+            options=options,
+            role_target=role_targets(mapping, ledger_name),
+        )
+    prepaid = {
+        (b.provider, b.provider_account)
+        for b in posted
+        if policies.account(entity, b.provider, b.provider_account, end).billing is Billing.PREPAID
+    }
+    result = Checklist(period)
+    result.accruals = accrual_lines(posted, inputs.invoices, period, prepaid=prepaid)
+    result.lots = lot_lines(lot_positions(_history_only(inputs, posted), end), period)
+    result.deferred = _deferred(inputs, end)
+    result.suspense = suspense_of(posted, period, mapping.role_target("suspense", ledger_name))
+    result.held = [
+        HeldJournal(s.journal.key, s.journal.txn_date, s.journal.kind.value, s.hold_reason or "")
+        for s in held
+    ]
+    if reconcile:
+        results = reconcile_period(
+            ctx.engine,
+            mapping=mapping,
+            entity=entity,
+            period=period,
+            ledger=ctx.ledger(entity),
+            recorder=recorder,
+            clock=ctx.clock,
+            history=ctx.mapping_history(),
+        )
+        result.reconciliation = [
+            (r.input.provider, r.input.provider_account, r.status.value) for r in results
+        ]
+    return result
+
+
+def _history_only(inputs: BooksInput, posted) -> BooksInput:
+    """The books with every usage bucket through the period as history (nothing to classify)."""
+    return replace(inputs, history={b: a for b, a in posted.items() if b.kind in COST_KINDS})
+
+
+def _deferred(inputs: BooksInput, day) -> list[DeferredLine]:
+    lines = []
+    for state in grant_states(inputs):
+        grant = state.grant
+        if grant.sold_on > day:
+            continue
+        pos = position_on(inputs, state, day)
+        lines.append(
+            DeferredLine(
+                grant.customer,
+                grant.grant_id,
+                grant.product,
+                grant.currency,
+                grant.amount,
+                pos.revenue,
+                pos.breakage,
+                pos.deferred,
+            )
+        )
+    return lines

@@ -1,0 +1,77 @@
+"""`close`: the period's remaining journals booked and posted, then the checklist a controller signs off."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from connector.domain.errors import InputError
+from connector.domain.journals import JournalKind
+from connector.domain.periods import Period
+from connector.service.closing import close_period
+from connector.store.repositories import UnitOfWork
+from tests.service.books_world import ENTITY, books_world, policies
+
+OCTOBER = Period(2026, 10)
+
+
+def test_close_books_the_reversing_accrual_and_lists_what_is_accrued_and_not_yet_invoiced(tmp_path):
+    world = books_world(tmp_path, policies("accrual: month_end_reversing"))
+    world.source.set("120.00", date(2026, 10, 3))
+    world.source.set("80.00", date(2026, 10, 21), project="proj_eng_tools")
+    world.night(date(2026, 10, 31))
+    assert world.journals() == []
+    world.clock.now = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
+    result = close_period(world.app, entity=ENTITY, period=OCTOBER)
+    assert result.status == "succeeded", result.reason
+    assert [j.kind for j in world.journals()] == [JournalKind.USAGE_ACCRUAL, JournalKind.REVERSAL]
+    assert sorted(result.sync.post.posted) == ["TB-AC-261031-001", "TB-RV-261101-001"]
+    [line] = result.checklist.accruals
+    assert (line.accrued, line.reversed, line.invoiced, line.not_invoiced) == (
+        Decimal("200.00"),
+        Decimal("-200.00"),
+        None,
+        Decimal("200.00"),
+    )
+    assert result.checklist.reconciliation == [("openai", "org-1", "missing_invoice")]
+    assert not result.checklist.ready
+    with UnitOfWork(world.app.engine) as uow:
+        run = uow.runs.get(result.run_id)
+    assert (run.kind, run.status, run.stats["sync_run"]) == ("close", "succeeded", result.sync.run_id)
+
+
+def test_close_lists_prepaid_lots_expiring_soon_deferred_revenue_suspense_and_held_journals(tmp_path):
+    world = books_world(tmp_path, policies("billing: prepaid", posting_mode="approve"))
+    world.buy_credits("lot-1", "300.00", date(2026, 9, 1), date(2026, 11, 20))
+    world.buy_credits("lot-2", "500.00", date(2026, 9, 1), date(2027, 9, 1))
+    world.customer_credits(
+        "s-1,globex,g-1,purchase,2026-10-01,1000.00,USD,api-credits,2027-10-01",
+        "r-1,globex,g-1,redemption,2026-10-15,460.00,USD,api-credits,",
+    )
+    world.source.set("100.00", date(2026, 10, 2))
+    world.source.set("7.50", date(2026, 10, 2), project="proj_nobody_mapped")
+    world.clock.now = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+    result = close_period(world.app, entity=ENTITY, period=OCTOBER)
+    checklist = result.checklist
+    assert [(lot.lot_id, lot.used, lot.balance, lot.expires_within) for lot in checklist.lots] == [
+        ("lot-1", Decimal("107.50"), Decimal("192.50"), 30),
+        ("lot-2", Decimal("0"), Decimal("500.00"), None),
+    ]
+    [grant] = checklist.deferred
+    # 8 % expected breakage: 80 × 460 / 920 = 40.00 recognized with the redemptions
+    assert (grant.customer, grant.revenue, grant.breakage, grant.deferred) == (
+        "globex",
+        Decimal("460.00"),
+        Decimal("40.00"),
+        Decimal("500.00"),
+    )
+    assert checklist.suspense == {"USD": Decimal("7.50")}
+    assert {h.kind for h in checklist.held} == {"prepaid_consumption", "revenue", "breakage"}
+    assert all(h.reason.startswith("posting mode approve") for h in checklist.held)
+
+
+def test_a_period_that_has_not_ended_cannot_be_closed(tmp_path):
+    world = books_world(tmp_path)
+    world.clock.now = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)  # 19:00 on 31 October in New York
+    with pytest.raises(InputError, match="2026-10 has not ended for acme-us"):
+        close_period(world.app, entity=ENTITY, period=OCTOBER)
