@@ -1,0 +1,145 @@
+"""The true-up and prepaid examples against the QuickBooks sandbox, through python-quickbooks for real.
+
+The AP team's side is done as it is in QuickBooks: the provider's bill entered against Accrued AI costs
+(which tokenbooks reads back as the period's invoice), the purchase of credits entered against Prepaid
+AI credits. Balances are the sandbox company's own (`CurrentBalance`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+from connector.bootstrap import build_app
+from connector.domain.credits import CreditLot
+from connector.domain.journals import JournalKind, as_text
+from connector.domain.periods import Period
+from connector.retrying import no_sleep
+from connector.sandbox.quickbooks import QuickBooksSandbox
+from connector.service.connections import connect_ledger
+from connector.service.imports import record_credit_lot
+from connector.service.invoices import import_ledger_bills
+from connector.service.sync import sync
+from connector.settings import OpenAISettings, QuickBooksSettings, Settings
+from connector.store.repositories import UnitOfWork
+from tests.service.books_world import ENTITY, policies
+from tests.service.conftest import Clock, ScriptedSource
+from tests.service.test_qbo_resilience import approve
+from tests.support import FULL_MAPPING, free_port
+
+ACCRUED, PREPAID, VENDOR = (
+    "6",
+    "2",
+    "300",
+)  # the sandbox company's Accrued AI costs, Prepaid AI credits, OpenAI
+
+
+class SandboxBooks:
+    def __init__(self, tmp: Path, box: QuickBooksSandbox, policies_text: str) -> None:
+        self.box, self.clock, self.source = box, Clock(), ScriptedSource()
+        (tmp / "mapping.yaml").write_text(FULL_MAPPING)
+        (tmp / "policies.yaml").write_text(policies_text)
+        self.settings = Settings(
+            database_url=f"sqlite:///{tmp / 'tb.db'}",
+            mapping_file=tmp / "mapping.yaml",
+            policies_file=tmp / "policies.yaml",
+            data_dir=tmp,
+            encryption_key=SecretStr(Fernet.generate_key().decode()),
+            openai=OpenAISettings(organization="org-1", ledger_vendor="OpenAI"),
+            quickbooks=QuickBooksSettings(
+                client_id=box.client_id,
+                client_secret=SecretStr(box.client_secret),
+                base_url=box.base_url,
+                discovery_url=box.discovery_url,
+                redirect_uri=f"http://127.0.0.1:{free_port()}/callback",
+                timeout_seconds=5,
+            ),
+            _env_file=None,
+        )
+        self.app = build_app(self.settings, clock=self.clock, sources=[self.source], sleep=no_sleep)
+        connect_ledger(self.app, "quickbooks", ENTITY, open_browser=False, say=approve)
+
+    def night(self, day: date):
+        self.clock.night_after(day)
+        result = sync(self.app, entity=ENTITY, until=day)
+        assert result.status == "succeeded", result.reason
+        return result
+
+    def balance(self, account_id: str) -> Decimal:
+        return self.box.account(account_id)["CurrentBalance"]
+
+    def texts(self, kind: JournalKind) -> list[str]:
+        with UnitOfWork(self.app.engine) as uow:
+            return [as_text(s.journal) for s in uow.outbox.list(ENTITY) if s.journal.kind is kind]
+
+
+def test_an_invoice_3_17_above_the_accruals_is_trued_up_and_the_bill_leaves_accrued_ai_costs_at_zero(
+    tmp_path,
+):
+    with QuickBooksSandbox(tmp_path / "qbo.json") as box:
+        books = SandboxBooks(tmp_path, box, policies())
+        for day, support, eng in (
+            (date(2026, 10, 1), "600.00", "150.00"),
+            (date(2026, 10, 15), "300.00", "250.00"),
+        ):
+            books.source.set(support, day)
+            books.source.set(eng, day, project="proj_eng_tools")
+            books.night(day)
+        assert books.balance(ACCRUED) == Decimal("1300.00")
+        # AP enters OpenAI's October bill against Accrued AI costs; tokenbooks reads it back as the invoice
+        box.add_bill(VENDOR, [(ACCRUED, "1303.17")], txn_date=date(2026, 11, 3), doc_number="INV-2026-10")
+        [invoice] = import_ledger_bills(
+            books.app.engine,
+            books.app.ledger(ENTITY),
+            vendors=books.app.ledger_vendors(),
+            period=Period(2026, 10),
+            entity=ENTITY,
+            clock=books.clock,
+        )
+        assert invoice.total == Decimal("1303.17")
+        result = books.night(date(2026, 11, 3))
+        assert result.post.posted == ["TB-TU-261031-001"]
+        assert books.texts(JournalKind.TRUE_UP) == [
+            """\
+2026-10-31 TB-TU-261031-001 true_up USD
+  Dr 5010 (Support Assistant)                         2.19
+  Dr 6110                                             0.98
+  Cr 2150                                             3.17"""
+        ]
+        assert books.balance(ACCRUED) == Decimal("0.00")  # the accrual, trued up, is exactly the bill
+        assert books.night(date(2026, 11, 4)).plan.planned == []
+
+
+def test_credits_bought_used_and_expired_leave_prepaid_ai_credits_as_the_lots_say(tmp_path):
+    with QuickBooksSandbox(tmp_path / "qbo.json") as box:
+        books = SandboxBooks(tmp_path, box, policies("billing: prepaid"))
+        lots = [("lot-1", "1000.00", date(2026, 10, 1), date(2027, 10, 1))]
+        lots.append(("lot-2", "100.00", date(2026, 10, 6), date(2026, 10, 20)))
+        for lot_id, amount, bought, expires in lots:
+            lot = CreditLot(ENTITY, "openai", "org-1", lot_id, bought, Decimal(amount), "USD", expires)
+            record_credit_lot(books.app, lot)
+            box.add_bill(VENDOR, [(PREPAID, amount)], txn_date=bought, doc_number=lot_id)  # AP: the purchase
+        books.source.set("250.00", date(2026, 10, 5))
+        books.night(date(2026, 10, 5))
+        assert books.balance(PREPAID) == Decimal("1000.00") + Decimal("100.00") - Decimal("250.00")
+        books.source.set("20.00", date(2026, 10, 10))  # drawn from lot-2, which expires first
+        books.night(date(2026, 10, 10))
+        books.night(date(2026, 10, 20))
+        assert (
+            books.texts(JournalKind.PREPAID_CONSUMPTION)[0]
+            == """\
+2026-10-05 TB-PC-261005-001 prepaid_consumption USD
+  Dr 5010 (Support Assistant)                       250.00
+  Cr 1350                                           250.00"""
+        )
+        assert books.texts(JournalKind.EXPIRY_WRITE_OFF) == [
+            """\
+2026-10-20 TB-EX-261020-001 expiry_write_off USD
+  Dr 6195                                            80.00
+  Cr 1350                                            80.00"""
+        ]
+        assert books.balance(PREPAID) == Decimal("750.00")  # lot-1's 750 left; lot-2 used and written off
