@@ -1747,3 +1747,56 @@ def _print_close(result: Any) -> None:
         console.print(f"Reconciliation {provider} {account}: {status}", highlight=False)
     verdict = "[green]ready to sign off[/]" if checklist.ready else "[yellow]items above need attention[/]"
     console.print(f"Run {result.run_id}: {result.status} — {verdict}", highlight=False)
+
+
+@app.command("report")
+def report_command(
+    name: Annotated[str, typer.Argument(help="spend | costs | tokens | prepaid | breakage | margin")],
+    first: Annotated[
+        str | None, typer.Option("--from", help="First month, YYYY-MM; default: 11 months before --to.")
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="Last month, YYYY-MM; default: this month.")
+    ] = None,
+    by: Annotated[
+        str, typer.Option("--by", help="costs: project, workspace, model, category, tag:team, tag:feature …")
+    ] = "project",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="prepaid, breakage: the day (YYYY-MM-DD); default: today.")
+    ] = None,
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The figures finance tracks: spend by month, cost by project/team/feature, cost per 1k tokens by model,
+    prepaid utilization and expiring credits, breakage actual vs expected, gross margin on AI usage."""
+    from connector.service.reports import run_report
+
+    with plain_errors(as_json):
+        application = _app_for()
+        target = entity or application.default_entity()
+        to = _period(last, "--to") if last else Period.of(application.clock().date())
+        start = _period(first, "--from") if first else Period(to.year - 1, to.month).next()
+        report = run_report(
+            application, name, entity=target, first=start, last=to, by=by, day=_day(as_of, "--as-of")
+        )
+    if as_json:
+        print_json(
+            {
+                "report": report.name,
+                "title": report.title,
+                "entity": target,
+                "from": str(start),
+                "to": str(to),
+                "columns": list(report.columns),
+                "rows": [dict(zip(report.columns, (*r.keys, *r.figures), strict=True)) for r in report.rows],
+            }
+        )
+        return
+    table = Table(title=f"{report.title} — {target}, {start}..{to}")
+    for index, column in enumerate(report.columns):
+        table.add_column(
+            column, justify="left" if index < len(report.rows[0].keys if report.rows else ()) else "right"
+        )
+    for row in report.rows:
+        table.add_row(*row.keys, *("—" if f is None else f"{f:,}" for f in row.figures))
+    console.print(table if report.rows else f"{report.title}: nothing to report for {start}..{to}.")

@@ -1,0 +1,175 @@
+"""Reports: load the books and the facts of a range of months and compute the figures (domain/reports.py).
+
+`tokenbooks report spend|costs|tokens|prepaid|breakage|margin` prints each as a table or `--json`.
+Figures from the books are what tokenbooks posted (or holds in its outbox on the way to the ledger);
+figures from facts are the current provider data, classified by the mapping version of each day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+
+from connector.domain.close import lot_lines
+from connector.domain.desired import COST_KINDS, lot_positions
+from connector.domain.errors import ConfigError
+from connector.domain.mapping import CATEGORY_LABELS, CATEGORY_ROLE
+from connector.domain.periods import Period
+from connector.domain.reports import (
+    Row,
+    breakage_rates,
+    cost_by,
+    cost_per_thousand_tokens,
+    gross_margin,
+    spend_by_month,
+)
+from connector.service.books import BookOptions, books_input, role_targets
+from connector.service.policies import load_policy_history
+from connector.store.repositories import UnitOfWork
+
+REPORTS = {
+    "spend": ("AI spend by month and category", ("month", "category", "currency", "amount")),
+    "costs": ("Cost by {by}", ("month", "{by}", "currency", "amount")),
+    "tokens": (
+        "Average cost per 1,000 tokens by model",
+        ("model", "currency", "cost", "tokens", "per 1k tokens"),
+    ),
+    "prepaid": (
+        "Prepaid credit utilization on {day}",
+        (
+            "lot",
+            "account",
+            "currency",
+            "expires",
+            "expires within",
+            "amount",
+            "used",
+            "written off",
+            "balance",
+            "used %",
+        ),
+    ),
+    "breakage": (
+        "Breakage on credits sold, {day}",
+        ("product", "currency", "sold", "redeemed", "breakage", "realized % (expired)", "expected %"),
+    ),
+    "margin": ("Gross margin on AI usage", ("month", "currency", "revenue", "AI COGS", "margin", "margin %")),
+}
+
+
+@dataclass
+class Report:
+    name: str
+    title: str
+    columns: tuple[str, ...]
+    rows: list[Row] = field(default_factory=list)
+
+
+def run_report(
+    ctx, name: str, *, entity: str, first: Period, last: Period, by: str = "project", day: date | None = None
+) -> Report:
+    if name not in REPORTS:
+        raise ConfigError(f"there is no report {name!r}", fix=f"use one of: {', '.join(REPORTS)}")
+    title, columns = REPORTS[name]
+    day = day or min(last.last_day, ctx.clock().date())
+    fill = {"by": by, "day": day}
+    report = Report(name, title.format(**fill), tuple(c.format(**fill) for c in columns))
+    report.rows = _ROWS[name](ctx, entity, first, last, by, day)
+    return report
+
+
+def _labels(ctx, entity: str) -> dict[str, str]:
+    mapping, _ = ctx.mapping()
+    ledger = mapping.entity(entity).ledger
+    return {
+        mapping.role_target(role, ledger).account: CATEGORY_LABELS[category]
+        for category, role in CATEGORY_ROLE.items()
+        if mapping.has_role(role, ledger)
+    }
+
+
+def _posted(ctx, entity: str, first: Period, last: Period):
+    with UnitOfWork(ctx.engine) as uow:
+        return uow.outbox.posted_by_bucket(entity, first_day=first.first_day, last_day=last.last_day)
+
+
+def _allocations(ctx, entity: str, first: Period, last: Period):
+    with UnitOfWork(ctx.engine) as uow:
+        stored = uow.facts.current(entity, first.first_day, last.last_day)
+    return ctx.mapping_history().classifier().classify_all(s.fact for s in stored)
+
+
+def _spend(ctx, entity, first, last, by, day) -> list[Row]:
+    return spend_by_month(_posted(ctx, entity, first, last), _labels(ctx, entity))
+
+
+def _costs(ctx, entity, first, last, by, day) -> list[Row]:
+    return cost_by(_allocations(ctx, entity, first, last), by)
+
+
+def _tokens(ctx, entity, first, last, by, day) -> list[Row]:
+    with UnitOfWork(ctx.engine) as uow:
+        usage = uow.usage.current(entity, first.first_day, last.last_day)
+    return cost_per_thousand_tokens(_allocations(ctx, entity, first, last), usage)
+
+
+def _books(ctx, entity: str, day: date):
+    """The books as of `day`: every usage bucket posted through it as history (nothing to classify)."""
+    mapping, _ = ctx.mapping()
+    policies_file, text = ctx.policies()
+    policies = load_policy_history(ctx.engine, policies_file, text)
+    after = day + timedelta(days=1)
+    with UnitOfWork(ctx.engine) as uow:
+        inputs = books_input(
+            uow,
+            entity=entity,
+            first=after,
+            last=after,
+            allocations=[],
+            options=BookOptions(policies, day),
+            role_target=role_targets(mapping, mapping.entity(entity).ledger),
+        )
+        posted = uow.outbox.posted_by_bucket(entity, last_day=day, kinds=COST_KINDS)
+    return replace(inputs, history=posted)
+
+
+def _prepaid(ctx, entity, first, last, by, day) -> list[Row]:
+    rows = []
+    for lot in lot_lines(lot_positions(_books(ctx, entity, day), day), Period.of(day)):
+        within = f"{lot.expires_within} days" if lot.expires_within else ""
+        keys = (
+            lot.lot_id,
+            f"{lot.provider} {lot.provider_account}",
+            lot.currency,
+            str(lot.expires_on or "never"),
+            within,
+        )
+        rows.append(
+            Row(keys, (lot.amount, lot.used, lot.written_off, lot.balance, _percent(lot.used, lot.amount)))
+        )
+    return rows
+
+
+def _percent(part: Decimal, whole: Decimal) -> Decimal | None:
+    return (part * 100 / whole).quantize(Decimal("0.1")) if whole else None
+
+
+def _breakage(ctx, entity, first, last, by, day) -> list[Row]:
+    return breakage_rates(_books(ctx, entity, day), day)
+
+
+def _margin(ctx, entity, first, last, by, day) -> list[Row]:
+    mapping, _ = ctx.mapping()
+    ledger = mapping.entity(entity).ledger
+    return gross_margin(_posted(ctx, entity, first, last), {mapping.role_target("ai_cogs", ledger).account})
+
+
+_ROWS = {
+    "spend": _spend,
+    "costs": _costs,
+    "tokens": _tokens,
+    "prepaid": _prepaid,
+    "breakage": _breakage,
+    "margin": _margin,
+}
