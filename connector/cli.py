@@ -567,12 +567,16 @@ def mappings_schema(
     """Print the JSON Schema of the mapping format (editors use it to validate as you type)."""
     from connector.domain.mapping_schema import mapping_schema
 
-    text = json.dumps(mapping_schema(), indent=2, ensure_ascii=False) + "\n"
+    _write_schema(mapping_schema(), output, "mapping")
+
+
+def _write_schema(schema: dict, output: Path | None, what: str) -> None:
+    text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         sys.stdout.write(text)
         return
     output.write_text(text, encoding="utf-8")
-    console.print(f"Wrote the mapping JSON Schema to {output}", highlight=False)
+    console.print(f"Wrote the {what} JSON Schema to {output}", highlight=False)
 
 
 @mappings_app.command("bump")
@@ -1568,12 +1572,7 @@ def policies_schema(
     """Print the JSON Schema of the policies file (editors use it to validate as you type)."""
     from connector.domain.policy_schema import policy_schema
 
-    text = json.dumps(policy_schema(), indent=2, ensure_ascii=False) + "\n"
-    if output is None:
-        sys.stdout.write(text)
-        return
-    output.write_text(text, encoding="utf-8")
-    console.print(f"Wrote the policies JSON Schema to {output}", highlight=False)
+    _write_schema(policy_schema(), output, "policies")
 
 
 @policies_app.command("history")

@@ -30,6 +30,7 @@ from connector.domain.facts import STANDARD_DIMENSIONS, Fact
 from connector.domain.journals import LedgerTarget
 from connector.domain.money import MoneyError, allocate, currency_code, split_quantum
 from connector.domain.regex_samples import regex_guarantee
+from connector.domain.versioned_file import FileReader, read_effective_from, read_version
 from connector.domain.yaml_lines import LineDict, LineList, load_yaml
 
 
@@ -408,15 +409,7 @@ def _required_start(condition: Condition) -> str | None:
 # ------------------------------------------------------------------------------------------------ parse
 
 
-class _Reader:
-    """Collects problems while reading one mapping document."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.problems: list[Problem] = []
-
-    def problem(self, line: int, field_name: str, message: str, fix: str) -> None:
-        self.problems.append(Problem(self.source, str(line) if line else "", field_name, message, fix))
+_Reader = FileReader  # collects problems while reading one mapping document
 
 
 def parse_mapping(text: str, source: str, *, analyse: bool = True) -> tuple[MappingSet | None, list[Problem]]:
@@ -478,41 +471,15 @@ _ENTITY_KEYS = ("name", "ledger", "currency", "timezone")
 
 
 def _check_known_keys(reader: _Reader, node: LineDict, allowed: Iterable[str], where: str) -> None:
-    allowed = tuple(allowed)
-    for key in node:
-        if key not in allowed:
-            reader.problem(
-                node.line_of(key),
-                str(key),
-                f"unknown key in {where}",
-                f"use one of: {', '.join(allowed)} (check the spelling)",
-            )
+    reader.known_keys(node, allowed, where)
 
 
 def _read_version(reader: _Reader, doc: LineDict) -> int | None:
-    value = doc.get("mapping_version")
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
-    reader.problem(
-        doc.line_of("mapping_version"),
-        "mapping_version",
-        "missing or not a positive whole number" if value is None else f"{value!r} is not a positive integer",
-        "write `mapping_version: 1` and raise it by one with every change",
-    )
-    return None
+    return read_version(reader, doc, "mapping_version")
 
 
 def _read_effective_from(reader: _Reader, doc: LineDict) -> date | None:
-    value = doc.get("effective_from")
-    if isinstance(value, date):
-        return value
-    reader.problem(
-        doc.line_of("effective_from"),
-        "effective_from",
-        "missing" if value is None else f"{value!r} is not a date",
-        "write the first day this version applies to, e.g. `effective_from: 2026-10-01`",
-    )
-    return None
+    return read_effective_from(reader, doc)
 
 
 def _read_text(reader: _Reader, node: LineDict, key: str, *, required: bool) -> str | None:

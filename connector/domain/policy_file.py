@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -49,6 +48,7 @@ from connector.domain.errors import Problem, errors_only
 from connector.domain.mapping import ROLES
 from connector.domain.planner import LockedBehaviour
 from connector.domain.policies import Granularity
+from connector.domain.versioned_file import FileReader, read_effective_from, read_version
 from connector.domain.yaml_lines import LineDict, LineList, load_yaml
 
 SEE_GUIDE = "see docs/accounting-policies.md and mappings/policies.yaml"
@@ -73,23 +73,8 @@ CAPITALIZATION_KEYS = (
 E = TypeVar("E", bound=StrEnum)
 
 
-class _Reader:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.problems: list[Problem] = []
-
-    def problem(self, line: int, key: str, message: str, fix: str) -> None:
-        self.problems.append(Problem(self.source, str(line) if line else "", key, message, fix))
-
-    def known_keys(self, node: LineDict, allowed: tuple[str, ...], where: str) -> None:
-        for key in node:
-            if key not in allowed:
-                self.problem(
-                    node.line_of(key),
-                    str(key),
-                    f"unknown key in {where}",
-                    f"use one of: {', '.join(allowed)}",
-                )
+class _Reader(FileReader):
+    """Collects problems while reading a policy file, and reads its choices and numbers."""
 
     def choice(self, node: LineDict, key: str, kind: type[E], default: E, where: str) -> E:
         if key not in node:
@@ -134,8 +119,8 @@ def parse_policies(text: str, source: str) -> tuple[PolicySet | None, list[Probl
         )
         return None, reader.problems
     reader.known_keys(document, TOP_KEYS, "the top level")
-    version = _version(reader, document)
-    effective_from = _effective_from(reader, document)
+    version = read_version(reader, document, "policy_version")
+    effective_from = read_effective_from(reader, document)
     change_note = document.get("change_note")
     if not isinstance(change_note, str) or not change_note.strip():
         reader.problem(
@@ -163,32 +148,6 @@ def parse_policies(text: str, source: str) -> tuple[PolicySet | None, list[Probl
         ),
         reader.problems,
     )
-
-
-def _version(reader: _Reader, doc: LineDict) -> int | None:
-    value = doc.get("policy_version")
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
-    reader.problem(
-        doc.line_of("policy_version"),
-        "policy_version",
-        "missing" if value is None else f"{value!r} is not a positive whole number",
-        "write `policy_version: 1` and raise it by one with every change",
-    )
-    return None
-
-
-def _effective_from(reader: _Reader, doc: LineDict) -> date | None:
-    value = doc.get("effective_from")
-    if isinstance(value, date):
-        return value
-    reader.problem(
-        doc.line_of("effective_from"),
-        "effective_from",
-        "missing" if value is None else f"{value!r} is not a date",
-        "write the first day this version applies to, e.g. `effective_from: 2026-11-01`",
-    )
-    return None
 
 
 def _entities(reader: _Reader, doc: LineDict, defaults: EntityPolicy) -> list[EntityPolicy]:

@@ -59,6 +59,7 @@ def demo_settings(data_dir: Path) -> Settings:
     return Settings(
         database_url=f"sqlite:///{data_dir / 'tokenbooks.db'}",
         mapping_file=_mapping_file(),
+        policies_file=_mapping_file().with_name("policies.yaml"),  # arrears and daily accruals for OpenAI
         data_dir=data_dir,
         entity=DEMO_ENTITY,
         actor="demo",

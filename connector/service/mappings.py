@@ -30,24 +30,22 @@ Clock = Callable[[], datetime]
 
 def read_mapping(path: Path) -> tuple[MappingSet | None, str, list[Problem]]:
     """Parse a mapping file; problems carry file:line."""
+    return read_controller_file(path, parse_mapping, "mapping", "TOKENBOOKS_MAPPING_FILE")
+
+
+def read_controller_file(
+    path: Path, parse: Callable[[str, str], tuple[Any, list[Problem]]], what: str, setting: str
+) -> tuple[Any, str, list[Problem]]:
+    """Read and parse a file controllers edit (the mapping, the policies): (parsed or None, text, problems)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        return (
-            None,
-            "",
-            [
-                Problem(
-                    str(path),
-                    "",
-                    "",
-                    f"cannot read the mapping file: {exc.strerror or exc}",
-                    "check TOKENBOOKS_MAPPING_FILE",
-                )
-            ],
+        problem = Problem(
+            str(path), "", "", f"cannot read the {what} file: {exc.strerror or exc}", f"check {setting}"
         )
-    mapping, problems = parse_mapping(text, str(path))
-    return mapping, text, problems
+        return None, "", [problem]
+    parsed, problems = parse(text, str(path))
+    return parsed, text, problems
 
 
 def load_mapping(path: Path) -> tuple[MappingSet, str]:
@@ -59,10 +57,14 @@ def load_mapping(path: Path) -> tuple[MappingSet, str]:
 
 
 def _refused(path: Path | str, problems: list[Problem]) -> ConfigError:
+    return refused(path, problems, "mapping", "tokenbooks mappings check")
+
+
+def refused(path: Path | str, problems: list[Problem], what: str, check: str) -> ConfigError:
+    """A controller's file with errors: nothing is posted until they are fixed."""
     return ConfigError(
-        f"the mapping file {path} has {len(problems)} problem(s): "
-        + "; ".join(str(p) for p in problems[:10]),
-        fix="fix them (run `tokenbooks mappings check` to see all); nothing was posted",
+        f"the {what} file {path} has {len(problems)} problem(s): " + "; ".join(str(p) for p in problems[:10]),
+        fix=f"fix them (run `{check}` to see all); nothing was posted",
         problems=problems,
     )
 

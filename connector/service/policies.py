@@ -20,26 +20,14 @@ from connector.domain.errors import ConfigError, Problem, Severity, errors_only
 from connector.domain.fx import RateTable, parse_rates
 from connector.domain.mapping import ROLES, Category, MappingSet
 from connector.domain.policy_file import parse_policies
-from connector.service.mappings import number_problems
+from connector.service.mappings import number_problems, read_controller_file, refused
 from connector.service.runs import Clock
 from connector.store.repositories import UnitOfWork
 from connector.store.tables import PolicyVersionRow
 
 
 def read_policies(path: Path) -> tuple[PolicySet | None, str, list[Problem]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        problem = Problem(
-            str(path),
-            "",
-            "",
-            f"cannot read the policies file: {exc.strerror or exc}",
-            "check TOKENBOOKS_POLICIES_FILE",
-        )
-        return None, "", [problem]
-    policies, problems = parse_policies(text, str(path))
-    return policies, text, problems
+    return read_controller_file(path, parse_policies, "policies", "TOKENBOOKS_POLICIES_FILE")
 
 
 def load_policies(path: Path | None) -> tuple[PolicySet, str]:
@@ -53,12 +41,7 @@ def load_policies(path: Path | None) -> tuple[PolicySet, str]:
 
 
 def _refused(path: Path | str, problems: list[Problem]) -> ConfigError:
-    return ConfigError(
-        f"the policies file {path} has {len(problems)} problem(s): "
-        + "; ".join(str(p) for p in problems[:10]),
-        fix="fix them (run `tokenbooks policies check` to see all); nothing was posted",
-        problems=problems,
-    )
+    return refused(path, problems, "policies", "tokenbooks policies check")
 
 
 def version_problems(current: PolicySet, rows: list[PolicyVersionRow], text: str = "") -> list[Problem]:

@@ -451,30 +451,35 @@ class EventLog:
 # ----------------------------------------------------------------------------------------- mapping, alloc
 
 
+def record_version(
+    session: Session, table: Any, version: Any, content: str, *, run_id: str | None, now: datetime
+) -> bool:
+    """Store a version of a controller's file (a mapping, the policies) the first time its content is
+    seen; True when it is new. `version` has version, effective_from, change_note, content_hash, source."""
+    if session.exec(select(table.id).where(table.content_hash == version.content_hash)).first():
+        return False
+    session.add(
+        table(
+            version=version.version,
+            effective_from=version.effective_from,
+            change_note=version.change_note,
+            content_hash=version.content_hash,
+            content=content,
+            source=version.source,
+            first_seen_at=now,
+            run_id=run_id,
+        )
+    )
+    return True
+
+
 class MappingVersionRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def record(self, mapping: MappingSet, content: str, *, run_id: str | None, now: datetime) -> bool:
         """Store a mapping version the first time it is seen; True when it is new."""
-        exists = self.session.exec(
-            select(MappingVersionRow.id).where(MappingVersionRow.content_hash == mapping.content_hash)
-        ).first()
-        if exists:
-            return False
-        self.session.add(
-            MappingVersionRow(
-                version=mapping.version,
-                effective_from=mapping.effective_from,
-                change_note=mapping.change_note,
-                content_hash=mapping.content_hash,
-                content=content,
-                source=mapping.source,
-                first_seen_at=now,
-                run_id=run_id,
-            )
-        )
-        return True
+        return record_version(self.session, MappingVersionRow, mapping, content, run_id=run_id, now=now)
 
     def all(self) -> list[MappingVersionRow]:
         return list(self.session.exec(select(MappingVersionRow).order_by(MappingVersionRow.id)).scalars())
@@ -1215,24 +1220,7 @@ class PolicyVersionRepository:
 
     def record(self, policies: PolicySet, content: str, *, run_id: str | None, now: datetime) -> bool:
         """Store a policy version the first time it is seen; True when it is new."""
-        exists = self.session.exec(
-            select(PolicyVersionRow.id).where(PolicyVersionRow.content_hash == policies.content_hash)
-        ).first()
-        if exists:
-            return False
-        self.session.add(
-            PolicyVersionRow(
-                version=policies.version,
-                effective_from=policies.effective_from,
-                change_note=policies.change_note,
-                content_hash=policies.content_hash,
-                content=content,
-                source=policies.source,
-                first_seen_at=now,
-                run_id=run_id,
-            )
-        )
-        return True
+        return record_version(self.session, PolicyVersionRow, policies, content, run_id=run_id, now=now)
 
     def all(self) -> list[PolicyVersionRow]:
         return list(self.session.exec(select(PolicyVersionRow).order_by(PolicyVersionRow.id)).scalars())
