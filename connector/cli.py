@@ -667,6 +667,7 @@ def mappings_preview(
     from connector.domain.planner import LedgerCalendar
     from connector.service.mapping_preview import preview_mapping
     from connector.service.mappings import load_mapping
+    from connector.service.policies import load_policy_history
 
     with plain_errors(as_json):
         month = _period(period)
@@ -683,6 +684,7 @@ def mappings_preview(
             period=month,
             calendar=LedgerCalendar(lock, application.locked_behaviour(target)),
             clock=application.clock,
+            policies=load_policy_history(application.engine, *application.policies()),
         )
         if offline:
             report.notes.append("offline: the ledger's lock date was not read; journals are dated as if open")

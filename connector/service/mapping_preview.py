@@ -7,11 +7,12 @@ were the mapping file; nothing is written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from sqlalchemy.engine import Engine
 
+from connector.domain.accounting_policy import PolicyHistory
 from connector.domain.coverage import Coverage, UnmappedPattern
 from connector.domain.journals import JournalKind, LedgerTarget
 from connector.domain.mapping import Category, MappingSet
@@ -19,6 +20,7 @@ from connector.domain.mapping_history import MappingHistory
 from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
 from connector.domain.planner import LedgerCalendar, PlannedJournal
+from connector.service.books import default_options
 from connector.service.plan import PlanReport, plan_entity
 from connector.service.runs import Clock
 
@@ -66,10 +68,12 @@ def preview_mapping(
     period: Period,
     calendar: LedgerCalendar,
     clock: Clock,
+    policies: PolicyHistory | None = None,
 ) -> PreviewReport:
-    """The period under the current mapping history and under it with `candidate` applied, side by side."""
-    before = _dry_plan(engine, history, entity, period, calendar, clock)
-    after = _dry_plan(engine, history.with_newest(candidate), entity, period, calendar, clock)
+    """The period under the current mapping history and under it with `candidate` applied, side by side
+    (booked under `policies`, the accounting policies; by default the built-in ones)."""
+    before = _dry_plan(engine, history, entity, period, calendar, clock, policies)
+    after = _dry_plan(engine, history.with_newest(candidate), entity, period, calendar, clock, policies)
     keys = sorted(before.totals.keys() | after.totals.keys(), key=lambda k: (k[0].key(), k[1].value, k[2]))
     lines = [
         PreviewLine(
@@ -104,7 +108,10 @@ def _dry_plan(
     period: Period,
     calendar: LedgerCalendar,
     clock: Clock,
+    policies: PolicyHistory | None,
 ) -> PlanReport:
+    company = history.current.entity(entity)
+    books = default_options(clock(), company.timezone, company.currency)
     return plan_entity(
         engine,
         mapping=history.current,
@@ -116,6 +123,7 @@ def _dry_plan(
         clock=clock,
         dry_run=True,
         history=history,
+        books=replace(books, policies=policies) if policies else books,
     )
 
 
@@ -146,5 +154,5 @@ def coverage_report(
     engine: Engine, *, history: MappingHistory, entity: str, period: Period, clock: Clock
 ) -> tuple[list[Coverage], list[UnmappedPattern]]:
     """Mapped vs suspense spend of the period per provider, and the largest unmapped kinds of spend."""
-    report = _dry_plan(engine, history, entity, period, LedgerCalendar(), clock)
+    report = _dry_plan(engine, history, entity, period, LedgerCalendar(), clock, None)
     return report.coverage, report.unmapped
