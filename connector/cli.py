@@ -390,6 +390,7 @@ def reconcile_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Compare provider cost, invoice, what tokenbooks posted and what the ledger holds, for a month."""
+    from connector.service.policies import load_policy_history
     from connector.service.reconcile import reconcile_period
     from connector.service.runs import RunRecorder
 
@@ -418,6 +419,7 @@ def reconcile_command(
                 recorder=recorder,
                 clock=application.clock,
                 history=history,
+                policies=load_policy_history(application.engine, *application.policies()),
             )
         except TokenbooksError as exc:
             recorder.finish("failed", reason=str(exc))

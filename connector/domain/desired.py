@@ -26,7 +26,7 @@ imported today for last spring, or a late invoice, is booked without classifying
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -161,20 +161,29 @@ def _accrued(inp: BooksInput, out: Desired):
 
 
 def _usage_costs(inp: BooksInput, out: Desired) -> dict[Bucket, Decimal]:
-    """Usage cost per bucket (kind AC, or CP when capitalized), exact; the window's allocations only."""
+    """Usage cost per bucket (kind AC, or CP when capitalized); the window's allocations only."""
+    out.exact = usage_costs(inp.allocations, inp.policies, inp.entity, inp.role_target)
+    return {bucket: quantize(amount, bucket.currency) for bucket, amount in out.exact.items()}
+
+
+def usage_costs(
+    allocations: Iterable[Allocation], policies: PolicyHistory, entity: str, role_target: RoleTarget
+) -> dict[Bucket, Decimal]:
+    """Usage cost per bucket, exact (not yet rounded), as the policies bucket it: accrued (AC) or
+    capitalized (CP), per day or per month. Reconciliation rounds the same buckets to compare."""
     exact: dict[Bucket, Decimal] = {}
-    for allocation in inp.allocations:
+    for allocation in allocations:
         fact = allocation.fact
         if fact.charge_category is not ChargeCategory.USAGE:
             continue
-        policy = inp.policies.in_force(inp.entity, fact.posting_date)
+        policy = policies.in_force(entity, fact.posting_date)
         account = policy.account(fact.provider, fact.provider_account)
         kind, target = AC, allocation.target
         if allocation.category is Category.CAPITALIZE:
             kind = CP
         elif allocation.category is not Category.SUSPENSE and policy.capitalization.capitalizes(fact):
             kind = CP  # fine-tuning capitalized by policy: the rule's class and tracking are kept
-            capitalized = inp.role_target("capitalized_software")
+            capitalized = role_target("capitalized_software")
             target = LedgerTarget(capitalized.account, target.class_name, target.department, target.tracking)
         bucket = Bucket(
             fact.entity,
@@ -186,8 +195,7 @@ def _usage_costs(inp: BooksInput, out: Desired) -> dict[Bucket, Decimal]:
             fact.currency,
         )
         _add(exact, bucket, allocation.amount)
-    out.exact = exact
-    return {bucket: quantize(amount, bucket.currency) for bucket, amount in exact.items()}
+    return exact
 
 
 def _billing(inp: BooksInput, provider: str, account: str, day: date) -> Billing:

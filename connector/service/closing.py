@@ -136,6 +136,7 @@ def checklist(
             recorder=recorder,
             clock=ctx.clock,
             history=ctx.mapping_history(),
+            policies=policies,
         )
         result.reconciliation = [
             (r.input.provider, r.input.provider_account, r.status.value) for r in results

@@ -11,19 +11,22 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy.engine import Engine
 
-from connector.domain.desired import COST_KINDS
+from connector.domain.accounting_policy import BUILT_IN, PolicyHistory
+from connector.domain.desired import COST_KINDS, usage_costs
 from connector.domain.facts import CostBasis
 from connector.domain.journals import Journal, JournalKind
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import HistoryClassifier, MappingHistory
-from connector.domain.money import ZERO
+from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
-from connector.domain.policies import COUNTER_ROLE, usage_accrual_desired
+from connector.domain.policies import COUNTER_ROLE
 from connector.domain.reconcile import ReconInput, ReconResult, reconcile
 from connector.ledgers.port import Ledger, LedgerJournal
+from connector.service.books import role_targets
 from connector.service.runs import Clock, RunRecorder
 from connector.store.repositories import StoredJournal, UnitOfWork
 from connector.store.tables import ReconciliationRow
@@ -57,15 +60,23 @@ def reconcile_period(
     clock: Clock,
     tolerance: Decimal = DEFAULT_TOLERANCE,
     history: MappingHistory | None = None,
+    policies: PolicyHistory | None = None,
 ) -> list[ReconResult]:
     """Reconcile `period`; provider cost is classified by the mapping version in force on each day
-    (`history`, by default `mapping` alone), as the planner did, so rounding per bucket agrees."""
+    (`history`, by default `mapping` alone) and bucketed by the accounting policies (by default the
+    built-in ones), as the planner did, so rounding per bucket agrees."""
     figures: dict[Account, _Figures] = defaultdict(_Figures)
     with UnitOfWork(engine) as uow:
         stored = uow.facts.current(entity, period.first_day, period.last_day)
         journals = uow.outbox.for_bucket_periods(entity, period.first_day, period.last_day)
         invoices = uow.invoices.for_period(entity, str(period))
-    _cost(figures, [s.fact for s in stored], (history or MappingHistory.of([mapping])).classifier())
+    buckets = partial(
+        usage_costs,
+        policies=policies or PolicyHistory.of([BUILT_IN]),
+        entity=entity,
+        role_target=role_targets(mapping, mapping.entity(entity).ledger),
+    )
+    _cost(figures, [s.fact for s in stored], (history or MappingHistory.of([mapping])).classifier(), buckets)
     _posted(figures, journals, period)
     for invoice in invoices:
         f = figures[(invoice.provider, invoice.provider_account)]
@@ -97,7 +108,7 @@ def reconcile_period(
     return results
 
 
-def _cost(figures: dict[Account, _Figures], facts: list, classifier: HistoryClassifier) -> None:
+def _cost(figures: dict[Account, _Figures], facts: list, classifier: HistoryClassifier, buckets) -> None:
     allocations = classifier.classify_all(facts)
     for fact in facts:
         f = figures[(fact.provider, fact.provider_account)]
@@ -105,8 +116,8 @@ def _cost(figures: dict[Account, _Figures], facts: list, classifier: HistoryClas
         f.cost_exact += fact.amount
         if fact.cost_basis is CostBasis.ESTIMATED:
             f.estimated += fact.amount
-    for bucket, amount in usage_accrual_desired(allocations).items():
-        figures[(bucket.provider, bucket.provider_account)].rounded += amount
+    for bucket, amount in buckets(allocations).items():
+        figures[(bucket.provider, bucket.provider_account)].rounded += quantize(amount, bucket.currency)
 
 
 def _posted(figures: dict[Account, _Figures], journals: list[StoredJournal], period: Period) -> None:

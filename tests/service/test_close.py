@@ -75,3 +75,14 @@ def test_a_period_that_has_not_ended_cannot_be_closed(tmp_path):
     world.clock.now = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)  # 19:00 on 31 October in New York
     with pytest.raises(InputError, match="2026-10 has not ended for acme-us"):
         close_period(world.app, entity=ENTITY, period=OCTOBER)
+
+
+def test_the_reconciliation_of_a_reversing_month_rounds_as_the_policy_buckets(tmp_path):
+    world = books_world(tmp_path, policies("accrual: month_end_reversing"))
+    for day in (3, 4, 5):
+        world.source.set("10.004", date(2026, 10, day))  # 30.012: 30.01 a month, 30.00 as three days
+    world.invoice("INV-10", "2026-10", "2026-11-02", "30.01")
+    world.clock.now = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
+    result = close_period(world.app, entity=ENTITY, period=OCTOBER)
+    assert result.checklist.reconciliation == [("openai", "org-1", "matched")]
+    assert result.checklist.ready
