@@ -31,6 +31,7 @@ from quickbooks.objects.account import Account
 from quickbooks.objects.base import Ref
 from quickbooks.objects.bill import Bill
 from quickbooks.objects.department import Department
+from quickbooks.objects.exchangerate import ExchangeRate
 from quickbooks.objects.journalentry import JournalEntry, JournalEntryLine, JournalEntryLineDetail
 from quickbooks.objects.trackingclass import Class
 from quickbooks.objects.vendor import Vendor
@@ -47,6 +48,7 @@ from connector.domain.errors import (
     TokenbooksError,
     UncertainOutcome,
 )
+from connector.domain.fx import Rate
 from connector.domain.journals import Journal, LedgerTarget, check_journal
 from connector.ledgers.pacing import Pacer, Window
 from connector.ledgers.port import (
@@ -258,6 +260,15 @@ class QuickBooksLedger:
 
     def lock_date(self) -> date | None:
         return _book_close_date(self.preferences())
+
+    def exchange_rate(self, base: str, quote: str, day: date) -> Rate | None:
+        """The company's own rate of `base` in its home currency for `day` (multicurrency companies keep
+        one per currency and day), or None when QuickBooks has none for that day."""
+        where = f" WHERE SourceCurrencyCode = {_quoted(base)} AND AsOfDate = {_quoted(day.isoformat())}"
+        for row in self._query(ExchangeRate, where, f"reading the {base} exchange rate of {day}"):
+            if row.TargetCurrencyCode == quote and row.Rate:
+                return Rate(day, base, quote, Decimal(str(row.Rate)), f"QuickBooks rate of {row.AsOfDate}")
+        return None
 
     def currency_setup(self) -> CurrencySetup:
         """The home currency, and whether multicurrency is on (journals with CurrencyRef/ExchangeRate)."""

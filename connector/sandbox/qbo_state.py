@@ -48,6 +48,7 @@ ENTITY_TABLES = {
     "Department": "departments",
     "Vendor": "vendors",
     "Bill": "bills",
+    "ExchangeRate": "exchange_rates",  # multicurrency: the company's rate per currency and day
 }
 _SINGLE_ROW = {"CompanyInfo": "company_info", "Preferences": "preferences"}
 NAME_LIST_ENTITIES = frozenset({"Account", "Class", "Department", "Vendor"})
@@ -80,6 +81,9 @@ def _queryable_fields() -> dict[str, frozenset[str]]:
         "Vendor": _fields_of(make_vendor("0", "x", "t")),
         "CompanyInfo": _fields_of(company["company_info"]),
         "Preferences": _fields_of(company["preferences"]),
+        "ExchangeRate": frozenset(
+            {"SourceCurrencyCode", "TargetCurrencyCode", "Rate", "AsOfDate", "MetaData"}
+        ),
     }
 
 
@@ -168,7 +172,7 @@ class CompanyState:
         """Every stored row of a query entity, in Id order."""
         if entity in _SINGLE_ROW:
             return [self.data[_SINGLE_ROW[entity]]]
-        return list(self.data[ENTITY_TABLES[entity]].values())
+        return list(self.data.get(ENTITY_TABLES[entity], {}).values())  # older state files lack new tables
 
     def get(self, entity: str, object_id: Any) -> dict[str, Any]:
         """A stored transaction by Id, or 610 Object Not Found."""
@@ -417,6 +421,20 @@ class CompanyState:
             body["DocNumber"] = new_doc_number
         fields = normalise_journal_entry(body, self, check_period=False)
         return copy.deepcopy(self._replace("JournalEntry", entry, fields))
+
+    def set_exchange_rate(self, source: str, as_of: date | str, rate: Decimal | str) -> dict[str, Any]:
+        """The company's rate of `source` in its home currency for a day (the Currency Center's job)."""
+        day = as_of.isoformat() if isinstance(as_of, date) else str(as_of)
+        home = str(self.preferences()["CurrencyPrefs"]["HomeCurrency"]["value"])
+        row = {
+            "SourceCurrencyCode": source,
+            "TargetCurrencyCode": home,
+            "Rate": Decimal(str(rate)),
+            "AsOfDate": day,
+            "MetaData": {"LastUpdatedTime": self.now_text()},
+        }
+        self.data.setdefault("exchange_rates", {})[f"{source}-{day}"] = row
+        return copy.deepcopy(row)
 
     def add_bill(
         self,

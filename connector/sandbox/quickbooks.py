@@ -208,6 +208,11 @@ class QuickBooksSandbox(LedgerSandbox):
         with self._lock:
             return copy.deepcopy(self.company.preferences())
 
+    def set_exchange_rate(self, source: str, as_of: date | str, rate: Decimal | str) -> dict[str, Any]:
+        """Multicurrency: the rate of `source` in home currency for a day (`SELECT * FROM ExchangeRate`)."""
+        with self._changing():
+            return self.company.set_exchange_rate(source, as_of, rate)
+
     def queue_write_fault(self, code: str | int, times: int = 1, *, detail: str = "") -> None:
         """The next ``times`` JournalEntry creates (alone or as batch items) fail with QuickBooks ``code``:
         5010 stale object, 6000 business validation (``detail`` says which rule), 6190 invalid company

@@ -94,7 +94,9 @@ def book_options(
                 f"company's home currency is {setup.home}",
                 fix="correct the entity's currency in the mapping, or connect the right ledger company",
             )
-        prefers_ledger = policy.fx_source is FxSource.LEDGER
+        # The ledger's own rate where the policy prefers it and the ledger keeps rates (QuickBooks
+        # multicurrency); otherwise, and for a day it has none, the rates file.
+        prefers_ledger = policy.fx_source is FxSource.LEDGER and setup.foreign_journals
         return CurrencyPlan(
             company.currency,
             setup.foreign_journals,

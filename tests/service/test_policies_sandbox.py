@@ -29,7 +29,7 @@ from connector.store.repositories import UnitOfWork
 from tests.service.books_world import ENTITY, policies
 from tests.service.conftest import Clock, ScriptedSource
 from tests.service.test_qbo_resilience import approve
-from tests.support import FULL_MAPPING, free_port
+from tests.support import FULL_MAPPING, fact, free_port
 
 ACCRUED, PREPAID, VENDOR = (
     "6",
@@ -143,3 +143,21 @@ def test_credits_bought_used_and_expired_leave_prepaid_ai_credits_as_the_lots_sa
   Cr 1350                                            80.00"""
         ]
         assert books.balance(PREPAID) == Decimal("750.00")  # lot-1's 750 left; lot-2 used and written off
+
+
+def test_with_multicurrency_a_euro_journal_carries_quickbooks_own_rate_of_its_date(tmp_path):
+    with QuickBooksSandbox(tmp_path / "qbo.json") as box:
+        box.set_preference("MultiCurrencyEnabled", True)
+        box.set_exchange_rate("EUR", date(2026, 10, 5), "1.0850")
+        books = SandboxBooks(tmp_path, box, policies(fx="{source: ledger}"))
+        books.source.facts.append(fact("92.17", date(2026, 10, 5), currency="EUR"))
+        books.night(date(2026, 10, 5))
+        with UnitOfWork(books.app.engine) as uow:
+            [stored] = uow.outbox.list(ENTITY)
+        assert (stored.journal.currency, stored.journal.exchange_rate) == ("EUR", Decimal("1.0850"))
+        assert (
+            "Exchange rate 1.0850 USD per EUR (2026-10-05, QuickBooks rate of 2026-10-05)"
+            in stored.journal.memo
+        )
+        [entry] = box.journal_entries()
+        assert (entry["CurrencyRef"]["value"], entry["ExchangeRate"]) == ("EUR", Decimal("1.0850"))
