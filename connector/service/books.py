@@ -26,9 +26,10 @@ from connector.domain.desired import COST_KINDS, DERIVED_KINDS, BooksInput, Desi
 from connector.domain.errors import ConfigError
 from connector.domain.fx import Rate, RateTable, convert
 from connector.domain.invoices import Invoice, InvoiceLine
-from connector.domain.journals import Bucket, Journal, LedgerTarget
+from connector.domain.journals import Bucket, Journal, JournalKind, LedgerTarget
 from connector.domain.mapping import Allocation, MappingSet
 from connector.domain.money import ZERO
+from connector.domain.periods import Period
 from connector.domain.planner import PlannedJournal, Review
 from connector.ledgers.port import Ledger
 from connector.service.policies import rate_table
@@ -277,17 +278,29 @@ def review_for(options: BookOptions, desired: Desired) -> Review:
 # ----------------------------------------------------------------------------------------- run report
 
 
-def report_books(books: Desired, recorder) -> None:
-    """What the policies did that a person must know: prepaid usage beyond the lots, invoice true-ups,
-    and anything the plan could not book as the policies say."""
-    by_account: dict[tuple[str, str, str], Decimal] = {}
-    for o in books.overflow:
-        key = (o.provider, o.provider_account, o.currency)
-        by_account[key] = by_account.get(key, ZERO) + o.amount
-    for (provider, account, currency), amount in sorted(by_account.items()):
-        days = sorted(
-            {o.day for o in books.overflow if (o.provider, o.provider_account) == (provider, account)}
-        )
+def report_books(books: Desired, planned: list[PlannedJournal], recorder) -> None:
+    """What the policies did in this plan that a person must know: prepaid usage beyond the lots and
+    invoice true-ups (only where this plan books something for them), and what could not be booked."""
+    touched = {
+        (c.bucket.kind, c.bucket.provider, c.bucket.provider_account, c.bucket.period)
+        for p in planned
+        for c in p.journal.contributions
+    }
+    accrued = (JournalKind.USAGE_ACCRUAL, JournalKind.CAPITALIZATION)
+    overflow = [
+        o
+        for o in books.overflow
+        if any((k, o.provider, o.provider_account, o.day) in touched for k in accrued)
+    ]
+    for provider, account, currency in sorted(
+        {(o.provider, o.provider_account, o.currency) for o in overflow}
+    ):
+        mine = [
+            o
+            for o in overflow
+            if (o.provider, o.provider_account, o.currency) == (provider, account, currency)
+        ]
+        amount, days = sum((o.amount for o in mine), ZERO), sorted({o.day for o in mine})
         recorder.event(
             "alert.prepaid_overflow",
             f"{amount} {currency} of {provider} {account} usage ({days[0]}..{days[-1]}) is beyond its prepaid "
@@ -303,7 +316,8 @@ def report_books(books: Desired, recorder) -> None:
             },
         )
     for t in books.trueups:
-        if t.variance or t.hold_reason:
+        key = (JournalKind.TRUE_UP, t.provider, t.provider_account, Period.parse(t.period).last_day)
+        if key in touched:
             recorder.event(
                 "trueup.held" if t.hold_reason else "trueup",
                 t.hold_reason

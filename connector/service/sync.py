@@ -180,7 +180,7 @@ def _run(
         books=options,
     )
     _report_plan(result.plan, recorder)
-    report_books(result.plan.books, recorder)
+    report_books(result.plan.books, result.plan.planned, recorder)
     if result.dry_run:
         return
     mark_policies_applied(ctx.engine, ctx.clock)
