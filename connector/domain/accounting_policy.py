@@ -24,11 +24,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from connector.domain.facts import Fact
 from connector.domain.planner import LockedBehaviour
 from connector.domain.policies import Granularity
-from connector.domain.versions import Span, in_force, version_spans
+from connector.domain.versions import Span, span_index, version_spans
 
 
 class Billing(StrEnum):
@@ -202,6 +203,12 @@ BUILT_IN = PolicySet(
 )
 
 
+@lru_cache(maxsize=32)
+def _spans(versions: tuple[PolicySet, ...]) -> tuple[Span[PolicySet], ...]:
+    """The spans of a history, computed once (a plan asks for the policy of every fact's day)."""
+    return tuple(version_spans(versions))
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyHistory:
     """Every policy version used, oldest first; the policy in force on a day is looked up per entity."""
@@ -222,10 +229,11 @@ class PolicyHistory:
         return self.versions[-1]
 
     def spans(self) -> list[Span[PolicySet]]:
-        return version_spans(self.versions)
+        return list(_spans(self.versions))
 
     def in_force(self, entity: str, day: date) -> EntityPolicy:
-        return in_force(self.versions, day).entity(entity)
+        spans = _spans(self.versions)
+        return spans[span_index(spans, day)].item.entity(entity)
 
     def account(self, entity: str, provider: str, account: str, day: date) -> AccountPolicy:
         return self.in_force(entity, day).account(provider, account)

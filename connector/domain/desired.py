@@ -31,7 +31,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from connector.domain.accounting_policy import AccrualStyle, Billing, PolicyHistory
+from connector.domain.accounting_policy import (
+    AccountPolicy,
+    AccrualStyle,
+    Billing,
+    EntityPolicy,
+    PolicyHistory,
+)
 from connector.domain.amortization import Cohort, amortization_for
 from connector.domain.credits import CreditLot, CustomerCreditEvent
 from connector.domain.facts import ChargeCategory
@@ -172,12 +178,18 @@ def usage_costs(
     """Usage cost per bucket, exact (not yet rounded), as the policies bucket it: accrued (AC) or
     capitalized (CP), per day or per month. Reconciliation rounds the same buckets to compare."""
     exact: dict[Bucket, Decimal] = {}
+    in_force: dict[
+        tuple[date, str, str], tuple[EntityPolicy, AccountPolicy]
+    ] = {}  # a lookup per day, not fact
     for allocation in allocations:
         fact = allocation.fact
         if fact.charge_category is not ChargeCategory.USAGE:
             continue
-        policy = policies.in_force(entity, fact.posting_date)
-        account = policy.account(fact.provider, fact.provider_account)
+        key = (fact.posting_date, fact.provider, fact.provider_account)
+        if key not in in_force:
+            policy = policies.in_force(entity, fact.posting_date)
+            in_force[key] = policy, policy.account(fact.provider, fact.provider_account)
+        policy, account = in_force[key]
         kind, target = AC, allocation.target
         if allocation.category is Category.CAPITALIZE:
             kind = CP
