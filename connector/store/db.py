@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, inspect
+from sqlalchemy import event, insert, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel, create_engine
 
@@ -80,6 +81,11 @@ def create_schema(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
     with engine.begin() as connection:
         command.stamp(alembic_config(connection), "head")
+        connection.execute(
+            insert(tables.AuditChainRow).values(
+                id=1, last_event_id=0, last_hash="0" * 64, events=0, updated_at=datetime.now(UTC)
+            )
+        )
 
 
 def describe_url(url: str) -> str:

@@ -32,6 +32,7 @@ from connector.domain.mapping import Allocation, MappingSet
 from connector.domain.money import ZERO
 from connector.store.tables import (
     AllocationRow,
+    AuditChainRow,
     BookmarkRow,
     ContributionRow,
     EventRow,
@@ -338,26 +339,69 @@ class RunRepository:
 
 
 def event_hash(
-    prev_hash: str, *, at: datetime, actor: str, kind: str, message: str, data: dict, run_id: str | None
+    prev_hash: str,
+    *,
+    at: datetime,
+    actor: str,
+    kind: str,
+    message: str,
+    data: dict,
+    run_id: str | None,
+    level: str = "info",
+    scheme: int = 2,
 ) -> str:
-    canonical = json.dumps(
-        {
-            "prev": prev_hash,
-            "at": at.isoformat(),
-            "actor": actor,
-            "kind": kind,
-            "message": message,
-            "data": data,
-            "run_id": run_id,
-        },
-        sort_keys=True,
-        default=str,
-    )
+    """The hash of an event: sha256 over its canonical JSON and the previous event's hash.
+
+    Scheme 1 (events written before revision 0002) covers everything but the level; scheme 2 covers it too.
+    """
+    content = {
+        "prev": prev_hash,
+        "at": as_utc(at).isoformat(),
+        "actor": actor,
+        "kind": kind,
+        "message": message,
+        "data": data,
+        "run_id": run_id,
+    }
+    if scheme >= 2:
+        content["level"] = level
+    canonical = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def as_utc(moment: datetime) -> datetime:
+    """The same instant in UTC (a naive value is taken to be UTC already)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def row_hash(row: EventRow) -> str:
+    return event_hash(
+        row.prev_hash,
+        at=row.at,
+        actor=row.actor,
+        kind=row.kind,
+        message=row.message,
+        data=row.data,
+        run_id=row.run_id,
+        level=row.level,
+        scheme=row.hash_scheme,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    last_event_id: int
+    last_hash: str
+    events: int
+
+
 class EventLog:
-    """The append-only, hash-chained run log."""
+    """The append-only, hash-chained run log.
+
+    Every append first updates the chain's head row: that takes SQLite's write lock or PostgreSQL's row
+    lock until the transaction ends, so concurrent writers append one after the other and the chain can
+    never fork (two events claiming the same predecessor).
+    """
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -373,11 +417,12 @@ class EventLog:
         data: dict | None = None,
         now: datetime | None = None,
     ) -> EventRow:
-        at = (now or utcnow()).replace(microsecond=(now or utcnow()).microsecond)
+        at = as_utc(now or utcnow())
         data = json.loads(json.dumps(data or {}, default=str))
-        last = self.session.exec(select(EventRow.hash).order_by(EventRow.id.desc()).limit(1)).scalar()
-        prev = last or GENESIS_HASH
-        digest = event_hash(prev, at=at, actor=actor, kind=kind, message=message, data=data, run_id=run_id)
+        prev = self._lock_head()
+        digest = event_hash(
+            prev, at=at, actor=actor, kind=kind, message=message, data=data, run_id=run_id, level=level
+        )
         row = EventRow(
             run_id=run_id,
             at=at,
@@ -388,10 +433,43 @@ class EventLog:
             data=data,
             prev_hash=prev,
             hash=digest,
+            hash_scheme=2,
         )
         self.session.add(row)
         self.session.flush()
+        self.session.execute(
+            update(AuditChainRow)
+            .where(AuditChainRow.id == 1)
+            .values(last_event_id=row.id, last_hash=digest, updated_at=at)
+        )
         return row
+
+    def _lock_head(self) -> str:
+        """Lock the chain's head for this transaction and return the hash the next event links to."""
+        bumped = self.session.execute(
+            update(AuditChainRow).where(AuditChainRow.id == 1).values(events=AuditChainRow.events + 1)
+        ).rowcount
+        if not bumped:  # a database created before the head existed: start it at its last event
+            last = self.session.execute(
+                select(EventRow.id, EventRow.hash).order_by(EventRow.id.desc())
+            ).first()
+            count = self.session.execute(select(func.count(EventRow.id))).scalar() or 0
+            self.session.execute(
+                insert(AuditChainRow).values(
+                    id=1,
+                    last_event_id=last[0] if last else 0,
+                    last_hash=last[1] if last else GENESIS_HASH,
+                    events=count + 1,
+                    updated_at=utcnow(),
+                )
+            )
+        return self.session.execute(select(AuditChainRow.last_hash).where(AuditChainRow.id == 1)).scalar_one()
+
+    def head(self) -> ChainHead | None:
+        row = self.session.execute(
+            select(AuditChainRow.last_event_id, AuditChainRow.last_hash, AuditChainRow.events)
+        ).first()
+        return ChainHead(*row) if row else None
 
     def for_run(self, run_id: str) -> list[EventRow]:
         return list(
