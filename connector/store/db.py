@@ -17,7 +17,7 @@ from sqlalchemy import event, insert, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel, create_engine
 
-from connector.store import tables  # noqa: F401 - registers the tables on SQLModel.metadata
+from connector.store import tables
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
