@@ -7,6 +7,7 @@ function, so production and tests share the wiring.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from connector.domain.errors import ConfigError
 from connector.domain.mapping import MappingSet
 from connector.domain.periods import Period
 from connector.domain.planner import LockedBehaviour
+from connector.domain.reconcile import Tolerance
 from connector.ledgers.port import Ledger
 from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
@@ -51,10 +53,14 @@ class App:
     source_overrides: list[Source] | None = None
     _mapping: tuple[MappingSet, str] | None = None
     _ledgers: dict[str, Ledger] = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)  # set by `serve` on SIGTERM/SIGINT
 
     @property
     def actor(self) -> str:
         return self.settings.actor
+
+    def stop_requested(self) -> bool:
+        return self.stopping.is_set()
 
     # ---------------------------------------------------------------------------------------- mapping
 
@@ -78,6 +84,22 @@ class App:
 
     def locked_behaviour(self, entity: str) -> LockedBehaviour:
         return LockedBehaviour.NEXT_OPEN_DAY
+
+    def tolerance(self, provider: str) -> Tolerance:
+        """The reconciliation tolerance for `provider` (its override, or the default)."""
+        chosen = self.settings.reconcile.providers.get(provider, self.settings.reconcile)
+        return Tolerance(chosen.absolute, chosen.percent)
+
+    def policy_inputs(self, entity: str) -> dict:
+        """The accounting policies a run applies to `entity`, as recorded in its audit inputs.
+
+        Issue 5's policies (close, prepaid, breakage …) add their names and versions here.
+        """
+        return {
+            "locked_period": self.locked_behaviour(entity).value,
+            "accrual_granularity": "daily",
+            "ledger_mode": self.settings.ledger_mode,
+        }
 
     def default_start(self, until: date) -> date:
         """Where a source with no bookmark starts: the configured start date, or the month being booked."""

@@ -91,6 +91,21 @@ def plain_errors(as_json: bool = False) -> Iterator[None]:
         raise typer.Exit(2 if isinstance(exc, ConfigError) else 1) from None
 
 
+@contextmanager
+def busy_is_not_a_failure(as_json: bool = False) -> Iterator[None]:
+    """Another process already works on the entity: say so and exit cleanly (status 0), doing nothing."""
+    from connector.domain.errors import BusyError
+
+    try:
+        yield
+    except BusyError as exc:
+        if as_json:
+            print_json({"status": "busy", "reason": exc.message})
+        else:
+            errors.print(f"[yellow]Busy:[/] {exc.message}. Nothing was done.", highlight=False)
+        raise typer.Exit(0) from None
+
+
 class RichReporter:
     """Progress bars and notes on the terminal (stderr, so --json output stays clean)."""
 
@@ -241,7 +256,7 @@ def sync_command(
     """Pull provider costs, map them, and post the journals (the nightly run)."""
     from connector.service.sync import sync
 
-    with plain_errors(as_json):
+    with plain_errors(as_json), busy_is_not_a_failure(as_json):
         first = _day(since, "--since")
         last = _day(until, "--until")
         application = _app_for()
@@ -365,40 +380,16 @@ def reconcile_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Compare provider cost, invoice, what tokenbooks posted and what the ledger holds, for a month."""
-    from connector.service.reconcile import reconcile_period
-    from connector.service.runs import RunRecorder
+    from connector.service.reconcile import reconcile_run
 
-    with plain_errors(as_json):
+    with plain_errors(as_json), busy_is_not_a_failure(as_json):
         try:
             month = Period.parse(period)
         except ValueError as exc:
             raise ConfigError(f"--period: {exc}") from None
         application = _app_for()
         target = entity or application.default_entity()
-        mapping, _ = application.mapping()
-        recorder = RunRecorder(
-            application.engine,
-            application.clock,
-            actor=application.actor,
-            kind="reconcile",
-            entity=target,
-            params={"period": period},
-        )
-        try:
-            ledger = None if offline else application.ledger(target)
-            results = reconcile_period(
-                application.engine,
-                mapping=mapping,
-                entity=target,
-                period=month,
-                ledger=ledger,
-                recorder=recorder,
-                clock=application.clock,
-            )
-        except TokenbooksError as exc:
-            recorder.finish("failed", reason=str(exc))
-            raise
-        recorder.finish("succeeded", stats={r.input.provider: r.status.value for r in results})
+        results = reconcile_run(application, entity=target, period=month, read_back=not offline)
     if as_json:
         print_json({"period": period, "entity": target, "results": [_recon_json(r) for r in results]})
         return
@@ -417,6 +408,10 @@ def _recon_json(result: Any) -> dict:
         "posted_total": d.posted_total,
         "ledger_total": d.ledger_total,
         "coverage": result.coverage,
+        "variance": result.variance,
+        "explained": [{"item": label, "amount": amount} for label, amount in result.explained],
+        "unexplained": result.unexplained,
+        "tolerance": result.input.tolerance.describe(),
         "status": result.status.value,
         "findings": [f.as_dict() for f in result.findings],
     }

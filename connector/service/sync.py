@@ -14,14 +14,14 @@ from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
-from connector.domain.errors import TokenbooksError
+from connector.domain.errors import Interrupted, TokenbooksError
 from connector.domain.mapping import MappingSet
 from connector.domain.planner import LedgerCalendar, LockedBehaviour
 from connector.ledgers.port import Ledger
 from connector.service.plan import PlanReport, plan_entity
 from connector.service.post import PostReport, post_pending
 from connector.service.pull import SourcePull, pull_source, window_for
-from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
+from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter, exclusive
 from connector.sources.base import Source
 from connector.store.repositories import UnitOfWork
 
@@ -42,6 +42,10 @@ class SyncContext(Protocol):
     def default_start(self, until: date) -> date: ...
 
     def locked_behaviour(self, entity: str) -> LockedBehaviour: ...
+
+    def stop_requested(self) -> bool: ...
+
+    def policy_inputs(self, entity: str) -> dict: ...
 
 
 @dataclass
@@ -74,6 +78,19 @@ def sync(
     dry_run: bool = False,
     reporter: Reporter | None = None,
 ) -> SyncResult:
+    with exclusive(ctx.engine, ctx.clock, entity=entity, kind="sync", actor=ctx.actor):
+        return _sync(ctx, entity=entity, since=since, until=until, dry_run=dry_run, reporter=reporter)
+
+
+def _sync(
+    ctx: SyncContext,
+    *,
+    entity: str,
+    since: date | None,
+    until: date | None,
+    dry_run: bool,
+    reporter: Reporter | None,
+) -> SyncResult:
     reporter = reporter or SilentReporter()
     until = until or last_complete_day(ctx)
     params = {"entity": entity, "since": since, "until": until, "dry_run": dry_run}
@@ -88,6 +105,10 @@ def sync(
     result = SyncResult(recorder.run_id, entity, "running", dry_run=dry_run)
     try:
         _run(ctx, result, recorder, reporter, since=since, until=until)
+    except Interrupted as exc:
+        result.status, result.reason = "abandoned", str(exc)
+        recorder.finish("abandoned", reason=str(exc), stats=_stats(result))
+        return result
     except TokenbooksError as exc:
         result.status, result.reason = "failed", str(exc)
         recorder.finish("failed", reason=str(exc), stats=_stats(result))
@@ -112,6 +133,7 @@ def _run(
     until: date,
 ) -> None:
     mapping, text = ctx.mapping()
+    _record_inputs(ctx, result.entity, mapping, recorder)
     with UnitOfWork(ctx.engine) as uow:
         if uow.mappings.record(mapping, text, run_id=recorder.run_id, now=ctx.clock()):
             uow.events.append(
@@ -129,6 +151,7 @@ def _run(
         uow.commit()
     first_day = until
     for source in ctx.sources(result.entity):
+        _stop_if_asked(ctx, "before pulling " + source.name)
         window = window_for(
             source, ctx.engine, since=since, until=until, default_start=ctx.default_start(until)
         )
@@ -155,8 +178,52 @@ def _run(
     _report_plan(result.plan, recorder)
     if result.dry_run:
         return
+    _stop_if_asked(ctx, "before posting")
+    recorder.event("post.started", f"posting the pending journals of {result.entity}")
     result.post = post_pending(
-        ctx.engine, ledger, entity=result.entity, recorder=recorder, clock=ctx.clock, reporter=reporter
+        ctx.engine,
+        ledger,
+        entity=result.entity,
+        recorder=recorder,
+        clock=ctx.clock,
+        reporter=reporter,
+        should_stop=ctx.stop_requested,
+    )
+    recorder.event(
+        "post.finished",
+        f"posted {len(result.post.posted)}, found {len(result.post.found)}, rejected "
+        f"{len(result.post.rejected)}, to retry {len(result.post.failed)}",
+        data={
+            "ledger": ledger.name,
+            "ledger_calls": {"read": ledger.stats.read_calls, "write": ledger.stats.write_calls},
+        },
+    )
+    if result.post.interrupted:
+        raise Interrupted(
+            f"stopped by a shutdown request after posting {len(result.post.posted)} journal(s)",
+            fix="nothing to do: the next run posts the rest",
+        )
+
+
+def _stop_if_asked(ctx: SyncContext, where: str) -> None:
+    if ctx.stop_requested():
+        raise Interrupted(f"stopped by a shutdown request {where}", fix="nothing to do: the next run goes on")
+
+
+def _record_inputs(ctx: SyncContext, entity: str, mapping: MappingSet, recorder: RunRecorder) -> None:
+    """What the run starts from, for the auditor: mapping and policy versions, sources and bookmarks."""
+    with UnitOfWork(ctx.engine) as uow:
+        bookmarks = {b.source_id: b.value for b in uow.bookmarks.all()}
+    recorder.event(
+        "run.inputs",
+        f"mapping version {mapping.version} ({mapping.content_hash[:12]}), "
+        f"{len(ctx.sources(entity))} source(s)",
+        data={
+            "mapping": {"version": mapping.version, "hash": mapping.content_hash, "source": mapping.source},
+            "policy": ctx.policy_inputs(entity),
+            "sources": [s.name for s in ctx.sources(entity)],
+            "bookmarks": bookmarks,
+        },
     )
 
 

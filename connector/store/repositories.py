@@ -222,6 +222,22 @@ class FactRepository:
             )
         ).scalar()
 
+    def all_versions(
+        self, entity: str, provider: str, provider_account: str, first_day: date, last_day: date
+    ) -> list[FactRow]:
+        """Every stored version (current and superseded) of an account's facts posted in a range of days."""
+        return list(
+            self.session.exec(
+                select(FactRow).where(
+                    FactRow.entity == entity,
+                    FactRow.provider == provider,
+                    FactRow.provider_account == provider_account,
+                    FactRow.posting_date >= first_day,
+                    FactRow.posting_date <= last_day,
+                )
+            ).scalars()
+        )
+
     def history(self, natural_key: str) -> list[FactRow]:
         return list(
             self.session.exec(
@@ -330,6 +346,56 @@ class RunRepository:
 
     def get(self, run_id: str) -> RunRow | None:
         return self.session.get(RunRow, run_id)
+
+    def abandon_running(self, entity: str, *, now: datetime, reason: str) -> list[RunRow]:
+        """Mark the entity's runs still `running` as abandoned (call it holding the entity's lock)."""
+        rows = list(
+            self.session.exec(
+                select(RunRow).where(RunRow.entity == entity, RunRow.status == "running")
+            ).scalars()
+        )
+        for row in rows:
+            row.status, row.reason, row.finished_at = "abandoned", reason, now
+            self.session.add(row)
+        return rows
+
+    def last_per_entity(self, kind: str | None = None, statuses: Sequence[str] | None = None) -> list[RunRow]:
+        """The newest run of each entity (of one kind, with one of the statuses, when given)."""
+        newest = select(RunRow.entity, func.max(RunRow.started_at).label("started_at")).group_by(
+            RunRow.entity
+        )
+        if kind:
+            newest = newest.where(RunRow.kind == kind)
+        if statuses:
+            newest = newest.where(RunRow.status.in_(statuses))
+        newest_sub = newest.subquery()
+        query = select(RunRow).join(
+            newest_sub,
+            (RunRow.entity == newest_sub.c.entity) & (RunRow.started_at == newest_sub.c.started_at),
+        )
+        if kind:
+            query = query.where(RunRow.kind == kind)
+        if statuses:
+            query = query.where(RunRow.status.in_(statuses))
+        return list(self.session.exec(query.order_by(RunRow.entity)).scalars())
+
+    def between(self, first: datetime, last: datetime) -> list[RunRow]:
+        return list(
+            self.session.exec(
+                select(RunRow)
+                .where(RunRow.started_at >= first, RunRow.started_at <= last)
+                .order_by(RunRow.started_at)
+            ).scalars()
+        )
+
+    def status_counts(self) -> dict[tuple[str, str | None, str], int]:
+        """(kind, entity, status) → number of runs."""
+        rows = self.session.execute(
+            select(RunRow.kind, RunRow.entity, RunRow.status, func.count()).group_by(
+                RunRow.kind, RunRow.entity, RunRow.status
+            )
+        )
+        return {(kind, entity, status): count for kind, entity, status, count in rows}
 
     def latest(self, limit: int = 20, kind: str | None = None) -> list[RunRow]:
         query = select(RunRow)
