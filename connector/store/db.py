@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel, create_engine
 
 from connector.store import tables
+from connector.store.locks import schema_lock
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -74,6 +75,11 @@ def create_schema(engine: Engine) -> None:
     A new, empty database gets every table at once and is stamped with the head revision (fast, and the
     same schema, as a test proves); a database with tables is migrated, so an older one upgrades in place.
     """
+    with schema_lock(engine):
+        _create_or_upgrade(engine)
+
+
+def _create_or_upgrade(engine: Engine) -> None:
     if inspect(engine).get_table_names():
         if current_revision(engine) != head_revision():
             upgrade(engine)

@@ -69,12 +69,12 @@ def _advisory_lock(engine: Engine, entity: str) -> Iterator[None]:
     # AUTOCOMMIT: the lock belongs to the session, so no transaction needs to stay open while it is held
     connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
-        if not _pg_call(connection, "pg_try_advisory_lock", entity):
+        if not _pg_call(connection, "pg_try_advisory_lock", f"entity:{entity}"):
             raise _busy(engine, entity)
         try:
             yield
         finally:
-            _pg_call(connection, "pg_advisory_unlock", entity)
+            _pg_call(connection, "pg_advisory_unlock", f"entity:{entity}")
     except BaseException:
         connection.invalidate()  # never hand a connection that may still hold the lock back to the pool
         raise
@@ -82,16 +82,43 @@ def _advisory_lock(engine: Engine, entity: str) -> Iterator[None]:
         connection.close()
 
 
-def _pg_call(connection: Connection, function: str, entity: str) -> bool:
+def _pg_call(connection: Connection, function: str, name: str) -> bool:
     statement = text(
-        f"SELECT {function}(hashtextextended('tokenbooks:' || current_schema() || ':' || :e, 0))"
+        f"SELECT {function}(hashtextextended('tokenbooks:' || current_schema() || ':' || :n, 0))"
     )
-    return bool(connection.execute(statement, {"e": entity}).scalar())
+    return bool(connection.execute(statement, {"n": name}).scalar())
+
+
+SCHEMA_LOCK = "schema"  # entity locks are named "entity:<id>", so no entity can take this one
+
+
+@contextmanager
+def schema_lock(engine: Engine) -> Iterator[None]:
+    """Wait for, then hold, the right to create or migrate the schema (two first starts must not race)."""
+    if engine.dialect.name == "postgresql":
+        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            _pg_call(connection, "pg_advisory_lock", SCHEMA_LOCK)
+            yield
+            _pg_call(connection, "pg_advisory_unlock", SCHEMA_LOCK)
+        except BaseException:
+            connection.invalidate()
+            raise
+        finally:
+            connection.close()
+        return
+    path = lock_file(engine, SCHEMA_LOCK)
+    if path is None:
+        yield
+        return
+    with path.open("a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
 
 
 @contextmanager
 def _file_lock(engine: Engine, entity: str) -> Iterator[None]:
-    path = lock_file(engine, entity)
+    path = lock_file(engine, f"entity-{entity}")
     if path is None:  # an in-memory database lives in this process only: the thread registry suffices
         with _memory_lock(engine, entity):
             yield
@@ -111,12 +138,12 @@ def _file_lock(engine: Engine, entity: str) -> Iterator[None]:
         handle.close()  # closing the file releases the lock
 
 
-def lock_file(engine: Engine, entity: str) -> Path | None:
-    """`<database file>.<entity>.lock`, beside the SQLite database file."""
+def lock_file(engine: Engine, name: str) -> Path | None:
+    """`<database file>.<name>.lock`, beside the SQLite database file."""
     database = engine.url.database
     if not database or database == ":memory:":
         return None
-    slug = re.sub(r"[^A-Za-z0-9_.-]", "_", entity)
+    slug = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     return Path(f"{database}.{slug}.lock")
 
 

@@ -8,10 +8,10 @@ from connector.domain.periods import Period
 from connector.domain.reconcile import ReconStatus, Tolerance
 from connector.service.invoices import store_invoices
 from connector.service.reconcile import reconcile_period, reconcile_run
-from connector.settings import ToleranceSettings
-from connector.store.repositories import UnitOfWork
 from connector.service.runs import RunRecorder
 from connector.service.sync import sync
+from connector.settings import ToleranceSettings
+from connector.store.repositories import UnitOfWork
 from tests.service.conftest import World
 
 OCT = Period(2026, 10)
