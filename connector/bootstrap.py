@@ -190,6 +190,19 @@ class App:
             fix="use a quickbooks entity",
         )
 
+    # ------------------------------------------------------------------------------------ after a run
+
+    def after_run(self, entity: str) -> list:
+        """What the service does after each scheduled run: raise the alerts that are due, and send them."""
+        from connector.service.alerts import raise_alerts
+
+        return raise_alerts(self, entity)
+
+    def notifier(self):
+        from connector.service.alerts import Notifier
+
+        return Notifier.from_settings(self.settings.alerts)
+
 
 def build_app(
     settings: Settings | None = None,

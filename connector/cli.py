@@ -661,3 +661,30 @@ def keygen() -> None:
     from connector.ledgers.tokens import TokenCipher
 
     console.print(f"TOKENBOOKS_ENCRYPTION_KEY={TokenCipher.generate_key()}")
+
+
+# ------------------------------------------------------------------------------- service: serve, audit
+
+
+@app.command("serve")
+def serve_command() -> None:
+    """Run the service: nightly syncs and the month-end job per entity, /healthz and /metrics.
+
+    Stops on SIGTERM or SIGINT after the run in flight finishes or reaches a safe point.
+    """
+    import logging
+
+    from connector.scheduler import job_specs, serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with plain_errors():
+        application = _app_for()
+        for spec in job_specs(application):
+            errors.print(
+                f"scheduled {spec.kind} for {spec.entity}: {spec.trigger} ({spec.timezone})", highlight=False
+            )
+        serve(
+            application,
+            on_ready=lambda url: errors.print(f"tokenbooks serving health on {url}", highlight=False),
+        )
+    errors.print("tokenbooks stopped", highlight=False)
