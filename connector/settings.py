@@ -172,3 +172,15 @@ def load_settings(**overrides: object) -> Settings:
             "Settings are invalid: " + "; ".join(lines),
             fix="correct these variables in the environment or .env (see .env.example)",
         ) from None
+
+
+def secret_values(model: BaseModel) -> list[str]:
+    """Every secret the settings hold (API keys, client secrets, webhook URL …), to scrub from exports."""
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr) and value.get_secret_value():
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            found += secret_values(value)
+    return found

@@ -47,9 +47,14 @@ class ChainReport:
         return not self.problems
 
 
-def verify_chain(engine: Engine, batch: int = 5_000) -> ChainReport:
-    """Recompute every event's hash and link, in order; report each break with the event it concerns."""
+def verify_chain(engine: Engine, *, anchors: frozenset[str] = frozenset(), batch: int = 5_000) -> ChainReport:
+    """Recompute every event's hash and link, in order; report each break with the event it concerns.
+
+    `anchors` are hashes recorded earlier (e.g. printed by a previous verify and kept by the auditor):
+    each must still be in the chain, which catches even a chain rewritten and re-hashed from that point.
+    """
     report = ChainReport()
+    unseen = set(anchors)
     previous: EventRow | None = None
     with UnitOfWork(engine) as uow:
         head = uow.events.head()
@@ -66,11 +71,18 @@ def verify_chain(engine: Engine, batch: int = 5_000) -> ChainReport:
                 )
             report.events += 1
             report.first_event_id = report.first_event_id or row.id
+            unseen.discard(row.hash)
             previous = row
     if previous is not None:
         report.last_event_id, report.head_hash = previous.id, previous.hash
     if head is not None:
         _check_head(report, head.last_event_id, head.last_hash, head.events)
+    report.problems += [
+        ChainProblem(
+            None, "rewritten", f"the anchored hash {anchor} is no longer in the chain: it was rewritten"
+        )
+        for anchor in sorted(unseen)
+    ]
     return report
 
 
