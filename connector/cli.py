@@ -839,3 +839,25 @@ def audit_export(
         return
     for path in files:
         console.print(f"wrote {path}", highlight=False)
+
+
+@app.command("approve")
+def approve_command(
+    key: Annotated[str, typer.Argument(help="The key of a held journal, e.g. TB-AC-260930-001.")],
+    approver: Annotated[str, typer.Option("--as", help="Who approves, as written in the audit log.")],
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Release a journal held for approval; the next sync posts it. The approval is in the audit log."""
+    from connector.service.approvals import approve_journal
+
+    with plain_errors(as_json):
+        application = _app_for()
+        target = entity or application.default_entity()
+        reason = approve_journal(
+            application.engine, application.clock, entity=target, key=key, approver=approver
+        )
+    if as_json:
+        print_json({"key": key, "entity": target, "approved_by": approver, "was_held_because": reason})
+        return
+    console.print(f"{key} approved by {approver}; the next sync posts it.", highlight=False)

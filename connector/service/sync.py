@@ -212,15 +212,25 @@ def _stop_if_asked(ctx: SyncContext, where: str) -> None:
 
 def _record_inputs(ctx: SyncContext, entity: str, mapping: MappingSet, recorder: RunRecorder) -> None:
     """What the run starts from, for the auditor: mapping and policy versions, sources and bookmarks."""
+    policy = ctx.policy_inputs(entity)
     with UnitOfWork(ctx.engine) as uow:
         bookmarks = {b.source_id: b.value for b in uow.bookmarks.all()}
+        before = uow.events.last_data("run.inputs", entity=entity)
+    if before is not None and before.get("policy") != policy:
+        recorder.event(
+            "policy.changed",
+            f"accounting policy of {entity} changed: {before.get('policy')} → {policy}",
+            level="warning",
+            data={"entity": entity, "before": before.get("policy"), "after": policy},
+        )
     recorder.event(
         "run.inputs",
         f"mapping version {mapping.version} ({mapping.content_hash[:12]}), "
         f"{len(ctx.sources(entity))} source(s)",
         data={
             "mapping": {"version": mapping.version, "hash": mapping.content_hash, "source": mapping.source},
-            "policy": ctx.policy_inputs(entity),
+            "entity": entity,
+            "policy": policy,
             "sources": [s.name for s in ctx.sources(entity)],
             "bookmarks": bookmarks,
         },

@@ -537,6 +537,16 @@ class EventLog:
         ).first()
         return ChainHead(*row) if row else None
 
+    def last_data(self, kind: str, **match: object) -> dict | None:
+        """The data of the newest event of `kind` whose data holds `match` (a few recent events are read)."""
+        rows = self.session.exec(
+            select(EventRow).where(EventRow.kind == kind).order_by(EventRow.id.desc()).limit(50)
+        )
+        for row in rows.scalars():
+            if all(row.data.get(k) == v for k, v in match.items()):
+                return row.data
+        return None
+
     def for_run(self, run_id: str) -> list[EventRow]:
         return list(
             self.session.exec(

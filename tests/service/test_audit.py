@@ -18,6 +18,8 @@ from typer.testing import CliRunner
 from connector.cli import app as cli
 from connector.domain.errors import InputError
 from connector.domain.periods import Period
+from connector.domain.planner import LockedBehaviour
+from connector.service.approvals import approve_journal
 from connector.service.audit import trace, verify_chain
 from connector.service.exports import period_export, write_export
 from connector.service.sync import sync
@@ -220,3 +222,32 @@ def _text(path) -> str:
         book = load_workbook(path)
         return "\n".join(str(v) for sheet in book for row in sheet.values for v in row)
     return path.read_text()
+
+
+def test_runs_record_their_inputs_and_a_policy_change_and_an_approval_are_events(world: World):
+    world.ledger.lock = date(2026, 10, 31)
+    world.app.locked_behaviour = lambda entity: LockedBehaviour.HOLD  # the controller wants to approve
+    month(world)
+    with UnitOfWork(world.app.engine) as uow:
+        [held] = uow.outbox.list("acme-us", statuses=["held"])[:1]
+    inputs = next(e for e in events(world) if e.kind == "run.inputs")
+    assert inputs.data["mapping"]["version"] == 1
+    assert inputs.data["policy"]["locked_period"] == "hold"
+    assert inputs.data["sources"] == ["openai.costs"]
+    started = next(e for e in events(world) if e.kind == "run.started")
+    assert started.data["code_version"]
+
+    approve_journal(
+        world.app.engine, world.clock, entity="acme-us", key=held.journal.key, approver="j.rivera"
+    )
+    world.ledger.lock = None  # the controller reopened October
+    del world.app.locked_behaviour
+    result = sync(world.app, entity="acme-us", until=date(2026, 10, 2))
+    assert held.journal.key in result.post.posted
+    approval = next(e for e in events(world) if e.kind == "journal.approved")
+    assert (approval.actor, approval.data["key"]) == ("j.rivera", held.journal.key)
+    [change] = [e for e in events(world) if e.kind == "policy.changed"]
+    assert change.data["before"]["locked_period"] == "hold"
+    assert change.data["after"]["locked_period"] == "next_open_period"
+    with pytest.raises(InputError, match="not held"):
+        approve_journal(world.app.engine, world.clock, entity="acme-us", key=held.journal.key, approver="x")
