@@ -265,6 +265,8 @@ def sync_command(
             result = sync(
                 application, entity=target, since=first, until=last, dry_run=dry_run, reporter=reporter
             )
+        if not dry_run:
+            _raise_alerts(application, target)
     if as_json:
         print_json(_sync_json(result))
     else:
@@ -861,3 +863,71 @@ def approve_command(
         print_json({"key": key, "entity": target, "approved_by": approver, "was_held_because": reason})
         return
     console.print(f"{key} approved by {approver}; the next sync posts it.", highlight=False)
+
+
+alerts_app = typer.Typer(
+    help="Alerts: what needs a person (failed runs, suspense, variance, spikes, budgets)."
+)
+app.add_typer(alerts_app, name="alerts")
+
+
+def _raise_alerts(application: Any, entity: str) -> None:
+    """After a run from the command line (cron, systemd, Kubernetes): raise and send due alerts."""
+    try:
+        application.after_run(entity)
+    except TokenbooksError as exc:  # an alert problem must not hide the run's own outcome
+        errors.print(f"[yellow]Alerts not checked:[/] {exc}", highlight=False)
+
+
+@alerts_app.command("list")
+def alerts_list(
+    limit: Annotated[int, typer.Option(help="How many.")] = 50, as_json: JsonFlag = False
+) -> None:
+    """Alerts raised so far, newest first, with what to do and where each was sent."""
+    from sqlalchemy import select
+
+    from connector.store.repositories import UnitOfWork
+    from connector.store.tables import AlertRow
+
+    with plain_errors(as_json), UnitOfWork(_app_for().engine) as uow:
+        rows = list(
+            uow.session.exec(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)).scalars()
+        )
+    records = [
+        {
+            "raised_at": r.raised_at,
+            "kind": r.kind,
+            "entity": r.entity,
+            "subject": r.subject,
+            "period": r.period,
+            "severity": r.severity,
+            "message": r.message,
+            "action": r.action,
+            "sent_to": r.channels,
+            "error": r.last_error,
+        }
+        for r in rows
+    ]
+    if as_json:
+        print_json(records)
+        return
+    for r in records:
+        console.print(
+            f"[bold]{_cell(r['raised_at'])}[/] {r['kind']} {r['entity']} {r['subject']} ({r['period']}): {r['message']}\n"
+            f"  what to do: {r['action']}\n  sent to: {', '.join(r['sent_to']) or 'nowhere yet'}",
+            highlight=False,
+        )
+
+
+@alerts_app.command("check")
+def alerts_check(entity: EntityOption = None, as_json: JsonFlag = False) -> None:
+    """Look for alerts now and send the new ones (the service does this after every run)."""
+    with plain_errors(as_json):
+        application = _app_for()
+        sent = application.after_run(entity or application.default_entity())
+    if as_json:
+        print_json(
+            [{"kind": a.kind, "subject": a.subject, "period": a.period, "sent_to": a.channels} for a in sent]
+        )
+        return
+    console.print(f"{len(sent)} alert(s) sent.", highlight=False)
