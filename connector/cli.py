@@ -420,45 +420,41 @@ def _recon_json(result: Any) -> dict:
 
 
 def _print_reconciliation(results: list[Any]) -> None:
-    table = Table(title="Reconciliation")
-    for column in (
-        "Provider",
-        "Period",
-        "Provider cost",
-        "Invoice",
-        "Posted",
-        "In ledger",
-        "Coverage",
-        "Status",
-    ):
-        table.add_column(
-            column, justify="right" if column not in ("Provider", "Period", "Status") else "left"
-        )
+    """One column per provider account, one row per figure: fits a terminal and reads top to bottom."""
+    if not results:
+        console.print("Nothing to reconcile for this period (no facts, invoices or postings).")
+        return
+    table = Table(title=f"Reconciliation {results[0].input.period}")
+    table.add_column("")
     for r in results:
-        d = r.input
-        colour = {"matched": "green", "within_tolerance": "green", "missing_invoice": "yellow"}.get(
-            r.status.value, "red"
-        )
-        table.add_row(
-            f"{d.provider} ({d.provider_account})",
-            d.period,
-            f"{r.provider_cost:,.2f}",
-            "—" if d.invoice_total is None else f"{d.invoice_total:,.2f}",
-            f"{d.posted_total:,.2f}",
-            "—" if d.ledger_total is None else f"{d.ledger_total:,.2f}",
-            "—" if r.coverage is None else f"{r.coverage:.2%}",
-            f"[{colour}]{r.status.value}[/]",
-        )
+        table.add_column(f"{r.input.provider}\n{r.input.provider_account}", justify="right")
+    rows = [
+        ("Provider cost", lambda r: f"{r.provider_cost:,.2f}"),
+        ("Invoice", lambda r: "—" if r.input.invoice_total is None else f"{r.input.invoice_total:,.2f}"),
+        ("Posted by tokenbooks", lambda r: f"{r.input.posted_total:,.2f}"),
+        ("In the ledger", lambda r: "—" if r.input.ledger_total is None else f"{r.input.ledger_total:,.2f}"),
+        ("Coverage", lambda r: "—" if r.coverage is None else f"{r.coverage:.2%}"),
+        ("Status", _status_cell),
+    ]
+    for label, cell in rows:
+        table.add_row(label, *[cell(r) for r in results])
     console.print(table)
     for r in results:
         for finding in r.findings:
             mark = "[green]✓[/]" if finding.holds else "[red]✗[/]"
-            text = f" {mark} {finding.check}"
+            text = f" {mark} {r.input.provider}: {finding.check}"
             if not finding.holds:
                 text += f": off by {finding.difference}"
             if finding.explanation:
                 text += f" — {finding.explanation}"
             console.print(text, highlight=False)
+
+
+def _status_cell(result: Any) -> str:
+    colour = {"matched": "green", "within_tolerance": "green", "missing_invoice": "yellow"}.get(
+        result.status.value, "red"
+    )
+    return f"[{colour}]{result.status.value}[/]"
 
 
 # ---------------------------------------------------------------------------------------------- import

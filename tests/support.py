@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 from connector.domain.facts import Dimensions, Fact, natural_key
 from connector.domain.journals import LedgerTarget
 from connector.domain.mapping import MappingSet, parse_mapping
 
-SHARED = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared"
+
+def find_shared() -> Path:
+    """The team's shared folder (specs, sample data): `$TOKENBOOKS_SHARED_DIR`, else `../shared` beside this
+    checkout, else beside the repository it was cloned from (a fresh clone in a temp dir still finds it)."""
+    repo = Path(__file__).resolve().parents[1]
+    candidates = [os.environ.get("TOKENBOOKS_SHARED_DIR"), repo.parent / "shared"]
+    origin = subprocess.run(
+        ["git", "-C", str(repo), "remote", "get-url", "origin"], capture_output=True, text=True
+    )
+    if origin.returncode == 0 and origin.stdout.strip():
+        candidates.append(Path(origin.stdout.strip()).expanduser().resolve().parent / "shared")
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "specs").is_dir():
+            return Path(candidate)
+    raise FileNotFoundError(
+        "the shared folder (specs and sample data) was not found beside the checkout or its origin; "
+        "set TOKENBOOKS_SHARED_DIR to it"
+    )
+
+
+SHARED = find_shared()
 
 
 def fact(
@@ -59,6 +82,7 @@ rules:
   - id: support
     when: {project: proj_support_assistant}
     category: cogs
+    quickbooks: {class: Support Assistant}
   - id: eng
     when: {project: {glob: "proj_eng_*"}}
     category: rnd

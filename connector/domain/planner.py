@@ -102,15 +102,13 @@ def plan(
     new keys never collide with stored ones and a re-plan after a crash gives the same keys.
     """
     groups: dict[_Group, list[Contribution]] = defaultdict(list)
-    for bucket, amount in sorted(deltas(desired, posted).items()):
+    for bucket, amount in sorted(deltas(desired, posted).items(), key=lambda item: item[0].key()):
         groups[_group_for(bucket, calendar)].append(Contribution(bucket, amount))
 
     serials = dict(used_serials)
     planned = []
     for group in sorted(groups, key=_group_order):
         journal = _journal_for(group, groups[group], counter_target, calendar, serials, provider_label)
-        if journal is None:
-            continue
         reason = ""
         if group.held:
             reason = (
@@ -144,7 +142,7 @@ def _journal_for(
     calendar: LedgerCalendar,
     serials: dict[str, int],
     provider_label: ProviderLabel,
-) -> Journal | None:
+) -> Journal:
     periods = sorted({c.bucket.period for c in contributions})
     moved = periods[0] != group.txn_date or periods[-1] != group.txn_date
     net = sum((c.amount for c in contributions), ZERO)
@@ -156,8 +154,13 @@ def _journal_for(
     lines = merge_lines(JournalLine(c.bucket.target, c.amount, f"{what} {when}") for c in contributions)
     if net != 0:
         lines = (*lines, JournalLine(counter_target(contributions[0].bucket), -net, f"{what} {when}"))
-    if len(lines) < 2:
-        return None  # deltas that cancel on the same target: nothing for the ledger to hold
+    elif len(lines) < 2:
+        # The deltas cancel on the same accounts (e.g. usage a provider moved from a locked day to an open
+        # one). The ledger balances do not change, but the movement between periods is still booked, one
+        # line per period, so posted follows desired and the trail shows what moved.
+        lines = tuple(
+            JournalLine(c.bucket.target, c.amount, f"{what} for {c.bucket.period}") for c in contributions
+        )
 
     prefix = key_prefix(kind, group.txn_date)
     serials[prefix] = serials.get(prefix, 0) + 1

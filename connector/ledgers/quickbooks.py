@@ -61,6 +61,8 @@ from connector.retrying import RetryPolicy
 LEDGER = "quickbooks"
 THROTTLE_WAIT_SECONDS = 60.0  # Intuit: a 429 means wait 60 s; QBO sends no Retry-After
 PAGE_SIZE = 1000
+# QuickBooks lists only active names unless asked; inactive ones must be seen to say "inactive", not "missing".
+ALL_ACTIVE_STATES = " WHERE Active IN (true, false)"
 
 
 # ----------------------------------------------------------------------------------------------- OAuth
@@ -346,7 +348,7 @@ class QuickBooksLedger:
 
     def chart_of_accounts(self) -> list[LedgerAccount]:
         if self._accounts is None:
-            accounts = self._query(Account, "", "listing accounts")
+            accounts = self._query(Account, ALL_ACTIVE_STATES, "listing accounts")
             self._accounts = [
                 LedgerAccount(
                     id=str(a.Id),
@@ -361,8 +363,8 @@ class QuickBooksLedger:
 
     def tracking(self) -> list[TrackingOption]:
         if self._options is None:
-            classes = self._query(Class, "", "listing classes")
-            departments = self._query(Department, "", "listing departments")
+            classes = self._query(Class, ALL_ACTIVE_STATES, "listing classes")
+            departments = self._query(Department, ALL_ACTIVE_STATES, "listing departments")
             self._options = [
                 TrackingOption("class", str(c.Id), c.FullyQualifiedName or c.Name, bool(c.Active))
                 for c in classes

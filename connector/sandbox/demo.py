@@ -12,12 +12,13 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import requests
+from pydantic import SecretStr
 
 from connector.bootstrap import App, build_app
 from connector.domain.periods import Period
@@ -90,9 +91,10 @@ def run_demo(
         app = build_app(settings, clock=clock, vault=MemoryVault())
         _connect(app, sandbox)
         result = DemoResult(data_dir)
+        provider_clock = _ProviderClock(data_dir / "provider-as-of.txt")
         for day in DEMO_PERIOD.days():
             clock.night_after(day)
-            replay.as_of = day + timedelta(days=1)
+            replay.as_of = provider_clock.advance(day + timedelta(days=1))
             night = sync(app, entity=DEMO_ENTITY, until=day, reporter=reporter)
             result.nights.append(night)
             if on_night:
@@ -104,6 +106,23 @@ def run_demo(
     finally:
         replay.stop()
         sandbox.stop()
+
+
+class _ProviderClock:
+    """How far the provider's data has moved, kept between demo runs: a provider never goes back in time.
+
+    On a second run the replay keeps serving the month as finally restated, so re-running the nights
+    finds nothing new to post instead of "restating" 7 October back to its first figure.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.as_of = date.fromisoformat(path.read_text().strip()) if path.exists() else date.min
+
+    def advance(self, day: date) -> date:
+        self.as_of = max(self.as_of, day)
+        self.path.write_text(self.as_of.isoformat())
+        return self.as_of
 
 
 class _NightClock:
@@ -126,7 +145,7 @@ def _with_endpoints(
         update={
             "openai": settings.openai.model_copy(
                 update={
-                    "admin_key": DEMO_ADMIN_KEY,
+                    "admin_key": SecretStr(DEMO_ADMIN_KEY),
                     "base_url": openai_url,
                     "organization": DEMO_ORGANIZATION,
                     "start_date": DEMO_PERIOD.first_day.isoformat(),
@@ -136,7 +155,7 @@ def _with_endpoints(
             "quickbooks": settings.quickbooks.model_copy(
                 update={
                     "client_id": sandbox.client_id,
-                    "client_secret": sandbox.client_secret,
+                    "client_secret": SecretStr(sandbox.client_secret),
                     "base_url": qbo_url,
                     "discovery_url": f"{qbo_url}/.well-known/openid_configuration",
                     "timeout_seconds": 10.0,

@@ -85,7 +85,7 @@ def _day_lines(
 ) -> list[CostLine]:
     micro_total = daily * 1_000_000 * rng.randint(80, 125) // 100
     return [
-        CostLine(day, project, item, Decimal(micro_total * share // 100 + rng.randint(0, 999)).scaleb(-6))
+        CostLine(day, project, item, Decimal(micro_total * share // 100 + rng.randint(0, 99_999)).scaleb(-6))
         for item, share in items
     ]
 

@@ -24,7 +24,7 @@ def test_first_matching_rule_wins_and_unmatched_spend_goes_to_suspense():
         fact("20.00", project="proj_eng_agents"),
         fact("5.00", project=None),
     ) == [
-        ("support", "cogs", "5010", Decimal("10.00")),
+        ("support", "cogs", "5010|class=Support Assistant", Decimal("10.00")),
         ("eng", "rnd", "6110", Decimal("20.00")),
         ("suspense", "suspense", "6190", Decimal("5.00")),
     ]
@@ -94,9 +94,9 @@ BROKEN = {
     "yaml syntax": ("rules:\n  - id: a\n    when: {project: x\n", "4", "YAML syntax error"),
     "unknown role": (MINIMAL_MAPPING.replace("  rnd:", "  r_and_d:"), "8", "unknown role"),
     "missing suspense": (MINIMAL_MAPPING.replace('  suspense: {quickbooks: "6190"}\n', ""), "7", "suspense"),
-    "split of 99": (MINIMAL_MAPPING.replace("percent: 40", "percent: 39"), "22", "sum to 99"),
-    "duplicate id": (MINIMAL_MAPPING.replace("id: eng", "id: support"), "17", "used twice"),
-    "bad regex": (MINIMAL_MAPPING.replace('{glob: "proj_eng_*"}', '{regex: "proj_(eng"}'), "18", "regular"),
+    "split of 99": (MINIMAL_MAPPING.replace("percent: 40", "percent: 39"), "23", "sum to 99"),
+    "duplicate id": (MINIMAL_MAPPING.replace("id: eng", "id: support"), "18", "used twice"),
+    "bad regex": (MINIMAL_MAPPING.replace('{glob: "proj_eng_*"}', '{regex: "proj_(eng"}'), "19", "regular"),
     "unknown dimension": (
         MINIMAL_MAPPING.replace("{project: proj_support_assistant}", "{projet: x}"),
         "15",
@@ -104,7 +104,7 @@ BROKEN = {
     ),
     "unknown category": (
         MINIMAL_MAPPING.replace("category: rnd\n  - id: shared", "category: research\n  - id: shared"),
-        "19",
+        "20",
         "unknown category",
     ),
     "wrong version type": (

@@ -47,7 +47,8 @@ def test_a_day_of_usage_becomes_one_accrual_journal():
         golden(journals)
         == """\
 2026-10-01 TB-AC-261001-001 usage_accrual USD
-  Dr 5010                                           124.00
+  Dr 5010                                             4.00
+  Dr 5010 (Support Assistant)                       120.00
   Dr 6110                                            33.00
   Dr 6130                                             3.00
   Dr 6190                                             2.50
@@ -71,7 +72,7 @@ def test_a_restated_day_posts_only_its_delta():
         golden([p.journal for p in delta])
         == """\
 2026-10-01 TB-AC-261001-002 usage_accrual USD
-  Dr 5010                                            12.35
+  Dr 5010 (Support Assistant)                        12.35
   Cr 2150                                            12.35"""
     )
 
@@ -84,7 +85,7 @@ def test_a_lower_restatement_credits_the_category_back():
         == """\
 2026-10-01 TB-AC-261001-002 usage_accrual USD
   Dr 2150                                            20.00
-  Cr 5010                                            20.00"""
+  Cr 5010 (Support Assistant)                        20.00"""
     )
 
 
@@ -96,7 +97,7 @@ def test_moving_spend_between_categories_is_a_reclass_that_nets_to_zero():
         golden(journals)
         == """\
 2026-10-01 TB-RC-261001-001 reclass USD
-  Dr 5010                                            50.00
+  Dr 5010 (Support Assistant)                        50.00
   Cr 6110                                            50.00"""
     )
 
@@ -129,9 +130,28 @@ def test_locked_deltas_of_many_days_are_gathered_in_one_journal_on_the_first_ope
         golden([planned.journal])
         == """\
 2026-11-01 TB-AC-261101-001 usage_accrual USD
-  Dr 5010                                            30.00
+  Dr 5010 (Support Assistant)                        30.00
   Cr 2150                                            30.00"""
     )
+
+
+def test_usage_moved_from_a_locked_day_to_an_open_one_is_booked_as_a_transfer_between_periods():
+    calendar = LedgerCalendar(lock_date=date(2026, 10, 1))
+    first = run_plan(desired_for(fact("0.01", date(2026, 10, 1))), calendar=calendar)
+    posted = sum_contributions(p.journal for p in first)
+    moved = desired_for(fact("0.01", date(2026, 10, 2)))  # the provider restates: it was 2 October's usage
+    [transfer] = run_plan(moved, posted, calendar, serials={"TB-AC-261002-": 1})
+    assert (
+        golden([transfer.journal])
+        == """\
+2026-10-02 TB-RC-261002-001 reclass USD
+  Dr 5010 (Support Assistant)                         0.01
+  Cr 5010 (Support Assistant)                         0.01"""
+    )
+    descriptions = sorted(line.description for line in transfer.journal.lines)
+    assert descriptions == ["openai reclass for 2026-10-01", "openai reclass for 2026-10-02"]
+    after = sum_contributions(p.journal for p in [*first, transfer])
+    assert run_plan(moved, after, calendar) == []
 
 
 # ------------------------------------------------------------------------------------------ properties

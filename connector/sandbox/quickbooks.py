@@ -1,0 +1,655 @@
+"""A stateful local QuickBooks Online: the Accounting API (v3) and Intuit OAuth 2.0, over plain HTTP.
+
+It lets the real ``python-quickbooks`` and ``intuit-oauth`` (intuitlib) clients run against loopback in tests
+and in ``tokenbooks demo``. Behaviour follows ``shared/reference/erps.md`` Part A: fault envelopes and
+codes, DocNumber rules, closed periods, ``requestid`` replay, batch limits, throttling, token rotation.
+
+Credentials (fixed unless the constructor is told otherwise)::
+
+    client id      tokenbooks-sandbox-client
+    client secret  tokenbooks-sandbox-secret
+    realm id       9341452000000001
+    discovery URL  <base>/.well-known/openid_configuration
+
+How a client gets tokens. Either run the authorization-code flow: build ``AuthClient(client_id,
+client_secret, redirect_uri, environment="<base>/.well-known/openid_configuration")`` (intuitlib treats an
+environment that is not production/sandbox as the discovery URL), open ``get_authorization_url(...)`` with
+any HTTP client *without following redirects*: the sandbox approves at once (there is no login page) and
+answers 302 to ``redirect_uri?code=…&state=…&realmId=…``; then ``get_bearer_token(code, realm_id=…)``.
+Or, in tests, call ``QuickBooksSandbox.issue_tokens()`` (or ``POST /_sandbox/tokens``) for a ready pair.
+
+Endpoints (``/v3`` answers are JSON with a ``"time"`` field unless noted):
+
+- ``GET /.well-known/openid_configuration`` (also ``…_sandbox_configuration``, with or without a trailing
+  slash): the discovery document.
+- ``GET /connect/oauth2?client_id&response_type=code&scope&redirect_uri&state``: approves, 302 with a code.
+- ``POST /oauth2/v1/tokens/bearer`` (HTTP Basic client auth, form body): ``grant_type=authorization_code``
+  (``code``, ``redirect_uri``) or ``grant_type=refresh_token`` (``refresh_token``). Errors:
+  ``401 {"error":"invalid_client"}``, ``400 {"error":"invalid_grant",…}``.
+- ``POST /oauth2/v1/tokens/revoke`` (Basic auth, JSON ``{"token": …}``): revokes that token's grant.
+- ``GET /v1/openid_connect/userinfo`` (Bearer) and ``GET /oauth2/v1/keys`` (an empty JWKS).
+- ``/v3/company/<realm>/…`` with ``Authorization: Bearer <access token>``: ``POST journalentry`` (create,
+  update with Id+SyncToken, ``?operation=delete``), ``GET journalentry/<id>``, ``POST bill``,
+  ``GET bill/<id>``, ``GET account|class|department|vendor/<id>``, ``GET companyinfo/<realm>``,
+  ``GET preferences``, ``POST query`` (SQL body, ``application/text``) or ``GET query?query=…``,
+  ``POST batch`` (≤ 30 items). ``?requestid=`` (≤ 50 chars; ≤ 36 on a batch, then bIds ≤ 10) makes a POST
+  replay its first answer. Missing/expired/revoked token: 401 AuthenticationFault 3200; another realm's
+  token or an unknown realm: 403 AuthorizationFault 3100. Over 500 requests/min (batch items count one
+  each), 40 batches/min or 10 concurrent requests per realm: 429 with QBO's XML body.
+- ``/_sandbox/…``: the control surface over HTTP, without auth, faults or limits (see ``qbo_admin``).
+
+Faults from a ``FaultPlan`` apply to ``/v3`` calls (``faults``) and, separately, to the token endpoint
+(``token_faults``). State is saved to ``state_file`` after every change and read back when a sandbox is
+built on the same file. Nothing starts until ``start()`` or ``serve_forever()``.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from connector.sandbox.common import (
+    Clock,
+    ConcurrencyGauge,
+    FaultPlan,
+    InjectedFault,
+    SandboxServer,
+    SlidingWindowLimiter,
+    StateFile,
+    SystemClock,
+    dumps_exact,
+)
+from connector.sandbox.qbo_admin import handle_admin
+from connector.sandbox.qbo_api import QboApi, batch_weight
+from connector.sandbox.qbo_auth import OAuthError, TokenStore
+from connector.sandbox.qbo_errors import (
+    QboFault,
+    authorization_failed,
+    invalid_property,
+    qbo_time,
+    system_error,
+    throttle_xml,
+)
+from connector.sandbox.qbo_state import CompanyState
+
+__all__ = [
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_CLIENT_SECRET",
+    "DEFAULT_REALM_ID",
+    "QuickBooksSandbox",
+    "serve",
+]
+
+DEFAULT_REALM_ID = "9341452000000001"
+DEFAULT_CLIENT_ID = "tokenbooks-sandbox-client"
+DEFAULT_CLIENT_SECRET = "tokenbooks-sandbox-secret"
+ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
+REQUEST_ID_MAX = 50
+REQUEST_LOG_LIMIT = 10_000
+STATE_VERSION = 1
+_LOGGED_HEADERS = ("Authorization", "Content-Type", "Accept", "User-Agent")
+
+_ROUTES = Map(
+    [
+        Rule("/.well-known/openid_configuration", endpoint="discovery"),
+        Rule("/.well-known/openid_configuration/", endpoint="discovery"),
+        Rule("/.well-known/openid_sandbox_configuration", endpoint="discovery"),
+        Rule("/.well-known/openid_sandbox_configuration/", endpoint="discovery"),
+        Rule("/connect/oauth2", endpoint="authorize", methods=["GET"]),
+        Rule("/oauth2/v1/tokens/bearer", endpoint="token", methods=["POST"]),
+        Rule("/oauth2/v1/tokens/revoke", endpoint="revoke", methods=["POST"]),
+        Rule("/v1/openid_connect/userinfo", endpoint="userinfo", methods=["GET"]),
+        Rule("/oauth2/v1/keys", endpoint="jwks", methods=["GET"]),
+        Rule("/v3/company/<realm>/<path:resource>", endpoint="v3", methods=["GET", "POST"]),
+        Rule("/_sandbox/<path:action>", endpoint="admin", methods=["GET", "POST", "DELETE"]),
+    ],
+    strict_slashes=False,
+)
+
+
+@dataclass
+class Reply:
+    """An HTTP answer, kept as text so a ``requestid`` replay can return it byte for byte."""
+
+    status: int
+    body: str
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_response(self) -> Response:
+        return Response(self.body, status=self.status, content_type=self.content_type, headers=self.headers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "body": self.body, "content_type": self.content_type}
+
+
+class QuickBooksSandbox:
+    """A QBO company, its OAuth server and its limits, served over HTTP by ``start()``."""
+
+    def __init__(
+        self,
+        state_file: Path | None = None,
+        *,
+        clock: Clock | None = None,
+        faults: FaultPlan | None = None,
+        token_faults: FaultPlan | None = None,
+        realm_id: str = DEFAULT_REALM_ID,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        retry_after_seconds: int | None = None,
+        requests_per_minute: int = 500,
+        batch_requests_per_minute: int = 40,
+        max_concurrent_requests: int = 10,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.faults = faults or FaultPlan()
+        self.token_faults = token_faults or FaultPlan()
+        self.client_id = client_id
+        self.client_secret = client_secret
+        # Whether QBO sends Retry-After on a 429 is unconfirmed (erps.md §2.1), so by default it does not.
+        self.retry_after_seconds = retry_after_seconds
+        self._lock = threading.RLock()
+        self._state_file = StateFile(state_file) if state_file is not None else None
+        self._load_or_seed(realm_id)
+        self._api = QboApi(self.company)
+        self._per_minute = SlidingWindowLimiter(requests_per_minute, self.clock)
+        self._batches_per_minute = SlidingWindowLimiter(batch_requests_per_minute, self.clock)
+        self._limit_lock = threading.Lock()
+        self._in_flight = ConcurrencyGauge(max_concurrent_requests)
+        # Bounded, so a long-running demo does not grow without limit; tests read far fewer entries.
+        self._request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
+        self._server = SandboxServer(self, host=host, port=port)
+
+    # --- Lifecycle --------------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Serve on a daemon thread; returns the base URL (``http://host:port``)."""
+        return self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def serve_forever(self, on_ready: Callable[[str], None] | None = None) -> None:
+        """Serve in the calling thread until interrupted; ``on_ready`` gets the base URL."""
+        self._server.serve_forever(on_ready)
+
+    def __enter__(self) -> QuickBooksSandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    @property
+    def discovery_url(self) -> str:
+        return self.base_url + "/.well-known/openid_configuration"
+
+    @property
+    def api_url_v3(self) -> str:
+        """What to assign to python-quickbooks' ``QuickBooks.api_url_v3``."""
+        return self.base_url + "/v3"
+
+    @property
+    def realm_id(self) -> str:
+        return self.company.realm_id
+
+    # --- Persistence ------------------------------------------------------------------------------------
+
+    def _load_or_seed(self, realm_id: str) -> None:
+        saved = self._state_file.load() if self._state_file is not None else None
+        if saved is None:
+            self.company = CompanyState.seeded(realm_id, self.clock.now)
+            self.tokens = TokenStore(self.clock, self.client_id, self.client_secret)
+            self._replay: dict[str, dict[str, Any]] = {}
+            self._save()
+            return
+        if saved.get("version") != STATE_VERSION:
+            raise ValueError(f"{self._state_file.path if self._state_file else ''}: unknown state version")
+        # A saved company keeps its own realm id, whatever the constructor was given.
+        self.company = CompanyState(saved["company"], self.clock.now)
+        self.tokens = TokenStore(self.clock, self.client_id, self.client_secret, saved["tokens"])
+        self._replay = saved["replay"]
+
+    def _save(self) -> None:
+        if self._state_file is None:
+            return
+        snapshot = {
+            "version": STATE_VERSION,
+            "company": self.company.to_dict(),
+            "tokens": self.tokens.to_dict(),
+            "replay": self._replay,
+        }
+        self._state_file.save(snapshot)
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Hold the state lock for a change and save afterwards (also when the change failed half-way)."""
+        with self._lock:
+            try:
+                yield
+            finally:
+                self._save()
+
+    # --- Control surface: what a person in the QBO UI, or a test, does ------------------------------------
+
+    def set_book_close_date(self, close_date: date | str | None) -> None:
+        """Close the books up to and including ``close_date``; None reopens them."""
+        with self._changing():
+            self.company.set_book_close_date(close_date)
+
+    def set_preference(self, name: str, value: Any) -> None:
+        """E.g. ``("MultiCurrencyEnabled", True)``, ``("WarnDuplicateJournalNumber", False)``."""
+        with self._changing():
+            self.company.set_preference(name, value)
+
+    def preferences(self) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self.company.preferences())
+
+    def add_account(
+        self,
+        name: str,
+        account_type: str,
+        *,
+        acct_num: str | None = None,
+        account_sub_type: str | None = None,
+        active: bool = True,
+    ) -> dict[str, Any]:
+        with self._changing():
+            return self.company.add_account(
+                name, account_type, acct_num=acct_num, account_sub_type=account_sub_type, active=active
+            )
+
+    def account(self, account_id: str) -> dict[str, Any]:
+        with self._lock:
+            row = self.company.account(account_id)
+            if row is None:
+                raise KeyError(f"no account with Id {account_id}")
+            return copy.deepcopy(row)
+
+    def set_account_active(self, account_id: str, active: bool) -> dict[str, Any]:
+        with self._changing():
+            return self.company.set_active("Account", account_id, active)
+
+    def set_class_active(self, class_id: str, active: bool) -> dict[str, Any]:
+        with self._changing():
+            return self.company.set_active("Class", class_id, active)
+
+    def set_department_active(self, department_id: str, active: bool) -> dict[str, Any]:
+        with self._changing():
+            return self.company.set_active("Department", department_id, active)
+
+    def set_vendor_active(self, vendor_id: str, active: bool) -> dict[str, Any]:
+        with self._changing():
+            return self.company.set_active("Vendor", vendor_id, active)
+
+    def journal_entries(self) -> list[dict[str, Any]]:
+        """Every stored journal entry, as the API would return it, in Id order."""
+        with self._lock:
+            return self.company.journal_entries()
+
+    def bills(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self.company.rows("Bill"))
+
+    def delete_journal_by_hand(self, doc_number: str) -> dict[str, Any]:
+        """A person deletes the entry in the QBO UI (no SyncToken, closing date not enforced)."""
+        with self._changing():
+            return self.company.delete_journal_by_hand(doc_number)
+
+    def edit_journal_by_hand(
+        self,
+        doc_number: str,
+        *,
+        lines: list[dict[str, Any]] | None = None,
+        txn_date: date | str | None = None,
+        private_note: str | None = None,
+        new_doc_number: str | None = None,
+    ) -> dict[str, Any]:
+        """A person edits the entry in the QBO UI; its SyncToken and LastUpdatedTime move on."""
+        with self._changing():
+            return self.company.edit_journal_by_hand(
+                doc_number,
+                lines=lines,
+                txn_date=txn_date,
+                private_note=private_note,
+                new_doc_number=new_doc_number,
+            )
+
+    def add_bill(
+        self,
+        vendor_id: str,
+        lines: list[tuple[str, Decimal | str]],
+        *,
+        txn_date: date | str | None = None,
+        doc_number: str | None = None,
+        private_note: str | None = None,
+    ) -> dict[str, Any]:
+        """Enter a vendor bill; ``lines`` are (expense account id, amount) pairs."""
+        with self._changing():
+            return self.company.add_bill(
+                vendor_id, lines, txn_date=txn_date, doc_number=doc_number, private_note=private_note
+            )
+
+    def issue_tokens(self, realm_id: str | None = None) -> dict[str, Any]:
+        """A fresh access/refresh token pair (plus ``realm_id``), skipping the OAuth dance."""
+        with self._changing():
+            return self.tokens.issue(realm_id or self.realm_id)
+
+    def revoke_all_tokens(self) -> None:
+        with self._changing():
+            self.tokens.revoke_all()
+
+    def expire_access_tokens(self) -> None:
+        """Every access token issued so far is expired from now on (refresh tokens are untouched)."""
+        with self._changing():
+            self.tokens.expire_access_tokens()
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The last 10 000 OAuth and /v3 requests: method, path, params, headers of interest, body, status,
+        and ``minorversion`` / ``requestid`` / ``replayed`` / ``fault``. Admin routes are not logged."""
+        with self._lock:
+            return copy.deepcopy(list(self._request_log))
+
+    def reset_request_log(self) -> None:
+        with self._lock:
+            self._request_log.clear()
+
+    def in_flight(self) -> int:
+        """/v3 requests of this company being served right now."""
+        return self._in_flight.in_flight(self.realm_id)
+
+    def reset_rate_limits(self) -> None:
+        self._per_minute.reset()
+        self._batches_per_minute.reset()
+
+    # --- WSGI ---------------------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        # Read the body once up front; form parsing then uses the cached copy and the log still has it.
+        request.get_data(cache=True)
+        return self.handle(request).to_response()(environ, start_response)
+
+    def handle(self, request: Request) -> Reply:
+        """Route one request; everything except the admin routes lands in the request log."""
+        try:
+            endpoint, args = _ROUTES.bind_to_environ(request.environ).match()
+        except HTTPException as error:
+            return _json_reply(error.code or 404, {"error": error.name, "path": request.path})
+        if endpoint == "admin":
+            status, payload = handle_admin(
+                self, request.method, args["action"], request.get_data(), request.args
+            )
+            return _json_reply(status, payload)
+        note: dict[str, Any] = {"replayed": False, "fault": None}
+        reply = Reply(500, "")
+        try:
+            reply = self._serve(endpoint, args, request, note)
+        except Exception as error:  # a sandbox bug must still answer, the way QBO answers a system failure
+            reply = self._fault_reply(system_error(), note)
+            note["error"] = repr(error)
+        finally:
+            self._log(request, reply, note)
+        return reply
+
+    def _serve(self, endpoint: str, args: dict[str, str], request: Request, note: dict[str, Any]) -> Reply:
+        if endpoint == "discovery":
+            return _json_reply(200, self._discovery_document(request.host_url.rstrip("/")))
+        if endpoint == "authorize":
+            return self._authorize(request)
+        if endpoint == "token":
+            return self._token(request, note)
+        if endpoint == "revoke":
+            return self._revoke(request)
+        if endpoint == "userinfo":
+            return self._userinfo(request)
+        if endpoint == "jwks":
+            return _json_reply(200, {"keys": []})
+        return self._v3(request, args["realm"], args["resource"], note)
+
+    def _log(self, request: Request, reply: Reply, note: dict[str, Any]) -> None:
+        entry = {
+            "time": qbo_time(self.clock.now()),
+            "method": request.method,
+            "path": request.path,
+            "params": request.args.to_dict(),
+            "headers": {name: request.headers[name] for name in _LOGGED_HEADERS if name in request.headers},
+            "body": request.get_data(as_text=True),
+            "status": reply.status,
+            "minorversion": request.args.get("minorversion"),
+            "requestid": request.args.get("requestid"),
+        } | note
+        with self._lock:
+            self._request_log.append(entry)
+
+    # --- OAuth --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _discovery_document(base: str) -> dict[str, Any]:
+        return {
+            "issuer": base,
+            "authorization_endpoint": base + "/connect/oauth2",
+            "token_endpoint": base + "/oauth2/v1/tokens/bearer",
+            "userinfo_endpoint": base + "/v1/openid_connect/userinfo",
+            "revocation_endpoint": base + "/oauth2/v1/tokens/revoke",
+            "jwks_uri": base + "/oauth2/v1/keys",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "email", "profile", "address", "phone", ACCOUNTING_SCOPE],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+        }
+
+    def _authorize(self, request: Request) -> Reply:
+        """Approve at once (the sandbox has no login or consent page) and redirect with a code."""
+        args = request.args
+        if args.get("client_id") != self.client_id:
+            return _json_reply(400, {"error": "invalid_client", "error_description": "Unknown client_id"})
+        if args.get("response_type") != "code":
+            return _json_reply(400, {"error": "unsupported_response_type"})
+        if ACCOUNTING_SCOPE not in args.get("scope", "").split():
+            return _json_reply(
+                400, {"error": "invalid_scope", "error_description": f"scope needs {ACCOUNTING_SCOPE}"}
+            )
+        redirect_uri = args.get("redirect_uri", "")
+        if not redirect_uri:
+            return _json_reply(
+                400, {"error": "invalid_request", "error_description": "redirect_uri is required"}
+            )
+        with self._changing():
+            code = self.tokens.issue_code(self.realm_id, redirect_uri)
+        query = {"code": code, "state": args.get("state", ""), "realmId": self.realm_id}
+        separator = "&" if "?" in redirect_uri else "?"
+        location = redirect_uri + separator + "&".join(f"{k}={_quote(v)}" for k, v in query.items())
+        return Reply(302, "", "text/plain", {"Location": location})
+
+    def _token(self, request: Request, note: dict[str, Any]) -> Reply:
+        fault = self.token_faults.draw()
+        note["fault"] = fault.kind if fault else None
+        if fault is not None and fault.kind != "lost_response":
+            return self._act_out(fault)
+        try:
+            with self._changing():
+                self.tokens.check_client(request.headers.get("Authorization"))
+                grant_type = request.form.get("grant_type")
+                if grant_type == "authorization_code":
+                    body = self.tokens.exchange_code(
+                        request.form.get("code"), request.form.get("redirect_uri")
+                    )
+                elif grant_type == "refresh_token":
+                    body = self.tokens.refresh(request.form.get("refresh_token"))
+                else:
+                    raise OAuthError(400, "unsupported_grant_type")
+            reply = _json_reply(200, body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+        except OAuthError as error:
+            reply = _json_reply(error.status, error.body())
+        if fault is not None:  # lost_response: the tokens rotated, but the client never hears of it
+            return self._lost(fault)
+        return reply
+
+    def _revoke(self, request: Request) -> Reply:
+        try:
+            with self._changing():
+                self.tokens.check_client(request.headers.get("Authorization"))
+                payload = request.get_json(silent=True) or {}
+                token = payload.get("token") if isinstance(payload, dict) else None
+                self.tokens.revoke(token or request.form.get("token"))
+        except OAuthError as error:
+            return _json_reply(error.status, error.body())
+        return Reply(200, "", "text/plain")
+
+    def _userinfo(self, request: Request) -> Reply:
+        try:
+            with self._lock:
+                self.tokens.authenticate(request.headers.get("Authorization"), self.realm_id)
+        except QboFault:
+            return _json_reply(401, {"error": "invalid_token"})
+        return _json_reply(
+            200,
+            {"sub": "sandbox-user", "email": "sandbox@tokenbooks.invalid", "emailVerified": True}
+            | {"givenName": "Sandbox", "familyName": "User"},
+        )
+
+    # --- /v3: authentication, limits, faults, replay ------------------------------------------------------
+
+    def _v3(self, request: Request, realm: str, resource: str, note: dict[str, Any]) -> Reply:
+        try:
+            with self._lock:
+                self.tokens.authenticate(request.headers.get("Authorization"), realm)
+            if realm != self.realm_id:
+                raise authorization_failed(f"Company {realm} is not known to this sandbox")
+        except QboFault as fault:
+            return self._fault_reply(fault, note)
+        with self._in_flight.slot(realm) as admitted:
+            if not admitted:
+                note["throttled"] = "concurrency"
+                return self._throttled()
+            raw_body = request.get_data()
+            is_batch = request.method == "POST" and resource.strip("/").lower() == "batch"
+            if not self._admit(realm, batch_weight(raw_body) if is_batch else 1, is_batch, note):
+                return self._throttled()
+            fault = self.faults.draw()
+            note["fault"] = fault.kind if fault else None
+            if fault is not None and fault.kind != "lost_response":
+                return self._act_out(fault)
+            reply = self._apply(request.method, resource, request.args.to_dict(), raw_body, note)
+            if fault is not None:  # lost_response: applied and saved, but the answer never arrives
+                return self._lost(fault)
+            return reply
+
+    def _admit(self, realm: str, weight: int, is_batch: bool, note: dict[str, Any]) -> bool:
+        """Count the call against the per-minute limits, all or nothing; False means 429."""
+        with self._limit_lock:
+            if not self._per_minute.has_room(realm, weight):
+                note["throttled"] = "requests_per_minute"
+                return False
+            if is_batch and not self._batches_per_minute.has_room(realm):
+                note["throttled"] = "batches_per_minute"
+                return False
+            self._per_minute.record(realm, weight)
+            if is_batch:
+                self._batches_per_minute.record(realm)
+            return True
+
+    def _apply(
+        self, method: str, resource: str, params: dict[str, str], raw_body: bytes, note: dict[str, Any]
+    ) -> Reply:
+        """Run the call, or replay the first answer to the same ``requestid`` (errors included)."""
+        request_id = params.get("requestid")
+        if request_id is not None and len(request_id) > REQUEST_ID_MAX:
+            fault = invalid_property(f"requestid may be at most {REQUEST_ID_MAX} characters", "requestid")
+            return self._fault_reply(fault, note)
+        remembered = method == "POST" and request_id is not None
+        with self._lock:
+            if remembered and request_id in self._replay:
+                note["replayed"] = True
+                return Reply(**self._replay[request_id])
+            result = self._api.handle(method, resource, params, raw_body)
+            reply = self._json_v3(result.status, result.body)
+            if remembered:
+                self._replay[request_id] = reply.to_dict()
+            if result.mutated or remembered:
+                self._save()
+            return reply
+
+    # --- Answers ------------------------------------------------------------------------------------------
+
+    def _json_v3(self, status: int, body: dict[str, Any]) -> Reply:
+        return _json_reply(status, body | {"time": qbo_time(self.clock.now())})
+
+    def _fault_reply(self, fault: QboFault, note: dict[str, Any] | None = None) -> Reply:
+        if note is not None:
+            note["error_code"] = fault.code
+        return self._json_v3(fault.status, fault.envelope())
+
+    def _throttled(self) -> Reply:
+        headers = {} if self.retry_after_seconds is None else {"Retry-After": str(self.retry_after_seconds)}
+        return Reply(429, throttle_xml(self.clock.now()), "application/xml", headers)
+
+    def _act_out(self, fault: InjectedFault) -> Reply:
+        """Answer an injected fault that applies nothing: timeout, server error or throttle."""
+        if fault.kind == "throttle":
+            return self._throttled()
+        if fault.kind == "timeout":
+            return self._lost(fault)
+        if fault.status == 500:
+            return self._fault_reply(system_error(500))
+        return Reply(fault.status, _html_page(fault.status, "Service Unavailable"), "text/html")
+
+    @staticmethod
+    def _lost(fault: InjectedFault) -> Reply:
+        """Wait like a gateway that gave up on the server, then say so (504)."""
+        time.sleep(fault.delay_seconds)
+        return Reply(504, _html_page(504, "Gateway Time-out"), "text/html")
+
+
+def _json_reply(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, dumps_exact(body), "application/json", dict(headers or {}))
+
+
+def _html_page(status: int, title: str) -> str:
+    return f"<html><head><title>{status} {title}</title></head><body><h1>{status} {title}</h1></body></html>"
+
+
+def _quote(value: str) -> str:
+    return quote(value, safe="")
+
+
+def serve(port: int, state_file: Path) -> None:
+    """Run the sandbox in the foreground (``tokenbooks sandbox quickbooks --port N --state FILE``)."""
+    sandbox = QuickBooksSandbox(state_file, port=port)
+
+    def announce(base_url: str) -> None:
+        print(f"QuickBooks Online sandbox listening on {base_url}")
+        print(f"  API base (python-quickbooks api_url_v3): {base_url}/v3")
+        print(f"  discovery URL (intuitlib environment):   {base_url}/.well-known/openid_configuration")
+        print(f"  client id:      {sandbox.client_id}")
+        print(f"  client secret:  {sandbox.client_secret}")
+        print(f"  realm id:       {sandbox.realm_id}")
+        print(f"  state file:     {state_file}")
+        print(f"  quick tokens:   POST {base_url}/_sandbox/tokens")
+        print("Press Ctrl-C to stop.", flush=True)
+
+    sandbox.serve_forever(announce)

@@ -1,0 +1,57 @@
+"""The command line: plain words with the fix, non-zero exits, --json for scripts."""
+
+import json
+
+from typer.testing import CliRunner
+
+from connector.cli import app
+from tests.support import MINIMAL_MAPPING
+
+runner = CliRunner()
+
+
+def env(tmp_path, mapping_text=MINIMAL_MAPPING):
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(mapping_text)
+    return {
+        "TOKENBOOKS_DATABASE_URL": f"sqlite:///{tmp_path / 'tb.db'}",
+        "TOKENBOOKS_MAPPING_FILE": str(mapping),
+        "TOKENBOOKS_DATA_DIR": str(tmp_path),
+    }
+
+
+def test_mappings_check_reports_file_line_and_fix_and_exits_2(tmp_path):
+    broken = MINIMAL_MAPPING.replace("percent: 40", "percent: 39")
+    result = runner.invoke(app, ["mappings", "check"], env=env(tmp_path, broken))
+    assert result.exit_code == 2
+    assert "mapping.yaml:23" in result.output
+    assert "sum to 99" in result.output
+
+
+def test_mappings_check_json(tmp_path):
+    result = runner.invoke(app, ["mappings", "check", "--json"], env=env(tmp_path))
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {"file": str(tmp_path / "mapping.yaml"), "ok": True, "problems": []}
+
+
+def test_a_sync_with_a_broken_mapping_fails_in_plain_words_and_is_recorded(tmp_path):
+    variables = env(tmp_path, "mapping_version: [\n")
+    result = runner.invoke(app, ["sync", "--until", "2026-10-01", "--json"], env=variables)
+    assert result.exit_code == 2
+    payload = json.loads(result.stdout)
+    assert "mapping" in payload["error"]
+    assert payload["kind"] == "ConfigError"
+
+
+def test_bad_dates_are_explained(tmp_path):
+    result = runner.invoke(app, ["sync", "--since", "10/01/2026"], env=env(tmp_path))
+    assert result.exit_code == 2
+    assert "YYYY-MM-DD" in result.output
+
+
+def test_keygen_prints_a_usable_key():
+    from connector.ledgers.tokens import TokenCipher
+
+    result = runner.invoke(app, ["keygen"])
+    key = result.output.strip().split("=", 1)[1]
+    TokenCipher(key)  # a valid Fernet key
