@@ -886,9 +886,7 @@ def alerts_list(
     from connector.store.tables import AlertRow
 
     with plain_errors(as_json), UnitOfWork(_app_for().engine) as uow:
-        rows = list(
-            uow.session.exec(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)).scalars()
-        )
+        rows = list(uow.session.exec(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)).scalars())
     records = [
         {
             "raised_at": r.raised_at,

@@ -30,12 +30,6 @@ cost_centers:
   Support Assistant: {monthly: "100.00"}
   Engineering: {monthly: "1000.00", thresholds: [50]}
 """
-MAPPING_WITH_CLASSES = """\
-  - id: support
-    when: {project: proj_support_assistant}
-    category: cogs
-    quickbooks: {class: Support Assistant}
-"""
 
 
 class Webhook:
@@ -139,12 +133,6 @@ def test_an_alert_no_channel_accepted_is_kept_and_sent_later(world: World, chann
 
 
 def test_budgets_alert_at_their_soft_thresholds(world: World, tmp_path):
-    world.mapping_path.write_text(
-        world.mapping_path.read_text().replace(
-            "  - id: support\n    when: {project: proj_support_assistant}\n    category: cogs\n",
-            MAPPING_WITH_CLASSES,
-        )
-    )
     (tmp_path / "budgets.yaml").write_text(BUDGETS)
     world.app.settings.alerts.budgets_file = tmp_path / "budgets.yaml"
     nights(world, {1: "45.00", 2: "40.00"})

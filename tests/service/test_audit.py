@@ -143,14 +143,20 @@ def test_cli_verify_exits_non_zero_and_names_the_event(world: World, monkeypatch
 
 def test_a_posted_line_traces_to_its_rule_facts_and_raw_payload(world: World):
     month(world)
-    found = trace(world.app.engine, entity="acme-us", key="TB-AC-261001-001", line=1)
+    whole = trace(world.app.engine, entity="acme-us", key="TB-AC-261001-001")
+    cogs = next(ln.line_no for ln in whole.lines if ln.account == "5010|class=Support Assistant")
+    found = trace(world.app.engine, entity="acme-us", key="TB-AC-261001-001", line=cogs)
     assert (found.status, found.ledger_id) == ("posted", world.ledger.journals["TB-AC-261001-001"].ledger_id)
     [line] = found.lines
-    assert (line.account, line.amount, line.balancing) == ("5010", Decimal("132.00"), False)
+    assert (line.account, line.amount, line.balancing) == (
+        "5010|class=Support Assistant",
+        Decimal("120.00"),
+        False,
+    )
     [bucket] = line.buckets
     assert bucket.contribution == bucket.allocated
     rules = sorted((a.rule_id, a.mapping_version, str(a.amount)) for a in bucket.allocations)
-    assert rules == [("shared", 1, "12.00"), ("support", 1, "120.00")]
+    assert rules == [("support", 1, "120.00")]
     fact = bucket.allocations[0].fact
     assert fact.version == 1
     assert fact.payload.endpoint == "https://openai.test/v1/organization/costs"
