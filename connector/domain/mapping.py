@@ -215,6 +215,7 @@ class Classifier:
         self.mapping = mapping
         self._decisions: dict[tuple, tuple[str, tuple[Destination, ...]]] = {}
         self._ledgers = {e.id: e.ledger for e in mapping.entities}
+        self._targets: dict[tuple[int, str], LedgerTarget] = {}  # (id of a destination, ledger) → target
 
     def decide(self, fact: Fact) -> tuple[str, tuple[Destination, ...]]:
         """The rule id and destinations for a fact (first match wins; else suspense)."""
@@ -255,13 +256,21 @@ class Classifier:
                 fact=fact,
                 amount=amount,
                 category=dest.category,
-                target=dest.target_for(ledger) or self.mapping.role_target("suspense", ledger),
+                target=self._target(dest, ledger),
                 rule_id=rule_id,
                 mapping_version=self.mapping.version,
                 percent=dest.percent,
             )
             for dest, amount in zip(destinations, amounts, strict=True)
         ]
+
+    def _target(self, destination: Destination, ledger: str) -> LedgerTarget:
+        key = (id(destination), ledger)
+        target = self._targets.get(key)
+        if target is None:
+            target = destination.target_for(ledger) or self.mapping.role_target("suspense", ledger)
+            self._targets[key] = target
+        return target
 
     def classify_all(self, facts: Iterable[Fact]) -> list[Allocation]:
         return [a for f in facts for a in self.classify(f)]

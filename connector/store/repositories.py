@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Text, cast, delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -102,7 +104,14 @@ def fact_to_row(fact: Fact, *, run_id: str | None, now: datetime, raw_payload_id
     }
 
 
-def row_to_fact(row: FactRow) -> Fact:
+# Bulk reads and writes of facts and allocations go through the tables (SQLAlchemy Core): rows as tuples,
+# no ORM identity map, which is what makes a month of a million facts fit in the nightly window.
+FACTS = FactRow.__table__
+ALLOCATIONS = AllocationRow.__table__
+
+
+def row_to_fact(row: Any) -> Fact:
+    """A fact from a stored row: an ORM object, or a Core row from `fact_rows()` (dimensions as JSON text)."""
     return Fact(
         entity=row.entity,
         provider=row.provider,
@@ -112,7 +121,7 @@ def row_to_fact(row: FactRow) -> Fact:
         amount=row.amount,
         currency=row.currency,
         natural_key=row.natural_key,
-        dimensions=Dimensions.of(row.dimensions),
+        dimensions=_dimensions(row),
         cost_basis=CostBasis(row.cost_basis),
         charge_category=ChargeCategory(row.charge_category),
         quantity=row.quantity,
@@ -122,11 +131,29 @@ def row_to_fact(row: FactRow) -> Fact:
     )
 
 
-def _same_content(row: FactRow, fact: Fact) -> bool:
+def fact_rows() -> Any:
+    """SELECT of what a Fact needs (no audit columns), dimensions as JSON text (parsed once per text)."""
+    skip = {"dimensions", "pulled_at", "superseded_at", "run_id", "raw_payload_id"}
+    columns = [c for c in FACTS.c if c.name not in skip]
+    return select(*columns, cast(FACTS.c.dimensions, Text).label("dimensions_json"))
+
+
+def _dimensions(row: Any) -> Dimensions:
+    text = getattr(row, "dimensions_json", None)
+    return dimensions_from_json(text) if text is not None else Dimensions.of(row.dimensions)
+
+
+@lru_cache(maxsize=250_000)
+def dimensions_from_json(text: str) -> Dimensions:
+    """The same dimension sets recur day after day: parse each distinct JSON text once (immutable result)."""
+    return Dimensions.of(json.loads(text))
+
+
+def _same_content(row: Any, fact: Fact) -> bool:
     return (
         row.amount == fact.amount
         and row.currency == fact.currency
-        and row.dimensions == fact.dimensions.as_dict()
+        and _dimensions(row) == fact.dimensions
         and row.posting_date == fact.posting_date
         and row.quantity == fact.quantity
         and row.cost_basis == fact.cost_basis.value
@@ -157,15 +184,15 @@ class FactRepository:
         """
         current = {
             row.natural_key: row
-            for row in self.session.exec(
-                select(FactRow).where(
-                    FactRow.source == source,
-                    FactRow.provider_account == provider_account,
-                    FactRow.is_current.is_(True),
-                    FactRow.charge_date >= first_day,
-                    FactRow.charge_date <= last_day,
+            for row in self.session.connection().execute(
+                fact_rows().where(
+                    FACTS.c.source == source,
+                    FACTS.c.provider_account == provider_account,
+                    FACTS.c.is_current.is_(True),
+                    FACTS.c.charge_date >= first_day,
+                    FACTS.c.charge_date <= last_day,
                 )
-            ).scalars()
+            )
         }
         to_insert: list[dict] = []
         superseded: list[int] = []
@@ -195,7 +222,7 @@ class FactRepository:
                 update(FactRow).where(FactRow.id.in_(superseded)).values(is_current=False, superseded_at=now)
             )
         if to_insert:
-            self.session.execute(insert(FactRow), to_insert)
+            self.session.connection().execute(insert(FACTS), to_insert)
         return ReplaceResult(
             inserted=len(to_insert) - restated,
             restated=restated,
@@ -207,12 +234,13 @@ class FactRepository:
     def current(
         self, entity: str, first_day: date | None = None, last_day: date | None = None
     ) -> list[StoredFact]:
-        query = select(FactRow).where(FactRow.entity == entity, FactRow.is_current.is_(True))
+        c = FACTS.c
+        query = fact_rows().where(c.entity == entity, c.is_current.is_(True))
         if first_day:
-            query = query.where(FactRow.posting_date >= first_day)
+            query = query.where(c.posting_date >= first_day)
         if last_day:
-            query = query.where(FactRow.posting_date <= last_day)
-        rows = self.session.exec(query.order_by(FactRow.posting_date, FactRow.id)).scalars()
+            query = query.where(c.posting_date <= last_day)
+        rows = self.session.connection().execute(query.order_by(c.posting_date, c.id))
         return [StoredFact(row.id, row_to_fact(row)) for row in rows]
 
     def earliest_day(self, entity: str) -> date | None:
@@ -596,32 +624,53 @@ class AllocationRepository:
 
     def replace_for_facts(
         self, pairs: Iterable[tuple[int, Allocation]], fact_ids: Sequence[int], *, run_id: str | None
-    ) -> None:
-        """Replace the stored allocations of `fact_ids` with the given (fact id, allocation) pairs."""
+    ) -> int:
+        """Make the stored allocations of `fact_ids` equal to the given (fact id, allocation) pairs.
+
+        Only facts whose allocations differ are rewritten, so a night with no new data and no mapping
+        change writes nothing, and an unchanged allocation keeps the run that placed it. Returns how
+        many facts were rewritten.
+        """
+        wanted: dict[int, list[dict]] = defaultdict(list)
+        for fact_id, a in pairs:
+            wanted[fact_id].append(
+                {
+                    "fact_id": fact_id,
+                    "entity": a.fact.entity,
+                    "posting_date": a.fact.posting_date,
+                    "provider": a.fact.provider,
+                    "provider_account": a.fact.provider_account,
+                    "currency": a.fact.currency,
+                    "category": a.category.value,
+                    "target_key": a.target.key(),
+                    "rule_id": a.rule_id,
+                    "mapping_version": a.mapping_version,
+                    "percent": a.percent,
+                    "amount": a.amount,
+                    "run_id": run_id,
+                }
+            )
         ids = list(fact_ids)
-        for start in range(0, len(ids), 10_000):
-            chunk = ids[start : start + 10_000]
-            self.session.exec(delete(AllocationRow).where(AllocationRow.fact_id.in_(chunk)))
-        rows = [
-            {
-                "fact_id": fact_id,
-                "entity": a.fact.entity,
-                "posting_date": a.fact.posting_date,
-                "provider": a.fact.provider,
-                "provider_account": a.fact.provider_account,
-                "currency": a.fact.currency,
-                "category": a.category.value,
-                "target_key": a.target.key(),
-                "rule_id": a.rule_id,
-                "mapping_version": a.mapping_version,
-                "percent": a.percent,
-                "amount": a.amount,
-                "run_id": run_id,
-            }
-            for fact_id, a in pairs
-        ]
+        stored = self._placements(ids)
+        changed = [i for i in ids if stored.get(i, set()) != {_placement(r) for r in wanted.get(i, ())}]
+        connection = self.session.connection()
+        for chunk in _chunks(changed):
+            connection.execute(delete(ALLOCATIONS).where(ALLOCATIONS.c.fact_id.in_(chunk)))
+        rows = [row for fact_id in changed for row in wanted.get(fact_id, ())]
         if rows:
-            self.session.execute(insert(AllocationRow), rows)
+            connection.execute(insert(ALLOCATIONS), rows)
+        return len(changed)
+
+    def _placements(self, fact_ids: list[int]) -> dict[int, set[tuple]]:
+        c = ALLOCATIONS.c
+        stored: dict[int, set[tuple]] = defaultdict(set)
+        for chunk in _chunks(fact_ids):
+            query = select(
+                c.fact_id, c.rule_id, c.mapping_version, c.category, c.target_key, c.percent, c.amount
+            ).where(c.fact_id.in_(chunk))
+            for row in self.session.connection().execute(query):
+                stored[row.fact_id].add(_placement(row._mapping))
+        return stored
 
     def for_bucket(self, bucket: Bucket) -> list[AllocationRow]:
         return list(
@@ -635,6 +684,23 @@ class AllocationRepository:
                 )
             ).scalars()
         )
+
+
+def _placement(row: Any) -> tuple:
+    """What an allocation says, without who wrote it when: equal placements need no rewrite."""
+    return (
+        row["rule_id"],
+        row["mapping_version"],
+        row["category"],
+        row["target_key"],
+        row["percent"],
+        row["amount"],
+    )
+
+
+def _chunks(ids: list[int], size: int = 10_000) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 # ------------------------------------------------------------------------------------------------ outbox
