@@ -8,6 +8,8 @@ twice.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,6 +17,7 @@ from decimal import Decimal
 
 from sqlalchemy.engine import Engine
 
+from connector import __version__
 from connector.domain.journals import Bucket, Journal
 from connector.domain.mapping import Allocation, Classifier, MappingSet
 from connector.domain.money import ZERO
@@ -47,6 +50,7 @@ class PlanReport:
     allocated: Decimal = ZERO
     suspense_by_provider: dict[str, Decimal] = field(default_factory=dict)
     desired: dict[Bucket, Decimal] = field(default_factory=dict)
+    skipped: bool = False  # nothing changed since the last plan: nothing to plan, nothing classified
 
     @property
     def suspense_total(self) -> Decimal:
@@ -74,7 +78,10 @@ def plan_entity(
     first, last = whole_months(first_day, last_day)
     ledger = mapping.entity(entity).ledger
     report = PlanReport(entity, first, last)
+    state = PlanState(mapping, entity, first, last, calendar, granularity)
     with UnitOfWork(engine) as uow:
+        if not dry_run and _unchanged_since_last_plan(uow, state, report):
+            return report
         stored = uow.facts.current(entity, first, last)
         classifier = Classifier(mapping)
         pairs = [(sf.id, a) for sf in stored for a in classifier.classify(sf.fact)]
@@ -106,8 +113,69 @@ def plan_entity(
             uow.outbox.add(
                 planned.journal, ledger=ledger, run_id=run_id, now=now, hold_reason=planned.hold_reason
             )
+        uow.session.flush()
+        _remember(uow, state, report, run_id, now)
         uow.commit()
     return report
+
+
+# ------------------------------------------------------------------------------- nothing changed: skip
+
+
+@dataclass(frozen=True)
+class PlanState:
+    """What a plan depends on. When none of it changed since the last plan, planning again plans nothing
+    (desired = posted after that plan), so a night with no new data skips classifying the month."""
+
+    mapping: MappingSet
+    entity: str
+    first: date
+    last: date
+    calendar: LedgerCalendar
+    granularity: Granularity
+
+    def fingerprint(self, uow: UnitOfWork) -> str:
+        parts = [
+            __version__,
+            self.mapping.content_hash,
+            self.entity,
+            str(self.first),
+            str(self.last),
+            str(self.calendar.lock_date),
+            self.calendar.locked_behaviour.value,
+            self.granularity.value,
+            uow.facts.summary(self.entity, self.first, self.last),  # count and newest id of current facts
+            uow.outbox.summary(self.entity),  # count of active journals and the newest journal id
+        ]
+        return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _unchanged_since_last_plan(uow: UnitOfWork, state: PlanState, report: PlanReport) -> bool:
+    fingerprint = state.fingerprint(uow)
+    last = uow.events.last_data("plan.state", entity=state.entity, fingerprint=fingerprint)
+    if last is None:
+        return False
+    report.skipped, report.facts = True, last["facts"]
+    report.suspense_by_provider = {p: Decimal(a) for p, a in last["suspense"].items()}
+    report.allocated = Decimal(last["allocated"])
+    return True
+
+
+def _remember(uow: UnitOfWork, state: PlanState, report: PlanReport, run_id: str | None, now) -> None:
+    """Record, in the plan's own transaction, the state this plan leaves (the journals it stored included)."""
+    uow.events.append(
+        "plan.state",
+        f"plan of {state.entity} for {state.first}..{state.last} stored",
+        run_id=run_id,
+        data={
+            "entity": state.entity,
+            "fingerprint": state.fingerprint(uow),
+            "facts": report.facts,
+            "allocated": str(report.allocated),
+            "suspense": {p: str(a) for p, a in report.suspense_by_provider.items()},
+        },
+        now=now,
+    )
 
 
 def _content(journal: Journal) -> tuple:

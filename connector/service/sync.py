@@ -240,7 +240,13 @@ def _record_inputs(ctx: SyncContext, entity: str, mapping: MappingSet, recorder:
 def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
     recorder.event(
         "plan.finished",
-        f"planned {len(plan.planned)} journal(s) for {plan.first_day}..{plan.last_day} from {plan.facts} facts",
+        (
+            f"nothing changed since the last plan of {plan.first_day}..{plan.last_day} (same facts, mapping, "
+            "policy, lock date and outbox): nothing to plan"
+            if plan.skipped
+            else f"planned {len(plan.planned)} journal(s) for {plan.first_day}..{plan.last_day} from "
+            f"{plan.facts} facts"
+        ),
         data={
             "journals": [p.journal.key for p in plan.planned],
             "facts": plan.facts,

@@ -243,6 +243,23 @@ class FactRepository:
         rows = self.session.connection().execute(query.order_by(c.posting_date, c.id))
         return [StoredFact(row.id, row_to_fact(row)) for row in rows]
 
+    def summary(self, entity: str, first_day: date, last_day: date) -> list:
+        """How many current facts the entity has in the range, and the newest one's id (any change moves one)."""
+        c = FACTS.c
+        row = (
+            self.session.connection()
+            .execute(
+                select(func.count(), func.max(c.id)).where(
+                    c.entity == entity,
+                    c.is_current.is_(True),
+                    c.posting_date >= first_day,
+                    c.posting_date <= last_day,
+                )
+            )
+            .one()
+        )
+        return [row[0], row[1]]
+
     def earliest_day(self, entity: str) -> date | None:
         return self.session.exec(
             select(func.min(FactRow.posting_date)).where(
@@ -801,6 +818,16 @@ class OutboxRepository:
             bucket = _bucket_of(row)
             totals[bucket] = totals.get(bucket, ZERO) + row.amount
         return totals
+
+    def summary(self, entity: str) -> list:
+        """How many active (not rejected) journals the entity has, and the newest journal's id."""
+        active = self.session.execute(
+            select(func.count()).where(JournalRow.entity == entity, JournalRow.status.in_(ACTIVE_STATUSES))
+        ).scalar()
+        newest = self.session.execute(
+            select(func.max(JournalRow.id)).where(JournalRow.entity == entity)
+        ).scalar()
+        return [active, newest]
 
     def used_serials(self, entity: str) -> dict[str, int]:
         """The highest serial per key prefix already in the outbox (rejected journals included)."""
