@@ -19,7 +19,7 @@ import math
 import resource
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
 from decimal import Decimal
@@ -129,7 +129,6 @@ class RunFigures:
     reads: int
     writes: int
     status: str
-    stages: dict[str, float] = field(default_factory=dict)
 
 
 def max_rss_mb() -> float:

@@ -1,14 +1,15 @@
 """service: exact numerics, audit chain head, alerts, reconciliation figures
 
 - PostgreSQL amounts become unconstrained NUMERIC (they were NUMERIC(38, 12), which pads every value to
-  twelve decimals and rounds anything finer); widening a NUMERIC keeps every stored value.
+  twelve decimals and rounds anything finer); widening a NUMERIC keeps every stored value. Every column
+  still NUMERIC(38, 12) is found in the catalog, whichever revision created it.
 - `audit_chain` holds the head of the event chain (locked by each append), filled from the last event.
 - `events.hash_scheme`: events written before this revision keep scheme 1 (their hashes do not cover
   the level); new events use scheme 2.
 - `alerts` (deduplicated notifications) and three reconciliation figures (coverage, variance, tolerance).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-25 15:46:19.235720
 """
 
@@ -22,8 +23,8 @@ from alembic import op
 
 import connector.store.tables
 
-revision = "0002"
-down_revision = "0001"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -75,24 +76,18 @@ def upgrade() -> None:
     )
     _start_the_chain_at_the_last_event()
     if op.get_bind().dialect.name == "postgresql":
-        for table, column in EXACT_COLUMNS:
+        for table, column in _padded_numeric_columns():
             op.alter_column(table, column, type_=sa.Numeric(), existing_type=sa.Numeric(38, 12))
 
 
-EXACT_COLUMNS = [
-    ("facts", "amount"),
-    ("facts", "quantity"),
-    ("allocations", "percent"),
-    ("allocations", "amount"),
-    ("journals", "exchange_rate"),
-    ("journal_lines", "amount"),
-    ("contributions", "amount"),
-    ("invoices", "total"),
-    ("reconciliations", "provider_cost"),
-    ("reconciliations", "invoice_total"),
-    ("reconciliations", "posted_total"),
-    ("reconciliations", "ledger_total"),
-]
+def _padded_numeric_columns() -> list[tuple[str, str]]:
+    rows = op.get_bind().execute(
+        sa.text(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND data_type = 'numeric' AND numeric_precision = 38 AND numeric_scale = 12 ORDER BY 1, 2"
+        )
+    )
+    return [(table, column) for table, column in rows]
 
 
 def _start_the_chain_at_the_last_event() -> None:
@@ -122,9 +117,7 @@ def _start_the_chain_at_the_last_event() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for table, column in EXACT_COLUMNS:
-            op.alter_column(table, column, type_=sa.Numeric(38, 12), existing_type=sa.Numeric())
+    # amounts stay unconstrained NUMERIC: narrowing them back to twelve decimals could round stored values
     op.drop_column("reconciliations", "tolerance")
     op.drop_column("reconciliations", "variance")
     op.drop_column("reconciliations", "coverage")
