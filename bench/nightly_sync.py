@@ -6,7 +6,7 @@ adapter (python-quickbooks over HTTP). Reported: wall time per stage, peak memor
 journals and the ledger API calls (`ledger.stats`). Then a second run with no new data, which must
 make no write call.
 
-    python -m bench [--facts N] [--database-url URL] [--json]
+    python -m bench.nightly_sync [--facts N] [--database-url URL] [--json]   (or all: python -m bench)
 
 The source is synthetic and in-process (a million buckets over HTTP would measure the fake provider,
 not tokenbooks). Xero: the adapter and its sandbox arrive with issue 6; `LEDGERS` below is where its
@@ -15,8 +15,11 @@ row goes.
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import resource
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -135,7 +138,7 @@ def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
-def run(facts: int, database_url: str | None = None) -> dict:
+def run(facts: int = 1_000_000, database_url: str | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="tokenbooks-bench-") as folder:
         return _run(Path(folder), facts, database_url)
 
@@ -164,11 +167,15 @@ def _run(folder: Path, facts: int, database_url: str | None) -> dict:
         first = _timed("first run", app, facts)
         second = _timed("second run (no new data)", app, facts)
         journals = first.journals
+        runs = [first, second]
         return {
+            "meets_targets": second.writes == 0
+            and first.writes <= math.ceil(journals / 30)
+            and all(r.seconds < 60 for r in runs),
             "facts": facts,
             "rules": RULES,
             "journals": journals,
-            "runs": [first.__dict__, second.__dict__],
+            "runs": [r.__dict__ for r in runs],
             "peak_memory_mb": round(max_rss_mb()),
             "targets": {
                 "write_calls_at_most": math.ceil(journals / 30),
@@ -213,3 +220,36 @@ def _timed(label: str, app, facts: int) -> RunFigures:
         ledger.stats.write_calls - writes,
         result.status,
     )
+
+
+def report(figures: dict) -> str:
+    targets = figures["targets"]
+    lines = [
+        f"Nightly sync: {figures['facts']:,} cost facts, {figures['rules']} rules, {figures['journals']} journals"
+    ]
+    lines += [
+        f"  {r['label']:<26} {r['seconds']:>7.1f} s  status {r['status']:<9} facts {r['facts']:>9,}  "
+        f"journals {r['journals']:>3}  ledger calls: {r['reads']} read, {r['writes']} write"
+        for r in figures["runs"]
+    ]
+    lines.append(f"  peak memory (max RSS)      {figures['peak_memory_mb']:,} MB")
+    lines.append(
+        f"  targets: ≤ {targets['write_calls_at_most']} write calls (ceil(journals / 30)), 0 writes on the "
+        f"second run, < {targets['seconds']} s per run: {'met' if figures['meets_targets'] else 'NOT met'}"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.nightly_sync", description=__doc__.splitlines()[0])
+    parser.add_argument("--facts", type=int, default=1_000_000, help="cost facts in the month")
+    parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temp folder")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    figures = run(args.facts, args.database_url)
+    print(json.dumps(figures, indent=2) if args.json else report(figures))
+    return 0 if figures["meets_targets"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

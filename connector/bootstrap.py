@@ -11,29 +11,40 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from connector.domain.errors import ConfigError
 from connector.domain.mapping import MappingSet
+from connector.domain.mapping_history import MappingHistory
 from connector.domain.periods import Period
 from connector.domain.planner import LockedBehaviour
+from connector.domain.pricing import PriceCatalog
 from connector.domain.reconcile import Tolerance
 from connector.ledgers.port import Ledger
 from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
+from connector.ledgers.xero import XeroLedger
+from connector.ledgers.xero_limits import TenantLimiter
+from connector.ledgers.xero_oauth import XeroOAuth
 from connector.retrying import RetryPolicy
-from connector.service.mappings import load_mapping
+from connector.service.mappings import load_history, load_mapping
 from connector.settings import Settings, load_settings
+from connector.sources.anthropic import AnthropicSource
 from connector.sources.base import Source
+from connector.sources.focus import FocusOptions
 from connector.sources.http import HttpClient
 from connector.sources.openai import OpenAICostsSource
+from connector.sources.openai_usage import OpenAIUsageSource
+from connector.sources.prices import load_catalog
 from connector.store.connections import DatabaseVault
 from connector.store.db import create_schema, make_engine
 
 Clock = Callable[[], datetime]
+ANTHROPIC_VERSION = "2023-06-01"  # the Admin API's required anthropic-version header
 
 
 def system_clock() -> datetime:
@@ -52,8 +63,10 @@ class App:
     ledger_overrides: Mapping[str, Ledger] = field(default_factory=dict)
     source_overrides: list[Source] | None = None
     _mapping: tuple[MappingSet, str] | None = None
+    _catalog: PriceCatalog | None = None
     _ledgers: dict[str, Ledger] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)  # set by `serve` on SIGTERM/SIGINT
+    _xero_limiters: dict[str, TenantLimiter] = field(default_factory=dict)
 
     @property
     def actor(self) -> str:
@@ -69,6 +82,11 @@ class App:
             self._mapping = load_mapping(self.settings.mapping_file)
         return self._mapping
 
+    def mapping_history(self) -> MappingHistory:
+        """Every mapping version used before, and the current file as the newest (see load_history)."""
+        mapping, text = self.mapping()
+        return load_history(self.engine, mapping, text)
+
     def entities(self) -> list[str]:
         return [e.id for e in self.mapping()[0].entities]
 
@@ -81,6 +99,9 @@ class App:
                 fix=f"use one of: {', '.join(entities)}",
             )
         return chosen
+
+    def chart_max_age(self) -> timedelta:
+        return timedelta(hours=self.settings.chart_max_age_hours)
 
     def locked_behaviour(self, entity: str) -> LockedBehaviour:
         return LockedBehaviour.NEXT_OPEN_DAY
@@ -114,13 +135,8 @@ class App:
         found: list[Source] = []
         openai = self.settings.openai
         if openai.admin_key and (openai.entity or self.default_entity()) == entity:
-            client = HttpClient(
-                name="OpenAI",
-                base_url=openai.base_url,
-                headers={"Authorization": f"Bearer {openai.admin_key.get_secret_value()}"},
-                timeout=openai.timeout_seconds,
-                retry=RetryPolicy(openai.max_retries + 1, sleep=self.sleep),
-                credential_hint="TOKENBOOKS_OPENAI__ADMIN_KEY",
+            client = self._http_client(
+                "OpenAI", openai, {"Authorization": f"Bearer {openai.admin_key.get_secret_value()}"}
             )
             timezone = self.mapping()[0].entity(entity).timezone
             found.append(
@@ -132,7 +148,75 @@ class App:
                     lag_days=openai.lag_days,
                 )
             )
+            if openai.usage:
+                found.append(
+                    OpenAIUsageSource(
+                        client,
+                        organization=openai.organization,
+                        entity=entity,
+                        timezone=timezone,
+                        lag_days=openai.lag_days,
+                    )
+                )
+        found += self._anthropic_sources(entity)
         return found
+
+    # ------------------------------------------------------------------------------ ingestion (issue 3)
+
+    def _anthropic_sources(self, entity: str) -> list[Source]:
+        anthropic = self.settings.anthropic
+        if not anthropic.admin_key or (anthropic.entity or self.default_entity()) != entity:
+            return []
+        headers = {
+            "x-api-key": anthropic.admin_key.get_secret_value(),
+            "anthropic-version": ANTHROPIC_VERSION,
+        }
+        client = self._http_client("Anthropic", anthropic, headers)
+        return [
+            AnthropicSource(
+                client,
+                organization=anthropic.organization,
+                entity=entity,
+                timezone=self.mapping()[0].entity(entity).timezone,
+                catalog=self.price_catalog(),
+                lag_days=anthropic.lag_days,
+            )
+        ]
+
+    def _http_client(self, name: str, section: Any, headers: dict[str, str]) -> HttpClient:
+        """The shared HTTP client for one provider section of the settings (timeouts, retries, key hint)."""
+        return HttpClient(
+            name=name,
+            base_url=section.base_url,
+            headers=headers,
+            timeout=section.timeout_seconds,
+            retry=RetryPolicy(section.max_retries + 1, sleep=self.sleep),
+            credential_hint=f"TOKENBOOKS_{name.upper()}__ADMIN_KEY",
+        )
+
+    def price_catalog(self) -> PriceCatalog:
+        if self._catalog is None:
+            self._catalog = load_catalog(self.settings.prices_file)
+        return self._catalog
+
+    def focus_options(self, entity: str | None = None, **overrides: Any) -> FocusOptions:
+        """How FOCUS files are read: the entity, its timezone and the services filter from settings."""
+        target = entity or self.settings.focus.entity or self.default_entity()
+        services = self.settings.focus.services
+        return FocusOptions(
+            entity=target,
+            timezone=self.mapping()[0].entity(target).timezone,
+            services=None if "*" in services else tuple(services),
+            **overrides,
+        )
+
+    def ledger_vendors(self) -> dict[tuple[str, str], str]:
+        """(provider, account) → the vendor name its bills are entered under in the ledger."""
+        vendors = {}
+        for provider, section in (("openai", self.settings.openai), ("anthropic", self.settings.anthropic)):
+            if section.ledger_vendor:
+                vendors[(provider, section.organization)] = section.ledger_vendor
+        return vendors
 
     # ---------------------------------------------------------------------------------------- ledgers
 
@@ -185,9 +269,61 @@ class App:
                 timeout=qbo.timeout_seconds,
                 retry=RetryPolicy(qbo.max_retries + 1, sleep=self.sleep),
             )
+        if kind == "xero":
+            return self._build_xero_ledger(entity)
         raise ConfigError(
             f"entity {entity!r} posts to {kind}, which this build cannot post to yet",
-            fix="use a quickbooks entity",
+            fix="use a quickbooks or xero entity",
+        )
+
+    def xero_oauth(self) -> XeroOAuth:
+        xero = self.settings.xero
+        if not xero.client_id or not xero.client_secret:
+            raise ConfigError(
+                "Xero app credentials are not set",
+                fix="set TOKENBOOKS_XERO__CLIENT_ID and TOKENBOOKS_XERO__CLIENT_SECRET "
+                "(from developer.xero.com → My Apps → your app → Configuration)",
+            )
+        return XeroOAuth(
+            client_id=xero.client_id,
+            client_secret=xero.client_secret.get_secret_value(),
+            redirect_uri=xero.redirect_uri,
+            identity_url=xero.identity_url,
+            login_url=xero.login_url,
+            connections_url=xero.connections_url,
+            scopes=xero.scopes,
+            timeout=xero.timeout_seconds,
+            clock=self.clock,
+        )
+
+    def xero_limiter(self, tenant_id: str) -> TenantLimiter:
+        """One limiter per organisation in this process, shared by every ledger that posts to it."""
+        if tenant_id not in self._xero_limiters:
+            xero = self.settings.xero
+            self._xero_limiters[tenant_id] = TenantLimiter(
+                per_minute=xero.calls_per_minute,
+                per_day=xero.calls_per_day,
+                clock=self.clock,
+                sleep=self.sleep,
+            )
+        return self._xero_limiters[tenant_id]
+
+    def _build_xero_ledger(self, entity: str) -> XeroLedger:
+        xero = self.settings.xero
+        oauth = self.xero_oauth()
+        tokens = TokenManager(
+            self.token_vault(), ledger="xero", entity=entity, refresher=oauth.refresh, clock=self.clock
+        )
+        tenant_id = xero.tenant_id or tokens.current().company_id
+        return XeroLedger(
+            base_url=xero.base_url,
+            tokens=tokens,
+            client_id=oauth.client_id,
+            client_secret=oauth.client_secret,
+            tenant_id=tenant_id,
+            timeout=xero.timeout_seconds,
+            retry=RetryPolicy(xero.max_retries + 1, sleep=self.sleep),
+            limiter=self.xero_limiter(tenant_id),
         )
 
     # ------------------------------------------------------------------------------------ after a run

@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -32,12 +33,19 @@ app = typer.Typer(
 )
 sandbox_app = typer.Typer(help="Run the local ledger sandboxes.", no_args_is_help=True)
 mappings_app = typer.Typer(help="Check and preview the chart-of-accounts mapping.", no_args_is_help=True)
-import_app = typer.Typer(help="Import invoices and other files.", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import files: FOCUS exports, invoices, credit lots, customer credits, ledger bills.",
+    no_args_is_help=True,
+)
 db_app = typer.Typer(help="The tokenbooks database: schema migrations.", no_args_is_help=True)
+sources_app = typer.Typer(help="Provider sources: where each one has read to.", no_args_is_help=True)
+credits_app = typer.Typer(help="Prepaid credit lots bought from providers.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
+app.add_typer(sources_app, name="sources")
+app.add_typer(credits_app, name="credits")
 
 console = Console()
 errors = Console(stderr=True)
@@ -60,6 +68,7 @@ def _jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Path):
         return str(value)
+
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
@@ -275,6 +284,13 @@ def sync_command(
         raise typer.Exit(1)
 
 
+def _period(value: str, option: str = "--period") -> Period:
+    try:
+        return Period.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"{option}: {exc}") from None
+
+
 def _day(value: str | None, option: str) -> date | None:
     if value is None:
         return None
@@ -308,6 +324,7 @@ def _sync_json(result: Any) -> dict:
         if result.plan
         else [],
         "suspense": result.plan.suspense_by_provider if result.plan else {},
+        "coverage": [c.as_dict() for c in result.plan.coverage] if result.plan else [],
         "posted": result.post.posted if result.post else [],
         "found": result.post.found if result.post else [],
         "rejected": [{"key": k, "reason": r} for k, r in result.post.rejected] if result.post else [],
@@ -343,9 +360,15 @@ def _print_sync(result: Any) -> None:
             if amount:
                 console.print(
                     f"[yellow]Unallocated:[/] {format_money(amount, 'USD')} of {provider} spend matched no "
-                    "rule and went to suspense. Add a rule to the mapping.",
+                    "rule and went to suspense. Add a rule to the mapping (`tokenbooks mappings coverage`).",
                     highlight=False,
                 )
+        for c in result.plan.coverage:
+            console.print(
+                f"Allocation accuracy {c.provider} {c.period}: {_share(c.accuracy)} of "
+                f"{format_money(c.total, c.currency)} placed by a mapping rule",
+                highlight=False,
+            )
         if not result.plan.planned:
             console.print("Nothing new to post: the books already hold every amount.")
         for planned in result.plan.planned:
@@ -385,10 +408,7 @@ def reconcile_command(
     from connector.service.reconcile import reconcile_run
 
     with plain_errors(as_json), busy_is_not_a_failure(as_json):
-        try:
-            month = Period.parse(period)
-        except ValueError as exc:
-            raise ConfigError(f"--period: {exc}") from None
+        month = _period(period)
         application = _app_for()
         target = entity or application.default_entity()
         results = reconcile_run(application, entity=target, period=month, read_back=not offline)
@@ -457,66 +477,69 @@ def _status_cell(result: Any) -> str:
     return f"[{colour}]{result.status.value}[/]"
 
 
-# ---------------------------------------------------------------------------------------------- import
-
-
-@import_app.command("invoices")
-def import_invoices(
-    files: Annotated[list[Path], typer.Argument(help="Invoice files (.csv or .json); see docs/invoices.md.")],
-    entity: EntityOption = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Import provider invoices (no provider offers an invoice API for OpenAI or Anthropic)."""
-    from connector.service.invoices import import_invoice_file
-
-    imported = []
-    with plain_errors(as_json):
-        application = _app_for()
-        target = entity or application.default_entity()
-        for path in files:
-            imported.append(
-                import_invoice_file(application.engine, path, default_entity=target, clock=application.clock)
-            )
-    if as_json:
-        print_json([{"file": i.file, "new": i.new, "replaced": i.replaced} for i in imported])
-        return
-    for i in imported:
-        console.print(f"{i.file}: {i.new} new invoice(s), {i.replaced} replaced", highlight=False)
-
-
 # -------------------------------------------------------------------------------------------- mappings
+
+MappingFileOption = Annotated[
+    Path | None, typer.Option("--file", help="Mapping file; default TOKENBOOKS_MAPPING_FILE.")
+]
+PeriodOption = Annotated[str, typer.Option("--period", help="The month, YYYY-MM.")]
+OfflineFlag = Annotated[
+    bool, typer.Option("--offline", help="Do not call the ledger: use the cached chart and lock date.")
+]
 
 
 @mappings_app.command("check")
 def mappings_check(
-    file: Annotated[
-        Path | None, typer.Option("--file", help="Mapping file; default TOKENBOOKS_MAPPING_FILE.")
-    ] = None,
+    file: MappingFileOption = None,
+    offline: OfflineFlag = False,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Fetch the ledger's chart of accounts again, even if cached.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Validate the mapping file; every problem is shown with file:line and the fix."""
-    from connector.service.mappings import read_mapping
-    from connector.settings import load_settings
+    """Validate the mapping: the file, its version, and the ledger's accounts and tracking options."""
+    from connector.service.mappings import check_mapping_file
 
     with plain_errors(as_json):
-        path = file or load_settings().mapping_file
-    mapping, _, problems = read_mapping(path)
+        application = _app_for()
+        path = file or application.settings.mapping_file
+        report = check_mapping_file(application, path, offline=offline, refresh=refresh)
+    mapping = report.mapping
     if as_json:
         print_json(
-            {"file": str(path), "ok": mapping is not None, "problems": [_problem_json(p) for p in problems]}
-        )
-    elif mapping is not None:
-        console.print(
-            f"[green]✓[/] {path}: version {mapping.version} (effective {mapping.effective_from}), "
-            f"{len(mapping.rules)} rules, {len(mapping.entities)} entit(ies). No problems found.",
-            highlight=False,
+            {
+                "file": str(path),
+                "ok": report.ok,
+                "version": mapping.version if mapping else None,
+                "effective_from": mapping.effective_from if mapping else None,
+                "charts": report.charts,
+                "problems": [_problem_json(p) for p in report.problems],
+            }
         )
     else:
-        for problem in problems:
-            errors.print(f"[red]✗[/] {problem}", highlight=False)
-        errors.print(f"{len(problems)} problem(s); nothing can be posted until they are fixed.")
-    if mapping is None:
+        _print_check(report)
+    if not report.ok:
         raise typer.Exit(2)
+
+
+def _print_check(report: Any) -> None:
+    for problem in report.problems:
+        mark = "[red]✗[/]" if problem.is_error else "[yellow]![/]"
+        (errors if problem.is_error else console).print(f"{mark} {problem}", highlight=False)
+    for entity, note in report.charts.items():
+        console.print(f"  {entity}: accounts checked against the {note}", highlight=False)
+    mapping = report.mapping
+    if report.ok:
+        warnings = len(report.problems)
+        console.print(
+            f"[green]✓[/] {report.path}: version {mapping.version} (effective {mapping.effective_from}), "
+            f"{len(mapping.rules)} rules, {len(mapping.entities)} entit(ies). "
+            + (f"{warnings} warning(s)." if warnings else "No problems found."),
+            highlight=False,
+        )
+        return
+    count = sum(1 for p in report.problems if p.is_error)
+    errors.print(f"{count} error(s); nothing can be posted until they are fixed.")
 
 
 def _problem_json(problem: Problem) -> dict:
@@ -528,6 +551,297 @@ def _problem_json(problem: Problem) -> dict:
         "fix": problem.fix,
         "severity": problem.severity.value,
     }
+
+
+@mappings_app.command("schema")
+def mappings_schema(
+    output: Annotated[Path | None, typer.Option("--output", help="Write to this file instead.")] = None,
+) -> None:
+    """Print the JSON Schema of the mapping format (editors use it to validate as you type)."""
+    from connector.domain.mapping_schema import mapping_schema
+
+    text = json.dumps(mapping_schema(), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"Wrote the mapping JSON Schema to {output}", highlight=False)
+
+
+@mappings_app.command("bump")
+def mappings_bump(
+    effective_from: Annotated[
+        str, typer.Option("--effective-from", help="First day the new version applies to (YYYY-MM-DD).")
+    ],
+    note: Annotated[str, typer.Option("--note", help="Why the mapping changes (auditors read it).")],
+    file: MappingFileOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start a new mapping version: raise mapping_version, set effective_from and change_note (comments kept)."""
+    from connector.service.mapping_file import bump_mapping
+    from connector.store.repositories import UnitOfWork
+
+    with plain_errors(as_json):
+        day = _day(effective_from, "--effective-from")
+        application = _app_for()
+        path = file or application.settings.mapping_file
+        with UnitOfWork(application.engine) as uow:
+            newest = max((row.version for row in uow.mappings.all()), default=0)
+        edit = bump_mapping(path, effective_from=day, note=note, at_least=newest)  # type: ignore[arg-type]
+    if as_json:
+        print_json({"file": str(path), "summary": edit.summary})
+        return
+    console.print(
+        f"{path}: {edit.summary}. Run `tokenbooks mappings preview` to see its effect.", highlight=False
+    )
+
+
+@mappings_app.command("add-rule")
+def mappings_add_rule(
+    rule_id: Annotated[str, typer.Option("--id", help="A short unique name for the rule.")],
+    when: Annotated[
+        list[str],
+        typer.Option("--when", help="A condition dimension=value (repeat for several; value null)."),
+    ],
+    category: Annotated[
+        str, typer.Option("--category", help="cogs, rnd, sales_marketing, g_and_a, capitalize")
+    ],
+    description: Annotated[
+        str, typer.Option("--description", help="What the spend is, for the reader.")
+    ] = "",
+    before: Annotated[str | None, typer.Option("--before", help="Insert before this rule id.")] = None,
+    file: MappingFileOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a rule for spend that lands in suspense (see `mappings coverage`), keeping every comment."""
+    from connector.service.mapping_file import add_rule
+
+    with plain_errors(as_json):
+        conditions = dict(_condition(text) for text in when)
+        path = file or _app_for().settings.mapping_file
+        edit = add_rule(
+            path,
+            rule_id=rule_id,
+            when=conditions,
+            category=category,
+            description=description,
+            before_rule=before,
+        )
+    if as_json:
+        print_json({"file": str(path), "summary": edit.summary})
+        return
+    console.print(
+        f"{path}: {edit.summary}. Raise the version (`tokenbooks mappings bump`) before the next sync.",
+        highlight=False,
+    )
+
+
+def _condition(text: str) -> tuple[str, str | None]:
+    name, sign, value = text.partition("=")
+    if not sign or not name.strip():
+        raise ConfigError(f"--when {text!r} is not dimension=value", fix="write e.g. --when project=proj_new")
+    value = value.strip()
+    return name.strip(), None if value == "null" else value
+
+
+def _period(text: str) -> Period:
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"--period: {exc}") from None
+
+
+@mappings_app.command("preview")
+def mappings_preview(
+    period: PeriodOption,
+    candidate: Annotated[Path, typer.Option("--candidate", help="The mapping file you are about to apply.")],
+    entity: EntityOption = None,
+    offline: OfflineFlag = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """A period's totals by account under the current and the candidate mapping, and the reclass it posts."""
+    from connector.domain.planner import LedgerCalendar
+    from connector.service.mapping_preview import preview_mapping
+    from connector.service.mappings import load_mapping
+
+    with plain_errors(as_json):
+        month = _period(period)
+        application = _app_for()
+        target = entity or application.default_entity()
+        history = application.mapping_history()
+        proposed, _ = load_mapping(candidate)
+        lock = None if offline else application.ledger(target).lock_date()
+        report = preview_mapping(
+            application.engine,
+            history=history,
+            candidate=proposed,
+            entity=target,
+            period=month,
+            calendar=LedgerCalendar(lock, application.locked_behaviour(target)),
+            clock=application.clock,
+        )
+        if offline:
+            report.notes.append("offline: the ledger's lock date was not read; journals are dated as if open")
+    if as_json:
+        print_json(_preview_json(report))
+        return
+    _print_preview(report)
+
+
+def _preview_json(report: Any) -> dict:
+    return {
+        "entity": report.entity,
+        "period": str(report.period),
+        "current_version": report.current.version,
+        "candidate_version": report.candidate.version,
+        "candidate_effective_from": report.candidate.effective_from,
+        "facts": report.facts,
+        "totals": [
+            {
+                "account": line.target.key(),
+                "category": line.category.value,
+                "currency": line.currency,
+                "current": line.current,
+                "candidate": line.candidate,
+                "change": line.change,
+            }
+            for line in report.lines
+        ],
+        "coverage": {
+            "current": [c.as_dict() for c in report.current_coverage],
+            "candidate": [c.as_dict() for c in report.candidate_coverage],
+        },
+        "journals": [_journal_json(p.journal, p.hold_reason) for p in report.journals],
+        "notes": report.notes,
+    }
+
+
+def _print_preview(report: Any) -> None:
+    from connector.domain.journals import as_text
+    from connector.domain.mapping import CATEGORY_LABELS
+
+    table = Table(
+        title=f"{report.entity} {report.period}: totals by account, version {report.current.version} → "
+        f"candidate version {report.candidate.version} (effective {report.candidate.effective_from})"
+    )
+    for column in ("Account", "Category", "Current", "Candidate", "Change"):
+        table.add_column(column, justify="right" if column in ("Current", "Candidate", "Change") else "left")
+    for line in report.lines:
+        change = f"{line.change:+,.2f}" if line.change else ""
+        table.add_row(
+            line.target.describe(),
+            CATEGORY_LABELS[line.category],
+            f"{line.current:,.2f}",
+            f"{line.candidate:,.2f}",
+            change,
+        )
+    console.print(table)
+    for before, after in zip(report.current_coverage, report.candidate_coverage, strict=False):
+        console.print(
+            f"Unallocated (suspense) {after.provider}: {format_money(before.suspense, before.currency)} "
+            f"({_share(before.accuracy)} mapped) → {format_money(after.suspense, after.currency)} "
+            f"({_share(after.accuracy)} mapped)",
+            highlight=False,
+        )
+    if report.journals:
+        console.print(f"\nApplying the candidate would post {len(report.journals)} journal(s):")
+        for planned in report.journals:
+            console.print(as_text(planned.journal), highlight=False)
+            console.print(f"  [dim]{planned.journal.memo}[/]", highlight=False)
+    else:
+        console.print("\nApplying the candidate would post nothing for this period.")
+    for note in report.notes:
+        console.print(f"[yellow]Note:[/] {note}", highlight=False)
+
+
+def _share(accuracy: Decimal | None) -> str:
+    return "—" if accuracy is None else f"{accuracy:.2%}"
+
+
+@mappings_app.command("coverage")
+def mappings_coverage(period: PeriodOption, entity: EntityOption = None, as_json: JsonFlag = False) -> None:
+    """Allocation accuracy: the share of spend an explicit rule placed vs. suspense, by provider."""
+    from connector.service.mapping_preview import coverage_report
+
+    with plain_errors(as_json):
+        month = _period(period)
+        application = _app_for()
+        target = entity or application.default_entity()
+        history = application.mapping_history()
+        rows, unmapped = coverage_report(
+            application.engine, history=history, entity=target, period=month, clock=application.clock
+        )
+    if as_json:
+        print_json(
+            {
+                "entity": target,
+                "period": period,
+                "coverage": [c.as_dict() for c in rows],
+                "unmapped": [
+                    {
+                        "provider": u.provider,
+                        "dimensions": dict(u.dimensions),
+                        "amount": u.amount,
+                        "facts": u.facts,
+                    }
+                    for u in unmapped
+                ],
+            }
+        )
+        return
+    table = Table(title=f"Allocation accuracy, {target} {period}")
+    for column in ("Provider", "Period", "Spend", "Mapped by a rule", "Suspense", "Accuracy"):
+        table.add_column(column, justify="left" if column in ("Provider", "Period") else "right")
+    for c in rows:
+        table.add_row(
+            c.provider,
+            c.period,
+            f"{c.total:,.2f}",
+            f"{c.mapped:,.2f}",
+            f"{c.suspense:,.2f}",
+            _share(c.accuracy),
+        )
+    console.print(table)
+    for u in unmapped:
+        console.print(
+            f"  unmapped: {u.describe()} — {u.amount:,.2f} over {u.facts} cost line(s)", highlight=False
+        )
+    if unmapped:
+        console.print(
+            "Add a rule: tokenbooks mappings add-rule --id <name> --when project=<id> --category <category>"
+        )
+
+
+@mappings_app.command("history")
+def mappings_history(as_json: JsonFlag = False) -> None:
+    """Every mapping version tokenbooks has used, with its effective date and change note."""
+    from connector.store.repositories import UnitOfWork
+
+    with plain_errors(as_json):
+        application = _app_for()
+        with UnitOfWork(application.engine) as uow:
+            rows = [
+                {
+                    "version": r.version,
+                    "effective_from": r.effective_from,
+                    "first_seen_at": r.first_seen_at,
+                    "change_note": r.change_note,
+                    "source": r.source,
+                    "sha256": r.content_hash,
+                }
+                for r in sorted(uow.mappings.all(), key=lambda r: r.version)
+            ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="Mapping versions")
+    for column in ("Version", "Effective from", "First used", "Change note"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["version"]), str(row["effective_from"]), _cell(row["first_seen_at"]), row["change_note"]
+        )
+    console.print(table)
 
 
 # ---------------------------------------------------------------------------------------------- sandbox
@@ -600,8 +914,10 @@ def runs_command(
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    if hasattr(value, "strftime"):
+    if hasattr(value, "hour"):
         return value.strftime("%Y-%m-%d %H:%M:%S")
+    if hasattr(value, "strftime"):
+        return value.isoformat()
     return str(value)
 
 
@@ -659,6 +975,421 @@ def keygen() -> None:
     from connector.ledgers.tokens import TokenCipher
 
     console.print(f"TOKENBOOKS_ENCRYPTION_KEY={TokenCipher.generate_key()}")
+
+
+# ------------------------------------------------------------------------------------ ingestion (issue 3)
+# tokenbooks pull · import focus|invoices|credits|customer-credits|bills · credits add|list · sources status
+
+ProviderOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--provider", help="Only these providers (openai, anthropic, invoices); repeat for several."
+    ),
+]
+
+
+@app.command("pull")
+def pull_command(
+    provider: ProviderOption = None,
+    since: Annotated[
+        str | None, typer.Option(help="First day (YYYY-MM-DD); default: from the bookmark.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last day (YYYY-MM-DD); default: yesterday (UTC).")
+    ] = None,
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Pull provider costs and usage, and the invoice inbox, into the store (no planning, no posting)."""
+    from connector.service.pull import pull_sources
+
+    with plain_errors(as_json):
+        first, last = _day(since, "--since"), _day(until, "--until")
+        application = _app_for()
+        target = entity or application.default_entity()
+        with RichReporter(quiet=as_json) as reporter:
+            run = pull_sources(
+                application,
+                entity=target,
+                providers=set(provider) if provider else None,
+                since=first,
+                until=last,
+                invoices_dir=application.settings.invoices_dir,
+                reporter=reporter,
+            )
+    if as_json:
+        print_json(_pull_json(run))
+    else:
+        _print_pull(run)
+    if run.status == "failed":
+        raise typer.Exit(1)
+
+
+def _pull_json(run: Any) -> dict:
+    return {
+        "run_id": run.run_id,
+        "entity": run.entity,
+        "status": run.status,
+        "reason": run.reason,
+        "pulls": [
+            {
+                "source": p.source,
+                "first_day": p.window.first_day,
+                "last_day": p.window.last_day,
+                "pages": p.pages,
+                "facts": p.facts,
+                "inserted": p.replaced.inserted,
+                "restated": p.replaced.restated,
+                "unchanged": p.replaced.unchanged,
+                "withdrawn": p.replaced.withdrawn,
+                "usage_buckets": p.usage.inserted + p.usage.restated + p.usage.unchanged,
+                "warnings": p.warnings,
+            }
+            for p in run.pulls
+        ],
+        "failures": [{"source": name, "error": why} for name, why in run.failures],
+        "invoices": None
+        if run.inbox is None
+        else {
+            "imported": [_import_json(r) for r in run.inbox.imported],
+            "unchanged": run.inbox.unchanged,
+            "failed": [{"file": f, "error": e} for f, e in run.inbox.failed],
+        },
+    }
+
+
+def _print_pull(run: Any) -> None:
+    for p in run.pulls:
+        console.print(
+            f"{p.source} {p.window.first_day}..{p.window.last_day}: {p.facts} facts ({p.replaced.inserted} new, "
+            f"{p.replaced.restated} restated, {p.replaced.withdrawn} withdrawn) from {p.pages} page(s)",
+            highlight=False,
+        )
+        for warning in p.warnings:
+            console.print(f"  [yellow]warning:[/] {warning}", highlight=False)
+    for name, why in run.failures:
+        console.print(f"[red]{name} failed:[/] {why}", highlight=False)
+    if run.inbox is not None:
+        for report in run.inbox.imported:
+            _print_import(report)
+        for path, why in run.inbox.failed:
+            console.print(f"[red]{path}:[/] {why}", highlight=False)
+        if run.inbox.unchanged:
+            console.print(f"{len(run.inbox.unchanged)} invoice file(s) already imported", highlight=False)
+    style = {"succeeded": "green", "partial": "yellow", "failed": "red"}.get(run.status, "white")
+    console.print(f"Run {run.run_id}: [{style}]{run.status}[/]", highlight=False)
+
+
+def _import_json(report: Any) -> dict:
+    return {
+        "import_id": report.import_id,
+        "run_id": report.run_id,
+        "kind": report.kind,
+        "status": report.status,
+        "files": [f.as_dict() for f in report.files],
+        "tally": report.tally.as_dict(),
+        "balanced": report.balanced,
+        "stored": report.stored,
+        "quarantined": [
+            {**_problem_json(q.problem), "raw": q.raw, "amount": q.amount, "currency": q.currency}
+            for q in report.quarantined
+        ],
+    }
+
+
+def _print_import(report: Any) -> None:
+    rows = report.tally.as_dict()["rows"]
+    amounts = report.tally.as_dict()["amounts"]
+    table = Table(
+        title=f"{report.kind} import {report.import_id[:8]}: {', '.join(f.path for f in report.files)}"
+    )
+    for column in ("", "rows", "amount"):
+        table.add_column(column, justify="left" if not column else "right")
+    for name in ("accepted", "quarantined", "skipped", "input"):
+        money = ", ".join(f"{a} {c}" for c, a in amounts[name].items()) or "—"
+        table.add_row(name, str(rows[name]), money)
+    console.print(table)
+    mark = "[green]✓[/]" if report.balanced else "[red]✗[/]"
+    console.print(f"{mark} accepted + quarantined + skipped = input", highlight=False)
+    for q in report.quarantined[:50]:
+        console.print(f"  [yellow]quarantined[/] {q.problem}", highlight=False)
+    if len(report.quarantined) > 50:
+        console.print(f"  … and {len(report.quarantined) - 50} more (use --json for all)")
+    stored = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.stored.items())
+    style = {"succeeded": "green", "partial": "yellow"}.get(report.status, "red")
+    console.print(f"[{style}]{report.status}[/]: {stored}", highlight=False)
+
+
+def _show_imports(reports: list[Any], as_json: bool) -> None:
+    if as_json:
+        print_json([_import_json(r) for r in reports] if len(reports) != 1 else _import_json(reports[0]))
+    else:
+        for report in reports:
+            _print_import(report)
+
+
+@import_app.command("focus")
+def import_focus_command(
+    files: Annotated[
+        list[Path], typer.Argument(help="The files of one FOCUS export (.csv, .csv.gz, .parquet).")
+    ],
+    entity: EntityOption = None,
+    all_services: Annotated[
+        bool, typer.Option("--all-services", help="Import every service, not only AI and Machine Learning.")
+    ] = False,
+    provider: Annotated[
+        str | None, typer.Option(help="Provider name when the export has no ProviderName.")
+    ] = None,
+    account: Annotated[str | None, typer.Option(help="Billing account when the export has none.")] = None,
+    currency: Annotated[str | None, typer.Option(help="Billing currency when the export has none.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import a FOCUS 1.0–1.2 export (AWS Bedrock, Azure OpenAI, Vertex AI …); bad rows are quarantined."""
+    from connector.service.imports import import_focus
+
+    with plain_errors(as_json):
+        application = _app_for()
+        options = application.focus_options(entity, provider=provider, account=account, currency=currency)
+        if all_services:
+            options = replace(options, services=None)
+        with RichReporter(quiet=as_json) as reporter:
+            report = import_focus(application, files, options, reporter)
+    _show_imports([report], as_json)
+
+
+@import_app.command("invoices")
+def import_invoices_command(
+    files: Annotated[list[Path], typer.Argument(help="Invoice files (.csv or .json); see docs/invoices.md.")],
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import provider invoices (no provider offers an invoice API for OpenAI or Anthropic)."""
+    _import_files("import_invoices", files, entity, as_json)
+
+
+def _import_files(importer: str, files: list[Path], entity: str | None, as_json: bool) -> None:
+    """Run one of the record-file importers of `service.imports` on each file and show its report."""
+    from connector.service import imports
+
+    with plain_errors(as_json):
+        application = _app_for()
+        target = entity or application.default_entity()
+        reports = [getattr(imports, importer)(application, path, entity=target) for path in files]
+    _show_imports(reports, as_json)
+
+
+@import_app.command("credits")
+def import_credits_command(
+    file: Annotated[Path, typer.Argument(help="Credit lots bought (.csv or .json); see docs/credits.md.")],
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import prepaid credit lots bought from providers (purchase date, amount, expiry)."""
+    _import_files("import_credit_lots", [file], entity, as_json)
+
+
+@import_app.command("customer-credits")
+def import_customer_credits_command(
+    file: Annotated[
+        Path, typer.Argument(help="Customer credit events (.csv or .json); see docs/credits.md.")
+    ],
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import the credits you sell: purchases, redemptions, refunds and expiries per customer and grant."""
+    _import_files("import_customer_credits", [file], entity, as_json)
+
+
+@import_app.command("bills")
+def import_bills_command(
+    period: Annotated[str, typer.Option(help="The usage month the bills are for, YYYY-MM.")],
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Read provider bills the AP team entered in the ledger (dated the month after) as invoices."""
+    from connector.service.invoices import import_ledger_bills
+
+    with plain_errors(as_json):
+        month = _period(period)
+        application = _app_for()
+        target = entity or application.default_entity()
+        vendors = application.ledger_vendors()
+        if not vendors:
+            raise ConfigError(
+                "no provider has a ledger vendor name",
+                fix="set TOKENBOOKS_OPENAI__LEDGER_VENDOR and/or TOKENBOOKS_ANTHROPIC__LEDGER_VENDOR",
+            )
+        invoices = import_ledger_bills(
+            application.engine,
+            application.ledger(target),
+            vendors=vendors,
+            period=month,
+            entity=target,
+            clock=application.clock,
+        )
+    rows = [
+        {
+            "provider": i.provider,
+            "account": i.provider_account,
+            "number": i.number,
+            "total": i.total,
+            "currency": i.currency,
+        }
+        for i in invoices
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        console.print(
+            f"{row['provider']} ({row['account']}) {row['number']}: {row['total']} {row['currency']}",
+            highlight=False,
+        )
+    console.print(f"{len(rows)} bill(s) stored as invoices for {period}.")
+
+
+@credits_app.command("add")
+def credits_add_command(
+    provider: Annotated[str, typer.Option(help="openai, anthropic, …")],
+    amount: Annotated[str, typer.Option(help="What was paid, e.g. 1000.00.")],
+    purchased: Annotated[str, typer.Option(help="Purchase date, YYYY-MM-DD.")],
+    account: Annotated[str, typer.Option(help="The provider account (organization label).")] = "default",
+    currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "USD",
+    expires: Annotated[
+        str | None,
+        typer.Option(help="First day the credits are void; OpenAI default: one year after purchase."),
+    ] = None,
+    lot_id: Annotated[
+        str | None, typer.Option("--lot-id", help="Receipt or order number; default: generated.")
+    ] = None,
+    description: Annotated[str, typer.Option(help="A note, e.g. the receipt.")] = "",
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Record prepaid credits bought from a provider (a credit lot)."""
+    from connector.domain.credits import CreditLot, default_expiry
+    from connector.domain.money import parse_amount
+    from connector.service.imports import record_credit_lot
+
+    with plain_errors(as_json):
+        try:
+            bought = _day(purchased, "--purchased")
+            assert bought is not None
+            expiry = _day(expires, "--expires") or default_expiry(provider.lower(), bought)
+            lot = CreditLot(
+                entity="",
+                provider=provider.lower(),
+                provider_account=account,
+                lot_id=lot_id or f"{provider.lower()}-{bought.isoformat()}-{amount}",
+                purchase_date=bought,
+                amount=parse_amount(amount),
+                currency=currency,
+                expires_on=expiry,
+                description=description,
+                source="tokenbooks credits add",
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc), fix="check --amount (positive), --currency and --expires") from None
+        application = _app_for()
+        lot = replace(lot, entity=entity or application.default_entity())
+        new = record_credit_lot(application, lot)
+    if as_json:
+        print_json({"lot_id": lot.lot_id, "new": new, "expires_on": lot.expires_on})
+        return
+    console.print(
+        f"{'Added' if new else 'Replaced'} lot {lot.lot_id}: {format_money(lot.amount, lot.currency)} of "
+        f"{lot.provider} credits bought {lot.purchase_date}, expiring {lot.expires_on or 'never'}.",
+        highlight=False,
+    )
+
+
+@credits_app.command("list")
+def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False) -> None:
+    """Credit lots, soonest expiry first (the order consumption draws them)."""
+    from connector.store.repositories import UnitOfWork
+
+    with plain_errors(as_json):
+        application = _app_for()
+        target = entity or application.default_entity()
+        with UnitOfWork(application.engine) as uow:
+            lots = uow.credit_lots.for_entity(target)
+    lots.sort(key=lambda lot: (lot.expires_on is None, lot.expires_on or date.max, lot.purchase_date))
+    rows = [
+        {
+            "lot_id": lot.lot_id,
+            "provider": lot.provider,
+            "account": lot.provider_account,
+            "purchased": lot.purchase_date,
+            "amount": lot.amount,
+            "currency": lot.currency,
+            "expires_on": lot.expires_on,
+            "source": lot.source,
+        }
+        for lot in lots
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"Credit lots of {target}")
+    for column in ("lot_id", "provider", "account", "purchased", "amount", "currency", "expires_on"):
+        table.add_column(column, justify="right" if column == "amount" else "left")
+    for row in rows:
+        table.add_row(
+            *[
+                _cell(row[c])
+                for c in ("lot_id", "provider", "account", "purchased", "amount", "currency", "expires_on")
+            ]
+        )
+    console.print(table)
+
+
+@sources_app.command("status")
+def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = False) -> None:
+    """Per source: how far it has read (bookmark), its last success and its last error."""
+    from connector.service.pull import sources_status
+
+    with plain_errors(as_json):
+        application = _app_for()
+        target = entity or application.default_entity()
+        statuses = sources_status(application.engine, application.sources(target))
+    rows = [
+        {
+            "source": s.source,
+            "configured": s.configured,
+            "bookmark": s.bookmark,
+            "last_success_at": s.last_success_at,
+            "last_error": s.last_error,
+            "last_error_at": s.last_error_at,
+        }
+        for s in statuses
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="Sources")
+    for column in ("source", "bookmark", "last success", "last error"):
+        table.add_column(column)
+    for row in rows:
+        error = f"{_cell(row['last_error_at'])} {row['last_error']}" if row["last_error"] else ""
+        table.add_row(row["source"], row["bookmark"] or "never pulled", _cell(row["last_success_at"]), error)
+    console.print(table)
+
+
+# ------------------------------------------------------------------------------------------------- xero
+
+
+@sandbox_app.command("xero")
+def sandbox_xero(
+    port: Annotated[int, typer.Option(help="Port to listen on (127.0.0.1).")] = 8720,
+    state: Annotated[
+        Path, typer.Option(help="State file: the organisation persists here between runs.")
+    ] = Path(".tokenbooks/xero-sandbox.json"),
+) -> None:
+    """Run the stateful Xero sandbox (identity, connections, Accounting API) on its own (Ctrl-C stops it)."""
+    from connector.sandbox.xero import serve
+
+    state.parent.mkdir(parents=True, exist_ok=True)
+    serve(port, state)
 
 
 # ------------------------------------------------------------------------------- service: serve, audit

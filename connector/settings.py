@@ -26,18 +26,34 @@ class ProviderSettings(BaseModel):
     start_date: str | None = Field(None, description="first day to pull when there is no bookmark yet")
     timeout_seconds: float = Field(30.0, gt=0, description="HTTP timeout per request")  # float ok: seconds
     max_retries: int = Field(5, ge=0, le=20)
+    ledger_vendor: str | None = Field(
+        None, description="the vendor name the AP team enters this provider's bills under in the ledger"
+    )
 
 
 class OpenAISettings(ProviderSettings):
     admin_key: SecretStr | None = Field(None, description="organization Admin key (sk-admin-…)")
     base_url: str = "https://api.openai.com/v1"
     organization: str = Field("default", description="a label for the OpenAI organization (provider account)")
+    usage: bool = Field(
+        True, description="also pull the Usage API (tokens per key, model, tier) for enrichment"
+    )
 
 
 class AnthropicSettings(ProviderSettings):
     admin_key: SecretStr | None = Field(None, description="Admin API key (sk-ant-admin…)")
     base_url: str = "https://api.anthropic.com"
     organization: str = Field("default", description="a label for the Anthropic organization")
+
+
+class FocusSettings(BaseModel):
+    """FOCUS exports (AWS Bedrock, Azure OpenAI, Vertex AI …), imported with `tokenbooks import focus`."""
+
+    services: list[str] = Field(
+        default_factory=lambda: ["AI and Machine Learning"],
+        description='ServiceCategory values to import; ["*"] imports every service',
+    )
+    entity: str | None = Field(None, description="entity the imported costs belong to; default: the first")
 
 
 class QuickBooksSettings(BaseModel):
@@ -66,8 +82,16 @@ class XeroSettings(BaseModel):
     connections_url: str = Field("https://api.xero.com", description="root of /connections")
     login_url: str = Field("https://login.xero.com", description="authorization endpoint root")
     redirect_uri: str = "http://127.0.0.1:8765/callback"
+    scopes: str = Field(
+        "offline_access accounting.transactions accounting.settings.read accounting.contacts.read",
+        description="OAuth scopes asked for at consent; apps created from 2026-03-02 use granular ones",
+    )
     timeout_seconds: float = Field(60.0, gt=0)  # float ok: seconds
     max_retries: int = Field(6, ge=0, le=50)
+    calls_per_minute: int = Field(60, ge=1, description="Xero's per-organisation minute limit")
+    calls_per_day: int = Field(
+        5000, ge=1, description="Xero's per-organisation daily limit (1,000 on Starter)"
+    )
 
 
 # ------------------------------------------------------------------- service: reconcile, serve, alerts
@@ -137,13 +161,20 @@ class Settings(BaseSettings):
         None, description="Fernet key that encrypts ledger tokens at rest"
     )
     mapping_file: Path = Path("mappings/example.yaml")
+    chart_max_age_hours: float = Field(
+        24.0, ge=0, description="how long `mappings check` trusts the cached chart of accounts"
+    )  # float ok: hours
     data_dir: Path = Path(".tokenbooks")
     invoices_dir: Path = Path("invoices")
+    prices_file: Path | None = Field(
+        None, description="price catalog overriding the one shipped with tokenbooks"
+    )
     entity: str | None = Field(None, description="default entity for commands that need one")
     ledger_mode: Literal["auto", "draft", "approve"] = "auto"
     actor: str = Field("tokenbooks", description="who runs tokenbooks, as written in the audit log")
     openai: OpenAISettings = OpenAISettings()
     anthropic: AnthropicSettings = AnthropicSettings()
+    focus: FocusSettings = FocusSettings()
     quickbooks: QuickBooksSettings = QuickBooksSettings()
     xero: XeroSettings = XeroSettings()
     reconcile: ReconcileSettings = ReconcileSettings()

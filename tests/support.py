@@ -8,9 +8,11 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from connector.domain.chart import LedgerAccount, LedgerChart, TrackingOption
 from connector.domain.facts import Dimensions, Fact, natural_key
 from connector.domain.journals import LedgerTarget
 from connector.domain.mapping import MappingSet, parse_mapping
+from connector.sandbox.qbo_seed import SEED_ACCOUNTS, SEED_CLASSES, SEED_DEPARTMENTS
 
 
 def find_shared() -> Path:
@@ -100,3 +102,19 @@ def mapping(text: str = MINIMAL_MAPPING, source: str = "test.yaml") -> MappingSe
     assert not problems, [str(p) for p in problems]
     assert parsed is not None
     return parsed
+
+
+# The chart of the QuickBooks sandbox company (connector/sandbox/qbo_seed.py), as the ledger port gives
+# it, plus one class made inactive (the seed has none) for the tests of inactive tracking options.
+CHART_ACCOUNTS = tuple(
+    LedgerAccount(id_, name, number, type_, active) for id_, number, name, type_, _, active in SEED_ACCOUNTS
+)
+CHART_OPTIONS = (
+    *(TrackingOption("class", id_, name) for id_, name in SEED_CLASSES),
+    TrackingOption("class", "199", "Legacy Tools", active=False),
+    *(TrackingOption("department", id_, name) for id_, name in SEED_DEPARTMENTS),
+)
+
+
+def chart(ledger: str = "quickbooks") -> LedgerChart:
+    return LedgerChart(ledger, CHART_ACCOUNTS, CHART_OPTIONS)

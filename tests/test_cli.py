@@ -29,9 +29,15 @@ def test_mappings_check_reports_file_line_and_fix_and_exits_2(tmp_path):
 
 
 def test_mappings_check_json(tmp_path):
-    result = runner.invoke(app, ["mappings", "check", "--json"], env=env(tmp_path))
+    result = runner.invoke(app, ["mappings", "check", "--offline", "--json"], env=env(tmp_path))
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"file": str(tmp_path / "mapping.yaml"), "ok": True, "problems": []}
+    payload = json.loads(result.stdout)
+    assert payload["file"] == str(tmp_path / "mapping.yaml")
+    assert (payload["ok"], payload["version"], payload["effective_from"]) == (True, 1, "2026-01-01")
+    assert payload["charts"] == {"acme-us": "not checked"}
+    [warning] = payload["problems"]  # offline with nothing cached: the chart check is skipped, and says so
+    assert warning["severity"] == "warning"
+    assert "no chart is cached yet" in warning["message"]
 
 
 def test_a_sync_with_a_broken_mapping_fails_in_plain_words_and_is_recorded(tmp_path):

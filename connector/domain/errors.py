@@ -9,6 +9,8 @@ wrong and how to fix it.
 - ``Retriable``: try again later (timeouts, 5xx, throttling); retries live in one place per adapter.
 - ``UncertainOutcome``: a write may or may not have happened; look the key up before anything else.
 - ``ReconnectNeeded``: a person must reconnect a ledger or provider; retrying cannot help.
+- ``BudgetExhausted``: a quota that resets only much later (a ledger's daily call limit) is used up; stop
+  calling, and let the next run go on where this one stopped.
 - ``Rejected``: the other side refused this one item for good (validation, locked period, duplicate);
   the rest of the run goes on and the item is reported.
 - ``ConfigError`` / ``InputError``: settings, mappings or input data are wrong; the run stops before posting.
@@ -83,6 +85,17 @@ class UncertainOutcome(Retriable):
 
 class ReconnectNeeded(TokenbooksError):
     """The connection's credentials are gone (revoked, expired, rotated away): a person must reconnect."""
+
+
+class BudgetExhausted(TokenbooksError):
+    """A quota that resets much later is used up (e.g. Xero's 5,000 calls a day per organisation).
+
+    Not `Retriable`: waiting hours inside one run helps nobody. Work not done stays queued for the next run.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, fix: str = "") -> None:
+        super().__init__(message, fix=fix)
+        self.retry_after = retry_after
 
 
 class Rejected(TokenbooksError):

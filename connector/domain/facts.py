@@ -49,6 +49,20 @@ STANDARD_DIMENSIONS = (
     "service",
     "sku",
     "user",
+    # ingestion (issue 3): what Anthropic and FOCUS sources add (docs/ingestion.md, docs/focus.md)
+    "context_window",
+    "cost_type",
+    "sub_account",
+    "sub_account_name",
+    "service_subcategory",
+    "sku_id",
+    "resource",
+    "publisher",
+    "billing_period",
+    "charge_class",
+    "invoice",
+    "split_basis",
+    "price_basis",
 )
 
 

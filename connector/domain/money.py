@@ -31,6 +31,9 @@ MINOR_UNITS: dict[str, int] = {
 }
 
 
+_NOT_PLAIN = frozenset(",$€£ _")  # separators and symbols a plain decimal never holds
+
+
 class MoneyError(ValueError):
     """An amount or currency that cannot be money."""
 
@@ -74,22 +77,24 @@ def parse_amount(value: object) -> Decimal:
     Accepts Decimal, int and str (plain or E-notation, surrounding spaces allowed). Refuses floats,
     booleans, NaN, infinities, empty strings, thousands separators and currency symbols.
     """
-    if isinstance(value, bool | float):
-        raise MoneyError(f"{value!r} is a {type(value).__name__}; amounts must be exact decimals")
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, int):
-        result = Decimal(value)
-    elif isinstance(value, str):
+    if type(value) is str:  # the common case first: file and API amounts arrive as text
         text = value.strip()
         if not text:
             raise MoneyError("amount is empty")
-        if any(ch in text for ch in ",$€£ "):
+        if not _NOT_PLAIN.isdisjoint(text):
             raise MoneyError(f"{value!r} is not a plain decimal (no separators or currency symbols)")
         try:
             result = Decimal(text)
         except InvalidOperation:
             raise MoneyError(f"{value!r} is not a number") from None
+    elif isinstance(value, bool | float):
+        raise MoneyError(f"{value!r} is a {type(value).__name__}; amounts must be exact decimals")
+    elif isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):  # a str subclass
+        return parse_amount(str(value))
     else:
         raise MoneyError(f"{value!r} is not an amount")
     if not result.is_finite():

@@ -28,13 +28,21 @@ from connector.ledgers.port import (
 class MemoryLedger:
     name = "memory"
 
-    def __init__(self, accounts: Sequence[LedgerAccount] = (), lock: date | None = None) -> None:
+    def __init__(
+        self,
+        accounts: Sequence[LedgerAccount] = (),
+        lock: date | None = None,
+        options: Sequence[TrackingOption] = (),
+    ) -> None:
         self.accounts = list(accounts)
+        self.options = list(options)  # classes, departments, Xero tracking options
         self.lock: date | None = lock
         self.journals: dict[str, LedgerJournal] = {}
         self.bill_list: list[LedgerBill] = []
         self.stats = LedgerStats()
-        self.faults: deque[str] = deque()  # "lost" = write applied but the answer lost; "fail" = not applied
+        # scripted faults, one per write: "lost" = applied but the answer lost; "fail" = not applied;
+        # "reject" = refused for good
+        self.faults: deque[str] = deque()
         self._next_id = 1
 
     # ------------------------------------------------------------------------------------------- reads
@@ -48,7 +56,8 @@ class MemoryLedger:
         return list(self.accounts)
 
     def tracking(self) -> list[TrackingOption]:
-        return []
+        self.stats.read_calls += 1
+        return list(self.options)
 
     def find(self, key: str) -> LedgerJournal | None:
         self.stats.read_calls += 1
@@ -72,6 +81,10 @@ class MemoryLedger:
         if fault == "fail":
             return PostResult(
                 journal.key, PostOutcome.FAILED, message="injected failure", error_class="Retriable"
+            )
+        if fault == "reject":
+            return PostResult(
+                journal.key, PostOutcome.REJECTED, message="injected rejection", error_class="Rejected"
             )
         if journal.key in self.journals:
             return PostResult(

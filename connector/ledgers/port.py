@@ -13,30 +13,21 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
+from connector.domain.chart import LedgerAccount, TrackingOption
 from connector.domain.journals import Journal
 
-
-@dataclass(frozen=True, slots=True)
-class LedgerAccount:
-    id: str
-    name: str
-    number: str | None = None
-    type: str = ""
-    active: bool = True
-
-    def references(self) -> set[str]:
-        """Every way a mapping may name this account (number, name, id)."""
-        return {ref for ref in (self.number, self.name, self.id) if ref}
-
-
-@dataclass(frozen=True, slots=True)
-class TrackingOption:
-    """A QuickBooks Class or Department, or a Xero tracking category option."""
-
-    kind: str  # "class" | "department" | a Xero tracking category name
-    id: str
-    name: str
-    active: bool = True
+__all__ = [
+    "Ledger",
+    "LedgerAccount",
+    "LedgerBill",
+    "LedgerJournal",
+    "LedgerLine",
+    "LedgerStats",
+    "PostOutcome",
+    "PostRequest",
+    "PostResult",
+    "TrackingOption",
+]
 
 
 @dataclass(frozen=True, slots=True)

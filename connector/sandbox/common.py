@@ -8,7 +8,9 @@ What lives here is independent of any one ledger's API:
 - ``SlidingWindowLimiter`` and ``ConcurrencyGauge``: the two shapes of ledger throttling;
 - ``FaultPlan``: scripted or seeded-random fault injection (timeouts, 5xx, throttling, lost responses);
 - ``StateFile``: atomic, Decimal-safe persistence of a sandbox's state;
-- ``SandboxServer``: runs a WSGI app on loopback in a daemon thread, or in the foreground for the CLI.
+- ``SandboxServer``: runs a WSGI app on loopback in a daemon thread, or in the foreground for the CLI;
+- ``Reply``, ``json_reply``, ``html_page``: an HTTP answer kept as text, so an idempotent replay returns it
+  byte for byte.
 
 Nothing here reads the environment or starts anything at import time.
 """
@@ -23,13 +25,14 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Response
 
 __all__ = [
     "FAULT_KINDS",
@@ -38,11 +41,14 @@ __all__ = [
     "FaultPlan",
     "InjectedFault",
     "ManualClock",
+    "Reply",
     "SandboxServer",
     "SlidingWindowLimiter",
     "StateFile",
     "SystemClock",
     "dumps_exact",
+    "html_page",
+    "json_reply",
     "loads_exact",
 ]
 
@@ -204,6 +210,15 @@ class SlidingWindowLimiter:
         """Events for ``key`` inside the current window."""
         with self._lock:
             return len(self._pruned(key))
+
+    def free_in(self, key: str, weight: int = 1) -> timedelta:
+        """How long until ``weight`` more events for ``key`` fit (zero when they fit now): a Retry-After."""
+        with self._lock:
+            events = self._pruned(key)
+            excess = len(events) + weight - self.limit
+            if excess <= 0:
+                return timedelta()
+            return events[excess - 1] + self.window - self._clock.now()
 
     def reset(self) -> None:
         with self._lock:
@@ -519,3 +534,33 @@ class SandboxServer:
             self._host, self._port, self._app, threaded=True, request_handler=_QuietHandler
         )
         return self._server
+
+
+# --- Answers --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    """An HTTP answer, kept as text so an idempotent replay (QBO ``requestid``, Xero ``Idempotency-Key``) can
+    return it byte for byte."""
+
+    status: int
+    body: str
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_response(self) -> Response:
+        return Response(self.body, status=self.status, content_type=self.content_type, headers=self.headers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "body": self.body, "content_type": self.content_type}
+
+
+def json_reply(status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
+    """A JSON answer whose Decimal amounts keep their exact digits."""
+    return Reply(status, dumps_exact(body), "application/json", dict(headers or {}))
+
+
+def html_page(status: int, title: str) -> str:
+    """The bare HTML page a gateway sends when it gives up (502/503/504)."""
+    return f"<html><head><title>{status} {title}</title></head><body><h1>{status} {title}</h1></body></html>"

@@ -28,7 +28,7 @@ from connector.ledgers.tokens import MemoryVault
 from connector.sandbox.demo_data import DEMO_ENTITY, DEMO_ORGANIZATION, DEMO_PERIOD, invoice_total
 from connector.sandbox.openai_replay import DEMO_ADMIN_KEY, OpenAIReplay
 from connector.sandbox.quickbooks import QuickBooksSandbox
-from connector.service.invoices import import_invoice_file
+from connector.service.imports import import_invoices
 from connector.service.reconcile import reconcile_period
 from connector.service.runs import Reporter, RunRecorder, SilentReporter
 from connector.service.sync import SyncResult, sync
@@ -150,6 +150,7 @@ def _with_endpoints(
                     "organization": DEMO_ORGANIZATION,
                     "start_date": DEMO_PERIOD.first_day.isoformat(),
                     "timeout_seconds": 10.0,
+                    "usage": False,  # the replay serves the Costs API only
                 }
             ),
             "quickbooks": settings.quickbooks.model_copy(
@@ -194,7 +195,7 @@ def _import_invoice(app: App, data_dir: Path) -> None:
         ]
     }
     path.write_text(json.dumps(invoice, indent=2))
-    import_invoice_file(app.engine, path, default_entity=DEMO_ENTITY, clock=app.clock)
+    import_invoices(app, path, entity=DEMO_ENTITY)
 
 
 def _reconcile(app: App) -> list[ReconResult]:

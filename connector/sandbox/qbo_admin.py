@@ -27,17 +27,18 @@ Routes (method, path under /_sandbox/, body -> effect):
 - ``GET clock``; ``POST clock/advance`` ``{"seconds"}`` (ManualClock only).
 
 Errors: 404 ``{"error"}`` for an unknown route or object, 400 for a bad body, QBO's Fault envelope when the
-company refuses a change (e.g. a bill against an inactive account).
+company refuses a change (e.g. a bill against an inactive account). The routes every ledger sandbox shares
+(tokens, requests, faults, rate limits, clock) come from ``connector.sandbox.admin``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from connector.sandbox.common import FaultPlan, loads_exact
+from connector.sandbox.admin import AdminRoute, common_routes, dispatch, required, returning, route
 from connector.sandbox.qbo_errors import QboFault, qbo_time
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["handle_admin"]
 
-_Handler = Callable[["QuickBooksSandbox", re.Match[str], dict[str, Any], Mapping[str, str]], Any]
 _ACTIVE_SETTERS = {
     "accounts": "set_account_active",
     "classes": "set_class_active",
@@ -58,21 +58,8 @@ def handle_admin(
     sandbox: QuickBooksSandbox, method: str, action: str, raw_body: bytes, args: Mapping[str, str]
 ) -> tuple[int, Any]:
     """(status, JSON-ready payload) for one admin request."""
-    try:
-        body = loads_exact(raw_body) if raw_body.strip() else {}
-        if not isinstance(body, dict):
-            raise ValueError("the body must be a JSON object")
-        for route_method, pattern, handler in _ROUTES:
-            match = pattern.fullmatch(action.strip("/"))
-            if match is not None and route_method == method:
-                return 200, handler(sandbox, match, body, args)
-        return 404, {"error": f"no admin route {method} /_sandbox/{action}"}
-    except QboFault as fault:
-        return fault.status, fault.envelope()
-    except KeyError as error:
-        return 404, {"error": str(error.args[0]) if error.args else "not found"}
-    except (ValueError, TypeError) as error:
-        return 400, {"error": str(error)}
+    refusal = (QboFault, lambda fault: (fault.status, fault.envelope()))
+    return dispatch(sandbox, _ROUTES, method, action, raw_body, args, refusal)
 
 
 def _health(sandbox: QuickBooksSandbox, _m: re.Match[str], _b: dict[str, Any], _a: Mapping[str, str]) -> Any:
@@ -94,14 +81,14 @@ def _book_close_date(sandbox: QuickBooksSandbox, _m: re.Match[str], body: dict[s
 
 
 def _set_preference(sandbox: QuickBooksSandbox, _m: re.Match[str], body: dict[str, Any], _a: Any) -> Any:
-    sandbox.set_preference(_required(body, "name"), body.get("value"))
+    sandbox.set_preference(required(body, "name"), body.get("value"))
     return sandbox.preferences()
 
 
 def _add_account(sandbox: QuickBooksSandbox, _m: re.Match[str], body: dict[str, Any], _a: Any) -> Any:
     return sandbox.add_account(
-        _required(body, "name"),
-        _required(body, "account_type"),
+        required(body, "name"),
+        required(body, "account_type"),
         acct_num=body.get("acct_num"),
         account_sub_type=body.get("account_sub_type"),
         active=bool(body.get("active", True)),
@@ -110,19 +97,19 @@ def _add_account(sandbox: QuickBooksSandbox, _m: re.Match[str], body: dict[str, 
 
 def _set_active(sandbox: QuickBooksSandbox, match: re.Match[str], body: dict[str, Any], _a: Any) -> Any:
     setter = getattr(sandbox, _ACTIVE_SETTERS[match["table"]])
-    active = _required(body, "active")
+    active = required(body, "active")
     if not isinstance(active, bool):
         raise ValueError('"active" must be true or false')
     return setter(match["id"], active)
 
 
 def _delete_by_hand(sandbox: QuickBooksSandbox, _m: re.Match[str], body: dict[str, Any], _a: Any) -> Any:
-    return sandbox.delete_journal_by_hand(_required(body, "doc_number"))
+    return sandbox.delete_journal_by_hand(required(body, "doc_number"))
 
 
 def _edit_by_hand(sandbox: QuickBooksSandbox, _m: re.Match[str], body: dict[str, Any], _a: Any) -> Any:
     return sandbox.edit_journal_by_hand(
-        _required(body, "doc_number"),
+        required(body, "doc_number"),
         lines=body.get("lines"),
         txn_date=body.get("txn_date"),
         private_note=body.get("private_note"),
@@ -131,9 +118,9 @@ def _edit_by_hand(sandbox: QuickBooksSandbox, _m: re.Match[str], body: dict[str,
 
 
 def _add_bill(sandbox: QuickBooksSandbox, _m: re.Match[str], body: dict[str, Any], _a: Any) -> Any:
-    lines = [_bill_line(line) for line in _required(body, "lines")]
+    lines = [_bill_line(line) for line in required(body, "lines")]
     return sandbox.add_bill(
-        str(_required(body, "vendor_id")),
+        str(required(body, "vendor_id")),
         lines,
         txn_date=body.get("txn_date"),
         doc_number=body.get("doc_number"),
@@ -143,7 +130,7 @@ def _add_bill(sandbox: QuickBooksSandbox, _m: re.Match[str], body: dict[str, Any
 
 def _bill_line(line: Any) -> tuple[str, Decimal | str]:
     if isinstance(line, Mapping):
-        return str(_required(line, "account_id")), _amount(_required(line, "amount"))
+        return str(required(line, "account_id")), _amount(required(line, "amount"))
     if isinstance(line, list) and len(line) == 2:
         return str(line[0]), _amount(line[1])
     raise ValueError('a bill line is {"account_id", "amount"} or [account_id, amount]')
@@ -161,98 +148,19 @@ def _issue_tokens(sandbox: QuickBooksSandbox, _m: re.Match[str], body: dict[str,
     return sandbox.issue_tokens(body.get("realm_id"))
 
 
-def _faults_report(sandbox: QuickBooksSandbox, *_: Any) -> Any:
-    return {
-        target: {"injected": plan.injected, "pending": plan.pending, "rate": str(plan.rate)}
-        for target, plan in (("api", sandbox.faults), ("token", sandbox.token_faults))
-    }
-
-
-def _plan(sandbox: QuickBooksSandbox, target: str | None) -> FaultPlan:
-    if target in (None, "api"):
-        return sandbox.faults
-    if target == "token":
-        return sandbox.token_faults
-    raise ValueError('"target" is "api" or "token"')
-
-
-def _add_faults(sandbox: QuickBooksSandbox, _m: re.Match[str], body: dict[str, Any], _a: Any) -> Any:
-    plan = _plan(sandbox, body.get("target"))
-    if "rate" in body:
-        kinds = tuple(body["kinds"]) if body.get("kinds") else None
-        plan.configure_random(float(body["rate"]), kinds, body.get("seed"))
-    else:
-        delay = body.get("delay_seconds")
-        plan.queue(
-            _required(body, "kind"),
-            int(body.get("times", 1)),
-            delay_seconds=None if delay is None else float(delay),
-            status=body.get("status"),
-        )
-    return _faults_report(sandbox)
-
-
-def _clear_faults(
-    sandbox: QuickBooksSandbox, _m: re.Match[str], _b: dict[str, Any], args: Mapping[str, str]
-) -> Any:
-    targets = [args["target"]] if "target" in args else ["api", "token"]
-    for target in targets:
-        _plan(sandbox, target).clear()
-    return _faults_report(sandbox)
-
-
-def _advance_clock(sandbox: QuickBooksSandbox, _m: re.Match[str], body: dict[str, Any], _a: Any) -> Any:
-    advance = getattr(sandbox.clock, "advance", None)
-    if advance is None:
-        raise ValueError("the sandbox runs on the system clock; only a ManualClock can be advanced")
-    seconds = _required(body, "seconds")
-    return {"now": qbo_time(advance(seconds=float(seconds)))}
-
-
-def _required(body: Mapping[str, Any], name: str) -> Any:
-    if body.get(name) is None:
-        raise ValueError(f'"{name}" is required')
-    return body[name]
-
-
-def _route(method: str, pattern: str, handler: _Handler) -> tuple[str, re.Pattern[str], _Handler]:
-    return method, re.compile(pattern), handler
-
-
-def _returning(value: Callable[[QuickBooksSandbox], Any]) -> _Handler:
-    return lambda sandbox, _match, _body, _args: value(sandbox)
-
-
-_ROUTES: list[tuple[str, re.Pattern[str], _Handler]] = [
-    _route("GET", r"health", _health),
-    _route("POST", r"book-close-date", _book_close_date),
-    _route("GET", r"preferences", _returning(lambda sandbox: sandbox.preferences())),
-    _route("POST", r"preferences", _set_preference),
-    _route("POST", r"accounts", _add_account),
-    _route("GET", r"accounts/(?P<id>[^/]+)", lambda sandbox, match, _b, _a: sandbox.account(match["id"])),
-    _route("POST", r"(?P<table>accounts|classes|departments|vendors)/(?P<id>[^/]+)/active", _set_active),
-    _route("GET", r"journal-entries", _returning(lambda sandbox: sandbox.journal_entries())),
-    _route("POST", r"journal-entries/delete-by-hand", _delete_by_hand),
-    _route("POST", r"journal-entries/edit-by-hand", _edit_by_hand),
-    _route("GET", r"bills", _returning(lambda sandbox: sandbox.bills())),
-    _route("POST", r"bills", _add_bill),
-    _route("POST", r"tokens", _issue_tokens),
-    _route(
-        "POST", r"tokens/revoke-all", _returning(lambda sandbox: sandbox.revoke_all_tokens() or {"ok": True})
-    ),
-    _route(
-        "POST",
-        r"tokens/expire-access",
-        _returning(lambda sandbox: sandbox.expire_access_tokens() or {"ok": True}),
-    ),
-    _route("GET", r"requests", _returning(lambda sandbox: sandbox.requests)),
-    _route("DELETE", r"requests", _returning(lambda sandbox: sandbox.reset_request_log() or {"ok": True})),
-    _route("GET", r"faults", _faults_report),
-    _route("POST", r"faults", _add_faults),
-    _route("DELETE", r"faults", _clear_faults),
-    _route(
-        "POST", r"rate-limits/reset", _returning(lambda sandbox: sandbox.reset_rate_limits() or {"ok": True})
-    ),
-    _route("GET", r"clock", _returning(lambda sandbox: {"now": qbo_time(sandbox.clock.now())})),
-    _route("POST", r"clock/advance", _advance_clock),
+_ROUTES: list[AdminRoute] = [
+    route("GET", r"health", _health),
+    route("POST", r"book-close-date", _book_close_date),
+    route("GET", r"preferences", returning(lambda sandbox: sandbox.preferences())),
+    route("POST", r"preferences", _set_preference),
+    route("POST", r"accounts", _add_account),
+    route("GET", r"accounts/(?P<id>[^/]+)", lambda sandbox, match, _b, _a: sandbox.account(match["id"])),
+    route("POST", r"(?P<table>accounts|classes|departments|vendors)/(?P<id>[^/]+)/active", _set_active),
+    route("GET", r"journal-entries", returning(lambda sandbox: sandbox.journal_entries())),
+    route("POST", r"journal-entries/delete-by-hand", _delete_by_hand),
+    route("POST", r"journal-entries/edit-by-hand", _edit_by_hand),
+    route("GET", r"bills", returning(lambda sandbox: sandbox.bills())),
+    route("POST", r"bills", _add_bill),
+    route("POST", r"tokens", _issue_tokens),
+    *common_routes(qbo_time),
 ]

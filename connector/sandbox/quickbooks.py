@@ -47,31 +47,26 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 
+from connector.sandbox.base import LedgerSandbox
 from connector.sandbox.common import (
     Clock,
     ConcurrencyGauge,
     FaultPlan,
     InjectedFault,
-    SandboxServer,
+    Reply,
     SlidingWindowLimiter,
-    StateFile,
-    SystemClock,
-    dumps_exact,
+    html_page,
+    json_reply,
 )
 from connector.sandbox.qbo_admin import handle_admin
 from connector.sandbox.qbo_api import QboApi, batch_weight
@@ -99,9 +94,6 @@ DEFAULT_CLIENT_ID = "tokenbooks-sandbox-client"
 DEFAULT_CLIENT_SECRET = "tokenbooks-sandbox-secret"
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
 REQUEST_ID_MAX = 50
-REQUEST_LOG_LIMIT = 10_000
-STATE_VERSION = 1
-_LOGGED_HEADERS = ("Authorization", "Content-Type", "Accept", "User-Agent")
 
 _ROUTES = Map(
     [
@@ -121,24 +113,10 @@ _ROUTES = Map(
 )
 
 
-@dataclass
-class Reply:
-    """An HTTP answer, kept as text so a ``requestid`` replay can return it byte for byte."""
-
-    status: int
-    body: str
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def to_response(self) -> Response:
-        return Response(self.body, status=self.status, content_type=self.content_type, headers=self.headers)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "body": self.body, "content_type": self.content_type}
-
-
-class QuickBooksSandbox:
+class QuickBooksSandbox(LedgerSandbox):
     """A QBO company, its OAuth server and its limits, served over HTTP by ``start()``."""
+
+    routes = _ROUTES
 
     def __init__(
         self,
@@ -157,48 +135,21 @@ class QuickBooksSandbox:
         batch_requests_per_minute: int = 40,
         max_concurrent_requests: int = 10,
     ) -> None:
-        self.clock: Clock = clock or SystemClock()
-        self.faults = faults or FaultPlan()
-        self.token_faults = token_faults or FaultPlan()
+        super().__init__(
+            state_file, clock=clock, faults=faults, token_faults=token_faults, host=host, port=port
+        )
         self.client_id = client_id
         self.client_secret = client_secret
         # Whether QBO sends Retry-After on a 429 is unconfirmed (erps.md §2.1), so by default it does not.
         self.retry_after_seconds = retry_after_seconds
-        self._lock = threading.RLock()
-        self._state_file = StateFile(state_file) if state_file is not None else None
         self._load_or_seed(realm_id)
         self._api = QboApi(self.company)
         self._per_minute = SlidingWindowLimiter(requests_per_minute, self.clock)
         self._batches_per_minute = SlidingWindowLimiter(batch_requests_per_minute, self.clock)
         self._limit_lock = threading.Lock()
         self._in_flight = ConcurrencyGauge(max_concurrent_requests)
-        # Bounded, so a long-running demo does not grow without limit; tests read far fewer entries.
-        self._request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
-        self._server = SandboxServer(self, host=host, port=port)
 
-    # --- Lifecycle --------------------------------------------------------------------------------------
-
-    def start(self) -> str:
-        """Serve on a daemon thread; returns the base URL (``http://host:port``)."""
-        return self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def serve_forever(self, on_ready: Callable[[str], None] | None = None) -> None:
-        """Serve in the calling thread until interrupted; ``on_ready`` gets the base URL."""
-        self._server.serve_forever(on_ready)
-
-    def __enter__(self) -> QuickBooksSandbox:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
+    # --- Where it listens --------------------------------------------------------------------------------
 
     @property
     def discovery_url(self) -> str:
@@ -216,39 +167,20 @@ class QuickBooksSandbox:
     # --- Persistence ------------------------------------------------------------------------------------
 
     def _load_or_seed(self, realm_id: str) -> None:
-        saved = self._state_file.load() if self._state_file is not None else None
+        saved = self.saved_state()
         if saved is None:
             self.company = CompanyState.seeded(realm_id, self.clock.now)
             self.tokens = TokenStore(self.clock, self.client_id, self.client_secret)
             self._replay: dict[str, dict[str, Any]] = {}
             self._save()
             return
-        if saved.get("version") != STATE_VERSION:
-            raise ValueError(f"{self._state_file.path if self._state_file else ''}: unknown state version")
         # A saved company keeps its own realm id, whatever the constructor was given.
         self.company = CompanyState(saved["company"], self.clock.now)
         self.tokens = TokenStore(self.clock, self.client_id, self.client_secret, saved["tokens"])
         self._replay = saved["replay"]
 
-    def _save(self) -> None:
-        if self._state_file is None:
-            return
-        snapshot = {
-            "version": STATE_VERSION,
-            "company": self.company.to_dict(),
-            "tokens": self.tokens.to_dict(),
-            "replay": self._replay,
-        }
-        self._state_file.save(snapshot)
-
-    @contextmanager
-    def _changing(self) -> Iterator[None]:
-        """Hold the state lock for a change and save afterwards (also when the change failed half-way)."""
-        with self._lock:
-            try:
-                yield
-            finally:
-                self._save()
+    def snapshot(self) -> dict[str, Any]:
+        return {"company": self.company.to_dict(), "tokens": self.tokens.to_dict(), "replay": self._replay}
 
     # --- Control surface: what a person in the QBO UI, or a test, does ------------------------------------
 
@@ -365,17 +297,6 @@ class QuickBooksSandbox:
         with self._changing():
             self.tokens.expire_access_tokens()
 
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """The last 10 000 OAuth and /v3 requests: method, path, params, headers of interest, body, status,
-        and ``minorversion`` / ``requestid`` / ``replayed`` / ``fault``. Admin routes are not logged."""
-        with self._lock:
-            return copy.deepcopy(list(self._request_log))
-
-    def reset_request_log(self) -> None:
-        with self._lock:
-            self._request_log.clear()
-
     def in_flight(self) -> int:
         """/v3 requests of this company being served right now."""
         return self._in_flight.in_flight(self.realm_id)
@@ -386,37 +307,11 @@ class QuickBooksSandbox:
 
     # --- WSGI ---------------------------------------------------------------------------------------------
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        request = Request(environ)
-        # Read the body once up front; form parsing then uses the cached copy and the log still has it.
-        request.get_data(cache=True)
-        return self.handle(request).to_response()(environ, start_response)
-
-    def handle(self, request: Request) -> Reply:
-        """Route one request; everything except the admin routes lands in the request log."""
-        try:
-            endpoint, args = _ROUTES.bind_to_environ(request.environ).match()
-        except HTTPException as error:
-            return _json_reply(error.code or 404, {"error": error.name, "path": request.path})
-        if endpoint == "admin":
-            status, payload = handle_admin(
-                self, request.method, args["action"], request.get_data(), request.args
-            )
-            return _json_reply(status, payload)
-        note: dict[str, Any] = {"replayed": False, "fault": None}
-        reply = Reply(500, "")
-        try:
-            reply = self._serve(endpoint, args, request, note)
-        except Exception as error:  # a sandbox bug must still answer, the way QBO answers a system failure
-            reply = self._fault_reply(system_error(), note)
-            note["error"] = repr(error)
-        finally:
-            self._log(request, reply, note)
-        return reply
-
-    def _serve(self, endpoint: str, args: dict[str, str], request: Request, note: dict[str, Any]) -> Reply:
+    def serve_endpoint(
+        self, endpoint: str, args: dict[str, str], request: Request, note: dict[str, Any]
+    ) -> Reply:
         if endpoint == "discovery":
-            return _json_reply(200, self._discovery_document(request.host_url.rstrip("/")))
+            return json_reply(200, self._discovery_document(request.host_url.rstrip("/")))
         if endpoint == "authorize":
             return self._authorize(request)
         if endpoint == "token":
@@ -426,23 +321,23 @@ class QuickBooksSandbox:
         if endpoint == "userinfo":
             return self._userinfo(request)
         if endpoint == "jwks":
-            return _json_reply(200, {"keys": []})
+            return json_reply(200, {"keys": []})
         return self._v3(request, args["realm"], args["resource"], note)
 
-    def _log(self, request: Request, reply: Reply, note: dict[str, Any]) -> None:
-        entry = {
-            "time": qbo_time(self.clock.now()),
-            "method": request.method,
-            "path": request.path,
-            "params": request.args.to_dict(),
-            "headers": {name: request.headers[name] for name in _LOGGED_HEADERS if name in request.headers},
-            "body": request.get_data(as_text=True),
-            "status": reply.status,
+    def log_entry(self, request: Request, reply: Reply) -> dict[str, Any]:
+        return super().log_entry(request, reply) | {
             "minorversion": request.args.get("minorversion"),
             "requestid": request.args.get("requestid"),
-        } | note
-        with self._lock:
-            self._request_log.append(entry)
+        }
+
+    def admin(self, method: str, action: str, raw_body: bytes, args: Mapping[str, str]) -> tuple[int, Any]:
+        return handle_admin(self, method, action, raw_body, args)
+
+    def internal_error(self, note: dict[str, Any]) -> Reply:
+        return self._fault_reply(system_error(), note)
+
+    def time_text(self, moment: datetime) -> str:
+        return qbo_time(moment)
 
     # --- OAuth --------------------------------------------------------------------------------------------
 
@@ -466,16 +361,16 @@ class QuickBooksSandbox:
         """Approve at once (the sandbox has no login or consent page) and redirect with a code."""
         args = request.args
         if args.get("client_id") != self.client_id:
-            return _json_reply(400, {"error": "invalid_client", "error_description": "Unknown client_id"})
+            return json_reply(400, {"error": "invalid_client", "error_description": "Unknown client_id"})
         if args.get("response_type") != "code":
-            return _json_reply(400, {"error": "unsupported_response_type"})
+            return json_reply(400, {"error": "unsupported_response_type"})
         if ACCOUNTING_SCOPE not in args.get("scope", "").split():
-            return _json_reply(
+            return json_reply(
                 400, {"error": "invalid_scope", "error_description": f"scope needs {ACCOUNTING_SCOPE}"}
             )
         redirect_uri = args.get("redirect_uri", "")
         if not redirect_uri:
-            return _json_reply(
+            return json_reply(
                 400, {"error": "invalid_request", "error_description": "redirect_uri is required"}
             )
         with self._changing():
@@ -502,9 +397,9 @@ class QuickBooksSandbox:
                     body = self.tokens.refresh(request.form.get("refresh_token"))
                 else:
                     raise OAuthError(400, "unsupported_grant_type")
-            reply = _json_reply(200, body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+            reply = json_reply(200, body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
         except OAuthError as error:
-            reply = _json_reply(error.status, error.body())
+            reply = json_reply(error.status, error.body())
         if fault is not None:  # lost_response: the tokens rotated, but the client never hears of it
             return self._lost(fault)
         return reply
@@ -517,7 +412,7 @@ class QuickBooksSandbox:
                 token = payload.get("token") if isinstance(payload, dict) else None
                 self.tokens.revoke(token or request.form.get("token"))
         except OAuthError as error:
-            return _json_reply(error.status, error.body())
+            return json_reply(error.status, error.body())
         return Reply(200, "", "text/plain")
 
     def _userinfo(self, request: Request) -> Reply:
@@ -525,8 +420,8 @@ class QuickBooksSandbox:
             with self._lock:
                 self.tokens.authenticate(request.headers.get("Authorization"), self.realm_id)
         except QboFault:
-            return _json_reply(401, {"error": "invalid_token"})
-        return _json_reply(
+            return json_reply(401, {"error": "invalid_token"})
+        return json_reply(
             200,
             {"sub": "sandbox-user", "email": "sandbox@tokenbooks.invalid", "emailVerified": True}
             | {"givenName": "Sandbox", "familyName": "User"},
@@ -597,7 +492,7 @@ class QuickBooksSandbox:
     # --- Answers ------------------------------------------------------------------------------------------
 
     def _json_v3(self, status: int, body: dict[str, Any]) -> Reply:
-        return _json_reply(status, body | {"time": qbo_time(self.clock.now())})
+        return json_reply(status, body | {"time": qbo_time(self.clock.now())})
 
     def _fault_reply(self, fault: QboFault, note: dict[str, Any] | None = None) -> Reply:
         if note is not None:
@@ -616,21 +511,7 @@ class QuickBooksSandbox:
             return self._lost(fault)
         if fault.status == 500:
             return self._fault_reply(system_error(500))
-        return Reply(fault.status, _html_page(fault.status, "Service Unavailable"), "text/html")
-
-    @staticmethod
-    def _lost(fault: InjectedFault) -> Reply:
-        """Wait like a gateway that gave up on the server, then say so (504)."""
-        time.sleep(fault.delay_seconds)
-        return Reply(504, _html_page(504, "Gateway Time-out"), "text/html")
-
-
-def _json_reply(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, dumps_exact(body), "application/json", dict(headers or {}))
-
-
-def _html_page(status: int, title: str) -> str:
-    return f"<html><head><title>{status} {title}</title></head><body><h1>{status} {title}</h1></body></html>"
+        return Reply(fault.status, html_page(fault.status, "Service Unavailable"), "text/html")
 
 
 def _quote(value: str) -> str:

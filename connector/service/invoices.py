@@ -1,47 +1,107 @@
-"""Invoice import: files into the store, refused whole when any row is wrong."""
+"""Invoices: what providers billed, from files (an inbox folder or the CLI), FOCUS exports and the ledger.
+
+No provider offers an invoice API for OpenAI or Anthropic, so their invoices come from files the AP team
+drops in the inbox (TOKENBOOKS_INVOICES_DIR, read by `tokenbooks pull`) or imports by hand, or from the
+vendor bills the AP team already entered in the ledger. FOCUS exports carry their own invoice totals
+(InvoiceId + BilledCost; see service/imports.py). An invoice is stored once per provider, account and
+number; importing it again replaces it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
-
 from connector.domain.errors import InputError
-from connector.domain.invoices import Invoice
+from connector.domain.invoices import Invoice, InvoiceLine
+from connector.domain.periods import Period
+from connector.ledgers.port import Ledger
 from connector.service.runs import Clock
-from connector.sources.invoices import read_invoice_file
+from connector.sources.focus_files import fingerprint
 from connector.store.repositories import UnitOfWork
 from connector.store.tables import InvoiceRow
+
+INBOX_SUFFIXES = (".csv", ".json")
+
+
+@dataclass
+class InboxReport:
+    imported: list = field(default_factory=list)  # ImportReport of each new file
+    unchanged: list[str] = field(default_factory=list)  # files already imported with the same content
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+
+
+def import_inbox(ctx, folder: Path, *, entity: str) -> InboxReport:
+    """Import every invoice file in `folder` that has not been imported with the same content before."""
+    from connector.service.imports import import_invoices
+
+    report = InboxReport()
+    if not folder.is_dir():
+        return report
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in INBOX_SUFFIXES):
+        _, sha = fingerprint(path)
+        with UnitOfWork(ctx.engine) as uow:
+            seen = uow.imports.already_imported("invoices", sha)
+        if seen is not None:
+            report.unchanged.append(str(path))
+            continue
+        try:
+            report.imported.append(import_invoices(ctx, path, entity=entity))
+        except InputError as exc:
+            report.failed.append((str(path), str(exc)))
+    return report
+
+
+def import_ledger_bills(
+    engine, ledger: Ledger, *, vendors: dict[tuple[str, str], str], period: Period, entity: str, clock: Clock
+) -> list[Invoice]:
+    """Read the vendor bills the AP team entered for each provider account, dated in the month after the
+    usage `period` (providers invoice in arrears), and store them as that period's invoices."""
+    dated = Period.of(period.last_day + timedelta(days=1))
+    invoices = []
+    for (provider, account), vendor in sorted(vendors.items()):
+        for bill in ledger.bills(vendor, dated.first_day, dated.last_day):
+            invoices.append(
+                Invoice(
+                    entity=entity,
+                    provider=provider,
+                    provider_account=account,
+                    number=f"{ledger.name}:{bill.number or bill.ledger_id}",
+                    period=str(period),
+                    issue_date=bill.txn_date,
+                    total=bill.total,
+                    currency=bill.currency,
+                    lines=tuple(InvoiceLine(ln.description, ln.amount) for ln in bill.lines),
+                    source=f"{ledger.name} bill {bill.ledger_id} ({vendor})",
+                )
+            )
+    store_invoices(engine, invoices, source=f"{ledger.name} bills", clock=clock)
+    return invoices
 
 
 @dataclass
 class InvoiceImport:
-    file: str
+    source: str
     new: int = 0
     replaced: int = 0
 
 
-def import_invoice_file(engine: Engine, path: Path, *, default_entity: str, clock: Clock) -> InvoiceImport:
-    invoices, problems = read_invoice_file(path, default_entity)
-    if problems:
-        raise InputError(
-            f"{path}: {len(problems)} problem(s): " + "; ".join(str(p) for p in problems[:10]),
-            fix="correct the file and import it again; nothing from it was stored",
-            problems=problems,
-        )
-    return store_invoices(engine, invoices, source=str(path), clock=clock)
-
-
-def store_invoices(engine: Engine, invoices: list[Invoice], *, source: str, clock: Clock) -> InvoiceImport:
-    result = InvoiceImport(source)
+def store_invoices(engine, invoices: list[Invoice], *, source: str, clock: Clock) -> InvoiceImport:
+    """Store invoices in one transaction; one already stored under the same number is replaced."""
     with UnitOfWork(engine) as uow:
-        for invoice in invoices:
-            if uow.invoices.upsert(invoice_row(invoice, clock)):
-                result.new += 1
-            else:
-                result.replaced += 1
+        result = upsert_invoices(uow, invoices, source=source, clock=clock)
         uow.commit()
+    return result
+
+
+def upsert_invoices(uow: UnitOfWork, invoices: list[Invoice], *, source: str, clock: Clock) -> InvoiceImport:
+    result = InvoiceImport(source)
+    for invoice in invoices:
+        if uow.invoices.upsert(invoice_row(invoice, clock)):
+            result.new += 1
+        else:
+            result.replaced += 1
     return result
 
 

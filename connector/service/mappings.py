@@ -1,11 +1,31 @@
-"""Mapping use cases: load the controllers' file, check it, remember every version seen."""
+"""Mapping use cases: load the controllers' file, check it, remember every version seen.
+
+A mapping is checked in layers: the file itself (schema, rules that can never match, splits …, in the
+domain), its version against the versions already used (a number is used for one content only, and only
+goes up), and the accounts and tracking options it names against the ledger's chart (fetched through the
+ledger port, cached in the store with its fetch time). Every problem carries file:line and the fix.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
-from connector.domain.errors import ConfigError, Problem
+from sqlalchemy.engine import Engine
+
+from connector.domain.chart import LEDGER_NAMES, LedgerChart, check_targets
+from connector.domain.errors import ConfigError, Problem, Severity, TokenbooksError, errors_only
 from connector.domain.mapping import MappingSet, parse_mapping
+from connector.domain.mapping_history import MappingHistory
+from connector.ledgers.port import Ledger
+from connector.store.repositories import UnitOfWork
+from connector.store.tables import MappingVersionRow
+
+Clock = Callable[[], datetime]
 
 
 def read_mapping(path: Path) -> tuple[MappingSet | None, str, list[Problem]]:
@@ -34,10 +54,219 @@ def load_mapping(path: Path) -> tuple[MappingSet, str]:
     """The mapping, or a ConfigError listing every problem (nothing is posted with a broken mapping)."""
     mapping, text, problems = read_mapping(path)
     if mapping is None:
-        raise ConfigError(
-            f"the mapping file {path} has {len(problems)} problem(s): "
-            + "; ".join(str(p) for p in problems[:10]),
-            fix="fix them (run `tokenbooks mappings check` to see all); nothing was posted",
-            problems=problems,
-        )
+        raise _refused(path, errors_only(problems))
     return mapping, text
+
+
+def _refused(path: Path | str, problems: list[Problem]) -> ConfigError:
+    return ConfigError(
+        f"the mapping file {path} has {len(problems)} problem(s): "
+        + "; ".join(str(p) for p in problems[:10]),
+        fix="fix them (run `tokenbooks mappings check` to see all); nothing was posted",
+        problems=problems,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- versions
+
+
+def load_history(engine: Engine, current: MappingSet, text: str = "") -> MappingHistory:
+    """Every version used before, plus the current file as the newest; refuses a reused or lowered
+    version number (ConfigError), because allocations record the version number as their lineage."""
+    with UnitOfWork(engine) as uow:
+        rows = uow.mappings.all()
+    problems = version_problems(current, rows, text)
+    if problems:
+        raise _refused(current.source, problems)
+    return MappingHistory.of(
+        [*(_stored(row) for row in rows if row.content_hash != current.content_hash), current]
+    )
+
+
+def version_problems(current: MappingSet, rows: list[MappingVersionRow], text: str = "") -> list[Problem]:
+    """A version number names one content forever, and the current file must be the newest version."""
+    line = _line_of("mapping_version", text)
+    others = [r for r in rows if r.content_hash != current.content_hash]
+    newest = max((r.version for r in others), default=0)
+    bump = (
+        f"raise mapping_version to {max(newest, current.version) + 1}, set effective_from and say why in "
+        "change_note (`tokenbooks mappings bump --effective-from YYYY-MM-DD --note '…'` does it and keeps "
+        "your comments)"
+    )
+    for row in others:
+        if row.version == current.version and not same_rules(_stored(row), current):
+            return [
+                Problem(
+                    current.source,
+                    line,
+                    "mapping_version",
+                    f"version {current.version} was already used for a different file (first seen "
+                    f"{row.first_seen_at:%Y-%m-%d}: {row.change_note}); allocations record the version, so "
+                    "one number must name one content",
+                    bump,
+                )
+            ]
+    if current.version < newest:
+        return [
+            Problem(
+                current.source,
+                line,
+                "mapping_version",
+                f"version {current.version} is older than version {newest}, which is already in use; "
+                "going back to an older file is a new change",
+                bump,
+            )
+        ]
+    return []
+
+
+def same_rules(a: MappingSet, b: MappingSet) -> bool:
+    """Do two files book every cost the same way? Comments, descriptions, the change note and layout
+    may differ (such edits need no new version); dates, entities, roles and rules may not."""
+
+    def meaning(m: MappingSet) -> tuple:
+        rules = tuple((r.id, r.conditions, r.destinations) for r in m.rules)
+        return (m.effective_from, m.entities, m.roles, rules, m.suspense)
+
+    return meaning(a) == meaning(b)
+
+
+def _stored(row: MappingVersionRow) -> MappingSet:
+    source = f"{row.source} (version {row.version} as first seen {row.first_seen_at:%Y-%m-%d})"
+    mapping, problems = parse_mapping(row.content, source, analyse=False)
+    if mapping is None:
+        raise _refused(source, errors_only(problems))
+    return mapping
+
+
+def _line_of(key: str, text: str) -> str:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.match(rf"{key}\s*:", line):
+            return str(number)
+    return ""
+
+
+# ------------------------------------------------------------------------------------------------- charts
+
+
+def fetch_chart(ledger: Ledger, ledger_kind: str, now: datetime) -> LedgerChart:
+    """The chart as the ledger holds it now (accounts, classes, departments, tracking options)."""
+    return LedgerChart(ledger_kind, tuple(ledger.chart_of_accounts()), tuple(ledger.tracking()), now)
+
+
+def remember_chart(engine: Engine, entity: str, chart: LedgerChart, run_id: str | None = None) -> None:
+    with UnitOfWork(engine) as uow:
+        uow.charts.save(entity, chart, run_id=run_id)
+        uow.commit()
+
+
+@dataclass
+class ChartLookup:
+    """The chart a check used, and how it was obtained (said to the controller)."""
+
+    chart: LedgerChart | None
+    note: str
+    warnings: list[Problem] = field(default_factory=list)
+
+
+class MappingContext(Protocol):
+    """What the mapping commands need from the composition root."""
+
+    engine: Engine
+    clock: Clock
+
+    def ledger(self, entity: str) -> Ledger: ...
+
+    def chart_max_age(self) -> timedelta: ...
+
+
+def chart_for(
+    ctx: MappingContext, entity: str, ledger_kind: str, *, offline: bool = False, refresh: bool = False
+) -> ChartLookup:
+    """The entity's chart: the cached one while fresh, else fetched (and cached); offline, the cache only."""
+    with UnitOfWork(ctx.engine) as uow:
+        cached = uow.charts.get(entity)
+    if cached is not None and cached.ledger != ledger_kind:
+        cached = None  # the entity moved to another ledger: the old chart says nothing about the new one
+    now = ctx.clock()
+    name = LEDGER_NAMES.get(ledger_kind, ledger_kind)
+    fresh = cached is not None and cached.fetched_at and now - cached.fetched_at <= ctx.chart_max_age()
+    if offline or (fresh and not refresh):
+        if cached is not None:
+            return ChartLookup(cached, f"checked against the {name} chart cached {_at(cached)}")
+        return ChartLookup(None, "not checked", [_unchecked(entity, name, "no chart is cached yet")])
+    try:
+        chart = fetch_chart(ctx.ledger(entity), ledger_kind, now)
+    except TokenbooksError as exc:
+        if cached is None:
+            why = f"the ledger could not be read ({exc.message})"
+            return ChartLookup(None, "not checked", [_unchecked(entity, name, why)])
+        note = f"checked against the {name} chart cached {_at(cached)} (could not refresh it: {exc.message})"
+        return ChartLookup(cached, note)
+    remember_chart(ctx.engine, entity, chart)
+    return ChartLookup(
+        chart, f"checked against the {name} chart fetched now ({len(chart.accounts)} accounts)"
+    )
+
+
+def _at(chart: LedgerChart) -> str:
+    return f"{chart.fetched_at:%Y-%m-%d %H:%M} UTC" if chart.fetched_at else "(time unknown)"
+
+
+def _unchecked(entity: str, ledger: str, why: str) -> Problem:
+    return Problem(
+        f"{ledger} ({entity})",
+        "",
+        "",
+        f"accounts and tracking options were not checked against the ledger: {why}",
+        "connect the ledger (`tokenbooks connect`) and run `tokenbooks mappings check --refresh`",
+        Severity.WARNING,
+    )
+
+
+def require_chart(engine: Engine, mapping: MappingSet, entity: str, ledger: Ledger, now: datetime) -> None:
+    """Before posting: every account and option the entity's journals would use exists and is active.
+
+    The chart is read live (and cached for `mappings check --offline`); a problem stops the run before
+    anything is planned, with file:line and the fix, because the ledger would refuse those journals.
+    """
+    chart = fetch_chart(ledger, mapping.entity(entity).ledger, now)
+    remember_chart(engine, entity, chart)
+    problems = check_targets(mapping, entity, chart)
+    if problems:
+        raise _refused(mapping.source, problems)
+
+
+# -------------------------------------------------------------------------------------------------- check
+
+
+@dataclass
+class CheckReport:
+    path: Path
+    mapping: MappingSet | None
+    problems: list[Problem] = field(default_factory=list)
+    charts: dict[str, str] = field(default_factory=dict)  # entity → how its chart was obtained
+
+    @property
+    def ok(self) -> bool:
+        return self.mapping is not None and not errors_only(self.problems)
+
+
+def check_mapping_file(
+    ctx: MappingContext, path: Path, *, offline: bool = False, refresh: bool = False
+) -> CheckReport:
+    """Everything `tokenbooks mappings check` reports: the file, its version, the ledger's chart."""
+    mapping, text, problems = read_mapping(path)
+    report = CheckReport(path, mapping, list(problems))
+    if mapping is None:
+        return report
+    with UnitOfWork(ctx.engine) as uow:
+        report.problems += version_problems(mapping, uow.mappings.all(), text)
+    for entity in mapping.entities:
+        lookup = chart_for(ctx, entity.id, entity.ledger, offline=offline, refresh=refresh)
+        report.charts[entity.id] = lookup.note
+        report.problems += lookup.warnings
+        if lookup.chart is not None:
+            report.problems += check_targets(mapping, entity.id, lookup.chart)
+    report.problems.sort(key=lambda p: (not p.is_error, p.source, int(p.location or 0)))
+    return report

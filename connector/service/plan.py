@@ -18,8 +18,16 @@ from decimal import Decimal
 from sqlalchemy.engine import Engine
 
 from connector import __version__
-from connector.domain.journals import Bucket, Journal
-from connector.domain.mapping import Allocation, Classifier, MappingSet
+from connector.domain.coverage import (
+    Coverage,
+    UnmappedPattern,
+    coverage,
+    totals_by_target,
+    unmapped_patterns,
+)
+from connector.domain.journals import Bucket, Journal, LedgerTarget
+from connector.domain.mapping import Allocation, Category, MappingSet
+from connector.domain.mapping_history import MappingHistory
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.domain.planner import LedgerCalendar, PlannedJournal, plan
@@ -51,6 +59,9 @@ class PlanReport:
     suspense_by_provider: dict[str, Decimal] = field(default_factory=dict)
     desired: dict[Bucket, Decimal] = field(default_factory=dict)
     skipped: bool = False  # nothing changed since the last plan: nothing to plan, nothing classified
+    coverage: list[Coverage] = field(default_factory=list)
+    unmapped: list[UnmappedPattern] = field(default_factory=list)
+    totals: dict[tuple[LedgerTarget, Category, str], Decimal] = field(default_factory=dict)
 
     @property
     def suspense_total(self) -> Decimal:
@@ -73,22 +84,30 @@ def plan_entity(
     clock: Clock,
     granularity: Granularity = Granularity.DAILY,
     dry_run: bool = False,
+    history: MappingHistory | None = None,
 ) -> PlanReport:
-    """Plan the delta journals of `entity` for the months that hold [first_day, last_day]."""
+    """Plan the delta journals of `entity` for the months that hold [first_day, last_day].
+
+    Each fact is classified by the mapping version in force on its posting date (`history`; by default
+    `mapping` alone); `mapping` is the current version, whose roles give the balancing accounts.
+    """
     first, last = whole_months(first_day, last_day)
     ledger = mapping.entity(entity).ledger
     report = PlanReport(entity, first, last)
-    state = PlanState(mapping, entity, first, last, calendar, granularity)
+    state = PlanState(history or MappingHistory.of([mapping]), entity, first, last, calendar, granularity)
     with UnitOfWork(engine) as uow:
         if not dry_run and _unchanged_since_last_plan(uow, state, report):
             return report
         stored = uow.facts.current(entity, first, last)
-        classifier = Classifier(mapping)
+        classifier = (history or MappingHistory.of([mapping])).classifier()
         pairs = [(sf.id, a) for sf in stored for a in classifier.classify(sf.fact)]
         allocations = [a for _, a in pairs]
         report.facts = len(stored)
         report.allocated = sum((a.amount for a in allocations), ZERO)
         report.suspense_by_provider = _suspense(allocations)
+        report.coverage = coverage(allocations)
+        report.unmapped = unmapped_patterns(allocations)
+        report.totals = totals_by_target(allocations)
         report.desired = usage_accrual_desired(allocations, granularity)
         posted = uow.outbox.posted_by_bucket(entity, first_day=first, last_day=last)
         report.planned = plan(
@@ -127,7 +146,7 @@ class PlanState:
     """What a plan depends on. When none of it changed since the last plan, planning again plans nothing
     (desired = posted after that plan), so a night with no new data skips classifying the month."""
 
-    mapping: MappingSet
+    history: MappingHistory
     entity: str
     first: date
     last: date
@@ -137,7 +156,7 @@ class PlanState:
     def fingerprint(self, uow: UnitOfWork) -> str:
         parts = [
             __version__,
-            self.mapping.content_hash,
+            [m.content_hash for m in self.history.versions],
             self.entity,
             str(self.first),
             str(self.last),

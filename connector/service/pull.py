@@ -1,18 +1,26 @@
-"""Pull: read each source's window and store its facts, raw pages and bookmark in one transaction.
+"""Pull: read each source's window and store its facts, usage, raw pages and bookmark in one transaction.
 
 A window that does not parse is refused whole: nothing of it is stored, the bookmark stays, and the
 source's error is recorded so `tokenbooks sources status` and the run report can say what went wrong.
+Because a window is stored atomically, a pull interrupted part-way (a crash, a lost connection on page 7)
+stores nothing, and the next run reads the same window again from its first page: an interrupted and
+resumed pull ends with exactly the facts of an uninterrupted one.
+
+Warnings (usage the price catalog cannot price, an endpoint an older account lacks) do not refuse the
+window; they are recorded as events of the run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
 from connector.domain.errors import InputError, TokenbooksError
-from connector.service.runs import Clock, Reporter, RunRecorder
+from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
 from connector.sources.base import PullResult, Source, Window
 from connector.store.repositories import ReplaceResult, UnitOfWork
 
@@ -26,6 +34,8 @@ class SourcePull:
     facts: int = 0
     received: int = 0
     quarantined: int = 0
+    usage: ReplaceResult = field(default_factory=ReplaceResult)
+    warnings: list[str] = field(default_factory=list)
 
 
 def bookmark_id(source: Source) -> str:
@@ -79,7 +89,10 @@ def pull_source(
             problems=result.errors,
             fix="nothing from this window was stored; the next run reads it again",
         )
-    replaced = _store(result, engine, recorder.run_id, clock)
+    replaced, usage = _store(result, engine, recorder.run_id, clock)
+    warnings = [str(p) for p in result.problems if not p.is_error]
+    for warning in warnings:
+        recorder.event("pull.warning", warning, level="warning", data={"source": source.name})
     recorder.event(
         "pull.finished",
         f"{source.name}: {len(result.facts)} facts ({replaced.inserted} new, {replaced.restated} restated, "
@@ -92,6 +105,7 @@ def pull_source(
             "withdrawn": replaced.withdrawn,
             "pages": len(result.pages),
             "bookmark": result.window.last_day,  # where the source's bookmark stands now
+            "usage_buckets": len(result.usage),
         },
     )
     return SourcePull(
@@ -102,10 +116,14 @@ def pull_source(
         len(result.facts),
         result.received,
         result.quarantined,
+        usage,
+        warnings,
     )
 
 
-def _store(result: PullResult, engine: Engine, run_id: str, clock: Clock) -> ReplaceResult:
+def _store(
+    result: PullResult, engine: Engine, run_id: str, clock: Clock
+) -> tuple[ReplaceResult, ReplaceResult]:
     now = clock()
     with UnitOfWork(engine) as uow:
         raw_ids: dict[str, int] = {}
@@ -129,14 +147,138 @@ def _store(result: PullResult, engine: Engine, run_id: str, clock: Clock) -> Rep
             run_id=run_id,
             now=now,
         )
+        usage = uow.usage.replace_window(
+            source=result.source,
+            provider_account=result.provider_account,
+            first_day=result.window.first_day,
+            last_day=result.window.last_day,
+            usage=result.usage,
+            raw_payload_ids=raw_ids,
+            run_id=run_id,
+            now=now,
+        )
         uow.bookmarks.advance(
             f"{result.source}:{result.provider_account}", result.window.last_day.isoformat(), now
         )
         uow.commit()
-    return replaced
+    return replaced, usage
 
 
 def _record_source_error(engine: Engine, source: Source, message: str, clock: Clock) -> None:
     with UnitOfWork(engine) as uow:
         uow.bookmarks.record_error(bookmark_id(source), message, clock())
         uow.commit()
+
+
+# ------------------------------------------------------------------------------- tokenbooks pull, status
+
+
+class PullContext(Protocol):
+    engine: Engine
+    clock: Clock
+    actor: str
+
+    def sources(self, entity: str) -> list[Source]: ...
+
+    def default_start(self, until: date) -> date: ...
+
+
+@dataclass
+class PullRun:
+    """`tokenbooks pull`: every source pulled on its own; one refused source does not stop the others."""
+
+    run_id: str
+    entity: str
+    status: str = "running"  # succeeded | partial (a source failed, rows quarantined) | failed (all failed)
+    reason: str | None = None
+    pulls: list[SourcePull] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (source, why)
+    inbox: Any = None  # InboxReport of the invoices folder, when one was read
+
+
+def last_complete_day(ctx: Any) -> date:
+    """Yesterday in UTC: the last day every provider has closed."""
+    return ctx.clock().date() - timedelta(days=1)
+
+
+def pull_sources(
+    ctx: PullContext,
+    *,
+    entity: str,
+    providers: set[str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    invoices_dir: Path | None = None,
+    reporter: Reporter | None = None,
+) -> PullRun:
+    """Pull (only: no planning, no posting) every source of the entity, then the invoice inbox."""
+    from connector.service.invoices import import_inbox
+
+    reporter = reporter or SilentReporter()
+    until = until or last_complete_day(ctx)
+    params = {"entity": entity, "providers": sorted(providers or []), "since": str(since) if since else None}
+    recorder = RunRecorder(ctx.engine, ctx.clock, actor=ctx.actor, kind="pull", entity=entity, params=params)
+    run = PullRun(recorder.run_id, entity)
+    chosen = [s for s in ctx.sources(entity) if providers is None or s.provider in providers]
+    for source in chosen:
+        window = window_for(
+            source, ctx.engine, since=since, until=until, default_start=ctx.default_start(until)
+        )
+        try:
+            run.pulls.append(
+                pull_source(
+                    source, window, engine=ctx.engine, recorder=recorder, clock=ctx.clock, reporter=reporter
+                )
+            )
+        except TokenbooksError as exc:
+            run.failures.append((source.name, str(exc)))
+            reporter.note(f"{source.name}: {exc}", "error")
+    if invoices_dir is not None and (providers is None or "invoices" in providers):
+        run.inbox = import_inbox(ctx, invoices_dir, entity=entity)
+    quarantined = bool(run.inbox and (run.inbox.failed or any(r.quarantined for r in run.inbox.imported)))
+    if chosen and len(run.failures) == len(chosen):
+        run.status = "failed"
+    elif run.failures or quarantined:
+        run.status = "partial"
+    else:
+        run.status = "succeeded"
+    run.reason = "; ".join(f"{name}: {why}" for name, why in run.failures) or (
+        "invoice inbox: some files or rows were refused" if quarantined else None
+    )
+    recorder.finish(
+        run.status,
+        reason=run.reason,
+        stats={"facts": sum(p.facts for p in run.pulls), "failed_sources": [n for n, _ in run.failures]},
+    )
+    return run
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    source: str
+    bookmark: str | None
+    last_success_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    configured: bool
+
+
+def sources_status(engine: Engine, sources: list[Source]) -> list[SourceStatus]:
+    """Every configured source and every bookmark the store holds (FOCUS imports included)."""
+    with UnitOfWork(engine) as uow:
+        marks = {row.source_id: row for row in uow.bookmarks.all()}
+    wanted = [bookmark_id(s) for s in sources]
+    statuses = []
+    for source_id in [*wanted, *sorted(set(marks) - set(wanted))]:
+        mark = marks.get(source_id)
+        statuses.append(
+            SourceStatus(
+                source_id,
+                (mark.value or None) if mark else None,
+                mark.last_success_at if mark else None,
+                mark.last_error if mark else None,
+                mark.last_error_at if mark else None,
+                source_id in wanted,
+            )
+        )
+    return statuses

@@ -20,7 +20,8 @@ from sqlalchemy.engine import Engine
 from connector.domain.errors import TokenbooksError
 from connector.domain.facts import CostBasis
 from connector.domain.journals import Journal, JournalKind
-from connector.domain.mapping import Classifier, MappingSet
+from connector.domain.mapping import MappingSet
+from connector.domain.mapping_history import HistoryClassifier, MappingHistory
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.domain.policies import COUNTER_ROLE, usage_accrual_desired
@@ -61,7 +62,10 @@ def reconcile_period(
     recorder: RunRecorder,
     clock: Clock,
     tolerance: Callable[[str], Tolerance] = lambda provider: Tolerance(),
+    history: MappingHistory | None = None,
 ) -> list[ReconResult]:
+    """Reconcile `period`; provider cost is classified by the mapping version in force on each day
+    (`history`, by default `mapping` alone), as the planner did, so rounding per bucket agrees."""
     figures: dict[Account, _Figures] = defaultdict(_Figures)
     with UnitOfWork(engine) as uow:
         stored = uow.facts.current(entity, period.first_day, period.last_day)
@@ -71,7 +75,7 @@ def reconcile_period(
         for (provider, account), f in figures.items():
             if f.issued is not None:
                 f.late = _late_usage(uow, entity, provider, account, period, f.issued)
-    _cost(figures, [s.fact for s in stored], mapping)
+    _cost(figures, [s.fact for s in stored], (history or MappingHistory.of([mapping])).classifier())
     _posted(figures, journals, period)
     if ledger is not None:
         _read_back(figures, journals, ledger, mapping, entity, period, engine, recorder, clock)
@@ -130,9 +134,8 @@ def _late_usage(
     return now_total - then_total
 
 
-def _cost(figures: dict[Account, _Figures], facts: list, mapping: MappingSet) -> None:
-    classifier = Classifier(mapping)
-    allocations = [a for fact in facts for a in classifier.classify(fact)]
+def _cost(figures: dict[Account, _Figures], facts: list, classifier: HistoryClassifier) -> None:
+    allocations = classifier.classify_all(facts)
     for fact in facts:
         f = figures[(fact.provider, fact.provider_account)]
         f.currency = fact.currency
@@ -273,6 +276,8 @@ class ReconcileContext(Protocol):
 
     def tolerance(self, provider: str) -> Tolerance: ...
 
+    def mapping_history(self) -> MappingHistory: ...
+
 
 def reconcile_run(
     ctx: ReconcileContext, *, entity: str, period: Period, read_back: bool = True
@@ -298,6 +303,7 @@ def reconcile_run(
                 recorder=recorder,
                 clock=ctx.clock,
                 tolerance=ctx.tolerance,
+                history=ctx.mapping_history(),
             )
         except TokenbooksError as exc:
             recorder.finish("failed", reason=str(exc))

@@ -9,18 +9,20 @@ ledger, and shows what would be posted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
 from connector.domain.errors import Interrupted, TokenbooksError
 from connector.domain.mapping import MappingSet
+from connector.domain.mapping_history import MappingHistory
 from connector.domain.planner import LedgerCalendar, LockedBehaviour
 from connector.ledgers.port import Ledger
+from connector.service.mappings import load_history, require_chart
 from connector.service.plan import PlanReport, plan_entity
 from connector.service.post import PostReport, post_pending
-from connector.service.pull import SourcePull, pull_source, window_for
+from connector.service.pull import SourcePull, last_complete_day, pull_source, window_for
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter, exclusive
 from connector.sources.base import Source
 from connector.store.repositories import UnitOfWork
@@ -62,11 +64,6 @@ class SyncResult:
     @property
     def posted_count(self) -> int:
         return len(self.post.posted) + len(self.post.found) if self.post else 0
-
-
-def last_complete_day(ctx: SyncContext) -> date:
-    """Yesterday in UTC: the last day every provider has closed."""
-    return ctx.clock().date() - timedelta(days=1)
 
 
 def sync(
@@ -134,11 +131,16 @@ def _run(
 ) -> None:
     mapping, text = ctx.mapping()
     _record_inputs(ctx, result.entity, mapping, recorder)
+    history = load_history(ctx.engine, mapping, text)  # refuses a version number used before
+    ledger = ctx.ledger(result.entity)
+    require_chart(ctx.engine, mapping, result.entity, ledger, ctx.clock())
     with UnitOfWork(ctx.engine) as uow:
+        reworded = any(row.version == mapping.version for row in uow.mappings.all())
         if uow.mappings.record(mapping, text, run_id=recorder.run_id, now=ctx.clock()):
+            what = "file reworded, same rules" if reworded else f"first seen: {mapping.change_note}"
             uow.events.append(
                 "mapping.version",
-                f"mapping version {mapping.version} first seen: {mapping.change_note}",
+                f"mapping version {mapping.version} {what}",
                 run_id=recorder.run_id,
                 actor=ctx.actor,
                 data={
@@ -162,7 +164,11 @@ def _run(
         first_day = min(first_day, window.first_day, *pull.replaced.changed_days)
     if since is not None:
         first_day = min(first_day, since)
-    ledger = ctx.ledger(result.entity)
+    first_day = _reach_back(ctx, result.entity, history, first_day, recorder)
+    with UnitOfWork(ctx.engine) as uow:
+        rejected = uow.outbox.earliest_rejected_period(result.entity)
+    if rejected is not None:
+        first_day = min(first_day, rejected)  # a refused journal is planned again until it posts
     calendar = LedgerCalendar(ledger.lock_date(), ctx.locked_behaviour(result.entity))
     result.plan = plan_entity(
         ctx.engine,
@@ -174,6 +180,7 @@ def _run(
         run_id=recorder.run_id,
         clock=ctx.clock,
         dry_run=result.dry_run,
+        history=history,
     )
     _report_plan(result.plan, recorder)
     if result.dry_run:
@@ -237,6 +244,29 @@ def _record_inputs(ctx: SyncContext, entity: str, mapping: MappingSet, recorder:
     )
 
 
+def _reach_back(
+    ctx: SyncContext, entity: str, history: MappingHistory, first_day: date, recorder: RunRecorder
+) -> date:
+    """Plan from the first day whose stored classification another mapping version now decides.
+
+    A version whose effective date reaches into periods already planned (or posted) changes how their
+    spend is classified; planning those periods again turns the change into reclass journals — dated
+    in the first open period when the books are closed there — and never edits what was posted.
+    """
+    with UnitOfWork(ctx.engine) as uow:
+        stale = uow.allocations.earliest_stale_day(entity, history.spans(entity))
+    if stale is None or stale >= first_day:
+        return first_day
+    current = history.current
+    recorder.event(
+        "mapping.reclass",
+        f"mapping version {current.version} (effective {current.effective_from}) changes how spend from "
+        f"{stale} on is classified; planning from {stale} so the change is booked as reclass journals",
+        data={"version": current.version, "effective_from": current.effective_from, "from_day": stale},
+    )
+    return stale
+
+
 def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
     recorder.event(
         "plan.finished",
@@ -252,16 +282,32 @@ def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
             "facts": plan.facts,
             "allocated": plan.allocated,
             "suspense": plan.suspense_by_provider,
+            "coverage": [c.as_dict() for c in plan.coverage],
         },
     )
     for provider, amount in plan.suspense_by_provider.items():
         if amount:
+            shares = [c for c in plan.coverage if c.provider == provider and c.suspense]
+            accuracy = ", ".join(
+                f"{c.period}: {c.accuracy:.2%} mapped" for c in shares if c.accuracy is not None
+            )
+            patterns = "; ".join(u.describe() for u in plan.unmapped if u.provider == provider)
             recorder.event(
                 "alert.suspense",
-                f"{amount} of {provider} spend matched no mapping rule and went to suspense; add a rule for it "
-                "(`tokenbooks mappings preview` shows what it is)",
+                f"{amount} of {provider} spend matched no mapping rule and went to suspense ({accuracy}); "
+                f"largest unmapped: {patterns}. Add a rule for it (`tokenbooks mappings coverage` lists it, "
+                "`tokenbooks mappings preview` shows the effect)",
                 level="warning",
-                data={"provider": provider, "amount": amount},
+                data={
+                    "provider": provider,
+                    "amount": amount,
+                    "coverage": [c.as_dict() for c in shares],
+                    "unmapped": [
+                        {"dimensions": dict(u.dimensions), "amount": u.amount, "facts": u.facts}
+                        for u in plan.unmapped
+                        if u.provider == provider
+                    ],
+                },
             )
 
 
@@ -277,7 +323,14 @@ def _stats(result: SyncResult) -> dict:
         "restated": sum(p.replaced.restated for p in result.pulls),
     }
     if result.plan:
-        stats |= {"planned": len(result.plan.planned), "suspense": str(result.plan.suspense_total)}
+        stats |= {
+            "planned": len(result.plan.planned),
+            "suspense": str(result.plan.suspense_total),
+            "coverage": [
+                {k: (None if v is None else str(v)) for k, v in c.as_dict().items()}
+                for c in result.plan.coverage
+            ],
+        }
     if result.post:
         stats |= {
             "posted": len(result.post.posted),

@@ -1,7 +1,7 @@
 """What every source is: it pulls a window of days and returns normalised facts, raw pages and problems.
 
-A source does no storage: the pull service stores the raw pages, replaces the window's facts and moves
-the bookmark in one transaction, only after the whole window parsed. Paginators refuse a cursor they
+A source does no storage: the pull service stores the raw pages, replaces the window's facts (and usage)
+and moves the bookmark in one transaction, only after the whole window parsed. Paginators refuse a cursor they
 have already seen, so a provider bug cannot loop a run forever.
 """
 
@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from connector.domain.errors import InputError, Problem
 from connector.domain.facts import Fact
+from connector.domain.usage import Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class PullResult:
     provider_account: str
     window: Window
     facts: list[Fact] = field(default_factory=list)
+    usage: list[Usage] = field(default_factory=list)  # token counts beside the cost: stored, never booked
     pages: list[RawPage] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     quarantined: int = 0  # input records refused (and reported in problems)
@@ -104,3 +106,51 @@ class CursorPages:
                 )
             self.seen.add(next_cursor)
             cursor = next_cursor
+
+
+PROVIDER_FIX = (
+    "the provider sent data tokenbooks cannot book; nothing from this window was stored. Retry later; if it "
+    "persists, report the page to the provider"
+)
+
+
+def check_envelope(data: object, source: str, where: str) -> list[Problem]:
+    """The paging envelope OpenAI and Anthropic reports share: `data` (a list) and `has_more` (a bool)."""
+    if not isinstance(data, dict):
+        return [Problem(source, where, "", "the page is not a JSON object", PROVIDER_FIX)]
+    if "data" not in data:
+        return [Problem(source, where, "data", "missing: the page has no data array", PROVIDER_FIX)]
+    if not isinstance(data["data"], list):
+        return [Problem(source, where, "data", "is not a list", PROVIDER_FIX)]
+    if not isinstance(data.get("has_more"), bool):
+        return [Problem(source, where, "has_more", "missing or not true/false", PROVIDER_FIX)]
+    return []
+
+
+Bounds = Callable[[Any, str, str, list[Problem]], Any]  # (bucket, source, where, problems) → bounds or None
+
+
+def page_results(
+    data: Any, source: str, where: str, problems: list[Problem], bounds: Bounds
+) -> Iterator[tuple]:
+    """(location, bucket bounds, result) for every result object of a report page (OpenAI and Anthropic
+    share the shape: data[] of buckets, each with its time bounds and results[]). Envelope, bucket and
+    result problems are added to `problems`; what they concern is left out."""
+    problems.extend(check_envelope(data, source, where))
+    if problems:
+        return
+    for b_index, bucket in enumerate(data["data"]):
+        bucket_where = f"{where}, data[{b_index}]"
+        bucket_bounds = bounds(bucket, source, bucket_where, problems)
+        if bucket_bounds is None:
+            continue
+        results = bucket.get("results")
+        if not isinstance(results, list):
+            problems.append(Problem(source, bucket_where, "results", "missing or not a list", PROVIDER_FIX))
+            continue
+        for r_index, item in enumerate(results):
+            item_where = f"{bucket_where}.results[{r_index}]"
+            if not isinstance(item, dict):
+                problems.append(Problem(source, item_where, "", "a result is not an object", PROVIDER_FIX))
+                continue
+            yield item_where, bucket_bounds, item

@@ -2,7 +2,7 @@
 
 Neither OpenAI nor Anthropic has an invoice API, so invoices arrive as files (an inbox folder or
 `tokenbooks import invoices FILE`). Every row is checked; each problem names the file, the row (CSV) or
-item (JSON), the field and the fix. A file with any error is refused whole.
+item (JSON), the field and the fix. A bad invoice is quarantined; the good ones are imported.
 
 CSV columns: provider, account, number, period, issue_date, total, currency[, entity]
 JSON: {"invoices": [{...same fields..., "lines": [{"description", "amount", "kind"}]}]} or a bare list.
@@ -10,85 +10,45 @@ JSON: {"invoices": [{...same fields..., "lines": [{"description", "amount", "kin
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from connector.domain.errors import Problem
+from connector.domain.imports import QuarantinedRow, Tally
 from connector.domain.invoices import Invoice, InvoiceLine
-from connector.domain.money import MoneyError, currency_code, parse_amount
+from connector.domain.money import currency_code, parse_amount
 from connector.domain.periods import Period
+from connector.sources.records import Record, RecordFormat, check_field, read_record_file
 
 REQUIRED = ("provider", "account", "number", "period", "issue_date", "total", "currency")
 LINE_KINDS = ("usage", "tax", "credit", "adjustment")
 
 
-def read_invoice_file(path: Path, default_entity: str) -> tuple[list[Invoice], list[Problem]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [Problem(str(path), "", "", f"cannot read the file: {exc}", "check the path and encoding")]
-    if path.suffix.lower() == ".json":
-        return parse_invoice_json(text, str(path), default_entity)
-    if path.suffix.lower() == ".csv":
-        return parse_invoice_csv(text, str(path), default_entity)
-    return [], [Problem(str(path), "", "", "unknown invoice file type", "use a .csv or .json file")]
+INVOICES = RecordFormat(
+    "invoices",
+    REQUIRED,
+    identity=lambda inv: f"invoice {inv.provider}/{inv.provider_account}/{inv.number}",
+    amount_of=lambda inv: (inv.total, inv.currency),
+    amount_field="total",
+)
 
 
-def parse_invoice_csv(text: str, source: str, default_entity: str) -> tuple[list[Invoice], list[Problem]]:
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        return [], [
-            Problem(
-                source,
-                "line 1",
-                ", ".join(missing),
-                "missing column(s)",
-                f"the header must hold: {', '.join(REQUIRED)}",
-            )
-        ]
-    invoices, problems = [], []
-    for row_no, raw in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-        invoice = _invoice(row, source, f"row {row_no}", default_entity, problems, lines=())
-        if invoice:
-            invoices.append(invoice)
-    return invoices, problems
+def read_invoice_file(
+    path: Path, default_entity: str
+) -> tuple[list[Invoice], list[QuarantinedRow], Tally, Problem | None]:
+    """Good invoices, quarantined ones, the tally, or a problem that stops the whole file."""
 
-
-def parse_invoice_json(text: str, source: str, default_entity: str) -> tuple[list[Invoice], list[Problem]]:
-    try:
-        document = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        return [], [
-            Problem(source, f"line {exc.lineno}", "", f"not valid JSON: {exc.msg}", "fix the JSON syntax")
-        ]
-    items = document.get("invoices") if isinstance(document, dict) else document
-    if not isinstance(items, list):
-        return [], [
-            Problem(source, "", "invoices", "expected a list of invoices", 'write {"invoices": [...]}')
-        ]
-    invoices, problems = [], []
-    for index, item in enumerate(items):
-        where = f"invoices[{index}]"
-        if not isinstance(item, dict):
-            problems.append(
-                Problem(source, where, "", "an invoice must be an object", "see docs/invoices.md")
-            )
-            continue
-        lines = _lines(item.get("lines", []), source, where, problems)
-        invoice = _invoice(
-            {k: item.get(k) for k in (*REQUIRED, "entity")}, source, where, default_entity, problems, lines
+    def parse_one(record: Record, source: str, problems: list[Problem]) -> Invoice | None:
+        values = record.values
+        lines = (
+            _lines(values.get("lines", []), source, record.location, problems) if "lines" in values else ()
         )
-        if invoice:
-            invoices.append(invoice)
-    return invoices, problems
+        row = {k: values.get(k) for k in (*REQUIRED, "entity")}
+        return _invoice(row, source, record.location, default_entity, problems, lines)
+
+    accepted, quarantined, tally, problem = read_record_file(path, INVOICES, parse_one)
+    return [invoice for _, invoice in accepted], quarantined, tally, problem
 
 
 def _invoice(
@@ -105,7 +65,7 @@ def _invoice(
             problems.append(Problem(source, where, name, "is empty", f"give the invoice's {name}"))
     if len(problems) > before:
         return None
-    period = _check(
+    period = check_field(
         problems,
         source,
         where,
@@ -113,7 +73,7 @@ def _invoice(
         lambda: str(Period.parse(str(row["period"]))),
         "write the billed month as YYYY-MM",
     )
-    issued = _check(
+    issued = check_field(
         problems,
         source,
         where,
@@ -121,7 +81,7 @@ def _invoice(
         lambda: date.fromisoformat(str(row["issue_date"])),
         "write the issue date as YYYY-MM-DD",
     )
-    total = _check(
+    total = check_field(
         problems,
         source,
         where,
@@ -129,7 +89,7 @@ def _invoice(
         lambda: parse_amount(row["total"]),
         "write the total as a plain number, e.g. 1234.56",
     )
-    currency = _check(
+    currency = check_field(
         problems,
         source,
         where,
@@ -176,7 +136,7 @@ def _lines(items: Any, source: str, where: str, problems: list[Problem]) -> tupl
                 Problem(source, at, "", "a line must be an object", "give description and amount")
             )
             continue
-        amount = _check(
+        amount = check_field(
             problems,
             source,
             at,
@@ -193,11 +153,3 @@ def _lines(items: Any, source: str, where: str, problems: list[Problem]) -> tupl
         if amount is not None:
             lines.append(InvoiceLine(str(item.get("description", "")), amount, kind))
     return tuple(lines)
-
-
-def _check(problems: list[Problem], source: str, where: str, field: str, parse: Any, fix: str) -> Any:
-    try:
-        return parse()
-    except (ValueError, MoneyError) as exc:
-        problems.append(Problem(source, where, field, str(exc), fix))
-        return None

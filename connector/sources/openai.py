@@ -1,6 +1,8 @@
 """OpenAI Costs API: the authoritative dollars, per UTC day × project × line item.
 
-`GET /v1/organization/costs` with daily buckets aligned to UTC midnight, paged with `next_page`.
+`GET /v1/organization/costs` with daily buckets aligned to UTC midnight, paged with `next_page`, grouped
+by project, line item and API key (an API that predates the api_key_id group-by refuses it with a 400:
+the pull then goes on without it and says so in a warning).
 `amount.value` is a JSON number in dollars (read as Decimal, never float); `amount.currency` is lower
 case; group-by fields not requested, or not known, come back null (a value, not an error); `line_item` is
 free text and is kept as it is. Facts, schema: ../shared/reference/providers.md §1.
@@ -13,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connector.domain.errors import Problem
+from connector.domain.errors import Problem, Severity
 from connector.domain.facts import (
     ChargeCategory,
     CostBasis,
@@ -23,7 +25,17 @@ from connector.domain.facts import (
     posting_date_for_bucket,
 )
 from connector.domain.money import MoneyError, currency_code, parse_amount
-from connector.sources.base import CursorPages, Progress, PullResult, RawPage, Window
+from connector.sources.base import (
+    PROVIDER_FIX as _FIX_PROVIDER,
+)
+from connector.sources.base import (
+    CursorPages,
+    Progress,
+    PullResult,
+    RawPage,
+    Window,
+    page_results,
+)
 from connector.sources.http import HttpClient
 
 COSTS_PATH = "/organization/costs"
@@ -43,7 +55,7 @@ class OpenAICostsSource:
         entity: str,
         timezone: str,
         lag_days: int = 3,
-        group_by: tuple[str, ...] = ("project_id", "line_item"),
+        group_by: tuple[str, ...] = ("project_id", "line_item", "api_key_id"),
     ) -> None:
         self.client = client
         self.provider_account = organization
@@ -55,9 +67,19 @@ class OpenAICostsSource:
         ZoneInfo(timezone)  # fail early on a bad zone
 
     def pull(self, window: Window, progress: Progress | None = None) -> PullResult:
+        try:
+            return self._pull(window, progress)
+        except _GroupByRefused as refused:
+            # An API older than the api_key_id group-by (2026) answers 400: pull without it from now on.
+            self.group_by = tuple(g for g in self.group_by if g != "api_key_id")
+            result = self._pull(window, progress)
+            result.problems.append(refused.warning)
+            return result
+
+    def _pull(self, window: Window, progress: Progress | None) -> PullResult:
         result = PullResult(self.name, self.provider, self.provider_account, window)
-        start = _utc_midnight(window.first_day)
-        end = _utc_midnight(window.last_day + timedelta(days=1))
+        start = utc_midnight(window.first_day)
+        end = utc_midnight(window.last_day + timedelta(days=1))
         pages = CursorPages(self.name, COSTS_PATH)
 
         def fetch(cursor: str | None) -> tuple[object, str | None]:
@@ -72,7 +94,10 @@ class OpenAICostsSource:
                 params["page"] = cursor
             if progress:
                 progress(pages.count, f"OpenAI costs page {pages.count + 1}")
-            response = self.client.get_json(COSTS_PATH, params)
+            by_key = "api_key_id" in self.group_by and cursor is None
+            response = self.client.get_json(COSTS_PATH, params, accept=(400,) if by_key else ())
+            if response.status == 400:
+                raise _GroupByRefused(response.url)
             page_no = pages.count + 1
             facts, problems, received = self._parse_page(response.data, response.url, page_no)
             result.facts.extend(facts)
@@ -94,30 +119,15 @@ class OpenAICostsSource:
     # ------------------------------------------------------------------------------------------ parsing
 
     def _parse_page(self, data: Any, url: str, page_no: int) -> tuple[list[Fact], list[Problem], int]:
-        where = f"page {page_no}"
         source = f"OpenAI Costs API ({url})"
-        envelope_problems = _check_envelope(data, source, where)
-        if envelope_problems:
-            return [], envelope_problems, 0
         facts: list[Fact] = []
         problems: list[Problem] = []
         received = 0
-        for b_index, bucket in enumerate(data["data"]):
-            bucket_where = f"{where}, data[{b_index}]"
-            bounds = _bucket_bounds(bucket, source, bucket_where, problems)
-            if bounds is None:
-                continue
-            results = bucket.get("results")
-            if not isinstance(results, list):
-                problems.append(
-                    Problem(source, bucket_where, "results", "missing or not a list", _FIX_PROVIDER)
-                )
-                continue
-            for r_index, item in enumerate(results):
-                received += 1
-                fact = self._fact(item, bounds, source, f"{bucket_where}.results[{r_index}]", problems)
-                if fact is not None:
-                    facts.append(fact)
+        for where, bounds, item in page_results(data, source, f"page {page_no}", problems, bucket_bounds):
+            received += 1
+            fact = self._fact(item, bounds, source, where, problems)
+            if fact is not None:
+                facts.append(fact)
         return facts, problems, received
 
     def _fact(
@@ -128,9 +138,6 @@ class OpenAICostsSource:
         where: str,
         problems: list[Problem],
     ) -> Fact | None:
-        if not isinstance(item, dict):
-            problems.append(Problem(source, where, "", "a result is not an object", _FIX_PROVIDER))
-            return None
         amount_field = item.get("amount")
         if not isinstance(amount_field, dict):
             problems.append(Problem(source, where, "amount", "missing or not an object", _FIX_PROVIDER))
@@ -167,25 +174,21 @@ class OpenAICostsSource:
         )
 
 
-_FIX_PROVIDER = (
-    "the provider sent data tokenbooks cannot book; nothing from this window was stored. Retry later; if it "
-    "persists, report the page to the provider"
-)
+class _GroupByRefused(Exception):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.warning = Problem(
+            f"OpenAI Costs API ({url})",
+            "page 1",
+            "group_by",
+            "this organization's API refused group_by=api_key_id (HTTP 400); costs were pulled per project "
+            "and line item only",
+            "nothing to do: per-key costs appear once OpenAI offers them to the organization",
+            Severity.WARNING,
+        )
 
 
-def _check_envelope(data: Any, source: str, where: str) -> list[Problem]:
-    if not isinstance(data, dict):
-        return [Problem(source, where, "", "the page is not a JSON object", _FIX_PROVIDER)]
-    if "data" not in data:
-        return [Problem(source, where, "data", "missing: the page has no data array", _FIX_PROVIDER)]
-    if not isinstance(data["data"], list):
-        return [Problem(source, where, "data", "is not a list", _FIX_PROVIDER)]
-    if not isinstance(data.get("has_more"), bool):
-        return [Problem(source, where, "has_more", "missing or not true/false", _FIX_PROVIDER)]
-    return []
-
-
-def _bucket_bounds(
+def bucket_bounds(
     bucket: Any, source: str, where: str, problems: list[Problem]
 ) -> tuple[datetime, datetime] | None:
     if not isinstance(bucket, dict):
@@ -206,5 +209,5 @@ def _bucket_bounds(
     return start_at, end_at
 
 
-def _utc_midnight(day: date) -> datetime:
+def utc_midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)

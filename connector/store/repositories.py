@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -20,7 +20,16 @@ from sqlalchemy import Text, cast, delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from connector.domain.chart import LedgerAccount, LedgerChart, TrackingOption
+from connector.domain.credits import (
+    CreditLot,
+    CustomerCreditEvent,
+    CustomerCreditKind,
+    GrantBalance,
+    grant_balances,
+)
 from connector.domain.facts import ChargeCategory, CostBasis, Dimensions, Fact
+from connector.domain.imports import QuarantinedRow
 from connector.domain.journals import (
     Bucket,
     Contribution,
@@ -31,22 +40,31 @@ from connector.domain.journals import (
     serial_of,
 )
 from connector.domain.mapping import Allocation, MappingSet
+from connector.domain.mapping_history import VersionSpan
 from connector.domain.money import ZERO
+from connector.domain.prepaid import lot_order
+from connector.domain.usage import Usage
 from connector.store.tables import (
     AllocationRow,
     AuditChainRow,
     BookmarkRow,
     ContributionRow,
+    CreditLotRow,
+    CustomerCreditEventRow,
     EventRow,
     FactRow,
+    ImportRow,
     InvoiceRow,
     JournalLineRow,
     JournalRow,
+    LedgerChartRow,
     MappingVersionRow,
     PostingAttemptRow,
+    QuarantineRow,
     RawPayloadRow,
     ReconciliationRow,
     RunRow,
+    UsageRow,
 )
 
 GENESIS_HASH = "0" * 64
@@ -149,15 +167,67 @@ def dimensions_from_json(text: str) -> Dimensions:
     return Dimensions.of(json.loads(text))
 
 
-def _same_content(row: Any, fact: Fact) -> bool:
-    return (
-        row.amount == fact.amount
-        and row.currency == fact.currency
-        and _dimensions(row) == fact.dimensions
-        and row.posting_date == fact.posting_date
-        and row.quantity == fact.quantity
-        and row.cost_basis == fact.cost_basis.value
-        and row.charge_category == fact.charge_category.value
+FACT_CONTENT = (
+    "amount",
+    "currency",
+    "dimensions",
+    "posting_date",
+    "quantity",
+    "cost_basis",
+    "charge_category",
+)
+
+
+def _same_content(row: FactRow, new: dict) -> bool:
+    return all(getattr(row, name) == new[name] for name in FACT_CONTENT)
+
+
+def replace_versioned(
+    session: Session,
+    table: Any,
+    *,
+    current: Iterable[Any],
+    incoming: Sequence[tuple[str, date, dict]],
+    same: Any,
+    now: datetime,
+) -> ReplaceResult:
+    """Make a window's current rows of a versioned table (facts, usage) equal to `incoming`.
+
+    `incoming` holds (natural key, posting date, new row values). A bucket whose content is unchanged
+    keeps its row; a changed one gets a new version and the old row is kept, no longer current
+    (history); a bucket no longer reported is withdrawn.
+    """
+    by_key = {row.natural_key: row for row in current}
+    to_insert: list[dict] = []
+    superseded: list[int] = []
+    changed_days: set[date] = set()
+    unchanged = restated = 0
+    for key, posting_date, values in incoming:
+        old = by_key.pop(key, None)
+        if old is not None and same(old, values):
+            unchanged += 1
+            continue
+        if old is not None:
+            restated += 1
+            superseded.append(old.id)
+            changed_days.add(old.posting_date)
+            values = {**values, "version": old.version + 1}
+        to_insert.append(values)
+        changed_days.add(posting_date)
+    for gone in by_key.values():
+        superseded.append(gone.id)
+        changed_days.add(gone.posting_date)
+    for start in range(0, len(superseded), 10_000):
+        chunk = superseded[start : start + 10_000]
+        session.exec(update(table).where(table.id.in_(chunk)).values(is_current=False, superseded_at=now))
+    if to_insert:
+        session.execute(insert(table.__table__), to_insert)  # Core executemany: no ORM bookkeeping per row
+    return ReplaceResult(
+        inserted=len(to_insert) - restated,
+        restated=restated,
+        unchanged=unchanged,
+        withdrawn=len(by_key),
+        changed_days=frozenset(changed_days),
     )
 
 
@@ -182,53 +252,31 @@ class FactRepository:
         A bucket whose content is unchanged keeps its row; a changed one gets a new version and the old
         row is kept, no longer current (history); a bucket the provider no longer reports is withdrawn.
         """
-        current = {
-            row.natural_key: row
-            for row in self.session.connection().execute(
-                fact_rows().where(
-                    FACTS.c.source == source,
-                    FACTS.c.provider_account == provider_account,
-                    FACTS.c.is_current.is_(True),
-                    FACTS.c.charge_date >= first_day,
-                    FACTS.c.charge_date <= last_day,
+        rows = self.session.connection().execute(  # Core rows: a month is a million facts
+            select(FACTS).where(
+                FACTS.c.source == source,
+                FACTS.c.provider_account == provider_account,
+                FACTS.c.is_current.is_(True),
+                FACTS.c.charge_date >= first_day,
+                FACTS.c.charge_date <= last_day,
+            )
+        )
+        return replace_versioned(
+            self.session,
+            FactRow,
+            current=rows,
+            incoming=[
+                (
+                    fact.natural_key,
+                    fact.posting_date,
+                    fact_to_row(
+                        fact, run_id=run_id, now=now, raw_payload_id=raw_payload_ids.get(fact.natural_key)
+                    ),
                 )
-            )
-        }
-        to_insert: list[dict] = []
-        superseded: list[int] = []
-        changed_days: set[date] = set()
-        unchanged = restated = 0
-        for fact in facts:
-            old = current.pop(fact.natural_key, None)
-            if old is not None and _same_content(old, fact):
-                unchanged += 1
-                continue
-            if old is not None:
-                restated += 1
-                superseded.append(old.id)
-                changed_days.add(old.posting_date)
-                fact = _with_version(fact, old.version + 1)
-            to_insert.append(
-                fact_to_row(
-                    fact, run_id=run_id, now=now, raw_payload_id=raw_payload_ids.get(fact.natural_key)
-                )
-            )
-            changed_days.add(fact.posting_date)
-        for gone in current.values():
-            superseded.append(gone.id)
-            changed_days.add(gone.posting_date)
-        if superseded:
-            self.session.exec(
-                update(FactRow).where(FactRow.id.in_(superseded)).values(is_current=False, superseded_at=now)
-            )
-        if to_insert:
-            self.session.connection().execute(insert(FACTS), to_insert)
-        return ReplaceResult(
-            inserted=len(to_insert) - restated,
-            restated=restated,
-            unchanged=unchanged,
-            withdrawn=len(current),
-            changed_days=frozenset(changed_days),
+                for fact in facts
+            ],
+            same=_same_content,
+            now=now,
         )
 
     def current(
@@ -292,12 +340,6 @@ class FactRepository:
 
     def get(self, fact_id: int) -> FactRow | None:
         return self.session.get(FactRow, fact_id)
-
-
-def _with_version(fact: Fact, version: int) -> Fact:
-    from dataclasses import replace
-
-    return replace(fact, version=version)
 
 
 class RawPayloadRepository:
@@ -702,6 +744,64 @@ class AllocationRepository:
             ).scalars()
         )
 
+    def for_fact(self, fact_id: int) -> list[AllocationRow]:
+        """How one fact was placed: its shares, each with the rule and mapping version (lineage)."""
+        return list(
+            self.session.exec(
+                select(AllocationRow).where(AllocationRow.fact_id == fact_id).order_by(AllocationRow.id)
+            ).scalars()
+        )
+
+    def earliest_stale_day(self, entity: str, spans: Sequence[VersionSpan]) -> date | None:
+        """The first posting day of a current fact whose stored allocations were made by another mapping
+        version than the one now in force on that day (a version that reaches into the past)."""
+        days = []
+        for span in spans:
+            query = (
+                select(func.min(AllocationRow.posting_date))
+                .join(FactRow, FactRow.id == AllocationRow.fact_id)
+                .where(
+                    AllocationRow.entity == entity,
+                    FactRow.is_current.is_(True),
+                    AllocationRow.mapping_version != span.mapping.version,
+                )
+            )
+            if span.first_day is not None:
+                query = query.where(AllocationRow.posting_date >= span.first_day)
+            if span.last_day is not None:
+                query = query.where(AllocationRow.posting_date <= span.last_day)
+            days.append(self.session.exec(query).scalar())
+        return min((d for d in days if d is not None), default=None)
+
+
+class LedgerChartRepository:
+    """The cached chart of accounts and tracking options of each entity's ledger."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, entity: str) -> LedgerChart | None:
+        row = self.session.get(LedgerChartRow, entity)
+        if row is None:
+            return None
+        return LedgerChart(
+            ledger=row.ledger,
+            accounts=tuple(LedgerAccount(**a) for a in row.accounts),
+            options=tuple(TrackingOption(**o) for o in row.options),
+            fetched_at=row.fetched_at.replace(tzinfo=row.fetched_at.tzinfo or UTC),
+        )
+
+    def save(self, entity: str, chart: LedgerChart, *, run_id: str | None = None) -> None:
+        row = self.session.get(LedgerChartRow, entity) or LedgerChartRow(
+            entity=entity, ledger=chart.ledger, fetched_at=chart.fetched_at or utcnow()
+        )
+        row.ledger = chart.ledger
+        row.fetched_at = chart.fetched_at or utcnow()
+        row.accounts = [asdict(a) for a in chart.accounts]
+        row.options = [asdict(o) for o in chart.options]
+        row.run_id = run_id
+        self.session.add(row)
+
 
 def _placement(row: Any) -> tuple:
     """What an allocation says, without who wrote it when: equal placements need no rewrite."""
@@ -868,6 +968,14 @@ class OutboxRepository:
             query = query.where(JournalRow.txn_date <= last_day)
         rows = self.session.exec(query.order_by(JournalRow.txn_date, JournalRow.id)).scalars()
         return [self._load(row) for row in rows]
+
+    def earliest_rejected_period(self, entity: str) -> date | None:
+        """The first bucket period of a rejected journal: the plan must reach back to re-plan it."""
+        return self.session.exec(
+            select(func.min(ContributionRow.period))
+            .join(JournalRow, JournalRow.id == ContributionRow.journal_id)
+            .where(ContributionRow.entity == entity, JournalRow.status == "rejected")
+        ).scalar()
 
     def for_bucket_periods(self, entity: str, first_day: date, last_day: date) -> list[StoredJournal]:
         """Journals that contribute to buckets of [first_day, last_day], whatever their own date."""
@@ -1075,6 +1183,261 @@ class ReconciliationRepository:
         return latest
 
 
+# ------------------------------------------------------------------------------------ ingestion (issue 3)
+
+
+def usage_to_row(usage: Usage, *, run_id: str | None, now: datetime, raw_payload_id: int | None) -> dict:
+    return {
+        "entity": usage.entity,
+        "source": usage.source,
+        "provider": usage.provider,
+        "provider_account": usage.provider_account,
+        "natural_key": usage.natural_key,
+        "version": usage.version,
+        "is_current": True,
+        "usage_date": usage.usage_date,
+        "posting_date": usage.posting_date,
+        "dimensions": usage.dimensions.as_dict(),
+        "metrics": {name: str(value) for name, value in usage.metrics},
+        "raw_payload_id": raw_payload_id,
+        "run_id": run_id,
+        "pulled_at": now,
+    }
+
+
+def row_to_usage(row: UsageRow) -> Usage:
+    return Usage(
+        entity=row.entity,
+        provider=row.provider,
+        provider_account=row.provider_account,
+        usage_date=row.usage_date,
+        posting_date=row.posting_date,
+        natural_key=row.natural_key,
+        dimensions=Dimensions.of(row.dimensions),
+        metrics=tuple(sorted((k, Decimal(v)) for k, v in row.metrics.items())),
+        version=row.version,
+        source=row.source,
+    )
+
+
+def _same_usage(row: UsageRow, new: dict) -> bool:
+    return all(getattr(row, name) == new[name] for name in ("dimensions", "metrics", "posting_date"))
+
+
+class UsageRepository:
+    """Usage buckets (tokens, requests), versioned per natural key like facts, never booked."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def replace_window(
+        self,
+        *,
+        source: str,
+        provider_account: str,
+        first_day: date,
+        last_day: date,
+        usage: Sequence[Usage],
+        raw_payload_ids: dict[str, int],
+        run_id: str | None,
+        now: datetime,
+    ) -> ReplaceResult:
+        rows = self.session.exec(
+            select(UsageRow).where(
+                UsageRow.source == source,
+                UsageRow.provider_account == provider_account,
+                UsageRow.is_current.is_(True),
+                UsageRow.usage_date >= first_day,
+                UsageRow.usage_date <= last_day,
+            )
+        ).scalars()
+        incoming = [
+            (
+                u.natural_key,
+                u.posting_date,
+                usage_to_row(u, run_id=run_id, now=now, raw_payload_id=raw_payload_ids.get(u.natural_key)),
+            )
+            for u in usage
+        ]
+        return replace_versioned(
+            self.session, UsageRow, current=rows, incoming=incoming, same=_same_usage, now=now
+        )
+
+    def current(
+        self, entity: str, first_day: date | None = None, last_day: date | None = None
+    ) -> list[Usage]:
+        query = select(UsageRow).where(UsageRow.entity == entity, UsageRow.is_current.is_(True))
+        if first_day:
+            query = query.where(UsageRow.usage_date >= first_day)
+        if last_day:
+            query = query.where(UsageRow.usage_date <= last_day)
+        rows = self.session.exec(query.order_by(UsageRow.usage_date, UsageRow.id)).scalars()
+        return [row_to_usage(row) for row in rows]
+
+
+class ImportRepository:
+    """File imports, each with its tally and its quarantined rows."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: ImportRow, quarantined: Iterable[QuarantinedRow], now: datetime) -> None:
+        self.session.add(row)
+        self.session.flush()
+        values = [
+            {
+                "import_id": row.id,
+                "file": q.problem.source,
+                "location": q.problem.location,
+                "column": q.problem.field,
+                "reason": q.problem.message,
+                "fix": q.problem.fix,
+                "raw": q.raw,
+                "amount": q.amount,
+                "currency": q.currency,
+                "created_at": now,
+            }
+            for q in quarantined
+        ]
+        if values:
+            self.session.execute(insert(QuarantineRow), values)
+
+    def get(self, import_id: str) -> ImportRow | None:
+        return self.session.get(ImportRow, import_id)
+
+    def already_imported(self, kind: str, sha256: str) -> ImportRow | None:
+        """The last successful or partial import of a file with this content, if any."""
+        return self.session.exec(
+            select(ImportRow)
+            .where(ImportRow.kind == kind, ImportRow.sha256 == sha256, ImportRow.status != "failed")
+            .order_by(ImportRow.imported_at.desc())
+            .limit(1)
+        ).scalar()
+
+    def latest(self, limit: int = 20) -> list[ImportRow]:
+        return list(
+            self.session.exec(select(ImportRow).order_by(ImportRow.imported_at.desc()).limit(limit)).scalars()
+        )
+
+    def quarantined(self, import_id: str) -> list[QuarantineRow]:
+        return list(
+            self.session.exec(
+                select(QuarantineRow).where(QuarantineRow.import_id == import_id).order_by(QuarantineRow.id)
+            ).scalars()
+        )
+
+
+def upsert_row(session: Session, table: Any, key: dict[str, Any], values: dict[str, Any]) -> bool:
+    """Insert a row, or update the one with the same natural `key` columns. True when it is new."""
+    row = session.exec(select(table).filter_by(**key)).scalar()
+    new = row is None
+    row = row or table(**key, **values)
+    for name, value in values.items():
+        setattr(row, name, value)
+    session.add(row)
+    return new
+
+
+def row_to_lot(row: CreditLotRow) -> CreditLot:
+    return CreditLot(
+        entity=row.entity,
+        provider=row.provider,
+        provider_account=row.provider_account,
+        lot_id=row.lot_id,
+        purchase_date=row.purchase_date,
+        amount=row.amount,
+        currency=row.currency,
+        expires_on=row.expires_on,
+        description=row.description,
+        source=row.source,
+    )
+
+
+class CreditLotRepository:
+    """Prepaid credit lots. `for_account` lists them in the order consumption draws them: FIFO by expiry."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def upsert(self, lot: CreditLot, *, import_id: str | None, now: datetime) -> bool:
+        """Store a lot; a lot already stored under the same provider, account and id is replaced. True if new."""
+        key = {"provider": lot.provider, "provider_account": lot.provider_account, "lot_id": lot.lot_id}
+        names = ("entity", "purchase_date", "amount", "currency", "expires_on", "description", "source")
+        values = {name: getattr(lot, name) for name in names}
+        return upsert_row(
+            self.session, CreditLotRow, key, {**values, "import_id": import_id, "recorded_at": now}
+        )
+
+    def for_entity(self, entity: str) -> list[CreditLot]:
+        rows = self.session.exec(
+            select(CreditLotRow)
+            .where(CreditLotRow.entity == entity)
+            .order_by(CreditLotRow.purchase_date, CreditLotRow.id)
+        ).scalars()
+        return [row_to_lot(row) for row in rows]
+
+    def for_account(self, entity: str, provider: str, provider_account: str) -> list[CreditLot]:
+        """The account's lots, soonest expiry first (never-expiring last), then oldest purchase first."""
+        lots = [
+            lot
+            for lot in self.for_entity(entity)
+            if lot.provider == provider and lot.provider_account == provider_account
+        ]
+        return sorted(lots, key=lambda lot: lot_order(lot.as_prepaid()))
+
+
+def row_to_customer_event(row: CustomerCreditEventRow) -> CustomerCreditEvent:
+    return CustomerCreditEvent(
+        entity=row.entity,
+        event_id=row.event_id,
+        customer=row.customer,
+        grant_id=row.grant_id,
+        kind=CustomerCreditKind(row.kind),
+        event_date=row.event_date,
+        amount=row.amount,
+        currency=row.currency,
+        product=row.product,
+        expires_on=row.expires_on,
+        source=row.source,
+    )
+
+
+class CustomerCreditRepository:
+    """The credits you sell: purchases, redemptions, refunds and expiries per customer and grant."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def upsert(self, event: CustomerCreditEvent, *, import_id: str | None, now: datetime) -> bool:
+        """Store an event; one already stored under the same entity and event id is replaced. True if new."""
+        key = {"entity": event.entity, "event_id": event.event_id}
+        names = (
+            "customer",
+            "grant_id",
+            "event_date",
+            "amount",
+            "currency",
+            "product",
+            "expires_on",
+            "source",
+        )
+        values = {name: getattr(event, name) for name in names}
+        values |= {"kind": event.kind.value, "import_id": import_id, "recorded_at": now}
+        return upsert_row(self.session, CustomerCreditEventRow, key, values)
+
+    def for_entity(self, entity: str, until: date | None = None) -> list[CustomerCreditEvent]:
+        query = select(CustomerCreditEventRow).where(CustomerCreditEventRow.entity == entity)
+        if until:
+            query = query.where(CustomerCreditEventRow.event_date <= until)
+        rows = self.session.exec(
+            query.order_by(CustomerCreditEventRow.event_date, CustomerCreditEventRow.id)
+        ).scalars()
+        return [row_to_customer_event(row) for row in rows]
+
+    def balances(self, entity: str, until: date | None = None) -> dict[str, GrantBalance]:
+        return grant_balances(self.for_entity(entity, until))
+
+
 # -------------------------------------------------------------------------------------------- unit of work
 
 
@@ -1096,6 +1459,12 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self.session)
         self.invoices = InvoiceRepository(self.session)
         self.reconciliations = ReconciliationRepository(self.session)
+        self.charts = LedgerChartRepository(self.session)
+        # ingestion (issue 3)
+        self.usage = UsageRepository(self.session)
+        self.imports = ImportRepository(self.session)
+        self.credit_lots = CreditLotRepository(self.session)
+        self.customer_credits = CustomerCreditRepository(self.session)
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -159,7 +159,11 @@ class AllocationRow(SQLModel, table=True):
     """A share of a fact, with the rule and mapping version that placed it (lineage)."""
 
     __tablename__ = "allocations"
-    __table_args__ = (Index("ix_alloc_bucket", "entity", "posting_date", "provider", "provider_account"),)
+    __table_args__ = (
+        Index("ix_alloc_bucket", "entity", "posting_date", "provider", "provider_account"),
+        # which days another mapping version placed (a version reaching into the past), found by range
+        Index("ix_alloc_version", "entity", "mapping_version", "posting_date"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     fact_id: int = Field(foreign_key="facts.id", index=True)
     entity: str
@@ -303,6 +307,135 @@ class ConnectionRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     updated_at: datetime
     token_version: int = 1
+
+
+class LedgerChartRow(SQLModel, table=True):
+    """An entity's chart of accounts and tracking options as last fetched from its ledger.
+
+    `tokenbooks mappings check` validates the mapping against it (offline if need be) and says how old
+    it is; a sync refreshes it.
+    """
+
+    __tablename__ = "ledger_charts"
+    entity: str = Field(primary_key=True)
+    ledger: str
+    fetched_at: datetime
+    accounts: list = _json([])  # [{id, name, number, type, active}]
+    options: list = _json([])  # [{kind, id, name, active}]
+    run_id: str | None = None
+
+
+# ------------------------------------------------------------------------------ ingestion (issue 3)
+# Usage beside cost, file imports with their quarantined rows, prepaid credit lots, customer credits.
+
+
+class UsageRow(SQLModel, table=True):
+    """A provider usage bucket (tokens, requests): enrichment, never booked. Versioned like facts."""
+
+    __tablename__ = "usage"
+    __table_args__ = (
+        Index("ix_usage_source_window", "source", "provider_account", "usage_date"),
+        Index("ix_usage_key_current", "entity", "provider", "natural_key", "is_current"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str
+    source: str
+    provider: str
+    provider_account: str
+    natural_key: str
+    version: int = 1
+    is_current: bool = True
+    usage_date: date
+    posting_date: date
+    dimensions: dict = _json({})
+    metrics: dict = _json({})  # name → decimal text, e.g. {"input_tokens": "1000"}
+    raw_payload_id: int | None = Field(default=None, foreign_key="raw_payloads.id")
+    run_id: str | None = None
+    pulled_at: datetime
+    superseded_at: datetime | None = None
+
+
+class ImportRow(SQLModel, table=True):
+    """One file import (FOCUS, invoices, credit lots, customer credits) and its tally."""
+
+    __tablename__ = "imports"
+    id: str = Field(primary_key=True)
+    kind: str  # focus | invoices | credits | customer-credits
+    entity: str | None = None
+    file: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(index=True)
+    size_bytes: int = 0
+    status: str  # succeeded | partial | failed
+    rows_input: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    rows_skipped: int = 0
+    tally: dict = _json({})
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    run_id: str | None = Field(default=None, index=True)
+    raw_payload_id: int | None = Field(default=None, foreign_key="raw_payloads.id")
+    imported_at: datetime
+
+
+class QuarantineRow(SQLModel, table=True):
+    """An input row an import refused: where it was, what is wrong, and the row as read."""
+
+    __tablename__ = "quarantine"
+    id: int | None = Field(default=None, primary_key=True)
+    import_id: str = Field(foreign_key="imports.id", index=True)
+    file: str = Field(sa_column=Column(Text, nullable=False))
+    location: str  # "row 12", "invoices[3]"
+    column: str
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    fix: str = Field(default="", sa_column=Column(Text, nullable=False))
+    raw: str = Field(sa_column=Column(Text, nullable=False))
+    amount: Decimal | None = _money(nullable=True)
+    currency: str | None = None
+    created_at: datetime
+
+
+class CreditLotRow(SQLModel, table=True):
+    """Prepaid provider credits bought in one purchase (file, CLI or a FOCUS Purchase row)."""
+
+    __tablename__ = "credit_lots"
+    __table_args__ = (UniqueConstraint("provider", "provider_account", "lot_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str = Field(index=True)
+    provider: str
+    provider_account: str
+    lot_id: str
+    purchase_date: date
+    amount: Decimal = _money()
+    currency: str
+    expires_on: date | None = None
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    import_id: str | None = None
+    recorded_at: datetime
+
+
+class CustomerCreditEventRow(SQLModel, table=True):
+    """A movement of a credit grant you sold: purchase, redemption, refund or expiry."""
+
+    __tablename__ = "customer_credit_events"
+    __table_args__ = (
+        UniqueConstraint("entity", "event_id"),
+        Index("ix_customer_credit_grant", "entity", "grant_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str
+    event_id: str
+    customer: str
+    grant_id: str
+    kind: str  # purchase | redemption | refund | expiry
+    event_date: date
+    amount: Decimal = _money()
+    currency: str
+    product: str = ""
+    expires_on: date | None = None
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    import_id: str | None = None
+    recorded_at: datetime
 
 
 # ------------------------------------------------------------------------------ service: audit, alerts

@@ -3,8 +3,6 @@
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from connector.domain.mapping import Classifier, parse_mapping
 from tests.support import MINIMAL_MAPPING, fact, mapping
 
@@ -90,39 +88,62 @@ def test_the_shipped_example_mapping_is_valid():
     }
 
 
-BROKEN = {
-    "yaml syntax": ("rules:\n  - id: a\n    when: {project: x\n", "4", "YAML syntax error"),
-    "unknown role": (MINIMAL_MAPPING.replace("  rnd:", "  r_and_d:"), "8", "unknown role"),
-    "missing suspense": (MINIMAL_MAPPING.replace('  suspense: {quickbooks: "6190"}\n', ""), "7", "suspense"),
-    "split of 99": (MINIMAL_MAPPING.replace("percent: 40", "percent: 39"), "23", "sum to 99"),
-    "duplicate id": (MINIMAL_MAPPING.replace("id: eng", "id: support"), "18", "used twice"),
-    "bad regex": (MINIMAL_MAPPING.replace('{glob: "proj_eng_*"}', '{regex: "proj_(eng"}'), "19", "regular"),
-    "unknown dimension": (
-        MINIMAL_MAPPING.replace("{project: proj_support_assistant}", "{projet: x}"),
-        "15",
-        "unknown dimension",
-    ),
-    "unknown category": (
-        MINIMAL_MAPPING.replace("category: rnd\n  - id: shared", "category: research\n  - id: shared"),
-        "20",
-        "unknown category",
-    ),
-    "wrong version type": (
-        MINIMAL_MAPPING.replace("mapping_version: 1", "mapping_version: one"),
-        "1",
-        "positive integer",
-    ),
-}
+def test_golden_the_example_mapping_places_each_kind_of_spend_exactly():
+    example = mapping(EXAMPLE.read_text(), "example.yaml")
+    facts = [
+        fact("12.345678", project="proj_support_assistant"),
+        fact("3.00", provider="anthropic", project=None, workspace="wrkspc_product_support"),
+        fact("100.00", project="proj_platform_shared"),
+        fact("7.50", project="proj_eng_evals"),
+        fact("4.20", provider="anthropic", project=None, workspace="wrkspc_claude_code"),
+        fact("1.00", provider="anthropic", project=None, workspace=None),
+        fact("2.00", project="proj_demo_env"),
+        fact("0.99", project="proj_website_chat"),
+        fact("8.00", provider="aws", project=None, **{"tag:team": "marketing"}),
+        fact("1.11", project="proj_finance_ops"),
+        fact("60.00", provider="azure", project=None, sku="chatgpt-enterprise-seat"),
+        fact("5.55", project="proj_hackathon_2026"),
+    ]
+    placed = [
+        (a.rule_id, a.category.value, a.target.key(), a.amount, a.mapping_version)
+        for a in Classifier(example).classify_all(facts)
+    ]
+    sa = "5010|class=Support Assistant|department=US"
+    assert placed == [
+        ("support-assistant", "cogs", sa, Decimal("12.345678"), 1),
+        ("support-escalation-anthropic", "cogs", sa, Decimal("3.00"), 1),
+        ("shared-platform", "cogs", "5010|class=Support Assistant", Decimal("70.00"), 1),
+        ("shared-platform", "rnd", "6110|class=Engineering", Decimal("30.00"), 1),
+        ("engineering-tools", "rnd", "6110|class=Engineering", Decimal("7.50"), 1),
+        ("coding-agents-anthropic", "rnd", "6110|class=Engineering", Decimal("4.20"), 1),
+        ("suspense", "suspense", "6190", Decimal("1.00"), 1),
+        ("free-trial", "sales_marketing", "6120|class=Growth", Decimal("2.00"), 1),
+        ("website-chat", "sales_marketing", "6120|class=Growth", Decimal("0.99"), 1),
+        ("marketing-content", "sales_marketing", "6120|class=Growth", Decimal("8.00"), 1),
+        ("back-office", "g_and_a", "6130|class=Back Office", Decimal("1.11"), 1),
+        ("enterprise-licences", "g_and_a", "6130|class=Back Office", Decimal("60.00"), 1),
+        ("suspense", "suspense", "6190", Decimal("5.55"), 1),
+    ]
 
 
-@pytest.mark.parametrize("case", sorted(BROKEN))
-def test_a_broken_mapping_names_the_file_line_and_fix(case):
-    text, line, words = BROKEN[case]
-    parsed, problems = parse_mapping(text, "mappings/broken.yaml")
+def test_the_commented_capitalization_rule_works_where_the_example_puts_it_and_only_there():
+    text = EXAMPLE.read_text()
+    block = text[
+        text.index("  # - id: capitalize-billing-platform") : text.index("  - id: engineering-tools")
+    ]
+    rule = (
+        "\n".join(line.replace("# ", "", 1) if line.strip() else line for line in block.splitlines()) + "\n"
+    )
+    enabled = text.replace(block, rule)
+    [allocation] = Classifier(mapping(enabled)).classify(fact("9.00", project="proj_eng_billing_v2"))
+    assert (allocation.rule_id, allocation.category.value, allocation.target.key()) == (
+        "capitalize-billing-platform",
+        "capitalize",
+        "1650|class=Engineering",
+    )
+    below_the_glob = text.replace(block, "").replace(
+        "  # Deliberately no rule", rule + "\n  # Deliberately no rule"
+    )
+    parsed, problems = parse_mapping(below_the_glob, "example.yaml")
     assert parsed is None
-    assert problems, case
-    rendered = [str(p) for p in problems]
-    assert any(words in r for r in rendered), rendered
-    assert all(r.startswith("mappings/broken.yaml") for r in rendered)
-    if line:
-        assert any(f"mappings/broken.yaml:{line}:" in r for r in rendered), rendered
+    assert "can never be reached: the earlier rule 'engineering-tools'" in str(problems[0])

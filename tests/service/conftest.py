@@ -17,7 +17,7 @@ from connector.ledgers.memory import MemoryLedger
 from connector.ledgers.port import LedgerAccount
 from connector.settings import Settings
 from connector.sources.base import PullResult, RawPage, Window
-from tests.support import MINIMAL_MAPPING, fact
+from tests.support import CHART_OPTIONS, MINIMAL_MAPPING, fact
 
 ACCOUNTS = [
     LedgerAccount(str(i), name, number)
@@ -113,7 +113,7 @@ def world(tmp_path: Path, database_url: str) -> Iterator[World]:
         _env_file=None,
     )
     source = ScriptedSource()
-    ledger = MemoryLedger(ACCOUNTS)
+    ledger = MemoryLedger(ACCOUNTS, options=CHART_OPTIONS)  # the sandbox company's classes and departments
     clock = Clock()
     app = build_app(
         settings, clock=clock, ledgers={"acme-us": ledger}, sources=[source], sleep=lambda _: None

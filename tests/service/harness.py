@@ -24,7 +24,7 @@ from pathlib import Path
 from connector.domain.journals import Journal
 from connector.ledgers.memory import MemoryLedger
 from connector.ledgers.port import LedgerJournal, LedgerLine, PostRequest, PostResult
-from tests.service.conftest import ACCOUNTS, ScriptedSource
+from tests.service.conftest import ACCOUNTS, CHART_OPTIONS, ScriptedSource
 from tests.support import fact
 
 
@@ -39,7 +39,7 @@ class FileLedger(MemoryLedger):
         hang_after: int | None = None,
         marker: Path | None = None,
     ) -> None:
-        super().__init__(ACCOUNTS)
+        super().__init__(ACCOUNTS, options=CHART_OPTIONS)
         self.path, self.hold_until, self.hang_after, self.marker = path, hold_until, hang_after, marker
         self.created_here = 0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from werkzeug.test import Client
 
@@ -44,7 +44,9 @@ def test_a_failed_run_a_variance_and_a_lost_connection_make_it_degraded_and_aler
     world.clock.night_after(date(2026, 10, 31))
     sync(world.app, entity="acme-us", until=date(2026, 10, 31))
     invoice(world, "150.00")
+    world.clock.now += timedelta(hours=1)
     reconcile(world)
+    world.clock.now += timedelta(hours=1)
     world.source.broken = "the page has no data array"
     sync(world.app, entity="acme-us", until=date(2026, 10, 31))
     with UnitOfWork(world.app.engine) as uow:

@@ -211,6 +211,14 @@ def test_a_journal_refused_since_the_last_plan_is_planned_again_on_a_quiet_night
     again = nightly(world, OCT1)
     assert not again.plan.skipped  # a rejection changes what is posted: the month is planned again
     assert again.post.posted == ["TB-AC-261001-001"]  # the same journal, planned and posted again
-    assert world.ledger.balance("5010|class=Support Assistant") + world.ledger.balance("5010") == Decimal(
-        "120.00"
-    )
+    assert world.ledger.balance("5010") == Decimal("120.00")
+
+
+def test_a_rejected_journal_is_planned_again_even_when_its_day_left_the_window(world: World):
+    world.source.set("120.00", OCT1)
+    world.ledger.faults.append("reject")  # refused for good (e.g. an account archived that day)
+    first = nightly(world, OCT1)
+    assert first.post.rejected[0][0] == "TB-AC-261001-001"
+    result = nightly(world, date(2026, 11, 20))  # weeks later: 1 October is outside the pull window
+    assert result.post.posted == ["TB-AC-261001-001"]
+    assert world.ledger.balance("5010") == Decimal("120.00")

@@ -206,3 +206,16 @@ def test_the_demo_replay_answers_in_the_documented_shape():
         assert len(document["data"]) == 2
     finally:
         replay.stop()
+
+
+@responses.activate
+def test_costs_are_grouped_by_api_key_where_the_api_offers_it_and_pulled_without_where_not():
+    responses.get(URL, status=400, json={"error": {"message": "Invalid group_by: api_key_id"}})
+    responses.get(URL, body=body(page(bucket(date(2026, 10, 1), result(1)))))
+    pulled = source().pull(OCT)
+    assert [f.amount for f in pulled.facts] == [Decimal(1)]
+    assert "group_by=api_key_id" in responses.calls[0].request.url
+    assert "api_key_id" not in responses.calls[1].request.url
+    [warning] = pulled.problems
+    assert not warning.is_error
+    assert warning.field == "group_by"

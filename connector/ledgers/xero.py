@@ -1,0 +1,637 @@
+"""Xero through xero-python, for real, over HTTP: manual journals in, journals and bills read back.
+
+- One ``ApiClient`` per connection on our transport (timeouts, no hidden urllib3 retries) with its tokens in
+  the vault (``xero_oauth``); ``AccountingApi(api_client, base_url=settings.xero.base_url)``.
+- A journal is a ManualJournal: ``Narration`` starts with the tokenbooks key; ``LineAmount`` + debit /
+  − credit; up to two tracking options per line, resolved against ``TrackingCategories``; ``Status`` POSTED,
+  or DRAFT in draft posting mode; ``LineAmountTypes`` NoTax and ``ShowOnCashBasisReports`` always sent.
+- Many journals per PUT (``CHUNK_SIZE``) with ``summarizeErrors="false"`` (the string: the SDK would send a
+  Python ``False`` as ``False``), so Xero answers 200 with a result per journal; each write carries an
+  ``Idempotency-Key`` (the journal's request id for one journal, a digest of the request ids for several).
+  After an uncertain answer (timeout, 5xx, lost response) the keys are looked up (``Narration`` starts
+  with the key) before anything is created again, and only the journals not found are sent.
+- Amounts: xero-python turns every Decimal into a float before it writes JSON. A float's ``repr`` is the
+  shortest text that reads back as the same float, so a cent amount of up to 15 significant digits reaches
+  the wire exactly ("120.37", never "120.36999…"); ``wire_exact`` checks every amount before sending and
+  refuses one that would not survive (over ten trillion), rather than let it change on the way.
+- Lock dates from ``Organisation`` (the later of PeriodLockDate and EndOfYearLockDate); a journal dated on or
+  before it is refused here as ``LockedPeriod`` without a call. Manual journals are base-currency only.
+- Calls are paced by a ``TenantLimiter`` (5 in flight, 60 a minute, the day's budget) that reads Xero's
+  remaining-calls headers; a 429 is waited out through ``RetryPolicy``; errors are classified in one place
+  (``xero_errors.classify``).
+- Local checks refuse what Xero would refuse, naming the journal and the line: an unknown, archived, bank,
+  system or inventory account; an unknown or archived tracking option; more than ``MAX_JOURNAL_LINES`` lines
+  (tokenbooks' limit: Xero publishes none; 500 lines keep one journal far below Xero's 10 MB request cap).
+  What Xero refuses anyway (the chart changed since it was read) is mapped back to the line it names.
+Facts about the API: ../shared/reference/erps.md, Part B.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import urllib3.exceptions
+from xero_python.accounting import (
+    AccountingApi,
+    LineAmountTypes,
+    ManualJournal,
+    ManualJournalLine,
+    ManualJournals,
+    TrackingCategory,
+)
+from xero_python.exceptions import ApiException
+
+from connector.domain.errors import (
+    ConfigError,
+    LockedPeriod,
+    RateLimited,
+    ReconnectNeeded,
+    Rejected,
+    Retriable,
+    TokenbooksError,
+    UncertainOutcome,
+)
+from connector.domain.journals import Journal, JournalLine
+from connector.ledgers.port import (
+    LedgerAccount,
+    LedgerBill,
+    LedgerJournal,
+    LedgerLine,
+    LedgerStats,
+    PostOutcome,
+    PostRequest,
+    PostResult,
+    TrackingOption,
+)
+from connector.ledgers.tokens import TokenManager
+from connector.ledgers.xero_errors import classify, is_lock_message, retry_after
+from connector.ledgers.xero_limits import TenantLimiter
+from connector.ledgers.xero_oauth import sdk_client
+from connector.retrying import RetryPolicy
+
+__all__ = ["CHUNK_SIZE", "MAX_JOURNAL_LINES", "XeroLedger", "chunk_idempotency_key", "wire_exact"]
+
+LEDGER = "xero"
+CHUNK_SIZE = 50  # journals per PUT: Xero recommends about 50 elements a request
+MAX_JOURNAL_LINES = 500
+PAGE_SIZE = 100  # Xero's page of manual journals / invoices
+TEXT_LIMIT = 4000
+NOT_JOURNALABLE = {"BANK": "a bank account", "INVENTORY": "an inventory account"}
+GONE = ("DELETED", "VOIDED")
+IDEMPOTENCY_NAMESPACE = uuid.UUID("0b7d6c9e-5a1f-4e0a-9d7c-2f6b1e8a4c35")
+_QUOTED = re.compile(r"'([^']+)'")
+
+
+def wire_exact(amount: Decimal) -> bool:
+    """Whether xero-python's float serialisation writes ``amount`` to the wire digit for digit."""
+    return Decimal(repr(float(amount))) == amount
+
+
+def chunk_idempotency_key(request_ids: Sequence[str]) -> str:
+    """One journal: its request id. Several: a digest of theirs, so the same set always sends the same key and
+    a smaller set (after some were found) never reuses the key of a different body."""
+    if len(request_ids) == 1:
+        return request_ids[0]
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, "|".join(request_ids)))
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def key_of(narration: str | None) -> str:
+    """The tokenbooks key a Narration starts with ("TB-AC-261003-001 · …" → "TB-AC-261003-001")."""
+    return (narration or "").split(" ", 1)[0]
+
+
+def _where_text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _where_day(day: date) -> str:
+    return f"DateTime({day.year},{day.month:02d},{day.day:02d})"
+
+
+class XeroLedger:
+    """The ledger port, on one Xero organisation (tenant)."""
+
+    name = LEDGER
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        tokens: TokenManager,
+        client_id: str,
+        client_secret: str,
+        tenant_id: str | None = None,
+        timeout: float = 60.0,  # float ok: seconds
+        retry: RetryPolicy | None = None,
+        limiter: TenantLimiter | None = None,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
+        self.tokens = tokens
+        self.tenant_id = tenant_id or tokens.current().company_id
+        if not self.tenant_id:
+            raise ConfigError(
+                "the Xero connection names no organisation (tenant id)",
+                fix="run `tokenbooks connect xero`, or set TOKENBOOKS_XERO__TENANT_ID",
+            )
+        self.retry = retry or RetryPolicy(6)
+        self.limiter = limiter or TenantLimiter()
+        self.chunk_size = max(1, chunk_size)
+        self.stats = LedgerStats()
+        self.api_client = sdk_client(
+            timeout, manager=tokens, client_id=client_id, client_secret=client_secret
+        )
+        self.api = AccountingApi(self.api_client, base_url=base_url.rstrip("/"))
+        self._organisation: Any = None
+        self._accounts: list[Any] | None = None
+        self._categories: list[Any] | None = None
+
+    # ------------------------------------------------------------------------------------------ calling
+
+    def _call(self, fn: Callable[[], Any], what: str, endpoint: str) -> Any:
+        """A read with retries for retriable failures (each attempt as in `_call_once`)."""
+        return self.retry.call(lambda: self._call_once(fn, what, endpoint), on_retry=self._count_retry)
+
+    def _call_once(self, fn: Callable[[], Any], what: str, endpoint: str, *, write: bool = False) -> Any:
+        """One SDK call (which returns data, status, headers) inside the limiter; on 401 refresh once and
+        try again; failures classified."""
+        for attempt in range(2):
+            try:
+                with self.limiter.slot():
+                    self._count(endpoint, write)
+                    data, _status, headers = fn()
+                self.limiter.observe(headers)
+                return data
+            except ApiException as error:
+                self.limiter.observe(error.headers)
+                if error.status == 401 and not attempt:
+                    self.tokens.refresh(stale=self.tokens.current())
+                    continue
+                raise self._classified(error, what, write) from None
+            except urllib3.exceptions.HTTPError as error:
+                raise classify(error, what, write=write) from None
+        raise AssertionError("unreachable")
+
+    def _classified(self, error: ApiException, what: str, write: bool) -> TokenbooksError:
+        classified = classify(error, what, write=write)
+        if isinstance(classified, RateLimited) and classified.retry_after:
+            self.limiter.pause(classified.retry_after)
+        elif error.status == 429:  # the day's budget: stop calling until Xero says it is back
+            self.limiter.close_day(retry_after(error))
+        if isinstance(classified, ReconnectNeeded):
+            self.tokens.vault.mark_reconnect_needed(LEDGER, self.tokens.entity, str(classified))
+        return classified
+
+    def _count(self, endpoint: str, write: bool) -> None:
+        if write:
+            self.stats.write_calls += 1
+        else:
+            self.stats.read_calls += 1
+        self.stats.by_endpoint[endpoint] = self.stats.by_endpoint.get(endpoint, 0) + 1
+
+    def _count_retry(self, _error: Retriable, _attempt: int) -> None:
+        self.stats.retries += 1
+
+    def _pages(
+        self, fetch: Callable[[int], Any], attribute: str, what: str, endpoint: str, *, retry: bool = True
+    ) -> list[Any]:
+        """Every page of a list; ``retry=False`` inside a caller that retries as a whole."""
+        call = self._call if retry else self._call_once
+        found: list[Any] = []
+        page = 1
+        while True:
+            answer = call(lambda page=page: fetch(page), f"{what} (page {page})", endpoint)
+            rows = getattr(answer, attribute) or []
+            found.extend(rows)
+            if len(rows) < PAGE_SIZE:
+                return found
+            page += 1
+
+    # -------------------------------------------------------------------------------------------- reads
+
+    def organisation(self) -> Any:
+        """The Organisation, read now (lock dates change while a company closes its month)."""
+        answer = self._call(
+            lambda: self.api.get_organisations(self.tenant_id, _return_http_data_only=False),
+            "reading the organisation",
+            "Organisation",
+        )
+        self._organisation = answer.organisations[0]
+        return self._organisation
+
+    def lock_date(self) -> date | None:
+        """The later of the period lock date and the end-of-year lock date (None when neither is set)."""
+        return _lock_date(self.organisation())
+
+    def base_currency(self) -> str:
+        organisation = self._organisation or self.organisation()
+        return str(getattr(organisation.base_currency, "value", organisation.base_currency))
+
+    def chart_of_accounts(self) -> list[LedgerAccount]:
+        return [
+            LedgerAccount(
+                id=str(a.account_id),
+                name=a.name or "",
+                number=a.code or None,
+                type=str(getattr(a.type, "value", a.type) or ""),
+                active=a.status == "ACTIVE",
+            )
+            for a in self._xero_accounts()
+        ]
+
+    def _xero_accounts(self) -> list[Any]:
+        if self._accounts is None:
+            answer = self._call(
+                lambda: self.api.get_accounts(self.tenant_id, _return_http_data_only=False),
+                "listing accounts",
+                "Accounts",
+            )
+            self._accounts = list(answer.accounts or [])
+        return self._accounts
+
+    def tracking(self) -> list[TrackingOption]:
+        return [
+            TrackingOption(
+                kind=category.name,
+                id=str(option.tracking_option_id),
+                name=option.name,
+                active=category.status == "ACTIVE" and option.status == "ACTIVE",
+            )
+            for category in self._tracking_categories()
+            for option in category.options or []
+        ]
+
+    def _tracking_categories(self) -> list[Any]:
+        if self._categories is None:
+            answer = self._call(
+                lambda: self.api.get_tracking_categories(
+                    self.tenant_id, include_archived=True, _return_http_data_only=False
+                ),
+                "listing tracking categories",
+                "TrackingCategories",
+            )
+            self._categories = list(answer.tracking_categories or [])
+        return self._categories
+
+    def find(self, key: str) -> LedgerJournal | None:
+        return self.find_many([key]).get(key)
+
+    def find_many(self, keys: Sequence[str], *, retry: bool = True) -> dict[str, LedgerJournal]:
+        """The live journals narrated with these keys, in one call (``Narration.StartsWith(…) OR …``)."""
+        if not keys:
+            return {}
+        where = " OR ".join(f'Narration.StartsWith("{_where_text(key)}")' for key in keys)
+        wanted = set(keys)
+        journals = self._pages(
+            lambda page: self.api.get_manual_journals(
+                self.tenant_id, where=where, page=page, _return_http_data_only=False
+            ),
+            "manual_journals",
+            f"looking up journal {keys[0]}" + (f" and {len(keys) - 1} more" if len(keys) > 1 else ""),
+            "ManualJournals",
+            retry=retry,
+        )
+        return {
+            key_of(mj.narration): _ledger_journal(mj)
+            for mj in journals
+            if key_of(mj.narration) in wanted and _status(mj) not in GONE
+        }
+
+    def read_back(self, first_day: date, last_day: date) -> list[LedgerJournal]:
+        where = (
+            f"Date >= {_where_day(first_day)} AND Date <= {_where_day(last_day)} "
+            'AND Narration.StartsWith("TB-")'
+        )
+        journals = self._pages(
+            lambda page: self.api.get_manual_journals(
+                self.tenant_id, where=where, order="Date", page=page, _return_http_data_only=False
+            ),
+            "manual_journals",
+            f"reading journals {first_day}..{last_day}",
+            "ManualJournals",
+        )
+        return [_ledger_journal(mj) for mj in journals if _status(mj) not in GONE]
+
+    def bills(self, vendor: str, first_day: date, last_day: date) -> list[LedgerBill]:
+        where = (
+            f'Type=="ACCPAY" AND Contact.Name=="{_where_text(vendor)}" '
+            f"AND Date >= {_where_day(first_day)} AND Date <= {_where_day(last_day)}"
+        )
+        invoices = self._pages(
+            lambda page: self.api.get_invoices(
+                self.tenant_id, where=where, page=page, _return_http_data_only=False
+            ),
+            "invoices",
+            f"reading bills of {vendor}",
+            "Invoices",
+        )
+        return [_ledger_bill(invoice, vendor) for invoice in invoices if _status(invoice) not in GONE]
+
+    # ------------------------------------------------------------------------------------------- writes
+
+    def post(self, requests: Sequence[PostRequest]) -> list[PostResult]:
+        """Post journals, many per request; a result per journal, in the order given."""
+        results: dict[str, PostResult] = {}
+        ready: list[tuple[PostRequest, ManualJournal]] = []
+        for request in requests:
+            try:
+                ready.append((request, self.to_manual_journal(request.journal, draft=request.draft)))
+            except Rejected as refusal:
+                results[request.journal.key] = _refused(request.journal.key, refusal)
+        for chunk in _chunks(ready, self.chunk_size):
+            for result in self._post_chunk(chunk):
+                results[result.key] = result
+        return [results[r.journal.key] for r in requests]
+
+    def _post_chunk(self, chunk: Sequence[tuple[PostRequest, ManualJournal]]) -> list[PostResult]:
+        """Create a chunk; after an uncertain answer, look its keys up first and send only what is missing."""
+        pending = {request.journal.key: (request, mj) for request, mj in chunk}
+        done: dict[str, PostResult] = {}
+        uncertain = False
+        calls_before = self.stats.read_calls + self.stats.write_calls
+
+        def attempt() -> None:
+            nonlocal uncertain
+            if uncertain:
+                for key, found in self.find_many(list(pending), retry=False).items():
+                    done[key] = PostResult(key, PostOutcome.FOUND, ledger_id=found.ledger_id)
+                    pending.pop(key)
+            if not pending:
+                return
+            items = list(pending.values())
+            try:
+                answer = self._create(items)
+            except UncertainOutcome:
+                uncertain = True
+                raise
+            except Rejected as refusal:  # the whole request refused (a 400 that names no element)
+                for request, _mj in items:
+                    done[request.journal.key] = _refused(request.journal.key, refusal)
+                pending.clear()
+                return
+            for (request, _mj), element in _matched(items, answer.manual_journals or []):
+                done[request.journal.key] = self._element_result(request.journal, element)
+                pending.pop(request.journal.key)
+
+        try:
+            self.retry.call(attempt, on_retry=self._count_retry)
+        except Retriable as exc:
+            # Once a write went unanswered the journals may exist, whatever failed last: the next run looks first.
+            outcome = PostOutcome.UNCERTAIN if uncertain else PostOutcome.FAILED
+            done |= {
+                k: PostResult(k, outcome, message=str(exc), error_class=type(exc).__name__) for k in pending
+            }
+        calls = self.stats.read_calls + self.stats.write_calls - calls_before
+        return [_with_calls(result, calls) for result in done.values()]
+
+    def _create(self, items: Sequence[tuple[PostRequest, ManualJournal]]) -> Any:
+        journals = ManualJournals(manual_journals=[mj for _request, mj in items])
+        key = chunk_idempotency_key([request.request_id for request, _mj in items])
+        first = items[0][0].journal.key
+        what = f"creating journal {first}" + (f" and {len(items) - 1} more" if len(items) > 1 else "")
+        return self._call_once(
+            lambda: self.api.create_manual_journals(
+                self.tenant_id,
+                journals,
+                summarize_errors="false",
+                idempotency_key=key,
+                _return_http_data_only=False,
+            ),
+            what,
+            "ManualJournals",
+            write=True,
+        )
+
+    def _element_result(self, journal: Journal, element: ManualJournal) -> PostResult:
+        messages = [str(v.message) for v in element.validation_errors or [] if v.message]
+        if messages or element.status_attribute_string == "ERROR":
+            refusal = self.refusal(journal, messages or ["Xero marked the journal ERROR without a message"])
+            return _refused(journal.key, refusal)
+        if not element.manual_journal_id:
+            message = f"Xero answered for journal {journal.key} without a ManualJournalID"
+            return PostResult(
+                journal.key, PostOutcome.UNCERTAIN, message=message, error_class="UncertainOutcome"
+            )
+        return PostResult(journal.key, PostOutcome.CREATED, ledger_id=str(element.manual_journal_id))
+
+    def refusal(self, journal: Journal, messages: Sequence[str]) -> Rejected:
+        """Xero's messages for a journal, each tied to the line it is about, with what to do."""
+        parts = [f"{_where_in(journal, message)}: {message}" for message in messages]
+        text = f"Xero refused journal {journal.key}: " + "; ".join(parts)
+        if any(is_lock_message(m) for m in messages):
+            return LockedPeriod(text, code="ValidationException", fix=_LOCK_FIX)
+        return Rejected(text, code="ValidationException", fix=_fix_for(messages))
+
+    # ------------------------------------------------------------------------------------ translation
+
+    def to_manual_journal(self, journal: Journal, *, draft: bool = False) -> ManualJournal:
+        """The SDK object for a journal, after the checks Xero would make (each refusal names journal and line)."""
+        self._check_journal(journal)
+        lines = [self._line(journal, number, line) for number, line in enumerate(journal.lines, start=1)]
+        return ManualJournal(
+            narration=(journal.memo if journal.memo.startswith(journal.key) else journal.key)[:TEXT_LIMIT],
+            journal_lines=lines,
+            date=journal.txn_date,
+            line_amount_types=LineAmountTypes.NOTAX,
+            status="DRAFT" if draft else "POSTED",
+            show_on_cash_basis_reports=True,
+            has_attachments=None,  # read-only in the spec; the SDK would send False by default
+        )
+
+    def _check_journal(self, journal: Journal) -> None:
+        organisation = self._organisation or self.organisation()
+        base = self.base_currency()
+        if journal.currency != base:
+            raise Rejected(
+                f"journal {journal.key} is in {journal.currency}, but this Xero organisation keeps its books in "
+                f"{base} and manual journals are base-currency only",
+                fix=f"convert it to {base} before posting (tokenbooks' currency conversion), or post it to a "
+                f"{journal.currency} organisation",
+            )
+        lock = _lock_date(organisation)
+        if lock is not None and journal.txn_date <= lock:
+            raise LockedPeriod(
+                f"journal {journal.key} is dated {journal.txn_date}, on or before Xero's lock date {lock}; "
+                "tokenbooks never writes into a locked period",
+                fix=_LOCK_FIX,
+            )
+        if len(journal.lines) > MAX_JOURNAL_LINES:
+            raise Rejected(
+                f"journal {journal.key} has {len(journal.lines)} lines; tokenbooks sends at most "
+                f"{MAX_JOURNAL_LINES} lines in one Xero manual journal",
+                fix="post monthly instead of daily for this entity, or split the provider account",
+            )
+
+    def _line(self, journal: Journal, number: int, line: JournalLine) -> ManualJournalLine:
+        where = f"journal {journal.key} line {number}"
+        if not wire_exact(line.amount):
+            raise Rejected(
+                f"{where}: {line.amount} cannot travel exactly through xero-python (it sends floats)",
+                fix="split the amount over several journals",
+            )
+        account = self._account(line.target.account, where)
+        if len(line.target.tracking) > 2:
+            raise Rejected(
+                f"{where}: Xero allows two tracking options per line", fix="keep two in the mapping"
+            )
+        return ManualJournalLine(
+            line_amount=line.amount,
+            account_code=account.code,
+            description=line.description[:TEXT_LIMIT],
+            tracking=[self._tracking(category, option, where) for category, option in line.target.tracking]
+            or None,
+        )
+
+    def _account(self, reference: str, where: str) -> Any:
+        for account in self._xero_accounts():
+            if reference in (account.code, account.name, str(account.account_id)):
+                problem = _unjournalable(account)
+                if problem:
+                    raise Rejected(
+                        f"{where}: Xero account {reference!r} ({account.name}) {problem}",
+                        fix="point the mapping at an ordinary, active account (`tokenbooks mappings check`), "
+                        "or restore the account in Xero",
+                    )
+                return account
+        raise Rejected(
+            f"{where}: Xero has no account {reference!r}",
+            fix="create the account in Xero, or correct the mapping (run `tokenbooks mappings check`)",
+        )
+
+    def _tracking(self, category_name: str, option_name: str, where: str) -> TrackingCategory:
+        category = next((c for c in self._tracking_categories() if c.name == category_name), None)
+        if category is None:
+            raise Rejected(
+                f"{where}: Xero has no tracking category {category_name!r}",
+                fix="create it in Xero (Settings → Tracking categories) or correct the mapping",
+            )
+        option = next((o for o in category.options or [] if o.name == option_name), None)
+        if option is None:
+            raise Rejected(
+                f"{where}: Xero tracking category {category_name!r} has no option {option_name!r}",
+                fix="add the option in Xero or correct the mapping",
+            )
+        if category.status != "ACTIVE" or option.status != "ACTIVE":
+            raise Rejected(
+                f"{where}: Xero tracking option {category_name} = {option_name} is archived",
+                fix="restore the option in Xero, or point the mapping at an active option",
+            )
+        return TrackingCategory(name=category_name, option=option_name)
+
+
+_LOCK_FIX = (
+    "the planner moves such journals to the first open day; if this one was forced, post it in an open period"
+)
+
+
+def _unjournalable(account: Any) -> str:
+    """Why Xero would refuse this account in a manual journal ("" when it would not)."""
+    if account.status != "ACTIVE":
+        return "is archived"
+    if account.system_account:
+        system = getattr(account.system_account, "value", account.system_account)
+        return f"is a system account ({system}) and cannot take manual journals"
+    account_type = str(getattr(account.type, "value", account.type) or "")
+    if account_type in NOT_JOURNALABLE:
+        return f"is {NOT_JOURNALABLE[account_type]} and cannot take manual journals"
+    return ""
+
+
+def _where_in(journal: Journal, message: str) -> str:
+    """The line a Xero message is about, from the account code or tracking category/option it quotes."""
+    quoted = set(_QUOTED.findall(message))
+    for number, line in enumerate(journal.lines, start=1):
+        names = {line.target.account} | {name for pair in line.target.tracking for name in pair}
+        if quoted & names:
+            return f"line {number} ({line.target.describe()})"
+    return "the whole journal"
+
+
+def _fix_for(messages: Sequence[str]) -> str:
+    text = " ".join(messages).lower()
+    if "total debits" in text:
+        return "tokenbooks sent an unbalanced journal: this is a bug, report it with the journal key"
+    if "tracking" in text:
+        return "restore the tracking option in Xero or correct the mapping, then run again"
+    if "account" in text:
+        return (
+            "correct the mapping (`tokenbooks mappings check`) or restore the account in Xero, then run again"
+        )
+    return "correct what Xero names, then run again"
+
+
+def _refused(key: str, refusal: Rejected) -> PostResult:
+    return PostResult(key, PostOutcome.REJECTED, message=str(refusal), error_class=type(refusal).__name__)
+
+
+def _with_calls(result: PostResult, calls: int) -> PostResult:
+    return PostResult(result.key, result.outcome, result.ledger_id, result.message, result.error_class, calls)
+
+
+def _matched(
+    items: Sequence[tuple[PostRequest, ManualJournal]], elements: Sequence[ManualJournal]
+) -> list[tuple[tuple[PostRequest, ManualJournal], ManualJournal]]:
+    """Pair each sent journal with Xero's element for it: by the key its Narration starts with, else by order."""
+    by_key = {key_of(element.narration): element for element in elements}
+    pairs = []
+    for position, item in enumerate(items):
+        element = by_key.get(item[0].journal.key) or (
+            elements[position] if position < len(elements) else None
+        )
+        if element is not None:
+            pairs.append((item, element))
+    return pairs
+
+
+def _lock_date(organisation: Any) -> date | None:
+    dates = [d for d in (organisation.period_lock_date, organisation.end_of_year_lock_date) if d]
+    return max(dates) if dates else None
+
+
+def _status(thing: Any) -> str:
+    return str(getattr(thing.status, "value", thing.status) or "")
+
+
+def _ledger_journal(mj: ManualJournal) -> LedgerJournal:
+    lines = tuple(
+        LedgerLine(
+            account=line.account_code or str(line.account_id or ""),
+            amount=Decimal(str(line.line_amount)),
+            description=line.description or "",
+            tracking=tuple(f"{t.name}={t.option}" for t in line.tracking or []),
+        )
+        for line in mj.journal_lines or []
+    )
+    return LedgerJournal(
+        key=key_of(mj.narration),
+        ledger_id=str(mj.manual_journal_id),
+        txn_date=mj.date,
+        lines=lines,
+        status="draft" if _status(mj) == "DRAFT" else "posted",
+        memo=mj.narration or "",
+    )
+
+
+def _ledger_bill(invoice: Any, vendor: str) -> LedgerBill:
+    currency = getattr(invoice.currency_code, "value", invoice.currency_code)
+    return LedgerBill(
+        ledger_id=str(invoice.invoice_id),
+        vendor=vendor,
+        number=invoice.invoice_number or "",
+        txn_date=invoice.date,
+        total=Decimal(str(invoice.total)),
+        currency=str(currency or ""),
+        lines=tuple(
+            LedgerLine(item.account_code or "", Decimal(str(item.line_amount)), item.description or "")
+            for item in invoice.line_items or []
+        ),
+    )

@@ -1,0 +1,201 @@
+"""The skeleton every ledger sandbox (QuickBooks, Xero) shares: serving, the state file, the request log.
+
+A sandbox subclasses ``LedgerSandbox``: it names its ``routes``, builds its ledger state, answers its endpoints
+in ``serve_endpoint`` and its control surface in ``admin``, and says what to persist in ``snapshot``. Everything here is independent of any one ledger's API. Nothing starts until
+``start()`` or ``serve_forever()``.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Self
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map
+from werkzeug.wrappers import Request
+
+from connector.sandbox.common import (
+    Clock,
+    FaultPlan,
+    InjectedFault,
+    Reply,
+    SandboxServer,
+    StateFile,
+    SystemClock,
+    html_page,
+    json_reply,
+)
+
+__all__ = ["REQUEST_LOG_LIMIT", "STATE_VERSION", "LedgerSandbox"]
+
+STATE_VERSION = 1
+REQUEST_LOG_LIMIT = 10_000  # bounded, so a long-running demo does not grow without limit
+
+
+class LedgerSandbox:
+    """Serving, persistence and the request log of a ledger sandbox; the subclass is the ledger."""
+
+    def __init__(
+        self,
+        state_file: Path | None,
+        *,
+        clock: Clock | None,
+        faults: FaultPlan | None,
+        token_faults: FaultPlan | None,
+        host: str,
+        port: int,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.faults = faults or FaultPlan()
+        self.token_faults = token_faults or FaultPlan()
+        self._lock = threading.RLock()
+        self._state_file = StateFile(state_file) if state_file is not None else None
+        self._request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
+        self._server = SandboxServer(self, host=host, port=port)
+
+    # --- Lifecycle --------------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Serve on a daemon thread; returns the base URL (``http://host:port``)."""
+        return self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def serve_forever(self, on_ready: Callable[[str], None] | None = None) -> None:
+        """Serve in the calling thread until interrupted; ``on_ready`` gets the base URL."""
+        self._server.serve_forever(on_ready)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    # --- WSGI -------------------------------------------------------------------------------------------
+
+    routes: Map  # the ledger's URL map; its "admin" endpoint (``action`` argument) is the control surface
+    logged_headers: tuple[str, ...] = ("Authorization", "Content-Type", "Accept", "User-Agent")
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        # Read the body once up front; form parsing then uses the cached copy and the log still has it.
+        request.get_data(cache=True)
+        return self.handle(request).to_response()(environ, start_response)
+
+    def handle(self, request: Request) -> Reply:
+        """Route one request; everything except the admin routes lands in the request log."""
+        try:
+            endpoint, args = self.routes.bind_to_environ(request.environ).match()
+        except HTTPException as error:
+            return json_reply(error.code or 404, {"error": error.name, "path": request.path})
+        if endpoint == "admin":
+            status, payload = self.admin(request.method, args["action"], request.get_data(), request.args)
+            return json_reply(status, payload)
+        note: dict[str, Any] = {"replayed": False, "fault": None}
+        reply = Reply(500, "")
+        try:
+            reply = self.serve_endpoint(endpoint, args, request, note)
+        except (
+            Exception
+        ) as error:  # a sandbox bug must still answer, the way the ledger answers its own failures
+            reply = self.internal_error(note)
+            note["error"] = repr(error)
+        finally:
+            self._remember(self.log_entry(request, reply) | note)
+        return reply
+
+    def serve_endpoint(
+        self, endpoint: str, args: dict[str, str], request: Request, note: dict[str, Any]
+    ) -> Reply:
+        """Answer a request for one of the ledger's endpoints; ``note`` collects what the log should say."""
+        raise NotImplementedError
+
+    def admin(self, method: str, action: str, raw_body: bytes, args: Mapping[str, str]) -> tuple[int, Any]:
+        raise NotImplementedError
+
+    def internal_error(self, note: dict[str, Any]) -> Reply:
+        """How the ledger answers when it fails itself (here: when the sandbox has a bug)."""
+        raise NotImplementedError
+
+    def time_text(self, moment: datetime) -> str:
+        """A time the way this ledger writes it."""
+        raise NotImplementedError
+
+    def log_entry(self, request: Request, reply: Reply) -> dict[str, Any]:
+        """What the request log keeps of one exchange: the request, and the answer when it is JSON."""
+        return {
+            "time": self.time_text(self.clock.now()),
+            "method": request.method,
+            "path": request.path,
+            "params": request.args.to_dict(),
+            "headers": {
+                name: request.headers[name] for name in self.logged_headers if name in request.headers
+            },
+            "body": request.get_data(as_text=True),
+            "status": reply.status,
+            "response": reply.body if reply.content_type == "application/json" else None,
+            "response_headers": dict(reply.headers),
+        }
+
+    # --- Persistence ------------------------------------------------------------------------------------
+
+    def saved_state(self) -> dict[str, Any] | None:
+        """What the state file holds (None when there is none yet); refuses a file of another version."""
+        saved = self._state_file.load() if self._state_file is not None else None
+        if saved is not None and saved.get("version") != STATE_VERSION:
+            raise ValueError(f"{self._state_file.path if self._state_file else ''}: unknown state version")
+        return saved
+
+    def snapshot(self) -> dict[str, Any]:
+        """The JSON-ready state to persist (the version is added here)."""
+        raise NotImplementedError
+
+    def _save(self) -> None:
+        if self._state_file is not None:
+            self._state_file.save({"version": STATE_VERSION} | self.snapshot())
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Hold the state lock for a change and save afterwards (also when the change failed half-way)."""
+        with self._lock:
+            try:
+                yield
+            finally:
+                self._save()
+
+    # --- Request log ------------------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The last 10 000 requests the sandbox answered (admin routes excepted), oldest first."""
+        with self._lock:
+            return copy.deepcopy(list(self._request_log))
+
+    def reset_request_log(self) -> None:
+        with self._lock:
+            self._request_log.clear()
+
+    def _remember(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._request_log.append(entry)
+
+    # --- Faults -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _lost(fault: InjectedFault) -> Reply:
+        """Wait like a gateway that gave up on the server, then say so (504)."""
+        time.sleep(fault.delay_seconds)
+        return Reply(504, html_page(504, "Gateway Time-out"), "text/html")

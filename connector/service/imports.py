@@ -1,0 +1,301 @@
+"""File imports: FOCUS exports, invoices, credit lots, customer credits — checked, quarantined, stored.
+
+Every import is a run (kind `import.<what>`). Good rows are stored; each bad row is quarantined (stored
+with file, row, column, reason and raw text) and the import is `partial`; an unreadable file (a missing
+column, a damaged archive) stores nothing and the import is `failed`. Everything an import stores —
+facts, lots, invoices, events, its quarantined rows, its tally and the file's lineage (path, size,
+sha256, rows) — is written in one transaction. The tally proves that accepted + quarantined + skipped =
+input, in rows and in amounts per currency.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Engine
+
+from connector.domain.credits import CreditLot, check_customer_events
+from connector.domain.errors import InputError, Problem
+from connector.domain.imports import Disposition, QuarantinedRow, Tally
+from connector.service.invoices import upsert_invoices
+from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
+from connector.sources.credit_files import read_credit_lots, read_customer_credits
+from connector.sources.focus import FocusFileError, FocusOptions, read_focus
+from connector.sources.focus_files import FileLineage, fingerprint
+from connector.sources.invoices import read_invoice_file
+from connector.store.repositories import UnitOfWork
+from connector.store.tables import ImportRow
+
+
+class ImportContext(Protocol):
+    engine: Engine
+    clock: Clock
+    actor: str
+
+
+@dataclass
+class ImportReport:
+    import_id: str
+    run_id: str
+    kind: str
+    files: list[FileLineage]
+    status: str  # succeeded | partial | failed
+    tally: Tally = field(default_factory=Tally)
+    quarantined: list[QuarantinedRow] = field(default_factory=list)
+    stored: dict[str, int] = field(default_factory=dict)
+    reason: str | None = None
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    @property
+    def balanced(self) -> bool:
+        return self.tally.balances(self.rows_read)
+
+
+Store = Callable[[UnitOfWork, str, int], dict[str, int]]  # (uow, import id, raw payload id) → counts
+
+
+def import_focus(
+    ctx: ImportContext, paths: list[Path], options: FocusOptions, reporter: Reporter | None = None
+) -> ImportReport:
+    """Import one FOCUS export (one or more files): facts per daily bucket, lots, invoice totals."""
+    reporter = reporter or SilentReporter()
+    recorder = _recorder(ctx, "focus", paths, options.entity)
+    try:
+        batch = read_focus(paths, options, progress=lambda done, label: reporter.progress(label, done))
+    except FocusFileError as exc:
+        raise _failed(ctx, recorder, "focus", paths, options.entity, exc.problem) from None
+
+    def store(uow: UnitOfWork, import_id: str, raw_id: int) -> dict[str, int]:
+        now = ctx.clock()
+        counts = {"facts_inserted": 0, "facts_restated": 0, "facts_unchanged": 0, "facts_withdrawn": 0}
+        by_scope: dict[tuple[str, str], list] = {}
+        for fact in batch.facts:
+            by_scope.setdefault((fact.source, fact.provider_account), []).append(fact)
+        for (source, account), (first, last) in batch.scopes().items():
+            facts = by_scope[(source, account)]
+            replaced = uow.facts.replace_window(
+                source=source,
+                provider_account=account,
+                first_day=first,
+                last_day=last,
+                facts=facts,
+                raw_payload_ids=dict.fromkeys((f.natural_key for f in facts), raw_id),
+                run_id=recorder.run_id,
+                now=now,
+            )
+            for name in ("inserted", "restated", "unchanged", "withdrawn"):
+                counts[f"facts_{name}"] += getattr(replaced, name)
+            uow.bookmarks.advance(f"focus:{account}", last.isoformat(), now)
+        for lot in batch.lots:
+            uow.credit_lots.upsert(lot, import_id=import_id, now=now)
+        counts["credit_lots"] = len(batch.lots)
+        upsert_invoices(uow, batch.invoices, source="focus", clock=ctx.clock)
+        counts["invoices"] = len(batch.invoices)
+        return counts
+
+    return _finish(ctx, recorder, "focus", batch.files, options.entity, batch.tally, batch.quarantined, store)
+
+
+def import_invoices(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
+    def store(uow: UnitOfWork, invoices: list, import_id: str) -> dict[str, int]:
+        stored = upsert_invoices(uow, invoices, source=str(path), clock=ctx.clock)
+        return {"invoices_new": stored.new, "invoices_replaced": stored.replaced}
+
+    return _import_records(ctx, "invoices", path, entity, read_invoice_file, store)
+
+
+def import_credit_lots(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
+    def store(uow: UnitOfWork, lots: list, import_id: str) -> dict[str, int]:
+        new = sum(1 for lot in lots if uow.credit_lots.upsert(lot, import_id=import_id, now=ctx.clock()))
+        return {"lots_new": new, "lots_replaced": len(lots) - new}
+
+    return _import_records(ctx, "credits", path, entity, read_credit_lots, store)
+
+
+def _import_records(
+    ctx: ImportContext, kind: str, path: Path, entity: str, read: Callable, store: Callable
+) -> ImportReport:
+    """A record file: read (good items, quarantined rows, tally, or a file problem), then store the items."""
+    recorder = _recorder(ctx, kind, [path], entity)
+    items, quarantined, tally, problem = read(path, entity)
+    if problem:
+        raise _failed(ctx, recorder, kind, [path], entity, problem)
+    return _finish(
+        ctx,
+        recorder,
+        kind,
+        [_lineage(path, tally)],
+        entity,
+        tally,
+        quarantined,
+        lambda uow, import_id, raw_id: store(uow, items, import_id),
+    )
+
+
+def import_customer_credits(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
+    """Customer credit events; each grant's balance is checked against what is already stored."""
+    recorder = _recorder(ctx, "customer-credits", [path], entity)
+    parsed, quarantined, tally, problem = read_customer_credits(path, entity)
+    if problem:
+        raise _failed(ctx, recorder, "customer-credits", [path], entity, problem)
+    entities = {event.entity for _, event in parsed}
+    with UnitOfWork(ctx.engine) as uow:
+        stored = [e for entity_ in entities for e in uow.customer_credits.for_entity(entity_)]
+    accepted_events, refused = check_customer_events(stored, parsed, str(path))
+    raw_by_location = _raw_lines(path) if refused else {}
+    for where, problem in refused:
+        event = next(e for w, e in parsed if w == where)
+        quarantined.append(
+            QuarantinedRow(problem, raw_by_location.get(where, ""), event.amount, event.currency)
+        )
+        tally.move(Disposition.ACCEPTED, Disposition.QUARANTINED, event.amount, event.currency)
+
+    def store(uow: UnitOfWork, import_id: str, raw_id: int) -> dict[str, int]:
+        new = sum(
+            1 for e in accepted_events if uow.customer_credits.upsert(e, import_id=import_id, now=ctx.clock())
+        )
+        return {"events_new": new, "events_replaced": len(accepted_events) - new}
+
+    return _finish(
+        ctx, recorder, "customer-credits", [_lineage(path, tally)], entity, tally, quarantined, store
+    )
+
+
+# ------------------------------------------------------------------------------------------- plumbing
+
+
+def _recorder(ctx: ImportContext, kind: str, paths: Iterable[Path], entity: str) -> RunRecorder:
+    return RunRecorder(
+        ctx.engine,
+        ctx.clock,
+        actor=ctx.actor,
+        kind=f"import.{kind}",
+        entity=entity,
+        params={"files": [str(p) for p in paths]},
+    )
+
+
+def _lineage(path: Path, tally: Tally) -> FileLineage:
+    size, sha = fingerprint(path)
+    return FileLineage(str(path), size, sha, tally.input_rows)
+
+
+def _raw_lines(path: Path) -> dict[str, str]:
+    """Location → raw text of every record in a record file (to quarantine records refused late)."""
+    from connector.sources.records import read_records
+
+    records, _, _ = read_records(path, "events", ())
+    return {r.location: r.raw for r in records}
+
+
+def _finish(
+    ctx: ImportContext,
+    recorder: RunRecorder,
+    kind: str,
+    files: list[FileLineage],
+    entity: str,
+    tally: Tally,
+    quarantined: list[QuarantinedRow],
+    store: Store,
+) -> ImportReport:
+    import_id = str(uuid.uuid4())
+    status = "partial" if quarantined else "succeeded"
+    report = ImportReport(import_id, recorder.run_id, kind, files, status, tally, quarantined)
+    now = ctx.clock()
+    with UnitOfWork(ctx.engine) as uow:
+        raw_id = uow.raw.add(
+            source=f"import.{kind}",
+            endpoint=", ".join(f.path for f in files),
+            request={"kind": kind, "entity": entity},
+            body=json.dumps(
+                {"files": [f.as_dict() for f in files], "tally": tally.as_dict()}, sort_keys=True
+            ),
+            run_id=recorder.run_id,
+            now=now,
+        )
+        report.stored = store(uow, import_id, raw_id)
+        uow.imports.add(_import_row(report, entity, raw_id, now), quarantined, now)
+        uow.commit()
+    reason = f"{len(quarantined)} row(s) quarantined" if quarantined else None
+    recorder.event(
+        "import.finished",
+        f"{kind}: {tally.rows[Disposition.ACCEPTED]} accepted, {len(quarantined)} quarantined, "
+        f"{tally.rows[Disposition.SKIPPED]} skipped of {tally.input_rows} row(s)",
+        level="warning" if quarantined else "info",
+        data={"import_id": import_id, "tally": tally.as_dict(), "stored": report.stored},
+    )
+    recorder.finish(
+        status, reason=reason, stats={"import_id": import_id, **report.stored, **tally.as_dict()["rows"]}
+    )
+    return report
+
+
+def _import_row(report: ImportReport, entity: str, raw_id: int | None, now: Any) -> ImportRow:
+    rows = report.tally.rows
+    first = report.files[0] if report.files else FileLineage("", 0, "")
+    return ImportRow(
+        id=report.import_id,
+        kind=report.kind,
+        entity=entity,
+        file="; ".join(f.path for f in report.files),
+        sha256=first.sha256 if len(report.files) == 1 else "+".join(f.sha256 for f in report.files),
+        size_bytes=sum(f.size for f in report.files),
+        status=report.status,
+        rows_input=report.tally.input_rows,
+        rows_accepted=rows[Disposition.ACCEPTED],
+        rows_quarantined=rows[Disposition.QUARANTINED],
+        rows_skipped=rows[Disposition.SKIPPED],
+        tally=report.tally.as_dict(),
+        reason=report.reason,
+        run_id=report.run_id,
+        raw_payload_id=raw_id,
+        imported_at=now,
+    )
+
+
+def _failed(
+    ctx: ImportContext, recorder: RunRecorder, kind: str, paths: list[Path], entity: str, problem: Problem
+) -> InputError:
+    """Record a file that could not be read at all, and the error to raise: nothing of it was stored."""
+    files = [FileLineage(str(p), *(fingerprint(p) if p.is_file() else (0, ""))) for p in paths]
+    report = ImportReport(str(uuid.uuid4()), recorder.run_id, kind, files, "failed", reason=str(problem))
+    with UnitOfWork(ctx.engine) as uow:
+        uow.imports.add(_import_row(report, entity, None, ctx.clock()), (), ctx.clock())
+        uow.commit()
+    recorder.finish("failed", reason=str(problem))
+    return InputError(
+        f"{problem.source} cannot be imported; nothing from it was stored",
+        fix=problem.fix or "correct the file and import it again",
+        problems=[problem],
+    )
+
+
+def record_credit_lot(ctx: ImportContext, lot: CreditLot) -> bool:
+    """A lot entered by hand (`tokenbooks credits add`), recorded as a run. True when it is new."""
+    recorder = RunRecorder(
+        ctx.engine,
+        ctx.clock,
+        actor=ctx.actor,
+        kind="credits.add",
+        entity=lot.entity,
+        params={"lot_id": lot.lot_id},
+    )
+    with UnitOfWork(ctx.engine) as uow:
+        new = uow.credit_lots.upsert(lot, import_id=None, now=ctx.clock())
+        uow.commit()
+    recorder.event(
+        "credits.lot",
+        f"{'added' if new else 'replaced'} credit lot {lot.lot_id}: {lot.amount} {lot.currency} of {lot.provider} "
+        f"credits bought {lot.purchase_date}, expiring {lot.expires_on or 'never'}",
+        data={"lot_id": lot.lot_id, "amount": lot.amount, "currency": lot.currency},
+    )
+    recorder.finish("succeeded")
+    return new

@@ -1,0 +1,150 @@
+"""Preview a candidate mapping, and report coverage: what a change would do before anything is posted.
+
+Both run the real planner in dry-run mode (`plan_entity(dry_run=True)`) on the stored facts and the
+amounts already posted, so what the preview shows is what the next sync would post if the candidate
+were the mapping file; nothing is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy.engine import Engine
+
+from connector.domain.coverage import Coverage, UnmappedPattern
+from connector.domain.journals import JournalKind, LedgerTarget
+from connector.domain.mapping import Category, MappingSet
+from connector.domain.mapping_history import MappingHistory
+from connector.domain.money import ZERO, quantize
+from connector.domain.periods import Period
+from connector.domain.planner import LedgerCalendar, PlannedJournal
+from connector.service.plan import PlanReport, plan_entity
+from connector.service.runs import Clock
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewLine:
+    """One account (target) and category: the period's total under each mapping."""
+
+    target: LedgerTarget
+    category: Category
+    currency: str
+    current: Decimal
+    candidate: Decimal
+
+    @property
+    def change(self) -> Decimal:
+        return self.candidate - self.current
+
+
+@dataclass
+class PreviewReport:
+    entity: str
+    period: Period
+    current: MappingSet  # the version in force now (the newest)
+    candidate: MappingSet
+    facts: int
+    lines: list[PreviewLine]
+    current_coverage: list[Coverage]
+    candidate_coverage: list[Coverage]
+    journals: list[PlannedJournal]  # what applying the candidate would post for the period
+    due_anyway: list[PlannedJournal]  # what the next sync posts even without the candidate
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def reclasses(self) -> list[PlannedJournal]:
+        return [p for p in self.journals if p.journal.kind is JournalKind.RECLASS]
+
+
+def preview_mapping(
+    engine: Engine,
+    *,
+    history: MappingHistory,
+    candidate: MappingSet,
+    entity: str,
+    period: Period,
+    calendar: LedgerCalendar,
+    clock: Clock,
+) -> PreviewReport:
+    """The period under the current mapping history and under it with `candidate` applied, side by side."""
+    before = _dry_plan(engine, history, entity, period, calendar, clock)
+    after = _dry_plan(engine, history.with_newest(candidate), entity, period, calendar, clock)
+    keys = sorted(before.totals.keys() | after.totals.keys(), key=lambda k: (k[0].key(), k[1].value, k[2]))
+    lines = [
+        PreviewLine(
+            target,
+            category,
+            currency,
+            quantize(before.totals.get((target, category, currency), ZERO), currency),
+            quantize(after.totals.get((target, category, currency), ZERO), currency),
+        )
+        for target, category, currency in keys
+    ]
+    report = PreviewReport(
+        entity=entity,
+        period=period,
+        current=history.current,
+        candidate=candidate,
+        facts=after.facts,
+        lines=lines,
+        current_coverage=before.coverage,
+        candidate_coverage=after.coverage,
+        journals=after.planned,
+        due_anyway=before.planned,
+    )
+    report.notes += _notes(history, candidate, period, report)
+    return report
+
+
+def _dry_plan(
+    engine: Engine,
+    history: MappingHistory,
+    entity: str,
+    period: Period,
+    calendar: LedgerCalendar,
+    clock: Clock,
+) -> PlanReport:
+    return plan_entity(
+        engine,
+        mapping=history.current,
+        entity=entity,
+        calendar=calendar,
+        first_day=period.first_day,
+        last_day=period.last_day,
+        run_id=None,
+        clock=clock,
+        dry_run=True,
+        history=history,
+    )
+
+
+def _notes(
+    history: MappingHistory, candidate: MappingSet, period: Period, report: PreviewReport
+) -> list[str]:
+    notes = []
+    current = history.current
+    if candidate.version <= current.version and candidate.content_hash != current.content_hash:
+        notes.append(
+            f"the candidate says mapping_version {candidate.version}, but version {current.version} is in use: "
+            f"raise it to {current.version + 1} before applying it (shown as if it were the newest version)"
+        )
+    if candidate.effective_from > period.last_day:
+        notes.append(
+            f"the candidate takes effect on {candidate.effective_from}, after {period}: it changes nothing in "
+            "this period (set effective_from earlier to reclassify it)"
+        )
+    if report.due_anyway:
+        notes.append(
+            f"{len(report.due_anyway)} journal(s) for {period} are due even without the change (facts not "
+            "posted yet); the journals below include them"
+        )
+    return notes
+
+
+def coverage_report(
+    engine: Engine, *, history: MappingHistory, entity: str, period: Period, clock: Clock
+) -> tuple[list[Coverage], list[UnmappedPattern]]:
+    """Mapped vs suspense spend of the period per provider, and the largest unmapped kinds of spend."""
+    report = _dry_plan(engine, history, entity, period, LedgerCalendar(), clock)
+    return report.coverage, report.unmapped

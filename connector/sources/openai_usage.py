@@ -1,0 +1,224 @@
+"""OpenAI Usage API: tokens, requests, images, seconds … per UTC day × project × key × model × tier.
+
+Usage enriches the Costs API's dollars (which stay the truth); it is stored beside the facts, never
+booked. Every usage endpoint is read with every group-by it offers, so each bucket is as fine as OpenAI
+allows. Fields differ across API versions (`input_uncached_tokens` and `input_cache_write_tokens` came in
+2026; older responses lack them): every metric but a completions result's required ones is optional. The
+file-search and web-search endpoints are newer than some organizations' API: a 404 there is a warning,
+not a failure. Facts, schema: ../shared/reference/providers.md §1.2–1.5.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from connector.domain.errors import Problem, Severity
+from connector.domain.facts import Dimensions, natural_key, posting_date_for_bucket
+from connector.domain.usage import Usage
+from connector.sources.base import (
+    PROVIDER_FIX,
+    CursorPages,
+    Progress,
+    PullResult,
+    RawPage,
+    Window,
+    check_envelope,
+)
+from connector.sources.http import HttpClient
+from connector.sources.openai import bucket_bounds, utc_midnight
+
+MAX_DAYS_PER_PAGE = 31  # the usage endpoints' maximum for daily buckets
+IDS = ("project_id", "user_id", "api_key_id")
+# endpoint → the group-by fields it offers (spec, 2026-08)
+ENDPOINTS: dict[str, tuple[str, ...]] = {
+    "completions": (*IDS, "model", "batch", "service_tier"),
+    "embeddings": (*IDS, "model"),
+    "moderations": (*IDS, "model"),
+    "images": (*IDS, "model", "size", "source"),
+    "audio_speeches": (*IDS, "model"),
+    "audio_transcriptions": (*IDS, "model"),
+    "vector_stores": ("project_id",),
+    "code_interpreter_sessions": ("project_id",),
+    "file_search_calls": (*IDS, "vector_store_id"),
+    "web_search_calls": (*IDS, "model", "context_level"),
+}
+REQUIRED_METRICS = {"completions": ("input_tokens", "output_tokens", "num_model_requests")}
+NEWER_ENDPOINTS = (
+    "file_search_calls",
+    "web_search_calls",
+)  # a 404 means the organization's API predates them
+DIMENSION_NAMES = {
+    "project_id": "project",
+    "user_id": "user",
+    "api_key_id": "api_key",
+    "vector_store_id": "vector_store",
+    "source": "image_source",
+}
+
+
+class OpenAIUsageSource:
+    """Pulls every Usage API endpoint for one OpenAI organization."""
+
+    provider = "openai"
+
+    def __init__(
+        self,
+        client: HttpClient,
+        *,
+        organization: str,
+        entity: str,
+        timezone: str,
+        lag_days: int = 3,
+        endpoints: tuple[str, ...] = tuple(ENDPOINTS),
+    ) -> None:
+        ZoneInfo(timezone)
+        self.client = client
+        self.provider_account = organization
+        self.entity = entity
+        self.timezone = timezone
+        self.lag_days = lag_days
+        self.endpoints = endpoints
+        self.name = "openai.usage"
+
+    def pull(self, window: Window, progress: Progress | None = None) -> PullResult:
+        result = PullResult(self.name, self.provider, self.provider_account, window)
+        for endpoint in self.endpoints:
+            self._pull_endpoint(endpoint, window, result, progress)
+            if result.errors:
+                result.usage, result.quarantined = [], len(result.errors)
+                break
+        return result
+
+    def _pull_endpoint(
+        self, endpoint: str, window: Window, result: PullResult, progress: Progress | None
+    ) -> None:
+        path = f"/organization/usage/{endpoint}"
+        pages = CursorPages(self.name, path)
+
+        def fetch(cursor: str | None) -> tuple[object, str | None]:
+            params: dict[str, Any] = {
+                "start_time": int(utc_midnight(window.first_day).timestamp()),
+                "end_time": int(utc_midnight(window.last_day + timedelta(days=1)).timestamp()),
+                "bucket_width": "1d",
+                "group_by": list(ENDPOINTS[endpoint]),
+                "limit": min(MAX_DAYS_PER_PAGE, window.days),
+            }
+            if cursor:
+                params["page"] = cursor
+            if progress:
+                progress(pages.count, f"OpenAI usage {endpoint} page {pages.count + 1}")
+            response = self.client.get_json(
+                path, params, accept=(404,) if endpoint in NEWER_ENDPOINTS else ()
+            )
+            if response.status == 404:
+                result.problems.append(_not_offered(endpoint, response.url))
+                return {}, None
+            records, problems, received = self._parse_page(
+                endpoint, response.data, response.url, pages.count + 1
+            )
+            result.usage.extend(records)
+            result.problems.extend(problems)
+            result.received += received
+            result.pages.append(
+                RawPage(response.url, dict(params), response.text, tuple(r.natural_key for r in records))
+            )
+            data = response.data if isinstance(response.data, dict) else {}
+            return data, (data.get("next_page") if data.get("has_more") is True else None)
+
+        for _ in pages.iterate(fetch):
+            if result.errors:
+                break
+
+    def _parse_page(
+        self, endpoint: str, data: Any, url: str, page_no: int
+    ) -> tuple[list[Usage], list[Problem], int]:
+        source, where = f"OpenAI Usage API ({url})", f"page {page_no}"
+        problems = check_envelope(data, source, where)
+        if problems:
+            return [], problems, 0
+        records: list[Usage] = []
+        received = 0
+        for b_index, bucket in enumerate(data["data"]):
+            bucket_where = f"{where}, data[{b_index}]"
+            bounds = bucket_bounds(bucket, source, bucket_where, problems)
+            if bounds is None:
+                continue
+            results = bucket.get("results")
+            if not isinstance(results, list):
+                problems.append(
+                    Problem(source, bucket_where, "results", "missing or not a list", PROVIDER_FIX)
+                )
+                continue
+            for r_index, item in enumerate(results):
+                received += 1
+                record = self._usage(
+                    endpoint, item, bounds, source, f"{bucket_where}.results[{r_index}]", problems
+                )
+                if record is not None:
+                    records.append(record)
+        return records, problems, received
+
+    def _usage(
+        self, endpoint: str, item: Any, bounds, source: str, where: str, problems: list[Problem]
+    ) -> Usage | None:
+        if not isinstance(item, dict):
+            problems.append(Problem(source, where, "", "a result is not an object", PROVIDER_FIX))
+            return None
+        before = len(problems)
+        for name in REQUIRED_METRICS.get(endpoint, ()):
+            if name not in item:
+                problems.append(Problem(source, where, name, "missing (the spec requires it)", PROVIDER_FIX))
+        group_fields = set(ENDPOINTS[endpoint]) | {"object"}
+        metrics = []
+        for name, value in item.items():
+            if name in group_fields:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                problems.append(
+                    Problem(
+                        source, where, name, f"{value!r} is not a count (a whole number ≥ 0)", PROVIDER_FIX
+                    )
+                )
+                continue
+            metrics.append((name, Decimal(value)))
+        if len(problems) > before:
+            return None
+        groups = {field: _text(item.get(field)) for field in ENDPOINTS[endpoint]}
+        start, end = bounds
+        return Usage(
+            entity=self.entity,
+            provider=self.provider,
+            provider_account=self.provider_account,
+            usage_date=start.date(),
+            posting_date=posting_date_for_bucket(start, end, self.timezone),
+            natural_key=natural_key(
+                self.provider, self.provider_account, "usage", endpoint, start.date(), *groups.values()
+            ),
+            dimensions=Dimensions.of(
+                {"endpoint": endpoint, **{DIMENSION_NAMES.get(k, k): v for k, v in groups.items()}}
+            ),
+            metrics=tuple(sorted(metrics)),
+            source=self.name,
+        )
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _not_offered(endpoint: str, url: str) -> Problem:
+    return Problem(
+        f"OpenAI Usage API ({url})",
+        "",
+        "",
+        f"the {endpoint} endpoint does not exist for this organization (HTTP 404); its usage was not read",
+        "nothing to do unless you use this feature; costs are unaffected (they come from the Costs API)",
+        Severity.WARNING,
+    )
