@@ -250,6 +250,10 @@ class App:
             self._ledgers[entity] = self._build_ledger(entity)
         return self._ledgers[entity]
 
+    def ledgers_in_use(self) -> dict[str, Ledger]:
+        """The ledgers this process has connected so far, by entity (their `stats` count API calls)."""
+        return {**self._ledgers, **self.ledger_overrides}
+
     def _build_ledger(self, entity: str) -> Ledger:
         kind = self.mapping()[0].entity(entity).ledger
         if kind == "quickbooks":

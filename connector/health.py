@@ -115,7 +115,7 @@ def prometheus_text(t: Totals, status: ServiceStatus, app: Any) -> str:
     for entity, amount in sorted(t.suspense.items()):
         out.sample("tokenbooks_suspense_amount", amount, entity=entity)
     out.family("tokenbooks_ledger_api_calls_total", "counter", "Ledger API calls made by this process.")
-    for entity, ledger in sorted(getattr(app, "_ledgers", {}).items()):
+    for entity, ledger in sorted(app.ledgers_in_use().items()):
         out.sample("tokenbooks_ledger_api_calls_total", ledger.stats.read_calls, entity=entity, kind="read")
         out.sample("tokenbooks_ledger_api_calls_total", ledger.stats.write_calls, entity=entity, kind="write")
     out.family("tokenbooks_reconciliation_variance", "gauge", "Invoice − provider cost, latest period.")

@@ -36,6 +36,8 @@ def test_a_healthy_service_says_ok_with_its_last_and_next_run(world: World):
     metrics = client(world).get("/metrics").get_data(as_text=True)
     assert 'tokenbooks_runs_total{kind="sync",entity="acme-us",status="succeeded"} 1' in metrics
     assert 'tokenbooks_facts_pulled_total{entity="acme-us"} 1' in metrics
+    assert 'tokenbooks_journals_posted_total{entity="acme-us"} 1' in metrics
+    assert 'tokenbooks_ledger_api_calls_total{entity="acme-us",kind="write"} 1' in metrics
     assert "# TYPE tokenbooks_last_success_timestamp_seconds gauge" in metrics
 
 
