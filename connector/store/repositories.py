@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -167,19 +167,18 @@ def dimensions_from_json(text: str) -> Dimensions:
     return Dimensions.of(json.loads(text))
 
 
-FACT_CONTENT = (
-    "amount",
-    "currency",
-    "dimensions",
-    "posting_date",
-    "quantity",
-    "cost_basis",
-    "charge_category",
-)
-
-
-def _same_content(row: FactRow, new: dict) -> bool:
-    return all(getattr(row, name) == new[name] for name in FACT_CONTENT)
+def _unchanged(row: Any, fact: Fact) -> bool:
+    """A stored fact row (from `fact_rows()`) says the same as `fact`: amount, day, currency, quantity,
+    cost basis, charge category and dimensions (a restatement changes at least one)."""
+    return (
+        row.amount == fact.amount
+        and row.posting_date == fact.posting_date
+        and row.currency == fact.currency
+        and row.quantity == fact.quantity
+        and row.cost_basis == fact.cost_basis.value
+        and row.charge_category == fact.charge_category.value
+        and _dimensions(row) == fact.dimensions
+    )
 
 
 def replace_versioned(
@@ -252,19 +251,25 @@ class FactRepository:
         A bucket whose content is unchanged keeps its row; a changed one gets a new version and the old
         row is kept, no longer current (history); a bucket the provider no longer reports is withdrawn.
         """
-        rows = self.session.connection().execute(  # Core rows: a month is a million facts
-            select(FACTS).where(
-                FACTS.c.source == source,
-                FACTS.c.provider_account == provider_account,
-                FACTS.c.is_current.is_(True),
-                FACTS.c.charge_date >= first_day,
-                FACTS.c.charge_date <= last_day,
+        rows = list(
+            self.session.connection().execute(  # Core rows: a month is a million facts
+                fact_rows().where(
+                    FACTS.c.source == source,
+                    FACTS.c.provider_account == provider_account,
+                    FACTS.c.is_current.is_(True),
+                    FACTS.c.charge_date >= first_day,
+                    FACTS.c.charge_date <= last_day,
+                )
             )
         )
-        return replace_versioned(
+        # A re-read window is mostly unchanged: set those facts aside first (comparing Fact to row, no row
+        # dicts built), so only new, restated and withdrawn buckets go through the versioned replace.
+        stored = {row.natural_key: row for row in rows}
+        kept = {f.natural_key for f in facts if (old := stored.get(f.natural_key)) and _unchanged(old, f)}
+        result = replace_versioned(
             self.session,
             FactRow,
-            current=rows,
+            current=[row for row in rows if row.natural_key not in kept],
             incoming=[
                 (
                     fact.natural_key,
@@ -274,10 +279,12 @@ class FactRepository:
                     ),
                 )
                 for fact in facts
+                if fact.natural_key not in kept
             ],
-            same=_same_content,
+            same=lambda old, new: False,  # every pair left differs
             now=now,
         )
+        return replace(result, unchanged=result.unchanged + len(kept))
 
     def current(
         self, entity: str, first_day: date | None = None, last_day: date | None = None
@@ -711,7 +718,9 @@ class AllocationRepository:
             )
         ids = list(fact_ids)
         stored = self._placements(ids)
-        changed = [i for i in ids if stored.get(i, set()) != {_placement(r) for r in wanted.get(i, ())}]
+        changed = [
+            i for i in ids if i not in stored or stored[i] != {_placement(r) for r in wanted.get(i, ())}
+        ]
         connection = self.session.connection()
         for chunk in _chunks(changed):
             connection.execute(delete(ALLOCATIONS).where(ALLOCATIONS.c.fact_id.in_(chunk)))
