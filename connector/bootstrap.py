@@ -27,7 +27,6 @@ from connector.ledgers.port import Ledger
 from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth, quickbooks_pacer
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
 from connector.ledgers.xero import XeroLedger
-from connector.ledgers.xero_identity import XeroIdentity
 from connector.ledgers.xero_limits import TenantLimiter
 from connector.ledgers.xero_oauth import XeroOAuth
 from connector.retrying import RetryPolicy
@@ -221,21 +220,6 @@ class App:
             clock=self.clock,
         )
 
-    def xero_identity(self) -> XeroIdentity:
-        xero = self.settings.xero
-        client_id, client_secret = _app_credentials("Xero", "XERO", xero, "developer.xero.com → My Apps")
-        return XeroIdentity(
-            client_id=client_id,
-            client_secret=client_secret,
-            redirect_uri=xero.redirect_uri,
-            scopes=xero.scopes,
-            login_url=xero.login_url,
-            identity_url=xero.identity_url,
-            connections_url=xero.connections_url,
-            timeout=xero.timeout_seconds,
-            clock=self.clock,
-        )
-
     def ledger(self, entity: str) -> Ledger:
         if entity in self.ledger_overrides:
             return self.ledger_overrides[entity]
@@ -290,15 +274,12 @@ class App:
 
     def xero_oauth(self) -> XeroOAuth:
         xero = self.settings.xero
-        if not xero.client_id or not xero.client_secret:
-            raise ConfigError(
-                "Xero app credentials are not set",
-                fix="set TOKENBOOKS_XERO__CLIENT_ID and TOKENBOOKS_XERO__CLIENT_SECRET "
-                "(from developer.xero.com → My Apps → your app → Configuration)",
-            )
+        client_id, client_secret = _app_credentials(
+            "Xero", "XERO", xero, "developer.xero.com → My Apps → your app → Configuration"
+        )
         return XeroOAuth(
-            client_id=xero.client_id,
-            client_secret=xero.client_secret.get_secret_value(),
+            client_id=client_id,
+            client_secret=client_secret,
             redirect_uri=xero.redirect_uri,
             identity_url=xero.identity_url,
             login_url=xero.login_url,

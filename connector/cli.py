@@ -1417,7 +1417,7 @@ def connect_command(
 
 def _choose_tenant(tenants: Any) -> Any:
     for number, tenant in enumerate(tenants, start=1):
-        console.print(f"  {number}. {tenant.name} ({tenant.tenant_id})", highlight=False)
+        console.print(f"  {number}. {tenant.tenant_name} ({tenant.tenant_id})", highlight=False)
     picked = typer.prompt("Which organisation does this entity book into?", type=int)
     if not 1 <= picked <= len(tenants):
         raise ConfigError(
