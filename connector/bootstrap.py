@@ -24,8 +24,9 @@ from connector.domain.periods import Period
 from connector.domain.planner import LockedBehaviour
 from connector.domain.pricing import PriceCatalog
 from connector.domain.reconcile import Tolerance
+from connector.ledgers.beancount import BeancountLedger, BeancountNames
 from connector.ledgers.port import Ledger
-from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth
+from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth, quickbooks_pacer
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
 from connector.ledgers.xero import XeroLedger
 from connector.ledgers.xero_limits import TenantLimiter
@@ -60,6 +61,7 @@ class App:
     clock: Clock = system_clock
     vault: TokenVault | None = None
     sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic  # float ok: seconds, for pacing calls to ledgers
     ledger_overrides: Mapping[str, Ledger] = field(default_factory=dict)
     source_overrides: list[Source] | None = None
     _mapping: tuple[MappingSet, str] | None = None
@@ -228,15 +230,12 @@ class App:
 
     def quickbooks_oauth(self) -> QuickBooksOAuth:
         qbo = self.settings.quickbooks
-        if not qbo.client_id or not qbo.client_secret:
-            raise ConfigError(
-                "QuickBooks app credentials are not set",
-                fix="set TOKENBOOKS_QUICKBOOKS__CLIENT_ID and TOKENBOOKS_QUICKBOOKS__CLIENT_SECRET "
-                "(from developer.intuit.com → your app → Keys)",
-            )
+        client_id, client_secret = _app_credentials(
+            "QuickBooks", "QUICKBOOKS", qbo, "developer.intuit.com → your app → Keys"
+        )
         return QuickBooksOAuth(
-            client_id=qbo.client_id,
-            client_secret=qbo.client_secret.get_secret_value(),
+            client_id=client_id,
+            client_secret=client_secret,
             redirect_uri=qbo.redirect_uri,
             discovery_url=qbo.discovery_url,
             timeout=qbo.timeout_seconds,
@@ -271,7 +270,26 @@ class App:
                 tokens=tokens,
                 minorversion=qbo.minorversion,
                 timeout=qbo.timeout_seconds,
-                retry=RetryPolicy(qbo.max_retries + 1, sleep=self.sleep),
+                retry=RetryPolicy(
+                    qbo.max_retries + 1, sleep=self.sleep, throttle_budget=qbo.throttle_budget_seconds
+                ),
+                batch_size=qbo.batch_size,
+                max_lines=qbo.max_lines_per_journal,
+                pacer=quickbooks_pacer(
+                    requests_per_minute=qbo.requests_per_minute,
+                    batches_per_minute=qbo.batches_per_minute,
+                    clock=self.monotonic,
+                    sleep=self.sleep,
+                ),
+            )
+        if kind == "beancount":
+            company = self.mapping()[0].entity(entity)
+            return BeancountLedger(
+                data_path(self.settings, "ledgers", f"{entity}.beancount"),
+                title=f"{company.name}: AI spend booked by tokenbooks",
+                currency=company.currency,
+                opened_on=self.mapping()[0].effective_from,
+                names=BeancountNames.from_mapping(self.mapping()[0], "beancount"),
             )
         if kind == "xero":
             return self._build_xero_ledger(entity)
@@ -282,15 +300,12 @@ class App:
 
     def xero_oauth(self) -> XeroOAuth:
         xero = self.settings.xero
-        if not xero.client_id or not xero.client_secret:
-            raise ConfigError(
-                "Xero app credentials are not set",
-                fix="set TOKENBOOKS_XERO__CLIENT_ID and TOKENBOOKS_XERO__CLIENT_SECRET "
-                "(from developer.xero.com → My Apps → your app → Configuration)",
-            )
+        client_id, client_secret = _app_credentials(
+            "Xero", "XERO", xero, "developer.xero.com → My Apps → your app → Configuration"
+        )
         return XeroOAuth(
-            client_id=xero.client_id,
-            client_secret=xero.client_secret.get_secret_value(),
+            client_id=client_id,
+            client_secret=client_secret,
             redirect_uri=xero.redirect_uri,
             identity_url=xero.identity_url,
             login_url=xero.login_url,
@@ -344,6 +359,16 @@ class App:
         return Notifier.from_settings(self.settings.alerts)
 
 
+def _app_credentials(label: str, section: str, settings: Any, where: str) -> tuple[str, str]:
+    """A ledger app's OAuth client id and secret, or a ConfigError naming the variables to set."""
+    if not settings.client_id or not settings.client_secret:
+        raise ConfigError(
+            f"{label} app credentials are not set",
+            fix=f"set TOKENBOOKS_{section}__CLIENT_ID and TOKENBOOKS_{section}__CLIENT_SECRET (from {where})",
+        )
+    return settings.client_id, settings.client_secret.get_secret_value()
+
+
 def build_app(
     settings: Settings | None = None,
     *,
@@ -352,6 +377,7 @@ def build_app(
     ledgers: Mapping[str, Ledger] | None = None,
     sources: list[Source] | None = None,
     sleep: Callable[[float], None] | None = None,
+    monotonic: Callable[[], float] | None = None,  # float ok: seconds
     create: bool = True,
 ) -> App:
     """Wire the application. Everything not given is built from settings."""
@@ -365,6 +391,7 @@ def build_app(
         clock=clock or system_clock,
         vault=vault,
         sleep=sleep or time.sleep,
+        monotonic=monotonic or time.monotonic,
         ledger_overrides=dict(ledgers or {}),
         source_overrides=sources,
     )

@@ -40,12 +40,14 @@ import_app = typer.Typer(
 db_app = typer.Typer(help="The tokenbooks database: schema migrations.", no_args_is_help=True)
 sources_app = typer.Typer(help="Provider sources: where each one has read to.", no_args_is_help=True)
 credits_app = typer.Typer(help="Prepaid credit lots bought from providers.", no_args_is_help=True)
+export_app = typer.Typer(help="Export what tokenbooks posted, for auditors.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
 app.add_typer(sources_app, name="sources")
 app.add_typer(credits_app, name="credits")
+app.add_typer(export_app, name="export")
 
 console = Console()
 errors = Console(stderr=True)
@@ -644,13 +646,6 @@ def _condition(text: str) -> tuple[str, str | None]:
     return name.strip(), None if value == "null" else value
 
 
-def _period(text: str) -> Period:
-    try:
-        return Period.parse(text)
-    except ValueError as exc:
-        raise ConfigError(f"--period: {exc}") from None
-
-
 @mappings_app.command("preview")
 def mappings_preview(
     period: PeriodOption,
@@ -919,37 +914,6 @@ def _cell(value: Any) -> str:
     if hasattr(value, "strftime"):
         return value.isoformat()
     return str(value)
-
-
-@app.command("connect")
-def connect_command(
-    ledger: Annotated[str, typer.Argument(help="quickbooks")],
-    entity: EntityOption = None,
-    no_browser: Annotated[
-        bool, typer.Option("--no-browser", help="Print the URL instead of opening it.")
-    ] = False,
-) -> None:
-    """Connect a ledger company through OAuth (opens the consent page; a local callback receives the code)."""
-    from connector.ledgers.oauth_flow import authorize
-
-    with plain_errors():
-        if ledger != "quickbooks":
-            raise ConfigError(f"cannot connect {ledger!r} yet", fix="use: tokenbooks connect quickbooks")
-        application = _app_for()
-        target = entity or application.default_entity()
-        oauth = application.quickbooks_oauth()
-        grant = authorize(
-            oauth.authorization_url,
-            application.settings.quickbooks.redirect_uri,
-            open_browser=not no_browser,
-            say=console.print,
-        )
-        tokens = oauth.exchange_code(grant.code, grant.company_id)
-        application.token_vault().save("quickbooks", target, tokens)
-    console.print(
-        f"[green]Connected[/] QuickBooks company {tokens.company_id} for entity {target}. "
-        "Tokens are stored encrypted; refresh tokens are saved each time they rotate."
-    )
 
 
 @db_app.command("upgrade")
@@ -1390,6 +1354,157 @@ def sandbox_xero(
 
     state.parent.mkdir(parents=True, exist_ok=True)
     serve(port, state)
+
+
+# ------------------------------------------------------------------------------------------ connections
+
+
+@app.command("connect")
+def connect_command(
+    ledger: Annotated[str, typer.Argument(help="quickbooks or xero")],
+    entity: EntityOption = None,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the consent URL instead of opening a browser.")
+    ] = False,
+    tenant: Annotated[
+        str | None,
+        typer.Option("--tenant", help="Xero: the organisation (id or name) when the grant has several."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Connect a ledger company through OAuth (a local callback receives the code); tokens are stored encrypted."""
+    from connector.service.connections import connect_ledger
+
+    with plain_errors(as_json):
+        application = _app_for()
+        target = entity or application.default_entity()
+        say = errors.print if as_json else console.print
+        connected = connect_ledger(
+            application,
+            ledger,
+            target,
+            open_browser=not no_browser,
+            say=lambda text: say(text, highlight=False),
+            tenant=tenant,
+            choose=None if as_json else _choose_tenant,
+        )
+    if as_json:
+        print_json(
+            {
+                "ledger": connected.ledger,
+                "entity": connected.entity,
+                "company_id": connected.company_id,
+                "company_name": connected.company_name,
+            }
+        )
+        return
+    named = (
+        f"{connected.company_name} ({connected.company_id})"
+        if connected.company_name
+        else connected.company_id
+    )
+    console.print(
+        f"[green]Connected[/] {ledger} company {named} for entity {connected.entity}. Tokens are stored "
+        "encrypted; refresh tokens are saved each time they rotate.",
+        highlight=False,
+    )
+
+
+def _choose_tenant(tenants: Any) -> Any:
+    for number, tenant in enumerate(tenants, start=1):
+        console.print(f"  {number}. {tenant.tenant_name} ({tenant.tenant_id})", highlight=False)
+    picked = typer.prompt("Which organisation does this entity book into?", type=int)
+    if not 1 <= picked <= len(tenants):
+        raise ConfigError(
+            f"there is no organisation {picked}", fix="run connect again and pick a listed number"
+        )
+    return tenants[picked - 1]
+
+
+@app.command("connections")
+def connections_command(as_json: JsonFlag = False) -> None:
+    """Each ledger connection and its health: ok, expiring or reconnect needed, token expiry, last call, last error."""
+    from connector.service.connections import connection_health
+    from connector.store.connections import DatabaseVault
+
+    with plain_errors(as_json):
+        application = _app_for()  # listing needs no encryption key: tokens stay encrypted
+        health = connection_health(DatabaseVault.status_of(application.engine), application.clock())
+    if as_json:
+        print_json([h.as_dict() for h in health])
+        return
+    if not health:
+        console.print("No ledger is connected yet: run `tokenbooks connect quickbooks` (or xero).")
+        return
+    # One column per connection, one row per fact: fits a terminal whatever the number of fields.
+    table = Table(title="Ledger connections")
+    table.add_column("")
+    for h in health:
+        table.add_column(f"{h.ledger}\n{h.entity}")
+    colours = {"ok": "green", "expiring": "yellow"}
+    rows = [
+        ("Company", lambda h: f"{h.company_name or ''}\n{h.company_id}".strip()),
+        ("Health", lambda h: f"[{colours.get(h.health, 'red')}]{h.health}[/]"),
+        ("Why", lambda h: h.reason or ""),
+        ("Access token until", lambda h: _cell(h.access_expires_at)),
+        ("Refresh token until", lambda h: _cell(h.refresh_expires_at) or "unknown"),
+        ("Refresh token age", lambda h: "" if h.refresh_age is None else f"{h.refresh_age.days} day(s)"),
+        ("Connected", lambda h: _cell(h.connected_at)),
+        ("Last successful call", lambda h: _cell(h.last_success_at) or "none yet"),
+        (
+            "Last error",
+            lambda h: (h.last_error or "") + (f"\n({_cell(h.last_error_at)})" if h.last_error_at else ""),
+        ),
+    ]
+    for label, cell in rows:
+        table.add_row(label, *[cell(h) for h in health])
+    console.print(table)
+
+
+# ----------------------------------------------------------------------------------------------- export
+
+
+@export_app.command("beancount")
+def export_beancount_command(
+    period: Annotated[str, typer.Option(help="The month to export, YYYY-MM.")],
+    entity: EntityOption = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of printing.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """A period's posted journals as a beancount file (readable account names, balance assertions)."""
+    from connector.ledgers.beancount import write_atomically
+    from connector.service.export import export_beancount
+
+    with plain_errors(as_json):
+        month = _period(period)
+        application = _app_for()
+        target = entity or application.default_entity()
+        mapping, _ = application.mapping()
+        exported = export_beancount(
+            application.engine, mapping, entity=target, period=month, now=application.clock()
+        )
+        if out is not None:
+            write_atomically(out, exported.text)
+    if as_json:
+        print_json(
+            {
+                "period": period,
+                "entity": target,
+                "journals": exported.journals,
+                "out": str(out) if out else None,
+                "balances": [
+                    {"account": account, "currency": currency, "amount": amount}
+                    for (account, currency), amount in sorted(exported.balances.items())
+                ],
+                "text": None if out else exported.text,
+            }
+        )
+    elif out is None:
+        sys.stdout.write(exported.text)
+    else:
+        console.print(
+            f"Wrote {exported.journals} journal(s) of {target} for {period} to {out}.", highlight=False
+        )
 
 
 # ------------------------------------------------------------------------------- service: serve, audit

@@ -2,6 +2,10 @@
 
 Sources and ledger adapters call `retrying(...)` around a single call; everything else fails fast.
 `sleep` is injectable so tests never wait.
+
+Throttling is not failure: with a `throttle_budget`, `RateLimited` answers are waited out (each for its
+`retry_after`) until that many seconds of waiting are spent, without using up the attempts that other
+retriable errors get. A 429 storm therefore makes a run slower, not failed.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from connector.domain.errors import Retriable
+from connector.domain.errors import RateLimited, Retriable
 
 T = TypeVar("T")
 
@@ -35,10 +39,12 @@ class RetryPolicy:
         initial_wait: float = 1.0,  # float ok: seconds
         max_wait: float = MAX_WAIT_SECONDS,  # float ok: seconds
         sleep: Callable[[float], None] = time.sleep,
+        throttle_budget: float = 0.0,  # float ok: seconds of waiting on RateLimited, beyond `attempts`
     ) -> None:
         self.attempts = max(1, attempts)
         self.sleep = sleep
         self.max_wait = max_wait
+        self.throttle_budget = throttle_budget
         self._backoff = wait_exponential_jitter(initial=initial_wait, max=max_wait)
 
     def wait_for(self, state: RetryCallState) -> float:  # float ok: seconds
@@ -55,7 +61,7 @@ class RetryPolicy:
                 on_retry(error, state.attempt_number)
 
         retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
+            stop=self._stop() if self.throttle_budget > 0 else stop_after_attempt(self.attempts),
             wait=self.wait_for,
             retry=retry_if_exception_type(Retriable),
             sleep=self.sleep,
@@ -63,6 +69,22 @@ class RetryPolicy:
             before_sleep=before_sleep,
         )
         return retrying(fn)
+
+    def _stop(self) -> Callable[[RetryCallState], bool]:
+        """Stop after `attempts` failures that were not throttling, or once the throttle budget is spent."""
+        failures = 0
+        throttled_for = 0.0  # float ok: seconds
+
+        def stop(state: RetryCallState) -> bool:
+            nonlocal failures, throttled_for
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, RateLimited):
+                throttled_for += self.wait_for(state)
+                return throttled_for > self.throttle_budget
+            failures += 1
+            return failures >= self.attempts
+
+        return stop
 
 
 def no_sleep(_seconds: float) -> None:  # float ok: seconds

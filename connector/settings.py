@@ -71,6 +71,17 @@ class QuickBooksSettings(BaseModel):
     minorversion: int = Field(75, ge=75)
     timeout_seconds: float = Field(60.0, gt=0)  # float ok: seconds
     max_retries: int = Field(6, ge=0, le=50)
+    batch_size: int = Field(
+        30, ge=1, le=30, description="journals per batch request (Intuit: ≤ 30; 10 is safe)"
+    )
+    max_lines_per_journal: int = Field(500, ge=2, description="a longer journal is refused, not sent")
+    requests_per_minute: int = Field(500, ge=1, description="pacing: each batch item counts one")
+    batches_per_minute: int = Field(40, ge=1, description="pacing: batch requests per minute")
+    throttle_budget_seconds: float = Field(  # float ok: seconds
+        900.0,
+        ge=0,
+        description="how long one call may wait out 429s before the journal waits for the next run",
+    )
 
 
 class XeroSettings(BaseModel):

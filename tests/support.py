@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+
+import requests
 
 from connector.domain.chart import LedgerAccount, LedgerChart, TrackingOption
 from connector.domain.facts import Dimensions, Fact, natural_key
@@ -118,3 +121,24 @@ CHART_OPTIONS = (
 
 def chart(ledger: str = "quickbooks") -> LedgerChart:
     return LedgerChart(ledger, CHART_ACCOUNTS, CHART_OPTIONS)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Browser:
+    """Plays the person's browser: opens the consent page and follows the redirect to the local callback."""
+
+    def __init__(self) -> None:
+        self.visited: list[str] = []
+
+    def open(self, url: str, *args, **kwargs) -> bool:
+        self.visited.append(url)
+        consent = requests.get(url, allow_redirects=False, timeout=5)
+        assert consent.status_code == 302, consent.text
+        back = requests.get(consent.headers["Location"], timeout=5)
+        assert back.status_code == 200
+        return True

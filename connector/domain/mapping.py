@@ -79,7 +79,9 @@ ROLES: dict[str, str] = {
 
 REQUIRED_ROLES = ("ai_cogs", "rnd", "sales_marketing", "g_and_a", "accrued_ai_costs", "suspense")
 
-LEDGERS = ("quickbooks", "xero")
+LEDGERS = ("quickbooks", "xero", "beancount")
+# A beancount account: a root, then components starting with a capital or a digit (beancount's grammar).
+BEANCOUNT_ACCOUNT = re.compile(r"^(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9-]*)+$")
 
 # What a rule may test, beyond tags ("tags:" or "tag:<name>").
 MATCHABLE = (
@@ -470,8 +472,8 @@ def parse_mapping(text: str, source: str, *, analyse: bool = True) -> tuple[Mapp
 
 _SEE_EXAMPLE = "compare with mappings/example.yaml and docs/mapping-guide.md"
 _TOP_KEYS = ("mapping_version", "effective_from", "change_note", "entities", "roles", "rules", "suspense")
-_RULE_KEYS = ("id", "description", "when", "category", "split", "quickbooks", "xero")
-_SPLIT_KEYS = ("percent", "category", "quickbooks", "xero")
+_RULE_KEYS = ("id", "description", "when", "category", "split", *LEDGERS)
+_SPLIT_KEYS = ("percent", "category", *LEDGERS)
 _ENTITY_KEYS = ("name", "ledger", "currency", "timezone")
 
 
@@ -669,7 +671,7 @@ def _read_target(
 ) -> LedgerTarget | None:
     """A ledger target: an account string, or {account, class, department} / {account, tracking}."""
     if isinstance(value, str | int) and not isinstance(value, bool):
-        return LedgerTarget(str(value))
+        return LedgerTarget(str(value)) if _account_fits(reader, where, ledger, value, line) else None
     if not isinstance(value, LineDict):
         reader.problem(line, where, f"{value!r} is not an account or target", "write an account or a mapping")
         return None
@@ -680,6 +682,8 @@ def _read_target(
         reader.problem(
             line, f"{where}.account", "no account", "name the ledger account, e.g. `account: '5010'`"
         )
+        return None
+    if not _account_fits(reader, where, ledger, account, line):
         return None
     tracking = _read_tracking(reader, where, value)
     try:
@@ -692,6 +696,20 @@ def _read_target(
     except ValueError as exc:
         reader.problem(value.line, where, str(exc), "keep at most two tracking categories")
         return None
+
+
+def _account_fits(reader: _Reader, where: str, ledger: str, account: Any, line: int) -> bool:
+    """Every account reference is fine to QuickBooks and Xero (checked against their chart later); a
+    beancount account must follow beancount's grammar."""
+    if ledger != "beancount" or BEANCOUNT_ACCOUNT.match(str(account)):
+        return True
+    reader.problem(
+        line,
+        f"{where}.account",
+        f"{account!r} is not a beancount account name",
+        "write e.g. `Expenses:AI:COGS` (a root, then capitalised components joined by ':')",
+    )
+    return False
 
 
 def _read_tracking(reader: _Reader, where: str, value: LineDict) -> tuple[tuple[str, str], ...]:

@@ -27,6 +27,7 @@ from connector.ledgers.port import (
 
 class MemoryLedger:
     name = "memory"
+    opens_accounts = False
 
     def __init__(
         self,

@@ -80,6 +80,7 @@ class PostRequest:
     journal: Journal
     request_id: str  # the idempotency key sent with the create (stable across retries)
     draft: bool = False
+    attempt: int = 1  # which posting attempt of this journal this is (a new run is a new attempt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,9 @@ class LedgerStats:
 class Ledger(Protocol):
     name: str  # "quickbooks" | "xero" | "beancount"
     stats: LedgerStats
+    # True for a ledger that opens an account the first time a journal uses it (a beancount file), so
+    # there is no fixed chart to check the mapping against; QuickBooks and Xero refuse unknown accounts.
+    opens_accounts: bool
 
     def lock_date(self) -> date | None: ...
 

@@ -1,28 +1,31 @@
-"""QuickBooks Online through python-quickbooks (and intuit-oauth), for real, over HTTP.
+"""QuickBooks Online as a tokenbooks ledger, through python-quickbooks for real, over HTTP.
 
-- An explicit client per connection, `use_decimal=True`, `minorversion` set; never the global client.
-- Our own `requests` session under the SDK (`_Client.process_request`): a timeout on every call, and the
-  HTTP status read before the SDK parses the body, so a 429 (whose body is XML) is throttling, not a
-  "json error", and a timeout after a create is an *uncertain* outcome, not a failure.
-- Every create carries `requestid` (stable across retries); after an uncertain outcome the journal is
-  looked up by DocNumber (= the tokenbooks key) before it is ever created again.
-- SDK exceptions become the project's error classes in `classify_fault`, the one place that knows
-  QuickBooks error codes.
-Facts about the API: ../shared/reference/erps.md, Part A.
+Posting (see docs/ledgers.md for the whole story):
+- every journal is checked locally first: balanced (a bug otherwise), at most `max_lines` lines, not on or
+  before `BookCloseDate`, in the home currency unless multicurrency is on, accounts / classes /
+  departments present and active. What fails is refused without calling QuickBooks, naming the journal
+  and line;
+- the rest go in batches (`batch_size` ≤ 30 items, paced within 500 requests and 40 batches a minute),
+  each with a derived `requestid` and 10-character bIds (`qbo_batch`); results are matched by bId;
+- after an uncertain answer (timeout, 5xx, lost response) the journals are looked up by DocNumber
+  (`DocNumber IN (…)`, one query per batch) before anything is created again, so exactly-once holds even
+  where QuickBooks' requestid replay does not;
+- a duplicate DocNumber (6140) is looked up too: our own earlier create is FOUND; another document
+  under our key is refused with what QuickBooks holds.
+HTTP, OAuth and the error codes: `qbo_client`. Facts about the API: ../shared/reference/erps.md, Part A.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import requests
-from intuitlib.client import AuthClient
-from intuitlib.enums import Scopes
-from intuitlib.exceptions import AuthClientError
-from quickbooks import QuickBooks
 from quickbooks.exceptions import AuthorizationException, QuickbooksException
 from quickbooks.objects.account import Account
 from quickbooks.objects.base import Ref
@@ -35,6 +38,7 @@ from quickbooks.objects.vendor import Vendor
 from connector.domain.errors import (
     ConfigError,
     DuplicateKey,
+    InvariantViolation,
     LockedPeriod,
     RateLimited,
     ReconnectNeeded,
@@ -43,7 +47,8 @@ from connector.domain.errors import (
     TokenbooksError,
     UncertainOutcome,
 )
-from connector.domain.journals import Journal, LedgerTarget
+from connector.domain.journals import Journal, LedgerTarget, check_journal
+from connector.ledgers.pacing import Pacer, Window
 from connector.ledgers.port import (
     LedgerAccount,
     LedgerBill,
@@ -55,203 +60,70 @@ from connector.ledgers.port import (
     PostResult,
     TrackingOption,
 )
-from connector.ledgers.tokens import TokenManager, TokenSet
+from connector.ledgers.qbo_batch import (
+    BATCH_MAX_ITEMS,
+    BatchCall,
+    BatchItem,
+    answers_by_bid,
+    batch_size_within_limits,
+    build_call,
+    entry_json,
+    first_error,
+)
+from connector.ledgers.qbo_client import (
+    QboClient,
+    QuickBooksOAuth,
+    classify_error,
+    classify_fault,
+    endpoint_of,
+    is_write,
+)
+from connector.ledgers.tokens import TokenManager
 from connector.retrying import RetryPolicy
 
+__all__ = ["LEDGER", "MAX_LINES_PER_JOURNAL", "QuickBooksLedger", "QuickBooksOAuth", "classify_fault"]
+
 LEDGER = "quickbooks"
-THROTTLE_WAIT_SECONDS = 60.0  # Intuit: a 429 means wait 60 s; QBO sends no Retry-After
 PAGE_SIZE = 1000
+# QuickBooks documents no maximum (erps.md §9.1). tokenbooks journals have one line per account target and
+# a few hundred at most; larger ones are refused (not split: each part would need a balancing line the
+# adapter cannot invent) and point at the mapping. Configurable: TOKENBOOKS_QUICKBOOKS__MAX_LINES_PER_JOURNAL.
+MAX_LINES_PER_JOURNAL = 500
+REQUESTS_PER_MINUTE = 500  # per realm, each batch item counting one (erps.md §2.1)
+BATCHES_PER_MINUTE = 40
 # QuickBooks lists only active names unless asked; inactive ones must be seen to say "inactive", not "missing".
 ALL_ACTIVE_STATES = " WHERE Active IN (true, false)"
 
 
-# ----------------------------------------------------------------------------------------------- OAuth
+def quickbooks_pacer(
+    *,
+    requests_per_minute: int = REQUESTS_PER_MINUTE,
+    batches_per_minute: int = BATCHES_PER_MINUTE,
+    clock: Callable[[], float] = time.monotonic,  # float ok: seconds
+    sleep: Callable[[float], None] = time.sleep,
+) -> Pacer:
+    windows = {
+        "requests": Window("requests per minute", requests_per_minute),
+        "batches": Window("batch requests per minute", batches_per_minute),
+    }
+    return Pacer(windows, clock=clock, sleep=sleep)
 
 
-class _AuthClient(AuthClient):
-    """intuit-oauth's client with a timeout on every call (it has none of its own)."""
+@dataclass
+class _Chunk:
+    """The journals of one batch while they are being posted: what is still open, and what came of the rest."""
 
-    timeout_seconds: float = 60.0  # float ok: seconds
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("timeout", self.timeout_seconds)
-        return super().request(method, url, *args, **kwargs)
-
-
-class QuickBooksOAuth:
-    """The Intuit OAuth 2.0 endpoints, through intuit-oauth, pointed at the configured discovery document."""
-
-    def __init__(
-        self,
-        *,
-        client_id: str,
-        client_secret: str,
-        redirect_uri: str,
-        discovery_url: str,
-        timeout: float = 60.0,  # float ok: seconds
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.redirect_uri = redirect_uri
-        self.discovery_url = discovery_url
-        self.timeout = timeout
-        self.clock = clock
-
-    def _client(self, **tokens: Any) -> _AuthClient:
-        _AuthClient.timeout_seconds = self.timeout
-        try:
-            return _AuthClient(
-                self.client_id, self.client_secret, self.redirect_uri, self.discovery_url, **tokens
-            )
-        except requests.RequestException as exc:
-            raise Retriable(
-                f"QuickBooks OAuth discovery document at {self.discovery_url} is unreachable ({type(exc).__name__})",
-                fix="check TOKENBOOKS_QUICKBOOKS__DISCOVERY_URL and the network",
-            ) from None
-
-    def authorization_url(self, state: str) -> str:
-        return self._client().get_authorization_url([Scopes.ACCOUNTING], state_token=state)
-
-    def exchange_code(self, code: str, realm_id: str) -> TokenSet:
-        client = self._client()
-        self._call(
-            lambda: client.get_bearer_token(code, realm_id=realm_id), "exchange the authorization code"
-        )
-        return self._tokens(client, realm_id)
-
-    def refresh(self, tokens: TokenSet) -> TokenSet:
-        client = self._client(refresh_token=tokens.refresh_token)
-        self._call(lambda: client.refresh(refresh_token=tokens.refresh_token), "refresh the access token")
-        return self._tokens(client, tokens.company_id)
-
-    def _call(self, fn: Callable[[], None], what: str) -> None:
-        try:
-            fn()
-        except AuthClientError as exc:
-            if exc.status_code in (400, 401):
-                raise ReconnectNeeded(
-                    f"QuickBooks refused to {what} (HTTP {exc.status_code}: the refresh token is invalid, "
-                    "expired or revoked)",
-                    fix="a person must reconnect: run `tokenbooks connect quickbooks`",
-                ) from None
-            raise Retriable(f"QuickBooks OAuth failed to {what} (HTTP {exc.status_code})") from None
-        except requests.RequestException as exc:
-            raise Retriable(f"QuickBooks OAuth is unreachable ({type(exc).__name__})") from None
-
-    def _tokens(self, client: AuthClient, realm_id: str) -> TokenSet:
-        now = self.clock()
-        refresh_life = getattr(client, "x_refresh_token_expires_in", None)
-        return TokenSet(
-            access_token=client.access_token,
-            refresh_token=client.refresh_token,
-            access_expires_at=now + timedelta(seconds=int(client.expires_in or 3600)),
-            refresh_expires_at=now + timedelta(seconds=int(refresh_life)) if refresh_life else None,
-            company_id=realm_id,
-        )
-
-
-# ---------------------------------------------------------------------------------------------- client
-
-
-class _Client(QuickBooks):
-    """python-quickbooks with our HTTP session: timeouts, and status codes read before the SDK parses."""
-
-    http: requests.Session
-    timeout_seconds: float  # float ok: seconds
-    bearer: Callable[[], str]
-    on_call: Callable[[str, str], None]
-
-    def process_request(self, request_type, url, headers="", params="", data=""):
-        headers = dict(headers or {})
-        headers["Authorization"] = f"Bearer {self.bearer()}"
-        is_write = request_type == "POST" and not url.endswith("/query")
-        self.on_call(request_type, url)
-        try:
-            response = self.http.request(
-                request_type, url, headers=headers, params=params, data=data, timeout=self.timeout_seconds
-            )
-        except requests.ConnectTimeout:
-            raise Retriable(f"QuickBooks at {url} did not accept the connection in time") from None
-        except requests.Timeout:
-            if is_write:
-                raise UncertainOutcome(
-                    f"QuickBooks did not answer {url} within {self.timeout_seconds:g}s"
-                ) from None
-            raise Retriable(f"QuickBooks did not answer {url} within {self.timeout_seconds:g}s") from None
-        except requests.ConnectionError as exc:
-            if is_write and not _refused(exc):
-                raise UncertainOutcome(f"the connection to QuickBooks broke during {url}") from None
-            raise Retriable(
-                f"QuickBooks at {url} is unreachable ({_reason(exc)})",
-                fix="check TOKENBOOKS_QUICKBOOKS__BASE_URL and that QuickBooks is up; journals stay in the "
-                "outbox and are posted on the next run",
-            ) from None
-        if response.status_code == 429:
-            raise RateLimited(
-                "QuickBooks is throttling requests (429 ThrottleExceeded)",
-                retry_after=_retry_after(response) or THROTTLE_WAIT_SECONDS,
-            )
-        if response.status_code >= 500:
-            message = f"QuickBooks failed with HTTP {response.status_code} on {url}"
-            if is_write:
-                raise UncertainOutcome(message)
-            raise Retriable(message, retry_after=_retry_after(response))
-        return response
-
-
-def _refused(exc: requests.ConnectionError) -> bool:
-    text = repr(exc)
-    return "NewConnectionError" in text or "Connection refused" in text or "NameResolutionError" in text
-
-
-def _reason(exc: requests.ConnectionError) -> str:
-    return "connection refused" if _refused(exc) else type(exc).__name__
-
-
-def _retry_after(response: requests.Response) -> float | None:  # float ok: seconds
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value else None  # float ok: seconds
-    except ValueError:
-        return None
-
-
-def classify_fault(exc: QuickbooksException, what: str) -> TokenbooksError:
-    """A python-quickbooks exception as one of the project's error classes, with the ledger's words."""
-    code = int(exc.error_code or 0)
-    detail = f"{exc.message}" + (f": {exc.detail}" if exc.detail else "")
-    said = f"QuickBooks refused {what} (code {code}): {detail}"
-    if isinstance(exc, AuthorizationException) or code in (100, 120, 3100, 3200):
-        return ReconnectNeeded(said, fix="run `tokenbooks connect quickbooks` to reconnect")
-    if code == 6210:
-        if "Duplicate" in detail:
-            return DuplicateKey(said, code="6210")
-        return LockedPeriod(
-            said, code="6210", fix="post in an open period, or reopen the books in QuickBooks"
-        )
-    if code == 6140:
-        return DuplicateKey(said, code="6140")
-    if code == 6190:
-        return ConfigError(
-            said, fix="the QuickBooks subscription ended or has a billing problem; fix it in QBO"
-        )
-    if code in (5010, 3001):
-        return Retriable(said)
-    if code == 10000 and "ThrottleExceeded" in detail:
-        return RateLimited(said, retry_after=THROTTLE_WAIT_SECONDS)
-    if code >= 10000:
-        return Retriable(said)
-    return Rejected(said, code=str(code), fix="check the accounts, classes and departments the mapping names")
-
-
-# ---------------------------------------------------------------------------------------------- ledger
+    pending: dict[str, BatchItem]
+    results: dict[str, PostResult] = field(default_factory=dict)
+    uncertain: bool = False  # a send may have been applied: look the keys up before sending again
+    round: int = 0  # bumped when QuickBooks answered and an item must go again (a fresh requestid)
 
 
 class QuickBooksLedger:
     """The ledger port, on QuickBooks Online."""
 
     name = LEDGER
+    opens_accounts = False
 
     def __init__(
         self,
@@ -262,62 +134,100 @@ class QuickBooksLedger:
         timeout: float = 60.0,  # float ok: seconds
         retry: RetryPolicy | None = None,
         session: requests.Session | None = None,
+        batch_size: int = BATCH_MAX_ITEMS,
+        max_lines: int = MAX_LINES_PER_JOURNAL,
+        pacer: Pacer | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
         self.retry = retry or RetryPolicy(6)
+        self.batch_size = batch_size_within_limits(batch_size)
+        self.max_lines = max_lines
+        self.pacer = pacer or quickbooks_pacer(sleep=self.retry.sleep)
         self.stats = LedgerStats()
         self._accounts: list[LedgerAccount] | None = None
         self._options: list[TrackingOption] | None = None
+        self._preferences: dict[str, Any] | None = None
         self.client = self._build_client(minorversion, timeout, session or requests.Session())
 
     def _build_client(
-        self, minorversion: int, timeout: float, session: requests.Session
-    ) -> _Client:  # float ok
+        self,
+        minorversion: int,
+        timeout: float,  # float ok: seconds
+        session: requests.Session,
+    ) -> QboClient:
         realm = self.tokens.current().company_id
         if not realm:
             raise ConfigError(
                 "the QuickBooks connection has no realm (company) id", fix="reconnect QuickBooks"
             )
-        client = _Client(company_id=realm, minorversion=minorversion, use_decimal=True)
+        client = QboClient(company_id=realm, minorversion=minorversion, use_decimal=True)
         client.api_url_v3 = f"{self.base_url}/v3"
         client.sandbox_api_url_v3 = client.api_url_v3
-        client.session = session  # the SDK only checks it is set; _Client.process_request uses `http`
+        client.session = session  # the SDK only checks it is set; QboClient.process_request uses `http`
         client.http = session
         client.timeout_seconds = timeout
         client.bearer = self.tokens.access_token
-        client.on_call = self._count
+        client.before_call = self._before_call
         return client
 
-    def _count(self, method: str, url: str) -> None:
-        is_write = method == "POST" and not url.endswith("/query")
-        if is_write:
+    @property
+    def realm(self) -> str:
+        return str(self.client.company_id)
+
+    def _before_call(self, method: str, url: str, body: Any) -> None:
+        """Count the call, and wait until it fits QuickBooks' per-minute limits."""
+        endpoint = endpoint_of(url)
+        items = _batch_items(body) if endpoint == "batch" else 1
+        if endpoint == "batch":
+            self.pacer.acquire(requests=items, batches=1)
+        else:
+            self.pacer.acquire(requests=1)
+        if is_write(method, url):
             self.stats.write_calls += 1
         else:
             self.stats.read_calls += 1
-        endpoint = url.rsplit("/", 1)[-1].split("?")[0]
         self.stats.by_endpoint[endpoint] = self.stats.by_endpoint.get(endpoint, 0) + 1
 
     # ------------------------------------------------------------------------------------------ calling
 
     def _call(self, fn: Callable[[], Any], what: str) -> Any:
         """One SDK call with retries for retriable errors (each attempt as in `_call_once`)."""
-        return self.retry.call(lambda: self._call_once(fn, what), on_retry=lambda _e, _n: self._count_retry())
+        try:
+            return self.retry.call(lambda: self._call_once(fn, what), on_retry=self._count_retry)
+        except Retriable as exc:
+            self.tokens.record_call(error=str(exc))
+            raise
 
     def _call_once(self, fn: Callable[[], Any], what: str) -> Any:
         """One SDK call: on 401 refresh the access token once and try again; faults classified."""
         for attempt in range(2):
             try:
-                return fn()
+                result = fn()
             except AuthorizationException as exc:
-                if attempt:
-                    raise classify_fault(exc, what) from None
-                self.tokens.refresh(stale=self.tokens.current())
+                if attempt == 0:
+                    self.tokens.refresh(stale=self.tokens.current())
+                    continue
+                raise self._classified(exc, what) from None
             except QuickbooksException as exc:
-                raise classify_fault(exc, what) from None
+                raise self._classified(exc, what) from None
+            self.tokens.record_call()
+            return result
         raise AssertionError("unreachable")
 
-    def _count_retry(self) -> None:
+    def _classified(self, exc: QuickbooksException, what: str) -> TokenbooksError:
+        error = classify_fault(exc, what, realm=self.realm)
+        self._note_connection_error(error)
+        return error
+
+    def _note_connection_error(self, error: TokenbooksError) -> None:
+        """A refusal that only a person can fix is remembered on the connection, so later runs fail fast."""
+        if isinstance(error, ReconnectNeeded):
+            self.tokens.mark_reconnect_needed(error.message)
+        elif isinstance(error, ConfigError):
+            self.tokens.record_call(error=str(error))
+
+    def _count_retry(self, _error: Retriable, _attempt: int) -> None:
         self.stats.retries += 1
 
     def _query(self, entity_cls: type, where: str, what: str) -> list[Any]:
@@ -331,20 +241,21 @@ class QuickBooksLedger:
                 return found
             start += PAGE_SIZE
 
+    def _company_url(self) -> str:
+        return f"{self.client.api_url}/company/{self.client.company_id}"
+
     # -------------------------------------------------------------------------------------------- reads
 
-    def lock_date(self) -> date | None:
-        data = self._call(
-            lambda: self.client.get(f"{self._company_url()}/preferences"), "reading preferences"
-        )
-        text = data.get("Preferences", {}).get("AccountingInfoPrefs", {}).get("BookCloseDate")
-        return date.fromisoformat(text[:10]) if text else None
-
     def preferences(self) -> dict[str, Any]:
+        """The company's Preferences, read now (and kept for the local checks of the next `post`)."""
         data = self._call(
             lambda: self.client.get(f"{self._company_url()}/preferences"), "reading preferences"
         )
-        return data.get("Preferences", {})
+        self._preferences = data.get("Preferences", {})
+        return self._preferences
+
+    def lock_date(self) -> date | None:
+        return _book_close_date(self.preferences())
 
     def chart_of_accounts(self) -> list[LedgerAccount]:
         if self._accounts is None:
@@ -376,10 +287,20 @@ class QuickBooksLedger:
         return list(self._options)
 
     def find(self, key: str) -> LedgerJournal | None:
-        found = self._call(
-            lambda: JournalEntry.filter(DocNumber=key, qb=self.client), f"looking up journal {key}"
-        )
-        return _ledger_journal(found[0]) if found else None
+        return self.find_many([key]).get(key)
+
+    def find_many(self, keys: Sequence[str]) -> dict[str, LedgerJournal]:
+        """Journals under these keys (DocNumbers), one query per 30 keys (QBO has `IN`, no `OR`)."""
+        found: dict[str, LedgerJournal] = {}
+        unique = sorted(set(keys))
+        for start in range(0, len(unique), BATCH_MAX_ITEMS):
+            chunk = unique[start : start + BATCH_MAX_ITEMS]
+            listed = ", ".join(_quoted(key) for key in chunk)
+            what = f"looking up journal{'s' if len(chunk) > 1 else ''} {', '.join(chunk)}"
+            for entry in self._query(JournalEntry, f" WHERE DocNumber IN ({listed})", what):
+                journal = _ledger_journal(entry)
+                found.setdefault(journal.key, journal)
+        return found
 
     def read_back(self, first_day: date, last_day: date) -> list[LedgerJournal]:
         where = f" WHERE TxnDate >= '{first_day.isoformat()}' AND TxnDate <= '{last_day.isoformat()}'"
@@ -400,83 +321,194 @@ class QuickBooksLedger:
     # ------------------------------------------------------------------------------------------- writes
 
     def post(self, requests_: Sequence[PostRequest]) -> list[PostResult]:
-        return [self._post_one(r) for r in requests_]
+        """Post journals in batches; one result per request, in the same order."""
+        results: dict[str, PostResult] = {}
+        ready: list[BatchItem] = []
+        for request in requests_:
+            try:
+                ready.append(self._prepare(request))
+            except Rejected as exc:
+                results[request.journal.key] = _result(request.journal.key, PostOutcome.REJECTED, exc)
+        for start in range(0, len(ready), self.batch_size):
+            results |= self._post_chunk(ready[start : start + self.batch_size])
+        return [results[r.journal.key] for r in requests_]
 
-    def _post_one(self, request: PostRequest) -> PostResult:
+    def _prepare(self, request: PostRequest) -> BatchItem:
+        """Every check QuickBooks would make that can be made here, then the entry's JSON body."""
         journal = request.journal
         try:
-            entry = self.to_entry(journal)
-        except Rejected as exc:
-            return PostResult(
-                journal.key, PostOutcome.REJECTED, message=str(exc), error_class=type(exc).__name__
+            check_journal(journal)
+        except InvariantViolation as exc:  # a bug in tokenbooks: stop loudly, send nothing
+            raise InvariantViolation(
+                f"{exc}; refused before anything was sent to QuickBooks (a bug in tokenbooks: please report it)"
+            ) from None
+        if len(journal.lines) > self.max_lines:
+            raise Rejected(
+                f"journal {journal.key} has {len(journal.lines)} lines; tokenbooks sends at most "
+                f"{self.max_lines} lines in one QuickBooks journal entry",
+                code="size",
+                fix="post this kind of journal monthly or merge mapping targets (fewer classes/departments), "
+                "or raise TOKENBOOKS_QUICKBOOKS__MAX_LINES_PER_JOURNAL if your company accepts more",
             )
-        calls_before = self.stats.write_calls + self.stats.read_calls
+        preferences = self._preferences if self._preferences is not None else self.preferences()
+        close = _book_close_date(preferences)
+        if close is not None and journal.txn_date <= close:
+            raise LockedPeriod(
+                f"journal {journal.key} is dated {journal.txn_date}, on or before QuickBooks' closing date "
+                f"{close}; it was not sent",
+                code="BookCloseDate",
+                fix="let tokenbooks plan it again (it moves to the first open day), or move the closing "
+                "date in QuickBooks",
+            )
+        entry = self.to_entry(journal, preferences)
+        body = entry_json(entry.to_json())
+        return BatchItem(request, body, _postings(body))
+
+    def _post_chunk(self, items: Sequence[BatchItem]) -> dict[str, PostResult]:
+        chunk = _Chunk({item.key: item for item in items})
         try:
-            saved = self._create_once(entry, journal, request.request_id)
-        except Rejected as exc:
-            outcome = PostOutcome.REJECTED
-            return PostResult(journal.key, outcome, message=str(exc), error_class=type(exc).__name__)
-        except UncertainOutcome as exc:
-            return PostResult(
-                journal.key, PostOutcome.UNCERTAIN, message=str(exc), error_class="UncertainOutcome"
+            self.retry.call(lambda: self._post_round(chunk), on_retry=self._count_retry)
+        except Rejected as exc:  # QuickBooks refused the batch request as a whole: each journal says why
+            whole = Rejected(
+                f"{exc.message} (the whole batch of {len(items)} journal(s) was refused)",
+                code=exc.code,
+                fix="if QuickBooks names the number of items, lower TOKENBOOKS_QUICKBOOKS__BATCH_SIZE "
+                "(Intuit's pages disagree: 30 or 10); otherwise " + (exc.fix or "report this message"),
             )
+            for key in chunk.pending:
+                chunk.results[key] = _result(key, PostOutcome.REJECTED, whole)
         except Retriable as exc:
-            return PostResult(
-                journal.key, PostOutcome.FAILED, message=str(exc), error_class=type(exc).__name__
+            outcome = PostOutcome.UNCERTAIN if chunk.uncertain else PostOutcome.FAILED
+            self.tokens.record_call(error=str(exc))
+            for key in chunk.pending:
+                chunk.results[key] = _result(key, outcome, exc)
+        return chunk.results
+
+    def _post_round(self, chunk: _Chunk) -> None:
+        """One try: look the keys up if an earlier send may have landed, then send what is still open."""
+        if chunk.uncertain:
+            self._settle_by_lookup(chunk)
+        if not chunk.pending:
+            return
+        call = build_call(list(chunk.pending.values()), chunk.round)
+        try:
+            data = self._call_once(
+                lambda: self.client.make_request(
+                    "POST", f"{self._company_url()}/batch", request_body=call.body, request_id=call.request_id
+                ),
+                f"a batch of {len(call.items)} journal(s)",
             )
-        calls = self.stats.write_calls + self.stats.read_calls - calls_before
-        return PostResult(journal.key, saved[0], ledger_id=saved[1], calls=calls)
+        except UncertainOutcome:
+            chunk.uncertain = True
+            raise
+        self._take_answers(chunk, call, data)
 
-    def _create_once(self, entry: JournalEntry, journal: Journal, request_id: str) -> tuple[PostOutcome, str]:
-        """Create, and after an uncertain answer look the key up before creating again."""
-        uncertain = False
-
-        def attempt() -> tuple[PostOutcome, str]:
-            nonlocal uncertain
-            if uncertain:
-                existing = self.find(journal.key)
-                if existing:
-                    return PostOutcome.FOUND, existing.ledger_id
-            try:
-                saved = self._call_once(
-                    lambda: entry.save(qb=self.client, request_id=request_id), f"journal {journal.key}"
+    def _take_answers(self, chunk: _Chunk, call: BatchCall, data: dict[str, Any]) -> None:
+        """Settle each journal by its bId: created, refused, or to be sent again."""
+        answers = answers_by_bid(data)
+        created = {bid: a["JournalEntry"] for bid, a in answers.items() if a.get("JournalEntry")}
+        for bid, item in call.items:  # the creates first: nothing below may lose them
+            if bid in created:
+                ledger_id = str(created[bid].get("Id"))
+                chunk.results[item.key] = PostResult(item.key, PostOutcome.CREATED, ledger_id=ledger_id)
+                del chunk.pending[item.key]
+        chunk.uncertain = True  # until every fault is settled: a lookup failing half-way means look first
+        again: list[TokenbooksError] = []
+        for bid, item in call.items:
+            if item.key not in chunk.pending:
+                continue
+            if bid not in answers:
+                again.append(
+                    UncertainOutcome(f"QuickBooks' batch answer has no result for journal {item.key}")
                 )
-            except UncertainOutcome:
-                uncertain = True
-                raise
-            except DuplicateKey:
-                existing = self.find(journal.key)  # our key is already there: an earlier attempt landed
-                if existing is None:
-                    raise
-                return PostOutcome.FOUND, existing.ledger_id
-            return PostOutcome.CREATED, str(saved.Id)
+                continue
+            retry = self._take_fault(chunk, item, first_error(answers[bid]))
+            if retry is not None:
+                again.append(retry)
+        chunk.uncertain = any(isinstance(e, UncertainOutcome) for e in again)
+        if again:
+            if any(not isinstance(e, UncertainOutcome) for e in again):
+                chunk.round += 1  # QuickBooks answered these: the same requestid would replay that answer
+            raise next((e for e in again if isinstance(e, RateLimited)), again[0])
 
-        return self.retry.call(attempt, on_retry=lambda _e, _n: self._count_retry())
+    def _take_fault(self, chunk: _Chunk, item: BatchItem, error: dict[str, str]) -> TokenbooksError | None:
+        """Settle one item's fault; returns the error when the item should be sent again."""
+        code = int(error["code"]) if error["code"].isdigit() else 0
+        what = f"journal {item.key}"
+        exc = classify_error(
+            code, error["message"], error["detail"], what, element=error["element"], realm=self.realm
+        )
+        if isinstance(exc, ReconnectNeeded | ConfigError):
+            self._note_connection_error(exc)
+            raise exc
+        if isinstance(exc, DuplicateKey):
+            existing = self.find(item.key)
+            chunk.results[item.key] = self._settle_existing(item, existing, exc)
+        elif isinstance(exc, Rejected):
+            chunk.results[item.key] = _result(item.key, PostOutcome.REJECTED, exc)
+        else:
+            return exc
+        del chunk.pending[item.key]
+        return None
+
+    def _settle_by_lookup(self, chunk: _Chunk) -> None:
+        """After an uncertain send: what QuickBooks holds under the open keys is settled, the rest is sent."""
+        found = self.find_many(list(chunk.pending))
+        for key, existing in found.items():
+            item = chunk.pending.pop(key)
+            chunk.results[key] = self._settle_existing(item, existing, None)
+        chunk.uncertain = False
+
+    def _settle_existing(
+        self, item: BatchItem, existing: LedgerJournal | None, duplicate: DuplicateKey | None
+    ) -> PostResult:
+        """Our own earlier create is FOUND; a different document under our key is refused, never overwritten."""
+        if existing is not None and _same_content(item, existing):
+            return PostResult(item.key, PostOutcome.FOUND, ledger_id=existing.ledger_id)
+        if existing is not None:
+            names = {a.id: f"{a.number} {a.name}" if a.number else a.name for a in self.chart_of_accounts()}
+            theirs = tuple((line.account, line.amount) for line in existing.lines)
+            said = (
+                f"QuickBooks already holds a journal entry numbered {item.key} (Id {existing.ledger_id}, "
+                f"dated {existing.txn_date}: {_describe(theirs, names)}) whose content differs from "
+                f"tokenbooks' journal {item.key} ({item.request.journal.txn_date}: "
+                f"{_describe(item.postings, names)})"
+            )
+            error = Rejected(
+                said,
+                code="6140",
+                fix="if that entry is not tokenbooks' own, renumber it in QuickBooks; if it is and a person "
+                "edited it, restore it or delete it so tokenbooks posts it again",
+            )
+            return _result(item.key, PostOutcome.REJECTED, error)
+        assert duplicate is not None
+        error = Rejected(
+            f"{duplicate.message} (another kind of document holds the number {item.key})",
+            code=duplicate.code,
+            fix="renumber that document in QuickBooks, or turn off 'Warn if duplicate journal number' in "
+            "Settings → Advanced → Other preferences",
+        )
+        return _result(item.key, PostOutcome.REJECTED, error)
 
     # ------------------------------------------------------------------------------------ translation
 
-    def to_entry(self, journal: Journal) -> JournalEntry:
+    def to_entry(self, journal: Journal, preferences: dict[str, Any] | None = None) -> JournalEntry:
         """The SDK object for a journal; accounts, classes and departments resolved to QuickBooks ids."""
         entry = JournalEntry()
         entry.DocNumber = journal.key
         entry.TxnDate = journal.txn_date.isoformat()
         entry.PrivateNote = journal.memo[:4000]
-        if journal.exchange_rate is not None:
-            entry.CurrencyRef = Ref()
-            entry.CurrencyRef.value = journal.currency
-            entry.ExchangeRate = journal.exchange_rate
+        self._set_currency(entry, journal, preferences or {})
         for number, line in enumerate(journal.lines, start=1):
             detail = JournalEntryLineDetail()
             detail.PostingType = "Debit" if line.amount > 0 else "Credit"
-            detail.AccountRef = self._ref(self._account_id(line.target, journal.key, number))
+            detail.AccountRef = _ref(self._account_id(line.target, journal.key, number))
             detail.TaxApplicableOn = None  # not a taxable line; the SDK's "Sales" default is for GB/AU
             detail.TaxAmount = None
             if line.target.class_name:
-                detail.ClassRef = self._ref(
-                    self._option_id("class", line.target.class_name, journal.key, number)
-                )
+                detail.ClassRef = _ref(self._option_id("class", line.target.class_name, journal.key, number))
             if line.target.department:
-                detail.DepartmentRef = self._ref(
+                detail.DepartmentRef = _ref(
                     self._option_id("department", line.target.department, journal.key, number)
                 )
             qbo_line = JournalEntryLine()
@@ -486,6 +518,35 @@ class QuickBooksLedger:
             entry.Line.append(qbo_line)
         return entry
 
+    @staticmethod
+    def _set_currency(entry: JournalEntry, journal: Journal, preferences: dict[str, Any]) -> None:
+        """CurrencyRef (+ ExchangeRate) when multicurrency is on; home currency only when it is off."""
+        currency_prefs = preferences.get("CurrencyPrefs") or {}
+        home = str((currency_prefs.get("HomeCurrency") or {}).get("value") or journal.currency)
+        if not currency_prefs.get("MultiCurrencyEnabled"):
+            if journal.currency != home:
+                raise Rejected(
+                    f"journal {journal.key} is in {journal.currency}, but multicurrency is off in this "
+                    f"QuickBooks company (home currency {home}); it was not sent",
+                    code="currency",
+                    fix=f"turn on multicurrency in QuickBooks (Settings → Advanced → Currency), or book this "
+                    f"entity's spend in {home}",
+                )
+            entry.ExchangeRate = None  # the SDK's default 1 means nothing without multicurrency
+            return
+        entry.CurrencyRef = _ref(journal.currency)
+        if journal.currency == home:
+            entry.ExchangeRate = Decimal(1)
+        elif journal.exchange_rate is not None:
+            entry.ExchangeRate = journal.exchange_rate
+        else:
+            raise Rejected(
+                f"journal {journal.key} is in {journal.currency} and carries no exchange rate to {home}; "
+                "it was not sent",
+                code="currency",
+                fix="give the journal an exchange rate (home-currency units per unit) before posting",
+            )
+
     def _account_id(self, target: LedgerTarget, key: str, line_no: int) -> str:
         for account in self.chart_of_accounts():
             if target.account in account.references():
@@ -493,11 +554,13 @@ class QuickBooksLedger:
                     raise Rejected(
                         f"journal {key} line {line_no}: QuickBooks account {target.account!r} ({account.name}) "
                         "is inactive",
+                        code="inactive",
                         fix="reactivate it in QuickBooks or point the mapping at an active account",
                     )
                 return account.id
         raise Rejected(
             f"journal {key} line {line_no}: QuickBooks has no account {target.account!r}",
+            code="missing",
             fix="create the account in QuickBooks, or correct the mapping (run `tokenbooks mappings check`)",
         )
 
@@ -507,24 +570,69 @@ class QuickBooksLedger:
                 if not option.active:
                     raise Rejected(
                         f"journal {key} line {line_no}: QuickBooks {kind} {name!r} is inactive",
-                        fix=f"reactivate the {kind} or change the mapping",
+                        code="inactive",
+                        fix=f"reactivate the {kind} in QuickBooks or change the mapping",
                     )
                 return option.id
         raise Rejected(
             f"journal {key} line {line_no}: QuickBooks has no {kind} {name!r}",
-            fix=f"create the {kind} in QuickBooks or correct the mapping",
+            code="missing",
+            fix=f"create the {kind} in QuickBooks or correct the mapping (run `tokenbooks mappings check`)",
         )
 
-    @staticmethod
-    def _ref(value: str) -> Ref:
-        ref = Ref()
-        ref.value = value
-        ref.name = None
-        ref.type = None
-        return ref
 
-    def _company_url(self) -> str:
-        return f"{self.client.api_url}/company/{self.client.company_id}"
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def _ref(value: str) -> Ref:
+    ref = Ref()
+    ref.value = value
+    ref.name = None
+    ref.type = None
+    return ref
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _batch_items(body: Any) -> int:
+    try:
+        return max(1, len(json.loads(body)["BatchItemRequest"]))
+    except (TypeError, ValueError, KeyError):
+        return 1
+
+
+def _book_close_date(preferences: dict[str, Any]) -> date | None:
+    text = (preferences.get("AccountingInfoPrefs") or {}).get("BookCloseDate")
+    return date.fromisoformat(str(text)[:10]) if text else None
+
+
+def _result(key: str, outcome: PostOutcome, error: TokenbooksError) -> PostResult:
+    return PostResult(key, outcome, message=str(error), error_class=type(error).__name__)
+
+
+def _postings(entry: dict[str, Any]) -> tuple[tuple[str, Decimal], ...]:
+    postings = []
+    for line in entry.get("Line", []):
+        detail = line.get("JournalEntryLineDetail") or {}
+        sign = 1 if detail.get("PostingType") == "Debit" else -1
+        postings.append((str((detail.get("AccountRef") or {}).get("value")), sign * Decimal(line["Amount"])))
+    return tuple(sorted(postings))
+
+
+def _same_content(item: BatchItem, existing: LedgerJournal) -> bool:
+    """Same date and the same (account, amount) postings: our own journal, created by an earlier attempt."""
+    theirs = tuple(sorted((line.account, line.amount) for line in existing.lines))
+    return existing.txn_date == item.request.journal.txn_date and theirs == item.postings
+
+
+def _describe(postings: Sequence[tuple[str, Decimal]], names: dict[str, str]) -> str:
+    """`Dr 5010 AI COGS 120.37, Cr 2150 Accrued AI costs 120.37`."""
+    return ", ".join(
+        f"{'Dr' if amount > 0 else 'Cr'} {names.get(account, account)} {abs(amount)}"
+        for account, amount in sorted(postings, key=lambda p: (p[1] < 0, p[0]))
+    )
 
 
 def _ledger_journal(entry: JournalEntry) -> LedgerJournal:

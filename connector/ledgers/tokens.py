@@ -2,7 +2,9 @@
 
 A refresh token that rotates is saved the moment it arrives, before the new access token is used; a
 connection whose refresh is refused is marked "reconnect needed" and says so, instead of retrying
-forever. Refreshes of one connection are serialized by a lock.
+forever: every later use fails at once with the same reason until `tokenbooks connect` is run again.
+Refreshes of one connection are serialized by a lock within the process and by the vault's
+`refresh_lock` across processes (the database vault holds a lease on the connection row).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -19,6 +22,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from connector.domain.errors import ConfigError, ReconnectNeeded
 
 EARLY_REFRESH = timedelta(seconds=120)  # refresh a little before the access token expires
+SUCCESS_NOTE_EVERY = timedelta(seconds=60)  # "last successful call" is written at most this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +62,23 @@ class TokenVault(Protocol):
 
     def save(self, ledger: str, entity: str, tokens: TokenSet) -> None: ...
 
+    def connected(self, ledger: str, entity: str, tokens: TokenSet, company_name: str | None) -> None:
+        """A person has just (re)connected: store the tokens and the company, and clear any alert."""
+        ...
+
     def mark_reconnect_needed(self, ledger: str, entity: str, reason: str) -> None: ...
+
+    def reconnect_reason(self, ledger: str, entity: str) -> str | None:
+        """Why the connection needs a person to reconnect, or None while it is healthy."""
+        ...
+
+    def refresh_lock(self, ledger: str, entity: str) -> AbstractContextManager[object]:
+        """Held while one process refreshes this connection's tokens; others wait for it."""
+        ...
+
+    def record_call(self, ledger: str, entity: str, *, at: datetime, error: str | None) -> None:
+        """Remember the last successful call (error None) or the last error, for `tokenbooks connections`."""
+        ...
 
 
 class TokenCipher:
@@ -101,6 +121,8 @@ class MemoryVault:
     def __init__(self) -> None:
         self.tokens: dict[tuple[str, str], TokenSet] = {}
         self.reconnect: dict[tuple[str, str], str] = {}
+        self.calls: dict[tuple[str, str], tuple[datetime, str | None]] = {}
+        self.names: dict[tuple[str, str], str | None] = {}
         self.saves = 0
 
     def load(self, ledger: str, entity: str) -> TokenSet | None:
@@ -111,8 +133,21 @@ class MemoryVault:
         self.reconnect.pop((ledger, entity), None)
         self.saves += 1
 
+    def connected(self, ledger: str, entity: str, tokens: TokenSet, company_name: str | None) -> None:
+        self.save(ledger, entity, tokens)
+        self.names[(ledger, entity)] = company_name
+
     def mark_reconnect_needed(self, ledger: str, entity: str, reason: str) -> None:
         self.reconnect[(ledger, entity)] = reason
+
+    def reconnect_reason(self, ledger: str, entity: str) -> str | None:
+        return self.reconnect.get((ledger, entity))
+
+    def refresh_lock(self, ledger: str, entity: str) -> AbstractContextManager[object]:
+        return nullcontext()  # one process: the TokenManager's thread lock is enough
+
+    def record_call(self, ledger: str, entity: str, *, at: datetime, error: str | None) -> None:
+        self.calls[(ledger, entity)] = (at, error)
 
 
 Refresher = Callable[[TokenSet], TokenSet]  # calls the provider's token endpoint; raises ReconnectNeeded
@@ -145,8 +180,15 @@ class TokenManager:
         self.refresher = refresher
         self.clock = clock
         self.refreshes = 0
+        self._success_noted: datetime | None = None
 
     def current(self) -> TokenSet:
+        reason = self.vault.reconnect_reason(self.ledger, self.entity)
+        if reason:
+            raise ReconnectNeeded(
+                f"the {self.ledger} connection of entity {self.entity!r} needs a person to reconnect: {reason}",
+                fix=f"run `tokenbooks connect {self.ledger} --entity {self.entity}`",
+            )
         tokens = self.vault.load(self.ledger, self.entity)
         if tokens is None:
             raise ReconnectNeeded(
@@ -162,17 +204,29 @@ class TokenManager:
         return self.refresh(stale=tokens).access_token
 
     def refresh(self, stale: TokenSet | None = None) -> TokenSet:
-        """Refresh once, even if several callers ask together; save the rotated tokens at once."""
-        with _lock_for(self.ledger, self.entity):
-            tokens = self.current()
+        """Refresh once, even if several callers (threads or processes) ask together; save at once."""
+        with _lock_for(self.ledger, self.entity), self.vault.refresh_lock(self.ledger, self.entity):
+            tokens = self.current()  # read again under the lock: another process may have refreshed
             if stale is not None and tokens.access_token != stale.access_token:
                 return tokens  # someone else refreshed while we waited
             try:
                 fresh = self.refresher(tokens)
             except ReconnectNeeded as exc:
-                self.vault.mark_reconnect_needed(self.ledger, self.entity, str(exc))
+                self.mark_reconnect_needed(exc.message)
                 raise
             fresh = replace(fresh, company_id=fresh.company_id or tokens.company_id)
             self.vault.save(self.ledger, self.entity, fresh)
             self.refreshes += 1
             return fresh
+
+    def mark_reconnect_needed(self, reason: str) -> None:
+        self.vault.mark_reconnect_needed(self.ledger, self.entity, reason)
+
+    def record_call(self, *, error: str | None = None) -> None:
+        """Note a successful call (at most once a minute) or an error, on the connection's health."""
+        now = self.clock()
+        if error is None:
+            if self._success_noted is not None and now - self._success_noted < SUCCESS_NOTE_EVERY:
+                return
+            self._success_noted = now
+        self.vault.record_call(self.ledger, self.entity, at=now, error=error)

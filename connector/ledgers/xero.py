@@ -122,6 +122,7 @@ class XeroLedger:
     """The ledger port, on one Xero organisation (tenant)."""
 
     name = LEDGER
+    opens_accounts = False
 
     def __init__(
         self,

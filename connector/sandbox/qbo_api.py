@@ -18,6 +18,7 @@ Resources:
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -95,6 +96,8 @@ class QboApi:
 
     def __init__(self, company: CompanyState) -> None:
         self.company = company
+        # Scripted refusals of the next JournalEntry creates (single or batch items), e.g. 5010 or 6000.
+        self.write_faults: deque[QboFault] = deque()
 
     def handle(self, method: str, resource: str, params: Mapping[str, str], raw_body: bytes) -> ApiResult:
         try:
@@ -151,6 +154,8 @@ class QboApi:
                 raise _unsupported(operation, "bill")
             return ApiResult(200, {"Bill": company.create_bill(body)}, mutated=True)
         options = {"allow_duplicate_doc_number": allow_duplicates, "visible_ids": visible_ids}
+        if operation == "create" and self.write_faults:
+            raise self.write_faults.popleft()
         if operation == "create":
             row = company.create_journal_entry(body, **options)
         elif operation == "update":

@@ -22,6 +22,7 @@ __all__ = [
     "authorization_failed",
     "business_validation",
     "duplicate_doc_number",
+    "invalid_company_status",
     "invalid_enumeration",
     "invalid_property",
     "invalid_reference",
@@ -153,6 +154,16 @@ def period_closed() -> QboFault:
         "Account Period Closed",
         "The account period has closed and the account books cannot be updated through the QBO Services API. "
         "Please use the QBO website to make these changes.",
+    )
+
+
+def invalid_company_status() -> QboFault:
+    """6190: the company's subscription ended, was cancelled, or has a billing problem (erps.md §1.9)."""
+    return QboFault(
+        6190,
+        "Invalid Company Status",
+        "Invalid Company Status : The subscription period has ended or the account has been cancelled. "
+        "Resolve the billing problem in QuickBooks Online to continue.",
     )
 
 

@@ -39,7 +39,10 @@ Endpoints (``/v3`` answers are JSON with a ``"time"`` field unless noted):
 - ``/_sandbox/…``: the control surface over HTTP, without auth, faults or limits (see ``qbo_admin``).
 
 Faults from a ``FaultPlan`` apply to ``/v3`` calls (``faults``) and, separately, to the token endpoint
-(``token_faults``). State is saved to ``state_file`` after every change and read back when a sandbox is
+(``token_faults``). ``queue_write_fault(code)`` makes the next JournalEntry create answer a QuickBooks error
+(5010, 6000, 6190, 6210, 10000) in its real envelope; ``end_subscription()`` makes every ``/v3`` call answer
+6190 until ``restore_subscription()``; ``request_id_replay=False`` plays a QuickBooks that does not honour
+``requestid`` (reports say it does not always dedupe, erps.md §1.5). These three are not persisted. State is saved to ``state_file`` after every change and read back when a sandbox is
 built on the same file. Nothing starts until ``start()`` or ``serve_forever()``.
 """
 
@@ -74,8 +77,12 @@ from connector.sandbox.qbo_auth import OAuthError, TokenStore
 from connector.sandbox.qbo_errors import (
     QboFault,
     authorization_failed,
+    business_validation,
+    invalid_company_status,
     invalid_property,
+    period_closed,
     qbo_time,
+    stale_object,
     system_error,
     throttle_xml,
 )
@@ -134,6 +141,7 @@ class QuickBooksSandbox(LedgerSandbox):
         requests_per_minute: int = 500,
         batch_requests_per_minute: int = 40,
         max_concurrent_requests: int = 10,
+        request_id_replay: bool = True,
     ) -> None:
         super().__init__(
             state_file, clock=clock, faults=faults, token_faults=token_faults, host=host, port=port
@@ -142,6 +150,8 @@ class QuickBooksSandbox(LedgerSandbox):
         self.client_secret = client_secret
         # Whether QBO sends Retry-After on a 429 is unconfirmed (erps.md §2.1), so by default it does not.
         self.retry_after_seconds = retry_after_seconds
+        self.request_id_replay = request_id_replay
+        self.subscription_active = True
         self._load_or_seed(realm_id)
         self._api = QboApi(self.company)
         self._per_minute = SlidingWindowLimiter(requests_per_minute, self.clock)
@@ -197,6 +207,28 @@ class QuickBooksSandbox(LedgerSandbox):
     def preferences(self) -> dict[str, Any]:
         with self._lock:
             return copy.deepcopy(self.company.preferences())
+
+    def queue_write_fault(self, code: str | int, times: int = 1, *, detail: str = "") -> None:
+        """The next ``times`` JournalEntry creates (alone or as batch items) fail with QuickBooks ``code``:
+        5010 stale object, 6000 business validation (``detail`` says which rule), 6190 invalid company
+        status, 6210 period closed, 10000 system failure."""
+        builders = {
+            "5010": stale_object,
+            "6000": lambda: business_validation(detail or "An unexpected error occurred"),
+            "6190": invalid_company_status,
+            "6210": period_closed,
+            "10000": system_error,
+        }
+        with self._lock:
+            for _ in range(times):
+                self._api.write_faults.append(builders[str(code)]())
+
+    def end_subscription(self) -> None:
+        """The company's subscription ends: every /v3 call answers 6190 Invalid Company Status."""
+        self.subscription_active = False
+
+    def restore_subscription(self) -> None:
+        self.subscription_active = True
 
     def add_account(
         self,
@@ -435,6 +467,8 @@ class QuickBooksSandbox(LedgerSandbox):
                 self.tokens.authenticate(request.headers.get("Authorization"), realm)
             if realm != self.realm_id:
                 raise authorization_failed(f"Company {realm} is not known to this sandbox")
+            if not self.subscription_active:
+                raise invalid_company_status()
         except QboFault as fault:
             return self._fault_reply(fault, note)
         with self._in_flight.slot(realm) as admitted:
@@ -476,7 +510,7 @@ class QuickBooksSandbox(LedgerSandbox):
         if request_id is not None and len(request_id) > REQUEST_ID_MAX:
             fault = invalid_property(f"requestid may be at most {REQUEST_ID_MAX} characters", "requestid")
             return self._fault_reply(fault, note)
-        remembered = method == "POST" and request_id is not None
+        remembered = method == "POST" and request_id is not None and self.request_id_replay
         with self._lock:
             if remembered and request_id in self._replay:
                 note["replayed"] = True

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from connector.domain.errors import TokenbooksError
-from connector.ledgers.port import Ledger, PostOutcome, PostRequest, PostResult
+from connector.ledgers.port import Ledger, LedgerJournal, PostOutcome, PostRequest, PostResult
 from connector.service.runs import Clock, Reporter, RunRecorder
 from connector.store.repositories import StoredJournal, UnitOfWork
 
@@ -85,25 +85,33 @@ def _found_already(
     report: PostReport,
 ) -> list[StoredJournal]:
     """Journals an earlier attempt may have created are looked up first; return the ones still to create."""
+    attempted = [s.journal.key for s in batch if s.attempts > 0]
+    existing = _look_up(ledger, attempted) if attempted else {}
     remaining = []
     for stored in batch:
-        if stored.attempts == 0:
-            remaining.append(stored)
-            continue
-        existing = ledger.find(stored.journal.key)
-        if existing is None:
+        found = existing.get(stored.journal.key)
+        if found is None:
             remaining.append(stored)
             continue
         with UnitOfWork(engine) as uow:
-            uow.outbox.set_status(stored.id, "posted", now=clock(), ledger_id=existing.ledger_id)
+            uow.outbox.set_status(stored.id, "posted", now=clock(), ledger_id=found.ledger_id)
             uow.commit()
         report.found.append(stored.journal.key)
         recorder.event(
             "posting.found",
-            f"{stored.journal.key} was already in the ledger (id {existing.ledger_id})",
-            data={"key": stored.journal.key, "ledger_id": existing.ledger_id},
+            f"{stored.journal.key} was already in the ledger (id {found.ledger_id})",
+            data={"key": stored.journal.key, "ledger_id": found.ledger_id},
         )
     return remaining
+
+
+def _look_up(ledger: Ledger, keys: list[str]) -> dict[str, LedgerJournal]:
+    """One query for many keys where the ledger offers it (QuickBooks: `DocNumber IN (…)`), else one each."""
+    find_many = getattr(ledger, "find_many", None)
+    if find_many is not None:
+        return find_many(keys)
+    found = {key: ledger.find(key) for key in keys}
+    return {key: journal for key, journal in found.items() if journal is not None}
 
 
 def _create(
@@ -117,7 +125,10 @@ def _create(
     draft: bool,
 ) -> None:
     requests = [
-        PostRequest(s.journal, request_id_for(entity, s.journal.key, s.generation), draft) for s in batch
+        PostRequest(
+            s.journal, request_id_for(entity, s.journal.key, s.generation), draft, attempt=s.attempts + 1
+        )
+        for s in batch
     ]
     with UnitOfWork(engine) as uow:
         attempts = [

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
-from connector.domain.errors import Interrupted, TokenbooksError
+from connector.domain.errors import Interrupted, ReconnectNeeded, TokenbooksError
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import MappingHistory
 from connector.domain.planner import LedgerCalendar, LockedBehaviour
@@ -107,6 +107,8 @@ def _sync(
         recorder.finish("abandoned", reason=str(exc), stats=_stats(result))
         return result
     except TokenbooksError as exc:
+        if isinstance(exc, ReconnectNeeded):
+            _alert_reconnect(recorder, entity, exc)
         result.status, result.reason = "failed", str(exc)
         recorder.finish("failed", reason=str(exc), stats=_stats(result))
         return result
@@ -265,6 +267,17 @@ def _reach_back(
         data={"version": current.version, "effective_from": current.effective_from, "from_day": stale},
     )
     return stale
+
+
+def _alert_reconnect(recorder: RunRecorder, entity: str, exc: ReconnectNeeded) -> None:
+    """One alert per run: the ledger connection is gone and only a person can bring it back."""
+    recorder.event(
+        "alert.reconnect_needed",
+        f"reconnect needed: the ledger connection of entity {entity} no longer works and tokenbooks will not "
+        f"retry it: {exc.message}. {exc.fix}",
+        level="error",
+        data={"entity": entity, "reason": exc.message, "fix": exc.fix},
+    )
 
 
 def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:

@@ -1,27 +1,61 @@
 """The token vault on the database: ledger tokens encrypted at rest, each save committed at once.
 
 A rotated refresh token is written in its own short transaction the moment it arrives, so a crash right
-after a refresh cannot lose it.
+after a refresh cannot lose it. A connection also records its health (last successful call, last error,
+"reconnect needed" with the reason) for `tokenbooks connections`.
+
+`refresh_lock` is a lease on the connection's row, taken with one conditional UPDATE (atomic on SQLite and
+PostgreSQL alike): two processes — two schedulers, a sync and a `reconcile` — never refresh the same
+connection at once, which for Xero's single-use refresh tokens would log the connection out. The lease
+runs on the wall clock (not the app's clock, which a demo or test may freeze) and expires by itself if its
+holder dies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from connector.domain.errors import BusyError
 from connector.ledgers.tokens import TokenCipher, TokenSet
 from connector.store.tables import ConnectionRow
 
+LEASE = timedelta(seconds=120)  # longer than any token call (60 s timeout), short enough to outlive a crash
+LEASE_WAIT_SECONDS = 150.0  # float ok: seconds
+LEASE_POLL_SECONDS = 0.05  # float ok: seconds
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
 
 class DatabaseVault:
-    def __init__(self, engine: Engine, cipher: TokenCipher, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        cipher: TokenCipher,
+        clock: Callable[[], datetime],
+        *,
+        lease_clock: Callable[[], datetime] = _wall_clock,
+        lease_wait_seconds: float = LEASE_WAIT_SECONDS,  # float ok: seconds
+    ) -> None:
         self.engine = engine
         self.cipher = cipher
         self.clock = clock
+        self.lease_clock = lease_clock
+        self.lease_wait_seconds = lease_wait_seconds
+
+    # ------------------------------------------------------------------------------------------ tokens
 
     def load(self, ledger: str, entity: str) -> TokenSet | None:
         with Session(self.engine) as session:
@@ -31,35 +65,132 @@ class DatabaseVault:
             return self.cipher.decrypt(row.token_ciphertext)
 
     def save(self, ledger: str, entity: str, tokens: TokenSet) -> None:
+        self._store(ledger, entity, tokens, connected=False, company_name=None)
+
+    def connected(self, ledger: str, entity: str, tokens: TokenSet, company_name: str | None) -> None:
+        """A person has just (re)connected: new tokens, the company's name, and a clean bill of health."""
+        self._store(ledger, entity, tokens, connected=True, company_name=company_name)
+
+    def _store(
+        self, ledger: str, entity: str, tokens: TokenSet, *, connected: bool, company_name: str | None
+    ) -> None:
+        now = self.clock()
         with Session(self.engine) as session:
             row = self._row(session, ledger, entity) or ConnectionRow(
                 ledger=ledger,
                 entity=entity,
                 company_id=tokens.company_id,
                 token_ciphertext="",
-                updated_at=self.clock(),
+                updated_at=now,
             )
             row.company_id = tokens.company_id or row.company_id
             row.token_ciphertext = self.cipher.encrypt(tokens)
             row.access_expires_at = tokens.access_expires_at
             row.refresh_expires_at = tokens.refresh_expires_at
-            row.status, row.last_error, row.updated_at = "ok", None, self.clock()
+            row.status, row.updated_at, row.refreshed_at = "ok", now, now
             row.token_version = (row.token_version or 0) + 1
+            if connected:
+                row.connected_at, row.last_error, row.last_error_at = now, None, None
+                row.company_name = company_name or row.company_name
             session.add(row)
             session.commit()
+
+    # ------------------------------------------------------------------------------------------ health
 
     def mark_reconnect_needed(self, ledger: str, entity: str, reason: str) -> None:
         with Session(self.engine) as session:
             row = self._row(session, ledger, entity)
             if row is None:
                 return
-            row.status, row.last_error, row.updated_at = "reconnect_needed", reason, self.clock()
+            now = self.clock()
+            row.status, row.last_error, row.last_error_at, row.updated_at = (
+                "reconnect_needed",
+                reason,
+                now,
+                now,
+            )
+            session.add(row)
+            session.commit()
+
+    def reconnect_reason(self, ledger: str, entity: str) -> str | None:
+        with Session(self.engine) as session:
+            row = self._row(session, ledger, entity)
+            if row is None or row.status != "reconnect_needed":
+                return None
+            return row.last_error or "the connection was refused"
+
+    def record_call(self, ledger: str, entity: str, *, at: datetime, error: str | None) -> None:
+        with Session(self.engine) as session:
+            row = self._row(session, ledger, entity)
+            if row is None:
+                return
+            if error is None:
+                row.last_success_at = at
+            else:
+                row.last_error, row.last_error_at = error, at
             session.add(row)
             session.commit()
 
     def status(self) -> list[ConnectionRow]:
-        with Session(self.engine) as session:
-            return list(session.exec(select(ConnectionRow).order_by(ConnectionRow.ledger)).scalars())
+        return self.status_of(self.engine)
+
+    @staticmethod
+    def status_of(engine: Engine) -> list[ConnectionRow]:
+        """Every stored connection (tokens still encrypted), for health reports; needs no key."""
+        with Session(engine) as session:
+            rows = session.exec(select(ConnectionRow).order_by(ConnectionRow.ledger, ConnectionRow.entity))
+            return list(rows.scalars())
+
+    # --------------------------------------------------------------------------------- refresh lease
+
+    @contextmanager
+    def refresh_lock(self, ledger: str, entity: str) -> Iterator[str]:
+        """Hold the connection's refresh lease (waiting for another holder); yields the owner id."""
+        owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+        deadline = time.monotonic() + self.lease_wait_seconds
+        while not self._take_lease(ledger, entity, owner):
+            if time.monotonic() > deadline:
+                raise BusyError(
+                    f"another tokenbooks process has been refreshing the {ledger} connection of {entity} "
+                    f"for over {self.lease_wait_seconds:g}s",
+                    fix=f"run again later; a stuck lease expires by itself after {LEASE.seconds}s",
+                )
+            time.sleep(LEASE_POLL_SECONDS)
+        try:
+            yield owner
+        finally:
+            self._release_lease(ledger, entity, owner)
+
+    def _take_lease(self, ledger: str, entity: str, owner: str) -> bool:
+        now = self.lease_clock()
+        table = ConnectionRow.__table__
+        with self.engine.begin() as connection:
+            taken = connection.execute(
+                update(table)
+                .where(
+                    table.c.ledger == ledger,
+                    table.c.entity == entity,
+                    or_(table.c.refresh_lock_until.is_(None), table.c.refresh_lock_until < now),
+                )
+                .values(refresh_lock_owner=owner, refresh_lock_until=now + LEASE)
+            )
+            if taken.rowcount == 1:
+                return True
+            exists = connection.execute(
+                select(table.c.id).where(table.c.ledger == ledger, table.c.entity == entity)
+            ).first()
+            return exists is None  # nothing stored yet: there is nothing to refresh, nor to protect
+
+    def _release_lease(self, ledger: str, entity: str, owner: str) -> None:
+        table = ConnectionRow.__table__
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(table)
+                .where(
+                    table.c.ledger == ledger, table.c.entity == entity, table.c.refresh_lock_owner == owner
+                )
+                .values(refresh_lock_owner=None, refresh_lock_until=None)
+            )
 
     @staticmethod
     def _row(session: Session, ledger: str, entity: str) -> ConnectionRow | None:

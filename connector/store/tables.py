@@ -307,6 +307,14 @@ class ConnectionRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     updated_at: datetime
     token_version: int = 1
+    company_name: str | None = None  # as the ledger names the company (Xero tenantName, QBO CompanyName)
+    connected_at: datetime | None = None  # when a person last ran `tokenbooks connect`
+    refreshed_at: datetime | None = None  # when the current refresh token arrived (its age)
+    last_success_at: datetime | None = None  # the last ledger call that worked
+    last_error_at: datetime | None = None
+    # A lease, so two processes never refresh the same connection at once (`DatabaseVault.refresh_lock`).
+    refresh_lock_owner: str | None = None
+    refresh_lock_until: datetime | None = None
 
 
 class LedgerChartRow(SQLModel, table=True):

@@ -8,6 +8,7 @@ import pytest
 from connector.domain.errors import ReconnectNeeded, Retriable
 from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerTarget
 from connector.ledgers.port import PostOutcome, PostRequest
+from connector.sandbox.common import loads_exact
 from tests.ledgers.conftest import connect, make_ledger
 
 
@@ -45,9 +46,14 @@ def test_a_journal_posts_with_exact_amounts_and_the_sdk_is_used_as_required(ledg
     assert amounts == [Decimal("120.37"), Decimal("120.37")]
     assert ledger.client.use_decimal is True
     assert ledger.client.minorversion == 75
-    [create] = [r for r in sandbox.requests if r["method"] == "POST" and r["path"].endswith("/journalentry")]
+    [create] = [r for r in sandbox.requests if r["method"] == "POST" and r["path"].endswith("/batch")]
     assert create["minorversion"] == "75"
-    assert create["requestid"] == "11111111-2222-3333-4444-555555555555"
+    assert len(create["requestid"]) == 36  # the batch limit; derived from the journal's request id
+    [item] = loads_exact(create["body"])["BatchItemRequest"]
+    assert len(item["bId"]) <= 10
+    assert item["bId"].endswith("11111111")
+    assert '"Amount":120.37' in create["body"].replace(" ", "")  # a JSON number with its exact digits
+    assert "TaxApplicableOn" not in create["body"]
     found = ledger.find("TB-AC-261003-001")
     assert found is not None
     assert found.ledger_id == result.ledger_id
@@ -56,6 +62,7 @@ def test_a_journal_posts_with_exact_amounts_and_the_sdk_is_used_as_required(ledg
 
 def test_an_answer_lost_after_the_write_is_resolved_by_looking_the_key_up(ledger, sandbox):
     ledger.chart_of_accounts()  # read (and cached) before the fault, so the fault hits the create itself
+    ledger.lock_date()
     sandbox.faults.queue("lost_response")
     result = post(ledger, journal())
     assert result.outcome is PostOutcome.FOUND
@@ -64,6 +71,7 @@ def test_an_answer_lost_after_the_write_is_resolved_by_looking_the_key_up(ledger
 
 def test_throttling_with_qbos_xml_429_is_recognised_and_ridden_out(ledger, sandbox):
     ledger.chart_of_accounts()
+    ledger.lock_date()
     sandbox.faults.storm("throttle", calls=2)
     result = post(ledger, journal())
     assert result.outcome is PostOutcome.CREATED
@@ -75,7 +83,8 @@ def test_a_locked_period_and_a_missing_account_are_refused_with_the_ledgers_word
     locked = post(ledger, journal())
     assert locked.outcome is PostOutcome.REJECTED
     assert locked.error_class == "LockedPeriod"
-    assert "6210" in locked.message
+    assert "closing date 2026-10-31" in locked.message
+    assert not [r for r in sandbox.requests if r["path"].endswith("/batch")]  # never attempted
     missing = post(ledger, journal(key="TB-AC-261103-001", day=date(2026, 11, 3), account="5999"))
     assert missing.outcome is PostOutcome.REJECTED
     assert "TB-AC-261103-001 line 1" in missing.message

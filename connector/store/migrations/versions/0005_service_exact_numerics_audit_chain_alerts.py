@@ -8,8 +8,8 @@
   the level); new events use scheme 2.
 - `alerts` (deduplicated notifications) and three reconciliation figures (coverage, variance, tolerance).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-25 15:46:19.235720
 """
 
@@ -23,8 +23,8 @@ from alembic import op
 
 import connector.store.tables
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

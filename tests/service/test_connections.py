@@ -1,0 +1,236 @@
+"""`tokenbooks connect` and `tokenbooks connections`, end to end: the OAuth flow with the local callback
+against the QuickBooks sandbox (its consent page approves by itself; the browser is an HTTP GET here) and
+and against the Xero sandbox (identity, consent, /connections), tokens encrypted at rest, and each
+connection's health."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from connector.cli import app as cli
+from connector.sandbox.quickbooks import QuickBooksSandbox
+from connector.sandbox.xero import XeroSandbox
+from connector.sandbox.xero_seed import DEFAULT_TENANT_NAME
+from connector.store.db import make_engine
+from connector.store.tables import ConnectionRow
+from tests.support import MINIMAL_MAPPING, Browser, free_port
+
+runner = CliRunner()
+XERO_MAPPING = """\
+mapping_version: 1
+effective_from: 2026-01-01
+change_note: a Xero company
+entities:
+  acme-uk: {ledger: xero, currency: GBP, timezone: Europe/London}
+roles:
+  ai_cogs: {xero: "500"}
+  rnd: {xero: "610"}
+  sales_marketing: {xero: "620"}
+  g_and_a: {xero: "630"}
+  accrued_ai_costs: {xero: "815"}
+  suspense: {xero: "690"}
+rules:
+  - id: support
+    when: {project: proj_support_assistant}
+    category: cogs
+"""
+
+
+@pytest.fixture
+def browser(monkeypatch) -> Browser:
+    fake = Browser()
+    monkeypatch.setattr("webbrowser.open", fake.open)
+    return fake
+
+
+@pytest.fixture
+def qbo(tmp_path):
+    with QuickBooksSandbox(tmp_path / "qbo.json") as box:
+        yield box
+
+
+def environment(tmp_path, monkeypatch, mapping=MINIMAL_MAPPING, **extra: str) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    (tmp_path / "mapping.yaml").write_text(mapping)
+    variables = {
+        "TOKENBOOKS_DATABASE_URL": f"sqlite:///{tmp_path / 'tb.db'}",
+        "TOKENBOOKS_MAPPING_FILE": str(tmp_path / "mapping.yaml"),
+        "TOKENBOOKS_DATA_DIR": str(tmp_path),
+        "TOKENBOOKS_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    } | extra
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return variables
+
+
+def qbo_env(tmp_path, monkeypatch, box: QuickBooksSandbox) -> dict[str, str]:
+    return environment(
+        tmp_path,
+        monkeypatch,
+        TOKENBOOKS_QUICKBOOKS__CLIENT_ID=box.client_id,
+        TOKENBOOKS_QUICKBOOKS__CLIENT_SECRET=box.client_secret,
+        TOKENBOOKS_QUICKBOOKS__BASE_URL=box.base_url,
+        TOKENBOOKS_QUICKBOOKS__DISCOVERY_URL=box.discovery_url,
+        TOKENBOOKS_QUICKBOOKS__REDIRECT_URI=f"http://127.0.0.1:{free_port()}/callback",
+        TOKENBOOKS_QUICKBOOKS__TIMEOUT_SECONDS="5",
+    )
+
+
+def stored_rows(variables) -> list[ConnectionRow]:
+    with Session(make_engine(variables["TOKENBOOKS_DATABASE_URL"])) as session:
+        return list(session.exec(select(ConnectionRow)))
+
+
+def test_connect_quickbooks_runs_the_oauth_flow_and_stores_the_connection_encrypted(
+    tmp_path, monkeypatch, qbo, browser
+):
+    variables = qbo_env(tmp_path, monkeypatch, qbo)
+    result = runner.invoke(cli, ["connect", "quickbooks", "--json"])
+    assert result.exit_code == 0, result.output
+    connected = json.loads(result.stdout)
+    assert connected == {
+        "ledger": "quickbooks",
+        "entity": "acme-us",
+        "company_id": qbo.realm_id,
+        "company_name": "Tokenbooks Sandbox Company",
+    }
+    [consent] = browser.visited
+    assert parse_qs(urlparse(consent).query)["redirect_uri"] == [
+        variables["TOKENBOOKS_QUICKBOOKS__REDIRECT_URI"]
+    ]
+    [row] = stored_rows(variables)
+    issued_access = [r for r in qbo.requests if r["path"].endswith("/tokens/bearer")]
+    assert len(issued_access) == 1  # one code exchange
+    assert "eyJsandbox" not in row.token_ciphertext  # encrypted at rest
+    assert row.company_id == qbo.realm_id
+    assert row.connected_at is not None
+
+    listed = runner.invoke(cli, ["connections", "--json"])
+    assert listed.exit_code == 0, listed.output
+    [health] = json.loads(listed.stdout)
+    assert health["health"] == "ok"
+    assert health["company_name"] == "Tokenbooks Sandbox Company"
+    assert health["access_expires_at"] is not None
+    assert health["refresh_expires_at"] is not None  # Intuit says: x_refresh_token_expires_in
+    table = runner.invoke(cli, ["connections"])
+    assert "Tokenbooks" in table.output  # (the name wraps in an 80-column table)
+    assert "ok" in table.output
+
+
+def test_a_connection_that_needs_a_person_says_so_until_connect_is_run_again(
+    tmp_path, monkeypatch, qbo, browser
+):
+    from connector.bootstrap import build_app
+    from connector.settings import load_settings
+
+    variables = qbo_env(tmp_path, monkeypatch, qbo)
+    assert runner.invoke(cli, ["connect", "quickbooks"]).exit_code == 0
+    application = build_app(load_settings())
+    application.token_vault().mark_reconnect_needed("quickbooks", "acme-us", "QuickBooks refused the refresh")
+    [health] = json.loads(runner.invoke(cli, ["connections", "--json"]).stdout)
+    assert health["health"] == "reconnect needed"
+    assert "refused the refresh" in health["reason"]
+    assert runner.invoke(cli, ["connect", "quickbooks"]).exit_code == 0
+    [health] = json.loads(runner.invoke(cli, ["connections", "--json"]).stdout)
+    assert (health["health"], health["last_error"]) == ("ok", None)
+    assert len(stored_rows(variables)) == 1
+
+
+def test_an_entity_is_connected_only_to_the_ledger_it_books_into(tmp_path, monkeypatch, qbo):
+    qbo_env(tmp_path, monkeypatch, qbo)
+    result = runner.invoke(cli, ["connect", "xero", "--entity", "acme-us"])
+    assert result.exit_code == 2
+    assert "books into quickbooks" in result.output
+    assert "tokenbooks connect quickbooks --entity acme-us" in result.output
+
+
+# --------------------------------------------------------------------------------------------- Xero
+
+SECOND_TENANT = ("fe79f7dd-0002", "Acme Holdings")
+
+
+@pytest.fixture
+def xero_box(tmp_path):
+    """The Xero sandbox: its consent page approves by itself; identity and /connections as documented."""
+    with XeroSandbox(tmp_path / "xero.json") as box:
+        yield box
+
+
+def xero_env(tmp_path, monkeypatch, box: XeroSandbox) -> dict[str, str]:
+    return environment(
+        tmp_path,
+        monkeypatch,
+        XERO_MAPPING,
+        TOKENBOOKS_XERO__CLIENT_ID=box.client_id,
+        TOKENBOOKS_XERO__CLIENT_SECRET=box.client_secret,
+        TOKENBOOKS_XERO__LOGIN_URL=box.base_url,
+        TOKENBOOKS_XERO__IDENTITY_URL=box.base_url,
+        TOKENBOOKS_XERO__CONNECTIONS_URL=box.base_url,
+        TOKENBOOKS_XERO__BASE_URL=box.api_url,
+        TOKENBOOKS_XERO__REDIRECT_URI=f"http://127.0.0.1:{free_port()}/callback",
+        TOKENBOOKS_XERO__TIMEOUT_SECONDS="5",
+    )
+
+
+def stored_tokens(variables):
+    from connector.ledgers.tokens import TokenCipher
+
+    [row] = stored_rows(variables)
+    return row, TokenCipher(variables["TOKENBOOKS_ENCRYPTION_KEY"]).decrypt(row.token_ciphertext)
+
+
+def test_connect_xero_books_into_the_organisation_named_by_tenant(tmp_path, monkeypatch, xero_box, browser):
+    variables = xero_env(tmp_path, monkeypatch, xero_box)
+    xero_box.also_connect(*SECOND_TENANT)
+    result = runner.invoke(cli, ["connect", "xero", "--tenant", DEFAULT_TENANT_NAME, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["company_id"] == xero_box.tenant_id
+    row, tokens = stored_tokens(variables)
+    assert (row.ledger, row.entity, row.company_name) == ("xero", "acme-uk", DEFAULT_TENANT_NAME)
+    assert tokens.company_id == xero_box.tenant_id
+    assert tokens.refresh_token
+    assert "/identity/connect/authorize" in browser.visited[0]
+    [health] = json.loads(runner.invoke(cli, ["connections", "--json"]).stdout)
+    assert health["health"] == "ok"
+    # Xero does not say when a refresh token dies: 60 days after it was last used
+    expires = datetime.fromisoformat(health["refresh_expires_at"])
+    assert abs(expires - (row.refreshed_at + timedelta(days=60))) < timedelta(seconds=1)
+
+
+def test_connect_xero_asks_which_organisation_when_the_grant_reaches_several(
+    tmp_path, monkeypatch, xero_box, browser
+):
+    variables = xero_env(tmp_path, monkeypatch, xero_box)
+    xero_box.also_connect(*SECOND_TENANT)
+    result = runner.invoke(cli, ["connect", "xero"], input="2\n")
+    assert result.exit_code == 0, result.output
+    assert f"1. {DEFAULT_TENANT_NAME} ({xero_box.tenant_id})" in result.output
+    _, tokens = stored_tokens(variables)
+    assert tokens.company_id == SECOND_TENANT[0]
+
+
+def test_connect_xero_for_a_script_names_the_organisations_instead_of_guessing(
+    tmp_path, monkeypatch, xero_box, browser
+):
+    variables = xero_env(tmp_path, monkeypatch, xero_box)
+    xero_box.also_connect(*SECOND_TENANT)
+    result = runner.invoke(cli, ["connect", "xero", "--json"])
+    assert result.exit_code == 2
+    payload = json.loads(result.stdout)
+    assert f"{SECOND_TENANT[1]} ({SECOND_TENANT[0]})" in payload["error"]
+    assert "--tenant" in payload["fix"]
+    assert stored_rows(variables) == []
+
+
+def test_connect_xero_takes_the_only_organisation(tmp_path, monkeypatch, xero_box, browser):
+    variables = xero_env(tmp_path, monkeypatch, xero_box)
+    assert runner.invoke(cli, ["connect", "xero"]).exit_code == 0
+    _, tokens = stored_tokens(variables)
+    assert tokens.company_id == xero_box.tenant_id
