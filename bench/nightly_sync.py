@@ -261,7 +261,7 @@ def _two_runs(app, entity: str, facts: int, *, batch: int) -> dict:
     }
 
 
-QUICKBOOKS_BATCH = 30  # the batch endpoint's 30 items a request (issue 6, QuickBooks half: not used yet)
+QUICKBOOKS_BATCH = 30  # QuickBooks' batch endpoint: 30 items a request
 XERO_BATCH = 30  # the service hands a ledger 30 journals a batch; the Xero adapter PUTs each batch at once
 PASSES = {"quickbooks": _quickbooks, "xero": _xero}
 
