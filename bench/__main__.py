@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import classify, focus_import
+from bench import classify, focus_import, nightly_sync
 
-BENCHMARKS = {"classify": classify, "focus_import": focus_import}
+BENCHMARKS = {"classify": classify, "focus_import": focus_import, "nightly_sync": nightly_sync}
 
 
 def main() -> int:

@@ -7,6 +7,7 @@ function, so production and tests share the wiring.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,24 +17,24 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from connector.domain.accounting_policy import PolicySet
+from connector.domain.accounting_policy import PolicyHistory, PolicySet
 from connector.domain.errors import ConfigError
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import MappingHistory
 from connector.domain.periods import Period
 from connector.domain.planner import LockedBehaviour
 from connector.domain.pricing import PriceCatalog
+from connector.domain.reconcile import Tolerance
 from connector.ledgers.beancount import BeancountLedger, BeancountNames
 from connector.ledgers.port import Ledger
 from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth, quickbooks_pacer
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
 from connector.ledgers.xero import XeroLedger
-from connector.ledgers.xero_identity import XeroIdentity
 from connector.ledgers.xero_limits import TenantLimiter
 from connector.ledgers.xero_oauth import XeroOAuth
 from connector.retrying import RetryPolicy
 from connector.service.mappings import load_history, load_mapping
-from connector.service.policies import load_policies
+from connector.service.policies import load_policies, load_policy_history
 from connector.settings import Settings, load_settings
 from connector.sources.anthropic import AnthropicSource
 from connector.sources.base import Source
@@ -69,11 +70,15 @@ class App:
     _policies: tuple[PolicySet, str] | None = None
     _catalog: PriceCatalog | None = None
     _ledgers: dict[str, Ledger] = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)  # set by `serve` on SIGTERM/SIGINT
     _xero_limiters: dict[str, TenantLimiter] = field(default_factory=dict)
 
     @property
     def actor(self) -> str:
         return self.settings.actor
+
+    def stop_requested(self) -> bool:
+        return self.stopping.is_set()
 
     # ---------------------------------------------------------------------------------------- mapping
 
@@ -116,6 +121,28 @@ class App:
 
     def locked_behaviour(self, entity: str) -> LockedBehaviour:
         return self.policies()[0].entity(entity).locked_period
+
+    def tolerance(self, provider: str) -> Tolerance:
+        """The reconciliation tolerance for `provider` (its override, or the default)."""
+        chosen = self.settings.reconcile.providers.get(provider, self.settings.reconcile)
+        return Tolerance(chosen.absolute, chosen.percent)
+
+    def policy_inputs(self, entity: str) -> dict:
+        """The accounting policies a run applies to `entity`, as recorded in its audit inputs."""
+        policies, _ = self.policies()
+        return {
+            "version": policies.version,
+            "effective_from": policies.effective_from.isoformat(),
+            "source": policies.source,
+            "hash": policies.content_hash,
+            "ledger_mode": self.settings.ledger_mode,
+            **policies.entity(entity).summary(),
+            "locked_period": self.locked_behaviour(entity).value,  # as the run applies it
+        }
+
+    def policy_history(self) -> PolicyHistory:
+        """Every policies version used before, and the current file as the newest."""
+        return load_policy_history(self.engine, *self.policies())
 
     def default_start(self, until: date) -> date:
         """Where a source with no bookmark starts: the configured start date, or the month being booked."""
@@ -235,27 +262,16 @@ class App:
             clock=self.clock,
         )
 
-    def xero_identity(self) -> XeroIdentity:
-        xero = self.settings.xero
-        client_id, client_secret = _app_credentials("Xero", "XERO", xero, "developer.xero.com → My Apps")
-        return XeroIdentity(
-            client_id=client_id,
-            client_secret=client_secret,
-            redirect_uri=xero.redirect_uri,
-            scopes=xero.scopes,
-            login_url=xero.login_url,
-            identity_url=xero.identity_url,
-            connections_url=xero.connections_url,
-            timeout=xero.timeout_seconds,
-            clock=self.clock,
-        )
-
     def ledger(self, entity: str) -> Ledger:
         if entity in self.ledger_overrides:
             return self.ledger_overrides[entity]
         if entity not in self._ledgers:
             self._ledgers[entity] = self._build_ledger(entity)
         return self._ledgers[entity]
+
+    def ledgers_in_use(self) -> dict[str, Ledger]:
+        """The ledgers this process has connected so far, by entity (their `stats` count API calls)."""
+        return {**self._ledgers, **self.ledger_overrides}
 
     def _build_ledger(self, entity: str) -> Ledger:
         kind = self.mapping()[0].entity(entity).ledger
@@ -304,15 +320,12 @@ class App:
 
     def xero_oauth(self) -> XeroOAuth:
         xero = self.settings.xero
-        if not xero.client_id or not xero.client_secret:
-            raise ConfigError(
-                "Xero app credentials are not set",
-                fix="set TOKENBOOKS_XERO__CLIENT_ID and TOKENBOOKS_XERO__CLIENT_SECRET "
-                "(from developer.xero.com → My Apps → your app → Configuration)",
-            )
+        client_id, client_secret = _app_credentials(
+            "Xero", "XERO", xero, "developer.xero.com → My Apps → your app → Configuration"
+        )
         return XeroOAuth(
-            client_id=xero.client_id,
-            client_secret=xero.client_secret.get_secret_value(),
+            client_id=client_id,
+            client_secret=client_secret,
             redirect_uri=xero.redirect_uri,
             identity_url=xero.identity_url,
             login_url=xero.login_url,
@@ -351,6 +364,19 @@ class App:
             retry=RetryPolicy(xero.max_retries + 1, sleep=self.sleep),
             limiter=self.xero_limiter(tenant_id),
         )
+
+    # ------------------------------------------------------------------------------------ after a run
+
+    def after_run(self, entity: str) -> list:
+        """What the service does after each scheduled run: raise the alerts that are due, and send them."""
+        from connector.service.alerts import raise_alerts
+
+        return raise_alerts(self, entity)
+
+    def notifier(self):
+        from connector.service.alerts import Notifier
+
+        return Notifier.from_settings(self.settings.alerts)
 
 
 def _app_credentials(label: str, section: str, settings: Any, where: str) -> tuple[str, str]:

@@ -8,6 +8,7 @@ one. Secrets are `SecretStr`, so they never print. Nothing here runs at import t
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -104,6 +105,56 @@ class XeroSettings(BaseModel):
     )
 
 
+# ------------------------------------------------------------------- service: reconcile, serve, alerts
+
+
+class ToleranceSettings(BaseModel):
+    absolute: Decimal | None = Field(Decimal("1.00"), ge=0, description="in the invoice's currency")
+    percent: Decimal | None = Field(None, ge=0, le=100, description="of the invoice total")
+
+
+class ReconcileSettings(ToleranceSettings):
+    """Reconciliation tolerance: absolute and/or percent (the larger applies), per provider if needed."""
+
+    providers: dict[str, ToleranceSettings] = Field(
+        default_factory=dict,
+        description='per-provider overrides as JSON, e.g. {"anthropic": {"absolute": "5.00", "percent": "0.5"}}',
+    )
+
+
+class ScheduleSettings(BaseModel):
+    """`tokenbooks serve`: when the jobs run, in each entity's own timezone (from the mapping)."""
+
+    nightly_at: str = Field("02:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, local")
+    month_end_day: int = Field(3, ge=1, le=28, description="day of the next month the month-end job runs")
+    month_end_at: str = Field("06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, local")
+    misfire_grace_minutes: int = Field(360, ge=1, description="a job missed by less than this still runs")
+    catch_up: bool = Field(True, description="at start, run a nightly sync missed while the service was down")
+
+
+class HealthSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="address of /healthz and /metrics (0.0.0.0 in a container)")
+    port: int = Field(8787, ge=0, le=65535, description="0 picks a free port")
+
+
+class AlertSettings(BaseModel):
+    """Where alerts go (a Slack-compatible webhook and/or email) and what counts as a spike."""
+
+    webhook_url: SecretStr | None = Field(None, description="Slack-compatible incoming webhook URL")
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    email_from: str | None = None
+    email_to: str | None = Field(None, description="comma-separated recipients")
+    spike_dimension: str = Field("project", description="project, workspace, or tag:<name> (e.g. tag:team)")
+    spike_window_days: int = Field(14, ge=2, le=90, description="trailing days the average is taken over")
+    spike_factor: Decimal = Field(Decimal("3"), gt=1, description="a day above factor × average is a spike")
+    spike_min_amount: Decimal = Field(Decimal("25"), ge=0, description="ignore days below this amount")
+    budgets_file: Path | None = Field(None, description="budgets per cost center (see docs/alerts.md)")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TOKENBOOKS_",
@@ -111,6 +162,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        env_ignore_empty=True,  # `NAME=` (as in .env.example) means "not set", not an empty value
     )
 
     database_url: str = Field(
@@ -141,6 +193,10 @@ class Settings(BaseSettings):
     focus: FocusSettings = FocusSettings()
     quickbooks: QuickBooksSettings = QuickBooksSettings()
     xero: XeroSettings = XeroSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    health: HealthSettings = HealthSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @field_validator("database_url")
     @classmethod
@@ -163,3 +219,15 @@ def load_settings(**overrides: object) -> Settings:
             "Settings are invalid: " + "; ".join(lines),
             fix="correct these variables in the environment or .env (see .env.example)",
         ) from None
+
+
+def secret_values(model: BaseModel) -> list[str]:
+    """Every secret the settings hold (API keys, client secrets, webhook URL …), to scrub from exports."""
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr) and value.get_secret_value():
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            found += secret_values(value)
+    return found

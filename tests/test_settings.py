@@ -57,3 +57,10 @@ def test_an_unknown_database_is_refused(monkeypatch):
     monkeypatch.setenv("TOKENBOOKS_DATABASE_URL", "mysql://x")
     with pytest.raises(ConfigError, match="DATABASE_URL"):
         load_settings(_env_file=None)
+
+
+def test_a_copy_of_env_example_is_valid_settings():
+    settings = Settings(_env_file=ROOT / ".env.example")
+    assert settings.alerts.webhook_url is None
+    assert settings.reconcile.percent is None
+    assert settings.schedule.nightly_at == "02:30"

@@ -134,5 +134,9 @@ class BusyError(TokenbooksError):
     """Another tokenbooks process holds the entity's lock."""
 
 
+class Interrupted(TokenbooksError):
+    """A shutdown was requested: the run stopped between two safe points and the next run goes on."""
+
+
 class InvariantViolation(AssertionError):
     """A bug: tokenbooks was about to break one of its invariants (balance, conservation, exactly once)."""

@@ -40,6 +40,8 @@ class MoneyError(ValueError):
 
 def currency_code(value: object) -> str:
     """Normalise a currency code ("usd" → "USD") and refuse unknown ones."""
+    if value in MINOR_UNITS:  # the common case, on every fact and journal: already a known code
+        return value  # type: ignore[return-value]
     if not isinstance(value, str) or not value.strip():
         raise MoneyError(f"currency must be an ISO 4217 code, got {value!r}")
     code = value.strip().upper()

@@ -43,6 +43,43 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class Tolerance:
+    """How far the invoice may differ from the provider cost, once explained items are taken out.
+
+    Absolute (in the invoice's currency) and/or percent (of the invoice total); with both, the larger
+    allowance applies. With neither, only an exact match is accepted.
+    """
+
+    absolute: Decimal | None = Decimal("1.00")
+    percent: Decimal | None = None
+
+    def allowance(self, base: Decimal) -> Decimal:
+        limits = [self.absolute] if self.absolute is not None else []
+        if self.percent is not None:
+            limits.append(abs(base) * self.percent / 100)
+        return max(limits, default=ZERO)
+
+    def allows(self, difference: Decimal, base: Decimal) -> bool:
+        return abs(difference) <= self.allowance(base)
+
+    def describe(self) -> str:
+        parts = [str(self.absolute)] if self.absolute is not None else []
+        if self.percent is not None:
+            parts.append(f"{self.percent}% of the invoice")
+        return " or ".join(parts) + (" (the larger)" if len(parts) == 2 else "") if parts else "none (exact)"
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceBreakdown:
+    """What an invoice holds besides metered usage (from its lines), and what it could not hold."""
+
+    tax: Decimal = ZERO
+    credits: Decimal = ZERO  # negative: credits reduce the amount payable
+    adjustments: Decimal = ZERO
+    late_usage: Decimal = ZERO  # cost the provider reported after the invoice was issued (not on it)
+
+
+@dataclass(frozen=True, slots=True)
 class ReconInput:
     entity: str
     provider: str
@@ -57,7 +94,8 @@ class ReconInput:
     invoice_total: Decimal | None
     ledger_total: Decimal | None = None  # what the ledger holds under tokenbooks' keys (read back)
     drifted_keys: tuple[str, ...] = ()
-    tolerance: Decimal = Decimal("1.00")
+    tolerance: Tolerance = Tolerance()
+    breakdown: InvoiceBreakdown = InvoiceBreakdown()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +104,19 @@ class ReconResult:
     status: ReconStatus
     findings: tuple[Finding, ...] = field(default=())
     coverage: Decimal | None = None  # share of the invoice explained by metered cost
+    explained: tuple[tuple[str, Decimal], ...] = ()  # the invoice − cost difference, item by item
+    unexplained: Decimal | None = None
 
     @property
     def provider_cost(self) -> Decimal:
         return quantize(self.input.provider_cost_exact, self.input.currency)
+
+    @property
+    def variance(self) -> Decimal | None:
+        """Invoice − provider cost, before anything is explained."""
+        if self.input.invoice_total is None:
+            return None
+        return self.input.invoice_total - self.provider_cost
 
 
 def reconcile(data: ReconInput) -> ReconResult:
@@ -78,12 +125,27 @@ def reconcile(data: ReconInput) -> ReconResult:
     findings = [_posted_vs_cost(data, rounding)]
     if data.ledger_total is not None:
         findings.append(_ledger_vs_posted(data))
-    coverage = None
+    coverage, explained, unexplained = None, _explained(data, rounding), None
     if data.invoice_total is not None:
-        findings.append(_invoice_vs_cost(data, cost))
+        unexplained = data.invoice_total - cost - sum((amount for _, amount in explained), ZERO)
+        findings.append(_invoice_vs_cost(data, cost, explained, unexplained))
         billed = cost - quantize(data.estimated_cost, data.currency)
         coverage = (billed / data.invoice_total).quantize(Decimal("0.0001")) if data.invoice_total else None
-    return ReconResult(data, _status(data, findings), tuple(findings), coverage)
+    return ReconResult(
+        data, _status(data, findings, unexplained), tuple(findings), coverage, explained, unexplained
+    )
+
+
+def _explained(data: ReconInput, rounding: Decimal) -> tuple[tuple[str, Decimal], ...]:
+    """Items that move the invoice away from the metered cost, signed as invoice − cost."""
+    b = data.breakdown
+    items = [
+        ("tax on the invoice", b.tax),
+        ("credits on the invoice", b.credits),
+        ("adjustments on the invoice", b.adjustments),
+        ("usage reported after the invoice was issued", -b.late_usage),
+    ]
+    return tuple((label, amount) for label, amount in items if amount)
 
 
 def _posted_vs_cost(data: ReconInput, rounding: Decimal) -> Finding:
@@ -116,30 +178,41 @@ def _ledger_vs_posted(data: ReconInput) -> Finding:
     return Finding("ledger = posted", holds, data.posted_total, data.ledger_total, difference, explanation)
 
 
-def _invoice_vs_cost(data: ReconInput, cost: Decimal) -> Finding:
+def _invoice_vs_cost(
+    data: ReconInput, cost: Decimal, explained: tuple[tuple[str, Decimal], ...], unexplained: Decimal
+) -> Finding:
     invoice = data.invoice_total or ZERO
     difference = invoice - cost
-    explanation = ""
-    if difference and data.estimated_cost:
-        explanation = f"{data.estimated_cost} of the cost is estimated from token counts, not billed"
-    if difference and abs(difference) <= data.tolerance:
-        explanation = _join(explanation, f"within the tolerance of {data.tolerance}")
-    elif difference:
-        explanation = _join(
-            explanation,
-            "beyond tolerance: look for tax, credits, usage billed late, or an invoice for another period",
+    parts = [f"{label} {amount:+}" for label, amount in explained]
+    if unexplained and data.estimated_cost:
+        parts.append(
+            f"{data.estimated_cost} of the cost is estimated from token counts, not billed: the provider's "
+            "own price for those tokens may differ"
         )
-    return Finding("invoice = provider cost", difference == 0, cost, invoice, difference, explanation)
+    if unexplained and data.tolerance.allows(unexplained, invoice):
+        parts.append(f"{unexplained:+} unexplained, within the tolerance of {data.tolerance.describe()}")
+    elif unexplained:
+        parts.append(
+            f"{unexplained:+} unexplained, beyond the tolerance of {data.tolerance.describe()}: look for "
+            "tax or credits the invoice does not itemize, usage billed in another period, or an invoice "
+            "for another account"
+        )
+    return Finding("invoice = provider cost", unexplained == 0, cost, invoice, difference, "; ".join(parts))
 
 
-def _status(data: ReconInput, findings: list[Finding]) -> ReconStatus:
+def _status(data: ReconInput, findings: list[Finding], unexplained: Decimal | None) -> ReconStatus:
     if data.drifted_keys or any(f.check == "ledger = posted" and not f.holds for f in findings):
         return ReconStatus.DRIFT
-    if data.invoice_total is None:
+    if data.invoice_total is None or unexplained is None:
         return ReconStatus.MISSING_INVOICE
     if all(f.holds for f in findings):
         return ReconStatus.MATCHED
-    if all(f.holds or abs(f.difference) <= data.tolerance for f in findings):
+    base = data.invoice_total
+    if all(
+        f.holds
+        or data.tolerance.allows(f.difference if f.check != "invoice = provider cost" else unexplained, base)
+        for f in findings
+    ):
         return ReconStatus.WITHIN_TOLERANCE
     return ReconStatus.VARIANCE
 

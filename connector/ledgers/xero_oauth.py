@@ -33,7 +33,7 @@ from xero_python.api_client.oauth2 import OAuth2Token, TokenApi
 from xero_python.exceptions import ApiException, OAuth2Error
 from xero_python.identity import IdentityApi
 
-from connector.domain.errors import ReconnectNeeded
+from connector.domain.errors import ConfigError, ReconnectNeeded
 from connector.ledgers.tokens import TokenManager, TokenSet
 from connector.ledgers.xero_errors import RECONNECT, classify
 
@@ -280,22 +280,33 @@ class XeroOAuth:
             raise classify(error, what, grant=grant) from None
 
 
-def choose_tenant(connections: Sequence[XeroConnection], wanted: str | None) -> XeroConnection:
-    """The connection for ``wanted`` (a tenant id or name), or the only one there is."""
+def choose_tenant(
+    connections: Sequence[XeroConnection],
+    wanted: str | None,
+    ask: Callable[[Sequence[XeroConnection]], XeroConnection] | None = None,
+) -> XeroConnection:
+    """The organisation to book into: the one named (tenant id or name), the only one, or a person's choice.
+
+    Practices and other non-organisation tenants a consent may list are never candidates.
+    """
     organisations = [c for c in connections if c.tenant_type in ("ORGANISATION", "")]
+    listed = "; ".join(f"{c.tenant_name} ({c.tenant_id})" for c in organisations) or "none"
+    if not organisations:
+        raise ReconnectNeeded("the Xero consent connected no organisation", fix=RECONNECT)
     if wanted:
         for connection in organisations:
             if wanted in (connection.tenant_id, connection.tenant_name):
                 return connection
-        names = ", ".join(f"{c.tenant_name} ({c.tenant_id})" for c in organisations) or "none"
-        raise ReconnectNeeded(
-            f"the Xero consent did not connect organisation {wanted!r}; connected: {names}",
-            fix="run `tokenbooks connect xero` again and tick that organisation, or correct TOKENBOOKS_XERO__TENANT_ID",
+        raise ConfigError(
+            f"the Xero consent did not connect organisation {wanted!r}; it connected: {listed}",
+            fix="pass --tenant with one of those (or correct TOKENBOOKS_XERO__TENANT_ID), or tick that "
+            "organisation when connecting again",
         )
-    if len(organisations) != 1:
-        names = ", ".join(f"{c.tenant_name} ({c.tenant_id})" for c in organisations) or "none"
-        raise ReconnectNeeded(
-            f"the Xero consent connected {len(organisations)} organisations ({names}); tokenbooks needs one",
-            fix="set TOKENBOOKS_XERO__TENANT_ID to the organisation to post to",
+    if len(organisations) == 1:
+        return organisations[0]
+    if ask is None:
+        raise ConfigError(
+            f"the Xero consent connected {len(organisations)} organisations: {listed}",
+            fix="run again with --tenant <id or name>, or set TOKENBOOKS_XERO__TENANT_ID",
         )
-    return organisations[0]
+    return ask(organisations)

@@ -272,6 +272,12 @@ class XeroSandbox(LedgerSandbox):
         with self._changing():
             self.tokens.disconnect_tenant(self.tenant_id)
 
+    def also_connect(self, tenant_id: str, name: str) -> None:
+        """Consents from now on also connect another organisation (no Accounting data of its own): the
+        case where the person approving ticks several organisations and tokenbooks must ask which one."""
+        with self._changing():
+            self.tokens.tenants[tenant_id] = name
+
     def in_flight(self) -> int:
         return self._in_flight.in_flight(self.tenant_id)
 

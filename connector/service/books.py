@@ -32,7 +32,7 @@ from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.domain.planner import PlannedJournal, Review
 from connector.ledgers.port import Ledger
-from connector.service.policies import rate_table
+from connector.service.policies import rate_table, rates_hash
 from connector.store.repositories import UnitOfWork
 
 LedgerRate = Callable[[str, str, date], Rate | None]
@@ -72,6 +72,22 @@ class BookOptions:
     drafts: bool = False  # the ledger keeps draft journals (Xero)
     # How to reach the ledger in another currency; asked only when some amount is in one.
     currency_plan: Callable[[], CurrencyPlan] | None = None
+    rates_hash: str = ""  # the content of the rates file, for the plan's fingerprint
+
+    def fingerprint(self, uow: UnitOfWork, entity: str) -> list:
+        """What these options and the books' other inputs are, for the plan's "nothing changed" check:
+        a new policy version, another day (dates come due), a lot, a credit event or an invoice plans again."""
+        return [
+            [p.content_hash for p in self.policies.versions],
+            str(self.as_of),
+            self.home,
+            self.posting_mode.value,
+            self.drafts,
+            self.rates_hash,
+            uow.credit_lots.summary(entity),
+            uow.customer_credits.summary(entity),
+            uow.invoices.summary(entity),
+        ]
 
 
 def book_options(
@@ -113,6 +129,7 @@ def book_options(
         ledger_name=LEDGER_NAMES.get(ledger.name, ledger.name),
         drafts=ledger.supports_drafts,
         currency_plan=currency_plan,
+        rates_hash=rates_hash(policies.current, entity),
     )
 
 

@@ -21,7 +21,7 @@ from connector.domain.errors import ConfigError, ReconnectNeeded
 from connector.ledgers.oauth_flow import authorize
 from connector.ledgers.qbo_client import company_name
 from connector.ledgers.tokens import TokenSet
-from connector.ledgers.xero_identity import XeroTenant
+from connector.ledgers.xero_oauth import XeroConnection, choose_tenant
 
 CONNECTABLE = ("quickbooks", "xero")
 # Xero does not say when a refresh token dies: 60 days after its last use (erps.md §6.2).
@@ -39,7 +39,7 @@ class ConnectApp(Protocol):
 
     def quickbooks_oauth(self) -> Any: ...
 
-    def xero_identity(self) -> Any: ...
+    def xero_oauth(self) -> Any: ...
 
     def token_vault(self) -> Any: ...
 
@@ -52,7 +52,7 @@ class Connected:
     company_name: str | None
 
 
-Chooser = Callable[[Sequence[XeroTenant]], XeroTenant]
+Chooser = Callable[[Sequence[XeroConnection]], XeroConnection]
 
 
 def connect_ledger(
@@ -133,47 +133,17 @@ def _connect_xero(
     choose: Chooser | None,
     timeout_seconds: float,  # float ok: seconds
 ) -> tuple[TokenSet, str | None]:
-    identity = app.xero_identity()
+    oauth = app.xero_oauth()
     grant = authorize(
-        identity.authorization_url,
+        oauth.authorization_url,
         app.settings.xero.redirect_uri,
         open_browser=open_browser,
         say=say,
         timeout_seconds=timeout_seconds,
     )
-    tokens = identity.exchange_code(grant.code)
-    chosen = pick_tenant(identity.tenants(tokens), tenant or app.settings.xero.tenant_id, choose)
-    return replace(tokens, company_id=chosen.tenant_id), chosen.name
-
-
-def pick_tenant(tenants: Sequence[XeroTenant], wanted: str | None, choose: Chooser | None) -> XeroTenant:
-    """The organisation to book into: the one named (by id or name), the only one, or the person's choice."""
-    if not tenants:
-        raise ReconnectNeeded(
-            "the Xero grant reaches no organisation",
-            fix="run `tokenbooks connect xero` again and tick an organisation on the consent page",
-        )
-    if wanted:
-        for tenant in tenants:
-            if wanted in (tenant.tenant_id, tenant.name):
-                return tenant
-        listed = "; ".join(f"{t.name} ({t.tenant_id})" for t in tenants)
-        raise ConfigError(
-            f"the Xero grant does not reach organisation {wanted!r}; it reaches: {listed}",
-            fix="pass --tenant with one of those, or approve that organisation when connecting",
-        )
-    if len(tenants) == 1:
-        return tenants[0]
-    if choose is None:
-        listed = "; ".join(f"{t.name} ({t.tenant_id})" for t in tenants)
-        raise ConfigError(
-            f"the Xero grant reaches {len(tenants)} organisations: {listed}",
-            fix="run again with --tenant <id or name>",
-        )
-    return choose(tenants)
-
-
-# ---------------------------------------------------------------------------------------------- health
+    tokens = oauth.exchange_code(grant.code)
+    chosen = choose_tenant(oauth.connections(tokens), tenant or app.settings.xero.tenant_id, choose)
+    return replace(tokens, company_id=chosen.tenant_id), chosen.tenant_name
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ twice.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,6 +17,7 @@ from decimal import Decimal
 
 from sqlalchemy.engine import Engine
 
+from connector import __version__
 from connector.domain.coverage import (
     Coverage,
     UnmappedPattern,
@@ -69,6 +72,7 @@ class PlanReport:
     allocated: Decimal = ZERO
     suspense_by_provider: dict[str, Decimal] = field(default_factory=dict)
     desired: dict[Bucket, Decimal] = field(default_factory=dict)
+    skipped: bool = False  # nothing changed since the last plan: nothing to plan, nothing classified
     coverage: list[Coverage] = field(default_factory=list)
     unmapped: list[UnmappedPattern] = field(default_factory=list)
     totals: dict[tuple[LedgerTarget, Category, str], Decimal] = field(default_factory=dict)
@@ -109,7 +113,10 @@ def plan_entity(
     company = mapping.entity(entity)
     options = books or default_options(clock(), company.timezone, company.currency)
     report = PlanReport(entity, first, last)
+    state = PlanState(history or MappingHistory.of([mapping]), entity, first, last, calendar, options)
     with UnitOfWork(engine) as uow:
+        if not dry_run and _unchanged_since_last_plan(uow, state, report):
+            return report
         stored = uow.facts.current(entity, first, last)
         classifier = (history or MappingHistory.of([mapping])).classifier()
         pairs = [(sf.id, a) for sf in stored for a in classifier.classify(sf.fact)]
@@ -160,8 +167,69 @@ def plan_entity(
             uow.outbox.add(
                 planned.journal, ledger=ledger, run_id=run_id, now=now, hold_reason=planned.hold_reason
             )
+        uow.session.flush()
+        _remember(uow, state, report, run_id, now)
         uow.commit()
     return report
+
+
+# ------------------------------------------------------------------------------- nothing changed: skip
+
+
+@dataclass(frozen=True)
+class PlanState:
+    """What a plan depends on. When none of it changed since the last plan, planning again plans nothing
+    (desired = posted after that plan), so a night with no new data skips classifying the month."""
+
+    history: MappingHistory
+    entity: str
+    first: date
+    last: date
+    calendar: LedgerCalendar
+    books: BookOptions  # the accounting policies, the day, and the other inputs of the desired amounts
+
+    def fingerprint(self, uow: UnitOfWork) -> str:
+        parts = [
+            __version__,
+            [m.content_hash for m in self.history.versions],
+            self.entity,
+            str(self.first),
+            str(self.last),
+            str(self.calendar.lock_date),
+            self.calendar.locked_behaviour.value,
+            self.books.fingerprint(uow, self.entity),
+            uow.facts.summary(self.entity, self.first, self.last),  # count and newest id of current facts
+            uow.outbox.summary(self.entity),  # count of active journals and the newest journal id
+        ]
+        return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _unchanged_since_last_plan(uow: UnitOfWork, state: PlanState, report: PlanReport) -> bool:
+    fingerprint = state.fingerprint(uow)
+    last = uow.events.last_data("plan.state", entity=state.entity, fingerprint=fingerprint)
+    if last is None:
+        return False
+    report.skipped, report.facts = True, last["facts"]
+    report.suspense_by_provider = {p: Decimal(a) for p, a in last["suspense"].items()}
+    report.allocated = Decimal(last["allocated"])
+    return True
+
+
+def _remember(uow: UnitOfWork, state: PlanState, report: PlanReport, run_id: str | None, now) -> None:
+    """Record, in the plan's own transaction, the state this plan leaves (the journals it stored included)."""
+    uow.events.append(
+        "plan.state",
+        f"plan of {state.entity} for {state.first}..{state.last} stored",
+        run_id=run_id,
+        data={
+            "entity": state.entity,
+            "fingerprint": state.fingerprint(uow),
+            "facts": report.facts,
+            "allocated": str(report.allocated),
+            "suspense": {p: str(a) for p, a in report.suspense_by_provider.items()},
+        },
+        now=now,
+    )
 
 
 def _content(journal: Journal) -> tuple:

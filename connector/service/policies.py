@@ -9,6 +9,7 @@ file the built-in defaults apply (arrears, daily accruals, next open period), an
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -170,12 +171,27 @@ def _line_of(key: str, text: str) -> str:
     return ""
 
 
-def rate_table(policies: PolicySet, entity: str) -> RateTable:
-    """The entity's rates file, read relative to the policy file (an empty table when none is set)."""
+def rates_path(policies: PolicySet, entity: str) -> Path | None:
+    """The entity's rates file, relative to the policy file (None when the policies name none)."""
     name = policies.entity(entity).rates_file
     if not name:
+        return None
+    return Path(name) if Path(name).is_absolute() else Path(policies.source).parent / name
+
+
+def rates_hash(policies: PolicySet, entity: str) -> str:
+    path = rates_path(policies, entity)
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path else ""
+    except OSError:
+        return "unreadable"
+
+
+def rate_table(policies: PolicySet, entity: str) -> RateTable:
+    """The entity's rates file, read relative to the policy file (an empty table when none is set)."""
+    path = rates_path(policies, entity)
+    if path is None:
         return RateTable(source="(no rates file in the policies)")
-    path = Path(name) if Path(name).is_absolute() else Path(policies.source).parent / name
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

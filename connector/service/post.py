@@ -9,7 +9,7 @@ no clear answer or retries exhausted → failed, to be looked up and retried on 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
@@ -37,6 +37,7 @@ class PostReport:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     held: int = 0
+    interrupted: bool = False  # a shutdown was requested: the remaining batches wait for the next run
 
     @property
     def ok(self) -> bool:
@@ -53,13 +54,20 @@ def post_pending(
     reporter: Reporter,
     batch_size: int = 30,
     draft: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> PostReport:
-    """Post every pending journal of `entity`; an error that stops the ledger (auth, config) propagates."""
+    """Post every pending journal of `entity`; an error that stops the ledger (auth, config) propagates.
+
+    `should_stop` is asked between batches: a shutdown stops at a batch boundary, never mid-batch.
+    """
     with UnitOfWork(engine) as uow:
         pending = uow.outbox.pending(entity)
         report = PostReport(held=len(uow.outbox.list(entity, statuses=["held"])))
     total = len(pending)
     for start in range(0, total, batch_size):
+        if should_stop():
+            report.interrupted = True
+            break
         batch = pending[start : start + batch_size]
         to_create = _found_already(engine, ledger, batch, recorder, clock, report)
         if to_create:

@@ -104,6 +104,7 @@ def pull_source(
             "unchanged": replaced.unchanged,
             "withdrawn": replaced.withdrawn,
             "pages": len(result.pages),
+            "bookmark": result.window.last_day,  # where the source's bookmark stands now
             "usage_buckets": len(result.usage),
         },
     )

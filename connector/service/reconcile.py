@@ -9,14 +9,18 @@ reported and left alone: a person decided that.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import partial
+from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
 from connector.domain.accounting_policy import BUILT_IN, PolicyHistory
 from connector.domain.desired import COST_KINDS, usage_costs
+from connector.domain.errors import TokenbooksError
 from connector.domain.facts import CostBasis
 from connector.domain.journals import Journal, JournalKind
 from connector.domain.mapping import MappingSet
@@ -24,14 +28,12 @@ from connector.domain.mapping_history import HistoryClassifier, MappingHistory
 from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
 from connector.domain.policies import COUNTER_ROLE
-from connector.domain.reconcile import ReconInput, ReconResult, reconcile
+from connector.domain.reconcile import InvoiceBreakdown, ReconInput, ReconResult, Tolerance, reconcile
 from connector.ledgers.port import Ledger, LedgerJournal
 from connector.service.books import role_targets
-from connector.service.runs import Clock, RunRecorder
+from connector.service.runs import Clock, RunRecorder, exclusive
 from connector.store.repositories import StoredJournal, UnitOfWork
-from connector.store.tables import ReconciliationRow
-
-DEFAULT_TOLERANCE = Decimal("1.00")
+from connector.store.tables import InvoiceRow, ReconciliationRow
 
 Account = tuple[str, str]  # (provider, provider account)
 
@@ -47,6 +49,11 @@ class _Figures:
     invoice: Decimal | None = None
     ledger: Decimal | None = None
     drifted: list[str] = field(default_factory=list)
+    tax: Decimal = ZERO
+    credits: Decimal = ZERO
+    adjustments: Decimal = ZERO
+    late: Decimal = ZERO
+    issued: date | None = None  # the latest issue date of the period's invoices
 
 
 def reconcile_period(
@@ -58,7 +65,7 @@ def reconcile_period(
     ledger: Ledger | None,
     recorder: RunRecorder,
     clock: Clock,
-    tolerance: Decimal = DEFAULT_TOLERANCE,
+    tolerance: Callable[[str], Tolerance] = lambda provider: Tolerance(),
     history: MappingHistory | None = None,
     policies: PolicyHistory | None = None,
 ) -> list[ReconResult]:
@@ -70,6 +77,10 @@ def reconcile_period(
         stored = uow.facts.current(entity, period.first_day, period.last_day)
         journals = uow.outbox.for_bucket_periods(entity, period.first_day, period.last_day)
         invoices = uow.invoices.for_period(entity, str(period))
+        _invoices(figures, invoices)
+        for (provider, account), f in figures.items():
+            if f.issued is not None:
+                f.late = _late_usage(uow, entity, provider, account, period, f.issued)
     buckets = partial(
         usage_costs,
         policies=policies or PolicyHistory.of([BUILT_IN]),
@@ -78,9 +89,6 @@ def reconcile_period(
     )
     _cost(figures, [s.fact for s in stored], (history or MappingHistory.of([mapping])).classifier(), buckets)
     _posted(figures, journals, period)
-    for invoice in invoices:
-        f = figures[(invoice.provider, invoice.provider_account)]
-        f.invoice = (f.invoice or ZERO) + invoice.total
     if ledger is not None:
         _read_back(figures, journals, ledger, mapping, entity, period, engine, recorder, clock)
     results = [
@@ -99,13 +107,43 @@ def reconcile_period(
                 invoice_total=f.invoice,
                 ledger_total=f.ledger,
                 drifted_keys=tuple(f.drifted),
-                tolerance=tolerance,
+                tolerance=tolerance(provider),
+                breakdown=InvoiceBreakdown(f.tax, f.credits, f.adjustments, f.late),
             )
         )
         for (provider, account), f in sorted(figures.items())
     ]
     _store(engine, results, recorder, clock)
     return results
+
+
+def _invoices(figures: dict[Account, _Figures], invoices: list[InvoiceRow]) -> None:
+    for invoice in invoices:
+        f = figures[(invoice.provider, invoice.provider_account)]
+        f.invoice = (f.invoice or ZERO) + invoice.total
+        f.issued = max(f.issued or invoice.issue_date, invoice.issue_date)
+        for line in invoice.lines:
+            amount = Decimal(str(line["amount"]))
+            if line.get("kind") == "tax":
+                f.tax += amount
+            elif line.get("kind") == "credit":
+                f.credits += amount
+            elif line.get("kind") == "adjustment":
+                f.adjustments += amount
+
+
+def _late_usage(
+    uow: UnitOfWork, entity: str, provider: str, account: str, period: Period, issued: date
+) -> Decimal:
+    """Cost the provider reported (or restated) after the invoice was issued: now − as known then."""
+    cutoff = datetime.combine(issued + timedelta(days=1), time(0), tzinfo=UTC)
+    now_total = then_total = ZERO
+    for row in uow.facts.all_versions(entity, provider, account, period.first_day, period.last_day):
+        if row.is_current:
+            now_total += row.amount
+        if row.pulled_at < cutoff and (row.superseded_at is None or row.superseded_at >= cutoff):
+            then_total += row.amount
+    return now_total - then_total
 
 
 def _cost(figures: dict[Account, _Figures], facts: list, classifier: HistoryClassifier, buckets) -> None:
@@ -228,8 +266,68 @@ def _store(engine: Engine, results: list[ReconResult], recorder: RunRecorder, cl
                     posted_total=d.posted_total,
                     ledger_total=d.ledger_total,
                     status=r.status.value,
-                    findings=[f.as_dict() for f in r.findings],
+                    findings=[f.as_dict() for f in r.findings]
+                    + [{"explained": label, "amount": str(amount)} for label, amount in r.explained],
                     created_at=clock(),
+                    coverage=r.coverage,
+                    variance=r.variance,
+                    tolerance=d.tolerance.allowance(d.invoice_total or ZERO),
                 )
             )
         uow.commit()
+
+
+# ------------------------------------------------------------------------------------- a reconcile run
+
+
+class ReconcileContext(Protocol):
+    engine: Engine
+    clock: Clock
+    actor: str
+
+    def mapping(self) -> tuple[MappingSet, str]: ...
+
+    def ledger(self, entity: str) -> Ledger: ...
+
+    def tolerance(self, provider: str) -> Tolerance: ...
+
+    def mapping_history(self) -> MappingHistory: ...
+
+    def policy_history(self) -> PolicyHistory: ...
+
+
+def reconcile_run(
+    ctx: ReconcileContext, *, entity: str, period: Period, read_back: bool = True
+) -> list[ReconResult]:
+    """A recorded reconciliation run of one entity and month, holding the entity's lock."""
+    with exclusive(ctx.engine, ctx.clock, entity=entity, kind="reconcile", actor=ctx.actor):
+        recorder = RunRecorder(
+            ctx.engine,
+            ctx.clock,
+            actor=ctx.actor,
+            kind="reconcile",
+            entity=entity,
+            params={"period": str(period), "read_back": read_back},
+        )
+        try:
+            mapping, _ = ctx.mapping()
+            results = reconcile_period(
+                ctx.engine,
+                mapping=mapping,
+                entity=entity,
+                period=period,
+                ledger=ctx.ledger(entity) if read_back else None,
+                recorder=recorder,
+                clock=ctx.clock,
+                tolerance=ctx.tolerance,
+                history=ctx.mapping_history(),
+                policies=ctx.policy_history(),
+            )
+        except TokenbooksError as exc:
+            recorder.finish("failed", reason=str(exc))
+            raise
+        recorder.finish(
+            "succeeded",
+            stats={f"{r.input.provider}/{r.input.provider_account}": r.status.value for r in results},
+        )
+        return results

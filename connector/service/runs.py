@@ -1,14 +1,16 @@
 """Runs: every sync, close or reconcile is a run, recorded with its inputs, outcome and reason.
 
 `RunRecorder` writes the run row and the append-only events, each in its own short transaction so that
-a failure later in the run never erases what was recorded. `Reporter` is how a use case shows progress
+a failure later in the run never erases what was recorded. `exclusive` holds an entity's lock for a run
+and marks runs that a killed process left `running` as abandoned. `Reporter` is how a use case shows progress
 to a person (rich bars in the CLI) without knowing about terminals.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,6 +18,8 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 
 from connector import __version__
+from connector.domain.errors import BusyError
+from connector.store.locks import entity_lock
 from connector.store.repositories import UnitOfWork
 
 
@@ -108,3 +112,62 @@ class RunRecorder:
             )
             uow.commit()
         return RunOutcome(self.run_id, status, reason, stats)
+
+
+# ---------------------------------------------------------------------------------------- one at a time
+
+
+@contextmanager
+def exclusive(engine: Engine, clock: Clock, *, entity: str, kind: str, actor: str) -> Iterator[None]:
+    """Run `kind` for `entity` holding the entity's lock (BusyError if another process holds it).
+
+    Taking the lock proves no other process is working on the entity, so any of its runs still marked
+    `running` belong to a process that died: they are marked abandoned (their journals left `posting`
+    are looked up in the ledger before anything is created again, so nothing is duplicated).
+    """
+    with ExitStack() as stack:
+        try:
+            fresh = stack.enter_context(entity_lock(engine, entity))
+        except BusyError as exc:
+            _record_skip(engine, clock, entity=entity, kind=kind, actor=actor, reason=exc.message)
+            raise
+        if fresh:
+            abandon_orphans(engine, clock, entity=entity, actor=actor)
+        yield
+
+
+def abandon_orphans(engine: Engine, clock: Clock, *, entity: str, actor: str) -> list[str]:
+    now = clock()
+    with UnitOfWork(engine) as uow:
+        orphans = uow.runs.abandon_running(entity, now=now, reason=ABANDONED_REASON)
+        for run in orphans:
+            uow.events.append(
+                "run.abandoned",
+                f"{run.kind} run {run.id} of {entity} (started {run.started_at:%Y-%m-%d %H:%M} UTC) was "
+                "abandoned: its process stopped before it finished; this run takes up its work",
+                run_id=run.id,
+                actor=actor,
+                level="warning",
+                data={"entity": entity, "kind": run.kind, "started_at": run.started_at},
+                now=now,
+            )
+        uow.commit()
+    return [run.id for run in orphans]
+
+
+ABANDONED_REASON = (
+    "the process running it stopped (killed, crashed or shut down) before it finished; the next run of "
+    "the entity took up its work, looking up in the ledger every journal it may have posted"
+)
+
+
+def _record_skip(engine: Engine, clock: Clock, *, entity: str, kind: str, actor: str, reason: str) -> None:
+    with UnitOfWork(engine) as uow:
+        uow.events.append(
+            "run.skipped",
+            f"{kind} of {entity} not started: {reason}",
+            actor=actor,
+            data={"entity": entity, "kind": kind, "reason": reason},
+            now=clock(),
+        )
+        uow.commit()

@@ -15,7 +15,7 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 
 from connector.domain.accounting_policy import PolicySet, PostingMode
-from connector.domain.errors import ReconnectNeeded, TokenbooksError
+from connector.domain.errors import Interrupted, ReconnectNeeded, TokenbooksError
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import MappingHistory
 from connector.domain.planner import LedgerCalendar, LockedBehaviour
@@ -26,7 +26,7 @@ from connector.service.plan import PlanReport, plan_entity
 from connector.service.policies import mark_policies_applied, policy_reach_back, prepare_policies
 from connector.service.post import PostReport, post_pending
 from connector.service.pull import SourcePull, last_complete_day, pull_source, window_for
-from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
+from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter, exclusive
 from connector.sources.base import Source
 from connector.store.repositories import UnitOfWork
 
@@ -47,6 +47,10 @@ class SyncContext(Protocol):
     def default_start(self, until: date) -> date: ...
 
     def locked_behaviour(self, entity: str) -> LockedBehaviour: ...
+
+    def stop_requested(self) -> bool: ...
+
+    def policy_inputs(self, entity: str) -> dict: ...
 
     def policies(self) -> tuple[PolicySet, str]: ...
 
@@ -78,6 +82,19 @@ def sync(
     dry_run: bool = False,
     reporter: Reporter | None = None,
 ) -> SyncResult:
+    with exclusive(ctx.engine, ctx.clock, entity=entity, kind="sync", actor=ctx.actor):
+        return _sync(ctx, entity=entity, since=since, until=until, dry_run=dry_run, reporter=reporter)
+
+
+def _sync(
+    ctx: SyncContext,
+    *,
+    entity: str,
+    since: date | None,
+    until: date | None,
+    dry_run: bool,
+    reporter: Reporter | None,
+) -> SyncResult:
     reporter = reporter or SilentReporter()
     until = until or last_complete_day(ctx)
     params = {"entity": entity, "since": since, "until": until, "dry_run": dry_run}
@@ -92,6 +109,10 @@ def sync(
     result = SyncResult(recorder.run_id, entity, "running", dry_run=dry_run)
     try:
         _run(ctx, result, recorder, reporter, since=since, until=until)
+    except Interrupted as exc:
+        result.status, result.reason = "abandoned", str(exc)
+        recorder.finish("abandoned", reason=str(exc), stats=_stats(result))
+        return result
     except TokenbooksError as exc:
         if isinstance(exc, ReconnectNeeded):
             _alert_reconnect(recorder, entity, exc)
@@ -118,6 +139,7 @@ def _run(
     until: date,
 ) -> None:
     mapping, text = ctx.mapping()
+    _record_inputs(ctx, result.entity, mapping, recorder)
     history = load_history(ctx.engine, mapping, text)  # refuses a version number used before
     policies = prepare_policies(ctx, recorder)  # the same for the accounting policies
     ledger = ctx.ledger(result.entity)
@@ -141,6 +163,7 @@ def _run(
         uow.commit()
     first_day = until
     for source in ctx.sources(result.entity):
+        _stop_if_asked(ctx, "before pulling " + source.name)
         window = window_for(
             source, ctx.engine, since=since, until=until, default_start=ctx.default_start(until)
         )
@@ -184,6 +207,8 @@ def _run(
     if result.dry_run:
         return
     mark_policies_applied(ctx.engine, ctx.clock)
+    _stop_if_asked(ctx, "before posting")
+    recorder.event("post.started", f"posting the pending journals of {result.entity}")
     result.post = post_pending(
         ctx.engine,
         ledger,
@@ -192,6 +217,53 @@ def _run(
         clock=ctx.clock,
         reporter=reporter,
         draft=options.posting_mode is PostingMode.DRAFT and options.drafts,
+        should_stop=ctx.stop_requested,
+    )
+    recorder.event(
+        "post.finished",
+        f"posted {len(result.post.posted)}, found {len(result.post.found)}, rejected "
+        f"{len(result.post.rejected)}, to retry {len(result.post.failed)}",
+        data={
+            "ledger": ledger.name,
+            "ledger_calls": {"read": ledger.stats.read_calls, "write": ledger.stats.write_calls},
+        },
+    )
+    if result.post.interrupted:
+        raise Interrupted(
+            f"stopped by a shutdown request after posting {len(result.post.posted)} journal(s)",
+            fix="nothing to do: the next run posts the rest",
+        )
+
+
+def _stop_if_asked(ctx: SyncContext, where: str) -> None:
+    if ctx.stop_requested():
+        raise Interrupted(f"stopped by a shutdown request {where}", fix="nothing to do: the next run goes on")
+
+
+def _record_inputs(ctx: SyncContext, entity: str, mapping: MappingSet, recorder: RunRecorder) -> None:
+    """What the run starts from, for the auditor: mapping and policy versions, sources and bookmarks."""
+    policy = ctx.policy_inputs(entity)
+    with UnitOfWork(ctx.engine) as uow:
+        bookmarks = {b.source_id: b.value for b in uow.bookmarks.all()}
+        before = uow.events.last_data("run.inputs", entity=entity)
+    if before is not None and before.get("policy") != policy:
+        recorder.event(
+            "policy.changed",
+            f"accounting policy of {entity} changed: {before.get('policy')} → {policy}",
+            level="warning",
+            data={"entity": entity, "before": before.get("policy"), "after": policy},
+        )
+    recorder.event(
+        "run.inputs",
+        f"mapping version {mapping.version} ({mapping.content_hash[:12]}), "
+        f"{len(ctx.sources(entity))} source(s)",
+        data={
+            "mapping": {"version": mapping.version, "hash": mapping.content_hash, "source": mapping.source},
+            "entity": entity,
+            "policy": policy,
+            "sources": [s.name for s in ctx.sources(entity)],
+            "bookmarks": bookmarks,
+        },
     )
 
 
@@ -232,7 +304,13 @@ def _alert_reconnect(recorder: RunRecorder, entity: str, exc: ReconnectNeeded) -
 def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
     recorder.event(
         "plan.finished",
-        f"planned {len(plan.planned)} journal(s) for {plan.first_day}..{plan.last_day} from {plan.facts} facts",
+        (
+            f"nothing changed since the last plan of {plan.first_day}..{plan.last_day} (same facts, mapping, "
+            "policy, lock date and outbox): nothing to plan"
+            if plan.skipped
+            else f"planned {len(plan.planned)} journal(s) for {plan.first_day}..{plan.last_day} from "
+            f"{plan.facts} facts"
+        ),
         data={
             "journals": [p.journal.key for p in plan.planned],
             "facts": plan.facts,

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Text, cast, delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -45,6 +47,7 @@ from connector.domain.prepaid import lot_order
 from connector.domain.usage import Usage
 from connector.store.tables import (
     AllocationRow,
+    AuditChainRow,
     BookmarkRow,
     ContributionRow,
     CreditLotRow,
@@ -121,7 +124,14 @@ def fact_to_row(fact: Fact, *, run_id: str | None, now: datetime, raw_payload_id
     }
 
 
-def row_to_fact(row: FactRow) -> Fact:
+# Bulk reads and writes of facts and allocations go through the tables (SQLAlchemy Core): rows as tuples,
+# no ORM identity map, which is what makes a month of a million facts fit in the nightly window.
+FACTS = FactRow.__table__
+ALLOCATIONS = AllocationRow.__table__
+
+
+def row_to_fact(row: Any) -> Fact:
+    """A fact from a stored row: an ORM object, or a Core row from `fact_rows()` (dimensions as JSON text)."""
     return Fact(
         entity=row.entity,
         provider=row.provider,
@@ -131,7 +141,7 @@ def row_to_fact(row: FactRow) -> Fact:
         amount=row.amount,
         currency=row.currency,
         natural_key=row.natural_key,
-        dimensions=Dimensions.of(row.dimensions),
+        dimensions=_dimensions(row),
         cost_basis=CostBasis(row.cost_basis),
         charge_category=ChargeCategory(row.charge_category),
         quantity=row.quantity,
@@ -141,19 +151,36 @@ def row_to_fact(row: FactRow) -> Fact:
     )
 
 
-FACT_CONTENT = (
-    "amount",
-    "currency",
-    "dimensions",
-    "posting_date",
-    "quantity",
-    "cost_basis",
-    "charge_category",
-)
+def fact_rows() -> Any:
+    """SELECT of what a Fact needs (no audit columns), dimensions as JSON text (parsed once per text)."""
+    skip = {"dimensions", "pulled_at", "superseded_at", "run_id", "raw_payload_id"}
+    columns = [c for c in FACTS.c if c.name not in skip]
+    return select(*columns, cast(FACTS.c.dimensions, Text).label("dimensions_json"))
 
 
-def _same_content(row: FactRow, new: dict) -> bool:
-    return all(getattr(row, name) == new[name] for name in FACT_CONTENT)
+def _dimensions(row: Any) -> Dimensions:
+    text = getattr(row, "dimensions_json", None)
+    return dimensions_from_json(text) if text is not None else Dimensions.of(row.dimensions)
+
+
+@lru_cache(maxsize=250_000)
+def dimensions_from_json(text: str) -> Dimensions:
+    """The same dimension sets recur day after day: parse each distinct JSON text once (immutable result)."""
+    return Dimensions.of(json.loads(text))
+
+
+def _unchanged(row: Any, fact: Fact) -> bool:
+    """A stored fact row (from `fact_rows()`) says the same as `fact`: amount, day, currency, quantity,
+    cost basis, charge category and dimensions (a restatement changes at least one)."""
+    return (
+        row.amount == fact.amount
+        and row.posting_date == fact.posting_date
+        and row.currency == fact.currency
+        and row.quantity == fact.quantity
+        and row.cost_basis == fact.cost_basis.value
+        and row.charge_category == fact.charge_category.value
+        and _dimensions(row) == fact.dimensions
+    )
 
 
 def replace_versioned(
@@ -226,19 +253,25 @@ class FactRepository:
         A bucket whose content is unchanged keeps its row; a changed one gets a new version and the old
         row is kept, no longer current (history); a bucket the provider no longer reports is withdrawn.
         """
-        rows = self.session.exec(
-            select(FactRow).where(
-                FactRow.source == source,
-                FactRow.provider_account == provider_account,
-                FactRow.is_current.is_(True),
-                FactRow.charge_date >= first_day,
-                FactRow.charge_date <= last_day,
+        rows = list(
+            self.session.connection().execute(  # Core rows: a month is a million facts
+                fact_rows().where(
+                    FACTS.c.source == source,
+                    FACTS.c.provider_account == provider_account,
+                    FACTS.c.is_current.is_(True),
+                    FACTS.c.charge_date >= first_day,
+                    FACTS.c.charge_date <= last_day,
+                )
             )
-        ).scalars()
-        return replace_versioned(
+        )
+        # A re-read window is mostly unchanged: set those facts aside first (comparing Fact to row, no row
+        # dicts built), so only new, restated and withdrawn buckets go through the versioned replace.
+        stored = {row.natural_key: row for row in rows}
+        kept = {f.natural_key for f in facts if (old := stored.get(f.natural_key)) and _unchanged(old, f)}
+        result = replace_versioned(
             self.session,
             FactRow,
-            current=rows,
+            current=[row for row in rows if row.natural_key not in kept],
             incoming=[
                 (
                     fact.natural_key,
@@ -248,21 +281,41 @@ class FactRepository:
                     ),
                 )
                 for fact in facts
+                if fact.natural_key not in kept
             ],
-            same=_same_content,
+            same=lambda old, new: False,  # every pair left differs
             now=now,
         )
+        return replace(result, unchanged=result.unchanged + len(kept))
 
     def current(
         self, entity: str, first_day: date | None = None, last_day: date | None = None
     ) -> list[StoredFact]:
-        query = select(FactRow).where(FactRow.entity == entity, FactRow.is_current.is_(True))
+        c = FACTS.c
+        query = fact_rows().where(c.entity == entity, c.is_current.is_(True))
         if first_day:
-            query = query.where(FactRow.posting_date >= first_day)
+            query = query.where(c.posting_date >= first_day)
         if last_day:
-            query = query.where(FactRow.posting_date <= last_day)
-        rows = self.session.exec(query.order_by(FactRow.posting_date, FactRow.id)).scalars()
+            query = query.where(c.posting_date <= last_day)
+        rows = self.session.connection().execute(query.order_by(c.posting_date, c.id))
         return [StoredFact(row.id, row_to_fact(row)) for row in rows]
+
+    def summary(self, entity: str, first_day: date, last_day: date) -> list:
+        """How many current facts the entity has in the range, and the newest one's id (any change moves one)."""
+        c = FACTS.c
+        row = (
+            self.session.connection()
+            .execute(
+                select(func.count(), func.max(c.id)).where(
+                    c.entity == entity,
+                    c.is_current.is_(True),
+                    c.posting_date >= first_day,
+                    c.posting_date <= last_day,
+                )
+            )
+            .one()
+        )
+        return [row[0], row[1]]
 
     def earliest_day(self, entity: str) -> date | None:
         return self.session.exec(
@@ -270,6 +323,22 @@ class FactRepository:
                 FactRow.entity == entity, FactRow.is_current.is_(True)
             )
         ).scalar()
+
+    def all_versions(
+        self, entity: str, provider: str, provider_account: str, first_day: date, last_day: date
+    ) -> list[FactRow]:
+        """Every stored version (current and superseded) of an account's facts posted in a range of days."""
+        return list(
+            self.session.exec(
+                select(FactRow).where(
+                    FactRow.entity == entity,
+                    FactRow.provider == provider,
+                    FactRow.provider_account == provider_account,
+                    FactRow.posting_date >= first_day,
+                    FactRow.posting_date <= last_day,
+                )
+            ).scalars()
+        )
 
     def history(self, natural_key: str) -> list[FactRow]:
         return list(
@@ -374,6 +443,56 @@ class RunRepository:
     def get(self, run_id: str) -> RunRow | None:
         return self.session.get(RunRow, run_id)
 
+    def abandon_running(self, entity: str, *, now: datetime, reason: str) -> list[RunRow]:
+        """Mark the entity's runs still `running` as abandoned (call it holding the entity's lock)."""
+        rows = list(
+            self.session.exec(
+                select(RunRow).where(RunRow.entity == entity, RunRow.status == "running")
+            ).scalars()
+        )
+        for row in rows:
+            row.status, row.reason, row.finished_at = "abandoned", reason, now
+            self.session.add(row)
+        return rows
+
+    def last_per_entity(self, kind: str | None = None, statuses: Sequence[str] | None = None) -> list[RunRow]:
+        """The newest run of each entity (of one kind, with one of the statuses, when given)."""
+        newest = select(RunRow.entity, func.max(RunRow.started_at).label("started_at")).group_by(
+            RunRow.entity
+        )
+        if kind:
+            newest = newest.where(RunRow.kind == kind)
+        if statuses:
+            newest = newest.where(RunRow.status.in_(statuses))
+        newest_sub = newest.subquery()
+        query = select(RunRow).join(
+            newest_sub,
+            (RunRow.entity == newest_sub.c.entity) & (RunRow.started_at == newest_sub.c.started_at),
+        )
+        if kind:
+            query = query.where(RunRow.kind == kind)
+        if statuses:
+            query = query.where(RunRow.status.in_(statuses))
+        return list(self.session.exec(query.order_by(RunRow.entity)).scalars())
+
+    def between(self, first: datetime, last: datetime) -> list[RunRow]:
+        return list(
+            self.session.exec(
+                select(RunRow)
+                .where(RunRow.started_at >= first, RunRow.started_at <= last)
+                .order_by(RunRow.started_at)
+            ).scalars()
+        )
+
+    def status_counts(self) -> dict[tuple[str, str | None, str], int]:
+        """(kind, entity, status) → number of runs."""
+        rows = self.session.execute(
+            select(RunRow.kind, RunRow.entity, RunRow.status, func.count()).group_by(
+                RunRow.kind, RunRow.entity, RunRow.status
+            )
+        )
+        return {(kind, entity, status): count for kind, entity, status, count in rows}
+
     def latest(self, limit: int = 20, kind: str | None = None) -> list[RunRow]:
         query = select(RunRow)
         if kind:
@@ -382,26 +501,69 @@ class RunRepository:
 
 
 def event_hash(
-    prev_hash: str, *, at: datetime, actor: str, kind: str, message: str, data: dict, run_id: str | None
+    prev_hash: str,
+    *,
+    at: datetime,
+    actor: str,
+    kind: str,
+    message: str,
+    data: dict,
+    run_id: str | None,
+    level: str = "info",
+    scheme: int = 2,
 ) -> str:
-    canonical = json.dumps(
-        {
-            "prev": prev_hash,
-            "at": at.isoformat(),
-            "actor": actor,
-            "kind": kind,
-            "message": message,
-            "data": data,
-            "run_id": run_id,
-        },
-        sort_keys=True,
-        default=str,
-    )
+    """The hash of an event: sha256 over its canonical JSON and the previous event's hash.
+
+    Scheme 1 (events written before revision 0002) covers everything but the level; scheme 2 covers it too.
+    """
+    content = {
+        "prev": prev_hash,
+        "at": as_utc(at).isoformat(),
+        "actor": actor,
+        "kind": kind,
+        "message": message,
+        "data": data,
+        "run_id": run_id,
+    }
+    if scheme >= 2:
+        content["level"] = level
+    canonical = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def as_utc(moment: datetime) -> datetime:
+    """The same instant in UTC (a naive value is taken to be UTC already)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def row_hash(row: EventRow) -> str:
+    return event_hash(
+        row.prev_hash,
+        at=row.at,
+        actor=row.actor,
+        kind=row.kind,
+        message=row.message,
+        data=row.data,
+        run_id=row.run_id,
+        level=row.level,
+        scheme=row.hash_scheme,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    last_event_id: int
+    last_hash: str
+    events: int
+
+
 class EventLog:
-    """The append-only, hash-chained run log."""
+    """The append-only, hash-chained run log.
+
+    Every append first updates the chain's head row: that takes SQLite's write lock or PostgreSQL's row
+    lock until the transaction ends, so concurrent writers append one after the other and the chain can
+    never fork (two events claiming the same predecessor).
+    """
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -417,11 +579,12 @@ class EventLog:
         data: dict | None = None,
         now: datetime | None = None,
     ) -> EventRow:
-        at = (now or utcnow()).replace(microsecond=(now or utcnow()).microsecond)
+        at = as_utc(now or utcnow())
         data = json.loads(json.dumps(data or {}, default=str))
-        last = self.session.exec(select(EventRow.hash).order_by(EventRow.id.desc()).limit(1)).scalar()
-        prev = last or GENESIS_HASH
-        digest = event_hash(prev, at=at, actor=actor, kind=kind, message=message, data=data, run_id=run_id)
+        prev = self._lock_head()
+        digest = event_hash(
+            prev, at=at, actor=actor, kind=kind, message=message, data=data, run_id=run_id, level=level
+        )
         row = EventRow(
             run_id=run_id,
             at=at,
@@ -432,10 +595,53 @@ class EventLog:
             data=data,
             prev_hash=prev,
             hash=digest,
+            hash_scheme=2,
         )
         self.session.add(row)
         self.session.flush()
+        self.session.execute(
+            update(AuditChainRow)
+            .where(AuditChainRow.id == 1)
+            .values(last_event_id=row.id, last_hash=digest, updated_at=at)
+        )
         return row
+
+    def _lock_head(self) -> str:
+        """Lock the chain's head for this transaction and return the hash the next event links to."""
+        bumped = self.session.execute(
+            update(AuditChainRow).where(AuditChainRow.id == 1).values(events=AuditChainRow.events + 1)
+        ).rowcount
+        if not bumped:  # a database created before the head existed: start it at its last event
+            last = self.session.execute(
+                select(EventRow.id, EventRow.hash).order_by(EventRow.id.desc())
+            ).first()
+            count = self.session.execute(select(func.count(EventRow.id))).scalar() or 0
+            self.session.execute(
+                insert(AuditChainRow).values(
+                    id=1,
+                    last_event_id=last[0] if last else 0,
+                    last_hash=last[1] if last else GENESIS_HASH,
+                    events=count + 1,
+                    updated_at=utcnow(),
+                )
+            )
+        return self.session.execute(select(AuditChainRow.last_hash).where(AuditChainRow.id == 1)).scalar_one()
+
+    def head(self) -> ChainHead | None:
+        row = self.session.execute(
+            select(AuditChainRow.last_event_id, AuditChainRow.last_hash, AuditChainRow.events)
+        ).first()
+        return ChainHead(*row) if row else None
+
+    def last_data(self, kind: str, **match: object) -> dict | None:
+        """The data of the newest event of `kind` whose data holds `match` (a few recent events are read)."""
+        rows = self.session.exec(
+            select(EventRow).where(EventRow.kind == kind).order_by(EventRow.id.desc()).limit(50)
+        )
+        for row in rows.scalars():
+            if all(row.data.get(k) == v for k, v in match.items()):
+                return row.data
+        return None
 
     def for_run(self, run_id: str) -> list[EventRow]:
         return list(
@@ -491,32 +697,55 @@ class AllocationRepository:
 
     def replace_for_facts(
         self, pairs: Iterable[tuple[int, Allocation]], fact_ids: Sequence[int], *, run_id: str | None
-    ) -> None:
-        """Replace the stored allocations of `fact_ids` with the given (fact id, allocation) pairs."""
+    ) -> int:
+        """Make the stored allocations of `fact_ids` equal to the given (fact id, allocation) pairs.
+
+        Only facts whose allocations differ are rewritten, so a night with no new data and no mapping
+        change writes nothing, and an unchanged allocation keeps the run that placed it. Returns how
+        many facts were rewritten.
+        """
+        wanted: dict[int, list[dict]] = defaultdict(list)
+        for fact_id, a in pairs:
+            wanted[fact_id].append(
+                {
+                    "fact_id": fact_id,
+                    "entity": a.fact.entity,
+                    "posting_date": a.fact.posting_date,
+                    "provider": a.fact.provider,
+                    "provider_account": a.fact.provider_account,
+                    "currency": a.fact.currency,
+                    "category": a.category.value,
+                    "target_key": a.target.key(),
+                    "rule_id": a.rule_id,
+                    "mapping_version": a.mapping_version,
+                    "percent": a.percent,
+                    "amount": a.amount,
+                    "run_id": run_id,
+                }
+            )
         ids = list(fact_ids)
-        for start in range(0, len(ids), 10_000):
-            chunk = ids[start : start + 10_000]
-            self.session.exec(delete(AllocationRow).where(AllocationRow.fact_id.in_(chunk)))
-        rows = [
-            {
-                "fact_id": fact_id,
-                "entity": a.fact.entity,
-                "posting_date": a.fact.posting_date,
-                "provider": a.fact.provider,
-                "provider_account": a.fact.provider_account,
-                "currency": a.fact.currency,
-                "category": a.category.value,
-                "target_key": a.target.key(),
-                "rule_id": a.rule_id,
-                "mapping_version": a.mapping_version,
-                "percent": a.percent,
-                "amount": a.amount,
-                "run_id": run_id,
-            }
-            for fact_id, a in pairs
+        stored = self._placements(ids)
+        changed = [
+            i for i in ids if i not in stored or stored[i] != {_placement(r) for r in wanted.get(i, ())}
         ]
+        connection = self.session.connection()
+        for chunk in _chunks(changed):
+            connection.execute(delete(ALLOCATIONS).where(ALLOCATIONS.c.fact_id.in_(chunk)))
+        rows = [row for fact_id in changed for row in wanted.get(fact_id, ())]
         if rows:
-            self.session.execute(insert(AllocationRow), rows)
+            connection.execute(insert(ALLOCATIONS), rows)
+        return len(changed)
+
+    def _placements(self, fact_ids: list[int]) -> dict[int, set[tuple]]:
+        c = ALLOCATIONS.c
+        stored: dict[int, set[tuple]] = defaultdict(set)
+        for chunk in _chunks(fact_ids):
+            query = select(
+                c.fact_id, c.rule_id, c.mapping_version, c.category, c.target_key, c.percent, c.amount
+            ).where(c.fact_id.in_(chunk))
+            for row in self.session.connection().execute(query):
+                stored[row.fact_id].add(_placement(row._mapping))
+        return stored
 
     def for_bucket(self, bucket: Bucket) -> list[AllocationRow]:
         return list(
@@ -588,6 +817,23 @@ class LedgerChartRepository:
         row.options = [asdict(o) for o in chart.options]
         row.run_id = run_id
         self.session.add(row)
+
+
+def _placement(row: Any) -> tuple:
+    """What an allocation says, without who wrote it when: equal placements need no rewrite."""
+    return (
+        row["rule_id"],
+        row["mapping_version"],
+        row["category"],
+        row["target_key"],
+        row["percent"],
+        row["amount"],
+    )
+
+
+def _chunks(ids: list[int], size: int = 10_000) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 # ------------------------------------------------------------------------------------------------ outbox
@@ -690,6 +936,16 @@ class OutboxRepository:
             totals[bucket] = totals.get(bucket, ZERO) + row.amount
         return totals
 
+    def summary(self, entity: str) -> list:
+        """How many active (not rejected) journals the entity has, and the newest journal's id."""
+        active = self.session.execute(
+            select(func.count()).where(JournalRow.entity == entity, JournalRow.status.in_(ACTIVE_STATUSES))
+        ).scalar()
+        newest = self.session.execute(
+            select(func.max(JournalRow.id)).where(JournalRow.entity == entity)
+        ).scalar()
+        return [active, newest]
+
     def used_serials(self, entity: str) -> dict[str, int]:
         """The highest serial per key prefix already in the outbox (rejected journals included)."""
         serials: dict[str, int] = {}
@@ -728,6 +984,17 @@ class OutboxRepository:
         if last_day:
             query = query.where(JournalRow.txn_date <= last_day)
         rows = self.session.exec(query.order_by(JournalRow.txn_date, JournalRow.id)).scalars()
+        return [self._load(row) for row in rows]
+
+    def held_by_run(self, entity: str, run_id: str) -> list[StoredJournal]:
+        """The journals a run planned that still wait for approval."""
+        rows = self.session.exec(
+            select(JournalRow)
+            .where(
+                JournalRow.entity == entity, JournalRow.planned_run_id == run_id, JournalRow.status == "held"
+            )
+            .order_by(JournalRow.txn_date, JournalRow.id)
+        ).scalars()
         return [self._load(row) for row in rows]
 
     def earliest_rejected_period(self, entity: str) -> date | None:
@@ -920,6 +1187,9 @@ class InvoiceRepository:
             ).scalars()
         )
 
+    def summary(self, entity: str) -> list:
+        return stamp_summary(self.session, InvoiceRow, entity, InvoiceRow.imported_at)
+
     def for_entity(self, entity: str) -> list[InvoiceRow]:
         return list(
             self.session.exec(
@@ -1098,6 +1368,12 @@ class ImportRepository:
         )
 
 
+def stamp_summary(session: Session, table: Any, entity: str, stamp: Any) -> list:
+    """How many rows an entity has in `table`, and the newest `stamp` (any import or change moves one)."""
+    row = session.execute(select(func.count(), func.max(stamp)).where(table.entity == entity)).one()
+    return [row[0], row[1]]
+
+
 def upsert_row(session: Session, table: Any, key: dict[str, Any], values: dict[str, Any]) -> bool:
     """Insert a row, or update the one with the same natural `key` columns. True when it is new."""
     row = session.exec(select(table).filter_by(**key)).scalar()
@@ -1146,6 +1422,9 @@ class CreditLotRepository:
             .order_by(CreditLotRow.purchase_date, CreditLotRow.id)
         ).scalars()
         return [row_to_lot(row) for row in rows]
+
+    def summary(self, entity: str) -> list:
+        return stamp_summary(self.session, CreditLotRow, entity, CreditLotRow.recorded_at)
 
     def for_account(self, entity: str, provider: str, provider_account: str) -> list[CreditLot]:
         """The account's lots, soonest expiry first (never-expiring last), then oldest purchase first."""
@@ -1204,6 +1483,9 @@ class CustomerCreditRepository:
             query.order_by(CustomerCreditEventRow.event_date, CustomerCreditEventRow.id)
         ).scalars()
         return [row_to_customer_event(row) for row in rows]
+
+    def summary(self, entity: str) -> list:
+        return stamp_summary(self.session, CustomerCreditEventRow, entity, CustomerCreditEventRow.recorded_at)
 
     def balances(self, entity: str, until: date | None = None) -> dict[str, GrantBalance]:
         return grant_balances(self.for_entity(entity, until))

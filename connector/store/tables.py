@@ -2,7 +2,8 @@
 
 These rows stay in the store; the domain sees frozen dataclasses built from them by the repositories.
 Amounts are stored exactly: NUMERIC on PostgreSQL and decimal text on SQLite (which has no decimal
-type and would otherwise round through float).
+type and would otherwise round through float). Timestamps are timezone-aware UTC on both (SQLModel's
+`datetime` columns are TIMESTAMP WITH TIME ZONE on PostgreSQL and refuse naive values).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ class ExactDecimal(TypeDecorator):
 
     def load_dialect_impl(self, dialect: Any) -> Any:
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(Numeric(38, 12, asdecimal=True))
+            # NUMERIC with no precision keeps every digit and the scale it was given (10.004 stays
+            # 10.004, not 10.004000000000), so both databases give back exactly what was stored.
+            return dialect.type_descriptor(Numeric(asdecimal=True))
         return dialect.type_descriptor(String(64))
 
     def process_bind_param(self, value: Any, dialect: Any) -> Any:
@@ -135,6 +138,7 @@ class EventRow(SQLModel, table=True):
     data: dict = _json({})
     prev_hash: str
     hash: str = Field(index=True)
+    hash_scheme: int = 2  # which fields the hash covers (store/repositories.py: event_hash)
 
 
 class MappingVersionRow(SQLModel, table=True):
@@ -283,6 +287,9 @@ class ReconciliationRow(SQLModel, table=True):
     status: str
     findings: list = _json([])
     created_at: datetime
+    coverage: Decimal | None = _money(nullable=True)  # share of the invoice explained by metered cost
+    variance: Decimal | None = _money(nullable=True)  # invoice − provider cost, when there is an invoice
+    tolerance: Decimal | None = _money(nullable=True)
 
 
 class ConnectionRow(SQLModel, table=True):
@@ -438,6 +445,45 @@ class CustomerCreditEventRow(SQLModel, table=True):
     source: str = Field(sa_column=Column(Text, nullable=False))
     import_id: str | None = None
     recorded_at: datetime
+
+
+# ------------------------------------------------------------------------------ service: audit, alerts
+
+
+class AuditChainRow(SQLModel, table=True):
+    """The head of the event chain: one row, locked by every append so two writers cannot fork the chain.
+
+    It also remembers the last event, so deleting the newest events is as evident as deleting old ones.
+    """
+
+    __tablename__ = "audit_chain"
+    id: int = Field(default=1, primary_key=True)
+    last_event_id: int = 0
+    last_hash: str
+    events: int = 0
+    updated_at: datetime
+
+
+class AlertRow(SQLModel, table=True):
+    """An alert raised once per subject and period (the dedup key), and where it was sent."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("dedup_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str
+    kind: str  # run_failed | reconnect_needed | suspense | reconciliation_variance | spend_spike | budget
+    entity: str | None = None
+    subject: str
+    period: str
+    severity: str = "warning"
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    action: str = Field(sa_column=Column(Text, nullable=False))
+    data: dict = _json({})
+    raised_at: datetime
+    sent_at: datetime | None = None
+    channels: list = _json([])
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    run_id: str | None = None
 
 
 # ------------------------------------------------------------------------------ policies (issue 5)

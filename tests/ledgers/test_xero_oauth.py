@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from connector.domain.errors import ReconnectNeeded
+from connector.domain.errors import ConfigError, ReconnectNeeded
 from connector.ledgers.xero_oauth import XeroConnection, choose_tenant
 from tests.xero_support import REDIRECT_URI, SCOPES, running_xero
 
@@ -45,10 +45,15 @@ def test_choosing_the_organisation_when_a_consent_connected_several():
     other = XeroConnection("c2", "t-other", "Other Co", "ORGANISATION")
     practice = XeroConnection("c3", "t-practice", "Adviser Practice", "PRACTICE")
     assert choose_tenant([acme, other, practice], "Other Co") == other
-    assert choose_tenant([acme, practice], None) == acme
-    with pytest.raises(ReconnectNeeded, match=r"connected 2 organisations .*TOKENBOOKS_XERO__TENANT_ID"):
+    assert choose_tenant([acme, practice], None) == acme  # a practice is never a candidate
+    assert choose_tenant([acme, other], None, ask=lambda choices: choices[1]) == other
+    with pytest.raises(ConfigError, match=r"connected 2 organisations") as ambiguous:
         choose_tenant([acme, other], None)
+    assert "--tenant" in ambiguous.value.fix
+    assert "TOKENBOOKS_XERO__TENANT_ID" in ambiguous.value.fix
     with pytest.raises(
-        ReconnectNeeded, match=r"did not connect organisation 'Globex'.*Acme Analytics \(t-acme\)"
+        ConfigError, match=r"did not connect organisation 'Globex'.*Acme Analytics \(t-acme\)"
     ):
         choose_tenant([acme, other], "Globex")
+    with pytest.raises(ReconnectNeeded, match="no organisation"):
+        choose_tenant([practice], None)

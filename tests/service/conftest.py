@@ -1,7 +1,9 @@
-"""A tokenbooks wired with fakes: a scripted source, an in-memory ledger, a manual clock, a temp database."""
+"""A tokenbooks wired with fakes: a scripted source, an in-memory ledger, a manual clock, and an empty
+database on each backend (SQLite, and PostgreSQL when configured: see tests/conftest.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -101,11 +103,11 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> World:
+def world(tmp_path: Path, database_url: str) -> Iterator[World]:
     mapping_path = tmp_path / "mapping.yaml"
     mapping_path.write_text(MINIMAL_MAPPING)
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'tb.db'}",
+        database_url=database_url,
         mapping_file=mapping_path,
         data_dir=tmp_path,
         _env_file=None,
@@ -116,7 +118,8 @@ def world(tmp_path: Path) -> World:
     app = build_app(
         settings, clock=clock, ledgers={"acme-us": ledger}, sources=[source], sleep=lambda _: None
     )
-    return World(app, source, ledger, clock, mapping_path)
+    yield World(app, source, ledger, clock, mapping_path)
+    app.engine.dispose()
 
 
 def ledger_total(ledger: MemoryLedger, account: str) -> Decimal:

@@ -8,7 +8,7 @@ import pytest
 from connector.domain.errors import InputError
 from connector.domain.journals import JournalKind
 from connector.domain.periods import Period
-from connector.service.closing import close_period
+from connector.service.close import close_month
 from connector.store.repositories import UnitOfWork
 from tests.service.books_world import ENTITY, books_world, policies
 
@@ -22,7 +22,7 @@ def test_close_books_the_reversing_accrual_and_lists_what_is_accrued_and_not_yet
     world.night(date(2026, 10, 31))
     assert world.journals() == []
     world.clock.now = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
-    result = close_period(world.app, entity=ENTITY, period=OCTOBER)
+    result = close_month(world.app, entity=ENTITY, period=OCTOBER)
     assert result.status == "succeeded", result.reason
     assert [j.kind for j in world.journals()] == [JournalKind.USAGE_ACCRUAL, JournalKind.REVERSAL]
     assert sorted(result.sync.post.posted) == ["TB-AC-261031-001", "TB-RV-261101-001"]
@@ -51,7 +51,7 @@ def test_close_lists_prepaid_lots_expiring_soon_deferred_revenue_suspense_and_he
     world.source.set("100.00", date(2026, 10, 2))
     world.source.set("7.50", date(2026, 10, 2), project="proj_nobody_mapped")
     world.clock.now = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
-    result = close_period(world.app, entity=ENTITY, period=OCTOBER)
+    result = close_month(world.app, entity=ENTITY, period=OCTOBER)
     checklist = result.checklist
     assert [(lot.lot_id, lot.used, lot.balance, lot.expires_within) for lot in checklist.lots] == [
         ("lot-1", Decimal("107.50"), Decimal("192.50"), 30),
@@ -74,15 +74,16 @@ def test_a_period_that_has_not_ended_cannot_be_closed(tmp_path):
     world = books_world(tmp_path)
     world.clock.now = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)  # 19:00 on 31 October in New York
     with pytest.raises(InputError, match="2026-10 has not ended for acme-us"):
-        close_period(world.app, entity=ENTITY, period=OCTOBER)
+        close_month(world.app, entity=ENTITY, period=OCTOBER)
 
 
 def test_the_reconciliation_of_a_reversing_month_rounds_as_the_policy_buckets(tmp_path):
     world = books_world(tmp_path, policies("accrual: month_end_reversing"))
     for day in (3, 4, 5):
         world.source.set("10.004", date(2026, 10, day))  # 30.012: 30.01 a month, 30.00 as three days
+    world.night(date(2026, 10, 31))  # pulled before the invoice was issued
     world.invoice("INV-10", "2026-10", "2026-11-02", "30.01")
     world.clock.now = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
-    result = close_period(world.app, entity=ENTITY, period=OCTOBER)
+    result = close_month(world.app, entity=ENTITY, period=OCTOBER)
     assert result.checklist.reconciliation == [("openai", "org-1", "matched")]
     assert result.checklist.ready

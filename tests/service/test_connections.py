@@ -1,22 +1,23 @@
 """`tokenbooks connect` and `tokenbooks connections`, end to end: the OAuth flow with the local callback
 against the QuickBooks sandbox (its consent page approves by itself; the browser is an HTTP GET here) and
-against Xero's identity endpoints (played by `responses`: the Xero sandbox lives in its own module), tokens
-encrypted at rest, and each connection's health."""
+and against the Xero sandbox (identity, consent, /connections), tokens encrypted at rest, and each
+connection's health."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-import responses
 from cryptography.fernet import Fernet
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from connector.cli import app as cli
 from connector.sandbox.quickbooks import QuickBooksSandbox
+from connector.sandbox.xero import XeroSandbox
+from connector.sandbox.xero_seed import DEFAULT_TENANT_NAME
 from connector.store.db import make_engine
 from connector.store.tables import ConnectionRow
 from tests.support import MINIMAL_MAPPING, Browser, free_port
@@ -40,15 +41,6 @@ rules:
     when: {project: proj_support_assistant}
     category: cogs
 """
-XERO_LOGIN, XERO_IDENTITY, XERO_API = (
-    "https://login.xero.test",
-    "https://identity.xero.test",
-    "https://api.xero.test",
-)
-TENANTS = [
-    {"id": "c1", "tenantId": "fe79f7dd-0001", "tenantType": "ORGANISATION", "tenantName": "Acme UK Ltd"},
-    {"id": "c2", "tenantId": "fe79f7dd-0002", "tenantType": "ORGANISATION", "tenantName": "Acme Holdings"},
-]
 
 
 @pytest.fixture
@@ -161,49 +153,29 @@ def test_an_entity_is_connected_only_to_the_ledger_it_books_into(tmp_path, monke
 
 # --------------------------------------------------------------------------------------------- Xero
 
+SECOND_TENANT = ("fe79f7dd-0002", "Acme Holdings")
+
 
 @pytest.fixture
-def xero(request):
-    """Xero's identity endpoints as documented (erps.md §6.2, xero_identity.yaml); the callback is real."""
-    tenants = getattr(request, "param", TENANTS)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_passthru("http://127.0.0.1")
-
-        def consent(call):
-            query = parse_qs(urlparse(call.url).query)
-            assert "offline_access" in query["scope"][0].split()
-            location = f"{query['redirect_uri'][0]}?code=X-CODE&state={query['state'][0]}"
-            return 302, {"Location": location}, ""
-
-        def token(call):
-            form = parse_qs(call.body)
-            assert call.headers["Authorization"].startswith("Basic ")
-            assert form["grant_type"] == ["authorization_code"]
-            assert form["code"] == ["X-CODE"]
-            body = {"access_token": "xero-at-1", "refresh_token": "xero-rt-1", "expires_in": 1800}
-            return 200, {}, json.dumps(body | {"token_type": "Bearer"})
-
-        def connections(call):
-            assert call.headers["Authorization"] == "Bearer xero-at-1"
-            return 200, {}, json.dumps(tenants)
-
-        mock.add_callback(responses.GET, f"{XERO_LOGIN}/identity/connect/authorize", callback=consent)
-        mock.add_callback(responses.POST, f"{XERO_IDENTITY}/connect/token", callback=token)
-        mock.add_callback(responses.GET, f"{XERO_API}/connections", callback=connections)
-        yield mock
+def xero_box(tmp_path):
+    """The Xero sandbox: its consent page approves by itself; identity and /connections as documented."""
+    with XeroSandbox(tmp_path / "xero.json") as box:
+        yield box
 
 
-def xero_env(tmp_path, monkeypatch) -> dict[str, str]:
+def xero_env(tmp_path, monkeypatch, box: XeroSandbox) -> dict[str, str]:
     return environment(
         tmp_path,
         monkeypatch,
         XERO_MAPPING,
-        TOKENBOOKS_XERO__CLIENT_ID="xero-client",
-        TOKENBOOKS_XERO__CLIENT_SECRET="xero-secret",
-        TOKENBOOKS_XERO__LOGIN_URL=XERO_LOGIN,
-        TOKENBOOKS_XERO__IDENTITY_URL=XERO_IDENTITY,
-        TOKENBOOKS_XERO__CONNECTIONS_URL=XERO_API,
+        TOKENBOOKS_XERO__CLIENT_ID=box.client_id,
+        TOKENBOOKS_XERO__CLIENT_SECRET=box.client_secret,
+        TOKENBOOKS_XERO__LOGIN_URL=box.base_url,
+        TOKENBOOKS_XERO__IDENTITY_URL=box.base_url,
+        TOKENBOOKS_XERO__CONNECTIONS_URL=box.base_url,
+        TOKENBOOKS_XERO__BASE_URL=box.api_url,
         TOKENBOOKS_XERO__REDIRECT_URI=f"http://127.0.0.1:{free_port()}/callback",
+        TOKENBOOKS_XERO__TIMEOUT_SECONDS="5",
     )
 
 
@@ -214,64 +186,51 @@ def stored_tokens(variables):
     return row, TokenCipher(variables["TOKENBOOKS_ENCRYPTION_KEY"]).decrypt(row.token_ciphertext)
 
 
-def test_connect_xero_books_into_the_organisation_named_by_tenant(tmp_path, monkeypatch, xero, browser):
-    variables = xero_env(tmp_path, monkeypatch)
-    result = runner.invoke(cli, ["connect", "xero", "--tenant", "Acme UK Ltd", "--json"])
+def test_connect_xero_books_into_the_organisation_named_by_tenant(tmp_path, monkeypatch, xero_box, browser):
+    variables = xero_env(tmp_path, monkeypatch, xero_box)
+    xero_box.also_connect(*SECOND_TENANT)
+    result = runner.invoke(cli, ["connect", "xero", "--tenant", DEFAULT_TENANT_NAME, "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["company_id"] == "fe79f7dd-0001"
+    assert json.loads(result.stdout)["company_id"] == xero_box.tenant_id
     row, tokens = stored_tokens(variables)
-    assert (row.ledger, row.entity, row.company_name) == ("xero", "acme-uk", "Acme UK Ltd")
-    assert (tokens.company_id, tokens.refresh_token) == ("fe79f7dd-0001", "xero-rt-1")
+    assert (row.ledger, row.entity, row.company_name) == ("xero", "acme-uk", DEFAULT_TENANT_NAME)
+    assert tokens.company_id == xero_box.tenant_id
+    assert tokens.refresh_token
+    assert "/identity/connect/authorize" in browser.visited[0]
     [health] = json.loads(runner.invoke(cli, ["connections", "--json"]).stdout)
     assert health["health"] == "ok"
     # Xero does not say when a refresh token dies: 60 days after it was last used
-    refreshed = row.refreshed_at
-    assert health["refresh_expires_at"] == (refreshed + timedelta(days=60)).isoformat()
+    expires = datetime.fromisoformat(health["refresh_expires_at"])
+    assert abs(expires - (row.refreshed_at + timedelta(days=60))) < timedelta(seconds=1)
 
 
 def test_connect_xero_asks_which_organisation_when_the_grant_reaches_several(
-    tmp_path, monkeypatch, xero, browser
+    tmp_path, monkeypatch, xero_box, browser
 ):
-    variables = xero_env(tmp_path, monkeypatch)
+    variables = xero_env(tmp_path, monkeypatch, xero_box)
+    xero_box.also_connect(*SECOND_TENANT)
     result = runner.invoke(cli, ["connect", "xero"], input="2\n")
     assert result.exit_code == 0, result.output
-    assert "1. Acme UK Ltd (fe79f7dd-0001)" in result.output
+    assert f"1. {DEFAULT_TENANT_NAME} ({xero_box.tenant_id})" in result.output
     _, tokens = stored_tokens(variables)
-    assert tokens.company_id == "fe79f7dd-0002"
+    assert tokens.company_id == SECOND_TENANT[0]
 
 
 def test_connect_xero_for_a_script_names_the_organisations_instead_of_guessing(
-    tmp_path, monkeypatch, xero, browser
+    tmp_path, monkeypatch, xero_box, browser
 ):
-    variables = xero_env(tmp_path, monkeypatch)
+    variables = xero_env(tmp_path, monkeypatch, xero_box)
+    xero_box.also_connect(*SECOND_TENANT)
     result = runner.invoke(cli, ["connect", "xero", "--json"])
     assert result.exit_code == 2
     payload = json.loads(result.stdout)
-    assert "Acme UK Ltd (fe79f7dd-0001)" in payload["error"]
+    assert f"{SECOND_TENANT[1]} ({SECOND_TENANT[0]})" in payload["error"]
     assert "--tenant" in payload["fix"]
     assert stored_rows(variables) == []
 
 
-@pytest.mark.parametrize("xero", [TENANTS[:1]], indirect=True)
-def test_connect_xero_takes_the_only_organisation(tmp_path, monkeypatch, xero, browser):
-    variables = xero_env(tmp_path, monkeypatch)
+def test_connect_xero_takes_the_only_organisation(tmp_path, monkeypatch, xero_box, browser):
+    variables = xero_env(tmp_path, monkeypatch, xero_box)
     assert runner.invoke(cli, ["connect", "xero"]).exit_code == 0
     _, tokens = stored_tokens(variables)
-    assert tokens.company_id == "fe79f7dd-0001"
-
-
-def test_health_warns_before_a_refresh_token_expires(tmp_path, monkeypatch, qbo, browser):
-    from connector.service.connections import connection_health
-    from connector.store.connections import DatabaseVault
-
-    qbo_env(tmp_path, monkeypatch, qbo)
-    assert runner.invoke(cli, ["connect", "quickbooks"]).exit_code == 0
-    rows = DatabaseVault.status_of(make_engine(f"sqlite:///{tmp_path / 'tb.db'}"))
-    expires = rows[0].refresh_expires_at
-    [soon] = connection_health(rows, expires - timedelta(days=3))
-    assert soon.health == "expiring"
-    [late] = connection_health(rows, expires + timedelta(seconds=1))
-    assert late.health == "reconnect needed"
-    assert "expired" in late.reason
-    [now] = connection_health(rows, datetime.now(UTC))
-    assert now.health == "ok"
+    assert tokens.company_id == xero_box.tenant_id

@@ -1,15 +1,17 @@
 """Reconciliation on fakes: provider cost ↔ invoice ↔ posted ↔ ledger, with drift found and repaired."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from connector.domain.invoices import Invoice
+from connector.domain.invoices import Invoice, InvoiceLine
 from connector.domain.periods import Period
-from connector.domain.reconcile import ReconStatus
+from connector.domain.reconcile import ReconStatus, Tolerance
 from connector.service.invoices import store_invoices
-from connector.service.reconcile import reconcile_period
+from connector.service.reconcile import reconcile_period, reconcile_run
 from connector.service.runs import RunRecorder
 from connector.service.sync import sync
+from connector.settings import ToleranceSettings
+from connector.store.repositories import UnitOfWork
 from tests.service.conftest import World
 
 OCT = Period(2026, 10)
@@ -104,3 +106,86 @@ def test_a_journal_edited_by_hand_is_drift_but_left_alone(world: World):
     assert result.status is ReconStatus.DRIFT
     assert result.input.drifted_keys == ("TB-AC-261001-001 (changed)",)
     assert sync(world.app, entity="acme-us", until=date(2026, 10, 31)).post.posted == []
+
+
+def invoice_with_lines(world: World, issued: date, lines: list[tuple[str, str, str]]) -> None:
+    total = sum((Decimal(amount) for _, amount, _ in lines), Decimal(0))
+    store_invoices(
+        world.app.engine,
+        [
+            Invoice(
+                "acme-us",
+                "openai",
+                "org-1",
+                "INV-2",
+                "2026-10",
+                issued,
+                total,
+                "USD",
+                tuple(InvoiceLine(text, Decimal(amount), kind) for text, amount, kind in lines),
+            )
+        ],
+        source="test",
+        clock=world.clock,
+    )
+
+
+def test_tax_and_credits_on_the_invoice_are_explained_and_the_period_matches(world: World):
+    run_month(world, {1: "100.00", 2: "50.00"})
+    invoice_with_lines(
+        world,
+        date(2026, 11, 3),
+        [
+            ("API usage", "150.00", "usage"),
+            ("Sales tax", "12.38", "tax"),
+            ("Promo credit", "-20.00", "credit"),
+        ],
+    )
+    result = reconcile(world)
+    assert result.status is ReconStatus.MATCHED
+    assert result.variance == Decimal("-7.62")
+    assert dict(result.explained) == {
+        "tax on the invoice": Decimal("12.38"),
+        "credits on the invoice": Decimal("-20.00"),
+    }
+    assert result.unexplained == Decimal("0")
+    [check] = [f for f in result.findings if f.check == "invoice = provider cost"]
+    assert "tax on the invoice +12.38" in check.explanation
+
+
+def test_usage_reported_after_the_invoice_was_issued_is_explained_as_late(world: World):
+    run_month(world, {1: "100.00"})
+    invoice_with_lines(world, date(2026, 11, 3), [("API usage", "100.00", "usage")])
+    world.source.set("104.50", date(2026, 10, 1))  # the provider restates 1 October after the invoice
+    world.clock.now = datetime(2026, 11, 5, 2, 30, tzinfo=UTC)
+    sync(world.app, entity="acme-us", since=date(2026, 10, 1), until=date(2026, 10, 31))
+    result = reconcile(world)
+    assert dict(result.explained) == {"usage reported after the invoice was issued": Decimal("-4.50")}
+    assert result.status is ReconStatus.MATCHED
+
+
+def test_the_tolerance_is_per_provider_and_may_be_a_percent(world: World):
+    run_month(world, {1: "1000.00"})
+    invoice(world, "1004.00")
+    assert reconcile(world).status is ReconStatus.VARIANCE  # default: 1.00
+    world.app.settings.reconcile.providers["openai"] = ToleranceSettings(
+        absolute=None, percent=Decimal("0.5")
+    )
+    results = reconcile_run(world.app, entity="acme-us", period=OCT)
+    assert [r.status for r in results] == [ReconStatus.WITHIN_TOLERANCE]
+    with UnitOfWork(world.app.engine) as uow:
+        [stored] = uow.reconciliations.latest("acme-us", "2026-10")
+        [run] = [r for r in uow.runs.latest(5, kind="reconcile") if r.status != "abandoned"]
+    assert stored.status == "within_tolerance"
+    assert stored.variance == Decimal("4.00")
+    assert stored.tolerance == Decimal("5.02")  # 0.5 % of 1004.00
+    assert stored.coverage == Decimal("0.9960")
+    assert run.status == "succeeded"
+    assert run.stats == {"openai/org-1": "within_tolerance"}
+
+
+def test_tolerance_allows_the_larger_of_absolute_and_percent():
+    both = Tolerance(Decimal("1.00"), Decimal("1"))
+    assert both.allowance(Decimal("50")) == Decimal("1.00")
+    assert both.allowance(Decimal("500")) == Decimal("5")
+    assert Tolerance(None, None).allows(Decimal("0.01"), Decimal("10")) is False

@@ -177,6 +177,43 @@ def test_dry_run_plans_but_writes_neither_outbox_nor_ledger(world: World):
         assert uow.outbox.list(ENTITY) == []
 
 
+def test_a_night_with_nothing_new_skips_planning_and_any_change_plans_again(world: World):
+    world.source.set("120.00", OCT1)
+    assert not nightly(world, OCT1).plan.skipped
+    quiet = nightly(world, OCT1)
+    assert quiet.plan.skipped  # same facts, mapping, policy, lock date, outbox: nothing classified
+    assert quiet.plan.planned == []
+
+    world.source.set("125.00", OCT1)  # a restatement
+    restated = nightly(world, OCT1)
+    assert not restated.plan.skipped
+    assert restated.post.posted == ["TB-AC-261001-002"]
+    assert nightly(world, OCT1).plan.skipped
+
+    world.mapping_path.write_text(
+        world.mapping_path.read_text().replace("change_note: test mapping", "change_note: v2")
+    )
+    world.app._mapping = None  # the controller edited the mapping
+    assert not nightly(world, OCT1).plan.skipped
+    world.ledger.lock = date(2026, 9, 30)  # the books were closed through September
+    assert not nightly(world, OCT1).plan.skipped
+    assert nightly(world, OCT1).plan.skipped
+
+
+def test_a_journal_refused_since_the_last_plan_is_planned_again_on_a_quiet_night(world: World):
+    world.source.set("120.00", OCT1)
+    world.ledger.faults.append("fail")  # not applied: the journal waits in the outbox
+    nightly(world, OCT1)
+    with UnitOfWork(world.app.engine) as uow:
+        [stored] = uow.outbox.list(ENTITY)
+        uow.outbox.set_status(stored.id, "rejected", now=world.clock(), error="refused")
+        uow.commit()
+    again = nightly(world, OCT1)
+    assert not again.plan.skipped  # a rejection changes what is posted: the month is planned again
+    assert again.post.posted == ["TB-AC-261001-001"]  # the same journal, planned and posted again
+    assert world.ledger.balance("5010") == Decimal("120.00")
+
+
 def test_a_rejected_journal_is_planned_again_even_when_its_day_left_the_window(world: World):
     world.source.set("120.00", OCT1)
     world.ledger.faults.append("reject")  # refused for good (e.g. an account archived that day)

@@ -1,24 +1,127 @@
-"""Migrations: the chain of revisions builds exactly the schema the code declares; fresh databases are stamped."""
+"""Migrations: the chain of revisions builds exactly the schema the code declares, fresh databases are
+stamped, and an older database upgrades in place without losing a row, a digit or its audit chain."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlmodel import SQLModel
 
+from connector.service.audit import verify_chain
 from connector.store.db import create_schema, current_revision, head_revision, make_engine, upgrade
+from connector.store.repositories import GENESIS_HASH, UnitOfWork, event_hash
+
+BASELINE = "0001"
+AT = datetime(2026, 10, 2, 2, 30, tzinfo=UTC)
 
 
-def test_running_every_migration_gives_the_schema_the_tables_declare(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+def test_running_every_migration_gives_the_schema_the_tables_declare(database_url):
+    engine = make_engine(database_url)
     upgrade(engine)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     assert differences == []
     assert current_revision(engine) == head_revision()
+    engine.dispose()
 
 
-def test_a_new_database_is_created_whole_and_stamped_at_head(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+def test_a_new_database_is_created_whole_and_stamped_at_head(database_url):
+    engine = make_engine(database_url)
     create_schema(engine)
     assert current_revision(engine) == head_revision()
     create_schema(engine)  # idempotent
     assert current_revision(engine) == head_revision()
+    with UnitOfWork(engine) as uow:
+        assert uow.events.head().events == 0
+    engine.dispose()
+
+
+def _baseline_with_data(engine) -> list[str]:
+    """A database at the baseline revision holding a fact, a posted journal and a chain of events."""
+    upgrade(engine, BASELINE)
+    hashes, prev = [], GENESIS_HASH
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO raw_payloads (id, source, endpoint, request, body, sha256, fetched_at) "
+                "VALUES (1, 'openai.costs', '/v1/organization/costs', '{}', '{\"data\": []}', 'abc', :at)"
+            ),
+            {"at": AT},
+        )
+        c.execute(
+            text(
+                "INSERT INTO facts (id, entity, source, provider, provider_account, natural_key, version, "
+                "is_current, charge_date, posting_date, amount, currency, cost_basis, charge_category, "
+                "quantity, dimensions, raw_payload_id, pulled_at) VALUES (1, 'acme-us', 'openai.costs', "
+                "'openai', 'org-1', 'openai:k1', 1, :t, :d, :d, '1.2378912', 'USD', 'billed', 'usage', "
+                "'1234567.000000000001', '{\"project\": \"proj_a\"}', 1, :at)"
+            ),
+            {"t": True, "d": date(2026, 10, 1), "at": AT},
+        )
+        c.execute(
+            text(
+                "INSERT INTO journals (id, entity, ledger, key, kind, txn_date, currency, memo, provider, "
+                "provider_account, status, ledger_id, generation, attempts, created_at) VALUES (1, 'acme-us', "
+                "'quickbooks', 'TB-AC-261001-001', 'usage_accrual', :d, 'USD', 'm', 'openai', 'org-1', "
+                "'posted', '145', 1, 1, :at)"
+            ),
+            {"d": date(2026, 10, 1), "at": AT},
+        )
+        c.execute(
+            text(
+                "INSERT INTO journal_lines (journal_id, line_no, target_key, amount, description) VALUES "
+                "(1, 1, '5010', '1.24', 'd'), (1, 2, '2150', '-1.24', 'c')"
+            )
+        )
+        for number in range(3):
+            data = {"n": number}
+            digest = event_hash(
+                prev,
+                at=AT,
+                actor="tokenbooks",
+                kind="run.started",
+                message=f"m{number}",
+                data=data,
+                run_id="r1",
+                level="warning",
+                scheme=1,
+            )
+            c.execute(
+                text(
+                    "INSERT INTO events (run_id, at, actor, kind, level, message, data, prev_hash, hash) "
+                    "VALUES ('r1', :at, 'tokenbooks', 'run.started', 'warning', :m, :data, :prev, :hash)"
+                ),
+                {"at": AT, "m": f"m{number}", "data": f'{{"n": {number}}}', "prev": prev, "hash": digest},
+            )
+            hashes.append(digest)
+            prev = digest
+    return hashes
+
+
+def test_an_older_database_upgrades_to_head_without_loss(database_url):
+    engine = make_engine(database_url)
+    hashes = _baseline_with_data(engine)
+
+    upgrade(engine)
+
+    assert current_revision(engine) == head_revision()
+    with UnitOfWork(engine) as uow:
+        [stored] = uow.facts.current("acme-us")
+        assert stored.fact.amount == Decimal("1.2378912")
+        assert stored.fact.quantity == Decimal("1234567.000000000001")
+        assert uow.raw.get(1).body == '{"data": []}'
+        journal = uow.outbox.by_key("acme-us", "TB-AC-261001-001")
+        assert journal.status == "posted"
+        assert [ln.amount for ln in journal.journal.lines] == [Decimal("1.24"), Decimal("-1.24")]
+        assert [e.hash for e in uow.events.all()] == hashes
+        assert uow.events.head().last_hash == hashes[-1]
+    assert verify_chain(engine).intact  # the old events keep verifying under their own scheme
+    with UnitOfWork(engine) as uow:
+        uow.events.append("run.finished", "after the upgrade", data={"ok": True})
+        uow.commit()
+    report = verify_chain(engine)
+    assert report.intact, report.problems
+    assert report.events == 4
+    engine.dispose()

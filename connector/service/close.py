@@ -1,6 +1,7 @@
 """Month-end close: book what a period still needs, post it, and give the controller the checklist.
 
-`tokenbooks close --period YYYY-MM` is a run of its own (kind `close`, recorded with its outcome). It syncs
+`tokenbooks close --period YYYY-MM`, and the service's month-end job (`scheduler.py`), run `close_month`:
+a run of its own (kind `close`, recorded with its outcome, holding the entity's lock throughout). It syncs
 the period whole — providers restate recent days — and so plans and posts whatever the policies still
 owe it: the month's accrual and its reversal, invoice true-ups, expiries, amortization, revenue and
 breakage. Then it reconciles the period and prints the checklist (`domain/close.py`): accrued and not
@@ -29,7 +30,7 @@ from connector.domain.revenue import grant_states, position_on
 from connector.service.books import BookOptions, books_input, local_day, role_targets
 from connector.service.policies import load_policy_history
 from connector.service.reconcile import reconcile_period
-from connector.service.runs import Reporter, RunRecorder
+from connector.service.runs import Reporter, RunRecorder, exclusive
 from connector.service.sync import SyncResult, sync
 from connector.store.repositories import UnitOfWork
 
@@ -46,8 +47,13 @@ class CloseResult:
     notes: list[str] = field(default_factory=list)
 
 
-def close_period(ctx, *, entity: str, period: Period, reporter: Reporter | None = None) -> CloseResult:
+def close_month(ctx, *, entity: str, period: Period, reporter: Reporter | None = None) -> CloseResult:
     """Sync the period whole (booking what the policies still owe it), reconcile it, and check it."""
+    with exclusive(ctx.engine, ctx.clock, entity=entity, kind="close", actor=ctx.actor):
+        return _close(ctx, entity, period, reporter)
+
+
+def _close(ctx, entity: str, period: Period, reporter: Reporter | None) -> CloseResult:
     mapping, _ = ctx.mapping()
     today = local_day(ctx.clock(), mapping.entity(entity).timezone)
     if today <= period.last_day:

@@ -1,0 +1,223 @@
+"""`tokenbooks serve`: the unattended service — nightly syncs, the month-end job, health and metrics.
+
+APScheduler (3.x) fires, per entity of the mapping and in that entity's timezone:
+
+- `nightly:<entity>` at `TOKENBOOKS_SCHEDULE__NIGHTLY_AT` — the sync (`service.sync.sync`);
+- `month-end:<entity>` on `…__MONTH_END_DAY` of each month at `…__MONTH_END_AT` — the closed month's
+  close (`service.close.close_month`).
+
+Every job coalesces missed runs into one, runs if it is late by less than the misfire grace, and never
+runs twice at once (`max_instances=1`); across processes the entity lock keeps runs apart. At start, a
+nightly sync missed or abandoned while the service was down runs at once (catch-up). SIGTERM/SIGINT
+stop new jobs, ask the run in flight to stop at its next safe point (between posting batches), wait
+for it, and exit; a run killed outright is marked abandoned by the next start, and its journals left
+`posting` are looked up in the ledger before anything is created again.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from connector.domain.errors import BusyError, TokenbooksError
+from connector.domain.periods import Period
+from connector.store.repositories import UnitOfWork
+
+log = logging.getLogger("tokenbooks.serve")
+
+NIGHTLY, MONTH_END = "nightly", "month-end"
+Runner = Callable[[Any, str, str], None]  # (app, job kind, entity)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    kind: str  # nightly | month-end
+    entity: str
+    timezone: str
+    trigger: CronTrigger
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.entity}"
+
+
+def job_specs(app: Any) -> list[JobSpec]:
+    """The jobs the mapping's entities need, each on a trigger in the entity's own timezone."""
+    schedule = app.settings.schedule
+    nightly_hour, nightly_minute = _clock_time(schedule.nightly_at)
+    close_hour, close_minute = _clock_time(schedule.month_end_at)
+    specs = []
+    for entity in app.mapping()[0].entities:
+        zone = ZoneInfo(entity.timezone)
+        specs.append(
+            JobSpec(
+                NIGHTLY,
+                entity.id,
+                entity.timezone,
+                CronTrigger(hour=nightly_hour, minute=nightly_minute, timezone=zone),
+            )
+        )
+        specs.append(
+            JobSpec(
+                MONTH_END,
+                entity.id,
+                entity.timezone,
+                CronTrigger(day=schedule.month_end_day, hour=close_hour, minute=close_minute, timezone=zone),
+            )
+        )
+    return specs
+
+
+def _clock_time(text: str) -> tuple[int, int]:
+    hour, minute = text.split(":")
+    return int(hour), int(minute)
+
+
+def add_jobs(scheduler: BaseScheduler, app: Any, specs: list[JobSpec], runner: Runner | None = None) -> None:
+    grace = int(app.settings.schedule.misfire_grace_minutes) * 60
+    for spec in specs:
+        scheduler.add_job(
+            runner or run_job,
+            trigger=spec.trigger,
+            args=[app, spec.kind, spec.entity],
+            id=spec.id,
+            name=f"{spec.kind} {spec.entity} ({spec.timezone})",
+            misfire_grace_time=grace,
+            coalesce=True,
+            max_instances=1,
+            replace_existing=True,
+        )
+
+
+def run_job(app: Any, kind: str, entity: str) -> None:
+    """One scheduled job. Its outcome is in the run log (and alerts); nothing is raised into the scheduler."""
+    try:
+        if kind == NIGHTLY:
+            nightly(app, entity)
+        else:
+            month_end(app, entity)
+    except BusyError as exc:
+        log.warning("%s %s skipped: %s", kind, entity, exc)
+    except TokenbooksError as exc:
+        log.error("%s %s failed: %s", kind, entity, exc)
+    except Exception:
+        log.exception("%s %s failed with an internal error", kind, entity)
+
+
+def nightly(app: Any, entity: str) -> None:
+    from connector.service.sync import sync
+
+    sync(app, entity=entity)
+    app.after_run(entity)
+
+
+def month_end(app: Any, entity: str) -> None:
+    from connector.service.close import close_month
+
+    close_month(app, entity=entity, period=closed_period(app, entity))
+    app.after_run(entity)
+
+
+def closed_period(app: Any, entity: str) -> Period:
+    """The month before today, in the entity's timezone."""
+    zone = ZoneInfo(app.mapping()[0].entity(entity).timezone)
+    return Period.of(app.clock().astimezone(zone).date()).previous()
+
+
+# -------------------------------------------------------------------------------------------- catch-up
+
+
+def missed_nightly(app: Any, spec: JobSpec, now: datetime) -> bool:
+    """True when the nightly run due last (within the misfire grace) has no successful run since."""
+    grace = timedelta(minutes=app.settings.schedule.misfire_grace_minutes)
+    due = last_fire_time(spec.trigger, now, grace)
+    if due is None:
+        return False
+    with UnitOfWork(app.engine) as uow:
+        runs = [r for r in uow.runs.latest(50, kind="sync") if r.entity == spec.entity]
+    return not any(r.started_at >= due and r.status in ("succeeded", "partial") for r in runs)
+
+
+def last_fire_time(trigger: CronTrigger, now: datetime, within: timedelta) -> datetime | None:
+    """The trigger's latest fire time in (now − within, now]."""
+    moment, last = now - within, None
+    while True:
+        fire = trigger.get_next_fire_time(last, moment)
+        if fire is None or fire > now:
+            return last
+        last, moment = fire, fire + timedelta(microseconds=1)
+
+
+def catch_up(
+    scheduler: BaseScheduler, app: Any, specs: list[JobSpec], runner: Runner | None = None
+) -> list[str]:
+    """Queue, to run now, each nightly sync that was missed or abandoned while the service was down."""
+    if not app.settings.schedule.catch_up:
+        return []
+    now = app.clock()
+    queued = []
+    for spec in specs:
+        if spec.kind == NIGHTLY and missed_nightly(app, spec, now):
+            scheduler.add_job(
+                runner or run_job,
+                args=[app, spec.kind, spec.entity],
+                id=f"catch-up:{spec.entity}",
+                name=f"catch-up {spec.entity}",
+                replace_existing=True,
+                misfire_grace_time=None,
+            )
+            queued.append(spec.entity)
+    return queued
+
+
+def next_runs(scheduler: BaseScheduler) -> dict[str, datetime]:
+    """The next scheduled run of each entity, whatever the job."""
+    found: dict[str, datetime] = {}
+    for job in scheduler.get_jobs():
+        entity = job.id.split(":", 1)[1]
+        when = getattr(job, "next_run_time", None)
+        if when is not None and (entity not in found or when < found[entity]):
+            found[entity] = when.astimezone(UTC)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------- serve
+
+
+def serve(app: Any, *, on_ready: Callable[[str], None] | None = None) -> None:
+    """Run until SIGTERM or SIGINT; then finish or safely stop the run in flight, and return."""
+    from connector.health import HealthServer
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        log.info("%s received: finishing the run in flight, then stopping", signal.Signals(signum).name)
+        app.stopping.set()
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    scheduler = BackgroundScheduler(timezone=UTC)
+    specs = job_specs(app)
+    add_jobs(scheduler, app, specs)
+    health = HealthServer(
+        app, lambda: next_runs(scheduler), app.settings.health.host, app.settings.health.port
+    )
+    health.start()
+    scheduler.start()
+    queued = catch_up(scheduler, app, specs)
+    if on_ready:
+        on_ready(health.url + (f" (catching up: {', '.join(queued)})" if queued else ""))
+    stop.wait()
+    scheduler.shutdown(wait=True)
+    health.stop()

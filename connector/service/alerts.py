@@ -1,0 +1,317 @@
+"""Alerts: find what a person must look at, store each alert once, and send it by webhook and/or email.
+
+After every scheduled run (and on `tokenbooks alerts check`) the entity is examined: a failed run,
+a ledger connection that needs reconnecting, spend in suspense, a reconciliation variance beyond
+tolerance or drift, spend spikes against the trailing average, budgets reaching a soft threshold.
+Each alert is stored under its dedup key — the same alert is never sent twice for the same subject and
+period — and sent until a channel accepts it. Every alert raised is also an event in the audit log.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import select
+
+from connector.domain.alerts import Alert, crossings, parse_budgets, spikes
+from connector.domain.errors import ConfigError
+from connector.domain.journals import LedgerTarget
+from connector.domain.money import ZERO, quantize
+from connector.domain.periods import Period
+from connector.store.repositories import UnitOfWork
+from connector.store.tables import AlertRow, AllocationRow, ConnectionRow, ReconciliationRow
+
+# ------------------------------------------------------------------------------------------------- find
+
+
+def find_alerts(app: Any, entity: str) -> list[Alert]:
+    day = app.clock().date() - timedelta(days=1)  # the last complete day
+    settings = app.settings.alerts
+    with UnitOfWork(app.engine) as uow:
+        found = _failed_run(uow, entity) + _reconnect(uow, entity) + _reconciliation(uow, entity)
+        found += _suspense(uow, entity, Period.of(day))
+        found += _spikes(uow, entity, day, settings)
+        if settings.budgets_file:
+            found += _budgets(uow, entity, Period.of(day), settings.budgets_file)
+    return found
+
+
+def _failed_run(uow: UnitOfWork, entity: str) -> list[Alert]:
+    last = next((r for r in uow.runs.latest(20) if r.entity == entity and r.status != "running"), None)
+    if last is None or last.status not in ("failed", "abandoned"):
+        return []
+    return [
+        Alert(
+            "run_failed",
+            entity,
+            last.kind,
+            f"{last.started_at:%Y-%m-%d}",
+            f"The {last.kind} run of {entity} {last.status}: {last.reason}",
+            f"Read `tokenbooks runs --run {last.id}` and fix what it names; the next run retries by itself "
+            "and nothing was half-posted (journals are looked up in the ledger before being created again).",
+            "error",
+            {"run_id": last.id},
+        )
+    ]
+
+
+def _reconnect(uow: UnitOfWork, entity: str) -> list[Alert]:
+    rows = uow.session.exec(select(ConnectionRow).where(ConnectionRow.entity == entity)).scalars()
+    return [
+        Alert(
+            "reconnect_needed",
+            entity,
+            row.ledger,
+            f"{row.updated_at:%Y-%m-%d}",
+            f"The {row.ledger} connection of {entity} needs a person: {row.last_error or row.status}",
+            f"Run `tokenbooks connect {row.ledger} --entity {entity}` and approve tokenbooks again; "
+            "nothing is posted until then.",
+            "error",
+        )
+        for row in rows
+        if row.status != "ok"
+    ]
+
+
+def _reconciliation(uow: UnitOfWork, entity: str) -> list[Alert]:
+    rows = uow.session.exec(select(ReconciliationRow).where(ReconciliationRow.entity == entity)).scalars()
+    periods = sorted({r.period for r in rows})
+    latest = uow.reconciliations.latest(entity, periods[-1]) if periods else []
+    return [
+        Alert(
+            "reconciliation_variance",
+            entity,
+            f"{r.provider}/{r.provider_account}",
+            r.period,
+            f"Reconciliation of {r.provider} ({r.provider_account}) for {r.period}: {r.status}"
+            + (f", invoice − cost {r.variance}" if r.variance is not None else ""),
+            "Run `tokenbooks reconcile --period "
+            f"{r.period} --entity {entity}` to see the findings: drift names the journal keys changed or "
+            "deleted in the ledger (a deleted one is posted again by the next sync); a variance beyond "
+            "tolerance needs the invoice checked for unitemized tax, credits or another period's usage.",
+            "error" if r.status == "drift" else "warning",
+        )
+        for r in latest
+        if r.status in ("variance", "drift")
+    ]
+
+
+def _suspense(uow: UnitOfWork, entity: str, period: Period) -> list[Alert]:
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for a in _allocations(uow, entity, period.first_day, period.last_day):
+        if a.category == "suspense":
+            totals[a.provider] += a.amount
+    return [
+        Alert(
+            "suspense",
+            entity,
+            provider,
+            str(period),
+            f"{quantize(amount, 'USD')} of {provider} spend in {period} matched no mapping rule and sits in suspense",
+            "Add a rule for it to the mapping (`tokenbooks mappings preview` shows what it is); the next sync "
+            "reclassifies it out of suspense.",
+        )
+        for provider, amount in sorted(totals.items())
+        if amount
+    ]
+
+
+def _allocations(uow: UnitOfWork, entity: str, first: date, last: date) -> list[AllocationRow]:
+    return list(
+        uow.session.exec(
+            select(AllocationRow).where(
+                AllocationRow.entity == entity,
+                AllocationRow.posting_date >= first,
+                AllocationRow.posting_date <= last,
+            )
+        ).scalars()
+    )
+
+
+def _spikes(uow: UnitOfWork, entity: str, day: date, settings: Any) -> list[Alert]:
+    first = day - timedelta(days=settings.spike_window_days)
+    daily: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for stored in uow.facts.current(entity, first, day):
+        value = stored.fact.dimension(settings.spike_dimension)
+        if value:
+            daily[value][stored.fact.posting_date] += stored.fact.amount
+    found = spikes(
+        daily,
+        day,
+        window_days=settings.spike_window_days,
+        factor=settings.spike_factor,
+        min_amount=settings.spike_min_amount,
+    )
+    return [
+        Alert(
+            "spend_spike",
+            entity,
+            f"{settings.spike_dimension}={s.value}",
+            day.isoformat(),
+            f"{settings.spike_dimension} {s.value} spent {quantize(s.amount, 'USD')} on {day}, "
+            f"{settings.spike_factor}× above its {settings.spike_window_days}-day average of {s.average}",
+            f"Ask the owner of {s.value} whether this is expected (a launch, a batch job) or a runaway "
+            "loop or leaked key; the provider's console shows the usage by key and model.",
+            data={"amount": str(s.amount), "average": str(s.average)},
+        )
+        for s in found
+    ]
+
+
+def _budgets(uow: UnitOfWork, entity: str, period: Period, path: Path) -> list[Alert]:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(
+            f"budgets file {path} cannot be read: {exc}", fix="fix TOKENBOOKS_ALERTS__BUDGETS_FILE"
+        ) from None
+    budgets, problems = parse_budgets(text, str(path))
+    if problems:
+        raise ConfigError(f"budgets file {path} has problems", problems=problems, fix="correct the file")
+    spent: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for a in _allocations(uow, entity, period.first_day, period.last_day):
+        target = LedgerTarget.from_key(a.target_key)
+        for center in {target.class_name, target.department, *(opt for _, opt in target.tracking)} - {None}:
+            spent[center] += a.amount  # type: ignore[index]
+    return [
+        Alert(
+            "budget",
+            entity,
+            f"{c.budget.cost_center}@{c.threshold}%",
+            str(period),
+            f"{c.budget.cost_center} has spent {quantize(c.spent, 'USD')} of its {c.budget.monthly} budget for "
+            f"{period} ({c.spent * 100 / c.budget.monthly:.0f}%, past the {c.threshold}% threshold)",
+            f"Tell the owner of {c.budget.cost_center}; raise the budget in {path} if the spend is planned.",
+            "error" if c.threshold >= 100 else "warning",
+        )
+        for c in crossings(spent, budgets)
+    ]
+
+
+# ----------------------------------------------------------------------------------------- store, send
+
+
+def raise_alerts(app: Any, entity: str, run_id: str | None = None) -> list[AlertRow]:
+    """Store the alerts not raised before, log them, and send every alert not yet delivered."""
+    now = app.clock()
+    with UnitOfWork(app.engine) as uow:
+        known = set(uow.session.exec(select(AlertRow.dedup_key)).scalars())
+        for alert in find_alerts(app, entity):
+            if alert.dedup_key in known:
+                continue
+            known.add(alert.dedup_key)
+            uow.session.add(_row(alert, now, run_id))
+            uow.events.append(
+                f"alert.{alert.kind}",
+                alert.message,
+                run_id=run_id,
+                actor=app.actor,
+                level=alert.severity,
+                data={"dedup_key": alert.dedup_key, "action": alert.action},
+                now=now,
+            )
+        uow.commit()
+    return send_pending(app)
+
+
+def _row(alert: Alert, now: Any, run_id: str | None) -> AlertRow:
+    return AlertRow(
+        dedup_key=alert.dedup_key,
+        kind=alert.kind,
+        entity=alert.entity,
+        subject=alert.subject,
+        period=alert.period,
+        severity=alert.severity,
+        message=alert.message,
+        action=alert.action,
+        data=dict(alert.data),
+        raised_at=now,
+        run_id=run_id,
+    )
+
+
+def send_pending(app: Any) -> list[AlertRow]:
+    """Send each stored alert no channel has accepted yet; returns the alerts sent now."""
+    notifier = app.notifier()
+    if not notifier.channels:
+        return []
+    sent = []
+    with UnitOfWork(app.engine) as uow:
+        for row in uow.session.exec(select(AlertRow).where(AlertRow.sent_at.is_(None))).scalars():
+            delivered, error = notifier.send(row)
+            row.channels, row.last_error = delivered, error
+            if delivered:
+                row.sent_at = app.clock()
+                sent.append(row)
+            uow.session.add(row)
+        uow.commit()
+    return sent
+
+
+@dataclass
+class Notifier:
+    """A Slack-compatible webhook and/or SMTP email."""
+
+    webhook_url: str | None = None
+    smtp: dict | None = None  # host, port, username, password, starttls, sender, recipients
+    timeout: float = 10.0  # float ok: seconds
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Notifier:
+        smtp = None
+        if settings.smtp_host and settings.email_to:
+            smtp = {
+                "host": settings.smtp_host,
+                "port": settings.smtp_port,
+                "username": settings.smtp_username,
+                "password": settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                "starttls": settings.smtp_starttls,
+                "sender": settings.email_from or "tokenbooks@localhost",
+                "recipients": [r.strip() for r in settings.email_to.split(",") if r.strip()],
+            }
+        webhook = settings.webhook_url.get_secret_value() if settings.webhook_url else None
+        return cls(webhook, smtp)
+
+    @property
+    def channels(self) -> list[str]:
+        return [name for name, on in (("webhook", self.webhook_url), ("email", self.smtp)) if on]
+
+    def send(self, alert: AlertRow) -> tuple[list[str], str | None]:
+        delivered, errors = [], []
+        for channel, send in (("webhook", self._webhook), ("email", self._email)):
+            if channel not in self.channels:
+                continue
+            try:
+                send(alert)
+                delivered.append(channel)
+            except (requests.RequestException, OSError, smtplib.SMTPException) as exc:
+                errors.append(f"{channel}: {type(exc).__name__}: {exc}")
+        return delivered, "; ".join(errors) or None
+
+    def _webhook(self, alert: AlertRow) -> None:
+        icon = {"error": ":red_circle:", "warning": ":warning:"}.get(alert.severity, ":information_source:")
+        text = f"{icon} *tokenbooks — {alert.kind.replace('_', ' ')}* ({alert.entity})\n{alert.message}\n*What to do:* {alert.action}"
+        response = requests.post(self.webhook_url or "", json={"text": text}, timeout=self.timeout)
+        response.raise_for_status()
+
+    def _email(self, alert: AlertRow) -> None:
+        smtp = self.smtp or {}
+        message = EmailMessage()
+        message["Subject"] = f"[tokenbooks] {alert.kind.replace('_', ' ')}: {alert.subject} ({alert.period})"
+        message["From"] = smtp["sender"]
+        message["To"] = ", ".join(smtp["recipients"])
+        message.set_content(f"{alert.message}\n\nWhat to do: {alert.action}\n\nEntity: {alert.entity}\n")
+        with smtplib.SMTP(smtp["host"], smtp["port"], timeout=self.timeout) as client:
+            if smtp["starttls"]:
+                client.starttls()
+            if smtp["username"]:
+                client.login(smtp["username"], smtp["password"] or "")
+            client.send_message(message)

@@ -1,0 +1,282 @@
+"""The auditor's side of the store: prove the event chain intact, and trace a posted line to its sources.
+
+`verify_chain` walks the append-only event log and says, for each break, which event and what is wrong:
+content altered after it was written, an event missing between two others, or the newest events gone
+(the chain's head row remembers the last event). `trace` walks from a journal line in the outbox to the
+posting buckets it feeds, the allocations in them (rule id, mapping version), the facts (with their
+versions) and the raw provider payload the facts were read from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from connector.domain.errors import InputError
+from connector.domain.journals import Bucket
+from connector.domain.money import ZERO
+from connector.store.repositories import GENESIS_HASH, UnitOfWork, row_hash
+from connector.store.tables import EventRow, FactRow, RawPayloadRow
+
+# ------------------------------------------------------------------------------------------------ verify
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    event_id: int | None  # the event at fault (None: the chain as a whole)
+    problem: str  # altered | missing | relinked | truncated
+    message: str
+
+
+@dataclass
+class ChainReport:
+    events: int = 0
+    first_event_id: int | None = None
+    last_event_id: int | None = None
+    head_hash: str = GENESIS_HASH
+    problems: list[ChainProblem] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(engine: Engine, *, anchors: frozenset[str] = frozenset(), batch: int = 5_000) -> ChainReport:
+    """Recompute every event's hash and link, in order; report each break with the event it concerns.
+
+    `anchors` are hashes recorded earlier (e.g. printed by a previous verify and kept by the auditor):
+    each must still be in the chain, which catches even a chain rewritten and re-hashed from that point.
+    """
+    report = ChainReport()
+    unseen = set(anchors)
+    previous: EventRow | None = None
+    with UnitOfWork(engine) as uow:
+        head = uow.events.head()
+        for row in _events(uow.session, batch):
+            _check_link(report, previous, row)
+            if row_hash(row) != row.hash:
+                report.problems.append(
+                    ChainProblem(
+                        row.id,
+                        "altered",
+                        f"event {row.id} ({row.kind} at {row.at:%Y-%m-%d %H:%M:%S} UTC) was altered after it "
+                        f"was written: its content no longer matches its hash {row.hash[:12]}…",
+                    )
+                )
+            report.events += 1
+            report.first_event_id = report.first_event_id or row.id
+            unseen.discard(row.hash)
+            previous = row
+    if previous is not None:
+        report.last_event_id, report.head_hash = previous.id, previous.hash
+    if head is not None:
+        _check_head(report, head.last_event_id, head.last_hash, head.events)
+    report.problems += [
+        ChainProblem(
+            None, "rewritten", f"the anchored hash {anchor} is no longer in the chain: it was rewritten"
+        )
+        for anchor in sorted(unseen)
+    ]
+    return report
+
+
+def _events(session: Session, batch: int) -> Iterator[EventRow]:
+    yield from session.exec(
+        select(EventRow).order_by(EventRow.id).execution_options(yield_per=batch)
+    ).scalars()
+
+
+def _check_link(report: ChainReport, previous: EventRow | None, row: EventRow) -> None:
+    expected = previous.hash if previous is not None else GENESIS_HASH
+    if row.prev_hash == expected:
+        return
+    if previous is None:
+        message = (
+            f"event {row.id} is the first left but links to an earlier event: every event before it "
+            "was deleted"
+        )
+        report.problems.append(ChainProblem(row.id, "missing", message))
+    elif row.id - previous.id > 1:
+        message = (
+            f"event {row.id} links to an event that is no longer there: the event(s) between "
+            f"{previous.id} and {row.id} were deleted"
+        )
+        report.problems.append(ChainProblem(row.id, "missing", message))
+    else:
+        message = (
+            f"event {row.id} does not link to event {previous.id}: event {previous.id} was altered and "
+            "its hash recomputed, or the chain was re-linked"
+        )
+        report.problems.append(ChainProblem(previous.id, "relinked", message))
+
+
+def _check_head(report: ChainReport, last_id: int, last_hash: str, count: int) -> None:
+    if last_id != (report.last_event_id or 0) or last_hash != report.head_hash:
+        report.problems.append(
+            ChainProblem(
+                last_id or None,
+                "truncated",
+                f"the chain's head names event {last_id} (hash {last_hash[:12]}…) as the newest, but the "
+                f"newest event left is {report.last_event_id}: the newest event(s) were deleted or altered",
+            )
+        )
+    elif count != report.events and not any(p.problem == "missing" for p in report.problems):
+        report.problems.append(
+            ChainProblem(
+                None,
+                "missing",
+                f"the chain's head counts {count} events but {report.events} are left: "
+                f"{count - report.events} event(s) were deleted",
+            )
+        )
+
+
+# ------------------------------------------------------------------------------------------------- trace
+
+
+@dataclass(frozen=True, slots=True)
+class TracedPayload:
+    id: int
+    source: str
+    endpoint: str
+    request: dict
+    sha256: str
+    fetched_at: datetime
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class TracedFact:
+    id: int
+    natural_key: str
+    version: int
+    is_current: bool
+    source: str
+    charge_date: date
+    posting_date: date
+    amount: Decimal
+    currency: str
+    cost_basis: str
+    dimensions: dict
+    pulled_at: datetime
+    payload: TracedPayload | None
+
+
+@dataclass(frozen=True, slots=True)
+class TracedAllocation:
+    rule_id: str
+    mapping_version: int
+    category: str
+    percent: Decimal
+    amount: Decimal
+    fact: TracedFact
+
+
+@dataclass(frozen=True, slots=True)
+class TracedBucket:
+    bucket: Bucket
+    contribution: Decimal  # what this journal adds to the bucket
+    allocated: Decimal  # Σ allocations in the bucket now (exact; the desired amount rounds it once)
+    allocations: tuple[TracedAllocation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TracedLine:
+    line_no: int
+    account: str
+    amount: Decimal
+    description: str
+    balancing: bool  # the counter line (e.g. Accrued AI costs) that balances every bucket of the journal
+    buckets: tuple[TracedBucket, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    entity: str
+    key: str
+    kind: str
+    txn_date: date
+    status: str
+    ledger_id: str | None
+    memo: str
+    lines: tuple[TracedLine, ...]
+
+
+def trace(engine: Engine, *, entity: str, key: str, line: int | None = None) -> Trace:
+    """From a journal (or one of its lines) back to the raw provider payloads behind it."""
+    with UnitOfWork(engine) as uow:
+        stored = uow.outbox.by_key(entity, key)
+        if stored is None:
+            raise InputError(
+                f"no journal {key!r} for entity {entity!r} in the outbox",
+                fix="use a key as printed by `tokenbooks sync` or shown in the ledger's DocNumber/narration",
+            )
+        journal = stored.journal
+        if line is not None and not 1 <= line <= len(journal.lines):
+            raise InputError(f"journal {key} has lines 1..{len(journal.lines)}; there is no line {line}")
+        category_targets = {c.bucket.target for c in journal.contributions}
+        lines = []
+        for number, ln in enumerate(journal.lines, start=1):
+            if line is not None and number != line:
+                continue
+            balancing = ln.target not in category_targets
+            contributions = [c for c in journal.contributions if balancing or c.bucket.target == ln.target]
+            buckets = tuple(_bucket(uow, c.bucket, c.amount) for c in contributions)
+            lines.append(TracedLine(number, ln.target.key(), ln.amount, ln.description, balancing, buckets))
+    return Trace(
+        entity,
+        key,
+        journal.kind.value,
+        journal.txn_date,
+        stored.status,
+        stored.ledger_id,
+        journal.memo,
+        tuple(lines),
+    )
+
+
+def _bucket(uow: UnitOfWork, bucket: Bucket, contribution: Decimal) -> TracedBucket:
+    allocations = []
+    facts: dict[int, TracedFact] = {}
+    for row in uow.allocations.for_bucket(bucket):
+        if row.fact_id not in facts:
+            facts[row.fact_id] = _fact(uow, row.fact_id)
+        allocations.append(
+            TracedAllocation(
+                row.rule_id, row.mapping_version, row.category, row.percent, row.amount, facts[row.fact_id]
+            )
+        )
+    allocated = sum((a.amount for a in allocations), ZERO)
+    return TracedBucket(bucket, contribution, allocated, tuple(allocations))
+
+
+def _fact(uow: UnitOfWork, fact_id: int) -> TracedFact:
+    row: FactRow | None = uow.facts.get(fact_id)
+    if row is None:  # allocations reference facts by foreign key, so this is a damaged store
+        raise InputError(f"allocation refers to fact {fact_id}, which is not in the store")
+    payload = uow.raw.get(row.raw_payload_id) if row.raw_payload_id else None
+    return TracedFact(
+        id=fact_id,
+        natural_key=row.natural_key,
+        version=row.version,
+        is_current=row.is_current,
+        source=row.source,
+        charge_date=row.charge_date,
+        posting_date=row.posting_date,
+        amount=row.amount,
+        currency=row.currency,
+        cost_basis=row.cost_basis,
+        dimensions=row.dimensions,
+        pulled_at=row.pulled_at,
+        payload=_payload(payload) if payload else None,
+    )
+
+
+def _payload(row: RawPayloadRow) -> TracedPayload:
+    return TracedPayload(row.id, row.source, row.endpoint, row.request, row.sha256, row.fetched_at, row.body)  # type: ignore[arg-type]

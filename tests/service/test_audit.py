@@ -1,0 +1,259 @@
+"""The auditor's trail: the chain proves itself (and names the event tampered with), concurrent writers
+cannot fork it, a posted line traces to the raw provider payload, and a period exports whole, secrets out."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+from pydantic import SecretStr
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from connector.cli import app as cli
+from connector.domain.errors import InputError
+from connector.domain.periods import Period
+from connector.domain.planner import LockedBehaviour
+from connector.service.approvals import approve_journal
+from connector.service.audit import trace, verify_chain
+from connector.service.exports import period_export, write_export
+from connector.service.sync import sync
+from connector.settings import secret_values
+from connector.store.repositories import UnitOfWork
+from tests.service.conftest import World
+from tests.service.test_reconcile import invoice, reconcile
+
+OCT = Period(2026, 10)
+
+
+def month(world: World) -> None:
+    world.source.set("120.00", date(2026, 10, 1))
+    world.source.set("30.00", date(2026, 10, 1), project="proj_shared", line_item="embeddings")
+    world.source.set("15.50", date(2026, 10, 2))
+    world.clock.night_after(date(2026, 10, 2))
+    assert sync(world.app, entity="acme-us", until=date(2026, 10, 2)).status == "succeeded"
+
+
+def events(world: World) -> list:
+    with UnitOfWork(world.app.engine) as uow:
+        return uow.events.all()
+
+
+def tamper(world: World, sql: str, **params) -> None:
+    with world.app.engine.begin() as connection:
+        connection.execute(text(sql), params)
+
+
+def test_an_untouched_log_verifies(world: World):
+    month(world)
+    report = verify_chain(world.app.engine)
+    assert report.intact
+    assert report.events == len(events(world)) > 10
+    assert report.head_hash == events(world)[-1].hash
+
+
+def test_an_altered_event_is_named(world: World):
+    month(world)
+    target = next(e for e in events(world) if e.kind == "posting.attempt")
+    tamper(world, "UPDATE events SET message = 'nothing to see' WHERE id = :id", id=target.id)
+    [problem] = verify_chain(world.app.engine).problems
+    assert (problem.event_id, problem.problem) == (target.id, "altered")
+    assert f"event {target.id} (posting.attempt" in problem.message
+
+
+def test_a_level_quietly_downgraded_is_caught_too(world: World):
+    month(world)
+    target = events(world)[3]
+    tamper(world, "UPDATE events SET level = 'debug' WHERE id = :id", id=target.id)
+    assert [p.event_id for p in verify_chain(world.app.engine).problems] == [target.id]
+
+
+def test_an_altered_event_whose_hash_was_recomputed_breaks_the_next_link(world: World):
+    month(world)
+    target = events(world)[4]
+    tamper(world, "UPDATE events SET hash = :h WHERE id = :id", h="f" * 64, id=target.id)
+    problems = verify_chain(world.app.engine).problems
+    assert {(p.event_id, p.problem) for p in problems} >= {(target.id, "altered"), (target.id, "relinked")}
+
+
+def test_a_deleted_event_is_found_between_its_neighbours(world: World):
+    month(world)
+    all_events = events(world)
+    gone = all_events[5]
+    tamper(world, "DELETE FROM events WHERE id = :id", id=gone.id)
+    [problem] = verify_chain(world.app.engine).problems
+    assert problem.problem == "missing"
+    assert f"between {all_events[4].id} and {all_events[6].id} were deleted" in problem.message
+
+
+def test_deleting_the_newest_event_is_found_through_the_chain_head(world: World):
+    month(world)
+    newest = events(world)[-1]
+    tamper(world, "DELETE FROM events WHERE id = :id", id=newest.id)
+    [problem] = verify_chain(world.app.engine).problems
+    assert problem.problem == "truncated"
+    assert f"names event {newest.id}" in problem.message
+
+
+def test_an_anchor_catches_a_chain_rewritten_from_scratch(world: World):
+    month(world)
+    anchor = verify_chain(world.app.engine).head_hash
+    tamper(world, "DELETE FROM events")
+    tamper(world, "UPDATE audit_chain SET last_event_id = 0, last_hash = :g, events = 0", g="0" * 64)
+    assert verify_chain(world.app.engine).intact  # an empty chain is consistent with itself …
+    [problem] = verify_chain(world.app.engine, anchors=frozenset({anchor})).problems
+    assert problem.problem == "rewritten"  # … but not with what the auditor kept
+
+
+def test_concurrent_writers_append_one_after_the_other_and_never_fork_the_chain(world: World):
+    def write(name: str) -> None:
+        for n in range(25):
+            with UnitOfWork(world.app.engine) as uow:
+                uow.events.append("test.write", f"{name} {n}", data={"n": n})
+                uow.commit()
+
+    threads = [threading.Thread(target=write, args=(f"writer {i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    report = verify_chain(world.app.engine)
+    assert report.intact, report.problems
+    assert report.events == 100
+    assert len({e.prev_hash for e in events(world)}) == 100  # no two events claim the same predecessor
+
+
+def test_cli_verify_exits_non_zero_and_names_the_event(world: World, monkeypatch):
+    month(world)
+    target = events(world)[2]
+    tamper(world, "UPDATE events SET actor = 'mallory' WHERE id = :id", id=target.id)
+    monkeypatch.setenv("TOKENBOOKS_DATABASE_URL", world.app.settings.database_url)
+    monkeypatch.setenv("TOKENBOOKS_MAPPING_FILE", str(world.mapping_path))
+    result = CliRunner().invoke(cli, ["audit", "verify", "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["intact"] is False
+    assert report["problems"][0]["event_id"] == target.id
+
+
+def test_a_posted_line_traces_to_its_rule_facts_and_raw_payload(world: World):
+    month(world)
+    whole = trace(world.app.engine, entity="acme-us", key="TB-AC-261001-001")
+    cogs = next(ln.line_no for ln in whole.lines if ln.account == "5010|class=Support Assistant")
+    found = trace(world.app.engine, entity="acme-us", key="TB-AC-261001-001", line=cogs)
+    assert (found.status, found.ledger_id) == ("posted", world.ledger.journals["TB-AC-261001-001"].ledger_id)
+    [line] = found.lines
+    assert (line.account, line.amount, line.balancing) == (
+        "5010|class=Support Assistant",
+        Decimal("120.00"),
+        False,
+    )
+    [bucket] = line.buckets
+    assert bucket.contribution == bucket.allocated
+    rules = sorted((a.rule_id, a.mapping_version, str(a.amount)) for a in bucket.allocations)
+    assert rules == [("support", 1, "120.00")]
+    fact = bucket.allocations[0].fact
+    assert fact.version == 1
+    assert fact.payload.endpoint == "https://openai.test/v1/organization/costs"
+    assert fact.payload.sha256
+
+
+def test_the_balancing_line_traces_to_every_bucket_of_the_journal(world: World):
+    month(world)
+    found = trace(world.app.engine, entity="acme-us", key="TB-AC-261001-001")
+    [balancing] = [ln for ln in found.lines if ln.balancing]
+    assert balancing.account == "2150"
+    assert -balancing.amount == sum(b.contribution for b in balancing.buckets)
+    with pytest.raises(InputError, match="no journal 'TB-AC-999999-001'"):
+        trace(world.app.engine, entity="acme-us", key="TB-AC-999999-001")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "xlsx", "html"])
+def test_a_period_exports_for_auditors_without_secrets(world: World, tmp_path, fmt: str):
+    secret = "https://hooks.slack.test/services/T000/B000/very-secret-token"
+    world.app.settings.alerts.webhook_url = SecretStr(secret)
+    month(world)
+    invoice(world, "165.50")
+    reconcile(world)
+    with UnitOfWork(world.app.engine) as uow:  # a reason that happens to quote the secret
+        uow.runs.finish(
+            uow.runs.latest(1, kind="sync")[0].id,
+            "succeeded",
+            reason=f"sent to {secret}",
+            stats={},
+            now=world.clock(),
+        )
+        uow.commit()
+    export = period_export(
+        world.app.engine, entity="acme-us", period=OCT, secrets=secret_values(world.app.settings)
+    )
+    files = write_export(export, fmt, tmp_path / "out")
+    content = "".join(_text(path) for path in files)
+    assert "very-secret-token" not in content
+    assert "[redacted]" in content
+    assert "TB-AC-261001-001" in content
+    assert world.ledger.journals["TB-AC-261002-001"].ledger_id in content
+    assert "matched" in content
+    if fmt == "xlsx":
+        book = load_workbook(files[0])
+        assert book.sheetnames == [
+            "runs",
+            "journals",
+            "journal_lines",
+            "postings",
+            "reconciliation",
+            "events",
+        ]
+        lines = list(book["journal_lines"].values)
+        assert lines[0] == ("key", "line_no", "account", "debit", "credit", "description")
+    if fmt == "csv":
+        with next(p for p in files if p.name.endswith("-postings.csv")).open() as handle:
+            rows = list(csv.DictReader(handle))
+        assert {r["outcome"] for r in rows} == {"created"}
+        assert all(r["request_id"] for r in rows)
+    if fmt == "html":
+        assert "<svg" in content
+        assert "<script" not in content
+        assert "AI COGS" in content
+        assert "<title>2026-10-01 AI COGS: 132.00</title>" in content  # 120.00 + 40 % of 30.00
+
+
+def _text(path) -> str:
+    if path.suffix == ".xlsx":
+        book = load_workbook(path)
+        return "\n".join(str(v) for sheet in book for row in sheet.values for v in row)
+    return path.read_text()
+
+
+def test_runs_record_their_inputs_and_a_policy_change_and_an_approval_are_events(world: World):
+    world.ledger.lock = date(2026, 10, 31)
+    world.app.locked_behaviour = lambda entity: LockedBehaviour.HOLD  # the controller wants to approve
+    month(world)
+    with UnitOfWork(world.app.engine) as uow:
+        [held] = uow.outbox.list("acme-us", statuses=["held"])[:1]
+    inputs = next(e for e in events(world) if e.kind == "run.inputs")
+    assert inputs.data["mapping"]["version"] == 1
+    assert inputs.data["policy"]["locked_period"] == "hold"
+    assert inputs.data["sources"] == ["openai.costs"]
+    started = next(e for e in events(world) if e.kind == "run.started")
+    assert started.data["code_version"]
+
+    approve_journal(
+        world.app.engine, world.clock, entity="acme-us", key=held.journal.key, approver="j.rivera"
+    )
+    world.ledger.lock = None  # the controller reopened October
+    del world.app.locked_behaviour
+    result = sync(world.app, entity="acme-us", until=date(2026, 10, 2))
+    assert held.journal.key in result.post.posted
+    approval = next(e for e in events(world) if e.kind == "journal.approved")
+    assert (approval.actor, approval.data["key"]) == ("j.rivera", held.journal.key)
+    [change] = [e for e in events(world) if e.kind == "policy.changed"]
+    assert change.data["before"]["locked_period"] == "hold"
+    assert change.data["after"]["locked_period"] == "next_open_period"
+    with pytest.raises(InputError, match="not held"):
+        approve_journal(world.app.engine, world.clock, entity="acme-us", key=held.journal.key, approver="x")

@@ -1,0 +1,88 @@
+"""/healthz and /metrics: what the service says about itself, read from the store."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from werkzeug.test import Client
+
+from connector.health import HealthApp
+from connector.service.alerts import find_alerts
+from connector.service.sync import sync
+from connector.store.db import make_engine
+from connector.store.repositories import UnitOfWork
+from connector.store.tables import ConnectionRow
+from tests.service.conftest import World
+from tests.service.test_reconcile import invoice, reconcile
+
+NEXT = datetime(2026, 10, 3, 6, 30, tzinfo=UTC)
+
+
+def client(world: World) -> Client:
+    return Client(HealthApp(world.app, lambda: {"acme-us": NEXT}))
+
+
+def test_a_healthy_service_says_ok_with_its_last_and_next_run(world: World):
+    world.source.set("120.00", date(2026, 10, 1))
+    world.clock.night_after(date(2026, 10, 1))
+    sync(world.app, entity="acme-us", until=date(2026, 10, 1))
+    response = client(world).get("/healthz")
+    assert response.status_code == 200
+    body = response.json
+    assert body["status"] == "ok"
+    [entity] = body["entities"]
+    assert entity["last_run"]["status"] == "succeeded"
+    assert entity["next_run"].startswith("2026-10-03 06:30")
+    metrics = client(world).get("/metrics").get_data(as_text=True)
+    assert 'tokenbooks_runs_total{kind="sync",entity="acme-us",status="succeeded"} 1' in metrics
+    assert 'tokenbooks_facts_pulled_total{entity="acme-us"} 1' in metrics
+    assert 'tokenbooks_journals_posted_total{entity="acme-us"} 1' in metrics
+    assert 'tokenbooks_ledger_api_calls_total{entity="acme-us",kind="write"} 1' in metrics
+    assert "# TYPE tokenbooks_last_success_timestamp_seconds gauge" in metrics
+
+
+def test_a_failed_run_a_variance_and_a_lost_connection_make_it_degraded_and_alert(world: World):
+    world.source.set("100.00", date(2026, 10, 1))
+    world.clock.night_after(date(2026, 10, 31))
+    sync(world.app, entity="acme-us", until=date(2026, 10, 31))
+    invoice(world, "150.00")
+    world.clock.now += timedelta(hours=1)
+    reconcile(world)
+    world.clock.now += timedelta(hours=1)
+    world.source.broken = "the page has no data array"
+    sync(world.app, entity="acme-us", until=date(2026, 10, 31))
+    with UnitOfWork(world.app.engine) as uow:
+        uow.session.add(
+            ConnectionRow(
+                ledger="quickbooks",
+                entity="acme-us",
+                company_id="123",
+                token_ciphertext="x",
+                status="reconnect_needed",
+                last_error="refresh token revoked",
+                updated_at=world.clock(),
+            )
+        )
+        uow.commit()
+    body = client(world).get("/healthz").json
+    assert body["status"] == "degraded"
+    assert any("last sync run failed" in p for p in body["problems"])
+    assert any("reconciliation openai/org-1 2026-10: variance" in p for p in body["problems"])
+    assert any("needs a person to reconnect" in p for p in body["problems"])
+    assert body["connections"] == [
+        {"ledger": "quickbooks", "entity": "acme-us", "status": "reconnect_needed", "reconnect_needed": True}
+    ]
+    metrics = client(world).get("/metrics").get_data(as_text=True)
+    assert 'tokenbooks_reconnect_needed{entity="acme-us",ledger="quickbooks"} 1' in metrics
+    assert 'status="variance"} 50.00' in metrics
+    kinds = sorted(a.kind for a in find_alerts(world.app, "acme-us"))
+    assert kinds == ["reconciliation_variance", "reconnect_needed", "run_failed"]
+
+
+def test_a_database_that_does_not_answer_is_a_503(world: World):
+    world.app.engine.dispose()
+    world.app.engine = make_engine("postgresql://nobody@127.0.0.1:9/none")  # nothing listens there
+    response = client(world).get("/healthz")
+    assert response.status_code == 503
+    assert response.json["status"] == "down"
+    assert client(world).get("/elsewhere").status_code == 404

@@ -1,0 +1,173 @@
+"""Real processes, on SQLite and on PostgreSQL: two `tokenbooks sync` at once for one entity, and a
+`tokenbooks serve` killed mid-run and restarted.
+
+Each child is the real CLI (tests/service/harness.py) over a ledger kept in a file the processes share,
+so a journal created twice would be seen there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from connector.store.db import make_engine
+from connector.store.repositories import UnitOfWork
+from tests.service.harness import write_config
+from tests.support import MINIMAL_MAPPING
+
+ROOT = Path(__file__).resolve().parents[2]
+FACTS = [("10.00", "2026-10-01"), ("20.00", "2026-10-02"), ("30.00", "2026-10-03")]
+
+
+@pytest.fixture
+def child_env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MINIMAL_MAPPING)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENBOOKS_")}
+    env |= {
+        "TOKENBOOKS_DATABASE_URL": database_url,
+        "TOKENBOOKS_MAPPING_FILE": str(mapping),
+        "TOKENBOOKS_DATA_DIR": str(tmp_path),
+        "TOKENBOOKS_ACTOR": "test",
+        "PYTHONPATH": str(ROOT),
+    }
+    return env
+
+
+def tokenbooks(config: Path, *args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.service.harness", str(config), *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def creates(ledger: Path) -> list[dict]:
+    return json.loads(ledger.read_text())["creates"]
+
+
+def test_two_syncs_started_together_one_runs_and_the_other_says_busy(tmp_path: Path, child_env):
+    ledger, release = tmp_path / "ledger.json", tmp_path / "release"
+    config = write_config(tmp_path / "config.json", facts=FACTS, ledger=ledger, hold_until=release)
+    args = ["sync", "--until", "2026-10-03", "--json"]
+    children = [tokenbooks(config, *args, env=child_env, cwd=tmp_path) for _ in range(2)]
+
+    first_done = _first_to_exit(children, timeout=60)  # the winner waits in the ledger until released
+    release.touch()
+    other = children[1 - children.index(first_done)]
+    out, err = first_done.communicate(timeout=60)
+    other_out, other_err = other.communicate(timeout=60)
+
+    assert first_done.returncode == 0, err
+    assert json.loads(out) == {"status": "busy", "reason": json.loads(out)["reason"]}
+    assert "entity acme-us is busy" in json.loads(out)["reason"]
+    assert other.returncode == 0, other_err
+    assert json.loads(other_out)["status"] == "succeeded"
+    keys = [c["key"] for c in creates(ledger)]
+    assert keys == ["TB-AC-261001-001", "TB-AC-261002-001", "TB-AC-261003-001"]  # each once
+    assert {c["outcome"] for c in creates(ledger)} == {"created"}
+
+
+def _first_to_exit(children: list[subprocess.Popen], timeout: float) -> subprocess.Popen:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in children:
+            if child.poll() is not None:
+                return child
+        time.sleep(0.05)
+    for child in children:
+        child.kill()
+    raise AssertionError("neither process finished: both are waiting in the ledger, so both hold the lock")
+
+
+def test_a_service_killed_mid_run_is_restarted_and_completes_the_run_without_duplicates(tmp_path, child_env):
+    """`tokenbooks serve` catches up tonight's missed sync at start; killed (SIGKILL) after the ledger
+    created the first journal but before the answer was recorded; restarted, it marks the dead run
+    abandoned, finds the first journal in the ledger instead of creating it again, and posts the rest."""
+    until = datetime.now(UTC).date() - timedelta(days=1)
+    days = [until - timedelta(days=n) for n in (2, 1, 0)]
+    facts = [(f"{10 * (n + 1)}.00", day.isoformat()) for n, day in enumerate(days)]
+    ledger, marker = tmp_path / "ledger.json", tmp_path / "hung"
+    a_minute_ago = datetime.now(ZoneInfo("America/New_York")) - timedelta(minutes=1)
+    child_env |= {
+        "TOKENBOOKS_HEALTH__PORT": "0",
+        "TOKENBOOKS_SCHEDULE__NIGHTLY_AT": f"{a_minute_ago:%H:%M}",
+        "TOKENBOOKS_OPENAI__START_DATE": days[0].isoformat(),
+    }
+    dying = write_config(tmp_path / "dying.json", facts=facts, ledger=ledger, hang_after=1, marker=marker)
+    first = tokenbooks(dying, "serve", env=child_env, cwd=tmp_path)
+    _wait_for(marker.exists, "the first service to post its first journal", first)
+    first.kill()  # SIGKILL: no handler runs, the run stays `running`, the journal stays `posting`
+    first.wait(timeout=30)
+
+    config = write_config(tmp_path / "config.json", facts=facts, ledger=ledger)
+    second = tokenbooks(config, "serve", env=child_env, cwd=tmp_path)
+    health_url = _health_url(second)
+    engine = make_engine(child_env["TOKENBOOKS_DATABASE_URL"])
+    _wait_for(
+        lambda: "succeeded" in _sync_statuses(engine), "the restarted service to finish the sync", second
+    )
+    health = requests.get(f"{health_url}/healthz", timeout=10).json()
+    metrics = requests.get(f"{health_url}/metrics", timeout=10).text
+    second.send_signal(signal.SIGTERM)
+    _, err = second.communicate(timeout=60)
+
+    assert second.returncode == 0, err
+    assert "tokenbooks stopped" in err
+    assert sorted(_sync_statuses(engine)) == ["abandoned", "succeeded"]
+    keys = [c["key"] for c in creates(ledger)]
+    assert len(keys) == len(set(keys)) == 3  # every journal created exactly once
+    with UnitOfWork(engine) as uow:
+        assert {s.status for s in uow.outbox.list("acme-us")} == {"posted"}
+        found = [e for e in uow.events.all() if e.kind == "posting.found"]
+    assert [e.data["key"] for e in found] == [keys[0]]
+    [entity] = health["entities"]
+    assert entity["last_run"]["status"] == "succeeded"
+    assert entity["next_run"] is not None
+    assert 'tokenbooks_runs_total{kind="sync",entity="acme-us",status="abandoned"} 1' in metrics
+    assert 'tokenbooks_journals_posted_total{entity="acme-us"} 3' in metrics
+    engine.dispose()
+
+
+def _sync_statuses(engine) -> list[str]:
+    with UnitOfWork(engine) as uow:
+        return [r.status for r in uow.runs.latest(10, kind="sync")]
+
+
+def _health_url(child: subprocess.Popen) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = child.stderr.readline()
+        if "serving health on" in line:
+            return line.split("serving health on ")[1].split()[0]
+        if not line and child.poll() is not None:
+            break
+    child.kill()
+    raise AssertionError(f"the service did not start: {child.stderr.read()}")
+
+
+def _wait_for(condition, what: str, child: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if child.poll() is not None:
+            raise AssertionError(
+                f"the process exited ({child.returncode}) waiting for {what}: {child.stderr.read()}"
+            )
+        time.sleep(0.1)
+    child.kill()
+    raise AssertionError(f"timed out waiting for {what}")
