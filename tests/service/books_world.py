@@ -53,6 +53,7 @@ class BooksWorld:
     clock: Clock
     policies_path: Path
     app: App
+    database_url: str
 
     def night(self, day: date) -> SyncResult:
         self.clock.night_after(day)
@@ -62,7 +63,7 @@ class BooksWorld:
 
     def rewrite_policies(self, text: str) -> None:
         self.policies_path.write_text(text)
-        self.app = _app(self.tmp, self.policies_path, self.source, self.ledger, self.clock)
+        self.app = _app(self.tmp, self.policies_path, self.source, self.ledger, self.clock, self.database_url)
 
     def journals(self, *kinds: JournalKind) -> list[Journal]:
         with UnitOfWork(self.app.engine) as uow:
@@ -122,10 +123,10 @@ class BooksWorld:
         assert result.outcome.value == "created", result.message
 
 
-def _app(tmp: Path, policies_path: Path, source, ledger, clock) -> App:
+def _app(tmp: Path, policies_path: Path, source, ledger, clock, database_url: str) -> App:
     mapping = tmp / "mapping.yaml"
     settings = Settings(
-        database_url=f"sqlite:///{tmp / 'tb.db'}",
+        database_url=database_url,
         mapping_file=mapping,
         policies_file=policies_path,
         data_dir=tmp,
@@ -134,13 +135,14 @@ def _app(tmp: Path, policies_path: Path, source, ledger, clock) -> App:
     return build_app(settings, clock=clock, ledgers={ENTITY: ledger}, sources=[source], sleep=lambda _: None)
 
 
-def books_world(tmp: Path, policies_text: str | None = None) -> BooksWorld:
+def books_world(tmp: Path, policies_text: str | None = None, database_url: str | None = None) -> BooksWorld:
+    """The world on SQLite, or on the database `database_url` names (tests/conftest.py: both backends)."""
+    database_url = database_url or f"sqlite:///{tmp / 'tb.db'}"
     (tmp / "mapping.yaml").write_text(FULL_MAPPING)
     policies_path = tmp / "policies.yaml"
     policies_path.write_text(policies_text or policies())
     source = ScriptedSource()
     ledger = MemoryLedger(CHART_ACCOUNTS, options=CHART_OPTIONS)
     clock = Clock()
-    return BooksWorld(
-        tmp, source, ledger, clock, policies_path, _app(tmp, policies_path, source, ledger, clock)
-    )
+    app = _app(tmp, policies_path, source, ledger, clock, database_url)
+    return BooksWorld(tmp, source, ledger, clock, policies_path, app, database_url)

@@ -11,8 +11,10 @@ SOLD = "s-1,globex,g-1,purchase,2026-01-01,100000.00,USD,api-credits,2027-01-01"
 REDEEMED = "r-1,globex,g-1,redemption,2026-06-30,60000.00,USD,api-credits,"
 
 
-def test_sell_100000_with_8_percent_breakage_redeem_60000_then_expiry_recognizes_the_rest(tmp_path):
-    world = books_world(tmp_path)
+def test_sell_100000_with_8_percent_breakage_redeem_60000_then_expiry_recognizes_the_rest(
+    tmp_path, database_url
+):
+    world = books_world(tmp_path, database_url=database_url)
     world.enter(
         "1000", "2450", "100000.00", date(2026, 1, 1)
     )  # the sale, booked by billing: Cr Deferred revenue
@@ -42,8 +44,8 @@ def test_sell_100000_with_8_percent_breakage_redeem_60000_then_expiry_recognizes
     assert world.ledger.balance("2450") == Decimal("0.00")
 
 
-def test_a_revised_breakage_estimate_is_a_cumulative_catch_up_on_its_effective_date(tmp_path):
-    world = books_world(tmp_path)
+def test_a_revised_breakage_estimate_is_a_cumulative_catch_up_on_its_effective_date(tmp_path, database_url):
+    world = books_world(tmp_path, database_url=database_url)
     world.customer_credits(SOLD, REDEEMED)
     world.night(date(2026, 8, 31))
     revised = policies().replace("policy_version: 1", "policy_version: 2")
@@ -65,8 +67,8 @@ def test_a_revised_breakage_estimate_is_a_cumulative_catch_up_on_its_effective_d
     assert world.night(date(2026, 10, 1)).plan.planned == []
 
 
-def test_a_redemption_reversed_by_a_later_import_reverses_its_revenue_and_breakage(tmp_path):
-    world = books_world(tmp_path)
+def test_a_redemption_reversed_by_a_later_import_reverses_its_revenue_and_breakage(tmp_path, database_url):
+    world = books_world(tmp_path, database_url=database_url)
     world.customer_credits(SOLD, REDEEMED)
     world.night(date(2026, 7, 31))
     world.customer_credits("r-1,globex,g-1,redemption,2026-06-30,30000.00,USD,api-credits,")  # restated

@@ -17,8 +17,8 @@ TU, RV = JournalKind.TRUE_UP, JournalKind.REVERSAL
 OCT = [date(2026, 10, d) for d in range(1, 32)]
 
 
-def test_buy_1000_of_credits_use_250_the_category_is_debited_and_prepaid_falls_to_750(tmp_path):
-    world = books_world(tmp_path, policies("billing: prepaid"))
+def test_buy_1000_of_credits_use_250_the_category_is_debited_and_prepaid_falls_to_750(tmp_path, database_url):
+    world = books_world(tmp_path, policies("billing: prepaid"), database_url=database_url)
     world.buy_credits("lot-1", "1000.00", date(2026, 10, 1), date(2027, 10, 1))
     world.enter_bill("1350", "1000.00", date(2026, 10, 1))  # AP books the purchase: Dr Prepaid / Cr AP
     world.source.set("250.00", OCT[4])
@@ -34,9 +34,9 @@ def test_buy_1000_of_credits_use_250_the_category_is_debited_and_prepaid_falls_t
 
 
 def test_a_lot_that_expires_with_80_unused_is_written_off_on_its_expiry_date_and_prepaid_ends_at_zero(
-    tmp_path,
+    tmp_path, database_url
 ):
-    world = books_world(tmp_path, policies("billing: prepaid"))
+    world = books_world(tmp_path, policies("billing: prepaid"), database_url=database_url)
     world.buy_credits("lot-2", "100.00", date(2026, 1, 5), date(2026, 10, 20))
     world.enter_bill("1350", "100.00", date(2026, 1, 5))
     world.source.set("20.00", OCT[5])
@@ -54,8 +54,8 @@ def test_a_lot_that_expires_with_80_unused_is_written_off_on_its_expiry_date_and
     assert world.ledger.balance("6195") == Decimal("80.00")
 
 
-def test_usage_beyond_the_lots_is_accrued_in_arrears_and_flagged_in_the_run(tmp_path):
-    world = books_world(tmp_path, policies("billing: prepaid"))
+def test_usage_beyond_the_lots_is_accrued_in_arrears_and_flagged_in_the_run(tmp_path, database_url):
+    world = books_world(tmp_path, policies("billing: prepaid"), database_url=database_url)
     world.buy_credits("lot-3", "100.00", date(2026, 10, 1), date(2027, 10, 1))
     world.source.set("130.00", OCT[2])
     result = world.night(OCT[2])
@@ -75,9 +75,9 @@ def test_usage_beyond_the_lots_is_accrued_in_arrears_and_flagged_in_the_run(tmp_
 
 
 def test_an_invoice_3_17_above_the_daily_accruals_is_trued_up_pro_rata_and_the_bill_clears_the_accrual(
-    tmp_path,
+    tmp_path, database_url
 ):
-    world = books_world(tmp_path)
+    world = books_world(tmp_path, database_url=database_url)
     for day, support, eng in ((OCT[0], "600.00", "150.00"), (OCT[14], "300.00", "250.00")):
         world.source.set(support, day)
         world.source.set(eng, day, project="proj_eng_tools")
@@ -106,8 +106,8 @@ def test_an_invoice_3_17_above_the_daily_accruals_is_trued_up_pro_rata_and_the_b
     assert world.night(date(2026, 11, 4)).plan.planned == []
 
 
-def test_a_true_up_beyond_the_tolerance_waits_for_approval(tmp_path):
-    world = books_world(tmp_path)
+def test_a_true_up_beyond_the_tolerance_waits_for_approval(tmp_path, database_url):
+    world = books_world(tmp_path, database_url=database_url)
     world.source.set("100.00", OCT[0])
     world.night(OCT[0])
     world.invoice("INV-10", "2026-10", "2026-11-03", "180.00")
@@ -117,8 +117,10 @@ def test_a_true_up_beyond_the_tolerance_waits_for_approval(tmp_path):
     assert "TB-TU-261031-001" not in world.ledger.journals
 
 
-def test_month_end_reversing_books_one_accrual_on_31_october_and_its_exact_mirror_on_1_november(tmp_path):
-    world = books_world(tmp_path, policies("accrual: month_end_reversing"))
+def test_month_end_reversing_books_one_accrual_on_31_october_and_its_exact_mirror_on_1_november(
+    tmp_path, database_url
+):
+    world = books_world(tmp_path, policies("accrual: month_end_reversing"), database_url=database_url)
     world.source.set("120.004", OCT[2])
     world.source.set("80.002", OCT[20], project="proj_eng_tools")
     for day in OCT:
