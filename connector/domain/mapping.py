@@ -30,8 +30,8 @@ from connector.domain.facts import STANDARD_DIMENSIONS, Fact
 from connector.domain.journals import LedgerTarget
 from connector.domain.money import MoneyError, allocate, currency_code, split_quantum
 from connector.domain.regex_samples import regex_guarantee
-from connector.domain.versioned_file import FileReader, read_effective_from, read_version
-from connector.domain.yaml_lines import LineDict, LineList, load_yaml
+from connector.domain.versioned_file import FileReader, read_document, read_effective_from, read_version
+from connector.domain.yaml_lines import LineDict, LineList
 
 
 class Category(StrEnum):
@@ -419,14 +419,9 @@ def parse_mapping(text: str, source: str, *, analyse: bool = True) -> tuple[Mapp
     that can never place a dollar (shadowed by an earlier rule, or contradictory); versions stored in
     the past are re-read without it, because they were accepted when first seen.
     """
-    document, problems = load_yaml(text, source)
-    if problems:
-        return None, problems
     reader = _Reader(source)
-    if not isinstance(document, LineDict):
-        reader.problem(
-            1, "", "the mapping must be a YAML mapping (key: value) at the top level", _SEE_EXAMPLE
-        )
+    document = read_document(text, reader, "mapping", _SEE_EXAMPLE)
+    if document is None:
         return None, reader.problems
     _check_known_keys(reader, document, _TOP_KEYS, "top level")
     version = _read_version(reader, document)

@@ -48,8 +48,8 @@ from connector.domain.errors import Problem, errors_only
 from connector.domain.mapping import ROLES
 from connector.domain.planner import LockedBehaviour
 from connector.domain.policies import Granularity
-from connector.domain.versioned_file import FileReader, read_effective_from, read_version
-from connector.domain.yaml_lines import LineDict, LineList, load_yaml
+from connector.domain.versioned_file import FileReader, read_document, read_effective_from, read_version
+from connector.domain.yaml_lines import LineDict, LineList
 
 SEE_GUIDE = "see docs/accounting-policies.md and mappings/policies.yaml"
 TOP_KEYS = ("policy_version", "effective_from", "change_note", "defaults", "entities")
@@ -109,14 +109,9 @@ class _Reader(FileReader):
 
 def parse_policies(text: str, source: str) -> tuple[PolicySet | None, list[Problem]]:
     """Parse a policy file; the policies only when there is no error (warnings come along)."""
-    document, problems = load_yaml(text, source)
-    if problems:
-        return None, problems
     reader = _Reader(source)
-    if not isinstance(document, LineDict):
-        reader.problem(
-            1, "", "the policy file must be a YAML mapping (key: value) at the top level", SEE_GUIDE
-        )
+    document = read_document(text, reader, "policy file", SEE_GUIDE)
+    if document is None:
         return None, reader.problems
     reader.known_keys(document, TOP_KEYS, "the top level")
     version = read_version(reader, document, "policy_version")

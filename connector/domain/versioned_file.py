@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from connector.domain.errors import Problem
-from connector.domain.yaml_lines import LineDict
+from connector.domain.yaml_lines import LineDict, load_yaml
 
 
 class FileReader:
@@ -32,6 +32,18 @@ class FileReader:
                     f"unknown key in {where}",
                     f"use one of: {', '.join(allowed)} (check the spelling)",
                 )
+
+
+def read_document(text: str, reader: FileReader, what: str, fix: str) -> LineDict | None:
+    """The file's YAML as a mapping with lines, or None with the problems in `reader`."""
+    document, problems = load_yaml(text, reader.source)
+    reader.problems.extend(problems)
+    if problems:
+        return None
+    if not isinstance(document, LineDict):
+        reader.problem(1, "", f"the {what} must be a YAML mapping (key: value) at the top level", fix)
+        return None
+    return document
 
 
 def read_version(reader: FileReader, doc: LineDict, key: str) -> int | None:
