@@ -326,6 +326,7 @@ def _sync_json(result: Any) -> dict:
         if result.plan
         else [],
         "suspense": result.plan.suspense_by_provider if result.plan else {},
+        "policies": _books_json(result.plan.books) if result.plan else {},
         "coverage": [c.as_dict() for c in result.plan.coverage] if result.plan else [],
         "posted": result.post.posted if result.post else [],
         "found": result.post.found if result.post else [],
@@ -358,6 +359,7 @@ def _print_sync(result: Any) -> None:
             highlight=False,
         )
     if result.plan:
+        _print_books(result.plan.books)
         for provider, amount in result.plan.suspense_by_provider.items():
             if amount:
                 console.print(
@@ -2069,3 +2071,26 @@ def report_command(
     for row in report.rows:
         table.add_row(*row.keys, *("—" if f is None else f"{f:,}" for f in row.figures))
     console.print(table if report.rows else f"{report.title}: nothing to report for {start}..{to}.")
+
+
+def _books_json(books: Any) -> dict:
+    """What the accounting policies flagged in a plan (prepaid overflow, true-ups, notes)."""
+    return {
+        "prepaid_overflow": [asdict(o) for o in books.overflow],
+        "true_ups": [asdict(t) for t in books.trueups],
+        "notes": list(books.notes),
+    }
+
+
+def _print_books(books: Any) -> None:
+    for o in books.overflow:
+        console.print(
+            f"[yellow]Beyond the prepaid lots:[/] {format_money(o.amount, o.currency)} of {o.provider} "
+            f"{o.provider_account} usage on {o.day} is accrued in arrears (record the lot that covers it).",
+            highlight=False,
+        )
+    for t in books.trueups:
+        if t.hold_reason:
+            console.print(f"[yellow]True-up held:[/] {t.hold_reason}", highlight=False)
+    for note in books.notes:
+        console.print(f"[yellow]Note:[/] {note}", highlight=False)

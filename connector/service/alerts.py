@@ -38,6 +38,7 @@ def find_alerts(app: Any, entity: str) -> list[Alert]:
     with UnitOfWork(app.engine) as uow:
         found = _failed_run(uow, entity) + _reconnect(uow, entity) + _reconciliation(uow, entity)
         found += _suspense(uow, entity, Period.of(day))
+        found += _held_for_approval(uow, entity)
         found += _spikes(uow, entity, day, settings)
         if settings.budgets_file:
             found += _budgets(uow, entity, Period.of(day), settings.budgets_file)
@@ -60,6 +61,25 @@ def _failed_run(uow: UnitOfWork, entity: str) -> list[Alert]:
             "error",
             {"run_id": last.id},
         )
+    ]
+
+
+def _held_for_approval(uow: UnitOfWork, entity: str) -> list[Alert]:
+    """Journals the accounting policies hold for a controller (issue 5): each one, once."""
+    return [
+        Alert(
+            "held_for_approval",
+            entity,
+            held.journal.key,
+            f"{held.journal.txn_date:%Y-%m}",
+            f"{held.journal.key} ({held.journal.kind.value}, {held.journal.txn_date}) waits for approval: "
+            f"{held.hold_reason}",
+            f"Review it (`tokenbooks sync --json` lists it) and release it with `tokenbooks approve "
+            f"{held.journal.key} --by <your name>`, or fix what held it; nothing is posted meanwhile.",
+            "warning",
+            {"key": held.journal.key},
+        )
+        for held in uow.outbox.list(entity, statuses=["held"])
     ]
 
 

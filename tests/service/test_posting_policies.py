@@ -3,10 +3,13 @@
 from datetime import date
 from decimal import Decimal
 
+from sqlmodel import select
+
 from connector.domain.journals import JournalKind
 from connector.ledgers.port import CurrencySetup
 from connector.service.sync import sync
 from connector.store.repositories import UnitOfWork
+from connector.store.tables import AlertRow
 from tests.service.books_world import ENTITY, books_world, policies
 from tests.support import FULL_MAPPING
 
@@ -105,3 +108,14 @@ def test_a_missing_rate_stops_the_run_before_anything_is_posted_and_says_which_r
     assert result.status == "failed"
     assert "no exchange rate from USD to EUR for 2026-09-30" in result.reason
     assert world.ledger.journals == {}
+
+
+def test_a_held_journal_raises_one_alert_saying_how_to_approve_it(tmp_path):
+    world = books_world(tmp_path, policies(posting_mode="approve"))
+    world.source.set("42.00", date(2026, 10, 1))
+    [held] = world.night(date(2026, 10, 1)).plan.planned
+    world.app.after_run(ENTITY)
+    world.app.after_run(ENTITY)  # raised once, not once per run
+    with UnitOfWork(world.app.engine) as uow:
+        [alert] = [a for a in uow.session.exec(select(AlertRow)) if a.kind == "held_for_approval"]
+    assert f"tokenbooks approve {held.journal.key} --by" in alert.action
