@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from connector.domain.facts import Dimensions, Fact
 from connector.domain.journals import LedgerTarget
-from connector.domain.mapping import Allocation, Category
+from connector.domain.mapping import SUSPENSE_RULE_ID, Allocation, Category
 from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
 
@@ -52,18 +53,6 @@ class Coverage:
         }
 
 
-def coverage(allocations: Iterable[Allocation]) -> list[Coverage]:
-    """Mapped vs suspense spend per (provider, period, currency)."""
-    sums: dict[tuple[str, str, str], list[Decimal]] = {}
-    for a in allocations:
-        key = (a.fact.provider, str(Period.of(a.fact.posting_date)), a.fact.currency)
-        row = sums.setdefault(key, [ZERO, ZERO, ZERO, ZERO])
-        offset = 1 if a.rule_id == "suspense" else 0
-        row[offset] += a.amount
-        row[2 + offset] += abs(a.amount)
-    return [Coverage(*key, *row) for key, row in sorted(sums.items())]
-
-
 @dataclass(frozen=True, slots=True)
 class UnmappedPattern:
     """A kind of spend in suspense: its provider and dimensions, how much, over how many facts."""
@@ -78,33 +67,92 @@ class UnmappedPattern:
         return f"{self.provider}: " + (", ".join(shown) or "(no project, workspace or key)")
 
 
-def unmapped_patterns(allocations: Iterable[Allocation], limit: int = 5) -> list[UnmappedPattern]:
-    """The largest kinds of spend in suspense, grouped by everything but the line item (model × token
-    type varies too much to write a rule per line)."""
-    groups: dict[tuple, list] = {}
-    for a in allocations:
-        if a.rule_id != "suspense":
-            continue
-        dims = tuple((k, v) for k, v in a.fact.dimensions.items if k != "line_item")
-        group = groups.setdefault((a.fact.provider, dims), [ZERO, 0])
-        group[0] += a.amount
+class SpendSummary:
+    """Classified spend summed per day, provider account and placement, fed allocations chunk by chunk.
+
+    What a plan reports from its allocations — coverage, the largest unmapped kinds of spend, totals per
+    target, suspense and the total allocated — in one pass of a few dictionary updates per allocation,
+    holding one entry per distinct placement and day (and per unmapped dimension set), never the
+    allocations themselves: a month of a million facts is summed without being held.
+    """
+
+    def __init__(self) -> None:
+        # (provider, day, account, currency, target, category, in suspense) → [Σ amount, Σ |amount|]
+        self._sums: dict[tuple, list[Decimal]] = {}
+        self._unmapped: dict[tuple, list] = {}  # (provider, dimensions but the line item) → [Σ, facts]
+        self._without_line_item: dict[Dimensions, tuple] = {}
+
+    @classmethod
+    def of(cls, allocations: Iterable[Allocation]) -> SpendSummary:
+        summary = cls()
+        summary.add(allocations)
+        return summary
+
+    def add(self, allocations: Iterable[Allocation]) -> None:
+        sums = self._sums
+        for a in allocations:
+            fact = a.fact
+            suspense = a.rule_id == SUSPENSE_RULE_ID
+            key = (
+                fact.provider,
+                fact.posting_date,
+                fact.provider_account,
+                fact.currency,
+                a.target,
+                a.category,
+                suspense,
+            )
+            row = sums.get(key)
+            if row is None:
+                row = sums[key] = [ZERO, ZERO]
+            row[0] += a.amount
+            row[1] += abs(a.amount)
+            if suspense:
+                self._add_unmapped(fact, a.amount)
+
+    def _add_unmapped(self, fact: Fact, amount: Decimal) -> None:
+        dims = self._without_line_item.get(fact.dimensions)
+        if dims is None:  # grouped by everything but the line item: model × token type varies too much
+            dims = tuple((k, v) for k, v in fact.dimensions.items if k != "line_item")
+            self._without_line_item[fact.dimensions] = dims
+        group = self._unmapped.setdefault((fact.provider, dims), [ZERO, 0])
+        group[0] += amount
         group[1] += 1
-    patterns = [UnmappedPattern(p, d, amount, n) for (p, d), (amount, n) in groups.items()]
-    return sorted(patterns, key=lambda u: (-abs(u.amount), u.describe()))[:limit]
 
+    @property
+    def allocated(self) -> Decimal:
+        return sum((row[0] for row in self._sums.values()), ZERO)
 
-def totals_by_target(
-    allocations: Iterable[Allocation],
-) -> dict[tuple[LedgerTarget, Category, str], Decimal]:
-    """Totals per ledger target, category and currency, rounded per posting day and provider account as
-    the journals are, so the preview's figures are the ones the ledger shows."""
-    exact: dict[tuple, Decimal] = {}
-    for a in allocations:
-        fact = a.fact
-        key = (a.target, a.category, fact.currency, fact.posting_date, fact.provider, fact.provider_account)
-        exact[key] = exact.get(key, ZERO) + a.amount
-    totals: dict[tuple[LedgerTarget, Category, str], Decimal] = {}
-    for (target, category, currency, *_), amount in exact.items():
-        key = (target, category, currency)
-        totals[key] = totals.get(key, ZERO) + quantize(amount, currency)
-    return totals
+    def suspense_by_provider(self) -> dict[str, Decimal]:
+        totals: dict[str, Decimal] = {}
+        for (provider, *_, suspense), (amount, _weight) in self._sums.items():
+            if suspense:
+                totals[provider] = totals.get(provider, ZERO) + amount
+        return totals
+
+    def coverage(self) -> list[Coverage]:
+        """Mapped vs suspense spend per (provider, period, currency)."""
+        sums: dict[tuple[str, str, str], list[Decimal]] = {}
+        for (provider, day, _account, currency, *_, suspense), (amount, weight) in self._sums.items():
+            row = sums.setdefault((provider, str(Period.of(day)), currency), [ZERO, ZERO, ZERO, ZERO])
+            row[int(suspense)] += amount
+            row[2 + int(suspense)] += weight
+        return [Coverage(*key, *row) for key, row in sorted(sums.items())]
+
+    def unmapped_patterns(self, limit: int = 5) -> list[UnmappedPattern]:
+        """The largest kinds of spend in suspense."""
+        patterns = [UnmappedPattern(p, d, amount, n) for (p, d), (amount, n) in self._unmapped.items()]
+        return sorted(patterns, key=lambda u: (-abs(u.amount), u.describe()))[:limit]
+
+    def totals_by_target(self) -> dict[tuple[LedgerTarget, Category, str], Decimal]:
+        """Totals per ledger target, category and currency, rounded per posting day and provider account as
+        the journals are, so the preview's figures are the ones the ledger shows."""
+        exact: dict[tuple, Decimal] = {}
+        for (provider, day, account, currency, target, category, _), (amount, _w) in self._sums.items():
+            key = (target, category, currency, day, provider, account)
+            exact[key] = exact.get(key, ZERO) + amount
+        totals: dict[tuple[LedgerTarget, Category, str], Decimal] = {}
+        for (target, category, currency, *_), amount in exact.items():
+            key = (target, category, currency)
+            totals[key] = totals.get(key, ZERO) + quantize(amount, currency)
+        return totals

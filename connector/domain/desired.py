@@ -36,11 +36,12 @@ from connector.domain.accounting_policy import (
     AccrualStyle,
     Billing,
     EntityPolicy,
+    FineTuning,
     PolicyHistory,
 )
 from connector.domain.amortization import Cohort, amortization_for
 from connector.domain.credits import CreditLot, CustomerCreditEvent
-from connector.domain.facts import ChargeCategory
+from connector.domain.facts import ChargeCategory, Fact
 from connector.domain.invoices import Invoice
 from connector.domain.journals import Bucket, JournalKind, LedgerTarget
 from connector.domain.mapping import Allocation, Category
@@ -82,6 +83,7 @@ class BooksInput:
     lots: Sequence[CreditLot] = ()
     customer_events: Sequence[CustomerCreditEvent] = ()
     invoices: Sequence[Invoice] = ()
+    usage: UsageCosts | None = None  # the allocations already summed (a plan streams them): used instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +170,8 @@ def _accrued(inp: BooksInput, out: Desired):
 
 def _usage_costs(inp: BooksInput, out: Desired) -> dict[Bucket, Decimal]:
     """Usage cost per bucket (kind AC, or CP when capitalized); the window's allocations only."""
-    out.exact = usage_costs(inp.allocations, inp.policies, inp.entity, inp.role_target)
+    costs = inp.usage or UsageCosts(inp.policies, inp.entity).add(inp.allocations)
+    out.exact = costs.exact(inp.role_target)
     return {bucket: quantize(amount, bucket.currency) for bucket, amount in out.exact.items()}
 
 
@@ -177,37 +180,97 @@ def usage_costs(
 ) -> dict[Bucket, Decimal]:
     """Usage cost per bucket, exact (not yet rounded), as the policies bucket it: accrued (AC) or
     capitalized (CP), per day or per month. Reconciliation rounds the same buckets to compare."""
-    exact: dict[Bucket, Decimal] = {}
-    in_force: dict[
-        tuple[date, str, str], tuple[EntityPolicy, AccountPolicy]
-    ] = {}  # a lookup per day, not fact
-    for allocation in allocations:
-        fact = allocation.fact
-        if fact.charge_category is not ChargeCategory.USAGE:
-            continue
-        key = (fact.posting_date, fact.provider, fact.provider_account)
-        if key not in in_force:
-            policy = policies.in_force(entity, fact.posting_date)
-            in_force[key] = policy, policy.account(fact.provider, fact.provider_account)
-        policy, account = in_force[key]
-        kind, target = AC, allocation.target
-        if allocation.category is Category.CAPITALIZE:
-            kind = CP
-        elif allocation.category is not Category.SUSPENSE and policy.capitalization.capitalizes(fact):
-            kind = CP  # fine-tuning capitalized by policy: the rule's class and tracking are kept
-            capitalized = role_target("capitalized_software")
-            target = LedgerTarget(capitalized.account, target.class_name, target.department, target.tracking)
-        bucket = Bucket(
-            fact.entity,
-            kind,
-            bucket_period(fact.posting_date, account.bucket_granularity),
-            fact.provider,
-            fact.provider_account,
+    return UsageCosts(policies, entity).add(allocations).exact(role_target)
+
+
+class UsageCosts:
+    """Usage cost summed as the allocations stream in (chunk by chunk), then bucketed by the policies.
+
+    Per allocation: one sum keyed by its day, account, currency, category, target and whether the
+    policy capitalizes it (fine-tuning); buckets are built once per key at the end, not per allocation,
+    so a month of a million allocations costs a few dictionary updates each and is never held.
+    """
+
+    def __init__(self, policies: PolicyHistory, entity: str) -> None:
+        self.policies = policies
+        self.entity = entity
+        self._sums: dict[tuple, Decimal] = {}
+        self._in_force: dict[date, EntityPolicy] = {}  # a lookup per day, not per fact
+        self._fine_tuning: dict[tuple, bool] = {}
+
+    def add(self, allocations: Iterable[Allocation]) -> UsageCosts:
+        sums = self._sums
+        for allocation in allocations:
+            fact = allocation.fact
+            if fact.charge_category is not ChargeCategory.USAGE:
+                continue
+            category = allocation.category
+            capitalized = category is not Category.CAPITALIZE and (
+                category is not Category.SUSPENSE and self._capitalizes(fact)
+            )
+            key = (
+                fact.entity,
+                fact.posting_date,
+                fact.provider,
+                fact.provider_account,
+                fact.currency,
+                category,
+                allocation.target,
+                capitalized,
+            )
+            sums[key] = sums.get(key, ZERO) + allocation.amount
+        return self
+
+    def _capitalizes(self, fact: Fact) -> bool:
+        """Fine-tuning the policy in force on the fact's day capitalizes beyond the mapping's rules."""
+        policy = self._in_force.get(fact.posting_date)
+        if policy is None:
+            policy = self._in_force[fact.posting_date] = self.policies.in_force(
+                self.entity, fact.posting_date
+            )
+        capitalization = policy.capitalization
+        if capitalization.fine_tuning is not FineTuning.CAPITALIZE:
+            return False
+        key = (capitalization, fact.dimensions)
+        found = self._fine_tuning.get(key)
+        if found is None:
+            found = self._fine_tuning[key] = capitalization.is_fine_tuning(fact)
+        return found
+
+    def exact(self, role_target: RoleTarget) -> dict[Bucket, Decimal]:
+        """Usage cost per bucket, exact: accrued (AC) or capitalized (CP), per day or per month."""
+        exact: dict[Bucket, Decimal] = {}
+        accounts: dict[tuple[date, str, str], AccountPolicy] = {}
+        for (
+            entity,
+            day,
+            provider,
+            account,
+            currency,
+            category,
             target,
-            fact.currency,
-        )
-        _add(exact, bucket, allocation.amount)
-    return exact
+            capitalized,
+        ), amount in self._sums.items():
+            kind = CP if category is Category.CAPITALIZE or capitalized else AC
+            if capitalized:  # fine-tuning capitalized by policy: the rule's class and tracking are kept
+                software = role_target("capitalized_software")
+                target = LedgerTarget(software.account, target.class_name, target.department, target.tracking)
+            policy = accounts.get((day, provider, account))
+            if policy is None:
+                policy = accounts[(day, provider, account)] = self.policies.in_force(
+                    self.entity, day
+                ).account(provider, account)
+            bucket = Bucket(
+                entity,
+                kind,
+                bucket_period(day, policy.bucket_granularity),
+                provider,
+                account,
+                target,
+                currency,
+            )
+            _add(exact, bucket, amount)
+        return exact
 
 
 def _billing(inp: BooksInput, provider: str, account: str, day: date) -> Billing:

@@ -15,10 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from connector.domain.facts import Fact
 from connector.domain.mapping import Allocation, Classifier, MappingSet
 from connector.domain.versions import span_index, version_spans
+
+K = TypeVar("K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,21 @@ class HistoryClassifier:
 
     def classify(self, fact: Fact) -> list[Allocation]:
         return self.for_fact(fact).classify(fact)
+
+    def classify_keyed(self, items: Iterable[tuple[K, Fact]]) -> tuple[list[K], list[Allocation]]:
+        """The allocations of many (key, fact) pairs, and beside each the key of its fact (e.g. the stored
+        fact's id): two parallel lists, without a list per fact."""
+        keys: list[K] = []
+        out: list[Allocation] = []
+        last_day, classifier = None, None
+        for key, fact in items:
+            day = (fact.entity, fact.posting_date)
+            if day != last_day:  # facts come day by day: most of the time the day has not changed
+                last_day, classifier = day, self.for_fact(fact)
+            before = len(out)
+            classifier.classify_into(fact, out)  # type: ignore[union-attr]
+            keys.extend([key] * (len(out) - before))
+        return keys, out
 
     def classify_all(self, facts: Iterable[Fact]) -> list[Allocation]:
         out: list[Allocation] = []

@@ -22,7 +22,14 @@ from zoneinfo import ZoneInfo
 
 from connector.domain.accounting_policy import BUILT_IN, FxSource, PolicyHistory, PostingMode
 from connector.domain.chart import LEDGER_NAMES
-from connector.domain.desired import COST_KINDS, DERIVED_KINDS, BooksInput, Desired, MissingRole
+from connector.domain.desired import (
+    COST_KINDS,
+    DERIVED_KINDS,
+    BooksInput,
+    Desired,
+    MissingRole,
+    UsageCosts,
+)
 from connector.domain.errors import ConfigError
 from connector.domain.fx import Rate, RateTable, convert
 from connector.domain.invoices import Invoice, InvoiceLine
@@ -168,10 +175,13 @@ def books_input(
     entity: str,
     first: date,
     last: date,
-    allocations: list[Allocation],
     options: BookOptions,
     role_target: Callable[[str], LedgerTarget],
+    allocations: list[Allocation] | None = None,
+    usage: UsageCosts | None = None,
 ) -> BooksInput:
+    """What `desired_books` needs: the window's usage (its allocations, or already summed: `usage`) and
+    the other inputs of the desired amounts, loaded from the store."""
     return BooksInput(
         entity=entity,
         as_of=options.as_of,
@@ -179,7 +189,8 @@ def books_input(
         last_day=last,
         policies=options.policies,
         role_target=role_target,
-        allocations=allocations,
+        allocations=allocations or [],
+        usage=usage,
         history=uow.outbox.posted_by_bucket(entity, last_day=first - timedelta(days=1), kinds=COST_KINDS),
         lots=uow.credit_lots.for_entity(entity),
         customer_events=uow.customer_credits.for_entity(entity),

@@ -114,7 +114,6 @@ def checklist(
             entity=entity,
             first=end + timedelta(days=1),
             last=end + timedelta(days=1),
-            allocations=[],
             options=options,
             role_target=role_targets(mapping, ledger_name),
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -18,16 +17,10 @@ from decimal import Decimal
 from sqlalchemy.engine import Engine
 
 from connector import __version__
-from connector.domain.coverage import (
-    Coverage,
-    UnmappedPattern,
-    coverage,
-    totals_by_target,
-    unmapped_patterns,
-)
-from connector.domain.desired import Desired, MissingRole, desired_books
+from connector.domain.coverage import Coverage, SpendSummary, UnmappedPattern
+from connector.domain.desired import Desired, MissingRole, UsageCosts, desired_books
 from connector.domain.journals import Bucket, Journal, LedgerTarget
-from connector.domain.mapping import Allocation, Category, MappingSet
+from connector.domain.mapping import Category, MappingSet
 from connector.domain.mapping_history import MappingHistory
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
@@ -45,6 +38,7 @@ from connector.service.books import (
     with_rates,
 )
 from connector.service.runs import Clock
+from connector.store.bulk import paused_gc
 from connector.store.repositories import UnitOfWork
 
 PROVIDER_LABELS = {
@@ -117,22 +111,13 @@ def plan_entity(
     with UnitOfWork(engine) as uow:
         if not dry_run and _unchanged_since_last_plan(uow, state, report):
             return report
-        stored = uow.facts.current(entity, first, last)
-        classifier = (history or MappingHistory.of([mapping])).classifier()
-        pairs = [(sf.id, a) for sf in stored for a in classifier.classify(sf.fact)]
-        allocations = [a for _, a in pairs]
-        report.facts = len(stored)
-        report.allocated = sum((a.amount for a in allocations), ZERO)
-        report.suspense_by_provider = _suspense(allocations)
-        report.coverage = coverage(allocations)
-        report.unmapped = unmapped_patterns(allocations)
-        report.totals = totals_by_target(allocations)
+        spend = _classify(uow, state, report, dry_run=dry_run, run_id=run_id)
         inputs = books_input(
             uow,
             entity=entity,
             first=first,
             last=last,
-            allocations=allocations,
+            usage=spend,
             options=options,
             role_target=role_targets(mapping, ledger),
         )
@@ -155,7 +140,6 @@ def plan_entity(
         report.planned = with_rates(planned, converted)
         if dry_run:
             return report
-        uow.allocations.replace_for_facts(pairs, [sf.id for sf in stored], run_id=run_id)
         rejected = {_content(s.journal): s for s in uow.outbox.list(entity, statuses=["rejected"])}
         now = clock()
         for index, planned in enumerate(report.planned):
@@ -171,6 +155,31 @@ def plan_entity(
         _remember(uow, state, report, run_id, now)
         uow.commit()
     return report
+
+
+def _classify(
+    uow: UnitOfWork, state: PlanState, report: PlanReport, *, dry_run: bool, run_id: str | None
+) -> UsageCosts:
+    """Classify the window's current facts chunk by chunk (a day at a time), summing what the plan needs
+    and, unless dry, storing each chunk's allocations (rule id and mapping version per fact) in the
+    plan's transaction. Memory holds one chunk of facts and allocations, never the month."""
+    classifier = state.history.classifier()
+    usage = UsageCosts(state.books.policies, state.entity)
+    summary = SpendSummary()
+    with paused_gc():  # a month of short-lived facts and allocations, none in a reference cycle
+        for chunk in uow.facts.current_chunks(state.entity, state.first, state.last):
+            owners, allocations = classifier.classify_keyed((stored.id, stored.fact) for stored in chunk)
+            usage.add(allocations)
+            summary.add(allocations)
+            report.facts += len(chunk)
+            if not dry_run:
+                uow.allocations.replace_for_facts(owners, allocations, [s.id for s in chunk], run_id=run_id)
+    report.allocated = summary.allocated
+    report.suspense_by_provider = summary.suspense_by_provider()
+    report.coverage = summary.coverage()
+    report.unmapped = summary.unmapped_patterns()
+    report.totals = summary.totals_by_target()
+    return usage
 
 
 # ------------------------------------------------------------------------------- nothing changed: skip
@@ -239,11 +248,3 @@ def _content(journal: Journal) -> tuple:
         journal.currency,
         frozenset((c.bucket, c.amount) for c in journal.contributions),
     )
-
-
-def _suspense(allocations: list[Allocation]) -> dict[str, Decimal]:
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for a in allocations:
-        if a.is_suspense:
-            totals[a.fact.provider] += a.amount
-    return dict(totals)

@@ -126,7 +126,6 @@ def _books(ctx, entity: str, day: date):
             entity=entity,
             first=after,
             last=after,
-            allocations=[],
             options=BookOptions(policies, day),
             role_target=role_targets(mapping, mapping.entity(entity).ledger),
         )

@@ -9,15 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Text, cast, delete, func, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from connector.domain.accounting_policy import PolicySet
@@ -45,6 +45,7 @@ from connector.domain.mapping_history import VersionSpan
 from connector.domain.money import ZERO
 from connector.domain.prepaid import lot_order
 from connector.domain.usage import Usage
+from connector.store.bulk import BulkInsert, driver_value, paused_gc, result_converter
 from connector.store.tables import (
     AllocationRow,
     AuditChainRow,
@@ -79,8 +80,7 @@ def utcnow() -> datetime:
 # ------------------------------------------------------------------------------------------------ facts
 
 
-@dataclass(frozen=True, slots=True)
-class StoredFact:
+class StoredFact(NamedTuple):  # a NamedTuple: a month of them is built per plan
     id: int
     fact: Fact
 
@@ -100,67 +100,163 @@ class ReplaceResult:
         return bool(self.inserted or self.restated or self.withdrawn)
 
 
-def fact_to_row(fact: Fact, *, run_id: str | None, now: datetime, raw_payload_id: int | None) -> dict:
-    return {
-        "entity": fact.entity,
-        "source": fact.source,
-        "provider": fact.provider,
-        "provider_account": fact.provider_account,
-        "natural_key": fact.natural_key,
-        "version": fact.version,
-        "is_current": True,
-        "charge_date": fact.charge_date,
-        "posting_date": fact.posting_date,
-        "amount": fact.amount,
-        "currency": fact.currency,
-        "cost_basis": fact.cost_basis.value,
-        "charge_category": fact.charge_category.value,
-        "quantity": fact.quantity,
-        "unit": fact.unit,
-        "dimensions": fact.dimensions.as_dict(),
-        "raw_payload_id": raw_payload_id,
-        "run_id": run_id,
-        "pulled_at": now,
-    }
-
-
-# Bulk reads and writes of facts and allocations go through the tables (SQLAlchemy Core): rows as tuples,
-# no ORM identity map, which is what makes a month of a million facts fit in the nightly window.
+# Bulk reads and writes of facts and allocations go through the tables, below the ORM: rows as tuples
+# (SQLAlchemy Core to read, `store/bulk.py` to write), which is what makes a month of a million facts fit
+# in the nightly window.
 FACTS = FactRow.__table__
 ALLOCATIONS = AllocationRow.__table__
 
+# What a fact row is written with, in this order; `is_current`, `run_id` and `pulled_at` are the same
+# for every row of a write (BulkInsert constants).
+FACT_COLUMNS = (
+    "entity",
+    "source",
+    "provider",
+    "provider_account",
+    "natural_key",
+    "version",
+    "charge_date",
+    "posting_date",
+    "amount",
+    "currency",
+    "cost_basis",
+    "charge_category",
+    "quantity",
+    "unit",
+    "dimensions",
+    "raw_payload_id",
+)
 
-def row_to_fact(row: Any) -> Fact:
-    """A fact from a stored row: an ORM object, or a Core row from `fact_rows()` (dimensions as JSON text)."""
-    return Fact(
-        entity=row.entity,
-        provider=row.provider,
-        provider_account=row.provider_account,
-        charge_date=row.charge_date,
-        posting_date=row.posting_date,
-        amount=row.amount,
-        currency=row.currency,
-        natural_key=row.natural_key,
-        dimensions=_dimensions(row),
-        cost_basis=CostBasis(row.cost_basis),
-        charge_category=ChargeCategory(row.charge_category),
-        quantity=row.quantity,
-        unit=row.unit,
-        version=row.version,
-        source=row.source,
+
+def fact_values(fact: Fact, version: int, raw_payload_id: int | None) -> tuple:
+    """A fact as the values of FACT_COLUMNS (its dimensions as the `Dimensions` value: see `fact_writer`)."""
+    return (
+        fact.entity,
+        fact.source,
+        fact.provider,
+        fact.provider_account,
+        fact.natural_key,
+        version,
+        fact.charge_date,
+        fact.posting_date,
+        fact.amount,
+        fact.currency,
+        fact.cost_basis.value,
+        fact.charge_category.value,
+        fact.quantity,
+        fact.unit,
+        fact.dimensions,
+        raw_payload_id,
     )
 
 
-def fact_rows() -> Any:
-    """SELECT of what a Fact needs (no audit columns), dimensions as JSON text (parsed once per text)."""
-    skip = {"dimensions", "pulled_at", "superseded_at", "run_id", "raw_payload_id"}
-    columns = [c for c in FACTS.c if c.name not in skip]
-    return select(*columns, cast(FACTS.c.dimensions, Text).label("dimensions_json"))
+def fact_writer(connection: Connection, *, run_id: str | None, now: datetime) -> BulkInsert:
+    return BulkInsert(
+        connection,
+        FACTS,
+        FACT_COLUMNS,
+        repeating=("charge_date", "posting_date", "dimensions"),
+        adapt={"dimensions": Dimensions.as_dict},  # a Dimensions stands for its JSON: converted once per set
+        constants={"is_current": True, "run_id": run_id, "pulled_at": now},
+    )
 
 
-def _dimensions(row: Any) -> Dimensions:
-    text = getattr(row, "dimensions_json", None)
-    return dimensions_from_json(text) if text is not None else Dimensions.of(row.dimensions)
+_COST_BASES = {basis.value: basis for basis in CostBasis}
+_CHARGE_CATEGORIES = {category.value: category for category in ChargeCategory}
+_FACT_COLUMNS_READ = (  # what a Fact is built from, in this order (then the dimensions as JSON text)
+    "id",
+    "entity",
+    "provider",
+    "provider_account",
+    "natural_key",
+    "version",
+    "charge_date",
+    "posting_date",
+    "amount",
+    "currency",
+    "cost_basis",
+    "charge_category",
+    "quantity",
+    "unit",
+    "source",
+)
+
+
+class FactReader:
+    """Facts read in bulk: the driver's values (`store/bulk.py: driver_value`), converted by the columns'
+    own result processors — each distinct day once — and the dimensions parsed once per distinct JSON
+    text, so a month of a million facts reads at the speed of the driver."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._day = result_converter(connection, FACTS.c.posting_date, repeating=True)
+        self._money = result_converter(connection, FACTS.c.amount)
+
+    @staticmethod
+    def query(*where: Any) -> Any:
+        columns = [driver_value(FACTS.c[name]) for name in _FACT_COLUMNS_READ]
+        return select(*columns, cast(FACTS.c.dimensions, Text).label("dimensions_json")).where(*where)
+
+    def stored_facts(self, query: Any) -> list[StoredFact]:
+        day, money = self._day, self._money
+        return [
+            StoredFact(
+                row[0],
+                Fact(
+                    entity=row[1],
+                    provider=row[2],
+                    provider_account=row[3],
+                    charge_date=day(row[6]),
+                    posting_date=day(row[7]),
+                    amount=money(row[8]),
+                    currency=row[9],
+                    natural_key=row[4],
+                    dimensions=dimensions_from_json(row[15]),
+                    cost_basis=_COST_BASES[row[10]],
+                    charge_category=_CHARGE_CATEGORIES[row[11]],
+                    quantity=money(row[12]),
+                    unit=row[13],
+                    version=row[5],
+                    source=row[14],
+                ),
+            )
+            for row in self.connection.execute(query)
+        ]
+
+    def versions(self, *where: Any) -> list[StoredVersion]:
+        """The stored rows `where` says, as `replace_window` compares them with a re-read window."""
+        c = FACTS.c
+        columns = ("id", "natural_key", "version", "posting_date", "amount", "currency", "quantity")
+        query = select(
+            *(driver_value(c[name]) for name in columns),
+            c.cost_basis,
+            c.charge_category,
+            cast(c.dimensions, Text),
+        ).where(*where)
+        day, money = self._day, self._money
+        return [
+            StoredVersion(
+                row[0],
+                row[1],
+                row[2],
+                day(row[3]),
+                (money(row[4]), row[5], money(row[6]), row[7], row[8], dimensions_from_json(row[9])),
+            )
+            for row in self.connection.execute(query)
+        ]
+
+
+def fact_content(fact: Fact) -> tuple:
+    """What a restatement changes (beside the posting day): amount, currency, quantity, cost basis, charge
+    category and dimensions — in the order of `StoredVersion.content` for facts."""
+    return (
+        fact.amount,
+        fact.currency,
+        fact.quantity,
+        fact.cost_basis.value,
+        fact.charge_category.value,
+        fact.dimensions,
+    )
 
 
 @lru_cache(maxsize=250_000)
@@ -169,67 +265,155 @@ def dimensions_from_json(text: str) -> Dimensions:
     return Dimensions.of(json.loads(text))
 
 
-def _unchanged(row: Any, fact: Fact) -> bool:
-    """A stored fact row (from `fact_rows()`) says the same as `fact`: amount, day, currency, quantity,
-    cost basis, charge category and dimensions (a restatement changes at least one)."""
-    return (
-        row.amount == fact.amount
-        and row.posting_date == fact.posting_date
-        and row.currency == fact.currency
-        and row.quantity == fact.quantity
-        and row.cost_basis == fact.cost_basis.value
-        and row.charge_category == fact.charge_category.value
-        and _dimensions(row) == fact.dimensions
-    )
+class StoredVersion(NamedTuple):
+    """A stored current row of a versioned table, as a re-read window is compared with it."""
+
+    id: int
+    natural_key: str
+    version: int
+    posting_date: date
+    content: Any  # what `Versioned.same` compares
 
 
-def replace_versioned(
+@dataclass(frozen=True)
+class Versioned:
+    """How `replace_window` reads, compares and writes one versioned table (facts, usage)."""
+
+    table: Any
+    day: str  # the column a source window is cut on (the provider's day)
+    read: Callable[[Connection, tuple], Iterable[StoredVersion]]  # the current rows the clauses select
+    same: Callable[[StoredVersion, Any], bool]  # (stored row, incoming item) → nothing changed
+    writer: Callable[[Connection, str | None, datetime], BulkInsert]
+    values: Callable[[Any, int, int | None], tuple]  # (item, version, raw payload id) → the writer's row
+    day_of: Callable[[Any], date]  # an incoming item's provider day
+
+
+def replace_window(
     session: Session,
-    table: Any,
+    spec: Versioned,
     *,
-    current: Iterable[Any],
-    incoming: Sequence[tuple[str, date, dict]],
-    same: Any,
+    source: str,
+    provider_account: str,
+    first_day: date,
+    last_day: date,
+    items: Sequence[Any],
+    raw_payload_ids: Mapping[str, int],
+    run_id: str | None,
     now: datetime,
 ) -> ReplaceResult:
-    """Make a window's current rows of a versioned table (facts, usage) equal to `incoming`.
+    """Make a source window's current rows of a versioned table (facts, usage) equal to `items`.
 
-    `incoming` holds (natural key, posting date, new row values). A bucket whose content is unchanged
-    keeps its row; a changed one gets a new version and the old row is kept, no longer current
-    (history); a bucket no longer reported is withdrawn.
+    A bucket whose content is unchanged keeps its row; a changed one gets a new version and the old row
+    is kept, no longer current (history); a bucket the provider no longer reports is withdrawn. The
+    window is compared and written one provider day at a time, so memory holds a day of stored rows,
+    never the window's, and only new and restated buckets are written (in bulk).
     """
-    by_key = {row.natural_key: row for row in current}
-    to_insert: list[dict] = []
-    superseded: list[int] = []
+    with paused_gc():
+        return _replace_window(
+            session.connection(),
+            spec,
+            source=source,
+            provider_account=provider_account,
+            first_day=first_day,
+            last_day=last_day,
+            items=items,
+            raw_payload_ids=raw_payload_ids,
+            run_id=run_id,
+            now=now,
+        )
+
+
+def _replace_window(
+    connection: Connection,
+    spec: Versioned,
+    *,
+    source: str,
+    provider_account: str,
+    first_day: date,
+    last_day: date,
+    items: Sequence[Any],
+    raw_payload_ids: Mapping[str, int],
+    run_id: str | None,
+    now: datetime,
+) -> ReplaceResult:
+    writer = spec.writer(connection, run_id, now)
+    by_day: dict[date, list] = defaultdict(list)
+    for item in items:
+        by_day[spec.day_of(item)].append(item)
+    c = spec.table.c
+    in_window = (c.source == source, c.provider_account == provider_account, c.is_current.is_(True))
     changed_days: set[date] = set()
-    unchanged = restated = 0
-    for key, posting_date, values in incoming:
-        old = by_key.pop(key, None)
-        if old is not None and same(old, values):
-            unchanged += 1
-            continue
-        if old is not None:
-            restated += 1
-            superseded.append(old.id)
-            changed_days.add(old.posting_date)
-            values = {**values, "version": old.version + 1}
-        to_insert.append(values)
-        changed_days.add(posting_date)
-    for gone in by_key.values():
-        superseded.append(gone.id)
-        changed_days.add(gone.posting_date)
-    for start in range(0, len(superseded), 10_000):
-        chunk = superseded[start : start + 10_000]
-        session.exec(update(table).where(table.id.in_(chunk)).values(is_current=False, superseded_at=now))
-    if to_insert:
-        session.execute(insert(table.__table__), to_insert)  # Core executemany: no ORM bookkeeping per row
+    superseded: list[int] = []
+    withdrawn: dict[str, Any] = {}
+    written = restated = unchanged = 0
+    for day in sorted(set(_days(first_day, last_day)) | set(by_day)):
+        stored = {row.natural_key: row for row in spec.read(connection, (*in_window, c[spec.day] == day))}
+        rows = []
+        for item in by_day.pop(day, ()):
+            old = stored.pop(item.natural_key, None)
+            if old is not None and spec.same(old, item):
+                unchanged += 1
+                continue
+            version = 1
+            if old is not None:
+                restated += 1
+                superseded.append(old.id)
+                changed_days.add(old.posting_date)
+                version = old.version + 1
+            changed_days.add(item.posting_date)
+            rows.append(spec.values(item, version, raw_payload_ids.get(item.natural_key)))
+        written += writer.write(rows) if rows else 0
+        for gone in stored.values():
+            withdrawn[gone.natural_key] = gone
+            superseded.append(gone.id)
+            changed_days.add(gone.posting_date)
+    for chunk in _chunks(superseded):
+        connection.execute(
+            update(spec.table).where(c.id.in_(chunk)).values(is_current=False, superseded_at=now)
+        )
+    moved = _moved(connection, spec, in_window, withdrawn, items)
     return ReplaceResult(
-        inserted=len(to_insert) - restated,
-        restated=restated,
+        inserted=written - restated - moved,
+        restated=restated + moved,
         unchanged=unchanged,
-        withdrawn=len(by_key),
+        withdrawn=len(withdrawn) - moved,
         changed_days=frozenset(changed_days),
     )
+
+
+def _moved(
+    connection: Connection, spec: Versioned, in_window: tuple, withdrawn: dict[str, Any], items
+) -> int:
+    """Buckets the provider now reports on another day of the window: a restatement, not a withdrawal
+    and a new bucket, so the new row takes the next version of the old one. Returns how many."""
+    if not withdrawn:
+        return 0
+    keys = {item.natural_key for item in items} & withdrawn.keys()
+    for key in keys:
+        connection.execute(
+            update(spec.table)
+            .where(*in_window, spec.table.c.natural_key == key)
+            .values(version=withdrawn[key].version + 1)
+        )
+    return len(keys)
+
+
+def _days(first_day: date, last_day: date) -> Iterator[date]:
+    day = first_day
+    while day <= last_day:
+        yield day
+        day += timedelta(days=1)
+
+
+FACT_TABLE = Versioned(
+    FACTS,
+    day="charge_date",
+    read=lambda connection, where: FactReader(connection).versions(*where),
+    same=lambda old, fact: old.posting_date == fact.posting_date and old.content == fact_content(fact),
+    writer=lambda connection, run_id, now: fact_writer(connection, run_id=run_id, now=now),
+    values=fact_values,
+    day_of=lambda fact: fact.charge_date,
+)
 
 
 class FactRepository:
@@ -244,61 +428,56 @@ class FactRepository:
         first_day: date,
         last_day: date,
         facts: Sequence[Fact],
-        raw_payload_ids: dict[str, int],
+        raw_payload_ids: Mapping[str, int],
         run_id: str | None,
         now: datetime,
     ) -> ReplaceResult:
-        """Make the stored current facts of a source window equal to `facts`.
-
-        A bucket whose content is unchanged keeps its row; a changed one gets a new version and the old
-        row is kept, no longer current (history); a bucket the provider no longer reports is withdrawn.
-        """
-        rows = list(
-            self.session.connection().execute(  # Core rows: a month is a million facts
-                fact_rows().where(
-                    FACTS.c.source == source,
-                    FACTS.c.provider_account == provider_account,
-                    FACTS.c.is_current.is_(True),
-                    FACTS.c.charge_date >= first_day,
-                    FACTS.c.charge_date <= last_day,
-                )
-            )
-        )
-        # A re-read window is mostly unchanged: set those facts aside first (comparing Fact to row, no row
-        # dicts built), so only new, restated and withdrawn buckets go through the versioned replace.
-        stored = {row.natural_key: row for row in rows}
-        kept = {f.natural_key for f in facts if (old := stored.get(f.natural_key)) and _unchanged(old, f)}
-        result = replace_versioned(
+        """Make the stored current facts of a source window equal to `facts` (see `replace_window`)."""
+        return replace_window(
             self.session,
-            FactRow,
-            current=[row for row in rows if row.natural_key not in kept],
-            incoming=[
-                (
-                    fact.natural_key,
-                    fact.posting_date,
-                    fact_to_row(
-                        fact, run_id=run_id, now=now, raw_payload_id=raw_payload_ids.get(fact.natural_key)
-                    ),
-                )
-                for fact in facts
-                if fact.natural_key not in kept
-            ],
-            same=lambda old, new: False,  # every pair left differs
+            FACT_TABLE,
+            source=source,
+            provider_account=provider_account,
+            first_day=first_day,
+            last_day=last_day,
+            items=facts,
+            raw_payload_ids=raw_payload_ids,
+            run_id=run_id,
             now=now,
         )
-        return replace(result, unchanged=result.unchanged + len(kept))
 
     def current(
         self, entity: str, first_day: date | None = None, last_day: date | None = None
     ) -> list[StoredFact]:
+        return [stored for chunk in self.current_chunks(entity, first_day, last_day) for stored in chunk]
+
+    def current_chunks(
+        self, entity: str, first_day: date | None = None, last_day: date | None = None, size: int = 50_000
+    ) -> Iterator[list[StoredFact]]:
+        """The entity's current facts posted in [first_day, last_day], day by day in id order, at most
+        `size` at a time: a month of a large organisation is planned without holding it whole."""
         c = FACTS.c
-        query = fact_rows().where(c.entity == entity, c.is_current.is_(True))
-        if first_day:
-            query = query.where(c.posting_date >= first_day)
-        if last_day:
-            query = query.where(c.posting_date <= last_day)
-        rows = self.session.connection().execute(query.order_by(c.posting_date, c.id))
-        return [StoredFact(row.id, row_to_fact(row)) for row in rows]
+        current = (c.entity == entity, c.is_current.is_(True))
+        connection = self.session.connection()
+        reader = FactReader(connection)
+        if first_day is None or last_day is None:
+            low, high = connection.execute(
+                select(func.min(c.posting_date), func.max(c.posting_date)).where(*current)
+            ).one()
+            if low is None:
+                return
+            first_day, last_day = first_day or low, last_day or high
+        for day in _days(first_day, last_day):
+            after = 0
+            while True:
+                query = reader.query(*current, c.posting_date == day, c.id > after).order_by(c.id).limit(size)
+                chunk = reader.stored_facts(query)
+                if not chunk:
+                    break
+                yield chunk
+                if len(chunk) < size:
+                    break
+                after = chunk[-1].id
 
     def summary(self, entity: str, first_day: date, last_day: date) -> list:
         """How many current facts the entity has in the range, and the newest one's id (any change moves one)."""
@@ -691,52 +870,86 @@ class MappingVersionRepository:
         return list(self.session.exec(select(MappingVersionRow).order_by(MappingVersionRow.id)).scalars())
 
 
+ALLOCATION_COLUMNS = (  # what an allocation row is written with; run_id is a BulkInsert constant
+    "fact_id",
+    "entity",
+    "posting_date",
+    "provider",
+    "provider_account",
+    "currency",
+    "category",
+    "target_key",
+    "rule_id",
+    "mapping_version",
+    "percent",
+    "amount",
+)
+
+
 class AllocationRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def replace_for_facts(
-        self, pairs: Iterable[tuple[int, Allocation]], fact_ids: Sequence[int], *, run_id: str | None
+        self,
+        owners: Sequence[int],
+        allocations: Sequence[Allocation],
+        fact_ids: Sequence[int],
+        *,
+        run_id: str | None,
     ) -> int:
-        """Make the stored allocations of `fact_ids` equal to the given (fact id, allocation) pairs.
+        """Make the stored allocations of `fact_ids` equal to `allocations` (`owners[i]` is the id of the
+        fact `allocations[i]` divides). Called chunk by chunk: a plan streams its facts.
 
         Only facts whose allocations differ are rewritten, so a night with no new data and no mapping
         change writes nothing, and an unchanged allocation keeps the run that placed it. Returns how
         many facts were rewritten.
         """
-        wanted: dict[int, list[dict]] = defaultdict(list)
-        for fact_id, a in pairs:
-            wanted[fact_id].append(
-                {
-                    "fact_id": fact_id,
-                    "entity": a.fact.entity,
-                    "posting_date": a.fact.posting_date,
-                    "provider": a.fact.provider,
-                    "provider_account": a.fact.provider_account,
-                    "currency": a.fact.currency,
-                    "category": a.category.value,
-                    "target_key": a.target.key(),
-                    "rule_id": a.rule_id,
-                    "mapping_version": a.mapping_version,
-                    "percent": a.percent,
-                    "amount": a.amount,
-                    "run_id": run_id,
-                }
+        keys = _TargetKeys()
+        stored = self._placements(list(fact_ids))
+        changed: set[int] | None = None  # None: no fact has stored allocations, all are written
+        if stored:
+            wanted: dict[int, set[tuple]] = defaultdict(set)
+            for fact_id, a in zip(owners, allocations, strict=True):
+                wanted[fact_id].add(
+                    (a.rule_id, a.mapping_version, a.category.value, keys(a.target), a.percent, a.amount)
+                )
+            changed = {i for i in fact_ids if stored.get(i) != wanted.get(i, set())}
+            for chunk in _chunks(sorted(changed)):
+                self.session.connection().execute(delete(ALLOCATIONS).where(ALLOCATIONS.c.fact_id.in_(chunk)))
+        rows = (
+            (
+                fact_id,
+                a.fact.entity,
+                a.fact.posting_date,
+                a.fact.provider,
+                a.fact.provider_account,
+                a.fact.currency,
+                a.category.value,
+                keys(a.target),
+                a.rule_id,
+                a.mapping_version,
+                a.percent,
+                a.amount,
             )
-        ids = list(fact_ids)
-        stored = self._placements(ids)
-        changed = [
-            i for i in ids if i not in stored or stored[i] != {_placement(r) for r in wanted.get(i, ())}
-        ]
-        connection = self.session.connection()
-        for chunk in _chunks(changed):
-            connection.execute(delete(ALLOCATIONS).where(ALLOCATIONS.c.fact_id.in_(chunk)))
-        rows = [row for fact_id in changed for row in wanted.get(fact_id, ())]
-        if rows:
-            connection.execute(insert(ALLOCATIONS), rows)
-        return len(changed)
+            for fact_id, a in zip(owners, allocations, strict=True)
+            if changed is None or fact_id in changed
+        )
+        self._writer(run_id).write(rows)
+        return len(fact_ids) if changed is None else len(changed)
+
+    def _writer(self, run_id: str | None) -> BulkInsert:
+        return BulkInsert(
+            self.session.connection(),
+            ALLOCATIONS,
+            ALLOCATION_COLUMNS,
+            repeating=("posting_date", "percent"),
+            constants={"run_id": run_id},
+        )
 
     def _placements(self, fact_ids: list[int]) -> dict[int, set[tuple]]:
+        """What the stored allocations of these facts say (rule, version, category, target, percent,
+        amount), without who wrote them when: equal placements need no rewrite."""
         c = ALLOCATIONS.c
         stored: dict[int, set[tuple]] = defaultdict(set)
         for chunk in _chunks(fact_ids):
@@ -744,7 +957,7 @@ class AllocationRepository:
                 c.fact_id, c.rule_id, c.mapping_version, c.category, c.target_key, c.percent, c.amount
             ).where(c.fact_id.in_(chunk))
             for row in self.session.connection().execute(query):
-                stored[row.fact_id].add(_placement(row._mapping))
+                stored[row[0]].add(tuple(row[1:]))
         return stored
 
     def for_bucket(self, bucket: Bucket) -> list[AllocationRow]:
@@ -819,16 +1032,17 @@ class LedgerChartRepository:
         self.session.add(row)
 
 
-def _placement(row: Any) -> tuple:
-    """What an allocation says, without who wrote it when: equal placements need no rewrite."""
-    return (
-        row["rule_id"],
-        row["mapping_version"],
-        row["category"],
-        row["target_key"],
-        row["percent"],
-        row["amount"],
-    )
+class _TargetKeys:
+    """A ledger target's key, made once per target (a million allocations share a few hundred)."""
+
+    def __init__(self) -> None:
+        self._keys: dict[LedgerTarget, str] = {}
+
+    def __call__(self, target: LedgerTarget) -> str:
+        key = self._keys.get(target)
+        if key is None:
+            key = self._keys[target] = target.key()
+        return key
 
 
 def _chunks(ids: list[int], size: int = 10_000) -> Iterator[list[int]]:
@@ -1227,23 +1441,37 @@ class ReconciliationRepository:
 # ------------------------------------------------------------------------------------ ingestion (issue 3)
 
 
-def usage_to_row(usage: Usage, *, run_id: str | None, now: datetime, raw_payload_id: int | None) -> dict:
-    return {
-        "entity": usage.entity,
-        "source": usage.source,
-        "provider": usage.provider,
-        "provider_account": usage.provider_account,
-        "natural_key": usage.natural_key,
-        "version": usage.version,
-        "is_current": True,
-        "usage_date": usage.usage_date,
-        "posting_date": usage.posting_date,
-        "dimensions": usage.dimensions.as_dict(),
-        "metrics": {name: str(value) for name, value in usage.metrics},
-        "raw_payload_id": raw_payload_id,
-        "run_id": run_id,
-        "pulled_at": now,
-    }
+USAGE = UsageRow.__table__
+USAGE_COLUMNS = (
+    "entity",
+    "source",
+    "provider",
+    "provider_account",
+    "natural_key",
+    "version",
+    "usage_date",
+    "posting_date",
+    "dimensions",
+    "metrics",
+    "raw_payload_id",
+)
+
+
+def usage_values(usage: Usage, version: int, raw_payload_id: int | None) -> tuple:
+    """A usage bucket as the values of USAGE_COLUMNS (metrics as decimal text, dimensions as `Dimensions`)."""
+    return (
+        usage.entity,
+        usage.source,
+        usage.provider,
+        usage.provider_account,
+        usage.natural_key,
+        version,
+        usage.usage_date,
+        usage.posting_date,
+        usage.dimensions,
+        {name: str(value) for name, value in usage.metrics},
+        raw_payload_id,
+    )
 
 
 def row_to_usage(row: UsageRow) -> Usage:
@@ -1261,8 +1489,32 @@ def row_to_usage(row: UsageRow) -> Usage:
     )
 
 
-def _same_usage(row: UsageRow, new: dict) -> bool:
-    return all(getattr(row, name) == new[name] for name in ("dimensions", "metrics", "posting_date"))
+def usage_content(usage: Usage) -> tuple:
+    return (usage.dimensions.as_dict(), {name: str(value) for name, value in usage.metrics})
+
+
+def _usage_versions(connection: Connection, where: tuple) -> list[StoredVersion]:
+    c = USAGE.c
+    query = select(c.id, c.natural_key, c.version, c.posting_date, c.dimensions, c.metrics).where(*where)
+    return [StoredVersion(*row[:4], (row[4], row[5])) for row in connection.execute(query)]
+
+
+USAGE_TABLE = Versioned(
+    USAGE,
+    day="usage_date",
+    read=_usage_versions,
+    same=lambda old, usage: old.posting_date == usage.posting_date and old.content == usage_content(usage),
+    writer=lambda connection, run_id, now: BulkInsert(
+        connection,
+        USAGE,
+        USAGE_COLUMNS,
+        repeating=("usage_date", "posting_date", "dimensions"),
+        adapt={"dimensions": Dimensions.as_dict},
+        constants={"is_current": True, "run_id": run_id, "pulled_at": now},
+    ),
+    values=usage_values,
+    day_of=lambda usage: usage.usage_date,
+)
 
 
 class UsageRepository:
@@ -1279,29 +1531,21 @@ class UsageRepository:
         first_day: date,
         last_day: date,
         usage: Sequence[Usage],
-        raw_payload_ids: dict[str, int],
+        raw_payload_ids: Mapping[str, int],
         run_id: str | None,
         now: datetime,
     ) -> ReplaceResult:
-        rows = self.session.exec(
-            select(UsageRow).where(
-                UsageRow.source == source,
-                UsageRow.provider_account == provider_account,
-                UsageRow.is_current.is_(True),
-                UsageRow.usage_date >= first_day,
-                UsageRow.usage_date <= last_day,
-            )
-        ).scalars()
-        incoming = [
-            (
-                u.natural_key,
-                u.posting_date,
-                usage_to_row(u, run_id=run_id, now=now, raw_payload_id=raw_payload_ids.get(u.natural_key)),
-            )
-            for u in usage
-        ]
-        return replace_versioned(
-            self.session, UsageRow, current=rows, incoming=incoming, same=_same_usage, now=now
+        return replace_window(
+            self.session,
+            USAGE_TABLE,
+            source=source,
+            provider_account=provider_account,
+            first_day=first_day,
+            last_day=last_day,
+            items=usage,
+            raw_payload_ids=raw_payload_ids,
+            run_id=run_id,
+            now=now,
         )
 
     def current(

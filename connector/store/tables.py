@@ -30,17 +30,25 @@ class ExactDecimal(TypeDecorator):
             return dialect.type_descriptor(Numeric(asdecimal=True))
         return dialect.type_descriptor(String(64))
 
-    def process_bind_param(self, value: Any, dialect: Any) -> Any:
-        if value is None:
-            return None
-        if not isinstance(value, Decimal):
-            raise TypeError(f"amount columns take Decimal, got {type(value).__name__}")
-        return value if dialect.name == "postgresql" else format(value, "f")
+    # The processors are written out (rather than process_bind_param / process_result_value) because a
+    # month of facts and allocations passes millions of amounts through them: one lean call per value.
+    def bind_processor(self, dialect: Any) -> Any:
+        as_text = dialect.name != "postgresql"
 
-    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
-        if value is None:
-            return None
-        return value if isinstance(value, Decimal) else Decimal(value)
+        def process(value: Any) -> Any:
+            if value is None:
+                return None
+            if not isinstance(value, Decimal):
+                raise TypeError(f"amount columns take Decimal, got {type(value).__name__}")
+            return format(value, "f") if as_text else value
+
+        return process
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        def process(value: Any) -> Decimal | None:
+            return value if value is None or isinstance(value, Decimal) else Decimal(value)
+
+        return process
 
 
 def _money(nullable: bool = False) -> Any:
