@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connector.domain.errors import ConfigError
 
+Hours = float  # float ok: a duration, never an amount
+
 
 class ProviderSettings(BaseModel):
     """What every provider source shares."""
@@ -175,9 +177,9 @@ class Settings(BaseSettings):
     policies_file: Path | None = Field(
         None, description="accounting policies beside the mapping; none: the built-in defaults"
     )
-    chart_max_age_hours: float = Field(
+    chart_max_age_hours: Hours = Field(
         24.0, ge=0, description="how long `mappings check` trusts the cached chart of accounts"
-    )  # float ok: hours
+    )
     data_dir: Path = Path(".tokenbooks")
     invoices_dir: Path = Path("invoices")
     prices_file: Path | None = Field(

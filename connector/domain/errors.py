@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+Seconds = float  # float ok: a duration (Retry-After), never an amount
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -70,7 +72,7 @@ class TokenbooksError(Exception):
 class Retriable(TokenbooksError):
     """A transient failure: the same call may succeed later."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, fix: str = "") -> None:
+    def __init__(self, message: str, *, retry_after: Seconds | None = None, fix: str = "") -> None:
         super().__init__(message, fix=fix)
         self.retry_after = retry_after
 
@@ -93,7 +95,7 @@ class BudgetExhausted(TokenbooksError):
     Not `Retriable`: waiting hours inside one run helps nobody. Work not done stays queued for the next run.
     """
 
-    def __init__(self, message: str, *, retry_after: float | None = None, fix: str = "") -> None:
+    def __init__(self, message: str, *, retry_after: Seconds | None = None, fix: str = "") -> None:
         super().__init__(message, fix=fix)
         self.retry_after = retry_after
 

@@ -90,7 +90,7 @@ _QUOTED = re.compile(r"'([^']+)'")
 
 def wire_exact(amount: Decimal) -> bool:
     """Whether xero-python's float serialisation writes ``amount`` to the wire digit for digit."""
-    return Decimal(repr(float(amount))) == amount
+    return Decimal(repr(float(amount))) == amount  # float ok: proves the SDK's float write is exact
 
 
 def chunk_idempotency_key(request_ids: Sequence[str]) -> str:

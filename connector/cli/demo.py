@@ -1,0 +1,100 @@
+"""`tokenbooks demo`: a month of a fictional company's AI spend, booked night by night."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from connector.cli.base import JsonFlag, RichReporter, app, console, plain_errors, print_json
+from connector.cli.reconcile import _print_reconciliation, _recon_json
+from connector.domain.money import format_money
+
+# ------------------------------------------------------------------------------------------------ demo
+
+
+@app.command()
+def demo(as_json: JsonFlag = False) -> None:
+    """Book a month of a fictional company's AI spend into a local QuickBooks sandbox (no credentials)."""
+    from connector.sandbox.demo import run_demo
+
+    with plain_errors(as_json):
+        if not as_json:
+            console.rule("[bold]tokenbooks demo[/] — Acme Analytics, October 2026")
+            console.print(
+                "Starting the local QuickBooks sandbox and the OpenAI Costs replay; connecting through "
+                "the sandbox's OAuth flow; then the nightly sync for each day of the month.\n"
+            )
+        with RichReporter(quiet=True) as reporter:
+            result = run_demo(reporter=reporter, on_night=None if as_json else _print_night)
+    if as_json:
+        print_json(_demo_json(result))
+        return
+    _print_demo(result)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def _print_night(night: Any) -> None:
+    pulled = sum(p.facts for p in night.pulls)
+    restated = sum(p.replaced.restated for p in night.pulls)
+    keys = (night.post.posted + night.post.found) if night.post else []
+    amount = (
+        sum(
+            (sum((c.amount for c in p.journal.contributions), Decimal(0)) for p in night.plan.planned),
+            Decimal(0),
+        )
+        if night.plan
+        else Decimal(0)
+    )
+    day = night.pulls[0].window.last_day if night.pulls else ""
+    text = f"{day}  pulled {pulled:>3} facts"
+    if restated:
+        text += f" ([yellow]{restated} restated by the provider[/])"
+    if keys:
+        text += f"  → posted {', '.join(keys)} ({format_money(amount, 'USD')})"
+    else:
+        text += "  → [dim]nothing new to post[/]"
+    if night.status != "succeeded":
+        text += f"  [red]{night.status}: {night.reason}[/]"
+    console.print(text, highlight=False)
+
+
+def _print_demo(result: Any) -> None:
+    console.print()
+    if result.posted_now == 0 and not result.failed:
+        console.print(
+            f"[bold green]Nothing new to post:[/] QuickBooks already holds all {result.journals_in_ledger} "
+            "tokenbooks journals for the month (a re-run with no new data posts nothing).\n"
+        )
+    table = Table(title="What landed in QuickBooks (October 2026, read back from the ledger)")
+    table.add_column("Account")
+    table.add_column("Name")
+    table.add_column("Balance (Dr + / Cr −)", justify="right")
+    for number, name, balance in result.balances:
+        table.add_row(number, name, f"{balance:,.2f}")
+    console.print(table)
+    _print_reconciliation(result.reconciliation)
+    console.print(
+        f"\nData: {result.data_dir} · sync log: `tokenbooks runs` · run `make demo` again: it posts nothing."
+    )
+
+
+def _demo_json(result: Any) -> dict:
+    return {
+        "posted_now": result.posted_now,
+        "journals_in_ledger": result.journals_in_ledger,
+        "nights": [
+            {
+                "run_id": n.run_id,
+                "status": n.status,
+                "reason": n.reason,
+                "posted": n.post.posted if n.post else [],
+            }
+            for n in result.nights
+        ],
+        "balances": [{"account": a, "name": b, "balance": c} for a, b, c in result.balances],
+        "reconciliation": [_recon_json(r) for r in result.reconciliation],
+    }

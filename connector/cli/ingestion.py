@@ -1,0 +1,428 @@
+"""`tokenbooks pull`, `import …`, `credits …`, `sources status`: getting provider data in."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from connector.cli.base import (
+    EntityOption,
+    JsonFlag,
+    RichReporter,
+    _app_for,
+    _cell,
+    _day,
+    _period,
+    _problem_json,
+    app,
+    console,
+    credits_app,
+    import_app,
+    plain_errors,
+    print_json,
+    sources_app,
+)
+from connector.domain.errors import ConfigError
+from connector.domain.money import format_money
+
+# ------------------------------------------------------------------------------------ ingestion (issue 3)
+# tokenbooks pull · import focus|invoices|credits|customer-credits|bills · credits add|list · sources status
+
+ProviderOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--provider", help="Only these providers (openai, anthropic, invoices); repeat for several."
+    ),
+]
+
+
+@app.command("pull")
+def pull_command(
+    provider: ProviderOption = None,
+    since: Annotated[
+        str | None, typer.Option(help="First day (YYYY-MM-DD); default: from the bookmark.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last day (YYYY-MM-DD); default: yesterday (UTC).")
+    ] = None,
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Pull provider costs and usage, and the invoice inbox, into the store (no planning, no posting)."""
+    from connector.service.pull import pull_sources
+
+    with plain_errors(as_json):
+        first, last = _day(since, "--since"), _day(until, "--until")
+        application = _app_for()
+        target = entity or application.default_entity()
+        with RichReporter(quiet=as_json) as reporter:
+            run = pull_sources(
+                application,
+                entity=target,
+                providers=set(provider) if provider else None,
+                since=first,
+                until=last,
+                invoices_dir=application.settings.invoices_dir,
+                reporter=reporter,
+            )
+    if as_json:
+        print_json(_pull_json(run))
+    else:
+        _print_pull(run)
+    if run.status == "failed":
+        raise typer.Exit(1)
+
+
+def _pull_json(run: Any) -> dict:
+    return {
+        "run_id": run.run_id,
+        "entity": run.entity,
+        "status": run.status,
+        "reason": run.reason,
+        "pulls": [
+            {
+                "source": p.source,
+                "first_day": p.window.first_day,
+                "last_day": p.window.last_day,
+                "pages": p.pages,
+                "facts": p.facts,
+                "inserted": p.replaced.inserted,
+                "restated": p.replaced.restated,
+                "unchanged": p.replaced.unchanged,
+                "withdrawn": p.replaced.withdrawn,
+                "usage_buckets": p.usage.inserted + p.usage.restated + p.usage.unchanged,
+                "warnings": p.warnings,
+            }
+            for p in run.pulls
+        ],
+        "failures": [{"source": name, "error": why} for name, why in run.failures],
+        "invoices": None
+        if run.inbox is None
+        else {
+            "imported": [_import_json(r) for r in run.inbox.imported],
+            "unchanged": run.inbox.unchanged,
+            "failed": [{"file": f, "error": e} for f, e in run.inbox.failed],
+        },
+    }
+
+
+def _print_pull(run: Any) -> None:
+    for p in run.pulls:
+        console.print(
+            f"{p.source} {p.window.first_day}..{p.window.last_day}: {p.facts} facts ({p.replaced.inserted} new, "
+            f"{p.replaced.restated} restated, {p.replaced.withdrawn} withdrawn) from {p.pages} page(s)",
+            highlight=False,
+        )
+        for warning in p.warnings:
+            console.print(f"  [yellow]warning:[/] {warning}", highlight=False)
+    for name, why in run.failures:
+        console.print(f"[red]{name} failed:[/] {why}", highlight=False)
+    if run.inbox is not None:
+        for report in run.inbox.imported:
+            _print_import(report)
+        for path, why in run.inbox.failed:
+            console.print(f"[red]{path}:[/] {why}", highlight=False)
+        if run.inbox.unchanged:
+            console.print(f"{len(run.inbox.unchanged)} invoice file(s) already imported", highlight=False)
+    style = {"succeeded": "green", "partial": "yellow", "failed": "red"}.get(run.status, "white")
+    console.print(f"Run {run.run_id}: [{style}]{run.status}[/]", highlight=False)
+
+
+def _import_json(report: Any) -> dict:
+    return {
+        "import_id": report.import_id,
+        "run_id": report.run_id,
+        "kind": report.kind,
+        "status": report.status,
+        "files": [f.as_dict() for f in report.files],
+        "tally": report.tally.as_dict(),
+        "balanced": report.balanced,
+        "stored": report.stored,
+        "quarantined": [
+            {**_problem_json(q.problem), "raw": q.raw, "amount": q.amount, "currency": q.currency}
+            for q in report.quarantined
+        ],
+    }
+
+
+def _print_import(report: Any) -> None:
+    rows = report.tally.as_dict()["rows"]
+    amounts = report.tally.as_dict()["amounts"]
+    table = Table(
+        title=f"{report.kind} import {report.import_id[:8]}: {', '.join(f.path for f in report.files)}"
+    )
+    for column in ("", "rows", "amount"):
+        table.add_column(column, justify="left" if not column else "right")
+    for name in ("accepted", "quarantined", "skipped", "input"):
+        money = ", ".join(f"{a} {c}" for c, a in amounts[name].items()) or "—"
+        table.add_row(name, str(rows[name]), money)
+    console.print(table)
+    mark = "[green]✓[/]" if report.balanced else "[red]✗[/]"
+    console.print(f"{mark} accepted + quarantined + skipped = input", highlight=False)
+    for q in report.quarantined[:50]:
+        console.print(f"  [yellow]quarantined[/] {q.problem}", highlight=False)
+    if len(report.quarantined) > 50:
+        console.print(f"  … and {len(report.quarantined) - 50} more (use --json for all)")
+    stored = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.stored.items())
+    style = {"succeeded": "green", "partial": "yellow"}.get(report.status, "red")
+    console.print(f"[{style}]{report.status}[/]: {stored}", highlight=False)
+
+
+def _show_imports(reports: list[Any], as_json: bool) -> None:
+    if as_json:
+        print_json([_import_json(r) for r in reports] if len(reports) != 1 else _import_json(reports[0]))
+    else:
+        for report in reports:
+            _print_import(report)
+
+
+@import_app.command("focus")
+def import_focus_command(
+    files: Annotated[
+        list[Path], typer.Argument(help="The files of one FOCUS export (.csv, .csv.gz, .parquet).")
+    ],
+    entity: EntityOption = None,
+    all_services: Annotated[
+        bool, typer.Option("--all-services", help="Import every service, not only AI and Machine Learning.")
+    ] = False,
+    provider: Annotated[
+        str | None, typer.Option(help="Provider name when the export has no ProviderName.")
+    ] = None,
+    account: Annotated[str | None, typer.Option(help="Billing account when the export has none.")] = None,
+    currency: Annotated[str | None, typer.Option(help="Billing currency when the export has none.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import a FOCUS 1.0–1.2 export (AWS Bedrock, Azure OpenAI, Vertex AI …); bad rows are quarantined."""
+    from connector.service.imports import import_focus
+
+    with plain_errors(as_json):
+        application = _app_for()
+        options = application.focus_options(entity, provider=provider, account=account, currency=currency)
+        if all_services:
+            options = replace(options, services=None)
+        with RichReporter(quiet=as_json) as reporter:
+            report = import_focus(application, files, options, reporter)
+    _show_imports([report], as_json)
+
+
+@import_app.command("invoices")
+def import_invoices_command(
+    files: Annotated[list[Path], typer.Argument(help="Invoice files (.csv or .json); see docs/invoices.md.")],
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import provider invoices (no provider offers an invoice API for OpenAI or Anthropic)."""
+    _import_files("import_invoices", files, entity, as_json)
+
+
+def _import_files(importer: str, files: list[Path], entity: str | None, as_json: bool) -> None:
+    """Run one of the record-file importers of `service.imports` on each file and show its report."""
+    from connector.service import imports
+
+    with plain_errors(as_json):
+        application = _app_for()
+        target = entity or application.default_entity()
+        reports = [getattr(imports, importer)(application, path, entity=target) for path in files]
+    _show_imports(reports, as_json)
+
+
+@import_app.command("credits")
+def import_credits_command(
+    file: Annotated[Path, typer.Argument(help="Credit lots bought (.csv or .json); see docs/credits.md.")],
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import prepaid credit lots bought from providers (purchase date, amount, expiry)."""
+    _import_files("import_credit_lots", [file], entity, as_json)
+
+
+@import_app.command("customer-credits")
+def import_customer_credits_command(
+    file: Annotated[
+        Path, typer.Argument(help="Customer credit events (.csv or .json); see docs/credits.md.")
+    ],
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import the credits you sell: purchases, redemptions, refunds and expiries per customer and grant."""
+    _import_files("import_customer_credits", [file], entity, as_json)
+
+
+@import_app.command("bills")
+def import_bills_command(
+    period: Annotated[str, typer.Option(help="The usage month the bills are for, YYYY-MM.")],
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Read provider bills the AP team entered in the ledger (dated the month after) as invoices."""
+    from connector.service.invoices import import_ledger_bills
+
+    with plain_errors(as_json):
+        month = _period(period)
+        application = _app_for()
+        target = entity or application.default_entity()
+        vendors = application.ledger_vendors()
+        if not vendors:
+            raise ConfigError(
+                "no provider has a ledger vendor name",
+                fix="set TOKENBOOKS_OPENAI__LEDGER_VENDOR and/or TOKENBOOKS_ANTHROPIC__LEDGER_VENDOR",
+            )
+        invoices = import_ledger_bills(
+            application.engine,
+            application.ledger(target),
+            vendors=vendors,
+            period=month,
+            entity=target,
+            clock=application.clock,
+        )
+    rows = [
+        {
+            "provider": i.provider,
+            "account": i.provider_account,
+            "number": i.number,
+            "total": i.total,
+            "currency": i.currency,
+        }
+        for i in invoices
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        console.print(
+            f"{row['provider']} ({row['account']}) {row['number']}: {row['total']} {row['currency']}",
+            highlight=False,
+        )
+    console.print(f"{len(rows)} bill(s) stored as invoices for {period}.")
+
+
+@credits_app.command("add")
+def credits_add_command(
+    provider: Annotated[str, typer.Option(help="openai, anthropic, …")],
+    amount: Annotated[str, typer.Option(help="What was paid, e.g. 1000.00.")],
+    purchased: Annotated[str, typer.Option(help="Purchase date, YYYY-MM-DD.")],
+    account: Annotated[str, typer.Option(help="The provider account (organization label).")] = "default",
+    currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "USD",
+    expires: Annotated[
+        str | None,
+        typer.Option(help="First day the credits are void; OpenAI default: one year after purchase."),
+    ] = None,
+    lot_id: Annotated[
+        str | None, typer.Option("--lot-id", help="Receipt or order number; default: generated.")
+    ] = None,
+    description: Annotated[str, typer.Option(help="A note, e.g. the receipt.")] = "",
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Record prepaid credits bought from a provider (a credit lot)."""
+    from connector.domain.credits import CreditLot, default_expiry
+    from connector.domain.money import parse_amount
+    from connector.service.imports import record_credit_lot
+
+    with plain_errors(as_json):
+        try:
+            bought = _day(purchased, "--purchased")
+            assert bought is not None
+            expiry = _day(expires, "--expires") or default_expiry(provider.lower(), bought)
+            lot = CreditLot(
+                entity="",
+                provider=provider.lower(),
+                provider_account=account,
+                lot_id=lot_id or f"{provider.lower()}-{bought.isoformat()}-{amount}",
+                purchase_date=bought,
+                amount=parse_amount(amount),
+                currency=currency,
+                expires_on=expiry,
+                description=description,
+                source="tokenbooks credits add",
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc), fix="check --amount (positive), --currency and --expires") from None
+        application = _app_for()
+        lot = replace(lot, entity=entity or application.default_entity())
+        new = record_credit_lot(application, lot)
+    if as_json:
+        print_json({"lot_id": lot.lot_id, "new": new, "expires_on": lot.expires_on})
+        return
+    console.print(
+        f"{'Added' if new else 'Replaced'} lot {lot.lot_id}: {format_money(lot.amount, lot.currency)} of "
+        f"{lot.provider} credits bought {lot.purchase_date}, expiring {lot.expires_on or 'never'}.",
+        highlight=False,
+    )
+
+
+@credits_app.command("list")
+def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False) -> None:
+    """Credit lots, soonest expiry first (the order consumption draws them)."""
+    from connector.store.repositories import UnitOfWork
+
+    with plain_errors(as_json):
+        application = _app_for()
+        target = entity or application.default_entity()
+        with UnitOfWork(application.engine) as uow:
+            lots = uow.credit_lots.for_entity(target)
+    lots.sort(key=lambda lot: (lot.expires_on is None, lot.expires_on or date.max, lot.purchase_date))
+    rows = [
+        {
+            "lot_id": lot.lot_id,
+            "provider": lot.provider,
+            "account": lot.provider_account,
+            "purchased": lot.purchase_date,
+            "amount": lot.amount,
+            "currency": lot.currency,
+            "expires_on": lot.expires_on,
+            "source": lot.source,
+        }
+        for lot in lots
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"Credit lots of {target}")
+    for column in ("lot_id", "provider", "account", "purchased", "amount", "currency", "expires_on"):
+        table.add_column(column, justify="right" if column == "amount" else "left")
+    for row in rows:
+        table.add_row(
+            *[
+                _cell(row[c])
+                for c in ("lot_id", "provider", "account", "purchased", "amount", "currency", "expires_on")
+            ]
+        )
+    console.print(table)
+
+
+@sources_app.command("status")
+def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = False) -> None:
+    """Per source: how far it has read (bookmark), its last success and its last error."""
+    from connector.service.pull import sources_status
+
+    with plain_errors(as_json):
+        application = _app_for()
+        target = entity or application.default_entity()
+        statuses = sources_status(application.engine, application.sources(target))
+    rows = [
+        {
+            "source": s.source,
+            "configured": s.configured,
+            "bookmark": s.bookmark,
+            "last_success_at": s.last_success_at,
+            "last_error": s.last_error,
+            "last_error_at": s.last_error_at,
+        }
+        for s in statuses
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="Sources")
+    for column in ("source", "bookmark", "last success", "last error"):
+        table.add_column(column)
+    for row in rows:
+        error = f"{_cell(row['last_error_at'])} {row['last_error']}" if row["last_error"] else ""
+        table.add_row(row["source"], row["bookmark"] or "never pulled", _cell(row["last_success_at"]), error)
+    console.print(table)

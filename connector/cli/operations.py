@@ -1,0 +1,296 @@
+"""`tokenbooks serve`, `audit …`, `alerts …`, `approve`: running unattended and proving it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from connector.cli.base import (
+    EntityOption,
+    JsonFlag,
+    _app_for,
+    _cell,
+    _jsonable,
+    app,
+    console,
+    errors,
+    plain_errors,
+    print_json,
+)
+from connector.domain.errors import ConfigError, TokenbooksError
+from connector.domain.periods import Period
+
+# ------------------------------------------------------------------------------- service: serve, audit
+
+
+@app.command("serve")
+def serve_command() -> None:
+    """Run the service: nightly syncs and the month-end job per entity, /healthz and /metrics.
+
+    Stops on SIGTERM or SIGINT after the run in flight finishes or reaches a safe point.
+    """
+    import logging
+
+    from connector.scheduler import job_specs, serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with plain_errors():
+        application = _app_for()
+        for spec in job_specs(application):
+            errors.print(
+                f"scheduled {spec.kind} for {spec.entity}: {spec.trigger} ({spec.timezone})", highlight=False
+            )
+        serve(
+            application,
+            on_ready=lambda url: errors.print(f"tokenbooks serving health on {url}", highlight=False),
+        )
+    errors.print("tokenbooks stopped", highlight=False)
+
+
+audit_app = typer.Typer(help="The auditor's trail: verify the event chain, trace lines, export a period.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    anchor: Annotated[
+        list[str] | None,
+        typer.Option("--anchor", help="A hash printed by an earlier verify; it must still be there."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Prove the append-only event log intact: every hash and every link recomputed, in order."""
+    from connector.service.audit import verify_chain
+
+    with plain_errors(as_json):
+        report = verify_chain(_app_for().engine, anchors=frozenset(anchor or ()))
+    if as_json:
+        print_json(
+            {
+                "intact": report.intact,
+                "events": report.events,
+                "last_event_id": report.last_event_id,
+                "head_hash": report.head_hash,
+                "problems": [
+                    {"event_id": p.event_id, "problem": p.problem, "message": p.message}
+                    for p in report.problems
+                ],
+            }
+        )
+    elif report.intact:
+        console.print(
+            f"[green]✓[/] the event chain is intact: {report.events} events, the newest is {report.last_event_id} "
+            f"(hash {report.head_hash}). Keep this hash: a later `audit verify` must still show it in the chain.",
+            highlight=False,
+        )
+    else:
+        for problem in report.problems:
+            errors.print(f"[red]✗[/] {problem.message}", highlight=False)
+        errors.print(
+            f"{len(report.problems)} problem(s) in {report.events} events: the log was tampered with."
+        )
+    if not report.intact:
+        raise typer.Exit(1)
+
+
+@audit_app.command("trace")
+def audit_trace(
+    key: Annotated[str, typer.Argument(help="A journal key, e.g. TB-AC-261003-001.")],
+    line: Annotated[
+        int | None, typer.Argument(help="One line of the journal (1-based); default: all.")
+    ] = None,
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Walk from a posted line to its buckets, allocations (rule, mapping version), facts and raw payload."""
+    from connector.service.audit import trace
+
+    with plain_errors(as_json):
+        application = _app_for()
+        found = trace(application.engine, entity=entity or application.default_entity(), key=key, line=line)
+    if as_json:
+        print_json(_trace_json(found))
+        return
+    _print_trace(found)
+
+
+def _trace_json(found: Any) -> Any:
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        if hasattr(value, "isoformat"):
+            return value.isoformat()
+        if hasattr(value, "key") and callable(value.key):
+            return value.key()
+        return value
+
+    return clean(_jsonable(asdict(found)))
+
+
+def _print_trace(found: Any) -> None:
+    from rich.tree import Tree
+
+    root = Tree(
+        f"[bold]{found.key}[/] {found.kind} {found.txn_date} — {found.status}"
+        + (f", ledger id {found.ledger_id}" if found.ledger_id else "")
+    )
+    for ln in found.lines:
+        side = "Dr" if ln.amount > 0 else "Cr"
+        node = root.add(
+            f"line {ln.line_no}: {side} {ln.account} {abs(ln.amount)}"
+            + (" (balancing line)" if ln.balancing else "")
+        )
+        for b in ln.buckets:
+            bucket = node.add(
+                f"bucket {b.bucket.period} {b.bucket.provider}/{b.bucket.provider_account} → {b.bucket.target.key()}: "
+                f"this journal adds {b.contribution}; allocated now {b.allocated}"
+            )
+            for a in b.allocations:
+                f = a.fact
+                leaf = bucket.add(
+                    f"{a.amount} by rule [bold]{a.rule_id}[/] (mapping v{a.mapping_version}, {a.category}, {a.percent}%) "
+                    f"of fact {f.id} v{f.version}{'' if f.is_current else ' (superseded)'}: {f.amount} {f.currency} "
+                    f"{f.charge_date} {f.cost_basis} {f.dimensions}"
+                )
+                if f.payload:
+                    leaf.add(
+                        f"raw payload {f.payload.id}: {f.payload.source} {f.payload.endpoint} "
+                        f"fetched {f.payload.fetched_at:%Y-%m-%d %H:%M} UTC, sha256 {f.payload.sha256[:16]}…"
+                    )
+    console.print(root, highlight=False)
+
+
+@audit_app.command("export")
+def audit_export(
+    period: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv | json | xlsx | html")] = "xlsx",
+    out: Annotated[Path, typer.Option("--out", help="Folder to write into.")] = Path("audit"),
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Export a period for auditors: runs, journals with lines, postings with ledger ids, reconciliation."""
+    from connector.service.exports import FORMATS, period_export, write_export
+    from connector.settings import secret_values
+
+    with plain_errors(as_json):
+        if fmt not in FORMATS:
+            raise ConfigError(f"--format {fmt!r} is not known", fix=f"use one of: {', '.join(FORMATS)}")
+        try:
+            month = Period.parse(period)
+        except ValueError as exc:
+            raise ConfigError(f"--period: {exc}") from None
+        application = _app_for()
+        export = period_export(
+            application.engine,
+            entity=entity or application.default_entity(),
+            period=month,
+            secrets=secret_values(application.settings),
+        )
+        files = write_export(export, fmt, out)
+    if as_json:
+        print_json({"files": files, "rows": {n: len(t.rows) for n, t in export.tables.items()}})
+        return
+    for path in files:
+        console.print(f"wrote {path}", highlight=False)
+
+
+@app.command("approve")
+def approve_command(
+    target: Annotated[
+        str, typer.Argument(help="A held journal's key (TB-AC-260930-001), or a run id: all it holds.")
+    ],
+    approver: Annotated[str, typer.Option("--by", "--as", help="Who approves, as written in the audit log.")],
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Release journals held for approval; the next sync posts them. Each approval is in the audit log."""
+    from connector.service.approvals import approve
+
+    with plain_errors(as_json):
+        application = _app_for()
+        target_entity = entity or application.default_entity()
+        released = approve(
+            application.engine, application.clock, entity=target_entity, target=target, approver=approver
+        )
+    if as_json:
+        print_json(
+            [
+                {"key": key, "entity": target_entity, "approved_by": approver, "was_held_because": reason}
+                for key, reason in released
+            ]
+        )
+        return
+    for key, _ in released:
+        console.print(f"{key} approved by {approver}; the next sync posts it.", highlight=False)
+
+
+alerts_app = typer.Typer(
+    help="Alerts: what needs a person (failed runs, suspense, variance, spikes, budgets)."
+)
+app.add_typer(alerts_app, name="alerts")
+
+
+def _raise_alerts(application: Any, entity: str) -> None:
+    """After a run from the command line (cron, systemd, Kubernetes): raise and send due alerts."""
+    try:
+        application.after_run(entity)
+    except TokenbooksError as exc:  # an alert problem must not hide the run's own outcome
+        errors.print(f"[yellow]Alerts not checked:[/] {exc}", highlight=False)
+
+
+@alerts_app.command("list")
+def alerts_list(
+    limit: Annotated[int, typer.Option(help="How many.")] = 50, as_json: JsonFlag = False
+) -> None:
+    """Alerts raised so far, newest first, with what to do and where each was sent."""
+    from sqlalchemy import select
+
+    from connector.store.repositories import UnitOfWork
+    from connector.store.tables import AlertRow
+
+    with plain_errors(as_json), UnitOfWork(_app_for().engine) as uow:
+        rows = list(uow.session.exec(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)).scalars())
+    records = [
+        {
+            "raised_at": r.raised_at,
+            "kind": r.kind,
+            "entity": r.entity,
+            "subject": r.subject,
+            "period": r.period,
+            "severity": r.severity,
+            "message": r.message,
+            "action": r.action,
+            "sent_to": r.channels,
+            "error": r.last_error,
+        }
+        for r in rows
+    ]
+    if as_json:
+        print_json(records)
+        return
+    for r in records:
+        console.print(
+            f"[bold]{_cell(r['raised_at'])}[/] {r['kind']} {r['entity']} {r['subject']} ({r['period']}): {r['message']}\n"
+            f"  what to do: {r['action']}\n  sent to: {', '.join(r['sent_to']) or 'nowhere yet'}",
+            highlight=False,
+        )
+
+
+@alerts_app.command("check")
+def alerts_check(entity: EntityOption = None, as_json: JsonFlag = False) -> None:
+    """Look for alerts now and send the new ones (the service does this after every run)."""
+    with plain_errors(as_json):
+        application = _app_for()
+        sent = application.after_run(entity or application.default_entity())
+    if as_json:
+        print_json(
+            [{"kind": a.kind, "subject": a.subject, "period": a.period, "sent_to": a.channels} for a in sent]
+        )
+        return
+    console.print(f"{len(sent)} alert(s) sent.", highlight=False)

@@ -1,0 +1,313 @@
+"""`tokenbooks policies …`, `close`, `report …`: the accounting policies, month-end close, reports."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from connector.cli.base import (
+    EntityOption,
+    JsonFlag,
+    RichReporter,
+    _app_for,
+    _day,
+    _period,
+    _problem_json,
+    app,
+    console,
+    errors,
+    plain_errors,
+    print_json,
+)
+from connector.cli.mappings import _write_schema
+from connector.cli.sync import _print_sync
+from connector.domain.money import format_money
+from connector.domain.periods import Period
+
+# ----------------------------------------------------------------------------- accounting policies (issue 5)
+
+policies_app = typer.Typer(
+    help="The accounting policies: check, schema, versions used.", no_args_is_help=True
+)
+app.add_typer(policies_app, name="policies")
+PoliciesFileOption = Annotated[
+    Path | None, typer.Option("--file", help="Policies file; default TOKENBOOKS_POLICIES_FILE.")
+]
+
+
+@policies_app.command("check")
+def policies_check(file: PoliciesFileOption = None, as_json: JsonFlag = False) -> None:
+    """Validate the policies: the file (file:line), its version number, the mapping roles it needs, rates."""
+    from connector.service.policies import check_policies_file
+
+    with plain_errors(as_json):
+        application = _app_for()
+        path = file or application.settings.policies_file
+        report = check_policies_file(application.engine, application.mapping()[0], path)
+    policies = report.policies
+    if as_json:
+        print_json(
+            {
+                "file": str(path) if path else None,
+                "ok": report.ok,
+                "version": policies.version if policies else None,
+                "effective_from": policies.effective_from if policies else None,
+                "problems": [_problem_json(p) for p in report.problems],
+                "entities": {e.id: policies.entity(e.id).summary() for e in application.mapping()[0].entities}
+                if policies
+                else {},
+            }
+        )
+    else:
+        for problem in report.problems:
+            mark = "[red]✗[/]" if problem.is_error else "[yellow]![/]"
+            (errors if problem.is_error else console).print(f"{mark} {problem}", highlight=False)
+        if report.ok and policies is not None:
+            where = path or "no TOKENBOOKS_POLICIES_FILE: the built-in defaults"
+            console.print(
+                f"[green]✓[/] {where}: version {policies.version} (effective {policies.effective_from}). "
+                + (f"{len(report.problems)} warning(s)." if report.problems else "No problems found."),
+                highlight=False,
+            )
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+@policies_app.command("schema")
+def policies_schema(
+    output: Annotated[Path | None, typer.Option("--output", help="Write to this file instead.")] = None,
+) -> None:
+    """Print the JSON Schema of the policies file (editors use it to validate as you type)."""
+    from connector.domain.policy_schema import policy_schema
+
+    _write_schema(policy_schema(), output, "policies")
+
+
+@policies_app.command("history")
+def policies_history(as_json: JsonFlag = False) -> None:
+    """Every version of the policies a run has used: number, effective date, change note, first seen."""
+    from connector.store.repositories import UnitOfWork
+
+    with plain_errors(as_json):
+        application = _app_for()
+        with UnitOfWork(application.engine) as uow:
+            rows = uow.policies.all()
+    versions = [
+        {
+            "version": r.version,
+            "effective_from": r.effective_from,
+            "change_note": r.change_note,
+            "first_seen_at": r.first_seen_at.isoformat(),
+            "applied_at": r.applied_at.isoformat() if r.applied_at else None,
+            "source": r.source,
+            "hash": r.content_hash,
+        }
+        for r in rows
+    ]
+    if as_json:
+        print_json(versions)
+        return
+    if not versions:
+        console.print("No policies version used yet (a sync records the first one it uses).")
+        return
+    table = Table(title="Accounting policies versions")
+    for column in ("version", "effective from", "change note", "first seen", "applied"):
+        table.add_column(column)
+    for v in versions:
+        table.add_row(
+            str(v["version"]),
+            str(v["effective_from"]),
+            v["change_note"],
+            v["first_seen_at"][:16],
+            (v["applied_at"] or "not yet")[:16],
+        )
+    console.print(table)
+
+
+@app.command("close")
+def close_command(
+    period: Annotated[str, typer.Option(help="The month to close, YYYY-MM (it must have ended).")],
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Month-end close: book and post what the period still needs, reconcile it, print the checklist."""
+    from connector.service.close import close_month
+
+    with plain_errors(as_json):
+        month = _period(period)
+        application = _app_for()
+        target = entity or application.default_entity()
+        with RichReporter(quiet=as_json) as reporter:
+            result = close_month(application, entity=target, period=month, reporter=reporter)
+    if as_json:
+        print_json(_close_json(result))
+    else:
+        _print_close(result)
+    if result.status == "failed":
+        raise typer.Exit(1)
+
+
+def _close_json(result: Any) -> dict:
+    checklist = result.checklist
+    body: dict[str, Any] = {
+        "run_id": result.run_id,
+        "entity": result.entity,
+        "period": str(result.period),
+        "status": result.status,
+        "reason": result.reason,
+        "sync_run_id": result.sync.run_id if result.sync else None,
+        "posted": (result.sync.post.posted if result.sync and result.sync.post else []),
+    }
+    if checklist is None:
+        return body
+    return body | {
+        "ready": checklist.ready,
+        "accruals": [
+            {**_fields(a), "not_invoiced": a.not_invoiced, "liability": a.liability}
+            for a in checklist.accruals
+        ],
+        "prepaid_lots": [_fields(lot) for lot in checklist.lots],
+        "deferred_revenue": [_fields(d) for d in checklist.deferred],
+        "suspense": checklist.suspense,
+        "held": [_fields(h) for h in checklist.held],
+        "reconciliation": [
+            {"provider": p, "account": a, "status": s} for p, a, s in checklist.reconciliation
+        ],
+    }
+
+
+def _fields(item: Any) -> dict:
+    return asdict(item)
+
+
+def _print_close(result: Any) -> None:
+    title = f"Close {result.period} — {result.entity}"
+    console.rule(f"[bold]{title}[/]")
+    if result.sync is not None:
+        _print_sync(result.sync)
+    checklist = result.checklist
+    if checklist is None:
+        console.print(f"[red]Close failed:[/] {result.reason}", highlight=False)
+        return
+    table = Table(title="Accrued AI costs per provider account")
+    for column in ("provider", "account", "accrued", "true-up", "reversed", "invoiced", "not invoiced"):
+        table.add_column(column, justify="left" if column in ("provider", "account") else "right")
+    for a in checklist.accruals:
+        invoiced = "—" if a.invoiced is None else f"{a.invoiced:,.2f}"
+        table.add_row(
+            a.provider,
+            a.provider_account,
+            f"{a.accrued:,.2f}",
+            f"{a.true_up:,.2f}",
+            f"{a.reversed:,.2f}",
+            invoiced,
+            f"{a.not_invoiced:,.2f}",
+        )
+    console.print(table)
+    if checklist.lots:
+        lots = Table(title=f"Prepaid credit lots on {result.period.last_day}")
+        for column in ("lot", "provider", "account", "amount", "used", "written off", "balance", "expires"):
+            lots.add_column(
+                column, justify="right" if column in ("amount", "used", "written off", "balance") else "left"
+            )
+        for lot in checklist.lots:
+            soon = f" [yellow](within {lot.expires_within} days)[/]" if lot.expires_within else ""
+            lots.add_row(
+                lot.lot_id,
+                lot.provider,
+                lot.provider_account,
+                f"{lot.amount:,.2f}",
+                f"{lot.used:,.2f}",
+                f"{lot.written_off:,.2f}",
+                f"{lot.balance:,.2f}",
+                f"{lot.expires_on or 'never'}{soon}",
+            )
+        console.print(lots)
+    if checklist.deferred:
+        deferred = Table(title="Deferred revenue per customer grant")
+        for column in ("customer", "grant", "product", "sold", "revenue", "breakage", "deferred"):
+            deferred.add_column(
+                column, justify="right" if column in ("sold", "revenue", "breakage", "deferred") else "left"
+            )
+        for d in checklist.deferred:
+            deferred.add_row(
+                d.customer,
+                d.grant_id,
+                d.product,
+                f"{d.sold:,.2f}",
+                f"{d.revenue:,.2f}",
+                f"{d.breakage:,.2f}",
+                f"{d.deferred:,.2f}",
+            )
+        console.print(deferred)
+    for currency, amount in checklist.suspense.items():
+        if amount:
+            console.print(
+                f"[yellow]Suspense:[/] {format_money(amount, currency)} waits for a mapping rule.",
+                highlight=False,
+            )
+    for held in checklist.held:
+        console.print(
+            f"[yellow]Held:[/] {held.key} {held.txn_date} {held.kind}: {held.reason}", highlight=False
+        )
+    for provider, account, status in checklist.reconciliation:
+        console.print(f"Reconciliation {provider} {account}: {status}", highlight=False)
+    verdict = "[green]ready to sign off[/]" if checklist.ready else "[yellow]items above need attention[/]"
+    console.print(f"Run {result.run_id}: {result.status} — {verdict}", highlight=False)
+
+
+@app.command("report")
+def report_command(
+    name: Annotated[str, typer.Argument(help="spend | costs | tokens | prepaid | breakage | margin")],
+    first: Annotated[
+        str | None, typer.Option("--from", help="First month, YYYY-MM; default: 11 months before --to.")
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="Last month, YYYY-MM; default: this month.")
+    ] = None,
+    by: Annotated[
+        str, typer.Option("--by", help="costs: project, workspace, model, category, tag:team, tag:feature …")
+    ] = "project",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="prepaid, breakage: the day (YYYY-MM-DD); default: today.")
+    ] = None,
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The figures finance tracks: spend by month, cost by project/team/feature, cost per 1k tokens by model,
+    prepaid utilization and expiring credits, breakage actual vs expected, gross margin on AI usage."""
+    from connector.service.reports import run_report
+
+    with plain_errors(as_json):
+        application = _app_for()
+        target = entity or application.default_entity()
+        to = _period(last, "--to") if last else Period.of(application.clock().date())
+        start = _period(first, "--from") if first else Period(to.year - 1, to.month).next()
+        report = run_report(
+            application, name, entity=target, first=start, last=to, by=by, day=_day(as_of, "--as-of")
+        )
+    if as_json:
+        print_json(
+            {
+                "report": report.name,
+                "title": report.title,
+                "entity": target,
+                "from": str(start),
+                "to": str(to),
+                "columns": list(report.columns),
+                "rows": [dict(zip(report.columns, (*r.keys, *r.figures), strict=True)) for r in report.rows],
+            }
+        )
+        return
+    table = Table(title=f"{report.title} — {target}, {start}..{to}")
+    for index, column in enumerate(report.columns):
+        table.add_column(
+            column, justify="left" if index < len(report.rows[0].keys if report.rows else ()) else "right"
+        )
+    for row in report.rows:
+        table.add_row(*row.keys, *("—" if f is None else f"{f:,}" for f in row.figures))
+    console.print(table if report.rows else f"{report.title}: nothing to report for {start}..{to}.")

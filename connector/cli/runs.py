@@ -1,0 +1,84 @@
+"""`tokenbooks runs`, `db upgrade`, `keygen`: the sync log, the schema, the encryption key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from connector.cli.base import JsonFlag, _app_for, _cell, app, console, db_app, plain_errors, print_json
+
+# ---------------------------------------------------------------------------------------------- runs, keys
+
+
+@app.command("runs")
+def runs_command(
+    limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20,
+    run_id: Annotated[str | None, typer.Option("--run", help="Show the events of one run.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The sync log: recent runs with their outcome and reason, or one run's events."""
+    from connector.store.repositories import UnitOfWork
+
+    with plain_errors(as_json):
+        application = _app_for()
+        with UnitOfWork(application.engine) as uow:
+            if run_id:
+                rows = [
+                    {"at": e.at, "kind": e.kind, "level": e.level, "message": e.message, "hash": e.hash}
+                    for e in uow.events.for_run(run_id)
+                ]
+            else:
+                rows = [
+                    {
+                        "run_id": r.id,
+                        "kind": r.kind,
+                        "entity": r.entity,
+                        "started_at": r.started_at,
+                        "finished_at": r.finished_at,
+                        "status": r.status,
+                        "reason": r.reason,
+                        "stats": r.stats,
+                    }
+                    for r in uow.runs.latest(limit)
+                ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="Events" if run_id else "Runs")
+    columns = (
+        ["at", "kind", "level", "message"]
+        if run_id
+        else ["started_at", "kind", "entity", "status", "reason", "run_id"]
+    )
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[_cell(row[c]) for c in columns])
+    console.print(table)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply schema migrations to the database named by TOKENBOOKS_DATABASE_URL (safe to run again)."""
+    from connector.settings import load_settings
+    from connector.store.db import current_revision, describe_url, head_revision, make_engine, upgrade
+
+    with plain_errors():
+        settings = load_settings()
+        engine = make_engine(settings.database_url)
+        before = current_revision(engine)
+        upgrade(engine)
+    console.print(
+        f"{describe_url(settings.database_url)}: schema {before or 'empty'} → {head_revision()}",
+        highlight=False,
+    )
+
+
+@app.command("keygen")
+def keygen() -> None:
+    """Print a new TOKENBOOKS_ENCRYPTION_KEY (it encrypts ledger tokens at rest)."""
+    from connector.ledgers.tokens import TokenCipher
+
+    console.print(f"TOKENBOOKS_ENCRYPTION_KEY={TokenCipher.generate_key()}")

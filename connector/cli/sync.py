@@ -1,0 +1,168 @@
+"""`tokenbooks sync`: the nightly run — pull, map, plan and post."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+
+from connector.cli.base import (
+    EntityOption,
+    JsonFlag,
+    RichReporter,
+    _app_for,
+    _day,
+    _journal_json,
+    app,
+    busy_is_not_a_failure,
+    console,
+    plain_errors,
+    print_json,
+)
+from connector.cli.mappings import _share
+from connector.cli.operations import _raise_alerts
+from connector.domain.money import format_money
+
+# ------------------------------------------------------------------------------------------------ sync
+
+
+@app.command("sync")
+def sync_command(
+    since: Annotated[
+        str | None, typer.Option(help="First day to pull (YYYY-MM-DD); default: from the bookmark.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last day to pull (YYYY-MM-DD); default: yesterday (UTC).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Pull and plan; post nothing, queue nothing.")
+    ] = False,
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Pull provider costs, map them, and post the journals (the nightly run)."""
+    from connector.service.sync import sync
+
+    with plain_errors(as_json), busy_is_not_a_failure(as_json):
+        first = _day(since, "--since")
+        last = _day(until, "--until")
+        application = _app_for()
+        target = entity or application.default_entity()
+        with RichReporter(quiet=as_json) as reporter:
+            result = sync(
+                application, entity=target, since=first, until=last, dry_run=dry_run, reporter=reporter
+            )
+        if not dry_run:
+            _raise_alerts(application, target)
+    if as_json:
+        print_json(_sync_json(result))
+    else:
+        _print_sync(result)
+    if result.status == "failed":
+        raise typer.Exit(1)
+
+
+def _sync_json(result: Any) -> dict:
+    return {
+        "run_id": result.run_id,
+        "entity": result.entity,
+        "status": result.status,
+        "reason": result.reason,
+        "dry_run": result.dry_run,
+        "pulls": [
+            {
+                "source": p.source,
+                "first_day": p.window.first_day,
+                "last_day": p.window.last_day,
+                "facts": p.facts,
+                "inserted": p.replaced.inserted,
+                "restated": p.replaced.restated,
+                "withdrawn": p.replaced.withdrawn,
+                "pages": p.pages,
+            }
+            for p in result.pulls
+        ],
+        "planned": [_journal_json(p.journal, p.hold_reason) for p in result.plan.planned]
+        if result.plan
+        else [],
+        "suspense": result.plan.suspense_by_provider if result.plan else {},
+        "policies": _books_json(result.plan.books) if result.plan else {},
+        "coverage": [c.as_dict() for c in result.plan.coverage] if result.plan else [],
+        "posted": result.post.posted if result.post else [],
+        "found": result.post.found if result.post else [],
+        "rejected": [{"key": k, "reason": r} for k, r in result.post.rejected] if result.post else [],
+        "failed": [{"key": k, "reason": r} for k, r in result.post.failed] if result.post else [],
+    }
+
+
+def _print_sync(result: Any) -> None:
+    for pull in result.pulls:
+        console.print(
+            f"Pulled {pull.source} {pull.window.first_day}..{pull.window.last_day}: {pull.facts} facts "
+            f"({pull.replaced.inserted} new, {pull.replaced.restated} restated, "
+            f"{pull.replaced.withdrawn} withdrawn)",
+            highlight=False,
+        )
+    if result.plan:
+        _print_books(result.plan.books)
+        for provider, amount in result.plan.suspense_by_provider.items():
+            if amount:
+                console.print(
+                    f"[yellow]Unallocated:[/] {format_money(amount, 'USD')} of {provider} spend matched no "
+                    "rule and went to suspense. Add a rule to the mapping (`tokenbooks mappings coverage`).",
+                    highlight=False,
+                )
+        for c in result.plan.coverage:
+            console.print(
+                f"Allocation accuracy {c.provider} {c.period}: {_share(c.accuracy)} of "
+                f"{format_money(c.total, c.currency)} placed by a mapping rule",
+                highlight=False,
+            )
+        if not result.plan.planned:
+            console.print("Nothing new to post: the books already hold every amount.")
+        for planned in result.plan.planned:
+            j = planned.journal
+            total = sum((ln.amount for ln in j.lines if ln.amount > 0), Decimal(0))
+            verb = "would post" if result.dry_run else ("held" if planned.held else "planned")
+            console.print(
+                f"  {verb} {j.key} {j.txn_date} {j.kind.value} {format_money(total, j.currency)}",
+                highlight=False,
+            )
+    if result.post:
+        console.print(
+            f"Posted {len(result.post.posted)}, already there {len(result.post.found)}, "
+            f"rejected {len(result.post.rejected)}, to retry {len(result.post.failed)}."
+        )
+        for key, reason in result.post.rejected + result.post.failed:
+            console.print(f"  [red]{key}[/]: {reason}", highlight=False)
+    style = {"succeeded": "green", "partial": "yellow", "failed": "red"}.get(result.status, "white")
+    console.print(
+        f"Run {result.run_id}: [{style}]{result.status}[/]"
+        + (f" — {result.reason}" if result.reason else ""),
+        highlight=False,
+    )
+
+
+def _books_json(books: Any) -> dict:
+    """What the accounting policies flagged in a plan (prepaid overflow, true-ups, notes)."""
+    return {
+        "prepaid_overflow": [asdict(o) for o in books.overflow],
+        "true_ups": [asdict(t) for t in books.trueups],
+        "notes": list(books.notes),
+    }
+
+
+def _print_books(books: Any) -> None:
+    for o in books.overflow:
+        console.print(
+            f"[yellow]Beyond the prepaid lots:[/] {format_money(o.amount, o.currency)} of {o.provider} "
+            f"{o.provider_account} usage on {o.day} is accrued in arrears (record the lot that covers it).",
+            highlight=False,
+        )
+    for t in books.trueups:
+        if t.hold_reason:
+            console.print(f"[yellow]True-up held:[/] {t.hold_reason}", highlight=False)
+    for note in books.notes:
+        console.print(f"[yellow]Note:[/] {note}", highlight=False)
