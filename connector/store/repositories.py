@@ -128,8 +128,8 @@ FACT_COLUMNS = (
 )
 
 
-def fact_values(fact: Fact, version: int, raw_payload_id: int | None) -> tuple:
-    """A fact as the values of FACT_COLUMNS (its dimensions as the `Dimensions` value: see `fact_writer`)."""
+def fact_row_values(fact: Fact, version: int, raw_payload_id: int | None) -> tuple:
+    """A fact as the values of FACT_COLUMNS (its dimensions as the `Dimensions` value: see `versioned_writer`)."""
     return (
         fact.entity,
         fact.source,
@@ -150,15 +150,24 @@ def fact_values(fact: Fact, version: int, raw_payload_id: int | None) -> tuple:
     )
 
 
-def fact_writer(connection: Connection, *, run_id: str | None, now: datetime) -> BulkInsert:
-    return BulkInsert(
-        connection,
-        FACTS,
-        FACT_COLUMNS,
-        repeating=("charge_date", "posting_date", "dimensions"),
-        adapt={"dimensions": Dimensions.as_dict},  # a Dimensions stands for its JSON: converted once per set
-        constants={"is_current": True, "run_id": run_id, "pulled_at": now},
-    )
+def versioned_writer(
+    table: Any, columns: Sequence[str], days: Sequence[str]
+) -> Callable[[Connection, str | None, datetime], BulkInsert]:
+    """How new current rows of a versioned table (facts, usage) are written in bulk: `columns` given per
+    row, days and dimension sets converted once per distinct value (a `Dimensions` stands for its JSON),
+    and the same `is_current`, run and time on every row of a write."""
+
+    def writer(connection: Connection, run_id: str | None, now: datetime) -> BulkInsert:
+        return BulkInsert(
+            connection,
+            table,
+            columns,
+            repeating=(*days, "dimensions"),
+            adapt={"dimensions": Dimensions.as_dict},
+            constants={"is_current": True, "run_id": run_id, "pulled_at": now},
+        )
+
+    return writer
 
 
 _COST_BASES = {basis.value: basis for basis in CostBasis}
@@ -410,8 +419,8 @@ FACT_TABLE = Versioned(
     day="charge_date",
     read=lambda connection, where: FactReader(connection).versions(*where),
     same=lambda old, fact: old.posting_date == fact.posting_date and old.content == fact_content(fact),
-    writer=lambda connection, run_id, now: fact_writer(connection, run_id=run_id, now=now),
-    values=fact_values,
+    writer=versioned_writer(FACTS, FACT_COLUMNS, days=("charge_date", "posting_date")),
+    values=fact_row_values,
     day_of=lambda fact: fact.charge_date,
 )
 
@@ -1457,7 +1466,7 @@ USAGE_COLUMNS = (
 )
 
 
-def usage_values(usage: Usage, version: int, raw_payload_id: int | None) -> tuple:
+def usage_row_values(usage: Usage, version: int, raw_payload_id: int | None) -> tuple:
     """A usage bucket as the values of USAGE_COLUMNS (metrics as decimal text, dimensions as `Dimensions`)."""
     return (
         usage.entity,
@@ -1504,15 +1513,8 @@ USAGE_TABLE = Versioned(
     day="usage_date",
     read=_usage_versions,
     same=lambda old, usage: old.posting_date == usage.posting_date and old.content == usage_content(usage),
-    writer=lambda connection, run_id, now: BulkInsert(
-        connection,
-        USAGE,
-        USAGE_COLUMNS,
-        repeating=("usage_date", "posting_date", "dimensions"),
-        adapt={"dimensions": Dimensions.as_dict},
-        constants={"is_current": True, "run_id": run_id, "pulled_at": now},
-    ),
-    values=usage_values,
+    writer=versioned_writer(USAGE, USAGE_COLUMNS, days=("usage_date", "posting_date")),
+    values=usage_row_values,
     day_of=lambda usage: usage.usage_date,
 )
 
