@@ -174,7 +174,9 @@ def run(facts: int = 1_000_000, database_url: str | None = None) -> dict:
     results, floor, provider_mb = {}, None, None
     for ledger in LEDGERS:
         before = current_rss_mb()
-        source = SyntheticCosts(facts, entity=ENTITIES[ledger])
+        # an account per entity: with --database-url both ledgers share one store, and one provider
+        # account belongs to one entity
+        source = SyntheticCosts(facts, entity=ENTITIES[ledger], provider_account=f"org-{ledger}")
         provider_mb = provider_mb or current_rss_mb() - before
         floor = floor or storing_floor(source)
         with tempfile.TemporaryDirectory(prefix=f"tokenbooks-bench-{ledger}-") as folder:

@@ -173,7 +173,7 @@ def _classify(
             summary.add(allocations)
             report.facts += len(chunk)
             if not dry_run:
-                uow.allocations.replace_for_facts(owners, allocations, [s.id for s in chunk], run_id=run_id)
+                uow.allocations.replace_for_facts(owners, allocations, chunk, run_id=run_id)
     report.allocated = summary.allocated
     report.suspense_by_provider = summary.suspense_by_provider()
     report.coverage = summary.coverage()

@@ -903,11 +903,11 @@ class AllocationRepository:
         self,
         owners: Sequence[int],
         allocations: Sequence[Allocation],
-        fact_ids: Sequence[int],
+        facts: Sequence[StoredFact],
         *,
         run_id: str | None,
     ) -> int:
-        """Make the stored allocations of `fact_ids` equal to `allocations` (`owners[i]` is the id of the
+        """Make the stored allocations of `facts` equal to `allocations` (`owners[i]` is the id of the
         fact `allocations[i]` divides). Called chunk by chunk: a plan streams its facts.
 
         Only facts whose allocations differ are rewritten, so a night with no new data and no mapping
@@ -915,7 +915,8 @@ class AllocationRepository:
         many facts were rewritten.
         """
         keys = _TargetKeys()
-        stored = self._placements(list(fact_ids))
+        fact_ids = [stored_fact.id for stored_fact in facts]
+        stored = self._placements(facts)
         changed: set[int] | None = None  # None: no fact has stored allocations, all are written
         if stored:
             wanted: dict[int, set[tuple]] = defaultdict(set)
@@ -956,17 +957,30 @@ class AllocationRepository:
             constants={"run_id": run_id},
         )
 
-    def _placements(self, fact_ids: list[int]) -> dict[int, set[tuple]]:
+    def _placements(self, facts: Sequence[StoredFact]) -> dict[int, set[tuple]]:
         """What the stored allocations of these facts say (rule, version, category, target, percent,
-        amount), without who wrote them when: equal placements need no rewrite."""
+        amount), without who wrote them when: equal placements need no rewrite.
+
+        Read per entity and posting day (an allocation has its fact's day), within the facts' id range:
+        an indexed range instead of a list of ten thousand ids to bind, which PostgreSQL's driver
+        spent more time preparing than the server did answering."""
         c = ALLOCATIONS.c
+        ids_by_day: dict[tuple[str, date], set[int]] = defaultdict(set)
+        for stored_fact in facts:
+            ids_by_day[(stored_fact.fact.entity, stored_fact.fact.posting_date)].add(stored_fact.id)
         stored: dict[int, set[tuple]] = defaultdict(set)
-        for chunk in _chunks(fact_ids):
+        for (entity, day), ids in ids_by_day.items():
             query = select(
                 c.fact_id, c.rule_id, c.mapping_version, c.category, c.target_key, c.percent, c.amount
-            ).where(c.fact_id.in_(chunk))
+            ).where(
+                c.entity == entity,
+                c.posting_date == day,
+                c.fact_id >= min(ids),
+                c.fact_id <= max(ids),
+            )
             for row in self.session.connection().execute(query):
-                stored[row[0]].add(tuple(row[1:]))
+                if row[0] in ids:
+                    stored[row[0]].add(tuple(row[1:]))
         return stored
 
     def for_bucket(self, bucket: Bucket) -> list[AllocationRow]:

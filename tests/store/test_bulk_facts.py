@@ -33,7 +33,11 @@ def _fact(n: int, day: date, amount: str, **changes) -> Fact:
         amount=Decimal(amount),
         currency="USD",
         natural_key=natural_key("openai", "org-1", "costs", n),
-        dimensions=Dimensions.of(project=f"proj_{n % 3}", line_item="gpt-4.1, output", note="café ✓"),
+        dimensions=Dimensions.of(
+            project=f"proj_{n % 3}",
+            line_item="gpt-4.1, output",
+            note="café ✓ tab\there, line\nbreak, back\\slash",
+        ),
         source="openai.costs",
     )
     return replace(fact, **changes)
@@ -136,15 +140,15 @@ def test_allocations_are_rewritten_only_for_facts_whose_placement_changed(engine
         stored = uow.facts.current("acme-us")
         owners, allocations = classifier.classify_keyed((s.id, s.fact) for s in stored)
         ids = [s.id for s in stored]
-        assert uow.allocations.replace_for_facts(owners, allocations, ids, run_id="run-1") == len(ids)
-        assert uow.allocations.replace_for_facts(owners, allocations, ids, run_id="run-2") == 0
+        assert uow.allocations.replace_for_facts(owners, allocations, stored, run_id="run-1") == len(ids)
+        assert uow.allocations.replace_for_facts(owners, allocations, stored, run_id="run-2") == 0
         moved = [
             a._replace(rule_id="by-hand") if o == ids[0] else a
             for o, a in zip(owners, allocations, strict=True)
         ]
-        assert uow.allocations.replace_for_facts(owners, moved, ids, run_id="run-3") == 1
+        assert uow.allocations.replace_for_facts(owners, moved, stored, run_id="run-3") == 1
         uow.commit()
-        placed = uow.allocations._placements(ids)
+        placed = uow.allocations._placements(stored)
     assert sum(len(p) for p in placed.values()) == len(
         {(o, a) for o, a in zip(owners, allocations, strict=True)}
     )
