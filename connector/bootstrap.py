@@ -144,10 +144,12 @@ class App:
         """Every policies version used before, and the current file as the newest."""
         return load_policy_history(self.engine, *self.policies())
 
-    def default_start(self, until: date) -> date:
-        """Where a source with no bookmark starts: the configured start date, or the month being booked."""
-        configured = self.settings.openai.start_date
-        return date.fromisoformat(configured) if configured else Period.of(until).first_day
+    def default_start(self, provider: str, until: date) -> date:
+        """Where a source of `provider` with no bookmark starts: that provider's configured start date
+        (TOKENBOOKS_OPENAI__START_DATE, TOKENBOOKS_ANTHROPIC__START_DATE), or the month being booked."""
+        provider_settings = {"openai": self.settings.openai, "anthropic": self.settings.anthropic}
+        configured = provider_settings[provider].start_date if provider in provider_settings else None
+        return configured or Period.of(until).first_day
 
     # ---------------------------------------------------------------------------------------- sources
 

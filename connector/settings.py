@@ -8,6 +8,7 @@ one. Secrets are `SecretStr`, so they never print. Nothing here runs at import t
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -25,7 +26,9 @@ class ProviderSettings(BaseModel):
 
     entity: str | None = Field(None, description="entity (company) these costs belong to; default: the first")
     lag_days: int = Field(3, ge=0, le=31, description="days re-read every run, because providers restate")
-    start_date: str | None = Field(None, description="first day to pull when there is no bookmark yet")
+    start_date: date | None = Field(
+        None, description="first day to pull when there is no bookmark yet (YYYY-MM-DD)"
+    )
     timeout_seconds: float = Field(30.0, gt=0, description="HTTP timeout per request")  # float ok: seconds
     max_retries: int = Field(5, ge=0, le=20)
     ledger_vendor: str | None = Field(

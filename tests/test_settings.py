@@ -1,10 +1,12 @@
 """Settings: one typed model from TOKENBOOKS_* variables; every variable documented; secrets never print."""
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
+from connector.bootstrap import build_app
 from connector.domain.errors import ConfigError
 from connector.settings import Settings, load_settings
 
@@ -51,6 +53,17 @@ def test_invalid_settings_name_the_variable_and_the_fix(monkeypatch):
     with pytest.raises(ConfigError, match="TOKENBOOKS_OPENAI__LAG_DAYS") as caught:
         load_settings(_env_file=None)
     assert ".env.example" in caught.value.fix
+
+
+def test_each_provider_starts_from_its_own_start_date_and_a_bad_date_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("TOKENBOOKS_ANTHROPIC__START_DATE", "2026-08-15")
+    settings = load_settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'tb.db'}")
+    app = build_app(settings, sources=[])
+    assert app.default_start("anthropic", date(2026, 10, 20)) == date(2026, 8, 15)
+    assert app.default_start("openai", date(2026, 10, 20)) == date(2026, 10, 1)  # no date: the month
+    monkeypatch.setenv("TOKENBOOKS_OPENAI__START_DATE", "15/08/2026")
+    with pytest.raises(ConfigError, match="TOKENBOOKS_OPENAI__START_DATE"):
+        load_settings(_env_file=None)
 
 
 def test_an_unknown_database_is_refused(monkeypatch):

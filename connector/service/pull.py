@@ -180,7 +180,7 @@ class PullContext(Protocol):
 
     def sources(self, entity: str) -> list[Source]: ...
 
-    def default_start(self, until: date) -> date: ...
+    def default_start(self, provider: str, until: date) -> date: ...
 
 
 @dataclass
@@ -222,7 +222,11 @@ def pull_sources(
     chosen = [s for s in ctx.sources(entity) if providers is None or s.provider in providers]
     for source in chosen:
         window = window_for(
-            source, ctx.engine, since=since, until=until, default_start=ctx.default_start(until)
+            source,
+            ctx.engine,
+            since=since,
+            until=until,
+            default_start=ctx.default_start(source.provider, until),
         )
         try:
             run.pulls.append(

@@ -44,7 +44,7 @@ class SyncContext(Protocol):
 
     def ledger(self, entity: str) -> Ledger: ...
 
-    def default_start(self, until: date) -> date: ...
+    def default_start(self, provider: str, until: date) -> date: ...
 
     def locked_behaviour(self, entity: str) -> LockedBehaviour: ...
 
@@ -165,7 +165,11 @@ def _run(
     for source in ctx.sources(result.entity):
         _stop_if_asked(ctx, "before pulling " + source.name)
         window = window_for(
-            source, ctx.engine, since=since, until=until, default_start=ctx.default_start(until)
+            source,
+            ctx.engine,
+            since=since,
+            until=until,
+            default_start=ctx.default_start(source.provider, until),
         )
         pull = pull_source(
             source, window, engine=ctx.engine, recorder=recorder, clock=ctx.clock, reporter=reporter
