@@ -43,10 +43,14 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
+        text = self.describe()
+        return f"{text}. Fix: {self.fix}" if self.fix else text
+
+    def describe(self) -> str:
+        """Where and what, without the fix (for a summary that states one fix for many problems)."""
         where = f"{self.source}:{self.location}" if self.location else self.source
         what = f"{self.field}: {self.message}" if self.field else self.message
-        text = f"{where}: {what}"
-        return f"{text}. Fix: {self.fix}" if self.fix else text
+        return f"{where}: {what}"
 
     @property
     def is_error(self) -> bool:

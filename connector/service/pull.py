@@ -80,8 +80,10 @@ def pull_source(
         _record_source_error(engine, source, str(exc), clock)
         raise
     if result.errors:
+        # the problems' own fixes are listed with them (`problems`); the message states each once, so a
+        # reader sees one "Fix:" per problem and one for the run
         message = f"{source.name} window {window.first_day}..{window.last_day} refused: " + "; ".join(
-            str(p) for p in result.errors[:5]
+            p.describe() for p in result.errors[:5]
         )
         _record_source_error(engine, source, message, clock)
         raise InputError(

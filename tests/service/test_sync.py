@@ -123,6 +123,7 @@ def test_a_malformed_provider_page_fails_the_run_with_its_reason_and_posts_nothi
     assert "organization/costs" in result.reason
     assert "page 1" in result.reason
     assert "data" in result.reason
+    assert result.reason.count("Fix:") <= 1  # one fix for the run, not one per problem besides
     assert world.ledger.journals == {}
     with UnitOfWork(world.app.engine) as uow:
         run = uow.runs.get(result.run_id)
