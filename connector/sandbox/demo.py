@@ -149,7 +149,7 @@ def _with_endpoints(
                     "admin_key": SecretStr(DEMO_ADMIN_KEY),
                     "base_url": openai_url,
                     "organization": DEMO_ORGANIZATION,
-                    "start_date": DEMO_PERIOD.first_day.isoformat(),
+                    "start_date": DEMO_PERIOD.first_day,
                     "timeout_seconds": 10.0,
                     "usage": False,  # the replay serves the Costs API only
                 }
