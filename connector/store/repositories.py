@@ -108,13 +108,17 @@ ALLOCATIONS = AllocationRow.__table__
 
 # What a fact row is written with, in this order; `is_current`, `run_id` and `pulled_at` are the same
 # for every row of a write (BulkInsert constants).
+# Both versioned tables (facts, usage) begin with who reported the bucket and which version it is.
+SOURCED_COLUMNS = ("entity", "source", "provider", "provider_account", "natural_key", "version")
+
+
+def sourced_values(item: Fact | Usage, version: int) -> tuple:
+    """The values of SOURCED_COLUMNS for a fact or a usage bucket."""
+    return (item.entity, item.source, item.provider, item.provider_account, item.natural_key, version)
+
+
 FACT_COLUMNS = (
-    "entity",
-    "source",
-    "provider",
-    "provider_account",
-    "natural_key",
-    "version",
+    *SOURCED_COLUMNS,
     "charge_date",
     "posting_date",
     "amount",
@@ -131,12 +135,7 @@ FACT_COLUMNS = (
 def fact_row_values(fact: Fact, version: int, raw_payload_id: int | None) -> tuple:
     """A fact as the values of FACT_COLUMNS (its dimensions as the `Dimensions` value: see `versioned_writer`)."""
     return (
-        fact.entity,
-        fact.source,
-        fact.provider,
-        fact.provider_account,
-        fact.natural_key,
-        version,
+        *sourced_values(fact, version),
         fact.charge_date,
         fact.posting_date,
         fact.amount,
@@ -1466,12 +1465,7 @@ class ReconciliationRepository:
 
 USAGE = UsageRow.__table__
 USAGE_COLUMNS = (
-    "entity",
-    "source",
-    "provider",
-    "provider_account",
-    "natural_key",
-    "version",
+    *SOURCED_COLUMNS,
     "usage_date",
     "posting_date",
     "dimensions",
@@ -1483,12 +1477,7 @@ USAGE_COLUMNS = (
 def usage_row_values(usage: Usage, version: int, raw_payload_id: int | None) -> tuple:
     """A usage bucket as the values of USAGE_COLUMNS (metrics as decimal text, dimensions as `Dimensions`)."""
     return (
-        usage.entity,
-        usage.source,
-        usage.provider,
-        usage.provider_account,
-        usage.natural_key,
-        version,
+        *sourced_values(usage, version),
         usage.usage_date,
         usage.posting_date,
         usage.dimensions,
