@@ -147,9 +147,8 @@ class App:
     def default_start(self, provider: str, until: date) -> date:
         """Where a source of `provider` with no bookmark starts: that provider's configured start date
         (TOKENBOOKS_OPENAI__START_DATE, TOKENBOOKS_ANTHROPIC__START_DATE), or the month being booked."""
-        provider_settings = {"openai": self.settings.openai, "anthropic": self.settings.anthropic}
-        configured = provider_settings[provider].start_date if provider in provider_settings else None
-        return configured or Period.of(until).first_day
+        section = self.settings.provider_sections().get(provider)
+        return (section and section.start_date) or Period.of(until).first_day
 
     # ---------------------------------------------------------------------------------------- sources
 
@@ -237,7 +236,7 @@ class App:
     def ledger_vendors(self) -> dict[tuple[str, str], str]:
         """(provider, account) → the vendor name its bills are entered under in the ledger."""
         vendors = {}
-        for provider, section in (("openai", self.settings.openai), ("anthropic", self.settings.anthropic)):
+        for provider, section in self.settings.provider_sections().items():
             if section.ledger_vendor:
                 vendors[(provider, section.organization)] = section.ledger_vendor
         return vendors

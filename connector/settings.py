@@ -203,6 +203,10 @@ class Settings(BaseSettings):
     health: HealthSettings = HealthSettings()
     alerts: AlertSettings = AlertSettings()
 
+    def provider_sections(self) -> dict[str, ProviderSettings]:
+        """The settings of each provider pulled over its API, by provider name as its facts carry it."""
+        return {"openai": self.openai, "anthropic": self.anthropic}
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
