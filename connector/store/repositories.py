@@ -296,8 +296,9 @@ class Versioned:
     day_of: Callable[[Any], date]  # an incoming item's provider day
 
 
+@paused_gc()  # a window is a month of short-lived rows and facts: see paused_gc
 def replace_window(
-    session: Session,
+    connection: Connection,
     spec: Versioned,
     *,
     source: str,
@@ -316,34 +317,6 @@ def replace_window(
     window is compared and written one provider day at a time, so memory holds a day of stored rows,
     never the window's, and only new and restated buckets are written (in bulk).
     """
-    with paused_gc():
-        return _replace_window(
-            session.connection(),
-            spec,
-            source=source,
-            provider_account=provider_account,
-            first_day=first_day,
-            last_day=last_day,
-            items=items,
-            raw_payload_ids=raw_payload_ids,
-            run_id=run_id,
-            now=now,
-        )
-
-
-def _replace_window(
-    connection: Connection,
-    spec: Versioned,
-    *,
-    source: str,
-    provider_account: str,
-    first_day: date,
-    last_day: date,
-    items: Sequence[Any],
-    raw_payload_ids: Mapping[str, int],
-    run_id: str | None,
-    now: datetime,
-) -> ReplaceResult:
     writer = spec.writer(connection, run_id, now)
     by_day: dict[date, list] = defaultdict(list)
     for item in items:
@@ -442,7 +415,7 @@ class FactRepository:
     ) -> ReplaceResult:
         """Make the stored current facts of a source window equal to `facts` (see `replace_window`)."""
         return replace_window(
-            self.session,
+            self.session.connection(),
             FACT_TABLE,
             source=source,
             provider_account=provider_account,
@@ -1541,7 +1514,7 @@ class UsageRepository:
         now: datetime,
     ) -> ReplaceResult:
         return replace_window(
-            self.session,
+            self.session.connection(),
             USAGE_TABLE,
             source=source,
             provider_account=provider_account,
