@@ -78,12 +78,11 @@ class BooksInput:
     last_day: date
     policies: PolicyHistory
     role_target: RoleTarget  # a mapping role → its ledger target
-    allocations: Sequence[Allocation] = ()  # usage of the window, classified
+    usage: UsageCosts | None = None  # the window's classified usage, summed as a plan streams it
     history: Mapping[Bucket, Decimal] = field(default_factory=dict)  # usage kinds posted before the window
     lots: Sequence[CreditLot] = ()
     customer_events: Sequence[CustomerCreditEvent] = ()
     invoices: Sequence[Invoice] = ()
-    usage: UsageCosts | None = None  # the allocations already summed (a plan streams them): used instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +169,7 @@ def _accrued(inp: BooksInput, out: Desired):
 
 def _usage_costs(inp: BooksInput, out: Desired) -> dict[Bucket, Decimal]:
     """Usage cost per bucket (kind AC, or CP when capitalized); the window's allocations only."""
-    costs = inp.usage or UsageCosts(inp.policies, inp.entity).add(inp.allocations)
-    out.exact = costs.exact(inp.role_target)
+    out.exact = inp.usage.exact(inp.role_target) if inp.usage else {}
     return {bucket: quantize(amount, bucket.currency) for bucket, amount in out.exact.items()}
 
 

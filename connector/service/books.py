@@ -34,7 +34,7 @@ from connector.domain.errors import ConfigError
 from connector.domain.fx import Rate, RateTable, convert
 from connector.domain.invoices import Invoice, InvoiceLine
 from connector.domain.journals import Bucket, Journal, JournalKind, LedgerTarget
-from connector.domain.mapping import Allocation, MappingSet
+from connector.domain.mapping import MappingSet
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.domain.planner import PlannedJournal, Review
@@ -177,11 +177,10 @@ def books_input(
     last: date,
     options: BookOptions,
     role_target: Callable[[str], LedgerTarget],
-    allocations: list[Allocation] | None = None,
     usage: UsageCosts | None = None,
 ) -> BooksInput:
-    """What `desired_books` needs: the window's usage (its allocations, or already summed: `usage`) and
-    the other inputs of the desired amounts, loaded from the store."""
+    """What `desired_books` needs: the window's usage as the plan summed it (none: no usage in the
+    window) and the other inputs of the desired amounts, loaded from the store."""
     return BooksInput(
         entity=entity,
         as_of=options.as_of,
@@ -189,7 +188,6 @@ def books_input(
         last_day=last,
         policies=options.policies,
         role_target=role_target,
-        allocations=allocations or [],
         usage=usage,
         history=uow.outbox.posted_by_bucket(entity, last_day=first - timedelta(days=1), kinds=COST_KINDS),
         lots=uow.credit_lots.for_entity(entity),

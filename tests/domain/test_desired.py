@@ -8,7 +8,7 @@ import pytest
 
 from connector.domain.accounting_policy import AccrualStyle, Billing, PolicyHistory, Tolerance
 from connector.domain.credits import CreditLot
-from connector.domain.desired import BooksInput, desired_books
+from connector.domain.desired import BooksInput, UsageCosts, desired_books
 from connector.domain.fx import RateTable, convert, parse_rates
 from connector.domain.invoices import Invoice, InvoiceLine
 from connector.domain.journals import JournalKind
@@ -28,14 +28,15 @@ defaults: {billing: prepaid}
 def desired(policy_text, facts, *, lots=(), invoices=(), as_of=date(2026, 12, 31)):
     policies, problems = parse_policies(policy_text, "p.yaml")
     assert not problems
+    history = PolicyHistory.of([policies])
     inp = BooksInput(
         "acme-us",
         as_of,
         date(2026, 10, 1),
         date(2026, 12, 31),
-        PolicyHistory.of([policies]),
+        history,
         lambda role: MAPPING.role_target(role, "quickbooks"),
-        Classifier(MAPPING).classify_all(facts),
+        UsageCosts(history, "acme-us").add(Classifier(MAPPING).classify_all(facts)),
         {},
         list(lots),
         (),

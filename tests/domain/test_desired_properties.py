@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from connector.domain.accounting_policy import PolicyHistory
 from connector.domain.credits import CreditLot, CustomerCreditEvent, CustomerCreditKind
-from connector.domain.desired import ACCRUED_KINDS, COST_KINDS, BooksInput, desired_books
+from connector.domain.desired import ACCRUED_KINDS, COST_KINDS, BooksInput, UsageCosts, desired_books
 from connector.domain.invoices import Invoice
 from connector.domain.journals import sum_contributions
 from connector.domain.mapping import Classifier
@@ -151,7 +151,7 @@ def books_input(state: dict, as_of: date, first: date = FIRST, history=None) -> 
         LAST,
         HISTORY,
         ROLE,
-        Classifier(MAPPING).classify_all(facts),
+        UsageCosts(HISTORY, "acme-us").add(Classifier(MAPPING).classify_all(facts)),
         history or {},
         credit_lots,
         events,
