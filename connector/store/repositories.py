@@ -441,14 +441,13 @@ class FactRepository:
         current = (c.entity == entity, c.is_current.is_(True))
         connection = self.session.connection()
         reader = FactReader(connection)
-        if first_day is None or last_day is None:
-            low, high = connection.execute(
-                select(func.min(c.posting_date), func.max(c.posting_date)).where(*current)
-            ).one()
-            if low is None:
-                return
-            first_day, last_day = first_day or low, last_day or high
-        for day in _days(first_day, last_day):
+        in_range = [*current]
+        if first_day:
+            in_range.append(c.posting_date >= first_day)
+        if last_day:
+            in_range.append(c.posting_date <= last_day)
+        days = select(c.posting_date).where(*in_range).distinct().order_by(c.posting_date)
+        for day in connection.execute(days).scalars().all():  # the days that have facts, not the calendar
             after = 0
             while True:
                 query = reader.query(*current, c.posting_date == day, c.id > after).order_by(c.id).limit(size)
