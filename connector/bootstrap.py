@@ -276,47 +276,52 @@ class App:
 
     def _build_ledger(self, entity: str) -> Ledger:
         kind = self.mapping()[0].entity(entity).ledger
-        if kind == "quickbooks":
-            qbo = self.settings.quickbooks
-            oauth = self.quickbooks_oauth()
-            tokens = TokenManager(
-                self.token_vault(),
-                ledger="quickbooks",
-                entity=entity,
-                refresher=oauth.refresh,
-                clock=self.clock,
+        builders = {
+            "quickbooks": self._build_quickbooks_ledger,
+            "xero": self._build_xero_ledger,
+            "beancount": self._build_beancount_ledger,
+        }
+        if kind not in builders:
+            raise ConfigError(
+                f"entity {entity!r} posts to {kind}, which this build cannot post to yet",
+                fix="use a quickbooks or xero entity",
             )
-            return QuickBooksLedger(
-                base_url=qbo.base_url,
-                tokens=tokens,
-                minorversion=qbo.minorversion,
-                timeout=qbo.timeout_seconds,
-                retry=RetryPolicy(
-                    qbo.max_retries + 1, sleep=self.sleep, throttle_budget=qbo.throttle_budget_seconds
-                ),
-                batch_size=qbo.batch_size,
-                max_lines=qbo.max_lines_per_journal,
-                pacer=quickbooks_pacer(
-                    requests_per_minute=qbo.requests_per_minute,
-                    batches_per_minute=qbo.batches_per_minute,
-                    clock=self.monotonic,
-                    sleep=self.sleep,
-                ),
-            )
-        if kind == "beancount":
-            company = self.mapping()[0].entity(entity)
-            return BeancountLedger(
-                data_path(self.settings, "ledgers", f"{entity}.beancount"),
-                title=f"{company.name}: AI spend booked by tokenbooks",
-                currency=company.currency,
-                opened_on=self.mapping()[0].effective_from,
-                names=BeancountNames.from_mapping(self.mapping()[0], "beancount"),
-            )
-        if kind == "xero":
-            return self._build_xero_ledger(entity)
-        raise ConfigError(
-            f"entity {entity!r} posts to {kind}, which this build cannot post to yet",
-            fix="use a quickbooks or xero entity",
+        return builders[kind](entity)
+
+    def _tokens(self, ledger: str, entity: str, refresher: Callable) -> TokenManager:
+        return TokenManager(
+            self.token_vault(), ledger=ledger, entity=entity, refresher=refresher, clock=self.clock
+        )
+
+    def _build_quickbooks_ledger(self, entity: str) -> QuickBooksLedger:
+        qbo = self.settings.quickbooks
+        return QuickBooksLedger(
+            base_url=qbo.base_url,
+            tokens=self._tokens("quickbooks", entity, self.quickbooks_oauth().refresh),
+            minorversion=qbo.minorversion,
+            timeout=qbo.timeout_seconds,
+            retry=RetryPolicy(
+                qbo.max_retries + 1, sleep=self.sleep, throttle_budget=qbo.throttle_budget_seconds
+            ),
+            batch_size=qbo.batch_size,
+            max_lines=qbo.max_lines_per_journal,
+            pacer=quickbooks_pacer(
+                requests_per_minute=qbo.requests_per_minute,
+                batches_per_minute=qbo.batches_per_minute,
+                clock=self.monotonic,
+                sleep=self.sleep,
+            ),
+        )
+
+    def _build_beancount_ledger(self, entity: str) -> BeancountLedger:
+        mapping = self.mapping()[0]
+        company = mapping.entity(entity)
+        return BeancountLedger(
+            data_path(self.settings, "ledgers", f"{entity}.beancount"),
+            title=f"{company.name}: AI spend booked by tokenbooks",
+            currency=company.currency,
+            opened_on=mapping.effective_from,
+            names=BeancountNames.from_mapping(mapping, "beancount"),
         )
 
     def xero_oauth(self) -> XeroOAuth:
@@ -351,9 +356,7 @@ class App:
     def _build_xero_ledger(self, entity: str) -> XeroLedger:
         xero = self.settings.xero
         oauth = self.xero_oauth()
-        tokens = TokenManager(
-            self.token_vault(), ledger="xero", entity=entity, refresher=oauth.refresh, clock=self.clock
-        )
+        tokens = self._tokens("xero", entity, oauth.refresh)
         tenant_id = xero.tenant_id or tokens.current().company_id
         return XeroLedger(
             base_url=xero.base_url,
