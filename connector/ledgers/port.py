@@ -109,6 +109,18 @@ class LedgerStats:
     retries: int = 0
     by_endpoint: dict[str, int] = field(default_factory=dict)
 
+    def count_call(self, endpoint: str, *, write: bool) -> None:
+        """One API call made to `endpoint` (a read or a write)."""
+        if write:
+            self.write_calls += 1
+        else:
+            self.read_calls += 1
+        self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
+
+    def count_retry(self, _error: Exception, _attempt: int) -> None:
+        """`RetryPolicy.call`'s `on_retry`: one more retry."""
+        self.retries += 1
+
 
 class Ledger(Protocol):
     name: str  # "quickbooks" | "xero" | "beancount"

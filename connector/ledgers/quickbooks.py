@@ -182,23 +182,18 @@ class QuickBooksLedger:
     def _before_call(self, method: str, url: str, body: Any) -> None:
         """Count the call, and wait until it fits QuickBooks' per-minute limits."""
         endpoint = endpoint_of(url)
-        items = _batch_items(body) if endpoint == "batch" else 1
         if endpoint == "batch":
-            self.pacer.acquire(requests=items, batches=1)
+            self.pacer.acquire(requests=_batch_items(body), batches=1)
         else:
             self.pacer.acquire(requests=1)
-        if is_write(method, url):
-            self.stats.write_calls += 1
-        else:
-            self.stats.read_calls += 1
-        self.stats.by_endpoint[endpoint] = self.stats.by_endpoint.get(endpoint, 0) + 1
+        self.stats.count_call(endpoint, write=is_write(method, url))
 
     # ------------------------------------------------------------------------------------------ calling
 
     def _call(self, fn: Callable[[], Any], what: str) -> Any:
         """One SDK call with retries for retriable errors (each attempt as in `_call_once`)."""
         try:
-            return self.retry.call(lambda: self._call_once(fn, what), on_retry=self._count_retry)
+            return self.retry.call(lambda: self._call_once(fn, what), on_retry=self.stats.count_retry)
         except Retriable as exc:
             self.tokens.record_call(error=str(exc))
             raise
@@ -230,9 +225,6 @@ class QuickBooksLedger:
             self.tokens.mark_reconnect_needed(error.message)
         elif isinstance(error, ConfigError):
             self.tokens.record_call(error=str(error))
-
-    def _count_retry(self, _error: Retriable, _attempt: int) -> None:
-        self.stats.retries += 1
 
     def _query(self, entity_cls: type, where: str, what: str) -> list[Any]:
         found: list[Any] = []
@@ -386,7 +378,7 @@ class QuickBooksLedger:
     def _post_chunk(self, items: Sequence[BatchItem]) -> dict[str, PostResult]:
         chunk = _Chunk({item.key: item for item in items})
         try:
-            self.retry.call(lambda: self._post_round(chunk), on_retry=self._count_retry)
+            self.retry.call(lambda: self._post_round(chunk), on_retry=self.stats.count_retry)
         except Rejected as exc:  # QuickBooks refused the batch request as a whole: each journal says why
             whole = Rejected(
                 f"{exc.message} (the whole batch of {len(items)} journal(s) was refused)",

@@ -162,7 +162,7 @@ class XeroLedger:
 
     def _call(self, fn: Callable[[], Any], what: str, endpoint: str) -> Any:
         """A read with retries for retriable failures (each attempt as in `_call_once`)."""
-        return self.retry.call(lambda: self._call_once(fn, what, endpoint), on_retry=self._count_retry)
+        return self.retry.call(lambda: self._call_once(fn, what, endpoint), on_retry=self.stats.count_retry)
 
     def _call_once(self, fn: Callable[[], Any], what: str, endpoint: str, *, write: bool = False) -> Any:
         """One SDK call (which returns data, status, headers) inside the limiter; on 401 refresh once and
@@ -170,7 +170,7 @@ class XeroLedger:
         for attempt in range(2):
             try:
                 with self.limiter.slot():
-                    self._count(endpoint, write)
+                    self.stats.count_call(endpoint, write=write)
                     data, _status, headers = fn()
                 self.limiter.observe(headers)
                 return data
@@ -193,16 +193,6 @@ class XeroLedger:
         if isinstance(classified, ReconnectNeeded):
             self.tokens.vault.mark_reconnect_needed(LEDGER, self.tokens.entity, str(classified))
         return classified
-
-    def _count(self, endpoint: str, write: bool) -> None:
-        if write:
-            self.stats.write_calls += 1
-        else:
-            self.stats.read_calls += 1
-        self.stats.by_endpoint[endpoint] = self.stats.by_endpoint.get(endpoint, 0) + 1
-
-    def _count_retry(self, _error: Retriable, _attempt: int) -> None:
-        self.stats.retries += 1
 
     def _pages(
         self, fetch: Callable[[int], Any], attribute: str, what: str, endpoint: str, *, retry: bool = True
@@ -390,7 +380,7 @@ class XeroLedger:
                 pending.pop(request.journal.key)
 
         try:
-            self.retry.call(attempt, on_retry=self._count_retry)
+            self.retry.call(attempt, on_retry=self.stats.count_retry)
         except Retriable as exc:
             # Once a write went unanswered the journals may exist, whatever failed last: the next run looks first.
             outcome = PostOutcome.UNCERTAIN if uncertain else PostOutcome.FAILED
