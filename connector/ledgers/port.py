@@ -101,6 +101,11 @@ class PostResult:
     error_class: str = ""
     calls: int = 0
 
+    @classmethod
+    def from_error(cls, key: str, outcome: PostOutcome, error: Exception) -> PostResult:
+        """The result of a journal that `error` stopped: its message, and its class for the outbox."""
+        return cls(key, outcome, message=str(error), error_class=type(error).__name__)
+
 
 @dataclass
 class LedgerStats:

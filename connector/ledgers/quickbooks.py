@@ -339,7 +339,9 @@ class QuickBooksLedger:
             try:
                 ready.append(self._prepare(request))
             except Rejected as exc:
-                results[request.journal.key] = _result(request.journal.key, PostOutcome.REJECTED, exc)
+                results[request.journal.key] = PostResult.from_error(
+                    request.journal.key, PostOutcome.REJECTED, exc
+                )
         for start in range(0, len(ready), self.batch_size):
             results |= self._post_chunk(ready[start : start + self.batch_size])
         return [results[r.journal.key] for r in requests_]
@@ -387,12 +389,12 @@ class QuickBooksLedger:
                 "(Intuit's pages disagree: 30 or 10); otherwise " + (exc.fix or "report this message"),
             )
             for key in chunk.pending:
-                chunk.results[key] = _result(key, PostOutcome.REJECTED, whole)
+                chunk.results[key] = PostResult.from_error(key, PostOutcome.REJECTED, whole)
         except Retriable as exc:
             outcome = PostOutcome.UNCERTAIN if chunk.uncertain else PostOutcome.FAILED
             self.tokens.record_call(error=str(exc))
             for key in chunk.pending:
-                chunk.results[key] = _result(key, outcome, exc)
+                chunk.results[key] = PostResult.from_error(key, outcome, exc)
         return chunk.results
 
     def _post_round(self, chunk: _Chunk) -> None:
@@ -456,7 +458,7 @@ class QuickBooksLedger:
             existing = self.find(item.key)
             chunk.results[item.key] = self._settle_existing(item, existing, exc)
         elif isinstance(exc, Rejected):
-            chunk.results[item.key] = _result(item.key, PostOutcome.REJECTED, exc)
+            chunk.results[item.key] = PostResult.from_error(item.key, PostOutcome.REJECTED, exc)
         else:
             return exc
         del chunk.pending[item.key]
@@ -491,7 +493,7 @@ class QuickBooksLedger:
                 fix="if that entry is not tokenbooks' own, renumber it in QuickBooks; if it is and a person "
                 "edited it, restore it or delete it so tokenbooks posts it again",
             )
-            return _result(item.key, PostOutcome.REJECTED, error)
+            return PostResult.from_error(item.key, PostOutcome.REJECTED, error)
         assert duplicate is not None
         error = Rejected(
             f"{duplicate.message} (another kind of document holds the number {item.key})",
@@ -499,7 +501,7 @@ class QuickBooksLedger:
             fix="renumber that document in QuickBooks, or turn off 'Warn if duplicate journal number' in "
             "Settings → Advanced → Other preferences",
         )
-        return _result(item.key, PostOutcome.REJECTED, error)
+        return PostResult.from_error(item.key, PostOutcome.REJECTED, error)
 
     # ------------------------------------------------------------------------------------ translation
 
@@ -617,10 +619,6 @@ def _batch_items(body: Any) -> int:
 def _book_close_date(preferences: dict[str, Any]) -> date | None:
     text = (preferences.get("AccountingInfoPrefs") or {}).get("BookCloseDate")
     return date.fromisoformat(str(text)[:10]) if text else None
-
-
-def _result(key: str, outcome: PostOutcome, error: TokenbooksError) -> PostResult:
-    return PostResult(key, outcome, message=str(error), error_class=type(error).__name__)
 
 
 def _postings(entry: dict[str, Any]) -> tuple[tuple[str, Decimal], ...]:

@@ -343,7 +343,9 @@ class XeroLedger:
             try:
                 ready.append((request, self.to_manual_journal(request.journal, draft=request.draft)))
             except Rejected as refusal:
-                results[request.journal.key] = _refused(request.journal.key, refusal)
+                results[request.journal.key] = PostResult.from_error(
+                    request.journal.key, PostOutcome.REJECTED, refusal
+                )
         for chunk in _chunks(ready, self.chunk_size):
             for result in self._post_chunk(chunk):
                 results[result.key] = result
@@ -372,7 +374,9 @@ class XeroLedger:
                 raise
             except Rejected as refusal:  # the whole request refused (a 400 that names no element)
                 for request, _mj in items:
-                    done[request.journal.key] = _refused(request.journal.key, refusal)
+                    done[request.journal.key] = PostResult.from_error(
+                        request.journal.key, PostOutcome.REJECTED, refusal
+                    )
                 pending.clear()
                 return
             for (request, _mj), element in _matched(items, answer.manual_journals or []):
@@ -384,9 +388,7 @@ class XeroLedger:
         except Retriable as exc:
             # Once a write went unanswered the journals may exist, whatever failed last: the next run looks first.
             outcome = PostOutcome.UNCERTAIN if uncertain else PostOutcome.FAILED
-            done |= {
-                k: PostResult(k, outcome, message=str(exc), error_class=type(exc).__name__) for k in pending
-            }
+            done |= {k: PostResult.from_error(k, outcome, exc) for k in pending}
         calls = self.stats.read_calls + self.stats.write_calls - calls_before
         return [_with_calls(result, calls) for result in done.values()]
 
@@ -412,7 +414,7 @@ class XeroLedger:
         messages = [str(v.message) for v in element.validation_errors or [] if v.message]
         if messages or element.status_attribute_string == "ERROR":
             refusal = self.refusal(journal, messages or ["Xero marked the journal ERROR without a message"])
-            return _refused(journal.key, refusal)
+            return PostResult.from_error(journal.key, PostOutcome.REJECTED, refusal)
         if not element.manual_journal_id:
             message = f"Xero answered for journal {journal.key} without a ManualJournalID"
             return PostResult(
@@ -564,10 +566,6 @@ def _fix_for(messages: Sequence[str]) -> str:
             "correct the mapping (`tokenbooks mappings check`) or restore the account in Xero, then run again"
         )
     return "correct what Xero names, then run again"
-
-
-def _refused(key: str, refusal: Rejected) -> PostResult:
-    return PostResult(key, PostOutcome.REJECTED, message=str(refusal), error_class=type(refusal).__name__)
 
 
 def _with_calls(result: PostResult, calls: int) -> PostResult:
