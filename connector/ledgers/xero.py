@@ -191,7 +191,7 @@ class XeroLedger:
         elif error.status == 429:  # the day's budget: stop calling until Xero says it is back
             self.limiter.close_day(retry_after(error))
         if isinstance(classified, ReconnectNeeded):
-            self.tokens.vault.mark_reconnect_needed(LEDGER, self.tokens.entity, str(classified))
+            self.tokens.mark_reconnect_needed(str(classified))
         return classified
 
     def _pages(
