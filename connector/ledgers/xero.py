@@ -239,7 +239,7 @@ class XeroLedger:
                 id=str(a.account_id),
                 name=a.name or "",
                 number=a.code or None,
-                type=str(getattr(a.type, "value", a.type) or ""),
+                type=_text(a.type),
                 active=a.status == "ACTIVE",
             )
             for a in self._xero_accounts()
@@ -537,9 +537,8 @@ def _unjournalable(account: Any) -> str:
     if account.status != "ACTIVE":
         return "is archived"
     if account.system_account:
-        system = getattr(account.system_account, "value", account.system_account)
-        return f"is a system account ({system}) and cannot take manual journals"
-    account_type = str(getattr(account.type, "value", account.type) or "")
+        return f"is a system account ({_text(account.system_account)}) and cannot take manual journals"
+    account_type = _text(account.type)
     if account_type in NOT_JOURNALABLE:
         return f"is {NOT_JOURNALABLE[account_type]} and cannot take manual journals"
     return ""
@@ -592,8 +591,13 @@ def _lock_date(organisation: Any) -> date | None:
     return max(dates) if dates else None
 
 
+def _text(value: Any) -> str:
+    """What Xero sent for an enum field: the SDK's enum member or a plain string ("" when absent)."""
+    return str(getattr(value, "value", value) or "")
+
+
 def _status(thing: Any) -> str:
-    return str(getattr(thing.status, "value", thing.status) or "")
+    return _text(thing.status)
 
 
 def _ledger_journal(mj: ManualJournal) -> LedgerJournal:
@@ -617,14 +621,13 @@ def _ledger_journal(mj: ManualJournal) -> LedgerJournal:
 
 
 def _ledger_bill(invoice: Any, vendor: str) -> LedgerBill:
-    currency = getattr(invoice.currency_code, "value", invoice.currency_code)
     return LedgerBill(
         ledger_id=str(invoice.invoice_id),
         vendor=vendor,
         number=invoice.invoice_number or "",
         txn_date=invoice.date,
         total=Decimal(str(invoice.total)),
-        currency=str(currency or ""),
+        currency=_text(invoice.currency_code),
         lines=tuple(
             LedgerLine(item.account_code or "", Decimal(str(item.line_amount)), item.description or "")
             for item in invoice.line_items or []
