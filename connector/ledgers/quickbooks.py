@@ -264,9 +264,7 @@ class QuickBooksLedger:
 
     def currency_setup(self) -> CurrencySetup:
         """The home currency, and whether multicurrency is on (journals with CurrencyRef/ExchangeRate)."""
-        prefs = self.preferences().get("CurrencyPrefs") or {}
-        home = (prefs.get("HomeCurrency") or {}).get("value") or "USD"
-        return CurrencySetup(str(home), bool(prefs.get("MultiCurrencyEnabled")))
+        return _currency_setup(self.preferences(), default_home="USD")
 
     def chart_of_accounts(self) -> list[LedgerAccount]:
         if self._accounts is None:
@@ -534,9 +532,9 @@ class QuickBooksLedger:
     @staticmethod
     def _set_currency(entry: JournalEntry, journal: Journal, preferences: dict[str, Any]) -> None:
         """CurrencyRef (+ ExchangeRate) when multicurrency is on; home currency only when it is off."""
-        currency_prefs = preferences.get("CurrencyPrefs") or {}
-        home = str((currency_prefs.get("HomeCurrency") or {}).get("value") or journal.currency)
-        if not currency_prefs.get("MultiCurrencyEnabled"):
+        setup = _currency_setup(preferences, default_home=journal.currency)
+        home = setup.home
+        if not setup.foreign_journals:
             if journal.currency != home:
                 raise Rejected(
                     f"journal {journal.key} is in {journal.currency}, but multicurrency is off in this "
@@ -614,6 +612,13 @@ def _batch_items(body: Any) -> int:
         return max(1, len(json.loads(body)["BatchItemRequest"]))
     except (TypeError, ValueError, KeyError):
         return 1
+
+
+def _currency_setup(preferences: dict[str, Any], *, default_home: str) -> CurrencySetup:
+    """The company's CurrencyPrefs: home currency (`default_home` when QuickBooks names none), multicurrency."""
+    prefs = preferences.get("CurrencyPrefs") or {}
+    home = (prefs.get("HomeCurrency") or {}).get("value") or default_home
+    return CurrencySetup(str(home), bool(prefs.get("MultiCurrencyEnabled")))
 
 
 def _book_close_date(preferences: dict[str, Any]) -> date | None:
