@@ -265,20 +265,18 @@ class BeancountLedger:
 
     def chart_of_accounts(self) -> list[LedgerAccount]:
         entries, _ = self._load()
-        return [
-            LedgerAccount(id=e.account, name=e.account, type=e.account.split(":", 1)[0])
-            for e in entries
-            if isinstance(e, _beancount().core.data.Open)
-        ]
+        return _accounts_in(entries)
 
     def tracking(self) -> list[TrackingOption]:
         return []  # dimensions travel as posting metadata; any value is accepted
 
     def find(self, key: str) -> LedgerJournal | None:
-        return self._journals().get(key)
+        entries, _ = self._load()
+        return _journals_in(entries).get(key)
 
     def read_back(self, first_day: date, last_day: date) -> list[LedgerJournal]:
-        return [j for j in self._journals().values() if first_day <= j.txn_date <= last_day]
+        entries, _ = self._load()
+        return [j for j in _journals_in(entries).values() if first_day <= j.txn_date <= last_day]
 
     def bills(self, vendor: str, first_day: date, last_day: date) -> list[LedgerBill]:
         return []
@@ -291,23 +289,14 @@ class BeancountLedger:
         entries, errors, _options = _beancount().loader.load_file(str(self.path))
         return entries, errors
 
-    def _journals(self) -> dict[str, LedgerJournal]:
-        entries, _ = self._load()
-        found: dict[str, LedgerJournal] = {}
-        for entry in entries:
-            if isinstance(entry, _beancount().core.data.Transaction) and "key" in entry.meta:
-                key = str(entry.meta["key"])
-                lines = tuple(LedgerLine(p.account, p.units.number) for p in entry.postings)
-                found[key] = LedgerJournal(key, key, entry.date, lines, memo=entry.narration or "")
-        return found
-
     # ----------------------------------------------------------------------------------------- writes
 
     def post(self, requests: Sequence[PostRequest]) -> list[PostResult]:
         """Append the journals not in the file yet, checked by beancount before the file is replaced."""
         self.stats.write_calls += 1
-        existing = self._journals()
-        opened = {account.id for account in self.chart_of_accounts()}
+        entries, _ = self._load()  # read once: the journals already in the file and the accounts opened
+        existing = _journals_in(entries)
+        opened = {account.id for account in _accounts_in(entries)}
         added: list[str] = []
         results: list[PostResult] = []
         for request in requests:
@@ -348,3 +337,29 @@ class BeancountLedger:
             f"option {quoted('title')} {quoted(self.title)}\n"
             f"option {quoted('operating_currency')} {quoted(self.currency)}\n"
         )
+
+
+def _accounts_in(entries: list) -> list[LedgerAccount]:
+    """The accounts a loaded file opens."""
+    if not entries:
+        return []  # no file yet: nothing to ask beancount (which may not be installed)
+    opening = _beancount().core.data.Open
+    return [
+        LedgerAccount(id=e.account, name=e.account, type=e.account.split(":", 1)[0])
+        for e in entries
+        if isinstance(e, opening)
+    ]
+
+
+def _journals_in(entries: list) -> dict[str, LedgerJournal]:
+    """The journals of a loaded file, by the tokenbooks key in their metadata."""
+    found: dict[str, LedgerJournal] = {}
+    if not entries:
+        return found  # no file yet: nothing to ask beancount (which may not be installed)
+    transaction_type = _beancount().core.data.Transaction
+    for entry in entries:
+        if isinstance(entry, transaction_type) and "key" in entry.meta:
+            key = str(entry.meta["key"])
+            lines = tuple(LedgerLine(p.account, p.units.number) for p in entry.postings)
+            found[key] = LedgerJournal(key, key, entry.date, lines, memo=entry.narration or "")
+    return found

@@ -101,6 +101,11 @@ class PostResult:
     error_class: str = ""
     calls: int = 0
 
+    @classmethod
+    def from_error(cls, key: str, outcome: PostOutcome, error: Exception) -> PostResult:
+        """The result of a journal that `error` stopped: its message, and its class for the outbox."""
+        return cls(key, outcome, message=str(error), error_class=type(error).__name__)
+
 
 @dataclass
 class LedgerStats:
@@ -108,6 +113,18 @@ class LedgerStats:
     write_calls: int = 0
     retries: int = 0
     by_endpoint: dict[str, int] = field(default_factory=dict)
+
+    def count_call(self, endpoint: str, *, write: bool) -> None:
+        """One API call made to `endpoint` (a read or a write)."""
+        if write:
+            self.write_calls += 1
+        else:
+            self.read_calls += 1
+        self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
+
+    def count_retry(self, _error: Exception, _attempt: int) -> None:
+        """`RetryPolicy.call`'s `on_retry`: one more retry."""
+        self.retries += 1
 
 
 class Ledger(Protocol):

@@ -123,7 +123,7 @@ class QuickBooksOAuth:
                 raise ReconnectNeeded(
                     f"QuickBooks refused to {what} (HTTP {exc.status_code}: the refresh token is invalid, "
                     "expired or revoked)",
-                    fix="a person must reconnect: run `tokenbooks connect quickbooks`",
+                    fix=RECONNECT_FIX,
                 ) from None
             raise Retriable(f"QuickBooks OAuth failed to {what} (HTTP {exc.status_code})") from None
         except requests.RequestException as exc:

@@ -182,23 +182,18 @@ class QuickBooksLedger:
     def _before_call(self, method: str, url: str, body: Any) -> None:
         """Count the call, and wait until it fits QuickBooks' per-minute limits."""
         endpoint = endpoint_of(url)
-        items = _batch_items(body) if endpoint == "batch" else 1
         if endpoint == "batch":
-            self.pacer.acquire(requests=items, batches=1)
+            self.pacer.acquire(requests=_batch_items(body), batches=1)
         else:
             self.pacer.acquire(requests=1)
-        if is_write(method, url):
-            self.stats.write_calls += 1
-        else:
-            self.stats.read_calls += 1
-        self.stats.by_endpoint[endpoint] = self.stats.by_endpoint.get(endpoint, 0) + 1
+        self.stats.count_call(endpoint, write=is_write(method, url))
 
     # ------------------------------------------------------------------------------------------ calling
 
     def _call(self, fn: Callable[[], Any], what: str) -> Any:
         """One SDK call with retries for retriable errors (each attempt as in `_call_once`)."""
         try:
-            return self.retry.call(lambda: self._call_once(fn, what), on_retry=self._count_retry)
+            return self.retry.call(lambda: self._call_once(fn, what), on_retry=self.stats.count_retry)
         except Retriable as exc:
             self.tokens.record_call(error=str(exc))
             raise
@@ -230,9 +225,6 @@ class QuickBooksLedger:
             self.tokens.mark_reconnect_needed(error.message)
         elif isinstance(error, ConfigError):
             self.tokens.record_call(error=str(error))
-
-    def _count_retry(self, _error: Retriable, _attempt: int) -> None:
-        self.stats.retries += 1
 
     def _query(self, entity_cls: type, where: str, what: str) -> list[Any]:
         found: list[Any] = []
@@ -272,9 +264,7 @@ class QuickBooksLedger:
 
     def currency_setup(self) -> CurrencySetup:
         """The home currency, and whether multicurrency is on (journals with CurrencyRef/ExchangeRate)."""
-        prefs = self.preferences().get("CurrencyPrefs") or {}
-        home = (prefs.get("HomeCurrency") or {}).get("value") or "USD"
-        return CurrencySetup(str(home), bool(prefs.get("MultiCurrencyEnabled")))
+        return _currency_setup(self.preferences(), default_home="USD")
 
     def chart_of_accounts(self) -> list[LedgerAccount]:
         if self._accounts is None:
@@ -347,7 +337,9 @@ class QuickBooksLedger:
             try:
                 ready.append(self._prepare(request))
             except Rejected as exc:
-                results[request.journal.key] = _result(request.journal.key, PostOutcome.REJECTED, exc)
+                results[request.journal.key] = PostResult.from_error(
+                    request.journal.key, PostOutcome.REJECTED, exc
+                )
         for start in range(0, len(ready), self.batch_size):
             results |= self._post_chunk(ready[start : start + self.batch_size])
         return [results[r.journal.key] for r in requests_]
@@ -386,7 +378,7 @@ class QuickBooksLedger:
     def _post_chunk(self, items: Sequence[BatchItem]) -> dict[str, PostResult]:
         chunk = _Chunk({item.key: item for item in items})
         try:
-            self.retry.call(lambda: self._post_round(chunk), on_retry=self._count_retry)
+            self.retry.call(lambda: self._post_round(chunk), on_retry=self.stats.count_retry)
         except Rejected as exc:  # QuickBooks refused the batch request as a whole: each journal says why
             whole = Rejected(
                 f"{exc.message} (the whole batch of {len(items)} journal(s) was refused)",
@@ -395,12 +387,12 @@ class QuickBooksLedger:
                 "(Intuit's pages disagree: 30 or 10); otherwise " + (exc.fix or "report this message"),
             )
             for key in chunk.pending:
-                chunk.results[key] = _result(key, PostOutcome.REJECTED, whole)
+                chunk.results[key] = PostResult.from_error(key, PostOutcome.REJECTED, whole)
         except Retriable as exc:
             outcome = PostOutcome.UNCERTAIN if chunk.uncertain else PostOutcome.FAILED
             self.tokens.record_call(error=str(exc))
             for key in chunk.pending:
-                chunk.results[key] = _result(key, outcome, exc)
+                chunk.results[key] = PostResult.from_error(key, outcome, exc)
         return chunk.results
 
     def _post_round(self, chunk: _Chunk) -> None:
@@ -464,7 +456,7 @@ class QuickBooksLedger:
             existing = self.find(item.key)
             chunk.results[item.key] = self._settle_existing(item, existing, exc)
         elif isinstance(exc, Rejected):
-            chunk.results[item.key] = _result(item.key, PostOutcome.REJECTED, exc)
+            chunk.results[item.key] = PostResult.from_error(item.key, PostOutcome.REJECTED, exc)
         else:
             return exc
         del chunk.pending[item.key]
@@ -499,7 +491,7 @@ class QuickBooksLedger:
                 fix="if that entry is not tokenbooks' own, renumber it in QuickBooks; if it is and a person "
                 "edited it, restore it or delete it so tokenbooks posts it again",
             )
-            return _result(item.key, PostOutcome.REJECTED, error)
+            return PostResult.from_error(item.key, PostOutcome.REJECTED, error)
         assert duplicate is not None
         error = Rejected(
             f"{duplicate.message} (another kind of document holds the number {item.key})",
@@ -507,7 +499,7 @@ class QuickBooksLedger:
             fix="renumber that document in QuickBooks, or turn off 'Warn if duplicate journal number' in "
             "Settings → Advanced → Other preferences",
         )
-        return _result(item.key, PostOutcome.REJECTED, error)
+        return PostResult.from_error(item.key, PostOutcome.REJECTED, error)
 
     # ------------------------------------------------------------------------------------ translation
 
@@ -540,9 +532,9 @@ class QuickBooksLedger:
     @staticmethod
     def _set_currency(entry: JournalEntry, journal: Journal, preferences: dict[str, Any]) -> None:
         """CurrencyRef (+ ExchangeRate) when multicurrency is on; home currency only when it is off."""
-        currency_prefs = preferences.get("CurrencyPrefs") or {}
-        home = str((currency_prefs.get("HomeCurrency") or {}).get("value") or journal.currency)
-        if not currency_prefs.get("MultiCurrencyEnabled"):
+        setup = _currency_setup(preferences, default_home=journal.currency)
+        home = setup.home
+        if not setup.foreign_journals:
             if journal.currency != home:
                 raise Rejected(
                     f"journal {journal.key} is in {journal.currency}, but multicurrency is off in this "
@@ -622,13 +614,16 @@ def _batch_items(body: Any) -> int:
         return 1
 
 
+def _currency_setup(preferences: dict[str, Any], *, default_home: str) -> CurrencySetup:
+    """The company's CurrencyPrefs: home currency (`default_home` when QuickBooks names none), multicurrency."""
+    prefs = preferences.get("CurrencyPrefs") or {}
+    home = (prefs.get("HomeCurrency") or {}).get("value") or default_home
+    return CurrencySetup(str(home), bool(prefs.get("MultiCurrencyEnabled")))
+
+
 def _book_close_date(preferences: dict[str, Any]) -> date | None:
     text = (preferences.get("AccountingInfoPrefs") or {}).get("BookCloseDate")
     return date.fromisoformat(str(text)[:10]) if text else None
-
-
-def _result(key: str, outcome: PostOutcome, error: TokenbooksError) -> PostResult:
-    return PostResult(key, outcome, message=str(error), error_class=type(error).__name__)
 
 
 def _postings(entry: dict[str, Any]) -> tuple[tuple[str, Decimal], ...]:

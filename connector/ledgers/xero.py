@@ -162,7 +162,7 @@ class XeroLedger:
 
     def _call(self, fn: Callable[[], Any], what: str, endpoint: str) -> Any:
         """A read with retries for retriable failures (each attempt as in `_call_once`)."""
-        return self.retry.call(lambda: self._call_once(fn, what, endpoint), on_retry=self._count_retry)
+        return self.retry.call(lambda: self._call_once(fn, what, endpoint), on_retry=self.stats.count_retry)
 
     def _call_once(self, fn: Callable[[], Any], what: str, endpoint: str, *, write: bool = False) -> Any:
         """One SDK call (which returns data, status, headers) inside the limiter; on 401 refresh once and
@@ -170,7 +170,7 @@ class XeroLedger:
         for attempt in range(2):
             try:
                 with self.limiter.slot():
-                    self._count(endpoint, write)
+                    self.stats.count_call(endpoint, write=write)
                     data, _status, headers = fn()
                 self.limiter.observe(headers)
                 return data
@@ -191,18 +191,8 @@ class XeroLedger:
         elif error.status == 429:  # the day's budget: stop calling until Xero says it is back
             self.limiter.close_day(retry_after(error))
         if isinstance(classified, ReconnectNeeded):
-            self.tokens.vault.mark_reconnect_needed(LEDGER, self.tokens.entity, str(classified))
+            self.tokens.mark_reconnect_needed(str(classified))
         return classified
-
-    def _count(self, endpoint: str, write: bool) -> None:
-        if write:
-            self.stats.write_calls += 1
-        else:
-            self.stats.read_calls += 1
-        self.stats.by_endpoint[endpoint] = self.stats.by_endpoint.get(endpoint, 0) + 1
-
-    def _count_retry(self, _error: Retriable, _attempt: int) -> None:
-        self.stats.retries += 1
 
     def _pages(
         self, fetch: Callable[[int], Any], attribute: str, what: str, endpoint: str, *, retry: bool = True
@@ -249,7 +239,7 @@ class XeroLedger:
                 id=str(a.account_id),
                 name=a.name or "",
                 number=a.code or None,
-                type=str(getattr(a.type, "value", a.type) or ""),
+                type=_text(a.type),
                 active=a.status == "ACTIVE",
             )
             for a in self._xero_accounts()
@@ -353,7 +343,9 @@ class XeroLedger:
             try:
                 ready.append((request, self.to_manual_journal(request.journal, draft=request.draft)))
             except Rejected as refusal:
-                results[request.journal.key] = _refused(request.journal.key, refusal)
+                results[request.journal.key] = PostResult.from_error(
+                    request.journal.key, PostOutcome.REJECTED, refusal
+                )
         for chunk in _chunks(ready, self.chunk_size):
             for result in self._post_chunk(chunk):
                 results[result.key] = result
@@ -382,7 +374,9 @@ class XeroLedger:
                 raise
             except Rejected as refusal:  # the whole request refused (a 400 that names no element)
                 for request, _mj in items:
-                    done[request.journal.key] = _refused(request.journal.key, refusal)
+                    done[request.journal.key] = PostResult.from_error(
+                        request.journal.key, PostOutcome.REJECTED, refusal
+                    )
                 pending.clear()
                 return
             for (request, _mj), element in _matched(items, answer.manual_journals or []):
@@ -390,13 +384,11 @@ class XeroLedger:
                 pending.pop(request.journal.key)
 
         try:
-            self.retry.call(attempt, on_retry=self._count_retry)
+            self.retry.call(attempt, on_retry=self.stats.count_retry)
         except Retriable as exc:
             # Once a write went unanswered the journals may exist, whatever failed last: the next run looks first.
             outcome = PostOutcome.UNCERTAIN if uncertain else PostOutcome.FAILED
-            done |= {
-                k: PostResult(k, outcome, message=str(exc), error_class=type(exc).__name__) for k in pending
-            }
+            done |= {k: PostResult.from_error(k, outcome, exc) for k in pending}
         calls = self.stats.read_calls + self.stats.write_calls - calls_before
         return [_with_calls(result, calls) for result in done.values()]
 
@@ -422,7 +414,7 @@ class XeroLedger:
         messages = [str(v.message) for v in element.validation_errors or [] if v.message]
         if messages or element.status_attribute_string == "ERROR":
             refusal = self.refusal(journal, messages or ["Xero marked the journal ERROR without a message"])
-            return _refused(journal.key, refusal)
+            return PostResult.from_error(journal.key, PostOutcome.REJECTED, refusal)
         if not element.manual_journal_id:
             message = f"Xero answered for journal {journal.key} without a ManualJournalID"
             return PostResult(
@@ -545,9 +537,8 @@ def _unjournalable(account: Any) -> str:
     if account.status != "ACTIVE":
         return "is archived"
     if account.system_account:
-        system = getattr(account.system_account, "value", account.system_account)
-        return f"is a system account ({system}) and cannot take manual journals"
-    account_type = str(getattr(account.type, "value", account.type) or "")
+        return f"is a system account ({_text(account.system_account)}) and cannot take manual journals"
+    account_type = _text(account.type)
     if account_type in NOT_JOURNALABLE:
         return f"is {NOT_JOURNALABLE[account_type]} and cannot take manual journals"
     return ""
@@ -576,10 +567,6 @@ def _fix_for(messages: Sequence[str]) -> str:
     return "correct what Xero names, then run again"
 
 
-def _refused(key: str, refusal: Rejected) -> PostResult:
-    return PostResult(key, PostOutcome.REJECTED, message=str(refusal), error_class=type(refusal).__name__)
-
-
 def _with_calls(result: PostResult, calls: int) -> PostResult:
     return PostResult(result.key, result.outcome, result.ledger_id, result.message, result.error_class, calls)
 
@@ -604,8 +591,13 @@ def _lock_date(organisation: Any) -> date | None:
     return max(dates) if dates else None
 
 
+def _text(value: Any) -> str:
+    """What Xero sent for an enum field: the SDK's enum member or a plain string ("" when absent)."""
+    return str(getattr(value, "value", value) or "")
+
+
 def _status(thing: Any) -> str:
-    return str(getattr(thing.status, "value", thing.status) or "")
+    return _text(thing.status)
 
 
 def _ledger_journal(mj: ManualJournal) -> LedgerJournal:
@@ -629,14 +621,13 @@ def _ledger_journal(mj: ManualJournal) -> LedgerJournal:
 
 
 def _ledger_bill(invoice: Any, vendor: str) -> LedgerBill:
-    currency = getattr(invoice.currency_code, "value", invoice.currency_code)
     return LedgerBill(
         ledger_id=str(invoice.invoice_id),
         vendor=vendor,
         number=invoice.invoice_number or "",
         txn_date=invoice.date,
         total=Decimal(str(invoice.total)),
-        currency=str(currency or ""),
+        currency=_text(invoice.currency_code),
         lines=tuple(
             LedgerLine(item.account_code or "", Decimal(str(item.line_amount)), item.description or "")
             for item in invoice.line_items or []
