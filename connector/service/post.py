@@ -139,15 +139,10 @@ def _create(
     try:
         results = ledger.post(requests)
     except TokenbooksError as exc:
-        _record(engine, batch, attempts, [_failed(s, exc) for s in batch], recorder, clock, report)
+        failed = [PostResult.from_error(s.journal.key, PostOutcome.FAILED, exc) for s in batch]
+        _record(engine, batch, attempts, failed, recorder, clock, report)
         raise
     _record(engine, batch, attempts, results, recorder, clock, report)
-
-
-def _failed(stored: StoredJournal, exc: TokenbooksError) -> PostResult:
-    return PostResult(
-        stored.journal.key, PostOutcome.FAILED, message=str(exc), error_class=type(exc).__name__
-    )
 
 
 _STATUS_FOR = {
