@@ -71,9 +71,10 @@ from connector.sandbox.common import (
     html_page,
     json_reply,
 )
+from connector.sandbox.oauth import IdentityRefusal, oauth_error
 from connector.sandbox.qbo_admin import handle_admin
 from connector.sandbox.qbo_api import QboApi, batch_weight
-from connector.sandbox.qbo_auth import OAuthError, TokenStore
+from connector.sandbox.qbo_auth import TokenStore
 from connector.sandbox.qbo_errors import (
     QboFault,
     authorization_failed,
@@ -424,7 +425,7 @@ class QuickBooksSandbox(LedgerSandbox):
             return self._act_out(fault)
         try:
             with self._changing():
-                self.tokens.check_client(request.headers.get("Authorization"))
+                self.tokens.check_client(request.headers.get("Authorization"), request.form)
                 grant_type = request.form.get("grant_type")
                 if grant_type == "authorization_code":
                     body = self.tokens.exchange_code(
@@ -433,10 +434,10 @@ class QuickBooksSandbox(LedgerSandbox):
                 elif grant_type == "refresh_token":
                     body = self.tokens.refresh(request.form.get("refresh_token"))
                 else:
-                    raise OAuthError(400, "unsupported_grant_type")
+                    raise oauth_error("unsupported_grant_type")
             reply = json_reply(200, body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
-        except OAuthError as error:
-            reply = json_reply(error.status, error.body())
+        except IdentityRefusal as refusal:
+            reply = json_reply(refusal.status, refusal.body, refusal.headers)
         if fault is not None:  # lost_response: the tokens rotated, but the client never hears of it
             return self._lost(fault)
         return reply
@@ -444,12 +445,12 @@ class QuickBooksSandbox(LedgerSandbox):
     def _revoke(self, request: Request) -> Reply:
         try:
             with self._changing():
-                self.tokens.check_client(request.headers.get("Authorization"))
+                self.tokens.check_client(request.headers.get("Authorization"), request.form)
                 payload = request.get_json(silent=True) or {}
                 token = payload.get("token") if isinstance(payload, dict) else None
                 self.tokens.revoke(token or request.form.get("token"))
-        except OAuthError as error:
-            return json_reply(error.status, error.body())
+        except IdentityRefusal as refusal:
+            return json_reply(refusal.status, refusal.body)
         return Reply(200, "", "text/plain")
 
     def _userinfo(self, request: Request) -> Reply:
