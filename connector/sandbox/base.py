@@ -187,6 +187,12 @@ class LedgerSandbox:
         with self._lock:
             return copy.deepcopy(list(self._request_log))
 
+    @property
+    def request_count(self) -> int:
+        """How many requests the log holds, without copying it."""
+        with self._lock:
+            return len(self._request_log)
+
     def reset_request_log(self) -> None:
         with self._lock:
             self._request_log.clear()
