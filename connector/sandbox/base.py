@@ -1,8 +1,10 @@
-"""The skeleton every ledger sandbox (QuickBooks, Xero) shares: serving, the state file, the request log.
+"""The skeleton every ledger sandbox (QuickBooks, Xero) shares: serving, the state file, the request log, the
+OAuth token endpoint and how an injected fault plays out around a call.
 
-A sandbox subclasses ``LedgerSandbox``: it names its ``routes``, builds its ledger state, answers its endpoints
-in ``serve_endpoint`` and its control surface in ``admin``, and says what to persist in ``snapshot``. Everything here is independent of any one ledger's API. Nothing starts until
-``start()`` or ``serve_forever()``.
+A sandbox subclasses ``LedgerSandbox``: it names its ``routes``, builds its ledger state and its ``tokens`` (a
+``GrantStore``), answers its endpoints in ``serve_endpoint`` and its control surface in ``admin``, acts out
+faults in its ledger's own words in ``act_out``, and says what to persist in ``snapshot``. Everything here is
+independent of any one ledger's API. Nothing starts until ``start()`` or ``serve_forever()``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from connector.sandbox.common import (
     html_page,
     json_reply,
 )
+from connector.sandbox.oauth import GrantStore, IdentityRefusal, oauth_error
 
 __all__ = ["REQUEST_LOG_LIMIT", "STATE_VERSION", "LedgerSandbox"]
 
@@ -184,6 +187,12 @@ class LedgerSandbox:
         with self._lock:
             return copy.deepcopy(list(self._request_log))
 
+    @property
+    def request_count(self) -> int:
+        """How many requests the log holds, without copying it."""
+        with self._lock:
+            return len(self._request_log)
+
     def reset_request_log(self) -> None:
         with self._lock:
             self._request_log.clear()
@@ -192,7 +201,63 @@ class LedgerSandbox:
         with self._lock:
             self._request_log.append(entry)
 
+    # --- Tokens -----------------------------------------------------------------------------------------
+
+    tokens: GrantStore  # the ledger's identity service, built by the subclass with its state
+
+    def revoke_all_tokens(self) -> None:
+        with self._changing():
+            self.tokens.revoke_all()
+
+    def expire_access_tokens(self) -> None:
+        """Every access token issued so far is expired from now on (refresh tokens are untouched)."""
+        with self._changing():
+            self.tokens.expire_access_tokens()
+
+    def _token(self, request: Request, note: dict[str, Any]) -> Reply:
+        """The token endpoint: a code or a refresh token for a new pair, with ``token_faults`` acted out."""
+        return self._under_fault(
+            self.token_faults.draw(), note, self.act_out, lambda: self._grant_tokens(request)
+        )
+
+    def _grant_tokens(self, request: Request) -> Reply:
+        form = request.form
+        try:
+            with self._changing():
+                self.tokens.check_client(request.headers.get("Authorization"), form)
+                grant_type = form.get("grant_type")
+                if grant_type == "authorization_code":
+                    body = self.tokens.exchange_code(form.get("code"), form.get("redirect_uri"))
+                elif grant_type == "refresh_token":
+                    body = self.tokens.refresh(form.get("refresh_token"))
+                else:
+                    raise oauth_error("unsupported_grant_type")
+        except IdentityRefusal as refusal:
+            return json_reply(refusal.status, refusal.body, refusal.headers)
+        return json_reply(200, body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
     # --- Faults -----------------------------------------------------------------------------------------
+
+    def act_out(self, fault: InjectedFault) -> Reply:
+        """Answer an injected fault that applies nothing (timeout, server error, throttle) as the ledger does."""
+        raise NotImplementedError
+
+    def _under_fault(
+        self,
+        fault: InjectedFault | None,
+        note: dict[str, Any],
+        act_out: Callable[[InjectedFault], Reply],
+        apply: Callable[[], Reply],
+    ) -> Reply:
+        """``apply()`` the call unless ``fault`` stops it first (answered by ``act_out``); a lost response
+        applies the call, then the answer never arrives."""
+        note["fault"] = fault.kind if fault else None
+        if fault is not None and fault.kind != "lost_response":
+            return act_out(fault)
+        reply = apply()
+        if fault is not None:  # lost_response: applied and saved, but the client never hears of it
+            return self._lost(fault)
+        return reply
 
     @staticmethod
     def _lost(fault: InjectedFault) -> Reply:

@@ -69,7 +69,7 @@ def _health(sandbox: QuickBooksSandbox, _m: re.Match[str], _b: dict[str, Any], _
         "base_url": sandbox.base_url,
         "discovery_url": sandbox.discovery_url,
         "journal_entries": len(sandbox.journal_entries()),
-        "requests_logged": len(sandbox.requests),
+        "requests_logged": sandbox.request_count,
     }
 
 

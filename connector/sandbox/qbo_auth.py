@@ -14,20 +14,18 @@ plain JSON-ready dicts so the sandbox can persist them. Not thread-safe by itsel
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
-from connector.sandbox.common import Clock
+from connector.sandbox.oauth import GrantStore, basic_credentials, bearer_token, oauth_error, parse_time
 from connector.sandbox.qbo_errors import authentication_failed, authorization_failed
 
 __all__ = [
     "ACCESS_TOKEN_SECONDS",
     "REFRESH_TOKEN_SECONDS",
     "STALE_REFRESH_GRACE",
-    "OAuthError",
     "TokenStore",
 ]
 
@@ -37,54 +35,24 @@ STALE_REFRESH_GRACE = timedelta(hours=24)
 CODE_LIFETIME = timedelta(minutes=10)
 
 
-class OAuthError(Exception):
-    """An OAuth endpoint's error answer: ``{"error": …, "error_description"?: …}`` with its status."""
+class TokenStore(GrantStore):
+    """Grants, codes and tokens for one client id/secret pair; a grant carries its realm."""
 
-    def __init__(self, status: int, error: str, description: str | None = None) -> None:
-        super().__init__(f"{status} {error}: {description or ''}")
-        self.status = status
-        self.error = error
-        self.description = description
-
-    def body(self) -> dict[str, str]:
-        body = {"error": self.error}
-        if self.description:
-            body["error_description"] = self.description
-        return body
-
-
-def _invalid_grant() -> OAuthError:
-    return OAuthError(400, "invalid_grant", "Incorrect or invalid refresh token")
-
-
-class TokenStore:
-    """Grants, codes and tokens for one client id/secret pair."""
-
-    def __init__(self, clock: Clock, client_id: str, client_secret: str, data: dict[str, Any] | None = None):
-        self._clock = clock
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.data = data or {"grants": {}, "codes": {}, "access": {}, "refresh": {}}
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.data
+    refresh_grace = STALE_REFRESH_GRACE
+    used_field = "superseded_at"
+    refresh_refused = "Incorrect or invalid refresh token"
+    code_refused = "Invalid authorization code"
 
     # --- Client authentication ------------------------------------------------------------------------
 
-    def check_client(self, authorization: str | None) -> None:
-        """HTTP Basic client authentication on the token and revoke endpoints; 401 invalid_client if wrong."""
-        if not authorization or not authorization.startswith("Basic "):
-            raise OAuthError(401, "invalid_client")
-        try:
-            decoded = base64.b64decode(authorization[len("Basic ") :], validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise OAuthError(401, "invalid_client") from None
-        client_id, _, client_secret = decoded.partition(":")
-        if not (
-            secrets.compare_digest(client_id, self.client_id)
-            and secrets.compare_digest(client_secret, self.client_secret)
-        ):
-            raise OAuthError(401, "invalid_client")
+    def check_client(self, authorization: str | None, form: Mapping[str, str]) -> None:
+        """HTTP Basic client authentication (Intuit does not read credentials from the form); 401
+        invalid_client if wrong."""
+        credentials = None
+        if authorization and authorization.startswith("Basic "):
+            credentials = basic_credentials(authorization)
+        if credentials is None or not self._is_client(*credentials):
+            raise oauth_error("invalid_client", status=401)
 
     # --- Authorization code flow ----------------------------------------------------------------------
 
@@ -100,64 +68,30 @@ class TokenStore:
         return code
 
     def exchange_code(self, code: str | None, redirect_uri: str | None) -> dict[str, Any]:
-        record = self.data["codes"].get(code or "")
-        if record is None or record["used"] or self._clock.now() >= _parse(record["expires_at"]):
-            raise OAuthError(400, "invalid_grant", "Invalid authorization code")
-        if redirect_uri != record["redirect_uri"]:
-            raise OAuthError(400, "invalid_grant", "redirect_uri does not match the authorization request")
-        record["used"] = True
+        record = self._redeem_code(code, redirect_uri)
         return self._issue_pair(self._new_grant(record["realm_id"]))
 
-    # --- Refresh, revoke, issue -----------------------------------------------------------------------
-
-    def refresh(self, refresh_token: str | None) -> dict[str, Any]:
-        record = self.data["refresh"].get(refresh_token or "")
-        if record is None or self.data["grants"][record["grant"]]["revoked"]:
-            raise _invalid_grant()
-        now = self._clock.now()
-        if now >= _parse(record["expires_at"]):
-            raise _invalid_grant()
-        if record["superseded_at"] is not None:
-            if now >= _parse(record["superseded_at"]) + STALE_REFRESH_GRACE:
-                raise _invalid_grant()
-        else:
-            record["superseded_at"] = now.isoformat()
-        return self._issue_pair(record["grant"])
-
-    def revoke(self, token: str | None) -> None:
-        """Revoke the grant ``token`` (access or refresh) belongs to; unknown tokens are ignored (RFC 7009)"""
-        record = self.data["refresh"].get(token or "") or self.data["access"].get(token or "")
-        if record is not None:
-            self.data["grants"][record["grant"]]["revoked"] = True
+    # --- Issue ---------------------------------------------------------------------------------------
 
     def issue(self, realm_id: str) -> dict[str, Any]:
         """A fresh grant for ``realm_id``, as if the OAuth dance had just completed."""
         return self._issue_pair(self._new_grant(realm_id)) | {"realm_id": realm_id}
-
-    def revoke_all(self) -> None:
-        for grant in self.data["grants"].values():
-            grant["revoked"] = True
-
-    def expire_access_tokens(self) -> None:
-        now = self._clock.now().isoformat()
-        for record in self.data["access"].values():
-            record["expires_at"] = min(record["expires_at"], now, key=_parse)
 
     # --- Checking a bearer token on /v3 ---------------------------------------------------------------
 
     def authenticate(self, authorization: str | None, realm_id: str) -> None:
         """401 (AuthenticationFault 3200) unless a live access token is given; 403 (AuthorizationFault
         3100) if it belongs to another realm."""
-        if not authorization or not authorization.lower().startswith("bearer "):
+        token = bearer_token(authorization)
+        if token is None:
             raise authentication_failed("Authorization header is missing or is not a Bearer token")
-        token = authorization[len("Bearer ") :].strip()
         record = self.data["access"].get(token)
         if record is None:
             raise authentication_failed("Token invalid: the access token is not known")
-        grant = self.data["grants"][record["grant"]]
+        grant = self._grant(record)
         if grant["revoked"]:
             raise authentication_failed("Token revoked")
-        if self._clock.now() >= _parse(record["expires_at"]):
+        if self._clock.now() >= parse_time(record["expires_at"]):
             raise authentication_failed(f"Token expired: {token[:12]}…")
         if grant["realm_id"] != realm_id:
             raise authorization_failed(f"The access token is not authorized for company {realm_id}")
@@ -192,7 +126,3 @@ class TokenStore:
             "expires_in": ACCESS_TOKEN_SECONDS,
             "x_refresh_token_expires_in": REFRESH_TOKEN_SECONDS,
         }
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text)

@@ -71,9 +71,10 @@ from connector.sandbox.common import (
     html_page,
     json_reply,
 )
+from connector.sandbox.oauth import IdentityRefusal
 from connector.sandbox.qbo_admin import handle_admin
 from connector.sandbox.qbo_api import QboApi, batch_weight
-from connector.sandbox.qbo_auth import OAuthError, TokenStore
+from connector.sandbox.qbo_auth import TokenStore
 from connector.sandbox.qbo_errors import (
     QboFault,
     authorization_failed,
@@ -325,15 +326,6 @@ class QuickBooksSandbox(LedgerSandbox):
         with self._changing():
             return self.tokens.issue(realm_id or self.realm_id)
 
-    def revoke_all_tokens(self) -> None:
-        with self._changing():
-            self.tokens.revoke_all()
-
-    def expire_access_tokens(self) -> None:
-        """Every access token issued so far is expired from now on (refresh tokens are untouched)."""
-        with self._changing():
-            self.tokens.expire_access_tokens()
-
     def in_flight(self) -> int:
         """/v3 requests of this company being served right now."""
         return self._in_flight.in_flight(self.realm_id)
@@ -417,39 +409,15 @@ class QuickBooksSandbox(LedgerSandbox):
         location = redirect_uri + separator + "&".join(f"{k}={_quote(v)}" for k, v in query.items())
         return Reply(302, "", "text/plain", {"Location": location})
 
-    def _token(self, request: Request, note: dict[str, Any]) -> Reply:
-        fault = self.token_faults.draw()
-        note["fault"] = fault.kind if fault else None
-        if fault is not None and fault.kind != "lost_response":
-            return self._act_out(fault)
-        try:
-            with self._changing():
-                self.tokens.check_client(request.headers.get("Authorization"))
-                grant_type = request.form.get("grant_type")
-                if grant_type == "authorization_code":
-                    body = self.tokens.exchange_code(
-                        request.form.get("code"), request.form.get("redirect_uri")
-                    )
-                elif grant_type == "refresh_token":
-                    body = self.tokens.refresh(request.form.get("refresh_token"))
-                else:
-                    raise OAuthError(400, "unsupported_grant_type")
-            reply = json_reply(200, body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
-        except OAuthError as error:
-            reply = json_reply(error.status, error.body())
-        if fault is not None:  # lost_response: the tokens rotated, but the client never hears of it
-            return self._lost(fault)
-        return reply
-
     def _revoke(self, request: Request) -> Reply:
         try:
             with self._changing():
-                self.tokens.check_client(request.headers.get("Authorization"))
+                self.tokens.check_client(request.headers.get("Authorization"), request.form)
                 payload = request.get_json(silent=True) or {}
                 token = payload.get("token") if isinstance(payload, dict) else None
                 self.tokens.revoke(token or request.form.get("token"))
-        except OAuthError as error:
-            return json_reply(error.status, error.body())
+        except IdentityRefusal as refusal:
+            return json_reply(refusal.status, refusal.body)
         return Reply(200, "", "text/plain")
 
     def _userinfo(self, request: Request) -> Reply:
@@ -484,14 +452,13 @@ class QuickBooksSandbox(LedgerSandbox):
             is_batch = request.method == "POST" and resource.strip("/").lower() == "batch"
             if not self._admit(realm, batch_weight(raw_body) if is_batch else 1, is_batch, note):
                 return self._throttled()
-            fault = self.faults.draw()
-            note["fault"] = fault.kind if fault else None
-            if fault is not None and fault.kind != "lost_response":
-                return self._act_out(fault)
-            reply = self._apply(request.method, resource, request.args.to_dict(), raw_body, note)
-            if fault is not None:  # lost_response: applied and saved, but the answer never arrives
-                return self._lost(fault)
-            return reply
+            params = request.args.to_dict()
+            return self._under_fault(
+                self.faults.draw(),
+                note,
+                self.act_out,
+                lambda: self._apply(request.method, resource, params, raw_body, note),
+            )
 
     def _admit(self, realm: str, weight: int, is_batch: bool, note: dict[str, Any]) -> bool:
         """Count the call against the per-minute limits, all or nothing; False means 429."""
@@ -542,8 +509,7 @@ class QuickBooksSandbox(LedgerSandbox):
         headers = {} if self.retry_after_seconds is None else {"Retry-After": str(self.retry_after_seconds)}
         return Reply(429, throttle_xml(self.clock.now()), "application/xml", headers)
 
-    def _act_out(self, fault: InjectedFault) -> Reply:
-        """Answer an injected fault that applies nothing: timeout, server error or throttle."""
+    def act_out(self, fault: InjectedFault) -> Reply:
         if fault.kind == "throttle":
             return self._throttled()
         if fault.kind == "timeout":

@@ -258,15 +258,6 @@ class XeroSandbox(LedgerSandbox):
         with self._changing():
             return self.tokens.issue(tenant_id or self.tenant_id, scope or _DEFAULT_SCOPE)
 
-    def revoke_all_tokens(self) -> None:
-        with self._changing():
-            self.tokens.revoke_all()
-
-    def expire_access_tokens(self) -> None:
-        """Every access token issued so far is expired from now on (refresh tokens are untouched)."""
-        with self._changing():
-            self.tokens.expire_access_tokens()
-
     def disconnect_tenant(self) -> None:
         """The organisation's adviser removes the app: tokens live on, but calls for the tenant get 403."""
         with self._changing():
@@ -351,29 +342,6 @@ class XeroSandbox(LedgerSandbox):
         separator = "&" if "?" in redirect_uri else "?"
         return Reply(302, "", "text/plain", {"Location": f"{redirect_uri}{separator}{query}"})
 
-    def _token(self, request: Request, note: dict[str, Any]) -> Reply:
-        fault = self.token_faults.draw()
-        note["fault"] = fault.kind if fault else None
-        if fault is not None and fault.kind != "lost_response":
-            return self._act_out(fault)
-        form = request.form
-        try:
-            with self._changing():
-                self.tokens.check_client(request.headers.get("Authorization"), form)
-                grant_type = form.get("grant_type")
-                if grant_type == "authorization_code":
-                    body = self.tokens.exchange_code(form.get("code"), form.get("redirect_uri"))
-                elif grant_type == "refresh_token":
-                    body = self.tokens.refresh(form.get("refresh_token"))
-                else:
-                    raise IdentityRefusal(400, {"error": "unsupported_grant_type"})
-            reply = json_reply(200, body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
-        except IdentityRefusal as refusal:
-            reply = json_reply(refusal.status, refusal.body, refusal.headers)
-        if fault is not None:  # lost_response: the tokens rotated, but the client never hears of it
-            return self._lost(fault)
-        return reply
-
     def _revoke(self, request: Request) -> Reply:
         try:
             with self._changing():
@@ -422,13 +390,12 @@ class XeroSandbox(LedgerSandbox):
             fault = (
                 self.write_faults.draw() if request.method in ("PUT", "POST") else None
             ) or self.faults.draw()
-            note["fault"] = fault.kind if fault else None
-            if fault is not None and fault.kind != "lost_response":
-                return self._with_limits(self._act_out(fault, note), tenant)
-            reply = self._apply(request, resource, tenant, note)
-            if fault is not None:  # lost_response: applied and saved, but the answer never arrives
-                return self._lost(fault)
-            return self._with_limits(reply, tenant)
+            return self._under_fault(
+                fault,
+                note,
+                lambda injected: self._with_limits(self.act_out(injected, note), tenant),
+                lambda: self._with_limits(self._apply(request, resource, tenant, note), tenant),
+            )
 
     def _admit(self, tenant: str) -> tuple[str, int] | None:
         """Count the call against the minute, day and app limits, all or nothing; else (problem, wait)."""
@@ -500,8 +467,7 @@ class XeroSandbox(LedgerSandbox):
         headers = {"Retry-After": str(retry_after), "X-Rate-Limit-Problem": limit}
         return json_reply(429, refusal.body, headers)
 
-    def _act_out(self, fault: InjectedFault, note: dict[str, Any] | None = None) -> Reply:
-        """Answer an injected fault that applies nothing: timeout, server error or throttle."""
+    def act_out(self, fault: InjectedFault, note: dict[str, Any] | None = None) -> Reply:
         if fault.kind == "throttle":
             return self._throttled("minute", self.throttle_retry_after, note)
         if fault.kind == "timeout":

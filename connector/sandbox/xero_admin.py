@@ -64,7 +64,7 @@ def _health(sandbox: XeroSandbox, *_: Any) -> Any:
         "base_url": sandbox.base_url,
         "api_url": sandbox.api_url,
         "manual_journals": len(sandbox.manual_journals()),
-        "requests_logged": len(sandbox.requests),
+        "requests_logged": sandbox.request_count,
         "remaining": sandbox.remaining(),
     }
 

@@ -18,8 +18,6 @@ thread-safe by itself.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -27,6 +25,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connector.sandbox.common import Clock
+from connector.sandbox.oauth import (
+    GrantStore,
+    IdentityRefusal,
+    basic_credentials,
+    bearer_token,
+    oauth_error,
+    parse_time,
+)
 
 __all__ = [
     "ACCESS_TOKEN_SECONDS",
@@ -43,21 +49,6 @@ REFRESH_TOKEN_LIFE = timedelta(days=60)
 CODE_LIFETIME = timedelta(minutes=5)
 
 
-class IdentityRefusal(Exception):
-    """An answer that refuses a caller: an OAuth error (``{"error": …}``) or an API problem (401/403)."""
-
-    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        super().__init__(f"{status} {body}")
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
-
-
-def _oauth_error(error: str, description: str | None = None, status: int = 400) -> IdentityRefusal:
-    body = {"error": error} | ({"error_description": description} if description else {})
-    return IdentityRefusal(status, body)
-
-
 def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> IdentityRefusal:
     """The problem-details body Xero's gateway sends for 401/403 (and, in this sandbox, 429)."""
     titles = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests"}
@@ -72,8 +63,11 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> 
     return IdentityRefusal(status, body, headers)
 
 
-class XeroTokenStore:
+class XeroTokenStore(GrantStore):
     """Grants, codes, tokens and connections for one client id/secret pair."""
+
+    refresh_grace = REFRESH_GRACE
+    used_field = "used_at"
 
     def __init__(
         self,
@@ -83,14 +77,8 @@ class XeroTokenStore:
         tenants: Mapping[str, str],
         data: dict[str, Any] | None = None,
     ) -> None:
-        self._clock = clock
-        self.client_id = client_id
-        self.client_secret = client_secret
+        super().__init__(clock, client_id, client_secret, data)
         self.tenants = dict(tenants)  # tenant id -> organisation name
-        self.data = data or {"grants": {}, "codes": {}, "access": {}, "refresh": {}}
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.data
 
     # --- Client authentication ------------------------------------------------------------------------
 
@@ -98,16 +86,12 @@ class XeroTokenStore:
         """HTTP Basic, or client_id/client_secret in the form; 400 invalid_client when wrong."""
         client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
         if authorization and authorization.startswith("Basic "):
-            try:
-                decoded = base64.b64decode(authorization[len("Basic ") :], validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                raise _oauth_error("invalid_client") from None
-            client_id, _, client_secret = decoded.partition(":")
-        if not (
-            secrets.compare_digest(client_id, self.client_id)
-            and secrets.compare_digest(client_secret, self.client_secret)
-        ):
-            raise _oauth_error("invalid_client")
+            credentials = basic_credentials(authorization)
+            if credentials is None:
+                raise oauth_error("invalid_client")
+            client_id, client_secret = credentials
+        if not self._is_client(client_id, client_secret):
+            raise oauth_error("invalid_client")
 
     # --- Authorization code flow ----------------------------------------------------------------------
 
@@ -122,60 +106,27 @@ class XeroTokenStore:
         return code
 
     def exchange_code(self, code: str | None, redirect_uri: str | None) -> dict[str, Any]:
-        record = self.data["codes"].get(code or "")
-        if record is None or record["used"] or self._clock.now() >= _parse(record["expires_at"]):
-            raise _oauth_error("invalid_grant")
-        if redirect_uri != record["redirect_uri"]:
-            raise _oauth_error("invalid_grant", "redirect_uri does not match the authorization request")
-        record["used"] = True
+        record = self._redeem_code(code, redirect_uri)
         return self._issue_pair(self._new_grant(record["scope"], list(self.tenants)))
 
-    # --- Refresh, revoke, issue -----------------------------------------------------------------------
-
-    def refresh(self, refresh_token: str | None) -> dict[str, Any]:
-        record = self.data["refresh"].get(refresh_token or "")
-        if record is None or self._grant(record)["revoked"]:
-            raise _oauth_error("invalid_grant")
-        now = self._clock.now()
-        if now >= _parse(record["expires_at"]):
-            raise _oauth_error("invalid_grant")
-        if record["used_at"] is None:
-            record["used_at"] = now.isoformat()
-        elif now >= _parse(record["used_at"]) + REFRESH_GRACE:
-            raise _oauth_error("invalid_grant")
-        return self._issue_pair(record["grant"])
-
-    def revoke(self, token: str | None) -> None:
-        """Revoke the grant ``token`` belongs to; unknown tokens are ignored (RFC 7009)."""
-        record = self.data["refresh"].get(token or "") or self.data["access"].get(token or "")
-        if record is not None:
-            self._grant(record)["revoked"] = True
+    # --- Issue ---------------------------------------------------------------------------------------
 
     def issue(self, tenant_id: str | None = None, scope: str = "") -> dict[str, Any]:
         """A fresh grant connected to ``tenant_id`` (default: every tenant), as if consent just happened."""
         tenants = [tenant_id] if tenant_id else list(self.tenants)
         return self._issue_pair(self._new_grant(scope, tenants)) | {"tenant_id": tenants[0]}
 
-    def revoke_all(self) -> None:
-        for grant in self.data["grants"].values():
-            grant["revoked"] = True
-
-    def expire_access_tokens(self) -> None:
-        now = self._clock.now().isoformat()
-        for record in self.data["access"].values():
-            record["expires_at"] = min(record["expires_at"], now, key=_parse)
-
     # --- Bearer tokens on the APIs --------------------------------------------------------------------
 
     def authenticate(self, authorization: str | None) -> dict[str, Any]:
         """The grant of a live access token; 401 with Xero's problem body otherwise."""
-        if not authorization or not authorization.lower().startswith("bearer "):
+        token = bearer_token(authorization)
+        if token is None:
             raise problem(401, "AuthenticationUnsuccessful")
-        token = authorization[len("Bearer ") :].strip()
         record = self.data["access"].get(token)
         if record is None or self._grant(record)["revoked"]:
             raise problem(401, "AuthenticationUnsuccessful")
-        expires_at = _parse(record["expires_at"])
+        expires_at = parse_time(record["expires_at"])
         if self._clock.now() >= expires_at:
             moment = expires_at.strftime("%m/%d/%Y %H:%M:%S")
             raise problem(
@@ -207,9 +158,6 @@ class XeroTokenStore:
             grant["connections"] = [c for c in grant["connections"] if c["tenantId"] != tenant_id]
 
     # --- Internals ------------------------------------------------------------------------------------
-
-    def _grant(self, record: dict[str, Any]) -> dict[str, Any]:
-        return self.data["grants"][record["grant"]]
 
     def _new_grant(self, scope: str, tenants: list[str]) -> str:
         grant_id = secrets.token_hex(8)
@@ -254,10 +202,6 @@ class XeroTokenStore:
             "refresh_token": refresh_token,
             "scope": self.data["grants"][grant_id]["scope"],
         }
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 def _connection_time(moment: datetime) -> str:

@@ -41,6 +41,8 @@ def test_health_and_tokens(admin, sandbox, make_qb):
     assert admin("POST", "tokens/revoke-all")[0] == 200
     with pytest.raises(AuthorizationException):
         Account.all(qb=fresh)
+    # the API calls above are logged, the admin calls are not
+    assert admin("GET", "health")[1]["requests_logged"] == len(sandbox.requests) == 3
 
 
 def test_book_close_date_and_preferences(admin, qb, make_journal):
