@@ -1,5 +1,5 @@
-"""Command-line plumbing shared by every command: the typer apps, consoles, JSON output, plain errors,
-progress, and the small parsers of dates and periods."""
+"""Command-line plumbing shared by every command: the typer apps, consoles, opening the application for an
+entity, JSON output and tables, plain errors, progress, and the small parsers of dates and periods."""
 
 from __future__ import annotations
 
@@ -150,6 +150,12 @@ def _app_for(**overrides: Any) -> Any:
     from connector.settings import load_settings
 
     return build_app(load_settings(**overrides))
+
+
+def _app_and_entity(entity: str | None) -> tuple[Any, str]:
+    """The application, and the entity a command works on: the one named by --entity, else the default."""
+    application = _app_for()
+    return application, entity or application.default_entity()
 
 
 def _cell(value: Any) -> str:

@@ -14,6 +14,7 @@ from connector.cli.base import (
     EntityOption,
     JsonFlag,
     RichReporter,
+    _app_and_entity,
     _app_for,
     _cell,
     _day,
@@ -58,8 +59,7 @@ def pull_command(
 
     with plain_errors(as_json):
         first, last = _day(since, "--since"), _day(until, "--until")
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         with RichReporter(quiet=as_json) as reporter:
             run = pull_sources(
                 application,
@@ -225,8 +225,7 @@ def _import_files(importer: str, files: list[Path], entity: str | None, as_json:
     from connector.service import imports
 
     with plain_errors(as_json):
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         reports = [getattr(imports, importer)(application, path, entity=target) for path in files]
     _show_imports(reports, as_json)
 
@@ -264,8 +263,7 @@ def import_bills_command(
 
     with plain_errors(as_json):
         month = _period(period)
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         vendors = application.ledger_vendors()
         if not vendors:
             raise ConfigError(
@@ -343,8 +341,8 @@ def credits_add_command(
             )
         except ValueError as exc:
             raise ConfigError(str(exc), fix="check --amount (positive), --currency and --expires") from None
-        application = _app_for()
-        lot = replace(lot, entity=entity or application.default_entity())
+        application, target = _app_and_entity(entity)
+        lot = replace(lot, entity=target)
         new = record_credit_lot(application, lot)
     if as_json:
         print_json({"lot_id": lot.lot_id, "new": new, "expires_on": lot.expires_on})
@@ -362,8 +360,7 @@ def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False)
     from connector.store.repositories import UnitOfWork
 
     with plain_errors(as_json):
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         with UnitOfWork(application.engine) as uow:
             lots = uow.credit_lots.for_entity(target)
     lots.sort(key=lambda lot: (lot.expires_on is None, lot.expires_on or date.max, lot.purchase_date))
@@ -402,8 +399,7 @@ def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = Fals
     from connector.service.pull import sources_status
 
     with plain_errors(as_json):
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         statuses = sources_status(application.engine, application.sources(target))
     rows = [
         {

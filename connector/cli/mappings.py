@@ -14,6 +14,7 @@ from rich.table import Table
 from connector.cli.base import (
     EntityOption,
     JsonFlag,
+    _app_and_entity,
     _app_for,
     _cell,
     _day,
@@ -204,8 +205,7 @@ def mappings_preview(
 
     with plain_errors(as_json):
         month = _period(period)
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         history = application.mapping_history()
         proposed, _ = load_mapping(candidate)
         lock = None if offline else application.ledger(target).lock_date()
@@ -304,8 +304,7 @@ def mappings_coverage(period: PeriodOption, entity: EntityOption = None, as_json
 
     with plain_errors(as_json):
         month = _period(period)
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         history = application.mapping_history()
         rows, unmapped = coverage_report(
             application.engine, history=history, entity=target, period=month, clock=application.clock

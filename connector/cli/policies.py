@@ -13,6 +13,7 @@ from connector.cli.base import (
     EntityOption,
     JsonFlag,
     RichReporter,
+    _app_and_entity,
     _app_for,
     _day,
     _period,
@@ -139,8 +140,7 @@ def close_command(
 
     with plain_errors(as_json):
         month = _period(period)
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         with RichReporter(quiet=as_json) as reporter:
             result = close_month(application, entity=target, period=month, reporter=reporter)
     if as_json:
@@ -283,8 +283,7 @@ def report_command(
     from connector.service.reports import run_report
 
     with plain_errors(as_json):
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         to = _period(last, "--to") if last else Period.of(application.clock().date())
         start = _period(first, "--from") if first else Period(to.year - 1, to.month).next()
         report = run_report(

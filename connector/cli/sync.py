@@ -12,7 +12,7 @@ from connector.cli.base import (
     EntityOption,
     JsonFlag,
     RichReporter,
-    _app_for,
+    _app_and_entity,
     _day,
     _journal_json,
     app,
@@ -48,8 +48,7 @@ def sync_command(
     with plain_errors(as_json), busy_is_not_a_failure(as_json):
         first = _day(since, "--since")
         last = _day(until, "--until")
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         with RichReporter(quiet=as_json) as reporter:
             result = sync(
                 application, entity=target, since=first, until=last, dry_run=dry_run, reporter=reporter
