@@ -15,6 +15,7 @@ from connector.cli.base import (
     _app_for,
     _cell,
     _jsonable,
+    _period,
     app,
     console,
     errors,
@@ -22,7 +23,6 @@ from connector.cli.base import (
     print_json,
 )
 from connector.domain.errors import ConfigError, TokenbooksError
-from connector.domain.periods import Period
 
 # ------------------------------------------------------------------------------- service: serve, audit
 
@@ -182,10 +182,7 @@ def audit_export(
     with plain_errors(as_json):
         if fmt not in FORMATS:
             raise ConfigError(f"--format {fmt!r} is not known", fix=f"use one of: {', '.join(FORMATS)}")
-        try:
-            month = Period.parse(period)
-        except ValueError as exc:
-            raise ConfigError(f"--period: {exc}") from None
+        month = _period(period)
         application, target = _app_and_entity(entity)
         export = period_export(
             application.engine,
