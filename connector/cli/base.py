@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Container, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from connector.domain.errors import ConfigError, Problem, TokenbooksError
 from connector.domain.periods import Period, parse_day
@@ -166,6 +167,27 @@ def _cell(value: Any) -> str:
     if hasattr(value, "strftime"):
         return value.isoformat()
     return str(value)
+
+
+def print_rows(
+    rows: list[dict],
+    as_json: bool,
+    title: str,
+    columns: Sequence[str] | Mapping[str, str],
+    right: Container[str] = (),
+) -> None:
+    """Rows as JSON (every field), or as a table of `columns`: field names, or header → field. The
+    columns named in `right` (amounts) are right-aligned."""
+    if as_json:
+        print_json(rows)
+        return
+    fields = list(columns.values()) if isinstance(columns, Mapping) else list(columns)
+    table = Table(title=title)
+    for header in columns:
+        table.add_column(header, justify="right" if header in right else "left")
+    for row in rows:
+        table.add_row(*[_cell(row[name]) for name in fields])
+    console.print(table)
 
 
 def _day(value: str | None, option: str) -> date | None:

@@ -26,6 +26,7 @@ from connector.cli.base import (
     import_app,
     plain_errors,
     print_json,
+    print_rows,
     sources_app,
 )
 from connector.domain.errors import ConfigError
@@ -377,20 +378,8 @@ def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False)
         }
         for lot in lots
     ]
-    if as_json:
-        print_json(rows)
-        return
-    table = Table(title=f"Credit lots of {target}")
-    for column in ("lot_id", "provider", "account", "purchased", "amount", "currency", "expires_on"):
-        table.add_column(column, justify="right" if column == "amount" else "left")
-    for row in rows:
-        table.add_row(
-            *[
-                _cell(row[c])
-                for c in ("lot_id", "provider", "account", "purchased", "amount", "currency", "expires_on")
-            ]
-        )
-    console.print(table)
+    columns = ("lot_id", "provider", "account", "purchased", "amount", "currency", "expires_on")
+    print_rows(rows, as_json, f"Credit lots of {target}", columns, right=("amount",))
 
 
 @sources_app.command("status")

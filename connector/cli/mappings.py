@@ -16,7 +16,6 @@ from connector.cli.base import (
     JsonFlag,
     _app_and_entity,
     _app_for,
-    _cell,
     _day,
     _journal_json,
     _period,
@@ -26,6 +25,7 @@ from connector.cli.base import (
     mappings_app,
     plain_errors,
     print_json,
+    print_rows,
 )
 from connector.domain.errors import ConfigError
 from connector.domain.money import format_money
@@ -369,14 +369,10 @@ def mappings_history(as_json: JsonFlag = False) -> None:
                 }
                 for r in sorted(uow.mappings.all(), key=lambda r: r.version)
             ]
-    if as_json:
-        print_json(rows)
-        return
-    table = Table(title="Mapping versions")
-    for column in ("Version", "Effective from", "First used", "Change note"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            str(row["version"]), str(row["effective_from"]), _cell(row["first_seen_at"]), row["change_note"]
-        )
-    console.print(table)
+    columns = {
+        "Version": "version",
+        "Effective from": "effective_from",
+        "First used": "first_seen_at",
+        "Change note": "change_note",
+    }
+    print_rows(rows, as_json, "Mapping versions", columns)
