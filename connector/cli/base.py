@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Container, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -109,6 +109,13 @@ def busy_is_not_a_failure(as_json: bool = False) -> Iterator[None]:
         else:
             errors.print(f"[yellow]Busy:[/] {exc.message}. Nothing was done.", highlight=False)
         raise typer.Exit(0) from None
+
+
+def print_problems(problems: Iterable[Problem]) -> None:
+    """A check's problems, one a line: errors (✗) on stderr, warnings (!) on stdout."""
+    for problem in problems:
+        mark = "[red]✗[/]" if problem.is_error else "[yellow]![/]"
+        (errors if problem.is_error else console).print(f"{mark} {problem}", highlight=False)
 
 
 class RichReporter:

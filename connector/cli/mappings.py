@@ -25,6 +25,7 @@ from connector.cli.base import (
     mappings_app,
     plain_errors,
     print_json,
+    print_problems,
     print_rows,
 )
 from connector.domain.errors import ConfigError
@@ -76,9 +77,7 @@ def mappings_check(
 
 
 def _print_check(report: Any) -> None:
-    for problem in report.problems:
-        mark = "[red]✗[/]" if problem.is_error else "[yellow]![/]"
-        (errors if problem.is_error else console).print(f"{mark} {problem}", highlight=False)
+    print_problems(report.problems)
     for entity, note in report.charts.items():
         console.print(f"  {entity}: accounts checked against the {note}", highlight=False)
     mapping = report.mapping

@@ -20,9 +20,9 @@ from connector.cli.base import (
     _problem_json,
     app,
     console,
-    errors,
     plain_errors,
     print_json,
+    print_problems,
 )
 from connector.cli.mappings import _write_schema
 from connector.cli.sync import _print_sync
@@ -48,7 +48,8 @@ def policies_check(file: PoliciesFileOption = None, as_json: JsonFlag = False) -
     with plain_errors(as_json):
         application = _app_for()
         path = file or application.settings.policies_file
-        report = check_policies_file(application.engine, application.mapping()[0], path)
+        mapping, _ = application.mapping()
+        report = check_policies_file(application.engine, mapping, path)
     policies = report.policies
     if as_json:
         print_json(
@@ -58,15 +59,13 @@ def policies_check(file: PoliciesFileOption = None, as_json: JsonFlag = False) -
                 "version": policies.version if policies else None,
                 "effective_from": policies.effective_from if policies else None,
                 "problems": [_problem_json(p) for p in report.problems],
-                "entities": {e.id: policies.entity(e.id).summary() for e in application.mapping()[0].entities}
+                "entities": {e.id: policies.entity(e.id).summary() for e in mapping.entities}
                 if policies
                 else {},
             }
         )
     else:
-        for problem in report.problems:
-            mark = "[red]✗[/]" if problem.is_error else "[yellow]![/]"
-            (errors if problem.is_error else console).print(f"{mark} {problem}", highlight=False)
+        print_problems(report.problems)
         if report.ok and policies is not None:
             where = path or "no TOKENBOOKS_POLICIES_FILE: the built-in defaults"
             console.print(
