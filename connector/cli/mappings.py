@@ -160,10 +160,11 @@ def mappings_add_rule(
 ) -> None:
     """Add a rule for spend that lands in suspense (see `mappings coverage`), keeping every comment."""
     from connector.service.mapping_file import add_rule
+    from connector.settings import load_settings
 
     with plain_errors(as_json):
         conditions = dict(_condition(text) for text in when)
-        path = file or _app_for().settings.mapping_file
+        path = file or load_settings().mapping_file  # a file edit: no database to open
         edit = add_rule(
             path,
             rule_id=rule_id,
