@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -109,6 +109,16 @@ def busy_is_not_a_failure(as_json: bool = False) -> Iterator[None]:
         else:
             errors.print(f"[yellow]Busy:[/] {exc.message}. Nothing was done.", highlight=False)
         raise typer.Exit(0) from None
+
+
+def show_run(run: Any, as_json: bool, as_dict: Callable[[Any], dict], show: Callable[[Any], None]) -> None:
+    """A run's outcome as JSON or in words; a failed run exits 1 (a partial one did what it could: 0)."""
+    if as_json:
+        print_json(as_dict(run))
+    else:
+        show(run)
+    if run.status == "failed":
+        raise typer.Exit(1)
 
 
 def print_problems(problems: Iterable[Problem]) -> None:

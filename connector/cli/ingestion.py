@@ -27,6 +27,7 @@ from connector.cli.base import (
     plain_errors,
     print_json,
     print_rows,
+    show_run,
     sources_app,
 )
 from connector.domain.errors import ConfigError
@@ -71,12 +72,7 @@ def pull_command(
                 invoices_dir=application.settings.invoices_dir,
                 reporter=reporter,
             )
-    if as_json:
-        print_json(_pull_json(run))
-    else:
-        _print_pull(run)
-    if run.status == "failed":
-        raise typer.Exit(1)
+    show_run(run, as_json, _pull_json, _print_pull)
 
 
 def _pull_json(run: Any) -> dict:

@@ -23,6 +23,7 @@ from connector.cli.base import (
     plain_errors,
     print_json,
     print_problems,
+    show_run,
 )
 from connector.cli.mappings import _write_schema
 from connector.cli.sync import _print_sync
@@ -142,12 +143,7 @@ def close_command(
         application, target = _app_and_entity(entity)
         with RichReporter(quiet=as_json) as reporter:
             result = close_month(application, entity=target, period=month, reporter=reporter)
-    if as_json:
-        print_json(_close_json(result))
-    else:
-        _print_close(result)
-    if result.status == "failed":
-        raise typer.Exit(1)
+    show_run(result, as_json, _close_json, _print_close)
 
 
 def _close_json(result: Any) -> dict:

@@ -19,7 +19,7 @@ from connector.cli.base import (
     busy_is_not_a_failure,
     console,
     plain_errors,
-    print_json,
+    show_run,
 )
 from connector.cli.mappings import _share
 from connector.cli.operations import _raise_alerts
@@ -55,12 +55,7 @@ def sync_command(
             )
         if not dry_run:
             _raise_alerts(application, target)
-    if as_json:
-        print_json(_sync_json(result))
-    else:
-        _print_sync(result)
-    if result.status == "failed":
-        raise typer.Exit(1)
+    show_run(result, as_json, _sync_json, _print_sync)
 
 
 def _sync_json(result: Any) -> dict:
