@@ -1,11 +1,11 @@
-"""Command-line plumbing shared by every command: the typer apps, consoles, JSON output, plain errors,
-progress, and the small parsers of dates and periods."""
+"""Command-line plumbing shared by every command: the typer apps, consoles, opening the application for an
+entity, JSON output and tables, plain errors, progress, and the small parsers of dates and periods."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from connector.domain.errors import ConfigError, Problem, TokenbooksError
 from connector.domain.periods import Period, parse_day
@@ -110,6 +111,23 @@ def busy_is_not_a_failure(as_json: bool = False) -> Iterator[None]:
         raise typer.Exit(0) from None
 
 
+def show_run(run: Any, as_json: bool, as_dict: Callable[[Any], dict], show: Callable[[Any], None]) -> None:
+    """A run's outcome as JSON or in words; a failed run exits 1 (a partial one did what it could: 0)."""
+    if as_json:
+        print_json(as_dict(run))
+    else:
+        show(run)
+    if run.status == "failed":
+        raise typer.Exit(1)
+
+
+def print_problems(problems: Iterable[Problem]) -> None:
+    """A check's problems, one a line: errors (✗) on stderr, warnings (!) on stdout."""
+    for problem in problems:
+        mark = "[red]✗[/]" if problem.is_error else "[yellow]![/]"
+        (errors if problem.is_error else console).print(f"{mark} {problem}", highlight=False)
+
+
 class RichReporter:
     """Progress bars and notes on the terminal (stderr, so --json output stays clean)."""
 
@@ -152,6 +170,12 @@ def _app_for(**overrides: Any) -> Any:
     return build_app(load_settings(**overrides))
 
 
+def _app_and_entity(entity: str | None) -> tuple[Any, str]:
+    """The application, and the entity a command works on: the one named by --entity, else the default."""
+    application = _app_for()
+    return application, entity or application.default_entity()
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -160,6 +184,27 @@ def _cell(value: Any) -> str:
     if hasattr(value, "strftime"):
         return value.isoformat()
     return str(value)
+
+
+def print_rows(
+    rows: list[dict],
+    as_json: bool,
+    title: str,
+    columns: Sequence[str] | Mapping[str, str],
+    right: Container[str] = (),
+) -> None:
+    """Rows as JSON (every field), or as a table of `columns`: field names, or header → field. The
+    columns named in `right` (amounts) are right-aligned."""
+    if as_json:
+        print_json(rows)
+        return
+    fields = list(columns.values()) if isinstance(columns, Mapping) else list(columns)
+    table = Table(title=title)
+    for header in columns:
+        table.add_column(header, justify="right" if header in right else "left")
+    for row in rows:
+        table.add_row(*[_cell(row[name]) for name in fields])
+    console.print(table)
 
 
 def _day(value: str | None, option: str) -> date | None:

@@ -10,6 +10,7 @@ from rich.table import Table
 from connector.cli.base import (
     EntityOption,
     JsonFlag,
+    _app_and_entity,
     _app_for,
     _cell,
     app,
@@ -40,8 +41,7 @@ def connect_command(
     from connector.service.connections import connect_ledger
 
     with plain_errors(as_json):
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         say = errors.print if as_json else console.print
         connected = connect_ledger(
             application,

@@ -11,7 +11,7 @@ import typer
 from connector.cli.base import (
     EntityOption,
     JsonFlag,
-    _app_for,
+    _app_and_entity,
     _period,
     console,
     export_app,
@@ -35,8 +35,7 @@ def export_beancount_command(
 
     with plain_errors(as_json):
         month = _period(period)
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         mapping, _ = application.mapping()
         exported = export_beancount(
             application.engine, mapping, entity=target, period=month, now=application.clock()

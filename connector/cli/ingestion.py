@@ -14,6 +14,7 @@ from connector.cli.base import (
     EntityOption,
     JsonFlag,
     RichReporter,
+    _app_and_entity,
     _app_for,
     _cell,
     _day,
@@ -25,6 +26,8 @@ from connector.cli.base import (
     import_app,
     plain_errors,
     print_json,
+    print_rows,
+    show_run,
     sources_app,
 )
 from connector.domain.errors import ConfigError
@@ -58,8 +61,7 @@ def pull_command(
 
     with plain_errors(as_json):
         first, last = _day(since, "--since"), _day(until, "--until")
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         with RichReporter(quiet=as_json) as reporter:
             run = pull_sources(
                 application,
@@ -70,12 +72,7 @@ def pull_command(
                 invoices_dir=application.settings.invoices_dir,
                 reporter=reporter,
             )
-    if as_json:
-        print_json(_pull_json(run))
-    else:
-        _print_pull(run)
-    if run.status == "failed":
-        raise typer.Exit(1)
+    show_run(run, as_json, _pull_json, _print_pull)
 
 
 def _pull_json(run: Any) -> dict:
@@ -225,8 +222,7 @@ def _import_files(importer: str, files: list[Path], entity: str | None, as_json:
     from connector.service import imports
 
     with plain_errors(as_json):
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         reports = [getattr(imports, importer)(application, path, entity=target) for path in files]
     _show_imports(reports, as_json)
 
@@ -264,8 +260,7 @@ def import_bills_command(
 
     with plain_errors(as_json):
         month = _period(period)
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         vendors = application.ledger_vendors()
         if not vendors:
             raise ConfigError(
@@ -343,8 +338,8 @@ def credits_add_command(
             )
         except ValueError as exc:
             raise ConfigError(str(exc), fix="check --amount (positive), --currency and --expires") from None
-        application = _app_for()
-        lot = replace(lot, entity=entity or application.default_entity())
+        application, target = _app_and_entity(entity)
+        lot = replace(lot, entity=target)
         new = record_credit_lot(application, lot)
     if as_json:
         print_json({"lot_id": lot.lot_id, "new": new, "expires_on": lot.expires_on})
@@ -362,8 +357,7 @@ def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False)
     from connector.store.repositories import UnitOfWork
 
     with plain_errors(as_json):
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         with UnitOfWork(application.engine) as uow:
             lots = uow.credit_lots.for_entity(target)
     lots.sort(key=lambda lot: (lot.expires_on is None, lot.expires_on or date.max, lot.purchase_date))
@@ -380,20 +374,8 @@ def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False)
         }
         for lot in lots
     ]
-    if as_json:
-        print_json(rows)
-        return
-    table = Table(title=f"Credit lots of {target}")
-    for column in ("lot_id", "provider", "account", "purchased", "amount", "currency", "expires_on"):
-        table.add_column(column, justify="right" if column == "amount" else "left")
-    for row in rows:
-        table.add_row(
-            *[
-                _cell(row[c])
-                for c in ("lot_id", "provider", "account", "purchased", "amount", "currency", "expires_on")
-            ]
-        )
-    console.print(table)
+    columns = ("lot_id", "provider", "account", "purchased", "amount", "currency", "expires_on")
+    print_rows(rows, as_json, f"Credit lots of {target}", columns, right=("amount",))
 
 
 @sources_app.command("status")
@@ -402,8 +384,7 @@ def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = Fals
     from connector.service.pull import sources_status
 
     with plain_errors(as_json):
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         statuses = sources_status(application.engine, application.sources(target))
     rows = [
         {

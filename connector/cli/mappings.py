@@ -14,8 +14,8 @@ from rich.table import Table
 from connector.cli.base import (
     EntityOption,
     JsonFlag,
+    _app_and_entity,
     _app_for,
-    _cell,
     _day,
     _journal_json,
     _period,
@@ -25,6 +25,8 @@ from connector.cli.base import (
     mappings_app,
     plain_errors,
     print_json,
+    print_problems,
+    print_rows,
 )
 from connector.domain.errors import ConfigError
 from connector.domain.money import format_money
@@ -75,9 +77,7 @@ def mappings_check(
 
 
 def _print_check(report: Any) -> None:
-    for problem in report.problems:
-        mark = "[red]✗[/]" if problem.is_error else "[yellow]![/]"
-        (errors if problem.is_error else console).print(f"{mark} {problem}", highlight=False)
+    print_problems(report.problems)
     for entity, note in report.charts.items():
         console.print(f"  {entity}: accounts checked against the {note}", highlight=False)
     mapping = report.mapping
@@ -160,10 +160,11 @@ def mappings_add_rule(
 ) -> None:
     """Add a rule for spend that lands in suspense (see `mappings coverage`), keeping every comment."""
     from connector.service.mapping_file import add_rule
+    from connector.settings import load_settings
 
     with plain_errors(as_json):
         conditions = dict(_condition(text) for text in when)
-        path = file or _app_for().settings.mapping_file
+        path = file or load_settings().mapping_file  # a file edit: no database to open
         edit = add_rule(
             path,
             rule_id=rule_id,
@@ -204,8 +205,7 @@ def mappings_preview(
 
     with plain_errors(as_json):
         month = _period(period)
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         history = application.mapping_history()
         proposed, _ = load_mapping(candidate)
         lock = None if offline else application.ledger(target).lock_date()
@@ -304,8 +304,7 @@ def mappings_coverage(period: PeriodOption, entity: EntityOption = None, as_json
 
     with plain_errors(as_json):
         month = _period(period)
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         history = application.mapping_history()
         rows, unmapped = coverage_report(
             application.engine, history=history, entity=target, period=month, clock=application.clock
@@ -370,14 +369,10 @@ def mappings_history(as_json: JsonFlag = False) -> None:
                 }
                 for r in sorted(uow.mappings.all(), key=lambda r: r.version)
             ]
-    if as_json:
-        print_json(rows)
-        return
-    table = Table(title="Mapping versions")
-    for column in ("Version", "Effective from", "First used", "Change note"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            str(row["version"]), str(row["effective_from"]), _cell(row["first_seen_at"]), row["change_note"]
-        )
-    console.print(table)
+    columns = {
+        "Version": "version",
+        "Effective from": "effective_from",
+        "First used": "first_seen_at",
+        "Change note": "change_note",
+    }
+    print_rows(rows, as_json, "Mapping versions", columns)

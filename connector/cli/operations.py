@@ -11,9 +11,11 @@ import typer
 from connector.cli.base import (
     EntityOption,
     JsonFlag,
+    _app_and_entity,
     _app_for,
     _cell,
     _jsonable,
+    _period,
     app,
     console,
     errors,
@@ -21,7 +23,6 @@ from connector.cli.base import (
     print_json,
 )
 from connector.domain.errors import ConfigError, TokenbooksError
-from connector.domain.periods import Period
 
 # ------------------------------------------------------------------------------- service: serve, audit
 
@@ -109,8 +110,8 @@ def audit_trace(
     from connector.service.audit import trace
 
     with plain_errors(as_json):
-        application = _app_for()
-        found = trace(application.engine, entity=entity or application.default_entity(), key=key, line=line)
+        application, target = _app_and_entity(entity)
+        found = trace(application.engine, entity=target, key=key, line=line)
     if as_json:
         print_json(_trace_json(found))
         return
@@ -181,14 +182,11 @@ def audit_export(
     with plain_errors(as_json):
         if fmt not in FORMATS:
             raise ConfigError(f"--format {fmt!r} is not known", fix=f"use one of: {', '.join(FORMATS)}")
-        try:
-            month = Period.parse(period)
-        except ValueError as exc:
-            raise ConfigError(f"--period: {exc}") from None
-        application = _app_for()
+        month = _period(period)
+        application, target = _app_and_entity(entity)
         export = period_export(
             application.engine,
-            entity=entity or application.default_entity(),
+            entity=target,
             period=month,
             secrets=secret_values(application.settings),
         )
@@ -213,8 +211,7 @@ def approve_command(
     from connector.service.approvals import approve
 
     with plain_errors(as_json):
-        application = _app_for()
-        target_entity = entity or application.default_entity()
+        application, target_entity = _app_and_entity(entity)
         released = approve(
             application.engine, application.clock, entity=target_entity, target=target, approver=approver
         )
@@ -286,8 +283,8 @@ def alerts_list(
 def alerts_check(entity: EntityOption = None, as_json: JsonFlag = False) -> None:
     """Look for alerts now and send the new ones (the service does this after every run)."""
     with plain_errors(as_json):
-        application = _app_for()
-        sent = application.after_run(entity or application.default_entity())
+        application, target = _app_and_entity(entity)
+        sent = application.after_run(target)
     if as_json:
         print_json(
             [{"kind": a.kind, "subject": a.subject, "period": a.period, "sent_to": a.channels} for a in sent]

@@ -13,15 +13,17 @@ from connector.cli.base import (
     EntityOption,
     JsonFlag,
     RichReporter,
+    _app_and_entity,
     _app_for,
     _day,
     _period,
     _problem_json,
     app,
     console,
-    errors,
     plain_errors,
     print_json,
+    print_problems,
+    show_run,
 )
 from connector.cli.mappings import _write_schema
 from connector.cli.sync import _print_sync
@@ -47,7 +49,8 @@ def policies_check(file: PoliciesFileOption = None, as_json: JsonFlag = False) -
     with plain_errors(as_json):
         application = _app_for()
         path = file or application.settings.policies_file
-        report = check_policies_file(application.engine, application.mapping()[0], path)
+        mapping, _ = application.mapping()
+        report = check_policies_file(application.engine, mapping, path)
     policies = report.policies
     if as_json:
         print_json(
@@ -57,15 +60,13 @@ def policies_check(file: PoliciesFileOption = None, as_json: JsonFlag = False) -
                 "version": policies.version if policies else None,
                 "effective_from": policies.effective_from if policies else None,
                 "problems": [_problem_json(p) for p in report.problems],
-                "entities": {e.id: policies.entity(e.id).summary() for e in application.mapping()[0].entities}
+                "entities": {e.id: policies.entity(e.id).summary() for e in mapping.entities}
                 if policies
                 else {},
             }
         )
     else:
-        for problem in report.problems:
-            mark = "[red]✗[/]" if problem.is_error else "[yellow]![/]"
-            (errors if problem.is_error else console).print(f"{mark} {problem}", highlight=False)
+        print_problems(report.problems)
         if report.ok and policies is not None:
             where = path or "no TOKENBOOKS_POLICIES_FILE: the built-in defaults"
             console.print(
@@ -139,16 +140,10 @@ def close_command(
 
     with plain_errors(as_json):
         month = _period(period)
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         with RichReporter(quiet=as_json) as reporter:
             result = close_month(application, entity=target, period=month, reporter=reporter)
-    if as_json:
-        print_json(_close_json(result))
-    else:
-        _print_close(result)
-    if result.status == "failed":
-        raise typer.Exit(1)
+    show_run(result, as_json, _close_json, _print_close)
 
 
 def _close_json(result: Any) -> dict:
@@ -283,8 +278,7 @@ def report_command(
     from connector.service.reports import run_report
 
     with plain_errors(as_json):
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         to = _period(last, "--to") if last else Period.of(application.clock().date())
         start = _period(first, "--from") if first else Period(to.year - 1, to.month).next()
         report = run_report(

@@ -10,7 +10,7 @@ from rich.table import Table
 from connector.cli.base import (
     EntityOption,
     JsonFlag,
-    _app_for,
+    _app_and_entity,
     _period,
     app,
     busy_is_not_a_failure,
@@ -34,8 +34,7 @@ def reconcile_command(
 
     with plain_errors(as_json), busy_is_not_a_failure(as_json):
         month = _period(period)
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         results = reconcile_run(application, entity=target, period=month, read_back=not offline)
     if as_json:
         print_json({"period": period, "entity": target, "results": [_recon_json(r) for r in results]})

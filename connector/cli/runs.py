@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from connector.cli.base import JsonFlag, _app_for, _cell, app, console, db_app, plain_errors, print_json
+from connector.cli.base import JsonFlag, _app_for, app, console, db_app, plain_errors, print_rows
 
 # ---------------------------------------------------------------------------------------------- runs, keys
 
@@ -43,20 +42,12 @@ def runs_command(
                     }
                     for r in uow.runs.latest(limit)
                 ]
-    if as_json:
-        print_json(rows)
-        return
-    table = Table(title="Events" if run_id else "Runs")
     columns = (
         ["at", "kind", "level", "message"]
         if run_id
         else ["started_at", "kind", "entity", "status", "reason", "run_id"]
     )
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[_cell(row[c]) for c in columns])
-    console.print(table)
+    print_rows(rows, as_json, "Events" if run_id else "Runs", columns)
 
 
 @db_app.command("upgrade")

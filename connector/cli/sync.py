@@ -12,14 +12,14 @@ from connector.cli.base import (
     EntityOption,
     JsonFlag,
     RichReporter,
-    _app_for,
+    _app_and_entity,
     _day,
     _journal_json,
     app,
     busy_is_not_a_failure,
     console,
     plain_errors,
-    print_json,
+    show_run,
 )
 from connector.cli.mappings import _share
 from connector.cli.operations import _raise_alerts
@@ -48,20 +48,14 @@ def sync_command(
     with plain_errors(as_json), busy_is_not_a_failure(as_json):
         first = _day(since, "--since")
         last = _day(until, "--until")
-        application = _app_for()
-        target = entity or application.default_entity()
+        application, target = _app_and_entity(entity)
         with RichReporter(quiet=as_json) as reporter:
             result = sync(
                 application, entity=target, since=first, until=last, dry_run=dry_run, reporter=reporter
             )
         if not dry_run:
             _raise_alerts(application, target)
-    if as_json:
-        print_json(_sync_json(result))
-    else:
-        _print_sync(result)
-    if result.status == "failed":
-        raise typer.Exit(1)
+    show_run(result, as_json, _sync_json, _print_sync)
 
 
 def _sync_json(result: Any) -> dict:

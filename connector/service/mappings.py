@@ -116,7 +116,7 @@ def number_problems(
     """The version-number rules of a controller's versioned file (the mapping, the policies): a number
     names one content forever (`same` says whether a stored row means the same), and never goes down.
     `rows` are the stored versions (with version, content_hash, first_seen_at and change_note)."""
-    line = _line_of(key, text)
+    line = line_of(key, text)
     others = [r for r in rows if r.content_hash != content_hash]
     newest = max((r.version for r in others), default=0)
     bump = f"raise {key} to {max(newest, version) + 1}, set effective_from and say why in change_note" + (
@@ -167,9 +167,12 @@ def _stored(row: MappingVersionRow) -> MappingSet:
     return mapping
 
 
-def _line_of(key: str, text: str) -> str:
+def line_of(key: str, text: str, *, nested: bool = False) -> str:
+    """The line of a controller's file where `key:` first appears ("" if nowhere): at the top level, or
+    at any depth when `nested`."""
+    indent = r"\s*" if nested else ""
     for number, line in enumerate(text.splitlines(), start=1):
-        if re.match(rf"{key}\s*:", line):
+        if re.match(rf"{indent}{re.escape(key)}\s*:", line):
             return str(number)
     return ""
 

@@ -10,7 +10,6 @@ file the built-in defaults apply (arrears, daily accruals, next open period), an
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from connector.domain.errors import ConfigError, Problem, Severity, errors_only
 from connector.domain.fx import RateTable, parse_rates
 from connector.domain.mapping import ROLES, Category, MappingSet
 from connector.domain.policy_file import parse_policies
-from connector.service.mappings import number_problems, read_controller_file, refused
+from connector.service.mappings import line_of, number_problems, read_controller_file, refused
 from connector.service.runs import Clock
 from connector.store.repositories import UnitOfWork
 from connector.store.tables import PolicyVersionRow
@@ -154,7 +153,7 @@ def role_problems(policies: PolicySet, mapping: MappingSet, text: str = "") -> l
             problems.append(
                 Problem(
                     policies.source,
-                    _line_of(entity.entity, text),
+                    line_of(entity.entity, text, nested=True),
                     f"entities.{entity.entity}",
                     "this entity is not in the mapping; its policies are never used",
                     "check the entity id against the mapping's entities",
@@ -162,13 +161,6 @@ def role_problems(policies: PolicySet, mapping: MappingSet, text: str = "") -> l
                 )
             )
     return problems
-
-
-def _line_of(key: str, text: str) -> str:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if re.match(rf"\s*{re.escape(key)}\s*:", line):
-            return str(number)
-    return ""
 
 
 def rates_path(policies: PolicySet, entity: str) -> Path | None:
