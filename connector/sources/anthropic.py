@@ -17,7 +17,7 @@ form. A structurally bad page in either report refuses the whole window (nothing
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -119,10 +119,12 @@ class AnthropicSource:
         parsed: list[tuple[RawPage, list]] = []
         label = "Anthropic cost report" if path == COST_PATH else "Anthropic usage report"
 
+        start, end = window.utc_bounds()
+
         def fetch(cursor: str | None) -> tuple[object, str | None]:
             params: dict[str, Any] = {
-                "starting_at": _rfc3339(window.first_day),
-                "ending_at": _rfc3339(window.last_day + timedelta(days=1)),
+                "starting_at": _rfc3339(start),
+                "ending_at": _rfc3339(end),
                 "bucket_width": "1d",
                 "limit": min(MAX_DAYS_PER_PAGE, window.days),
                 "group_by[]": list(group_by),
@@ -275,5 +277,5 @@ def _refused(result: PullResult) -> PullResult:
     return result
 
 
-def _rfc3339(day: date) -> str:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from connector.domain.errors import InputError, Problem
-from connector.domain.facts import Fact
+from connector.domain.facts import Fact, utc_day_bounds
 from connector.domain.usage import Usage
 
 
@@ -35,6 +35,10 @@ class Window:
     def with_lag(self, lag_days: int, floor: date | None = None) -> Window:
         first = self.first_day - timedelta(days=lag_days)
         return Window(max(first, floor) if floor else first, self.last_day)
+
+    def utc_bounds(self) -> tuple[datetime, datetime]:
+        """From the first day's UTC midnight to the UTC midnight that ends the last day."""
+        return utc_day_bounds(self.first_day)[0], utc_day_bounds(self.last_day)[1]
 
 
 @dataclass(frozen=True, slots=True)

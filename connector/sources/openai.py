@@ -10,7 +10,7 @@ free text and is kept as it is. Facts, schema: ../shared/reference/providers.md 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -78,8 +78,7 @@ class OpenAICostsSource:
 
     def _pull(self, window: Window, progress: Progress | None) -> PullResult:
         result = PullResult(self.name, self.provider, self.provider_account, window)
-        start = utc_midnight(window.first_day)
-        end = utc_midnight(window.last_day + timedelta(days=1))
+        start, end = window.utc_bounds()
         pages = CursorPages(self.name, COSTS_PATH)
 
         def fetch(cursor: str | None) -> tuple[object, str | None]:
@@ -207,7 +206,3 @@ def bucket_bounds(
         problems.append(Problem(source, where, "end_time", "is not after start_time", _FIX_PROVIDER))
         return None
     return start_at, end_at
-
-
-def utc_midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -10,7 +10,6 @@ not a failure. Facts, schema: ../shared/reference/providers.md §1.2–1.5.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,7 +27,7 @@ from connector.sources.base import (
     check_envelope,
 )
 from connector.sources.http import HttpClient
-from connector.sources.openai import bucket_bounds, utc_midnight
+from connector.sources.openai import bucket_bounds
 
 MAX_DAYS_PER_PAGE = 31  # the usage endpoints' maximum for daily buckets
 IDS = ("project_id", "user_id", "api_key_id")
@@ -96,12 +95,13 @@ class OpenAIUsageSource:
         self, endpoint: str, window: Window, result: PullResult, progress: Progress | None
     ) -> None:
         path = f"/organization/usage/{endpoint}"
+        start, end = window.utc_bounds()
         pages = CursorPages(self.name, path)
 
         def fetch(cursor: str | None) -> tuple[object, str | None]:
             params: dict[str, Any] = {
-                "start_time": int(utc_midnight(window.first_day).timestamp()),
-                "end_time": int(utc_midnight(window.last_day + timedelta(days=1)).timestamp()),
+                "start_time": int(start.timestamp()),
+                "end_time": int(end.timestamp()),
                 "bucket_width": "1d",
                 "group_by": list(ENDPOINTS[endpoint]),
                 "limit": min(MAX_DAYS_PER_PAGE, window.days),
