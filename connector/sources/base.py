@@ -132,14 +132,32 @@ def check_envelope(data: object, source: str, where: str) -> list[Problem]:
 
 
 Bounds = Callable[[Any, str, str, list[Problem]], Any]  # (bucket, source, where, problems) → bounds or None
+Build = Callable[
+    [dict, Any, str, str, list[Problem]], Any
+]  # (result, bounds, source, where, problems) → item
 
 
-def page_results(
+def parse_report_page(
+    data: Any, source: str, page_no: int, bounds: Bounds, build: Build
+) -> tuple[list, list[Problem], int]:
+    """One report page (OpenAI and Anthropic share the shape: data[] of buckets, each with its time bounds
+    and results[]) as (items built from its result objects, problems, result objects received). Envelope,
+    bucket and result problems are reported; what they concern is left out."""
+    items: list = []
+    problems: list[Problem] = []
+    received = 0
+    for where, bucket_bounds, result in _page_results(data, source, f"page {page_no}", problems, bounds):
+        received += 1
+        item = build(result, bucket_bounds, source, where, problems)
+        if item is not None:
+            items.append(item)
+    return items, problems, received
+
+
+def _page_results(
     data: Any, source: str, where: str, problems: list[Problem], bounds: Bounds
 ) -> Iterator[tuple]:
-    """(location, bucket bounds, result) for every result object of a report page (OpenAI and Anthropic
-    share the shape: data[] of buckets, each with its time bounds and results[]). Envelope, bucket and
-    result problems are added to `problems`; what they concern is left out."""
+    """(location, bucket bounds, result) for every result object of a report page."""
     problems.extend(check_envelope(data, source, where))
     if problems:
         return

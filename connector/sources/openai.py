@@ -34,7 +34,7 @@ from connector.sources.base import (
     PullResult,
     RawPage,
     Window,
-    page_results,
+    parse_report_page,
 )
 from connector.sources.http import HttpClient
 
@@ -118,16 +118,7 @@ class OpenAICostsSource:
     # ------------------------------------------------------------------------------------------ parsing
 
     def _parse_page(self, data: Any, url: str, page_no: int) -> tuple[list[Fact], list[Problem], int]:
-        source = f"OpenAI Costs API ({url})"
-        facts: list[Fact] = []
-        problems: list[Problem] = []
-        received = 0
-        for where, bounds, item in page_results(data, source, f"page {page_no}", problems, bucket_bounds):
-            received += 1
-            fact = self._fact(item, bounds, source, where, problems)
-            if fact is not None:
-                facts.append(fact)
-        return facts, problems, received
+        return parse_report_page(data, f"OpenAI Costs API ({url})", page_no, bucket_bounds, self._fact)
 
     def _fact(
         self,

@@ -11,6 +11,7 @@ not a failure. Facts, schema: ../shared/reference/providers.md §1.2–1.5.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,7 @@ from connector.sources.base import (
     PullResult,
     RawPage,
     Window,
-    check_envelope,
+    parse_report_page,
 )
 from connector.sources.http import HttpClient
 from connector.sources.openai import bucket_bounds
@@ -135,38 +136,12 @@ class OpenAIUsageSource:
     def _parse_page(
         self, endpoint: str, data: Any, url: str, page_no: int
     ) -> tuple[list[Usage], list[Problem], int]:
-        source, where = f"OpenAI Usage API ({url})", f"page {page_no}"
-        problems = check_envelope(data, source, where)
-        if problems:
-            return [], problems, 0
-        records: list[Usage] = []
-        received = 0
-        for b_index, bucket in enumerate(data["data"]):
-            bucket_where = f"{where}, data[{b_index}]"
-            bounds = bucket_bounds(bucket, source, bucket_where, problems)
-            if bounds is None:
-                continue
-            results = bucket.get("results")
-            if not isinstance(results, list):
-                problems.append(
-                    Problem(source, bucket_where, "results", "missing or not a list", PROVIDER_FIX)
-                )
-                continue
-            for r_index, item in enumerate(results):
-                received += 1
-                record = self._usage(
-                    endpoint, item, bounds, source, f"{bucket_where}.results[{r_index}]", problems
-                )
-                if record is not None:
-                    records.append(record)
-        return records, problems, received
+        source = f"OpenAI Usage API ({url})"
+        return parse_report_page(data, source, page_no, bucket_bounds, partial(self._usage, endpoint))
 
     def _usage(
-        self, endpoint: str, item: Any, bounds, source: str, where: str, problems: list[Problem]
+        self, endpoint: str, item: dict, bounds, source: str, where: str, problems: list[Problem]
     ) -> Usage | None:
-        if not isinstance(item, dict):
-            problems.append(Problem(source, where, "", "a result is not an object", PROVIDER_FIX))
-            return None
         before = len(problems)
         for name in REQUIRED_METRICS.get(endpoint, ()):
             if name not in item:
