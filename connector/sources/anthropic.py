@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +28,7 @@ from connector.domain.facts import CostBasis, Dimensions, Fact, natural_key
 from connector.domain.pricing import PriceCatalog, price_usage
 from connector.domain.usage import Usage, split_fact
 from connector.sources.anthropic_reports import ReportContext, parse_cost_page, parse_usage_page
-from connector.sources.base import CursorPages, Progress, PullResult, RawPage, Window
+from connector.sources.base import Progress, PullResult, RawPage, Window, read_report
 from connector.sources.http import HttpClient
 
 COST_PATH = "/v1/organizations/cost_report"
@@ -115,36 +116,19 @@ class AnthropicSource:
         progress: Progress | None,
     ) -> list[tuple[RawPage, list]]:
         """Every page of one report for the window, parsed; stops at the first page with an error."""
-        pages = CursorPages(self.name, path)
-        parsed: list[tuple[RawPage, list]] = []
-        label = "Anthropic cost report" if path == COST_PATH else "Anthropic usage report"
-
         start, end = window.utc_bounds()
-
-        def fetch(cursor: str | None) -> tuple[object, str | None]:
-            params: dict[str, Any] = {
-                "starting_at": _rfc3339(start),
-                "ending_at": _rfc3339(end),
-                "bucket_width": "1d",
-                "limit": min(MAX_DAYS_PER_PAGE, window.days),
-                "group_by[]": list(group_by),
-            }
-            if cursor:
-                params["page"] = cursor
-            if progress:
-                progress(pages.count, f"{label} page {pages.count + 1}")
-            response = self.client.get_json(path, params)
-            items, problems, received = parse(response.data, response.url, pages.count + 1, self.ctx)
-            result.problems.extend(problems)
-            result.received += received
-            parsed.append((RawPage(response.url, dict(params), response.text), items))
-            data = response.data if isinstance(response.data, dict) else {}
-            return data, (data.get("next_page") if data.get("has_more") is True else None)
-
-        for _ in pages.iterate(fetch):
-            if result.errors:
-                break
-        return parsed
+        params: dict[str, Any] = {
+            "starting_at": _rfc3339(start),
+            "ending_at": _rfc3339(end),
+            "bucket_width": "1d",
+            "limit": min(MAX_DAYS_PER_PAGE, window.days),
+            "group_by[]": list(group_by),
+        }
+        label = "Anthropic cost report" if path == COST_PATH else "Anthropic usage report"
+        pages, _ = read_report(
+            self.client, path, params, partial(parse, ctx=self.ctx), result, label=label, progress=progress
+        )
+        return pages
 
     # ------------------------------------------------------------------------------- split and estimate
 

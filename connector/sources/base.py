@@ -7,14 +7,15 @@ have already seen, so a provider bug cannot loop a run forever.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from connector.domain.errors import InputError, Problem
 from connector.domain.facts import Fact, utc_day_bounds
 from connector.domain.usage import Usage
+from connector.sources.http import HttpClient, JsonResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,10 @@ class RawPage:
     request: dict
     body: str
     natural_keys: tuple[str, ...] = ()
+
+    def producing(self, items: Iterable[Fact | Usage]) -> RawPage:
+        """This page, naming the facts or usage it produced."""
+        return replace(self, natural_keys=tuple(item.natural_key for item in items))
 
 
 @dataclass
@@ -110,6 +115,52 @@ class CursorPages:
                 )
             self.seen.add(next_cursor)
             cursor = next_cursor
+
+
+PageParser = Callable[[Any, str, int], tuple[list, list[Problem], int]]  # (data, url, page no) → parsed
+
+
+def read_report(
+    client: HttpClient,
+    path: str,
+    params: dict[str, Any],
+    parse: PageParser,
+    result: PullResult,
+    *,
+    label: str,
+    progress: Progress | None,
+    accept: Callable[[int], tuple[int, ...]] = lambda page_no: (),
+) -> tuple[list[tuple[RawPage, list]], JsonResponse | None]:
+    """Every page of one cursor-paged report (OpenAI and Anthropic page alike: `page` in, `has_more` and
+    `next_page` out), each parsed by `parse(data, url, page no)`: the pages as received, with what each
+    produced. Problems and the count of records received go to `result`; reading stops after the first
+    page with an error. A status that `accept(page no)` lists (an endpoint or a group-by an older API
+    lacks) ends the reading: that answer is returned beside the pages read before it."""
+    pages = CursorPages(result.source, path)
+    read: list[tuple[RawPage, list]] = []
+    answered: list[JsonResponse] = []
+
+    def fetch(cursor: str | None) -> tuple[object, str | None]:
+        request = {**params, "page": cursor} if cursor else dict(params)
+        page_no = pages.count + 1
+        if progress:
+            progress(pages.count, f"{label} page {page_no}")
+        accepted = accept(page_no)
+        response = client.get_json(path, request, accept=accepted)
+        if response.status in accepted:
+            answered.append(response)
+            return {}, None
+        items, problems, received = parse(response.data, response.url, page_no)
+        result.problems.extend(problems)
+        result.received += received
+        read.append((RawPage(response.url, request, response.text), items))
+        data = response.data if isinstance(response.data, dict) else {}
+        return data, (data.get("next_page") if data.get("has_more") is True else None)
+
+    for _ in pages.iterate(fetch):
+        if result.errors:
+            break  # the window is refused as a whole; no point fetching more
+    return read, (answered[0] if answered else None)
 
 
 PROVIDER_FIX = (

@@ -29,14 +29,13 @@ from connector.sources.base import (
     PROVIDER_FIX as _FIX_PROVIDER,
 )
 from connector.sources.base import (
-    CursorPages,
     Progress,
     PullResult,
-    RawPage,
     Window,
     parse_report_page,
+    read_report,
 )
-from connector.sources.http import HttpClient
+from connector.sources.http import HttpClient, JsonResponse
 
 COSTS_PATH = "/organization/costs"
 MAX_DAYS_PER_PAGE = 31  # the API allows 180; a month per page keeps pages small
@@ -67,53 +66,43 @@ class OpenAICostsSource:
         ZoneInfo(timezone)  # fail early on a bad zone
 
     def pull(self, window: Window, progress: Progress | None = None) -> PullResult:
-        try:
-            return self._pull(window, progress)
-        except _GroupByRefused as refused:
+        result, refused = self._pull(window, progress)
+        if refused is not None:
             # An API older than the api_key_id group-by (2026) answers 400: pull without it from now on.
             self.group_by = tuple(g for g in self.group_by if g != "api_key_id")
-            result = self._pull(window, progress)
-            result.problems.append(refused.warning)
-            return result
+            result, _ = self._pull(window, progress)
+            result.problems.append(_group_by_refused(refused.url))
+        return result
 
-    def _pull(self, window: Window, progress: Progress | None) -> PullResult:
+    def _pull(self, window: Window, progress: Progress | None) -> tuple[PullResult, JsonResponse | None]:
+        """The window's facts, or the answer refusing the api_key_id group-by (then nothing was read)."""
         result = PullResult(self.name, self.provider, self.provider_account, window)
         start, end = window.utc_bounds()
-        pages = CursorPages(self.name, COSTS_PATH)
-
-        def fetch(cursor: str | None) -> tuple[object, str | None]:
-            params: dict[str, Any] = {
-                "start_time": int(start.timestamp()),
-                "end_time": int(end.timestamp()),
-                "bucket_width": "1d",
-                "group_by": list(self.group_by),
-                "limit": min(MAX_DAYS_PER_PAGE, window.days),
-            }
-            if cursor:
-                params["page"] = cursor
-            if progress:
-                progress(pages.count, f"OpenAI costs page {pages.count + 1}")
-            by_key = "api_key_id" in self.group_by and cursor is None
-            response = self.client.get_json(COSTS_PATH, params, accept=(400,) if by_key else ())
-            if response.status == 400:
-                raise _GroupByRefused(response.url)
-            page_no = pages.count + 1
-            facts, problems, received = self._parse_page(response.data, response.url, page_no)
+        params: dict[str, Any] = {
+            "start_time": int(start.timestamp()),
+            "end_time": int(end.timestamp()),
+            "bucket_width": "1d",
+            "group_by": list(self.group_by),
+            "limit": min(MAX_DAYS_PER_PAGE, window.days),
+        }
+        by_key = "api_key_id" in self.group_by
+        pages, refused = read_report(
+            self.client,
+            COSTS_PATH,
+            params,
+            self._parse_page,
+            result,
+            label="OpenAI costs",
+            progress=progress,
+            accept=lambda page_no: (400,) if by_key and page_no == 1 else (),
+        )
+        if refused is not None:
+            return result, refused
+        for page, facts in pages:
             result.facts.extend(facts)
-            result.problems.extend(problems)
-            result.received += received
-            result.pages.append(
-                RawPage(response.url, dict(params), response.text, tuple(f.natural_key for f in facts))
-            )
-            data = response.data if isinstance(response.data, dict) else {}
-            has_more = data.get("has_more") is True
-            return data, (data.get("next_page") if has_more else None)
-
-        for _ in pages.iterate(fetch):
-            if result.errors:
-                break  # the window is refused as a whole; no point fetching more
+            result.pages.append(page.producing(facts))
         result.quarantined = sum(1 for p in result.problems if p.is_error)
-        return result
+        return result, None
 
     # ------------------------------------------------------------------------------------------ parsing
 
@@ -164,18 +153,16 @@ class OpenAICostsSource:
         )
 
 
-class _GroupByRefused(Exception):
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.warning = Problem(
-            f"OpenAI Costs API ({url})",
-            "page 1",
-            "group_by",
-            "this organization's API refused group_by=api_key_id (HTTP 400); costs were pulled per project "
-            "and line item only",
-            "nothing to do: per-key costs appear once OpenAI offers them to the organization",
-            Severity.WARNING,
-        )
+def _group_by_refused(url: str) -> Problem:
+    return Problem(
+        f"OpenAI Costs API ({url})",
+        "page 1",
+        "group_by",
+        "this organization's API refused group_by=api_key_id (HTTP 400); costs were pulled per project "
+        "and line item only",
+        "nothing to do: per-key costs appear once OpenAI offers them to the organization",
+        Severity.WARNING,
+    )
 
 
 def bucket_bounds(

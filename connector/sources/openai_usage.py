@@ -20,12 +20,11 @@ from connector.domain.facts import Dimensions, natural_key, posting_date_for_buc
 from connector.domain.usage import Usage
 from connector.sources.base import (
     PROVIDER_FIX,
-    CursorPages,
     Progress,
     PullResult,
-    RawPage,
     Window,
     parse_report_page,
+    read_report,
 )
 from connector.sources.http import HttpClient
 from connector.sources.openai import bucket_bounds
@@ -95,43 +94,30 @@ class OpenAIUsageSource:
     def _pull_endpoint(
         self, endpoint: str, window: Window, result: PullResult, progress: Progress | None
     ) -> None:
-        path = f"/organization/usage/{endpoint}"
         start, end = window.utc_bounds()
-        pages = CursorPages(self.name, path)
-
-        def fetch(cursor: str | None) -> tuple[object, str | None]:
-            params: dict[str, Any] = {
-                "start_time": int(start.timestamp()),
-                "end_time": int(end.timestamp()),
-                "bucket_width": "1d",
-                "group_by": list(ENDPOINTS[endpoint]),
-                "limit": min(MAX_DAYS_PER_PAGE, window.days),
-            }
-            if cursor:
-                params["page"] = cursor
-            if progress:
-                progress(pages.count, f"OpenAI usage {endpoint} page {pages.count + 1}")
-            response = self.client.get_json(
-                path, params, accept=(404,) if endpoint in NEWER_ENDPOINTS else ()
-            )
-            if response.status == 404:
-                result.problems.append(_not_offered(endpoint, response.url))
-                return {}, None
-            records, problems, received = self._parse_page(
-                endpoint, response.data, response.url, pages.count + 1
-            )
+        params: dict[str, Any] = {
+            "start_time": int(start.timestamp()),
+            "end_time": int(end.timestamp()),
+            "bucket_width": "1d",
+            "group_by": list(ENDPOINTS[endpoint]),
+            "limit": min(MAX_DAYS_PER_PAGE, window.days),
+        }
+        newer = endpoint in NEWER_ENDPOINTS
+        pages, missing = read_report(
+            self.client,
+            f"/organization/usage/{endpoint}",
+            params,
+            partial(self._parse_page, endpoint),
+            result,
+            label=f"OpenAI usage {endpoint}",
+            progress=progress,
+            accept=lambda page_no: (404,) if newer else (),
+        )
+        for page, records in pages:
             result.usage.extend(records)
-            result.problems.extend(problems)
-            result.received += received
-            result.pages.append(
-                RawPage(response.url, dict(params), response.text, tuple(r.natural_key for r in records))
-            )
-            data = response.data if isinstance(response.data, dict) else {}
-            return data, (data.get("next_page") if data.get("has_more") is True else None)
-
-        for _ in pages.iterate(fetch):
-            if result.errors:
-                break
+            result.pages.append(page.producing(records))
+        if missing is not None:
+            result.problems.append(_not_offered(endpoint, missing.url))
 
     def _parse_page(
         self, endpoint: str, data: Any, url: str, page_no: int
