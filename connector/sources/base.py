@@ -117,6 +117,16 @@ class CursorPages:
             cursor = next_cursor
 
 
+def dimension_text(value: object) -> str | None:
+    """A JSON value (a group-by field, a tag) as a dimension's text: null stays None, booleans are written
+    as JSON writes them."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 PageParser = Callable[[Any, str, int], tuple[list, list[Problem], int]]  # (data, url, page no) → parsed
 
 

@@ -23,6 +23,7 @@ from connector.sources.base import (
     Progress,
     PullResult,
     Window,
+    dimension_text,
     parse_report_page,
     read_report,
 )
@@ -147,7 +148,7 @@ class OpenAIUsageSource:
             metrics.append((name, Decimal(value)))
         if len(problems) > before:
             return None
-        groups = {field: _text(item.get(field)) for field in ENDPOINTS[endpoint]}
+        groups = {field: dimension_text(item.get(field)) for field in ENDPOINTS[endpoint]}
         start, end = bounds
         return Usage(
             entity=self.entity,
@@ -164,14 +165,6 @@ class OpenAIUsageSource:
             metrics=tuple(sorted(metrics)),
             source=self.name,
         )
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _not_offered(endpoint: str, url: str) -> Problem:
