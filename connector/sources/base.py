@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from connector.domain.errors import InputError, Problem
 from connector.domain.facts import Fact, utc_day_bounds
 from connector.domain.usage import Usage
-from connector.sources.http import HttpClient, JsonResponse
+
+if TYPE_CHECKING:  # annotations only: FOCUS imports, which use this module, need no HTTP stack
+    from connector.sources.http import HttpClient, JsonResponse
 
 
 @dataclass(frozen=True, slots=True)
