@@ -76,10 +76,10 @@ class AnthropicSource:
         result = PullResult(self.name, self.provider, self.provider_account, window)
         cost_pages = self._read(COST_PATH, COST_GROUP_BY, window, parse_cost_page, result, progress)
         if result.errors:
-            return _refused(result)
+            return result.refused_if_bad()
         usage_pages = self._read(USAGE_PATH, USAGE_GROUP_BY, window, parse_usage_page, result, progress)
         if result.errors:
-            return _refused(result)
+            return result.refused_if_bad()
         usage = [u for _, records in usage_pages for u in records]
         by_day_and_workspace: dict[tuple, list[Usage]] = defaultdict(list)
         for record in usage:
@@ -253,12 +253,6 @@ def _unpriced(record: Usage, metric: str, quantity: Decimal) -> Problem:
         "add the model to the price catalog (TOKENBOOKS_PRICES_FILE) and pull these days again",
         Severity.WARNING,
     )
-
-
-def _refused(result: PullResult) -> PullResult:
-    result.facts, result.usage = [], []
-    result.quarantined = len(result.errors)
-    return result
 
 
 def _rfc3339(moment: datetime) -> str:

@@ -75,6 +75,15 @@ class PullResult:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.is_error]
 
+    def refused_if_bad(self) -> PullResult:
+        """This result, emptied when the window has an error (it is refused whole, nothing of it stored);
+        its errors are what was quarantined."""
+        errors = self.errors
+        if errors:
+            self.facts, self.usage = [], []
+        self.quarantined = len(errors)
+        return self
+
 
 Progress = Callable[[int, str], None]  # (pages so far, what is being fetched)
 

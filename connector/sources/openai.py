@@ -101,8 +101,7 @@ class OpenAICostsSource:
         for page, facts in pages:
             result.facts.extend(facts)
             result.pages.append(page.producing(facts))
-        result.quarantined = sum(1 for p in result.problems if p.is_error)
-        return result, None
+        return result.refused_if_bad(), None
 
     # ------------------------------------------------------------------------------------------ parsing
 

@@ -88,9 +88,8 @@ class OpenAIUsageSource:
         for endpoint in self.endpoints:
             self._pull_endpoint(endpoint, window, result, progress)
             if result.errors:
-                result.usage, result.quarantined = [], len(result.errors)
                 break
-        return result
+        return result.refused_if_bad()
 
     def _pull_endpoint(
         self, endpoint: str, window: Window, result: PullResult, progress: Progress | None
