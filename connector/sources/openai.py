@@ -38,7 +38,8 @@ from connector.sources.base import (
 from connector.sources.http import HttpClient, JsonResponse
 
 COSTS_PATH = "/organization/costs"
-MAX_DAYS_PER_PAGE = 31  # the API allows 180; a month per page keeps pages small
+# the usage endpoints' maximum for daily buckets; costs allow 180, but a month per page keeps pages small
+MAX_DAYS_PER_PAGE = 31
 
 
 class OpenAICostsSource:
@@ -77,14 +78,7 @@ class OpenAICostsSource:
     def _pull(self, window: Window, progress: Progress | None) -> tuple[PullResult, JsonResponse | None]:
         """The window's facts, or the answer refusing the api_key_id group-by (then nothing was read)."""
         result = PullResult(self.name, self.provider, self.provider_account, window)
-        start, end = window.utc_bounds()
-        params: dict[str, Any] = {
-            "start_time": int(start.timestamp()),
-            "end_time": int(end.timestamp()),
-            "bucket_width": "1d",
-            "group_by": list(self.group_by),
-            "limit": min(MAX_DAYS_PER_PAGE, window.days),
-        }
+        params = daily_buckets(window, self.group_by)
         by_key = "api_key_id" in self.group_by
         pages, refused = read_report(
             self.client,
@@ -162,6 +156,18 @@ def _group_by_refused(url: str) -> Problem:
         "nothing to do: per-key costs appear once OpenAI offers them to the organization",
         Severity.WARNING,
     )
+
+
+def daily_buckets(window: Window, group_by: tuple[str, ...]) -> dict[str, Any]:
+    """The request for a window's daily buckets, which the Costs and Usage APIs share."""
+    start, end = window.utc_bounds()
+    return {
+        "start_time": int(start.timestamp()),
+        "end_time": int(end.timestamp()),
+        "bucket_width": "1d",
+        "group_by": list(group_by),
+        "limit": min(MAX_DAYS_PER_PAGE, window.days),
+    }
 
 
 def bucket_bounds(

@@ -28,9 +28,8 @@ from connector.sources.base import (
     read_report,
 )
 from connector.sources.http import HttpClient
-from connector.sources.openai import bucket_bounds
+from connector.sources.openai import bucket_bounds, daily_buckets
 
-MAX_DAYS_PER_PAGE = 31  # the usage endpoints' maximum for daily buckets
 IDS = ("project_id", "user_id", "api_key_id")
 # endpoint → the group-by fields it offers (spec, 2026-08)
 ENDPOINTS: dict[str, tuple[str, ...]] = {
@@ -94,19 +93,11 @@ class OpenAIUsageSource:
     def _pull_endpoint(
         self, endpoint: str, window: Window, result: PullResult, progress: Progress | None
     ) -> None:
-        start, end = window.utc_bounds()
-        params: dict[str, Any] = {
-            "start_time": int(start.timestamp()),
-            "end_time": int(end.timestamp()),
-            "bucket_width": "1d",
-            "group_by": list(ENDPOINTS[endpoint]),
-            "limit": min(MAX_DAYS_PER_PAGE, window.days),
-        }
         newer = endpoint in NEWER_ENDPOINTS
         pages, missing = read_report(
             self.client,
             f"/organization/usage/{endpoint}",
-            params,
+            daily_buckets(window, ENDPOINTS[endpoint]),
             partial(self._parse_page, endpoint),
             result,
             label=f"OpenAI usage {endpoint}",
