@@ -38,8 +38,9 @@ class SourcePull:
     warnings: list[str] = field(default_factory=list)
 
 
-def bookmark_id(source: Source) -> str:
-    return f"{source.name}:{source.provider_account}"
+def bookmark_id(source: str, provider_account: str) -> str:
+    """Where a source's progress for one provider account is kept."""
+    return f"{source}:{provider_account}"
 
 
 def window_for(
@@ -48,7 +49,7 @@ def window_for(
     """The days to pull: from `since` (or the bookmark), minus the lag re-read every run, to `until`."""
     if since is None:
         with UnitOfWork(engine) as uow:
-            mark = uow.bookmarks.get(bookmark_id(source))
+            mark = uow.bookmarks.get(bookmark_id(source.name, source.provider_account))
         since = date.fromisoformat(mark) + timedelta(days=1) if mark else default_start
     since = min(since, until)
     return Window(since, until).with_lag(source.lag_days)
@@ -160,7 +161,7 @@ def _store(
             now=now,
         )
         uow.bookmarks.advance(
-            f"{result.source}:{result.provider_account}", result.window.last_day.isoformat(), now
+            bookmark_id(result.source, result.provider_account), result.window.last_day.isoformat(), now
         )
         uow.commit()
     return replaced, usage
@@ -168,7 +169,7 @@ def _store(
 
 def _record_source_error(engine: Engine, source: Source, message: str, clock: Clock) -> None:
     with UnitOfWork(engine) as uow:
-        uow.bookmarks.record_error(bookmark_id(source), message, clock())
+        uow.bookmarks.record_error(bookmark_id(source.name, source.provider_account), message, clock())
         uow.commit()
 
 
@@ -273,7 +274,7 @@ def sources_status(engine: Engine, sources: list[Source]) -> list[SourceStatus]:
     """Every configured source and every bookmark the store holds (FOCUS imports included)."""
     with UnitOfWork(engine) as uow:
         marks = {row.source_id: row for row in uow.bookmarks.all()}
-    wanted = [bookmark_id(s) for s in sources]
+    wanted = [bookmark_id(s.name, s.provider_account) for s in sources]
     statuses = []
     for source_id in [*wanted, *sorted(set(marks) - set(wanted))]:
         mark = marks.get(source_id)

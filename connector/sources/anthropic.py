@@ -17,8 +17,9 @@ form. A structurally bad page in either report refuses the whole window (nothing
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +28,7 @@ from connector.domain.facts import CostBasis, Dimensions, Fact, natural_key
 from connector.domain.pricing import PriceCatalog, price_usage
 from connector.domain.usage import Usage, split_fact
 from connector.sources.anthropic_reports import ReportContext, parse_cost_page, parse_usage_page
-from connector.sources.base import CursorPages, Progress, PullResult, RawPage, Window
+from connector.sources.base import Progress, PullResult, RawPage, Window, read_report
 from connector.sources.http import HttpClient
 
 COST_PATH = "/v1/organizations/cost_report"
@@ -75,10 +76,10 @@ class AnthropicSource:
         result = PullResult(self.name, self.provider, self.provider_account, window)
         cost_pages = self._read(COST_PATH, COST_GROUP_BY, window, parse_cost_page, result, progress)
         if result.errors:
-            return _refused(result)
+            return result.refused_if_bad()
         usage_pages = self._read(USAGE_PATH, USAGE_GROUP_BY, window, parse_usage_page, result, progress)
         if result.errors:
-            return _refused(result)
+            return result.refused_if_bad()
         usage = [u for _, records in usage_pages for u in records]
         by_day_and_workspace: dict[tuple, list[Usage]] = defaultdict(list)
         for record in usage:
@@ -115,34 +116,19 @@ class AnthropicSource:
         progress: Progress | None,
     ) -> list[tuple[RawPage, list]]:
         """Every page of one report for the window, parsed; stops at the first page with an error."""
-        pages = CursorPages(self.name, path)
-        parsed: list[tuple[RawPage, list]] = []
+        start, end = window.utc_bounds()
+        params: dict[str, Any] = {
+            "starting_at": _rfc3339(start),
+            "ending_at": _rfc3339(end),
+            "bucket_width": "1d",
+            "limit": min(MAX_DAYS_PER_PAGE, window.days),
+            "group_by[]": list(group_by),
+        }
         label = "Anthropic cost report" if path == COST_PATH else "Anthropic usage report"
-
-        def fetch(cursor: str | None) -> tuple[object, str | None]:
-            params: dict[str, Any] = {
-                "starting_at": _rfc3339(window.first_day),
-                "ending_at": _rfc3339(window.last_day + timedelta(days=1)),
-                "bucket_width": "1d",
-                "limit": min(MAX_DAYS_PER_PAGE, window.days),
-                "group_by[]": list(group_by),
-            }
-            if cursor:
-                params["page"] = cursor
-            if progress:
-                progress(pages.count, f"{label} page {pages.count + 1}")
-            response = self.client.get_json(path, params)
-            items, problems, received = parse(response.data, response.url, pages.count + 1, self.ctx)
-            result.problems.extend(problems)
-            result.received += received
-            parsed.append((RawPage(response.url, dict(params), response.text), items))
-            data = response.data if isinstance(response.data, dict) else {}
-            return data, (data.get("next_page") if data.get("has_more") is True else None)
-
-        for _ in pages.iterate(fetch):
-            if result.errors:
-                break
-        return parsed
+        pages, _ = read_report(
+            self.client, path, params, partial(parse, ctx=self.ctx), result, label=label, progress=progress
+        )
+        return pages
 
     # ------------------------------------------------------------------------------- split and estimate
 
@@ -269,11 +255,5 @@ def _unpriced(record: Usage, metric: str, quantity: Decimal) -> Problem:
     )
 
 
-def _refused(result: PullResult) -> PullResult:
-    result.facts, result.usage = [], []
-    result.quarantined = len(result.errors)
-    return result
-
-
-def _rfc3339(day: date) -> str:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

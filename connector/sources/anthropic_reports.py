@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from connector.domain.errors import Problem
@@ -26,7 +27,7 @@ from connector.domain.facts import (
 )
 from connector.domain.money import MoneyError, currency_code, parse_amount
 from connector.domain.usage import Usage
-from connector.sources.base import PROVIDER_FIX, page_results
+from connector.sources.base import PROVIDER_FIX, parse_report_page
 
 CENTS_PER_UNIT = Decimal(100)
 COST_DIMENSIONS = (
@@ -76,28 +77,16 @@ def parse_cost_page(
     data: Any, endpoint: str, page_no: int, ctx: ReportContext
 ) -> tuple[list[Fact], list[Problem], int]:
     """Billed facts (day × workspace × description) from one cost report page; problems refuse the window."""
-    return _parse(data, f"Anthropic cost report ({endpoint})", page_no, ctx, _cost_fact)
+    source = f"Anthropic cost report ({endpoint})"
+    return parse_report_page(data, source, page_no, _bounds, partial(_cost_fact, ctx))
 
 
 def parse_usage_page(
     data: Any, endpoint: str, page_no: int, ctx: ReportContext
 ) -> tuple[list[Usage], list[Problem], int]:
     """Usage buckets (day × key × workspace × model × tier × context window) from one usage report page."""
-    return _parse(data, f"Anthropic usage report ({endpoint})", page_no, ctx, _usage)
-
-
-def _parse(
-    data: Any, source: str, page_no: int, ctx: ReportContext, build: Any
-) -> tuple[list, list[Problem], int]:
-    parsed: list = []
-    problems: list[Problem] = []
-    received = 0
-    for where, bounds, item in page_results(data, source, f"page {page_no}", problems, _bounds):
-        received += 1
-        value = build(item, bounds, source, where, ctx, problems)
-        if value is not None:
-            parsed.append(value)
-    return parsed, problems, received
+    source = f"Anthropic usage report ({endpoint})"
+    return parse_report_page(data, source, page_no, _bounds, partial(_usage, ctx))
 
 
 def _bounds(
@@ -126,11 +115,11 @@ def _bounds(
 
 
 def _cost_fact(
+    ctx: ReportContext,
     item: dict,
     bounds: tuple[datetime, datetime],
     source: str,
     where: str,
-    ctx: ReportContext,
     problems: list[Problem],
 ) -> Fact | None:
     raw_amount = item.get("amount")
@@ -166,11 +155,11 @@ def _cost_fact(
 
 
 def _usage(
+    ctx: ReportContext,
     item: dict,
     bounds: tuple[datetime, datetime],
     source: str,
     where: str,
-    ctx: ReportContext,
     problems: list[Problem],
 ) -> Usage | None:
     metrics: list[tuple[str, Decimal]] = []

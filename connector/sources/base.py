@@ -7,14 +7,17 @@ have already seen, so a provider bug cannot loop a run forever.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import date, timedelta
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from connector.domain.errors import InputError, Problem
-from connector.domain.facts import Fact
+from connector.domain.facts import Fact, utc_day_bounds
 from connector.domain.usage import Usage
+
+if TYPE_CHECKING:  # annotations only: FOCUS imports, which use this module, need no HTTP stack
+    from connector.sources.http import HttpClient, JsonResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,10 @@ class Window:
         first = self.first_day - timedelta(days=lag_days)
         return Window(max(first, floor) if floor else first, self.last_day)
 
+    def utc_bounds(self) -> tuple[datetime, datetime]:
+        """From the first day's UTC midnight to the UTC midnight that ends the last day."""
+        return utc_day_bounds(self.first_day)[0], utc_day_bounds(self.last_day)[1]
+
 
 @dataclass(frozen=True, slots=True)
 class RawPage:
@@ -45,6 +52,10 @@ class RawPage:
     request: dict
     body: str
     natural_keys: tuple[str, ...] = ()
+
+    def producing(self, items: Iterable[Fact | Usage]) -> RawPage:
+        """This page, naming the facts or usage it produced."""
+        return replace(self, natural_keys=tuple(item.natural_key for item in items))
 
 
 @dataclass
@@ -63,6 +74,15 @@ class PullResult:
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.is_error]
+
+    def refused_if_bad(self) -> PullResult:
+        """This result, emptied when the window has an error (it is refused whole, nothing of it stored);
+        its errors are what was quarantined."""
+        errors = self.errors
+        if errors:
+            self.facts, self.usage = [], []
+        self.quarantined = len(errors)
+        return self
 
 
 Progress = Callable[[int, str], None]  # (pages so far, what is being fetched)
@@ -108,6 +128,62 @@ class CursorPages:
             cursor = next_cursor
 
 
+def dimension_text(value: object) -> str | None:
+    """A JSON value (a group-by field, a tag) as a dimension's text: null stays None, booleans are written
+    as JSON writes them."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+PageParser = Callable[[Any, str, int], tuple[list, list[Problem], int]]  # (data, url, page no) → parsed
+
+
+def read_report(
+    client: HttpClient,
+    path: str,
+    params: dict[str, Any],
+    parse: PageParser,
+    result: PullResult,
+    *,
+    label: str,
+    progress: Progress | None,
+    accept: Callable[[int], tuple[int, ...]] = lambda page_no: (),
+) -> tuple[list[tuple[RawPage, list]], JsonResponse | None]:
+    """Every page of one cursor-paged report (OpenAI and Anthropic page alike: `page` in, `has_more` and
+    `next_page` out), each parsed by `parse(data, url, page no)`: the pages as received, with what each
+    produced. Problems and the count of records received go to `result`; reading stops after the first
+    page with an error. A status that `accept(page no)` lists (an endpoint or a group-by an older API
+    lacks) ends the reading: that answer is returned beside the pages read before it."""
+    pages = CursorPages(result.source, path)
+    read: list[tuple[RawPage, list]] = []
+    answered: list[JsonResponse] = []
+
+    def fetch(cursor: str | None) -> tuple[object, str | None]:
+        request = {**params, "page": cursor} if cursor else dict(params)
+        page_no = pages.count + 1
+        if progress:
+            progress(pages.count, f"{label} page {page_no}")
+        accepted = accept(page_no)
+        response = client.get_json(path, request, accept=accepted)
+        if response.status in accepted:
+            answered.append(response)
+            return {}, None
+        items, problems, received = parse(response.data, response.url, page_no)
+        result.problems.extend(problems)
+        result.received += received
+        read.append((RawPage(response.url, request, response.text), items))
+        data = response.data if isinstance(response.data, dict) else {}
+        return data, (data.get("next_page") if data.get("has_more") is True else None)
+
+    for _ in pages.iterate(fetch):
+        if result.errors:
+            break  # the window is refused as a whole; no point fetching more
+    return read, (answered[0] if answered else None)
+
+
 PROVIDER_FIX = (
     "the provider sent data tokenbooks cannot book; nothing from this window was stored. Retry later; if it "
     "persists, report the page to the provider"
@@ -128,14 +204,32 @@ def check_envelope(data: object, source: str, where: str) -> list[Problem]:
 
 
 Bounds = Callable[[Any, str, str, list[Problem]], Any]  # (bucket, source, where, problems) → bounds or None
+Build = Callable[
+    [dict, Any, str, str, list[Problem]], Any
+]  # (result, bounds, source, where, problems) → item
 
 
-def page_results(
+def parse_report_page(
+    data: Any, source: str, page_no: int, bounds: Bounds, build: Build
+) -> tuple[list, list[Problem], int]:
+    """One report page (OpenAI and Anthropic share the shape: data[] of buckets, each with its time bounds
+    and results[]) as (items built from its result objects, problems, result objects received). Envelope,
+    bucket and result problems are reported; what they concern is left out."""
+    items: list = []
+    problems: list[Problem] = []
+    received = 0
+    for where, bucket_bounds, result in _page_results(data, source, f"page {page_no}", problems, bounds):
+        received += 1
+        item = build(result, bucket_bounds, source, where, problems)
+        if item is not None:
+            items.append(item)
+    return items, problems, received
+
+
+def _page_results(
     data: Any, source: str, where: str, problems: list[Problem], bounds: Bounds
 ) -> Iterator[tuple]:
-    """(location, bucket bounds, result) for every result object of a report page (OpenAI and Anthropic
-    share the shape: data[] of buckets, each with its time bounds and results[]). Envelope, bucket and
-    result problems are added to `problems`; what they concern is left out."""
+    """(location, bucket bounds, result) for every result object of a report page."""
     problems.extend(check_envelope(data, source, where))
     if problems:
         return

@@ -39,6 +39,7 @@ from connector.domain.facts import (
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
 from connector.domain.invoices import Invoice
 from connector.domain.money import MoneyError, currency_code, parse_amount
+from connector.sources.base import dimension_text
 from connector.sources.focus_aggregate import PURCHASE, FocusAggregate, StaticPart
 from connector.sources.focus_files import FileLineage, fingerprint, open_rows
 
@@ -499,12 +500,4 @@ def _parse_tags(text: str) -> tuple | None:
         return None
     if not isinstance(value, dict) or any(isinstance(v, dict | list) for v in value.values()):
         return None
-    return tuple(sorted((str(k), _tag_value(v)) for k, v in value.items()))
-
-
-def _tag_value(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    return tuple(sorted((str(k), dimension_text(v)) for k, v in value.items()))

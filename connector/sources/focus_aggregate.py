@@ -9,7 +9,7 @@ restates instead of doubling. Purchases become credit lots; InvoiceId totals bec
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from connector.domain.credits import CreditLot, default_expiry
@@ -20,6 +20,7 @@ from connector.domain.facts import (
     Fact,
     natural_key,
     posting_date_for_bucket,
+    utc_day_bounds,
 )
 from connector.domain.invoices import Invoice, InvoiceLine
 from connector.domain.money import ZERO
@@ -112,8 +113,7 @@ class FocusAggregate:
         for key, (amount, quantity, complete) in self.merged().items():
             provider, account, period, correction, category, day, currency, dims, tags, invoice = key
             if day not in posting_days:
-                start = datetime.combine(day, time(0), tzinfo=UTC)
-                posting_days[day] = posting_date_for_bucket(start, start + timedelta(days=1), self.timezone)
+                posting_days[day] = posting_date_for_bucket(*utc_day_bounds(day), self.timezone)
             stream = (period, correction, dims, tags, invoice)
             if stream not in dimensions:
                 dimensions[stream] = self._dimensions(*stream)

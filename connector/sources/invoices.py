@@ -19,7 +19,7 @@ from connector.domain.imports import QuarantinedRow, Tally
 from connector.domain.invoices import Invoice, InvoiceLine
 from connector.domain.money import currency_code, parse_amount
 from connector.domain.periods import Period
-from connector.sources.records import Record, RecordFormat, check_field, read_record_file
+from connector.sources.records import Record, RecordFormat, check_field, read_record_file, required_text
 
 REQUIRED = ("provider", "account", "number", "period", "issue_date", "total", "currency")
 LINE_KINDS = ("usage", "tax", "credit", "adjustment")
@@ -59,12 +59,9 @@ def _invoice(
     problems: list[Problem],
     lines: tuple[InvoiceLine, ...],
 ) -> Invoice | None:
-    before = len(problems)
-    for name in REQUIRED:
-        if row.get(name) in (None, ""):
-            problems.append(Problem(source, where, name, "is empty", f"give the invoice's {name}"))
-    if len(problems) > before:
+    if not required_text(row, REQUIRED, source, where, problems, fix="give the invoice's {name}"):
         return None
+    before = len(problems)
     period = check_field(
         problems,
         source,

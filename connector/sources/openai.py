@@ -10,7 +10,7 @@ free text and is kept as it is. Facts, schema: ../shared/reference/providers.md 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,17 +29,17 @@ from connector.sources.base import (
     PROVIDER_FIX as _FIX_PROVIDER,
 )
 from connector.sources.base import (
-    CursorPages,
     Progress,
     PullResult,
-    RawPage,
     Window,
-    page_results,
+    parse_report_page,
+    read_report,
 )
-from connector.sources.http import HttpClient
+from connector.sources.http import HttpClient, JsonResponse
 
 COSTS_PATH = "/organization/costs"
-MAX_DAYS_PER_PAGE = 31  # the API allows 180; a month per page keeps pages small
+# the usage endpoints' maximum for daily buckets; costs allow 180, but a month per page keeps pages small
+MAX_DAYS_PER_PAGE = 31
 
 
 class OpenAICostsSource:
@@ -67,68 +67,40 @@ class OpenAICostsSource:
         ZoneInfo(timezone)  # fail early on a bad zone
 
     def pull(self, window: Window, progress: Progress | None = None) -> PullResult:
-        try:
-            return self._pull(window, progress)
-        except _GroupByRefused as refused:
+        result, refused = self._pull(window, progress)
+        if refused is not None:
             # An API older than the api_key_id group-by (2026) answers 400: pull without it from now on.
             self.group_by = tuple(g for g in self.group_by if g != "api_key_id")
-            result = self._pull(window, progress)
-            result.problems.append(refused.warning)
-            return result
-
-    def _pull(self, window: Window, progress: Progress | None) -> PullResult:
-        result = PullResult(self.name, self.provider, self.provider_account, window)
-        start = utc_midnight(window.first_day)
-        end = utc_midnight(window.last_day + timedelta(days=1))
-        pages = CursorPages(self.name, COSTS_PATH)
-
-        def fetch(cursor: str | None) -> tuple[object, str | None]:
-            params: dict[str, Any] = {
-                "start_time": int(start.timestamp()),
-                "end_time": int(end.timestamp()),
-                "bucket_width": "1d",
-                "group_by": list(self.group_by),
-                "limit": min(MAX_DAYS_PER_PAGE, window.days),
-            }
-            if cursor:
-                params["page"] = cursor
-            if progress:
-                progress(pages.count, f"OpenAI costs page {pages.count + 1}")
-            by_key = "api_key_id" in self.group_by and cursor is None
-            response = self.client.get_json(COSTS_PATH, params, accept=(400,) if by_key else ())
-            if response.status == 400:
-                raise _GroupByRefused(response.url)
-            page_no = pages.count + 1
-            facts, problems, received = self._parse_page(response.data, response.url, page_no)
-            result.facts.extend(facts)
-            result.problems.extend(problems)
-            result.received += received
-            result.pages.append(
-                RawPage(response.url, dict(params), response.text, tuple(f.natural_key for f in facts))
-            )
-            data = response.data if isinstance(response.data, dict) else {}
-            has_more = data.get("has_more") is True
-            return data, (data.get("next_page") if has_more else None)
-
-        for _ in pages.iterate(fetch):
-            if result.errors:
-                break  # the window is refused as a whole; no point fetching more
-        result.quarantined = sum(1 for p in result.problems if p.is_error)
+            result, _ = self._pull(window, progress)
+            result.problems.append(_group_by_refused(refused.url))
         return result
+
+    def _pull(self, window: Window, progress: Progress | None) -> tuple[PullResult, JsonResponse | None]:
+        """The window's facts, or the answer refusing the api_key_id group-by (then nothing was read)."""
+        result = PullResult(self.name, self.provider, self.provider_account, window)
+        params = daily_buckets(window, self.group_by)
+        by_key = "api_key_id" in self.group_by
+        pages, refused = read_report(
+            self.client,
+            COSTS_PATH,
+            params,
+            self._parse_page,
+            result,
+            label="OpenAI costs",
+            progress=progress,
+            accept=lambda page_no: (400,) if by_key and page_no == 1 else (),
+        )
+        if refused is not None:
+            return result, refused
+        for page, facts in pages:
+            result.facts.extend(facts)
+            result.pages.append(page.producing(facts))
+        return result.refused_if_bad(), None
 
     # ------------------------------------------------------------------------------------------ parsing
 
     def _parse_page(self, data: Any, url: str, page_no: int) -> tuple[list[Fact], list[Problem], int]:
-        source = f"OpenAI Costs API ({url})"
-        facts: list[Fact] = []
-        problems: list[Problem] = []
-        received = 0
-        for where, bounds, item in page_results(data, source, f"page {page_no}", problems, bucket_bounds):
-            received += 1
-            fact = self._fact(item, bounds, source, where, problems)
-            if fact is not None:
-                facts.append(fact)
-        return facts, problems, received
+        return parse_report_page(data, f"OpenAI Costs API ({url})", page_no, bucket_bounds, self._fact)
 
     def _fact(
         self,
@@ -174,18 +146,28 @@ class OpenAICostsSource:
         )
 
 
-class _GroupByRefused(Exception):
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.warning = Problem(
-            f"OpenAI Costs API ({url})",
-            "page 1",
-            "group_by",
-            "this organization's API refused group_by=api_key_id (HTTP 400); costs were pulled per project "
-            "and line item only",
-            "nothing to do: per-key costs appear once OpenAI offers them to the organization",
-            Severity.WARNING,
-        )
+def _group_by_refused(url: str) -> Problem:
+    return Problem(
+        f"OpenAI Costs API ({url})",
+        "page 1",
+        "group_by",
+        "this organization's API refused group_by=api_key_id (HTTP 400); costs were pulled per project "
+        "and line item only",
+        "nothing to do: per-key costs appear once OpenAI offers them to the organization",
+        Severity.WARNING,
+    )
+
+
+def daily_buckets(window: Window, group_by: tuple[str, ...]) -> dict[str, Any]:
+    """The request for a window's daily buckets, which the Costs and Usage APIs share."""
+    start, end = window.utc_bounds()
+    return {
+        "start_time": int(start.timestamp()),
+        "end_time": int(end.timestamp()),
+        "bucket_width": "1d",
+        "group_by": list(group_by),
+        "limit": min(MAX_DAYS_PER_PAGE, window.days),
+    }
 
 
 def bucket_bounds(
@@ -207,7 +189,3 @@ def bucket_bounds(
         problems.append(Problem(source, where, "end_time", "is not after start_time", _FIX_PROVIDER))
         return None
     return start_at, end_at
-
-
-def utc_midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -10,8 +10,8 @@ not a failure. Facts, schema: ../shared/reference/providers.md §1.2–1.5.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,17 +20,16 @@ from connector.domain.facts import Dimensions, natural_key, posting_date_for_buc
 from connector.domain.usage import Usage
 from connector.sources.base import (
     PROVIDER_FIX,
-    CursorPages,
     Progress,
     PullResult,
-    RawPage,
     Window,
-    check_envelope,
+    dimension_text,
+    parse_report_page,
+    read_report,
 )
 from connector.sources.http import HttpClient
-from connector.sources.openai import bucket_bounds, utc_midnight
+from connector.sources.openai import bucket_bounds, daily_buckets
 
-MAX_DAYS_PER_PAGE = 31  # the usage endpoints' maximum for daily buckets
 IDS = ("project_id", "user_id", "api_key_id")
 # endpoint → the group-by fields it offers (spec, 2026-08)
 ENDPOINTS: dict[str, tuple[str, ...]] = {
@@ -88,85 +87,38 @@ class OpenAIUsageSource:
         for endpoint in self.endpoints:
             self._pull_endpoint(endpoint, window, result, progress)
             if result.errors:
-                result.usage, result.quarantined = [], len(result.errors)
                 break
-        return result
+        return result.refused_if_bad()
 
     def _pull_endpoint(
         self, endpoint: str, window: Window, result: PullResult, progress: Progress | None
     ) -> None:
-        path = f"/organization/usage/{endpoint}"
-        pages = CursorPages(self.name, path)
-
-        def fetch(cursor: str | None) -> tuple[object, str | None]:
-            params: dict[str, Any] = {
-                "start_time": int(utc_midnight(window.first_day).timestamp()),
-                "end_time": int(utc_midnight(window.last_day + timedelta(days=1)).timestamp()),
-                "bucket_width": "1d",
-                "group_by": list(ENDPOINTS[endpoint]),
-                "limit": min(MAX_DAYS_PER_PAGE, window.days),
-            }
-            if cursor:
-                params["page"] = cursor
-            if progress:
-                progress(pages.count, f"OpenAI usage {endpoint} page {pages.count + 1}")
-            response = self.client.get_json(
-                path, params, accept=(404,) if endpoint in NEWER_ENDPOINTS else ()
-            )
-            if response.status == 404:
-                result.problems.append(_not_offered(endpoint, response.url))
-                return {}, None
-            records, problems, received = self._parse_page(
-                endpoint, response.data, response.url, pages.count + 1
-            )
+        newer = endpoint in NEWER_ENDPOINTS
+        pages, missing = read_report(
+            self.client,
+            f"/organization/usage/{endpoint}",
+            daily_buckets(window, ENDPOINTS[endpoint]),
+            partial(self._parse_page, endpoint),
+            result,
+            label=f"OpenAI usage {endpoint}",
+            progress=progress,
+            accept=lambda page_no: (404,) if newer else (),
+        )
+        for page, records in pages:
             result.usage.extend(records)
-            result.problems.extend(problems)
-            result.received += received
-            result.pages.append(
-                RawPage(response.url, dict(params), response.text, tuple(r.natural_key for r in records))
-            )
-            data = response.data if isinstance(response.data, dict) else {}
-            return data, (data.get("next_page") if data.get("has_more") is True else None)
-
-        for _ in pages.iterate(fetch):
-            if result.errors:
-                break
+            result.pages.append(page.producing(records))
+        if missing is not None:
+            result.problems.append(_not_offered(endpoint, missing.url))
 
     def _parse_page(
         self, endpoint: str, data: Any, url: str, page_no: int
     ) -> tuple[list[Usage], list[Problem], int]:
-        source, where = f"OpenAI Usage API ({url})", f"page {page_no}"
-        problems = check_envelope(data, source, where)
-        if problems:
-            return [], problems, 0
-        records: list[Usage] = []
-        received = 0
-        for b_index, bucket in enumerate(data["data"]):
-            bucket_where = f"{where}, data[{b_index}]"
-            bounds = bucket_bounds(bucket, source, bucket_where, problems)
-            if bounds is None:
-                continue
-            results = bucket.get("results")
-            if not isinstance(results, list):
-                problems.append(
-                    Problem(source, bucket_where, "results", "missing or not a list", PROVIDER_FIX)
-                )
-                continue
-            for r_index, item in enumerate(results):
-                received += 1
-                record = self._usage(
-                    endpoint, item, bounds, source, f"{bucket_where}.results[{r_index}]", problems
-                )
-                if record is not None:
-                    records.append(record)
-        return records, problems, received
+        source = f"OpenAI Usage API ({url})"
+        return parse_report_page(data, source, page_no, bucket_bounds, partial(self._usage, endpoint))
 
     def _usage(
-        self, endpoint: str, item: Any, bounds, source: str, where: str, problems: list[Problem]
+        self, endpoint: str, item: dict, bounds, source: str, where: str, problems: list[Problem]
     ) -> Usage | None:
-        if not isinstance(item, dict):
-            problems.append(Problem(source, where, "", "a result is not an object", PROVIDER_FIX))
-            return None
         before = len(problems)
         for name in REQUIRED_METRICS.get(endpoint, ()):
             if name not in item:
@@ -186,7 +138,7 @@ class OpenAIUsageSource:
             metrics.append((name, Decimal(value)))
         if len(problems) > before:
             return None
-        groups = {field: _text(item.get(field)) for field in ENDPOINTS[endpoint]}
+        groups = {field: dimension_text(item.get(field)) for field in ENDPOINTS[endpoint]}
         start, end = bounds
         return Usage(
             entity=self.entity,
@@ -203,14 +155,6 @@ class OpenAIUsageSource:
             metrics=tuple(sorted(metrics)),
             source=self.name,
         )
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _not_offered(endpoint: str, url: str) -> Problem:

@@ -181,13 +181,18 @@ def check_field(
 
 
 def required_text(
-    values: dict[str, Any], names: tuple[str, ...], source: str, where: str, problems: list[Problem]
+    values: dict[str, Any],
+    names: tuple[str, ...],
+    source: str,
+    where: str,
+    problems: list[Problem],
+    fix: str = "give the {name}",
 ) -> bool:
     """True when every named field has a value; otherwise one problem per empty field."""
     before = len(problems)
     for name in names:
         if values.get(name) in (None, ""):
-            problems.append(Problem(source, where, name, "is empty", f"give the {name}"))
+            problems.append(Problem(source, where, name, "is empty", fix.format(name=name)))
     return len(problems) == before
 
 
