@@ -23,6 +23,7 @@ from connector.domain.credits import CreditLot, check_customer_events
 from connector.domain.errors import InputError, Problem
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
 from connector.service.invoices import upsert_invoices
+from connector.service.pull import bookmark_id
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
 from connector.sources.credit_files import read_credit_lots, read_customer_credits
 from connector.sources.focus import FocusFileError, FocusOptions, read_focus
@@ -93,7 +94,7 @@ def import_focus(
             )
             for name in ("inserted", "restated", "unchanged", "withdrawn"):
                 counts[f"facts_{name}"] += getattr(replaced, name)
-            uow.bookmarks.advance(f"focus:{account}", last.isoformat(), now)
+            uow.bookmarks.advance(bookmark_id("focus", account), last.isoformat(), now)
         for lot in batch.lots:
             uow.credit_lots.upsert(lot, import_id=import_id, now=now)
         counts["credit_lots"] = len(batch.lots)
