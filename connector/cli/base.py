@@ -50,6 +50,15 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 EntityOption = Annotated[str | None, typer.Option("--entity", help="The entity (company) to work on.")]
 
 
+class ExitCode:
+    """The CLI's exit statuses, one meaning each, so a scheduler can tell them apart."""
+
+    OK = 0  # done, or another process holds the entity (nothing was done, nothing is wrong)
+    FAILED = 1  # the command or run failed; the reason was printed and recorded
+    CONFIG = 2  # a configuration or usage error: fix the settings or the arguments
+    PARTIAL = 3  # done in part: some input quarantined, or some journals left unposted
+
+
 def main() -> None:
     app()
 
@@ -93,7 +102,7 @@ def plain_errors(as_json: bool = False) -> Iterator[None]:
                 errors.print(f"  • {problem}", highlight=False)
             if exc.fix:
                 errors.print(f"[bold]Fix:[/] {exc.fix}", highlight=False)
-        raise typer.Exit(2 if isinstance(exc, ConfigError) else 1) from None
+        raise typer.Exit(ExitCode.CONFIG if isinstance(exc, ConfigError) else ExitCode.FAILED) from None
 
 
 @contextmanager
@@ -108,7 +117,7 @@ def busy_is_not_a_failure(as_json: bool = False) -> Iterator[None]:
             print_json({"status": "busy", "reason": exc.message})
         else:
             errors.print(f"[yellow]Busy:[/] {exc.message}. Nothing was done.", highlight=False)
-        raise typer.Exit(0) from None
+        raise typer.Exit(ExitCode.OK) from None
 
 
 def show_run(run: Any, as_json: bool, as_dict: Callable[[Any], dict], show: Callable[[Any], None]) -> None:
@@ -118,7 +127,7 @@ def show_run(run: Any, as_json: bool, as_dict: Callable[[Any], dict], show: Call
     else:
         show(run)
     if run.status == "failed":
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
 
 
 def print_problems(problems: Iterable[Problem]) -> None:
