@@ -1,0 +1,61 @@
+"""The first real night (issue 11): provider answers shaped exactly as the specifications allow, stored and
+booked without a crash."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import responses
+
+from connector.bootstrap import build_app
+from connector.service.pull import pull_sources
+from connector.settings import Settings
+from connector.sources.openai import OpenAICostsSource
+from connector.store.repositories import UnitOfWork
+from tests.contracts import openai_schema_errors
+from tests.service.conftest import Clock
+from tests.sources.builders import OPENAI, client, openai_bucket, openai_cost, openai_page
+from tests.support import MINIMAL_MAPPING
+
+COSTS = f"{OPENAI}/organization/costs"
+DAY = date(2026, 10, 1)
+
+
+def make_app(tmp_path: Path, sources: list) -> object:
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MINIMAL_MAPPING)
+    config = Settings(
+        database_url=f"sqlite:///{tmp_path / 'tokenbooks.db'}",
+        mapping_file=mapping,
+        data_dir=tmp_path,
+        _env_file=None,
+    )
+    return build_app(config, clock=Clock(), sources=sources, sleep=lambda _: None)
+
+
+def costs_source() -> OpenAICostsSource:
+    return OpenAICostsSource(
+        client(OPENAI, "OpenAI"), organization="org-1", entity="acme-us", timezone="UTC", lag_days=0
+    )
+
+
+def test_an_integer_quantity_as_the_costs_spec_shows_it_is_stored_as_an_exact_decimal(tmp_path: Path):
+    # The spec's own CostsResult example: "quantity": 10000, "quantity_unit": "tokens" (an integer).
+    result = openai_cost(0.06, project="proj_abc", line_item="input_tokens") | {
+        "quantity": 10000,
+        "quantity_unit": "tokens",
+    }
+    page = openai_page(openai_bucket(DAY, result))
+    assert openai_schema_errors(page) == []
+    app = make_app(tmp_path, [costs_source()])
+    with responses.RequestsMock() as mock:
+        mock.get(COSTS, json=page)
+        run = pull_sources(app, entity="acme-us", since=DAY, until=DAY)
+    assert (run.status, run.reason) == ("succeeded", None)
+    with UnitOfWork(app.engine) as uow:
+        (stored,) = uow.facts.current("acme-us")
+    assert stored.fact.amount == Decimal("0.06")
+    assert (stored.fact.quantity, stored.fact.unit) == (Decimal(10000), "tokens")
+    assert isinstance(stored.fact.quantity, Decimal)
