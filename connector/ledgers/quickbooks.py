@@ -71,14 +71,15 @@ from connector.ledgers.qbo_batch import (
     batch_size_within_limits,
     build_call,
     entry_json,
-    first_error,
 )
 from connector.ledgers.qbo_client import (
+    FaultEntry,
     QboClient,
     QuickBooksOAuth,
     classify_error,
     classify_fault,
     endpoint_of,
+    fault_entry,
     is_write,
 )
 from connector.ledgers.tokens import TokenManager
@@ -433,7 +434,7 @@ class QuickBooksLedger:
                     UncertainOutcome(f"QuickBooks' batch answer has no result for journal {item.key}")
                 )
                 continue
-            retry = self._take_fault(chunk, item, first_error(answers[bid]))
+            retry = self._take_fault(chunk, item, fault_entry(answers[bid]) or FaultEntry(0, "", ""))
             if retry is not None:
                 again.append(retry)
         chunk.uncertain = any(isinstance(e, UncertainOutcome) for e in again)
@@ -442,12 +443,15 @@ class QuickBooksLedger:
                 chunk.round += 1  # QuickBooks answered these: the same requestid would replay that answer
             raise next((e for e in again if isinstance(e, RateLimited)), again[0])
 
-    def _take_fault(self, chunk: _Chunk, item: BatchItem, error: dict[str, str]) -> TokenbooksError | None:
+    def _take_fault(self, chunk: _Chunk, item: BatchItem, error: FaultEntry) -> TokenbooksError | None:
         """Settle one item's fault; returns the error when the item should be sent again."""
-        code = int(error["code"]) if error["code"].isdigit() else 0
-        what = f"journal {item.key}"
         exc = classify_error(
-            code, error["message"], error["detail"], what, element=error["element"], realm=self.realm
+            error.code,
+            error.message,
+            error.detail,
+            f"journal {item.key}",
+            element=error.element,
+            realm=self.realm,
         )
         if isinstance(exc, ReconnectNeeded | ConfigError):
             self._note_connection_error(exc)
