@@ -30,6 +30,7 @@ class MemoryLedger:
     name = "memory"
     opens_accounts = False
     supports_drafts = False
+    journals_per_request = 30
 
     def __init__(
         self,

@@ -135,6 +135,9 @@ class Ledger(Protocol):
     opens_accounts: bool
     # True for a ledger that keeps draft journals for review (Xero); QuickBooks has no draft journals
     supports_drafts: bool
+    # how many journals one write request carries (QuickBooks: a batch of ≤ 30; Xero: a PUT of 50): the
+    # outbox hands the ledger that many at a time
+    journals_per_request: int
 
     def lock_date(self) -> date | None: ...
 

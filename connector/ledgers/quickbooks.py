@@ -147,6 +147,7 @@ class QuickBooksLedger:
         self.tokens = tokens
         self.retry = retry or RetryPolicy(6)
         self.batch_size = batch_size_within_limits(batch_size)
+        self.journals_per_request = self.batch_size
         self.max_lines = max_lines
         self.pacer = pacer or quickbooks_pacer(sleep=self.retry.sleep)
         self.stats = LedgerStats()

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import urllib3.exceptions
 from xero_python.accounting import (
@@ -75,10 +76,18 @@ from connector.ledgers.xero_limits import TenantLimiter
 from connector.ledgers.xero_oauth import sdk_client
 from connector.retrying import RetryPolicy
 
-__all__ = ["CHUNK_SIZE", "MAX_JOURNAL_LINES", "XeroLedger", "chunk_idempotency_key", "wire_exact"]
+__all__ = [
+    "CHUNK_SIZE",
+    "MAX_JOURNAL_LINES",
+    "XeroLedger",
+    "chunk_idempotency_key",
+    "lookup_chunks",
+    "wire_exact",
+]
 
 LEDGER = "xero"
 CHUNK_SIZE = 50  # journals per PUT: Xero recommends about 50 elements a request
+URL_BUDGET = 2000  # characters of a lookup URL: under the ~2 KB Xero's gateway takes (``lookup_chunks``)
 MAX_JOURNAL_LINES = 500
 PAGE_SIZE = 100  # Xero's page of manual journals / invoices
 TEXT_LIMIT = 4000
@@ -109,6 +118,27 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 def key_of(narration: str | None) -> str:
     """The tokenbooks key a Narration starts with ("TB-AC-261003-001 · …" → "TB-AC-261003-001")."""
     return (narration or "").split(" ", 1)[0]
+
+
+def narration_filter(keys: Sequence[str]) -> str:
+    return " OR ".join(f'Narration.StartsWith("{_where_text(key)}")' for key in keys)
+
+
+def lookup_chunks(url: str, keys: Sequence[str], limit: int = URL_BUDGET) -> list[list[str]]:
+    """The keys in groups whose lookup URL — ``url?where=…&page=…`` encoded as xero-python sends it
+    (``urlencode``: about 52 characters a key) — stays within ``limit`` characters. Xero's gateway answers
+    404 "The resource you're looking for cannot be found" to a longer URL (about 2 KB: a total over 2,091
+    characters failed in XeroAPI/Xero-NetStandard#471; 53 ids failed in XeroAPI/xero-node#404), which
+    would read as "not found" and let a journal be created twice."""
+    chunks: list[list[str]] = []
+    for key in dict.fromkeys(keys):
+        candidate = [*chunks[-1], key] if chunks else [key]
+        query = urlencode([("where", narration_filter(candidate)), ("page", "99999")])
+        if chunks and len(f"{url}?{query}") <= limit:
+            chunks[-1] = candidate
+        else:
+            chunks.append([key])
+    return chunks
 
 
 def _where_text(value: str) -> str:
@@ -149,11 +179,13 @@ class XeroLedger:
         self.retry = retry or RetryPolicy(6)
         self.limiter = limiter or TenantLimiter()
         self.chunk_size = max(1, chunk_size)
+        self.journals_per_request = self.chunk_size
+        self.base_url = base_url.rstrip("/")
         self.stats = LedgerStats()
         self.api_client = sdk_client(
             timeout, manager=tokens, client_id=client_id, client_secret=client_secret
         )
-        self.api = AccountingApi(self.api_client, base_url=base_url.rstrip("/"))
+        self.api = AccountingApi(self.api_client, base_url=self.base_url)
         self._organisation: Any = None
         self._accounts: list[Any] | None = None
         self._categories: list[Any] | None = None
@@ -283,10 +315,15 @@ class XeroLedger:
         return self.find_many([key]).get(key)
 
     def find_many(self, keys: Sequence[str], *, retry: bool = True) -> dict[str, LedgerJournal]:
-        """The live journals narrated with these keys, in one call (``Narration.StartsWith(…) OR …``)."""
-        if not keys:
-            return {}
-        where = " OR ".join(f'Narration.StartsWith("{_where_text(key)}")' for key in keys)
+        """The live journals narrated with these keys: ``Narration.StartsWith(…) OR …``, as few calls as the
+        URL allows (``lookup_chunks``)."""
+        found: dict[str, LedgerJournal] = {}
+        for chunk in lookup_chunks(f"{self.base_url}/ManualJournals", keys):
+            found |= self._find_chunk(chunk, retry)
+        return found
+
+    def _find_chunk(self, keys: Sequence[str], retry: bool) -> dict[str, LedgerJournal]:
+        where = narration_filter(keys)
         wanted = set(keys)
         journals = self._pages(
             lambda page: self.api.get_manual_journals(

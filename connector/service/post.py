@@ -52,14 +52,16 @@ def post_pending(
     recorder: RunRecorder,
     clock: Clock,
     reporter: Reporter,
-    batch_size: int = 30,
+    batch_size: int | None = None,
     draft: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> PostReport:
     """Post every pending journal of `entity`; an error that stops the ledger (auth, config) propagates.
 
-    `should_stop` is asked between batches: a shutdown stops at a batch boundary, never mid-batch.
+    `should_stop` is asked between batches: a shutdown stops at a batch boundary, never mid-batch. A batch
+    is as many journals as the ledger sends in one write request (`journals_per_request`), unless given.
     """
+    batch_size = batch_size or ledger.journals_per_request
     with UnitOfWork(engine) as uow:
         pending = uow.outbox.pending(entity)
         report = PostReport(held=len(uow.outbox.list(entity, statuses=["held"])))

@@ -3,7 +3,7 @@ booked without a crash."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import responses
 
 from connector.bootstrap import build_app
 from connector.service.pull import pull_sources
+from connector.service.sync import sync
 from connector.settings import Settings
 from connector.sources.openai import OpenAICostsSource
 from connector.store.repositories import UnitOfWork
@@ -59,3 +60,24 @@ def test_an_integer_quantity_as_the_costs_spec_shows_it_is_stored_as_an_exact_de
     assert stored.fact.amount == Decimal("0.06")
     assert (stored.fact.quantity, stored.fact.unit) == (Decimal(10000), "tokens")
     assert isinstance(stored.fact.quantity, Decimal)
+
+
+def test_the_outbox_hands_the_ledger_as_many_journals_as_one_of_its_writes_carries(world):
+    """Xero takes 50 journals a PUT (docs/xero.md), QuickBooks 30 a batch: a sync of 61 journals makes
+    ceil(61 / n) post calls of at most n, n being the ledger's own `journals_per_request`."""
+    sizes: list[int] = []
+    post = world.ledger.post
+
+    def counted(requests):
+        sizes.append(len(requests))
+        return post(requests)
+
+    world.ledger.post = counted
+    world.ledger.journals_per_request = 50
+    first = date(2026, 8, 1)
+    for n in range(61):
+        world.source.set("1.00", first + timedelta(days=n))
+    world.clock.night_after(first + timedelta(days=60))
+    result = sync(world.app, entity="acme-us", since=first)
+    assert result.status == "succeeded", result.reason
+    assert sizes == [50, 11]
