@@ -98,9 +98,13 @@ class XeroSettings(BaseModel):
     connections_url: str = Field("https://api.xero.com", description="root of /connections")
     login_url: str = Field("https://login.xero.com", description="authorization endpoint root")
     redirect_uri: str = "http://127.0.0.1:8765/callback"
-    scopes: str = Field(
-        "offline_access accounting.transactions accounting.settings.read accounting.contacts.read",
-        description="OAuth scopes asked for at consent; apps created from 2026-03-02 use granular ones",
+    scope_set: Literal["granular", "broad"] = Field(
+        "granular",
+        description="granular: Xero apps created on or after 2 March 2026 (and any app moved to granular "
+        "scopes); broad: an older app still on accounting.transactions (allowed until September 2027)",
+    )
+    scopes: str | None = Field(
+        None, description="the exact OAuth scopes to ask for at consent; empty: those of scope_set"
     )
     timeout_seconds: float = Field(60.0, gt=0)  # float ok: seconds
     max_retries: int = Field(6, ge=0, le=50)

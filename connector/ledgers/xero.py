@@ -71,7 +71,7 @@ from connector.ledgers.port import (
     TrackingOption,
 )
 from connector.ledgers.tokens import TokenManager
-from connector.ledgers.xero_errors import classify, is_lock_message, retry_after
+from connector.ledgers.xero_errors import classify, is_lock_message, is_scope_refusal, retry_after
 from connector.ledgers.xero_limits import TenantLimiter
 from connector.ledgers.xero_oauth import sdk_client
 from connector.retrying import RetryPolicy
@@ -208,7 +208,7 @@ class XeroLedger:
                 return data
             except ApiException as error:
                 self.limiter.observe(error.headers)
-                if error.status == 401 and not attempt:
+                if error.status == 401 and not attempt and not is_scope_refusal(error):
                     self.tokens.refresh(stale=self.tokens.current())
                     continue
                 raise self._classified(error, what, write) from None

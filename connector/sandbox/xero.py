@@ -89,6 +89,34 @@ API_PREFIX = "/api.xro/2.0"
 XERO_ORIGIN = "https://api.xero.com"
 URL_LIMIT = 2048
 _URL_TOO_LONG = "The resource you're looking for cannot be found"
+# Scopes (developer.xero.com/documentation/guides/oauth2/scopes and its Granular Scopes FAQ): the broad
+# scopes are deprecated, and an app created on or after 2 March 2026 cannot request them; asking anyway
+# gets "unauthorized_client : Invalid scope for client" on Xero's page (XeroAPI/xero-postman-oauth2#9,
+# 2026, for accounting.transactions; the same words for a restricted scope: XeroAPI/xero-python-oauth2-app#14,
+# XeroAPI/xero-ruby#222). Scopes the sandbox does not know are refused the same way (strict). An endpoint the
+# granted scopes do not cover answers 401 "AuthorizationUnsuccessful" (XeroAPI/xero-ruby-oauth2-app#82;
+# XeroAPI/Xero-NetStandard#178: Accounts without accounting.settings).
+BROAD_SCOPES = frozenset(
+    {"accounting.transactions", "accounting.transactions.read", "accounting.reports.read"}
+)
+GRANTABLE_SCOPES = frozenset(
+    {"openid", "profile", "email", "offline_access"}
+    | {
+        f"accounting.{name}{suffix}"
+        for name in ("invoices", "payments", "banktransactions", "manualjournals", "settings", "contacts")
+        for suffix in ("", ".read")
+    }
+    | {"accounting.attachments", "accounting.attachments.read", "accounting.budgets.read"}
+    | {"accounting.journals.read"}
+)
+ENDPOINT_SCOPES = {  # the endpoints the sandbox serves → the scopes that reach them
+    "organisation": ("accounting.settings",),
+    "accounts": ("accounting.settings",),
+    "trackingcategories": ("accounting.settings",),
+    "manualjournals": ("accounting.manualjournals", "accounting.transactions"),
+    "invoices": ("accounting.invoices", "accounting.transactions"),
+}
+INVALID_SCOPE = "Invalid scope for client"
 IDEMPOTENCY_WINDOW = timedelta(minutes=6)
 IDEMPOTENCY_KEY_MAX = 128
 DAY = timedelta(days=1)
@@ -135,6 +163,7 @@ class XeroSandbox(LedgerSandbox):
         app_calls_per_minute: int = 10_000,
         throttle_retry_after: int = 30,
         drafts_ignore_lock_dates: bool = True,
+        legacy_app: bool = False,
     ) -> None:
         super().__init__(
             state_file, clock=clock, faults=faults, token_faults=token_faults, host=host, port=port
@@ -143,6 +172,8 @@ class XeroSandbox(LedgerSandbox):
         self.client_id = client_id
         self.client_secret = client_secret
         self.throttle_retry_after = throttle_retry_after  # what an injected 429 tells the client to wait
+        # an app created before 2 March 2026, which may still ask for the broad scopes (until September 2027)
+        self.legacy_app = legacy_app
         self._load_or_seed(tenant_id, tenant_name, drafts_ignore_lock_dates)
         self._api = XeroApi(self.org, self.clock.now)
         self._limits = {
@@ -343,11 +374,20 @@ class XeroSandbox(LedgerSandbox):
                 400, {"error": "invalid_request", "error_description": "redirect_uri is required"}
             )
         scope = args.get("scope", "")
+        refused = [s for s in scope.split() if not self._may_request(s)]
+        if refused:
+            # Xero shows this on its own page and does not redirect back (the captures cited above SCOPES)
+            return json_reply(400, {"error": "unauthorized_client", "error_description": INVALID_SCOPE})
         with self._changing():
             code = self.tokens.issue_code(redirect_uri, scope)
         query = urlencode({"code": code, "scope": scope, "state": args.get("state", "")})
         separator = "&" if "?" in redirect_uri else "?"
         return Reply(302, "", "text/plain", {"Location": f"{redirect_uri}{separator}{query}"})
+
+    def _may_request(self, scope: str) -> bool:
+        if scope in BROAD_SCOPES:
+            return self.legacy_app
+        return scope in GRANTABLE_SCOPES
 
     def _revoke(self, request: Request) -> Reply:
         try:
@@ -389,6 +429,7 @@ class XeroSandbox(LedgerSandbox):
             with self._lock:
                 grant = self.tokens.authenticate(request.headers.get("Authorization"))
                 self.tokens.authorize_tenant(grant, tenant)
+                _check_scope(grant["scope"], request.method, resource)
         except IdentityRefusal as refusal:
             return json_reply(refusal.status, refusal.body, refusal.headers)
         with self._in_flight.slot(tenant) as admitted:
@@ -486,7 +527,19 @@ class XeroSandbox(LedgerSandbox):
 
 
 _APP = "__app__"  # the key of the app-wide minute limit
-_DEFAULT_SCOPE = "offline_access accounting.transactions accounting.settings.read accounting.contacts.read"
+_DEFAULT_SCOPE = "offline_access accounting.manualjournals accounting.settings.read accounting.invoices.read"
+
+
+def _check_scope(granted: str, method: str, resource: str) -> None:
+    """401 AuthorizationUnsuccessful unless the grant's scopes cover the endpoint: a GET is covered by a
+    scope or its ``.read`` form, a write by the scope itself (Xero's scopes page). An endpoint the sandbox
+    has no scope for is covered by none (strict)."""
+    scopes = set(granted.split())
+    endpoint = resource.strip("/").split("/")[0].lower()
+    needed = ENDPOINT_SCOPES.get(endpoint, ())
+    covering = {*needed, *(f"{s}.read" for s in needed)} if method == "GET" else set(needed)
+    if not scopes & covering:
+        raise problem(401, "AuthorizationUnsuccessful")
 
 
 def _server_error(status: int) -> Reply:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import requests
 from cryptography.fernet import Fernet
 from sqlmodel import Session, select
 from typer.testing import CliRunner
@@ -234,3 +235,51 @@ def test_connect_xero_takes_the_only_organisation(tmp_path, monkeypatch, xero_bo
     assert runner.invoke(cli, ["connect", "xero"]).exit_code == 0
     _, tokens = stored_tokens(variables)
     assert tokens.company_id == xero_box.tenant_id
+
+
+# --- Xero scopes: apps created on or after 2 March 2026 have only the granular ones ---------------------------
+
+GRANULAR = "offline_access accounting.manualjournals accounting.settings.read accounting.invoices.read"
+
+
+def test_a_xero_app_created_after_2_march_2026_connects_with_the_granular_scopes_by_default(
+    tmp_path, monkeypatch, xero_box, browser
+):
+    variables = xero_env(tmp_path, monkeypatch, xero_box)  # the sandbox plays a new app: no broad scopes
+    result = runner.invoke(cli, ["connect", "xero"])
+    assert result.exit_code == 0, result.output
+    [consent] = browser.visited
+    assert parse_qs(urlparse(consent).query)["scope"] == [GRANULAR]
+    _, tokens = stored_tokens(variables)
+    assert tokens.scope == GRANULAR
+
+
+def test_an_older_xero_app_keeps_the_broad_scope_by_setting(tmp_path, monkeypatch, browser):
+    with XeroSandbox(tmp_path / "xero.json", legacy_app=True) as box:
+        variables = xero_env(tmp_path, monkeypatch, box)
+        monkeypatch.setenv("TOKENBOOKS_XERO__SCOPE_SET", "broad")
+        result = runner.invoke(cli, ["connect", "xero"])
+        assert result.exit_code == 0, result.output
+        scope = parse_qs(urlparse(browser.visited[0]).query)["scope"][0]
+        assert scope == "offline_access accounting.transactions accounting.settings.read"
+        assert stored_tokens(variables)[1].scope == scope
+
+
+@pytest.mark.parametrize(
+    "scope", ["accounting.transactions", "accounting.transactions.read", "paymentservices"]
+)
+def test_the_xero_sandbox_refuses_a_scope_a_new_app_may_not_request(xero_box, scope):
+    answer = requests.get(
+        f"{xero_box.base_url}/identity/connect/authorize",
+        params={
+            "response_type": "code",
+            "client_id": xero_box.client_id,
+            "redirect_uri": "https://books.example.com/tokenbooks/callback",
+            "scope": f"offline_access {scope} accounting.settings.read",
+            "state": "s",
+        },
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert answer.status_code == 400  # shown on Xero's page; nothing comes back to the redirect URI
+    assert answer.json() == {"error": "unauthorized_client", "error_description": "Invalid scope for client"}
