@@ -58,6 +58,7 @@ from connector.domain.errors import (
     UncertainOutcome,
 )
 from connector.domain.journals import Journal, JournalLine
+from connector.ledgers.pacing import wait_until_settled
 from connector.ledgers.port import (
     CurrencySetup,
     LedgerAccount,
@@ -87,6 +88,11 @@ __all__ = [
 
 LEDGER = "xero"
 CHUNK_SIZE = 50  # journals per PUT: Xero recommends about 50 elements a request
+# Xero's SDK maintainers set a 5.5-minute client timeout "so that there is enough of a buffer to have the
+# API layer timeout with no possibility of a race condition" (XeroAPI/Xero-Net#209, #210): a write Xero did
+# not answer may commit for about 5 minutes. The client waits longer than that (TOKENBOOKS_XERO__TIMEOUT_SECONDS,
+# 330 by default), and after an uncertain write looks the journals up only once this has passed.
+SETTLE_SECONDS = 330.0
 URL_BUDGET = 2000  # characters of a lookup URL: under the ~2 KB Xero's gateway takes (``lookup_chunks``)
 MAX_JOURNAL_LINES = 500
 PAGE_SIZE = 100  # Xero's page of manual journals / invoices
@@ -168,7 +174,9 @@ class XeroLedger:
         retry: RetryPolicy | None = None,
         limiter: TenantLimiter | None = None,
         chunk_size: int = CHUNK_SIZE,
+        settle_seconds: float = SETTLE_SECONDS,  # float ok: seconds
     ) -> None:
+        self.settle_seconds = settle_seconds
         self.tokens = tokens
         self.tenant_id = tenant_id or tokens.current().company_id
         if not self.tenant_id:
@@ -392,22 +400,25 @@ class XeroLedger:
         """Create a chunk; after an uncertain answer, look its keys up first and send only what is missing."""
         pending = {request.journal.key: (request, mj) for request, mj in chunk}
         done: dict[str, PostResult] = {}
-        uncertain = False
+        uncertain_at: float | None = None  # float ok: when the first unanswered write left
         calls_before = self.stats.read_calls + self.stats.write_calls
 
         def attempt() -> None:
-            nonlocal uncertain
-            if uncertain:
+            nonlocal uncertain_at
+            if uncertain_at is not None:
+                # "not found" is final only once the unanswered write can no longer commit
+                wait_until_settled(uncertain_at, self.settle_seconds, self._seconds, self.retry.sleep)
                 for key, found in self.find_many(list(pending), retry=False).items():
                     done[key] = PostResult(key, PostOutcome.FOUND, ledger_id=found.ledger_id)
                     pending.pop(key)
             if not pending:
                 return
             items = list(pending.values())
+            sent_at = self._seconds()
             try:
                 answer = self._create(items)
             except UncertainOutcome:
-                uncertain = True
+                uncertain_at = sent_at if uncertain_at is None else uncertain_at
                 raise
             except Rejected as refusal:  # the whole request refused (a 400 that names no element)
                 for request, _mj in items:
@@ -424,10 +435,13 @@ class XeroLedger:
             self.retry.call(attempt, on_retry=self.stats.count_retry)
         except Retriable as exc:
             # Once a write went unanswered the journals may exist, whatever failed last: the next run looks first.
-            outcome = PostOutcome.UNCERTAIN if uncertain else PostOutcome.FAILED
+            outcome = PostOutcome.UNCERTAIN if uncertain_at is not None else PostOutcome.FAILED
             done |= {k: PostResult.from_error(k, outcome, exc) for k in pending}
         calls = self.stats.read_calls + self.stats.write_calls - calls_before
         return [_with_calls(result, calls) for result in done.values()]
+
+    def _seconds(self) -> float:  # float ok: seconds on the limiter's clock (tokenbooks' clock)
+        return self.limiter.clock().timestamp()
 
     def _create(self, items: Sequence[tuple[PostRequest, ManualJournal]]) -> Any:
         journals = ManualJournals(manual_journals=[mj for _request, mj in items])

@@ -472,6 +472,7 @@ class QuickBooksSandbox(LedgerSandbox):
                 note,
                 self.act_out,
                 lambda: self._apply(request.method, resource, params, raw_body, note),
+                late=lambda: self._apply(request.method, resource, params, raw_body, {}, late=True),
             )
 
     def _admit(self, realm: str, weight: int, is_batch: bool, note: dict[str, Any]) -> bool:
@@ -489,22 +490,30 @@ class QuickBooksSandbox(LedgerSandbox):
             return True
 
     def _apply(
-        self, method: str, resource: str, params: dict[str, str], raw_body: bytes, note: dict[str, Any]
+        self,
+        method: str,
+        resource: str,
+        params: dict[str, str],
+        raw_body: bytes,
+        note: dict[str, Any],
+        *,
+        late: bool = False,
     ) -> Reply:
-        """Run the call, or replay the first answer to the same ``requestid`` (errors included)."""
+        """Run the call, or replay the first answer to the same ``requestid`` (errors included). A ``late``
+        call was admitted when nothing was remembered under its requestid, so it runs whatever was since."""
         request_id = params.get("requestid")
         if request_id is not None and len(request_id) > REQUEST_ID_MAX:
             fault = invalid_property(f"requestid may be at most {REQUEST_ID_MAX} characters", "requestid")
             return self._fault_reply(fault, note)
         remembered = method == "POST" and request_id is not None and self.request_id_replay
         with self._lock:
-            if remembered and request_id in self._replay:
+            if remembered and request_id in self._replay and not late:
                 note["replayed"] = True
                 return Reply(**self._replay[request_id])
             result = self._api.handle(method, resource, params, raw_body)
             reply = self._json_v3(result.status, result.body)
             if remembered:
-                self._replay[request_id] = reply.to_dict()
+                self._replay.setdefault(request_id, reply.to_dict())
             if result.mutated or remembered:
                 self._save()
             return reply

@@ -446,6 +446,7 @@ class XeroSandbox(LedgerSandbox):
                 note,
                 lambda injected: self._with_limits(self.act_out(injected, note), tenant),
                 lambda: self._with_limits(self._apply(request, resource, tenant, note), tenant),
+                late=lambda: self._apply(request, resource, tenant, {}, late=True),
             )
 
     def _admit(self, tenant: str) -> tuple[str, int] | None:
@@ -460,8 +461,12 @@ class XeroSandbox(LedgerSandbox):
                 self._limits[name].record(key)
             return None
 
-    def _apply(self, request: Request, resource: str, tenant: str, note: dict[str, Any]) -> Reply:
-        """Run the call, or replay the stored answer to the same Idempotency-Key (errors included)."""
+    def _apply(
+        self, request: Request, resource: str, tenant: str, note: dict[str, Any], *, late: bool = False
+    ) -> Reply:
+        """Run the call, or replay the stored answer to the same Idempotency-Key (errors included). A
+        ``late`` call was admitted when its key was unknown, so it runs whatever was stored since (what
+        Xero does with a key whose first request is still in flight is unknown: the sandbox is strict)."""
         method, raw_body = request.method, request.get_data()
         key = request.headers.get("Idempotency-Key") if method in ("PUT", "POST") else None
         headers = {name: request.headers[name] for name in ("If-Modified-Since",) if name in request.headers}
@@ -471,7 +476,7 @@ class XeroSandbox(LedgerSandbox):
                     message = f"The Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters long"
                     return json_reply(400, validation_error(message))
                 fingerprint = _fingerprint(method, request.full_path, raw_body)
-                remembered = self._remembered(f"{tenant}:{key}")
+                remembered = None if late else self._remembered(f"{tenant}:{key}")
                 if remembered is not None:
                     if remembered["fingerprint"] != fingerprint:
                         message = f"The Idempotency-Key '{key}' is used with a different request"
@@ -480,7 +485,7 @@ class XeroSandbox(LedgerSandbox):
                     return Reply(**remembered["reply"])
             result: ApiResult = self._api.handle(method, resource, request.args.to_dict(), raw_body, headers)
             reply = json_reply(result.status, result.body)
-            if key is not None:
+            if key is not None and not (late and f"{tenant}:{key}" in self._idempotency):
                 self._idempotency[f"{tenant}:{key}"] = {
                     "fingerprint": fingerprint,
                     "stored_at": self.clock.now().isoformat(),
