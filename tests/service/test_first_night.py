@@ -81,3 +81,26 @@ def test_the_outbox_hands_the_ledger_as_many_journals_as_one_of_its_writes_carri
     result = sync(world.app, entity="acme-us", since=first)
     assert result.status == "succeeded", result.reason
     assert sizes == [50, 11]
+
+
+def test_a_run_right_after_an_uncertain_write_leaves_it_alone_until_it_can_no_longer_commit(world):
+    """A process restarted at once (a crash, `serve` catching up) must not look up — and resend — a write the
+    ledger may still be committing: that journal waits for a run `settle_seconds` later."""
+    world.ledger.settle_seconds = 130.0
+    day = date(2026, 10, 1)
+    world.source.set("12.00", day)
+    world.ledger.faults.append("lost")  # applied, but the answer never came back
+    first = sync(world.app, entity="acme-us", since=day, until=day)
+    assert first.status == "partial"
+    world.clock.now += timedelta(seconds=30)  # restarted 30 s later
+    writes = world.ledger.stats.write_calls
+    second = sync(world.app, entity="acme-us", since=day, until=day)
+    assert second.status == "partial"
+    assert "may still be committing" in second.reason
+    assert world.ledger.stats.write_calls == writes  # nothing sent again
+    world.clock.now += timedelta(seconds=130)
+    third = sync(world.app, entity="acme-us", since=day, until=day)
+    assert third.status == "succeeded", third.reason
+    assert third.post.found  # found,
+    assert not third.post.posted  # never sent twice
+    assert len(world.ledger.journals) == 1
