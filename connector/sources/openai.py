@@ -210,8 +210,14 @@ def bucket_bounds(
                 Problem(source, where, name, f"{value!r} is not a Unix time in seconds", _FIX_PROVIDER)
             )
             return None
-    start_at = datetime.fromtimestamp(start, UTC)
-    end_at = datetime.fromtimestamp(end, UTC)
+    try:
+        start_at = datetime.fromtimestamp(start, UTC)
+        end_at = datetime.fromtimestamp(end, UTC)
+    except (ValueError, OverflowError, OSError):  # beyond the years a datetime holds
+        problems.append(
+            Problem(source, where, "start_time", f"{start!r}..{end!r} is not a time", _FIX_PROVIDER)
+        )
+        return None
     if end_at <= start_at:
         problems.append(Problem(source, where, "end_time", "is not after start_time", _FIX_PROVIDER))
         return None
