@@ -9,37 +9,15 @@ from pathlib import Path
 
 import responses
 
-from connector.bootstrap import build_app
 from connector.service.pull import pull_sources
 from connector.service.sync import sync
-from connector.settings import Settings
-from connector.sources.openai import OpenAICostsSource
 from connector.store.repositories import UnitOfWork
 from tests.contracts import openai_schema_errors
-from tests.service.conftest import Clock
-from tests.sources.builders import OPENAI, client, openai_bucket, openai_cost, openai_page
-from tests.support import MINIMAL_MAPPING
+from tests.service.test_ingestion import costs_source, make_app
+from tests.sources.builders import OPENAI, openai_bucket, openai_cost, openai_page
 
 COSTS = f"{OPENAI}/organization/costs"
 DAY = date(2026, 10, 1)
-
-
-def make_app(tmp_path: Path, sources: list) -> object:
-    mapping = tmp_path / "mapping.yaml"
-    mapping.write_text(MINIMAL_MAPPING)
-    config = Settings(
-        database_url=f"sqlite:///{tmp_path / 'tokenbooks.db'}",
-        mapping_file=mapping,
-        data_dir=tmp_path,
-        _env_file=None,
-    )
-    return build_app(config, clock=Clock(), sources=sources, sleep=lambda _: None)
-
-
-def costs_source() -> OpenAICostsSource:
-    return OpenAICostsSource(
-        client(OPENAI, "OpenAI"), organization="org-1", entity="acme-us", timezone="UTC", lag_days=0
-    )
 
 
 def test_an_integer_quantity_as_the_costs_spec_shows_it_is_stored_as_an_exact_decimal(tmp_path: Path):
@@ -50,7 +28,7 @@ def test_an_integer_quantity_as_the_costs_spec_shows_it_is_stored_as_an_exact_de
     }
     page = openai_page(openai_bucket(DAY, result))
     assert openai_schema_errors(page) == []
-    app = make_app(tmp_path, [costs_source()])
+    app = make_app(tmp_path, "tokenbooks.db", sources=[costs_source()])
     with responses.RequestsMock() as mock:
         mock.get(COSTS, json=page)
         run = pull_sources(app, entity="acme-us", since=DAY, until=DAY)
