@@ -341,7 +341,7 @@ def _three_runs(app, entity: str, source: SyntheticCosts, *, batch: int) -> dict
 
 
 QUICKBOOKS_BATCH = 30  # QuickBooks' batch endpoint: 30 items a request
-XERO_BATCH = 30  # the service hands a ledger 30 journals a batch; the Xero adapter PUTs each batch at once
+XERO_BATCH = 50  # the service hands a ledger as many journals as one write carries: Xero 50 a PUT
 PASSES = {"quickbooks": _quickbooks, "xero": _xero}
 
 

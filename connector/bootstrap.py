@@ -31,7 +31,7 @@ from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth, quic
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
 from connector.ledgers.xero import XeroLedger
 from connector.ledgers.xero_limits import TenantLimiter
-from connector.ledgers.xero_oauth import XeroOAuth
+from connector.ledgers.xero_oauth import SCOPE_SETS, XeroOAuth
 from connector.retrying import RetryPolicy
 from connector.service.mappings import load_history, load_mapping
 from connector.service.policies import load_policies, load_policy_history
@@ -336,7 +336,7 @@ class App:
             identity_url=xero.identity_url,
             login_url=xero.login_url,
             connections_url=xero.connections_url,
-            scopes=xero.scopes,
+            scopes=xero.scopes or SCOPE_SETS[xero.scope_set],
             timeout=xero.timeout_seconds,
             clock=self.clock,
         )

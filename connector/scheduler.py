@@ -29,7 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from connector.domain.errors import BusyError, TokenbooksError
+from connector.domain.errors import REPORT_HINT, BusyError, TokenbooksError, unexpected_reason
 from connector.domain.periods import Period
 from connector.store.repositories import UnitOfWork
 
@@ -110,8 +110,11 @@ def run_job(app: Any, kind: str, entity: str) -> None:
         log.warning("%s %s skipped: %s", kind, entity, exc)
     except TokenbooksError as exc:
         log.error("%s %s failed: %s", kind, entity, exc)
-    except Exception:
-        log.exception("%s %s failed with an internal error", kind, entity)
+    except Exception as exc:  # a bug: recorded as a failed run, said plainly, traced at debug level
+        from connector.service.runs import fail_unfinished
+
+        fail_unfinished(exc)
+        log.error("%s %s failed: %s; %s", kind, entity, unexpected_reason(exc), REPORT_HINT)
 
 
 def nightly(app: Any, entity: str) -> None:

@@ -74,7 +74,11 @@ class QuickBooksSettings(BaseModel):
     )
     redirect_uri: str = "http://127.0.0.1:8765/callback"
     minorversion: int = Field(75, ge=75)
-    timeout_seconds: float = Field(60.0, gt=0)  # float ok: seconds
+    timeout_seconds: float = Field(  # float ok: seconds
+        130.0,
+        gt=0,
+        description="longer than QuickBooks' own 120 s, so a slow write is answered, not abandoned",
+    )
     max_retries: int = Field(6, ge=0, le=50)
     batch_size: int = Field(
         30, ge=1, le=30, description="journals per batch request (Intuit: ≤ 30; 10 is safe)"
@@ -98,11 +102,17 @@ class XeroSettings(BaseModel):
     connections_url: str = Field("https://api.xero.com", description="root of /connections")
     login_url: str = Field("https://login.xero.com", description="authorization endpoint root")
     redirect_uri: str = "http://127.0.0.1:8765/callback"
-    scopes: str = Field(
-        "offline_access accounting.transactions accounting.settings.read accounting.contacts.read",
-        description="OAuth scopes asked for at consent; apps created from 2026-03-02 use granular ones",
+    scope_set: Literal["granular", "broad"] = Field(
+        "granular",
+        description="granular: Xero apps created on or after 2 March 2026 (and any app moved to granular "
+        "scopes); broad: an older app still on accounting.transactions (allowed until September 2027)",
     )
-    timeout_seconds: float = Field(60.0, gt=0)  # float ok: seconds
+    scopes: str | None = Field(
+        None, description="the exact OAuth scopes to ask for at consent; empty: those of scope_set"
+    )
+    timeout_seconds: float = Field(  # float ok: seconds
+        330.0, gt=0, description="longer than Xero's own (about 5 minutes), so a slow write is answered"
+    )
     max_retries: int = Field(6, ge=0, le=50)
     calls_per_minute: int = Field(60, ge=1, description="Xero's per-organisation minute limit")
     calls_per_day: int = Field(

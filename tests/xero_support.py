@@ -20,7 +20,7 @@ from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerT
 from connector.ledgers.tokens import MemoryVault, TokenManager, TokenSet, TokenVault
 from connector.ledgers.xero import XeroLedger
 from connector.ledgers.xero_limits import TenantLimiter
-from connector.ledgers.xero_oauth import XeroOAuth
+from connector.ledgers.xero_oauth import SCOPE_SETS, XeroOAuth
 from connector.retrying import RetryPolicy
 from connector.sandbox.common import FaultPlan, ManualClock, loads_exact
 from connector.sandbox.xero import XeroSandbox
@@ -30,7 +30,7 @@ from tests.contracts import xero_exchange_check
 START = datetime(2026, 10, 6, 2, 30, tzinfo=UTC)
 ENTITY = "acme-xero"
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
-SCOPES = "offline_access accounting.transactions accounting.settings.read accounting.contacts.read"
+SCOPES = SCOPE_SETS["granular"]
 PRODUCT_US = (("Product", "Support Assistant"), ("Region", "US"))
 
 

@@ -4,6 +4,7 @@ entity, JSON output and tables, plain errors, progress, and the small parsers of
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -12,19 +13,76 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connector.domain.errors import ConfigError, Problem, TokenbooksError
+from connector.domain.errors import REPORT_HINT, ConfigError, Problem, TokenbooksError, unexpected_reason
 from connector.domain.periods import Period, parse_day
 
+log = logging.getLogger("tokenbooks")
+
+
+class TokenbooksGroup(typer.core.TyperGroup):
+    """The command group: whatever a command did not expect becomes a plain error, never a traceback.
+
+    Errors tokenbooks raises on purpose are shown by `plain_errors`; anything else is a bug. It is caught
+    here, once for every command: the runs it interrupted are recorded as failed with the reason, the
+    person reads what happened and how to report it, the full trace goes to the debug log (`--debug`),
+    and the exit status is 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        wants_json = "--json" in [*getattr(ctx, "_protected_args", []), *ctx.args]
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # a chosen exit status, Ctrl-C, or a usage error click already words
+        except Exception as exc:
+            report_unexpected(exc, wants_json)
+            raise typer.Exit(ExitCode.FAILED) from None
+
+
+def report_unexpected(exc: Exception, as_json: bool) -> None:
+    """Record the runs `exc` interrupted, log its trace at debug level, and say it plainly on stderr."""
+    from connector.service.runs import fail_unfinished
+
+    runs = fail_unfinished(exc)
+    log.debug("tokenbooks stopped on an unexpected error", exc_info=exc)
+    message = f"tokenbooks stopped on an {unexpected_reason(exc)}"
+    if runs:
+        message += f"; run {', '.join(runs)} is recorded as failed"
+    if as_json:
+        print_json({"error": message, "fix": REPORT_HINT, "kind": "InternalError", "problems": []})
+        return
+    errors.print(f"[bold red]Error:[/] {message}", highlight=False)
+    errors.print(f"[bold]Fix:[/] {REPORT_HINT}", highlight=False)
+
+
 app = typer.Typer(
+    cls=TokenbooksGroup,
     help="tokenbooks: puts a company's AI spend into its books.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Log debug detail on stderr, including the trace of an unexpected error."
+        ),
+    ] = False,
+) -> None:
+    if debug:
+        logging.basicConfig(
+            level=logging.DEBUG, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
 sandbox_app = typer.Typer(help="Run the local ledger sandboxes.", no_args_is_help=True)
 mappings_app = typer.Typer(help="Check and preview the chart-of-accounts mapping.", no_args_is_help=True)
 import_app = typer.Typer(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,7 +22,7 @@ from connector.cli.base import (
     plain_errors,
     print_json,
 )
-from connector.domain.errors import ConfigError
+from connector.domain.errors import ConfigError, InputError
 
 # ------------------------------------------------------------------------------------------ connections
 
@@ -31,27 +34,52 @@ def connect_command(
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="Print the consent URL instead of opening a browser.")
     ] = False,
+    paste: Annotated[
+        bool,
+        typer.Option(
+            "--paste",
+            help="Paste back the address the browser ends on, instead of a local callback (automatic when "
+            "the redirect URI is not a local address, e.g. the https URI of a production QuickBooks app).",
+        ),
+    ] = False,
+    import_tokens: Annotated[
+        Path | None,
+        typer.Option(
+            "--import-tokens",
+            help='Take over tokens another tool obtained: a JSON file (- for stdin) with "refresh_token" and, '
+            'for QuickBooks, "realm_id" (Xero: "tenant_id" optional). No consent page.',
+        ),
+    ] = None,
     tenant: Annotated[
         str | None,
         typer.Option("--tenant", help="Xero: the organisation (id or name) when the grant has several."),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Connect a ledger company through OAuth (a local callback receives the code); tokens are stored encrypted."""
-    from connector.service.connections import connect_ledger
+    """Connect a ledger company through OAuth (a local callback, or the redirected address pasted back), or
+    import existing tokens; tokens are stored encrypted."""
+    from connector.service.connections import connect_ledger, import_connection
 
     with plain_errors(as_json):
         application, target = _app_and_entity(entity)
-        say = errors.print if as_json else console.print
-        connected = connect_ledger(
-            application,
-            ledger,
-            target,
-            open_browser=not no_browser,
-            say=lambda text: say(text, highlight=False),
-            tenant=tenant,
-            choose=None if as_json else _choose_tenant,
-        )
+        choose = None if as_json else _choose_tenant
+        if import_tokens is not None:
+            connected = import_connection(
+                application, ledger, target, _token_document(import_tokens), tenant=tenant, choose=choose
+            )
+        else:
+            say = errors.print if as_json else console.print
+            connected = connect_ledger(
+                application,
+                ledger,
+                target,
+                open_browser=not no_browser,
+                say=lambda text: say(text, highlight=False, soft_wrap=True),
+                tenant=tenant,
+                choose=choose,
+                ask=_ask_hidden,
+                paste=paste,
+            )
     if as_json:
         print_json(
             {
@@ -72,6 +100,30 @@ def connect_command(
         "encrypted; refresh tokens are saved each time they rotate.",
         highlight=False,
     )
+
+
+def _ask_hidden(prompt: str) -> str:
+    """The redirected address holds the authorization code: read it without echoing it (prompt on stderr)."""
+    return typer.prompt(prompt, hide_input=True, err=True)
+
+
+def _token_document(path: Path) -> dict:
+    """The tokens to import, from a JSON file or stdin (`-`), never from the command line (shell history)."""
+    where = "standard input" if str(path) == "-" else str(path)
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {where}: {exc.strerror}", fix="name a readable JSON file") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{where} line {exc.lineno}: not JSON ({exc.msg})",
+            fix='give a JSON object such as {"refresh_token": "…", "realm_id": "…"}',
+        ) from None
+    if not isinstance(document, dict):
+        raise InputError(f"{where}: the tokens must be a JSON object", fix='e.g. {"refresh_token": "…"}')
+    return document
 
 
 def _choose_tenant(tenants: Any) -> Any:

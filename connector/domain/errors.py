@@ -144,5 +144,18 @@ class Interrupted(TokenbooksError):
     """A shutdown was requested: the run stopped between two safe points and the next run goes on."""
 
 
+REPORT_HINT = (
+    "this is a bug in tokenbooks, not in your data or settings: please report it with this message (run the "
+    "command again with --debug for the full trace; `tokenbooks serve` logs it at debug level)"
+)
+
+
+def unexpected_reason(error: BaseException) -> str:
+    """A plain, one-line account of an exception tokenbooks did not expect (a bug), for a person and for
+    the run log; the trace itself goes to the debug log only."""
+    said = " ".join(str(error).split())[:300]
+    return f"internal error ({type(error).__name__}{': ' + said if said else ''})"
+
+
 class InvariantViolation(AssertionError):
     """A bug: tokenbooks was about to break one of its invariants (balance, conservation, exactly once)."""

@@ -102,6 +102,24 @@ def parse_amount(value: object) -> Decimal:
     return result
 
 
+def parse_quantity(value: object) -> Decimal | None:
+    """A quantity (tokens, hours, images: not money) as an exact Decimal, or None when it is not a finite
+    number. Integers, Decimals and decimal text (E-notation, surrounding spaces) are read; booleans and
+    floats are not numbers here."""
+    if isinstance(value, bool | float):
+        return None
+    if isinstance(value, int | Decimal):
+        number = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            return None
+    else:
+        return None
+    return number if number.is_finite() else None
+
+
 def split_quantum(total: Decimal, currency: str) -> Decimal:
     """The unit a split of `total` works in: the currency's minor unit, or finer if `total` is finer.
 

@@ -236,6 +236,8 @@ class BeancountLedger:
     """The ledger port on a `.beancount` file (an entity whose mapping says `ledger: beancount`)."""
 
     name = "beancount"
+    journals_per_request = 30  # appended to one file: any number would do
+    settle_seconds = 0.0  # float ok: seconds; nothing commits behind its back
     opens_accounts = True  # the export writes an `open` for every account it uses
     supports_drafts = False
 

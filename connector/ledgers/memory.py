@@ -30,6 +30,8 @@ class MemoryLedger:
     name = "memory"
     opens_accounts = False
     supports_drafts = False
+    journals_per_request = 30
+    settle_seconds = 0.0  # float ok: seconds; nothing commits behind its back
 
     def __init__(
         self,

@@ -135,6 +135,12 @@ class Ledger(Protocol):
     opens_accounts: bool
     # True for a ledger that keeps draft journals for review (Xero); QuickBooks has no draft journals
     supports_drafts: bool
+    # how many journals one write request carries (QuickBooks: a batch of ≤ 30; Xero: a PUT of 50): the
+    # outbox hands the ledger that many at a time
+    journals_per_request: int
+    # how long a write the ledger did not answer may still be committing (its server timeout and a margin):
+    # an uncertain write is looked up, and perhaps sent again, only once this long has passed since it left
+    settle_seconds: float  # float ok: seconds
 
     def lock_date(self) -> date | None: ...
 

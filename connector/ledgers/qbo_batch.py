@@ -93,18 +93,6 @@ def answers_by_bid(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {str(a.get("bId")): a for a in data.get("BatchItemResponse") or [] if isinstance(a, dict)}
 
 
-def first_error(answer: dict[str, Any]) -> dict[str, str]:
-    """The first Error of a batch item's Fault (QuickBooks sends one per item in practice)."""
-    errors = (answer.get("Fault") or {}).get("Error") or [{}]
-    error = errors[0]
-    return {
-        "code": str(error.get("code") or "0"),
-        "message": str(error.get("Message") or ""),
-        "detail": str(error.get("Detail") or ""),
-        "element": str(error.get("element") or ""),
-    }
-
-
 def batch_size_within_limits(size: int) -> int:
     if not 1 <= size <= BATCH_MAX_ITEMS:
         raise ValueError(f"the QuickBooks batch size must be 1..{BATCH_MAX_ITEMS}, got {size}")

@@ -6,7 +6,10 @@ place that turns QuickBooks' answers into the project's error classes.
 - `QboClient`: python-quickbooks (`use_decimal=True`, explicit `minorversion`) whose HTTP goes through our
   `requests` session: a timeout on every call, pacing before it, and the HTTP status read *before* the SDK
   parses the body. So QuickBooks' XML 429 is throttling (never "Error reading json response"), a 5xx
-  or a timeout after a write is an *uncertain* outcome, and a non-JSON 5xx page is named as such.
+  or a timeout after a write is an *uncertain* outcome, and a non-JSON 5xx page is named as such. Every
+  other refusal is read here too, whatever shape it came in (`read_fault`): the API's JSON `Fault`, the
+  gateway's lower-case JSON `fault` (python-quickbooks recognises only the first, and took a 403
+  `ApplicationAuthorizationFailed` for a retriable "status code 403" error), or the XML `IntuitResponse`.
 - `classify_error` / `classify_fault`: QuickBooks codes (from a batch item or an SDK exception) as
   `Retriable`, `RateLimited`, `ReconnectNeeded`, `ConfigError`, `LockedPeriod`, `DuplicateKey` or
   `Rejected`, each with QuickBooks' own words and what to do.
@@ -15,9 +18,13 @@ Facts about the API: ../shared/reference/erps.md, Part A.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -196,7 +203,110 @@ class QboClient(QuickBooks):
             if write:
                 raise UncertainOutcome(message, fix=UNCERTAIN_FIX)
             raise Retriable(message, retry_after=_retry_after(response), fix=TRANSIENT_FIX)
+        if response.status_code != 401:  # a 401 is the SDK's AuthorizationException: refresh, then retry
+            refusal = refusal_of(response)
+            if refusal is not None:
+                raise refusal
         return response
+
+
+@dataclass(frozen=True, slots=True)
+class FaultEntry:
+    """The first error of a QuickBooks fault, whatever shape it came in."""
+
+    code: int  # 0 when QuickBooks named none
+    message: str
+    detail: str
+    element: str = ""
+
+
+class QboRefusal(QuickbooksException):
+    """A refusal read from the HTTP status and the body before python-quickbooks parses it."""
+
+    def __init__(self, status: int, fault: FaultEntry | None) -> None:
+        entry = fault or FaultEntry(0, f"HTTP {status}", "")
+        super().__init__(entry.message, entry.code, entry.detail)
+        self.status = status
+        self.fault = fault
+
+
+_ERROR_CODE = re.compile(r"errorCode=0*(\d+)")
+_XML_ERROR = re.compile(r"<Error\b[^>]*?\bcode=\"(\d+)\"", re.IGNORECASE)
+
+
+def refusal_of(response: requests.Response) -> QboRefusal | None:
+    """The refusal in an answer: any status of 400 or more, or a gateway fault under another status."""
+    text = response.text
+    head = text[:300]
+    if response.status_code < 400 and '"fault"' not in head and "<Fault" not in head:
+        return None  # the common case: a normal answer, or the API's own `Fault` that the SDK reads
+    fault = read_fault(text)
+    if fault is None and response.status_code < 400:
+        return None
+    return QboRefusal(response.status_code, fault)
+
+
+def read_fault(text: str) -> FaultEntry | None:
+    """The first error of a QuickBooks fault body, or None when the body holds none. Three shapes:
+
+    - the API's JSON: `{"Fault": {"Error": [{"Message", "Detail", "code", "element"}], "type": …}}` (Intuit,
+      "Handling common errors"; erps.md §1.9);
+    - the gateway's JSON, all lower case, for authentication and authorization refusals:
+      `{"warnings": null, "fault": {"error": [{"message": "message=ApplicationAuthorizationFailed;
+      errorCode=003100; statusCode=403", "detail": null, "code": "3100", …}], "type": "SERVICE"}, …}`
+      (public captures: frappe/erpnext#29161, intuit/oauth-jsclient#2, routablehq/python-quickbooks#250);
+    - XML: `<IntuitResponse><Fault type=…><Error code="3100"><Message>…</Message><Detail>…</Detail>`
+      (IntuitDeveloper/QBOConceptsTutorial-PHP#13, routablehq/python-quickbooks#120; throttling, erps.md §2.1).
+    A missing code is read from `errorCode=003100` in the message."""
+    body = text.lstrip()
+    if body.startswith("<"):
+        return _xml_fault(body)
+    try:
+        data = json.loads(body, parse_float=Decimal)
+    except ValueError:
+        return None
+    return fault_entry(data)
+
+
+def fault_entry(data: Any) -> FaultEntry | None:
+    """The first error of the `Fault` (or `fault`) object in a parsed answer or batch item."""
+    if not isinstance(data, dict):
+        return None
+    fault = data.get("Fault") or data.get("fault")
+    if not isinstance(fault, dict):
+        return None
+    errors = fault.get("Error") or fault.get("error")
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    message, detail = _field(first, "Message"), _field(first, "Detail")
+    return FaultEntry(_fault_code(first.get("code"), message), message, detail, _field(first, "element"))
+
+
+def _field(error: dict[str, Any], name: str) -> str:
+    value = error.get(name, error.get(name.lower()))
+    return "" if value is None else str(value)
+
+
+def _fault_code(code: Any, message: str) -> int:
+    text = str(code or "").strip()
+    if text.isdigit():
+        return int(text)
+    found = _ERROR_CODE.search(message)
+    return int(found.group(1)) if found else 0
+
+
+def _xml_fault(body: str) -> FaultEntry | None:
+    if "<Fault" not in body:
+        return None
+    code = _XML_ERROR.search(body)
+    message = _xml_text(body, "Message")
+    return FaultEntry(
+        _fault_code(code.group(1) if code else None, message), message, _xml_text(body, "Detail")
+    )
+
+
+def _xml_text(body: str, tag: str) -> str:
+    found = re.search(rf"<{tag}>(.*?)</{tag}>", body, re.DOTALL)
+    return html.unescape(found.group(1)).strip() if found else ""
 
 
 def is_write(method: str, url: str) -> bool:
@@ -271,11 +381,7 @@ def classify_error(
     """One QuickBooks error (a Fault entry) as a project error class, in QuickBooks' words, with the fix."""
     said = f"QuickBooks refused {what}{line_of(element)} (code {code}): {ledger_words(message, detail)}"
     if code == 3100:
-        return ReconnectNeeded(
-            said,
-            fix=f"this login may not use QuickBooks company {realm or '(none)'} (a wrong or unknown realm id); "
-            "run `tokenbooks connect quickbooks` and pick the company this entity books into",
-        )
+        return ReconnectNeeded(said, fix=_authorization_fix(realm))
     if code in (100, 120, 3200):
         return ReconnectNeeded(said, fix=RECONNECT_FIX)
     if code == 6190:
@@ -303,6 +409,17 @@ def classify_error(
     return Rejected(said, code=str(code), fix=_rejection_fix(code))
 
 
+def _authorization_fix(realm: str) -> str:
+    """What to do about 3100 ApplicationAuthorizationFailed (HTTP 403)."""
+    return (
+        f"the connection may no longer use QuickBooks company {realm or '(none)'}: the app was disconnected "
+        "or lost its rights there, the connecting user is no longer an admin, the realm id is another "
+        "company's, or TOKENBOOKS_QUICKBOOKS__BASE_URL is production for a sandbox company (or the reverse). "
+        "Check the base URL, then run `tokenbooks connect quickbooks` and pick the company this entity books "
+        "into"
+    )
+
+
 def _rejection_fix(code: int) -> str:
     if code in (610, 2500):
         return (
@@ -319,7 +436,10 @@ def _rejection_fix(code: int) -> str:
 
 
 def classify_fault(exc: QuickbooksException, what: str, *, realm: str = "") -> TokenbooksError:
-    """A python-quickbooks exception as a project error class (see `classify_error`)."""
+    """A python-quickbooks exception, or a refusal read before the SDK (`QboRefusal`), as a project error
+    class (see `classify_error`)."""
+    if isinstance(exc, QboRefusal):
+        return _classify_refusal(exc, what, realm)
     code = int(exc.error_code or 0)
     if isinstance(exc, AuthorizationException) and code not in (100, 120, 3100, 3200):
         code = 3200  # the SDK raises it for any HTTP 401, with the status as its code
@@ -331,6 +451,25 @@ def classify_fault(exc: QuickbooksException, what: str, *, realm: str = "") -> T
             )
         return Retriable(f"QuickBooks answered {what} with something that is not JSON: {body[:160]!r}")
     return classify_error(code, str(exc.message or ""), str(exc.detail or ""), what, realm=realm)
+
+
+def _classify_refusal(refusal: QboRefusal, what: str, realm: str) -> TokenbooksError:
+    """Classified by QuickBooks' code when the body names one, else by the HTTP status alone."""
+    fault = refusal.fault
+    if fault is not None and fault.code:
+        return classify_error(
+            fault.code, fault.message, fault.detail, what, element=fault.element, realm=realm
+        )
+    said = f"QuickBooks refused {what} (HTTP {refusal.status}" + (
+        f": {ledger_words(fault.message, fault.detail)})" if fault else ")"
+    )
+    if refusal.status == 403:
+        return ReconnectNeeded(said, fix=_authorization_fix(realm))
+    if refusal.status == 404:
+        return ConfigError(
+            said, fix="check TOKENBOOKS_QUICKBOOKS__BASE_URL (production or sandbox) and the company id"
+        )
+    return Rejected(said, code=str(refusal.status), fix=_rejection_fix(0))
 
 
 def company_name(

@@ -50,7 +50,7 @@ from connector.domain.errors import (
 )
 from connector.domain.fx import Rate
 from connector.domain.journals import Journal, LedgerTarget, check_journal
-from connector.ledgers.pacing import Pacer, Window
+from connector.ledgers.pacing import Pacer, Window, wait_until_settled
 from connector.ledgers.port import (
     CurrencySetup,
     LedgerAccount,
@@ -71,14 +71,15 @@ from connector.ledgers.qbo_batch import (
     batch_size_within_limits,
     build_call,
     entry_json,
-    first_error,
 )
 from connector.ledgers.qbo_client import (
+    FaultEntry,
     QboClient,
     QuickBooksOAuth,
     classify_error,
     classify_fault,
     endpoint_of,
+    fault_entry,
     is_write,
 )
 from connector.ledgers.tokens import TokenManager
@@ -93,6 +94,11 @@ PAGE_SIZE = 1000
 # adapter cannot invent) and point at the mapping. Configurable: TOKENBOOKS_QUICKBOOKS__MAX_LINES_PER_JOURNAL.
 MAX_LINES_PER_JOURNAL = 500
 REQUESTS_PER_MINUTE = 500  # per realm, each batch item counting one (erps.md §2.1)
+# Intuit: "requests time out after 120 s" (limits page, erps.md §2.1). A write QuickBooks did not answer may
+# commit until then: the client waits longer than that for an answer (TOKENBOOKS_QUICKBOOKS__TIMEOUT_SECONDS,
+# 130 by default), and after an uncertain write looks the journals up only once this has passed.
+SERVER_TIMEOUT_SECONDS = 120.0
+SETTLE_SECONDS = SERVER_TIMEOUT_SECONDS + 10.0
 BATCHES_PER_MINUTE = 40
 # QuickBooks lists only active names unless asked; inactive ones must be seen to say "inactive", not "missing".
 ALL_ACTIVE_STATES = " WHERE Active IN (true, false)"
@@ -119,6 +125,7 @@ class _Chunk:
     pending: dict[str, BatchItem]
     results: dict[str, PostResult] = field(default_factory=dict)
     uncertain: bool = False  # a send may have been applied: look the keys up before sending again
+    uncertain_at: float | None = None  # float ok: when (monotonic seconds) the first unclear send left
     round: int = 0  # bumped when QuickBooks answered and an item must go again (a fresh requestid)
 
 
@@ -141,11 +148,14 @@ class QuickBooksLedger:
         batch_size: int = BATCH_MAX_ITEMS,
         max_lines: int = MAX_LINES_PER_JOURNAL,
         pacer: Pacer | None = None,
+        settle_seconds: float = SETTLE_SECONDS,  # float ok: seconds
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.settle_seconds = settle_seconds
         self.tokens = tokens
         self.retry = retry or RetryPolicy(6)
         self.batch_size = batch_size_within_limits(batch_size)
+        self.journals_per_request = self.batch_size
         self.max_lines = max_lines
         self.pacer = pacer or quickbooks_pacer(sleep=self.retry.sleep)
         self.stats = LedgerStats()
@@ -402,6 +412,7 @@ class QuickBooksLedger:
         if not chunk.pending:
             return
         call = build_call(list(chunk.pending.values()), chunk.round)
+        sent_at = self.pacer.clock()
         try:
             data = self._call_once(
                 lambda: self.client.make_request(
@@ -411,10 +422,11 @@ class QuickBooksLedger:
             )
         except UncertainOutcome:
             chunk.uncertain = True
+            chunk.uncertain_at = chunk.uncertain_at or sent_at
             raise
-        self._take_answers(chunk, call, data)
+        self._take_answers(chunk, call, data, sent_at)
 
-    def _take_answers(self, chunk: _Chunk, call: BatchCall, data: dict[str, Any]) -> None:
+    def _take_answers(self, chunk: _Chunk, call: BatchCall, data: dict[str, Any], sent_at: float) -> None:
         """Settle each journal by its bId: created, refused, or to be sent again."""
         answers = answers_by_bid(data)
         created = {bid: a["JournalEntry"] for bid, a in answers.items() if a.get("JournalEntry")}
@@ -433,21 +445,26 @@ class QuickBooksLedger:
                     UncertainOutcome(f"QuickBooks' batch answer has no result for journal {item.key}")
                 )
                 continue
-            retry = self._take_fault(chunk, item, first_error(answers[bid]))
+            retry = self._take_fault(chunk, item, fault_entry(answers[bid]) or FaultEntry(0, "", ""))
             if retry is not None:
                 again.append(retry)
         chunk.uncertain = any(isinstance(e, UncertainOutcome) for e in again)
+        if chunk.uncertain:
+            chunk.uncertain_at = chunk.uncertain_at or sent_at
         if again:
             if any(not isinstance(e, UncertainOutcome) for e in again):
                 chunk.round += 1  # QuickBooks answered these: the same requestid would replay that answer
             raise next((e for e in again if isinstance(e, RateLimited)), again[0])
 
-    def _take_fault(self, chunk: _Chunk, item: BatchItem, error: dict[str, str]) -> TokenbooksError | None:
+    def _take_fault(self, chunk: _Chunk, item: BatchItem, error: FaultEntry) -> TokenbooksError | None:
         """Settle one item's fault; returns the error when the item should be sent again."""
-        code = int(error["code"]) if error["code"].isdigit() else 0
-        what = f"journal {item.key}"
         exc = classify_error(
-            code, error["message"], error["detail"], what, element=error["element"], realm=self.realm
+            error.code,
+            error.message,
+            error.detail,
+            f"journal {item.key}",
+            element=error.element,
+            realm=self.realm,
         )
         if isinstance(exc, ReconnectNeeded | ConfigError):
             self._note_connection_error(exc)
@@ -463,7 +480,12 @@ class QuickBooksLedger:
         return None
 
     def _settle_by_lookup(self, chunk: _Chunk) -> None:
-        """After an uncertain send: what QuickBooks holds under the open keys is settled, the rest is sent."""
+        """After an uncertain send: what QuickBooks holds under the open keys is settled, the rest is sent.
+        The lookup waits until the unanswered send can no longer commit (`settle_seconds` after it left):
+        before that, "not found" could be a batch QuickBooks is still writing, and sending it again would
+        create every journal twice once both land (requestid does not always deduplicate, erps.md §1.5)."""
+        if chunk.uncertain_at is not None:
+            wait_until_settled(chunk.uncertain_at, self.settle_seconds, self.pacer.clock, self.retry.sleep)
         found = self.find_many(list(chunk.pending))
         for key, existing in found.items():
             item = chunk.pending.pop(key)

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import urllib3.exceptions
 from xero_python.accounting import (
@@ -57,6 +58,7 @@ from connector.domain.errors import (
     UncertainOutcome,
 )
 from connector.domain.journals import Journal, JournalLine
+from connector.ledgers.pacing import wait_until_settled
 from connector.ledgers.port import (
     CurrencySetup,
     LedgerAccount,
@@ -70,15 +72,28 @@ from connector.ledgers.port import (
     TrackingOption,
 )
 from connector.ledgers.tokens import TokenManager
-from connector.ledgers.xero_errors import classify, is_lock_message, retry_after
+from connector.ledgers.xero_errors import classify, is_lock_message, is_scope_refusal, retry_after
 from connector.ledgers.xero_limits import TenantLimiter
 from connector.ledgers.xero_oauth import sdk_client
 from connector.retrying import RetryPolicy
 
-__all__ = ["CHUNK_SIZE", "MAX_JOURNAL_LINES", "XeroLedger", "chunk_idempotency_key", "wire_exact"]
+__all__ = [
+    "CHUNK_SIZE",
+    "MAX_JOURNAL_LINES",
+    "XeroLedger",
+    "chunk_idempotency_key",
+    "lookup_chunks",
+    "wire_exact",
+]
 
 LEDGER = "xero"
 CHUNK_SIZE = 50  # journals per PUT: Xero recommends about 50 elements a request
+# Xero's SDK maintainers set a 5.5-minute client timeout "so that there is enough of a buffer to have the
+# API layer timeout with no possibility of a race condition" (XeroAPI/Xero-Net#209, #210): a write Xero did
+# not answer may commit for about 5 minutes. The client waits longer than that (TOKENBOOKS_XERO__TIMEOUT_SECONDS,
+# 330 by default), and after an uncertain write looks the journals up only once this has passed.
+SETTLE_SECONDS = 330.0
+URL_BUDGET = 2000  # characters of a lookup URL: under the ~2 KB Xero's gateway takes (``lookup_chunks``)
 MAX_JOURNAL_LINES = 500
 PAGE_SIZE = 100  # Xero's page of manual journals / invoices
 TEXT_LIMIT = 4000
@@ -111,6 +126,27 @@ def key_of(narration: str | None) -> str:
     return (narration or "").split(" ", 1)[0]
 
 
+def narration_filter(keys: Sequence[str]) -> str:
+    return " OR ".join(f'Narration.StartsWith("{_where_text(key)}")' for key in keys)
+
+
+def lookup_chunks(url: str, keys: Sequence[str], limit: int = URL_BUDGET) -> list[list[str]]:
+    """The keys in groups whose lookup URL — ``url?where=…&page=…`` encoded as xero-python sends it
+    (``urlencode``: about 52 characters a key) — stays within ``limit`` characters. Xero's gateway answers
+    404 "The resource you're looking for cannot be found" to a longer URL (about 2 KB: a total over 2,091
+    characters failed in XeroAPI/Xero-NetStandard#471; 53 ids failed in XeroAPI/xero-node#404), which
+    would read as "not found" and let a journal be created twice."""
+    chunks: list[list[str]] = []
+    for key in dict.fromkeys(keys):
+        candidate = [*chunks[-1], key] if chunks else [key]
+        query = urlencode([("where", narration_filter(candidate)), ("page", "99999")])
+        if chunks and len(f"{url}?{query}") <= limit:
+            chunks[-1] = candidate
+        else:
+            chunks.append([key])
+    return chunks
+
+
 def _where_text(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
@@ -138,7 +174,9 @@ class XeroLedger:
         retry: RetryPolicy | None = None,
         limiter: TenantLimiter | None = None,
         chunk_size: int = CHUNK_SIZE,
+        settle_seconds: float = SETTLE_SECONDS,  # float ok: seconds
     ) -> None:
+        self.settle_seconds = settle_seconds
         self.tokens = tokens
         self.tenant_id = tenant_id or tokens.current().company_id
         if not self.tenant_id:
@@ -149,11 +187,13 @@ class XeroLedger:
         self.retry = retry or RetryPolicy(6)
         self.limiter = limiter or TenantLimiter()
         self.chunk_size = max(1, chunk_size)
+        self.journals_per_request = self.chunk_size
+        self.base_url = base_url.rstrip("/")
         self.stats = LedgerStats()
         self.api_client = sdk_client(
             timeout, manager=tokens, client_id=client_id, client_secret=client_secret
         )
-        self.api = AccountingApi(self.api_client, base_url=base_url.rstrip("/"))
+        self.api = AccountingApi(self.api_client, base_url=self.base_url)
         self._organisation: Any = None
         self._accounts: list[Any] | None = None
         self._categories: list[Any] | None = None
@@ -176,7 +216,7 @@ class XeroLedger:
                 return data
             except ApiException as error:
                 self.limiter.observe(error.headers)
-                if error.status == 401 and not attempt:
+                if error.status == 401 and not attempt and not is_scope_refusal(error):
                     self.tokens.refresh(stale=self.tokens.current())
                     continue
                 raise self._classified(error, what, write) from None
@@ -283,10 +323,15 @@ class XeroLedger:
         return self.find_many([key]).get(key)
 
     def find_many(self, keys: Sequence[str], *, retry: bool = True) -> dict[str, LedgerJournal]:
-        """The live journals narrated with these keys, in one call (``Narration.StartsWith(…) OR …``)."""
-        if not keys:
-            return {}
-        where = " OR ".join(f'Narration.StartsWith("{_where_text(key)}")' for key in keys)
+        """The live journals narrated with these keys: ``Narration.StartsWith(…) OR …``, as few calls as the
+        URL allows (``lookup_chunks``)."""
+        found: dict[str, LedgerJournal] = {}
+        for chunk in lookup_chunks(f"{self.base_url}/ManualJournals", keys):
+            found |= self._find_chunk(chunk, retry)
+        return found
+
+    def _find_chunk(self, keys: Sequence[str], retry: bool) -> dict[str, LedgerJournal]:
+        where = narration_filter(keys)
         wanted = set(keys)
         journals = self._pages(
             lambda page: self.api.get_manual_journals(
@@ -355,22 +400,25 @@ class XeroLedger:
         """Create a chunk; after an uncertain answer, look its keys up first and send only what is missing."""
         pending = {request.journal.key: (request, mj) for request, mj in chunk}
         done: dict[str, PostResult] = {}
-        uncertain = False
+        uncertain_at: float | None = None  # float ok: when the first unanswered write left
         calls_before = self.stats.read_calls + self.stats.write_calls
 
         def attempt() -> None:
-            nonlocal uncertain
-            if uncertain:
+            nonlocal uncertain_at
+            if uncertain_at is not None:
+                # "not found" is final only once the unanswered write can no longer commit
+                wait_until_settled(uncertain_at, self.settle_seconds, self._seconds, self.retry.sleep)
                 for key, found in self.find_many(list(pending), retry=False).items():
                     done[key] = PostResult(key, PostOutcome.FOUND, ledger_id=found.ledger_id)
                     pending.pop(key)
             if not pending:
                 return
             items = list(pending.values())
+            sent_at = self._seconds()
             try:
                 answer = self._create(items)
             except UncertainOutcome:
-                uncertain = True
+                uncertain_at = sent_at if uncertain_at is None else uncertain_at
                 raise
             except Rejected as refusal:  # the whole request refused (a 400 that names no element)
                 for request, _mj in items:
@@ -387,10 +435,13 @@ class XeroLedger:
             self.retry.call(attempt, on_retry=self.stats.count_retry)
         except Retriable as exc:
             # Once a write went unanswered the journals may exist, whatever failed last: the next run looks first.
-            outcome = PostOutcome.UNCERTAIN if uncertain else PostOutcome.FAILED
+            outcome = PostOutcome.UNCERTAIN if uncertain_at is not None else PostOutcome.FAILED
             done |= {k: PostResult.from_error(k, outcome, exc) for k in pending}
         calls = self.stats.read_calls + self.stats.write_calls - calls_before
         return [_with_calls(result, calls) for result in done.values()]
+
+    def _seconds(self) -> float:  # float ok: seconds on the limiter's clock (tokenbooks' clock)
+        return self.limiter.clock().timestamp()
 
     def _create(self, items: Sequence[tuple[PostRequest, ManualJournal]]) -> Any:
         journals = ManualJournals(manual_journals=[mj for _request, mj in items])

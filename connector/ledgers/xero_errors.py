@@ -6,6 +6,8 @@
   ``Rejected`` carrying Xero's messages; a lock-date message → ``LockedPeriod``;
 - 400/401 from the identity service with ``invalid_grant`` → ``ReconnectNeeded``; ``invalid_client`` →
   ``ConfigError`` (the app's id or secret is wrong);
+- 401 ``AuthorizationUnsuccessful`` (the granted scopes do not cover the endpoint) → ``ReconnectNeeded`` naming
+  the scope settings, without a refresh first;
 - 401 from the API (after the caller already refreshed once) and 403 (the token does not reach the tenant:
   disconnected, or the configured tenant id is another organisation's) → ``ReconnectNeeded``;
 - 429 → ``RateLimited`` with ``Retry-After``; a ``day`` problem → ``BudgetExhausted`` (the run stops, the next
@@ -35,9 +37,14 @@ from connector.domain.errors import (
     UncertainOutcome,
 )
 
-__all__ = ["RECONNECT", "classify", "is_lock_message", "retry_after", "xero_messages"]
+__all__ = ["RECONNECT", "classify", "is_lock_message", "is_scope_refusal", "retry_after", "xero_messages"]
 
 RECONNECT = "a person must reconnect Xero: run `tokenbooks connect xero`"
+SCOPES_FIX = (
+    "connect again (`tokenbooks connect xero`) asking for the scopes tokenbooks needs: leave "
+    "TOKENBOOKS_XERO__SCOPES empty, and set TOKENBOOKS_XERO__SCOPE_SET=granular for an app created on or after "
+    "2 March 2026 (the default), broad for an older app still on accounting.transactions"
+)
 LOCK_MARKER = "lock date"
 MINUTE_WAIT_SECONDS = 60.0  # when a 429 carries no Retry-After
 
@@ -97,6 +104,12 @@ def _http(error: ApiException, what: str, write: bool, grant: str) -> Tokenbooks
         )
     if status == 429:
         return _throttled(error, what)
+    if is_scope_refusal(error):
+        return ReconnectNeeded(
+            f"Xero refused {what} (401 AuthorizationUnsuccessful): the scopes this connection was granted do "
+            "not cover it",
+            fix=SCOPES_FIX,
+        )
     if status == 401:
         detail = body.get("Detail", "") if isinstance(body, dict) else ""
         return ReconnectNeeded(
@@ -140,6 +153,17 @@ def _throttled(error: ApiException, what: str) -> TokenbooksError:
         )
     return RateLimited(
         f"Xero is throttling calls ({problem} limit) while {what}", retry_after=wait or MINUTE_WAIT_SECONDS
+    )
+
+
+def is_scope_refusal(error: ApiException) -> bool:
+    """Xero's 401 for an endpoint the granted scopes do not cover ("AuthorizationUnsuccessful", unlike the
+    "AuthenticationUnsuccessful" / "TokenExpired" of a bad token): a refreshed token would not help."""
+    body = _body(error)
+    return (
+        int(error.status or 0) == 401
+        and isinstance(body, dict)
+        and body.get("Detail") == "AuthorizationUnsuccessful"
     )
 
 

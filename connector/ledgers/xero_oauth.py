@@ -39,6 +39,7 @@ from connector.ledgers.xero_errors import RECONNECT, classify
 
 __all__ = [
     "REFRESH_TOKEN_LIFE",
+    "SCOPE_SETS",
     "VaultToken",
     "XeroConnection",
     "XeroOAuth",
@@ -47,6 +48,18 @@ __all__ = [
 ]
 
 REFRESH_TOKEN_LIFE = timedelta(days=60)  # a refresh token nobody uses dies after 60 days
+
+# The scopes tokenbooks asks for at consent: exactly the endpoints it calls (Xero's scopes page,
+# developer.xero.com/documentation/guides/oauth2/scopes, and its Granular Scopes FAQ): ManualJournals
+# read and written (`accounting.manualjournals`); Organisation, Accounts and TrackingCategories read
+# (`accounting.settings.read`); Invoices read for the bills the AP team entered (`accounting.invoices.read`);
+# `offline_access` for a refresh token. Apps created on or after 2 March 2026 have only the granular scopes;
+# older apps may keep the broad `accounting.transactions` (ManualJournals and Invoices alike) until
+# September 2027 (TOKENBOOKS_XERO__SCOPE_SET=broad).
+SCOPE_SETS = {
+    "granular": "offline_access accounting.manualjournals accounting.settings.read accounting.invoices.read",
+    "broad": "offline_access accounting.transactions accounting.settings.read",
+}
 
 
 class _TimedPoolManager(urllib3.PoolManager):

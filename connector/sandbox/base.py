@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
@@ -40,6 +40,11 @@ __all__ = ["REQUEST_LOG_LIMIT", "STATE_VERSION", "LedgerSandbox"]
 
 STATE_VERSION = 1
 REQUEST_LOG_LIMIT = 10_000  # bounded, so a long-running demo does not grow without limit
+# How long after it was received a write hit by the ``commit_late`` fault lands, in sandbox time. Intuit
+# says QuickBooks gives up on a request after 120 s (erps.md §2.1, Intuit's limits page); Xero's own SDK
+# maintainers set a 5.5-minute client timeout to stay above the API's (XeroAPI/Xero-Net#209, #210). A late
+# commit lands within that window: 100 s by default.
+COMMIT_LATE_SECONDS = 100.0
 
 
 class LedgerSandbox:
@@ -61,6 +66,8 @@ class LedgerSandbox:
         self._lock = threading.RLock()
         self._state_file = StateFile(state_file) if state_file is not None else None
         self._request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
+        self.commit_late_seconds = COMMIT_LATE_SECONDS
+        self._late: list[tuple[datetime, Callable[[], Any]]] = []  # (lands at, the write) of late commits
         self._server = SandboxServer(self, host=host, port=port)
 
     # --- Lifecycle --------------------------------------------------------------------------------------
@@ -96,7 +103,18 @@ class LedgerSandbox:
         request = Request(environ)
         # Read the body once up front; form parsing then uses the cached copy and the log still has it.
         request.get_data(cache=True)
+        self.commit_due()
         return self.handle(request).to_response()(environ, start_response)
+
+    def commit_due(self) -> int:
+        """Apply the late writes whose time has come (by the sandbox clock); how many landed."""
+        with self._lock:
+            now = self.clock.now()
+            due = [write for lands_at, write in self._late if lands_at <= now]
+            self._late = [(lands_at, write) for lands_at, write in self._late if lands_at > now]
+        for write in due:
+            write()
+        return len(due)
 
     def handle(self, request: Request) -> Reply:
         """Route one request; everything except the admin routes lands in the request log."""
@@ -248,10 +266,18 @@ class LedgerSandbox:
         note: dict[str, Any],
         act_out: Callable[[InjectedFault], Reply],
         apply: Callable[[], Reply],
+        late: Callable[[], Any] | None = None,
     ) -> Reply:
         """``apply()`` the call unless ``fault`` stops it first (answered by ``act_out``); a lost response
-        applies the call, then the answer never arrives."""
+        applies the call, then the answer never arrives; a late commit applies it (``late``, a write that was
+        admitted before anything replayed it) only ``commit_late_seconds`` later, and the answer never
+        arrives."""
         note["fault"] = fault.kind if fault else None
+        if fault is not None and fault.kind == "commit_late":
+            lands_at = self.clock.now() + timedelta(seconds=self.commit_late_seconds)
+            with self._lock:
+                self._late.append((lands_at, late or apply))
+            return self._lost(fault)
         if fault is not None and fault.kind != "lost_response":
             return act_out(fault)
         reply = apply()

@@ -211,7 +211,8 @@ class ConcurrencyGauge:
 
 # --- Fault injection ------------------------------------------------------------------------------------
 
-FAULT_KINDS = ("timeout", "server_error", "throttle", "lost_response")
+FAULT_KINDS = ("timeout", "server_error", "throttle", "lost_response", "commit_late")
+RANDOM_KINDS = FAULT_KINDS[:4]  # what a random plan draws unless told: commit_late only when asked for
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,9 @@ class InjectedFault:
     - ``timeout``: wait ``delay_seconds``, answer 504, apply nothing;
     - ``server_error``: answer ``status`` (500 or 503), apply nothing;
     - ``throttle``: answer the ledger's own 429;
-    - ``lost_response``: apply and persist the call, then wait ``delay_seconds`` and answer 504.
+    - ``lost_response``: apply and persist the call, then wait ``delay_seconds`` and answer 504;
+    - ``commit_late``: accept the call but apply it only ``commit_late_seconds`` of sandbox time later (the
+      server still working after the client gave up), meanwhile wait ``delay_seconds`` and answer 504.
     """
 
     kind: str
@@ -240,7 +243,7 @@ class FaultPlan:
     def __init__(
         self,
         rate: float = 0.0,
-        kinds: tuple[str, ...] = FAULT_KINDS,
+        kinds: tuple[str, ...] = RANDOM_KINDS,
         seed: int | None = None,
         delay_seconds: float = 1.0,
     ) -> None:

@@ -6,6 +6,12 @@ QBO reports a failed call as a JSON ``Fault`` envelope::
                "type": "ValidationFault"}, "time": …}
 
 with the code as a *string*, and throttling as an XML ``IntuitResponse`` even when JSON was asked for.
+Authentication (3200, HTTP 401) and authorization (3100, HTTP 403) refusals come from Intuit's gateway in
+another shape: the same response object serialised with lower-case keys (``fault.error[].message``,
+``detail`` often null, ``type`` ``SERVICE`` or ``AUTHENTICATION``, ``time`` in epoch milliseconds), or as
+XML. Public captures: frappe/erpnext#29161 and intuit/oauth-jsclient#2 (403, 3100, JSON),
+routablehq/python-quickbooks#118 and #250 (401, 3200, JSON), IntuitDeveloper/QBOConceptsTutorial-PHP#13
+(403, 3100, XML), routablehq/python-quickbooks#120 and #369 (401, XML). ``QboFault.gateway`` marks them.
 ``QboFault`` is raised anywhere in the sandbox and turned into that envelope at the edge; the builder
 functions below keep the Message/Detail texts in one place, quoted from erps.md §1.3–§1.9 and §2.1 where the
 reference gives them.
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from xml.sax.saxutils import escape
 
 __all__ = [
     "QboFault",
@@ -51,6 +58,7 @@ class QboFault(Exception):
         element: str = "",
         fault_type: str = "ValidationFault",
         status: int = 400,
+        gateway: str = "",
     ) -> None:
         super().__init__(f"{code} {message}: {detail}")
         self.code = str(code)
@@ -59,6 +67,9 @@ class QboFault(Exception):
         self.element = element
         self.fault_type = fault_type
         self.status = status
+        self.gateway = (
+            gateway  # the gateway's `type` (SERVICE, AUTHENTICATION) for its own shapes; "" if none
+        )
 
     def error(self) -> dict[str, Any]:
         """The entry that goes into ``Fault.Error``."""
@@ -70,6 +81,33 @@ class QboFault(Exception):
 
     def envelope(self) -> dict[str, Any]:
         return {"Fault": self.fault()}
+
+    def gateway_json(self, moment: datetime) -> dict[str, Any]:
+        """The gateway's lower-case JSON, every field of the captures included (null where they are)."""
+        error = {"message": self.message, "detail": self.detail or None, "code": self.code, "element": None}
+        return {
+            "warnings": None,
+            "intuitObject": None,
+            "fault": {"error": [error], "type": self.gateway},
+            "report": None,
+            "queryResponse": None,
+            "batchItemResponse": [],
+            "attachableResponse": [],
+            "syncErrorResponse": None,
+            "requestId": None,
+            "time": int(moment.timestamp() * 1000),
+            "status": None,
+            "cdcresponse": [],
+        }
+
+    def gateway_xml(self, moment: datetime) -> str:
+        detail = f"<Detail>{escape(self.detail)}</Detail>" if self.detail else ""
+        return (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            f'<IntuitResponse xmlns="http://schema.intuit.com/finance/v3" time="{qbo_time(moment)}">'
+            f'<Fault type="{self.fault_type}"><Error code="{self.code}"><Message>{escape(self.message)}</Message>'
+            f"{detail}</Error></Fault></IntuitResponse>"
+        )
 
 
 def qbo_time(moment: datetime) -> str:
@@ -185,6 +223,7 @@ def authentication_failed(detail: str) -> QboFault:
         detail,
         fault_type="AuthenticationFault",
         status=401,
+        gateway="AUTHENTICATION",
     )
 
 
@@ -193,8 +232,9 @@ def authorization_failed(detail: str) -> QboFault:
         3100,
         "message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403",
         detail,
-        fault_type="AuthorizationFault",
+        fault_type="SERVICE",
         status=403,
+        gateway="SERVICE",
     )
 
 

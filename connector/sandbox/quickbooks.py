@@ -143,6 +143,7 @@ class QuickBooksSandbox(LedgerSandbox):
         batch_requests_per_minute: int = 40,
         max_concurrent_requests: int = 10,
         request_id_replay: bool = True,
+        gateway_faults: str = "json",
     ) -> None:
         super().__init__(
             state_file, clock=clock, faults=faults, token_faults=token_faults, host=host, port=port
@@ -152,7 +153,10 @@ class QuickBooksSandbox(LedgerSandbox):
         # Whether QBO sends Retry-After on a 429 is unconfirmed (erps.md §2.1), so by default it does not.
         self.retry_after_seconds = retry_after_seconds
         self.request_id_replay = request_id_replay
+        # 401/403 come from Intuit's gateway as lower-case JSON or as XML (both captured: qbo_errors).
+        self.gateway_faults = gateway_faults
         self.subscription_active = True
+        self.app_authorized = True
         self._load_or_seed(realm_id)
         self._api = QboApi(self.company)
         self._per_minute = SlidingWindowLimiter(requests_per_minute, self.clock)
@@ -235,6 +239,14 @@ class QuickBooksSandbox(LedgerSandbox):
 
     def restore_subscription(self) -> None:
         self.subscription_active = True
+
+    def deauthorize_app(self) -> None:
+        """The app loses its rights on the company (the connecting user is no longer an admin, access was
+        removed): every /v3 call answers 403 ApplicationAuthorizationFailed (3100), tokens still valid."""
+        self.app_authorized = False
+
+    def authorize_app(self) -> None:
+        self.app_authorized = True
 
     def add_account(
         self,
@@ -440,6 +452,8 @@ class QuickBooksSandbox(LedgerSandbox):
                 self.tokens.authenticate(request.headers.get("Authorization"), realm)
             if realm != self.realm_id:
                 raise authorization_failed(f"Company {realm} is not known to this sandbox")
+            if not self.app_authorized:
+                raise authorization_failed("")
             if not self.subscription_active:
                 raise invalid_company_status()
         except QboFault as fault:
@@ -458,6 +472,7 @@ class QuickBooksSandbox(LedgerSandbox):
                 note,
                 self.act_out,
                 lambda: self._apply(request.method, resource, params, raw_body, note),
+                late=lambda: self._apply(request.method, resource, params, raw_body, {}, late=True),
             )
 
     def _admit(self, realm: str, weight: int, is_batch: bool, note: dict[str, Any]) -> bool:
@@ -475,22 +490,30 @@ class QuickBooksSandbox(LedgerSandbox):
             return True
 
     def _apply(
-        self, method: str, resource: str, params: dict[str, str], raw_body: bytes, note: dict[str, Any]
+        self,
+        method: str,
+        resource: str,
+        params: dict[str, str],
+        raw_body: bytes,
+        note: dict[str, Any],
+        *,
+        late: bool = False,
     ) -> Reply:
-        """Run the call, or replay the first answer to the same ``requestid`` (errors included)."""
+        """Run the call, or replay the first answer to the same ``requestid`` (errors included). A ``late``
+        call was admitted when nothing was remembered under its requestid, so it runs whatever was since."""
         request_id = params.get("requestid")
         if request_id is not None and len(request_id) > REQUEST_ID_MAX:
             fault = invalid_property(f"requestid may be at most {REQUEST_ID_MAX} characters", "requestid")
             return self._fault_reply(fault, note)
         remembered = method == "POST" and request_id is not None and self.request_id_replay
         with self._lock:
-            if remembered and request_id in self._replay:
+            if remembered and request_id in self._replay and not late:
                 note["replayed"] = True
                 return Reply(**self._replay[request_id])
             result = self._api.handle(method, resource, params, raw_body)
             reply = self._json_v3(result.status, result.body)
             if remembered:
-                self._replay[request_id] = reply.to_dict()
+                self._replay.setdefault(request_id, reply.to_dict())
             if result.mutated or remembered:
                 self._save()
             return reply
@@ -503,6 +526,10 @@ class QuickBooksSandbox(LedgerSandbox):
     def _fault_reply(self, fault: QboFault, note: dict[str, Any] | None = None) -> Reply:
         if note is not None:
             note["error_code"] = fault.code
+        if fault.gateway and self.gateway_faults == "xml":
+            return Reply(fault.status, fault.gateway_xml(self.clock.now()), "application/xml")
+        if fault.gateway:
+            return json_reply(fault.status, fault.gateway_json(self.clock.now()))
         return self._json_v3(fault.status, fault.envelope())
 
     def _throttled(self) -> Reply:

@@ -82,6 +82,41 @@ __all__ = [
 DEFAULT_CLIENT_ID = "tokenbooks-xero-sandbox-client"
 DEFAULT_CLIENT_SECRET = "tokenbooks-xero-sandbox-secret"
 API_PREFIX = "/api.xro/2.0"
+# Xero's gateway answers 404 "The resource you're looking for cannot be found" to a URL past about 2 KB:
+# a GET whose whole URL exceeded 2,091 characters failed (XeroAPI/Xero-NetStandard#471), 53 ids in a
+# query failed (XeroAPI/xero-node#404), IIS's "query string is too long" 404.15 (XeroAPI/Xero-Net#280). The
+# sandbox is stricter than the observed figure: 2,048 characters, counted as the real host would see them.
+XERO_ORIGIN = "https://api.xero.com"
+URL_LIMIT = 2048
+_URL_TOO_LONG = "The resource you're looking for cannot be found"
+# Scopes (developer.xero.com/documentation/guides/oauth2/scopes and its Granular Scopes FAQ): the broad
+# scopes are deprecated, and an app created on or after 2 March 2026 cannot request them; asking anyway
+# gets "unauthorized_client : Invalid scope for client" on Xero's page (XeroAPI/xero-postman-oauth2#9,
+# 2026, for accounting.transactions; the same words for a restricted scope: XeroAPI/xero-python-oauth2-app#14,
+# XeroAPI/xero-ruby#222). Scopes the sandbox does not know are refused the same way (strict). An endpoint the
+# granted scopes do not cover answers 401 "AuthorizationUnsuccessful" (XeroAPI/xero-ruby-oauth2-app#82;
+# XeroAPI/Xero-NetStandard#178: Accounts without accounting.settings).
+BROAD_SCOPES = frozenset(
+    {"accounting.transactions", "accounting.transactions.read", "accounting.reports.read"}
+)
+GRANTABLE_SCOPES = frozenset(
+    {"openid", "profile", "email", "offline_access"}
+    | {
+        f"accounting.{name}{suffix}"
+        for name in ("invoices", "payments", "banktransactions", "manualjournals", "settings", "contacts")
+        for suffix in ("", ".read")
+    }
+    | {"accounting.attachments", "accounting.attachments.read", "accounting.budgets.read"}
+    | {"accounting.journals.read"}
+)
+ENDPOINT_SCOPES = {  # the endpoints the sandbox serves → the scopes that reach them
+    "organisation": ("accounting.settings",),
+    "accounts": ("accounting.settings",),
+    "trackingcategories": ("accounting.settings",),
+    "manualjournals": ("accounting.manualjournals", "accounting.transactions"),
+    "invoices": ("accounting.invoices", "accounting.transactions"),
+}
+INVALID_SCOPE = "Invalid scope for client"
 IDEMPOTENCY_WINDOW = timedelta(minutes=6)
 IDEMPOTENCY_KEY_MAX = 128
 DAY = timedelta(days=1)
@@ -128,6 +163,7 @@ class XeroSandbox(LedgerSandbox):
         app_calls_per_minute: int = 10_000,
         throttle_retry_after: int = 30,
         drafts_ignore_lock_dates: bool = True,
+        legacy_app: bool = False,
     ) -> None:
         super().__init__(
             state_file, clock=clock, faults=faults, token_faults=token_faults, host=host, port=port
@@ -136,6 +172,8 @@ class XeroSandbox(LedgerSandbox):
         self.client_id = client_id
         self.client_secret = client_secret
         self.throttle_retry_after = throttle_retry_after  # what an injected 429 tells the client to wait
+        # an app created before 2 March 2026, which may still ask for the broad scopes (until September 2027)
+        self.legacy_app = legacy_app
         self._load_or_seed(tenant_id, tenant_name, drafts_ignore_lock_dates)
         self._api = XeroApi(self.org, self.clock.now)
         self._limits = {
@@ -336,11 +374,20 @@ class XeroSandbox(LedgerSandbox):
                 400, {"error": "invalid_request", "error_description": "redirect_uri is required"}
             )
         scope = args.get("scope", "")
+        refused = [s for s in scope.split() if not self._may_request(s)]
+        if refused:
+            # Xero shows this on its own page and does not redirect back (the captures cited above SCOPES)
+            return json_reply(400, {"error": "unauthorized_client", "error_description": INVALID_SCOPE})
         with self._changing():
             code = self.tokens.issue_code(redirect_uri, scope)
         query = urlencode({"code": code, "scope": scope, "state": args.get("state", "")})
         separator = "&" if "?" in redirect_uri else "?"
         return Reply(302, "", "text/plain", {"Location": f"{redirect_uri}{separator}{query}"})
+
+    def _may_request(self, scope: str) -> bool:
+        if scope in BROAD_SCOPES:
+            return self.legacy_app
+        return scope in GRANTABLE_SCOPES
 
     def _revoke(self, request: Request) -> Reply:
         try:
@@ -373,12 +420,16 @@ class XeroSandbox(LedgerSandbox):
     # --- The Accounting API: authentication, limits, faults, idempotency ---------------------------------
 
     def _api_call(self, request: Request, resource: str, note: dict[str, Any]) -> Reply:
+        if len(XERO_ORIGIN) + len(request.full_path.rstrip("?")) > URL_LIMIT:
+            note["refused"] = "url too long"
+            return Reply(404, html_page(404, _URL_TOO_LONG), "text/html")
         tenant = request.headers.get("xero-tenant-id", "")
         note["tenant"] = tenant
         try:
             with self._lock:
                 grant = self.tokens.authenticate(request.headers.get("Authorization"))
                 self.tokens.authorize_tenant(grant, tenant)
+                _check_scope(grant["scope"], request.method, resource)
         except IdentityRefusal as refusal:
             return json_reply(refusal.status, refusal.body, refusal.headers)
         with self._in_flight.slot(tenant) as admitted:
@@ -395,6 +446,7 @@ class XeroSandbox(LedgerSandbox):
                 note,
                 lambda injected: self._with_limits(self.act_out(injected, note), tenant),
                 lambda: self._with_limits(self._apply(request, resource, tenant, note), tenant),
+                late=lambda: self._apply(request, resource, tenant, {}, late=True),
             )
 
     def _admit(self, tenant: str) -> tuple[str, int] | None:
@@ -409,8 +461,12 @@ class XeroSandbox(LedgerSandbox):
                 self._limits[name].record(key)
             return None
 
-    def _apply(self, request: Request, resource: str, tenant: str, note: dict[str, Any]) -> Reply:
-        """Run the call, or replay the stored answer to the same Idempotency-Key (errors included)."""
+    def _apply(
+        self, request: Request, resource: str, tenant: str, note: dict[str, Any], *, late: bool = False
+    ) -> Reply:
+        """Run the call, or replay the stored answer to the same Idempotency-Key (errors included). A
+        ``late`` call was admitted when its key was unknown, so it runs whatever was stored since (what
+        Xero does with a key whose first request is still in flight is unknown: the sandbox is strict)."""
         method, raw_body = request.method, request.get_data()
         key = request.headers.get("Idempotency-Key") if method in ("PUT", "POST") else None
         headers = {name: request.headers[name] for name in ("If-Modified-Since",) if name in request.headers}
@@ -420,7 +476,7 @@ class XeroSandbox(LedgerSandbox):
                     message = f"The Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters long"
                     return json_reply(400, validation_error(message))
                 fingerprint = _fingerprint(method, request.full_path, raw_body)
-                remembered = self._remembered(f"{tenant}:{key}")
+                remembered = None if late else self._remembered(f"{tenant}:{key}")
                 if remembered is not None:
                     if remembered["fingerprint"] != fingerprint:
                         message = f"The Idempotency-Key '{key}' is used with a different request"
@@ -429,7 +485,7 @@ class XeroSandbox(LedgerSandbox):
                     return Reply(**remembered["reply"])
             result: ApiResult = self._api.handle(method, resource, request.args.to_dict(), raw_body, headers)
             reply = json_reply(result.status, result.body)
-            if key is not None:
+            if key is not None and not (late and f"{tenant}:{key}" in self._idempotency):
                 self._idempotency[f"{tenant}:{key}"] = {
                     "fingerprint": fingerprint,
                     "stored_at": self.clock.now().isoformat(),
@@ -476,7 +532,19 @@ class XeroSandbox(LedgerSandbox):
 
 
 _APP = "__app__"  # the key of the app-wide minute limit
-_DEFAULT_SCOPE = "offline_access accounting.transactions accounting.settings.read accounting.contacts.read"
+_DEFAULT_SCOPE = "offline_access accounting.manualjournals accounting.settings.read accounting.invoices.read"
+
+
+def _check_scope(granted: str, method: str, resource: str) -> None:
+    """401 AuthorizationUnsuccessful unless the grant's scopes cover the endpoint: a GET is covered by a
+    scope or its ``.read`` form, a write by the scope itself (Xero's scopes page). An endpoint the sandbox
+    has no scope for is covered by none (strict)."""
+    scopes = set(granted.split())
+    endpoint = resource.strip("/").split("/")[0].lower()
+    needed = ENDPOINT_SCOPES.get(endpoint, ())
+    covering = {*needed, *(f"{s}.read" for s in needed)} if method == "GET" else set(needed)
+    if not scopes & covering:
+        raise problem(401, "AuthorizationUnsuccessful")
 
 
 def _server_error(status: int) -> Reply:

@@ -1,10 +1,13 @@
 """Ledger connections: connect a company through OAuth, and say how each connection is doing.
 
-`connect_ledger` runs the authorization-code flow with the local callback (`ledgers/oauth_flow.authorize`),
-exchanges the code, settles which company the grant books into — QuickBooks names it in the redirect
-(`realmId`); Xero's grant may reach several organisations, listed by `GET /connections`, so the person
-picks one (or passes `--tenant`) — and stores the connection (tokens encrypted by the vault). A new connect
-clears a "reconnect needed" alert.
+`connect_ledger` runs the authorization-code flow (`ledgers/oauth_flow.authorize`: a local callback for a
+loopback redirect URI, the redirected address pasted back for any other, such as the https URI a
+production QuickBooks app must use), exchanges the code, settles which company the grant books into —
+QuickBooks names it in the redirect (`realmId`); Xero's grant may reach several organisations, listed by
+`GET /connections`, so the person picks one (or passes `--tenant`) — and stores the connection (tokens
+encrypted by the vault). `import_connection` takes over tokens another tool obtained (a refresh token and the
+company), proving them with a refresh whose rotated token is stored at once. A new connection clears a
+"reconnect needed" alert.
 
 `connection_health` is what `tokenbooks connections` shows: ok / expiring / reconnect needed, token
 expiries and age, the last error and the last successful call.
@@ -12,13 +15,14 @@ expiries and age, the last error and the last successful call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import urlparse
 
-from connector.domain.errors import ConfigError, ReconnectNeeded
-from connector.ledgers.oauth_flow import authorize
+from connector.domain.errors import ConfigError, InputError, ReconnectNeeded
+from connector.ledgers.oauth_flow import Ask, authorize, is_ip_address
 from connector.ledgers.qbo_client import company_name
 from connector.ledgers.tokens import TokenSet
 from connector.ledgers.xero_oauth import XeroConnection, choose_tenant
@@ -65,15 +69,105 @@ def connect_ledger(
     tenant: str | None = None,
     choose: Chooser | None = None,
     timeout_seconds: float = 300.0,  # float ok: seconds
+    ask: Ask | None = None,
+    paste: bool = False,
 ) -> Connected:
-    """Send a person through consent for `ledger`, and store the connection for `entity`."""
+    """Send a person through consent for `ledger`, and store the connection for `entity`. `ask` prompts
+    for the redirected address when it must be pasted back (`paste`, or a redirect URI that is not local)."""
     _check_entity(app, ledger, entity)
+    consent = _Consent(open_browser, say, ask, paste, timeout_seconds)
     if ledger == "quickbooks":
-        tokens, name = _connect_quickbooks(app, open_browser, say, timeout_seconds)
+        tokens, name = _connect_quickbooks(app, consent)
     else:
-        tokens, name = _connect_xero(app, open_browser, say, tenant, choose, timeout_seconds)
+        tokens, name = _connect_xero(app, consent, tenant, choose)
     app.token_vault().connected(ledger, entity, tokens, name)
     return Connected(ledger, entity, tokens.company_id, name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Consent:
+    """How the person goes through consent (see `oauth_flow.authorize`)."""
+
+    open_browser: bool
+    say: Callable[[str], None]
+    ask: Ask | None
+    paste: bool
+    timeout_seconds: float  # float ok: seconds
+
+    def grant(self, oauth: Any, redirect_uri: str) -> Any:
+        return authorize(
+            oauth.authorization_url,
+            redirect_uri,
+            open_browser=self.open_browser,
+            say=self.say,
+            ask=self.ask,
+            paste=self.paste,
+            timeout_seconds=self.timeout_seconds,
+        )
+
+
+def import_connection(
+    app: ConnectApp,
+    ledger: str,
+    entity: str,
+    document: Mapping[str, Any],
+    *,
+    tenant: str | None = None,
+    choose: Chooser | None = None,
+) -> Connected:
+    """Take over a connection another tool made: `document` holds its `refresh_token` and, for QuickBooks,
+    the company (`realm_id`). The refresh token is spent at once on a refresh (proving it, and rotating it),
+    and the new pair is stored encrypted before anything else; the old token is then dead for the other tool.
+    The app credentials (client id and secret) must be those the tokens were issued to."""
+    _check_entity(app, ledger, entity)
+    refresh_token = _text_field(document, "refresh_token")
+    if not refresh_token:
+        raise InputError(
+            "the tokens to import have no refresh_token",
+            fix='give a JSON object such as {"refresh_token": "…", "realm_id": "…"}',
+        )
+    now = app.clock()
+    if ledger == "quickbooks":
+        realm = _text_field(document, "realm_id", "realmId", "company_id")
+        if not realm:
+            raise InputError(
+                "the QuickBooks tokens to import name no company",
+                fix='add "realm_id" (the company id, shown in QuickBooks under Settings → Account and settings '
+                "→ Billing & subscription, or in the OAuth playground)",
+            )
+        settings = app.settings.quickbooks
+        _check_pinned_realm(settings, realm)
+        tokens = app.quickbooks_oauth().refresh(_imported(refresh_token, realm, now))
+        name = company_name(
+            settings.base_url, tokens, minorversion=settings.minorversion, timeout=settings.timeout_seconds
+        )
+    else:
+        oauth = app.xero_oauth()
+        fresh = oauth.refresh(_imported(refresh_token, "", now, scope=oauth.scopes))
+        wanted = tenant or _text_field(document, "tenant_id") or app.settings.xero.tenant_id
+        chosen = choose_tenant(oauth.connections(fresh), wanted, choose)
+        tokens, name = replace(fresh, company_id=chosen.tenant_id), chosen.tenant_name
+    app.token_vault().connected(ledger, entity, tokens, name)
+    return Connected(ledger, entity, tokens.company_id, name)
+
+
+def _imported(refresh_token: str, company_id: str, now: datetime, scope: str = "") -> TokenSet:
+    """An imported refresh token, as a connection whose access token is already due."""
+    return TokenSet(
+        access_token="",
+        refresh_token=refresh_token,
+        access_expires_at=now,
+        company_id=company_id,
+        scope=scope,
+    )
+
+
+def _text_field(document: Mapping[str, Any], *names: str) -> str:
+    for name in names:
+        value = document.get(name)
+        if isinstance(value, str | int) and str(value).strip():
+            return str(value).strip()
+    return ""
 
 
 def _check_entity(app: ConnectApp, ledger: str, entity: str) -> None:
@@ -92,32 +186,17 @@ def _check_entity(app: ConnectApp, ledger: str, entity: str) -> None:
         )
 
 
-def _connect_quickbooks(
-    app: ConnectApp,
-    open_browser: bool,
-    say: Callable[[str], None],
-    timeout_seconds: float,  # float ok: seconds
-) -> tuple[TokenSet, str | None]:
+def _connect_quickbooks(app: ConnectApp, consent: _Consent) -> tuple[TokenSet, str | None]:
     settings = app.settings.quickbooks
+    _check_production_redirect(settings)
     oauth = app.quickbooks_oauth()
-    grant = authorize(
-        oauth.authorization_url,
-        settings.redirect_uri,
-        open_browser=open_browser,
-        say=say,
-        timeout_seconds=timeout_seconds,
-    )
+    grant = consent.grant(oauth, settings.redirect_uri)
     if not grant.company_id:
         raise ReconnectNeeded(
             "QuickBooks did not say which company was approved (no realmId in the redirect)",
             fix="run `tokenbooks connect quickbooks` again and pick a company on the consent page",
         )
-    if settings.realm_id and grant.company_id != settings.realm_id:
-        raise ConfigError(
-            f"QuickBooks company {grant.company_id} was approved, but TOKENBOOKS_QUICKBOOKS__REALM_ID pins "
-            f"{settings.realm_id}",
-            fix="approve the pinned company, or clear TOKENBOOKS_QUICKBOOKS__REALM_ID",
-        )
+    _check_pinned_realm(settings, grant.company_id)
     tokens = oauth.exchange_code(grant.code, grant.company_id)
     name = company_name(
         settings.base_url, tokens, minorversion=settings.minorversion, timeout=settings.timeout_seconds
@@ -125,22 +204,40 @@ def _connect_quickbooks(
     return tokens, name
 
 
+PRODUCTION_QUICKBOOKS = "quickbooks.api.intuit.com"
+
+
+def _check_production_redirect(settings: Any) -> None:
+    """Intuit refuses, for production keys, a redirect URI that is not https or is an IP address (or
+    localhost): say so before the person meets Intuit's own error page."""
+    if urlparse(settings.base_url).hostname != PRODUCTION_QUICKBOOKS:
+        return  # an Intuit sandbox company (development keys), or a local sandbox
+    target = urlparse(settings.redirect_uri)
+    if target.scheme != "https" or is_ip_address(target.hostname) or target.hostname == "localhost":
+        raise ConfigError(
+            f"TOKENBOOKS_QUICKBOOKS__REDIRECT_URI is {settings.redirect_uri}, but Intuit accepts only https "
+            "redirect URIs that are not IP addresses or localhost for production companies",
+            fix="add an https address your company controls (e.g. https://books.example.com/tokenbooks/callback; "
+            "it needs to serve nothing) as a redirect URI under your app's Production settings at "
+            "developer.intuit.com, set TOKENBOOKS_QUICKBOOKS__REDIRECT_URI to it, and run connect again: "
+            "tokenbooks prints the consent page and asks you to paste the address the browser ends on",
+        )
+
+
+def _check_pinned_realm(settings: Any, realm: str) -> None:
+    if settings.realm_id and realm != settings.realm_id:
+        raise ConfigError(
+            f"QuickBooks company {realm} was approved, but TOKENBOOKS_QUICKBOOKS__REALM_ID pins "
+            f"{settings.realm_id}",
+            fix="approve the pinned company, or clear TOKENBOOKS_QUICKBOOKS__REALM_ID",
+        )
+
+
 def _connect_xero(
-    app: ConnectApp,
-    open_browser: bool,
-    say: Callable[[str], None],
-    tenant: str | None,
-    choose: Chooser | None,
-    timeout_seconds: float,  # float ok: seconds
+    app: ConnectApp, consent: _Consent, tenant: str | None, choose: Chooser | None
 ) -> tuple[TokenSet, str | None]:
     oauth = app.xero_oauth()
-    grant = authorize(
-        oauth.authorization_url,
-        app.settings.xero.redirect_uri,
-        open_browser=open_browser,
-        say=say,
-        timeout_seconds=timeout_seconds,
-    )
+    grant = consent.grant(oauth, app.settings.xero.redirect_uri)
     tokens = oauth.exchange_code(grant.code)
     chosen = choose_tenant(oauth.connections(tokens), tenant or app.settings.xero.tenant_id, choose)
     return replace(tokens, company_id=chosen.tenant_id), chosen.tenant_name

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -52,14 +53,16 @@ def post_pending(
     recorder: RunRecorder,
     clock: Clock,
     reporter: Reporter,
-    batch_size: int = 30,
+    batch_size: int | None = None,
     draft: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> PostReport:
     """Post every pending journal of `entity`; an error that stops the ledger (auth, config) propagates.
 
-    `should_stop` is asked between batches: a shutdown stops at a batch boundary, never mid-batch.
+    `should_stop` is asked between batches: a shutdown stops at a batch boundary, never mid-batch. A batch
+    is as many journals as the ledger sends in one write request (`journals_per_request`), unless given.
     """
+    batch_size = batch_size or ledger.journals_per_request
     with UnitOfWork(engine) as uow:
         pending = uow.outbox.pending(entity)
         report = PostReport(held=len(uow.outbox.list(entity, statuses=["held"])))
@@ -84,7 +87,21 @@ def _found_already(
     clock: Clock,
     report: PostReport,
 ) -> list[StoredJournal]:
-    """Journals an earlier attempt may have created are looked up first; return the ones still to create."""
+    """Journals an earlier attempt may have created are looked up first; return the ones still to create.
+
+    An earlier attempt that left less than the ledger's `settle_seconds` ago may still be committing (the
+    ledger had not answered it): such a journal is neither looked up nor sent in this run — "not found"
+    would not be final yet — and waits for the next run."""
+    unsettled = _still_settling(engine, ledger, batch, clock)
+    for stored in unsettled:
+        report.failed.append(
+            (
+                stored.journal.key,
+                f"an earlier attempt may still be committing in {ledger.name} (it left less than "
+                f"{ledger.settle_seconds:g} s ago); the next run looks it up before anything is sent again",
+            )
+        )
+    batch = [s for s in batch if s not in unsettled]
     attempted = [s.journal.key for s in batch if s.attempts > 0]
     existing = _look_up(ledger, attempted) if attempted else {}
     remaining = []
@@ -103,6 +120,19 @@ def _found_already(
             data={"key": stored.journal.key, "ledger_id": found.ledger_id},
         )
     return remaining
+
+
+def _still_settling(
+    engine: Engine, ledger: Ledger, batch: Sequence[StoredJournal], clock: Clock
+) -> list[StoredJournal]:
+    """The journals of `batch` whose latest attempt left less than `ledger.settle_seconds` ago."""
+    attempted = [s for s in batch if s.attempts > 0]
+    if not attempted or not ledger.settle_seconds:
+        return []
+    with UnitOfWork(engine) as uow:
+        started = uow.outbox.last_attempt_started([s.id for s in attempted])
+    horizon = clock() - timedelta(seconds=ledger.settle_seconds)
+    return [s for s in attempted if s.id in started and started[s.id] > horizon]
 
 
 def _look_up(ledger: Ledger, keys: list[str]) -> dict[str, LedgerJournal]:

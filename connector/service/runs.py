@@ -4,10 +4,17 @@
 a failure later in the run never erases what was recorded. `exclusive` holds an entity's lock for a run
 and marks runs that a killed process left `running` as abandoned. `Reporter` is how a use case shows progress
 to a person (rich bars in the CLI) without knowing about terminals.
+
+Whatever stops a run, it is recorded: a use case finishes its run itself for the errors it expects, and
+`fail_unfinished` — called by the CLI's top level and by the scheduler for an exception nobody expected —
+records every run the thread started and did not finish as failed, with a plain reason and the hint to
+report it (the trace goes to the debug log, never to the run log or the terminal).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -18,7 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 
 from connector import __version__
-from connector.domain.errors import BusyError
+from connector.domain.errors import REPORT_HINT, BusyError, unexpected_reason
 from connector.store.locks import entity_lock
 from connector.store.repositories import UnitOfWork
 
@@ -41,6 +48,14 @@ class SilentReporter:
 
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("tokenbooks.runs")
+_started = threading.local()  # the runs this thread started and has not finished, oldest first
+
+
+def _unfinished() -> list[RunRecorder]:
+    if not hasattr(_started, "runs"):
+        _started.runs = []
+    return _started.runs
 
 
 @dataclass
@@ -89,6 +104,7 @@ class RunRecorder:
                 now=clock(),
             )
             uow.commit()
+        _unfinished().append(self)
 
     def event(self, kind: str, message: str, *, level: str = "info", data: dict | None = None) -> None:
         with UnitOfWork(self.engine) as uow:
@@ -99,6 +115,8 @@ class RunRecorder:
 
     def finish(self, status: str, *, reason: str | None = None, stats: dict | None = None) -> RunOutcome:
         stats = stats or {}
+        if self in _unfinished():
+            _unfinished().remove(self)
         with UnitOfWork(self.engine) as uow:
             uow.runs.finish(self.run_id, status, reason=reason, stats=stats, now=self.clock())
             uow.events.append(
@@ -112,6 +130,23 @@ class RunRecorder:
             )
             uow.commit()
         return RunOutcome(self.run_id, status, reason, stats)
+
+
+def fail_unfinished(error: BaseException) -> list[str]:
+    """Record every run this thread started and did not finish as failed, because of `error` — an
+    exception no use case expected. The reason is plain words and the hint to report it; the trace is
+    logged at debug level. Returns the ids of the runs so recorded (the innermost first)."""
+    log.debug("a run stopped on an unexpected error", exc_info=error)
+    runs = list(reversed(_unfinished()))
+    _unfinished().clear()
+    recorded = []
+    for run in runs:
+        try:
+            run.finish("failed", reason=f"{unexpected_reason(error)}; {REPORT_HINT}")
+            recorded.append(run.run_id)
+        except Exception:  # the store itself may be what failed: the next run marks it abandoned
+            log.debug("run %s could not be recorded as failed", run.run_id, exc_info=True)
+    return recorded
 
 
 # ---------------------------------------------------------------------------------------- one at a time

@@ -119,9 +119,6 @@ def _sync(
         result.status, result.reason = "failed", str(exc)
         recorder.finish("failed", reason=str(exc), stats=_stats(result))
         return result
-    except Exception as exc:  # a bug: record it, then let it surface
-        recorder.finish("failed", reason=f"internal error: {exc!r}", stats=_stats(result))
-        raise
     result.status = "succeeded" if result.post is None or result.post.ok else "partial"
     if result.post and not result.post.ok:
         result.reason = _post_problems(result.post)

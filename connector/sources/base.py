@@ -184,6 +184,7 @@ def read_report(
     return read, (answered[0] if answered else None)
 
 
+PLAUSIBLE_YEARS = (2000, 2199)  # a bucket outside is a provider bug (and beyond datetime's range, a crash)
 PROVIDER_FIX = (
     "the provider sent data tokenbooks cannot book; nothing from this window was stored. Retry later; if it "
     "persists, report the page to the provider"
@@ -237,6 +238,13 @@ def _page_results(
         bucket_where = f"{where}, data[{b_index}]"
         bucket_bounds = bounds(bucket, source, bucket_where, problems)
         if bucket_bounds is None:
+            continue
+        if not all(PLAUSIBLE_YEARS[0] <= moment.year <= PLAUSIBLE_YEARS[1] for moment in bucket_bounds):
+            problems.append(
+                Problem(
+                    source, bucket_where, "", "the bucket's time bounds are not plausible dates", PROVIDER_FIX
+                )
+            )
             continue
         results = bucket.get("results")
         if not isinstance(results, list):

@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from connector.domain.facts import (
 )
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
 from connector.domain.invoices import Invoice
-from connector.domain.money import MoneyError, currency_code, parse_amount
+from connector.domain.money import MoneyError, currency_code, parse_amount, parse_quantity
 from connector.sources.base import dimension_text
 from connector.sources.focus_aggregate import PURCHASE, FocusAggregate, StaticPart
 from connector.sources.focus_files import FileLineage, fingerprint, open_rows
@@ -320,7 +320,7 @@ class _FileReader:
                     continue
                 quantity = None
                 if i_quantity is not None and row[i_quantity] not in NULLS:
-                    quantity = _quantity(row[i_quantity])
+                    quantity = parse_quantity(row[i_quantity])
                     if quantity is None:
                         self._quarantine(
                             row_no, "ConsumedQuantity", f"{row[i_quantity]!r} is not a number", row
@@ -470,15 +470,6 @@ def _currency(text: str) -> str | None:
         return currency_code(text)
     except MoneyError:
         return None
-
-
-def _quantity(text: str) -> Decimal | None:
-    """A quantity (not money): any finite decimal, E-notation and stray spaces allowed."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
 
 
 def _null(value: str) -> str | None:

@@ -24,7 +24,7 @@ from connector.domain.facts import (
     natural_key,
     posting_date_for_bucket,
 )
-from connector.domain.money import MoneyError, currency_code, parse_amount
+from connector.domain.money import MoneyError, currency_code, parse_amount, parse_quantity
 from connector.sources.base import (
     PROVIDER_FIX as _FIX_PROVIDER,
 )
@@ -123,7 +123,6 @@ class OpenAICostsSource:
             return None
         start, end = bounds
         project, line_item, api_key = item.get("project_id"), item.get("line_item"), item.get("api_key_id")
-        quantity = item.get("quantity")
         return Fact(
             entity=self.entity,
             provider=self.provider,
@@ -138,12 +137,40 @@ class OpenAICostsSource:
             dimensions=Dimensions.of(project=project, line_item=line_item, api_key=api_key),
             cost_basis=CostBasis.BILLED,
             charge_category=ChargeCategory.USAGE,
-            quantity=quantity
-            if isinstance(quantity, Decimal | int) and not isinstance(quantity, bool)
-            else None,
-            unit=item.get("quantity_unit"),
+            quantity=_quantity(item.get("quantity"), source, where, problems),
+            unit=_unit(item.get("quantity_unit"), source, where, problems),
             source=self.name,
         )
+
+
+def _quantity(value: Any, source: str, where: str, problems: list[Problem]) -> Decimal | None:
+    """`quantity` as an exact Decimal. The spec types it `number` and its own example is the integer
+    10000, so integers (and the Decimals JSON floats are parsed into) are what arrives; a decimal string
+    is read too. It only describes the cost, so anything else is dropped with a warning, never refused."""
+    if value is None:
+        return None
+    number = parse_quantity(value)
+    if number is None:
+        problems.append(_ignored(source, where, "quantity", value))
+    return number
+
+
+def _unit(value: Any, source: str, where: str, problems: list[Problem]) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    problems.append(_ignored(source, where, "quantity_unit", value))
+    return None
+
+
+def _ignored(source: str, where: str, field_name: str, value: Any) -> Problem:
+    return Problem(
+        source,
+        where,
+        field_name,
+        f"{value!r} is not what the Costs API documents; the cost is booked without it",
+        "nothing to do: the amount is unaffected; report it if it persists",
+        Severity.WARNING,
+    )
 
 
 def _group_by_refused(url: str) -> Problem:
@@ -183,8 +210,14 @@ def bucket_bounds(
                 Problem(source, where, name, f"{value!r} is not a Unix time in seconds", _FIX_PROVIDER)
             )
             return None
-    start_at = datetime.fromtimestamp(start, UTC)
-    end_at = datetime.fromtimestamp(end, UTC)
+    try:
+        start_at = datetime.fromtimestamp(start, UTC)
+        end_at = datetime.fromtimestamp(end, UTC)
+    except (ValueError, OverflowError, OSError):  # beyond the years a datetime holds
+        problems.append(
+            Problem(source, where, "start_time", f"{start!r}..{end!r} is not a time", _FIX_PROVIDER)
+        )
+        return None
     if end_at <= start_at:
         problems.append(Problem(source, where, "end_time", "is not after start_time", _FIX_PROVIDER))
         return None

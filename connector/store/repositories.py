@@ -1262,6 +1262,17 @@ class OutboxRepository:
         row.planned_run_id = run_id
         self.session.add(row)
 
+    def last_attempt_started(self, journal_ids: Sequence[int]) -> dict[int, datetime]:
+        """When the latest posting attempt of each of these journals started (journals never tried: absent)."""
+        if not journal_ids:
+            return {}
+        rows = self.session.exec(
+            select(PostingAttemptRow.journal_id, func.max(PostingAttemptRow.started_at))
+            .where(PostingAttemptRow.journal_id.in_(list(journal_ids)))
+            .group_by(PostingAttemptRow.journal_id)
+        ).all()
+        return {journal_id: started for journal_id, started in rows if started is not None}
+
     def start_attempt(self, journal_id: int, *, run_id: str | None, request_id: str, now: datetime) -> int:
         row = self.session.get(JournalRow, journal_id)
         if row is None:

@@ -16,7 +16,17 @@ from connector.domain.errors import (
     Rejected,
     Retriable,
 )
-from connector.ledgers.qbo_client import body_note, classify_error, classify_fault, is_throttled, line_of
+from connector.ledgers.qbo_client import (
+    FaultEntry,
+    QboRefusal,
+    body_note,
+    classify_error,
+    classify_fault,
+    is_throttled,
+    line_of,
+    read_fault,
+    refusal_of,
+)
 
 THROTTLE_XML = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><IntuitResponse><Fault type="SERVICE">'
@@ -84,3 +94,85 @@ def test_a_gateway_page_is_named_not_dumped():
     assert body_note(response(503, page, "text/html")) == " (not JSON: text/html, '503 Service Unavailable')"
     assert body_note(response(500, '{"Fault": {}}', "application/json")) == ""
     assert line_of("Line[0].JournalEntryLineDetail.ClassRef") == " line 1"
+
+
+# A 403 as real QuickBooks sends it: the gateway's response object, lower case (frappe/erpnext#29161).
+GATEWAY_403 = (
+    '{"warnings":null,"intuitObject":null,"fault":{"error":[{"message":"message=ApplicationAuthorizationFailed; '
+    'errorCode=003100; statusCode=403","detail":null,"code":"3100","element":null}],"type":"SERVICE"},'
+    '"report":null,"queryResponse":null,"batchItemResponse":[],"attachableResponse":[],'
+    '"syncErrorResponse":null,"requestId":null,"time":1640612353707,"status":null,"cdcresponse":[]}'
+)
+# The same refusal as XML (IntuitDeveloper/QBOConceptsTutorial-PHP#13).
+XML_403 = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<IntuitResponse time="2019-09-11T21:34:30.237-07:00" '
+    'xmlns="http://schema.intuit.com/finance/v3">\n    <Fault type="SERVICE">\n        <Error code="3100">\n'
+    "            <Message>message=AuthorizationFailed; errorCode=003100; statusCode=403</Message>\n"
+    "            <Detail>The access token does not have sufficient scope</Detail>\n        </Error>\n"
+    "    </Fault>\n</IntuitResponse>"
+)
+# The API's own envelope (Intuit, "Handling common errors").
+API_6000 = (
+    '{"Fault":{"Error":[{"Message":"A business validation error has occurred while processing your request",'
+    '"Detail":"Business Validation Error: An unexpected error occurred","code":"6000","element":""}],'
+    '"type":"ValidationFault"},"time":"2017-09-29T09:17:31.892-07:00"}'
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            GATEWAY_403,
+            FaultEntry(3100, "message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403", ""),
+        ),
+        (
+            XML_403,
+            FaultEntry(
+                3100,
+                "message=AuthorizationFailed; errorCode=003100; statusCode=403",
+                "The access token does not have sufficient scope",
+            ),
+        ),
+        (
+            API_6000,
+            FaultEntry(
+                6000,
+                "A business validation error has occurred while processing your request",
+                "Business Validation Error: An unexpected error occurred",
+            ),
+        ),
+        # no `code`: it is read from errorCode=003100 in the message
+        (
+            GATEWAY_403.replace('"code":"3100",', ""),
+            FaultEntry(3100, "message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403", ""),
+        ),
+        ('{"QueryResponse":{}}', None),
+        ("<html><title>Bad Gateway</title></html>", None),
+    ],
+)
+def test_every_fault_shape_quickbooks_sends_is_read(body: str, expected):
+    assert read_fault(body) == expected
+
+
+@pytest.mark.parametrize("body", [GATEWAY_403, XML_403, "", '{"message": "Forbidden"}'])
+def test_a_403_in_any_shape_is_reconnect_needed_never_retried(body: str):
+    refusal = refusal_of(response(403, body, "application/json"))
+    assert isinstance(refusal, QboRefusal)
+    error = classify_fault(refusal, "reading preferences", realm="9341452000000001")
+    assert isinstance(error, ReconnectNeeded)
+    assert not isinstance(error, Retriable)
+    assert "9341452000000001" in error.fix
+    assert "TOKENBOOKS_QUICKBOOKS__BASE_URL" in error.fix
+
+
+def test_refusals_are_classified_by_their_code_then_by_status():
+    refused = classify_fault(refusal_of(response(400, API_6000, "application/json")), "journal TB-1")
+    assert isinstance(refused, Rejected)
+    assert "code 6000" in refused.message
+    missing = classify_fault(refusal_of(response(404, "<html>Not Found</html>", "text/html")), "preferences")
+    assert isinstance(missing, ConfigError)
+    assert "BASE_URL" in missing.fix
+    lower_in_200 = refusal_of(response(200, GATEWAY_403, "application/json"))  # a fault under any status
+    assert isinstance(classify_fault(lower_in_200, "x"), ReconnectNeeded)
+    assert refusal_of(response(200, '{"QueryResponse": {"Account": []}}', "application/json")) is None

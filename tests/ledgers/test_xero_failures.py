@@ -10,6 +10,7 @@ import pytest
 from connector.domain.errors import BudgetExhausted, ConfigError, ReconnectNeeded, Retriable
 from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerTarget
 from connector.ledgers.port import PostOutcome, PostRequest
+from connector.ledgers.tokens import TokenSet
 from tests.xero_support import ENTITY, journal, running_xero
 
 
@@ -223,3 +224,30 @@ def test_the_daily_limit_stops_the_run_instead_of_waiting_for_hours():
         assert "daily" in str(caught.value)
         assert "next run" in str(caught.value)
         assert rig.writes() == []  # the header said 0 left: tokenbooks did not even try
+
+
+def test_an_endpoint_the_granted_scopes_do_not_cover_is_reconnect_needed_naming_the_scope_settings():
+    with running_xero(check_requests=True) as rig:
+        issued = rig.box.issue_tokens(
+            scope="offline_access accounting.manualjournals accounting.settings.read"
+        )
+        rig.vault.save(
+            "xero",
+            ENTITY,
+            TokenSet(
+                access_token=issued["access_token"],
+                refresh_token=issued["refresh_token"],
+                access_expires_at=rig.now() + timedelta(seconds=1800),
+                refresh_expires_at=rig.now() + timedelta(days=60),
+                company_id=issued["tenant_id"],
+                scope=issued["scope"],
+            ),
+        )
+        ledger = rig.ledger()
+        assert ledger.lock_date() is None  # Organisation: accounting.settings.read covers it
+        with pytest.raises(ReconnectNeeded) as caught:
+            ledger.bills("OpenAI", date(2026, 10, 1), date(2026, 10, 31))  # Invoices: not granted
+        assert "401 AuthorizationUnsuccessful" in caught.value.message
+        assert "scopes this connection was granted do not cover it" in caught.value.message
+        assert "TOKENBOOKS_XERO__SCOPE_SET" in caught.value.fix
+        assert not [r for r in rig.box.requests if r["path"].endswith("/connect/token")]  # no useless refresh

@@ -126,10 +126,11 @@ def test_expired_access_token_is_401(sandbox, tokens, make_qb, clock, api):
     assert caught.value.error_code == 401
     response = api.get("preferences")
     assert response.status_code == 401
-    error = loads_exact(response.text)["Fault"]
-    assert error["type"] == "AuthenticationFault"
-    assert error["Error"][0]["code"] == "3200"
-    assert error["Error"][0]["Message"] == "message=AuthenticationFailed; errorCode=003200; statusCode=401"
+    # Intuit's gateway answers 401 in lower case (routablehq/python-quickbooks#118, #250)
+    error = loads_exact(response.text)["fault"]
+    assert error["type"] == "AUTHENTICATION"
+    assert error["error"][0]["code"] == "3200"
+    assert error["error"][0]["message"] == "message=AuthenticationFailed; errorCode=003200; statusCode=401"
 
 
 def test_expire_and_revoke_everything_from_the_control_surface(sandbox, tokens, make_qb, auth_client):
@@ -153,8 +154,11 @@ def test_missing_header_is_401_and_other_realms_are_403(sandbox, tokens):
             f"{sandbox.base_url}/v3/company/{realm}/preferences", headers={"Authorization": f"Bearer {token}"}
         )
         assert response.status_code == 403
-        fault = response.json()["Fault"]
-        assert (fault["type"], fault["Error"][0]["code"]) == ("AuthorizationFault", "3100")
+        fault = response.json()["fault"]  # lower case, as real 403s are (frappe/erpnext#29161)
+        assert (fault["type"], fault["error"][0]["code"]) == ("SERVICE", "3100")
+        assert fault["error"][0]["message"] == (
+            "message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403"
+        )
 
 
 def test_token_endpoint_faults_are_separate_from_api_faults(sandbox, auth_client, tokens, token_faults, api):

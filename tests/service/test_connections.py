@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import requests
 from cryptography.fernet import Fernet
 from sqlmodel import Session, select
 from typer.testing import CliRunner
@@ -18,6 +19,7 @@ from connector.cli import app as cli
 from connector.sandbox.quickbooks import QuickBooksSandbox
 from connector.sandbox.xero import XeroSandbox
 from connector.sandbox.xero_seed import DEFAULT_TENANT_NAME
+from connector.service.connections import connect_ledger
 from connector.store.db import make_engine
 from connector.store.tables import ConnectionRow
 from tests.support import MINIMAL_MAPPING, Browser, free_port
@@ -234,3 +236,146 @@ def test_connect_xero_takes_the_only_organisation(tmp_path, monkeypatch, xero_bo
     assert runner.invoke(cli, ["connect", "xero"]).exit_code == 0
     _, tokens = stored_tokens(variables)
     assert tokens.company_id == xero_box.tenant_id
+
+
+# --- Xero scopes: apps created on or after 2 March 2026 have only the granular ones ---------------------------
+
+GRANULAR = "offline_access accounting.manualjournals accounting.settings.read accounting.invoices.read"
+
+
+def test_a_xero_app_created_after_2_march_2026_connects_with_the_granular_scopes_by_default(
+    tmp_path, monkeypatch, xero_box, browser
+):
+    variables = xero_env(tmp_path, monkeypatch, xero_box)  # the sandbox plays a new app: no broad scopes
+    result = runner.invoke(cli, ["connect", "xero"])
+    assert result.exit_code == 0, result.output
+    [consent] = browser.visited
+    assert parse_qs(urlparse(consent).query)["scope"] == [GRANULAR]
+    _, tokens = stored_tokens(variables)
+    assert tokens.scope == GRANULAR
+
+
+def test_an_older_xero_app_keeps_the_broad_scope_by_setting(tmp_path, monkeypatch, browser):
+    with XeroSandbox(tmp_path / "xero.json", legacy_app=True) as box:
+        variables = xero_env(tmp_path, monkeypatch, box)
+        monkeypatch.setenv("TOKENBOOKS_XERO__SCOPE_SET", "broad")
+        result = runner.invoke(cli, ["connect", "xero"])
+        assert result.exit_code == 0, result.output
+        scope = parse_qs(urlparse(browser.visited[0]).query)["scope"][0]
+        assert scope == "offline_access accounting.transactions accounting.settings.read"
+        assert stored_tokens(variables)[1].scope == scope
+
+
+@pytest.mark.parametrize(
+    "scope", ["accounting.transactions", "accounting.transactions.read", "paymentservices"]
+)
+def test_the_xero_sandbox_refuses_a_scope_a_new_app_may_not_request(xero_box, scope):
+    answer = requests.get(
+        f"{xero_box.base_url}/identity/connect/authorize",
+        params={
+            "response_type": "code",
+            "client_id": xero_box.client_id,
+            "redirect_uri": "https://books.example.com/tokenbooks/callback",
+            "scope": f"offline_access {scope} accounting.settings.read",
+            "state": "s",
+        },
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert answer.status_code == 400  # shown on Xero's page; nothing comes back to the redirect URI
+    assert answer.json() == {"error": "unauthorized_client", "error_description": "Invalid scope for client"}
+
+
+# --- a production QuickBooks company: an https redirect URI the company controls, pasted back ----------------
+
+HTTPS_REDIRECT = "https://books.example.com/tokenbooks/callback"
+
+
+def consent_redirect(said: list[str]) -> str:
+    """What the person's browser does with the printed consent page: approve, and land on the redirect URI."""
+    consent = next(text for text in said if "Open this page" in text).rsplit(" ", 1)[-1]
+    answer = requests.get(consent, allow_redirects=False, timeout=5)
+    assert answer.status_code == 302
+    return answer.headers["Location"]
+
+
+def test_a_quickbooks_company_connects_through_an_https_redirect_pasted_back(tmp_path, monkeypatch, qbo):
+    from connector.bootstrap import build_app
+    from connector.settings import load_settings
+
+    variables = qbo_env(tmp_path, monkeypatch, qbo)
+    monkeypatch.setenv("TOKENBOOKS_QUICKBOOKS__REDIRECT_URI", HTTPS_REDIRECT)
+    said: list[str] = []
+    pasted: list[str] = []
+
+    def ask(prompt: str) -> str:
+        pasted.append(consent_redirect(said))
+        return pasted[-1]
+
+    connected = connect_ledger(build_app(load_settings()), "quickbooks", "acme-us", say=said.append, ask=ask)
+    assert (connected.company_id, connected.company_name) == (qbo.realm_id, "Tokenbooks Sandbox Company")
+    [address] = pasted
+    assert address.startswith(f"{HTTPS_REDIRECT}?code=")
+    code = parse_qs(urlparse(address).query)["code"][0]
+    assert all(code not in text for text in said)  # the code is read, never printed
+    [row] = stored_rows(variables)
+    assert row.company_id == qbo.realm_id
+
+
+def test_production_quickbooks_with_an_http_or_ip_redirect_is_refused_before_any_consent(
+    tmp_path, monkeypatch
+):
+    environment(
+        tmp_path,
+        monkeypatch,
+        TOKENBOOKS_QUICKBOOKS__CLIENT_ID="prod-client",
+        TOKENBOOKS_QUICKBOOKS__CLIENT_SECRET="prod-secret",
+        TOKENBOOKS_QUICKBOOKS__BASE_URL="https://quickbooks.api.intuit.com",
+        TOKENBOOKS_QUICKBOOKS__REDIRECT_URI="http://127.0.0.1:8765/callback",
+    )
+    result = runner.invoke(cli, ["connect", "quickbooks", "--json"])
+    assert result.exit_code == 2
+    payload = json.loads(result.stdout)
+    assert "only https redirect URIs" in payload["error"]
+    assert "Production settings" in payload["fix"]
+
+
+def test_existing_quickbooks_tokens_are_imported_and_rotated_at_once(tmp_path, monkeypatch, qbo):
+    variables = qbo_env(tmp_path, monkeypatch, qbo)
+    issued = qbo.issue_tokens()  # e.g. from Intuit's OAuth playground, for this app
+    tokens_file = tmp_path / "tokens.json"
+    tokens_file.write_text(json.dumps({"refresh_token": issued["refresh_token"], "realm_id": qbo.realm_id}))
+    result = runner.invoke(cli, ["connect", "quickbooks", "--import-tokens", str(tokens_file), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["company_name"] == "Tokenbooks Sandbox Company"
+    row, stored = stored_tokens(variables)
+    assert stored.refresh_token != issued["refresh_token"]  # spent on a refresh; the rotated one is kept
+    assert stored.company_id == row.company_id == qbo.realm_id
+    [health] = json.loads(runner.invoke(cli, ["connections", "--json"]).stdout)
+    assert health["health"] == "ok"
+
+
+def test_imported_tokens_that_name_no_company_are_refused_in_plain_words(tmp_path, monkeypatch, qbo):
+    qbo_env(tmp_path, monkeypatch, qbo)
+    result = runner.invoke(
+        cli, ["connect", "quickbooks", "--import-tokens", "-", "--json"], input='{"refresh_token": "x"}'
+    )
+    assert result.exit_code == 1
+    assert "name no company" in json.loads(result.stdout)["error"]
+    broken = runner.invoke(cli, ["connect", "quickbooks", "--import-tokens", "-"], input="{not json")
+    assert broken.exit_code == 1
+    assert "standard input line 1: not JSON" in broken.output
+
+
+def test_existing_xero_tokens_are_imported_into_the_organisation_they_reach(tmp_path, monkeypatch, xero_box):
+    variables = xero_env(tmp_path, monkeypatch, xero_box)
+    issued = xero_box.issue_tokens()
+    result = runner.invoke(
+        cli,
+        ["connect", "xero", "--import-tokens", "-", "--json"],
+        input=json.dumps({"refresh_token": issued["refresh_token"]}),
+    )
+    assert result.exit_code == 0, result.output
+    _, stored = stored_tokens(variables)
+    assert stored.company_id == xero_box.tenant_id
+    assert stored.refresh_token != issued["refresh_token"]

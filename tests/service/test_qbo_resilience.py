@@ -241,3 +241,30 @@ def test_a_revoked_connection_raises_one_alert_and_fails_fast_until_reconnected(
 def alerts(world: World, run_id: str) -> int:
     with UnitOfWork(world.app().engine) as uow:
         return len([e for e in uow.events.for_run(run_id) if e.kind == "alert.reconnect_needed"])
+
+
+@pytest.mark.parametrize("shape", ["json", "xml"])
+def test_a_403_application_authorization_failed_is_reconnect_needed_at_once_not_retried(tmp_path, shape):
+    # Real QuickBooks answers 3100 from its gateway in lower case ({"fault":{"error":[…]}}) or as XML;
+    # python-quickbooks knows neither, which made it a retriable "status code 403" error every night.
+    with QuickBooksSandbox(tmp_path / "qbo.json", gateway_faults=shape) as box:
+        world = World(tmp_path, box)
+        world.connect()
+        box.deauthorize_app()  # the connecting user lost admin rights: tokens live on, calls get 403
+        box.reset_request_log()
+        first = world.run()
+        assert first.status == "failed"
+        assert "code 3100" in first.reason
+        assert "ApplicationAuthorizationFailed" in first.reason
+        assert "tokenbooks connect quickbooks" in first.reason
+        assert len([r for r in box.requests if "/v3/" in r["path"]]) == 1  # no retry loop
+        assert alerts(world, first.run_id) == 1
+        [health] = connection_health(DatabaseVault.status_of(world.app().engine), datetime.now(UTC))
+        assert health.health == "reconnect needed"
+        box.reset_request_log()
+        second = world.run()  # the next night fails at once, without calling QuickBooks
+        assert second.status == "failed"
+        assert box.requests == []
+        box.authorize_app()
+        world.connect()  # an admin reconnects
+        assert world.run().status == "succeeded"

@@ -158,3 +158,23 @@ def test_a_job_that_fails_is_recorded_and_does_not_stop_the_scheduler(world: Wor
     with UnitOfWork(world.app.engine) as uow:
         [run] = uow.runs.latest(1)
     assert run.status == "failed"
+
+
+def test_a_bug_in_a_scheduled_job_is_a_failed_run_in_plain_words_with_the_trace_at_debug_level(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    def bug(*_args, **_kwargs):
+        raise TypeError("amount columns take Decimal, got int")
+
+    monkeypatch.setattr("connector.service.sync._record_inputs", bug)
+    world.clock.now = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+    with caplog.at_level("DEBUG"):
+        run_job(world.app, NIGHTLY, "acme-us")  # raises nothing
+    with UnitOfWork(world.app.engine) as uow:
+        [run] = uow.runs.latest(1)
+    assert run.status == "failed"
+    assert run.reason.startswith("internal error (TypeError: amount columns take Decimal, got int)")
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert errors
+    assert all(r.exc_info is None for r in errors)  # the error line carries no trace
+    assert any(r.levelname == "DEBUG" and r.exc_info for r in caplog.records)
