@@ -32,10 +32,11 @@ from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
 from connector.ledgers.xero import XeroLedger
 from connector.ledgers.xero_limits import TenantLimiter
 from connector.ledgers.xero_oauth import XeroOAuth
+from connector.redaction import remember
 from connector.retrying import RetryPolicy
 from connector.service.mappings import load_history, load_mapping
 from connector.service.policies import load_policies, load_policy_history
-from connector.settings import Settings, load_settings
+from connector.settings import Settings, load_settings, secret_values
 from connector.sources.anthropic import AnthropicSource
 from connector.sources.base import Source
 from connector.sources.focus import FocusOptions
@@ -406,6 +407,7 @@ def build_app(
 ) -> App:
     """Wire the application. Everything not given is built from settings."""
     settings = settings or load_settings()
+    remember(secret_values(settings))
     engine = make_engine(settings.database_url)
     if create:
         create_schema(engine)

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from connector.domain.errors import ConfigError, Problem, TokenbooksError
 from connector.domain.periods import Period, parse_day
+from connector.redaction import redact
 
 app = typer.Typer(
     help="tokenbooks: puts a company's AI spend into its books.",
@@ -82,7 +83,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(_jsonable(data), indent=2) + "\n")
+    sys.stdout.write(redact(json.dumps(_jsonable(data), indent=2)) + "\n")
 
 
 @contextmanager
@@ -91,13 +92,13 @@ def plain_errors(as_json: bool = False) -> Iterator[None]:
     try:
         yield
     except TokenbooksError as exc:
-        problems = [str(p) for p in getattr(exc, "problems", [])]
+        problems = [redact(str(p)) for p in getattr(exc, "problems", [])]
         if as_json:
             print_json(
                 {"error": exc.message, "fix": exc.fix, "kind": type(exc).__name__, "problems": problems}
             )
         else:
-            errors.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
+            errors.print(f"[bold red]Error:[/] {redact(exc.message)}", highlight=False)
             for problem in problems[:50]:
                 errors.print(f"  • {problem}", highlight=False)
             if exc.fix:

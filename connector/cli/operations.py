@@ -23,6 +23,7 @@ from connector.cli.base import (
     print_json,
 )
 from connector.domain.errors import ConfigError, TokenbooksError
+from connector.redaction import redact
 
 # ------------------------------------------------------------------------------- service: serve, audit
 
@@ -273,8 +274,10 @@ def alerts_list(
         return
     for r in records:
         console.print(
-            f"[bold]{_cell(r['raised_at'])}[/] {r['kind']} {r['entity']} {r['subject']} ({r['period']}): {r['message']}\n"
-            f"  what to do: {r['action']}\n  sent to: {', '.join(r['sent_to']) or 'nowhere yet'}",
+            f"[bold]{_cell(r['raised_at'])}[/] {r['kind']} {r['entity']} {r['subject']} ({r['period']}): "
+            f"{redact(r['message'])}\n"
+            f"  what to do: {r['action']}\n  sent to: {', '.join(r['sent_to']) or 'nowhere yet'}"
+            + (f"\n  last error: {redact(r['error'])}" if r["error"] else ""),
             highlight=False,
         )
 

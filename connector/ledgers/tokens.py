@@ -20,6 +20,7 @@ from typing import Protocol
 from cryptography.fernet import Fernet, InvalidToken
 
 from connector.domain.errors import ConfigError, ReconnectNeeded
+from connector.redaction import remember
 
 EARLY_REFRESH = timedelta(seconds=120)  # refresh a little before the access token expires
 SUCCESS_NOTE_EVERY = timedelta(seconds=60)  # "last successful call" is written at most this often
@@ -195,6 +196,7 @@ class TokenManager:
                 f"{self.ledger} is not connected for entity {self.entity!r}",
                 fix=f"run `tokenbooks connect {self.ledger}`",
             )
+        remember((tokens.access_token, tokens.refresh_token))  # an error quoting a token must not keep it
         return tokens
 
     def access_token(self) -> str:

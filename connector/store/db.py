@@ -17,12 +17,13 @@ from sqlalchemy import event, insert, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel, create_engine
 
-from connector.store import tables
+from connector.store import redacted_columns, tables
 from connector.store.locks import schema_lock
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for `url`, with SQLite made safe for a service (WAL, foreign keys, busy timeout)."""
+    redacted_columns.install()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
