@@ -125,3 +125,30 @@ def test_events_are_redacted_before_they_are_hashed(tmp_path):
         assert "Canary" not in "\n".join(db.iterdump())
     assert verify_chain(engine).intact
     assert redact("sk-admin-CanaryForEvents") == REDACTED
+
+
+def test_the_store_locks_and_exports_are_private_whatever_the_umask(tmp_path):
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MINIMAL_MAPPING)
+    env = {
+        **os.environ,
+        "TOKENBOOKS_DATABASE_URL": f"sqlite:///{tmp_path / 'store' / 'tb.db'}",
+        "TOKENBOOKS_MAPPING_FILE": str(mapping),
+        "TOKENBOOKS_DATA_DIR": str(tmp_path / "data"),
+    }
+
+    def run(*args: str) -> None:
+        done = subprocess.run(
+            [*CLI, *args], env=env, capture_output=True, text=True, preexec_fn=lambda: os.umask(0o022)
+        )
+        assert "Traceback" not in done.stderr
+
+    run("sync", "--until", "2026-10-01")  # fails (no ledger connected) after taking the entity lock
+    run("audit", "export", "--period", "2026-10", "--format", "csv", "--out", str(tmp_path / "audit"))
+    made = [*(tmp_path / "store").rglob("*"), *(tmp_path / "audit").rglob("*")]
+    assert {p.name for p in made} >= {"tb.db", "tb.db.entity-acme-us.lock"}
+    assert any(p.suffix == ".csv" for p in made)
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in made}
+    assert modes == {p.name: ("0o700" if p.is_dir() else "0o600") for p in made}
+    for folder in (tmp_path / "store", tmp_path / "audit"):
+        assert oct(folder.stat().st_mode & 0o777) == "0o700"

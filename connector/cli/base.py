@@ -4,6 +4,7 @@ entity, JSON output and tables, plain errors, progress, and the small parsers of
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -60,7 +61,11 @@ class ExitCode:
     PARTIAL = 3  # done in part: some input quarantined, or some journals left unposted
 
 
+PRIVATE_UMASK = 0o077  # the store, lock files, exports and working files: 0600 files, 0700 folders
+
+
 def main() -> None:
+    os.umask(PRIVATE_UMASK)  # whatever umask tokenbooks was started with: its files hold the books
     app()
 
 
