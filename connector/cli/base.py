@@ -127,13 +127,14 @@ def busy_is_not_a_failure(as_json: bool = False) -> Iterator[None]:
 
 
 def show_run(run: Any, as_json: bool, as_dict: Callable[[Any], dict], show: Callable[[Any], None]) -> None:
-    """A run's outcome as JSON or in words; a failed run exits 1 (a partial one did what it could: 0)."""
+    """A run's outcome as JSON or in words; a failed run exits 1, a partial one (journals left unposted,
+    a source refused) 3, so a scheduler that only reads exit codes still sees work left waiting."""
     if as_json:
         print_json(as_dict(run))
     else:
         show(run)
-    if run.status == "failed":
-        raise typer.Exit(ExitCode.FAILED)
+    if run.status in ("failed", "partial"):
+        raise typer.Exit(ExitCode.FAILED if run.status == "failed" else ExitCode.PARTIAL)
 
 
 def print_problems(problems: Iterable[Problem]) -> None:

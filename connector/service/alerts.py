@@ -26,6 +26,7 @@ from connector.domain.errors import ConfigError
 from connector.domain.journals import LedgerTarget
 from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
+from connector.service.status import NEEDS_A_LOOK
 from connector.store.repositories import UnitOfWork
 from connector.store.tables import AlertRow, AllocationRow, ConnectionRow, ReconciliationRow
 
@@ -47,15 +48,16 @@ def find_alerts(app: Any, entity: str) -> list[Alert]:
 
 def _failed_run(uow: UnitOfWork, entity: str) -> list[Alert]:
     last = next((r for r in uow.runs.latest(20) if r.entity == entity and r.status != "running"), None)
-    if last is None or last.status not in ("failed", "abandoned"):
+    if last is None or last.status not in NEEDS_A_LOOK:
         return []
+    what = "posted only part of its journals" if last.status == "partial" else last.status
     return [
         Alert(
-            "run_failed",
+            "run_partial" if last.status == "partial" else "run_failed",
             entity,
             last.kind,
             f"{last.started_at:%Y-%m-%d}",
-            f"The {last.kind} run of {entity} {last.status}: {last.reason}",
+            f"The {last.kind} run of {entity} {what}: {last.reason}",
             f"Read `tokenbooks runs --run {last.id}` and fix what it names; the next run retries by itself "
             "and nothing was half-posted (journals are looked up in the ledger before being created again).",
             "error",

@@ -18,7 +18,8 @@ from connector.domain.money import ZERO
 from connector.store.repositories import UnitOfWork
 from connector.store.tables import ConnectionRow, JournalRow, ReconciliationRow, RunRow
 
-OK_RUN_STATUSES = ("succeeded", "partial")
+OK_RUN_STATUSES = ("succeeded", "partial")  # the run's day is booked (a partial run's rest waits)
+NEEDS_A_LOOK = ("failed", "abandoned", "partial")  # a partial run left journals unposted: degraded
 
 
 @dataclass
@@ -32,7 +33,7 @@ class EntityStatus:
     @property
     def problems(self) -> list[str]:
         found = []
-        if self.last_run is not None and self.last_run.status in ("failed", "abandoned"):
+        if self.last_run is not None and self.last_run.status in NEEDS_A_LOOK:
             found.append(
                 f"last {self.last_run.kind} run {self.last_run.status}: {self.last_run.reason or ''}"
             )
