@@ -58,18 +58,28 @@ _UNAVAILABLE = (
 
 def _store_unavailable(context: Any) -> None:
     """Raise `StoreUnavailable` for a lost, refused or full store; let other errors (bugs) through."""
-    error, wrapped = context.original_exception, context.sqlalchemy_exception
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    wrapped = context.sqlalchemy_exception
     lost = context.is_disconnect or context.connection is None or isinstance(wrapped, InterfaceError)
     operational = isinstance(wrapped, OperationalError) and context.engine.dialect.name == "postgresql"
+    error = store_unavailable(context.engine, context.original_exception, lost=lost or operational)
+    if error is not None:
+        raise error from context.original_exception
+
+
+def store_unavailable(engine: Engine, error: BaseException, *, lost: bool = False) -> StoreUnavailable | None:
+    """The plain error for a driver error that means the store is unavailable (None for any other).
+
+    Also for the bulk paths (`store/bulk.py`), which talk to the driver below SQLAlchemy.
+    """
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    operational = engine.dialect.name == "postgresql" and type(error).__name__ == "OperationalError"
     if not (lost or operational or any(marker in text.lower() for marker in _UNAVAILABLE)):
-        return
-    where = context.engine.url.render_as_string(hide_password=True)
-    raise StoreUnavailable(
-        f"the database {where} is unavailable: {text}",
+        return None
+    return StoreUnavailable(
+        f"the database {engine.url.render_as_string(hide_password=True)} is unavailable: {text}",
         fix="check that the database server runs and is reachable, and that its disk has room; the next "
         "run goes on from what was committed (nothing is posted twice)",
-    ) from error
+    )
 
 
 def _private(database: Path) -> None:

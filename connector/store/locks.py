@@ -25,7 +25,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from connector.domain.errors import BusyError
+from connector.domain.errors import BusyError, StoreUnavailable
 from connector.store.tables import RunRow
 
 _held = threading.local()  # (database, entity) → depth, for the current thread
@@ -74,7 +74,10 @@ def _advisory_lock(engine: Engine, entity: str) -> Iterator[None]:
         try:
             yield
         finally:
-            _pg_call(connection, "pg_advisory_unlock", f"entity:{entity}")
+            try:
+                _pg_call(connection, "pg_advisory_unlock", f"entity:{entity}")
+            except StoreUnavailable:
+                pass  # the session is gone (reset, failover): the server released its lock with it
     except BaseException:
         connection.invalidate()  # never hand a connection that may still hold the lock back to the pool
         raise
