@@ -17,7 +17,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
@@ -74,10 +74,9 @@ def _advisory_lock(engine: Engine, entity: str) -> Iterator[None]:
         try:
             yield
         finally:
-            try:
+            # a session gone (reset, failover) took its lock with it: nothing is left to release
+            with suppress(StoreUnavailable):
                 _pg_call(connection, "pg_advisory_unlock", f"entity:{entity}")
-            except StoreUnavailable:
-                pass  # the session is gone (reset, failover): the server released its lock with it
     except BaseException:
         connection.invalidate()  # never hand a connection that may still hold the lock back to the pool
         raise
