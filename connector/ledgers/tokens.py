@@ -216,6 +216,11 @@ class TokenManager:
             except ReconnectNeeded as exc:
                 self.mark_reconnect_needed(exc.message)
                 raise
+            except (
+                ConfigError
+            ) as exc:  # the app's credentials (invalid_client): the connection itself is fine
+                self.record_call(error=exc.message)
+                raise
             fresh = replace(fresh, company_id=fresh.company_id or tokens.company_id)
             self.vault.save(self.ledger, self.entity, fresh)
             self.refreshes += 1
