@@ -17,7 +17,6 @@ for it, and exit; a run killed outright is marked abandoned by the next start, a
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -197,16 +196,10 @@ def next_runs(scheduler: BaseScheduler) -> dict[str, datetime]:
 def serve(app: Any, *, on_ready: Callable[[str], None] | None = None) -> None:
     """Run until SIGTERM or SIGINT; then finish or safely stop the run in flight, and return."""
     from connector.health import HealthServer
+    from connector.shutdown import stop_on_signals
 
     stop = threading.Event()
-
-    def request_stop(signum: int, _frame: Any) -> None:
-        log.info("%s received: finishing the run in flight, then stopping", signal.Signals(signum).name)
-        app.stopping.set()
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop_on_signals(app.stopping, then=stop.set)
     scheduler = BackgroundScheduler(timezone=UTC)
     specs = job_specs(app)
     add_jobs(scheduler, app, specs)
