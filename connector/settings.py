@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -176,8 +176,8 @@ class Settings(BaseSettings):
     )
 
     database_url: str = Field(
-        "sqlite:///.tokenbooks/tokenbooks.db",
-        description="SQLite file or PostgreSQL URL",
+        "",
+        description="SQLite file or PostgreSQL URL; empty: the SQLite file tokenbooks.db in the data dir",
         json_schema_extra=SECRET,  # a PostgreSQL URL holds the password
     )
     encryption_key: SecretStr | None = Field(
@@ -200,6 +200,10 @@ class Settings(BaseSettings):
         "auto", description="posting mode where the policies file does not set one for the entity"
     )
     actor: str = Field("tokenbooks", description="who runs tokenbooks, as written in the audit log")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text for people; json: one JSON object a line, with the run id (log collectors)"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     openai: OpenAISettings = OpenAISettings()
     anthropic: AnthropicSettings = AnthropicSettings()
     focus: FocusSettings = FocusSettings()
@@ -228,9 +232,17 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+        if value and not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
             raise ValueError("use a sqlite:///path or postgresql://user:pass@host/db URL")
         return value.replace("postgres://", "postgresql://", 1)
+
+    @model_validator(mode="after")
+    def _store_in_the_data_dir(self) -> Settings:
+        """No database named: the SQLite store lives in the data dir (a container's volume, systemd's
+        StateDirectory), never in whatever directory the process happened to start in."""
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'tokenbooks.db'}"
+        return self
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -34,13 +34,12 @@ def serve_command() -> None:
 
     Stops on SIGTERM or SIGINT after the run in flight finishes or reaches a safe point.
     """
-    import logging
-
+    from connector.logs import configure_logging
     from connector.scheduler import job_specs, serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with plain_errors():
         application = _app_for()
+        configure_logging(application.settings.log_format, application.settings.log_level)
         for spec in job_specs(application):
             errors.print(
                 f"scheduled {spec.kind} for {spec.entity}: {spec.trigger} ({spec.timezone})", highlight=False
