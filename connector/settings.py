@@ -148,9 +148,15 @@ class HealthSettings(BaseModel):
 
 
 class AlertSettings(BaseModel):
-    """Where alerts go (a Slack-compatible webhook and/or email) and what counts as a spike."""
+    """Where alerts go (Slack, Microsoft Teams, a generic webhook, email) and what counts as a spike."""
 
     webhook_url: SecretStr | None = Field(None, description="Slack-compatible incoming webhook URL")
+    slack_webhook_url: SecretStr | None = Field(
+        None, description="Slack incoming webhook URL (a formatted message with the action)"
+    )
+    teams_webhook_url: SecretStr | None = Field(
+        None, description="Microsoft Teams workflow webhook URL (an Adaptive Card)"
+    )
     smtp_host: str | None = None
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_username: str | None = None
