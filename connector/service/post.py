@@ -84,9 +84,12 @@ def _found_already(
     clock: Clock,
     report: PostReport,
 ) -> list[StoredJournal]:
-    """Journals an earlier attempt may have created are looked up first; return the ones still to create."""
-    attempted = [s.journal.key for s in batch if s.attempts > 0]
-    existing = _look_up(ledger, attempted) if attempted else {}
+    """Journals an earlier attempt may have created are looked up first; return the ones still to create.
+
+    Every journal of the batch is looked up (one query for the batch where the ledger offers it), not
+    only those attempted before: a store restored from a backup has forgotten what it posted after the
+    backup, and the ledger is what remembers it."""
+    existing = _look_up(ledger, [s.journal.key for s in batch])
     remaining = []
     for stored in batch:
         found = existing.get(stored.journal.key)
