@@ -75,6 +75,7 @@ def audit_verify(
                 "events": report.events,
                 "last_event_id": report.last_event_id,
                 "head_hash": report.head_hash,
+                "journals": report.journals,
                 "problems": [
                     {"event_id": p.event_id, "problem": p.problem, "message": p.message}
                     for p in report.problems
@@ -84,7 +85,8 @@ def audit_verify(
     elif report.intact:
         console.print(
             f"[green]✓[/] the event chain is intact: {report.events} events, the newest is {report.last_event_id} "
-            f"(hash {report.head_hash}). Keep this hash: a later `audit verify` must still show it in the chain.",
+            f"(hash {report.head_hash}), and {report.journals} journal(s) match what it committed. Keep this "
+            "hash: a later `audit verify` must still show it in the chain.",
             highlight=False,
         )
     else:
