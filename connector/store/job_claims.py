@@ -45,7 +45,10 @@ class JobClaims:
         }
         insert = (postgresql if self.engine.dialect.name == "postgresql" else sqlite).insert(table)
         with self.engine.begin() as connection:
-            if connection.execute(insert.values(**values).on_conflict_do_nothing()).rowcount == 1:
+            inserted = connection.execute(
+                insert.values(**values).on_conflict_do_nothing().returning(table.c.job)
+            )
+            if inserted.first() is not None:  # (rowcount is not reliable for this on every driver)
                 return None
             mine = (table.c.job == job, table.c.occurrence == occurrence)
             holder = connection.execute(select(table).where(*mine)).one()
