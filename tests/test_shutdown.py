@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +15,7 @@ from connector.bootstrap import build_app
 from connector.domain.errors import Interrupted
 from connector.settings import Settings
 from tests.service.harness import write_config
-from tests.service.test_processes import child_env  # noqa: F401 - the fixture
+from tests.service.test_processes import child_env, tokenbooks  # noqa: F401 - child_env: the fixture
 from tests.support import MINIMAL_MAPPING
 
 FACTS = [("10.00", "2026-10-01"), ("20.00", "2026-10-02")]
@@ -41,23 +39,7 @@ def test_sigterm_lets_a_sync_finish_its_batch_and_end_by_itself(tmp_path: Path, 
     config = write_config(
         tmp_path / "config.json", facts=FACTS, ledger=ledger, hold_until=release, marker=inside
     )
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.service.harness",
-            str(config),
-            "sync",
-            "--until",
-            "2026-10-02",
-            "--json",
-        ],
-        env=child_env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    child = tokenbooks(config, "sync", "--until", "2026-10-02", "--json", env=child_env, cwd=tmp_path)
     deadline = time.monotonic() + 60
     while not inside.exists() and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.05)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from freezegun import freeze_time
 
 from connector.bootstrap import build_app
@@ -56,24 +57,20 @@ def test_two_services_on_one_database_run_each_night_once_and_the_other_says_so(
     assert said.startswith("nightly acme-us for 2026-10-05 skipped: already claimed by ")
 
 
-def test_the_repeated_hour_in_autumn_runs_the_nightly_once(world: World):
-    world.app.settings.schedule.nightly_at = "01:30"  # a local time that happens twice on FALL_BACK
-    with freeze_time("2026-11-01 04:00:00", ignore=IGNORE) as clock:
+@pytest.mark.parametrize(
+    ("night", "nightly_at", "ticks"),
+    [
+        (FALL_BACK, "01:30", ("05:30:00", "06:30:00")),  # 01:30 EDT, then 01:30 EST (CronTrigger hung here)
+        (SPRING_FORWARD, "02:30", ("06:30:00", "07:30:00", "08:30:00")),  # 02:30 does not exist that night
+    ],
+)
+def test_a_night_the_clocks_change_runs_the_nightly_once(world: World, night, nightly_at, ticks):
+    world.app.settings.schedule.nightly_at = nightly_at
+    with freeze_time(f"{night} 04:00:00", ignore=IGNORE) as clock:
         scheduler = service(world.app)
-        for moment in ("05:30:00", "06:30:00"):  # 01:30 EDT, then 01:30 EST (CronTrigger hung here)
-            clock.move_to(f"{FALL_BACK} {moment}")
-            world.clock.now = datetime.fromisoformat(f"{FALL_BACK}T{moment}+00:00")
-            scheduler.tick()
-        scheduler.shutdown()
-    assert len(syncs(world)) == 1
-
-
-def test_the_missing_hour_in_spring_still_runs_the_nightly_once(world: World):
-    with freeze_time("2026-03-08 04:00:00", ignore=IGNORE) as clock:  # 02:30 does not exist that night
-        scheduler = service(world.app)
-        for moment in ("06:30:00", "07:30:00", "08:30:00"):
-            clock.move_to(f"{SPRING_FORWARD} {moment}")
-            world.clock.now = datetime.fromisoformat(f"{SPRING_FORWARD}T{moment}+00:00")
+        for moment in ticks:
+            clock.move_to(f"{night} {moment}")
+            world.clock.now = datetime.fromisoformat(f"{night}T{moment}+00:00")
             scheduler.tick()
         scheduler.shutdown()
     assert len(syncs(world)) == 1

@@ -4,8 +4,6 @@ its own status (3), raises an alert, and makes /healthz say degraded until a run
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import date
 
 from werkzeug.test import Client
@@ -16,7 +14,7 @@ from connector.service.alerts import find_alerts
 from connector.service.sync import sync
 from tests.service.conftest import World
 from tests.service.harness import write_config
-from tests.service.test_processes import child_env  # noqa: F401 - the fixture
+from tests.service.test_processes import child_env, tokenbooks  # noqa: F401 - child_env: the fixture
 
 OCT1, OCT2 = date(2026, 10, 1), date(2026, 10, 2)
 
@@ -50,22 +48,7 @@ def test_the_sync_command_exits_3_when_journals_were_left_unposted(tmp_path, chi
         ledger=tmp_path / "ledger.json",
         faults=json.dumps(["ok", "fail"]),
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.service.harness",
-            str(config),
-            "sync",
-            "--until",
-            "2026-10-02",
-            "--json",
-        ],
-        env=child_env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == ExitCode.PARTIAL == 3, done.stderr
-    assert json.loads(done.stdout)["status"] == "partial"
+    child = tokenbooks(config, "sync", "--until", "2026-10-02", "--json", env=child_env, cwd=tmp_path)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == ExitCode.PARTIAL == 3, err
+    assert json.loads(out)["status"] == "partial"
