@@ -18,6 +18,7 @@ from connector.domain.errors import TokenbooksError
 from connector.ledgers.port import Ledger, LedgerJournal, PostOutcome, PostRequest, PostResult
 from connector.service.runs import Clock, Reporter, RunRecorder
 from connector.store.repositories import StoredJournal, UnitOfWork
+from connector.tracing import span
 
 REQUEST_ID_NAMESPACE = uuid.UUID("6f1c1f0e-3d2b-4d7a-9b59-3f0f6f2a9c11")
 
@@ -71,7 +72,8 @@ def post_pending(
         batch = pending[start : start + batch_size]
         to_create = _found_already(engine, ledger, batch, recorder, clock, report)
         if to_create:
-            _create(engine, ledger, to_create, entity, recorder, clock, report, draft)
+            with span("tokenbooks.post", run_id=recorder.run_id, entity=entity, journals=len(to_create)):
+                _create(engine, ledger, to_create, entity, recorder, clock, report, draft)
         reporter.progress("posting journals", min(start + batch_size, total), total)
     return report
 

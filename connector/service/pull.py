@@ -24,6 +24,7 @@ from connector.metrics import PULL_SECONDS
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
 from connector.sources.base import PullResult, Source, Window
 from connector.store.repositories import ReplaceResult, UnitOfWork
+from connector.tracing import span
 
 
 @dataclass
@@ -77,7 +78,10 @@ def pull_source(
         },
     )
     try:
-        with PULL_SECONDS.labels(source.name).time():
+        with (
+            PULL_SECONDS.labels(source.name).time(),
+            span("tokenbooks.pull", run_id=recorder.run_id, source=source.name, first_day=window.first_day),
+        ):
             result = source.pull(window, progress=lambda done, label: reporter.progress(label, done))
     except TokenbooksError as exc:
         _record_source_error(engine, source, str(exc), clock)

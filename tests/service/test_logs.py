@@ -43,3 +43,29 @@ def test_every_line_of_a_run_is_json_with_its_run_id(world: World, json_logs):
     assert lines[-1]["run_id"] is None  # the run is over
     assert "LogCanary123" not in json_logs.getvalue()
     assert "[redacted]" in lines[-1]["message"]
+
+
+def test_with_opentelemetry_a_sync_is_traced_run_pulls_and_posts(world: World):
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")  # the global provider can be set once per process: patch around it
+    original = trace.get_tracer
+    trace.get_tracer = lambda name, *args, **kwargs: provider.get_tracer(name)
+    try:
+        world.source.set("120.00", date(2026, 10, 1))
+        world.clock.night_after(date(2026, 10, 1))
+        with tracer.start_as_current_span("the nightly job"):
+            result = sync(world.app, entity="acme-us", until=date(2026, 10, 1))
+    finally:
+        trace.get_tracer = original
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert {"tokenbooks.sync", "tokenbooks.pull", "tokenbooks.post"} <= set(spans)
+    assert spans["tokenbooks.sync"].attributes["run_id"] == result.run_id
+    assert spans["tokenbooks.pull"].parent.span_id == spans["tokenbooks.sync"].context.span_id
+    assert spans["tokenbooks.post"].attributes["journals"] == 1
