@@ -32,10 +32,12 @@ from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
 from connector.ledgers.xero import XeroLedger
 from connector.ledgers.xero_limits import TenantLimiter
 from connector.ledgers.xero_oauth import SCOPE_SETS, XeroOAuth
+from connector.redaction import remember
 from connector.retrying import RetryPolicy
 from connector.service.mappings import load_history, load_mapping
 from connector.service.policies import load_policies, load_policy_history
-from connector.settings import Settings, load_settings
+from connector.settings import Settings, load_settings, secret_values
+from connector.shutdown import interruptible_sleep
 from connector.sources.anthropic import AnthropicSource
 from connector.sources.base import Source
 from connector.sources.focus import FocusOptions
@@ -406,19 +408,22 @@ def build_app(
 ) -> App:
     """Wire the application. Everything not given is built from settings."""
     settings = settings or load_settings()
+    remember(secret_values(settings))
     engine = make_engine(settings.database_url)
     if create:
         create_schema(engine)
-    return App(
+    app = App(
         settings=settings,
         engine=engine,
         clock=clock or system_clock,
         vault=vault,
-        sleep=sleep or time.sleep,
         monotonic=monotonic or time.monotonic,
         ledger_overrides=dict(ledgers or {}),
         source_overrides=sources,
     )
+    # waits (ledger pacing, retry back-off, 429s) end at once on a shutdown request (`shutdown.py`)
+    app.sleep = sleep or interruptible_sleep(app.stopping)
+    return app
 
 
 def data_path(settings: Settings, *parts: str) -> Path:

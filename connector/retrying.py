@@ -23,6 +23,7 @@ from tenacity import (
 )
 
 from connector.domain.errors import RateLimited, Retriable
+from connector.metrics import RETRIES
 
 T = TypeVar("T")
 
@@ -57,8 +58,10 @@ class RetryPolicy:
     def call(self, fn: Callable[[], T], *, on_retry: Callable[[Retriable, int], None] | None = None) -> T:
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
-            if on_retry and isinstance(error, Retriable):
-                on_retry(error, state.attempt_number)
+            if isinstance(error, Retriable):
+                RETRIES.labels(type(error).__name__).inc()
+                if on_retry:
+                    on_retry(error, state.attempt_number)
 
         retrying = Retrying(
             stop=self._stop() if self.throttle_budget > 0 else stop_after_attempt(self.attempts),

@@ -17,26 +17,29 @@ for it, and exit; a run killed outright is marked abandoned by the next start, a
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.base import BaseTrigger
 
 from connector.domain.errors import REPORT_HINT, BusyError, TokenbooksError, unexpected_reason
 from connector.domain.periods import Period
+from connector.store.connections import lease_owner
+from connector.store.job_claims import JobClaims
 from connector.store.repositories import UnitOfWork
 
 log = logging.getLogger("tokenbooks.serve")
 
 NIGHTLY, MONTH_END = "nightly", "month-end"
-Runner = Callable[[Any, str, str], None]  # (app, job kind, entity)
+Runner = Callable[..., None]  # (app, job kind, entity[, occurrence])
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,54 @@ class JobSpec:
     kind: str  # nightly | month-end
     entity: str
     timezone: str
-    trigger: CronTrigger
+    trigger: LocalTimeTrigger
 
     @property
     def id(self) -> str:
         return f"{self.kind}:{self.entity}"
+
+
+class LocalTimeTrigger(BaseTrigger):
+    """Once a day (or once a month, on `day`) at a wall-clock time in a time zone, whatever the clocks do.
+
+    APScheduler's CronTrigger fires twice at a time in the hour repeated when the clocks go back, and
+    for some times loops forever there (seen with APScheduler 3.11: `get_next_fire_time` keeps answering
+    the same instant). This one gives each local day one fire: at the first of two ambiguous instants,
+    and for a time the clocks skip in spring, at the instant the wall clock would have shown it (02:30
+    EST = 03:30 EDT).
+    """
+
+    def __init__(self, hour: int, minute: int, zone: ZoneInfo, *, day: int | None = None) -> None:
+        self.hour, self.minute, self.zone, self.day = hour, minute, zone, day
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        after = now
+        if previous_fire_time is not None:  # as CronTrigger: strictly after the previous fire
+            after = min(now, previous_fire_time + timedelta(microseconds=1))
+            if after <= previous_fire_time:
+                after = previous_fire_time + timedelta(microseconds=1)
+        local_day = after.astimezone(self.zone).date() - timedelta(days=1)
+        for offset in range(32 * 13):  # a monthly day that exists comes within a year
+            candidate = local_day + timedelta(days=offset)
+            if self.day is not None and candidate.day != self.day:
+                continue
+            fire = self.fire_on(candidate)
+            if fire >= after:
+                return fire
+        return None
+
+    def fire_on(self, local_day: date) -> datetime:
+        """The instant of this trigger's wall-clock time on `local_day` (fold 0: the first, or the instant
+        before the gap's offset applies)."""
+        wall = datetime.combine(local_day, dt_time(self.hour, self.minute), tzinfo=self.zone)
+        return wall.astimezone(UTC)
+
+    def __str__(self) -> str:
+        when = f"day {self.day} " if self.day else "daily "
+        return f"{when}at {self.hour:02d}:{self.minute:02d} {self.zone.key}"
+
+    def __repr__(self) -> str:
+        return f"<LocalTimeTrigger ({self})>"
 
 
 def job_specs(app: Any) -> list[JobSpec]:
@@ -64,7 +110,7 @@ def job_specs(app: Any) -> list[JobSpec]:
                 NIGHTLY,
                 entity.id,
                 entity.timezone,
-                CronTrigger(hour=nightly_hour, minute=nightly_minute, timezone=zone),
+                LocalTimeTrigger(nightly_hour, nightly_minute, zone),
             )
         )
         specs.append(
@@ -72,7 +118,7 @@ def job_specs(app: Any) -> list[JobSpec]:
                 MONTH_END,
                 entity.id,
                 entity.timezone,
-                CronTrigger(day=schedule.month_end_day, hour=close_hour, minute=close_minute, timezone=zone),
+                LocalTimeTrigger(close_hour, close_minute, zone, day=schedule.month_end_day),
             )
         )
     return specs
@@ -99,13 +145,29 @@ def add_jobs(scheduler: BaseScheduler, app: Any, specs: list[JobSpec], runner: R
         )
 
 
-def run_job(app: Any, kind: str, entity: str) -> None:
-    """One scheduled job. Its outcome is in the run log (and alerts); nothing is raised into the scheduler."""
+def run_job(app: Any, kind: str, entity: str, occurrence: str | None = None) -> None:
+    """One scheduled job. Its outcome is in the run log (and alerts); nothing is raised into the scheduler.
+
+    The job's occurrence (the entity-local date of a nightly, the closed period of a month-end) is claimed
+    in the database first: another `serve` on the same database that fires the same occurrence — or this
+    one firing it twice, as a cron time does in the repeated hour when the clocks go back — is told who
+    has it, and does nothing.
+    """
+    occurrence = occurrence or job_occurrence(app, kind, entity)
+    job, owner = f"{kind}:{entity}", lease_owner()
+    claims = JobClaims(app.engine)
     try:
-        if kind == NIGHTLY:
-            nightly(app, entity)
-        else:
-            month_end(app, entity)
+        holder = claims.claim(job, occurrence, owner)
+    except TokenbooksError as exc:
+        log.error("%s %s for %s not started: %s", kind, entity, occurrence, exc)
+        return
+    if holder is not None:
+        log.info("%s %s for %s skipped: already claimed by %s", kind, entity, occurrence, holder)
+        return
+    ok = False
+    try:
+        status = nightly(app, entity) if kind == NIGHTLY else month_end(app, entity)
+        ok = status in ("succeeded", "partial")
     except BusyError as exc:
         log.warning("%s %s skipped: %s", kind, entity, exc)
     except TokenbooksError as exc:
@@ -115,20 +177,34 @@ def run_job(app: Any, kind: str, entity: str) -> None:
 
         fail_unfinished(exc)
         log.error("%s %s failed: %s; %s", kind, entity, unexpected_reason(exc), REPORT_HINT)
+    finally:
+        with suppress(TokenbooksError):  # a database gone now: the claim's lease runs out by itself
+            claims.finish(job, occurrence, owner, ok=ok)
 
 
-def nightly(app: Any, entity: str) -> None:
+def job_occurrence(app: Any, kind: str, entity: str, at: datetime | None = None) -> str:
+    """Which occurrence of the job a run at `at` (default: now) is: the entity-local day of a nightly,
+    the closed period of a month-end."""
+    if kind == MONTH_END:
+        return str(closed_period(app, entity))
+    zone = ZoneInfo(app.mapping()[0].entity(entity).timezone)
+    return (at or app.clock()).astimezone(zone).date().isoformat()
+
+
+def nightly(app: Any, entity: str) -> str:
     from connector.service.sync import sync
 
-    sync(app, entity=entity)
+    result = sync(app, entity=entity)
     app.after_run(entity)
+    return result.status
 
 
-def month_end(app: Any, entity: str) -> None:
+def month_end(app: Any, entity: str) -> str:
     from connector.service.close import close_month
 
-    close_month(app, entity=entity, period=closed_period(app, entity))
+    result = close_month(app, entity=entity, period=closed_period(app, entity))
     app.after_run(entity)
+    return result.status
 
 
 def closed_period(app: Any, entity: str) -> Period:
@@ -151,7 +227,7 @@ def missed_nightly(app: Any, spec: JobSpec, now: datetime) -> bool:
     return not any(r.started_at >= due and r.status in ("succeeded", "partial") for r in runs)
 
 
-def last_fire_time(trigger: CronTrigger, now: datetime, within: timedelta) -> datetime | None:
+def last_fire_time(trigger: BaseTrigger, now: datetime, within: timedelta) -> datetime | None:
     """The trigger's latest fire time in (now − within, now]."""
     moment, last = now - within, None
     while True:
@@ -171,9 +247,17 @@ def catch_up(
     queued = []
     for spec in specs:
         if spec.kind == NIGHTLY and missed_nightly(app, spec, now):
+            due = last_fire_time(
+                spec.trigger, now, timedelta(minutes=app.settings.schedule.misfire_grace_minutes)
+            )
             scheduler.add_job(
                 runner or run_job,
-                args=[app, spec.kind, spec.entity],
+                args=[
+                    app,
+                    spec.kind,
+                    spec.entity,
+                    *([job_occurrence(app, spec.kind, spec.entity, due)] if due else []),
+                ],
                 id=f"catch-up:{spec.entity}",
                 name=f"catch-up {spec.entity}",
                 replace_existing=True,
@@ -200,16 +284,10 @@ def next_runs(scheduler: BaseScheduler) -> dict[str, datetime]:
 def serve(app: Any, *, on_ready: Callable[[str], None] | None = None) -> None:
     """Run until SIGTERM or SIGINT; then finish or safely stop the run in flight, and return."""
     from connector.health import HealthServer
+    from connector.shutdown import stop_on_signals
 
     stop = threading.Event()
-
-    def request_stop(signum: int, _frame: Any) -> None:
-        log.info("%s received: finishing the run in flight, then stopping", signal.Signals(signum).name)
-        app.stopping.set()
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop_on_signals(app.stopping, then=stop.set)
     scheduler = BackgroundScheduler(timezone=UTC)
     specs = job_specs(app)
     add_jobs(scheduler, app, specs)

@@ -2,23 +2,28 @@
 
 Every variable is `TOKENBOOKS_<NAME>`, nested sections joined with `__`
 (e.g. `TOKENBOOKS_OPENAI__ADMIN_KEY`, `TOKENBOOKS_QUICKBOOKS__BASE_URL`). `.env.example` documents each
-one. Secrets are `SecretStr`, so they never print. Nothing here runs at import time: the composition root
-(`bootstrap.py`) calls `load_settings()`.
+one. Secrets are `SecretStr`, so they never print; every secret setting can also be read from a file
+named by `<NAME>_FILE` (Docker and Kubernetes secrets, systemd credentials): `SecretFiles` below.
+Nothing here runs at import time: the composition root (`bootstrap.py`) calls `load_settings()`.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from connector.domain.errors import ConfigError
 
 Hours = float  # float ok: a duration, never an amount
+SECRET = {"secret": True}  # marks a plain-text setting that is secret all the same (the database URL)
+ENV_PREFIX = "TOKENBOOKS_"
 
 
 class ProviderSettings(BaseModel):
@@ -153,9 +158,15 @@ class HealthSettings(BaseModel):
 
 
 class AlertSettings(BaseModel):
-    """Where alerts go (a Slack-compatible webhook and/or email) and what counts as a spike."""
+    """Where alerts go (Slack, Microsoft Teams, a generic webhook, email) and what counts as a spike."""
 
     webhook_url: SecretStr | None = Field(None, description="Slack-compatible incoming webhook URL")
+    slack_webhook_url: SecretStr | None = Field(
+        None, description="Slack incoming webhook URL (a formatted message with the action)"
+    )
+    teams_webhook_url: SecretStr | None = Field(
+        None, description="Microsoft Teams workflow webhook URL (an Adaptive Card)"
+    )
     smtp_host: str | None = None
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_username: str | None = None
@@ -172,7 +183,7 @@ class AlertSettings(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="TOKENBOOKS_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         env_file=".env",
         env_file_encoding="utf-8",
@@ -181,7 +192,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str = Field(
-        "sqlite:///.tokenbooks/tokenbooks.db", description="SQLite file or PostgreSQL URL"
+        "",
+        description="SQLite file or PostgreSQL URL; empty: the SQLite file tokenbooks.db in the data dir",
+        json_schema_extra=SECRET,  # a PostgreSQL URL holds the password
     )
     encryption_key: SecretStr | None = Field(
         None, description="Fernet key that encrypts ledger tokens at rest"
@@ -203,6 +216,10 @@ class Settings(BaseSettings):
         "auto", description="posting mode where the policies file does not set one for the entity"
     )
     actor: str = Field("tokenbooks", description="who runs tokenbooks, as written in the audit log")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text for people; json: one JSON object a line, with the run id (log collectors)"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     openai: OpenAISettings = OpenAISettings()
     anthropic: AnthropicSettings = AnthropicSettings()
     focus: FocusSettings = FocusSettings()
@@ -213,6 +230,17 @@ class Settings(BaseSettings):
     health: HealthSettings = HealthSettings()
     alerts: AlertSettings = AlertSettings()
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, SecretFiles(settings_cls), dotenv_settings, file_secret_settings
+
     def provider_sections(self) -> dict[str, ProviderSettings]:
         """The settings of each provider pulled over its API, by provider name as its facts carry it."""
         return {"openai": self.openai, "anthropic": self.anthropic}
@@ -220,9 +248,17 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+        if value and not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
             raise ValueError("use a sqlite:///path or postgresql://user:pass@host/db URL")
         return value.replace("postgres://", "postgresql://", 1)
+
+    @model_validator(mode="after")
+    def _store_in_the_data_dir(self) -> Settings:
+        """No database named: the SQLite store lives in the data dir (a container's volume, systemd's
+        StateDirectory), never in whatever directory the process happened to start in."""
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'tokenbooks.db'}"
+        return self
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -240,6 +276,65 @@ def load_settings(**overrides: object) -> Settings:
         ) from None
 
 
+# ------------------------------------------------------------------------------ secrets read from files
+
+
+def secret_settings(model: type[BaseModel], prefix: str = ENV_PREFIX) -> dict[str, tuple[str, ...]]:
+    """Every secret setting: its variable name → its path in the settings (e.g. ("openai", "admin_key"))."""
+    found: dict[str, tuple[str, ...]] = {}
+    for name, info in model.model_fields.items():
+        kinds = (info.annotation, *get_args(info.annotation))
+        nested = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
+        if nested is not None and nested is not SecretStr:
+            for variable, path in secret_settings(nested, f"{prefix}{name.upper()}__").items():
+                found[variable] = (name, *path)
+        elif SecretStr in kinds or (info.json_schema_extra or {}).get("secret"):
+            found[f"{prefix}{name.upper()}"] = (name,)
+    return found
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """`<SECRET SETTING>_FILE=/path`: the secret is the file's content (one trailing newline dropped).
+
+    Docker and Kubernetes mount secrets as files, systemd passes credentials as files
+    (`LoadCredential=` → `$CREDENTIALS_DIRECTORY`); a secret in a file stays out of `ps e`, `docker
+    inspect` and the pod spec. Setting both the variable and its `_FILE` is refused: which one wins
+    would be a guess.
+    """
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is done in __call__, over the nested sections
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for variable, path in secret_settings(self.settings_cls).items():
+            file_name = os.environ.get(f"{variable}_FILE")
+            if not file_name:
+                continue
+            if os.environ.get(variable):
+                raise ConfigError(
+                    f"both {variable} and {variable}_FILE are set",
+                    fix=f"keep one of them: {variable}_FILE for a secret mounted as a file",
+                )
+            section = values
+            for part in path[:-1]:
+                section = section.setdefault(part, {})
+            section[path[-1]] = _read_secret_file(variable, Path(file_name))
+        return values
+
+
+def _read_secret_file(variable: str, path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise ConfigError(
+            f"{variable}_FILE names {path}, which cannot be read: {reason}",
+            fix=f"mount the secret at {path} readable by this user, or correct {variable}_FILE",
+        ) from None
+    return text[:-1] if text.endswith("\n") else text
+
+
 def secret_values(model: BaseModel) -> list[str]:
     """Every secret the settings hold (API keys, client secrets, webhook URL …), to scrub from exports."""
     found: list[str] = []
@@ -249,4 +344,7 @@ def secret_values(model: BaseModel) -> list[str]:
             found.append(value.get_secret_value())
         elif isinstance(value, BaseModel):
             found += secret_values(value)
+    if isinstance(model, Settings) and model.database_url.startswith("postgres"):
+        password = make_url(model.database_url).password
+        found += [str(password)] if password else []
     return found

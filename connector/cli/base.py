@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from rich.table import Table
 
 from connector.domain.errors import REPORT_HINT, ConfigError, Problem, TokenbooksError, unexpected_reason
 from connector.domain.periods import Period, parse_day
+from connector.redaction import redact
 
 log = logging.getLogger("tokenbooks")
 
@@ -56,7 +58,7 @@ def report_unexpected(exc: Exception, as_json: bool) -> None:
     if as_json:
         print_json({"error": message, "fix": REPORT_HINT, "kind": "InternalError", "problems": []})
         return
-    errors.print(f"[bold red]Error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]Error:[/] {redact(message)}", highlight=False)
     errors.print(f"[bold]Fix:[/] {REPORT_HINT}", highlight=False)
 
 
@@ -117,7 +119,11 @@ class ExitCode:
     PARTIAL = 3  # done in part: some input quarantined, or some journals left unposted
 
 
+PRIVATE_UMASK = 0o077  # the store, lock files, exports and working files: 0600 files, 0700 folders
+
+
 def main() -> None:
+    os.umask(PRIVATE_UMASK)  # whatever umask tokenbooks was started with: its files hold the books
     app()
 
 
@@ -140,7 +146,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(_jsonable(data), indent=2) + "\n")
+    sys.stdout.write(redact(json.dumps(_jsonable(data), indent=2)) + "\n")
 
 
 @contextmanager
@@ -149,13 +155,13 @@ def plain_errors(as_json: bool = False) -> Iterator[None]:
     try:
         yield
     except TokenbooksError as exc:
-        problems = [str(p) for p in getattr(exc, "problems", [])]
+        problems = [redact(str(p)) for p in getattr(exc, "problems", [])]
         if as_json:
             print_json(
                 {"error": exc.message, "fix": exc.fix, "kind": type(exc).__name__, "problems": problems}
             )
         else:
-            errors.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
+            errors.print(f"[bold red]Error:[/] {redact(exc.message)}", highlight=False)
             for problem in problems[:50]:
                 errors.print(f"  • {problem}", highlight=False)
             if exc.fix:
@@ -179,13 +185,14 @@ def busy_is_not_a_failure(as_json: bool = False) -> Iterator[None]:
 
 
 def show_run(run: Any, as_json: bool, as_dict: Callable[[Any], dict], show: Callable[[Any], None]) -> None:
-    """A run's outcome as JSON or in words; a failed run exits 1 (a partial one did what it could: 0)."""
+    """A run's outcome as JSON or in words; a failed run exits 1, a partial one (journals left unposted,
+    a source refused) 3, so a scheduler that only reads exit codes still sees work left waiting."""
     if as_json:
         print_json(as_dict(run))
     else:
         show(run)
-    if run.status == "failed":
-        raise typer.Exit(ExitCode.FAILED)
+    if run.status in ("failed", "partial"):
+        raise typer.Exit(ExitCode.FAILED if run.status == "failed" else ExitCode.PARTIAL)
 
 
 def print_problems(problems: Iterable[Problem]) -> None:

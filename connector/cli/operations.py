@@ -23,6 +23,7 @@ from connector.cli.base import (
     print_json,
 )
 from connector.domain.errors import ConfigError, TokenbooksError
+from connector.redaction import redact
 
 # ------------------------------------------------------------------------------- service: serve, audit
 
@@ -33,13 +34,12 @@ def serve_command() -> None:
 
     Stops on SIGTERM or SIGINT after the run in flight finishes or reaches a safe point.
     """
-    import logging
-
+    from connector.logs import configure_logging
     from connector.scheduler import job_specs, serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with plain_errors():
         application = _app_for()
+        configure_logging(application.settings.log_format, application.settings.log_level)
         for spec in job_specs(application):
             errors.print(
                 f"scheduled {spec.kind} for {spec.entity}: {spec.trigger} ({spec.timezone})", highlight=False
@@ -75,6 +75,7 @@ def audit_verify(
                 "events": report.events,
                 "last_event_id": report.last_event_id,
                 "head_hash": report.head_hash,
+                "journals": report.journals,
                 "problems": [
                     {"event_id": p.event_id, "problem": p.problem, "message": p.message}
                     for p in report.problems
@@ -84,7 +85,8 @@ def audit_verify(
     elif report.intact:
         console.print(
             f"[green]✓[/] the event chain is intact: {report.events} events, the newest is {report.last_event_id} "
-            f"(hash {report.head_hash}). Keep this hash: a later `audit verify` must still show it in the chain.",
+            f"(hash {report.head_hash}), and {report.journals} journal(s) match what it committed. Keep this "
+            "hash: a later `audit verify` must still show it in the chain.",
             highlight=False,
         )
     else:
@@ -273,8 +275,10 @@ def alerts_list(
         return
     for r in records:
         console.print(
-            f"[bold]{_cell(r['raised_at'])}[/] {r['kind']} {r['entity']} {r['subject']} ({r['period']}): {r['message']}\n"
-            f"  what to do: {r['action']}\n  sent to: {', '.join(r['sent_to']) or 'nowhere yet'}",
+            f"[bold]{_cell(r['raised_at'])}[/] {r['kind']} {r['entity']} {r['subject']} ({r['period']}): "
+            f"{redact(r['message'])}\n"
+            f"  what to do: {r['action']}\n  sent to: {', '.join(r['sent_to']) or 'nowhere yet'}"
+            + (f"\n  last error: {redact(r['error'])}" if r["error"] else ""),
             highlight=False,
         )
 

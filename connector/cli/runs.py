@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from connector.cli.base import JsonFlag, _app_for, app, console, db_app, plain_errors, print_rows
+from connector.cli.base import (
+    JsonFlag,
+    _app_for,
+    app,
+    console,
+    db_app,
+    plain_errors,
+    print_json,
+    print_rows,
+)
 
 # ---------------------------------------------------------------------------------------------- runs, keys
 
@@ -73,3 +82,35 @@ def keygen() -> None:
     from connector.ledgers.tokens import TokenCipher
 
     console.print(f"TOKENBOOKS_ENCRYPTION_KEY={TokenCipher.generate_key()}")
+
+
+keys_app = typer.Typer(help="The encryption key of ledger tokens at rest: rotate it.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate(as_json: JsonFlag = False) -> None:
+    """Re-encrypt every stored ledger token under the first key of TOKENBOOKS_ENCRYPTION_KEY.
+
+    To change keys: `tokenbooks keygen`, set TOKENBOOKS_ENCRYPTION_KEY=NEW,OLD, run this, then set it to
+    NEW alone. Ledgers keep working throughout; nobody reconnects.
+    """
+    from connector.domain.errors import ConfigError
+
+    with plain_errors(as_json):
+        rotated, unreadable = _app_for().token_vault().rotate_key()  # type: ignore[attr-defined]
+        if unreadable:
+            raise ConfigError(
+                f"{len(unreadable)} connection(s) could not be read with any key, and were left as they were: "
+                f"{', '.join(unreadable)} ({rotated} re-encrypted)",
+                fix="add the key they were saved with after the new one (TOKENBOOKS_ENCRYPTION_KEY=NEW,OLD) "
+                "and run this again, or reconnect them with `tokenbooks connect`",
+            )
+    if as_json:
+        print_json({"rotated": rotated})
+        return
+    console.print(
+        f"{rotated} connection(s) re-encrypted under the first key; you may now remove the old key(s) "
+        "from TOKENBOOKS_ENCRYPTION_KEY.",
+        highlight=False,
+    )

@@ -24,6 +24,8 @@ from connector.cli.base import (
 from connector.cli.mappings import _share
 from connector.cli.operations import _raise_alerts
 from connector.domain.money import format_money
+from connector.logs import configure_logging
+from connector.shutdown import stop_on_signals
 
 # ------------------------------------------------------------------------------------------------ sync
 
@@ -49,6 +51,8 @@ def sync_command(
         first = _day(since, "--since")
         last = _day(until, "--until")
         application, target = _app_and_entity(entity)
+        stop_on_signals(application.stopping)  # SIGTERM: stop between batches, as documented
+        configure_logging(application.settings.log_format, application.settings.log_level)
         with RichReporter(quiet=as_json) as reporter:
             result = sync(
                 application, entity=target, since=first, until=last, dry_run=dry_run, reporter=reporter

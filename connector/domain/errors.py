@@ -140,6 +140,11 @@ class BusyError(TokenbooksError):
     """Another tokenbooks process holds the entity's lock."""
 
 
+class StoreUnavailable(TokenbooksError):
+    """The database does not answer, or cannot be written (down, connection reset, disk full): the run
+    stops where it is; what it committed stays, and the next run goes on from there."""
+
+
 class Interrupted(TokenbooksError):
     """A shutdown was requested: the run stopped between two safe points and the next run goes on."""
 

@@ -1,14 +1,19 @@
 """YAML that remembers where each value came from, so errors can say file:line.
 
 Parsing text is pure; reading the file is the caller's business. Mappings load as `LineDict` and
-sequences as `LineList`, each knowing the line of every key or item (1-based).
+sequences as `LineList`, each knowing the line of every key or item (1-based). The lines come from
+ruamel.yaml's round-trip parser (the one that also edits the mapping keeping its comments), so one YAML
+parser tracks lines, not a second one beside it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from connector.domain.errors import Problem
 
@@ -39,59 +44,83 @@ class LineList(list):
         return self.lines[index] if 0 <= index < len(self.lines) else self.line
 
 
-class DuplicateKeyError(yaml.YAMLError):
-    def __init__(self, key: Any, line: int, first_line: int) -> None:
-        super().__init__(f"key {key!r} appears twice (first on line {first_line})")
-        self.key = key
-        self.line = line
+# PyYAML (YAML 1.1) reads these plain words as booleans, and the files were written for it; YAML 1.2,
+# which ruamel.yaml speaks, reads them as text. Plain (unquoted) ones keep their 1.1 meaning here.
+_YAML11_BOOLEANS = {
+    **dict.fromkeys(("yes", "Yes", "YES", "on", "On", "ON"), True),
+    **dict.fromkeys(("no", "No", "NO", "off", "Off", "OFF"), False),
+}
 
 
-class _LineLoader(yaml.SafeLoader):
-    pass
+def _parser() -> YAML:
+    # round-trip mode: only it keeps each node's line; quotes kept, to tell `"yes"` from `yes`
+    parser = YAML(typ="rt", pure=True)
+    parser.preserve_quotes = True
+    parser.allow_duplicate_keys = True  # found first, with both lines (`_duplicate_key`)
+    return parser
 
 
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
-    loader.flatten_mapping(node)
-    result = LineDict()
-    result.line = node.start_mark.line + 1
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if key in result:
-            raise DuplicateKeyError(key, line, result.lines[key])
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.lines[key] = line
-    return result
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip nodes as LineDict, LineList and plain Python values, keeping every line."""
+    if isinstance(node, CommentedMap):
+        result = LineDict()
+        result.line = node.lc.line + 1
+        for key, value in node.items():
+            result[_plain(key)] = _plain(value)
+            result.lines[_plain(key)] = node.lc.key(key)[0] + 1
+        return result
+    if isinstance(node, CommentedSeq):
+        items = LineList()
+        items.line = node.lc.line + 1
+        for index, value in enumerate(node):
+            items.append(_plain(value))
+            items.lines.append(node.lc.item(index)[0] + 1)
+        return items
+    if type(node) is str:  # a plain scalar (quoted ones are ScalarString subclasses)
+        return _YAML11_BOOLEANS.get(node, node)
+    for kind in (bool, int, float, str):  # ScalarBoolean, ScalarInt, ScalarFloat, quoted strings
+        if isinstance(node, kind):
+            return kind(node)
+    return node  # None, dates, timestamps
 
 
-def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
-    result = LineList()
-    result.line = node.start_mark.line + 1
-    for child in node.value:
-        result.append(loader.construct_object(child, deep=True))
-        result.lines.append(child.start_mark.line + 1)
-    return result
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+def _duplicate_key(node: Node | None) -> tuple[str, int, int] | None:
+    """The first key written twice in one mapping: (key, its line, the first one's line)."""
+    if isinstance(node, MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, ScalarNode) and not str(getattr(key.tag, "value", key.tag)).endswith(":merge"):
+                if key.value in seen:
+                    return key.value, key.start_mark.line + 1, seen[key.value]
+                seen[key.value] = key.start_mark.line + 1
+            found = _duplicate_key(value)
+            if found:
+                return found
+    elif isinstance(node, SequenceNode):
+        for item in node.value:
+            found = _duplicate_key(item)
+            if found:
+                return found
+    return None
 
 
 def load_yaml(text: str, source: str) -> tuple[Any, list[Problem]]:
     """Parse YAML text. On a syntax error, return no document and one problem with file:line."""
     try:
-        return yaml.load(text, Loader=_LineLoader), []
-    except DuplicateKeyError as exc:
-        return None, [
-            Problem(
-                source,
-                str(exc.line),
-                str(exc.key),
-                str(exc),
-                "remove or rename one of the two entries",
-            )
-        ]
-    except yaml.MarkedYAMLError as exc:
+        duplicate = _duplicate_key(_parser().compose(text))
+        if duplicate:
+            key, line, first = duplicate
+            return None, [
+                Problem(
+                    source,
+                    str(line),
+                    key,
+                    f"key {key!r} appears twice (first on line {first})",
+                    "remove or rename one of the two entries",
+                )
+            ]
+        return _plain(_parser().load(text)), []
+    except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = str(mark.line + 1) if mark else ""
         reason = exc.problem or exc.context or "invalid YAML"
@@ -106,5 +135,5 @@ def load_yaml(text: str, source: str) -> tuple[Any, list[Problem]]:
                 "check indentation, colons and quotes near that line",
             )
         ]
-    except yaml.YAMLError as exc:
+    except YAMLError as exc:
         return None, [Problem(source, "", "", f"YAML error: {exc}", "fix the file's YAML syntax")]

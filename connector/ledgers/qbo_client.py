@@ -2,7 +2,8 @@
 place that turns QuickBooks' answers into the project's error classes.
 
 - `QuickBooksOAuth`: intuit-oauth against a discovery document (Intuit's, or the sandbox's); a refused
-  refresh (`invalid_grant`) means a person must reconnect.
+  refresh (`invalid_grant`) means a person must reconnect; `invalid_client` means the app's own
+  credentials are wrong (a `ConfigError`): the connection stays, and works again once they are fixed.
 - `QboClient`: python-quickbooks (`use_decimal=True`, explicit `minorversion`) whose HTTP goes through our
   `requests` session: a timeout on every call, pacing before it, and the HTTP status read *before* the SDK
   parses the body. So QuickBooks' XML 429 is throttling (never "Error reading json response"), a 5xx
@@ -126,6 +127,13 @@ class QuickBooksOAuth:
         try:
             fn()
         except AuthClientError as exc:
+            if _oauth_error(exc) == "invalid_client":  # the app's own credentials, not the connection
+                raise ConfigError(
+                    f"QuickBooks does not accept this app's credentials (invalid_client) to {what}: the "
+                    "connection itself is intact and recovers by itself once the credentials are right",
+                    fix="check TOKENBOOKS_QUICKBOOKS__CLIENT_ID and TOKENBOOKS_QUICKBOOKS__CLIENT_SECRET "
+                    "(developer.intuit.com → your app → Keys & credentials); no reconnect is needed",
+                ) from None
             if exc.status_code in (400, 401):
                 raise ReconnectNeeded(
                     f"QuickBooks refused to {what} (HTTP {exc.status_code}: the refresh token is invalid, "
@@ -492,3 +500,12 @@ def company_name(
         return str(response.json()["CompanyInfo"]["CompanyName"]) if response.status_code == 200 else None
     except (requests.RequestException, ValueError, KeyError):
         return None  # only a label: connecting does not depend on it
+
+
+def _oauth_error(exc: AuthClientError) -> str | None:
+    """The OAuth `error` code of a token endpoint's answer (RFC 6749 §5.2), if it gave one."""
+    try:
+        body = json.loads(exc.content or b"{}")
+    except ValueError:
+        return None
+    return body.get("error") if isinstance(body, dict) else None

@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from connector.domain.errors import ConfigError, ReconnectNeeded
+from connector.redaction import remember
 
 EARLY_REFRESH = timedelta(seconds=120)  # refresh a little before the access token expires
 SUCCESS_NOTE_EVERY = timedelta(seconds=60)  # "last successful call" is written at most this often
@@ -82,19 +83,27 @@ class TokenVault(Protocol):
 
 
 class TokenCipher:
-    """Fernet encryption of token sets, with a key from the environment (TOKENBOOKS_ENCRYPTION_KEY)."""
+    """Fernet encryption of token sets, with the key(s) from TOKENBOOKS_ENCRYPTION_KEY.
+
+    The setting may list several keys, comma-separated, newest first (`NEW,OLD`): tokens are encrypted
+    under the first and read under any (MultiFernet), so a key can be rotated without reconnecting a
+    ledger — set `NEW,OLD`, run `tokenbooks keys rotate` (every stored token re-encrypted under NEW),
+    then drop OLD.
+    """
 
     def __init__(self, key: str | None) -> None:
-        if not key:
+        keys = [k.strip() for k in (key or "").split(",") if k.strip()]
+        if not keys:
             raise ConfigError(
                 "TOKENBOOKS_ENCRYPTION_KEY is not set, so ledger tokens cannot be stored encrypted",
                 fix="generate one with `tokenbooks keygen` and put it in the environment or .env",
             )
         try:
-            self._fernet = Fernet(key.encode())
+            self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
         except (ValueError, TypeError):
             raise ConfigError(
-                "TOKENBOOKS_ENCRYPTION_KEY is not a valid key (32 url-safe base64-encoded bytes)",
+                "TOKENBOOKS_ENCRYPTION_KEY is not a valid key, or list of keys (each 32 url-safe "
+                "base64-encoded bytes, comma-separated, newest first)",
                 fix="generate one with `tokenbooks keygen`",
             ) from None
 
@@ -109,10 +118,29 @@ class TokenCipher:
         try:
             return TokenSet.from_json(self._fernet.decrypt(ciphertext.encode()).decode())
         except InvalidToken:
-            raise ConfigError(
-                "stored ledger tokens cannot be decrypted with TOKENBOOKS_ENCRYPTION_KEY",
-                fix="restore the key they were saved with, or reconnect with `tokenbooks connect`",
-            ) from None
+            raise ConfigError(UNREADABLE, fix=UNREADABLE_FIX) from None
+
+    def readable(self, ciphertext: str) -> bool:
+        """True when one of the keys decrypts `ciphertext`."""
+        try:
+            self._fernet.decrypt(ciphertext.encode())
+        except InvalidToken:
+            return False
+        return True
+
+    def rotate(self, ciphertext: str) -> str:
+        """`ciphertext` encrypted again under the first key (ConfigError if no key reads it)."""
+        try:
+            return self._fernet.rotate(ciphertext.encode()).decode()
+        except InvalidToken:
+            raise ConfigError(UNREADABLE, fix=UNREADABLE_FIX) from None
+
+
+UNREADABLE = "stored ledger tokens cannot be decrypted with TOKENBOOKS_ENCRYPTION_KEY"
+UNREADABLE_FIX = (
+    "restore the key they were saved with — or, to change keys, set TOKENBOOKS_ENCRYPTION_KEY=NEW,OLD and "
+    "run `tokenbooks keys rotate` — or reconnect with `tokenbooks connect`"
+)
 
 
 class MemoryVault:
@@ -195,6 +223,7 @@ class TokenManager:
                 f"{self.ledger} is not connected for entity {self.entity!r}",
                 fix=f"run `tokenbooks connect {self.ledger}`",
             )
+        remember((tokens.access_token, tokens.refresh_token))  # an error quoting a token must not keep it
         return tokens
 
     def access_token(self) -> str:
@@ -213,6 +242,11 @@ class TokenManager:
                 fresh = self.refresher(tokens)
             except ReconnectNeeded as exc:
                 self.mark_reconnect_needed(exc.message)
+                raise
+            except (
+                ConfigError
+            ) as exc:  # the app's credentials (invalid_client): the connection itself is fine
+                self.record_call(error=exc.message)
                 raise
             fresh = replace(fresh, company_id=fresh.company_id or tokens.company_id)
             self.vault.save(self.ledger, self.entity, fresh)

@@ -1,4 +1,5 @@
-"""Alerts: find what a person must look at, store each alert once, and send it by webhook and/or email.
+"""Alerts: find what a person must look at, store each alert once, and send it to Slack, Microsoft Teams,
+a generic webhook and/or email.
 
 After every scheduled run (and on `tokenbooks alerts check`) the entity is examined: a failed run,
 a ledger connection that needs reconnecting, spend in suspense, a reconciliation variance beyond
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import smtplib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -26,6 +28,7 @@ from connector.domain.errors import ConfigError
 from connector.domain.journals import LedgerTarget
 from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
+from connector.service.status import NEEDS_A_LOOK
 from connector.store.repositories import UnitOfWork
 from connector.store.tables import AlertRow, AllocationRow, ConnectionRow, ReconciliationRow
 
@@ -47,15 +50,16 @@ def find_alerts(app: Any, entity: str) -> list[Alert]:
 
 def _failed_run(uow: UnitOfWork, entity: str) -> list[Alert]:
     last = next((r for r in uow.runs.latest(20) if r.entity == entity and r.status != "running"), None)
-    if last is None or last.status not in ("failed", "abandoned"):
+    if last is None or last.status not in NEEDS_A_LOOK:
         return []
+    what = "posted only part of its journals" if last.status == "partial" else last.status
     return [
         Alert(
-            "run_failed",
+            "run_partial" if last.status == "partial" else "run_failed",
             entity,
             last.kind,
             f"{last.started_at:%Y-%m-%d}",
-            f"The {last.kind} run of {entity} {last.status}: {last.reason}",
+            f"The {last.kind} run of {entity} {what}: {last.reason}",
             f"Read `tokenbooks runs --run {last.id}` and fix what it names; the next run retries by itself "
             "and nothing was half-posted (journals are looked up in the ledger before being created again).",
             "error",
@@ -278,11 +282,13 @@ def send_pending(app: Any) -> list[AlertRow]:
 
 @dataclass
 class Notifier:
-    """A Slack-compatible webhook and/or SMTP email."""
+    """The channels alerts go to: a generic (Slack-compatible) webhook, Slack, Microsoft Teams, email."""
 
     webhook_url: str | None = None
     smtp: dict | None = None  # host, port, username, password, starttls, sender, recipients
     timeout: float = 10.0  # float ok: seconds
+    slack_url: str | None = None
+    teams_url: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> Notifier:
@@ -297,30 +303,115 @@ class Notifier:
                 "sender": settings.email_from or "tokenbooks@localhost",
                 "recipients": [r.strip() for r in settings.email_to.split(",") if r.strip()],
             }
-        webhook = settings.webhook_url.get_secret_value() if settings.webhook_url else None
-        return cls(webhook, smtp)
+
+        def secret(value: Any) -> str | None:
+            return value.get_secret_value() if value else None
+
+        return cls(
+            secret(settings.webhook_url),
+            smtp,
+            slack_url=secret(settings.slack_webhook_url),
+            teams_url=secret(settings.teams_webhook_url),
+        )
+
+    def _senders(self) -> list[tuple[str, Any, Callable[[AlertRow], None]]]:
+        return [
+            ("webhook", self.webhook_url, self._webhook),
+            ("slack", self.slack_url, self._slack),
+            ("teams", self.teams_url, self._teams),
+            ("email", self.smtp, self._email),
+        ]
 
     @property
     def channels(self) -> list[str]:
-        return [name for name, on in (("webhook", self.webhook_url), ("email", self.smtp)) if on]
+        return [name for name, configured, _ in self._senders() if configured]
 
     def send(self, alert: AlertRow) -> tuple[list[str], str | None]:
         delivered, errors = [], []
-        for channel, send in (("webhook", self._webhook), ("email", self._email)):
-            if channel not in self.channels:
+        for channel, configured, send in self._senders():
+            if not configured:
                 continue
             try:
                 send(alert)
                 delivered.append(channel)
             except (requests.RequestException, OSError, smtplib.SMTPException) as exc:
-                errors.append(f"{channel}: {type(exc).__name__}: {exc}")
+                errors.append(f"{channel}: {type(exc).__name__}: {exc}")  # redacted when stored
         return delivered, "; ".join(errors) or None
+
+    def _post(self, url: str | None, body: dict) -> None:
+        response = requests.post(url or "", json=body, timeout=self.timeout)
+        response.raise_for_status()
 
     def _webhook(self, alert: AlertRow) -> None:
         icon = {"error": ":red_circle:", "warning": ":warning:"}.get(alert.severity, ":information_source:")
         text = f"{icon} *tokenbooks — {alert.kind.replace('_', ' ')}* ({alert.entity})\n{alert.message}\n*What to do:* {alert.action}"
-        response = requests.post(self.webhook_url or "", json={"text": text}, timeout=self.timeout)
-        response.raise_for_status()
+        self._post(self.webhook_url, {"text": text})
+
+    def _slack(self, alert: AlertRow) -> None:
+        """Slack incoming webhook: Block Kit sections, and `text` for notifications and old clients."""
+        icon = {"error": ":red_circle:", "warning": ":warning:"}.get(alert.severity, ":information_source:")
+        title = f"{icon} tokenbooks — {alert.kind.replace('_', ' ')} ({alert.entity})"
+        self._post(
+            self.slack_url,
+            {
+                "text": f"{title}: {alert.message}",
+                "blocks": [
+                    {"type": "header", "text": {"type": "plain_text", "text": title[:150], "emoji": True}},
+                    {"type": "section", "text": {"type": "mrkdwn", "text": alert.message[:3000]}},
+                    {
+                        "type": "section",
+                        "text": {"type": "mrkdwn", "text": f"*What to do:* {alert.action}"[:3000]},
+                    },
+                    {
+                        "type": "context",
+                        "elements": [
+                            {"type": "mrkdwn", "text": f"{alert.subject} · {alert.period} · {alert.severity}"}
+                        ],
+                    },
+                ],
+            },
+        )
+
+    def _teams(self, alert: AlertRow) -> None:
+        """Microsoft Teams Workflows webhook: a message carrying one Adaptive Card (schema 1.4)."""
+        colour = {"error": "attention", "warning": "warning"}.get(alert.severity, "default")
+        card = {
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "type": "AdaptiveCard",
+            "version": "1.4",
+            "body": [
+                {
+                    "type": "TextBlock",
+                    "text": f"tokenbooks — {alert.kind.replace('_', ' ')} ({alert.entity})",
+                    "weight": "Bolder",
+                    "size": "Medium",
+                    "color": colour,
+                    "wrap": True,
+                },
+                {"type": "TextBlock", "text": alert.message, "wrap": True},
+                {
+                    "type": "FactSet",
+                    "facts": [
+                        {"title": "What to do", "value": alert.action},
+                        {"title": "Subject", "value": alert.subject},
+                        {"title": "Period", "value": alert.period},
+                    ],
+                },
+            ],
+        }
+        self._post(
+            self.teams_url,
+            {
+                "type": "message",
+                "attachments": [
+                    {
+                        "contentType": "application/vnd.microsoft.card.adaptive",
+                        "contentUrl": None,
+                        "content": card,
+                    }
+                ],
+            },
+        )
 
     def _email(self, alert: AlertRow) -> None:
         smtp = self.smtp or {}

@@ -2,7 +2,8 @@
 
 `verify_chain` walks the append-only event log and says, for each break, which event and what is wrong:
 content altered after it was written, an event missing between two others, or the newest events gone
-(the chain's head row remembers the last event). `trace` walks from a journal line in the outbox to the
+(the chain's head row remembers the last event); then `verify_books` checks every journal, line and
+posting in the store against the digests the chain committed for them. `trace` walks from a journal line in the outbox to the
 posting buckets it feeds, the allocations in them (rule id, mapping version), the facts (with their
 versions) and the raw provider payload the facts were read from.
 """
@@ -21,6 +22,7 @@ from sqlmodel import Session
 from connector.domain.errors import InputError
 from connector.domain.journals import Bucket
 from connector.domain.money import ZERO
+from connector.store.commitments import CommitmentRepository
 from connector.store.repositories import GENESIS_HASH, UnitOfWork, row_hash
 from connector.store.tables import EventRow, FactRow, RawPayloadRow
 
@@ -41,6 +43,7 @@ class ChainReport:
     last_event_id: int | None = None
     head_hash: str = GENESIS_HASH
     problems: list[ChainProblem] = field(default_factory=list)
+    journals: int = 0  # journals whose rows were checked against the digests the chain committed
 
     @property
     def intact(self) -> bool:
@@ -83,7 +86,57 @@ def verify_chain(engine: Engine, *, anchors: frozenset[str] = frozenset(), batch
         )
         for anchor in sorted(unseen)
     ]
+    report.journals, books = verify_books(engine)
+    report.problems += books
     return report
+
+
+def verify_books(engine: Engine) -> tuple[int, list[ChainProblem]]:
+    """Compare every journal, line and posting in the store with what the audit chain committed for it;
+    returns how many journals were checked and each difference, named (store/commitments.py)."""
+    problems: list[ChainProblem] = []
+    with UnitOfWork(engine) as uow:
+        repository = CommitmentRepository(uow.session)
+        stored, committed, posted = repository.digests(), repository.committed(), repository.posted()
+    for (entity, key), (event_id, expected) in sorted(committed.items()):
+        where = f"journal {key} of {entity} (committed by event {event_id})"
+        if (entity, key) not in stored:
+            problems.append(ChainProblem(event_id, "journal-missing", f"{where} is no longer in the store"))
+            continue
+        row, actual = stored[(entity, key)]
+        if actual.header != expected.header:
+            problems.append(
+                ChainProblem(
+                    event_id,
+                    "journal-altered",
+                    f"{where} was altered: its date, kind, currency or memo changed",
+                )
+            )
+        problems += [
+            ChainProblem(event_id, "line-altered", f"{where}: line {number} was {change}")
+            for number, change in _line_changes(expected.lines, actual.lines)
+        ]
+        booked = posted.get((entity, key))
+        if row.status == "posted" and booked is not None and row.ledger_id != booked[1]:
+            problems.append(
+                ChainProblem(
+                    booked[0],
+                    "posting-altered",
+                    f"{where} was posted as ledger id {booked[1]} (event {booked[0]}), but the store now says "
+                    f"{row.ledger_id}",
+                )
+            )
+    return len(committed), problems
+
+
+def _line_changes(expected: tuple[str, ...], actual: tuple[str, ...]) -> Iterator[tuple[int, str]]:
+    for number in range(1, max(len(expected), len(actual)) + 1):
+        if number > len(actual):
+            yield number, "deleted"
+        elif number > len(expected):
+            yield number, "added"
+        elif expected[number - 1] != actual[number - 1]:
+            yield number, "altered (its account, amount or description changed)"
 
 
 def _events(session: Session, batch: int) -> Iterator[EventRow]:

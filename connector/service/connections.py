@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 from connector.domain.errors import ConfigError, InputError, ReconnectNeeded
 from connector.ledgers.oauth_flow import Ask, authorize, is_ip_address
 from connector.ledgers.qbo_client import company_name
-from connector.ledgers.tokens import TokenSet
+from connector.ledgers.tokens import UNREADABLE, UNREADABLE_FIX, TokenSet
 from connector.ledgers.xero_oauth import XeroConnection, choose_tenant
 
 CONNECTABLE = ("quickbooks", "xero")
@@ -279,17 +279,24 @@ class ConnectionHealth:
         }
 
 
-def connection_health(rows: Sequence[Any], now: datetime) -> list[ConnectionHealth]:
-    """Health of each stored connection (`ConnectionRow`s) as of `now`."""
-    return [_health(row, now) for row in rows]
+def connection_health(
+    rows: Sequence[Any], now: datetime, readable: Callable[[str], bool] | None = None
+) -> list[ConnectionHealth]:
+    """Health of each stored connection (`ConnectionRow`s) as of `now`. `readable` says whether the
+    configured encryption key decrypts a token set; without one (no key set) no connection is `ok`."""
+    return [_health(row, now, readable) for row in rows]
 
 
-def _health(row: Any, now: datetime) -> ConnectionHealth:
+def _health(row: Any, now: datetime, readable: Callable[[str], bool] | None) -> ConnectionHealth:
     refresh_expires = row.refresh_expires_at
     if refresh_expires is None and row.refreshed_at and row.ledger in REFRESH_LIFETIME:
         refresh_expires = row.refreshed_at + REFRESH_LIFETIME[row.ledger]
     health, reason = "ok", None
-    if row.status == "reconnect_needed":
+    if readable is None:
+        health, reason = "not checked", "TOKENBOOKS_ENCRYPTION_KEY is not set, so the tokens cannot be read"
+    elif not readable(row.token_ciphertext):
+        health, reason = "wrong key", f"{UNREADABLE}: {UNREADABLE_FIX}"
+    elif row.status == "reconnect_needed":
         health, reason = "reconnect needed", row.last_error or "the ledger refused the connection"
     elif refresh_expires is not None and refresh_expires <= now:
         health, reason = "reconnect needed", f"the refresh token expired on {refresh_expires:%Y-%m-%d}"

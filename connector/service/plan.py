@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy.engine import Engine
@@ -39,6 +39,7 @@ from connector.service.books import (
 )
 from connector.service.runs import Clock
 from connector.store.bulk import paused_gc
+from connector.store.commitments import COMMITTED, CommitmentRepository
 from connector.store.repositories import UnitOfWork
 
 PROVIDER_LABELS = {
@@ -142,19 +143,38 @@ def plan_entity(
             return report
         rejected = {_content(s.journal): s for s in uow.outbox.list(entity, statuses=["rejected"])}
         now = clock()
+        added = []
         for index, planned in enumerate(report.planned):
             again = rejected.pop(_content(planned.journal), None)
             if again is not None and not planned.held:
                 uow.outbox.replan(again.id, run_id=run_id)  # the same journal, refused before: try it again
                 report.planned[index] = PlannedJournal(again.journal)
                 continue
-            uow.outbox.add(
-                planned.journal, ledger=ledger, run_id=run_id, now=now, hold_reason=planned.hold_reason
+            added.append(
+                uow.outbox.add(
+                    planned.journal, ledger=ledger, run_id=run_id, now=now, hold_reason=planned.hold_reason
+                )
             )
         uow.session.flush()
+        _commit_journals(uow, entity, added, run_id, now)
         _remember(uow, state, report, run_id, now)
         uow.commit()
     return report
+
+
+def _commit_journals(uow: UnitOfWork, entity: str, ids: list[int], run_id: str | None, now: datetime) -> None:
+    """The digests of the journals just stored, in the audit chain: an edit of a booked amount, account or
+    line is then named by `tokenbooks audit verify` (store/commitments.py)."""
+    if not ids:
+        return
+    digests = CommitmentRepository(uow.session).digests(ids)
+    uow.events.append(
+        COMMITTED,
+        f"{len(ids)} journal(s) committed to the audit chain",
+        run_id=run_id,
+        data={"entity": entity, "journals": {key: d.as_data() for (_, key), (_, d) in digests.items()}},
+        now=now,
+    )
 
 
 def _classify(

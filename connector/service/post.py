@@ -19,6 +19,7 @@ from connector.domain.errors import TokenbooksError
 from connector.ledgers.port import Ledger, LedgerJournal, PostOutcome, PostRequest, PostResult
 from connector.service.runs import Clock, Reporter, RunRecorder
 from connector.store.repositories import StoredJournal, UnitOfWork
+from connector.tracing import span
 
 REQUEST_ID_NAMESPACE = uuid.UUID("6f1c1f0e-3d2b-4d7a-9b59-3f0f6f2a9c11")
 
@@ -74,7 +75,8 @@ def post_pending(
         batch = pending[start : start + batch_size]
         to_create = _found_already(engine, ledger, batch, recorder, clock, report)
         if to_create:
-            _create(engine, ledger, to_create, entity, recorder, clock, report, draft)
+            with span("tokenbooks.post", run_id=recorder.run_id, entity=entity, journals=len(to_create)):
+                _create(engine, ledger, to_create, entity, recorder, clock, report, draft)
         reporter.progress("posting journals", min(start + batch_size, total), total)
     return report
 
@@ -91,7 +93,9 @@ def _found_already(
 
     An earlier attempt that left less than the ledger's `settle_seconds` ago may still be committing (the
     ledger had not answered it): such a journal is neither looked up nor sent in this run — "not found"
-    would not be final yet — and waits for the next run."""
+    would not be final yet — and waits for the next run. Every other journal of the batch is looked up
+    (one query for the batch where the ledger offers it), not only those attempted before: a store restored
+    from a backup has forgotten what it posted after the backup, and the ledger is what remembers it."""
     unsettled = _still_settling(engine, ledger, batch, clock)
     for stored in unsettled:
         report.failed.append(
@@ -102,8 +106,7 @@ def _found_already(
             )
         )
     batch = [s for s in batch if s not in unsettled]
-    attempted = [s.journal.key for s in batch if s.attempts > 0]
-    existing = _look_up(ledger, attempted) if attempted else {}
+    existing = _look_up(ledger, [s.journal.key for s in batch]) if batch else {}
     remaining = []
     for stored in batch:
         found = existing.get(stored.journal.key)

@@ -20,9 +20,11 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 
 from connector.domain.errors import InputError, TokenbooksError
+from connector.metrics import PULL_SECONDS
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
 from connector.sources.base import PullResult, Source, Window
 from connector.store.repositories import ReplaceResult, UnitOfWork
+from connector.tracing import span
 
 
 @dataclass
@@ -76,7 +78,11 @@ def pull_source(
         },
     )
     try:
-        result = source.pull(window, progress=lambda done, label: reporter.progress(label, done))
+        with (
+            PULL_SECONDS.labels(source.name).time(),
+            span("tokenbooks.pull", run_id=recorder.run_id, source=source.name, first_day=window.first_day),
+        ):
+            result = source.pull(window, progress=lambda done, label: reporter.progress(label, done))
     except TokenbooksError as exc:
         _record_source_error(engine, source, str(exc), clock)
         raise

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 
 from connector import __version__
 from connector.domain.errors import REPORT_HINT, BusyError, unexpected_reason
+from connector.logs import end_run, start_run
 from connector.store.locks import entity_lock
 from connector.store.repositories import UnitOfWork
 
@@ -48,7 +49,13 @@ class SilentReporter:
 
 
 Clock = Callable[[], datetime]
-log = logging.getLogger("tokenbooks.runs")
+log = logging.getLogger("tokenbooks.run")
+LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 _started = threading.local()  # the runs this thread started and has not finished, oldest first
 
 
@@ -85,6 +92,8 @@ class RunRecorder:
         self.run_id = str(uuid.uuid4())
         self.kind = kind
         self.entity = entity
+        start_run(self.run_id, entity)  # every log line from here on names this run
+        log.info("%s started", kind, extra={"event": "run.started"})
         with UnitOfWork(engine) as uow:
             uow.runs.start(
                 self.run_id,
@@ -107,6 +116,7 @@ class RunRecorder:
         _unfinished().append(self)
 
     def event(self, kind: str, message: str, *, level: str = "info", data: dict | None = None) -> None:
+        log.log(LOG_LEVELS.get(level, logging.INFO), message, extra={"event": kind})
         with UnitOfWork(self.engine) as uow:
             uow.events.append(
                 kind, message, run_id=self.run_id, actor=self.actor, level=level, data=data, now=self.clock()
@@ -129,6 +139,15 @@ class RunRecorder:
                 now=self.clock(),
             )
             uow.commit()
+        log.log(
+            logging.ERROR if status == "failed" else logging.INFO,
+            "%s %s%s",
+            self.kind,
+            status,
+            f": {reason}" if reason else "",
+            extra={"event": "run.finished"},
+        )
+        end_run()
         return RunOutcome(self.run_id, status, reason, stats)
 
 

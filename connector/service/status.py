@@ -1,24 +1,23 @@
 """Status: what the service's health page and metrics report, read from the store.
 
 Per entity: the last run (kind, status, time, reason), the last successful sync, the latest
-reconciliation of each provider account, ledger connections that need a person to reconnect; and the
-totals Prometheus scrapes (runs by status, journals posted, facts pulled, suspense, variance).
+reconciliation of each provider account, ledger connections that need a person to reconnect (the
+metrics in `connector/metrics.py` read the same).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from connector.domain.money import ZERO
 from connector.store.repositories import UnitOfWork
-from connector.store.tables import ConnectionRow, JournalRow, ReconciliationRow, RunRow
+from connector.store.tables import ConnectionRow, ReconciliationRow, RunRow
 
-OK_RUN_STATUSES = ("succeeded", "partial")
+OK_RUN_STATUSES = ("succeeded", "partial")  # the run's day is booked (a partial run's rest waits)
+NEEDS_A_LOOK = ("failed", "abandoned", "partial")  # a partial run left journals unposted: degraded
 
 
 @dataclass
@@ -32,7 +31,7 @@ class EntityStatus:
     @property
     def problems(self) -> list[str]:
         found = []
-        if self.last_run is not None and self.last_run.status in ("failed", "abandoned"):
+        if self.last_run is not None and self.last_run.status in NEEDS_A_LOOK:
             found.append(
                 f"last {self.last_run.kind} run {self.last_run.status}: {self.last_run.reason or ''}"
             )
@@ -90,35 +89,3 @@ def _latest_reconciliations(uow: UnitOfWork, entity: str) -> list[Reconciliation
         select(func.max(ReconciliationRow.period)).where(ReconciliationRow.entity == entity)
     ).scalar()
     return uow.reconciliations.latest(entity, period) if period else []
-
-
-# ------------------------------------------------------------------------------------------------ metrics
-
-
-@dataclass
-class Totals:
-    runs: dict[tuple[str, str | None, str], int]  # (kind, entity, status) → count
-    journals_posted: dict[str, int]  # entity → journals in the ledger
-    facts_pulled: dict[str, int]  # entity → facts pulled by every sync run
-    suspense: dict[str, Decimal]  # entity → unallocated spend in the last successful sync's plan
-
-
-def totals(engine: Engine) -> Totals:
-    with UnitOfWork(engine) as uow:
-        runs = uow.runs.status_counts()
-        posted = dict(
-            uow.session.execute(
-                select(JournalRow.entity, func.count())
-                .where(JournalRow.status == "posted")
-                .group_by(JournalRow.entity)
-            ).all()
-        )
-        facts: dict[str, int] = {}
-        rows = uow.session.execute(select(RunRow.entity, RunRow.stats).where(RunRow.kind == "sync"))
-        for entity, stats in rows:
-            facts[entity] = facts.get(entity, 0) + int((stats or {}).get("facts_pulled", 0))
-        suspense = {
-            r.entity: Decimal(str(r.stats.get("suspense", ZERO)))
-            for r in uow.runs.last_per_entity(kind="sync", statuses=OK_RUN_STATUSES)
-        }
-    return Totals(runs, posted, facts, suspense)

@@ -29,6 +29,7 @@ from connector.service.pull import SourcePull, last_complete_day, pull_source, w
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter, exclusive
 from connector.sources.base import Source
 from connector.store.repositories import UnitOfWork
+from connector.tracing import span
 
 
 class SyncContext(Protocol):
@@ -108,7 +109,8 @@ def _sync(
     )
     result = SyncResult(recorder.run_id, entity, "running", dry_run=dry_run)
     try:
-        _run(ctx, result, recorder, reporter, since=since, until=until)
+        with span("tokenbooks.sync", run_id=recorder.run_id, entity=entity, dry_run=dry_run):
+            _run(ctx, result, recorder, reporter, since=since, until=until)
     except Interrupted as exc:
         result.status, result.reason = "abandoned", str(exc)
         recorder.finish("abandoned", reason=str(exc), stats=_stats(result))

@@ -30,6 +30,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
+from connector.store.db import store_unavailable
+
 Convert = Callable[[Any], Any]
 CHUNK = 20_000  # rows handed to the driver at once: bounded memory whatever the total
 
@@ -73,10 +75,16 @@ class BulkInsert:
     def write(self, rows: Iterable[tuple]) -> int:
         """Insert `rows`; returns how many were inserted."""
         dialect = self.connection.dialect
-        if dialect.name == "sqlite":
-            return self._executemany(rows)
-        if dialect.name == "postgresql" and dialect.driver == "psycopg":
-            return self._copy(rows)
+        try:
+            if dialect.name == "sqlite":
+                return self._executemany(rows)
+            if dialect.name == "postgresql" and dialect.driver == "psycopg":
+                return self._copy(rows)
+        except dialect.loaded_dbapi.Error as exc:  # the driver's own error: SQLAlchemy did not see it
+            unavailable = store_unavailable(self.connection.engine, exc)
+            if unavailable is not None:
+                raise unavailable from exc
+            raise
         return self._core(rows)
 
     # -------------------------------------------------------------------------------- the three paths

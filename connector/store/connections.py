@@ -8,7 +8,8 @@ after a refresh cannot lose it. A connection also records its health (last succe
 PostgreSQL alike): two processes — two schedulers, a sync and a `reconcile` — never refresh the same
 connection at once, which for Xero's single-use refresh tokens would log the connection out. The lease
 runs on the wall clock (not the app's clock, which a demo or test may freeze) and expires by itself if its
-holder dies.
+holder dies; a holder on this machine whose process is gone (its owner id names host and pid) is seen
+dead at once, and its lease taken over without waiting for it to expire.
 """
 
 from __future__ import annotations
@@ -131,6 +132,21 @@ class DatabaseVault:
             session.add(row)
             session.commit()
 
+    def rotate_key(self) -> tuple[int, list[str]]:
+        """Every stored token set encrypted again under the first key; returns how many were, and the
+        connections no key could read (left as they are)."""
+        rotated, unreadable = 0, []
+        with Session(self.engine) as session:
+            for row in session.exec(select(ConnectionRow).order_by(ConnectionRow.id)).scalars():
+                if not self.cipher.readable(row.token_ciphertext):
+                    unreadable.append(f"{row.ledger}/{row.entity}")
+                    continue
+                row.token_ciphertext = self.cipher.rotate(row.token_ciphertext)
+                session.add(row)
+                rotated += 1
+            session.commit()  # all or none: a half-rotated store would still need both keys, so no harm
+        return rotated, unreadable
+
     def status(self) -> list[ConnectionRow]:
         return self.status_of(self.engine)
 
@@ -146,7 +162,7 @@ class DatabaseVault:
     @contextmanager
     def refresh_lock(self, ledger: str, entity: str) -> Iterator[str]:
         """Hold the connection's refresh lease (waiting for another holder); yields the owner id."""
-        owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+        owner = lease_owner()
         deadline = time.monotonic() + self.lease_wait_seconds
         while not self._take_lease(ledger, entity, owner):
             if time.monotonic() > deadline:
@@ -164,22 +180,20 @@ class DatabaseVault:
     def _take_lease(self, ledger: str, entity: str, owner: str) -> bool:
         now = self.lease_clock()
         table = ConnectionRow.__table__
+        mine = (table.c.ledger == ledger, table.c.entity == entity)
         with self.engine.begin() as connection:
+            holder = connection.execute(select(table.c.refresh_lock_owner).where(*mine)).first()
+            if holder is None:
+                return True  # nothing stored yet: there is nothing to refresh, nor to protect
+            free = or_(table.c.refresh_lock_until.is_(None), table.c.refresh_lock_until < now)
+            if holder[0] and holder_is_dead(holder[0]):
+                free = or_(free, table.c.refresh_lock_owner == holder[0])  # only that dead holder's lease
             taken = connection.execute(
                 update(table)
-                .where(
-                    table.c.ledger == ledger,
-                    table.c.entity == entity,
-                    or_(table.c.refresh_lock_until.is_(None), table.c.refresh_lock_until < now),
-                )
+                .where(*mine, free)
                 .values(refresh_lock_owner=owner, refresh_lock_until=now + LEASE)
             )
-            if taken.rowcount == 1:
-                return True
-            exists = connection.execute(
-                select(table.c.id).where(table.c.ledger == ledger, table.c.entity == entity)
-            ).first()
-            return exists is None  # nothing stored yet: there is nothing to refresh, nor to protect
+            return taken.rowcount == 1
 
     def _release_lease(self, ledger: str, entity: str, owner: str) -> None:
         table = ConnectionRow.__table__
@@ -197,3 +211,26 @@ class DatabaseVault:
         return session.exec(
             select(ConnectionRow).where(ConnectionRow.ledger == ledger, ConnectionRow.entity == entity)
         ).scalar()
+
+
+def lease_owner() -> str:
+    """This process and thread, as written on a lease it holds: host:pid:thread:nonce."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_is_dead(owner: str) -> bool:
+    """True when the lease's holder ran on this machine and its process no longer exists.
+
+    A holder on another machine cannot be checked from here: its lease runs out by itself.
+    """
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists, as another user
+    return False

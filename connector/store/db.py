@@ -15,25 +15,78 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import SQLModel, create_engine
 
-from connector.store import tables
+from connector.domain.errors import StoreUnavailable
+from connector.store import redacted_columns, tables
 from connector.store.locks import schema_lock
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for `url`, with SQLite made safe for a service (WAL, foreign keys, busy timeout)."""
+    """An engine for `url`, with SQLite made safe for a service (WAL, foreign keys, busy timeout).
+
+    An error that means the store is unavailable (not answering, connection reset, disk full) comes out
+    as `StoreUnavailable` naming the database (never its password), not as a driver traceback.
+    """
+    redacted_columns.install()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            Path(database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _private(Path(database))
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
-        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver we ship
-    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    else:
+        if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
+            parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver we ship
+        engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _store_unavailable)
+    return engine
+
+
+# What the drivers say when the store itself fails (as opposed to a bad statement, which is a bug).
+_UNAVAILABLE = (
+    "disk is full",  # SQLite SQLITE_FULL: "database or disk is full"
+    "disk i/o error",
+    "unable to open database",
+    "readonly database",
+    "no space left",
+)
+
+
+def _store_unavailable(context: Any) -> None:
+    """Raise `StoreUnavailable` for a lost, refused or full store; let other errors (bugs) through."""
+    wrapped = context.sqlalchemy_exception
+    lost = context.is_disconnect or context.connection is None or isinstance(wrapped, InterfaceError)
+    operational = isinstance(wrapped, OperationalError) and context.engine.dialect.name == "postgresql"
+    error = store_unavailable(context.engine, context.original_exception, lost=lost or operational)
+    if error is not None:
+        raise error from context.original_exception
+
+
+def store_unavailable(engine: Engine, error: BaseException, *, lost: bool = False) -> StoreUnavailable | None:
+    """The plain error for a driver error that means the store is unavailable (None for any other).
+
+    Also for the bulk paths (`store/bulk.py`), which talk to the driver below SQLAlchemy.
+    """
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    operational = engine.dialect.name == "postgresql" and type(error).__name__ == "OperationalError"
+    if not (lost or operational or any(marker in text.lower() for marker in _UNAVAILABLE)):
+        return None
+    return StoreUnavailable(
+        f"the database {engine.url.render_as_string(hide_password=True)} is unavailable: {text}",
+        fix="check that the database server runs and is reachable, and that its disk has room; the next "
+        "run goes on from what was committed (nothing is posted twice)",
+    )
+
+
+def _private(database: Path) -> None:
+    """A database file (and its WAL and lock files) left readable by others by an older version: 0600."""
+    for path in (database, *database.parent.glob(database.name + "[-.]*")):
+        if path.is_file() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

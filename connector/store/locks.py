@@ -17,7 +17,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
@@ -25,7 +25,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from connector.domain.errors import BusyError
+from connector.domain.errors import BusyError, StoreUnavailable
 from connector.store.tables import RunRow
 
 _held = threading.local()  # (database, entity) → depth, for the current thread
@@ -74,7 +74,9 @@ def _advisory_lock(engine: Engine, entity: str) -> Iterator[None]:
         try:
             yield
         finally:
-            _pg_call(connection, "pg_advisory_unlock", f"entity:{entity}")
+            # a session gone (reset, failover) took its lock with it: nothing is left to release
+            with suppress(StoreUnavailable):
+                _pg_call(connection, "pg_advisory_unlock", f"entity:{entity}")
     except BaseException:
         connection.invalidate()  # never hand a connection that may still hold the lock back to the pool
         raise

@@ -45,6 +45,7 @@ from connector.domain.mapping_history import VersionSpan
 from connector.domain.money import ZERO
 from connector.domain.prepaid import lot_order
 from connector.domain.usage import Usage
+from connector.redaction import redact, redact_data
 from connector.store.bulk import BulkInsert, driver_value, paused_gc, result_converter
 from connector.store.tables import (
     AllocationRow,
@@ -739,7 +740,8 @@ class EventLog:
         now: datetime | None = None,
     ) -> EventRow:
         at = as_utc(now or utcnow())
-        data = json.loads(json.dumps(data or {}, default=str))
+        message = redact(message) or ""
+        data = redact_data(json.loads(json.dumps(data or {}, default=str)))
         prev = self._lock_head()
         digest = event_hash(
             prev, at=at, actor=actor, kind=kind, message=message, data=data, run_id=run_id, level=level

@@ -516,3 +516,21 @@ class PolicyVersionRow(SQLModel, table=True):
     first_seen_at: datetime
     applied_at: datetime | None = None
     run_id: str | None = None
+
+
+# ------------------------------------------------------------------------------ the service (issue 18)
+
+
+class JobClaimRow(SQLModel, table=True):
+    """One occurrence of a scheduled job (`nightly:acme-us` for 2026-11-01), claimed by the `serve` that
+    runs it: two services on one database run each occurrence once. A claim not finished by its
+    `expires_at` (its holder died) may be taken over."""
+
+    __tablename__ = "job_claims"
+    job: str = Field(primary_key=True)
+    occurrence: str = Field(primary_key=True)  # the entity-local date of a nightly, the period of a month-end
+    owner: str  # host:pid:thread:nonce of the process that holds it
+    claimed_at: datetime
+    expires_at: datetime
+    finished_at: datetime | None = None
+    outcome: str | None = None  # ok | failed

@@ -5,9 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from connector.domain.errors import ReconnectNeeded, Retriable
+from connector.domain.errors import ConfigError, ReconnectNeeded, Retriable
 from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerTarget
 from connector.ledgers.port import PostOutcome, PostRequest
+from connector.ledgers.quickbooks import QuickBooksOAuth
 from connector.sandbox.common import loads_exact
 from tests.ledgers.conftest import connect, make_ledger
 
@@ -115,6 +116,29 @@ def test_a_revoked_connection_asks_for_a_reconnect_once_instead_of_retrying(ledg
     with pytest.raises(ReconnectNeeded, match="tokenbooks connect quickbooks"):
         ledger.lock_date()
     assert ("quickbooks", "acme-us") in vault.reconnect
+
+
+def test_a_wrong_client_secret_is_not_a_dead_connection_and_recovers_once_it_is_fixed(sandbox, vault):
+    """invalid_client at the token endpoint names the app's credentials; it does not mark the connection
+    "reconnect needed", so with the secret corrected the next call refreshes and goes on by itself."""
+    connect(sandbox, vault)
+    sandbox.expire_access_tokens()
+    wrong = make_ledger(sandbox, vault)
+    wrong.tokens.refresher = QuickBooksOAuth(
+        client_id=sandbox.client_id,
+        client_secret="not-the-secret",
+        redirect_uri="http://127.0.0.1:8765/callback",
+        discovery_url=sandbox.discovery_url,
+        timeout=5,
+    ).refresh
+    with pytest.raises(ConfigError, match="invalid_client") as caught:
+        wrong.lock_date()
+    assert "TOKENBOOKS_QUICKBOOKS__CLIENT_SECRET" in caught.value.fix
+    assert vault.reconnect == {}  # not a dead refresh token: nobody has to reconnect in a browser
+    assert "invalid_client" in vault.calls[("quickbooks", "acme-us")][1]  # what `connections` shows
+
+    fixed = make_ledger(sandbox, vault)  # the operator corrected the secret; nothing else was done
+    assert post(fixed, journal()).outcome is PostOutcome.CREATED
 
 
 def test_an_unreachable_quickbooks_is_a_retriable_failure_naming_the_setting(sandbox, vault):

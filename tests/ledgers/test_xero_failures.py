@@ -204,6 +204,8 @@ def test_wrong_app_credentials_are_a_configuration_error(rig):
     rig.clock.advance(timedelta(minutes=31))
     with pytest.raises(ConfigError, match="TOKENBOOKS_XERO__CLIENT_SECRET"):
         ledger.lock_date()
+    assert ("xero", ENTITY) not in rig.vault.reconnect  # the connection is intact …
+    rig.ledger().lock_date()  # … and works again as soon as the secret is right, with no reconnect
 
 
 def test_an_unreachable_xero_is_retriable_and_names_the_setting(rig):

@@ -6,7 +6,8 @@ Settings come from the environment as in production (TOKENBOOKS_DATABASE_URL, TO
 CONFIG names the provider facts (a scripted source) and a ledger file that every process shares: a
 `MemoryLedger` whose state is loaded and saved under a file lock around each call, and which logs every
 create, so a test can see a journal created twice. It can also hold each post until a file appears
-(`hold_until`), or stop dead after N creates (`hang_after`, writing `marker` first) for SIGKILL tests.
+(`hold_until`), stop dead after N creates (`hang_after`, writing `marker` first) for SIGKILL tests, or
+fail writes as a MemoryLedger's scripted `faults` do (a JSON list, e.g. `["fail"]`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class FileLedger(MemoryLedger):
             return super().read_back(first_day, last_day)
 
     def post(self, requests: Sequence[PostRequest]) -> list[PostResult]:
+        if self.hold_until is not None and self.marker is not None:
+            self.marker.write_text("holding")  # the test knows the run is inside the ledger call now
         while self.hold_until is not None and not self.hold_until.exists():
             time.sleep(0.05)
         return super().post(requests)
@@ -118,6 +121,7 @@ def main(argv: list[str]) -> None:
         hang_after=int(config["hang_after"]) if config.get("hang_after") else None,
         marker=Path(config["marker"]) if config.get("marker") else None,
     )
+    ledger.faults.extend(json.loads(config.get("faults", "[]")))  # scripted ledger faults, one per write
 
     import connector.bootstrap as bootstrap
 

@@ -132,6 +132,34 @@ def test_an_alert_no_channel_accepted_is_kept_and_sent_later(world: World, chann
     assert "tokenbooks runs --run" in webhook.posts[0]["text"]
 
 
+def test_alerts_reach_slack_and_microsoft_teams_in_their_own_formats(world: World):
+    slack, teams = Webhook(), Webhook()
+    world.app.settings.alerts.slack_webhook_url = SecretStr(slack.url)
+    world.app.settings.alerts.teams_webhook_url = SecretStr(teams.url)
+    world.source.broken = "the page has no data array"
+    world.clock.night_after(date(2026, 10, 1))
+    sync(world.app, entity="acme-us", until=date(2026, 10, 1))
+
+    [sent] = raise_alerts(world.app, "acme-us")
+    assert sent.channels == ["slack", "teams"]
+    [message] = slack.posts
+    assert "run failed" in message["text"]
+    header, body, action, _context = message["blocks"]
+    assert header["type"] == "header"
+    assert "the page has no data array" in body["text"]["text"]
+    assert action["text"]["text"].startswith("*What to do:* Read `tokenbooks runs --run")
+    [card_message] = teams.posts
+    assert card_message["type"] == "message"
+    [attachment] = card_message["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = attachment["content"]
+    assert (card["type"], card["version"]) == ("AdaptiveCard", "1.4")
+    assert "the page has no data array" in card["body"][1]["text"]
+    assert card["body"][2]["facts"][0]["title"] == "What to do"
+    for hook in (slack, teams):
+        hook.server.shutdown()
+
+
 def test_budgets_alert_at_their_soft_thresholds(world: World, tmp_path):
     (tmp_path / "budgets.yaml").write_text(BUDGETS)
     world.app.settings.alerts.budgets_file = tmp_path / "budgets.yaml"

@@ -128,6 +128,41 @@ def test_concurrent_writers_append_one_after_the_other_and_never_fork_the_chain(
     assert len({e.prev_hash for e in events(world)}) == 100  # no two events claim the same predecessor
 
 
+def test_an_amount_changed_on_a_booked_line_is_named(world: World):
+    month(world)
+    assert verify_chain(world.app.engine).journals == 2
+    tamper(
+        world,
+        "UPDATE journal_lines SET amount = amount + 100 WHERE line_no = 2 AND journal_id = "
+        "(SELECT id FROM journals WHERE key = 'TB-AC-261001-001')",
+    )
+    [problem] = verify_chain(world.app.engine).problems
+    assert problem.problem == "line-altered"
+    assert problem.message.startswith("journal TB-AC-261001-001 of acme-us (committed by event ")
+    assert "line 2 was altered" in problem.message
+
+
+def test_a_deleted_line_a_deleted_journal_and_a_changed_ledger_id_are_named(world: World):
+    month(world)
+    tamper(
+        world,
+        "DELETE FROM journal_lines WHERE line_no = 1 AND journal_id = (SELECT id FROM journals WHERE key = 'TB-AC-261002-001')",
+    )
+    tamper(world, "UPDATE journals SET ledger_id = 'forged' WHERE key = 'TB-AC-261001-001'")
+    tamper(world, "UPDATE journals SET memo = 'nothing to see' WHERE key = 'TB-AC-261002-001'")
+    found = {(p.problem, p.message.split(" (")[0]) for p in verify_chain(world.app.engine).problems}
+    assert ("posting-altered", "journal TB-AC-261001-001 of acme-us") in found
+    assert ("journal-altered", "journal TB-AC-261002-001 of acme-us") in found
+    assert ("line-altered", "journal TB-AC-261002-001 of acme-us") in found  # line 1 gone: the rest moved up
+    with world.app.engine.begin() as connection:
+        connection.execute(text("DELETE FROM contributions"))
+        connection.execute(text("DELETE FROM posting_attempts"))
+        connection.execute(text("DELETE FROM journal_lines"))
+        connection.execute(text("DELETE FROM journals"))
+    problems = verify_chain(world.app.engine).problems
+    assert sorted(p.problem for p in problems) == ["journal-missing", "journal-missing"]
+
+
 def test_cli_verify_exits_non_zero_and_names_the_event(world: World, monkeypatch):
     month(world)
     target = events(world)[2]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client
 
 from connector.health import HealthApp
@@ -33,12 +34,22 @@ def test_a_healthy_service_says_ok_with_its_last_and_next_run(world: World):
     [entity] = body["entities"]
     assert entity["last_run"]["status"] == "succeeded"
     assert entity["next_run"].startswith("2026-10-03 06:30")
-    metrics = client(world).get("/metrics").get_data(as_text=True)
-    assert 'tokenbooks_runs_total{kind="sync",entity="acme-us",status="succeeded"} 1' in metrics
-    assert 'tokenbooks_facts_pulled_total{entity="acme-us"} 1' in metrics
-    assert 'tokenbooks_journals_posted_total{entity="acme-us"} 1' in metrics
-    assert 'tokenbooks_ledger_api_calls_total{entity="acme-us",kind="write"} 1' in metrics
-    assert "# TYPE tokenbooks_last_success_timestamp_seconds gauge" in metrics
+    found = samples(client(world).get("/metrics").get_data(as_text=True))
+    assert (
+        found[("tokenbooks_runs_total", (("entity", "acme-us"), ("kind", "sync"), ("status", "succeeded")))]
+        == 1
+    )
+    assert found[("tokenbooks_facts_pulled_total", (("entity", "acme-us"),))] == 1
+    assert found[("tokenbooks_journals_posted_total", (("entity", "acme-us"),))] == 1
+    assert (
+        found[
+            ("tokenbooks_journals", (("entity", "acme-us"), ("ledger", "quickbooks"), ("status", "posted")))
+        ]
+        == 1
+    )
+    assert found[("tokenbooks_ledger_api_calls_total", (("entity", "acme-us"), ("kind", "write")))] == 1
+    assert found[("tokenbooks_database_up", ())] == 1
+    assert ("tokenbooks_last_success_timestamp_seconds", (("entity", "acme-us"),)) in found
 
 
 def test_a_failed_run_a_variance_and_a_lost_connection_make_it_degraded_and_alert(world: World):
@@ -72,17 +83,35 @@ def test_a_failed_run_a_variance_and_a_lost_connection_make_it_degraded_and_aler
     assert body["connections"] == [
         {"ledger": "quickbooks", "entity": "acme-us", "status": "reconnect_needed", "reconnect_needed": True}
     ]
-    metrics = client(world).get("/metrics").get_data(as_text=True)
-    assert 'tokenbooks_reconnect_needed{entity="acme-us",ledger="quickbooks"} 1' in metrics
-    assert 'status="variance"} 50.00' in metrics
+    found = samples(client(world).get("/metrics").get_data(as_text=True))
+    assert found[("tokenbooks_reconnect_needed", (("entity", "acme-us"), ("ledger", "quickbooks")))] == 1
+    [variance] = [v for (name, labels), v in found.items() if name == "tokenbooks_reconciliation_variance"]
+    assert variance == 50
     kinds = sorted(a.kind for a in find_alerts(world.app, "acme-us"))
     assert kinds == ["reconciliation_variance", "reconnect_needed", "run_failed"]
 
 
-def test_a_database_that_does_not_answer_is_a_503(world: World):
+def test_a_database_that_does_not_answer_is_a_503_and_the_metrics_say_so(world: World):
     world.app.engine.dispose()
-    world.app.engine = make_engine("postgresql://nobody@127.0.0.1:9/none")  # nothing listens there
+    world.app.engine = make_engine("postgresql://nobody:S3cretPw@127.0.0.1:9/none")  # nothing listens there
     response = client(world).get("/healthz")
     assert response.status_code == 503
     assert response.json["status"] == "down"
+    [problem] = response.json["problems"]
+    assert problem.startswith("the database postgresql://nobody:***@127.0.0.1:9/none is unavailable: ")
+    metrics = client(world).get("/metrics")
+    assert metrics.status_code == 200  # the scrape works: the outage is what it reports
+    found = samples(metrics.get_data(as_text=True))
+    assert found[("tokenbooks_database_up", ())] == 0
+    assert not any(name.startswith("tokenbooks_runs") for name, _ in found)
     assert client(world).get("/elsewhere").status_code == 404
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    """Every sample of a Prometheus exposition, parsed by prometheus_client's own parser (so the text is
+    valid exposition format, or this fails), keyed by name and sorted labels."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }

@@ -23,6 +23,7 @@ import requests
 from connector.store.db import make_engine
 from connector.store.repositories import UnitOfWork
 from tests.service.harness import write_config
+from tests.service.test_health import samples
 from tests.support import MINIMAL_MAPPING
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,8 +138,12 @@ def test_a_service_killed_mid_run_is_restarted_and_completes_the_run_without_dup
     [entity] = health["entities"]
     assert entity["last_run"]["status"] == "succeeded"
     assert entity["next_run"] is not None
-    assert 'tokenbooks_runs_total{kind="sync",entity="acme-us",status="abandoned"} 1' in metrics
-    assert 'tokenbooks_journals_posted_total{entity="acme-us"} 3' in metrics
+    found = samples(metrics)
+    assert (
+        found[("tokenbooks_runs_total", (("entity", "acme-us"), ("kind", "sync"), ("status", "abandoned")))]
+        == 1
+    )
+    assert found[("tokenbooks_journals_posted_total", (("entity", "acme-us"),))] == 3
     engine.dispose()
 
 

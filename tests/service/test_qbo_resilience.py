@@ -226,14 +226,22 @@ def test_a_revoked_connection_raises_one_alert_and_fails_fast_until_reconnected(
         assert "QuickBooks refused to refresh the access token" in second.reason
         assert box.requests == []  # not one call to QuickBooks
         assert alerts(world, second.run_id) == 1
-        [health] = connection_health(DatabaseVault.status_of(world.app().engine), datetime.now(UTC))
+        [health] = connection_health(
+            DatabaseVault.status_of(world.app().engine),
+            datetime.now(UTC),
+            world.app().token_vault().cipher.readable,
+        )
         assert (health.health, health.last_success_at) == ("reconnect needed", None)
         assert "QuickBooks refused to refresh the access token" in health.reason
         world.connect()  # a person reconnects
         third = world.run()
         assert third.status == "succeeded", third.reason
         assert len(third.post.posted) >= 31
-        [health] = connection_health(DatabaseVault.status_of(world.app().engine), datetime.now(UTC))
+        [health] = connection_health(
+            DatabaseVault.status_of(world.app().engine),
+            datetime.now(UTC),
+            world.app().token_vault().cipher.readable,
+        )
         assert health.health == "ok"
         assert health.last_success_at is not None
 

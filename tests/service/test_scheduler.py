@@ -44,7 +44,7 @@ class Recorder:
     def __init__(self) -> None:
         self.fired: list[tuple[str, str, datetime]] = []
 
-    def __call__(self, app, kind: str, entity: str) -> None:
+    def __call__(self, app, kind: str, entity: str, occurrence: str | None = None) -> None:
         self.fired.append((kind, entity, datetime.now(UTC)))
 
 

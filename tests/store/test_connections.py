@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -127,6 +129,44 @@ def test_a_lease_left_by_a_dead_process_expires(store):
     started = time.monotonic()
     assert manager.refresh().access_token == "access-1"
     assert time.monotonic() - started < 5  # not blocked by the dead holder
+
+
+def test_a_lease_whose_holder_process_died_is_taken_over_at_once(store):
+    """A process crashed during a refresh, a moment ago: its lease would last two more minutes, but its
+    process is gone, so the next refresh takes the lease over at once."""
+    _, _, vault = store
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    pid = int(dead.stdout)  # a process that has exited: its pid names no process now
+    with vault.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE connections SET refresh_lock_owner = ?, refresh_lock_until = ?",
+            (f"{socket.gethostname()}:{pid}:1:dead", datetime.now(UTC) + timedelta(minutes=2)),
+        )
+    patient = DatabaseVault(vault.engine, vault.cipher, vault.clock, lease_wait_seconds=1.0)
+    manager = TokenManager(
+        patient,
+        ledger="quickbooks",
+        entity="acme-us",
+        refresher=lambda t: replace(t, access_token="access-2"),
+    )
+    started = time.monotonic()
+    assert manager.refresh().access_token == "access-2"
+    assert time.monotonic() - started < 0.5
+
+
+def test_a_live_holder_is_never_taken_over(store):
+    _, _, vault = store
+    with vault.engine.begin() as connection:  # this very process holds it, as far as the row says
+        connection.exec_driver_sql(
+            "UPDATE connections SET refresh_lock_owner = ?, refresh_lock_until = ?",
+            (f"{socket.gethostname()}:{os.getpid()}:1:alive", datetime.now(UTC) + timedelta(minutes=2)),
+        )
+    impatient = DatabaseVault(vault.engine, vault.cipher, vault.clock, lease_wait_seconds=0.2)
+    manager = TokenManager(impatient, ledger="quickbooks", entity="acme-us", refresher=lambda t: t)
+    with pytest.raises(BusyError):
+        manager.refresh()
 
 
 def test_a_live_lease_makes_a_second_refresher_wait_then_give_up_clearly(store):

@@ -1,0 +1,67 @@
+"""Logs: plain text for people, or one JSON object a line for log collectors, the run id on every line.
+
+`TOKENBOOKS_LOG_FORMAT=json` (the container image's default) writes JSON lines through
+python-json-logger: time, level, logger, message, and the `run_id` and `entity` of the run the line
+belongs to (null outside a run). The run is known from a context variable that `RunRecorder` sets when
+a run starts and clears when it finishes, so a log line written anywhere during the run — a ledger
+adapter, the retry policy, a library — carries it; the scheduler's job threads each have their own.
+Every line goes through the secret redaction first (`connector/redaction.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextvars import ContextVar
+from typing import TextIO
+
+from pythonjsonlogger.json import JsonFormatter
+
+from connector.redaction import RedactingFilter
+
+CURRENT_RUN: ContextVar[tuple[str, str | None] | None] = ContextVar("tokenbooks_run", default=None)
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [run %(run_id)s]: %(message)s"
+JSON_FIELDS = ["asctime", "levelname", "name", "message", "run_id", "entity"]
+
+
+def start_run(run_id: str, entity: str | None) -> None:
+    """From now on, this thread's log lines belong to `run_id`."""
+    CURRENT_RUN.set((run_id, entity))
+
+
+def end_run() -> None:
+    CURRENT_RUN.set(None)
+
+
+class RunContext(logging.Filter):
+    """Adds `run_id` and `entity` to every record (None outside a run)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        run = CURRENT_RUN.get()
+        record.run_id, record.entity = run if run else (None, None)
+        return True
+
+
+def configure_logging(
+    fmt: str = "text", level: str = "INFO", stream: TextIO | None = None
+) -> logging.Handler:
+    """One handler (on stderr) for the whole process, replacing any set before; returns it."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(RunContext())
+    handler.addFilter(RedactingFilter())
+    if fmt == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                JSON_FIELDS,
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                timestamp=False,
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    return handler

@@ -1,0 +1,76 @@
+"""Claims on scheduled job occurrences: two `serve` processes on one database run each occurrence once.
+
+A claim is a row keyed by job and occurrence (`nightly:acme-us`, `2026-11-01`), inserted by whoever
+gets there first (an insert that conflicts inserts nothing, on SQLite and PostgreSQL alike). The other
+process is told who holds it. A claim is finished with the outcome; a failed one may be claimed again
+(a catch-up retries it), a successful one never. A claim whose holder died is taken over: at once when
+the holder ran on this machine and its process is gone, otherwise when its lease expires. The entity
+lock still keeps two runs of one entity apart whatever the claims say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from connector.store.connections import holder_is_dead
+from connector.store.tables import JobClaimRow
+
+JOB_LEASE = timedelta(hours=2)  # longer than a night's run; the entity lock guards overlaps anyway
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobClaims:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = _wall_clock) -> None:
+        self.engine = engine
+        self.clock = clock  # the wall clock: leases must expire in real time, whatever the app's clock says
+
+    def claim(self, job: str, occurrence: str, owner: str, lease: timedelta = JOB_LEASE) -> str | None:
+        """Claim the occurrence; None when it is ours now, else who holds it (and since when)."""
+        now = self.clock()
+        table = JobClaimRow.__table__
+        values = {
+            "job": job,
+            "occurrence": occurrence,
+            "owner": owner,
+            "claimed_at": now,
+            "expires_at": now + lease,
+        }
+        insert = (postgresql if self.engine.dialect.name == "postgresql" else sqlite).insert(table)
+        with self.engine.begin() as connection:
+            inserted = connection.execute(
+                insert.values(**values).on_conflict_do_nothing().returning(table.c.job)
+            )
+            if inserted.first() is not None:  # (rowcount is not reliable for this on every driver)
+                return None
+            mine = (table.c.job == job, table.c.occurrence == occurrence)
+            holder = connection.execute(select(table).where(*mine)).one()
+            takeable = or_(
+                and_(table.c.finished_at.isnot(None), table.c.outcome != "ok"),
+                and_(table.c.finished_at.is_(None), table.c.expires_at < now),
+            )
+            if holder.finished_at is None and holder_is_dead(holder.owner):
+                takeable = or_(takeable, and_(table.c.finished_at.is_(None), table.c.owner == holder.owner))
+            taken = connection.execute(
+                update(table).where(*mine, takeable).values(**values, finished_at=None, outcome=None)
+            )
+            if taken.rowcount == 1:
+                return None
+        state = "finished" if holder.finished_at else f"running until at least {holder.expires_at:%H:%M} UTC"
+        return f"{holder.owner} (claimed {holder.claimed_at:%Y-%m-%d %H:%M} UTC, {state})"
+
+    def finish(self, job: str, occurrence: str, owner: str, *, ok: bool) -> None:
+        table = JobClaimRow.__table__
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(table)
+                .where(table.c.job == job, table.c.occurrence == occurrence, table.c.owner == owner)
+                .values(finished_at=self.clock(), outcome="ok" if ok else "failed")
+            )

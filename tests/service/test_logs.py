@@ -1,0 +1,71 @@
+"""Structured logs: with TOKENBOOKS_LOG_FORMAT=json every line is a JSON object naming the run it belongs
+to, and no secret reaches a log line."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from datetime import date
+
+import pytest
+
+from connector.logs import configure_logging
+from connector.redaction import remember
+from connector.service.sync import sync
+from tests.service.conftest import World
+
+
+@pytest.fixture
+def json_logs():
+    stream = io.StringIO()
+    handler = configure_logging("json", "INFO", stream)
+    yield stream
+    logging.getLogger().removeHandler(handler)
+
+
+def test_every_line_of_a_run_is_json_with_its_run_id(world: World, json_logs):
+    remember(["sk-admin-LogCanary123"])
+    world.source.set("120.00", date(2026, 10, 1))
+    world.clock.night_after(date(2026, 10, 1))
+    logging.getLogger("tokenbooks.test").info("before any run")
+    result = sync(world.app, entity="acme-us", until=date(2026, 10, 1))
+    logging.getLogger("tokenbooks.test").warning("after: key sk-admin-LogCanary123 leaked?")
+
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
+    during = lines[1:-1]
+    assert lines[0]["run_id"] is None
+    assert len(during) >= 3  # started, pulls, plan, posts, finished …
+    assert {line["run_id"] for line in during} == {result.run_id}
+    assert {line["entity"] for line in during} == {"acme-us"}
+    assert {"run.started", "run.finished"} <= {line.get("event") for line in during}
+    assert {"time", "level", "logger", "message"} <= set(lines[0])
+    assert lines[-1]["run_id"] is None  # the run is over
+    assert "LogCanary123" not in json_logs.getvalue()
+    assert "[redacted]" in lines[-1]["message"]
+
+
+def test_with_opentelemetry_a_sync_is_traced_run_pulls_and_posts(world: World):
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")  # the global provider can be set once per process: patch around it
+    original = trace.get_tracer
+    trace.get_tracer = lambda name, *args, **kwargs: provider.get_tracer(name)
+    try:
+        world.source.set("120.00", date(2026, 10, 1))
+        world.clock.night_after(date(2026, 10, 1))
+        with tracer.start_as_current_span("the nightly job"):
+            result = sync(world.app, entity="acme-us", until=date(2026, 10, 1))
+    finally:
+        trace.get_tracer = original
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert {"tokenbooks.sync", "tokenbooks.pull", "tokenbooks.post"} <= set(spans)
+    assert spans["tokenbooks.sync"].attributes["run_id"] == result.run_id
+    assert spans["tokenbooks.pull"].parent.span_id == spans["tokenbooks.sync"].context.span_id
+    assert spans["tokenbooks.post"].attributes["journals"] == 1

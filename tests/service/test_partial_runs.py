@@ -1,0 +1,54 @@
+"""A run that posted only part of its journals (the ledger died mid-post) is not "fine": it exits with
+its own status (3), raises an alert, and makes /healthz say degraded until a run posts the rest."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from werkzeug.test import Client
+
+from connector.cli.base import ExitCode
+from connector.health import HealthApp
+from connector.service.alerts import find_alerts
+from connector.service.sync import sync
+from tests.service.conftest import World
+from tests.service.harness import write_config
+from tests.service.test_processes import child_env, tokenbooks  # noqa: F401 - child_env: the fixture
+
+OCT1, OCT2 = date(2026, 10, 1), date(2026, 10, 2)
+
+
+def test_a_partial_run_alerts_and_degrades_health_until_the_rest_is_posted(world: World):
+    world.source.set("120.00", OCT1)
+    world.source.set("80.00", OCT2)
+    world.ledger.faults.extend(["ok", "fail"])  # the first journal is created, the second is not
+    world.clock.night_after(OCT2)
+    first = sync(world.app, entity="acme-us", until=OCT2)
+    assert first.status == "partial"
+
+    [alert] = [a for a in find_alerts(world.app, "acme-us") if a.kind.startswith("run_")]
+    assert alert.kind == "run_partial"
+    assert "posted only part of its journals" in alert.message
+    health = Client(HealthApp(world.app, dict)).get("/healthz").json
+    assert health["status"] == "degraded"
+    assert any("last sync run partial" in p for p in health["problems"])
+
+    world.clock.now = world.clock.now.replace(hour=3)
+    second = sync(world.app, entity="acme-us", until=OCT2)
+    assert second.status == "succeeded"
+    assert [a for a in find_alerts(world.app, "acme-us") if a.kind.startswith("run_")] == []
+    assert Client(HealthApp(world.app, dict)).get("/healthz").json["status"] == "ok"
+
+
+def test_the_sync_command_exits_3_when_journals_were_left_unposted(tmp_path, child_env):  # noqa: F811
+    config = write_config(
+        tmp_path / "config.json",
+        facts=[("10.00", "2026-10-01"), ("20.00", "2026-10-02")],
+        ledger=tmp_path / "ledger.json",
+        faults=json.dumps(["ok", "fail"]),
+    )
+    child = tokenbooks(config, "sync", "--until", "2026-10-02", "--json", env=child_env, cwd=tmp_path)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == ExitCode.PARTIAL == 3, err
+    assert json.loads(out)["status"] == "partial"

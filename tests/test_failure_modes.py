@@ -1,0 +1,35 @@
+"""The service's own failure modes, seen from the command line: the database down, a full disk."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+from tests.support import MINIMAL_MAPPING
+
+CLI = [sys.executable, "-c", "from connector.cli import main; main()"]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_with_the_database_down_the_cli_names_the_database_not_its_password(tmp_path):
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MINIMAL_MAPPING)
+    url = f"postgresql://tokenbooks:Pw-Canary-91@127.0.0.1:{closed_port()}/books"
+    env = {**os.environ, "TOKENBOOKS_DATABASE_URL": url, "TOKENBOOKS_MAPPING_FILE": str(mapping)}
+    for command in (["sync"], ["runs"], ["db", "upgrade"]):
+        done = subprocess.run([*CLI, *command], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1, (command, done.stderr)
+        said = " ".join(done.stderr.split())  # as read, whatever the terminal's width
+        assert "Traceback" not in said
+        assert "Pw-Canary-91" not in said + done.stdout
+        port = url.rsplit(":", 1)[1].split("/")[0]
+        assert (
+            f"Error: the database postgresql://tokenbooks:***@127.0.0.1:{port}/books is unavailable" in said
+        )
