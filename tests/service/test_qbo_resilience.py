@@ -267,7 +267,11 @@ def test_a_403_application_authorization_failed_is_reconnect_needed_at_once_not_
         assert "tokenbooks connect quickbooks" in first.reason
         assert len([r for r in box.requests if "/v3/" in r["path"]]) == 1  # no retry loop
         assert alerts(world, first.run_id) == 1
-        [health] = connection_health(DatabaseVault.status_of(world.app().engine), datetime.now(UTC))
+        [health] = connection_health(
+            DatabaseVault.status_of(world.app().engine),
+            datetime.now(UTC),
+            world.app().token_vault().cipher.readable,
+        )
         assert health.health == "reconnect needed"
         box.reset_request_log()
         second = world.run()  # the next night fails at once, without calling QuickBooks
