@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from connector import __version__
 from connector.domain.coverage import Coverage, SpendSummary, UnmappedPattern
-from connector.domain.desired import Desired, MissingRole, UsageCosts, desired_books
+from connector.domain.desired import Desired, MissingRole, UsageCosts, desired_books, not_yet_due
 from connector.domain.journals import Bucket, Journal, LedgerTarget
 from connector.domain.mapping import Category, MappingSet
 from connector.domain.mapping_history import MappingHistory
@@ -126,8 +126,8 @@ def plan_entity(
         except MissingRole as missing:
             raise missing_role(missing, mapping, ledger) from None
         converted = in_ledger_currency(report.books, options)
-        report.desired = converted.amounts
-        posted = posted_for_plan(uow, entity, first, last)
+        report.desired = _due(converted.amounts, options.as_of)
+        posted = _due(posted_for_plan(uow, entity, first, last), options.as_of)
         planned = plan(
             report.desired,
             posted,
@@ -155,6 +155,10 @@ def plan_entity(
         _remember(uow, state, report, run_id, now)
         uow.commit()
     return report
+
+
+def _due(amounts: dict[Bucket, Decimal], as_of: date) -> dict[Bucket, Decimal]:
+    return {bucket: amount for bucket, amount in amounts.items() if not not_yet_due(bucket, as_of)}
 
 
 def _classify(

@@ -70,6 +70,7 @@ class RunRecorder:
         self.run_id = str(uuid.uuid4())
         self.kind = kind
         self.entity = entity
+        self.finished = False
         with UnitOfWork(engine) as uow:
             uow.runs.start(
                 self.run_id,
@@ -111,7 +112,19 @@ class RunRecorder:
                 now=self.clock(),
             )
             uow.commit()
+        self.finished = True
         return RunOutcome(self.run_id, status, reason, stats)
+
+    @contextmanager
+    def failed_on_error(self) -> Iterator[RunRecorder]:
+        """The run, recorded `failed` with the reason if anything raises before it finished (never left
+        `running`); the exception goes on to the caller."""
+        try:
+            yield self
+        except BaseException as exc:
+            if not self.finished:
+                self.finish("failed", reason=str(exc) or type(exc).__name__)
+            raise
 
 
 # ---------------------------------------------------------------------------------------- one at a time

@@ -162,7 +162,7 @@ def test_a_focus_import_stores_facts_lots_invoices_and_quarantine_in_one_go(tmp_
     assert report.tally.as_dict()["rows"] == {"input": 5, "accepted": 3, "quarantined": 1, "skipped": 1}
     assert report.tally.amounts["accepted"] == {"USD": Decimal("503.00")}
     assert report.stored["facts_inserted"] == 1
-    assert report.stored["credit_lots"] == 1
+    assert (report.stored["lots_new"], report.stored["lots_replaced"]) == (1, 0)
     with UnitOfWork(app.engine) as uow:
         [fact] = [s.fact for s in uow.facts.current("acme-us")]
         [lot] = uow.credit_lots.for_account("acme-us", "aws", "123456789012")
@@ -182,6 +182,7 @@ def test_a_focus_import_stores_facts_lots_invoices_and_quarantine_in_one_go(tmp_
     again = import_focus(app, [focus_file(tmp_path, "export.csv")], options)
     assert again.stored["facts_inserted"] == 0
     assert again.stored["facts_unchanged"] == 1
+    assert (again.stored["lots_new"], again.stored["lots_unchanged"]) == (0, 1)
     restated = import_focus(app, [focus_file(tmp_path, "export-v2.csv", second="2.50")], options)
     assert restated.stored["facts_restated"] == 1
     with UnitOfWork(app.engine) as uow:

@@ -16,6 +16,8 @@ from tests.support import SHARED
 SAMPLES = SHARED / "specs" / "focus-1.2" / "data"
 AI = FocusOptions(entity="acme-us", timezone="America/New_York")
 EVERYTHING = FocusOptions(entity="acme-us", services=None, provider="acme", account="acct-1", currency="USD")
+ANY_SERVICE = FocusOptions(entity="acme-us", services=None)
+COMMITMENT = "commitment:<my-commitment-discount-id>"
 
 
 def test_the_spec_usage_samples_import_and_their_null_literals_are_nulls():
@@ -23,9 +25,23 @@ def test_the_spec_usage_samples_import_and_their_null_literals_are_nulls():
         [SAMPLES / "commitment_discount_scenarios/commitment_discount_usage_scenario_4.csv"], EVERYTHING
     )
     assert batch.quarantined == []
-    assert sum(f.amount for f in batch.facts) == Decimal("0.50")  # 0.00 committed + 0.50 on demand
+    by_pool = {f.dimensions.get("prepaid_pool"): f.amount for f in batch.facts}
+    # the covered hour at its EffectiveCost, drawn from the commitment; the on-demand hour as billed
+    assert by_pool == {COMMITMENT: Decimal("1.00"), None: Decimal("0.50")}
     assert {f.charge_category for f in batch.facts} == {ChargeCategory.USAGE}
     assert {f.charge_date for f in batch.facts} == {date(2023, 1, 1)}
+    [covered] = [f for f in batch.facts if f.dimensions.get("prepaid_pool")]
+    assert (covered.dimensions.get("commitment_status"), covered.quantity) == ("Used", Decimal("1.00"))
+
+
+def test_the_spec_usage_samples_used_and_unused_both_draw_the_commitment():
+    batch = read_focus(
+        [SAMPLES / "commitment_discount_scenarios/commitment_discount_usage_scenario_3.csv"], EVERYTHING
+    )
+    drawn = {f.dimensions.get("commitment_status"): f.amount for f in batch.facts}
+    assert drawn == {"Used": Decimal("0.75"), "Unused": Decimal("0.25")}  # Σ = the hour's commitment
+    assert {f.dimensions.get("prepaid_pool") for f in batch.facts} == {COMMITMENT}
+    assert batch.tally.amounts["accepted"] == {"USD": Decimal("0.00")}  # nothing new was billed
 
 
 def test_the_spec_purchase_samples_become_credit_lots_and_the_impossible_hour_is_quarantined():
@@ -36,6 +52,8 @@ def test_the_spec_purchase_samples_become_credit_lots_and_the_impossible_hour_is
     assert sorted(lot.amount for lot in batch.lots) == [Decimal("0.50"), Decimal("0.50"), Decimal("4380.00")]
     one_time = next(lot for lot in batch.lots if lot.amount == Decimal("4380.00"))
     assert one_time.expires_on == date(2024, 1, 1)  # the commitment's term ends with its charge period
+    assert {lot.pool for lot in batch.lots} == {COMMITMENT}  # drawn only by the usage it covers
+    assert len({lot.lot_id for lot in batch.lots}) == 3  # one lot per purchase, never merged
     [bad] = batch.quarantined
     assert (bad.problem.location, bad.problem.field) == ("row 5", "ChargePeriodEnd")
     assert "2023-02-01T30:00:00Z" in bad.problem.message
@@ -44,7 +62,7 @@ def test_the_spec_purchase_samples_become_credit_lots_and_the_impossible_hour_is
 
 @pytest.mark.parametrize("sample", sorted((SAMPLES / "saas_examples").rglob("*.csv")), ids=lambda p: p.name)
 def test_the_spec_saas_samples_are_quarantined_for_what_the_spec_forbids(sample):
-    batch = read_focus([sample], EVERYTHING)
+    batch = read_focus([sample], ANY_SERVICE)
     assert batch.facts == []
     assert batch.lots == []
     assert len(batch.quarantined) == batch.rows_read > 0
