@@ -467,11 +467,15 @@ class _FileReader:
                     self._quarantine(row_no, "BilledCost", str(exc), row)
                     continue
                 effective = amount
-                if i_effective is not None:
+                if i_effective is not None and row[i_effective] not in NULLS:
                     effective = _cost(row[i_effective])
                     if type(effective) is str:
                         self._quarantine(row_no, "EffectiveCost", effective, row)
                         continue
+                elif i_effective is not None and (part.commitment or part.virtual):
+                    reason = "is empty, but the row names what paid for it: its cost cannot be known"
+                    self._quarantine(row_no, "EffectiveCost", reason, row)
+                    continue
                 quantity = None
                 if i_quantity is not None and row[i_quantity] not in NULLS:
                     quantity = _quantity(row[i_quantity])
