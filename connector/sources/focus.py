@@ -38,7 +38,7 @@ from connector.domain.errors import Problem
 from connector.domain.facts import ChargeCategory, Fact
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
 from connector.domain.invoices import Invoice
-from connector.domain.money import MoneyError, currency_code, parse_amount
+from connector.domain.money import ZERO, MoneyError, currency_code, parse_amount
 from connector.sources.base import dimension_text
 from connector.sources.focus_aggregate import (
     PURCHASE,
@@ -490,15 +490,23 @@ class _FileReader:
                 when = span[3] if part.category is not PURCHASE else span[4]
                 bucket = sums.get((part, when))
                 if bucket is None:
-                    bucket = sums[(part, when)] = [amount * 0, amount * 0, amount * 0, amount * 0, 0, 0]
-                bucket[0] += amount
-                if amount < 0:
-                    bucket[1] += amount
-                bucket[2] += effective
-                if quantity is not None:
-                    bucket[3] += quantity
-                    bucket[4] += 1
-                bucket[5] += 1
+                    sums[(part, when)] = [
+                        amount,
+                        amount if amount < 0 else ZERO,
+                        effective,
+                        ZERO if quantity is None else quantity,
+                        0 if quantity is None else 1,
+                        1,
+                    ]
+                else:
+                    bucket[0] += amount
+                    if amount < 0:
+                        bucket[1] += amount
+                    bucket[2] += effective
+                    if quantity is not None:
+                        bucket[3] += quantity
+                        bucket[4] += 1
+                    bucket[5] += 1
                 if progress and count % PROGRESS_EVERY == 0:
                     progress(count, f"FOCUS {self.path.name}")
         except UnicodeDecodeError as exc:
