@@ -46,8 +46,24 @@ class DuplicateKeyError(yaml.YAMLError):
         self.line = line
 
 
+class InvalidValueError(yaml.YAMLError):
+    """A value of a known type that is not one (a date such as 2026-02-30), with its line."""
+
+    def __init__(self, message: str, line: int, fix: str) -> None:
+        super().__init__(message)
+        self.message, self.line, self.fix = message, line, fix
+
+
 class _LineLoader(yaml.SafeLoader):
-    pass
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode):  # type: ignore[override]
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise InvalidValueError(
+                f"{node.value} is not a date: {exc}",
+                node.start_mark.line + 1,
+                "write a real date as YYYY-MM-DD",
+            ) from None
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
@@ -73,6 +89,7 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineLis
     return result
 
 
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _LineLoader.construct_yaml_timestamp)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
@@ -81,6 +98,8 @@ def load_yaml(text: str, source: str) -> tuple[Any, list[Problem]]:
     """Parse YAML text. On a syntax error, return no document and one problem with file:line."""
     try:
         return yaml.load(text, Loader=_LineLoader), []
+    except InvalidValueError as exc:
+        return None, [Problem(source, str(exc.line), "", exc.message, exc.fix)]
     except DuplicateKeyError as exc:
         return None, [
             Problem(
