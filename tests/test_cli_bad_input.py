@@ -333,57 +333,27 @@ def test_invoices_an_amount_with_separators_is_quarantined(seeded):
 # ------------------------------------------------------------------------------------------ credit lots
 
 
-def test_credits_add_an_amount_with_a_thousands_separator(seeded):
-    outcome = seeded.run(
-        "credits", "add", "--provider", "openai", "--amount", "1,000", "--purchased", "2026-01-15"
-    )
-    refused(seeded, outcome, CONFIG, "--amount", "'1,000' is not a plain decimal", "such as 1000.00")
+def credits_add(cli: Cli, **options: str) -> Outcome:
+    """`tokenbooks credits add` with a good lot, but for the options given."""
+    given = {"provider": "openai", "amount": "5", "purchased": "2026-01-15", **options}
+    return cli.run("credits", "add", *(arg for name, value in given.items() for arg in (f"--{name}", value)))
 
 
-def test_credits_add_a_negative_amount(seeded):
-    outcome = seeded.run(
-        "credits", "add", "--provider", "openai", "--amount", "-5", "--purchased", "2026-01-15"
-    )
-    refused(seeded, outcome, CONFIG, "--amount", "not positive")
-
-
-def test_credits_add_a_currency_that_is_not_iso(seeded):
-    outcome = seeded.run(
-        "credits",
-        "add",
-        "--provider",
-        "openai",
-        "--amount",
-        "5",
-        "--purchased",
-        "2026-01-15",
-        "--currency",
-        "dollars",
-    )
-    refused(seeded, outcome, CONFIG, "--currency", "ISO 4217")
-
-
-def test_credits_add_a_day_that_does_not_exist(seeded):
-    outcome = seeded.run(
-        "credits", "add", "--provider", "openai", "--amount", "5", "--purchased", "2026-02-30"
-    )
-    refused(seeded, outcome, CONFIG, "--purchased", "YYYY-MM-DD")
-
-
-def test_credits_add_an_expiry_before_the_purchase(seeded):
-    outcome = seeded.run(
-        "credits",
-        "add",
-        "--provider",
-        "openai",
-        "--amount",
-        "5",
-        "--purchased",
-        "2026-03-01",
-        "--expires",
-        "2026-01-01",
-    )
-    refused(seeded, outcome, CONFIG, "--expires", "is not after")
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"amount": "1,000"}, ("--amount", "'1,000' is not a plain decimal", "such as 1000.00")),
+        ({"amount": "-5"}, ("--amount", "not positive")),
+        ({"currency": "dollars"}, ("--currency", "ISO 4217")),
+        ({"purchased": "2026-02-30"}, ("--purchased", "YYYY-MM-DD")),
+        ({"purchased": "2026-03-01", "expires": "2026-01-01"}, ("--expires", "is not after")),
+    ],
+    ids=["thousands-separator", "negative", "not-iso-currency", "no-such-day", "expiry-before-purchase"],
+)
+def test_credits_add_names_the_option_at_fault_and_the_fix(seeded, options, words):
+    before = seeded.data()
+    refused(seeded, credits_add(seeded, **options), CONFIG, *words)
+    assert seeded.data() == before
 
 
 def test_credits_import_a_lot_id_a_focus_export_already_holds(seeded):

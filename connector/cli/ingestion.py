@@ -434,6 +434,8 @@ def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False)
             "currency": lot.currency,
             "expires_on": lot.expires_on,
             "source": lot.source,
+            "pool": lot.pool or None,  # what may draw it: a FOCUS commitment, virtual currency or term
+            "refund_of": lot.refund_of or None,
         }
         for lot in lots
     ]

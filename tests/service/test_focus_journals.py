@@ -12,7 +12,7 @@ from decimal import Decimal
 from connector.domain.journals import JournalKind
 from connector.store.repositories import UnitOfWork
 from tests.service.books_world import BooksWorld, books_world
-from tests.sources.builders import FOCUS_COLUMNS, focus_row
+from tests.sources.builders import FOCUS_COMMITMENT_COLUMNS, focus_row
 from tests.support import FULL_MAPPING
 
 AC, PC, EX, TU = (
@@ -21,14 +21,7 @@ AC, PC, EX, TU = (
     JournalKind.EXPIRY_WRITE_OFF,
     JournalKind.TRUE_UP,
 )
-COLUMNS = [
-    *FOCUS_COLUMNS,
-    "EffectiveCost",
-    "ChargeFrequency",
-    "CommitmentDiscountStatus",
-    "PricingCurrency",
-    "SkuPriceId",
-]
+COLUMNS = FOCUS_COMMITMENT_COLUMNS
 BEDROCK_RULE = """\
   - id: bedrock
     when: {provider: aws}

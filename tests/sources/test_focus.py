@@ -13,7 +13,7 @@ import pytest
 from connector.domain.facts import ChargeCategory
 from connector.sources.focus import FocusFileError, FocusOptions, read_focus
 from connector.sources.focus_aggregate import BucketKey, BucketSums, book_buckets
-from tests.sources.builders import FOCUS_COLUMNS, focus_csv, focus_row
+from tests.sources.builders import FOCUS_COLUMNS, FOCUS_COMMITMENT_COLUMNS, focus_csv, focus_row
 from tests.support import SHARED
 
 SAMPLES = SHARED / "specs" / "focus-1.2" / "data"
@@ -173,14 +173,6 @@ def test_purchase_credit_tax_adjustment_and_corrections(tmp_path: Path):
 
 # ------------------------------------------------------------------ issue 13: commitments and bad input
 
-COMMITMENT_COLUMNS = [
-    *FOCUS_COLUMNS,
-    "EffectiveCost",
-    "ChargeFrequency",
-    "CommitmentDiscountStatus",
-    "SkuPriceId",
-]
-
 
 def test_a_cleaned_spec_saas_subscription_billed_after_its_term_is_amortized_over_that_term(tmp_path: Path):
     """simple_saas_agreements_b: a 12-month license paid at the end of the contract. With its US dates and
@@ -252,7 +244,7 @@ def test_buckets_are_a_group_by_over_the_export_and_book_the_same_facts_lots_and
         )
     ]
     rows += [focus_row("31.00", end_hours=24 * 31, day=date(2026, 10, 1), sku="monthly-seat")]
-    path = focus_csv(tmp_path / "export.csv", rows, columns=COMMITMENT_COLUMNS)
+    path = focus_csv(tmp_path / "export.csv", rows, columns=FOCUS_COMMITMENT_COLUMNS)
     batch = read_focus([path], AI)
 
     names = (

@@ -23,20 +23,13 @@ from connector.domain.journals import JournalKind
 from connector.domain.mapping import Classifier
 from connector.domain.money import ZERO
 from connector.sources.focus import FocusOptions, read_focus
-from tests.sources.builders import FOCUS_COLUMNS, focus_csv, focus_row
+from tests.sources.builders import FOCUS_COMMITMENT_COLUMNS, focus_csv, focus_row
 from tests.support import FULL_MAPPING, mapping
 
 MAPPING = mapping(FULL_MAPPING + "  - id: bedrock\n    when: {provider: aws}\n    category: cogs\n")
 ROLE = lambda role: MAPPING.role_target(role, "quickbooks")  # noqa: E731
 HISTORY = PolicyHistory.of([BUILT_IN])
-COLUMNS = [
-    *FOCUS_COLUMNS,
-    "EffectiveCost",
-    "ChargeFrequency",
-    "CommitmentDiscountStatus",
-    "PricingCurrency",
-    "SkuPriceId",
-]
+COLUMNS = FOCUS_COMMITMENT_COLUMNS
 START = date(2026, 10, 1)
 ACCOUNTS = {"USD": "111111111111", "EUR": "222222222222"}
 BOOKED = {
@@ -67,6 +60,9 @@ class Export:
         self.billed: dict[str, Decimal] = defaultdict(lambda: ZERO)
         # what the books must show, per currency and figure: the generator knows what each row is
         self.expected: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+
+    def purchase(self, currency: str, cost: Decimal, start: datetime, end: datetime, **columns) -> None:
+        self.row(currency, cost, start, end, category="Purchase", EffectiveCost="0", **columns)
 
     def expect(self, currency: str, figure: str, amount: Decimal) -> None:
         self.expected[currency][figure] += amount
@@ -171,6 +167,25 @@ def add_commitment(export: Export, number: int, c: dict) -> None:
     export.expect(currency, "expired", available)  # only the unused remainder is written off
 
 
+def add_credits(export: Export, virtual: str, currency: str, amount: Decimal, usage: list[int]) -> None:
+    """Credits bought in a virtual currency, and usage priced in it drawing them."""
+    export.purchase(currency, amount, at(START), at(START + timedelta(days=90)), PricingCurrency=virtual)
+    left = amount
+    for hour, used in enumerate(usage):
+        drawn = min(cents(used), left)
+        left -= drawn
+        export.row(
+            currency,
+            ZERO,
+            at(START, hour),
+            at(START, hour + 1),
+            PricingCurrency=virtual,
+            EffectiveCost=str(drawn),
+        )
+        export.expect(currency, "prepaid consumed", drawn)
+    export.expect(currency, "expired", left)
+
+
 @settings(
     max_examples=60,
     deadline=None,
@@ -188,42 +203,10 @@ def test_expense_plus_prepaid_consumed_plus_expired_equals_purchases_plus_on_dem
         export.row(currency, cents(amount), at(day), at(day + timedelta(days=days)))
         export.expect(currency, "expense", cents(amount))
     for number, (currency, amount, usage) in enumerate(bought):
-        virtual = f"TOKENS{number}"
-        end = START + timedelta(days=90)
-        export.row(
-            currency,
-            cents(amount),
-            at(START),
-            at(end),
-            category="Purchase",
-            PricingCurrency=virtual,
-            EffectiveCost="0",
-        )
-        left = cents(amount)
-        for hour, used in enumerate(usage):
-            drawn = min(cents(used), left)
-            left -= drawn
-            export.row(
-                currency,
-                ZERO,
-                at(START, hour),
-                at(START, hour + 1),
-                PricingCurrency=virtual,
-                EffectiveCost=str(drawn),
-            )
-            export.expect(currency, "prepaid consumed", drawn)
-        export.expect(currency, "expired", left)
+        add_credits(export, f"TOKENS{number}", currency, cents(amount), usage)
     for number, (currency, amount, days) in enumerate(terms):
         end = START + timedelta(days=days)
-        export.row(
-            currency,
-            cents(amount),
-            at(START),
-            at(end),
-            category="Purchase",
-            SkuPriceId=f"saas-{number}",
-            EffectiveCost="0",
-        )
+        export.purchase(currency, cents(amount), at(START), at(end), SkuPriceId=f"saas-{number}")
         export.expect(currency, "prepaid consumed", cents(amount))  # amortized over its term, all of it
 
     path = focus_csv(tmp_path_factory.mktemp("focus") / "export.csv", export.rows, columns=COLUMNS)
