@@ -447,10 +447,16 @@ class _FileReader:
                     self.batch.tally.add(Disposition.SKIPPED, amount, currency)
                     continue
                 if check_repeats:
-                    repeat = self._repeat(remember, row, row_no, i_row_id)
-                    if repeat is not None:
-                        self._quarantine(row_no, repeat.column, repeat.reason, row)
-                        continue
+                    if i_row_id is None:  # the common case, inline: the whole row is its identity
+                        earlier = remember(hash(tuple(row)), row_no)
+                        if earlier != row_no:
+                            self._quarantine(row_no, "", _exact_repeat(earlier), row)
+                            continue
+                    else:
+                        repeat = self._repeat(remember, row, row_no, i_row_id)
+                        if repeat is not None:
+                            self._quarantine(row_no, repeat.column, repeat.reason, row)
+                            continue
                 span_key = (row[i_start], row[i_end] if i_end is not None else "")
                 span = spans.get(span_key)
                 if span is None:
@@ -467,12 +473,14 @@ class _FileReader:
                     self._quarantine(row_no, "BilledCost", str(exc), row)
                     continue
                 effective = amount
-                if i_effective is not None and row[i_effective] not in NULLS:
+                if i_effective is None or row[i_effective] == text:
+                    pass  # no column, or the same text as BilledCost (most rows): nothing more to read
+                elif row[i_effective] not in NULLS:
                     effective = _cost(row[i_effective])
                     if type(effective) is str:
                         self._quarantine(row_no, "EffectiveCost", effective, row)
                         continue
-                elif i_effective is not None and (part.commitment or part.virtual):
+                elif part.commitment or part.virtual:
                     reason = "is empty, but the row names what paid for it: its cost cannot be known"
                     self._quarantine(row_no, "EffectiveCost", reason, row)
                     continue
@@ -516,10 +524,10 @@ class _FileReader:
         self.accepted = accepted
         return count
 
-    def _repeat(self, remember, row: list[str], row_no: int, i_row_id: int | None) -> Refusal | None:
-        """A row an earlier row already gave: the same line id, or (without ids, unless duplicates are
+    def _repeat(self, remember, row: list[str], row_no: int, i_row_id: int) -> Refusal | None:
+        """A row an earlier row already gave: the same line id, or (an empty id, unless duplicates are
         accepted) the very same values."""
-        line_id = row[i_row_id].strip() if i_row_id is not None else ""
+        line_id = row[i_row_id].strip()
         if line_id:
             earlier = remember(("id", line_id), (row_no, hash(tuple(row))))
             if earlier[0] == row_no:
@@ -533,13 +541,7 @@ class _FileReader:
         if self.options.accept_duplicates:
             return None
         earlier = remember(hash(tuple(row)), row_no)
-        if earlier == row_no:
-            return None
-        return Refusal(
-            "",
-            f"repeats row {earlier} exactly (a duplicated line); if the export really holds identical "
-            "charges, import it with --accept-duplicates",
-        )
+        return None if earlier == row_no else Refusal("", _exact_repeat(earlier))
 
     # ------------------------------------------------------------------------------ the static columns
 
@@ -717,6 +719,13 @@ class _Damaged(Exception):
     def __init__(self, count: int, reason: str, encoding: bool = False) -> None:
         super().__init__(reason)
         self.count, self.reason, self.encoding = count, reason, encoding
+
+
+def _exact_repeat(earlier: int) -> str:
+    return (
+        f"repeats row {earlier} exactly (a duplicated line); if the export really holds identical "
+        "charges, import it with --accept-duplicates"
+    )
 
 
 def _cost(text: str) -> Decimal | str:
