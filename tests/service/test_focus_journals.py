@@ -234,3 +234,21 @@ def test_usage_priced_in_a_virtual_currency_draws_the_credits_bought_in_it(tmp_p
   Dr 5010                                           250.00
   Cr 1350                                           250.00"""
     ]
+
+
+def test_usage_a_commitment_paid_for_whose_purchase_was_never_imported_is_accrued_and_flagged(
+    tmp_path, database_url
+):
+    books = world(tmp_path, database_url)
+    books.import_focus([covered("80.00", "sp-unknown", date(2026, 10, 6))], COLUMNS)
+    result = books.night(date(2026, 10, 6))
+    assert books.texts() == [
+        """\
+2026-10-06 TB-AC-261006-001 usage_accrual USD
+  Dr 5010                                            80.00
+  Cr 2150                                            80.00"""
+    ]
+    with UnitOfWork(books.app.engine) as uow:
+        [alert] = [e for e in uow.events.for_run(result.run_id) if e.kind == "alert.prepaid_overflow"]
+    assert "paid for by commitment:sp-unknown" in alert.message
+    assert "Import the FOCUS export that holds the Purchase row of commitment:sp-unknown" in alert.message

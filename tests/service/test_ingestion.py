@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -14,15 +15,21 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from connector.bootstrap import build_app
+from connector.domain.errors import InputError
 from connector.domain.facts import ChargeCategory
 from connector.domain.periods import Period
 from connector.ledgers.memory import MemoryLedger
 from connector.ledgers.port import LedgerBill
-from connector.service.imports import import_credit_lots, import_customer_credits, import_focus
+from connector.service.imports import (
+    import_credit_lots,
+    import_customer_credits,
+    import_focus,
+    record_credit_lot,
+)
 from connector.service.invoices import import_ledger_bills
 from connector.service.pull import pull_sources, sources_status
 from connector.settings import Settings
-from connector.sources.focus import FocusOptions
+from connector.sources.focus import FocusOptions, read_focus
 from connector.sources.openai import OpenAICostsSource
 from connector.store.repositories import UnitOfWork
 from connector.store.tables import ImportRow, InvoiceRow, QuarantineRow
@@ -317,3 +324,38 @@ def test_the_composition_root_wires_anthropic_and_openai_usage_from_settings(tmp
     assert headers["x-api-key"] == "sk-ant-admin-x"
     assert headers["anthropic-version"] == "2023-06-01"
     assert sources["anthropic"].catalog.entries
+
+
+def test_a_lot_is_never_silently_replaced_by_another_purchase(tmp_path: Path):
+    app = make_app(tmp_path, "tb.db")
+    header = "lot_id,provider,account,purchase_date,amount,currency,expires_on\n"
+    first = tmp_path / "lots.csv"
+    first.write_text(header + "RCPT-1,anthropic,default,2026-03-01,1000.00,USD,2027-03-01\n")
+    assert import_credit_lots(app, first, entity="acme-us").warnings == []
+    assert import_credit_lots(app, first, entity="acme-us").warnings == []  # the same purchase again
+    corrected = tmp_path / "lots-v2.csv"
+    corrected.write_text(header + "RCPT-1,anthropic,default,2026-03-01,1200.00,USD,2027-03-01\n")
+    [warning] = import_credit_lots(app, corrected, entity="acme-us").warnings
+    assert warning == (
+        "lot RCPT-1 of anthropic default replaced: was 1000.00 USD bought 2026-03-01, expiring 2027-03-01, "
+        "now 1200.00 USD bought 2026-03-01, expiring 2027-03-01"
+    )
+
+
+def test_a_focus_lot_and_a_lot_a_person_recorded_never_replace_each_other(tmp_path: Path):
+    app = make_app(tmp_path, "tb.db")
+    options = FocusOptions(entity="acme-us", timezone="America/New_York")
+    export = focus_csv(
+        tmp_path / "export.csv",
+        [focus_row("700.00", category="Purchase", CommitmentDiscountId="cd-1", end_hours=24 * 30)],
+    )
+    [focus_lot] = read_focus([export], options).lots
+    hand = replace(focus_lot, amount=Decimal("50.00"), source="tokenbooks credits add", pool="")
+    record_credit_lot(app, hand)
+    with pytest.raises(InputError) as caught:
+        import_focus(app, [export], options)
+    assert "already recorded from tokenbooks credits add (50.00 USD" in str(caught.value.problems[0])
+    with UnitOfWork(app.engine) as uow:
+        [kept] = uow.credit_lots.for_entity("acme-us")
+        [run] = uow.runs.latest(5, kind="import.focus")
+    assert (kept.amount, run.status) == (Decimal("50.00"), "failed")  # nothing stored, the run recorded
