@@ -208,7 +208,10 @@ def import_focus_command(
     provider: Annotated[
         str | None, typer.Option(help="Provider name when the export has no ProviderName.")
     ] = None,
-    account: Annotated[str | None, typer.Option(help="Billing account when the export has none.")] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(help="Billing account when the export has none (with the column: a check of it)."),
+    ] = None,
     currency: Annotated[
         str | None,
         typer.Option(help="Billing currency when the export has none (with the column: a check of it)."),

@@ -359,3 +359,20 @@ def test_a_focus_lot_and_a_lot_a_person_recorded_never_replace_each_other(tmp_pa
         [kept] = uow.credit_lots.for_entity("acme-us")
         [run] = uow.runs.latest(5, kind="import.focus")
     assert (kept.amount, run.status) == (Decimal("50.00"), "failed")  # nothing stored, the run recorded
+
+
+def test_a_restated_focus_purchase_replaces_its_lot_and_says_so(tmp_path: Path):
+    app = make_app(tmp_path, "tb.db")
+    options = FocusOptions(entity="acme-us", timezone="America/New_York")
+
+    def export(name: str, cost: str) -> Path:
+        row = focus_row(cost, category="Purchase", CommitmentDiscountId="cd-7", end_hours=24 * 30)
+        return focus_csv(tmp_path / name, [row])
+
+    first = import_focus(app, [export("v1.csv", "1000.00")], options)
+    assert (first.stored["lots_new"], first.warnings) == (1, [])
+    restated = import_focus(app, [export("v2.csv", "1200.00")], options)
+    assert restated.stored["lots_replaced"] == 1
+    [warning] = restated.warnings
+    assert "replaced: was 1000.00 USD bought 2026-10-01" in warning
+    assert "now 1200.00 USD" in warning
