@@ -5,7 +5,10 @@ with file, row, column, reason and raw text) and the import is `partial`; an unr
 column, a damaged archive) stores nothing and the import is `failed`. Everything an import stores —
 facts, lots, invoices, events, its quarantined rows, its tally and the file's lineage (path, size,
 sha256, rows) — is written in one transaction. The tally proves that accepted + quarantined + skipped =
-input, in rows and in amounts per currency.
+input, in rows and in amounts per currency. Whatever stops an import, its run is recorded `failed` with
+the reason, never left `running`. A credit lot is never silently replaced by another purchase under the
+same id (`check_lots`): a correction of the same kind of record is stored and reported, a FOCUS lot and
+a lot a person recorded never replace each other.
 """
 
 from __future__ import annotations
