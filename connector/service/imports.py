@@ -105,6 +105,8 @@ def import_focus(
                 for name in ("inserted", "restated", "unchanged", "withdrawn"):
                     counts[f"facts_{name}"] += getattr(replaced, name)
                 uow.bookmarks.advance(bookmark_id("focus", account), last.isoformat(), now)
+            for legacy, lot in checked.renamed:
+                uow.credit_lots.rename(lot.provider, lot.provider_account, legacy.lot_id, lot.lot_id)
             for lot in batch.lots:
                 uow.credit_lots.upsert(lot, import_id=import_id, now=now)
             counts |= checked.counts()
@@ -134,6 +136,7 @@ class CheckedLots:
     replaced: int = 0
     warnings: list[str] = field(default_factory=list)
     refused: list[tuple[CreditLot, Problem]] = field(default_factory=list)
+    renamed: list[tuple[CreditLot, CreditLot]] = field(default_factory=list)  # (stored lot, the lot it is)
 
     def counts(self) -> dict[str, int]:
         return {"lots_new": self.new, "lots_unchanged": self.unchanged, "lots_replaced": self.replaced}
@@ -148,7 +151,15 @@ def check_lots(
     checked = CheckedLots()
     for lot in lots:
         stored = uow.credit_lots.find(lot.provider, lot.provider_account, lot.lot_id)
-        if stored is None:
+        legacy = _legacy_focus_lot(uow, lot, checked) if stored is None else None
+        if legacy is not None:
+            checked.renamed.append((legacy, lot))
+            checked.replaced += 1
+            checked.warnings.append(
+                f"lot {legacy.lot_id} of {lot.provider} {lot.provider_account} is now {lot.lot_id} (FOCUS lots are "
+                f"named one per purchase): was {_describe(legacy)}, now {_describe(lot)}"
+            )
+        elif stored is None:
             checked.new += 1
         elif stored.same_purchase(lot):
             checked.unchanged += 1
@@ -175,6 +186,20 @@ def check_lots(
                 f"now {_describe(lot)}"
             )
     return checked
+
+
+def _legacy_focus_lot(uow: UnitOfWork, lot: CreditLot, checked: CheckedLots) -> CreditLot | None:
+    """The lot an earlier tokenbooks stored for this FOCUS purchase, named without the purchase's hash
+    (`<id>@<charge period>`): renamed, not kept beside it (which would count the prepaid money twice)."""
+    legacy_id, marked, _ = lot.lot_id.partition("#")
+    if (
+        not (_from_focus(lot) and marked)
+        or lot.refund_of
+        or any(old.lot_id == legacy_id for old, _ in checked.renamed)
+    ):
+        return None
+    stored = uow.credit_lots.find(lot.provider, lot.provider_account, legacy_id)
+    return stored if stored is not None and _from_focus(stored) else None
 
 
 def _from_focus(lot: CreditLot) -> bool:

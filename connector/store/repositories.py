@@ -1659,6 +1659,16 @@ class CreditLotRepository:
         ).scalar()
         return row_to_lot(row) if row is not None else None
 
+    def rename(self, provider: str, provider_account: str, lot_id: str, new_id: str) -> None:
+        """Give a stored lot another id (its row, import and history stay)."""
+        row = self.session.exec(
+            select(CreditLotRow).filter_by(
+                provider=provider, provider_account=provider_account, lot_id=lot_id
+            )
+        ).scalar_one()
+        row.lot_id = new_id
+        self.session.add(row)
+
     def for_entity(self, entity: str) -> list[CreditLot]:
         rows = self.session.exec(
             select(CreditLotRow)

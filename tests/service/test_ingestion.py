@@ -376,3 +376,25 @@ def test_a_restated_focus_purchase_replaces_its_lot_and_says_so(tmp_path: Path):
     [warning] = restated.warnings
     assert "replaced: was 1000.00 USD bought 2026-10-01" in warning
     assert "now 1200.00 USD" in warning
+
+
+def test_a_focus_lot_stored_under_its_former_name_is_renamed_not_doubled(tmp_path: Path):
+    """Before purchases were told apart, a FOCUS lot was named `<id>@<charge period>`: importing the export
+    again renames that lot instead of adding a second one beside it (the prepaid money counted twice)."""
+    app = make_app(tmp_path, "tb.db")
+    options = FocusOptions(entity="acme-us", timezone="America/New_York")
+    export = focus_csv(
+        tmp_path / "export.csv",
+        [focus_row("700.00", category="Purchase", CommitmentDiscountId="cd-1", end_hours=24 * 30)],
+    )
+    [lot] = read_focus([export], options).lots
+    former = replace(lot, lot_id=lot.lot_id.partition("#")[0], pool="", source="focus")
+    with UnitOfWork(app.engine) as uow:
+        uow.credit_lots.upsert(former, import_id=None, now=app.clock())
+        uow.commit()
+    report = import_focus(app, [export], options)
+    assert "is now" in report.warnings[0]
+    with UnitOfWork(app.engine) as uow:
+        assert [(s.lot_id, s.amount, s.pool) for s in uow.credit_lots.for_entity("acme-us")] == [
+            (lot.lot_id, Decimal("700.00"), "commitment:cd-1")
+        ]
