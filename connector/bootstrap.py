@@ -46,7 +46,7 @@ from connector.sources.openai import OpenAICostsSource
 from connector.sources.openai_usage import OpenAIUsageSource
 from connector.sources.prices import load_catalog
 from connector.store.connections import DatabaseVault
-from connector.store.db import create_schema, make_engine
+from connector.store.db import create_schema, describe_url, has_schema, make_engine, missing_store
 
 Clock = Callable[[], datetime]
 ANTHROPIC_VERSION = "2023-06-01"  # the Admin API's required anthropic-version header
@@ -405,13 +405,22 @@ def build_app(
     sleep: Callable[[float], None] | None = None,
     monotonic: Callable[[], float] | None = None,  # float ok: seconds
     create: bool = True,
+    read_only: bool = False,
 ) -> App:
-    """Wire the application. Everything not given is built from settings."""
+    """Wire the application. Everything not given is built from settings.
+
+    `read_only` (commands that only read): the store must exist already — a mistyped
+    TOKENBOOKS_DATABASE_URL is refused, never answered with a new, empty store."""
     settings = settings or load_settings()
     remember(secret_values(settings))
+    if read_only:
+        _require_store(settings.database_url)
     engine = make_engine(settings.database_url)
+    if read_only and not has_schema(engine):
+        engine.dispose()
+        _require_store(settings.database_url, "the database holds no tokenbooks tables")
     if create:
-        create_schema(engine)
+        create_schema(engine)  # a store that exists is brought to the current schema
     app = App(
         settings=settings,
         engine=engine,
@@ -424,6 +433,16 @@ def build_app(
     # waits (ledger pacing, retry back-off, 429s) end at once on a shutdown request (`shutdown.py`)
     app.sleep = sleep or interruptible_sleep(app.stopping)
     return app
+
+
+def _require_store(url: str, why: str | None = None) -> None:
+    why = why or missing_store(url)
+    if why:
+        raise ConfigError(
+            f"{why} (TOKENBOOKS_DATABASE_URL={describe_url(url)}); this command only reads and creates nothing",
+            fix="check TOKENBOOKS_DATABASE_URL (a typo names a new, empty store), or run a command that records "
+            "data first (`tokenbooks sync`, `tokenbooks import …`, `tokenbooks db upgrade`)",
+        )
 
 
 def data_path(settings: Settings, *parts: str) -> Path:

@@ -9,21 +9,64 @@ Nothing here runs at import time: the composition root (`bootstrap.py`) calls `l
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from connector.domain.errors import ConfigError
 
 Hours = float  # float ok: a duration, never an amount
 SECRET = {"secret": True}  # marks a plain-text setting that is secret all the same (the database URL)
 ENV_PREFIX = "TOKENBOOKS_"
+
+
+def _http_url(value: str) -> str:
+    """A base URL must be http(s)://host…: a typo is refused at start, naming the variable, not later."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or " " in value.strip():
+        raise ValueError(f"{value!r} is not a URL: write it as https://host[/path]")
+    return value.strip()
+
+
+def _json_value(kind: type, example: str):
+    """A list or dict setting is JSON (`TOKENBOOKS_FOCUS__SERVICES=["AI and Machine Learning"]`); anything
+    else is refused with the variable's name and an example, never a traceback."""
+
+    def parse(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(f"{value[:60]!r} is not JSON: write it as {example}") from None
+        if not isinstance(parsed, kind):
+            raise ValueError(f"is JSON but not a {kind.__name__}: write it as {example}")
+        return parsed
+
+    return parse
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+JsonList = Annotated[list[str], NoDecode, BeforeValidator(_json_value(list, '["AI and Machine Learning"]'))]
 
 
 class ProviderSettings(BaseModel):
@@ -43,7 +86,7 @@ class ProviderSettings(BaseModel):
 
 class OpenAISettings(ProviderSettings):
     admin_key: SecretStr | None = Field(None, description="organization Admin key (sk-admin-…)")
-    base_url: str = "https://api.openai.com/v1"
+    base_url: HttpUrl = "https://api.openai.com/v1"
     organization: str = Field("default", description="a label for the OpenAI organization (provider account)")
     usage: bool = Field(
         True, description="also pull the Usage API (tokens per key, model, tier) for enrichment"
@@ -52,14 +95,14 @@ class OpenAISettings(ProviderSettings):
 
 class AnthropicSettings(ProviderSettings):
     admin_key: SecretStr | None = Field(None, description="Admin API key (sk-ant-admin…)")
-    base_url: str = "https://api.anthropic.com"
+    base_url: HttpUrl = "https://api.anthropic.com"
     organization: str = Field("default", description="a label for the Anthropic organization")
 
 
 class FocusSettings(BaseModel):
     """FOCUS exports (AWS Bedrock, Azure OpenAI, Vertex AI …), imported with `tokenbooks import focus`."""
 
-    services: list[str] = Field(
+    services: JsonList = Field(
         default_factory=lambda: ["AI and Machine Learning"],
         description='ServiceCategory values to import; ["*"] imports every service',
     )
@@ -72,12 +115,12 @@ class QuickBooksSettings(BaseModel):
     realm_id: str | None = Field(
         None, description="company (realm) id; set by `tokenbooks connect quickbooks`"
     )
-    base_url: str = Field("https://quickbooks.api.intuit.com", description="API root; /v3 is appended")
-    discovery_url: str = Field(
+    base_url: HttpUrl = Field("https://quickbooks.api.intuit.com", description="API root; /v3 is appended")
+    discovery_url: HttpUrl = Field(
         "https://developer.intuit.com/.well-known/openid_configuration/",
         description="OpenID discovery document that names the OAuth endpoints",
     )
-    redirect_uri: str = "http://127.0.0.1:8765/callback"
+    redirect_uri: HttpUrl = "http://127.0.0.1:8765/callback"
     minorversion: int = Field(75, ge=75)
     timeout_seconds: float = Field(  # float ok: seconds
         130.0,
@@ -102,11 +145,11 @@ class XeroSettings(BaseModel):
     client_id: str | None = None
     client_secret: SecretStr | None = None
     tenant_id: str | None = None
-    base_url: str = Field("https://api.xero.com/api.xro/2.0", description="Accounting API root")
-    identity_url: str = Field("https://identity.xero.com", description="token endpoint root")
-    connections_url: str = Field("https://api.xero.com", description="root of /connections")
-    login_url: str = Field("https://login.xero.com", description="authorization endpoint root")
-    redirect_uri: str = "http://127.0.0.1:8765/callback"
+    base_url: HttpUrl = Field("https://api.xero.com/api.xro/2.0", description="Accounting API root")
+    identity_url: HttpUrl = Field("https://identity.xero.com", description="token endpoint root")
+    connections_url: HttpUrl = Field("https://api.xero.com", description="root of /connections")
+    login_url: HttpUrl = Field("https://login.xero.com", description="authorization endpoint root")
+    redirect_uri: HttpUrl = "http://127.0.0.1:8765/callback"
     scope_set: Literal["granular", "broad"] = Field(
         "granular",
         description="granular: Xero apps created on or after 2 March 2026 (and any app moved to granular "
@@ -136,7 +179,11 @@ class ToleranceSettings(BaseModel):
 class ReconcileSettings(ToleranceSettings):
     """Reconciliation tolerance: absolute and/or percent (the larger applies), per provider if needed."""
 
-    providers: dict[str, ToleranceSettings] = Field(
+    providers: Annotated[
+        dict[str, ToleranceSettings],
+        NoDecode,
+        BeforeValidator(_json_value(dict, '{"anthropic": {"absolute": "5.00"}}')),
+    ] = Field(
         default_factory=dict,
         description='per-provider overrides as JSON, e.g. {"anthropic": {"absolute": "5.00", "percent": "0.5"}}',
     )
@@ -248,9 +295,24 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
-        if value and not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+        if not value:
+            return value  # none named: the store in the data dir (`_store_in_the_data_dir`)
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
             raise ValueError("use a sqlite:///path or postgresql://user:pass@host/db URL")
-        return value.replace("postgres://", "postgresql://", 1)
+        value = value.replace("postgres://", "postgresql://", 1)
+
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "is not a database URL: use sqlite:///path or postgresql://user:pass@host/db"
+            ) from None
+        if url.get_backend_name() == "sqlite" and url.host:
+            raise ValueError(
+                f"a SQLite URL names a file, not a host ({url.host!r}): write sqlite:///relative/path.db or "
+                "sqlite:////absolute/path.db"
+            )
+        return value
 
     @model_validator(mode="after")
     def _store_in_the_data_dir(self) -> Settings:
@@ -265,11 +327,16 @@ def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment and `.env`; turn validation errors into one clear ConfigError."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except SettingsError as exc:  # a value pydantic-settings could not even decode
+        raise ConfigError(
+            f"Settings are invalid: {exc}",
+            fix="correct this variable in the environment or .env (see .env.example); lists and dicts are JSON",
+        ) from None
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
             name = "TOKENBOOKS_" + "__".join(str(p).upper() for p in error["loc"])
-            lines.append(f"{name}: {error['msg']}")
+            lines.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
         raise ConfigError(
             "Settings are invalid: " + "; ".join(lines),
             fix="correct these variables in the environment or .env (see .env.example)",

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -58,7 +59,7 @@ def report_unexpected(exc: Exception, as_json: bool) -> None:
     if as_json:
         print_json({"error": message, "fix": REPORT_HINT, "kind": "InternalError", "problems": []})
         return
-    errors.print(f"[bold red]Error:[/] {redact(message)}", highlight=False)
+    errors.print(f"[bold red]Error:[/] {escape(redact(message))}", highlight=False)
     errors.print(f"[bold]Fix:[/] {REPORT_HINT}", highlight=False)
 
 
@@ -161,11 +162,12 @@ def plain_errors(as_json: bool = False) -> Iterator[None]:
                 {"error": exc.message, "fix": exc.fix, "kind": type(exc).__name__, "problems": problems}
             )
         else:
-            errors.print(f"[bold red]Error:[/] {redact(exc.message)}", highlight=False)
+            # escaped: a message may quote input such as ["AI and Machine Learning"] or https://host[/path]
+            errors.print(f"[bold red]Error:[/] {escape(redact(exc.message))}", highlight=False)
             for problem in problems[:50]:
-                errors.print(f"  • {problem}", highlight=False)
+                errors.print(f"  • {escape(problem)}", highlight=False)
             if exc.fix:
-                errors.print(f"[bold]Fix:[/] {exc.fix}", highlight=False)
+                errors.print(f"[bold]Fix:[/] {escape(exc.fix)}", highlight=False)
         raise typer.Exit(ExitCode.CONFIG if isinstance(exc, ConfigError) else ExitCode.FAILED) from None
 
 
@@ -199,7 +201,7 @@ def print_problems(problems: Iterable[Problem]) -> None:
     """A check's problems, one a line: errors (✗) on stderr, warnings (!) on stdout."""
     for problem in problems:
         mark = "[red]✗[/]" if problem.is_error else "[yellow]![/]"
-        (errors if problem.is_error else console).print(f"{mark} {problem}", highlight=False)
+        (errors if problem.is_error else console).print(f"{mark} {escape(str(problem))}", highlight=False)
 
 
 class RichReporter:
@@ -237,16 +239,17 @@ class RichReporter:
             errors.print(message, highlight=False)
 
 
-def _app_for(**overrides: Any) -> Any:
+def _app_for(*, read_only: bool = False, **overrides: Any) -> Any:
+    """The application. `read_only`: for commands that only read — the store must already exist."""
     from connector.bootstrap import build_app
     from connector.settings import load_settings
 
-    return build_app(load_settings(**overrides))
+    return build_app(load_settings(**overrides), read_only=read_only)
 
 
-def _app_and_entity(entity: str | None) -> tuple[Any, str]:
+def _app_and_entity(entity: str | None, *, read_only: bool = False) -> tuple[Any, str]:
     """The application, and the entity a command works on: the one named by --entity, else the default."""
-    application = _app_for()
+    application = _app_for(read_only=read_only)
     return application, entity or application.default_entity()
 
 

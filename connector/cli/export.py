@@ -35,7 +35,7 @@ def export_beancount_command(
 
     with plain_errors(as_json):
         month = _period(period)
-        application, target = _app_and_entity(entity)
+        application, target = _app_and_entity(entity, read_only=True)
         mapping, _ = application.mapping()
         exported = export_beancount(
             application.engine, mapping, entity=target, period=month, now=application.clock()

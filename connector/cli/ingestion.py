@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from connector.cli.base import (
     EntityOption,
+    ExitCode,
     JsonFlag,
     RichReporter,
     _app_and_entity,
@@ -23,6 +25,7 @@ from connector.cli.base import (
     app,
     console,
     credits_app,
+    errors,
     import_app,
     plain_errors,
     print_json,
@@ -116,14 +119,14 @@ def _print_pull(run: Any) -> None:
             highlight=False,
         )
         for warning in p.warnings:
-            console.print(f"  [yellow]warning:[/] {warning}", highlight=False)
+            console.print(f"  [yellow]warning:[/] {escape(warning)}", highlight=False)
     for name, why in run.failures:
-        console.print(f"[red]{name} failed:[/] {why}", highlight=False)
+        console.print(f"[red]{escape(name)} failed:[/] {escape(why)}", highlight=False)
     if run.inbox is not None:
         for report in run.inbox.imported:
             _print_import(report)
         for path, why in run.inbox.failed:
-            console.print(f"[red]{path}:[/] {why}", highlight=False)
+            console.print(f"[red]{escape(str(path))}:[/] {escape(why)}", highlight=False)
         if run.inbox.unchanged:
             console.print(f"{len(run.inbox.unchanged)} invoice file(s) already imported", highlight=False)
     style = {"succeeded": "green", "partial": "yellow", "failed": "red"}.get(run.status, "white")
@@ -140,6 +143,7 @@ def _import_json(report: Any) -> dict:
         "tally": report.tally.as_dict(),
         "balanced": report.balanced,
         "stored": report.stored,
+        "warnings": report.warnings,
         "quarantined": [
             {**_problem_json(q.problem), "raw": q.raw, "amount": q.amount, "currency": q.currency}
             for q in report.quarantined
@@ -162,20 +166,34 @@ def _print_import(report: Any) -> None:
     mark = "[green]✓[/]" if report.balanced else "[red]✗[/]"
     console.print(f"{mark} accepted + quarantined + skipped = input", highlight=False)
     for q in report.quarantined[:50]:
-        console.print(f"  [yellow]quarantined[/] {q.problem}", highlight=False)
+        console.print(f"  [yellow]quarantined[/] {escape(str(q.problem))}", highlight=False)
     if len(report.quarantined) > 50:
         console.print(f"  … and {len(report.quarantined) - 50} more (use --json for all)")
+    for warning in report.warnings:
+        console.print(f"  [yellow]warning:[/] {escape(warning)}", highlight=False)
     stored = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.stored.items())
     style = {"succeeded": "green", "partial": "yellow"}.get(report.status, "red")
     console.print(f"[{style}]{report.status}[/]: {stored}", highlight=False)
 
 
 def _show_imports(reports: list[Any], as_json: bool) -> None:
+    """The reports; an import with any quarantined row exits PARTIAL (3), so a scheduled job notices, and
+    its JSON says the same (`status` partial, `exit_code` 3)."""
+    code = ExitCode.PARTIAL if any(r.status == "partial" for r in reports) else ExitCode.OK
     if as_json:
-        print_json([_import_json(r) for r in reports] if len(reports) != 1 else _import_json(reports[0]))
+        shown = [{**_import_json(r), "exit_code": code} for r in reports]
+        print_json(shown if len(shown) != 1 else shown[0])
     else:
         for report in reports:
             _print_import(report)
+        if code == ExitCode.PARTIAL:
+            errors.print(
+                "[yellow]Partial:[/] some rows were quarantined (listed above); fix them in the file and "
+                "import it again — the rows already imported are not doubled",
+                highlight=False,
+            )
+    if code != ExitCode.OK:
+        raise typer.Exit(code)
 
 
 @import_app.command("focus")
@@ -190,8 +208,27 @@ def import_focus_command(
     provider: Annotated[
         str | None, typer.Option(help="Provider name when the export has no ProviderName.")
     ] = None,
-    account: Annotated[str | None, typer.Option(help="Billing account when the export has none.")] = None,
-    currency: Annotated[str | None, typer.Option(help="Billing currency when the export has none.")] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(help="Billing account when the export has none (with the column: a check of it)."),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(help="Billing currency when the export has none (with the column: a check of it)."),
+    ] = None,
+    accept_duplicates: Annotated[
+        bool,
+        typer.Option(
+            "--accept-duplicates",
+            help="Identical rows are distinct charges (an export without line ids); default: quarantined.",
+        ),
+    ] = False,
+    row_id: Annotated[
+        str | None,
+        typer.Option(
+            "--row-id", help="The column holding each row's line id (default: x_LineItemId, x_RowId)."
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Import a FOCUS 1.0–1.2 export (AWS Bedrock, Azure OpenAI, Vertex AI …); bad rows are quarantined."""
@@ -199,7 +236,14 @@ def import_focus_command(
 
     with plain_errors(as_json):
         application = _app_for()
-        options = application.focus_options(entity, provider=provider, account=account, currency=currency)
+        options = application.focus_options(
+            entity,
+            provider=provider,
+            account=account,
+            currency=currency,
+            accept_duplicates=accept_duplicates,
+            row_id=row_id,
+        )
         if all_services:
             options = replace(options, services=None)
         with RichReporter(quiet=as_json) as reporter:
@@ -316,28 +360,42 @@ def credits_add_command(
 ) -> None:
     """Record prepaid credits bought from a provider (a credit lot)."""
     from connector.domain.credits import CreditLot, default_expiry
-    from connector.domain.money import parse_amount
+    from connector.domain.money import currency_code, parse_amount
     from connector.service.imports import record_credit_lot
 
     with plain_errors(as_json):
+        bought = _day(purchased, "--purchased")
+        assert bought is not None
+        expiry = _day(expires, "--expires") or default_expiry(provider.lower(), bought)
+        paid = _option(
+            "--amount",
+            lambda: parse_amount(amount),
+            "write a plain decimal such as 1000.00 (no thousands separators or currency symbols)",
+        )
+        if paid <= 0:
+            raise ConfigError(
+                f"--amount: {amount!r} is not positive", fix="give what was paid, e.g. --amount 1000.00"
+            )
+        code = _option(
+            "--currency", lambda: currency_code(currency), "give an ISO 4217 code such as USD or EUR"
+        )
         try:
-            bought = _day(purchased, "--purchased")
-            assert bought is not None
-            expiry = _day(expires, "--expires") or default_expiry(provider.lower(), bought)
             lot = CreditLot(
                 entity="",
                 provider=provider.lower(),
                 provider_account=account,
                 lot_id=lot_id or f"{provider.lower()}-{bought.isoformat()}-{amount}",
                 purchase_date=bought,
-                amount=parse_amount(amount),
-                currency=currency,
+                amount=paid,
+                currency=code,
                 expires_on=expiry,
                 description=description,
                 source="tokenbooks credits add",
             )
         except ValueError as exc:
-            raise ConfigError(str(exc), fix="check --amount (positive), --currency and --expires") from None
+            raise ConfigError(
+                f"--expires: {exc}", fix="give a date after --purchased, or leave --expires out"
+            ) from None
         application, target = _app_and_entity(entity)
         lot = replace(lot, entity=target)
         new = record_credit_lot(application, lot)
@@ -351,13 +409,21 @@ def credits_add_command(
     )
 
 
+def _option(name: str, parse, fix: str):
+    """An option's parsed value, or a ConfigError naming the option, what is wrong with it and the fix."""
+    try:
+        return parse()
+    except ValueError as exc:  # MoneyError is a ValueError
+        raise ConfigError(f"{name}: {exc}", fix=fix) from None
+
+
 @credits_app.command("list")
 def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False) -> None:
     """Credit lots, soonest expiry first (the order consumption draws them)."""
     from connector.store.repositories import UnitOfWork
 
     with plain_errors(as_json):
-        application, target = _app_and_entity(entity)
+        application, target = _app_and_entity(entity, read_only=True)
         with UnitOfWork(application.engine) as uow:
             lots = uow.credit_lots.for_entity(target)
     lots.sort(key=lambda lot: (lot.expires_on is None, lot.expires_on or date.max, lot.purchase_date))
@@ -371,6 +437,8 @@ def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False)
             "currency": lot.currency,
             "expires_on": lot.expires_on,
             "source": lot.source,
+            "pool": lot.pool or None,  # what may draw it: a FOCUS commitment, virtual currency or term
+            "refund_of": lot.refund_of or None,
         }
         for lot in lots
     ]
@@ -384,7 +452,7 @@ def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = Fals
     from connector.service.pull import sources_status
 
     with plain_errors(as_json):
-        application, target = _app_and_entity(entity)
+        application, target = _app_and_entity(entity, read_only=True)
         statuses = sources_status(application.engine, application.sources(target))
     rows = [
         {

@@ -304,7 +304,7 @@ def mappings_coverage(period: PeriodOption, entity: EntityOption = None, as_json
 
     with plain_errors(as_json):
         month = _period(period)
-        application, target = _app_and_entity(entity)
+        application, target = _app_and_entity(entity, read_only=True)
         history = application.mapping_history()
         rows, unmapped = coverage_report(
             application.engine, history=history, entity=target, period=month, clock=application.clock
@@ -356,7 +356,7 @@ def mappings_history(as_json: JsonFlag = False) -> None:
     from connector.store.repositories import UnitOfWork
 
     with plain_errors(as_json):
-        application = _app_for()
+        application = _app_for(read_only=True)
         with UnitOfWork(application.engine) as uow:
             rows = [
                 {

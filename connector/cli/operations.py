@@ -67,7 +67,7 @@ def audit_verify(
     from connector.service.audit import verify_chain
 
     with plain_errors(as_json):
-        report = verify_chain(_app_for().engine, anchors=frozenset(anchor or ()))
+        report = verify_chain(_app_for(read_only=True).engine, anchors=frozenset(anchor or ()))
     if as_json:
         print_json(
             {
@@ -112,7 +112,7 @@ def audit_trace(
     from connector.service.audit import trace
 
     with plain_errors(as_json):
-        application, target = _app_and_entity(entity)
+        application, target = _app_and_entity(entity, read_only=True)
         found = trace(application.engine, entity=target, key=key, line=line)
     if as_json:
         print_json(_trace_json(found))
@@ -185,7 +185,7 @@ def audit_export(
         if fmt not in FORMATS:
             raise ConfigError(f"--format {fmt!r} is not known", fix=f"use one of: {', '.join(FORMATS)}")
         month = _period(period)
-        application, target = _app_and_entity(entity)
+        application, target = _app_and_entity(entity, read_only=True)
         export = period_export(
             application.engine,
             entity=target,
@@ -253,7 +253,7 @@ def alerts_list(
     from connector.store.repositories import UnitOfWork
     from connector.store.tables import AlertRow
 
-    with plain_errors(as_json), UnitOfWork(_app_for().engine) as uow:
+    with plain_errors(as_json), UnitOfWork(_app_for(read_only=True).engine) as uow:
         rows = list(uow.session.exec(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)).scalars())
     records = [
         {

@@ -94,7 +94,7 @@ def policies_history(as_json: JsonFlag = False) -> None:
     from connector.store.repositories import UnitOfWork
 
     with plain_errors(as_json):
-        application = _app_for()
+        application = _app_for(read_only=True)
         with UnitOfWork(application.engine) as uow:
             rows = uow.policies.all()
     versions = [
@@ -278,7 +278,7 @@ def report_command(
     from connector.service.reports import run_report
 
     with plain_errors(as_json):
-        application, target = _app_and_entity(entity)
+        application, target = _app_and_entity(entity, read_only=True)
         to = _period(last, "--to") if last else Period.of(application.clock().date())
         start = _period(first, "--from") if first else Period(to.year - 1, to.month).next()
         report = run_report(

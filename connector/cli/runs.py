@@ -30,7 +30,7 @@ def runs_command(
     from connector.store.repositories import UnitOfWork
 
     with plain_errors(as_json):
-        application = _app_for()
+        application = _app_for(read_only=True)
         with UnitOfWork(application.engine) as uow:
             if run_id:
                 rows = [

@@ -54,10 +54,18 @@ class CreditLot:
     expires_on: date | None = None  # the first day the credits can no longer be used; None = never
     description: str = ""
     source: str = ""
+    # What may draw the lot: "" — the account's usage under a prepaid billing policy, FIFO by expiry; else
+    # only usage the provider says this purchase paid for (a FOCUS commitment, virtual currency or term).
+    pool: str = ""
+    # A refund of (part of) another lot of the same pool: a negative amount that lowers the pool's
+    # balance, so refunded money is never written off as expired (FOCUS: a negative Purchase row).
+    refund_of: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "currency", currency_code(self.currency))
-        if self.amount <= 0:
+        if self.refund_of and self.amount >= 0:
+            raise ValueError(f"a refund of lot {self.refund_of} must be negative, got {self.amount}")
+        if not self.refund_of and self.amount <= 0:
             raise ValueError(f"a credit lot's amount must be positive, got {self.amount}")
         if self.expires_on is not None and self.expires_on <= self.purchase_date:
             raise ValueError(f"expires_on {self.expires_on} is not after purchase_date {self.purchase_date}")
@@ -65,6 +73,11 @@ class CreditLot:
     def as_prepaid(self) -> PrepaidLot:
         """The lot as the prepaid policy draws it down (domain/prepaid.py)."""
         return PrepaidLot(self.lot_id, self.purchase_date, self.amount, self.currency, self.expires_on)
+
+    def same_purchase(self, other: CreditLot) -> bool:
+        """Whether `other` records the same purchase (a re-import), not a different one under this id."""
+        names = ("purchase_date", "amount", "currency", "expires_on", "pool", "refund_of")
+        return all(getattr(self, n) == getattr(other, n) for n in names)
 
 
 class CustomerCreditKind(StrEnum):

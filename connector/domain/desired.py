@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -41,7 +41,7 @@ from connector.domain.accounting_policy import (
 )
 from connector.domain.amortization import Cohort, amortization_for
 from connector.domain.credits import CreditLot, CustomerCreditEvent
-from connector.domain.facts import ChargeCategory, Fact
+from connector.domain.facts import PREPAID_POOL, ChargeCategory, Fact
 from connector.domain.invoices import Invoice
 from connector.domain.journals import Bucket, JournalKind, LedgerTarget
 from connector.domain.mapping import Allocation, Category
@@ -94,6 +94,7 @@ class Overflow:
     day: date
     amount: Decimal
     currency: str
+    pool: str = ""  # the commitment or purchase the provider said paid for it ("": the account's lots)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,13 @@ def desired_books(inp: BooksInput) -> Desired:
 
 def _planned(inp: BooksInput, bucket: Bucket) -> bool:
     return bucket.kind not in COST_KINDS or inp.first_day <= bucket.period <= inp.last_day
+
+
+def not_yet_due(bucket: Bucket, as_of: date) -> bool:
+    """A cost bucket dated after the day a run books as of (a FOCUS charge spread over a term that has
+    not ended): no journal is dated ahead of its day, so the plan leaves it — desired and posted — for
+    the run of that day."""
+    return bucket.kind in COST_KINDS and bucket.period > as_of
 
 
 def _before_window(inp: BooksInput, kinds: tuple[JournalKind, ...]):
@@ -215,6 +223,7 @@ class UsageCosts:
                 category,
                 allocation.target,
                 capitalized,
+                fact.dimensions.get(PREPAID_POOL) or "",
             )
             sums[key] = sums.get(key, ZERO) + allocation.amount
         return self
@@ -248,6 +257,7 @@ class UsageCosts:
             category,
             target,
             capitalized,
+            pool,
         ), amount in self._sums.items():
             kind = CP if category is Category.CAPITALIZE or capitalized else AC
             if capitalized:  # fine-tuning capitalized by policy: the rule's class and tracking are kept
@@ -258,14 +268,10 @@ class UsageCosts:
                 policy = accounts[(day, provider, account)] = self.policies.in_force(
                     self.entity, day
                 ).account(provider, account)
+            # usage a purchase paid for is drawn day by day (a lot may expire within the month)
+            granularity = Granularity.DAILY if pool else policy.bucket_granularity
             bucket = Bucket(
-                entity,
-                kind,
-                bucket_period(day, policy.bucket_granularity),
-                provider,
-                account,
-                target,
-                currency,
+                entity, kind, bucket_period(day, granularity), provider, account, target, currency, pool
             )
             _add(exact, bucket, amount)
         return exact
@@ -276,36 +282,49 @@ def _billing(inp: BooksInput, provider: str, account: str, day: date) -> Billing
 
 
 def _prepaid(inp: BooksInput, usage: dict[Bucket, Decimal], out: Desired) -> None:
-    """Arrears usage is accrued; prepaid usage is drawn from the account's lots, FIFO by expiry."""
-    drawn: dict[tuple[str, str], list[tuple[Bucket, Decimal]]] = defaultdict(list)
+    """Arrears usage is accrued; prepaid usage is drawn from its pool's lots, FIFO by expiry.
+
+    Usage the provider says a purchase paid for (a bucket with a pool) draws that pool's lots whatever the
+    account's billing policy; other usage draws the account's general lots when its policy is prepaid.
+    """
+    drawn: dict[tuple[str, str, str], list[tuple[Bucket, Decimal]]] = defaultdict(list)
     for bucket, amount in usage.items():
-        if _billing(inp, bucket.provider, bucket.provider_account, bucket.period) is Billing.PREPAID:
-            drawn[(bucket.provider, bucket.provider_account)].append((bucket, amount))
+        if (
+            bucket.pool
+            or _billing(inp, bucket.provider, bucket.provider_account, bucket.period) is Billing.PREPAID
+        ):
+            drawn[(bucket.provider, bucket.provider_account, bucket.pool)].append((bucket, amount))
         else:
             _add(out.amounts, bucket, amount)
-    accounts = set(drawn) | {(lot.provider, lot.provider_account) for lot in inp.lots}
-    for provider, account in sorted(accounts):
-        _draw_account(inp, provider, account, drawn.get((provider, account), []), out)
+    pools = set(drawn) | {(lot.provider, lot.provider_account, lot.pool) for lot in inp.lots}
+    for provider, account, pool in sorted(pools):
+        _draw_account(inp, provider, account, pool, drawn.get((provider, account, pool), []), out)
 
 
 def _draw(
-    inp: BooksInput, provider: str, account: str, window: list[tuple[Bucket, Decimal]]
+    inp: BooksInput, provider: str, account: str, pool: str, window: list[tuple[Bucket, Decimal]]
 ) -> tuple[list[CreditLot], DrawDown]:
-    """The account's lots, and its usage (the window's, and what was posted before it) drawn from them."""
-    lots = [lot for lot in inp.lots if (lot.provider, lot.provider_account) == (provider, account)]
+    """The pool's lots, and its usage (the window's, and what was posted before it) drawn from them."""
+    lots = [
+        lot for lot in inp.lots if (lot.provider, lot.provider_account, lot.pool) == (provider, account, pool)
+    ]
     items = [UsageItem(b.period, _item_key(b), a) for b, a in window]
     for bucket, amount in _before_window(inp, COST_KINDS):  # usage before the window was drawn too
-        if (bucket.provider, bucket.provider_account) == (provider, account) and _billing(
-            inp, provider, account, bucket.period
-        ) is Billing.PREPAID:
+        same = (bucket.provider, bucket.provider_account, bucket.pool) == (provider, account, pool)
+        if same and (pool or _billing(inp, provider, account, bucket.period) is Billing.PREPAID):
             items.append(UsageItem(bucket.period, _item_key(bucket), amount))
     return lots, draw_fifo([lot.as_prepaid() for lot in lots], _merged(items))
 
 
 def _draw_account(
-    inp: BooksInput, provider: str, account: str, window: list[tuple[Bucket, Decimal]], out: Desired
+    inp: BooksInput,
+    provider: str,
+    account: str,
+    pool: str,
+    window: list[tuple[Bucket, Decimal]],
+    out: Desired,
 ) -> None:
-    lots, drawdown = _draw(inp, provider, account, window)
+    lots, drawdown = _draw(inp, provider, account, pool, window)
     prepaid_lots = [lot.as_prepaid() for lot in lots]
     covered: dict[tuple[date, str], Decimal] = {}
     for draw in drawdown.draws:
@@ -318,7 +337,7 @@ def _draw_account(
         if rest:
             _add(out.amounts, bucket, rest)  # beyond the lots: booked in arrears, and flagged
             if rest > 0:
-                out.overflow.append(Overflow(provider, account, bucket.period, rest, bucket.currency))
+                out.overflow.append(Overflow(provider, account, bucket.period, rest, bucket.currency, pool))
     for expired in expiries(prepaid_lots, drawdown, as_of=inp.as_of):
         lot = next(lot for lot in lots if lot.lot_id == expired.lot_id)
         target = inp.role_target("loss_on_expired_credits")
@@ -330,10 +349,12 @@ def _draw_account(
             account,
             target,
             lot.currency,
+            pool,
         )
         _add(out.amounts, bucket, expired.unused)
     if (
         lots
+        and not pool
         and not window
         and all(_billing(inp, provider, account, lot.purchase_date) is Billing.ARREARS for lot in lots)
     ):
@@ -358,15 +379,7 @@ def _merged(items: list[UsageItem]) -> list[UsageItem]:
 
 
 def _as(bucket: Bucket, kind: JournalKind, period: date | None = None) -> Bucket:
-    return Bucket(
-        bucket.entity,
-        kind,
-        period or bucket.period,
-        bucket.provider,
-        bucket.provider_account,
-        bucket.target,
-        bucket.currency,
-    )
+    return replace(bucket, kind=kind, period=period or bucket.period)
 
 
 # ------------------------------------------------------------------------------- month end, true-ups
@@ -527,8 +540,10 @@ class LotPosition:
 def lot_positions(inp: BooksInput, day: date) -> list[LotPosition]:
     """Each prepaid lot on `day`, from the usage posted before the window (pass an empty window)."""
     found = []
-    for provider, account in sorted({(lot.provider, lot.provider_account) for lot in inp.lots}):
-        lots, drawdown = _draw(inp, provider, account, [])
+    for provider, account, pool in sorted(
+        {(lot.provider, lot.provider_account, lot.pool) for lot in inp.lots}
+    ):
+        lots, drawdown = _draw(inp, provider, account, pool, [])
         for lot in sorted(lots, key=lambda lot: lot_order(lot.as_prepaid())):
             if lot.purchase_date > day:
                 continue

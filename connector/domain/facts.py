@@ -63,7 +63,18 @@ STANDARD_DIMENSIONS = (
     "invoice",
     "split_basis",
     "price_basis",
+    # FOCUS commitments, capacity reservations and virtual currency (issue 13, docs/focus.md)
+    "commitment",
+    "commitment_status",
+    "capacity_reservation",
+    "capacity_reservation_status",
+    "pricing_currency",
+    "prepaid_pool",
 )
+
+# The dimension naming the prepaid pool a fact's cost is drawn from (a FOCUS commitment, virtual currency
+# or purchase term): the planner draws it from that pool's credit lots, whatever the account's policy.
+PREPAID_POOL = "prepaid_pool"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from connector.domain.money import ZERO, currency_code
 class InvoiceLine:
     description: str
     amount: Decimal
-    kind: str = "usage"  # usage | tax | credit | adjustment
+    kind: str = "usage"  # usage | tax | credit | adjustment | purchase
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +40,18 @@ class Invoice:
     def credits(self) -> Decimal:
         return sum((ln.amount for ln in self.lines if ln.kind == "credit"), ZERO)
 
+    @property
+    def purchases(self) -> Decimal:
+        return sum((ln.amount for ln in self.lines if ln.kind == "purchase"), ZERO)
+
     def billed_usage(self, *, prepaid: bool = False) -> Decimal:
         """What the invoice bills for usage, to compare with what was accrued.
 
-        Tax is never AI expense (the AP bill books it to the tax account). A credit on the invoice of an
+        Tax is never AI expense (the AP bill books it to the tax account). A prepaid purchase on the
+        invoice (a FOCUS commitment bought up front) is an asset AP books to Prepaid AI credits; its usage
+        is drawn from the lot, not accrued. A credit on the invoice of an
         arrears account is a promotion or a refund, booked by AP, not a change of usage; on a prepaid
         account the credits are the prepaid balance applied, which the prepaid consumption journals
         already book, so what remains billed is the usage beyond the lots (accrued in arrears).
         """
-        return self.total - self.tax - (ZERO if prepaid else self.credits)
+        return self.total - self.tax - self.purchases - (ZERO if prepaid else self.credits)

@@ -125,22 +125,27 @@ class Bucket:
     provider_account: str
     target: LedgerTarget
     currency: str
+    # The prepaid pool a cost bucket draws from: "" for an account's general credit lots (drawn when its
+    # billing policy is prepaid), else the commitment or purchase the provider says paid for the usage
+    # (FOCUS CommitmentDiscountId, a virtual currency, a purchase amortized over its term). Kept on what is
+    # posted so draws continue from the right lots.
+    pool: str = ""
 
     def key(self) -> str:
-        return "|".join(
-            [
-                self.entity,
-                self.kind.value,
-                self.period.isoformat(),
-                self.provider,
-                self.provider_account,
-                self.currency,
-                self.target.key(),
-            ]
-        )
+        parts = [
+            self.entity,
+            self.kind.value,
+            self.period.isoformat(),
+            self.provider,
+            self.provider_account,
+            self.currency,
+            self.target.key(),
+        ]
+        return "|".join(parts) + (POOL_MARK + self.pool if self.pool else "")
 
     @classmethod
     def from_key(cls, text: str) -> Bucket:
+        text, _, pool = text.partition(POOL_MARK)
         entity, kind, period, provider, account, currency, target = text.split("|", 6)
         return cls(
             entity,
@@ -150,7 +155,11 @@ class Bucket:
             account,
             LedgerTarget.from_key(target),
             currency,
+            pool,
         )
+
+
+POOL_MARK = "\x1f"  # the unit separator: no account, class or pool name holds it
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -104,10 +105,45 @@ def _duplicate_key(node: Node | None) -> tuple[str, int, int] | None:
     return None
 
 
+def _invalid_timestamp(node: Node | None) -> tuple[str, int, str] | None:
+    """The first value YAML reads as a date or time that is not one (2026-02-30): (text, line, reason)."""
+    if isinstance(node, ScalarNode):
+        if str(getattr(node.tag, "value", node.tag)).endswith(":timestamp"):
+            try:
+                SafeConstructor().construct_yaml_timestamp(node)
+            except ValueError as exc:
+                return node.value, node.start_mark.line + 1, str(exc)
+        return None
+    children: list = []
+    if isinstance(node, MappingNode):
+        children = [child for pair in node.value for child in pair]
+    elif isinstance(node, SequenceNode):
+        children = list(node.value)
+    for child in children:
+        found = _invalid_timestamp(child)
+        if found:
+            return found
+    return None
+
+
 def load_yaml(text: str, source: str) -> tuple[Any, list[Problem]]:
-    """Parse YAML text. On a syntax error, return no document and one problem with file:line."""
+    """Parse YAML text. On a syntax error, a key written twice or a date that is not one, return no
+    document and one problem with file:line."""
     try:
-        duplicate = _duplicate_key(_parser().compose(text))
+        composed = _parser().compose(text)
+        invalid = _invalid_timestamp(composed)
+        if invalid:
+            value, line, reason = invalid
+            return None, [
+                Problem(
+                    source,
+                    str(line),
+                    "",
+                    f"{value} is not a date: {reason}",
+                    "write a real date as YYYY-MM-DD",
+                )
+            ]
+        duplicate = _duplicate_key(composed)
         if duplicate:
             key, line, first = duplicate
             return None, [

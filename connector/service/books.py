@@ -318,20 +318,28 @@ def report_books(books: Desired, planned: list[PlannedJournal], recorder) -> Non
         for o in books.overflow
         if any((k, o.provider, o.provider_account, o.day) in touched for k in accrued)
     ]
-    for provider, account, currency in sorted(
-        {(o.provider, o.provider_account, o.currency) for o in overflow}
+    for provider, account, currency, pool in sorted(
+        {(o.provider, o.provider_account, o.currency, o.pool) for o in overflow}
     ):
         mine = [
             o
             for o in overflow
-            if (o.provider, o.provider_account, o.currency) == (provider, account, currency)
+            if (o.provider, o.provider_account, o.currency, o.pool) == (provider, account, currency, pool)
         ]
         amount, days = sum((o.amount for o in mine), ZERO), sorted({o.day for o in mine})
+        fix = (
+            f"Import the FOCUS export that holds the Purchase row of {pool} (or record its lot with "
+            "`tokenbooks credits add`)"
+            if pool
+            else "Record the credit lot that covers it (`tokenbooks credits add`) or expect an invoice"
+        )
+        what = f"{provider} {account} usage ({days[0]}..{days[-1]})" + (
+            f" paid for by {pool}" if pool else ""
+        )
         recorder.event(
             "alert.prepaid_overflow",
-            f"{amount} {currency} of {provider} {account} usage ({days[0]}..{days[-1]}) is beyond its prepaid "
-            "credit lots: it is accrued as if billed in arrears. Record the credit lot that covers it "
-            "(`tokenbooks credits add`) or expect an invoice",
+            f"{amount} {currency} of {what} is beyond its prepaid credit lots: it is accrued as if billed in "
+            f"arrears. {fix}",
             level="warning",
             data={
                 "provider": provider,
@@ -339,6 +347,7 @@ def report_books(books: Desired, planned: list[PlannedJournal], recorder) -> Non
                 "amount": amount,
                 "currency": currency,
                 "days": days,
+                "pool": pool,
             },
         )
     for t in books.trueups:

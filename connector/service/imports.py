@@ -5,7 +5,10 @@ with file, row, column, reason and raw text) and the import is `partial`; an unr
 column, a damaged archive) stores nothing and the import is `failed`. Everything an import stores —
 facts, lots, invoices, events, its quarantined rows, its tally and the file's lineage (path, size,
 sha256, rows) — is written in one transaction. The tally proves that accepted + quarantined + skipped =
-input, in rows and in amounts per currency.
+input, in rows and in amounts per currency. Whatever stops an import, its run is recorded `failed` with
+the reason, never left `running`. A credit lot is never silently replaced by another purchase under the
+same id (`check_lots`): a correction of the same kind of record is stored and reported, a FOCUS lot and
+a lot a person recorded never replace each other.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from connector.sources.credit_files import read_credit_lots, read_customer_credi
 from connector.sources.focus import FocusFileError, FocusOptions, read_focus
 from connector.sources.focus_files import FileLineage, fingerprint
 from connector.sources.invoices import read_invoice_file
+from connector.sources.records import Record
 from connector.store.repositories import UnitOfWork
 from connector.store.tables import ImportRow
 
@@ -50,6 +54,7 @@ class ImportReport:
     quarantined: list[QuarantinedRow] = field(default_factory=list)
     stored: dict[str, int] = field(default_factory=dict)
     reason: str | None = None
+    warnings: list[str] = field(default_factory=list)  # what a person should know: a lot replaced …
 
     @property
     def rows_read(self) -> int:
@@ -68,41 +73,142 @@ def import_focus(
 ) -> ImportReport:
     """Import one FOCUS export (one or more files): facts per daily bucket, lots, invoice totals."""
     reporter = reporter or SilentReporter()
-    recorder = _recorder(ctx, "focus", paths, options.entity)
-    try:
-        batch = read_focus(paths, options, progress=lambda done, label: reporter.progress(label, done))
-    except FocusFileError as exc:
-        raise _failed(ctx, recorder, "focus", paths, options.entity, exc.problem) from None
+    with _recorder(ctx, "focus", paths, options.entity).failed_on_error() as recorder:
+        try:
+            batch = read_focus(paths, options, progress=lambda done, label: reporter.progress(label, done))
+        except FocusFileError as exc:
+            raise _failed(ctx, recorder, "focus", paths, options.entity, exc.problem) from None
+        with UnitOfWork(ctx.engine) as uow:
+            checked = check_lots(uow, batch.lots)
+        if checked.refused:
+            problems = [problem for _, problem in checked.refused]
+            raise _failed(ctx, recorder, "focus", paths, options.entity, problems[0], problems)
 
-    def store(uow: UnitOfWork, import_id: str, raw_id: int) -> dict[str, int]:
-        now = ctx.clock()
-        counts = {"facts_inserted": 0, "facts_restated": 0, "facts_unchanged": 0, "facts_withdrawn": 0}
-        by_scope: dict[tuple[str, str], list] = {}
-        for fact in batch.facts:
-            by_scope.setdefault((fact.source, fact.provider_account), []).append(fact)
-        for (source, account), (first, last) in batch.scopes().items():
-            facts = by_scope[(source, account)]
-            replaced = uow.facts.replace_window(
-                source=source,
-                provider_account=account,
-                first_day=first,
-                last_day=last,
-                facts=facts,
-                raw_payload_ids=dict.fromkeys((f.natural_key for f in facts), raw_id),
-                run_id=recorder.run_id,
-                now=now,
+        def store(uow: UnitOfWork, import_id: str, raw_id: int) -> dict[str, int]:
+            now = ctx.clock()
+            counts = {"facts_inserted": 0, "facts_restated": 0, "facts_unchanged": 0, "facts_withdrawn": 0}
+            by_scope: dict[tuple[str, str], list] = {}
+            for fact in batch.facts:
+                by_scope.setdefault((fact.source, fact.provider_account), []).append(fact)
+            for (source, account), (first, last) in batch.scopes().items():
+                facts = by_scope[(source, account)]
+                replaced = uow.facts.replace_window(
+                    source=source,
+                    provider_account=account,
+                    first_day=first,
+                    last_day=last,
+                    facts=facts,
+                    raw_payload_ids=dict.fromkeys((f.natural_key for f in facts), raw_id),
+                    run_id=recorder.run_id,
+                    now=now,
+                )
+                for name in ("inserted", "restated", "unchanged", "withdrawn"):
+                    counts[f"facts_{name}"] += getattr(replaced, name)
+                uow.bookmarks.advance(bookmark_id("focus", account), last.isoformat(), now)
+            for legacy, lot in checked.renamed:
+                uow.credit_lots.rename(lot.provider, lot.provider_account, legacy.lot_id, lot.lot_id)
+            for lot in batch.lots:
+                uow.credit_lots.upsert(lot, import_id=import_id, now=now)
+            counts |= checked.counts()
+            upsert_invoices(uow, batch.invoices, source="focus", clock=ctx.clock)
+            counts["invoices"] = len(batch.invoices)
+            return counts
+
+        return _finish(
+            ctx,
+            recorder,
+            "focus",
+            batch.files,
+            options.entity,
+            batch.tally,
+            batch.quarantined,
+            store,
+            checked.warnings,
+        )
+
+
+@dataclass
+class CheckedLots:
+    """Lots about to be stored, against those already stored under the same provider, account and id."""
+
+    new: int = 0
+    unchanged: int = 0
+    replaced: int = 0
+    warnings: list[str] = field(default_factory=list)
+    refused: list[tuple[CreditLot, Problem]] = field(default_factory=list)
+    renamed: list[tuple[CreditLot, CreditLot]] = field(default_factory=list)  # (stored lot, the lot it is)
+
+    def counts(self) -> dict[str, int]:
+        return {"lots_new": self.new, "lots_unchanged": self.unchanged, "lots_replaced": self.replaced}
+
+
+def check_lots(
+    uow: UnitOfWork, lots: Iterable[CreditLot], where: Callable[[CreditLot], str] = lambda _: ""
+) -> CheckedLots:
+    """Never a silent replace of a different lot: a lot id already stored for another purchase is replaced
+    only by the same kind of record (a corrected file, a restated export) and then said so; a FOCUS lot
+    and a lot a person recorded never replace each other (refused, naming both)."""
+    checked = CheckedLots()
+    for lot in lots:
+        stored = uow.credit_lots.find(lot.provider, lot.provider_account, lot.lot_id)
+        legacy = _legacy_focus_lot(uow, lot, checked) if stored is None else None
+        if legacy is not None:
+            checked.renamed.append((legacy, lot))
+            checked.replaced += 1
+            checked.warnings.append(
+                f"lot {legacy.lot_id} of {lot.provider} {lot.provider_account} is now {lot.lot_id} (FOCUS lots are "
+                f"named one per purchase): was {_describe(legacy)}, now {_describe(lot)}"
             )
-            for name in ("inserted", "restated", "unchanged", "withdrawn"):
-                counts[f"facts_{name}"] += getattr(replaced, name)
-            uow.bookmarks.advance(bookmark_id("focus", account), last.isoformat(), now)
-        for lot in batch.lots:
-            uow.credit_lots.upsert(lot, import_id=import_id, now=now)
-        counts["credit_lots"] = len(batch.lots)
-        upsert_invoices(uow, batch.invoices, source="focus", clock=ctx.clock)
-        counts["invoices"] = len(batch.invoices)
-        return counts
+        elif stored is None:
+            checked.new += 1
+        elif stored.same_purchase(lot):
+            checked.unchanged += 1
+        elif _from_focus(stored) != _from_focus(lot):
+            checked.refused.append(
+                (
+                    lot,
+                    Problem(
+                        lot.source if _from_focus(lot) else lot.source or "credits",
+                        where(lot),
+                        "lot_id",
+                        f"lot {lot.lot_id} of {lot.provider} {lot.provider_account} is already recorded from "
+                        f"{stored.source or 'another source'} ({_describe(stored)}); this is another purchase "
+                        f"({_describe(lot)})",
+                        "give this purchase its own lot id (a receipt or order number); a lot is never "
+                        "replaced by a record of another kind",
+                    ),
+                )
+            )
+        else:
+            checked.replaced += 1
+            checked.warnings.append(
+                f"lot {lot.lot_id} of {lot.provider} {lot.provider_account} replaced: was {_describe(stored)}, "
+                f"now {_describe(lot)}"
+            )
+    return checked
 
-    return _finish(ctx, recorder, "focus", batch.files, options.entity, batch.tally, batch.quarantined, store)
+
+def _legacy_focus_lot(uow: UnitOfWork, lot: CreditLot, checked: CheckedLots) -> CreditLot | None:
+    """The lot an earlier tokenbooks stored for this FOCUS purchase, named without the purchase's hash
+    (`<id>@<charge period>`): renamed, not kept beside it (which would count the prepaid money twice)."""
+    legacy_id, marked, _ = lot.lot_id.partition("#")
+    if (
+        not (_from_focus(lot) and marked)
+        or lot.refund_of
+        or any(old.lot_id == legacy_id for old, _ in checked.renamed)
+    ):
+        return None
+    stored = uow.credit_lots.find(lot.provider, lot.provider_account, legacy_id)
+    return stored if stored is not None and _from_focus(stored) else None
+
+
+def _from_focus(lot: CreditLot) -> bool:
+    return lot.source == "focus"
+
+
+def _describe(lot: CreditLot) -> str:
+    expiry = f", expiring {lot.expires_on}" if lot.expires_on else ""
+    return f"{lot.amount} {lot.currency} bought {lot.purchase_date}{expiry}"
 
 
 def import_invoices(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
@@ -118,32 +224,63 @@ def import_credit_lots(ctx: ImportContext, path: Path, *, entity: str) -> Import
         new = sum(1 for lot in lots if uow.credit_lots.upsert(lot, import_id=import_id, now=ctx.clock()))
         return {"lots_new": new, "lots_replaced": len(lots) - new}
 
-    return _import_records(ctx, "credits", path, entity, read_credit_lots, store)
+    return _import_records(ctx, "credits", path, entity, read_credit_lots, store, check=_check_lot_records)
+
+
+def _check_lot_records(
+    ctx: ImportContext, parsed: list[tuple[Record, CreditLot]], quarantined: list, tally: Tally
+) -> tuple[list[CreditLot], list[str]]:
+    """The lots of a file that may be stored; one that would replace a FOCUS lot is quarantined."""
+    locations = {id(lot): record for record, lot in parsed}
+    with UnitOfWork(ctx.engine) as uow:
+        checked = check_lots(uow, [lot for _, lot in parsed], lambda lot: locations[id(lot)].location)
+    refused = {id(lot) for lot, _ in checked.refused}
+    for lot, problem in checked.refused:
+        record = locations[id(lot)]
+        quarantined.append(QuarantinedRow(problem, record.raw, lot.amount, lot.currency))
+        tally.move(Disposition.ACCEPTED, Disposition.QUARANTINED, lot.amount, lot.currency)
+    return [lot for _, lot in parsed if id(lot) not in refused], checked.warnings
 
 
 def _import_records(
-    ctx: ImportContext, kind: str, path: Path, entity: str, read: Callable, store: Callable
+    ctx: ImportContext,
+    kind: str,
+    path: Path,
+    entity: str,
+    read: Callable,
+    store: Callable,
+    check: Callable | None = None,
 ) -> ImportReport:
     """A record file: read (good items, quarantined rows, tally, or a file problem), then store the items."""
-    recorder = _recorder(ctx, kind, [path], entity)
-    items, quarantined, tally, problem = read(path, entity)
-    if problem:
-        raise _failed(ctx, recorder, kind, [path], entity, problem)
-    return _finish(
-        ctx,
-        recorder,
-        kind,
-        [_lineage(path, tally)],
-        entity,
-        tally,
-        quarantined,
-        lambda uow, import_id, raw_id: store(uow, items, import_id),
-    )
+    with _recorder(ctx, kind, [path], entity).failed_on_error() as recorder:
+        items, quarantined, tally, problem = read(path, entity)
+        if problem:
+            raise _failed(ctx, recorder, kind, [path], entity, problem)
+        warnings: list[str] = []
+        if check is not None:
+            items, warnings = check(ctx, items, quarantined, tally)
+        return _finish(
+            ctx,
+            recorder,
+            kind,
+            [_lineage(path, tally)],
+            entity,
+            tally,
+            quarantined,
+            lambda uow, import_id, raw_id: store(uow, items, import_id),
+            warnings,
+        )
 
 
 def import_customer_credits(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
     """Customer credit events; each grant's balance is checked against what is already stored."""
-    recorder = _recorder(ctx, "customer-credits", [path], entity)
+    with _recorder(ctx, "customer-credits", [path], entity).failed_on_error() as recorder:
+        return _import_customer_credits(ctx, recorder, path, entity)
+
+
+def _import_customer_credits(
+    ctx: ImportContext, recorder: RunRecorder, path: Path, entity: str
+) -> ImportReport:
     parsed, quarantined, tally, problem = read_customer_credits(path, entity)
     if problem:
         raise _failed(ctx, recorder, "customer-credits", [path], entity, problem)
@@ -206,10 +343,12 @@ def _finish(
     tally: Tally,
     quarantined: list[QuarantinedRow],
     store: Store,
+    warnings: list[str] | None = None,
 ) -> ImportReport:
     import_id = str(uuid.uuid4())
     status = "partial" if quarantined else "succeeded"
     report = ImportReport(import_id, recorder.run_id, kind, files, status, tally, quarantined)
+    report.warnings = list(warnings or [])
     now = ctx.clock()
     with UnitOfWork(ctx.engine) as uow:
         raw_id = uow.raw.add(
@@ -226,6 +365,8 @@ def _finish(
         uow.imports.add(_import_row(report, entity, raw_id, now), quarantined, now)
         uow.commit()
     reason = f"{len(quarantined)} row(s) quarantined" if quarantined else None
+    for warning in report.warnings:
+        recorder.event("import.warning", warning, level="warning")
     recorder.event(
         "import.finished",
         f"{kind}: {tally.rows[Disposition.ACCEPTED]} accepted, {len(quarantined)} quarantined, "
@@ -263,7 +404,13 @@ def _import_row(report: ImportReport, entity: str, raw_id: int | None, now: Any)
 
 
 def _failed(
-    ctx: ImportContext, recorder: RunRecorder, kind: str, paths: list[Path], entity: str, problem: Problem
+    ctx: ImportContext,
+    recorder: RunRecorder,
+    kind: str,
+    paths: list[Path],
+    entity: str,
+    problem: Problem,
+    problems: list[Problem] | None = None,
 ) -> InputError:
     """Record a file that could not be read at all, and the error to raise: nothing of it was stored."""
     files = [FileLineage(str(p), *(fingerprint(p) if p.is_file() else (0, ""))) for p in paths]
@@ -275,12 +422,15 @@ def _failed(
     return InputError(
         f"{problem.source} cannot be imported; nothing from it was stored",
         fix=problem.fix or "correct the file and import it again",
-        problems=[problem],
+        problems=problems or [problem],
     )
 
 
 def record_credit_lot(ctx: ImportContext, lot: CreditLot) -> bool:
-    """A lot entered by hand (`tokenbooks credits add`), recorded as a run. True when it is new."""
+    """A lot entered by hand (`tokenbooks credits add`), recorded as a run. True when it is new.
+
+    Entering a lot id again replaces the lot (a correction, said so in the run); a lot id a FOCUS import
+    stored is refused (InputError): it is another purchase."""
     recorder = RunRecorder(
         ctx.engine,
         ctx.clock,
@@ -289,9 +439,15 @@ def record_credit_lot(ctx: ImportContext, lot: CreditLot) -> bool:
         entity=lot.entity,
         params={"lot_id": lot.lot_id},
     )
-    with UnitOfWork(ctx.engine) as uow:
+    with recorder.failed_on_error(), UnitOfWork(ctx.engine) as uow:
+        checked = check_lots(uow, [lot])
+        if checked.refused:
+            [(_, problem)] = checked.refused
+            raise InputError(problem.message, fix=problem.fix)
         new = uow.credit_lots.upsert(lot, import_id=None, now=ctx.clock())
         uow.commit()
+    for warning in checked.warnings:
+        recorder.event("import.warning", warning, level="warning")
     recorder.event(
         "credits.lot",
         f"{'added' if new else 'replaced'} credit lot {lot.lot_id}: {lot.amount} {lot.currency} of {lot.provider} "

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from connector import __version__
 from connector.domain.coverage import Coverage, SpendSummary, UnmappedPattern
-from connector.domain.desired import Desired, MissingRole, UsageCosts, desired_books
+from connector.domain.desired import Desired, MissingRole, UsageCosts, desired_books, not_yet_due
 from connector.domain.journals import Bucket, Journal, LedgerTarget
 from connector.domain.mapping import Category, MappingSet
 from connector.domain.mapping_history import MappingHistory
@@ -127,8 +127,8 @@ def plan_entity(
         except MissingRole as missing:
             raise missing_role(missing, mapping, ledger) from None
         converted = in_ledger_currency(report.books, options)
-        report.desired = converted.amounts
-        posted = posted_for_plan(uow, entity, first, last)
+        report.desired = _due(converted.amounts, options.as_of)
+        posted = _due(posted_for_plan(uow, entity, first, last), options.as_of)
         planned = plan(
             report.desired,
             posted,
@@ -175,6 +175,10 @@ def _commit_journals(uow: UnitOfWork, entity: str, ids: list[int], run_id: str |
         data={"entity": entity, "journals": {key: d.as_data() for (_, key), (_, d) in digests.items()}},
         now=now,
     )
+
+
+def _due(amounts: dict[Bucket, Decimal], as_of: date) -> dict[Bucket, Decimal]:
+    return {bucket: amount for bucket, amount in amounts.items() if not not_yet_due(bucket, as_of)}
 
 
 def _classify(

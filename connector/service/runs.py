@@ -92,6 +92,7 @@ class RunRecorder:
         self.run_id = str(uuid.uuid4())
         self.kind = kind
         self.entity = entity
+        self.finished = False
         start_run(self.run_id, entity)  # every log line from here on names this run
         log.info("%s started", kind, extra={"event": "run.started"})
         with UnitOfWork(engine) as uow:
@@ -139,6 +140,7 @@ class RunRecorder:
                 now=self.clock(),
             )
             uow.commit()
+        self.finished = True
         log.log(
             logging.ERROR if status == "failed" else logging.INFO,
             "%s %s%s",
@@ -149,6 +151,17 @@ class RunRecorder:
         )
         end_run()
         return RunOutcome(self.run_id, status, reason, stats)
+
+    @contextmanager
+    def failed_on_error(self) -> Iterator[RunRecorder]:
+        """The run, recorded `failed` with the reason if anything raises before it finished (never left
+        `running`); the exception goes on to the caller."""
+        try:
+            yield self
+        except BaseException as exc:
+            if not self.finished:
+                self.finish("failed", reason=str(exc) or type(exc).__name__)
+            raise
 
 
 def fail_unfinished(error: BaseException) -> list[str]:

@@ -44,7 +44,10 @@ EVENTS = RecordFormat(
 
 def read_credit_lots(
     path: Path, default_entity: str
-) -> tuple[list[CreditLot], list[QuarantinedRow], Tally, Problem | None]:
+) -> tuple[list[tuple[Record, CreditLot]], list[QuarantinedRow], Tally, Problem | None]:
+    """The file's good lots with the record each came from, its quarantined rows, the tally, or a problem
+    that refuses the whole file."""
+
     def parse_one(record: Record, source: str, problems: list[Problem]) -> CreditLot | None:
         v, at = record.values, record.location
         if not required_text(v, LOT_COLUMNS, source, at, problems):
@@ -91,8 +94,7 @@ def read_credit_lots(
             "check the currency (ISO 4217) and that expires_on is after purchase_date",
         )
 
-    accepted, quarantined, tally, problem = read_record_file(path, LOTS, parse_one)
-    return [lot for _, lot in accepted], quarantined, tally, problem
+    return read_record_file(path, LOTS, parse_one)
 
 
 def read_customer_credits(

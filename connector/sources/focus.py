@@ -1,20 +1,23 @@
 """FOCUS 1.0–1.2 exports (AWS Bedrock, Azure OpenAI, Google Vertex AI, any FOCUS provider) into facts.
 
-Rows are streamed (see `focus_files`), checked one by one and aggregated into daily buckets — one fact
-per UTC day × billing account × billing period × charge category × sub account × service × SKU meter ×
-region × resource × tags … — so an hourly export of millions of rows becomes a few thousand facts.
+Rows are streamed (see `focus_files`), checked one by one and summed into buckets (`focus_aggregate`,
+step 1: what a `GROUP BY` over the export gives), which become facts, credit lots and invoice totals
+(step 2) — so an hourly export of millions of rows becomes a few thousand facts.
 
-What each row becomes (docs/focus.md):
-- ChargeCategory Usage / Credit / Tax / Adjustment → facts of that charge category (the planner books
-  usage; the others are stored for the policies that book them);
-- Purchase → a credit lot (prepaid, an asset), not an expense;
+What each row becomes is decided by FOCUS's own columns (docs/focus.md, with each case's journal):
+- Usage / Credit / Tax / Adjustment → facts; usage a commitment or virtual currency paid for is booked at
+  its EffectiveCost, the part beyond BilledCost drawn from that purchase's prepaid pool;
+- Purchase → a credit lot of the commitment, virtual currency or term it buys (a negative one refunds
+  it); a recurring commitment fee consumed the same day is expense, not a lot;
+- a charge period longer than a day is spread over its days;
 - ChargeClass Correction → a fact of its own in the *corrected* period (its charge day), tagged with the
   billing period that carries it, so it adds to the original bucket instead of replacing it;
 - InvoiceId + BilledCost → invoice totals (the part of each invoice this import covers).
 
 Rows of services outside the filter (default: ServiceCategory "AI and Machine Learning") are skipped and
-counted. A bad row is quarantined with its row, column and reason; the rest go on. A header without a
-column the import cannot do without refuses the file.
+counted. A bad row is quarantined with its row, column and reason; the rest go on. A file the import
+cannot read whole — a missing or repeated column, a damaged archive, a stray quote that swallows lines,
+text that is not UTF-8 — is refused, and nothing of it is stored.
 """
 
 from __future__ import annotations
@@ -25,35 +28,43 @@ import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
 
 from connector.domain.credits import CreditLot
 from connector.domain.errors import Problem
-from connector.domain.facts import (
-    ChargeCategory,
-    Fact,
-)
+from connector.domain.facts import ChargeCategory, Fact
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
 from connector.domain.invoices import Invoice
-from connector.domain.money import MoneyError, currency_code, parse_amount, parse_quantity
+from connector.domain.money import ZERO, MoneyError, currency_code, parse_amount, parse_quantity
 from connector.sources.base import dimension_text
-from connector.sources.focus_aggregate import PURCHASE, FocusAggregate, StaticPart
-from connector.sources.focus_files import FileLineage, fingerprint, open_rows
+from connector.sources.focus_aggregate import (
+    PURCHASE,
+    FocusAggregate,
+    StaticPart,
+    book_buckets,
+    check_stored,
+)
+from connector.sources.focus_files import FileLineage, fingerprint, first_multiline_row, open_rows
 
 AI_SERVICES = ("AI and Machine Learning",)
 SOURCE = "focus"
 PROVIDER_ALIASES = {"amazon web services": "aws", "aws": "aws", "microsoft": "azure", "google cloud": "gcp"}
 CATEGORIES = {c.value: c for c in ChargeCategory}
+FREQUENCIES = {"one-time": "one-time", "recurring": "recurring", "usage-based": "usage-based"}
+STATUSES = ("used", "unused")
 NULLS = frozenset(("", "null", "NULL", "Null"))
 PROGRESS_EVERY = 50_000
-MISSING = object()
+DAY = timedelta(days=1)
+# Columns that name each row of an export (a provider line id): two rows with different ids are two
+# charges even when every other value is the same. `--row-id` names another.
+ROW_ID_COLUMNS = ("x_LineItemId", "x_RowId")
 # Joins a row's static values into one cache key. A value holding a NUL is quarantined (`_check_static`),
 # so two different rows never share a key.
 SEPARATOR = "\x00"
-SKIPPED = StaticPart(ChargeCategory.USAGE, "USD", "", "", None, False, (), None, None, (), skip=True)
+SKIPPED = StaticPart(ChargeCategory.USAGE, "USD", "", "", None, False, (), None, (), skip=True)
 # fact dimension → the FOCUS columns it is read from, first present wins
 DIMENSION_COLUMNS: dict[str, tuple[str, ...]] = {
     "sub_account": ("SubAccountId",),
@@ -67,10 +78,15 @@ DIMENSION_COLUMNS: dict[str, tuple[str, ...]] = {
     "publisher": ("PublisherName",),
     "line_item": ("ChargeDescription",),
     "unit": ("ConsumedUnit", "PricingUnit"),
+    "commitment": ("CommitmentDiscountId",),
+    "commitment_status": ("CommitmentDiscountStatus",),
+    "capacity_reservation": ("CapacityReservationId",),
+    "capacity_reservation_status": ("CapacityReservationStatus",),
 }
 FIX_ROW = (
     "correct the row in the export (or ask the provider for a corrected export) and import the file again"
 )
+FIX_UTF8 = "save the file as UTF-8 (Excel: Save As → CSV UTF-8) and import it again"
 
 
 class FocusFileError(Exception):
@@ -87,8 +103,10 @@ class FocusOptions:
     timezone: str = "UTC"
     services: tuple[str, ...] | None = AI_SERVICES  # None: every service
     provider: str | None = None  # when the export has no ProviderName
-    account: str | None = None  # when the export has no BillingAccountId column
-    currency: str | None = None  # when the export has no BillingCurrency column
+    account: str | None = None  # when the export has no BillingAccountId (else: a check of it)
+    currency: str | None = None  # when the export has no BillingCurrency (else: a check of it)
+    accept_duplicates: bool = False  # identical rows are distinct charges (an export without line ids)
+    row_id: str | None = None  # the column naming each row (a provider line id), beyond ROW_ID_COLUMNS
 
 
 @dataclass
@@ -118,23 +136,50 @@ def read_focus(
 ) -> FocusBatch:
     """Parse, check and aggregate FOCUS files (one export, possibly in several parts)."""
     batch = FocusBatch()
-    aggregate = FocusAggregate(options.entity, options.timezone, SOURCE)
+    aggregate = FocusAggregate()
     accepted = 0
     for path in paths:
-        size, sha = fingerprint(path)
+        size, sha = fingerprint(_readable(path))
         reader = _FileReader(path, options, batch, aggregate, progress)
         rows = reader.run()
         batch.files.append(FileLineage(str(path), size, sha, rows))
         batch.rows_read += rows
         accepted += reader.accepted
-    # accepted amounts are the buckets' and purchases' exact sums: the same numbers, summed once
-    batch.tally.add_many(Disposition.ACCEPTED, accepted, aggregate.amounts_by_currency())
-    batch.facts, batch.lots, batch.invoices = (
-        aggregate.facts(),
-        aggregate.lots(),
-        aggregate.invoices(),
+    # accepted amounts are the buckets' exact sums of BilledCost: the same numbers, summed once
+    amounts = aggregate.amounts_by_currency()
+    batch.tally.add_many(Disposition.ACCEPTED, accepted, amounts)
+    books = book_buckets(
+        aggregate.buckets(),
+        aggregate.dim_names,
+        entity=options.entity,
+        timezone=options.timezone,
+        source=SOURCE,
     )
+    check_stored(amounts, books)
+    batch.facts, batch.lots, batch.invoices = books.facts, books.lots, books.invoices
     return batch
+
+
+def _readable(path: Path) -> Path:
+    """The path, or a FocusFileError saying why it is not a file the import can read."""
+    fix = "give the path of an export file (.csv, .csv.gz or .parquet)"
+    if path.is_dir():
+        raise FocusFileError(
+            Problem(str(path), "", "", "is a directory, not a file", f"{fix}, e.g. {path}/*.csv.gz")
+        )
+    if not path.exists():
+        raise FocusFileError(Problem(str(path), "", "", "no such file", f"check the path; {fix}"))
+    if path.stat().st_size == 0:
+        raise FocusFileError(
+            Problem(
+                str(path),
+                "",
+                "",
+                "the file is empty (0 bytes)",
+                "export the data again; an export has a header row",
+            )
+        )
+    return path
 
 
 class _Columns:
@@ -142,11 +187,13 @@ class _Columns:
 
     def __init__(self, header: list[str], path: Path, options: FocusOptions) -> None:
         self.width = len(header)
-        self.index = {name.lower(): i for i, name in enumerate(header)}
         self.path = path
+        self._refuse_repeated(header)
+        self.index = {name.lower(): i for i, name in enumerate(header)}
         self.start = self._need("ChargePeriodStart")
         self.category = self._need("ChargeCategory")
         self.cost = self._need("BilledCost")
+        self.effective = self._find("EffectiveCost")
         self.currency = self._need("BillingCurrency", options.currency, "--currency")
         self.account = self._need("BillingAccountId", options.account, "--account")
         self.provider = self._find("ProviderName", "ServiceProviderName")
@@ -161,7 +208,8 @@ class _Columns:
         self.tags = self._find("Tags")
         self.quantity = self._find("ConsumedQuantity")
         self.invoice = self._find("InvoiceId")
-        self.lot_hint = self._find("CommitmentDiscountId", "SkuPriceId", "SkuId")
+        self.row_id = self._row_id(options.row_id)
+        self.row_id_name = header[self.row_id] if self.row_id is not None else ""
         found = [self._find(*names) for names in DIMENSION_COLUMNS.values()]
         self.dim_names = tuple(
             name for name, i in zip(DIMENSION_COLUMNS, found, strict=True) if i is not None
@@ -178,7 +226,10 @@ class _Columns:
             "billing_period": self.billing_period,
             "tags": self.tags,
             "invoice": self.invoice,
-            "lot_hint": self.lot_hint,
+            "commitment": self._find("CommitmentDiscountId"),
+            "frequency": self._find("ChargeFrequency"),
+            "sku_price": self._find("SkuPriceId", "SkuId"),
+            "pricing_currency": self._find("PricingCurrency"),
             **{f"dim:{name}": i for name, i in zip(DIMENSION_COLUMNS, found, strict=True) if i is not None},
         }
         present = {name: i for name, i in static.items() if i is not None}
@@ -186,6 +237,39 @@ class _Columns:
         self.static_headers = {name: header[i] for name, i in present.items()}  # for messages
         getter = itemgetter(*present.values())
         self.static = getter if len(present) > 1 else (lambda row: (getter(row),))  # always a tuple
+
+    def _refuse_repeated(self, header: list[str]) -> None:
+        """A column named twice: which one holds the value? (csv readers silently keep the last.)"""
+        first: dict[str, int] = {}
+        for number, name in enumerate(header, start=1):
+            if name.lower() in first:
+                raise FocusFileError(
+                    Problem(
+                        str(self.path),
+                        "row 1 (header)",
+                        name,
+                        f"the header names {name} twice (columns {first[name.lower()]} and {number}); the "
+                        "import cannot tell which one holds the value",
+                        "remove or rename one of the two columns and import the file again",
+                    )
+                )
+            first[name.lower()] = number
+
+    def _row_id(self, named: str | None) -> int | None:
+        if named is None:
+            return self._find(*ROW_ID_COLUMNS)
+        found = self._find(named)
+        if found is None:
+            raise FocusFileError(
+                Problem(
+                    str(self.path),
+                    "row 1 (header)",
+                    named,
+                    "--row-id names a column the file does not have",
+                    "give the column that holds each row's line id, or leave --row-id out",
+                )
+            )
+        return found
 
     def _find(self, *names: str) -> int | None:
         for name in names:
@@ -229,17 +313,43 @@ class _FileReader:
         self.services = None if options.services is None else frozenset(options.services)
         self.times: dict[str, tuple[datetime, date] | None] = {}
         self.parts: dict[str, StaticPart | Refusal] = {}  # joined raw static values → their checked part
-        self.spans: dict[tuple[str, str], tuple | Refusal] = {}  # (start, end) text → (start, UTC day, end)
+        self.spans: dict[tuple[str, str], tuple | Refusal] = {}  # (start, end) text → its checked span
         self.accepted = 0
 
     def run(self) -> int:
         try:
-            header, rows = open_rows(self.path)
-        except (OSError, EOFError, UnicodeDecodeError, csv.Error, ValueError) as exc:
+            stream = open_rows(self.path)
+        except UnicodeDecodeError as exc:
             raise FocusFileError(
-                Problem(self.file, "", "", f"cannot read the file: {exc}", "check the path and format")
+                Problem(
+                    self.file,
+                    "row 1 (header)",
+                    "",
+                    f"is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                    FIX_UTF8,
+                )
             ) from None
-        self.col = _Columns(header, self.path, self.options)
+        except (OSError, EOFError, csv.Error, ValueError) as exc:
+            raise FocusFileError(
+                Problem(
+                    self.file,
+                    "",
+                    "",
+                    f"cannot be read as CSV (optionally gzip-compressed) or Parquet: {exc}",
+                    "check that this is a FOCUS export file (.csv, .csv.gz or .parquet)",
+                )
+            ) from None
+        if not stream.header:
+            raise FocusFileError(
+                Problem(
+                    self.file,
+                    "row 1 (header)",
+                    "",
+                    "the file is empty: it has no header row",
+                    "export the data again",
+                )
+            )
+        self.col = _Columns(stream.header, self.path, self.options)
         if self.aggregate.dim_names and self.aggregate.dim_names != self.col.dim_names:
             raise FocusFileError(
                 Problem(
@@ -253,9 +363,15 @@ class _FileReader:
         self.aggregate.dim_names = self.col.dim_names
         count = 0
         try:
-            count = self._rows(rows)
+            count = self._rows(stream.rows)
         except _Damaged as damaged:
             count = damaged.count
+            if damaged.encoding:
+                raise FocusFileError(
+                    Problem(
+                        self.file, f"row {count + 2}", "", f"is not UTF-8 text ({damaged.reason})", FIX_UTF8
+                    )
+                ) from None
             raise FocusFileError(
                 Problem(
                     self.file,
@@ -265,15 +381,46 @@ class _FileReader:
                     "download the export again; nothing from this file was stored",
                 )
             ) from None
+        if stream.physical_lines is not None and stream.physical_lines() != count + 1:
+            self._refuse_swallowed_lines(stream.physical_lines(), count)
         return count
+
+    def _refuse_swallowed_lines(self, lines: int, rows: int) -> None:
+        """More physical lines than rows: a value ran across line ends (a stray quote), so the rows after
+        it were read as part of it and their amounts never counted. Refuse, naming where it starts."""
+        found = first_multiline_row(self.path)
+        where, detail = "", ""
+        if found is not None:
+            row, first_line, last_line = found
+            where = f"row {row}"
+            detail = f"; row {row} starts on line {first_line} and runs to line {last_line}"
+        raise FocusFileError(
+            Problem(
+                self.file,
+                where,
+                "",
+                f"the file has {lines - 1} data lines but reads as {rows} rows: a quote opened in a value is "
+                f"closed lines later (or never), so the lines between would vanish into one value{detail}",
+                "remove the stray quote (or the line break inside the quoted value) and import the file again; "
+                "nothing from this file was stored",
+            )
+        )
 
     def _rows(self, rows: Iterator) -> int:
         """The hot loop: one pass, locals only, the per-row work kept to what varies per row."""
         c, width = self.col, self.col.width
         static, parts, spans, join = c.static, self.parts, self.spans, SEPARATOR.join
-        remember = {}.setdefault  # hash of a whole row → the first row it was seen on
-        i_start, i_end, i_cost, i_quantity = c.start, c.end, c.cost, c.quantity
-        buckets, progress, count, accepted = self.aggregate.buckets, self.progress, 0, 0
+        remember = {}.setdefault  # a row's identity (line id, else the whole row) → the first row it was on
+        check_repeats = not self.options.accept_duplicates or c.row_id is not None
+        i_start, i_end, i_cost, i_effective, i_quantity, i_row_id = (
+            c.start,
+            c.end,
+            c.cost,
+            c.effective,
+            c.quantity,
+            c.row_id,
+        )
+        sums, progress, count, accepted = self.aggregate.sums, self.progress, 0, 0
         try:
             for count, row in enumerate(rows, start=1):
                 row_no = count + 1
@@ -291,7 +438,7 @@ class _FileReader:
                 key = join(static(row))  # one string hashes faster than a tuple of twenty
                 part = parts.get(key)
                 if part is None:
-                    part = parts[key] = self._check_static(static(row))
+                    part = parts[key] = self._check_static(static(row), row_no)
                 if type(part) is Refusal:
                     self._quarantine(row_no, part.column, part.reason, row)
                     continue
@@ -299,10 +446,17 @@ class _FileReader:
                     amount, currency = self._amount_of(row)
                     self.batch.tally.add(Disposition.SKIPPED, amount, currency)
                     continue
-                earlier = remember(hash(tuple(row)), row_no)
-                if earlier != row_no:
-                    self._quarantine(row_no, "", f"repeats row {earlier} exactly (a duplicated line)", row)
-                    continue
+                if check_repeats:
+                    if i_row_id is None:  # the common case, inline: the whole row is its identity
+                        earlier = remember(hash(tuple(row)), row_no)
+                        if earlier != row_no:
+                            self._quarantine(row_no, "", _exact_repeat(earlier), row)
+                            continue
+                    else:
+                        repeat = self._repeat(remember, row, row_no, i_row_id)
+                        if repeat is not None:
+                            self._quarantine(row_no, repeat.column, repeat.reason, row)
+                            continue
                 span_key = (row[i_start], row[i_end] if i_end is not None else "")
                 span = spans.get(span_key)
                 if span is None:
@@ -318,6 +472,18 @@ class _FileReader:
                 except MoneyError as exc:
                     self._quarantine(row_no, "BilledCost", str(exc), row)
                     continue
+                effective = amount
+                if i_effective is None or row[i_effective] == text:
+                    pass  # no column, or the same text as BilledCost (most rows): nothing more to read
+                elif row[i_effective] not in NULLS:
+                    effective = _cost(row[i_effective])
+                    if type(effective) is str:
+                        self._quarantine(row_no, "EffectiveCost", effective, row)
+                        continue
+                elif part.commitment or part.virtual:
+                    reason = "is empty, but the row names what paid for it: its cost cannot be known"
+                    self._quarantine(row_no, "EffectiveCost", reason, row)
+                    continue
                 quantity = None
                 if i_quantity is not None and row[i_quantity] not in NULLS:
                     quantity = parse_quantity(row[i_quantity])
@@ -327,43 +493,75 @@ class _FileReader:
                         )
                         continue
                 accepted += 1
-                if part.category is PURCHASE:
-                    self.aggregate.purchase(part, span[0], span[2], amount)
-                    continue
-                bucket_key = (part, span[1])
-                bucket = buckets.get(bucket_key)
+                # a purchase keeps its exact charge period (a lot's term); other charges their UTC day,
+                # or their period when it is longer than a day (spread over its days in step 2)
+                when = span[3] if part.category is not PURCHASE else span[4]
+                bucket = sums.get((part, when))
                 if bucket is None:
-                    buckets[bucket_key] = [amount, quantity, quantity is not None]
+                    sums[(part, when)] = [
+                        amount,
+                        amount if amount < 0 else ZERO,
+                        effective,
+                        ZERO if quantity is None else quantity,
+                        0 if quantity is None else 1,
+                        1,
+                    ]
                 else:
                     bucket[0] += amount
-                    if bucket[2] and quantity is not None:
-                        bucket[1] += quantity
-                    else:
-                        bucket[1], bucket[2] = None, False
+                    if amount < 0:
+                        bucket[1] += amount
+                    bucket[2] += effective
+                    if quantity is not None:
+                        bucket[3] += quantity
+                        bucket[4] += 1
+                    bucket[5] += 1
                 if progress and count % PROGRESS_EVERY == 0:
                     progress(count, f"FOCUS {self.path.name}")
-        except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+        except UnicodeDecodeError as exc:
+            raise _Damaged(count, f"{exc.reason} at byte {exc.start} of a block", encoding=True) from None
+        except (OSError, EOFError, zlib.error) as exc:
             raise _Damaged(count, str(exc)) from None
         self.accepted = accepted
         return count
 
+    def _repeat(self, remember, row: list[str], row_no: int, i_row_id: int) -> Refusal | None:
+        """A row an earlier row already gave: the same line id, or (an empty id, unless duplicates are
+        accepted) the very same values."""
+        line_id = row[i_row_id].strip()
+        if line_id:
+            earlier = remember(("id", line_id), (row_no, hash(tuple(row))))
+            if earlier[0] == row_no:
+                return None
+            column = self.col.row_id_name
+            same = "with the same values" if earlier[1] == hash(tuple(row)) else "with other values"
+            return Refusal(
+                column,
+                f"line id {line_id!r} was already given by row {earlier[0]} {same} (a duplicated line)",
+            )
+        if self.options.accept_duplicates:
+            return None
+        earlier = remember(hash(tuple(row)), row_no)
+        return None if earlier == row_no else Refusal("", _exact_repeat(earlier))
+
     # ------------------------------------------------------------------------------ the static columns
 
     def _check_span(self, start_text: str, end_text: str) -> tuple | Refusal:
-        """A row's charge period, checked once per distinct (start, end) pair."""
+        """A row's charge period, checked once per distinct (start, end) pair: (start, UTC day, end, the
+        bucket of a charge — its day, or (start, end) when longer than a day —, the bucket of a purchase)."""
         start = self._time(start_text)
         if start is None:
             return Refusal("ChargePeriodStart", _bad_time(start_text))
         if self.col.end is None:
-            return (start[0], start[1], None)
+            return (start[0], start[1], None, start[1], (start[0], None))
         end = self._time(end_text)
         if end is None:
             return Refusal("ChargePeriodEnd", _bad_time(end_text))
         if end[0] <= start[0]:
             return Refusal("ChargePeriodEnd", f"{end_text!r} is not after ChargePeriodStart")
-        return (start[0], start[1], end[0])
+        charge = start[1] if end[0] - start[0] <= DAY else (start[0], end[0])
+        return (start[0], start[1], end[0], charge, (start[0], end[0]))
 
-    def _check_static(self, values: tuple) -> StaticPart | Refusal:
+    def _check_static(self, values: tuple, row_no: int) -> StaticPart | Refusal:
         """Check the columns that repeat across a bucket's rows, once per distinct combination."""
         raw = dict(zip(self.col.static_names, values, strict=True))
         o = self.options
@@ -377,12 +575,21 @@ class _FileReader:
             return Refusal(
                 "ChargeCategory", f"{raw['category']!r} is not Usage, Purchase, Credit, Tax or Adjustment"
             )
-        currency = _currency(raw.get("currency", o.currency or ""))
-        if currency is None:
-            return Refusal("BillingCurrency", f"{raw.get('currency')!r} is not an ISO 4217 currency code")
-        account = raw["account"].strip() if "account" in raw else o.account or ""
+        currency = self._given_or_column(raw, "currency", "BillingCurrency", o.currency, "--currency")
+        if type(currency) is Refusal:
+            return currency
+        if _currency(currency) is None:
+            return Refusal("BillingCurrency", f"{currency!r} is not an ISO 4217 currency code")
+        currency = _currency(currency)
+        account = self._given_or_column(raw, "account", "BillingAccountId", o.account, "--account")
+        if type(account) is Refusal:
+            return account
         if account in NULLS:
             return Refusal("BillingAccountId", "is empty (FOCUS requires a billing account)")
+        provider = self._provider(raw.get("provider", ""))
+        mixed = self._one_currency_per_account(provider, account, currency, row_no)
+        if mixed is not None:
+            return mixed
         charge_class = _null(raw.get("charge_class", ""))
         if charge_class is not None and charge_class.lower() != "correction":
             return Refusal("ChargeClass", f"{raw['charge_class']!r} is neither empty nor Correction")
@@ -395,17 +602,65 @@ class _FileReader:
         tags = _parse_tags(raw["tags"]) if "tags" in raw else ()
         if tags is None:
             return Refusal("Tags", f"{raw['tags'][:80]!r} is not a JSON object of flat values")
+        frequency = _null(raw.get("frequency", ""))
+        if frequency is not None:
+            frequency = FREQUENCIES.get(frequency.lower())
+            if frequency is None:
+                return Refusal(
+                    "ChargeFrequency", f"{raw['frequency']!r} is not One-Time, Recurring or Usage-Based"
+                )
+        status = _null(raw.get("dim:commitment_status", ""))
+        if status is not None and status.lower() not in STATUSES:
+            return Refusal("CommitmentDiscountStatus", f"{status!r} is neither Used nor Unused")
+        pricing = _null(raw.get("pricing_currency", ""))
         return StaticPart(
             category=category,
             currency=currency,
             account=account,
-            provider=self._provider(raw.get("provider", "")),
+            provider=provider,
             period=period,
             correction=charge_class is not None,
             tags=tags,
             invoice=_null(raw.get("invoice", "")),
-            lot_hint=_null(raw.get("lot_hint", "")),
             dims=tuple(_null(raw[f"dim:{name}"]) for name in self.col.dim_names),
+            commitment=_null(raw.get("commitment", "")),
+            frequency=frequency,
+            sku_price=_null(raw.get("sku_price", "")),
+            virtual=pricing if pricing is not None and _currency(pricing) is None else None,
+        )
+
+    def _given_or_column(
+        self, raw: dict, name: str, column: str, given: str | None, option: str
+    ) -> str | Refusal:
+        """A value the command line may give: the column's value, which must agree with the option when
+        both are there; the option's where the column is missing or empty."""
+        value = raw[name].strip() if name in raw else ""
+        if value in NULLS:
+            return given or ""
+        if given is None:
+            return value
+        same = value.upper() == given.strip().upper() if name == "currency" else value == given.strip()
+        if not same:
+            return Refusal(
+                column,
+                f"{value!r} differs from {option} {given}: the row is not what the command says it imports",
+            )
+        return value
+
+    def _one_currency_per_account(
+        self, provider: str, account: str, currency: str, row_no: int
+    ) -> Refusal | None:
+        """A billing account is billed in one currency (FOCUS BillingCurrency): a row in another one would
+        split its invoice silently."""
+        known = self.aggregate.account_currency.setdefault(
+            (provider, account), (currency, f"{self.file} row {row_no}")
+        )
+        if known[0] == currency:
+            return None
+        return Refusal(
+            "BillingCurrency",
+            f"billing account {account} is billed in {known[0]} ({known[1]}), but this row says {currency}: "
+            "an account has one billing currency",
         )
 
     # ---------------------------------------------------------------------------------------- helpers
@@ -425,7 +680,8 @@ class _FileReader:
             amount = parse_amount(row[c.cost])
         except MoneyError:
             return None, None
-        currency = _currency(row[c.currency] if c.currency is not None else self.options.currency or "")
+        text = row[c.currency] if c.currency is not None else ""
+        currency = _currency(text if text.strip() not in NULLS else self.options.currency or "")
         return (amount, currency) if currency else (None, None)
 
     def _time(self, text: str) -> tuple[datetime, date] | None:
@@ -460,9 +716,25 @@ class Refusal:
 
 
 class _Damaged(Exception):
-    def __init__(self, count: int, reason: str) -> None:
+    def __init__(self, count: int, reason: str, encoding: bool = False) -> None:
         super().__init__(reason)
-        self.count, self.reason = count, reason
+        self.count, self.reason, self.encoding = count, reason, encoding
+
+
+def _exact_repeat(earlier: int) -> str:
+    return (
+        f"repeats row {earlier} exactly (a duplicated line); if the export really holds identical "
+        "charges, import it with --accept-duplicates"
+    )
+
+
+def _cost(text: str) -> Decimal | str:
+    """A FOCUS cost value, or the reason it is not one."""
+    try:
+        amount = parse_amount(text)
+    except MoneyError as exc:
+        return str(exc)
+    return f"{text!r} has a + sign, which FOCUS numbers may not carry" if "+" in text else amount
 
 
 def _currency(text: str) -> str | None:

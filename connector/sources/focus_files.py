@@ -13,7 +13,7 @@ import csv
 import gzip
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,17 +59,25 @@ def is_gzip(path: Path) -> bool:
         return handle.read(2) == b"\x1f\x8b"
 
 
-def open_rows(path: Path) -> tuple[list[str], Iterator[list[str] | UnreadableRow]]:
-    """The header (names stripped of spaces and any BOM) and an iterator over the data rows.
+@dataclass
+class RowStream:
+    """A file's header (names stripped of spaces and any BOM), an iterator over its data rows, and — for
+    CSV — how many physical lines the reader has consumed so far (None for Parquet, which has no lines)."""
 
-    A damaged archive (a truncated gzip) raises EOFError or OSError from the iterator: the caller must
-    refuse the file, since what follows the damage is unknown."""
+    header: list[str]
+    rows: Iterator[list[str] | UnreadableRow]
+    physical_lines: Callable[[], int] | None = None
+
+
+def open_rows(path: Path) -> RowStream:
+    """The file's rows. A damaged archive (a truncated gzip) raises EOFError or OSError from the iterator:
+    the caller must refuse the file, since what follows the damage is unknown."""
     if is_parquet(path):
         return _parquet_rows(path)
     return _csv_rows(path)
 
 
-def _csv_rows(path: Path) -> tuple[list[str], Iterator[list[str] | UnreadableRow]]:
+def _csv_rows(path: Path) -> RowStream:
     csv.field_size_limit(CSV_FIELD_LIMIT)
     opener = gzip.open if is_gzip(path) else open
     handle = opener(path, "rt", encoding="utf-8-sig", newline="")
@@ -89,10 +97,24 @@ def _csv_rows(path: Path) -> tuple[list[str], Iterator[list[str] | UnreadableRow
                 except csv.Error as exc:  # one bad line; the reader goes on after it
                     yield UnreadableRow(str(exc))
 
-    return [name.strip().lstrip("\ufeff") for name in header], rows()
+    return RowStream([name.strip().lstrip("\ufeff") for name in header], rows(), lambda: reader.line_num)
 
 
-def _parquet_rows(path: Path) -> tuple[list[str], Iterator[list[str]]]:
+def first_multiline_row(path: Path) -> tuple[int, int, int] | None:
+    """The first data row that spans several physical lines: (row number, its first line, its last line),
+    the header being row 1 and line 1. A stray quote makes the csv module read on, across line ends, to
+    the next quote — possibly swallowing the rest of the file into one value."""
+    stream = _csv_rows(path)
+    before = stream.physical_lines() if stream.physical_lines else 1
+    for number, _row in enumerate(stream.rows, start=2):
+        after = stream.physical_lines()  # type: ignore[misc]
+        if after - before > 1:
+            return number, before + 1, after
+        before = after
+    return None
+
+
+def _parquet_rows(path: Path) -> RowStream:
     import pyarrow.parquet as pq  # imported here: only Parquet imports pay for pyarrow
 
     parquet = pq.ParquetFile(path)
@@ -103,7 +125,7 @@ def _parquet_rows(path: Path) -> tuple[list[str], Iterator[list[str]]]:
             columns = [_as_text(batch.column(i)) for i in range(batch.num_columns)]
             yield from (list(values) for values in zip(*columns, strict=True))
 
-    return names, rows()
+    return RowStream(names, rows())
 
 
 def _as_text(column) -> list[str]:

@@ -22,7 +22,7 @@ from connector.domain.periods import Period
 from connector.sources.records import Record, RecordFormat, check_field, read_record_file, required_text
 
 REQUIRED = ("provider", "account", "number", "period", "issue_date", "total", "currency")
-LINE_KINDS = ("usage", "tax", "credit", "adjustment")
+LINE_KINDS = ("usage", "tax", "credit", "adjustment", "purchase")
 
 
 INVOICES = RecordFormat(

@@ -46,24 +46,68 @@ class Record:
         return None
 
 
+FIX_UTF8 = "save the file as UTF-8 (Excel: Save As → CSV UTF-8) and import it again"
+
+
 def read_records(
     path: Path, list_key: str, required: tuple[str, ...]
 ) -> tuple[list[Record], int, Problem | None]:
     """The file's records and its CSV header width (0 for JSON), or a problem naming why it cannot be read."""
+    source = str(path)
+    unreadable = _unreadable(path)
+    if unreadable:
+        return [], 0, unreadable
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
         return (
             [],
             0,
-            Problem(str(path), "", "", f"cannot read the file: {exc}", "check the path and that it is UTF-8"),
+            Problem(
+                source, f"line {line}", "", f"is not UTF-8 text ({exc.reason} at byte {exc.start})", FIX_UTF8
+            ),
+        )
+    except OSError as exc:
+        return (
+            [],
+            0,
+            Problem(
+                source,
+                "",
+                "",
+                f"cannot read the file: {exc.strerror or exc}",
+                "check the path and its permissions",
+            ),
+        )
+    if not text.strip():
+        return (
+            [],
+            0,
+            Problem(
+                source,
+                "",
+                "",
+                "the file is empty",
+                f'a CSV file needs a header row ({", ".join(required)}) and one row per record; JSON: {{"{list_key}": [...]}}',
+            ),
         )
     if path.suffix.lower() == ".json":
-        records, problem = _json_records(text, str(path), list_key)
+        records, problem = _json_records(text, source, list_key)
         return records, 0, problem
     if path.suffix.lower() == ".csv":
-        return _csv_records(text, str(path), required)
-    return [], 0, Problem(str(path), "", "", "unknown file type", "use a .csv or .json file")
+        return _csv_records(text, source, required)
+    return [], 0, Problem(source, "", "", "unknown file type", "use a .csv or .json file")
+
+
+def _unreadable(path: Path) -> Problem | None:
+    if path.is_dir():
+        return Problem(
+            str(path), "", "", "is a directory, not a file", "give the path of a .csv or .json file"
+        )
+    if not path.exists():
+        return Problem(str(path), "", "", "no such file", "check the path")
+    return None
 
 
 def _csv_records(
@@ -72,26 +116,59 @@ def _csv_records(
     lines = text.splitlines()
     reader = csv.DictReader(io.StringIO(text), restkey=EXTRA)
     header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in required if c not in header]
-    if missing:
-        return (
-            [],
-            len(header),
-            Problem(
-                source,
-                "row 1 (header)",
-                ", ".join(missing),
-                "missing column(s)",
-                f"the header must hold: {', '.join(required)}",
-            ),
-        )
+    problem = _header_problem(header, source, required)
+    if problem:
+        return [], len(header), problem
     reader.fieldnames = header
     records = []
+    before = reader.line_num
     for number, row in enumerate(reader, start=2):
+        spanned = [line for line in lines[before : reader.line_num] if line.strip()]
+        if len(spanned) > 1:
+            return [], len(header), _swallowed(source, number, before, reader.line_num, lines, len(records))
+        before = reader.line_num
         values = {k: (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
         raw = lines[reader.line_num - 1] if 0 < reader.line_num <= len(lines) else ""
         records.append(Record(f"row {number}", values, raw))
     return records, len(header), None
+
+
+def _header_problem(header: list[str], source: str, required: tuple[str, ...]) -> Problem | None:
+    seen: dict[str, int] = {}
+    for number, name in enumerate(header, start=1):
+        if name in seen:
+            return Problem(
+                source,
+                "row 1 (header)",
+                name,
+                f"the header names {name} twice (columns {seen[name]} and {number}); which one holds the value?",
+                "remove or rename one of the two columns",
+            )
+        seen[name] = number
+    missing = [c for c in required if c not in header]
+    if missing:
+        return Problem(
+            source,
+            "row 1 (header)",
+            ", ".join(missing),
+            "missing column(s)",
+            f"the header must hold: {', '.join(required)}",
+        )
+    return None
+
+
+def _swallowed(source: str, row: int, before: int, after: int, lines: list[str], read: int) -> Problem:
+    """A record that runs across line ends: a quote opened in a value is closed lines later (or never)."""
+    data_lines = sum(1 for line in lines[1:] if line.strip())
+    return Problem(
+        source,
+        f"row {row}",
+        "",
+        f"a quote opened on line {before + 1} is not closed before line {after} (or never): lines "
+        f"{before + 1}–{after} would be read as one row and the records on them lost (the file has "
+        f"{data_lines} data lines, {read} read before this one)",
+        "remove the stray quote (or the line break inside the quoted value) and import the file again",
+    )
 
 
 def _json_records(text: str, source: str, list_key: str) -> tuple[list[Record], Problem | None]:

@@ -126,6 +126,22 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(alembic_config(connection), revision)
 
 
+def missing_store(url: str) -> str | None:
+    """Why `url` names no tokenbooks store yet (a SQLite file that does not exist), or None. Checked
+    before an engine is made, so a read-only command never creates the file or its directory."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)  # type: ignore[arg-type]
+        if not path.is_file():
+            return f"there is no tokenbooks database at {path}"
+    return None
+
+
+def has_schema(engine: Engine) -> bool:
+    """Whether the database holds tokenbooks' tables (an empty database is not a store yet)."""
+    return bool(inspect(engine).get_table_names())
+
+
 def create_schema(engine: Engine) -> None:
     """Bring the database to the current schema.
 

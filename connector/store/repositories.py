@@ -1116,6 +1116,7 @@ class OutboxRepository:
                     currency=b.currency,
                     target_key=b.target.key(),
                     amount=c.amount,
+                    pool=b.pool,
                 )
             )
         return row.id  # type: ignore[return-value]
@@ -1365,6 +1366,7 @@ def _bucket_of(row: ContributionRow) -> Bucket:
         provider_account=row.provider_account,
         target=LedgerTarget.from_key(row.target_key),
         currency=row.currency,
+        pool=row.pool,
     )
 
 
@@ -1631,6 +1633,8 @@ def row_to_lot(row: CreditLotRow) -> CreditLot:
         expires_on=row.expires_on,
         description=row.description,
         source=row.source,
+        pool=row.pool,
+        refund_of=row.refund_of,
     )
 
 
@@ -1643,11 +1647,40 @@ class CreditLotRepository:
     def upsert(self, lot: CreditLot, *, import_id: str | None, now: datetime) -> bool:
         """Store a lot; a lot already stored under the same provider, account and id is replaced. True if new."""
         key = {"provider": lot.provider, "provider_account": lot.provider_account, "lot_id": lot.lot_id}
-        names = ("entity", "purchase_date", "amount", "currency", "expires_on", "description", "source")
+        names = (
+            "entity",
+            "purchase_date",
+            "amount",
+            "currency",
+            "expires_on",
+            "description",
+            "source",
+            "pool",
+            "refund_of",
+        )
         values = {name: getattr(lot, name) for name in names}
         return upsert_row(
             self.session, CreditLotRow, key, {**values, "import_id": import_id, "recorded_at": now}
         )
+
+    def find(self, provider: str, provider_account: str, lot_id: str) -> CreditLot | None:
+        """The lot stored under this provider, account and id, if any."""
+        row = self.session.exec(
+            select(CreditLotRow).filter_by(
+                provider=provider, provider_account=provider_account, lot_id=lot_id
+            )
+        ).scalar()
+        return row_to_lot(row) if row is not None else None
+
+    def rename(self, provider: str, provider_account: str, lot_id: str, new_id: str) -> None:
+        """Give a stored lot another id (its row, import and history stay)."""
+        row = self.session.exec(
+            select(CreditLotRow).filter_by(
+                provider=provider, provider_account=provider_account, lot_id=lot_id
+            )
+        ).scalar_one()
+        row.lot_id = new_id
+        self.session.add(row)
 
     def for_entity(self, entity: str) -> list[CreditLot]:
         rows = self.session.exec(

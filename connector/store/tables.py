@@ -243,6 +243,7 @@ class ContributionRow(SQLModel, table=True):
     currency: str
     target_key: str
     amount: Decimal = _money()
+    pool: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
 
 
 class PostingAttemptRow(SQLModel, table=True):
@@ -429,6 +430,8 @@ class CreditLotRow(SQLModel, table=True):
     source: str = Field(sa_column=Column(Text, nullable=False))
     import_id: str | None = None
     recorded_at: datetime
+    pool: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    refund_of: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
 
 
 class CustomerCreditEventRow(SQLModel, table=True):

@@ -14,11 +14,19 @@ from connector.domain.credits import CreditLot
 from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerTarget, as_text
 from connector.ledgers.memory import MemoryLedger
 from connector.ledgers.port import PostRequest
-from connector.service.imports import import_customer_credits, import_invoices, record_credit_lot
+from connector.service.imports import (
+    ImportReport,
+    import_customer_credits,
+    import_focus,
+    import_invoices,
+    record_credit_lot,
+)
 from connector.service.sync import SyncResult, sync
 from connector.settings import Settings
+from connector.sources.focus import FocusOptions
 from connector.store.repositories import UnitOfWork
 from tests.service.conftest import Clock, ScriptedSource
+from tests.sources.builders import focus_csv
 from tests.support import CHART_ACCOUNTS, CHART_OPTIONS, FULL_MAPPING
 
 ENTITY = "acme-us"
@@ -64,6 +72,17 @@ class BooksWorld:
     def rewrite_policies(self, text: str) -> None:
         self.policies_path.write_text(text)
         self.app = _app(self.tmp, self.policies_path, self.source, self.ledger, self.clock, self.database_url)
+
+    def rewrite_mapping(self, text: str) -> None:
+        (self.tmp / "mapping.yaml").write_text(text)
+        self.app = _app(self.tmp, self.policies_path, self.source, self.ledger, self.clock, self.database_url)
+
+    def import_focus(self, rows: list[dict], columns: list[str], **options) -> ImportReport:
+        """A FOCUS export of `rows`, imported as `tokenbooks import focus` would."""
+        path = focus_csv(self.tmp / f"focus-{len(list(self.tmp.glob('focus-*')))}.csv", rows, columns=columns)
+        report = import_focus(self.app, [path], FocusOptions(ENTITY, "America/New_York", **options))
+        assert not report.quarantined, [str(q.problem) for q in report.quarantined]
+        return report
 
     def journals(self, *kinds: JournalKind) -> list[Journal]:
         with UnitOfWork(self.app.engine) as uow:

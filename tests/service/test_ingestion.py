@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -14,15 +15,21 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from connector.bootstrap import build_app
+from connector.domain.errors import InputError
 from connector.domain.facts import ChargeCategory
 from connector.domain.periods import Period
 from connector.ledgers.memory import MemoryLedger
 from connector.ledgers.port import LedgerBill
-from connector.service.imports import import_credit_lots, import_customer_credits, import_focus
+from connector.service.imports import (
+    import_credit_lots,
+    import_customer_credits,
+    import_focus,
+    record_credit_lot,
+)
 from connector.service.invoices import import_ledger_bills
 from connector.service.pull import pull_sources, sources_status
 from connector.settings import Settings
-from connector.sources.focus import FocusOptions
+from connector.sources.focus import FocusOptions, read_focus
 from connector.sources.openai import OpenAICostsSource
 from connector.store.repositories import UnitOfWork
 from connector.store.tables import ImportRow, InvoiceRow, QuarantineRow
@@ -162,7 +169,7 @@ def test_a_focus_import_stores_facts_lots_invoices_and_quarantine_in_one_go(tmp_
     assert report.tally.as_dict()["rows"] == {"input": 5, "accepted": 3, "quarantined": 1, "skipped": 1}
     assert report.tally.amounts["accepted"] == {"USD": Decimal("503.00")}
     assert report.stored["facts_inserted"] == 1
-    assert report.stored["credit_lots"] == 1
+    assert (report.stored["lots_new"], report.stored["lots_replaced"]) == (1, 0)
     with UnitOfWork(app.engine) as uow:
         [fact] = [s.fact for s in uow.facts.current("acme-us")]
         [lot] = uow.credit_lots.for_account("acme-us", "aws", "123456789012")
@@ -182,6 +189,7 @@ def test_a_focus_import_stores_facts_lots_invoices_and_quarantine_in_one_go(tmp_
     again = import_focus(app, [focus_file(tmp_path, "export.csv")], options)
     assert again.stored["facts_inserted"] == 0
     assert again.stored["facts_unchanged"] == 1
+    assert (again.stored["lots_new"], again.stored["lots_unchanged"]) == (0, 1)
     restated = import_focus(app, [focus_file(tmp_path, "export-v2.csv", second="2.50")], options)
     assert restated.stored["facts_restated"] == 1
     with UnitOfWork(app.engine) as uow:
@@ -316,3 +324,77 @@ def test_the_composition_root_wires_anthropic_and_openai_usage_from_settings(tmp
     assert headers["x-api-key"] == "sk-ant-admin-x"
     assert headers["anthropic-version"] == "2023-06-01"
     assert sources["anthropic"].catalog.entries
+
+
+def test_a_lot_is_never_silently_replaced_by_another_purchase(tmp_path: Path):
+    app = make_app(tmp_path, "tb.db")
+    header = "lot_id,provider,account,purchase_date,amount,currency,expires_on\n"
+    first = tmp_path / "lots.csv"
+    first.write_text(header + "RCPT-1,anthropic,default,2026-03-01,1000.00,USD,2027-03-01\n")
+    assert import_credit_lots(app, first, entity="acme-us").warnings == []
+    assert import_credit_lots(app, first, entity="acme-us").warnings == []  # the same purchase again
+    corrected = tmp_path / "lots-v2.csv"
+    corrected.write_text(header + "RCPT-1,anthropic,default,2026-03-01,1200.00,USD,2027-03-01\n")
+    [warning] = import_credit_lots(app, corrected, entity="acme-us").warnings
+    assert warning == (
+        "lot RCPT-1 of anthropic default replaced: was 1000.00 USD bought 2026-03-01, expiring 2027-03-01, "
+        "now 1200.00 USD bought 2026-03-01, expiring 2027-03-01"
+    )
+
+
+def test_a_focus_lot_and_a_lot_a_person_recorded_never_replace_each_other(tmp_path: Path):
+    app = make_app(tmp_path, "tb.db")
+    options = FocusOptions(entity="acme-us", timezone="America/New_York")
+    export = focus_csv(
+        tmp_path / "export.csv",
+        [focus_row("700.00", category="Purchase", CommitmentDiscountId="cd-1", end_hours=24 * 30)],
+    )
+    [focus_lot] = read_focus([export], options).lots
+    hand = replace(focus_lot, amount=Decimal("50.00"), source="tokenbooks credits add", pool="")
+    record_credit_lot(app, hand)
+    with pytest.raises(InputError) as caught:
+        import_focus(app, [export], options)
+    assert "already recorded from tokenbooks credits add (50.00 USD" in str(caught.value.problems[0])
+    with UnitOfWork(app.engine) as uow:
+        [kept] = uow.credit_lots.for_entity("acme-us")
+        [run] = uow.runs.latest(5, kind="import.focus")
+    assert (kept.amount, run.status) == (Decimal("50.00"), "failed")  # nothing stored, the run recorded
+
+
+def test_a_restated_focus_purchase_replaces_its_lot_and_says_so(tmp_path: Path):
+    app = make_app(tmp_path, "tb.db")
+    options = FocusOptions(entity="acme-us", timezone="America/New_York")
+
+    def export(name: str, cost: str) -> Path:
+        row = focus_row(cost, category="Purchase", CommitmentDiscountId="cd-7", end_hours=24 * 30)
+        return focus_csv(tmp_path / name, [row])
+
+    first = import_focus(app, [export("v1.csv", "1000.00")], options)
+    assert (first.stored["lots_new"], first.warnings) == (1, [])
+    restated = import_focus(app, [export("v2.csv", "1200.00")], options)
+    assert restated.stored["lots_replaced"] == 1
+    [warning] = restated.warnings
+    assert "replaced: was 1000.00 USD bought 2026-10-01" in warning
+    assert "now 1200.00 USD" in warning
+
+
+def test_a_focus_lot_stored_under_its_former_name_is_renamed_not_doubled(tmp_path: Path):
+    """Before purchases were told apart, a FOCUS lot was named `<id>@<charge period>`: importing the export
+    again renames that lot instead of adding a second one beside it (the prepaid money counted twice)."""
+    app = make_app(tmp_path, "tb.db")
+    options = FocusOptions(entity="acme-us", timezone="America/New_York")
+    export = focus_csv(
+        tmp_path / "export.csv",
+        [focus_row("700.00", category="Purchase", CommitmentDiscountId="cd-1", end_hours=24 * 30)],
+    )
+    [lot] = read_focus([export], options).lots
+    former = replace(lot, lot_id=lot.lot_id.partition("#")[0], pool="", source="focus")
+    with UnitOfWork(app.engine) as uow:
+        uow.credit_lots.upsert(former, import_id=None, now=app.clock())
+        uow.commit()
+    report = import_focus(app, [export], options)
+    assert "is now" in report.warnings[0]
+    with UnitOfWork(app.engine) as uow:
+        assert [(s.lot_id, s.amount, s.pool) for s in uow.credit_lots.for_entity("acme-us")] == [
+            (lot.lot_id, Decimal("700.00"), "commitment:cd-1")
+        ]

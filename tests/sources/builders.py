@@ -179,6 +179,17 @@ FOCUS_COLUMNS = [
 ]
 
 
+# FOCUS_COLUMNS and the columns that say what paid for a charge: commitments, fees, virtual currency
+FOCUS_COMMITMENT_COLUMNS = [
+    *FOCUS_COLUMNS,
+    "EffectiveCost",
+    "ChargeFrequency",
+    "CommitmentDiscountStatus",
+    "PricingCurrency",
+    "SkuPriceId",
+]
+
+
 def focus_row(
     cost="1.25",
     *,

@@ -1,0 +1,254 @@
+"""FOCUS commitments, end to end: an export imported, the nightly sync run, every journal written out.
+
+Each case of docs/focus.md ("What each row becomes") with the journals it books: usage a commitment paid
+for is booked at its EffectiveCost and draws the commitment's lot, so the prepaid balance falls as it is
+used and only the unused remainder is written off at expiry; an hourly commitment fee is expense; a
+refund lowers what expires; a subscription's term is amortized; a monthly charge is spread over its days.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from connector.domain.journals import JournalKind
+from connector.store.repositories import UnitOfWork
+from tests.service.books_world import BooksWorld, books_world
+from tests.sources.builders import FOCUS_COMMITMENT_COLUMNS, focus_row
+from tests.support import FULL_MAPPING
+
+AC, PC, EX, TU = (
+    JournalKind.USAGE_ACCRUAL,
+    JournalKind.PREPAID_CONSUMPTION,
+    JournalKind.EXPIRY_WRITE_OFF,
+    JournalKind.TRUE_UP,
+)
+COLUMNS = FOCUS_COMMITMENT_COLUMNS
+BEDROCK_RULE = """\
+  - id: bedrock
+    when: {provider: aws}
+    category: cogs
+"""
+OCT1 = date(2026, 10, 1)
+
+
+def world(tmp_path, database_url) -> BooksWorld:
+    booked = books_world(tmp_path, database_url=database_url)
+    booked.rewrite_mapping(FULL_MAPPING + BEDROCK_RULE)
+    return booked
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def purchase(cost: str, commitment: str, start: date, end: date, frequency="One-Time", **columns) -> dict:
+    begin = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    finish = datetime(end.year, end.month, end.day, tzinfo=UTC)
+    return focus_row(
+        cost,
+        day=start,
+        category="Purchase",
+        CommitmentDiscountId=commitment,
+        ChargeFrequency=frequency,
+        EffectiveCost="0",
+        ChargePeriodEnd=stamp(finish),
+        ChargePeriodStart=stamp(begin),
+        **columns,
+    )
+
+
+def covered(effective: str, commitment: str, day: date, hour: int = 0, status="Used", **columns) -> dict:
+    """Usage a commitment paid for: BilledCost 0, its amortized cost in EffectiveCost."""
+    return focus_row(
+        "0",
+        day=day,
+        hour=hour,
+        EffectiveCost=effective,
+        CommitmentDiscountId=commitment,
+        CommitmentDiscountStatus=status,
+        ChargeFrequency="Usage-Based",
+        **columns,
+    )
+
+
+def test_a_200000_token_commitment_used_for_1230_books_1230_of_expense_and_writes_off_only_the_rest(
+    tmp_path, database_url
+):
+    books = world(tmp_path, database_url)
+    term_end = date(2027, 10, 1)
+    books.import_focus(
+        [
+            purchase("200000.00", "tokens-2026", OCT1, term_end),
+            covered("1230.00", "tokens-2026", date(2026, 10, 5)),
+        ],
+        COLUMNS,
+    )
+    books.enter_bill("1350", "200000.00", OCT1)  # AP books the purchase: Dr Prepaid / Cr AP
+    books.night(date(2026, 10, 5))
+    assert books.texts() == [
+        """\
+2026-10-05 TB-PC-261005-001 prepaid_consumption USD
+  Dr 5010                                          1230.00
+  Cr 1350                                          1230.00"""
+    ]
+    assert books.ledger.balance("1350") == Decimal("198770.00")  # the prepaid balance falls as it is used
+    books.night(date(2027, 9, 30))
+    assert books.journals(EX) == []  # not before the commitment's term ends
+    books.night(term_end)
+    assert books.texts(EX) == [
+        """\
+2027-10-01 TB-EX-271001-001 expiry_write_off USD
+  Dr 6195                                        198770.00
+  Cr 1350                                        198770.00"""
+    ]
+    assert books.ledger.balance("1350") == Decimal("0.00")
+    assert books.ledger.balance("5010") + books.ledger.balance("6195") == Decimal("200000.00")
+
+
+def test_an_hourly_commitment_fee_is_expense_of_the_usage_it_pays_for_not_a_lot(tmp_path, database_url):
+    books = world(tmp_path, database_url)
+    day = date(2026, 10, 3)
+    rows = []
+    for hour in range(24):  # AWS No Upfront: the hour's fee, and the hour's usage it covers
+        start = datetime(2026, 10, 3, hour, tzinfo=UTC)
+        fee = purchase("2.00", "sp-1", day, day, frequency="Recurring", InvoiceId="INV-10")
+        fee.update(ChargePeriodStart=stamp(start), ChargePeriodEnd=stamp(start + timedelta(hours=1)))
+        rows += [fee, covered("2.00", "sp-1", day, hour, InvoiceId="INV-10")]
+    report = books.import_focus(rows, COLUMNS)
+    assert report.stored["lots_new"] == 0  # no lot per hour
+    books.night(day)
+    assert books.texts() == [
+        """\
+2026-10-03 TB-AC-261003-001 usage_accrual USD
+  Dr 5010                                            48.00
+  Cr 2150                                            48.00"""
+    ]
+    books.night(date(2026, 11, 1))  # the invoice's fees are the usage accrued: nothing to true up
+    assert books.journals(TU) == []
+    with UnitOfWork(books.app.engine) as uow:
+        assert uow.credit_lots.for_entity("acme-us") == []
+
+
+def test_partial_upfront_the_fee_is_accrued_and_the_rest_drawn_from_the_upfront_lot(tmp_path, database_url):
+    books = world(tmp_path, database_url)
+    day = date(2026, 10, 3)
+    rows = [purchase("4380.00", "ri-1", OCT1, date(2027, 10, 1))]
+    for hour in range(24):
+        start = datetime(2026, 10, 3, hour, tzinfo=UTC)
+        fee = purchase("0.50", "ri-1", day, day, frequency="Recurring")
+        fee.update(ChargePeriodStart=stamp(start), ChargePeriodEnd=stamp(start + timedelta(hours=1)))
+        rows += [fee, covered("1.00", "ri-1", day, hour)]  # 0.50 amortized upfront + 0.50 of fee
+    books.import_focus(rows, COLUMNS)
+    books.night(day)
+    assert books.texts() == [
+        """\
+2026-10-03 TB-PC-261003-001 prepaid_consumption USD
+  Dr 5010                                            12.00
+  Cr 1350                                            12.00""",
+        """\
+2026-10-03 TB-AC-261003-001 usage_accrual USD
+  Dr 5010                                            12.00
+  Cr 2150                                            12.00""",
+    ]
+
+
+def test_a_refund_lowers_the_lot_so_only_what_was_neither_used_nor_refunded_expires(tmp_path, database_url):
+    books = world(tmp_path, database_url)
+    term_end = date(2027, 1, 1)
+    books.import_focus(
+        [purchase("1000.00", "c-9", OCT1, term_end), covered("200.00", "c-9", date(2026, 10, 10))], COLUMNS
+    )
+    refund = purchase("-300.00", "c-9", OCT1, term_end, ChargeClass="Correction")
+    refund["BillingPeriodStart"] = "2026-11-01T00:00:00Z"  # on November's bill
+    report = books.import_focus([refund], COLUMNS)
+    assert report.tally.amounts["accepted"] == {"USD": Decimal("-300.00")}
+    assert report.stored["lots_new"] == 1  # a refund lot, stored: the money did not vanish
+    with UnitOfWork(books.app.engine) as uow:
+        lots = {lot.amount: lot for lot in uow.credit_lots.for_entity("acme-us")}
+    assert lots[Decimal("-300.00")].refund_of == lots[Decimal("1000.00")].lot_id
+    books.night(term_end)
+    assert books.texts(EX) == [
+        """\
+2027-01-01 TB-EX-270101-001 expiry_write_off USD
+  Dr 6195                                           500.00
+  Cr 1350                                           500.00"""
+    ]
+
+
+def test_two_purchases_in_one_period_without_a_commitment_id_are_two_lots(tmp_path, database_url):
+    books = world(tmp_path, database_url)
+    end = OCT1 + timedelta(days=1)
+    rows = [
+        purchase("1000.00", "", OCT1, end, SkuPriceId="credits-standard"),
+        purchase("500.00", "", OCT1, end, SkuPriceId="credits-priority"),
+    ]
+    report = books.import_focus(rows, COLUMNS)
+    assert report.stored["lots_new"] == 2
+    with UnitOfWork(books.app.engine) as uow:
+        lots = uow.credit_lots.for_entity("acme-us")
+    assert sorted(lot.amount for lot in lots) == [Decimal("500.00"), Decimal("1000.00")]
+    assert all(lot.lot_id.startswith(("credits-standard@", "credits-priority@")) for lot in lots)
+
+
+def test_a_subscription_paid_for_a_year_is_amortized_day_by_day_never_ahead_of_the_day(
+    tmp_path, database_url
+):
+    books = world(tmp_path, database_url)
+    term_end = date(2027, 10, 1)  # 365 days
+    books.import_focus([purchase("3650.00", "", OCT1, term_end, SkuPriceId="saas-annual")], COLUMNS)
+    books.night(date(2026, 10, 2))
+    assert books.texts() == [
+        """\
+2026-10-01 TB-PC-261001-001 prepaid_consumption USD
+  Dr 5010                                            10.00
+  Cr 1350                                            10.00""",
+        """\
+2026-10-02 TB-PC-261002-001 prepaid_consumption USD
+  Dr 5010                                            10.00
+  Cr 1350                                            10.00""",
+    ]
+    books.night(term_end)
+    drawn = sum((j.lines[0].amount for j in books.journals(PC)), Decimal(0))
+    assert drawn == Decimal("3650.00")  # the whole term, drawn; nothing left to expire
+    assert books.journals(EX) == []
+
+
+def test_a_monthly_usage_charge_is_spread_over_the_days_of_its_month(tmp_path, database_url):
+    books = world(tmp_path, database_url)
+    charge = focus_row("310.00", day=OCT1, end_hours=24 * 31, quantity="31000")  # 1 Oct – 1 Nov
+    books.import_focus([charge], COLUMNS)
+    books.night(date(2026, 10, 31))
+    journals = books.journals(AC)
+    assert [j.txn_date for j in journals] == [OCT1 + timedelta(days=d) for d in range(31)]
+    assert {j.lines[0].amount for j in journals} == {Decimal("10.00")}
+
+
+def test_usage_priced_in_a_virtual_currency_draws_the_credits_bought_in_it(tmp_path, database_url):
+    books = world(tmp_path, database_url)
+    credits = purchase("10000.00", "", OCT1, date(2027, 10, 1), PricingCurrency="CREDITS")
+    usage = covered("250.00", "", date(2026, 10, 4), status="", PricingCurrency="CREDITS")
+    books.import_focus([credits, usage], COLUMNS)
+    books.night(date(2026, 10, 4))
+    assert books.texts() == [
+        """\
+2026-10-04 TB-PC-261004-001 prepaid_consumption USD
+  Dr 5010                                           250.00
+  Cr 1350                                           250.00"""
+    ]
+
+
+def test_usage_a_commitment_paid_for_whose_purchase_was_never_imported_is_accrued_and_flagged(
+    tmp_path, database_url
+):
+    books = world(tmp_path, database_url)
+    books.import_focus([covered("80.00", "sp-unknown", date(2026, 10, 6))], COLUMNS)
+    result = books.night(date(2026, 10, 6))
+    assert books.texts() == [
+        """\
+2026-10-06 TB-AC-261006-001 usage_accrual USD
+  Dr 5010                                            80.00
+  Cr 2150                                            80.00"""
+    ]
+    with UnitOfWork(books.app.engine) as uow:
+        [alert] = [e for e in uow.events.for_run(result.run_id) if e.kind == "alert.prepaid_overflow"]
+    assert "paid for by commitment:sp-unknown" in alert.message
+    assert "Import the FOCUS export that holds the Purchase row of commitment:sp-unknown" in alert.message
