@@ -38,6 +38,8 @@ class ImportContext(Protocol):
     clock: Clock
     actor: str
 
+    def sources(self, entity: str) -> list: ...
+
 
 @dataclass
 class ImportReport:
@@ -106,11 +108,74 @@ def import_focus(
 
 
 def import_invoices(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
+    """Invoices; one for a provider account tokenbooks does not know, when it knows the provider's other
+    accounts (a configured source, facts, credit lots), is refused naming the accounts it knows."""
+
     def store(uow: UnitOfWork, invoices: list, import_id: str) -> dict[str, int]:
         stored = upsert_invoices(uow, invoices, source=str(path), clock=ctx.clock)
         return {"invoices_new": stored.new, "invoices_replaced": stored.replaced}
 
-    return _import_records(ctx, "invoices", path, entity, read_invoice_file, store)
+    def read(path: Path, entity: str):
+        located, quarantined, tally, problem = read_invoice_file(path, entity)
+        if problem is None:
+            refused = unknown_accounts(ctx, located, str(path))
+            located = refuse_late(path, located, refused, quarantined, tally, lambda i: (i.total, i.currency))
+        return located, quarantined, tally, problem
+
+    return _import_records(ctx, "invoices", path, entity, read, store)
+
+
+def unknown_accounts(
+    ctx: ImportContext, located: list[tuple[str, Any]], source: str
+) -> list[tuple[str, Problem]]:
+    """Invoices for a provider account no source, fact or lot knows, of a provider whose accounts it does."""
+    known: set[tuple[str, str]] = set()
+    for entity in {invoice.entity for _, invoice in located}:
+        with UnitOfWork(ctx.engine) as uow:
+            known |= uow.facts.accounts(entity) | uow.credit_lots.accounts(entity)
+        known |= {(s.provider, s.provider_account) for s in ctx.sources(entity)}
+    refused = []
+    for where, invoice in located:
+        accounts = sorted(a for p, a in known if p == invoice.provider)
+        if accounts and invoice.provider_account not in accounts:
+            refused.append(
+                (
+                    where,
+                    Problem(
+                        source,
+                        where,
+                        "account",
+                        f"{invoice.provider} account {invoice.provider_account!r} is not one tokenbooks knows "
+                        f"(its {invoice.provider} account(s): {', '.join(accounts)}), so the invoice "
+                        "would reconcile against nothing",
+                        f"write the account as the source names it ({' or '.join(accounts)}), or set the "
+                        "provider's ORGANIZATION setting to the account the invoice is for",
+                    ),
+                )
+            )
+    return refused
+
+
+def refuse_late(
+    path: Path,
+    located: list[tuple[str, Any]],
+    refused: list[tuple[str, Problem]],
+    quarantined: list[QuarantinedRow],
+    tally: Tally,
+    amount_of: Callable[[Any], tuple[Any, str]],
+) -> list[tuple[str, Any]]:
+    """Quarantine records a check after reading refused (a grant balance, an account, a product): each
+    with its raw text, re-filed in the tally. Returns the records still accepted."""
+    if not refused:
+        return located
+    raw_by_location = _raw_lines(path)
+    items = dict(located)
+    for where, problem in refused:
+        amount, currency = amount_of(items[where])
+        quarantined.append(QuarantinedRow(problem, raw_by_location.get(where, ""), amount, currency))
+        tally.move(Disposition.ACCEPTED, Disposition.QUARANTINED, amount, currency)
+    gone = {where for where, _ in refused}
+    return [(where, item) for where, item in located if where not in gone]
 
 
 def import_credit_lots(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
@@ -126,9 +191,10 @@ def _import_records(
 ) -> ImportReport:
     """A record file: read (good items, quarantined rows, tally, or a file problem), then store the items."""
     recorder = _recorder(ctx, kind, [path], entity)
-    items, quarantined, tally, problem = read(path, entity)
+    located, quarantined, tally, problem = read(path, entity)
     if problem:
         raise _failed(ctx, recorder, kind, [path], entity, problem)
+    items = [item for _, item in located]
     return _finish(
         ctx,
         recorder,
@@ -151,13 +217,7 @@ def import_customer_credits(ctx: ImportContext, path: Path, *, entity: str) -> I
     with UnitOfWork(ctx.engine) as uow:
         stored = [e for entity_ in entities for e in uow.customer_credits.for_entity(entity_)]
     accepted_events, refused = check_customer_events(stored, parsed, str(path))
-    raw_by_location = _raw_lines(path) if refused else {}
-    for where, problem in refused:
-        event = next(e for w, e in parsed if w == where)
-        quarantined.append(
-            QuarantinedRow(problem, raw_by_location.get(where, ""), event.amount, event.currency)
-        )
-        tally.move(Disposition.ACCEPTED, Disposition.QUARANTINED, event.amount, event.currency)
+    refuse_late(path, parsed, refused, quarantined, tally, lambda e: (e.amount, e.currency))
 
     def store(uow: UnitOfWork, import_id: str, raw_id: int) -> dict[str, int]:
         new = sum(

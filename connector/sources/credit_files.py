@@ -44,7 +44,9 @@ EVENTS = RecordFormat(
 
 def read_credit_lots(
     path: Path, default_entity: str
-) -> tuple[list[CreditLot], list[QuarantinedRow], Tally, Problem | None]:
+) -> tuple[list[tuple[str, CreditLot]], list[QuarantinedRow], Tally, Problem | None]:
+    """Good lots (each with its location), quarantined rows, the tally, or a problem that stops the file."""
+
     def parse_one(record: Record, source: str, problems: list[Problem]) -> CreditLot | None:
         v, at = record.values, record.location
         if not required_text(v, LOT_COLUMNS, source, at, problems):
@@ -92,7 +94,7 @@ def read_credit_lots(
         )
 
     accepted, quarantined, tally, problem = read_record_file(path, LOTS, parse_one)
-    return [lot for _, lot in accepted], quarantined, tally, problem
+    return [(record.location, item) for record, item in accepted], quarantined, tally, problem
 
 
 def read_customer_credits(

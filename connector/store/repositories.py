@@ -483,6 +483,13 @@ class FactRepository:
             )
         ).scalar()
 
+    def accounts(self, entity: str) -> set[tuple[str, str]]:
+        """Every (provider, provider account) the entity has facts for, current or not."""
+        rows = self.session.execute(
+            select(FactRow.provider, FactRow.provider_account).where(FactRow.entity == entity).distinct()
+        )
+        return {(provider, account) for provider, account in rows}
+
     def all_versions(
         self, entity: str, provider: str, provider_account: str, first_day: date, last_day: date
     ) -> list[FactRow]:
@@ -1646,6 +1653,15 @@ class CreditLotRepository:
 
     def summary(self, entity: str) -> list:
         return stamp_summary(self.session, CreditLotRow, entity, CreditLotRow.recorded_at)
+
+    def accounts(self, entity: str) -> set[tuple[str, str]]:
+        """Every (provider, provider account) the entity holds credit lots for."""
+        rows = self.session.execute(
+            select(CreditLotRow.provider, CreditLotRow.provider_account)
+            .where(CreditLotRow.entity == entity)
+            .distinct()
+        )
+        return {(provider, account) for provider, account in rows}
 
     def for_account(self, entity: str, provider: str, provider_account: str) -> list[CreditLot]:
         """The account's lots, soonest expiry first (never-expiring last), then oldest purchase first."""
