@@ -232,8 +232,12 @@ class PolicyHistory:
         return list(_spans(self.versions))
 
     def in_force(self, entity: str, day: date) -> EntityPolicy:
+        return self.version_on(day).entity(entity)
+
+    def version_on(self, day: date) -> PolicySet:
+        """The version of the file in force on `day`."""
         spans = _spans(self.versions)
-        return spans[span_index(spans, day)].item.entity(entity)
+        return spans[span_index(spans, day)].item
 
     def account(self, entity: str, provider: str, account: str, day: date) -> AccountPolicy:
         return self.in_force(entity, day).account(provider, account)

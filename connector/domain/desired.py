@@ -4,7 +4,8 @@ The planner turns desired − posted into journals; this module says what "desir
 pure function of the inputs (`BooksInput`) and the day the run books as of:
 
 - usage (Dr category / Cr Accrued AI costs, or Dr Capitalized software for capitalized spend): each
-  bucket's exact total rounded once; daily, or one bucket per month when the policy says so;
+  bucket rounded to the cent, the buckets of one day and provider account together to their exact total
+  rounded once (`policies.round_usage`); daily, or one bucket per month when the policy says so;
 - prepaid consumption (Dr category / Cr Prepaid AI credits): usage of a prepaid account drawn from its
   credit lots FIFO by expiry (`domain/prepaid.py`); what no lot covers stays accrued and is flagged;
 - expiry write-off (Dr Loss on expired credits / Cr Prepaid AI credits) on a lot's expiry date;
@@ -45,9 +46,9 @@ from connector.domain.facts import ChargeCategory, Fact
 from connector.domain.invoices import Invoice
 from connector.domain.journals import Bucket, JournalKind, LedgerTarget
 from connector.domain.mapping import Allocation, Category
-from connector.domain.money import ZERO, quantize
+from connector.domain.money import ZERO
 from connector.domain.periods import Period
-from connector.domain.policies import Granularity, bucket_period
+from connector.domain.policies import Granularity, bucket_period, round_usage
 from connector.domain.prepaid import DrawDown, UsageItem, draw_fifo, expiries, lot_order
 from connector.domain.revenue import credits_sold
 from connector.domain.trueup import spread_variance
@@ -170,7 +171,7 @@ def _accrued(inp: BooksInput, out: Desired):
 def _usage_costs(inp: BooksInput, out: Desired) -> dict[Bucket, Decimal]:
     """Usage cost per bucket (kind AC, or CP when capitalized); the window's allocations only."""
     out.exact = inp.usage.exact(inp.role_target) if inp.usage else {}
-    return {bucket: quantize(amount, bucket.currency) for bucket, amount in out.exact.items()}
+    return round_usage(out.exact)
 
 
 def usage_costs(

@@ -10,8 +10,8 @@ Pure: it takes numbers and returns journals; the service loads the numbers and s
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -62,6 +62,8 @@ class PlannedJournal:
 CounterTarget = Callable[[Bucket], LedgerTarget]
 ProviderLabel = Callable[[str], str]
 Review = Callable[[Journal], str]  # why a journal must wait for a controller's approval ("" when not)
+ReclassNote = Callable[[Sequence[date]], str]  # what changed on those days: versions and change notes
+USAGE_KINDS = (JournalKind.USAGE_ACCRUAL, JournalKind.CAPITALIZATION)  # both balance Accrued AI costs
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,21 +99,26 @@ def plan(
     used_serials: Mapping[str, int],
     provider_label: ProviderLabel = str,
     review: Review | None = None,
+    reclass_note: ReclassNote | None = None,
 ) -> list[PlannedJournal]:
     """Journals that move every bucket from `posted` to `desired`, dated and keyed deterministically.
 
     `used_serials` maps a key prefix (kind + date) to the highest serial the outbox already holds, so
     new keys never collide with stored ones and a re-plan after a crash gives the same keys. `review`
     holds a journal for approval by policy (a true-up beyond tolerance, the `approve` posting mode).
+    `reclass_note` says, for a reclass journal's days, what changed (mapping versions, change notes).
     """
     groups: dict[_Group, list[Contribution]] = defaultdict(list)
     for bucket, amount in sorted(deltas(desired, posted).items(), key=lambda item: item[0].key()):
         groups[_group_for(bucket, calendar)].append(Contribution(bucket, amount))
+    _merge_reclasses(groups)
 
     serials = dict(used_serials)
     planned = []
     for group in sorted(groups, key=_group_order):
-        journal = _journal_for(group, groups[group], counter_target, calendar, serials, provider_label)
+        journal = _journal_for(
+            group, groups[group], counter_target, calendar, serials, provider_label, reclass_note
+        )
         reason = ""
         if group.held:
             reason = (
@@ -136,6 +143,21 @@ def _group_for(bucket: Bucket, calendar: LedgerCalendar) -> _Group:
     )
 
 
+def _merge_reclasses(groups: dict[_Group, list[Contribution]]) -> None:
+    """Spend a mapping change moves between an expense and Capitalized software nets to zero only across
+    the accrued and the capitalized kinds: one reclass journal, never two that each touch Accrued AI costs."""
+    pairs: dict[_Group, list[_Group]] = defaultdict(list)
+    for group in groups:
+        if group.kind in USAGE_KINDS:
+            pairs[replace(group, kind=JournalKind.USAGE_ACCRUAL)].append(group)
+    for merged, found in pairs.items():
+        contributions = [c for group in found for c in groups[group]]
+        if len(found) == 2 and sum((c.amount for c in contributions), ZERO) == 0:
+            for group in found:
+                del groups[group]
+            groups[merged] = contributions
+
+
 def _group_order(group: _Group) -> tuple:
     return (group.entity, group.txn_date, group.kind.value, group.provider, group.provider_account)
 
@@ -147,6 +169,7 @@ def _journal_for(
     calendar: LedgerCalendar,
     serials: dict[str, int],
     provider_label: ProviderLabel,
+    reclass_note: ReclassNote | None = None,
 ) -> Journal:
     periods = sorted({c.bucket.period for c in contributions})
     moved = periods[0] != group.txn_date or periods[-1] != group.txn_date
@@ -171,6 +194,8 @@ def _journal_for(
     serials[prefix] = serials.get(prefix, 0) + 1
     key = journal_key(kind, group.txn_date, serials[prefix])
     memo = f"{key} · tokenbooks {KIND_LABELS[kind]}: {what} for {when}, {group.provider_account}"
+    if kind is JournalKind.RECLASS and reclass_note is not None:
+        memo += f". {reclass_note(periods)}"
     original = None
     if moved and not group.held:
         original = periods[0]

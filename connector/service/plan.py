@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy.engine import Engine
 
@@ -111,6 +113,7 @@ def plan_entity(
     with UnitOfWork(engine) as uow:
         if not dry_run and _unchanged_since_last_plan(uow, state, report):
             return report
+        placed = uow.allocations.versions_by_day(entity, first, last)  # before classifying again
         spend = _classify(uow, state, report, dry_run=dry_run, run_id=run_id)
         inputs = books_input(
             uow,
@@ -136,6 +139,7 @@ def plan_entity(
             used_serials=uow.outbox.used_serials(entity),
             provider_label=provider_label,
             review=review_for(options, report.books),
+            reclass_note=partial(_reclass_note, state, placed),
         )
         report.planned = with_rates(planned, converted)
         if dry_run:
@@ -180,6 +184,19 @@ def _classify(
     report.unmapped = summary.unmapped_patterns()
     report.totals = summary.totals_by_target()
     return usage
+
+
+def _reclass_note(state: PlanState, placed: dict[date, set[int]], days: Sequence[date]) -> str:
+    """A reclass journal's memo names what moved its amounts: the mapping versions and change note, or,
+    when the mapping did not change there, the accounting policies' version in force and its note."""
+    note = state.history.describe_change(state.entity, days, placed)
+    if note:
+        return note
+    policies = state.books.policies.version_on(days[-1])
+    return (
+        f"Reclass for a change of the accounting policies: version {policies.version} effective "
+        f"{policies.effective_from}: {policies.change_note}"
+    )
 
 
 # ------------------------------------------------------------------------------- nothing changed: skip

@@ -25,9 +25,9 @@ from connector.domain.facts import CostBasis
 from connector.domain.journals import Journal, JournalKind
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import HistoryClassifier, MappingHistory
-from connector.domain.money import ZERO, quantize
+from connector.domain.money import ZERO
 from connector.domain.periods import Period
-from connector.domain.policies import COUNTER_ROLE
+from connector.domain.policies import COUNTER_ROLE, round_usage
 from connector.domain.reconcile import (
     FactVersion,
     InvoiceBreakdown,
@@ -205,8 +205,8 @@ def _cost(figures: dict[Account, _Figures], facts: list, classifier: HistoryClas
         f.cost_exact += fact.amount
         if fact.cost_basis is CostBasis.ESTIMATED:
             f.estimated += fact.amount
-    for bucket, amount in buckets(allocations).items():
-        figures[(bucket.provider, bucket.provider_account)].rounded += quantize(amount, bucket.currency)
+    for bucket, amount in round_usage(buckets(allocations)).items():
+        figures[(bucket.provider, bucket.provider_account)].rounded += amount
 
 
 def _posted(figures: dict[Account, _Figures], journals: list[StoredJournal], period: Period) -> None:

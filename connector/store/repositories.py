@@ -982,6 +982,19 @@ class AllocationRepository:
             ).scalars()
         )
 
+    def versions_by_day(self, entity: str, first_day: date, last_day: date) -> dict[date, set[int]]:
+        """The mapping versions whose allocations are stored for each posting day of the range."""
+        c = ALLOCATIONS.c
+        query = (
+            select(c.posting_date, c.mapping_version)
+            .where(c.entity == entity, c.posting_date >= first_day, c.posting_date <= last_day)
+            .distinct()
+        )
+        found: dict[date, set[int]] = defaultdict(set)
+        for day, version in self.session.connection().execute(query):
+            found[day].add(version)
+        return dict(found)
+
     def earliest_stale_day(self, entity: str, spans: Sequence[VersionSpan]) -> date | None:
         """The first posting day of a current fact whose stored allocations were made by another mapping
         version than the one now in force on that day (a version that reaches into the past)."""

@@ -3,7 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
-from connector.domain.journals import JournalKind
+from connector.domain.journals import JournalKind, as_text
 from tests.service.books_world import books_world, policies
 from tests.support import FULL_MAPPING
 
@@ -90,10 +90,19 @@ def test_a_change_of_capitalization_policy_applies_from_its_effective_date_never
     capitalize = capitalize.replace("effective_from: 2026-01-01", "effective_from: 2026-11-01")
     world.rewrite_policies(capitalize.replace("test policies", "fine-tuning capitalized from November"))
     world.night(date(2026, 11, 4))
-    assert world.texts(CP) == [
-        """\
-2026-11-03 TB-CP-261103-001 capitalization USD
+    # November's fine-tuning moves from the expense to Capitalized software: a reclass, Accrued AI costs
+    # untouched, whose memo names the policy version and its change note
+    [reclass] = world.journals(JournalKind.RECLASS)
+    assert (
+        as_text(reclass)
+        == """\
+2026-11-03 TB-RC-261103-001 reclass USD
   Dr 1650 (Support Assistant)                       200.00
-  Cr 2150                                           200.00"""
-    ]
+  Cr 5010 (Support Assistant)                       200.00"""
+    )
+    assert "accounting policies: version 2 effective 2026-11-01: fine-tuning capitalized from November" in (
+        reclass.memo
+    )
+    assert world.journals(CP) == []
     assert world.ledger.balance("5010") == Decimal("100.00")  # October's stays expensed
+    assert world.ledger.balance("2150") == Decimal("-300.00")

@@ -2,6 +2,7 @@
 "ready" for months with no provider invoice to wait for, and a close that names each blocker and its fix."""
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from tests.service.books_world import policies
 from tests.service.cli_world import CliWorld
@@ -156,3 +157,49 @@ def test_close_names_each_blocker_and_the_command_that_fixes_it(cli_world: CliWo
     text = world.run("close", "--period", "2026-10").output
     assert f"Not ready to sign off — {len(result['blockers'])} item(s)" in words(text)
     assert words(text).count("Fix:") == len(result["blockers"])
+
+
+ENG_SPLIT = (
+    FULL_MAPPING.replace("mapping_version: 1", "mapping_version: 2")
+    .replace("effective_from: 2026-01-01", "effective_from: 2026-09-01")
+    .replace("change_note: test mapping", "change_note: half the coding tools demo the product to prospects")
+    .replace(
+        "    category: rnd\n  - id: shared",
+        "    split:\n      - {percent: 50, category: rnd}\n      - {percent: 50, category: sales_marketing}\n"
+        "  - id: shared",
+    )
+)
+
+
+def test_a_mapping_change_into_a_closed_month_posts_one_reclass_that_leaves_the_liability_untouched(
+    cli_world: CliWorld,
+):
+    world = cli_world
+    world.source.set("100.00", date(2026, 9, 10))
+    world.source.set("10.005", date(2026, 9, 10), project="proj_eng_tools")  # 110.005: 110.01 accrued
+    world.night(date(2026, 9, 30))
+    world.invoice("INV-09", "2026-09", "2026-10-03", "110.01")
+    world.night(date(2026, 10, 4))
+    world.ledger.lock = date(2026, 9, 30)  # September is closed in the ledger
+    liability = world.ledger.balance("2150")
+    assert liability == Decimal("-110.01")
+    world.write("mapping.yaml", ENG_SPLIT)
+    world.night(date(2026, 10, 5))
+    # 10.005 split in halves is 5.003 + 5.002: rounded apart, 5.00 + 5.00 would lose a cent against the
+    # accrual; rounded together they are 5.01 + 5.00, so the reclass moves 5.00 and nets to zero
+    [reclass] = [j for j in world.ledger.journals.values() if j.key.startswith("TB-RC-")]
+    assert reclass.key == "TB-RC-261001-001"  # the first open day
+    assert sorted((ln.account, ln.amount) for ln in reclass.lines) == [
+        ("6110", Decimal("-5.00")),
+        ("6120", Decimal("5.00")),
+    ]
+    assert (
+        "Moved to 2026-10-01: the books are closed through 2026-09-30; it belongs to 2026-09" in reclass.memo
+    )
+    assert (
+        "Reclass for a mapping change: version 1 → 2 (version 2 effective 2026-09-01: half the coding "
+        "tools demo the product to prospects)" in reclass.memo
+    )
+    assert world.ledger.balance("2150") == liability  # the accrued liability is untouched
+    assert [key for key in world.ledger.journals if key.startswith(("TB-AC-26100", "TB-TU-"))] == []
+    assert world.json("sync", "--until", "2026-10-05")["planned"] == []  # and nothing more to post

@@ -122,7 +122,7 @@ def test_month_end_reversing_books_one_accrual_on_31_october_and_its_exact_mirro
 ):
     world = books_world(tmp_path, policies("accrual: month_end_reversing"), database_url=database_url)
     world.source.set("120.004", OCT[2])
-    world.source.set("80.002", OCT[20], project="proj_eng_tools")
+    world.source.set("80.002", OCT[20], project="proj_eng_tools")  # 200.006 in all: 200.01 accrued
     for day in OCT:
         world.night(day)
     assert world.journals() == []  # never future-dated: October has not ended
@@ -130,13 +130,13 @@ def test_month_end_reversing_books_one_accrual_on_31_october_and_its_exact_mirro
     assert world.texts() == [
         """\
 2026-10-31 TB-AC-261031-001 usage_accrual USD
-  Dr 5010 (Support Assistant)                       120.00
+  Dr 5010 (Support Assistant)                       120.01
   Dr 6110                                            80.00
-  Cr 2150                                           200.00""",
+  Cr 2150                                           200.01""",
         """\
 2026-11-01 TB-RV-261101-001 reversal USD
-  Dr 2150                                           200.00
-  Cr 5010 (Support Assistant)                       120.00
+  Dr 2150                                           200.01
+  Cr 5010 (Support Assistant)                       120.01
   Cr 6110                                            80.00""",
     ]
     assert world.ledger.balance("2150") == 0
