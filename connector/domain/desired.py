@@ -35,7 +35,10 @@ from decimal import Decimal
 from connector.domain.accounting_policy import (
     AccountPolicy,
     AccrualStyle,
+    AmortizationStart,
     Billing,
+    CapitalizationPolicy,
+    CapitalizedProject,
     EntityPolicy,
     FineTuning,
     PolicyHistory,
@@ -45,7 +48,7 @@ from connector.domain.credits import CreditLot, CustomerCreditEvent
 from connector.domain.facts import ChargeCategory, Fact
 from connector.domain.invoices import Invoice
 from connector.domain.journals import Bucket, JournalKind, LedgerTarget
-from connector.domain.mapping import Allocation, Category
+from connector.domain.mapping import CATEGORY_ROLE, Allocation, Category
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.domain.policies import Granularity, bucket_period, round_usage
@@ -84,6 +87,8 @@ class BooksInput:
     lots: Sequence[CreditLot] = ()
     customer_events: Sequence[CustomerCreditEvent] = ()
     invoices: Sequence[Invoice] = ()
+    # the capitalize rule (a project of the policies) whose spend lands on a Capitalized software target
+    project_of: Callable[[LedgerTarget], str | None] = field(default=lambda target: None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +201,7 @@ class UsageCosts:
         self._sums: dict[tuple, Decimal] = {}
         self._in_force: dict[date, EntityPolicy] = {}  # a lookup per day, not per fact
         self._fine_tuning: dict[tuple, bool] = {}
+        self._projects: dict[str, CapitalizedProject | None] = {}
 
     def add(self, allocations: Iterable[Allocation]) -> UsageCosts:
         sums = self._sums
@@ -204,6 +210,8 @@ class UsageCosts:
             if fact.charge_category is not ChargeCategory.USAGE:
                 continue
             category = allocation.category
+            if category is Category.CAPITALIZE and self._in_service(allocation.rule_id, fact.posting_date):
+                category = Category(self._projects[allocation.rule_id].expensed_as)  # type: ignore[union-attr]
             capitalized = category is not Category.CAPITALIZE and (
                 category is not Category.SUSPENSE and self._capitalizes(fact)
             )
@@ -219,6 +227,13 @@ class UsageCosts:
             )
             sums[key] = sums.get(key, ZERO) + allocation.amount
         return self
+
+    def _in_service(self, rule: str, day: date) -> bool:
+        """Spend of a capitalized project from its go-live on is post-implementation: an expense."""
+        if rule not in self._projects:
+            self._projects[rule] = self.policies.project(self.entity, rule)
+        project = self._projects[rule]
+        return project is not None and project.in_service_on(day)
 
     def _capitalizes(self, fact: Fact) -> bool:
         """Fine-tuning the policy in force on the fact's day capitalizes beyond the mapping's rules."""
@@ -252,8 +267,11 @@ class UsageCosts:
         ), amount in self._sums.items():
             kind = CP if category is Category.CAPITALIZE or capitalized else AC
             if capitalized:  # fine-tuning capitalized by policy: the rule's class and tracking are kept
-                software = role_target("capitalized_software")
-                target = LedgerTarget(software.account, target.class_name, target.department, target.tracking)
+                target = _with_dimensions(role_target("capitalized_software"), target)
+            elif target.account == _capitalized_account(role_target) and kind is AC:
+                # a capitalized project in service: its spend is the expense its policy names, the rule's
+                # class and tracking kept
+                target = _with_dimensions(role_target(CATEGORY_ROLE[category]), target)
             policy = accounts.get((day, provider, account))
             if policy is None:
                 policy = accounts[(day, provider, account)] = self.policies.in_force(
@@ -270,6 +288,18 @@ class UsageCosts:
             )
             _add(exact, bucket, amount)
         return exact
+
+
+def _with_dimensions(account: LedgerTarget, dimensions: LedgerTarget) -> LedgerTarget:
+    """`account`'s account with the class, department and tracking of `dimensions`."""
+    return LedgerTarget(account.account, dimensions.class_name, dimensions.department, dimensions.tracking)
+
+
+def _capitalized_account(role_target: RoleTarget) -> str | None:
+    try:
+        return role_target("capitalized_software").account
+    except MissingRole:
+        return None
 
 
 def _billing(inp: BooksInput, provider: str, account: str, day: date) -> Billing:
@@ -479,39 +509,80 @@ def _reversals(inp: BooksInput, out: Desired) -> None:
 
 
 def _amortization(inp: BooksInput, out: Desired) -> None:
-    """Straight-line amortization of each month's capitalized cost, booked once the month has ended."""
-    cohorts = _cohorts(inp, out)
-    if not cohorts:
+    """Straight-line amortization of capitalized cost, booked once each month has ended: per project from
+    its go-live (nothing while it is being built), else per month of cost from the policy's start. The
+    amortization line keeps the capitalized line's class, department and tracking."""
+    schedules = _schedules(inp, out)
+    if not schedules:
         return
-    month = min(c.first_month for c in cohorts)
+    month = min(c.first_month for cohorts in schedules.values() for c in cohorts)
     while month.last_day < inp.as_of:
         policy = inp.policies.in_force(inp.entity, month.last_day).capitalization
-        target = inp.role_target(policy.amortization_role)
-        for currency in sorted({c.currency for c in cohorts}):
-            amount = amortization_for([c for c in cohorts if c.currency == currency], month)
-            bucket = Bucket(inp.entity, JournalKind.AMORTIZATION, month.last_day, *SOFTWARE, target, currency)
-            _add(out.amounts, bucket, amount)
+        role = inp.role_target(policy.amortization_role)
+        for (project, dimensions, currency), cohorts in sorted(schedules.items(), key=_schedule_order):
+            amount = amortization_for(cohorts, month)
+            target = _with_dimensions(role, dimensions)
+            _add(
+                out.amounts,
+                Bucket(
+                    inp.entity,
+                    JournalKind.AMORTIZATION,
+                    month.last_day,
+                    SOFTWARE[0],
+                    project,
+                    target,
+                    currency,
+                ),
+                amount,
+            )
         month = month.next()
 
 
-def _cohorts(inp: BooksInput, out: Desired) -> list[Cohort]:
-    """Capitalized cost per month and currency: what the window books, and what was posted before it."""
-    try:
-        account = inp.role_target("capitalized_software").account
-    except MissingRole:
-        return []  # no Capitalized software account: nothing can have been capitalized
-    totals: dict[tuple[Period, str], Decimal] = defaultdict(lambda: ZERO)
+def _schedule_order(item: tuple) -> tuple:
+    (project, target, currency), _ = item
+    return (project, target.key(), currency)
+
+
+def _schedules(inp: BooksInput, out: Desired) -> dict[tuple[str, LedgerTarget, str], list[Cohort]]:
+    """Capitalized cost as amortization cohorts, per (project, capitalized line, currency): the window's
+    and what was posted before it. A project in service is one cohort from its go-live month; a project
+    not yet in service has none; cost of no declared project is a cohort per month (the policy's start)."""
+    account = _capitalized_account(inp.role_target)
+    if account is None:
+        return {}  # no Capitalized software account: nothing can have been capitalized
+    totals: dict[tuple[Period, str, LedgerTarget], Decimal] = defaultdict(lambda: ZERO)
     capitalizing = (CP, PC, JournalKind.TRUE_UP)
     window = [(b, a) for b, a in out.amounts.items() if b.kind in capitalizing and _planned(inp, b)]
     for bucket, amount in [*window, *_before_window(inp, (CP, PC))]:
         if bucket.target.account == account:
-            totals[(Period.of(bucket.period), bucket.currency)] += amount
-    cohorts = []
-    for (month, currency), amount in sorted(totals.items()):
+            totals[(Period.of(bucket.period), bucket.currency, bucket.target)] += amount
+    schedules: dict[tuple[str, LedgerTarget, str], list[Cohort]] = defaultdict(list)
+    for (month, currency, target), amount in sorted(
+        totals.items(), key=lambda t: (t[0][0], t[0][1], t[0][2].key())
+    ):
         policy = inp.policies.in_force(inp.entity, month.last_day).capitalization
-        start = month.next() if policy.amortization_start.value == "month_after" else month
-        cohorts.append(Cohort(month, amount, currency, policy.useful_life_months, in_service_from=start))
-    return cohorts
+        rule = inp.project_of(target)
+        project = inp.policies.project(inp.entity, rule) if rule else None
+        cohort = _cohort(month, amount, currency, policy, project)
+        if cohort is not None:
+            schedules[(rule or SOFTWARE[1], target, currency)].append(cohort)
+    return schedules
+
+
+def _cohort(
+    month: Period,
+    amount: Decimal,
+    currency: str,
+    policy: CapitalizationPolicy,
+    project: CapitalizedProject | None,
+) -> Cohort | None:
+    if project is None:
+        start = month.next() if policy.amortization_start is AmortizationStart.MONTH_AFTER else month
+        return Cohort(month, amount, currency, policy.useful_life_months, in_service_from=start)
+    if project.in_service is None:
+        return None  # still being built (ASC 350-40-35-6: amortization begins when ready for use)
+    life = project.useful_life_months or policy.useful_life_months
+    return Cohort(month, amount, currency, life, in_service_from=max(Period.of(project.in_service), month))
 
 
 # ------------------------------------------------------------------------------------ for the close

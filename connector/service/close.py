@@ -27,7 +27,13 @@ from connector.domain.desired import COST_KINDS, BooksInput, lot_positions
 from connector.domain.errors import InputError, TokenbooksError
 from connector.domain.periods import Period
 from connector.domain.revenue import grant_states, position_on
-from connector.service.books import BookOptions, books_input, local_day, role_targets
+from connector.service.books import (
+    BookOptions,
+    books_input,
+    capitalized_projects,
+    local_day,
+    role_targets,
+)
 from connector.service.policies import load_policy_history
 from connector.service.reconcile import reconcile_period, source_accounts
 from connector.service.runs import Reporter, RunRecorder, exclusive
@@ -117,6 +123,7 @@ def checklist(
             last=end + timedelta(days=1),
             options=options,
             role_target=role_targets(mapping, ledger_name),
+            project_of=capitalized_projects(ctx.mapping_history().versions, ledger_name),
         )
     prepaid = {
         (b.provider, b.provider_account)

@@ -19,7 +19,13 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
-from connector.domain.credits import CreditLot, check_customer_events
+from connector.domain.accounting_policy import PolicySet
+from connector.domain.credits import (
+    CreditLot,
+    CustomerCreditEvent,
+    CustomerCreditKind,
+    check_customer_events,
+)
 from connector.domain.errors import InputError, Problem
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
 from connector.service.invoices import upsert_invoices
@@ -39,6 +45,8 @@ class ImportContext(Protocol):
     actor: str
 
     def sources(self, entity: str) -> list: ...
+
+    def policies(self) -> tuple[PolicySet, str]: ...
 
 
 @dataclass
@@ -156,6 +164,33 @@ def unknown_accounts(
     return refused
 
 
+def unknown_products(
+    ctx: ImportContext, located: list[tuple[str, CustomerCreditEvent]], source: str
+) -> list[tuple[str, Problem]]:
+    """Purchases of a product the accounting policies name no expected breakage for (`unknown_product`)."""
+    policies, _ = ctx.policies()
+    refused = []
+    for where, event in located:
+        if event.kind is not CustomerCreditKind.PURCHASE:
+            continue
+        why = policies.entity(event.entity).unknown_product(event.product)
+        if why:
+            refused.append(
+                (
+                    where,
+                    Problem(
+                        source,
+                        where,
+                        "product",
+                        why + ": its breakage would silently be the default rate",
+                        "write the product as the policies name it, or add it to expected_breakage_percent "
+                        "in the policies (a new policy version) and import again",
+                    ),
+                )
+            )
+    return refused
+
+
 def refuse_late(
     path: Path,
     located: list[tuple[str, Any]],
@@ -216,6 +251,8 @@ def import_customer_credits(ctx: ImportContext, path: Path, *, entity: str) -> I
     entities = {event.entity for _, event in parsed}
     with UnitOfWork(ctx.engine) as uow:
         stored = [e for entity_ in entities for e in uow.customer_credits.for_entity(entity_)]
+    unknown = unknown_products(ctx, parsed, str(path))
+    parsed = refuse_late(path, parsed, unknown, quarantined, tally, lambda e: (e.amount, e.currency))
     accepted_events, refused = check_customer_events(stored, parsed, str(path))
     refuse_late(path, parsed, refused, quarantined, tally, lambda e: (e.amount, e.currency))
 

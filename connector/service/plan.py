@@ -31,6 +31,7 @@ from connector.domain.policies import counter_targets
 from connector.service.books import (
     BookOptions,
     books_input,
+    capitalized_projects,
     default_options,
     in_ledger_currency,
     missing_role,
@@ -123,6 +124,7 @@ def plan_entity(
             usage=spend,
             options=options,
             role_target=role_targets(mapping, ledger),
+            project_of=capitalized_projects(state.history.versions, ledger),
         )
         try:
             report.books = desired_books(inputs)

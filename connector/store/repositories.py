@@ -1740,6 +1740,20 @@ class CustomerCreditRepository:
     def balances(self, entity: str, until: date | None = None) -> dict[str, GrantBalance]:
         return grant_balances(self.for_entity(entity, until))
 
+    def products(self) -> dict[tuple[str, str], list[str]]:
+        """(entity, product) → the grants sold as that product (purchases), for checking the policies."""
+        rows = self.session.execute(
+            select(
+                CustomerCreditEventRow.entity, CustomerCreditEventRow.product, CustomerCreditEventRow.grant_id
+            )
+            .where(CustomerCreditEventRow.kind == "purchase")
+            .order_by(CustomerCreditEventRow.grant_id)
+        )
+        found: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for entity, product, grant in rows:
+            found[(entity, product or "")].append(grant)
+        return dict(found)
+
 
 # ------------------------------------------------------------------------------------ policies (issue 5)
 

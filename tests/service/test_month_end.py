@@ -203,3 +203,59 @@ def test_a_mapping_change_into_a_closed_month_posts_one_reclass_that_leaves_the_
     assert world.ledger.balance("2150") == liability  # the accrued liability is untouched
     assert [key for key in world.ledger.journals if key.startswith(("TB-AC-26100", "TB-TU-"))] == []
     assert world.json("sync", "--until", "2026-10-05")["planned"] == []  # and nothing more to post
+
+
+def test_credits_sold_as_a_product_the_policies_do_not_name_are_refused_at_import_and_by_policies_check(
+    cli_world: CliWorld,
+):
+    world = cli_world
+    header = "event_id,customer,grant,kind,date,amount,currency,product,expires_on\n"
+    path = world.write(
+        "sold.csv",
+        header
+        + "s-1,globex,g-1,purchase,2026-09-01,1000.00,USD,API credits,2027-09-01\n"
+        + "s-2,initech,g-2,purchase,2026-09-01,500.00,USD,api-credits,2027-09-01\n",
+    )
+    report = world.json("import", "customer-credits", str(path), code=None)
+    [row] = report["quarantined"]
+    assert (row["location"], row["field"]) == ("row 2", "product")
+    assert (
+        "product 'API credits' has no expected breakage in the accounting policies of acme-us"
+        in row["message"]
+    )
+    assert "(expected_breakage_percent names: api-credits)" in row["message"]
+    assert report["stored"] == {"events_new": 1, "events_replaced": 0}
+    # credits sold before the policies named their products: `policies check` finds them
+    world.write("policies.yaml", policies().replace("api-credits: 8", "api-credit: 8"))
+    check = world.json("policies", "check", code=2)
+    [problem] = [p for p in check["problems"] if p["field"] == "expected_breakage_percent"]
+    assert "product 'api-credits' has no expected breakage" in problem["message"]
+    assert "(expected_breakage_percent names: api-credit)" in problem["message"]
+    assert "grant(s) g-2 were sold as it" in problem["message"]
+
+
+def test_policies_check_ties_each_capitalized_project_to_a_capitalize_rule_of_the_mapping(
+    cli_world: CliWorld,
+):
+    world = cli_world
+    world.write("mapping.yaml", FULL_MAPPING.replace("  - id: eng\n", CAPITALIZE_RULE))
+    undeclared = world.json("policies", "check")
+    [warning] = [p for p in undeclared["problems"] if p["field"] == "rules.billing-v2"]
+    assert warning["severity"] == "warning"
+    assert "declare no project for it" in warning["message"]
+    world.write(
+        "policies.yaml", policies(capitalization="{projects: {billing-v2: {in_service: 2026-06-01}}}")
+    )
+    [missing] = world.json("policies", "check", code=2)["problems"]
+    assert (missing["field"], missing["message"]) == (
+        "entities.acme-us.capitalization.projects.billing-v2.expensed_as",
+        "missing",
+    )
+    assert "say where the project's spend goes once it is in service" in missing["fix"]
+    world.write("policies.yaml", policies(capitalization="{projects: {billing-v3: {expensed_as: rnd}}}"))
+    check = world.json("policies", "check", code=2)
+    [wrong] = [
+        p for p in check["problems"] if p["field"] == "entities.acme-us.capitalization.projects.billing-v3"
+    ]
+    assert "no mapping rule 'billing-v3' with category capitalize" in wrong["message"]
+    assert wrong["fix"].endswith("(billing-v2)")
