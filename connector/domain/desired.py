@@ -124,6 +124,7 @@ class Desired:
     overflow: list[Overflow] = field(default_factory=list)
     trueups: list[TrueUp] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sources: dict[Bucket, list[str]] = field(default_factory=dict)  # what a bucket books (memos name it)
 
     def hold_reason(self, bucket: Bucket) -> str:
         """Why a journal holding this bucket waits for approval ("" when it does not)."""
@@ -149,8 +150,9 @@ def desired_books(inp: BooksInput) -> Desired:
     _true_ups(inp, out)
     _reversals(inp, out)
     _amortization(inp, out)
-    for bucket, amount in credits_sold(inp):
+    for bucket, amount, grant in credits_sold(inp):
         _add(out.amounts, bucket, amount)
+        out.sources.setdefault(bucket, []).append(f"customer {grant.customer}, grant {grant.grant_id}")
     out.amounts = {b: a for b, a in out.amounts.items() if a != 0 and _planned(inp, b)}
     return out
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -64,6 +64,18 @@ ProviderLabel = Callable[[str], str]
 Review = Callable[[Journal], str]  # why a journal must wait for a controller's approval ("" when not)
 ReclassNote = Callable[[Sequence[date]], str]  # what changed on those days: versions and change notes
 USAGE_KINDS = (JournalKind.USAGE_ACCRUAL, JournalKind.CAPITALIZATION)  # both balance Accrued AI costs
+REVERSED_KINDS = (*USAGE_KINDS, JournalKind.TRUE_UP)  # what a month-end reversal mirrors
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What memos name beyond the journal itself, so an auditor can follow each journal to what it books:
+    the journal a reversal reverses, the customer and grant behind revenue and breakage, the mapping or
+    policy change behind a reclass."""
+
+    keys: Mapping[Bucket, Sequence[str]] = field(default_factory=dict)  # journals already booking a bucket
+    sources: Mapping[Bucket, Sequence[str]] = field(default_factory=dict)  # what a bucket books
+    reclass: ReclassNote | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +111,15 @@ def plan(
     used_serials: Mapping[str, int],
     provider_label: ProviderLabel = str,
     review: Review | None = None,
-    reclass_note: ReclassNote | None = None,
+    trace: Trace | None = None,
 ) -> list[PlannedJournal]:
     """Journals that move every bucket from `posted` to `desired`, dated and keyed deterministically.
 
     `used_serials` maps a key prefix (kind + date) to the highest serial the outbox already holds, so
     new keys never collide with stored ones and a re-plan after a crash gives the same keys. `review`
     holds a journal for approval by policy (a true-up beyond tolerance, the `approve` posting mode).
-    `reclass_note` says, for a reclass journal's days, what changed (mapping versions, change notes).
+    `trace` gives memos what they name: the journal a reversal reverses (among stored journals and those
+    planned before it), the customers and grants of revenue and breakage, what changed for a reclass.
     """
     groups: dict[_Group, list[Contribution]] = defaultdict(list)
     for bucket, amount in sorted(deltas(desired, posted).items(), key=lambda item: item[0].key()):
@@ -114,11 +127,14 @@ def plan(
     _merge_reclasses(groups)
 
     serials = dict(used_serials)
+    trace = trace or Trace()
+    keys: dict[Bucket, list[str]] = defaultdict(list, {b: list(k) for b, k in trace.keys.items()})
     planned = []
     for group in sorted(groups, key=_group_order):
-        journal = _journal_for(
-            group, groups[group], counter_target, calendar, serials, provider_label, reclass_note
-        )
+        journal = _journal_for(group, groups[group], counter_target, calendar, serials, provider_label)
+        journal = replace(journal, memo=journal.memo + _traced(journal, trace, keys))
+        for c in journal.contributions:
+            keys[c.bucket].append(journal.key)
         reason = ""
         if group.held:
             reason = (
@@ -169,7 +185,6 @@ def _journal_for(
     calendar: LedgerCalendar,
     serials: dict[str, int],
     provider_label: ProviderLabel,
-    reclass_note: ReclassNote | None = None,
 ) -> Journal:
     periods = sorted({c.bucket.period for c in contributions})
     moved = periods[0] != group.txn_date or periods[-1] != group.txn_date
@@ -194,8 +209,6 @@ def _journal_for(
     serials[prefix] = serials.get(prefix, 0) + 1
     key = journal_key(kind, group.txn_date, serials[prefix])
     memo = f"{key} · tokenbooks {KIND_LABELS[kind]}: {what} for {when}, {group.provider_account}"
-    if kind is JournalKind.RECLASS and reclass_note is not None:
-        memo += f". {reclass_note(periods)}"
     original = None
     if moved and not group.held:
         original = periods[0]
@@ -216,6 +229,36 @@ def _journal_for(
         provider=group.provider,
         provider_account=group.provider_account,
     )
+
+
+def _traced(journal: Journal, trace: Trace, keys: Mapping[Bucket, Sequence[str]]) -> str:
+    """The memo's trace: what the journal reverses, books for whom, or reclassifies and why."""
+    parts = []
+    if journal.kind is JournalKind.REVERSAL:
+        reversed_keys = sorted(
+            {
+                key
+                for c in journal.contributions
+                for kind in REVERSED_KINDS
+                for key in keys.get(
+                    replace(c.bucket, kind=kind, period=c.bucket.period - timedelta(days=1)), ()
+                )
+            }
+        )
+        if reversed_keys:
+            parts.append(f"Reverses {_listed(reversed_keys, ', ')}")
+    sources = sorted({s for c in journal.contributions for s in trace.sources.get(c.bucket, ())})
+    if sources:
+        parts.append("For " + _listed(sources, "; "))
+    if journal.kind is JournalKind.RECLASS and trace.reclass is not None:
+        parts.append(trace.reclass(sorted({c.bucket.period for c in journal.contributions})))
+    return "".join(f". {part}" for part in parts if part)
+
+
+def _listed(items: Sequence[str], separator: str, limit: int = 10) -> str:
+    """Items for a memo; beyond `limit`, how many more (the journal's contributions name them all)."""
+    more = f"{separator}and {len(items) - limit} more" if len(items) > limit else ""
+    return separator.join(items[:limit]) + more
 
 
 def _describe_periods(periods: list[date]) -> str:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
 
@@ -26,7 +26,7 @@ from connector.domain.mapping import Category, MappingSet
 from connector.domain.mapping_history import MappingHistory
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
-from connector.domain.planner import LedgerCalendar, PlannedJournal, plan
+from connector.domain.planner import REVERSED_KINDS, LedgerCalendar, PlannedJournal, Trace, plan
 from connector.domain.policies import counter_targets
 from connector.service.books import (
     BookOptions,
@@ -141,7 +141,11 @@ def plan_entity(
             used_serials=uow.outbox.used_serials(entity),
             provider_label=provider_label,
             review=review_for(options, report.books),
-            reclass_note=partial(_reclass_note, state, placed),
+            trace=Trace(
+                keys=uow.outbox.keys_by_bucket(entity, REVERSED_KINDS, first - timedelta(days=1), last),
+                sources=report.books.sources,
+                reclass=partial(_reclass_note, state, placed),
+            ),
         )
         report.planned = with_rates(planned, converted)
         if dry_run:

@@ -1164,6 +1164,27 @@ class OutboxRepository:
             totals[bucket] = totals.get(bucket, ZERO) + row.amount
         return totals
 
+    def keys_by_bucket(
+        self, entity: str, kinds: Sequence[JournalKind], first_day: date, last_day: date
+    ) -> dict[Bucket, list[str]]:
+        """The keys of the active journals contributing to each bucket of `kinds` in the range."""
+        query = (
+            select(ContributionRow, JournalRow.key)
+            .join(JournalRow, JournalRow.id == ContributionRow.journal_id)
+            .where(
+                ContributionRow.entity == entity,
+                JournalRow.status.in_(ACTIVE_STATUSES),
+                ContributionRow.kind.in_([k.value for k in kinds]),
+                ContributionRow.period >= first_day,
+                ContributionRow.period <= last_day,
+            )
+            .order_by(JournalRow.id)
+        )
+        found: dict[Bucket, list[str]] = defaultdict(list)
+        for row, key in self.session.exec(query).all():
+            found[_bucket_of(row)].append(key)
+        return dict(found)
+
     def summary(self, entity: str) -> list:
         """How many active (not rejected) journals the entity has, and the newest journal's id."""
         active = self.session.execute(

@@ -9,8 +9,9 @@ from datetime import date
 from decimal import Decimal
 
 from connector.domain.journals import JournalKind
+from connector.service.sync import sync
 from connector.store.repositories import UnitOfWork
-from tests.service.books_world import books_world, policies
+from tests.service.books_world import ENTITY, books_world, policies
 
 AC, PC, EX = JournalKind.USAGE_ACCRUAL, JournalKind.PREPAID_CONSUMPTION, JournalKind.EXPIRY_WRITE_OFF
 TU, RV = JournalKind.TRUE_UP, JournalKind.REVERSAL
@@ -140,4 +141,11 @@ def test_month_end_reversing_books_one_accrual_on_31_october_and_its_exact_mirro
   Cr 6110                                            80.00""",
     ]
     assert world.ledger.balance("2150") == 0
+    [reversal] = world.journals(JournalKind.REVERSAL)
+    assert reversal.memo.endswith(". Reverses TB-AC-261031-001")  # planned in the same run
     assert world.night(date(2026, 11, 2)).plan.planned == []
+    world.source.set("130.004", OCT[2])  # the provider restates October: a delta accrual and its mirror
+    world.clock.night_after(date(2026, 11, 3))
+    assert sync(world.app, entity=ENTITY, since=OCT[0], until=date(2026, 11, 3)).status == "succeeded"
+    [_, again] = world.journals(JournalKind.REVERSAL)
+    assert again.memo.endswith(". Reverses TB-AC-261031-001, TB-AC-261031-002")  # stored and new
