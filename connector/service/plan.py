@@ -28,6 +28,7 @@ from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.domain.planner import REVERSED_KINDS, LedgerCalendar, PlannedJournal, Trace, plan
 from connector.domain.policies import counter_targets
+from connector.domain.providers import provider_label
 from connector.service.books import (
     BookOptions,
     books_input,
@@ -43,20 +44,6 @@ from connector.service.books import (
 from connector.service.runs import Clock
 from connector.store.bulk import paused_gc
 from connector.store.repositories import UnitOfWork
-
-PROVIDER_LABELS = {
-    "openai": "OpenAI",
-    "anthropic": "Anthropic",
-    "aws": "AWS Bedrock",
-    "azure": "Azure OpenAI",
-    "google": "Google Vertex AI",
-    "software": "Capitalized software",  # amortization (domain/desired.py)
-    "credits-sold": "Credits sold",  # revenue and breakage of credits sold to customers
-}
-
-
-def provider_label(provider: str) -> str:
-    return PROVIDER_LABELS.get(provider, provider)
 
 
 @dataclass

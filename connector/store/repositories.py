@@ -609,6 +609,13 @@ class RunRepository:
     def get(self, run_id: str) -> RunRow | None:
         return self.session.get(RunRow, run_id)
 
+    def starting_with(self, prefix: str, limit: int = 5) -> list[RunRow]:
+        """Runs whose id starts with `prefix` (a person types the first characters of an id)."""
+        query = (
+            select(RunRow).where(RunRow.id.startswith(prefix, autoescape=True)).order_by(RunRow.started_at)
+        )
+        return list(self.session.exec(query.limit(limit)).scalars())
+
     def abandon_running(self, entity: str, *, now: datetime, reason: str) -> list[RunRow]:
         """Mark the entity's runs still `running` as abandoned (call it holding the entity's lock)."""
         rows = list(
