@@ -47,6 +47,7 @@ from connector.domain.prepaid import lot_order
 from connector.domain.usage import Usage
 from connector.store.bulk import BulkInsert, driver_value, paused_gc, result_converter
 from connector.store.tables import (
+    AlertRow,
     AllocationRow,
     AuditChainRow,
     BookmarkRow,
@@ -826,6 +827,19 @@ class EventLog:
     def all(self) -> list[EventRow]:
         return list(self.session.exec(select(EventRow).order_by(EventRow.id)).scalars())
 
+    def of_kind(self, kind: str, since: datetime | None = None) -> list[EventRow]:
+        """Every event of `kind` (from `since` on), oldest first."""
+        query = select(EventRow).where(EventRow.kind == kind)
+        if since is not None:
+            query = query.where(EventRow.at >= since)
+        return list(self.session.exec(query.order_by(EventRow.id)).scalars())
+
+    def for_runs(self, run_ids: Sequence[str]) -> list[EventRow]:
+        if not run_ids:
+            return []
+        query = select(EventRow).where(EventRow.run_id.in_(run_ids)).order_by(EventRow.id)
+        return list(self.session.exec(query).scalars())
+
 
 # ----------------------------------------------------------------------------------------- mapping, alloc
 
@@ -878,6 +892,37 @@ ALLOCATION_COLUMNS = (  # what an allocation row is written with; run_id is a Bu
     "percent",
     "amount",
 )
+
+
+class Lineage(NamedTuple):
+    """One allocation traced down: its bucket coordinates, rule and version, fact, and payload hash."""
+
+    posting_date: date
+    provider: str
+    provider_account: str
+    currency: str
+    target_key: str
+    category: str
+    rule_id: str
+    mapping_version: int
+    amount: Decimal
+    fact_id: int
+    natural_key: str
+    fact_version: int
+    fact_amount: Decimal
+    source: str
+    payload_sha256: str | None
+
+
+class AlertRepository:
+    """Alerts raised (once per subject and period) and where they were sent."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def for_period(self, entity: str, period: str) -> list[AlertRow]:
+        query = select(AlertRow).where(AlertRow.entity == entity, AlertRow.period == period)
+        return list(self.session.exec(query.order_by(AlertRow.raised_at)).scalars())
 
 
 class AllocationRepository:
@@ -988,6 +1033,41 @@ class AllocationRepository:
                 select(AllocationRow).where(AllocationRow.fact_id == fact_id).order_by(AllocationRow.id)
             ).scalars()
         )
+
+    def lineage(self, entity: str, first_day: date, last_day: date) -> list[Lineage]:
+        """Every allocation of the entity's current facts posted in the range, with its fact and the hash
+        of the raw payload the fact was read from (the auditor's lineage sheet)."""
+        raw = RawPayloadRow.__table__
+        a, f, r = ALLOCATIONS.c, FACTS.c, raw.c
+        query = (
+            select(
+                a.posting_date,
+                a.provider,
+                a.provider_account,
+                a.currency,
+                a.target_key,
+                a.category,
+                a.rule_id,
+                a.mapping_version,
+                a.amount,
+                f.id,
+                f.natural_key,
+                f.version,
+                f.amount,
+                f.source,
+                r.sha256,
+            )
+            .join(FACTS, f.id == a.fact_id)
+            .outerjoin(raw, r.id == f.raw_payload_id)
+            .where(
+                a.entity == entity,
+                a.posting_date >= first_day,
+                a.posting_date <= last_day,
+                f.is_current.is_(True),
+            )
+            .order_by(a.posting_date, a.provider, a.provider_account, a.target_key, f.id)
+        )
+        return [Lineage(*row) for row in self.session.connection().execute(query)]
 
     def versions_by_day(self, entity: str, first_day: date, last_day: date) -> dict[date, set[int]]:
         """The mapping versions whose allocations are stored for each posting day of the range."""
@@ -1629,6 +1709,18 @@ class ImportRepository:
             self.session.exec(select(ImportRow).order_by(ImportRow.imported_at.desc()).limit(limit)).scalars()
         )
 
+    def quarantined_between(
+        self, entity: str, first: datetime, last: datetime
+    ) -> list[tuple[ImportRow, QuarantineRow]]:
+        """The rows the entity's imports made in [first, last) refused, with their import."""
+        query = (
+            select(ImportRow, QuarantineRow)
+            .join(QuarantineRow, QuarantineRow.import_id == ImportRow.id)
+            .where(ImportRow.entity == entity, ImportRow.imported_at >= first, ImportRow.imported_at < last)
+            .order_by(ImportRow.imported_at, QuarantineRow.id)
+        )
+        return [(row, quarantined) for row, quarantined in self.session.exec(query).all()]
+
     def quarantined(self, import_id: str) -> list[QuarantineRow]:
         return list(
             self.session.exec(
@@ -1828,6 +1920,7 @@ class UnitOfWork:
         self.runs = RunRepository(self.session)
         self.events = EventLog(self.session)
         self.mappings = MappingVersionRepository(self.session)
+        self.alerts = AlertRepository(self.session)
         self.allocations = AllocationRepository(self.session)
         self.outbox = OutboxRepository(self.session)
         self.invoices = InvoiceRepository(self.session)
