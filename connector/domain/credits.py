@@ -42,7 +42,7 @@ def default_expiry(provider: str, purchase_date: date) -> date | None:
 
 @dataclass(frozen=True, slots=True)
 class CreditLot:
-    """Prepaid provider credits bought in one purchase."""
+    """Prepaid provider credits bought in one purchase, or granted free by the provider (`promotional`)."""
 
     entity: str
     provider: str
@@ -54,6 +54,7 @@ class CreditLot:
     expires_on: date | None = None  # the first day the credits can no longer be used; None = never
     description: str = ""
     source: str = ""
+    promotional: bool = False  # granted free (a promotion, a trial credit): no asset, no expense
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "currency", currency_code(self.currency))
@@ -64,7 +65,9 @@ class CreditLot:
 
     def as_prepaid(self) -> PrepaidLot:
         """The lot as the prepaid policy draws it down (domain/prepaid.py)."""
-        return PrepaidLot(self.lot_id, self.purchase_date, self.amount, self.currency, self.expires_on)
+        return PrepaidLot(
+            self.lot_id, self.purchase_date, self.amount, self.currency, self.expires_on, self.promotional
+        )
 
 
 class CustomerCreditKind(StrEnum):

@@ -309,11 +309,15 @@ def _billing(inp: BooksInput, provider: str, account: str, day: date) -> Billing
 
 
 def _prepaid(inp: BooksInput, usage: dict[Bucket, Decimal], out: Desired) -> None:
-    """Arrears usage is accrued; prepaid usage is drawn from the account's lots, FIFO by expiry."""
+    """Arrears usage is accrued; prepaid usage is drawn from the account's lots, FIFO by expiry. Usage of
+    an account with promotional (free) credits is drawn from them too, whatever its billing."""
+    promotional = {(lot.provider, lot.provider_account) for lot in inp.lots if lot.promotional}
     drawn: dict[tuple[str, str], list[tuple[Bucket, Decimal]]] = defaultdict(list)
     for bucket, amount in usage.items():
-        if _billing(inp, bucket.provider, bucket.provider_account, bucket.period) is Billing.PREPAID:
-            drawn[(bucket.provider, bucket.provider_account)].append((bucket, amount))
+        account = (bucket.provider, bucket.provider_account)
+        prepaid = _billing(inp, *account, bucket.period) is Billing.PREPAID
+        if prepaid or account in promotional:
+            drawn[account].append((bucket, amount))
         else:
             _add(out.amounts, bucket, amount)
     accounts = set(drawn) | {(lot.provider, lot.provider_account) for lot in inp.lots}
@@ -324,15 +328,21 @@ def _prepaid(inp: BooksInput, usage: dict[Bucket, Decimal], out: Desired) -> Non
 def _draw(
     inp: BooksInput, provider: str, account: str, window: list[tuple[Bucket, Decimal]]
 ) -> tuple[list[CreditLot], DrawDown]:
-    """The account's lots, and its usage (the window's, and what was posted before it) drawn from them."""
+    """The account's lots, and its usage (the window's, and what was posted before it) drawn from them.
+
+    Usage billed in arrears draws only promotional lots (the provider applies them to its bill); bought
+    lots are drawn by prepaid usage."""
     lots = [lot for lot in inp.lots if (lot.provider, lot.provider_account) == (provider, account)]
+    promotional = any(lot.promotional for lot in lots)
     items = [UsageItem(b.period, _item_key(b), a) for b, a in window]
     for bucket, amount in _before_window(inp, COST_KINDS):  # usage before the window was drawn too
-        if (bucket.provider, bucket.provider_account) == (provider, account) and _billing(
-            inp, provider, account, bucket.period
-        ) is Billing.PREPAID:
+        if (bucket.provider, bucket.provider_account) == (provider, account) and (
+            promotional or _billing(inp, provider, account, bucket.period) is Billing.PREPAID
+        ):
             items.append(UsageItem(bucket.period, _item_key(bucket), amount))
-    return lots, draw_fifo([lot.as_prepaid() for lot in lots], _merged(items))
+    prepaid = any(_billing(inp, provider, account, item.day) is Billing.PREPAID for item in items)
+    drawable = [lot.as_prepaid() for lot in lots if lot.promotional or prepaid]
+    return lots, draw_fifo(drawable, _merged(items))
 
 
 def _draw_account(
@@ -340,18 +350,22 @@ def _draw_account(
 ) -> None:
     lots, drawdown = _draw(inp, provider, account, window)
     prepaid_lots = [lot.as_prepaid() for lot in lots]
-    covered: dict[tuple[date, str], Decimal] = {}
+    promotional = {lot.lot_id for lot in lots if lot.promotional}
+    paid: dict[tuple[date, str], Decimal] = defaultdict(lambda: ZERO)
+    free: dict[tuple[date, str], Decimal] = defaultdict(lambda: ZERO)
     for draw in drawdown.draws:
-        covered[(draw.day, draw.key)] = covered.get((draw.day, draw.key), ZERO) + draw.amount
+        (free if draw.lot_id in promotional else paid)[(draw.day, draw.key)] += draw.amount
     for bucket, amount in window:
-        drawn = covered.get((bucket.period, _item_key(bucket)), ZERO)
+        drawn = paid.get((bucket.period, _item_key(bucket)), ZERO)
         if drawn:
             _add(out.amounts, _as(bucket, PC), drawn)
-        rest = amount - drawn
+        rest = amount - drawn  # promotional credit pays for part of it: still accrued, credited below
         if rest:
-            _add(out.amounts, bucket, rest)  # beyond the lots: booked in arrears, and flagged
-            if rest > 0:
-                out.overflow.append(Overflow(provider, account, bucket.period, rest, bucket.currency))
+            _add(out.amounts, bucket, rest)
+        beyond = rest - free.get((bucket.period, _item_key(bucket)), ZERO)
+        if beyond > 0 and _billing(inp, provider, account, bucket.period) is Billing.PREPAID:
+            out.overflow.append(Overflow(provider, account, bucket.period, beyond, bucket.currency))
+    _promotional_credits(inp, provider, account, lots, drawdown, out)
     for expired in expiries(prepaid_lots, drawdown, as_of=inp.as_of):
         lot = next(lot for lot in lots if lot.lot_id == expired.lot_id)
         target = inp.role_target("loss_on_expired_credits")
@@ -368,11 +382,32 @@ def _draw_account(
     if (
         lots
         and not window
+        and not promotional
         and all(_billing(inp, provider, account, lot.purchase_date) is Billing.ARREARS for lot in lots)
     ):
         out.notes.append(
             f"{provider} {account} has prepaid credit lots but its billing policy is arrears: usage is accrued, "
             "not drawn from the lots, and their balance will be written off when they expire"
+        )
+
+
+def _promotional_credits(
+    inp: BooksInput, provider: str, account: str, lots: list[CreditLot], drawdown: DrawDown, out: Desired
+) -> None:
+    """Usage a promotional credit paid for is no expense: the provider bills it net, so each day's
+    promoted usage is booked Dr Accrued AI costs / Cr Promotional AI credits (a reduction of AI expense,
+    ASC 705-20), for every day drawn — before the window too (a derived kind, desired for all time)."""
+    currency = {lot.lot_id: lot.currency for lot in lots if lot.promotional}
+    by_day: dict[tuple[date, str], Decimal] = defaultdict(lambda: ZERO)
+    for draw in drawdown.draws:
+        if draw.lot_id in currency:
+            by_day[(draw.day, currency[draw.lot_id])] += draw.amount
+    for (day, code), amount in sorted(by_day.items()):
+        target = inp.role_target("promotional_credits")
+        _add(
+            out.amounts,
+            Bucket(inp.entity, JournalKind.PROMOTIONAL_CREDIT, day, provider, account, target, code),
+            -amount,
         )
 
 
@@ -442,6 +477,8 @@ def _true_ups(inp: BooksInput, out: Desired) -> None:
                 accrued[bucket.target] += amount
         policy = inp.policies.account(inp.entity, provider, account, day)
         billed = sum((i.billed_usage(prepaid=policy.billing is Billing.PREPAID) for i in invoices), ZERO)
+        if policy.billing is Billing.PREPAID:  # the invoice's credits include promotional credit applied,
+            billed -= _promoted(out, provider, account, period)  # whose usage is still in the accrual
         total_accrued = sum(accrued.values(), ZERO)
         variance = billed - total_accrued
         invoiced = sum((i.total for i in invoices), ZERO)
@@ -478,6 +515,20 @@ def _true_ups(inp: BooksInput, out: Desired) -> None:
                 )
 
 
+def _promoted(out: Desired, provider: str, account: str, period: Period) -> Decimal:
+    """Promotional credit applied to an account's usage of a period (negative: credits)."""
+    return sum(
+        (
+            a
+            for b, a in out.amounts.items()
+            if b.kind is JournalKind.PROMOTIONAL_CREDIT
+            and (b.provider, b.provider_account) == (provider, account)
+            and period.contains(b.period)
+        ),
+        ZERO,
+    )
+
+
 def _variance_shares(
     inp: BooksInput,
     variance: Decimal,
@@ -498,8 +549,9 @@ def _variance_shares(
 
 def _reversals(inp: BooksInput, out: Desired) -> None:
     """Month-end reversing accruals: the exact mirror of the month's accrual (and true-up), next day."""
-    true_ups = [(b, a) for b, a in out.amounts.items() if b.kind is JournalKind.TRUE_UP]
-    for bucket, amount in [*_accrued(inp, out), *true_ups]:
+    mirrored = (JournalKind.TRUE_UP, JournalKind.PROMOTIONAL_CREDIT)  # the accrual's own adjustments
+    adjustments = [(b, a) for b, a in out.amounts.items() if b.kind in mirrored]
+    for bucket, amount in [*_accrued(inp, out), *adjustments]:
         if bucket.period != Period.of(bucket.period).last_day or bucket.period >= inp.as_of:
             continue
         policy = inp.policies.account(inp.entity, bucket.provider, bucket.provider_account, bucket.period)

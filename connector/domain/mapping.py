@@ -77,6 +77,7 @@ ROLES: dict[str, str] = {
     "amortization_expense": "Amortization of capitalized software",
     "accumulated_amortization": "Accumulated amortization",
     "suspense": "Suspense: spend no rule matched, to be mapped",
+    "promotional_credits": "Promotional AI credits applied (reduces AI expense; free credits from providers)",
 }
 
 REQUIRED_ROLES = ("ai_cogs", "rnd", "sales_marketing", "g_and_a", "accrued_ai_costs", "suspense")

@@ -39,6 +39,9 @@ COUNTER_ROLE: dict[JournalKind, str] = {
     JournalKind.AMORTIZATION: "accumulated_amortization",
     JournalKind.REVENUE: "deferred_revenue",
     JournalKind.BREAKAGE: "deferred_revenue",
+    # usage a promotional credit paid for: the provider bills it net, so the accrual is relieved and the
+    # credit lands on the promotional_credits role (a reduction of AI expense, ASC 705-20)
+    JournalKind.PROMOTIONAL_CREDIT: "accrued_ai_costs",
 }
 
 

@@ -70,6 +70,14 @@ def read_credit_lots(
             lambda: _optional_day(v.get("expires_on")),
             "write YYYY-MM-DD or leave it empty",
         )
+        promotional = check_field(
+            problems,
+            source,
+            at,
+            "promotional",
+            lambda: _yes_no(v.get("promotional")),
+            "write true for credits the provider granted free, false (or nothing) for credits bought",
+        )
         if problems:
             return None
         provider = str(v["provider"]).strip().lower()
@@ -89,6 +97,7 @@ def read_credit_lots(
                 expires_on=expires or default_expiry(provider, purchased),
                 description=str(v.get("description") or ""),
                 source=source,
+                promotional=bool(promotional),
             ),
             "check the currency (ISO 4217) and that expires_on is after purchase_date",
         )
@@ -171,3 +180,12 @@ def _positive(value: object):
     if amount <= 0:
         raise ValueError(f"{value!r} is not positive")
     return amount
+
+
+def _yes_no(value: object) -> bool:
+    text = str(value or "").strip().lower()
+    if text in ("", "false", "no", "0"):
+        return False
+    if text in ("true", "yes", "1"):
+        return True
+    raise ValueError(f"{value!r} is not true or false")

@@ -1758,6 +1758,7 @@ def row_to_lot(row: CreditLotRow) -> CreditLot:
         expires_on=row.expires_on,
         description=row.description,
         source=row.source,
+        promotional=bool(row.promotional),
     )
 
 
@@ -1770,7 +1771,16 @@ class CreditLotRepository:
     def upsert(self, lot: CreditLot, *, import_id: str | None, now: datetime) -> bool:
         """Store a lot; a lot already stored under the same provider, account and id is replaced. True if new."""
         key = {"provider": lot.provider, "provider_account": lot.provider_account, "lot_id": lot.lot_id}
-        names = ("entity", "purchase_date", "amount", "currency", "expires_on", "description", "source")
+        names = (
+            "entity",
+            "purchase_date",
+            "amount",
+            "currency",
+            "expires_on",
+            "description",
+            "source",
+            "promotional",
+        )
         values = {name: getattr(lot, name) for name in names}
         return upsert_row(
             self.session, CreditLotRow, key, {**values, "import_id": import_id, "recorded_at": now}

@@ -53,3 +53,22 @@ def test_a_sync_that_posts_journals_held_by_an_earlier_run_does_not_say_nothing_
     assert "Nothing new to plan: posting the journals left from earlier runs" in text
     assert "Nothing new to post" not in text
     assert "Posted 1," in text
+
+
+def test_promotional_credits_are_recorded_by_hand_or_from_a_file_and_listed_as_such(cli_world: CliWorld):
+    world = cli_world
+    world.run(
+        "credits", "add", "--provider", "openai", "--account", "org-1", "--amount", "100.00",
+        "--purchased", "2026-10-01", "--lot-id", "PROMO-1", "--promotional",
+    )  # fmt: skip
+    lots = world.write(
+        "lots.csv",
+        "lot_id,provider,account,purchase_date,amount,currency,expires_on,promotional\n"
+        "R-1,openai,org-1,2026-10-01,500.00,USD,,false\n"
+        "R-2,openai,org-1,2026-10-01,50.00,USD,,maybe\n",
+    )
+    report = world.json("import", "credits", str(lots), code=None)
+    [row] = report["quarantined"]
+    assert (row["field"], row["message"]) == ("promotional", "'maybe' is not true or false")
+    kinds = {lot["lot_id"]: lot["kind"] for lot in world.json("credits", "list")}
+    assert kinds == {"PROMO-1": "promotional", "R-1": "bought"}

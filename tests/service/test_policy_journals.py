@@ -8,10 +8,14 @@ balances from the (in-memory) ledger.
 from datetime import date
 from decimal import Decimal
 
+from connector.domain.chart import LedgerAccount
+from connector.domain.credits import CreditLot
 from connector.domain.journals import JournalKind
+from connector.service.imports import record_credit_lot
 from connector.service.sync import sync
 from connector.store.repositories import UnitOfWork
 from tests.service.books_world import ENTITY, books_world, policies
+from tests.support import FULL_MAPPING
 
 AC, PC, EX = JournalKind.USAGE_ACCRUAL, JournalKind.PREPAID_CONSUMPTION, JournalKind.EXPIRY_WRITE_OFF
 TU, RV = JournalKind.TRUE_UP, JournalKind.REVERSAL
@@ -149,3 +153,55 @@ def test_month_end_reversing_books_one_accrual_on_31_october_and_its_exact_mirro
     assert sync(world.app, entity=ENTITY, since=OCT[0], until=date(2026, 11, 3)).status == "succeeded"
     [_, again] = world.journals(JournalKind.REVERSAL)
     assert again.memo.endswith(". Reverses TB-AC-261031-001, TB-AC-261031-002")  # stored and new
+
+
+PROMOTIONAL_ROLE = '  promotional_credits: {quickbooks: "6197"}\n'
+
+
+def test_usage_promotional_credits_pay_for_is_booked_explicitly_as_no_expense(tmp_path, database_url):
+    world = books_world(tmp_path, database_url=database_url)
+    capitalized = '  capitalized_software: {quickbooks: "1650"}\n'
+    (tmp_path / "mapping.yaml").write_text(FULL_MAPPING.replace(capitalized, capitalized + PROMOTIONAL_ROLE))
+    world.ledger.accounts = [
+        *world.ledger.accounts,
+        LedgerAccount("18", "Promotional AI credits", "6197", "Expense"),
+    ]
+    world.rewrite_policies(world.policies_path.read_text())  # a fresh app reads the new mapping
+    free = CreditLot(
+        "acme-us",
+        "openai",
+        "org-1",
+        "PROMO-1",
+        date(2026, 10, 1),
+        Decimal("100.00"),
+        "USD",
+        date(2026, 11, 1),
+        promotional=True,
+    )
+    record_credit_lot(world.app, free)
+    world.source.set("30.00", OCT[2])
+    world.source.set("90.00", OCT[19])  # only 70.00 of free credit left
+    world.night(date(2026, 10, 31))
+    assert world.texts(JournalKind.PROMOTIONAL_CREDIT) == [
+        """\
+2026-10-03 TB-PR-261003-001 promotional_credit USD
+  Dr 2150                                            30.00
+  Cr 6197                                            30.00""",
+        """\
+2026-10-20 TB-PR-261020-001 promotional_credit USD
+  Dr 2150                                            70.00
+  Cr 6197                                            70.00""",
+    ]
+    world.invoice(
+        "INV-10",
+        "2026-10",
+        "2026-11-03",
+        "20.00",
+        lines=[("API usage", "120.00", "usage"), ("Free credits", "-100.00", "credit")],
+    )
+    world.night(date(2026, 11, 3))  # the free lot expired on 1 November: nothing to write off
+    assert world.journals(JournalKind.EXPIRY_WRITE_OFF) == []
+    assert world.journals(TU) == []  # the invoice bills the usage beyond the credits: nothing to true up
+    assert world.ledger.balance("5010") == Decimal("120.00")  # usage by function, as mapped
+    assert world.ledger.balance("6197") == Decimal("-100.00")  # what free credit paid for: no expense
+    assert world.ledger.balance("2150") == Decimal("-20.00")  # what OpenAI bills: AP's bill clears it
