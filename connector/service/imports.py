@@ -30,6 +30,7 @@ from connector.domain.errors import InputError, Problem
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
 from connector.service.invoices import upsert_invoices
 from connector.service.pull import bookmark_id
+from connector.service.reconcile import known_accounts, source_accounts
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
 from connector.sources.credit_files import read_credit_lots, read_customer_credits
 from connector.sources.focus import FocusFileError, FocusOptions, read_focus
@@ -138,10 +139,9 @@ def unknown_accounts(
 ) -> list[tuple[str, Problem]]:
     """Invoices for a provider account no source, fact or lot knows, of a provider whose accounts it does."""
     known: set[tuple[str, str]] = set()
-    for entity in {invoice.entity for _, invoice in located}:
-        with UnitOfWork(ctx.engine) as uow:
-            known |= uow.facts.accounts(entity) | uow.credit_lots.accounts(entity)
-        known |= {(s.provider, s.provider_account) for s in ctx.sources(entity)}
+    with UnitOfWork(ctx.engine) as uow:
+        for entity in {invoice.entity for _, invoice in located}:
+            known |= known_accounts(uow, entity, source_accounts(ctx, entity))
     refused = []
     for where, invoice in located:
         accounts = sorted(a for p, a in known if p == invoice.provider)

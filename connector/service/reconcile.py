@@ -95,7 +95,7 @@ def reconcile_period(
         stored = uow.facts.current(entity, period.first_day, period.last_day)
         journals = uow.outbox.for_bucket_periods(entity, period.first_day, period.last_day)
         invoices = uow.invoices.for_period(entity, str(period))
-        known = {*source_accounts, *uow.facts.accounts(entity), *uow.credit_lots.accounts(entity)}
+        known = known_accounts(uow, entity, source_accounts)
         _invoices(figures, invoices)
         for (provider, account), f in figures.items():
             if f.issued is not None:
@@ -137,6 +137,11 @@ def reconcile_period(
     ]
     _store(engine, results, recorder, clock)
     return results
+
+
+def known_accounts(uow: UnitOfWork, entity: str, source_accounts: Iterable[Account]) -> set[Account]:
+    """The provider accounts tokenbooks knows for an entity: its sources', and those of facts and lots."""
+    return {*source_accounts, *uow.facts.accounts(entity), *uow.credit_lots.accounts(entity)}
 
 
 def _unknown(provider: str, account: str, f: _Figures, known: set[Account]) -> str:
