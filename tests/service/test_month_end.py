@@ -103,6 +103,10 @@ def test_an_invoice_for_an_account_no_source_knows_is_named_in_reconciliation_an
     assert finding["check"] == "the invoice's provider account is one a source knows"
     assert "invoice A-10 is for anthropic account 'default'" in finding["explanation"]
     assert "tokenbooks knows no anthropic account" in finding["explanation"]
+    world.run("alerts", "check")
+    [alert] = [a for a in world.json("alerts", "list") if a["subject"] == "anthropic/default"]
+    assert (alert["kind"], alert["period"]) == ("reconciliation_variance", "2026-10")
+    assert "unknown_account" in alert["message"]
     close = world.json("close", "--period", "2026-10")
     assert not close["ready"]
     [blocker] = [b for b in close["blockers"] if "unknown_account" in b["what"]]
