@@ -11,7 +11,9 @@ from decimal import Decimal
 from connector.domain.chart import LedgerAccount
 from connector.domain.credits import CreditLot
 from connector.domain.journals import JournalKind
+from connector.domain.periods import Period
 from connector.service.imports import record_credit_lot
+from connector.service.reports import run_report
 from connector.service.sync import sync
 from connector.store.repositories import UnitOfWork
 from tests.service.books_world import ENTITY, books_world, policies
@@ -205,3 +207,7 @@ def test_usage_promotional_credits_pay_for_is_booked_explicitly_as_no_expense(tm
     assert world.ledger.balance("5010") == Decimal("120.00")  # usage by function, as mapped
     assert world.ledger.balance("6197") == Decimal("-100.00")  # what free credit paid for: no expense
     assert world.ledger.balance("2150") == Decimal("-20.00")  # what OpenAI bills: AP's bill clears it
+    october = Period(2026, 10)
+    spend = run_report(world.app, "spend", entity=ENTITY, first=october, last=october, by="project", day=None)
+    assert ("2026-10", "Promotional credits", "USD") in {row.keys for row in spend.rows}
+    assert sum(row.figures[0] for row in spend.rows) == Decimal("20.00")  # net of the free credit
