@@ -61,3 +61,42 @@ def test_keygen_prints_a_usable_key():
     result = runner.invoke(app, ["keygen"])
     key = result.output.strip().split("=", 1)[1]
     TokenCipher(key)  # a valid Fernet key
+
+
+def tokenbooks(tmp_path, *args: str):
+    """The real CLI in a child process: what a user's shell sees (exit status, stdout, stderr)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("tokenbooks")), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env(tmp_path)},
+        cwd=tmp_path,
+    )
+
+
+def test_a_sync_with_no_source_and_nothing_imported_fails_as_a_configuration_error(tmp_path):
+    done = tokenbooks(tmp_path, "sync", "--until", "2026-10-01")
+    assert done.returncode == 2, done.stderr
+    output = " ".join((done.stdout + done.stderr).split())
+    assert "no provider source is configured for entity acme-us and nothing was imported for it" in output
+    assert "TOKENBOOKS_OPENAI__ADMIN_KEY" in output
+    assert "Traceback" not in done.stderr
+    runs = json.loads(tokenbooks(tmp_path, "runs", "--json").stdout)
+    [run] = [r for r in runs if r["kind"] == "sync"]
+    assert run["status"] == "failed"
+    assert run["reason"].startswith("no provider source is configured")
+
+
+def test_runs_with_an_unknown_run_id_is_an_error_not_an_empty_table(tmp_path):
+    assert tokenbooks(tmp_path, "db", "upgrade").returncode == 0  # a store exists (`runs` only reads)
+    done = tokenbooks(tmp_path, "runs", "--run", "no-such-run")
+    assert done.returncode == 1
+    assert "Error: no run has the id 'no-such-run'" in done.stderr
+    assert "`tokenbooks runs` lists the runs" in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr

@@ -459,7 +459,8 @@ def test_policies_check_a_day_that_does_not_exist(cli):
 def test_sync_with_policies_dated_on_a_day_that_does_not_exist(seeded):
     path = seeded.file("policies.yaml", "policy_version: 1\neffective_from: 2026-02-30\nchange_note: x\n")
     outcome = seeded.run("sync", "--until", "2026-10-01", POLICIES_FILE=str(path))
-    refused(seeded, outcome, FAILED, "policies.yaml:2", "2026-02-30 is not a date")
+    # a run failed by its configuration exits as a configuration error, and is recorded failed
+    refused(seeded, outcome, CONFIG, "policies.yaml:2", "2026-02-30 is not a date")
     assert seeded.runs()[-1][:2] == ("sync", "failed")
 
 

@@ -90,11 +90,11 @@ def test_an_alert_channel_error_names_no_secret_in_the_store_or_the_cli(tmp_path
         "TOKENBOOKS_DATA_DIR": str(tmp_path / "data"),
         "TOKENBOOKS_ALERTS__WEBHOOK_URL_FILE": str(tmp_path / "webhook"),
     }
-    # a run that failed is an alert: a sync without a ledger connection fails
+    # a run that failed is an alert: a sync with no source configured fails (a configuration error, exit 2)
     failed = subprocess.run([*CLI, "sync", "--until", "2026-10-01"], env=env, capture_output=True, text=True)
     listed = subprocess.run([*CLI, "alerts", "list"], env=env, capture_output=True, text=True)
     as_json = subprocess.run([*CLI, "alerts", "list", "--json"], env=env, capture_output=True, text=True)
-    assert failed.returncode == 1, failed.stderr
+    assert failed.returncode == 2, failed.stderr
     assert "Traceback" not in failed.stderr
     alerts = json.loads(as_json.stdout)
     assert alerts

@@ -187,14 +187,17 @@ def busy_is_not_a_failure(as_json: bool = False) -> Iterator[None]:
 
 
 def show_run(run: Any, as_json: bool, as_dict: Callable[[Any], dict], show: Callable[[Any], None]) -> None:
-    """A run's outcome as JSON or in words; a failed run exits 1, a partial one (journals left unposted,
-    a source refused) 3, so a scheduler that only reads exit codes still sees work left waiting."""
+    """A run's outcome as JSON or in words; a failed run exits 1, or 2 when a configuration error failed
+    it; a partial one (journals left unposted, a source refused) 3, so a scheduler that only reads exit
+    codes still sees work left waiting."""
     if as_json:
         print_json(as_dict(run))
     else:
         show(run)
-    if run.status in ("failed", "partial"):
-        raise typer.Exit(ExitCode.FAILED if run.status == "failed" else ExitCode.PARTIAL)
+    if run.status == "failed":
+        raise typer.Exit(ExitCode.CONFIG if getattr(run, "configuration", False) else ExitCode.FAILED)
+    if run.status == "partial":
+        raise typer.Exit(ExitCode.PARTIAL)
 
 
 def print_problems(problems: Iterable[Problem]) -> None:
@@ -237,6 +240,11 @@ class RichReporter:
     def note(self, message: str, level: str = "info") -> None:
         if not self.quiet:
             errors.print(message, highlight=False)
+
+
+def counted(number: int, singular: str, plural: str | None = None) -> str:
+    """1 entity, 2 entities, 0 rules: a count with its noun, as a person writes it."""
+    return f"{number} {singular if number == 1 else (plural or singular + 's')}"
 
 
 def _app_for(*, read_only: bool = False, **overrides: Any) -> Any:

@@ -355,10 +355,17 @@ def credits_add_command(
         str | None, typer.Option("--lot-id", help="Receipt or order number; default: generated.")
     ] = None,
     description: Annotated[str, typer.Option(help="A note, e.g. the receipt.")] = "",
+    promotional: Annotated[
+        bool,
+        typer.Option(
+            "--promotional",
+            help="Credits the provider granted free (a promotion, a trial): no asset, no expense.",
+        ),
+    ] = False,
     entity: EntityOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Record prepaid credits bought from a provider (a credit lot)."""
+    """Record prepaid credits bought from a provider (a credit lot), or granted by it (--promotional)."""
     from connector.domain.credits import CreditLot, default_expiry
     from connector.domain.money import currency_code, parse_amount
     from connector.service.imports import record_credit_lot
@@ -391,6 +398,7 @@ def credits_add_command(
                 expires_on=expiry,
                 description=description,
                 source="tokenbooks credits add",
+                promotional=promotional,
             )
         except ValueError as exc:
             raise ConfigError(
@@ -436,13 +444,14 @@ def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False)
             "amount": lot.amount,
             "currency": lot.currency,
             "expires_on": lot.expires_on,
+            "kind": "promotional" if lot.promotional else "bought",
             "source": lot.source,
             "pool": lot.pool or None,  # what may draw it: a FOCUS commitment, virtual currency or term
             "refund_of": lot.refund_of or None,
         }
         for lot in lots
     ]
-    columns = ("lot_id", "provider", "account", "purchased", "amount", "currency", "expires_on")
+    columns = ("lot_id", "provider", "account", "purchased", "amount", "currency", "expires_on", "kind")
     print_rows(rows, as_json, f"Credit lots of {target}", columns, right=("amount",))
 
 

@@ -21,6 +21,7 @@ from connector.cli.base import (
     _period,
     _problem_json,
     console,
+    counted,
     errors,
     mappings_app,
     plain_errors,
@@ -79,14 +80,14 @@ def mappings_check(
 def _print_check(report: Any) -> None:
     print_problems(report.problems)
     for entity, note in report.charts.items():
-        console.print(f"  {entity}: accounts checked against the {note}", highlight=False)
+        console.print(f"  {entity}: accounts {note}", highlight=False)
     mapping = report.mapping
     if report.ok:
         warnings = len(report.problems)
         console.print(
             f"[green]✓[/] {report.path}: version {mapping.version} (effective {mapping.effective_from}), "
-            f"{len(mapping.rules)} rules, {len(mapping.entities)} entit(ies). "
-            + (f"{warnings} warning(s)." if warnings else "No problems found."),
+            f"{counted(len(mapping.rules), 'rule')}, {counted(len(mapping.entities), 'entity', 'entities')}. "
+            + (f"{counted(warnings, 'warning')}." if warnings else "No problems found."),
             highlight=False,
         )
         return

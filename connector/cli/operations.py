@@ -177,7 +177,8 @@ def audit_export(
     entity: EntityOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Export a period for auditors: runs, journals with lines, postings with ledger ids, reconciliation."""
+    """Export a period for auditors: runs, journals with lines, postings, approvals, reconciliation, events,
+    mapping and policy versions, exceptions and lineage."""
     from connector.service.exports import FORMATS, period_export, write_export
     from connector.settings import secret_values
 
@@ -191,6 +192,7 @@ def audit_export(
             entity=target,
             period=month,
             secrets=secret_values(application.settings),
+            currency=application.mapping()[0].entity(target).currency,
         )
         files = write_export(export, fmt, out)
     if as_json:

@@ -172,6 +172,8 @@ def _close_json(result: Any) -> dict:
         "reconciliation": [
             {"provider": p, "account": a, "status": s} for p, a, s in checklist.reconciliation
         ],
+        "not_posted": [_fields(j) for j in checklist.unposted],
+        "blockers": [_fields(b) for b in checklist.blockers],
     }
 
 
@@ -245,13 +247,19 @@ def _print_close(result: Any) -> None:
                 f"[yellow]Suspense:[/] {format_money(amount, currency)} waits for a mapping rule.",
                 highlight=False,
             )
-    for held in checklist.held:
-        console.print(
-            f"[yellow]Held:[/] {held.key} {held.txn_date} {held.kind}: {held.reason}", highlight=False
-        )
     for provider, account, status in checklist.reconciliation:
         console.print(f"Reconciliation {provider} {account}: {status}", highlight=False)
-    verdict = "[green]ready to sign off[/]" if checklist.ready else "[yellow]items above need attention[/]"
+    blockers = checklist.blockers
+    if blockers:
+        console.print(f"[yellow]Not ready to sign off — {len(blockers)} item(s):[/]", highlight=False)
+        for number, blocker in enumerate(blockers, start=1):
+            console.print(f"  {number}. {blocker.what}", highlight=False, soft_wrap=True)
+            console.print(f"     [bold]Fix:[/] {blocker.fix}", highlight=False, soft_wrap=True)
+    verdict = (
+        "[green]ready to sign off[/]"
+        if checklist.ready
+        else f"[yellow]not ready ({len(blockers)} item(s))[/]"
+    )
     console.print(f"Run {result.run_id}: {result.status} — {verdict}", highlight=False)
 
 

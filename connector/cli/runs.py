@@ -16,6 +16,7 @@ from connector.cli.base import (
     print_json,
     print_rows,
 )
+from connector.domain.errors import InputError
 
 # ---------------------------------------------------------------------------------------------- runs, keys
 
@@ -33,9 +34,17 @@ def runs_command(
         application = _app_for(read_only=True)
         with UnitOfWork(application.engine) as uow:
             if run_id:
+                run = _one_run(uow, run_id)
                 rows = [
-                    {"at": e.at, "kind": e.kind, "level": e.level, "message": e.message, "hash": e.hash}
-                    for e in uow.events.for_run(run_id)
+                    {
+                        "at": e.at,
+                        "actor": e.actor,
+                        "kind": e.kind,
+                        "level": e.level,
+                        "message": e.message,
+                        "hash": e.hash,
+                    }
+                    for e in uow.events.for_run(run.id)
                 ]
             else:
                 rows = [
@@ -43,6 +52,7 @@ def runs_command(
                         "run_id": r.id,
                         "kind": r.kind,
                         "entity": r.entity,
+                        "actor": r.actor,
                         "started_at": r.started_at,
                         "finished_at": r.finished_at,
                         "status": r.status,
@@ -52,11 +62,29 @@ def runs_command(
                     for r in uow.runs.latest(limit)
                 ]
     columns = (
-        ["at", "kind", "level", "message"]
+        ["at", "actor", "kind", "level", "message"]
         if run_id
-        else ["started_at", "kind", "entity", "status", "reason", "run_id"]
+        else ["started_at", "kind", "entity", "actor", "status", "reason", "run_id"]
     )
-    print_rows(rows, as_json, "Events" if run_id else "Runs", columns)
+    print_rows(
+        rows, as_json, f"Events of run {run.id} ({run.kind}, by {run.actor})" if run_id else "Runs", columns
+    )
+
+
+def _one_run(uow, run_id: str):
+    """The run named by its id, or by the first characters of it when only one run starts so."""
+    run = uow.runs.get(run_id)
+    if run is not None:
+        return run
+    found = uow.runs.starting_with(run_id)
+    if len(found) == 1:
+        return found[0]
+    raise InputError(
+        f"no run has the id {run_id!r}"
+        if not found
+        else f"{len(found)} or more runs have an id starting with {run_id!r}",
+        fix="`tokenbooks runs` lists the runs with their ids; give the whole id, or more of it",
+    )
 
 
 @db_app.command("upgrade")

@@ -68,6 +68,7 @@ def _sync_json(result: Any) -> dict:
         "entity": result.entity,
         "status": result.status,
         "reason": result.reason,
+        "kind": "ConfigError" if result.configuration else None,
         "dry_run": result.dry_run,
         "pulls": [
             {
@@ -119,7 +120,14 @@ def _print_sync(result: Any) -> None:
                 highlight=False,
             )
         if not result.plan.planned:
-            console.print("Nothing new to post: the books already hold every amount.")
+            post = result.post
+            earlier = post and (post.posted or post.found or post.rejected or post.failed)
+            console.print(
+                "Nothing new to plan: posting the journals left from earlier runs (released by an "
+                "approval, or retried after a failure)."
+                if earlier
+                else "Nothing new to post: the books already hold every amount."
+            )
         for planned in result.plan.planned:
             j = planned.journal
             total = sum((ln.amount for ln in j.lines if ln.amount > 0), Decimal(0))

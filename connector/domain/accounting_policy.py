@@ -106,6 +106,27 @@ FINE_TUNING_PATTERNS = ("*fine-tun*", "*fine_tun*", "*finetun*", "ft:*", "ft-*")
 
 
 @dataclass(frozen=True, slots=True)
+class CapitalizedProject:
+    """An internal-use software project whose spend the mapping's `capitalize` rule `rule` places.
+
+    ASC 350-40: its cost is capitalized until the software is ready for its intended use (`in_service`,
+    its go-live; 350-40-25-14); from then on the project's spend is an expense of `expensed_as`
+    (post-implementation, 350-40-25-6); its capitalized cost is amortized straight line over
+    `useful_life_months` from the month it went into service (350-40-35-4 and 35-6). Until the
+    controller records `in_service`, the software is being built: nothing is amortized.
+    """
+
+    rule: str  # the mapping rule (category capitalize) whose spend is this project's
+    in_service: date | None = None
+    useful_life_months: int | None = None  # None: the policy's useful life
+    expensed_as: str = "rnd"  # the category (cogs, rnd, sales_marketing, g_and_a) once in service
+    line: int = field(default=0, compare=False)
+
+    def in_service_on(self, day: date) -> bool:
+        return self.in_service is not None and day >= self.in_service
+
+
+@dataclass(frozen=True, slots=True)
 class CapitalizationPolicy:
     """ASC 350-40: what is capitalized beyond the mapping's `capitalize` rules, and how it is amortized."""
 
@@ -114,6 +135,10 @@ class CapitalizationPolicy:
     useful_life_months: int = 36
     amortization_start: AmortizationStart = AmortizationStart.MONTH_AFTER
     amortization_role: str = "amortization_expense"  # `ai_cogs` when the software serves customers
+    projects: tuple[CapitalizedProject, ...] = ()
+
+    def project(self, rule: str) -> CapitalizedProject | None:
+        return next((p for p in self.projects if p.rule == rule), None)
 
     def is_fine_tuning(self, fact: Fact) -> bool:
         values = [fact.dimensions.get(name) for name in ("line_item", "sku", "model")]
@@ -148,6 +173,19 @@ class EntityPolicy:
     def breakage_rate(self, product: str) -> Decimal:
         return dict(self.breakage).get(product, self.default_breakage)
 
+    def unknown_product(self, product: str) -> str:
+        """Why credits sold as `product` would get no breakage of their own ("" when the policies know it).
+
+        Once the policies name expected breakage per product, a product sold under any other name (a
+        typo, "API credits" for `api-credits`) would silently take the default rate: it is refused."""
+        keys = sorted(p for p, _ in self.breakage)
+        if not keys or product in keys:
+            return ""
+        return (
+            f"product {product!r} has no expected breakage in the accounting policies of {self.entity} "
+            f"(expected_breakage_percent names: {', '.join(keys)})"
+        )
+
     def summary(self) -> dict:
         """What a run records in its audit inputs (issue 7's run.inputs)."""
         return {
@@ -168,6 +206,14 @@ class EntityPolicy:
             "useful_life_months": self.capitalization.useful_life_months,
             "amortization_start": self.capitalization.amortization_start.value,
             "amortization_role": self.capitalization.amortization_role,
+            "projects": {
+                p.rule: {
+                    "in_service": p.in_service.isoformat() if p.in_service else None,
+                    "useful_life_months": p.useful_life_months,
+                    "expensed_as": p.expensed_as,
+                }
+                for p in self.capitalization.projects
+            },
             "breakage": {p: str(r) for p, r in self.breakage} | {"*": str(self.default_breakage)},
             "fx_source": self.fx_source.value,
             "rates_file": self.rates_file,
@@ -232,11 +278,24 @@ class PolicyHistory:
         return list(_spans(self.versions))
 
     def in_force(self, entity: str, day: date) -> EntityPolicy:
+        return self.version_on(day).entity(entity)
+
+    def version_on(self, day: date) -> PolicySet:
+        """The version of the file in force on `day`."""
         spans = _spans(self.versions)
-        return spans[span_index(spans, day)].item.entity(entity)
+        return spans[span_index(spans, day)].item
 
     def account(self, entity: str, provider: str, account: str, day: date) -> AccountPolicy:
         return self.in_force(entity, day).account(provider, account)
+
+    def project(self, entity: str, rule: str) -> CapitalizedProject | None:
+        """A capitalized project as the newest version that declares it knows it: its go-live is a fact
+        about the project, recorded once known, whatever day a version takes effect."""
+        for version in reversed(self.versions):
+            found = version.entity(entity).capitalization.project(rule)
+            if found is not None:
+                return found
+        return None
 
     def change_days(self) -> list[date]:
         """The days a newer version takes over (a change of estimate is booked on such a day)."""

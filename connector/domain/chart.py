@@ -19,6 +19,27 @@ from connector.domain.mapping import CATEGORY_ROLE, Destination, MappingSet
 
 LEDGER_NAMES = {"quickbooks": "QuickBooks", "xero": "Xero"}
 
+# Accounts a ledger refuses on tokenbooks' journal lines (erps.md): QuickBooks wants a vendor on an A/P
+# line and a customer on an A/R line (JournalEntryLineDetail.Entity), and tokenbooks' journals name
+# neither; Xero refuses manual journal lines on system accounts (AR, AP, retained earnings …), bank and
+# inventory accounts.
+QBO_NEEDS_A_NAME = {"Accounts Payable": "a vendor", "Accounts Receivable": "a customer"}
+XERO_NOT_JOURNALABLE = {"BANK": "a bank account", "INVENTORY": "an inventory account"}
+
+
+def unjournalable(account: LedgerAccount, ledger: str) -> str:
+    """Why the ledger refuses this account on a tokenbooks journal line ("" when it does not)."""
+    if ledger == "quickbooks" and account.type in QBO_NEEDS_A_NAME:
+        return (
+            f"is an {account.type} account: QuickBooks refuses a journal line on it without "
+            f"{QBO_NEEDS_A_NAME[account.type]}, and tokenbooks' journals name none"
+        )
+    if ledger == "xero" and account.system:
+        return f"is a Xero system account ({account.system}): Xero refuses it on manual journal lines"
+    if ledger == "xero" and account.type in XERO_NOT_JOURNALABLE:
+        return f"is {XERO_NOT_JOURNALABLE[account.type]}: Xero refuses it on manual journal lines"
+    return ""
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerAccount:
@@ -27,6 +48,7 @@ class LedgerAccount:
     number: str | None = None
     type: str = ""
     active: bool = True
+    system: str = ""  # Xero's SystemAccount (DEBTORS, CREDITORS, RETAINEDEARNINGS …), "" for the rest
 
     def references(self) -> set[str]:
         """Every way a mapping may name this account (number, name, id)."""
@@ -153,6 +175,14 @@ class _Checker:
                 f"account {reference!r} ({account.label()}) is inactive in {self.ledger}{self._when()}; "
                 "the ledger refuses postings to it",
                 f"make it active again in {self.ledger}, or point this at an active account",
+            )
+        elif why := unjournalable(account, self.chart.ledger):
+            self._problem(
+                line,
+                where,
+                f"account {reference!r} ({account.label()}) {why}{self._when()}",
+                "point this at an expense, asset or liability account of its own (the bill to the provider "
+                "is AP's entry: tokenbooks books against Accrued AI costs, which AP's bill then clears)",
             )
 
     def option(self, kind: str, name: str, line: int, where: str) -> None:

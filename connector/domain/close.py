@@ -8,7 +8,11 @@ positions, held journals, reconciliation statuses) and come out as lines a perso
 - prepaid balances per lot on the period's last day, and the lots expiring within 30, 60 or 90 days;
 - deferred revenue per customer grant (credits sold and not yet redeemed, expired or broken);
 - what sits in suspense (spend no mapping rule placed);
-- journals held for approval, and the reconciliation status per provider account.
+- journals held for approval, journals not yet in the ledger, and the reconciliation status per
+  provider account.
+
+`Checklist.blockers` names every item that keeps the month from being ready to sign off, each with the
+command (or step) that fixes it, so a controller is never left with "items above need attention".
 """
 
 from __future__ import annotations
@@ -82,6 +86,17 @@ class HeldJournal:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    """One thing that keeps a month from being ready to sign off, and what fixes it."""
+
+    what: str
+    fix: str  # the command to run (or the step to take)
+
+
+SETTLED = ("matched", "within_tolerance")
+
+
 @dataclass
 class Checklist:
     period: Period
@@ -90,13 +105,79 @@ class Checklist:
     deferred: list[DeferredLine] = field(default_factory=list)
     suspense: dict[str, Decimal] = field(default_factory=dict)  # currency → the period's suspense
     held: list[HeldJournal] = field(default_factory=list)
+    unposted: list[HeldJournal] = field(default_factory=list)  # planned or failed, not in the ledger yet
     reconciliation: list[tuple[str, str, str]] = field(default_factory=list)  # provider, account, status
+    reconciliation_notes: dict[tuple[str, str], str] = field(default_factory=dict)  # what did not hold
 
     @property
     def ready(self) -> bool:
-        """Nothing waits: no journal held, nothing in suspense, every reconciliation matched or within tolerance."""
-        settled = all(status in ("matched", "within_tolerance") for *_, status in self.reconciliation)
-        return not self.held and not any(self.suspense.values()) and settled
+        """Nothing waits: nothing held or unposted, nothing in suspense, every reconciliation settled."""
+        return not self.blockers
+
+    @property
+    def blockers(self) -> list[Blocker]:
+        """Every item that keeps the period from being ready, each with the command that fixes it."""
+        period = self.period
+        found = [
+            Blocker(f"{h.key} ({h.kind}, {h.txn_date}) is held: {h.reason}", _release(h)) for h in self.held
+        ]
+        found += [
+            Blocker(
+                f"{j.key} ({j.kind}, {j.txn_date}) is not in the ledger yet: {j.reason}",
+                "tokenbooks sync  (posts what is pending; `tokenbooks runs` shows why an attempt failed)",
+            )
+            for j in self.unposted
+        ]
+        found += [
+            Blocker(
+                f"{amount:,} {currency} of {period} spend sits in suspense: no mapping rule placed it",
+                f"tokenbooks mappings coverage --period {period}  (shows the spend; add a rule for it with "
+                f"`tokenbooks mappings add-rule`, then `tokenbooks close --period {period}` again)",
+            )
+            for currency, amount in sorted(self.suspense.items())
+            if amount
+        ]
+        for provider, account, status in self.reconciliation:
+            if status in SETTLED:
+                continue
+            note = self.reconciliation_notes.get((provider, account), "")
+            found.append(
+                Blocker(
+                    f"reconciliation of {provider} {account} for {period}: {status}"
+                    + (f" — {note}" if note else ""),
+                    _reconciliation_fix(status, provider, period),
+                )
+            )
+        return found
+
+
+def _release(held: HeldJournal) -> str:
+    approve = f'tokenbooks approve {held.key} --by "<your name>"'
+    if "locked" in held.reason:
+        return (
+            f"reopen {held.txn_date:%Y-%m} in the ledger, then {approve}; or set `locked_period: "
+            "next_open_period` in the policies to book it in the first open period"
+        )
+    return f"{approve}  (after reviewing it: `tokenbooks audit trace {held.key}`)"
+
+
+def _reconciliation_fix(status: str, provider: str, period: Period) -> str:
+    if status == "missing_invoice":
+        return (
+            f"tokenbooks import invoices FILE  (the {provider} invoice for {period}; or `tokenbooks import "
+            f"bills --period {period}` when AP entered the bill in the ledger)"
+        )
+    if status == "unknown_account":
+        return "correct the invoice's `account` in its file, then `tokenbooks import invoices FILE` again"
+    if status == "drift":
+        return (
+            "tokenbooks sync  (posts again a journal missing from the ledger, under its key); a journal "
+            "changed by hand: restore it in the ledger as `tokenbooks audit trace KEY` shows it"
+        )
+    return (
+        f"tokenbooks reconcile --period {period}  (explains the difference: import the corrected invoice, "
+        "or record the tax, credits or late usage it does not itemize)"
+    )
 
 
 def accrual_lines(

@@ -42,7 +42,7 @@ def default_expiry(provider: str, purchase_date: date) -> date | None:
 
 @dataclass(frozen=True, slots=True)
 class CreditLot:
-    """Prepaid provider credits bought in one purchase."""
+    """Prepaid provider credits bought in one purchase, or granted free by the provider (`promotional`)."""
 
     entity: str
     provider: str
@@ -60,6 +60,7 @@ class CreditLot:
     # A refund of (part of) another lot of the same pool: a negative amount that lowers the pool's
     # balance, so refunded money is never written off as expired (FOCUS: a negative Purchase row).
     refund_of: str = ""
+    promotional: bool = False  # granted free (a promotion, a trial credit): no asset, no expense
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "currency", currency_code(self.currency))
@@ -72,7 +73,9 @@ class CreditLot:
 
     def as_prepaid(self) -> PrepaidLot:
         """The lot as the prepaid policy draws it down (domain/prepaid.py)."""
-        return PrepaidLot(self.lot_id, self.purchase_date, self.amount, self.currency, self.expires_on)
+        return PrepaidLot(
+            self.lot_id, self.purchase_date, self.amount, self.currency, self.expires_on, self.promotional
+        )
 
     def same_purchase(self, other: CreditLot) -> bool:
         """Whether `other` records the same purchase (a re-import), not a different one under this id."""

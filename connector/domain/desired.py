@@ -4,7 +4,8 @@ The planner turns desired − posted into journals; this module says what "desir
 pure function of the inputs (`BooksInput`) and the day the run books as of:
 
 - usage (Dr category / Cr Accrued AI costs, or Dr Capitalized software for capitalized spend): each
-  bucket's exact total rounded once; daily, or one bucket per month when the policy says so;
+  bucket rounded to the cent, the buckets of one day and provider account together to their exact total
+  rounded once (`policies.round_usage`); daily, or one bucket per month when the policy says so;
 - prepaid consumption (Dr category / Cr Prepaid AI credits): usage of a prepaid account drawn from its
   credit lots FIFO by expiry (`domain/prepaid.py`); what no lot covers stays accrued and is flagged;
 - expiry write-off (Dr Loss on expired credits / Cr Prepaid AI credits) on a lot's expiry date;
@@ -34,7 +35,10 @@ from decimal import Decimal
 from connector.domain.accounting_policy import (
     AccountPolicy,
     AccrualStyle,
+    AmortizationStart,
     Billing,
+    CapitalizationPolicy,
+    CapitalizedProject,
     EntityPolicy,
     FineTuning,
     PolicyHistory,
@@ -44,10 +48,10 @@ from connector.domain.credits import CreditLot, CustomerCreditEvent
 from connector.domain.facts import PREPAID_POOL, ChargeCategory, Fact
 from connector.domain.invoices import Invoice
 from connector.domain.journals import Bucket, JournalKind, LedgerTarget
-from connector.domain.mapping import Allocation, Category
-from connector.domain.money import ZERO, quantize
+from connector.domain.mapping import CATEGORY_ROLE, Allocation, Category
+from connector.domain.money import ZERO
 from connector.domain.periods import Period
-from connector.domain.policies import Granularity, bucket_period
+from connector.domain.policies import Granularity, bucket_period, round_usage
 from connector.domain.prepaid import DrawDown, UsageItem, draw_fifo, expiries, lot_order
 from connector.domain.revenue import credits_sold
 from connector.domain.trueup import spread_variance
@@ -83,6 +87,8 @@ class BooksInput:
     lots: Sequence[CreditLot] = ()
     customer_events: Sequence[CustomerCreditEvent] = ()
     invoices: Sequence[Invoice] = ()
+    # the capitalize rule (a project of the policies) whose spend lands on a Capitalized software target
+    project_of: Callable[[LedgerTarget], str | None] = field(default=lambda target: None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +125,7 @@ class Desired:
     overflow: list[Overflow] = field(default_factory=list)
     trueups: list[TrueUp] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sources: dict[Bucket, list[str]] = field(default_factory=dict)  # what a bucket books (memos name it)
 
     def hold_reason(self, bucket: Bucket) -> str:
         """Why a journal holding this bucket waits for approval ("" when it does not)."""
@@ -144,8 +151,9 @@ def desired_books(inp: BooksInput) -> Desired:
     _true_ups(inp, out)
     _reversals(inp, out)
     _amortization(inp, out)
-    for bucket, amount in credits_sold(inp):
+    for bucket, amount, grant in credits_sold(inp):
         _add(out.amounts, bucket, amount)
+        out.sources.setdefault(bucket, []).append(f"customer {grant.customer}, grant {grant.grant_id}")
     out.amounts = {b: a for b, a in out.amounts.items() if a != 0 and _planned(inp, b)}
     return out
 
@@ -178,7 +186,7 @@ def _accrued(inp: BooksInput, out: Desired):
 def _usage_costs(inp: BooksInput, out: Desired) -> dict[Bucket, Decimal]:
     """Usage cost per bucket (kind AC, or CP when capitalized); the window's allocations only."""
     out.exact = inp.usage.exact(inp.role_target) if inp.usage else {}
-    return {bucket: quantize(amount, bucket.currency) for bucket, amount in out.exact.items()}
+    return round_usage(out.exact)
 
 
 def usage_costs(
@@ -203,6 +211,7 @@ class UsageCosts:
         self._sums: dict[tuple, Decimal] = {}
         self._in_force: dict[date, EntityPolicy] = {}  # a lookup per day, not per fact
         self._fine_tuning: dict[tuple, bool] = {}
+        self._projects: dict[str, CapitalizedProject | None] = {}
 
     def add(self, allocations: Iterable[Allocation]) -> UsageCosts:
         sums = self._sums
@@ -211,6 +220,8 @@ class UsageCosts:
             if fact.charge_category is not ChargeCategory.USAGE:
                 continue
             category = allocation.category
+            if category is Category.CAPITALIZE and self._in_service(allocation.rule_id, fact.posting_date):
+                category = Category(self._projects[allocation.rule_id].expensed_as)  # type: ignore[union-attr]
             capitalized = category is not Category.CAPITALIZE and (
                 category is not Category.SUSPENSE and self._capitalizes(fact)
             )
@@ -227,6 +238,13 @@ class UsageCosts:
             )
             sums[key] = sums.get(key, ZERO) + allocation.amount
         return self
+
+    def _in_service(self, rule: str, day: date) -> bool:
+        """Spend of a capitalized project from its go-live on is post-implementation: an expense."""
+        if rule not in self._projects:
+            self._projects[rule] = self.policies.project(self.entity, rule)
+        project = self._projects[rule]
+        return project is not None and project.in_service_on(day)
 
     def _capitalizes(self, fact: Fact) -> bool:
         """Fine-tuning the policy in force on the fact's day capitalizes beyond the mapping's rules."""
@@ -261,8 +279,11 @@ class UsageCosts:
         ), amount in self._sums.items():
             kind = CP if category is Category.CAPITALIZE or capitalized else AC
             if capitalized:  # fine-tuning capitalized by policy: the rule's class and tracking are kept
-                software = role_target("capitalized_software")
-                target = LedgerTarget(software.account, target.class_name, target.department, target.tracking)
+                target = _with_dimensions(role_target("capitalized_software"), target)
+            elif target.account == _capitalized_account(role_target) and kind is AC:
+                # a capitalized project in service: its spend is the expense its policy names, the rule's
+                # class and tracking kept
+                target = _with_dimensions(role_target(CATEGORY_ROLE[category]), target)
             policy = accounts.get((day, provider, account))
             if policy is None:
                 policy = accounts[(day, provider, account)] = self.policies.in_force(
@@ -277,6 +298,18 @@ class UsageCosts:
         return exact
 
 
+def _with_dimensions(account: LedgerTarget, dimensions: LedgerTarget) -> LedgerTarget:
+    """`account`'s account with the class, department and tracking of `dimensions`."""
+    return LedgerTarget(account.account, dimensions.class_name, dimensions.department, dimensions.tracking)
+
+
+def _capitalized_account(role_target: RoleTarget) -> str | None:
+    try:
+        return role_target("capitalized_software").account
+    except MissingRole:
+        return None
+
+
 def _billing(inp: BooksInput, provider: str, account: str, day: date) -> Billing:
     return inp.policies.account(inp.entity, provider, account, day).billing
 
@@ -285,15 +318,16 @@ def _prepaid(inp: BooksInput, usage: dict[Bucket, Decimal], out: Desired) -> Non
     """Arrears usage is accrued; prepaid usage is drawn from its pool's lots, FIFO by expiry.
 
     Usage the provider says a purchase paid for (a bucket with a pool) draws that pool's lots whatever the
-    account's billing policy; other usage draws the account's general lots when its policy is prepaid.
+    account's billing policy; other usage draws the account's general lots when its policy is prepaid, or
+    when the account has promotional (free) credits, whatever its billing.
     """
+    promotional = {(lot.provider, lot.provider_account, lot.pool) for lot in inp.lots if lot.promotional}
     drawn: dict[tuple[str, str, str], list[tuple[Bucket, Decimal]]] = defaultdict(list)
     for bucket, amount in usage.items():
-        if (
-            bucket.pool
-            or _billing(inp, bucket.provider, bucket.provider_account, bucket.period) is Billing.PREPAID
-        ):
-            drawn[(bucket.provider, bucket.provider_account, bucket.pool)].append((bucket, amount))
+        pool = (bucket.provider, bucket.provider_account, bucket.pool)
+        prepaid = _billing(inp, bucket.provider, bucket.provider_account, bucket.period) is Billing.PREPAID
+        if bucket.pool or prepaid or pool in promotional:
+            drawn[pool].append((bucket, amount))
         else:
             _add(out.amounts, bucket, amount)
     pools = set(drawn) | {(lot.provider, lot.provider_account, lot.pool) for lot in inp.lots}
@@ -304,16 +338,27 @@ def _prepaid(inp: BooksInput, usage: dict[Bucket, Decimal], out: Desired) -> Non
 def _draw(
     inp: BooksInput, provider: str, account: str, pool: str, window: list[tuple[Bucket, Decimal]]
 ) -> tuple[list[CreditLot], DrawDown]:
-    """The pool's lots, and its usage (the window's, and what was posted before it) drawn from them."""
+    """The pool's lots, and its usage (the window's, and what was posted before it) drawn from them.
+
+    A purchase's pool is drawn by the usage it paid for whatever the billing; the account's general lots
+    are drawn by prepaid usage, and usage billed in arrears draws only promotional lots (the provider
+    applies them to its bill)."""
     lots = [
         lot for lot in inp.lots if (lot.provider, lot.provider_account, lot.pool) == (provider, account, pool)
     ]
+    promotional = any(lot.promotional for lot in lots)
     items = [UsageItem(b.period, _item_key(b), a) for b, a in window]
     for bucket, amount in _before_window(inp, COST_KINDS):  # usage before the window was drawn too
         same = (bucket.provider, bucket.provider_account, bucket.pool) == (provider, account, pool)
-        if same and (pool or _billing(inp, provider, account, bucket.period) is Billing.PREPAID):
+        if same and (
+            pool or promotional or _billing(inp, provider, account, bucket.period) is Billing.PREPAID
+        ):
             items.append(UsageItem(bucket.period, _item_key(bucket), amount))
-    return lots, draw_fifo([lot.as_prepaid() for lot in lots], _merged(items))
+    prepaid = bool(pool) or any(
+        _billing(inp, provider, account, item.day) is Billing.PREPAID for item in items
+    )
+    drawable = [lot.as_prepaid() for lot in lots if lot.promotional or prepaid]
+    return lots, draw_fifo(drawable, _merged(items))
 
 
 def _draw_account(
@@ -326,18 +371,23 @@ def _draw_account(
 ) -> None:
     lots, drawdown = _draw(inp, provider, account, pool, window)
     prepaid_lots = [lot.as_prepaid() for lot in lots]
-    covered: dict[tuple[date, str], Decimal] = {}
+    promotional = {lot.lot_id for lot in lots if lot.promotional}
+    paid: dict[tuple[date, str], Decimal] = defaultdict(lambda: ZERO)
+    free: dict[tuple[date, str], Decimal] = defaultdict(lambda: ZERO)
     for draw in drawdown.draws:
-        covered[(draw.day, draw.key)] = covered.get((draw.day, draw.key), ZERO) + draw.amount
+        (free if draw.lot_id in promotional else paid)[(draw.day, draw.key)] += draw.amount
     for bucket, amount in window:
-        drawn = covered.get((bucket.period, _item_key(bucket)), ZERO)
+        drawn = paid.get((bucket.period, _item_key(bucket)), ZERO)
         if drawn:
             _add(out.amounts, _as(bucket, PC), drawn)
-        rest = amount - drawn
+        rest = amount - drawn  # promotional credit pays for part of it: still accrued, credited below
         if rest:
-            _add(out.amounts, bucket, rest)  # beyond the lots: booked in arrears, and flagged
-            if rest > 0:
-                out.overflow.append(Overflow(provider, account, bucket.period, rest, bucket.currency, pool))
+            _add(out.amounts, bucket, rest)
+        beyond = rest - free.get((bucket.period, _item_key(bucket)), ZERO)
+        if beyond > 0 and (pool or _billing(inp, provider, account, bucket.period) is Billing.PREPAID):
+            # beyond the lots: booked in arrears, and flagged
+            out.overflow.append(Overflow(provider, account, bucket.period, beyond, bucket.currency, pool))
+    _promotional_credits(inp, provider, account, lots, drawdown, out)
     for expired in expiries(prepaid_lots, drawdown, as_of=inp.as_of):
         lot = next(lot for lot in lots if lot.lot_id == expired.lot_id)
         target = inp.role_target("loss_on_expired_credits")
@@ -356,11 +406,32 @@ def _draw_account(
         lots
         and not pool
         and not window
+        and not promotional
         and all(_billing(inp, provider, account, lot.purchase_date) is Billing.ARREARS for lot in lots)
     ):
         out.notes.append(
             f"{provider} {account} has prepaid credit lots but its billing policy is arrears: usage is accrued, "
             "not drawn from the lots, and their balance will be written off when they expire"
+        )
+
+
+def _promotional_credits(
+    inp: BooksInput, provider: str, account: str, lots: list[CreditLot], drawdown: DrawDown, out: Desired
+) -> None:
+    """Usage a promotional credit paid for is no expense: the provider bills it net, so each day's
+    promoted usage is booked Dr Accrued AI costs / Cr Promotional AI credits (a reduction of AI expense,
+    ASC 705-20), for every day drawn — before the window too (a derived kind, desired for all time)."""
+    currency = {lot.lot_id: lot.currency for lot in lots if lot.promotional}
+    by_day: dict[tuple[date, str], Decimal] = defaultdict(lambda: ZERO)
+    for draw in drawdown.draws:
+        if draw.lot_id in currency:
+            by_day[(draw.day, currency[draw.lot_id])] += draw.amount
+    for (day, code), amount in sorted(by_day.items()):
+        target = inp.role_target("promotional_credits")
+        _add(
+            out.amounts,
+            Bucket(inp.entity, JournalKind.PROMOTIONAL_CREDIT, day, provider, account, target, code),
+            -amount,
         )
 
 
@@ -422,6 +493,8 @@ def _true_ups(inp: BooksInput, out: Desired) -> None:
                 accrued[bucket.target] += amount
         policy = inp.policies.account(inp.entity, provider, account, day)
         billed = sum((i.billed_usage(prepaid=policy.billing is Billing.PREPAID) for i in invoices), ZERO)
+        if policy.billing is Billing.PREPAID:  # the invoice's credits include promotional credit applied,
+            billed -= _promoted(out, provider, account, period)  # whose usage is still in the accrual
         total_accrued = sum(accrued.values(), ZERO)
         variance = billed - total_accrued
         invoiced = sum((i.total for i in invoices), ZERO)
@@ -458,6 +531,20 @@ def _true_ups(inp: BooksInput, out: Desired) -> None:
                 )
 
 
+def _promoted(out: Desired, provider: str, account: str, period: Period) -> Decimal:
+    """Promotional credit applied to an account's usage of a period (negative: credits)."""
+    return sum(
+        (
+            a
+            for b, a in out.amounts.items()
+            if b.kind is JournalKind.PROMOTIONAL_CREDIT
+            and (b.provider, b.provider_account) == (provider, account)
+            and period.contains(b.period)
+        ),
+        ZERO,
+    )
+
+
 def _variance_shares(
     inp: BooksInput,
     variance: Decimal,
@@ -478,8 +565,9 @@ def _variance_shares(
 
 def _reversals(inp: BooksInput, out: Desired) -> None:
     """Month-end reversing accruals: the exact mirror of the month's accrual (and true-up), next day."""
-    true_ups = [(b, a) for b, a in out.amounts.items() if b.kind is JournalKind.TRUE_UP]
-    for bucket, amount in [*_accrued(inp, out), *true_ups]:
+    mirrored = (JournalKind.TRUE_UP, JournalKind.PROMOTIONAL_CREDIT)  # the accrual's own adjustments
+    adjustments = [(b, a) for b, a in out.amounts.items() if b.kind in mirrored]
+    for bucket, amount in [*_accrued(inp, out), *adjustments]:
         if bucket.period != Period.of(bucket.period).last_day or bucket.period >= inp.as_of:
             continue
         policy = inp.policies.account(inp.entity, bucket.provider, bucket.provider_account, bucket.period)
@@ -491,39 +579,80 @@ def _reversals(inp: BooksInput, out: Desired) -> None:
 
 
 def _amortization(inp: BooksInput, out: Desired) -> None:
-    """Straight-line amortization of each month's capitalized cost, booked once the month has ended."""
-    cohorts = _cohorts(inp, out)
-    if not cohorts:
+    """Straight-line amortization of capitalized cost, booked once each month has ended: per project from
+    its go-live (nothing while it is being built), else per month of cost from the policy's start. The
+    amortization line keeps the capitalized line's class, department and tracking."""
+    schedules = _schedules(inp, out)
+    if not schedules:
         return
-    month = min(c.first_month for c in cohorts)
+    month = min(c.first_month for cohorts in schedules.values() for c in cohorts)
     while month.last_day < inp.as_of:
         policy = inp.policies.in_force(inp.entity, month.last_day).capitalization
-        target = inp.role_target(policy.amortization_role)
-        for currency in sorted({c.currency for c in cohorts}):
-            amount = amortization_for([c for c in cohorts if c.currency == currency], month)
-            bucket = Bucket(inp.entity, JournalKind.AMORTIZATION, month.last_day, *SOFTWARE, target, currency)
-            _add(out.amounts, bucket, amount)
+        role = inp.role_target(policy.amortization_role)
+        for (project, dimensions, currency), cohorts in sorted(schedules.items(), key=_schedule_order):
+            amount = amortization_for(cohorts, month)
+            target = _with_dimensions(role, dimensions)
+            _add(
+                out.amounts,
+                Bucket(
+                    inp.entity,
+                    JournalKind.AMORTIZATION,
+                    month.last_day,
+                    SOFTWARE[0],
+                    project,
+                    target,
+                    currency,
+                ),
+                amount,
+            )
         month = month.next()
 
 
-def _cohorts(inp: BooksInput, out: Desired) -> list[Cohort]:
-    """Capitalized cost per month and currency: what the window books, and what was posted before it."""
-    try:
-        account = inp.role_target("capitalized_software").account
-    except MissingRole:
-        return []  # no Capitalized software account: nothing can have been capitalized
-    totals: dict[tuple[Period, str], Decimal] = defaultdict(lambda: ZERO)
+def _schedule_order(item: tuple) -> tuple:
+    (project, target, currency), _ = item
+    return (project, target.key(), currency)
+
+
+def _schedules(inp: BooksInput, out: Desired) -> dict[tuple[str, LedgerTarget, str], list[Cohort]]:
+    """Capitalized cost as amortization cohorts, per (project, capitalized line, currency): the window's
+    and what was posted before it. A project in service is one cohort from its go-live month; a project
+    not yet in service has none; cost of no declared project is a cohort per month (the policy's start)."""
+    account = _capitalized_account(inp.role_target)
+    if account is None:
+        return {}  # no Capitalized software account: nothing can have been capitalized
+    totals: dict[tuple[Period, str, LedgerTarget], Decimal] = defaultdict(lambda: ZERO)
     capitalizing = (CP, PC, JournalKind.TRUE_UP)
     window = [(b, a) for b, a in out.amounts.items() if b.kind in capitalizing and _planned(inp, b)]
     for bucket, amount in [*window, *_before_window(inp, (CP, PC))]:
         if bucket.target.account == account:
-            totals[(Period.of(bucket.period), bucket.currency)] += amount
-    cohorts = []
-    for (month, currency), amount in sorted(totals.items()):
+            totals[(Period.of(bucket.period), bucket.currency, bucket.target)] += amount
+    schedules: dict[tuple[str, LedgerTarget, str], list[Cohort]] = defaultdict(list)
+    for (month, currency, target), amount in sorted(
+        totals.items(), key=lambda t: (t[0][0], t[0][1], t[0][2].key())
+    ):
         policy = inp.policies.in_force(inp.entity, month.last_day).capitalization
-        start = month.next() if policy.amortization_start.value == "month_after" else month
-        cohorts.append(Cohort(month, amount, currency, policy.useful_life_months, in_service_from=start))
-    return cohorts
+        rule = inp.project_of(target)
+        project = inp.policies.project(inp.entity, rule) if rule else None
+        cohort = _cohort(month, amount, currency, policy, project)
+        if cohort is not None:
+            schedules[(rule or SOFTWARE[1], target, currency)].append(cohort)
+    return schedules
+
+
+def _cohort(
+    month: Period,
+    amount: Decimal,
+    currency: str,
+    policy: CapitalizationPolicy,
+    project: CapitalizedProject | None,
+) -> Cohort | None:
+    if project is None:
+        start = month.next() if policy.amortization_start is AmortizationStart.MONTH_AFTER else month
+        return Cohort(month, amount, currency, policy.useful_life_months, in_service_from=start)
+    if project.in_service is None:
+        return None  # still being built (ASC 350-40-35-6: amortization begins when ready for use)
+    life = project.useful_life_months or policy.useful_life_months
+    return Cohort(month, amount, currency, life, in_service_from=max(Period.of(project.in_service), month))
 
 
 # ------------------------------------------------------------------------------------ for the close

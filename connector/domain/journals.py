@@ -35,6 +35,7 @@ class JournalKind(StrEnum):
     REVENUE = "revenue"
     BREAKAGE = "breakage"
     RECLASS = "reclass"
+    PROMOTIONAL_CREDIT = "promotional_credit"
 
 
 KIND_CODES: dict[JournalKind, str] = {
@@ -48,6 +49,7 @@ KIND_CODES: dict[JournalKind, str] = {
     JournalKind.REVENUE: "RR",
     JournalKind.BREAKAGE: "BK",
     JournalKind.RECLASS: "RC",
+    JournalKind.PROMOTIONAL_CREDIT: "PR",
 }
 
 KIND_LABELS: dict[JournalKind, str] = {
@@ -61,6 +63,7 @@ KIND_LABELS: dict[JournalKind, str] = {
     JournalKind.REVENUE: "revenue recognition",
     JournalKind.BREAKAGE: "breakage",
     JournalKind.RECLASS: "reclass",
+    JournalKind.PROMOTIONAL_CREDIT: "promotional credit applied",
 }
 
 KEY_PATTERN = re.compile(r"^TB-[A-Z]{2}-\d{6}-[0-9A-Z]{3}$")

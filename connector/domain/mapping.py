@@ -17,7 +17,7 @@ import difflib
 import fnmatch
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -29,6 +29,7 @@ from connector.domain.errors import Problem, errors_only
 from connector.domain.facts import STANDARD_DIMENSIONS, Fact
 from connector.domain.journals import LedgerTarget
 from connector.domain.money import MoneyError, allocate, currency_code, split_quantum
+from connector.domain.providers import misnamed_providers
 from connector.domain.regex_samples import regex_guarantee
 from connector.domain.versioned_file import FileReader, read_document, read_effective_from, read_version
 from connector.domain.yaml_lines import LineDict, LineList
@@ -76,6 +77,7 @@ ROLES: dict[str, str] = {
     "amortization_expense": "Amortization of capitalized software",
     "accumulated_amortization": "Accumulated amortization",
     "suspense": "Suspense: spend no rule matched, to be mapped",
+    "promotional_credits": "Promotional AI credits applied (reduces AI expense; free credits from providers)",
 }
 
 REQUIRED_ROLES = ("ai_cogs", "rnd", "sales_marketing", "g_and_a", "accrued_ai_costs", "suspense")
@@ -412,12 +414,16 @@ def _required_start(condition: Condition) -> str | None:
 _Reader = FileReader  # collects problems while reading one mapping document
 
 
-def parse_mapping(text: str, source: str, *, analyse: bool = True) -> tuple[MappingSet | None, list[Problem]]:
+def parse_mapping(
+    text: str, source: str, *, analyse: bool = True, partial: bool = False
+) -> tuple[MappingSet | None, list[Problem]]:
     """Parse and check a mapping document.
 
     Returns the mapping only when there are no errors, with any warnings. `analyse` also finds rules
-    that can never place a dollar (shadowed by an earlier rule, or contradictory); versions stored in
-    the past are re-read without it, because they were accepted when first seen.
+    that can never place a dollar (shadowed by an earlier rule, or contradictory, or testing a provider
+    name facts never carry); versions stored in the past are re-read without it, because they were
+    accepted when first seen. `partial` returns, despite errors, what could be read (entities, roles,
+    rules), so `mappings check` also checks it against the ledger's chart: every mistake in one run.
     """
     reader = _Reader(source)
     document = read_document(text, reader, "mapping", _SEE_EXAMPLE)
@@ -440,22 +446,33 @@ def parse_mapping(text: str, source: str, *, analyse: bool = True) -> tuple[Mapp
         from connector.domain.rule_analysis import analyse_rules
 
         reader.problems.extend(analyse_rules(rules, {e.id for e in entities}, source))
+        reader.problems.extend(misnamed_providers(_provider_values(rules), source))
     errors = errors_only(reader.problems)
-    if errors or suspense is None or version is None or effective_from is None:
+    complete = not errors and suspense is not None and version is not None and effective_from is not None
+    if not complete and not (partial and entities):
         return None, reader.problems
     mapping = MappingSet(
-        version=version,
-        effective_from=effective_from,
+        version=version or 0,
+        effective_from=effective_from or date.min,
         change_note=change_note or "",
         entities=tuple(entities),
         roles=roles,
         rules=tuple(rules),
-        suspense=suspense,
+        suspense=suspense or Destination(HUNDRED, Category.SUSPENSE, ()),
         source=source,
         content_hash=hashlib.sha256(text.encode()).hexdigest(),
         role_lines=tuple(role_lines.items()),
     )
     return mapping, reader.problems
+
+
+def _provider_values(rules: Iterable[Rule]) -> Iterator[tuple[str | None, int, str]]:
+    """Every provider name a rule tests exactly (value, line, where)."""
+    for rule in rules:
+        for condition in rule.conditions:
+            if condition.dimension == "provider" and condition.kind in (MatchKind.EXACT, MatchKind.ONE_OF):
+                for value in condition.values:
+                    yield value, condition.line or rule.line, f"rules.{rule.id}.when.provider"
 
 
 _SEE_EXAMPLE = "compare with mappings/example.yaml and docs/mapping-guide.md"

@@ -12,13 +12,14 @@ nothing is dropped. An entity added in a later version is classified by the vers
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
 from connector.domain.facts import Fact
 from connector.domain.mapping import Allocation, Classifier, MappingSet
+from connector.domain.periods import Period
 from connector.domain.versions import span_index, version_spans
 
 K = TypeVar("K")
@@ -74,6 +75,24 @@ class MappingHistory:
 
     def classifier(self) -> HistoryClassifier:
         return HistoryClassifier(self)
+
+    def describe_change(self, entity: str, days: Sequence[date], placed: Mapping[date, set[int]]) -> str:
+        """What moved the spend of `days` (a reclass): the versions that placed it before (`placed`: the
+        stored allocations' versions per day), the version in force now, and its change note. "" when no
+        mapping version changed there (the accounting policies did)."""
+        months = {Period.of(day) for day in days}
+        before = sorted({v for day, versions in placed.items() if Period.of(day) in months for v in versions})
+        now = sorted({self.in_force(entity, day).version for day in days})
+        if not before or before == now:
+            return ""
+        by_number = {m.version: m for m in self.versions}
+        notes = "; ".join(
+            f"version {v} effective {by_number[v].effective_from}: {by_number[v].change_note}" for v in now
+        )
+        return (
+            f"Reclass for a mapping change: version {', '.join(map(str, before))} → "
+            f"{', '.join(map(str, now))} ({notes})"
+        )
 
 
 class HistoryClassifier:

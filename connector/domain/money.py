@@ -4,8 +4,9 @@ No float ever touches an amount. Parsing accepts strings, ints and Decimals (JSO
 ``parse_float=Decimal``); a float reaching `parse_amount` is a bug and is refused.
 
 Rounding is ROUND_HALF_UP (what accountants call commercial rounding) and happens in exactly two places:
-when a posting bucket's exact total becomes a journal amount (`quantize`), and when a split gives each
-share its minor units (`allocate`, largest remainder, so shares always sum to the whole).
+when posting buckets' exact totals become journal amounts (`quantize`; `round_preserving_total` when
+several buckets share one balancing total, so they still add up to it rounded once), and when a split
+gives each share its minor units (`allocate`, largest remainder, so shares always sum to the whole).
 """
 
 from __future__ import annotations
@@ -158,6 +159,25 @@ def allocate(total: Decimal, weights: Sequence[Decimal], unit: Decimal) -> list[
     for i in by_remainder[:leftover]:
         floors[i] += 1
     return [sign * unit * n for n in floors]
+
+
+def round_preserving_total(amounts: Sequence[Decimal], currency: str) -> list[Decimal]:
+    """Round each exact amount to the currency's minor unit so that they sum to their exact total rounded
+    once: each is rounded half up, then the units the parts lost (or gained) against the whole go to the
+    parts rounded furthest the other way (ties: earliest first). One part is simply `quantize`d.
+
+    10.005 split as 5.003 + 5.002 rounds to 5.01 + 5.00 (the whole is 10.01), never 5.00 + 5.00.
+    """
+    rounded = [quantize(a, currency) for a in amounts]
+    unit = quantum(currency)
+    missing = int((quantize(sum(amounts, ZERO), currency) - sum(rounded, ZERO)) / unit)
+    if missing:
+        step = unit if missing > 0 else -unit
+        # the parts that lost most to rounding (gained most, when the whole needs less) adjust first
+        order = sorted(range(len(amounts)), key=lambda i: (-(amounts[i] - rounded[i]) * step, i))
+        for i in order[: abs(missing)]:
+            rounded[i] += step
+    return rounded
 
 
 def format_money(amount: Decimal, currency: str) -> str:

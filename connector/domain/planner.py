@@ -10,9 +10,9 @@ Pure: it takes numbers and returns journals; the service loads the numbers and s
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -62,6 +62,20 @@ class PlannedJournal:
 CounterTarget = Callable[[Bucket], LedgerTarget]
 ProviderLabel = Callable[[str], str]
 Review = Callable[[Journal], str]  # why a journal must wait for a controller's approval ("" when not)
+ReclassNote = Callable[[Sequence[date]], str]  # what changed on those days: versions and change notes
+USAGE_KINDS = (JournalKind.USAGE_ACCRUAL, JournalKind.CAPITALIZATION)  # both balance Accrued AI costs
+REVERSED_KINDS = (*USAGE_KINDS, JournalKind.TRUE_UP)  # what a month-end reversal mirrors
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What memos name beyond the journal itself, so an auditor can follow each journal to what it books:
+    the journal a reversal reverses, the customer and grant behind revenue and breakage, the mapping or
+    policy change behind a reclass."""
+
+    keys: Mapping[Bucket, Sequence[str]] = field(default_factory=dict)  # journals already booking a bucket
+    sources: Mapping[Bucket, Sequence[str]] = field(default_factory=dict)  # what a bucket books
+    reclass: ReclassNote | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,21 +111,30 @@ def plan(
     used_serials: Mapping[str, int],
     provider_label: ProviderLabel = str,
     review: Review | None = None,
+    trace: Trace | None = None,
 ) -> list[PlannedJournal]:
     """Journals that move every bucket from `posted` to `desired`, dated and keyed deterministically.
 
     `used_serials` maps a key prefix (kind + date) to the highest serial the outbox already holds, so
     new keys never collide with stored ones and a re-plan after a crash gives the same keys. `review`
     holds a journal for approval by policy (a true-up beyond tolerance, the `approve` posting mode).
+    `trace` gives memos what they name: the journal a reversal reverses (among stored journals and those
+    planned before it), the customers and grants of revenue and breakage, what changed for a reclass.
     """
     groups: dict[_Group, list[Contribution]] = defaultdict(list)
     for bucket, amount in sorted(deltas(desired, posted).items(), key=lambda item: item[0].key()):
         groups[_group_for(bucket, calendar)].append(Contribution(bucket, amount))
+    _merge_reclasses(groups)
 
     serials = dict(used_serials)
+    trace = trace or Trace()
+    keys: dict[Bucket, list[str]] = defaultdict(list, {b: list(k) for b, k in trace.keys.items()})
     planned = []
     for group in sorted(groups, key=_group_order):
         journal = _journal_for(group, groups[group], counter_target, calendar, serials, provider_label)
+        journal = replace(journal, memo=journal.memo + _traced(journal, trace, keys))
+        for c in journal.contributions:
+            keys[c.bucket].append(journal.key)
         reason = ""
         if group.held:
             reason = (
@@ -134,6 +157,21 @@ def _group_for(bucket: Bucket, calendar: LedgerCalendar) -> _Group:
     return _Group(
         bucket.entity, bucket.kind, txn_date, bucket.provider, bucket.provider_account, bucket.currency, held
     )
+
+
+def _merge_reclasses(groups: dict[_Group, list[Contribution]]) -> None:
+    """Spend a mapping change moves between an expense and Capitalized software nets to zero only across
+    the accrued and the capitalized kinds: one reclass journal, never two that each touch Accrued AI costs."""
+    pairs: dict[_Group, list[_Group]] = defaultdict(list)
+    for group in groups:
+        if group.kind in USAGE_KINDS:
+            pairs[replace(group, kind=JournalKind.USAGE_ACCRUAL)].append(group)
+    for merged, found in pairs.items():
+        contributions = [c for group in found for c in groups[group]]
+        if len(found) == 2 and sum((c.amount for c in contributions), ZERO) == 0:
+            for group in found:
+                del groups[group]
+            groups[merged] = contributions
 
 
 def _group_order(group: _Group) -> tuple:
@@ -191,6 +229,36 @@ def _journal_for(
         provider=group.provider,
         provider_account=group.provider_account,
     )
+
+
+def _traced(journal: Journal, trace: Trace, keys: Mapping[Bucket, Sequence[str]]) -> str:
+    """The memo's trace: what the journal reverses, books for whom, or reclassifies and why."""
+    parts = []
+    if journal.kind is JournalKind.REVERSAL:
+        reversed_keys = sorted(
+            {
+                key
+                for c in journal.contributions
+                for kind in REVERSED_KINDS
+                for key in keys.get(
+                    replace(c.bucket, kind=kind, period=c.bucket.period - timedelta(days=1)), ()
+                )
+            }
+        )
+        if reversed_keys:
+            parts.append(f"Reverses {_listed(reversed_keys, ', ')}")
+    sources = sorted({s for c in journal.contributions for s in trace.sources.get(c.bucket, ())})
+    if sources:
+        parts.append("For " + _listed(sources, "; "))
+    if journal.kind is JournalKind.RECLASS and trace.reclass is not None:
+        parts.append(trace.reclass(sorted({c.bucket.period for c in journal.contributions})))
+    return "".join(f". {part}" for part in parts if part)
+
+
+def _listed(items: Sequence[str], separator: str, limit: int = 10) -> str:
+    """Items for a memo; beyond `limit`, how many more (the journal's contributions name them all)."""
+    more = f"{separator}and {len(items) - limit} more" if len(items) > limit else ""
+    return separator.join(items[:limit]) + more
 
 
 def _describe_periods(periods: list[date]) -> str:

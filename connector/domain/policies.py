@@ -1,20 +1,24 @@
 """Accounting policies: how allocations become desired amounts per posting bucket, and which account
 balances each kind of journal.
 
-Usage billed in arrears is accrued: Dr the category account, Cr Accrued AI costs. Each bucket's exact
-total is rounded once, to the currency's minor unit, when it becomes a desired amount.
+Usage billed in arrears is accrued: Dr the category account, Cr Accrued AI costs. The buckets that one
+journal balances against Accrued AI costs — a provider account's usage of one day (or month) — are
+rounded together (`round_usage`): each to the currency's minor unit, and together to their exact total
+rounded once. So the liability follows the provider's cost, and a mapping change that only moves
+amounts between category accounts moves them exactly: its reclass nets to zero.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from enum import StrEnum
 
 from connector.domain.facts import ChargeCategory
 from connector.domain.journals import Bucket, JournalKind, LedgerTarget
 from connector.domain.mapping import Allocation, MappingSet
-from connector.domain.money import ZERO, quantize
+from connector.domain.money import ZERO, round_preserving_total
 from connector.domain.periods import Period
 from connector.domain.planner import CounterTarget
 
@@ -35,6 +39,9 @@ COUNTER_ROLE: dict[JournalKind, str] = {
     JournalKind.AMORTIZATION: "accumulated_amortization",
     JournalKind.REVENUE: "deferred_revenue",
     JournalKind.BREAKAGE: "deferred_revenue",
+    # usage a promotional credit paid for: the provider bills it net, so the accrual is relieved and the
+    # credit lands on the promotional_credits role (a reduction of AI expense, ASC 705-20)
+    JournalKind.PROMOTIONAL_CREDIT: "accrued_ai_costs",
 }
 
 
@@ -61,7 +68,23 @@ def usage_accrual_desired(
             currency=fact.currency,
         )
         exact[bucket] = exact.get(bucket, ZERO) + allocation.amount
-    return {bucket: quantize(amount, bucket.currency) for bucket, amount in exact.items()}
+    return round_usage(exact)
+
+
+def round_usage(exact: Mapping[Bucket, Decimal]) -> dict[Bucket, Decimal]:
+    """Usage buckets (accrued or capitalized) rounded per balancing total: the buckets of one entity,
+    day (or month), provider account and currency sum to their exact total rounded once."""
+    groups: dict[tuple, list[Bucket]] = defaultdict(list)
+    for bucket in exact:
+        groups[
+            (bucket.entity, bucket.period, bucket.provider, bucket.provider_account, bucket.currency)
+        ].append(bucket)
+    rounded: dict[Bucket, Decimal] = {}
+    for key, buckets in groups.items():
+        buckets.sort(key=Bucket.key)
+        amounts = round_preserving_total([exact[b] for b in buckets], key[-1])
+        rounded.update(zip(buckets, amounts, strict=True))
+    return rounded
 
 
 def counter_targets(mapping: MappingSet, ledger: str) -> CounterTarget:

@@ -11,7 +11,8 @@
       locked_period: next_open_period   # next_open_period | hold
       posting_mode: auto           # auto | draft | approve
       capitalization: {fine_tuning: expense, useful_life_months: 36, amortization_start: month_after,
-                       amortization_role: amortization_expense}
+                       amortization_role: amortization_expense,
+                       projects: {capitalize-billing-v2: {in_service: 2026-06-01, expensed_as: rnd}}}
       expected_breakage_percent: {default: 0, api-credits: 8}
       fx: {source: table, rates_file: fx_rates.csv}
     entities:
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -37,6 +39,7 @@ from connector.domain.accounting_policy import (
     AmortizationStart,
     Billing,
     CapitalizationPolicy,
+    CapitalizedProject,
     EntityPolicy,
     FineTuning,
     FxSource,
@@ -69,7 +72,10 @@ CAPITALIZATION_KEYS = (
     "useful_life_months",
     "amortization_start",
     "amortization_role",
+    "projects",
 )
+PROJECT_KEYS = ("in_service", "useful_life_months", "expensed_as")
+EXPENSE_CATEGORIES = ("cogs", "rnd", "sales_marketing", "g_and_a")  # where a project's spend goes once live
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -288,15 +294,7 @@ def _capitalization(
         reader.problem(node.line_of("capitalization"), at, "must be a mapping", SEE_GUIDE)
         return base
     reader.known_keys(spec, CAPITALIZATION_KEYS, at)
-    life = spec.get("useful_life_months", base.useful_life_months)
-    if isinstance(life, bool) or not isinstance(life, int) or not 1 <= life <= 600:
-        reader.problem(
-            spec.line_of("useful_life_months"),
-            f"{at}.useful_life_months",
-            f"{life!r} is not 1..600 months",
-            "write e.g. 36",
-        )
-        life = base.useful_life_months
+    life = _months(reader, spec, base.useful_life_months, at)
     patterns = spec.get("fine_tuning_patterns", base.fine_tuning_patterns)
     if not isinstance(patterns, list | tuple) or not all(isinstance(p, str) and p for p in patterns):
         reader.problem(
@@ -323,7 +321,72 @@ def _capitalization(
             spec, "amortization_start", AmortizationStart, base.amortization_start, at
         ),
         amortization_role=role,
+        projects=_projects(reader, spec, base.projects, at) if "projects" in spec else base.projects,
     )
+
+
+def _months(reader: _Reader, spec: LineDict, default: int, at: str) -> int:
+    life = spec.get("useful_life_months", default)
+    if isinstance(life, bool) or not isinstance(life, int) or not 1 <= life <= 600:
+        reader.problem(
+            spec.line_of("useful_life_months"),
+            f"{at}.useful_life_months",
+            f"{life!r} is not 1..600 months",
+            "write e.g. 36",
+        )
+        return default
+    return life
+
+
+def _projects(
+    reader: _Reader, spec: LineDict, base: tuple[CapitalizedProject, ...], at: str
+) -> tuple[CapitalizedProject, ...]:
+    """`projects:` maps the id of each capitalize rule of the mapping to its project: go-live, life, and
+    the category its spend goes to once live."""
+    node = spec["projects"]
+    if not isinstance(node, LineDict):
+        reader.problem(
+            spec.line_of("projects"),
+            f"{at}.projects",
+            "must map capitalize rule ids to their projects",
+            "write e.g. {capitalize-billing-v2: {in_service: 2026-06-01, expensed_as: rnd}}",
+        )
+        return base
+    projects = []
+    for rule, entry in node.items():
+        where = f"{at}.projects.{rule}"
+        if not isinstance(entry, LineDict):
+            reader.problem(
+                node.line_of(rule),
+                where,
+                "must be a mapping",
+                "write {in_service: 2026-06-01, expensed_as: rnd}",
+            )
+            continue
+        reader.known_keys(entry, PROJECT_KEYS, where)
+        in_service = entry.get("in_service")
+        if in_service is not None and not isinstance(in_service, date):
+            reader.problem(
+                entry.line_of("in_service"),
+                f"{where}.in_service",
+                f"{in_service!r} is not a date",
+                "write the day the software was ready for its intended use, e.g. 2026-06-01",
+            )
+            in_service = None
+        expensed_as = entry.get("expensed_as")
+        if expensed_as not in EXPENSE_CATEGORIES:
+            reader.problem(
+                entry.line_of("expensed_as") or entry.line,
+                f"{where}.expensed_as",
+                "missing" if expensed_as is None else f"{expensed_as!r} is not an expense category",
+                f"say where the project's spend goes once it is in service: one of {', '.join(EXPENSE_CATEGORIES)}",
+            )
+            expensed_as = "rnd"
+        life = _months(reader, entry, 0, where) if "useful_life_months" in entry else None
+        projects.append(
+            CapitalizedProject(str(rule), in_service, life or None, str(expensed_as), line=node.line_of(rule))
+        )
+    return tuple(projects)
 
 
 def _breakage(reader: _Reader, node: LineDict, base: EntityPolicy, where: str) -> dict[str, Any]:

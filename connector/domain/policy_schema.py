@@ -22,6 +22,7 @@ from connector.domain.accounting_policy import (
 from connector.domain.mapping import ROLES
 from connector.domain.planner import LockedBehaviour
 from connector.domain.policies import Granularity
+from connector.domain.policy_file import EXPENSE_CATEGORIES
 
 SCHEMA_ID = "https://tokenbooks.dev/schemas/policies.schema.json"
 
@@ -80,6 +81,25 @@ def _entity_keys() -> dict[str, Any]:
                     AmortizationStart, "in service the month after, or the same month"
                 ),
                 "amortization_role": {"type": "string", "enum": sorted(ROLES)},
+                "projects": {
+                    "type": "object",
+                    "description": "per capitalize rule of the mapping: its project's go-live, life and "
+                    "the category its spend goes to once in service (ASC 350-40)",
+                    "additionalProperties": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["expensed_as"],
+                        "properties": {
+                            "in_service": {
+                                "type": "string",
+                                "pattern": r"^\d{4}-\d{2}-\d{2}$",
+                                "description": "go-live: capitalization stops, amortization starts",
+                            },
+                            "useful_life_months": {"type": "integer", "minimum": 1, "maximum": 600},
+                            "expensed_as": {"type": "string", "enum": list(EXPENSE_CATEGORIES)},
+                        },
+                    },
+                },
             },
         },
         "expected_breakage_percent": {

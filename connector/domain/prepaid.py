@@ -1,8 +1,10 @@
 """Prepaid credits you buy: FIFO draw-down of lots, and what expires unused.
 
 Usage of a prepaid provider account is drawn from its credit lots, first the lot that expires first,
-then the one bought first. What no open lot covers falls back to the arrears treatment (accrued) and is
-flagged. A lot's unused balance on its expiry date is written off. Everything is in the currency's minor
+then the one bought first — as OpenAI applies credits, free and paid alike ("the credits that are going
+to expire first"). What no open lot covers falls back to the arrears treatment (accrued) and is flagged.
+A lot's unused balance on its expiry date is written off; a promotional lot's simply lapses (it was
+never an asset). Everything is in the currency's minor
 units (usage buckets are already rounded), so a lot's draws plus its write-off equal its amount exactly
 and the prepaid balance ends at zero.
 """
@@ -24,6 +26,7 @@ class PrepaidLot:
     amount: Decimal
     currency: str
     expires_on: date | None = None  # the first day the credits can no longer be used
+    promotional: bool = False  # granted free: drawn like the others, but never an asset to write off
 
     def open_on(self, day: date) -> bool:
         return self.purchased_on <= day and (self.expires_on is None or day < self.expires_on)
@@ -107,7 +110,7 @@ def expiries(lots: Sequence[PrepaidLot], drawdown: DrawDown, *, as_of: date) -> 
     """Lots that have expired by `as_of`, with the balance they still held (to be written off)."""
     found = []
     for lot in sorted(lots, key=lot_order):
-        if lot.expires_on is not None and lot.expires_on <= as_of:
+        if lot.expires_on is not None and lot.expires_on <= as_of and not lot.promotional:
             unused = lot.amount - drawdown.drawn_from(lot.lot_id)
             if unused:
                 found.append(Expiry(lot.lot_id, lot.expires_on, unused))

@@ -7,8 +7,9 @@ across a dimension only usage has (API keys). Every amount priced here is an est
 A rate is a price per `per` units (per million tokens, per thousand searches …), optionally tiered by
 volume: each tier's price applies to the units from its `start` up to the next tier's start. 1M tokens
 at $60/M, the next 4M at $50/M and everything above 5M at $40/M make 6M tokens cost 60 + 200 + 40 = $300.
-Tiers apply to the volume priced in one call, plus any `already` volume the caller says was bought
-earlier in the same tier period.
+Tiers accumulate over the price list's tier period (`tier_period`: a calendar month by default, or a
+day): a `TierMeter` remembers the volume it priced in each period, so 6M tokens reported as two records
+of 3M cost what 6M cost together ($300), whatever the order or the pull windows they arrive in.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class ModelPrice:
     batch_multiplier: Decimal = Decimal(1)  # batch jobs cost this share of the standard price
     tier_multipliers: tuple[tuple[str, Decimal], ...] = ()  # service tier → multiplier (e.g. priority)
     note: str = ""  # where the prices come from
+    tier_period: str = "month"  # volume tiers count usage over: "month", "day", or "call" (each alone)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "currency", currency_code(self.currency))
@@ -97,6 +99,16 @@ class ModelPrice:
 
     def matches(self, model: str) -> bool:
         return self.model == model or fnmatch.fnmatchcase(model, self.model)
+
+    @property
+    def tiered(self) -> bool:
+        return self.tier_period != "call" and any(len(rate.tiers) > 1 for _, rate in self.rates)
+
+    def tier_period_of(self, day: date) -> date | None:
+        """The first day of the tier period holding `day` (None: tiers restart with every call)."""
+        if self.tier_period == "call":
+            return None
+        return day if self.tier_period == "day" else day.replace(day=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +134,10 @@ class PriceCatalog:
     def __post_init__(self) -> None:
         for entry in self.entries:
             self._by_provider.setdefault(entry.provider, []).append(entry)
+
+    def tiered(self, provider: str) -> bool:
+        """Whether any of the provider's prices has volume tiers that accumulate over a period."""
+        return any(entry.tiered for entry in self._by_provider.get(provider, []))
 
     def price_for(self, provider: str, model: str | None, day: date) -> ModelPrice | None:
         """The entry in force on `day`: an exact name beats a glob, a longer (more specific) glob beats a
@@ -157,3 +173,35 @@ def price_usage(
             continue
         total += rate.cost(quantity, (already or {}).get(kind, ZERO))
     return PricedUsage(total * entry.multiplier(service_tier, batch), entry.currency, tuple(unpriced), entry)
+
+
+class TierMeter:
+    """Usage priced so far per price entry, unit kind and tier period, so that volume tiers accumulate:
+    each quantity is priced from where the period's earlier usage left the tiers. Price usage in date order
+    (the records of a period's earlier days first, even those outside the window being booked)."""
+
+    def __init__(self) -> None:
+        self._used: dict[tuple, Decimal] = {}
+
+    def price(
+        self,
+        entry: ModelPrice | None,
+        quantities: Mapping[str, Decimal],
+        day: date,
+        *,
+        service_tier: str | None = None,
+        batch: bool = False,
+    ) -> PricedUsage:
+        if entry is None:
+            return price_usage(None, quantities, service_tier=service_tier, batch=batch)
+        period = entry.tier_period_of(day)
+        keys = {
+            kind: (entry.provider, entry.model, entry.effective_from, kind, period) for kind in quantities
+        }
+        already = {kind: self._used.get(key, ZERO) for kind, key in keys.items()} if period else {}
+        priced = price_usage(entry, quantities, service_tier=service_tier, batch=batch, already=already)
+        if period is not None:
+            for kind, quantity in quantities.items():
+                if quantity and entry.rate(kind) is not None:
+                    self._used[keys[kind]] = self._used.get(keys[kind], ZERO) + Decimal(quantity)
+        return priced

@@ -7,9 +7,12 @@ usage, tax, credits).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from connector.domain.money import ZERO, quantize
 
@@ -20,6 +23,7 @@ class ReconStatus(StrEnum):
     VARIANCE = "variance"
     MISSING_INVOICE = "missing_invoice"
     DRIFT = "drift"
+    UNKNOWN_ACCOUNT = "unknown_account"  # an invoice for a provider account no source knows
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,13 @@ class ReconInput:
     drifted_keys: tuple[str, ...] = ()
     tolerance: Tolerance = Tolerance()
     breakdown: InvoiceBreakdown = InvoiceBreakdown()
+    true_up_total: Decimal = ZERO  # the part of posted_total (and of the ledger's) that trues up the invoice
+    unknown_account: str = ""  # non-empty: why the invoice's provider account is not one any source knows
+
+    @property
+    def accrued_total(self) -> Decimal:
+        """What tokenbooks posted for the provider cost itself (accrued, capitalized, drawn), true-ups aside."""
+        return self.posted_total - self.true_up_total
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +134,8 @@ def reconcile(data: ReconInput) -> ReconResult:
     cost = quantize(data.provider_cost_exact, data.currency)
     rounding = data.provider_cost_rounded_by_bucket - cost
     findings = [_posted_vs_cost(data, rounding)]
+    if data.unknown_account:
+        findings.insert(0, _known_account(data))
     if data.ledger_total is not None:
         findings.append(_ledger_vs_posted(data))
     coverage, explained, unexplained = None, _explained(data, rounding), None
@@ -144,13 +157,22 @@ def _explained(data: ReconInput, rounding: Decimal) -> tuple[tuple[str, Decimal]
         ("credits on the invoice", b.credits),
         ("adjustments on the invoice", b.adjustments),
         ("usage reported after the invoice was issued", -b.late_usage),
+        # the true-up books what the invoice bills beyond the accrual: the part of it the items above do
+        # not already explain (adjustments it books too, late usage it takes back) explains the rest
+        ("booked as an invoice true-up", _trued_up(data)),
     ]
     return tuple((label, amount) for label, amount in items if amount)
 
 
+def _trued_up(data: ReconInput) -> Decimal:
+    """The part of a posted true-up not already explained by the invoice's adjustments or late usage."""
+    b = data.breakdown
+    return data.true_up_total - b.adjustments + b.late_usage if data.true_up_total else ZERO
+
+
 def _posted_vs_cost(data: ReconInput, rounding: Decimal) -> Finding:
     expected = data.provider_cost_rounded_by_bucket
-    difference = data.posted_total - expected
+    difference = data.accrued_total - expected
     explanation = ""
     if rounding:
         explanation = (
@@ -159,13 +181,30 @@ def _posted_vs_cost(data: ReconInput, rounding: Decimal) -> Finding:
         )
     if difference and data.queued_total:
         explanation = _join(explanation, f"{data.queued_total} is planned but not yet in the ledger")
+    if data.true_up_total:
+        explanation = _join(
+            explanation,
+            f"posted {data.posted_total} includes the invoice true-up of {data.true_up_total:+}, which "
+            "brings what was accrued to what the invoice bills",
+        )
     return Finding(
         "posted = provider cost (rounded per bucket)",
         difference == 0,
         expected,
-        data.posted_total,
+        data.accrued_total,
         difference,
         explanation,
+    )
+
+
+def _known_account(data: ReconInput) -> Finding:
+    return Finding(
+        "the invoice's provider account is one a source knows",
+        False,
+        None,
+        data.invoice_total,
+        data.invoice_total or ZERO,
+        data.unknown_account,
     )
 
 
@@ -201,6 +240,8 @@ def _invoice_vs_cost(
 
 
 def _status(data: ReconInput, findings: list[Finding], unexplained: Decimal | None) -> ReconStatus:
+    if data.unknown_account:
+        return ReconStatus.UNKNOWN_ACCOUNT
     if data.drifted_keys or any(f.check == "ledger = posted" and not f.holds for f in findings):
         return ReconStatus.DRIFT
     if data.invoice_total is None or unexplained is None:
@@ -219,3 +260,39 @@ def _status(data: ReconInput, findings: list[Finding], unexplained: Decimal | No
 
 def _join(first: str, second: str) -> str:
     return f"{first}; {second}" if first else second
+
+
+# ------------------------------------------------------------------------------------------ late usage
+
+
+class FactVersion(NamedTuple):
+    """One stored version of a provider bucket, as the version history holds it."""
+
+    source: str
+    provider_account: str
+    charge_date: date
+    amount: Decimal
+    pulled_at: datetime
+    superseded_at: datetime | None
+    is_current: bool
+
+
+def late_usage(versions: Iterable[FactVersion], cutoff: datetime) -> Decimal:
+    """Cost the *provider* changed after `cutoff` (the end of the invoice's issue date): now − as known then.
+
+    Only provider days tokenbooks had already read before the cutoff count: there the version history
+    shows what the provider restated, added or withdrew afterwards. A day first read after the cutoff (a
+    backfill, the history pull, a FOCUS file imported late) says nothing about when the provider reported
+    it, so it is not late: the invoice is compared with it as it stands.
+    """
+    versions = list(versions)
+    known = {(v.source, v.provider_account, v.charge_date) for v in versions if v.pulled_at < cutoff}
+    now = then = ZERO
+    for v in versions:
+        if (v.source, v.provider_account, v.charge_date) not in known:
+            continue
+        if v.is_current:
+            now += v.amount
+        if v.pulled_at < cutoff and (v.superseded_at is None or v.superseded_at >= cutoff):
+            then += v.amount
+    return now - then

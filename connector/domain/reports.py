@@ -46,7 +46,8 @@ class Row:
 
 
 def spend_by_month(posted: Mapping[Bucket, Decimal], labels: Mapping[str, str]) -> list[Row]:
-    """(month, category, currency) → provider cost booked, and (separately) credits expired unused.
+    """(month, category, currency) → provider cost booked, and (separately) credits expired unused and
+    promotional credit applied (negative).
 
     `labels` names a ledger account by its role (account → "AI COGS", "R&D" …)."""
     spend: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
@@ -55,6 +56,8 @@ def spend_by_month(posted: Mapping[Bucket, Decimal], labels: Mapping[str, str]) 
             label = labels.get(bucket.target.account, bucket.target.account)
         elif bucket.kind is JournalKind.EXPIRY_WRITE_OFF:
             label = "Expired credits"
+        elif bucket.kind is JournalKind.PROMOTIONAL_CREDIT:
+            label = "Promotional credits"  # free credit that paid for usage: it reduces the spend
         else:
             continue
         spend[(str(Period.of(bucket.period)), label, bucket.currency)] += amount

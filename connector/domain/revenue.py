@@ -82,8 +82,9 @@ def position_on(inp, state: GrantState, day: date) -> GrantPosition:
     return position(now, state.redemptions, day)
 
 
-def credits_sold(inp) -> Iterator[tuple[Bucket, Decimal]]:
-    """Revenue and breakage per grant, booked (as credits: negative) on each day they change."""
+def credits_sold(inp) -> Iterator[tuple[Bucket, Decimal, Grant]]:
+    """Revenue and breakage per grant, booked (as credits: negative) on each day they change, each with
+    the grant it is for (several grants of one product share a bucket; the memo names each)."""
     for state in grant_states(inp):
         grant = state.grant
         previous_revenue = previous_breakage = ZERO
@@ -100,5 +101,6 @@ def credits_sold(inp) -> Iterator[tuple[Bucket, Decimal]]:
                     yield (
                         Bucket(inp.entity, kind, day, CREDITS_SOLD, account, target, grant.currency),
                         -change,
+                        grant,
                     )
             previous_revenue, previous_breakage = revenue, pos.breakage

@@ -281,6 +281,7 @@ class XeroLedger:
                 number=a.code or None,
                 type=_text(a.type),
                 active=a.status == "ACTIVE",
+                system=_text(a.system_account),
             )
             for a in self._xero_accounts()
         ]

@@ -405,7 +405,8 @@ def _resolve_entity(entity: tuple[str, str], company: CompanyView, element: str)
 
 
 def _check_payable_receivable_names(resolved: list[tuple[dict[str, Any], str | None]]) -> None:
-    """QBO's rule: an A/P line names a vendor, an A/R line a customer (the texts are QBO's own)."""
+    """QBO's rule: an A/P line names a vendor, an A/R line a customer (the texts are QBO's own; the rule
+    is the JournalEntry reference's, erps.md §1.2 `JournalEntryLineDetail.Entity`)."""
     for line, account_type in resolved:
         entity_type = line.get("JournalEntryLineDetail", {}).get("Entity", {}).get("Type")
         if account_type == "Accounts Payable" and entity_type != "Vendor":

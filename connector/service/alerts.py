@@ -120,11 +120,13 @@ def _reconciliation(uow: UnitOfWork, entity: str) -> list[Alert]:
             "Run `tokenbooks reconcile --period "
             f"{r.period} --entity {entity}` to see the findings: drift names the journal keys changed or "
             "deleted in the ledger (a deleted one is posted again by the next sync); a variance beyond "
-            "tolerance needs the invoice checked for unitemized tax, credits or another period's usage.",
+            "tolerance needs the invoice checked for unitemized tax, credits or another period's usage; an "
+            "unknown_account is an invoice for an account no source knows: correct its account and import it "
+            "again.",
             "error" if r.status == "drift" else "warning",
         )
         for r in latest
-        if r.status in ("variance", "drift")
+        if r.status in ("variance", "drift", "unknown_account")
     ]
 
 

@@ -14,7 +14,7 @@ depends on the entity's ledger and policies around the planner:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -34,7 +34,7 @@ from connector.domain.errors import ConfigError
 from connector.domain.fx import Rate, RateTable, convert
 from connector.domain.invoices import Invoice, InvoiceLine
 from connector.domain.journals import Bucket, Journal, JournalKind, LedgerTarget
-from connector.domain.mapping import MappingSet
+from connector.domain.mapping import Category, MappingSet
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.domain.planner import PlannedJournal, Review
@@ -160,6 +160,19 @@ def role_targets(mapping: MappingSet, ledger: str) -> Callable[[str], LedgerTarg
     return target
 
 
+def capitalized_projects(mappings: Iterable[MappingSet], ledger: str) -> Callable[[LedgerTarget], str | None]:
+    """For the amortization schedules: the capitalize rule whose spend lands on a Capitalized software
+    target (account, class, department, tracking), in any mapping version (the newest wins a tie)."""
+    rules: dict[LedgerTarget, str] = {}
+    for mapping in mappings:
+        for rule in mapping.rules:
+            for destination in rule.destinations:
+                target = destination.target_for(ledger)
+                if destination.category is Category.CAPITALIZE and target is not None:
+                    rules[target] = rule.id
+    return rules.get
+
+
 def missing_role(error: MissingRole, mapping: MappingSet, ledger: str) -> ConfigError:
     return ConfigError(
         f"the journals tokenbooks must post need the {error.role!r} role, which the mapping {mapping.source} "
@@ -178,10 +191,12 @@ def books_input(
     options: BookOptions,
     role_target: Callable[[str], LedgerTarget],
     usage: UsageCosts | None = None,
+    project_of: Callable[[LedgerTarget], str | None] | None = None,
 ) -> BooksInput:
     """What `desired_books` needs: the window's usage as the plan summed it (none: no usage in the
     window) and the other inputs of the desired amounts, loaded from the store."""
     return BooksInput(
+        project_of=project_of or (lambda target: None),
         entity=entity,
         as_of=options.as_of,
         first_day=first,

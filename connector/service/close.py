@@ -27,12 +27,18 @@ from connector.domain.desired import COST_KINDS, BooksInput, lot_positions
 from connector.domain.errors import InputError, TokenbooksError
 from connector.domain.periods import Period
 from connector.domain.revenue import grant_states, position_on
-from connector.service.books import BookOptions, books_input, local_day, role_targets
+from connector.service.books import (
+    BookOptions,
+    books_input,
+    capitalized_projects,
+    local_day,
+    role_targets,
+)
 from connector.service.policies import load_policy_history
-from connector.service.reconcile import reconcile_period
+from connector.service.reconcile import reconcile_period, source_accounts
 from connector.service.runs import Reporter, RunRecorder, exclusive
 from connector.service.sync import SyncResult, sync
-from connector.store.repositories import UnitOfWork
+from connector.store.repositories import PENDING_STATUSES, UnitOfWork
 
 
 @dataclass
@@ -108,6 +114,7 @@ def checklist(
     with UnitOfWork(ctx.engine) as uow:
         posted = uow.outbox.posted_by_bucket(entity, last_day=end + timedelta(days=1))
         held = uow.outbox.list(entity, statuses=["held"])
+        unposted = uow.outbox.list(entity, statuses=PENDING_STATUSES, last_day=end + timedelta(days=1))
         options = BookOptions(policies, end)
         inputs = books_input(
             uow,
@@ -116,6 +123,7 @@ def checklist(
             last=end + timedelta(days=1),
             options=options,
             role_target=role_targets(mapping, ledger_name),
+            project_of=capitalized_projects(ctx.mapping_history().versions, ledger_name),
         )
     prepaid = {
         (b.provider, b.provider_account)
@@ -131,6 +139,10 @@ def checklist(
         HeldJournal(s.journal.key, s.journal.txn_date, s.journal.kind.value, s.hold_reason or "")
         for s in held
     ]
+    result.unposted = [
+        HeldJournal(s.journal.key, s.journal.txn_date, s.journal.kind.value, s.last_error or s.status)
+        for s in unposted
+    ]
     if reconcile:
         results = reconcile_period(
             ctx.engine,
@@ -142,10 +154,19 @@ def checklist(
             clock=ctx.clock,
             history=ctx.mapping_history(),
             policies=policies,
+            source_accounts=source_accounts(ctx, entity),
         )
         result.reconciliation = [
             (r.input.provider, r.input.provider_account, r.status.value) for r in results
         ]
+        result.reconciliation_notes = {
+            (r.input.provider, r.input.provider_account): "; ".join(
+                f.explanation or f"{f.check} does not hold (off by {f.difference})"
+                for f in r.findings
+                if not f.holds
+            )
+            for r in results
+        }
     return result
 
 

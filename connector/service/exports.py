@@ -1,9 +1,18 @@
-"""Exports for auditors: a period's runs, journals with lines, postings with ledger ids and attempts,
-reconciliation and the events of those runs — as CSV files, one JSON document, or an xlsx workbook (one
-sheet per table). The HTML report (`service/report.py`) reads the same tables.
+"""Exports for auditors: everything about one entity's month that an auditor asks for, as CSV files, one JSON
+document, an xlsx workbook (one sheet per table) or an HTML report (`service/report.py`).
 
-Secrets never appear: every value tokenbooks holds as a secret (API keys, client secrets, webhook URL,
-SMTP password, encryption key) is replaced by "[redacted]" wherever it might occur in a cell.
+The package: the runs that worked on the period (with their actor, inputs and outcome), the journals with
+their lines (accounts by number and name, class, department, tracking), the posting attempts with ledger
+ids, approvals (who released which journal, when, and why it had been held), the reconciliation, the
+events of those runs, the mapping and policy versions with their change notes, the exceptions (spend in
+suspense, quarantined input rows, alerts), and the lineage — each ledger line's allocations with the rule
+and mapping version that placed them, the fact behind each and the hash of the raw payload it was read
+from.
+
+Tables keep their values typed (Decimal, date, datetime, dict); each writer shows them for its medium:
+CSV and xlsx flatten nested values into "key: value" text (no JSON blobs), JSON keeps them nested, the
+workbook formats amounts with thousands separators and two decimals, ratios as percentages and times as
+UTC. Secrets never appear: every value tokenbooks holds as a secret is replaced by "[redacted]".
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,12 +30,31 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from connector.domain.chart import LedgerChart
+from connector.domain.desired import COST_KINDS
+from connector.domain.journals import LedgerTarget
 from connector.domain.periods import Period
-from connector.store.repositories import UnitOfWork
-from connector.store.tables import AllocationRow, EventRow, JournalRow, PostingAttemptRow, RunRow
+from connector.store.repositories import Lineage, StoredJournal, UnitOfWork
+from connector.store.tables import JournalRow, PostingAttemptRow, RunRow
 
 REDACTED = "[redacted]"
 FORMATS = ("csv", "json", "xlsx", "html")
+PERCENT_COLUMNS = frozenset({"coverage"})  # ratios, shown as percentages
+UNIT_COST_COLUMNS: frozenset[str] = frozenset()  # none yet: every other amount is money (2 decimals)
+RUN_COLUMNS = [
+    "id",
+    "kind",
+    "entity",
+    "actor",
+    "started_at",
+    "finished_at",
+    "status",
+    "reason",
+    "code_version",
+]
+IMPORT_WINDOW_AFTER = (
+    45  # days after the period whose imports (invoices, late files) belong to its exceptions
+)
 
 
 @dataclass
@@ -34,6 +62,7 @@ class Table:
     name: str
     columns: list[str]
     rows: list[list[Any]] = field(default_factory=list)
+    title: str = ""
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
@@ -45,45 +74,44 @@ class PeriodExport:
     period: Period
     tables: dict[str, Table]
     daily_spend: dict[date, dict[str, Decimal]]  # day → category → amount (current allocations)
+    currency: str = "USD"
 
 
 def period_export(
-    engine: Engine, *, entity: str, period: Period, secrets: Iterable[str] = ()
+    engine: Engine, *, entity: str, period: Period, secrets: Iterable[str] = (), currency: str = "USD"
 ) -> PeriodExport:
     """Everything an auditor needs about one entity's month, secrets removed."""
     with UnitOfWork(engine) as uow:
         journals = _journals(uow, entity, period)
         ids = [j.id for j in journals]
+        stored = {j.id: uow.outbox.by_key(entity, j.key) for j in journals}
         attempts = _attempts(uow, ids)
         reconciliations = uow.reconciliations.latest(entity, str(period))
         run_ids = {j.planned_run_id for j in journals} | {a.run_id for a in attempts}
         run_ids |= {r.run_id for r in reconciliations}
         runs = _runs(uow, entity, period, run_ids - {None})
-        events = _events(uow, [r.id for r in runs])
-        lines = {j.id: uow.outbox.by_key(entity, j.key).journal.lines for j in journals}  # type: ignore[union-attr]
-        keys = {j.id: j.key for j in journals}
-        spend = _daily_spend(uow, entity, period)
-    tables = {
-        "runs": _table(
+        keys = {j.key for j in journals}
+        approvals = [e for e in uow.events.of_kind("journal.approved") if e.data.get("key") in keys]
+        events = sorted(uow.events.for_runs([r.id for r in runs]) + approvals, key=lambda e: e.id)
+        chart = uow.charts.get(entity)
+        lineage = uow.allocations.lineage(entity, period.first_day, period.last_day)
+        start = datetime.combine(period.first_day, time(0), tzinfo=UTC)
+        quarantined = uow.imports.quarantined_between(
+            entity, start, start + timedelta(days=period.last_day.day + IMPORT_WINDOW_AFTER)
+        )
+        alerts = uow.alerts.for_period(entity, str(period))
+        mapping_versions = uow.mappings.all()
+        policy_versions = uow.policies.all()
+    accounts = _Accounts(chart)
+    approved = {e.data["key"]: e for e in approvals}
+    tables = [
+        _table(
             "runs",
             runs,
-            [
-                "id",
-                "kind",
-                "entity",
-                "actor",
-                "started_at",
-                "finished_at",
-                "status",
-                "reason",
-                "code_version",
-                "params",
-                "stats",
-            ],
+            [*RUN_COLUMNS, "params", "stats"],
         ),
-        "journals": _table(
+        Table(
             "journals",
-            journals,
             [
                 "key",
                 "kind",
@@ -99,25 +127,25 @@ def period_export(
                 "planned_run_id",
                 "posted_at",
                 "approved_by",
+                "approved_at",
             ],
-        ),
-        "journal_lines": Table(
-            "journal_lines",
-            ["key", "line_no", "account", "debit", "credit", "description"],
             [
                 [
-                    j.key,
-                    n,
-                    ln.target.key(),
-                    ln.amount if ln.amount > 0 else None,
-                    -ln.amount if ln.amount < 0 else None,
-                    ln.description,
+                    *(
+                        getattr(j, c)
+                        for c in ("key", "kind", "txn_date", "original_date", "currency", "status")
+                    ),
+                    *(getattr(j, c) for c in ("ledger", "ledger_id", "generation", "attempts", "memo")),
+                    j.planned_run_id,
+                    j.posted_at,
+                    j.approved_by,
+                    approved[j.key].at if j.key in approved else None,
                 ]
                 for j in journals
-                for n, ln in enumerate(lines[j.id], start=1)
             ],
         ),
-        "postings": Table(
+        _journal_lines(journals, stored, accounts),
+        Table(
             "postings",
             [
                 "key",
@@ -133,7 +161,7 @@ def period_export(
             ],
             [
                 [
-                    keys[a.journal_id],
+                    {j.id: j.key for j in journals}[a.journal_id],
                     a.attempt_no,
                     a.run_id,
                     a.started_at,
@@ -147,7 +175,15 @@ def period_export(
                 for a in attempts
             ],
         ),
-        "reconciliation": _table(
+        Table(
+            "approvals",
+            ["key", "approved_by", "approved_at", "held_because", "released_with_run", "event_hash"],
+            [
+                [e.data["key"], e.actor, e.at, e.data.get("held_because"), e.data.get("run"), e.hash]
+                for e in approvals
+            ],
+        ),
+        _table(
             "reconciliation",
             reconciliations,
             [
@@ -168,16 +204,169 @@ def period_export(
                 "run_id",
             ],
         ),
-        "events": _table(
-            "events",
-            events,
-            ["id", "at", "run_id", "actor", "kind", "level", "message", "data", "prev_hash", "hash"],
+        _table("events", events, ["id", "at", "run_id", "actor", "kind", "level", "message", "data", "hash"]),
+        _table(
+            "mapping_versions",
+            mapping_versions,
+            ["version", "effective_from", "change_note", "first_seen_at", "run_id", "source", "content_hash"],
         ),
-    }
+        _table(
+            "policy_versions",
+            policy_versions,
+            [
+                "version",
+                "effective_from",
+                "change_note",
+                "first_seen_at",
+                "applied_at",
+                "source",
+                "content_hash",
+            ],
+        ),
+        _exceptions(lineage, quarantined, alerts, accounts),
+        _lineage(lineage, stored.values(), accounts),
+    ]
     scrub = [s for s in secrets if s]
-    for table in tables.values():
-        table.rows = [[_clean(value, scrub) for value in row] for row in table.rows]
-    return PeriodExport(entity, period, tables, spend)
+    for table in tables:
+        table.rows = [[_scrubbed(value, scrub) for value in row] for row in table.rows]
+    return PeriodExport(entity, period, {t.name: t for t in tables}, _daily_spend(lineage), currency)
+
+
+class _Accounts:
+    """Ledger accounts by number and name, from the chart last fetched for the entity."""
+
+    def __init__(self, chart: LedgerChart | None) -> None:
+        self.chart = chart
+
+    def columns(self, target: LedgerTarget) -> list[Any]:
+        """account (number or reference), account name, class, department, tracking — flat."""
+        found = self.chart.account(target.account) if self.chart else None
+        number = (found.number or found.id) if found else target.account
+        tracking = "; ".join(f"{category}: {option}" for category, option in target.tracking)
+        return [number, found.name if found else "", target.class_name, target.department, tracking or None]
+
+
+ACCOUNT_COLUMNS = ["account", "account_name", "class", "department", "tracking"]
+
+
+def _journal_lines(
+    journals: list[JournalRow], stored: dict[int, StoredJournal | None], accounts: _Accounts
+) -> Table:
+    rows = []
+    for j in journals:
+        journal = stored[j.id]
+        for number, line in enumerate(journal.journal.lines if journal else (), start=1):
+            debit = line.amount if line.amount > 0 else None
+            credit = -line.amount if line.amount < 0 else None
+            rows.append([j.key, number, *accounts.columns(line.target), debit, credit, line.description])
+    return Table(
+        "journal_lines", ["key", "line_no", *ACCOUNT_COLUMNS, "debit", "credit", "description"], rows
+    )
+
+
+def _lineage(rows: list[Lineage], journals: Iterable[StoredJournal | None], accounts: _Accounts) -> Table:
+    """Ledger line → allocation (rule, mapping version) → fact (version) → raw payload hash.
+
+    An allocation feeds the bucket of its day (or of its month's last day, for accounts booked monthly);
+    the journals holding that bucket are its ledger lines. Spend a policy moved to another account
+    (fine-tuning or a project in service) is found by its day and provider account instead."""
+    by_target: dict[tuple, set[str]] = defaultdict(set)
+    by_account: dict[tuple, set[str]] = defaultdict(set)
+    for stored in journals:
+        if stored is None:
+            continue
+        for c in stored.journal.contributions:
+            if c.bucket.kind in COST_KINDS:
+                b = c.bucket
+                by_target[(b.period, b.provider, b.provider_account, b.target.key())].add(stored.journal.key)
+                by_account[(b.period, b.provider, b.provider_account)].add(stored.journal.key)
+    out = []
+    for r in rows:
+        days = (r.posting_date, Period.of(r.posting_date).last_day)
+        keys = set().union(
+            *(by_target.get((d, r.provider, r.provider_account, r.target_key), ()) for d in days)
+        )
+        if not keys:
+            keys = set().union(*(by_account.get((d, r.provider, r.provider_account), ()) for d in days))
+        out.append(
+            [
+                ", ".join(sorted(keys)) or None,
+                *accounts.columns(LedgerTarget.from_key(r.target_key)),
+                r.posting_date,
+                r.provider,
+                r.provider_account,
+                r.category,
+                r.rule_id,
+                r.mapping_version,
+                r.amount,
+                r.currency,
+                r.fact_id,
+                r.natural_key,
+                r.fact_version,
+                r.fact_amount,
+                r.source,
+                r.payload_sha256,
+            ]
+        )
+    return Table(
+        "lineage",
+        [
+            "journals",
+            *ACCOUNT_COLUMNS,
+            "posting_date",
+            "provider",
+            "provider_account",
+            "category",
+            "rule_id",
+            "mapping_version",
+            "allocated",
+            "currency",
+            "fact_id",
+            "fact_natural_key",
+            "fact_version",
+            "fact_amount",
+            "fact_source",
+            "raw_payload_sha256",
+        ],
+        out,
+    )
+
+
+def _exceptions(lineage: list[Lineage], quarantined, alerts, accounts: _Accounts) -> Table:
+    """What did not go as planned: spend in suspense, input rows refused, alerts raised."""
+    rows: list[list[Any]] = []
+    suspense: dict[tuple, Decimal] = defaultdict(Decimal)
+    for r in lineage:
+        if r.category == "suspense":
+            suspense[(r.posting_date, r.provider, r.provider_account, r.currency, r.target_key)] += r.amount
+    for (day, provider, account, currency, target), amount in sorted(suspense.items()):
+        where = accounts.columns(LedgerTarget.from_key(target))
+        rows.append(
+            [
+                "suspense",
+                day,
+                f"{provider} {account}",
+                amount,
+                currency,
+                f"no mapping rule placed it: on {where[0]} {where[1]}".strip(),
+                "add a mapping rule (`tokenbooks mappings coverage` lists the spend)",
+            ]
+        )
+    for imported, row in quarantined:
+        rows.append(
+            [
+                "quarantine",
+                imported.imported_at,
+                f"{row.file} {row.location} {row.column}".strip(),
+                row.amount,
+                row.currency,
+                row.reason,
+                row.fix,
+            ]
+        )
+    for alert in alerts:
+        rows.append(["alert", alert.raised_at, alert.subject, None, None, alert.message, alert.action])
+    return Table("exceptions", ["kind", "when", "where", "amount", "currency", "what", "fix"], rows)
 
 
 def _journals(uow: UnitOfWork, entity: str, period: Period) -> list[JournalRow]:
@@ -212,24 +401,10 @@ def _names_period(params: dict, period: Period) -> bool:
     return any(d and period.contains(date.fromisoformat(d)) for d in days)
 
 
-def _events(uow: UnitOfWork, run_ids: list[str]) -> list[EventRow]:
-    if not run_ids:
-        return []
-    query = select(EventRow).where(EventRow.run_id.in_(run_ids)).order_by(EventRow.id)
-    return list(uow.session.exec(query).scalars())
-
-
-def _daily_spend(uow: UnitOfWork, entity: str, period: Period) -> dict[date, dict[str, Decimal]]:
+def _daily_spend(lineage: list[Lineage]) -> dict[date, dict[str, Decimal]]:
     spend: dict[date, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    rows = uow.session.execute(
-        select(AllocationRow.posting_date, AllocationRow.category, AllocationRow.amount).where(
-            AllocationRow.entity == entity,
-            AllocationRow.posting_date >= period.first_day,
-            AllocationRow.posting_date <= period.last_day,
-        )
-    )
-    for day, category, amount in rows:
-        spend[day][category] += amount
+    for r in lineage:
+        spend[r.posting_date][r.category] += r.amount
     return {day: dict(by_category) for day, by_category in sorted(spend.items())}
 
 
@@ -237,13 +412,60 @@ def _table(name: str, rows: Iterable[Any], columns: list[str]) -> Table:
     return Table(name, columns, [[getattr(row, c) for c in columns] for row in rows])
 
 
-def _clean(value: Any, secrets: list[str]) -> Any:
-    if isinstance(value, dict | list):
-        value = json.dumps(value, default=str, sort_keys=True)
+def _scrubbed(value: Any, secrets: list[str]) -> Any:
+    """The value with every secret replaced, nested values included."""
     if isinstance(value, str):
         for secret in secrets:
             value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {_scrubbed(str(k), secrets): _scrubbed(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(v, secrets) for v in value]
     return value
+
+
+# ------------------------------------------------------------------------------------------ cell values
+
+
+def flat(value: Any) -> Any:
+    """A nested value (a run's stats, an event's data, findings) as text a person reads in one cell:
+    `key: value; key: value`, nested keys joined with dots, lists one item after another."""
+    if isinstance(value, dict):
+        return "; ".join(_pairs(value, "")) or None
+    if isinstance(value, list | tuple):
+        return "; ".join(str(flat(v)) for v in value) or None
+    return value
+
+
+def _pairs(value: dict, prefix: str) -> Iterable[str]:
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, dict) and item:
+            yield from _pairs(item, f"{name}.")
+        elif isinstance(item, list | tuple):
+            yield f"{name}: [{', '.join(str(flat(v)) for v in item)}]"
+        else:
+            yield f"{name}: {cell_text(item)}"
+
+
+def cell_text(value: Any) -> str:
+    """A value as an auditor reads it: exact decimals, ISO dates and UTC times, empty for none."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return as_utc_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict | list | tuple):
+        return str(flat(value) or "")
+    return str(value)
+
+
+def as_utc_text(moment: datetime) -> str:
+    """2026-11-03 14:00:05 UTC (to the second: an auditor compares times, not microseconds)."""
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment
+    return f"{utc:%Y-%m-%d %H:%M:%S} UTC"
 
 
 # ---------------------------------------------------------------------------------------------- writers
@@ -258,7 +480,9 @@ def write_export(export: PeriodExport, fmt: str, out: Path) -> list[Path]:
     if fmt == "json":
         return [_write_json(export, out / f"{stem}.json")]
     if fmt == "xlsx":
-        return [_write_xlsx(export, out / f"{stem}.xlsx")]
+        from connector.service.workbook import write_workbook
+
+        return [write_workbook(export, out / f"{stem}.xlsx")]
     if fmt == "html":
         from connector.service.report import html_report
 
@@ -266,17 +490,6 @@ def write_export(export: PeriodExport, fmt: str, out: Path) -> list[Path]:
         path.write_text(html_report(export), encoding="utf-8")
         return [path]
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-
-
-def cell_text(value: Any) -> str:
-    """A value as an auditor reads it: exact decimals, ISO dates and UTC times, empty for none."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date | Decimal):
-        return str(value) if isinstance(value, Decimal) else value.isoformat()
-    return str(value)
 
 
 def _write_csv(table: Table, path: Path) -> Path:
@@ -291,6 +504,7 @@ def _write_json(export: PeriodExport, path: Path) -> Path:
     document = {
         "entity": export.entity,
         "period": str(export.period),
+        "currency": export.currency,
         **{
             name: [{k: _json_value(v) for k, v in r.items()} for r in t.records()]
             for name, t in export.tables.items()
@@ -301,29 +515,10 @@ def _write_json(export: PeriodExport, path: Path) -> Path:
 
 
 def _json_value(value: Any) -> Any:
-    return value if isinstance(value, int | bool) or value is None else cell_text(value)
-
-
-def _write_xlsx(export: PeriodExport, path: Path) -> Path:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook()
-    book.remove(book.active)
-    for table in export.tables.values():
-        sheet = book.create_sheet(table.name[:31])
-        sheet.append(table.columns)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row in table.rows:
-            sheet.append([_xlsx_value(v) for v in row])
-        sheet.freeze_panes = "A2"
-    book.save(path)
-    return path
-
-
-def _xlsx_value(value: Any) -> Any:
-    """Amounts stay numbers (exact decimals become the same digits); times lose their zone (UTC, stated)."""
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    return value
+        return value.isoformat()
+    return value if isinstance(value, int | bool | str) or value is None else cell_text(value)

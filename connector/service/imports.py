@@ -22,17 +22,23 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
-from connector.domain.credits import CreditLot, check_customer_events
+from connector.domain.accounting_policy import PolicySet
+from connector.domain.credits import (
+    CreditLot,
+    CustomerCreditEvent,
+    CustomerCreditKind,
+    check_customer_events,
+)
 from connector.domain.errors import InputError, Problem
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
 from connector.service.invoices import upsert_invoices
 from connector.service.pull import bookmark_id
+from connector.service.reconcile import known_accounts, source_accounts
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
 from connector.sources.credit_files import read_credit_lots, read_customer_credits
 from connector.sources.focus import FocusFileError, FocusOptions, read_focus
 from connector.sources.focus_files import FileLineage, fingerprint
 from connector.sources.invoices import read_invoice_file
-from connector.sources.records import Record
 from connector.store.repositories import UnitOfWork
 from connector.store.tables import ImportRow
 
@@ -41,6 +47,10 @@ class ImportContext(Protocol):
     engine: Engine
     clock: Clock
     actor: str
+
+    def sources(self, entity: str) -> list: ...
+
+    def policies(self) -> tuple[PolicySet, str]: ...
 
 
 @dataclass
@@ -212,11 +222,100 @@ def _describe(lot: CreditLot) -> str:
 
 
 def import_invoices(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
+    """Invoices; one for a provider account tokenbooks does not know, when it knows the provider's other
+    accounts (a configured source, facts, credit lots), is refused naming the accounts it knows."""
+
     def store(uow: UnitOfWork, invoices: list, import_id: str) -> dict[str, int]:
         stored = upsert_invoices(uow, invoices, source=str(path), clock=ctx.clock)
         return {"invoices_new": stored.new, "invoices_replaced": stored.replaced}
 
-    return _import_records(ctx, "invoices", path, entity, read_invoice_file, store)
+    def read(path: Path, entity: str):
+        located, quarantined, tally, problem = read_invoice_file(path, entity)
+        if problem is None:
+            refused = unknown_accounts(ctx, located, str(path))
+            located = refuse_late(path, located, refused, quarantined, tally, lambda i: (i.total, i.currency))
+        return located, quarantined, tally, problem
+
+    return _import_records(ctx, "invoices", path, entity, read, store)
+
+
+def unknown_accounts(
+    ctx: ImportContext, located: list[tuple[str, Any]], source: str
+) -> list[tuple[str, Problem]]:
+    """Invoices for a provider account no source, fact or lot knows, of a provider whose accounts it does."""
+    known: set[tuple[str, str]] = set()
+    with UnitOfWork(ctx.engine) as uow:
+        for entity in {invoice.entity for _, invoice in located}:
+            known |= known_accounts(uow, entity, source_accounts(ctx, entity))
+    refused = []
+    for where, invoice in located:
+        accounts = sorted(a for p, a in known if p == invoice.provider)
+        if accounts and invoice.provider_account not in accounts:
+            refused.append(
+                (
+                    where,
+                    Problem(
+                        source,
+                        where,
+                        "account",
+                        f"{invoice.provider} account {invoice.provider_account!r} is not one tokenbooks knows "
+                        f"(its {invoice.provider} account(s): {', '.join(accounts)}), so the invoice "
+                        "would reconcile against nothing",
+                        f"write the account as the source names it ({' or '.join(accounts)}), or set the "
+                        "provider's ORGANIZATION setting to the account the invoice is for",
+                    ),
+                )
+            )
+    return refused
+
+
+def unknown_products(
+    ctx: ImportContext, located: list[tuple[str, CustomerCreditEvent]], source: str
+) -> list[tuple[str, Problem]]:
+    """Purchases of a product the accounting policies name no expected breakage for (`unknown_product`)."""
+    policies, _ = ctx.policies()
+    refused = []
+    for where, event in located:
+        if event.kind is not CustomerCreditKind.PURCHASE:
+            continue
+        why = policies.entity(event.entity).unknown_product(event.product)
+        if why:
+            refused.append(
+                (
+                    where,
+                    Problem(
+                        source,
+                        where,
+                        "product",
+                        why + ": its breakage would silently be the default rate",
+                        "write the product as the policies name it, or add it to expected_breakage_percent "
+                        "in the policies (a new policy version) and import again",
+                    ),
+                )
+            )
+    return refused
+
+
+def refuse_late(
+    path: Path,
+    located: list[tuple[str, Any]],
+    refused: list[tuple[str, Problem]],
+    quarantined: list[QuarantinedRow],
+    tally: Tally,
+    amount_of: Callable[[Any], tuple[Any, str]],
+) -> list[tuple[str, Any]]:
+    """Quarantine records a check after reading refused (a grant balance, an account, a product): each
+    with its raw text, re-filed in the tally. Returns the records still accepted."""
+    if not refused:
+        return located
+    raw_by_location = _raw_lines(path)
+    items = dict(located)
+    for where, problem in refused:
+        amount, currency = amount_of(items[where])
+        quarantined.append(QuarantinedRow(problem, raw_by_location.get(where, ""), amount, currency))
+        tally.move(Disposition.ACCEPTED, Disposition.QUARANTINED, amount, currency)
+    gone = {where for where, _ in refused}
+    return [(where, item) for where, item in located if where not in gone]
 
 
 def import_credit_lots(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
@@ -228,18 +327,21 @@ def import_credit_lots(ctx: ImportContext, path: Path, *, entity: str) -> Import
 
 
 def _check_lot_records(
-    ctx: ImportContext, parsed: list[tuple[Record, CreditLot]], quarantined: list, tally: Tally
-) -> tuple[list[CreditLot], list[str]]:
-    """The lots of a file that may be stored; one that would replace a FOCUS lot is quarantined."""
-    locations = {id(lot): record for record, lot in parsed}
+    ctx: ImportContext,
+    path: Path,
+    located: list[tuple[str, CreditLot]],
+    quarantined: list[QuarantinedRow],
+    tally: Tally,
+) -> tuple[list[tuple[str, CreditLot]], list[str]]:
+    """The lots of a file that may be stored; one that would replace a lot of another kind (a FOCUS lot)
+    is quarantined."""
+    where = {id(lot): location for location, lot in located}
     with UnitOfWork(ctx.engine) as uow:
-        checked = check_lots(uow, [lot for _, lot in parsed], lambda lot: locations[id(lot)].location)
-    refused = {id(lot) for lot, _ in checked.refused}
-    for lot, problem in checked.refused:
-        record = locations[id(lot)]
-        quarantined.append(QuarantinedRow(problem, record.raw, lot.amount, lot.currency))
-        tally.move(Disposition.ACCEPTED, Disposition.QUARANTINED, lot.amount, lot.currency)
-    return [lot for _, lot in parsed if id(lot) not in refused], checked.warnings
+        checked = check_lots(uow, [lot for _, lot in located], lambda lot: where[id(lot)])
+    refused = [(where[id(lot)], problem) for lot, problem in checked.refused]
+    return refuse_late(path, located, refused, quarantined, tally, lambda lot: (lot.amount, lot.currency)), (
+        checked.warnings
+    )
 
 
 def _import_records(
@@ -253,12 +355,13 @@ def _import_records(
 ) -> ImportReport:
     """A record file: read (good items, quarantined rows, tally, or a file problem), then store the items."""
     with _recorder(ctx, kind, [path], entity).failed_on_error() as recorder:
-        items, quarantined, tally, problem = read(path, entity)
+        located, quarantined, tally, problem = read(path, entity)
         if problem:
             raise _failed(ctx, recorder, kind, [path], entity, problem)
         warnings: list[str] = []
         if check is not None:
-            items, warnings = check(ctx, items, quarantined, tally)
+            located, warnings = check(ctx, path, located, quarantined, tally)
+        items = [item for _, item in located]
         return _finish(
             ctx,
             recorder,
@@ -287,14 +390,10 @@ def _import_customer_credits(
     entities = {event.entity for _, event in parsed}
     with UnitOfWork(ctx.engine) as uow:
         stored = [e for entity_ in entities for e in uow.customer_credits.for_entity(entity_)]
+    unknown = unknown_products(ctx, parsed, str(path))
+    parsed = refuse_late(path, parsed, unknown, quarantined, tally, lambda e: (e.amount, e.currency))
     accepted_events, refused = check_customer_events(stored, parsed, str(path))
-    raw_by_location = _raw_lines(path) if refused else {}
-    for where, problem in refused:
-        event = next(e for w, e in parsed if w == where)
-        quarantined.append(
-            QuarantinedRow(problem, raw_by_location.get(where, ""), event.amount, event.currency)
-        )
-        tally.move(Disposition.ACCEPTED, Disposition.QUARANTINED, event.amount, event.currency)
+    refuse_late(path, parsed, refused, quarantined, tally, lambda e: (e.amount, e.currency))
 
     def store(uow: UnitOfWork, import_id: str, raw_id: int) -> dict[str, int]:
         new = sum(

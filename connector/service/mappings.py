@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -288,13 +289,18 @@ class CheckReport:
 def check_mapping_file(
     ctx: MappingContext, path: Path, *, offline: bool = False, refresh: bool = False
 ) -> CheckReport:
-    """Everything `tokenbooks mappings check` reports: the file, its version, the ledger's chart."""
-    mapping, text, problems = read_mapping(path)
-    report = CheckReport(path, mapping, list(problems))
+    """Everything `tokenbooks mappings check` reports — the file, its version, the ledger's chart — in one
+    run: a file with errors is still checked against the chart as far as it could be read."""
+    mapping, text, problems = read_controller_file(
+        path, partial(parse_mapping, partial=True), "mapping", "TOKENBOOKS_MAPPING_FILE"
+    )
+    readable = mapping is not None and not errors_only(problems)
+    report = CheckReport(path, mapping if readable else None, list(problems))
     if mapping is None:
         return report
-    with UnitOfWork(ctx.engine) as uow:
-        report.problems += version_problems(mapping, uow.mappings.all(), text)
+    if readable:
+        with UnitOfWork(ctx.engine) as uow:
+            report.problems += version_problems(mapping, uow.mappings.all(), text)
     for entity in mapping.entities:
         lookup = chart_for(ctx, entity.id, entity.ledger, offline=offline, refresh=refresh)
         report.charts[entity.id] = lookup.note

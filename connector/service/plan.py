@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy.engine import Engine
 
@@ -24,11 +26,13 @@ from connector.domain.mapping import Category, MappingSet
 from connector.domain.mapping_history import MappingHistory
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
-from connector.domain.planner import LedgerCalendar, PlannedJournal, plan
+from connector.domain.planner import REVERSED_KINDS, LedgerCalendar, PlannedJournal, Trace, plan
 from connector.domain.policies import counter_targets
+from connector.domain.providers import provider_label
 from connector.service.books import (
     BookOptions,
     books_input,
+    capitalized_projects,
     default_options,
     in_ledger_currency,
     missing_role,
@@ -41,20 +45,6 @@ from connector.service.runs import Clock
 from connector.store.bulk import paused_gc
 from connector.store.commitments import COMMITTED, CommitmentRepository
 from connector.store.repositories import UnitOfWork
-
-PROVIDER_LABELS = {
-    "openai": "OpenAI",
-    "anthropic": "Anthropic",
-    "aws": "AWS Bedrock",
-    "azure": "Azure OpenAI",
-    "google": "Google Vertex AI",
-    "software": "Capitalized software",  # amortization (domain/desired.py)
-    "credits-sold": "Credits sold",  # revenue and breakage of credits sold to customers
-}
-
-
-def provider_label(provider: str) -> str:
-    return PROVIDER_LABELS.get(provider, provider)
 
 
 @dataclass
@@ -112,6 +102,7 @@ def plan_entity(
     with UnitOfWork(engine) as uow:
         if not dry_run and _unchanged_since_last_plan(uow, state, report):
             return report
+        placed = uow.allocations.versions_by_day(entity, first, last)  # before classifying again
         spend = _classify(uow, state, report, dry_run=dry_run, run_id=run_id)
         inputs = books_input(
             uow,
@@ -121,6 +112,7 @@ def plan_entity(
             usage=spend,
             options=options,
             role_target=role_targets(mapping, ledger),
+            project_of=capitalized_projects(state.history.versions, ledger),
         )
         try:
             report.books = desired_books(inputs)
@@ -137,6 +129,11 @@ def plan_entity(
             used_serials=uow.outbox.used_serials(entity),
             provider_label=provider_label,
             review=review_for(options, report.books),
+            trace=Trace(
+                keys=uow.outbox.keys_by_bucket(entity, REVERSED_KINDS, first - timedelta(days=1), last),
+                sources=report.books.sources,
+                reclass=partial(_reclass_note, state, placed),
+            ),
         )
         report.planned = with_rates(planned, converted)
         if dry_run:
@@ -204,6 +201,19 @@ def _classify(
     report.unmapped = summary.unmapped_patterns()
     report.totals = summary.totals_by_target()
     return usage
+
+
+def _reclass_note(state: PlanState, placed: dict[date, set[int]], days: Sequence[date]) -> str:
+    """A reclass journal's memo names what moved its amounts: the mapping versions and change note, or,
+    when the mapping did not change there, the accounting policies' version in force and its note."""
+    note = state.history.describe_change(state.entity, days, placed)
+    if note:
+        return note
+    policies = state.books.policies.version_on(days[-1])
+    return (
+        f"Reclass for a change of the accounting policies: version {policies.version} effective "
+        f"{policies.effective_from}: {policies.change_note}"
+    )
 
 
 # ------------------------------------------------------------------------------- nothing changed: skip

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from connector.domain.accounting_policy import BUILT_IN, Billing, FineTuning, PolicyHistory, PolicySet
 from connector.domain.errors import ConfigError, Problem, Severity, errors_only
 from connector.domain.fx import RateTable, parse_rates
+from connector.domain.journals import LedgerTarget
 from connector.domain.mapping import ROLES, Category, MappingSet
 from connector.domain.policy_file import parse_policies
 from connector.service.mappings import line_of, number_problems, read_controller_file, refused
@@ -163,6 +164,90 @@ def role_problems(policies: PolicySet, mapping: MappingSet, text: str = "") -> l
     return problems
 
 
+def project_problems(policies: PolicySet, mapping: MappingSet) -> list[Problem]:
+    """Capitalized projects against the mapping: each names a capitalize rule, each lands on a line of its
+    own (its amortization follows that line), and a capitalize rule without a project is amortized as if
+    each month's work went into service at once — said, so the controller declares the project."""
+    problems = []
+    for entity in mapping.entities:
+        capitalization = policies.entity(entity.id).capitalization
+        seen: dict[LedgerTarget, str] = {}
+        where = f"entities.{entity.id}.capitalization.projects"
+        for project in capitalization.projects:
+            rule = mapping.rule(project.rule)
+            targets = [
+                d.target_for(entity.ledger)
+                for d in (rule.destinations if rule else ())
+                if d.category is Category.CAPITALIZE
+            ]
+            if not targets:
+                capitalizing = sorted(
+                    r.id
+                    for r in mapping.rules
+                    if any(d.category is Category.CAPITALIZE for d in r.destinations)
+                )
+                problems.append(
+                    Problem(
+                        policies.source,
+                        str(project.line or ""),
+                        f"{where}.{project.rule}",
+                        f"no mapping rule {project.rule!r} with category capitalize: the project's spend "
+                        "could never be found",
+                        "name the id of a capitalize rule of the mapping"
+                        + (f" ({', '.join(capitalizing)})" if capitalizing else ""),
+                    )
+                )
+            for target in targets:
+                if target is not None and seen.setdefault(target, project.rule) != project.rule:
+                    problems.append(
+                        Problem(
+                            policies.source,
+                            str(project.line or ""),
+                            f"{where}.{project.rule}",
+                            f"projects {seen[target]} and {project.rule} capitalize onto the same line "
+                            f"({target.describe()}): their cost and amortization could not be told apart",
+                            "give each project's capitalize rule its own class, department or tracking option",
+                        )
+                    )
+        declared = {p.rule for p in capitalization.projects}
+        for rule in mapping.rules:
+            if rule.id not in declared and any(d.category is Category.CAPITALIZE for d in rule.destinations):
+                problems.append(
+                    Problem(
+                        mapping.source,
+                        str(rule.line or ""),
+                        f"rules.{rule.id}",
+                        f"rule {rule.id} capitalizes spend but the policies of {entity.id} declare no project "
+                        "for it: each month's cost is amortized from the policy's amortization_start, as if "
+                        "that month's work went into service at once",
+                        f"declare it under capitalization.projects ({{{rule.id}: {{expensed_as: rnd}}}}) and "
+                        "record in_service at go-live (ASC 350-40-35-6: amortization starts when the "
+                        "software is ready for its intended use)",
+                        Severity.WARNING,
+                    )
+                )
+    return problems
+
+
+def product_problems(policies: PolicySet, sold: dict[tuple[str, str], list[str]], text: str) -> list[Problem]:
+    """Credits already sold as a product the policies name no expected breakage for."""
+    problems = []
+    for (entity, product), grants in sorted(sold.items()):
+        why = policies.entity(entity).unknown_product(product)
+        if why:
+            problems.append(
+                Problem(
+                    policies.source,
+                    line_of("expected_breakage_percent", text, nested=True),
+                    "expected_breakage_percent",
+                    f"{why}, yet grant(s) {', '.join(grants[:5])} were sold as it",
+                    f"add {product!r} to expected_breakage_percent (a new policy version), or correct the "
+                    "product of those purchases in the customer credit file and import it again",
+                )
+            )
+    return problems
+
+
 def rates_path(policies: PolicySet, entity: str) -> Path | None:
     """The entity's rates file, relative to the policy file (None when the policies name none)."""
     name = policies.entity(entity).rates_file
@@ -225,6 +310,9 @@ def check_policies_file(engine: Engine, mapping: MappingSet, path: Path | None) 
     with UnitOfWork(engine) as uow:
         report.problems += version_problems(policies, uow.policies.all(), text)
     report.problems += role_problems(policies, mapping, text)
+    report.problems += project_problems(policies, mapping)
+    with UnitOfWork(engine) as uow:
+        report.problems += product_problems(policies, uow.customer_credits.products(), text)
     for entity in mapping.entities:
         try:
             rate_table(policies, entity.id)

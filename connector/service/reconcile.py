@@ -9,7 +9,7 @@ reported and left alone: a person decided that.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -25,17 +25,26 @@ from connector.domain.facts import CostBasis
 from connector.domain.journals import Journal, JournalKind
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import HistoryClassifier, MappingHistory
-from connector.domain.money import ZERO, quantize
+from connector.domain.money import ZERO
 from connector.domain.periods import Period
-from connector.domain.policies import COUNTER_ROLE
-from connector.domain.reconcile import InvoiceBreakdown, ReconInput, ReconResult, Tolerance, reconcile
+from connector.domain.policies import COUNTER_ROLE, round_usage
+from connector.domain.reconcile import (
+    FactVersion,
+    InvoiceBreakdown,
+    ReconInput,
+    ReconResult,
+    Tolerance,
+    late_usage,
+    reconcile,
+)
 from connector.ledgers.port import Ledger, LedgerJournal
 from connector.service.books import role_targets
 from connector.service.runs import Clock, RunRecorder, exclusive
-from connector.store.repositories import StoredJournal, UnitOfWork
+from connector.store.repositories import StoredJournal, UnitOfWork, as_utc
 from connector.store.tables import InvoiceRow, ReconciliationRow
 
 Account = tuple[str, str]  # (provider, provider account)
+RECONCILED_KINDS = (*COST_KINDS, JournalKind.TRUE_UP)  # provider cost, and its invoice true-up
 
 
 @dataclass
@@ -46,6 +55,7 @@ class _Figures:
     rounded: Decimal = ZERO
     posted: Decimal = ZERO
     queued: Decimal = ZERO
+    true_up: Decimal = ZERO  # posted true-ups (in `posted` too)
     invoice: Decimal | None = None
     ledger: Decimal | None = None
     drifted: list[str] = field(default_factory=list)
@@ -54,6 +64,8 @@ class _Figures:
     adjustments: Decimal = ZERO
     late: Decimal = ZERO
     issued: date | None = None  # the latest issue date of the period's invoices
+    invoices: list[str] = field(default_factory=list)  # their numbers
+    known: bool = False  # facts or provider-cost journals of the account (a true-up alone says nothing)
 
 
 def reconcile_period(
@@ -68,15 +80,22 @@ def reconcile_period(
     tolerance: Callable[[str], Tolerance] = lambda provider: Tolerance(),
     history: MappingHistory | None = None,
     policies: PolicyHistory | None = None,
+    source_accounts: Iterable[Account] = (),
 ) -> list[ReconResult]:
     """Reconcile `period`; provider cost is classified by the mapping version in force on each day
     (`history`, by default `mapping` alone) and bucketed by the accounting policies (by default the
-    built-in ones), as the planner did, so rounding per bucket agrees."""
+    built-in ones), as the planner did, so rounding per bucket agrees.
+
+    Only provider cost is reconciled against invoices: journals of other kinds (amortization, revenue,
+    breakage, expiries, reversals) answer to their own sources (schedules, grants, lots), which the close
+    checklist shows. An invoice for a provider account that no configured source, fact or credit lot
+    knows is named as such (status `unknown_account`), not shown as a silent extra column."""
     figures: dict[Account, _Figures] = defaultdict(_Figures)
     with UnitOfWork(engine) as uow:
         stored = uow.facts.current(entity, period.first_day, period.last_day)
         journals = uow.outbox.for_bucket_periods(entity, period.first_day, period.last_day)
         invoices = uow.invoices.for_period(entity, str(period))
+        known = known_accounts(uow, entity, source_accounts)
         _invoices(figures, invoices)
         for (provider, account), f in figures.items():
             if f.issued is not None:
@@ -88,6 +107,7 @@ def reconcile_period(
         role_target=role_targets(mapping, mapping.entity(entity).ledger),
     )
     _cost(figures, [s.fact for s in stored], (history or MappingHistory.of([mapping])).classifier(), buckets)
+    journals = [s for s in journals if _reconciled_amount(s.journal, period) or _trued_up(s.journal, period)]
     _posted(figures, journals, period)
     if ledger is not None:
         _read_back(figures, journals, ledger, mapping, entity, period, engine, recorder, clock)
@@ -109,6 +129,8 @@ def reconcile_period(
                 drifted_keys=tuple(f.drifted),
                 tolerance=tolerance(provider),
                 breakdown=InvoiceBreakdown(f.tax, f.credits, f.adjustments, f.late),
+                true_up_total=f.true_up,
+                unknown_account=_unknown(provider, account, f, known),
             )
         )
         for (provider, account), f in sorted(figures.items())
@@ -117,10 +139,34 @@ def reconcile_period(
     return results
 
 
+def known_accounts(uow: UnitOfWork, entity: str, source_accounts: Iterable[Account]) -> set[Account]:
+    """The provider accounts tokenbooks knows for an entity: its sources', and those of facts and lots."""
+    return {*source_accounts, *uow.facts.accounts(entity), *uow.credit_lots.accounts(entity)}
+
+
+def _unknown(provider: str, account: str, f: _Figures, known: set[Account]) -> str:
+    """Why an invoiced account is unknown ("" when a source, a fact, a lot or a posting knows it)."""
+    if f.invoice is None or f.known or (provider, account) in known:
+        return ""
+    same_provider = sorted(a for p, a in known if p == provider)
+    numbers = ", ".join(f.invoices)
+    return (
+        f"invoice {numbers} is for {provider} account {account!r}, which no source, fact or credit lot "
+        f"knows; "
+        + (
+            f"the {provider} account(s) tokenbooks knows: {', '.join(same_provider)}. "
+            if same_provider
+            else f"tokenbooks knows no {provider} account. "
+        )
+        + "Correct the invoice's `account` (or the provider's ORGANIZATION setting) and import it again"
+    )
+
+
 def _invoices(figures: dict[Account, _Figures], invoices: list[InvoiceRow]) -> None:
     for invoice in invoices:
         f = figures[(invoice.provider, invoice.provider_account)]
         f.invoice = (f.invoice or ZERO) + invoice.total
+        f.invoices.append(invoice.number)
         f.issued = max(f.issued or invoice.issue_date, invoice.issue_date)
         for line in invoice.lines:
             amount = Decimal(str(line["amount"]))
@@ -135,48 +181,69 @@ def _invoices(figures: dict[Account, _Figures], invoices: list[InvoiceRow]) -> N
 def _late_usage(
     uow: UnitOfWork, entity: str, provider: str, account: str, period: Period, issued: date
 ) -> Decimal:
-    """Cost the provider reported (or restated) after the invoice was issued: now − as known then."""
+    """Cost the provider changed after the invoice was issued, from the facts' version history."""
     cutoff = datetime.combine(issued + timedelta(days=1), time(0), tzinfo=UTC)
-    now_total = then_total = ZERO
-    for row in uow.facts.all_versions(entity, provider, account, period.first_day, period.last_day):
-        if row.is_current:
-            now_total += row.amount
-        if row.pulled_at < cutoff and (row.superseded_at is None or row.superseded_at >= cutoff):
-            then_total += row.amount
-    return now_total - then_total
+    rows = uow.facts.all_versions(entity, provider, account, period.first_day, period.last_day)
+    return late_usage(
+        (
+            FactVersion(
+                r.source,
+                r.provider_account,
+                r.charge_date,
+                r.amount,
+                as_utc(r.pulled_at),
+                None if r.superseded_at is None else as_utc(r.superseded_at),
+                r.is_current,
+            )
+            for r in rows
+        ),
+        cutoff,
+    )
 
 
 def _cost(figures: dict[Account, _Figures], facts: list, classifier: HistoryClassifier, buckets) -> None:
     allocations = classifier.classify_all(facts)
     for fact in facts:
         f = figures[(fact.provider, fact.provider_account)]
+        f.known = True
         f.currency = fact.currency
         f.cost_exact += fact.amount
         if fact.cost_basis is CostBasis.ESTIMATED:
             f.estimated += fact.amount
-    for bucket, amount in buckets(allocations).items():
-        figures[(bucket.provider, bucket.provider_account)].rounded += quantize(amount, bucket.currency)
+    for bucket, amount in round_usage(buckets(allocations)).items():
+        figures[(bucket.provider, bucket.provider_account)].rounded += amount
 
 
 def _posted(figures: dict[Account, _Figures], journals: list[StoredJournal], period: Period) -> None:
-    """What tokenbooks posted *for* the period: contributions to its buckets, whatever the journal's date."""
+    """What tokenbooks posted *for* the period: contributions to its buckets, whatever the journal's date
+    (provider cost, and the true-up of its invoice)."""
     for stored in journals:
-        amount = _usage_amount(stored.journal, period)
+        amount = _reconciled_amount(stored.journal, period)
         f = figures[(stored.journal.provider, stored.journal.provider_account)]
+        f.known = f.known or bool(_contributed(stored.journal, COST_KINDS, period))
         if stored.status == "posted":
             f.posted += amount
+            f.true_up += _trued_up(stored.journal, period)
         elif stored.status != "rejected":
             f.queued += amount
 
 
-def _usage_amount(journal: Journal, period: Period | None = None) -> Decimal:
-    """The provider cost a journal books — accrued, capitalized or drawn from prepaid credits — (to the
-    period's buckets only, when a period is given)."""
+def _reconciled_amount(journal: Journal, period: Period | None = None) -> Decimal:
+    """The provider cost a journal books — accrued, capitalized, drawn from prepaid credits, or trued up
+    to the invoice — (to the period's buckets only, when a period is given)."""
+    return _contributed(journal, RECONCILED_KINDS, period)
+
+
+def _trued_up(journal: Journal, period: Period) -> Decimal:
+    return _contributed(journal, (JournalKind.TRUE_UP,), period)
+
+
+def _contributed(journal: Journal, kinds: tuple[JournalKind, ...], period: Period | None) -> Decimal:
     return sum(
         (
             c.amount
             for c in journal.contributions
-            if c.bucket.kind in COST_KINDS and (period is None or period.contains(c.bucket.period))
+            if c.bucket.kind in kinds and (period is None or period.contains(c.bucket.period))
         ),
         ZERO,
     )
@@ -220,8 +287,8 @@ def _read_back(
 
 def _share_in(journal: Journal, period: Period) -> Decimal:
     """The part of a journal's accrual that belongs to the period (1 unless it gathers several months)."""
-    total = _usage_amount(journal)  # 0: no provider cost (a true-up, an expiry, revenue …): none of it
-    return ZERO if total == 0 else _usage_amount(journal, period) / total
+    total = _reconciled_amount(journal)  # 0: no provider cost (an expiry, revenue …): none of it
+    return ZERO if total == 0 else _reconciled_amount(journal, period) / total
 
 
 def _counter_account_ids(ledger: Ledger, mapping: MappingSet, ledger_name: str) -> set[str]:
@@ -295,6 +362,13 @@ class ReconcileContext(Protocol):
 
     def policy_history(self) -> PolicyHistory: ...
 
+    def sources(self, entity: str) -> list: ...
+
+
+def source_accounts(ctx: ReconcileContext, entity: str) -> set[Account]:
+    """The provider accounts the configured sources read for the entity."""
+    return {(s.provider, s.provider_account) for s in ctx.sources(entity)}
+
 
 def reconcile_run(
     ctx: ReconcileContext, *, entity: str, period: Period, read_back: bool = True
@@ -322,6 +396,7 @@ def reconcile_run(
                 tolerance=ctx.tolerance,
                 history=ctx.mapping_history(),
                 policies=ctx.policy_history(),
+                source_accounts=source_accounts(ctx, entity),
             )
         except TokenbooksError as exc:
             recorder.finish("failed", reason=str(exc))

@@ -38,7 +38,7 @@ class EntityStatus:
         found += [
             f"reconciliation {r.provider}/{r.provider_account} {r.period}: {r.status}"
             for r in self.reconciliations
-            if r.status in ("variance", "drift")
+            if r.status in ("variance", "drift", "unknown_account")
         ]
         return found
 

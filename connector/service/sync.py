@@ -15,7 +15,7 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 
 from connector.domain.accounting_policy import PolicySet, PostingMode
-from connector.domain.errors import Interrupted, ReconnectNeeded, TokenbooksError
+from connector.domain.errors import ConfigError, Interrupted, ReconnectNeeded, TokenbooksError
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import MappingHistory
 from connector.domain.planner import LedgerCalendar, LockedBehaviour
@@ -68,6 +68,7 @@ class SyncResult:
     plan: PlanReport | None = None
     post: PostReport | None = None
     dry_run: bool = False
+    configuration: bool = False  # failed for a configuration error (settings, mapping, policies)
 
     @property
     def posted_count(self) -> int:
@@ -119,6 +120,7 @@ def _sync(
         if isinstance(exc, ReconnectNeeded):
             _alert_reconnect(recorder, entity, exc)
         result.status, result.reason = "failed", str(exc)
+        result.configuration = isinstance(exc, ConfigError)
         recorder.finish("failed", reason=str(exc), stats=_stats(result))
         return result
     result.status = "succeeded" if result.post is None or result.post.ok else "partial"
@@ -139,6 +141,7 @@ def _run(
 ) -> None:
     mapping, text = ctx.mapping()
     _record_inputs(ctx, result.entity, mapping, recorder)
+    _require_something_to_book(ctx, result.entity)
     history = load_history(ctx.engine, mapping, text)  # refuses a version number used before
     policies = prepare_policies(ctx, recorder)  # the same for the accounting policies
     ledger = ctx.ledger(result.entity)
@@ -235,6 +238,23 @@ def _run(
         raise Interrupted(
             f"stopped by a shutdown request after posting {len(result.post.posted)} journal(s)",
             fix="nothing to do: the next run posts the rest",
+        )
+
+
+def _require_something_to_book(ctx: SyncContext, entity: str) -> None:
+    """A sync with no provider source and nothing imported would "succeed" having done nothing: that is
+    a configuration mistake (a key left out of .env, the wrong entity), said as one."""
+    if ctx.sources(entity):
+        return
+    with UnitOfWork(ctx.engine) as uow:
+        imported = uow.facts.accounts(entity) or uow.credit_lots.accounts(entity)
+        imported = imported or uow.customer_credits.for_entity(entity)
+    if not imported:
+        raise ConfigError(
+            f"no provider source is configured for entity {entity} and nothing was imported for it: "
+            "there is nothing to sync",
+            fix="set TOKENBOOKS_OPENAI__ADMIN_KEY or TOKENBOOKS_ANTHROPIC__ADMIN_KEY in .env (and its "
+            "ENTITY if the mapping has several), or import a FOCUS export with `tokenbooks import focus FILE`",
         )
 
 

@@ -8,7 +8,8 @@ The two reports are read in one pull because each needs the other:
   dimensions. A bucket no usage explains (code execution, say) stays whole.
 - Priority Tier usage is missing from the cost report. It is priced from the catalog and stored as
   facts with `cost_basis = estimated`, never presented as billed; usage of a model the catalog does not
-  price is reported as a warning and not booked.
+  price is reported as a warning and not booked. Volume tiers accumulate over the month: a window that
+  starts mid-month first reads the month's earlier usage to know where the tiers stand.
 
 Usage itself is stored beside the facts, for enrichment. Array parameters use Anthropic's `group_by[]=`
 form. A structurally bad page in either report refuses the whole window (nothing stored).
@@ -17,7 +18,7 @@ form. A structurally bad page in either report refuses the whole window (nothing
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -25,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from connector.domain.errors import Problem, Severity
 from connector.domain.facts import CostBasis, Dimensions, Fact, natural_key
-from connector.domain.pricing import PriceCatalog, price_usage
+from connector.domain.pricing import PriceCatalog, TierMeter, price_usage
 from connector.domain.usage import Usage, split_fact
 from connector.sources.anthropic_reports import ReportContext, parse_cost_page, parse_usage_page
 from connector.sources.base import Progress, PullResult, RawPage, Window, read_report
@@ -91,12 +92,17 @@ class AnthropicSource:
                 for share in self.split_by_api_key(fact, same_day):
                     result.facts.append(share)
                     lineage[share.natural_key] = page
-        for page, records in usage_pages:
-            for record in records:
-                lineage[record.natural_key] = page
-                for estimate in self.priority_estimates(record, result.problems):
-                    result.facts.append(estimate)
-                    lineage[estimate.natural_key] = page
+        meter = self._meter(window, result, progress)
+        if result.errors:  # the month's earlier usage could not be read: its tiers are unknown
+            return result.refused_if_bad()
+        for page, record in sorted(
+            ((page, record) for page, records in usage_pages for record in records),
+            key=lambda pair: pair[1].usage_date,
+        ):
+            lineage[record.natural_key] = page
+            for estimate in self.priority_estimates(record, result.problems, meter):
+                result.facts.append(estimate)
+                lineage[estimate.natural_key] = page
         result.usage = usage
         result.pages = [
             RawPage(p.endpoint, p.request, p.body, tuple(k for k, q in lineage.items() if q is p))
@@ -166,18 +172,38 @@ class AnthropicSource:
                 return entry
         return None
 
-    def priority_estimates(self, record: Usage, problems: list[Problem]) -> list[Fact]:
-        """Facts for token-only usage the cost report leaves out, priced from the catalog, flagged estimated."""
+    def _meter(self, window: Window, result: PullResult, progress: Progress | None) -> TierMeter:
+        """A tier meter that has seen the month's usage before the window, when volume tiers apply: read
+        from the usage report (the provider is the truth of volume), priced and forgotten, so the
+        window's first records continue the tiers where the month left them."""
+        meter = TierMeter()
+        start = window.first_day.replace(day=1)
+        if not self.catalog.tiered(self.provider) or start == window.first_day:
+            return meter
+        earlier = PullResult(self.name, self.provider, self.provider_account, window)
+        lead_in = Window(start, window.first_day - timedelta(days=1))
+        pages = self._read(USAGE_PATH, USAGE_GROUP_BY, lead_in, parse_usage_page, earlier, progress)
+        result.problems += earlier.problems
+        for record in sorted((r for _, records in pages for r in records), key=lambda r: r.usage_date):
+            self.priority_estimates(record, [], meter)
+        return meter
+
+    def priority_estimates(
+        self, record: Usage, problems: list[Problem], meter: TierMeter | None = None
+    ) -> list[Fact]:
+        """Facts for token-only usage the cost report leaves out, priced from the catalog, flagged estimated.
+        Volume tiers continue from what `meter` priced before in the same tier period."""
         tier = record.dimensions.get("service_tier")
         if tier not in ESTIMATED_TIERS:
             return []
         entry = self._price_entry(record)
+        meter = meter or TierMeter()
         facts = []
         for metric, kind in PRICE_KINDS.items():
             quantity = record.metric(metric)
             if not quantity:
                 continue
-            priced = price_usage(entry, {kind: quantity}, service_tier=tier)
+            priced = meter.price(entry, {kind: quantity}, record.usage_date, service_tier=tier)
             if not priced.complete:
                 problems.append(_unpriced(record, metric, quantity))
                 continue

@@ -44,9 +44,8 @@ EVENTS = RecordFormat(
 
 def read_credit_lots(
     path: Path, default_entity: str
-) -> tuple[list[tuple[Record, CreditLot]], list[QuarantinedRow], Tally, Problem | None]:
-    """The file's good lots with the record each came from, its quarantined rows, the tally, or a problem
-    that refuses the whole file."""
+) -> tuple[list[tuple[str, CreditLot]], list[QuarantinedRow], Tally, Problem | None]:
+    """Good lots (each with its location), quarantined rows, the tally, or a problem that stops the file."""
 
     def parse_one(record: Record, source: str, problems: list[Problem]) -> CreditLot | None:
         v, at = record.values, record.location
@@ -71,6 +70,14 @@ def read_credit_lots(
             lambda: _optional_day(v.get("expires_on")),
             "write YYYY-MM-DD or leave it empty",
         )
+        promotional = check_field(
+            problems,
+            source,
+            at,
+            "promotional",
+            lambda: _yes_no(v.get("promotional")),
+            "write true for credits the provider granted free, false (or nothing) for credits bought",
+        )
         if problems:
             return None
         provider = str(v["provider"]).strip().lower()
@@ -90,11 +97,13 @@ def read_credit_lots(
                 expires_on=expires or default_expiry(provider, purchased),
                 description=str(v.get("description") or ""),
                 source=source,
+                promotional=bool(promotional),
             ),
             "check the currency (ISO 4217) and that expires_on is after purchase_date",
         )
 
-    return read_record_file(path, LOTS, parse_one)
+    accepted, quarantined, tally, problem = read_record_file(path, LOTS, parse_one)
+    return [(record.location, item) for record, item in accepted], quarantined, tally, problem
 
 
 def read_customer_credits(
@@ -171,3 +180,12 @@ def _positive(value: object):
     if amount <= 0:
         raise ValueError(f"{value!r} is not positive")
     return amount
+
+
+def _yes_no(value: object) -> bool:
+    text = str(value or "").strip().lower()
+    if text in ("", "false", "no", "0"):
+        return False
+    if text in ("true", "yes", "1"):
+        return True
+    raise ValueError(f"{value!r} is not true or false")

@@ -36,8 +36,9 @@ INVOICES = RecordFormat(
 
 def read_invoice_file(
     path: Path, default_entity: str
-) -> tuple[list[Invoice], list[QuarantinedRow], Tally, Problem | None]:
-    """Good invoices, quarantined ones, the tally, or a problem that stops the whole file."""
+) -> tuple[list[tuple[str, Invoice]], list[QuarantinedRow], Tally, Problem | None]:
+    """Good invoices (each with its location: "row 3", "invoices[0]"), quarantined ones, the tally, or a
+    problem that stops the whole file."""
 
     def parse_one(record: Record, source: str, problems: list[Problem]) -> Invoice | None:
         values = record.values
@@ -48,7 +49,7 @@ def read_invoice_file(
         return _invoice(row, source, record.location, default_entity, problems, lines)
 
     accepted, quarantined, tally, problem = read_record_file(path, INVOICES, parse_one)
-    return [invoice for _, invoice in accepted], quarantined, tally, problem
+    return [(record.location, item) for record, item in accepted], quarantined, tally, problem
 
 
 def _invoice(

@@ -20,6 +20,7 @@ from connector.domain.pricing import MILLION, ModelPrice, PriceCatalog, Rate, Ti
 
 SHIPPED_PRICES = Path(__file__).with_name("data") / "prices.yaml"
 _FIX = "see the format at the top of connector/sources/data/prices.yaml"
+TIER_PERIODS = ("month", "day", "call")  # what volume tiers count usage over
 
 
 def load_catalog(path: Path | None = None) -> PriceCatalog:
@@ -88,10 +89,21 @@ def _entry(provider: str, item: Any, source: str, where: str, problems: list[Pro
     except (ValueError, MoneyError, TypeError, AttributeError) as exc:
         problems.append(Problem(source, where, "rates", str(exc), _FIX))
         return None
+    period = str(item.get("tier_period", "month"))
+    if period not in TIER_PERIODS:
+        problems.append(
+            Problem(
+                source,
+                where,
+                "tier_period",
+                f"{period!r} is not a tier period",
+                f"write one of {', '.join(TIER_PERIODS)}",
+            )
+        )
     if len(problems) > before:
         return None
     return ModelPrice(
-        provider, model.strip(), effective, currency, rates, batch, tiers, str(item.get("note", ""))
+        provider, model.strip(), effective, currency, rates, batch, tiers, str(item.get("note", "")), period
     )
 
 

@@ -48,6 +48,7 @@ from connector.domain.usage import Usage
 from connector.redaction import redact, redact_data
 from connector.store.bulk import BulkInsert, driver_value, paused_gc, result_converter
 from connector.store.tables import (
+    AlertRow,
     AllocationRow,
     AuditChainRow,
     BookmarkRow,
@@ -484,6 +485,13 @@ class FactRepository:
             )
         ).scalar()
 
+    def accounts(self, entity: str) -> set[tuple[str, str]]:
+        """Every (provider, provider account) the entity has facts for, current or not."""
+        rows = self.session.execute(
+            select(FactRow.provider, FactRow.provider_account).where(FactRow.entity == entity).distinct()
+        )
+        return {(provider, account) for provider, account in rows}
+
     def all_versions(
         self, entity: str, provider: str, provider_account: str, first_day: date, last_day: date
     ) -> list[FactRow]:
@@ -602,6 +610,13 @@ class RunRepository:
 
     def get(self, run_id: str) -> RunRow | None:
         return self.session.get(RunRow, run_id)
+
+    def starting_with(self, prefix: str, limit: int = 5) -> list[RunRow]:
+        """Runs whose id starts with `prefix` (a person types the first characters of an id)."""
+        query = (
+            select(RunRow).where(RunRow.id.startswith(prefix, autoescape=True)).order_by(RunRow.started_at)
+        )
+        return list(self.session.exec(query.limit(limit)).scalars())
 
     def abandon_running(self, entity: str, *, now: datetime, reason: str) -> list[RunRow]:
         """Mark the entity's runs still `running` as abandoned (call it holding the entity's lock)."""
@@ -814,6 +829,19 @@ class EventLog:
     def all(self) -> list[EventRow]:
         return list(self.session.exec(select(EventRow).order_by(EventRow.id)).scalars())
 
+    def of_kind(self, kind: str, since: datetime | None = None) -> list[EventRow]:
+        """Every event of `kind` (from `since` on), oldest first."""
+        query = select(EventRow).where(EventRow.kind == kind)
+        if since is not None:
+            query = query.where(EventRow.at >= since)
+        return list(self.session.exec(query.order_by(EventRow.id)).scalars())
+
+    def for_runs(self, run_ids: Sequence[str]) -> list[EventRow]:
+        if not run_ids:
+            return []
+        query = select(EventRow).where(EventRow.run_id.in_(run_ids)).order_by(EventRow.id)
+        return list(self.session.exec(query).scalars())
+
 
 # ----------------------------------------------------------------------------------------- mapping, alloc
 
@@ -866,6 +894,37 @@ ALLOCATION_COLUMNS = (  # what an allocation row is written with; run_id is a Bu
     "percent",
     "amount",
 )
+
+
+class Lineage(NamedTuple):
+    """One allocation traced down: its bucket coordinates, rule and version, fact, and payload hash."""
+
+    posting_date: date
+    provider: str
+    provider_account: str
+    currency: str
+    target_key: str
+    category: str
+    rule_id: str
+    mapping_version: int
+    amount: Decimal
+    fact_id: int
+    natural_key: str
+    fact_version: int
+    fact_amount: Decimal
+    source: str
+    payload_sha256: str | None
+
+
+class AlertRepository:
+    """Alerts raised (once per subject and period) and where they were sent."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def for_period(self, entity: str, period: str) -> list[AlertRow]:
+        query = select(AlertRow).where(AlertRow.entity == entity, AlertRow.period == period)
+        return list(self.session.exec(query.order_by(AlertRow.raised_at)).scalars())
 
 
 class AllocationRepository:
@@ -976,6 +1035,54 @@ class AllocationRepository:
                 select(AllocationRow).where(AllocationRow.fact_id == fact_id).order_by(AllocationRow.id)
             ).scalars()
         )
+
+    def lineage(self, entity: str, first_day: date, last_day: date) -> list[Lineage]:
+        """Every allocation of the entity's current facts posted in the range, with its fact and the hash
+        of the raw payload the fact was read from (the auditor's lineage sheet)."""
+        raw = RawPayloadRow.__table__
+        a, f, r = ALLOCATIONS.c, FACTS.c, raw.c
+        query = (
+            select(
+                a.posting_date,
+                a.provider,
+                a.provider_account,
+                a.currency,
+                a.target_key,
+                a.category,
+                a.rule_id,
+                a.mapping_version,
+                a.amount,
+                f.id,
+                f.natural_key,
+                f.version,
+                f.amount,
+                f.source,
+                r.sha256,
+            )
+            .join(FACTS, f.id == a.fact_id)
+            .outerjoin(raw, r.id == f.raw_payload_id)
+            .where(
+                a.entity == entity,
+                a.posting_date >= first_day,
+                a.posting_date <= last_day,
+                f.is_current.is_(True),
+            )
+            .order_by(a.posting_date, a.provider, a.provider_account, a.target_key, f.id)
+        )
+        return [Lineage(*row) for row in self.session.connection().execute(query)]
+
+    def versions_by_day(self, entity: str, first_day: date, last_day: date) -> dict[date, set[int]]:
+        """The mapping versions whose allocations are stored for each posting day of the range."""
+        c = ALLOCATIONS.c
+        query = (
+            select(c.posting_date, c.mapping_version)
+            .where(c.entity == entity, c.posting_date >= first_day, c.posting_date <= last_day)
+            .distinct()
+        )
+        found: dict[date, set[int]] = defaultdict(set)
+        for day, version in self.session.connection().execute(query):
+            found[day].add(version)
+        return dict(found)
 
     def earliest_stale_day(self, entity: str, spans: Sequence[VersionSpan]) -> date | None:
         """The first posting day of a current fact whose stored allocations were made by another mapping
@@ -1146,6 +1253,27 @@ class OutboxRepository:
             bucket = _bucket_of(row)
             totals[bucket] = totals.get(bucket, ZERO) + row.amount
         return totals
+
+    def keys_by_bucket(
+        self, entity: str, kinds: Sequence[JournalKind], first_day: date, last_day: date
+    ) -> dict[Bucket, list[str]]:
+        """The keys of the active journals contributing to each bucket of `kinds` in the range."""
+        query = (
+            select(ContributionRow, JournalRow.key)
+            .join(JournalRow, JournalRow.id == ContributionRow.journal_id)
+            .where(
+                ContributionRow.entity == entity,
+                JournalRow.status.in_(ACTIVE_STATUSES),
+                ContributionRow.kind.in_([k.value for k in kinds]),
+                ContributionRow.period >= first_day,
+                ContributionRow.period <= last_day,
+            )
+            .order_by(JournalRow.id)
+        )
+        found: dict[Bucket, list[str]] = defaultdict(list)
+        for row, key in self.session.exec(query).all():
+            found[_bucket_of(row)].append(key)
+        return dict(found)
 
     def summary(self, entity: str) -> list:
         """How many active (not rejected) journals the entity has, and the newest journal's id."""
@@ -1596,6 +1724,18 @@ class ImportRepository:
             self.session.exec(select(ImportRow).order_by(ImportRow.imported_at.desc()).limit(limit)).scalars()
         )
 
+    def quarantined_between(
+        self, entity: str, first: datetime, last: datetime
+    ) -> list[tuple[ImportRow, QuarantineRow]]:
+        """The rows the entity's imports made in [first, last) refused, with their import."""
+        query = (
+            select(ImportRow, QuarantineRow)
+            .join(QuarantineRow, QuarantineRow.import_id == ImportRow.id)
+            .where(ImportRow.entity == entity, ImportRow.imported_at >= first, ImportRow.imported_at < last)
+            .order_by(ImportRow.imported_at, QuarantineRow.id)
+        )
+        return [(row, quarantined) for row, quarantined in self.session.exec(query).all()]
+
     def quarantined(self, import_id: str) -> list[QuarantineRow]:
         return list(
             self.session.exec(
@@ -1635,6 +1775,7 @@ def row_to_lot(row: CreditLotRow) -> CreditLot:
         source=row.source,
         pool=row.pool,
         refund_of=row.refund_of,
+        promotional=bool(row.promotional),
     )
 
 
@@ -1657,6 +1798,7 @@ class CreditLotRepository:
             "source",
             "pool",
             "refund_of",
+            "promotional",
         )
         values = {name: getattr(lot, name) for name in names}
         return upsert_row(
@@ -1692,6 +1834,15 @@ class CreditLotRepository:
 
     def summary(self, entity: str) -> list:
         return stamp_summary(self.session, CreditLotRow, entity, CreditLotRow.recorded_at)
+
+    def accounts(self, entity: str) -> set[tuple[str, str]]:
+        """Every (provider, provider account) the entity holds credit lots for."""
+        rows = self.session.execute(
+            select(CreditLotRow.provider, CreditLotRow.provider_account)
+            .where(CreditLotRow.entity == entity)
+            .distinct()
+        )
+        return {(provider, account) for provider, account in rows}
 
     def for_account(self, entity: str, provider: str, provider_account: str) -> list[CreditLot]:
         """The account's lots, soonest expiry first (never-expiring last), then oldest purchase first."""
@@ -1757,6 +1908,20 @@ class CustomerCreditRepository:
     def balances(self, entity: str, until: date | None = None) -> dict[str, GrantBalance]:
         return grant_balances(self.for_entity(entity, until))
 
+    def products(self) -> dict[tuple[str, str], list[str]]:
+        """(entity, product) → the grants sold as that product (purchases), for checking the policies."""
+        rows = self.session.execute(
+            select(
+                CustomerCreditEventRow.entity, CustomerCreditEventRow.product, CustomerCreditEventRow.grant_id
+            )
+            .where(CustomerCreditEventRow.kind == "purchase")
+            .order_by(CustomerCreditEventRow.grant_id)
+        )
+        found: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for entity, product, grant in rows:
+            found[(entity, product or "")].append(grant)
+        return dict(found)
+
 
 # ------------------------------------------------------------------------------------ policies (issue 5)
 
@@ -1803,6 +1968,7 @@ class UnitOfWork:
         self.runs = RunRepository(self.session)
         self.events = EventLog(self.session)
         self.mappings = MappingVersionRepository(self.session)
+        self.alerts = AlertRepository(self.session)
         self.allocations = AllocationRepository(self.session)
         self.outbox = OutboxRepository(self.session)
         self.invoices = InvoiceRepository(self.session)

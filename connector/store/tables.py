@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Index, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -429,6 +429,11 @@ class CreditLotRow(SQLModel, table=True):
     description: str = Field(default="", sa_column=Column(Text, nullable=False))
     source: str = Field(sa_column=Column(Text, nullable=False))
     import_id: str | None = None
+    # granted free by the provider (a promotion, a trial): no asset was bought, usage it pays for is no
+    # expense (booked explicitly against the promotional_credits role)
+    promotional: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
     recorded_at: datetime
     pool: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     refund_of: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))

@@ -97,3 +97,29 @@ def test_currency_codes_are_normalised_and_unknown_ones_refused():
     assert currency_code("usd") == "USD"
     with pytest.raises(MoneyError, match="unknown currency"):
         currency_code("XYZ")
+
+
+def test_parts_rounded_together_add_up_to_their_whole_rounded_once():
+    from connector.domain.money import round_preserving_total
+
+    assert round_preserving_total([Decimal("5.003"), Decimal("5.002")], "USD") == [
+        Decimal("5.01"),
+        Decimal("5.00"),
+    ]
+    assert round_preserving_total([Decimal("0.005"), Decimal("0.005")], "USD") == [
+        Decimal("0.00"),  # a tie: the earliest part gives back the cent
+        Decimal("0.01"),
+    ]  # half up once: 0.01 for the whole, not 0.02
+    assert round_preserving_total([Decimal("-2.005"), Decimal("10.004")], "USD") == [
+        Decimal("-2.00"),  # the part rounded furthest from its exact amount takes the cent the whole needs
+        Decimal("10.00"),
+    ]
+
+
+@given(st.lists(st.decimals(min_value=-(10**6), max_value=10**6, places=4), min_size=1, max_size=12))
+def test_rounding_together_keeps_the_whole_and_moves_no_part_by_a_cent_or_more(amounts):
+    from connector.domain.money import quantize, round_preserving_total
+
+    rounded = round_preserving_total(amounts, "USD")
+    assert sum(rounded) == quantize(sum(amounts), "USD")
+    assert all(abs(r - a) < Decimal("0.01") for r, a in zip(rounded, amounts, strict=True))

@@ -110,3 +110,33 @@ acme:
     fields = {p.field for p in caught.value.problems}
     assert "effective_from" in fields
     assert any("quoted" in p.message for p in caught.value.problems) or "rates" in fields
+
+
+def test_3m_and_3m_tiered_tokens_cost_what_6m_cost_together_within_the_price_lists_month():
+    from connector.domain.pricing import TierMeter
+
+    entry = ModelPrice("anthropic", "m", date(2025, 1, 1), "USD", (("input", Rate(TIERS)),))
+    meter = TierMeter()
+    first = meter.price(entry, {"input": Decimal(3_000_000)}, date(2025, 8, 1)).amount
+    second = meter.price(entry, {"input": Decimal(3_000_000)}, date(2025, 8, 20)).amount
+    assert (first, second, first + second) == (Decimal(160), Decimal(140), Decimal("300"))
+    assert meter.price(entry, {"input": Decimal(1_000_000)}, date(2025, 9, 1)).amount == 60  # a new month
+    daily = ModelPrice(
+        "anthropic", "m", date(2025, 1, 1), "USD", (("input", Rate(TIERS)),), tier_period="day"
+    )
+    assert TierMeter().price(daily, {"input": Decimal(3_000_000)}, date(2025, 8, 1)).amount == 160
+
+
+def test_a_catalog_file_declares_tiers_and_their_period_and_refuses_an_unknown_period(tmp_path):
+    text = """
+anthropic:
+  - model: "claude-sonnet-4*"
+    effective_from: 2025-05-22
+    rates: {input: [{from: 0, price: "60"}, {from: 1000000, price: "50"}, {from: 5000000, price: "40"}]}
+    tier_period: month
+"""
+    catalog, problems = parse_catalog(text, "prices.yaml")
+    assert problems == []
+    assert catalog.tiered("anthropic")
+    _, bad = parse_catalog(text.replace("tier_period: month", "tier_period: quarter"), "prices.yaml")
+    assert [(p.field, p.message) for p in bad] == [("tier_period", "'quarter' is not a tier period")]

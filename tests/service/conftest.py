@@ -128,3 +128,11 @@ def ledger_total(ledger: MemoryLedger, account: str) -> Decimal:
 
 def with_amount(f: Fact, amount: str) -> Fact:
     return replace(f, amount=Decimal(amount))
+
+
+@pytest.fixture
+def cli_world(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch):
+    """The real command line over fakes (tests/service/cli_world.py), on each backend."""
+    from tests.service.cli_world import cli_world_for
+
+    yield from cli_world_for(tmp_path, database_url, monkeypatch)

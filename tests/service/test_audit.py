@@ -241,11 +241,27 @@ def test_a_period_exports_for_auditors_without_secrets(world: World, tmp_path, f
             "journals",
             "journal_lines",
             "postings",
+            "approvals",
             "reconciliation",
             "events",
+            "mapping_versions",
+            "policy_versions",
+            "exceptions",
+            "lineage",
         ]
         lines = list(book["journal_lines"].values)
-        assert lines[0] == ("key", "line_no", "account", "debit", "credit", "description")
+        assert lines[0] == (
+            "key",
+            "line_no",
+            "account",
+            "account_name",
+            "class",
+            "department",
+            "tracking",
+            "debit",
+            "credit",
+            "description",
+        )
     if fmt == "csv":
         with next(p for p in files if p.name.endswith("-postings.csv")).open() as handle:
             rows = list(csv.DictReader(handle))
@@ -255,7 +271,7 @@ def test_a_period_exports_for_auditors_without_secrets(world: World, tmp_path, f
         assert "<svg" in content
         assert "<script" not in content
         assert "AI COGS" in content
-        assert "<title>2026-10-01 AI COGS: 132.00</title>" in content  # 120.00 + 40 % of 30.00
+        assert "<title>2026-10-01 AI COGS: 132.00 USD</title>" in content  # 120.00 + 40 % of 30.00
 
 
 def _text(path) -> str:

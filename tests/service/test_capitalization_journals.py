@@ -3,7 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
-from connector.domain.journals import JournalKind
+from connector.domain.journals import JournalKind, as_text
 from tests.service.books_world import books_world, policies
 from tests.support import FULL_MAPPING
 
@@ -25,7 +25,9 @@ def capitalizing_world(tmp_path, capitalization: str = LIFE_12):
     return world
 
 
-def test_development_stage_spend_is_capitalized_then_amortized_monthly_from_the_month_after(tmp_path):
+def test_capitalized_spend_of_no_declared_project_is_amortized_from_the_month_after_keeping_its_class(
+    tmp_path,
+):
     world = capitalizing_world(tmp_path)
     world.source.set("1200.00", date(2026, 10, 5), project="proj_eng_billing_v2")
     world.night(date(2026, 10, 5))
@@ -42,7 +44,7 @@ def test_development_stage_spend_is_capitalized_then_amortized_monthly_from_the_
     assert world.texts(AM) == [
         """\
 2026-11-30 TB-AM-261130-001 amortization USD
-  Dr 6140                                           100.00
+  Dr 6140 (Engineering)                             100.00
   Cr 1655                                           100.00"""
     ]
     world.night(date(2027, 11, 1))  # a year later: the last month takes what remains, and it stops
@@ -73,7 +75,7 @@ def test_fine_tuning_capitalized_by_policy_lands_on_capitalized_software_with_it
     assert world.texts(AM) == [
         """\
 2026-11-30 TB-AM-261130-001 amortization USD
-  Dr 5010                                            20.00
+  Dr 5010 (Support Assistant)                        20.00
   Cr 1655                                            20.00"""
     ]
 
@@ -90,10 +92,57 @@ def test_a_change_of_capitalization_policy_applies_from_its_effective_date_never
     capitalize = capitalize.replace("effective_from: 2026-01-01", "effective_from: 2026-11-01")
     world.rewrite_policies(capitalize.replace("test policies", "fine-tuning capitalized from November"))
     world.night(date(2026, 11, 4))
-    assert world.texts(CP) == [
-        """\
-2026-11-03 TB-CP-261103-001 capitalization USD
+    # November's fine-tuning moves from the expense to Capitalized software: a reclass, Accrued AI costs
+    # untouched, whose memo names the policy version and its change note
+    [reclass] = world.journals(JournalKind.RECLASS)
+    assert (
+        as_text(reclass)
+        == """\
+2026-11-03 TB-RC-261103-001 reclass USD
   Dr 1650 (Support Assistant)                       200.00
-  Cr 2150                                           200.00"""
-    ]
+  Cr 5010 (Support Assistant)                       200.00"""
+    )
+    assert "accounting policies: version 2 effective 2026-11-01: fine-tuning capitalized from November" in (
+        reclass.memo
+    )
+    assert world.journals(CP) == []
     assert world.ledger.balance("5010") == Decimal("100.00")  # October's stays expensed
+    assert world.ledger.balance("2150") == Decimal("-300.00")
+
+
+PROJECT = """{useful_life_months: 12,
+      projects: {billing-v2: {%s useful_life_months: 10, expensed_as: rnd}}}"""
+
+
+def test_a_project_capitalized_march_to_may_with_go_live_on_1_june_starts_amortizing_in_june(tmp_path):
+    world = capitalizing_world(tmp_path, PROJECT % "")
+    for month, amount in ((3, "300.00"), (4, "400.00"), (5, "300.00")):
+        world.source.set(amount, date(2026, month, 10), project="proj_eng_billing_v2")
+        world.night(date(2026, month, 28))
+    world.night(date(2026, 6, 1))
+    assert world.ledger.balance("1650") == Decimal("1000.00")
+    assert world.journals(AM) == []  # still being built: nothing is amortized before go-live
+    # go-live recorded: a new policy version, from the in-service date
+    live = policies(capitalization=PROJECT % "in_service: 2026-06-01,")
+    live = live.replace("policy_version: 1", "policy_version: 2").replace(
+        "effective_from: 2026-01-01", "effective_from: 2026-06-01"
+    )
+    world.rewrite_policies(live.replace("test policies", "billing v2 went live on 1 June"))
+    world.source.set("50.00", date(2026, 6, 3), project="proj_eng_billing_v2")  # after go-live: an expense
+    world.night(date(2026, 7, 1))
+    assert world.texts(AM) == [
+        """\
+2026-06-30 TB-AM-260630-001 amortization USD
+  Dr 6140 (Engineering)                             100.00
+  Cr 1655                                           100.00"""
+    ]
+    [june] = world.journals(AM)
+    assert "billing-v2" in june.memo
+    assert world.ledger.balance("1650") == Decimal("1000.00")  # only costs before go-live are capitalized
+    assert world.ledger.balance("6110") == Decimal("50.00")  # June's spend is R&D, with its class
+    assert ("6110", "Engineering") in {
+        (ln.target.account, ln.target.class_name) for j in world.journals() for ln in j.lines
+    }
+    world.night(date(2027, 4, 1))  # ten months over the project's own useful life
+    assert world.ledger.balance("1655") == Decimal("-1000.00")
+    assert len(world.journals(AM)) == 10

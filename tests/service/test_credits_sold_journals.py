@@ -75,3 +75,20 @@ def test_a_redemption_reversed_by_a_later_import_reverses_its_revenue_and_breaka
     world.night(date(2026, 8, 1))
     assert world.ledger.balance("4100") == Decimal("-30000.00")
     assert world.ledger.balance("4150") == Decimal("-2608.70")  # 8,000 × 30,000 / 92,000
+
+
+def test_revenue_and_breakage_memos_name_the_customer_and_the_grant(tmp_path):
+    world = books_world(tmp_path)
+    world.customer_credits(
+        SOLD,
+        "s-2,initech,g-7,purchase,2026-01-01,1000.00,USD,api-credits,2027-01-01",
+        REDEEMED,
+        "r-2,initech,g-7,redemption,2026-06-30,100.00,USD,api-credits,",
+    )
+    world.night(date(2026, 7, 1))
+    [revenue] = world.journals(RR)
+    [breakage] = world.journals(BK)
+    for journal in (revenue, breakage):
+        assert journal.memo.endswith("For customer globex, grant g-1; customer initech, grant g-7"), (
+            journal.memo
+        )

@@ -8,9 +8,16 @@ balances from the (in-memory) ledger.
 from datetime import date
 from decimal import Decimal
 
+from connector.domain.chart import LedgerAccount
+from connector.domain.credits import CreditLot
 from connector.domain.journals import JournalKind
+from connector.domain.periods import Period
+from connector.service.imports import record_credit_lot
+from connector.service.reports import run_report
+from connector.service.sync import sync
 from connector.store.repositories import UnitOfWork
-from tests.service.books_world import books_world, policies
+from tests.service.books_world import ENTITY, books_world, policies
+from tests.support import FULL_MAPPING
 
 AC, PC, EX = JournalKind.USAGE_ACCRUAL, JournalKind.PREPAID_CONSUMPTION, JournalKind.EXPIRY_WRITE_OFF
 TU, RV = JournalKind.TRUE_UP, JournalKind.REVERSAL
@@ -122,7 +129,7 @@ def test_month_end_reversing_books_one_accrual_on_31_october_and_its_exact_mirro
 ):
     world = books_world(tmp_path, policies("accrual: month_end_reversing"), database_url=database_url)
     world.source.set("120.004", OCT[2])
-    world.source.set("80.002", OCT[20], project="proj_eng_tools")
+    world.source.set("80.002", OCT[20], project="proj_eng_tools")  # 200.006 in all: 200.01 accrued
     for day in OCT:
         world.night(day)
     assert world.journals() == []  # never future-dated: October has not ended
@@ -130,14 +137,77 @@ def test_month_end_reversing_books_one_accrual_on_31_october_and_its_exact_mirro
     assert world.texts() == [
         """\
 2026-10-31 TB-AC-261031-001 usage_accrual USD
-  Dr 5010 (Support Assistant)                       120.00
+  Dr 5010 (Support Assistant)                       120.01
   Dr 6110                                            80.00
-  Cr 2150                                           200.00""",
+  Cr 2150                                           200.01""",
         """\
 2026-11-01 TB-RV-261101-001 reversal USD
-  Dr 2150                                           200.00
-  Cr 5010 (Support Assistant)                       120.00
+  Dr 2150                                           200.01
+  Cr 5010 (Support Assistant)                       120.01
   Cr 6110                                            80.00""",
     ]
     assert world.ledger.balance("2150") == 0
+    [reversal] = world.journals(JournalKind.REVERSAL)
+    assert reversal.memo.endswith(". Reverses TB-AC-261031-001")  # planned in the same run
     assert world.night(date(2026, 11, 2)).plan.planned == []
+    world.source.set("130.004", OCT[2])  # the provider restates October: a delta accrual and its mirror
+    world.clock.night_after(date(2026, 11, 3))
+    assert sync(world.app, entity=ENTITY, since=OCT[0], until=date(2026, 11, 3)).status == "succeeded"
+    [_, again] = world.journals(JournalKind.REVERSAL)
+    assert again.memo.endswith(". Reverses TB-AC-261031-001, TB-AC-261031-002")  # stored and new
+
+
+PROMOTIONAL_ROLE = '  promotional_credits: {quickbooks: "6197"}\n'
+
+
+def test_usage_promotional_credits_pay_for_is_booked_explicitly_as_no_expense(tmp_path, database_url):
+    world = books_world(tmp_path, database_url=database_url)
+    capitalized = '  capitalized_software: {quickbooks: "1650"}\n'
+    (tmp_path / "mapping.yaml").write_text(FULL_MAPPING.replace(capitalized, capitalized + PROMOTIONAL_ROLE))
+    world.ledger.accounts = [
+        *world.ledger.accounts,
+        LedgerAccount("18", "Promotional AI credits", "6197", "Expense"),
+    ]
+    world.rewrite_policies(world.policies_path.read_text())  # a fresh app reads the new mapping
+    free = CreditLot(
+        "acme-us",
+        "openai",
+        "org-1",
+        "PROMO-1",
+        date(2026, 10, 1),
+        Decimal("100.00"),
+        "USD",
+        date(2026, 11, 1),
+        promotional=True,
+    )
+    record_credit_lot(world.app, free)
+    world.source.set("30.00", OCT[2])
+    world.source.set("90.00", OCT[19])  # only 70.00 of free credit left
+    world.night(date(2026, 10, 31))
+    assert world.texts(JournalKind.PROMOTIONAL_CREDIT) == [
+        """\
+2026-10-03 TB-PR-261003-001 promotional_credit USD
+  Dr 2150                                            30.00
+  Cr 6197                                            30.00""",
+        """\
+2026-10-20 TB-PR-261020-001 promotional_credit USD
+  Dr 2150                                            70.00
+  Cr 6197                                            70.00""",
+    ]
+    world.invoice(
+        "INV-10",
+        "2026-10",
+        "2026-11-03",
+        "20.00",
+        lines=[("API usage", "120.00", "usage"), ("Free credits", "-100.00", "credit")],
+    )
+    world.night(date(2026, 11, 3))  # the free lot expired on 1 November: nothing to write off
+    assert world.journals(JournalKind.EXPIRY_WRITE_OFF) == []
+    assert world.journals(TU) == []  # the invoice bills the usage beyond the credits: nothing to true up
+    assert world.ledger.balance("5010") == Decimal("120.00")  # usage by function, as mapped
+    assert world.ledger.balance("6197") == Decimal("-100.00")  # what free credit paid for: no expense
+    assert world.ledger.balance("2150") == Decimal("-20.00")  # what OpenAI bills: AP's bill clears it
+    october = Period(2026, 10)
+    spend = run_report(world.app, "spend", entity=ENTITY, first=october, last=october, by="project", day=None)
+    assert ("2026-10", "Promotional credits", "USD") in {row.keys for row in spend.rows}
+    assert sum(row.figures[0] for row in spend.rows) == Decimal("20.00")  # net of the free credit

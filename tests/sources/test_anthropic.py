@@ -154,3 +154,56 @@ def test_pages_are_followed_in_both_reports_and_kept_for_lineage():
     assert "page=c2" in responses.calls[1].request.url
     keyed = {k for p in pulled.pages for k in p.natural_keys}
     assert {f.natural_key for f in pulled.facts} | {u.natural_key for u in pulled.usage} <= keyed
+
+
+TIERED_PRICES = """\
+anthropic:
+  - model: "claude-sonnet-4*"
+    effective_from: 2025-05-22
+    rates: {input: [{from: 0, price: "60"}, {from: 1000000, price: "50"}, {from: 5000000, price: "40"}]}
+    tier_period: month
+"""
+
+
+def tiered_source(tmp_path) -> AnthropicSource:
+    """The catalog as a user configures it: a prices file (TOKENBOOKS_PRICES_FILE), read by load_catalog."""
+    path = tmp_path / "prices.yaml"
+    path.write_text(TIERED_PRICES)
+    return AnthropicSource(
+        client(ANTHROPIC, "Anthropic"),
+        organization="org-1",
+        entity="acme-us",
+        timezone="UTC",
+        catalog=load_catalog(path),
+    )
+
+
+def three_million(day: date) -> dict:
+    usage = anthropic_usage(
+        "k", tier="priority", uncached=3_000_000, output=0, cache_read=0, cache_1h=0, cache_5m=0
+    )
+    return anthropic_bucket(day, usage)
+
+
+@responses.activate
+def test_tiered_priority_usage_accumulates_over_the_month_3m_and_3m_cost_300(tmp_path):
+    second = date(2025, 8, 2)
+    responses.get(COST_URL, json=anthropic_page())
+    responses.get(USAGE_URL, json=anthropic_page(three_million(DAY), three_million(second)))
+    pulled = tiered_source(tmp_path).pull(Window(DAY, second))
+    by_day = {f.charge_date: f.amount for f in pulled.facts}
+    assert by_day == {DAY: Decimal(160), second: Decimal(140)}  # 60 + 2M × 50, then 2M × 50 + 1M × 40
+    assert sum(by_day.values()) == Decimal("300.00")
+
+
+@responses.activate
+def test_a_window_starting_mid_month_continues_the_tiers_from_the_months_earlier_usage(tmp_path):
+    second = date(2025, 8, 2)
+    responses.get(COST_URL, json=anthropic_page())
+    responses.get(USAGE_URL, json=anthropic_page(three_million(second)))  # the window
+    responses.get(USAGE_URL, json=anthropic_page(three_million(DAY)))  # the month before it, read first
+    [fact] = tiered_source(tmp_path).pull(Window(second, second)).facts
+    assert (fact.charge_date, fact.amount) == (second, Decimal(140))  # as when pulled with 1 August
+    lead_in = responses.calls[2].request.url
+    assert "starting_at=2025-08-01T00%3A00%3A00Z" in lead_in
+    assert "ending_at=2025-08-02T00%3A00%3A00Z" in lead_in
