@@ -8,6 +8,7 @@ parser tracks lines, not a second one beside it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -85,44 +86,45 @@ def _plain(node: Any) -> Any:
     return node  # None, dates, timestamps
 
 
-def _duplicate_key(node: Node | None) -> tuple[str, int, int] | None:
-    """The first key written twice in one mapping: (key, its line, the first one's line)."""
+def _nodes(node: Node | None) -> Iterator[Node]:
+    """Every node of a composed document, parents before their children, in the file's order."""
+    if node is None:
+        return
+    yield node
     if isinstance(node, MappingNode):
-        seen: dict[str, int] = {}
         for key, value in node.value:
-            if isinstance(key, ScalarNode) and not str(getattr(key.tag, "value", key.tag)).endswith(":merge"):
-                if key.value in seen:
-                    return key.value, key.start_mark.line + 1, seen[key.value]
-                seen[key.value] = key.start_mark.line + 1
-            found = _duplicate_key(value)
-            if found:
-                return found
+            yield from _nodes(key)
+            yield from _nodes(value)
     elif isinstance(node, SequenceNode):
         for item in node.value:
-            found = _duplicate_key(item)
-            if found:
-                return found
+            yield from _nodes(item)
+
+
+def _tag(node: Node) -> str:
+    return str(getattr(node.tag, "value", node.tag))
+
+
+def _duplicate_key(root: Node | None) -> tuple[str, int, int] | None:
+    """The first key written twice in one mapping: (key, its line, the first one's line)."""
+    for node in _nodes(root):
+        if isinstance(node, MappingNode):
+            seen: dict[str, int] = {}
+            for key, _ in node.value:
+                if isinstance(key, ScalarNode) and not _tag(key).endswith(":merge"):
+                    if key.value in seen:
+                        return key.value, key.start_mark.line + 1, seen[key.value]
+                    seen[key.value] = key.start_mark.line + 1
     return None
 
 
-def _invalid_timestamp(node: Node | None) -> tuple[str, int, str] | None:
+def _invalid_timestamp(root: Node | None) -> tuple[str, int, str] | None:
     """The first value YAML reads as a date or time that is not one (2026-02-30): (text, line, reason)."""
-    if isinstance(node, ScalarNode):
-        if str(getattr(node.tag, "value", node.tag)).endswith(":timestamp"):
+    for node in _nodes(root):
+        if isinstance(node, ScalarNode) and _tag(node).endswith(":timestamp"):
             try:
                 SafeConstructor().construct_yaml_timestamp(node)
             except ValueError as exc:
                 return node.value, node.start_mark.line + 1, str(exc)
-        return None
-    children: list = []
-    if isinstance(node, MappingNode):
-        children = [child for pair in node.value for child in pair]
-    elif isinstance(node, SequenceNode):
-        children = list(node.value)
-    for child in children:
-        found = _invalid_timestamp(child)
-        if found:
-            return found
     return None
 
 
