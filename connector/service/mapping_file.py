@@ -213,12 +213,19 @@ def _save(path: Path, before: str, after: str, summary: str) -> FileEdit:
             fix="nothing was changed; adjust the command (e.g. a rule id already used, or a rule shadowed)",
             problems=problems,
         )
+    write_atomically(path, after)
+    return FileEdit(path, before, after, summary)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace a controller's file in one step: a crash leaves the old file whole, never half a file."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(after)
+            out.write(text)
+        if path.exists():
+            os.chmod(temporary, path.stat().st_mode & 0o777)  # keep who may read the file
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return FileEdit(path, before, after, summary)

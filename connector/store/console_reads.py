@@ -305,22 +305,35 @@ class ConsoleReads:
     # ----------------------------------------------------------------------------- controller files
 
     def file_versions(self, which: str) -> list[FileVersion]:
-        """Every stored version of the mapping (`which="mapping"`) or the policies, newest first, each
-        with who saved it in the console (from the `<which>.saved` events)."""
+        """Every version of the mapping (`which="mapping"`) or the policies, newest first: those runs used
+        (stored when first used) and those saved in the console (`<which>.saved` events, which carry the
+        file and who saved it) — a version saved and not yet used by a sync is listed too."""
         table = MappingVersionRow if which == "mapping" else PolicyVersionRow
-        authors = {
-            e.data.get("content_hash"): e.actor for e in reversed(self.events_of_kind([f"{which}.saved"]))
-        }
-        rows = self.session.exec(select(table).order_by(table.version.desc(), table.id.desc())).scalars()
-        return [
-            FileVersion(
+        saved: dict[str, AuditEvent] = {}
+        for event in reversed(self.events_of_kind([f"{which}.saved"])):
+            saved.setdefault(event.data.get("content_hash", ""), event)
+        found: dict[str, FileVersion] = {}
+        for r in self.session.exec(select(table)).scalars():
+            event = saved.get(r.content_hash)
+            found[r.content_hash] = FileVersion(
                 r.version,
                 r.effective_from,
                 r.change_note,
                 r.content_hash,
                 r.content,
-                r.first_seen_at,
-                authors.get(r.content_hash),
+                event.at if event else r.first_seen_at,
+                event.actor if event else None,
             )
-            for r in rows
-        ]
+        for content_hash, event in saved.items():
+            if content_hash not in found and "content" in event.data:
+                d = event.data
+                found[content_hash] = FileVersion(
+                    int(d["version"]),
+                    date.fromisoformat(str(d["effective_from"])),
+                    str(d.get("change_note", "")),
+                    content_hash,
+                    str(d["content"]),
+                    event.at,
+                    event.actor,
+                )
+        return sorted(found.values(), key=lambda v: (v.version, v.first_seen_at), reverse=True)
