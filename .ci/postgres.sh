@@ -36,9 +36,12 @@ stop_postgres() {
 }
 trap stop_postgres EXIT
 
+# A random password: tokenbooks redacts the database password from everything it prints, so a password
+# that is an ordinary word ("tokenbooks") would be redacted from the messages the tests read.
+PG_PASSWORD="ci$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')"
 psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 >/dev/null <<SQL
-CREATE ROLE tokenbooks LOGIN PASSWORD 'tokenbooks';
+CREATE ROLE tokenbooks LOGIN PASSWORD '$PG_PASSWORD';
 CREATE DATABASE tokenbooks_test OWNER tokenbooks;
 SQL
-export TOKENBOOKS_TEST_POSTGRES_URL="postgresql://tokenbooks:tokenbooks@127.0.0.1:$PG_PORT/tokenbooks_test"
+export TOKENBOOKS_TEST_POSTGRES_URL="postgresql://tokenbooks:$PG_PASSWORD@127.0.0.1:$PG_PORT/tokenbooks_test"
 echo "ci: PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') at 127.0.0.1:$PG_PORT" >&2
