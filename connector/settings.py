@@ -202,14 +202,18 @@ class ScheduleSettings(BaseModel):
 class WebSettings(BaseModel):
     """The web console and, on the same server, `/healthz` and `/metrics` (`tokenbooks serve`, `tokenbooks web`)."""
 
-    host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0 in a container, behind a proxy)")
+    host: str = Field(
+        "127.0.0.1", description="address to listen on (0.0.0.0 in a container, behind a proxy)"
+    )
     port: int = Field(8787, ge=0, le=65535, description="0 picks a free port")
     secret_key: SecretStr | None = Field(
         None,
         description="signs session cookies; empty: a random key kept in the data dir (console-secret)",
     )
     session_idle_minutes: int = Field(30, ge=1, description="a session unused this long ends")
-    session_max_hours: int = Field(12, ge=1, description="a session ends this long after sign-in, used or not")
+    session_max_hours: int = Field(
+        12, ge=1, description="a session ends this long after sign-in, used or not"
+    )
     secure_cookies: bool = Field(
         False, description="send the session cookie only over HTTPS (set it behind a TLS-terminating proxy)"
     )

@@ -32,7 +32,9 @@ def acting_person(by: str | None) -> str:
     if by and by.strip():
         return by.strip()
     who = getpass.getuser()
-    errors.print(f"recorded in the audit log as {who} (the OS user; --by names someone else)", highlight=False)
+    errors.print(
+        f"recorded in the audit log as {who} (the OS user; --by names someone else)", highlight=False
+    )
     return who
 
 
@@ -50,7 +52,10 @@ def users_add(
     username: Annotated[str, typer.Argument(help="The name they sign in with (lower case).")],
     role: RoleOption,
     name: Annotated[str, typer.Option("--name", help="Their full name, as pages show it.")] = "",
-    email: Annotated[str | None, typer.Option("--email", help="For single sign-on: the address the identity provider gives.")] = None,
+    email: Annotated[
+        str | None,
+        typer.Option("--email", help="For single sign-on: the address the identity provider gives."),
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input (scripts).")
     ] = False,
@@ -158,7 +163,9 @@ def users_set_role(username: str, role: RoleOption, by: ByOption = None, as_json
     with plain_errors(as_json):
         chosen = _role(role)
         application = _app_for()
-        user = set_role(application.engine, application.clock, username=username, role=chosen, by=acting_person(by))
+        user = set_role(
+            application.engine, application.clock, username=username, role=chosen, by=acting_person(by)
+        )
     if as_json:
         print_json({"username": user.username, "role": user.role.value})
         return
@@ -168,7 +175,9 @@ def users_set_role(username: str, role: RoleOption, by: ByOption = None, as_json
 @users_app.command("set-password")
 def users_set_password(
     username: str,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read it from standard input.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read it from standard input.")
+    ] = False,
     by: ByOption = None,
 ) -> None:
     """Set a user's password (asked for, hidden)."""
@@ -177,7 +186,9 @@ def users_set_password(
     with plain_errors():
         password = _read_password(password_stdin)
         application = _app_for()
-        set_password(application.engine, application.clock, username=username, password=password, by=acting_person(by))
+        set_password(
+            application.engine, application.clock, username=username, password=password, by=acting_person(by)
+        )
     console.print(f"password of {username} set", highlight=False)
 
 

@@ -141,4 +141,6 @@ class FileVersion:
     content_hash: str
     content: str
     first_seen_at: datetime
-    author: str | None = None  # who saved it in the console (None: it came from the file, first used by a run)
+    author: str | None = (
+        None  # who saved it in the console (None: it came from the file, first used by a run)
+    )

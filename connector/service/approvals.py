@@ -100,7 +100,9 @@ def involvement(uow: UnitOfWork, journal_id: int) -> list[Involvement]:
     run = uow.console.run(row.planned_run_id)
     if run is not None:
         found.append(Involvement(run.actor, f"ran the {run.kind} run {run.id[:8]} that planned it"))
-    inputs = next((e.data for e in uow.console.events_of_run(row.planned_run_id) if e.kind == "run.inputs"), {})
+    inputs = next(
+        (e.data for e in uow.console.events_of_run(row.planned_run_id) if e.kind == "run.inputs"), {}
+    )
     used = {
         "mapping": (inputs.get("mapping") or {}).get("hash"),
         "policies": (inputs.get("policy") or {}).get("hash"),
@@ -109,5 +111,9 @@ def involvement(uow: UnitOfWork, journal_id: int) -> list[Involvement]:
     for event in saved:
         which = event.kind.split(".")[0]
         if used.get(which) and event.data.get("content_hash") == used[which]:
-            found.append(Involvement(event.actor, f"saved {which} version {event.data.get('version')} it was planned under"))
+            found.append(
+                Involvement(
+                    event.actor, f"saved {which} version {event.data.get('version')} it was planned under"
+                )
+            )
     return found

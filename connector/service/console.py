@@ -307,6 +307,8 @@ def payload(app: Any, payload_id: int) -> PayloadDetail:
     return found
 
 
-def audit_events(app: Any, *, kind_prefix: str | None, actor: str | None, page: Page) -> tuple[list[AuditEvent], int]:
+def audit_events(
+    app: Any, *, kind_prefix: str | None, actor: str | None, page: Page
+) -> tuple[list[AuditEvent], int]:
     with UnitOfWork(app.engine) as uow:
         return uow.console.events(kind_prefix=kind_prefix, actor=actor, page=page)

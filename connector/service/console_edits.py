@@ -65,7 +65,9 @@ def file_state(path: Path | None, what: str) -> FileState:
     try:
         return FileState(path, path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"cannot read the {what} file {path}: {exc.strerror or exc}", fix="check the path") from None
+        raise ConfigError(
+            f"cannot read the {what} file {path}: {exc.strerror or exc}", fix="check the path"
+        ) from None
 
 
 @dataclass
@@ -111,7 +113,9 @@ def move_project(
     keeping that rule's ledger targets (its class and department) unless `class_name` is given."""
     project = project.strip()
     if not project:
-        raise InputError("which project? the field is empty", fix="type the project id, e.g. proj_eng_copilot")
+        raise InputError(
+            "which project? the field is empty", fix="type the project id, e.g. proj_eng_copilot"
+        )
     state = file_state(app.settings.mapping_file, "mapping")
     mapping, _ = app.mapping()
     source = str(state.path)
@@ -174,7 +178,9 @@ def change_rule(
     return _bumped(app, state, text, summary, effective_from, note)
 
 
-def _bumped(app: Any, state: FileState, text: str, summary: str, effective_from: date, note: str) -> Candidate:
+def _bumped(
+    app: Any, state: FileState, text: str, summary: str, effective_from: date, note: str
+) -> Candidate:
     text, bump = bumped_text(
         text, str(state.path), effective_from=effective_from, note=note, at_least=newest_version(app)
     )
@@ -194,7 +200,8 @@ def _first_rule_for(mapping: MappingSet, project: str):
 
 def _names_only(rule: Any, project: str) -> bool:
     return any(
-        c.dimension == "project" and c.kind is MatchKind.EXACT and c.values == (project,) for c in rule.conditions
+        c.dimension == "project" and c.kind is MatchKind.EXACT and c.values == (project,)
+        for c in rule.conditions
     )
 
 
@@ -205,7 +212,9 @@ def _targets_of(text: str, rule_id: str) -> dict[str, dict]:
     document = YAML(typ="safe").load(text)
     for rule in document.get("rules") or []:
         if isinstance(rule, dict) and rule.get("id") == rule_id:
-            return {k: dict(v) for k, v in rule.items() if k in ("quickbooks", "xero") and isinstance(v, dict)}
+            return {
+                k: dict(v) for k, v in rule.items() if k in ("quickbooks", "xero") and isinstance(v, dict)
+            }
     return {}
 
 
@@ -227,7 +236,9 @@ def _label(category: str) -> str:
         return category
 
 
-def preview(app: Any, candidate: Candidate, *, entity: str, period: Period) -> tuple[PreviewReport, list[str]]:
+def preview(
+    app: Any, candidate: Candidate, *, entity: str, period: Period
+) -> tuple[PreviewReport, list[str]]:
     """The period under the current mapping and under the candidate, side by side, and the journals
     (reclasses among them) applying it would post. The ledger's lock date is read when the ledger
     answers; otherwise the preview says it dated journals as if every period were open."""
@@ -238,7 +249,9 @@ def preview(app: Any, candidate: Candidate, *, entity: str, period: Period) -> t
         lock = app.ledger(entity).lock_date()
     except TokenbooksError as exc:
         lock = None
-        notes.append(f"the ledger's lock date could not be read ({exc.message}): journals are dated as if open")
+        notes.append(
+            f"the ledger's lock date could not be read ({exc.message}): journals are dated as if open"
+        )
     report = preview_mapping(
         app.engine,
         history=app.mapping_history(),
@@ -274,7 +287,16 @@ def save_mapping(app: Any, *, text: str, base_hash: str, author: str) -> Candida
                 fix=f"raise mapping_version to {max(was.version, newest_version(app)) + 1}, set effective_from "
                 "and say why in change_note",
             )
-        _write(app, "mapping", current, text, author, mapping.version, mapping.effective_from, mapping.change_note)
+        _write(
+            app,
+            "mapping",
+            current,
+            text,
+            author,
+            mapping.version,
+            mapping.effective_from,
+            mapping.change_note,
+        )
         candidate.summary = candidate.summary or f"version {mapping.version} saved"
         return candidate
 
@@ -370,7 +392,16 @@ def save_policies(app: Any, *, text: str, base_hash: str, author: str) -> Candid
                 f"the policies were not saved: policy_version is still {policies.version}",
                 fix=f"raise policy_version to {was.version + 1}, set effective_from and say why in change_note",
             )
-        _write(app, "policies", current, text, author, policies.version, policies.effective_from, policies.change_note)
+        _write(
+            app,
+            "policies",
+            current,
+            text,
+            author,
+            policies.version,
+            policies.effective_from,
+            policies.change_note,
+        )
         return candidate
 
 
@@ -391,7 +422,11 @@ def line_diff(old: str, new: str, context: int = 3) -> list[DiffLine]:
     lines: list[DiffLine] = []
     for group in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(context):
         first, last = group[0], group[-1]
-        lines.append(DiffLine("@", first[1] + 1, first[3] + 1, f"lines {first[1] + 1}–{last[2]} → {first[3] + 1}–{last[4]}"))
+        lines.append(
+            DiffLine(
+                "@", first[1] + 1, first[3] + 1, f"lines {first[1] + 1}–{last[2]} → {first[3] + 1}–{last[4]}"
+            )
+        )
         for tag, i1, i2, j1, j2 in group:
             if tag == "equal":
                 lines += [DiffLine(" ", i + 1, j1 + (i - i1) + 1, a[i]) for i in range(i1, i2)]
@@ -415,4 +450,3 @@ def parse_conditions(text: str) -> dict[str, str | None]:
             )
         found[name.strip()] = None if value.strip() == "null" else value.strip()
     return found
-

@@ -35,11 +35,15 @@ class FileEdit:
 def bump_mapping(path: Path, *, effective_from: date, note: str, at_least: int = 0) -> FileEdit:
     """Raise mapping_version (above `at_least`, the newest version already used), set the date and note."""
     before = _read(path)
-    after, summary = bumped_text(before, str(path), effective_from=effective_from, note=note, at_least=at_least)
+    after, summary = bumped_text(
+        before, str(path), effective_from=effective_from, note=note, at_least=at_least
+    )
     return _save(path, before, after, summary)
 
 
-def bumped_text(text: str, source: str, *, effective_from: date, note: str, at_least: int = 0) -> tuple[str, str]:
+def bumped_text(
+    text: str, source: str, *, effective_from: date, note: str, at_least: int = 0
+) -> tuple[str, str]:
     """The file with mapping_version raised (above `at_least`), effective_from and change_note set; and
     what changed, in words. Comments and layout are kept."""
     if not note.strip():
@@ -48,7 +52,8 @@ def bumped_text(text: str, source: str, *, effective_from: date, note: str, at_l
     old = document.get("mapping_version")
     if not isinstance(old, int) or isinstance(old, bool):
         raise ConfigError(
-            f"{source}: mapping_version is {old!r}, not a whole number", fix="write `mapping_version: 1` first"
+            f"{source}: mapping_version is {old!r}, not a whole number",
+            fix="write `mapping_version: 1` first",
         )
     new = max(old, at_least) + 1
     document["mapping_version"] = new

@@ -68,7 +68,12 @@ def add_user(
             "user.added",
             f"console user {username} added as {role.label} by {by}",
             actor=by,
-            data={"username": username, "role": role.value, "email": user.email, "sso_only": password is None},
+            data={
+                "username": username,
+                "role": role.value,
+                "email": user.email,
+                "sso_only": password is None,
+            },
             now=now,
         )
         uow.commit()
@@ -94,7 +99,9 @@ def set_role(engine: Engine, clock: Clock, *, username: str, role: Role, by: str
 def disable_user(engine: Engine, clock: Clock, *, username: str, by: str) -> User:
     """Disabled users cannot sign in, and their open sessions end at their next request."""
     now = clock()
-    return _change(engine, clock, username, by, "user.disabled", "disabled", {}, active=False, disabled_at=now)
+    return _change(
+        engine, clock, username, by, "user.disabled", "disabled", {}, active=False, disabled_at=now
+    )
 
 
 def enable_user(engine: Engine, clock: Clock, *, username: str, by: str) -> User:
@@ -105,7 +112,14 @@ def set_password(engine: Engine, clock: Clock, *, username: str, password: str, 
     if problem := password_problem(password):
         raise InputError(problem, fix="choose a longer password")
     return _change(
-        engine, clock, username, by, "user.password_set", "password set", {}, password_hash=_hasher.hash(password)
+        engine,
+        clock,
+        username,
+        by,
+        "user.password_set",
+        "password set",
+        {},
+        password_hash=_hasher.hash(password),
     )
 
 
@@ -118,7 +132,11 @@ def _change(
             raise InputError(f"there is no console user {username}", fix="see `tokenbooks users list`")
         user = uow.users.update(username, now, **values)
         uow.events.append(
-            kind, f"console user {username} {what} by {by}", actor=by, data={"username": username, **data}, now=now
+            kind,
+            f"console user {username} {what} by {by}",
+            actor=by,
+            data={"username": username, **data},
+            now=now,
         )
         uow.commit()
     return user
@@ -127,7 +145,9 @@ def _change(
 # ---------------------------------------------------------------------------------------------- sign-in
 
 
-def authenticate(engine: Engine, clock: Clock, username: str, password: str, *, address: str = "") -> User | None:
+def authenticate(
+    engine: Engine, clock: Clock, username: str, password: str, *, address: str = ""
+) -> User | None:
     """The user if the name and password match an active user (their sign-in recorded), else None.
 
     Takes the same time for an unknown name as for a wrong password (the dummy hash), so the answer
@@ -141,7 +161,9 @@ def authenticate(engine: Engine, clock: Clock, username: str, password: str, *, 
     if user is None or not user.active or user.password_hash is None:
         return None
     rehash = _hasher.check_needs_rehash(user.password_hash)
-    return _signed_in(engine, clock, user, "password", address, password_hash=_hasher.hash(password) if rehash else None)
+    return _signed_in(
+        engine, clock, user, "password", address, password_hash=_hasher.hash(password) if rehash else None
+    )
 
 
 def sso_user(
@@ -161,7 +183,9 @@ def sso_user(
             fix="ask an administrator to run `tokenbooks users add NAME --email ADDRESS --role ROLE`",
         )
     if not user.active:
-        raise ConfigError(f"console user {user.username} is disabled", fix="ask an administrator to enable it")
+        raise ConfigError(
+            f"console user {user.username} is disabled", fix="ask an administrator to enable it"
+        )
     return _signed_in(engine, clock, user, "single sign-on", address, oidc_subject=f"{issuer}|{subject}")
 
 

@@ -41,6 +41,9 @@ from connector.store.tables import (
     RunRow,
 )
 
+FIRST_PAGE = Page()
+LINEAGE_PAGE = Page(1, 25)
+
 
 def _run(row: RunRow) -> RunSummary:
     return RunSummary(
@@ -84,7 +87,7 @@ class ConsoleReads:
         kind: str | None = None,
         status: str | None = None,
         actor: str | None = None,
-        page: Page = Page(),
+        page: Page = FIRST_PAGE,
     ) -> tuple[list[RunSummary], int]:
         """Runs newest first, filtered; and how many match."""
         where = []
@@ -119,7 +122,7 @@ class ConsoleReads:
     # ---------------------------------------------------------------------------------------- events
 
     def events(
-        self, *, kind_prefix: str | None = None, actor: str | None = None, page: Page = Page()
+        self, *, kind_prefix: str | None = None, actor: str | None = None, page: Page = FIRST_PAGE
     ) -> tuple[list[AuditEvent], int]:
         """Audit events newest first; and how many match."""
         where = []
@@ -148,7 +151,7 @@ class ConsoleReads:
         kind: str | None = None,
         status: str | None = None,
         account: str | None = None,
-        page: Page = Page(),
+        page: Page = FIRST_PAGE,
     ) -> tuple[list[JournalSummary], int]:
         """Journals newest first, filtered (account: any line on that account); and how many match."""
         where = [JournalRow.entity == entity]
@@ -218,7 +221,7 @@ class ConsoleReads:
 
     # --------------------------------------------------------------------------------------- lineage
 
-    def lineage(self, bucket: Bucket, page: Page = Page(1, 25)) -> LineageSlice:
+    def lineage(self, bucket: Bucket, page: Page = LINEAGE_PAGE) -> LineageSlice:
         """A page of a posting bucket's allocations with their facts, largest first; and the bucket's
         count and exact total (summed here: amounts are decimal text on SQLite)."""
         a, f = AllocationRow, FactRow

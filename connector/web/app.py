@@ -69,13 +69,19 @@ class Console:
         web = app.settings.web
         self.app = app
         self.codec = SessionCodec(
-            secret, idle=timedelta(minutes=web.session_idle_minutes), lifetime=timedelta(hours=web.session_max_hours)
+            secret,
+            idle=timedelta(minutes=web.session_idle_minutes),
+            lifetime=timedelta(hours=web.session_max_hours),
         )
-        self.limiter = SignInLimiter(web.login_attempts, timedelta(minutes=web.login_window_minutes), app.clock)
+        self.limiter = SignInLimiter(
+            web.login_attempts, timedelta(minutes=web.login_window_minutes), app.clock
+        )
         self.secure = web.secure_cookies
         self.oidc = oidc
         self.templates = Environment(
-            loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
         )
         self.templates.filters.update(FILTERS)
         self.templates.globals.update(nav=NAV, csrf_field=CSRF_FIELD)
@@ -140,7 +146,9 @@ class Ctx:
 View = Callable[[Ctx], Awaitable[Response]]
 
 
-def view(permission: Permission = Permission.VIEW) -> Callable[[View], Callable[[Request], Awaitable[Response]]]:
+def view(
+    permission: Permission = Permission.VIEW,
+) -> Callable[[View], Callable[[Request], Awaitable[Response]]]:
     def wrap(handler: View) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             console: Console = request.app.state.console
@@ -161,7 +169,8 @@ def view(permission: Permission = Permission.VIEW) -> Callable[[View], Callable[
                     raise HTTPException(403, "the form's security token is missing or wrong: reload the page")
             if not user.can(permission):
                 raise HTTPException(
-                    403, f"{user.role.label}s may not do this here (it needs the {permission.value} permission)"
+                    403,
+                    f"{user.role.label}s may not do this here (it needs the {permission.value} permission)",
                 )
             entity = _entity(request, console)
             ctx = Ctx(request, console, user, session, form, entity)
@@ -208,9 +217,10 @@ async def login_page(request: Request) -> Response:
     session, _ = console.codec.load(request.cookies.get(COOKIE), console.now())
     if session is None or session.username:
         session = new_session(console.now())
-    notice = {"expired": "Your session ended. Please sign in again.", "signed_out": "You are signed out."}.get(
-        request.query_params.get("notice", ""), ""
-    )
+    notice = {
+        "expired": "Your session ended. Please sign in again.",
+        "signed_out": "You are signed out.",
+    }.get(request.query_params.get("notice", ""), "")
     response = console.render(
         request,
         "login.html",
@@ -237,9 +247,21 @@ async def login_submit(request: Request) -> Response:
     wait = console.limiter.blocked_for(*keys)
     if wait is not None:
         minutes = max(1, int(wait.total_seconds() // 60) + 1)
-        return _login_again(request, console, session, target, f"Too many failed sign-ins. Try again in {minutes} minute(s).", 429)
+        return _login_again(
+            request,
+            console,
+            session,
+            target,
+            f"Too many failed sign-ins. Try again in {minutes} minute(s).",
+            429,
+        )
     user = await run_in_threadpool(
-        authenticate, console.app.engine, console.app.clock, username, password, address=client_address(request)
+        authenticate,
+        console.app.engine,
+        console.app.clock,
+        username,
+        password,
+        address=client_address(request),
     )
     if user is None:
         console.limiter.failed(*keys)
@@ -289,13 +311,17 @@ def _wants_fragment(request: Request) -> bool:
 async def tokenbooks_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TokenbooksError)
     status = 409 if isinstance(exc, EditConflict) else 400
-    return _error_page(request, status, "That did not work", redact(exc.message), exc.fix, getattr(exc, "problems", []))
+    return _error_page(
+        request, status, "That did not work", redact(exc.message), exc.fix, getattr(exc, "problems", [])
+    )
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     titles = {403: "Not allowed", 404: "Not found", 405: "Not allowed"}
-    return _error_page(request, exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), "", [])
+    return _error_page(
+        request, exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), "", []
+    )
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
@@ -308,7 +334,9 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def _error_page(request: Request, status: int, title: str, message: str, fix: str, problems: list) -> Response:
+def _error_page(
+    request: Request, status: int, title: str, message: str, fix: str, problems: list
+) -> Response:
     console: Console = request.app.state.console
     name = "_error.html" if _wants_fragment(request) else "error.html"
     response = console.render(request, name, status, title=title, message=message, fix=fix, problems=problems)

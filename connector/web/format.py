@@ -36,7 +36,9 @@ def money(value: Decimal | None, currency: str = "USD", *, code: bool = False) -
     text = amount_text(value, currency) + (f" {currency}" if code and value is not None else "")
     negative = value is not None and quantize(value, currency) < 0
     label = f' aria-label="minus {escape(amount_text(abs(value), currency))}"' if negative else ""  # type: ignore[arg-type]
-    return Markup(f'<span class="num{" neg" if negative else ""}"{label}>{escape(text)}</span>')
+    zero = value is not None and quantize(value, currency) == 0
+    marks = " neg" if negative else (" zero" if zero else "")
+    return Markup(f'<span class="num{marks}"{label}>{escape(text)}</span>')
 
 
 def debit_credit(value: Decimal, currency: str) -> tuple[Markup, Markup]:

@@ -168,7 +168,9 @@ async def sso_callback(request: Request) -> Response:
     except BadSignature:
         raise HTTPException(400, "this sign-in took too long or did not start here: start again") from None
     if not secrets.compare_digest(str(request.query_params.get("state", "")), str(flow["state"])):
-        raise HTTPException(400, "the identity provider answered another sign-in (state differs): start again")
+        raise HTTPException(
+            400, "the identity provider answered another sign-in (state differs): start again"
+        )
     if "error" in request.query_params:
         raise HTTPException(400, f"the identity provider refused: {request.query_params.get('error')}")
     try:

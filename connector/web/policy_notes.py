@@ -47,21 +47,35 @@ def policy_notes(policy: EntityPolicy) -> list[PolicyNote]:
     mode = policy.posting_mode.value if policy.posting_mode else None
     notes = [
         PolicyNote("Posting mode", mode or "from TOKENBOOKS_LEDGER_MODE", GUIDE[f"posting:{mode}"]),
-        PolicyNote("Closed periods", policy.locked_period.value, GUIDE[f"locked:{policy.locked_period.value}"]),
+        PolicyNote(
+            "Closed periods", policy.locked_period.value, GUIDE[f"locked:{policy.locked_period.value}"]
+        ),
     ]
     for account in policy.accounts:
         who = "every other account" if account.provider == "*" else f"{account.provider} {account.account}"
-        notes.append(PolicyNote(f"Billing — {who}", account.billing.value, GUIDE[f"billing:{account.billing.value}"]))
+        notes.append(
+            PolicyNote(f"Billing — {who}", account.billing.value, GUIDE[f"billing:{account.billing.value}"])
+        )
         if account.billing.value == "arrears":
-            notes.append(PolicyNote(f"Accrual — {who}", account.accrual.value, GUIDE[f"accrual:{account.accrual.value}"]))
+            notes.append(
+                PolicyNote(
+                    f"Accrual — {who}", account.accrual.value, GUIDE[f"accrual:{account.accrual.value}"]
+                )
+            )
         notes.append(
             PolicyNote(
-                f"Granularity — {who}", account.granularity.value, GUIDE[f"granularity:{account.granularity.value}"]
+                f"Granularity — {who}",
+                account.granularity.value,
+                GUIDE[f"granularity:{account.granularity.value}"],
             )
         )
-        notes.append(PolicyNote(f"Invoice tolerance — {who}", account.invoice_tolerance.describe(), GUIDE["tolerance"]))
+        notes.append(
+            PolicyNote(f"Invoice tolerance — {who}", account.invoice_tolerance.describe(), GUIDE["tolerance"])
+        )
     cap = policy.capitalization
-    notes.append(PolicyNote("Fine-tuning", cap.fine_tuning.value, GUIDE[f"fine_tuning:{cap.fine_tuning.value}"]))
+    notes.append(
+        PolicyNote("Fine-tuning", cap.fine_tuning.value, GUIDE[f"fine_tuning:{cap.fine_tuning.value}"])
+    )
     notes.append(
         PolicyNote(
             "Amortization",
@@ -70,5 +84,9 @@ def policy_notes(policy: EntityPolicy) -> list[PolicyNote]:
         )
     )
     rates = ", ".join(f"{product} {rate * 100:g} %" for product, rate in policy.breakage) or "none"
-    notes.append(PolicyNote("Expected breakage", f"{rates}; others {policy.default_breakage * 100:g} %", GUIDE["breakage"]))
+    notes.append(
+        PolicyNote(
+            "Expected breakage", f"{rates}; others {policy.default_breakage * 100:g} %", GUIDE["breakage"]
+        )
+    )
     return notes

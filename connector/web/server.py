@@ -19,7 +19,9 @@ from connector.web.app import create_console
 class ConsoleServer:
     """The console (and /healthz, /metrics) served by uvicorn on a daemon thread."""
 
-    def __init__(self, app: Any, next_runs: NextRuns | None = None, host: str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, app: Any, next_runs: NextRuns | None = None, host: str | None = None, port: int | None = None
+    ) -> None:
         web = app.settings.web
         config = uvicorn.Config(
             create_console(app, next_runs=next_runs),

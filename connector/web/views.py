@@ -3,6 +3,7 @@ permissions and CSRF are checked before it runs (`app.view`)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import tempfile
@@ -11,12 +12,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from starlette.exceptions import HTTPException
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from connector.domain.console import Page
-from connector.domain.errors import ConfigError, InputError
+from connector.domain.errors import InputError
 from connector.domain.journals import JournalKind
 from connector.domain.mapping import CATEGORY_LABELS, Category
 from connector.domain.periods import Period, parse_day
@@ -75,7 +75,7 @@ async def overview(ctx: Ctx) -> Response:
 
 @view()
 async def mappings(ctx: Ctx) -> Response:
-    mapping, text = await ctx.run(ctx.app.mapping)
+    mapping, _text = await ctx.run(ctx.app.mapping)
     state = await ctx.run(edits.file_state, ctx.app.settings.mapping_file, "mapping")
     ledger = mapping.entity(ctx.entity).ledger
     return ctx.render(
@@ -152,7 +152,13 @@ async def mappings_candidate(ctx: Ctx) -> Response:
     current, _ = await ctx.run(ctx.app.mapping)
     status = 200 if candidate.ok else 422
     return ctx.render(
-        "mapping_preview.html", status, candidate=candidate, report=report, notes=notes, current=current
+        "mapping_preview.html",
+        status,
+        candidate=candidate,
+        report=report,
+        notes=notes,
+        current=current,
+        labels=CATEGORY_LABELS,
     )
 
 
@@ -189,7 +195,13 @@ async def _history(ctx: Ctx, which: str) -> Response:
         older = found[1] if len(found) > 1 else None
     diff = edits.line_diff(older.content, newer.content) if newer and older else []
     return ctx.render(
-        "history.html", which=which, versions=found, newer=newer, older=older, diff=diff, saved=ctx.query("saved")
+        "history.html",
+        which=which,
+        versions=found,
+        newer=newer,
+        older=older,
+        diff=diff,
+        saved=ctx.query("saved"),
     )
 
 
@@ -255,7 +267,13 @@ async def runs(ctx: Ctx) -> Response:
         reads.runs_page, ctx.app, entity=ctx.entity, kind=kind, status=status, page=page
     )
     return ctx.render(
-        "runs.html", runs=found, count=count, kinds=kinds, kind=kind, status=status, page=page,
+        "runs.html",
+        runs=found,
+        count=count,
+        kinds=kinds,
+        kind=kind,
+        status=status,
+        page=page,
         statuses=("succeeded", "partial", "failed", "abandoned", "running"),
     )
 
@@ -316,7 +334,12 @@ async def journal(ctx: Ctx) -> Response:
 async def lineage(ctx: Ctx) -> Response:
     params = ctx.request.path_params
     found = await ctx.run(
-        reads.line_lineage, ctx.app, ctx.entity, params["key"], int(params["line"]), Page(_page(ctx).number, 25)
+        reads.line_lineage,
+        ctx.app,
+        ctx.entity,
+        params["key"],
+        int(params["line"]),
+        Page(_page(ctx).number, 25),
     )
     return ctx.render("lineage.html", lineage=found, page=_page(ctx))
 
@@ -331,10 +354,8 @@ async def payload(ctx: Ctx) -> Response:
             headers={"Content-Disposition": f'attachment; filename="payload-{found.id}.json"'},
         )
     body = found.body
-    try:
+    with contextlib.suppress(ValueError):
         body = json.dumps(json.loads(body), indent=2)
-    except ValueError:
-        pass
     return ctx.render("payload.html", payload=found, body=body)
 
 
@@ -477,10 +498,6 @@ async def favicon(request: Any) -> Response:
     return Response(status_code=204)
 
 
-def not_found(_: Any) -> Response:
-    raise HTTPException(404, "there is no such page")
-
-
 def routes() -> list[Route]:
     return [
         Route("/", overview),
@@ -510,6 +527,3 @@ def routes() -> list[Route]:
         Route("/audit/export", audit_export),
         Route("/users", users),
     ]
-
-
-__all__ = ["ConfigError", "HTMLResponse", "routes"]

@@ -10,8 +10,8 @@ from connector.cli.base import ExitCode
 from connector.service.alerts import find_alerts
 from connector.service.sync import sync
 from tests.service.conftest import World
-from tests.service.test_health import client
 from tests.service.harness import write_config
+from tests.service.test_health import client
 from tests.service.test_processes import child_env, tokenbooks  # noqa: F401 - child_env: the fixture
 
 OCT1, OCT2 = date(2026, 10, 1), date(2026, 10, 2)

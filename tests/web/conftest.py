@@ -17,7 +17,13 @@ from connector.web.app import create_console
 from tests.service.conftest import World, world  # noqa: F401 - the fixture
 
 PASSWORD = "correct horse battery"
-USERS = {"ada": Role.AUDITOR, "ann": Role.ACCOUNTANT, "carl": Role.CONTROLLER, "april": Role.APPROVER, "abe": Role.APPROVER}
+USERS = {
+    "ada": Role.AUDITOR,
+    "ann": Role.ACCOUNTANT,
+    "carl": Role.CONTROLLER,
+    "april": Role.APPROVER,
+    "abe": Role.APPROVER,
+}
 
 
 @pytest.fixture

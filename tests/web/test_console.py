@@ -85,7 +85,9 @@ POSTS = {
 @pytest.mark.parametrize("username", ["ada", "ann", "carl", "april"])
 def test_each_role_may_do_only_its_own_work(client: TestClient, console_world: World, username: str):
     csrf = sign_in(client, username)
-    role = {"ada": Role.AUDITOR, "ann": Role.ACCOUNTANT, "carl": Role.CONTROLLER, "april": Role.APPROVER}[username]
+    role = {"ada": Role.AUDITOR, "ann": Role.ACCOUNTANT, "carl": Role.CONTROLLER, "april": Role.APPROVER}[
+        username
+    ]
     for path, (form, allowed) in POSTS.items():
         answer = client.post(path, data={"csrf_token": csrf, **form}, follow_redirects=False)
         if role is allowed:
@@ -94,22 +96,30 @@ def test_each_role_may_do_only_its_own_work(client: TestClient, console_world: W
             assert answer.status_code == 403, (path, answer.status_code)
             assert "may not do this here" in answer.text
     downloaded = client.get("/audit/export?period=2026-10&format=xlsx")
-    assert downloaded.status_code == 200 and downloaded.content[:2] == b"PK"  # every role may export
+    assert downloaded.status_code == 200
+    assert downloaded.content[:2] == b"PK"
 
 
-def test_an_auditor_sees_no_edit_button_and_a_forged_post_changes_nothing(client: TestClient, console_world: World):
+def test_an_auditor_sees_no_edit_button_and_a_forged_post_changes_nothing(
+    client: TestClient, console_world: World
+):
     csrf = sign_in(client, "ada")
     page = client.get("/mappings").text
     assert "Only controllers change the mapping" in page
-    assert 'action="/mappings/candidate"' not in page and 'action="/mappings/save"' not in page
+    assert 'action="/mappings/candidate"' not in page
+    assert 'action="/mappings/save"' not in page
     before = console_world.mapping_path.read_text()
-    forged = client.post("/mappings/save", data={"csrf_token": csrf, "text": before + "\n# x", "base_hash": "x"})
+    forged = client.post(
+        "/mappings/save", data={"csrf_token": csrf, "text": before + "\n# x", "base_hash": "x"}
+    )
     assert forged.status_code == 403
     assert console_world.mapping_path.read_text() == before
     assert "Approve for posting" not in client.get("/journals/TB-AC-261001-001").text
 
 
-def test_a_post_without_the_sessions_csrf_token_is_refused_and_does_nothing(client: TestClient, console_world: World):
+def test_a_post_without_the_sessions_csrf_token_is_refused_and_does_nothing(
+    client: TestClient, console_world: World
+):
     csrf = sign_in(client, "ann")
     runs_before = _runs(console_world)
     assert client.post("/runs/sync", data={"csrf_token": "forged"}).status_code == 403
@@ -137,7 +147,8 @@ def test_a_session_ends_after_idle_minutes_and_after_its_lifetime(client: TestCl
     assert client.get("/runs").status_code == 200
     clock.now += timedelta(minutes=31)
     answer = client.get("/runs", follow_redirects=False)
-    assert answer.status_code == 303 and "notice=expired" in answer.headers["location"]
+    assert answer.status_code == 303
+    assert "notice=expired" in answer.headers["location"]
     assert "Your session ended" in client.get(answer.headers["location"]).text
 
     sign_in(client, "ada")
@@ -147,16 +158,21 @@ def test_a_session_ends_after_idle_minutes_and_after_its_lifetime(client: TestCl
     assert last.status_code == 303
 
 
-def test_sign_in_is_refused_after_repeated_failures_even_with_the_right_password(client: TestClient, console_world: World):
+def test_sign_in_is_refused_after_repeated_failures_even_with_the_right_password(
+    client: TestClient, console_world: World
+):
     for _ in range(5):
         page = client.get("/login")
         answer = client.post(
-            "/login", data={"csrf_token": csrf_of(page.text), "username": "ann", "password": "wrong password!"}
+            "/login",
+            data={"csrf_token": csrf_of(page.text), "username": "ann", "password": "wrong password!"},
         )
         assert answer.status_code == 401
         assert "not right" in answer.text
     page = client.get("/login")
-    blocked = client.post("/login", data={"csrf_token": csrf_of(page.text), "username": "ann", "password": PASSWORD})
+    blocked = client.post(
+        "/login", data={"csrf_token": csrf_of(page.text), "username": "ann", "password": PASSWORD}
+    )
     assert blocked.status_code == 429
     assert "Too many failed sign-ins" in blocked.text
     console_world.clock.now += timedelta(minutes=16)
@@ -179,7 +195,8 @@ def test_a_controller_moves_a_project_sees_the_reclass_and_saves_a_new_version_k
     csrf = sign_in(client, "carl")
     preview = client.post("/mappings/candidate", data={"csrf_token": csrf, **MOVE})
     assert preview.status_code == 200, preview.text[:2000]
-    assert "Reclass" in preview.text and "reclass journal(s)" in preview.text
+    assert "Reclass" in preview.text
+    assert "reclass journal(s)" in preview.text
     assert re.search(r"5010.*?15\.00", preview.text, re.S)  # 3 days × 5.00 of copilot spend move to COGS
     text = _textarea(preview.text, "save-text")
     assert text.startswith("# why each rule is there")
@@ -192,54 +209,84 @@ def test_a_controller_moves_a_project_sees_the_reclass_and_saves_a_new_version_k
     assert saved.status_code == 303
     assert path.read_text() == text
     history = client.get(saved.headers["location"]).text
-    assert "carl" in history and "the copilot now answers paying customers" in history
+    assert "carl" in history
+    assert "the copilot now answers paying customers" in history
     assert "proj_eng_copilot" in history  # the diff of version 1 → 2
     with UnitOfWork(console_world.app.engine) as uow:
         [event] = uow.events.of_kind("mapping.saved")
-    assert event.actor == "carl" and event.data["version"] == 2
+    assert event.actor == "carl"
+    assert event.data["version"] == 2
 
 
-def test_a_broken_yaml_edit_is_refused_with_its_line_and_nothing_is_saved(client: TestClient, console_world: World):
+def test_a_broken_yaml_edit_is_refused_with_its_line_and_nothing_is_saved(
+    client: TestClient, console_world: World
+):
     before = console_world.mapping_path.read_text()
     csrf = sign_in(client, "carl")
     broken = before.replace("category: rnd", "category: rnd\n  oops: [unclosed")
-    checked = client.post("/mappings/check", data={"csrf_token": csrf, "text": broken}, headers={"HX-Request": "true"})
-    assert re.search(r"line \d+", checked.text) and "error" in checked.text
+    checked = client.post(
+        "/mappings/check", data={"csrf_token": csrf, "text": broken}, headers={"HX-Request": "true"}
+    )
+    assert re.search(r"line \d+", checked.text)
+    assert "error" in checked.text
     line = broken.splitlines().index("  oops: [unclosed") + 1
     refused = client.post(
         "/mappings/save",
         data={"csrf_token": csrf, "text": broken, "base_hash": _hash(before)},
     )
     assert refused.status_code == 400
-    assert "was not saved" in refused.text and f"{line}" in refused.text
+    assert "was not saved" in refused.text
+    assert f"{line}" in refused.text
     assert console_world.mapping_path.read_text() == before
 
 
-def test_two_controllers_editing_at_once_the_second_save_is_detected_not_lost(client: TestClient, console_world: World):
+def test_two_controllers_editing_at_once_the_second_save_is_detected_not_lost(
+    client: TestClient, console_world: World
+):
     other = TestClient(client.app, base_url="http://console.test")
     first, second = sign_in(client, "carl"), None
     from connector.service.users import add_user
 
-    add_user(console_world.app.engine, console_world.clock, username="cleo", role=Role.CONTROLLER, by="t", password=PASSWORD)
+    add_user(
+        console_world.app.engine,
+        console_world.clock,
+        username="cleo",
+        role=Role.CONTROLLER,
+        by="t",
+        password=PASSWORD,
+    )
     second = sign_in(other, "cleo")
     a = client.post("/mappings/candidate", data={"csrf_token": first, **MOVE})
-    b = other.post("/mappings/candidate", data={"csrf_token": second, **MOVE, "category": "g_and_a", "note": "G&A"})
+    b = other.post(
+        "/mappings/candidate", data={"csrf_token": second, **MOVE, "category": "g_and_a", "note": "G&A"}
+    )
     saved = client.post(
         "/mappings/save",
-        data={"csrf_token": first, "text": _textarea(a.text, "save-text"), "base_hash": _hidden(a.text, "base_hash")},
+        data={
+            "csrf_token": first,
+            "text": _textarea(a.text, "save-text"),
+            "base_hash": _hidden(a.text, "base_hash"),
+        },
         follow_redirects=False,
     )
     assert saved.status_code == 303
     late = other.post(
         "/mappings/save",
-        data={"csrf_token": second, "text": _textarea(b.text, "save-text"), "base_hash": _hidden(b.text, "base_hash")},
+        data={
+            "csrf_token": second,
+            "text": _textarea(b.text, "save-text"),
+            "base_hash": _hidden(b.text, "base_hash"),
+        },
     )
     assert late.status_code == 409
-    assert "carl saved version 2" in late.text and "not saved" in late.text
+    assert "carl saved version 2" in late.text
+    assert "not saved" in late.text
     assert console_world.mapping_path.read_text() == _textarea(a.text, "save-text")
 
 
-def test_an_approver_who_ran_the_sync_may_not_approve_what_it_held_another_may(client: TestClient, console_world: World):
+def test_an_approver_who_ran_the_sync_may_not_approve_what_it_held_another_may(
+    client: TestClient, console_world: World
+):
     world = console_world
     world.app.settings = world.app.settings.model_copy(update={"ledger_mode": "approve"})
     from connector.service.console import acting_as
@@ -251,7 +298,8 @@ def test_an_approver_who_ran_the_sync_may_not_approve_what_it_held_another_may(c
     csrf = sign_in(client, "abe")
     refused = client.post(f"/journals/{held}/approve", data={"csrf_token": csrf})
     assert refused.status_code == 400
-    assert "segregation of duties" in refused.text and "ran the sync run" in refused.text
+    assert "segregation of duties" in refused.text
+    assert "ran the sync run" in refused.text
     other = TestClient(client.app, base_url="http://console.test")
     csrf = sign_in(other, "april")
     approved = other.post(f"/journals/{held}/approve", data={"csrf_token": csrf}, follow_redirects=False)
@@ -262,7 +310,9 @@ def test_an_approver_who_ran_the_sync_may_not_approve_what_it_held_another_may(c
     assert event.actor == "april"
 
 
-def test_an_internal_error_is_a_plain_page_without_a_trace(client: TestClient, console_world: World, monkeypatch):
+def test_an_internal_error_is_a_plain_page_without_a_trace(
+    client: TestClient, console_world: World, monkeypatch
+):
     from connector.service import console as reads
 
     def broken(*_args, **_kwargs):
@@ -273,7 +323,8 @@ def test_an_internal_error_is_a_plain_page_without_a_trace(client: TestClient, c
     answer = client.get("/runs")
     assert answer.status_code == 500
     assert "internal error (ZeroDivisionError: division by zero)" in answer.text
-    assert "Traceback" not in answer.text and "File " not in answer.text
+    assert "Traceback" not in answer.text
+    assert "File " not in answer.text
 
 
 def _textarea(html: str, element_id: str) -> str:
