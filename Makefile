@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo console test lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/tokenbooks demo
+
+console: $(STAMP)  # the demo's books in the web console, with the local sandboxes running (Ctrl-C stops)
+	$(BIN)/tokenbooks demo --console
 
 test: $(STAMP)
 	$(BIN)/ruff check .

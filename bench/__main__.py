@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import classify, focus_import, nightly_sync
+from bench import classify, console, focus_import, nightly_sync
 
-BENCHMARKS = {"classify": classify, "focus_import": focus_import, "nightly_sync": nightly_sync}
+BENCHMARKS = {
+    "classify": classify,
+    "focus_import": focus_import,
+    "nightly_sync": nightly_sync,
+    "console": console,
+}
 
 
 def main() -> int:

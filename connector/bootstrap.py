@@ -89,6 +89,10 @@ class App:
             self._mapping = load_mapping(self.settings.mapping_file)
         return self._mapping
 
+    def forget_files(self) -> None:
+        """Read the mapping and the policies again at next use (the console saved a new version)."""
+        self._mapping = self._policies = None
+
     def mapping_history(self) -> MappingHistory:
         """Every mapping version used before, and the current file as the newest (see load_history)."""
         mapping, text = self.mapping()

@@ -1,5 +1,7 @@
-"""The service's HTTP face: `/healthz` (JSON) and `/metrics` (Prometheus text), started by `serve`.
+"""The service's health and metrics endpoints: `/healthz` (JSON) and `/metrics` (Prometheus text).
 
+They are routes of the console's ASGI application (`connector/web/app.py`), so `tokenbooks serve` and
+`tokenbooks web` answer them on TOKENBOOKS_WEB__HOST:PORT, beside the console and without signing in.
 What `/metrics` says is defined in `connector/metrics.py`; this module only serves it.
 
 `/healthz` answers 200 while the service runs and its database answers — with `"status": "degraded"`
@@ -11,13 +13,14 @@ people and alerts read the body.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
-from werkzeug.wrappers import Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from connector.domain.errors import TokenbooksError
 from connector.metrics import CONTENT_TYPE, exposition
@@ -27,30 +30,27 @@ from connector.service.status import ServiceStatus, service_status
 NextRuns = Callable[[], dict[str, datetime]]
 
 
-class HealthApp:
-    """The WSGI application: reads the store on every request (cheap queries, no caching to go stale)."""
+def health_routes(app: Any, next_runs: NextRuns) -> list[Route]:
+    """`/healthz` and `/metrics` for the application `app` (they read the store on every request: cheap
+    queries, no caching to go stale); `next_runs` gives each entity's next scheduled run."""
 
-    def __init__(self, app: Any, next_runs: NextRuns) -> None:
-        self.app = app
-        self.next_runs = next_runs
+    async def healthz(request: Request) -> Response:
+        return await run_in_threadpool(health_response, app, next_runs)
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        request = Request(environ)
-        if request.path == "/healthz":
-            response = self.healthz()
-        elif request.path == "/metrics":
-            response = Response(exposition(self.app), content_type=CONTENT_TYPE)
-        else:
-            response = Response("not found: try /healthz or /metrics\n", status=404)
-        return response(environ, start_response)
+    async def metrics(request: Request) -> Response:
+        body = await run_in_threadpool(exposition, app)
+        return Response(body, media_type=CONTENT_TYPE.split(";")[0], headers={"content-type": CONTENT_TYPE})
 
-    def healthz(self) -> Response:
-        try:
-            status = service_status(self.app.engine, self.app.entities(), self.next_runs())
-        except TokenbooksError as exc:  # the database is down or the mapping unreadable: say so, do not crash
-            body = {"status": "down", "problems": [redact(exc.message)]}
-            return Response(json.dumps(body), status=503, mimetype="application/json")
-        return Response(json.dumps(health_body(status), default=str), mimetype="application/json")
+    return [Route("/healthz", healthz), Route("/metrics", metrics)]
+
+
+def health_response(app: Any, next_runs: NextRuns) -> Response:
+    try:
+        status = service_status(app.engine, app.entities(), next_runs())
+    except TokenbooksError as exc:  # the database is down or the mapping unreadable: say so, do not crash
+        return JSONResponse({"status": "down", "problems": [redact(exc.message)]}, status_code=503)
+    body = json.dumps(health_body(status), default=str)
+    return Response(body, media_type="application/json")
 
 
 def health_body(status: ServiceStatus) -> dict:
@@ -94,26 +94,3 @@ def _run(run: Any) -> dict | None:
         "finished_at": run.finished_at,
         "reason": run.reason,
     }
-
-
-class HealthServer:
-    """/healthz and /metrics on a daemon thread."""
-
-    def __init__(self, app: Any, next_runs: NextRuns, host: str, port: int) -> None:
-        self.server: BaseWSGIServer = make_server(host, port, HealthApp(app, next_runs), threaded=True)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, name="tokenbooks-health", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> HealthServer:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -1,4 +1,5 @@
-"""`tokenbooks serve`: the unattended service — nightly syncs, the month-end job, health and metrics.
+"""`tokenbooks serve`: the unattended service — nightly syncs, the month-end job, and the web console
+with /healthz and /metrics (`connector/web/`).
 
 APScheduler (3.x) fires, per entity of the mapping and in that entity's timezone:
 
@@ -283,22 +284,19 @@ def next_runs(scheduler: BaseScheduler) -> dict[str, datetime]:
 
 def serve(app: Any, *, on_ready: Callable[[str], None] | None = None) -> None:
     """Run until SIGTERM or SIGINT; then finish or safely stop the run in flight, and return."""
-    from connector.health import HealthServer
     from connector.shutdown import stop_on_signals
+    from connector.web.server import ConsoleServer
 
     stop = threading.Event()
     stop_on_signals(app.stopping, then=stop.set)
     scheduler = BackgroundScheduler(timezone=UTC)
     specs = job_specs(app)
     add_jobs(scheduler, app, specs)
-    health = HealthServer(
-        app, lambda: next_runs(scheduler), app.settings.health.host, app.settings.health.port
-    )
-    health.start()
+    web = ConsoleServer(app, lambda: next_runs(scheduler)).start()
     scheduler.start()
     queued = catch_up(scheduler, app, specs)
     if on_ready:
-        on_ready(health.url + (f" (catching up: {', '.join(queued)})" if queued else ""))
+        on_ready(web.url + (f" (catching up: {', '.join(queued)})" if queued else ""))
     stop.wait()
     scheduler.shutdown(wait=True)
-    health.stop()
+    web.stop()

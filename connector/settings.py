@@ -199,9 +199,44 @@ class ScheduleSettings(BaseModel):
     catch_up: bool = Field(True, description="at start, run a nightly sync missed while the service was down")
 
 
-class HealthSettings(BaseModel):
-    host: str = Field("127.0.0.1", description="address of /healthz and /metrics (0.0.0.0 in a container)")
+class WebSettings(BaseModel):
+    """The web console and, on the same server, `/healthz` and `/metrics` (`tokenbooks serve`, `tokenbooks web`)."""
+
+    host: str = Field(
+        "127.0.0.1", description="address to listen on (0.0.0.0 in a container, behind a proxy)"
+    )
     port: int = Field(8787, ge=0, le=65535, description="0 picks a free port")
+    secret_key: SecretStr | None = Field(
+        None,
+        description="signs session cookies; empty: a random key kept in the data dir (console-secret)",
+    )
+    session_idle_minutes: int = Field(30, ge=1, description="a session unused this long ends")
+    session_max_hours: int = Field(
+        12, ge=1, description="a session ends this long after sign-in, used or not"
+    )
+    secure_cookies: bool = Field(
+        False, description="send the session cookie only over HTTPS (set it behind a TLS-terminating proxy)"
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="proxies trusted for X-Forwarded-For/-Proto (comma-separated addresses, or *)",
+    )
+    login_attempts: int = Field(5, ge=1, description="failed sign-ins allowed per name and per address …")
+    login_window_minutes: int = Field(15, ge=1, description="… within this many minutes, then refused")
+    segregation_of_duties: bool = Field(
+        True,
+        description="whoever changed the mapping or policies, or ran the sync, that produced a held journal "
+        "cannot approve it",
+    )
+    oidc_discovery_url: HttpUrl | None = Field(
+        None, description="single sign-on: the identity provider's /.well-known/openid-configuration"
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_label: str = Field("single sign-on", description="the sign-in button's text")
+    public_url: HttpUrl | None = Field(
+        None, description="the console's address as people reach it (the SSO redirect is built from it)"
+    )
 
 
 class AlertSettings(BaseModel):
@@ -274,7 +309,7 @@ class Settings(BaseSettings):
     xero: XeroSettings = XeroSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
     schedule: ScheduleSettings = ScheduleSettings()
-    health: HealthSettings = HealthSettings()
+    web: WebSettings = WebSettings()
     alerts: AlertSettings = AlertSettings()
 
     @classmethod

@@ -25,6 +25,7 @@ def test_the_demo_books_the_month_reconciles_it_and_a_second_run_posts_nothing(t
         Decimal(0),
     )
     assert abs(expense - exact) < Decimal("0.50")  # per-bucket rounding only
+    assert [role for _, role, _ in first.users] == ["auditor", "accountant", "controller", "approver"]
 
     second = run_demo(tmp_path)
     assert second.posted_now == 0

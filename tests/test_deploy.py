@@ -229,7 +229,7 @@ def test_the_service_is_probed_on_healthz_and_the_cronjobs_include_month_end():
     assert (
         serve["readinessProbe"]["httpGet"]["path"] == serve["livenessProbe"]["httpGet"]["path"] == "/healthz"
     )
-    assert {e["name"]: e["value"] for e in serve["env"]}["TOKENBOOKS_HEALTH__HOST"] == "0.0.0.0"
+    assert {e["name"]: e["value"] for e in serve["env"]}["TOKENBOOKS_WEB__HOST"] == "0.0.0.0"
     jobs = {d["metadata"]["name"]: d for d in kustomize(KUBERNETES / "cronjobs") if d["kind"] == "CronJob"}
     assert set(jobs) == {"tokenbooks-nightly", "tokenbooks-month-end"}
     assert all(job["spec"]["concurrencyPolicy"] == "Forbid" for job in jobs.values())

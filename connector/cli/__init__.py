@@ -18,6 +18,7 @@ from connector.cli import (  # noqa: F401 - importing a module registers its com
     runs,
     sandboxes,
     sync,
+    users,
 )
 from connector.cli.base import app, main
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -16,7 +16,13 @@ from connector.domain.money import format_money
 
 
 @app.command()
-def demo(as_json: JsonFlag = False) -> None:
+def demo(
+    as_json: JsonFlag = False,
+    serve_console: Annotated[
+        bool,
+        typer.Option("--console", help="Then serve the web console over the demo's books (Ctrl-C stops)."),
+    ] = False,
+) -> None:
     """Book a month of a fictional company's AI spend into a local QuickBooks sandbox (no credentials)."""
     from connector.sandbox.demo import run_demo
 
@@ -28,7 +34,11 @@ def demo(as_json: JsonFlag = False) -> None:
                 "the sandbox's OAuth flow; then the nightly sync for each day of the month.\n"
             )
         with RichReporter(quiet=True) as reporter:
-            result = run_demo(reporter=reporter, on_night=None if as_json else _print_night)
+            result = run_demo(
+                reporter=reporter,
+                on_night=None if as_json else _print_night,
+                console=_serve_console if serve_console else None,
+            )
     if as_json:
         print_json(_demo_json(result))
         return
@@ -80,6 +90,30 @@ def _print_demo(result: Any) -> None:
     console.print(
         f"\nData: {result.data_dir} · sync log: `tokenbooks runs` · run `make demo` again: it posts nothing."
     )
+    _print_console(
+        result, "http://127.0.0.1:8787", "run `make console` (or `tokenbooks demo --console`) and open"
+    )
+
+
+def _print_console(result: Any, url: str, how: str) -> None:
+    console.print(f"\n[bold]The web console[/]: {how} [bold]{url}[/]", highlight=False)
+    for username, role, password in result.users:
+        console.print(f"  {role:<11} {username:<16} password {password}", highlight=False)
+
+
+def _serve_console(application: Any, result: Any) -> None:
+    import threading
+
+    from connector.shutdown import stop_on_signals
+    from connector.web.server import ConsoleServer
+
+    stop = threading.Event()
+    stop_on_signals(application.stopping, then=stop.set)
+    server = ConsoleServer(application).start()
+    _print_console(result, server.url, "serving at")
+    console.print("Ctrl-C stops it.")
+    stop.wait()
+    server.stop()
 
 
 def _demo_json(result: Any) -> dict:

@@ -30,7 +30,8 @@ from connector.redaction import redact
 
 @app.command("serve")
 def serve_command() -> None:
-    """Run the service: nightly syncs and the month-end job per entity, /healthz and /metrics.
+    """Run the service: nightly syncs and the month-end job per entity, the web console, /healthz and /metrics
+    (on TOKENBOOKS_WEB__HOST:TOKENBOOKS_WEB__PORT).
 
     Stops on SIGTERM or SIGINT after the run in flight finishes or reaches a safe point.
     """
@@ -46,7 +47,9 @@ def serve_command() -> None:
             )
         serve(
             application,
-            on_ready=lambda url: errors.print(f"tokenbooks serving health on {url}", highlight=False),
+            on_ready=lambda url: errors.print(
+                f"tokenbooks serving health on {url} (the console, /healthz and /metrics)", highlight=False
+            ),
         )
     errors.print("tokenbooks stopped", highlight=False)
 
@@ -207,17 +210,30 @@ def approve_command(
     target: Annotated[
         str, typer.Argument(help="A held journal's key (TB-AC-260930-001), or a run id: all it holds.")
     ],
-    approver: Annotated[str, typer.Option("--by", "--as", help="Who approves, as written in the audit log.")],
+    approver: Annotated[
+        str | None,
+        typer.Option("--by", "--as", help="Who approves, as written in the audit log; default: the OS user."),
+    ] = None,
     entity: EntityOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Release journals held for approval; the next sync posts them. Each approval is in the audit log."""
+    """Release journals held for approval; the next sync posts them. Each approval is in the audit log.
+
+    Nobody approves a journal they produced (they ran the sync, or saved the mapping or policies it was
+    planned under) unless TOKENBOOKS_WEB__SEGREGATION_OF_DUTIES=false."""
+    from connector.cli.users import acting_person
     from connector.service.approvals import approve
 
     with plain_errors(as_json):
         application, target_entity = _app_and_entity(entity)
+        approver = acting_person(approver)
         released = approve(
-            application.engine, application.clock, entity=target_entity, target=target, approver=approver
+            application.engine,
+            application.clock,
+            entity=target_entity,
+            target=target,
+            approver=approver,
+            separate=application.settings.web.segregation_of_duties,
         )
     if as_json:
         print_json(

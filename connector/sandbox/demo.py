@@ -45,6 +45,9 @@ class DemoResult:
     balances: list[tuple[str, str, Decimal]] = field(default_factory=list)  # (number, name, balance)
     reconciliation: list[ReconResult] = field(default_factory=list)
     journals_in_ledger: int = 0
+    users: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # the console's demo users: name, role, password
 
     @property
     def posted_now(self) -> int:
@@ -79,7 +82,10 @@ def run_demo(
     *,
     reporter: Reporter | None = None,
     on_night: Callable[[SyncResult], None] | None = None,
+    console: Callable[[App, DemoResult], None] | None = None,
 ) -> DemoResult:
+    """Book the month night by night; with `console`, then serve the console over the demo's books (it
+    is called with the application while the sandboxes still run, and returns when the person stops it)."""
     reporter = reporter or SilentReporter()
     data_dir.mkdir(parents=True, exist_ok=True)
     sandbox = QuickBooksSandbox(data_dir / "quickbooks-sandbox.json")
@@ -103,6 +109,10 @@ def run_demo(
         _import_invoice(app, data_dir)
         result.reconciliation = _reconcile(app)
         result.balances, result.journals_in_ledger = _ledger_totals(app)
+        result.users = demo_users(app)
+        if console is not None:
+            app.clock = lambda: datetime.now(UTC)  # the console lives in today, not in the demo's nights
+            console(app, result)
         return result
     finally:
         replay.stop()
@@ -233,3 +243,33 @@ def _ledger_totals(app: App) -> tuple[list[tuple[str, str, Decimal]], int]:
     names = {a.id: (a.number or "", a.name) for a in ledger.chart_of_accounts()}
     rows = [(*names.get(account, ("", account)), amount) for account, amount in totals.items() if amount]
     return sorted(rows), len(journals)
+
+
+# The console's demo users, one per role. Their passwords are printed by `make demo`: a demo on a laptop,
+# never a deployment (real users are added with `tokenbooks users add`, their passwords asked for).
+DEMO_USERS = (
+    ("ada.auditor", "auditor", "Ada Auditor"),
+    ("ann.accountant", "accountant", "Ann Accountant"),
+    ("carl.controller", "controller", "Carl Controller"),
+    ("april.approver", "approver", "April Approver"),
+)
+DEMO_PASSWORD = "tokenbooks-demo"
+
+
+def demo_users(app: App) -> list[tuple[str, str, str]]:
+    """One console user per role in the demo's store (added once), as (name, role, password)."""
+    from connector.domain.users import Role
+    from connector.service.users import add_user, get_user
+
+    for username, role, name in DEMO_USERS:
+        if get_user(app.engine, username) is None:
+            add_user(
+                app.engine,
+                app.clock,
+                username=username,
+                role=Role(role),
+                by="demo",
+                password=DEMO_PASSWORD,
+                display_name=name,
+            )
+    return [(username, role, DEMO_PASSWORD) for username, role, _ in DEMO_USERS]

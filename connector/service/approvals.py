@@ -4,6 +4,10 @@ the `approve` posting mode, a draft on a ledger without drafts, a true-up beyond
 One journal is released by its key, or every journal a run held by the run's id. Each approval is an
 event in the audit log with who approved what, when, and why it had been held; the journals then wait for
 the next sync's posting like any other. Approving holds the entity's lock so no run posts meanwhile.
+
+Segregation of duties (`separate`, on by default: TOKENBOOKS_WEB__SEGREGATION_OF_DUTIES): nobody approves a
+journal they helped produce — the person who ran the sync that planned it, or saved (in the console) the
+mapping or policies version that sync used. The refusal names what they did.
 """
 
 from __future__ import annotations
@@ -12,24 +16,37 @@ from sqlalchemy.engine import Engine
 
 from connector.domain.errors import InputError
 from connector.domain.journals import KEY_PATTERN
+from connector.domain.users import Involvement, approval_conflict
 from connector.service.runs import Clock, exclusive
 from connector.store.repositories import StoredJournal, UnitOfWork
 from connector.store.tables import JournalRow
 
 
-def approve_journal(engine: Engine, clock: Clock, *, entity: str, key: str, approver: str) -> str:
+def approve_journal(
+    engine: Engine, clock: Clock, *, entity: str, key: str, approver: str, separate: bool = True
+) -> str:
     """Release a held journal for posting; returns the reason it had been held."""
-    [(_, reason)] = approve(engine, clock, entity=entity, target=key, approver=approver)
+    [(_, reason)] = approve(engine, clock, entity=entity, target=key, approver=approver, separate=separate)
     return reason
 
 
 def approve(
-    engine: Engine, clock: Clock, *, entity: str, target: str, approver: str
+    engine: Engine, clock: Clock, *, entity: str, target: str, approver: str, separate: bool = True
 ) -> list[tuple[str, str]]:
     """Release a held journal (`target` is its key) or every journal a run held (`target` is the run id);
-    returns each released key with the reason it had been held."""
+    returns each released key with the reason it had been held. With `separate`, a journal the approver
+    helped produce is refused (InputError naming what they did) and nothing is approved."""
     with exclusive(engine, clock, entity=entity, kind="approve", actor=approver), UnitOfWork(engine) as uow:
         held = _held(uow, entity, target)
+        if separate:
+            for stored in held:
+                conflict = approval_conflict(approver, involvement(uow, stored.id))
+                if conflict is not None:
+                    raise InputError(
+                        f"{approver} may not approve {stored.journal.key}: they {conflict.what}, which produced "
+                        "it (segregation of duties); nothing was approved",
+                        fix="ask another approver to review and approve it",
+                    )
         for stored in held:
             row = uow.session.get(JournalRow, stored.id)
             row.status, row.approved_by = "planned", approver  # type: ignore[union-attr]
@@ -71,3 +88,32 @@ def _held(uow: UnitOfWork, entity: str, target: str) -> list[StoredJournal]:
             fix="only journals held for approval (status held) can be approved",
         )
     return [stored]
+
+
+def involvement(uow: UnitOfWork, journal_id: int) -> list[Involvement]:
+    """Who had a hand in a journal: the actor of the run that planned it, and whoever saved in the console
+    the mapping or policies version that run used."""
+    row = uow.session.get(JournalRow, journal_id)
+    if row is None or row.planned_run_id is None:
+        return []
+    found = []
+    run = uow.console.run(row.planned_run_id)
+    if run is not None:
+        found.append(Involvement(run.actor, f"ran the {run.kind} run {run.id[:8]} that planned it"))
+    inputs = next(
+        (e.data for e in uow.console.events_of_run(row.planned_run_id) if e.kind == "run.inputs"), {}
+    )
+    used = {
+        "mapping": (inputs.get("mapping") or {}).get("hash"),
+        "policies": (inputs.get("policy") or {}).get("hash"),
+    }
+    saved = uow.console.events_of_kind(["mapping.saved", "policies.saved"])
+    for event in saved:
+        which = event.kind.split(".")[0]
+        if used.get(which) and event.data.get("content_hash") == used[which]:
+            found.append(
+                Involvement(
+                    event.actor, f"saved {which} version {event.data.get('version')} it was planned under"
+                )
+            )
+    return found

@@ -294,8 +294,25 @@ def check_mapping_file(
     mapping, text, problems = read_controller_file(
         path, partial(parse_mapping, partial=True), "mapping", "TOKENBOOKS_MAPPING_FILE"
     )
-    readable = mapping is not None and not errors_only(problems)
-    report = CheckReport(path, mapping if readable else None, list(problems))
+    return _checked(ctx, CheckReport(path, None, list(problems)), mapping, text, offline, refresh)
+
+
+def check_mapping_text(ctx: MappingContext, text: str, source: Path, *, offline: bool = True) -> CheckReport:
+    """The same checks on a candidate text (the console's editor), by default against the cached chart."""
+    mapping, problems = parse_mapping(text, str(source), partial=True)
+    return _checked(ctx, CheckReport(source, None, list(problems)), mapping, text, offline, False)
+
+
+def _checked(
+    ctx: MappingContext,
+    report: CheckReport,
+    mapping: MappingSet | None,
+    text: str,
+    offline: bool,
+    refresh: bool,
+) -> CheckReport:
+    readable = mapping is not None and not errors_only(report.problems)
+    report.mapping = mapping if readable else None
     if mapping is None:
         return report
     if readable:

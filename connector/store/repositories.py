@@ -1981,6 +1981,12 @@ class UnitOfWork:
         self.customer_credits = CustomerCreditRepository(self.session)
         # policies (issue 5)
         self.policies = PolicyVersionRepository(self.session)
+        # the web console (issue 14); imported here so the console's store stays in its own module
+        from connector.store.console_reads import ConsoleReads
+        from connector.store.users import UserRepository
+
+        self.users = UserRepository(self.session)
+        self.console = ConsoleReads(self.session)
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -542,3 +542,25 @@ class JobClaimRow(SQLModel, table=True):
     expires_at: datetime
     finished_at: datetime | None = None
     outcome: str | None = None  # ok | failed
+
+
+# -------------------------------------------------------------------------------- the console (issue 14)
+
+
+class UserRow(SQLModel, table=True):
+    """A person who signs in to the web console (`tokenbooks users …`); read as `domain.users.User`."""
+
+    __tablename__ = "console_users"
+    __table_args__ = (UniqueConstraint("username"),)
+    id: int | None = Field(default=None, primary_key=True)
+    username: str
+    display_name: str = ""
+    email: str | None = Field(default=None, index=True)
+    role: str  # auditor | accountant | controller | approver
+    password_hash: str | None = Field(default=None, sa_column=Column(Text))  # argon2id; None: SSO only
+    oidc_subject: str | None = Field(default=None, index=True)
+    active: bool = True
+    created_at: datetime
+    updated_at: datetime
+    last_login_at: datetime | None = None
+    disabled_at: datetime | None = None

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
-from werkzeug.test import Client
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
-from connector.health import HealthApp
+from connector.health import health_routes
 from connector.service.alerts import find_alerts
 from connector.service.sync import sync
 from connector.store.db import make_engine
@@ -19,8 +20,9 @@ from tests.service.test_reconcile import invoice, reconcile
 NEXT = datetime(2026, 10, 3, 6, 30, tzinfo=UTC)
 
 
-def client(world: World) -> Client:
-    return Client(HealthApp(world.app, lambda: {"acme-us": NEXT}))
+def client(world: World, next_runs=lambda: {"acme-us": NEXT}) -> TestClient:
+    """/healthz and /metrics as the console's ASGI application serves them."""
+    return TestClient(Starlette(routes=health_routes(world.app, next_runs)))
 
 
 def test_a_healthy_service_says_ok_with_its_last_and_next_run(world: World):
@@ -29,12 +31,12 @@ def test_a_healthy_service_says_ok_with_its_last_and_next_run(world: World):
     sync(world.app, entity="acme-us", until=date(2026, 10, 1))
     response = client(world).get("/healthz")
     assert response.status_code == 200
-    body = response.json
+    body = response.json()
     assert body["status"] == "ok"
     [entity] = body["entities"]
     assert entity["last_run"]["status"] == "succeeded"
     assert entity["next_run"].startswith("2026-10-03 06:30")
-    found = samples(client(world).get("/metrics").get_data(as_text=True))
+    found = samples(client(world).get("/metrics").text)
     assert (
         found[("tokenbooks_runs_total", (("entity", "acme-us"), ("kind", "sync"), ("status", "succeeded")))]
         == 1
@@ -75,7 +77,7 @@ def test_a_failed_run_a_variance_and_a_lost_connection_make_it_degraded_and_aler
             )
         )
         uow.commit()
-    body = client(world).get("/healthz").json
+    body = client(world).get("/healthz").json()
     assert body["status"] == "degraded"
     assert any("last sync run failed" in p for p in body["problems"])
     assert any("reconciliation openai/org-1 2026-10: variance" in p for p in body["problems"])
@@ -83,7 +85,7 @@ def test_a_failed_run_a_variance_and_a_lost_connection_make_it_degraded_and_aler
     assert body["connections"] == [
         {"ledger": "quickbooks", "entity": "acme-us", "status": "reconnect_needed", "reconnect_needed": True}
     ]
-    found = samples(client(world).get("/metrics").get_data(as_text=True))
+    found = samples(client(world).get("/metrics").text)
     assert found[("tokenbooks_reconnect_needed", (("entity", "acme-us"), ("ledger", "quickbooks")))] == 1
     [variance] = [v for (name, labels), v in found.items() if name == "tokenbooks_reconciliation_variance"]
     assert variance == 50
@@ -96,12 +98,12 @@ def test_a_database_that_does_not_answer_is_a_503_and_the_metrics_say_so(world: 
     world.app.engine = make_engine("postgresql://nobody:S3cretPw@127.0.0.1:9/none")  # nothing listens there
     response = client(world).get("/healthz")
     assert response.status_code == 503
-    assert response.json["status"] == "down"
-    [problem] = response.json["problems"]
+    assert response.json()["status"] == "down"
+    [problem] = response.json()["problems"]
     assert problem.startswith("the database postgresql://nobody:***@127.0.0.1:9/none is unavailable: ")
     metrics = client(world).get("/metrics")
     assert metrics.status_code == 200  # the scrape works: the outage is what it reports
-    found = samples(metrics.get_data(as_text=True))
+    found = samples(metrics.text)
     assert found[("tokenbooks_database_up", ())] == 0
     assert not any(name.startswith("tokenbooks_runs") for name, _ in found)
     assert client(world).get("/elsewhere").status_code == 404

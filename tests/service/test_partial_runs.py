@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from werkzeug.test import Client
-
 from connector.cli.base import ExitCode
-from connector.health import HealthApp
 from connector.service.alerts import find_alerts
 from connector.service.sync import sync
 from tests.service.conftest import World
 from tests.service.harness import write_config
+from tests.service.test_health import client
 from tests.service.test_processes import child_env, tokenbooks  # noqa: F401 - child_env: the fixture
 
 OCT1, OCT2 = date(2026, 10, 1), date(2026, 10, 2)
@@ -30,7 +28,7 @@ def test_a_partial_run_alerts_and_degrades_health_until_the_rest_is_posted(world
     [alert] = [a for a in find_alerts(world.app, "acme-us") if a.kind.startswith("run_")]
     assert alert.kind == "run_partial"
     assert "posted only part of its journals" in alert.message
-    health = Client(HealthApp(world.app, dict)).get("/healthz").json
+    health = client(world, dict).get("/healthz").json()
     assert health["status"] == "degraded"
     assert any("last sync run partial" in p for p in health["problems"])
 
@@ -38,7 +36,7 @@ def test_a_partial_run_alerts_and_degrades_health_until_the_rest_is_posted(world
     second = sync(world.app, entity="acme-us", until=OCT2)
     assert second.status == "succeeded"
     assert [a for a in find_alerts(world.app, "acme-us") if a.kind.startswith("run_")] == []
-    assert Client(HealthApp(world.app, dict)).get("/healthz").json["status"] == "ok"
+    assert client(world, dict).get("/healthz").json()["status"] == "ok"
 
 
 def test_the_sync_command_exits_3_when_journals_were_left_unposted(tmp_path, child_env):  # noqa: F811

@@ -104,7 +104,7 @@ def test_a_service_killed_mid_run_is_restarted_and_completes_the_run_without_dup
     ledger, marker = tmp_path / "ledger.json", tmp_path / "hung"
     a_minute_ago = datetime.now(ZoneInfo("America/New_York")) - timedelta(minutes=1)
     child_env |= {
-        "TOKENBOOKS_HEALTH__PORT": "0",
+        "TOKENBOOKS_WEB__PORT": "0",
         "TOKENBOOKS_SCHEDULE__NIGHTLY_AT": f"{a_minute_ago:%H:%M}",
         "TOKENBOOKS_OPENAI__START_DATE": days[0].isoformat(),
     }

@@ -1,0 +1,342 @@
+"""The web console's reads: the store's rows as the frozen values its pages show (`domain/console.py`).
+
+Bound to a unit of work as `uow.console`. Every list is filtered and paged in the database, and nothing
+here reads facts wholesale: a page reads what it shows (a bucket's allocations a page at a time, with
+the bucket's count and total computed by the database), so pages stay fast on a year of data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import and_, func, select
+from sqlmodel import Session
+
+from connector.domain.console import (
+    AlertSummary,
+    AuditEvent,
+    ConnectionSummary,
+    FileVersion,
+    JournalSummary,
+    LineageRow,
+    LineageSlice,
+    Page,
+    PayloadDetail,
+    RunSummary,
+)
+from connector.domain.journals import Bucket
+from connector.domain.money import ZERO
+from connector.store.tables import (
+    AlertRow,
+    AllocationRow,
+    ConnectionRow,
+    EventRow,
+    FactRow,
+    JournalLineRow,
+    JournalRow,
+    MappingVersionRow,
+    PolicyVersionRow,
+    RawPayloadRow,
+    RunRow,
+)
+
+FIRST_PAGE = Page()
+LINEAGE_PAGE = Page(1, 25)
+
+
+def _run(row: RunRow) -> RunSummary:
+    return RunSummary(
+        row.id,
+        row.kind,
+        row.entity,
+        row.actor,
+        row.status,
+        row.started_at,
+        row.finished_at,
+        row.reason,
+        dict(row.params or {}),
+        dict(row.stats or {}),
+    )
+
+
+def _event(row: EventRow) -> AuditEvent:
+    return AuditEvent(
+        row.id,  # type: ignore[arg-type]
+        row.at,
+        row.actor,
+        row.kind,
+        row.level,
+        row.message,
+        row.run_id,
+        dict(row.data or {}),
+        row.hash,
+    )
+
+
+class ConsoleReads:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------------------------------ runs
+
+    def runs(
+        self,
+        *,
+        entity: str | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        actor: str | None = None,
+        page: Page = FIRST_PAGE,
+    ) -> tuple[list[RunSummary], int]:
+        """Runs newest first, filtered; and how many match."""
+        where = []
+        if entity:
+            where.append(RunRow.entity == entity)
+        if kind:
+            where.append(RunRow.kind == kind)
+        if status:
+            where.append(RunRow.status == status)
+        if actor:
+            where.append(RunRow.actor == actor)
+        query = select(RunRow).where(*where).order_by(RunRow.started_at.desc())
+        rows = self.session.exec(query.offset(page.offset).limit(page.size)).scalars()
+        count = self.session.execute(select(func.count()).select_from(RunRow).where(*where)).scalar_one()
+        return [_run(r) for r in rows], count
+
+    def run(self, run_id: str) -> RunSummary | None:
+        row = self.session.get(RunRow, run_id)
+        return _run(row) if row else None
+
+    def last_run(self, entity: str, kind: str) -> RunSummary | None:
+        runs, _ = self.runs(entity=entity, kind=kind, page=Page(1, 1))
+        return runs[0] if runs else None
+
+    def run_kinds(self) -> list[str]:
+        return sorted(self.session.execute(select(RunRow.kind).distinct()).scalars())
+
+    def events_of_run(self, run_id: str) -> list[AuditEvent]:
+        query = select(EventRow).where(EventRow.run_id == run_id).order_by(EventRow.id)
+        return [_event(r) for r in self.session.exec(query).scalars()]
+
+    # ---------------------------------------------------------------------------------------- events
+
+    def events(
+        self, *, kind_prefix: str | None = None, actor: str | None = None, page: Page = FIRST_PAGE
+    ) -> tuple[list[AuditEvent], int]:
+        """Audit events newest first; and how many match."""
+        where = []
+        if kind_prefix:
+            where.append(EventRow.kind.startswith(kind_prefix))
+        if actor:
+            where.append(EventRow.actor == actor)
+        query = select(EventRow).where(*where).order_by(EventRow.id.desc())
+        rows = self.session.exec(query.offset(page.offset).limit(page.size)).scalars()
+        count = self.session.execute(select(func.count()).select_from(EventRow).where(*where)).scalar_one()
+        return [_event(r) for r in rows], count
+
+    def events_of_kind(self, kinds: Sequence[str], limit: int = 500) -> list[AuditEvent]:
+        """The newest events of these kinds, newest first."""
+        query = select(EventRow).where(EventRow.kind.in_(kinds)).order_by(EventRow.id.desc()).limit(limit)
+        return [_event(r) for r in self.session.exec(query).scalars()]
+
+    # -------------------------------------------------------------------------------------- journals
+
+    def journals(
+        self,
+        entity: str,
+        *,
+        first_day: date | None = None,
+        last_day: date | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        account: str | None = None,
+        page: Page = FIRST_PAGE,
+    ) -> tuple[list[JournalSummary], int]:
+        """Journals newest first, filtered (account: any line on that account); and how many match."""
+        where = [JournalRow.entity == entity]
+        if first_day:
+            where.append(JournalRow.txn_date >= first_day)
+        if last_day:
+            where.append(JournalRow.txn_date <= last_day)
+        if kind:
+            where.append(JournalRow.kind == kind)
+        if status:
+            where.append(JournalRow.status == status)
+        if account:
+            on_account = select(JournalLineRow.journal_id).where(
+                (JournalLineRow.target_key == account) | JournalLineRow.target_key.startswith(account + "|")
+            )
+            where.append(JournalRow.id.in_(on_account))
+        query = select(JournalRow).where(*where).order_by(JournalRow.txn_date.desc(), JournalRow.id.desc())
+        rows = list(self.session.exec(query.offset(page.offset).limit(page.size)).scalars())
+        count = self.session.execute(select(func.count()).select_from(JournalRow).where(*where)).scalar_one()
+        return [self._journal(r, totals) for r, totals in zip(rows, self._debits(rows), strict=True)], count
+
+    def _debits(self, rows: list[JournalRow]) -> list:
+        ids = [r.id for r in rows]
+        found: dict[int, object] = {}
+        if ids:
+            query = select(JournalLineRow.journal_id, JournalLineRow.amount).where(
+                JournalLineRow.journal_id.in_(ids)
+            )
+            for journal_id, amount in self.session.execute(query):
+                if amount > 0:
+                    found[journal_id] = found.get(journal_id, ZERO) + amount
+        return [found.get(r.id, ZERO) for r in rows]
+
+    @staticmethod
+    def _journal(row: JournalRow, debits) -> JournalSummary:
+        return JournalSummary(
+            row.key,
+            row.entity,
+            row.kind,
+            row.txn_date,
+            row.status,
+            row.currency,
+            debits,
+            row.memo,
+            row.hold_reason,
+            row.approved_by,
+            row.ledger_id,
+            row.planned_run_id,
+            row.last_error,
+        )
+
+    def journal(self, entity: str, key: str) -> JournalSummary | None:
+        row = self.session.exec(
+            select(JournalRow).where(JournalRow.entity == entity, JournalRow.key == key)
+        ).scalar()
+        return self._journal(row, self._debits([row])[0]) if row else None
+
+    def accounts_used(self, entity: str) -> list[str]:
+        """The accounts journals of the entity have lines on (for the account filter)."""
+        query = (
+            select(JournalLineRow.target_key)
+            .join(JournalRow, JournalRow.id == JournalLineRow.journal_id)
+            .where(JournalRow.entity == entity)
+            .distinct()
+        )
+        return sorted({key.split("|")[0] for key in self.session.execute(query).scalars()})
+
+    # --------------------------------------------------------------------------------------- lineage
+
+    def lineage(self, bucket: Bucket, page: Page = LINEAGE_PAGE) -> LineageSlice:
+        """A page of a posting bucket's allocations with their facts, largest first; and the bucket's
+        count and exact total (summed here: amounts are decimal text on SQLite)."""
+        a, f = AllocationRow, FactRow
+        where = and_(
+            a.entity == bucket.entity,
+            a.posting_date == bucket.period,
+            a.provider == bucket.provider,
+            a.provider_account == bucket.provider_account,
+            a.target_key == bucket.target.key(),
+        )
+        amounts = list(self.session.execute(select(a.id, a.amount).where(where)).all())
+        total = sum((amount for _, amount in amounts), ZERO)
+        chosen = [i for i, _ in sorted(amounts, key=lambda r: (-abs(r[1]), r[0]))][
+            page.offset : page.offset + page.size
+        ]
+        rows: list[LineageRow] = []
+        if chosen:
+            query = (
+                select(
+                    a.id,
+                    a.rule_id,
+                    a.mapping_version,
+                    a.category,
+                    a.percent,
+                    a.amount,
+                    f.id,
+                    f.version,
+                    f.is_current,
+                    f.natural_key,
+                    f.charge_date,
+                    f.amount,
+                    f.currency,
+                    f.cost_basis,
+                    f.dimensions,
+                    f.raw_payload_id,
+                )
+                .join(f, f.id == a.fact_id)
+                .where(a.id.in_(chosen))
+            )
+            by_id = {row[0]: LineageRow(*row) for row in self.session.execute(query)}
+            rows = [by_id[i] for i in chosen]
+        return LineageSlice(tuple(rows), len(amounts), total)
+
+    def payload(self, payload_id: int) -> PayloadDetail | None:
+        row = self.session.get(RawPayloadRow, payload_id)
+        if row is None:
+            return None
+        return PayloadDetail(
+            row.id,  # type: ignore[arg-type]
+            row.source,
+            row.endpoint,
+            dict(row.request or {}),
+            row.sha256,
+            row.fetched_at,
+            row.body,
+        )
+
+    # ------------------------------------------------------------------------------ alerts, ledger
+
+    def alerts(self, entity: str, since: datetime | None = None, limit: int = 20) -> list[AlertSummary]:
+        query = select(AlertRow).where((AlertRow.entity == entity) | AlertRow.entity.is_(None))
+        if since is not None:
+            query = query.where(AlertRow.raised_at >= since)
+        rows = self.session.exec(query.order_by(AlertRow.id.desc()).limit(limit)).scalars()
+        return [
+            AlertSummary(
+                r.id,  # type: ignore[arg-type]
+                r.kind,
+                r.entity,
+                r.subject,
+                r.period,
+                r.severity,
+                r.message,
+                r.action,
+                r.raised_at,
+            )
+            for r in rows
+        ]
+
+    def connections(self) -> list[ConnectionSummary]:
+        rows = self.session.exec(select(ConnectionRow).order_by(ConnectionRow.id)).scalars()
+        return [ConnectionSummary(r.ledger, r.entity, r.status, r.last_error, r.updated_at) for r in rows]
+
+    # ----------------------------------------------------------------------------- controller files
+
+    def file_versions(self, which: str) -> list[FileVersion]:
+        """Every version of the mapping (`which="mapping"`) or the policies, newest first: those runs used
+        (stored when first used) and those saved in the console (`<which>.saved` events, which carry the
+        file and who saved it) — a version saved and not yet used by a sync is listed too."""
+        table = MappingVersionRow if which == "mapping" else PolicyVersionRow
+        saved: dict[str, AuditEvent] = {}
+        for event in reversed(self.events_of_kind([f"{which}.saved"])):
+            saved.setdefault(event.data.get("content_hash", ""), event)
+        found: dict[str, FileVersion] = {}
+        for r in self.session.exec(select(table)).scalars():
+            event = saved.get(r.content_hash)
+            found[r.content_hash] = FileVersion(
+                r.version,
+                r.effective_from,
+                r.change_note,
+                r.content_hash,
+                r.content,
+                event.at if event else r.first_seen_at,
+                event.actor if event else None,
+            )
+        for content_hash, event in saved.items():
+            if content_hash not in found and "content" in event.data:
+                d = event.data
+                found[content_hash] = FileVersion(
+                    int(d["version"]),
+                    date.fromisoformat(str(d["effective_from"])),
+                    str(d.get("change_note", "")),
+                    content_hash,
+                    str(d["content"]),
+                    event.at,
+                    event.actor,
+                )
+        return sorted(found.values(), key=lambda v: (v.version, v.first_seen_at), reverse=True)

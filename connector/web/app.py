@@ -1,0 +1,409 @@
+"""The console's ASGI application: routes, the signed-in person on every request, errors as pages.
+
+`create_console(app)` builds it for an application from `bootstrap.build_app`. Each page is a view
+(`views.py`) wrapped by `view(permission)`, which loads the session and the user, refuses a state-changing
+request without the session's CSRF token (403), a person without the permission (403), and sends someone
+not signed in (or whose session expired) to the sign-in page. Nothing a view raises reaches the browser
+as a traceback: tokenbooks' own errors are pages with what went wrong and the fix; anything else is a
+plain "internal error" page, its trace in the log at debug level.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from connector.domain.errors import TokenbooksError
+from connector.domain.users import ROLE_PERMISSIONS, Permission, User
+from connector.health import NextRuns, health_routes
+from connector.redaction import redact
+from connector.service.console_edits import EditConflict
+from connector.service.users import authenticate, get_user
+from connector.web.format import FILTERS
+from connector.web.security import (
+    COOKIE,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    Session,
+    SessionCodec,
+    SignInLimiter,
+    csrf_ok,
+    new_session,
+)
+
+log = logging.getLogger("tokenbooks.web")
+HERE = Path(__file__).parent
+NAV = (
+    ("/", "Overview"),
+    ("/mappings", "Mappings"),
+    ("/policies", "Policies"),
+    ("/runs", "Runs"),
+    ("/journals", "Journals"),
+    ("/reconciliation", "Reconciliation & close"),
+    ("/audit", "Audit"),
+)
+
+
+class Console:
+    """What every request needs: the application, the session codec, the limiter, the templates."""
+
+    def __init__(self, app: Any, secret: str, oidc: Any = None) -> None:
+        web = app.settings.web
+        self.app = app
+        self.codec = SessionCodec(
+            secret,
+            idle=timedelta(minutes=web.session_idle_minutes),
+            lifetime=timedelta(hours=web.session_max_hours),
+        )
+        self.limiter = SignInLimiter(
+            web.login_attempts, timedelta(minutes=web.login_window_minutes), app.clock
+        )
+        self.secure = web.secure_cookies
+        self.oidc = oidc
+        self.templates = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
+        )
+        self.templates.filters.update(FILTERS)
+        self.templates.globals.update(nav=NAV, csrf_field=CSRF_FIELD)
+
+    def now(self) -> datetime:
+        return self.app.clock()
+
+    def render(self, request: Request, name: str, http_status: int = 200, **values: Any) -> HTMLResponse:
+        template = self.templates.get_template(name)
+        html = template.render(request=request, path=request.url.path, **values)
+        return HTMLResponse(html, status_code=http_status)
+
+    def set_session(self, response: Response, session: Session) -> Response:
+        response.set_cookie(
+            COOKIE, self.codec.dump(session), httponly=True, samesite="lax", secure=self.secure, path="/"
+        )
+        return response
+
+
+@dataclass
+class Ctx:
+    """One request as a view sees it: who asks, their session, the form, the entity they look at."""
+
+    request: Request
+    console: Console
+    user: User
+    session: Session
+    form: FormData | None
+    entity: str
+
+    @property
+    def app(self) -> Any:
+        return self.console.app
+
+    def can(self, permission: Permission) -> bool:
+        return self.user.can(permission)
+
+    async def run(self, function: Callable, *args: Any, **kwargs: Any) -> Any:
+        return await run_in_threadpool(function, *args, **kwargs)
+
+    def field(self, name: str, default: str = "") -> str:
+        value = self.form.get(name) if self.form is not None else None
+        return value.strip() if isinstance(value, str) else default
+
+    def query(self, name: str, default: str = "") -> str:
+        return self.request.query_params.get(name, default).strip()
+
+    def render(self, name: str, http_status: int = 200, **values: Any) -> HTMLResponse:
+        return self.console.render(
+            self.request,
+            name,
+            http_status,
+            user=self.user,
+            csrf=self.session.csrf,
+            entity=self.entity,
+            entities=self.app.entities(),
+            permissions={p.value for p in ROLE_PERMISSIONS[self.user.role]},
+            **values,
+        )
+
+
+View = Callable[[Ctx], Awaitable[Response]]
+
+
+def view(
+    permission: Permission = Permission.VIEW,
+) -> Callable[[View], Callable[[Request], Awaitable[Response]]]:
+    def wrap(handler: View) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            console: Console = request.app.state.console
+            session, why = console.codec.load(request.cookies.get(COOKIE), console.now())
+            user = None
+            if session is not None and session.username:
+                user = await run_in_threadpool(get_user, console.app.engine, session.username)
+            if session is None or user is None or not user.active:
+                if request.method == "GET":
+                    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                    notice = "expired" if why == "expired" else ""
+                    return RedirectResponse(f"/login?next={quote(target)}&notice={notice}", status_code=303)
+                raise HTTPException(403, "you are not signed in, or your session has ended: sign in again")
+            form = await request.form() if request.method == "POST" else None
+            if request.method == "POST":
+                offered = (form.get(CSRF_FIELD) if form else None) or request.headers.get(CSRF_HEADER)
+                if not csrf_ok(session, offered if isinstance(offered, str) else None):
+                    raise HTTPException(403, "the form's security token is missing or wrong: reload the page")
+            if not user.can(permission):
+                raise HTTPException(
+                    403,
+                    f"{user.role.label}s may not do this here (it needs the {permission.value} permission)",
+                )
+            entity = _entity(request, console)
+            ctx = Ctx(request, console, user, session, form, entity)
+            try:
+                response = await handler(ctx)
+            except (HTTPException, TokenbooksError):
+                raise
+            except Exception as exc:  # a bug: a plain page, the trace at debug level, never to the browser
+                return await internal_error(request, exc)
+            if request.query_params.get("entity"):
+                response.set_cookie("tokenbooks_entity", entity, httponly=True, samesite="lax", path="/")
+            return console.set_session(response, session.seen(console.now()))
+
+        endpoint.__name__ = handler.__name__
+        endpoint.__doc__ = handler.__doc__
+        return endpoint
+
+    return wrap
+
+
+def _entity(request: Request, console: Console) -> str:
+    entities = console.app.entities()
+    chosen = request.query_params.get("entity") or request.cookies.get("tokenbooks_entity") or ""
+    return chosen if chosen in entities else console.app.default_entity()
+
+
+# ------------------------------------------------------------------------------------------- sign-in
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site (never //elsewhere or https://elsewhere) is followed after sign-in."""
+    parts = urlsplit(target or "/")
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def login_page(request: Request) -> Response:
+    console: Console = request.app.state.console
+    session, _ = console.codec.load(request.cookies.get(COOKIE), console.now())
+    if session is None or session.username:
+        session = new_session(console.now())
+    notice = {
+        "expired": "Your session ended. Please sign in again.",
+        "signed_out": "You are signed out.",
+    }.get(request.query_params.get("notice", ""), "")
+    response = console.render(
+        request,
+        "login.html",
+        csrf=session.csrf,
+        next=_safe_next(request.query_params.get("next", "/")),
+        notice=notice,
+        error="",
+        sso=console.oidc.label if console.oidc else None,
+    )
+    return console.set_session(response, session)
+
+
+async def login_submit(request: Request) -> Response:
+    console: Console = request.app.state.console
+    session, _ = console.codec.load(request.cookies.get(COOKIE), console.now())
+    form = await request.form()
+    offered = form.get(CSRF_FIELD)
+    if not csrf_ok(session, offered if isinstance(offered, str) else None):
+        raise HTTPException(403, "the sign-in form's security token is missing or wrong: reload the page")
+    username = str(form.get("username") or "").strip().lower()
+    password = str(form.get("password") or "")
+    target = _safe_next(str(form.get("next") or "/"))
+    keys = (f"user:{username}", f"address:{client_address(request)}")
+    wait = console.limiter.blocked_for(*keys)
+    if wait is not None:
+        minutes = max(1, int(wait.total_seconds() // 60) + 1)
+        return _login_again(
+            request,
+            console,
+            session,
+            target,
+            f"Too many failed sign-ins. Try again in {minutes} minute(s).",
+            429,
+        )
+    user = await run_in_threadpool(
+        authenticate,
+        console.app.engine,
+        console.app.clock,
+        username,
+        password,
+        address=client_address(request),
+    )
+    if user is None:
+        console.limiter.failed(*keys)
+        log.warning("failed console sign-in for %r from %s", username, client_address(request))
+        return _login_again(request, console, session, target, "The user name or password is not right.", 401)
+    console.limiter.succeeded(*keys)
+    response = RedirectResponse(target, status_code=303)
+    return console.set_session(response, new_session(console.now(), user.username))
+
+
+def _login_again(
+    request: Request, console: Console, session: Session | None, target: str, error: str, status: int
+) -> Response:
+    session = session or new_session(console.now())
+    response = console.render(
+        request,
+        "login.html",
+        status,
+        csrf=session.csrf,
+        next=target,
+        notice="",
+        error=error,
+        sso=console.oidc.label if console.oidc else None,
+    )
+    return console.set_session(response, session)
+
+
+async def logout(request: Request) -> Response:
+    console: Console = request.app.state.console
+    session, _ = console.codec.load(request.cookies.get(COOKIE), console.now())
+    form = await request.form()
+    offered = form.get(CSRF_FIELD)
+    if not csrf_ok(session, offered if isinstance(offered, str) else None):
+        raise HTTPException(403, "the form's security token is missing or wrong: reload the page")
+    response = RedirectResponse("/login?notice=signed_out", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+# ---------------------------------------------------------------------------------------------- errors
+
+
+def _wants_fragment(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+async def tokenbooks_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TokenbooksError)
+    status = 409 if isinstance(exc, EditConflict) else 400
+    return _error_page(
+        request, status, "That did not work", redact(exc.message), exc.fix, getattr(exc, "problems", [])
+    )
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    titles = {403: "Not allowed", 404: "Not found", 405: "Not allowed"}
+    return _error_page(
+        request, exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), "", []
+    )
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    from connector.domain.errors import REPORT_HINT, unexpected_reason
+
+    log.error("console: %s on %s %s", unexpected_reason(exc), request.method, request.url.path)
+    log.debug("console: the trace", exc_info=exc)
+    return _error_page(
+        request, 500, "Internal error", f"tokenbooks stopped on an {unexpected_reason(exc)}", REPORT_HINT, []
+    )
+
+
+def _error_page(
+    request: Request, status: int, title: str, message: str, fix: str, problems: list
+) -> Response:
+    console: Console = request.app.state.console
+    name = "_error.html" if _wants_fragment(request) else "error.html"
+    response = console.render(request, name, status, title=title, message=message, fix=fix, problems=problems)
+    if _wants_fragment(request):
+        response.headers["HX-Retarget"] = "#messages"
+        response.headers["HX-Reswap"] = "innerHTML"
+    return response
+
+
+# ------------------------------------------------------------------------------------------- assembly
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: Callable) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.url.path not in ("/healthz", "/metrics") and not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def create_console(app: Any, *, next_runs: NextRuns | None = None, secret: str | None = None) -> Starlette:
+    """The console (and `/healthz`, `/metrics`) for `app`."""
+    from connector.web import oidc, views
+
+    console = Console(app, secret or session_secret(app), oidc.provider_for(app))
+    routes = [
+        *health_routes(app, next_runs or dict),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login_submit, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        *oidc.routes(),
+        *views.routes(),
+    ]
+    starlette = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={
+            TokenbooksError: tokenbooks_error,
+            HTTPException: http_error,
+            Exception: internal_error,
+        },
+    )
+    starlette.state.console = console
+    return starlette
+
+
+def session_secret(app: Any) -> str:
+    """TOKENBOOKS_WEB__SECRET_KEY, or a random key kept in the data dir (0600), so sessions survive a
+    restart and every console process on this data dir signs alike."""
+    configured = app.settings.web.secret_key
+    if configured is not None and configured.get_secret_value():
+        return configured.get_secret_value()
+    path = Path(app.settings.data_dir) / "console-secret"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(value, encoding="utf-8")
+    return value

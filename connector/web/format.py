@@ -1,0 +1,82 @@
+"""How the console writes numbers, dates and names: as accountants read them.
+
+Amounts: thousands separators and the currency's own decimals (two for USD), negatives in parentheses
+and marked (`.neg`), right-aligned in tabular figures by the stylesheet; the currency code is shown
+beside a total and in column headings. Times: UTC, to the minute, said so.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from connector.domain.journals import JournalKind, LedgerTarget
+from connector.domain.money import quantize
+
+KIND_LABELS = {
+    JournalKind.USAGE_ACCRUAL.value: "Usage accrual",
+    JournalKind.RECLASS.value: "Reclass",
+}
+
+
+def amount_text(value: Decimal | None, currency: str = "USD") -> str:
+    """1234.5 → "1,234.50"; −1234.5 → "(1,234.50)"; None → "—"."""
+    if value is None:
+        return "—"
+    rounded = quantize(value, currency)
+    text = f"{abs(rounded):,}"
+    return f"({text})" if rounded < 0 else text
+
+
+def money(value: Decimal | None, currency: str = "USD", *, code: bool = False) -> Markup:
+    """An amount for a table cell: negatives in parentheses, marked for the stylesheet."""
+    text = amount_text(value, currency) + (f" {currency}" if code and value is not None else "")
+    negative = value is not None and quantize(value, currency) < 0
+    label = f' aria-label="minus {escape(amount_text(abs(value), currency))}"' if negative else ""  # type: ignore[arg-type]
+    zero = value is not None and quantize(value, currency) == 0
+    marks = " neg" if negative else (" zero" if zero else "")
+    return Markup(f'<span class="num{marks}"{label}>{escape(text)}</span>')
+
+
+def debit_credit(value: Decimal, currency: str) -> tuple[Markup, Markup]:
+    """A journal line's amount (+ debit, − credit) as its two columns."""
+    empty = Markup("")
+    return (money(value, currency), empty) if value > 0 else (empty, money(-value, currency))
+
+
+def when(value: datetime | date | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    return value.isoformat()
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
+def target_text(key: str, names: dict[str, str] | None = None) -> str:
+    """A ledger target key ("6110|class=Engineering") as a person reads it: "6110 AI R&D · Engineering"."""
+    target = LedgerTarget.from_key(key) if isinstance(key, str) else key
+    name = (names or {}).get(target.account)
+    extras = [x for x in (target.class_name, target.department) if x] + [opt for _, opt in target.tracking]
+    head = f"{target.account} {name}" if name else target.account
+    return " · ".join([head, *extras])
+
+
+def short(value: str | None, length: int = 8) -> str:
+    return (value or "")[:length]
+
+
+FILTERS: dict[str, Any] = {
+    "money": money,
+    "amount_text": amount_text,
+    "when": when,
+    "kind_label": kind_label,
+    "target": target_text,
+    "short": short,
+}

@@ -1,0 +1,153 @@
+"""The console end to end in a real browser: Playwright driving Debian's chromium (its own browser
+download cannot run here), against the console served by uvicorn over the test fakes. Each scenario is
+the issue's; a screenshot of every page is kept in `.artifacts/screenshots/` (gitignored) to look at."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connector.web.server import ConsoleServer
+from tests.service.conftest import World
+from tests.web.conftest import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = Path(__file__).resolve().parents[2] / ".artifacts" / "screenshots"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="no browser: Debian's chromium is not installed (`apt-get install -y chromium`; .ci/run installs it)",
+)
+
+
+@pytest.fixture
+def served(console_world: World) -> Iterator[str]:
+    console_world.app.settings = console_world.app.settings.model_copy(update={"ledger_mode": "approve"})
+    server = ConsoleServer(console_world.app, host="127.0.0.1", port=0).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def signed_in(browser, url: str, username: str, width: int = 1366):
+    context = browser.new_context(viewport={"width": width, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # the confirm step before a change to the books
+    page.goto(f"{url}/")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.keyboard.press("Enter")  # the keyboard alone signs in
+    page.wait_for_url(f"{url}/")
+    return page
+
+
+def test_controller_accountant_approver_and_auditor_in_a_browser(served: str, browser, console_world: World):
+    url = served
+    # a controller moves a project from R&D to COGS effective a past date, sees the reclass, saves
+    page = signed_in(browser, url, "carl")
+    shot(page, "01-overview")
+    page.get_by_role("link", name="Mappings").click()
+    shot(page, "02-mappings")
+    page.fill("#mv-project", "proj_eng_copilot")
+    page.select_option("#mv-category", "cogs")
+    page.fill("#mv-from", "2026-10-01")
+    page.fill("#mv-note", "The copilot now answers paying customers")
+    page.get_by_role("button", name="Preview").first.click()
+    page.wait_for_url(f"{url}/mappings/candidate")
+    assert page.get_by_text("reclass journal(s)").is_visible()
+    shot(page, "03-mapping-preview")
+    page.get_by_role("button", name=re.compile("Save as version 2")).click()
+    page.wait_for_url(re.compile(r".*/mappings/history"))
+    assert page.get_by_text("The copilot now answers paying customers").first.is_visible()
+    shot(page, "04-mapping-history")
+    page.context.close()
+
+    # an accountant runs a sync: the reclass is planned and held (posting mode approve)
+    page = signed_in(browser, url, "ann")
+    page.get_by_role("link", name="Runs").click()
+    page.get_by_role("button", name="Run a sync now").click()
+    page.wait_for_url(re.compile(r".*/runs/[0-9a-f-]{36}$"))
+    assert page.locator("h1").get_by_text("succeeded").is_visible()
+    reclass = page.locator("a.mono", has_text="TB-RC-").first.inner_text()
+    shot(page, "05-run")
+    page.context.close()
+
+    # an approver who is not the controller approves the held reclass
+    page = signed_in(browser, url, "april")
+    page.get_by_role("link", name="Journals").click()
+    page.select_option("#j-status", "held")
+    page.get_by_role("button", name="Filter").click()
+    shot(page, "06-journals-held")
+    page.get_by_role("link", name=reclass).click()
+    shot(page, "07-journal-held")
+    page.get_by_role("button", name="Approve for posting").click()
+    page.wait_for_url(re.compile(r".*approved=1"))
+    assert page.get_by_text("Approved. The next sync posts it.").is_visible()
+    page.context.close()
+
+    # an auditor follows a ledger line to its raw payload and downloads the xlsx
+    page = signed_in(browser, url, "ada", width=1280)
+    page.get_by_role("link", name="Journals").click()
+    page.get_by_role("link", name="TB-AC-261001-001").click()
+    page.get_by_role("link", name="Trace line 1").click()
+    shot(page, "08-lineage")
+    page.locator("a", has_text="payload").first.click()
+    assert page.get_by_text("openai.test").first.is_visible()
+    shot(page, "09-payload")
+    page.get_by_role("link", name="Reconciliation & close").click()
+    shot(page, "10-reconciliation")
+    page.get_by_role("link", name="Audit").click()
+    page.wait_for_selector("text=Intact.")
+    shot(page, "11-audit")
+    page.fill("#ex-period", "2026-10")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    saved = download.value
+    assert saved.suggested_filename.endswith(".xlsx")
+    assert Path(saved.path()).read_bytes()[:2] == b"PK"
+    page.get_by_role("link", name="Policies").click()
+    shot(page, "12-policies")
+
+    # … and cannot edit: no button, and a forged POST is refused
+    page.get_by_role("link", name="Mappings").click()
+    assert page.get_by_role("button", name="Preview").count() == 0
+    token = page.locator('input[name="csrf_token"]').first.get_attribute("value")
+    forged = page.request.post(
+        f"{url}/mappings/save", form={"csrf_token": token, "text": "x", "base_hash": "x"}
+    )
+    assert forged.status == 403
+    page.set_viewport_size({"width": 1024, "height": 768})  # a small laptop: the sidebar folds into a bar
+    page.get_by_role("link", name="Overview").click()
+    shot(page, "13-overview-1024")
+    page.context.close()
