@@ -630,3 +630,15 @@ class StagedUsageRow(SQLModel, table=True):
     dimensions: dict = _json({})
     metrics: dict = _json({})
     raw_payload_id: int | None = None
+
+
+class PlanDaySumsRow(SQLModel, table=True):
+    """What classifying one posting day's facts summed, and the identity of its inputs: a later plan whose
+    inputs for the day are the same adds these sums instead of reading the day (`domain/day_sums.py`)."""
+
+    __tablename__ = "plan_day_sums"
+    entity: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    inputs: str  # `day_inputs` digest: the day's facts, mapping version, policies, code
+    data: dict = _json({})  # `DaySums.to_data()`
+    planned_at: datetime

@@ -1,4 +1,5 @@
-"""streaming pulls: a pull's pages are staged as they arrive and promoted in one transaction at the end
+"""streaming pulls: a pull's pages are staged as they arrive and promoted in one transaction at the end;
+incremental planning: the sums of each classified posting day, kept with the identity of its inputs
 
 Revision ID: 0011_issue17_pull_stages
 Revises: 0010
@@ -75,9 +76,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_staged_usage_stage_day", "staged_usage", ["stage_id", "usage_date"], unique=False)
+    op.create_table(
+        "plan_day_sums",
+        sa.Column("entity", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("inputs", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("planned_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("entity", "day"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("plan_day_sums")
     op.drop_table("staged_usage")
     op.drop_table("staged_facts")
     op.drop_table("pull_stages")
