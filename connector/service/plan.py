@@ -64,6 +64,8 @@ class PlanReport:
     unmapped: list[UnmappedPattern] = field(default_factory=list)
     totals: dict[tuple[LedgerTarget, Category, str], Decimal] = field(default_factory=dict)
     books: Desired = field(default_factory=Desired)  # prepaid overflow, true-ups, notes (policies)
+    days_read: int = 0  # posting days whose facts were read and classified
+    days_kept: int = 0  # posting days whose kept sums stood for their unchanged facts
 
     @property
     def suspense_total(self) -> Decimal:
@@ -211,8 +213,10 @@ def _classify(
             found = kept.get(day)
             if found is not None and found[0] == inputs:
                 sums = DaySums.of_data(found[1])
+                report.days_kept += 1
             else:
                 sums = _classify_day(uow, state, classifier, day, dry_run=dry_run, run_id=run_id)
+                report.days_read += 1
                 if not dry_run:
                     days.keep(state.entity, day, inputs, sums, now)
             usage.absorb(sums.usage)

@@ -346,11 +346,13 @@ def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
             "policy, lock date and outbox): nothing to plan"
             if plan.skipped
             else f"planned {len(plan.planned)} journal(s) for {plan.first_day}..{plan.last_day} from "
-            f"{plan.facts} facts"
+            f"{plan.facts} facts ({plan.days_read} day(s) classified, {plan.days_kept} unchanged)"
         ),
         data={
             "journals": [p.journal.key for p in plan.planned],
             "facts": plan.facts,
+            "days_read": plan.days_read,
+            "days_kept": plan.days_kept,
             "allocated": plan.allocated,
             "suspense": plan.suspense_by_provider,
             "coverage": [c.as_dict() for c in plan.coverage],
