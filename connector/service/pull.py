@@ -12,6 +12,7 @@ window; they are recorded as events of the run.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -106,7 +107,10 @@ def pull_source(
                 now=clock(),
             )
     except BaseException as exc:
-        stage.discard()
+        # best effort: a stage that cannot be discarded now (the store went away) is discarded by the
+        # next pull of the source, before it stages anything; the original error is the one to report
+        with suppress(Exception):
+            stage.discard()
         if isinstance(exc, TokenbooksError):
             _record_source_error(engine, source, str(exc), clock)
         raise
