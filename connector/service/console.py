@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connector.domain.chart import LedgerChart
 from connector.domain.close import Checklist
 from connector.domain.console import (
     AlertSummary,
@@ -257,22 +258,25 @@ class JournalDetail:
     summary: JournalSummary
     journal: Journal
     stored: StoredJournal
-    account_names: dict[str, str]  # account → the name the ledger's cached chart gives it
+    chart: LedgerChart | None  # the ledger's chart as last read (account names), None: never read
+
+
+def ledger_chart(app: Any, entity: str) -> LedgerChart | None:
+    """The entity's ledger chart as last read (by `mappings check`, a sync's check, the console's check),
+    for account names; None when it was never read, or was read from a ledger the entity no longer uses."""
+    with UnitOfWork(app.engine) as uow:
+        chart = uow.charts.get(entity)
+    ledger = app.mapping()[0].entity(entity).ledger
+    return chart if chart is not None and chart.ledger == ledger else None
 
 
 def journal_detail(app: Any, entity: str, key: str) -> JournalDetail:
     with UnitOfWork(app.engine) as uow:
         summary = uow.console.journal(entity, key)
         stored = uow.outbox.by_key(entity, key)
-        chart = uow.charts.get(entity)
     if summary is None or stored is None:
         raise InputError(f"there is no journal {key} for {entity}", fix="pick a journal from the list")
-    names = {}
-    if chart is not None:
-        for account in chart.accounts:
-            names[account.number or account.name] = account.name
-            names[account.id] = account.name
-    return JournalDetail(summary, stored.journal, stored, names)
+    return JournalDetail(summary, stored.journal, stored, ledger_chart(app, entity))
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from connector.domain.chart import LEDGER_NAMES, LedgerChart
 from connector.domain.journals import JournalKind, LedgerTarget
 from connector.domain.money import quantize
 
@@ -59,13 +60,26 @@ def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
 
 
-def target_text(key: str, names: dict[str, str] | None = None) -> str:
-    """A ledger target key ("6110|class=Engineering") as a person reads it: "6110 AI R&D · Engineering"."""
-    target = LedgerTarget.from_key(key) if isinstance(key, str) else key
-    name = (names or {}).get(target.account)
+def account_text(reference: str, chart: LedgerChart | None = None) -> str:
+    """An account as "number · name" from the ledger's chart: "6110 · AI R&D". Without a chart (never read
+    from the ledger) the mapping's reference alone — the page says why; an account the chart lacks says so."""
+    if chart is None:
+        return reference
+    found = chart.account(reference)
+    if found is None:
+        return f"{reference} · not in the {LEDGER_NAMES.get(chart.ledger, chart.ledger)} chart"
+    number = found.number or reference
+    text = found.name if found.name == number else f"{number} · {found.name}"
+    return text if found.active else f"{text} (inactive)"
+
+
+def target_text(target: str | LedgerTarget, chart: LedgerChart | None = None) -> str:
+    """A ledger target (or its key, "6110|class=Engineering") as a person reads it:
+    "6110 · AI R&D (Engineering)"."""
+    target = LedgerTarget.from_key(target) if isinstance(target, str) else target
     extras = [x for x in (target.class_name, target.department) if x] + [opt for _, opt in target.tracking]
-    head = f"{target.account} {name}" if name else target.account
-    return " · ".join([head, *extras])
+    head = account_text(target.account, chart)
+    return f"{head} ({', '.join(extras)})" if extras else head
 
 
 def short(value: str | None, length: int = 8) -> str:
@@ -78,5 +92,6 @@ FILTERS: dict[str, Any] = {
     "when": when,
     "kind_label": kind_label,
     "target": target_text,
+    "account": account_text,
     "short": short,
 }

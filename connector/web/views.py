@@ -87,6 +87,7 @@ async def mappings(ctx: Ctx) -> Response:
         categories=CATEGORIES,
         labels=CATEGORY_LABELS,
         today=reads.local_today(ctx.app, ctx.entity),
+        chart=await ctx.run(reads.ledger_chart, ctx.app, ctx.entity),
     )
 
 
@@ -159,6 +160,7 @@ async def mappings_candidate(ctx: Ctx) -> Response:
         notes=notes,
         current=current,
         labels=CATEGORY_LABELS,
+        chart=await ctx.run(reads.ledger_chart, ctx.app, ctx.entity),
     )
 
 
@@ -321,6 +323,7 @@ async def journals(ctx: Ctx) -> Response:
         kinds=[k.value for k in JournalKind],
         statuses=STATUSES,
         period_text=ctx.query("period"),
+        chart=await ctx.run(reads.ledger_chart, ctx.app, ctx.entity),
     )
 
 

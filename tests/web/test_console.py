@@ -4,6 +4,7 @@ permissions, CSRF, sessions that expire, sign-in limits, and the controller's ed
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -345,3 +346,37 @@ def _hash(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_accounts_show_number_and_name_from_the_ledgers_chart_and_say_when_it_was_never_read(
+    client: TestClient, console_world: World
+):
+    from connector.store.tables import LedgerChartRow
+
+    sign_in(client, "ada")
+    [key, *_] = keys_of(client.get("/journals?kind=usage_accrual").text)
+    journal = client.get(f"/journals/{key}").text  # the sync read the chart before it posted
+    assert "6110 · AI R&amp;D" in journal
+    assert "2150 · Accrued AI costs" in journal
+    assert "Account names from the ledger's chart as read 2026-10-04 02:30 UTC" in journal
+    mappings = client.get("/mappings").text
+    assert "5010 · AI COGS" in mappings
+    assert "6190 · AI spend suspense" in mappings
+    assert '<option value="6110">6110 · AI R&amp;D</option>' in client.get("/journals").text
+    lineage = client.get(f"/journals/{key}/lines/1").text
+    assert re.search(r"<h1>Line 1: (5010 · AI COGS|6110 · AI R&amp;D) ", lineage)
+
+    with UnitOfWork(console_world.app.engine) as uow:  # an account the ledger no longer has
+        chart = uow.charts.get("acme-us")
+        assert chart is not None
+        uow.charts.save("acme-us", replace(chart, accounts=chart.accounts[1:]))
+        uow.commit()
+    assert "5010 · not in the QuickBooks chart" in client.get("/mappings").text
+
+    with UnitOfWork(console_world.app.engine) as uow:  # the chart was never read: numbers, and why
+        uow.session.delete(uow.session.get(LedgerChartRow, "acme-us"))
+        uow.commit()
+    journal = client.get(f"/journals/{key}").text
+    assert "AI R&amp;D" not in journal
+    assert ">6110<" in journal
+    assert "Account names appear once the ledger's chart of accounts has been read" in journal
