@@ -238,7 +238,23 @@ async def policies_candidate(ctx: Ctx) -> Response:
     candidate.base_hash = ctx.field("base_hash") or candidate.base_hash
     _, current = await ctx.run(ctx.app.policies)
     diff = edits.line_diff(current, candidate.text)
-    return ctx.render("policies_preview.html", 200 if candidate.ok else 422, candidate=candidate, diff=diff)
+    report, notes = None, []
+    if candidate.ok and candidate.policies is not None:
+        default = Period.of(candidate.policies.effective_from)
+        period = _period(ctx.field("period"), default) or default
+        report, notes = await ctx.run(
+            edits.preview_policies, ctx.app, candidate, entity=ctx.entity, period=period
+        )
+    return ctx.render(
+        "policies_preview.html",
+        200 if candidate.ok else 422,
+        candidate=candidate,
+        diff=diff,
+        report=report,
+        notes=notes,
+        labels=CATEGORY_LABELS,
+        chart=await ctx.run(reads.ledger_chart, ctx.app, ctx.entity),
+    )
 
 
 @view(Permission.EDIT_POLICIES)

@@ -380,3 +380,67 @@ def test_accounts_show_number_and_name_from_the_ledgers_chart_and_say_when_it_wa
     assert "AI R&amp;D" not in journal
     assert ">6110<" in journal
     assert "Account names appear once the ledger's chart of accounts has been read" in journal
+
+
+POLICIES_V1 = """\
+# the controller's policies: each choice explained in the accounting guide
+policy_version: 1
+effective_from: 2026-01-01
+change_note: first policies
+defaults: {billing: arrears, accrual: daily}
+"""
+
+
+def test_a_policies_candidate_is_previewed_with_the_journals_it_would_post(
+    client: TestClient, console_world: World, tmp_path
+):
+    path = tmp_path / "policies.yaml"
+    path.write_text(POLICIES_V1)
+    world = console_world
+    world.app.settings = world.app.settings.model_copy(update={"policies_file": path})
+    world.app.forget_files()
+    candidate = (
+        POLICIES_V1.replace("policy_version: 1", "policy_version: 2")
+        .replace("effective_from: 2026-01-01", "effective_from: 2026-10-01")
+        .replace("change_note: first policies", "change_note: one accrual at month end")
+        .replace("accrual: daily", "accrual: month_end_reversing")
+    )
+    csrf = sign_in(client, "carl")
+    preview = client.post(
+        "/policies/candidate", data={"csrf_token": csrf, "text": candidate, "base_hash": _hash(POLICIES_V1)}
+    )
+    assert preview.status_code == 200, preview.text[:3000]
+    page = preview.text
+    # month-end accruals from October: the daily accruals of Oct 1-3 already posted come back out until the
+    # month ends (one journal a day, expense credited, the accrued liability debited), nothing else
+    assert "<strong>3</strong> journal(s) the change adds or alters" in page
+    for day, total in (("01", "15.00"), ("02", "25.00"), ("03", "35.00")):
+        journal = page[page.index(f"<h3>Usage accrual · 2026-10-{day}</h3>") :]
+        journal = journal[: journal.index("</table>")]
+        assert re.search(
+            r"6110 · AI R&amp;D</td><td class=\"r\"></td><td class=\"r\"><span class=\"num\">5.00<", journal
+        )
+        assert re.search(
+            rf"2150 · Accrued AI costs</td><td class=\"r\"><span class=\"num\">{total}<", journal
+        )
+        assert f'<td>Total</td><td class="r"><span class="num">{total}</span>' in journal
+    assert "due anyway" not in page
+    assert path.read_text() == POLICIES_V1  # a preview writes nothing
+
+    broken = client.post(
+        "/policies/candidate",
+        data={
+            "csrf_token": csrf,
+            "text": candidate.replace("month_end_reversing", "weekly"),
+            "base_hash": "x",
+        },
+    )
+    assert broken.status_code == 422
+    assert "journal(s) the change adds or alters" not in broken.text
+    saved = client.post(
+        "/policies/save",
+        data={"csrf_token": csrf, "text": candidate, "base_hash": _hash(POLICIES_V1)},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    assert path.read_text() == candidate
