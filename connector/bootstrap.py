@@ -378,10 +378,14 @@ class App:
     # ------------------------------------------------------------------------------------ after a run
 
     def after_run(self, entity: str) -> list:
-        """What the service does after each scheduled run: raise the alerts that are due, and send them."""
+        """What the service does after each scheduled run: raise the alerts that are due, and send them;
+        and compute the close checklists the console opens first (stored: its pages read them)."""
         from connector.service.alerts import raise_alerts
+        from connector.service.console import refresh_close_checklists
 
-        return raise_alerts(self, entity)
+        raised = raise_alerts(self, entity)
+        refresh_close_checklists(self, entity)
+        return raised
 
     def notifier(self):
         from connector.service.alerts import Notifier

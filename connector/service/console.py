@@ -87,6 +87,7 @@ class Overview:
     close_period: Period
     blockers: list[Any] = field(default_factory=list)
     held: int = 0
+    close_computed_at: datetime | None = None  # when the close checklist was computed (stored after runs)
 
     @property
     def series(self) -> list[str]:
@@ -112,7 +113,7 @@ def overview(app: Any, entity: str, months: int = 12) -> Overview:
         spend.append(SpendMonth(str(period), {s: amounts.get(s, ZERO) for s in (*SERIES, "Other")}))
         period = period.next()
     close = last.previous()
-    checklist = close_checklist(app, entity, close)
+    checklist, computed_at = close_checklist(app, entity, close)
     with UnitOfWork(app.engine) as uow:
         last_sync = uow.console.last_run(entity, "sync")
         runs, _ = uow.console.runs(entity=entity, page=Page(1, 1))
@@ -129,6 +130,7 @@ def overview(app: Any, entity: str, months: int = 12) -> Overview:
         close_period=close,
         blockers=checklist.blockers,
         held=len(checklist.held),
+        close_computed_at=computed_at,
     )
 
 
@@ -154,7 +156,45 @@ class ReconciliationLine:
     reconciled_at: datetime
 
 
-def close_checklist(app: Any, entity: str, period: Period) -> Checklist:
+def close_checklist(app: Any, entity: str, period: Period) -> tuple[Checklist, datetime]:
+    """The close checklist and when it was computed: as stored after the last change to the books
+    (`store/close_summaries.py`), or computed now and stored when the books changed since."""
+    stamp = books_stamp(app, entity)
+    with UnitOfWork(app.engine) as uow:
+        found = uow.close_summaries.get(entity, period, stamp)
+    if found is not None:
+        return found
+    result = _computed_checklist(app, entity, period)
+    now = app.clock()
+    with UnitOfWork(app.engine) as uow:
+        uow.close_summaries.save(entity, result, stamp, now)
+        uow.commit()
+    return result, now
+
+
+def refresh_close_checklists(app: Any, entity: str) -> None:
+    """After a run: the checklists the pages open first (last month's and this month's), computed now so
+    the next page view reads them."""
+    this_month = Period.of(local_today(app, entity))
+    for period in (this_month.previous(), this_month):
+        close_checklist(app, entity, period)
+
+
+def books_stamp(app: Any, entity: str) -> str:
+    """What the entity's books look like now, for the stored checklist's staleness check."""
+    versions = [m.content_hash for m in app.mapping_history().versions]
+    versions += [p.content_hash for p in app.policy_history().versions]
+    with UnitOfWork(app.engine) as uow:
+        summaries = [
+            uow.outbox.summary(entity),
+            uow.invoices.summary(entity),
+            uow.credit_lots.summary(entity),
+            uow.customer_credits.summary(entity),
+        ]
+        return uow.close_summaries.stamp(entity, versions=versions, summaries=summaries)
+
+
+def _computed_checklist(app: Any, entity: str, period: Period) -> Checklist:
     """The close checklist from the store alone: the reconciliation as last run (the ledger is not called:
     `Reconcile now` does that)."""
     from connector.service.close import checklist

@@ -564,3 +564,15 @@ class UserRow(SQLModel, table=True):
     updated_at: datetime
     last_login_at: datetime | None = None
     disabled_at: datetime | None = None
+
+
+class CloseSummaryRow(SQLModel, table=True):
+    """A period's close checklist as computed after the last change to the books (`store/close_summaries.py`):
+    the overview and reconciliation pages read it instead of recomputing it from the outbox."""
+
+    __tablename__ = "close_summaries"
+    entity: str = Field(primary_key=True)
+    period: str = Field(primary_key=True)  # YYYY-MM
+    stamp: str  # what the books looked like when computed: another stamp means it is stale
+    computed_at: datetime
+    data: dict = _json({})

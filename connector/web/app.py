@@ -58,6 +58,7 @@ NAV = (
     ("/runs", "Runs"),
     ("/journals", "Journals"),
     ("/reconciliation", "Reconciliation & close"),
+    ("/imports", "Import files"),
     ("/audit", "Audit"),
 )
 

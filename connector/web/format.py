@@ -86,6 +86,11 @@ def short(value: str | None, length: int = 8) -> str:
     return (value or "")[:length]
 
 
+def decimal(text: str | Decimal) -> Decimal:
+    """Exact decimal text (a tally's amounts as stored) back as a Decimal, to format as money."""
+    return Decimal(text)
+
+
 FILTERS: dict[str, Any] = {
     "money": money,
     "amount_text": amount_text,
@@ -94,4 +99,5 @@ FILTERS: dict[str, Any] = {
     "target": target_text,
     "account": account_text,
     "short": short,
+    "decimal": decimal,
 }

@@ -403,12 +403,13 @@ async def reconciliation(ctx: Ctx) -> Response:
     today = reads.local_today(ctx.app, ctx.entity)
     period = _period(ctx.query("period"), Period.of(today).previous()) or Period.of(today).previous()
     lines = await ctx.run(reads.reconciliation, ctx.app, ctx.entity, period)
-    checklist = await ctx.run(reads.close_checklist, ctx.app, ctx.entity, period)
+    checklist, computed_at = await ctx.run(reads.close_checklist, ctx.app, ctx.entity, period)
     return ctx.render(
         "reconciliation.html",
         period=period,
         lines=lines,
         checklist=checklist,
+        computed_at=computed_at,
         ended=today > period.last_day,
         previous=period.previous(),
         next=period.next(),
@@ -429,6 +430,38 @@ async def close(ctx: Ctx) -> Response:
     except BusyError as exc:
         raise InputError(exc.message, fix="wait for that run to finish; the Runs page shows it") from None
     return RedirectResponse(f"/runs/{result.run_id}", status_code=303)
+
+
+# --------------------------------------------------------------------------------------------- imports
+
+
+@view()
+async def imports(ctx: Ctx) -> Response:
+    from connector.service.console_imports import KINDS, recent_imports
+
+    recent = await ctx.run(recent_imports, ctx.app, ctx.entity)
+    return ctx.render("imports.html", kinds=KINDS, recent=recent, chosen=ctx.query("kind") or "focus")
+
+
+@view(Permission.IMPORT)
+async def imports_upload(ctx: Ctx) -> Response:
+    from starlette.datastructures import UploadFile
+
+    from connector.service.console_imports import KINDS, Upload, import_uploads
+
+    files = [f for f in (ctx.form.getlist("files") if ctx.form else []) if isinstance(f, UploadFile)]
+    uploads = [Upload(f.filename or "", await f.read()) for f in files]
+    focus = {name: ctx.field(name) for name in ("provider", "account", "currency", "all_services")}
+    result = await ctx.run(
+        import_uploads,
+        reads.acting_as(ctx.app, ctx.user.username),
+        kind=ctx.field("kind"),
+        uploads=uploads,
+        entity=ctx.entity,
+        focus=focus,
+    )
+    status = {"succeeded": 200, "partial": 200, "failed": 422}[result.status]
+    return ctx.render("import_result.html", status, result=result, kinds=KINDS)
 
 
 # ----------------------------------------------------------------------------------------------- audit
@@ -541,6 +574,8 @@ def routes() -> list[Route]:
         Route("/payloads/{payload_id:int}", payload),
         Route("/reconciliation", reconciliation),
         Route("/reconciliation/close", close, methods=["POST"]),
+        Route("/imports", imports),
+        Route("/imports", imports_upload, methods=["POST"]),
         Route("/audit", audit),
         Route("/audit/verify", audit_verify),
         Route("/audit/export", audit_export),

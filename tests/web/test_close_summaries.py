@@ -1,0 +1,105 @@
+"""The close checklist the overview and reconciliation pages show is stored after a run and read back while
+the books are unchanged; any change to the books (an approval, a sync, an invoice) makes it stale, and the
+page computes it again. What is stored reads back exactly as computed."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from starlette.testclient import TestClient
+
+from connector.domain.close import AccrualLine, Checklist, DeferredLine, HeldJournal, LotLine
+from connector.domain.periods import Period
+from connector.service import console as reads
+from connector.service.console import acting_as
+from connector.service.sync import sync
+from connector.store.close_summaries import checklist_data, checklist_from_data
+from connector.store.repositories import UnitOfWork
+from tests.service.conftest import World
+from tests.web.conftest import sign_in
+
+OCTOBER = Period.parse("2026-10")
+
+
+def test_a_checklist_reads_back_exactly_as_it_was_stored():
+    checklist = Checklist(
+        OCTOBER,
+        accruals=[
+            AccrualLine("openai", "org-1", "USD", Decimal("1234.567"), Decimal("-0.01"), Decimal(0), None)
+        ],
+        lots=[
+            LotLine(
+                "lot-1",
+                "anthropic",
+                "acme",
+                "USD",
+                Decimal("1000"),
+                Decimal("250.00"),
+                Decimal(0),
+                Decimal("750.00"),
+                date(2027, 1, 31),
+                90,
+            )
+        ],
+        deferred=[
+            DeferredLine(
+                "cust",
+                "g-1",
+                "api-credits",
+                "EUR",
+                Decimal("100000"),
+                Decimal("60000"),
+                Decimal("5217.39"),
+                Decimal("34782.61"),
+            )
+        ],
+        suspense={"USD": Decimal("12.3400")},
+        held=[HeldJournal("TB-RC-261001-001", date(2026, 10, 1), "reclass", "a mapping change")],
+        unposted=[HeldJournal("TB-AC-261002-001", date(2026, 10, 2), "usage_accrual", "failed")],
+        reconciliation=[("openai", "org-1", "variance")],
+        reconciliation_notes={("openai", "org-1"): "invoice ≠ posted (off by 3.00)"},
+    )
+    again = checklist_from_data(checklist_data(checklist))
+    assert again == checklist
+    assert again.accruals[0].accrued == Decimal("1234.567")  # exact digits, Decimal again
+    assert [b.what for b in again.blockers] == [b.what for b in checklist.blockers]
+
+
+def test_the_stored_checklist_is_read_until_the_books_change(client: TestClient, console_world: World):
+    world = console_world
+    world.app.settings = world.app.settings.model_copy(update={"ledger_mode": "approve"})
+    ran_at = world.clock.now
+    world.app.after_run("acme-us")  # what the scheduler and the CLI do after each run
+    world.clock.now += timedelta(hours=3)
+
+    first, computed_at = reads.close_checklist(world.app, "acme-us", OCTOBER)
+    assert computed_at == ran_at  # stored by the run, not computed by the page
+    sign_in(client, "ada")
+    page = client.get("/reconciliation?period=2026-10").text
+    assert f"Computed {ran_at:%Y-%m-%d %H:%M} UTC" in page
+    assert "Checklist computed" in client.get("/").text
+
+    world.source.set("7.00", date(2026, 10, 4))  # a sync holds a journal: the books changed
+    world.clock.night_after(date(2026, 10, 4))
+    sync(acting_as(world.app, "abe"), entity="acme-us", until=date(2026, 10, 4))
+    held, computed_at = reads.close_checklist(world.app, "acme-us", OCTOBER)
+    assert computed_at == world.clock.now  # stale: computed again
+    assert [h.key for h in held.held] == ["TB-AC-261004-001"]
+    assert [h.key for h in first.held] == []
+    sign_in(client, "ada")  # a night later: the earlier session has ended
+    assert "TB-AC-261004-001" in client.get("/reconciliation?period=2026-10").text
+
+    world.clock.now += timedelta(minutes=5)  # nothing changed: the same stored checklist
+    assert reads.close_checklist(world.app, "acme-us", OCTOBER)[1] == computed_at
+
+    from connector.service.approvals import approve
+
+    approve(world.app.engine, world.clock, entity="acme-us", target="TB-AC-261004-001", approver="april")
+    released, computed_at = reads.close_checklist(world.app, "acme-us", OCTOBER)
+    assert computed_at == world.clock.now  # an approval changes the books: computed again
+    assert released.held == []
+    with UnitOfWork(world.app.engine) as uow:
+        stored = uow.close_summaries.get("acme-us", OCTOBER, reads.books_stamp(world.app, "acme-us"))
+    assert stored is not None
+    assert stored[0] == released
