@@ -31,8 +31,7 @@ from connector.domain.periods import Period
 from connector.domain.planner import LedgerCalendar
 from connector.domain.policy_file import parse_policies
 from connector.service.mapping_file import bumped_text, rule_added_text, rule_changed_text, write_atomically
-from connector.service.mapping_preview import PolicyPreview, PreviewReport, preview_mapping
-from connector.service.mapping_preview import preview_policies as preview_policies_of
+from connector.service.mapping_preview import PolicyPreview, PreviewReport, preview_mapping, preview_policies
 from connector.service.mappings import check_mapping_text, same_rules
 from connector.service.policies import version_problems as policy_version_problems
 from connector.store.repositories import UnitOfWork
@@ -241,23 +240,24 @@ def _label(category: str) -> str:
 
 def preview(
     app: Any, candidate: Candidate, *, entity: str, period: Period
-) -> tuple[PreviewReport, list[str]]:
-    """The period under the current mapping and under the candidate, side by side, and the journals
-    (reclasses among them) applying it would post. The ledger's lock date is read when the ledger
-    answers; otherwise the preview says it dated journals as if every period were open."""
-    if candidate.mapping is None:
+) -> tuple[PreviewReport | PolicyPreview, list[str]]:
+    """The period under the current file and under the candidate (the mapping, or the policies), side by
+    side, and the journals applying it would post — reclasses among them. The ledger's lock date is read
+    when the ledger answers; otherwise the preview says it dated journals as if every period were open."""
+    if candidate.mapping is None and candidate.policies is None:
         raise InputError("the candidate has errors: fix them before previewing it", problems=candidate.errors)
     calendar, notes = _calendar(app, entity)
-    report = preview_mapping(
-        app.engine,
-        history=app.mapping_history(),
-        candidate=candidate.mapping,
-        entity=entity,
-        period=period,
-        calendar=calendar,
-        clock=app.clock,
-        policies=app.policy_history(),
-    )
+    common = {"entity": entity, "period": period, "calendar": calendar, "clock": app.clock}
+    history, policies = app.mapping_history(), app.policy_history()
+    report: PreviewReport | PolicyPreview
+    if candidate.mapping is not None:
+        report = preview_mapping(
+            app.engine, history=history, candidate=candidate.mapping, policies=policies, **common
+        )
+    else:
+        report = preview_policies(
+            app.engine, history=history, policies=policies, candidate=candidate.policies, **common
+        )
     return report, notes
 
 
@@ -376,27 +376,6 @@ def check_policies(app: Any, text: str) -> Candidate:
         with UnitOfWork(app.engine) as uow:
             problems += policy_version_problems(policies, uow.policies.all(), text)
     return Candidate("policies", text, current.hash, "", problems, policies=policies)
-
-
-def preview_policies(
-    app: Any, candidate: Candidate, *, entity: str, period: Period
-) -> tuple[PolicyPreview, list[str]]:
-    """The period under the current policies and under the candidate, and the journals the next sync would
-    post with it (those it changes marked), the mapping as it is."""
-    if candidate.policies is None or not candidate.ok:
-        raise InputError("the candidate has errors: fix them before previewing it", problems=candidate.errors)
-    calendar, notes = _calendar(app, entity)
-    report = preview_policies_of(
-        app.engine,
-        history=app.mapping_history(),
-        policies=app.policy_history(),
-        candidate=candidate.policies,
-        entity=entity,
-        period=period,
-        calendar=calendar,
-        clock=app.clock,
-    )
-    return report, notes
 
 
 def save_policies(app: Any, *, text: str, base_hash: str, author: str) -> Candidate:

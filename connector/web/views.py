@@ -145,11 +145,7 @@ async def mappings_candidate(ctx: Ctx) -> Response:
             raise InputError(f"unknown edit {action!r}", fix="use one of the forms on the Mappings page")
         if ctx.field("base_hash") and ctx.field("base_hash") != candidate.base_hash:
             candidate.base_hash = ctx.field("base_hash")  # the save will say the file moved on
-    report, notes = None, []
-    if candidate.ok and candidate.mapping is not None:
-        default = Period.of(candidate.mapping.effective_from)
-        period = _period(ctx.field("period"), default) or default
-        report, notes = await ctx.run(edits.preview, ctx.app, candidate, entity=ctx.entity, period=period)
+    report, notes = await _preview(ctx, candidate, candidate.mapping)
     current, _ = await ctx.run(ctx.app.mapping)
     status = 200 if candidate.ok else 422
     return ctx.render(
@@ -162,6 +158,15 @@ async def mappings_candidate(ctx: Ctx) -> Response:
         labels=CATEGORY_LABELS,
         chart=await ctx.run(reads.ledger_chart, ctx.app, ctx.entity),
     )
+
+
+async def _preview(ctx: Ctx, candidate: edits.Candidate, parsed: Any) -> tuple[Any, list[str]]:
+    """A candidate without errors previewed for the month asked (by default the month it takes effect)."""
+    if not candidate.ok or parsed is None:
+        return None, []
+    default = Period.of(parsed.effective_from)
+    period = _period(ctx.field("period"), default) or default
+    return await ctx.run(edits.preview, ctx.app, candidate, entity=ctx.entity, period=period)
 
 
 @view(Permission.EDIT_MAPPINGS)
@@ -238,13 +243,7 @@ async def policies_candidate(ctx: Ctx) -> Response:
     candidate.base_hash = ctx.field("base_hash") or candidate.base_hash
     _, current = await ctx.run(ctx.app.policies)
     diff = edits.line_diff(current, candidate.text)
-    report, notes = None, []
-    if candidate.ok and candidate.policies is not None:
-        default = Period.of(candidate.policies.effective_from)
-        period = _period(ctx.field("period"), default) or default
-        report, notes = await ctx.run(
-            edits.preview_policies, ctx.app, candidate, entity=ctx.entity, period=period
-        )
+    report, notes = await _preview(ctx, candidate, candidate.policies)
     return ctx.render(
         "policies_preview.html",
         200 if candidate.ok else 422,
