@@ -379,12 +379,12 @@ class App:
 
     def after_run(self, entity: str) -> list:
         """What the service does after each scheduled run: raise the alerts that are due, and send them;
-        and compute the close checklists the console opens first (stored: its pages read them)."""
+        and compute what the console's pages open first (stored: the pages read it)."""
         from connector.service.alerts import raise_alerts
-        from connector.service.console import refresh_close_checklists
+        from connector.service.console import refresh_summaries
 
         raised = raise_alerts(self, entity)
-        refresh_close_checklists(self, entity)
+        refresh_summaries(self, entity)
         return raised
 
     def notifier(self):

@@ -12,10 +12,11 @@ are recorded with their name as the actor.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from connector.domain.chart import LedgerChart
@@ -35,8 +36,10 @@ from connector.domain.journals import Journal
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.service.reports import run_report
+from connector.store.console_summaries import checklist_data, checklist_from_data
 from connector.store.repositories import StoredJournal, UnitOfWork
 
+T = TypeVar("T")
 COGS, SUSPENSE = "AI COGS", "Suspense (unallocated)"
 OPEX = ("R&D", "Sales & Marketing", "G&A")
 SERIES = (COGS, *OPEX, SUSPENSE)  # the overview chart's series, in the order a P&L reads
@@ -101,19 +104,18 @@ def overview(app: Any, entity: str, months: int = 12) -> Overview:
     first = last
     for _ in range(months - 1):
         first = first.previous()
-    report = run_report(app, "spend", entity=entity, first=first, last=last)
-    by_month: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
-    for row in report.rows:
-        month, label, _currency = row.keys
-        series = label if label in SERIES else "Other"
-        by_month[month][series] += row.figures[0] or ZERO
-    spend, period = [], first
-    while period <= last:
-        amounts = by_month.get(str(period), {})
-        spend.append(SpendMonth(str(period), {s: amounts.get(s, ZERO) for s in (*SERIES, "Other")}))
-        period = period.next()
+    stamp = books_stamp(app, entity)
+    spend, _ = stored(
+        app,
+        entity,
+        f"spend:{first}..{last}",
+        stamp,
+        lambda: spend_by_month(app, entity, first, last),
+        encode=lambda months: [[m.month, {s: str(a) for s, a in m.by_series.items()}] for m in months],
+        decode=lambda data: [SpendMonth(m, {s: Decimal(a) for s, a in by.items()}) for m, by in data],
+    )
     close = last.previous()
-    checklist, computed_at = close_checklist(app, entity, close)
+    checklist, computed_at = close_checklist(app, entity, close, stamp)
     with UnitOfWork(app.engine) as uow:
         last_sync = uow.console.last_run(entity, "sync")
         runs, _ = uow.console.runs(entity=entity, page=Page(1, 1))
@@ -132,6 +134,73 @@ def overview(app: Any, entity: str, months: int = 12) -> Overview:
         held=len(checklist.held),
         close_computed_at=computed_at,
     )
+
+
+def spend_by_month(app: Any, entity: str, first: Period, last: Period) -> list[SpendMonth]:
+    """AI spend booked per month from `first` to `last`, by the chart's series (the spend report's figures)."""
+    report = run_report(app, "spend", entity=entity, first=first, last=last)
+    by_month: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for row in report.rows:
+        month, label, _currency = row.keys
+        series = label if label in SERIES else "Other"
+        by_month[month][series] += row.figures[0] or ZERO
+    spend, period = [], first
+    while period <= last:
+        amounts = by_month.get(str(period), {})
+        spend.append(SpendMonth(str(period), {s: amounts.get(s, ZERO) for s in (*SERIES, "Other")}))
+        period = period.next()
+    return spend
+
+
+# ------------------------------------------------------------------------------- stored summaries
+
+
+def stored(
+    app: Any,
+    entity: str,
+    name: str,
+    stamp: str,
+    compute: Callable[[], T],
+    *,
+    encode: Callable[[T], Any],
+    decode: Callable[[Any], T],
+) -> tuple[T, datetime]:
+    """A page's summary and when it was computed: as stored after the last change to the books
+    (`store/console_summaries.py`), or computed now and stored when the books changed since (`stamp`)."""
+    with UnitOfWork(app.engine) as uow:
+        found = uow.console_summaries.get(entity, name, stamp)
+    if found is not None:
+        data, computed_at = found
+        return decode(data), computed_at
+    value, now = compute(), app.clock()
+    with UnitOfWork(app.engine) as uow:
+        uow.console_summaries.save(entity, name, encode(value), stamp, now)
+        uow.commit()
+    return value, now
+
+
+def books_stamp(app: Any, entity: str) -> str:
+    """What the entity's books look like now, for the stored summaries' staleness check."""
+    versions = [app.mapping()[0].content_hash, app.policies()[0].content_hash]
+    with UnitOfWork(app.engine) as uow:
+        versions += [m.content_hash for m in uow.mappings.all()] + [
+            p.content_hash for p in uow.policies.all()
+        ]
+        summaries = [
+            uow.outbox.summary(entity),
+            uow.invoices.summary(entity),
+            uow.credit_lots.summary(entity),
+            uow.customer_credits.summary(entity),
+        ]
+        return uow.console_summaries.stamp(entity, versions=versions, summaries=summaries)
+
+
+def refresh_summaries(app: Any, entity: str) -> None:
+    """After a run: what the pages open first (the overview, last month's and this month's close), computed
+    now so the next page view reads it."""
+    this_month = Period.of(local_today(app, entity))
+    overview(app, entity)
+    close_checklist(app, entity, this_month)
 
 
 # ------------------------------------------------------------------------------------------ the close
@@ -156,42 +225,19 @@ class ReconciliationLine:
     reconciled_at: datetime
 
 
-def close_checklist(app: Any, entity: str, period: Period) -> tuple[Checklist, datetime]:
-    """The close checklist and when it was computed: as stored after the last change to the books
-    (`store/close_summaries.py`), or computed now and stored when the books changed since."""
-    stamp = books_stamp(app, entity)
-    with UnitOfWork(app.engine) as uow:
-        found = uow.close_summaries.get(entity, period, stamp)
-    if found is not None:
-        return found
-    result = _computed_checklist(app, entity, period)
-    now = app.clock()
-    with UnitOfWork(app.engine) as uow:
-        uow.close_summaries.save(entity, result, stamp, now)
-        uow.commit()
-    return result, now
-
-
-def refresh_close_checklists(app: Any, entity: str) -> None:
-    """After a run: the checklists the pages open first (last month's and this month's), computed now so
-    the next page view reads them."""
-    this_month = Period.of(local_today(app, entity))
-    for period in (this_month.previous(), this_month):
-        close_checklist(app, entity, period)
-
-
-def books_stamp(app: Any, entity: str) -> str:
-    """What the entity's books look like now, for the stored checklist's staleness check."""
-    versions = [m.content_hash for m in app.mapping_history().versions]
-    versions += [p.content_hash for p in app.policy_history().versions]
-    with UnitOfWork(app.engine) as uow:
-        summaries = [
-            uow.outbox.summary(entity),
-            uow.invoices.summary(entity),
-            uow.credit_lots.summary(entity),
-            uow.customer_credits.summary(entity),
-        ]
-        return uow.close_summaries.stamp(entity, versions=versions, summaries=summaries)
+def close_checklist(
+    app: Any, entity: str, period: Period, stamp: str | None = None
+) -> tuple[Checklist, datetime]:
+    """The period's close checklist and when it was computed (stored after the last change to the books)."""
+    return stored(
+        app,
+        entity,
+        f"close:{period}",
+        stamp or books_stamp(app, entity),
+        lambda: _computed_checklist(app, entity, period),
+        encode=checklist_data,
+        decode=checklist_from_data,
+    )
 
 
 def _computed_checklist(app: Any, entity: str, period: Period) -> Checklist:

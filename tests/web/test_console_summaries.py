@@ -14,7 +14,7 @@ from connector.domain.periods import Period
 from connector.service import console as reads
 from connector.service.console import acting_as
 from connector.service.sync import sync
-from connector.store.close_summaries import checklist_data, checklist_from_data
+from connector.store.console_summaries import checklist_data, checklist_from_data
 from connector.store.repositories import UnitOfWork
 from tests.service.conftest import World
 from tests.web.conftest import sign_in
@@ -75,6 +75,11 @@ def test_the_stored_checklist_is_read_until_the_books_change(client: TestClient,
 
     first, computed_at = reads.close_checklist(world.app, "acme-us", OCTOBER)
     assert computed_at == ran_at  # stored by the run, not computed by the page
+    stamp = reads.books_stamp(world.app, "acme-us")
+    with UnitOfWork(world.app.engine) as uow:  # the overview's spend by month too
+        spend = uow.console_summaries.get("acme-us", "spend:2025-11..2026-10", stamp)
+    assert spend is not None
+    assert spend[0][-1] == ["2026-10", {**spend[0][-1][1], "AI COGS": "60.00", "R&D": "15.00"}]
     sign_in(client, "ada")
     page = client.get("/reconciliation?period=2026-10").text
     assert f"Computed {ran_at:%Y-%m-%d %H:%M} UTC" in page
@@ -90,6 +95,12 @@ def test_the_stored_checklist_is_read_until_the_books_change(client: TestClient,
     sign_in(client, "ada")  # a night later: the earlier session has ended
     assert "TB-AC-261004-001" in client.get("/reconciliation?period=2026-10").text
 
+    assert reads.books_stamp(world.app, "acme-us") != stamp
+    october = Period.parse("2026-10")
+    assert reads.overview(world.app, "acme-us").months == reads.spend_by_month(
+        world.app, "acme-us", Period.parse("2025-11"), october
+    )  # the spend by month computed again, as the spend report has it now
+
     world.clock.now += timedelta(minutes=5)  # nothing changed: the same stored checklist
     assert reads.close_checklist(world.app, "acme-us", OCTOBER)[1] == computed_at
 
@@ -100,6 +111,8 @@ def test_the_stored_checklist_is_read_until_the_books_change(client: TestClient,
     assert computed_at == world.clock.now  # an approval changes the books: computed again
     assert released.held == []
     with UnitOfWork(world.app.engine) as uow:
-        stored = uow.close_summaries.get("acme-us", OCTOBER, reads.books_stamp(world.app, "acme-us"))
+        stored = uow.console_summaries.get(
+            "acme-us", "close:2026-10", reads.books_stamp(world.app, "acme-us")
+        )
     assert stored is not None
-    assert stored[0] == released
+    assert checklist_from_data(stored[0]) == released

@@ -1,12 +1,13 @@
-"""Stored close checklists: a period's checklist as computed after the last change to the books.
+"""The console's stored summaries: what a page needs, as computed after the last change to the books.
 
 The close checklist reads the whole outbox up to the period's end, the books' inputs and the stored
-reconciliations — too much to recompute on every page view of a year of books. It is computed when a run
-finishes (`App.after_run`) and kept here with the books' **stamp**: a digest of everything it depends on
-(the outbox's journals and their statuses, invoices, credit lots, customer credits, the newest
-reconciliation and run, the mapping and policy versions). A page computes the stamp (a handful of
-aggregate queries), and reads the stored checklist only when the stamp is the same; otherwise it is
-stale and computed again. Bound to the unit of work as `uow.close_summaries`.
+reconciliations; the overview's spend by month reads every posted bucket of a year — too much to
+recompute on every page view of a year of books. They are computed when a run finishes (`App.after_run`)
+and kept here by name (`close:2026-09`, `spend:2025-11..2026-10`) with the books' **stamp**: a digest of
+everything they depend on (the outbox's journals and their statuses, invoices, credit lots, customer
+credits, the newest reconciliation and run, the mapping and policy versions). A page computes the stamp
+(a handful of aggregate queries) and reads the stored summary only when the stamp is the same; otherwise
+it is stale and computed again. Bound to the unit of work as `uow.console_summaries`.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from sqlmodel import Session
 
 from connector.domain.close import AccrualLine, Checklist, DeferredLine, HeldJournal, LotLine
 from connector.domain.periods import Period
-from connector.store.tables import CloseSummaryRow, JournalRow, ReconciliationRow, RunRow
+from connector.store.tables import ConsoleSummaryRow, JournalRow, ReconciliationRow, RunRow
 
 
-class CloseSummaries:
+class ConsoleSummaries:
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -49,19 +50,18 @@ class CloseSummaries:
         parts = [versions, summaries, [list(r) for r in by_status], reconciled, finished]
         return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
-    def get(self, entity: str, period: Period, stamp: str) -> tuple[Checklist, datetime] | None:
-        """The stored checklist and when it was computed, if computed at this `stamp`."""
-        row = self.session.get(CloseSummaryRow, (entity, str(period)))
+    def get(self, entity: str, name: str, stamp: str) -> tuple[Any, datetime] | None:
+        """The stored summary `name` (as JSON) and when it was computed, if computed at this `stamp`."""
+        row = self.session.get(ConsoleSummaryRow, (entity, name))
         if row is None or row.stamp != stamp:
             return None
-        return checklist_from_data(row.data), row.computed_at
+        return row.data, row.computed_at
 
-    def save(self, entity: str, checklist: Checklist, stamp: str, now: datetime) -> None:
-        key = (entity, str(checklist.period))
-        row = self.session.get(CloseSummaryRow, key) or CloseSummaryRow(
-            entity=entity, period=str(checklist.period), stamp=stamp, computed_at=now
+    def save(self, entity: str, name: str, data: Any, stamp: str, now: datetime) -> None:
+        row = self.session.get(ConsoleSummaryRow, (entity, name)) or ConsoleSummaryRow(
+            entity=entity, name=name, stamp=stamp, computed_at=now
         )
-        row.stamp, row.computed_at, row.data = stamp, now, checklist_data(checklist)
+        row.stamp, row.computed_at, row.data = stamp, now, data
         self.session.add(row)
 
 

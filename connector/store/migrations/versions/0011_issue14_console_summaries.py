@@ -1,6 +1,6 @@
-"""the console's stored close checklists: a period's checklist kept with the books' stamp it was computed at
+"""the console's stored summaries: a period's close checklist, the spend by month, kept with the books' stamp
 
-Revision ID: 0011_issue14_close_summaries
+Revision ID: 0011_issue14_console_summaries
 Revises: 0010
 Create Date: 2026-12-06 05:00:00.000000
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0011_issue14_close_summaries"
+revision = "0011_issue14_console_summaries"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
@@ -19,15 +19,15 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        "close_summaries",
+        "console_summaries",
         sa.Column("entity", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("period", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("stamp", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("computed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
-        sa.PrimaryKeyConstraint("entity", "period"),
+        sa.PrimaryKeyConstraint("entity", "name"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("close_summaries")
+    op.drop_table("console_summaries")
