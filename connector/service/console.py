@@ -11,6 +11,7 @@ are recorded with their name as the actor.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from connector.domain.console import (
     PayloadDetail,
     RunSummary,
 )
-from connector.domain.errors import InputError
+from connector.domain.errors import InputError, TokenbooksError
 from connector.domain.journals import Journal
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
@@ -39,6 +40,7 @@ from connector.service.reports import run_report
 from connector.store.console_summaries import checklist_data, checklist_from_data
 from connector.store.repositories import StoredJournal, UnitOfWork
 
+log = logging.getLogger("tokenbooks.console")
 T = TypeVar("T")
 COGS, SUSPENSE = "AI COGS", "Suspense (unallocated)"
 OPEX = ("R&D", "Sales & Marketing", "G&A")
@@ -196,11 +198,14 @@ def books_stamp(app: Any, entity: str) -> str:
 
 
 def refresh_summaries(app: Any, entity: str) -> None:
-    """After a run: what the pages open first (the overview, last month's and this month's close), computed
-    now so the next page view reads it."""
-    this_month = Period.of(local_today(app, entity))
-    overview(app, entity)
-    close_checklist(app, entity, this_month)
+    """After a run or a change made in the console: what the pages open first (the overview, last month's
+    and this month's close), computed now so the next page view reads it. A failure is not the run's:
+    it is logged, and the page computes what it finds missing."""
+    try:
+        overview(app, entity)
+        close_checklist(app, entity, Period.of(local_today(app, entity)))
+    except TokenbooksError as exc:
+        log.warning("console summaries of %s not stored: %s", entity, exc)
 
 
 # ------------------------------------------------------------------------------------------ the close

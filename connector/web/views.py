@@ -312,6 +312,7 @@ async def run_sync(ctx: Ctx) -> Response:
         result = await ctx.run(sync, acting, entity=ctx.entity, reporter=SilentReporter())
     except BusyError as exc:
         raise InputError(exc.message, fix="wait for that run to finish; the Runs page shows it") from None
+    await ctx.run(reads.refresh_summaries, ctx.app, ctx.entity)
     return RedirectResponse(f"/runs/{result.run_id}", status_code=303)
 
 
@@ -391,6 +392,7 @@ async def approve(ctx: Ctx) -> Response:
         approver=ctx.user.username,
         separate=ctx.app.settings.web.segregation_of_duties,
     )
+    await ctx.run(reads.refresh_summaries, ctx.app, ctx.entity)
     return RedirectResponse(f"/journals/{key}?approved=1", status_code=303)
 
 
@@ -428,6 +430,7 @@ async def close(ctx: Ctx) -> Response:
         result = await ctx.run(close_month, acting, entity=ctx.entity, period=period)
     except BusyError as exc:
         raise InputError(exc.message, fix="wait for that run to finish; the Runs page shows it") from None
+    await ctx.run(reads.refresh_summaries, ctx.app, ctx.entity)
     return RedirectResponse(f"/runs/{result.run_id}", status_code=303)
 
 
@@ -459,6 +462,7 @@ async def imports_upload(ctx: Ctx) -> Response:
         entity=ctx.entity,
         focus=focus,
     )
+    await ctx.run(reads.refresh_summaries, ctx.app, ctx.entity)
     status = {"succeeded": 200, "partial": 200, "failed": 422}[result.status]
     return ctx.render("import_result.html", status, result=result, kinds=KINDS)
 

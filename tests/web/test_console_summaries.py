@@ -116,3 +116,31 @@ def test_the_stored_checklist_is_read_until_the_books_change(client: TestClient,
         )
     assert stored is not None
     assert checklist_from_data(stored[0]) == released
+
+
+def test_a_change_made_in_the_console_stores_the_summaries_again_before_the_next_page(
+    client: TestClient, console_world: World
+):
+    world = console_world
+    world.app.settings = world.app.settings.model_copy(update={"ledger_mode": "approve"})
+    world.source.set("7.00", date(2026, 10, 4))
+    world.clock.night_after(date(2026, 10, 4))
+    sync(acting_as(world.app, "abe"), entity="acme-us", until=date(2026, 10, 4))  # holds a journal
+    csrf = sign_in(client, "april")
+    approved = client.post(
+        "/journals/TB-AC-261004-001/approve", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert approved.status_code == 303
+    stamp = reads.books_stamp(world.app, "acme-us")
+    with UnitOfWork(world.app.engine) as uow:
+        for name in ("close:2026-10", "close:2026-09", "spend:2025-11..2026-10"):
+            found = uow.console_summaries.get("acme-us", name, stamp)
+            assert found is not None, name  # stored with the approval's stamp: the next page reads it
+    assert checklist_from_data(found_close(world, stamp)).held == []
+
+
+def found_close(world: World, stamp: str):
+    with UnitOfWork(world.app.engine) as uow:
+        found = uow.console_summaries.get("acme-us", "close:2026-10", stamp)
+    assert found is not None
+    return found[0]
