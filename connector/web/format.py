@@ -7,6 +7,7 @@ beside a total and in column headings. Times: UTC, to the minute, said so.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -86,6 +87,15 @@ def short(value: str | None, length: int = 8) -> str:
     return (value or "")[:length]
 
 
+JOURNAL_KEY = re.compile(r"\bTB-[A-Z]{2}-\d{6}-\w+")
+
+
+def journal_links(text: str) -> Markup:
+    """Text that names journals (a close blocker) with each journal key a link to its page."""
+    escaped = str(escape(text))
+    return Markup(JOURNAL_KEY.sub(lambda m: f'<a class="mono" href="/journals/{m[0]}">{m[0]}</a>', escaped))
+
+
 def decimal(text: str | Decimal) -> Decimal:
     """Exact decimal text (a tally's amounts as stored) back as a Decimal, to format as money."""
     return Decimal(text)
@@ -100,4 +110,5 @@ FILTERS: dict[str, Any] = {
     "account": account_text,
     "short": short,
     "decimal": decimal,
+    "journal_links": journal_links,
 }

@@ -144,3 +144,14 @@ def found_close(world: World, stamp: str):
         found = uow.console_summaries.get("acme-us", "close:2026-10", stamp)
     assert found is not None
     return found[0]
+
+
+def test_a_held_journal_blocking_the_close_links_to_its_page(client: TestClient, console_world: World):
+    world = console_world
+    world.app.settings = world.app.settings.model_copy(update={"ledger_mode": "approve"})
+    world.source.set("7.00", date(2026, 10, 4))
+    world.clock.night_after(date(2026, 10, 4))
+    sync(acting_as(world.app, "abe"), entity="acme-us", until=date(2026, 10, 4))
+    sign_in(client, "ada")
+    page = client.get("/reconciliation?period=2026-10").text
+    assert '<a class="mono" href="/journals/TB-AC-261004-001">TB-AC-261004-001</a> (usage_accrual' in page
