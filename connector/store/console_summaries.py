@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any, get_type_hints
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from connector.domain.close import AccrualLine, Checklist, DeferredLine, HeldJournal, LotLine
@@ -58,11 +59,16 @@ class ConsoleSummaries:
         return row.data, row.computed_at
 
     def save(self, entity: str, name: str, data: Any, stamp: str, now: datetime) -> None:
-        row = self.session.get(ConsoleSummaryRow, (entity, name)) or ConsoleSummaryRow(
-            entity=entity, name=name, stamp=stamp, computed_at=now
+        """Store (or replace) a summary. An upsert: two pages storing the same summary at once never
+        conflict (on SQLite and PostgreSQL alike); the later one stands."""
+        table = ConsoleSummaryRow.__table__
+        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        values = {"stamp": stamp, "computed_at": now, "data": data}
+        self.session.execute(
+            dialect.insert(table)
+            .values(entity=entity, name=name, **values)
+            .on_conflict_do_update(index_elements=[table.c.entity, table.c.name], set_=values)
         )
-        row.stamp, row.computed_at, row.data = stamp, now, data
-        self.session.add(row)
 
 
 # ------------------------------------------------------------------------------------- the checklist as JSON

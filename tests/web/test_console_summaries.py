@@ -155,3 +155,26 @@ def test_a_held_journal_blocking_the_close_links_to_its_page(client: TestClient,
     sign_in(client, "ada")
     page = client.get("/reconciliation?period=2026-10").text
     assert '<a class="mono" href="/journals/TB-AC-261004-001">TB-AC-261004-001</a> (usage_accrual' in page
+
+
+def test_two_pages_storing_the_same_summary_at_once_do_not_conflict(console_world: World):
+    from datetime import UTC, datetime
+
+    engine = console_world.app.engine
+    first, second = UnitOfWork(engine), UnitOfWork(engine)
+    with first as a, second as b:  # both saw no stored summary, both store one: the later one stands
+        assert b.console_summaries.get("acme-us", "close:2026-10", "s2") is None
+        a.console_summaries.save(
+            "acme-us", "close:2026-10", {"n": 1}, "s1", datetime(2026, 10, 4, tzinfo=UTC)
+        )
+        a.commit()
+        b.console_summaries.save(
+            "acme-us", "close:2026-10", {"n": 2}, "s2", datetime(2026, 10, 5, tzinfo=UTC)
+        )
+        b.commit()
+    with UnitOfWork(engine) as uow:
+        assert uow.console_summaries.get("acme-us", "close:2026-10", "s1") is None
+        assert uow.console_summaries.get("acme-us", "close:2026-10", "s2") == (
+            {"n": 2},
+            datetime(2026, 10, 5, tzinfo=UTC),
+        )
