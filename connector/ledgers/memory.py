@@ -1,6 +1,7 @@
 """An in-memory ledger: the fake that service tests use where the sandboxes would only add time.
 
-It keeps the rules that matter to the service: a key is held once, a locked date is refused, accounts
+It keeps the rules that matter to the service: a key is held once (a second post of it is settled by the
+shared settle step: the same content is FOUND, other content refused), a locked date is refused, accounts
 must exist and be active, and every journal must balance. Faults can be scripted per call.
 """
 
@@ -14,6 +15,7 @@ from decimal import Decimal
 from connector.domain.journals import Journal
 from connector.ledgers.port import (
     CurrencySetup,
+    Held,
     LedgerAccount,
     LedgerBill,
     LedgerJournal,
@@ -24,6 +26,7 @@ from connector.ledgers.port import (
     PostResult,
     TrackingOption,
 )
+from connector.ledgers.settle import decide
 
 
 class MemoryLedger:
@@ -71,8 +74,16 @@ class MemoryLedger:
         return list(self.options)
 
     def find(self, key: str) -> LedgerJournal | None:
+        return self.find_many([key]).get(key)
+
+    def find_many(self, keys: Sequence[str]) -> dict[str, LedgerJournal]:
         self.stats.read_calls += 1
-        return self.journals.get(key)
+        return {key: self.journals[key] for key in keys if key in self.journals}
+
+    def held(self, journal: Journal) -> Held:
+        return Held.of(
+            journal.key, journal.txn_date, [(ln.target.account, ln.amount) for ln in journal.lines]
+        )
 
     def read_back(self, first_day: date, last_day: date) -> list[LedgerJournal]:
         self.stats.read_calls += 1
@@ -97,10 +108,8 @@ class MemoryLedger:
             return PostResult(
                 journal.key, PostOutcome.REJECTED, message="injected rejection", error_class="Rejected"
             )
-        if journal.key in self.journals:
-            return PostResult(
-                journal.key, PostOutcome.REJECTED, message="duplicate key", error_class="DuplicateKey"
-            )
+        if journal.key in self.journals:  # the shared settle step: same content posted, else refused
+            return decide([self.held(journal)], self.journals, ledger=self.name)[0].result()
         if self.lock and journal.txn_date <= self.lock:
             return PostResult(
                 journal.key,

@@ -76,16 +76,3 @@ class Pacer:
         now = self.clock()
         for name, n in units.items():
             self.windows[name].record(now, n)
-
-
-def wait_until_settled(
-    since: float,  # float ok: monotonic seconds
-    settle_seconds: float,  # float ok: seconds
-    clock: Callable[[], float],  # float ok: monotonic seconds
-    sleep: Callable[[float], None],
-) -> None:
-    """Sleep until `settle_seconds` have passed since `since`: a write the ledger did not answer can no
-    longer commit after that, so a lookup that finds nothing then means it never will."""
-    remaining = since + settle_seconds - clock()
-    if remaining > 0:
-        sleep(remaining)

@@ -53,14 +53,12 @@ from connector.domain.errors import (
     RateLimited,
     ReconnectNeeded,
     Rejected,
-    Retriable,
     TokenbooksError,
-    UncertainOutcome,
 )
 from connector.domain.journals import Journal, JournalLine
-from connector.ledgers.pacing import wait_until_settled
 from connector.ledgers.port import (
     CurrencySetup,
+    Held,
     LedgerAccount,
     LedgerBill,
     LedgerJournal,
@@ -71,6 +69,7 @@ from connector.ledgers.port import (
     PostResult,
     TrackingOption,
 )
+from connector.ledgers.settle import Sent, send_missing
 from connector.ledgers.tokens import TokenManager
 from connector.ledgers.xero_errors import classify, is_lock_message, is_scope_refusal, retry_after
 from connector.ledgers.xero_limits import TenantLimiter
@@ -398,48 +397,36 @@ class XeroLedger:
         return [results[r.journal.key] for r in requests]
 
     def _post_chunk(self, chunk: Sequence[tuple[PostRequest, ManualJournal]]) -> list[PostResult]:
-        """Create a chunk; after an uncertain answer, look its keys up first and send only what is missing."""
-        pending = {request.journal.key: (request, mj) for request, mj in chunk}
-        done: dict[str, PostResult] = {}
-        uncertain_at: float | None = None  # float ok: when the first unanswered write left
+        """Create a chunk exactly once: the shared `send_missing` shell looks the keys up after an unclear
+        answer and sends only what is missing."""
         calls_before = self.stats.read_calls + self.stats.write_calls
-
-        def attempt() -> None:
-            nonlocal uncertain_at
-            if uncertain_at is not None:
-                # "not found" is final only once the unanswered write can no longer commit
-                wait_until_settled(uncertain_at, self.settle_seconds, self._seconds, self.retry.sleep)
-                for key, found in self.find_many(list(pending), retry=False).items():
-                    done[key] = PostResult(key, PostOutcome.FOUND, ledger_id=found.ledger_id)
-                    pending.pop(key)
-            if not pending:
-                return
-            items = list(pending.values())
-            sent_at = self._seconds()
-            try:
-                answer = self._create(items)
-            except UncertainOutcome:
-                uncertain_at = sent_at if uncertain_at is None else uncertain_at
-                raise
-            except Rejected as refusal:  # the whole request refused (a 400 that names no element)
-                for request, _mj in items:
-                    done[request.journal.key] = PostResult.from_error(
-                        request.journal.key, PostOutcome.REJECTED, refusal
-                    )
-                pending.clear()
-                return
-            for (request, _mj), element in _matched(items, answer.manual_journals or []):
-                done[request.journal.key] = self._element_result(request.journal, element)
-                pending.pop(request.journal.key)
-
-        try:
-            self.retry.call(attempt, on_retry=self.stats.count_retry)
-        except Retriable as exc:
-            # Once a write went unanswered the journals may exist, whatever failed last: the next run looks first.
-            outcome = PostOutcome.UNCERTAIN if uncertain_at is not None else PostOutcome.FAILED
-            done |= {k: PostResult.from_error(k, outcome, exc) for k in pending}
+        done = send_missing(
+            {request.journal.key: (request, mj) for request, mj in chunk},
+            held=lambda item: _held(item[0].journal.key, item[0].journal.txn_date, item[1]),
+            lookup=lambda keys: self.find_many(keys, retry=False),
+            send=self._send,
+            retry=self.retry,
+            settle_seconds=self.settle_seconds,
+            clock=self._seconds,
+            ledger="Xero",
+            on_retry=self.stats.count_retry,
+        )
         calls = self.stats.read_calls + self.stats.write_calls - calls_before
         return [_with_calls(result, calls) for result in done.values()]
+
+    def _send(self, items: list[tuple[PostRequest, ManualJournal]], sent: Sent) -> None:
+        """One PUT of these journals; each journal settled by Xero's element for it."""
+        answer = self._create(items)
+        for (request, _mj), element in _matched(items, answer.manual_journals or []):
+            sent.results[request.journal.key] = self._element_result(request.journal, element)
+
+    def held(self, journal: Journal) -> Held:
+        """The journal as Xero would hold it (account codes resolved): what a lookup is compared with."""
+        lines = [
+            (self._account(line.target.account, f"journal {journal.key} line {n}").code, line.amount)
+            for n, line in enumerate(journal.lines, start=1)
+        ]
+        return Held.of(journal.key, journal.txn_date, lines)
 
     def _seconds(self) -> float:  # float ok: seconds on the limiter's clock (tokenbooks' clock)
         return self.limiter.clock().timestamp()
@@ -636,6 +623,10 @@ def _matched(
         if element is not None:
             pairs.append((item, element))
     return pairs
+
+
+def _held(key: str, txn_date: date, mj: ManualJournal) -> Held:
+    return Held.of(key, txn_date, [(line.account_code, line.line_amount) for line in mj.journal_lines])
 
 
 def _lock_date(organisation: Any) -> date | None:
