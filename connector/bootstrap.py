@@ -28,9 +28,9 @@ from connector.domain.reconcile import Tolerance
 from connector.ledgers.beancount import BeancountLedger, BeancountNames
 from connector.ledgers.port import Ledger
 from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth, quickbooks_pacer
+from connector.ledgers.rate_limits import RateLimiter
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
-from connector.ledgers.xero import XeroLedger
-from connector.ledgers.xero_limits import TenantLimiter
+from connector.ledgers.xero import XeroLedger, xero_limiter
 from connector.ledgers.xero_oauth import SCOPE_SETS, XeroOAuth
 from connector.redaction import remember
 from connector.retrying import RetryPolicy
@@ -73,7 +73,7 @@ class App:
     _catalog: PriceCatalog | None = None
     _ledgers: dict[str, Ledger] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)  # set by `serve` on SIGTERM/SIGINT
-    _xero_limiters: dict[str, TenantLimiter] = field(default_factory=dict)
+    _xero_limiters: dict[str, RateLimiter] = field(default_factory=dict)
 
     @property
     def actor(self) -> str:
@@ -347,11 +347,11 @@ class App:
             clock=self.clock,
         )
 
-    def xero_limiter(self, tenant_id: str) -> TenantLimiter:
+    def xero_limiter(self, tenant_id: str) -> RateLimiter:
         """One limiter per organisation in this process, shared by every ledger that posts to it."""
         if tenant_id not in self._xero_limiters:
             xero = self.settings.xero
-            self._xero_limiters[tenant_id] = TenantLimiter(
+            self._xero_limiters[tenant_id] = xero_limiter(
                 per_minute=xero.calls_per_minute,
                 per_day=xero.calls_per_day,
                 clock=self.clock,

@@ -50,7 +50,6 @@ from connector.domain.errors import (
 )
 from connector.domain.fx import Rate
 from connector.domain.journals import Journal, LedgerTarget, check_journal
-from connector.ledgers.pacing import Pacer, Window
 from connector.ledgers.port import (
     CurrencySetup,
     Held,
@@ -82,6 +81,7 @@ from connector.ledgers.qbo_client import (
     fault_entry,
     is_write,
 )
+from connector.ledgers.rate_limits import Budget, RateLimiter
 from connector.ledgers.settle import Action, Sent, decide, send_missing
 from connector.ledgers.tokens import TokenManager
 from connector.retrying import RetryPolicy
@@ -111,12 +111,14 @@ def quickbooks_pacer(
     batches_per_minute: int = BATCHES_PER_MINUTE,
     clock: Callable[[], float] = time.monotonic,  # float ok: seconds
     sleep: Callable[[float], None] = time.sleep,
-) -> Pacer:
-    windows = {
-        "requests": Window("requests per minute", requests_per_minute),
-        "batches": Window("batch requests per minute", batches_per_minute),
-    }
-    return Pacer(windows, clock=clock, sleep=sleep)
+) -> RateLimiter:
+    """QuickBooks' limits per realm (erps.md §2.1) on the shared rate limiter: each batch item counts one
+    request, and batch requests have their own budget."""
+    budgets = [
+        Budget("requests", requests_per_minute),
+        Budget("batches", batches_per_minute),
+    ]
+    return RateLimiter(budgets, clock=clock, sleep=sleep)
 
 
 @dataclass
@@ -146,7 +148,7 @@ class QuickBooksLedger:
         session: requests.Session | None = None,
         batch_size: int = BATCH_MAX_ITEMS,
         max_lines: int = MAX_LINES_PER_JOURNAL,
-        pacer: Pacer | None = None,
+        pacer: RateLimiter | None = None,
         settle_seconds: float = SETTLE_SECONDS,  # float ok: seconds
     ) -> None:
         self.base_url = base_url.rstrip("/")

@@ -16,8 +16,8 @@
   refuses one that would not survive (over ten trillion), rather than let it change on the way.
 - Lock dates from ``Organisation`` (the later of PeriodLockDate and EndOfYearLockDate); a journal dated on or
   before it is refused here as ``LockedPeriod`` without a call. Manual journals are base-currency only.
-- Calls are paced by a ``TenantLimiter`` (5 in flight, 60 a minute, the day's budget) that reads Xero's
-  remaining-calls headers; a 429 is waited out through ``RetryPolicy``; errors are classified in one place
+- Calls are paced by the shared ``RateLimiter`` (``xero_limiter``: 5 in flight, 60 a minute, the day's
+  budget) that also follows Xero's remaining-calls headers (``observe_headers``); a 429 is waited out through ``RetryPolicy``; errors are classified in one place
   (``xero_errors.classify``).
 - Local checks refuse what Xero would refuse, naming the journal and the line: an unknown, archived, bank,
   system or inventory account; an unknown or archived tracking option; more than ``MAX_JOURNAL_LINES`` lines
@@ -29,9 +29,10 @@ Facts about the API: ../shared/reference/erps.md, Part B.
 from __future__ import annotations
 
 import re
+import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from datetime import date
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -69,10 +70,10 @@ from connector.ledgers.port import (
     PostResult,
     TrackingOption,
 )
+from connector.ledgers.rate_limits import DAY, Budget, RateLimiter
 from connector.ledgers.settle import Sent, send_missing
 from connector.ledgers.tokens import TokenManager
 from connector.ledgers.xero_errors import classify, is_lock_message, is_scope_refusal, retry_after
-from connector.ledgers.xero_limits import TenantLimiter
 from connector.ledgers.xero_oauth import sdk_client
 from connector.retrying import RetryPolicy
 
@@ -82,7 +83,9 @@ __all__ = [
     "XeroLedger",
     "chunk_idempotency_key",
     "lookup_chunks",
+    "observe_headers",
     "wire_exact",
+    "xero_limiter",
 ]
 
 LEDGER = "xero"
@@ -92,6 +95,7 @@ CHUNK_SIZE = 50  # journals per PUT: Xero recommends about 50 elements a request
 # not answer may commit for about 5 minutes. The client waits longer than that (TOKENBOOKS_XERO__TIMEOUT_SECONDS,
 # 330 by default), and after an uncertain write looks the journals up only once this has passed.
 SETTLE_SECONDS = 330.0
+DAY_RECHECK_SECONDS = 3600.0  # after Xero said "0 left today" without saying when it resets
 URL_BUDGET = 2000  # characters of a lookup URL: under the ~2 KB Xero's gateway takes (``lookup_chunks``)
 MAX_JOURNAL_LINES = 500
 PAGE_SIZE = 100  # Xero's page of manual journals / invoices
@@ -100,6 +104,54 @@ NOT_JOURNALABLE = {"BANK": "a bank account", "INVENTORY": "an inventory account"
 GONE = ("DELETED", "VOIDED")
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0b7d6c9e-5a1f-4e0a-9d7c-2f6b1e8a4c35")
 _QUOTED = re.compile(r"'([^']+)'")
+
+
+def xero_limiter(
+    *,
+    per_minute: int = 60,
+    per_day: int = 5000,
+    concurrent: int = 5,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+) -> RateLimiter:
+    """Xero's limits per organisation (erps.md §6.1): ``concurrent`` calls in flight, ``per_minute`` a rolling
+    minute, ``per_day`` a rolling day — the day's budget refuses (``BudgetExhausted``) rather than waits.
+    Share one per tenant in a process (the composition root does)."""
+    day = Budget(
+        "day",
+        per_day,
+        DAY,
+        refusal=f"Xero's daily limit of {per_day:,} calls for this organisation is used up",
+        fix="nothing to do: journals not posted stay in the outbox and go out on the next run",
+    )
+    return RateLimiter(
+        [Budget("minute", per_minute), day],
+        concurrent=concurrent,
+        clock=lambda: clock().timestamp(),
+        sleep=sleep,
+    )
+
+
+def observe_headers(limiter: RateLimiter, headers: Mapping[str, str] | None) -> None:
+    """Follow what Xero says is left (``X-MinLimit-Remaining``, ``X-AppMinLimit-Remaining``,
+    ``X-DayLimit-Remaining``) on every answer, a 429 included, so calls other apps make on the same
+    organisation are respected too."""
+    if not headers:
+        return
+    day_left = _int(headers.get("X-DayLimit-Remaining"))
+    if day_left == 0:
+        limiter.close("day", DAY_RECHECK_SECONDS)
+    elif day_left is not None:
+        limiter.reopen("day")
+    if 0 in (_int(headers.get("X-MinLimit-Remaining")), _int(headers.get("X-AppMinLimit-Remaining"))):
+        limiter.used_up("minute")
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def wire_exact(amount: Decimal) -> bool:
@@ -171,7 +223,7 @@ class XeroLedger:
         tenant_id: str | None = None,
         timeout: float = 60.0,  # float ok: seconds
         retry: RetryPolicy | None = None,
-        limiter: TenantLimiter | None = None,
+        limiter: RateLimiter | None = None,
         chunk_size: int = CHUNK_SIZE,
         settle_seconds: float = SETTLE_SECONDS,  # float ok: seconds
     ) -> None:
@@ -184,7 +236,7 @@ class XeroLedger:
                 fix="run `tokenbooks connect xero`, or set TOKENBOOKS_XERO__TENANT_ID",
             )
         self.retry = retry or RetryPolicy(6)
-        self.limiter = limiter or TenantLimiter()
+        self.limiter = limiter or xero_limiter()
         self.chunk_size = max(1, chunk_size)
         self.journals_per_request = self.chunk_size
         self.base_url = base_url.rstrip("/")
@@ -211,10 +263,10 @@ class XeroLedger:
                 with self.limiter.slot():
                     self.stats.count_call(endpoint, write=write)
                     data, _status, headers = fn()
-                self.limiter.observe(headers)
+                observe_headers(self.limiter, headers)
                 return data
             except ApiException as error:
-                self.limiter.observe(error.headers)
+                observe_headers(self.limiter, error.headers)
                 if error.status == 401 and not attempt and not is_scope_refusal(error):
                     self.tokens.refresh(stale=self.tokens.current())
                     continue
@@ -228,7 +280,7 @@ class XeroLedger:
         if isinstance(classified, RateLimited) and classified.retry_after:
             self.limiter.pause(classified.retry_after)
         elif error.status == 429:  # the day's budget: stop calling until Xero says it is back
-            self.limiter.close_day(retry_after(error))
+            self.limiter.close("day", retry_after(error) or DAY_RECHECK_SECONDS)
         if isinstance(classified, ReconnectNeeded):
             self.tokens.mark_reconnect_needed(str(classified))
         return classified
@@ -429,7 +481,7 @@ class XeroLedger:
         return Held.of(journal.key, journal.txn_date, lines)
 
     def _seconds(self) -> float:  # float ok: seconds on the limiter's clock (tokenbooks' clock)
-        return self.limiter.clock().timestamp()
+        return self.limiter.clock()
 
     def _create(self, items: Sequence[tuple[PostRequest, ManualJournal]]) -> Any:
         journals = ManualJournals(manual_journals=[mj for _request, mj in items])
