@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.domain.errors import ConfigError
-from connector.domain.journals import Journal, LedgerTarget
+from connector.domain.journals import Journal, LedgerTarget, check_journal
 from connector.domain.mapping import CATEGORY_ROLE, MappingSet
 from connector.ledgers.port import (
     CurrencySetup,
@@ -307,6 +307,8 @@ class BeancountLedger:
 
     def post(self, requests: Sequence[PostRequest]) -> list[PostResult]:
         """Append the journals not in the file yet, checked by beancount before the file is replaced."""
+        for request in requests:  # an unbalanced journal is a bug: nothing of the request is written
+            check_journal(request.journal)
         self.stats.write_calls += 1
         entries, _ = self._load()  # read once: the journals already in the file and the accounts opened
         existing = _journals_in(entries)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
-from connector.domain.journals import Journal
+from connector.domain.journals import Journal, check_journal
 from connector.ledgers.port import (
     CurrencySetup,
     Held,
@@ -95,6 +95,8 @@ class MemoryLedger:
     # ------------------------------------------------------------------------------------------ writes
 
     def post(self, requests: Sequence[PostRequest]) -> list[PostResult]:
+        for request in requests:  # an unbalanced journal is a bug: nothing of the request is applied
+            check_journal(request.journal)
         return [self._post_one(r.journal) for r in requests]
 
     def _post_one(self, journal: Journal) -> PostResult:
@@ -114,17 +116,20 @@ class MemoryLedger:
             return PostResult(
                 journal.key,
                 PostOutcome.REJECTED,
-                message=f"period locked through {self.lock}",
+                message=f"journal {journal.key} is dated {journal.txn_date}, in a period locked through "
+                f"{self.lock}; it was not posted",
                 error_class="LockedPeriod",
             )
         known = {ref: a for a in self.accounts for ref in a.references()}
-        for line in journal.lines:
+        for number, line in enumerate(journal.lines, start=1):
             account = known.get(line.target.account)
             if account is None or not account.active:
+                problem = "has no account" if account is None else "has an inactive account"
                 return PostResult(
                     journal.key,
                     PostOutcome.REJECTED,
-                    message=f"account {line.target.account} missing or inactive",
+                    message=f"journal {journal.key} line {number}: the ledger {problem} {line.target.account!r}"
+                    " (fix: create or reactivate it, or correct the mapping)",
                     error_class="Rejected",
                 )
         ledger_id = str(self._next_id)

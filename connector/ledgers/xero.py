@@ -56,7 +56,8 @@ from connector.domain.errors import (
     Rejected,
     TokenbooksError,
 )
-from connector.domain.journals import Journal, JournalLine
+from connector.domain.journals import Journal, JournalLine, check_journal
+from connector.domain.money import quantize
 from connector.ledgers.port import (
     CurrencySetup,
     Held,
@@ -395,7 +396,7 @@ class XeroLedger:
             retry=retry,
         )
         return {
-            key_of(mj.narration): _ledger_journal(mj)
+            key_of(mj.narration): _ledger_journal(mj, self.base_currency())
             for mj in journals
             if key_of(mj.narration) in wanted and _status(mj) not in GONE
         }
@@ -413,7 +414,8 @@ class XeroLedger:
             f"reading journals {first_day}..{last_day}",
             "ManualJournals",
         )
-        return [_ledger_journal(mj) for mj in journals if _status(mj) not in GONE]
+        currency = self.base_currency()
+        return [_ledger_journal(mj, currency) for mj in journals if _status(mj) not in GONE]
 
     def bills(self, vendor: str, first_day: date, last_day: date) -> list[LedgerBill]:
         where = (
@@ -436,6 +438,8 @@ class XeroLedger:
         """Post journals, many per request; a result per journal, in the order given."""
         results: dict[str, PostResult] = {}
         ready: list[tuple[PostRequest, ManualJournal]] = []
+        for request in requests:  # an unbalanced journal is a bug: stop loudly before anything is sent
+            check_journal(request.journal)
         for request in requests:
             try:
                 ready.append((request, self.to_manual_journal(request.journal, draft=request.draft)))
@@ -695,11 +699,13 @@ def _status(thing: Any) -> str:
     return _text(thing.status)
 
 
-def _ledger_journal(mj: ManualJournal) -> LedgerJournal:
+def _ledger_journal(mj: ManualJournal, currency: str) -> LedgerJournal:
+    """A manual journal as the port reads it; amounts in the base currency's minor units again (the SDK
+    parsed them as floats: 999.00 came back 999.0)."""
     lines = tuple(
         LedgerLine(
             account=line.account_code or str(line.account_id or ""),
-            amount=Decimal(str(line.line_amount)),
+            amount=quantize(Decimal(str(line.line_amount)), currency),
             description=line.description or "",
             tracking=tuple(f"{t.name}={t.option}" for t in line.tracking or []),
         )
