@@ -42,8 +42,8 @@ from connector.bootstrap import build_app
 from connector.domain.facts import Dimensions, Fact, natural_key
 from connector.domain.periods import Period
 from connector.ledgers.tokens import MemoryVault, TokenManager, TokenSet
-from connector.ledgers.xero import XeroLedger, xero_limiter
-from connector.ledgers.xero_oauth import XeroOAuth
+from connector.ledgers.xero.adapter import XeroLedger, xero_limiter
+from connector.ledgers.xero.oauth import XeroOAuth
 from connector.retrying import RetryPolicy
 from connector.sandbox.common import ManualClock
 from connector.sandbox.quickbooks import QuickBooksSandbox

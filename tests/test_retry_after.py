@@ -10,7 +10,7 @@ import urllib3
 from xero_python.exceptions import ApiException
 from xero_python.rest import RESTResponse
 
-from connector.ledgers.xero_errors import retry_after as xero_retry_after
+from connector.ledgers.xero.errors import retry_after as xero_retry_after
 from connector.retrying import RetryPolicy, parse_retry_after
 from connector.sources.http import HttpClient
 

@@ -18,8 +18,8 @@ import requests
 
 from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerTarget
 from connector.ledgers.tokens import MemoryVault, TokenManager, TokenSet, TokenVault
-from connector.ledgers.xero import XeroLedger, xero_limiter
-from connector.ledgers.xero_oauth import SCOPE_SETS, XeroOAuth
+from connector.ledgers.xero.adapter import XeroLedger, xero_limiter
+from connector.ledgers.xero.oauth import SCOPE_SETS, XeroOAuth
 from connector.retrying import RetryPolicy
 from connector.sandbox.common import FaultPlan, ManualClock, loads_exact
 from connector.sandbox.xero import XeroSandbox

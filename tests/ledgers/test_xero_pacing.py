@@ -9,7 +9,7 @@ import pytest
 
 from connector.domain.errors import BudgetExhausted
 from connector.ledgers.port import PostOutcome, PostRequest
-from connector.ledgers.xero import observe_headers, xero_limiter
+from connector.ledgers.xero.adapter import observe_headers, xero_limiter
 from connector.sandbox.common import ManualClock
 from tests.xero_support import ENTITY, START, journal, running_xero
 

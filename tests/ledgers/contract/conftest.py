@@ -18,7 +18,7 @@ import pytest
 
 from connector.domain.chart import LedgerAccount
 from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerTarget, journal_key
-from connector.ledgers.beancount import BeancountLedger
+from connector.ledgers.beancount.adapter import BeancountLedger
 from connector.ledgers.memory import MemoryLedger
 from connector.ledgers.port import Ledger
 from connector.ledgers.tokens import MemoryVault

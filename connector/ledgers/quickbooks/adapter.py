@@ -63,7 +63,7 @@ from connector.ledgers.port import (
     PostResult,
     TrackingOption,
 )
-from connector.ledgers.qbo_batch import (
+from connector.ledgers.quickbooks.batch import (
     BATCH_MAX_ITEMS,
     BatchItem,
     answers_by_bid,
@@ -71,7 +71,7 @@ from connector.ledgers.qbo_batch import (
     build_call,
     entry_json,
 )
-from connector.ledgers.qbo_client import (
+from connector.ledgers.quickbooks.client import (
     FaultEntry,
     QboClient,
     QuickBooksOAuth,

@@ -74,8 +74,8 @@ from connector.ledgers.port import (
 from connector.ledgers.rate_limits import DAY, Budget, RateLimiter
 from connector.ledgers.settle import Sent, send_missing
 from connector.ledgers.tokens import TokenManager
-from connector.ledgers.xero_errors import classify, is_lock_message, is_scope_refusal, retry_after
-from connector.ledgers.xero_oauth import sdk_client
+from connector.ledgers.xero.errors import classify, is_lock_message, is_scope_refusal, retry_after
+from connector.ledgers.xero.oauth import sdk_client
 from connector.retrying import RetryPolicy
 
 __all__ = [
