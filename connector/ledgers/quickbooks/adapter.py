@@ -6,13 +6,13 @@ Posting (see docs/ledgers.md for the whole story):
   departments present and active. What fails is refused without calling QuickBooks, naming the journal
   and line;
 - the rest go in batches (`batch_size` ≤ 30 items, paced within 500 requests and 40 batches a minute),
-  each with a derived `requestid` and 10-character bIds (`qbo_batch`); results are matched by bId;
+  each with a derived `requestid` and 10-character bIds (`batch`); results are matched by bId;
 - after an uncertain answer (timeout, 5xx, lost response) the journals are looked up by DocNumber
   (`DocNumber IN (…)`, one query per batch) before anything is created again, so exactly-once holds even
   where QuickBooks' requestid replay does not;
 - a duplicate DocNumber (6140) is looked up too: our own earlier create is FOUND; another document
   under our key is refused with what QuickBooks holds.
-HTTP, OAuth and the error codes: `qbo_client`. Facts about the API: ../shared/reference/erps.md, Part A.
+HTTP, OAuth and the error codes: `client`. Facts about the API: ../shared/reference/erps.md, Part A.
 """
 
 from __future__ import annotations

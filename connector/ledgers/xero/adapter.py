@@ -1,7 +1,7 @@
 """Xero through xero-python, for real, over HTTP: manual journals in, journals and bills read back.
 
 - One ``ApiClient`` per connection on our transport (timeouts, no hidden urllib3 retries) with its tokens in
-  the vault (``xero_oauth``); ``AccountingApi(api_client, base_url=settings.xero.base_url)``.
+  the vault (``oauth``); ``AccountingApi(api_client, base_url=settings.xero.base_url)``.
 - A journal is a ManualJournal: ``Narration`` starts with the tokenbooks key; ``LineAmount`` + debit /
   − credit; up to two tracking options per line, resolved against ``TrackingCategories``; ``Status`` POSTED,
   or DRAFT in draft posting mode; ``LineAmountTypes`` NoTax and ``ShowOnCashBasisReports`` always sent.
@@ -18,7 +18,7 @@
   before it is refused here as ``LockedPeriod`` without a call. Manual journals are base-currency only.
 - Calls are paced by the shared ``RateLimiter`` (``xero_limiter``: 5 in flight, 60 a minute, the day's
   budget) that also follows Xero's remaining-calls headers (``observe_headers``); a 429 is waited out through ``RetryPolicy``; errors are classified in one place
-  (``xero_errors.classify``).
+  (``errors.classify``).
 - Local checks refuse what Xero would refuse, naming the journal and the line: an unknown, archived, bank,
   system or inventory account; an unknown or archived tracking option; more than ``MAX_JOURNAL_LINES`` lines
   (tokenbooks' limit: Xero publishes none; 500 lines keep one journal far below Xero's 10 MB request cap).
