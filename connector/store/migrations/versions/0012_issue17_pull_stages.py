@@ -1,8 +1,8 @@
 """streaming pulls: a pull's pages are staged as they arrive and promoted in one transaction at the end;
 incremental planning: the sums of each classified posting day, kept with the identity of its inputs
 
-Revision ID: 0011_issue17_pull_stages
-Revises: 0010
+Revision ID: 0012_issue17_pull_stages
+Revises: 0011_issue14_console_summaries
 Create Date: 2026-12-06 05:00:00.000000
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import connector.store.tables
 
-revision = "0011_issue17_pull_stages"
-down_revision = "0010"
+revision = "0012_issue17_pull_stages"
+down_revision = "0011_issue14_console_summaries"
 branch_labels = None
 depends_on = None
 
