@@ -195,7 +195,7 @@ def job_occurrence(app: Any, kind: str, entity: str, at: datetime | None = None)
 def nightly(app: Any, entity: str) -> str:
     from connector.service.sync import sync
 
-    result = sync(app, entity=entity)
+    result = sync(app, entity=entity, full_plan=app.settings.full_plan)
     app.after_run(entity)
     return result.status
 

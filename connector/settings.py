@@ -294,6 +294,11 @@ class Settings(BaseSettings):
         None, description="price catalog overriding the one shipped with tokenbooks"
     )
     entity: str | None = Field(None, description="default entity for commands that need one")
+    full_plan: bool = Field(
+        False,
+        description="plan every day of the months a sync covers, not only the days whose inputs changed "
+        "(the same journals: a check, and a way out should the kept day sums be doubted)",
+    )
     ledger_mode: Literal["auto", "draft", "approve"] = Field(
         "auto", description="posting mode where the policies file does not set one for the entity"
     )
