@@ -325,10 +325,14 @@ class App:
     # ------------------------------------------------------------------------------------ after a run
 
     def after_run(self, entity: str) -> list:
-        """What the service does after each scheduled run: raise the alerts that are due, and send them."""
+        """What the service does after each scheduled run: raise the alerts that are due, and send them;
+        and compute what the console's pages open first (stored: the pages read it)."""
         from connector.service.alerts import raise_alerts
+        from connector.service.console import refresh_summaries
 
-        return raise_alerts(self, entity)
+        raised = raise_alerts(self, entity)
+        refresh_summaries(self, entity)
+        return raised
 
     def notifier(self):
         from connector.service.alerts import Notifier
