@@ -486,10 +486,15 @@ class QuickBooksLedger:
         return {a.id: f"{a.number} {a.name}" if a.number else a.name for a in self.chart_of_accounts()}
 
     def held(self, journal: Journal) -> Held:
-        """The journal as QuickBooks would hold it (account ids resolved): what a lookup is compared with."""
-        preferences = self._preferences if self._preferences is not None else self.preferences()
-        entry = entry_json(self.to_entry(journal, preferences).to_json())
-        return Held.of(journal.key, journal.txn_date, _postings(entry))
+        """The journal as QuickBooks would hold it (account ids resolved): what a lookup is compared with.
+
+        Active or not: an account switched off after the journal was posted still names the same entry. An
+        account the chart does not have stays as the mapping names it, so it differs from what is there."""
+        ids = {ref: account.id for account in self.chart_of_accounts() for ref in account.references()}
+        postings = [
+            (ids.get(line.target.account, line.target.account), line.amount) for line in journal.lines
+        ]
+        return Held.of(journal.key, journal.txn_date, postings)
 
     # ------------------------------------------------------------------------------------ translation
 
