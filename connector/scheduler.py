@@ -35,7 +35,7 @@ from connector.domain.errors import REPORT_HINT, BusyError, TokenbooksError, une
 from connector.domain.periods import Period
 from connector.store.connections import lease_owner
 from connector.store.job_claims import JobClaims
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger("tokenbooks.serve")
 

@@ -428,7 +428,7 @@ def _option(name: str, parse, fix: str):
 @credits_app.command("list")
 def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False) -> None:
     """Credit lots, soonest expiry first (the order consumption draws them)."""
-    from connector.store.repositories import UnitOfWork
+    from connector.store.unit_of_work import UnitOfWork
 
     with plain_errors(as_json):
         application, target = _app_and_entity(entity, read_only=True)

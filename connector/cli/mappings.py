@@ -125,7 +125,7 @@ def mappings_bump(
 ) -> None:
     """Start a new mapping version: raise mapping_version, set effective_from and change_note (comments kept)."""
     from connector.service.mapping_file import bump_mapping
-    from connector.store.repositories import UnitOfWork
+    from connector.store.unit_of_work import UnitOfWork
 
     with plain_errors(as_json):
         day = _day(effective_from, "--effective-from")
@@ -354,7 +354,7 @@ def mappings_coverage(period: PeriodOption, entity: EntityOption = None, as_json
 @mappings_app.command("history")
 def mappings_history(as_json: JsonFlag = False) -> None:
     """Every mapping version tokenbooks has used, with its effective date and change note."""
-    from connector.store.repositories import UnitOfWork
+    from connector.store.unit_of_work import UnitOfWork
 
     with plain_errors(as_json):
         application = _app_for(read_only=True)

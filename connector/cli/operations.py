@@ -268,8 +268,8 @@ def alerts_list(
     """Alerts raised so far, newest first, with what to do and where each was sent."""
     from sqlalchemy import select
 
-    from connector.store.repositories import UnitOfWork
     from connector.store.tables import AlertRow
+    from connector.store.unit_of_work import UnitOfWork
 
     with plain_errors(as_json), UnitOfWork(_app_for(read_only=True).engine) as uow:
         rows = list(uow.session.exec(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)).scalars())

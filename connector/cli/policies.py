@@ -91,7 +91,7 @@ def policies_schema(
 @policies_app.command("history")
 def policies_history(as_json: JsonFlag = False) -> None:
     """Every version of the policies a run has used: number, effective date, change note, first seen."""
-    from connector.store.repositories import UnitOfWork
+    from connector.store.unit_of_work import UnitOfWork
 
     with plain_errors(as_json):
         application = _app_for(read_only=True)

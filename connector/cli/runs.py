@@ -28,7 +28,7 @@ def runs_command(
     as_json: JsonFlag = False,
 ) -> None:
     """The sync log: recent runs with their outcome and reason, or one run's events."""
-    from connector.store.repositories import UnitOfWork
+    from connector.store.unit_of_work import UnitOfWork
 
     with plain_errors(as_json):
         application = _app_for(read_only=True)

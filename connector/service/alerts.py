@@ -29,8 +29,8 @@ from connector.domain.journals import LedgerTarget
 from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
 from connector.service.status import NEEDS_A_LOOK
-from connector.store.repositories import UnitOfWork
 from connector.store.tables import AlertRow, AllocationRow, ConnectionRow, ReconciliationRow
+from connector.store.unit_of_work import UnitOfWork
 
 # ------------------------------------------------------------------------------------------------- find
 

@@ -18,8 +18,9 @@ from connector.domain.errors import InputError
 from connector.domain.journals import KEY_PATTERN
 from connector.domain.users import Involvement, approval_conflict
 from connector.service.runs import Clock, exclusive
-from connector.store.repositories import StoredJournal, UnitOfWork
+from connector.store.outbox import StoredJournal
 from connector.store.tables import JournalRow
+from connector.store.unit_of_work import UnitOfWork
 
 
 def approve_journal(

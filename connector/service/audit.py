@@ -22,9 +22,10 @@ from sqlmodel import Session
 from connector.domain.errors import InputError
 from connector.domain.journals import Bucket
 from connector.domain.money import ZERO
+from connector.store.audit_log import GENESIS_HASH, row_hash
 from connector.store.commitments import CommitmentRepository
-from connector.store.repositories import GENESIS_HASH, UnitOfWork, row_hash
 from connector.store.tables import EventRow, FactRow, RawPayloadRow
+from connector.store.unit_of_work import UnitOfWork
 
 # ------------------------------------------------------------------------------------------------ verify
 

@@ -34,7 +34,8 @@ from connector.domain.journals import Journal
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.service.reports import run_report
-from connector.store.repositories import StoredJournal, UnitOfWork
+from connector.store.outbox import StoredJournal
+from connector.store.unit_of_work import UnitOfWork
 
 COGS, SUSPENSE = "AI COGS", "Suspense (unallocated)"
 OPEX = ("R&D", "Sales & Marketing", "G&A")

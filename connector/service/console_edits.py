@@ -33,7 +33,7 @@ from connector.service.mapping_file import bumped_text, rule_added_text, rule_ch
 from connector.service.mapping_preview import PreviewReport, preview_mapping
 from connector.service.mappings import check_mapping_text, same_rules
 from connector.service.policies import version_problems as policy_version_problems
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 
 _saving = threading.Lock()  # one save at a time in this process: the check and the write are one step
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from connector.domain.mapping import MappingSet
 from connector.domain.periods import Period
 from connector.ledgers.beancount import BeancountNames, Document, Posted, balances
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,8 +39,8 @@ from connector.sources.credit_files import read_credit_lots, read_customer_credi
 from connector.sources.focus import FocusFileError, FocusOptions, read_focus
 from connector.sources.focus_files import FileLineage, fingerprint
 from connector.sources.invoices import read_invoice_file
-from connector.store.repositories import UnitOfWork
 from connector.store.tables import ImportRow
+from connector.store.unit_of_work import UnitOfWork
 
 
 class ImportContext(Protocol):

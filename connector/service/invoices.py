@@ -19,8 +19,8 @@ from connector.domain.periods import Period
 from connector.ledgers.port import Ledger
 from connector.service.runs import Clock
 from connector.sources.focus_files import fingerprint
-from connector.store.repositories import UnitOfWork
 from connector.store.tables import InvoiceRow
+from connector.store.unit_of_work import UnitOfWork
 
 INBOX_SUFFIXES = (".csv", ".json")
 

@@ -23,8 +23,8 @@ from connector.domain.errors import ConfigError, Problem, Severity, TokenbooksEr
 from connector.domain.mapping import MappingSet, parse_mapping
 from connector.domain.mapping_history import MappingHistory
 from connector.ledgers.port import Ledger
-from connector.store.repositories import UnitOfWork
 from connector.store.tables import MappingVersionRow
+from connector.store.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
 

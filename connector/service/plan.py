@@ -44,7 +44,7 @@ from connector.service.books import (
 from connector.service.runs import Clock
 from connector.store.bulk import paused_gc
 from connector.store.commitments import COMMITTED, CommitmentRepository
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 
 
 @dataclass

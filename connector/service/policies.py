@@ -23,8 +23,8 @@ from connector.domain.mapping import ROLES, Category, MappingSet
 from connector.domain.policy_file import parse_policies
 from connector.service.mappings import line_of, number_problems, read_controller_file, refused
 from connector.service.runs import Clock
-from connector.store.repositories import UnitOfWork
 from connector.store.tables import PolicyVersionRow
+from connector.store.unit_of_work import UnitOfWork
 
 
 def read_policies(path: Path) -> tuple[PolicySet | None, str, list[Problem]]:

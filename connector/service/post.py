@@ -18,7 +18,8 @@ from sqlalchemy.engine import Engine
 from connector.domain.errors import TokenbooksError
 from connector.ledgers.port import Ledger, LedgerJournal, PostOutcome, PostRequest, PostResult
 from connector.service.runs import Clock, Reporter, RunRecorder
-from connector.store.repositories import StoredJournal, UnitOfWork
+from connector.store.outbox import StoredJournal
+from connector.store.unit_of_work import UnitOfWork
 from connector.tracing import span
 
 REQUEST_ID_NAMESPACE = uuid.UUID("6f1c1f0e-3d2b-4d7a-9b59-3f0f6f2a9c11")

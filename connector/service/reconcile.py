@@ -40,8 +40,10 @@ from connector.domain.reconcile import (
 from connector.ledgers.port import Ledger, LedgerJournal
 from connector.service.books import role_targets
 from connector.service.runs import Clock, RunRecorder, exclusive
-from connector.store.repositories import StoredJournal, UnitOfWork, as_utc
+from connector.store.common import as_utc
+from connector.store.outbox import StoredJournal
 from connector.store.tables import InvoiceRow, ReconciliationRow
+from connector.store.unit_of_work import UnitOfWork
 
 Account = tuple[str, str]  # (provider, provider account)
 RECONCILED_KINDS = (*COST_KINDS, JournalKind.TRUE_UP)  # provider cost, and its invoice true-up

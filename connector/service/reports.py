@@ -26,7 +26,7 @@ from connector.domain.reports import (
 )
 from connector.service.books import BookOptions, books_input, role_targets
 from connector.service.policies import load_policy_history
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 
 REPORTS = {
     "spend": ("AI spend by month and category", ("month", "category", "currency", "amount")),

@@ -28,7 +28,7 @@ from connector import __version__
 from connector.domain.errors import REPORT_HINT, BusyError, unexpected_reason
 from connector.logs import end_run, start_run
 from connector.store.locks import entity_lock
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 
 
 class Reporter(Protocol):

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from connector.store.repositories import UnitOfWork
 from connector.store.tables import ConnectionRow, ReconciliationRow, RunRow
+from connector.store.unit_of_work import UnitOfWork
 
 OK_RUN_STATUSES = ("succeeded", "partial")  # the run's day is booked (a partial run's rest waits)
 NEEDS_A_LOOK = ("failed", "abandoned", "partial")  # a partial run left journals unposted: degraded

@@ -28,7 +28,7 @@ from connector.service.post import PostReport, post_pending
 from connector.service.pull import SourcePull, last_complete_day, pull_source, window_for
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter, exclusive
 from connector.sources.base import Source
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from connector.tracing import span
 
 

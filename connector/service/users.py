@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from connector.domain.errors import ConfigError, InputError
 from connector.domain.users import Role, User, username_problem
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
 MIN_PASSWORD = 12  # NIST SP 800-63B asks for at least 8; a console that posts to the books asks more

@@ -181,7 +181,7 @@ async def mappings_history(ctx: Ctx) -> Response:
 
 
 async def _history(ctx: Ctx, which: str) -> Response:
-    from connector.store.repositories import UnitOfWork
+    from connector.store.unit_of_work import UnitOfWork
 
     def versions() -> list:
         with UnitOfWork(ctx.app.engine) as uow:

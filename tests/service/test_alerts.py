@@ -19,8 +19,8 @@ from werkzeug.wrappers import Request, Response
 from connector.domain.alerts import Budget, crossings, parse_budgets, spikes
 from connector.service.alerts import raise_alerts
 from connector.service.sync import sync
-from connector.store.repositories import UnitOfWork
 from connector.store.tables import AlertRow
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 
 BUDGETS = """\

@@ -24,7 +24,7 @@ from connector.service.audit import trace, verify_chain
 from connector.service.exports import period_export, write_export
 from connector.service.sync import sync
 from connector.settings import secret_values
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.service.test_reconcile import invoice, reconcile
 

@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from connector.service.audit import verify_chain
 from connector.service.sync import sync
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 
 OCT1, OCT2 = date(2026, 10, 1), date(2026, 10, 2)

@@ -168,7 +168,7 @@ def test_a_beancount_entity_posts_into_its_file_once_and_reads_it_back(tmp_path)
 
 def first_request(application):
     from connector.ledgers.port import PostRequest
-    from connector.store.repositories import UnitOfWork
+    from connector.store.unit_of_work import UnitOfWork
 
     with UnitOfWork(application.engine) as uow:
         [stored] = uow.outbox.list(ENTITY)

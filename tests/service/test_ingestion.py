@@ -31,8 +31,8 @@ from connector.service.pull import pull_sources, sources_status
 from connector.settings import Settings
 from connector.sources.focus import FocusOptions, read_focus
 from connector.sources.openai import OpenAICostsSource
-from connector.store.repositories import UnitOfWork
 from connector.store.tables import ImportRow, InvoiceRow, QuarantineRow
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import Clock
 from tests.sources.builders import (
     OPENAI,

@@ -11,7 +11,7 @@ from connector.domain.periods import Period
 from connector.domain.planner import LedgerCalendar
 from connector.service.mapping_preview import coverage_report, preview_mapping
 from connector.service.mappings import check_mapping_file, load_history
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.service.mapping_support import (
     ENG_TO_SALES,

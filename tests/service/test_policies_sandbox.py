@@ -25,7 +25,7 @@ from connector.service.imports import record_credit_lot
 from connector.service.invoices import import_ledger_bills
 from connector.service.sync import sync
 from connector.settings import OpenAISettings, QuickBooksSettings, Settings
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.books_world import ENTITY, policies
 from tests.service.conftest import Clock, ScriptedSource
 from tests.service.test_qbo_resilience import approve

@@ -24,7 +24,7 @@ from connector.service.connections import connect_ledger, connection_health
 from connector.service.sync import SyncResult, sync
 from connector.settings import QuickBooksSettings, Settings
 from connector.store.connections import DatabaseVault
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.ledgers.conftest import wait_idle
 from tests.service.conftest import Clock, ScriptedSource
 from tests.support import MINIMAL_MAPPING, Browser, fact, free_port

@@ -11,7 +11,7 @@ from connector.service.reconcile import reconcile_period, reconcile_run
 from connector.service.runs import RunRecorder
 from connector.service.sync import sync
 from connector.settings import ToleranceSettings
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 
 OCT = Period(2026, 10)

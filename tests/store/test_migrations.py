@@ -10,8 +10,9 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from connector.service.audit import verify_chain
+from connector.store.audit_log import GENESIS_HASH, event_hash
 from connector.store.db import create_schema, current_revision, head_revision, make_engine, upgrade
-from connector.store.repositories import GENESIS_HASH, UnitOfWork, event_hash
+from connector.store.unit_of_work import UnitOfWork
 
 BASELINE = "0001"
 AT = datetime(2026, 10, 2, 2, 30, tzinfo=UTC)

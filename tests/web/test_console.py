@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from connector.domain.users import Role
 from connector.service.sync import sync
 from connector.service.users import disable_user, set_role
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.web.conftest import PASSWORD, csrf_of, sign_in
 

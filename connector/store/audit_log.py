@@ -1,0 +1,301 @@
+"""The audit log aggregate: runs, the append-only hash-chained event log, and alerts raised."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
+from sqlmodel import Session
+
+from connector.redaction import redact, redact_data
+from connector.store.common import as_utc, utcnow
+from connector.store.tables import (
+    AlertRow,
+    AuditChainRow,
+    EventRow,
+    RunRow,
+)
+
+GENESIS_HASH = "0" * 64
+
+
+# ------------------------------------------------------------------------------------------- runs, log
+
+
+class RunRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def start(
+        self,
+        run_id: str,
+        kind: str,
+        *,
+        entity: str | None,
+        params: dict,
+        actor: str,
+        code_version: str,
+        now: datetime,
+    ) -> RunRow:
+        row = RunRow(
+            id=run_id,
+            kind=kind,
+            entity=entity,
+            actor=actor,
+            started_at=now,
+            params=params,
+            code_version=code_version,
+        )
+        self.session.add(row)
+        return row
+
+    def finish(self, run_id: str, status: str, *, reason: str | None, stats: dict, now: datetime) -> None:
+        row = self.session.get(RunRow, run_id)
+        if row is None:
+            raise KeyError(run_id)
+        row.status, row.reason, row.stats, row.finished_at = status, reason, stats, now
+        self.session.add(row)
+
+    def get(self, run_id: str) -> RunRow | None:
+        return self.session.get(RunRow, run_id)
+
+    def starting_with(self, prefix: str, limit: int = 5) -> list[RunRow]:
+        """Runs whose id starts with `prefix` (a person types the first characters of an id)."""
+        query = (
+            select(RunRow).where(RunRow.id.startswith(prefix, autoescape=True)).order_by(RunRow.started_at)
+        )
+        return list(self.session.exec(query.limit(limit)).scalars())
+
+    def abandon_running(self, entity: str, *, now: datetime, reason: str) -> list[RunRow]:
+        """Mark the entity's runs still `running` as abandoned (call it holding the entity's lock)."""
+        rows = list(
+            self.session.exec(
+                select(RunRow).where(RunRow.entity == entity, RunRow.status == "running")
+            ).scalars()
+        )
+        for row in rows:
+            row.status, row.reason, row.finished_at = "abandoned", reason, now
+            self.session.add(row)
+        return rows
+
+    def last_per_entity(self, kind: str | None = None, statuses: Sequence[str] | None = None) -> list[RunRow]:
+        """The newest run of each entity (of one kind, with one of the statuses, when given)."""
+        newest = select(RunRow.entity, func.max(RunRow.started_at).label("started_at")).group_by(
+            RunRow.entity
+        )
+        if kind:
+            newest = newest.where(RunRow.kind == kind)
+        if statuses:
+            newest = newest.where(RunRow.status.in_(statuses))
+        newest_sub = newest.subquery()
+        query = select(RunRow).join(
+            newest_sub,
+            (RunRow.entity == newest_sub.c.entity) & (RunRow.started_at == newest_sub.c.started_at),
+        )
+        if kind:
+            query = query.where(RunRow.kind == kind)
+        if statuses:
+            query = query.where(RunRow.status.in_(statuses))
+        return list(self.session.exec(query.order_by(RunRow.entity)).scalars())
+
+    def between(self, first: datetime, last: datetime) -> list[RunRow]:
+        return list(
+            self.session.exec(
+                select(RunRow)
+                .where(RunRow.started_at >= first, RunRow.started_at <= last)
+                .order_by(RunRow.started_at)
+            ).scalars()
+        )
+
+    def status_counts(self) -> dict[tuple[str, str | None, str], int]:
+        """(kind, entity, status) → number of runs."""
+        rows = self.session.execute(
+            select(RunRow.kind, RunRow.entity, RunRow.status, func.count()).group_by(
+                RunRow.kind, RunRow.entity, RunRow.status
+            )
+        )
+        return {(kind, entity, status): count for kind, entity, status, count in rows}
+
+    def latest(self, limit: int = 20, kind: str | None = None) -> list[RunRow]:
+        query = select(RunRow)
+        if kind:
+            query = query.where(RunRow.kind == kind)
+        return list(self.session.exec(query.order_by(RunRow.started_at.desc()).limit(limit)).scalars())
+
+
+def event_hash(
+    prev_hash: str,
+    *,
+    at: datetime,
+    actor: str,
+    kind: str,
+    message: str,
+    data: dict,
+    run_id: str | None,
+    level: str = "info",
+    scheme: int = 2,
+) -> str:
+    """The hash of an event: sha256 over its canonical JSON and the previous event's hash.
+
+    Scheme 1 (events written before revision 0002) covers everything but the level; scheme 2 covers it too.
+    """
+    content = {
+        "prev": prev_hash,
+        "at": as_utc(at).isoformat(),
+        "actor": actor,
+        "kind": kind,
+        "message": message,
+        "data": data,
+        "run_id": run_id,
+    }
+    if scheme >= 2:
+        content["level"] = level
+    canonical = json.dumps(content, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def row_hash(row: EventRow) -> str:
+    return event_hash(
+        row.prev_hash,
+        at=row.at,
+        actor=row.actor,
+        kind=row.kind,
+        message=row.message,
+        data=row.data,
+        run_id=row.run_id,
+        level=row.level,
+        scheme=row.hash_scheme,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    last_event_id: int
+    last_hash: str
+    events: int
+
+
+class EventLog:
+    """The append-only, hash-chained run log.
+
+    Every append first updates the chain's head row: that takes SQLite's write lock or PostgreSQL's row
+    lock until the transaction ends, so concurrent writers append one after the other and the chain can
+    never fork (two events claiming the same predecessor).
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def append(
+        self,
+        kind: str,
+        message: str,
+        *,
+        run_id: str | None = None,
+        actor: str = "tokenbooks",
+        level: str = "info",
+        data: dict | None = None,
+        now: datetime | None = None,
+    ) -> EventRow:
+        at = as_utc(now or utcnow())
+        message = redact(message) or ""
+        data = redact_data(json.loads(json.dumps(data or {}, default=str)))
+        prev = self._lock_head()
+        digest = event_hash(
+            prev, at=at, actor=actor, kind=kind, message=message, data=data, run_id=run_id, level=level
+        )
+        row = EventRow(
+            run_id=run_id,
+            at=at,
+            actor=actor,
+            kind=kind,
+            level=level,
+            message=message,
+            data=data,
+            prev_hash=prev,
+            hash=digest,
+            hash_scheme=2,
+        )
+        self.session.add(row)
+        self.session.flush()
+        self.session.execute(
+            update(AuditChainRow)
+            .where(AuditChainRow.id == 1)
+            .values(last_event_id=row.id, last_hash=digest, updated_at=at)
+        )
+        return row
+
+    def _lock_head(self) -> str:
+        """Lock the chain's head for this transaction and return the hash the next event links to."""
+        bumped = self.session.execute(
+            update(AuditChainRow).where(AuditChainRow.id == 1).values(events=AuditChainRow.events + 1)
+        ).rowcount
+        if not bumped:  # a database created before the head existed: start it at its last event
+            last = self.session.execute(
+                select(EventRow.id, EventRow.hash).order_by(EventRow.id.desc())
+            ).first()
+            count = self.session.execute(select(func.count(EventRow.id))).scalar() or 0
+            self.session.execute(
+                insert(AuditChainRow).values(
+                    id=1,
+                    last_event_id=last[0] if last else 0,
+                    last_hash=last[1] if last else GENESIS_HASH,
+                    events=count + 1,
+                    updated_at=utcnow(),
+                )
+            )
+        return self.session.execute(select(AuditChainRow.last_hash).where(AuditChainRow.id == 1)).scalar_one()
+
+    def head(self) -> ChainHead | None:
+        row = self.session.execute(
+            select(AuditChainRow.last_event_id, AuditChainRow.last_hash, AuditChainRow.events)
+        ).first()
+        return ChainHead(*row) if row else None
+
+    def last_data(self, kind: str, **match: object) -> dict | None:
+        """The data of the newest event of `kind` whose data holds `match` (a few recent events are read)."""
+        rows = self.session.exec(
+            select(EventRow).where(EventRow.kind == kind).order_by(EventRow.id.desc()).limit(50)
+        )
+        for row in rows.scalars():
+            if all(row.data.get(k) == v for k, v in match.items()):
+                return row.data
+        return None
+
+    def for_run(self, run_id: str) -> list[EventRow]:
+        return list(
+            self.session.exec(
+                select(EventRow).where(EventRow.run_id == run_id).order_by(EventRow.id)
+            ).scalars()
+        )
+
+    def all(self) -> list[EventRow]:
+        return list(self.session.exec(select(EventRow).order_by(EventRow.id)).scalars())
+
+    def of_kind(self, kind: str, since: datetime | None = None) -> list[EventRow]:
+        """Every event of `kind` (from `since` on), oldest first."""
+        query = select(EventRow).where(EventRow.kind == kind)
+        if since is not None:
+            query = query.where(EventRow.at >= since)
+        return list(self.session.exec(query.order_by(EventRow.id)).scalars())
+
+    def for_runs(self, run_ids: Sequence[str]) -> list[EventRow]:
+        if not run_ids:
+            return []
+        query = select(EventRow).where(EventRow.run_id.in_(run_ids)).order_by(EventRow.id)
+        return list(self.session.exec(query).scalars())
+
+
+class AlertRepository:
+    """Alerts raised (once per subject and period) and where they were sent."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def for_period(self, entity: str, period: str) -> list[AlertRow]:
+        query = select(AlertRow).where(AlertRow.entity == entity, AlertRow.period == period)
+        return list(self.session.exec(query.order_by(AlertRow.raised_at)).scalars())
