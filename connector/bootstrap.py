@@ -47,6 +47,8 @@ from connector.sources.openai_usage import OpenAIUsageSource
 from connector.sources.prices import load_catalog
 from connector.store.connections import DatabaseVault
 from connector.store.db import create_schema, describe_url, has_schema, make_engine, missing_store
+from connector.store.port import Store
+from connector.store.unit_of_work import SqlStore
 
 Clock = Callable[[], datetime]
 ANTHROPIC_VERSION = "2023-06-01"  # the Admin API's required anthropic-version header
@@ -81,6 +83,11 @@ class App:
 
     def stop_requested(self) -> bool:
         return self.stopping.is_set()
+
+    @property
+    def store(self) -> Store:
+        """The store services take (`connector/store/port.py`), on this app's database."""
+        return SqlStore(self.engine)
 
     # ---------------------------------------------------------------------------------------- mapping
 

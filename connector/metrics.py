@@ -87,7 +87,7 @@ class StoreCollector(Collector):
 
         with UnitOfWork(self.app.engine) as uow:
             totals = store_totals(uow.session, OK_RUN_STATUSES)
-        status = service_status(self.app.engine, self.app.entities())
+        status = service_status(self.app.store, self.app.entities())
         yield _counter(
             "tokenbooks_runs",
             "Runs by kind, entity and final status.",

@@ -266,13 +266,8 @@ def alerts_list(
     limit: Annotated[int, typer.Option(help="How many.")] = 50, as_json: JsonFlag = False
 ) -> None:
     """Alerts raised so far, newest first, with what to do and where each was sent."""
-    from sqlalchemy import select
-
-    from connector.store.tables import AlertRow
-    from connector.store.unit_of_work import UnitOfWork
-
-    with plain_errors(as_json), UnitOfWork(_app_for(read_only=True).engine) as uow:
-        rows = list(uow.session.exec(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)).scalars())
+    with plain_errors(as_json), _app_for(read_only=True).store.unit_of_work() as uow:
+        rows = uow.alerts.newest(limit)
     records = [
         {
             "raised_at": r.raised_at,

@@ -18,7 +18,7 @@ from connector.domain.errors import InputError
 from connector.domain.journals import KEY_PATTERN
 from connector.domain.users import Involvement, approval_conflict
 from connector.service.runs import Clock, exclusive
-from connector.store.outbox import StoredJournal
+from connector.store.records import StoredJournal
 from connector.store.tables import JournalRow
 from connector.store.unit_of_work import UnitOfWork
 

@@ -38,7 +38,7 @@ from connector.service.policies import load_policy_history
 from connector.service.reconcile import reconcile_period, source_accounts
 from connector.service.runs import Reporter, RunRecorder, exclusive
 from connector.service.sync import SyncResult, sync
-from connector.store.outbox import PENDING_STATUSES
+from connector.store.records import PENDING_STATUSES
 from connector.store.unit_of_work import UnitOfWork
 
 

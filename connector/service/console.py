@@ -34,7 +34,7 @@ from connector.domain.journals import Journal
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.service.reports import run_report
-from connector.store.outbox import StoredJournal
+from connector.store.records import StoredJournal
 from connector.store.unit_of_work import UnitOfWork
 
 COGS, SUSPENSE = "AI COGS", "Suspense (unallocated)"

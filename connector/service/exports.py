@@ -35,7 +35,7 @@ from connector.domain.desired import COST_KINDS
 from connector.domain.journals import LedgerTarget
 from connector.domain.periods import Period
 from connector.store.classification import Lineage
-from connector.store.outbox import StoredJournal
+from connector.store.records import StoredJournal
 from connector.store.tables import JournalRow, PostingAttemptRow, RunRow
 from connector.store.unit_of_work import UnitOfWork
 

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from connector.domain.errors import TokenbooksError
 from connector.ledgers.port import Ledger, LedgerJournal, PostOutcome, PostRequest, PostResult
 from connector.service.runs import Clock, Reporter, RunRecorder
-from connector.store.outbox import StoredJournal
+from connector.store.records import StoredJournal
 from connector.store.unit_of_work import UnitOfWork
 from connector.tracing import span
 

@@ -23,7 +23,7 @@ from connector.domain.errors import InputError, TokenbooksError
 from connector.metrics import PULL_SECONDS
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
 from connector.sources.base import PullResult, Source, Window
-from connector.store.facts import ReplaceResult
+from connector.store.records import ReplaceResult
 from connector.store.unit_of_work import UnitOfWork
 from connector.tracing import span
 

@@ -41,7 +41,7 @@ from connector.ledgers.port import Ledger, LedgerJournal
 from connector.service.books import role_targets
 from connector.service.runs import Clock, RunRecorder, exclusive
 from connector.store.common import as_utc
-from connector.store.outbox import StoredJournal
+from connector.store.records import StoredJournal
 from connector.store.tables import InvoiceRow, ReconciliationRow
 from connector.store.unit_of_work import UnitOfWork
 

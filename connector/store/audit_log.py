@@ -7,12 +7,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlmodel import Session
 
+from connector.domain.alerts import Alert
 from connector.redaction import redact, redact_data
 from connector.store.common import as_utc, utcnow
+from connector.store.records import AlertRecord, RunRecord, record_of
 from connector.store.tables import (
     AlertRow,
     AuditChainRow,
@@ -82,7 +85,9 @@ class RunRepository:
             self.session.add(row)
         return rows
 
-    def last_per_entity(self, kind: str | None = None, statuses: Sequence[str] | None = None) -> list[RunRow]:
+    def last_per_entity(
+        self, kind: str | None = None, statuses: Sequence[str] | None = None
+    ) -> list[RunRecord]:
         """The newest run of each entity (of one kind, with one of the statuses, when given)."""
         newest = select(RunRow.entity, func.max(RunRow.started_at).label("started_at")).group_by(
             RunRow.entity
@@ -100,7 +105,9 @@ class RunRepository:
             query = query.where(RunRow.kind == kind)
         if statuses:
             query = query.where(RunRow.status.in_(statuses))
-        return list(self.session.exec(query.order_by(RunRow.entity)).scalars())
+        return [
+            record_of(row, RunRecord) for row in self.session.exec(query.order_by(RunRow.entity)).scalars()
+        ]
 
     def between(self, first: datetime, last: datetime) -> list[RunRow]:
         return list(
@@ -120,11 +127,12 @@ class RunRepository:
         )
         return {(kind, entity, status): count for kind, entity, status, count in rows}
 
-    def latest(self, limit: int = 20, kind: str | None = None) -> list[RunRow]:
+    def latest(self, limit: int = 20, kind: str | None = None) -> list[RunRecord]:
         query = select(RunRow)
         if kind:
             query = query.where(RunRow.kind == kind)
-        return list(self.session.exec(query.order_by(RunRow.started_at.desc()).limit(limit)).scalars())
+        rows = self.session.exec(query.order_by(RunRow.started_at.desc()).limit(limit)).scalars()
+        return [record_of(row, RunRecord) for row in rows]
 
 
 def event_hash(
@@ -296,6 +304,47 @@ class AlertRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def for_period(self, entity: str, period: str) -> list[AlertRow]:
+    def for_period(self, entity: str, period: str) -> list[AlertRecord]:
         query = select(AlertRow).where(AlertRow.entity == entity, AlertRow.period == period)
-        return list(self.session.exec(query.order_by(AlertRow.raised_at)).scalars())
+        return self._records(query.order_by(AlertRow.raised_at))
+
+    def newest(self, limit: int) -> list[AlertRecord]:
+        return self._records(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit))
+
+    def unsent(self) -> list[AlertRecord]:
+        """The alerts no channel has accepted yet, oldest first."""
+        return self._records(select(AlertRow).where(AlertRow.sent_at.is_(None)).order_by(AlertRow.id))
+
+    def dedup_keys(self) -> set[str]:
+        """Every alert's dedup key: an alert is raised once per subject and period."""
+        return set(self.session.exec(select(AlertRow.dedup_key)).scalars())
+
+    def add(self, alert: Alert, *, now: datetime, run_id: str | None) -> None:
+        self.session.add(
+            AlertRow(
+                dedup_key=alert.dedup_key,
+                kind=alert.kind,
+                entity=alert.entity,
+                subject=alert.subject,
+                period=alert.period,
+                severity=alert.severity,
+                message=alert.message,
+                action=alert.action,
+                data=dict(alert.data),
+                raised_at=now,
+                run_id=run_id,
+            )
+        )
+
+    def delivered(
+        self, alert_id: int, channels: list[str], error: str | None, sent_at: datetime | None
+    ) -> None:
+        """Where an alert went (`sent_at` set when a channel accepted it) and the last channel error."""
+        row = self.session.get(AlertRow, alert_id)  # through the ORM: the error is redacted on flush
+        if row is None:
+            raise KeyError(alert_id)
+        row.channels, row.last_error, row.sent_at = channels, error, sent_at
+        self.session.add(row)
+
+    def _records(self, query: Any) -> list[AlertRecord]:
+        return [record_of(row, AlertRecord) for row in self.session.exec(query).scalars()]

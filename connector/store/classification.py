@@ -23,6 +23,7 @@ from connector.domain.mapping_history import VersionSpan
 from connector.store.bulk import BulkInsert
 from connector.store.common import chunks, utcnow
 from connector.store.facts import ALLOCATIONS, FACTS, StoredFact
+from connector.store.records import AllocationRecord
 from connector.store.tables import (
     AllocationRow,
     FactRow,
@@ -192,6 +193,14 @@ class AllocationRepository:
                 if row[0] in ids:
                     stored[row[0]].add(tuple(row[1:]))
         return stored
+
+    def between(self, entity: str, first_day: date, last_day: date) -> list[AllocationRecord]:
+        """The entity's allocations posted from `first_day` to `last_day` (the alerts' totals)."""
+        c = ALLOCATIONS.c
+        query = select(c.provider, c.posting_date, c.category, c.target_key, c.amount).where(
+            c.entity == entity, c.posting_date >= first_day, c.posting_date <= last_day
+        )
+        return [AllocationRecord(*row) for row in self.session.connection().execute(query)]
 
     def for_bucket(self, bucket: Bucket) -> list[AllocationRow]:
         return list(

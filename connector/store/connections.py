@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Engine
@@ -29,11 +30,30 @@ from sqlmodel import Session
 
 from connector.domain.errors import BusyError
 from connector.ledgers.tokens import TokenCipher, TokenSet
+from connector.store.records import ConnectionRecord, record_of
 from connector.store.tables import ConnectionRow
 
 LEASE = timedelta(seconds=120)  # longer than any token call (60 s timeout), short enough to outlive a crash
 LEASE_WAIT_SECONDS = 150.0  # float ok: seconds
 LEASE_POLL_SECONDS = 0.05  # float ok: seconds
+
+
+class ConnectionRepository:
+    """Ledger connections as health records, inside a unit of work (the tokens stay in the vault)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def all(self) -> list[ConnectionRecord]:
+        return self._records(select(ConnectionRow).order_by(ConnectionRow.id))
+
+    def for_entity(self, entity: str) -> list[ConnectionRecord]:
+        return self._records(
+            select(ConnectionRow).where(ConnectionRow.entity == entity).order_by(ConnectionRow.id)
+        )
+
+    def _records(self, query: Any) -> list[ConnectionRecord]:
+        return [record_of(row, ConnectionRecord) for row in self.session.exec(query).scalars()]
 
 
 def _wall_clock() -> datetime:

@@ -24,6 +24,7 @@ from connector.domain.facts import ChargeCategory, CostBasis, Dimensions, Fact
 from connector.domain.usage import Usage
 from connector.store.bulk import BulkInsert, driver_value, paused_gc, result_converter
 from connector.store.common import chunks
+from connector.store.records import ReplaceResult, StoredFact
 from connector.store.tables import (
     AllocationRow,
     BookmarkRow,
@@ -33,26 +34,6 @@ from connector.store.tables import (
 )
 
 # ------------------------------------------------------------------------------------------------ facts
-
-
-class StoredFact(NamedTuple):  # a NamedTuple: a month of them is built per plan
-    id: int
-    fact: Fact
-
-
-@dataclass(frozen=True, slots=True)
-class ReplaceResult:
-    """What a re-pull of a window did to the stored facts."""
-
-    inserted: int = 0
-    restated: int = 0
-    unchanged: int = 0
-    withdrawn: int = 0
-    changed_days: frozenset[date] = frozenset()  # posting days whose facts changed
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.inserted or self.restated or self.withdrawn)
 
 
 # Bulk reads and writes of facts and allocations go through the tables, below the ORM: rows as tuples

@@ -21,6 +21,7 @@ from connector.domain.credits import (
 )
 from connector.domain.imports import QuarantinedRow
 from connector.domain.prepaid import lot_order
+from connector.store.records import ReconciliationRecord, record_of
 from connector.store.tables import (
     CreditLotRow,
     CustomerCreditEventRow,
@@ -90,7 +91,14 @@ class ReconciliationRepository:
     def add(self, row: ReconciliationRow) -> None:
         self.session.add(row)
 
-    def latest(self, entity: str, period: str) -> list[ReconciliationRow]:
+    def latest_period(self, entity: str) -> str | None:
+        """The newest period the entity has reconciled, as YYYY-MM."""
+        return self.session.execute(
+            select(func.max(ReconciliationRow.period)).where(ReconciliationRow.entity == entity)
+        ).scalar()
+
+    def latest(self, entity: str, period: str) -> list[ReconciliationRecord]:
+        """The newest reconciliation of each provider account of the entity in `period`."""
         rows = list(
             self.session.exec(
                 select(ReconciliationRow)
@@ -103,7 +111,7 @@ class ReconciliationRepository:
             key = (row.provider, row.provider_account)
             if key not in seen:
                 seen.add(key)
-                latest.append(row)
+                latest.append(record_of(row, ReconciliationRecord))
         return latest
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -25,6 +24,7 @@ from connector.domain.journals import (
     serial_of,
 )
 from connector.domain.money import ZERO
+from connector.store.records import ACTIVE_STATUSES, PENDING_STATUSES, StoredJournal
 from connector.store.tables import (
     ContributionRow,
     JournalLineRow,
@@ -33,23 +33,6 @@ from connector.store.tables import (
 )
 
 # ------------------------------------------------------------------------------------------------ outbox
-
-
-@dataclass(frozen=True, slots=True)
-class StoredJournal:
-    id: int
-    journal: Journal
-    status: str
-    ledger: str
-    ledger_id: str | None
-    generation: int
-    attempts: int
-    hold_reason: str | None
-    last_error: str | None
-
-
-ACTIVE_STATUSES = ("planned", "held", "posting", "posted", "failed")  # all but "rejected"
-PENDING_STATUSES = ("planned", "posting", "failed")
 
 
 class OutboxRepository:

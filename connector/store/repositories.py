@@ -6,8 +6,13 @@ against it still imports while other branches merge (issue 15). New code imports
 from connector.store.audit_log import GENESIS_HASH, ChainHead, EventLog, RunRepository, event_hash, row_hash
 from connector.store.classification import Lineage
 from connector.store.common import as_utc, utcnow
-from connector.store.facts import ReplaceResult, StoredFact
-from connector.store.outbox import ACTIVE_STATUSES, PENDING_STATUSES, StoredJournal
+from connector.store.records import (
+    ACTIVE_STATUSES,
+    PENDING_STATUSES,
+    ReplaceResult,
+    StoredFact,
+    StoredJournal,
+)
 from connector.store.unit_of_work import UnitOfWork
 
 __all__ = [

@@ -6,6 +6,7 @@ journal and its contributions, land together or not at all.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -18,6 +19,7 @@ from connector.store.classification import (
     MappingVersionRepository,
     PolicyVersionRepository,
 )
+from connector.store.connections import ConnectionRepository
 from connector.store.facts import BookmarkRepository, FactRepository, RawPayloadRepository, UsageRepository
 from connector.store.inputs import (
     CreditLotRepository,
@@ -26,11 +28,25 @@ from connector.store.inputs import (
     InvoiceRepository,
     ReconciliationRepository,
 )
+from connector.store.locks import entity_lock
 from connector.store.outbox import OutboxRepository
 
 
+class SqlStore:
+    """The store on a database (SQLite or PostgreSQL): units of work, and the entity lock."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.engine)
+
+    def entity_lock(self, entity: str) -> AbstractContextManager[bool]:
+        return entity_lock(self.engine, entity)
+
+
 class UnitOfWork:
-    """One transaction over the store, with every repository bound to it."""
+    """One transaction over the store, with every repository bound to it (`connector/store/port.py`)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -56,6 +72,7 @@ class UnitOfWork:
         self.customer_credits = CustomerCreditRepository(self.session)
         # policies (issue 5)
         self.policies = PolicyVersionRepository(self.session)
+        self.connections = ConnectionRepository(self.session)
         # the web console (issue 14); imported here so the console's store stays in its own module
         from connector.store.console_reads import ConsoleReads
         from connector.store.users import UserRepository

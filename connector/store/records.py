@@ -1,0 +1,150 @@
+"""Read models: what the store hands to services and pages instead of table rows.
+
+Frozen dataclasses with the columns a reader needs (named as the columns are, so a page that read a row
+reads the record unchanged), and nothing a reader must not see (a connection's token ciphertext stays in
+the store). Built from rows by `record_of`; this module imports no SQL so services and the fake unit of
+work can use it freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, NamedTuple, TypeVar
+
+from connector.domain.facts import Fact
+from connector.domain.journals import Journal
+
+Record = TypeVar("Record")
+
+
+def record_of(row: Any, kind: type[Record]) -> Record:
+    """The read model `kind` of a table row (or of any object with the same attributes)."""
+    return kind(**{f.name: getattr(row, f.name) for f in fields(kind)})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: str
+    kind: str
+    entity: str | None
+    actor: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str  # running | succeeded | failed | partial | abandoned
+    reason: str | None
+    params: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+    code_version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationRecord:
+    id: int
+    run_id: str | None
+    entity: str
+    provider: str
+    provider_account: str
+    period: str
+    currency: str
+    provider_cost: Decimal
+    invoice_total: Decimal | None
+    posted_total: Decimal
+    ledger_total: Decimal | None
+    status: str
+    findings: list
+    created_at: datetime
+    coverage: Decimal | None
+    variance: Decimal | None
+    tolerance: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRecord:
+    """A ledger connection's health (its tokens stay in the store, encrypted)."""
+
+    id: int
+    ledger: str
+    entity: str
+    company_id: str
+    company_name: str | None
+    status: str  # ok | reconnect_needed
+    last_error: str | None
+    updated_at: datetime
+    access_expires_at: datetime | None
+    refresh_expires_at: datetime | None
+    connected_at: datetime | None
+    refreshed_at: datetime | None
+    last_success_at: datetime | None
+    last_error_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    id: int
+    dedup_key: str
+    kind: str  # run_failed | reconnect_needed | suspense | reconciliation_variance | spend_spike | budget
+    entity: str | None
+    subject: str
+    period: str
+    severity: str
+    message: str
+    action: str
+    data: dict
+    raised_at: datetime
+    sent_at: datetime | None
+    channels: list
+    last_error: str | None
+    run_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationRecord:
+    """One stored allocation, as the alerts' totals need it (suspense per provider, spend per cost center)."""
+
+    provider: str
+    posting_date: date
+    category: str
+    target_key: str
+    amount: Decimal
+
+
+# ------------------------------------------------------------------------------ facts, outbox, imports
+
+
+class StoredFact(NamedTuple):  # a NamedTuple: a month of them is built per plan
+    id: int
+    fact: Fact
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceResult:
+    """What a re-pull of a window did to the stored facts."""
+
+    inserted: int = 0
+    restated: int = 0
+    unchanged: int = 0
+    withdrawn: int = 0
+    changed_days: frozenset[date] = frozenset()  # posting days whose facts changed
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.inserted or self.restated or self.withdrawn)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredJournal:
+    id: int
+    journal: Journal
+    status: str
+    ledger: str
+    ledger_id: str | None
+    generation: int
+    attempts: int
+    hold_reason: str | None
+    last_error: str | None
+
+
+ACTIVE_STATUSES = ("planned", "held", "posting", "posted", "failed")  # all but "rejected"
+PENDING_STATUSES = ("planned", "posting", "failed")
