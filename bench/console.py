@@ -157,9 +157,7 @@ def build(folder: Path, per_day: int, day_facts: int) -> tuple:
         day = FIRST + timedelta(days=offset)
         clock.now = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC).replace(hour=2)
         sync(app, entity="acme-us", since=day, until=day)
-    add_user(
-        app.engine, clock, username="bench", role=Role.AUDITOR, by="bench", password="benchmark-password"
-    )
+    add_user(app.store, clock, username="bench", role=Role.AUDITOR, by="bench", password="benchmark-password")
     return app, heavy, time.perf_counter() - started
 
 

@@ -103,7 +103,7 @@ class App:
     def mapping_history(self) -> MappingHistory:
         """Every mapping version used before, and the current file as the newest (see load_history)."""
         mapping, text = self.mapping()
-        return load_history(self.engine, mapping, text)
+        return load_history(self.store, mapping, text)
 
     def entities(self) -> list[str]:
         return [e.id for e in self.mapping()[0].entities]
@@ -155,7 +155,7 @@ class App:
 
     def policy_history(self) -> PolicyHistory:
         """Every policies version used before, and the current file as the newest."""
-        return load_policy_history(self.engine, *self.policies())
+        return load_policy_history(self.store, *self.policies())
 
     def default_start(self, provider: str, until: date) -> date:
         """Where a source of `provider` with no bookmark starts: that provider's configured start date

@@ -35,7 +35,6 @@ from connector.domain.errors import REPORT_HINT, BusyError, TokenbooksError, une
 from connector.domain.periods import Period
 from connector.store.connections import lease_owner
 from connector.store.job_claims import JobClaims
-from connector.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger("tokenbooks.serve")
 
@@ -223,7 +222,7 @@ def missed_nightly(app: Any, spec: JobSpec, now: datetime) -> bool:
     due = last_fire_time(spec.trigger, now, grace)
     if due is None:
         return False
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         runs = [r for r in uow.runs.latest(50, kind="sync") if r.entity == spec.entity]
     return not any(r.started_at >= due and r.status in ("succeeded", "partial") for r in runs)
 

@@ -28,11 +28,10 @@ def runs_command(
     as_json: JsonFlag = False,
 ) -> None:
     """The sync log: recent runs with their outcome and reason, or one run's events."""
-    from connector.store.unit_of_work import UnitOfWork
 
     with plain_errors(as_json):
         application = _app_for(read_only=True)
-        with UnitOfWork(application.engine) as uow:
+        with application.store.unit_of_work() as uow:
             if run_id:
                 run = _one_run(uow, run_id)
                 rows = [

@@ -35,7 +35,6 @@ from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.service.reports import run_report
 from connector.store.records import StoredJournal
-from connector.store.unit_of_work import UnitOfWork
 
 COGS, SUSPENSE = "AI COGS", "Suspense (unallocated)"
 OPEX = ("R&D", "Sales & Marketing", "G&A")
@@ -113,7 +112,7 @@ def overview(app: Any, entity: str, months: int = 12) -> Overview:
         period = period.next()
     close = last.previous()
     checklist = close_checklist(app, entity, close)
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         last_sync = uow.console.last_run(entity, "sync")
         runs, _ = uow.console.runs(entity=entity, page=Page(1, 1))
         connections = [c for c in uow.console.connections() if c.entity == entity]
@@ -171,7 +170,7 @@ def close_checklist(app: Any, entity: str, period: Period) -> Checklist:
 
 
 def reconciliation(app: Any, entity: str, period: Period) -> list[ReconciliationLine]:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         rows = uow.reconciliations.latest(entity, str(period))
     lines = []
     for r in rows:
@@ -203,7 +202,7 @@ def reconciliation(app: Any, entity: str, period: Period) -> list[Reconciliation
 def runs_page(
     app: Any, *, entity: str | None, kind: str | None, status: str | None, page: Page
 ) -> tuple[list[RunSummary], int, list[str]]:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         runs, count = uow.console.runs(entity=entity, kind=kind, status=status, page=page)
         return runs, count, uow.console.run_kinds()
 
@@ -217,7 +216,7 @@ class RunDetail:
 
 
 def run_detail(app: Any, run_id: str) -> RunDetail:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         run = uow.console.run(run_id)
         if run is None:
             raise InputError(f"there is no run {run_id}", fix="pick a run from the sync log")
@@ -240,7 +239,7 @@ class JournalFilter:
 def journals_page(
     app: Any, entity: str, chosen: JournalFilter, page: Page
 ) -> tuple[list[JournalSummary], int, list[str]]:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         journals, count = uow.console.journals(
             entity,
             first_day=chosen.period.first_day if chosen.period else None,
@@ -262,7 +261,7 @@ class JournalDetail:
 
 
 def journal_detail(app: Any, entity: str, key: str) -> JournalDetail:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         summary = uow.console.journal(entity, key)
         stored = uow.outbox.by_key(entity, key)
         chart = uow.charts.get(entity)
@@ -295,13 +294,13 @@ def line_lineage(app: Any, entity: str, key: str, line_no: int, page: Page) -> L
     category_targets = {c.bucket.target for c in journal.contributions}
     balancing = line.target not in category_targets
     contributions = [c for c in journal.contributions if balancing or c.bucket.target == line.target]
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         buckets = [(c.bucket, c.amount, uow.console.lineage(c.bucket, page)) for c in contributions[:20]]
     return LineLineage(detail, line_no, balancing, buckets)
 
 
 def payload(app: Any, payload_id: int) -> PayloadDetail:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         found = uow.console.payload(payload_id)
     if found is None:
         raise InputError(f"there is no raw payload {payload_id}", fix="follow a link from a journal line")
@@ -311,5 +310,5 @@ def payload(app: Any, payload_id: int) -> PayloadDetail:
 def audit_events(
     app: Any, *, kind_prefix: str | None, actor: str | None, page: Page
 ) -> tuple[list[AuditEvent], int]:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         return uow.console.events(kind_prefix=kind_prefix, actor=actor, page=page)

@@ -33,7 +33,6 @@ from connector.service.mapping_file import bumped_text, rule_added_text, rule_ch
 from connector.service.mapping_preview import PreviewReport, preview_mapping
 from connector.service.mappings import check_mapping_text, same_rules
 from connector.service.policies import version_problems as policy_version_problems
-from connector.store.unit_of_work import UnitOfWork
 
 _saving = threading.Lock()  # one save at a time in this process: the check and the write are one step
 
@@ -99,7 +98,7 @@ def check_mapping(app: Any, text: str) -> Candidate:
 
 
 def newest_version(app: Any) -> int:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         return max((row.version for row in uow.mappings.all()), default=0)
 
 
@@ -253,7 +252,7 @@ def preview(
             f"the ledger's lock date could not be read ({exc.message}): journals are dated as if open"
         )
     report = preview_mapping(
-        app.engine,
+        app.store,
         history=app.mapping_history(),
         candidate=candidate.mapping,
         entity=entity,
@@ -304,7 +303,7 @@ def save_mapping(app: Any, *, text: str, base_hash: str, author: str) -> Candida
 def _refuse_conflict(app: Any, which: str, current: FileState, base_hash: str) -> None:
     if current.hash == base_hash:
         return
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         saved = uow.console.events_of_kind([f"{which}.saved"], limit=1)
     who = (
         f"{saved[0].actor} saved version {saved[0].data.get('version')} at {saved[0].at:%Y-%m-%d %H:%M} UTC"
@@ -336,7 +335,7 @@ def _write(
             fix="the console needs the file writable by its user (a read-only ConfigMap cannot be edited here)",
         ) from None
     diff = line_diff(current.text, text)
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         uow.events.append(
             f"{which}.saved",
             f"{which} version {version} (effective {effective_from}) saved in the console by {author}: {note}",
@@ -368,7 +367,7 @@ def check_policies(app: Any, text: str) -> Candidate:
     policies, problems = parse_policies(text, str(path))
     problems = list(problems)
     if policies is not None:
-        with UnitOfWork(app.engine) as uow:
+        with app.store.unit_of_work() as uow:
             problems += policy_version_problems(policies, uow.policies.all(), text)
     return Candidate("policies", text, current.hash, "", problems)
 

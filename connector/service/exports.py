@@ -28,16 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 
 from connector.domain.chart import LedgerChart
 from connector.domain.desired import COST_KINDS
 from connector.domain.journals import LedgerTarget
 from connector.domain.periods import Period
 from connector.store.classification import Lineage
+from connector.store.port import Store, UnitOfWork
 from connector.store.records import StoredJournal
 from connector.store.tables import JournalRow, PostingAttemptRow, RunRow
-from connector.store.unit_of_work import UnitOfWork
 
 REDACTED = "[redacted]"
 FORMATS = ("csv", "json", "xlsx", "html")
@@ -80,10 +79,10 @@ class PeriodExport:
 
 
 def period_export(
-    engine: Engine, *, entity: str, period: Period, secrets: Iterable[str] = (), currency: str = "USD"
+    store: Store, *, entity: str, period: Period, secrets: Iterable[str] = (), currency: str = "USD"
 ) -> PeriodExport:
     """Everything an auditor needs about one entity's month, secrets removed."""
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         journals = _journals(uow, entity, period)
         ids = [j.id for j in journals]
         stored = {j.id: uow.outbox.by_key(entity, j.key) for j in journals}

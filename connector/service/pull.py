@@ -17,14 +17,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy.engine import Engine
-
 from connector.domain.errors import InputError, TokenbooksError
 from connector.metrics import PULL_SECONDS
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
 from connector.sources.base import PullResult, Source, Window
+from connector.store.port import Store
 from connector.store.records import ReplaceResult
-from connector.store.unit_of_work import UnitOfWork
 from connector.tracing import span
 
 
@@ -47,11 +45,11 @@ def bookmark_id(source: str, provider_account: str) -> str:
 
 
 def window_for(
-    source: Source, engine: Engine, *, since: date | None, until: date, default_start: date
+    source: Source, store: Store, *, since: date | None, until: date, default_start: date
 ) -> Window:
     """The days to pull: from `since` (or the bookmark), minus the lag re-read every run, to `until`."""
     if since is None:
-        with UnitOfWork(engine) as uow:
+        with store.unit_of_work() as uow:
             mark = uow.bookmarks.get(bookmark_id(source.name, source.provider_account))
         since = date.fromisoformat(mark) + timedelta(days=1) if mark else default_start
     since = min(since, until)
@@ -62,7 +60,7 @@ def pull_source(
     source: Source,
     window: Window,
     *,
-    engine: Engine,
+    store: Store,
     recorder: RunRecorder,
     clock: Clock,
     reporter: Reporter,
@@ -85,7 +83,7 @@ def pull_source(
         ):
             result = source.pull(window, progress=lambda done, label: reporter.progress(label, done))
     except TokenbooksError as exc:
-        _record_source_error(engine, source, str(exc), clock)
+        _record_source_error(store, source, str(exc), clock)
         raise
     if result.errors:
         # the problems' own fixes are listed with them (`problems`); the message states each once, so a
@@ -93,13 +91,13 @@ def pull_source(
         message = f"{source.name} window {window.first_day}..{window.last_day} refused: " + "; ".join(
             p.describe() for p in result.errors[:5]
         )
-        _record_source_error(engine, source, message, clock)
+        _record_source_error(store, source, message, clock)
         raise InputError(
             message,
             problems=result.errors,
             fix="nothing from this window was stored; the next run reads it again",
         )
-    replaced, usage = _store(result, engine, recorder.run_id, clock)
+    replaced, usage = _store(result, store, recorder.run_id, clock)
     warnings = [str(p) for p in result.problems if not p.is_error]
     for warning in warnings:
         recorder.event("pull.warning", warning, level="warning", data={"source": source.name})
@@ -132,10 +130,10 @@ def pull_source(
 
 
 def _store(
-    result: PullResult, engine: Engine, run_id: str, clock: Clock
+    result: PullResult, store: Store, run_id: str, clock: Clock
 ) -> tuple[ReplaceResult, ReplaceResult]:
     now = clock()
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         raw_ids: dict[str, int] = {}
         for page in result.pages:
             payload_id = uow.raw.add(
@@ -174,8 +172,8 @@ def _store(
     return replaced, usage
 
 
-def _record_source_error(engine: Engine, source: Source, message: str, clock: Clock) -> None:
-    with UnitOfWork(engine) as uow:
+def _record_source_error(store: Store, source: Source, message: str, clock: Clock) -> None:
+    with store.unit_of_work() as uow:
         uow.bookmarks.record_error(bookmark_id(source.name, source.provider_account), message, clock())
         uow.commit()
 
@@ -184,7 +182,7 @@ def _record_source_error(engine: Engine, source: Source, message: str, clock: Cl
 
 
 class PullContext(Protocol):
-    engine: Engine
+    store: Store
     clock: Clock
     actor: str
 
@@ -227,13 +225,13 @@ def pull_sources(
     reporter = reporter or SilentReporter()
     until = until or last_complete_day(ctx)
     params = {"entity": entity, "providers": sorted(providers or []), "since": str(since) if since else None}
-    recorder = RunRecorder(ctx.engine, ctx.clock, actor=ctx.actor, kind="pull", entity=entity, params=params)
+    recorder = RunRecorder(ctx.store, ctx.clock, actor=ctx.actor, kind="pull", entity=entity, params=params)
     run = PullRun(recorder.run_id, entity)
     chosen = [s for s in ctx.sources(entity) if providers is None or s.provider in providers]
     for source in chosen:
         window = window_for(
             source,
-            ctx.engine,
+            ctx.store,
             since=since,
             until=until,
             default_start=ctx.default_start(source.provider, until),
@@ -241,7 +239,7 @@ def pull_sources(
         try:
             run.pulls.append(
                 pull_source(
-                    source, window, engine=ctx.engine, recorder=recorder, clock=ctx.clock, reporter=reporter
+                    source, window, store=ctx.store, recorder=recorder, clock=ctx.clock, reporter=reporter
                 )
             )
         except TokenbooksError as exc:
@@ -277,9 +275,9 @@ class SourceStatus:
     configured: bool
 
 
-def sources_status(engine: Engine, sources: list[Source]) -> list[SourceStatus]:
+def sources_status(store: Store, sources: list[Source]) -> list[SourceStatus]:
     """Every configured source and every bookmark the store holds (FOCUS imports included)."""
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         marks = {row.source_id: row for row in uow.bookmarks.all()}
     wanted = [bookmark_id(s.name, s.provider_account) for s in sources]
     statuses = []

@@ -16,9 +16,8 @@ from decimal import Decimal
 from functools import partial
 from typing import Protocol
 
-from sqlalchemy.engine import Engine
-
 from connector.domain.accounting_policy import BUILT_IN, PolicyHistory
+from connector.domain.audit_chain import as_utc
 from connector.domain.desired import COST_KINDS, usage_costs
 from connector.domain.errors import TokenbooksError
 from connector.domain.facts import CostBasis
@@ -40,10 +39,9 @@ from connector.domain.reconcile import (
 from connector.ledgers.port import Ledger, LedgerJournal
 from connector.service.books import role_targets
 from connector.service.runs import Clock, RunRecorder, exclusive
-from connector.store.common import as_utc
+from connector.store.port import Store, UnitOfWork
 from connector.store.records import StoredJournal
 from connector.store.tables import InvoiceRow, ReconciliationRow
-from connector.store.unit_of_work import UnitOfWork
 
 Account = tuple[str, str]  # (provider, provider account)
 RECONCILED_KINDS = (*COST_KINDS, JournalKind.TRUE_UP)  # provider cost, and its invoice true-up
@@ -71,7 +69,7 @@ class _Figures:
 
 
 def reconcile_period(
-    engine: Engine,
+    store: Store,
     *,
     mapping: MappingSet,
     entity: str,
@@ -93,7 +91,7 @@ def reconcile_period(
     checklist shows. An invoice for a provider account that no configured source, fact or credit lot
     knows is named as such (status `unknown_account`), not shown as a silent extra column."""
     figures: dict[Account, _Figures] = defaultdict(_Figures)
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         stored = uow.facts.current(entity, period.first_day, period.last_day)
         journals = uow.outbox.for_bucket_periods(entity, period.first_day, period.last_day)
         invoices = uow.invoices.for_period(entity, str(period))
@@ -112,7 +110,7 @@ def reconcile_period(
     journals = [s for s in journals if _reconciled_amount(s.journal, period) or _trued_up(s.journal, period)]
     _posted(figures, journals, period)
     if ledger is not None:
-        _read_back(figures, journals, ledger, mapping, entity, period, engine, recorder, clock)
+        _read_back(figures, journals, ledger, mapping, entity, period, store, recorder, clock)
     results = [
         reconcile(
             ReconInput(
@@ -137,7 +135,7 @@ def reconcile_period(
         )
         for (provider, account), f in sorted(figures.items())
     ]
-    _store(engine, results, recorder, clock)
+    _store(store, results, recorder, clock)
     return results
 
 
@@ -258,7 +256,7 @@ def _read_back(
     mapping: MappingSet,
     entity: str,
     period: Period,
-    engine: Engine,
+    store: Store,
     recorder: RunRecorder,
     clock: Clock,
 ) -> None:
@@ -280,7 +278,7 @@ def _read_back(
         copy = held.get(stored.journal.key)
         if copy is None:
             f.drifted.append(f"{stored.journal.key} (missing)")
-            _queue_again(engine, stored, recorder, clock)
+            _queue_again(store, stored, recorder, clock)
             continue
         if sorted(ln.amount for ln in copy.lines) != sorted(ln.amount for ln in stored.journal.lines):
             f.drifted.append(f"{stored.journal.key} (changed)")
@@ -306,8 +304,8 @@ def _ledger_usage_amount(copy: LedgerJournal, counter_ids: set[str]) -> Decimal:
     return -sum((ln.amount for ln in copy.lines if ln.account in counter_ids), ZERO)
 
 
-def _queue_again(engine: Engine, stored: StoredJournal, recorder: RunRecorder, clock: Clock) -> None:
-    with UnitOfWork(engine) as uow:
+def _queue_again(store: Store, stored: StoredJournal, recorder: RunRecorder, clock: Clock) -> None:
+    with store.unit_of_work() as uow:
         uow.outbox.replan(stored.id, run_id=recorder.run_id)
         uow.commit()
     recorder.event(
@@ -318,8 +316,8 @@ def _queue_again(engine: Engine, stored: StoredJournal, recorder: RunRecorder, c
     )
 
 
-def _store(engine: Engine, results: list[ReconResult], recorder: RunRecorder, clock: Clock) -> None:
-    with UnitOfWork(engine) as uow:
+def _store(store: Store, results: list[ReconResult], recorder: RunRecorder, clock: Clock) -> None:
+    with store.unit_of_work() as uow:
         for r in results:
             d = r.input
             uow.reconciliations.add(
@@ -350,7 +348,7 @@ def _store(engine: Engine, results: list[ReconResult], recorder: RunRecorder, cl
 
 
 class ReconcileContext(Protocol):
-    engine: Engine
+    store: Store
     clock: Clock
     actor: str
 
@@ -376,9 +374,9 @@ def reconcile_run(
     ctx: ReconcileContext, *, entity: str, period: Period, read_back: bool = True
 ) -> list[ReconResult]:
     """A recorded reconciliation run of one entity and month, holding the entity's lock."""
-    with exclusive(ctx.engine, ctx.clock, entity=entity, kind="reconcile", actor=ctx.actor):
+    with exclusive(ctx.store, ctx.clock, entity=entity, kind="reconcile", actor=ctx.actor):
         recorder = RunRecorder(
-            ctx.engine,
+            ctx.store,
             ctx.clock,
             actor=ctx.actor,
             kind="reconcile",
@@ -388,7 +386,7 @@ def reconcile_run(
         try:
             mapping, _ = ctx.mapping()
             results = reconcile_period(
-                ctx.engine,
+                ctx.store,
                 mapping=mapping,
                 entity=entity,
                 period=period,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,18 +12,16 @@ from sqlalchemy import func, insert, select, update
 from sqlmodel import Session
 
 from connector.domain.alerts import Alert
+from connector.domain.audit_chain import GENESIS_HASH, as_utc, event_hash
 from connector.redaction import redact, redact_data
-from connector.store.common import as_utc, utcnow
-from connector.store.records import AlertRecord, RunRecord, record_of
+from connector.store.common import utcnow
+from connector.store.records import AlertRecord, EventRecord, RunRecord, record_of
 from connector.store.tables import (
     AlertRow,
     AuditChainRow,
     EventRow,
     RunRow,
 )
-
-GENESIS_HASH = "0" * 64
-
 
 # ------------------------------------------------------------------------------------------- runs, log
 
@@ -135,51 +132,6 @@ class RunRepository:
         return [record_of(row, RunRecord) for row in rows]
 
 
-def event_hash(
-    prev_hash: str,
-    *,
-    at: datetime,
-    actor: str,
-    kind: str,
-    message: str,
-    data: dict,
-    run_id: str | None,
-    level: str = "info",
-    scheme: int = 2,
-) -> str:
-    """The hash of an event: sha256 over its canonical JSON and the previous event's hash.
-
-    Scheme 1 (events written before revision 0002) covers everything but the level; scheme 2 covers it too.
-    """
-    content = {
-        "prev": prev_hash,
-        "at": as_utc(at).isoformat(),
-        "actor": actor,
-        "kind": kind,
-        "message": message,
-        "data": data,
-        "run_id": run_id,
-    }
-    if scheme >= 2:
-        content["level"] = level
-    canonical = json.dumps(content, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def row_hash(row: EventRow) -> str:
-    return event_hash(
-        row.prev_hash,
-        at=row.at,
-        actor=row.actor,
-        kind=row.kind,
-        message=row.message,
-        data=row.data,
-        run_id=row.run_id,
-        level=row.level,
-        scheme=row.hash_scheme,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class ChainHead:
     last_event_id: int
@@ -273,6 +225,12 @@ class EventLog:
             if all(row.data.get(k) == v for k, v in match.items()):
                 return row.data
         return None
+
+    def in_order(self, batch: int = 5_000) -> Iterator[EventRecord]:
+        """Every event, oldest first, read `batch` rows at a time (the chain is verified in one pass)."""
+        query = select(EventRow).order_by(EventRow.id).execution_options(yield_per=batch)
+        for row in self.session.exec(query).scalars():
+            yield record_of(row, EventRecord)
 
     def for_run(self, run_id: str) -> list[EventRow]:
         return list(

@@ -1,4 +1,4 @@
-"""Small helpers the store's repositories share: the clock, UTC normalization, chunked id lists."""
+"""Small helpers the store's repositories share: the clock, chunked id lists."""
 
 from __future__ import annotations
 
@@ -8,11 +8,6 @@ from datetime import UTC, datetime
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """The same instant in UTC (a naive value is taken to be UTC already)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def chunks(ids: list[int], size: int = 10_000) -> Iterator[list[int]]:

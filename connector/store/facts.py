@@ -20,9 +20,10 @@ from sqlalchemy import Text, cast, func, select, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from connector.bulk_work import paused_gc
 from connector.domain.facts import ChargeCategory, CostBasis, Dimensions, Fact
 from connector.domain.usage import Usage
-from connector.store.bulk import BulkInsert, driver_value, paused_gc, result_converter
+from connector.store.bulk import BulkInsert, driver_value, result_converter
 from connector.store.common import chunks
 from connector.store.records import ReplaceResult, StoredFact
 from connector.store.tables import (

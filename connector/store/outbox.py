@@ -239,6 +239,20 @@ class OutboxRepository:
             row.last_error = error
         self.session.add(row)
 
+    def approve(self, journal_id: int, approver: str) -> None:
+        """Release a held journal for the next posting, recording who approved it."""
+        row = self.session.get(JournalRow, journal_id)
+        if row is None:
+            raise KeyError(journal_id)
+        row.status, row.approved_by = "planned", approver
+        self.session.add(row)
+
+    def planned_by(self, journal_id: int) -> str | None:
+        """The id of the run that planned the journal (None for one planned before runs were recorded)."""
+        return self.session.execute(
+            select(JournalRow.planned_run_id).where(JournalRow.id == journal_id)
+        ).scalar()
+
     def replan(self, journal_id: int, *, run_id: str | None) -> None:
         """Put a journal back in line under a new posting generation (so a new idempotency key).
 

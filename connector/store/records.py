@@ -40,6 +40,23 @@ class RunRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One audit log event as stored, hash and link included (`domain/audit_chain.py` recomputes them)."""
+
+    id: int
+    run_id: str | None
+    at: datetime
+    actor: str
+    kind: str
+    level: str
+    message: str
+    data: dict
+    prev_hash: str
+    hash: str
+    hash_scheme: int
+
+
+@dataclass(frozen=True, slots=True)
 class ReconciliationRecord:
     id: int
     run_id: str | None

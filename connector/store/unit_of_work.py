@@ -19,6 +19,7 @@ from connector.store.classification import (
     MappingVersionRepository,
     PolicyVersionRepository,
 )
+from connector.store.commitments import CommitmentRepository
 from connector.store.connections import ConnectionRepository
 from connector.store.facts import BookmarkRepository, FactRepository, RawPayloadRepository, UsageRepository
 from connector.store.inputs import (
@@ -30,6 +31,7 @@ from connector.store.inputs import (
 )
 from connector.store.locks import entity_lock
 from connector.store.outbox import OutboxRepository
+from connector.store.totals import StoreTotals, store_totals
 
 
 class SqlStore:
@@ -73,6 +75,7 @@ class UnitOfWork:
         # policies (issue 5)
         self.policies = PolicyVersionRepository(self.session)
         self.connections = ConnectionRepository(self.session)
+        self.commitments = CommitmentRepository(self.session)
         # the web console (issue 14); imported here so the console's store stays in its own module
         from connector.store.console_reads import ConsoleReads
         from connector.store.users import UserRepository
@@ -85,6 +88,10 @@ class UnitOfWork:
         # close() discards an uncommitted transaction and, unlike rollback(), leaves the objects read in
         # this unit of work readable afterwards
         self.session.close()
+
+    def totals(self, ok_statuses: tuple[str, ...]) -> StoreTotals:
+        """Counts across the store for the metrics (runs, journals, facts, …)."""
+        return store_totals(self.session, ok_statuses)
 
     def commit(self) -> None:
         self.session.commit()

@@ -181,10 +181,9 @@ async def mappings_history(ctx: Ctx) -> Response:
 
 
 async def _history(ctx: Ctx, which: str) -> Response:
-    from connector.store.unit_of_work import UnitOfWork
 
     def versions() -> list:
-        with UnitOfWork(ctx.app.engine) as uow:
+        with ctx.app.store.unit_of_work() as uow:
             return uow.console.file_versions(which)
 
     found = await ctx.run(versions)
@@ -366,7 +365,7 @@ async def approve(ctx: Ctx) -> Response:
     key = ctx.request.path_params["key"]
     await ctx.run(
         approve_held,
-        ctx.app.engine,
+        ctx.app.store,
         ctx.app.clock,
         entity=ctx.entity,
         target=key,
@@ -437,7 +436,7 @@ async def audit(ctx: Ctx) -> Response:
 async def audit_verify(ctx: Ctx) -> Response:
     from connector.service.audit import verify_chain
 
-    report = await ctx.run(verify_chain, ctx.app.engine)
+    report = await ctx.run(verify_chain, ctx.app.store)
     return ctx.render("_verify.html", report=report)
 
 
@@ -468,7 +467,7 @@ def _export(app: Any, entity: str, period: Period, fmt: str) -> tuple[str, bytes
     from connector.settings import secret_values
 
     export = period_export(
-        app.engine,
+        app.store,
         entity=entity,
         period=period,
         secrets=secret_values(app.settings),
@@ -490,7 +489,7 @@ def _export(app: Any, entity: str, period: Period, fmt: str) -> tuple[str, bytes
 async def users(ctx: Ctx) -> Response:
     from connector.service.users import list_users
 
-    found = await ctx.run(list_users, ctx.app.engine)
+    found = await ctx.run(list_users, ctx.app.store)
     return ctx.render("users.html", users=found)
 
 

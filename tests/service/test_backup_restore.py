@@ -41,7 +41,7 @@ def test_a_restored_store_runs_again_without_posting_anything_twice(world: World
 
     world.app.engine.dispose()  # the service is stopped; the backup is restored
     store.restore(tmp_path / "backup")
-    assert verify_chain(world.app.engine).intact  # the restored store proves its own history
+    assert verify_chain(world.app.store).intact  # the restored store proves its own history
 
     again = night(world, OCT2, hour=3)
     assert again.status == "succeeded"
