@@ -42,7 +42,6 @@ NOT_YET_CONVERTED = {
     "connector/bootstrap.py",
     "connector/settings.py",
     # services still taking an engine or opening the SQL unit of work themselves
-    "connector/service/exports.py",
     "connector/service/imports.py",
     "connector/service/invoices.py",
     "connector/service/mappings.py",

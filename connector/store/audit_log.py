@@ -106,6 +106,11 @@ class RunRepository:
             record_of(row, RunRecord) for row in self.session.exec(query.order_by(RunRow.entity)).scalars()
         ]
 
+    def of_entity(self, entity: str) -> list[RunRecord]:
+        """Every run of the entity, oldest first."""
+        query = select(RunRow).where(RunRow.entity == entity).order_by(RunRow.started_at)
+        return [record_of(row, RunRecord) for row in self.session.exec(query).scalars()]
+
     def between(self, first: datetime, last: datetime) -> list[RunRow]:
         return list(
             self.session.exec(

@@ -6,8 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime
-from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
@@ -23,7 +22,7 @@ from connector.domain.mapping_history import VersionSpan
 from connector.store.bulk import BulkInsert
 from connector.store.common import chunks, utcnow
 from connector.store.facts import ALLOCATIONS, FACTS, StoredFact
-from connector.store.records import AllocationRecord
+from connector.store.records import AllocationRecord, Lineage
 from connector.store.tables import (
     AllocationRow,
     FactRow,
@@ -84,26 +83,6 @@ ALLOCATION_COLUMNS = (  # what an allocation row is written with; run_id is a Bu
     "percent",
     "amount",
 )
-
-
-class Lineage(NamedTuple):
-    """One allocation traced down: its bucket coordinates, rule and version, fact, and payload hash."""
-
-    posting_date: date
-    provider: str
-    provider_account: str
-    currency: str
-    target_key: str
-    category: str
-    rule_id: str
-    mapping_version: int
-    amount: Decimal
-    fact_id: int
-    natural_key: str
-    fact_version: int
-    fact_amount: Decimal
-    source: str
-    payload_sha256: str | None
 
 
 class AllocationRepository:

@@ -24,7 +24,15 @@ from connector.domain.journals import (
     serial_of,
 )
 from connector.domain.money import ZERO
-from connector.store.records import ACTIVE_STATUSES, PENDING_STATUSES, StoredJournal
+from connector.store.common import chunks
+from connector.store.records import (
+    ACTIVE_STATUSES,
+    PENDING_STATUSES,
+    AttemptRecord,
+    JournalRecord,
+    StoredJournal,
+    record_of,
+)
 from connector.store.tables import (
     ContributionRow,
     JournalLineRow,
@@ -315,14 +323,23 @@ class OutboxRepository:
         attempt.ledger_id, attempt.error_class, attempt.error_message = ledger_id, error_class, error_message
         self.session.add(attempt)
 
-    def attempts(self, journal_id: int) -> list[PostingAttemptRow]:
-        return list(
-            self.session.exec(
-                select(PostingAttemptRow)
-                .where(PostingAttemptRow.journal_id == journal_id)
-                .order_by(PostingAttemptRow.id)
-            ).scalars()
-        )
+    def attempts(self, journal_ids: Sequence[int]) -> list[AttemptRecord]:
+        """Every posting attempt of these journals, in the order they were made."""
+        found: list[AttemptRecord] = []
+        for chunk in chunks(list(journal_ids)):
+            query = select(PostingAttemptRow).where(PostingAttemptRow.journal_id.in_(chunk))
+            found += [record_of(r, AttemptRecord) for r in self.session.exec(query).scalars()]
+        return sorted(found, key=lambda a: a.id)
+
+    def records_for_period(self, entity: str, first_day: date, last_day: date) -> list[JournalRecord]:
+        """Journals dated in the period, and journals that post amounts for it (e.g. moved out of a lock)."""
+        ids = {s.id for s in self.for_bucket_periods(entity, first_day, last_day)}
+        ids |= {s.id for s in self.list(entity, first_day=first_day, last_day=last_day)}
+        found: list[JournalRecord] = []
+        for chunk in chunks(sorted(ids)):
+            query = select(JournalRow).where(JournalRow.id.in_(chunk))
+            found += [record_of(r, JournalRecord) for r in self.session.exec(query).scalars()]
+        return sorted(found, key=lambda j: (j.txn_date, j.id))
 
     def _load(self, row: JournalRow) -> StoredJournal:
         lines = self.session.exec(

@@ -40,6 +40,45 @@ class RunRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class JournalRecord:
+    """A journal's row in the outbox as an auditor's export lists it (its lines are in `StoredJournal`)."""
+
+    id: int
+    entity: str
+    ledger: str
+    key: str
+    kind: str
+    txn_date: date
+    original_date: date | None
+    currency: str
+    memo: str
+    status: str
+    ledger_id: str | None
+    generation: int
+    attempts: int
+    planned_run_id: str | None
+    posted_at: datetime | None
+    approved_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One try at putting one journal into the ledger, whatever came of it."""
+
+    id: int
+    journal_id: int
+    run_id: str | None
+    attempt_no: int
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str  # started | created | found | rejected | uncertain | failed
+    error_class: str | None
+    error_message: str | None
+    ledger_id: str | None
+    request_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class EventRecord:
     """One audit log event as stored, hash and link included (`domain/audit_chain.py` recomputes them)."""
 
@@ -165,3 +204,23 @@ class StoredJournal:
 
 ACTIVE_STATUSES = ("planned", "held", "posting", "posted", "failed")  # all but "rejected"
 PENDING_STATUSES = ("planned", "posting", "failed")
+
+
+class Lineage(NamedTuple):
+    """One allocation traced down: its bucket coordinates, rule and version, fact, and payload hash."""
+
+    posting_date: date
+    provider: str
+    provider_account: str
+    currency: str
+    target_key: str
+    category: str
+    rule_id: str
+    mapping_version: int
+    amount: Decimal
+    fact_id: int
+    natural_key: str
+    fact_version: int
+    fact_amount: Decimal
+    source: str
+    payload_sha256: str | None

@@ -5,11 +5,11 @@ against it still imports while other branches merge (issue 15). New code imports
 
 from connector.domain.audit_chain import GENESIS_HASH, as_utc, event_hash, row_hash
 from connector.store.audit_log import ChainHead, EventLog, RunRepository
-from connector.store.classification import Lineage
 from connector.store.common import utcnow
 from connector.store.records import (
     ACTIVE_STATUSES,
     PENDING_STATUSES,
+    Lineage,
     ReplaceResult,
     StoredFact,
     StoredJournal,
