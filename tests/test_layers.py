@@ -42,11 +42,6 @@ NOT_YET_CONVERTED = {
     "connector/bootstrap.py",
     "connector/settings.py",
     # services still taking an engine or opening the SQL unit of work themselves
-    "connector/service/imports.py",
-    "connector/service/invoices.py",
-    "connector/service/mappings.py",
-    "connector/service/policies.py",
-    "connector/service/reconcile.py",
     # entry points passing `app.engine` on to the services above
     "connector/cli/connections.py",
     "connector/cli/runs.py",

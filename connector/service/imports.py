@@ -38,7 +38,7 @@ from connector.sources.focus import FocusFileError, FocusOptions, read_focus
 from connector.sources.focus_files import FileLineage, fingerprint
 from connector.sources.invoices import read_invoice_file
 from connector.store.port import Store, UnitOfWork
-from connector.store.tables import ImportRow
+from connector.store.records import ImportRecord
 
 
 class ImportContext(Protocol):
@@ -477,10 +477,10 @@ def _finish(
     return report
 
 
-def _import_row(report: ImportReport, entity: str, raw_id: int | None, now: Any) -> ImportRow:
+def _import_row(report: ImportReport, entity: str, raw_id: int | None, now: Any) -> ImportRecord:
     rows = report.tally.rows
     first = report.files[0] if report.files else FileLineage("", 0, "")
-    return ImportRow(
+    return ImportRecord(
         id=report.import_id,
         kind=report.kind,
         entity=entity,

@@ -20,7 +20,6 @@ from connector.ledgers.port import Ledger
 from connector.service.runs import Clock
 from connector.sources.focus_files import fingerprint
 from connector.store.port import UnitOfWork
-from connector.store.tables import InvoiceRow
 
 INBOX_SUFFIXES = (".csv", ".json")
 
@@ -98,26 +97,8 @@ def store_invoices(store, invoices: list[Invoice], *, source: str, clock: Clock)
 def upsert_invoices(uow: UnitOfWork, invoices: list[Invoice], *, source: str, clock: Clock) -> InvoiceImport:
     result = InvoiceImport(source)
     for invoice in invoices:
-        if uow.invoices.upsert(invoice_row(invoice, clock)):
+        if uow.invoices.upsert(invoice, imported_at=clock()):
             result.new += 1
         else:
             result.replaced += 1
     return result
-
-
-def invoice_row(invoice: Invoice, clock: Clock) -> InvoiceRow:
-    return InvoiceRow(
-        entity=invoice.entity,
-        provider=invoice.provider,
-        provider_account=invoice.provider_account,
-        number=invoice.number,
-        period=invoice.period,
-        issue_date=invoice.issue_date,
-        total=invoice.total,
-        currency=invoice.currency,
-        lines=[
-            {"description": ln.description, "amount": str(ln.amount), "kind": ln.kind} for ln in invoice.lines
-        ],
-        source=invoice.source,
-        imported_at=clock(),
-    )

@@ -22,7 +22,7 @@ from connector.domain.mapping import MappingSet, parse_mapping
 from connector.domain.mapping_history import MappingHistory
 from connector.ledgers.port import Ledger
 from connector.store.port import Store
-from connector.store.tables import MappingVersionRow
+from connector.store.records import VersionRecord
 
 Clock = Callable[[], datetime]
 
@@ -84,7 +84,7 @@ def load_history(store: Store, current: MappingSet, text: str = "") -> MappingHi
     )
 
 
-def version_problems(current: MappingSet, rows: list[MappingVersionRow], text: str = "") -> list[Problem]:
+def version_problems(current: MappingSet, rows: list[VersionRecord], text: str = "") -> list[Problem]:
     """A version number names one content forever, and the current file must be the newest version."""
     return number_problems(
         source=current.source,
@@ -158,7 +158,7 @@ def same_rules(a: MappingSet, b: MappingSet) -> bool:
     return meaning(a) == meaning(b)
 
 
-def _stored(row: MappingVersionRow) -> MappingSet:
+def _stored(row: VersionRecord) -> MappingSet:
     source = f"{row.source} (version {row.version} as first seen {row.first_seen_at:%Y-%m-%d})"
     mapping, problems = parse_mapping(row.content, source, analyse=False)
     if mapping is None:

@@ -22,7 +22,7 @@ from connector.domain.policy_file import parse_policies
 from connector.service.mappings import line_of, number_problems, read_controller_file, refused
 from connector.service.runs import Clock
 from connector.store.port import Store
-from connector.store.tables import PolicyVersionRow
+from connector.store.records import VersionRecord
 
 
 def read_policies(path: Path) -> tuple[PolicySet | None, str, list[Problem]]:
@@ -43,7 +43,7 @@ def _refused(path: Path | str, problems: list[Problem]) -> ConfigError:
     return refused(path, problems, "policies", "tokenbooks policies check")
 
 
-def version_problems(current: PolicySet, rows: list[PolicyVersionRow], text: str = "") -> list[Problem]:
+def version_problems(current: PolicySet, rows: list[VersionRecord], text: str = "") -> list[Problem]:
     if current is BUILT_IN:
         return []
     return number_problems(
@@ -64,7 +64,7 @@ def _comparable(policies: PolicySet) -> PolicySet:
     return replace(policies, source="", content_hash="", change_note="")
 
 
-def _stored(row: PolicyVersionRow) -> PolicySet:
+def _stored(row: VersionRecord) -> PolicySet:
     policies, problems = parse_policies(row.content, f"{row.source} (version {row.version})")
     if policies is None:
         raise _refused(row.source, errors_only(problems))

@@ -40,8 +40,7 @@ from connector.ledgers.port import Ledger, LedgerJournal
 from connector.service.books import role_targets
 from connector.service.runs import Clock, RunRecorder, exclusive
 from connector.store.port import Store, UnitOfWork
-from connector.store.records import StoredJournal
-from connector.store.tables import InvoiceRow, ReconciliationRow
+from connector.store.records import InvoiceRecord, StoredJournal
 
 Account = tuple[str, str]  # (provider, provider account)
 RECONCILED_KINDS = (*COST_KINDS, JournalKind.TRUE_UP)  # provider cost, and its invoice true-up
@@ -162,7 +161,7 @@ def _unknown(provider: str, account: str, f: _Figures, known: set[Account]) -> s
     )
 
 
-def _invoices(figures: dict[Account, _Figures], invoices: list[InvoiceRow]) -> None:
+def _invoices(figures: dict[Account, _Figures], invoices: list[InvoiceRecord]) -> None:
     for invoice in invoices:
         f = figures[(invoice.provider, invoice.provider_account)]
         f.invoice = (f.invoice or ZERO) + invoice.total
@@ -319,28 +318,7 @@ def _queue_again(store: Store, stored: StoredJournal, recorder: RunRecorder, clo
 def _store(store: Store, results: list[ReconResult], recorder: RunRecorder, clock: Clock) -> None:
     with store.unit_of_work() as uow:
         for r in results:
-            d = r.input
-            uow.reconciliations.add(
-                ReconciliationRow(
-                    run_id=recorder.run_id,
-                    entity=d.entity,
-                    provider=d.provider,
-                    provider_account=d.provider_account,
-                    period=d.period,
-                    currency=d.currency,
-                    provider_cost=r.provider_cost,
-                    invoice_total=d.invoice_total,
-                    posted_total=d.posted_total,
-                    ledger_total=d.ledger_total,
-                    status=r.status.value,
-                    findings=[f.as_dict() for f in r.findings]
-                    + [{"explained": label, "amount": str(amount)} for label, amount in r.explained],
-                    created_at=clock(),
-                    coverage=r.coverage,
-                    variance=r.variance,
-                    tolerance=d.tolerance.allowance(d.invoice_total or ZERO),
-                )
-            )
+            uow.reconciliations.add(r, run_id=recorder.run_id, created_at=clock())
         uow.commit()
 
 

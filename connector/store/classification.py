@@ -22,7 +22,7 @@ from connector.domain.mapping_history import VersionSpan
 from connector.store.bulk import BulkInsert
 from connector.store.common import chunks, utcnow
 from connector.store.facts import ALLOCATIONS, FACTS, StoredFact
-from connector.store.records import AllocationRecord, Lineage
+from connector.store.records import AllocationRecord, Lineage, VersionRecord
 from connector.store.tables import (
     AllocationRow,
     FactRow,
@@ -57,6 +57,15 @@ def record_version(
     return True
 
 
+def versions(session: Session, table: Any) -> list[VersionRecord]:
+    """Every stored version of the mapping or the policies (`table`), oldest first."""
+    rows = session.exec(select(table).order_by(table.id)).scalars()
+    return [
+        VersionRecord(**{f: getattr(row, f, None) for f in VersionRecord.__dataclass_fields__})
+        for row in rows
+    ]
+
+
 class MappingVersionRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -65,8 +74,8 @@ class MappingVersionRepository:
         """Store a mapping version the first time it is seen; True when it is new."""
         return record_version(self.session, MappingVersionRow, mapping, content, run_id=run_id, now=now)
 
-    def all(self) -> list[MappingVersionRow]:
-        return list(self.session.exec(select(MappingVersionRow).order_by(MappingVersionRow.id)).scalars())
+    def all(self) -> list[VersionRecord]:
+        return versions(self.session, MappingVersionRow)
 
 
 ALLOCATION_COLUMNS = (  # what an allocation row is written with; run_id is a BulkInsert constant
@@ -327,8 +336,8 @@ class PolicyVersionRepository:
         """Store a policy version the first time it is seen; True when it is new."""
         return record_version(self.session, PolicyVersionRow, policies, content, run_id=run_id, now=now)
 
-    def all(self) -> list[PolicyVersionRow]:
-        return list(self.session.exec(select(PolicyVersionRow).order_by(PolicyVersionRow.id)).scalars())
+    def all(self) -> list[VersionRecord]:
+        return versions(self.session, PolicyVersionRow)
 
     def earliest_unapplied(self) -> date | None:
         """The earliest effective date of a version no plan has applied yet (the sync plans from it)."""

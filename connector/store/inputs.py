@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
@@ -20,8 +21,11 @@ from connector.domain.credits import (
     grant_balances,
 )
 from connector.domain.imports import QuarantinedRow
+from connector.domain.invoices import Invoice
+from connector.domain.money import ZERO
 from connector.domain.prepaid import lot_order
-from connector.store.records import ReconciliationRecord, record_of
+from connector.domain.reconcile import ReconResult
+from connector.store.records import ImportRecord, InvoiceRecord, ReconciliationRecord, record_of
 from connector.store.tables import (
     CreditLotRow,
     CustomerCreditEventRow,
@@ -38,58 +42,73 @@ class InvoiceRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def upsert(self, row: InvoiceRow) -> bool:
+    def upsert(self, invoice: Invoice, *, imported_at: datetime) -> bool:
         """Store an invoice; an invoice already stored under the same number is replaced. True if new."""
-        existing = self.session.exec(
-            select(InvoiceRow).where(
-                InvoiceRow.provider == row.provider,
-                InvoiceRow.provider_account == row.provider_account,
-                InvoiceRow.number == row.number,
-            )
-        ).scalar()
-        if existing:
-            for name in (
-                "entity",
-                "period",
-                "issue_date",
-                "total",
-                "currency",
-                "lines",
-                "source",
-                "imported_at",
-            ):
-                setattr(existing, name, getattr(row, name))
-            self.session.add(existing)
-            return False
-        self.session.add(row)
-        return True
+        lines = [
+            {"description": ln.description, "amount": str(ln.amount), "kind": ln.kind} for ln in invoice.lines
+        ]
+        key = {
+            "provider": invoice.provider,
+            "provider_account": invoice.provider_account,
+            "number": invoice.number,
+        }
+        values = {
+            "entity": invoice.entity,
+            "period": invoice.period,
+            "issue_date": invoice.issue_date,
+            "total": invoice.total,
+            "currency": invoice.currency,
+            "lines": lines,
+            "source": invoice.source,
+            "imported_at": imported_at,
+        }
+        return upsert_row(self.session, InvoiceRow, key, values)
 
-    def for_period(self, entity: str, period: str) -> list[InvoiceRow]:
-        return list(
-            self.session.exec(
-                select(InvoiceRow).where(InvoiceRow.entity == entity, InvoiceRow.period == period)
-            ).scalars()
-        )
+    def for_period(self, entity: str, period: str) -> list[InvoiceRecord]:
+        query = select(InvoiceRow).where(InvoiceRow.entity == entity, InvoiceRow.period == period)
+        return [
+            record_of(row, InvoiceRecord)
+            for row in self.session.exec(query.order_by(InvoiceRow.id)).scalars()
+        ]
 
     def summary(self, entity: str) -> list:
         return stamp_summary(self.session, InvoiceRow, entity, InvoiceRow.imported_at)
 
-    def for_entity(self, entity: str) -> list[InvoiceRow]:
-        return list(
-            self.session.exec(
-                select(InvoiceRow)
-                .where(InvoiceRow.entity == entity)
-                .order_by(InvoiceRow.period, InvoiceRow.id)
-            ).scalars()
+    def for_entity(self, entity: str) -> list[InvoiceRecord]:
+        query = (
+            select(InvoiceRow).where(InvoiceRow.entity == entity).order_by(InvoiceRow.period, InvoiceRow.id)
         )
+        return [record_of(row, InvoiceRecord) for row in self.session.exec(query).scalars()]
 
 
 class ReconciliationRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, row: ReconciliationRow) -> None:
-        self.session.add(row)
+    def add(self, result: ReconResult, *, run_id: str | None, created_at: datetime) -> None:
+        """Store one reconciliation's figures, status and findings (each explained amount a finding too)."""
+        d = result.input
+        self.session.add(
+            ReconciliationRow(
+                run_id=run_id,
+                entity=d.entity,
+                provider=d.provider,
+                provider_account=d.provider_account,
+                period=d.period,
+                currency=d.currency,
+                provider_cost=result.provider_cost,
+                invoice_total=d.invoice_total,
+                posted_total=d.posted_total,
+                ledger_total=d.ledger_total,
+                status=result.status.value,
+                findings=[f.as_dict() for f in result.findings]
+                + [{"explained": label, "amount": str(amount)} for label, amount in result.explained],
+                created_at=created_at,
+                coverage=result.coverage,
+                variance=result.variance,
+                tolerance=d.tolerance.allowance(d.invoice_total or ZERO),
+            )
+        )
 
     def latest_period(self, entity: str) -> str | None:
         """The newest period the entity has reconciled, as YYYY-MM."""
@@ -121,7 +140,8 @@ class ImportRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, row: ImportRow, quarantined: Iterable[QuarantinedRow], now: datetime) -> None:
+    def add(self, record: ImportRecord, quarantined: Iterable[QuarantinedRow], now: datetime) -> None:
+        row = ImportRow(**asdict(record))
         self.session.add(row)
         self.session.flush()
         values = [

@@ -117,6 +117,61 @@ class ReconciliationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class VersionRecord:
+    """A stored version of the mapping or the policies file: its number, reach, note and whole content."""
+
+    id: int
+    version: int
+    effective_from: date
+    change_note: str
+    content_hash: str
+    content: str
+    source: str
+    first_seen_at: datetime
+    run_id: str | None
+    applied_at: datetime | None = None  # policies only: when a plan first applied it
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRecord:
+    """A provider invoice as stored (its lines as dicts: description, amount as text, kind)."""
+
+    entity: str
+    provider: str
+    provider_account: str
+    number: str
+    period: str  # YYYY-MM
+    issue_date: date
+    total: Decimal
+    currency: str
+    lines: list
+    source: str
+    imported_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRecord:
+    """One file import with its tally (the quarantined rows are stored beside it)."""
+
+    id: str
+    kind: str  # focus | invoices | credits | customer-credits
+    entity: str | None
+    file: str
+    sha256: str
+    size_bytes: int
+    status: str  # succeeded | partial | failed
+    rows_input: int
+    rows_accepted: int
+    rows_quarantined: int
+    rows_skipped: int
+    tally: dict
+    reason: str | None
+    run_id: str | None
+    raw_payload_id: int | None
+    imported_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionRecord:
     """A ledger connection's health (its tokens stay in the store, encrypted)."""
 
