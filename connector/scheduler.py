@@ -33,8 +33,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from connector.domain.errors import REPORT_HINT, BusyError, TokenbooksError, unexpected_reason
 from connector.domain.periods import Period
-from connector.store.connections import lease_owner
-from connector.store.job_claims import JobClaims
+from connector.leases import lease_owner
 
 log = logging.getLogger("tokenbooks.serve")
 
@@ -155,7 +154,7 @@ def run_job(app: Any, kind: str, entity: str, occurrence: str | None = None) -> 
     """
     occurrence = occurrence or job_occurrence(app, kind, entity)
     job, owner = f"{kind}:{entity}", lease_owner()
-    claims = JobClaims(app.engine)
+    claims = app.store.job_claims()
     try:
         holder = claims.claim(job, occurrence, owner)
     except TokenbooksError as exc:

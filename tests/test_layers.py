@@ -37,20 +37,20 @@ SQL_STORE_MODULES = (
     "connector.store.inputs",
 )
 
+# The composition root builds the engine and the SQL store and hands `app.store` to everything else: it may
+# import the store's SQL side (never SQLAlchemy itself), and its `App.engine` stays for admin tasks and tests.
+COMPOSITION_ROOT = "connector/bootstrap.py"
+
 NOT_YET_CONVERTED = {
-    # the composition root and settings: they build the engine (and validate its URL)
-    "connector/bootstrap.py",
-    "connector/settings.py",
-    # services still taking an engine or opening the SQL unit of work themselves
-    # entry points passing `app.engine` on to the services above
+    # `tokenbooks connections` asks the vault for the stored rows: a connection's health needs to know
+    # whether the configured key reads its sealed tokens (service/connections.py: connection_health)
     "connector/cli/connections.py",
-    "connector/cli/runs.py",
-    "connector/scheduler.py",
 }
 
 
 def leaks(path: Path) -> list[str]:
     """What in `path` reaches past the store's port, as `line: what`."""
+    root = str(path.relative_to(ROOT)) == COMPOSITION_ROOT
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         names: list[str] = []
@@ -59,9 +59,9 @@ def leaks(path: Path) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
         for name in names:
-            if name.startswith(FORBIDDEN_IMPORTS) or name in SQL_STORE_MODULES:
+            if name.startswith(FORBIDDEN_IMPORTS) or (name in SQL_STORE_MODULES and not root):
                 found.append(f"{node.lineno}: imports {name}")
-        if isinstance(node, ast.Attribute) and _reaches_sql(node):
+        if isinstance(node, ast.Attribute) and _reaches_sql(node) and not root:
             found.append(f"{node.lineno}: uses .{node.attr}")
     return found
 

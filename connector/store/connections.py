@@ -14,11 +14,7 @@ dead at once, and its lease taken over without waiting for it to expire.
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -29,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from connector.domain.errors import BusyError
+from connector.leases import holder_is_dead, lease_owner
 from connector.ledgers.tokens import TokenCipher, TokenSet
 from connector.store.records import ConnectionRecord, record_of
 from connector.store.tables import ConnectionRow
@@ -231,26 +228,3 @@ class DatabaseVault:
         return session.exec(
             select(ConnectionRow).where(ConnectionRow.ledger == ledger, ConnectionRow.entity == entity)
         ).scalar()
-
-
-def lease_owner() -> str:
-    """This process and thread, as written on a lease it holds: host:pid:thread:nonce."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
-
-
-def holder_is_dead(owner: str) -> bool:
-    """True when the lease's holder ran on this machine and its process no longer exists.
-
-    A holder on another machine cannot be checked from here: its lease runs out by itself.
-    """
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # it exists, as another user
-    return False

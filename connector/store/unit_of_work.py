@@ -29,6 +29,7 @@ from connector.store.inputs import (
     InvoiceRepository,
     ReconciliationRepository,
 )
+from connector.store.job_claims import JobClaims
 from connector.store.locks import entity_lock
 from connector.store.outbox import OutboxRepository
 from connector.store.totals import StoreTotals, store_totals
@@ -45,6 +46,9 @@ class SqlStore:
 
     def entity_lock(self, entity: str) -> AbstractContextManager[bool]:
         return entity_lock(self.engine, entity)
+
+    def job_claims(self) -> JobClaims:
+        return JobClaims(self.engine)
 
 
 class UnitOfWork:
