@@ -66,12 +66,14 @@ class RecordingNotifier:
         return list(self.channels), None
 
 
-def app_on(store: FakeStore, notifier: RecordingNotifier | None = None) -> SimpleNamespace:
+def app_on(
+    store: FakeStore, notifier: RecordingNotifier | None = None, alerts: AlertSettings | None = None
+) -> SimpleNamespace:
     return SimpleNamespace(
         store=store,
         clock=lambda: NOW,
         actor="cron",
-        settings=SimpleNamespace(alerts=AlertSettings()),
+        settings=SimpleNamespace(alerts=alerts or AlertSettings()),
         notifier=lambda: notifier or RecordingNotifier(channels=[]),
     )
 
@@ -167,3 +169,35 @@ def test_an_alert_no_channel_accepts_stays_unsent_for_the_next_try():
     [stored] = store.uow.alerts.unsent()
     assert stored.last_error == "webhook answered 500"
     assert stored.sent_at is None
+
+
+BUDGETS = """\
+budgets_version: 1
+thresholds: [80, 100]
+cost_centers:
+  Support Assistant: {monthly: "100.00"}
+  Engineering: {monthly: "1000.00", thresholds: [50]}
+"""
+
+
+def test_budgets_alert_at_their_soft_thresholds_once_each(tmp_path):
+    (tmp_path / "budgets.yaml").write_text(BUDGETS)
+    store = FakeStore()
+    app = app_on(store, alerts=AlertSettings(budgets_file=tmp_path / "budgets.yaml"))
+    support = LedgerTarget("5010", class_name="Support Assistant").key()
+
+    def spend(day: int, amount: str) -> None:
+        allocation = AllocationRecord("openai", date(2026, 11, day), "cogs", support, Decimal(amount))
+        store.uow.allocations.stored.append(("acme-us", allocation))
+
+    spend(1, "45.00")
+    spend(1, "40.00")
+    raise_alerts(app, "acme-us")
+    [alert] = [a for a in store.uow.alerts.stored if a.kind == "budget"]
+    assert alert.subject == "Support Assistant@80%"
+    assert "85.00 of its 100.00 budget for 2026-11 (85%" in alert.message
+
+    spend(1, "20.00")
+    raise_alerts(app, "acme-us")
+    budget = sorted(a.subject for a in store.uow.alerts.stored if a.kind == "budget")
+    assert budget == ["Support Assistant@100%", "Support Assistant@80%"]
