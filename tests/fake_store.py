@@ -9,7 +9,7 @@ honest by `test_fake_store.py`, which runs the same reads against both.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -118,8 +118,10 @@ class FakeReconciliations:
 class FakeConnections:
     stored: list[ConnectionRecord] = field(default_factory=list)
 
-    def all(self) -> list[ConnectionRecord]:
-        return sorted(self.stored, key=lambda c: c.id)
+    def all(self, readable: Callable[[str], bool] | None = None) -> list[ConnectionRecord]:
+        # the fake keeps no tokens: with a key check given, every connection's tokens open
+        found = sorted(self.stored, key=lambda c: (c.ledger, c.entity))
+        return [replace(c, tokens_readable=True if readable else None) for c in found]
 
     def for_entity(self, entity: str) -> list[ConnectionRecord]:
         return [c for c in self.all() if c.entity == entity]

@@ -41,16 +41,24 @@ class ConnectionRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def all(self) -> list[ConnectionRecord]:
-        return self._records(select(ConnectionRow).order_by(ConnectionRow.id))
+    def all(self, readable: Callable[[str], bool] | None = None) -> list[ConnectionRecord]:
+        """Every connection; with `readable` (the configured key's check), whether its tokens open."""
+        return self._records(
+            select(ConnectionRow).order_by(ConnectionRow.ledger, ConnectionRow.entity), readable
+        )
 
     def for_entity(self, entity: str) -> list[ConnectionRecord]:
         return self._records(
             select(ConnectionRow).where(ConnectionRow.entity == entity).order_by(ConnectionRow.id)
         )
 
-    def _records(self, query: Any) -> list[ConnectionRecord]:
-        return [record_of(row, ConnectionRecord) for row in self.session.exec(query).scalars()]
+    def _records(self, query: Any, readable: Callable[[str], bool] | None = None) -> list[ConnectionRecord]:
+        return [
+            record_of(
+                row, ConnectionRecord, tokens_readable=readable(row.token_ciphertext) if readable else None
+            )
+            for row in self.session.exec(query).scalars()
+        ]
 
 
 def _wall_clock() -> datetime:

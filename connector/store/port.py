@@ -14,7 +14,7 @@ ones services reach through this port; a repository still missing here is used o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -81,7 +81,7 @@ class Reconciliations(Protocol):
 
 
 class Connections(Protocol):
-    def all(self) -> list[ConnectionRecord]: ...
+    def all(self, readable: Callable[[str], bool] | None = None) -> list[ConnectionRecord]: ...
 
     def for_entity(self, entity: str) -> list[ConnectionRecord]: ...
 

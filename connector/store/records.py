@@ -19,9 +19,11 @@ from connector.domain.journals import Journal
 Record = TypeVar("Record")
 
 
-def record_of(row: Any, kind: type[Record]) -> Record:
-    """The read model `kind` of a table row (or of any object with the same attributes)."""
-    return kind(**{f.name: getattr(row, f.name) for f in fields(kind)})  # type: ignore[arg-type]
+def record_of(row: Any, kind: type[Record], **computed: Any) -> Record:
+    """The read model `kind` of a table row (or of any object with the same attributes); `computed` gives
+    the fields the row has no column for."""
+    values = {f.name: getattr(row, f.name) for f in fields(kind) if f.name not in computed}  # type: ignore[arg-type]
+    return kind(**values, **computed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,7 @@ class ConnectionRecord:
     refreshed_at: datetime | None
     last_success_at: datetime | None
     last_error_at: datetime | None
+    tokens_readable: bool | None = None  # whether the configured key opens its tokens (None: not checked)
 
 
 @dataclass(frozen=True, slots=True)
