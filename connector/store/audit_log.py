@@ -60,17 +60,18 @@ class RunRepository:
         row.status, row.reason, row.stats, row.finished_at = status, reason, stats, now
         self.session.add(row)
 
-    def get(self, run_id: str) -> RunRow | None:
-        return self.session.get(RunRow, run_id)
+    def get(self, run_id: str) -> RunRecord | None:
+        row = self.session.get(RunRow, run_id)
+        return record_of(row, RunRecord) if row else None
 
-    def starting_with(self, prefix: str, limit: int = 5) -> list[RunRow]:
+    def starting_with(self, prefix: str, limit: int = 5) -> list[RunRecord]:
         """Runs whose id starts with `prefix` (a person types the first characters of an id)."""
         query = (
             select(RunRow).where(RunRow.id.startswith(prefix, autoescape=True)).order_by(RunRow.started_at)
         )
-        return list(self.session.exec(query.limit(limit)).scalars())
+        return [record_of(row, RunRecord) for row in self.session.exec(query.limit(limit)).scalars()]
 
-    def abandon_running(self, entity: str, *, now: datetime, reason: str) -> list[RunRow]:
+    def abandon_running(self, entity: str, *, now: datetime, reason: str) -> list[RunRecord]:
         """Mark the entity's runs still `running` as abandoned (call it holding the entity's lock)."""
         rows = list(
             self.session.exec(
@@ -80,7 +81,7 @@ class RunRepository:
         for row in rows:
             row.status, row.reason, row.finished_at = "abandoned", reason, now
             self.session.add(row)
-        return rows
+        return [record_of(row, RunRecord) for row in rows]
 
     def last_per_entity(
         self, kind: str | None = None, statuses: Sequence[str] | None = None
@@ -237,28 +238,26 @@ class EventLog:
         for row in self.session.exec(query).scalars():
             yield record_of(row, EventRecord)
 
-    def for_run(self, run_id: str) -> list[EventRow]:
-        return list(
-            self.session.exec(
-                select(EventRow).where(EventRow.run_id == run_id).order_by(EventRow.id)
-            ).scalars()
-        )
+    def for_run(self, run_id: str) -> list[EventRecord]:
+        return self._records(select(EventRow).where(EventRow.run_id == run_id).order_by(EventRow.id))
 
-    def all(self) -> list[EventRow]:
-        return list(self.session.exec(select(EventRow).order_by(EventRow.id)).scalars())
+    def all(self) -> list[EventRecord]:
+        return self._records(select(EventRow).order_by(EventRow.id))
 
-    def of_kind(self, kind: str, since: datetime | None = None) -> list[EventRow]:
+    def of_kind(self, kind: str, since: datetime | None = None) -> list[EventRecord]:
         """Every event of `kind` (from `since` on), oldest first."""
         query = select(EventRow).where(EventRow.kind == kind)
         if since is not None:
             query = query.where(EventRow.at >= since)
-        return list(self.session.exec(query.order_by(EventRow.id)).scalars())
+        return self._records(query.order_by(EventRow.id))
 
-    def for_runs(self, run_ids: Sequence[str]) -> list[EventRow]:
+    def for_runs(self, run_ids: Sequence[str]) -> list[EventRecord]:
         if not run_ids:
             return []
-        query = select(EventRow).where(EventRow.run_id.in_(run_ids)).order_by(EventRow.id)
-        return list(self.session.exec(query).scalars())
+        return self._records(select(EventRow).where(EventRow.run_id.in_(run_ids)).order_by(EventRow.id))
+
+    def _records(self, query: Any) -> list[EventRecord]:
+        return [record_of(row, EventRecord) for row in self.session.exec(query).scalars()]
 
 
 class AlertRepository:

@@ -25,7 +25,7 @@ from connector.domain.facts import ChargeCategory, CostBasis, Dimensions, Fact
 from connector.domain.usage import Usage
 from connector.store.bulk import BulkInsert, driver_value, result_converter
 from connector.store.common import chunks
-from connector.store.records import ReplaceResult, StoredFact
+from connector.store.records import BookmarkRecord, ReplaceResult, StoredFact, record_of
 from connector.store.tables import (
     AllocationRow,
     BookmarkRow,
@@ -502,8 +502,9 @@ class BookmarkRepository:
         row.last_error, row.last_error_at = error, now
         self.session.add(row)
 
-    def all(self) -> list[BookmarkRow]:
-        return list(self.session.exec(select(BookmarkRow).order_by(BookmarkRow.source_id)).scalars())
+    def all(self) -> list[BookmarkRecord]:
+        rows = self.session.exec(select(BookmarkRow).order_by(BookmarkRow.source_id)).scalars()
+        return [record_of(row, BookmarkRecord) for row in rows]
 
 
 # ------------------------------------------------------------------------------------------------ usage

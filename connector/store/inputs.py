@@ -162,22 +162,25 @@ class ImportRepository:
         if values:
             self.session.execute(insert(QuarantineRow), values)
 
-    def get(self, import_id: str) -> ImportRow | None:
-        return self.session.get(ImportRow, import_id)
+    def get(self, import_id: str) -> ImportRecord | None:
+        row = self.session.get(ImportRow, import_id)
+        return record_of(row, ImportRecord) if row else None
 
-    def already_imported(self, kind: str, sha256: str) -> ImportRow | None:
+    def already_imported(self, kind: str, sha256: str) -> ImportRecord | None:
         """The last successful or partial import of a file with this content, if any."""
-        return self.session.exec(
+        row = self.session.exec(
             select(ImportRow)
             .where(ImportRow.kind == kind, ImportRow.sha256 == sha256, ImportRow.status != "failed")
             .order_by(ImportRow.imported_at.desc())
             .limit(1)
         ).scalar()
+        return record_of(row, ImportRecord) if row else None
 
-    def latest(self, limit: int = 20) -> list[ImportRow]:
-        return list(
-            self.session.exec(select(ImportRow).order_by(ImportRow.imported_at.desc()).limit(limit)).scalars()
-        )
+    def latest(self, limit: int = 20) -> list[ImportRecord]:
+        rows = self.session.exec(
+            select(ImportRow).order_by(ImportRow.imported_at.desc()).limit(limit)
+        ).scalars()
+        return [record_of(row, ImportRecord) for row in rows]
 
     def quarantined_between(
         self, entity: str, first: datetime, last: datetime

@@ -135,6 +135,18 @@ class VersionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class BookmarkRecord:
+    """How far a source has read (moved only after its facts are committed), and its last error."""
+
+    source_id: str
+    value: str
+    updated_at: datetime
+    last_success_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class InvoiceRecord:
     """A provider invoice as stored (its lines as dicts: description, amount as text, kind)."""
 
