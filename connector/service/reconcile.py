@@ -17,7 +17,6 @@ from functools import partial
 from typing import Protocol
 
 from connector.domain.accounting_policy import BUILT_IN, PolicyHistory
-from connector.domain.audit_chain import as_utc
 from connector.domain.desired import COST_KINDS, usage_costs
 from connector.domain.errors import TokenbooksError
 from connector.domain.facts import CostBasis
@@ -28,7 +27,6 @@ from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.domain.policies import COUNTER_ROLE, round_usage
 from connector.domain.reconcile import (
-    FactVersion,
     InvoiceBreakdown,
     ReconInput,
     ReconResult,
@@ -182,22 +180,8 @@ def _late_usage(
 ) -> Decimal:
     """Cost the provider changed after the invoice was issued, from the facts' version history."""
     cutoff = datetime.combine(issued + timedelta(days=1), time(0), tzinfo=UTC)
-    rows = uow.facts.all_versions(entity, provider, account, period.first_day, period.last_day)
-    return late_usage(
-        (
-            FactVersion(
-                r.source,
-                r.provider_account,
-                r.charge_date,
-                r.amount,
-                as_utc(r.pulled_at),
-                None if r.superseded_at is None else as_utc(r.superseded_at),
-                r.is_current,
-            )
-            for r in rows
-        ),
-        cutoff,
-    )
+    versions = uow.facts.all_versions(entity, provider, account, period.first_day, period.last_day)
+    return late_usage(versions, cutoff)
 
 
 def _cost(figures: dict[Account, _Figures], facts: list, classifier: HistoryClassifier, buckets) -> None:

@@ -22,7 +22,7 @@ from connector.domain.mapping_history import VersionSpan
 from connector.store.bulk import BulkInsert
 from connector.store.common import chunks, utcnow
 from connector.store.facts import ALLOCATIONS, FACTS, StoredFact
-from connector.store.records import AllocationRecord, Lineage, VersionRecord
+from connector.store.records import AllocationRecord, Lineage, PlacementRecord, VersionRecord, record_of
 from connector.store.tables import (
     AllocationRow,
     FactRow,
@@ -190,26 +190,20 @@ class AllocationRepository:
         )
         return [AllocationRecord(*row) for row in self.session.connection().execute(query)]
 
-    def for_bucket(self, bucket: Bucket) -> list[AllocationRow]:
-        return list(
-            self.session.exec(
-                select(AllocationRow).where(
-                    AllocationRow.entity == bucket.entity,
-                    AllocationRow.posting_date == bucket.period,
-                    AllocationRow.provider == bucket.provider,
-                    AllocationRow.provider_account == bucket.provider_account,
-                    AllocationRow.target_key == bucket.target.key(),
-                )
-            ).scalars()
+    def for_bucket(self, bucket: Bucket) -> list[PlacementRecord]:
+        query = select(AllocationRow).where(
+            AllocationRow.entity == bucket.entity,
+            AllocationRow.posting_date == bucket.period,
+            AllocationRow.provider == bucket.provider,
+            AllocationRow.provider_account == bucket.provider_account,
+            AllocationRow.target_key == bucket.target.key(),
         )
+        return [record_of(row, PlacementRecord) for row in self.session.exec(query).scalars()]
 
-    def for_fact(self, fact_id: int) -> list[AllocationRow]:
+    def for_fact(self, fact_id: int) -> list[PlacementRecord]:
         """How one fact was placed: its shares, each with the rule and mapping version (lineage)."""
-        return list(
-            self.session.exec(
-                select(AllocationRow).where(AllocationRow.fact_id == fact_id).order_by(AllocationRow.id)
-            ).scalars()
-        )
+        query = select(AllocationRow).where(AllocationRow.fact_id == fact_id).order_by(AllocationRow.id)
+        return [record_of(row, PlacementRecord) for row in self.session.exec(query).scalars()]
 
     def lineage(self, entity: str, first_day: date, last_day: date) -> list[Lineage]:
         """Every allocation of the entity's current facts posted in the range, with its fact and the hash

@@ -21,11 +21,20 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from connector.bulk_work import paused_gc
+from connector.domain.audit_chain import as_utc
 from connector.domain.facts import ChargeCategory, CostBasis, Dimensions, Fact
+from connector.domain.reconcile import FactVersion
 from connector.domain.usage import Usage
 from connector.store.bulk import BulkInsert, driver_value, result_converter
 from connector.store.common import chunks
-from connector.store.records import BookmarkRecord, ReplaceResult, StoredFact, record_of
+from connector.store.records import (
+    BookmarkRecord,
+    FactRecord,
+    RawPayloadRecord,
+    ReplaceResult,
+    StoredFact,
+    record_of,
+)
 from connector.store.tables import (
     AllocationRow,
     BookmarkRow,
@@ -429,29 +438,37 @@ class FactRepository:
 
     def all_versions(
         self, entity: str, provider: str, provider_account: str, first_day: date, last_day: date
-    ) -> list[FactRow]:
+    ) -> list[FactVersion]:
         """Every stored version (current and superseded) of an account's facts posted in a range of days."""
-        return list(
-            self.session.exec(
-                select(FactRow).where(
-                    FactRow.entity == entity,
-                    FactRow.provider == provider,
-                    FactRow.provider_account == provider_account,
-                    FactRow.posting_date >= first_day,
-                    FactRow.posting_date <= last_day,
-                )
-            ).scalars()
-        )
+        rows = self.session.exec(
+            select(FactRow).where(
+                FactRow.entity == entity,
+                FactRow.provider == provider,
+                FactRow.provider_account == provider_account,
+                FactRow.posting_date >= first_day,
+                FactRow.posting_date <= last_day,
+            )
+        ).scalars()
+        return [
+            FactVersion(
+                r.source,
+                r.provider_account,
+                r.charge_date,
+                r.amount,
+                as_utc(r.pulled_at),
+                None if r.superseded_at is None else as_utc(r.superseded_at),
+                r.is_current,
+            )
+            for r in rows
+        ]
 
-    def history(self, natural_key: str) -> list[FactRow]:
-        return list(
-            self.session.exec(
-                select(FactRow).where(FactRow.natural_key == natural_key).order_by(FactRow.version)
-            ).scalars()
-        )
+    def history(self, natural_key: str) -> list[FactRecord]:
+        query = select(FactRow).where(FactRow.natural_key == natural_key).order_by(FactRow.version)
+        return [record_of(row, FactRecord) for row in self.session.exec(query).scalars()]
 
-    def get(self, fact_id: int) -> FactRow | None:
-        return self.session.get(FactRow, fact_id)
+    def get(self, fact_id: int) -> FactRecord | None:
+        row = self.session.get(FactRow, fact_id)
+        return record_of(row, FactRecord) if row else None
 
 
 class RawPayloadRepository:
@@ -474,8 +491,9 @@ class RawPayloadRepository:
         self.session.flush()
         return row.id  # type: ignore[return-value]
 
-    def get(self, payload_id: int) -> RawPayloadRow | None:
-        return self.session.get(RawPayloadRow, payload_id)
+    def get(self, payload_id: int) -> RawPayloadRecord | None:
+        row = self.session.get(RawPayloadRow, payload_id)
+        return record_of(row, RawPayloadRecord) if row else None
 
 
 class BookmarkRepository:

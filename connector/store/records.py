@@ -135,6 +135,53 @@ class VersionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class FactRecord:
+    """One stored version of a fact, as an auditor traces it (`tokenbooks audit trace`)."""
+
+    id: int
+    natural_key: str
+    version: int
+    is_current: bool
+    source: str
+    charge_date: date
+    posting_date: date
+    amount: Decimal
+    currency: str
+    cost_basis: str
+    dimensions: dict
+    pulled_at: datetime
+    raw_payload_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RawPayloadRecord:
+    """A provider's answer as received, kept for lineage."""
+
+    id: int
+    source: str
+    endpoint: str
+    request: dict
+    sha256: str
+    fetched_at: datetime
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementRecord:
+    """One share of a fact as classified: the rule and mapping version that placed it (lineage)."""
+
+    id: int
+    fact_id: int
+    posting_date: date
+    target_key: str
+    category: str
+    rule_id: str
+    mapping_version: int
+    percent: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class BookmarkRecord:
     """How far a source has read (moved only after its facts are committed), and its last error."""
 
