@@ -40,7 +40,7 @@ class RunRepository:
         actor: str,
         code_version: str,
         now: datetime,
-    ) -> RunRow:
+    ) -> None:
         row = RunRow(
             id=run_id,
             kind=kind,
@@ -51,7 +51,6 @@ class RunRepository:
             code_version=code_version,
         )
         self.session.add(row)
-        return row
 
     def finish(self, run_id: str, status: str, *, reason: str | None, stats: dict, now: datetime) -> None:
         row = self.session.get(RunRow, run_id)
@@ -112,15 +111,6 @@ class RunRepository:
         query = select(RunRow).where(RunRow.entity == entity).order_by(RunRow.started_at)
         return [record_of(row, RunRecord) for row in self.session.exec(query).scalars()]
 
-    def between(self, first: datetime, last: datetime) -> list[RunRow]:
-        return list(
-            self.session.exec(
-                select(RunRow)
-                .where(RunRow.started_at >= first, RunRow.started_at <= last)
-                .order_by(RunRow.started_at)
-            ).scalars()
-        )
-
     def status_counts(self) -> dict[tuple[str, str | None, str], int]:
         """(kind, entity, status) → number of runs."""
         rows = self.session.execute(
@@ -166,7 +156,7 @@ class EventLog:
         level: str = "info",
         data: dict | None = None,
         now: datetime | None = None,
-    ) -> EventRow:
+    ) -> EventRecord:
         at = as_utc(now or utcnow())
         message = redact(message) or ""
         data = redact_data(json.loads(json.dumps(data or {}, default=str)))
@@ -193,7 +183,7 @@ class EventLog:
             .where(AuditChainRow.id == 1)
             .values(last_event_id=row.id, last_hash=digest, updated_at=at)
         )
-        return row
+        return record_of(row, EventRecord)
 
     def _lock_head(self) -> str:
         """Lock the chain's head for this transaction and return the hash the next event links to."""

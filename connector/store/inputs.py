@@ -25,7 +25,13 @@ from connector.domain.invoices import Invoice
 from connector.domain.money import ZERO
 from connector.domain.prepaid import lot_order
 from connector.domain.reconcile import ReconResult
-from connector.store.records import ImportRecord, InvoiceRecord, ReconciliationRecord, record_of
+from connector.store.records import (
+    ImportRecord,
+    InvoiceRecord,
+    QuarantineRecord,
+    ReconciliationRecord,
+    record_of,
+)
 from connector.store.tables import (
     CreditLotRow,
     CustomerCreditEventRow,
@@ -184,7 +190,7 @@ class ImportRepository:
 
     def quarantined_between(
         self, entity: str, first: datetime, last: datetime
-    ) -> list[tuple[ImportRow, QuarantineRow]]:
+    ) -> list[tuple[ImportRecord, QuarantineRecord]]:
         """The rows the entity's imports made in [first, last) refused, with their import."""
         query = (
             select(ImportRow, QuarantineRow)
@@ -192,14 +198,14 @@ class ImportRepository:
             .where(ImportRow.entity == entity, ImportRow.imported_at >= first, ImportRow.imported_at < last)
             .order_by(ImportRow.imported_at, QuarantineRow.id)
         )
-        return [(row, quarantined) for row, quarantined in self.session.exec(query).all()]
+        return [
+            (record_of(row, ImportRecord), record_of(quarantined, QuarantineRecord))
+            for row, quarantined in self.session.exec(query).all()
+        ]
 
-    def quarantined(self, import_id: str) -> list[QuarantineRow]:
-        return list(
-            self.session.exec(
-                select(QuarantineRow).where(QuarantineRow.import_id == import_id).order_by(QuarantineRow.id)
-            ).scalars()
-        )
+    def quarantined(self, import_id: str) -> list[QuarantineRecord]:
+        query = select(QuarantineRow).where(QuarantineRow.import_id == import_id).order_by(QuarantineRow.id)
+        return [record_of(row, QuarantineRecord) for row in self.session.exec(query).scalars()]
 
 
 def stamp_summary(session: Session, table: Any, entity: str, stamp: Any) -> list:

@@ -55,7 +55,7 @@ class Events(Protocol):
         level: str = "info",
         data: dict | None = None,
         now: datetime | None = None,
-    ) -> Any: ...
+    ) -> EventRecord: ...
 
 
 class Alerts(Protocol):

@@ -233,6 +233,23 @@ class ImportRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class QuarantineRecord:
+    """An input row an import refused: where it was, why, the fix, and its amount when it had one."""
+
+    id: int
+    import_id: str
+    file: str
+    location: str  # "row 12", "invoices[3]"
+    column: str
+    reason: str
+    fix: str
+    raw: str
+    amount: Decimal | None
+    currency: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionRecord:
     """A ledger connection's health (its tokens stay in the store, encrypted)."""
 
