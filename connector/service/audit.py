@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from connector.domain.audit_chain import GENESIS_HASH, row_hash
+from connector.domain.console import PayloadDetail
 from connector.domain.errors import InputError
 from connector.domain.journals import Bucket
 from connector.domain.money import ZERO
@@ -185,17 +185,6 @@ def _check_head(report: ChainReport, last_id: int, last_hash: str, count: int) -
 
 
 @dataclass(frozen=True, slots=True)
-class TracedPayload:
-    id: int
-    source: str
-    endpoint: str
-    request: dict
-    sha256: str
-    fetched_at: datetime
-    body: str
-
-
-@dataclass(frozen=True, slots=True)
 class TracedFact:
     id: int
     natural_key: str
@@ -209,7 +198,7 @@ class TracedFact:
     cost_basis: str
     dimensions: dict
     pulled_at: datetime
-    payload: TracedPayload | None
+    payload: PayloadDetail | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +293,7 @@ def _fact(uow: UnitOfWork, fact_id: int) -> TracedFact:
     row = uow.facts.get(fact_id)
     if row is None:  # allocations reference facts by foreign key, so this is a damaged store
         raise InputError(f"allocation refers to fact {fact_id}, which is not in the store")
-    payload = uow.raw.get(row.raw_payload_id) if row.raw_payload_id else None
+    payload = uow.raw.detail(row.raw_payload_id) if row.raw_payload_id else None
     return TracedFact(
         id=fact_id,
         natural_key=row.natural_key,
@@ -318,9 +307,5 @@ def _fact(uow: UnitOfWork, fact_id: int) -> TracedFact:
         cost_basis=row.cost_basis,
         dimensions=row.dimensions,
         pulled_at=row.pulled_at,
-        payload=_payload(payload) if payload else None,
+        payload=payload,
     )
-
-
-def _payload(row: Any) -> TracedPayload:
-    return TracedPayload(row.id, row.source, row.endpoint, row.request, row.sha256, row.fetched_at, row.body)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from connector.domain.mapping import MappingSet
 from connector.domain.periods import Period
-from connector.ledgers.beancount import BeancountNames, Document, Posted, balances
+from connector.ledgers.beancount.adapter import BeancountNames, Document, Posted, balances
 from connector.store.port import Store
 
 

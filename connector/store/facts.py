@@ -22,11 +22,13 @@ from sqlmodel import Session
 
 from connector.bulk_work import paused_gc
 from connector.domain.audit_chain import as_utc
+from connector.domain.console import PayloadDetail
 from connector.domain.facts import ChargeCategory, CostBasis, Dimensions, Fact
 from connector.domain.reconcile import FactVersion
 from connector.domain.usage import Usage
 from connector.store.bulk import BulkInsert, driver_value, result_converter
 from connector.store.common import chunks
+from connector.store.console_reads import payload_detail
 from connector.store.records import (
     BookmarkRecord,
     FactRecord,
@@ -490,6 +492,11 @@ class RawPayloadRepository:
         self.session.add(row)
         self.session.flush()
         return row.id  # type: ignore[return-value]
+
+    def detail(self, payload_id: int) -> PayloadDetail | None:
+        """A stored payload as the console's lineage and `tokenbooks audit trace` show it."""
+        row = self.session.get(RawPayloadRow, payload_id)
+        return payload_detail(row) if row else None
 
     def get(self, payload_id: int) -> RawPayloadRecord | None:
         row = self.session.get(RawPayloadRow, payload_id)
