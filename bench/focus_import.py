@@ -114,11 +114,13 @@ def child_import(path: Path) -> dict:
     from connector.service.imports import import_focus
     from connector.sources.focus import FocusOptions
     from connector.store.db import create_schema, make_engine
+    from connector.store.unit_of_work import SqlStore
 
     workdir = Path(tempfile.mkdtemp(prefix="tb-bench-"))
 
     class Context:
         engine = make_engine(f"sqlite:///{workdir / 'bench.db'}")
+        store = SqlStore(engine)
         actor = "bench"
 
         @staticmethod

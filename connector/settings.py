@@ -27,13 +27,12 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from connector.domain.errors import ConfigError
 from connector.ledgers.quickbooks.settings import QuickBooksSettings  # each ledger package owns its section
 from connector.ledgers.xero.settings import XeroSettings
 from connector.setting_types import HttpUrl
+from connector.store.urls import url_password, url_problem
 
 Hours = float  # float ok: a duration, never an amount
 SECRET = {"secret": True}  # marks a plain-text setting that is secret all the same (the database URL)
@@ -274,17 +273,9 @@ class Settings(BaseSettings):
             raise ValueError("use a sqlite:///path or postgresql://user:pass@host/db URL")
         value = value.replace("postgres://", "postgresql://", 1)
 
-        try:
-            url = make_url(value)
-        except ArgumentError:
-            raise ValueError(
-                "is not a database URL: use sqlite:///path or postgresql://user:pass@host/db"
-            ) from None
-        if url.get_backend_name() == "sqlite" and url.host:
-            raise ValueError(
-                f"a SQLite URL names a file, not a host ({url.host!r}): write sqlite:///relative/path.db or "
-                "sqlite:////absolute/path.db"
-            )
+        problem = url_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
@@ -385,6 +376,6 @@ def secret_values(model: BaseModel) -> list[str]:
         elif isinstance(value, BaseModel):
             found += secret_values(value)
     if isinstance(model, Settings) and model.database_url.startswith("postgres"):
-        password = make_url(model.database_url).password
-        found += [str(password)] if password else []
+        password = url_password(model.database_url)
+        found += [password] if password else []
     return found

@@ -16,9 +16,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 
-from sqlalchemy.engine import Engine
-
 from connector import __version__
+from connector.bulk_work import paused_gc
+from connector.domain.audit_chain import COMMITTED
 from connector.domain.coverage import Coverage, SpendSummary, UnmappedPattern
 from connector.domain.day_sums import DaySums, day_inputs
 from connector.domain.desired import Desired, MissingRole, UsageCosts, desired_books, not_yet_due
@@ -43,10 +43,7 @@ from connector.service.books import (
     with_rates,
 )
 from connector.service.runs import Clock
-from connector.store.bulk import paused_gc
-from connector.store.commitments import COMMITTED, CommitmentRepository
-from connector.store.plan_inputs import DaySumsRepository
-from connector.store.repositories import UnitOfWork
+from connector.store.port import Store, UnitOfWork
 
 
 @dataclass
@@ -77,7 +74,7 @@ def whole_months(first_day: date, last_day: date) -> tuple[date, date]:
 
 
 def plan_entity(
-    engine: Engine,
+    store: Store,
     *,
     mapping: MappingSet,
     entity: str,
@@ -108,7 +105,7 @@ def plan_entity(
     options = books or default_options(clock(), company.timezone, company.currency)
     report = PlanReport(entity, first, last)
     state = PlanState(history or MappingHistory.of([mapping]), entity, first, last, calendar, options)
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         if not dry_run and not full and _unchanged_since_last_plan(uow, state, report):
             return report
         placed = uow.allocations.versions_by_day(entity, first, last)  # before classifying again
@@ -161,7 +158,6 @@ def plan_entity(
                     planned.journal, ledger=ledger, run_id=run_id, now=now, hold_reason=planned.hold_reason
                 )
             )
-        uow.session.flush()
         _commit_journals(uow, entity, added, run_id, now)
         _remember(uow, state, report, run_id, now)
         uow.commit()
@@ -173,7 +169,7 @@ def _commit_journals(uow: UnitOfWork, entity: str, ids: list[int], run_id: str |
     line is then named by `tokenbooks audit verify` (store/commitments.py)."""
     if not ids:
         return
-    digests = CommitmentRepository(uow.session).digests(ids)
+    digests = uow.commitments.digests(ids)
     uow.events.append(
         COMMITTED,
         f"{len(ids)} journal(s) committed to the audit chain",
@@ -205,7 +201,7 @@ def _classify(
     classifier = state.history.classifier()
     usage = UsageCosts(state.books.policies, state.entity)
     summary = SpendSummary()
-    days = DaySumsRepository(uow.session)
+    days = uow.day_sums
     kept = {} if full else days.kept(state.entity, state.first, state.last)
     with paused_gc():  # a month of short-lived facts and allocations, none in a reference cycle
         for day, facts in days.facts_by_day(state.entity, state.first, state.last).items():

@@ -18,14 +18,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy.engine import Engine
-
 from connector.domain.errors import InputError, TokenbooksError
 from connector.metrics import PULL_SECONDS
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
 from connector.sources.base import Source, Window, pull_chunks
-from connector.store.repositories import ReplaceResult, UnitOfWork
-from connector.store.staging import PullStage
+from connector.store.port import Store
+from connector.store.records import ReplaceResult
 from connector.tracing import span
 
 
@@ -48,11 +46,11 @@ def bookmark_id(source: str, provider_account: str) -> str:
 
 
 def window_for(
-    source: Source, engine: Engine, *, since: date | None, until: date, default_start: date
+    source: Source, store: Store, *, since: date | None, until: date, default_start: date
 ) -> Window:
     """The days to pull: from `since` (or the bookmark), minus the lag re-read every run, to `until`."""
     if since is None:
-        with UnitOfWork(engine) as uow:
+        with store.unit_of_work() as uow:
             mark = uow.bookmarks.get(bookmark_id(source.name, source.provider_account))
         since = date.fromisoformat(mark) + timedelta(days=1) if mark else default_start
     since = min(since, until)
@@ -63,7 +61,7 @@ def pull_source(
     source: Source,
     window: Window,
     *,
-    engine: Engine,
+    store: Store,
     recorder: RunRecorder,
     clock: Clock,
     reporter: Reporter,
@@ -79,8 +77,7 @@ def pull_source(
             "last_day": window.last_day,
         },
     )
-    stage = PullStage.open(
-        engine,
+    stage = store.open_pull_stage(
         source=source.name,
         provider_account=source.provider_account,
         run_id=recorder.run_id,
@@ -112,7 +109,7 @@ def pull_source(
         with suppress(Exception):
             stage.discard()
         if isinstance(exc, TokenbooksError):
-            _record_source_error(engine, source, str(exc), clock)
+            _record_source_error(store, source, str(exc), clock)
         raise
     pulled.replaced, pulled.usage = replaced, usage
     for warning in pulled.warnings:
@@ -136,7 +133,7 @@ def pull_source(
 
 
 def _stage_window(
-    source: Source, window: Window, stage: PullStage, run_id: str, clock: Clock, reporter: Reporter
+    source: Source, window: Window, stage: Any, run_id: str, clock: Clock, reporter: Reporter
 ) -> SourcePull:
     """Read the window piece by piece as it arrives, staging each piece: memory holds one page, never
     the window. The first error refuses the window (the caller discards the stage)."""
@@ -162,8 +159,8 @@ def _stage_window(
     return pulled
 
 
-def _record_source_error(engine: Engine, source: Source, message: str, clock: Clock) -> None:
-    with UnitOfWork(engine) as uow:
+def _record_source_error(store: Store, source: Source, message: str, clock: Clock) -> None:
+    with store.unit_of_work() as uow:
         uow.bookmarks.record_error(bookmark_id(source.name, source.provider_account), message, clock())
         uow.commit()
 
@@ -172,7 +169,7 @@ def _record_source_error(engine: Engine, source: Source, message: str, clock: Cl
 
 
 class PullContext(Protocol):
-    engine: Engine
+    store: Store
     clock: Clock
     actor: str
 
@@ -215,13 +212,13 @@ def pull_sources(
     reporter = reporter or SilentReporter()
     until = until or last_complete_day(ctx)
     params = {"entity": entity, "providers": sorted(providers or []), "since": str(since) if since else None}
-    recorder = RunRecorder(ctx.engine, ctx.clock, actor=ctx.actor, kind="pull", entity=entity, params=params)
+    recorder = RunRecorder(ctx.store, ctx.clock, actor=ctx.actor, kind="pull", entity=entity, params=params)
     run = PullRun(recorder.run_id, entity)
     chosen = [s for s in ctx.sources(entity) if providers is None or s.provider in providers]
     for source in chosen:
         window = window_for(
             source,
-            ctx.engine,
+            ctx.store,
             since=since,
             until=until,
             default_start=ctx.default_start(source.provider, until),
@@ -229,7 +226,7 @@ def pull_sources(
         try:
             run.pulls.append(
                 pull_source(
-                    source, window, engine=ctx.engine, recorder=recorder, clock=ctx.clock, reporter=reporter
+                    source, window, store=ctx.store, recorder=recorder, clock=ctx.clock, reporter=reporter
                 )
             )
         except TokenbooksError as exc:
@@ -265,9 +262,9 @@ class SourceStatus:
     configured: bool
 
 
-def sources_status(engine: Engine, sources: list[Source]) -> list[SourceStatus]:
+def sources_status(store: Store, sources: list[Source]) -> list[SourceStatus]:
     """Every configured source and every bookmark the store holds (FOCUS imports included)."""
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         marks = {row.source_id: row for row in uow.bookmarks.all()}
     wanted = [bookmark_id(s.name, s.provider_account) for s in sources]
     statuses = []

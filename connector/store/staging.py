@@ -19,31 +19,31 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, delete, insert, literal, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from connector.domain.errors import InputError
 from connector.domain.facts import Dimensions, Fact
 from connector.domain.usage import Usage
 from connector.store.bulk import BulkInsert
-from connector.store.repositories import (
+from connector.store.facts import (
     FACT_COLUMNS,
     FACT_TABLE,
     USAGE_COLUMNS,
     USAGE_TABLE,
     Copied,
     FactReader,
-    ReplaceResult,
-    UnitOfWork,
     Versioned,
     fact_row_values,
     replace_window,
     row_to_usage,
     usage_row_values,
 )
+from connector.store.records import ReplaceResult
 from connector.store.tables import PullStageRow, RawPayloadRow, StagedFactRow, StagedUsageRow
 
 if TYPE_CHECKING:  # annotations only: the store does not depend on the sources
     from connector.sources.base import RawPage, Window
+    from connector.store.unit_of_work import UnitOfWork
 
 STAGES = PullStageRow.__table__
 STAGED_FACTS = StagedFactRow.__table__
@@ -141,8 +141,10 @@ class StagedWindow:
 class PullStage:
     """One pull's stage: `open` it, `add` each page as it arrives, then `promote` it or `discard` it."""
 
-    def __init__(self, engine: Engine, stage_id: int, *, source: str, provider_account: str) -> None:
-        self.engine = engine
+    def __init__(
+        self, unit_of_work: Callable[[], UnitOfWork], stage_id: int, *, source: str, provider_account: str
+    ) -> None:
+        self.unit_of_work = unit_of_work  # the store's (SqlStore.unit_of_work), which opens this stage
         self.id = stage_id
         self.source = source
         self.provider_account = provider_account
@@ -152,10 +154,16 @@ class PullStage:
 
     @classmethod
     def open(
-        cls, engine: Engine, *, source: str, provider_account: str, run_id: str | None, now: datetime
+        cls,
+        unit_of_work: Callable[[], UnitOfWork],
+        *,
+        source: str,
+        provider_account: str,
+        run_id: str | None,
+        now: datetime,
     ) -> PullStage:
         """A new stage for the source account, after discarding any an interrupted pull left behind."""
-        with UnitOfWork(engine) as uow:
+        with unit_of_work() as uow:
             connection = uow.session.connection()
             left = connection.execute(
                 select(STAGES.c.id).where(
@@ -171,7 +179,7 @@ class PullStage:
             uow.session.add(row)
             uow.session.flush()
             uow.commit()
-            stage = cls(engine, row.id, source=source, provider_account=provider_account)  # type: ignore[arg-type]
+            stage = cls(unit_of_work, row.id, source=source, provider_account=provider_account)  # type: ignore[arg-type]
         stage.discarded_before = len(left)
         return stage
 
@@ -185,7 +193,7 @@ class PullStage:
         now: datetime,
     ) -> None:
         """Store a page (or a few) and what it produced, in a transaction of its own."""
-        with UnitOfWork(self.engine) as uow:
+        with self.unit_of_work() as uow:
             raw_ids: dict[str, int] = {}
             added = []
             for page in pages:
@@ -218,7 +226,7 @@ class PullStage:
     def promote(self, window: Window, bookmark: str, *, run_id: str | None, now: datetime) -> tuple:
         """Make the source's stored window what was staged, move its bookmark and delete the stage: one
         transaction. Returns what it did to the facts and to the usage (`ReplaceResult` each)."""
-        with UnitOfWork(self.engine) as uow:
+        with self.unit_of_work() as uow:
             connection = uow.session.connection()
             self._check(connection)
             results: list[ReplaceResult] = [
@@ -242,7 +250,7 @@ class PullStage:
 
     def discard(self) -> None:
         """Forget the stage: its staged rows and the pages stored with them."""
-        with UnitOfWork(self.engine) as uow:
+        with self.unit_of_work() as uow:
             _delete_stage(uow.session.connection(), self.id)
             uow.commit()
 

@@ -146,7 +146,7 @@ class EventRow(SQLModel, table=True):
     data: dict = _json({})
     prev_hash: str
     hash: str = Field(index=True)
-    hash_scheme: int = 2  # which fields the hash covers (store/repositories.py: event_hash)
+    hash_scheme: int = 2  # which fields the hash covers (store/audit_log.py: event_hash)
 
 
 class MappingVersionRow(SQLModel, table=True):

@@ -19,7 +19,6 @@ from connector.domain.journals import as_text
 from connector.ledgers.memory import MemoryLedger
 from connector.service.sync import sync
 from connector.settings import Settings
-from connector.store.repositories import UnitOfWork
 from tests.service.conftest import ACCOUNTS, Clock, ScriptedSource, World
 from tests.support import CHART_OPTIONS, MINIMAL_MAPPING
 
@@ -58,7 +57,7 @@ def mapping_version(version: int, effective: date, support: str, eng: str) -> st
 
 
 def books(world: World) -> list[tuple]:
-    with UnitOfWork(world.app.engine) as uow:
+    with world.app.store.unit_of_work() as uow:
         stored = [(s.journal.key, s.status, as_text(s.journal)) for s in uow.outbox.list(ENTITY)]
     return sorted(stored)
 

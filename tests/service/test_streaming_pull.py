@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 from connector.domain.facts import Dimensions, Fact, natural_key
 from connector.service.pull import pull_sources, sources_status
 from connector.sources.base import PullResult, RawPage, Window, gathered
-from connector.store.repositories import UnitOfWork
 from connector.store.tables import PullStageRow, RawPayloadRow, StagedFactRow, StagedUsageRow
 from tests.service.test_ingestion import COSTS, costs_source, make_app, stored_facts
 from tests.sources.builders import openai_bucket, openai_cost, openai_page
@@ -44,7 +43,7 @@ def five_pages(bad_page: int | None = None) -> list[dict]:
 
 
 def count(app, table) -> int:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         return uow.session.execute(select(func.count()).select_from(table)).scalar_one()
 
 
@@ -52,7 +51,7 @@ def nothing_kept(app) -> None:
     assert stored_facts(app) == []
     for table in (StagedFactRow, StagedUsageRow, PullStageRow, RawPayloadRow):
         assert count(app, table) == 0, table.__tablename__
-    [status] = sources_status(app.engine, app.sources("acme-us"))
+    [status] = sources_status(app.store, app.sources("acme-us"))
     assert status.bookmark is None
 
 
@@ -126,7 +125,7 @@ def test_a_pull_killed_mid_window_leaves_no_visible_facts_and_the_next_pull_resu
     assert stored_facts(app) == []  # three pages were stored as they came, none of them is a fact
     assert count(app, StagedFactRow) == 6
     assert count(app, RawPayloadRow) == 3
-    assert sources_status(app.engine, app.sources("acme-us"))[0].bookmark is None
+    assert sources_status(app.store, app.sources("acme-us"))[0].bookmark is None
 
     run = pull_all(app, five_pages())
     assert run.status == "succeeded"
@@ -135,7 +134,7 @@ def test_a_pull_killed_mid_window_leaves_no_visible_facts_and_the_next_pull_resu
     assert stored_facts(app) == stored_facts(straight)
     assert count(app, StagedFactRow) == count(app, PullStageRow) == 0
     assert count(app, RawPayloadRow) == 5  # the dead pull's pages went with its stage
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         assert [e.kind for e in uow.events.for_run(run.run_id) if e.kind == "pull.resumed"] == [
             "pull.resumed"
         ]
