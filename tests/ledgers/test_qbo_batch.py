@@ -130,7 +130,8 @@ def test_pacing_keeps_inside_the_limits_by_waiting_on_the_clock(tmp_path, vault)
             clock=lambda: clock.now().timestamp(),
             sleep=sleep,
         )
-        ledger = make_ledger(box, vault, pacer=pacer, retry=RetryPolicy(3, sleep=sleep))
+        # no faults here: a long timeout, so a busy machine's slow answer is not taken for a lost one
+        ledger = make_ledger(box, vault, pacer=pacer, retry=RetryPolicy(3, sleep=sleep), timeout=30)
         started = clock.now()
         results = ledger.post([request(accrual(n, day=date(2026, 11, 1))) for n in range(1, 151)])
         assert {r.outcome for r in results} == {PostOutcome.CREATED}

@@ -44,7 +44,11 @@ def october_facts() -> list:
 class World:
     """A database, a mapping, a provider, and the QuickBooks sandbox; `app()` is one nightly process."""
 
-    def __init__(self, tmp_path: Path, box: QuickBooksSandbox, *, sleep=no_sleep, monotonic=None) -> None:
+    def __init__(
+        self, tmp_path: Path, box: QuickBooksSandbox, *, sleep=no_sleep, monotonic=None, timeout=0.2
+    ) -> None:
+        # a short client timeout lets injected delays (0.25 s) become uncertain answers quickly; a test
+        # without faults passes a long one, so a busy machine's slow answer is not taken for a lost one
         self.box = box
         self.clock = Clock()
         self.clock.now = datetime(2026, 11, 2, 2, 30, tzinfo=UTC)
@@ -63,7 +67,7 @@ class World:
                 base_url=box.base_url,
                 discovery_url=box.discovery_url,
                 redirect_uri=f"http://127.0.0.1:{free_port()}/callback",
-                timeout_seconds=0.2,
+                timeout_seconds=timeout,
                 max_retries=3,
             ),
             _env_file=None,
@@ -111,7 +115,7 @@ def planned_totals(stored: list) -> dict[str, Decimal]:
 
 def test_write_calls_grow_with_journals_not_with_facts(tmp_path):
     with QuickBooksSandbox(tmp_path / "qbo.json") as box:
-        world = World(tmp_path, box)
+        world = World(tmp_path, box, timeout=30)
         world.connect()
         box.reset_request_log()
         result = world.run()  # October at once: hundreds of cost facts, a journal a day
