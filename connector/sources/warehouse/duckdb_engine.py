@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from connector.sources.focus_files import is_gzip, is_parquet
+
+if TYPE_CHECKING:
+    import duckdb
 
 # pyarrow's strftime writes %S with the fraction digits of the timestamp's unit; DuckDB's %g and %f are
 # milliseconds and microseconds (a nanosecond timestamp is left to Python)
@@ -41,6 +43,8 @@ class Source:
 
 def connect(limits: DuckDBLimits) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with bounded memory and threads."""
+    import duckdb  # here: only an import that uses DuckDB pays for loading it
+
     connection = duckdb.connect(":memory:")
     connection.execute(f"SET memory_limit = {_literal(limits.memory_limit)}")
     if limits.threads:
