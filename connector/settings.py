@@ -108,7 +108,7 @@ class FocusSettings(BaseModel):
     )
     entity: str | None = Field(None, description="entity the imported costs belong to; default: the first")
     engine: Literal["auto", "python", "duckdb"] = Field(
-        "auto", description="what reads the rows: auto gives DuckDB imports larger than duckdb_above_mb"
+        "python", description="what reads the rows: auto gives DuckDB imports larger than duckdb_above_mb"
     )
     duckdb_above_mb: int = Field(64, ge=0, description="auto: files together larger than this go to DuckDB")
     duckdb_memory_limit: str = Field(

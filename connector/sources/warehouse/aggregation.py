@@ -31,6 +31,8 @@ import sqlglot
 from sqlglot import exp
 
 DIALECTS = ("duckdb", "bigquery", "athena", "snowflake")
+CHARGES = "('Usage', 'Credit', 'Tax', 'Adjustment')"  # as FOCUS writes them: never a Purchase (kept exact)
+MOMENT = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
 DECIMAL = "DECIMAL(38, 10)"
 PLAIN_DECIMAL = r"^-?[0-9]{1,18}(\.[0-9]{1,10})?$"
 NEGATIVE_ZERO = r"^-[0.]*$"
@@ -49,6 +51,7 @@ class BucketSpec:
 
     columns: tuple[str, ...]  # the source's column names, in order
     static: tuple[int, ...]  # the columns that repeat across a bucket (grouped by their text)
+    category: int
     start: int
     end: int | None
     billed: int
@@ -119,11 +122,11 @@ def review_query(spec: BucketSpec, source: str, row_number: str, marked: str | N
 
 def group_width(spec: BucketSpec) -> int:
     """How many key columns a group has before RESULT_COLUMNS: the static ones and the charge period's."""
-    return len(spec.static) + 2
+    return len(spec.static) + 3
 
 
 def _group_keys(spec: BucketSpec) -> list[str]:
-    return [*(f"g{n}" for n in range(len(spec.static))), "p_start", "p_end"]
+    return [*(f"g{n}" for n in range(len(spec.static))), "p_day", "p_start", "p_end"]
 
 
 def _checked(spec: BucketSpec, source: str, row_number: str) -> str:
@@ -143,34 +146,63 @@ def _checked(spec: BucketSpec, source: str, row_number: str) -> str:
     )
     quantity = text[spec.quantity] if spec.quantity is not None else "''"
     has_quantity = f"({quantity} NOT IN {_nulls()})"
+    line_id = "''"
+    if spec.row_id is not None:
+        line_id = text[spec.row_id]
+        for space in ASCII_SPACE:
+            line_id = f"REPLACE({line_id}, {_char(space)}, '')"
+    repeated, repeats = _repeated(spec)
     clean = " AND ".join(
         (
             _plain(billed),
             f"({missing} OR {_plain('effective_text')})",
             f"(NOT has_quantity OR {_plain('quantity_text')})",
-            f"NOT {_repeated(spec, text)}",
+            f"NOT {repeated}",
         )
     )
     statics = [f"{text[i]} AS g{n}" for n, i in enumerate(spec.static)]
-    end = text[spec.end] if spec.end is not None else "''"
+    start, end = text[spec.start], text[spec.end] if spec.end is not None else "''"
+    category = text[spec.category]
+    # a charge within one UTC day, written as FOCUS writes it: grouped by its day (an hourly export's 24
+    # periods are one group); any other period keeps its own group, checked by the importer's code
+    within_day = (
+        f"({category} IN {CHARGES} AND REGEXP_LIKE({start}, '{MOMENT}') AND REGEXP_LIKE({end}, '{MOMENT}') "
+        f"AND SUBSTR({start}, 1, 10) = SUBSTR({end}, 1, 10) AND {end} > {start})"
+    )
     odd = f"REGEXP_LIKE({text[spec.row_id]}, '{ODD_SPACE}')" if spec.row_id is not None else "FALSE"
     return f"""
         WITH src AS (SELECT {row_number} AS row_no, {reads} FROM {source}),
         rows AS (
           SELECT src.*, {effective_text} AS effective_text, {missing} AS effective_missing,
-                 {has_quantity} AS has_quantity, {quantity} AS quantity_text, {odd} AS odd_id
+                 {has_quantity} AS has_quantity, {quantity} AS quantity_text, {odd} AS odd_id,
+                 {line_id} AS line_id, HASH({", ".join(text)}) AS fingerprint, {within_day} AS within_day
           FROM src
         ),
+        {repeats}
         checked AS (
-          SELECT rows.*, {", ".join(statics)}, {text[spec.start]} AS p_start, {end} AS p_end, {clean} AS clean
+          SELECT rows.*, {", ".join(statics)},
+                 CASE WHEN within_day THEN SUBSTR({start}, 1, 10) ELSE '' END AS p_day,
+                 CASE WHEN within_day THEN '' ELSE {start} END AS p_start,
+                 CASE WHEN within_day THEN '' ELSE {end} END AS p_end,
+                 {clean} AS clean
           FROM rows
         )
     """
 
 
 def render(query: exp.Expression, dialect: str) -> str:
-    """The query in an engine's dialect ("athena" is Trino's, as Athena engine 3 speaks it)."""
+    """The query in an engine's dialect ("athena" is Trino's, as Athena engine 3 speaks it). A row's
+    fingerprint is DuckDB's HASH of its values; elsewhere, the MD5 of their text joined by a unit
+    separator (every warehouse has MD5; a collision only sends rows to the importer's own checks)."""
+    if dialect != "duckdb":
+        query = query.transform(_md5_fingerprint)
     return query.sql(dialect=dialect, pretty=True)
+
+
+def _md5_fingerprint(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "HASH":
+        return sqlglot.parse_one(f"MD5(CONCAT_WS(CHR(31), {', '.join(e.sql() for e in node.expressions)}))")
+    return node
 
 
 def _quoted(name: str) -> str:
@@ -191,18 +223,24 @@ def _scale(column: str) -> str:
     return f"CASE WHEN STRPOS({column}, '.') > 0 THEN LENGTH({column}) - STRPOS({column}, '.') ELSE 0 END"
 
 
-def _repeated(spec: BucketSpec, text: list[str]) -> str:
-    """Whether another row shares this row's line id (or, for a row without one, all its values): such
-    rows are read by Python, which keeps the first and quarantines the others, naming the first."""
-    # the row's values in one hash: a collision only sends more rows to Python, which compares them whole
-    whole_row = f"(COUNT(*) OVER (PARTITION BY MD5(CONCAT_WS(CHR(31), {', '.join(text)}))) > 1)"
-    if spec.row_id is None:
-        return "FALSE" if spec.accept_duplicates else whole_row
-    line_id = text[spec.row_id]
-    for space in ASCII_SPACE:
-        line_id = f"REPLACE({line_id}, {_char(space)}, '')"
-    empty = "FALSE" if spec.accept_duplicates else whole_row
-    return f"(CASE WHEN {line_id} = '' THEN {empty} ELSE COUNT(*) OVER (PARTITION BY {line_id}) > 1 END)"
+def _repeated(spec: BucketSpec) -> tuple[str, str]:
+    """Whether another row shares this row's line id (or, for a row without one, all its values), and the
+    common table expressions that find them: such rows are read by Python, which keeps the first and
+    quarantines the others, naming the first. A fingerprint collision only sends more rows to Python."""
+    ids = "(line_id <> '' AND line_id IN (SELECT line_id FROM repeated_ids))"
+    whole = "(line_id = '' AND fingerprint IN (SELECT fingerprint FROM repeated_rows))"
+    find_ids = (
+        "repeated_ids AS (SELECT line_id FROM rows WHERE line_id <> '' GROUP BY line_id HAVING COUNT(*) > 1),"
+    )
+    find_rows = "repeated_rows AS (SELECT fingerprint FROM rows GROUP BY fingerprint HAVING COUNT(*) > 1),"
+    checks, ctes = [], []
+    if spec.row_id is not None:
+        checks.append(ids)
+        ctes.append(find_ids)
+    if not spec.accept_duplicates:
+        checks.append(whole)
+        ctes.append(find_rows)
+    return ("(" + " OR ".join(checks) + ")" if checks else "FALSE"), "\n".join(ctes)
 
 
 def _char(character: str) -> str:

@@ -17,6 +17,7 @@ itself, whole: the result is the same, only slower.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -83,6 +84,7 @@ def bucket_spec(col: _Columns, names: tuple[str, ...], options: FocusOptions) ->
     return BucketSpec(
         columns=names,
         static=col.static_index,
+        category=col.category,
         start=col.start,
         end=col.end,
         billed=col.cost,
@@ -142,14 +144,14 @@ class _FileGroups:
             if not group[self._at("clean")]:
                 review = True
             elif not self._accept(group, part):
-                marked.append(group[: width + 3])
+                marked.append(group[: width + 4])
         if marked or review:
             self._review(marked)
 
     def _accept(self, group: tuple, part: StaticPart | Refusal) -> bool:
         """Add a clean group to the buckets (or to the skipped rows); False when its rows must be read
         one by one because a check refused the group."""
-        reader, width = self.reader, len(self.spec.static)
+        reader = self.reader
         if type(part) is Refusal:
             return False
         billed = _exact(group[self._at("billed")], group[self._at("billed_scale")])
@@ -161,15 +163,11 @@ class _FileGroups:
             currency = reader.currency_of(group[currency_at] if currency_at is not None else "")
             reader.batch.tally.add_rows(Disposition.SKIPPED, count, billed, currency)
             return True
-        span_key = (group[width], group[width + 1])
-        span = reader.spans.get(span_key)
-        if span is None:
-            span = reader.spans[span_key] = reader._check_span(*span_key)
-        if type(span) is Refusal:
+        when = self._when(group, part)
+        if when is None:
             return False
         if group[self._at("effective_missing")] and (part.commitment or part.virtual):
             return False
-        when = span[3] if part.category is not PURCHASE else span[4]
         sums = [
             billed,
             _exact(group[self._at("billed_negative")], group[self._at("negative_scale")]),
@@ -187,11 +185,30 @@ class _FileGroups:
         reader.accepted += count
         return True
 
+    def _when(self, group: tuple, part: StaticPart) -> object | None:
+        """The bucket a group's rows are charged to: their UTC day (the query grouped a charge within one
+        day by it), or what the importer makes of their charge period; None when a check refuses it."""
+        day, start, end = group[len(self.spec.static) : len(self.spec.static) + 3]
+        if day:
+            try:
+                return date.fromisoformat(day)
+            except ValueError:
+                return None  # not a calendar day: the importer's loop says so for each row
+        span = self.reader.spans.get((start, end))
+        if span is None:
+            span = self.reader.spans[(start, end)] = self.reader._check_span(start, end)
+        if type(span) is Refusal:
+            return None
+        return span[3] if part.category is not PURCHASE else span[4]
+
     def _review(self, marked: list[tuple]) -> None:
         """Read the rows the query left to Python with the importer's own loop, in file order."""
         table = None
         if marked:
-            keys = [*(f"g{n}" for n in range(len(self.spec.static))), "p_start", "p_end", "effective_missing"]
+            keys = [
+                *(f"g{n}" for n in range(len(self.spec.static))),
+                *("p_day", "p_start", "p_end", "effective_missing"),
+            ]
             self.connection.execute(f"DROP TABLE IF EXISTS {MARKED}")
             types = ", ".join(f"{k} {'BOOLEAN' if k == 'effective_missing' else 'VARCHAR'}" for k in keys)
             self.connection.execute(f"CREATE TEMP TABLE {MARKED} ({types})")

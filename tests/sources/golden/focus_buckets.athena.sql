@@ -48,8 +48,109 @@ WITH src AS (
     REGEXP_LIKE(
       s25,
       '[\x1c-\x1f\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]'
-    ) AS odd_id
+    ) AS odd_id,
+    REPLACE(
+      REPLACE(
+        REPLACE(REPLACE(REPLACE(REPLACE(s25, ' ', ''), CHR(  9), ''), CHR(  10), ''), CHR(  13), ''),
+        CHR(  11),
+        ''
+      ),
+      CHR(  12),
+      ''
+    ) AS line_id,
+    LOWER(
+      TO_HEX(
+        MD5(
+          TO_UTF8(
+            CASE
+              WHEN CHR(  31) IS NULL
+              OR s0 IS NULL
+              OR s1 IS NULL
+              OR s2 IS NULL
+              OR s3 IS NULL
+              OR s4 IS NULL
+              OR s5 IS NULL
+              OR s6 IS NULL
+              OR s7 IS NULL
+              OR s8 IS NULL
+              OR s9 IS NULL
+              OR s10 IS NULL
+              OR s11 IS NULL
+              OR s12 IS NULL
+              OR s13 IS NULL
+              OR s14 IS NULL
+              OR s15 IS NULL
+              OR s16 IS NULL
+              OR s17 IS NULL
+              OR s18 IS NULL
+              OR s19 IS NULL
+              OR s20 IS NULL
+              OR s21 IS NULL
+              OR s22 IS NULL
+              OR s23 IS NULL
+              OR s24 IS NULL
+              OR s25 IS NULL
+              THEN NULL
+              ELSE CONCAT_WS(
+                CHR(  31),
+                CAST(s0 AS VARCHAR),
+                CAST(s1 AS VARCHAR),
+                CAST(s2 AS VARCHAR),
+                CAST(s3 AS VARCHAR),
+                CAST(s4 AS VARCHAR),
+                CAST(s5 AS VARCHAR),
+                CAST(s6 AS VARCHAR),
+                CAST(s7 AS VARCHAR),
+                CAST(s8 AS VARCHAR),
+                CAST(s9 AS VARCHAR),
+                CAST(s10 AS VARCHAR),
+                CAST(s11 AS VARCHAR),
+                CAST(s12 AS VARCHAR),
+                CAST(s13 AS VARCHAR),
+                CAST(s14 AS VARCHAR),
+                CAST(s15 AS VARCHAR),
+                CAST(s16 AS VARCHAR),
+                CAST(s17 AS VARCHAR),
+                CAST(s18 AS VARCHAR),
+                CAST(s19 AS VARCHAR),
+                CAST(s20 AS VARCHAR),
+                CAST(s21 AS VARCHAR),
+                CAST(s22 AS VARCHAR),
+                CAST(s23 AS VARCHAR),
+                CAST(s24 AS VARCHAR),
+                CAST(s25 AS VARCHAR)
+              )
+            END
+          )
+        )
+      )
+    ) AS fingerprint,
+    (
+      s4 IN ('Usage', 'Credit', 'Tax', 'Adjustment')
+      AND REGEXP_LIKE(s8, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$')
+      AND REGEXP_LIKE(s7, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$')
+      AND SUBSTR(s8, 1, 10) = SUBSTR(s7, 1, 10)
+      AND s7 > s8
+    ) AS within_day
   FROM src
+), repeated_ids AS (
+  SELECT
+    line_id
+  FROM rows
+  WHERE
+    line_id <> ''
+  GROUP BY
+    line_id
+  HAVING
+    COUNT(*) > 1
+), repeated_rows AS (
+  SELECT
+    fingerprint
+  FROM rows
+  GROUP BY
+    fingerprint
+  HAVING
+    COUNT(*) > 1
 ), checked AS (
   SELECT
     rows.*,
@@ -74,8 +175,9 @@ WITH src AS (
     s11 AS g18,
     s9 AS g19,
     s22 AS g20,
-    s8 AS p_start,
-    s7 AS p_end,
+    CASE WHEN within_day THEN SUBSTR(s8, 1, 10) ELSE '' END AS p_day,
+    CASE WHEN within_day THEN '' ELSE s8 END AS p_start,
+    CASE WHEN within_day THEN '' ELSE s7 END AS p_end,
     (
       REGEXP_LIKE(s0, '^-?[0-9]{1,18}(\.[0-9]{1,10})?$')
       AND NOT REGEXP_LIKE(s0, '^-[0.]*$')
@@ -97,69 +199,20 @@ WITH src AS (
       )
     )
     AND NOT (
-      CASE
-        WHEN REPLACE(
-          REPLACE(
-            REPLACE(REPLACE(REPLACE(REPLACE(s25, ' ', ''), CHR(  9), ''), CHR(  10), ''), CHR(  13), ''),
-            CHR(  11),
-            ''
-          ),
-          CHR(  12),
-          ''
-        ) = ''
-        THEN (
-          COUNT(*) OVER (
-            PARTITION BY LOWER(
-              TO_HEX(
-                MD5(
-                  TO_UTF8(
-                    CONCAT_WS(
-                      CHR(  31),
-                      CAST(s0 AS VARCHAR),
-                      CAST(s1 AS VARCHAR),
-                      CAST(s2 AS VARCHAR),
-                      CAST(s3 AS VARCHAR),
-                      CAST(s4 AS VARCHAR),
-                      CAST(s5 AS VARCHAR),
-                      CAST(s6 AS VARCHAR),
-                      CAST(s7 AS VARCHAR),
-                      CAST(s8 AS VARCHAR),
-                      CAST(s9 AS VARCHAR),
-                      CAST(s10 AS VARCHAR),
-                      CAST(s11 AS VARCHAR),
-                      CAST(s12 AS VARCHAR),
-                      CAST(s13 AS VARCHAR),
-                      CAST(s14 AS VARCHAR),
-                      CAST(s15 AS VARCHAR),
-                      CAST(s16 AS VARCHAR),
-                      CAST(s17 AS VARCHAR),
-                      CAST(s18 AS VARCHAR),
-                      CAST(s19 AS VARCHAR),
-                      CAST(s20 AS VARCHAR),
-                      CAST(s21 AS VARCHAR),
-                      CAST(s22 AS VARCHAR),
-                      CAST(s23 AS VARCHAR),
-                      CAST(s24 AS VARCHAR),
-                      CAST(s25 AS VARCHAR)
-                    )
-                  )
-                )
-              )
-            )
-          ) > 1
+      (
+        line_id <> '' AND line_id IN (
+          SELECT
+            line_id
+          FROM repeated_ids
         )
-        ELSE COUNT(*) OVER (
-          PARTITION BY REPLACE(
-            REPLACE(
-              REPLACE(REPLACE(REPLACE(REPLACE(s25, ' ', ''), CHR(  9), ''), CHR(  10), ''), CHR(  13), ''),
-              CHR(  11),
-              ''
-            ),
-            CHR(  12),
-            ''
-          )
-        ) > 1
-      END
+      )
+      OR (
+        line_id = '' AND fingerprint IN (
+          SELECT
+            fingerprint
+          FROM repeated_rows
+        )
+      )
     ) AS clean
   FROM rows
 )
@@ -185,6 +238,7 @@ SELECT
   g18,
   g19,
   g20,
+  p_day,
   p_start,
   p_end,
   effective_missing,
@@ -244,6 +298,7 @@ GROUP BY
   g18,
   g19,
   g20,
+  p_day,
   p_start,
   p_end,
   effective_missing,

@@ -48,8 +48,45 @@ WITH src AS (
     REGEXP_LIKE(
       s25,
       '[\\x1c-\\x1f\\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}]'
-    ) AS odd_id
+    ) AS odd_id,
+    REPLACE(
+      REPLACE(
+        REPLACE(REPLACE(REPLACE(REPLACE(s25, ' ', ''), CHR(  9), ''), CHR(  10), ''), CHR(  13), ''),
+        CHR(  11),
+        ''
+      ),
+      CHR(  12),
+      ''
+    ) AS line_id,
+    MD5(
+      CONCAT_WS(CHR(  31), s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, s18, s19, s20, s21, s22, s23, s24, s25)
+    ) AS fingerprint,
+    (
+      s4 IN ('Usage', 'Credit', 'Tax', 'Adjustment')
+      AND REGEXP_LIKE(s8, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$')
+      AND REGEXP_LIKE(s7, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$')
+      AND SUBSTRING(s8, 1, 10) = SUBSTRING(s7, 1, 10)
+      AND s7 > s8
+    ) AS within_day
   FROM src
+), repeated_ids AS (
+  SELECT
+    line_id
+  FROM rows
+  WHERE
+    line_id <> ''
+  GROUP BY
+    line_id
+  HAVING
+    COUNT(*) > 1
+), repeated_rows AS (
+  SELECT
+    fingerprint
+  FROM rows
+  GROUP BY
+    fingerprint
+  HAVING
+    COUNT(*) > 1
 ), checked AS (
   SELECT
     rows.*,
@@ -74,8 +111,9 @@ WITH src AS (
     s11 AS g18,
     s9 AS g19,
     s22 AS g20,
-    s8 AS p_start,
-    s7 AS p_end,
+    CASE WHEN within_day THEN SUBSTRING(s8, 1, 10) ELSE '' END AS p_day,
+    CASE WHEN within_day THEN '' ELSE s8 END AS p_start,
+    CASE WHEN within_day THEN '' ELSE s7 END AS p_end,
     (
       REGEXP_LIKE(s0, '^-?[0-9]{1,18}(\\.[0-9]{1,10})?$')
       AND NOT REGEXP_LIKE(s0, '^-[0.]*$')
@@ -97,63 +135,20 @@ WITH src AS (
       )
     )
     AND NOT (
-      CASE
-        WHEN REPLACE(
-          REPLACE(
-            REPLACE(REPLACE(REPLACE(REPLACE(s25, ' ', ''), CHR(  9), ''), CHR(  10), ''), CHR(  13), ''),
-            CHR(  11),
-            ''
-          ),
-          CHR(  12),
-          ''
-        ) = ''
-        THEN (
-          COUNT(*) OVER (
-            PARTITION BY MD5(
-              CONCAT_WS(
-                CHR(  31),
-                COALESCE(s0, ''),
-                COALESCE(s1, ''),
-                COALESCE(s2, ''),
-                COALESCE(s3, ''),
-                COALESCE(s4, ''),
-                COALESCE(s5, ''),
-                COALESCE(s6, ''),
-                COALESCE(s7, ''),
-                COALESCE(s8, ''),
-                COALESCE(s9, ''),
-                COALESCE(s10, ''),
-                COALESCE(s11, ''),
-                COALESCE(s12, ''),
-                COALESCE(s13, ''),
-                COALESCE(s14, ''),
-                COALESCE(s15, ''),
-                COALESCE(s16, ''),
-                COALESCE(s17, ''),
-                COALESCE(s18, ''),
-                COALESCE(s19, ''),
-                COALESCE(s20, ''),
-                COALESCE(s21, ''),
-                COALESCE(s22, ''),
-                COALESCE(s23, ''),
-                COALESCE(s24, ''),
-                COALESCE(s25, '')
-              )
-            )
-          ) > 1
+      (
+        line_id <> '' AND line_id IN (
+          SELECT
+            line_id
+          FROM repeated_ids
         )
-        ELSE COUNT(*) OVER (
-          PARTITION BY REPLACE(
-            REPLACE(
-              REPLACE(REPLACE(REPLACE(REPLACE(s25, ' ', ''), CHR(  9), ''), CHR(  10), ''), CHR(  13), ''),
-              CHR(  11),
-              ''
-            ),
-            CHR(  12),
-            ''
-          )
-        ) > 1
-      END
+      )
+      OR (
+        line_id = '' AND fingerprint IN (
+          SELECT
+            fingerprint
+          FROM repeated_rows
+        )
+      )
     ) AS clean
   FROM rows
 )
@@ -179,6 +174,7 @@ SELECT
   g18,
   g19,
   g20,
+  p_day,
   p_start,
   p_end,
   effective_missing,
@@ -238,6 +234,7 @@ GROUP BY
   g18,
   g19,
   g20,
+  p_day,
   p_start,
   p_end,
   effective_missing,
