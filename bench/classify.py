@@ -20,6 +20,7 @@ from decimal import Decimal
 from connector.domain.facts import Dimensions, Fact
 from connector.domain.mapping import Classifier, MappingSet, parse_mapping
 from connector.domain.mapping_history import MappingHistory
+from connector.ledgers import registry  # noqa: F401 - registers the ledgers' target shapes, as bootstrap does
 
 FACTS = 1_000_000
 RULES = 200

@@ -30,7 +30,7 @@ def export_beancount_command(
     as_json: JsonFlag = False,
 ) -> None:
     """A period's posted journals as a beancount file (readable account names, balance assertions)."""
-    from connector.ledgers.beancount import write_atomically
+    from connector.ledgers.beancount.adapter import write_atomically
     from connector.service.export import export_beancount
 
     with plain_errors(as_json):

@@ -101,6 +101,7 @@ def mappings_schema(
 ) -> None:
     """Print the JSON Schema of the mapping format (editors use it to validate as you type)."""
     from connector.domain.mapping_schema import mapping_schema
+    from connector.ledgers import registry  # noqa: F401 - the registered ledgers' targets are in the schema
 
     _write_schema(mapping_schema(), output, "mapping")
 

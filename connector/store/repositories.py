@@ -1983,10 +1983,12 @@ class UnitOfWork:
         self.policies = PolicyVersionRepository(self.session)
         # the web console (issue 14); imported here so the console's store stays in its own module
         from connector.store.console_reads import ConsoleReads
+        from connector.store.console_summaries import ConsoleSummaries
         from connector.store.users import UserRepository
 
         self.users = UserRepository(self.session)
         self.console = ConsoleReads(self.session)
+        self.console_summaries = ConsoleSummaries(self.session)
         return self
 
     def __exit__(self, *exc: Any) -> None:
