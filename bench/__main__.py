@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import classify, console, focus_import, nightly_sync
+from bench import classify, console, focus_import, nightly_sync, warehouse_duckdb
 
 BENCHMARKS = {
     "classify": classify,
     "focus_import": focus_import,
     "nightly_sync": nightly_sync,
     "console": console,
+    "warehouse_duckdb": warehouse_duckdb,
 }
 
 

@@ -53,6 +53,7 @@ def connect(limits: DuckDBLimits) -> duckdb.DuckDBPyConnection:
         connection.execute(f"SET temp_directory = {_literal(limits.temp_directory)}")
     # row numbers come from the order rows are read in: keep it
     connection.execute("SET preserve_insertion_order = true")
+    connection.execute("SET enable_progress_bar = false")  # stdout is the CLI's
     return connection
 
 
