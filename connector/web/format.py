@@ -14,7 +14,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from connector.domain.chart import LEDGER_NAMES, LedgerChart
+from connector.domain.chart import LedgerChart, ledger_title
 from connector.domain.journals import JournalKind, LedgerTarget
 from connector.domain.money import quantize
 
@@ -68,7 +68,7 @@ def account_text(reference: str, chart: LedgerChart | None = None) -> str:
         return reference
     found = chart.account(reference)
     if found is None:
-        return f"{reference} · not in the {LEDGER_NAMES.get(chart.ledger, chart.ledger)} chart"
+        return f"{reference} · not in the {ledger_title(chart.ledger)} chart"
     number = found.number or reference
     text = found.name if found.name == number else f"{number} · {found.name}"
     return text if found.active else f"{text} (inactive)"
