@@ -159,9 +159,7 @@ def build(folder: Path, per_day: int, day_facts: int) -> tuple:
         day = FIRST + timedelta(days=offset)
         clock.now = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC).replace(hour=2)
         sync(app, entity="acme-us", since=day, until=day)
-    add_user(
-        app.engine, clock, username="bench", role=Role.AUDITOR, by="bench", password="benchmark-password"
-    )
+    add_user(app.store, clock, username="bench", role=Role.AUDITOR, by="bench", password="benchmark-password")
     return app, heavy, time.perf_counter() - started
 
 
@@ -229,8 +227,8 @@ def _timed(client, path: str) -> float:
 def _forget_summaries(app) -> None:
     from sqlalchemy import delete
 
-    from connector.store.repositories import UnitOfWork
     from connector.store.tables import ConsoleSummaryRow
+    from connector.store.unit_of_work import UnitOfWork
 
     with UnitOfWork(app.engine) as uow:
         uow.session.execute(delete(ConsoleSummaryRow))

@@ -15,8 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
 from connector.domain.accounting_policy import PolicyHistory, PolicySet
 from connector.domain.errors import ConfigError
 from connector.domain.mapping import MappingSet
@@ -48,7 +46,19 @@ from connector.sources.prices import load_catalog
 from connector.sources.warehouse.choice import MIB, FocusReader
 from connector.sources.warehouse.duckdb_engine import DuckDBLimits
 from connector.store.connections import DatabaseVault
-from connector.store.db import create_schema, describe_url, has_schema, make_engine, missing_store
+from connector.store.db import (
+    Engine,
+    create_schema,
+    current_revision,
+    describe_url,
+    has_schema,
+    head_revision,
+    make_engine,
+    missing_store,
+    upgrade,
+)
+from connector.store.port import Store
+from connector.store.unit_of_work import SqlStore
 
 Clock = Callable[[], datetime]
 ANTHROPIC_VERSION = "2023-06-01"  # the Admin API's required anthropic-version header
@@ -84,6 +94,11 @@ class App:
     def stop_requested(self) -> bool:
         return self.stopping.is_set()
 
+    @property
+    def store(self) -> Store:
+        """The store services take (`connector/store/port.py`), on this app's database."""
+        return SqlStore(self.engine)
+
     # ---------------------------------------------------------------------------------------- mapping
 
     def mapping(self) -> tuple[MappingSet, str]:
@@ -98,7 +113,7 @@ class App:
     def mapping_history(self) -> MappingHistory:
         """Every mapping version used before, and the current file as the newest (see load_history)."""
         mapping, text = self.mapping()
-        return load_history(self.engine, mapping, text)
+        return load_history(self.store, mapping, text)
 
     def entities(self) -> list[str]:
         return [e.id for e in self.mapping()[0].entities]
@@ -150,7 +165,7 @@ class App:
 
     def policy_history(self) -> PolicyHistory:
         """Every policies version used before, and the current file as the newest."""
-        return load_policy_history(self.engine, *self.policies())
+        return load_policy_history(self.store, *self.policies())
 
     def default_start(self, provider: str, until: date) -> date:
         """Where a source of `provider` with no bookmark starts: that provider's configured start date
@@ -295,6 +310,10 @@ class App:
         """The adapter of the ledger the mapping names for `entity`, built by its registry entry."""
         return LEDGERS.entry(self.mapping()[0].entity(entity).ledger).build(self, entity)
 
+    def ledger_settings(self, ledger: str) -> Any:
+        """A ledger's settings section (`TOKENBOOKS_<SECTION>__*`), named by its registry entry."""
+        return getattr(self.settings, LEDGERS.entry(ledger).settings_section)
+
     def tokens(self, ledger: str, entity: str, refresher: Callable) -> TokenManager:
         """The token manager of one ledger connection (the vault holds its tokens, encrypted)."""
         return TokenManager(
@@ -359,6 +378,17 @@ def _app_credentials(label: str, section: str, settings: Any, where: str) -> tup
             fix=f"set TOKENBOOKS_{section}__CLIENT_ID and TOKENBOOKS_{section}__CLIENT_SECRET (from {where})",
         )
     return settings.client_id, settings.client_secret.get_secret_value()
+
+
+def upgrade_store(settings: Settings) -> tuple[str, str | None, str]:
+    """Apply the schema migrations to the settings' database: (where, revision before, revision now)."""
+    engine = make_engine(settings.database_url)
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return describe_url(settings.database_url), before, head_revision()
 
 
 def build_app(

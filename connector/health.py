@@ -46,7 +46,7 @@ def health_routes(app: Any, next_runs: NextRuns) -> list[Route]:
 
 def health_response(app: Any, next_runs: NextRuns) -> Response:
     try:
-        status = service_status(app.engine, app.entities(), next_runs())
+        status = service_status(app.store, app.entities(), next_runs())
     except TokenbooksError as exc:  # the database is down or the mapping unreadable: say so, do not crash
         return JSONResponse({"status": "down", "problems": [redact(exc.message)]}, status_code=503)
     body = json.dumps(health_body(status), default=str)

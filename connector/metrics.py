@@ -82,12 +82,10 @@ class StoreCollector(Collector):
     def _from_store(self) -> Iterator[Metric]:
         # imported here: the retry policy and the sources count into this module without pulling in the store
         from connector.service.status import OK_RUN_STATUSES, service_status
-        from connector.store.repositories import UnitOfWork
-        from connector.store.totals import store_totals
 
-        with UnitOfWork(self.app.engine) as uow:
-            totals = store_totals(uow.session, OK_RUN_STATUSES)
-        status = service_status(self.app.engine, self.app.entities())
+        with self.app.store.unit_of_work() as uow:
+            totals = uow.totals(OK_RUN_STATUSES)
+        status = service_status(self.app.store, self.app.entities())
         yield _counter(
             "tokenbooks_runs",
             "Runs by kind, entity and final status.",

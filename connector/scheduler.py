@@ -33,9 +33,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from connector.domain.errors import REPORT_HINT, BusyError, TokenbooksError, unexpected_reason
 from connector.domain.periods import Period
-from connector.store.connections import lease_owner
-from connector.store.job_claims import JobClaims
-from connector.store.repositories import UnitOfWork
+from connector.leases import lease_owner
 
 log = logging.getLogger("tokenbooks.serve")
 
@@ -156,7 +154,7 @@ def run_job(app: Any, kind: str, entity: str, occurrence: str | None = None) -> 
     """
     occurrence = occurrence or job_occurrence(app, kind, entity)
     job, owner = f"{kind}:{entity}", lease_owner()
-    claims = JobClaims(app.engine)
+    claims = app.store.job_claims()
     try:
         holder = claims.claim(job, occurrence, owner)
     except TokenbooksError as exc:
@@ -195,7 +193,7 @@ def job_occurrence(app: Any, kind: str, entity: str, at: datetime | None = None)
 def nightly(app: Any, entity: str) -> str:
     from connector.service.sync import sync
 
-    result = sync(app, entity=entity)
+    result = sync(app, entity=entity, full_plan=app.settings.full_plan)
     app.after_run(entity)
     return result.status
 
@@ -223,7 +221,7 @@ def missed_nightly(app: Any, spec: JobSpec, now: datetime) -> bool:
     due = last_fire_time(spec.trigger, now, grace)
     if due is None:
         return False
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         runs = [r for r in uow.runs.latest(50, kind="sync") if r.entity == spec.entity]
     return not any(r.started_at >= due and r.status in ("succeeded", "partial") for r in runs)
 

@@ -111,7 +111,7 @@ def test_an_alert_channel_error_names_no_secret_in_the_store_or_the_cli(tmp_path
 def test_events_are_redacted_before_they_are_hashed(tmp_path):
     from connector.service.audit import verify_chain
     from connector.store.db import create_schema, make_engine
-    from connector.store.repositories import UnitOfWork
+    from connector.store.unit_of_work import SqlStore, UnitOfWork
 
     remember(["sk-admin-CanaryForEvents"])
     engine = make_engine(f"sqlite:///{tmp_path / 'tb.db'}")
@@ -123,7 +123,7 @@ def test_events_are_redacted_before_they_are_hashed(tmp_path):
         uow.commit()
     with sqlite3.connect(tmp_path / "tb.db") as db:
         assert "Canary" not in "\n".join(db.iterdump())
-    assert verify_chain(engine).intact
+    assert verify_chain(SqlStore(engine)).intact
     assert redact("sk-admin-CanaryForEvents") == REDACTED
 
 

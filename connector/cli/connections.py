@@ -142,13 +142,12 @@ def connections_command(as_json: JsonFlag = False) -> None:
     """Each ledger connection and its health: ok, expiring or reconnect needed, token expiry, last call, last error."""
     from connector.ledgers.tokens import TokenCipher
     from connector.service.connections import connection_health
-    from connector.store.connections import DatabaseVault
 
     with plain_errors(as_json):
         application = _app_for()  # listing works without the key, but then no connection is "ok"
         key = application.settings.encryption_key
         readable = TokenCipher(key.get_secret_value()).readable if key else None
-        health = connection_health(DatabaseVault.status_of(application.engine), application.clock(), readable)
+        health = connection_health(application.store, application.clock(), readable)
     if as_json:
         print_json([h.as_dict() for h in health])
         return

@@ -38,7 +38,7 @@ def export_beancount_command(
         application, target = _app_and_entity(entity, read_only=True)
         mapping, _ = application.mapping()
         exported = export_beancount(
-            application.engine, mapping, entity=target, period=month, now=application.clock()
+            application.store, mapping, entity=target, period=month, now=application.clock()
         )
         if out is not None:
             write_atomically(out, exported.text)

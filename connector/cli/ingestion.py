@@ -322,7 +322,7 @@ def import_bills_command(
                 fix="set TOKENBOOKS_OPENAI__LEDGER_VENDOR and/or TOKENBOOKS_ANTHROPIC__LEDGER_VENDOR",
             )
         invoices = import_ledger_bills(
-            application.engine,
+            application.store,
             application.ledger(target),
             vendors=vendors,
             period=month,
@@ -438,11 +438,10 @@ def _option(name: str, parse, fix: str):
 @credits_app.command("list")
 def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False) -> None:
     """Credit lots, soonest expiry first (the order consumption draws them)."""
-    from connector.store.repositories import UnitOfWork
 
     with plain_errors(as_json):
         application, target = _app_and_entity(entity, read_only=True)
-        with UnitOfWork(application.engine) as uow:
+        with application.store.unit_of_work() as uow:
             lots = uow.credit_lots.for_entity(target)
     lots.sort(key=lambda lot: (lot.expires_on is None, lot.expires_on or date.max, lot.purchase_date))
     rows = [
@@ -472,7 +471,7 @@ def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = Fals
 
     with plain_errors(as_json):
         application, target = _app_and_entity(entity, read_only=True)
-        statuses = sources_status(application.engine, application.sources(target))
+        statuses = sources_status(application.store, application.sources(target))
     rows = [
         {
             "source": s.source,

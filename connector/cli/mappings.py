@@ -126,13 +126,12 @@ def mappings_bump(
 ) -> None:
     """Start a new mapping version: raise mapping_version, set effective_from and change_note (comments kept)."""
     from connector.service.mapping_file import bump_mapping
-    from connector.store.repositories import UnitOfWork
 
     with plain_errors(as_json):
         day = _day(effective_from, "--effective-from")
         application = _app_for()
         path = file or application.settings.mapping_file
-        with UnitOfWork(application.engine) as uow:
+        with application.store.unit_of_work() as uow:
             newest = max((row.version for row in uow.mappings.all()), default=0)
         edit = bump_mapping(path, effective_from=day, note=note, at_least=newest)  # type: ignore[arg-type]
     if as_json:
@@ -212,7 +211,7 @@ def mappings_preview(
         proposed, _ = load_mapping(candidate)
         lock = None if offline else application.ledger(target).lock_date()
         report = preview_mapping(
-            application.engine,
+            application.store,
             history=history,
             candidate=proposed,
             entity=target,
@@ -309,7 +308,7 @@ def mappings_coverage(period: PeriodOption, entity: EntityOption = None, as_json
         application, target = _app_and_entity(entity, read_only=True)
         history = application.mapping_history()
         rows, unmapped = coverage_report(
-            application.engine, history=history, entity=target, period=month, clock=application.clock
+            application.store, history=history, entity=target, period=month, clock=application.clock
         )
     if as_json:
         print_json(
@@ -355,11 +354,10 @@ def mappings_coverage(period: PeriodOption, entity: EntityOption = None, as_json
 @mappings_app.command("history")
 def mappings_history(as_json: JsonFlag = False) -> None:
     """Every mapping version tokenbooks has used, with its effective date and change note."""
-    from connector.store.repositories import UnitOfWork
 
     with plain_errors(as_json):
         application = _app_for(read_only=True)
-        with UnitOfWork(application.engine) as uow:
+        with application.store.unit_of_work() as uow:
             rows = [
                 {
                     "version": r.version,

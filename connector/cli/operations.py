@@ -70,7 +70,7 @@ def audit_verify(
     from connector.service.audit import verify_chain
 
     with plain_errors(as_json):
-        report = verify_chain(_app_for(read_only=True).engine, anchors=frozenset(anchor or ()))
+        report = verify_chain(_app_for(read_only=True).store, anchors=frozenset(anchor or ()))
     if as_json:
         print_json(
             {
@@ -116,7 +116,7 @@ def audit_trace(
 
     with plain_errors(as_json):
         application, target = _app_and_entity(entity, read_only=True)
-        found = trace(application.engine, entity=target, key=key, line=line)
+        found = trace(application.store, entity=target, key=key, line=line)
     if as_json:
         print_json(_trace_json(found))
         return
@@ -191,7 +191,7 @@ def audit_export(
         month = _period(period)
         application, target = _app_and_entity(entity, read_only=True)
         export = period_export(
-            application.engine,
+            application.store,
             entity=target,
             period=month,
             secrets=secret_values(application.settings),
@@ -228,7 +228,7 @@ def approve_command(
         application, target_entity = _app_and_entity(entity)
         approver = acting_person(approver)
         released = approve(
-            application.engine,
+            application.store,
             application.clock,
             entity=target_entity,
             target=target,
@@ -266,13 +266,8 @@ def alerts_list(
     limit: Annotated[int, typer.Option(help="How many.")] = 50, as_json: JsonFlag = False
 ) -> None:
     """Alerts raised so far, newest first, with what to do and where each was sent."""
-    from sqlalchemy import select
-
-    from connector.store.repositories import UnitOfWork
-    from connector.store.tables import AlertRow
-
-    with plain_errors(as_json), UnitOfWork(_app_for(read_only=True).engine) as uow:
-        rows = list(uow.session.exec(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)).scalars())
+    with plain_errors(as_json), _app_for(read_only=True).store.unit_of_work() as uow:
+        rows = uow.alerts.newest(limit)
     records = [
         {
             "raised_at": r.raised_at,

@@ -50,7 +50,7 @@ def policies_check(file: PoliciesFileOption = None, as_json: JsonFlag = False) -
         application = _app_for()
         path = file or application.settings.policies_file
         mapping, _ = application.mapping()
-        report = check_policies_file(application.engine, mapping, path)
+        report = check_policies_file(application.store, mapping, path)
     policies = report.policies
     if as_json:
         print_json(
@@ -91,11 +91,10 @@ def policies_schema(
 @policies_app.command("history")
 def policies_history(as_json: JsonFlag = False) -> None:
     """Every version of the policies a run has used: number, effective date, change note, first seen."""
-    from connector.store.repositories import UnitOfWork
 
     with plain_errors(as_json):
         application = _app_for(read_only=True)
-        with UnitOfWork(application.engine) as uow:
+        with application.store.unit_of_work() as uow:
             rows = uow.policies.all()
     versions = [
         {

@@ -28,11 +28,10 @@ def runs_command(
     as_json: JsonFlag = False,
 ) -> None:
     """The sync log: recent runs with their outcome and reason, or one run's events."""
-    from connector.store.repositories import UnitOfWork
 
     with plain_errors(as_json):
         application = _app_for(read_only=True)
-        with UnitOfWork(application.engine) as uow:
+        with application.store.unit_of_work() as uow:
             if run_id:
                 run = _one_run(uow, run_id)
                 rows = [
@@ -90,18 +89,12 @@ def _one_run(uow, run_id: str):
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply schema migrations to the database named by TOKENBOOKS_DATABASE_URL (safe to run again)."""
+    from connector.bootstrap import upgrade_store
     from connector.settings import load_settings
-    from connector.store.db import current_revision, describe_url, head_revision, make_engine, upgrade
 
     with plain_errors():
-        settings = load_settings()
-        engine = make_engine(settings.database_url)
-        before = current_revision(engine)
-        upgrade(engine)
-    console.print(
-        f"{describe_url(settings.database_url)}: schema {before or 'empty'} → {head_revision()}",
-        highlight=False,
-    )
+        where, before, now = upgrade_store(load_settings())
+    console.print(f"{where}: schema {before or 'empty'} → {now}", highlight=False)
 
 
 @app.command("keygen")

@@ -73,7 +73,7 @@ def users_add(
             password = _read_password(password_stdin)
         application = _app_for()
         user = add_user(
-            application.engine,
+            application.store,
             application.clock,
             username=username,
             role=chosen,
@@ -103,7 +103,7 @@ def users_list(as_json: JsonFlag = False) -> None:
     from connector.service.users import list_users
 
     with plain_errors(as_json):
-        users = list_users(_app_for(read_only=True).engine)
+        users = list_users(_app_for(read_only=True).store)
     rows = [
         {
             "username": u.username,
@@ -134,7 +134,7 @@ def users_disable(username: str, by: ByOption = None, as_json: JsonFlag = False)
 
     with plain_errors(as_json):
         application = _app_for()
-        user = disable_user(application.engine, application.clock, username=username, by=acting_person(by))
+        user = disable_user(application.store, application.clock, username=username, by=acting_person(by))
     if as_json:
         print_json({"username": user.username, "active": user.active})
         return
@@ -148,7 +148,7 @@ def users_enable(username: str, by: ByOption = None, as_json: JsonFlag = False) 
 
     with plain_errors(as_json):
         application = _app_for()
-        user = enable_user(application.engine, application.clock, username=username, by=acting_person(by))
+        user = enable_user(application.store, application.clock, username=username, by=acting_person(by))
     if as_json:
         print_json({"username": user.username, "active": user.active})
         return
@@ -164,7 +164,7 @@ def users_set_role(username: str, role: RoleOption, by: ByOption = None, as_json
         chosen = _role(role)
         application = _app_for()
         user = set_role(
-            application.engine, application.clock, username=username, role=chosen, by=acting_person(by)
+            application.store, application.clock, username=username, role=chosen, by=acting_person(by)
         )
     if as_json:
         print_json({"username": user.username, "role": user.role.value})
@@ -187,7 +187,7 @@ def users_set_password(
         password = _read_password(password_stdin)
         application = _app_for()
         set_password(
-            application.engine, application.clock, username=username, password=password, by=acting_person(by)
+            application.store, application.clock, username=username, password=password, by=acting_person(by)
         )
     console.print(f"password of {username} set", highlight=False)
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any, get_type_hints
 
 from connector.domain.desired import ACCRUED_KINDS, LotPosition
 from connector.domain.invoices import Invoice
@@ -245,3 +246,57 @@ def suspense_of(
         if bucket.target.account == suspense.account and period.contains(bucket.period):
             totals[bucket.currency] = totals.get(bucket.currency, ZERO) + amount
     return totals
+
+
+# ----------------------------------------------------- the checklist as JSON (the console stores it so)
+
+LINES = {"accruals": AccrualLine, "lots": LotLine, "deferred": DeferredLine}
+JOURNALS = ("held", "unposted")
+
+
+def checklist_data(checklist: Checklist) -> dict:
+    """The checklist as JSON: amounts as exact decimal text, days as ISO dates."""
+    return {
+        "period": str(checklist.period),
+        **{name: [_plain(line) for line in getattr(checklist, name)] for name in (*LINES, *JOURNALS)},
+        "suspense": {currency: str(amount) for currency, amount in checklist.suspense.items()},
+        "reconciliation": [list(r) for r in checklist.reconciliation],
+        "reconciliation_notes": [[*key, note] for key, note in checklist.reconciliation_notes.items()],
+    }
+
+
+def checklist_from_data(data: dict) -> Checklist:
+    result = Checklist(Period.parse(data["period"]))
+    for name, cls in LINES.items():
+        setattr(result, name, [_typed(cls, line) for line in data[name]])
+    for name in JOURNALS:
+        setattr(result, name, [_typed(HeldJournal, line) for line in data[name]])
+    result.suspense = {currency: Decimal(amount) for currency, amount in data["suspense"].items()}
+    result.reconciliation = [tuple(r) for r in data["reconciliation"]]  # type: ignore[misc]
+    result.reconciliation_notes = {(p, a): note for p, a, note in data["reconciliation_notes"]}
+    return result
+
+
+def _plain(line: Any) -> dict:
+    assert is_dataclass(line)
+    return {f.name: _text(getattr(line, f.name)) for f in fields(line)}
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, Decimal | date):
+        return str(value) if isinstance(value, Decimal) else value.isoformat()
+    return value
+
+
+def _typed(cls: type, data: dict) -> Any:
+    """A checklist line back from JSON, each field by its declared type (Decimal, date, or as stored)."""
+    hints = get_type_hints(cls)
+    values = {}
+    for f in fields(cls):
+        value, hint = data[f.name], str(hints[f.name])
+        if value is not None and "Decimal" in hint:
+            value = Decimal(value)
+        elif value is not None and "datetime.date" in hint:
+            value = date.fromisoformat(value)
+        values[f.name] = value
+    return cls(**values)

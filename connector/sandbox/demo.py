@@ -212,7 +212,7 @@ def _import_invoice(app: App, data_dir: Path) -> None:
 def _reconcile(app: App) -> list[ReconResult]:
     mapping, _ = app.mapping()
     recorder = RunRecorder(
-        app.engine,
+        app.store,
         app.clock,
         actor=app.actor,
         kind="reconcile",
@@ -220,7 +220,7 @@ def _reconcile(app: App) -> list[ReconResult]:
         params={"period": str(DEMO_PERIOD)},
     )
     results = reconcile_period(
-        app.engine,
+        app.store,
         mapping=mapping,
         entity=DEMO_ENTITY,
         period=Period.parse(str(DEMO_PERIOD)),
@@ -262,9 +262,9 @@ def demo_users(app: App) -> list[tuple[str, str, str]]:
     from connector.service.users import add_user, get_user
 
     for username, role, name in DEMO_USERS:
-        if get_user(app.engine, username) is None:
+        if get_user(app.store, username) is None:
             add_user(
-                app.engine,
+                app.store,
                 app.clock,
                 username=username,
                 role=Role(role),

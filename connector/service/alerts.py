@@ -13,7 +13,7 @@ from __future__ import annotations
 import smtplib
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import select
 
 from connector.domain.alerts import Alert, crossings, parse_budgets, spikes
 from connector.domain.errors import ConfigError
@@ -29,8 +28,8 @@ from connector.domain.journals import LedgerTarget
 from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
 from connector.service.status import NEEDS_A_LOOK
-from connector.store.repositories import UnitOfWork
-from connector.store.tables import AlertRow, AllocationRow, ConnectionRow, ReconciliationRow
+from connector.store.port import UnitOfWork
+from connector.store.records import AlertRecord
 
 # ------------------------------------------------------------------------------------------------- find
 
@@ -38,7 +37,7 @@ from connector.store.tables import AlertRow, AllocationRow, ConnectionRow, Recon
 def find_alerts(app: Any, entity: str) -> list[Alert]:
     day = app.clock().date() - timedelta(days=1)  # the last complete day
     settings = app.settings.alerts
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         found = _failed_run(uow, entity) + _reconnect(uow, entity) + _reconciliation(uow, entity)
         found += _suspense(uow, entity, Period.of(day))
         found += _held_for_approval(uow, entity)
@@ -88,7 +87,6 @@ def _held_for_approval(uow: UnitOfWork, entity: str) -> list[Alert]:
 
 
 def _reconnect(uow: UnitOfWork, entity: str) -> list[Alert]:
-    rows = uow.session.exec(select(ConnectionRow).where(ConnectionRow.entity == entity)).scalars()
     return [
         Alert(
             "reconnect_needed",
@@ -100,15 +98,14 @@ def _reconnect(uow: UnitOfWork, entity: str) -> list[Alert]:
             "nothing is posted until then.",
             "error",
         )
-        for row in rows
+        for row in uow.connections.for_entity(entity)
         if row.status != "ok"
     ]
 
 
 def _reconciliation(uow: UnitOfWork, entity: str) -> list[Alert]:
-    rows = uow.session.exec(select(ReconciliationRow).where(ReconciliationRow.entity == entity)).scalars()
-    periods = sorted({r.period for r in rows})
-    latest = uow.reconciliations.latest(entity, periods[-1]) if periods else []
+    period = uow.reconciliations.latest_period(entity)
+    latest = uow.reconciliations.latest(entity, period) if period else []
     return [
         Alert(
             "reconciliation_variance",
@@ -132,7 +129,7 @@ def _reconciliation(uow: UnitOfWork, entity: str) -> list[Alert]:
 
 def _suspense(uow: UnitOfWork, entity: str, period: Period) -> list[Alert]:
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for a in _allocations(uow, entity, period.first_day, period.last_day):
+    for a in uow.allocations.between(entity, period.first_day, period.last_day):
         if a.category == "suspense":
             totals[a.provider] += a.amount
     return [
@@ -148,18 +145,6 @@ def _suspense(uow: UnitOfWork, entity: str, period: Period) -> list[Alert]:
         for provider, amount in sorted(totals.items())
         if amount
     ]
-
-
-def _allocations(uow: UnitOfWork, entity: str, first: date, last: date) -> list[AllocationRow]:
-    return list(
-        uow.session.exec(
-            select(AllocationRow).where(
-                AllocationRow.entity == entity,
-                AllocationRow.posting_date >= first,
-                AllocationRow.posting_date <= last,
-            )
-        ).scalars()
-    )
 
 
 def _spikes(uow: UnitOfWork, entity: str, day: date, settings: Any) -> list[Alert]:
@@ -203,7 +188,7 @@ def _budgets(uow: UnitOfWork, entity: str, period: Period, path: Path) -> list[A
     if problems:
         raise ConfigError(f"budgets file {path} has problems", problems=problems, fix="correct the file")
     spent: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for a in _allocations(uow, entity, period.first_day, period.last_day):
+    for a in uow.allocations.between(entity, period.first_day, period.last_day):
         target = LedgerTarget.from_key(a.target_key)
         for center in {target.class_name, target.department, *(opt for _, opt in target.tracking)} - {None}:
             spent[center] += a.amount  # type: ignore[index]
@@ -225,16 +210,16 @@ def _budgets(uow: UnitOfWork, entity: str, period: Period, path: Path) -> list[A
 # ----------------------------------------------------------------------------------------- store, send
 
 
-def raise_alerts(app: Any, entity: str, run_id: str | None = None) -> list[AlertRow]:
+def raise_alerts(app: Any, entity: str, run_id: str | None = None) -> list[AlertRecord]:
     """Store the alerts not raised before, log them, and send every alert not yet delivered."""
     now = app.clock()
-    with UnitOfWork(app.engine) as uow:
-        known = set(uow.session.exec(select(AlertRow.dedup_key)).scalars())
+    with app.store.unit_of_work() as uow:
+        known = uow.alerts.dedup_keys()
         for alert in find_alerts(app, entity):
             if alert.dedup_key in known:
                 continue
             known.add(alert.dedup_key)
-            uow.session.add(_row(alert, now, run_id))
+            uow.alerts.add(alert, now=now, run_id=run_id)
             uow.events.append(
                 f"alert.{alert.kind}",
                 alert.message,
@@ -248,36 +233,19 @@ def raise_alerts(app: Any, entity: str, run_id: str | None = None) -> list[Alert
     return send_pending(app)
 
 
-def _row(alert: Alert, now: Any, run_id: str | None) -> AlertRow:
-    return AlertRow(
-        dedup_key=alert.dedup_key,
-        kind=alert.kind,
-        entity=alert.entity,
-        subject=alert.subject,
-        period=alert.period,
-        severity=alert.severity,
-        message=alert.message,
-        action=alert.action,
-        data=dict(alert.data),
-        raised_at=now,
-        run_id=run_id,
-    )
-
-
-def send_pending(app: Any) -> list[AlertRow]:
+def send_pending(app: Any) -> list[AlertRecord]:
     """Send each stored alert no channel has accepted yet; returns the alerts sent now."""
     notifier = app.notifier()
     if not notifier.channels:
         return []
     sent = []
-    with UnitOfWork(app.engine) as uow:
-        for row in uow.session.exec(select(AlertRow).where(AlertRow.sent_at.is_(None))).scalars():
-            delivered, error = notifier.send(row)
-            row.channels, row.last_error = delivered, error
+    with app.store.unit_of_work() as uow:
+        for alert in uow.alerts.unsent():
+            delivered, error = notifier.send(alert)
+            sent_at = app.clock() if delivered else None
+            uow.alerts.delivered(alert.id, delivered, error, sent_at)
             if delivered:
-                row.sent_at = app.clock()
-                sent.append(row)
-            uow.session.add(row)
+                sent.append(replace(alert, channels=delivered, last_error=error, sent_at=sent_at))
         uow.commit()
     return sent
 
@@ -316,7 +284,7 @@ class Notifier:
             teams_url=secret(settings.teams_webhook_url),
         )
 
-    def _senders(self) -> list[tuple[str, Any, Callable[[AlertRow], None]]]:
+    def _senders(self) -> list[tuple[str, Any, Callable[[AlertRecord], None]]]:
         return [
             ("webhook", self.webhook_url, self._webhook),
             ("slack", self.slack_url, self._slack),
@@ -328,7 +296,7 @@ class Notifier:
     def channels(self) -> list[str]:
         return [name for name, configured, _ in self._senders() if configured]
 
-    def send(self, alert: AlertRow) -> tuple[list[str], str | None]:
+    def send(self, alert: AlertRecord) -> tuple[list[str], str | None]:
         delivered, errors = [], []
         for channel, configured, send in self._senders():
             if not configured:
@@ -344,12 +312,12 @@ class Notifier:
         response = requests.post(url or "", json=body, timeout=self.timeout)
         response.raise_for_status()
 
-    def _webhook(self, alert: AlertRow) -> None:
+    def _webhook(self, alert: AlertRecord) -> None:
         icon = {"error": ":red_circle:", "warning": ":warning:"}.get(alert.severity, ":information_source:")
         text = f"{icon} *tokenbooks — {alert.kind.replace('_', ' ')}* ({alert.entity})\n{alert.message}\n*What to do:* {alert.action}"
         self._post(self.webhook_url, {"text": text})
 
-    def _slack(self, alert: AlertRow) -> None:
+    def _slack(self, alert: AlertRecord) -> None:
         """Slack incoming webhook: Block Kit sections, and `text` for notifications and old clients."""
         icon = {"error": ":red_circle:", "warning": ":warning:"}.get(alert.severity, ":information_source:")
         title = f"{icon} tokenbooks — {alert.kind.replace('_', ' ')} ({alert.entity})"
@@ -374,7 +342,7 @@ class Notifier:
             },
         )
 
-    def _teams(self, alert: AlertRow) -> None:
+    def _teams(self, alert: AlertRecord) -> None:
         """Microsoft Teams Workflows webhook: a message carrying one Adaptive Card (schema 1.4)."""
         colour = {"error": "attention", "warning": "warning"}.get(alert.severity, "default")
         card = {
@@ -415,7 +383,7 @@ class Notifier:
             },
         )
 
-    def _email(self, alert: AlertRow) -> None:
+    def _email(self, alert: AlertRecord) -> None:
         smtp = self.smtp or {}
         message = EmailMessage()
         message["Subject"] = f"[tokenbooks] {alert.kind.replace('_', ' ')}: {alert.subject} ({alert.period})"

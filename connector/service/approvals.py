@@ -12,31 +12,29 @@ mapping or policies version that sync used. The refusal names what they did.
 
 from __future__ import annotations
 
-from sqlalchemy.engine import Engine
-
 from connector.domain.errors import InputError
 from connector.domain.journals import KEY_PATTERN
 from connector.domain.users import Involvement, approval_conflict
 from connector.service.runs import Clock, exclusive
-from connector.store.repositories import StoredJournal, UnitOfWork
-from connector.store.tables import JournalRow
+from connector.store.port import Store, UnitOfWork
+from connector.store.records import StoredJournal
 
 
 def approve_journal(
-    engine: Engine, clock: Clock, *, entity: str, key: str, approver: str, separate: bool = True
+    store: Store, clock: Clock, *, entity: str, key: str, approver: str, separate: bool = True
 ) -> str:
     """Release a held journal for posting; returns the reason it had been held."""
-    [(_, reason)] = approve(engine, clock, entity=entity, target=key, approver=approver, separate=separate)
+    [(_, reason)] = approve(store, clock, entity=entity, target=key, approver=approver, separate=separate)
     return reason
 
 
 def approve(
-    engine: Engine, clock: Clock, *, entity: str, target: str, approver: str, separate: bool = True
+    store: Store, clock: Clock, *, entity: str, target: str, approver: str, separate: bool = True
 ) -> list[tuple[str, str]]:
     """Release a held journal (`target` is its key) or every journal a run held (`target` is the run id);
     returns each released key with the reason it had been held. With `separate`, a journal the approver
     helped produce is refused (InputError naming what they did) and nothing is approved."""
-    with exclusive(engine, clock, entity=entity, kind="approve", actor=approver), UnitOfWork(engine) as uow:
+    with exclusive(store, clock, entity=entity, kind="approve", actor=approver), store.unit_of_work() as uow:
         held = _held(uow, entity, target)
         if separate:
             for stored in held:
@@ -48,9 +46,7 @@ def approve(
                         fix="ask another approver to review and approve it",
                     )
         for stored in held:
-            row = uow.session.get(JournalRow, stored.id)
-            row.status, row.approved_by = "planned", approver  # type: ignore[union-attr]
-            uow.session.add(row)
+            uow.outbox.approve(stored.id, approver)
             uow.events.append(
                 "journal.approved",
                 f"{stored.journal.key} approved by {approver} for posting (it was held: {stored.hold_reason})",
@@ -93,16 +89,14 @@ def _held(uow: UnitOfWork, entity: str, target: str) -> list[StoredJournal]:
 def involvement(uow: UnitOfWork, journal_id: int) -> list[Involvement]:
     """Who had a hand in a journal: the actor of the run that planned it, and whoever saved in the console
     the mapping or policies version that run used."""
-    row = uow.session.get(JournalRow, journal_id)
-    if row is None or row.planned_run_id is None:
+    planned_by = uow.outbox.planned_by(journal_id)
+    if planned_by is None:
         return []
     found = []
-    run = uow.console.run(row.planned_run_id)
+    run = uow.console.run(planned_by)
     if run is not None:
         found.append(Involvement(run.actor, f"ran the {run.kind} run {run.id[:8]} that planned it"))
-    inputs = next(
-        (e.data for e in uow.console.events_of_run(row.planned_run_id) if e.kind == "run.inputs"), {}
-    )
+    inputs = next((e.data for e in uow.console.events_of_run(planned_by) if e.kind == "run.inputs"), {})
     used = {
         "mapping": (inputs.get("mapping") or {}).get("hash"),
         "policies": (inputs.get("policy") or {}).get("hash"),

@@ -15,18 +15,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
+from connector.domain.audit_chain import GENESIS_HASH, row_hash
 from connector.domain.console import PayloadDetail
 from connector.domain.errors import InputError
 from connector.domain.journals import Bucket
 from connector.domain.money import ZERO
-from connector.store.commitments import CommitmentRepository
-from connector.store.console_reads import payload_detail
-from connector.store.repositories import GENESIS_HASH, UnitOfWork, row_hash
-from connector.store.tables import EventRow, FactRow
+from connector.store.port import Store, UnitOfWork
+from connector.store.records import EventRecord
 
 # ------------------------------------------------------------------------------------------------ verify
 
@@ -52,7 +47,7 @@ class ChainReport:
         return not self.problems
 
 
-def verify_chain(engine: Engine, *, anchors: frozenset[str] = frozenset(), batch: int = 5_000) -> ChainReport:
+def verify_chain(store: Store, *, anchors: frozenset[str] = frozenset(), batch: int = 5_000) -> ChainReport:
     """Recompute every event's hash and link, in order; report each break with the event it concerns.
 
     `anchors` are hashes recorded earlier (e.g. printed by a previous verify and kept by the auditor):
@@ -60,10 +55,10 @@ def verify_chain(engine: Engine, *, anchors: frozenset[str] = frozenset(), batch
     """
     report = ChainReport()
     unseen = set(anchors)
-    previous: EventRow | None = None
-    with UnitOfWork(engine) as uow:
+    previous: EventRecord | None = None
+    with store.unit_of_work() as uow:
         head = uow.events.head()
-        for row in _events(uow.session, batch):
+        for row in uow.events.in_order(batch):
             _check_link(report, previous, row)
             if row_hash(row) != row.hash:
                 report.problems.append(
@@ -88,18 +83,18 @@ def verify_chain(engine: Engine, *, anchors: frozenset[str] = frozenset(), batch
         )
         for anchor in sorted(unseen)
     ]
-    report.journals, books = verify_books(engine)
+    report.journals, books = verify_books(store)
     report.problems += books
     return report
 
 
-def verify_books(engine: Engine) -> tuple[int, list[ChainProblem]]:
+def verify_books(store: Store) -> tuple[int, list[ChainProblem]]:
     """Compare every journal, line and posting in the store with what the audit chain committed for it;
     returns how many journals were checked and each difference, named (store/commitments.py)."""
     problems: list[ChainProblem] = []
-    with UnitOfWork(engine) as uow:
-        repository = CommitmentRepository(uow.session)
-        stored, committed, posted = repository.digests(), repository.committed(), repository.posted()
+    with store.unit_of_work() as uow:
+        stored = uow.commitments.digests()
+        committed, posted = uow.commitments.committed(), uow.commitments.posted()
     for (entity, key), (event_id, expected) in sorted(committed.items()):
         where = f"journal {key} of {entity} (committed by event {event_id})"
         if (entity, key) not in stored:
@@ -141,13 +136,7 @@ def _line_changes(expected: tuple[str, ...], actual: tuple[str, ...]) -> Iterato
             yield number, "altered (its account, amount or description changed)"
 
 
-def _events(session: Session, batch: int) -> Iterator[EventRow]:
-    yield from session.exec(
-        select(EventRow).order_by(EventRow.id).execution_options(yield_per=batch)
-    ).scalars()
-
-
-def _check_link(report: ChainReport, previous: EventRow | None, row: EventRow) -> None:
+def _check_link(report: ChainReport, previous: EventRecord | None, row: EventRecord) -> None:
     expected = previous.hash if previous is not None else GENESIS_HASH
     if row.prev_hash == expected:
         return
@@ -252,9 +241,9 @@ class Trace:
     lines: tuple[TracedLine, ...]
 
 
-def trace(engine: Engine, *, entity: str, key: str, line: int | None = None) -> Trace:
+def trace(store: Store, *, entity: str, key: str, line: int | None = None) -> Trace:
     """From a journal (or one of its lines) back to the raw provider payloads behind it."""
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         stored = uow.outbox.by_key(entity, key)
         if stored is None:
             raise InputError(
@@ -301,10 +290,10 @@ def _bucket(uow: UnitOfWork, bucket: Bucket, contribution: Decimal) -> TracedBuc
 
 
 def _fact(uow: UnitOfWork, fact_id: int) -> TracedFact:
-    row: FactRow | None = uow.facts.get(fact_id)
+    row = uow.facts.get(fact_id)
     if row is None:  # allocations reference facts by foreign key, so this is a damaged store
         raise InputError(f"allocation refers to fact {fact_id}, which is not in the store")
-    payload = uow.raw.get(row.raw_payload_id) if row.raw_payload_id else None
+    payload = uow.raw.detail(row.raw_payload_id) if row.raw_payload_id else None
     return TracedFact(
         id=fact_id,
         natural_key=row.natural_key,
@@ -318,5 +307,5 @@ def _fact(uow: UnitOfWork, fact_id: int) -> TracedFact:
         cost_basis=row.cost_basis,
         dimensions=row.dimensions,
         pulled_at=row.pulled_at,
-        payload=payload_detail(payload) if payload else None,
+        payload=payload,
     )

@@ -40,7 +40,7 @@ from connector.domain.periods import Period
 from connector.domain.planner import PlannedJournal, Review
 from connector.ledgers.port import Ledger
 from connector.service.policies import rate_table, rates_hash
-from connector.store.repositories import UnitOfWork
+from connector.store.port import UnitOfWork
 
 LedgerRate = Callable[[str, str, date], Rate | None]
 

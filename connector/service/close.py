@@ -38,7 +38,7 @@ from connector.service.policies import load_policy_history
 from connector.service.reconcile import reconcile_period, source_accounts
 from connector.service.runs import Reporter, RunRecorder, exclusive
 from connector.service.sync import SyncResult, sync
-from connector.store.repositories import PENDING_STATUSES, UnitOfWork
+from connector.store.records import PENDING_STATUSES
 
 
 @dataclass
@@ -55,7 +55,7 @@ class CloseResult:
 
 def close_month(ctx, *, entity: str, period: Period, reporter: Reporter | None = None) -> CloseResult:
     """Sync the period whole (booking what the policies still owe it), reconcile it, and check it."""
-    with exclusive(ctx.engine, ctx.clock, entity=entity, kind="close", actor=ctx.actor):
+    with exclusive(ctx.store, ctx.clock, entity=entity, kind="close", actor=ctx.actor):
         return _close(ctx, entity, period, reporter)
 
 
@@ -68,7 +68,7 @@ def _close(ctx, entity: str, period: Period, reporter: Reporter | None) -> Close
             fix=f"run `tokenbooks close --period {period}` from {period.last_day + timedelta(days=1)} on",
         )
     recorder = RunRecorder(
-        ctx.engine, ctx.clock, actor=ctx.actor, kind="close", entity=entity, params={"period": str(period)}
+        ctx.store, ctx.clock, actor=ctx.actor, kind="close", entity=entity, params={"period": str(period)}
     )
     result = CloseResult(recorder.run_id, entity, period, "running")
     try:
@@ -109,9 +109,9 @@ def checklist(
     mapping, _ = ctx.mapping()
     ledger_name = mapping.entity(entity).ledger
     policies_file, text = ctx.policies()
-    policies = load_policy_history(ctx.engine, policies_file, text)
+    policies = load_policy_history(ctx.store, policies_file, text)
     end = period.last_day
-    with UnitOfWork(ctx.engine) as uow:
+    with ctx.store.unit_of_work() as uow:
         posted = uow.outbox.posted_by_bucket(entity, last_day=end + timedelta(days=1))
         held = uow.outbox.list(entity, statuses=["held"])
         unposted = uow.outbox.list(entity, statuses=PENDING_STATUSES, last_day=end + timedelta(days=1))
@@ -145,7 +145,7 @@ def checklist(
     ]
     if reconcile:
         results = reconcile_period(
-            ctx.engine,
+            ctx.store,
             mapping=mapping,
             entity=entity,
             period=period,

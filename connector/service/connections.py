@@ -27,6 +27,8 @@ from connector.ledgers.quickbooks.client import company_name
 from connector.ledgers.registry import LEDGERS
 from connector.ledgers.tokens import UNREADABLE, UNREADABLE_FIX, TokenSet
 from connector.ledgers.xero.oauth import XeroConnection, choose_tenant
+from connector.store.port import Store
+from connector.store.records import ConnectionRecord
 
 # Xero does not say when a refresh token dies: 60 days after its last use (erps.md §6.2).
 REFRESH_LIFETIME = {"xero": timedelta(days=60)}
@@ -280,21 +282,22 @@ class ConnectionHealth:
 
 
 def connection_health(
-    rows: Sequence[Any], now: datetime, readable: Callable[[str], bool] | None = None
+    store: Store, now: datetime, readable: Callable[[str], bool] | None = None
 ) -> list[ConnectionHealth]:
-    """Health of each stored connection (`ConnectionRow`s) as of `now`. `readable` says whether the
-    configured encryption key decrypts a token set; without one (no key set) no connection is `ok`."""
-    return [_health(row, now, readable) for row in rows]
+    """Health of each stored connection as of `now`. `readable` says whether the configured encryption
+    key decrypts a token set; without one (no key set) no connection is `ok`."""
+    with store.unit_of_work() as uow:
+        return [_health(row, now) for row in uow.connections.all(readable)]
 
 
-def _health(row: Any, now: datetime, readable: Callable[[str], bool] | None) -> ConnectionHealth:
+def _health(row: ConnectionRecord, now: datetime) -> ConnectionHealth:
     refresh_expires = row.refresh_expires_at
     if refresh_expires is None and row.refreshed_at and row.ledger in REFRESH_LIFETIME:
         refresh_expires = row.refreshed_at + REFRESH_LIFETIME[row.ledger]
     health, reason = "ok", None
-    if readable is None:
+    if row.tokens_readable is None:
         health, reason = "not checked", "TOKENBOOKS_ENCRYPTION_KEY is not set, so the tokens cannot be read"
-    elif not readable(row.token_ciphertext):
+    elif not row.tokens_readable:
         health, reason = "wrong key", f"{UNREADABLE}: {UNREADABLE_FIX}"
     elif row.status == "reconnect_needed":
         health, reason = "reconnect needed", row.last_error or "the ledger refused the connection"

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from connector.domain.chart import LedgerChart
-from connector.domain.close import Checklist
+from connector.domain.close import Checklist, checklist_data, checklist_from_data
 from connector.domain.console import (
     AlertSummary,
     AuditEvent,
@@ -37,8 +37,7 @@ from connector.domain.journals import Journal
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.service.reports import run_report
-from connector.store.console_summaries import checklist_data, checklist_from_data
-from connector.store.repositories import StoredJournal, UnitOfWork
+from connector.store.records import StoredJournal
 
 log = logging.getLogger("tokenbooks.console")
 T = TypeVar("T")
@@ -118,7 +117,7 @@ def overview(app: Any, entity: str, months: int = 12) -> Overview:
     )
     close = last.previous()
     checklist, computed_at = close_checklist(app, entity, close, stamp)
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         last_sync = uow.console.last_run(entity, "sync")
         runs, _ = uow.console.runs(entity=entity, page=Page(1, 1))
         connections = [c for c in uow.console.connections() if c.entity == entity]
@@ -169,13 +168,13 @@ def stored(
 ) -> tuple[T, datetime]:
     """A page's summary and when it was computed: as stored after the last change to the books
     (`store/console_summaries.py`), or computed now and stored when the books changed since (`stamp`)."""
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         found = uow.console_summaries.get(entity, name, stamp)
     if found is not None:
         data, computed_at = found
         return decode(data), computed_at
     value, now = compute(), app.clock()
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         uow.console_summaries.save(entity, name, encode(value), stamp, now)
         uow.commit()
     return value, now
@@ -184,7 +183,7 @@ def stored(
 def books_stamp(app: Any, entity: str) -> str:
     """What the entity's books look like now, for the stored summaries' staleness check."""
     versions = [app.mapping()[0].content_hash, app.policies()[0].content_hash]
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         versions += [m.content_hash for m in uow.mappings.all()] + [
             p.content_hash for p in uow.policies.all()
         ]
@@ -262,7 +261,7 @@ def _computed_checklist(app: Any, entity: str, period: Period) -> Checklist:
 
 
 def reconciliation(app: Any, entity: str, period: Period) -> list[ReconciliationLine]:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         rows = uow.reconciliations.latest(entity, str(period))
     lines = []
     for r in rows:
@@ -294,7 +293,7 @@ def reconciliation(app: Any, entity: str, period: Period) -> list[Reconciliation
 def runs_page(
     app: Any, *, entity: str | None, kind: str | None, status: str | None, page: Page
 ) -> tuple[list[RunSummary], int, list[str]]:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         runs, count = uow.console.runs(entity=entity, kind=kind, status=status, page=page)
         return runs, count, uow.console.run_kinds()
 
@@ -308,7 +307,7 @@ class RunDetail:
 
 
 def run_detail(app: Any, run_id: str) -> RunDetail:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         run = uow.console.run(run_id)
         if run is None:
             raise InputError(f"there is no run {run_id}", fix="pick a run from the sync log")
@@ -331,7 +330,7 @@ class JournalFilter:
 def journals_page(
     app: Any, entity: str, chosen: JournalFilter, page: Page
 ) -> tuple[list[JournalSummary], int, list[str]]:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         journals, count = uow.console.journals(
             entity,
             first_day=chosen.period.first_day if chosen.period else None,
@@ -355,14 +354,14 @@ class JournalDetail:
 def ledger_chart(app: Any, entity: str) -> LedgerChart | None:
     """The entity's ledger chart as last read (by `mappings check`, a sync's check, the console's check),
     for account names; None when it was never read, or was read from a ledger the entity no longer uses."""
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         chart = uow.charts.get(entity)
     ledger = app.mapping()[0].entity(entity).ledger
     return chart if chart is not None and chart.ledger == ledger else None
 
 
 def journal_detail(app: Any, entity: str, key: str) -> JournalDetail:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         summary = uow.console.journal(entity, key)
         stored = uow.outbox.by_key(entity, key)
     if summary is None or stored is None:
@@ -389,13 +388,13 @@ def line_lineage(app: Any, entity: str, key: str, line_no: int, page: Page) -> L
     category_targets = {c.bucket.target for c in journal.contributions}
     balancing = line.target not in category_targets
     contributions = [c for c in journal.contributions if balancing or c.bucket.target == line.target]
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         buckets = [(c.bucket, c.amount, uow.console.lineage(c.bucket, page)) for c in contributions[:20]]
     return LineLineage(detail, line_no, balancing, buckets)
 
 
 def payload(app: Any, payload_id: int) -> PayloadDetail:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         found = uow.console.payload(payload_id)
     if found is None:
         raise InputError(f"there is no raw payload {payload_id}", fix="follow a link from a journal line")
@@ -405,5 +404,5 @@ def payload(app: Any, payload_id: int) -> PayloadDetail:
 def audit_events(
     app: Any, *, kind_prefix: str | None, actor: str | None, page: Page
 ) -> tuple[list[AuditEvent], int]:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         return uow.console.events(kind_prefix=kind_prefix, actor=actor, page=page)

@@ -34,7 +34,6 @@ from connector.service.mapping_file import bumped_text, rule_added_text, rule_ch
 from connector.service.mapping_preview import PolicyPreview, PreviewReport, preview_mapping, preview_policies
 from connector.service.mappings import check_mapping_text, same_rules
 from connector.service.policies import version_problems as policy_version_problems
-from connector.store.repositories import UnitOfWork
 
 _saving = threading.Lock()  # one save at a time in this process: the check and the write are one step
 
@@ -101,7 +100,7 @@ def check_mapping(app: Any, text: str) -> Candidate:
 
 
 def newest_version(app: Any) -> int:
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         return max((row.version for row in uow.mappings.all()), default=0)
 
 
@@ -252,11 +251,11 @@ def preview(
     report: PreviewReport | PolicyPreview
     if candidate.mapping is not None:
         report = preview_mapping(
-            app.engine, history=history, candidate=candidate.mapping, policies=policies, **common
+            app.store, history=history, candidate=candidate.mapping, policies=policies, **common
         )
     else:
         report = preview_policies(
-            app.engine, history=history, policies=policies, candidate=candidate.policies, **common
+            app.store, history=history, policies=policies, candidate=candidate.policies, **common
         )
     return report, notes
 
@@ -309,7 +308,7 @@ def save_mapping(app: Any, *, text: str, base_hash: str, author: str) -> Candida
 def _refuse_conflict(app: Any, which: str, current: FileState, base_hash: str) -> None:
     if current.hash == base_hash:
         return
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         saved = uow.console.events_of_kind([f"{which}.saved"], limit=1)
     who = (
         f"{saved[0].actor} saved version {saved[0].data.get('version')} at {saved[0].at:%Y-%m-%d %H:%M} UTC"
@@ -341,7 +340,7 @@ def _write(
             fix="the console needs the file writable by its user (a read-only ConfigMap cannot be edited here)",
         ) from None
     diff = line_diff(current.text, text)
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         uow.events.append(
             f"{which}.saved",
             f"{which} version {version} (effective {effective_from}) saved in the console by {author}: {note}",
@@ -373,7 +372,7 @@ def check_policies(app: Any, text: str) -> Candidate:
     policies, problems = parse_policies(text, str(path))
     problems = list(problems)
     if policies is not None:
-        with UnitOfWork(app.engine) as uow:
+        with app.store.unit_of_work() as uow:
             problems += policy_version_problems(policies, uow.policies.all(), text)
     return Candidate("policies", text, current.hash, "", problems, policies=policies)
 

@@ -22,7 +22,6 @@ from connector.domain.console import Page, RunSummary
 from connector.domain.errors import InputError, Problem
 from connector.service.imports import ImportReport
 from connector.sources.focus_files import fingerprint
-from connector.store.repositories import UnitOfWork
 
 KINDS = {
     "focus": "FOCUS export (AWS Bedrock, Azure OpenAI, Vertex AI …: .csv, .csv.gz, .parquet)",
@@ -95,7 +94,7 @@ def import_uploads(
 
 def recent_imports(app: Any, entity: str, limit: int = 20) -> list[RunSummary]:
     """The entity's newest imports of any kind (from the console or the command line), newest first."""
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         found = [
             r
             for kind in RUN_KINDS
@@ -153,7 +152,7 @@ def _record(app: Any, result: ConsoleImport, entity: str) -> None:
     for path in result.files:
         size, sha = fingerprint(path)
         files.append({"name": path.name, "path": str(path), "size": size, "sha256": sha})
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         uow.events.append(
             "import.uploaded",
             f"{app.actor} uploaded {len(files)} file(s) for a {result.kind.replace('_', ' ')} import of "

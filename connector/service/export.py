@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy.engine import Engine
-
 from connector.domain.mapping import MappingSet
 from connector.domain.periods import Period
 from connector.ledgers.beancount.adapter import BeancountNames, Document, Posted, balances
-from connector.store.repositories import UnitOfWork
+from connector.store.port import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +25,10 @@ class BeancountExport:
 
 
 def export_beancount(
-    engine: Engine, mapping: MappingSet, *, entity: str, period: Period, now: datetime
+    store: Store, mapping: MappingSet, *, entity: str, period: Period, now: datetime
 ) -> BeancountExport:
     company = mapping.entity(entity)
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         stored = uow.outbox.list(
             entity, statuses=["posted"], first_day=period.first_day, last_day=period.last_day
         )

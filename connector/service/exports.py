@@ -27,15 +27,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
-
 from connector.domain.chart import LedgerChart
 from connector.domain.desired import COST_KINDS
 from connector.domain.journals import LedgerTarget
 from connector.domain.periods import Period
-from connector.store.repositories import Lineage, StoredJournal, UnitOfWork
-from connector.store.tables import JournalRow, PostingAttemptRow, RunRow
+from connector.store.port import Store, UnitOfWork
+from connector.store.records import JournalRecord, Lineage, RunRecord, StoredJournal
 
 REDACTED = "[redacted]"
 FORMATS = ("csv", "json", "xlsx", "html")
@@ -78,14 +75,13 @@ class PeriodExport:
 
 
 def period_export(
-    engine: Engine, *, entity: str, period: Period, secrets: Iterable[str] = (), currency: str = "USD"
+    store: Store, *, entity: str, period: Period, secrets: Iterable[str] = (), currency: str = "USD"
 ) -> PeriodExport:
     """Everything an auditor needs about one entity's month, secrets removed."""
-    with UnitOfWork(engine) as uow:
-        journals = _journals(uow, entity, period)
-        ids = [j.id for j in journals]
+    with store.unit_of_work() as uow:
+        journals = uow.outbox.records_for_period(entity, period.first_day, period.last_day)
         stored = {j.id: uow.outbox.by_key(entity, j.key) for j in journals}
-        attempts = _attempts(uow, ids)
+        attempts = uow.outbox.attempts([j.id for j in journals])
         reconciliations = uow.reconciliations.latest(entity, str(period))
         run_ids = {j.planned_run_id for j in journals} | {a.run_id for a in attempts}
         run_ids |= {r.run_id for r in reconciliations}
@@ -250,7 +246,7 @@ ACCOUNT_COLUMNS = ["account", "account_name", "class", "department", "tracking"]
 
 
 def _journal_lines(
-    journals: list[JournalRow], stored: dict[int, StoredJournal | None], accounts: _Accounts
+    journals: list[JournalRecord], stored: dict[int, StoredJournal | None], accounts: _Accounts
 ) -> Table:
     rows = []
     for j in journals:
@@ -369,29 +365,9 @@ def _exceptions(lineage: list[Lineage], quarantined, alerts, accounts: _Accounts
     return Table("exceptions", ["kind", "when", "where", "amount", "currency", "what", "fix"], rows)
 
 
-def _journals(uow: UnitOfWork, entity: str, period: Period) -> list[JournalRow]:
-    """Journals dated in the period, and journals that post amounts for it (e.g. moved out of a lock)."""
-    ids = {s.id for s in uow.outbox.for_bucket_periods(entity, period.first_day, period.last_day)}
-    ids |= {s.id for s in uow.outbox.list(entity, first_day=period.first_day, last_day=period.last_day)}
-    if not ids:
-        return []
-    query = select(JournalRow).where(JournalRow.id.in_(ids)).order_by(JournalRow.txn_date, JournalRow.id)
-    return list(uow.session.exec(query).scalars())
-
-
-def _attempts(uow: UnitOfWork, journal_ids: list[int]) -> list[PostingAttemptRow]:
-    if not journal_ids:
-        return []
-    query = select(PostingAttemptRow).where(PostingAttemptRow.journal_id.in_(journal_ids))
-    return list(uow.session.exec(query.order_by(PostingAttemptRow.id)).scalars())
-
-
-def _runs(uow: UnitOfWork, entity: str, period: Period, run_ids: set) -> list[RunRow]:
+def _runs(uow: UnitOfWork, entity: str, period: Period, run_ids: set) -> list[RunRecord]:
     """Runs that worked on the period: they planned, posted or reconciled it, or were asked to."""
-    rows = uow.session.exec(
-        select(RunRow).where(RunRow.entity == entity).order_by(RunRow.started_at)
-    ).scalars()
-    return [r for r in rows if r.id in run_ids or _names_period(r.params or {}, period)]
+    return [r for r in uow.runs.of_entity(entity) if r.id in run_ids or _names_period(r.params or {}, period)]
 
 
 def _names_period(params: dict, period: Period) -> bool:

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy.engine import Engine
-
 from connector.domain.accounting_policy import PolicySet
 from connector.domain.credits import (
     CreditLot,
@@ -40,14 +38,14 @@ from connector.sources.focus import FocusFileError, FocusOptions
 from connector.sources.focus_files import FileLineage, fingerprint
 from connector.sources.invoices import read_invoice_file
 from connector.sources.warehouse.choice import FocusReader
-from connector.store.repositories import UnitOfWork
-from connector.store.tables import ImportRow
+from connector.store.port import Store, UnitOfWork
+from connector.store.records import ImportRecord
 
 PYTHON_READER = FocusReader(engine="python")
 
 
 class ImportContext(Protocol):
-    engine: Engine
+    store: Store
     clock: Clock
     actor: str
 
@@ -78,7 +76,7 @@ class ImportReport:
         return self.tally.balances(self.rows_read)
 
 
-Store = Callable[[UnitOfWork, str, int], dict[str, int]]  # (uow, import id, raw payload id) → counts
+Writer = Callable[[UnitOfWork, str, int], dict[str, int]]  # (uow, import id, raw payload id) → counts
 
 
 def import_focus(
@@ -95,7 +93,7 @@ def import_focus(
             batch = reader.read(paths, options, progress=lambda done, label: reporter.progress(label, done))
         except FocusFileError as exc:
             raise _failed(ctx, recorder, "focus", paths, options.entity, exc.problem) from None
-        with UnitOfWork(ctx.engine) as uow:
+        with ctx.store.unit_of_work() as uow:
             checked = check_lots(uow, batch.lots)
         if checked.refused:
             problems = [problem for _, problem in checked.refused]
@@ -260,7 +258,7 @@ def unknown_accounts(
 ) -> list[tuple[str, Problem]]:
     """Invoices for a provider account no source, fact or lot knows, of a provider whose accounts it does."""
     known: set[tuple[str, str]] = set()
-    with UnitOfWork(ctx.engine) as uow:
+    with ctx.store.unit_of_work() as uow:
         for entity in {invoice.entity for _, invoice in located}:
             known |= known_accounts(uow, entity, source_accounts(ctx, entity))
     refused = []
@@ -352,7 +350,7 @@ def _check_lot_records(
     """The lots of a file that may be stored; one that would replace a lot of another kind (a FOCUS lot)
     is quarantined."""
     where = {id(lot): location for location, lot in located}
-    with UnitOfWork(ctx.engine) as uow:
+    with ctx.store.unit_of_work() as uow:
         checked = check_lots(uow, [lot for _, lot in located], lambda lot: where[id(lot)])
     refused = [(where[id(lot)], problem) for lot, problem in checked.refused]
     return refuse_late(path, located, refused, quarantined, tally, lambda lot: (lot.amount, lot.currency)), (
@@ -404,7 +402,7 @@ def _import_customer_credits(
     if problem:
         raise _failed(ctx, recorder, "customer-credits", [path], entity, problem)
     entities = {event.entity for _, event in parsed}
-    with UnitOfWork(ctx.engine) as uow:
+    with ctx.store.unit_of_work() as uow:
         stored = [e for entity_ in entities for e in uow.customer_credits.for_entity(entity_)]
     unknown = unknown_products(ctx, parsed, str(path))
     parsed = refuse_late(path, parsed, unknown, quarantined, tally, lambda e: (e.amount, e.currency))
@@ -427,7 +425,7 @@ def _import_customer_credits(
 
 def _recorder(ctx: ImportContext, kind: str, paths: Iterable[Path], entity: str) -> RunRecorder:
     return RunRecorder(
-        ctx.engine,
+        ctx.store,
         ctx.clock,
         actor=ctx.actor,
         kind=f"import.{kind}",
@@ -457,7 +455,7 @@ def _finish(
     entity: str,
     tally: Tally,
     quarantined: list[QuarantinedRow],
-    store: Store,
+    store: Writer,
     warnings: list[str] | None = None,
 ) -> ImportReport:
     import_id = str(uuid.uuid4())
@@ -465,7 +463,7 @@ def _finish(
     report = ImportReport(import_id, recorder.run_id, kind, files, status, tally, quarantined)
     report.warnings = list(warnings or [])
     now = ctx.clock()
-    with UnitOfWork(ctx.engine) as uow:
+    with ctx.store.unit_of_work() as uow:
         raw_id = uow.raw.add(
             source=f"import.{kind}",
             endpoint=", ".join(f.path for f in files),
@@ -495,10 +493,10 @@ def _finish(
     return report
 
 
-def _import_row(report: ImportReport, entity: str, raw_id: int | None, now: Any) -> ImportRow:
+def _import_row(report: ImportReport, entity: str, raw_id: int | None, now: Any) -> ImportRecord:
     rows = report.tally.rows
     first = report.files[0] if report.files else FileLineage("", 0, "")
-    return ImportRow(
+    return ImportRecord(
         id=report.import_id,
         kind=report.kind,
         entity=entity,
@@ -530,7 +528,7 @@ def _failed(
     """Record a file that could not be read at all, and the error to raise: nothing of it was stored."""
     files = [FileLineage(str(p), *(fingerprint(p) if p.is_file() else (0, ""))) for p in paths]
     report = ImportReport(str(uuid.uuid4()), recorder.run_id, kind, files, "failed", reason=str(problem))
-    with UnitOfWork(ctx.engine) as uow:
+    with ctx.store.unit_of_work() as uow:
         uow.imports.add(_import_row(report, entity, None, ctx.clock()), (), ctx.clock())
         uow.commit()
     recorder.finish("failed", reason=str(problem))
@@ -547,14 +545,14 @@ def record_credit_lot(ctx: ImportContext, lot: CreditLot) -> bool:
     Entering a lot id again replaces the lot (a correction, said so in the run); a lot id a FOCUS import
     stored is refused (InputError): it is another purchase."""
     recorder = RunRecorder(
-        ctx.engine,
+        ctx.store,
         ctx.clock,
         actor=ctx.actor,
         kind="credits.add",
         entity=lot.entity,
         params={"lot_id": lot.lot_id},
     )
-    with recorder.failed_on_error(), UnitOfWork(ctx.engine) as uow:
+    with recorder.failed_on_error(), ctx.store.unit_of_work() as uow:
         checked = check_lots(uow, [lot])
         if checked.refused:
             [(_, problem)] = checked.refused

@@ -19,8 +19,7 @@ from connector.domain.periods import Period
 from connector.ledgers.port import Ledger
 from connector.service.runs import Clock
 from connector.sources.focus_files import fingerprint
-from connector.store.repositories import UnitOfWork
-from connector.store.tables import InvoiceRow
+from connector.store.port import UnitOfWork
 
 INBOX_SUFFIXES = (".csv", ".json")
 
@@ -41,7 +40,7 @@ def import_inbox(ctx, folder: Path, *, entity: str) -> InboxReport:
         return report
     for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in INBOX_SUFFIXES):
         _, sha = fingerprint(path)
-        with UnitOfWork(ctx.engine) as uow:
+        with ctx.store.unit_of_work() as uow:
             seen = uow.imports.already_imported("invoices", sha)
         if seen is not None:
             report.unchanged.append(str(path))
@@ -54,7 +53,7 @@ def import_inbox(ctx, folder: Path, *, entity: str) -> InboxReport:
 
 
 def import_ledger_bills(
-    engine, ledger: Ledger, *, vendors: dict[tuple[str, str], str], period: Period, entity: str, clock: Clock
+    store, ledger: Ledger, *, vendors: dict[tuple[str, str], str], period: Period, entity: str, clock: Clock
 ) -> list[Invoice]:
     """Read the vendor bills the AP team entered for each provider account, dated in the month after the
     usage `period` (providers invoice in arrears), and store them as that period's invoices."""
@@ -76,7 +75,7 @@ def import_ledger_bills(
                     source=f"{ledger.name} bill {bill.ledger_id} ({vendor})",
                 )
             )
-    store_invoices(engine, invoices, source=f"{ledger.name} bills", clock=clock)
+    store_invoices(store, invoices, source=f"{ledger.name} bills", clock=clock)
     return invoices
 
 
@@ -87,9 +86,9 @@ class InvoiceImport:
     replaced: int = 0
 
 
-def store_invoices(engine, invoices: list[Invoice], *, source: str, clock: Clock) -> InvoiceImport:
+def store_invoices(store, invoices: list[Invoice], *, source: str, clock: Clock) -> InvoiceImport:
     """Store invoices in one transaction; one already stored under the same number is replaced."""
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         result = upsert_invoices(uow, invoices, source=source, clock=clock)
         uow.commit()
     return result
@@ -98,26 +97,8 @@ def store_invoices(engine, invoices: list[Invoice], *, source: str, clock: Clock
 def upsert_invoices(uow: UnitOfWork, invoices: list[Invoice], *, source: str, clock: Clock) -> InvoiceImport:
     result = InvoiceImport(source)
     for invoice in invoices:
-        if uow.invoices.upsert(invoice_row(invoice, clock)):
+        if uow.invoices.upsert(invoice, imported_at=clock()):
             result.new += 1
         else:
             result.replaced += 1
     return result
-
-
-def invoice_row(invoice: Invoice, clock: Clock) -> InvoiceRow:
-    return InvoiceRow(
-        entity=invoice.entity,
-        provider=invoice.provider,
-        provider_account=invoice.provider_account,
-        number=invoice.number,
-        period=invoice.period,
-        issue_date=invoice.issue_date,
-        total=invoice.total,
-        currency=invoice.currency,
-        lines=[
-            {"description": ln.description, "amount": str(ln.amount), "kind": ln.kind} for ln in invoice.lines
-        ],
-        source=invoice.source,
-        imported_at=clock(),
-    )

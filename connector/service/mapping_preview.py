@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from sqlalchemy.engine import Engine
-
 from connector.domain.accounting_policy import PolicyHistory, PolicySet
 from connector.domain.coverage import Coverage, UnmappedPattern
 from connector.domain.journals import JournalKind, LedgerTarget
@@ -23,6 +21,7 @@ from connector.domain.planner import LedgerCalendar, PlannedJournal
 from connector.service.books import default_options
 from connector.service.plan import PlanReport, plan_entity
 from connector.service.runs import Clock
+from connector.store.port import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +59,7 @@ class PreviewReport:
 
 
 def preview_mapping(
-    engine: Engine,
+    store: Store,
     *,
     history: MappingHistory,
     candidate: MappingSet,
@@ -72,8 +71,8 @@ def preview_mapping(
 ) -> PreviewReport:
     """The period under the current mapping history and under it with `candidate` applied, side by side
     (booked under `policies`, the accounting policies; by default the built-in ones)."""
-    before = _dry_plan(engine, history, entity, period, calendar, clock, policies)
-    after = _dry_plan(engine, history.with_newest(candidate), entity, period, calendar, clock, policies)
+    before = _dry_plan(store, history, entity, period, calendar, clock, policies)
+    after = _dry_plan(store, history.with_newest(candidate), entity, period, calendar, clock, policies)
     report = PreviewReport(
         entity=entity,
         period=period,
@@ -113,7 +112,7 @@ class PolicyPreview:
 
 
 def preview_policies(
-    engine: Engine,
+    store: Store,
     *,
     history: MappingHistory,
     policies: PolicyHistory,
@@ -126,8 +125,8 @@ def preview_policies(
     """The period under the current policies and under them with `candidate` as the newest version, the
     mapping unchanged: the planner's dry run on the stored facts and what is already posted."""
     newer = PolicyHistory.of([*(p for p in policies.versions if p.version < candidate.version), candidate])
-    before = _dry_plan(engine, history, entity, period, calendar, clock, policies)
-    after = _dry_plan(engine, history, entity, period, calendar, clock, newer)
+    before = _dry_plan(store, history, entity, period, calendar, clock, policies)
+    after = _dry_plan(store, history, entity, period, calendar, clock, newer)
     report = PolicyPreview(
         entity,
         period,
@@ -172,7 +171,7 @@ def _side_by_side(before: PlanReport, after: PlanReport) -> list[PreviewLine]:
 
 
 def _dry_plan(
-    engine: Engine,
+    store: Store,
     history: MappingHistory,
     entity: str,
     period: Period,
@@ -183,7 +182,7 @@ def _dry_plan(
     company = history.current.entity(entity)
     books = default_options(clock(), company.timezone, company.currency)
     return plan_entity(
-        engine,
+        store,
         mapping=history.current,
         entity=entity,
         calendar=calendar,
@@ -221,8 +220,8 @@ def _notes(
 
 
 def coverage_report(
-    engine: Engine, *, history: MappingHistory, entity: str, period: Period, clock: Clock
+    store: Store, *, history: MappingHistory, entity: str, period: Period, clock: Clock
 ) -> tuple[list[Coverage], list[UnmappedPattern]]:
     """Mapped vs suspense spend of the period per provider, and the largest unmapped kinds of spend."""
-    report = _dry_plan(engine, history, entity, period, LedgerCalendar(), clock, None)
+    report = _dry_plan(store, history, entity, period, LedgerCalendar(), clock, None)
     return report.coverage, report.unmapped

@@ -16,15 +16,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy.engine import Engine
-
 from connector.domain.chart import LedgerChart, check_targets, ledger_title
 from connector.domain.errors import ConfigError, Problem, Severity, TokenbooksError, errors_only
 from connector.domain.mapping import MappingSet, parse_mapping
 from connector.domain.mapping_history import MappingHistory
 from connector.ledgers.port import Ledger
-from connector.store.repositories import UnitOfWork
-from connector.store.tables import MappingVersionRow
+from connector.store.port import Store
+from connector.store.records import VersionRecord
 
 Clock = Callable[[], datetime]
 
@@ -73,10 +71,10 @@ def refused(path: Path | str, problems: list[Problem], what: str, check: str) ->
 # ---------------------------------------------------------------------------------------------- versions
 
 
-def load_history(engine: Engine, current: MappingSet, text: str = "") -> MappingHistory:
+def load_history(store: Store, current: MappingSet, text: str = "") -> MappingHistory:
     """Every version used before, plus the current file as the newest; refuses a reused or lowered
     version number (ConfigError), because allocations record the version number as their lineage."""
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         rows = uow.mappings.all()
     problems = version_problems(current, rows, text)
     if problems:
@@ -86,7 +84,7 @@ def load_history(engine: Engine, current: MappingSet, text: str = "") -> Mapping
     )
 
 
-def version_problems(current: MappingSet, rows: list[MappingVersionRow], text: str = "") -> list[Problem]:
+def version_problems(current: MappingSet, rows: list[VersionRecord], text: str = "") -> list[Problem]:
     """A version number names one content forever, and the current file must be the newest version."""
     return number_problems(
         source=current.source,
@@ -160,7 +158,7 @@ def same_rules(a: MappingSet, b: MappingSet) -> bool:
     return meaning(a) == meaning(b)
 
 
-def _stored(row: MappingVersionRow) -> MappingSet:
+def _stored(row: VersionRecord) -> MappingSet:
     source = f"{row.source} (version {row.version} as first seen {row.first_seen_at:%Y-%m-%d})"
     mapping, problems = parse_mapping(row.content, source, analyse=False)
     if mapping is None:
@@ -186,8 +184,8 @@ def fetch_chart(ledger: Ledger, ledger_kind: str, now: datetime) -> LedgerChart:
     return LedgerChart(ledger_kind, tuple(ledger.chart_of_accounts()), tuple(ledger.tracking()), now)
 
 
-def remember_chart(engine: Engine, entity: str, chart: LedgerChart, run_id: str | None = None) -> None:
-    with UnitOfWork(engine) as uow:
+def remember_chart(store: Store, entity: str, chart: LedgerChart, run_id: str | None = None) -> None:
+    with store.unit_of_work() as uow:
         uow.charts.save(entity, chart, run_id=run_id)
         uow.commit()
 
@@ -204,7 +202,7 @@ class ChartLookup:
 class MappingContext(Protocol):
     """What the mapping commands need from the composition root."""
 
-    engine: Engine
+    store: Store
     clock: Clock
 
     def ledger(self, entity: str) -> Ledger: ...
@@ -216,7 +214,7 @@ def chart_for(
     ctx: MappingContext, entity: str, ledger_kind: str, *, offline: bool = False, refresh: bool = False
 ) -> ChartLookup:
     """The entity's chart: the cached one while fresh, else fetched (and cached); offline, the cache only."""
-    with UnitOfWork(ctx.engine) as uow:
+    with ctx.store.unit_of_work() as uow:
         cached = uow.charts.get(entity)
     if cached is not None and cached.ledger != ledger_kind:
         cached = None  # the entity moved to another ledger: the old chart says nothing about the new one
@@ -235,7 +233,7 @@ def chart_for(
             return ChartLookup(None, "not checked", [_unchecked(entity, name, why)])
         note = f"checked against the {name} chart cached {_at(cached)} (could not refresh it: {exc.message})"
         return ChartLookup(cached, note)
-    remember_chart(ctx.engine, entity, chart)
+    remember_chart(ctx.store, entity, chart)
     return ChartLookup(
         chart, f"checked against the {name} chart fetched now ({len(chart.accounts)} accounts)"
     )
@@ -256,7 +254,7 @@ def _unchecked(entity: str, ledger: str, why: str) -> Problem:
     )
 
 
-def require_chart(engine: Engine, mapping: MappingSet, entity: str, ledger: Ledger, now: datetime) -> None:
+def require_chart(store: Store, mapping: MappingSet, entity: str, ledger: Ledger, now: datetime) -> None:
     """Before posting: every account and option the entity's journals would use exists and is active.
 
     The chart is read live (and cached for `mappings check --offline`); a problem stops the run before
@@ -265,7 +263,7 @@ def require_chart(engine: Engine, mapping: MappingSet, entity: str, ledger: Ledg
     if ledger.opens_accounts:
         return  # nothing to check: the ledger opens whatever account a journal names
     chart = fetch_chart(ledger, mapping.entity(entity).ledger, now)
-    remember_chart(engine, entity, chart)
+    remember_chart(store, entity, chart)
     problems = check_targets(mapping, entity, chart)
     if problems:
         raise _refused(mapping.source, problems)
@@ -316,7 +314,7 @@ def _checked(
     if mapping is None:
         return report
     if readable:
-        with UnitOfWork(ctx.engine) as uow:
+        with ctx.store.unit_of_work() as uow:
             report.problems += version_problems(mapping, uow.mappings.all(), text)
     for entity in mapping.entities:
         lookup = chart_for(ctx, entity.id, entity.ledger, offline=offline, refresh=refresh)

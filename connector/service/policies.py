@@ -13,8 +13,6 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
-
 from connector.domain.accounting_policy import BUILT_IN, Billing, FineTuning, PolicyHistory, PolicySet
 from connector.domain.errors import ConfigError, Problem, Severity, errors_only
 from connector.domain.fx import RateTable, parse_rates
@@ -23,8 +21,8 @@ from connector.domain.mapping import ROLES, Category, MappingSet
 from connector.domain.policy_file import parse_policies
 from connector.service.mappings import line_of, number_problems, read_controller_file, refused
 from connector.service.runs import Clock
-from connector.store.repositories import UnitOfWork
-from connector.store.tables import PolicyVersionRow
+from connector.store.port import Store
+from connector.store.records import VersionRecord
 
 
 def read_policies(path: Path) -> tuple[PolicySet | None, str, list[Problem]]:
@@ -45,7 +43,7 @@ def _refused(path: Path | str, problems: list[Problem]) -> ConfigError:
     return refused(path, problems, "policies", "tokenbooks policies check")
 
 
-def version_problems(current: PolicySet, rows: list[PolicyVersionRow], text: str = "") -> list[Problem]:
+def version_problems(current: PolicySet, rows: list[VersionRecord], text: str = "") -> list[Problem]:
     if current is BUILT_IN:
         return []
     return number_problems(
@@ -66,16 +64,16 @@ def _comparable(policies: PolicySet) -> PolicySet:
     return replace(policies, source="", content_hash="", change_note="")
 
 
-def _stored(row: PolicyVersionRow) -> PolicySet:
+def _stored(row: VersionRecord) -> PolicySet:
     policies, problems = parse_policies(row.content, f"{row.source} (version {row.version})")
     if policies is None:
         raise _refused(row.source, errors_only(problems))
     return _comparable(policies)
 
 
-def load_policy_history(engine: Engine, current: PolicySet, text: str = "") -> PolicyHistory:
+def load_policy_history(store: Store, current: PolicySet, text: str = "") -> PolicyHistory:
     """Every version used before, plus the current file as the newest; refuses a reused number."""
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         rows = uow.policies.all()
     problems = version_problems(current, rows, text)
     if problems:
@@ -92,12 +90,12 @@ def load_policy_history(engine: Engine, current: PolicySet, text: str = "") -> P
 
 
 def record_policies(
-    engine: Engine, policies: PolicySet, text: str, *, run_id: str | None, actor: str, clock: Clock
+    store: Store, policies: PolicySet, text: str, *, run_id: str | None, actor: str, clock: Clock
 ) -> bool:
     """Store a version the first time a run uses it, with an audit event naming it and its change note."""
     if policies is BUILT_IN:
         return False
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         new = uow.policies.record(policies, text, run_id=run_id, now=clock())
         if new:
             uow.events.append(
@@ -298,7 +296,7 @@ class PolicyCheck:
         return self.policies is not None and not errors_only(self.problems)
 
 
-def check_policies_file(engine: Engine, mapping: MappingSet, path: Path | None) -> PolicyCheck:
+def check_policies_file(store: Store, mapping: MappingSet, path: Path | None) -> PolicyCheck:
     """Everything `tokenbooks policies check` reports: the file, its version number, the mapping roles it
     needs, and each entity's exchange rates file."""
     if path is None:
@@ -307,11 +305,11 @@ def check_policies_file(engine: Engine, mapping: MappingSet, path: Path | None) 
     report = PolicyCheck(path, policies, list(problems))
     if policies is None:
         return report
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         report.problems += version_problems(policies, uow.policies.all(), text)
     report.problems += role_problems(policies, mapping, text)
     report.problems += project_problems(policies, mapping)
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         report.problems += product_problems(policies, uow.customer_credits.products(), text)
     for entity in mapping.entities:
         try:
@@ -327,19 +325,19 @@ def check_policies_file(engine: Engine, mapping: MappingSet, path: Path | None) 
 def prepare_policies(ctx, recorder) -> PolicyHistory:
     """A run's policies: the file (or the defaults), every version used before, the new one recorded."""
     policies, text = ctx.policies()
-    history = load_policy_history(ctx.engine, policies, text)
-    record_policies(ctx.engine, policies, text, run_id=recorder.run_id, actor=ctx.actor, clock=ctx.clock)
+    history = load_policy_history(ctx.store, policies, text)
+    record_policies(ctx.store, policies, text, run_id=recorder.run_id, actor=ctx.actor, clock=ctx.clock)
     return history
 
 
-def policy_reach_back(engine: Engine, first_day, recorder):
+def policy_reach_back(store: Store, first_day, recorder):
     """Plan from the effective date of a policy version no plan has applied yet (a change into the past).
 
     The periods from that date are planned again under the new version; the difference is booked as new
     journals, in the first open period when the books are closed there, and posted journals stay as they
     are: a change of policy is never retroactive silently.
     """
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         earliest = uow.policies.earliest_unapplied()
     if earliest is None or earliest >= first_day:
         return first_day
@@ -351,7 +349,7 @@ def policy_reach_back(engine: Engine, first_day, recorder):
     return earliest
 
 
-def mark_policies_applied(engine: Engine, clock: Clock) -> None:
-    with UnitOfWork(engine) as uow:
+def mark_policies_applied(store: Store, clock: Clock) -> None:
+    with store.unit_of_work() as uow:
         uow.policies.mark_applied(clock())
         uow.commit()

@@ -15,13 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy.engine import Engine
-
-from connector.domain.errors import Rejected, TokenbooksError
+from connector.domain.errors import TokenbooksError
 from connector.ledgers.port import Ledger, LedgerJournal, PostOutcome, PostRequest, PostResult
 from connector.ledgers.settle import Action, Decision, decide
 from connector.service.runs import Clock, Reporter, RunRecorder
-from connector.store.repositories import StoredJournal, UnitOfWork
+from connector.store.port import Store
+from connector.store.records import StoredJournal
 from connector.tracing import span
 
 REQUEST_ID_NAMESPACE = uuid.UUID("6f1c1f0e-3d2b-4d7a-9b59-3f0f6f2a9c11")
@@ -50,7 +49,7 @@ class PostReport:
 
 
 def post_pending(
-    engine: Engine,
+    store: Store,
     ledger: Ledger,
     *,
     entity: str,
@@ -67,7 +66,7 @@ def post_pending(
     is as many journals as the ledger sends in one write request (`journals_per_request`), unless given.
     """
     batch_size = batch_size or ledger.journals_per_request
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         pending = uow.outbox.pending(entity)
         report = PostReport(held=len(uow.outbox.list(entity, statuses=["held"])))
     total = len(pending)
@@ -76,16 +75,16 @@ def post_pending(
             report.interrupted = True
             break
         batch = pending[start : start + batch_size]
-        to_create = _found_already(engine, ledger, batch, recorder, clock, report)
+        to_create = _found_already(store, ledger, batch, recorder, clock, report)
         if to_create:
             with span("tokenbooks.post", run_id=recorder.run_id, entity=entity, journals=len(to_create)):
-                _create(engine, ledger, to_create, entity, recorder, clock, report, draft)
+                _create(store, ledger, to_create, entity, recorder, clock, report, draft)
         reporter.progress("posting journals", min(start + batch_size, total), total)
     return report
 
 
 def _found_already(
-    engine: Engine,
+    store: Store,
     ledger: Ledger,
     batch: Sequence[StoredJournal],
     recorder: RunRecorder,
@@ -99,7 +98,7 @@ def _found_already(
     would not be final yet — and waits for the next run. Every other journal of the batch is looked up
     (one query for the batch where the ledger offers it), not only those attempted before: a store restored
     from a backup has forgotten what it posted after the backup, and the ledger is what remembers it."""
-    unsettled = _still_settling(engine, ledger, batch, clock)
+    unsettled = _still_settling(store, ledger, batch, clock)
     for stored in unsettled:
         report.failed.append(
             (
@@ -116,35 +115,29 @@ def _found_already(
         if decision.action is Action.SEND:
             remaining.append(stored)
         elif decision.action is Action.POSTED:
-            _mark_found(engine, stored, decision, recorder, clock, report)
+            _mark_found(store, stored, decision, recorder, clock, report)
         else:
-            _record_conflict(engine, stored, decision, recorder, clock, report)
+            _record_conflict(store, stored, decision, recorder, clock, report)
     return remaining
 
 
 def _decide(ledger: Ledger, stored: StoredJournal, found: dict[str, LedgerJournal]) -> Decision:
-    """The shared settle step for one stored journal; one that cannot be translated any more (its account
-    is gone from the chart) is refused when something is under its key, since nothing can prove it ours."""
+    """The shared settle step for one stored journal (translated by the ledger only when something is there)."""
     key = stored.journal.key
     if key not in found:
         return Decision(key, Action.SEND)
-    try:
-        held = ledger.held(stored.journal)
-    except Rejected as exc:
-        reason = f"{ledger.name} holds an entry under {key} (id {found[key].ledger_id}) that cannot be compared: {exc}"
-        return Decision(key, Action.REFUSE, found[key].ledger_id, reason)
-    return decide([held], found, ledger=ledger.name)[0]
+    return decide([ledger.held(stored.journal)], found, ledger=ledger.name)[0]
 
 
 def _mark_found(
-    engine: Engine,
+    store: Store,
     stored: StoredJournal,
     decision: Decision,
     recorder: RunRecorder,
     clock: Clock,
     report: PostReport,
 ) -> None:
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         uow.outbox.set_status(stored.id, "posted", now=clock(), ledger_id=decision.ledger_id)
         uow.commit()
     report.found.append(stored.journal.key)
@@ -156,7 +149,7 @@ def _mark_found(
 
 
 def _record_conflict(
-    engine: Engine,
+    store: Store,
     stored: StoredJournal,
     decision: Decision,
     recorder: RunRecorder,
@@ -165,7 +158,7 @@ def _record_conflict(
 ) -> None:
     """Something else is under the journal's key: refused (reported, never retried blindly, never overwritten)."""
     result = decision.result()
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         uow.outbox.set_status(stored.id, "rejected", now=clock(), error=result.message)
         uow.commit()
     report.rejected.append((stored.journal.key, result.message))
@@ -178,20 +171,20 @@ def _record_conflict(
 
 
 def _still_settling(
-    engine: Engine, ledger: Ledger, batch: Sequence[StoredJournal], clock: Clock
+    store: Store, ledger: Ledger, batch: Sequence[StoredJournal], clock: Clock
 ) -> list[StoredJournal]:
     """The journals of `batch` whose latest attempt left less than `ledger.settle_seconds` ago."""
     attempted = [s for s in batch if s.attempts > 0]
     if not attempted or not ledger.settle_seconds:
         return []
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         started = uow.outbox.last_attempt_started([s.id for s in attempted])
     horizon = clock() - timedelta(seconds=ledger.settle_seconds)
     return [s for s in attempted if s.id in started and started[s.id] > horizon]
 
 
 def _create(
-    engine: Engine,
+    store: Store,
     ledger: Ledger,
     batch: Sequence[StoredJournal],
     entity: str,
@@ -206,7 +199,7 @@ def _create(
         )
         for s in batch
     ]
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         attempts = [
             uow.outbox.start_attempt(s.id, run_id=recorder.run_id, request_id=r.request_id, now=clock())
             for s, r in zip(batch, requests, strict=True)
@@ -216,9 +209,9 @@ def _create(
         results = ledger.post(requests)
     except TokenbooksError as exc:
         failed = [PostResult.from_error(s.journal.key, PostOutcome.FAILED, exc) for s in batch]
-        _record(engine, batch, attempts, failed, recorder, clock, report)
+        _record(store, batch, attempts, failed, recorder, clock, report)
         raise
-    _record(engine, batch, attempts, results, recorder, clock, report)
+    _record(store, batch, attempts, results, recorder, clock, report)
 
 
 _STATUS_FOR = {
@@ -231,7 +224,7 @@ _STATUS_FOR = {
 
 
 def _record(
-    engine: Engine,
+    store: Store,
     batch: Sequence[StoredJournal],
     attempts: Sequence[int],
     results: Sequence[PostResult],
@@ -240,7 +233,7 @@ def _record(
     report: PostReport,
 ) -> None:
     by_key = {r.key: r for r in results}
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         for stored, attempt_id in zip(batch, attempts, strict=True):
             result = by_key.get(stored.journal.key) or PostResult(
                 stored.journal.key,

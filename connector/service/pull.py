@@ -12,18 +12,18 @@ window; they are recorded as events of the run.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy.engine import Engine
-
 from connector.domain.errors import InputError, TokenbooksError
 from connector.metrics import PULL_SECONDS
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
-from connector.sources.base import PullResult, Source, Window
-from connector.store.repositories import ReplaceResult, UnitOfWork
+from connector.sources.base import Source, Window, pull_chunks
+from connector.store.port import Store
+from connector.store.records import ReplaceResult
 from connector.tracing import span
 
 
@@ -46,11 +46,11 @@ def bookmark_id(source: str, provider_account: str) -> str:
 
 
 def window_for(
-    source: Source, engine: Engine, *, since: date | None, until: date, default_start: date
+    source: Source, store: Store, *, since: date | None, until: date, default_start: date
 ) -> Window:
     """The days to pull: from `since` (or the bookmark), minus the lag re-read every run, to `until`."""
     if since is None:
-        with UnitOfWork(engine) as uow:
+        with store.unit_of_work() as uow:
             mark = uow.bookmarks.get(bookmark_id(source.name, source.provider_account))
         since = date.fromisoformat(mark) + timedelta(days=1) if mark else default_start
     since = min(since, until)
@@ -61,7 +61,7 @@ def pull_source(
     source: Source,
     window: Window,
     *,
-    engine: Engine,
+    store: Store,
     recorder: RunRecorder,
     clock: Clock,
     reporter: Reporter,
@@ -77,104 +77,90 @@ def pull_source(
             "last_day": window.last_day,
         },
     )
+    stage = store.open_pull_stage(
+        source=source.name,
+        provider_account=source.provider_account,
+        run_id=recorder.run_id,
+        now=clock(),
+    )
+    if stage.discarded_before:
+        recorder.event(
+            "pull.resumed",
+            f"{source.name}: discarded the staged pages of {stage.discarded_before} interrupted pull(s) of "
+            f"{source.provider_account}; reading the window again from its first page",
+            level="warning",
+            data={"source": source.name, "account": source.provider_account},
+        )
     try:
         with (
             PULL_SECONDS.labels(source.name).time(),
             span("tokenbooks.pull", run_id=recorder.run_id, source=source.name, first_day=window.first_day),
         ):
-            result = source.pull(window, progress=lambda done, label: reporter.progress(label, done))
-    except TokenbooksError as exc:
-        _record_source_error(engine, source, str(exc), clock)
+            pulled = _stage_window(source, window, stage, recorder.run_id, clock, reporter)
+            replaced, usage = stage.promote(
+                window,
+                bookmark_id(source.name, source.provider_account),
+                run_id=recorder.run_id,
+                now=clock(),
+            )
+    except BaseException as exc:
+        # best effort: a stage that cannot be discarded now (the store went away) is discarded by the
+        # next pull of the source, before it stages anything; the original error is the one to report
+        with suppress(Exception):
+            stage.discard()
+        if isinstance(exc, TokenbooksError):
+            _record_source_error(store, source, str(exc), clock)
         raise
-    if result.errors:
-        # the problems' own fixes are listed with them (`problems`); the message states each once, so a
-        # reader sees one "Fix:" per problem and one for the run
-        message = f"{source.name} window {window.first_day}..{window.last_day} refused: " + "; ".join(
-            p.describe() for p in result.errors[:5]
-        )
-        _record_source_error(engine, source, message, clock)
-        raise InputError(
-            message,
-            problems=result.errors,
-            fix="nothing from this window was stored; the next run reads it again",
-        )
-    replaced, usage = _store(result, engine, recorder.run_id, clock)
-    warnings = [str(p) for p in result.problems if not p.is_error]
-    for warning in warnings:
+    pulled.replaced, pulled.usage = replaced, usage
+    for warning in pulled.warnings:
         recorder.event("pull.warning", warning, level="warning", data={"source": source.name})
     recorder.event(
         "pull.finished",
-        f"{source.name}: {len(result.facts)} facts ({replaced.inserted} new, {replaced.restated} restated, "
-        f"{replaced.withdrawn} withdrawn) from {len(result.pages)} page(s)",
+        f"{source.name}: {pulled.facts} facts ({replaced.inserted} new, {replaced.restated} restated, "
+        f"{replaced.withdrawn} withdrawn) from {pulled.pages} page(s)",
         data={
             "source": source.name,
             "inserted": replaced.inserted,
             "restated": replaced.restated,
             "unchanged": replaced.unchanged,
             "withdrawn": replaced.withdrawn,
-            "pages": len(result.pages),
-            "bookmark": result.window.last_day,  # where the source's bookmark stands now
-            "usage_buckets": len(result.usage),
+            "pages": pulled.pages,
+            "bookmark": window.last_day,  # where the source's bookmark stands now
+            "usage_buckets": stage.usage,
         },
     )
-    return SourcePull(
-        source.name,
-        window,
-        replaced,
-        len(result.pages),
-        len(result.facts),
-        result.received,
-        result.quarantined,
-        usage,
-        warnings,
-    )
+    return pulled
 
 
-def _store(
-    result: PullResult, engine: Engine, run_id: str, clock: Clock
-) -> tuple[ReplaceResult, ReplaceResult]:
-    now = clock()
-    with UnitOfWork(engine) as uow:
-        raw_ids: dict[str, int] = {}
-        for page in result.pages:
-            payload_id = uow.raw.add(
-                source=result.source,
-                endpoint=page.endpoint,
-                request=page.request,
-                body=page.body,
-                run_id=run_id,
-                now=now,
+def _stage_window(
+    source: Source, window: Window, stage: Any, run_id: str, clock: Clock, reporter: Reporter
+) -> SourcePull:
+    """Read the window piece by piece as it arrives, staging each piece: memory holds one page, never
+    the window. The first error refuses the window (the caller discards the stage)."""
+    pulled = SourcePull(source.name, window)
+    progress = lambda done, label: reporter.progress(label, done)  # noqa: E731
+    for chunk in pull_chunks(source, window, progress):
+        pulled.received += chunk.received
+        if chunk.errors:
+            # the problems' own fixes are listed with them (`problems`); the message states each once, so
+            # a reader sees one "Fix:" per problem and one for the run
+            message = f"{source.name} window {window.first_day}..{window.last_day} refused: " + "; ".join(
+                p.describe() for p in chunk.errors[:5]
             )
-            raw_ids.update(dict.fromkeys(page.natural_keys, payload_id))
-        replaced = uow.facts.replace_window(
-            source=result.source,
-            provider_account=result.provider_account,
-            first_day=result.window.first_day,
-            last_day=result.window.last_day,
-            facts=result.facts,
-            raw_payload_ids=raw_ids,
-            run_id=run_id,
-            now=now,
-        )
-        usage = uow.usage.replace_window(
-            source=result.source,
-            provider_account=result.provider_account,
-            first_day=result.window.first_day,
-            last_day=result.window.last_day,
-            usage=result.usage,
-            raw_payload_ids=raw_ids,
-            run_id=run_id,
-            now=now,
-        )
-        uow.bookmarks.advance(
-            bookmark_id(result.source, result.provider_account), result.window.last_day.isoformat(), now
-        )
-        uow.commit()
-    return replaced, usage
+            raise InputError(
+                message,
+                problems=chunk.errors,
+                fix="nothing from this window was stored; the next run reads it again",
+            )
+        pulled.warnings += [str(p) for p in chunk.problems if not p.is_error]
+        stage.add(chunk.pages, chunk.facts, chunk.usage, run_id=run_id, now=clock())
+        pulled.pages += len(chunk.pages)
+        pulled.facts += len(chunk.facts)
+    return pulled
 
 
-def _record_source_error(engine: Engine, source: Source, message: str, clock: Clock) -> None:
-    with UnitOfWork(engine) as uow:
+def _record_source_error(store: Store, source: Source, message: str, clock: Clock) -> None:
+    with store.unit_of_work() as uow:
         uow.bookmarks.record_error(bookmark_id(source.name, source.provider_account), message, clock())
         uow.commit()
 
@@ -183,7 +169,7 @@ def _record_source_error(engine: Engine, source: Source, message: str, clock: Cl
 
 
 class PullContext(Protocol):
-    engine: Engine
+    store: Store
     clock: Clock
     actor: str
 
@@ -226,13 +212,13 @@ def pull_sources(
     reporter = reporter or SilentReporter()
     until = until or last_complete_day(ctx)
     params = {"entity": entity, "providers": sorted(providers or []), "since": str(since) if since else None}
-    recorder = RunRecorder(ctx.engine, ctx.clock, actor=ctx.actor, kind="pull", entity=entity, params=params)
+    recorder = RunRecorder(ctx.store, ctx.clock, actor=ctx.actor, kind="pull", entity=entity, params=params)
     run = PullRun(recorder.run_id, entity)
     chosen = [s for s in ctx.sources(entity) if providers is None or s.provider in providers]
     for source in chosen:
         window = window_for(
             source,
-            ctx.engine,
+            ctx.store,
             since=since,
             until=until,
             default_start=ctx.default_start(source.provider, until),
@@ -240,7 +226,7 @@ def pull_sources(
         try:
             run.pulls.append(
                 pull_source(
-                    source, window, engine=ctx.engine, recorder=recorder, clock=ctx.clock, reporter=reporter
+                    source, window, store=ctx.store, recorder=recorder, clock=ctx.clock, reporter=reporter
                 )
             )
         except TokenbooksError as exc:
@@ -276,9 +262,9 @@ class SourceStatus:
     configured: bool
 
 
-def sources_status(engine: Engine, sources: list[Source]) -> list[SourceStatus]:
+def sources_status(store: Store, sources: list[Source]) -> list[SourceStatus]:
     """Every configured source and every bookmark the store holds (FOCUS imports included)."""
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         marks = {row.source_id: row for row in uow.bookmarks.all()}
     wanted = [bookmark_id(s.name, s.provider_account) for s in sources]
     statuses = []

@@ -16,8 +16,6 @@ from decimal import Decimal
 from functools import partial
 from typing import Protocol
 
-from sqlalchemy.engine import Engine
-
 from connector.domain.accounting_policy import BUILT_IN, PolicyHistory
 from connector.domain.desired import COST_KINDS, usage_costs
 from connector.domain.errors import TokenbooksError
@@ -29,7 +27,6 @@ from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.domain.policies import COUNTER_ROLE, round_usage
 from connector.domain.reconcile import (
-    FactVersion,
     InvoiceBreakdown,
     ReconInput,
     ReconResult,
@@ -40,8 +37,8 @@ from connector.domain.reconcile import (
 from connector.ledgers.port import Ledger, LedgerJournal
 from connector.service.books import role_targets
 from connector.service.runs import Clock, RunRecorder, exclusive
-from connector.store.repositories import StoredJournal, UnitOfWork, as_utc
-from connector.store.tables import InvoiceRow, ReconciliationRow
+from connector.store.port import Store, UnitOfWork
+from connector.store.records import InvoiceRecord, StoredJournal
 
 Account = tuple[str, str]  # (provider, provider account)
 RECONCILED_KINDS = (*COST_KINDS, JournalKind.TRUE_UP)  # provider cost, and its invoice true-up
@@ -69,7 +66,7 @@ class _Figures:
 
 
 def reconcile_period(
-    engine: Engine,
+    store: Store,
     *,
     mapping: MappingSet,
     entity: str,
@@ -91,7 +88,7 @@ def reconcile_period(
     checklist shows. An invoice for a provider account that no configured source, fact or credit lot
     knows is named as such (status `unknown_account`), not shown as a silent extra column."""
     figures: dict[Account, _Figures] = defaultdict(_Figures)
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         stored = uow.facts.current(entity, period.first_day, period.last_day)
         journals = uow.outbox.for_bucket_periods(entity, period.first_day, period.last_day)
         invoices = uow.invoices.for_period(entity, str(period))
@@ -110,7 +107,7 @@ def reconcile_period(
     journals = [s for s in journals if _reconciled_amount(s.journal, period) or _trued_up(s.journal, period)]
     _posted(figures, journals, period)
     if ledger is not None:
-        _read_back(figures, journals, ledger, mapping, entity, period, engine, recorder, clock)
+        _read_back(figures, journals, ledger, mapping, entity, period, store, recorder, clock)
     results = [
         reconcile(
             ReconInput(
@@ -135,7 +132,7 @@ def reconcile_period(
         )
         for (provider, account), f in sorted(figures.items())
     ]
-    _store(engine, results, recorder, clock)
+    _store(store, results, recorder, clock)
     return results
 
 
@@ -162,7 +159,7 @@ def _unknown(provider: str, account: str, f: _Figures, known: set[Account]) -> s
     )
 
 
-def _invoices(figures: dict[Account, _Figures], invoices: list[InvoiceRow]) -> None:
+def _invoices(figures: dict[Account, _Figures], invoices: list[InvoiceRecord]) -> None:
     for invoice in invoices:
         f = figures[(invoice.provider, invoice.provider_account)]
         f.invoice = (f.invoice or ZERO) + invoice.total
@@ -183,22 +180,8 @@ def _late_usage(
 ) -> Decimal:
     """Cost the provider changed after the invoice was issued, from the facts' version history."""
     cutoff = datetime.combine(issued + timedelta(days=1), time(0), tzinfo=UTC)
-    rows = uow.facts.all_versions(entity, provider, account, period.first_day, period.last_day)
-    return late_usage(
-        (
-            FactVersion(
-                r.source,
-                r.provider_account,
-                r.charge_date,
-                r.amount,
-                as_utc(r.pulled_at),
-                None if r.superseded_at is None else as_utc(r.superseded_at),
-                r.is_current,
-            )
-            for r in rows
-        ),
-        cutoff,
-    )
+    versions = uow.facts.all_versions(entity, provider, account, period.first_day, period.last_day)
+    return late_usage(versions, cutoff)
 
 
 def _cost(figures: dict[Account, _Figures], facts: list, classifier: HistoryClassifier, buckets) -> None:
@@ -256,7 +239,7 @@ def _read_back(
     mapping: MappingSet,
     entity: str,
     period: Period,
-    engine: Engine,
+    store: Store,
     recorder: RunRecorder,
     clock: Clock,
 ) -> None:
@@ -278,7 +261,7 @@ def _read_back(
         copy = held.get(stored.journal.key)
         if copy is None:
             f.drifted.append(f"{stored.journal.key} (missing)")
-            _queue_again(engine, stored, recorder, clock)
+            _queue_again(store, stored, recorder, clock)
             continue
         if sorted(ln.amount for ln in copy.lines) != sorted(ln.amount for ln in stored.journal.lines):
             f.drifted.append(f"{stored.journal.key} (changed)")
@@ -304,8 +287,8 @@ def _ledger_usage_amount(copy: LedgerJournal, counter_ids: set[str]) -> Decimal:
     return -sum((ln.amount for ln in copy.lines if ln.account in counter_ids), ZERO)
 
 
-def _queue_again(engine: Engine, stored: StoredJournal, recorder: RunRecorder, clock: Clock) -> None:
-    with UnitOfWork(engine) as uow:
+def _queue_again(store: Store, stored: StoredJournal, recorder: RunRecorder, clock: Clock) -> None:
+    with store.unit_of_work() as uow:
         uow.outbox.replan(stored.id, run_id=recorder.run_id)
         uow.commit()
     recorder.event(
@@ -316,31 +299,10 @@ def _queue_again(engine: Engine, stored: StoredJournal, recorder: RunRecorder, c
     )
 
 
-def _store(engine: Engine, results: list[ReconResult], recorder: RunRecorder, clock: Clock) -> None:
-    with UnitOfWork(engine) as uow:
+def _store(store: Store, results: list[ReconResult], recorder: RunRecorder, clock: Clock) -> None:
+    with store.unit_of_work() as uow:
         for r in results:
-            d = r.input
-            uow.reconciliations.add(
-                ReconciliationRow(
-                    run_id=recorder.run_id,
-                    entity=d.entity,
-                    provider=d.provider,
-                    provider_account=d.provider_account,
-                    period=d.period,
-                    currency=d.currency,
-                    provider_cost=r.provider_cost,
-                    invoice_total=d.invoice_total,
-                    posted_total=d.posted_total,
-                    ledger_total=d.ledger_total,
-                    status=r.status.value,
-                    findings=[f.as_dict() for f in r.findings]
-                    + [{"explained": label, "amount": str(amount)} for label, amount in r.explained],
-                    created_at=clock(),
-                    coverage=r.coverage,
-                    variance=r.variance,
-                    tolerance=d.tolerance.allowance(d.invoice_total or ZERO),
-                )
-            )
+            uow.reconciliations.add(r, run_id=recorder.run_id, created_at=clock())
         uow.commit()
 
 
@@ -348,7 +310,7 @@ def _store(engine: Engine, results: list[ReconResult], recorder: RunRecorder, cl
 
 
 class ReconcileContext(Protocol):
-    engine: Engine
+    store: Store
     clock: Clock
     actor: str
 
@@ -374,9 +336,9 @@ def reconcile_run(
     ctx: ReconcileContext, *, entity: str, period: Period, read_back: bool = True
 ) -> list[ReconResult]:
     """A recorded reconciliation run of one entity and month, holding the entity's lock."""
-    with exclusive(ctx.engine, ctx.clock, entity=entity, kind="reconcile", actor=ctx.actor):
+    with exclusive(ctx.store, ctx.clock, entity=entity, kind="reconcile", actor=ctx.actor):
         recorder = RunRecorder(
-            ctx.engine,
+            ctx.store,
             ctx.clock,
             actor=ctx.actor,
             kind="reconcile",
@@ -386,7 +348,7 @@ def reconcile_run(
         try:
             mapping, _ = ctx.mapping()
             results = reconcile_period(
-                ctx.engine,
+                ctx.store,
                 mapping=mapping,
                 entity=entity,
                 period=period,

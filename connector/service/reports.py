@@ -26,7 +26,6 @@ from connector.domain.reports import (
 )
 from connector.service.books import BookOptions, books_input, role_targets
 from connector.service.policies import load_policy_history
-from connector.store.repositories import UnitOfWork
 
 REPORTS = {
     "spend": ("AI spend by month and category", ("month", "category", "currency", "amount")),
@@ -90,12 +89,12 @@ def _labels(ctx, entity: str) -> dict[str, str]:
 
 
 def _posted(ctx, entity: str, first: Period, last: Period):
-    with UnitOfWork(ctx.engine) as uow:
+    with ctx.store.unit_of_work() as uow:
         return uow.outbox.posted_by_bucket(entity, first_day=first.first_day, last_day=last.last_day)
 
 
 def _allocations(ctx, entity: str, first: Period, last: Period):
-    with UnitOfWork(ctx.engine) as uow:
+    with ctx.store.unit_of_work() as uow:
         stored = uow.facts.current(entity, first.first_day, last.last_day)
     return ctx.mapping_history().classifier().classify_all(s.fact for s in stored)
 
@@ -109,7 +108,7 @@ def _costs(ctx, entity, first, last, by, day) -> list[Row]:
 
 
 def _tokens(ctx, entity, first, last, by, day) -> list[Row]:
-    with UnitOfWork(ctx.engine) as uow:
+    with ctx.store.unit_of_work() as uow:
         usage = uow.usage.current(entity, first.first_day, last.last_day)
     return cost_per_thousand_tokens(_allocations(ctx, entity, first, last), usage)
 
@@ -118,9 +117,9 @@ def _books(ctx, entity: str, day: date):
     """The books as of `day`: every usage bucket posted through it as history (nothing to classify)."""
     mapping, _ = ctx.mapping()
     policies_file, text = ctx.policies()
-    policies = load_policy_history(ctx.engine, policies_file, text)
+    policies = load_policy_history(ctx.store, policies_file, text)
     after = day + timedelta(days=1)
-    with UnitOfWork(ctx.engine) as uow:
+    with ctx.store.unit_of_work() as uow:
         inputs = books_input(
             uow,
             entity=entity,

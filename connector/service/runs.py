@@ -22,13 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy.engine import Engine
-
 from connector import __version__
 from connector.domain.errors import REPORT_HINT, BusyError, unexpected_reason
 from connector.logs import end_run, start_run
-from connector.store.locks import entity_lock
-from connector.store.repositories import UnitOfWork
+from connector.store.port import Store
 
 
 class Reporter(Protocol):
@@ -78,7 +75,7 @@ class RunRecorder:
 
     def __init__(
         self,
-        engine: Engine,
+        store: Store,
         clock: Clock,
         *,
         actor: str,
@@ -86,7 +83,7 @@ class RunRecorder:
         entity: str | None,
         params: dict[str, Any],
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.clock = clock
         self.actor = actor
         self.run_id = str(uuid.uuid4())
@@ -95,7 +92,7 @@ class RunRecorder:
         self.finished = False
         start_run(self.run_id, entity)  # every log line from here on names this run
         log.info("%s started", kind, extra={"event": "run.started"})
-        with UnitOfWork(engine) as uow:
+        with store.unit_of_work() as uow:
             uow.runs.start(
                 self.run_id,
                 kind,
@@ -118,7 +115,7 @@ class RunRecorder:
 
     def event(self, kind: str, message: str, *, level: str = "info", data: dict | None = None) -> None:
         log.log(LOG_LEVELS.get(level, logging.INFO), message, extra={"event": kind})
-        with UnitOfWork(self.engine) as uow:
+        with self.store.unit_of_work() as uow:
             uow.events.append(
                 kind, message, run_id=self.run_id, actor=self.actor, level=level, data=data, now=self.clock()
             )
@@ -128,7 +125,7 @@ class RunRecorder:
         stats = stats or {}
         if self in _unfinished():
             _unfinished().remove(self)
-        with UnitOfWork(self.engine) as uow:
+        with self.store.unit_of_work() as uow:
             uow.runs.finish(self.run_id, status, reason=reason, stats=stats, now=self.clock())
             uow.events.append(
                 "run.finished",
@@ -185,7 +182,7 @@ def fail_unfinished(error: BaseException) -> list[str]:
 
 
 @contextmanager
-def exclusive(engine: Engine, clock: Clock, *, entity: str, kind: str, actor: str) -> Iterator[None]:
+def exclusive(store: Store, clock: Clock, *, entity: str, kind: str, actor: str) -> Iterator[None]:
     """Run `kind` for `entity` holding the entity's lock (BusyError if another process holds it).
 
     Taking the lock proves no other process is working on the entity, so any of its runs still marked
@@ -194,18 +191,18 @@ def exclusive(engine: Engine, clock: Clock, *, entity: str, kind: str, actor: st
     """
     with ExitStack() as stack:
         try:
-            fresh = stack.enter_context(entity_lock(engine, entity))
+            fresh = stack.enter_context(store.entity_lock(entity))
         except BusyError as exc:
-            _record_skip(engine, clock, entity=entity, kind=kind, actor=actor, reason=exc.message)
+            _record_skip(store, clock, entity=entity, kind=kind, actor=actor, reason=exc.message)
             raise
         if fresh:
-            abandon_orphans(engine, clock, entity=entity, actor=actor)
+            abandon_orphans(store, clock, entity=entity, actor=actor)
         yield
 
 
-def abandon_orphans(engine: Engine, clock: Clock, *, entity: str, actor: str) -> list[str]:
+def abandon_orphans(store: Store, clock: Clock, *, entity: str, actor: str) -> list[str]:
     now = clock()
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         orphans = uow.runs.abandon_running(entity, now=now, reason=ABANDONED_REASON)
         for run in orphans:
             uow.events.append(
@@ -228,8 +225,8 @@ ABANDONED_REASON = (
 )
 
 
-def _record_skip(engine: Engine, clock: Clock, *, entity: str, kind: str, actor: str, reason: str) -> None:
-    with UnitOfWork(engine) as uow:
+def _record_skip(store: Store, clock: Clock, *, entity: str, kind: str, actor: str, reason: str) -> None:
+    with store.unit_of_work() as uow:
         uow.events.append(
             "run.skipped",
             f"{kind} of {entity} not started: {reason}",

@@ -10,11 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
-
-from connector.store.repositories import UnitOfWork
-from connector.store.tables import ConnectionRow, ReconciliationRow, RunRow
+from connector.store.port import Store, UnitOfWork
+from connector.store.records import ConnectionRecord, ReconciliationRecord, RunRecord
 
 OK_RUN_STATUSES = ("succeeded", "partial")  # the run's day is booked (a partial run's rest waits)
 NEEDS_A_LOOK = ("failed", "abandoned", "partial")  # a partial run left journals unposted: degraded
@@ -23,9 +20,9 @@ NEEDS_A_LOOK = ("failed", "abandoned", "partial")  # a partial run left journals
 @dataclass
 class EntityStatus:
     entity: str
-    last_run: RunRow | None = None
-    last_success: RunRow | None = None  # the last sync that succeeded (or posted part, `partial`)
-    reconciliations: list[ReconciliationRow] = field(default_factory=list)
+    last_run: RunRecord | None = None
+    last_success: RunRecord | None = None  # the last sync that succeeded (or posted part, `partial`)
+    reconciliations: list[ReconciliationRecord] = field(default_factory=list)
     next_run: datetime | None = None
 
     @property
@@ -46,10 +43,10 @@ class EntityStatus:
 @dataclass
 class ServiceStatus:
     entities: list[EntityStatus]
-    connections: list[ConnectionRow]
+    connections: list[ConnectionRecord]
 
     @property
-    def reconnect_needed(self) -> list[ConnectionRow]:
+    def reconnect_needed(self) -> list[ConnectionRecord]:
         return [c for c in self.connections if c.status != "ok"]
 
     @property
@@ -64,10 +61,10 @@ class ServiceStatus:
 
 
 def service_status(
-    engine: Engine, entities: list[str], next_runs: dict[str, datetime] | None = None
+    store: Store, entities: list[str], next_runs: dict[str, datetime] | None = None
 ) -> ServiceStatus:
     next_runs = next_runs or {}
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         last = {r.entity: r for r in uow.runs.last_per_entity()}
         success = {r.entity: r for r in uow.runs.last_per_entity(kind="sync", statuses=OK_RUN_STATUSES)}
         statuses = [
@@ -80,12 +77,10 @@ def service_status(
             )
             for entity in entities
         ]
-        connections = list(uow.session.exec(select(ConnectionRow).order_by(ConnectionRow.id)).scalars())
+        connections = uow.connections.all()
     return ServiceStatus(statuses, connections)
 
 
-def _latest_reconciliations(uow: UnitOfWork, entity: str) -> list[ReconciliationRow]:
-    period = uow.session.execute(
-        select(func.max(ReconciliationRow.period)).where(ReconciliationRow.entity == entity)
-    ).scalar()
+def _latest_reconciliations(uow: UnitOfWork, entity: str) -> list[ReconciliationRecord]:
+    period = uow.reconciliations.latest_period(entity)
     return uow.reconciliations.latest(entity, period) if period else []

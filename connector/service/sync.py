@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
-from sqlalchemy.engine import Engine
-
 from connector.domain.accounting_policy import PolicySet, PostingMode
 from connector.domain.errors import ConfigError, Interrupted, ReconnectNeeded, TokenbooksError
 from connector.domain.mapping import MappingSet
@@ -28,14 +26,14 @@ from connector.service.post import PostReport, post_pending
 from connector.service.pull import SourcePull, last_complete_day, pull_source, window_for
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter, exclusive
 from connector.sources.base import Source
-from connector.store.repositories import UnitOfWork
+from connector.store.port import Store
 from connector.tracing import span
 
 
 class SyncContext(Protocol):
     """What a sync needs from the composition root."""
 
-    engine: Engine
+    store: Store
     clock: Clock
     actor: str
 
@@ -83,9 +81,20 @@ def sync(
     until: date | None = None,
     dry_run: bool = False,
     reporter: Reporter | None = None,
+    full_plan: bool = False,
 ) -> SyncResult:
-    with exclusive(ctx.engine, ctx.clock, entity=entity, kind="sync", actor=ctx.actor):
-        return _sync(ctx, entity=entity, since=since, until=until, dry_run=dry_run, reporter=reporter)
+    """The nightly run. `full_plan` classifies every day of the planned months again instead of only the
+    days whose inputs changed (the same journals: the check of incremental planning)."""
+    with exclusive(ctx.store, ctx.clock, entity=entity, kind="sync", actor=ctx.actor):
+        return _sync(
+            ctx,
+            entity=entity,
+            since=since,
+            until=until,
+            dry_run=dry_run,
+            reporter=reporter,
+            full_plan=full_plan,
+        )
 
 
 def _sync(
@@ -96,12 +105,13 @@ def _sync(
     until: date | None,
     dry_run: bool,
     reporter: Reporter | None,
+    full_plan: bool,
 ) -> SyncResult:
     reporter = reporter or SilentReporter()
     until = until or last_complete_day(ctx)
-    params = {"entity": entity, "since": since, "until": until, "dry_run": dry_run}
+    params = {"entity": entity, "since": since, "until": until, "dry_run": dry_run, "full_plan": full_plan}
     recorder = RunRecorder(
-        ctx.engine,
+        ctx.store,
         ctx.clock,
         actor=ctx.actor,
         kind="sync",
@@ -111,7 +121,7 @@ def _sync(
     result = SyncResult(recorder.run_id, entity, "running", dry_run=dry_run)
     try:
         with span("tokenbooks.sync", run_id=recorder.run_id, entity=entity, dry_run=dry_run):
-            _run(ctx, result, recorder, reporter, since=since, until=until)
+            _run(ctx, result, recorder, reporter, since=since, until=until, full_plan=full_plan)
     except Interrupted as exc:
         result.status, result.reason = "abandoned", str(exc)
         recorder.finish("abandoned", reason=str(exc), stats=_stats(result))
@@ -138,15 +148,16 @@ def _run(
     *,
     since: date | None,
     until: date,
+    full_plan: bool = False,
 ) -> None:
     mapping, text = ctx.mapping()
     _record_inputs(ctx, result.entity, mapping, recorder)
     _require_something_to_book(ctx, result.entity)
-    history = load_history(ctx.engine, mapping, text)  # refuses a version number used before
+    history = load_history(ctx.store, mapping, text)  # refuses a version number used before
     policies = prepare_policies(ctx, recorder)  # the same for the accounting policies
     ledger = ctx.ledger(result.entity)
-    require_chart(ctx.engine, mapping, result.entity, ledger, ctx.clock())
-    with UnitOfWork(ctx.engine) as uow:
+    require_chart(ctx.store, mapping, result.entity, ledger, ctx.clock())
+    with ctx.store.unit_of_work() as uow:
         reworded = any(row.version == mapping.version for row in uow.mappings.all())
         if uow.mappings.record(mapping, text, run_id=recorder.run_id, now=ctx.clock()):
             what = "file reworded, same rules" if reworded else f"first seen: {mapping.change_note}"
@@ -168,21 +179,21 @@ def _run(
         _stop_if_asked(ctx, "before pulling " + source.name)
         window = window_for(
             source,
-            ctx.engine,
+            ctx.store,
             since=since,
             until=until,
             default_start=ctx.default_start(source.provider, until),
         )
         pull = pull_source(
-            source, window, engine=ctx.engine, recorder=recorder, clock=ctx.clock, reporter=reporter
+            source, window, store=ctx.store, recorder=recorder, clock=ctx.clock, reporter=reporter
         )
         result.pulls.append(pull)
         first_day = min(first_day, window.first_day, *pull.replaced.changed_days)
     if since is not None:
         first_day = min(first_day, since)
     first_day = _reach_back(ctx, result.entity, history, first_day, recorder)
-    first_day = policy_reach_back(ctx.engine, first_day, recorder)
-    with UnitOfWork(ctx.engine) as uow:
+    first_day = policy_reach_back(ctx.store, first_day, recorder)
+    with ctx.store.unit_of_work() as uow:
         rejected = uow.outbox.earliest_rejected_period(result.entity)
     if rejected is not None:
         first_day = min(first_day, rejected)  # a refused journal is planned again until it posts
@@ -196,7 +207,7 @@ def _run(
         default_mode=ctx.default_posting_mode(),
     )
     result.plan = plan_entity(
-        ctx.engine,
+        ctx.store,
         mapping=mapping,
         entity=result.entity,
         calendar=calendar,
@@ -207,16 +218,17 @@ def _run(
         dry_run=result.dry_run,
         history=history,
         books=options,
+        full=full_plan,
     )
     _report_plan(result.plan, recorder)
     report_books(result.plan.books, result.plan.planned, recorder)
     if result.dry_run:
         return
-    mark_policies_applied(ctx.engine, ctx.clock)
+    mark_policies_applied(ctx.store, ctx.clock)
     _stop_if_asked(ctx, "before posting")
     recorder.event("post.started", f"posting the pending journals of {result.entity}")
     result.post = post_pending(
-        ctx.engine,
+        ctx.store,
         ledger,
         entity=result.entity,
         recorder=recorder,
@@ -246,7 +258,7 @@ def _require_something_to_book(ctx: SyncContext, entity: str) -> None:
     a configuration mistake (a key left out of .env, the wrong entity), said as one."""
     if ctx.sources(entity):
         return
-    with UnitOfWork(ctx.engine) as uow:
+    with ctx.store.unit_of_work() as uow:
         imported = uow.facts.accounts(entity) or uow.credit_lots.accounts(entity)
         imported = imported or uow.customer_credits.for_entity(entity)
     if not imported:
@@ -266,7 +278,7 @@ def _stop_if_asked(ctx: SyncContext, where: str) -> None:
 def _record_inputs(ctx: SyncContext, entity: str, mapping: MappingSet, recorder: RunRecorder) -> None:
     """What the run starts from, for the auditor: mapping and policy versions, sources and bookmarks."""
     policy = ctx.policy_inputs(entity)
-    with UnitOfWork(ctx.engine) as uow:
+    with ctx.store.unit_of_work() as uow:
         bookmarks = {b.source_id: b.value for b in uow.bookmarks.all()}
         before = uow.events.last_data("run.inputs", entity=entity)
     if before is not None and before.get("policy") != policy:
@@ -299,7 +311,7 @@ def _reach_back(
     spend is classified; planning those periods again turns the change into reclass journals — dated
     in the first open period when the books are closed there — and never edits what was posted.
     """
-    with UnitOfWork(ctx.engine) as uow:
+    with ctx.store.unit_of_work() as uow:
         stale = uow.allocations.earliest_stale_day(entity, history.spans(entity))
     if stale is None or stale >= first_day:
         return first_day
@@ -332,11 +344,13 @@ def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
             "policy, lock date and outbox): nothing to plan"
             if plan.skipped
             else f"planned {len(plan.planned)} journal(s) for {plan.first_day}..{plan.last_day} from "
-            f"{plan.facts} facts"
+            f"{plan.facts} facts ({plan.days_read} day(s) classified, {plan.days_kept} unchanged)"
         ),
         data={
             "journals": [p.journal.key for p in plan.planned],
             "facts": plan.facts,
+            "days_read": plan.days_read,
+            "days_kept": plan.days_kept,
             "allocated": plan.allocated,
             "suspense": plan.suspense_by_provider,
             "coverage": [c.as_dict() for c in plan.coverage],

@@ -10,11 +10,10 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.engine import Engine
 
 from connector.domain.errors import ConfigError, InputError
 from connector.domain.users import Role, User, username_problem
-from connector.store.repositories import UnitOfWork
+from connector.store.port import Store
 
 Clock = Callable[[], datetime]
 MIN_PASSWORD = 12  # NIST SP 800-63B asks for at least 8; a console that posts to the books asks more
@@ -30,7 +29,7 @@ def password_problem(password: str) -> str | None:
 
 
 def add_user(
-    engine: Engine,
+    store: Store,
     clock: Clock,
     *,
     username: str,
@@ -60,7 +59,7 @@ def add_user(
         email=email.strip() if email else None,
         password_hash=_hasher.hash(password) if password is not None else None,
     )
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         if uow.users.get(username) is not None:
             raise InputError(f"there is already a user {username}", fix="choose another name, or set-role")
         uow.users.add(user)
@@ -80,39 +79,37 @@ def add_user(
     return user
 
 
-def list_users(engine: Engine) -> list[User]:
-    with UnitOfWork(engine) as uow:
+def list_users(store: Store) -> list[User]:
+    with store.unit_of_work() as uow:
         return uow.users.all()
 
 
-def get_user(engine: Engine, username: str) -> User | None:
-    with UnitOfWork(engine) as uow:
+def get_user(store: Store, username: str) -> User | None:
+    with store.unit_of_work() as uow:
         return uow.users.get(username)
 
 
-def set_role(engine: Engine, clock: Clock, *, username: str, role: Role, by: str) -> User:
+def set_role(store: Store, clock: Clock, *, username: str, role: Role, by: str) -> User:
     return _change(
-        engine, clock, username, by, "user.role_changed", f"now {role.label}", {"role": role.value}, role=role
+        store, clock, username, by, "user.role_changed", f"now {role.label}", {"role": role.value}, role=role
     )
 
 
-def disable_user(engine: Engine, clock: Clock, *, username: str, by: str) -> User:
+def disable_user(store: Store, clock: Clock, *, username: str, by: str) -> User:
     """Disabled users cannot sign in, and their open sessions end at their next request."""
     now = clock()
-    return _change(
-        engine, clock, username, by, "user.disabled", "disabled", {}, active=False, disabled_at=now
-    )
+    return _change(store, clock, username, by, "user.disabled", "disabled", {}, active=False, disabled_at=now)
 
 
-def enable_user(engine: Engine, clock: Clock, *, username: str, by: str) -> User:
-    return _change(engine, clock, username, by, "user.enabled", "enabled", {}, active=True, disabled_at=None)
+def enable_user(store: Store, clock: Clock, *, username: str, by: str) -> User:
+    return _change(store, clock, username, by, "user.enabled", "enabled", {}, active=True, disabled_at=None)
 
 
-def set_password(engine: Engine, clock: Clock, *, username: str, password: str, by: str) -> User:
+def set_password(store: Store, clock: Clock, *, username: str, password: str, by: str) -> User:
     if problem := password_problem(password):
         raise InputError(problem, fix="choose a longer password")
     return _change(
-        engine,
+        store,
         clock,
         username,
         by,
@@ -124,10 +121,10 @@ def set_password(engine: Engine, clock: Clock, *, username: str, password: str, 
 
 
 def _change(
-    engine: Engine, clock: Clock, username: str, by: str, kind: str, what: str, data: dict, **values: object
+    store: Store, clock: Clock, username: str, by: str, kind: str, what: str, data: dict, **values: object
 ) -> User:
     now = clock()
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         if uow.users.get(username) is None:
             raise InputError(f"there is no console user {username}", fix="see `tokenbooks users list`")
         user = uow.users.update(username, now, **values)
@@ -146,13 +143,13 @@ def _change(
 
 
 def authenticate(
-    engine: Engine, clock: Clock, username: str, password: str, *, address: str = ""
+    store: Store, clock: Clock, username: str, password: str, *, address: str = ""
 ) -> User | None:
     """The user if the name and password match an active user (their sign-in recorded), else None.
 
     Takes the same time for an unknown name as for a wrong password (the dummy hash), so the answer
     does not tell which names exist."""
-    user = get_user(engine, username.strip().lower())
+    user = get_user(store, username.strip().lower())
     stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
     try:
         _hasher.verify(stored, password)
@@ -162,16 +159,16 @@ def authenticate(
         return None
     rehash = _hasher.check_needs_rehash(user.password_hash)
     return _signed_in(
-        engine, clock, user, "password", address, password_hash=_hasher.hash(password) if rehash else None
+        store, clock, user, "password", address, password_hash=_hasher.hash(password) if rehash else None
     )
 
 
 def sso_user(
-    engine: Engine, clock: Clock, *, subject: str, email: str | None, issuer: str, address: str = ""
+    store: Store, clock: Clock, *, subject: str, email: str | None, issuer: str, address: str = ""
 ) -> User:
     """The user an identity provider vouched for: bound by `sub` after the first sign-in, found by e-mail
     address the first time. Nobody gets in without being added first (the role is tokenbooks' to give)."""
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         user = uow.users.by_subject(f"{issuer}|{subject}")
         if user is None and email:
             user = uow.users.by_email(email)
@@ -186,13 +183,13 @@ def sso_user(
         raise ConfigError(
             f"console user {user.username} is disabled", fix="ask an administrator to enable it"
         )
-    return _signed_in(engine, clock, user, "single sign-on", address, oidc_subject=f"{issuer}|{subject}")
+    return _signed_in(store, clock, user, "single sign-on", address, oidc_subject=f"{issuer}|{subject}")
 
 
-def _signed_in(engine: Engine, clock: Clock, user: User, how: str, address: str, **values: object) -> User:
+def _signed_in(store: Store, clock: Clock, user: User, how: str, address: str, **values: object) -> User:
     now = clock()
     changes = {k: v for k, v in values.items() if v is not None}
-    with UnitOfWork(engine) as uow:
+    with store.unit_of_work() as uow:
         user = uow.users.update(user.username, now, last_login_at=now, **changes)
         uow.events.append(
             "user.signed_in",

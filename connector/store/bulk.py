@@ -14,14 +14,12 @@ Reads are the mirror image: a column selected as `driver_value(column)` comes ba
 it, and `result_converter` turns it into the Python value with the column type's own result processor
 (the exact Decimal of an amount, a date), once per distinct value for columns whose values repeat.
 
-`paused_gc()` wraps the bulk steps of a sync (see its docstring).
+`connector/bulk_work.py: paused_gc()` wraps the bulk steps of a sync (see its docstring).
 """
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
@@ -200,23 +198,3 @@ def _chunks(rows: Iterable[tuple], size: int = CHUNK) -> Iterator[list[tuple]]:
     iterator = iter(rows)
     while chunk := list(islice(iterator, size)):
         yield chunk
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for a bulk step (storing a window, classifying a month).
-
-    Such a step makes millions of short-lived objects — row tuples, Decimals, facts, allocations — that
-    hold no reference cycles, so reference counting frees every one of them. But each allocation also
-    counts towards the collector's thresholds, and each collection traverses every live object again:
-    with a month in flight that was a fifth of a nightly sync's time (docs/performance.md). Whatever the
-    step does make in cycles is collected once the collector runs again. The pause is process-wide, so a
-    thread working beside a sync only has its cycles collected a little later.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

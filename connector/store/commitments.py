@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import Session
 
+from connector.domain.audit_chain import COMMITTED
 from connector.store.tables import EventRow, JournalLineRow, JournalRow, RunRow
 
-COMMITTED = "journals.committed"
 POSTED_EVENTS = ("posting.attempt", "posting.found")
 HEADER_FIELDS = (
     "entity",
@@ -72,6 +72,7 @@ class CommitmentRepository:
         self, journal_ids: Iterable[int] | None = None
     ) -> dict[tuple[str, str], tuple[JournalRow, JournalDigest]]:
         """(entity, key) → the journal row and its digest as stored now (all journals, or those ids)."""
+        self.session.flush()  # what this unit of work added is part of what is digested
         query = select(JournalRow)
         if journal_ids is not None:
             query = query.where(JournalRow.id.in_(list(journal_ids)))

@@ -14,26 +14,51 @@ dead at once, and its lease taken over without waiting for it to expire.
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from connector.domain.errors import BusyError
+from connector.leases import holder_is_dead, lease_owner
 from connector.ledgers.tokens import TokenCipher, TokenSet
+from connector.store.records import ConnectionRecord, record_of
 from connector.store.tables import ConnectionRow
 
 LEASE = timedelta(seconds=120)  # longer than any token call (60 s timeout), short enough to outlive a crash
 LEASE_WAIT_SECONDS = 150.0  # float ok: seconds
 LEASE_POLL_SECONDS = 0.05  # float ok: seconds
+
+
+class ConnectionRepository:
+    """Ledger connections as health records, inside a unit of work (the tokens stay in the vault)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def all(self, readable: Callable[[str], bool] | None = None) -> list[ConnectionRecord]:
+        """Every connection; with `readable` (the configured key's check), whether its tokens open."""
+        return self._records(
+            select(ConnectionRow).order_by(ConnectionRow.ledger, ConnectionRow.entity), readable
+        )
+
+    def for_entity(self, entity: str) -> list[ConnectionRecord]:
+        return self._records(
+            select(ConnectionRow).where(ConnectionRow.entity == entity).order_by(ConnectionRow.id)
+        )
+
+    def _records(self, query: Any, readable: Callable[[str], bool] | None = None) -> list[ConnectionRecord]:
+        return [
+            record_of(
+                row, ConnectionRecord, tokens_readable=readable(row.token_ciphertext) if readable else None
+            )
+            for row in self.session.exec(query).scalars()
+        ]
 
 
 def _wall_clock() -> datetime:
@@ -211,26 +236,3 @@ class DatabaseVault:
         return session.exec(
             select(ConnectionRow).where(ConnectionRow.ledger == ledger, ConnectionRow.entity == entity)
         ).scalar()
-
-
-def lease_owner() -> str:
-    """This process and thread, as written on a lease it holds: host:pid:thread:nonce."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
-
-
-def holder_is_dead(owner: str) -> bool:
-    """True when the lease's holder ran on this machine and its process no longer exists.
-
-    A holder on another machine cannot be checked from here: its lease runs out by itself.
-    """
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # it exists, as another user
-    return False

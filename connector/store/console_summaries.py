@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import fields, is_dataclass
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any, get_type_hints
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from connector.domain.close import AccrualLine, Checklist, DeferredLine, HeldJournal, LotLine
-from connector.domain.periods import Period
 from connector.store.tables import ConsoleSummaryRow, JournalRow, ReconciliationRow, RunRow
 
 
@@ -69,57 +65,3 @@ class ConsoleSummaries:
             .values(entity=entity, name=name, **values)
             .on_conflict_do_update(index_elements=[table.c.entity, table.c.name], set_=values)
         )
-
-
-# ------------------------------------------------------------------------------------- the checklist as JSON
-
-LINES = {"accruals": AccrualLine, "lots": LotLine, "deferred": DeferredLine}
-JOURNALS = ("held", "unposted")
-
-
-def checklist_data(checklist: Checklist) -> dict:
-    """The checklist as JSON: amounts as exact decimal text, days as ISO dates."""
-    return {
-        "period": str(checklist.period),
-        **{name: [_plain(line) for line in getattr(checklist, name)] for name in (*LINES, *JOURNALS)},
-        "suspense": {currency: str(amount) for currency, amount in checklist.suspense.items()},
-        "reconciliation": [list(r) for r in checklist.reconciliation],
-        "reconciliation_notes": [[*key, note] for key, note in checklist.reconciliation_notes.items()],
-    }
-
-
-def checklist_from_data(data: dict) -> Checklist:
-    result = Checklist(Period.parse(data["period"]))
-    for name, cls in LINES.items():
-        setattr(result, name, [_typed(cls, line) for line in data[name]])
-    for name in JOURNALS:
-        setattr(result, name, [_typed(HeldJournal, line) for line in data[name]])
-    result.suspense = {currency: Decimal(amount) for currency, amount in data["suspense"].items()}
-    result.reconciliation = [tuple(r) for r in data["reconciliation"]]  # type: ignore[misc]
-    result.reconciliation_notes = {(p, a): note for p, a, note in data["reconciliation_notes"]}
-    return result
-
-
-def _plain(line: Any) -> dict:
-    assert is_dataclass(line)
-    return {f.name: _text(getattr(line, f.name)) for f in fields(line)}
-
-
-def _text(value: Any) -> Any:
-    if isinstance(value, Decimal | date):
-        return str(value) if isinstance(value, Decimal) else value.isoformat()
-    return value
-
-
-def _typed(cls: type, data: dict) -> Any:
-    """A checklist line back from JSON, each field by its declared type (Decimal, date, or as stored)."""
-    hints = get_type_hints(cls)
-    values = {}
-    for f in fields(cls):
-        value, hint = data[f.name], str(hints[f.name])
-        if value is not None and "Decimal" in hint:
-            value = Decimal(value)
-        elif value is not None and "datetime.date" in hint:
-            value = date.fromisoformat(value)
-        values[f.name] = value
-    return cls(**values)

@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from connector.store.connections import holder_is_dead
+from connector.leases import holder_is_dead
 from connector.store.tables import JobClaimRow
 
 JOB_LEASE = timedelta(hours=2)  # longer than a night's run; the entity lock guards overlaps anyway

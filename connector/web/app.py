@@ -166,7 +166,7 @@ def view(
             session, why = console.codec.load(request.cookies.get(COOKIE), console.now())
             user = None
             if session is not None and session.username:
-                user = await run_in_threadpool(get_user, console.app.engine, session.username)
+                user = await run_in_threadpool(get_user, console.app.store, session.username)
             if session is None or user is None or not user.active:
                 if request.method == "GET":
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -261,7 +261,7 @@ async def login_submit(request: Request) -> Response:
         )
     user = await run_in_threadpool(
         authenticate,
-        console.app.engine,
+        console.app.store,
         console.app.clock,
         username,
         password,

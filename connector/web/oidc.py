@@ -177,7 +177,7 @@ async def sso_callback(request: Request) -> Response:
         claims = await run_in_threadpool(provider.finish, request.query_params.get("code", ""), flow)
         user = await run_in_threadpool(
             sso_user,
-            console.app.engine,
+            console.app.store,
             console.app.clock,
             subject=str(claims["sub"]),
             email=claims.get("email") if claims.get("email_verified", True) else None,

@@ -188,10 +188,9 @@ async def mappings_history(ctx: Ctx) -> Response:
 
 
 async def _history(ctx: Ctx, which: str) -> Response:
-    from connector.store.repositories import UnitOfWork
 
     def versions() -> list:
-        with UnitOfWork(ctx.app.engine) as uow:
+        with ctx.app.store.unit_of_work() as uow:
             return uow.console.file_versions(which)
 
     found = await ctx.run(versions)
@@ -385,7 +384,7 @@ async def approve(ctx: Ctx) -> Response:
     key = ctx.request.path_params["key"]
     await ctx.run(
         approve_held,
-        ctx.app.engine,
+        ctx.app.store,
         ctx.app.clock,
         entity=ctx.entity,
         target=key,
@@ -492,7 +491,7 @@ async def audit(ctx: Ctx) -> Response:
 async def audit_verify(ctx: Ctx) -> Response:
     from connector.service.audit import verify_chain
 
-    report = await ctx.run(verify_chain, ctx.app.engine)
+    report = await ctx.run(verify_chain, ctx.app.store)
     return ctx.render("_verify.html", report=report)
 
 
@@ -523,7 +522,7 @@ def _export(app: Any, entity: str, period: Period, fmt: str) -> tuple[str, bytes
     from connector.settings import secret_values
 
     export = period_export(
-        app.engine,
+        app.store,
         entity=entity,
         period=period,
         secrets=secret_values(app.settings),
@@ -545,7 +544,7 @@ def _export(app: Any, entity: str, period: Period, fmt: str) -> tuple[str, bytes
 async def users(ctx: Ctx) -> Response:
     from connector.service.users import list_users
 
-    found = await ctx.run(list_users, ctx.app.engine)
+    found = await ctx.run(list_users, ctx.app.store)
     return ctx.render("users.html", users=found)
 
 

@@ -24,7 +24,7 @@ from connector.service.imports import (
 from connector.service.sync import SyncResult, sync
 from connector.settings import Settings
 from connector.sources.focus import FocusOptions
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import Clock, ScriptedSource
 from tests.sources.builders import focus_csv
 from tests.support import CHART_ACCOUNTS, CHART_OPTIONS, FULL_MAPPING

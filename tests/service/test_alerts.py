@@ -19,17 +19,9 @@ from werkzeug.wrappers import Request, Response
 from connector.domain.alerts import Budget, crossings, parse_budgets, spikes
 from connector.service.alerts import raise_alerts
 from connector.service.sync import sync
-from connector.store.repositories import UnitOfWork
 from connector.store.tables import AlertRow
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
-
-BUDGETS = """\
-budgets_version: 1
-thresholds: [80, 100]
-cost_centers:
-  Support Assistant: {monthly: "100.00"}
-  Engineering: {monthly: "1000.00", thresholds: [50]}
-"""
 
 
 class Webhook:
@@ -158,18 +150,6 @@ def test_alerts_reach_slack_and_microsoft_teams_in_their_own_formats(world: Worl
     assert card["body"][2]["facts"][0]["title"] == "What to do"
     for hook in (slack, teams):
         hook.server.shutdown()
-
-
-def test_budgets_alert_at_their_soft_thresholds(world: World, tmp_path):
-    (tmp_path / "budgets.yaml").write_text(BUDGETS)
-    world.app.settings.alerts.budgets_file = tmp_path / "budgets.yaml"
-    nights(world, {1: "45.00", 2: "40.00"})
-    [alert] = [a for a in raise_alerts_stored(world) if a.kind == "budget"]
-    assert alert.subject == "Support Assistant@80%"
-    assert "85.00 of its 100.00 budget for 2026-10 (85%" in alert.message
-    nights(world, {3: "20.00"})
-    budget = sorted(a.subject for a in raise_alerts_stored(world) if a.kind == "budget")
-    assert budget == ["Support Assistant@100%", "Support Assistant@80%"]
 
 
 def raise_alerts_stored(world: World) -> list[AlertRow]:

@@ -24,7 +24,7 @@ from connector.service.audit import trace, verify_chain
 from connector.service.exports import period_export, write_export
 from connector.service.sync import sync
 from connector.settings import secret_values
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.service.test_reconcile import invoice, reconcile
 
@@ -51,7 +51,7 @@ def tamper(world: World, sql: str, **params) -> None:
 
 def test_an_untouched_log_verifies(world: World):
     month(world)
-    report = verify_chain(world.app.engine)
+    report = verify_chain(world.app.store)
     assert report.intact
     assert report.events == len(events(world)) > 10
     assert report.head_hash == events(world)[-1].hash
@@ -61,7 +61,7 @@ def test_an_altered_event_is_named(world: World):
     month(world)
     target = next(e for e in events(world) if e.kind == "posting.attempt")
     tamper(world, "UPDATE events SET message = 'nothing to see' WHERE id = :id", id=target.id)
-    [problem] = verify_chain(world.app.engine).problems
+    [problem] = verify_chain(world.app.store).problems
     assert (problem.event_id, problem.problem) == (target.id, "altered")
     assert f"event {target.id} (posting.attempt" in problem.message
 
@@ -70,14 +70,14 @@ def test_a_level_quietly_downgraded_is_caught_too(world: World):
     month(world)
     target = events(world)[3]
     tamper(world, "UPDATE events SET level = 'debug' WHERE id = :id", id=target.id)
-    assert [p.event_id for p in verify_chain(world.app.engine).problems] == [target.id]
+    assert [p.event_id for p in verify_chain(world.app.store).problems] == [target.id]
 
 
 def test_an_altered_event_whose_hash_was_recomputed_breaks_the_next_link(world: World):
     month(world)
     target = events(world)[4]
     tamper(world, "UPDATE events SET hash = :h WHERE id = :id", h="f" * 64, id=target.id)
-    problems = verify_chain(world.app.engine).problems
+    problems = verify_chain(world.app.store).problems
     assert {(p.event_id, p.problem) for p in problems} >= {(target.id, "altered"), (target.id, "relinked")}
 
 
@@ -86,7 +86,7 @@ def test_a_deleted_event_is_found_between_its_neighbours(world: World):
     all_events = events(world)
     gone = all_events[5]
     tamper(world, "DELETE FROM events WHERE id = :id", id=gone.id)
-    [problem] = verify_chain(world.app.engine).problems
+    [problem] = verify_chain(world.app.store).problems
     assert problem.problem == "missing"
     assert f"between {all_events[4].id} and {all_events[6].id} were deleted" in problem.message
 
@@ -95,18 +95,18 @@ def test_deleting_the_newest_event_is_found_through_the_chain_head(world: World)
     month(world)
     newest = events(world)[-1]
     tamper(world, "DELETE FROM events WHERE id = :id", id=newest.id)
-    [problem] = verify_chain(world.app.engine).problems
+    [problem] = verify_chain(world.app.store).problems
     assert problem.problem == "truncated"
     assert f"names event {newest.id}" in problem.message
 
 
 def test_an_anchor_catches_a_chain_rewritten_from_scratch(world: World):
     month(world)
-    anchor = verify_chain(world.app.engine).head_hash
+    anchor = verify_chain(world.app.store).head_hash
     tamper(world, "DELETE FROM events")
     tamper(world, "UPDATE audit_chain SET last_event_id = 0, last_hash = :g, events = 0", g="0" * 64)
-    assert verify_chain(world.app.engine).intact  # an empty chain is consistent with itself …
-    [problem] = verify_chain(world.app.engine, anchors=frozenset({anchor})).problems
+    assert verify_chain(world.app.store).intact  # an empty chain is consistent with itself …
+    [problem] = verify_chain(world.app.store, anchors=frozenset({anchor})).problems
     assert problem.problem == "rewritten"  # … but not with what the auditor kept
 
 
@@ -122,7 +122,7 @@ def test_concurrent_writers_append_one_after_the_other_and_never_fork_the_chain(
         thread.start()
     for thread in threads:
         thread.join()
-    report = verify_chain(world.app.engine)
+    report = verify_chain(world.app.store)
     assert report.intact, report.problems
     assert report.events == 100
     assert len({e.prev_hash for e in events(world)}) == 100  # no two events claim the same predecessor
@@ -130,13 +130,13 @@ def test_concurrent_writers_append_one_after_the_other_and_never_fork_the_chain(
 
 def test_an_amount_changed_on_a_booked_line_is_named(world: World):
     month(world)
-    assert verify_chain(world.app.engine).journals == 2
+    assert verify_chain(world.app.store).journals == 2
     tamper(
         world,
         "UPDATE journal_lines SET amount = amount + 100 WHERE line_no = 2 AND journal_id = "
         "(SELECT id FROM journals WHERE key = 'TB-AC-261001-001')",
     )
-    [problem] = verify_chain(world.app.engine).problems
+    [problem] = verify_chain(world.app.store).problems
     assert problem.problem == "line-altered"
     assert problem.message.startswith("journal TB-AC-261001-001 of acme-us (committed by event ")
     assert "line 2 was altered" in problem.message
@@ -150,7 +150,7 @@ def test_a_deleted_line_a_deleted_journal_and_a_changed_ledger_id_are_named(worl
     )
     tamper(world, "UPDATE journals SET ledger_id = 'forged' WHERE key = 'TB-AC-261001-001'")
     tamper(world, "UPDATE journals SET memo = 'nothing to see' WHERE key = 'TB-AC-261002-001'")
-    found = {(p.problem, p.message.split(" (")[0]) for p in verify_chain(world.app.engine).problems}
+    found = {(p.problem, p.message.split(" (")[0]) for p in verify_chain(world.app.store).problems}
     assert ("posting-altered", "journal TB-AC-261001-001 of acme-us") in found
     assert ("journal-altered", "journal TB-AC-261002-001 of acme-us") in found
     assert ("line-altered", "journal TB-AC-261002-001 of acme-us") in found  # line 1 gone: the rest moved up
@@ -159,7 +159,7 @@ def test_a_deleted_line_a_deleted_journal_and_a_changed_ledger_id_are_named(worl
         connection.execute(text("DELETE FROM posting_attempts"))
         connection.execute(text("DELETE FROM journal_lines"))
         connection.execute(text("DELETE FROM journals"))
-    problems = verify_chain(world.app.engine).problems
+    problems = verify_chain(world.app.store).problems
     assert sorted(p.problem for p in problems) == ["journal-missing", "journal-missing"]
 
 
@@ -178,9 +178,9 @@ def test_cli_verify_exits_non_zero_and_names_the_event(world: World, monkeypatch
 
 def test_a_posted_line_traces_to_its_rule_facts_and_raw_payload(world: World):
     month(world)
-    whole = trace(world.app.engine, entity="acme-us", key="TB-AC-261001-001")
+    whole = trace(world.app.store, entity="acme-us", key="TB-AC-261001-001")
     cogs = next(ln.line_no for ln in whole.lines if ln.account == "5010|class=Support Assistant")
-    found = trace(world.app.engine, entity="acme-us", key="TB-AC-261001-001", line=cogs)
+    found = trace(world.app.store, entity="acme-us", key="TB-AC-261001-001", line=cogs)
     assert (found.status, found.ledger_id) == ("posted", world.ledger.journals["TB-AC-261001-001"].ledger_id)
     [line] = found.lines
     assert (line.account, line.amount, line.balancing) == (
@@ -200,12 +200,12 @@ def test_a_posted_line_traces_to_its_rule_facts_and_raw_payload(world: World):
 
 def test_the_balancing_line_traces_to_every_bucket_of_the_journal(world: World):
     month(world)
-    found = trace(world.app.engine, entity="acme-us", key="TB-AC-261001-001")
+    found = trace(world.app.store, entity="acme-us", key="TB-AC-261001-001")
     [balancing] = [ln for ln in found.lines if ln.balancing]
     assert balancing.account == "2150"
     assert -balancing.amount == sum(b.contribution for b in balancing.buckets)
     with pytest.raises(InputError, match="no journal 'TB-AC-999999-001'"):
-        trace(world.app.engine, entity="acme-us", key="TB-AC-999999-001")
+        trace(world.app.store, entity="acme-us", key="TB-AC-999999-001")
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "xlsx", "html"])
@@ -225,7 +225,7 @@ def test_a_period_exports_for_auditors_without_secrets(world: World, tmp_path, f
         )
         uow.commit()
     export = period_export(
-        world.app.engine, entity="acme-us", period=OCT, secrets=secret_values(world.app.settings)
+        world.app.store, entity="acme-us", period=OCT, secrets=secret_values(world.app.settings)
     )
     files = write_export(export, fmt, tmp_path / "out")
     content = "".join(_text(path) for path in files)
@@ -294,9 +294,7 @@ def test_runs_record_their_inputs_and_a_policy_change_and_an_approval_are_events
     started = next(e for e in events(world) if e.kind == "run.started")
     assert started.data["code_version"]
 
-    approve_journal(
-        world.app.engine, world.clock, entity="acme-us", key=held.journal.key, approver="j.rivera"
-    )
+    approve_journal(world.app.store, world.clock, entity="acme-us", key=held.journal.key, approver="j.rivera")
     world.ledger.lock = None  # the controller reopened October
     del world.app.locked_behaviour
     result = sync(world.app, entity="acme-us", until=date(2026, 10, 2))
@@ -307,4 +305,4 @@ def test_runs_record_their_inputs_and_a_policy_change_and_an_approval_are_events
     assert change.data["before"]["locked_period"] == "hold"
     assert change.data["after"]["locked_period"] == "next_open_period"
     with pytest.raises(InputError, match="not held"):
-        approve_journal(world.app.engine, world.clock, entity="acme-us", key=held.journal.key, approver="x")
+        approve_journal(world.app.store, world.clock, entity="acme-us", key=held.journal.key, approver="x")

@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from connector.service.audit import verify_chain
 from connector.service.sync import sync
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 
 OCT1, OCT2 = date(2026, 10, 1), date(2026, 10, 2)
@@ -41,7 +41,7 @@ def test_a_restored_store_runs_again_without_posting_anything_twice(world: World
 
     world.app.engine.dispose()  # the service is stopped; the backup is restored
     store.restore(tmp_path / "backup")
-    assert verify_chain(world.app.engine).intact  # the restored store proves its own history
+    assert verify_chain(world.app.store).intact  # the restored store proves its own history
 
     again = night(world, OCT2, hour=3)
     assert again.status == "succeeded"

@@ -46,7 +46,7 @@ def book_three_nights(world: World) -> None:
 def test_the_export_of_a_posted_month_passes_bean_check(world: World, tmp_path):
     book_three_nights(world)
     mapping, _ = world.app.mapping()
-    exported = export_beancount(world.app.engine, mapping, entity=ENTITY, period=OCTOBER, now=world.clock())
+    exported = export_beancount(world.app.store, mapping, entity=ENTITY, period=OCTOBER, now=world.clock())
     path = tmp_path / "october.beancount"
     path.write_text(exported.text)
     checked = bean_check(path)
@@ -78,7 +78,7 @@ def test_the_export_of_a_posted_month_passes_bean_check(world: World, tmp_path):
 def test_a_balance_assertion_catches_a_figure_changed_in_the_file(world: World, tmp_path):
     book_three_nights(world)
     mapping, _ = world.app.mapping()
-    text = export_beancount(world.app.engine, mapping, entity=ENTITY, period=OCTOBER, now=world.clock()).text
+    text = export_beancount(world.app.store, mapping, entity=ENTITY, period=OCTOBER, now=world.clock()).text
     tampered = tmp_path / "tampered.beancount"
     tampered.write_text(text.replace("80.50 USD", "85.50 USD").replace("-115.50 USD", "-120.50 USD"))
     checked = bean_check(tampered)
@@ -168,7 +168,7 @@ def test_a_beancount_entity_posts_into_its_file_once_and_reads_it_back(tmp_path)
 
 def first_request(application):
     from connector.ledgers.port import PostRequest
-    from connector.store.repositories import UnitOfWork
+    from connector.store.unit_of_work import UnitOfWork
 
     with UnitOfWork(application.engine) as uow:
         [stored] = uow.outbox.list(ENTITY)

@@ -9,7 +9,7 @@ from connector.domain.errors import InputError
 from connector.domain.journals import JournalKind
 from connector.domain.periods import Period
 from connector.service.close import close_month
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.books_world import ENTITY, books_world, policies
 
 OCTOBER = Period(2026, 10)

@@ -11,7 +11,7 @@ import responses
 
 from connector.service.pull import pull_sources
 from connector.service.sync import sync
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.contracts import openai_schema_errors
 from tests.service.test_ingestion import costs_source, make_app
 from tests.sources.builders import OPENAI, openai_bucket, openai_cost, openai_page

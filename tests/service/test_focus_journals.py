@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from connector.domain.journals import JournalKind
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.books_world import BooksWorld, books_world
 from tests.sources.builders import FOCUS_COMMITMENT_COLUMNS, focus_row
 from tests.support import FULL_MAPPING

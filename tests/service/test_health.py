@@ -12,8 +12,8 @@ from connector.health import health_routes
 from connector.service.alerts import find_alerts
 from connector.service.sync import sync
 from connector.store.db import make_engine
-from connector.store.repositories import UnitOfWork
 from connector.store.tables import ConnectionRow
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.service.test_reconcile import invoice, reconcile
 

@@ -31,8 +31,8 @@ from connector.service.pull import pull_sources, sources_status
 from connector.settings import Settings
 from connector.sources.focus import FocusOptions, read_focus
 from connector.sources.openai import OpenAICostsSource
-from connector.store.repositories import UnitOfWork
 from connector.store.tables import ImportRow, InvoiceRow, QuarantineRow
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import Clock
 from tests.sources.builders import (
     OPENAI,
@@ -125,14 +125,14 @@ def test_an_interrupted_paginated_pull_resumed_yields_exactly_the_uninterrupted_
             with pytest.raises(KeyboardInterrupt):
                 pull_sources(resumed, entity="acme-us", since=DAYS[0], until=DAYS[-1])
     assert stored_facts(resumed) == []  # page 1 parsed, but nothing of the window was stored
-    [status] = sources_status(resumed.engine, resumed.sources("acme-us"))
+    [status] = sources_status(resumed.store, resumed.sources("acme-us"))
     assert status.bookmark is None
     with responses.RequestsMock() as mock:
         for page in pages:
             mock.get(COSTS, json=page)
         assert pull_sources(resumed, entity="acme-us", since=DAYS[0], until=DAYS[-1]).status == "succeeded"
     assert stored_facts(resumed) == expected
-    [status] = sources_status(resumed.engine, resumed.sources("acme-us"))
+    [status] = sources_status(resumed.store, resumed.sources("acme-us"))
     assert status.bookmark == "2026-10-06"
     assert status.last_error is None
 
@@ -144,7 +144,7 @@ def test_a_failed_source_is_reported_by_sources_status_and_others_still_pull(tmp
         run = pull_sources(app, entity="acme-us", since=DAYS[0], until=DAYS[0])
     assert run.status == "failed"
     assert run.failures[0][0] == "openai.costs"
-    [status] = sources_status(app.engine, app.sources("acme-us"))
+    [status] = sources_status(app.store, app.sources("acme-us"))
     assert status.configured
     assert "data: missing" in status.last_error
 
@@ -297,7 +297,7 @@ def test_vendor_bills_entered_in_the_ledger_become_invoices(tmp_path: Path):
         LedgerBill("b2", "OpenAI, LLC", "OAI-2026-09", date(2026, 10, 3), Decimal("99.00"), "USD"),
     ]
     invoices = import_ledger_bills(
-        app.engine,
+        app.store,
         ledger,
         vendors={("openai", "org-1"): "OpenAI, LLC"},
         period=Period.parse("2026-10"),

@@ -15,7 +15,7 @@ from freezegun import freeze_time
 from connector.bootstrap import build_app
 from connector.scheduler import add_jobs, job_specs, run_job
 from connector.store.job_claims import JobClaims
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.service.test_scheduler import IGNORE, ManualScheduler
 

@@ -11,7 +11,7 @@ from connector.domain.periods import Period
 from connector.domain.planner import LedgerCalendar
 from connector.service.mapping_preview import coverage_report, preview_mapping
 from connector.service.mappings import check_mapping_file, load_history
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.service.mapping_support import (
     ENG_TO_SALES,
@@ -114,8 +114,8 @@ def test_check_refuses_a_changed_file_that_reuses_a_version_number(sandbox_chart
 def preview(world: World, candidate_text: str, period: Period = SEPTEMBER, lock: date | None = None):
     current, text = world.app.mapping()
     return preview_mapping(
-        world.app.engine,
-        history=load_history(world.app.engine, current, text),
+        world.app.store,
+        history=load_history(world.app.store, current, text),
         candidate=mapping(candidate_text, "candidate.yaml"),
         entity=ENTITY,
         period=period,
@@ -178,8 +178,8 @@ def test_coverage_reports_the_share_mapped_and_the_largest_unmapped_spend(world:
     nightly(world, OCT5)
     current, text = world.app.mapping()
     rows, unmapped = coverage_report(
-        world.app.engine,
-        history=load_history(world.app.engine, current, text),
+        world.app.store,
+        history=load_history(world.app.store, current, text),
         entity=ENTITY,
         period=Period(2026, 10),
         clock=world.clock,

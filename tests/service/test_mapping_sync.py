@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from connector.domain.journals import JournalKind, as_text
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.domain.test_broken_mappings import BROKEN, BROKEN_DIR
 from tests.service.conftest import World
 from tests.service.mapping_support import (

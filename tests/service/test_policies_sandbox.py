@@ -25,7 +25,7 @@ from connector.service.imports import record_credit_lot
 from connector.service.invoices import import_ledger_bills
 from connector.service.sync import sync
 from connector.settings import OpenAISettings, QuickBooksSettings, Settings
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.books_world import ENTITY, policies
 from tests.service.conftest import Clock, ScriptedSource
 from tests.service.test_qbo_resilience import approve
@@ -93,7 +93,7 @@ def test_an_invoice_3_17_above_the_accruals_is_trued_up_and_the_bill_leaves_accr
         # AP enters OpenAI's October bill against Accrued AI costs; tokenbooks reads it back as the invoice
         box.add_bill(VENDOR, [(ACCRUED, "1303.17")], txn_date=date(2026, 11, 3), doc_number="INV-2026-10")
         [invoice] = import_ledger_bills(
-            books.app.engine,
+            books.app.store,
             books.app.ledger(ENTITY),
             vendors=books.app.ledger_vendors(),
             period=Period(2026, 10),

@@ -15,7 +15,7 @@ from connector.domain.periods import Period
 from connector.service.imports import record_credit_lot
 from connector.service.reports import run_report
 from connector.service.sync import sync
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.books_world import ENTITY, books_world, policies
 from tests.support import FULL_MAPPING
 

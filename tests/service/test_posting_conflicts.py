@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from connector.ledgers.port import LedgerJournal, LedgerLine
 from connector.service.sync import sync
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 
 OCT1 = date(2026, 10, 1)

@@ -8,8 +8,8 @@ from sqlmodel import select
 from connector.domain.journals import JournalKind
 from connector.ledgers.port import CurrencySetup
 from connector.service.sync import sync
-from connector.store.repositories import UnitOfWork
 from connector.store.tables import AlertRow
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.books_world import ENTITY, books_world, policies
 from tests.support import FULL_MAPPING
 

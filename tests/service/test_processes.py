@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from connector.store.db import make_engine
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.harness import write_config
 from tests.service.test_health import samples
 from tests.support import MINIMAL_MAPPING

@@ -23,8 +23,7 @@ from connector.sandbox.quickbooks import QuickBooksSandbox
 from connector.service.connections import connect_ledger, connection_health
 from connector.service.sync import SyncResult, sync
 from connector.settings import QuickBooksSettings, Settings
-from connector.store.connections import DatabaseVault
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.ledgers.conftest import wait_idle
 from tests.service.conftest import Clock, ScriptedSource
 from tests.support import MINIMAL_MAPPING, Browser, fact, free_port
@@ -227,7 +226,7 @@ def test_a_revoked_connection_raises_one_alert_and_fails_fast_until_reconnected(
         assert box.requests == []  # not one call to QuickBooks
         assert alerts(world, second.run_id) == 1
         [health] = connection_health(
-            DatabaseVault.status_of(world.app().engine),
+            world.app().store,
             datetime.now(UTC),
             world.app().token_vault().cipher.readable,
         )
@@ -238,7 +237,7 @@ def test_a_revoked_connection_raises_one_alert_and_fails_fast_until_reconnected(
         assert third.status == "succeeded", third.reason
         assert len(third.post.posted) >= 31
         [health] = connection_health(
-            DatabaseVault.status_of(world.app().engine),
+            world.app().store,
             datetime.now(UTC),
             world.app().token_vault().cipher.readable,
         )
@@ -268,7 +267,7 @@ def test_a_403_application_authorization_failed_is_reconnect_needed_at_once_not_
         assert len([r for r in box.requests if "/v3/" in r["path"]]) == 1  # no retry loop
         assert alerts(world, first.run_id) == 1
         [health] = connection_health(
-            DatabaseVault.status_of(world.app().engine),
+            world.app().store,
             datetime.now(UTC),
             world.app().token_vault().cipher.readable,
         )

@@ -11,7 +11,7 @@ from connector.service.reconcile import reconcile_period, reconcile_run
 from connector.service.runs import RunRecorder
 from connector.service.sync import sync
 from connector.settings import ToleranceSettings
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 
 OCT = Period(2026, 10)
@@ -26,7 +26,7 @@ def run_month(world: World, amounts: dict[int, str]) -> None:
 
 def invoice(world: World, total: str) -> None:
     store_invoices(
-        world.app.engine,
+        world.app.store,
         [Invoice("acme-us", "openai", "org-1", "INV-1", "2026-10", date(2026, 11, 3), Decimal(total), "USD")],
         source="test",
         clock=world.clock,
@@ -35,10 +35,10 @@ def invoice(world: World, total: str) -> None:
 
 def reconcile(world: World, ledger=True):
     recorder = RunRecorder(
-        world.app.engine, world.clock, actor="test", kind="reconcile", entity="acme-us", params={}
+        world.app.store, world.clock, actor="test", kind="reconcile", entity="acme-us", params={}
     )
     [result] = reconcile_period(
-        world.app.engine,
+        world.app.store,
         mapping=world.app.mapping()[0],
         entity="acme-us",
         period=OCT,
@@ -111,7 +111,7 @@ def test_a_journal_edited_by_hand_is_drift_but_left_alone(world: World):
 def invoice_with_lines(world: World, issued: date, lines: list[tuple[str, str, str]]) -> None:
     total = sum((Decimal(amount) for _, amount, _ in lines), Decimal(0))
     store_invoices(
-        world.app.engine,
+        world.app.store,
         [
             Invoice(
                 "acme-us",

@@ -70,7 +70,7 @@ def test_a_month_run_nightly_reconciles_and_a_journal_deleted_by_hand_is_posted_
         clock.now = datetime.combine(day + timedelta(days=1), time(2, 30), tzinfo=UTC)
         assert sync(app, entity="acme-us", until=day).status == "succeeded"
     store_invoices(
-        app.engine,
+        app.store,
         [
             Invoice(
                 "acme-us",

@@ -12,7 +12,7 @@ from freezegun import freeze_time
 
 from connector.scheduler import MONTH_END, NIGHTLY, add_jobs, catch_up, job_specs, run_job
 from connector.service.sync import sync
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.support import MINIMAL_MAPPING
 

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, event, text
 
 from connector.domain.errors import StoreUnavailable
 from connector.service.sync import sync
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 
 OCT1 = date(2026, 10, 1)

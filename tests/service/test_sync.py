@@ -8,7 +8,7 @@ import pytest
 
 from connector.domain.errors import Retriable
 from connector.service.sync import sync
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 
 ENTITY = "acme-us"

@@ -17,7 +17,7 @@ from connector.ledgers.tokens import TokenCipher
 from connector.sandbox.common import FaultPlan
 from connector.service.sync import sync
 from connector.settings import Settings
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import ScriptedSource
 from tests.support import fact
 from tests.xero_support import XeroRig, running_xero

@@ -33,6 +33,7 @@ from connector.sources.openai_usage import OpenAIUsageSource
 from connector.sources.prices import load_catalog
 from connector.store.db import create_schema, make_engine
 from connector.store.tables import FactRow, ImportRow, QuarantineRow, RawPayloadRow, UsageRow
+from connector.store.unit_of_work import SqlStore
 from tests.contracts import openai_schema_errors
 from tests.sources.builders import (
     ANTHROPIC,
@@ -58,6 +59,7 @@ class Ctx:
     def __init__(self, tmp_path: Path) -> None:
         self.engine = make_engine(f"sqlite:///{tmp_path / 'conformance.db'}")
         create_schema(self.engine)
+        self.store = SqlStore(self.engine)
         self.actor = "test"
         self.tmp_path = tmp_path
 
@@ -81,12 +83,12 @@ class ApiScenario(Scenario):
             self.serve(mock, variant)
             source = self.source(timezone)
             recorder = RunRecorder(
-                ctx.engine, ctx.clock, actor="test", kind="pull", entity="acme-us", params={}
+                ctx.store, ctx.clock, actor="test", kind="pull", entity="acme-us", params={}
             )
             pull_source(
                 source,
                 WINDOW,
-                engine=ctx.engine,
+                store=ctx.store,
                 recorder=recorder,
                 clock=ctx.clock,
                 reporter=SilentReporter(),

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from connector.domain.facts import Dimensions, Fact, natural_key
 from connector.domain.mapping_history import MappingHistory
 from connector.store.db import create_schema, make_engine
-from connector.store.repositories import UnitOfWork
 from connector.store.tables import FactRow
+from connector.store.unit_of_work import UnitOfWork
 from tests.support import FULL_MAPPING, mapping
 
 NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)

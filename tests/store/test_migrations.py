@@ -9,9 +9,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
+from connector.domain.audit_chain import GENESIS_HASH, event_hash
 from connector.service.audit import verify_chain
 from connector.store.db import create_schema, current_revision, head_revision, make_engine, upgrade
-from connector.store.repositories import GENESIS_HASH, UnitOfWork, event_hash
+from connector.store.unit_of_work import SqlStore, UnitOfWork
 
 BASELINE = "0001"
 AT = datetime(2026, 10, 2, 2, 30, tzinfo=UTC)
@@ -117,11 +118,11 @@ def test_an_older_database_upgrades_to_head_without_loss(database_url):
         assert [ln.amount for ln in journal.journal.lines] == [Decimal("1.24"), Decimal("-1.24")]
         assert [e.hash for e in uow.events.all()] == hashes
         assert uow.events.head().last_hash == hashes[-1]
-    assert verify_chain(engine).intact  # the old events keep verifying under their own scheme
+    assert verify_chain(SqlStore(engine)).intact  # the old events keep verifying under their own scheme
     with UnitOfWork(engine) as uow:
         uow.events.append("run.finished", "after the upgrade", data={"ok": True})
         uow.commit()
-    report = verify_chain(engine)
+    report = verify_chain(SqlStore(engine))
     assert report.intact, report.problems
     assert report.events == 4
     engine.dispose()

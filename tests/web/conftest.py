@@ -35,7 +35,7 @@ def console_world(world: World) -> World:  # noqa: F811
     world.clock.night_after(date(2026, 10, 3))
     sync(world.app, entity="acme-us", until=date(2026, 10, 3))
     for name, role in USERS.items():
-        add_user(world.app.engine, world.clock, username=name, role=role, by="test", password=PASSWORD)
+        add_user(world.app.store, world.clock, username=name, role=role, by="test", password=PASSWORD)
     return world
 
 

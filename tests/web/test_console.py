@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from connector.domain.users import Role
 from connector.service.sync import sync
 from connector.service.users import disable_user, set_role
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.web.conftest import PASSWORD, csrf_of, sign_in
 
@@ -182,9 +182,9 @@ def test_sign_in_is_refused_after_repeated_failures_even_with_the_right_password
 
 def test_a_disabled_user_or_a_new_role_applies_at_the_next_click(client: TestClient, console_world: World):
     csrf = sign_in(client, "ann")
-    set_role(console_world.app.engine, console_world.clock, username="ann", role=Role.AUDITOR, by="admin")
+    set_role(console_world.app.store, console_world.clock, username="ann", role=Role.AUDITOR, by="admin")
     assert client.post("/runs/sync", data={"csrf_token": csrf}).status_code == 403
-    disable_user(console_world.app.engine, console_world.clock, username="ann", by="admin")
+    disable_user(console_world.app.store, console_world.clock, username="ann", by="admin")
     assert client.get("/runs", follow_redirects=False).status_code == 303
 
 
@@ -249,7 +249,7 @@ def test_two_controllers_editing_at_once_the_second_save_is_detected_not_lost(
     from connector.service.users import add_user
 
     add_user(
-        console_world.app.engine,
+        console_world.app.store,
         console_world.clock,
         username="cleo",
         role=Role.CONTROLLER,

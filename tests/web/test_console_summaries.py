@@ -9,13 +9,20 @@ from decimal import Decimal
 
 from starlette.testclient import TestClient
 
-from connector.domain.close import AccrualLine, Checklist, DeferredLine, HeldJournal, LotLine
+from connector.domain.close import (
+    AccrualLine,
+    Checklist,
+    DeferredLine,
+    HeldJournal,
+    LotLine,
+    checklist_data,
+    checklist_from_data,
+)
 from connector.domain.periods import Period
 from connector.service import console as reads
 from connector.service.console import acting_as
 from connector.service.sync import sync
-from connector.store.console_summaries import checklist_data, checklist_from_data
-from connector.store.repositories import UnitOfWork
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.web.conftest import sign_in
 
@@ -106,7 +113,7 @@ def test_the_stored_checklist_is_read_until_the_books_change(client: TestClient,
 
     from connector.service.approvals import approve
 
-    approve(world.app.engine, world.clock, entity="acme-us", target="TB-AC-261004-001", approver="april")
+    approve(world.app.store, world.clock, entity="acme-us", target="TB-AC-261004-001", approver="april")
     released, computed_at = reads.close_checklist(world.app, "acme-us", OCTOBER)
     assert computed_at == world.clock.now  # an approval changes the books: computed again
     assert released.held == []

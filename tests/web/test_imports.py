@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from connector.store.repositories import UnitOfWork
 from connector.store.tables import InvoiceRow
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.sources.builders import focus_csv, focus_row
 from tests.web.conftest import sign_in

@@ -104,9 +104,7 @@ class LocalProvider:
 
 
 def test_single_sign_on_signs_in_a_known_user_and_refuses_a_stranger(world: World):
-    add_user(
-        world.app.engine, world.clock, username="ada", role=Role.AUDITOR, by="t", email="ada@example.com"
-    )
+    add_user(world.app.store, world.clock, username="ada", role=Role.AUDITOR, by="t", email="ada@example.com")
     with LocalProvider() as provider:
         web = world.app.settings.web.model_copy(
             update={

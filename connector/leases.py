@@ -1,0 +1,35 @@
+"""Who holds a lease: this process and thread, written on the leases it takes (a ledger connection's
+refresh lease, a scheduled job's claim), and whether a holder on this machine is still alive.
+
+No database here: the store writes and reads these owner ids, the scheduler names itself with one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+
+
+def lease_owner() -> str:
+    """This process and thread, as written on a lease it holds: host:pid:thread:nonce."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_is_dead(owner: str) -> bool:
+    """True when the lease's holder ran on this machine and its process no longer exists.
+
+    A holder on another machine cannot be checked from here: its lease runs out by itself.
+    """
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists, as another user
+    return False

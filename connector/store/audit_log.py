@@ -1,0 +1,302 @@
+"""The audit log aggregate: runs, the append-only hash-chained event log, and alerts raised."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlmodel import Session
+
+from connector.domain.alerts import Alert
+from connector.domain.audit_chain import GENESIS_HASH, as_utc, event_hash
+from connector.redaction import redact, redact_data
+from connector.store.common import utcnow
+from connector.store.records import AlertRecord, EventRecord, RunRecord, record_of
+from connector.store.tables import (
+    AlertRow,
+    AuditChainRow,
+    EventRow,
+    RunRow,
+)
+
+# ------------------------------------------------------------------------------------------- runs, log
+
+
+class RunRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def start(
+        self,
+        run_id: str,
+        kind: str,
+        *,
+        entity: str | None,
+        params: dict,
+        actor: str,
+        code_version: str,
+        now: datetime,
+    ) -> None:
+        row = RunRow(
+            id=run_id,
+            kind=kind,
+            entity=entity,
+            actor=actor,
+            started_at=now,
+            params=params,
+            code_version=code_version,
+        )
+        self.session.add(row)
+
+    def finish(self, run_id: str, status: str, *, reason: str | None, stats: dict, now: datetime) -> None:
+        row = self.session.get(RunRow, run_id)
+        if row is None:
+            raise KeyError(run_id)
+        row.status, row.reason, row.stats, row.finished_at = status, reason, stats, now
+        self.session.add(row)
+
+    def get(self, run_id: str) -> RunRecord | None:
+        row = self.session.get(RunRow, run_id)
+        return record_of(row, RunRecord) if row else None
+
+    def starting_with(self, prefix: str, limit: int = 5) -> list[RunRecord]:
+        """Runs whose id starts with `prefix` (a person types the first characters of an id)."""
+        query = (
+            select(RunRow).where(RunRow.id.startswith(prefix, autoescape=True)).order_by(RunRow.started_at)
+        )
+        return [record_of(row, RunRecord) for row in self.session.exec(query.limit(limit)).scalars()]
+
+    def abandon_running(self, entity: str, *, now: datetime, reason: str) -> list[RunRecord]:
+        """Mark the entity's runs still `running` as abandoned (call it holding the entity's lock)."""
+        rows = list(
+            self.session.exec(
+                select(RunRow).where(RunRow.entity == entity, RunRow.status == "running")
+            ).scalars()
+        )
+        for row in rows:
+            row.status, row.reason, row.finished_at = "abandoned", reason, now
+            self.session.add(row)
+        return [record_of(row, RunRecord) for row in rows]
+
+    def last_per_entity(
+        self, kind: str | None = None, statuses: Sequence[str] | None = None
+    ) -> list[RunRecord]:
+        """The newest run of each entity (of one kind, with one of the statuses, when given)."""
+        newest = select(RunRow.entity, func.max(RunRow.started_at).label("started_at")).group_by(
+            RunRow.entity
+        )
+        if kind:
+            newest = newest.where(RunRow.kind == kind)
+        if statuses:
+            newest = newest.where(RunRow.status.in_(statuses))
+        newest_sub = newest.subquery()
+        query = select(RunRow).join(
+            newest_sub,
+            (RunRow.entity == newest_sub.c.entity) & (RunRow.started_at == newest_sub.c.started_at),
+        )
+        if kind:
+            query = query.where(RunRow.kind == kind)
+        if statuses:
+            query = query.where(RunRow.status.in_(statuses))
+        return [
+            record_of(row, RunRecord) for row in self.session.exec(query.order_by(RunRow.entity)).scalars()
+        ]
+
+    def of_entity(self, entity: str) -> list[RunRecord]:
+        """Every run of the entity, oldest first."""
+        query = select(RunRow).where(RunRow.entity == entity).order_by(RunRow.started_at)
+        return [record_of(row, RunRecord) for row in self.session.exec(query).scalars()]
+
+    def status_counts(self) -> dict[tuple[str, str | None, str], int]:
+        """(kind, entity, status) → number of runs."""
+        rows = self.session.execute(
+            select(RunRow.kind, RunRow.entity, RunRow.status, func.count()).group_by(
+                RunRow.kind, RunRow.entity, RunRow.status
+            )
+        )
+        return {(kind, entity, status): count for kind, entity, status, count in rows}
+
+    def latest(self, limit: int = 20, kind: str | None = None) -> list[RunRecord]:
+        query = select(RunRow)
+        if kind:
+            query = query.where(RunRow.kind == kind)
+        rows = self.session.exec(query.order_by(RunRow.started_at.desc()).limit(limit)).scalars()
+        return [record_of(row, RunRecord) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    last_event_id: int
+    last_hash: str
+    events: int
+
+
+class EventLog:
+    """The append-only, hash-chained run log.
+
+    Every append first updates the chain's head row: that takes SQLite's write lock or PostgreSQL's row
+    lock until the transaction ends, so concurrent writers append one after the other and the chain can
+    never fork (two events claiming the same predecessor).
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def append(
+        self,
+        kind: str,
+        message: str,
+        *,
+        run_id: str | None = None,
+        actor: str = "tokenbooks",
+        level: str = "info",
+        data: dict | None = None,
+        now: datetime | None = None,
+    ) -> EventRecord:
+        at = as_utc(now or utcnow())
+        message = redact(message) or ""
+        data = redact_data(json.loads(json.dumps(data or {}, default=str)))
+        prev = self._lock_head()
+        digest = event_hash(
+            prev, at=at, actor=actor, kind=kind, message=message, data=data, run_id=run_id, level=level
+        )
+        row = EventRow(
+            run_id=run_id,
+            at=at,
+            actor=actor,
+            kind=kind,
+            level=level,
+            message=message,
+            data=data,
+            prev_hash=prev,
+            hash=digest,
+            hash_scheme=2,
+        )
+        self.session.add(row)
+        self.session.flush()
+        self.session.execute(
+            update(AuditChainRow)
+            .where(AuditChainRow.id == 1)
+            .values(last_event_id=row.id, last_hash=digest, updated_at=at)
+        )
+        return record_of(row, EventRecord)
+
+    def _lock_head(self) -> str:
+        """Lock the chain's head for this transaction and return the hash the next event links to."""
+        bumped = self.session.execute(
+            update(AuditChainRow).where(AuditChainRow.id == 1).values(events=AuditChainRow.events + 1)
+        ).rowcount
+        if not bumped:  # a database created before the head existed: start it at its last event
+            last = self.session.execute(
+                select(EventRow.id, EventRow.hash).order_by(EventRow.id.desc())
+            ).first()
+            count = self.session.execute(select(func.count(EventRow.id))).scalar() or 0
+            self.session.execute(
+                insert(AuditChainRow).values(
+                    id=1,
+                    last_event_id=last[0] if last else 0,
+                    last_hash=last[1] if last else GENESIS_HASH,
+                    events=count + 1,
+                    updated_at=utcnow(),
+                )
+            )
+        return self.session.execute(select(AuditChainRow.last_hash).where(AuditChainRow.id == 1)).scalar_one()
+
+    def head(self) -> ChainHead | None:
+        row = self.session.execute(
+            select(AuditChainRow.last_event_id, AuditChainRow.last_hash, AuditChainRow.events)
+        ).first()
+        return ChainHead(*row) if row else None
+
+    def last_data(self, kind: str, **match: object) -> dict | None:
+        """The data of the newest event of `kind` whose data holds `match` (a few recent events are read)."""
+        rows = self.session.exec(
+            select(EventRow).where(EventRow.kind == kind).order_by(EventRow.id.desc()).limit(50)
+        )
+        for row in rows.scalars():
+            if all(row.data.get(k) == v for k, v in match.items()):
+                return row.data
+        return None
+
+    def in_order(self, batch: int = 5_000) -> Iterator[EventRecord]:
+        """Every event, oldest first, read `batch` rows at a time (the chain is verified in one pass)."""
+        query = select(EventRow).order_by(EventRow.id).execution_options(yield_per=batch)
+        for row in self.session.exec(query).scalars():
+            yield record_of(row, EventRecord)
+
+    def for_run(self, run_id: str) -> list[EventRecord]:
+        return self._records(select(EventRow).where(EventRow.run_id == run_id).order_by(EventRow.id))
+
+    def all(self) -> list[EventRecord]:
+        return self._records(select(EventRow).order_by(EventRow.id))
+
+    def of_kind(self, kind: str, since: datetime | None = None) -> list[EventRecord]:
+        """Every event of `kind` (from `since` on), oldest first."""
+        query = select(EventRow).where(EventRow.kind == kind)
+        if since is not None:
+            query = query.where(EventRow.at >= since)
+        return self._records(query.order_by(EventRow.id))
+
+    def for_runs(self, run_ids: Sequence[str]) -> list[EventRecord]:
+        if not run_ids:
+            return []
+        return self._records(select(EventRow).where(EventRow.run_id.in_(run_ids)).order_by(EventRow.id))
+
+    def _records(self, query: Any) -> list[EventRecord]:
+        return [record_of(row, EventRecord) for row in self.session.exec(query).scalars()]
+
+
+class AlertRepository:
+    """Alerts raised (once per subject and period) and where they were sent."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def for_period(self, entity: str, period: str) -> list[AlertRecord]:
+        query = select(AlertRow).where(AlertRow.entity == entity, AlertRow.period == period)
+        return self._records(query.order_by(AlertRow.raised_at))
+
+    def newest(self, limit: int) -> list[AlertRecord]:
+        return self._records(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit))
+
+    def unsent(self) -> list[AlertRecord]:
+        """The alerts no channel has accepted yet, oldest first."""
+        return self._records(select(AlertRow).where(AlertRow.sent_at.is_(None)).order_by(AlertRow.id))
+
+    def dedup_keys(self) -> set[str]:
+        """Every alert's dedup key: an alert is raised once per subject and period."""
+        return set(self.session.exec(select(AlertRow.dedup_key)).scalars())
+
+    def add(self, alert: Alert, *, now: datetime, run_id: str | None) -> None:
+        self.session.add(
+            AlertRow(
+                dedup_key=alert.dedup_key,
+                kind=alert.kind,
+                entity=alert.entity,
+                subject=alert.subject,
+                period=alert.period,
+                severity=alert.severity,
+                message=alert.message,
+                action=alert.action,
+                data=dict(alert.data),
+                raised_at=now,
+                run_id=run_id,
+            )
+        )
+
+    def delivered(
+        self, alert_id: int, channels: list[str], error: str | None, sent_at: datetime | None
+    ) -> None:
+        """Where an alert went (`sent_at` set when a channel accepted it) and the last channel error."""
+        row = self.session.get(AlertRow, alert_id)  # through the ORM: the error is redacted on flush
+        if row is None:
+            raise KeyError(alert_id)
+        row.channels, row.last_error, row.sent_at = channels, error, sent_at
+        self.session.add(row)
+
+    def _records(self, query: Any) -> list[AlertRecord]:
+        return [record_of(row, AlertRecord) for row in self.session.exec(query).scalars()]

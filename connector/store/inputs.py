@@ -1,0 +1,387 @@
+"""The inputs aggregate: invoices, reconciliations, file imports (with quarantine), credit lots and the
+customer credit ledger.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlmodel import Session
+
+from connector.domain.credits import (
+    CreditLot,
+    CustomerCreditEvent,
+    CustomerCreditKind,
+    GrantBalance,
+    grant_balances,
+)
+from connector.domain.imports import QuarantinedRow
+from connector.domain.invoices import Invoice
+from connector.domain.money import ZERO
+from connector.domain.prepaid import lot_order
+from connector.domain.reconcile import ReconResult
+from connector.store.records import (
+    ImportRecord,
+    InvoiceRecord,
+    QuarantineRecord,
+    ReconciliationRecord,
+    record_of,
+)
+from connector.store.tables import (
+    CreditLotRow,
+    CustomerCreditEventRow,
+    ImportRow,
+    InvoiceRow,
+    QuarantineRow,
+    ReconciliationRow,
+)
+
+# --------------------------------------------------------------------------------------- invoices, recon
+
+
+class InvoiceRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def upsert(self, invoice: Invoice, *, imported_at: datetime) -> bool:
+        """Store an invoice; an invoice already stored under the same number is replaced. True if new."""
+        lines = [
+            {"description": ln.description, "amount": str(ln.amount), "kind": ln.kind} for ln in invoice.lines
+        ]
+        key = {
+            "provider": invoice.provider,
+            "provider_account": invoice.provider_account,
+            "number": invoice.number,
+        }
+        values = {
+            "entity": invoice.entity,
+            "period": invoice.period,
+            "issue_date": invoice.issue_date,
+            "total": invoice.total,
+            "currency": invoice.currency,
+            "lines": lines,
+            "source": invoice.source,
+            "imported_at": imported_at,
+        }
+        return upsert_row(self.session, InvoiceRow, key, values)
+
+    def for_period(self, entity: str, period: str) -> list[InvoiceRecord]:
+        query = select(InvoiceRow).where(InvoiceRow.entity == entity, InvoiceRow.period == period)
+        return [
+            record_of(row, InvoiceRecord)
+            for row in self.session.exec(query.order_by(InvoiceRow.id)).scalars()
+        ]
+
+    def summary(self, entity: str) -> list:
+        return stamp_summary(self.session, InvoiceRow, entity, InvoiceRow.imported_at)
+
+    def for_entity(self, entity: str) -> list[InvoiceRecord]:
+        query = (
+            select(InvoiceRow).where(InvoiceRow.entity == entity).order_by(InvoiceRow.period, InvoiceRow.id)
+        )
+        return [record_of(row, InvoiceRecord) for row in self.session.exec(query).scalars()]
+
+
+class ReconciliationRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, result: ReconResult, *, run_id: str | None, created_at: datetime) -> None:
+        """Store one reconciliation's figures, status and findings (each explained amount a finding too)."""
+        d = result.input
+        self.session.add(
+            ReconciliationRow(
+                run_id=run_id,
+                entity=d.entity,
+                provider=d.provider,
+                provider_account=d.provider_account,
+                period=d.period,
+                currency=d.currency,
+                provider_cost=result.provider_cost,
+                invoice_total=d.invoice_total,
+                posted_total=d.posted_total,
+                ledger_total=d.ledger_total,
+                status=result.status.value,
+                findings=[f.as_dict() for f in result.findings]
+                + [{"explained": label, "amount": str(amount)} for label, amount in result.explained],
+                created_at=created_at,
+                coverage=result.coverage,
+                variance=result.variance,
+                tolerance=d.tolerance.allowance(d.invoice_total or ZERO),
+            )
+        )
+
+    def latest_period(self, entity: str) -> str | None:
+        """The newest period the entity has reconciled, as YYYY-MM."""
+        return self.session.execute(
+            select(func.max(ReconciliationRow.period)).where(ReconciliationRow.entity == entity)
+        ).scalar()
+
+    def latest(self, entity: str, period: str) -> list[ReconciliationRecord]:
+        """The newest reconciliation of each provider account of the entity in `period`."""
+        rows = list(
+            self.session.exec(
+                select(ReconciliationRow)
+                .where(ReconciliationRow.entity == entity, ReconciliationRow.period == period)
+                .order_by(ReconciliationRow.id.desc())
+            ).scalars()
+        )
+        seen, latest = set(), []
+        for row in rows:
+            key = (row.provider, row.provider_account)
+            if key not in seen:
+                seen.add(key)
+                latest.append(record_of(row, ReconciliationRecord))
+        return latest
+
+
+class ImportRepository:
+    """File imports, each with its tally and its quarantined rows."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, record: ImportRecord, quarantined: Iterable[QuarantinedRow], now: datetime) -> None:
+        row = ImportRow(**asdict(record))
+        self.session.add(row)
+        self.session.flush()
+        values = [
+            {
+                "import_id": row.id,
+                "file": q.problem.source,
+                "location": q.problem.location,
+                "column": q.problem.field,
+                "reason": q.problem.message,
+                "fix": q.problem.fix,
+                "raw": q.raw,
+                "amount": q.amount,
+                "currency": q.currency,
+                "created_at": now,
+            }
+            for q in quarantined
+        ]
+        if values:
+            self.session.execute(insert(QuarantineRow), values)
+
+    def get(self, import_id: str) -> ImportRecord | None:
+        row = self.session.get(ImportRow, import_id)
+        return record_of(row, ImportRecord) if row else None
+
+    def already_imported(self, kind: str, sha256: str) -> ImportRecord | None:
+        """The last successful or partial import of a file with this content, if any."""
+        row = self.session.exec(
+            select(ImportRow)
+            .where(ImportRow.kind == kind, ImportRow.sha256 == sha256, ImportRow.status != "failed")
+            .order_by(ImportRow.imported_at.desc())
+            .limit(1)
+        ).scalar()
+        return record_of(row, ImportRecord) if row else None
+
+    def latest(self, limit: int = 20) -> list[ImportRecord]:
+        rows = self.session.exec(
+            select(ImportRow).order_by(ImportRow.imported_at.desc()).limit(limit)
+        ).scalars()
+        return [record_of(row, ImportRecord) for row in rows]
+
+    def quarantined_between(
+        self, entity: str, first: datetime, last: datetime
+    ) -> list[tuple[ImportRecord, QuarantineRecord]]:
+        """The rows the entity's imports made in [first, last) refused, with their import."""
+        query = (
+            select(ImportRow, QuarantineRow)
+            .join(QuarantineRow, QuarantineRow.import_id == ImportRow.id)
+            .where(ImportRow.entity == entity, ImportRow.imported_at >= first, ImportRow.imported_at < last)
+            .order_by(ImportRow.imported_at, QuarantineRow.id)
+        )
+        return [
+            (record_of(row, ImportRecord), record_of(quarantined, QuarantineRecord))
+            for row, quarantined in self.session.exec(query).all()
+        ]
+
+    def quarantined(self, import_id: str) -> list[QuarantineRecord]:
+        query = select(QuarantineRow).where(QuarantineRow.import_id == import_id).order_by(QuarantineRow.id)
+        return [record_of(row, QuarantineRecord) for row in self.session.exec(query).scalars()]
+
+
+def stamp_summary(session: Session, table: Any, entity: str, stamp: Any) -> list:
+    """How many rows an entity has in `table`, and the newest `stamp` (any import or change moves one)."""
+    row = session.execute(select(func.count(), func.max(stamp)).where(table.entity == entity)).one()
+    return [row[0], row[1]]
+
+
+def upsert_row(session: Session, table: Any, key: dict[str, Any], values: dict[str, Any]) -> bool:
+    """Insert a row, or update the one with the same natural `key` columns. True when it is new."""
+    row = session.exec(select(table).filter_by(**key)).scalar()
+    new = row is None
+    row = row or table(**key, **values)
+    for name, value in values.items():
+        setattr(row, name, value)
+    session.add(row)
+    return new
+
+
+def row_to_lot(row: CreditLotRow) -> CreditLot:
+    return CreditLot(
+        entity=row.entity,
+        provider=row.provider,
+        provider_account=row.provider_account,
+        lot_id=row.lot_id,
+        purchase_date=row.purchase_date,
+        amount=row.amount,
+        currency=row.currency,
+        expires_on=row.expires_on,
+        description=row.description,
+        source=row.source,
+        pool=row.pool,
+        refund_of=row.refund_of,
+        promotional=bool(row.promotional),
+    )
+
+
+class CreditLotRepository:
+    """Prepaid credit lots. `for_account` lists them in the order consumption draws them: FIFO by expiry."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def upsert(self, lot: CreditLot, *, import_id: str | None, now: datetime) -> bool:
+        """Store a lot; a lot already stored under the same provider, account and id is replaced. True if new."""
+        key = {"provider": lot.provider, "provider_account": lot.provider_account, "lot_id": lot.lot_id}
+        names = (
+            "entity",
+            "purchase_date",
+            "amount",
+            "currency",
+            "expires_on",
+            "description",
+            "source",
+            "pool",
+            "refund_of",
+            "promotional",
+        )
+        values = {name: getattr(lot, name) for name in names}
+        return upsert_row(
+            self.session, CreditLotRow, key, {**values, "import_id": import_id, "recorded_at": now}
+        )
+
+    def find(self, provider: str, provider_account: str, lot_id: str) -> CreditLot | None:
+        """The lot stored under this provider, account and id, if any."""
+        row = self.session.exec(
+            select(CreditLotRow).filter_by(
+                provider=provider, provider_account=provider_account, lot_id=lot_id
+            )
+        ).scalar()
+        return row_to_lot(row) if row is not None else None
+
+    def rename(self, provider: str, provider_account: str, lot_id: str, new_id: str) -> None:
+        """Give a stored lot another id (its row, import and history stay)."""
+        row = self.session.exec(
+            select(CreditLotRow).filter_by(
+                provider=provider, provider_account=provider_account, lot_id=lot_id
+            )
+        ).scalar_one()
+        row.lot_id = new_id
+        self.session.add(row)
+
+    def for_entity(self, entity: str) -> list[CreditLot]:
+        rows = self.session.exec(
+            select(CreditLotRow)
+            .where(CreditLotRow.entity == entity)
+            .order_by(CreditLotRow.purchase_date, CreditLotRow.id)
+        ).scalars()
+        return [row_to_lot(row) for row in rows]
+
+    def summary(self, entity: str) -> list:
+        return stamp_summary(self.session, CreditLotRow, entity, CreditLotRow.recorded_at)
+
+    def accounts(self, entity: str) -> set[tuple[str, str]]:
+        """Every (provider, provider account) the entity holds credit lots for."""
+        rows = self.session.execute(
+            select(CreditLotRow.provider, CreditLotRow.provider_account)
+            .where(CreditLotRow.entity == entity)
+            .distinct()
+        )
+        return {(provider, account) for provider, account in rows}
+
+    def for_account(self, entity: str, provider: str, provider_account: str) -> list[CreditLot]:
+        """The account's lots, soonest expiry first (never-expiring last), then oldest purchase first."""
+        lots = [
+            lot
+            for lot in self.for_entity(entity)
+            if lot.provider == provider and lot.provider_account == provider_account
+        ]
+        return sorted(lots, key=lambda lot: lot_order(lot.as_prepaid()))
+
+
+def row_to_customer_event(row: CustomerCreditEventRow) -> CustomerCreditEvent:
+    return CustomerCreditEvent(
+        entity=row.entity,
+        event_id=row.event_id,
+        customer=row.customer,
+        grant_id=row.grant_id,
+        kind=CustomerCreditKind(row.kind),
+        event_date=row.event_date,
+        amount=row.amount,
+        currency=row.currency,
+        product=row.product,
+        expires_on=row.expires_on,
+        source=row.source,
+    )
+
+
+class CustomerCreditRepository:
+    """The credits you sell: purchases, redemptions, refunds and expiries per customer and grant."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def upsert(self, event: CustomerCreditEvent, *, import_id: str | None, now: datetime) -> bool:
+        """Store an event; one already stored under the same entity and event id is replaced. True if new."""
+        key = {"entity": event.entity, "event_id": event.event_id}
+        names = (
+            "customer",
+            "grant_id",
+            "event_date",
+            "amount",
+            "currency",
+            "product",
+            "expires_on",
+            "source",
+        )
+        values = {name: getattr(event, name) for name in names}
+        values |= {"kind": event.kind.value, "import_id": import_id, "recorded_at": now}
+        return upsert_row(self.session, CustomerCreditEventRow, key, values)
+
+    def for_entity(self, entity: str, until: date | None = None) -> list[CustomerCreditEvent]:
+        query = select(CustomerCreditEventRow).where(CustomerCreditEventRow.entity == entity)
+        if until:
+            query = query.where(CustomerCreditEventRow.event_date <= until)
+        rows = self.session.exec(
+            query.order_by(CustomerCreditEventRow.event_date, CustomerCreditEventRow.id)
+        ).scalars()
+        return [row_to_customer_event(row) for row in rows]
+
+    def summary(self, entity: str) -> list:
+        return stamp_summary(self.session, CustomerCreditEventRow, entity, CustomerCreditEventRow.recorded_at)
+
+    def balances(self, entity: str, until: date | None = None) -> dict[str, GrantBalance]:
+        return grant_balances(self.for_entity(entity, until))
+
+    def products(self) -> dict[tuple[str, str], list[str]]:
+        """(entity, product) → the grants sold as that product (purchases), for checking the policies."""
+        rows = self.session.execute(
+            select(
+                CustomerCreditEventRow.entity, CustomerCreditEventRow.product, CustomerCreditEventRow.grant_id
+            )
+            .where(CustomerCreditEventRow.kind == "purchase")
+            .order_by(CustomerCreditEventRow.grant_id)
+        )
+        found: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for entity, product, grant in rows:
+            found[(entity, product or "")].append(grant)
+        return dict(found)

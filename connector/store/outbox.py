@@ -1,0 +1,391 @@
+"""The outbox aggregate: journals with their contributions and lines, and every posting attempt.
+
+A journal is stored with its deterministic key before any ledger call; its status moves through
+planned, held, posting, posted, failed or rejected.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from connector.domain.journals import (
+    Bucket,
+    Contribution,
+    Journal,
+    JournalKind,
+    JournalLine,
+    LedgerTarget,
+    serial_of,
+)
+from connector.domain.money import ZERO
+from connector.store.common import chunks
+from connector.store.records import (
+    ACTIVE_STATUSES,
+    PENDING_STATUSES,
+    AttemptRecord,
+    JournalRecord,
+    StoredJournal,
+    record_of,
+)
+from connector.store.tables import (
+    ContributionRow,
+    JournalLineRow,
+    JournalRow,
+    PostingAttemptRow,
+)
+
+# ------------------------------------------------------------------------------------------------ outbox
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(
+        self, journal: Journal, *, ledger: str, run_id: str | None, now: datetime, hold_reason: str = ""
+    ) -> int:
+        row = JournalRow(
+            entity=journal.entity,
+            ledger=ledger,
+            key=journal.key,
+            kind=journal.kind.value,
+            txn_date=journal.txn_date,
+            original_date=journal.original_date,
+            currency=journal.currency,
+            exchange_rate=journal.exchange_rate,
+            converted_from=journal.converted_from,
+            memo=journal.memo,
+            provider=journal.provider,
+            provider_account=journal.provider_account,
+            status="held" if hold_reason else "planned",
+            hold_reason=hold_reason or None,
+            planned_run_id=run_id,
+            created_at=now,
+        )
+        self.session.add(row)
+        self.session.flush()
+        for number, line in enumerate(journal.lines, start=1):
+            self.session.add(
+                JournalLineRow(
+                    journal_id=row.id,
+                    line_no=number,
+                    target_key=line.target.key(),
+                    amount=line.amount,
+                    description=line.description,
+                )
+            )
+        for c in journal.contributions:
+            b = c.bucket
+            self.session.add(
+                ContributionRow(
+                    journal_id=row.id,
+                    entity=b.entity,
+                    kind=b.kind.value,
+                    period=b.period,
+                    provider=b.provider,
+                    provider_account=b.provider_account,
+                    currency=b.currency,
+                    target_key=b.target.key(),
+                    amount=c.amount,
+                    pool=b.pool,
+                )
+            )
+        return row.id  # type: ignore[return-value]
+
+    def posted_by_bucket(
+        self,
+        entity: str,
+        *,
+        first_day: date | None = None,
+        last_day: date | None = None,
+        kinds: Sequence[JournalKind] | None = None,
+    ) -> dict[Bucket, Decimal]:
+        """Σ contributions per bucket of every journal that is not rejected: posted or on its way."""
+        query = (
+            select(ContributionRow)
+            .join(JournalRow, JournalRow.id == ContributionRow.journal_id)
+            .where(ContributionRow.entity == entity, JournalRow.status.in_(ACTIVE_STATUSES))
+        )
+        if first_day:
+            query = query.where(ContributionRow.period >= first_day)
+        if last_day:
+            query = query.where(ContributionRow.period <= last_day)
+        if kinds:
+            query = query.where(ContributionRow.kind.in_([k.value for k in kinds]))
+        totals: dict[Bucket, Decimal] = {}
+        for row in self.session.exec(query).scalars():
+            bucket = _bucket_of(row)
+            totals[bucket] = totals.get(bucket, ZERO) + row.amount
+        return totals
+
+    def keys_by_bucket(
+        self, entity: str, kinds: Sequence[JournalKind], first_day: date, last_day: date
+    ) -> dict[Bucket, list[str]]:
+        """The keys of the active journals contributing to each bucket of `kinds` in the range."""
+        query = (
+            select(ContributionRow, JournalRow.key)
+            .join(JournalRow, JournalRow.id == ContributionRow.journal_id)
+            .where(
+                ContributionRow.entity == entity,
+                JournalRow.status.in_(ACTIVE_STATUSES),
+                ContributionRow.kind.in_([k.value for k in kinds]),
+                ContributionRow.period >= first_day,
+                ContributionRow.period <= last_day,
+            )
+            .order_by(JournalRow.id)
+        )
+        found: dict[Bucket, list[str]] = defaultdict(list)
+        for row, key in self.session.exec(query).all():
+            found[_bucket_of(row)].append(key)
+        return dict(found)
+
+    def summary(self, entity: str) -> list:
+        """How many active (not rejected) journals the entity has, and the newest journal's id."""
+        active = self.session.execute(
+            select(func.count()).where(JournalRow.entity == entity, JournalRow.status.in_(ACTIVE_STATUSES))
+        ).scalar()
+        newest = self.session.execute(
+            select(func.max(JournalRow.id)).where(JournalRow.entity == entity)
+        ).scalar()
+        return [active, newest]
+
+    def used_serials(self, entity: str) -> dict[str, int]:
+        """The highest serial per key prefix already in the outbox (rejected journals included)."""
+        serials: dict[str, int] = {}
+        for key in self.session.exec(select(JournalRow.key).where(JournalRow.entity == entity)).scalars():
+            prefix = key[: key.rfind("-") + 1]
+            serials[prefix] = max(serials.get(prefix, 0), serial_of(key))
+        return serials
+
+    def pending(self, entity: str) -> list[StoredJournal]:
+        rows = self.session.exec(
+            select(JournalRow)
+            .where(JournalRow.entity == entity, JournalRow.status.in_(PENDING_STATUSES))
+            .order_by(JournalRow.txn_date, JournalRow.id)
+        ).scalars()
+        return [self._load(row) for row in rows]
+
+    def by_key(self, entity: str, key: str) -> StoredJournal | None:
+        row = self.session.exec(
+            select(JournalRow).where(JournalRow.entity == entity, JournalRow.key == key)
+        ).scalar()
+        return self._load(row) if row else None
+
+    def list(
+        self,
+        entity: str,
+        *,
+        statuses: Sequence[str] | None = None,
+        first_day: date | None = None,
+        last_day: date | None = None,
+    ) -> list[StoredJournal]:
+        query = select(JournalRow).where(JournalRow.entity == entity)
+        if statuses:
+            query = query.where(JournalRow.status.in_(statuses))
+        if first_day:
+            query = query.where(JournalRow.txn_date >= first_day)
+        if last_day:
+            query = query.where(JournalRow.txn_date <= last_day)
+        rows = self.session.exec(query.order_by(JournalRow.txn_date, JournalRow.id)).scalars()
+        return [self._load(row) for row in rows]
+
+    def held_by_run(self, entity: str, run_id: str) -> list[StoredJournal]:
+        """The journals a run planned that still wait for approval."""
+        rows = self.session.exec(
+            select(JournalRow)
+            .where(
+                JournalRow.entity == entity, JournalRow.planned_run_id == run_id, JournalRow.status == "held"
+            )
+            .order_by(JournalRow.txn_date, JournalRow.id)
+        ).scalars()
+        return [self._load(row) for row in rows]
+
+    def earliest_rejected_period(self, entity: str) -> date | None:
+        """The first bucket period of a rejected journal: the plan must reach back to re-plan it."""
+        return self.session.exec(
+            select(func.min(ContributionRow.period))
+            .join(JournalRow, JournalRow.id == ContributionRow.journal_id)
+            .where(ContributionRow.entity == entity, JournalRow.status == "rejected")
+        ).scalar()
+
+    def for_bucket_periods(self, entity: str, first_day: date, last_day: date) -> list[StoredJournal]:
+        """Journals that contribute to buckets of [first_day, last_day], whatever their own date."""
+        ids = select(ContributionRow.journal_id).where(
+            ContributionRow.entity == entity,
+            ContributionRow.period >= first_day,
+            ContributionRow.period <= last_day,
+        )
+        rows = self.session.exec(
+            select(JournalRow).where(JournalRow.id.in_(ids)).order_by(JournalRow.txn_date, JournalRow.id)
+        ).scalars()
+        return [self._load(row) for row in rows]
+
+    def set_status(
+        self,
+        journal_id: int,
+        status: str,
+        *,
+        now: datetime,
+        ledger_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        row = self.session.get(JournalRow, journal_id)
+        if row is None:
+            raise KeyError(journal_id)
+        row.status = status
+        if ledger_id is not None:
+            row.ledger_id = ledger_id
+        if status == "posted":
+            row.posted_at, row.last_error = now, None
+        if error is not None:
+            row.last_error = error
+        self.session.add(row)
+
+    def approve(self, journal_id: int, approver: str) -> None:
+        """Release a held journal for the next posting, recording who approved it."""
+        row = self.session.get(JournalRow, journal_id)
+        if row is None:
+            raise KeyError(journal_id)
+        row.status, row.approved_by = "planned", approver
+        self.session.add(row)
+
+    def planned_by(self, journal_id: int) -> str | None:
+        """The id of the run that planned the journal (None for one planned before runs were recorded)."""
+        return self.session.execute(
+            select(JournalRow.planned_run_id).where(JournalRow.id == journal_id)
+        ).scalar()
+
+    def replan(self, journal_id: int, *, run_id: str | None) -> None:
+        """Put a journal back in line under a new posting generation (so a new idempotency key).
+
+        For a rejected journal planned again with the same content, and for a posted journal that has
+        disappeared from the ledger: the key stays, the request id changes, so the ledger's idempotency
+        cache cannot replay the old answer.
+        """
+        row = self.session.get(JournalRow, journal_id)
+        if row is None:
+            raise KeyError(journal_id)
+        row.generation += 1
+        row.status = "planned"
+        row.ledger_id = None
+        row.planned_run_id = run_id
+        self.session.add(row)
+
+    def last_attempt_started(self, journal_ids: Sequence[int]) -> dict[int, datetime]:
+        """When the latest posting attempt of each of these journals started (journals never tried: absent)."""
+        if not journal_ids:
+            return {}
+        rows = self.session.exec(
+            select(PostingAttemptRow.journal_id, func.max(PostingAttemptRow.started_at))
+            .where(PostingAttemptRow.journal_id.in_(list(journal_ids)))
+            .group_by(PostingAttemptRow.journal_id)
+        ).all()
+        return {journal_id: started for journal_id, started in rows if started is not None}
+
+    def start_attempt(self, journal_id: int, *, run_id: str | None, request_id: str, now: datetime) -> int:
+        row = self.session.get(JournalRow, journal_id)
+        if row is None:
+            raise KeyError(journal_id)
+        row.attempts += 1
+        row.status = "posting"
+        self.session.add(row)
+        attempt = PostingAttemptRow(
+            journal_id=journal_id,
+            run_id=run_id,
+            attempt_no=row.attempts,
+            started_at=now,
+            request_id=request_id,
+        )
+        self.session.add(attempt)
+        self.session.flush()
+        return attempt.id  # type: ignore[return-value]
+
+    def finish_attempt(
+        self,
+        attempt_id: int,
+        outcome: str,
+        *,
+        now: datetime,
+        ledger_id: str | None = None,
+        error_class: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        attempt = self.session.get(PostingAttemptRow, attempt_id)
+        if attempt is None:
+            raise KeyError(attempt_id)
+        attempt.outcome, attempt.finished_at = outcome, now
+        attempt.ledger_id, attempt.error_class, attempt.error_message = ledger_id, error_class, error_message
+        self.session.add(attempt)
+
+    def attempts(self, journal_ids: Sequence[int]) -> list[AttemptRecord]:
+        """Every posting attempt of these journals, in the order they were made."""
+        found: list[AttemptRecord] = []
+        for chunk in chunks(list(journal_ids)):
+            query = select(PostingAttemptRow).where(PostingAttemptRow.journal_id.in_(chunk))
+            found += [record_of(r, AttemptRecord) for r in self.session.exec(query).scalars()]
+        return sorted(found, key=lambda a: a.id)
+
+    def records_for_period(self, entity: str, first_day: date, last_day: date) -> list[JournalRecord]:
+        """Journals dated in the period, and journals that post amounts for it (e.g. moved out of a lock)."""
+        ids = {s.id for s in self.for_bucket_periods(entity, first_day, last_day)}
+        ids |= {s.id for s in self.list(entity, first_day=first_day, last_day=last_day)}
+        found: list[JournalRecord] = []
+        for chunk in chunks(sorted(ids)):
+            query = select(JournalRow).where(JournalRow.id.in_(chunk))
+            found += [record_of(r, JournalRecord) for r in self.session.exec(query).scalars()]
+        return sorted(found, key=lambda j: (j.txn_date, j.id))
+
+    def _load(self, row: JournalRow) -> StoredJournal:
+        lines = self.session.exec(
+            select(JournalLineRow).where(JournalLineRow.journal_id == row.id).order_by(JournalLineRow.line_no)
+        ).scalars()
+        contributions = self.session.exec(
+            select(ContributionRow).where(ContributionRow.journal_id == row.id).order_by(ContributionRow.id)
+        ).scalars()
+        journal = Journal(
+            key=row.key,
+            entity=row.entity,
+            kind=JournalKind(row.kind),
+            txn_date=row.txn_date,
+            currency=row.currency,
+            lines=tuple(
+                JournalLine(LedgerTarget.from_key(ln.target_key), ln.amount, ln.description) for ln in lines
+            ),
+            memo=row.memo,
+            contributions=tuple(Contribution(_bucket_of(c), c.amount) for c in contributions),
+            original_date=row.original_date,
+            exchange_rate=row.exchange_rate,
+            provider=row.provider,
+            provider_account=row.provider_account,
+            converted_from=row.converted_from,
+        )
+        return StoredJournal(
+            id=row.id,  # type: ignore[arg-type]
+            journal=journal,
+            status=row.status,
+            ledger=row.ledger,
+            ledger_id=row.ledger_id,
+            generation=row.generation,
+            attempts=row.attempts,
+            hold_reason=row.hold_reason,
+            last_error=row.last_error,
+        )
+
+
+def _bucket_of(row: ContributionRow) -> Bucket:
+    return Bucket(
+        entity=row.entity,
+        kind=JournalKind(row.kind),
+        period=row.period,
+        provider=row.provider,
+        provider_account=row.provider_account,
+        target=LedgerTarget.from_key(row.target_key),
+        currency=row.currency,
+        pool=row.pool,
+    )
