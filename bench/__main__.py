@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("classify", "focus_import", "nightly_sync", "console")
+BENCHMARKS = ("classify", "focus_import", "nightly_sync", "console", "warehouse_duckdb")
 
 
 def main(argv: list[str] | None = None) -> int:

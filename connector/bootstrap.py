@@ -43,6 +43,8 @@ from connector.sources.http import HttpClient
 from connector.sources.openai import OpenAICostsSource
 from connector.sources.openai_usage import OpenAIUsageSource
 from connector.sources.prices import load_catalog
+from connector.sources.warehouse.choice import MIB, FocusReader
+from connector.sources.warehouse.duckdb_engine import DuckDBLimits
 from connector.store.connections import DatabaseVault
 from connector.store.db import (
     Engine,
@@ -252,6 +254,15 @@ class App:
             timezone=self.mapping()[0].entity(target).timezone,
             services=None if "*" in services else tuple(services),
             **overrides,
+        )
+
+    def focus_reader(self, engine: str | None = None) -> FocusReader:
+        """What reads FOCUS files (`engine` overrides the setting): the Python importer or DuckDB."""
+        focus = self.settings.focus
+        return FocusReader(
+            engine=engine or focus.engine,
+            duckdb_above_bytes=focus.duckdb_above_mb * MIB,
+            limits=DuckDBLimits(focus.duckdb_memory_limit, focus.duckdb_threads, focus.duckdb_temp_directory),
         )
 
     def ledger_vendors(self) -> dict[tuple[str, str], str]:

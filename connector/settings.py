@@ -98,6 +98,15 @@ class FocusSettings(BaseModel):
         description='ServiceCategory values to import; ["*"] imports every service',
     )
     entity: str | None = Field(None, description="entity the imported costs belong to; default: the first")
+    engine: Literal["auto", "python", "duckdb"] = Field(
+        "python", description="what reads the rows: auto gives DuckDB imports larger than duckdb_above_mb"
+    )
+    duckdb_above_mb: int = Field(64, ge=0, description="auto: files together larger than this go to DuckDB")
+    duckdb_memory_limit: str = Field(
+        "1GB", description="DuckDB's memory_limit (beyond it, it spills to disk)"
+    )
+    duckdb_threads: int | None = Field(None, ge=1, description="DuckDB's threads; default: every core")
+    duckdb_temp_directory: str | None = Field(None, description="where DuckDB spills; default: its own")
 
 
 # ------------------------------------------------------------------- service: reconcile, serve, alerts

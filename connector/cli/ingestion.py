@@ -35,6 +35,7 @@ from connector.cli.base import (
 )
 from connector.domain.errors import ConfigError
 from connector.domain.money import format_money
+from connector.sources.warehouse.choice import ENGINES
 
 # ------------------------------------------------------------------------------------ ingestion (issue 3)
 # tokenbooks pull · import focus|invoices|credits|customer-credits|bills · credits add|list · sources status
@@ -229,12 +230,21 @@ def import_focus_command(
             "--row-id", help="The column holding each row's line id (default: x_LineItemId, x_RowId)."
         ),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="What reads the rows: python, duckdb, or auto (DuckDB for large files); "
+            "default: TOKENBOOKS_FOCUS__ENGINE (python)."
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Import a FOCUS 1.0–1.2 export (AWS Bedrock, Azure OpenAI, Vertex AI …); bad rows are quarantined."""
     from connector.service.imports import import_focus
 
     with plain_errors(as_json):
+        if engine is not None and engine not in ENGINES:
+            raise ConfigError(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
         application = _app_for()
         options = application.focus_options(
             entity,
@@ -247,7 +257,7 @@ def import_focus_command(
         if all_services:
             options = replace(options, services=None)
         with RichReporter(quiet=as_json) as reporter:
-            report = import_focus(application, files, options, reporter)
+            report = import_focus(application, files, options, reporter, application.focus_reader(engine))
     _show_imports([report], as_json)
 
 

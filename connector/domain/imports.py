@@ -53,6 +53,16 @@ class Tally:
         by_currency = self.amounts[disposition]
         by_currency[currency] = by_currency.get(currency, ZERO) + amount
 
+    def add_rows(
+        self, disposition: Disposition, rows: int, amount: Decimal | None, currency: str | None
+    ) -> None:
+        """Many rows whose amounts sum to `amount` in one currency (None: amounts not readable)."""
+        if amount is None or currency is None:
+            self.rows[disposition] += rows
+            self.unparsed_amounts += rows
+            return
+        self.add_many(disposition, rows, {currency: amount})
+
     def add_many(self, disposition: Disposition, rows: int, amounts: dict[str, Decimal]) -> None:
         """Many rows at once, with their amounts already summed per currency."""
         self.rows[disposition] += rows

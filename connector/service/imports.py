@@ -34,11 +34,14 @@ from connector.service.pull import bookmark_id
 from connector.service.reconcile import known_accounts, source_accounts
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
 from connector.sources.credit_files import read_credit_lots, read_customer_credits
-from connector.sources.focus import FocusFileError, FocusOptions, read_focus
+from connector.sources.focus import FocusFileError, FocusOptions
 from connector.sources.focus_files import FileLineage, fingerprint
 from connector.sources.invoices import read_invoice_file
+from connector.sources.warehouse.choice import FocusReader
 from connector.store.port import Store, UnitOfWork
 from connector.store.records import ImportRecord
+
+PYTHON_READER = FocusReader(engine="python")
 
 
 class ImportContext(Protocol):
@@ -77,13 +80,17 @@ Writer = Callable[[UnitOfWork, str, int], dict[str, int]]  # (uow, import id, ra
 
 
 def import_focus(
-    ctx: ImportContext, paths: list[Path], options: FocusOptions, reporter: Reporter | None = None
+    ctx: ImportContext,
+    paths: list[Path],
+    options: FocusOptions,
+    reporter: Reporter | None = None,
+    reader: FocusReader = PYTHON_READER,
 ) -> ImportReport:
     """Import one FOCUS export (one or more files): facts per daily bucket, lots, invoice totals."""
     reporter = reporter or SilentReporter()
     with _recorder(ctx, "focus", paths, options.entity).failed_on_error() as recorder:
         try:
-            batch = read_focus(paths, options, progress=lambda done, label: reporter.progress(label, done))
+            batch = reader.read(paths, options, progress=lambda done, label: reporter.progress(label, done))
         except FocusFileError as exc:
             raise _failed(ctx, recorder, "focus", paths, options.entity, exc.problem) from None
         with ctx.store.unit_of_work() as uow:
@@ -131,8 +138,17 @@ def import_focus(
             batch.tally,
             batch.quarantined,
             store,
-            checked.warnings,
+            [*checked.warnings, *_read_by_python(batch)],
         )
+
+
+def _read_by_python(batch) -> list[str]:
+    """Files DuckDB was given but left to the Python importer, and why (the result is the same)."""
+    return [
+        f"{path} was read by the Python importer, not DuckDB: {how.removeprefix('python (').rstrip(')')}"
+        for path, how in batch.readers.items()
+        if how.startswith("python (")
+    ]
 
 
 @dataclass

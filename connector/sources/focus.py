@@ -26,7 +26,7 @@ import csv
 import io
 import json
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -47,7 +47,14 @@ from connector.sources.focus_aggregate import (
     book_buckets,
     check_stored,
 )
-from connector.sources.focus_files import FileLineage, fingerprint, first_multiline_row, open_rows
+from connector.sources.focus_files import (
+    FileLineage,
+    RowStream,
+    UnreadableRow,
+    fingerprint,
+    first_multiline_row,
+    open_rows,
+)
 
 AI_SERVICES = ("AI and Machine Learning",)
 SOURCE = "focus"
@@ -120,6 +127,7 @@ class FocusBatch:
     quarantined: list[QuarantinedRow] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
     rows_read: int = 0
+    readers: dict[str, str] = field(default_factory=dict)  # file → what read its rows (python, duckdb)
 
     def scopes(self) -> dict[tuple[str, str], tuple[date, date]]:
         """(fact source, account) → the charge days it covers: the window each scope's facts replace."""
@@ -142,9 +150,18 @@ def read_focus(
         size, sha = fingerprint(_readable(path))
         reader = _FileReader(path, options, batch, aggregate, progress)
         rows = reader.run()
+        batch.readers[str(path)] = "python"
         batch.files.append(FileLineage(str(path), size, sha, rows))
         batch.rows_read += rows
         accepted += reader.accepted
+    return book_batch(batch, aggregate, accepted, options)
+
+
+def book_batch(
+    batch: FocusBatch, aggregate: FocusAggregate, accepted: int, options: FocusOptions
+) -> FocusBatch:
+    """Step 2 for an import whose rows are summed: tally the accepted rows, book the buckets, check that
+    every accepted amount is stored once."""
     # accepted amounts are the buckets' exact sums of BilledCost: the same numbers, summed once
     amounts = aggregate.amounts_by_currency()
     batch.tally.add_many(Disposition.ACCEPTED, accepted, amounts)
@@ -234,6 +251,7 @@ class _Columns:
         }
         present = {name: i for name, i in static.items() if i is not None}
         self.static_names = tuple(present)
+        self.static_index = tuple(present.values())  # where each static column sits in a row
         self.static_headers = {name: header[i] for name, i in present.items()}  # for messages
         getter = itemgetter(*present.values())
         self.static = getter if len(present) > 1 else (lambda row: (getter(row),))  # always a tuple
@@ -316,7 +334,8 @@ class _FileReader:
         self.spans: dict[tuple[str, str], tuple | Refusal] = {}  # (start, end) text → its checked span
         self.accepted = 0
 
-    def run(self) -> int:
+    def open(self) -> RowStream:
+        """Open the file and read its header: a FocusFileError when the import cannot read it at all."""
         try:
             stream = open_rows(self.path)
         except UnicodeDecodeError as exc:
@@ -349,7 +368,12 @@ class _FileReader:
                     "export the data again",
                 )
             )
-        self.col = _Columns(stream.header, self.path, self.options)
+        self.begin(stream.header)
+        return stream
+
+    def begin(self, header: list[str]) -> None:
+        """Find the columns the import reads in the header (the same in every file of one import)."""
+        self.col = _Columns(header, self.path, self.options)
         if self.aggregate.dim_names and self.aggregate.dim_names != self.col.dim_names:
             raise FocusFileError(
                 Problem(
@@ -361,9 +385,12 @@ class _FileReader:
                 )
             )
         self.aggregate.dim_names = self.col.dim_names
+
+    def run(self) -> int:
+        stream = self.open()
         count = 0
         try:
-            count = self._rows(stream.rows)
+            count = self.take(enumerate(stream.rows, start=2))
         except _Damaged as damaged:
             count = damaged.count
             if damaged.encoding:
@@ -406,8 +433,9 @@ class _FileReader:
             )
         )
 
-    def _rows(self, rows: Iterator) -> int:
-        """The hot loop: one pass, locals only, the per-row work kept to what varies per row."""
+    def take(self, numbered: Iterable[tuple[int, list[str] | UnreadableRow]]) -> int:
+        """The hot loop over (row number, row) pairs: one pass, locals only, the per-row work kept to what
+        varies per row. Returns how many rows it read."""
         c, width = self.col, self.col.width
         static, parts, spans, join = c.static, self.parts, self.spans, SEPARATOR.join
         remember = {}.setdefault  # a row's identity (line id, else the whole row) → the first row it was on
@@ -422,8 +450,8 @@ class _FileReader:
         )
         sums, progress, count, accepted = self.aggregate.sums, self.progress, 0, 0
         try:
-            for count, row in enumerate(rows, start=1):
-                row_no = count + 1
+            for row_no, row in numbered:
+                count += 1
                 if type(row) is not list:
                     self._quarantine(row_no, "", f"the line cannot be read as CSV ({row.reason})", [])
                     continue
@@ -521,7 +549,7 @@ class _FileReader:
             raise _Damaged(count, f"{exc.reason} at byte {exc.start} of a block", encoding=True) from None
         except (OSError, EOFError, zlib.error) as exc:
             raise _Damaged(count, str(exc)) from None
-        self.accepted = accepted
+        self.accepted += accepted
         return count
 
     def _repeat(self, remember, row: list[str], row_no: int, i_row_id: int) -> Refusal | None:
@@ -680,9 +708,12 @@ class _FileReader:
             amount = parse_amount(row[c.cost])
         except MoneyError:
             return None, None
-        text = row[c.currency] if c.currency is not None else ""
-        currency = _currency(text if text.strip() not in NULLS else self.options.currency or "")
+        currency = self.currency_of(row[c.currency] if c.currency is not None else "")
         return (amount, currency) if currency else (None, None)
+
+    def currency_of(self, text: str) -> str | None:
+        """The currency a row's BillingCurrency text (or --currency) names, for the tally; None if none."""
+        return _currency(text if text.strip() not in NULLS else self.options.currency or "")
 
     def _time(self, text: str) -> tuple[datetime, date] | None:
         """A FOCUS date-time (cached: an hourly export repeats each one thousands of times) and its UTC day."""

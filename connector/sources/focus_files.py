@@ -67,6 +67,7 @@ class RowStream:
     header: list[str]
     rows: Iterator[list[str] | UnreadableRow]
     physical_lines: Callable[[], int] | None = None
+    close: Callable[[], None] = lambda: None  # for a caller that reads only the header
 
 
 def open_rows(path: Path) -> RowStream:
@@ -97,7 +98,9 @@ def _csv_rows(path: Path) -> RowStream:
                 except csv.Error as exc:  # one bad line; the reader goes on after it
                     yield UnreadableRow(str(exc))
 
-    return RowStream([name.strip().lstrip("\ufeff") for name in header], rows(), lambda: reader.line_num)
+    return RowStream(
+        [name.strip().lstrip("\ufeff") for name in header], rows(), lambda: reader.line_num, handle.close
+    )
 
 
 def first_multiline_row(path: Path) -> tuple[int, int, int] | None:

@@ -1,0 +1,210 @@
+"""Benchmark: FOCUS rows aggregated by DuckDB, beside DuckDB's bare scan of the same files (the floor),
+and a CSV import by DuckDB beside today's Python importer.
+
+    python -m bench.warehouse_duckdb [--rows 1000000 10000000 ...] [--csv-rows N] [--memory 1GB]
+
+Parquet: `--rows` FOCUS rows are generated inside DuckDB (`range(n)`, streamed to a Parquet file, so
+100,000,000 rows need no Python loop and about 3 GB of disk), shaped like bench/focus_import.py's
+hourly AWS Bedrock export (768 line-item streams: 2 accounts × 8 sub accounts × 16 SKU meters × 3
+regions, 5 % other services). For each size, each in a fresh process (peak memory is its own):
+
+- the floor: DuckDB reading every value of the file (`SELECT count(*), max(length(col)) …`), nothing else;
+- the aggregation: `read_focus_duckdb` — the bucket query, the checks per group, step 2 (facts …).
+
+CSV: a `--csv-rows` file (bench/focus_import.py's generator) read by `read_focus` (Python) and by
+`read_focus_duckdb`. Times are wall seconds (DuckDB runs on every thread it is given, so CPU seconds
+would overstate it) and CPU seconds; peak memory is ru_maxrss. Results: stdout and
+bench/results/warehouse_duckdb.json. Not part of `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("results")
+TARGET_RATIO, TARGET_PEAK_MB, TARGET_CSV_SPEEDUP = 2.0, 2048, 5.0
+GENERATE = """
+COPY (
+  SELECT
+    printf('%.6f', (i % 1000) * 0.000731) AS BilledCost,
+    CASE i % 2 WHEN 0 THEN '111122223333' ELSE '444455556666' END AS BillingAccountId,
+    'USD' AS BillingCurrency,
+    strftime(date_trunc('month', TIMESTAMP '2026-09-01' + to_hours(i // 768)), '%Y-%m-%dT%H:%M:%SZ')
+      AS BillingPeriodStart,
+    CASE WHEN (i // 768) % 24 = 23 AND i % 768 < 2 THEN 'Tax' ELSE 'Usage' END AS ChargeCategory,
+    '' AS ChargeClass,
+    'model ' || ((i // 16) % 16) AS ChargeDescription,
+    strftime(TIMESTAMP '2026-09-01' + to_hours(i // 768 + 1), '%Y-%m-%dT%H:%M:%SZ') AS ChargePeriodEnd,
+    strftime(TIMESTAMP '2026-09-01' + to_hours(i // 768), '%Y-%m-%dT%H:%M:%SZ') AS ChargePeriodStart,
+    CAST(i % 5000 AS VARCHAR) AS ConsumedQuantity,
+    'Tokens' AS ConsumedUnit,
+    printf('%.6f', (i % 1000) * 0.000731) AS EffectiveCost,
+    'INV-' || (i % 2) || '-' || strftime(TIMESTAMP '2026-09-01' + to_hours(i // 768), '%Y%m') AS InvoiceId,
+    'AWS' AS ProviderName,
+    ['us-east-1', 'us-west-2', 'eu-west-1'][(i // 256) % 3 + 1] AS RegionId,
+    CASE WHEN i % 20 = 7 THEN 'Compute' ELSE 'AI and Machine Learning' END AS ServiceCategory,
+    CASE WHEN i % 20 = 7 THEN 'Amazon EC2' ELSE 'Amazon Bedrock' END AS ServiceName,
+    'SKU-' || ((i // 16) % 16) || '-' || ((i // 256) % 3) AS SkuMeter,
+    ((i % 2) || '-' || ((i // 2) % 8)) AS SubAccountId,
+    ['{"team": "support"}', '{"team": "research"}', '{"team": "sales"}', ''][(i // 2) % 4 + 1] AS Tags,
+    'l-' || i AS x_LineItemId
+  FROM range({rows}) AS t(i)
+) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)
+"""
+
+
+def generate_parquet(path: Path, rows: int, memory: str) -> None:
+    import duckdb
+
+    connection = duckdb.connect()
+    connection.execute(f"SET memory_limit = '{memory}'")
+    connection.execute(GENERATE.replace("{rows}", str(int(rows))).replace("{path}", str(path)))
+    connection.close()
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def child(mode: str, path: Path, memory: str) -> dict:
+    from connector.sources.focus import FocusOptions, read_focus
+    from connector.sources.warehouse.duckdb_engine import DuckDBLimits, connect
+    from connector.sources.warehouse.focus_duckdb import read_focus_duckdb
+
+    limits = DuckDBLimits(memory)
+    options = FocusOptions(entity="acme-us", timezone="America/New_York")
+    began, cpu = time.perf_counter(), cpu_seconds()
+    if mode == "scan":
+        connection = connect(limits)
+        names = [
+            r[0] for r in connection.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
+        ]
+        # max(length(…)) decodes every value (a bare max() may be answered from the file's statistics)
+        maxima = ", ".join(f'max(length(CAST("{name}" AS VARCHAR)))' for name in names)
+        connection.execute(f"SELECT count(*), {maxima} FROM read_parquet('{path}')").fetchall()
+        result: dict = {}
+    else:
+        batch = (
+            read_focus([path], options) if mode == "python" else read_focus_duckdb([path], options, limits)
+        )
+        result = {
+            "facts": len(batch.facts),
+            "quarantined": len(batch.quarantined),
+            "readers": list(batch.readers.values()),
+            "accepted": {k: str(v) for k, v in batch.tally.amounts[next(iter(batch.tally.amounts))].items()},
+        }
+    result |= {"seconds": time.perf_counter() - began, "cpu_seconds": cpu_seconds() - cpu}
+    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def _run(mode: str, path: Path, memory: str) -> dict:
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.warehouse_duckdb", "--child", mode, str(path), "--memory", memory],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def _figures(run: dict) -> dict:
+    return {
+        "wall_seconds": round(run["seconds"], 2),
+        "cpu_seconds": round(run["cpu_seconds"], 2),
+        "peak_mb": round(run["peak_mb"]),
+    } | {k: run[k] for k in ("facts", "quarantined", "readers", "accepted") if k in run}
+
+
+def run(sizes: list[int] | None = None, csv_rows: int = 1_000_000, memory: str = "1GB") -> dict:
+    sizes = sizes or [1_000_000, 10_000_000]
+    workdir = Path(tempfile.mkdtemp(prefix="tb-warehouse-"))
+    result: dict = {"memory_limit": memory, "parquet": [], "python": sys.version.split()[0]}
+    for rows in sizes:
+        path = workdir / f"focus-{rows}.parquet"
+        began = time.perf_counter()
+        generate_parquet(path, rows, memory)
+        generated = time.perf_counter() - began
+        scan, aggregate = _run("scan", path, memory), _run("duckdb", path, memory)
+        result["parquet"].append(
+            {
+                "rows": rows,
+                "file_mb": round(path.stat().st_size / 1e6, 1),
+                "generate_seconds": round(generated, 1),
+                "bare_scan": _figures(scan),
+                "aggregation": _figures(aggregate),
+                "ratio_to_floor": round(aggregate["seconds"] / scan["seconds"], 2),
+                "rows_per_second": round(rows / aggregate["seconds"]),
+            }
+        )
+        path.unlink()
+    if csv_rows:
+        from bench.focus_import import generate
+
+        path = workdir / "focus.csv"
+        generate(path, csv_rows)
+        python, duck = _run("python", path, memory), _run("duckdb", path, memory)
+        result["csv"] = {
+            "rows": csv_rows,
+            "file_mb": round(path.stat().st_size / 1e6, 1),
+            "python_importer": _figures(python),
+            "duckdb": _figures(duck),
+            "speedup": round(python["seconds"] / duck["seconds"], 2),
+        }
+        path.unlink()
+    result["meets_targets"] = (
+        all(
+            size["ratio_to_floor"] <= TARGET_RATIO and size["aggregation"]["peak_mb"] < TARGET_PEAK_MB
+            for size in result["parquet"]
+        )
+        and result.get("csv", {}).get("speedup", TARGET_CSV_SPEEDUP) >= TARGET_CSV_SPEEDUP
+    )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "warehouse_duckdb.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def report(result: dict) -> str:
+    lines = [f"DuckDB aggregation of FOCUS rows (memory_limit {result['memory_limit']})"]
+    for size in result["parquet"]:
+        scan, agg = size["bare_scan"], size["aggregation"]
+        lines.append(
+            f"  {size['rows']:>12,} rows Parquet ({size['file_mb']} MB): bare scan {scan['wall_seconds']} s "
+            f"(peak {scan['peak_mb']} MB); aggregation {agg['wall_seconds']} s (peak {agg['peak_mb']} MB); "
+            f"{size['ratio_to_floor']}× the floor (target ≤ {TARGET_RATIO}×), {size['rows_per_second']:,} rows/s"
+        )
+    if "csv" in result:
+        csv = result["csv"]
+        lines.append(
+            f"  {csv['rows']:>12,} rows CSV ({csv['file_mb']} MB): Python importer "
+            f"{csv['python_importer']['wall_seconds']} s, DuckDB {csv['duckdb']['wall_seconds']} s: "
+            f"{csv['speedup']}× (target ≥ {TARGET_CSV_SPEEDUP}×)"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 10_000_000])
+    parser.add_argument("--csv-rows", type=int, default=1_000_000)
+    parser.add_argument("--memory", default="1GB", help="DuckDB's memory_limit")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        sys.stdout.write(json.dumps(child(args.child[0], Path(args.child[1]), args.memory)) + "\n")
+        return 0
+    result = run(args.rows, args.csv_rows, args.memory)
+    print(report(result))
+    return 0 if result["meets_targets"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

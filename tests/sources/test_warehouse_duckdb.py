@@ -1,0 +1,254 @@
+"""DuckDB's aggregation of FOCUS files equals the Python importer's, to the cent and to the row.
+
+Hypothesis writes exports of random rows — good ones of every kind (usage, commitments and their fees,
+virtual currency, purchases over a term, corrections, other services) and bad ones (amounts that are not
+numbers or carry a sign, E-notation, too many digits, empty EffectiveCost on a commitment, a bad time,
+a bad tag, a second currency for an account, repeated lines and line ids) — and both importers read them:
+the facts, lots, invoices, quarantined rows (row, column, reason, raw text), the tally and the rows read
+must be the same, values and exponents alike (compared by repr). Each run also checks that DuckDB really
+did the work (the batch says which reader read each file).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connector.sources.focus import FocusFileError, FocusOptions, read_focus
+from connector.sources.warehouse.focus_duckdb import read_focus_duckdb
+from tests.sources.builders import FOCUS_COMMITMENT_COLUMNS, focus_csv, focus_row
+
+COLUMNS = [*FOCUS_COMMITMENT_COLUMNS, "x_LineItemId"]
+GOOD_AMOUNTS = st.one_of(
+    st.decimals(min_value=-1000, max_value=100000, places=2, allow_nan=False).map(str),
+    st.decimals(min_value=0, max_value=10, places=10, allow_nan=False).map(str),
+    st.integers(min_value=0, max_value=10**6).map(str),
+    st.sampled_from(["0", "0.00", "1.50", "12.345678"]),
+)
+BAD_AMOUNTS = st.sampled_from(
+    [
+        "abc",
+        "1e3",
+        " 1.5",
+        "+2",
+        "-0.00",
+        "-0",
+        "1,000",
+        "",
+        "$5",
+        "0.12345678901",
+        "1234567890123456789",
+        ".5",
+    ]
+)
+AMOUNTS = st.one_of(GOOD_AMOUNTS, GOOD_AMOUNTS, GOOD_AMOUNTS, BAD_AMOUNTS)
+
+
+@st.composite
+def rows(draw) -> dict:
+    cost = draw(AMOUNTS)
+    category = draw(st.sampled_from(["Usage", "Usage", "Usage", "Purchase", "Credit", "Tax", "Refund"]))
+    commitment = draw(st.sampled_from(["", "", "cd-1", "cd-2"]))
+    row = focus_row(
+        cost,
+        hour=draw(st.integers(0, 23)),
+        day=date(2026, 10, draw(st.integers(1, 4))),
+        category=category,
+        charge_class=draw(st.sampled_from(["", "", "", "Correction", "Other"])),
+        account=draw(st.sampled_from(["111", "222"])),
+        sub_account=draw(st.sampled_from(["prod", "dev", ""])),
+        service_category=draw(st.sampled_from(["AI and Machine Learning"] * 4 + ["Compute"])),
+        sku=draw(st.sampled_from(["sku-in", "sku-out"])),
+        tags=draw(st.sampled_from(['{"team": "support"}', "", '{"team": "ml", "env": 1}', "{bad"])),
+        invoice=draw(st.sampled_from(["", "INV-1", "INV-2"])),
+        quantity=draw(st.one_of(st.just(""), st.just("null"), GOOD_AMOUNTS, st.just("lots"))),
+        end_hours=draw(st.sampled_from([1, 1, 1, 24, 50, 24 * 30, 0])),
+    )
+    row["BillingCurrency"] = draw(st.sampled_from(["USD", "USD", "USD", "EUR", "usd", "XX"]))
+    row["CommitmentDiscountId"] = commitment
+    row["EffectiveCost"] = draw(st.one_of(st.just(cost), st.just(""), st.just("null"), AMOUNTS))
+    row["ChargeFrequency"] = draw(st.sampled_from(["", "Recurring", "One-Time", "Usage-Based", "Weekly"]))
+    row["PricingCurrency"] = draw(st.sampled_from(["", "", "USD", "Credits"]))
+    row["SkuPriceId"] = draw(st.sampled_from(["", "price-1"]))
+    row["x_LineItemId"] = draw(st.sampled_from(["", "", "line-1", "line-2", " line-1 "]))
+    if draw(st.integers(0, 9)) == 0:
+        row["ChargePeriodStart"] = draw(st.sampled_from(["yesterday", "2026-10-01 00:00:00 UTC", ""]))
+    return row
+
+
+@st.composite
+def exports(draw) -> list[dict]:
+    """Rows, some of them repeated (a duplicated line) later in the file."""
+    made = draw(st.lists(rows(), min_size=1, max_size=25))
+    for _ in range(draw(st.integers(0, 3))):
+        made.insert(draw(st.integers(0, len(made))), dict(draw(st.sampled_from(made))))
+    return made
+
+
+def write_parquet(path: Path, rows: list[dict], *, columns) -> Path:
+    """The rows as a Parquet file of text columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = path.with_suffix(".parquet")
+    pq.write_table(pa.table({name: [row.get(name, "") for row in rows] for name in columns}), path)
+    return path
+
+
+def same_batches(python, duck) -> None:
+    assert repr(duck.facts) == repr(python.facts)
+    assert repr(duck.lots) == repr(python.lots)
+    assert repr(duck.invoices) == repr(python.invoices)
+    assert duck.quarantined == python.quarantined
+    assert duck.tally.as_dict() == python.tally.as_dict()
+    assert duck.tally.unparsed_amounts == python.tally.unparsed_amounts
+    assert [f.as_dict() for f in duck.files] == [f.as_dict() for f in python.files]
+
+
+def both(paths: list[Path], options: FocusOptions):
+    """The two importers' batches, or the two problems that refused the import."""
+    refused = None
+    try:
+        python = read_focus(paths, options)
+    except FocusFileError as exc:
+        refused = exc.problem
+    if refused is None:
+        return python, read_focus_duckdb(paths, options)
+    with pytest.raises(FocusFileError) as duck:
+        read_focus_duckdb(paths, options)
+    assert duck.value.problem == refused
+    return None, None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    export=exports(),
+    columns=st.sampled_from([COLUMNS, FOCUS_COMMITMENT_COLUMNS]),
+    accept=st.booleans(),
+    parquet=st.booleans(),
+)
+def test_duckdb_buckets_equal_the_python_importers(tmp_path, export, columns, accept, parquet) -> None:
+    path = (write_parquet if parquet else focus_csv)(tmp_path / "export", export, columns=columns)
+    options = FocusOptions(entity="main", accept_duplicates=accept)
+    python, duck = both([path], options)
+    if python is None:
+        return
+    same_batches(python, duck)
+    assert duck.readers == {str(path): "duckdb"}
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=exports(), second=exports())
+def test_two_files_of_one_export_and_gzip(tmp_path, first, second) -> None:
+    """Several files share the checks' state (an account's one currency, the buckets): same result."""
+    paths = [
+        focus_csv(tmp_path / "part-1.csv.gz", first, columns=COLUMNS, gz=True),
+        focus_csv(tmp_path / "part-2.csv", second, columns=COLUMNS, bom=True),
+    ]
+    python, duck = both(paths, FocusOptions(entity="main", services=None))
+    if python is not None:
+        same_batches(python, duck)
+        assert set(duck.readers.values()) == {"duckdb"}
+
+
+def test_a_clean_export_is_summed_by_duckdb_with_python_exponents(tmp_path) -> None:
+    """Golden: 1.50 + 2.5 + 0.125 is 4.125 (three places), as Decimal addition gives it."""
+    export = [focus_row("1.50"), focus_row("2.5", hour=1), focus_row("0.125", hour=2, quantity="")]
+    path = focus_csv(tmp_path / "export.csv", export, columns=COLUMNS)
+    duck = read_focus_duckdb([path], FocusOptions(entity="main"))
+    assert duck.readers == {str(path): "duckdb"}
+    [fact] = duck.facts
+    assert str(fact.amount) == "4.125"
+    assert fact.quantity is None  # one row had no quantity: the bucket's quantity is unknown
+    assert duck.tally.as_dict()["amounts"]["accepted"] == {"USD": "4.125"}
+
+
+def test_a_file_duckdb_cannot_read_as_python_does_is_read_by_python(tmp_path) -> None:
+    """A quoted value spanning lines: the importer refuses the file, naming the row, whichever reads it."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerow(focus_row("1.00"))
+    writer.writerow(focus_row("2.00", hour=1) | {"ChargeDescription": "two\nlines"})
+    path = tmp_path / "export.csv"
+    path.write_text(buffer.getvalue())
+    with pytest.raises(FocusFileError) as python:
+        read_focus([path], FocusOptions(entity="main"))
+    with pytest.raises(FocusFileError) as duck:
+        read_focus_duckdb([path], FocusOptions(entity="main"))
+    assert duck.value.problem == python.value.problem
+    assert "row 3" in str(duck.value.problem)
+
+
+def test_a_short_line_is_quarantined_as_python_does(tmp_path) -> None:
+    path = focus_csv(tmp_path / "export.csv", [focus_row("1.00"), focus_row("2.00", hour=1)], columns=COLUMNS)
+    path.write_text(path.read_text() + "1.00,111\n")
+    python = read_focus([path], FocusOptions(entity="main"))
+    duck = read_focus_duckdb([path], FocusOptions(entity="main"))
+    same_batches(python, duck)
+    assert duck.readers[str(path)].startswith("python")
+    assert [q.problem.location for q in duck.quarantined] == ["row 4"]
+
+
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "specs" / "focus-1.2" / "data"
+
+
+@pytest.mark.parametrize("sample", sorted(SAMPLES.rglob("*.csv")), ids=lambda p: p.name)
+def test_the_spec_samples_read_the_same_by_duckdb(sample) -> None:
+    python, duck = both([sample], FocusOptions(entity="main", services=None))
+    if python is not None:
+        same_batches(python, duck)
+
+
+def test_a_negative_zero_is_left_to_python(tmp_path) -> None:
+    """-0.00 is a Decimal of its own sign: Python reads it, so the bucket's sum is what Python's is."""
+    path = focus_csv(
+        tmp_path / "export.csv", [focus_row("-0.00"), focus_row("-0.00", hour=1)], columns=COLUMNS
+    )
+    python, duck = both([path], FocusOptions(entity="main"))
+    same_batches(python, duck)
+    assert duck.facts[0].amount == 0
+
+
+def test_parquet_of_text_decimals_and_timestamps_is_read_by_duckdb(tmp_path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    export = [focus_row("1.25"), focus_row("2.50", hour=3), focus_row("bad", hour=4)]
+    table = pa.table({name: [row.get(name, "") for row in export] for name in COLUMNS})
+    table = table.set_column(
+        COLUMNS.index("BilledCost"),
+        "BilledCost",
+        pa.array([Decimal("1.2500"), Decimal("2.5000"), None], pa.decimal128(12, 4)),
+    )
+    for name in ("ChargePeriodStart", "ChargePeriodEnd"):
+        moments = [datetime.fromisoformat(row[name].replace("Z", "+00:00")) for row in export]
+        table = table.set_column(COLUMNS.index(name), name, pa.array(moments, pa.timestamp("us", tz="UTC")))
+    path = tmp_path / "export.parquet"
+    pq.write_table(table, path)
+    python, duck = both([path], FocusOptions(entity="main"))
+    same_batches(python, duck)
+    assert duck.readers == {str(path): "duckdb"}
+    assert str(duck.facts[0].amount) == "3.7500"
+    assert [q.problem.field for q in duck.quarantined] == ["BilledCost"]
+
+
+def test_parquet_floats_are_left_to_python(tmp_path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    export = [focus_row("1.25"), focus_row("2.5", hour=3)]
+    table = pa.table({name: [row.get(name, "") for row in export] for name in COLUMNS})
+    table = table.set_column(COLUMNS.index("BilledCost"), "BilledCost", pa.array([1.25, 2.5], pa.float64()))
+    path = tmp_path / "export.parquet"
+    pq.write_table(table, path)
+    python, duck = both([path], FocusOptions(entity="main"))
+    same_batches(python, duck)
+    assert duck.readers[str(path)].startswith("python")
