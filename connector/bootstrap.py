@@ -37,6 +37,8 @@ from connector.service.policies import load_policies, load_policy_history
 from connector.settings import Settings, load_settings, secret_values
 from connector.shutdown import interruptible_sleep
 from connector.sources.anthropic import AnthropicSource
+from connector.sources.aws_cost_explorer import AwsCostExplorerSource, cost_explorer_client
+from connector.sources.azure_cost_management import AzureCostManagementSource, AzureCredentials
 from connector.sources.base import Source
 from connector.sources.focus import FocusOptions
 from connector.sources.http import HttpClient
@@ -205,6 +207,46 @@ class App:
                     )
                 )
         found += self._anthropic_sources(entity)
+        found += self._cloud_cost_sources(entity)
+        return found
+
+    def _cloud_cost_sources(self, entity: str) -> list[Source]:
+        """AWS Cost Explorer and Azure Cost Management, when configured for this entity (issue 16)."""
+        found: list[Source] = []
+        aws, azure = self.settings.aws_cost_explorer, self.settings.azure_cost
+        if aws.enabled and (aws.entity or self.default_entity()) == entity:
+            found.append(
+                AwsCostExplorerSource(
+                    cost_explorer_client(aws),
+                    account=aws.organization,
+                    entity=entity,
+                    timezone=self.mapping()[0].entity(entity).timezone,
+                    retry=RetryPolicy(aws.max_retries + 1, sleep=self.sleep),
+                    lag_days=aws.lag_days,
+                    services=tuple(aws.services),
+                )
+            )
+        if azure.configured and (azure.entity or self.default_entity()) == entity:
+            credentials = AzureCredentials(
+                tenant_id=azure.tenant_id,
+                client_id=azure.client_id,
+                client_secret=azure.client_secret.get_secret_value(),
+                login_url=str(azure.login_url),
+            )
+            found.append(
+                AzureCostManagementSource(
+                    credentials,
+                    scope=azure.scope,
+                    account=azure.organization,
+                    entity=entity,
+                    timezone=self.mapping()[0].entity(entity).timezone,
+                    retry=RetryPolicy(azure.max_retries + 1, sleep=self.sleep),
+                    timeout=azure.timeout_seconds,
+                    lag_days=azure.lag_days,
+                    services=tuple(azure.services),
+                    base_url=str(azure.base_url),
+                )
+            )
         return found
 
     # ------------------------------------------------------------------------------ ingestion (issue 3)

@@ -199,3 +199,25 @@ def _client_error(exc: Any, window: Window) -> Exception:
     if code in ("AccessDeniedException", "UnrecognizedClientException"):
         return ConfigError(what, fix=_FIXES[code])
     return InputError(what, fix=_FIXES.get(code, "check the AWS Cost Explorer settings; retry later"))
+
+
+def cost_explorer_client(settings: Any) -> Any:
+    """A boto3 `ce` client from the settings' keys (or boto3's own credential chain when they are empty),
+    with botocore's own retries off: retries happen in one place (`connector/retrying.py`)."""
+    import boto3  # the AWS stack only when AWS is pulled
+    from botocore.config import Config
+
+    secret = settings.secret_access_key
+    token = settings.session_token
+    return boto3.client(
+        "ce",
+        region_name=settings.region,
+        aws_access_key_id=settings.access_key_id or None,
+        aws_secret_access_key=secret.get_secret_value() if secret else None,
+        aws_session_token=token.get_secret_value() if token else None,
+        config=Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=settings.timeout_seconds,
+            read_timeout=settings.timeout_seconds,
+        ),
+    )

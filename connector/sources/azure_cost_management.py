@@ -93,6 +93,7 @@ class AzureCostManagementSource:
         credentials: AzureCredentials,
         *,
         scope: str,
+        account: str = "default",
         entity: str,
         timezone: str,
         retry: RetryPolicy,
@@ -104,7 +105,7 @@ class AzureCostManagementSource:
     ) -> None:
         self.credentials = credentials
         self.scope = scope.strip("/")
-        self.provider_account = self.scope
+        self.provider_account = account  # a label; the scope is in every natural key
         self.entity = entity
         self.timezone = timezone
         self.retry = retry
