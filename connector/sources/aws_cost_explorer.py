@@ -108,12 +108,23 @@ class AwsCostExplorerSource:
         }
 
     def _call(self, params: dict[str, Any], window: Window) -> dict[str, Any]:
-        from botocore.exceptions import BotoCoreError, ClientError  # the AWS stack only when AWS is pulled
+        from botocore.exceptions import (  # the AWS stack only when AWS is pulled
+            BotoCoreError,
+            ClientError,
+            NoCredentialsError,
+            PartialCredentialsError,
+        )
 
         try:
             return self.client.get_cost_and_usage(**params)
         except ClientError as exc:
             raise _client_error(exc, window) from None
+        except (NoCredentialsError, PartialCredentialsError) as exc:
+            raise ConfigError(
+                f"{self.name}: no usable AWS credentials for GetCostAndUsage ({exc})",
+                fix="set TOKENBOOKS_AWS_COST_EXPLORER__ACCESS_KEY_ID and __SECRET_ACCESS_KEY, or run with a "
+                "role allowed ce:GetCostAndUsage",
+            ) from None
         except BotoCoreError as exc:  # endpoint unreachable, read timeout …
             raise Retriable(
                 f"{self.name}: Cost Explorer could not be reached ({type(exc).__name__})"
