@@ -7,6 +7,8 @@ from decimal import Decimal
 import boto3
 import pytest
 from botocore.stub import Stubber
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connector.domain.errors import ConfigError, InputError
 from connector.domain.facts import CostBasis
@@ -183,3 +185,29 @@ def test_a_float_like_bad_amount_refuses_the_window():
     assert not result.facts
     assert result.quarantined == 1
     assert "Groups[0]" in result.errors[0].location
+
+
+amounts = st.decimals(min_value=Decimal("-1000"), max_value=Decimal("100000"), places=10, allow_nan=False)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(amounts, max_size=4), min_size=1, max_size=3))
+def test_every_group_amount_reaches_a_fact_exactly(pages_of_amounts):
+    """Σ facts = Σ group amounts, to the last digit, however the groups fall into pages and days."""
+    client = ce_client()
+    with Stubber(client) as stub:
+        for p_index, page_amounts in enumerate(pages_of_amounts):
+            groups = [
+                group("Amazon Bedrock", f"usage-{p_index}-{i}", str(a)) for i, a in enumerate(page_amounts)
+            ]
+            more = p_index + 1 < len(pages_of_amounts)
+            answer = {"ResultsByTime": [day("2026-11-01", "2026-11-02", *groups)]}
+            stub.add_response(
+                "get_cost_and_usage",
+                answer | ({"NextPageToken": f"t{p_index + 1}"} if more else {}),
+                expected(f"t{p_index}" if p_index else None),
+            )
+        result = source(client).pull(WINDOW)
+    sent = [a for page in pages_of_amounts for a in page]
+    assert sum(f.amount for f in result.facts) == sum(sent)
+    assert len(result.facts) == len(sent)

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 import responses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connector.domain.errors import ConfigError, InputError, ReconnectNeeded
 from connector.retrying import RetryPolicy
@@ -185,3 +187,23 @@ def test_a_row_with_a_bad_date_refuses_the_window():
     assert not result.facts
     assert result.errors[0].field == "UsageDate"
     assert "rows[1]" in result.errors[0].location
+
+
+costs = st.decimals(min_value=Decimal("-1000"), max_value=Decimal("100000"), places=12, allow_nan=False)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(costs, max_size=4), min_size=1, max_size=3))
+def test_every_row_cost_reaches_a_fact_exactly(pages_of_costs):
+    """Σ facts = Σ row costs written as JSON numbers, to the last digit, however rows fall into pages."""
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, TOKEN_URL, json={"access_token": "tok"})
+        for p_index, page_costs in enumerate(pages_of_costs):
+            link = f"{QUERY}&$skiptoken={p_index + 1}" if p_index + 1 < len(pages_of_costs) else None
+            url = f"{QUERY}&$skiptoken={p_index}" if p_index else QUERY
+            rows = [row(format(cost, "f"), meter=f"meter-{p_index}-{i}") for i, cost in enumerate(page_costs)]
+            mock.add(responses.POST, url, body=page(rows, link))
+        result = source().pull(WINDOW)
+    sent = [cost for page_costs in pages_of_costs for cost in page_costs]
+    assert sum(f.amount for f in result.facts) == sum(sent)
+    assert len(result.facts) == len(sent)
