@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from connector.domain.classifier import Classifier
 from connector.domain.facts import Dimensions, Fact
-from connector.domain.mapping import Classifier, MappingSet, parse_mapping
+from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import MappingHistory
+from connector.domain.mapping_parser import parse_mapping
 
 FACTS = 1_000_000
 RULES = 200

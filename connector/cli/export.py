@@ -31,7 +31,7 @@ def export_beancount_command(
 ) -> None:
     """A period's posted journals as a beancount file (readable account names, balance assertions)."""
     from connector.ledgers.beancount import write_atomically
-    from connector.service.export import export_beancount
+    from connector.service.beancount_export import export_beancount
 
     with plain_errors(as_json):
         month = _period(period)

@@ -182,7 +182,7 @@ def audit_export(
 ) -> None:
     """Export a period for auditors: runs, journals with lines, postings, approvals, reconciliation, events,
     mapping and policy versions, exceptions and lineage."""
-    from connector.service.exports import FORMATS, period_export, write_export
+    from connector.service.audit_package import FORMATS, period_export, write_export
     from connector.settings import secret_values
 
     with plain_errors(as_json):

@@ -283,7 +283,7 @@ def report_command(
 ) -> None:
     """The figures finance tracks: spend by month, cost by project/team/feature, cost per 1k tokens by model,
     prepaid utilization and expiring credits, breakage actual vs expected, gross margin on AI usage."""
-    from connector.service.reports import run_report
+    from connector.service.finance_reports import run_report
 
     with plain_errors(as_json):
         application, target = _app_and_entity(entity, read_only=True)

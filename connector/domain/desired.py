@@ -51,7 +51,7 @@ from connector.domain.journals import Bucket, JournalKind, LedgerTarget
 from connector.domain.mapping import CATEGORY_ROLE, Allocation, Category
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
-from connector.domain.policies import Granularity, bucket_period, round_usage
+from connector.domain.posting_buckets import Granularity, bucket_period, round_usage
 from connector.domain.prepaid import DrawDown, UsageItem, draw_fifo, expiries, lot_order
 from connector.domain.revenue import credits_sold
 from connector.domain.trueup import spread_variance

@@ -1,5 +1,5 @@
 """Exports for auditors: everything about one entity's month that an auditor asks for, as CSV files, one JSON
-document, an xlsx workbook (one sheet per table) or an HTML report (`service/report.py`).
+document, an xlsx workbook (one sheet per table) or an HTML report (`service/period_report.py`).
 
 The package: the runs that worked on the period (with their actor, inputs and outcome), the journals with
 their lines (accounts by number and name, class, department, tracking), the posting attempts with ledger
@@ -484,7 +484,7 @@ def write_export(export: PeriodExport, fmt: str, out: Path) -> list[Path]:
 
         return [write_workbook(export, out / f"{stem}.xlsx")]
     if fmt == "html":
-        from connector.service.report import html_report
+        from connector.service.period_report import html_report
 
         path = out / f"{stem}.html"
         path.write_text(html_report(export), encoding="utf-8")

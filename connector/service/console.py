@@ -33,7 +33,7 @@ from connector.domain.errors import InputError
 from connector.domain.journals import Journal
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
-from connector.service.reports import run_report
+from connector.service.finance_reports import run_report
 from connector.store.repositories import StoredJournal, UnitOfWork
 
 COGS, SUSPENSE = "AI COGS", "Suspense (unallocated)"

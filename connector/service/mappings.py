@@ -20,8 +20,9 @@ from sqlalchemy.engine import Engine
 
 from connector.domain.chart import LEDGER_NAMES, LedgerChart, check_targets
 from connector.domain.errors import ConfigError, Problem, Severity, TokenbooksError, errors_only
-from connector.domain.mapping import MappingSet, parse_mapping
+from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import MappingHistory
+from connector.domain.mapping_parser import parse_mapping
 from connector.ledgers.port import Ledger
 from connector.store.repositories import UnitOfWork
 from connector.store.tables import MappingVersionRow

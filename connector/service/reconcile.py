@@ -27,7 +27,7 @@ from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import HistoryClassifier, MappingHistory
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
-from connector.domain.policies import COUNTER_ROLE, round_usage
+from connector.domain.posting_buckets import COUNTER_ROLE, round_usage
 from connector.domain.reconcile import (
     FactVersion,
     InvoiceBreakdown,

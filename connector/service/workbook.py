@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from connector.service.exports import PERCENT_COLUMNS, UNIT_COST_COLUMNS, PeriodExport, Table, flat
+from connector.service.audit_package import PERCENT_COLUMNS, UNIT_COST_COLUMNS, PeriodExport, Table, flat
 
 MONEY = "#,##0.00;-#,##0.00"
 UNIT_COST = "#,##0.00########"

@@ -464,7 +464,7 @@ async def audit_export(ctx: Ctx) -> Response:
 
 
 def _export(app: Any, entity: str, period: Period, fmt: str) -> tuple[str, bytes]:
-    from connector.service.exports import period_export, write_export
+    from connector.service.audit_package import period_export, write_export
     from connector.settings import secret_values
 
     export = period_export(
