@@ -166,7 +166,7 @@ def build(folder: Path, per_day: int, day_facts: int) -> tuple:
 def run(per_day: int = 200, day_facts: int = 33_000, repeat: int = 5) -> dict:
     from starlette.testclient import TestClient
 
-    from connector.web.app import create_console
+    from connector.web.asgi import create_console
 
     with tempfile.TemporaryDirectory(prefix="tokenbooks-bench-console-") as folder:
         app, heavy, seconds = build(Path(folder), per_day, day_facts)

@@ -34,6 +34,7 @@ from connector.ledgers.xero_limits import TenantLimiter
 from connector.ledgers.xero_oauth import SCOPE_SETS, XeroOAuth
 from connector.redaction import remember
 from connector.retrying import RetryPolicy
+from connector.service.alerts import Notifier, raise_alerts
 from connector.service.mappings import load_history, load_mapping
 from connector.service.policies import load_policies, load_policy_history
 from connector.settings import Settings, load_settings, secret_values
@@ -282,7 +283,7 @@ class App:
 
     def _build_ledger(self, entity: str) -> Ledger:
         kind = self.mapping()[0].entity(entity).ledger
-        builders = {
+        builders: dict[str, Callable[[str], Ledger]] = {
             "quickbooks": self._build_quickbooks_ledger,
             "xero": self._build_xero_ledger,
             "beancount": self._build_beancount_ledger,
@@ -379,13 +380,9 @@ class App:
 
     def after_run(self, entity: str) -> list:
         """What the service does after each scheduled run: raise the alerts that are due, and send them."""
-        from connector.service.alerts import raise_alerts
-
         return raise_alerts(self, entity)
 
     def notifier(self):
-        from connector.service.alerts import Notifier
-
         return Notifier.from_settings(self.settings.alerts)
 
 

@@ -33,9 +33,14 @@ from apscheduler.triggers.base import BaseTrigger
 
 from connector.domain.errors import REPORT_HINT, BusyError, TokenbooksError, unexpected_reason
 from connector.domain.periods import Period
+from connector.service.close import close_month
+from connector.service.runs import fail_unfinished
+from connector.service.sync import sync
+from connector.shutdown import stop_on_signals
 from connector.store.connections import lease_owner
 from connector.store.job_claims import JobClaims
 from connector.store.repositories import UnitOfWork
+from connector.web.server import ConsoleServer
 
 log = logging.getLogger("tokenbooks.serve")
 
@@ -174,8 +179,6 @@ def run_job(app: Any, kind: str, entity: str, occurrence: str | None = None) -> 
     except TokenbooksError as exc:
         log.error("%s %s failed: %s", kind, entity, exc)
     except Exception as exc:  # a bug: recorded as a failed run, said plainly, traced at debug level
-        from connector.service.runs import fail_unfinished
-
         fail_unfinished(exc)
         log.error("%s %s failed: %s; %s", kind, entity, unexpected_reason(exc), REPORT_HINT)
     finally:
@@ -193,16 +196,12 @@ def job_occurrence(app: Any, kind: str, entity: str, at: datetime | None = None)
 
 
 def nightly(app: Any, entity: str) -> str:
-    from connector.service.sync import sync
-
     result = sync(app, entity=entity)
     app.after_run(entity)
     return result.status
 
 
 def month_end(app: Any, entity: str) -> str:
-    from connector.service.close import close_month
-
     result = close_month(app, entity=entity, period=closed_period(app, entity))
     app.after_run(entity)
     return result.status
@@ -284,9 +283,6 @@ def next_runs(scheduler: BaseScheduler) -> dict[str, datetime]:
 
 def serve(app: Any, *, on_ready: Callable[[str], None] | None = None) -> None:
     """Run until SIGTERM or SIGINT; then finish or safely stop the run in flight, and return."""
-    from connector.shutdown import stop_on_signals
-    from connector.web.server import ConsoleServer
-
     stop = threading.Event()
     stop_on_signals(app.stopping, then=stop.set)
     scheduler = BackgroundScheduler(timezone=UTC)

@@ -8,15 +8,19 @@ import typer
 
 from connector.cli.base import (
     JsonFlag,
-    _app_for,
     app,
+    app_for,
     console,
     db_app,
     plain_errors,
     print_json,
     print_rows,
 )
-from connector.domain.errors import InputError
+from connector.domain.errors import ConfigError, InputError
+from connector.ledgers.tokens import TokenCipher
+from connector.settings import load_settings
+from connector.store.db import current_revision, describe_url, head_revision, make_engine, upgrade
+from connector.store.repositories import UnitOfWork
 
 # ---------------------------------------------------------------------------------------------- runs, keys
 
@@ -28,10 +32,8 @@ def runs_command(
     as_json: JsonFlag = False,
 ) -> None:
     """The sync log: recent runs with their outcome and reason, or one run's events."""
-    from connector.store.repositories import UnitOfWork
-
     with plain_errors(as_json):
-        application = _app_for(read_only=True)
+        application = app_for(read_only=True)
         with UnitOfWork(application.engine) as uow:
             if run_id:
                 run = _one_run(uow, run_id)
@@ -90,9 +92,6 @@ def _one_run(uow, run_id: str):
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply schema migrations to the database named by TOKENBOOKS_DATABASE_URL (safe to run again)."""
-    from connector.settings import load_settings
-    from connector.store.db import current_revision, describe_url, head_revision, make_engine, upgrade
-
     with plain_errors():
         settings = load_settings()
         engine = make_engine(settings.database_url)
@@ -107,8 +106,6 @@ def db_upgrade() -> None:
 @app.command("keygen")
 def keygen() -> None:
     """Print a new TOKENBOOKS_ENCRYPTION_KEY (it encrypts ledger tokens at rest)."""
-    from connector.ledgers.tokens import TokenCipher
-
     console.print(f"TOKENBOOKS_ENCRYPTION_KEY={TokenCipher.generate_key()}")
 
 
@@ -123,10 +120,8 @@ def keys_rotate(as_json: JsonFlag = False) -> None:
     To change keys: `tokenbooks keygen`, set TOKENBOOKS_ENCRYPTION_KEY=NEW,OLD, run this, then set it to
     NEW alone. Ledgers keep working throughout; nobody reconnects.
     """
-    from connector.domain.errors import ConfigError
-
     with plain_errors(as_json):
-        rotated, unreadable = _app_for().token_vault().rotate_key()  # type: ignore[attr-defined]
+        rotated, unreadable = app_for().token_vault().rotate_key()  # type: ignore[attr-defined]
         if unreadable:
             raise ConfigError(
                 f"{len(unreadable)} connection(s) could not be read with any key, and were left as they were: "

@@ -324,10 +324,10 @@ def _prepaid(inp: BooksInput, usage: dict[Bucket, Decimal], out: Desired) -> Non
     promotional = {(lot.provider, lot.provider_account, lot.pool) for lot in inp.lots if lot.promotional}
     drawn: dict[tuple[str, str, str], list[tuple[Bucket, Decimal]]] = defaultdict(list)
     for bucket, amount in usage.items():
-        pool = (bucket.provider, bucket.provider_account, bucket.pool)
+        drawn_from = (bucket.provider, bucket.provider_account, bucket.pool)
         prepaid = _billing(inp, bucket.provider, bucket.provider_account, bucket.period) is Billing.PREPAID
-        if bucket.pool or prepaid or pool in promotional:
-            drawn[pool].append((bucket, amount))
+        if bucket.pool or prepaid or drawn_from in promotional:
+            drawn[drawn_from].append((bucket, amount))
         else:
             _add(out.amounts, bucket, amount)
     pools = set(drawn) | {(lot.provider, lot.provider_account, lot.pool) for lot in inp.lots}

@@ -196,7 +196,7 @@ def _read_entity(reader: _Reader, entity_id: str, spec: LineDict) -> Entity | No
         ok = False
     if not ok:
         return None
-    return Entity(entity_id, str(spec.get("name", entity_id)), ledger, currency, str(timezone))
+    return Entity(entity_id, str(spec.get("name", entity_id)), str(ledger), currency, str(timezone))
 
 
 def _read_roles(
@@ -234,8 +234,8 @@ def _read_roles(
         if role not in misspelt:  # a misspelt role is reported once, above
             fix = f"add `{role}:` under roles with an account for {', '.join(sorted(ledgers))}"
             reader.problem(node.line, f"roles.{role}", "required role is not bound to an account", fix)
-    for role, targets in result:
-        for ledger in sorted(ledgers - {ledger for ledger, _ in targets}):
+    for role, bound_targets in result:
+        for ledger in sorted(ledgers - {ledger for ledger, _ in bound_targets}):
             if role in REQUIRED_ROLES:
                 reader.problem(
                     node.line_of(role),
@@ -353,7 +353,8 @@ def _read_rules(
             doc.line_of("rules"), "rules", "must be a list of rules", "start each rule with `- id:`"
         )
         return []
-    rules, seen = [], {}
+    rules: list[Rule] = []
+    seen: dict[str, int] = {}
     for index, spec in enumerate(node):
         line = node.line_of(index)
         if not isinstance(spec, LineDict):
@@ -573,7 +574,7 @@ def _read_destination(
 ) -> Destination | None:
     raw = spec.get("category")
     try:
-        category = Category(raw)
+        category = Category(str(raw))
     except ValueError:
         reader.problem(
             spec.line_of("category") if "category" in spec else spec.line,

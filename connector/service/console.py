@@ -33,6 +33,7 @@ from connector.domain.errors import InputError
 from connector.domain.journals import Journal
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
+from connector.service.close import checklist
 from connector.service.finance_reports import run_report
 from connector.store.repositories import StoredJournal, UnitOfWork
 
@@ -156,8 +157,6 @@ class ReconciliationLine:
 def close_checklist(app: Any, entity: str, period: Period) -> Checklist:
     """The close checklist from the store alone: the reconciliation as last run (the ledger is not called:
     `Reconcile now` does that)."""
-    from connector.service.close import checklist
-
     result = checklist(app, entity=entity, period=period, recorder=None, reconcile=False)  # type: ignore[arg-type]
     for line in reconciliation(app, entity, period):
         result.reconciliation.append((line.provider, line.provider_account, line.status))

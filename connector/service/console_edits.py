@@ -24,8 +24,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml import YAML
+
 from connector.domain.errors import ConfigError, InputError, Problem, TokenbooksError, errors_only
-from connector.domain.mapping import Category, MappingSet, MatchKind
+from connector.domain.mapping import CATEGORY_LABELS, Category, MappingSet, MatchKind
 from connector.domain.periods import Period
 from connector.domain.planner import LedgerCalendar
 from connector.domain.policy_file import parse_policies
@@ -207,8 +209,6 @@ def _names_only(rule: Any, project: str) -> bool:
 
 def _targets_of(text: str, rule_id: str) -> dict[str, dict]:
     """The per-ledger blocks (class, department, tracking) a rule of the file writes."""
-    from ruamel.yaml import YAML
-
     document = YAML(typ="safe").load(text)
     for rule in document.get("rules") or []:
         if isinstance(rule, dict) and rule.get("id") == rule_id:
@@ -228,8 +228,6 @@ def _rule_id(mapping: MappingSet, project: str, category: str) -> str:
 
 
 def _label(category: str) -> str:
-    from connector.domain.mapping import CATEGORY_LABELS
-
     try:
         return CATEGORY_LABELS[Category(category)]
     except ValueError:

@@ -9,48 +9,15 @@ number; importing it again replaces it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
-from connector.domain.errors import InputError
 from connector.domain.invoices import Invoice, InvoiceLine
 from connector.domain.periods import Period
 from connector.ledgers.port import Ledger
 from connector.service.runs import Clock
-from connector.sources.focus_files import fingerprint
 from connector.store.repositories import UnitOfWork
 from connector.store.tables import InvoiceRow
-
-INBOX_SUFFIXES = (".csv", ".json")
-
-
-@dataclass
-class InboxReport:
-    imported: list = field(default_factory=list)  # ImportReport of each new file
-    unchanged: list[str] = field(default_factory=list)  # files already imported with the same content
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
-
-
-def import_inbox(ctx, folder: Path, *, entity: str) -> InboxReport:
-    """Import every invoice file in `folder` that has not been imported with the same content before."""
-    from connector.service.imports import import_invoices
-
-    report = InboxReport()
-    if not folder.is_dir():
-        return report
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in INBOX_SUFFIXES):
-        _, sha = fingerprint(path)
-        with UnitOfWork(ctx.engine) as uow:
-            seen = uow.imports.already_imported("invoices", sha)
-        if seen is not None:
-            report.unchanged.append(str(path))
-            continue
-        try:
-            report.imported.append(import_invoices(ctx, path, entity=entity))
-        except InputError as exc:
-            report.failed.append((str(path), str(exc)))
-    return report
 
 
 def import_ledger_bills(

@@ -149,13 +149,13 @@ def role_problems(policies: PolicySet, mapping: MappingSet, text: str = "") -> l
                         f'add `{role}: {{{entity.ledger}: "<account>"}}` under roles',
                     )
                 )
-    for entity in policies.entities:
-        if entity.entity not in {e.id for e in mapping.entities}:
+    for entity_policy in policies.entities:
+        if entity_policy.entity not in {e.id for e in mapping.entities}:
             problems.append(
                 Problem(
                     policies.source,
-                    line_of(entity.entity, text, nested=True),
-                    f"entities.{entity.entity}",
+                    line_of(entity_policy.entity, text, nested=True),
+                    f"entities.{entity_policy.entity}",
                     "this entity is not in the mapping; its policies are never used",
                     "check the entity id against the mapping's entities",
                     Severity.WARNING,

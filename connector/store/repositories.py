@@ -47,6 +47,7 @@ from connector.domain.prepaid import lot_order
 from connector.domain.usage import Usage
 from connector.redaction import redact, redact_data
 from connector.store.bulk import BulkInsert, driver_value, paused_gc, result_converter
+from connector.store.console_reads import ConsoleReads
 from connector.store.tables import (
     AlertRow,
     AllocationRow,
@@ -71,6 +72,7 @@ from connector.store.tables import (
     RunRow,
     UsageRow,
 )
+from connector.store.users import UserRepository
 
 GENESIS_HASH = "0" * 64
 
@@ -1981,9 +1983,6 @@ class UnitOfWork:
         self.customer_credits = CustomerCreditRepository(self.session)
         # policies (issue 5)
         self.policies = PolicyVersionRepository(self.session)
-        # the web console (issue 14); imported here so the console's store stays in its own module
-        from connector.store.console_reads import ConsoleReads
-        from connector.store.users import UserRepository
 
         self.users = UserRepository(self.session)
         self.console = ConsoleReads(self.session)

@@ -16,13 +16,23 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from connector.domain.console import Page
-from connector.domain.errors import InputError
+from connector.domain.errors import BusyError, InputError
 from connector.domain.journals import JournalKind
 from connector.domain.mapping import CATEGORY_LABELS, Category
 from connector.domain.periods import Period, parse_day
 from connector.domain.users import Permission
 from connector.service import console as reads
 from connector.service import console_edits as edits
+from connector.service.approvals import approve as approve_held
+from connector.service.audit import verify_chain
+from connector.service.audit_files import write_export
+from connector.service.audit_package import period_export
+from connector.service.close import close_month
+from connector.service.runs import SilentReporter
+from connector.service.sync import sync
+from connector.service.users import list_users
+from connector.settings import secret_values
+from connector.store.repositories import UnitOfWork
 from connector.web.app import Ctx, view
 from connector.web.policy_notes import policy_notes
 
@@ -181,8 +191,6 @@ async def mappings_history(ctx: Ctx) -> Response:
 
 
 async def _history(ctx: Ctx, which: str) -> Response:
-    from connector.store.repositories import UnitOfWork
-
     def versions() -> list:
         with UnitOfWork(ctx.app.engine) as uow:
             return uow.console.file_versions(which)
@@ -286,10 +294,6 @@ async def run(ctx: Ctx) -> Response:
 
 @view(Permission.SYNC)
 async def run_sync(ctx: Ctx) -> Response:
-    from connector.domain.errors import BusyError
-    from connector.service.runs import SilentReporter
-    from connector.service.sync import sync
-
     acting = reads.acting_as(ctx.app, ctx.user.username)
     try:
         result = await ctx.run(sync, acting, entity=ctx.entity, reporter=SilentReporter())
@@ -361,8 +365,6 @@ async def payload(ctx: Ctx) -> Response:
 
 @view(Permission.APPROVE)
 async def approve(ctx: Ctx) -> Response:
-    from connector.service.approvals import approve as approve_held
-
     key = ctx.request.path_params["key"]
     await ctx.run(
         approve_held,
@@ -398,9 +400,6 @@ async def reconciliation(ctx: Ctx) -> Response:
 
 @view(Permission.CLOSE)
 async def close(ctx: Ctx) -> Response:
-    from connector.domain.errors import BusyError
-    from connector.service.close import close_month
-
     period = _period(ctx.field("period"))
     if period is None:
         raise InputError("which month? the period is empty", fix="pick a month")
@@ -435,8 +434,6 @@ async def audit(ctx: Ctx) -> Response:
 
 @view()
 async def audit_verify(ctx: Ctx) -> Response:
-    from connector.service.audit import verify_chain
-
     report = await ctx.run(verify_chain, ctx.app.engine)
     return ctx.render("_verify.html", report=report)
 
@@ -464,9 +461,6 @@ async def audit_export(ctx: Ctx) -> Response:
 
 
 def _export(app: Any, entity: str, period: Period, fmt: str) -> tuple[str, bytes]:
-    from connector.service.audit_package import period_export, write_export
-    from connector.settings import secret_values
-
     export = period_export(
         app.engine,
         entity=entity,
@@ -488,8 +482,6 @@ def _export(app: Any, entity: str, period: Period, fmt: str) -> tuple[str, bytes
 
 @view()
 async def users(ctx: Ctx) -> Response:
-    from connector.service.users import list_users
-
     found = await ctx.run(list_users, ctx.app.engine)
     return ctx.render("users.html", users=found)
 
