@@ -37,8 +37,8 @@ from connector.domain.credits import CreditLot, default_expiry
 from connector.domain.errors import ConfigError
 from connector.domain.money import currency_code, format_money, parse_amount
 from connector.service import imports
-from connector.service.imports import import_focus, record_credit_lot
-from connector.service.invoices import import_ledger_bills
+from connector.service.imports import focus_options, import_focus, record_credit_lot
+from connector.service.invoices import import_ledger_bills, ledger_vendors
 from connector.service.pull import pull_sources, sources_status
 from connector.store.repositories import UnitOfWork
 
@@ -238,7 +238,8 @@ def import_focus_command(
     """Import a FOCUS 1.0–1.2 export (AWS Bedrock, Azure OpenAI, Vertex AI …); bad rows are quarantined."""
     with plain_errors(as_json):
         application = app_for()
-        options = application.focus_options(
+        options = focus_options(
+            application,
             entity,
             provider=provider,
             account=account,
@@ -303,7 +304,7 @@ def import_bills_command(
     with plain_errors(as_json):
         month = period_option(period)
         application, target = app_and_entity(entity)
-        vendors = application.ledger_vendors()
+        vendors = ledger_vendors(application.settings)
         if not vendors:
             raise ConfigError(
                 "no provider has a ledger vendor name",

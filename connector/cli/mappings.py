@@ -37,7 +37,8 @@ from connector.domain.money import format_money
 from connector.domain.planner import LedgerCalendar
 from connector.service.mapping_file import add_rule, bump_mapping
 from connector.service.mapping_preview import coverage_report, preview_mapping
-from connector.service.mappings import check_mapping_file, load_mapping
+from connector.service.mappings import check_mapping_file, load_mapping, mapping_history
+from connector.service.policies import policy_history
 from connector.settings import load_settings
 from connector.store.repositories import UnitOfWork
 
@@ -203,7 +204,7 @@ def mappings_preview(
     with plain_errors(as_json):
         month = period_option(period)
         application, target = app_and_entity(entity)
-        history = application.mapping_history()
+        history = mapping_history(application)
         proposed, _ = load_mapping(candidate)
         lock = None if offline else application.ledger(target).lock_date()
         report = preview_mapping(
@@ -214,7 +215,7 @@ def mappings_preview(
             period=month,
             calendar=LedgerCalendar(lock, application.locked_behaviour(target)),
             clock=application.clock,
-            policies=application.policy_history(),
+            policies=policy_history(application),
         )
         if offline:
             report.notes.append("offline: the ledger's lock date was not read; journals are dated as if open")
@@ -298,7 +299,7 @@ def mappings_coverage(period: PeriodOption, entity: EntityOption = None, as_json
     with plain_errors(as_json):
         month = period_option(period)
         application, target = app_and_entity(entity, read_only=True)
-        history = application.mapping_history()
+        history = mapping_history(application)
         rows, unmapped = coverage_report(
             application.engine, history=history, entity=target, period=month, clock=application.clock
         )

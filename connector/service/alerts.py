@@ -266,7 +266,7 @@ def _row(alert: Alert, now: Any, run_id: str | None) -> AlertRow:
 
 def send_pending(app: Any) -> list[AlertRow]:
     """Send each stored alert no channel has accepted yet; returns the alerts sent now."""
-    notifier = app.notifier()
+    notifier = Notifier.from_settings(app.settings.alerts)
     if not notifier.channels:
         return []
     sent = []

@@ -33,7 +33,8 @@ from connector.domain.planner import LedgerCalendar
 from connector.domain.policy_file import parse_policies
 from connector.service.mapping_file import bumped_text, rule_added_text, rule_changed_text, write_atomically
 from connector.service.mapping_preview import PreviewReport, preview_mapping
-from connector.service.mappings import check_mapping_text, same_rules
+from connector.service.mappings import check_mapping_text, mapping_history, same_rules
+from connector.service.policies import policy_history
 from connector.service.policies import version_problems as policy_version_problems
 from connector.store.repositories import UnitOfWork
 
@@ -252,13 +253,13 @@ def preview(
         )
     report = preview_mapping(
         app.engine,
-        history=app.mapping_history(),
+        history=mapping_history(app),
         candidate=candidate.mapping,
         entity=entity,
         period=period,
         calendar=LedgerCalendar(lock, app.locked_behaviour(entity)),
         clock=app.clock,
-        policies=app.policy_history(),
+        policies=policy_history(app),
     )
     return report, notes
 

@@ -25,6 +25,7 @@ from connector.domain.finance_figures import (
 from connector.domain.mapping import CATEGORY_LABELS, CATEGORY_ROLE
 from connector.domain.periods import Period
 from connector.service.books import BookOptions, books_input, role_targets
+from connector.service.mappings import mapping_history
 from connector.service.policies import load_policy_history
 from connector.store.repositories import UnitOfWork
 
@@ -97,7 +98,7 @@ def _posted(ctx, entity: str, first: Period, last: Period):
 def _allocations(ctx, entity: str, first: Period, last: Period):
     with UnitOfWork(ctx.engine) as uow:
         stored = uow.facts.current(entity, first.first_day, last.last_day)
-    return ctx.mapping_history().classifier().classify_all(s.fact for s in stored)
+    return mapping_history(ctx).classifier().classify_all(s.fact for s in stored)
 
 
 def _spend(ctx, entity, first, last, by, day) -> list[Row]:

@@ -583,3 +583,15 @@ def import_inbox(ctx, folder: Path, *, entity: str) -> InboxReport:
         except InputError as exc:
             report.failed.append((str(path), str(exc)))
     return report
+
+
+def focus_options(app: Any, entity: str | None = None, **overrides: Any) -> FocusOptions:
+    """How FOCUS files are read: the entity, its timezone and the services filter from settings."""
+    target = entity or app.settings.focus.entity or app.default_entity()
+    services = app.settings.focus.services
+    return FocusOptions(
+        entity=target,
+        timezone=app.mapping()[0].entity(target).timezone,
+        services=None if "*" in services else tuple(services),
+        **overrides,
+    )

@@ -16,6 +16,7 @@ from connector.domain.invoices import Invoice, InvoiceLine
 from connector.domain.periods import Period
 from connector.ledgers.port import Ledger
 from connector.service.runs import Clock
+from connector.settings import Settings
 from connector.store.repositories import UnitOfWork
 from connector.store.tables import InvoiceRow
 
@@ -88,3 +89,12 @@ def invoice_row(invoice: Invoice, clock: Clock) -> InvoiceRow:
         source=invoice.source,
         imported_at=clock(),
     )
+
+
+def ledger_vendors(settings: Settings) -> dict[tuple[str, str], str]:
+    """(provider, account) → the vendor name its bills are entered under in the ledger."""
+    return {
+        (provider, section.organization): section.ledger_vendor
+        for provider, section in settings.provider_sections().items()
+        if section.ledger_vendor
+    }

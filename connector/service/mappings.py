@@ -74,6 +74,20 @@ def refused(path: Path | str, problems: list[Problem], what: str, check: str) ->
 # ---------------------------------------------------------------------------------------------- versions
 
 
+class MappingFileContext(Protocol):
+    """The store, and the mapping file as the application loaded it."""
+
+    engine: Engine
+
+    def mapping(self) -> tuple[MappingSet, str]: ...
+
+
+def mapping_history(ctx: MappingFileContext) -> MappingHistory:
+    """Every mapping version used before, and the current file as the newest (see `load_history`)."""
+    mapping, text = ctx.mapping()
+    return load_history(ctx.engine, mapping, text)
+
+
 def load_history(engine: Engine, current: MappingSet, text: str = "") -> MappingHistory:
     """Every version used before, plus the current file as the newest; refuses a reused or lowered
     version number (ConfigError), because allocations record the version number as their lineage."""

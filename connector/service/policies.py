@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
@@ -20,6 +21,7 @@ from connector.domain.errors import ConfigError, Problem, Severity, errors_only
 from connector.domain.fx import RateTable, parse_rates
 from connector.domain.journals import LedgerTarget
 from connector.domain.mapping import ROLES, Category, MappingSet
+from connector.domain.planner import LockedBehaviour
 from connector.domain.policy_file import parse_policies
 from connector.service.mappings import line_of, number_problems, read_controller_file, refused
 from connector.service.runs import Clock
@@ -71,6 +73,43 @@ def _stored(row: PolicyVersionRow) -> PolicySet:
     if policies is None:
         raise _refused(row.source, errors_only(problems))
     return _comparable(policies)
+
+
+class PolicyFileContext(Protocol):
+    """The store, and the policies file as the application loaded it."""
+
+    engine: Engine
+
+    def policies(self) -> tuple[PolicySet, str]: ...
+
+
+class RunPoliciesContext(Protocol):
+    """The policies file as loaded, and the settings a run applies with it."""
+
+    def policies(self) -> tuple[PolicySet, str]: ...
+
+    def default_posting_mode(self) -> str: ...
+
+    def locked_behaviour(self, entity: str) -> LockedBehaviour: ...
+
+
+def policy_history(ctx: PolicyFileContext) -> PolicyHistory:
+    """Every policies version used before, and the current file as the newest."""
+    return load_policy_history(ctx.engine, *ctx.policies())
+
+
+def policy_inputs(ctx: RunPoliciesContext, entity: str) -> dict:
+    """The accounting policies a run applies to `entity`, as recorded in its audit inputs."""
+    policies, _ = ctx.policies()
+    return {
+        "version": policies.version,
+        "effective_from": policies.effective_from.isoformat(),
+        "source": policies.source,
+        "hash": policies.content_hash,
+        "ledger_mode": ctx.default_posting_mode(),
+        **policies.entity(entity).summary(),
+        "locked_period": ctx.locked_behaviour(entity).value,  # as the run applies it
+    }
 
 
 def load_policy_history(engine: Engine, current: PolicySet, text: str = "") -> PolicyHistory:

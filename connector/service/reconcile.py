@@ -18,7 +18,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
-from connector.domain.accounting_policy import BUILT_IN, PolicyHistory
+from connector.domain.accounting_policy import BUILT_IN, PolicyHistory, PolicySet
 from connector.domain.desired import COST_KINDS, usage_costs
 from connector.domain.errors import TokenbooksError
 from connector.domain.facts import CostBasis
@@ -39,6 +39,8 @@ from connector.domain.reconcile import (
 )
 from connector.ledgers.port import Ledger, LedgerJournal
 from connector.service.books import role_targets
+from connector.service.mappings import mapping_history
+from connector.service.policies import policy_history
 from connector.service.runs import Clock, RunRecorder, exclusive
 from connector.store.repositories import StoredJournal, UnitOfWork, as_utc
 from connector.store.tables import InvoiceRow, ReconciliationRow
@@ -356,11 +358,9 @@ class ReconcileContext(Protocol):
 
     def ledger(self, entity: str) -> Ledger: ...
 
+    def policies(self) -> tuple[PolicySet, str]: ...
+
     def tolerance(self, provider: str) -> Tolerance: ...
-
-    def mapping_history(self) -> MappingHistory: ...
-
-    def policy_history(self) -> PolicyHistory: ...
 
     def sources(self, entity: str) -> list: ...
 
@@ -394,8 +394,8 @@ def reconcile_run(
                 recorder=recorder,
                 clock=ctx.clock,
                 tolerance=ctx.tolerance,
-                history=ctx.mapping_history(),
-                policies=ctx.policy_history(),
+                history=mapping_history(ctx),
+                policies=policy_history(ctx),
                 source_accounts=source_accounts(ctx, entity),
             )
         except TokenbooksError as exc:

@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from connector.domain.errors import TokenbooksError
 from connector.health import NextRuns, health_routes
+from connector.service.users import dummy_hash
 from connector.web import oidc, views
 from connector.web.app import (
     HERE,
@@ -34,6 +35,7 @@ from connector.web.app import (
 
 def create_console(app: Any, *, next_runs: NextRuns | None = None, secret: str | None = None) -> Starlette:
     """The console (and `/healthz`, `/metrics`) for `app`."""
+    dummy_hash()  # made now, so the first sign-in with an unknown name takes as long as any other
     console = Console(app, secret or session_secret(app), oidc.provider_for(app))
     routes = [
         *health_routes(app, next_runs or dict),
