@@ -22,6 +22,7 @@ from connector.domain.facts import Dimensions, Fact
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import MappingHistory
 from connector.domain.mapping_parser import parse_mapping
+from connector.ledgers import registry  # noqa: F401 - registers the ledgers' target shapes, as bootstrap does
 
 FACTS = 1_000_000
 RULES = 200

@@ -42,9 +42,8 @@ from connector.bootstrap import build_app
 from connector.domain.facts import Dimensions, Fact, natural_key
 from connector.domain.periods import Period
 from connector.ledgers.tokens import MemoryVault, TokenManager, TokenSet
-from connector.ledgers.xero import XeroLedger
-from connector.ledgers.xero_limits import TenantLimiter
-from connector.ledgers.xero_oauth import XeroOAuth
+from connector.ledgers.xero.adapter import XeroLedger, xero_limiter
+from connector.ledgers.xero.oauth import XeroOAuth
 from connector.retrying import RetryPolicy
 from connector.sandbox.common import ManualClock
 from connector.sandbox.quickbooks import QuickBooksSandbox
@@ -296,7 +295,7 @@ def _xero(folder: Path, source: SyntheticCosts, database_url: str | None) -> dic
             tenant_id=None,
             timeout=30,
             retry=RetryPolicy(6, sleep=sleep),
-            limiter=TenantLimiter(clock=clock.now, sleep=sleep),
+            limiter=xero_limiter(clock=clock.now, sleep=sleep),
         )
         settings = _settings(folder, database_url)
         app = build_app(

@@ -24,13 +24,13 @@ from connector.domain.periods import Period
 from connector.domain.planner import LockedBehaviour
 from connector.domain.pricing import PriceCatalog
 from connector.domain.reconcile import Tolerance
-from connector.ledgers.beancount import BeancountLedger, BeancountNames
 from connector.ledgers.port import Ledger
-from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth, quickbooks_pacer
+from connector.ledgers.quickbooks.adapter import QuickBooksOAuth
+from connector.ledgers.rate_limits import RateLimiter
+from connector.ledgers.registry import LEDGERS
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
-from connector.ledgers.xero import XeroLedger
-from connector.ledgers.xero_limits import TenantLimiter
-from connector.ledgers.xero_oauth import SCOPE_SETS, XeroOAuth
+from connector.ledgers.xero.adapter import xero_limiter
+from connector.ledgers.xero.oauth import SCOPE_SETS, XeroOAuth
 from connector.redaction import remember
 from connector.retrying import RetryPolicy
 from connector.service.mappings import load_mapping
@@ -75,7 +75,7 @@ class App:
     _catalog: PriceCatalog | None = None
     _ledgers: dict[str, Ledger] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)  # set by `serve` on SIGTERM/SIGINT
-    _xero_limiters: dict[str, TenantLimiter] = field(default_factory=dict)
+    _xero_limiters: dict[str, RateLimiter] = field(default_factory=dict)
 
     @property
     def actor(self) -> str:
@@ -242,54 +242,17 @@ class App:
         return {**self._ledgers, **self.ledger_overrides}
 
     def _build_ledger(self, entity: str) -> Ledger:
-        kind = self.mapping()[0].entity(entity).ledger
-        builders: dict[str, Callable[[str], Ledger]] = {
-            "quickbooks": self._build_quickbooks_ledger,
-            "xero": self._build_xero_ledger,
-            "beancount": self._build_beancount_ledger,
-        }
-        if kind not in builders:
-            raise ConfigError(
-                f"entity {entity!r} posts to {kind}, which this build cannot post to yet",
-                fix="use a quickbooks or xero entity",
-            )
-        return builders[kind](entity)
+        """The adapter of the ledger the mapping names for `entity`, built by its registry entry."""
+        return LEDGERS.entry(self.mapping()[0].entity(entity).ledger).build(self, entity)
 
-    def _tokens(self, ledger: str, entity: str, refresher: Callable) -> TokenManager:
+    def tokens(self, ledger: str, entity: str, refresher: Callable) -> TokenManager:
+        """The token manager of one ledger connection (the vault holds its tokens, encrypted)."""
         return TokenManager(
             self.token_vault(), ledger=ledger, entity=entity, refresher=refresher, clock=self.clock
         )
 
-    def _build_quickbooks_ledger(self, entity: str) -> QuickBooksLedger:
-        qbo = self.settings.quickbooks
-        return QuickBooksLedger(
-            base_url=qbo.base_url,
-            tokens=self._tokens("quickbooks", entity, self.quickbooks_oauth().refresh),
-            minorversion=qbo.minorversion,
-            timeout=qbo.timeout_seconds,
-            retry=RetryPolicy(
-                qbo.max_retries + 1, sleep=self.sleep, throttle_budget=qbo.throttle_budget_seconds
-            ),
-            batch_size=qbo.batch_size,
-            max_lines=qbo.max_lines_per_journal,
-            pacer=quickbooks_pacer(
-                requests_per_minute=qbo.requests_per_minute,
-                batches_per_minute=qbo.batches_per_minute,
-                clock=self.monotonic,
-                sleep=self.sleep,
-            ),
-        )
-
-    def _build_beancount_ledger(self, entity: str) -> BeancountLedger:
-        mapping = self.mapping()[0]
-        company = mapping.entity(entity)
-        return BeancountLedger(
-            data_path(self.settings, "ledgers", f"{entity}.beancount"),
-            title=f"{company.name}: AI spend booked by tokenbooks",
-            currency=company.currency,
-            opened_on=mapping.effective_from,
-            names=BeancountNames.from_mapping(mapping, "beancount"),
-        )
+    def data_path(self, *parts: str) -> Path:
+        return data_path(self.settings, *parts)
 
     def xero_oauth(self) -> XeroOAuth:
         xero = self.settings.xero
@@ -308,33 +271,17 @@ class App:
             clock=self.clock,
         )
 
-    def xero_limiter(self, tenant_id: str) -> TenantLimiter:
+    def xero_limiter(self, tenant_id: str) -> RateLimiter:
         """One limiter per organisation in this process, shared by every ledger that posts to it."""
         if tenant_id not in self._xero_limiters:
             xero = self.settings.xero
-            self._xero_limiters[tenant_id] = TenantLimiter(
+            self._xero_limiters[tenant_id] = xero_limiter(
                 per_minute=xero.calls_per_minute,
                 per_day=xero.calls_per_day,
                 clock=self.clock,
                 sleep=self.sleep,
             )
         return self._xero_limiters[tenant_id]
-
-    def _build_xero_ledger(self, entity: str) -> XeroLedger:
-        xero = self.settings.xero
-        oauth = self.xero_oauth()
-        tokens = self._tokens("xero", entity, oauth.refresh)
-        tenant_id = xero.tenant_id or tokens.current().company_id
-        return XeroLedger(
-            base_url=xero.base_url,
-            tokens=tokens,
-            client_id=oauth.client_id,
-            client_secret=oauth.client_secret,
-            tenant_id=tenant_id,
-            timeout=xero.timeout_seconds,
-            retry=RetryPolicy(xero.max_retries + 1, sleep=self.sleep),
-            limiter=self.xero_limiter(tenant_id),
-        )
 
 
 def _app_credentials(label: str, section: str, settings: Any, where: str) -> tuple[str, str]:

@@ -10,8 +10,11 @@ retriable errors get. A 429 storm therefore makes a run slower, not failed.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from tenacity import (
@@ -28,6 +31,27 @@ from connector.metrics import RETRIES
 T = TypeVar("T")
 
 MAX_WAIT_SECONDS = 120.0  # never wait longer than this for one retry, whatever Retry-After says
+_DELAY_SECONDS = re.compile(r"[0-9]+")
+
+
+def parse_retry_after(
+    value: str | None, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> float | None:  # float ok: seconds
+    """Seconds to wait from a `Retry-After` header (RFC 9110 §10.2.3), for every HTTP client in tokenbooks.
+
+    Either delay-seconds (a non-negative whole number: `120`) or an HTTP-date (`Fri, 31 Dec 1999 23:59:59
+    GMT`, a date already past meaning 0). Anything else — negative, fractional, garbage, a date without
+    a zone — is ignored (None): the caller's own back-off applies instead."""
+    text = (value or "").strip()
+    if _DELAY_SECONDS.fullmatch(text):
+        return float(int(text))  # float ok: seconds
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:  # RFC 5322 "-0000": no zone given, so no way to know when that is
+        return None
+    return max((moment - now()).total_seconds(), 0.0)
 
 
 class RetryPolicy:

@@ -33,7 +33,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from connector.domain.errors import REPORT_HINT, BusyError, TokenbooksError, unexpected_reason
 from connector.domain.periods import Period
-from connector.service.alerts import raise_alerts
+from connector.service.after_run import after_run
 from connector.service.close import close_month
 from connector.service.runs import fail_unfinished
 from connector.service.sync import sync
@@ -198,13 +198,13 @@ def job_occurrence(app: Any, kind: str, entity: str, at: datetime | None = None)
 
 def nightly(app: Any, entity: str) -> str:
     result = sync(app, entity=entity)
-    raise_alerts(app, entity)
+    after_run(app, entity)
     return result.status
 
 
 def month_end(app: Any, entity: str) -> str:
     result = close_month(app, entity=entity, period=closed_period(app, entity))
-    raise_alerts(app, entity)
+    after_run(app, entity)
     return result.status
 
 

@@ -18,6 +18,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import connector.ledgers.registry  # noqa: F401 - registers the ledgers' target shapes, as bootstrap does
+
 POSTGRES_VARIABLE = "TOKENBOOKS_TEST_POSTGRES_URL"
 NO_POSTGRES = (
     f"PostgreSQL variant: set {POSTGRES_VARIABLE}=postgresql://user:password@host:port/database to a "

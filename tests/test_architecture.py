@@ -31,7 +31,7 @@ FORBIDDEN = {
 # (module file, top-level package imported inside a function) → why it is imported late
 LAZY_IMPORTS = {
     (
-        "connector/ledgers/beancount.py",
+        "connector/ledgers/beancount/adapter.py",
         "beancount",
     ): "optional extra `tokenbooks[beancount]`, only to read back",
     ("connector/sources/focus_files.py", "pyarrow"): "heavy (about 0.3 s), only for Parquet FOCUS exports",

@@ -18,9 +18,8 @@ import requests
 
 from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerTarget
 from connector.ledgers.tokens import MemoryVault, TokenManager, TokenSet, TokenVault
-from connector.ledgers.xero import XeroLedger
-from connector.ledgers.xero_limits import TenantLimiter
-from connector.ledgers.xero_oauth import SCOPE_SETS, XeroOAuth
+from connector.ledgers.xero.adapter import XeroLedger, xero_limiter
+from connector.ledgers.xero.oauth import SCOPE_SETS, XeroOAuth
 from connector.retrying import RetryPolicy
 from connector.sandbox.common import FaultPlan, ManualClock, loads_exact
 from connector.sandbox.xero import XeroSandbox
@@ -95,7 +94,7 @@ class XeroRig:
             tenant_id=tenant_id,
             timeout=timeout,
             retry=RetryPolicy(attempts, sleep=self.sleep),
-            limiter=TenantLimiter(clock=self.now, sleep=self.sleep),
+            limiter=xero_limiter(clock=self.now, sleep=self.sleep),
             chunk_size=chunk_size,
         )
 

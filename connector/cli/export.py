@@ -18,7 +18,7 @@ from connector.cli.base import (
     plain_errors,
     print_json,
 )
-from connector.ledgers.beancount import write_atomically
+from connector.ledgers.beancount.adapter import write_atomically
 from connector.service.beancount_export import export_beancount
 
 # ----------------------------------------------------------------------------------------------- export

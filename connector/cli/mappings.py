@@ -35,6 +35,7 @@ from connector.domain.mapping import CATEGORY_LABELS
 from connector.domain.mapping_schema import mapping_schema
 from connector.domain.money import format_money
 from connector.domain.planner import LedgerCalendar
+from connector.ledgers import registry  # noqa: F401 - the registered ledgers' targets are in the schema
 from connector.service.mapping_file import add_rule, bump_mapping
 from connector.service.mapping_preview import coverage_report, preview_mapping
 from connector.service.mappings import check_mapping_file, load_mapping, mapping_history

@@ -29,7 +29,7 @@ from connector.domain.errors import ConfigError, TokenbooksError
 from connector.logs import configure_logging
 from connector.redaction import redact
 from connector.scheduler import job_specs, serve
-from connector.service.alerts import raise_alerts
+from connector.service.after_run import after_run
 from connector.service.approvals import approve
 from connector.service.audit import trace, verify_chain
 from connector.service.audit_files import FORMATS, write_export
@@ -254,7 +254,7 @@ app.add_typer(alerts_app, name="alerts")
 def raise_alerts_after_run(application: Any, entity: str) -> None:
     """After a run from the command line (cron, systemd, Kubernetes): raise and send due alerts."""
     try:
-        raise_alerts(application, entity)
+        after_run(application, entity)
     except TokenbooksError as exc:  # an alert problem must not hide the run's own outcome
         errors.print(f"[yellow]Alerts not checked:[/] {exc}", highlight=False)
 
@@ -299,7 +299,7 @@ def alerts_check(entity: EntityOption = None, as_json: JsonFlag = False) -> None
     """Look for alerts now and send the new ones (the service does this after every run)."""
     with plain_errors(as_json):
         application, target = app_and_entity(entity)
-        sent = raise_alerts(application, target)
+        sent = after_run(application, target)
     if as_json:
         print_json(
             [{"kind": a.kind, "subject": a.subject, "period": a.period, "sent_to": a.channels} for a in sent]

@@ -15,30 +15,20 @@ from datetime import datetime
 
 from connector.domain.errors import Problem
 from connector.domain.journals import LedgerTarget
+from connector.domain.ledger_targets import TARGETS
 from connector.domain.mapping import CATEGORY_ROLE, Destination, MappingSet
 
-LEDGER_NAMES = {"quickbooks": "QuickBooks", "xero": "Xero"}
 
-# Accounts a ledger refuses on tokenbooks' journal lines (erps.md): QuickBooks wants a vendor on an A/P
-# line and a customer on an A/R line (JournalEntryLineDetail.Entity), and tokenbooks' journals name
-# neither; Xero refuses manual journal lines on system accounts (AR, AP, retained earnings …), bank and
-# inventory accounts.
-QBO_NEEDS_A_NAME = {"Accounts Payable": "a vendor", "Accounts Receivable": "a customer"}
-XERO_NOT_JOURNALABLE = {"BANK": "a bank account", "INVENTORY": "an inventory account"}
+def ledger_title(ledger: str) -> str:
+    """A ledger as people write it ("QuickBooks"), from its registered target shape."""
+    shape = TARGETS.get(ledger)
+    return shape.title if shape else ledger
 
 
 def unjournalable(account: LedgerAccount, ledger: str) -> str:
-    """Why the ledger refuses this account on a tokenbooks journal line ("" when it does not)."""
-    if ledger == "quickbooks" and account.type in QBO_NEEDS_A_NAME:
-        return (
-            f"is an {account.type} account: QuickBooks refuses a journal line on it without "
-            f"{QBO_NEEDS_A_NAME[account.type]}, and tokenbooks' journals name none"
-        )
-    if ledger == "xero" and account.system:
-        return f"is a Xero system account ({account.system}): Xero refuses it on manual journal lines"
-    if ledger == "xero" and account.type in XERO_NOT_JOURNALABLE:
-        return f"is {XERO_NOT_JOURNALABLE[account.type]}: Xero refuses it on manual journal lines"
-    return ""
+    """Why the ledger refuses this account on a tokenbooks journal line ("" when it does not): its rule."""
+    shape = TARGETS.get(ledger)
+    return shape.refuses_account(account) if shape else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +121,7 @@ class _Checker:
         self.source = source
         self.chart = chart
         self.entity = entity
-        self.ledger = LEDGER_NAMES.get(chart.ledger, chart.ledger)
+        self.ledger = ledger_title(chart.ledger)
         self.problems: list[Problem] = []
         self._seen: set[tuple[int, str, str]] = set()
 
@@ -190,7 +180,7 @@ class _Checker:
             return
         what = _option_word(kind, self.chart.ledger)
         option = self.chart.option(kind, name)
-        if option is None and self.chart.ledger == "xero" and kind not in self.chart.kinds():
+        if option is None and _tracks(self.chart.ledger) and kind not in self.chart.kinds():
             self._problem(
                 line,
                 where,
@@ -207,7 +197,8 @@ class _Checker:
                 "`tokenbooks mappings check --refresh`",
             )
         elif not option.active:
-            state = "archived" if self.chart.ledger == "xero" else "inactive"
+            shape = TARGETS.get(self.chart.ledger)
+            state = shape.inactive_word if shape else "inactive"
             self._problem(
                 line,
                 where,
@@ -230,8 +221,14 @@ class _Checker:
         self.problems.append(Problem(self.source, str(line) if line else "", where, message, fix))
 
 
+def _tracks(ledger: str) -> bool:
+    """Whether the ledger's lines carry tracking categories (whose options a mapping names)."""
+    shape = TARGETS.get(ledger)
+    return shape is not None and "tracking" in shape.extras
+
+
 def _option_word(kind: str, ledger: str) -> str:
-    if ledger == "xero":
+    if _tracks(ledger):
         return f"{kind} tracking option"
     return {"class": "class", "department": "department"}.get(kind, kind)
 

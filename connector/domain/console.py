@@ -69,6 +69,8 @@ class JournalSummary:
 
 @dataclass(frozen=True, slots=True)
 class PayloadDetail:
+    """A provider's raw payload as received: the end of every lineage (console and `audit trace`)."""
+
     id: int
     source: str
     endpoint: str

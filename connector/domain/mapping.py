@@ -72,9 +72,6 @@ ROLES: dict[str, str] = {
 
 REQUIRED_ROLES = ("ai_cogs", "rnd", "sales_marketing", "g_and_a", "accrued_ai_costs", "suspense")
 
-LEDGERS = ("quickbooks", "xero", "beancount")
-# A beancount account: a root, then components starting with a capital or a digit (beancount's grammar).
-BEANCOUNT_ACCOUNT = re.compile(r"^(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9-]*)+$")
 
 # What a rule may test, beyond tags ("tags:" or "tag:<name>").
 MATCHABLE = (

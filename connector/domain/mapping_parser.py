@@ -17,11 +17,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connector.domain.errors import Problem, errors_only
 from connector.domain.journals import LedgerTarget
+from connector.domain.ledger_targets import TARGETS
 from connector.domain.mapping import (
-    BEANCOUNT_ACCOUNT,
     CATEGORY_ROLE,
     HUNDRED,
-    LEDGERS,
     MATCHABLE,
     REQUIRED_ROLES,
     ROLES,
@@ -103,8 +102,8 @@ def _provider_values(rules: Iterable[Rule]) -> Iterator[tuple[str | None, int, s
 
 _SEE_EXAMPLE = "compare with mappings/example.yaml and docs/mapping-guide.md"
 _TOP_KEYS = ("mapping_version", "effective_from", "change_note", "entities", "roles", "rules", "suspense")
-_RULE_KEYS = ("id", "description", "when", "category", "split", *LEDGERS)
-_SPLIT_KEYS = ("percent", "category", *LEDGERS)
+_RULE_KEYS = ("id", "description", "when", "category", "split")  # and a target per ledger (`TARGETS`)
+_SPLIT_KEYS = ("percent", "category")
 _ENTITY_KEYS = ("name", "ledger", "currency", "timezone")
 
 
@@ -163,18 +162,18 @@ def _declared_ledgers(document: LineDict) -> set[str]:
     still checked for that ledger, and no other ledger is asked for)."""
     node = document.get("entities")
     specs = node.values() if isinstance(node, LineDict) else ()
-    return {str(s.get("ledger")) for s in specs if isinstance(s, LineDict) and s.get("ledger") in LEDGERS}
+    return {str(s.get("ledger")) for s in specs if isinstance(s, LineDict) and s.get("ledger") in TARGETS}
 
 
 def _read_entity(reader: _Reader, entity_id: str, spec: LineDict) -> Entity | None:
     ok = True
     ledger = spec.get("ledger")
-    if ledger not in LEDGERS:
+    if ledger not in TARGETS:
         reader.problem(
             spec.line_of("ledger"),
             f"entities.{entity_id}.ledger",
             f"{ledger!r} is not a ledger tokenbooks posts to",
-            f"use one of: {', '.join(LEDGERS)}",
+            f"use one of: {', '.join(TARGETS.names())}",
         )
         ok = False
     currency = spec.get("currency", "USD")
@@ -252,12 +251,12 @@ def _read_role_targets(reader: _Reader, role: str, spec: Any, line: int) -> dict
         return {}
     targets = {}
     for ledger, value in spec.items():
-        if ledger not in LEDGERS:
+        if ledger not in TARGETS:
             reader.problem(
                 spec.line_of(ledger),
                 f"roles.{role}.{ledger}",
                 "unknown ledger",
-                f"use one of: {', '.join(LEDGERS)}",
+                f"use one of: {', '.join(TARGETS.names())}",
             )
             continue
         target = _read_target(reader, f"roles.{role}.{ledger}", ledger, value, spec.line_of(ledger), None)
@@ -280,8 +279,8 @@ def _read_target(
     if not isinstance(value, LineDict):
         reader.problem(line, where, f"{value!r} is not an account or target", "write an account or a mapping")
         return None
-    allowed = ("account", "class", "department") if ledger == "quickbooks" else ("account", "tracking")
-    _check_known_keys(reader, value, allowed, where)
+    shape = TARGETS.get(ledger)
+    _check_known_keys(reader, value, shape.keys if shape else ("account",), where)
     account = value.get("account", default.account if default else None)
     if account is None or isinstance(account, bool):
         reader.problem(
@@ -290,7 +289,7 @@ def _read_target(
         return None
     if not _account_fits(reader, where, ledger, account, line):
         return None
-    tracking = _read_tracking(reader, where, value)
+    tracking = _read_tracking(reader, where, value, shape.max_tracking if shape else 0)
     try:
         return LedgerTarget(
             account=str(account),
@@ -304,20 +303,21 @@ def _read_target(
 
 
 def _account_fits(reader: _Reader, where: str, ledger: str, account: Any, line: int) -> bool:
-    """Every account reference is fine to QuickBooks and Xero (checked against their chart later); a
-    beancount account must follow beancount's grammar."""
-    if ledger != "beancount" or BEANCOUNT_ACCOUNT.match(str(account)):
+    """An account reference must follow the ledger's grammar where it has one (its `TargetShape`); whether
+    the account exists is checked against the ledger's chart later."""
+    shape = TARGETS.get(ledger)
+    if shape is None or shape.account_fits(str(account)):
         return True
     reader.problem(
         line,
         f"{where}.account",
-        f"{account!r} is not a beancount account name",
-        "write e.g. `Expenses:AI:COGS` (a root, then capitalised components joined by ':')",
+        f"{account!r} is not a {shape.ledger} account name",
+        shape.account_example,
     )
     return False
 
 
-def _read_tracking(reader: _Reader, where: str, value: LineDict) -> tuple[tuple[str, str], ...]:
+def _read_tracking(reader: _Reader, where: str, value: LineDict, most: int) -> tuple[tuple[str, str], ...]:
     tracking = value.get("tracking")
     if tracking is None:
         return ()
@@ -329,12 +329,12 @@ def _read_tracking(reader: _Reader, where: str, value: LineDict) -> tuple[tuple[
             "write e.g. `tracking: {Product: Support Assistant}`",
         )
         return ()
-    if len(tracking) > 2:
+    if len(tracking) > most:
         reader.problem(
             value.line_of("tracking"),
             f"{where}.tracking",
-            f"{len(tracking)} tracking categories; Xero allows at most two per line",
-            "keep two tracking categories",
+            f"{len(tracking)} tracking categories; the ledger allows at most {most} per line",
+            f"keep {most} tracking categories",
         )
         return ()
     return tuple((str(k), str(v)) for k, v in tracking.items())
@@ -386,7 +386,7 @@ def _read_rule(
     ledgers: set[str],
 ) -> Rule | None:
     before = len(reader.problems)
-    _check_known_keys(reader, spec, _RULE_KEYS, f"rule {spec.get('id', index)}")
+    _check_known_keys(reader, spec, (*_RULE_KEYS, *TARGETS.names()), f"rule {spec.get('id', index)}")
     rule_id = spec.get("id")
     if not isinstance(rule_id, str) or not rule_id.strip() or rule_id == SUSPENSE_RULE_ID:
         reader.problem(
@@ -529,7 +529,7 @@ def _read_destinations(
                 line, f"{rule_id}.split[{index}]", "must be a mapping", "write {percent, category}"
             )
             continue
-        _check_known_keys(reader, part, _SPLIT_KEYS, f"split of rule {rule_id}")
+        _check_known_keys(reader, part, (*_SPLIT_KEYS, *TARGETS.names()), f"split of rule {rule_id}")
         percent = _read_percent(reader, part, f"{rule_id}.split[{index}]")
         if percent is None:
             continue
@@ -609,7 +609,7 @@ def _read_destination(
         targets[ledger] = target
     if len(targets) != len(ledgers):
         return None
-    overrides = [spec.line_of(ledger) for ledger in LEDGERS if ledger in spec]
+    overrides = [spec.line_of(ledger) for ledger in TARGETS.names() if ledger in spec]
     line = overrides[0] if overrides else spec.line_of("category")
     return Destination(percent, category, tuple(sorted(targets.items())), line=line)
 

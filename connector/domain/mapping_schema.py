@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.domain.mapping import LEDGERS, MATCHABLE, REQUIRED_ROLES, ROLES, Category
+from connector.domain.ledger_targets import TARGETS, TargetShape
+from connector.domain.mapping import MATCHABLE, REQUIRED_ROLES, ROLES, Category
 
 SCHEMA_ID = "https://tokenbooks.dev/schemas/mapping.schema.json"
 
@@ -45,8 +46,7 @@ def mapping_schema() -> dict[str, Any]:
         },
         "$defs": {
             "account": {"type": ["string", "integer"], "description": "Account number, name or code."},
-            "quickbooks_target": _quickbooks_target(),
-            "xero_target": _xero_target(),
+            **{f"{shape.ledger}_target": _target(shape) for shape in TARGETS},
             "condition": _condition(),
             "rule": _rule(),
             "split_line": _split_line(),
@@ -65,7 +65,7 @@ def _entities() -> dict[str, Any]:
             "required": ["ledger"],
             "properties": {
                 "name": {"type": "string"},
-                "ledger": {"enum": list(LEDGERS)},
+                "ledger": {"enum": list(TARGETS.names())},
                 "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
                 "timezone": {"type": "string", "description": "IANA name, e.g. America/New_York."},
             },
@@ -79,8 +79,7 @@ def _roles() -> dict[str, Any]:
         "additionalProperties": False,
         "minProperties": 1,
         "properties": {
-            "quickbooks": {"$ref": "#/$defs/quickbooks_target"},
-            "xero": {"$ref": "#/$defs/xero_target"},
+            **_ledger_targets(),
         },
     }
     return {
@@ -92,29 +91,20 @@ def _roles() -> dict[str, Any]:
     }
 
 
-def _quickbooks_target() -> dict[str, Any]:
-    return _target(
-        "A QuickBooks account, or {account, class, department}.",
-        {"class": {"type": "string"}, "department": {"type": "string"}},
-    )
+def _ledger_targets() -> dict[str, Any]:
+    """A target per registered ledger (`<ledger>: <target>`)."""
+    return {name: {"$ref": f"#/$defs/{name}_target"} for name in TARGETS.names()}
 
 
-def _xero_target() -> dict[str, Any]:
-    tracking = {"type": "object", "maxProperties": 2, "additionalProperties": {"type": "string"}}
-    return _target(
-        "A Xero account code, or {account, tracking: {Category: Option}} (two at most).",
-        {"tracking": tracking},
-    )
-
-
-def _target(description: str, extras: dict[str, Any]) -> dict[str, Any]:
-    """An account on its own, or an object naming the account (optional: the role's) and the extras."""
+def _target(shape: TargetShape) -> dict[str, Any]:
+    """An account on its own, or an object naming the account (optional: the role's) and the ledger's extras."""
+    account: dict[str, Any] = {"$ref": "#/$defs/account"}
     detailed = {
         "type": "object",
         "additionalProperties": False,
-        "properties": {"account": {"$ref": "#/$defs/account"}, **extras},
+        "properties": {"account": account, **shape.schema.get("properties", {})},
     }
-    return {"description": description, "oneOf": [{"$ref": "#/$defs/account"}, detailed]}
+    return {"description": shape.schema.get("description", shape.title), "oneOf": [account, detailed]}
 
 
 def _condition() -> dict[str, Any]:
@@ -160,8 +150,7 @@ def _rule() -> dict[str, Any]:
             },
             "category": {"enum": [c.value for c in Category]},
             "split": {"type": "array", "minItems": 2, "items": {"$ref": "#/$defs/split_line"}},
-            "quickbooks": {"$ref": "#/$defs/quickbooks_target"},
-            "xero": {"$ref": "#/$defs/xero_target"},
+            **_ledger_targets(),
         },
     }
 
@@ -174,8 +163,7 @@ def _split_line() -> dict[str, Any]:
         "properties": {
             "percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
             "category": {"enum": [c.value for c in Category]},
-            "quickbooks": {"$ref": "#/$defs/quickbooks_target"},
-            "xero": {"$ref": "#/$defs/xero_target"},
+            **_ledger_targets(),
         },
     }
 
@@ -186,7 +174,6 @@ def _destination_overrides(description: str) -> dict[str, Any]:
         "additionalProperties": False,
         "description": description,
         "properties": {
-            "quickbooks": {"$ref": "#/$defs/quickbooks_target"},
-            "xero": {"$ref": "#/$defs/xero_target"},
+            **_ledger_targets(),
         },
     }

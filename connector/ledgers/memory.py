@@ -1,6 +1,7 @@
 """An in-memory ledger: the fake that service tests use where the sandboxes would only add time.
 
-It keeps the rules that matter to the service: a key is held once, a locked date is refused, accounts
+It keeps the rules that matter to the service: a key is held once (a second post of it is settled by the
+shared settle step: the same content is FOUND, other content refused), a locked date is refused, accounts
 must exist and be active, and every journal must balance. Faults can be scripted per call.
 """
 
@@ -11,9 +12,10 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
-from connector.domain.journals import Journal
+from connector.domain.journals import Journal, check_journal
 from connector.ledgers.port import (
     CurrencySetup,
+    Held,
     LedgerAccount,
     LedgerBill,
     LedgerJournal,
@@ -24,6 +26,7 @@ from connector.ledgers.port import (
     PostResult,
     TrackingOption,
 )
+from connector.ledgers.settle import decide
 
 
 class MemoryLedger:
@@ -71,8 +74,16 @@ class MemoryLedger:
         return list(self.options)
 
     def find(self, key: str) -> LedgerJournal | None:
+        return self.find_many([key]).get(key)
+
+    def find_many(self, keys: Sequence[str]) -> dict[str, LedgerJournal]:
         self.stats.read_calls += 1
-        return self.journals.get(key)
+        return {key: self.journals[key] for key in keys if key in self.journals}
+
+    def held(self, journal: Journal) -> Held:
+        return Held.of(
+            journal.key, journal.txn_date, [(ln.target.account, ln.amount) for ln in journal.lines]
+        )
 
     def read_back(self, first_day: date, last_day: date) -> list[LedgerJournal]:
         self.stats.read_calls += 1
@@ -84,6 +95,8 @@ class MemoryLedger:
     # ------------------------------------------------------------------------------------------ writes
 
     def post(self, requests: Sequence[PostRequest]) -> list[PostResult]:
+        for request in requests:  # an unbalanced journal is a bug: nothing of the request is applied
+            check_journal(request.journal)
         return [self._post_one(r.journal) for r in requests]
 
     def _post_one(self, journal: Journal) -> PostResult:
@@ -97,25 +110,26 @@ class MemoryLedger:
             return PostResult(
                 journal.key, PostOutcome.REJECTED, message="injected rejection", error_class="Rejected"
             )
-        if journal.key in self.journals:
-            return PostResult(
-                journal.key, PostOutcome.REJECTED, message="duplicate key", error_class="DuplicateKey"
-            )
+        if journal.key in self.journals:  # the shared settle step: same content posted, else refused
+            return decide([self.held(journal)], self.journals, ledger=self.name)[0].result()
         if self.lock and journal.txn_date <= self.lock:
             return PostResult(
                 journal.key,
                 PostOutcome.REJECTED,
-                message=f"period locked through {self.lock}",
+                message=f"journal {journal.key} is dated {journal.txn_date}, in a period locked through "
+                f"{self.lock}; it was not posted",
                 error_class="LockedPeriod",
             )
         known = {ref: a for a in self.accounts for ref in a.references()}
-        for line in journal.lines:
+        for number, line in enumerate(journal.lines, start=1):
             account = known.get(line.target.account)
             if account is None or not account.active:
+                problem = "has no account" if account is None else "has an inactive account"
                 return PostResult(
                     journal.key,
                     PostOutcome.REJECTED,
-                    message=f"account {line.target.account} missing or inactive",
+                    message=f"journal {journal.key} line {number}: the ledger {problem} {line.target.account!r}"
+                    " (fix: create or reactivate it, or correct the mapping)",
                     error_class="Rejected",
                 )
         ledger_id = str(self._next_id)

@@ -18,6 +18,7 @@ from connector.domain.journals import Journal
 
 __all__ = [
     "CurrencySetup",
+    "Held",
     "Ledger",
     "LedgerAccount",
     "LedgerBill",
@@ -53,6 +54,19 @@ class LedgerJournal:
     @property
     def debit_total(self) -> Decimal:
         return sum((line.amount for line in self.lines if line.amount > 0), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A journal as a ledger would hold it once posted: what a lookup's answer is compared with."""
+
+    key: str
+    txn_date: date
+    postings: tuple[tuple[str, Decimal], ...]  # sorted (account as the ledger names it, signed amount)
+
+    @classmethod
+    def of(cls, key: str, txn_date: date, postings: Sequence[tuple[str, Decimal]]) -> Held:
+        return cls(key, txn_date, tuple(sorted(postings)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +165,14 @@ class Ledger(Protocol):
     def tracking(self) -> list[TrackingOption]: ...
 
     def find(self, key: str) -> LedgerJournal | None: ...
+
+    # the journals held under these keys (as few calls as the ledger allows): the lookup that settles an
+    # uncertain write and that runs before any journal is sent (`connector.ledgers.settle`)
+    def find_many(self, keys: Sequence[str]) -> dict[str, LedgerJournal]: ...
+
+    # the journal as this ledger would hold it (accounts as the ledger names them), to compare with what a
+    # lookup found; raises `Rejected` when the journal cannot be translated (an account missing …)
+    def held(self, journal: Journal) -> Held: ...
 
     def post(self, requests: Sequence[PostRequest]) -> list[PostResult]: ...
 

@@ -24,7 +24,7 @@ from connector.bootstrap import App, build_app
 from connector.domain.periods import Period
 from connector.domain.reconcile import ReconResult
 from connector.domain.users import Role
-from connector.ledgers.quickbooks import QuickBooksOAuth
+from connector.ledgers.quickbooks.adapter import QuickBooksOAuth
 from connector.ledgers.tokens import MemoryVault
 from connector.sandbox.demo_data import DEMO_ENTITY, DEMO_ORGANIZATION, DEMO_PERIOD, invoice_total
 from connector.sandbox.openai_replay import DEMO_ADMIN_KEY, OpenAIReplay

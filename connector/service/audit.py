@@ -19,12 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from connector.domain.console import PayloadDetail
 from connector.domain.errors import InputError
 from connector.domain.journals import Bucket
 from connector.domain.money import ZERO
 from connector.store.commitments import CommitmentRepository
+from connector.store.console_reads import payload_detail
 from connector.store.repositories import GENESIS_HASH, UnitOfWork, row_hash
-from connector.store.tables import EventRow, FactRow, RawPayloadRow
+from connector.store.tables import EventRow, FactRow
 
 # ------------------------------------------------------------------------------------------------ verify
 
@@ -194,17 +196,6 @@ def _check_head(report: ChainReport, last_id: int, last_hash: str, count: int) -
 
 
 @dataclass(frozen=True, slots=True)
-class TracedPayload:
-    id: int
-    source: str
-    endpoint: str
-    request: dict
-    sha256: str
-    fetched_at: datetime
-    body: str
-
-
-@dataclass(frozen=True, slots=True)
 class TracedFact:
     id: int
     natural_key: str
@@ -218,7 +209,7 @@ class TracedFact:
     cost_basis: str
     dimensions: dict
     pulled_at: datetime
-    payload: TracedPayload | None
+    payload: PayloadDetail | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,9 +318,5 @@ def _fact(uow: UnitOfWork, fact_id: int) -> TracedFact:
         cost_basis=row.cost_basis,
         dimensions=row.dimensions,
         pulled_at=row.pulled_at,
-        payload=_payload(payload) if payload else None,
+        payload=payload_detail(payload) if payload else None,
     )
-
-
-def _payload(row: RawPayloadRow) -> TracedPayload:
-    return TracedPayload(row.id, row.source, row.endpoint, row.request, row.sha256, row.fetched_at, row.body)  # type: ignore[arg-type]

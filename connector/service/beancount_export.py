@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from connector.domain.mapping import MappingSet
 from connector.domain.periods import Period
-from connector.ledgers.beancount import BeancountNames, Document, Posted, balances
+from connector.ledgers.beancount.adapter import BeancountNames, Document, Posted, balances
 from connector.store.repositories import UnitOfWork
 
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from connector.domain.accounting_policy import BUILT_IN, FxSource, PolicyHistory, PostingMode
-from connector.domain.chart import LEDGER_NAMES
+from connector.domain.chart import ledger_title
 from connector.domain.desired import (
     COST_KINDS,
     DERIVED_KINDS,
@@ -133,7 +133,7 @@ def book_options(
         local_day(now, company.timezone),
         home=company.currency,
         posting_mode=policy.posting_mode or PostingMode(default_mode),
-        ledger_name=LEDGER_NAMES.get(ledger.name, ledger.name),
+        ledger_name=ledger_title(ledger.name),
         drafts=ledger.supports_drafts,
         currency_plan=currency_plan,
         rates_hash=rates_hash(policies.current, entity),

@@ -23,11 +23,11 @@ from urllib.parse import urlparse
 
 from connector.domain.errors import ConfigError, InputError, ReconnectNeeded
 from connector.ledgers.oauth_flow import Ask, authorize, is_ip_address
-from connector.ledgers.qbo_client import company_name
+from connector.ledgers.quickbooks.client import company_name
+from connector.ledgers.registry import LEDGERS
 from connector.ledgers.tokens import UNREADABLE, UNREADABLE_FIX, TokenSet
-from connector.ledgers.xero_oauth import XeroConnection, choose_tenant
+from connector.ledgers.xero.oauth import XeroConnection, choose_tenant
 
-CONNECTABLE = ("quickbooks", "xero")
 # Xero does not say when a refresh token dies: 60 days after its last use (erps.md §6.2).
 REFRESH_LIFETIME = {"xero": timedelta(days=60)}
 EXPIRING_WITHIN = timedelta(days=14)
@@ -171,8 +171,8 @@ def _text_field(document: Mapping[str, Any], *names: str) -> str:
 
 
 def _check_entity(app: ConnectApp, ledger: str, entity: str) -> None:
-    if ledger not in CONNECTABLE:
-        raise ConfigError(f"cannot connect {ledger!r}", fix=f"use one of: {', '.join(CONNECTABLE)}")
+    if ledger not in LEDGERS.connectable():
+        raise ConfigError(f"cannot connect {ledger!r}", fix=f"use one of: {', '.join(LEDGERS.connectable())}")
     mapping, _ = app.mapping()
     try:
         books_into = mapping.entity(entity).ledger

@@ -11,13 +11,16 @@ are recorded with their name as the actor.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from connector.domain.chart import LedgerChart
 from connector.domain.close import Checklist
 from connector.domain.console import (
     AlertSummary,
@@ -29,14 +32,17 @@ from connector.domain.console import (
     PayloadDetail,
     RunSummary,
 )
-from connector.domain.errors import InputError
+from connector.domain.errors import InputError, TokenbooksError
 from connector.domain.journals import Journal
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.service.close import checklist
 from connector.service.finance_reports import run_report
+from connector.store.console_summaries import checklist_data, checklist_from_data
 from connector.store.repositories import StoredJournal, UnitOfWork
 
+log = logging.getLogger("tokenbooks.console")
+T = TypeVar("T")
 COGS, SUSPENSE = "AI COGS", "Suspense (unallocated)"
 OPEX = ("R&D", "Sales & Marketing", "G&A")
 SERIES = (COGS, *OPEX, SUSPENSE)  # the overview chart's series, in the order a P&L reads
@@ -87,6 +93,7 @@ class Overview:
     close_period: Period
     blockers: list[Any] = field(default_factory=list)
     held: int = 0
+    close_computed_at: datetime | None = None  # when the close checklist was computed (stored after runs)
 
     @property
     def series(self) -> list[str]:
@@ -100,19 +107,18 @@ def overview(app: Any, entity: str, months: int = 12) -> Overview:
     first = last
     for _ in range(months - 1):
         first = first.previous()
-    report = run_report(app, "spend", entity=entity, first=first, last=last)
-    by_month: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
-    for row in report.rows:
-        month, label, _currency = row.keys
-        series = label if label in SERIES else "Other"
-        by_month[month][series] += row.figures[0] or ZERO
-    spend, period = [], first
-    while period <= last:
-        amounts = by_month.get(str(period), {})
-        spend.append(SpendMonth(str(period), {s: amounts.get(s, ZERO) for s in (*SERIES, "Other")}))
-        period = period.next()
+    stamp = books_stamp(app, entity)
+    spend, _ = stored(
+        app,
+        entity,
+        f"spend:{first}..{last}",
+        stamp,
+        lambda: spend_by_month(app, entity, first, last),
+        encode=lambda months: [[m.month, {s: str(a) for s, a in m.by_series.items()}] for m in months],
+        decode=lambda data: [SpendMonth(m, {s: Decimal(a) for s, a in by.items()}) for m, by in data],
+    )
     close = last.previous()
-    checklist = close_checklist(app, entity, close)
+    checklist, computed_at = close_checklist(app, entity, close, stamp)
     with UnitOfWork(app.engine) as uow:
         last_sync = uow.console.last_run(entity, "sync")
         runs, _ = uow.console.runs(entity=entity, page=Page(1, 1))
@@ -129,7 +135,78 @@ def overview(app: Any, entity: str, months: int = 12) -> Overview:
         close_period=close,
         blockers=checklist.blockers,
         held=len(checklist.held),
+        close_computed_at=computed_at,
     )
+
+
+def spend_by_month(app: Any, entity: str, first: Period, last: Period) -> list[SpendMonth]:
+    """AI spend booked per month from `first` to `last`, by the chart's series (the spend report's figures)."""
+    report = run_report(app, "spend", entity=entity, first=first, last=last)
+    by_month: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for row in report.rows:
+        month, label, _currency = row.keys
+        series = label if label in SERIES else "Other"
+        by_month[month][series] += row.figures[0] or ZERO
+    spend, period = [], first
+    while period <= last:
+        amounts = by_month.get(str(period), {})
+        spend.append(SpendMonth(str(period), {s: amounts.get(s, ZERO) for s in (*SERIES, "Other")}))
+        period = period.next()
+    return spend
+
+
+# ------------------------------------------------------------------------------- stored summaries
+
+
+def stored(
+    app: Any,
+    entity: str,
+    name: str,
+    stamp: str,
+    compute: Callable[[], T],
+    *,
+    encode: Callable[[T], Any],
+    decode: Callable[[Any], T],
+) -> tuple[T, datetime]:
+    """A page's summary and when it was computed: as stored after the last change to the books
+    (`store/console_summaries.py`), or computed now and stored when the books changed since (`stamp`)."""
+    with UnitOfWork(app.engine) as uow:
+        found = uow.console_summaries.get(entity, name, stamp)
+    if found is not None:
+        data, computed_at = found
+        return decode(data), computed_at
+    value, now = compute(), app.clock()
+    with UnitOfWork(app.engine) as uow:
+        uow.console_summaries.save(entity, name, encode(value), stamp, now)
+        uow.commit()
+    return value, now
+
+
+def books_stamp(app: Any, entity: str) -> str:
+    """What the entity's books look like now, for the stored summaries' staleness check."""
+    versions = [app.mapping()[0].content_hash, app.policies()[0].content_hash]
+    with UnitOfWork(app.engine) as uow:
+        versions += [m.content_hash for m in uow.mappings.all()] + [
+            p.content_hash for p in uow.policies.all()
+        ]
+        summaries = [
+            uow.outbox.summary(entity),
+            uow.invoices.summary(entity),
+            uow.credit_lots.summary(entity),
+            uow.customer_credits.summary(entity),
+        ]
+        return uow.console_summaries.stamp(entity, versions=versions, summaries=summaries)
+
+
+def refresh_summaries(app: Any, entity: str) -> None:
+    """After a run or a change made in the console: what the pages open first (the overview, last month's
+    and this month's close), computed now so the next page view reads it. A failure is not the run's:
+    it is logged, and the page computes what it finds missing."""
+    try:
+        overview(app, entity)
+        close_checklist(app, entity, Period.of(local_today(app, entity)))
+    except TokenbooksError as exc:
+        log.warning("console summaries of %s not stored: %s", entity, exc)
 
 
 # ------------------------------------------------------------------------------------------ the close
@@ -154,7 +231,22 @@ class ReconciliationLine:
     reconciled_at: datetime
 
 
-def close_checklist(app: Any, entity: str, period: Period) -> Checklist:
+def close_checklist(
+    app: Any, entity: str, period: Period, stamp: str | None = None
+) -> tuple[Checklist, datetime]:
+    """The period's close checklist and when it was computed (stored after the last change to the books)."""
+    return stored(
+        app,
+        entity,
+        f"close:{period}",
+        stamp or books_stamp(app, entity),
+        lambda: _computed_checklist(app, entity, period),
+        encode=checklist_data,
+        decode=checklist_from_data,
+    )
+
+
+def _computed_checklist(app: Any, entity: str, period: Period) -> Checklist:
     """The close checklist from the store alone: the reconciliation as last run (the ledger is not called:
     `Reconcile now` does that)."""
     result = checklist(app, entity=entity, period=period, recorder=None, reconcile=False)  # type: ignore[arg-type]
@@ -256,22 +348,25 @@ class JournalDetail:
     summary: JournalSummary
     journal: Journal
     stored: StoredJournal
-    account_names: dict[str, str]  # account → the name the ledger's cached chart gives it
+    chart: LedgerChart | None  # the ledger's chart as last read (account names), None: never read
+
+
+def ledger_chart(app: Any, entity: str) -> LedgerChart | None:
+    """The entity's ledger chart as last read (by `mappings check`, a sync's check, the console's check),
+    for account names; None when it was never read, or was read from a ledger the entity no longer uses."""
+    with UnitOfWork(app.engine) as uow:
+        chart = uow.charts.get(entity)
+    ledger = app.mapping()[0].entity(entity).ledger
+    return chart if chart is not None and chart.ledger == ledger else None
 
 
 def journal_detail(app: Any, entity: str, key: str) -> JournalDetail:
     with UnitOfWork(app.engine) as uow:
         summary = uow.console.journal(entity, key)
         stored = uow.outbox.by_key(entity, key)
-        chart = uow.charts.get(entity)
     if summary is None or stored is None:
         raise InputError(f"there is no journal {key} for {entity}", fix="pick a journal from the list")
-    names = {}
-    if chart is not None:
-        for account in chart.accounts:
-            names[account.number or account.name] = account.name
-            names[account.id] = account.name
-    return JournalDetail(summary, stored.journal, stored, names)
+    return JournalDetail(summary, stored.journal, stored, ledger_chart(app, entity))
 
 
 @dataclass

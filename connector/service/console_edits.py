@@ -26,13 +26,14 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from connector.domain.accounting_policy import PolicySet
 from connector.domain.errors import ConfigError, InputError, Problem, TokenbooksError, errors_only
 from connector.domain.mapping import CATEGORY_LABELS, Category, MappingSet, MatchKind
 from connector.domain.periods import Period
 from connector.domain.planner import LedgerCalendar
 from connector.domain.policy_file import parse_policies
 from connector.service.mapping_file import bumped_text, rule_added_text, rule_changed_text, write_atomically
-from connector.service.mapping_preview import PreviewReport, preview_mapping
+from connector.service.mapping_preview import PolicyPreview, PreviewReport, preview_mapping, preview_policies
 from connector.service.mappings import check_mapping_text, mapping_history, same_rules
 from connector.service.policies import policy_history
 from connector.service.policies import version_problems as policy_version_problems
@@ -81,6 +82,7 @@ class Candidate:
     summary: str
     problems: list[Problem] = field(default_factory=list)
     mapping: MappingSet | None = None
+    policies: PolicySet | None = None
 
     @property
     def errors(self) -> list[Problem]:
@@ -237,31 +239,34 @@ def _label(category: str) -> str:
 
 def preview(
     app: Any, candidate: Candidate, *, entity: str, period: Period
-) -> tuple[PreviewReport, list[str]]:
-    """The period under the current mapping and under the candidate, side by side, and the journals
-    (reclasses among them) applying it would post. The ledger's lock date is read when the ledger
-    answers; otherwise the preview says it dated journals as if every period were open."""
-    if candidate.mapping is None:
+) -> tuple[PreviewReport | PolicyPreview, list[str]]:
+    """The period under the current file and under the candidate (the mapping, or the policies), side by
+    side, and the journals applying it would post — reclasses among them. The ledger's lock date is read
+    when the ledger answers; otherwise the preview says it dated journals as if every period were open."""
+    if candidate.mapping is None and candidate.policies is None:
         raise InputError("the candidate has errors: fix them before previewing it", problems=candidate.errors)
-    notes = []
-    try:
-        lock = app.ledger(entity).lock_date()
-    except TokenbooksError as exc:
-        lock = None
-        notes.append(
-            f"the ledger's lock date could not be read ({exc.message}): journals are dated as if open"
+    calendar, notes = _calendar(app, entity)
+    common = {"entity": entity, "period": period, "calendar": calendar, "clock": app.clock}
+    history, policies = mapping_history(app), policy_history(app)
+    report: PreviewReport | PolicyPreview
+    if candidate.mapping is not None:
+        report = preview_mapping(
+            app.engine, history=history, candidate=candidate.mapping, policies=policies, **common
         )
-    report = preview_mapping(
-        app.engine,
-        history=mapping_history(app),
-        candidate=candidate.mapping,
-        entity=entity,
-        period=period,
-        calendar=LedgerCalendar(lock, app.locked_behaviour(entity)),
-        clock=app.clock,
-        policies=policy_history(app),
-    )
+    elif candidate.policies is not None:  # one of the two, as checked above
+        report = preview_policies(
+            app.engine, history=history, policies=policies, candidate=candidate.policies, **common
+        )
     return report, notes
+
+
+def _calendar(app: Any, entity: str) -> tuple[LedgerCalendar, list[str]]:
+    """The ledger's lock date when the ledger answers; otherwise every period open, and a note saying so."""
+    try:
+        return LedgerCalendar(app.ledger(entity).lock_date(), app.locked_behaviour(entity)), []
+    except TokenbooksError as exc:
+        note = f"the ledger's lock date could not be read ({exc.message}): journals are dated as if open"
+        return LedgerCalendar(None, app.locked_behaviour(entity)), [note]
 
 
 def save_mapping(app: Any, *, text: str, base_hash: str, author: str) -> Candidate:
@@ -369,7 +374,7 @@ def check_policies(app: Any, text: str) -> Candidate:
     if policies is not None:
         with UnitOfWork(app.engine) as uow:
             problems += policy_version_problems(policies, uow.policies.all(), text)
-    return Candidate("policies", text, current.hash, "", problems)
+    return Candidate("policies", text, current.hash, "", problems, policies=policies)
 
 
 def save_policies(app: Any, *, text: str, base_hash: str, author: str) -> Candidate:

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy.engine import Engine
 
-from connector.domain.accounting_policy import PolicyHistory
+from connector.domain.accounting_policy import PolicyHistory, PolicySet
 from connector.domain.coverage import Coverage, UnmappedPattern
 from connector.domain.journals import JournalKind, LedgerTarget
 from connector.domain.mapping import Category, MappingSet
@@ -74,8 +74,92 @@ def preview_mapping(
     (booked under `policies`, the accounting policies; by default the built-in ones)."""
     before = _dry_plan(engine, history, entity, period, calendar, clock, policies)
     after = _dry_plan(engine, history.with_newest(candidate), entity, period, calendar, clock, policies)
+    report = PreviewReport(
+        entity=entity,
+        period=period,
+        current=history.current,
+        candidate=candidate,
+        facts=after.facts,
+        lines=_side_by_side(before, after),
+        current_coverage=before.coverage,
+        candidate_coverage=after.coverage,
+        journals=after.planned,
+        due_anyway=before.planned,
+    )
+    report.notes += _notes(history, candidate, period, report)
+    return report
+
+
+@dataclass
+class PolicyPreview:
+    """A candidate policies file beside the current one: the period's totals by account, and what the next
+    sync would post for the period with the candidate applied (the journals it changes among them)."""
+
+    entity: str
+    period: Period
+    current: PolicySet
+    candidate: PolicySet
+    facts: int
+    lines: list[PreviewLine]
+    journals: list[PlannedJournal]
+    due_anyway: list[PlannedJournal]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[PlannedJournal]:
+        """The journals the candidate adds or alters (the rest the next sync posts in any case)."""
+        anyway = {_shape(p) for p in self.due_anyway}
+        return [p for p in self.journals if _shape(p) not in anyway]
+
+
+def preview_policies(
+    engine: Engine,
+    *,
+    history: MappingHistory,
+    policies: PolicyHistory,
+    candidate: PolicySet,
+    entity: str,
+    period: Period,
+    calendar: LedgerCalendar,
+    clock: Clock,
+) -> PolicyPreview:
+    """The period under the current policies and under them with `candidate` as the newest version, the
+    mapping unchanged: the planner's dry run on the stored facts and what is already posted."""
+    newer = PolicyHistory.of([*(p for p in policies.versions if p.version < candidate.version), candidate])
+    before = _dry_plan(engine, history, entity, period, calendar, clock, policies)
+    after = _dry_plan(engine, history, entity, period, calendar, clock, newer)
+    report = PolicyPreview(
+        entity,
+        period,
+        policies.current,
+        candidate,
+        after.facts,
+        _side_by_side(before, after),
+        after.planned,
+        before.planned,
+    )
+    if candidate.effective_from > period.last_day:
+        report.notes.append(
+            f"the candidate takes effect on {candidate.effective_from}, after {period}: it changes nothing in "
+            "this period"
+        )
+    if report.due_anyway:
+        report.notes.append(
+            f"{len(report.due_anyway)} journal(s) for {period} are due even without the change (facts not "
+            "posted yet); the journals below include them, marked"
+        )
+    return report
+
+
+def _shape(planned: PlannedJournal) -> tuple:
+    journal = planned.journal
+    return (journal.kind, journal.txn_date, tuple((line.target, line.amount) for line in journal.lines))
+
+
+def _side_by_side(before: PlanReport, after: PlanReport) -> list[PreviewLine]:
+    """The period's totals by account and category under each plan."""
     keys = sorted(before.totals.keys() | after.totals.keys(), key=lambda k: (k[0].key(), k[1].value, k[2]))
-    lines = [
+    return [
         PreviewLine(
             target,
             category,
@@ -85,20 +169,6 @@ def preview_mapping(
         )
         for target, category, currency in keys
     ]
-    report = PreviewReport(
-        entity=entity,
-        period=period,
-        current=history.current,
-        candidate=candidate,
-        facts=after.facts,
-        lines=lines,
-        current_coverage=before.coverage,
-        candidate_coverage=after.coverage,
-        journals=after.planned,
-        due_anyway=before.planned,
-    )
-    report.notes += _notes(history, candidate, period, report)
-    return report
 
 
 def _dry_plan(

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
-from connector.domain.chart import LEDGER_NAMES, LedgerChart, check_targets
+from connector.domain.chart import LedgerChart, check_targets, ledger_title
 from connector.domain.errors import ConfigError, Problem, Severity, TokenbooksError, errors_only
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import MappingHistory
@@ -236,7 +236,7 @@ def chart_for(
     if cached is not None and cached.ledger != ledger_kind:
         cached = None  # the entity moved to another ledger: the old chart says nothing about the new one
     now = ctx.clock()
-    name = LEDGER_NAMES.get(ledger_kind, ledger_kind)
+    name = ledger_title(ledger_kind)
     fresh = cached is not None and cached.fetched_at and now - cached.fetched_at <= ctx.chart_max_age()
     if offline or (fresh and not refresh):
         if cached is not None:

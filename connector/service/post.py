@@ -2,6 +2,8 @@
 
 Each attempt is recorded (status `posting`) and committed *before* the ledger is called, so after a
 crash or an unclear answer the journal is looked up under its key before it is ever created again.
+Before anything is sent, every journal's key is looked up and settled by the shared settle step
+(`connector.ledgers.settle`): the same content there → posted; other content there → rejected as a conflict.
 Outcomes: created or found → posted; refused for good → rejected (reported, never retried blindly);
 no clear answer or retries exhausted → failed, to be looked up and retried on the next run.
 """
@@ -15,8 +17,9 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from connector.domain.errors import TokenbooksError
+from connector.domain.errors import Rejected, TokenbooksError
 from connector.ledgers.port import Ledger, LedgerJournal, PostOutcome, PostRequest, PostResult
+from connector.ledgers.settle import Action, Decision, decide
 from connector.service.runs import Clock, Reporter, RunRecorder
 from connector.store.repositories import StoredJournal, UnitOfWork
 from connector.tracing import span
@@ -106,23 +109,72 @@ def _found_already(
             )
         )
     batch = [s for s in batch if s not in unsettled]
-    existing = _look_up(ledger, [s.journal.key for s in batch]) if batch else {}
+    found = ledger.find_many([s.journal.key for s in batch]) if batch else {}
     remaining = []
     for stored in batch:
-        found = existing.get(stored.journal.key)
-        if found is None:
+        decision = _decide(ledger, stored, found)
+        if decision.action is Action.SEND:
             remaining.append(stored)
-            continue
-        with UnitOfWork(engine) as uow:
-            uow.outbox.set_status(stored.id, "posted", now=clock(), ledger_id=found.ledger_id)
-            uow.commit()
-        report.found.append(stored.journal.key)
-        recorder.event(
-            "posting.found",
-            f"{stored.journal.key} was already in the ledger (id {found.ledger_id})",
-            data={"key": stored.journal.key, "ledger_id": found.ledger_id},
-        )
+        elif decision.action is Action.POSTED:
+            _mark_found(engine, stored, decision, recorder, clock, report)
+        else:
+            _record_conflict(engine, stored, decision, recorder, clock, report)
     return remaining
+
+
+def _decide(ledger: Ledger, stored: StoredJournal, found: dict[str, LedgerJournal]) -> Decision:
+    """The shared settle step for one stored journal; one that cannot be translated any more (its account
+    is gone from the chart) is refused when something is under its key, since nothing can prove it ours."""
+    key = stored.journal.key
+    if key not in found:
+        return Decision(key, Action.SEND)
+    try:
+        held = ledger.held(stored.journal)
+    except Rejected as exc:
+        reason = f"{ledger.name} holds an entry under {key} (id {found[key].ledger_id}) that cannot be compared: {exc}"
+        return Decision(key, Action.REFUSE, found[key].ledger_id, reason)
+    return decide([held], found, ledger=ledger.name)[0]
+
+
+def _mark_found(
+    engine: Engine,
+    stored: StoredJournal,
+    decision: Decision,
+    recorder: RunRecorder,
+    clock: Clock,
+    report: PostReport,
+) -> None:
+    with UnitOfWork(engine) as uow:
+        uow.outbox.set_status(stored.id, "posted", now=clock(), ledger_id=decision.ledger_id)
+        uow.commit()
+    report.found.append(stored.journal.key)
+    recorder.event(
+        "posting.found",
+        f"{stored.journal.key} was already in the ledger (id {decision.ledger_id})",
+        data={"key": stored.journal.key, "ledger_id": decision.ledger_id},
+    )
+
+
+def _record_conflict(
+    engine: Engine,
+    stored: StoredJournal,
+    decision: Decision,
+    recorder: RunRecorder,
+    clock: Clock,
+    report: PostReport,
+) -> None:
+    """Something else is under the journal's key: refused (reported, never retried blindly, never overwritten)."""
+    result = decision.result()
+    with UnitOfWork(engine) as uow:
+        uow.outbox.set_status(stored.id, "rejected", now=clock(), error=result.message)
+        uow.commit()
+    report.rejected.append((stored.journal.key, result.message))
+    recorder.event(
+        "posting.conflict",
+        result.message,
+        level="error",
+        data={"key": stored.journal.key, "ledger_id": decision.ledger_id},
+    )
 
 
 def _still_settling(
@@ -136,15 +188,6 @@ def _still_settling(
         started = uow.outbox.last_attempt_started([s.id for s in attempted])
     horizon = clock() - timedelta(seconds=ledger.settle_seconds)
     return [s for s in attempted if s.id in started and started[s.id] > horizon]
-
-
-def _look_up(ledger: Ledger, keys: list[str]) -> dict[str, LedgerJournal]:
-    """One query for many keys where the ledger offers it (QuickBooks: `DocNumber IN (…)`), else one each."""
-    find_many = getattr(ledger, "find_many", None)
-    if find_many is not None:
-        return find_many(keys)
-    found = {key: ledger.find(key) for key in keys}
-    return {key: journal for key, journal in found.items() if journal is not None}
 
 
 def _create(

@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from connector.domain.errors import ConfigError, InputError, RateLimited, ReconnectNeeded, Retriable
-from connector.retrying import RetryPolicy
+from connector.retrying import RetryPolicy, parse_retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,15 +26,6 @@ class JsonResponse:
     status: int
     text: str
     data: Any
-
-
-def parse_retry_after(value: str | None) -> float | None:  # float ok: seconds
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)  # float ok: seconds
-    except ValueError:
-        return None
 
 
 class HttpClient:

@@ -74,6 +74,19 @@ def _event(row: EventRow) -> AuditEvent:
     )
 
 
+def payload_detail(row: RawPayloadRow) -> PayloadDetail:
+    """A stored raw payload as the console's lineage and `tokenbooks audit trace` show it."""
+    return PayloadDetail(
+        row.id,  # type: ignore[arg-type]
+        row.source,
+        row.endpoint,
+        dict(row.request or {}),
+        row.sha256,
+        row.fetched_at,
+        row.body,
+    )
+
+
 class ConsoleReads:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -267,17 +280,7 @@ class ConsoleReads:
 
     def payload(self, payload_id: int) -> PayloadDetail | None:
         row = self.session.get(RawPayloadRow, payload_id)
-        if row is None:
-            return None
-        return PayloadDetail(
-            row.id,  # type: ignore[arg-type]
-            row.source,
-            row.endpoint,
-            dict(row.request or {}),
-            row.sha256,
-            row.fetched_at,
-            row.body,
-        )
+        return payload_detail(row) if row is not None else None
 
     # ------------------------------------------------------------------------------ alerts, ledger
 

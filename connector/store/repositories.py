@@ -48,6 +48,7 @@ from connector.domain.usage import Usage
 from connector.redaction import redact, redact_data
 from connector.store.bulk import BulkInsert, driver_value, paused_gc, result_converter
 from connector.store.console_reads import ConsoleReads
+from connector.store.console_summaries import ConsoleSummaries
 from connector.store.tables import (
     AlertRow,
     AllocationRow,
@@ -1986,6 +1987,7 @@ class UnitOfWork:
 
         self.users = UserRepository(self.session)
         self.console = ConsoleReads(self.session)
+        self.console_summaries = ConsoleSummaries(self.session)
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -564,3 +564,15 @@ class UserRow(SQLModel, table=True):
     updated_at: datetime
     last_login_at: datetime | None = None
     disabled_at: datetime | None = None
+
+
+class ConsoleSummaryRow(SQLModel, table=True):
+    """What a console page needs (a period's close checklist, the spend by month), as computed after the
+    last change to the books (`store/console_summaries.py`): pages read it instead of recomputing it."""
+
+    __tablename__ = "console_summaries"
+    entity: str = Field(primary_key=True)
+    name: str = Field(primary_key=True)  # close:YYYY-MM, spend:YYYY-MM..YYYY-MM
+    stamp: str  # what the books looked like when computed: another stamp means it is stale
+    computed_at: datetime
+    data: dict = _json({})

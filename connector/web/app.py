@@ -53,6 +53,7 @@ NAV = (
     ("/runs", "Runs"),
     ("/journals", "Journals"),
     ("/reconciliation", "Reconciliation & close"),
+    ("/imports", "Import files"),
     ("/audit", "Audit"),
 )
 
@@ -138,6 +139,16 @@ class Ctx:
         )
 
 
+async def checked_form(request: Request, session: Session | None) -> FormData:
+    """The request's form, once its CSRF token (the form field, or htmx's header) is the session's:
+    every state-changing request passes here before anything runs (403 otherwise)."""
+    form = await request.form()
+    offered = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
+    if not csrf_ok(session, offered if isinstance(offered, str) else None):
+        raise HTTPException(403, "the form's security token is missing or wrong: reload the page")
+    return form
+
+
 View = Callable[[Ctx], Awaitable[Response]]
 
 
@@ -157,11 +168,7 @@ def view(
                     notice = "expired" if why == "expired" else ""
                     return RedirectResponse(f"/login?next={quote(target)}&notice={notice}", status_code=303)
                 raise HTTPException(403, "you are not signed in, or your session has ended: sign in again")
-            form = await request.form() if request.method == "POST" else None
-            if request.method == "POST":
-                offered = (form.get(CSRF_FIELD) if form else None) or request.headers.get(CSRF_HEADER)
-                if not csrf_ok(session, offered if isinstance(offered, str) else None):
-                    raise HTTPException(403, "the form's security token is missing or wrong: reload the page")
+            form = await checked_form(request, session) if request.method == "POST" else None
             if not user.can(permission):
                 raise HTTPException(
                     403,
@@ -231,10 +238,7 @@ async def login_page(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     console: Console = request.app.state.console
     session, _ = console.codec.load(request.cookies.get(COOKIE), console.now())
-    form = await request.form()
-    offered = form.get(CSRF_FIELD)
-    if not csrf_ok(session, offered if isinstance(offered, str) else None):
-        raise HTTPException(403, "the sign-in form's security token is missing or wrong: reload the page")
+    form = await checked_form(request, session)
     username = str(form.get("username") or "").strip().lower()
     password = str(form.get("password") or "")
     target = safe_next(str(form.get("next") or "/"))
@@ -287,10 +291,7 @@ def _login_again(
 async def logout(request: Request) -> Response:
     console: Console = request.app.state.console
     session, _ = console.codec.load(request.cookies.get(COOKIE), console.now())
-    form = await request.form()
-    offered = form.get(CSRF_FIELD)
-    if not csrf_ok(session, offered if isinstance(offered, str) else None):
-        raise HTTPException(403, "the form's security token is missing or wrong: reload the page")
+    await checked_form(request, session)
     response = RedirectResponse("/login?notice=signed_out", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

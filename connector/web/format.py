@@ -7,12 +7,14 @@ beside a total and in column headings. Times: UTC, to the minute, said so.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from markupsafe import Markup, escape
 
+from connector.domain.chart import LedgerChart, ledger_title
 from connector.domain.journals import JournalKind, LedgerTarget
 from connector.domain.money import quantize
 
@@ -59,17 +61,44 @@ def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
 
 
-def target_text(key: str, names: dict[str, str] | None = None) -> str:
-    """A ledger target key ("6110|class=Engineering") as a person reads it: "6110 AI R&D · Engineering"."""
-    target = LedgerTarget.from_key(key) if isinstance(key, str) else key
-    name = (names or {}).get(target.account)
+def account_text(reference: str, chart: LedgerChart | None = None) -> str:
+    """An account as "number · name" from the ledger's chart: "6110 · AI R&D". Without a chart (never read
+    from the ledger) the mapping's reference alone — the page says why; an account the chart lacks says so."""
+    if chart is None:
+        return reference
+    found = chart.account(reference)
+    if found is None:
+        return f"{reference} · not in the {ledger_title(chart.ledger)} chart"
+    number = found.number or reference
+    text = found.name if found.name == number else f"{number} · {found.name}"
+    return text if found.active else f"{text} (inactive)"
+
+
+def target_text(target: str | LedgerTarget, chart: LedgerChart | None = None) -> str:
+    """A ledger target (or its key, "6110|class=Engineering") as a person reads it:
+    "6110 · AI R&D (Engineering)"."""
+    target = LedgerTarget.from_key(target) if isinstance(target, str) else target
     extras = [x for x in (target.class_name, target.department) if x] + [opt for _, opt in target.tracking]
-    head = f"{target.account} {name}" if name else target.account
-    return " · ".join([head, *extras])
+    head = account_text(target.account, chart)
+    return f"{head} ({', '.join(extras)})" if extras else head
 
 
 def short(value: str | None, length: int = 8) -> str:
     return (value or "")[:length]
+
+
+JOURNAL_KEY = re.compile(r"\bTB-[A-Z]{2}-\d{6}-\w+")
+
+
+def journal_links(text: str) -> Markup:
+    """Text that names journals (a close blocker) with each journal key a link to its page."""
+    escaped = str(escape(text))
+    return Markup(JOURNAL_KEY.sub(lambda m: f'<a class="mono" href="/journals/{m[0]}">{m[0]}</a>', escaped))
+
+
+def decimal(text: str | Decimal) -> Decimal:
+    """Exact decimal text (a tally's amounts as stored) back as a Decimal, to format as money."""
+    return Decimal(text)
 
 
 FILTERS: dict[str, Any] = {
@@ -78,5 +107,8 @@ FILTERS: dict[str, Any] = {
     "when": when,
     "kind_label": kind_label,
     "target": target_text,
+    "account": account_text,
     "short": short,
+    "decimal": decimal,
+    "journal_links": journal_links,
 }

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
@@ -28,6 +29,7 @@ from connector.service.audit import verify_chain
 from connector.service.audit_files import write_export
 from connector.service.audit_package import period_export
 from connector.service.close import close_month
+from connector.service.console_imports import KINDS, Upload, import_uploads, recent_imports
 from connector.service.runs import SilentReporter
 from connector.service.sync import sync
 from connector.service.users import list_users
@@ -97,6 +99,7 @@ async def mappings(ctx: Ctx) -> Response:
         categories=CATEGORIES,
         labels=CATEGORY_LABELS,
         today=reads.local_today(ctx.app, ctx.entity),
+        chart=await ctx.run(reads.ledger_chart, ctx.app, ctx.entity),
     )
 
 
@@ -154,11 +157,7 @@ async def mappings_candidate(ctx: Ctx) -> Response:
             raise InputError(f"unknown edit {action!r}", fix="use one of the forms on the Mappings page")
         if ctx.field("base_hash") and ctx.field("base_hash") != candidate.base_hash:
             candidate.base_hash = ctx.field("base_hash")  # the save will say the file moved on
-    report, notes = None, []
-    if candidate.ok and candidate.mapping is not None:
-        default = Period.of(candidate.mapping.effective_from)
-        period = _period(ctx.field("period"), default) or default
-        report, notes = await ctx.run(edits.preview, ctx.app, candidate, entity=ctx.entity, period=period)
+    report, notes = await _preview(ctx, candidate, candidate.mapping)
     current, _ = await ctx.run(ctx.app.mapping)
     status = 200 if candidate.ok else 422
     return ctx.render(
@@ -169,7 +168,17 @@ async def mappings_candidate(ctx: Ctx) -> Response:
         notes=notes,
         current=current,
         labels=CATEGORY_LABELS,
+        chart=await ctx.run(reads.ledger_chart, ctx.app, ctx.entity),
     )
+
+
+async def _preview(ctx: Ctx, candidate: edits.Candidate, parsed: Any) -> tuple[Any, list[str]]:
+    """A candidate without errors previewed for the month asked (by default the month it takes effect)."""
+    if not candidate.ok or parsed is None:
+        return None, []
+    default = Period.of(parsed.effective_from)
+    period = _period(ctx.field("period"), default) or default
+    return await ctx.run(edits.preview, ctx.app, candidate, entity=ctx.entity, period=period)
 
 
 @view(Permission.EDIT_MAPPINGS)
@@ -244,7 +253,17 @@ async def policies_candidate(ctx: Ctx) -> Response:
     candidate.base_hash = ctx.field("base_hash") or candidate.base_hash
     _, current = await ctx.run(ctx.app.policies)
     diff = edits.line_diff(current, candidate.text)
-    return ctx.render("policies_preview.html", 200 if candidate.ok else 422, candidate=candidate, diff=diff)
+    report, notes = await _preview(ctx, candidate, candidate.policies)
+    return ctx.render(
+        "policies_preview.html",
+        200 if candidate.ok else 422,
+        candidate=candidate,
+        diff=diff,
+        report=report,
+        notes=notes,
+        labels=CATEGORY_LABELS,
+        chart=await ctx.run(reads.ledger_chart, ctx.app, ctx.entity),
+    )
 
 
 @view(Permission.EDIT_POLICIES)
@@ -299,6 +318,7 @@ async def run_sync(ctx: Ctx) -> Response:
         result = await ctx.run(sync, acting, entity=ctx.entity, reporter=SilentReporter())
     except BusyError as exc:
         raise InputError(exc.message, fix="wait for that run to finish; the Runs page shows it") from None
+    await ctx.run(reads.refresh_summaries, ctx.app, ctx.entity)
     return RedirectResponse(f"/runs/{result.run_id}", status_code=303)
 
 
@@ -325,6 +345,7 @@ async def journals(ctx: Ctx) -> Response:
         kinds=[k.value for k in JournalKind],
         statuses=STATUSES,
         period_text=ctx.query("period"),
+        chart=await ctx.run(reads.ledger_chart, ctx.app, ctx.entity),
     )
 
 
@@ -375,6 +396,7 @@ async def approve(ctx: Ctx) -> Response:
         approver=ctx.user.username,
         separate=ctx.app.settings.web.segregation_of_duties,
     )
+    await ctx.run(reads.refresh_summaries, ctx.app, ctx.entity)
     return RedirectResponse(f"/journals/{key}?approved=1", status_code=303)
 
 
@@ -386,12 +408,13 @@ async def reconciliation(ctx: Ctx) -> Response:
     today = reads.local_today(ctx.app, ctx.entity)
     period = _period(ctx.query("period"), Period.of(today).previous()) or Period.of(today).previous()
     lines = await ctx.run(reads.reconciliation, ctx.app, ctx.entity, period)
-    checklist = await ctx.run(reads.close_checklist, ctx.app, ctx.entity, period)
+    checklist, computed_at = await ctx.run(reads.close_checklist, ctx.app, ctx.entity, period)
     return ctx.render(
         "reconciliation.html",
         period=period,
         lines=lines,
         checklist=checklist,
+        computed_at=computed_at,
         ended=today > period.last_day,
         previous=period.previous(),
         next=period.next(),
@@ -408,7 +431,35 @@ async def close(ctx: Ctx) -> Response:
         result = await ctx.run(close_month, acting, entity=ctx.entity, period=period)
     except BusyError as exc:
         raise InputError(exc.message, fix="wait for that run to finish; the Runs page shows it") from None
+    await ctx.run(reads.refresh_summaries, ctx.app, ctx.entity)
     return RedirectResponse(f"/runs/{result.run_id}", status_code=303)
+
+
+# --------------------------------------------------------------------------------------------- imports
+
+
+@view()
+async def imports(ctx: Ctx) -> Response:
+    recent = await ctx.run(recent_imports, ctx.app, ctx.entity)
+    return ctx.render("imports.html", kinds=KINDS, recent=recent, chosen=ctx.query("kind") or "focus")
+
+
+@view(Permission.IMPORT)
+async def imports_upload(ctx: Ctx) -> Response:
+    files = [f for f in (ctx.form.getlist("files") if ctx.form else []) if isinstance(f, UploadFile)]
+    uploads = [Upload(f.filename or "", await f.read()) for f in files]
+    focus = {name: ctx.field(name) for name in ("provider", "account", "currency", "all_services")}
+    result = await ctx.run(
+        import_uploads,
+        reads.acting_as(ctx.app, ctx.user.username),
+        kind=ctx.field("kind"),
+        uploads=uploads,
+        entity=ctx.entity,
+        focus=focus,
+    )
+    await ctx.run(reads.refresh_summaries, ctx.app, ctx.entity)
+    status = {"succeeded": 200, "partial": 200, "failed": 422}[result.status]
+    return ctx.render("import_result.html", status, result=result, kinds=KINDS)
 
 
 # ----------------------------------------------------------------------------------------------- audit
@@ -514,6 +565,8 @@ def routes() -> list[Route]:
         Route("/payloads/{payload_id:int}", payload),
         Route("/reconciliation", reconciliation),
         Route("/reconciliation/close", close, methods=["POST"]),
+        Route("/imports", imports),
+        Route("/imports", imports_upload, methods=["POST"]),
         Route("/audit", audit),
         Route("/audit/verify", audit_verify),
         Route("/audit/export", audit_export),

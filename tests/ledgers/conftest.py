@@ -11,7 +11,7 @@ import pytest
 
 from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerTarget, journal_key
 from connector.ledgers.port import PostRequest
-from connector.ledgers.quickbooks import QuickBooksLedger, QuickBooksOAuth, quickbooks_pacer
+from connector.ledgers.quickbooks.adapter import QuickBooksLedger, QuickBooksOAuth, quickbooks_pacer
 from connector.ledgers.tokens import MemoryVault, TokenManager, TokenSet
 from connector.retrying import RetryPolicy, no_sleep
 from connector.sandbox.common import FaultPlan

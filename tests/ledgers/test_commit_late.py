@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 import pytest
 
 from connector.ledgers.port import PostOutcome, PostRequest
-from connector.ledgers.quickbooks import SETTLE_SECONDS as QBO_SETTLE
-from connector.ledgers.quickbooks import quickbooks_pacer
+from connector.ledgers.quickbooks.adapter import SETTLE_SECONDS as QBO_SETTLE
+from connector.ledgers.quickbooks.adapter import quickbooks_pacer
 from connector.ledgers.tokens import MemoryVault
-from connector.ledgers.xero import SETTLE_SECONDS as XERO_SETTLE
+from connector.ledgers.xero.adapter import SETTLE_SECONDS as XERO_SETTLE
 from connector.retrying import RetryPolicy
 from connector.sandbox.common import FaultPlan, ManualClock
 from connector.sandbox.quickbooks import QuickBooksSandbox

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from connector.ledgers.port import PostOutcome
-from connector.ledgers.quickbooks import quickbooks_pacer
+from connector.ledgers.quickbooks.adapter import quickbooks_pacer
 from connector.retrying import RetryPolicy
 from connector.sandbox.common import FaultPlan, ManualClock, loads_exact
 from connector.sandbox.quickbooks import QuickBooksSandbox

@@ -16,7 +16,7 @@ from connector.domain.errors import (
     Rejected,
     Retriable,
 )
-from connector.ledgers.qbo_client import (
+from connector.ledgers.quickbooks.client import (
     FaultEntry,
     QboRefusal,
     body_note,

@@ -18,7 +18,7 @@ import pytest
 from connector.domain.errors import ConfigError, InvariantViolation, ReconnectNeeded, Retriable
 from connector.domain.journals import Journal, JournalLine, LedgerTarget
 from connector.ledgers.port import PostOutcome
-from connector.ledgers.quickbooks import QuickBooksLedger
+from connector.ledgers.quickbooks.adapter import QuickBooksLedger
 from connector.ledgers.tokens import MemoryVault, TokenSet
 from connector.sandbox.quickbooks import QuickBooksSandbox
 from tests.ledgers.conftest import ENTITY, accrual, batch_calls, make_ledger, request, wait_idle

@@ -8,7 +8,7 @@ import pytest
 from connector.domain.errors import ConfigError, ReconnectNeeded, Retriable
 from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerTarget
 from connector.ledgers.port import PostOutcome, PostRequest
-from connector.ledgers.quickbooks import QuickBooksOAuth
+from connector.ledgers.quickbooks.adapter import QuickBooksOAuth
 from connector.sandbox.common import loads_exact
 from tests.ledgers.conftest import connect, make_ledger
 

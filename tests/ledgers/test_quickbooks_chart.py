@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from connector.domain.chart import check_targets
-from connector.ledgers.quickbooks import QuickBooksLedger
+from connector.ledgers.quickbooks.adapter import QuickBooksLedger
 from connector.ledgers.tokens import MemoryVault, TokenManager, TokenSet
 from connector.retrying import RetryPolicy
 from connector.sandbox.common import ManualClock

@@ -13,7 +13,7 @@ from xero_python.accounting import ManualJournal, ManualJournalLine, ManualJourn
 from xero_python.api_client.serializer import serialize
 
 from connector.ledgers.port import PostOutcome, PostRequest
-from connector.ledgers.xero import chunk_idempotency_key, wire_exact
+from connector.ledgers.xero.adapter import chunk_idempotency_key, wire_exact
 from connector.sandbox.common import loads_exact
 from tests.xero_support import journal, running_xero
 

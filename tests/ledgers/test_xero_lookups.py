@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 
 from connector.ledgers.port import PostOutcome, PostRequest
-from connector.ledgers.xero import CHUNK_SIZE, lookup_chunks
+from connector.ledgers.xero.adapter import CHUNK_SIZE, lookup_chunks
 from connector.sandbox.xero import URL_LIMIT, XERO_ORIGIN
 from tests.xero_support import journal, running_xero
 

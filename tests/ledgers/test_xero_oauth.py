@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from connector.domain.errors import ConfigError, ReconnectNeeded
-from connector.ledgers.xero_oauth import XeroConnection, choose_tenant
+from connector.ledgers.xero.oauth import XeroConnection, choose_tenant
 from tests.xero_support import REDIRECT_URI, SCOPES, running_xero
 
 

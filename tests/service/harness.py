@@ -61,6 +61,10 @@ class FileLedger(MemoryLedger):
         with self._shared():
             return super().find(key)
 
+    def find_many(self, keys: Sequence[str]) -> dict[str, LedgerJournal]:
+        with self._shared():
+            return super().find_many(keys)
+
     def read_back(self, first_day: date, last_day: date) -> list[LedgerJournal]:
         with self._shared():
             return super().read_back(first_day, last_day)

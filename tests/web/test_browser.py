@@ -151,3 +151,33 @@ def test_controller_accountant_approver_and_auditor_in_a_browser(served: str, br
     page.get_by_role("link", name="Overview").click()
     shot(page, "13-overview-1024")
     page.context.close()
+
+
+def test_an_accountant_imports_an_invoice_file_in_a_browser(served: str, browser, tmp_path: Path):
+    url = served
+    invoices = tmp_path / "october-invoices.csv"
+    invoices.write_text(
+        "provider,account,number,period,issue_date,total,currency\n"
+        "openai,org-1,INV-0042,2026-10,2026-11-03,1280.40,USD\n"
+        "openai,org-1,INV-0043,2026-09,2026-10-03,99.5O,USD\n"
+    )
+    page = signed_in(browser, url, "ann")
+    page.get_by_role("link", name="Import files").click()
+    shot(page, "14-imports")
+    page.get_by_label("Provider invoices").check()  # the keyboard-reachable radio, by its label
+    page.set_input_files("#im-files", str(invoices))
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_url(f"{url}/imports")
+    assert page.locator("h1").get_by_text("partial").is_visible()
+    assert page.get_by_text("conserved", exact=True).is_visible()
+    assert page.get_by_role("cell", name="row 3").is_visible()
+    shot(page, "15-import-result")
+    page.get_by_role("link", name="← Import files").click()
+    assert page.get_by_role("cell", name="october-invoices.csv").is_visible()
+    page.context.close()
+
+    page = signed_in(browser, url, "ada")  # an auditor sees the imports, and no form
+    page.get_by_role("link", name="Import files").click()
+    assert page.get_by_role("button", name="Import").count() == 0
+    assert page.get_by_text("Only accountants import files").is_visible()
+    page.context.close()

@@ -4,6 +4,7 @@ permissions, CSRF, sessions that expire, sign-in limits, and the controller's ed
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -345,3 +346,101 @@ def _hash(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_accounts_show_number_and_name_from_the_ledgers_chart_and_say_when_it_was_never_read(
+    client: TestClient, console_world: World
+):
+    from connector.store.tables import LedgerChartRow
+
+    sign_in(client, "ada")
+    [key, *_] = keys_of(client.get("/journals?kind=usage_accrual").text)
+    journal = client.get(f"/journals/{key}").text  # the sync read the chart before it posted
+    assert "6110 · AI R&amp;D" in journal
+    assert "2150 · Accrued AI costs" in journal
+    assert "Account names from the ledger's chart as read 2026-10-04 02:30 UTC" in journal
+    mappings = client.get("/mappings").text
+    assert "5010 · AI COGS" in mappings
+    assert "6190 · AI spend suspense" in mappings
+    assert '<option value="6110">6110 · AI R&amp;D</option>' in client.get("/journals").text
+    lineage = client.get(f"/journals/{key}/lines/1").text
+    assert re.search(r"<h1>Line 1: (5010 · AI COGS|6110 · AI R&amp;D) ", lineage)
+
+    with UnitOfWork(console_world.app.engine) as uow:  # an account the ledger no longer has
+        chart = uow.charts.get("acme-us")
+        assert chart is not None
+        uow.charts.save("acme-us", replace(chart, accounts=chart.accounts[1:]))
+        uow.commit()
+    assert "5010 · not in the QuickBooks chart" in client.get("/mappings").text
+
+    with UnitOfWork(console_world.app.engine) as uow:  # the chart was never read: numbers, and why
+        uow.session.delete(uow.session.get(LedgerChartRow, "acme-us"))
+        uow.commit()
+    journal = client.get(f"/journals/{key}").text
+    assert "AI R&amp;D" not in journal
+    assert ">6110<" in journal
+    assert "Account names appear once the ledger's chart of accounts has been read" in journal
+
+
+POLICIES_V1 = """\
+# the controller's policies: each choice explained in the accounting guide
+policy_version: 1
+effective_from: 2026-01-01
+change_note: first policies
+defaults: {billing: arrears, accrual: daily}
+"""
+
+
+def test_a_policies_candidate_is_previewed_with_the_journals_it_would_post(
+    client: TestClient, console_world: World, tmp_path
+):
+    path = tmp_path / "policies.yaml"
+    path.write_text(POLICIES_V1)
+    world = console_world
+    world.app.settings = world.app.settings.model_copy(update={"policies_file": path})
+    world.app.forget_files()
+    candidate = (
+        POLICIES_V1.replace("policy_version: 1", "policy_version: 2")
+        .replace("effective_from: 2026-01-01", "effective_from: 2026-10-01")
+        .replace("change_note: first policies", "change_note: one accrual at month end")
+        .replace("accrual: daily", "accrual: month_end_reversing")
+    )
+    csrf = sign_in(client, "carl")
+    preview = client.post(
+        "/policies/candidate", data={"csrf_token": csrf, "text": candidate, "base_hash": _hash(POLICIES_V1)}
+    )
+    assert preview.status_code == 200, preview.text[:3000]
+    page = preview.text
+    # month-end accruals from October: the daily accruals of Oct 1-3 already posted come back out until the
+    # month ends (one journal a day, expense credited, the accrued liability debited), nothing else
+    assert "<strong>3</strong> journal(s) the change adds or alters" in page
+    for day, total in (("01", "15.00"), ("02", "25.00"), ("03", "35.00")):
+        journal = page[page.index(f"<h3>Usage accrual · 2026-10-{day}</h3>") :]
+        journal = journal[: journal.index("</table>")]
+        assert re.search(
+            r"6110 · AI R&amp;D</td><td class=\"r\"></td><td class=\"r\"><span class=\"num\">5.00<", journal
+        )
+        assert re.search(
+            rf"2150 · Accrued AI costs</td><td class=\"r\"><span class=\"num\">{total}<", journal
+        )
+        assert f'<td>Total</td><td class="r"><span class="num">{total}</span>' in journal
+    assert "due anyway" not in page
+    assert path.read_text() == POLICIES_V1  # a preview writes nothing
+
+    broken = client.post(
+        "/policies/candidate",
+        data={
+            "csrf_token": csrf,
+            "text": candidate.replace("month_end_reversing", "weekly"),
+            "base_hash": "x",
+        },
+    )
+    assert broken.status_code == 422
+    assert "journal(s) the change adds or alters" not in broken.text
+    saved = client.post(
+        "/policies/save",
+        data={"csrf_token": csrf, "text": candidate, "base_hash": _hash(POLICIES_V1)},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    assert path.read_text() == candidate

@@ -6,13 +6,13 @@ Posting (see docs/ledgers.md for the whole story):
   departments present and active. What fails is refused without calling QuickBooks, naming the journal
   and line;
 - the rest go in batches (`batch_size` ≤ 30 items, paced within 500 requests and 40 batches a minute),
-  each with a derived `requestid` and 10-character bIds (`qbo_batch`); results are matched by bId;
+  each with a derived `requestid` and 10-character bIds (`batch`); results are matched by bId;
 - after an uncertain answer (timeout, 5xx, lost response) the journals are looked up by DocNumber
   (`DocNumber IN (…)`, one query per batch) before anything is created again, so exactly-once holds even
   where QuickBooks' requestid replay does not;
 - a duplicate DocNumber (6140) is looked up too: our own earlier create is FOUND; another document
   under our key is refused with what QuickBooks holds.
-HTTP, OAuth and the error codes: `qbo_client`. Facts about the API: ../shared/reference/erps.md, Part A.
+HTTP, OAuth and the error codes: `client`. Facts about the API: ../shared/reference/erps.md, Part A.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -50,9 +50,9 @@ from connector.domain.errors import (
 )
 from connector.domain.fx import Rate
 from connector.domain.journals import Journal, LedgerTarget, check_journal
-from connector.ledgers.pacing import Pacer, Window, wait_until_settled
 from connector.ledgers.port import (
     CurrencySetup,
+    Held,
     LedgerAccount,
     LedgerBill,
     LedgerJournal,
@@ -63,16 +63,15 @@ from connector.ledgers.port import (
     PostResult,
     TrackingOption,
 )
-from connector.ledgers.qbo_batch import (
+from connector.ledgers.quickbooks.batch import (
     BATCH_MAX_ITEMS,
-    BatchCall,
     BatchItem,
     answers_by_bid,
     batch_size_within_limits,
     build_call,
     entry_json,
 )
-from connector.ledgers.qbo_client import (
+from connector.ledgers.quickbooks.client import (
     FaultEntry,
     QboClient,
     QuickBooksOAuth,
@@ -82,6 +81,8 @@ from connector.ledgers.qbo_client import (
     fault_entry,
     is_write,
 )
+from connector.ledgers.rate_limits import Budget, RateLimiter
+from connector.ledgers.settle import Action, Sent, decide, send_missing
 from connector.ledgers.tokens import TokenManager
 from connector.retrying import RetryPolicy
 
@@ -110,23 +111,23 @@ def quickbooks_pacer(
     batches_per_minute: int = BATCHES_PER_MINUTE,
     clock: Callable[[], float] = time.monotonic,  # float ok: seconds
     sleep: Callable[[float], None] = time.sleep,
-) -> Pacer:
-    windows = {
-        "requests": Window("requests per minute", requests_per_minute),
-        "batches": Window("batch requests per minute", batches_per_minute),
-    }
-    return Pacer(windows, clock=clock, sleep=sleep)
+) -> RateLimiter:
+    """QuickBooks' limits per realm (erps.md §2.1) on the shared rate limiter: each batch item counts one
+    request, and batch requests have their own budget."""
+    budgets = [
+        Budget("requests", requests_per_minute),
+        Budget("batches", batches_per_minute),
+    ]
+    return RateLimiter(budgets, clock=clock, sleep=sleep)
 
 
 @dataclass
-class _Chunk:
-    """The journals of one batch while they are being posted: what is still open, and what came of the rest."""
+class _Rounds:
+    """One batch's sends: the round (a fresh requestid once QuickBooks answered and an item must go again)
+    and the last retriable error, remembered on the connection when the batch ends with it."""
 
-    pending: dict[str, BatchItem]
-    results: dict[str, PostResult] = field(default_factory=dict)
-    uncertain: bool = False  # a send may have been applied: look the keys up before sending again
-    uncertain_at: float | None = None  # float ok: when (monotonic seconds) the first unclear send left
-    round: int = 0  # bumped when QuickBooks answered and an item must go again (a fresh requestid)
+    round: int = 0
+    last_error: str | None = None
 
 
 class QuickBooksLedger:
@@ -147,7 +148,7 @@ class QuickBooksLedger:
         session: requests.Session | None = None,
         batch_size: int = BATCH_MAX_ITEMS,
         max_lines: int = MAX_LINES_PER_JOURNAL,
-        pacer: Pacer | None = None,
+        pacer: RateLimiter | None = None,
         settle_seconds: float = SETTLE_SECONDS,  # float ok: seconds
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -386,33 +387,28 @@ class QuickBooksLedger:
         return BatchItem(request, body, _postings(body))
 
     def _post_chunk(self, items: Sequence[BatchItem]) -> dict[str, PostResult]:
-        chunk = _Chunk({item.key: item for item in items})
+        """One batch, exactly once: the shared `send_missing` shell looks the keys up after an unclear answer."""
+        rounds = _Rounds()
         try:
-            self.retry.call(lambda: self._post_round(chunk), on_retry=self.stats.count_retry)
-        except Rejected as exc:  # QuickBooks refused the batch request as a whole: each journal says why
-            whole = Rejected(
-                f"{exc.message} (the whole batch of {len(items)} journal(s) was refused)",
-                code=exc.code,
-                fix="if QuickBooks names the number of items, lower TOKENBOOKS_QUICKBOOKS__BATCH_SIZE "
-                "(Intuit's pages disagree: 30 or 10); otherwise " + (exc.fix or "report this message"),
+            return send_missing(
+                {item.key: item for item in items},
+                held=_held,
+                lookup=self.find_many,
+                send=lambda open_, sent: self._send_batch(open_, sent, rounds),
+                retry=self.retry,
+                settle_seconds=self.settle_seconds,
+                clock=self.pacer.clock,
+                ledger="QuickBooks",
+                names=self._account_names,
+                on_retry=self.stats.count_retry,
             )
-            for key in chunk.pending:
-                chunk.results[key] = PostResult.from_error(key, PostOutcome.REJECTED, whole)
-        except Retriable as exc:
-            outcome = PostOutcome.UNCERTAIN if chunk.uncertain else PostOutcome.FAILED
-            self.tokens.record_call(error=str(exc))
-            for key in chunk.pending:
-                chunk.results[key] = PostResult.from_error(key, outcome, exc)
-        return chunk.results
+        finally:
+            if rounds.last_error is not None:
+                self.tokens.record_call(error=rounds.last_error)
 
-    def _post_round(self, chunk: _Chunk) -> None:
-        """One try: look the keys up if an earlier send may have landed, then send what is still open."""
-        if chunk.uncertain:
-            self._settle_by_lookup(chunk)
-        if not chunk.pending:
-            return
-        call = build_call(list(chunk.pending.values()), chunk.round)
-        sent_at = self.pacer.clock()
+    def _send_batch(self, items: list[BatchItem], sent: Sent, rounds: _Rounds) -> None:
+        """One batch request: settle each journal by its bId (created, refused) or say to send it again."""
+        call = build_call(items, rounds.round)
         try:
             data = self._call_once(
                 lambda: self.client.make_request(
@@ -420,43 +416,44 @@ class QuickBooksLedger:
                 ),
                 f"a batch of {len(call.items)} journal(s)",
             )
-        except UncertainOutcome:
-            chunk.uncertain = True
-            chunk.uncertain_at = chunk.uncertain_at or sent_at
+        except Rejected as exc:  # QuickBooks refused the batch request as a whole: each journal says why
+            raise Rejected(
+                f"{exc.message} (the whole batch of {len(items)} journal(s) was refused)",
+                code=exc.code,
+                fix="if QuickBooks names the number of items, lower TOKENBOOKS_QUICKBOOKS__BATCH_SIZE "
+                "(Intuit's pages disagree: 30 or 10); otherwise " + (exc.fix or "report this message"),
+            ) from None
+        except Retriable as exc:
+            rounds.last_error = str(exc)
             raise
-        self._take_answers(chunk, call, data, sent_at)
-
-    def _take_answers(self, chunk: _Chunk, call: BatchCall, data: dict[str, Any], sent_at: float) -> None:
-        """Settle each journal by its bId: created, refused, or to be sent again."""
+        rounds.last_error = None
         answers = answers_by_bid(data)
-        created = {bid: a["JournalEntry"] for bid, a in answers.items() if a.get("JournalEntry")}
         for bid, item in call.items:  # the creates first: nothing below may lose them
-            if bid in created:
-                ledger_id = str(created[bid].get("Id"))
-                chunk.results[item.key] = PostResult(item.key, PostOutcome.CREATED, ledger_id=ledger_id)
-                del chunk.pending[item.key]
-        chunk.uncertain = True  # until every fault is settled: a lookup failing half-way means look first
+            created = (answers.get(bid) or {}).get("JournalEntry")
+            if created:
+                sent.results[item.key] = PostResult(
+                    item.key, PostOutcome.CREATED, ledger_id=str(created.get("Id"))
+                )
         again: list[TokenbooksError] = []
         for bid, item in call.items:
-            if item.key not in chunk.pending:
+            if item.key in sent.results:
                 continue
             if bid not in answers:
                 again.append(
                     UncertainOutcome(f"QuickBooks' batch answer has no result for journal {item.key}")
                 )
                 continue
-            retry = self._take_fault(chunk, item, fault_entry(answers[bid]) or FaultEntry(0, "", ""))
+            retry = self._take_fault(sent, item, fault_entry(answers[bid]) or FaultEntry(0, "", ""))
             if retry is not None:
                 again.append(retry)
-        chunk.uncertain = any(isinstance(e, UncertainOutcome) for e in again)
-        if chunk.uncertain:
-            chunk.uncertain_at = chunk.uncertain_at or sent_at
         if again:
             if any(not isinstance(e, UncertainOutcome) for e in again):
-                chunk.round += 1  # QuickBooks answered these: the same requestid would replay that answer
-            raise next((e for e in again if isinstance(e, RateLimited)), again[0])
+                rounds.round += 1  # QuickBooks answered these: the same requestid would replay that answer
+            sent.again = next((e for e in again if isinstance(e, RateLimited)), again[0])
+            sent.uncertain = any(isinstance(e, UncertainOutcome) for e in again)
+            rounds.last_error = str(sent.again)
 
-    def _take_fault(self, chunk: _Chunk, item: BatchItem, error: FaultEntry) -> TokenbooksError | None:
+    def _take_fault(self, sent: Sent, item: BatchItem, error: FaultEntry) -> TokenbooksError | None:
         """Settle one item's fault; returns the error when the item should be sent again."""
         exc = classify_error(
             error.code,
@@ -470,51 +467,19 @@ class QuickBooksLedger:
             self._note_connection_error(exc)
             raise exc
         if isinstance(exc, DuplicateKey):
-            existing = self.find(item.key)
-            chunk.results[item.key] = self._settle_existing(item, existing, exc)
+            sent.results[item.key] = self._settle_duplicate(item, exc)
         elif isinstance(exc, Rejected):
-            chunk.results[item.key] = PostResult.from_error(item.key, PostOutcome.REJECTED, exc)
+            sent.results[item.key] = PostResult.from_error(item.key, PostOutcome.REJECTED, exc)
         else:
             return exc
-        del chunk.pending[item.key]
         return None
 
-    def _settle_by_lookup(self, chunk: _Chunk) -> None:
-        """After an uncertain send: what QuickBooks holds under the open keys is settled, the rest is sent.
-        The lookup waits until the unanswered send can no longer commit (`settle_seconds` after it left):
-        before that, "not found" could be a batch QuickBooks is still writing, and sending it again would
-        create every journal twice once both land (requestid does not always deduplicate, erps.md §1.5)."""
-        if chunk.uncertain_at is not None:
-            wait_until_settled(chunk.uncertain_at, self.settle_seconds, self.pacer.clock, self.retry.sleep)
-        found = self.find_many(list(chunk.pending))
-        for key, existing in found.items():
-            item = chunk.pending.pop(key)
-            chunk.results[key] = self._settle_existing(item, existing, None)
-        chunk.uncertain = False
-
-    def _settle_existing(
-        self, item: BatchItem, existing: LedgerJournal | None, duplicate: DuplicateKey | None
-    ) -> PostResult:
-        """Our own earlier create is FOUND; a different document under our key is refused, never overwritten."""
-        if existing is not None and _same_content(item, existing):
-            return PostResult(item.key, PostOutcome.FOUND, ledger_id=existing.ledger_id)
-        if existing is not None:
-            names = {a.id: f"{a.number} {a.name}" if a.number else a.name for a in self.chart_of_accounts()}
-            theirs = tuple((line.account, line.amount) for line in existing.lines)
-            said = (
-                f"QuickBooks already holds a journal entry numbered {item.key} (Id {existing.ledger_id}, "
-                f"dated {existing.txn_date}: {_describe(theirs, names)}) whose content differs from "
-                f"tokenbooks' journal {item.key} ({item.request.journal.txn_date}: "
-                f"{_describe(item.postings, names)})"
-            )
-            error = Rejected(
-                said,
-                code="6140",
-                fix="if that entry is not tokenbooks' own, renumber it in QuickBooks; if it is and a person "
-                "edited it, restore it or delete it so tokenbooks posts it again",
-            )
-            return PostResult.from_error(item.key, PostOutcome.REJECTED, error)
-        assert duplicate is not None
+    def _settle_duplicate(self, item: BatchItem, duplicate: DuplicateKey) -> PostResult:
+        """QuickBooks says the number is taken (6140): the shared settle step decides what is there."""
+        found = self.find_many([item.key])
+        decision = decide([_held(item)], found, ledger="QuickBooks", names=self._account_names())[0]
+        if decision.action is not Action.SEND:
+            return decision.result()
         error = Rejected(
             f"{duplicate.message} (another kind of document holds the number {item.key})",
             code=duplicate.code,
@@ -522,6 +487,16 @@ class QuickBooksLedger:
             "Settings → Advanced → Other preferences",
         )
         return PostResult.from_error(item.key, PostOutcome.REJECTED, error)
+
+    def _account_names(self) -> dict[str, str]:
+        """QuickBooks account ids as people read them (`5010 AI COGS`), for conflict messages."""
+        return {a.id: f"{a.number} {a.name}" if a.number else a.name for a in self.chart_of_accounts()}
+
+    def held(self, journal: Journal) -> Held:
+        """The journal as QuickBooks would hold it (account ids resolved): what a lookup is compared with."""
+        preferences = self._preferences if self._preferences is not None else self.preferences()
+        entry = entry_json(self.to_entry(journal, preferences).to_json())
+        return Held.of(journal.key, journal.txn_date, _postings(entry))
 
     # ------------------------------------------------------------------------------------ translation
 
@@ -657,18 +632,8 @@ def _postings(entry: dict[str, Any]) -> tuple[tuple[str, Decimal], ...]:
     return tuple(sorted(postings))
 
 
-def _same_content(item: BatchItem, existing: LedgerJournal) -> bool:
-    """Same date and the same (account, amount) postings: our own journal, created by an earlier attempt."""
-    theirs = tuple(sorted((line.account, line.amount) for line in existing.lines))
-    return existing.txn_date == item.request.journal.txn_date and theirs == item.postings
-
-
-def _describe(postings: Sequence[tuple[str, Decimal]], names: dict[str, str]) -> str:
-    """`Dr 5010 AI COGS 120.37, Cr 2150 Accrued AI costs 120.37`."""
-    return ", ".join(
-        f"{'Dr' if amount > 0 else 'Cr'} {names.get(account, account)} {abs(amount)}"
-        for account, amount in sorted(postings, key=lambda p: (p[1] < 0, p[0]))
-    )
+def _held(item: BatchItem) -> Held:
+    return Held.of(item.key, item.request.journal.txn_date, item.postings)
 
 
 def _ledger_journal(entry: JournalEntry) -> LedgerJournal:

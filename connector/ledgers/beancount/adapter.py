@@ -10,7 +10,8 @@ Two uses, one writer:
   bean-check recomputes);
 - **a ledger target** (`BeancountLedger`): an entity whose mapping says `ledger: beancount` posts into a
   `.beancount` file (its roles name beancount accounts directly). It implements the ledger port: posting
-  appends (a key already in the file is FOUND, never written twice), and the read side parses the file with
+  appends (a key already in the file is never written twice: the shared settle step finds it the same,
+  FOUND, or different, refused), and the read side parses the file with
   beancount's own loader, so reconciliation can read it back.
 Writing needs nothing but this module; reading the file back needs the `beancount` package (the
 `beancount` extra: `pip install 'tokenbooks[beancount]'`).
@@ -30,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from connector.domain.errors import ConfigError
-from connector.domain.journals import Journal, LedgerTarget
+from connector.domain.journals import Journal, LedgerTarget, check_journal
 from connector.domain.mapping import CATEGORY_ROLE, MappingSet
 from connector.ledgers.port import (
     CurrencySetup,
+    Held,
     LedgerAccount,
     LedgerBill,
     LedgerJournal,
@@ -44,6 +46,7 @@ from connector.ledgers.port import (
     PostResult,
     TrackingOption,
 )
+from connector.ledgers.settle import decide
 
 ROLE_ACCOUNTS: dict[str, str] = {
     "ai_cogs": "Expenses:AI:COGS",
@@ -273,8 +276,17 @@ class BeancountLedger:
         return []  # dimensions travel as posting metadata; any value is accepted
 
     def find(self, key: str) -> LedgerJournal | None:
+        return self.find_many([key]).get(key)
+
+    def find_many(self, keys: Sequence[str]) -> dict[str, LedgerJournal]:
         entries, _ = self._load()
-        return _journals_in(entries).get(key)
+        held = _journals_in(entries)
+        return {key: held[key] for key in keys if key in held}
+
+    def held(self, journal: Journal) -> Held:
+        """The journal as the file would hold it: its accounts under their beancount names."""
+        lines = [(self.names.account(line.target), line.amount) for line in journal.lines]
+        return Held.of(journal.key, journal.txn_date, lines)
 
     def read_back(self, first_day: date, last_day: date) -> list[LedgerJournal]:
         entries, _ = self._load()
@@ -295,6 +307,8 @@ class BeancountLedger:
 
     def post(self, requests: Sequence[PostRequest]) -> list[PostResult]:
         """Append the journals not in the file yet, checked by beancount before the file is replaced."""
+        for request in requests:  # an unbalanced journal is a bug: nothing of the request is written
+            check_journal(request.journal)
         self.stats.write_calls += 1
         entries, _ = self._load()  # read once: the journals already in the file and the accounts opened
         existing = _journals_in(entries)
@@ -303,9 +317,15 @@ class BeancountLedger:
         results: list[PostResult] = []
         for request in requests:
             journal = request.journal
-            if journal.key in existing or journal.key in {r.key for r in results}:
-                results.append(PostResult(journal.key, PostOutcome.FOUND, ledger_id=journal.key))
+            if journal.key in existing:  # the shared settle step: same content posted, else refused
+                results.append(decide([self.held(journal)], existing, ledger=self.name)[0].result())
                 continue
+            existing[journal.key] = LedgerJournal(
+                journal.key,
+                journal.key,
+                journal.txn_date,
+                tuple(LedgerLine(a, n) for a, n in self.held(journal).postings),
+            )
             for line in journal.lines:
                 account = self.names.account(line.target)
                 if account not in opened:

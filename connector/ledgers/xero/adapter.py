@@ -1,7 +1,7 @@
 """Xero through xero-python, for real, over HTTP: manual journals in, journals and bills read back.
 
 - One ``ApiClient`` per connection on our transport (timeouts, no hidden urllib3 retries) with its tokens in
-  the vault (``xero_oauth``); ``AccountingApi(api_client, base_url=settings.xero.base_url)``.
+  the vault (``oauth``); ``AccountingApi(api_client, base_url=settings.xero.base_url)``.
 - A journal is a ManualJournal: ``Narration`` starts with the tokenbooks key; ``LineAmount`` + debit /
   − credit; up to two tracking options per line, resolved against ``TrackingCategories``; ``Status`` POSTED,
   or DRAFT in draft posting mode; ``LineAmountTypes`` NoTax and ``ShowOnCashBasisReports`` always sent.
@@ -16,9 +16,9 @@
   refuses one that would not survive (over ten trillion), rather than let it change on the way.
 - Lock dates from ``Organisation`` (the later of PeriodLockDate and EndOfYearLockDate); a journal dated on or
   before it is refused here as ``LockedPeriod`` without a call. Manual journals are base-currency only.
-- Calls are paced by a ``TenantLimiter`` (5 in flight, 60 a minute, the day's budget) that reads Xero's
-  remaining-calls headers; a 429 is waited out through ``RetryPolicy``; errors are classified in one place
-  (``xero_errors.classify``).
+- Calls are paced by the shared ``RateLimiter`` (``xero_limiter``: 5 in flight, 60 a minute, the day's
+  budget) that also follows Xero's remaining-calls headers (``observe_headers``); a 429 is waited out through ``RetryPolicy``; errors are classified in one place
+  (``errors.classify``).
 - Local checks refuse what Xero would refuse, naming the journal and the line: an unknown, archived, bank,
   system or inventory account; an unknown or archived tracking option; more than ``MAX_JOURNAL_LINES`` lines
   (tokenbooks' limit: Xero publishes none; 500 lines keep one journal far below Xero's 10 MB request cap).
@@ -29,9 +29,10 @@ Facts about the API: ../shared/reference/erps.md, Part B.
 from __future__ import annotations
 
 import re
+import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from datetime import date
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -53,14 +54,13 @@ from connector.domain.errors import (
     RateLimited,
     ReconnectNeeded,
     Rejected,
-    Retriable,
     TokenbooksError,
-    UncertainOutcome,
 )
-from connector.domain.journals import Journal, JournalLine
-from connector.ledgers.pacing import wait_until_settled
+from connector.domain.journals import Journal, JournalLine, check_journal
+from connector.domain.money import quantize
 from connector.ledgers.port import (
     CurrencySetup,
+    Held,
     LedgerAccount,
     LedgerBill,
     LedgerJournal,
@@ -71,10 +71,11 @@ from connector.ledgers.port import (
     PostResult,
     TrackingOption,
 )
+from connector.ledgers.rate_limits import DAY, Budget, RateLimiter
+from connector.ledgers.settle import Sent, send_missing
 from connector.ledgers.tokens import TokenManager
-from connector.ledgers.xero_errors import classify, is_lock_message, is_scope_refusal, retry_after
-from connector.ledgers.xero_limits import TenantLimiter
-from connector.ledgers.xero_oauth import sdk_client
+from connector.ledgers.xero.errors import classify, is_lock_message, is_scope_refusal, retry_after
+from connector.ledgers.xero.oauth import sdk_client
 from connector.retrying import RetryPolicy
 
 __all__ = [
@@ -83,7 +84,9 @@ __all__ = [
     "XeroLedger",
     "chunk_idempotency_key",
     "lookup_chunks",
+    "observe_headers",
     "wire_exact",
+    "xero_limiter",
 ]
 
 LEDGER = "xero"
@@ -93,6 +96,7 @@ CHUNK_SIZE = 50  # journals per PUT: Xero recommends about 50 elements a request
 # not answer may commit for about 5 minutes. The client waits longer than that (TOKENBOOKS_XERO__TIMEOUT_SECONDS,
 # 330 by default), and after an uncertain write looks the journals up only once this has passed.
 SETTLE_SECONDS = 330.0
+DAY_RECHECK_SECONDS = 3600.0  # after Xero said "0 left today" without saying when it resets
 URL_BUDGET = 2000  # characters of a lookup URL: under the ~2 KB Xero's gateway takes (``lookup_chunks``)
 MAX_JOURNAL_LINES = 500
 PAGE_SIZE = 100  # Xero's page of manual journals / invoices
@@ -101,6 +105,54 @@ NOT_JOURNALABLE = {"BANK": "a bank account", "INVENTORY": "an inventory account"
 GONE = ("DELETED", "VOIDED")
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0b7d6c9e-5a1f-4e0a-9d7c-2f6b1e8a4c35")
 _QUOTED = re.compile(r"'([^']+)'")
+
+
+def xero_limiter(
+    *,
+    per_minute: int = 60,
+    per_day: int = 5000,
+    concurrent: int = 5,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+) -> RateLimiter:
+    """Xero's limits per organisation (erps.md §6.1): ``concurrent`` calls in flight, ``per_minute`` a rolling
+    minute, ``per_day`` a rolling day — the day's budget refuses (``BudgetExhausted``) rather than waits.
+    Share one per tenant in a process (the composition root does)."""
+    day = Budget(
+        "day",
+        per_day,
+        DAY,
+        refusal=f"Xero's daily limit of {per_day:,} calls for this organisation is used up",
+        fix="nothing to do: journals not posted stay in the outbox and go out on the next run",
+    )
+    return RateLimiter(
+        [Budget("minute", per_minute), day],
+        concurrent=concurrent,
+        clock=lambda: clock().timestamp(),
+        sleep=sleep,
+    )
+
+
+def observe_headers(limiter: RateLimiter, headers: Mapping[str, str] | None) -> None:
+    """Follow what Xero says is left (``X-MinLimit-Remaining``, ``X-AppMinLimit-Remaining``,
+    ``X-DayLimit-Remaining``) on every answer, a 429 included, so calls other apps make on the same
+    organisation are respected too."""
+    if not headers:
+        return
+    day_left = _int(headers.get("X-DayLimit-Remaining"))
+    if day_left == 0:
+        limiter.close("day", DAY_RECHECK_SECONDS)
+    elif day_left is not None:
+        limiter.reopen("day")
+    if 0 in (_int(headers.get("X-MinLimit-Remaining")), _int(headers.get("X-AppMinLimit-Remaining"))):
+        limiter.used_up("minute")
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def wire_exact(amount: Decimal) -> bool:
@@ -172,7 +224,7 @@ class XeroLedger:
         tenant_id: str | None = None,
         timeout: float = 60.0,  # float ok: seconds
         retry: RetryPolicy | None = None,
-        limiter: TenantLimiter | None = None,
+        limiter: RateLimiter | None = None,
         chunk_size: int = CHUNK_SIZE,
         settle_seconds: float = SETTLE_SECONDS,  # float ok: seconds
     ) -> None:
@@ -185,7 +237,7 @@ class XeroLedger:
                 fix="run `tokenbooks connect xero`, or set TOKENBOOKS_XERO__TENANT_ID",
             )
         self.retry = retry or RetryPolicy(6)
-        self.limiter = limiter or TenantLimiter()
+        self.limiter = limiter or xero_limiter()
         self.chunk_size = max(1, chunk_size)
         self.journals_per_request = self.chunk_size
         self.base_url = base_url.rstrip("/")
@@ -212,10 +264,10 @@ class XeroLedger:
                 with self.limiter.slot():
                     self.stats.count_call(endpoint, write=write)
                     data, _status, headers = fn()
-                self.limiter.observe(headers)
+                observe_headers(self.limiter, headers)
                 return data
             except ApiException as error:
-                self.limiter.observe(error.headers)
+                observe_headers(self.limiter, error.headers)
                 if error.status == 401 and not attempt and not is_scope_refusal(error):
                     self.tokens.refresh(stale=self.tokens.current())
                     continue
@@ -229,7 +281,7 @@ class XeroLedger:
         if isinstance(classified, RateLimited) and classified.retry_after:
             self.limiter.pause(classified.retry_after)
         elif error.status == 429:  # the day's budget: stop calling until Xero says it is back
-            self.limiter.close_day(retry_after(error))
+            self.limiter.close("day", retry_after(error) or DAY_RECHECK_SECONDS)
         if isinstance(classified, ReconnectNeeded):
             self.tokens.mark_reconnect_needed(str(classified))
         return classified
@@ -344,7 +396,7 @@ class XeroLedger:
             retry=retry,
         )
         return {
-            key_of(mj.narration): _ledger_journal(mj)
+            key_of(mj.narration): _ledger_journal(mj, self.base_currency())
             for mj in journals
             if key_of(mj.narration) in wanted and _status(mj) not in GONE
         }
@@ -362,7 +414,8 @@ class XeroLedger:
             f"reading journals {first_day}..{last_day}",
             "ManualJournals",
         )
-        return [_ledger_journal(mj) for mj in journals if _status(mj) not in GONE]
+        currency = self.base_currency()
+        return [_ledger_journal(mj, currency) for mj in journals if _status(mj) not in GONE]
 
     def bills(self, vendor: str, first_day: date, last_day: date) -> list[LedgerBill]:
         where = (
@@ -385,6 +438,8 @@ class XeroLedger:
         """Post journals, many per request; a result per journal, in the order given."""
         results: dict[str, PostResult] = {}
         ready: list[tuple[PostRequest, ManualJournal]] = []
+        for request in requests:  # an unbalanced journal is a bug: stop loudly before anything is sent
+            check_journal(request.journal)
         for request in requests:
             try:
                 ready.append((request, self.to_manual_journal(request.journal, draft=request.draft)))
@@ -398,51 +453,39 @@ class XeroLedger:
         return [results[r.journal.key] for r in requests]
 
     def _post_chunk(self, chunk: Sequence[tuple[PostRequest, ManualJournal]]) -> list[PostResult]:
-        """Create a chunk; after an uncertain answer, look its keys up first and send only what is missing."""
-        pending = {request.journal.key: (request, mj) for request, mj in chunk}
-        done: dict[str, PostResult] = {}
-        uncertain_at: float | None = None  # float ok: when the first unanswered write left
+        """Create a chunk exactly once: the shared `send_missing` shell looks the keys up after an unclear
+        answer and sends only what is missing."""
         calls_before = self.stats.read_calls + self.stats.write_calls
-
-        def attempt() -> None:
-            nonlocal uncertain_at
-            if uncertain_at is not None:
-                # "not found" is final only once the unanswered write can no longer commit
-                wait_until_settled(uncertain_at, self.settle_seconds, self._seconds, self.retry.sleep)
-                for key, found in self.find_many(list(pending), retry=False).items():
-                    done[key] = PostResult(key, PostOutcome.FOUND, ledger_id=found.ledger_id)
-                    pending.pop(key)
-            if not pending:
-                return
-            items = list(pending.values())
-            sent_at = self._seconds()
-            try:
-                answer = self._create(items)
-            except UncertainOutcome:
-                uncertain_at = sent_at if uncertain_at is None else uncertain_at
-                raise
-            except Rejected as refusal:  # the whole request refused (a 400 that names no element)
-                for request, _mj in items:
-                    done[request.journal.key] = PostResult.from_error(
-                        request.journal.key, PostOutcome.REJECTED, refusal
-                    )
-                pending.clear()
-                return
-            for (request, _mj), element in _matched(items, answer.manual_journals or []):
-                done[request.journal.key] = self._element_result(request.journal, element)
-                pending.pop(request.journal.key)
-
-        try:
-            self.retry.call(attempt, on_retry=self.stats.count_retry)
-        except Retriable as exc:
-            # Once a write went unanswered the journals may exist, whatever failed last: the next run looks first.
-            outcome = PostOutcome.UNCERTAIN if uncertain_at is not None else PostOutcome.FAILED
-            done |= {k: PostResult.from_error(k, outcome, exc) for k in pending}
+        done = send_missing(
+            {request.journal.key: (request, mj) for request, mj in chunk},
+            held=lambda item: _held(item[0].journal.key, item[0].journal.txn_date, item[1]),
+            lookup=lambda keys: self.find_many(keys, retry=False),
+            send=self._send,
+            retry=self.retry,
+            settle_seconds=self.settle_seconds,
+            clock=self._seconds,
+            ledger="Xero",
+            on_retry=self.stats.count_retry,
+        )
         calls = self.stats.read_calls + self.stats.write_calls - calls_before
         return [_with_calls(result, calls) for result in done.values()]
 
+    def _send(self, items: list[tuple[PostRequest, ManualJournal]], sent: Sent) -> None:
+        """One PUT of these journals; each journal settled by Xero's element for it."""
+        answer = self._create(items)
+        for (request, _mj), element in _matched(items, answer.manual_journals or []):
+            sent.results[request.journal.key] = self._element_result(request.journal, element)
+
+    def held(self, journal: Journal) -> Held:
+        """The journal as Xero would hold it (account codes resolved): what a lookup is compared with."""
+        lines = [
+            (self._account(line.target.account, f"journal {journal.key} line {n}").code, line.amount)
+            for n, line in enumerate(journal.lines, start=1)
+        ]
+        return Held.of(journal.key, journal.txn_date, lines)
+
     def _seconds(self) -> float:  # float ok: seconds on the limiter's clock (tokenbooks' clock)
-        return self.limiter.clock().timestamp()
+        return self.limiter.clock()
 
     def _create(self, items: Sequence[tuple[PostRequest, ManualJournal]]) -> Any:
         journals = ManualJournals(manual_journals=[mj for _request, mj in items])
@@ -638,6 +681,10 @@ def _matched(
     return pairs
 
 
+def _held(key: str, txn_date: date, mj: ManualJournal) -> Held:
+    return Held.of(key, txn_date, [(line.account_code, line.line_amount) for line in mj.journal_lines])
+
+
 def _lock_date(organisation: Any) -> date | None:
     dates = [d for d in (organisation.period_lock_date, organisation.end_of_year_lock_date) if d]
     return max(dates) if dates else None
@@ -652,11 +699,13 @@ def _status(thing: Any) -> str:
     return _text(thing.status)
 
 
-def _ledger_journal(mj: ManualJournal) -> LedgerJournal:
+def _ledger_journal(mj: ManualJournal, currency: str) -> LedgerJournal:
+    """A manual journal as the port reads it; amounts in the base currency's minor units again (the SDK
+    parsed them as floats: 999.00 came back 999.0)."""
     lines = tuple(
         LedgerLine(
             account=line.account_code or str(line.account_id or ""),
-            amount=Decimal(str(line.line_amount)),
+            amount=quantize(Decimal(str(line.line_amount)), currency),
             description=line.description or "",
             tracking=tuple(f"{t.name}={t.option}" for t in line.tracking or []),
         )

@@ -35,7 +35,7 @@ from xero_python.identity import IdentityApi
 
 from connector.domain.errors import ConfigError, ReconnectNeeded
 from connector.ledgers.tokens import TokenManager, TokenSet
-from connector.ledgers.xero_errors import RECONNECT, classify
+from connector.ledgers.xero.errors import RECONNECT, classify
 
 __all__ = [
     "REFRESH_TOKEN_LIFE",

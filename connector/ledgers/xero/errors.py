@@ -36,6 +36,7 @@ from connector.domain.errors import (
     TokenbooksError,
     UncertainOutcome,
 )
+from connector.retrying import parse_retry_after
 
 __all__ = ["RECONNECT", "classify", "is_lock_message", "is_scope_refusal", "retry_after", "xero_messages"]
 
@@ -168,11 +169,8 @@ def is_scope_refusal(error: ApiException) -> bool:
 
 
 def retry_after(error: ApiException) -> float | None:  # float ok: seconds
-    value = (error.headers or {}).get("Retry-After")
-    try:
-        return float(value) if value else None  # float ok: seconds
-    except ValueError:
-        return None
+    """The wait Xero's answer asks for (`connector.retrying.parse_retry_after`), None when it asks none."""
+    return parse_retry_after((error.headers or {}).get("Retry-After"))
 
 
 def xero_messages(body: Any) -> list[str]:

@@ -47,6 +47,7 @@ from connector.domain.errors import (
     UncertainOutcome,
 )
 from connector.ledgers.tokens import TokenSet
+from connector.retrying import parse_retry_after
 
 THROTTLE_WAIT_SECONDS = 60.0  # Intuit: a 429 means wait 60 s; QBO sends no Retry-After
 RECONNECT_FIX = "a person must reconnect: run `tokenbooks connect quickbooks`"
@@ -203,14 +204,16 @@ class QboClient(QuickBooks):
         if is_throttled(response):
             raise RateLimited(
                 f"QuickBooks is throttling requests (HTTP {response.status_code} ThrottleExceeded on {where})",
-                retry_after=_retry_after(response) or THROTTLE_WAIT_SECONDS,
+                retry_after=_wait_asked(response, THROTTLE_WAIT_SECONDS),
                 fix=THROTTLED_FIX,
             )
         if response.status_code >= 500:
             message = f"QuickBooks failed with HTTP {response.status_code} on {where}{body_note(response)}"
             if write:
                 raise UncertainOutcome(message, fix=UNCERTAIN_FIX)
-            raise Retriable(message, retry_after=_retry_after(response), fix=TRANSIENT_FIX)
+            raise Retriable(
+                message, retry_after=parse_retry_after(response.headers.get("Retry-After")), fix=TRANSIENT_FIX
+            )
         if response.status_code != 401:  # a 401 is the SDK's AuthorizationException: refresh, then retry
             refusal = refusal_of(response)
             if refusal is not None:
@@ -317,6 +320,12 @@ def _xml_text(body: str, tag: str) -> str:
     return html.unescape(found.group(1)).strip() if found else ""
 
 
+def _wait_asked(response: requests.Response, default: float) -> float:  # float ok: seconds
+    """The Retry-After QuickBooks sent (0 included), else `default`."""
+    asked = parse_retry_after(response.headers.get("Retry-After"))
+    return default if asked is None else asked
+
+
 def is_write(method: str, url: str) -> bool:
     return method == "POST" and not url.split("?")[0].endswith("/query")
 
@@ -351,14 +360,6 @@ def _refused(exc: requests.ConnectionError) -> bool:
 
 def _reason(exc: requests.ConnectionError) -> str:
     return "connection refused" if _refused(exc) else type(exc).__name__
-
-
-def _retry_after(response: requests.Response) -> float | None:  # float ok: seconds
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value else None  # float ok: seconds
-    except ValueError:
-        return None
 
 
 # ------------------------------------------------------------------------------------- classification

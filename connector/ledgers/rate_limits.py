@@ -1,0 +1,161 @@
+"""One client-side rate limiter for every ledger: stay inside its limits instead of running into its 429s.
+
+A `RateLimiter` holds named `Budget`s — sliding windows of at most `limit` units per `seconds` (QuickBooks:
+500 requests a minute counting each batch item, and 40 batch requests a minute; Xero: 60 calls a minute and
+5,000 a day) — and optionally a cap on calls in flight (Xero: 5). `acquire(requests=30, batches=1)` waits,
+with the injected `sleep`, until the call fits every budget, then counts it; `slot(...)` does the same while
+holding one of the in-flight places for the call's duration. A budget marked `refusal` is not waited for
+when it is used up (a day is too long to sleep through): `BudgetExhausted` says so, and the journals wait
+for the next run.
+
+What the ledger says overrides our own count: `pause(seconds)` (a 429's Retry-After) makes every caller
+wait; `used_up(name)` (a "0 remaining" header: someone else, maybe another app, used the window) waits
+until our oldest call leaves that window, or a whole window when we made none of them; `close(name,
+seconds)` and `reopen(name)` shut and open a refusing budget on the ledger's word.
+
+Time comes from an injected clock (seconds), so tests move a manual clock and never wait for real.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from connector.domain.errors import BudgetExhausted
+
+__all__ = ["Budget", "RateLimiter"]
+
+MINUTE = 60.0  # float ok: seconds
+DAY = 86_400.0  # float ok: seconds
+
+
+@dataclass
+class Budget:
+    """At most `limit` units per `seconds`; with a `refusal`, a used-up budget refuses instead of waiting."""
+
+    name: str
+    limit: int
+    seconds: float = MINUTE  # float ok: seconds
+    refusal: str = ""  # the message of `BudgetExhausted` (empty: wait for room instead)
+    fix: str = ""
+    events: deque[tuple[float, int]] = field(default_factory=deque)  # (clock seconds, units)
+    closed_until: float | None = None  # float ok: the ledger said this budget is gone until then
+
+    def used(self, now: float) -> int:  # float ok: seconds
+        while self.events and self.events[0][0] <= now - self.seconds:
+            self.events.popleft()
+        return sum(units for _, units in self.events)
+
+    def wait_needed(self, now: float, units: int) -> float:  # float ok: seconds
+        """Seconds until `units` more fit (0 when they fit now); raises when a refusing budget is used up."""
+        if units > self.limit:
+            raise ValueError(f"{units} units can never fit the {self.name} limit of {self.limit}")
+        closed = self.closed_until is not None and now < self.closed_until
+        excess = self.used(now) + units - self.limit
+        if self.refusal and (closed or excess > 0):
+            raise BudgetExhausted(self.refusal, fix=self.fix)
+        if excess <= 0:
+            return 0.0
+        released = 0
+        for at, count in self.events:
+            released += count
+            if released >= excess:
+                return max(at + self.seconds - now, 0.0) + 0.001
+        return self.seconds
+
+    def oldest_leaves(self, now: float) -> float:  # float ok: seconds
+        """When our oldest call in the window leaves it (a whole window from now when we made none)."""
+        self.used(now)
+        return self.events[0][0] + self.seconds if self.events else now + self.seconds
+
+
+class RateLimiter:
+    """Waits until a call fits every budget (and a place in flight, with `slot`), then counts it."""
+
+    def __init__(
+        self,
+        budgets: Sequence[Budget],
+        *,
+        concurrent: int = 0,  # calls in flight at most (0: no cap)
+        clock: Callable[[], float] = time.monotonic,  # float ok: seconds
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.budgets = {budget.name: budget for budget in budgets}
+        self.clock = clock
+        self.sleep = sleep
+        self._gate = threading.BoundedSemaphore(concurrent) if concurrent else None
+        self._lock = threading.Lock()
+        self._paused_until: float | None = None  # float ok: seconds
+        self.waited = 0.0  # float ok: seconds spent waiting for room, for a run's report and tests
+        self.calls = 0
+
+    def acquire(self, **units: int) -> None:
+        """E.g. `acquire(requests=30, batches=1)`: wait until every budget named has room, then count it.
+        With no units named, the call counts one against every budget."""
+        units = units or dict.fromkeys(self.budgets, 1)
+        while True:
+            with self._lock:
+                before = self.clock()
+                wait = self._wait_needed(before, units)
+                if wait <= 0:
+                    self._record(before, units)
+                    return
+            self.waited += wait
+            self.sleep(wait)
+            if self.clock() <= before:  # a sleep that moves no time (a dry run or a test): go, do not spin
+                with self._lock:
+                    self._record(self.clock(), units)
+                return
+
+    @contextmanager
+    def slot(self, **units: int) -> Iterator[None]:
+        """Hold a place in flight for one call (when capped), once every budget has room for it."""
+        if self._gate is None:
+            self.acquire(**units)
+            yield
+            return
+        with self._gate:
+            self.acquire(**units)
+            yield
+
+    def pause(self, seconds: float) -> None:  # float ok: seconds
+        """The ledger said wait (a 429's Retry-After): nobody calls before then."""
+        with self._lock:
+            self._pause_until(self.clock() + seconds)
+
+    def used_up(self, name: str) -> None:
+        """The ledger says no call is left in budget `name`'s window: wait until our oldest call leaves it."""
+        with self._lock:
+            self._pause_until(self.budgets[name].oldest_leaves(self.clock()))
+
+    def close(self, name: str, seconds: float) -> None:  # float ok: seconds
+        """The ledger says refusing budget `name` is gone for `seconds`: calls are refused until then."""
+        with self._lock:
+            budget = self.budgets[name]
+            until = self.clock() + seconds
+            if budget.closed_until is None or until > budget.closed_until:
+                budget.closed_until = until
+
+    def reopen(self, name: str) -> None:
+        """The ledger says budget `name` has room again."""
+        with self._lock:
+            self.budgets[name].closed_until = None
+
+    def _pause_until(self, moment: float) -> None:  # float ok: seconds
+        if self._paused_until is None or moment > self._paused_until:
+            self._paused_until = moment
+
+    def _wait_needed(self, now: float, units: dict[str, int]) -> float:  # float ok: seconds
+        wait = max((self.budgets[name].wait_needed(now, n) for name, n in units.items()), default=0.0)
+        if self._paused_until is not None:
+            wait = max(wait, self._paused_until - now)
+        return wait
+
+    def _record(self, now: float, units: dict[str, int]) -> None:  # float ok: seconds
+        for name, n in units.items():
+            self.budgets[name].events.append((now, n))
+        self.calls += 1

@@ -1,0 +1,25 @@
+"""The shape of a ledger's registry entry (kept apart from the registry so ledger packages can build theirs
+without importing each other)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from connector.domain.ledger_targets import TargetShape
+from connector.ledgers.port import Ledger
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One ledger, as the rest of tokenbooks sees it."""
+
+    target: TargetShape  # how a mapping names a place in it (the domain's only view of a ledger)
+    build: Callable[[Any, str], Ledger]  # (the composition root, entity) → the adapter
+    settings_section: str = ""  # the `Settings` attribute with its settings (TOKENBOOKS_<SECTION>__…), if any
+    connectable: bool = False  # `tokenbooks connect <name>` runs an OAuth consent for it
+
+    @property
+    def name(self) -> str:
+        return self.target.ledger

@@ -1,0 +1,83 @@
+"""Adding a ledger is one package and one registry line: a ledger package written in the tests
+(`tests/ledgers/toybooks/`) is registered, and a mapping that names it is checked, planned and posted
+through it by the real composition root, with nothing else edited."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from connector.bootstrap import build_app
+from connector.domain.errors import ConfigError
+from connector.domain.mapping_schema import mapping_schema
+from connector.ledgers.registry import LEDGERS
+from connector.service.sync import sync
+from connector.settings import Settings
+from tests.ledgers.toybooks import entry as toybooks
+from tests.service.conftest import Clock, ScriptedSource
+
+MAPPING = """\
+mapping_version: 1
+effective_from: 2026-01-01
+change_note: books in Toybooks
+entities:
+  acme-us: {name: Toy Co, ledger: toybooks, currency: USD}
+roles:
+  ai_cogs: {toybooks: T-5010}
+  rnd: {toybooks: T-6010}
+  sales_marketing: {toybooks: T-6110}
+  g_and_a: {toybooks: T-6210}
+  accrued_ai_costs: {toybooks: T-2150}
+  suspense: {toybooks: T-9990}
+rules:
+  - id: support
+    when: {project: proj_support_assistant}
+    category: cogs
+"""
+
+
+@pytest.fixture
+def registered():
+    LEDGERS.register(toybooks.ENTRY)  # the one registry line
+    yield toybooks.BOOKS
+    LEDGERS.unregister("toybooks")
+    toybooks.BOOKS.clear()
+
+
+def app_for(tmp_path, mapping: str):
+    path = tmp_path / "mapping.yaml"
+    path.write_text(mapping)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'tb.db'}", mapping_file=path, data_dir=tmp_path, _env_file=None
+    )
+    source, clock = ScriptedSource(), Clock()
+    return build_app(settings, clock=clock, sources=[source], sleep=lambda _s: None), source, clock
+
+
+def test_a_registered_ledger_package_is_planned_and_posted_through(tmp_path, registered):
+    app, source, clock = app_for(tmp_path, MAPPING)
+    source.set("120.00", date(2026, 10, 1))
+    clock.night_after(date(2026, 10, 1))
+    first = sync(app, entity="acme-us", until=date(2026, 10, 1))
+    assert first.post.posted == ["TB-AC-261001-001"]
+    books = registered["acme-us"]
+    assert books.balance("T-5010") == Decimal("120.00")
+    assert books.balance("T-2150") == Decimal("-120.00")
+    again = sync(app, entity="acme-us", until=date(2026, 10, 1))
+    assert again.plan.planned == []  # converged: nothing posted twice
+    assert "toybooks_target" in mapping_schema()["$defs"]  # editors validate its targets too
+
+
+def test_its_target_grammar_is_checked_and_an_unregistered_ledger_is_refused(tmp_path, registered):
+    app, _source, _clock = app_for(tmp_path, MAPPING.replace("T-6010", "R-6010"))
+    with pytest.raises(ConfigError) as bad_account:
+        app.mapping()
+    assert "roles.rnd.toybooks.account: 'R-6010' is not a toybooks account name" in str(bad_account.value)
+    assert "write e.g. `T-5010`" in str(bad_account.value)
+    LEDGERS.unregister("toybooks")
+    (tmp_path / "gone").mkdir()
+    app, _source, _clock = app_for(tmp_path / "gone", MAPPING)
+    with pytest.raises(ConfigError, match="'toybooks' is not a ledger tokenbooks posts to"):
+        app.mapping()

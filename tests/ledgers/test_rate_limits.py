@@ -1,0 +1,93 @@
+"""The one rate limiter both ledgers use: sliding budgets, the ledger's word (pause, used up, closed), on a
+manual clock so nothing here waits for real."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.domain.errors import BudgetExhausted
+from connector.ledgers.rate_limits import Budget, RateLimiter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0  # float ok: seconds
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:  # float ok: seconds
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def limiter(clock: Clock, *budgets: Budget) -> RateLimiter:
+    return RateLimiter(budgets, clock=lambda: clock.now, sleep=clock.sleep)
+
+
+def test_every_named_budget_must_have_room_and_units_count_by_weight():
+    clock = Clock()
+    paced = limiter(clock, Budget("requests", 100), Budget("batches", 3))
+    for _ in range(3):
+        paced.acquire(requests=30, batches=1)
+    assert clock.sleeps == []
+    paced.acquire(requests=10, batches=1)  # requests fit (100), batches do not (3 a minute): wait
+    assert clock.sleeps == [pytest.approx(60.001)]
+    clock.now += 1
+    paced.acquire(requests=30)  # 40 + 30 of the last minute's 100 … the window slid: fits
+    assert len(clock.sleeps) == 1
+    assert paced.calls == 5
+
+
+def test_the_window_slides_rather_than_resetting_each_minute():
+    clock = Clock()
+    paced = limiter(clock, Budget("calls", 2))
+    paced.acquire()
+    clock.now += 40
+    paced.acquire()
+    paced.acquire()  # the first call leaves the window 20 s from now, not 60
+    assert clock.sleeps == [pytest.approx(20.001)]
+
+
+def test_the_ledgers_word_wins_a_pause_or_a_used_up_window():
+    clock = Clock()
+    paced = limiter(clock, Budget("minute", 60))
+    paced.pause(30)  # a 429 with Retry-After: 30
+    paced.acquire()
+    assert clock.sleeps == [30]
+    clock.now += 10
+    paced.used_up("minute")  # "0 remaining": wait until our oldest call (10 s ago) leaves the minute
+    paced.acquire()
+    assert clock.sleeps[1] == pytest.approx(50)
+
+
+def test_a_refusing_budget_refuses_when_used_up_or_closed_and_reopens_on_the_ledgers_word():
+    clock = Clock()
+    day = Budget("day", 2, 86_400, refusal="the day's calls are used up", fix="wait for tomorrow")
+    paced = limiter(clock, day)
+    paced.acquire()
+    paced.acquire()
+    with pytest.raises(BudgetExhausted, match="used up") as refused:
+        paced.acquire()
+    assert refused.value.fix == "wait for tomorrow"
+    clock.now += 86_400
+    paced.acquire()
+    paced.close("day", 3600)
+    with pytest.raises(BudgetExhausted):
+        paced.acquire()
+    paced.reopen("day")
+    paced.acquire()  # the second of this day's two
+    with pytest.raises(BudgetExhausted):
+        paced.acquire()
+    assert clock.sleeps == []  # a refusing budget never sleeps through its window
+
+
+def test_a_sleep_that_moves_no_time_lets_the_call_go_instead_of_spinning():
+    paced = RateLimiter([Budget("calls", 1)], clock=lambda: 5.0, sleep=lambda _s: None)
+    paced.acquire()
+    paced.acquire()  # would wait 60 s; a dry run's sleep returns at once and the call goes
+    assert paced.calls == 2
+    assert paced.waited > 0
+
+
+def test_more_units_than_a_budget_holds_can_never_fit():
+    with pytest.raises(ValueError, match="can never fit"):
+        limiter(Clock(), Budget("requests", 10)).acquire(requests=11)
