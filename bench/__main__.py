@@ -1,26 +1,24 @@
-"""Run every benchmark: `python -m bench` (one module per benchmark; each reports its own figures)."""
+"""Run every benchmark: `python -m bench`, each in a process of its own.
+
+A benchmark's peak memory is its own process's (`bench/memory.py`): every one is started from this small
+process, never after another in the same interpreter, so no figure carries what an earlier benchmark held.
+Each prints its own report; the exit status says whether all met their targets.
+"""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
-from bench import classify, console, focus_import, nightly_sync
-
-BENCHMARKS = {
-    "classify": classify,
-    "focus_import": focus_import,
-    "nightly_sync": nightly_sync,
-    "console": console,
-}
+BENCHMARKS = ("classify", "focus_import", "nightly_sync", "console")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    chosen = argv if argv else list(BENCHMARKS)
     failed = []
-    for name, module in BENCHMARKS.items():
+    for name in chosen:
         print(f"== {name}", flush=True)
-        result = module.run()
-        print(module.report(result), flush=True)
-        if not result["meets_targets"]:
+        if subprocess.run([sys.executable, "-m", f"bench.{name}"], check=False).returncode != 0:
             failed.append(name)
     if failed:
         print(f"targets not met: {', '.join(failed)}")
@@ -28,4 +26,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import gc
 import random
-import resource
 import sys
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from bench.memory import peak_rss_mb
 from connector.domain.classifier import Classifier
 from connector.domain.facts import Dimensions, Fact
 from connector.domain.mapping import MappingSet
@@ -137,11 +137,6 @@ def make_facts(count: int = FACTS, seed: int = 7) -> list[Fact]:
         )
         for n in range(count)
     ]
-
-
-def peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
 def timed(name: str, facts: list[Fact], classify, repeat: int = 3) -> Result:

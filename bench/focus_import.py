@@ -13,7 +13,7 @@ then runs, each in a fresh process so peak memory is its own:
 Each is run `--repeat` times (default 3), interleaved, and timed in CPU seconds of its own process (on a
 shared machine wall time mostly measures the other jobs; wall time is reported too); the fastest run of
 each counts. Reports rows/s, the import's time as a multiple of the floor (target: within 3×) and peak
-resident memory (ru_maxrss; target: under 500 MB). Results go to stdout and
+resident memory (its own process's high-water mark, `bench/memory.py`; target: under 500 MB). Results go to stdout and
 bench/results/focus_import.json.
 """
 
@@ -29,6 +29,8 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from bench.memory import peak_rss_mb
 
 RESULTS = Path(__file__).with_name("results")
 TARGET_RATIO = 3.0
@@ -140,7 +142,7 @@ def child_import(path: Path) -> dict:
 
 def _child(mode: str, path: Path) -> None:
     result = child_parse(path) if mode == "parse" else child_import(path)
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    result["peak_mb"] = peak_rss_mb()
     sys.stdout.write(json.dumps(result) + "\n")
 
 

@@ -245,6 +245,10 @@ class App:
         """The adapter of the ledger the mapping names for `entity`, built by its registry entry."""
         return LEDGERS.entry(self.mapping()[0].entity(entity).ledger).build(self, entity)
 
+    def ledger_settings(self, ledger: str) -> Any:
+        """A ledger's settings section (`TOKENBOOKS_<SECTION>__*`), named by its registry entry."""
+        return getattr(self.settings, LEDGERS.entry(ledger).settings_section)
+
     def tokens(self, ledger: str, entity: str, refresher: Callable) -> TokenManager:
         """The token manager of one ledger connection (the vault holds its tokens, encrypted)."""
         return TokenManager(

@@ -197,7 +197,7 @@ def job_occurrence(app: Any, kind: str, entity: str, at: datetime | None = None)
 
 
 def nightly(app: Any, entity: str) -> str:
-    result = sync(app, entity=entity)
+    result = sync(app, entity=entity, full_plan=app.settings.full_plan)
     after_run(app, entity)
     return result.status
 

@@ -15,10 +15,8 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import urlsplit
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     Field,
@@ -34,20 +32,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from connector.domain.errors import ConfigError
+from connector.ledgers.quickbooks.settings import QuickBooksSettings  # each ledger package owns its section
+from connector.ledgers.xero.settings import XeroSettings
+from connector.setting_types import HttpUrl
 
 Hours = float  # float ok: a duration, never an amount
 SECRET: JsonDict = {
     "secret": True
 }  # marks a plain-text setting that is secret all the same (the database URL)
 ENV_PREFIX = "TOKENBOOKS_"
-
-
-def _http_url(value: str) -> str:
-    """A base URL must be http(s)://host…: a typo is refused at start, naming the variable, not later."""
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc or " " in value.strip():
-        raise ValueError(f"{value!r} is not a URL: write it as https://host[/path]")
-    return value.strip()
 
 
 def _json_value(kind: type, example: str):
@@ -68,7 +61,6 @@ def _json_value(kind: type, example: str):
     return parse
 
 
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
 JsonList = Annotated[list[str], NoDecode, BeforeValidator(_json_value(list, '["AI and Machine Learning"]'))]
 
 
@@ -111,65 +103,6 @@ class FocusSettings(BaseModel):
         description='ServiceCategory values to import; ["*"] imports every service',
     )
     entity: str | None = Field(None, description="entity the imported costs belong to; default: the first")
-
-
-class QuickBooksSettings(BaseModel):
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    realm_id: str | None = Field(
-        None, description="company (realm) id; set by `tokenbooks connect quickbooks`"
-    )
-    base_url: HttpUrl = Field("https://quickbooks.api.intuit.com", description="API root; /v3 is appended")
-    discovery_url: HttpUrl = Field(
-        "https://developer.intuit.com/.well-known/openid_configuration/",
-        description="OpenID discovery document that names the OAuth endpoints",
-    )
-    redirect_uri: HttpUrl = "http://127.0.0.1:8765/callback"
-    minorversion: int = Field(75, ge=75)
-    timeout_seconds: float = Field(  # float ok: seconds
-        130.0,
-        gt=0,
-        description="longer than QuickBooks' own 120 s, so a slow write is answered, not abandoned",
-    )
-    max_retries: int = Field(6, ge=0, le=50)
-    batch_size: int = Field(
-        30, ge=1, le=30, description="journals per batch request (Intuit: ≤ 30; 10 is safe)"
-    )
-    max_lines_per_journal: int = Field(500, ge=2, description="a longer journal is refused, not sent")
-    requests_per_minute: int = Field(500, ge=1, description="pacing: each batch item counts one")
-    batches_per_minute: int = Field(40, ge=1, description="pacing: batch requests per minute")
-    throttle_budget_seconds: float = Field(  # float ok: seconds
-        900.0,
-        ge=0,
-        description="how long one call may wait out 429s before the journal waits for the next run",
-    )
-
-
-class XeroSettings(BaseModel):
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    tenant_id: str | None = None
-    base_url: HttpUrl = Field("https://api.xero.com/api.xro/2.0", description="Accounting API root")
-    identity_url: HttpUrl = Field("https://identity.xero.com", description="token endpoint root")
-    connections_url: HttpUrl = Field("https://api.xero.com", description="root of /connections")
-    login_url: HttpUrl = Field("https://login.xero.com", description="authorization endpoint root")
-    redirect_uri: HttpUrl = "http://127.0.0.1:8765/callback"
-    scope_set: Literal["granular", "broad"] = Field(
-        "granular",
-        description="granular: Xero apps created on or after 2 March 2026 (and any app moved to granular "
-        "scopes); broad: an older app still on accounting.transactions (allowed until September 2027)",
-    )
-    scopes: str | None = Field(
-        None, description="the exact OAuth scopes to ask for at consent; empty: those of scope_set"
-    )
-    timeout_seconds: float = Field(  # float ok: seconds
-        330.0, gt=0, description="longer than Xero's own (about 5 minutes), so a slow write is answered"
-    )
-    max_retries: int = Field(6, ge=0, le=50)
-    calls_per_minute: int = Field(60, ge=1, description="Xero's per-organisation minute limit")
-    calls_per_day: int = Field(
-        5000, ge=1, description="Xero's per-organisation daily limit (1,000 on Starter)"
-    )
 
 
 # ------------------------------------------------------------------- service: reconcile, serve, alerts
@@ -298,6 +231,11 @@ class Settings(BaseSettings):
         None, description="price catalog overriding the one shipped with tokenbooks"
     )
     entity: str | None = Field(None, description="default entity for commands that need one")
+    full_plan: bool = Field(
+        False,
+        description="plan every day of the months a sync covers, not only the days whose inputs changed "
+        "(the same journals: a check, and a way out should the kept day sums be doubted)",
+    )
     ledger_mode: Literal["auto", "draft", "approve"] = Field(
         "auto", description="posting mode where the policies file does not set one for the entity"
     )
@@ -309,7 +247,7 @@ class Settings(BaseSettings):
     openai: OpenAISettings = OpenAISettings()
     anthropic: AnthropicSettings = AnthropicSettings()
     focus: FocusSettings = FocusSettings()
-    quickbooks: QuickBooksSettings = QuickBooksSettings()
+    quickbooks: QuickBooksSettings = QuickBooksSettings()  # a ledger's section: one line (registry.py)
     xero: XeroSettings = XeroSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
     schedule: ScheduleSettings = ScheduleSettings()

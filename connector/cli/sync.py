@@ -42,6 +42,14 @@ def sync_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Pull and plan; post nothing, queue nothing.")
     ] = False,
+    full_plan: Annotated[
+        bool,
+        typer.Option(
+            "--full-plan",
+            help="Classify every day of the planned months again, not only the days whose inputs changed "
+            "(the same journals; also TOKENBOOKS_FULL_PLAN=true).",
+        ),
+    ] = False,
     entity: EntityOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -54,7 +62,13 @@ def sync_command(
         configure_logging(application.settings.log_format, application.settings.log_level)
         with RichReporter(quiet=as_json) as reporter:
             result = sync(
-                application, entity=target, since=first, until=last, dry_run=dry_run, reporter=reporter
+                application,
+                entity=target,
+                since=first,
+                until=last,
+                dry_run=dry_run,
+                reporter=reporter,
+                full_plan=full_plan or application.settings.full_plan,
             )
         if not dry_run:
             raise_alerts_after_run(application, target)

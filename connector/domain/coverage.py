@@ -110,6 +110,22 @@ class SpendSummary:
             if suspense:
                 self._add_unmapped(fact, a.amount)
 
+    def state(self) -> tuple[dict[tuple, list], dict[tuple, list]]:
+        """What was summed so far (a day's, kept for the next plan: `day_sums.py`): the sums per placement
+        and day, and the unmapped spend per kind."""
+        return self._sums, self._unmapped
+
+    def absorb(self, sums: dict[tuple, list], unmapped: dict[tuple, list]) -> None:
+        """Add what another SpendSummary summed, as if its allocations had been added here."""
+        for own, theirs in ((self._sums, sums), (self._unmapped, unmapped)):
+            for key, (first, second) in theirs.items():
+                row = own.get(key)
+                if row is None:
+                    own[key] = [first, second]
+                else:
+                    row[0] += first
+                    row[1] += second
+
     def _add_unmapped(self, fact: Fact, amount: Decimal) -> None:
         dims = self._without_line_item.get(fact.dimensions)
         if dims is None:  # grouped by everything but the line item: model × token type varies too much

@@ -239,6 +239,19 @@ class UsageCosts:
             sums[key] = sums.get(key, ZERO) + allocation.amount
         return self
 
+    @property
+    def sums(self) -> Mapping[tuple, Decimal]:
+        """What was summed so far, by key (see `add`): a day's, kept for the next plan (`day_sums.py`)."""
+        return self._sums
+
+    def absorb(self, sums: Mapping[tuple, Decimal]) -> UsageCosts:
+        """Add what another UsageCosts summed (a day kept from an earlier plan): as if its allocations
+        had been added here (the sums are the same however the stream is cut)."""
+        own = self._sums
+        for key, amount in sums.items():
+            own[key] = own.get(key, ZERO) + amount
+        return self
+
     def _in_service(self, rule: str, day: date) -> bool:
         """Spend of a capitalized project from its go-live on is post-implementation: an expense."""
         if rule not in self._projects:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from connector import __version__
 from connector.domain.coverage import Coverage, SpendSummary, UnmappedPattern
+from connector.domain.day_sums import DaySums, day_inputs
 from connector.domain.desired import Desired, MissingRole, UsageCosts, desired_books, not_yet_due
 from connector.domain.journals import Bucket, Journal, LedgerTarget
 from connector.domain.mapping import Category, MappingSet
@@ -44,6 +45,7 @@ from connector.service.books import (
 from connector.service.runs import Clock
 from connector.store.bulk import paused_gc
 from connector.store.commitments import COMMITTED, CommitmentRepository
+from connector.store.plan_inputs import DaySumsRepository
 from connector.store.repositories import UnitOfWork
 
 
@@ -62,6 +64,8 @@ class PlanReport:
     unmapped: list[UnmappedPattern] = field(default_factory=list)
     totals: dict[tuple[LedgerTarget, Category, str], Decimal] = field(default_factory=dict)
     books: Desired = field(default_factory=Desired)  # prepaid overflow, true-ups, notes (policies)
+    days_read: int = 0  # posting days whose facts were read and classified
+    days_kept: int = 0  # posting days whose kept sums stood for their unchanged facts
 
     @property
     def suspense_total(self) -> Decimal:
@@ -85,8 +89,13 @@ def plan_entity(
     dry_run: bool = False,
     history: MappingHistory | None = None,
     books: BookOptions | None = None,
+    full: bool = False,
 ) -> PlanReport:
     """Plan the delta journals of `entity` for the months that hold [first_day, last_day].
+
+    Only the posting days whose inputs changed since they were last classified are read (`_classify`);
+    `full` reads and classifies every day — the same journals, by construction and by a property test
+    (`tests/service/test_incremental_plan.py`): the check an operator runs with `sync --full-plan`.
 
     Each fact is classified by the mapping version in force on its posting date (`history`; by default
     `mapping` alone); `mapping` is the current version, whose roles give the balancing accounts.
@@ -100,10 +109,10 @@ def plan_entity(
     report = PlanReport(entity, first, last)
     state = PlanState(history or MappingHistory.of([mapping]), entity, first, last, calendar, options)
     with UnitOfWork(engine) as uow:
-        if not dry_run and _unchanged_since_last_plan(uow, state, report):
+        if not dry_run and not full and _unchanged_since_last_plan(uow, state, report):
             return report
         placed = uow.allocations.versions_by_day(entity, first, last)  # before classifying again
-        spend = _classify(uow, state, report, dry_run=dry_run, run_id=run_id)
+        spend = _classify(uow, state, report, dry_run=dry_run, run_id=run_id, full=full, now=clock())
         inputs = books_input(
             uow,
             entity=entity,
@@ -179,28 +188,64 @@ def _due(amounts: dict[Bucket, Decimal], as_of: date) -> dict[Bucket, Decimal]:
 
 
 def _classify(
-    uow: UnitOfWork, state: PlanState, report: PlanReport, *, dry_run: bool, run_id: str | None
+    uow: UnitOfWork,
+    state: PlanState,
+    report: PlanReport,
+    *,
+    dry_run: bool,
+    run_id: str | None,
+    full: bool,
+    now: datetime,
 ) -> UsageCosts:
-    """Classify the window's current facts chunk by chunk (a day at a time), summing what the plan needs
-    and, unless dry, storing each chunk's allocations (rule id and mapping version per fact) in the
-    plan's transaction. Memory holds one chunk of facts and allocations, never the month."""
+    """Sum the window's classified facts, a posting day at a time: a day whose inputs (its current facts,
+    the mapping version in force on it, the policies, the code) are those its kept sums were computed
+    from is not read — its sums are added; any other day is read and classified chunk by chunk, its
+    allocations stored (unless dry) and its sums kept for the next plan. `full` reads every day (the
+    check that incremental planning plans what a full plan does). Memory holds one chunk, never the month."""
     classifier = state.history.classifier()
     usage = UsageCosts(state.books.policies, state.entity)
     summary = SpendSummary()
+    days = DaySumsRepository(uow.session)
+    kept = {} if full else days.kept(state.entity, state.first, state.last)
     with paused_gc():  # a month of short-lived facts and allocations, none in a reference cycle
-        for chunk in uow.facts.current_chunks(state.entity, state.first, state.last):
-            owners, allocations = classifier.classify_keyed((stored.id, stored.fact) for stored in chunk)
-            usage.add(allocations)
-            summary.add(allocations)
-            report.facts += len(chunk)
-            if not dry_run:
-                uow.allocations.replace_for_facts(owners, allocations, chunk, run_id=run_id)
+        for day, facts in days.facts_by_day(state.entity, state.first, state.last).items():
+            inputs = state.day_inputs(day, facts)
+            found = kept.get(day)
+            if found is not None and found[0] == inputs:
+                sums = DaySums.of_data(found[1])
+                report.days_kept += 1
+            else:
+                sums = _classify_day(uow, state, classifier, day, dry_run=dry_run, run_id=run_id)
+                report.days_read += 1
+                if not dry_run:
+                    days.keep(state.entity, day, inputs, sums, now)
+            usage.absorb(sums.usage)
+            summary.absorb(sums.spend, sums.unmapped)
+            report.facts += sums.facts
     report.allocated = summary.allocated
     report.suspense_by_provider = summary.suspense_by_provider()
     report.coverage = summary.coverage()
     report.unmapped = summary.unmapped_patterns()
     report.totals = summary.totals_by_target()
     return usage
+
+
+def _classify_day(
+    uow: UnitOfWork, state: PlanState, classifier, day: date, *, dry_run: bool, run_id: str | None
+) -> DaySums:
+    """Read and classify one posting day's current facts chunk by chunk; store their allocations unless
+    dry. Returns the day's sums."""
+    usage = UsageCosts(state.books.policies, state.entity)
+    summary = SpendSummary()
+    facts = 0
+    for chunk in uow.facts.current_chunks(state.entity, day, day):
+        owners, allocations = classifier.classify_keyed((stored.id, stored.fact) for stored in chunk)
+        usage.add(allocations)
+        summary.add(allocations)
+        facts += len(chunk)
+        if not dry_run:
+            uow.allocations.replace_for_facts(owners, allocations, chunk, run_id=run_id)
+    return DaySums(facts, dict(usage.sums), *summary.state())
 
 
 def _reclass_note(state: PlanState, placed: dict[date, set[int]], days: Sequence[date]) -> str:
@@ -245,6 +290,18 @@ class PlanState:
             uow.outbox.summary(self.entity),  # count of active journals and the newest journal id
         ]
         return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+    def day_inputs(self, day: date, facts: tuple[int, int]) -> str:
+        """The identity of what a posting day's sums are computed from (see `domain/day_sums.py`): its
+        current facts (count, newest id), the mapping version in force on it, the policies, the code."""
+        return day_inputs(
+            __version__,
+            self.entity,
+            str(day),
+            list(facts),
+            self.history.in_force(self.entity, day).content_hash,
+            [p.content_hash for p in self.books.policies.versions],
+        )
 
 
 def _unchanged_since_last_plan(uow: UnitOfWork, state: PlanState, report: PlanReport) -> bool:

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from connector.domain.errors import Rejected, TokenbooksError
+from connector.domain.errors import TokenbooksError
 from connector.ledgers.port import Ledger, LedgerJournal, PostOutcome, PostRequest, PostResult
 from connector.ledgers.settle import Action, Decision, decide
 from connector.service.runs import Clock, Reporter, RunRecorder
@@ -123,17 +123,11 @@ def _found_already(
 
 
 def _decide(ledger: Ledger, stored: StoredJournal, found: dict[str, LedgerJournal]) -> Decision:
-    """The shared settle step for one stored journal; one that cannot be translated any more (its account
-    is gone from the chart) is refused when something is under its key, since nothing can prove it ours."""
+    """The shared settle step for one stored journal (translated by the ledger only when something is there)."""
     key = stored.journal.key
     if key not in found:
         return Decision(key, Action.SEND)
-    try:
-        held = ledger.held(stored.journal)
-    except Rejected as exc:
-        reason = f"{ledger.name} holds an entry under {key} (id {found[key].ledger_id}) that cannot be compared: {exc}"
-        return Decision(key, Action.REFUSE, found[key].ledger_id, reason)
-    return decide([held], found, ledger=ledger.name)[0]
+    return decide([ledger.held(stored.journal)], found, ledger=ledger.name)[0]
 
 
 def _mark_found(

@@ -12,6 +12,7 @@ window; they are recorded as events of the run.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -23,8 +24,9 @@ from connector.domain.errors import InputError, TokenbooksError
 from connector.metrics import PULL_SECONDS
 from connector.service.imports import import_inbox
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
-from connector.sources.base import PullResult, Source, Window, bookmark_id
+from connector.sources.base import Source, Window, bookmark_id, pull_chunks
 from connector.store.repositories import ReplaceResult, UnitOfWork
+from connector.store.staging import PullStage
 from connector.tracing import span
 
 
@@ -73,100 +75,87 @@ def pull_source(
             "last_day": window.last_day,
         },
     )
+    stage = PullStage.open(
+        engine,
+        source=source.name,
+        provider_account=source.provider_account,
+        run_id=recorder.run_id,
+        now=clock(),
+    )
+    if stage.discarded_before:
+        recorder.event(
+            "pull.resumed",
+            f"{source.name}: discarded the staged pages of {stage.discarded_before} interrupted pull(s) of "
+            f"{source.provider_account}; reading the window again from its first page",
+            level="warning",
+            data={"source": source.name, "account": source.provider_account},
+        )
     try:
         with (
             PULL_SECONDS.labels(source.name).time(),
             span("tokenbooks.pull", run_id=recorder.run_id, source=source.name, first_day=window.first_day),
         ):
-            result = source.pull(window, progress=lambda done, label: reporter.progress(label, done))
-    except TokenbooksError as exc:
-        _record_source_error(engine, source, str(exc), clock)
+            pulled = _stage_window(source, window, stage, recorder.run_id, clock, reporter)
+            replaced, usage = stage.promote(
+                window,
+                bookmark_id(source.name, source.provider_account),
+                run_id=recorder.run_id,
+                now=clock(),
+            )
+    except BaseException as exc:
+        # best effort: a stage that cannot be discarded now (the store went away) is discarded by the
+        # next pull of the source, before it stages anything; the original error is the one to report
+        with suppress(Exception):
+            stage.discard()
+        if isinstance(exc, TokenbooksError):
+            _record_source_error(engine, source, str(exc), clock)
         raise
-    if result.errors:
-        # the problems' own fixes are listed with them (`problems`); the message states each once, so a
-        # reader sees one "Fix:" per problem and one for the run
-        message = f"{source.name} window {window.first_day}..{window.last_day} refused: " + "; ".join(
-            p.describe() for p in result.errors[:5]
-        )
-        _record_source_error(engine, source, message, clock)
-        raise InputError(
-            message,
-            problems=result.errors,
-            fix="nothing from this window was stored; the next run reads it again",
-        )
-    replaced, usage = _store(result, engine, recorder.run_id, clock)
-    warnings = [str(p) for p in result.problems if not p.is_error]
-    for warning in warnings:
+    pulled.replaced, pulled.usage = replaced, usage
+    for warning in pulled.warnings:
         recorder.event("pull.warning", warning, level="warning", data={"source": source.name})
     recorder.event(
         "pull.finished",
-        f"{source.name}: {len(result.facts)} facts ({replaced.inserted} new, {replaced.restated} restated, "
-        f"{replaced.withdrawn} withdrawn) from {len(result.pages)} page(s)",
+        f"{source.name}: {pulled.facts} facts ({replaced.inserted} new, {replaced.restated} restated, "
+        f"{replaced.withdrawn} withdrawn) from {pulled.pages} page(s)",
         data={
             "source": source.name,
             "inserted": replaced.inserted,
             "restated": replaced.restated,
             "unchanged": replaced.unchanged,
             "withdrawn": replaced.withdrawn,
-            "pages": len(result.pages),
-            "bookmark": result.window.last_day,  # where the source's bookmark stands now
-            "usage_buckets": len(result.usage),
+            "pages": pulled.pages,
+            "bookmark": window.last_day,  # where the source's bookmark stands now
+            "usage_buckets": stage.usage,
         },
     )
-    return SourcePull(
-        source.name,
-        window,
-        replaced,
-        len(result.pages),
-        len(result.facts),
-        result.received,
-        result.quarantined,
-        usage,
-        warnings,
-    )
+    return pulled
 
 
-def _store(
-    result: PullResult, engine: Engine, run_id: str, clock: Clock
-) -> tuple[ReplaceResult, ReplaceResult]:
-    now = clock()
-    with UnitOfWork(engine) as uow:
-        raw_ids: dict[str, int] = {}
-        for page in result.pages:
-            payload_id = uow.raw.add(
-                source=result.source,
-                endpoint=page.endpoint,
-                request=page.request,
-                body=page.body,
-                run_id=run_id,
-                now=now,
+def _stage_window(
+    source: Source, window: Window, stage: PullStage, run_id: str, clock: Clock, reporter: Reporter
+) -> SourcePull:
+    """Read the window piece by piece as it arrives, staging each piece: memory holds one page, never
+    the window. The first error refuses the window (the caller discards the stage)."""
+    pulled = SourcePull(source.name, window)
+    progress = lambda done, label: reporter.progress(label, done)  # noqa: E731
+    for chunk in pull_chunks(source, window, progress):
+        pulled.received += chunk.received
+        if chunk.errors:
+            # the problems' own fixes are listed with them (`problems`); the message states each once, so
+            # a reader sees one "Fix:" per problem and one for the run
+            message = f"{source.name} window {window.first_day}..{window.last_day} refused: " + "; ".join(
+                p.describe() for p in chunk.errors[:5]
             )
-            raw_ids.update(dict.fromkeys(page.natural_keys, payload_id))
-        replaced = uow.facts.replace_window(
-            source=result.source,
-            provider_account=result.provider_account,
-            first_day=result.window.first_day,
-            last_day=result.window.last_day,
-            facts=result.facts,
-            raw_payload_ids=raw_ids,
-            run_id=run_id,
-            now=now,
-        )
-        usage = uow.usage.replace_window(
-            source=result.source,
-            provider_account=result.provider_account,
-            first_day=result.window.first_day,
-            last_day=result.window.last_day,
-            usage=result.usage,
-            raw_payload_ids=raw_ids,
-            run_id=run_id,
-            now=now,
-        )
-        uow.bookmarks.advance(
-            bookmark_id(result.source, result.provider_account), result.window.last_day.isoformat(), now
-        )
-        uow.commit()
-    return replaced, usage
+            raise InputError(
+                message,
+                problems=chunk.errors,
+                fix="nothing from this window was stored; the next run reads it again",
+            )
+        pulled.warnings += [str(p) for p in chunk.problems if not p.is_error]
+        stage.add(chunk.pages, chunk.facts, chunk.usage, run_id=run_id, now=clock())
+        pulled.pages += len(chunk.pages)
+        pulled.facts += len(chunk.facts)
+    return pulled
 
 
 def _record_source_error(engine: Engine, source: Source, message: str, clock: Clock) -> None:

@@ -86,9 +86,20 @@ def sync(
     until: date | None = None,
     dry_run: bool = False,
     reporter: Reporter | None = None,
+    full_plan: bool = False,
 ) -> SyncResult:
+    """The nightly run. `full_plan` classifies every day of the planned months again instead of only the
+    days whose inputs changed (the same journals: the check of incremental planning)."""
     with exclusive(ctx.engine, ctx.clock, entity=entity, kind="sync", actor=ctx.actor):
-        return _sync(ctx, entity=entity, since=since, until=until, dry_run=dry_run, reporter=reporter)
+        return _sync(
+            ctx,
+            entity=entity,
+            since=since,
+            until=until,
+            dry_run=dry_run,
+            reporter=reporter,
+            full_plan=full_plan,
+        )
 
 
 def _sync(
@@ -99,10 +110,11 @@ def _sync(
     until: date | None,
     dry_run: bool,
     reporter: Reporter | None,
+    full_plan: bool,
 ) -> SyncResult:
     reporter = reporter or SilentReporter()
     until = until or last_complete_day(ctx)
-    params = {"entity": entity, "since": since, "until": until, "dry_run": dry_run}
+    params = {"entity": entity, "since": since, "until": until, "dry_run": dry_run, "full_plan": full_plan}
     recorder = RunRecorder(
         ctx.engine,
         ctx.clock,
@@ -114,7 +126,7 @@ def _sync(
     result = SyncResult(recorder.run_id, entity, "running", dry_run=dry_run)
     try:
         with span("tokenbooks.sync", run_id=recorder.run_id, entity=entity, dry_run=dry_run):
-            _run(ctx, result, recorder, reporter, since=since, until=until)
+            _run(ctx, result, recorder, reporter, since=since, until=until, full_plan=full_plan)
     except Interrupted as exc:
         result.status, result.reason = "abandoned", str(exc)
         recorder.finish("abandoned", reason=str(exc), stats=_stats(result))
@@ -141,6 +153,7 @@ def _run(
     *,
     since: date | None,
     until: date,
+    full_plan: bool = False,
 ) -> None:
     mapping, text = ctx.mapping()
     _record_inputs(ctx, result.entity, mapping, recorder)
@@ -210,6 +223,7 @@ def _run(
         dry_run=result.dry_run,
         history=history,
         books=options,
+        full=full_plan,
     )
     _report_plan(result.plan, recorder)
     report_books(result.plan.books, result.plan.planned, recorder)
@@ -335,11 +349,13 @@ def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
             "policy, lock date and outbox): nothing to plan"
             if plan.skipped
             else f"planned {len(plan.planned)} journal(s) for {plan.first_day}..{plan.last_day} from "
-            f"{plan.facts} facts"
+            f"{plan.facts} facts ({plan.days_read} day(s) classified, {plan.days_kept} unchanged)"
         ),
         data={
             "journals": [p.journal.key for p in plan.planned],
             "facts": plan.facts,
+            "days_read": plan.days_read,
+            "days_kept": plan.days_kept,
             "allocated": plan.allocated,
             "suspense": plan.suspense_by_provider,
             "coverage": [c.as_dict() for c in plan.coverage],

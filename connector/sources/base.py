@@ -100,6 +100,55 @@ class Source(Protocol):
     def pull(self, window: Window, progress: Progress | None = None) -> PullResult: ...
 
 
+class StreamingSource(Source, Protocol):
+    """A source that hands its window over a page at a time, as the pages arrive."""
+
+    def stream(self, window: Window, progress: Progress | None = None) -> Iterator[PullResult]:
+        """The window's pages, each as a PullResult of its own (its page, facts, usage, problems and
+        records received); stops after the first page with an error."""
+        ...
+
+
+def pull_chunks(source: Source, window: Window, progress: Progress | None = None) -> Iterator[PullResult]:
+    """A source's window in the pieces it arrives in: a page at a time from a source that streams, the
+    whole result at once from one that must read everything first (Anthropic joins costs to usage)."""
+    stream = getattr(source, "stream", None)
+    if stream is None:
+        yield source.pull(window, progress)
+    else:
+        yield from stream(window, progress)
+
+
+def gathered(source: Source, window: Window, chunks: Iterable[PullResult]) -> PullResult:
+    """A streamed window held whole (`Source.pull` of a source that streams), refused if it has an error."""
+    result = PullResult(source.name, source.provider, source.provider_account, window)
+    for chunk in chunks:
+        result.facts += chunk.facts
+        result.usage += chunk.usage
+        result.pages += chunk.pages
+        result.problems += chunk.problems
+        result.received += chunk.received
+    return result.refused_if_bad()
+
+
+class Chunker:
+    """Cuts what `iter_report` adds to one running PullResult into a PullResult per page."""
+
+    def __init__(self, tally: PullResult) -> None:
+        self.tally = tally
+        self.problems = 0
+        self.received = 0
+
+    def chunk(self, pages: list[RawPage], facts: list | None = None, usage: list | None = None) -> PullResult:
+        tally = self.tally
+        piece = PullResult(tally.source, tally.provider, tally.provider_account, tally.window)
+        piece.facts, piece.usage, piece.pages = facts or [], usage or [], pages
+        piece.problems = tally.problems[self.problems :]
+        piece.received = tally.received - self.received
+        self.problems, self.received = len(tally.problems), tally.received
+        return piece
+
+
 class CursorPages:
     """Iterate a cursor-paginated endpoint, refusing a cursor that comes back twice."""
 
@@ -152,14 +201,43 @@ def read_report(
     progress: Progress | None,
     accept: Callable[[int], tuple[int, ...]] = lambda page_no: (),
 ) -> tuple[list[tuple[RawPage, list]], JsonResponse | None]:
-    """Every page of one cursor-paged report (OpenAI and Anthropic page alike: `page` in, `has_more` and
-    `next_page` out), each parsed by `parse(data, url, page no)`: the pages as received, with what each
-    produced. Problems and the count of records received go to `result`; reading stops after the first
-    page with an error. A status that `accept(page no)` lists (an endpoint or a group-by an older API
-    lacks) ends the reading: that answer is returned beside the pages read before it."""
-    pages = CursorPages(result.source, path)
-    read: list[tuple[RawPage, list]] = []
+    """Every page of one report, held (see `iter_report`), and the answer that ended it early if any."""
     answered: list[JsonResponse] = []
+    read = list(
+        iter_report(
+            client,
+            path,
+            params,
+            parse,
+            result,
+            label=label,
+            progress=progress,
+            accept=accept,
+            answered=answered,
+        )
+    )
+    return read, (answered[0] if answered else None)
+
+
+def iter_report(
+    client: HttpClient,
+    path: str,
+    params: dict[str, Any],
+    parse: PageParser,
+    result: PullResult,
+    *,
+    label: str,
+    progress: Progress | None,
+    accept: Callable[[int], tuple[int, ...]] = lambda page_no: (),
+    answered: list | None = None,
+) -> Iterator[tuple[RawPage, list]]:
+    """Every page of one cursor-paged report (OpenAI and Anthropic page alike: `page` in, `has_more` and
+    `next_page` out), yielded as it arrives, parsed by `parse(data, url, page no)`: the page as received,
+    with what it produced. Problems and the count of records received go to `result`; reading stops
+    after the first page with an error. A status that `accept(page no)` lists (an endpoint or a group-by
+    an older API lacks) ends the reading: that answer goes to `answered`."""
+    pages = CursorPages(result.source, path)
+    arrived: list[tuple[RawPage, list]] = []
 
     def fetch(cursor: str | None) -> tuple[object, str | None]:
         request = {**params, "page": cursor} if cursor else dict(params)
@@ -169,19 +247,21 @@ def read_report(
         accepted = accept(page_no)
         response = client.get_json(path, request, accept=accepted)
         if response.status in accepted:
-            answered.append(response)
+            if answered is not None:
+                answered.append(response)
             return {}, None
         items, problems, received = parse(response.data, response.url, page_no)
         result.problems.extend(problems)
         result.received += received
-        read.append((RawPage(response.url, request, response.text), items))
+        arrived.append((RawPage(response.url, request, response.text), items))
         data = response.data if isinstance(response.data, dict) else {}
         return data, (data.get("next_page") if data.get("has_more") is True else None)
 
     for _ in pages.iterate(fetch):
+        if arrived:
+            yield arrived.pop()
         if result.errors:
             break  # the window is refused as a whole; no point fetching more
-    return read, (answered[0] if answered else None)
 
 
 PLAUSIBLE_YEARS = (2000, 2199)  # a bucket outside is a provider bug (and beyond datetime's range, a crash)

@@ -10,6 +10,7 @@ free text and is kept as it is. Facts, schema: ../shared/reference/providers.md 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,11 +30,13 @@ from connector.sources.base import (
     PROVIDER_FIX as _FIX_PROVIDER,
 )
 from connector.sources.base import (
+    Chunker,
     Progress,
     PullResult,
     Window,
+    gathered,
+    iter_report,
     parse_report_page,
-    read_report,
 )
 from connector.sources.http import HttpClient, JsonResponse
 
@@ -67,35 +70,36 @@ class OpenAICostsSource:
         ZoneInfo(timezone)  # fail early on a bad zone
 
     def pull(self, window: Window, progress: Progress | None = None) -> PullResult:
-        result, refused = self._pull(window, progress)
-        if refused is not None:
-            # An API older than the api_key_id group-by (2026) answers 400: pull without it from now on.
-            self.group_by = tuple(g for g in self.group_by if g != "api_key_id")
-            result, _ = self._pull(window, progress)
-            result.problems.append(_group_by_refused(refused.url))
-        return result
+        return gathered(self, window, self.stream(window, progress))
 
-    def _pull(self, window: Window, progress: Progress | None) -> tuple[PullResult, JsonResponse | None]:
-        """The window's facts, or the answer refusing the api_key_id group-by (then nothing was read)."""
-        result = PullResult(self.name, self.provider, self.provider_account, window)
-        params = daily_buckets(window, self.group_by)
+    def stream(self, window: Window, progress: Progress | None = None) -> Iterator[PullResult]:
+        """The window a page at a time. An API older than the api_key_id group-by (2026) answers its
+        first page 400: the window is read again without it, and from now on."""
+        answered: list[JsonResponse] = []
+        yield from self._stream(window, progress, answered)
+        if answered:
+            self.group_by = tuple(g for g in self.group_by if g != "api_key_id")
+            yield from self._stream(window, progress, [])
+            warning = PullResult(self.name, self.provider, self.provider_account, window)
+            warning.problems.append(_group_by_refused(answered[0].url))
+            yield warning
+
+    def _stream(self, window: Window, progress: Progress | None, answered: list) -> Iterator[PullResult]:
+        tally = PullResult(self.name, self.provider, self.provider_account, window)
         by_key = "api_key_id" in self.group_by
-        pages, refused = read_report(
+        pieces = Chunker(tally)
+        for page, facts in iter_report(
             self.client,
             COSTS_PATH,
-            params,
+            daily_buckets(window, self.group_by),
             self._parse_page,
-            result,
+            tally,
             label="OpenAI costs",
             progress=progress,
             accept=lambda page_no: (400,) if by_key and page_no == 1 else (),
-        )
-        if refused is not None:
-            return result, refused
-        for page, facts in pages:
-            result.facts.extend(facts)
-            result.pages.append(page.producing(facts))
-        return result.refused_if_bad(), None
+            answered=answered,
+        ):
+            yield pieces.chunk([page.producing(facts)], facts=facts)
 
     # ------------------------------------------------------------------------------------------ parsing
 

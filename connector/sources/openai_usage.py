@@ -10,6 +10,7 @@ not a failure. Facts, schema: ../shared/reference/providers.md §1.2–1.5.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -20,12 +21,14 @@ from connector.domain.facts import Dimensions, natural_key, posting_date_for_buc
 from connector.domain.usage import Usage
 from connector.sources.base import (
     PROVIDER_FIX,
+    Chunker,
     Progress,
     PullResult,
     Window,
     dimension_text,
+    gathered,
+    iter_report,
     parse_report_page,
-    read_report,
 )
 from connector.sources.http import HttpClient
 from connector.sources.openai import bucket_bounds, daily_buckets
@@ -83,32 +86,32 @@ class OpenAIUsageSource:
         self.name = "openai.usage"
 
     def pull(self, window: Window, progress: Progress | None = None) -> PullResult:
-        result = PullResult(self.name, self.provider, self.provider_account, window)
-        for endpoint in self.endpoints:
-            self._pull_endpoint(endpoint, window, result, progress)
-            if result.errors:
-                break
-        return result.refused_if_bad()
+        return gathered(self, window, self.stream(window, progress))
 
-    def _pull_endpoint(
-        self, endpoint: str, window: Window, result: PullResult, progress: Progress | None
-    ) -> None:
-        newer = endpoint in NEWER_ENDPOINTS
-        pages, missing = read_report(
-            self.client,
-            f"/organization/usage/{endpoint}",
-            daily_buckets(window, ENDPOINTS[endpoint]),
-            partial(self._parse_page, endpoint),
-            result,
-            label=f"OpenAI usage {endpoint}",
-            progress=progress,
-            accept=lambda page_no: (404,) if newer else (),
-        )
-        for page, records in pages:
-            result.usage.extend(records)
-            result.pages.append(page.producing(records))
-        if missing is not None:
-            result.problems.append(_not_offered(endpoint, missing.url))
+    def stream(self, window: Window, progress: Progress | None = None) -> Iterator[PullResult]:
+        """Every endpoint's pages, a page at a time; stops after the first page with an error."""
+        tally = PullResult(self.name, self.provider, self.provider_account, window)
+        pieces = Chunker(tally)
+        for endpoint in self.endpoints:
+            newer = endpoint in NEWER_ENDPOINTS
+            missing: list = []
+            for page, records in iter_report(
+                self.client,
+                f"/organization/usage/{endpoint}",
+                daily_buckets(window, ENDPOINTS[endpoint]),
+                partial(self._parse_page, endpoint),
+                tally,
+                label=f"OpenAI usage {endpoint}",
+                progress=progress,
+                accept=lambda page_no, newer=newer: (404,) if newer else (),
+                answered=missing,
+            ):
+                yield pieces.chunk([page.producing(records)], usage=records)
+            if missing:
+                tally.problems.append(_not_offered(endpoint, missing[0].url))
+                yield pieces.chunk([])
+            if tally.errors:
+                return
 
     def _parse_page(
         self, endpoint: str, data: Any, url: str, page_no: int

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Text, cast, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -206,35 +206,35 @@ class FactReader:
         self._money = result_converter(connection, FACTS.c.amount)
 
     @staticmethod
-    def query(*where: Any) -> Any:
-        columns = [driver_value(FACTS.c[name]) for name in _FACT_COLUMNS_READ]
-        return select(*columns, cast(FACTS.c.dimensions, Text).label("dimensions_json")).where(*where)
+    def query(*where: Any, table: Any = FACTS, extra: Sequence[Any] = ()) -> Any:
+        """The columns a Fact is built from (of `facts`, or of a table with the same columns), then `extra`."""
+        columns = [driver_value(table.c[name]) for name in _FACT_COLUMNS_READ]
+        return select(*columns, cast(table.c.dimensions, Text).label("dimensions_json"), *extra).where(*where)
 
     def stored_facts(self, query: Any) -> list[StoredFact]:
+        fact = self.fact
+        return [StoredFact(row[0], fact(row)) for row in self.connection.execute(query)]
+
+    def fact(self, row: Any) -> Fact:
+        """A row selected as `query` selects it (columns beyond them are ignored) as a Fact."""
         day, money = self._day, self._money
-        return [
-            StoredFact(
-                row[0],
-                Fact(
-                    entity=row[1],
-                    provider=row[2],
-                    provider_account=row[3],
-                    charge_date=day(row[6]),
-                    posting_date=day(row[7]),
-                    amount=money(row[8]),
-                    currency=row[9],
-                    natural_key=row[4],
-                    dimensions=dimensions_from_json(row[15]),
-                    cost_basis=_COST_BASES[row[10]],
-                    charge_category=_CHARGE_CATEGORIES[row[11]],
-                    quantity=money(row[12]),
-                    unit=row[13],
-                    version=row[5],
-                    source=row[14],
-                ),
-            )
-            for row in self.connection.execute(query)
-        ]
+        return Fact(
+            entity=row[1],
+            provider=row[2],
+            provider_account=row[3],
+            charge_date=day(row[6]),
+            posting_date=day(row[7]),
+            amount=money(row[8]),
+            currency=row[9],
+            natural_key=row[4],
+            dimensions=dimensions_from_json(row[15]),
+            cost_basis=_COST_BASES[row[10]],
+            charge_category=_CHARGE_CATEGORIES[row[11]],
+            quantity=money(row[12]),
+            unit=row[13],
+            version=row[5],
+            source=row[14],
+        )
 
     def versions(self, *where: Any) -> list[StoredVersion]:
         """The stored rows `where` says, as `replace_window` compares them with a re-read window."""
@@ -301,6 +301,56 @@ class Versioned:
     day_of: Callable[[Any], date]  # an incoming item's provider day
 
 
+class Incoming(Protocol):
+    """A re-read window as `replace_window` takes it, a provider day at a time: held in memory
+    (`InMemoryWindow`) or staged in the store as its pages arrived (`store/staging.py`)."""
+
+    def days(self) -> Iterable[date]:
+        """The provider days that have items."""
+        ...
+
+    def on(self, day: date) -> Iterable[tuple[Any, int | None]]:
+        """The items of a provider day, each with the raw payload it came from."""
+        ...
+
+    def reported(self, keys: Collection[str]) -> set[str]:
+        """Which of these natural keys the window reports (on any day)."""
+        ...
+
+    def copy_day(self, connection: Connection, day: date, run_id: str | None, now: datetime) -> Copied | None:
+        """Write a day's items as new current rows (version 1) when the day has none stored, if this
+        window can do it without reading them (None: it cannot; they are compared as usual)."""
+        ...
+
+
+class Copied(NamedTuple):
+    rows: int
+    posting_days: frozenset[date]
+
+
+class InMemoryWindow:
+    """A re-read window held as a list of items (a FOCUS file's buckets, a source's whole result)."""
+
+    def __init__(self, items: Sequence[Any], raw_payload_ids: Mapping[str, int], day_of: Callable) -> None:
+        self.by_day: dict[date, list] = defaultdict(list)
+        for item in items:
+            self.by_day[day_of(item)].append(item)
+        self.keys = {item.natural_key for item in items}
+        self.raw_payload_ids = raw_payload_ids
+
+    def days(self) -> Iterable[date]:
+        return self.by_day.keys()
+
+    def on(self, day: date) -> Iterable[tuple[Any, int | None]]:
+        return ((item, self.raw_payload_ids.get(item.natural_key)) for item in self.by_day.pop(day, ()))
+
+    def reported(self, keys: Collection[str]) -> set[str]:
+        return self.keys & set(keys)
+
+    def copy_day(self, connection: Connection, day: date, run_id: str | None, now: datetime) -> None:
+        return None
+
+
 @paused_gc()  # a window is a month of short-lived rows and facts: see paused_gc
 def replace_window(
     connection: Connection,
@@ -310,32 +360,34 @@ def replace_window(
     provider_account: str,
     first_day: date,
     last_day: date,
-    items: Sequence[Any],
-    raw_payload_ids: Mapping[str, int],
+    incoming: Incoming,
     run_id: str | None,
     now: datetime,
 ) -> ReplaceResult:
-    """Make a source window's current rows of a versioned table (facts, usage) equal to `items`.
+    """Make a source window's current rows of a versioned table (facts, usage) equal to `incoming`.
 
     A bucket whose content is unchanged keeps its row; a changed one gets a new version and the old row
     is kept, no longer current (history); a bucket the provider no longer reports is withdrawn. The
-    window is compared and written one provider day at a time, so memory holds a day of stored rows,
-    never the window's, and only new and restated buckets are written (in bulk).
+    window is compared and written one provider day at a time, so memory holds a day of stored rows
+    (and, from a staged window, a day of its items), never the window's, and only new and restated
+    buckets are written (in bulk).
     """
     writer = spec.writer(connection, run_id, now)
-    by_day: dict[date, list] = defaultdict(list)
-    for item in items:
-        by_day[spec.day_of(item)].append(item)
     c = spec.table.c
     in_window = (c.source == source, c.provider_account == provider_account, c.is_current.is_(True))
     changed_days: set[date] = set()
     superseded: list[int] = []
     withdrawn: dict[str, Any] = {}
     written = restated = unchanged = 0
-    for day in sorted(set(_days(first_day, last_day)) | set(by_day)):
+    for day in sorted(set(_days(first_day, last_day)) | set(incoming.days())):
         stored = {row.natural_key: row for row in spec.read(connection, (*in_window, c[spec.day] == day))}
+        copied = None if stored else incoming.copy_day(connection, day, run_id, now)
+        if copied is not None:
+            written += copied.rows
+            changed_days |= copied.posting_days
+            continue
         rows = []
-        for item in by_day.pop(day, ()):
+        for item, raw_payload_id in incoming.on(day):
             old = stored.pop(item.natural_key, None)
             if old is not None and spec.same(old, item):
                 unchanged += 1
@@ -347,7 +399,7 @@ def replace_window(
                 changed_days.add(old.posting_date)
                 version = old.version + 1
             changed_days.add(item.posting_date)
-            rows.append(spec.values(item, version, raw_payload_ids.get(item.natural_key)))
+            rows.append(spec.values(item, version, raw_payload_id))
         written += writer.write(rows) if rows else 0
         for gone in stored.values():
             withdrawn[gone.natural_key] = gone
@@ -357,7 +409,7 @@ def replace_window(
         connection.execute(
             update(spec.table).where(c.id.in_(chunk)).values(is_current=False, superseded_at=now)
         )
-    moved = _moved(connection, spec, in_window, withdrawn, items)
+    moved = _moved(connection, spec, in_window, withdrawn, incoming)
     return ReplaceResult(
         inserted=written - restated - moved,
         restated=restated + moved,
@@ -368,13 +420,13 @@ def replace_window(
 
 
 def _moved(
-    connection: Connection, spec: Versioned, in_window: tuple, withdrawn: dict[str, Any], items
+    connection: Connection, spec: Versioned, in_window: tuple, withdrawn: dict[str, Any], incoming: Incoming
 ) -> int:
     """Buckets the provider now reports on another day of the window: a restatement, not a withdrawal
     and a new bucket, so the new row takes the next version of the old one. Returns how many."""
     if not withdrawn:
         return 0
-    keys = {item.natural_key for item in items} & withdrawn.keys()
+    keys = incoming.reported(withdrawn.keys())
     for key in keys:
         connection.execute(
             update(spec.table)
@@ -426,8 +478,7 @@ class FactRepository:
             provider_account=provider_account,
             first_day=first_day,
             last_day=last_day,
-            items=facts,
-            raw_payload_ids=raw_payload_ids,
+            incoming=InMemoryWindow(facts, raw_payload_ids, FACT_TABLE.day_of),
             run_id=run_id,
             now=now,
         )
@@ -1665,8 +1716,7 @@ class UsageRepository:
             provider_account=provider_account,
             first_day=first_day,
             last_day=last_day,
-            items=usage,
-            raw_payload_ids=raw_payload_ids,
+            incoming=InMemoryWindow(usage, raw_payload_ids, USAGE_TABLE.day_of),
             run_id=run_id,
             now=now,
         )

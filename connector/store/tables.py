@@ -576,3 +576,81 @@ class ConsoleSummaryRow(SQLModel, table=True):
     stamp: str  # what the books looked like when computed: another stamp means it is stale
     computed_at: datetime
     data: dict = _json({})
+
+
+# ------------------------------------------------------------------------- streaming pulls (issue 17)
+
+
+class PullStageRow(SQLModel, table=True):
+    """A pull in progress: its pages are stored as they arrive (raw payloads, staged facts and usage) and
+    become the source's facts only when the whole window has been read (`store/staging.py`). A stage left
+    behind by a crash is discarded by the next pull of the same source and account."""
+
+    __tablename__ = "pull_stages"
+    __table_args__ = (Index("ix_pull_stages_source", "source", "provider_account"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    provider_account: str
+    run_id: str | None = None
+    started_at: datetime
+    raw_payload_ids: list = _json([])  # the pages stored so far: deleted with a stage that is discarded
+    facts: int = 0  # rows staged so far, checked when the stage is promoted
+    usage: int = 0
+
+
+class StagedFactRow(SQLModel, table=True):
+    """A fact read by a pull still in progress: the columns of `facts` it is written with, and its stage.
+    Never read as a fact until promoted (then copied into `facts` and deleted here)."""
+
+    __tablename__ = "staged_facts"
+    __table_args__ = (Index("ix_staged_facts_stage_day", "stage_id", "charge_date"),)
+    id: int | None = Field(default=None, primary_key=True)
+    stage_id: int
+    entity: str
+    source: str
+    provider: str
+    provider_account: str
+    natural_key: str
+    version: int = 1
+    charge_date: date
+    posting_date: date
+    amount: Decimal = _money()
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    cost_basis: str = "billed"
+    charge_category: str = "usage"
+    quantity: Decimal | None = _money(nullable=True)
+    unit: str | None = None
+    dimensions: dict = _json({})
+    raw_payload_id: int | None = None
+
+
+class StagedUsageRow(SQLModel, table=True):
+    """A usage bucket read by a pull still in progress (see `StagedFactRow`)."""
+
+    __tablename__ = "staged_usage"
+    __table_args__ = (Index("ix_staged_usage_stage_day", "stage_id", "usage_date"),)
+    id: int | None = Field(default=None, primary_key=True)
+    stage_id: int
+    entity: str
+    source: str
+    provider: str
+    provider_account: str
+    natural_key: str
+    version: int = 1
+    usage_date: date
+    posting_date: date
+    dimensions: dict = _json({})
+    metrics: dict = _json({})
+    raw_payload_id: int | None = None
+
+
+class PlanDaySumsRow(SQLModel, table=True):
+    """What classifying one posting day's facts summed, and the identity of its inputs: a later plan whose
+    inputs for the day are the same adds these sums instead of reading the day (`domain/day_sums.py`)."""
+
+    __tablename__ = "plan_day_sums"
+    entity: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    inputs: str  # `day_inputs` digest: the day's facts, mapping version, policies, code
+    data: dict = _json({})  # `DaySums.to_data()`
+    planned_at: datetime

@@ -123,11 +123,9 @@ def quickbooks_pacer(
 
 @dataclass
 class _Rounds:
-    """One batch's sends: the round (a fresh requestid once QuickBooks answered and an item must go again)
-    and the last retriable error, remembered on the connection when the batch ends with it."""
+    """One batch's sends: the round (a fresh requestid once QuickBooks answered and an item must go again)."""
 
     round: int = 0
-    last_error: str | None = None
 
 
 class QuickBooksLedger:
@@ -389,22 +387,22 @@ class QuickBooksLedger:
     def _post_chunk(self, items: Sequence[BatchItem]) -> dict[str, PostResult]:
         """One batch, exactly once: the shared `send_missing` shell looks the keys up after an unclear answer."""
         rounds = _Rounds()
-        try:
-            return send_missing(
-                {item.key: item for item in items},
-                held=_held,
-                lookup=self.find_many,
-                send=lambda open_, sent: self._send_batch(open_, sent, rounds),
-                retry=self.retry,
-                settle_seconds=self.settle_seconds,
-                clock=self.pacer.clock,
-                ledger="QuickBooks",
-                names=self._account_names,
-                on_retry=self.stats.count_retry,
-            )
-        finally:
-            if rounds.last_error is not None:
-                self.tokens.record_call(error=rounds.last_error)
+        results = send_missing(
+            {item.key: item for item in items},
+            held=_held,
+            lookup=self.find_many,
+            send=lambda open_, sent: self._send_batch(open_, sent, rounds),
+            retry=self.retry,
+            settle_seconds=self.settle_seconds,
+            clock=self.pacer.clock,
+            ledger="QuickBooks",
+            names=self._account_names,
+            on_retry=self.stats.count_retry,
+        )
+        unsettled = [r for r in results.values() if r.outcome in (PostOutcome.FAILED, PostOutcome.UNCERTAIN)]
+        if unsettled:  # the retries ran out: the connection's health says why
+            self.tokens.record_call(error=unsettled[0].message)
+        return results
 
     def _send_batch(self, items: list[BatchItem], sent: Sent, rounds: _Rounds) -> None:
         """One batch request: settle each journal by its bId (created, refused) or say to send it again."""
@@ -423,10 +421,6 @@ class QuickBooksLedger:
                 fix="if QuickBooks names the number of items, lower TOKENBOOKS_QUICKBOOKS__BATCH_SIZE "
                 "(Intuit's pages disagree: 30 or 10); otherwise " + (exc.fix or "report this message"),
             ) from None
-        except Retriable as exc:
-            rounds.last_error = str(exc)
-            raise
-        rounds.last_error = None
         answers = answers_by_bid(data)
         for bid, item in call.items:  # the creates first: nothing below may lose them
             created = (answers.get(bid) or {}).get("JournalEntry")
@@ -451,7 +445,6 @@ class QuickBooksLedger:
                 rounds.round += 1  # QuickBooks answered these: the same requestid would replay that answer
             sent.again = next((e for e in again if isinstance(e, RateLimited)), again[0])
             sent.uncertain = any(isinstance(e, UncertainOutcome) for e in again)
-            rounds.last_error = str(sent.again)
 
     def _take_fault(self, sent: Sent, item: BatchItem, error: FaultEntry) -> TokenbooksError | None:
         """Settle one item's fault; returns the error when the item should be sent again."""
@@ -493,10 +486,15 @@ class QuickBooksLedger:
         return {a.id: f"{a.number} {a.name}" if a.number else a.name for a in self.chart_of_accounts()}
 
     def held(self, journal: Journal) -> Held:
-        """The journal as QuickBooks would hold it (account ids resolved): what a lookup is compared with."""
-        preferences = self._preferences if self._preferences is not None else self.preferences()
-        entry = entry_json(self.to_entry(journal, preferences).to_json())
-        return Held.of(journal.key, journal.txn_date, _postings(entry))
+        """The journal as QuickBooks would hold it (account ids resolved): what a lookup is compared with.
+
+        Active or not: an account switched off after the journal was posted still names the same entry. An
+        account the chart does not have stays as the mapping names it, so it differs from what is there."""
+        ids = {ref: account.id for account in self.chart_of_accounts() for ref in account.references()}
+        postings = [
+            (ids.get(line.target.account, line.target.account), line.amount) for line in journal.lines
+        ]
+        return Held.of(journal.key, journal.txn_date, postings)
 
     # ------------------------------------------------------------------------------------ translation
 

@@ -39,7 +39,7 @@ TARGET = TargetShape(
 
 def build(app: Any, entity: str) -> QuickBooksLedger:
     """The adapter for `entity` (`app` is the composition root, `bootstrap.App`)."""
-    qbo = app.settings.quickbooks
+    qbo = app.ledger_settings("quickbooks")
     return QuickBooksLedger(
         base_url=qbo.base_url,
         tokens=app.tokens("quickbooks", entity, app.quickbooks_oauth().refresh),

@@ -477,12 +477,20 @@ class XeroLedger:
             sent.results[request.journal.key] = self._element_result(request.journal, element)
 
     def held(self, journal: Journal) -> Held:
-        """The journal as Xero would hold it (account codes resolved): what a lookup is compared with."""
-        lines = [
-            (self._account(line.target.account, f"journal {journal.key} line {n}").code, line.amount)
-            for n, line in enumerate(journal.lines, start=1)
+        """The journal as Xero would hold it (account codes resolved): what a lookup is compared with.
+
+        Archived or not: an account archived after the journal was posted still names the same journal. An
+        account the chart does not have stays as the mapping names it, so it differs from what is there."""
+        codes = {
+            ref: account.code
+            for account in self._xero_accounts()
+            for ref in (account.code, account.name, str(account.account_id))
+            if ref
+        }
+        postings = [
+            (codes.get(line.target.account, line.target.account), line.amount) for line in journal.lines
         ]
-        return Held.of(journal.key, journal.txn_date, lines)
+        return Held.of(journal.key, journal.txn_date, postings)
 
     def _seconds(self) -> float:  # float ok: seconds on the limiter's clock (tokenbooks' clock)
         return self.limiter.clock()

@@ -41,7 +41,7 @@ TARGET = TargetShape(
 
 def build(app: Any, entity: str) -> XeroLedger:
     """The adapter for `entity` (`app` is the composition root, `bootstrap.App`)."""
-    xero = app.settings.xero
+    xero = app.ledger_settings("xero")
     oauth = app.xero_oauth()
     tokens = app.tokens("xero", entity, oauth.refresh)
     tenant_id = xero.tenant_id or tokens.current().company_id

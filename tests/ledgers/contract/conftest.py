@@ -9,7 +9,7 @@ said in `cannot`."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -42,6 +42,7 @@ class Rig:
     lock: Callable[[date], None] | None = None
     lose_next_answer: Callable[[], None] | None = None
     warm: Callable[[], None] = lambda: None  # read what a run reads first, so a scripted fault hits the write
+    deactivate: Callable[[Rig, str], None] | None = None  # switch an account off (and read the chart anew)
     cannot: dict[str, str] = field(default_factory=dict)  # case → why this ledger cannot take part
 
     def skip_unless(self, case: str) -> None:
@@ -76,6 +77,9 @@ def _memory() -> Iterator[Rig]:
     def lock(day: date) -> None:
         ledger.lock = day
 
+    def deactivate(_rig: Rig, number: str) -> None:
+        ledger.accounts = [replace(a, active=False) if a.number == number else a for a in ledger.accounts]
+
     yield Rig(
         ledger,
         "acme-us",
@@ -84,6 +88,7 @@ def _memory() -> Iterator[Rig]:
         "5999",
         lock=lock,
         lose_next_answer=lambda: ledger.faults.append("lost"),
+        deactivate=deactivate,
         cannot={"line limit": "the in-memory fake keeps no line limit (QuickBooks and Xero do)"},
     )
 
@@ -99,6 +104,11 @@ def _quickbooks(tmp_path: Path) -> Iterator[Rig]:
             ledger.chart_of_accounts()
             ledger.tracking()
 
+        def deactivate(rig: Rig, number: str) -> None:
+            [account] = [a for a in rig.ledger.chart_of_accounts() if a.number == number]
+            box.set_account_active(account.id, False)
+            rig.ledger = make_ledger(box, vault, timeout=2.0)  # a later run reads the chart anew
+
         yield Rig(
             ledger,
             "acme-us",
@@ -108,6 +118,7 @@ def _quickbooks(tmp_path: Path) -> Iterator[Rig]:
             lock=box.set_book_close_date,
             lose_next_answer=lambda: box.faults.queue("lost_response", delay_seconds=0),
             warm=warm,
+            deactivate=deactivate,
         )
 
 
@@ -121,6 +132,10 @@ def _xero() -> Iterator[Rig]:
             ledger.chart_of_accounts()
             ledger.tracking()
 
+        def deactivate(made: Rig, code: str) -> None:
+            rig.box.set_account_status(code, "ARCHIVED")
+            made.ledger = rig.ledger()  # a later run reads the chart anew
+
         yield Rig(
             ledger,
             "acme-xero",
@@ -130,6 +145,7 @@ def _xero() -> Iterator[Rig]:
             lock=lambda day: rig.box.set_lock_dates(period=day.isoformat()),
             lose_next_answer=lambda: rig.box.write_faults.queue("lost_response", delay_seconds=0),
             warm=warm,
+            deactivate=deactivate,
         )
 
 
@@ -151,6 +167,8 @@ def _beancount(tmp_path: Path) -> Iterator[Rig]:
             "unknown account": "a beancount file opens any account the first time a journal uses it "
             "(opens_accounts), so no account is unknown",
             "line limit": "a beancount transaction takes any number of postings",
+            "deactivated account": "tokenbooks opens beancount accounts and never closes them: there is no "
+            "switched-off account to resolve",
         },
     )
 

@@ -92,6 +92,20 @@ def test_other_content_under_the_key_is_refused_naming_the_key_the_entry_and_the
     assert "differs in its date" in by_date.reason
 
 
+def test_a_journal_whose_account_was_switched_off_after_posting_is_still_recognised(rig):
+    rig.skip_unless("deactivated account")
+    journal = rig.journal()
+    [result] = post(rig, journal)
+    assert result.outcome is PostOutcome.CREATED
+    rig.deactivate(rig, rig.debit)
+    found = rig.ledger.find_many([journal.key])
+    [decision] = decide([rig.ledger.held(journal)], found, ledger=rig.ledger.name)
+    assert decision.action is Action.POSTED  # not a conflict: the same entry, its account merely inactive
+    [new] = post(rig, rig.journal(serial=2))
+    assert new.outcome is PostOutcome.REJECTED  # while a new journal on it is refused
+    assert "line 1" in new.message
+
+
 def test_a_locked_period_is_refused_as_locked_and_nothing_is_written(rig):
     rig.skip_unless("lock date")
     rig.lock(date(2026, 10, 31))

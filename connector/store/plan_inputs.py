@@ -1,0 +1,49 @@
+"""Plan inputs by day: which posting days' facts changed since they were last classified, and the sums
+that classifying each day gave (`domain/day_sums.py`), so a plan reads only the days that changed."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import delete, func, insert, select
+from sqlmodel import Session
+
+from connector.domain.day_sums import DaySums
+from connector.store.tables import FactRow, PlanDaySumsRow
+
+FACTS = FactRow.__table__
+KEPT = PlanDaySumsRow.__table__
+
+
+class DaySumsRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def facts_by_day(self, entity: str, first_day: date, last_day: date) -> dict[date, tuple[int, int]]:
+        """Per posting day that has current facts: how many, and the newest one's id. Facts are never
+        deleted and ids only grow, so any new, restated or moved fact raises the id, and a withdrawal
+        alone lowers the count: the pair changes whenever the day's current facts do."""
+        c = FACTS.c
+        rows = self.session.connection().execute(
+            select(c.posting_date, func.count(), func.max(c.id))
+            .where(c.entity == entity, c.is_current.is_(True), c.posting_date.between(first_day, last_day))
+            .group_by(c.posting_date)
+            .order_by(c.posting_date)
+        )
+        return {day: (count, newest) for day, count, newest in rows}
+
+    def kept(self, entity: str, first_day: date, last_day: date) -> dict[date, tuple[str, dict]]:
+        """The kept sums of the days in range: day → (inputs digest, data)."""
+        c = KEPT.c
+        rows = self.session.connection().execute(
+            select(c.day, c.inputs, c.data).where(c.entity == entity, c.day.between(first_day, last_day))
+        )
+        return {day: (inputs, data) for day, inputs, data in rows}
+
+    def keep(self, entity: str, day: date, inputs: str, sums: DaySums, now: datetime) -> None:
+        """Keep a day's sums (replacing what was kept for it), in the plan's transaction."""
+        connection = self.session.connection()
+        connection.execute(delete(KEPT).where(KEPT.c.entity == entity, KEPT.c.day == day))
+        connection.execute(
+            insert(KEPT).values(entity=entity, day=day, inputs=inputs, data=sums.to_data(), planned_at=now)
+        )

@@ -1,0 +1,152 @@
+"""Incremental planning (issue 17): a night classifies only the posting days whose inputs changed and adds
+the kept sums of the others — and plans exactly the journals a full plan does. A property test runs the
+same random history (late and restated data, new days, mapping versions reaching into the past, lock
+dates) through two stores, one planned incrementally and one with `full_plan`, and compares every
+journal after every night; a worked example shows a late night reads only its late days."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from connector.bootstrap import build_app
+from connector.domain.journals import as_text
+from connector.ledgers.memory import MemoryLedger
+from connector.service.sync import sync
+from connector.settings import Settings
+from connector.store.repositories import UnitOfWork
+from tests.service.conftest import ACCOUNTS, Clock, ScriptedSource, World
+from tests.support import CHART_OPTIONS, MINIMAL_MAPPING
+
+ENTITY = "acme-us"
+FIRST = date(2026, 9, 24)  # the history spans a month end: monthly and daily buckets, two periods
+DAYS = [FIRST + timedelta(days=n) for n in range(14)]
+PROJECTS = ("proj_support_assistant", "proj_eng_tools", "proj_shared", "proj_unknown")
+CATEGORIES = ("cogs", "rnd", "sales_marketing", "g_and_a")
+
+
+def make_world(folder: Path, name: str) -> World:
+    mapping_path = folder / f"{name}.yaml"
+    mapping_path.write_text(MINIMAL_MAPPING)
+    settings_ = Settings(
+        database_url=f"sqlite:///{folder / name}.db",
+        mapping_file=mapping_path,
+        data_dir=folder,
+        _env_file=None,
+    )
+    source = ScriptedSource()
+    ledger = MemoryLedger(ACCOUNTS, options=CHART_OPTIONS)
+    clock = Clock()
+    app = build_app(settings_, clock=clock, ledgers={ENTITY: ledger}, sources=[source], sleep=lambda _: None)
+    return World(app, source, ledger, clock, mapping_path)
+
+
+def mapping_version(version: int, effective: date, support: str, eng: str) -> str:
+    """MINIMAL_MAPPING as version `version`, effective `effective`, with the support and eng rules moved."""
+    return (
+        MINIMAL_MAPPING.replace("mapping_version: 1", f"mapping_version: {version}")
+        .replace("effective_from: 2026-01-01", f"effective_from: {effective.isoformat()}")
+        .replace("change_note: test mapping", f"change_note: version {version}")
+        .replace("    category: cogs\n    quickbooks:", f"    category: {support}\n    quickbooks:")
+        .replace("    category: rnd\n  - id: shared", f"    category: {eng}\n  - id: shared")
+    )
+
+
+def books(world: World) -> list[tuple]:
+    with UnitOfWork(world.app.engine) as uow:
+        stored = [(s.journal.key, s.status, as_text(s.journal)) for s in uow.outbox.list(ENTITY)]
+    return sorted(stored)
+
+
+amounts = st.decimals(min_value="-5", max_value="500", places=4, allow_nan=False, allow_infinity=False)
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("data"), st.integers(0, len(DAYS) - 1), st.sampled_from(PROJECTS), amounts),
+        st.tuples(st.just("night"), st.integers(0, 3)),
+        st.tuples(
+            st.just("mapping"),
+            st.integers(0, len(DAYS) - 1),
+            st.sampled_from(CATEGORIES),
+            st.sampled_from(CATEGORIES),
+        ),
+        st.tuples(st.just("lock"), st.integers(0, len(DAYS) - 1)),
+    ),
+    min_size=4,
+    max_size=14,
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps)
+@example(  # a month booked, then a version moving the engineers' spend reaches back into it
+    [
+        ("data", 2, "proj_eng_tools", Decimal("40")),
+        ("data", 8, "proj_eng_tools", Decimal("10.5")),
+        ("night", 3),
+        ("night", 3),
+        ("night", 3),
+        ("mapping", 1, "cogs", "sales_marketing"),
+        ("data", 9, "proj_support_assistant", Decimal("3")),
+    ]
+)
+def test_incremental_and_full_plans_book_identical_journals_on_random_histories(history):
+    with tempfile.TemporaryDirectory(prefix="tb-incremental-") as folder:
+        worlds = {
+            "incremental": make_world(Path(folder), "incremental"),
+            "full": make_world(Path(folder), "full"),
+        }
+        night, version = 0, 1
+        for step in [*history, ("night", 1)]:
+            for mode, world in worlds.items():
+                if step[0] == "data":
+                    _, day, project, amount = step
+                    world.source.set(str(amount), DAYS[day], project=project)
+                elif step[0] == "mapping":
+                    _, day, support, eng = step
+                    world.mapping_path.write_text(mapping_version(version + 1, DAYS[day], support, eng))
+                    world.app._mapping = None
+                elif step[0] == "lock":
+                    world.ledger.lock = min(DAYS[step[1]], DAYS[night])
+                else:
+                    day = DAYS[min(night + step[1], len(DAYS) - 1)]
+                    world.clock.night_after(day)
+                    result = sync(world.app, entity=ENTITY, until=day, full_plan=mode == "full")
+                    assert result.status in ("succeeded", "partial"), result.reason
+            if step[0] == "mapping":
+                version += 1
+            if step[0] == "night":
+                night = min(night + step[1], len(DAYS) - 1)
+                assert books(worlds["incremental"]) == books(worlds["full"])
+        assert books(worlds["incremental"]) == books(worlds["full"])
+        for world in worlds.values():
+            world.app.engine.dispose()
+
+
+def test_a_late_night_classifies_only_the_days_that_changed(tmp_path: Path):
+    world = make_world(tmp_path, "late")
+    for day in DAYS[:10]:
+        world.source.set("100.00", day)
+        world.source.set("7.25", day, project="proj_eng_tools")
+    world.clock.night_after(DAYS[9])
+    first = sync(world.app, entity=ENTITY, since=DAYS[0], until=DAYS[9])
+    assert (first.plan.days_read, first.plan.days_kept) == (10, 0)
+
+    world.source.set("101.50", DAYS[8])  # the provider restates one day of its trailing three
+    world.clock.night_after(DAYS[10])
+    late = sync(world.app, entity=ENTITY, until=DAYS[10])
+    assert late.pulls[0].replaced.restated == 1
+    assert (late.plan.days_read, late.plan.days_kept) == (1, 2)  # October planned: 1, 2 and 3 October
+    assert [p.journal.key for p in late.plan.planned] == ["TB-AC-261002-002"]
+
+    full = make_world(tmp_path, "full")
+    full.source.facts = list(world.source.facts)
+    full.clock.night_after(DAYS[10])
+    checked = sync(full.app, entity=ENTITY, since=DAYS[0], until=DAYS[10], full_plan=True)
+    assert checked.plan.days_kept == 0
+    for account in ("5010", "6110", "2150"):  # the incremental books are the full plan's books
+        assert world.ledger.balance(account) == full.ledger.balance(account)
