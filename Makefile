@@ -21,11 +21,13 @@ console: $(STAMP)  # the demo's books in the web console, with the local sandbox
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -35,4 +37,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .tokenbooks
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .tokenbooks

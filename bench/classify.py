@@ -17,9 +17,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from bench.memory import peak_rss_mb
+from connector.domain.classifier import Classifier
 from connector.domain.facts import Dimensions, Fact
-from connector.domain.mapping import Classifier, MappingSet, parse_mapping
+from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import MappingHistory
+from connector.domain.mapping_parser import parse_mapping
 from connector.ledgers import registry  # noqa: F401 - registers the ledgers' target shapes, as bootstrap does
 
 FACTS = 1_000_000

@@ -34,6 +34,7 @@ from connector.domain.facts import Dimensions, Fact, natural_key
 from connector.domain.users import Role
 from connector.ledgers.memory import MemoryLedger
 from connector.ledgers.port import LedgerAccount
+from connector.service.after_run import after_run
 from connector.service.sync import sync
 from connector.service.users import add_user
 from connector.settings import Settings
@@ -166,7 +167,7 @@ def build(folder: Path, per_day: int, day_facts: int) -> tuple:
 def run(per_day: int = 200, day_facts: int = 33_000, repeat: int = 5) -> dict:
     from starlette.testclient import TestClient
 
-    from connector.web.app import create_console
+    from connector.web.asgi import create_console
 
     with tempfile.TemporaryDirectory(prefix="tokenbooks-bench-console-") as folder:
         app, heavy, seconds = build(Path(folder), per_day, day_facts)
@@ -200,7 +201,7 @@ def run(per_day: int = 200, day_facts: int = 33_000, repeat: int = 5) -> dict:
         for path in ("/", f"/reconciliation?period={heavy:%Y-%m}"):
             _forget_summaries(app)
             stale[path] = round(_timed(client, path), 1)
-        app.after_run("acme-us")  # what the last nightly run does once it finished: the summaries stored
+        after_run(app, "acme-us")  # what the last nightly run does once it finished: the summaries stored
         timings = {}
         for path in pages:
             samples = [_timed(client, path) for _ in range(repeat)]
@@ -228,9 +229,8 @@ def _forget_summaries(app) -> None:
     from sqlalchemy import delete
 
     from connector.store.tables import ConsoleSummaryRow
-    from connector.store.unit_of_work import UnitOfWork
 
-    with UnitOfWork(app.engine) as uow:
+    with app.store.unit_of_work() as uow:
         uow.session.execute(delete(ConsoleSummaryRow))
         uow.commit()
 

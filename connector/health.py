@@ -1,6 +1,6 @@
 """The service's health and metrics endpoints: `/healthz` (JSON) and `/metrics` (Prometheus text).
 
-They are routes of the console's ASGI application (`connector/web/app.py`), so `tokenbooks serve` and
+They are routes of the console's ASGI application (`connector/web/asgi.py`), so `tokenbooks serve` and
 `tokenbooks web` answer them on TOKENBOOKS_WEB__HOST:PORT, beside the console and without signing in.
 What `/metrics` says is defined in `connector/metrics.py`; this module only serves it.
 
@@ -23,9 +23,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connector.domain.errors import TokenbooksError
-from connector.metrics import CONTENT_TYPE, exposition
+from connector.metrics import CONTENT_TYPE
 from connector.redaction import redact
 from connector.service.status import ServiceStatus, service_status
+from connector.service.store_metrics import exposition
 
 NextRuns = Callable[[], dict[str, datetime]]
 

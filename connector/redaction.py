@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
+from typing import overload
 from urllib.parse import urlsplit
 
 REDACTED = "[redacted]"
@@ -64,6 +65,10 @@ def remember(secrets: Iterable[str | None]) -> None:
     _REDACTOR.remember(secrets)
 
 
+@overload
+def redact(text: str) -> str: ...
+@overload
+def redact(text: None) -> None: ...
 def redact(text: str | None) -> str | None:
     """`text` with every known secret replaced by `[redacted]` (None stays None)."""
     return None if text is None else _REDACTOR(text)

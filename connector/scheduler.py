@@ -34,6 +34,12 @@ from apscheduler.triggers.base import BaseTrigger
 from connector.domain.errors import REPORT_HINT, BusyError, TokenbooksError, unexpected_reason
 from connector.domain.periods import Period
 from connector.leases import lease_owner
+from connector.service.after_run import after_run
+from connector.service.close import close_month
+from connector.service.runs import fail_unfinished
+from connector.service.sync import sync
+from connector.shutdown import stop_on_signals
+from connector.web.server import ConsoleServer
 
 log = logging.getLogger("tokenbooks.serve")
 
@@ -172,8 +178,6 @@ def run_job(app: Any, kind: str, entity: str, occurrence: str | None = None) -> 
     except TokenbooksError as exc:
         log.error("%s %s failed: %s", kind, entity, exc)
     except Exception as exc:  # a bug: recorded as a failed run, said plainly, traced at debug level
-        from connector.service.runs import fail_unfinished
-
         fail_unfinished(exc)
         log.error("%s %s failed: %s; %s", kind, entity, unexpected_reason(exc), REPORT_HINT)
     finally:
@@ -191,18 +195,14 @@ def job_occurrence(app: Any, kind: str, entity: str, at: datetime | None = None)
 
 
 def nightly(app: Any, entity: str) -> str:
-    from connector.service.sync import sync
-
     result = sync(app, entity=entity, full_plan=app.settings.full_plan)
-    app.after_run(entity)
+    after_run(app, entity)
     return result.status
 
 
 def month_end(app: Any, entity: str) -> str:
-    from connector.service.close import close_month
-
     result = close_month(app, entity=entity, period=closed_period(app, entity))
-    app.after_run(entity)
+    after_run(app, entity)
     return result.status
 
 
@@ -282,9 +282,6 @@ def next_runs(scheduler: BaseScheduler) -> dict[str, datetime]:
 
 def serve(app: Any, *, on_ready: Callable[[str], None] | None = None) -> None:
     """Run until SIGTERM or SIGINT; then finish or safely stop the run in flight, and return."""
-    from connector.shutdown import stop_on_signals
-    from connector.web.server import ConsoleServer
-
     stop = threading.Event()
     stop_on_signals(app.stopping, then=stop.set)
     scheduler = BackgroundScheduler(timezone=UTC)

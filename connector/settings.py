@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonDict
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -35,7 +36,9 @@ from connector.setting_types import HttpUrl
 from connector.store.urls import url_password, url_problem
 
 Hours = float  # float ok: a duration, never an amount
-SECRET = {"secret": True}  # marks a plain-text setting that is secret all the same (the database URL)
+SECRET: JsonDict = {
+    "secret": True
+}  # marks a plain-text setting that is secret all the same (the database URL)
 ENV_PREFIX = "TOKENBOOKS_"
 
 
@@ -73,6 +76,7 @@ class ProviderSettings(BaseModel):
     ledger_vendor: str | None = Field(
         None, description="the vendor name the AP team enters this provider's bills under in the ledger"
     )
+    organization: str = Field("default", description="a label for the provider's organization (account)")
 
 
 class OpenAISettings(ProviderSettings):
@@ -371,7 +375,9 @@ def secret_settings(model: type[BaseModel], prefix: str = ENV_PREFIX) -> dict[st
         if nested is not None and nested is not SecretStr:
             for variable, path in secret_settings(nested, f"{prefix}{name.upper()}__").items():
                 found[variable] = (name, *path)
-        elif SecretStr in kinds or (info.json_schema_extra or {}).get("secret"):
+        elif SecretStr in kinds or (
+            isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("secret")
+        ):
             found[f"{prefix}{name.upper()}"] = (name,)
     return found
 

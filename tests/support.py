@@ -14,7 +14,8 @@ import requests
 from connector.domain.chart import LedgerAccount, LedgerChart, TrackingOption
 from connector.domain.facts import Dimensions, Fact, natural_key
 from connector.domain.journals import LedgerTarget
-from connector.domain.mapping import MappingSet, parse_mapping
+from connector.domain.mapping import MappingSet
+from connector.domain.mapping_parser import parse_mapping
 from connector.sandbox.qbo_seed import SEED_ACCOUNTS, SEED_CLASSES, SEED_DEPARTMENTS
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from connector.domain.chart import LedgerAccount, LedgerChart, check_targets
 from connector.domain.policy_file import parse_policies
-from connector.sandbox.xero_seed import _CHART
+from connector.sandbox.xero_seed import CHART
 from tests.support import mapping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,8 +68,7 @@ def test_the_xero_codes_of_both_example_mappings_are_the_xero_sandbox_chart():
     chart = LedgerChart(
         "xero",
         tuple(
-            LedgerAccount(code, name, code, kind, status == "ACTIVE")
-            for code, name, kind, _, status in _CHART
+            LedgerAccount(code, name, code, kind, status == "ACTIVE") for code, name, kind, _, status in CHART
         ),
         (),
     )

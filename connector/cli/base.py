@@ -21,9 +21,19 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connector.domain.errors import REPORT_HINT, ConfigError, Problem, TokenbooksError, unexpected_reason
+from connector import bootstrap
+from connector.domain.errors import (
+    REPORT_HINT,
+    BusyError,
+    ConfigError,
+    Problem,
+    TokenbooksError,
+    unexpected_reason,
+)
 from connector.domain.periods import Period, parse_day
 from connector.redaction import redact
+from connector.service.runs import fail_unfinished
+from connector.settings import load_settings
 
 log = logging.getLogger("tokenbooks")
 
@@ -49,8 +59,6 @@ class TokenbooksGroup(typer.core.TyperGroup):
 
 def report_unexpected(exc: Exception, as_json: bool) -> None:
     """Record the runs `exc` interrupted, log its trace at debug level, and say it plainly on stderr."""
-    from connector.service.runs import fail_unfinished
-
     runs = fail_unfinished(exc)
     log.debug("tokenbooks stopped on an unexpected error", exc_info=exc)
     message = f"tokenbooks stopped on an {unexpected_reason(exc)}"
@@ -131,7 +139,8 @@ def main() -> None:
 # ------------------------------------------------------------------------------------------- plumbing
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A value `json.dumps` can write: Decimals as exact strings, dates as ISO text, paths as text."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, date):
@@ -140,14 +149,14 @@ def _jsonable(value: Any) -> Any:
         return str(value)
 
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(redact(json.dumps(_jsonable(data), indent=2)) + "\n")
+    sys.stdout.write(redact(json.dumps(jsonable(data), indent=2)) + "\n")
 
 
 @contextmanager
@@ -174,8 +183,6 @@ def plain_errors(as_json: bool = False) -> Iterator[None]:
 @contextmanager
 def busy_is_not_a_failure(as_json: bool = False) -> Iterator[None]:
     """Another process already works on the entity: say so and exit cleanly (status 0), doing nothing."""
-    from connector.domain.errors import BusyError
-
     try:
         yield
     except BusyError as exc:
@@ -247,21 +254,20 @@ def counted(number: int, singular: str, plural: str | None = None) -> str:
     return f"{number} {singular if number == 1 else (plural or singular + 's')}"
 
 
-def _app_for(*, read_only: bool = False, **overrides: Any) -> Any:
+def app_for(*, read_only: bool = False, **overrides: Any) -> Any:
     """The application. `read_only`: for commands that only read — the store must already exist."""
-    from connector.bootstrap import build_app
-    from connector.settings import load_settings
-
-    return build_app(load_settings(**overrides), read_only=read_only)
+    # `bootstrap.build_app` is looked up at each call: the test harnesses wire their fakes by wrapping it
+    return bootstrap.build_app(load_settings(**overrides), read_only=read_only)
 
 
-def _app_and_entity(entity: str | None, *, read_only: bool = False) -> tuple[Any, str]:
+def app_and_entity(entity: str | None, *, read_only: bool = False) -> tuple[Any, str]:
     """The application, and the entity a command works on: the one named by --entity, else the default."""
-    application = _app_for(read_only=read_only)
+    application = app_for(read_only=read_only)
     return application, entity or application.default_entity()
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A value as a table cell: empty for None, times to the second, dates as ISO text."""
     if value is None:
         return ""
     if hasattr(value, "hour"):
@@ -288,11 +294,12 @@ def print_rows(
     for header in columns:
         table.add_column(header, justify="right" if header in right else "left")
     for row in rows:
-        table.add_row(*[_cell(row[name]) for name in fields])
+        table.add_row(*[cell_text(row[name]) for name in fields])
     console.print(table)
 
 
-def _day(value: str | None, option: str) -> date | None:
+def day_option(value: str | None, option: str) -> date | None:
+    """The date an option names (YYYY-MM-DD), or a usage error naming the option and the fix."""
     if value is None:
         return None
     try:
@@ -301,14 +308,16 @@ def _day(value: str | None, option: str) -> date | None:
         raise ConfigError(f"{option}: {exc}") from None
 
 
-def _period(value: str, option: str = "--period") -> Period:
+def period_option(value: str, option: str = "--period") -> Period:
+    """The month an option names (YYYY-MM), or a usage error naming the option and the fix."""
     try:
         return Period.parse(value)
     except ValueError as exc:
         raise ConfigError(f"{option}: {exc}") from None
 
 
-def _problem_json(problem: Problem) -> dict:
+def problem_json(problem: Problem) -> dict:
+    """A problem (file:line, field, what is wrong, the fix) for `--json` output."""
     return {
         "source": problem.source,
         "location": problem.location,
@@ -319,7 +328,8 @@ def _problem_json(problem: Problem) -> dict:
     }
 
 
-def _journal_json(journal: Any, hold_reason: str = "") -> dict:
+def journal_json(journal: Any, hold_reason: str = "") -> dict:
+    """A planned or posted journal for `--json` output (amounts as exact decimal strings)."""
     return {
         "key": journal.key,
         "kind": journal.kind.value,

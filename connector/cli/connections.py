@@ -13,16 +13,18 @@ from rich.table import Table
 from connector.cli.base import (
     EntityOption,
     JsonFlag,
-    _app_and_entity,
-    _app_for,
-    _cell,
     app,
+    app_and_entity,
+    app_for,
+    cell_text,
     console,
     errors,
     plain_errors,
     print_json,
 )
 from connector.domain.errors import ConfigError, InputError
+from connector.ledgers.tokens import TokenCipher
+from connector.service.connections import connect_ledger, connection_health, import_connection
 
 # ------------------------------------------------------------------------------------------ connections
 
@@ -58,10 +60,8 @@ def connect_command(
 ) -> None:
     """Connect a ledger company through OAuth (a local callback, or the redirected address pasted back), or
     import existing tokens; tokens are stored encrypted."""
-    from connector.service.connections import connect_ledger, import_connection
-
     with plain_errors(as_json):
-        application, target = _app_and_entity(entity)
+        application, target = app_and_entity(entity)
         choose = None if as_json else _choose_tenant
         if import_tokens is not None:
             connected = import_connection(
@@ -140,11 +140,8 @@ def _choose_tenant(tenants: Any) -> Any:
 @app.command("connections")
 def connections_command(as_json: JsonFlag = False) -> None:
     """Each ledger connection and its health: ok, expiring or reconnect needed, token expiry, last call, last error."""
-    from connector.ledgers.tokens import TokenCipher
-    from connector.service.connections import connection_health
-
     with plain_errors(as_json):
-        application = _app_for()  # listing works without the key, but then no connection is "ok"
+        application = app_for()  # listing works without the key, but then no connection is "ok"
         key = application.settings.encryption_key
         readable = TokenCipher(key.get_secret_value()).readable if key else None
         health = connection_health(application.store, application.clock(), readable)
@@ -164,14 +161,14 @@ def connections_command(as_json: JsonFlag = False) -> None:
         ("Company", lambda h: f"{h.company_name or ''}\n{h.company_id}".strip()),
         ("Health", lambda h: f"[{colours.get(h.health, 'red')}]{h.health}[/]"),
         ("Why", lambda h: h.reason or ""),
-        ("Access token until", lambda h: _cell(h.access_expires_at)),
-        ("Refresh token until", lambda h: _cell(h.refresh_expires_at) or "unknown"),
+        ("Access token until", lambda h: cell_text(h.access_expires_at)),
+        ("Refresh token until", lambda h: cell_text(h.refresh_expires_at) or "unknown"),
         ("Refresh token age", lambda h: "" if h.refresh_age is None else f"{h.refresh_age.days} day(s)"),
-        ("Connected", lambda h: _cell(h.connected_at)),
-        ("Last successful call", lambda h: _cell(h.last_success_at) or "none yet"),
+        ("Connected", lambda h: cell_text(h.connected_at)),
+        ("Last successful call", lambda h: cell_text(h.last_success_at) or "none yet"),
         (
             "Last error",
-            lambda h: (h.last_error or "") + (f"\n({_cell(h.last_error_at)})" if h.last_error_at else ""),
+            lambda h: (h.last_error or "") + (f"\n({cell_text(h.last_error_at)})" if h.last_error_at else ""),
         ),
     ]
     for label, cell in rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -9,8 +10,11 @@ import typer
 from rich.table import Table
 
 from connector.cli.base import JsonFlag, RichReporter, app, console, plain_errors, print_json
-from connector.cli.reconcile import _print_reconciliation, _recon_json
+from connector.cli.reconcile import print_reconciliation, reconciliation_json
 from connector.domain.money import format_money
+from connector.sandbox.demo import run_demo
+from connector.shutdown import stop_on_signals
+from connector.web.server import ConsoleServer
 
 # ------------------------------------------------------------------------------------------------ demo
 
@@ -24,8 +28,6 @@ def demo(
     ] = False,
 ) -> None:
     """Book a month of a fictional company's AI spend into a local QuickBooks sandbox (no credentials)."""
-    from connector.sandbox.demo import run_demo
-
     with plain_errors(as_json):
         if not as_json:
             console.rule("[bold]tokenbooks demo[/] — Acme Analytics, October 2026")
@@ -86,7 +88,7 @@ def _print_demo(result: Any) -> None:
     for number, name, balance in result.balances:
         table.add_row(number, name, f"{balance:,.2f}")
     console.print(table)
-    _print_reconciliation(result.reconciliation)
+    print_reconciliation(result.reconciliation)
     console.print(
         f"\nData: {result.data_dir} · sync log: `tokenbooks runs` · run `make demo` again: it posts nothing."
     )
@@ -102,11 +104,6 @@ def _print_console(result: Any, url: str, how: str) -> None:
 
 
 def _serve_console(application: Any, result: Any) -> None:
-    import threading
-
-    from connector.shutdown import stop_on_signals
-    from connector.web.server import ConsoleServer
-
     stop = threading.Event()
     stop_on_signals(application.stopping, then=stop.set)
     server = ConsoleServer(application).start()
@@ -130,5 +127,5 @@ def _demo_json(result: Any) -> dict:
             for n in result.nights
         ],
         "balances": [{"account": a, "name": b, "balance": c} for a, b, c in result.balances],
-        "reconciliation": [_recon_json(r) for r in result.reconciliation],
+        "reconciliation": [reconciliation_json(r) for r in result.reconciliation],
     }

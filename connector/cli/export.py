@@ -11,13 +11,15 @@ import typer
 from connector.cli.base import (
     EntityOption,
     JsonFlag,
-    _app_and_entity,
-    _period,
+    app_and_entity,
     console,
     export_app,
+    period_option,
     plain_errors,
     print_json,
 )
+from connector.ledgers.beancount.adapter import write_atomically
+from connector.service.beancount_export import export_beancount
 
 # ----------------------------------------------------------------------------------------------- export
 
@@ -30,12 +32,9 @@ def export_beancount_command(
     as_json: JsonFlag = False,
 ) -> None:
     """A period's posted journals as a beancount file (readable account names, balance assertions)."""
-    from connector.ledgers.beancount.adapter import write_atomically
-    from connector.service.export import export_beancount
-
     with plain_errors(as_json):
-        month = _period(period)
-        application, target = _app_and_entity(entity, read_only=True)
+        month = period_option(period)
+        application, target = app_and_entity(entity, read_only=True)
         mapping, _ = application.mapping()
         exported = export_beancount(
             application.store, mapping, entity=target, period=month, now=application.clock()

@@ -16,25 +16,30 @@ from connector.cli.base import (
     ExitCode,
     JsonFlag,
     RichReporter,
-    _app_and_entity,
-    _app_for,
-    _cell,
-    _day,
-    _period,
-    _problem_json,
     app,
+    app_and_entity,
+    app_for,
+    cell_text,
     console,
     credits_app,
+    day_option,
     errors,
     import_app,
+    period_option,
     plain_errors,
     print_json,
     print_rows,
+    problem_json,
     show_run,
     sources_app,
 )
+from connector.domain.credits import CreditLot, default_expiry
 from connector.domain.errors import ConfigError
-from connector.domain.money import format_money
+from connector.domain.money import currency_code, format_money, parse_amount
+from connector.service import imports
+from connector.service.imports import focus_options, import_focus, record_credit_lot
+from connector.service.invoices import import_ledger_bills, ledger_vendors
+from connector.service.pull import pull_sources, sources_status
 from connector.sources.warehouse.choice import ENGINES
 
 # ------------------------------------------------------------------------------------ ingestion (issue 3)
@@ -61,11 +66,9 @@ def pull_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Pull provider costs and usage, and the invoice inbox, into the store (no planning, no posting)."""
-    from connector.service.pull import pull_sources
-
     with plain_errors(as_json):
-        first, last = _day(since, "--since"), _day(until, "--until")
-        application, target = _app_and_entity(entity)
+        first, last = day_option(since, "--since"), day_option(until, "--until")
+        application, target = app_and_entity(entity)
         with RichReporter(quiet=as_json) as reporter:
             run = pull_sources(
                 application,
@@ -146,7 +149,7 @@ def _import_json(report: Any) -> dict:
         "stored": report.stored,
         "warnings": report.warnings,
         "quarantined": [
-            {**_problem_json(q.problem), "raw": q.raw, "amount": q.amount, "currency": q.currency}
+            {**problem_json(q.problem), "raw": q.raw, "amount": q.amount, "currency": q.currency}
             for q in report.quarantined
         ],
     }
@@ -240,13 +243,12 @@ def import_focus_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Import a FOCUS 1.0–1.2 export (AWS Bedrock, Azure OpenAI, Vertex AI …); bad rows are quarantined."""
-    from connector.service.imports import import_focus
-
     with plain_errors(as_json):
         if engine is not None and engine not in ENGINES:
             raise ConfigError(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
-        application = _app_for()
-        options = application.focus_options(
+        application = app_for()
+        options = focus_options(
+            application,
             entity,
             provider=provider,
             account=account,
@@ -273,10 +275,8 @@ def import_invoices_command(
 
 def _import_files(importer: str, files: list[Path], entity: str | None, as_json: bool) -> None:
     """Run one of the record-file importers of `service.imports` on each file and show its report."""
-    from connector.service import imports
-
     with plain_errors(as_json):
-        application, target = _app_and_entity(entity)
+        application, target = app_and_entity(entity)
         reports = [getattr(imports, importer)(application, path, entity=target) for path in files]
     _show_imports(reports, as_json)
 
@@ -310,12 +310,10 @@ def import_bills_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Read provider bills the AP team entered in the ledger (dated the month after) as invoices."""
-    from connector.service.invoices import import_ledger_bills
-
     with plain_errors(as_json):
-        month = _period(period)
-        application, target = _app_and_entity(entity)
-        vendors = application.ledger_vendors()
+        month = period_option(period)
+        application, target = app_and_entity(entity)
+        vendors = ledger_vendors(application.settings)
         if not vendors:
             raise ConfigError(
                 "no provider has a ledger vendor name",
@@ -376,14 +374,10 @@ def credits_add_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Record prepaid credits bought from a provider (a credit lot), or granted by it (--promotional)."""
-    from connector.domain.credits import CreditLot, default_expiry
-    from connector.domain.money import currency_code, parse_amount
-    from connector.service.imports import record_credit_lot
-
     with plain_errors(as_json):
-        bought = _day(purchased, "--purchased")
+        bought = day_option(purchased, "--purchased")
         assert bought is not None
-        expiry = _day(expires, "--expires") or default_expiry(provider.lower(), bought)
+        expiry = day_option(expires, "--expires") or default_expiry(provider.lower(), bought)
         paid = _option(
             "--amount",
             lambda: parse_amount(amount),
@@ -414,7 +408,7 @@ def credits_add_command(
             raise ConfigError(
                 f"--expires: {exc}", fix="give a date after --purchased, or leave --expires out"
             ) from None
-        application, target = _app_and_entity(entity)
+        application, target = app_and_entity(entity)
         lot = replace(lot, entity=target)
         new = record_credit_lot(application, lot)
     if as_json:
@@ -440,7 +434,7 @@ def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False)
     """Credit lots, soonest expiry first (the order consumption draws them)."""
 
     with plain_errors(as_json):
-        application, target = _app_and_entity(entity, read_only=True)
+        application, target = app_and_entity(entity, read_only=True)
         with application.store.unit_of_work() as uow:
             lots = uow.credit_lots.for_entity(target)
     lots.sort(key=lambda lot: (lot.expires_on is None, lot.expires_on or date.max, lot.purchase_date))
@@ -467,10 +461,8 @@ def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False)
 @sources_app.command("status")
 def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = False) -> None:
     """Per source: how far it has read (bookmark), its last success and its last error."""
-    from connector.service.pull import sources_status
-
     with plain_errors(as_json):
-        application, target = _app_and_entity(entity, read_only=True)
+        application, target = app_and_entity(entity, read_only=True)
         statuses = sources_status(application.store, application.sources(target))
     rows = [
         {
@@ -490,6 +482,11 @@ def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = Fals
     for column in ("source", "bookmark", "last success", "last error"):
         table.add_column(column)
     for row in rows:
-        error = f"{_cell(row['last_error_at'])} {row['last_error']}" if row["last_error"] else ""
-        table.add_row(row["source"], row["bookmark"] or "never pulled", _cell(row["last_success_at"]), error)
+        error = f"{cell_text(row['last_error_at'])} {row['last_error']}" if row["last_error"] else ""
+        table.add_row(
+            str(row["source"]),
+            str(row["bookmark"] or "never pulled"),
+            cell_text(row["last_success_at"]),
+            error,
+        )
     console.print(table)

@@ -14,23 +14,33 @@ from rich.table import Table
 from connector.cli.base import (
     EntityOption,
     JsonFlag,
-    _app_and_entity,
-    _app_for,
-    _day,
-    _journal_json,
-    _period,
-    _problem_json,
+    app_and_entity,
+    app_for,
     console,
     counted,
+    day_option,
     errors,
+    journal_json,
     mappings_app,
+    period_option,
     plain_errors,
     print_json,
     print_problems,
     print_rows,
+    problem_json,
 )
 from connector.domain.errors import ConfigError
+from connector.domain.journals import as_text
+from connector.domain.mapping import CATEGORY_LABELS
+from connector.domain.mapping_schema import mapping_schema
 from connector.domain.money import format_money
+from connector.domain.planner import LedgerCalendar
+from connector.ledgers import registry  # noqa: F401 - the registered ledgers' targets are in the schema
+from connector.service.mapping_file import add_rule, bump_mapping
+from connector.service.mapping_preview import coverage_report, preview_mapping
+from connector.service.mappings import check_mapping_file, load_mapping, mapping_history
+from connector.service.policies import policy_history
+from connector.settings import load_settings
 
 # -------------------------------------------------------------------------------------------- mappings
 
@@ -53,10 +63,8 @@ def mappings_check(
     as_json: JsonFlag = False,
 ) -> None:
     """Validate the mapping: the file, its version, and the ledger's accounts and tracking options."""
-    from connector.service.mappings import check_mapping_file
-
     with plain_errors(as_json):
-        application = _app_for()
+        application = app_for()
         path = file or application.settings.mapping_file
         report = check_mapping_file(application, path, offline=offline, refresh=refresh)
     mapping = report.mapping
@@ -68,7 +76,7 @@ def mappings_check(
                 "version": mapping.version if mapping else None,
                 "effective_from": mapping.effective_from if mapping else None,
                 "charts": report.charts,
-                "problems": [_problem_json(p) for p in report.problems],
+                "problems": [problem_json(p) for p in report.problems],
             }
         )
     else:
@@ -100,13 +108,11 @@ def mappings_schema(
     output: Annotated[Path | None, typer.Option("--output", help="Write to this file instead.")] = None,
 ) -> None:
     """Print the JSON Schema of the mapping format (editors use it to validate as you type)."""
-    from connector.domain.mapping_schema import mapping_schema
-    from connector.ledgers import registry  # noqa: F401 - the registered ledgers' targets are in the schema
-
-    _write_schema(mapping_schema(), output, "mapping")
+    write_schema(mapping_schema(), output, "mapping")
 
 
-def _write_schema(schema: dict, output: Path | None, what: str) -> None:
+def write_schema(schema: dict, output: Path | None, what: str) -> None:
+    """Print a JSON schema, or write it to `output`, saying what was written."""
     text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         sys.stdout.write(text)
@@ -125,11 +131,9 @@ def mappings_bump(
     as_json: JsonFlag = False,
 ) -> None:
     """Start a new mapping version: raise mapping_version, set effective_from and change_note (comments kept)."""
-    from connector.service.mapping_file import bump_mapping
-
     with plain_errors(as_json):
-        day = _day(effective_from, "--effective-from")
-        application = _app_for()
+        day = day_option(effective_from, "--effective-from")
+        application = app_for()
         path = file or application.settings.mapping_file
         with application.store.unit_of_work() as uow:
             newest = max((row.version for row in uow.mappings.all()), default=0)
@@ -160,9 +164,6 @@ def mappings_add_rule(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a rule for spend that lands in suspense (see `mappings coverage`), keeping every comment."""
-    from connector.service.mapping_file import add_rule
-    from connector.settings import load_settings
-
     with plain_errors(as_json):
         conditions = dict(_condition(text) for text in when)
         path = file or load_settings().mapping_file  # a file edit: no database to open
@@ -200,14 +201,10 @@ def mappings_preview(
     as_json: JsonFlag = False,
 ) -> None:
     """A period's totals by account under the current and the candidate mapping, and the reclass it posts."""
-    from connector.domain.planner import LedgerCalendar
-    from connector.service.mapping_preview import preview_mapping
-    from connector.service.mappings import load_mapping
-
     with plain_errors(as_json):
-        month = _period(period)
-        application, target = _app_and_entity(entity)
-        history = application.mapping_history()
+        month = period_option(period)
+        application, target = app_and_entity(entity)
+        history = mapping_history(application)
         proposed, _ = load_mapping(candidate)
         lock = None if offline else application.ledger(target).lock_date()
         report = preview_mapping(
@@ -218,7 +215,7 @@ def mappings_preview(
             period=month,
             calendar=LedgerCalendar(lock, application.locked_behaviour(target)),
             clock=application.clock,
-            policies=application.policy_history(),
+            policies=policy_history(application),
         )
         if offline:
             report.notes.append("offline: the ledger's lock date was not read; journals are dated as if open")
@@ -251,15 +248,12 @@ def _preview_json(report: Any) -> dict:
             "current": [c.as_dict() for c in report.current_coverage],
             "candidate": [c.as_dict() for c in report.candidate_coverage],
         },
-        "journals": [_journal_json(p.journal, p.hold_reason) for p in report.journals],
+        "journals": [journal_json(p.journal, p.hold_reason) for p in report.journals],
         "notes": report.notes,
     }
 
 
 def _print_preview(report: Any) -> None:
-    from connector.domain.journals import as_text
-    from connector.domain.mapping import CATEGORY_LABELS
-
     table = Table(
         title=f"{report.entity} {report.period}: totals by account, version {report.current.version} → "
         f"candidate version {report.candidate.version} (effective {report.candidate.effective_from})"
@@ -279,8 +273,8 @@ def _print_preview(report: Any) -> None:
     for before, after in zip(report.current_coverage, report.candidate_coverage, strict=False):
         console.print(
             f"Unallocated (suspense) {after.provider}: {format_money(before.suspense, before.currency)} "
-            f"({_share(before.accuracy)} mapped) → {format_money(after.suspense, after.currency)} "
-            f"({_share(after.accuracy)} mapped)",
+            f"({share_text(before.accuracy)} mapped) → {format_money(after.suspense, after.currency)} "
+            f"({share_text(after.accuracy)} mapped)",
             highlight=False,
         )
     if report.journals:
@@ -294,19 +288,18 @@ def _print_preview(report: Any) -> None:
         console.print(f"[yellow]Note:[/] {note}", highlight=False)
 
 
-def _share(accuracy: Decimal | None) -> str:
+def share_text(accuracy: Decimal | None) -> str:
+    """An accuracy ratio as a percentage, or a dash when there is nothing to measure."""
     return "—" if accuracy is None else f"{accuracy:.2%}"
 
 
 @mappings_app.command("coverage")
 def mappings_coverage(period: PeriodOption, entity: EntityOption = None, as_json: JsonFlag = False) -> None:
     """Allocation accuracy: the share of spend an explicit rule placed vs. suspense, by provider."""
-    from connector.service.mapping_preview import coverage_report
-
     with plain_errors(as_json):
-        month = _period(period)
-        application, target = _app_and_entity(entity, read_only=True)
-        history = application.mapping_history()
+        month = period_option(period)
+        application, target = app_and_entity(entity, read_only=True)
+        history = mapping_history(application)
         rows, unmapped = coverage_report(
             application.store, history=history, entity=target, period=month, clock=application.clock
         )
@@ -338,7 +331,7 @@ def mappings_coverage(period: PeriodOption, entity: EntityOption = None, as_json
             f"{c.total:,.2f}",
             f"{c.mapped:,.2f}",
             f"{c.suspense:,.2f}",
-            _share(c.accuracy),
+            share_text(c.accuracy),
         )
     console.print(table)
     for u in unmapped:
@@ -356,7 +349,7 @@ def mappings_history(as_json: JsonFlag = False) -> None:
     """Every mapping version tokenbooks has used, with its effective date and change note."""
 
     with plain_errors(as_json):
-        application = _app_for(read_only=True)
+        application = app_for(read_only=True)
         with application.store.unit_of_work() as uow:
             rows = [
                 {

@@ -7,23 +7,33 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.tree import Tree
 
 from connector.cli.base import (
     EntityOption,
     JsonFlag,
-    _app_and_entity,
-    _app_for,
-    _cell,
-    _jsonable,
-    _period,
     app,
+    app_and_entity,
+    app_for,
+    cell_text,
     console,
     errors,
+    jsonable,
+    period_option,
     plain_errors,
     print_json,
 )
+from connector.cli.users import acting_person
 from connector.domain.errors import ConfigError, TokenbooksError
+from connector.logs import configure_logging
 from connector.redaction import redact
+from connector.scheduler import job_specs, serve
+from connector.service.after_run import after_run
+from connector.service.approvals import approve
+from connector.service.audit import trace, verify_chain
+from connector.service.audit_files import FORMATS, write_export
+from connector.service.audit_package import period_export
+from connector.settings import secret_values
 
 # ------------------------------------------------------------------------------- service: serve, audit
 
@@ -35,11 +45,8 @@ def serve_command() -> None:
 
     Stops on SIGTERM or SIGINT after the run in flight finishes or reaches a safe point.
     """
-    from connector.logs import configure_logging
-    from connector.scheduler import job_specs, serve
-
     with plain_errors():
-        application = _app_for()
+        application = app_for()
         configure_logging(application.settings.log_format, application.settings.log_level)
         for spec in job_specs(application):
             errors.print(
@@ -67,10 +74,8 @@ def audit_verify(
     as_json: JsonFlag = False,
 ) -> None:
     """Prove the append-only event log intact: every hash and every link recomputed, in order."""
-    from connector.service.audit import verify_chain
-
     with plain_errors(as_json):
-        report = verify_chain(_app_for(read_only=True).store, anchors=frozenset(anchor or ()))
+        report = verify_chain(app_for(read_only=True).store, anchors=frozenset(anchor or ()))
     if as_json:
         print_json(
             {
@@ -112,10 +117,8 @@ def audit_trace(
     as_json: JsonFlag = False,
 ) -> None:
     """Walk from a posted line to its buckets, allocations (rule, mapping version), facts and raw payload."""
-    from connector.service.audit import trace
-
     with plain_errors(as_json):
-        application, target = _app_and_entity(entity, read_only=True)
+        application, target = app_and_entity(entity, read_only=True)
         found = trace(application.store, entity=target, key=key, line=line)
     if as_json:
         print_json(_trace_json(found))
@@ -136,12 +139,10 @@ def _trace_json(found: Any) -> Any:
             return value.key()
         return value
 
-    return clean(_jsonable(asdict(found)))
+    return clean(jsonable(asdict(found)))
 
 
 def _print_trace(found: Any) -> None:
-    from rich.tree import Tree
-
     root = Tree(
         f"[bold]{found.key}[/] {found.kind} {found.txn_date} — {found.status}"
         + (f", ledger id {found.ledger_id}" if found.ledger_id else "")
@@ -182,14 +183,11 @@ def audit_export(
 ) -> None:
     """Export a period for auditors: runs, journals with lines, postings, approvals, reconciliation, events,
     mapping and policy versions, exceptions and lineage."""
-    from connector.service.exports import FORMATS, period_export, write_export
-    from connector.settings import secret_values
-
     with plain_errors(as_json):
         if fmt not in FORMATS:
             raise ConfigError(f"--format {fmt!r} is not known", fix=f"use one of: {', '.join(FORMATS)}")
-        month = _period(period)
-        application, target = _app_and_entity(entity, read_only=True)
+        month = period_option(period)
+        application, target = app_and_entity(entity, read_only=True)
         export = period_export(
             application.store,
             entity=target,
@@ -221,11 +219,8 @@ def approve_command(
 
     Nobody approves a journal they produced (they ran the sync, or saved the mapping or policies it was
     planned under) unless TOKENBOOKS_WEB__SEGREGATION_OF_DUTIES=false."""
-    from connector.cli.users import acting_person
-    from connector.service.approvals import approve
-
     with plain_errors(as_json):
-        application, target_entity = _app_and_entity(entity)
+        application, target_entity = app_and_entity(entity)
         approver = acting_person(approver)
         released = approve(
             application.store,
@@ -253,10 +248,10 @@ alerts_app = typer.Typer(
 app.add_typer(alerts_app, name="alerts")
 
 
-def _raise_alerts(application: Any, entity: str) -> None:
+def raise_alerts_after_run(application: Any, entity: str) -> None:
     """After a run from the command line (cron, systemd, Kubernetes): raise and send due alerts."""
     try:
-        application.after_run(entity)
+        after_run(application, entity)
     except TokenbooksError as exc:  # an alert problem must not hide the run's own outcome
         errors.print(f"[yellow]Alerts not checked:[/] {exc}", highlight=False)
 
@@ -266,7 +261,7 @@ def alerts_list(
     limit: Annotated[int, typer.Option(help="How many.")] = 50, as_json: JsonFlag = False
 ) -> None:
     """Alerts raised so far, newest first, with what to do and where each was sent."""
-    with plain_errors(as_json), _app_for(read_only=True).store.unit_of_work() as uow:
+    with plain_errors(as_json), app_for(read_only=True).store.unit_of_work() as uow:
         rows = uow.alerts.newest(limit)
     records = [
         {
@@ -288,7 +283,7 @@ def alerts_list(
         return
     for r in records:
         console.print(
-            f"[bold]{_cell(r['raised_at'])}[/] {r['kind']} {r['entity']} {r['subject']} ({r['period']}): "
+            f"[bold]{cell_text(r['raised_at'])}[/] {r['kind']} {r['entity']} {r['subject']} ({r['period']}): "
             f"{redact(r['message'])}\n"
             f"  what to do: {r['action']}\n  sent to: {', '.join(r['sent_to']) or 'nowhere yet'}"
             + (f"\n  last error: {redact(r['error'])}" if r["error"] else ""),
@@ -300,8 +295,8 @@ def alerts_list(
 def alerts_check(entity: EntityOption = None, as_json: JsonFlag = False) -> None:
     """Look for alerts now and send the new ones (the service does this after every run)."""
     with plain_errors(as_json):
-        application, target = _app_and_entity(entity)
-        sent = application.after_run(target)
+        application, target = app_and_entity(entity)
+        sent = after_run(application, target)
     if as_json:
         print_json(
             [{"kind": a.kind, "subject": a.subject, "period": a.period, "sent_to": a.channels} for a in sent]

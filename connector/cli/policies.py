@@ -13,22 +13,26 @@ from connector.cli.base import (
     EntityOption,
     JsonFlag,
     RichReporter,
-    _app_and_entity,
-    _app_for,
-    _day,
-    _period,
-    _problem_json,
     app,
+    app_and_entity,
+    app_for,
     console,
+    day_option,
+    period_option,
     plain_errors,
     print_json,
     print_problems,
+    problem_json,
     show_run,
 )
-from connector.cli.mappings import _write_schema
-from connector.cli.sync import _print_sync
+from connector.cli.mappings import write_schema
+from connector.cli.sync import print_sync
 from connector.domain.money import format_money
 from connector.domain.periods import Period
+from connector.domain.policy_schema import policy_schema
+from connector.service.close import close_month
+from connector.service.finance_reports import run_report
+from connector.service.policies import check_policies_file
 
 # ----------------------------------------------------------------------------- accounting policies (issue 5)
 
@@ -44,10 +48,8 @@ PoliciesFileOption = Annotated[
 @policies_app.command("check")
 def policies_check(file: PoliciesFileOption = None, as_json: JsonFlag = False) -> None:
     """Validate the policies: the file (file:line), its version number, the mapping roles it needs, rates."""
-    from connector.service.policies import check_policies_file
-
     with plain_errors(as_json):
-        application = _app_for()
+        application = app_for()
         path = file or application.settings.policies_file
         mapping, _ = application.mapping()
         report = check_policies_file(application.store, mapping, path)
@@ -59,7 +61,7 @@ def policies_check(file: PoliciesFileOption = None, as_json: JsonFlag = False) -
                 "ok": report.ok,
                 "version": policies.version if policies else None,
                 "effective_from": policies.effective_from if policies else None,
-                "problems": [_problem_json(p) for p in report.problems],
+                "problems": [problem_json(p) for p in report.problems],
                 "entities": {e.id: policies.entity(e.id).summary() for e in mapping.entities}
                 if policies
                 else {},
@@ -83,9 +85,7 @@ def policies_schema(
     output: Annotated[Path | None, typer.Option("--output", help="Write to this file instead.")] = None,
 ) -> None:
     """Print the JSON Schema of the policies file (editors use it to validate as you type)."""
-    from connector.domain.policy_schema import policy_schema
-
-    _write_schema(policy_schema(), output, "policies")
+    write_schema(policy_schema(), output, "policies")
 
 
 @policies_app.command("history")
@@ -93,7 +93,7 @@ def policies_history(as_json: JsonFlag = False) -> None:
     """Every version of the policies a run has used: number, effective date, change note, first seen."""
 
     with plain_errors(as_json):
-        application = _app_for(read_only=True)
+        application = app_for(read_only=True)
         with application.store.unit_of_work() as uow:
             rows = uow.policies.all()
     versions = [
@@ -121,9 +121,9 @@ def policies_history(as_json: JsonFlag = False) -> None:
         table.add_row(
             str(v["version"]),
             str(v["effective_from"]),
-            v["change_note"],
-            v["first_seen_at"][:16],
-            (v["applied_at"] or "not yet")[:16],
+            str(v["change_note"]),
+            str(v["first_seen_at"])[:16],
+            str(v["applied_at"] or "not yet")[:16],
         )
     console.print(table)
 
@@ -135,11 +135,9 @@ def close_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Month-end close: book and post what the period still needs, reconcile it, print the checklist."""
-    from connector.service.close import close_month
-
     with plain_errors(as_json):
-        month = _period(period)
-        application, target = _app_and_entity(entity)
+        month = period_option(period)
+        application, target = app_and_entity(entity)
         with RichReporter(quiet=as_json) as reporter:
             result = close_month(application, entity=target, period=month, reporter=reporter)
     show_run(result, as_json, _close_json, _print_close)
@@ -184,7 +182,7 @@ def _print_close(result: Any) -> None:
     title = f"Close {result.period} — {result.entity}"
     console.rule(f"[bold]{title}[/]")
     if result.sync is not None:
-        _print_sync(result.sync)
+        print_sync(result.sync)
     checklist = result.checklist
     if checklist is None:
         console.print(f"[red]Close failed:[/] {result.reason}", highlight=False)
@@ -282,14 +280,12 @@ def report_command(
 ) -> None:
     """The figures finance tracks: spend by month, cost by project/team/feature, cost per 1k tokens by model,
     prepaid utilization and expiring credits, breakage actual vs expected, gross margin on AI usage."""
-    from connector.service.reports import run_report
-
     with plain_errors(as_json):
-        application, target = _app_and_entity(entity, read_only=True)
-        to = _period(last, "--to") if last else Period.of(application.clock().date())
-        start = _period(first, "--from") if first else Period(to.year - 1, to.month).next()
+        application, target = app_and_entity(entity, read_only=True)
+        to = period_option(last, "--to") if last else Period.of(application.clock().date())
+        start = period_option(first, "--from") if first else Period(to.year - 1, to.month).next()
         report = run_report(
-            application, name, entity=target, first=start, last=to, by=by, day=_day(as_of, "--as-of")
+            application, name, entity=target, first=start, last=to, by=by, day=day_option(as_of, "--as-of")
         )
     if as_json:
         print_json(

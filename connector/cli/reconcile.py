@@ -10,14 +10,15 @@ from rich.table import Table
 from connector.cli.base import (
     EntityOption,
     JsonFlag,
-    _app_and_entity,
-    _period,
     app,
+    app_and_entity,
     busy_is_not_a_failure,
     console,
+    period_option,
     plain_errors,
     print_json,
 )
+from connector.service.reconcile import reconcile_run
 
 # ------------------------------------------------------------------------------------------- reconcile
 
@@ -30,19 +31,18 @@ def reconcile_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Compare provider cost, invoice, what tokenbooks posted and what the ledger holds, for a month."""
-    from connector.service.reconcile import reconcile_run
-
     with plain_errors(as_json), busy_is_not_a_failure(as_json):
-        month = _period(period)
-        application, target = _app_and_entity(entity)
+        month = period_option(period)
+        application, target = app_and_entity(entity)
         results = reconcile_run(application, entity=target, period=month, read_back=not offline)
     if as_json:
-        print_json({"period": period, "entity": target, "results": [_recon_json(r) for r in results]})
+        print_json({"period": period, "entity": target, "results": [reconciliation_json(r) for r in results]})
         return
-    _print_reconciliation(results)
+    print_reconciliation(results)
 
 
-def _recon_json(result: Any) -> dict:
+def reconciliation_json(result: Any) -> dict:
+    """One provider account's reconciliation for `--json` output."""
     d = result.input
     return {
         "provider": d.provider,
@@ -64,7 +64,7 @@ def _recon_json(result: Any) -> dict:
     }
 
 
-def _print_reconciliation(results: list[Any]) -> None:
+def print_reconciliation(results: list[Any]) -> None:
     """One column per provider account, one row per figure: fits a terminal and reads top to bottom."""
     if not results:
         console.print("Nothing to reconcile for this period (no facts, invoices or postings).")

@@ -6,17 +6,20 @@ from typing import Annotated
 
 import typer
 
+from connector.bootstrap import upgrade_store
 from connector.cli.base import (
     JsonFlag,
-    _app_for,
     app,
+    app_for,
     console,
     db_app,
     plain_errors,
     print_json,
     print_rows,
 )
-from connector.domain.errors import InputError
+from connector.domain.errors import ConfigError, InputError
+from connector.ledgers.tokens import TokenCipher
+from connector.settings import load_settings
 
 # ---------------------------------------------------------------------------------------------- runs, keys
 
@@ -30,7 +33,7 @@ def runs_command(
     """The sync log: recent runs with their outcome and reason, or one run's events."""
 
     with plain_errors(as_json):
-        application = _app_for(read_only=True)
+        application = app_for(read_only=True)
         with application.store.unit_of_work() as uow:
             if run_id:
                 run = _one_run(uow, run_id)
@@ -89,9 +92,6 @@ def _one_run(uow, run_id: str):
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply schema migrations to the database named by TOKENBOOKS_DATABASE_URL (safe to run again)."""
-    from connector.bootstrap import upgrade_store
-    from connector.settings import load_settings
-
     with plain_errors():
         where, before, now = upgrade_store(load_settings())
     console.print(f"{where}: schema {before or 'empty'} → {now}", highlight=False)
@@ -100,8 +100,6 @@ def db_upgrade() -> None:
 @app.command("keygen")
 def keygen() -> None:
     """Print a new TOKENBOOKS_ENCRYPTION_KEY (it encrypts ledger tokens at rest)."""
-    from connector.ledgers.tokens import TokenCipher
-
     console.print(f"TOKENBOOKS_ENCRYPTION_KEY={TokenCipher.generate_key()}")
 
 
@@ -116,10 +114,8 @@ def keys_rotate(as_json: JsonFlag = False) -> None:
     To change keys: `tokenbooks keygen`, set TOKENBOOKS_ENCRYPTION_KEY=NEW,OLD, run this, then set it to
     NEW alone. Ledgers keep working throughout; nobody reconnects.
     """
-    from connector.domain.errors import ConfigError
-
     with plain_errors(as_json):
-        rotated, unreadable = _app_for().token_vault().rotate_key()  # type: ignore[attr-defined]
+        rotated, unreadable = app_for().token_vault().rotate_key()  # type: ignore[attr-defined]
         if unreadable:
             raise ConfigError(
                 f"{len(unreadable)} connection(s) could not be read with any key, and were left as they were: "

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from connector.cli.base import sandbox_app
+from connector.sandbox import quickbooks as quickbooks_sandbox
+from connector.sandbox import xero as xero_sandbox
 
 # ---------------------------------------------------------------------------------------------- sandbox
 
@@ -20,10 +22,8 @@ def sandbox_quickbooks(
     ),
 ) -> None:
     """Run the stateful QuickBooks Online sandbox on its own (Ctrl-C stops it)."""
-    from connector.sandbox.quickbooks import serve
-
     state.parent.mkdir(parents=True, exist_ok=True)
-    serve(port, state)
+    quickbooks_sandbox.serve(port, state)
 
 
 # ------------------------------------------------------------------------------------------------- xero
@@ -37,7 +37,5 @@ def sandbox_xero(
     ] = Path(".tokenbooks/xero-sandbox.json"),
 ) -> None:
     """Run the stateful Xero sandbox (identity, connections, Accounting API) on its own (Ctrl-C stops it)."""
-    from connector.sandbox.xero import serve
-
     state.parent.mkdir(parents=True, exist_ok=True)
-    serve(port, state)
+    xero_sandbox.serve(port, state)

@@ -12,19 +12,20 @@ from connector.cli.base import (
     EntityOption,
     JsonFlag,
     RichReporter,
-    _app_and_entity,
-    _day,
-    _journal_json,
     app,
+    app_and_entity,
     busy_is_not_a_failure,
     console,
+    day_option,
+    journal_json,
     plain_errors,
     show_run,
 )
-from connector.cli.mappings import _share
-from connector.cli.operations import _raise_alerts
+from connector.cli.mappings import share_text
+from connector.cli.operations import raise_alerts_after_run
 from connector.domain.money import format_money
 from connector.logs import configure_logging
+from connector.service.sync import sync
 from connector.shutdown import stop_on_signals
 
 # ------------------------------------------------------------------------------------------------ sync
@@ -53,12 +54,10 @@ def sync_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Pull provider costs, map them, and post the journals (the nightly run)."""
-    from connector.service.sync import sync
-
     with plain_errors(as_json), busy_is_not_a_failure(as_json):
-        first = _day(since, "--since")
-        last = _day(until, "--until")
-        application, target = _app_and_entity(entity)
+        first = day_option(since, "--since")
+        last = day_option(until, "--until")
+        application, target = app_and_entity(entity)
         stop_on_signals(application.stopping)  # SIGTERM: stop between batches, as documented
         configure_logging(application.settings.log_format, application.settings.log_level)
         with RichReporter(quiet=as_json) as reporter:
@@ -72,8 +71,8 @@ def sync_command(
                 full_plan=full_plan or application.settings.full_plan,
             )
         if not dry_run:
-            _raise_alerts(application, target)
-    show_run(result, as_json, _sync_json, _print_sync)
+            raise_alerts_after_run(application, target)
+    show_run(result, as_json, _sync_json, print_sync)
 
 
 def _sync_json(result: Any) -> dict:
@@ -97,7 +96,7 @@ def _sync_json(result: Any) -> dict:
             }
             for p in result.pulls
         ],
-        "planned": [_journal_json(p.journal, p.hold_reason) for p in result.plan.planned]
+        "planned": [journal_json(p.journal, p.hold_reason) for p in result.plan.planned]
         if result.plan
         else [],
         "suspense": result.plan.suspense_by_provider if result.plan else {},
@@ -110,7 +109,8 @@ def _sync_json(result: Any) -> dict:
     }
 
 
-def _print_sync(result: Any) -> None:
+def print_sync(result: Any) -> None:
+    """A sync's outcome as the terminal shows it: pulls, plan, postings, reconciliation."""
     for pull in result.pulls:
         console.print(
             f"Pulled {pull.source} {pull.window.first_day}..{pull.window.last_day}: {pull.facts} facts "
@@ -129,7 +129,7 @@ def _print_sync(result: Any) -> None:
                 )
         for c in result.plan.coverage:
             console.print(
-                f"Allocation accuracy {c.provider} {c.period}: {_share(c.accuracy)} of "
+                f"Allocation accuracy {c.provider} {c.period}: {share_text(c.accuracy)} of "
                 f"{format_money(c.total, c.currency)} placed by a mapping rule",
                 highlight=False,
             )

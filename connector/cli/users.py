@@ -8,8 +8,12 @@ from typing import Annotated
 
 import typer
 
-from connector.cli.base import JsonFlag, _app_for, app, console, errors, plain_errors, print_json, print_rows
+from connector.cli.base import JsonFlag, app, app_for, console, errors, plain_errors, print_json, print_rows
 from connector.domain.errors import ConfigError
+from connector.domain.users import parse_role
+from connector.logs import configure_logging
+from connector.service.users import add_user, disable_user, enable_user, list_users, set_password, set_role
+from connector.web.server import run_console
 
 users_app = typer.Typer(
     help="People who sign in to the web console, and their roles (auditor/viewer, accountant, controller, "
@@ -39,8 +43,6 @@ def acting_person(by: str | None) -> str:
 
 
 def _role(text: str):
-    from connector.domain.users import parse_role
-
     try:
         return parse_role(text)
     except ValueError as exc:
@@ -64,14 +66,12 @@ def users_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a console user. The password is asked for (hidden), never passed on the command line."""
-    from connector.service.users import add_user
-
     with plain_errors(as_json):
         chosen = _role(role)
         password = None
         if not sso_only:
             password = _read_password(password_stdin)
-        application = _app_for()
+        application = app_for()
         user = add_user(
             application.store,
             application.clock,
@@ -100,10 +100,8 @@ def _read_password(from_stdin: bool) -> str:
 @users_app.command("list")
 def users_list(as_json: JsonFlag = False) -> None:
     """Every console user, with their role, status and last sign-in."""
-    from connector.service.users import list_users
-
     with plain_errors(as_json):
-        users = list_users(_app_for(read_only=True).store)
+        users = list_users(app_for(read_only=True).store)
     rows = [
         {
             "username": u.username,
@@ -130,10 +128,8 @@ def users_list(as_json: JsonFlag = False) -> None:
 @users_app.command("disable")
 def users_disable(username: str, by: ByOption = None, as_json: JsonFlag = False) -> None:
     """Disable a user: they cannot sign in, and an open session ends at their next click."""
-    from connector.service.users import disable_user
-
     with plain_errors(as_json):
-        application = _app_for()
+        application = app_for()
         user = disable_user(application.store, application.clock, username=username, by=acting_person(by))
     if as_json:
         print_json({"username": user.username, "active": user.active})
@@ -144,10 +140,8 @@ def users_disable(username: str, by: ByOption = None, as_json: JsonFlag = False)
 @users_app.command("enable")
 def users_enable(username: str, by: ByOption = None, as_json: JsonFlag = False) -> None:
     """Enable a disabled user again."""
-    from connector.service.users import enable_user
-
     with plain_errors(as_json):
-        application = _app_for()
+        application = app_for()
         user = enable_user(application.store, application.clock, username=username, by=acting_person(by))
     if as_json:
         print_json({"username": user.username, "active": user.active})
@@ -158,11 +152,9 @@ def users_enable(username: str, by: ByOption = None, as_json: JsonFlag = False) 
 @users_app.command("set-role")
 def users_set_role(username: str, role: RoleOption, by: ByOption = None, as_json: JsonFlag = False) -> None:
     """Give a user another role (it applies at their next click)."""
-    from connector.service.users import set_role
-
     with plain_errors(as_json):
         chosen = _role(role)
-        application = _app_for()
+        application = app_for()
         user = set_role(
             application.store, application.clock, username=username, role=chosen, by=acting_person(by)
         )
@@ -181,11 +173,9 @@ def users_set_password(
     by: ByOption = None,
 ) -> None:
     """Set a user's password (asked for, hidden)."""
-    from connector.service.users import set_password
-
     with plain_errors():
         password = _read_password(password_stdin)
-        application = _app_for()
+        application = app_for()
         set_password(
             application.store, application.clock, username=username, password=password, by=acting_person(by)
         )
@@ -196,11 +186,8 @@ def users_set_password(
 def web_command() -> None:
     """Serve the web console (and /healthz, /metrics) alone, without the scheduler, on
     TOKENBOOKS_WEB__HOST:TOKENBOOKS_WEB__PORT. Stops on SIGTERM or SIGINT."""
-    from connector.logs import configure_logging
-    from connector.web.server import run_console
-
     with plain_errors():
-        application = _app_for()
+        application = app_for()
         configure_logging(application.settings.log_format, application.settings.log_level)
         run_console(
             application,

@@ -28,7 +28,7 @@ from functools import lru_cache
 
 from connector.domain.facts import Fact
 from connector.domain.planner import LockedBehaviour
-from connector.domain.policies import Granularity
+from connector.domain.posting_buckets import Granularity
 from connector.domain.versions import Span, span_index, version_spans
 
 

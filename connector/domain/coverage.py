@@ -169,6 +169,6 @@ class SpendSummary:
             exact[key] = exact.get(key, ZERO) + amount
         totals: dict[tuple[LedgerTarget, Category, str], Decimal] = {}
         for (target, category, currency, *_), amount in exact.items():
-            key = (target, category, currency)
-            totals[key] = totals.get(key, ZERO) + quantize(amount, currency)
+            total_key = (target, category, currency)
+            totals[total_key] = totals.get(total_key, ZERO) + quantize(amount, currency)
         return totals

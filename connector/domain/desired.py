@@ -51,7 +51,7 @@ from connector.domain.journals import Bucket, JournalKind, LedgerTarget
 from connector.domain.mapping import CATEGORY_ROLE, Allocation, Category
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
-from connector.domain.policies import Granularity, bucket_period, round_usage
+from connector.domain.posting_buckets import Granularity, bucket_period, round_usage
 from connector.domain.prepaid import DrawDown, UsageItem, draw_fifo, expiries, lot_order
 from connector.domain.revenue import credits_sold
 from connector.domain.trueup import spread_variance
@@ -337,10 +337,10 @@ def _prepaid(inp: BooksInput, usage: dict[Bucket, Decimal], out: Desired) -> Non
     promotional = {(lot.provider, lot.provider_account, lot.pool) for lot in inp.lots if lot.promotional}
     drawn: dict[tuple[str, str, str], list[tuple[Bucket, Decimal]]] = defaultdict(list)
     for bucket, amount in usage.items():
-        pool = (bucket.provider, bucket.provider_account, bucket.pool)
+        drawn_from = (bucket.provider, bucket.provider_account, bucket.pool)
         prepaid = _billing(inp, bucket.provider, bucket.provider_account, bucket.period) is Billing.PREPAID
-        if bucket.pool or prepaid or pool in promotional:
-            drawn[pool].append((bucket, amount))
+        if bucket.pool or prepaid or drawn_from in promotional:
+            drawn[drawn_from].append((bucket, amount))
         else:
             _add(out.amounts, bucket, amount)
     pools = set(drawn) | {(lot.provider, lot.provider_account, lot.pool) for lot in inp.lots}

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
+from connector.domain.classifier import Classifier
 from connector.domain.facts import Fact
-from connector.domain.mapping import Allocation, Classifier, MappingSet
+from connector.domain.mapping import Allocation, MappingSet
 from connector.domain.periods import Period
 from connector.domain.versions import span_index, version_spans
 

@@ -131,7 +131,7 @@ def _operator(name: str, operand: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rule() -> dict[str, Any]:
-    dimensions = {name: {"$ref": "#/$defs/condition"} for name in MATCHABLE}
+    dimensions: dict[str, Any] = {name: {"$ref": "#/$defs/condition"} for name in MATCHABLE}
     dimensions["tags"] = {"type": "object", "additionalProperties": {"$ref": "#/$defs/condition"}}
     return {
         "type": "object",

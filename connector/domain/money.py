@@ -42,7 +42,7 @@ class MoneyError(ValueError):
 def currency_code(value: object) -> str:
     """Normalise a currency code ("usd" → "USD") and refuse unknown ones."""
     if value in MINOR_UNITS:  # the common case, on every fact and journal: already a known code
-        return value  # type: ignore[return-value]
+        return value
     if not isinstance(value, str) or not value.strip():
         raise MoneyError(f"currency must be an ISO 4217 code, got {value!r}")
     code = value.strip().upper()
@@ -128,8 +128,8 @@ def split_quantum(total: Decimal, currency: str) -> Decimal:
     the fact exactly and rounding happens only once, at the posting bucket.
     """
     currency_unit = quantum(currency)
-    exponent = total.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < currency_unit.as_tuple().exponent:
+    exponent, unit_exponent = total.as_tuple().exponent, currency_unit.as_tuple().exponent
+    if isinstance(exponent, int) and isinstance(unit_exponent, int) and exponent < unit_exponent:
         return Decimal(1).scaleb(exponent)
     return currency_unit
 

@@ -50,7 +50,7 @@ from connector.domain.accounting_policy import (
 from connector.domain.errors import Problem, errors_only
 from connector.domain.mapping import ROLES
 from connector.domain.planner import LockedBehaviour
-from connector.domain.policies import Granularity
+from connector.domain.posting_buckets import Granularity
 from connector.domain.versioned_file import FileReader, read_document, read_effective_from, read_version
 from connector.domain.yaml_lines import LineDict, LineList
 

@@ -21,8 +21,8 @@ from connector.domain.accounting_policy import (
 )
 from connector.domain.mapping import ROLES
 from connector.domain.planner import LockedBehaviour
-from connector.domain.policies import Granularity
 from connector.domain.policy_file import EXPENSE_CATEGORIES
+from connector.domain.posting_buckets import Granularity
 
 SCHEMA_ID = "https://tokenbooks.dev/schemas/policies.schema.json"
 

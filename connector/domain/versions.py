@@ -52,7 +52,14 @@ def version_spans(versions: Sequence[V]) -> list[Span[V]]:
     return spans
 
 
-def span_index(spans: Sequence[Span], day: date) -> int:
+class Dated(Protocol):
+    """Anything with the first day it is in force: a `Span`, a mapping's `VersionSpan`."""
+
+    @property
+    def first_day(self) -> date | None: ...
+
+
+def span_index(spans: Sequence[Dated], day: date) -> int:
     """The index of the span holding `day` (the first span for a day before every effective date)."""
     starts = [s.first_day or date.min for s in spans]
     return max(bisect.bisect_right(starts, day) - 1, 0)

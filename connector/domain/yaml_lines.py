@@ -160,14 +160,14 @@ def load_yaml(text: str, source: str) -> tuple[Any, list[Problem]]:
         return _plain(_parser().load(text)), []
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = str(mark.line + 1) if mark else ""
+        where = str(mark.line + 1) if mark else ""
         reason = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.context_mark and exc.problem_mark and exc.context_mark.line != mark.line:
             reason += f" ({exc.context} that starts on line {exc.context_mark.line + 1})"
         return None, [
             Problem(
                 source,
-                line,
+                where,
                 "",
                 f"YAML syntax error: {reason}",
                 "check indentation, colons and quotes near that line",

@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from connector.bootstrap import App, build_app
 from connector.domain.periods import Period
 from connector.domain.reconcile import ReconResult
+from connector.domain.users import Role
 from connector.ledgers.quickbooks.adapter import QuickBooksOAuth
 from connector.ledgers.tokens import MemoryVault
 from connector.sandbox.demo_data import DEMO_ENTITY, DEMO_ORGANIZATION, DEMO_PERIOD, invoice_total
@@ -32,6 +33,7 @@ from connector.service.imports import import_invoices
 from connector.service.reconcile import reconcile_period
 from connector.service.runs import Reporter, RunRecorder, SilentReporter
 from connector.service.sync import SyncResult, sync
+from connector.service.users import add_user, get_user
 from connector.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -258,9 +260,6 @@ DEMO_PASSWORD = "tokenbooks-demo"
 
 def demo_users(app: App) -> list[tuple[str, str, str]]:
     """One console user per role in the demo's store (added once), as (name, role, password)."""
-    from connector.domain.users import Role
-    from connector.service.users import add_user, get_user
-
     for username, role, name in DEMO_USERS:
         if get_user(app.store, username) is None:
             add_user(

@@ -125,6 +125,7 @@ class QuickBooksSandbox(LedgerSandbox):
     """A QBO company, its OAuth server and its limits, served over HTTP by ``start()``."""
 
     routes = _ROUTES
+    tokens: TokenStore  # Intuit's OAuth server on top of the shared grants
 
     def __init__(
         self,

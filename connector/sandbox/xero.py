@@ -142,6 +142,7 @@ class XeroSandbox(LedgerSandbox):
 
     routes = _ROUTES
     logged_headers = (*LedgerSandbox.logged_headers, "xero-tenant-id", "Idempotency-Key", "If-Modified-Since")
+    tokens: XeroTokenStore  # Xero's identity service (tenants, connections) on top of the shared grants
 
     def __init__(
         self,

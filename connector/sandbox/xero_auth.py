@@ -52,7 +52,7 @@ CODE_LIFETIME = timedelta(minutes=5)
 def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> IdentityRefusal:
     """The problem-details body Xero's gateway sends for 401/403 (and, in this sandbox, 429)."""
     titles = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests"}
-    body = {
+    body: dict[str, Any] = {
         "Type": None,
         "Title": titles.get(status, "Error"),
         "Status": status,

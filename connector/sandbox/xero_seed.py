@@ -18,7 +18,7 @@ DEFAULT_TENANT_ID = "6a1f0e37-2b8d-4c52-9a3e-7d41c0b5e8f2"
 DEFAULT_TENANT_NAME = "Acme Analytics (Xero sandbox)"
 
 # code, name, type, system account, status
-_CHART: list[tuple[str, str, str, str, str]] = [
+CHART: list[tuple[str, str, str, str, str]] = [
     ("090", "Business Bank Account", "BANK", "", "ACTIVE"),
     ("610", "Accounts Receivable", "CURRENT", "DEBTORS", "ACTIVE"),
     ("630", "Inventory", "INVENTORY", "", "ACTIVE"),
@@ -140,7 +140,7 @@ def seeded_organisation(tenant_id: str, name: str, now: datetime) -> dict[str, A
         },
         "period_lock_date": None,
         "end_of_year_lock_date": None,
-        "accounts": [account_record(*row) for row in _CHART],
+        "accounts": [account_record(*row) for row in CHART],
         "tracking": [tracking_record(category, options) for category, options in _TRACKING],
         "contacts": [
             {"ContactID": str(uuid.uuid4()), "Name": contact, "ContactStatus": "ACTIVE", "IsSupplier": True}

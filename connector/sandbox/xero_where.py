@@ -66,8 +66,9 @@ def compile_where(text: str, type_name: str, fields: set[str]) -> Predicate:
     """A predicate over API objects for a ``where`` expression; ``fields`` are the type's top-level names."""
     parser = _Parser(_tokenize(text), type_name, fields)
     predicate = parser.expression()
-    if parser.peek() is not None:
-        raise QueryError(f"Syntax error near '{parser.peek()[1]}' in where clause")
+    left = parser.peek()
+    if left is not None:
+        raise QueryError(f"Syntax error near '{left[1]}' in where clause")
     return predicate
 
 
@@ -215,7 +216,7 @@ class _Parser:
             if text == "Guid":
                 return arguments[0].strip('"').lower()
             numbers = [int(a) for a in arguments]
-            return datetime(*numbers, tzinfo=UTC)  # type: ignore[misc]
+            return datetime(*numbers, tzinfo=UTC)  # type: ignore[arg-type]  # a Xero DateTime(y, m, d[, h, m, s])
         if kind == "name" and text.lower() in ("true", "false", "null"):
             return {"true": True, "false": False, "null": None}[text.lower()]
         raise QueryError(f"Unexpected '{text}' in where clause")

@@ -235,7 +235,7 @@ def raise_alerts(app: Any, entity: str, run_id: str | None = None) -> list[Alert
 
 def send_pending(app: Any) -> list[AlertRecord]:
     """Send each stored alert no channel has accepted yet; returns the alerts sent now."""
-    notifier = app.notifier()
+    notifier = Notifier.from_settings(app.settings.alerts)
     if not notifier.channels:
         return []
     sent = []

@@ -96,7 +96,7 @@ def involvement(uow: UnitOfWork, journal_id: int) -> list[Involvement]:
     run = uow.console.run(planned_by)
     if run is not None:
         found.append(Involvement(run.actor, f"ran the {run.kind} run {run.id[:8]} that planned it"))
-    inputs = next((e.data for e in uow.console.events_of_run(planned_by) if e.kind == "run.inputs"), {})
+    inputs: dict = next((e.data for e in uow.console.events_of_run(planned_by) if e.kind == "run.inputs"), {})
     used = {
         "mapping": (inputs.get("mapping") or {}).get("hash"),
         "policies": (inputs.get("policy") or {}).get("hash"),

@@ -34,6 +34,7 @@ from connector.service.books import (
     local_day,
     role_targets,
 )
+from connector.service.mappings import mapping_history
 from connector.service.policies import load_policy_history
 from connector.service.reconcile import reconcile_period, source_accounts
 from connector.service.runs import Reporter, RunRecorder, exclusive
@@ -123,7 +124,7 @@ def checklist(
             last=end + timedelta(days=1),
             options=options,
             role_target=role_targets(mapping, ledger_name),
-            project_of=capitalized_projects(ctx.mapping_history().versions, ledger_name),
+            project_of=capitalized_projects(mapping_history(ctx).versions, ledger_name),
         )
     prepaid = {
         (b.provider, b.provider_account)
@@ -152,7 +153,7 @@ def checklist(
             ledger=ctx.ledger(entity),
             recorder=recorder,
             clock=ctx.clock,
-            history=ctx.mapping_history(),
+            history=mapping_history(ctx),
             policies=policies,
             source_accounts=source_accounts(ctx, entity),
         )

@@ -36,7 +36,8 @@ from connector.domain.errors import InputError, TokenbooksError
 from connector.domain.journals import Journal
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
-from connector.service.reports import run_report
+from connector.service.close import checklist
+from connector.service.finance_reports import run_report
 from connector.store.records import StoredJournal
 
 log = logging.getLogger("tokenbooks.console")
@@ -247,8 +248,6 @@ def close_checklist(
 def _computed_checklist(app: Any, entity: str, period: Period) -> Checklist:
     """The close checklist from the store alone: the reconciliation as last run (the ledger is not called:
     `Reconcile now` does that)."""
-    from connector.service.close import checklist
-
     result = checklist(app, entity=entity, period=period, recorder=None, reconcile=False)  # type: ignore[arg-type]
     for line in reconciliation(app, entity, period):
         result.reconciliation.append((line.provider, line.provider_account, line.status))

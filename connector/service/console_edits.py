@@ -24,15 +24,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml import YAML
+
 from connector.domain.accounting_policy import PolicySet
 from connector.domain.errors import ConfigError, InputError, Problem, TokenbooksError, errors_only
-from connector.domain.mapping import Category, MappingSet, MatchKind
+from connector.domain.mapping import CATEGORY_LABELS, Category, MappingSet, MatchKind
 from connector.domain.periods import Period
 from connector.domain.planner import LedgerCalendar
 from connector.domain.policy_file import parse_policies
 from connector.service.mapping_file import bumped_text, rule_added_text, rule_changed_text, write_atomically
 from connector.service.mapping_preview import PolicyPreview, PreviewReport, preview_mapping, preview_policies
-from connector.service.mappings import check_mapping_text, same_rules
+from connector.service.mappings import check_mapping_text, mapping_history, same_rules
+from connector.service.policies import policy_history
 from connector.service.policies import version_problems as policy_version_problems
 
 _saving = threading.Lock()  # one save at a time in this process: the check and the write are one step
@@ -208,8 +211,6 @@ def _names_only(rule: Any, project: str) -> bool:
 
 def _targets_of(text: str, rule_id: str) -> dict[str, dict]:
     """The per-ledger blocks (class, department, tracking) a rule of the file writes."""
-    from ruamel.yaml import YAML
-
     document = YAML(typ="safe").load(text)
     for rule in document.get("rules") or []:
         if isinstance(rule, dict) and rule.get("id") == rule_id:
@@ -229,8 +230,6 @@ def _rule_id(mapping: MappingSet, project: str, category: str) -> str:
 
 
 def _label(category: str) -> str:
-    from connector.domain.mapping import CATEGORY_LABELS
-
     try:
         return CATEGORY_LABELS[Category(category)]
     except ValueError:
@@ -247,13 +246,13 @@ def preview(
         raise InputError("the candidate has errors: fix them before previewing it", problems=candidate.errors)
     calendar, notes = _calendar(app, entity)
     common = {"entity": entity, "period": period, "calendar": calendar, "clock": app.clock}
-    history, policies = app.mapping_history(), app.policy_history()
+    history, policies = mapping_history(app), policy_history(app)
     report: PreviewReport | PolicyPreview
     if candidate.mapping is not None:
         report = preview_mapping(
             app.store, history=history, candidate=candidate.mapping, policies=policies, **common
         )
-    else:
+    elif candidate.policies is not None:  # one of the two, as checked above
         report = preview_policies(
             app.store, history=history, policies=policies, candidate=candidate.policies, **common
         )

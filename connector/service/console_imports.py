@@ -20,7 +20,8 @@ from typing import Any
 
 from connector.domain.console import Page, RunSummary
 from connector.domain.errors import InputError, Problem
-from connector.service.imports import ImportReport
+from connector.service import imports
+from connector.service.imports import ImportReport, focus_options
 from connector.sources.focus_files import fingerprint
 
 KINDS = {
@@ -104,10 +105,9 @@ def recent_imports(app: Any, entity: str, limit: int = 20) -> list[RunSummary]:
 
 
 def _run(app: Any, kind: str, paths: list[Path], entity: str, focus: dict[str, str]) -> list[ImportReport]:
-    from connector.service import imports
-
     if kind == "focus":
-        options = app.focus_options(
+        options = focus_options(
+            app,
             entity,
             provider=focus.get("provider") or None,
             account=focus.get("account") or None,

@@ -30,18 +30,19 @@ from connector.domain.credits import (
 from connector.domain.errors import InputError, Problem
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
 from connector.service.invoices import upsert_invoices
-from connector.service.pull import bookmark_id
 from connector.service.reconcile import known_accounts, source_accounts
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
+from connector.sources.base import bookmark_id
 from connector.sources.credit_files import read_credit_lots, read_customer_credits
 from connector.sources.focus import FocusFileError, FocusOptions
 from connector.sources.focus_files import FileLineage, fingerprint
 from connector.sources.invoices import read_invoice_file
+from connector.sources.records import read_records
 from connector.sources.warehouse.choice import FocusReader
 from connector.store.port import Store, UnitOfWork
 from connector.store.records import ImportRecord
 
-PYTHON_READER = FocusReader(engine="python")
+PYTHON_READER = FocusReader(kind="python")
 
 
 class ImportContext(Protocol):
@@ -441,8 +442,6 @@ def _lineage(path: Path, tally: Tally) -> FileLineage:
 
 def _raw_lines(path: Path) -> dict[str, str]:
     """Location → raw text of every record in a record file (to quarantine records refused late)."""
-    from connector.sources.records import read_records
-
     records, _, _ = read_records(path, "events", ())
     return {r.location: r.raw for r in records}
 
@@ -569,3 +568,44 @@ def record_credit_lot(ctx: ImportContext, lot: CreditLot) -> bool:
     )
     recorder.finish("succeeded")
     return new
+
+
+INBOX_SUFFIXES = (".csv", ".json")
+
+
+@dataclass
+class InboxReport:
+    imported: list = field(default_factory=list)  # ImportReport of each new file
+    unchanged: list[str] = field(default_factory=list)  # files already imported with the same content
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+
+
+def import_inbox(ctx, folder: Path, *, entity: str) -> InboxReport:
+    """Import every invoice file in `folder` that has not been imported with the same content before."""
+    report = InboxReport()
+    if not folder.is_dir():
+        return report
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in INBOX_SUFFIXES):
+        _, sha = fingerprint(path)
+        with ctx.store.unit_of_work() as uow:
+            seen = uow.imports.already_imported("invoices", sha)
+        if seen is not None:
+            report.unchanged.append(str(path))
+            continue
+        try:
+            report.imported.append(import_invoices(ctx, path, entity=entity))
+        except InputError as exc:
+            report.failed.append((str(path), str(exc)))
+    return report
+
+
+def focus_options(app: Any, entity: str | None = None, **overrides: Any) -> FocusOptions:
+    """How FOCUS files are read: the entity, its timezone and the services filter from settings."""
+    target = entity or app.settings.focus.entity or app.default_entity()
+    services = app.settings.focus.services
+    return FocusOptions(
+        entity=target,
+        timezone=app.mapping()[0].entity(target).timezone,
+        services=None if "*" in services else tuple(services),
+        **overrides,
+    )

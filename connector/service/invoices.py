@@ -9,47 +9,15 @@ number; importing it again replaces it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
-from connector.domain.errors import InputError
 from connector.domain.invoices import Invoice, InvoiceLine
 from connector.domain.periods import Period
 from connector.ledgers.port import Ledger
 from connector.service.runs import Clock
-from connector.sources.focus_files import fingerprint
+from connector.settings import Settings
 from connector.store.port import UnitOfWork
-
-INBOX_SUFFIXES = (".csv", ".json")
-
-
-@dataclass
-class InboxReport:
-    imported: list = field(default_factory=list)  # ImportReport of each new file
-    unchanged: list[str] = field(default_factory=list)  # files already imported with the same content
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
-
-
-def import_inbox(ctx, folder: Path, *, entity: str) -> InboxReport:
-    """Import every invoice file in `folder` that has not been imported with the same content before."""
-    from connector.service.imports import import_invoices
-
-    report = InboxReport()
-    if not folder.is_dir():
-        return report
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in INBOX_SUFFIXES):
-        _, sha = fingerprint(path)
-        with ctx.store.unit_of_work() as uow:
-            seen = uow.imports.already_imported("invoices", sha)
-        if seen is not None:
-            report.unchanged.append(str(path))
-            continue
-        try:
-            report.imported.append(import_invoices(ctx, path, entity=entity))
-        except InputError as exc:
-            report.failed.append((str(path), str(exc)))
-    return report
 
 
 def import_ledger_bills(
@@ -102,3 +70,12 @@ def upsert_invoices(uow: UnitOfWork, invoices: list[Invoice], *, source: str, cl
         else:
             result.replaced += 1
     return result
+
+
+def ledger_vendors(settings: Settings) -> dict[tuple[str, str], str]:
+    """(provider, account) → the vendor name its bills are entered under in the ledger."""
+    return {
+        (provider, section.organization): section.ledger_vendor
+        for provider, section in settings.provider_sections().items()
+        if section.ledger_vendor
+    }

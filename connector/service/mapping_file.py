@@ -21,7 +21,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from connector.domain.errors import ConfigError, errors_only
-from connector.domain.mapping import Category, parse_mapping
+from connector.domain.mapping import Category
+from connector.domain.mapping_parser import parse_mapping
 
 
 @dataclass(frozen=True, slots=True)

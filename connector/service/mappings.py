@@ -18,8 +18,9 @@ from typing import Any, Protocol
 
 from connector.domain.chart import LedgerChart, check_targets, ledger_title
 from connector.domain.errors import ConfigError, Problem, Severity, TokenbooksError, errors_only
-from connector.domain.mapping import MappingSet, parse_mapping
+from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import MappingHistory
+from connector.domain.mapping_parser import parse_mapping
 from connector.ledgers.port import Ledger
 from connector.store.port import Store
 from connector.store.records import VersionRecord
@@ -69,6 +70,20 @@ def refused(path: Path | str, problems: list[Problem], what: str, check: str) ->
 
 
 # ---------------------------------------------------------------------------------------------- versions
+
+
+class MappingFileContext(Protocol):
+    """The store, and the mapping file as the application loaded it."""
+
+    store: Store
+
+    def mapping(self) -> tuple[MappingSet, str]: ...
+
+
+def mapping_history(ctx: MappingFileContext) -> MappingHistory:
+    """Every mapping version used before, and the current file as the newest (see `load_history`)."""
+    mapping, text = ctx.mapping()
+    return load_history(ctx.store, mapping, text)
 
 
 def load_history(store: Store, current: MappingSet, text: str = "") -> MappingHistory:

@@ -28,7 +28,7 @@ from connector.domain.mapping_history import MappingHistory
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.domain.planner import REVERSED_KINDS, LedgerCalendar, PlannedJournal, Trace, plan
-from connector.domain.policies import counter_targets
+from connector.domain.posting_buckets import counter_targets
 from connector.domain.providers import provider_label
 from connector.service.books import (
     BookOptions,

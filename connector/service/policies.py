@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from connector.domain.accounting_policy import BUILT_IN, Billing, FineTuning, PolicyHistory, PolicySet
 from connector.domain.errors import ConfigError, Problem, Severity, errors_only
 from connector.domain.fx import RateTable, parse_rates
 from connector.domain.journals import LedgerTarget
 from connector.domain.mapping import ROLES, Category, MappingSet
+from connector.domain.planner import LockedBehaviour
 from connector.domain.policy_file import parse_policies
 from connector.service.mappings import line_of, number_problems, read_controller_file, refused
 from connector.service.runs import Clock
@@ -69,6 +71,43 @@ def _stored(row: VersionRecord) -> PolicySet:
     if policies is None:
         raise _refused(row.source, errors_only(problems))
     return _comparable(policies)
+
+
+class PolicyFileContext(Protocol):
+    """The store, and the policies file as the application loaded it."""
+
+    store: Store
+
+    def policies(self) -> tuple[PolicySet, str]: ...
+
+
+class RunPoliciesContext(Protocol):
+    """The policies file as loaded, and the settings a run applies with it."""
+
+    def policies(self) -> tuple[PolicySet, str]: ...
+
+    def default_posting_mode(self) -> str: ...
+
+    def locked_behaviour(self, entity: str) -> LockedBehaviour: ...
+
+
+def policy_history(ctx: PolicyFileContext) -> PolicyHistory:
+    """Every policies version used before, and the current file as the newest."""
+    return load_policy_history(ctx.store, *ctx.policies())
+
+
+def policy_inputs(ctx: RunPoliciesContext, entity: str) -> dict:
+    """The accounting policies a run applies to `entity`, as recorded in its audit inputs."""
+    policies, _ = ctx.policies()
+    return {
+        "version": policies.version,
+        "effective_from": policies.effective_from.isoformat(),
+        "source": policies.source,
+        "hash": policies.content_hash,
+        "ledger_mode": ctx.default_posting_mode(),
+        **policies.entity(entity).summary(),
+        "locked_period": ctx.locked_behaviour(entity).value,  # as the run applies it
+    }
 
 
 def load_policy_history(store: Store, current: PolicySet, text: str = "") -> PolicyHistory:
@@ -147,13 +186,13 @@ def role_problems(policies: PolicySet, mapping: MappingSet, text: str = "") -> l
                         f'add `{role}: {{{entity.ledger}: "<account>"}}` under roles',
                     )
                 )
-    for entity in policies.entities:
-        if entity.entity not in {e.id for e in mapping.entities}:
+    for entity_policy in policies.entities:
+        if entity_policy.entity not in {e.id for e in mapping.entities}:
             problems.append(
                 Problem(
                     policies.source,
-                    line_of(entity.entity, text, nested=True),
-                    f"entities.{entity.entity}",
+                    line_of(entity_policy.entity, text, nested=True),
+                    f"entities.{entity_policy.entity}",
                     "this entity is not in the mapping; its policies are never used",
                     "check the entity id against the mapping's entities",
                     Severity.WARNING,

@@ -20,8 +20,9 @@ from typing import Any, Protocol
 
 from connector.domain.errors import InputError, TokenbooksError
 from connector.metrics import PULL_SECONDS
+from connector.service.imports import import_inbox
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
-from connector.sources.base import Source, Window, pull_chunks
+from connector.sources.base import Source, Window, bookmark_id, pull_chunks
 from connector.store.port import Store
 from connector.store.records import ReplaceResult
 from connector.tracing import span
@@ -38,11 +39,6 @@ class SourcePull:
     quarantined: int = 0
     usage: ReplaceResult = field(default_factory=ReplaceResult)
     warnings: list[str] = field(default_factory=list)
-
-
-def bookmark_id(source: str, provider_account: str) -> str:
-    """Where a source's progress for one provider account is kept."""
-    return f"{source}:{provider_account}"
 
 
 def window_for(
@@ -207,8 +203,6 @@ def pull_sources(
     reporter: Reporter | None = None,
 ) -> PullRun:
     """Pull (only: no planning, no posting) every source of the entity, then the invoice inbox."""
-    from connector.service.invoices import import_inbox
-
     reporter = reporter or SilentReporter()
     until = until or last_complete_day(ctx)
     params = {"entity": entity, "providers": sorted(providers or []), "since": str(since) if since else None}

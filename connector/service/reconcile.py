@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Protocol
 
-from connector.domain.accounting_policy import BUILT_IN, PolicyHistory
+from connector.domain.accounting_policy import BUILT_IN, PolicyHistory, PolicySet
 from connector.domain.desired import COST_KINDS, usage_costs
 from connector.domain.errors import TokenbooksError
 from connector.domain.facts import CostBasis
@@ -25,7 +25,7 @@ from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import HistoryClassifier, MappingHistory
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
-from connector.domain.policies import COUNTER_ROLE, round_usage
+from connector.domain.posting_buckets import COUNTER_ROLE, round_usage
 from connector.domain.reconcile import (
     InvoiceBreakdown,
     ReconInput,
@@ -36,6 +36,8 @@ from connector.domain.reconcile import (
 )
 from connector.ledgers.port import Ledger, LedgerJournal
 from connector.service.books import role_targets
+from connector.service.mappings import mapping_history
+from connector.service.policies import policy_history
 from connector.service.runs import Clock, RunRecorder, exclusive
 from connector.store.port import Store, UnitOfWork
 from connector.store.records import InvoiceRecord, StoredJournal
@@ -318,11 +320,9 @@ class ReconcileContext(Protocol):
 
     def ledger(self, entity: str) -> Ledger: ...
 
+    def policies(self) -> tuple[PolicySet, str]: ...
+
     def tolerance(self, provider: str) -> Tolerance: ...
-
-    def mapping_history(self) -> MappingHistory: ...
-
-    def policy_history(self) -> PolicyHistory: ...
 
     def sources(self, entity: str) -> list: ...
 
@@ -356,8 +356,8 @@ def reconcile_run(
                 recorder=recorder,
                 clock=ctx.clock,
                 tolerance=ctx.tolerance,
-                history=ctx.mapping_history(),
-                policies=ctx.policy_history(),
+                history=mapping_history(ctx),
+                policies=policy_history(ctx),
                 source_accounts=source_accounts(ctx, entity),
             )
         except TokenbooksError as exc:

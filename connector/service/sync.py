@@ -21,7 +21,12 @@ from connector.ledgers.port import Ledger
 from connector.service.books import book_options, report_books
 from connector.service.mappings import load_history, require_chart
 from connector.service.plan import PlanReport, plan_entity
-from connector.service.policies import mark_policies_applied, policy_reach_back, prepare_policies
+from connector.service.policies import (
+    mark_policies_applied,
+    policy_inputs,
+    policy_reach_back,
+    prepare_policies,
+)
 from connector.service.post import PostReport, post_pending
 from connector.service.pull import SourcePull, last_complete_day, pull_source, window_for
 from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter, exclusive
@@ -48,8 +53,6 @@ class SyncContext(Protocol):
     def locked_behaviour(self, entity: str) -> LockedBehaviour: ...
 
     def stop_requested(self) -> bool: ...
-
-    def policy_inputs(self, entity: str) -> dict: ...
 
     def policies(self) -> tuple[PolicySet, str]: ...
 
@@ -277,7 +280,7 @@ def _stop_if_asked(ctx: SyncContext, where: str) -> None:
 
 def _record_inputs(ctx: SyncContext, entity: str, mapping: MappingSet, recorder: RunRecorder) -> None:
     """What the run starts from, for the auditor: mapping and policy versions, sources and bookmarks."""
-    policy = ctx.policy_inputs(entity)
+    policy = policy_inputs(ctx, entity)
     with ctx.store.unit_of_work() as uow:
         bookmarks = {b.source_id: b.value for b in uow.bookmarks.all()}
         before = uow.events.last_data("run.inputs", entity=entity)

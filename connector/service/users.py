@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,8 +19,13 @@ from connector.store.port import Store
 Clock = Callable[[], datetime]
 MIN_PASSWORD = 12  # NIST SP 800-63B asks for at least 8; a console that posts to the books asks more
 _hasher = PasswordHasher()  # argon2id with the library's current parameters (RFC 9106's second choice)
-# verified against when the user does not exist, so a wrong name takes as long as a wrong password
-_DUMMY_HASH = _hasher.hash("tokenbooks: no such user")
+
+
+@cache
+def dummy_hash() -> str:
+    """Verified against when the user does not exist, so a wrong name takes as long as a wrong password.
+    Made at the first sign-in, not at import: every CLI command imports this module."""
+    return _hasher.hash("tokenbooks: no such user")
 
 
 def password_problem(password: str) -> str | None:
@@ -150,7 +156,7 @@ def authenticate(
     Takes the same time for an unknown name as for a wrong password (the dummy hash), so the answer
     does not tell which names exist."""
     user = get_user(store, username.strip().lower())
-    stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
+    stored = user.password_hash if user and user.password_hash else dummy_hash()
     try:
         _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):

@@ -13,7 +13,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from connector.service.exports import PERCENT_COLUMNS, UNIT_COST_COLUMNS, PeriodExport, Table, flat
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+
+from connector.service.audit_package import PERCENT_COLUMNS, UNIT_COST_COLUMNS, PeriodExport, Table, flat
 
 MONEY = "#,##0.00;-#,##0.00"
 UNIT_COST = "#,##0.00########"
@@ -24,10 +28,9 @@ MAX_WIDTH, MIN_WIDTH = 60, 8
 
 
 def write_workbook(export: PeriodExport, path: Path) -> Path:
-    from openpyxl import Workbook
-
     book = Workbook()
-    book.remove(book.active)
+    if book.active is not None:  # the empty sheet a new workbook opens with
+        book.remove(book.active)
     for table in export.tables.values():
         _sheet(book.create_sheet(table.name[:31]), table)
     book.save(path)
@@ -35,9 +38,6 @@ def write_workbook(export: PeriodExport, path: Path) -> Path:
 
 
 def _sheet(sheet: Any, table: Table) -> None:
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
-
     sheet.append(table.columns)
     for cell in sheet[1]:
         cell.font = Font(bold=True)

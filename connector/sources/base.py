@@ -336,3 +336,8 @@ def _page_results(
                 problems.append(Problem(source, item_where, "", "a result is not an object", PROVIDER_FIX))
                 continue
             yield item_where, bucket_bounds, item
+
+
+def bookmark_id(source: str, provider_account: str) -> str:
+    """Where a source's progress for one provider account is kept."""
+    return f"{source}:{provider_account}"

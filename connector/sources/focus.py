@@ -147,8 +147,8 @@ def read_focus(
     aggregate = FocusAggregate()
     accepted = 0
     for path in paths:
-        size, sha = fingerprint(_readable(path))
-        reader = _FileReader(path, options, batch, aggregate, progress)
+        size, sha = fingerprint(readable(path))
+        reader = FileReader(path, options, batch, aggregate, progress)
         rows = reader.run()
         batch.readers[str(path)] = "python"
         batch.files.append(FileLineage(str(path), size, sha, rows))
@@ -177,7 +177,7 @@ def book_batch(
     return batch
 
 
-def _readable(path: Path) -> Path:
+def readable(path: Path) -> Path:
     """The path, or a FocusFileError saying why it is not a file the import can read."""
     fix = "give the path of an export file (.csv, .csv.gz or .parquet)"
     if path.is_dir():
@@ -199,7 +199,7 @@ def _readable(path: Path) -> Path:
     return path
 
 
-class _Columns:
+class Columns:
     """Where each column the import reads sits in the header (names matched case-insensitively)."""
 
     def __init__(self, header: list[str], path: Path, options: FocusOptions) -> None:
@@ -314,7 +314,7 @@ class _Columns:
         )
 
 
-class _FileReader:
+class FileReader:
     """Checks one file's rows, quarantining bad ones, and sums good ones into the aggregate's buckets."""
 
     def __init__(
@@ -373,7 +373,7 @@ class _FileReader:
 
     def begin(self, header: list[str]) -> None:
         """Find the columns the import reads in the header (the same in every file of one import)."""
-        self.col = _Columns(header, self.path, self.options)
+        self.col = Columns(header, self.path, self.options)
         if self.aggregate.dim_names and self.aggregate.dim_names != self.col.dim_names:
             raise FocusFileError(
                 Problem(

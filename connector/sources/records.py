@@ -120,7 +120,7 @@ def _csv_records(
     if problem:
         return [], len(header), problem
     reader.fieldnames = header
-    records = []
+    records: list[Record] = []
     before = reader.line_num
     for number, row in enumerate(reader, start=2):
         spanned = [line for line in lines[before : reader.line_num] if line.strip()]

@@ -2,7 +2,7 @@
 
 The close checklist reads the whole outbox up to the period's end, the books' inputs and the stored
 reconciliations; the overview's spend by month reads every posted bucket of a year — too much to
-recompute on every page view of a year of books. They are computed when a run finishes (`App.after_run`)
+recompute on every page view of a year of books. They are computed when a run finishes (`service/after_run.py`)
 and kept here by name (`close:2026-09`, `spend:2025-11..2026-10`) with the books' **stamp**: a digest of
 everything they depend on (the outbox's journals and their statuses, invoices, credit lots, customer
 credits, the newest reconciliation and run, the mapping and policy versions). A page computes the stamp

@@ -6,6 +6,7 @@ planned, held, posting, posted, failed or rejected.
 
 from __future__ import annotations
 
+import builtins  # `Outbox.list` shadows the builtin in the class's own annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -126,7 +127,7 @@ class OutboxRepository:
 
     def keys_by_bucket(
         self, entity: str, kinds: Sequence[JournalKind], first_day: date, last_day: date
-    ) -> dict[Bucket, list[str]]:
+    ) -> dict[Bucket, builtins.list[str]]:
         """The keys of the active journals contributing to each bucket of `kinds` in the range."""
         query = (
             select(ContributionRow, JournalRow.key)
@@ -140,7 +141,7 @@ class OutboxRepository:
             )
             .order_by(JournalRow.id)
         )
-        found: dict[Bucket, list[str]] = defaultdict(list)
+        found: dict[Bucket, builtins.list[str]] = defaultdict(list)
         for row, key in self.session.exec(query).all():
             found[_bucket_of(row)].append(key)
         return dict(found)
@@ -163,7 +164,7 @@ class OutboxRepository:
             serials[prefix] = max(serials.get(prefix, 0), serial_of(key))
         return serials
 
-    def pending(self, entity: str) -> list[StoredJournal]:
+    def pending(self, entity: str) -> builtins.list[StoredJournal]:
         rows = self.session.exec(
             select(JournalRow)
             .where(JournalRow.entity == entity, JournalRow.status.in_(PENDING_STATUSES))
@@ -184,7 +185,7 @@ class OutboxRepository:
         statuses: Sequence[str] | None = None,
         first_day: date | None = None,
         last_day: date | None = None,
-    ) -> list[StoredJournal]:
+    ) -> builtins.list[StoredJournal]:
         query = select(JournalRow).where(JournalRow.entity == entity)
         if statuses:
             query = query.where(JournalRow.status.in_(statuses))
@@ -195,7 +196,7 @@ class OutboxRepository:
         rows = self.session.exec(query.order_by(JournalRow.txn_date, JournalRow.id)).scalars()
         return [self._load(row) for row in rows]
 
-    def held_by_run(self, entity: str, run_id: str) -> list[StoredJournal]:
+    def held_by_run(self, entity: str, run_id: str) -> builtins.list[StoredJournal]:
         """The journals a run planned that still wait for approval."""
         rows = self.session.exec(
             select(JournalRow)
@@ -214,7 +215,9 @@ class OutboxRepository:
             .where(ContributionRow.entity == entity, JournalRow.status == "rejected")
         ).scalar()
 
-    def for_bucket_periods(self, entity: str, first_day: date, last_day: date) -> list[StoredJournal]:
+    def for_bucket_periods(
+        self, entity: str, first_day: date, last_day: date
+    ) -> builtins.list[StoredJournal]:
         """Journals that contribute to buckets of [first_day, last_day], whatever their own date."""
         ids = select(ContributionRow.journal_id).where(
             ContributionRow.entity == entity,
@@ -323,19 +326,21 @@ class OutboxRepository:
         attempt.ledger_id, attempt.error_class, attempt.error_message = ledger_id, error_class, error_message
         self.session.add(attempt)
 
-    def attempts(self, journal_ids: Sequence[int]) -> list[AttemptRecord]:
+    def attempts(self, journal_ids: Sequence[int]) -> builtins.list[AttemptRecord]:
         """Every posting attempt of these journals, in the order they were made."""
-        found: list[AttemptRecord] = []
+        found: builtins.list[AttemptRecord] = []
         for chunk in chunks(list(journal_ids)):
             query = select(PostingAttemptRow).where(PostingAttemptRow.journal_id.in_(chunk))
             found += [record_of(r, AttemptRecord) for r in self.session.exec(query).scalars()]
         return sorted(found, key=lambda a: a.id)
 
-    def records_for_period(self, entity: str, first_day: date, last_day: date) -> list[JournalRecord]:
+    def records_for_period(
+        self, entity: str, first_day: date, last_day: date
+    ) -> builtins.list[JournalRecord]:
         """Journals dated in the period, and journals that post amounts for it (e.g. moved out of a lock)."""
         ids = {s.id for s in self.for_bucket_periods(entity, first_day, last_day)}
         ids |= {s.id for s in self.list(entity, first_day=first_day, last_day=last_day)}
-        found: list[JournalRecord] = []
+        found: builtins.list[JournalRecord] = []
         for chunk in chunks(sorted(ids)):
             query = select(JournalRow).where(JournalRow.id.in_(chunk))
             found += [record_of(r, JournalRecord) for r in self.session.exec(query).scalars()]

@@ -14,12 +14,15 @@ ones services reach through this port; a repository still missing here is used o
 
 from __future__ import annotations
 
+import builtins  # `Outbox.list` shadows the builtin in the class's own annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from connector.domain.alerts import Alert
+from connector.domain.journals import Bucket, JournalKind
 from connector.store.records import (
     AlertRecord,
     AllocationRecord,
@@ -33,11 +36,27 @@ from connector.store.records import (
 
 
 class Runs(Protocol):
-    def latest(self, limit: int = 20, kind: str | None = None) -> list[RunRecord]: ...
+    def latest(self, limit: int = 20, kind: str | None = None) -> builtins.list[RunRecord]: ...
 
     def last_per_entity(
         self, kind: str | None = None, statuses: Sequence[str] | None = None
-    ) -> list[RunRecord]: ...
+    ) -> builtins.list[RunRecord]: ...
+
+    def start(
+        self,
+        run_id: str,
+        kind: str,
+        *,
+        entity: str | None,
+        params: dict,
+        actor: str,
+        code_version: str,
+        now: datetime,
+    ) -> None: ...
+
+    def finish(self, run_id: str, status: str, *, reason: str | None, stats: dict, now: datetime) -> None: ...
+
+    def abandon_running(self, entity: str, *, now: datetime, reason: str) -> builtins.list[RunRecord]: ...
 
 
 class Events(Protocol):
@@ -63,31 +82,31 @@ class Alerts(Protocol):
 
     def add(self, alert: Alert, *, now: datetime, run_id: str | None) -> None: ...
 
-    def unsent(self) -> list[AlertRecord]: ...
+    def unsent(self) -> builtins.list[AlertRecord]: ...
 
     def delivered(
-        self, alert_id: int, channels: list[str], error: str | None, sent_at: datetime | None
+        self, alert_id: int, channels: builtins.list[str], error: str | None, sent_at: datetime | None
     ) -> None: ...
 
-    def newest(self, limit: int) -> list[AlertRecord]: ...
+    def newest(self, limit: int) -> builtins.list[AlertRecord]: ...
 
-    def for_period(self, entity: str, period: str) -> list[AlertRecord]: ...
+    def for_period(self, entity: str, period: str) -> builtins.list[AlertRecord]: ...
 
 
 class Reconciliations(Protocol):
-    def latest(self, entity: str, period: str) -> list[ReconciliationRecord]: ...
+    def latest(self, entity: str, period: str) -> builtins.list[ReconciliationRecord]: ...
 
     def latest_period(self, entity: str) -> str | None: ...
 
 
 class Connections(Protocol):
-    def all(self, readable: Callable[[str], bool] | None = None) -> list[ConnectionRecord]: ...
+    def all(self, readable: Callable[[str], bool] | None = None) -> builtins.list[ConnectionRecord]: ...
 
-    def for_entity(self, entity: str) -> list[ConnectionRecord]: ...
+    def for_entity(self, entity: str) -> builtins.list[ConnectionRecord]: ...
 
 
 class Allocations(Protocol):
-    def between(self, entity: str, first_day: date, last_day: date) -> list[AllocationRecord]: ...
+    def between(self, entity: str, first_day: date, last_day: date) -> builtins.list[AllocationRecord]: ...
 
 
 class Outbox(Protocol):
@@ -98,21 +117,59 @@ class Outbox(Protocol):
         statuses: Sequence[str] | None = None,
         first_day: date | None = None,
         last_day: date | None = None,
-    ) -> list[StoredJournal]: ...
+    ) -> builtins.list[StoredJournal]: ...
 
     def by_key(self, entity: str, key: str) -> StoredJournal | None: ...
 
-    def held_by_run(self, entity: str, run_id: str) -> list[StoredJournal]: ...
+    def held_by_run(self, entity: str, run_id: str) -> builtins.list[StoredJournal]: ...
 
     def approve(self, journal_id: int, approver: str) -> None: ...
 
     def planned_by(self, journal_id: int) -> str | None: ...
 
+    def posted_by_bucket(
+        self,
+        entity: str,
+        *,
+        first_day: date | None = None,
+        last_day: date | None = None,
+        kinds: Sequence[JournalKind] | None = None,
+    ) -> dict[Bucket, Decimal]: ...
+
+    def pending(self, entity: str) -> builtins.list[StoredJournal]: ...
+
+    def set_status(
+        self,
+        journal_id: int,
+        status: str,
+        *,
+        now: datetime,
+        ledger_id: str | None = None,
+        error: str | None = None,
+    ) -> None: ...
+
+    def last_attempt_started(self, journal_ids: Sequence[int]) -> dict[int, datetime]: ...
+
+    def start_attempt(
+        self, journal_id: int, *, run_id: str | None, request_id: str, now: datetime
+    ) -> int: ...
+
+    def finish_attempt(
+        self,
+        attempt_id: int,
+        outcome: str,
+        *,
+        now: datetime,
+        ledger_id: str | None = None,
+        error_class: str | None = None,
+        error_message: str | None = None,
+    ) -> None: ...
+
 
 class Facts(Protocol):
     def current(
         self, entity: str, first_day: date | None = None, last_day: date | None = None
-    ) -> list[StoredFact]: ...
+    ) -> builtins.list[StoredFact]: ...
 
 
 class UnitOfWork(Protocol):

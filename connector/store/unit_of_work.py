@@ -22,6 +22,8 @@ from connector.store.classification import (
 )
 from connector.store.commitments import CommitmentRepository
 from connector.store.connections import ConnectionRepository
+from connector.store.console_reads import ConsoleReads
+from connector.store.console_summaries import ConsoleSummaries
 from connector.store.facts import BookmarkRepository, FactRepository, RawPayloadRepository, UsageRepository
 from connector.store.inputs import (
     CreditLotRepository,
@@ -36,6 +38,7 @@ from connector.store.outbox import OutboxRepository
 from connector.store.plan_inputs import DaySumsRepository
 from connector.store.staging import PullStage
 from connector.store.totals import StoreTotals, store_totals
+from connector.store.users import UserRepository
 
 
 class SqlStore:
@@ -91,11 +94,6 @@ class UnitOfWork:
         self.connections = ConnectionRepository(self.session)
         self.commitments = CommitmentRepository(self.session)
         self.day_sums = DaySumsRepository(self.session)
-        # the web console (issue 14); imported here so the console's store stays in its own module
-        from connector.store.console_reads import ConsoleReads
-        from connector.store.console_summaries import ConsoleSummaries
-        from connector.store.users import UserRepository
-
         self.users = UserRepository(self.session)
         self.console = ConsoleReads(self.session)
         self.console_summaries = ConsoleSummaries(self.session)

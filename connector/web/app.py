@@ -1,6 +1,6 @@
-"""The console's ASGI application: routes, the signed-in person on every request, errors as pages.
+"""The console's request handling: the signed-in person on every request, sign-in and out, errors as pages.
 
-`create_console(app)` builds it for an application from `bootstrap.build_app`. Each page is a view
+`web/asgi.py: create_console(app)` assembles the application from these parts and the pages. Each page is a view
 (`views.py`) wrapped by `view(permission)`, which loads the session and the user, refuses a state-changing
 request without the session's CSRF token (403), a person without the permission (403), and sends someone
 not signed in (or whose session expired) to the sign-in page. Nothing a view raises reaches the browser
@@ -20,20 +20,15 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
-from connector.domain.errors import TokenbooksError
+from connector.domain.errors import REPORT_HINT, TokenbooksError, unexpected_reason
 from connector.domain.users import ROLE_PERMISSIONS, Permission, User
-from connector.health import NextRuns, health_routes
 from connector.redaction import redact
 from connector.service.console_edits import EditConflict
 from connector.service.users import authenticate, get_user
@@ -207,7 +202,7 @@ def _entity(request: Request, console: Console) -> str:
 # ------------------------------------------------------------------------------------------- sign-in
 
 
-def _safe_next(target: str) -> str:
+def safe_next(target: str) -> str:
     """Only a path on this site (never //elsewhere or https://elsewhere) is followed after sign-in."""
     parts = urlsplit(target or "/")
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -232,7 +227,7 @@ async def login_page(request: Request) -> Response:
         request,
         "login.html",
         csrf=session.csrf,
-        next=_safe_next(request.query_params.get("next", "/")),
+        next=safe_next(request.query_params.get("next", "/")),
         notice=notice,
         error="",
         sso=console.oidc.label if console.oidc else None,
@@ -246,7 +241,7 @@ async def login_submit(request: Request) -> Response:
     form = await checked_form(request, session)
     username = str(form.get("username") or "").strip().lower()
     password = str(form.get("password") or "")
-    target = _safe_next(str(form.get("next") or "/"))
+    target = safe_next(str(form.get("next") or "/"))
     keys = (f"user:{username}", f"address:{client_address(request)}")
     wait = console.limiter.blocked_for(*keys)
     if wait is not None:
@@ -326,8 +321,6 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
-    from connector.domain.errors import REPORT_HINT, unexpected_reason
-
     log.error("console: %s on %s %s", unexpected_reason(exc), request.method, request.url.path)
     log.debug("console: the trace", exc_info=exc)
     return _error_page(
@@ -365,33 +358,6 @@ class SecurityHeaders(BaseHTTPMiddleware):
         if request.url.path not in ("/healthz", "/metrics") and not request.url.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
-
-
-def create_console(app: Any, *, next_runs: NextRuns | None = None, secret: str | None = None) -> Starlette:
-    """The console (and `/healthz`, `/metrics`) for `app`."""
-    from connector.web import oidc, views
-
-    console = Console(app, secret or session_secret(app), oidc.provider_for(app))
-    routes = [
-        *health_routes(app, next_runs or dict),
-        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
-        Route("/login", login_page, methods=["GET"]),
-        Route("/login", login_submit, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]),
-        *oidc.routes(),
-        *views.routes(),
-    ]
-    starlette = Starlette(
-        routes=routes,
-        middleware=[Middleware(SecurityHeaders)],
-        exception_handlers={
-            TokenbooksError: tokenbooks_error,
-            HTTPException: http_error,
-            Exception: internal_error,
-        },
-    )
-    starlette.state.console = console
-    return starlette
 
 
 def session_secret(app: Any) -> str:

@@ -11,15 +11,14 @@ The flow's state, nonce and PKCE verifier ride in a short-lived signed cookie.
 from __future__ import annotations
 
 import secrets
+import warnings
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from authlib.common.security import generate_token
-from authlib.integrations.httpx_client import OAuth2Client
-from authlib.jose import JsonWebKey, jwt
-from authlib.jose.errors import JoseError
+from authlib.deprecate import AuthlibDeprecationWarning
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +29,17 @@ from starlette.routing import Route
 
 from connector.domain.errors import ConfigError, TokenbooksError
 from connector.service.users import sso_user
+from connector.web.app import Console, client_address, safe_next
+from connector.web.security import new_session
+
+with warnings.catch_warnings():
+    # Authlib (1.7 on) warns on import, always, that `authlib.jose` and its httpx client will give way to
+    # joserfc and httpx2 in 2.0; both work until then, and the CLI imports this module for every command,
+    # so the warning would reach the stderr of each one.
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+    from authlib.integrations.httpx_client import OAuth2Client
+    from authlib.jose import JsonWebKey, jwt
+    from authlib.jose.errors import JoseError
 
 FLOW_COOKIE = "tokenbooks_sso"
 FLOW_SECONDS = 600
@@ -128,20 +138,16 @@ def provider_for(app: Any) -> Provider | None:
 
 
 def _flows(request: Request) -> URLSafeTimedSerializer:
-    from connector.web.app import Console
-
     console: Console = request.app.state.console
     return URLSafeTimedSerializer(console.codec.serializer.secret_key, salt="tokenbooks-sso-flow")
 
 
 async def sso_start(request: Request) -> Response:
-    from connector.web.app import _safe_next
-
     provider: Provider | None = request.app.state.console.oidc
     if provider is None:
         raise HTTPException(404, "single sign-on is not configured")
     url, flow = await run_in_threadpool(provider.start)
-    flow["next"] = _safe_next(request.query_params.get("next", "/"))
+    flow["next"] = safe_next(request.query_params.get("next", "/"))
     response = RedirectResponse(url, status_code=303)
     response.set_cookie(
         FLOW_COOKIE,
@@ -156,9 +162,6 @@ async def sso_start(request: Request) -> Response:
 
 
 async def sso_callback(request: Request) -> Response:
-    from connector.web.app import client_address
-    from connector.web.security import new_session
-
     console = request.app.state.console
     provider: Provider | None = console.oidc
     if provider is None:

@@ -13,7 +13,8 @@ import uvicorn
 
 from connector.domain.errors import ConfigError
 from connector.health import NextRuns
-from connector.web.app import create_console
+from connector.shutdown import stop_on_signals
+from connector.web.asgi import create_console
 
 
 class ConsoleServer:
@@ -63,8 +64,6 @@ class ConsoleServer:
 
 def run_console(app: Any, *, on_ready: Callable[[str], None] | None = None) -> None:
     """`tokenbooks web`: serve until SIGTERM or SIGINT."""
-    from connector.shutdown import stop_on_signals
-
     stop = threading.Event()
     stop_on_signals(app.stopping, then=stop.set)
     server = ConsoleServer(app).start()

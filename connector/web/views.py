@@ -12,17 +12,28 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from connector.domain.console import Page
-from connector.domain.errors import InputError
+from connector.domain.errors import BusyError, InputError
 from connector.domain.journals import JournalKind
 from connector.domain.mapping import CATEGORY_LABELS, Category
 from connector.domain.periods import Period, parse_day
 from connector.domain.users import Permission
 from connector.service import console as reads
 from connector.service import console_edits as edits
+from connector.service.approvals import approve as approve_held
+from connector.service.audit import verify_chain
+from connector.service.audit_files import write_export
+from connector.service.audit_package import period_export
+from connector.service.close import close_month
+from connector.service.console_imports import KINDS, Upload, import_uploads, recent_imports
+from connector.service.runs import SilentReporter
+from connector.service.sync import sync
+from connector.service.users import list_users
+from connector.settings import secret_values
 from connector.web.app import Ctx, view
 from connector.web.policy_notes import policy_notes
 
@@ -188,7 +199,6 @@ async def mappings_history(ctx: Ctx) -> Response:
 
 
 async def _history(ctx: Ctx, which: str) -> Response:
-
     def versions() -> list:
         with ctx.app.store.unit_of_work() as uow:
             return uow.console.file_versions(which)
@@ -302,10 +312,6 @@ async def run(ctx: Ctx) -> Response:
 
 @view(Permission.SYNC)
 async def run_sync(ctx: Ctx) -> Response:
-    from connector.domain.errors import BusyError
-    from connector.service.runs import SilentReporter
-    from connector.service.sync import sync
-
     acting = reads.acting_as(ctx.app, ctx.user.username)
     try:
         result = await ctx.run(sync, acting, entity=ctx.entity, reporter=SilentReporter())
@@ -379,8 +385,6 @@ async def payload(ctx: Ctx) -> Response:
 
 @view(Permission.APPROVE)
 async def approve(ctx: Ctx) -> Response:
-    from connector.service.approvals import approve as approve_held
-
     key = ctx.request.path_params["key"]
     await ctx.run(
         approve_held,
@@ -418,9 +422,6 @@ async def reconciliation(ctx: Ctx) -> Response:
 
 @view(Permission.CLOSE)
 async def close(ctx: Ctx) -> Response:
-    from connector.domain.errors import BusyError
-    from connector.service.close import close_month
-
     period = _period(ctx.field("period"))
     if period is None:
         raise InputError("which month? the period is empty", fix="pick a month")
@@ -438,18 +439,12 @@ async def close(ctx: Ctx) -> Response:
 
 @view()
 async def imports(ctx: Ctx) -> Response:
-    from connector.service.console_imports import KINDS, recent_imports
-
     recent = await ctx.run(recent_imports, ctx.app, ctx.entity)
     return ctx.render("imports.html", kinds=KINDS, recent=recent, chosen=ctx.query("kind") or "focus")
 
 
 @view(Permission.IMPORT)
 async def imports_upload(ctx: Ctx) -> Response:
-    from starlette.datastructures import UploadFile
-
-    from connector.service.console_imports import KINDS, Upload, import_uploads
-
     files = [f for f in (ctx.form.getlist("files") if ctx.form else []) if isinstance(f, UploadFile)]
     uploads = [Upload(f.filename or "", await f.read()) for f in files]
     focus = {name: ctx.field(name) for name in ("provider", "account", "currency", "all_services")}
@@ -489,8 +484,6 @@ async def audit(ctx: Ctx) -> Response:
 
 @view()
 async def audit_verify(ctx: Ctx) -> Response:
-    from connector.service.audit import verify_chain
-
     report = await ctx.run(verify_chain, ctx.app.store)
     return ctx.render("_verify.html", report=report)
 
@@ -518,9 +511,6 @@ async def audit_export(ctx: Ctx) -> Response:
 
 
 def _export(app: Any, entity: str, period: Period, fmt: str) -> tuple[str, bytes]:
-    from connector.service.exports import period_export, write_export
-    from connector.settings import secret_values
-
     export = period_export(
         app.store,
         entity=entity,
@@ -542,8 +532,6 @@ def _export(app: Any, entity: str, period: Period, fmt: str) -> tuple[str, bytes
 
 @view()
 async def users(ctx: Ctx) -> Response:
-    from connector.service.users import list_users
-
     found = await ctx.run(list_users, ctx.app.store)
     return ctx.render("users.html", users=found)
 

@@ -11,7 +11,7 @@ from connector.domain.breakage import Grant, Redemption, position
 from connector.domain.journals import Bucket, JournalKind, LedgerTarget, as_text
 from connector.domain.periods import Period
 from connector.domain.planner import LedgerCalendar, plan
-from connector.domain.policies import counter_targets
+from connector.domain.posting_buckets import counter_targets
 from connector.domain.prepaid import PrepaidLot, UsageItem, balances, draw_fifo, expiries
 from connector.domain.trueup import spread_variance
 from tests.support import FULL_MAPPING, mapping

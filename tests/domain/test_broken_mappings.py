@@ -7,7 +7,7 @@ import pytest
 
 from connector.domain.chart import check_targets
 from connector.domain.errors import errors_only
-from connector.domain.mapping import parse_mapping
+from connector.domain.mapping_parser import parse_mapping
 from tests.support import chart
 
 BROKEN_DIR = Path(__file__).resolve().parent / "broken_mappings"

@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 
 from connector.domain.accounting_policy import AccrualStyle, Billing, PolicyHistory, Tolerance
+from connector.domain.classifier import Classifier
 from connector.domain.credits import CreditLot
 from connector.domain.desired import BooksInput, UsageCosts, desired_books
 from connector.domain.fx import RateTable, convert, parse_rates
 from connector.domain.invoices import Invoice, InvoiceLine
 from connector.domain.journals import JournalKind
-from connector.domain.mapping import Classifier
 from connector.domain.policy_file import parse_policies
 from tests.support import FULL_MAPPING, fact, mapping
 

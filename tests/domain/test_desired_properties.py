@@ -16,15 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.domain.accounting_policy import PolicyHistory
+from connector.domain.classifier import Classifier
 from connector.domain.credits import CreditLot, CustomerCreditEvent, CustomerCreditKind
 from connector.domain.desired import ACCRUED_KINDS, COST_KINDS, BooksInput, UsageCosts, desired_books
 from connector.domain.invoices import Invoice
 from connector.domain.journals import sum_contributions
-from connector.domain.mapping import Classifier
 from connector.domain.money import ZERO
 from connector.domain.planner import LedgerCalendar, LockedBehaviour, plan, unconverged
-from connector.domain.policies import counter_targets
 from connector.domain.policy_file import parse_policies
+from connector.domain.posting_buckets import counter_targets
 from tests.support import FULL_MAPPING, fact, mapping
 
 MAPPING = mapping(

@@ -3,7 +3,8 @@
 from decimal import Decimal
 from pathlib import Path
 
-from connector.domain.mapping import Classifier, parse_mapping
+from connector.domain.classifier import Classifier
+from connector.domain.mapping_parser import parse_mapping
 from tests.support import MINIMAL_MAPPING, fact, mapping
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "mappings" / "example.yaml"

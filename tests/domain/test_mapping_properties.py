@@ -7,8 +7,10 @@ from decimal import Decimal
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from connector.domain.classifier import Classifier
 from connector.domain.errors import errors_only
-from connector.domain.mapping import Classifier, fact_values, parse_mapping
+from connector.domain.mapping import fact_values
+from connector.domain.mapping_parser import parse_mapping
 from tests.support import MINIMAL_MAPPING, fact
 
 HEAD = MINIMAL_MAPPING.split("rules:\n")[0] + "rules:\n"

@@ -6,10 +6,10 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connector.domain.classifier import Classifier
 from connector.domain.journals import Journal, as_text, sum_contributions
-from connector.domain.mapping import Classifier
 from connector.domain.planner import LedgerCalendar, LockedBehaviour, plan
-from connector.domain.policies import counter_targets, usage_accrual_desired
+from connector.domain.posting_buckets import counter_targets, usage_accrual_desired
 from tests.support import fact, mapping
 
 MAPPING = mapping()

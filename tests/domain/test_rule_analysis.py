@@ -5,7 +5,7 @@ import re
 import pytest
 
 from connector.domain.errors import errors_only
-from connector.domain.mapping import parse_mapping
+from connector.domain.mapping_parser import parse_mapping
 from connector.domain.regex_samples import can_match
 from connector.domain.rule_analysis import glob_covers
 from tests.support import MINIMAL_MAPPING

@@ -21,7 +21,8 @@ from connector.domain.periods import Period
 from connector.domain.planner import LockedBehaviour
 from connector.service.approvals import approve_journal
 from connector.service.audit import trace, verify_chain
-from connector.service.exports import period_export, write_export
+from connector.service.audit_files import write_export
+from connector.service.audit_package import period_export
 from connector.service.sync import sync
 from connector.settings import secret_values
 from connector.store.unit_of_work import UnitOfWork

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from connector.bootstrap import build_app
 from connector.cli import app as cli
 from connector.domain.periods import Period
-from connector.service.export import export_beancount
+from connector.service.beancount_export import export_beancount
 from connector.service.sync import sync
 from connector.settings import Settings
 from tests.service.conftest import Clock, ScriptedSource, World
@@ -176,7 +176,7 @@ def first_request(application):
 
 
 def test_a_beancount_account_in_the_mapping_must_follow_beancount_grammar(tmp_path):
-    from connector.domain.mapping import parse_mapping
+    from connector.domain.mapping_parser import parse_mapping
 
     parsed, problems = parse_mapping(
         BEANCOUNT_MAPPING.replace('"Expenses:AI:RnD"', '"ai research"'), "m.yaml"

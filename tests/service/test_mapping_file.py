@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from connector.domain.errors import ConfigError
-from connector.domain.mapping import parse_mapping
+from connector.domain.mapping_parser import parse_mapping
 from connector.service.mapping_file import add_rule, bump_mapping
 from tests.support import MINIMAL_MAPPING
 

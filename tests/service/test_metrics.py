@@ -11,8 +11,8 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from connector.domain.errors import RateLimited
-from connector.metrics import exposition
 from connector.retrying import RetryPolicy
+from connector.service.store_metrics import exposition
 from connector.service.sync import sync
 from tests.service.conftest import World
 from tests.service.test_health import samples

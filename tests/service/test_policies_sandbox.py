@@ -22,7 +22,7 @@ from connector.retrying import no_sleep
 from connector.sandbox.quickbooks import QuickBooksSandbox
 from connector.service.connections import connect_ledger
 from connector.service.imports import record_credit_lot
-from connector.service.invoices import import_ledger_bills
+from connector.service.invoices import import_ledger_bills, ledger_vendors
 from connector.service.sync import sync
 from connector.settings import OpenAISettings, QuickBooksSettings, Settings
 from connector.store.unit_of_work import UnitOfWork
@@ -95,7 +95,7 @@ def test_an_invoice_3_17_above_the_accruals_is_trued_up_and_the_bill_leaves_accr
         [invoice] = import_ledger_bills(
             books.app.store,
             books.app.ledger(ENTITY),
-            vendors=books.app.ledger_vendors(),
+            vendors=ledger_vendors(books.app.settings),
             period=Period(2026, 10),
             entity=ENTITY,
             clock=books.clock,

@@ -12,8 +12,8 @@ from connector.domain.chart import LedgerAccount
 from connector.domain.credits import CreditLot
 from connector.domain.journals import JournalKind
 from connector.domain.periods import Period
+from connector.service.finance_reports import run_report
 from connector.service.imports import record_credit_lot
-from connector.service.reports import run_report
 from connector.service.sync import sync
 from connector.store.unit_of_work import UnitOfWork
 from tests.service.books_world import ENTITY, books_world, policies

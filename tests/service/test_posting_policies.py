@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from connector.domain.journals import JournalKind
 from connector.ledgers.port import CurrencySetup
+from connector.service.alerts import raise_alerts
 from connector.service.sync import sync
 from connector.store.tables import AlertRow
 from connector.store.unit_of_work import UnitOfWork
@@ -114,8 +115,8 @@ def test_a_held_journal_raises_one_alert_saying_how_to_approve_it(tmp_path):
     world = books_world(tmp_path, policies(posting_mode="approve"))
     world.source.set("42.00", date(2026, 10, 1))
     [held] = world.night(date(2026, 10, 1)).plan.planned
-    world.app.after_run(ENTITY)
-    world.app.after_run(ENTITY)  # raised once, not once per run
+    raise_alerts(world.app, ENTITY)
+    raise_alerts(world.app, ENTITY)  # raised once, not once per run
     with UnitOfWork(world.app.engine) as uow:
         [alert] = [a for a in uow.session.exec(select(AlertRow)) if a.kind == "held_for_approval"]
     assert f"tokenbooks approve {held.journal.key} --by" in alert.action

@@ -10,7 +10,7 @@ from connector.cli import app as cli
 from connector.domain.facts import Dimensions
 from connector.domain.periods import Period
 from connector.domain.usage import Usage
-from connector.service.reports import run_report
+from connector.service.finance_reports import run_report
 from connector.store.unit_of_work import UnitOfWork
 from tests.service.books_world import ENTITY, books_world, policies
 from tests.support import fact

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.domain.accounting_policy import BUILT_IN, PolicyHistory
+from connector.domain.classifier import Classifier
 from connector.domain.desired import BooksInput, UsageCosts, desired_books
 from connector.domain.journals import JournalKind
-from connector.domain.mapping import Classifier
 from connector.domain.money import ZERO
 from connector.sources.focus import FocusOptions, read_focus
 from tests.sources.builders import FOCUS_COMMITMENT_COLUMNS, focus_csv, focus_row

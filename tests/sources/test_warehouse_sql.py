@@ -16,7 +16,7 @@ import duckdb
 import pytest
 import sqlglot
 
-from connector.sources.focus import FocusOptions, _Columns
+from connector.sources.focus import Columns, FocusOptions
 from connector.sources.warehouse.aggregation import DIALECTS, RESULT_COLUMNS, bucket_query, render
 from connector.sources.warehouse.focus_duckdb import bucket_spec
 from tests.sources.builders import FOCUS_COMMITMENT_COLUMNS, focus_csv, focus_row
@@ -28,7 +28,7 @@ TABLE = "billing.focus_export"
 
 def focus_query():
     options = FocusOptions(entity="main")
-    spec = bucket_spec(_Columns(HEADER, Path(TABLE), options), tuple(HEADER), options)
+    spec = bucket_spec(Columns(HEADER, Path(TABLE), options), tuple(HEADER), options)
     return bucket_query(spec, TABLE, "ROW_NUMBER() OVER ()")
 
 

@@ -20,6 +20,7 @@ from connector.domain.close import (
 )
 from connector.domain.periods import Period
 from connector.service import console as reads
+from connector.service.after_run import after_run
 from connector.service.console import acting_as
 from connector.service.sync import sync
 from connector.store.unit_of_work import UnitOfWork
@@ -77,7 +78,7 @@ def test_the_stored_checklist_is_read_until_the_books_change(client: TestClient,
     world = console_world
     world.app.settings = world.app.settings.model_copy(update={"ledger_mode": "approve"})
     ran_at = world.clock.now
-    world.app.after_run("acme-us")  # what the scheduler and the CLI do after each run
+    after_run(world.app, "acme-us")  # what the scheduler and the CLI do after each run
     world.clock.now += timedelta(hours=3)
 
     first, computed_at = reads.close_checklist(world.app, "acme-us", OCTOBER)

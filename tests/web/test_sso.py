@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from connector.domain.users import Role
 from connector.service.users import add_user
-from connector.web.app import create_console
+from connector.web.asgi import create_console
 from tests.service.conftest import World
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from connector.sources.focus import FocusBatch, FocusOptions, read_focus
 from connector.sources.warehouse.duckdb_engine import DuckDBLimits
+from connector.sources.warehouse.focus_duckdb import read_focus_duckdb
 
 ENGINES = ("auto", "python", "duckdb")
 MIB = 1 << 20
@@ -20,13 +21,13 @@ MIB = 1 << 20
 
 @dataclass(frozen=True)
 class FocusReader:
-    engine: str = "auto"  # auto | python | duckdb
+    kind: str = "auto"  # auto | python | duckdb (the reading engine; `engine` names the database elsewhere)
     duckdb_above_bytes: int = 64 * MIB
     limits: DuckDBLimits = field(default_factory=DuckDBLimits)
 
     def uses_duckdb(self, paths: list[Path]) -> bool:
-        if self.engine != "auto":
-            return self.engine == "duckdb"
+        if self.kind != "auto":
+            return self.kind == "duckdb"
         return sum(path.stat().st_size for path in paths if path.is_file()) > self.duckdb_above_bytes
 
     def read(
@@ -38,6 +39,4 @@ class FocusReader:
         paths = list(paths)
         if not self.uses_duckdb(paths):
             return read_focus(paths, options, progress)
-        from connector.sources.warehouse.focus_duckdb import read_focus_duckdb
-
         return read_focus_duckdb(paths, options, self.limits, progress)

@@ -10,6 +10,7 @@ is left to the Python importer (`source` returns None).
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -106,7 +107,6 @@ def _parquet_text(kind, column: str) -> str | None:
 def physical_lines(path: Path) -> int:
     """The lines of a (possibly gzip-compressed) CSV file as Python's csv module counts them: ends of line
     are \\n, \\r\\n and a lone \\r; a last line without one counts too."""
-    import gzip
 
     opener = gzip.open if is_gzip(path) else open
     lines, last, carriage = 0, b"", False

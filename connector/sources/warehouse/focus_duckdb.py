@@ -3,7 +3,7 @@
 `read_focus` checks and sums every row in Python. Here DuckDB runs the bucket query (`aggregation`)
 over each file and returns its groups; Python then does, per group instead of per row, what the importer
 does — the checks of the columns that repeat across a bucket and of the charge period, in the order of
-the rows, with the importer's own code (`focus._FileReader`) — and adds each accepted group's exact sums
+the rows, with the importer's own code (`focus.FileReader`) — and adds each accepted group's exact sums
 to the importer's buckets. The rows the query cannot vouch for (an amount that is not a plain decimal, a
 repeated line, a group a check refused) are fetched, with their row numbers, and read one by one by the
 importer's own loop, so a bad row is quarantined with the same row, column and reason. Step 2 (buckets →
@@ -27,13 +27,13 @@ from connector.domain.imports import Disposition
 from connector.domain.money import ZERO
 from connector.sources.focus import (
     SEPARATOR,
+    Columns,
+    FileReader,
     FocusBatch,
     FocusOptions,
     Refusal,
-    _Columns,
-    _FileReader,
-    _readable,
     book_batch,
+    readable,
 )
 from connector.sources.focus_aggregate import PURCHASE, FocusAggregate, StaticPart
 from connector.sources.focus_files import FileLineage, fingerprint
@@ -66,8 +66,8 @@ def read_focus_duckdb(
     connection = duckdb_engine.connect(limits)
     try:
         for path in paths:
-            size, sha = fingerprint(_readable(path))
-            reader = _FileReader(path, options, batch, aggregate, progress)
+            size, sha = fingerprint(readable(path))
+            reader = FileReader(path, options, batch, aggregate, progress)
             groups = _FileGroups(connection, reader, path)
             rows = groups.run()
             batch.readers[str(path)] = groups.reader_name
@@ -79,7 +79,7 @@ def read_focus_duckdb(
     return book_batch(batch, aggregate, accepted, options)
 
 
-def bucket_spec(col: _Columns, names: tuple[str, ...], options: FocusOptions) -> BucketSpec:
+def bucket_spec(col: Columns, names: tuple[str, ...], options: FocusOptions) -> BucketSpec:
     """The bucket query's columns for a source whose header the importer read (`col`), by `names`."""
     return BucketSpec(
         columns=names,
@@ -98,7 +98,7 @@ def bucket_spec(col: _Columns, names: tuple[str, ...], options: FocusOptions) ->
 class _FileGroups:
     """One file: the query's groups, checked and added, and the rows it leaves to Python, read."""
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, reader: _FileReader, path: Path) -> None:
+    def __init__(self, connection: duckdb.DuckDBPyConnection, reader: FileReader, path: Path) -> None:
         self.connection, self.reader, self.path = connection, reader, path
         self.reader_name = "duckdb"
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from connector.domain.mapping import CATEGORY_LABELS, Category
 from connector.domain.money import ZERO
-from connector.service.exports import PERCENT_COLUMNS, UNIT_COST_COLUMNS, PeriodExport, Table, cell_text
+from connector.service.audit_package import PERCENT_COLUMNS, UNIT_COST_COLUMNS, PeriodExport, Table, cell_text
 
 COLOURS = {
     "cogs": "#2563eb",

@@ -1,5 +1,5 @@
 """Exports for auditors: everything about one entity's month that an auditor asks for, as CSV files, one JSON
-document, an xlsx workbook (one sheet per table) or an HTML report (`service/report.py`).
+document, an xlsx workbook (one sheet per table) or an HTML report (`service/period_report.py`).
 
 The package: the runs that worked on the period (with their actor, inputs and outcome), the journals with
 their lines (accounts by number and name, class, department, tracking), the posting attempts with ledger
@@ -17,14 +17,11 @@ UTC. Secrets never appear: every value tokenbooks holds as a secret is replaced 
 
 from __future__ import annotations
 
-import csv
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from connector.domain.chart import LedgerChart
@@ -35,7 +32,6 @@ from connector.store.port import Store, UnitOfWork
 from connector.store.records import JournalRecord, Lineage, RunRecord, StoredJournal
 
 REDACTED = "[redacted]"
-FORMATS = ("csv", "json", "xlsx", "html")
 PERCENT_COLUMNS = frozenset({"coverage"})  # ratios, shown as percentages
 UNIT_COST_COLUMNS: frozenset[str] = frozenset()  # none yet: every other amount is money (2 decimals)
 RUN_COLUMNS = [
@@ -445,56 +441,3 @@ def as_utc_text(moment: datetime) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- writers
-
-
-def write_export(export: PeriodExport, fmt: str, out: Path) -> list[Path]:
-    """Write the export in `fmt` into the folder `out`; returns the files written."""
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"tokenbooks-audit-{export.entity}-{export.period}"
-    if fmt == "csv":
-        return [_write_csv(table, out / f"{stem}-{table.name}.csv") for table in export.tables.values()]
-    if fmt == "json":
-        return [_write_json(export, out / f"{stem}.json")]
-    if fmt == "xlsx":
-        from connector.service.workbook import write_workbook
-
-        return [write_workbook(export, out / f"{stem}.xlsx")]
-    if fmt == "html":
-        from connector.service.report import html_report
-
-        path = out / f"{stem}.html"
-        path.write_text(html_report(export), encoding="utf-8")
-        return [path]
-    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-
-
-def _write_csv(table: Table, path: Path) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(table.columns)
-        writer.writerows([cell_text(v) for v in row] for row in table.rows)
-    return path
-
-
-def _write_json(export: PeriodExport, path: Path) -> Path:
-    document = {
-        "entity": export.entity,
-        "period": str(export.period),
-        "currency": export.currency,
-        **{
-            name: [{k: _json_value(v) for k, v in r.items()} for r in t.records()]
-            for name, t in export.tables.items()
-        },
-    }
-    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
-    return path
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value if isinstance(value, int | bool | str) or value is None else cell_text(value)

@@ -1,4 +1,4 @@
-"""Reports: load the books and the facts of a range of months and compute the figures (domain/reports.py).
+"""Reports: load the books and the facts of a range of months and compute the figures (domain/finance_figures.py).
 
 `tokenbooks report spend|costs|tokens|prepaid|breakage|margin` prints each as a table or `--json`.
 Figures from the books are what tokenbooks posted (or holds in its outbox on the way to the ledger);
@@ -14,9 +14,7 @@ from decimal import Decimal
 from connector.domain.close import lot_lines
 from connector.domain.desired import COST_KINDS, lot_positions
 from connector.domain.errors import ConfigError
-from connector.domain.mapping import CATEGORY_LABELS, CATEGORY_ROLE
-from connector.domain.periods import Period
-from connector.domain.reports import (
+from connector.domain.finance_figures import (
     Row,
     breakage_rates,
     cost_by,
@@ -24,7 +22,10 @@ from connector.domain.reports import (
     gross_margin,
     spend_by_month,
 )
+from connector.domain.mapping import CATEGORY_LABELS, CATEGORY_ROLE
+from connector.domain.periods import Period
 from connector.service.books import BookOptions, books_input, role_targets
+from connector.service.mappings import mapping_history
 from connector.service.policies import load_policy_history
 
 REPORTS = {
@@ -96,7 +97,7 @@ def _posted(ctx, entity: str, first: Period, last: Period):
 def _allocations(ctx, entity: str, first: Period, last: Period):
     with ctx.store.unit_of_work() as uow:
         stored = uow.facts.current(entity, first.first_day, last.last_day)
-    return ctx.mapping_history().classifier().classify_all(s.fact for s in stored)
+    return mapping_history(ctx).classifier().classify_all(s.fact for s in stored)
 
 
 def _spend(ctx, entity, first, last, by, day) -> list[Row]:
