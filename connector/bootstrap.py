@@ -208,17 +208,18 @@ class App:
                     services=tuple(aws.services),
                 )
             )
-        if azure.configured and (azure.entity or self.default_entity()) == entity:
+        tenant, app, secret, scope = azure.tenant_id, azure.client_id, azure.client_secret, azure.scope
+        if tenant and app and secret and scope and (azure.entity or self.default_entity()) == entity:
             credentials = AzureCredentials(
-                tenant_id=azure.tenant_id,
-                client_id=azure.client_id,
-                client_secret=azure.client_secret.get_secret_value(),
+                tenant_id=tenant,
+                client_id=app,
+                client_secret=secret.get_secret_value(),
                 login_url=str(azure.login_url),
             )
             found.append(
                 AzureCostManagementSource(
                     credentials,
-                    scope=azure.scope,
+                    scope=scope,
                     account=azure.organization,
                     entity=entity,
                     timezone=self.mapping()[0].entity(entity).timezone,

@@ -125,10 +125,6 @@ class AzureCostSettings(ProviderSettings):
     base_url: HttpUrl = "https://management.azure.com"
     login_url: HttpUrl = "https://login.microsoftonline.com"
 
-    @property
-    def configured(self) -> bool:
-        return bool(self.client_secret and self.scope and self.tenant_id and self.client_id)
-
 
 class FocusSettings(BaseModel):
     """FOCUS exports (AWS Bedrock, Azure OpenAI, Vertex AI …), imported with `tokenbooks import focus`."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 from connector.domain.errors import ConfigError, InputError, Problem, RateLimited, Retriable
 from connector.domain.facts import (
@@ -88,7 +88,8 @@ class AwsCostExplorerSource:
             answer = self.retry.call(lambda: self._call(params, window))
             return (params, answer), answer.get("NextPageToken") or None
 
-        for page_no, (params, answer) in enumerate(pages.iterate(fetch), start=1):
+        for page_no, fetched in enumerate(pages.iterate(fetch), start=1):
+            params, answer = cast(tuple[dict, dict], fetched)
             piece = self._page(window, params, answer, page_no)
             yield piece
             if piece.errors:

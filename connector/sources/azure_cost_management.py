@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import requests
 
@@ -133,7 +133,8 @@ class AzureCostManagementSource:
             next_link = properties.get("nextLink") if isinstance(properties, dict) else None
             return (url, response.text, data), next_link or None
 
-        for page_no, (url, text, data) in enumerate(pages.iterate(fetch), start=1):
+        for page_no, fetched in enumerate(pages.iterate(fetch), start=1):
+            url, text, data = cast(tuple[str, str, Any], fetched)
             piece = self._page(window, url, body, text, data, page_no)
             yield piece
             if piece.errors:
