@@ -210,8 +210,11 @@ def _budgets(uow: UnitOfWork, entity: str, period: Period, path: Path) -> list[A
 # ----------------------------------------------------------------------------------------- store, send
 
 
-def raise_alerts(app: Any, entity: str, run_id: str | None = None) -> list[AlertRecord]:
-    """Store the alerts not raised before, log them, and send every alert not yet delivered."""
+def raise_alerts(
+    app: Any, entity: str, run_id: str | None = None, notifier: Notifier | None = None
+) -> list[AlertRecord]:
+    """Store the alerts not raised before, log them, and send every alert not yet delivered (through
+    `notifier`, by default the channels the settings name)."""
     now = app.clock()
     with app.store.unit_of_work() as uow:
         known = uow.alerts.dedup_keys()
@@ -230,12 +233,12 @@ def raise_alerts(app: Any, entity: str, run_id: str | None = None) -> list[Alert
                 now=now,
             )
         uow.commit()
-    return send_pending(app)
+    return send_pending(app, notifier)
 
 
-def send_pending(app: Any) -> list[AlertRecord]:
+def send_pending(app: Any, notifier: Notifier | None = None) -> list[AlertRecord]:
     """Send each stored alert no channel has accepted yet; returns the alerts sent now."""
-    notifier = Notifier.from_settings(app.settings.alerts)
+    notifier = notifier or Notifier.from_settings(app.settings.alerts)
     if not notifier.channels:
         return []
     sent = []

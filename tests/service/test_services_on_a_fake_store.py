@@ -66,15 +66,12 @@ class RecordingNotifier:
         return list(self.channels), None
 
 
-def app_on(
-    store: FakeStore, notifier: RecordingNotifier | None = None, alerts: AlertSettings | None = None
-) -> SimpleNamespace:
+def app_on(store: FakeStore, alerts: AlertSettings | None = None) -> SimpleNamespace:
     return SimpleNamespace(
         store=store,
         clock=lambda: NOW,
         actor="cron",
         settings=SimpleNamespace(alerts=alerts or AlertSettings()),
-        notifier=lambda: notifier or RecordingNotifier(channels=[]),
     )
 
 
@@ -140,9 +137,9 @@ def test_alerts_are_found_from_runs_connections_reconciliations_suspense_and_hel
 def test_an_alert_is_stored_and_logged_once_sent_once_and_each_step_is_committed():
     store, notifier = FakeStore(), RecordingNotifier()
     store.uow.connections.stored.append(connection(2, "xero", "reconnect_needed"))
-    app = app_on(store, notifier)
+    app = app_on(store)
 
-    sent = raise_alerts(app, "acme-us", run_id="run-1")
+    sent = raise_alerts(app, "acme-us", run_id="run-1", notifier=notifier)
 
     [stored] = store.uow.alerts.stored
     assert [a.dedup_key for a in sent] == [stored.dedup_key] == notifier.sent
@@ -152,7 +149,9 @@ def test_an_alert_is_stored_and_logged_once_sent_once_and_each_step_is_committed
     assert [e["kind"] for e in store.uow.events.appended] == ["alert.reconnect_needed"]
     assert store.uow.commits == 2  # the alert with its event, then its delivery
 
-    assert raise_alerts(app, "acme-us", run_id="run-2") == []  # the same subject and period: nothing new
+    assert (
+        raise_alerts(app, "acme-us", run_id="run-2", notifier=notifier) == []
+    )  # the same subject and period: nothing new
     assert len(store.uow.alerts.stored) == 1
     assert notifier.sent == [stored.dedup_key]
     assert len(store.uow.events.appended) == 1
@@ -164,7 +163,7 @@ def test_an_alert_no_channel_accepts_stays_unsent_for_the_next_try():
     refusing = RecordingNotifier()
     refusing.send = lambda alert: ([], "webhook answered 500")  # type: ignore[method-assign]
 
-    assert raise_alerts(app_on(store, refusing), "acme-us") == []
+    assert raise_alerts(app_on(store), "acme-us", notifier=refusing) == []
 
     [stored] = store.uow.alerts.unsent()
     assert stored.last_error == "webhook answered 500"
