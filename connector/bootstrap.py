@@ -36,6 +36,8 @@ from connector.service.policies import load_policies
 from connector.settings import Settings, load_settings, secret_values
 from connector.shutdown import interruptible_sleep
 from connector.sources.anthropic import AnthropicSource
+from connector.sources.aws_cost_explorer import AwsCostExplorerSource, cost_explorer_client
+from connector.sources.azure_cost_management import AzureCostManagementSource, AzureCredentials
 from connector.sources.base import Source
 from connector.sources.http import HttpClient
 from connector.sources.openai import OpenAICostsSource
@@ -187,6 +189,47 @@ class App:
                     )
                 )
         found += self._anthropic_sources(entity)
+        found += self._cloud_cost_sources(entity)
+        return found
+
+    def _cloud_cost_sources(self, entity: str) -> list[Source]:
+        """AWS Cost Explorer and Azure Cost Management, when configured for this entity (issue 16)."""
+        found: list[Source] = []
+        aws, azure = self.settings.aws_cost_explorer, self.settings.azure_cost
+        if aws.enabled and (aws.entity or self.default_entity()) == entity:
+            found.append(
+                AwsCostExplorerSource(
+                    cost_explorer_client(aws),
+                    account=aws.organization,
+                    entity=entity,
+                    timezone=self.mapping()[0].entity(entity).timezone,
+                    retry=RetryPolicy(aws.max_retries + 1, sleep=self.sleep),
+                    lag_days=aws.lag_days,
+                    services=tuple(aws.services),
+                )
+            )
+        tenant, app, secret, scope = azure.tenant_id, azure.client_id, azure.client_secret, azure.scope
+        if tenant and app and secret and scope and (azure.entity or self.default_entity()) == entity:
+            credentials = AzureCredentials(
+                tenant_id=tenant,
+                client_id=app,
+                client_secret=secret.get_secret_value(),
+                login_url=str(azure.login_url),
+            )
+            found.append(
+                AzureCostManagementSource(
+                    credentials,
+                    scope=scope,
+                    account=azure.organization,
+                    entity=entity,
+                    timezone=self.mapping()[0].entity(entity).timezone,
+                    retry=RetryPolicy(azure.max_retries + 1, sleep=self.sleep),
+                    timeout=azure.timeout_seconds,
+                    lag_days=azure.lag_days,
+                    services=tuple(azure.services),
+                    base_url=str(azure.base_url),
+                )
+            )
         return found
 
     # ------------------------------------------------------------------------------ ingestion (issue 3)

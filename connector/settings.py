@@ -94,6 +94,38 @@ class AnthropicSettings(ProviderSettings):
     organization: str = Field("default", description="a label for the Anthropic organization")
 
 
+class AwsCostExplorerSettings(ProviderSettings):
+    """AWS Cost Explorer pulls (Bedrock without a CUR export). Credentials: the keys below, or boto3's own
+    chain (AWS_* variables, an instance or task role) when they are left empty."""
+
+    enabled: bool = Field(False, description="pull Cost Explorer every sync (each request costs $0.01)")
+    access_key_id: str | None = Field(None, description="an IAM key allowed ce:GetCostAndUsage only")
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+    region: str = Field("us-east-1", description="Cost Explorer's endpoint region (it lives in us-east-1)")
+    organization: str = Field("default", description="the payer account id or a label (provider account)")
+    services: JsonList = Field(
+        default_factory=lambda: ["Amazon Bedrock", "Amazon SageMaker", "Amazon Q"],
+        description="SERVICE values to pull (Cost Explorer's names, exactly)",
+    )
+
+
+class AzureCostSettings(ProviderSettings):
+    """Azure Cost Management Query pulls (Azure OpenAI without an export), as an Entra ID app."""
+
+    tenant_id: str | None = None
+    client_id: str | None = Field(None, description="the app registration given Cost Management Reader")
+    client_secret: SecretStr | None = None
+    scope: str | None = Field(None, description="subscriptions/<id>, or a billing account or resource group")
+    organization: str = Field("default", description="a label for the scope (provider account)")
+    services: JsonList = Field(
+        default_factory=lambda: ["Azure OpenAI", "Cognitive Services"],
+        description="ServiceName values to pull",
+    )
+    base_url: HttpUrl = "https://management.azure.com"
+    login_url: HttpUrl = "https://login.microsoftonline.com"
+
+
 class FocusSettings(BaseModel):
     """FOCUS exports (AWS Bedrock, Azure OpenAI, Vertex AI …), imported with `tokenbooks import focus`."""
 
@@ -254,6 +286,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     openai: OpenAISettings = OpenAISettings()
     anthropic: AnthropicSettings = AnthropicSettings()
+    aws_cost_explorer: AwsCostExplorerSettings = AwsCostExplorerSettings()
+    azure_cost: AzureCostSettings = AzureCostSettings()
     focus: FocusSettings = FocusSettings()
     quickbooks: QuickBooksSettings = QuickBooksSettings()  # a ledger's section: one line (registry.py)
     xero: XeroSettings = XeroSettings()
@@ -275,7 +309,12 @@ class Settings(BaseSettings):
 
     def provider_sections(self) -> dict[str, ProviderSettings]:
         """The settings of each provider pulled over its API, by provider name as its facts carry it."""
-        return {"openai": self.openai, "anthropic": self.anthropic}
+        return {
+            "openai": self.openai,
+            "anthropic": self.anthropic,
+            "aws": self.aws_cost_explorer,
+            "azure": self.azure_cost,
+        }
 
     @field_validator("database_url")
     @classmethod

@@ -43,6 +43,14 @@ LAZY_IMPORTS = {
         "connector/sources/warehouse/duckdb_engine.py",
         "pyarrow",
     ): "heavy (about 0.3 s), only for Parquet FOCUS exports",
+    (
+        "connector/sources/aws_cost_explorer.py",
+        "boto3",
+    ): "heavy (about 0.3 s), only when Cost Explorer is pulled",
+    (
+        "connector/sources/aws_cost_explorer.py",
+        "botocore",
+    ): "heavy, comes with boto3, only when Cost Explorer is pulled",
     ("connector/tracing.py", "opentelemetry"): "optional extra `tokenbooks[otel]`; traces are off without it",
 }
 
