@@ -255,7 +255,9 @@ class AzureCostManagementSource:
         )
 
 
-def _post(session: requests.Session, url: str, timeout: float, **kwargs: Any) -> requests.Response:
+def _post(
+    session: requests.Session, url: str, timeout: float, **kwargs: Any
+) -> requests.Response:  # float ok: seconds
     try:
         return session.post(url, timeout=timeout, **kwargs)
     except requests.Timeout:

@@ -34,8 +34,8 @@ CSRF_HEADER = "x-csrf-token"
 class Session:
     csrf: str
     username: str | None = None  # None: not signed in (the sign-in form's session)
-    signed_in_at: float = 0.0  # epoch seconds
-    seen_at: float = 0.0
+    signed_in_at: float = 0.0  # float ok: epoch seconds, never an amount
+    seen_at: float = 0.0  # float ok: epoch seconds
     next_url: str = ""  # where to go after single sign-on
 
     def seen(self, now: datetime) -> Session:
@@ -64,7 +64,9 @@ class SessionCodec:
             csrf, username, signed_in_at, seen_at, next_url = self.serializer.loads(value)
         except (BadSignature, ValueError, TypeError):
             return None, "invalid"
-        session = Session(str(csrf), username, float(signed_in_at), float(seen_at), str(next_url or ""))
+        session = Session(
+            str(csrf), username, float(signed_in_at), float(seen_at), str(next_url or "")
+        )  # float ok: seconds
         if session.username is not None:
             moment = now.timestamp()
             if moment - session.seen_at > self.idle.total_seconds():
