@@ -33,6 +33,7 @@ from connector.domain.errors import ConfigError
 from connector.ledgers.quickbooks.settings import QuickBooksSettings  # each ledger package owns its section
 from connector.ledgers.xero.settings import XeroSettings
 from connector.setting_types import HttpUrl
+from connector.sources import aws_cost_explorer, azure_cost_management  # their AI service lists
 from connector.store.urls import url_password, url_problem
 
 Hours = float  # float ok: a duration, never an amount
@@ -105,7 +106,7 @@ class AwsCostExplorerSettings(ProviderSettings):
     region: str = Field("us-east-1", description="Cost Explorer's endpoint region (it lives in us-east-1)")
     organization: str = Field("default", description="the payer account id or a label (provider account)")
     services: JsonList = Field(
-        default_factory=lambda: ["Amazon Bedrock", "Amazon SageMaker", "Amazon Q"],
+        default_factory=lambda: list(aws_cost_explorer.AI_SERVICES),
         description="SERVICE values to pull (Cost Explorer's names, exactly)",
     )
 
@@ -119,7 +120,7 @@ class AzureCostSettings(ProviderSettings):
     scope: str | None = Field(None, description="subscriptions/<id>, or a billing account or resource group")
     organization: str = Field("default", description="a label for the scope (provider account)")
     services: JsonList = Field(
-        default_factory=lambda: ["Azure OpenAI", "Cognitive Services"],
+        default_factory=lambda: list(azure_cost_management.AI_SERVICES),
         description="ServiceName values to pull",
     )
     base_url: HttpUrl = "https://management.azure.com"

@@ -30,7 +30,7 @@ from connector.retrying import RetryPolicy
 from connector.sources.base import PROVIDER_FIX, CursorPages, Progress, PullResult, RawPage, Window, gathered
 
 ENDPOINT = "ce:GetCostAndUsage"
-AI_SERVICES = ("Amazon Bedrock", "Amazon SageMaker", "Amazon Q")  # as the settings default (settings.py)
+AI_SERVICES = ("Amazon Bedrock", "Amazon SageMaker", "Amazon Q")  # the settings' default (settings.py)
 THROTTLED = {
     "ThrottlingException",
     "LimitExceededException",

@@ -36,7 +36,7 @@ from connector.sources.base import PROVIDER_FIX, CursorPages, Progress, PullResu
 API_VERSION = "2023-11-01"
 MANAGEMENT = "https://management.azure.com"
 LOGIN = "https://login.microsoftonline.com"
-AI_SERVICES = ("Azure OpenAI", "Cognitive Services")  # as the settings default (settings.py)
+AI_SERVICES = ("Azure OpenAI", "Cognitive Services")  # the settings' default (settings.py)
 RETRY_AFTER_HEADERS = (  # the documented throttling headers, then the standard one
     "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after",
     "x-ms-ratelimit-microsoft.costmanagement-entity-retry-after",
