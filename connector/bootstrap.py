@@ -105,7 +105,7 @@ class App:
         """The store services take (`connector/store/port.py`), on this app's database."""
         # the SQL unit of work's repositories are concrete classes the port declares only in part (issue 15
         # follow-up: declare the rest, then drop this ignore)
-        return SqlStore(self.engine)  # type: ignore[return-value]
+        return SqlStore(self.engine)
 
     # ---------------------------------------------------------------------------------------- mapping
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +14,7 @@ from connector.domain.alerts import Alert
 from connector.domain.audit_chain import GENESIS_HASH, as_utc, event_hash
 from connector.redaction import redact, redact_data
 from connector.store.common import utcnow
-from connector.store.records import AlertRecord, EventRecord, RunRecord, record_of
+from connector.store.records import AlertRecord, ChainHead, EventRecord, RunRecord, record_of
 from connector.store.tables import (
     AlertRow,
     AuditChainRow,
@@ -126,13 +125,6 @@ class RunRepository:
             query = query.where(RunRow.kind == kind)
         rows = self.session.exec(query.order_by(RunRow.started_at.desc()).limit(limit)).scalars()
         return [record_of(row, RunRecord) for row in rows]
-
-
-@dataclass(frozen=True, slots=True)
-class ChainHead:
-    last_event_id: int
-    last_hash: str
-    events: int
 
 
 class EventLog:

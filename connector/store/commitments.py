@@ -13,12 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlmodel import Session
 
 from connector.domain.audit_chain import COMMITTED
+from connector.store.records import JournalDigest, JournalRecord, record_of
 from connector.store.tables import EventRow, JournalLineRow, JournalRow, RunRow
 
 POSTED_EVENTS = ("posting.attempt", "posting.found")
@@ -39,19 +39,6 @@ HEADER_FIELDS = (
 LINE_FIELDS = ("line_no", "target_key", "amount", "description")
 
 
-@dataclass(frozen=True)
-class JournalDigest:
-    header: str
-    lines: tuple[str, ...]
-
-    def as_data(self) -> dict:
-        return {"journal": self.header, "lines": list(self.lines)}
-
-    @classmethod
-    def from_data(cls, data: dict) -> JournalDigest:
-        return cls(data["journal"], tuple(data["lines"]))
-
-
 def _digest(row: object, fields: Iterable[str]) -> str:
     values = {name: (None if getattr(row, name) is None else str(getattr(row, name))) for name in fields}
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
@@ -70,8 +57,8 @@ class CommitmentRepository:
 
     def digests(
         self, journal_ids: Iterable[int] | None = None
-    ) -> dict[tuple[str, str], tuple[JournalRow, JournalDigest]]:
-        """(entity, key) → the journal row and its digest as stored now (all journals, or those ids)."""
+    ) -> dict[tuple[str, str], tuple[JournalRecord, JournalDigest]]:
+        """(entity, key) → the journal and its digest as stored now (all journals, or those ids)."""
         self.session.flush()  # what this unit of work added is part of what is digested
         query = select(JournalRow)
         if journal_ids is not None:
@@ -84,7 +71,10 @@ class CommitmentRepository:
         for line in self.session.exec(line_query).scalars():
             if line.journal_id in lines:
                 lines[line.journal_id].append(line)
-        return {(j.entity, j.key): (j, digest(j, lines[j.id])) for j in journals}  # type: ignore[index]
+        return {
+            (j.entity, j.key): (record_of(j, JournalRecord), digest(j, lines[j.id]))  # type: ignore[index]
+            for j in journals
+        }
 
     def committed(self) -> dict[tuple[str, str], tuple[int, JournalDigest]]:
         """(entity, key) → the event that last committed the journal, and its digest."""

@@ -172,15 +172,11 @@ class DatabaseVault:
             session.commit()  # all or none: a half-rotated store would still need both keys, so no harm
         return rotated, unreadable
 
-    def status(self) -> list[ConnectionRow]:
-        return self.status_of(self.engine)
-
-    @staticmethod
-    def status_of(engine: Engine) -> list[ConnectionRow]:
-        """Every stored connection (tokens still encrypted), for health reports; needs no key."""
-        with Session(engine) as session:
-            rows = session.exec(select(ConnectionRow).order_by(ConnectionRow.ledger, ConnectionRow.entity))
-            return list(rows.scalars())
+    def status(self) -> list[ConnectionRecord]:
+        """Every stored connection's health, and whether the configured key opens its tokens (which
+        never leave the vault)."""
+        with Session(self.engine) as session:
+            return ConnectionRepository(session).all(self.cipher.readable)
 
     # --------------------------------------------------------------------------------- refresh lease
 

@@ -5,28 +5,18 @@ Read-only queries, one per family of numbers; each returns plain mappings keyed 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from connector.store.records import StoreTotals
 from connector.store.tables import (
     ImportRow,
     JournalRow,
     PostingAttemptRow,
     RunRow,
 )
-
-
-@dataclass(frozen=True)
-class StoreTotals:
-    runs: dict[tuple[str, str, str], int]  # (kind, entity, status) → runs
-    journals: dict[tuple[str, str, str], int]  # (entity, ledger, status) → journals in the outbox
-    attempts: dict[tuple[str, str, str, str], int]  # (entity, ledger, outcome, error class) → attempts
-    facts_pulled: dict[str, int]  # entity → facts read by sync runs
-    quarantined: dict[tuple[str, str], int]  # (import kind, entity) → rows quarantined
-    suspense: dict[str, Decimal]  # entity → unallocated spend in the last successful sync's plan
 
 
 def store_totals(session: Session, ok_statuses: tuple[str, ...]) -> StoreTotals:
