@@ -46,9 +46,14 @@ PYTHON_READER = FocusReader(kind="python")
 
 
 class ImportContext(Protocol):
-    store: Store
-    clock: Clock
-    actor: str
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def actor(self) -> str: ...
 
     def sources(self, entity: str) -> list: ...
 

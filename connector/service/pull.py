@@ -165,9 +165,14 @@ def _record_source_error(store: Store, source: Source, message: str, clock: Cloc
 
 
 class PullContext(Protocol):
-    store: Store
-    clock: Clock
-    actor: str
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def actor(self) -> str: ...
 
     def sources(self, entity: str) -> list[Source]: ...
 

@@ -267,7 +267,9 @@ def _read_back(
             continue
         if sorted(ln.amount for ln in copy.lines) != sorted(ln.amount for ln in stored.journal.lines):
             f.drifted.append(f"{stored.journal.key} (changed)")
-        f.ledger += _ledger_usage_amount(copy, counter_ids) * _share_in(stored.journal, period)
+        f.ledger = (f.ledger or ZERO) + _ledger_usage_amount(copy, counter_ids) * _share_in(
+            stored.journal, period
+        )
 
 
 def _share_in(journal: Journal, period: Period) -> Decimal:
@@ -312,9 +314,14 @@ def _store(store: Store, results: list[ReconResult], recorder: RunRecorder, cloc
 
 
 class ReconcileContext(Protocol):
-    store: Store
-    clock: Clock
-    actor: str
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def actor(self) -> str: ...
 
     def mapping(self) -> tuple[MappingSet, str]: ...
 
@@ -327,7 +334,11 @@ class ReconcileContext(Protocol):
     def sources(self, entity: str) -> list: ...
 
 
-def source_accounts(ctx: ReconcileContext, entity: str) -> set[Account]:
+class SourcesContext(Protocol):
+    def sources(self, entity: str) -> list: ...
+
+
+def source_accounts(ctx: SourcesContext, entity: str) -> set[Account]:
     """The provider accounts the configured sources read for the entity."""
     return {(s.provider, s.provider_account) for s in ctx.sources(entity)}
 

@@ -38,9 +38,14 @@ from connector.tracing import span
 class SyncContext(Protocol):
     """What a sync needs from the composition root."""
 
-    store: Store
-    clock: Clock
-    actor: str
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def actor(self) -> str: ...
 
     def mapping(self) -> tuple[MappingSet, str]: ...
 
@@ -262,8 +267,11 @@ def _require_something_to_book(ctx: SyncContext, entity: str) -> None:
     if ctx.sources(entity):
         return
     with ctx.store.unit_of_work() as uow:
-        imported = uow.facts.accounts(entity) or uow.credit_lots.accounts(entity)
-        imported = imported or uow.customer_credits.for_entity(entity)
+        imported = bool(
+            uow.facts.accounts(entity)
+            or uow.credit_lots.accounts(entity)
+            or uow.customer_credits.for_entity(entity)
+        )
     if not imported:
         raise ConfigError(
             f"no provider source is configured for entity {entity} and nothing was imported for it: "

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connector.domain.alerts import Alert
 from connector.domain.audit_chain import GENESIS_HASH, as_utc, event_hash
@@ -65,7 +65,9 @@ class RunRepository:
     def starting_with(self, prefix: str, limit: int = 5) -> list[RunRecord]:
         """Runs whose id starts with `prefix` (a person types the first characters of an id)."""
         query = (
-            select(RunRow).where(RunRow.id.startswith(prefix, autoescape=True)).order_by(RunRow.started_at)
+            select(RunRow)
+            .where(col(RunRow.id).startswith(prefix, autoescape=True))
+            .order_by(RunRow.started_at)
         )
         return [record_of(row, RunRecord) for row in self.session.exec(query.limit(limit)).scalars()]
 
@@ -151,7 +153,9 @@ class EventLog:
     ) -> EventRecord:
         at = as_utc(now or utcnow())
         message = redact(message) or ""
-        data = redact_data(json.loads(json.dumps(data or {}, default=str)))
+        data = cast(
+            dict, redact_data(json.loads(json.dumps(data or {}, default=str)))
+        )  # a dict in, a dict out
         prev = self._lock_head()
         digest = event_hash(
             prev, at=at, actor=actor, kind=kind, message=message, data=data, run_id=run_id, level=level

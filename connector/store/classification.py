@@ -30,6 +30,7 @@ from connector.store.tables import (
     MappingVersionRow,
     PolicyVersionRow,
     RawPayloadRow,
+    table_of,
 )
 
 # ----------------------------------------------------------------------------------------- mapping, alloc
@@ -208,7 +209,7 @@ class AllocationRepository:
     def lineage(self, entity: str, first_day: date, last_day: date) -> list[Lineage]:
         """Every allocation of the entity's current facts posted in the range, with its fact and the hash
         of the raw payload the fact was read from (the auditor's lineage sheet)."""
-        raw = RawPayloadRow.__table__
+        raw = table_of(RawPayloadRow)
         a, f, r = ALLOCATIONS.c, FACTS.c, raw.c
         query = (
             select(
@@ -238,7 +239,7 @@ class AllocationRepository:
             )
             .order_by(a.posting_date, a.provider, a.provider_account, a.target_key, f.id)
         )
-        return [Lineage(*row) for row in self.session.connection().execute(query)]
+        return [Lineage._make(row) for row in self.session.connection().execute(query)]
 
     def versions_by_day(self, entity: str, first_day: date, last_day: date) -> dict[date, set[int]]:
         """The mapping versions whose allocations are stored for each posting day of the range."""

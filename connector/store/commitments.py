@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connector.domain.audit_chain import COMMITTED
 from connector.store.records import JournalDigest, JournalRecord, record_of
@@ -62,13 +62,13 @@ class CommitmentRepository:
         self.session.flush()  # what this unit of work added is part of what is digested
         query = select(JournalRow)
         if journal_ids is not None:
-            query = query.where(JournalRow.id.in_(list(journal_ids)))
-        journals = list(self.session.exec(query).scalars())
+            query = query.where(col(JournalRow.id).in_(list(journal_ids)))
+        journals = list(self.session.execute(query).scalars())
         lines: dict[int, list[JournalLineRow]] = {j.id: [] for j in journals}  # type: ignore[misc]
         line_query = select(JournalLineRow)
         if journal_ids is not None:
-            line_query = line_query.where(JournalLineRow.journal_id.in_(list(lines)))
-        for line in self.session.exec(line_query).scalars():
+            line_query = line_query.where(col(JournalLineRow.journal_id).in_(list(lines)))
+        for line in self.session.execute(line_query).scalars():
             if line.journal_id in lines:
                 lines[line.journal_id].append(line)
         return {
@@ -79,7 +79,9 @@ class CommitmentRepository:
     def committed(self) -> dict[tuple[str, str], tuple[int, JournalDigest]]:
         """(entity, key) → the event that last committed the journal, and its digest."""
         found: dict[tuple[str, str], tuple[int, JournalDigest]] = {}
-        events = self.session.exec(select(EventRow).where(EventRow.kind == COMMITTED).order_by(EventRow.id))
+        events = self.session.execute(
+            select(EventRow).where(col(EventRow.kind) == COMMITTED).order_by(col(EventRow.id))
+        )
         for event in events.scalars():
             entity = event.data.get("entity", "")
             for key, data in event.data.get("journals", {}).items():
@@ -88,10 +90,10 @@ class CommitmentRepository:
 
     def posted(self) -> dict[tuple[str, str], tuple[int, str]]:
         """(entity, key) → the last posting event that found or created the journal, and its ledger id."""
-        entities = dict(self.session.execute(select(RunRow.id, RunRow.entity)).all())
+        entities = dict(self.session.execute(select(col(RunRow.id), col(RunRow.entity))).all())
         found: dict[tuple[str, str], tuple[int, str]] = {}
-        query = select(EventRow).where(EventRow.kind.in_(POSTED_EVENTS)).order_by(EventRow.id)
-        for event in self.session.exec(query).scalars():
+        query = select(EventRow).where(col(EventRow.kind).in_(POSTED_EVENTS)).order_by(col(EventRow.id))
+        for event in self.session.execute(query).scalars():
             data = event.data or {}
             if data.get("ledger_id") and data.get("outcome", "found") in ("created", "found"):
                 found[(entities.get(event.run_id, ""), data["key"])] = (event.id, data["ledger_id"])  # type: ignore[assignment]

@@ -320,15 +320,15 @@ class ConsoleReads:
             saved.setdefault(event.data.get("content_hash", ""), event)
         found: dict[str, FileVersion] = {}
         for r in self.session.exec(select(table)).scalars():
-            event = saved.get(r.content_hash)
+            saving = saved.get(r.content_hash)
             found[r.content_hash] = FileVersion(
                 r.version,
                 r.effective_from,
                 r.change_note,
                 r.content_hash,
                 r.content,
-                event.at if event else r.first_seen_at,
-                event.actor if event else None,
+                saving.at if saving else r.first_seen_at,
+                saving.actor if saving else None,
             )
         for content_hash, event in saved.items():
             if content_hash not in found and "content" in event.data:

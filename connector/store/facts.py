@@ -43,6 +43,7 @@ from connector.store.tables import (
     FactRow,
     RawPayloadRow,
     UsageRow,
+    table_of,
 )
 
 # ------------------------------------------------------------------------------------------------ facts
@@ -51,8 +52,8 @@ from connector.store.tables import (
 # Bulk reads and writes of facts and allocations go through the tables, below the ORM: rows as tuples
 # (SQLAlchemy Core to read, `store/bulk.py` to write), which is what makes a month of a million facts fit
 # in the nightly window.
-FACTS = FactRow.__table__
-ALLOCATIONS = AllocationRow.__table__
+FACTS = table_of(FactRow)
+ALLOCATIONS = table_of(AllocationRow)
 
 # What a fact row is written with, in this order; `is_current`, `run_id` and `pulled_at` are the same
 # for every row of a write (BulkInsert constants).
@@ -586,7 +587,7 @@ class BookmarkRepository:
 # ------------------------------------------------------------------------------------------------ usage
 
 
-USAGE = UsageRow.__table__
+USAGE = table_of(UsageRow)
 USAGE_COLUMNS = (
     *SOURCED_COLUMNS,
     "usage_date",
@@ -609,7 +610,7 @@ def usage_row_values(usage: Usage, version: int, raw_payload_id: int | None) -> 
     )
 
 
-def row_to_usage(row: UsageRow) -> Usage:
+def row_to_usage(row: UsageRow | Any) -> Usage:  # an ORM row, or a Core row with the same columns
     return Usage(
         entity=row.entity,
         provider=row.provider,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connector.store.records import StoreTotals
 from connector.store.tables import (
@@ -23,39 +23,39 @@ def store_totals(session: Session, ok_statuses: tuple[str, ...]) -> StoreTotals:
     runs = {
         (kind, entity or "", status): count
         for kind, entity, status, count in session.execute(
-            select(RunRow.kind, RunRow.entity, RunRow.status, func.count()).group_by(
-                RunRow.kind, RunRow.entity, RunRow.status
+            select(col(RunRow.kind), col(RunRow.entity), col(RunRow.status), func.count()).group_by(
+                col(RunRow.kind), col(RunRow.entity), col(RunRow.status)
             )
         )
     }
     journals = {
         (entity, ledger, status): count
         for entity, ledger, status, count in session.execute(
-            select(JournalRow.entity, JournalRow.ledger, JournalRow.status, func.count()).group_by(
-                JournalRow.entity, JournalRow.ledger, JournalRow.status
-            )
+            select(
+                col(JournalRow.entity), col(JournalRow.ledger), col(JournalRow.status), func.count()
+            ).group_by(col(JournalRow.entity), col(JournalRow.ledger), col(JournalRow.status))
         )
     }
     attempt_keys = (
-        JournalRow.entity,
-        JournalRow.ledger,
-        PostingAttemptRow.outcome,
-        PostingAttemptRow.error_class,
+        col(JournalRow.entity),
+        col(JournalRow.ledger),
+        col(PostingAttemptRow.outcome),
+        col(PostingAttemptRow.error_class),
     )
     attempts = {
         (entity, ledger, outcome, error or ""): count
         for entity, ledger, outcome, error, count in session.execute(
             select(*attempt_keys, func.count())
-            .join(JournalRow, JournalRow.id == PostingAttemptRow.journal_id)
+            .join(JournalRow, col(JournalRow.id) == col(PostingAttemptRow.journal_id))
             .group_by(*attempt_keys)
         )
     }
     facts: dict[str, int] = {}
     suspense: dict[str, Decimal] = {}
     rows = session.execute(
-        select(RunRow.entity, RunRow.status, RunRow.stats)
-        .where(RunRow.kind == "sync")
-        .order_by(RunRow.started_at)
+        select(col(RunRow.entity), col(RunRow.status), col(RunRow.stats))
+        .where(col(RunRow.kind) == "sync")
+        .order_by(col(RunRow.started_at))
     )
     for entity, status, stats in rows:
         facts[entity] = facts.get(entity, 0) + int((stats or {}).get("facts_pulled", 0))
@@ -64,9 +64,9 @@ def store_totals(session: Session, ok_statuses: tuple[str, ...]) -> StoreTotals:
     quarantined = {
         (kind, entity or ""): int(count or 0)
         for kind, entity, count in session.execute(
-            select(ImportRow.kind, ImportRow.entity, func.sum(ImportRow.rows_quarantined)).group_by(
-                ImportRow.kind, ImportRow.entity
-            )
+            select(
+                col(ImportRow.kind), col(ImportRow.entity), func.sum(col(ImportRow.rows_quarantined))
+            ).group_by(col(ImportRow.kind), col(ImportRow.entity))
         )
     }
     return StoreTotals(runs, journals, attempts, facts, quarantined, suspense)
