@@ -478,11 +478,11 @@ class LedgerSections(PydanticBaseSettingsSource):
         reader = sections_reader(tuple(models.items()))
         if isinstance(self.dotenv, DotEnvSettingsSource):
             read = reader(
-                _env_file=self.dotenv.env_file,  # type: ignore[call-arg]
+                _env_file=self.dotenv.env_file,
                 _env_file_encoding=self.dotenv.env_file_encoding,
             )
         else:
-            read = reader(_env_file=None)  # type: ignore[call-arg]
+            read = reader(_env_file=None)
         return {name: getattr(read, name) for name in models}
 
 

@@ -64,17 +64,14 @@ class CommitmentRepository:
         if journal_ids is not None:
             query = query.where(col(JournalRow.id).in_(list(journal_ids)))
         journals = list(self.session.execute(query).scalars())
-        lines: dict[int, list[JournalLineRow]] = {j.id: [] for j in journals}  # type: ignore[misc]
+        lines: dict[int, list[JournalLineRow]] = {j.id: [] for j in journals}
         line_query = select(JournalLineRow)
         if journal_ids is not None:
             line_query = line_query.where(col(JournalLineRow.journal_id).in_(list(lines)))
         for line in self.session.execute(line_query).scalars():
             if line.journal_id in lines:
                 lines[line.journal_id].append(line)
-        return {
-            (j.entity, j.key): (record_of(j, JournalRecord), digest(j, lines[j.id]))  # type: ignore[index]
-            for j in journals
-        }
+        return {(j.entity, j.key): (record_of(j, JournalRecord), digest(j, lines[j.id])) for j in journals}
 
     def committed(self) -> dict[tuple[str, str], tuple[int, JournalDigest]]:
         """(entity, key) → the event that last committed the journal, and its digest."""
@@ -85,7 +82,7 @@ class CommitmentRepository:
         for event in events.scalars():
             entity = event.data.get("entity", "")
             for key, data in event.data.get("journals", {}).items():
-                found[(entity, key)] = (event.id, JournalDigest.from_data(data))  # type: ignore[assignment]
+                found[(entity, key)] = (event.id, JournalDigest.from_data(data))
         return found
 
     def posted(self) -> dict[tuple[str, str], tuple[int, str]]:
@@ -96,5 +93,5 @@ class CommitmentRepository:
         for event in self.session.execute(query).scalars():
             data = event.data or {}
             if data.get("ledger_id") and data.get("outcome", "found") in ("created", "found"):
-                found[(entities.get(event.run_id, ""), data["key"])] = (event.id, data["ledger_id"])  # type: ignore[assignment]
+                found[(entities.get(event.run_id, ""), data["key"])] = (event.id, data["ledger_id"])
         return found

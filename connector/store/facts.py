@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Text, cast, func, select, update
 from sqlalchemy.engine import Connection
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connector.bulk_work import paused_gc
 from connector.domain.audit_chain import as_utc
@@ -477,16 +477,18 @@ class FactRepository:
         return [row[0], row[1]]
 
     def earliest_day(self, entity: str) -> date | None:
-        return self.session.exec(
-            select(func.min(FactRow.posting_date)).where(
-                FactRow.entity == entity, FactRow.is_current.is_(True)
+        return self.session.execute(
+            select(func.min(col(FactRow.posting_date))).where(
+                col(FactRow.entity) == entity, col(FactRow.is_current).is_(True)
             )
         ).scalar()
 
     def accounts(self, entity: str) -> set[tuple[str, str]]:
         """Every (provider, provider account) the entity has facts for, current or not."""
         rows = self.session.execute(
-            select(FactRow.provider, FactRow.provider_account).where(FactRow.entity == entity).distinct()
+            select(col(FactRow.provider), col(FactRow.provider_account))
+            .where(col(FactRow.entity) == entity)
+            .distinct()
         )
         return {(provider, account) for provider, account in rows}
 
@@ -494,13 +496,13 @@ class FactRepository:
         self, entity: str, provider: str, provider_account: str, first_day: date, last_day: date
     ) -> list[FactVersion]:
         """Every stored version (current and superseded) of an account's facts posted in a range of days."""
-        rows = self.session.exec(
+        rows = self.session.execute(
             select(FactRow).where(
-                FactRow.entity == entity,
-                FactRow.provider == provider,
-                FactRow.provider_account == provider_account,
-                FactRow.posting_date >= first_day,
-                FactRow.posting_date <= last_day,
+                col(FactRow.entity) == entity,
+                col(FactRow.provider) == provider,
+                col(FactRow.provider_account) == provider_account,
+                col(FactRow.posting_date) >= first_day,
+                col(FactRow.posting_date) <= last_day,
             )
         ).scalars()
         return [
@@ -517,8 +519,8 @@ class FactRepository:
         ]
 
     def history(self, natural_key: str) -> list[FactRecord]:
-        query = select(FactRow).where(FactRow.natural_key == natural_key).order_by(FactRow.version)
-        return [record_of(row, FactRecord) for row in self.session.exec(query).scalars()]
+        query = select(FactRow).where(col(FactRow.natural_key) == natural_key).order_by(col(FactRow.version))
+        return [record_of(row, FactRecord) for row in self.session.execute(query).scalars()]
 
     def get(self, fact_id: int) -> FactRecord | None:
         row = self.session.get(FactRow, fact_id)
@@ -580,7 +582,7 @@ class BookmarkRepository:
         self.session.add(row)
 
     def all(self) -> list[BookmarkRecord]:
-        rows = self.session.exec(select(BookmarkRow).order_by(BookmarkRow.source_id)).scalars()
+        rows = self.session.execute(select(BookmarkRow).order_by(col(BookmarkRow.source_id))).scalars()
         return [record_of(row, BookmarkRecord) for row in rows]
 
 
@@ -679,10 +681,10 @@ class UsageRepository:
     def current(
         self, entity: str, first_day: date | None = None, last_day: date | None = None
     ) -> list[Usage]:
-        query = select(UsageRow).where(UsageRow.entity == entity, UsageRow.is_current.is_(True))
+        query = select(UsageRow).where(col(UsageRow.entity) == entity, col(UsageRow.is_current).is_(True))
         if first_day:
-            query = query.where(UsageRow.usage_date >= first_day)
+            query = query.where(col(UsageRow.usage_date) >= first_day)
         if last_day:
-            query = query.where(UsageRow.usage_date <= last_day)
-        rows = self.session.exec(query.order_by(UsageRow.usage_date, UsageRow.id)).scalars()
+            query = query.where(col(UsageRow.usage_date) <= last_day)
+        rows = self.session.execute(query.order_by(col(UsageRow.usage_date), col(UsageRow.id))).scalars()
         return [row_to_usage(row) for row in rows]

@@ -185,7 +185,7 @@ async def mappings_save(ctx: Ctx) -> Response:
     candidate = await ctx.run(
         edits.save_mapping,
         ctx.app,
-        text=ctx.form.get("text") if ctx.form else "",  # type: ignore[arg-type]  # as typed: no strip
+        text=ctx.form.get("text") if ctx.form else "",  # as typed: no strip
         base_hash=ctx.field("base_hash"),
         author=ctx.user.username,
     )
@@ -270,7 +270,7 @@ async def policies_save(ctx: Ctx) -> Response:
     await ctx.run(
         edits.save_policies,
         ctx.app,
-        text=ctx.form.get("text") if ctx.form else "",  # type: ignore[arg-type]
+        text=ctx.form.get("text") if ctx.form else "",
         base_hash=ctx.field("base_hash"),
         author=ctx.user.username,
     )
