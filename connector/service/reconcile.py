@@ -38,7 +38,7 @@ from connector.ledgers.port import Ledger, LedgerJournal
 from connector.service.books import role_targets
 from connector.service.mappings import mapping_history
 from connector.service.policies import policy_history
-from connector.service.runs import Clock, RunRecorder, exclusive
+from connector.service.runs import Clock, RunContext, RunRecorder, exclusive
 from connector.store.port import Store, UnitOfWork
 from connector.store.records import InvoiceRecord, StoredJournal
 
@@ -313,16 +313,7 @@ def _store(store: Store, results: list[ReconResult], recorder: RunRecorder, cloc
 # ------------------------------------------------------------------------------------- a reconcile run
 
 
-class ReconcileContext(Protocol):
-    @property
-    def store(self) -> Store: ...
-
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def actor(self) -> str: ...
-
+class ReconcileContext(RunContext, Protocol):
     def mapping(self) -> tuple[MappingSet, str]: ...
 
     def ledger(self, entity: str) -> Ledger: ...

@@ -29,23 +29,13 @@ from connector.service.policies import (
 )
 from connector.service.post import PostReport, post_pending
 from connector.service.pull import SourcePull, last_complete_day, pull_source, window_for
-from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter, exclusive
+from connector.service.runs import Reporter, RunContext, RunRecorder, SilentReporter, exclusive
 from connector.sources.base import Source
-from connector.store.port import Store
 from connector.tracing import span
 
 
-class SyncContext(Protocol):
+class SyncContext(RunContext, Protocol):
     """What a sync needs from the composition root."""
-
-    @property
-    def store(self) -> Store: ...
-
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def actor(self) -> str: ...
 
     def mapping(self) -> tuple[MappingSet, str]: ...
 
