@@ -17,6 +17,7 @@ from typing import Any
 
 from connector.domain.alerts import Alert
 from connector.domain.console import AuditEvent, RunSummary
+from connector.domain.errors import BusyError
 from connector.store.records import (
     AlertRecord,
     AllocationRecord,
@@ -298,12 +299,18 @@ class FakeStore:
 
     uow: FakeUnitOfWork = field(default_factory=FakeUnitOfWork)
     locked: set[str] = field(default_factory=set)
+    held_elsewhere: dict[str, str] = field(default_factory=dict)  # entity → the other process's run
 
     def unit_of_work(self) -> FakeUnitOfWork:
         return self.uow
 
     @contextmanager
     def entity_lock(self, entity: str) -> Iterator[bool]:
+        if entity in self.held_elsewhere:  # as store/locks.py says it
+            raise BusyError(
+                f"entity {entity} is busy: {self.held_elsewhere[entity]} holds its lock",
+                fix="wait for it to finish",
+            )
         self.locked.add(entity)
         try:
             yield True

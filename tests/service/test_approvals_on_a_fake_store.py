@@ -13,10 +13,11 @@ from decimal import Decimal
 import pytest
 
 from connector.domain.console import AuditEvent
-from connector.domain.errors import InputError
+from connector.domain.errors import BusyError, InputError
 from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerTarget
 from connector.service.approvals import approve, approve_journal
 from connector.service.audit import verify_books
+from connector.service.runs import RunRecorder
 from connector.store.records import JournalDigest, JournalRecord, RunRecord, StoredJournal
 from tests.fake_store import FakeStore
 
@@ -200,3 +201,38 @@ def _spy(method, before):
         return method(*args, **kwargs)
 
     return spied
+
+
+# ------------------------------------------------------------------------------------------ the runs
+
+
+def test_a_run_that_raises_is_recorded_failed_with_its_reason_and_the_error_goes_on():
+    store = FakeStore()
+    recorder = RunRecorder(
+        store, lambda: NOW, actor="cron", kind="import", entity=ENTITY, params={"file": "x"}
+    )
+    with pytest.raises(InputError), recorder.failed_on_error():
+        raise InputError("x.csv:7: amount 'abc' is not a number", fix="write a decimal amount")
+
+    run = store.uow.runs.get(recorder.run_id)
+    assert run is not None
+    assert (run.status, run.kind, run.params) == ("failed", "import", {"file": "x"})
+    assert run.reason is not None
+    assert run.reason.startswith("x.csv:7: amount 'abc' is not a number")
+    started, finished = store.uow.events.appended
+    assert (started["kind"], finished["kind"], finished["level"]) == ("run.started", "run.finished", "error")
+    assert finished["data"]["status"] == "failed"
+
+
+def test_a_busy_entity_is_recorded_as_a_skip_and_nothing_is_approved():
+    store = books(stored(1, "TB-AC-261031-001", 31))
+    store.held_elsewhere[ENTITY] = "run sync-7 (sync, started 02:30 UTC by cron)"
+
+    with pytest.raises(BusyError, match="entity acme-us is busy"):
+        approve_journal(store, lambda: NOW, entity=ENTITY, key="TB-AC-261031-001", approver="ana")
+
+    [skipped] = store.uow.events.appended
+    assert skipped["kind"] == "run.skipped"
+    assert skipped["data"]["kind"] == "approve"
+    assert "sync-7" in skipped["data"]["reason"]  # who holds it
+    assert [s.status for s in store.uow.outbox.stored] == ["held"]
