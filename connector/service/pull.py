@@ -39,6 +39,7 @@ class SourcePull:
     quarantined: int = 0
     usage: ReplaceResult = field(default_factory=ReplaceResult)
     warnings: list[str] = field(default_factory=list)
+    stats: list[dict[str, Any]] = field(default_factory=list)  # what each warehouse query cost
 
 
 def window_for(
@@ -110,6 +111,14 @@ def pull_source(
     pulled.replaced, pulled.usage = replaced, usage
     for warning in pulled.warnings:
         recorder.event("pull.warning", warning, level="warning", data={"source": source.name})
+    for stats in pulled.stats:
+        scanned = stats.get("bytes_scanned")
+        recorder.event(
+            "pull.query",
+            f"{source.name}: {stats.get('query', 'query')} on {stats.get('engine', '')}"
+            + (f" scanned {scanned:,} bytes" if isinstance(scanned, int) else ""),
+            data=stats,
+        )
     recorder.event(
         "pull.finished",
         f"{source.name}: {pulled.facts} facts ({replaced.inserted} new, {replaced.restated} restated, "
@@ -137,6 +146,7 @@ def _stage_window(
     progress = lambda done, label: reporter.progress(label, done)  # noqa: E731
     for chunk in pull_chunks(source, window, progress):
         pulled.received += chunk.received
+        pulled.stats += chunk.stats  # a refused window's queries cost all the same: kept for the event
         if chunk.errors:
             # the problems' own fixes are listed with them (`problems`); the message states each once, so
             # a reader sees one "Fix:" per problem and one for the run

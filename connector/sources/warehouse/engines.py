@@ -1,0 +1,335 @@
+"""The engines a warehouse source runs its query on, each behind one method: `run(sql, label) → Answer`.
+
+Every engine answers with rows of text or exact values (Decimal, int, bool, str; never a float for money)
+and the query's statistics, and fails with the tokenbooks error that says how to recover:
+
+- `ConfigError`: credentials, permissions, a table or workgroup that does not exist — the fix is named;
+- `RateLimited` / `Retriable`: throttling, an engine busy or unreachable — retried by the source's one
+  `RetryPolicy` (the clients' own retries are off);
+- `InputError`: the query failed — the engine's own message and which query, never a secret.
+
+Each engine's client library is imported only when that engine is used.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from connector.domain.errors import ConfigError, InputError, RateLimited, Retriable
+
+FETCH_ROWS = 10_000
+QUERY_FIX = "check the table and its columns (docs/warehouses.md lists what each flavour reads); the next run retries"
+
+
+@dataclass
+class Answer:
+    rows: list[tuple]
+    stats: dict[str, Any] = field(default_factory=dict)  # bytes_scanned, job id … (the run's events)
+
+
+class WarehouseEngine(Protocol):
+    kind: str  # bigquery | athena | snowflake | duckdb
+    dialect: str  # sqlglot's name for its SQL
+
+    def run(self, sql: str, label: str) -> Answer: ...
+
+
+# ------------------------------------------------------------------------------------------------ DuckDB
+
+
+class DuckDBWarehouse:
+    """DuckDB as a warehouse: a database file, or `read_parquet('s3://…')` views set up by `setup` SQL."""
+
+    kind = "duckdb"
+    dialect = "duckdb"
+
+    def __init__(self, database: str = ":memory:", setup: tuple[str, ...] = (), connection: Any = None) -> None:
+        self.database, self.setup, self._connection = database, setup, connection
+
+    def _connect(self) -> Any:
+        if self._connection is None:
+            import duckdb
+
+            try:
+                self._connection = duckdb.connect(self.database, read_only=self.database != ":memory:")
+                self._connection.execute("SET TimeZone = 'UTC'")
+                for statement in self.setup:
+                    self._connection.execute(statement)
+            except duckdb.Error as exc:
+                self._connection = None
+                raise ConfigError(
+                    f"DuckDB cannot open {self.database}: {str(exc).splitlines()[0]}",
+                    fix="check TOKENBOOKS_WAREHOUSE__<NAME>__DATABASE and __SETUP",
+                ) from None
+        return self._connection
+
+    def run(self, sql: str, label: str) -> Answer:
+        import duckdb
+
+        try:
+            cursor = self._connect().execute(sql)
+            rows: list[tuple] = []
+            while chunk := cursor.fetchmany(FETCH_ROWS):
+                rows += chunk
+        except duckdb.Error as exc:
+            raise InputError(f"{label} failed on DuckDB: {str(exc).splitlines()[0]}", fix=QUERY_FIX) from None
+        return Answer(rows)
+
+
+# ---------------------------------------------------------------------------------------------- BigQuery
+
+# https://cloud.google.com/bigquery/docs/error-messages: the `reason` of each error, by how to recover
+BIGQUERY_THROTTLED = {"rateLimitExceeded", "quotaExceeded", "jobRateLimitExceeded"}
+BIGQUERY_BUSY = {"backendError", "internalError"}
+BIGQUERY_ACCESS = {"accessDenied", "notFound", "billingNotEnabled", "authError"}
+
+
+class BigQueryEngine:
+    """google-cloud-bigquery: `jobs.insert`, then `jobs.get` / `jobs.getQueryResults` (paged by pageToken).
+
+    The client's own retries (request and job) are off: retries happen in the source's RetryPolicy.
+    Rows come typed by the result schema: BIGNUMERIC sums as Decimal, INT64 as int, BOOL as bool."""
+
+    kind = "bigquery"
+    dialect = "bigquery"
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        location: str | None = None,
+        page_size: int = FETCH_ROWS,
+        maximum_bytes_billed: int | None = None,
+        timeout: float = 300.0,  # float ok: seconds
+    ) -> None:
+        self.client, self.location, self.page_size = client, location, page_size
+        self.maximum_bytes_billed, self.timeout = maximum_bytes_billed, timeout
+
+    def run(self, sql: str, label: str) -> Answer:
+        from google.api_core import exceptions as google
+        from google.auth import exceptions as auth
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(
+            use_legacy_sql=False,
+            maximum_bytes_billed=self.maximum_bytes_billed,
+            labels={"tool": "tokenbooks"},
+        )
+        job = None
+        try:
+            job = self.client.query(sql, job_config=config, location=self.location, retry=None, job_retry=None)
+            result = job.result(page_size=self.page_size, retry=None, job_retry=None, timeout=self.timeout)
+            rows = [tuple(row.values()) for row in result]
+        except auth.GoogleAuthError as exc:
+            raise ConfigError(
+                f"{label}: BigQuery refused the credentials ({type(exc).__name__})",
+                fix="check TOKENBOOKS_WAREHOUSE__<NAME>__CREDENTIALS_JSON (a service account key) and its project",
+            ) from None
+        except google.GoogleAPICallError as exc:
+            raise _bigquery_error(exc, label) from None
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            raise Retriable(f"{label}: BigQuery could not be reached ({type(exc).__name__})") from None
+        stats: dict[str, Any] = {"job_id": job.job_id}
+        if job.total_bytes_processed is not None:
+            stats["bytes_scanned"] = int(job.total_bytes_processed)
+        if job.total_bytes_billed is not None:
+            stats["bytes_billed"] = int(job.total_bytes_billed)
+        return Answer(rows, stats)
+
+
+def _bigquery_error(exc: Any, label: str) -> Exception:
+    """A BigQuery error (`{"error": {"code", "message", "errors": [{"reason", "message"}]}}`, or a job's
+    `status.errorResult`) as the error that says how to recover."""
+    reasons = {e.get("reason") for e in (getattr(exc, "errors", None) or []) if isinstance(e, dict)}
+    message = getattr(exc, "message", None) or str(exc)
+    what = f"{label} failed on BigQuery: {message}"
+    if reasons & BIGQUERY_THROTTLED or getattr(exc, "code", None) == 429:
+        return RateLimited(what)
+    if reasons & BIGQUERY_BUSY or (getattr(exc, "code", None) or 0) >= 500:
+        return Retriable(what)
+    if reasons & BIGQUERY_ACCESS or getattr(exc, "code", None) in (401, 403):
+        return ConfigError(
+            what,
+            fix="grant the service account roles/bigquery.jobUser on the project and roles/bigquery.dataViewer "
+            "on the export's dataset, and check TOKENBOOKS_WAREHOUSE__<NAME>__TABLE",
+        )
+    return InputError(what, fix=QUERY_FIX)
+
+
+# ------------------------------------------------------------------------------------------------ Athena
+
+ATHENA_THROTTLED = {"ThrottlingException", "TooManyRequestsException", "LimitExceededException"}
+ATHENA_ACCESS = {"AccessDeniedException", "UnrecognizedClientException", "InvalidRequestException"}
+
+
+class AthenaEngine:
+    """boto3 `athena`: StartQueryExecution, GetQueryExecution polled until SUCCEEDED (QUEUED, RUNNING;
+    FAILED/CANCELLED carry `StateChangeReason`), GetQueryResults paged by NextToken. Every value comes as
+    text (`VarCharValue`), the header row first. Shapes:
+    https://docs.aws.amazon.com/athena/latest/APIReference/API_GetQueryResults.html"""
+
+    kind = "athena"
+    dialect = "athena"
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        workgroup: str = "primary",
+        output_location: str | None = None,
+        database: str | None = None,
+        poll_seconds: float = 1.0,  # float ok: seconds
+        timeout: float = 900.0,  # float ok: seconds
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client, self.workgroup, self.output_location = client, workgroup, output_location
+        self.database, self.poll_seconds, self.timeout, self.sleep = database, poll_seconds, timeout, sleep
+
+    def run(self, sql: str, label: str) -> Answer:
+        request: dict[str, Any] = {"QueryString": sql, "WorkGroup": self.workgroup}
+        if self.output_location:
+            request["ResultConfiguration"] = {"OutputLocation": self.output_location}
+        if self.database:
+            request["QueryExecutionContext"] = {"Database": self.database}
+        query_id = self._call("StartQueryExecution", label, **request)["QueryExecutionId"]
+        execution = self._wait(query_id, label)
+        rows: list[tuple] = []
+        token: str | None = None
+        first = True
+        while True:
+            params: dict[str, Any] = {"QueryExecutionId": query_id, "MaxResults": 1000}
+            if token:
+                params["NextToken"] = token
+            page = self._call("GetQueryResults", label, **params)
+            data = page["ResultSet"]["Rows"]
+            if first:
+                data = data[1:]  # the first page starts with the column names
+                first = False
+            rows += [tuple(cell.get("VarCharValue") for cell in row["Data"]) for row in data]
+            token = page.get("NextToken")
+            if not token:
+                break
+        statistics = execution.get("Statistics", {})
+        stats = {"query_execution_id": query_id}
+        if "DataScannedInBytes" in statistics:
+            stats["bytes_scanned"] = int(statistics["DataScannedInBytes"])
+        return Answer(rows, stats)
+
+    def _wait(self, query_id: str, label: str) -> dict[str, Any]:
+        waited = 0.0  # float ok: seconds
+        while True:
+            execution = self._call("GetQueryExecution", label, QueryExecutionId=query_id)["QueryExecution"]
+            status = execution["Status"]
+            state = status["State"]
+            if state == "SUCCEEDED":
+                return execution
+            if state in ("FAILED", "CANCELLED"):
+                reason = status.get("StateChangeReason", "no reason given")
+                error = status.get("AthenaError", {})
+                what = f"{label} {state.lower()} on Athena (query {query_id}): {reason}"
+                if error.get("ErrorCategory") == 1 or error.get("Retryable"):  # 1: SYSTEM, Athena's side
+                    raise Retriable(what)
+                if "Insufficient permissions" in reason or "Access Denied" in reason:
+                    raise ConfigError(what, fix=ATHENA_FIX)
+                raise InputError(what, fix=QUERY_FIX)
+            if waited >= self.timeout:
+                self._call("StopQueryExecution", label, QueryExecutionId=query_id)
+                raise Retriable(f"{label}: Athena query {query_id} still {state} after {waited:g}s; stopped")
+            self.sleep(self.poll_seconds)
+            waited += self.poll_seconds
+
+    def _call(self, operation: str, label: str, **params: Any) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+
+        method = getattr(self.client, _snake(operation))
+        try:
+            return method(**params)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code, message = error.get("Code", ""), error.get("Message", "")
+            what = f"{label}: Athena {operation} failed: {code}: {message}"
+            if code in ATHENA_THROTTLED:
+                raise RateLimited(what) from None
+            if code in ATHENA_ACCESS:
+                raise ConfigError(what, fix=ATHENA_FIX) from None
+            raise InputError(what, fix=QUERY_FIX) from None
+        except (NoCredentialsError, PartialCredentialsError) as exc:
+            raise ConfigError(f"{label}: no usable AWS credentials for Athena ({exc})", fix=ATHENA_FIX) from None
+        except BotoCoreError as exc:
+            raise Retriable(f"{label}: Athena could not be reached ({type(exc).__name__})") from None
+
+
+ATHENA_FIX = (
+    "set TOKENBOOKS_WAREHOUSE__<NAME>__ACCESS_KEY_ID and __SECRET_ACCESS_KEY (or a role) allowed "
+    "athena:StartQueryExecution/GetQueryExecution/GetQueryResults on the workgroup, glue:GetTable/GetPartitions "
+    "on the table, s3:GetObject/ListBucket on the export and s3:PutObject on the results location"
+)
+
+
+def _snake(operation: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
+
+
+# --------------------------------------------------------------------------------------------- Snowflake
+
+# https://docs.snowflake.com/en/developer-guide/python-connector/python-connector-api#label-python-connector-exceptions
+SNOWFLAKE_AUTH_ERRNOS = {250001, 390100, 390144, 390318}  # cannot connect / incorrect credentials / JWT / SSO
+SNOWFLAKE_ACCESS_SQLSTATES = {"02000", "42501"}  # object does not exist / not authorized
+SNOWFLAKE_THROTTLED_ERRNOS = {0o00625, 390117}  # statement queued too long / too many connections
+
+
+class SnowflakeEngine:
+    """snowflake-connector-python, through DB-API (PEP 249): `cursor.execute`, rows in `fetchmany` batches.
+    NUMBER(38, s) comes as Decimal (the connector's default for a scale > 0), counts as int."""
+
+    kind = "snowflake"
+    dialect = "snowflake"
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self.connect = connect
+        self._connection: Any = None
+
+    def run(self, sql: str, label: str) -> Answer:
+        from snowflake.connector import errors
+
+        try:
+            if self._connection is None:
+                self._connection = self.connect()
+            cursor = self._connection.cursor()
+            try:
+                cursor.execute(sql)
+                rows: list[tuple] = []
+                while chunk := cursor.fetchmany(FETCH_ROWS):
+                    rows += [tuple(row) for row in chunk]
+                query_id = getattr(cursor, "sfqid", None)
+            finally:
+                cursor.close()
+        except errors.Error as exc:
+            raise _snowflake_error(exc, label) from None
+        return Answer(rows, {"query_id": query_id} if query_id else {})
+
+
+def _snowflake_error(exc: Any, label: str) -> Exception:
+    errno, sqlstate = getattr(exc, "errno", None), getattr(exc, "sqlstate", None)
+    message = getattr(exc, "raw_msg", None) or getattr(exc, "msg", None) or str(exc)
+    what = f"{label} failed on Snowflake ({errno or 'no errno'}, SQLSTATE {sqlstate or '-'}): {message}"
+    from snowflake.connector import errors
+
+    if errno in SNOWFLAKE_THROTTLED_ERRNOS:
+        return RateLimited(what)
+    if errno in SNOWFLAKE_AUTH_ERRNOS or isinstance(exc, errors.DatabaseError) and sqlstate == "08001":
+        return ConfigError(what, fix=SNOWFLAKE_FIX)
+    if sqlstate in SNOWFLAKE_ACCESS_SQLSTATES:
+        return ConfigError(what, fix=SNOWFLAKE_FIX)
+    if isinstance(exc, errors.OperationalError | errors.InterfaceError):
+        return Retriable(what)
+    return InputError(what, fix=QUERY_FIX)
+
+
+SNOWFLAKE_FIX = (
+    "check TOKENBOOKS_WAREHOUSE__<NAME>__ACCOUNT, __USER and __PASSWORD (or __PRIVATE_KEY), and grant its role "
+    "USAGE on the warehouse, database and schema and SELECT on the table"
+)

@@ -1,0 +1,80 @@
+"""A warehouse table pulled nightly (DuckDB as the engine): the window in SQL, the same facts as the FOCUS
+importer over the same rows, refusals, and the pull service's bookmark, lag and events."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlglot
+
+from connector.domain.errors import ConfigError, InputError
+from connector.sources.base import Window
+from connector.sources.warehouse.engines import DuckDBWarehouse
+from connector.sources.warehouse.nightly import Dataset
+from tests.sources.builders import focus_row
+from tests.sources.warehouse_support import (
+    ACCOUNT,
+    WINDOW,
+    random_rows,
+    reference_facts,
+    same_money,
+    source_on,
+    warehouse_table,
+)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_window_gives_the_facts_the_importer_gives_for_the_same_rows(tmp_path: Path, seed: int) -> None:
+    rows = random_rows(seed)
+    source = source_on(DuckDBWarehouse(connection=warehouse_table(rows, tmp_path)))
+    pulled = source.pull(WINDOW)
+    assert pulled.errors == []
+    same_money(pulled.facts, reference_facts(rows, tmp_path))
+    assert {f.source for f in pulled.facts} == {"warehouse.billing"}
+    assert {f.provider_account for f in pulled.facts} == {ACCOUNT}
+    assert {f.charge_date for f in pulled.facts} <= {WINDOW.first_day, date(2026, 11, 3), WINDOW.last_day}
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "bigquery", "athena", "snowflake"])
+def test_the_window_account_and_partitions_are_in_the_sql(dialect: str) -> None:
+    engine = DuckDBWarehouse()
+    engine.dialect = dialect  # type: ignore[misc]
+    source = source_on(engine, partition_column="billing_period")
+    buckets, review = source.queries(Window(date(2026, 10, 30), date(2026, 11, 2)))
+    for sql in (buckets, review):
+        sqlglot.parse_one(sql, read=dialect)
+        assert "'123456789012'" in sql
+        assert "IN ('2026-10', '2026-11')" in sql  # the partitions the window touches, and only those
+        assert "FLOAT" not in sql.upper() and "DOUBLE" not in sql.upper()
+    moment = {
+        "bigquery": "TIMESTAMP('2026-10-30 00:00:00+00')",
+    }.get(dialect, "CAST('2026-10-30 00:00:00' AS TIMESTAMP)")
+    assert moment in buckets
+    assert "'2026-11-03 00:00:00" in buckets  # the end is exclusive: the day after the window
+
+
+def test_a_bad_row_refuses_the_window_naming_it(tmp_path: Path) -> None:
+    rows = [focus_row("1.25", day=date(2026, 11, 2)), focus_row("2.5", day=date(2026, 11, 2), BillingCurrency="XX")]
+    source = source_on(DuckDBWarehouse(connection=warehouse_table(rows, tmp_path)))
+    pulled = source.pull(WINDOW)
+    assert pulled.facts == []
+    [problem] = pulled.errors
+    assert problem.source == "warehouse.billing"
+    assert problem.field == "BillingCurrency"
+    assert "row " in problem.location
+
+
+def test_a_failed_query_names_the_query_and_the_engine_message(tmp_path: Path) -> None:
+    source = source_on(DuckDBWarehouse(connection=warehouse_table([focus_row()], tmp_path)))
+    source.dataset = Dataset("billing.no_such_table")
+    with pytest.raises(InputError) as raised:
+        source.pull(WINDOW)
+    assert "warehouse.billing bucket query failed on DuckDB" in str(raised.value)
+    assert "no_such_table" in str(raised.value)
+
+
+def test_an_unknown_flavour_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="focus-1.0, focus-1.1, focus-1.2, cur-2.0"):
+        Dataset("t", flavour="focus-2.0")
