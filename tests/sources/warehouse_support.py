@@ -99,6 +99,8 @@ def run_received(connection: duckdb.DuckDBPyConnection, sql: str, dialect: str) 
     """Run SQL received in `dialect` on the DuckDB table: (column names, rows)."""
     if dialect == "snowflake":  # sqlglot cannot carry Snowflake's quoted format literals to DuckDB
         sql = SNOWFLAKE_ISO.sub(r"STRFTIME(\1, '%Y-%m-%dT%H:%M:%SZ')", sql)
+    if dialect == "bigquery":  # BIGNUMERIC holds 38 fraction digits; sqlglot would give DuckDB 5
+        sql = sql.replace("AS BIGNUMERIC)", "AS BIGNUMERIC(38, 10))")
     text = sqlglot.transpile(sql, read=dialect, write="duckdb")[0]
     cursor = connection.execute(text)
     names = [d[0] for d in cursor.description]
