@@ -107,7 +107,8 @@ def test_a_nightly_window_gives_the_facts_the_importer_gives_paged(tmp_path: Pat
     assert pulled.errors == []
     same_money(pulled.facts, reference_facts(rows, tmp_path))
     [stats] = pulled.stats
-    assert stats["bytes_scanned"] == SCANNED and stats["query_execution_id"] == "q-1"
+    assert stats["bytes_scanned"] == SCANNED
+    assert stats["query_execution_id"] == "q-1"
 
 
 @pytest.mark.parametrize("code", ["ThrottlingException", "TooManyRequestsException"])
@@ -118,7 +119,9 @@ def test_a_throttled_call_is_retried_by_the_one_retry_policy(tmp_path: Path, cod
     source = source_on(engine(athena), attempts=2)
     sql, _review = source.queries(WINDOW)
     with Stubber(athena) as stub:
-        stub.add_client_error("start_query_execution", service_error_code=code, service_message="Rate exceeded")
+        stub.add_client_error(
+            "start_query_execution", service_error_code=code, service_message="Rate exceeded"
+        )
         expect_query(stub, connection, sql, "q-2")
         pulled = source.pull(WINDOW)
         stub.assert_no_pending_responses()
@@ -155,7 +158,9 @@ def test_access_denied_names_the_permissions(tmp_path: Path) -> None:
     athena = client()
     with Stubber(athena) as stub:
         stub.add_client_error(
-            "start_query_execution", service_error_code="AccessDeniedException", service_message="not authorized"
+            "start_query_execution",
+            service_error_code="AccessDeniedException",
+            service_message="not authorized",
         )
         with pytest.raises(ConfigError) as raised:
             source_on(engine(athena)).pull(WINDOW)

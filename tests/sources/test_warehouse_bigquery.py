@@ -98,7 +98,11 @@ class FakeBigQuery:
             "jobReference": self.jobs[job_id]["jobReference"],
             "jobComplete": True,
             "totalRows": str(len(rows)),
-            "schema": {"fields": [{"name": n, "type": _type(rows, i), "mode": "NULLABLE"} for i, n in enumerate(names)]},
+            "schema": {
+                "fields": [
+                    {"name": n, "type": _type(rows, i), "mode": "NULLABLE"} for i, n in enumerate(names)
+                ]
+            },
             "rows": [{"f": [{"v": _text(value)} for value in row]} for row in page],
         }
         if start + size < len(rows) and size:
@@ -143,22 +147,29 @@ def test_a_nightly_window_gives_the_facts_the_importer_gives_paged(tmp_path: Pat
     pulled = source_on(engine()).pull(WINDOW)
     assert pulled.errors == []
     same_money(pulled.facts, reference_facts(rows, tmp_path))
-    assert "BIGNUMERIC" in fake.inserts[0] and "FROM billing.focus_export" in fake.inserts[0]
+    assert "BIGNUMERIC" in fake.inserts[0]
+    assert "FROM billing.focus_export" in fake.inserts[0]
     assert len([t for t in fake.page_tokens if t]) >= 2  # the groups came over several pages
     [stats] = pulled.stats
-    assert stats["bytes_scanned"] == SCANNED and stats["engine"] == "bigquery"
+    assert stats["bytes_scanned"] == SCANNED
+    assert stats["engine"] == "bigquery"
 
 
 @pytest.mark.parametrize(
-    "status,reason",
+    ("status", "reason"),
     [(403, "rateLimitExceeded"), (429, "rateLimitExceeded"), (500, "backendError")],
 )
-def test_a_throttled_insert_is_retried_by_the_one_retry_policy(tmp_path: Path, mocked, status, reason) -> None:
+def test_a_throttled_insert_is_retried_by_the_one_retry_policy(
+    tmp_path: Path, mocked, status, reason
+) -> None:
     rows = random_rows(12, count=30)
     fake = FakeBigQuery(warehouse_table(rows, tmp_path))
-    error = {"code": status, "message": "Exceeded rate limits: too many api requests per user per method",
-             "errors": [{"reason": reason, "message": "Exceeded rate limits", "domain": "usageLimits"}],
-             "status": "RESOURCE_EXHAUSTED"}
+    error = {
+        "code": status,
+        "message": "Exceeded rate limits: too many api requests per user per method",
+        "errors": [{"reason": reason, "message": "Exceeded rate limits", "domain": "usageLimits"}],
+        "status": "RESOURCE_EXHAUSTED",
+    }
     fake.failures = [(status, {"error": error})]
     fake.install(mocked)
     pulled = source_on(engine(), attempts=2).pull(WINDOW)
@@ -169,8 +180,11 @@ def test_a_throttled_insert_is_retried_by_the_one_retry_policy(tmp_path: Path, m
 
 def test_a_failed_job_says_what_bigquery_said(tmp_path: Path, mocked) -> None:
     fake = FakeBigQuery(warehouse_table(random_rows(13, count=10), tmp_path))
-    fake.job_error = {"reason": "invalidQuery", "location": "query",
-                      "message": "Unrecognized name: BilledCost at [4:5]"}
+    fake.job_error = {
+        "reason": "invalidQuery",
+        "location": "query",
+        "message": "Unrecognized name: BilledCost at [4:5]",
+    }
     fake.install(mocked)
     with pytest.raises(InputError) as raised:
         source_on(engine()).pull(WINDOW)

@@ -47,7 +47,8 @@ def test_the_window_account_and_partitions_are_in_the_sql(dialect: str) -> None:
         sqlglot.parse_one(sql, read=dialect)
         assert "'123456789012'" in sql
         assert "IN ('2026-10', '2026-11')" in sql  # the partitions the window touches, and only those
-        assert "FLOAT" not in sql.upper() and "DOUBLE" not in sql.upper()
+        assert "FLOAT" not in sql.upper()
+        assert "DOUBLE" not in sql.upper()
     moment = {
         "bigquery": "TIMESTAMP('2026-10-30 00:00:00+00')",
     }.get(dialect, "CAST('2026-10-30 00:00:00' AS TIMESTAMP)")
@@ -56,7 +57,10 @@ def test_the_window_account_and_partitions_are_in_the_sql(dialect: str) -> None:
 
 
 def test_a_bad_row_refuses_the_window_naming_it(tmp_path: Path) -> None:
-    rows = [focus_row("1.25", day=date(2026, 11, 2)), focus_row("2.5", day=date(2026, 11, 2), BillingCurrency="XX")]
+    rows = [
+        focus_row("1.25", day=date(2026, 11, 2)),
+        focus_row("2.5", day=date(2026, 11, 2), BillingCurrency="XX"),
+    ]
     source = source_on(DuckDBWarehouse(connection=warehouse_table(rows, tmp_path)))
     pulled = source.pull(WINDOW)
     assert pulled.facts == []
@@ -76,5 +80,5 @@ def test_a_failed_query_names_the_query_and_the_engine_message(tmp_path: Path) -
 
 
 def test_an_unknown_flavour_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="focus-1.0, focus-1.1, focus-1.2, cur-2.0"):
+    with pytest.raises(ConfigError, match=r"focus-1\.0, focus-1\.1, focus-1\.2, cur-2\.0"):
         Dataset("t", flavour="focus-2.0")

@@ -23,7 +23,13 @@ from connector.sources.base import Window
 from connector.sources.focus import FocusOptions
 from connector.sources.warehouse.engines import WarehouseEngine
 from connector.sources.warehouse.focus_duckdb import read_focus_duckdb
-from connector.sources.warehouse.nightly import AMOUNT_COLUMNS, COLUMNS, TIMESTAMP_COLUMNS, Dataset, WarehouseSource
+from connector.sources.warehouse.nightly import (
+    AMOUNT_COLUMNS,
+    COLUMNS,
+    TIMESTAMP_COLUMNS,
+    Dataset,
+    WarehouseSource,
+)
 from tests.sources.builders import focus_csv, focus_row
 
 ACCOUNT = "123456789012"

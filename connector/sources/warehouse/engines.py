@@ -21,7 +21,9 @@ from typing import Any, Protocol
 from connector.domain.errors import ConfigError, InputError, RateLimited, Retriable
 
 FETCH_ROWS = 10_000
-QUERY_FIX = "check the table and its columns (docs/warehouses.md lists what each flavour reads); the next run retries"
+QUERY_FIX = (
+    "check the table and its columns (docs/warehouses.md lists what each flavour reads); the next run retries"
+)
 
 
 @dataclass
@@ -46,7 +48,9 @@ class DuckDBWarehouse:
     kind = "duckdb"
     dialect = "duckdb"
 
-    def __init__(self, database: str = ":memory:", setup: tuple[str, ...] = (), connection: Any = None) -> None:
+    def __init__(
+        self, database: str = ":memory:", setup: tuple[str, ...] = (), connection: Any = None
+    ) -> None:
         self.database, self.setup, self._connection = database, setup, connection
 
     def _connect(self) -> Any:
@@ -120,7 +124,9 @@ class BigQueryEngine:
         )
         job = None
         try:
-            job = self.client.query(sql, job_config=config, location=self.location, retry=None, job_retry=None)
+            job = self.client.query(
+                sql, job_config=config, location=self.location, retry=None, job_retry=None
+            )
             result = job.result(page_size=self.page_size, retry=None, job_retry=None, timeout=self.timeout)
             rows = [tuple(row.values()) for row in result]
         except auth.GoogleAuthError as exc:
@@ -242,7 +248,12 @@ class AthenaEngine:
             waited += self.poll_seconds
 
     def _call(self, operation: str, label: str, **params: Any) -> dict[str, Any]:
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            NoCredentialsError,
+            PartialCredentialsError,
+        )
 
         method = getattr(self.client, _snake(operation))
         try:
@@ -257,7 +268,9 @@ class AthenaEngine:
                 raise ConfigError(what, fix=ATHENA_FIX) from None
             raise InputError(what, fix=QUERY_FIX) from None
         except (NoCredentialsError, PartialCredentialsError) as exc:
-            raise ConfigError(f"{label}: no usable AWS credentials for Athena ({exc})", fix=ATHENA_FIX) from None
+            raise ConfigError(
+                f"{label}: no usable AWS credentials for Athena ({exc})", fix=ATHENA_FIX
+            ) from None
         except BotoCoreError as exc:
             raise Retriable(f"{label}: Athena could not be reached ({type(exc).__name__})") from None
 
@@ -276,9 +289,10 @@ def _snake(operation: str) -> str:
 # --------------------------------------------------------------------------------------------- Snowflake
 
 # https://docs.snowflake.com/en/developer-guide/python-connector/python-connector-api#label-python-connector-exceptions
-SNOWFLAKE_AUTH_ERRNOS = {250001, 390100, 390144, 390318}  # cannot connect / incorrect credentials / JWT / SSO
-SNOWFLAKE_ACCESS_SQLSTATES = {"02000", "42501"}  # object does not exist / not authorized
-SNOWFLAKE_THROTTLED_ERRNOS = {0o00625, 390117}  # statement queued too long / too many connections
+# and https://docs.snowflake.com/en/user-guide/snowsql-start#label-connecting-errors
+SNOWFLAKE_AUTH_ERRNOS = {250001, 390100, 390144, 390318}  # cannot connect / bad credentials / JWT / SSO
+SNOWFLAKE_ACCESS_SQLSTATES = {"02000", "42501", "08001", "28000"}  # no object / not authorized / auth
+SNOWFLAKE_TIMEOUT_SQLSTATE = "57014"  # a statement canceled or timed out (a warehouse queue): try later
 
 
 class SnowflakeEngine:
@@ -313,16 +327,15 @@ class SnowflakeEngine:
 
 
 def _snowflake_error(exc: Any, label: str) -> Exception:
-    errno, sqlstate = getattr(exc, "errno", None), getattr(exc, "sqlstate", None)
-    message = getattr(exc, "raw_msg", None) or getattr(exc, "msg", None) or str(exc)
-    what = f"{label} failed on Snowflake ({errno or 'no errno'}, SQLSTATE {sqlstate or '-'}): {message}"
+    """A connector error (errno, SQLSTATE, message) as the error that says how to recover."""
     from snowflake.connector import errors
 
-    if errno in SNOWFLAKE_THROTTLED_ERRNOS:
+    errno, sqlstate = getattr(exc, "errno", None), getattr(exc, "sqlstate", None)
+    message = getattr(exc, "raw_msg", None) or str(exc)
+    what = f"{label} failed on Snowflake ({errno}, SQLSTATE {sqlstate or '-'}): {message}"
+    if sqlstate == SNOWFLAKE_TIMEOUT_SQLSTATE:  # queued behind other work too long: the warehouse is busy
         return RateLimited(what)
-    if errno in SNOWFLAKE_AUTH_ERRNOS or isinstance(exc, errors.DatabaseError) and sqlstate == "08001":
-        return ConfigError(what, fix=SNOWFLAKE_FIX)
-    if sqlstate in SNOWFLAKE_ACCESS_SQLSTATES:
+    if errno in SNOWFLAKE_AUTH_ERRNOS or sqlstate in SNOWFLAKE_ACCESS_SQLSTATES:
         return ConfigError(what, fix=SNOWFLAKE_FIX)
     if isinstance(exc, errors.OperationalError | errors.InterfaceError):
         return Retriable(what)

@@ -46,7 +46,7 @@ from connector.sources.warehouse.aggregation import (
     review_query,
 )
 from connector.sources.warehouse.engines import Answer, WarehouseEngine
-from connector.sources.warehouse.focus_duckdb import _FileGroups, bucket_spec
+from connector.sources.warehouse.focus_duckdb import FileGroups, bucket_spec
 
 FLAVOURS = ("focus-1.0", "focus-1.1", "focus-1.2", "cur-2.0")
 FOCUS_1_0 = (
@@ -124,7 +124,9 @@ class Dataset:
     double_amounts: bool = False  # the cost columns are DOUBLE (AWS's exports): read as DECIMAL(38, 10)
     partition_column: str | None = None  # e.g. billing_period (AWS exports), named with the window's values
     partition_format: str = "%Y-%m"  # strftime of a partition's value
-    services: tuple[str, ...] | None = None  # CUR: line_item_product_code values; FOCUS: the importer's filter
+    services: tuple[str, ...] | None = (
+        None  # CUR: line_item_product_code values; FOCUS: the importer's filter
+    )
 
     def __post_init__(self) -> None:
         if self.flavour not in FLAVOURS:
@@ -146,7 +148,7 @@ class WarehouseSource:
 
     def __init__(
         self,
-        engine: WarehouseEngine,
+        warehouse: WarehouseEngine,
         dataset: Dataset,
         *,
         name: str,
@@ -157,7 +159,7 @@ class WarehouseSource:
         retry: RetryPolicy,
         lag_days: int = 3,
     ) -> None:
-        self.engine = engine
+        self.warehouse = warehouse
         self.dataset = dataset
         self.name = f"warehouse.{name}"
         self.provider = provider
@@ -183,7 +185,7 @@ class WarehouseSource:
     def stream(self, window: Window, progress: Progress | None = None) -> Iterator[PullResult]:
         """The window as one piece: the groups of one query (and the rows it leaves to Python)."""
         if progress:
-            progress(0, f"{self.name}: the bucket query on {self.engine.kind}")
+            progress(0, f"{self.name}: the bucket query on {self.warehouse.kind}")
         yield self._window(window)
 
     # ----------------------------------------------------------------------------------------- queries
@@ -214,7 +216,7 @@ class WarehouseSource:
             where.append(f"{_quoted(data.partition_column)} IN ({', '.join(map(_literal, values))})")
         if cur and data.services:
             where.append(f"line_item_product_code IN ({', '.join(map(_literal, data.services))})")
-        table = exp.to_table(data.table, dialect=self.engine.dialect).sql(dialect="duckdb")
+        table = exp.to_table(data.table, dialect=self.warehouse.dialect).sql(dialect="duckdb")
         return f"(SELECT {', '.join(parts)} FROM {table} WHERE {' AND '.join(where)}) AS window_rows"
 
     def queries(self, window: Window) -> tuple[str, str]:
@@ -225,7 +227,7 @@ class WarehouseSource:
         order = next((n for n in ("x_LineItemId", "x_RowId") if n in names), "ChargePeriodStart")
         # a warehouse reads in no fixed order: number the rows by what names them, so the two queries agree
         row_number = f"ROW_NUMBER() OVER (ORDER BY {_quoted(order)}, {_quoted('BilledCost')})"
-        dialect = self.engine.dialect
+        dialect = self.warehouse.dialect
         buckets = render_for(bucket_query(spec, source, row_number), dialect)
         review = render_for(review_query(spec, source, row_number, None), dialect)
         return buckets, review
@@ -254,9 +256,9 @@ class WarehouseSource:
         batch, aggregate = FocusBatch(), FocusAggregate()
         reader = self._reader(batch, aggregate)
         spec = self._spec(tuple(self.dataset.focus_columns()))
-        answer = self._run(buckets_sql, "bucket query", piece)
+        answer = self.run_query(buckets_sql, "bucket query", piece)
         groups = [_typed_group(row, group_width(spec)) for row in answer.rows]
-        piece.pages.append(self._page("bucket query", buckets_sql, answer, groups))
+        piece.pages.append(self.raw_page("bucket query", buckets_sql, answer, groups))
         reviewed = _WarehouseGroups(self, reader, spec, review_sql, window, piece)
         reviewed.add(groups)
         piece.received = sum(group[group_width(spec) + RESULT_COLUMNS.index("row_count")] for group in groups)
@@ -283,18 +285,20 @@ class WarehouseSource:
             )
         return piece
 
-    def _run(self, sql: str, label: str, piece: PullResult) -> Answer:
+    def run_query(self, sql: str, label: str, piece: PullResult) -> Answer:
         """One query through the one retry policy; its statistics (bytes scanned …) go to the run's events."""
-        answer = self.retry.call(lambda: self.engine.run(sql, f"{self.name} {label}"))
-        piece.stats.append({"source": self.name, "engine": self.engine.kind, "query": label, **answer.stats})
+        answer = self.retry.call(lambda: self.warehouse.run(sql, f"{self.name} {label}"))
+        piece.stats.append(
+            {"source": self.name, "engine": self.warehouse.kind, "query": label, **answer.stats}
+        )
         return answer
 
-    def _page(self, label: str, sql: str, answer: Answer, rows: list[tuple]) -> RawPage:
+    def raw_page(self, label: str, sql: str, answer: Answer, rows: list[tuple]) -> RawPage:
         body = json.dumps({"stats": answer.stats, "rows": rows}, default=str, sort_keys=True)
-        return RawPage(f"{self.engine.kind}:{label}", {"sql": sql}, body)
+        return RawPage(f"{self.warehouse.kind}:{label}", {"sql": sql}, body)
 
 
-class _WarehouseGroups(_FileGroups):
+class _WarehouseGroups(FileGroups):
     """`focus_duckdb`'s group checks, on groups an engine returned; what a check refuses is a problem of
     the window (a pull stores a window whole or not at all), not rows read again."""
 
@@ -307,7 +311,7 @@ class _WarehouseGroups(_FileGroups):
         window: Window,
         piece: PullResult,
     ) -> None:
-        self.reader, self.spec, self.warehouse = reader, spec, source
+        self.reader, self.spec, self.owner = reader, spec, source
         self.review_sql, self.window, self.piece = review_sql, window, piece
         self.problems: list[Problem] = []
 
@@ -323,9 +327,9 @@ class _WarehouseGroups(_FileGroups):
     def _review(self, marked: list[tuple]) -> None:
         if self.problems:
             return  # the window is refused already: the rows need not be fetched
-        answer = self.warehouse._run(self.review_sql, "review query", self.piece)
+        answer = self.owner.run_query(self.review_sql, "review query", self.piece)
         rows = [(int(row[0]), [_text(value) for value in row[1:]]) for row in answer.rows]
-        self.piece.pages.append(self.warehouse._page("review query", self.review_sql, answer, rows))
+        self.piece.pages.append(self.owner.raw_page("review query", self.review_sql, answer, rows))
         self.reader.take(iter(rows))
 
     def _refused(self, group: tuple, part: StaticPart | Refusal) -> Problem:
@@ -346,7 +350,7 @@ class _WarehouseGroups(_FileGroups):
             elif part.category is not PURCHASE:
                 column = "EffectiveCost"
                 reason = "is empty, but the row names what paid for it: its cost cannot be known"
-        return Problem(self.warehouse.name, where, column, reason, _FIX_ROWS)
+        return Problem(self.owner.name, where, column, reason, _FIX_ROWS)
 
 
 _FIX_ROWS = (
@@ -373,7 +377,10 @@ def _iso_text(column: exp.Expression, dialect: str) -> exp.Expression:
     call = {
         "duckdb": ("STRFTIME", [column, exp.Literal.string(ISO_SECONDS)]),
         # FORMAT_TIMESTAMP(format, timestamp, time zone): https://cloud.google.com/bigquery/docs/reference/standard-sql/timestamp_functions#format_timestamp
-        "bigquery": ("FORMAT_TIMESTAMP", [exp.Literal.string(ISO_SECONDS), column, exp.Literal.string("UTC")]),
+        "bigquery": (
+            "FORMAT_TIMESTAMP",
+            [exp.Literal.string(ISO_SECONDS), column, exp.Literal.string("UTC")],
+        ),
         # Trino's date_format takes MySQL's specifiers (%i minutes, %s seconds)
         "athena": ("DATE_FORMAT", [column, exp.Literal.string("%Y-%m-%dT%H:%i:%sZ")]),
         "snowflake": ("TO_CHAR", [column, exp.Literal.string('YYYY-MM-DD"T"HH24:MI:SS"Z"')]),
