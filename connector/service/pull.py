@@ -225,7 +225,8 @@ def pull_sources(
             ctx.store,
             since=since,
             until=until,
-            default_start=ctx.default_start(source.provider, until),
+            # a source may carry its own first day (a warehouse section's START_DATE)
+            default_start=getattr(source, "start_date", None) or ctx.default_start(source.provider, until),
         )
         try:
             run.pulls.append(

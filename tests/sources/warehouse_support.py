@@ -77,10 +77,12 @@ def reference_facts(rows: list[dict], tmp_path: Path) -> list:
     return read_focus_duckdb([path], FocusOptions(entity="main")).facts
 
 
-def warehouse_table(rows: list[dict], tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    """The rows as a typed table `billing.focus_export` of an in-memory DuckDB."""
+def warehouse_table(
+    rows: list[dict], tmp_path: Path, database: str = ":memory:"
+) -> duckdb.DuckDBPyConnection:
+    """The rows as a typed table `billing.focus_export` of a DuckDB (in memory, or the file `database`)."""
     path = focus_csv(tmp_path / "table.csv", rows, columns=COLUMNS_12)
-    connection = duckdb.connect()
+    connection = duckdb.connect(database)
     connection.execute("SET TimeZone = 'UTC'")
     select = []
     for column in COLUMNS_12:

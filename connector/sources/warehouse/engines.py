@@ -346,3 +346,149 @@ SNOWFLAKE_FIX = (
     "check TOKENBOOKS_WAREHOUSE__<NAME>__ACCOUNT, __USER and __PASSWORD (or __PRIVATE_KEY), and grant its role "
     "USAGE on the warehouse, database and schema and SELECT on the table"
 )
+
+
+# ------------------------------------------------------------------------------------- from the settings
+
+
+class Lazy:
+    """A client built at its first use: listing the sources (`sources status`) connects to nothing, and a
+    client that cannot be built fails the pull of its source only, with the fix."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._build()
+        return getattr(self._client, name)
+
+
+def build_engine(name: str, settings: Any, sleep: Callable[[float], None]) -> WarehouseEngine:
+    """The engine of one `TOKENBOOKS_WAREHOUSE__<NAME>__…` section (its client built at first use)."""
+    variable = f"TOKENBOOKS_WAREHOUSE__{name.upper()}__"
+    if settings.engine == "bigquery":
+        return BigQueryEngine(
+            Lazy(lambda: _bigquery_client(settings, variable)),
+            location=settings.location,
+            maximum_bytes_billed=settings.maximum_bytes_billed,
+            timeout=settings.timeout_seconds * 10,  # a query job runs longer than one HTTP call
+        )
+    if settings.engine == "athena":
+        return AthenaEngine(
+            Lazy(lambda: _athena_client(settings, variable)),
+            workgroup=settings.workgroup,
+            output_location=settings.output_location,
+            database=settings.database,
+            poll_seconds=settings.poll_seconds,
+            sleep=sleep,
+        )
+    if settings.engine == "snowflake":
+        return SnowflakeEngine(lambda: _snowflake_connection(settings, variable))
+    return DuckDBWarehouse(settings.database or ":memory:", tuple(settings.setup))
+
+
+def _bigquery_client(settings: Any, variable: str) -> Any:
+    import json
+
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+    from google.cloud import bigquery
+    from google.oauth2 import service_account
+
+    project = settings.project
+    if settings.credentials_json:
+        try:
+            info = json.loads(settings.credentials_json.get_secret_value())
+            credentials = service_account.Credentials.from_service_account_info(
+                info, scopes=["https://www.googleapis.com/auth/bigquery"]
+            )
+        except (ValueError, TypeError, KeyError) as exc:  # the message names fields, never their values
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+            raise ConfigError(
+                f"{variable}CREDENTIALS_JSON is not a service account key ({reason})",
+                fix=f"set {variable}CREDENTIALS_JSON (or {variable}CREDENTIALS_JSON_FILE) to the key file's JSON",
+            ) from None
+        project = project or info.get("project_id")
+    else:
+        try:
+            credentials, found = google.auth.default(scopes=["https://www.googleapis.com/auth/bigquery"])
+        except DefaultCredentialsError:
+            raise ConfigError(
+                "BigQuery: no credentials",
+                fix=f"set {variable}CREDENTIALS_JSON_FILE to a service account key, or run where Application "
+                "Default Credentials exist (GOOGLE_APPLICATION_CREDENTIALS, a workload identity)",
+            ) from None
+        project = project or found
+    if not project:
+        raise ConfigError("BigQuery: no project to run the query in", fix=f"set {variable}PROJECT")
+    return bigquery.Client(project=project, credentials=credentials, location=settings.location)
+
+
+def _athena_client(settings: Any, variable: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    if not settings.region:
+        raise ConfigError("Athena: no region", fix=f"set {variable}REGION (the workgroup's AWS region)")
+    secret, token = settings.secret_access_key, settings.session_token
+    return boto3.client(
+        "athena",
+        region_name=settings.region,
+        aws_access_key_id=settings.access_key_id or None,
+        aws_secret_access_key=secret.get_secret_value() if secret else None,
+        aws_session_token=token.get_secret_value() if token else None,
+        config=Config(  # retries happen in one place: the source's RetryPolicy
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=settings.timeout_seconds,
+            read_timeout=settings.timeout_seconds,
+        ),
+    )
+
+
+def _snowflake_connection(settings: Any, variable: str) -> Any:
+    import snowflake.connector
+
+    if not settings.snowflake_account or not settings.user:
+        raise ConfigError(
+            "Snowflake: no account or user", fix=f"set {variable}SNOWFLAKE_ACCOUNT and {variable}USER"
+        )
+    options: dict[str, Any] = {
+        "account": settings.snowflake_account,
+        "user": settings.user,
+        "role": settings.role,
+        "warehouse": settings.warehouse,
+        "database": settings.database,
+        "login_timeout": settings.timeout_seconds,
+        "network_timeout": settings.timeout_seconds * 10,
+        "application": "tokenbooks",
+        "arrow_number_to_decimal": True,  # NUMBER(38, 10) sums as Decimal, never float
+    }
+    if settings.private_key:
+        options["private_key"] = _der_key(settings.private_key.get_secret_value(), variable)
+    elif settings.password:
+        options["password"] = settings.password.get_secret_value()
+    else:
+        raise ConfigError(
+            "Snowflake: no password or key", fix=f"set {variable}PRIVATE_KEY_FILE or {variable}PASSWORD"
+        )
+    try:
+        return snowflake.connector.connect(**{k: v for k, v in options.items() if v is not None})
+    except snowflake.connector.errors.Error as exc:
+        raise _snowflake_error(exc, "Snowflake connection") from None
+
+
+def _der_key(pem: str, variable: str) -> bytes:
+    """A PKCS#8 PEM private key as the DER bytes the connector takes."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"{variable}PRIVATE_KEY is not an unencrypted PEM private key", fix="give the PKCS#8 PEM key file"
+        ) from None
+    return key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )

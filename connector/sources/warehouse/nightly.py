@@ -22,6 +22,7 @@ whose text differs between engines) or AWS CUR 2.0, read through a FOCUS view wr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -158,8 +159,10 @@ class WarehouseSource:
         timezone: str,
         retry: RetryPolicy,
         lag_days: int = 3,
+        start_date: date | None = None,
     ) -> None:
         self.warehouse = warehouse
+        self.start_date = start_date  # where a first pull starts (None: the month being booked)
         self.dataset = dataset
         self.name = f"warehouse.{name}"
         self.provider = provider
@@ -197,14 +200,14 @@ class WarehouseSource:
         cur = data.flavour == "cur-2.0"
         parts = []
         for column in data.focus_columns():
-            raw = CUR_AS_FOCUS.get(column, _quoted(column)) if cur else _quoted(column)
+            raw = CUR_AS_FOCUS.get(column, _name(column)) if cur else _name(column)
             if column in TIMESTAMP_COLUMNS and not data.timestamps_as_text:
                 raw = f"TOKENBOOKS_ISO({raw})"
             elif column in AMOUNT_COLUMNS and data.double_amounts:
                 raw = f"CAST({raw} AS DECIMAL(38, 10))"
             parts.append(f"{raw} AS {_quoted(column)}")
-        start = CUR_AS_FOCUS["ChargePeriodStart"] if cur else _quoted("ChargePeriodStart")
-        account = CUR_AS_FOCUS["BillingAccountId"] if cur else _quoted("BillingAccountId")
+        start = CUR_AS_FOCUS["ChargePeriodStart"] if cur else _name("ChargePeriodStart")
+        account = CUR_AS_FOCUS["BillingAccountId"] if cur else _name("BillingAccountId")
         first, end = window.first_day, window.last_day + timedelta(days=1)
         if data.timestamps_as_text:
             where = [f"{start} >= '{first.isoformat()}'", f"{start} < '{end.isoformat()}'"]
@@ -213,10 +216,10 @@ class WarehouseSource:
         where.append(f"{account} = {_literal(self.provider_account)}")
         if data.partition_column:
             values = sorted({day.strftime(data.partition_format) for day in _days(first, end)})
-            where.append(f"{_quoted(data.partition_column)} IN ({', '.join(map(_literal, values))})")
+            where.append(f"{_name(data.partition_column)} IN ({', '.join(map(_literal, values))})")
         if cur and data.services:
             where.append(f"line_item_product_code IN ({', '.join(map(_literal, data.services))})")
-        table = exp.to_table(data.table, dialect=self.warehouse.dialect).sql(dialect="duckdb")
+        table = ".".join(_name(part) for part in _table_parts(data.table, self.warehouse.dialect))
         return f"(SELECT {', '.join(parts)} FROM {table} WHERE {' AND '.join(where)}) AS window_rows"
 
     def queries(self, window: Window) -> tuple[str, str]:
@@ -428,6 +431,31 @@ def _text(value: Any) -> str:
 def _quarantined(source: str, row: QuarantinedRow) -> Problem:
     problem = row.problem
     return Problem(source, problem.location, problem.field, problem.message, _FIX_ROWS)
+
+
+def _name(name: str) -> str:
+    """A column or table name as written in the table's engine: bare when it is a plain identifier (so
+    that Snowflake matches it case-insensitively, as it stores unquoted names), quoted otherwise."""
+    return name if PLAIN_NAME.match(name) else _quoted(name)
+
+
+PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _table_parts(table: str, dialect: str) -> list[str]:
+    """`project.dataset.table` (or with quotes) as its parts, or a ConfigError naming the setting."""
+    try:
+        parsed = exp.to_table(table, dialect=dialect)
+    except sqlglot.errors.ParseError:
+        parsed = None
+    parts = [part.name for part in parsed.parts] if parsed is not None else []
+    if not parts or not all(parts):
+        raise ConfigError(
+            f"the table {table!r} cannot be read as a {dialect} table name",
+            fix="set TOKENBOOKS_WAREHOUSE__<NAME>__TABLE to project.dataset.table (BigQuery), database.table "
+            "(Athena) or DATABASE.SCHEMA.TABLE (Snowflake)",
+        )
+    return parts
 
 
 def _quoted(name: str) -> str:

@@ -1,0 +1,100 @@
+"""A warehouse table configured in settings (`TOKENBOOKS_WAREHOUSE__<NAME>__…`) pulled by the real pull
+service (issue 16): its facts are stored under its bookmark, the lag window is read again every run and a
+restated row versions its fact, a re-run stores nothing new, the query's cost is in the run's events,
+and a bad row refuses the window with nothing stored."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from connector.service.pull import pull_sources, sources_status
+from connector.settings import WarehouseSettings
+from connector.sources.warehouse.engines import AthenaEngine, BigQueryEngine, SnowflakeEngine
+from connector.sources.warehouse.nightly import WarehouseSource
+from tests.service.test_ingestion import make_app, stored_facts
+from tests.sources.builders import focus_row
+from tests.sources.warehouse_support import ACCOUNT, TABLE, warehouse_table
+
+FIRST, LAST = date(2026, 11, 2), date(2026, 11, 3)
+
+
+def rows(cost_on_the_3rd: str = "2.50") -> list[dict]:
+    return [
+        focus_row("1.25", day=date(2026, 11, 2)),
+        focus_row("0.75", day=date(2026, 11, 2), hour=5),
+        focus_row(cost_on_the_3rd, day=date(2026, 11, 3)),
+        focus_row("9.99", day=date(2026, 11, 3), account="999999999999"),  # another account's
+    ]
+
+
+def duckdb_section(database: Path, **more) -> WarehouseSettings:
+    return WarehouseSettings(
+        engine="duckdb", table=TABLE, account=ACCOUNT, database=str(database), lag_days=1, **more
+    )
+
+
+def test_a_warehouse_in_settings_is_pulled_stored_once_and_restated(tmp_path: Path) -> None:
+    database = tmp_path / "exports.duckdb"
+    warehouse_table(rows(), tmp_path, str(database)).close()
+    app = make_app(tmp_path, "wh.db", warehouse={"billing": duckdb_section(database)})
+    [source] = app.sources("acme-us")
+    assert isinstance(source, WarehouseSource)
+    assert source.name == "warehouse.billing"
+    first = pull_sources(app, entity="acme-us", since=FIRST, until=LAST)
+    assert first.status == "succeeded", first.reason
+    stored = stored_facts(app)
+    assert sorted(amount for _key, amount, *_ in stored) == [2, 2.5]  # 1.25 + 0.75 on the 2nd
+    with app.store.unit_of_work() as uow:
+        [query] = [e for e in uow.events.for_run(first.run_id) if e.kind == "pull.query"]
+    assert query.data["engine"] == "duckdb"
+    [status] = sources_status(app.store, app.sources("acme-us"))
+    assert (status.source, status.bookmark) == (f"warehouse.billing:{ACCOUNT}", "2026-11-03")
+
+    again = pull_sources(app, entity="acme-us", since=FIRST, until=LAST)
+    assert (again.pulls[0].replaced.inserted, again.pulls[0].replaced.restated) == (0, 0)
+    assert stored_facts(app) == stored
+
+    database.unlink()
+    warehouse_table(rows("2.75"), tmp_path, str(database)).close()  # the provider restated the 3rd
+    nightly = pull_sources(app, entity="acme-us", until=LAST)  # from the bookmark, minus the lag day
+    assert nightly.pulls[0].window.first_day == FIRST  # the day after the bookmark is past `until`: lag
+    assert (nightly.pulls[0].replaced.inserted, nightly.pulls[0].replaced.restated) == (0, 1)
+    assert sorted(amount for _key, amount, *_ in stored_facts(app)) == [2, 2.75]
+
+
+def test_a_bad_row_refuses_the_window_and_stores_nothing(tmp_path: Path) -> None:
+    database = tmp_path / "bad.duckdb"
+    warehouse_table(
+        [*rows(), focus_row("1", day=FIRST, BillingCurrency="usd?")], tmp_path, str(database)
+    ).close()
+    app = make_app(tmp_path, "bad.db", warehouse={"billing": duckdb_section(database)})
+    run = pull_sources(app, entity="acme-us", since=FIRST, until=LAST)
+    assert run.status == "failed"
+    assert "warehouse.billing" in run.reason
+    assert "BillingCurrency" in run.reason
+    assert stored_facts(app) == []
+    [status] = sources_status(app.store, app.sources("acme-us"))
+    assert status.bookmark is None
+    assert "BillingCurrency" in status.last_error
+
+
+def test_each_engine_is_built_from_its_section_without_connecting(tmp_path: Path) -> None:
+    sections = {
+        "vertex": WarehouseSettings(
+            engine="bigquery", table="proj.billing.focus", account="01-AB", project="proj"
+        ),
+        "bedrock": WarehouseSettings(
+            engine="athena", table="cur.cur2", account="111", flavour="cur-2.0", region="us-east-1"
+        ),
+        "loaded": WarehouseSettings(
+            engine="snowflake", table="BILLING.PUBLIC.FOCUS", account="acct", snowflake_account="org-acct"
+        ),
+    }
+    app = make_app(tmp_path, "engines.db", warehouse=sections)
+    found = {source.name: source for source in app.sources("acme-us")}
+    assert isinstance(found["warehouse.vertex"].warehouse, BigQueryEngine)
+    assert found["warehouse.vertex"].provider == "gcp"
+    assert isinstance(found["warehouse.bedrock"].warehouse, AthenaEngine)
+    assert found["warehouse.bedrock"].dataset.services == ("AmazonBedrock",)
+    assert isinstance(found["warehouse.loaded"].warehouse, SnowflakeEngine)
