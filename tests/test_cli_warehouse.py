@@ -25,14 +25,6 @@ def test_a_section_without_its_table_is_a_plain_error(tmp_path: Path) -> None:
     assert "TOKENBOOKS_WAREHOUSE__VERTEX__TABLE" in out.stderr
 
 
-def test_an_unknown_engine_names_the_ones_there_are(tmp_path: Path) -> None:
-    out = Cli(tmp_path).run("pull", **{**BIGQUERY, "WAREHOUSE__VERTEX__ENGINE": "oracle"})
-    assert out.code != 0
-    assert "Traceback" not in out.stderr + out.stdout
-    assert "TOKENBOOKS_WAREHOUSE__VERTEX__ENGINE" in out.stderr
-    assert "'bigquery'" in out.stderr
-
-
 def test_a_bad_key_fails_the_pull_with_the_fix_and_without_the_secret(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
     out = cli.run(

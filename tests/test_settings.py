@@ -113,3 +113,13 @@ def test_a_warehouse_without_its_table_names_the_variable(monkeypatch):
     monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__VERTEX__ACCOUNT", "01-AB")
     with pytest.raises(ConfigError, match="TOKENBOOKS_WAREHOUSE__VERTEX__TABLE: Field required"):
         load_settings(_env_file=None)
+
+
+def test_an_unknown_warehouse_engine_names_the_ones_there_are(monkeypatch):
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__VERTEX__ENGINE", "oracle")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__VERTEX__TABLE", "t")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__VERTEX__ACCOUNT", "01-AB")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(_env_file=None)
+    assert "TOKENBOOKS_WAREHOUSE__VERTEX__ENGINE" in str(raised.value)
+    assert "'bigquery'" in str(raised.value)
