@@ -9,6 +9,7 @@ The rows answered are those of the SQL the source sends, transpiled back to Duck
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
@@ -18,7 +19,10 @@ from botocore.stub import Stubber
 from connector.domain.errors import ConfigError, InputError
 from connector.sources.warehouse.engines import AthenaEngine
 from tests.sources.warehouse_support import (
+    CUR_TABLE,
     WINDOW,
+    cur_table,
+    per_day_and_meter,
     random_rows,
     reference_facts,
     run_received,
@@ -165,3 +169,22 @@ def test_access_denied_names_the_permissions(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as raised:
             source_on(engine(athena)).pull(WINDOW)
     assert "athena:StartQueryExecution" in str(raised.value)
+
+
+def test_a_cur_2_table_gives_the_money_a_focus_import_of_the_same_charges_gives(tmp_path: Path) -> None:
+    rows = random_rows(23)
+    connection = warehouse_table(rows, tmp_path)
+    cur_table(rows, connection)
+    athena = client()
+    source = source_on(engine(athena), flavour="cur-2.0", double_amounts=True, services=("AmazonBedrock",))
+    source.dataset = replace(source.dataset, table=CUR_TABLE)
+    sql, _review = source.queries(WINDOW)
+    assert "line_item_unblended_cost AS DECIMAL(38, 10)" in sql
+    assert "line_item_product_code IN ('AmazonBedrock')" in sql
+    with Stubber(athena) as stub:
+        expect_query(stub, connection, sql, "q-cur", page_rows=50)
+        pulled = source.pull(WINDOW)
+    assert pulled.errors == []
+    reference = reference_facts(rows, tmp_path)
+    assert per_day_and_meter(pulled.facts) == per_day_and_meter(reference)
+    assert sum(f.amount for f in pulled.facts) == sum(f.amount for f in reference)

@@ -141,3 +141,42 @@ def same_money(facts: list, reference: list) -> None:
     assert all(a == b for (_, a), (_, b) in zip(got, want, strict=True))
     assert sum(f.amount for f in facts) == sum(f.amount for f in reference)
     assert len(reference) > 3
+
+
+CUR_TABLE = "cur.cur2_daily"
+
+
+def cur_table(rows: list[dict], connection: duckdb.DuckDBPyConnection) -> None:
+    """The same rows as an AWS CUR 2.0 table (`cur.cur2_daily`, costs and amounts as DOUBLE, as AWS's
+    Parquet export and its Athena table type them), beside the FOCUS table."""
+    connection.execute(
+        """CREATE SCHEMA cur; CREATE TABLE cur.cur2_daily AS SELECT
+             CONCAT('li-', CAST(ROW_NUMBER() OVER () AS VARCHAR)) AS identity_line_item_id,
+             CONCAT(STRFTIME("ChargePeriodStart", '%Y-%m-%dT%H:%M:%SZ'), '/',
+                    STRFTIME("ChargePeriodEnd", '%Y-%m-%dT%H:%M:%SZ')) AS identity_time_interval,
+             "BillingAccountId" AS bill_payer_account_id,
+             "SubAccountId" AS line_item_usage_account_id,
+             "BillingPeriodStart" AS bill_billing_period_start_date,
+             "ChargePeriodStart" AS line_item_usage_start_date,
+             "ChargePeriodEnd" AS line_item_usage_end_date,
+             'Usage' AS line_item_line_item_type,
+             "ChargeDescription" AS line_item_line_item_description,
+             CAST("BilledCost" AS DOUBLE) AS line_item_unblended_cost,
+             "BillingCurrency" AS line_item_currency_code,
+             CAST("ConsumedQuantity" AS DOUBLE) AS line_item_usage_amount,
+             "ConsumedUnit" AS pricing_unit,
+             'AmazonBedrock' AS line_item_product_code,
+             "SkuId" AS product_sku,
+             "SkuMeter" AS line_item_usage_type,
+             "RegionId" AS product_region_code,
+             "InvoiceId" AS bill_invoice_id
+           FROM billing.focus_export"""
+    )
+
+
+def per_day_and_meter(facts: list) -> dict:
+    totals: dict = {}
+    for fact in facts:
+        key = (fact.charge_date, fact.dimensions.get("sku"), fact.dimensions.get("sub_account"))
+        totals[key] = totals.get(key, 0) + fact.amount
+    return totals
