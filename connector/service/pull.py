@@ -45,7 +45,9 @@ class SourcePull:
 def window_for(
     source: Source, store: Store, *, since: date | None, until: date, default_start: date
 ) -> Window:
-    """The days to pull: from `since` (or the bookmark), minus the lag re-read every run, to `until`."""
+    """The days to pull: from `since` (or the bookmark), minus the lag re-read every run, to `until`. A
+    source may carry its own first day (a warehouse section's START_DATE) instead of its provider's."""
+    default_start = getattr(source, "start_date", None) or default_start
     if since is None:
         with store.unit_of_work() as uow:
             mark = uow.bookmarks.get(bookmark_id(source.name, source.provider_account))
@@ -225,8 +227,7 @@ def pull_sources(
             ctx.store,
             since=since,
             until=until,
-            # a source may carry its own first day (a warehouse section's START_DATE)
-            default_start=getattr(source, "start_date", None) or ctx.default_start(source.provider, until),
+            default_start=ctx.default_start(source.provider, until),
         )
         try:
             run.pulls.append(

@@ -98,3 +98,12 @@ def test_each_engine_is_built_from_its_section_without_connecting(tmp_path: Path
     assert isinstance(found["warehouse.bedrock"].warehouse, AthenaEngine)
     assert found["warehouse.bedrock"].dataset.services == ("AmazonBedrock",)
     assert isinstance(found["warehouse.loaded"].warehouse, SnowflakeEngine)
+
+
+def test_a_first_pull_starts_on_the_sections_start_date(tmp_path: Path) -> None:
+    database = tmp_path / "start.duckdb"
+    warehouse_table(rows(), tmp_path, str(database)).close()
+    section = duckdb_section(database, start_date=date(2026, 11, 3))
+    app = make_app(tmp_path, "start.db", warehouse={"billing": section})
+    run = pull_sources(app, entity="acme-us", until=LAST)
+    assert run.pulls[0].window.first_day == date(2026, 11, 2)  # the start date, less the lag day
