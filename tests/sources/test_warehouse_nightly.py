@@ -3,6 +3,7 @@ importer over the same rows, refusals, and the pull service's bookmark, lag and 
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -82,3 +83,25 @@ def test_a_failed_query_names_the_query_and_the_engine_message(tmp_path: Path) -
 def test_an_unknown_flavour_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"focus-1\.0, focus-1\.1, focus-1\.2, cur-2\.0"):
         Dataset("t", flavour="focus-2.0")
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "bigquery", "athena", "snowflake"])
+def test_the_nightly_query_is_the_golden_text(dialect: str) -> None:
+    """What each engine runs for one night (docs/warehouses.md quotes these files): a change to the query
+    shows up as a diff to review."""
+    engine = DuckDBWarehouse()
+    engine.dialect = dialect  # type: ignore[misc]
+    source = source_on(engine, partition_column="billing_period")
+    source.dataset = Dataset(
+        "billing-proj.billing.focus_export" if dialect == "bigquery" else "billing.focus_export",
+        partition_column="billing_period",
+    )
+    text = source.queries(Window(date(2026, 11, 2), date(2026, 11, 4)))[0] + "\n"
+    golden = GOLDEN / f"warehouse_nightly.{dialect}.sql"
+    if os.environ.get("TOKENBOOKS_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+    sqlglot.parse_one(text, read=dialect)

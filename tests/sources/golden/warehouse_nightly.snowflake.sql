@@ -1,0 +1,252 @@
+WITH src AS (
+  SELECT
+    ROW_NUMBER() OVER (ORDER BY "ChargePeriodStart", "BilledCost") AS row_no,
+    COALESCE(CAST("BilledCost" AS VARCHAR), '') AS s0,
+    COALESCE(CAST("EffectiveCost" AS VARCHAR), '') AS s1,
+    COALESCE(CAST("BillingAccountId" AS VARCHAR), '') AS s2,
+    COALESCE(CAST("BillingCurrency" AS VARCHAR), '') AS s3,
+    COALESCE(CAST("BillingPeriodStart" AS VARCHAR), '') AS s4,
+    COALESCE(CAST("ChargeCategory" AS VARCHAR), '') AS s5,
+    COALESCE(CAST("ChargeClass" AS VARCHAR), '') AS s6,
+    COALESCE(CAST("ChargeDescription" AS VARCHAR), '') AS s7,
+    COALESCE(CAST("ChargeFrequency" AS VARCHAR), '') AS s8,
+    COALESCE(CAST("ChargePeriodStart" AS VARCHAR), '') AS s9,
+    COALESCE(CAST("ChargePeriodEnd" AS VARCHAR), '') AS s10,
+    COALESCE(CAST("CommitmentDiscountId" AS VARCHAR), '') AS s11,
+    COALESCE(CAST("CommitmentDiscountStatus" AS VARCHAR), '') AS s12,
+    COALESCE(CAST("ConsumedQuantity" AS VARCHAR), '') AS s13,
+    COALESCE(CAST("ConsumedUnit" AS VARCHAR), '') AS s14,
+    COALESCE(CAST("ProviderName" AS VARCHAR), '') AS s15,
+    COALESCE(CAST("RegionId" AS VARCHAR), '') AS s16,
+    COALESCE(CAST("ServiceCategory" AS VARCHAR), '') AS s17,
+    COALESCE(CAST("ServiceName" AS VARCHAR), '') AS s18,
+    COALESCE(CAST("SkuId" AS VARCHAR), '') AS s19,
+    COALESCE(CAST("SkuPriceId" AS VARCHAR), '') AS s20,
+    COALESCE(CAST("SubAccountId" AS VARCHAR), '') AS s21,
+    COALESCE(CAST("ServiceSubcategory" AS VARCHAR), '') AS s22,
+    COALESCE(CAST("InvoiceId" AS VARCHAR), '') AS s23,
+    COALESCE(CAST("PricingCurrency" AS VARCHAR), '') AS s24,
+    COALESCE(CAST("SkuMeter" AS VARCHAR), '') AS s25
+  FROM (
+    SELECT
+      BilledCost AS "BilledCost",
+      EffectiveCost AS "EffectiveCost",
+      BillingAccountId AS "BillingAccountId",
+      BillingCurrency AS "BillingCurrency",
+      TO_CHAR(BillingPeriodStart, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "BillingPeriodStart",
+      ChargeCategory AS "ChargeCategory",
+      ChargeClass AS "ChargeClass",
+      ChargeDescription AS "ChargeDescription",
+      ChargeFrequency AS "ChargeFrequency",
+      TO_CHAR(ChargePeriodStart, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "ChargePeriodStart",
+      TO_CHAR(ChargePeriodEnd, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "ChargePeriodEnd",
+      CommitmentDiscountId AS "CommitmentDiscountId",
+      CommitmentDiscountStatus AS "CommitmentDiscountStatus",
+      ConsumedQuantity AS "ConsumedQuantity",
+      ConsumedUnit AS "ConsumedUnit",
+      ProviderName AS "ProviderName",
+      RegionId AS "RegionId",
+      ServiceCategory AS "ServiceCategory",
+      ServiceName AS "ServiceName",
+      SkuId AS "SkuId",
+      SkuPriceId AS "SkuPriceId",
+      SubAccountId AS "SubAccountId",
+      ServiceSubcategory AS "ServiceSubcategory",
+      InvoiceId AS "InvoiceId",
+      PricingCurrency AS "PricingCurrency",
+      SkuMeter AS "SkuMeter"
+    FROM billing.focus_export
+    WHERE
+      ChargePeriodStart >= CAST('2026-11-02 00:00:00' AS TIMESTAMP)
+      AND ChargePeriodStart < CAST('2026-11-05 00:00:00' AS TIMESTAMP)
+      AND BillingAccountId = '123456789012'
+      AND billing_period IN ('2026-11')
+  ) AS window_rows
+), rows AS (
+  SELECT
+    src.*,
+    CASE
+      WHEN (
+        s1 IN ('', 'null', 'NULL', 'Null') AND s1 <> s0
+      ) OR s1 = s0
+      THEN s0
+      ELSE s1
+    END AS effective_text,
+    (
+      s1 IN ('', 'null', 'NULL', 'Null') AND s1 <> s0
+    ) AS effective_missing,
+    (
+      NOT s13 IN ('', 'null', 'NULL', 'Null')
+    ) AS has_quantity,
+    s13 AS quantity_text,
+    FALSE AS odd_id,
+    '' AS line_id,
+    MD5(
+      CONCAT_WS(CHR(  31), s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, s18, s19, s20, s21, s22, s23, s24, s25)
+    ) AS fingerprint,
+    (
+      s5 IN ('Usage', 'Credit', 'Tax', 'Adjustment')
+      AND REGEXP_LIKE(s9, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$')
+      AND REGEXP_LIKE(s10, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$')
+      AND SUBSTRING(s9, 1, 10) = SUBSTRING(s10, 1, 10)
+      AND s10 > s9
+    ) AS within_day
+  FROM src
+), repeated_rows AS (
+  SELECT
+    fingerprint
+  FROM rows
+  GROUP BY
+    fingerprint
+  HAVING
+    COUNT(*) > 1
+), checked AS (
+  SELECT
+    rows.*,
+    s17 AS g0,
+    s5 AS g1,
+    s3 AS g2,
+    s2 AS g3,
+    s15 AS g4,
+    s6 AS g5,
+    s4 AS g6,
+    s23 AS g7,
+    s11 AS g8,
+    s8 AS g9,
+    s20 AS g10,
+    s24 AS g11,
+    s21 AS g12,
+    s18 AS g13,
+    s22 AS g14,
+    s25 AS g15,
+    s19 AS g16,
+    s16 AS g17,
+    s7 AS g18,
+    s14 AS g19,
+    s11 AS g20,
+    s12 AS g21,
+    CASE WHEN within_day THEN SUBSTRING(s9, 1, 10) ELSE '' END AS p_day,
+    CASE WHEN within_day THEN '' ELSE s9 END AS p_start,
+    CASE WHEN within_day THEN '' ELSE s10 END AS p_end,
+    (
+      REGEXP_LIKE(s0, '^-?[0-9]{1,18}(\\.[0-9]{1,10})?$')
+      AND NOT REGEXP_LIKE(s0, '^-[0.]*$')
+    )
+    AND (
+      (
+        s1 IN ('', 'null', 'NULL', 'Null') AND s1 <> s0
+      )
+      OR (
+        REGEXP_LIKE(effective_text, '^-?[0-9]{1,18}(\\.[0-9]{1,10})?$')
+        AND NOT REGEXP_LIKE(effective_text, '^-[0.]*$')
+      )
+    )
+    AND (
+      NOT has_quantity
+      OR (
+        REGEXP_LIKE(quantity_text, '^-?[0-9]{1,18}(\\.[0-9]{1,10})?$')
+        AND NOT REGEXP_LIKE(quantity_text, '^-[0.]*$')
+      )
+    )
+    AND NOT (
+      (
+        line_id = '' AND fingerprint IN (
+          SELECT
+            fingerprint
+          FROM repeated_rows
+        )
+      )
+    ) AS clean
+  FROM rows
+)
+SELECT
+  g0,
+  g1,
+  g2,
+  g3,
+  g4,
+  g5,
+  g6,
+  g7,
+  g8,
+  g9,
+  g10,
+  g11,
+  g12,
+  g13,
+  g14,
+  g15,
+  g16,
+  g17,
+  g18,
+  g19,
+  g20,
+  g21,
+  p_day,
+  p_start,
+  p_end,
+  effective_missing,
+  clean,
+  SUM(CASE WHEN clean THEN CAST(s0 AS DECIMAL(38, 10)) END) AS billed,
+  SUM(CASE WHEN clean AND s0 LIKE '-%' THEN CAST(s0 AS DECIMAL(38, 10)) END) AS billed_negative,
+  SUM(CASE WHEN clean THEN CAST(effective_text AS DECIMAL(38, 10)) END) AS effective,
+  SUM(CASE WHEN clean AND has_quantity THEN CAST(quantity_text AS DECIMAL(38, 10)) END) AS quantity,
+  COUNT(CASE WHEN has_quantity THEN 1 END) AS quantity_rows,
+  COUNT(*) AS row_count,
+  MAX(CASE WHEN CHARINDEX('.', s0) > 0 THEN LENGTH(s0) - CHARINDEX('.', s0) ELSE 0 END) AS billed_scale,
+  MAX(
+    CASE
+      WHEN s0 LIKE '-%'
+      THEN CASE WHEN CHARINDEX('.', s0) > 0 THEN LENGTH(s0) - CHARINDEX('.', s0) ELSE 0 END
+    END
+  ) AS negative_scale,
+  MAX(
+    CASE
+      WHEN CHARINDEX('.', effective_text) > 0
+      THEN LENGTH(effective_text) - CHARINDEX('.', effective_text)
+      ELSE 0
+    END
+  ) AS effective_scale,
+  MAX(
+    CASE
+      WHEN has_quantity
+      THEN CASE
+        WHEN CHARINDEX('.', quantity_text) > 0
+        THEN LENGTH(quantity_text) - CHARINDEX('.', quantity_text)
+        ELSE 0
+      END
+    END
+  ) AS quantity_scale,
+  MIN(row_no) AS first_row,
+  MAX(CASE WHEN odd_id THEN 1 ELSE 0 END) AS odd_ids
+FROM checked
+GROUP BY
+  g0,
+  g1,
+  g2,
+  g3,
+  g4,
+  g5,
+  g6,
+  g7,
+  g8,
+  g9,
+  g10,
+  g11,
+  g12,
+  g13,
+  g14,
+  g15,
+  g16,
+  g17,
+  g18,
+  g19,
+  g20,
+  g21,
+  p_day,
+  p_start,
+  p_end,
+  effective_missing,
+  clean
+ORDER BY
+  first_row
