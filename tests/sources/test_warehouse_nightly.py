@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,10 @@ from connector.domain.errors import ConfigError, InputError
 from connector.sources.base import Window
 from connector.sources.warehouse.engines import DuckDBWarehouse
 from connector.sources.warehouse.nightly import Dataset
-from tests.sources.builders import focus_row
+from tests.sources.builders import focus_csv, focus_row
 from tests.sources.warehouse_support import (
     ACCOUNT,
+    COLUMNS_12,
     WINDOW,
     random_rows,
     reference_facts,
@@ -105,3 +107,48 @@ def test_the_nightly_query_is_the_golden_text(dialect: str) -> None:
         golden.write_text(text)
     assert text == golden.read_text()
     sqlglot.parse_one(text, read=dialect)
+
+
+def text_table(rows: list[dict], tmp_path: Path, columns: list[str]):
+    """A table of text columns (Athena over CSV, a raw landing table): what the engine cannot vouch for
+    is left to the importer's row loop."""
+    import duckdb
+
+    path = focus_csv(tmp_path / "text.csv", rows, columns=columns)
+    connection = duckdb.connect()
+    connection.execute("CREATE SCHEMA billing")
+    connection.execute(
+        f"CREATE TABLE billing.focus_export AS SELECT * FROM read_csv('{path}', all_varchar = true)"
+    )
+    return connection
+
+
+def test_rows_the_engine_cannot_vouch_for_are_fetched_and_read_by_the_importer(tmp_path: Path) -> None:
+    rows = [
+        focus_row("1.25", day=date(2026, 11, 2)),
+        focus_row("1.123456789012", day=date(2026, 11, 2)),  # 12 fraction digits: not summed in SQL
+        focus_row("2.5E0", day=date(2026, 11, 3)),  # E-notation: Python reads it
+    ]
+    engine = DuckDBWarehouse(connection=text_table(rows, tmp_path, COLUMNS_12))
+    source = source_on(engine, timestamps_as_text=True)
+    pulled = source.pull(WINDOW)
+    assert pulled.errors == []
+    assert [s["query"] for s in pulled.stats] == ["bucket query", "review query"]
+    assert sum(f.amount for f in pulled.facts) == Decimal("1.25") + Decimal("1.123456789012") + Decimal("2.5")
+    assert sum(f.amount for f in pulled.facts) == sum(f.amount for f in reference_facts(rows, tmp_path))
+
+
+def test_a_repeated_line_id_refuses_the_window_naming_both_rows(tmp_path: Path) -> None:
+    columns = [*COLUMNS_12, "x_LineItemId"]
+    rows = [
+        focus_row("1.25", day=date(2026, 11, 2), x_LineItemId="li-1"),
+        focus_row("1.25", day=date(2026, 11, 2), hour=3, x_LineItemId="li-1"),
+        focus_row("4.00", day=date(2026, 11, 2), hour=4, x_LineItemId="li-2"),
+    ]
+    engine = DuckDBWarehouse(connection=text_table(rows, tmp_path, columns))
+    source = source_on(engine, timestamps_as_text=True, columns=tuple(columns))
+    pulled = source.pull(WINDOW)
+    assert pulled.facts == []
+    [problem] = pulled.errors
+    assert problem.location == "row 2"  # numbered by line id: li-1, li-1, li-2
+    assert "row 1" in problem.message
