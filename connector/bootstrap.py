@@ -216,7 +216,7 @@ class App:
             )
             found.append(
                 WarehouseSource(
-                    build_engine(name, section, self.sleep),
+                    build_engine(name, section.engine, section, self.sleep),
                     dataset,
                     name=name,
                     provider=section.provider or WAREHOUSE_PROVIDERS.get(section.engine, section.engine),

@@ -13,6 +13,7 @@ Each engine's client library is imported only when that engine is used.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -365,17 +366,17 @@ class Lazy:
         return getattr(self._client, name)
 
 
-def build_engine(name: str, settings: Any, sleep: Callable[[float], None]) -> WarehouseEngine:
-    """The engine of one `TOKENBOOKS_WAREHOUSE__<NAME>__…` section (its client built at first use)."""
+def build_engine(name: str, kind: str, settings: Any, sleep: Callable[[float], None]) -> WarehouseEngine:
+    """The engine (`kind`) of one `TOKENBOOKS_WAREHOUSE__<NAME>__…` section, its client built at first use."""
     variable = f"TOKENBOOKS_WAREHOUSE__{name.upper()}__"
-    if settings.engine == "bigquery":
+    if kind == "bigquery":
         return BigQueryEngine(
             Lazy(lambda: _bigquery_client(settings, variable)),
             location=settings.location,
             maximum_bytes_billed=settings.maximum_bytes_billed,
             timeout=settings.timeout_seconds * 10,  # a query job runs longer than one HTTP call
         )
-    if settings.engine == "athena":
+    if kind == "athena":
         return AthenaEngine(
             Lazy(lambda: _athena_client(settings, variable)),
             workgroup=settings.workgroup,
@@ -384,14 +385,12 @@ def build_engine(name: str, settings: Any, sleep: Callable[[float], None]) -> Wa
             poll_seconds=settings.poll_seconds,
             sleep=sleep,
         )
-    if settings.engine == "snowflake":
+    if kind == "snowflake":
         return SnowflakeEngine(lambda: _snowflake_connection(settings, variable))
     return DuckDBWarehouse(settings.database or ":memory:", tuple(settings.setup))
 
 
 def _bigquery_client(settings: Any, variable: str) -> Any:
-    import json
-
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
     from google.cloud import bigquery
