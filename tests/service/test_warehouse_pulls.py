@@ -8,13 +8,16 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from connector.bootstrap import build_app
 from connector.service.pull import pull_sources, sources_status
-from connector.settings import WarehouseSettings
+from connector.settings import Settings, WarehouseSettings
 from connector.sources.warehouse.engines import AthenaEngine, BigQueryEngine, SnowflakeEngine
 from connector.sources.warehouse.nightly import WarehouseSource
+from tests.service.conftest import Clock
 from tests.service.test_ingestion import make_app, stored_facts
 from tests.sources.builders import focus_row
 from tests.sources.warehouse_support import ACCOUNT, TABLE, warehouse_table
+from tests.support import MINIMAL_MAPPING
 
 FIRST, LAST = date(2026, 11, 2), date(2026, 11, 3)
 
@@ -34,10 +37,21 @@ def duckdb_section(database: Path, **more) -> WarehouseSettings:
     )
 
 
-def test_a_warehouse_in_settings_is_pulled_stored_once_and_restated(tmp_path: Path) -> None:
+def app_on(database_url: str, tmp_path: Path, **settings):
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MINIMAL_MAPPING)
+    config = Settings(
+        database_url=database_url, mapping_file=mapping, data_dir=tmp_path, _env_file=None, **settings
+    )
+    return build_app(config, clock=Clock(), sleep=lambda _: None)
+
+
+def test_a_warehouse_in_settings_is_pulled_stored_once_and_restated(
+    tmp_path: Path, database_url: str
+) -> None:
     database = tmp_path / "exports.duckdb"
     warehouse_table(rows(), tmp_path, str(database)).close()
-    app = make_app(tmp_path, "wh.db", warehouse={"billing": duckdb_section(database)})
+    app = app_on(database_url, tmp_path, warehouse={"billing": duckdb_section(database)})
     [source] = app.sources("acme-us")
     assert isinstance(source, WarehouseSource)
     assert source.name == "warehouse.billing"
