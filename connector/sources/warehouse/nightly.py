@@ -11,8 +11,8 @@ What a nightly pull does not do that an import does:
 - a row the engine cannot vouch for (not a plain decimal, a repeated line id) is fetched and read by the
   importer's row loop; a row (or a group of rows) that a check refuses refuses the whole window, as any
   API source's bad page does: nothing of it is stored, and the run says which rows and why;
-- purchases (credit lots) and invoice totals are not booked by a pull (they are facts of their own that
-  `tokenbooks import focus` and the invoice inbox keep); a window that holds them says so in a warning.
+- purchases (credit lots) and invoice totals are not booked by a pull (`tokenbooks import focus` and the
+  invoice inbox keep them); a window holding a purchase says so in a warning.
 
 A dataset flavour says which columns the table has: FOCUS 1.0, 1.1, 1.2 (the columns the importer reads
 that each version defines; Tags is left out by default because warehouses type it as a map or JSON,
@@ -274,15 +274,14 @@ class WarehouseSource:
             replace(fact, source=self.name, provider_account=self.provider_account) for fact in batch.facts
         ]
         piece.pages[0] = piece.pages[0].producing(piece.facts)
-        if batch.lots or batch.invoices:
+        if batch.lots:  # (a window's invoice totals are partial by nature: the invoice inbox books invoices)
             piece.problems.append(
                 Problem(
                     self.name,
                     f"{window.first_day}..{window.last_day}",
                     "",
-                    f"{len(batch.lots)} purchase(s) and {len(batch.invoices)} invoice total(s) in the window "
-                    "are not booked by a nightly pull",
-                    "import the month's export with `tokenbooks import focus` for credit lots and invoices",
+                    f"{len(batch.lots)} purchase(s) (credit lots) in the window are not booked by a nightly pull",
+                    "import the month's export with `tokenbooks import focus` to book its credit lots",
                     Severity.WARNING,
                 )
             )
@@ -471,8 +470,3 @@ def _days(first: date, end: date) -> Iterator[date]:
     while day < end:
         yield day
         day += timedelta(days=1)
-
-
-def parse_check(sql: str, dialect: str) -> None:
-    """The query parses back in its dialect (a test and `tokenbooks sources check` use it)."""
-    sqlglot.parse_one(sql, read=dialect)
