@@ -54,10 +54,6 @@ LAZY_IMPORTS = {
     ("connector/sources/warehouse/engines.py", "duckdb"): "heavy, only for a DuckDB warehouse source",
     ("connector/sources/warehouse/engines.py", "google"): "heavy (google-cloud-bigquery), only for BigQuery",
     ("connector/sources/warehouse/engines.py", "botocore"): "heavy, only for an Athena warehouse source",
-    (
-        "connector/sources/warehouse/engines.py",
-        "boto3",
-    ): "heavy (about 0.3 s), only for an Athena warehouse source",
     ("connector/sources/warehouse/engines.py", "cryptography"): "only for a Snowflake key-pair login",
     ("connector/sources/warehouse/engines.py", "snowflake"): "heavy, only for a Snowflake warehouse source",
     ("connector/tracing.py", "opentelemetry"): "optional extra `tokenbooks[otel]`; traces are off without it",

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from connector.domain.errors import ConfigError, InputError, RateLimited, Retriable
+from connector.sources.aws_cost_explorer import aws_client
 
 FETCH_ROWS = 10_000
 QUERY_FIX = (
@@ -426,24 +427,9 @@ def _bigquery_client(settings: Any, variable: str) -> Any:
 
 
 def _athena_client(settings: Any, variable: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
     if not settings.region:
         raise ConfigError("Athena: no region", fix=f"set {variable}REGION (the workgroup's AWS region)")
-    secret, token = settings.secret_access_key, settings.session_token
-    return boto3.client(
-        "athena",
-        region_name=settings.region,
-        aws_access_key_id=settings.access_key_id or None,
-        aws_secret_access_key=secret.get_secret_value() if secret else None,
-        aws_session_token=token.get_secret_value() if token else None,
-        config=Config(  # retries happen in one place: the source's RetryPolicy
-            retries={"total_max_attempts": 1, "mode": "standard"},
-            connect_timeout=settings.timeout_seconds,
-            read_timeout=settings.timeout_seconds,
-        ),
-    )
+    return aws_client("athena", settings)
 
 
 def _snowflake_connection(settings: Any, variable: str) -> Any:
