@@ -11,6 +11,7 @@ from pathlib import Path
 from connector.bootstrap import build_app
 from connector.service.pull import pull_sources, sources_status
 from connector.settings import Settings, WarehouseSettings
+from connector.sources.base import Window
 from connector.sources.warehouse.engines import AthenaEngine, BigQueryEngine, SnowflakeEngine
 from connector.sources.warehouse.nightly import WarehouseSource
 from tests.service.conftest import Clock
@@ -121,3 +122,25 @@ def test_a_first_pull_starts_on_the_sections_start_date(tmp_path: Path) -> None:
     app = make_app(tmp_path, "start.db", warehouse={"billing": section})
     run = pull_sources(app, entity="acme-us", until=LAST)
     assert run.pulls[0].window.first_day == date(2026, 11, 2)  # the start date, less the lag day
+
+
+def test_the_bytes_athena_scanned_are_in_the_runs_events(tmp_path: Path) -> None:
+    from botocore.stub import Stubber
+
+    from tests.sources.test_warehouse_athena import SCANNED, client, engine, expect_query
+    from tests.sources.warehouse_support import source_on
+
+    athena = client()
+    source = source_on(engine(athena))
+    source.entity = "acme-us"
+    window = Window(FIRST, LAST).with_lag(source.lag_days)  # what the pull service asks for
+    app = make_app(tmp_path, "athena.db", sources=[source])
+    with Stubber(athena) as stub:
+        expect_query(stub, warehouse_table(rows(), tmp_path), source.queries(window)[0], "q-9")
+        run = pull_sources(app, entity="acme-us", since=FIRST, until=LAST)
+    assert run.status == "succeeded", run.reason
+    with app.store.unit_of_work() as uow:
+        [query] = [e for e in uow.events.for_run(run.run_id) if e.kind == "pull.query"]
+    assert query.data["bytes_scanned"] == SCANNED
+    assert query.data["query_execution_id"] == "q-9"
+    assert f"scanned {SCANNED:,} bytes" in query.message
