@@ -254,6 +254,7 @@ class AthenaEngine:
             BotoCoreError,
             ClientError,
             NoCredentialsError,
+            ParamValidationError,
             PartialCredentialsError,
         )
 
@@ -272,6 +273,10 @@ class AthenaEngine:
         except (NoCredentialsError, PartialCredentialsError) as exc:
             raise ConfigError(
                 f"{label}: no usable AWS credentials for Athena ({exc})", fix=ATHENA_FIX
+            ) from None
+        except ParamValidationError as exc:  # a request Athena's model refuses (e.g. an empty workgroup)
+            raise ConfigError(
+                f"{label}: Athena {operation} refused the request: {exc}", fix=ATHENA_FIX
             ) from None
         except BotoCoreError as exc:
             raise Retriable(f"{label}: Athena could not be reached ({type(exc).__name__})") from None
