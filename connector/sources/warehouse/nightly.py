@@ -262,7 +262,7 @@ class WarehouseSource:
         answer = self.run_query(buckets_sql, "bucket query", piece)
         groups = [_typed_group(row, group_width(spec)) for row in answer.rows]
         piece.pages.append(self.raw_page("bucket query", buckets_sql, answer, groups))
-        reviewed = _WarehouseGroups(self, reader, spec, review_sql, window, piece)
+        reviewed = _WarehouseGroups(self, reader, spec, review_sql, piece)
         reviewed.add(groups)
         piece.received = sum(group[group_width(spec) + RESULT_COLUMNS.index("row_count")] for group in groups)
         piece.problems += reviewed.problems
@@ -310,11 +310,10 @@ class _WarehouseGroups(FileGroups):
         reader: FileReader,
         spec: Any,
         review_sql: str,
-        window: Window,
         piece: PullResult,
     ) -> None:
         self.reader, self.spec, self.owner = reader, spec, source
-        self.review_sql, self.window, self.piece = review_sql, window, piece
+        self.review_sql, self.piece = review_sql, piece
         self.problems: list[Problem] = []
 
     def add(self, groups: list[tuple]) -> None:
