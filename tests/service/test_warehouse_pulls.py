@@ -144,3 +144,17 @@ def test_the_bytes_athena_scanned_are_in_the_runs_events(tmp_path: Path) -> None
     assert query.data["bytes_scanned"] == SCANNED
     assert query.data["query_execution_id"] == "q-9"
     assert f"scanned {SCANNED:,} bytes" in query.message
+
+
+def test_duckdb_over_parquet_files_through_setup_statements(tmp_path: Path) -> None:
+    """ENGINE=duckdb with SETUP: a view over Parquet (an export in object storage, here a local file)."""
+    parquet = tmp_path / "focus.parquet"
+    table = warehouse_table(rows(), tmp_path)
+    table.execute(f"COPY billing.focus_export TO '{parquet}' (FORMAT parquet)")
+    table.close()
+    setup = ["CREATE SCHEMA billing", f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet('{parquet}')"]
+    section = WarehouseSettings(engine="duckdb", table=TABLE, account=ACCOUNT, setup=setup, lag_days=0)
+    app = make_app(tmp_path, "parquet.db", warehouse={"exports": section})
+    run = pull_sources(app, entity="acme-us", since=FIRST, until=LAST)
+    assert run.status == "succeeded", run.reason
+    assert sorted(amount for _key, amount, *_ in stored_facts(app)) == [2, 2.5]
