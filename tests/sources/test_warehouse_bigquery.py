@@ -24,7 +24,7 @@ import responses
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from connector.domain.errors import InputError
+from connector.domain.errors import ConfigError, InputError
 from connector.sources.warehouse.engines import BigQueryEngine
 from tests.sources.warehouse_support import (
     WINDOW,
@@ -191,3 +191,16 @@ def test_a_failed_job_says_what_bigquery_said(tmp_path: Path, mocked) -> None:
     text = str(raised.value)
     assert "warehouse.billing bucket query failed on BigQuery" in text
     assert "Unrecognized name: BilledCost" in text
+
+
+def test_a_query_over_the_bytes_limit_names_the_setting(tmp_path: Path, mocked) -> None:
+    fake = FakeBigQuery(warehouse_table(random_rows(14, count=10), tmp_path))
+    fake.job_error = {
+        "reason": "bytesBilledLimitExceeded",
+        "message": "Query exceeded limit for bytes billed: 10485760. 20971520 or higher required.",
+    }
+    fake.install(mocked)
+    with pytest.raises(ConfigError) as raised:
+        source_on(engine()).pull(WINDOW)
+    assert "MAXIMUM_BYTES_BILLED" in str(raised.value)
+    assert "20971520 or higher required" in str(raised.value)

@@ -154,6 +154,12 @@ def _bigquery_error(exc: Any, label: str) -> Exception:
     reasons = {e.get("reason") for e in (getattr(exc, "errors", None) or []) if isinstance(e, dict)}
     message = getattr(exc, "message", None) or str(exc)
     what = f"{label} failed on BigQuery: {message}"
+    if "bytesBilledLimitExceeded" in reasons:  # the guard the settings set: the query would cost more
+        return ConfigError(
+            what,
+            fix="raise TOKENBOOKS_WAREHOUSE__<NAME>__MAXIMUM_BYTES_BILLED, or partition the table by day or "
+            "billing period (PARTITION_COLUMN) so a night reads less",
+        )
     if reasons & BIGQUERY_THROTTLED or getattr(exc, "code", None) == 429:
         return RateLimited(what)
     if reasons & BIGQUERY_BUSY or (getattr(exc, "code", None) or 0) >= 500:
