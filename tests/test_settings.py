@@ -123,3 +123,18 @@ def test_an_unknown_warehouse_engine_names_the_ones_there_are(monkeypatch):
         load_settings(_env_file=None)
     assert "TOKENBOOKS_WAREHOUSE__VERTEX__ENGINE" in str(raised.value)
     assert "'bigquery'" in str(raised.value)
+
+
+def test_warehouses_can_be_given_as_one_json_object(monkeypatch):
+    monkeypatch.setenv(
+        "TOKENBOOKS_WAREHOUSE",
+        '{"bedrock": {"engine": "athena", "table": "cur.cur2", "account": "111", "flavour": "cur-2.0", '
+        '"region": "us-east-1", "double_amounts": true}}',
+    )
+    [(name, section)] = load_settings(_env_file=None).warehouse.items()
+    assert (name, section.engine, section.flavour, section.double_amounts) == (
+        "bedrock",
+        "athena",
+        "cur-2.0",
+        True,
+    )
