@@ -6,6 +6,7 @@ and a bad row refuses the window with nothing stored."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from connector.bootstrap import build_app
@@ -158,3 +159,32 @@ def test_duckdb_over_parquet_files_through_setup_statements(tmp_path: Path) -> N
     run = pull_sources(app, entity="acme-us", since=FIRST, until=LAST)
     assert run.status == "succeeded", run.reason
     assert sorted(amount for _key, amount, *_ in stored_facts(app)) == [2, 2.5]
+
+
+def test_a_sync_books_the_warehouse_facts_to_the_cent(tmp_path: Path) -> None:
+    """`tokenbooks sync` pulls the warehouse like any source and posts what it pulled: unmapped Bedrock
+    spend lands in suspense, balanced by the accrual, to the cent of the window's rows."""
+    from connector.ledgers.memory import MemoryLedger
+    from connector.service.sync import sync
+    from tests.service.conftest import ACCOUNTS
+    from tests.support import CHART_OPTIONS
+
+    database = tmp_path / "sync.duckdb"
+    warehouse_table(rows(), tmp_path, str(database)).close()
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MINIMAL_MAPPING)
+    config = Settings(
+        database_url=f"sqlite:///{tmp_path / 'sync.db'}",
+        mapping_file=mapping,
+        data_dir=tmp_path,
+        _env_file=None,
+        warehouse={"billing": duckdb_section(database)},
+    )
+    ledger = MemoryLedger(ACCOUNTS, options=CHART_OPTIONS)
+    clock = Clock()
+    clock.night_after(LAST)
+    app = build_app(config, clock=clock, ledgers={"acme-us": ledger}, sleep=lambda _: None)
+    result = sync(app, entity="acme-us", since=FIRST, until=LAST)
+    assert result.status == "succeeded", result.reason
+    assert ledger.balance("6190") == Decimal("4.50")  # 1.25 + 0.75 + 2.50 of the account, nothing else
+    assert ledger.balance("2150") == Decimal("-4.50")
