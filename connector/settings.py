@@ -193,6 +193,22 @@ class WarehouseSettings(ProviderSettings):
     )
     setup: JsonList = Field(default_factory=list, description="DuckDB: statements run first (CREATE VIEW …)")
 
+    @model_validator(mode="after")
+    def _engine_needs(self) -> WarehouseSettings:
+        """What each engine cannot run without, said when the settings are read (not at 2:30 at night)."""
+        needs = {
+            "athena": [("region", self.region)],
+            "snowflake": [
+                ("snowflake_account", self.snowflake_account),
+                ("user", self.user),
+                ("password or private_key", self.password or self.private_key),
+            ],
+        }.get(self.engine, [])
+        missing = [name.upper() for name, value in needs if not value]
+        if missing:
+            raise ValueError(f"{self.engine} needs {', '.join(missing)} (in this section)")
+        return self
+
 
 class FocusSettings(BaseModel):
     """FOCUS exports (AWS Bedrock, Azure OpenAI, Vertex AI …), imported with `tokenbooks import focus`."""

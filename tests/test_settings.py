@@ -100,6 +100,8 @@ def test_a_warehouse_secret_is_read_from_its_file_and_known_for_redaction(tmp_pa
     monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__TABLE", "BILLING.PUBLIC.FOCUS")
     monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__ACCOUNT", "acct-1")
     monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__PASSWORD_FILE", str(key))
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__SNOWFLAKE_ACCOUNT", "org-acct")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__USER", "TOKENBOOKS")
     settings = load_settings(_env_file=None)
     section = settings.warehouse["loaded"]
     assert section.password is not None
@@ -137,4 +139,16 @@ def test_warehouses_can_be_given_as_one_json_object(monkeypatch):
         "athena",
         "cur-2.0",
         True,
+    )
+
+
+def test_an_engine_without_what_it_needs_is_refused_when_the_settings_are_read(monkeypatch):
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__ENGINE", "snowflake")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__TABLE", "BILLING.PUBLIC.FOCUS")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__ACCOUNT", "acct-1")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__USER", "TOKENBOOKS")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(_env_file=None)
+    assert "TOKENBOOKS_WAREHOUSE__LOADED: snowflake needs SNOWFLAKE_ACCOUNT, PASSWORD OR PRIVATE_KEY" in str(
+        raised.value
     )

@@ -104,7 +104,12 @@ def test_each_engine_is_built_from_its_section_without_connecting(tmp_path: Path
             engine="athena", table="cur.cur2", account="111", flavour="cur-2.0", region="us-east-1"
         ),
         "loaded": WarehouseSettings(
-            engine="snowflake", table="BILLING.PUBLIC.FOCUS", account="acct", snowflake_account="org-acct"
+            engine="snowflake",
+            table="BILLING.PUBLIC.FOCUS",
+            account="acct",
+            snowflake_account="org-acct",
+            user="TOKENBOOKS",
+            password="pw",
         ),
     }
     app = make_app(tmp_path, "engines.db", warehouse=sections)
