@@ -196,7 +196,7 @@ class WarehouseSettings(ProviderSettings):
     @model_validator(mode="after")
     def _engine_needs(self) -> WarehouseSettings:
         """What each engine cannot run without, said when the settings are read (not at 2:30 at night)."""
-        needs = {
+        needs: dict[str, list[tuple[str, object]]] = {
             "athena": [("region", self.region)],
             "snowflake": [
                 ("snowflake_account", self.snowflake_account),
