@@ -196,14 +196,15 @@ class WarehouseSettings(ProviderSettings):
     @model_validator(mode="after")
     def _engine_needs(self) -> WarehouseSettings:
         """What each engine cannot run without, said when the settings are read (not at 2:30 at night)."""
-        needs: dict[str, list[tuple[str, object]]] = {
+        every: dict[str, list[tuple[str, object]]] = {
             "athena": [("region", self.region)],
             "snowflake": [
                 ("snowflake_account", self.snowflake_account),
                 ("user", self.user),
                 ("password or private_key", self.password or self.private_key),
             ],
-        }.get(self.engine, [])
+        }
+        needs = every.get(self.engine, [])
         missing = [name.upper() for name, value in needs if not value]
         if missing:
             raise ValueError(f"{self.engine} needs {', '.join(missing)} (in this section)")
