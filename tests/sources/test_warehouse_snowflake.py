@@ -60,9 +60,13 @@ class StubConnection:
         self.failures: list[Exception] = []
         self.batches: list[int] = []
         self.closed_cursors = 0
+        self.closed = 0
 
     def cursor(self) -> StubCursor:
         return StubCursor(self)
+
+    def close(self) -> None:
+        self.closed += 1
 
 
 def test_a_nightly_window_gives_the_facts_the_importer_gives_in_batches(tmp_path: Path) -> None:
@@ -73,7 +77,7 @@ def test_a_nightly_window_gives_the_facts_the_importer_gives_in_batches(tmp_path
     same_money(pulled.facts, reference_facts(rows, tmp_path))
     assert len([b for b in connection.batches if b]) >= 3  # fetched in several fetchmany batches
     assert 'TO_CHAR(ChargePeriodStart, \'YYYY-MM-DD"T"HH24:MI:SS"Z"\')' in connection.executed[0]
-    assert connection.closed_cursors == 1
+    assert (connection.closed_cursors, connection.closed) == (1, 1)  # the session is not left open
     assert pulled.stats[0]["query_id"] == "01b2-1"
 
 

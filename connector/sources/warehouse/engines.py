@@ -317,23 +317,26 @@ class SnowflakeEngine:
 
     def __init__(self, connect: Callable[[], Any]) -> None:
         self.connect = connect
-        self._connection: Any = None
 
     def run(self, sql: str, label: str) -> Answer:
+        """One session per query, closed after it: a nightly pull runs one or two queries, and a session
+        left open by a long-lived `serve` would hold a Snowflake login."""
         from snowflake.connector import errors
 
         try:
-            if self._connection is None:
-                self._connection = self.connect()
-            cursor = self._connection.cursor()
+            connection = self.connect()
             try:
-                cursor.execute(sql)
-                rows: list[tuple] = []
-                while chunk := cursor.fetchmany(FETCH_ROWS):
-                    rows += [tuple(row) for row in chunk]
-                query_id = getattr(cursor, "sfqid", None)
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(sql)
+                    rows: list[tuple] = []
+                    while chunk := cursor.fetchmany(FETCH_ROWS):
+                        rows += [tuple(row) for row in chunk]
+                    query_id = getattr(cursor, "sfqid", None)
+                finally:
+                    cursor.close()
             finally:
-                cursor.close()
+                connection.close()
         except errors.Error as exc:
             raise _snowflake_error(exc, label) from None
         return Answer(rows, {"query_id": query_id} if query_id else {})
