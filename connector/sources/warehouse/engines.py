@@ -53,35 +53,38 @@ class DuckDBWarehouse:
     def __init__(
         self, database: str = ":memory:", setup: tuple[str, ...] = (), connection: Any = None
     ) -> None:
-        self.database, self.setup, self._connection = database, setup, connection
+        # a connection given (tests, the benchmark) is used as it is; else one is opened per query
+        self.database, self.setup, self.connection = database, setup, connection
 
     def _connect(self) -> Any:
-        if self._connection is None:
-            import duckdb
+        import duckdb
 
-            try:
-                self._connection = duckdb.connect(self.database, read_only=self.database != ":memory:")
-                self._connection.execute("SET TimeZone = 'UTC'")
-                for statement in self.setup:
-                    self._connection.execute(statement)
-            except duckdb.Error as exc:
-                self._connection = None
-                raise ConfigError(
-                    f"DuckDB cannot open {self.database}: {str(exc).splitlines()[0]}",
-                    fix="check TOKENBOOKS_WAREHOUSE__<NAME>__DATABASE and __SETUP",
-                ) from None
-        return self._connection
+        try:
+            connection = duckdb.connect(self.database, read_only=self.database != ":memory:")
+            connection.execute("SET TimeZone = 'UTC'")
+            for statement in self.setup:
+                connection.execute(statement)
+        except duckdb.Error as exc:
+            raise ConfigError(
+                f"DuckDB cannot open {self.database}: {str(exc).splitlines()[0]}",
+                fix="check TOKENBOOKS_WAREHOUSE__<NAME>__DATABASE and __SETUP",
+            ) from None
+        return connection
 
     def run(self, sql: str, label: str) -> Answer:
         import duckdb
 
+        connection = self.connection or self._connect()
         try:
-            cursor = self._connect().execute(sql)
+            cursor = connection.execute(sql)
             rows: list[tuple] = []
             while chunk := cursor.fetchmany(FETCH_ROWS):
                 rows += chunk
         except duckdb.Error as exc:
             raise InputError(f"{label} failed on DuckDB: {str(exc).splitlines()[0]}", fix=QUERY_FIX) from None
+        finally:
+            if connection is not self.connection:  # the file is not held open between nights
+                connection.close()
         return Answer(rows)
 
 
