@@ -193,22 +193,21 @@ class WarehouseSettings(ProviderSettings):
     )
     setup: JsonList = Field(default_factory=list, description="DuckDB: statements run first (CREATE VIEW …)")
 
-    @model_validator(mode="after")
-    def _engine_needs(self) -> WarehouseSettings:
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_needs(cls, data: Any) -> Any:
         """What each engine cannot run without, said when the settings are read (not at 2:30 at night)."""
-        every: dict[str, list[tuple[str, object]]] = {
-            "athena": [("region", self.region)],
-            "snowflake": [
-                ("snowflake_account", self.snowflake_account),
-                ("user", self.user),
-                ("password or private_key", self.password or self.private_key),
-            ],
+        if not isinstance(data, dict):
+            return data
+        every: dict[str, list[tuple[str, ...]]] = {
+            "athena": [("region",)],
+            "snowflake": [("snowflake_account",), ("user",), ("password", "private_key")],
         }
-        needs = every.get(self.engine, [])
-        missing = [name.upper() for name, value in needs if not value]
+        needs = every.get(str(data.get("engine")), [])
+        missing = [" or ".join(names).upper() for names in needs if not any(data.get(n) for n in names)]
         if missing:
-            raise ValueError(f"{self.engine} needs {', '.join(missing)} (in this section)")
-        return self
+            raise ValueError(f"{data.get('engine')} needs {', '.join(missing)} (in this section)")
+        return data
 
 
 class FocusSettings(BaseModel):
