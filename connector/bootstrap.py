@@ -228,6 +228,8 @@ class App:
                     retry=RetryPolicy(section.max_retries + 1, sleep=self.sleep),
                     lag_days=section.lag_days,
                     start_date=section.start_date,
+                    restates=section.restates,
+                    final_after_day=section.final_after_day,
                 )
             )
         return found

@@ -174,6 +174,14 @@ class WarehouseSettings(ProviderSettings):
     partition_format: str = Field(
         "%Y-%m", description="strftime of a partition value (billing_period: %Y-%m)"
     )
+    restates: Literal["billing_period", "lag_days"] = Field(
+        "billing_period",
+        description="what each night reads again: the open billing period(s) (cloud exports restate the "
+        "month until the bill is final), or only LAG_DAYS",
+    )
+    final_after_day: int = Field(
+        5, ge=1, le=28, description="the day of the month from which last month's bill is final (not re-read)"
+    )
     # BigQuery
     project: str | None = Field(None, description="BigQuery: the project that runs (and pays for) the query")
     location: str | None = Field(None, description="BigQuery: the dataset's location (US, EU …)")

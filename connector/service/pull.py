@@ -53,7 +53,12 @@ def window_for(
             mark = uow.bookmarks.get(bookmark_id(source.name, source.provider_account))
         since = date.fromisoformat(mark) + timedelta(days=1) if mark else default_start
     since = min(since, until)
-    return Window(since, until).with_lag(source.lag_days)
+    window = Window(since, until).with_lag(source.lag_days)
+    # a warehouse source re-reads the open billing period(s), which its cloud restates until the bill
+    # is final; re-read days that did not change store nothing (facts compare per day)
+    restated_from = getattr(source, "restated_from", None)
+    first = restated_from(until) if restated_from else None
+    return Window(first, until) if first and first < window.first_day else window
 
 
 def pull_source(

@@ -53,7 +53,8 @@ def test_a_warehouse_in_settings_is_pulled_stored_once_and_restated(
 ) -> None:
     database = tmp_path / "exports.duckdb"
     warehouse_table(rows(), tmp_path, str(database)).close()
-    app = app_on(database_url, tmp_path, warehouse={"billing": duckdb_section(database)})
+    section = duckdb_section(database, restates="lag_days")  # the lag window alone (see below)
+    app = app_on(database_url, tmp_path, warehouse={"billing": section})
     [source] = app.sources("acme-us")
     assert isinstance(source, WarehouseSource)
     assert source.name == "warehouse.billing"
@@ -139,7 +140,9 @@ def test_the_bytes_athena_scanned_are_in_the_runs_events(tmp_path: Path) -> None
     athena = client()
     source = source_on(engine(athena))
     source.entity = "acme-us"
-    window = Window(FIRST, LAST).with_lag(source.lag_days)  # what the pull service asks for
+    # what the pull service asks for: the open billing months (November, and October until the 5th)
+    window = Window(date(2026, 10, 1), LAST)
+    assert source.restated_from(LAST) == window.first_day
     app = make_app(tmp_path, "athena.db", sources=[source])
     with Stubber(athena) as stub:
         expect_query(stub, warehouse_table(rows(), tmp_path), source.queries(window)[0], "q-9")
@@ -193,3 +196,137 @@ def test_a_sync_books_the_warehouse_facts_to_the_cent(tmp_path: Path) -> None:
     assert result.status == "succeeded", result.reason
     assert ledger.balance("6190") == Decimal("4.50")  # 1.25 + 0.75 + 2.50 of the account, nothing else
     assert ledger.balance("2150") == Decimal("-4.50")
+
+
+def month_rows(
+    november_20th: str = "3.00",
+    october_15th: str = "1.00",
+    november_2nd: str = "2.00",
+    november_28th: bool = True,
+) -> list[dict]:
+    """A bill in the making: a charge in October, charges through November (the 28th's only once it
+    has happened), one of another account."""
+    found = [
+        focus_row(october_15th, day=date(2026, 10, 15)),
+        focus_row(november_2nd, day=date(2026, 11, 2)),
+        focus_row(november_20th, day=date(2026, 11, 20)),
+        focus_row("9.99", day=date(2026, 11, 20), account="999999999999"),
+    ]
+    return found + ([focus_row("4.00", day=date(2026, 11, 28))] if november_28th else [])
+
+
+def test_the_open_billing_period_is_read_again_and_restatements_post_as_deltas(tmp_path: Path) -> None:
+    """A realistic month: the cloud restates the 20th on the 28th, and corrects November on December 3rd
+    (before its bill is final on the 5th). Each night reads the open billing month(s) again, posts each
+    restatement as the difference, and a night where nothing changed stores and posts nothing."""
+    from connector.ledgers.memory import MemoryLedger
+    from connector.service.sync import sync
+    from tests.service.conftest import ACCOUNTS
+    from tests.support import CHART_OPTIONS
+
+    database = tmp_path / "month.duckdb"
+
+    def table(**rows_of) -> None:
+        database.unlink(missing_ok=True)
+        warehouse_table(month_rows(**rows_of), tmp_path, str(database)).close()
+
+    table(november_28th=False)
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MINIMAL_MAPPING)
+    config = Settings(
+        database_url=f"sqlite:///{tmp_path / 'month.db'}",
+        mapping_file=mapping,
+        data_dir=tmp_path,
+        _env_file=None,
+        warehouse={"billing": duckdb_section(database)},  # RESTATES=billing_period, the default
+    )
+    ledger = MemoryLedger(ACCOUNTS, options=CHART_OPTIONS)
+    clock = Clock()
+    app = build_app(config, clock=clock, ledgers={"acme-us": ledger}, sleep=lambda _: None)
+
+    def night(until: date):
+        clock.night_after(until)
+        result = sync(app, entity="acme-us", until=until)
+        assert result.status == "succeeded", result.reason
+        return result
+
+    clock.night_after(date(2026, 11, 26))
+    first = sync(app, entity="acme-us", since=date(2026, 10, 1), until=date(2026, 11, 26))
+    assert first.status == "succeeded", first.reason
+    assert ledger.balance("6190") == Decimal("6.00")  # 1 + 2 + 3 of the account
+    posted = len(ledger.journals)
+
+    table(november_20th="3.50")  # the cloud restated the 20th, eight days back: outside any lag window
+    result = night(date(2026, 11, 28))
+    [pull] = result.pulls
+    assert pull.window.first_day == date(2026, 11, 1)  # the open billing month, not the 3 lag days
+    assert (pull.replaced.inserted, pull.replaced.restated) == (1, 1)  # the 28th new, the 20th restated
+    assert ledger.balance("6190") == Decimal("10.50")  # 1 + 2 + 3.50 + 4: the 20th's 0.50 as a delta
+
+    assert len(ledger.journals) > posted
+    journals_after_the_28th = dict(ledger.journals)
+    quiet = night(date(2026, 11, 29))  # nothing changed: the month is read, nothing stored or posted
+    assert quiet.pulls[0].window.first_day == date(2026, 11, 1)
+    assert (quiet.pulls[0].replaced.inserted, quiet.pulls[0].replaced.restated) == (0, 0)
+    assert ledger.journals == journals_after_the_28th
+
+    # on December 3rd the cloud corrects November (its bill is not final before the 5th) and, too late,
+    # October, whose bill is final: the first is read and posted as a delta, the second is not read
+    table(november_20th="3.50", november_2nd="1.70", october_15th="0.80")
+    december_3rd = night(date(2026, 12, 3))
+    [pull] = december_3rd.pulls
+    assert pull.window.first_day == date(2026, 11, 1)  # last month is still open before the 5th
+    assert (pull.replaced.inserted, pull.replaced.restated) == (0, 1)
+    assert ledger.balance("6190") == Decimal("10.20")  # November 2nd's -0.30 posted as a delta
+
+    december_6th = night(date(2026, 12, 6))
+    assert december_6th.pulls[0].window.first_day == date(2026, 12, 1)  # November's bill is final
+    assert ledger.balance("6190") == Decimal("10.20")
+
+
+def test_the_open_billing_period_by_night() -> None:
+    from connector.sources.warehouse.nightly import open_billing_period
+
+    assert open_billing_period(date(2026, 11, 28), 5) == date(2026, 11, 1)
+    assert open_billing_period(date(2026, 12, 4), 5) == date(2026, 11, 1)
+    assert open_billing_period(date(2026, 12, 5), 5) == date(2026, 12, 1)
+    assert open_billing_period(date(2027, 1, 1), 5) == date(2026, 12, 1)  # across the year
+    assert open_billing_period(date(2026, 3, 31), 1) == date(2026, 3, 1)  # FINAL_AFTER_DAY=1: this month only
+
+
+def test_a_tag_routes_warehouse_spend_out_of_suspense(tmp_path: Path) -> None:
+    """Tags are read by default: a rule on a tag (a team's project) books its spend to AI COGS; untagged
+    spend stays in suspense. The same tags written in another key order and spacing are the same facts."""
+    from connector.ledgers.memory import MemoryLedger
+    from connector.service.sync import sync
+    from tests.service.conftest import ACCOUNTS
+    from tests.support import CHART_OPTIONS
+
+    database = tmp_path / "tags.duckdb"
+    tagged = [
+        focus_row("1.25", day=FIRST, tags='{"project": "assistant", "team": "support"}'),
+        focus_row("0.75", day=FIRST, hour=5, tags='{"team":"support",  "project":"assistant"}'),
+        focus_row("2.50", day=LAST, tags=""),
+    ]
+    warehouse_table(tagged, tmp_path, str(database)).close()
+    mapping = tmp_path / "mapping.yaml"
+    rule = '  - id: assistant\n    when: {"tag:project": assistant}\n    category: cogs\n'
+    mapping.write_text(MINIMAL_MAPPING.replace("rules:\n", "rules:\n" + rule))
+    config = Settings(
+        database_url=f"sqlite:///{tmp_path / 'tags.db'}",
+        mapping_file=mapping,
+        data_dir=tmp_path,
+        _env_file=None,
+        warehouse={"billing": duckdb_section(database)},
+    )
+    ledger = MemoryLedger(ACCOUNTS, options=CHART_OPTIONS)
+    clock = Clock()
+    clock.night_after(LAST)
+    app = build_app(config, clock=clock, ledgers={"acme-us": ledger}, sleep=lambda _: None)
+    result = sync(app, entity="acme-us", since=FIRST, until=LAST)
+    assert result.status == "succeeded", result.reason
+    assert ledger.balance("5010") == Decimal("2.00")  # the tagged 1.25 + 0.75, one bucket
+    assert ledger.balance("6190") == Decimal("2.50")  # untagged: suspense
+    assert ledger.balance("2150") == Decimal("-4.50")
+    facts = [f for f in stored_facts(app) if f[1] == Decimal("2.00")]
+    assert len(facts) == 1

@@ -23,6 +23,7 @@ from tests.sources.warehouse_support import (
     WINDOW,
     cur_table,
     per_day_and_meter,
+    per_tag,
     random_rows,
     reference_facts,
     run_received,
@@ -188,3 +189,6 @@ def test_a_cur_2_table_gives_the_money_a_focus_import_of_the_same_charges_gives(
     reference = reference_facts(rows, tmp_path)
     assert per_day_and_meter(pulled.facts) == per_day_and_meter(reference)
     assert sum(f.amount for f in pulled.facts) == sum(f.amount for f in reference)
+    # resource_tags' user_<tag> keys are the tags, as CUR names them: the same money per tag value
+    assert per_tag(pulled.facts, "tag:user_project") == per_tag(reference, "tag:project")
+    assert per_tag(pulled.facts, "tag:user_project").keys() > {None}

@@ -40,6 +40,11 @@ def test_a_window_gives_the_facts_the_importer_gives_for_the_same_rows(tmp_path:
     assert {f.source for f in pulled.facts} == {"warehouse.billing"}
     assert {f.provider_account for f in pulled.facts} == {ACCOUNT}
     assert {f.charge_date for f in pulled.facts} <= {WINDOW.first_day, date(2026, 11, 3), WINDOW.last_day}
+    # the tags are read by default; two spellings of the same tags are one bucket, as in the importer
+    tagged = [f for f in pulled.facts if f.dimensions.get("tag:project") == "proj_eng_search"]
+    assert tagged
+    assert all(f.dimensions.get("tag:team") == "ml" for f in tagged)
+    assert len({(f.charge_date, f.dimensions.items) for f in tagged}) == len(tagged)
 
 
 @pytest.mark.parametrize("dialect", ["duckdb", "bigquery", "athena", "snowflake"])
@@ -58,6 +63,14 @@ def test_the_window_account_and_partitions_are_in_the_sql(dialect: str) -> None:
         "bigquery": "TIMESTAMP('2026-10-30 00:00:00+00')",
     }.get(dialect, "CAST('2026-10-30 00:00:00' AS TIMESTAMP)")
     assert moment in buckets
+    tags = {  # Tags, as each engine types it, turned into JSON text by the engine itself
+        "athena": "JSON_FORMAT(CAST(Tags AS JSON))",
+        "bigquery": "TO_JSON_STRING(Tags)",
+        "snowflake": "TO_JSON(Tags)",
+        "duckdb": "CAST(TO_JSON(Tags) AS TEXT)",
+    }[dialect]
+    assert tags in buckets
+    assert tags in review
     assert "'2026-11-03 00:00:00" in buckets  # the end is exclusive: the day after the window
 
 

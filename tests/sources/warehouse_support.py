@@ -39,6 +39,16 @@ COLUMNS_12 = list(COLUMNS["focus-1.2"])
 TABLE = "billing.focus_export"
 
 
+# Tags as exports write them: the same tags in two key orders and spacings (one bucket), none, and others
+TAGS = (
+    '{"project": "proj_eng_search", "team": "ml"}',
+    '{"team":"ml","project":"proj_eng_search"}',
+    '{"project": "proj_support_assistant", "cost_centre": "CC-7"}',
+    "{}",
+    "",
+)
+
+
 def random_rows(seed: int = 7, count: int = 120) -> list[dict]:
     """Rows over the window and the day before it, of the account and of another one, with amounts of
     up to 10 fraction digits (what an exact sum must keep)."""
@@ -60,6 +70,7 @@ def random_rows(seed: int = 7, count: int = 120) -> list[dict]:
                 SkuId=f"sku-{n % 3}",
                 ServiceSubcategory="Generative AI",
                 EffectiveCost=str(cost),
+                tags=pick.choice(TAGS),
             )
         )
     return rows
@@ -91,6 +102,8 @@ def warehouse_table(
             select.append(f'CAST({quoted} AS TIMESTAMPTZ) AS "{column}"')
         elif column in AMOUNT_COLUMNS:
             select.append(f'CAST({quoted} AS DECIMAL(38, 10)) AS "{column}"')
+        elif column == "Tags":  # typed as the warehouses type it: JSON (BigQuery), a map or VARIANT
+            select.append(f'CAST({quoted} AS JSON) AS "{column}"')
         else:
             select.append(f'"{column}"')
     connection.execute("CREATE SCHEMA billing")
@@ -169,7 +182,10 @@ def cur_table(rows: list[dict], connection: duckdb.DuckDBPyConnection) -> None:
              "SkuId" AS product_sku,
              "SkuMeter" AS line_item_usage_type,
              "RegionId" AS product_region_code,
-             "InvoiceId" AS bill_invoice_id
+             "InvoiceId" AS bill_invoice_id,
+             -- resource_tags: a map keyed user_<tag> (CUR 2.0's names for user-defined tags)
+             map_from_entries(list_transform(map_entries(CAST("Tags" AS MAP(VARCHAR, VARCHAR))), lambda e:
+                                             {'key': 'user_' || e.key, 'value': e.value})) AS resource_tags
            FROM billing.focus_export"""
     )
 
@@ -178,5 +194,13 @@ def per_day_and_meter(facts: list) -> dict:
     totals: dict = {}
     for fact in facts:
         key = (fact.charge_date, fact.dimensions.get("sku"), fact.dimensions.get("sub_account"))
+        totals[key] = totals.get(key, 0) + fact.amount
+    return totals
+
+
+def per_tag(facts: list, tag: str) -> dict:
+    totals: dict = {}
+    for fact in facts:
+        key = fact.dimensions.get(tag)
         totals[key] = totals.get(key, 0) + fact.amount
     return totals

@@ -15,8 +15,14 @@ What a nightly pull does not do that an import does:
   invoice inbox keep them); a window holding a purchase says so in a warning.
 
 A dataset flavour says which columns the table has: FOCUS 1.0, 1.1, 1.2 (the columns the importer reads
-that each version defines; Tags is left out by default because warehouses type it as a map or JSON,
-whose text differs between engines) or AWS CUR 2.0, read through a FOCUS view written here (`CUR_AS_FOCUS`).
+that each version defines, Tags included) or AWS CUR 2.0, read through a FOCUS view written here
+(`CUR_AS_FOCUS`). Warehouses type Tags as a map (Athena), JSON (BigQuery) or VARIANT (Snowflake): the query
+turns it into JSON object text in the engine's own dialect (`_tags_text`), and the importer parses that
+text into the tag dimensions, so key order and spacing do not change a fact.
+
+Restatements: each night reads again its lag days and, by default (`RESTATES=billing_period`), the whole
+open billing month, and the month before until its bill is final (`FINAL_AFTER_DAY`): cloud exports
+restate the month until then. Days that did not change store nothing (facts compare per day).
 """
 
 from __future__ import annotations
@@ -73,6 +79,7 @@ FOCUS_1_0 = (
     "SkuId",
     "SkuPriceId",
     "SubAccountId",
+    "Tags",
 )
 # what each version added (the "Introduced (version)" of each column in ../shared/specs/focus-1.2/columns)
 COLUMNS = {
@@ -111,6 +118,9 @@ CUR_AS_FOCUS = {
     "SkuMeter": "line_item_usage_type",
     "SubAccountId": "line_item_usage_account_id",
     "x_LineItemId": "CONCAT(identity_line_item_id, '/', identity_time_interval)",
+    # a MAP of the cost allocation tags, keyed as CUR 2.0 names them (user_project for the tag project):
+    # mapping rules of a CUR source match `tag:user_project`
+    "Tags": "resource_tags",
 }
 CUR_SERVICES = ("AmazonBedrock",)  # line_item_product_code values a CUR pull keeps (the settings' default)
 
@@ -161,6 +171,8 @@ class WarehouseSource:
         retry: RetryPolicy,
         lag_days: int = 3,
         start_date: date | None = None,
+        restates: str = "billing_period",
+        final_after_day: int = 5,
     ) -> None:
         self.warehouse = warehouse
         self.start_date = start_date  # where a first pull starts (None: the month being booked)
@@ -172,6 +184,8 @@ class WarehouseSource:
         self.timezone = timezone
         self.retry = retry
         self.lag_days = lag_days
+        self.restates = restates  # "billing_period" or "lag_days" (settings: RESTATES)
+        self.final_after_day = final_after_day
         services = dataset.services
         if dataset.flavour == "cur-2.0":
             services = None  # CUR has no ServiceCategory: the product codes are filtered in SQL
@@ -192,6 +206,15 @@ class WarehouseSource:
             progress(0, f"{self.name}: the bucket query on {self.warehouse.kind}")
         yield self._window(window)
 
+    def restated_from(self, until: date) -> date | None:
+        """The first day a night ending on `until` reads again besides its lag days: the first day of
+        the open billing period(s), which the cloud restates until the bill is final. A `start_date`
+        bounds it (a source told to start on the 15th does not read the 1st). None: the lag days only."""
+        if self.restates != "billing_period":
+            return None
+        first = open_billing_period(until, self.final_after_day)
+        return max(first, self.start_date) if self.start_date else first
+
     # ----------------------------------------------------------------------------------------- queries
 
     def source_sql(self, window: Window) -> str:
@@ -206,6 +229,8 @@ class WarehouseSource:
                 raw = f"TOKENBOOKS_ISO({raw})"
             elif column in AMOUNT_COLUMNS and data.double_amounts:
                 raw = f"CAST({raw} AS DECIMAL(38, 10))"
+            elif column == "Tags":
+                raw = f"TOKENBOOKS_TAGS({raw})"
             parts.append(f"{raw} AS {_quoted(column)}")
         start = CUR_AS_FOCUS["ChargePeriodStart"] if cur else _name("ChargePeriodStart")
         account = CUR_AS_FOCUS["BillingAccountId"] if cur else _name("BillingAccountId")
@@ -361,6 +386,16 @@ _FIX_ROWS = (
 )
 
 
+def open_billing_period(until: date, final_after_day: int) -> date:
+    """The first day of the billing months still open on `until`: its own month, and the month before
+    until `final_after_day` (AWS finalizes a month's CUR/FOCUS data days after it ends; GCP's export
+    writes late rows for a few days). Billing months are calendar months in UTC, as both clouds bill."""
+    first = until.replace(day=1)
+    if until.day < final_after_day:
+        first = (first - timedelta(days=1)).replace(day=1)
+    return first
+
+
 def render_for(query: exp.Expr, dialect: str) -> str:
     """The query in `dialect`, with the placeholders of `WarehouseSource.source_sql` written in it."""
 
@@ -369,6 +404,8 @@ def render_for(query: exp.Expr, dialect: str) -> str:
             return _iso_text(node.expressions[0], dialect)
         if isinstance(node, exp.Anonymous) and node.name.upper() == "TOKENBOOKS_MOMENT":
             return _moment(node.expressions[0].name, dialect)
+        if isinstance(node, exp.Anonymous) and node.name.upper() == "TOKENBOOKS_TAGS":
+            return _tags_text(node.expressions[0], dialect)
         return node
 
     return render(query.transform(fill), dialect)
@@ -388,6 +425,39 @@ def _iso_text(column: exp.Expression, dialect: str) -> exp.Expression:
         "snowflake": ("TO_CHAR", [column, exp.Literal.string('YYYY-MM-DD"T"HH24:MI:SS"Z"')]),
     }[dialect]
     return exp.Anonymous(this=call[0], expressions=call[1])
+
+
+def _tags_text(column: exp.Expression, dialect: str) -> exp.Expression:
+    """Tags as JSON object text, which the importer parses (`focus._parse_tags`) into sorted (key, value)
+    pairs: key order and whitespace, which differ between engines, do not change a fact. A group keyed
+    by two spellings of the same tags is two groups in the engine and one bucket in Python."""
+    column = column.copy()
+    if dialect == "athena":  # Trino: MAP(varchar, varchar) → JSON → its text
+        cast = exp.Cast(this=column, to=exp.DataType.build("JSON"))
+        return exp.Anonymous(this="JSON_FORMAT", expressions=[cast])
+    if (
+        dialect == "bigquery"
+    ):  # the FOCUS view's JSON column: https://cloud.google.com/bigquery/docs/reference/standard-sql/json_functions#to_json_string
+        return exp.Anonymous(this="TO_JSON_STRING", expressions=[column])
+    if (
+        dialect == "snowflake"
+    ):  # VARIANT / OBJECT: https://docs.snowflake.com/en/sql-reference/functions/to_json
+        return exp.Anonymous(this="TO_JSON", expressions=[column])
+    # DuckDB: a table loaded from CSV holds the export's JSON text (read as is); a MAP or JSON column
+    # becomes JSON text
+    text = exp.DataType.build("VARCHAR")
+    return exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.EQ(
+                    this=exp.Anonymous(this="TYPEOF", expressions=[column]),
+                    expression=exp.Literal.string("VARCHAR"),
+                ),
+                true=exp.Cast(this=column.copy(), to=text),
+            )
+        ],
+        default=exp.Cast(this=exp.Anonymous(this="TO_JSON", expressions=[column.copy()]), to=text),
+    )
 
 
 def _moment(day: str, dialect: str) -> exp.Expression:

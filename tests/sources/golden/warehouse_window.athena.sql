@@ -24,6 +24,7 @@ FROM (
     SkuId AS "SkuId",
     SkuPriceId AS "SkuPriceId",
     SubAccountId AS "SubAccountId",
+    JSON_FORMAT(CAST(Tags AS JSON)) AS "Tags",
     ServiceSubcategory AS "ServiceSubcategory",
     SkuMeter AS "SkuMeter",
     InvoiceId AS "InvoiceId",

@@ -24,6 +24,11 @@ FROM (
     SkuId AS "SkuId",
     SkuPriceId AS "SkuPriceId",
     SubAccountId AS "SubAccountId",
+    CASE
+      WHEN TYPEOF(Tags) = 'VARCHAR'
+      THEN CAST(Tags AS TEXT)
+      ELSE CAST(TO_JSON(Tags) AS TEXT)
+    END AS "Tags",
     ServiceSubcategory AS "ServiceSubcategory",
     SkuMeter AS "SkuMeter",
     InvoiceId AS "InvoiceId",

@@ -24,6 +24,7 @@ FROM (
     SkuId AS "SkuId",
     SkuPriceId AS "SkuPriceId",
     SubAccountId AS "SubAccountId",
+    TO_JSON(Tags) AS "Tags",
     ServiceSubcategory AS "ServiceSubcategory",
     SkuMeter AS "SkuMeter",
     InvoiceId AS "InvoiceId",
