@@ -1,11 +1,12 @@
 """Benchmark: a nightly warehouse pull (`WarehouseSource`, DuckDB as the engine) of a month-long typed FOCUS
-table: the nightly window (a new day and the 3 lag days) beside a first pull of the whole month.
+table: the lag window (a new day and the 3 lag days, `RESTATES=lag_days`) beside the open billing month
+(`RESTATES=billing_period`, the default: what a night reads on the month's last day, and a first pull).
 
     python -m bench.warehouse_nightly [--streams 768] [--days 30] [--threads 2]
 
 The table is generated inside DuckDB (`range(n)`): `--streams` hourly line-item streams (2 accounts × sub
 accounts × SKU meters × regions, as bench/warehouse_duckdb.py) over `--days` days, costs DECIMAL(38, 10)
-and timestamps TIMESTAMPTZ as a warehouse types them; the source reads one of the two accounts. What is
+and timestamps TIMESTAMPTZ as a warehouse types them, Tags a MAP (as Athena types it); the source reads one of the two accounts. What is
 timed is `source.pull(window)`: the SQL window, the bucket query, the group checks and step 2 into
 facts. Wall and CPU seconds (DuckDB's threads included); the rows the window selects. Results: stdout and
 bench/results/warehouse_nightly.json. Not part of `make test`.
@@ -46,7 +47,8 @@ CREATE TABLE billing.focus AS SELECT
   'AI and Machine Learning' AS ServiceCategory, 'Amazon Bedrock' AS ServiceName,
   'SKU-' || ((i // 16) % 16) AS SkuId, '' AS SkuPriceId, ((i % 2) || '-' || ((i // 2) % 8)) AS SubAccountId,
   'Generative AI' AS ServiceSubcategory, '' AS InvoiceId, 'USD' AS PricingCurrency,
-  'SKU-' || ((i // 16) % 16) || '-' || ((i // 256) % 3) AS SkuMeter
+  'SKU-' || ((i // 16) % 16) || '-' || ((i // 256) % 3) AS SkuMeter,
+  MAP(['project', 'team'], ['proj-' || ((i // 4) % 4), 'team-' || ((i // 64) % 2)]) AS Tags
 FROM range({rows}) AS t(i)
 """
 
