@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from connector.domain.errors import ConfigError, InputError
 from connector.sources.base import Window
-from connector.sources.warehouse.engines import DuckDBWarehouse
+from connector.sources.warehouse.engines import Answer, DuckDBWarehouse
 from connector.sources.warehouse.nightly import Dataset, render_for
 from tests.sources.builders import focus_csv, focus_row
 from tests.sources.warehouse_support import (
@@ -24,6 +24,7 @@ from tests.sources.warehouse_support import (
     WINDOW,
     random_rows,
     reference_facts,
+    run_received,
     same_money,
     source_on,
     warehouse_table,
@@ -191,3 +192,39 @@ def test_any_window_of_text_rows_conserves_the_importers_money(tmp_path_factory,
     assert sorted((f.charge_date, f.amount) for f in pulled.facts) == sorted(
         (f.charge_date, f.amount) for f in reference
     )
+
+
+SPELLINGS = [  # the same tags, as different engines and exports write them
+    ('{"project": "ünïcode", "team": null}', '{"team":null,"project":"\\u00fcn\\u00efcode"}'),
+    ('{"project": "alpha", "cost_centre": "CC-7"}', '{ "cost_centre" : "CC-7" ,  "project" : "alpha" }'),
+    ("{}", ""),
+]
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "bigquery", "athena", "snowflake"])
+def test_tags_in_any_key_order_and_spacing_give_the_importers_facts(tmp_path: Path, dialect: str) -> None:
+    """Tags are facts whatever their text: the same tags written in another key order, spacing or escape,
+    in a table typed JSON (as BigQuery types it) and read through the engine's dialect, give the
+    importer's facts and tag dimensions; a row and its respelled twin are one bucket."""
+    rows = [
+        focus_row("1.25", day=date(2026, 11, 2 + n), hour=twin, tags=text)
+        for n, twins in enumerate(SPELLINGS)
+        for twin, text in enumerate(twins)
+    ]
+    reference = reference_facts(rows, tmp_path)
+    engine = Transpiling(connection=warehouse_table(rows, tmp_path))
+    engine.dialect = dialect  # type: ignore[misc]
+    pulled = source_on(engine).pull(WINDOW)
+    assert pulled.errors == []
+    got = sorted((f.charge_date, f.dimensions.items, f.amount) for f in pulled.facts)
+    assert got == sorted((f.charge_date, f.dimensions.items, f.amount) for f in reference)
+    assert [f.amount for f in pulled.facts] == [Decimal("2.50")] * 3  # twins in one bucket
+    assert {f.dimensions.get("tag:project") for f in pulled.facts} == {"ünïcode", "alpha", None}
+
+
+class Transpiling(DuckDBWarehouse):
+    """DuckDB answering SQL written in another engine's dialect, transpiled back (as the engines' fakes do)."""
+
+    def run(self, sql: str, label: str) -> Answer:
+        _names, found = run_received(self.connection, sql, self.dialect)
+        return Answer(found, {})
