@@ -80,7 +80,7 @@ RESULT_COLUMNS = (
 )
 
 
-def bucket_query(spec: BucketSpec, source: str, row_number: str) -> exp.Expression:
+def bucket_query(spec: BucketSpec, source: str, row_number: str) -> exp.Expr:
     """The query over `source` (a table, or a table function in DuckDB's dialect) whose rows are the
     groups described in the module docstring. `row_number` is the expression numbering the rows."""
     billed = f"s{spec.billed}"
@@ -107,7 +107,7 @@ def bucket_query(spec: BucketSpec, source: str, row_number: str) -> exp.Expressi
     return sqlglot.parse_one(sql, read="duckdb")
 
 
-def review_query(spec: BucketSpec, source: str, row_number: str, marked: str | None) -> exp.Expression:
+def review_query(spec: BucketSpec, source: str, row_number: str, marked: str | None) -> exp.Expr:
     """The rows the Python importer reads one by one, in file order: those that are not clean, and those
     of the groups in the table `marked` (clean rows that a check of their group refused)."""
     keys = [*_group_keys(spec), "effective_missing"]
@@ -190,7 +190,7 @@ def _checked(spec: BucketSpec, source: str, row_number: str) -> str:
     """
 
 
-def render(query: exp.Expression, dialect: str) -> str:
+def render(query: exp.Expr, dialect: str) -> str:
     """The query in an engine's dialect ("athena" is Trino's, as Athena engine 3 speaks it). A row's
     fingerprint is DuckDB's HASH of its values; elsewhere, the MD5 of their text joined by a unit
     separator (every warehouse has MD5; a collision only sends rows to the importer's own checks)."""
@@ -199,7 +199,7 @@ def render(query: exp.Expression, dialect: str) -> str:
     return query.sql(dialect=dialect, pretty=True)
 
 
-def _md5_fingerprint(node: exp.Expression) -> exp.Expression:
+def _md5_fingerprint(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Anonymous) and node.name.upper() == "HASH":
         return sqlglot.parse_one(f"MD5(CONCAT_WS(CHR(31), {', '.join(e.sql() for e in node.expressions)}))")
     return node

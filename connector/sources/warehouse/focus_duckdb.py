@@ -81,13 +81,18 @@ def read_focus_duckdb(
 
 def bucket_spec(col: Columns, names: tuple[str, ...], options: FocusOptions) -> BucketSpec:
     """The bucket query's columns for a source whose header the importer read (`col`), by `names`."""
+    category, start, billed = col.category, col.start, col.cost
+    # required columns: `Columns` refused a header without them (`_need` with no default)
+    assert category is not None
+    assert start is not None
+    assert billed is not None
     return BucketSpec(
         columns=names,
         static=col.static_index,
-        category=col.category,
-        start=col.start,
+        category=category,
+        start=start,
         end=col.end,
-        billed=col.cost,
+        billed=billed,
         effective=col.effective,
         quantity=col.quantity,
         row_id=col.row_id,
