@@ -45,11 +45,13 @@ from connector.sources.warehouse.aggregation import (
     group_width,
     render,
     review_query,
+    survey_query,
 )
 from connector.sources.warehouse.duckdb_engine import DuckDBLimits
 
 FETCH_ROWS = 10_000
 MARKED = "marked_groups"
+SURVEY = "survey"  # the survey query's result: the fingerprints of repeated rows
 DEFAULT_LIMITS = DuckDBLimits()
 
 
@@ -115,24 +117,35 @@ class _FileGroups:
             return self._by_python("a Parquet column DuckDB would not write as text as the importer does")
         self.source = found
         self.spec = bucket_spec(col, found.columns, self.reader.options)
+        # first the survey (rows, repeated rows, odd line ids): what it finds decides, before any group is
+        # added, whether DuckDB reads this file at all
         try:
-            groups = self.connection.execute(
-                render(bucket_query(self.spec, found.table, found.row_number), "duckdb")
-            ).fetchall()
+            self.connection.execute(
+                f"CREATE OR REPLACE TEMP TABLE {SURVEY} AS {render(survey_query(self.spec, found.table), 'duckdb')}"
+            )
+            rows, repeated, odd = self.connection.execute(
+                f"SELECT COALESCE(MAX(CASE WHEN total THEN row_count END), 0), "
+                f"COUNT(CASE WHEN NOT total AND row_count > 1 THEN 1 END), COALESCE(MAX(odd), 0) FROM {SURVEY}"
+            ).fetchone()
         except duckdb.Error as exc:  # DuckDB reads it otherwise than Python would: let Python say why
             return self._by_python(f"DuckDB: {str(exc).splitlines()[0]}")
-        rows = sum(group[self._at("row_count")] for group in groups)
-        if any(group[self._at("odd_ids")] for group in groups):
-            return self._by_python("a line id holds unusual whitespace")
+        if odd:
+            return self._by_python("a line id has unusual whitespace at an edge")
         if found.lines_to_check and duckdb_engine.physical_lines(self.path) != rows + 1:
             return self._by_python("a value spans lines, or a line is empty")
-        self._add(groups)
+        self.repeated = SURVEY if repeated else None
+        query = render(bucket_query(self.spec, found.table, found.row_number, self.repeated), "duckdb")
+        try:
+            cursor = self.connection.execute(query)  # the whole aggregation runs here; fetching streams it
+        except duckdb.Error as exc:
+            return self._by_python(f"DuckDB: {str(exc).splitlines()[0]}")
+        self._add(_chunks(cursor))
         return rows
 
     def _at(self, name: str) -> int:
         return group_width(self.spec) + RESULT_COLUMNS.index(name)
 
-    def _add(self, groups: list[tuple]) -> None:
+    def _add(self, groups: Iterable[tuple]) -> None:
         reader, width = self.reader, len(self.spec.static)
         marked, review = [], False
         for group in groups:  # in the order of their first rows: the importer checks in row order
@@ -216,14 +229,16 @@ class _FileGroups:
                 f"INSERT INTO {MARKED} VALUES ({', '.join('?' for _ in keys)})", marked
             )
             table = MARKED
-        query = render(review_query(self.spec, self.source.table, self.source.row_number, table), "duckdb")
-        self.reader.take(_fetched(self.connection.execute(query)))
+        query = render(
+            review_query(self.spec, self.source.table, self.source.row_number, table, self.repeated), "duckdb"
+        )
+        self.reader.take((row_no, values) for row_no, *values in _chunks(self.connection.execute(query)))
 
 
-def _fetched(cursor: duckdb.DuckDBPyConnection) -> Iterator[tuple[int, list[str]]]:
+def _chunks(cursor: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
+    """A result's rows, fetched a chunk at a time: never all of them in Python at once."""
     while chunk := cursor.fetchmany(FETCH_ROWS):
-        for row_no, *values in chunk:
-            yield row_no, values
+        yield from chunk
 
 
 def _exact(total: Decimal | None, scale: int | None) -> Decimal:
