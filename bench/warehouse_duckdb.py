@@ -6,7 +6,13 @@ and a CSV import by DuckDB beside today's Python importer.
 Parquet: `--rows` FOCUS rows are generated inside DuckDB (`range(n)`, streamed to a Parquet file, so
 100,000,000 rows need no Python loop and about 3 GB of disk), shaped like bench/focus_import.py's
 hourly AWS Bedrock export (768 line-item streams: 2 accounts × 8 sub accounts × 16 SKU meters × 3
-regions, 5 % other services). For each size, each in a fresh process (peak memory is its own):
+regions, 5 % of the streams other services, a Tax line per account each day) over one billing month,
+September 2026: 720 hours × 768 streams is 552,960 rows, so a larger file has several line items (ids)
+per stream and hour, as a busy account's export does. The buckets are the month's (streams × 30 days,
+about 23,000), whatever the size: the cost grows with the rows, not with the facts. (Until 2026-12-06
+evening the generator kept one row per stream and hour and ran 100M rows over 15 years, so the buckets
+grew with the rows — 4 million facts for 100M rows — which no export of a month looks like.)
+For each size, each in a fresh process (peak memory is its own):
 
 - the floor: DuckDB reading every value of the file (`SELECT count(*), max(length(col)) …`), nothing else;
 - the aggregation: `read_focus_duckdb` — the bucket query, the checks per group, step 2 (facts …).
@@ -36,21 +42,20 @@ COPY (
     printf('%.6f', (i % 1000) * 0.000731) AS BilledCost,
     CASE i % 2 WHEN 0 THEN '111122223333' ELSE '444455556666' END AS BillingAccountId,
     'USD' AS BillingCurrency,
-    strftime(date_trunc('month', TIMESTAMP '2026-09-01' + to_hours(i // 768)), '%Y-%m-%dT%H:%M:%SZ')
-      AS BillingPeriodStart,
+    '2026-09-01T00:00:00Z' AS BillingPeriodStart,
     CASE WHEN (i // 768) % 24 = 23 AND i % 768 < 2 THEN 'Tax' ELSE 'Usage' END AS ChargeCategory,
     '' AS ChargeClass,
     'model ' || ((i // 16) % 16) AS ChargeDescription,
-    strftime(TIMESTAMP '2026-09-01' + to_hours(i // 768 + 1), '%Y-%m-%dT%H:%M:%SZ') AS ChargePeriodEnd,
-    strftime(TIMESTAMP '2026-09-01' + to_hours(i // 768), '%Y-%m-%dT%H:%M:%SZ') AS ChargePeriodStart,
+    strftime(TIMESTAMP '2026-09-01' + to_hours((i // 768) % 720 + 1), '%Y-%m-%dT%H:%M:%SZ') AS ChargePeriodEnd,
+    strftime(TIMESTAMP '2026-09-01' + to_hours((i // 768) % 720), '%Y-%m-%dT%H:%M:%SZ') AS ChargePeriodStart,
     CAST(i % 5000 AS VARCHAR) AS ConsumedQuantity,
     'Tokens' AS ConsumedUnit,
     printf('%.6f', (i % 1000) * 0.000731) AS EffectiveCost,
-    'INV-' || (i % 2) || '-' || strftime(TIMESTAMP '2026-09-01' + to_hours(i // 768), '%Y%m') AS InvoiceId,
+    'INV-' || (i % 2) || '-202609' AS InvoiceId,
     'AWS' AS ProviderName,
     ['us-east-1', 'us-west-2', 'eu-west-1'][(i // 256) % 3 + 1] AS RegionId,
-    CASE WHEN i % 20 = 7 THEN 'Compute' ELSE 'AI and Machine Learning' END AS ServiceCategory,
-    CASE WHEN i % 20 = 7 THEN 'Amazon EC2' ELSE 'Amazon Bedrock' END AS ServiceName,
+    CASE WHEN i % 768 % 20 = 7 THEN 'Compute' ELSE 'AI and Machine Learning' END AS ServiceCategory,
+    CASE WHEN i % 768 % 20 = 7 THEN 'Amazon EC2' ELSE 'Amazon Bedrock' END AS ServiceName,
     'SKU-' || ((i // 16) % 16) || '-' || ((i // 256) % 3) AS SkuMeter,
     ((i % 2) || '-' || ((i // 2) % 8)) AS SubAccountId,
     ['{"team": "support"}', '{"team": "research"}', '{"team": "sales"}', ''][(i // 2) % 4 + 1] AS Tags,
@@ -65,6 +70,7 @@ def generate_parquet(path: Path, rows: int, memory: str) -> None:
 
     connection = duckdb.connect()
     connection.execute(f"SET memory_limit = '{memory}'")
+    connection.execute("SET enable_progress_bar = false")
     connection.execute(GENERATE.replace("{rows}", str(int(rows))).replace("{path}", str(path)))
     connection.close()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -240,15 +241,103 @@ def test_parquet_of_text_decimals_and_timestamps_is_read_by_duckdb(tmp_path) -> 
     assert [q.problem.field for q in duck.quarantined] == ["BilledCost"]
 
 
-def test_parquet_floats_are_left_to_python(tmp_path) -> None:
+def test_parquet_float32_is_left_to_python(tmp_path) -> None:
+    """DuckDB writes some 32-bit floats with more digits than pyarrow's shortest text: Python reads them."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     export = [focus_row("1.25"), focus_row("2.5", hour=3)]
     table = pa.table({name: [row.get(name, "") for row in export] for name in COLUMNS})
-    table = table.set_column(COLUMNS.index("BilledCost"), "BilledCost", pa.array([1.25, 2.5], pa.float64()))
+    table = table.set_column(COLUMNS.index("BilledCost"), "BilledCost", pa.array([1.25, 2.5], pa.float32()))
     path = tmp_path / "export.parquet"
     pq.write_table(table, path)
     python, duck = both([path], FocusOptions(entity="main"))
     same_batches(python, duck)
     assert duck.readers[str(path)].startswith("python")
+
+
+def aws_focus_parquet(path: Path, rows: list[dict], costs: list[float | None], tags: list) -> Path:
+    """A FOCUS file shaped as AWS Data Exports writes it (the AWS FOCUS 1.2 columns page): costs and
+    quantities DOUBLE, charge periods timestamp[ms, UTC], Tags a MAP of strings."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({name: [row.get(name, "") for row in rows] for name in COLUMNS})
+    for name in ("BilledCost", "EffectiveCost"):
+        table = table.set_column(COLUMNS.index(name), name, pa.array(costs, pa.float64()))
+    quantities = [None if row["ConsumedQuantity"] == "" else float(row["ConsumedQuantity"]) for row in rows]
+    table = table.set_column(
+        COLUMNS.index("ConsumedQuantity"), "ConsumedQuantity", pa.array(quantities, pa.float64())
+    )
+    for name in ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart"):
+        moments = [datetime.fromisoformat(row[name].replace("Z", "+00:00")) for row in rows]
+        table = table.set_column(COLUMNS.index(name), name, pa.array(moments, pa.timestamp("ms", tz="UTC")))
+    table = table.set_column(COLUMNS.index("Tags"), "Tags", pa.array(tags, pa.map_(pa.string(), pa.string())))
+    pq.write_table(table, path)
+    return path
+
+
+def test_aws_focus_parquet_doubles_and_map_tags_are_read_by_duckdb_exactly(tmp_path) -> None:
+    """AWS's own shape: DuckDB reads it (no fallback), to the same facts as Python; a DOUBLE is read as
+    its shortest round-trip text (0.1 + 0.2 is 0.3 in the books, not 0.30000000000000004), and MAP tags
+    land in the same tag dimension as the JSON text tags of a CSV export."""
+    export = [focus_row("0", hour=h) for h in range(24)] + [focus_row("0", hour=1, day=date(2026, 10, 2))]
+    costs = [0.1, 0.2, 1e-7, 1234567.5, -0.0, 100.0, *([0.000731] * 18), 2.5]
+    tags = [
+        [("team", "support")],
+        [("team", "support")],
+        [("team", "r\u00e9search")],
+        None,
+        [],
+        *([[("env", "prod"), ("team", "ml")]] * 20),
+    ]
+    path = aws_focus_parquet(tmp_path / "aws.parquet", export, costs, tags)
+    python, duck = both([path], FocusOptions(entity="main"))
+    same_batches(python, duck)
+    assert duck.readers == {str(path): "duckdb"}
+    # the same export as CSV, tags as FOCUS's JSON text: the same facts, dimension for dimension
+    as_csv = [
+        row | {"BilledCost": repr(cost), "EffectiveCost": repr(cost), "Tags": json.dumps(dict(tag or []))}
+        for row, cost, tag in zip(export, costs, tags, strict=True)
+    ]
+    from_csv = read_focus(
+        [focus_csv(tmp_path / "aws.csv", as_csv, columns=COLUMNS)], FocusOptions(entity="main")
+    )
+    assert [(f.charge_date, f.amount, f.dimensions.as_dict()) for f in duck.facts] == [
+        (f.charge_date, f.amount, f.dimensions.as_dict()) for f in from_csv.facts
+    ]
+    assert {f.dimensions.tags().get("team") for f in duck.facts} == {"support", "r\u00e9search", None, "ml"}
+    assert sum((f.amount for f in duck.facts), Decimal(0)) == Decimal(
+        "1234670.3131581"
+    )  # 0.1 + 0.2 + 1e-7 + … as decimals
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.decimals(places=6, min_value=-1e6, max_value=1e6).map(float),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_a_double_is_written_as_pyarrow_writes_it(tmp_path, values) -> None:
+    """The text DuckDB gives a DOUBLE is the text the Python importer reads (pyarrow's cast): the same
+    shortest round-trip digits, written the same way, whatever the double."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from connector.sources.warehouse.duckdb_engine import DuckDBLimits, connect
+
+    column = pa.array(values, pa.float64())
+    path = tmp_path / "doubles.parquet"
+    pq.write_table(pa.table({"x": column}), path)
+    connection = connect(DuckDBLimits())
+    texts = [
+        row[0]
+        for row in connection.execute(f"SELECT tb_float_text(x) FROM read_parquet('{path}')").fetchall()
+    ]
+    assert texts == pc.cast(column, pa.string()).to_pylist()

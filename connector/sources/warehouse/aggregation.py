@@ -38,7 +38,8 @@ from sqlglot import exp
 
 DIALECTS = ("duckdb", "bigquery", "athena", "snowflake")
 CHARGES = "('Usage', 'Credit', 'Tax', 'Adjustment')"  # as FOCUS writes them: never a Purchase (kept exact)
-MOMENT = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
+# a FOCUS moment as an export writes it: seconds, or (a Parquet timestamp in ms or µs) their fraction
+MOMENT = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?Z$"
 DECIMAL = "DECIMAL(38, 10)"
 PLAIN_DECIMAL = r"^-?[0-9]{1,18}(\.[0-9]{1,10})?$"
 NEGATIVE_ZERO = r"^-[0.]*$"
@@ -224,7 +225,8 @@ def _checked(spec: BucketSpec, source: str, row_number: str, repeated: str | Non
     )
     within_day = (
         f"({category} IN {CHARGES} AND REGEXP_LIKE({start}, '{MOMENT}') AND REGEXP_LIKE({end}, '{MOMENT}') "
-        f"AND {end} > {start} AND (SUBSTR({start}, 1, 10) = SUBSTR({end}, 1, 10) "
+        f"AND LENGTH({end}) = LENGTH({start}) AND {end} > {start} "  # one format: text order is time order
+        f"AND (SUBSTR({start}, 1, 10) = SUBSTR({end}, 1, 10) "
         f"OR ({next_day} AND SUBSTR({end}, 12) <= SUBSTR({start}, 12))))"
     )
     odd = _odd_id(spec) if repeated == INLINE else "FALSE"
