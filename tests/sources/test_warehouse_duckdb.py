@@ -208,14 +208,16 @@ def test_the_spec_samples_read_the_same_by_duckdb(sample) -> None:
         same_batches(python, duck)
 
 
-def test_a_negative_zero_is_left_to_python(tmp_path) -> None:
-    """-0.00 is a Decimal of its own sign: Python reads it, so the bucket's sum is what Python's is."""
-    path = focus_csv(
-        tmp_path / "export.csv", [focus_row("-0.00"), focus_row("-0.00", hour=1)], columns=COLUMNS
-    )
+def test_negative_zeros_are_summed_by_duckdb_with_pythons_sign(tmp_path) -> None:
+    """-0.00 is a Decimal of its own sign: -0.00 + -0.00 is -0.00 in Python, -0.00 + 0.00 is 0.00. DuckDB
+    sums them (no second pass for Python), giving each group's sum the sign Python's addition gives it."""
+    rows = [focus_row("-0.00"), focus_row("-0.00", hour=1)]
+    rows += [focus_row("-0.00", day=date(2026, 10, 2)), focus_row("0.00", hour=1, day=date(2026, 10, 2))]
+    path = focus_csv(tmp_path / "export.csv", rows, columns=COLUMNS)
     python, duck = both([path], FocusOptions(entity="main"))
     same_batches(python, duck)
-    assert duck.facts[0].amount == 0
+    assert duck.readers == {str(path): "duckdb"}
+    assert [str(f.amount) for f in duck.facts] == ["0.00", "0.00"]  # as booked (step 2 adds to +0)
 
 
 def test_parquet_of_text_decimals_and_timestamps_is_read_by_duckdb(tmp_path) -> None:

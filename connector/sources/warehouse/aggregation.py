@@ -4,7 +4,8 @@ It is step 1 of the FOCUS importer (`focus_aggregate`: rows → buckets) pushed 
 is read as text — what a CSV export holds — and sorted into one of two kinds:
 
 - **clean** rows: amounts a plain decimal (at most 18 integer and 10 fraction digits, no sign but a
-  leading minus, not a negative zero), ConsumedQuantity empty or the same, and no other row sharing its
+  leading minus; a cost may be a negative zero, whose sign each group reports), ConsumedQuantity empty or
+  the same (not a negative zero), and no other row sharing its
   line id (or, without one, all its values). Their money is summed in the engine, exactly, as
   DECIMAL(38, 10), grouped by the raw text of every column that repeats across a bucket (the columns the
   importer checks once per distinct combination), the charge period — its UTC day for a charge of at
@@ -87,6 +88,8 @@ RESULT_COLUMNS = (
     "quantity_scale",
     "first_row",
     "odd_ids",
+    "billed_negative_zero",
+    "effective_negative_zero",
 )
 
 
@@ -103,21 +106,24 @@ def bucket_query(
     billed = f"s{spec.billed}"
     group = [*_group_keys(spec), "effective_missing", "clean"]
     odd = "MAX(CASE WHEN odd_id THEN 1 ELSE 0 END)" if repeated == INLINE else "0"
+    negative = f"({billed} LIKE '-%' AND NOT {_negative_zero(billed)})"  # Python's `amount < 0`
     sql = f"""
         {_checked(spec, source, row_number, repeated)}
         SELECT {", ".join(group)},
           SUM(CASE WHEN clean THEN CAST({billed} AS {DECIMAL}) END) AS billed,
-          SUM(CASE WHEN clean AND {billed} LIKE '-%' THEN CAST({billed} AS {DECIMAL}) END) AS billed_negative,
+          SUM(CASE WHEN clean AND {negative} THEN CAST({billed} AS {DECIMAL}) END) AS billed_negative,
           SUM(CASE WHEN clean THEN CAST(effective_text AS {DECIMAL}) END) AS effective,
           SUM(CASE WHEN clean AND has_quantity THEN CAST(quantity_text AS {DECIMAL}) END) AS quantity,
           COUNT(CASE WHEN has_quantity THEN 1 END) AS quantity_rows,
           COUNT(*) AS row_count,
           MAX({_scale(billed)}) AS billed_scale,
-          MAX(CASE WHEN {billed} LIKE '-%' THEN {_scale(billed)} END) AS negative_scale,
+          MAX(CASE WHEN {negative} THEN {_scale(billed)} END) AS negative_scale,
           MAX({_scale("effective_text")}) AS effective_scale,
           MAX(CASE WHEN has_quantity THEN {_scale("quantity_text")} END) AS quantity_scale,
           MIN(row_no) AS first_row,
-          {odd} AS odd_ids
+          {odd} AS odd_ids,
+          MIN(CASE WHEN {_negative_zero(billed)} THEN 1 ELSE 0 END) AS billed_negative_zero,
+          MIN(CASE WHEN {_negative_zero("effective_text")} THEN 1 ELSE 0 END) AS effective_negative_zero
         FROM checked
         GROUP BY {", ".join(group)}
         ORDER BY first_row
@@ -191,7 +197,11 @@ def _checked(spec: BucketSpec, source: str, row_number: str, repeated: str | Non
         if effective
         else billed
     )
-    effective_clean = f"({missing} OR {effective} = {billed} OR {_plain(effective)})" if effective else "TRUE"
+    effective_clean = (
+        f"({missing} OR {effective} = {billed} OR {_plain(effective, signed_zero=True)})"
+        if effective
+        else "TRUE"
+    )
     quantity = text[spec.quantity] if spec.quantity is not None else "''"
     has_quantity = f"({quantity} NOT IN {_nulls()})"
     ctes, is_repeated = [], "FALSE"
@@ -207,7 +217,7 @@ def _checked(spec: BucketSpec, source: str, row_number: str, repeated: str | Non
         )
     clean = " AND ".join(
         (
-            _plain(billed),
+            _plain(billed, signed_zero=True),
             effective_clean,
             f"(NOT has_quantity OR {_plain('quantity_text')})",
             f"NOT {is_repeated}",
@@ -273,13 +283,17 @@ def _nulls() -> str:
     return "(" + ", ".join(f"'{value}'" for value in NULL_TEXTS) + ")"
 
 
-def _plain(column: str) -> str:
-    """A plain decimal the engine sums exactly (anything else is left to Python)."""
-    # the second expression only for a leading minus: the engine evaluates it for those rows alone
-    return (
-        f"(REGEXP_LIKE({column}, '{PLAIN_DECIMAL}') "
-        f"AND (SUBSTR({column}, 1, 1) <> '-' OR NOT REGEXP_LIKE({column}, '{NEGATIVE_ZERO}')))"
-    )
+def _plain(column: str, signed_zero: bool = False) -> str:
+    """A plain decimal the engine sums exactly (anything else is left to Python). A negative zero is one
+    for a cost (`signed_zero`: a group whose costs are all negative zeros says so, and the caller gives
+    its sum the sign Python's addition gives it, -0.00); a quantity of -0 is left to Python."""
+    plain = f"REGEXP_LIKE({column}, '{PLAIN_DECIMAL}')"
+    return plain if signed_zero else f"({plain} AND NOT {_negative_zero(column)})"
+
+
+def _negative_zero(column: str) -> str:
+    # the regular expression only for a leading minus: the engine evaluates it for those rows alone
+    return f"(SUBSTR({column}, 1, 1) = '-' AND REGEXP_LIKE({column}, '{NEGATIVE_ZERO}'))"
 
 
 def _scale(column: str) -> str:

@@ -167,7 +167,11 @@ class _FileGroups:
         reader = self.reader
         if type(part) is Refusal:
             return False
-        billed = _exact(group[self._at("billed")], group[self._at("billed_scale")])
+        billed = _exact(
+            group[self._at("billed")],
+            group[self._at("billed_scale")],
+            group[self._at("billed_negative_zero")],
+        )
         count = group[self._at("row_count")]
         if part.skip:
             currency_at = (
@@ -184,7 +188,11 @@ class _FileGroups:
         sums = [
             billed,
             _exact(group[self._at("billed_negative")], group[self._at("negative_scale")]),
-            _exact(group[self._at("effective")], group[self._at("effective_scale")]),
+            _exact(
+                group[self._at("effective")],
+                group[self._at("effective_scale")],
+                group[self._at("effective_negative_zero")],
+            ),
             _exact(group[self._at("quantity")], group[self._at("quantity_scale")]),
             group[self._at("quantity_rows")],
             count,
@@ -241,9 +249,11 @@ def _chunks(cursor: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
         yield from chunk
 
 
-def _exact(total: Decimal | None, scale: int | None) -> Decimal:
+def _exact(total: Decimal | None, scale: int | None, negative_zero: int = 0) -> Decimal:
     """An engine's DECIMAL(38, 10) sum with the exponent Python's Decimal addition of the same values
-    gives: that of the value with the most fraction digits."""
+    gives: that of the value with the most fraction digits; and its sign when every value was a negative
+    zero (-0.00 + -0.00 is -0.00 in Python; any other zero sum is +0)."""
     if total is None:
         return ZERO
-    return total.quantize(Decimal(1).scaleb(-(scale or 0)))
+    exact = total.quantize(Decimal(1).scaleb(-(scale or 0)))
+    return exact.copy_negate() if negative_zero and not exact else exact

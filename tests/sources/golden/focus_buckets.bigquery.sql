@@ -212,31 +212,21 @@ WITH repeated AS (
     CASE WHEN within_day THEN SUBSTRING(s8, 1, 10) ELSE '' END AS p_day,
     CASE WHEN within_day THEN '' ELSE s8 END AS p_start,
     CASE WHEN within_day THEN '' ELSE s7 END AS p_end,
-    (
-      REGEXP_CONTAINS(s0, '^-?[0-9]{1,18}(\\.[0-9]{1,10})?$')
-      AND (
-        SUBSTRING(s0, 1, 1) <> '-' OR NOT REGEXP_CONTAINS(s0, '^-[0.]*$')
-      )
-    )
+    REGEXP_CONTAINS(s0, '^-?[0-9]{1,18}(\\.[0-9]{1,10})?$')
     AND (
       (
         s20 IN ('', 'null', 'NULL', 'Null') AND s20 <> s0
       )
       OR s20 = s0
-      OR (
-        REGEXP_CONTAINS(s20, '^-?[0-9]{1,18}(\\.[0-9]{1,10})?$')
-        AND (
-          SUBSTRING(s20, 1, 1) <> '-' OR NOT REGEXP_CONTAINS(s20, '^-[0.]*$')
-        )
-      )
+      OR REGEXP_CONTAINS(s20, '^-?[0-9]{1,18}(\\.[0-9]{1,10})?$')
     )
     AND (
       NOT has_quantity
       OR (
         REGEXP_CONTAINS(quantity_text, '^-?[0-9]{1,18}(\\.[0-9]{1,10})?$')
-        AND (
-          SUBSTRING(quantity_text, 1, 1) <> '-'
-          OR NOT REGEXP_CONTAINS(quantity_text, '^-[0.]*$')
+        AND NOT (
+          SUBSTRING(quantity_text, 1, 1) = '-'
+          AND REGEXP_CONTAINS(quantity_text, '^-[0.]*$')
         )
       )
     )
@@ -319,7 +309,18 @@ SELECT
   effective_missing,
   clean,
   SUM(CASE WHEN clean THEN CAST(s0 AS BIGNUMERIC) END) AS billed,
-  SUM(CASE WHEN clean AND s0 LIKE '-%' THEN CAST(s0 AS BIGNUMERIC) END) AS billed_negative,
+  SUM(
+    CASE
+      WHEN clean
+      AND (
+        s0 LIKE '-%'
+        AND NOT (
+          SUBSTRING(s0, 1, 1) = '-' AND REGEXP_CONTAINS(s0, '^-[0.]*$')
+        )
+      )
+      THEN CAST(s0 AS BIGNUMERIC)
+    END
+  ) AS billed_negative,
   SUM(CASE WHEN clean THEN CAST(effective_text AS BIGNUMERIC) END) AS effective,
   SUM(CASE WHEN clean AND has_quantity THEN CAST(quantity_text AS BIGNUMERIC) END) AS quantity,
   COUNT(CASE WHEN has_quantity THEN 1 END) AS quantity_rows,
@@ -327,7 +328,12 @@ SELECT
   MAX(CASE WHEN INSTR(s0, '.') > 0 THEN LENGTH(s0) - INSTR(s0, '.') ELSE 0 END) AS billed_scale,
   MAX(
     CASE
-      WHEN s0 LIKE '-%'
+      WHEN (
+        s0 LIKE '-%'
+        AND NOT (
+          SUBSTRING(s0, 1, 1) = '-' AND REGEXP_CONTAINS(s0, '^-[0.]*$')
+        )
+      )
       THEN CASE WHEN INSTR(s0, '.') > 0 THEN LENGTH(s0) - INSTR(s0, '.') ELSE 0 END
     END
   ) AS negative_scale,
@@ -349,7 +355,26 @@ SELECT
     END
   ) AS quantity_scale,
   MIN(row_no) AS first_row,
-  MAX(CASE WHEN odd_id THEN 1 ELSE 0 END) AS odd_ids
+  MAX(CASE WHEN odd_id THEN 1 ELSE 0 END) AS odd_ids,
+  MIN(
+    CASE
+      WHEN (
+        SUBSTRING(s0, 1, 1) = '-' AND REGEXP_CONTAINS(s0, '^-[0.]*$')
+      )
+      THEN 1
+      ELSE 0
+    END
+  ) AS billed_negative_zero,
+  MIN(
+    CASE
+      WHEN (
+        SUBSTRING(effective_text, 1, 1) = '-'
+        AND REGEXP_CONTAINS(effective_text, '^-[0.]*$')
+      )
+      THEN 1
+      ELSE 0
+    END
+  ) AS effective_negative_zero
 FROM checked
 GROUP BY
   g0,
