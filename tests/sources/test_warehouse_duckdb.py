@@ -343,3 +343,26 @@ def test_a_double_is_written_as_pyarrow_writes_it(tmp_path, values) -> None:
         for row in connection.execute(f"SELECT tb_float_text(x) FROM read_parquet('{path}')").fetchall()
     ]
     assert texts == pc.cast(column, pa.string()).to_pylist()
+
+
+def test_auto_gives_parquet_and_csv_above_their_sizes_to_duckdb(tmp_path) -> None:
+    """`--engine auto`: Parquet above its (smaller) threshold and CSV above its own go to DuckDB; the rest
+    stays with the Python importer. Same batch either way."""
+    from connector.sources.warehouse.choice import FocusReader
+
+    rows = [focus_row("1.25"), focus_row("2.5", hour=1)]
+    csv_path = focus_csv(tmp_path / "export.csv", rows, columns=COLUMNS)
+    parquet_path = write_parquet(tmp_path / "export", rows, columns=COLUMNS)
+    options = FocusOptions(entity="main")
+    small = FocusReader(
+        "auto",
+        duckdb_above_bytes=csv_path.stat().st_size,
+        duckdb_parquet_above_bytes=parquet_path.stat().st_size,
+    )
+    assert not small.uses_duckdb([csv_path])
+    assert not small.uses_duckdb([parquet_path])
+    large = FocusReader("auto", duckdb_above_bytes=csv_path.stat().st_size - 1, duckdb_parquet_above_bytes=0)
+    assert large.read([csv_path], options).readers == {str(csv_path): "duckdb"}
+    assert large.read([parquet_path], options).readers == {str(parquet_path): "duckdb"}
+    assert FocusReader("auto").read([csv_path], options).readers == {str(csv_path): "python"}
+    assert FocusReader().duckdb_parquet_above_bytes < FocusReader().duckdb_above_bytes
