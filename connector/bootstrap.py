@@ -24,11 +24,13 @@ from connector.domain.pricing import PriceCatalog
 from connector.domain.reconcile import Tolerance
 from connector.ledgers.port import Ledger
 from connector.ledgers.quickbooks.adapter import QuickBooksOAuth
+from connector.ledgers.quickbooks.settings import QuickBooksSettings
 from connector.ledgers.rate_limits import RateLimiter
 from connector.ledgers.registry import LEDGERS
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
 from connector.ledgers.xero.adapter import xero_limiter
 from connector.ledgers.xero.oauth import SCOPE_SETS, XeroOAuth
+from connector.ledgers.xero.settings import XeroSettings
 from connector.redaction import remember
 from connector.retrying import RetryPolicy
 from connector.service.mappings import load_mapping
@@ -39,12 +41,15 @@ from connector.sources.anthropic import AnthropicSource
 from connector.sources.aws_cost_explorer import AwsCostExplorerSource, cost_explorer_client
 from connector.sources.azure_cost_management import AzureCostManagementSource, AzureCredentials
 from connector.sources.base import Source
+from connector.sources.focus import AI_SERVICES as FOCUS_AI_SERVICES
 from connector.sources.http import HttpClient
 from connector.sources.openai import OpenAICostsSource
 from connector.sources.openai_usage import OpenAIUsageSource
 from connector.sources.prices import load_catalog
 from connector.sources.warehouse.choice import MIB, FocusReader
 from connector.sources.warehouse.duckdb_engine import DuckDBLimits
+from connector.sources.warehouse.engines import build_engine
+from connector.sources.warehouse.nightly import CUR_SERVICES, Dataset, WarehouseSource
 from connector.store.connections import DatabaseVault
 from connector.store.db import (
     Engine,
@@ -103,7 +108,7 @@ class App:
         """The store services take (`connector/store/port.py`), on this app's database."""
         # the SQL unit of work's repositories are concrete classes the port declares only in part (issue 15
         # follow-up: declare the rest, then drop this ignore)
-        return SqlStore(self.engine)  # type: ignore[return-value]
+        return SqlStore(self.engine)
 
     # ---------------------------------------------------------------------------------------- mapping
 
@@ -190,6 +195,41 @@ class App:
                 )
         found += self._anthropic_sources(entity)
         found += self._cloud_cost_sources(entity)
+        found += self._warehouse_sources(entity)
+        return found
+
+    def _warehouse_sources(self, entity: str) -> list[Source]:
+        """The billing tables in warehouses (`TOKENBOOKS_WAREHOUSE__<NAME>__…`) of this entity (issue 16)."""
+        found: list[Source] = []
+        for name, section in sorted(self.settings.warehouse.items()):
+            if (section.entity or self.default_entity()) != entity:
+                continue
+            dataset = Dataset(
+                section.table,
+                flavour=section.flavour,
+                columns=tuple(section.columns),
+                timestamps_as_text=section.timestamps_as_text,
+                double_amounts=section.double_amounts,
+                partition_column=section.partition_column,
+                partition_format=section.partition_format,
+                services=tuple(section.services)
+                if section.services is not None
+                else _default_services(section),
+            )
+            found.append(
+                WarehouseSource(
+                    build_engine(name, section.engine, section, self.sleep),
+                    dataset,
+                    name=name,
+                    provider=section.provider or WAREHOUSE_PROVIDERS.get(section.engine, section.engine),
+                    account=section.account,
+                    entity=entity,
+                    timezone=self.mapping()[0].entity(entity).timezone,
+                    retry=RetryPolicy(section.max_retries + 1, sleep=self.sleep),
+                    lag_days=section.lag_days,
+                    start_date=section.start_date,
+                )
+            )
         return found
 
     def _cloud_cost_sources(self, entity: str) -> list[Source]:
@@ -289,7 +329,7 @@ class App:
         return self.vault
 
     def quickbooks_oauth(self) -> QuickBooksOAuth:
-        qbo = self.settings.quickbooks
+        qbo = self.settings.ledger("quickbooks", QuickBooksSettings)
         client_id, client_secret = _app_credentials(
             "QuickBooks", "QUICKBOOKS", qbo, "developer.intuit.com → your app → Keys"
         )
@@ -317,10 +357,6 @@ class App:
         """The adapter of the ledger the mapping names for `entity`, built by its registry entry."""
         return LEDGERS.entry(self.mapping()[0].entity(entity).ledger).build(self, entity)
 
-    def ledger_settings(self, ledger: str) -> Any:
-        """A ledger's settings section (`TOKENBOOKS_<SECTION>__*`), named by its registry entry."""
-        return getattr(self.settings, LEDGERS.entry(ledger).settings_section)
-
     def tokens(self, ledger: str, entity: str, refresher: Callable) -> TokenManager:
         """The token manager of one ledger connection (the vault holds its tokens, encrypted)."""
         return TokenManager(
@@ -331,7 +367,7 @@ class App:
         return data_path(self.settings, *parts)
 
     def xero_oauth(self) -> XeroOAuth:
-        xero = self.settings.xero
+        xero = self.settings.ledger("xero", XeroSettings)
         client_id, client_secret = _app_credentials(
             "Xero", "XERO", xero, "developer.xero.com → My Apps → your app → Configuration"
         )
@@ -350,7 +386,7 @@ class App:
     def xero_limiter(self, tenant_id: str) -> RateLimiter:
         """One limiter per organisation in this process, shared by every ledger that posts to it."""
         if tenant_id not in self._xero_limiters:
-            xero = self.settings.xero
+            xero = self.settings.ledger("xero", XeroSettings)
             self._xero_limiters[tenant_id] = xero_limiter(
                 per_minute=xero.calls_per_minute,
                 per_day=xero.calls_per_day,
@@ -358,6 +394,13 @@ class App:
                 sleep=self.sleep,
             )
         return self._xero_limiters[tenant_id]
+
+
+WAREHOUSE_PROVIDERS = {"bigquery": "gcp", "athena": "aws"}  # whose bills each engine usually holds
+
+
+def _default_services(section: Any) -> tuple[str, ...]:
+    return CUR_SERVICES if section.flavour == "cur-2.0" else FOCUS_AI_SERVICES
 
 
 def _app_credentials(label: str, section: str, settings: Any, where: str) -> tuple[str, str]:

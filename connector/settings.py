@@ -13,25 +13,33 @@ import json
 import os
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     Field,
     SecretStr,
+    SerializeAsAny,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 from pydantic.json_schema import JsonDict
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 from pydantic_settings.exceptions import SettingsError
 
 from connector.domain.errors import ConfigError
-from connector.ledgers.quickbooks.settings import QuickBooksSettings  # each ledger package owns its section
-from connector.ledgers.xero.settings import XeroSettings
+from connector.ledgers.registry import LEDGERS  # each ledger package declares its own section
 from connector.setting_types import HttpUrl
 from connector.sources import aws_cost_explorer, azure_cost_management  # their AI service lists
 from connector.store.urls import url_password, url_problem
@@ -41,6 +49,15 @@ SECRET: JsonDict = {
     "secret": True
 }  # marks a plain-text setting that is secret all the same (the database URL)
 ENV_PREFIX = "TOKENBOOKS_"
+SETTINGS_CONFIG = SettingsConfigDict(
+    env_prefix=ENV_PREFIX,
+    env_nested_delimiter="__",
+    env_file=".env",
+    env_file_encoding="utf-8",
+    extra="ignore",
+    env_ignore_empty=True,  # `NAME=` (as in .env.example) means "not set", not an empty value
+)
+Section = TypeVar("Section", bound=BaseModel)
 
 
 def _json_value(kind: type, example: str):
@@ -125,6 +142,89 @@ class AzureCostSettings(ProviderSettings):
     )
     base_url: HttpUrl = "https://management.azure.com"
     login_url: HttpUrl = "https://login.microsoftonline.com"
+
+
+class WarehouseSettings(ProviderSettings):
+    """One billing table in a warehouse, pulled nightly (`TOKENBOOKS_WAREHOUSE__<NAME>__…`, docs/warehouses.md).
+    Credentials come from the environment or .env only (or `<NAME>_FILE`); they are never stored."""
+
+    engine: Literal["bigquery", "athena", "snowflake", "duckdb"]
+    table: str = Field(
+        description="the table or view: project.dataset.view, database.table, DB.SCHEMA.TABLE", min_length=1
+    )
+    account: str = Field(
+        description="the billing account the source stands for (BillingAccountId; CUR: the payer account)",
+        min_length=1,
+    )
+    flavour: Literal["focus-1.0", "focus-1.1", "focus-1.2", "cur-2.0"] = "focus-1.2"
+    provider: str | None = Field(None, description="the provider its facts are of; default: by engine")
+    columns: JsonList = Field(
+        default_factory=list, description="the FOCUS columns to read; empty: the flavour's (see the docs)"
+    )
+    services: JsonList | None = Field(
+        None,
+        description='FOCUS: ServiceCategory values (default ["AI and Machine Learning"]); CUR 2.0: '
+        'line_item_product_code values (default ["AmazonBedrock"])',
+    )
+    timestamps_as_text: bool = Field(False, description="the charge period columns hold ISO 8601 text")
+    double_amounts: bool = Field(False, description="the cost columns are DOUBLE (AWS's Parquet exports)")
+    partition_column: str | None = Field(
+        None, description="a partition column named with the window's values"
+    )
+    partition_format: str = Field(
+        "%Y-%m", description="strftime of a partition value (billing_period: %Y-%m)"
+    )
+    # BigQuery
+    project: str | None = Field(None, description="BigQuery: the project that runs (and pays for) the query")
+    location: str | None = Field(None, description="BigQuery: the dataset's location (US, EU …)")
+    credentials_json: SecretStr | None = Field(
+        None, description="BigQuery: a service account key (JSON); empty: Application Default Credentials"
+    )
+    maximum_bytes_billed: int | None = Field(None, ge=1, description="BigQuery: refuse a query scanning more")
+    # Athena
+    region: str | None = Field(None, description="Athena: the AWS region of the workgroup")
+    workgroup: str = Field("primary", description="Athena: the workgroup")
+    output_location: str | None = Field(
+        None, description="Athena: s3://… for results, if the workgroup has none"
+    )
+    access_key_id: str | None = Field(None, description="Athena: an IAM key; empty: boto3's own chain")
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+    poll_seconds: float = Field(
+        1.0, gt=0, description="Athena: wait between status checks"
+    )  # float ok: seconds
+    # Snowflake
+    snowflake_account: str | None = Field(
+        None, description="Snowflake: the account identifier (orgname-account)"
+    )
+    user: str | None = None
+    password: SecretStr | None = None
+    private_key: SecretStr | None = Field(
+        None, description="Snowflake: key-pair authentication (PEM, PKCS#8)"
+    )
+    role: str | None = None
+    warehouse: str | None = Field(None, description="Snowflake: the virtual warehouse that runs the query")
+    # DuckDB
+    database: str | None = Field(
+        None, description="DuckDB: a database file; Athena: the Glue database; Snowflake: the database"
+    )
+    setup: JsonList = Field(default_factory=list, description="DuckDB: statements run first (CREATE VIEW …)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_needs(cls, data: Any) -> Any:
+        """What each engine cannot run without, said when the settings are read (not at 2:30 at night)."""
+        if not isinstance(data, dict):
+            return data
+        every: dict[str, list[tuple[str, ...]]] = {
+            "athena": [("region",)],
+            "snowflake": [("snowflake_account",), ("user",), ("password", "private_key")],
+        }
+        needs = every.get(str(data.get("engine")), [])
+        missing = [" or ".join(names).upper() for names in needs if not any(data.get(n) for n in names)]
+        if missing:
+            raise ValueError(f"{data.get('engine')} needs {', '.join(missing)} (in this section)")
+        return data
 
 
 class FocusSettings(BaseModel):
@@ -249,14 +349,12 @@ class AlertSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter="__",
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        env_ignore_empty=True,  # `NAME=` (as in .env.example) means "not set", not an empty value
-    )
+    """Every setting. The ledgers' sections are not fields written here: each ledger package's registry entry
+    declares its settings model (`LedgerEntry.settings`), read from `TOKENBOOKS_<LEDGER>__…` like any
+    section (`LedgerSections`) and kept in `ledgers` by ledger name; `ledger(name, Model)` hands one out,
+    typed. `Settings(quickbooks=QuickBooksSettings(…))` still sets a section by its name."""
+
+    model_config = SETTINGS_CONFIG
 
     database_url: str = Field(
         "",
@@ -297,8 +395,13 @@ class Settings(BaseSettings):
     aws_cost_explorer: AwsCostExplorerSettings = AwsCostExplorerSettings()
     azure_cost: AzureCostSettings = AzureCostSettings()
     focus: FocusSettings = FocusSettings()
-    quickbooks: QuickBooksSettings = QuickBooksSettings()  # a ledger's section: one line (registry.py)
-    xero: XeroSettings = XeroSettings()
+    ledgers: dict[str, SerializeAsAny[BaseModel]] = Field(
+        default_factory=dict, description="each registered ledger's section, by ledger name"
+    )
+    warehouse: dict[str, WarehouseSettings] = Field(
+        default_factory=dict,
+        description="billing tables in warehouses, by name (TOKENBOOKS_WAREHOUSE__<NAME>__…)",
+    )
     reconcile: ReconcileSettings = ReconcileSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     web: WebSettings = WebSettings()
@@ -313,7 +416,53 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, SecretFiles(settings_cls), dotenv_settings, file_secret_settings
+        return (
+            init_settings,
+            env_settings,
+            SecretFiles(settings_cls),
+            LedgerSections(settings_cls, dotenv_settings),
+            dotenv_settings,
+            file_secret_settings,
+        )
+
+    def ledger(self, name: str, model: type[Section]) -> Section:
+        """The settings section of the ledger `name`, as the model its registry entry declares."""
+        section = self.ledgers.get(name)
+        if not isinstance(section, model):
+            raise ConfigError(
+                f"there are no {model.__name__} settings for the ledger {name!r}",
+                fix=f"register the ledger's entry with settings={model.__name__} (connector/ledgers/registry.py)",
+            )
+        return section
+
+    def with_ledger(self, name: str, section: BaseModel) -> Settings:
+        """A copy of these settings with the ledger `name`'s section replaced."""
+        return self.model_copy(update={"ledgers": {**self.ledgers, name: section}})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ledger_sections(cls, data: Any) -> Any:
+        """Each registered ledger's section goes to `ledgers`: read by `LedgerSections`, or given by name
+        (`Settings(xero=XeroSettings(…))`, `load_settings(xero={…})`), else its defaults."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        sections = dict(data.get("ledgers") or {})
+        problems = []
+        for name, model in ledger_settings_models().items():
+            given = data.pop(name, sections.get(name))
+            try:
+                sections[name] = given if isinstance(given, model) else model.model_validate(given or {})
+            except ValidationError as exc:  # named as the variable, as `load_settings` names the others
+                problems += [
+                    f"{ENV_PREFIX}{'__'.join(str(p).upper() for p in (name, *e['loc']))}: "
+                    f"{e['msg'].removeprefix('Value error, ')}"
+                    for e in exc.errors()
+                ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        data["ledgers"] = sections
+        return data
 
     def provider_sections(self) -> dict[str, ProviderSettings]:
         """The settings of each provider pulled over its API, by provider name as its facts carry it."""
@@ -359,30 +508,130 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
+            message = error["msg"].removeprefix("Value error, ")
+            if not error["loc"]:  # a ledger's section: its message names its variables (`_ledger_sections`)
+                lines.append(message)
+                continue
             name = "TOKENBOOKS_" + "__".join(str(p).upper() for p in error["loc"])
-            lines.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+            lines.append(f"{name}: {message}")
         raise ConfigError(
             "Settings are invalid: " + "; ".join(lines),
             fix="correct these variables in the environment or .env (see .env.example)",
         ) from None
 
 
+# ------------------------------------------------------------------------------ the ledgers' sections
+
+
+def ledger_settings_models() -> dict[str, type[BaseModel]]:
+    """The settings model of each registered ledger that has one, by ledger name (its section's name)."""
+    return {entry.name: entry.settings for entry in LEDGERS if entry.settings is not None}
+
+
+class LedgerSectionsBase(BaseSettings):
+    """What `LedgerSections` reads the ledgers' sections with: the same prefix, delimiter, `.env` and
+    `_FILE` secrets as `Settings`, so a ledger's variables behave exactly as the fields written there."""
+
+    model_config = SETTINGS_CONFIG
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return env_settings, SecretFiles(settings_cls), dotenv_settings
+
+
+@cache
+def sections_reader(sections: tuple[tuple[str, type[BaseModel]], ...]) -> type[BaseSettings]:
+    """A settings class whose fields are the ledgers' sections (built once per set of registered ledgers)."""
+    fields: dict[str, Any] = {name: (model, model()) for name, model in sections}
+    return create_model("LedgerSettings", __base__=LedgerSectionsBase, **fields)
+
+
+class LedgerSections(PydanticBaseSettingsSource):
+    """The registered ledgers' sections, from `TOKENBOOKS_<LEDGER>__…` in the environment, the `.env` file
+    this `Settings` reads and `…_FILE` secrets; a ledger registered later (a test's) is read all the same,
+    because the sections are looked up when settings are built, not when this module is imported."""
+
+    def __init__(self, settings_cls: type[BaseSettings], dotenv: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.dotenv = dotenv
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is done in __call__, section by section
+
+    def __call__(self) -> dict[str, Any]:
+        models = ledger_settings_models()
+        if not models:
+            return {}
+        reader = sections_reader(tuple(models.items()))
+        if isinstance(self.dotenv, DotEnvSettingsSource):
+            read = reader(
+                _env_file=self.dotenv.env_file,
+                _env_file_encoding=self.dotenv.env_file_encoding,
+            )
+        else:
+            read = reader(_env_file=None)
+        return {name: getattr(read, name) for name in models}
+
+
 # ------------------------------------------------------------------------------ secrets read from files
 
 
 def secret_settings(model: type[BaseModel], prefix: str = ENV_PREFIX) -> dict[str, tuple[str, ...]]:
-    """Every secret setting: its variable name → its path in the settings (e.g. ("openai", "admin_key"))."""
+    """Every secret setting: its variable name → its path in the settings (e.g. ("openai", "admin_key")),
+    the registered ledgers' sections included."""
+    found = field_secrets(model, prefix)
+    if issubclass(model, Settings):
+        for name, section in ledger_settings_models().items():
+            for variable, path in field_secrets(section, f"{prefix}{name.upper()}__").items():
+                found[variable] = ("ledgers", name, *path)
+    return found
+
+
+def field_secrets(model: type[BaseModel], prefix: str = ENV_PREFIX) -> dict[str, tuple[str, ...]]:
+    """The secret settings among a model's own fields and nested sections."""
     found: dict[str, tuple[str, ...]] = {}
     for name, info in model.model_fields.items():
         kinds = (info.annotation, *get_args(info.annotation))
+        if get_origin(info.annotation) is dict:
+            continue  # named sections: their secrets are found by name (`named_secret_settings`)
         nested = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
         if nested is not None and nested is not SecretStr:
-            for variable, path in secret_settings(nested, f"{prefix}{name.upper()}__").items():
+            for variable, path in field_secrets(nested, f"{prefix}{name.upper()}__").items():
                 found[variable] = (name, *path)
         elif SecretStr in kinds or (
             isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("secret")
         ):
             found[f"{prefix}{name.upper()}"] = (name,)
+    return found
+
+
+def named_secret_settings(model: type[BaseModel], prefix: str = ENV_PREFIX) -> dict[str, tuple[str, ...]]:
+    """The secret settings of named sections (`TOKENBOOKS_WAREHOUSE__<NAME>__PASSWORD`) whose `_FILE` is
+    set: the names are the operator's, so they are found in the environment."""
+    found: dict[str, tuple[str, ...]] = {}
+    for name, info in model.model_fields.items():
+        if get_origin(info.annotation) is not dict:
+            continue
+        section = get_args(info.annotation)[1]
+        if not (isinstance(section, type) and issubclass(section, BaseModel)) or section is BaseModel:
+            continue  # the ledgers' sections: read by `LedgerSections`, each with its own model
+        secrets = {
+            variable.removeprefix(ENV_PREFIX): path for variable, path in secret_settings(section).items()
+        }
+        head = f"{prefix}{name.upper()}__"
+        for variable in os.environ:
+            if not (variable.startswith(head) and variable.endswith("_FILE")):
+                continue
+            named, _, rest = variable.removeprefix(head).removesuffix("_FILE").partition("__")
+            if rest in secrets and named:
+                found[variable.removesuffix("_FILE")] = (name, named.lower(), *secrets[rest])
     return found
 
 
@@ -400,7 +649,9 @@ class SecretFiles(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for variable, path in secret_settings(self.settings_cls).items():
+        # the ledgers' sections are read by `LedgerSections`, with their own `SecretFiles`
+        found = field_secrets(self.settings_cls) | named_secret_settings(self.settings_cls)
+        for variable, path in found.items():
             file_name = os.environ.get(f"{variable}_FILE")
             if not file_name:
                 continue
@@ -437,6 +688,13 @@ def secret_values(model: BaseModel) -> list[str]:
             found.append(value.get_secret_value())
         elif isinstance(value, BaseModel):
             found += secret_values(value)
+        elif isinstance(value, dict):  # named sections: the ledgers, the warehouses
+            found += [
+                s
+                for section in value.values()
+                if isinstance(section, BaseModel)
+                for s in secret_values(section)
+            ]
     if isinstance(model, Settings) and model.database_url.startswith("postgres"):
         password = url_password(model.database_url)
         found += [password] if password else []
