@@ -19,7 +19,7 @@ For each size, each in a fresh process (peak memory is its own):
 
 CSV: a `--csv-rows` file (bench/focus_import.py's generator) read by `read_focus` (Python) and by
 `read_focus_duckdb`. Times are wall seconds (DuckDB runs on every thread it is given, so CPU seconds
-would overstate it) and CPU seconds; peak memory is ru_maxrss. Results: stdout and
+would overstate it) and CPU seconds; peak memory is the child's own high-water mark (`bench/memory.py`). Results: stdout and
 bench/results/warehouse_duckdb.json. Not part of `make test`.
 """
 
@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.memory import peak_rss_mb
 
 RESULTS = Path(__file__).with_name("results")
 TARGET_RATIO, TARGET_PEAK_MB, TARGET_CSV_SPEEDUP = 2.0, 2048, 5.0
@@ -108,7 +111,7 @@ def child(mode: str, path: Path, memory: str) -> dict:
             "accepted": {k: str(v) for k, v in batch.tally.amounts[next(iter(batch.tally.amounts))].items()},
         }
     result |= {"seconds": time.perf_counter() - began, "cpu_seconds": cpu_seconds() - cpu}
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_mb"] = peak_rss_mb()  # this process's own (ru_maxrss carries the parent's across exec)
     return result
 
 
@@ -130,26 +133,44 @@ def _figures(run: dict) -> dict:
     } | {k: run[k] for k in ("facts", "quarantined", "readers", "accepted") if k in run}
 
 
-def run(sizes: list[int] | None = None, csv_rows: int = 1_000_000, memory: str = "1GB") -> dict:
+def run(
+    sizes: list[int] | None = None,
+    csv_rows: int = 1_000_000,
+    memory: str = "1GB",
+    python_rows: int = 1_000_000,
+    out: Path | None = None,
+) -> dict:
     sizes = sizes or [1_000_000, 10_000_000]
     workdir = Path(tempfile.mkdtemp(prefix="tb-warehouse-"))
-    result: dict = {"memory_limit": memory, "parquet": [], "python": sys.version.split()[0]}
+    result: dict = {
+        "memory_limit": memory,
+        "parquet": [],
+        "python": sys.version.split()[0],
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cpus": os.cpu_count(),
+    }
     for rows in sizes:
         path = workdir / f"focus-{rows}.parquet"
         began = time.perf_counter()
         generate_parquet(path, rows, memory)
         generated = time.perf_counter() - began
+        load = os.getloadavg()[0]
+        # the floor and the aggregation back to back, so both see the same load
         scan, aggregate = _run("scan", path, memory), _run("duckdb", path, memory)
+        python = _run("python", path, memory) if rows <= python_rows else None
         result["parquet"].append(
             {
                 "rows": rows,
+                "load_average_1min": round(load, 2),
                 "file_mb": round(path.stat().st_size / 1e6, 1),
                 "generate_seconds": round(generated, 1),
                 "bare_scan": _figures(scan),
                 "aggregation": _figures(aggregate),
                 "ratio_to_floor": round(aggregate["seconds"] / scan["seconds"], 2),
+                "cpu_ratio_to_floor": round(aggregate["cpu_seconds"] / scan["cpu_seconds"], 2),
                 "rows_per_second": round(rows / aggregate["seconds"]),
             }
+            | ({"python_importer": _figures(python)} if python else {})
         )
         path.unlink()
     if csv_rows:
@@ -157,13 +178,16 @@ def run(sizes: list[int] | None = None, csv_rows: int = 1_000_000, memory: str =
 
         path = workdir / "focus.csv"
         generate(path, csv_rows)
+        load = os.getloadavg()[0]
         python, duck = _run("python", path, memory), _run("duckdb", path, memory)
         result["csv"] = {
             "rows": csv_rows,
+            "load_average_1min": round(load, 2),
             "file_mb": round(path.stat().st_size / 1e6, 1),
             "python_importer": _figures(python),
             "duckdb": _figures(duck),
             "speedup": round(python["seconds"] / duck["seconds"], 2),
+            "cpu_speedup": round(python["cpu_seconds"] / duck["cpu_seconds"], 2),
         }
         path.unlink()
     result["meets_targets"] = (
@@ -174,7 +198,7 @@ def run(sizes: list[int] | None = None, csv_rows: int = 1_000_000, memory: str =
         and result.get("csv", {}).get("speedup", TARGET_CSV_SPEEDUP) >= TARGET_CSV_SPEEDUP
     )
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "warehouse_duckdb.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out or RESULTS / "warehouse_duckdb.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 
 
@@ -186,6 +210,7 @@ def report(result: dict) -> str:
             f"  {size['rows']:>12,} rows Parquet ({size['file_mb']} MB): bare scan {scan['wall_seconds']} s "
             f"(peak {scan['peak_mb']} MB); aggregation {agg['wall_seconds']} s (peak {agg['peak_mb']} MB); "
             f"{size['ratio_to_floor']}× the floor (target ≤ {TARGET_RATIO}×), {size['rows_per_second']:,} rows/s"
+            f" [CPU {scan['cpu_seconds']} s / {agg['cpu_seconds']} s; load {size['load_average_1min']}]"
         )
     if "csv" in result:
         csv = result["csv"]
@@ -202,12 +227,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 10_000_000])
     parser.add_argument("--csv-rows", type=int, default=1_000_000)
     parser.add_argument("--memory", default="1GB", help="DuckDB's memory_limit")
+    parser.add_argument(
+        "--python-rows", type=int, default=1_000_000, help="Parquet sizes the Python importer reads too"
+    )
+    parser.add_argument("--out", type=Path, help="results file (default bench/results/warehouse_duckdb.json)")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         sys.stdout.write(json.dumps(child(args.child[0], Path(args.child[1]), args.memory)) + "\n")
         return 0
-    result = run(args.rows, args.csv_rows, args.memory)
+    result = run(args.rows, args.csv_rows, args.memory, args.python_rows, args.out)
     print(report(result))
     return 0 if result["meets_targets"] else 1
 
