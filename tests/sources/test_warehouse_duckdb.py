@@ -366,3 +366,25 @@ def test_auto_gives_parquet_and_csv_above_their_sizes_to_duckdb(tmp_path) -> Non
     assert large.read([parquet_path], options).readers == {str(parquet_path): "duckdb"}
     assert FocusReader("auto").read([csv_path], options).readers == {str(csv_path): "python"}
     assert FocusReader().duckdb_parquet_above_bytes < FocusReader().duckdb_above_bytes
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pieces=st.lists(st.sampled_from([b"a", b",", b"\n", b"\r", b"\r\n", b'"']), max_size=60),
+    cut=st.integers(0, 60),
+)
+def test_the_line_count_in_blocks_is_the_csv_modules(tmp_path, pieces, cut) -> None:
+    """`LineCount` fed in blocks (split anywhere, a \\r\\n across two blocks included) counts the lines the
+    csv module counts; `lineage_and_lines` gives `fingerprint`'s size and sha256 beside it."""
+    from connector.sources.focus_files import fingerprint
+    from connector.sources.warehouse.duckdb_engine import LineCount, lineage_and_lines, physical_lines
+
+    data = b"".join(pieces)
+    path = tmp_path / "lines.csv"
+    path.write_bytes(data)
+    counted = LineCount()
+    counted.add(data[:cut])
+    counted.add(data[cut:])
+    expected = len(data.decode().splitlines()) if data else 0  # csv's line ends: \n, \r\n and a lone \r
+    assert counted.total() == physical_lines(path) == expected
+    assert lineage_and_lines(path) == (*fingerprint(path), expected)

@@ -36,7 +36,7 @@ from connector.sources.focus import (
     readable,
 )
 from connector.sources.focus_aggregate import PURCHASE, FocusAggregate, StaticPart
-from connector.sources.focus_files import FileLineage, fingerprint
+from connector.sources.focus_files import FileLineage, fingerprint, is_gzip, is_parquet
 from connector.sources.warehouse import duckdb_engine
 from connector.sources.warehouse.aggregation import (
     RESULT_COLUMNS,
@@ -68,9 +68,13 @@ def read_focus_duckdb(
     connection = duckdb_engine.connect(limits)
     try:
         for path in paths:
-            size, sha = fingerprint(readable(path))
+            lines = None
+            if is_parquet(readable(path)) or is_gzip(path):
+                size, sha = fingerprint(path)
+            else:  # the lineage's sha256 and the line count (`run`) in one read
+                size, sha, lines = duckdb_engine.lineage_and_lines(path)
             reader = FileReader(path, options, batch, aggregate, progress)
-            groups = FileGroups(connection, reader, path)
+            groups = FileGroups(connection, reader, path, lines)
             rows = groups.run()
             batch.readers[str(path)] = groups.reader_name
             batch.files.append(FileLineage(str(path), size, sha, rows))
@@ -101,8 +105,11 @@ class FileGroups:
     """One file: the query's groups, checked and added, and the rows it leaves to Python, read (the
     warehouse sources check an engine's groups with it too: `nightly`)."""
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, reader: FileReader, path: Path) -> None:
+    def __init__(
+        self, connection: duckdb.DuckDBPyConnection, reader: FileReader, path: Path, lines: int | None = None
+    ) -> None:
         self.connection, self.reader, self.path = connection, reader, path
+        self.lines = lines  # a CSV's physical lines, when already counted
         self.reader_name = "duckdb"
 
     def _by_python(self, why: str) -> int:
@@ -132,8 +139,10 @@ class FileGroups:
             return self._by_python(f"DuckDB: {str(exc).splitlines()[0]}")
         if odd:
             return self._by_python("a line id has unusual whitespace at an edge")
-        if found.lines_to_check and duckdb_engine.physical_lines(self.path) != rows + 1:
-            return self._by_python("a value spans lines, or a line is empty")
+        if found.lines_to_check:
+            lines = self.lines if self.lines is not None else duckdb_engine.physical_lines(self.path)
+            if lines != rows + 1:
+                return self._by_python("a value spans lines, or a line is empty")
         self.repeated = SURVEY if repeated else None
         query = render(bucket_query(self.spec, found.table, found.row_number, self.repeated), "duckdb")
         try:
