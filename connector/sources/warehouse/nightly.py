@@ -74,10 +74,11 @@ FOCUS_1_0 = (
     "SkuPriceId",
     "SubAccountId",
 )
+# what each version added (the "Introduced (version)" of each column in ../shared/specs/focus-1.2/columns)
 COLUMNS = {
     "focus-1.0": FOCUS_1_0,
-    "focus-1.1": (*FOCUS_1_0, "ServiceSubcategory"),
-    "focus-1.2": (*FOCUS_1_0, "ServiceSubcategory", "InvoiceId", "PricingCurrency", "SkuMeter"),
+    "focus-1.1": (*FOCUS_1_0, "ServiceSubcategory", "SkuMeter"),
+    "focus-1.2": (*FOCUS_1_0, "ServiceSubcategory", "SkuMeter", "InvoiceId", "PricingCurrency"),
 }
 TIMESTAMP_COLUMNS = ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart")
 AMOUNT_COLUMNS = ("BilledCost", "EffectiveCost", "ConsumedQuantity")
