@@ -1,7 +1,8 @@
 """FOCUS files imported with DuckDB doing the row work: the same batch `read_focus` gives, faster.
 
 `read_focus` checks and sums every row in Python. Here DuckDB runs the bucket query (`aggregation`)
-over each file and returns its groups; Python then does, per group instead of per row, what the importer
+over each file — after a survey that counts its rows and finds the fingerprints more than one row
+shares — and returns its groups, a chunk at a time; Python then does, per group instead of per row, what the importer
 does — the checks of the columns that repeat across a bucket and of the charge period, in the order of
 the rows, with the importer's own code (`focus.FileReader`) — and adds each accepted group's exact sums
 to the importer's buckets. The rows the query cannot vouch for (an amount that is not a plain decimal, a
@@ -10,8 +11,9 @@ importer's own loop, so a bad row is quarantined with the same row, column and r
 facts, lots, invoices, the conservation check) is the importer's.
 
 A file the query cannot read as the importer would (a CSV that DuckDB's strict reader refuses, a value
-that spans lines, a line id holding unusual whitespace, Parquet floats or maps) is read by the importer
-itself, whole: the result is the same, only slower.
+that spans lines, a line id with Unicode whitespace at an edge, Parquet columns of 32-bit floats, lists
+or structs) is read by the importer itself, whole: the result is the same, only slower. AWS's Parquet
+(DOUBLE amounts, MAP tags) is DuckDB's: `duckdb_engine` writes those values as the importer reads them.
 """
 
 from __future__ import annotations
