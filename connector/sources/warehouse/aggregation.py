@@ -93,9 +93,7 @@ RESULT_COLUMNS = (
 )
 
 
-def bucket_query(
-    spec: BucketSpec, source: str, row_number: str, repeated: str | None = INLINE
-) -> exp.Expression:
+def bucket_query(spec: BucketSpec, source: str, row_number: str, repeated: str | None = INLINE) -> exp.Expr:
     """The query over `source` (a table, or a table expression in DuckDB's dialect) whose rows are the
     groups described in the module docstring. `row_number` is the expression numbering the rows.
 
@@ -131,7 +129,7 @@ def bucket_query(
     return sqlglot.parse_one(sql, read="duckdb")
 
 
-def survey_query(spec: BucketSpec, source: str) -> exp.Expression:
+def survey_query(spec: BucketSpec, source: str) -> exp.Expr:
     """One pass over `source` before the bucket query: how many rows it has, the fingerprints that more
     than one row shares (their rows are left to Python, which keeps the first and quarantines the others),
     and whether a line id has Unicode whitespace at an edge (Python's `str.strip` removes it; the engine
@@ -151,7 +149,7 @@ def survey_query(spec: BucketSpec, source: str) -> exp.Expression:
 
 def review_query(
     spec: BucketSpec, source: str, row_number: str, marked: str | None, repeated: str | None = INLINE
-) -> exp.Expression:
+) -> exp.Expr:
     """The rows the Python importer reads one by one, in file order: those that are not clean, and those
     of the groups in the table `marked` (clean rows that a check of their group refused). `repeated` as
     for `bucket_query` (the same, so that a row is clean in both)."""
@@ -260,7 +258,7 @@ def _checked(spec: BucketSpec, source: str, row_number: str, repeated: str | Non
     """
 
 
-def render(query: exp.Expression, dialect: str) -> str:
+def render(query: exp.Expr, dialect: str) -> str:
     """The query in an engine's dialect ("athena" is Trino's, as Athena engine 3 speaks it). A row's
     fingerprint is DuckDB's HASH of its values; elsewhere, the MD5 of their text joined by a unit
     separator (every warehouse has MD5; a collision only sends rows to the importer's own checks)."""
@@ -269,7 +267,7 @@ def render(query: exp.Expression, dialect: str) -> str:
     return query.sql(dialect=dialect, pretty=True)
 
 
-def _md5_fingerprint(node: exp.Expression) -> exp.Expression:
+def _md5_fingerprint(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Anonymous) and node.name.upper() == "HASH":
         return sqlglot.parse_one(f"MD5(CONCAT_WS(CHR(31), {', '.join(e.sql() for e in node.expressions)}))")
     return node

@@ -89,13 +89,18 @@ def read_focus_duckdb(
 
 def bucket_spec(col: Columns, names: tuple[str, ...], options: FocusOptions) -> BucketSpec:
     """The bucket query's columns for a source whose header the importer read (`col`), by `names`."""
+    category, start, billed = col.category, col.start, col.cost
+    # required columns: `Columns` refused a header without them (`_need` with no default)
+    assert category is not None
+    assert start is not None
+    assert billed is not None
     return BucketSpec(
         columns=names,
         static=col.static_index,
-        category=col.category,
-        start=col.start,
+        category=category,
+        start=start,
         end=col.end,
-        billed=col.cost,
+        billed=billed,
         effective=col.effective,
         quantity=col.quantity,
         row_id=col.row_id,
@@ -133,10 +138,12 @@ class FileGroups:
             self.connection.execute(
                 f"CREATE OR REPLACE TEMP TABLE {SURVEY} AS {render(survey_query(self.spec, found.table), 'duckdb')}"
             )
-            rows, repeated, odd = self.connection.execute(
+            found_rows = self.connection.execute(
                 f"SELECT COALESCE(MAX(CASE WHEN total THEN row_count END), 0), "
                 f"COUNT(CASE WHEN NOT total AND row_count > 1 THEN 1 END), COALESCE(MAX(odd), 0) FROM {SURVEY}"
             ).fetchone()
+            assert found_rows is not None  # an aggregate without GROUP BY answers one row
+            rows, repeated, odd = found_rows
         except duckdb.Error as exc:  # DuckDB reads it otherwise than Python would: let Python say why
             return self._by_python(f"DuckDB: {str(exc).splitlines()[0]}")
         if odd:
