@@ -215,9 +215,7 @@ def _targets_of(text: str, rule_id: str) -> dict[str, dict]:
     document = YAML(typ="safe").load(text)
     for rule in document.get("rules") or []:
         if isinstance(rule, dict) and rule.get("id") == rule_id:
-            return {
-                k: dict(v) for k, v in rule.items() if k in TARGETS and isinstance(v, dict)
-            }
+            return {k: dict(v) for k, v in rule.items() if k in TARGETS and isinstance(v, dict)}
     return {}
 
 
