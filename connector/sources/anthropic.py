@@ -12,7 +12,9 @@ The two reports are read in one pull because each needs the other:
   starts mid-month first reads the month's earlier usage to know where the tiers stand.
 
 Usage itself is stored beside the facts, for enrichment. Array parameters use Anthropic's `group_by[]=`
-form. A structurally bad page in either report refuses the whole window (nothing stored).
+form. The two reports are read in step, a page at a time, and each page is handed over as it arrives
+(`stream`: the pull stages it), so a pull holds a page of each report, never the window. A structurally
+bad page in either report refuses the whole window (nothing stored).
 """
 
 from __future__ import annotations
