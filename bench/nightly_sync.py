@@ -55,6 +55,7 @@ from bench.memory import peak_rss_mb
 from connector.bootstrap import build_app
 from connector.domain.facts import Dimensions, Fact, natural_key
 from connector.domain.periods import Period
+from connector.ledgers.quickbooks.settings import QuickBooksSettings
 from connector.ledgers.tokens import MemoryVault, TokenManager, TokenSet
 from connector.ledgers.xero.adapter import XeroLedger, xero_limiter
 from connector.ledgers.xero.oauth import XeroOAuth
@@ -63,7 +64,7 @@ from connector.sandbox.common import ManualClock
 from connector.sandbox.quickbooks import QuickBooksSandbox
 from connector.sandbox.xero import XeroSandbox
 from connector.service.sync import SyncResult, sync
-from connector.settings import QuickBooksSettings, Settings
+from connector.settings import Settings
 from connector.sources.base import PullResult, RawPage, Window, gathered
 
 MONTH = Period(2026, 10)

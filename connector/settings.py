@@ -13,25 +13,33 @@ import json
 import os
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     Field,
     SecretStr,
+    SerializeAsAny,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 from pydantic.json_schema import JsonDict
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 from pydantic_settings.exceptions import SettingsError
 
 from connector.domain.errors import ConfigError
-from connector.ledgers.quickbooks.settings import QuickBooksSettings  # each ledger package owns its section
-from connector.ledgers.xero.settings import XeroSettings
+from connector.ledgers.registry import LEDGERS  # each ledger package declares its own section
 from connector.setting_types import HttpUrl
 from connector.sources import aws_cost_explorer, azure_cost_management  # their AI service lists
 from connector.store.urls import url_password, url_problem
@@ -41,6 +49,15 @@ SECRET: JsonDict = {
     "secret": True
 }  # marks a plain-text setting that is secret all the same (the database URL)
 ENV_PREFIX = "TOKENBOOKS_"
+SETTINGS_CONFIG = SettingsConfigDict(
+    env_prefix=ENV_PREFIX,
+    env_nested_delimiter="__",
+    env_file=".env",
+    env_file_encoding="utf-8",
+    extra="ignore",
+    env_ignore_empty=True,  # `NAME=` (as in .env.example) means "not set", not an empty value
+)
+Section = TypeVar("Section", bound=BaseModel)
 
 
 def _json_value(kind: type, example: str):
@@ -242,14 +259,12 @@ class AlertSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter="__",
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        env_ignore_empty=True,  # `NAME=` (as in .env.example) means "not set", not an empty value
-    )
+    """Every setting. The ledgers' sections are not fields written here: each ledger package's registry entry
+    declares its settings model (`LedgerEntry.settings`), read from `TOKENBOOKS_<LEDGER>__…` like any
+    section (`LedgerSections`) and kept in `ledgers` by ledger name; `ledger(name, Model)` hands one out,
+    typed. `Settings(quickbooks=QuickBooksSettings(…))` still sets a section by its name."""
+
+    model_config = SETTINGS_CONFIG
 
     database_url: str = Field(
         "",
@@ -290,8 +305,9 @@ class Settings(BaseSettings):
     aws_cost_explorer: AwsCostExplorerSettings = AwsCostExplorerSettings()
     azure_cost: AzureCostSettings = AzureCostSettings()
     focus: FocusSettings = FocusSettings()
-    quickbooks: QuickBooksSettings = QuickBooksSettings()  # a ledger's section: one line (registry.py)
-    xero: XeroSettings = XeroSettings()
+    ledgers: dict[str, SerializeAsAny[BaseModel]] = Field(
+        default_factory=dict, description="each registered ledger's section, by ledger name"
+    )
     reconcile: ReconcileSettings = ReconcileSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     web: WebSettings = WebSettings()
@@ -306,7 +322,53 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, SecretFiles(settings_cls), dotenv_settings, file_secret_settings
+        return (
+            init_settings,
+            env_settings,
+            SecretFiles(settings_cls),
+            LedgerSections(settings_cls, dotenv_settings),
+            dotenv_settings,
+            file_secret_settings,
+        )
+
+    def ledger(self, name: str, model: type[Section]) -> Section:
+        """The settings section of the ledger `name`, as the model its registry entry declares."""
+        section = self.ledgers.get(name)
+        if not isinstance(section, model):
+            raise ConfigError(
+                f"there are no {model.__name__} settings for the ledger {name!r}",
+                fix=f"register the ledger's entry with settings={model.__name__} (connector/ledgers/registry.py)",
+            )
+        return section
+
+    def with_ledger(self, name: str, section: BaseModel) -> Settings:
+        """A copy of these settings with the ledger `name`'s section replaced."""
+        return self.model_copy(update={"ledgers": {**self.ledgers, name: section}})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ledger_sections(cls, data: Any) -> Any:
+        """Each registered ledger's section goes to `ledgers`: read by `LedgerSections`, or given by name
+        (`Settings(xero=XeroSettings(…))`, `load_settings(xero={…})`), else its defaults."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        sections = dict(data.get("ledgers") or {})
+        problems = []
+        for name, model in ledger_settings_models().items():
+            given = data.pop(name, sections.get(name))
+            try:
+                sections[name] = given if isinstance(given, model) else model.model_validate(given or {})
+            except ValidationError as exc:  # named as the variable, as `load_settings` names the others
+                problems += [
+                    f"{ENV_PREFIX}{'__'.join(str(p).upper() for p in (name, *e['loc']))}: "
+                    f"{e['msg'].removeprefix('Value error, ')}"
+                    for e in exc.errors()
+                ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        data["ledgers"] = sections
+        return data
 
     def provider_sections(self) -> dict[str, ProviderSettings]:
         """The settings of each provider pulled over its API, by provider name as its facts carry it."""
@@ -352,25 +414,100 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
+            message = error["msg"].removeprefix("Value error, ")
+            if not error["loc"]:  # a ledger's section: its message names its variables (`_ledger_sections`)
+                lines.append(message)
+                continue
             name = "TOKENBOOKS_" + "__".join(str(p).upper() for p in error["loc"])
-            lines.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+            lines.append(f"{name}: {message}")
         raise ConfigError(
             "Settings are invalid: " + "; ".join(lines),
             fix="correct these variables in the environment or .env (see .env.example)",
         ) from None
 
 
+# ------------------------------------------------------------------------------ the ledgers' sections
+
+
+def ledger_settings_models() -> dict[str, type[BaseModel]]:
+    """The settings model of each registered ledger that has one, by ledger name (its section's name)."""
+    return {entry.name: entry.settings for entry in LEDGERS if entry.settings is not None}
+
+
+class LedgerSectionsBase(BaseSettings):
+    """What `LedgerSections` reads the ledgers' sections with: the same prefix, delimiter, `.env` and
+    `_FILE` secrets as `Settings`, so a ledger's variables behave exactly as the fields written there."""
+
+    model_config = SETTINGS_CONFIG
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return env_settings, SecretFiles(settings_cls), dotenv_settings
+
+
+@cache
+def sections_reader(sections: tuple[tuple[str, type[BaseModel]], ...]) -> type[BaseSettings]:
+    """A settings class whose fields are the ledgers' sections (built once per set of registered ledgers)."""
+    fields: dict[str, Any] = {name: (model, model()) for name, model in sections}
+    return create_model("LedgerSettings", __base__=LedgerSectionsBase, **fields)
+
+
+class LedgerSections(PydanticBaseSettingsSource):
+    """The registered ledgers' sections, from `TOKENBOOKS_<LEDGER>__…` in the environment, the `.env` file
+    this `Settings` reads and `…_FILE` secrets; a ledger registered later (a test's) is read all the same,
+    because the sections are looked up when settings are built, not when this module is imported."""
+
+    def __init__(self, settings_cls: type[BaseSettings], dotenv: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.dotenv = dotenv
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is done in __call__, section by section
+
+    def __call__(self) -> dict[str, Any]:
+        models = ledger_settings_models()
+        if not models:
+            return {}
+        reader = sections_reader(tuple(models.items()))
+        if isinstance(self.dotenv, DotEnvSettingsSource):
+            read = reader(
+                _env_file=self.dotenv.env_file,
+                _env_file_encoding=self.dotenv.env_file_encoding,
+            )
+        else:
+            read = reader(_env_file=None)
+        return {name: getattr(read, name) for name in models}
+
+
 # ------------------------------------------------------------------------------ secrets read from files
 
 
 def secret_settings(model: type[BaseModel], prefix: str = ENV_PREFIX) -> dict[str, tuple[str, ...]]:
-    """Every secret setting: its variable name → its path in the settings (e.g. ("openai", "admin_key"))."""
+    """Every secret setting: its variable name → its path in the settings (e.g. ("openai", "admin_key")),
+    the registered ledgers' sections included."""
+    found = field_secrets(model, prefix)
+    if issubclass(model, Settings):
+        for name, section in ledger_settings_models().items():
+            for variable, path in field_secrets(section, f"{prefix}{name.upper()}__").items():
+                found[variable] = ("ledgers", name, *path)
+    return found
+
+
+def field_secrets(model: type[BaseModel], prefix: str = ENV_PREFIX) -> dict[str, tuple[str, ...]]:
+    """The secret settings among a model's own fields and nested sections."""
     found: dict[str, tuple[str, ...]] = {}
     for name, info in model.model_fields.items():
         kinds = (info.annotation, *get_args(info.annotation))
         nested = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
         if nested is not None and nested is not SecretStr:
-            for variable, path in secret_settings(nested, f"{prefix}{name.upper()}__").items():
+            for variable, path in field_secrets(nested, f"{prefix}{name.upper()}__").items():
                 found[variable] = (name, *path)
         elif SecretStr in kinds or (
             isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("secret")
@@ -393,7 +530,8 @@ class SecretFiles(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for variable, path in secret_settings(self.settings_cls).items():
+        # the ledgers' sections are read by `LedgerSections`, with their own `SecretFiles`
+        for variable, path in field_secrets(self.settings_cls).items():
             file_name = os.environ.get(f"{variable}_FILE")
             if not file_name:
                 continue
@@ -430,6 +568,8 @@ def secret_values(model: BaseModel) -> list[str]:
             found.append(value.get_secret_value())
         elif isinstance(value, BaseModel):
             found += secret_values(value)
+        elif isinstance(value, dict):  # the ledgers' sections
+            found += [s for v in value.values() if isinstance(v, BaseModel) for s in secret_values(v)]
     if isinstance(model, Settings) and model.database_url.startswith("postgres"):
         password = url_password(model.database_url)
         found += [password] if password else []

@@ -16,10 +16,14 @@ from datetime import date, datetime
 from typing import Any
 
 from connector.domain.alerts import Alert
+from connector.domain.console import AuditEvent, RunSummary
+from connector.domain.errors import BusyError
 from connector.store.records import (
     AlertRecord,
     AllocationRecord,
     ConnectionRecord,
+    JournalDigest,
+    JournalRecord,
     ReconciliationRecord,
     RunRecord,
     StoredFact,
@@ -30,6 +34,40 @@ from connector.store.records import (
 @dataclass
 class FakeRuns:
     runs: list[RunRecord] = field(default_factory=list)
+
+    def start(
+        self,
+        run_id: str,
+        kind: str,
+        *,
+        entity: str | None,
+        params: dict,
+        actor: str,
+        code_version: str,
+        now: datetime,
+    ) -> None:
+        self.runs.append(
+            RunRecord(
+                run_id, kind, entity, actor, now, None, "running", None, params, code_version=code_version
+            )
+        )
+
+    def finish(self, run_id: str, status: str, *, reason: str | None, stats: dict, now: datetime) -> None:
+        [run] = [r for r in self.runs if r.id == run_id]
+        self._replace(replace(run, status=status, reason=reason, stats=stats, finished_at=now))
+
+    def abandon_running(self, entity: str, *, now: datetime, reason: str) -> list[RunRecord]:
+        running = [r for r in self.runs if r.entity == entity and r.status == "running"]
+        abandoned = [replace(r, status="abandoned", reason=reason, finished_at=now) for r in running]
+        for run in abandoned:
+            self._replace(run)
+        return abandoned
+
+    def get(self, run_id: str) -> RunRecord | None:
+        return next((r for r in self.runs if r.id == run_id), None)
+
+    def _replace(self, run: RunRecord) -> None:
+        self.runs = [run if r.id == run.id else r for r in self.runs]
 
     def latest(self, limit: int = 20, kind: str | None = None) -> list[RunRecord]:
         found = [r for r in self.runs if kind is None or r.kind == kind]
@@ -138,11 +176,72 @@ class FakeAllocations:
 @dataclass
 class FakeOutbox:
     stored: list[StoredJournal] = field(default_factory=list)
+    planned: dict[int, str] = field(default_factory=dict)  # journal id → the run that planned it
+    approved: dict[int, str] = field(default_factory=dict)  # journal id → who approved it
 
     def list(self, entity: str, *, statuses: Sequence[str] | None = None, **_: Any) -> list[StoredJournal]:
-        return [
+        found = [
             s for s in self.stored if s.journal.entity == entity and (not statuses or s.status in statuses)
         ]
+        return sorted(found, key=lambda s: (s.journal.txn_date, s.id))  # as the outbox lists them
+
+    def by_key(self, entity: str, key: str) -> StoredJournal | None:
+        return next((s for s in self.list(entity) if s.journal.key == key), None)
+
+    def held_by_run(self, entity: str, run_id: str) -> list[StoredJournal]:
+        held = [s for s in self.list(entity, statuses=["held"]) if self.planned.get(s.id) == run_id]
+        return sorted(held, key=lambda s: (s.journal.txn_date, s.id))
+
+    def approve(self, journal_id: int, approver: str) -> None:
+        if journal_id not in {s.id for s in self.stored}:
+            raise KeyError(journal_id)
+        self.stored = [replace(s, status="planned") if s.id == journal_id else s for s in self.stored]
+        self.approved[journal_id] = approver
+
+    def planned_by(self, journal_id: int) -> str | None:
+        return self.planned.get(journal_id)
+
+
+@dataclass
+class FakeConsole:
+    """The console's reads the approvals use: runs (from the fake's runs) and the events given."""
+
+    runs: FakeRuns
+    events: list[AuditEvent] = field(default_factory=list)
+
+    def run(self, run_id: str) -> RunSummary | None:
+        run = self.runs.get(run_id)
+        if run is None:
+            return None
+        return RunSummary(
+            run.id, run.kind, run.entity, run.actor, run.status, run.started_at, run.finished_at, run.reason,
+            run.params, run.stats,
+        )  # fmt: skip
+
+    def events_of_run(self, run_id: str) -> list[AuditEvent]:
+        return [e for e in self.events if e.run_id == run_id]
+
+    def events_of_kind(self, kinds: Sequence[str], limit: int = 500) -> list[AuditEvent]:
+        return sorted((e for e in self.events if e.kind in kinds), key=lambda e: e.id, reverse=True)[:limit]
+
+
+@dataclass
+class FakeCommitments:
+    """What `audit verify` compares: the journals' digests as stored now, what the chain committed, and the
+    ledger ids the posting events name (each set by the test)."""
+
+    stored: dict[tuple[str, str], tuple[JournalRecord, JournalDigest]] = field(default_factory=dict)
+    committed_digests: dict[tuple[str, str], tuple[int, JournalDigest]] = field(default_factory=dict)
+    posted_ids: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+
+    def digests(self, journal_ids: Any = None) -> dict[tuple[str, str], tuple[JournalRecord, JournalDigest]]:
+        return {k: v for k, v in self.stored.items() if journal_ids is None or v[0].id in set(journal_ids)}
+
+    def committed(self) -> dict[tuple[str, str], tuple[int, JournalDigest]]:
+        return dict(self.committed_digests)
+
+    def posted(self) -> dict[tuple[str, str], tuple[int, str]]:
+        return dict(self.posted_ids)
 
 
 @dataclass
@@ -171,8 +270,14 @@ class FakeUnitOfWork:
     allocations: FakeAllocations = field(default_factory=FakeAllocations)
     outbox: FakeOutbox = field(default_factory=FakeOutbox)
     facts: FakeFacts = field(default_factory=FakeFacts)
+    commitments: FakeCommitments = field(default_factory=FakeCommitments)
+    console_events: list[AuditEvent] = field(default_factory=list)  # what `console` reads beside the runs
     commits: int = 0
     opened: int = 0
+
+    @property
+    def console(self) -> FakeConsole:
+        return FakeConsole(self.runs, self.console_events)
 
     def __enter__(self) -> FakeUnitOfWork:
         self.opened += 1
@@ -194,12 +299,18 @@ class FakeStore:
 
     uow: FakeUnitOfWork = field(default_factory=FakeUnitOfWork)
     locked: set[str] = field(default_factory=set)
+    held_elsewhere: dict[str, str] = field(default_factory=dict)  # entity → the other process's run
 
     def unit_of_work(self) -> FakeUnitOfWork:
         return self.uow
 
     @contextmanager
     def entity_lock(self, entity: str) -> Iterator[bool]:
+        if entity in self.held_elsewhere:  # as store/locks.py says it
+            raise BusyError(
+                f"entity {entity} is busy: {self.held_elsewhere[entity]} holds its lock",
+                fix="wait for it to finish",
+            )
         self.locked.add(entity)
         try:
             yield True

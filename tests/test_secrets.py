@@ -40,8 +40,8 @@ def test_every_secret_setting_has_a_file_variant(monkeypatch, tmp_path):
     settings = load_settings(_env_file=None)
     for variable, path in names.items():
         value = settings
-        for part in path:
-            value = getattr(value, part)
+        for part in path:  # e.g. ("openai", "admin_key"), ("ledgers", "xero", "client_secret")
+            value = value[part] if isinstance(value, dict) else getattr(value, part)
         shown = value.get_secret_value() if hasattr(value, "get_secret_value") else value
         assert not shown.endswith("\n")
         assert shown.startswith(("canary-", "postgresql://")), variable

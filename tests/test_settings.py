@@ -8,14 +8,21 @@ from pydantic import BaseModel
 
 from connector.bootstrap import build_app
 from connector.domain.errors import ConfigError
-from connector.settings import Settings, load_settings
+from connector.ledgers.quickbooks.settings import QuickBooksSettings
+from connector.settings import Settings, ledger_settings_models, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def env_names(model: type[BaseModel], prefix: str = "TOKENBOOKS_") -> list[str]:
+    """Every variable of the settings, the registered ledgers' sections included."""
     names = []
+    if issubclass(model, Settings):
+        for name, section in ledger_settings_models().items():
+            names += env_names(section, f"{prefix}{name.upper()}__")
     for name, info in model.model_fields.items():
+        if model is Settings and name == "ledgers":
+            continue  # the sections above, each under its ledger's name
         annotation = info.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             names += env_names(annotation, f"{prefix}{name.upper()}__")
@@ -36,7 +43,7 @@ def test_nested_variables_and_secrets(monkeypatch):
     monkeypatch.setenv("TOKENBOOKS_QUICKBOOKS__BASE_URL", "http://127.0.0.1:8888")
     settings = Settings(_env_file=None)
     assert settings.openai.base_url == "http://127.0.0.1:9999/v1"
-    assert settings.quickbooks.base_url == "http://127.0.0.1:8888"
+    assert settings.ledger("quickbooks", QuickBooksSettings).base_url == "http://127.0.0.1:8888"
     assert settings.openai.admin_key.get_secret_value() == "sk-admin-very-secret"
     assert "very-secret" not in repr(settings)
     assert "very-secret" not in str(settings.model_dump())

@@ -20,10 +20,11 @@ from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerT
 from connector.ledgers.tokens import MemoryVault, TokenManager, TokenSet, TokenVault
 from connector.ledgers.xero.adapter import XeroLedger, xero_limiter
 from connector.ledgers.xero.oauth import SCOPE_SETS, XeroOAuth
+from connector.ledgers.xero.settings import XeroSettings
 from connector.retrying import RetryPolicy
 from connector.sandbox.common import FaultPlan, ManualClock, loads_exact
 from connector.sandbox.xero import XeroSandbox
-from connector.settings import Settings, XeroSettings
+from connector.settings import Settings
 from tests.contracts import xero_exchange_check
 
 START = datetime(2026, 10, 6, 2, 30, tzinfo=UTC)

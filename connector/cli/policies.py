@@ -26,6 +26,7 @@ from connector.cli.base import (
     show_run,
 )
 from connector.cli.mappings import write_schema
+from connector.cli.operations import raise_alerts_after_run
 from connector.cli.sync import print_sync
 from connector.domain.money import format_money
 from connector.domain.periods import Period
@@ -140,6 +141,7 @@ def close_command(
         application, target = app_and_entity(entity)
         with RichReporter(quiet=as_json) as reporter:
             result = close_month(application, entity=target, period=month, reporter=reporter)
+        raise_alerts_after_run(application, target)
     show_run(result, as_json, _close_json, _print_close)
 
 

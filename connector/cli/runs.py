@@ -115,7 +115,7 @@ def keys_rotate(as_json: JsonFlag = False) -> None:
     NEW alone. Ledgers keep working throughout; nobody reconnects.
     """
     with plain_errors(as_json):
-        rotated, unreadable = app_for().token_vault().rotate_key()  # type: ignore[attr-defined]
+        rotated, unreadable = app_for().token_vault().rotate_key()
         if unreadable:
             raise ConfigError(
                 f"{len(unreadable)} connection(s) could not be read with any key, and were left as they were: "

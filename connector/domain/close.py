@@ -272,7 +272,7 @@ def checklist_from_data(data: dict) -> Checklist:
     for name in JOURNALS:
         setattr(result, name, [_typed(HeldJournal, line) for line in data[name]])
     result.suspense = {currency: Decimal(amount) for currency, amount in data["suspense"].items()}
-    result.reconciliation = [tuple(r) for r in data["reconciliation"]]  # type: ignore[misc]
+    result.reconciliation = [tuple(r) for r in data["reconciliation"]]
     result.reconciliation_notes = {(p, a): note for p, a, note in data["reconciliation_notes"]}
     return result
 

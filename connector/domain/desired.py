@@ -516,7 +516,7 @@ def _true_ups(inp: BooksInput, out: Desired) -> None:
             reason = (
                 f"the {provider} invoice for {period} bills {billed} of usage against {total_accrued} accrued: "
                 f"a variance of {variance}, beyond the policy's tolerance of {policy.invoice_tolerance.describe()}; "
-                "held until a controller approves it"
+                "held until an approver releases it"
             )
         out.trueups.append(
             TrueUp(

@@ -139,7 +139,7 @@ def plan(
         if group.held:
             reason = (
                 f"{journal.txn_date} is in a period the ledger has locked (through {calendar.lock_date}); "
-                "held by policy until a controller approves it"
+                "held by policy until an approver releases it"
             )
         elif review is not None:
             reason = review(journal)

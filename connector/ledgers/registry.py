@@ -1,10 +1,11 @@
 """The ledgers tokenbooks posts to, registered in one place: one line per ledger package.
 
 A ledger is a package `connector/ledgers/<name>/` whose `entry.ENTRY` says how a mapping names a target in
-it (its `TargetShape`, with the JSON Schema fragment and chart rule), which settings section it reads, and
+it (its `TargetShape`, with the JSON Schema fragment and chart rule), the settings model of its section, and
 how the composition root builds its adapter for an entity. Registering an entry hands its target shape to
-the domain (`domain.ledger_targets.TARGETS`), so the mapping parser, schema and chart checks know it; the
-composition root (`bootstrap.App.ledger`) builds adapters through `LEDGERS`. See docs/architecture.md,
+the domain (`domain.ledger_targets.TARGETS`), so the mapping parser, schema and chart checks know it, and
+its settings model to `connector.settings` (read from `TOKENBOOKS_<LEDGER>__…` into `Settings.ledgers`);
+the composition root (`bootstrap.App.ledger`) builds adapters through `LEDGERS`. See docs/architecture.md,
 "Adding a ledger".
 """
 

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from connector.domain.ledger_targets import TargetShape
 from connector.ledgers.port import Ledger
 
@@ -17,7 +19,8 @@ class LedgerEntry:
 
     target: TargetShape  # how a mapping names a place in it (the domain's only view of a ledger)
     build: Callable[[Any, str], Ledger]  # (the composition root, entity) → the adapter
-    settings_section: str = ""  # the `Settings` attribute with its settings (TOKENBOOKS_<SECTION>__…), if any
+    # its settings section, read from TOKENBOOKS_<NAME>__… into `Settings.ledgers[name]`, if it has one
+    settings: type[BaseModel] | None = None
     connectable: bool = False  # `tokenbooks connect <name>` runs an OAuth consent for it
 
     @property

@@ -25,6 +25,7 @@ from connector.domain.periods import Period
 from connector.domain.reconcile import ReconResult
 from connector.domain.users import Role
 from connector.ledgers.quickbooks.adapter import QuickBooksOAuth
+from connector.ledgers.quickbooks.settings import QuickBooksSettings
 from connector.ledgers.tokens import MemoryVault
 from connector.sandbox.demo_data import DEMO_ENTITY, DEMO_ORGANIZATION, DEMO_PERIOD, invoice_total
 from connector.sandbox.openai_replay import DEMO_ADMIN_KEY, OpenAIReplay
@@ -166,16 +167,18 @@ def _with_endpoints(
                     "usage": False,  # the replay serves the Costs API only
                 }
             ),
-            "quickbooks": settings.quickbooks.model_copy(
-                update={
-                    "client_id": sandbox.client_id,
-                    "client_secret": SecretStr(sandbox.client_secret),
-                    "base_url": qbo_url,
-                    "discovery_url": f"{qbo_url}/.well-known/openid_configuration",
-                    "timeout_seconds": 10.0,
-                }
-            ),
         }
+    ).with_ledger(
+        "quickbooks",
+        settings.ledger("quickbooks", QuickBooksSettings).model_copy(
+            update={
+                "client_id": sandbox.client_id,
+                "client_secret": SecretStr(sandbox.client_secret),
+                "base_url": qbo_url,
+                "discovery_url": f"{qbo_url}/.well-known/openid_configuration",
+                "timeout_seconds": 10.0,
+            }
+        ),
     )
 
 

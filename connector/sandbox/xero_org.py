@@ -245,8 +245,8 @@ class XeroOrganisation:
                 f"A manual journal can have at most {MAX_JOURNAL_LINES} journal lines; this one has {len(lines)}."
             )
         stored_lines = [self._line(line, errors) for line in lines]
-        amounts = [_amount(line) for line in lines]
-        if None not in amounts and sum(amounts, Decimal(0)) != 0:
+        amounts = [a for a in (_amount(line) for line in lines) if a is not None]
+        if len(amounts) == len(lines) and sum(amounts, Decimal(0)) != 0:
             debits = sum((a for a in amounts if a > 0), Decimal(0))
             credits = sum((a for a in amounts if a < 0), Decimal(0))
             errors.append(f"The total debits ({_money(debits)}) must equal total credits ({_money(credits)})")

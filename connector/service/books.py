@@ -305,7 +305,7 @@ def review_for(options: BookOptions, desired: Desired) -> Review:
 
     def review(journal: Journal) -> str:
         if options.posting_mode is PostingMode.APPROVE:
-            return "posting mode approve: held until a controller approves it (`tokenbooks approve`)"
+            return "posting mode approve: held until an approver releases it (`tokenbooks approve`)"
         if options.posting_mode is PostingMode.DRAFT and not options.drafts:
             return (
                 f"posting mode draft: {options.ledger_name} has no draft journals, so this one waits in "

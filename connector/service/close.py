@@ -114,7 +114,9 @@ def checklist(
     end = period.last_day
     with ctx.store.unit_of_work() as uow:
         posted = uow.outbox.posted_by_bucket(entity, last_day=end + timedelta(days=1))
-        held = uow.outbox.list(entity, statuses=["held"])
+        # the period's journals and the reversal dated the next day: a journal held for a later month
+        # does not keep this one open
+        held = uow.outbox.list(entity, statuses=["held"], last_day=end + timedelta(days=1))
         unposted = uow.outbox.list(entity, statuses=PENDING_STATUSES, last_day=end + timedelta(days=1))
         options = BookOptions(policies, end)
         inputs = books_input(

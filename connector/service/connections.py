@@ -24,9 +24,11 @@ from urllib.parse import urlparse
 from connector.domain.errors import ConfigError, InputError, ReconnectNeeded
 from connector.ledgers.oauth_flow import Ask, authorize, is_ip_address
 from connector.ledgers.quickbooks.client import company_name
+from connector.ledgers.quickbooks.settings import QuickBooksSettings
 from connector.ledgers.registry import LEDGERS
 from connector.ledgers.tokens import UNREADABLE, UNREADABLE_FIX, TokenSet
 from connector.ledgers.xero.oauth import XeroConnection, choose_tenant
+from connector.ledgers.xero.settings import XeroSettings
 from connector.store.port import Store
 from connector.store.records import ConnectionRecord
 
@@ -137,7 +139,7 @@ def import_connection(
                 fix='add "realm_id" (the company id, shown in QuickBooks under Settings → Account and settings '
                 "→ Billing & subscription, or in the OAuth playground)",
             )
-        settings = app.settings.quickbooks
+        settings = app.settings.ledger("quickbooks", QuickBooksSettings)
         _check_pinned_realm(settings, realm)
         tokens = app.quickbooks_oauth().refresh(_imported(refresh_token, realm, now))
         name = company_name(
@@ -146,7 +148,11 @@ def import_connection(
     else:
         oauth = app.xero_oauth()
         fresh = oauth.refresh(_imported(refresh_token, "", now, scope=oauth.scopes))
-        wanted = tenant or _text_field(document, "tenant_id") or app.settings.xero.tenant_id
+        wanted = (
+            tenant
+            or _text_field(document, "tenant_id")
+            or app.settings.ledger("xero", XeroSettings).tenant_id
+        )
         chosen = choose_tenant(oauth.connections(fresh), wanted, choose)
         tokens, name = replace(fresh, company_id=chosen.tenant_id), chosen.tenant_name
     app.token_vault().connected(ledger, entity, tokens, name)
@@ -189,7 +195,7 @@ def _check_entity(app: ConnectApp, ledger: str, entity: str) -> None:
 
 
 def _connect_quickbooks(app: ConnectApp, consent: _Consent) -> tuple[TokenSet, str | None]:
-    settings = app.settings.quickbooks
+    settings = app.settings.ledger("quickbooks", QuickBooksSettings)
     _check_production_redirect(settings)
     oauth = app.quickbooks_oauth()
     grant = consent.grant(oauth, settings.redirect_uri)
@@ -239,9 +245,11 @@ def _connect_xero(
     app: ConnectApp, consent: _Consent, tenant: str | None, choose: Chooser | None
 ) -> tuple[TokenSet, str | None]:
     oauth = app.xero_oauth()
-    grant = consent.grant(oauth, app.settings.xero.redirect_uri)
+    grant = consent.grant(oauth, app.settings.ledger("xero", XeroSettings).redirect_uri)
     tokens = oauth.exchange_code(grant.code)
-    chosen = choose_tenant(oauth.connections(tokens), tenant or app.settings.xero.tenant_id, choose)
+    chosen = choose_tenant(
+        oauth.connections(tokens), tenant or app.settings.ledger("xero", XeroSettings).tenant_id, choose
+    )
     return replace(tokens, company_id=chosen.tenant_id), chosen.tenant_name
 
 

@@ -31,7 +31,7 @@ from connector.domain.errors import InputError, Problem
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
 from connector.service.invoices import upsert_invoices
 from connector.service.reconcile import known_accounts, source_accounts
-from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
+from connector.service.runs import Reporter, RunContext, RunRecorder, SilentReporter
 from connector.sources.base import bookmark_id
 from connector.sources.credit_files import read_credit_lots, read_customer_credits
 from connector.sources.focus import FocusFileError, FocusOptions
@@ -39,17 +39,13 @@ from connector.sources.focus_files import FileLineage, fingerprint
 from connector.sources.invoices import read_invoice_file
 from connector.sources.records import read_records
 from connector.sources.warehouse.choice import FocusReader
-from connector.store.port import Store, UnitOfWork
+from connector.store.port import UnitOfWork
 from connector.store.records import ImportRecord
 
 PYTHON_READER = FocusReader(kind="python")
 
 
-class ImportContext(Protocol):
-    store: Store
-    clock: Clock
-    actor: str
-
+class ImportContext(RunContext, Protocol):
     def sources(self, entity: str) -> list: ...
 
     def policies(self) -> tuple[PolicySet, str]: ...

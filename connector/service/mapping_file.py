@@ -173,7 +173,7 @@ class _RuleIds(list):
         super().__init__(ids)
         self.source = source
 
-    def index(self, rule_id: Any, *args: Any) -> int:  # type: ignore[override]
+    def index(self, rule_id: Any, *args: Any) -> int:
         if rule_id not in self:
             raise ConfigError(
                 f"no rule {rule_id!r} in {self.source}", fix=f"use one of: {', '.join(map(str, self))}"

@@ -75,7 +75,8 @@ def refused(path: Path | str, problems: list[Problem], what: str, check: str) ->
 class MappingFileContext(Protocol):
     """The store, and the mapping file as the application loaded it."""
 
-    store: Store
+    @property
+    def store(self) -> Store: ...
 
     def mapping(self) -> tuple[MappingSet, str]: ...
 
@@ -217,8 +218,11 @@ class ChartLookup:
 class MappingContext(Protocol):
     """What the mapping commands need from the composition root."""
 
-    store: Store
-    clock: Clock
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Clock: ...
 
     def ledger(self, entity: str) -> Ledger: ...
 

@@ -147,15 +147,15 @@ def plan_entity(
         rejected = {_content(s.journal): s for s in uow.outbox.list(entity, statuses=["rejected"])}
         now = clock()
         added = []
-        for index, planned in enumerate(report.planned):
-            again = rejected.pop(_content(planned.journal), None)
-            if again is not None and not planned.held:
+        for index, journal in enumerate(report.planned):
+            again = rejected.pop(_content(journal.journal), None)
+            if again is not None and not journal.held:
                 uow.outbox.replan(again.id, run_id=run_id)  # the same journal, refused before: try it again
                 report.planned[index] = PlannedJournal(again.journal)
                 continue
             added.append(
                 uow.outbox.add(
-                    planned.journal, ledger=ledger, run_id=run_id, now=now, hold_reason=planned.hold_reason
+                    journal.journal, ledger=ledger, run_id=run_id, now=now, hold_reason=journal.hold_reason
                 )
             )
         _commit_journals(uow, entity, added, run_id, now)

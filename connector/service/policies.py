@@ -76,7 +76,8 @@ def _stored(row: VersionRecord) -> PolicySet:
 class PolicyFileContext(Protocol):
     """The store, and the policies file as the application loaded it."""
 
-    store: Store
+    @property
+    def store(self) -> Store: ...
 
     def policies(self) -> tuple[PolicySet, str]: ...
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from connector.domain.errors import InputError, TokenbooksError
 from connector.metrics import PULL_SECONDS
 from connector.service.imports import import_inbox
-from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter
+from connector.service.runs import Clock, Reporter, RunContext, RunRecorder, SilentReporter
 from connector.sources.base import Source, Window, bookmark_id, pull_chunks
 from connector.store.port import Store
 from connector.store.records import ReplaceResult
@@ -164,11 +164,7 @@ def _record_source_error(store: Store, source: Source, message: str, clock: Cloc
 # ------------------------------------------------------------------------------- tokenbooks pull, status
 
 
-class PullContext(Protocol):
-    store: Store
-    clock: Clock
-    actor: str
-
+class PullContext(RunContext, Protocol):
     def sources(self, entity: str) -> list[Source]: ...
 
     def default_start(self, provider: str, until: date) -> date: ...

@@ -38,7 +38,7 @@ from connector.ledgers.port import Ledger, LedgerJournal
 from connector.service.books import role_targets
 from connector.service.mappings import mapping_history
 from connector.service.policies import policy_history
-from connector.service.runs import Clock, RunRecorder, exclusive
+from connector.service.runs import Clock, RunContext, RunRecorder, exclusive
 from connector.store.port import Store, UnitOfWork
 from connector.store.records import InvoiceRecord, StoredJournal
 
@@ -267,7 +267,9 @@ def _read_back(
             continue
         if sorted(ln.amount for ln in copy.lines) != sorted(ln.amount for ln in stored.journal.lines):
             f.drifted.append(f"{stored.journal.key} (changed)")
-        f.ledger += _ledger_usage_amount(copy, counter_ids) * _share_in(stored.journal, period)
+        f.ledger = (f.ledger or ZERO) + _ledger_usage_amount(copy, counter_ids) * _share_in(
+            stored.journal, period
+        )
 
 
 def _share_in(journal: Journal, period: Period) -> Decimal:
@@ -311,11 +313,7 @@ def _store(store: Store, results: list[ReconResult], recorder: RunRecorder, cloc
 # ------------------------------------------------------------------------------------- a reconcile run
 
 
-class ReconcileContext(Protocol):
-    store: Store
-    clock: Clock
-    actor: str
-
+class ReconcileContext(RunContext, Protocol):
     def mapping(self) -> tuple[MappingSet, str]: ...
 
     def ledger(self, entity: str) -> Ledger: ...
@@ -327,7 +325,11 @@ class ReconcileContext(Protocol):
     def sources(self, entity: str) -> list: ...
 
 
-def source_accounts(ctx: ReconcileContext, entity: str) -> set[Account]:
+class SourcesContext(Protocol):
+    def sources(self, entity: str) -> list: ...
+
+
+def source_accounts(ctx: SourcesContext, entity: str) -> set[Account]:
     """The provider accounts the configured sources read for the entity."""
     return {(s.provider, s.provider_account) for s in ctx.sources(entity)}
 

@@ -46,6 +46,23 @@ class SilentReporter:
 
 
 Clock = Callable[[], datetime]
+
+
+class RunContext(Protocol):
+    """What every use case that records a run takes from the composition root: the store, the clock and
+    who acts. Read-only (properties), as `bootstrap.App` offers them; each use case's context adds the
+    rest it needs."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def actor(self) -> str: ...
+
+
 log = logging.getLogger("tokenbooks.run")
 LOG_LEVELS = {
     "debug": logging.DEBUG,

@@ -29,18 +29,13 @@ from connector.service.policies import (
 )
 from connector.service.post import PostReport, post_pending
 from connector.service.pull import SourcePull, last_complete_day, pull_source, window_for
-from connector.service.runs import Clock, Reporter, RunRecorder, SilentReporter, exclusive
+from connector.service.runs import Reporter, RunContext, RunRecorder, SilentReporter, exclusive
 from connector.sources.base import Source
-from connector.store.port import Store
 from connector.tracing import span
 
 
-class SyncContext(Protocol):
+class SyncContext(RunContext, Protocol):
     """What a sync needs from the composition root."""
-
-    store: Store
-    clock: Clock
-    actor: str
 
     def mapping(self) -> tuple[MappingSet, str]: ...
 
@@ -262,8 +257,11 @@ def _require_something_to_book(ctx: SyncContext, entity: str) -> None:
     if ctx.sources(entity):
         return
     with ctx.store.unit_of_work() as uow:
-        imported = uow.facts.accounts(entity) or uow.credit_lots.accounts(entity)
-        imported = imported or uow.customer_credits.for_entity(entity)
+        imported = bool(
+            uow.facts.accounts(entity)
+            or uow.credit_lots.accounts(entity)
+            or uow.customer_credits.for_entity(entity)
+        )
     if not imported:
         raise ConfigError(
             f"no provider source is configured for entity {entity} and nothing was imported for it: "

@@ -217,6 +217,8 @@ def bucket_bounds(
                 Problem(source, where, name, f"{value!r} is not a Unix time in seconds", _FIX_PROVIDER)
             )
             return None
+    assert isinstance(start, int)  # checked just above, for the type checker
+    assert isinstance(end, int)
     try:
         start_at = datetime.fromtimestamp(start, UTC)
         end_at = datetime.fromtimestamp(end, UTC)

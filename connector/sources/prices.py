@@ -100,8 +100,8 @@ def _entry(provider: str, item: Any, source: str, where: str, problems: list[Pro
                 f"write one of {', '.join(TIER_PERIODS)}",
             )
         )
-    if len(problems) > before:
-        return None
+    if len(problems) > before or not isinstance(model, str) or not isinstance(effective, date):
+        return None  # (the last two are named among the problems already)
     return ModelPrice(
         provider, model.strip(), effective, currency, rates, batch, tiers, str(item.get("note", "")), period
     )

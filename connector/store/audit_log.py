@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
-from sqlmodel import Session
+from sqlalchemy import CursorResult, func, insert, select, update
+from sqlmodel import Session, col
 
 from connector.domain.alerts import Alert
 from connector.domain.audit_chain import GENESIS_HASH, as_utc, event_hash
 from connector.redaction import redact, redact_data
 from connector.store.common import utcnow
-from connector.store.records import AlertRecord, EventRecord, RunRecord, record_of
+from connector.store.records import AlertRecord, ChainHead, EventRecord, RunRecord, record_of
 from connector.store.tables import (
     AlertRow,
     AuditChainRow,
@@ -66,15 +65,17 @@ class RunRepository:
     def starting_with(self, prefix: str, limit: int = 5) -> list[RunRecord]:
         """Runs whose id starts with `prefix` (a person types the first characters of an id)."""
         query = (
-            select(RunRow).where(RunRow.id.startswith(prefix, autoescape=True)).order_by(RunRow.started_at)
+            select(RunRow)
+            .where(col(RunRow.id).startswith(prefix, autoescape=True))
+            .order_by(col(RunRow.started_at))
         )
-        return [record_of(row, RunRecord) for row in self.session.exec(query.limit(limit)).scalars()]
+        return [record_of(row, RunRecord) for row in self.session.execute(query.limit(limit)).scalars()]
 
     def abandon_running(self, entity: str, *, now: datetime, reason: str) -> list[RunRecord]:
         """Mark the entity's runs still `running` as abandoned (call it holding the entity's lock)."""
         rows = list(
-            self.session.exec(
-                select(RunRow).where(RunRow.entity == entity, RunRow.status == "running")
+            self.session.execute(
+                select(RunRow).where(col(RunRow.entity) == entity, col(RunRow.status) == "running")
             ).scalars()
         )
         for row in rows:
@@ -86,36 +87,37 @@ class RunRepository:
         self, kind: str | None = None, statuses: Sequence[str] | None = None
     ) -> list[RunRecord]:
         """The newest run of each entity (of one kind, with one of the statuses, when given)."""
-        newest = select(RunRow.entity, func.max(RunRow.started_at).label("started_at")).group_by(
-            RunRow.entity
+        newest = select(col(RunRow.entity), func.max(col(RunRow.started_at)).label("started_at")).group_by(
+            col(RunRow.entity)
         )
         if kind:
-            newest = newest.where(RunRow.kind == kind)
+            newest = newest.where(col(RunRow.kind) == kind)
         if statuses:
-            newest = newest.where(RunRow.status.in_(statuses))
+            newest = newest.where(col(RunRow.status).in_(statuses))
         newest_sub = newest.subquery()
         query = select(RunRow).join(
             newest_sub,
-            (RunRow.entity == newest_sub.c.entity) & (RunRow.started_at == newest_sub.c.started_at),
+            (col(RunRow.entity) == newest_sub.c.entity) & (col(RunRow.started_at) == newest_sub.c.started_at),
         )
         if kind:
-            query = query.where(RunRow.kind == kind)
+            query = query.where(col(RunRow.kind) == kind)
         if statuses:
-            query = query.where(RunRow.status.in_(statuses))
+            query = query.where(col(RunRow.status).in_(statuses))
         return [
-            record_of(row, RunRecord) for row in self.session.exec(query.order_by(RunRow.entity)).scalars()
+            record_of(row, RunRecord)
+            for row in self.session.execute(query.order_by(col(RunRow.entity))).scalars()
         ]
 
     def of_entity(self, entity: str) -> list[RunRecord]:
         """Every run of the entity, oldest first."""
-        query = select(RunRow).where(RunRow.entity == entity).order_by(RunRow.started_at)
-        return [record_of(row, RunRecord) for row in self.session.exec(query).scalars()]
+        query = select(RunRow).where(col(RunRow.entity) == entity).order_by(col(RunRow.started_at))
+        return [record_of(row, RunRecord) for row in self.session.execute(query).scalars()]
 
     def status_counts(self) -> dict[tuple[str, str | None, str], int]:
         """(kind, entity, status) → number of runs."""
         rows = self.session.execute(
-            select(RunRow.kind, RunRow.entity, RunRow.status, func.count()).group_by(
-                RunRow.kind, RunRow.entity, RunRow.status
+            select(col(RunRow.kind), col(RunRow.entity), col(RunRow.status), func.count()).group_by(
+                col(RunRow.kind), col(RunRow.entity), col(RunRow.status)
             )
         )
         return {(kind, entity, status): count for kind, entity, status, count in rows}
@@ -123,16 +125,9 @@ class RunRepository:
     def latest(self, limit: int = 20, kind: str | None = None) -> list[RunRecord]:
         query = select(RunRow)
         if kind:
-            query = query.where(RunRow.kind == kind)
-        rows = self.session.exec(query.order_by(RunRow.started_at.desc()).limit(limit)).scalars()
+            query = query.where(col(RunRow.kind) == kind)
+        rows = self.session.execute(query.order_by(col(RunRow.started_at).desc()).limit(limit)).scalars()
         return [record_of(row, RunRecord) for row in rows]
-
-
-@dataclass(frozen=True, slots=True)
-class ChainHead:
-    last_event_id: int
-    last_hash: str
-    events: int
 
 
 class EventLog:
@@ -159,7 +154,9 @@ class EventLog:
     ) -> EventRecord:
         at = as_utc(now or utcnow())
         message = redact(message) or ""
-        data = redact_data(json.loads(json.dumps(data or {}, default=str)))
+        data = cast(
+            dict, redact_data(json.loads(json.dumps(data or {}, default=str)))
+        )  # a dict in, a dict out
         prev = self._lock_head()
         digest = event_hash(
             prev, at=at, actor=actor, kind=kind, message=message, data=data, run_id=run_id, level=level
@@ -180,21 +177,26 @@ class EventLog:
         self.session.flush()
         self.session.execute(
             update(AuditChainRow)
-            .where(AuditChainRow.id == 1)
+            .where(col(AuditChainRow.id) == 1)
             .values(last_event_id=row.id, last_hash=digest, updated_at=at)
         )
         return record_of(row, EventRecord)
 
     def _lock_head(self) -> str:
         """Lock the chain's head for this transaction and return the hash the next event links to."""
-        bumped = self.session.execute(
-            update(AuditChainRow).where(AuditChainRow.id == 1).values(events=AuditChainRow.events + 1)
+        bumped = cast(
+            CursorResult,  # what an UPDATE returns (its rowcount), though `execute` is typed wider
+            self.session.execute(
+                update(AuditChainRow)
+                .where(col(AuditChainRow.id) == 1)
+                .values(events=col(AuditChainRow.events) + 1)
+            ),
         ).rowcount
         if not bumped:  # a database created before the head existed: start it at its last event
             last = self.session.execute(
-                select(EventRow.id, EventRow.hash).order_by(EventRow.id.desc())
+                select(col(EventRow.id), col(EventRow.hash)).order_by(col(EventRow.id).desc())
             ).first()
-            count = self.session.execute(select(func.count(EventRow.id))).scalar() or 0
+            count = self.session.execute(select(func.count(col(EventRow.id)))).scalar() or 0
             self.session.execute(
                 insert(AuditChainRow).values(
                     id=1,
@@ -204,18 +206,20 @@ class EventLog:
                     updated_at=utcnow(),
                 )
             )
-        return self.session.execute(select(AuditChainRow.last_hash).where(AuditChainRow.id == 1)).scalar_one()
+        return self.session.execute(
+            select(col(AuditChainRow.last_hash)).where(col(AuditChainRow.id) == 1)
+        ).scalar_one()
 
     def head(self) -> ChainHead | None:
         row = self.session.execute(
-            select(AuditChainRow.last_event_id, AuditChainRow.last_hash, AuditChainRow.events)
+            select(col(AuditChainRow.last_event_id), col(AuditChainRow.last_hash), col(AuditChainRow.events))
         ).first()
         return ChainHead(*row) if row else None
 
     def last_data(self, kind: str, **match: object) -> dict | None:
         """The data of the newest event of `kind` whose data holds `match` (a few recent events are read)."""
-        rows = self.session.exec(
-            select(EventRow).where(EventRow.kind == kind).order_by(EventRow.id.desc()).limit(50)
+        rows = self.session.execute(
+            select(EventRow).where(col(EventRow.kind) == kind).order_by(col(EventRow.id).desc()).limit(50)
         )
         for row in rows.scalars():
             if all(row.data.get(k) == v for k, v in match.items()):
@@ -224,30 +228,34 @@ class EventLog:
 
     def in_order(self, batch: int = 5_000) -> Iterator[EventRecord]:
         """Every event, oldest first, read `batch` rows at a time (the chain is verified in one pass)."""
-        query = select(EventRow).order_by(EventRow.id).execution_options(yield_per=batch)
-        for row in self.session.exec(query).scalars():
+        query = select(EventRow).order_by(col(EventRow.id)).execution_options(yield_per=batch)
+        for row in self.session.execute(query).scalars():
             yield record_of(row, EventRecord)
 
     def for_run(self, run_id: str) -> list[EventRecord]:
-        return self._records(select(EventRow).where(EventRow.run_id == run_id).order_by(EventRow.id))
+        return self._records(
+            select(EventRow).where(col(EventRow.run_id) == run_id).order_by(col(EventRow.id))
+        )
 
     def all(self) -> list[EventRecord]:
-        return self._records(select(EventRow).order_by(EventRow.id))
+        return self._records(select(EventRow).order_by(col(EventRow.id)))
 
     def of_kind(self, kind: str, since: datetime | None = None) -> list[EventRecord]:
         """Every event of `kind` (from `since` on), oldest first."""
-        query = select(EventRow).where(EventRow.kind == kind)
+        query = select(EventRow).where(col(EventRow.kind) == kind)
         if since is not None:
-            query = query.where(EventRow.at >= since)
-        return self._records(query.order_by(EventRow.id))
+            query = query.where(col(EventRow.at) >= since)
+        return self._records(query.order_by(col(EventRow.id)))
 
     def for_runs(self, run_ids: Sequence[str]) -> list[EventRecord]:
         if not run_ids:
             return []
-        return self._records(select(EventRow).where(EventRow.run_id.in_(run_ids)).order_by(EventRow.id))
+        return self._records(
+            select(EventRow).where(col(EventRow.run_id).in_(run_ids)).order_by(col(EventRow.id))
+        )
 
     def _records(self, query: Any) -> list[EventRecord]:
-        return [record_of(row, EventRecord) for row in self.session.exec(query).scalars()]
+        return [record_of(row, EventRecord) for row in self.session.execute(query).scalars()]
 
 
 class AlertRepository:
@@ -257,19 +265,21 @@ class AlertRepository:
         self.session = session
 
     def for_period(self, entity: str, period: str) -> list[AlertRecord]:
-        query = select(AlertRow).where(AlertRow.entity == entity, AlertRow.period == period)
-        return self._records(query.order_by(AlertRow.raised_at))
+        query = select(AlertRow).where(col(AlertRow.entity) == entity, col(AlertRow.period) == period)
+        return self._records(query.order_by(col(AlertRow.raised_at)))
 
     def newest(self, limit: int) -> list[AlertRecord]:
-        return self._records(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit))
+        return self._records(select(AlertRow).order_by(col(AlertRow.id).desc()).limit(limit))
 
     def unsent(self) -> list[AlertRecord]:
         """The alerts no channel has accepted yet, oldest first."""
-        return self._records(select(AlertRow).where(AlertRow.sent_at.is_(None)).order_by(AlertRow.id))
+        return self._records(
+            select(AlertRow).where(col(AlertRow.sent_at).is_(None)).order_by(col(AlertRow.id))
+        )
 
     def dedup_keys(self) -> set[str]:
         """Every alert's dedup key: an alert is raised once per subject and period."""
-        return set(self.session.exec(select(AlertRow.dedup_key)).scalars())
+        return set(self.session.execute(select(col(AlertRow.dedup_key))).scalars())
 
     def add(self, alert: Alert, *, now: datetime, run_id: str | None) -> None:
         self.session.add(
@@ -299,4 +309,4 @@ class AlertRepository:
         self.session.add(row)
 
     def _records(self, query: Any) -> list[AlertRecord]:
-        return [record_of(row, AlertRecord) for row in self.session.exec(query).scalars()]
+        return [record_of(row, AlertRecord) for row in self.session.execute(query).scalars()]

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connector.domain.accounting_policy import PolicySet
 from connector.domain.chart import LedgerAccount, LedgerChart, TrackingOption
@@ -30,6 +30,7 @@ from connector.store.tables import (
     MappingVersionRow,
     PolicyVersionRow,
     RawPayloadRow,
+    table_of,
 )
 
 # ----------------------------------------------------------------------------------------- mapping, alloc
@@ -40,7 +41,7 @@ def record_version(
 ) -> bool:
     """Store a version of a controller's file (a mapping, the policies) the first time its content is
     seen; True when it is new. `version` has version, effective_from, change_note, content_hash, source."""
-    if session.exec(select(table.id).where(table.content_hash == version.content_hash)).first():
+    if session.execute(select(table.id).where(table.content_hash == version.content_hash)).first():
         return False
     session.add(
         table(
@@ -59,11 +60,11 @@ def record_version(
 
 def versions(session: Session, table: Any) -> list[VersionRecord]:
     """Every stored version of the mapping or the policies (`table`), oldest first."""
-    rows = session.exec(select(table).order_by(table.id)).scalars()
-    return [
-        VersionRecord(**{f: getattr(row, f, None) for f in VersionRecord.__dataclass_fields__})
-        for row in rows
+    rows = session.execute(select(table).order_by(table.id)).scalars()
+    values: list[dict[str, Any]] = [
+        {f: getattr(row, f, None) for f in VersionRecord.__dataclass_fields__} for row in rows
     ]
+    return [VersionRecord(**value) for value in values]
 
 
 class MappingVersionRepository:
@@ -192,23 +193,25 @@ class AllocationRepository:
 
     def for_bucket(self, bucket: Bucket) -> list[PlacementRecord]:
         query = select(AllocationRow).where(
-            AllocationRow.entity == bucket.entity,
-            AllocationRow.posting_date == bucket.period,
-            AllocationRow.provider == bucket.provider,
-            AllocationRow.provider_account == bucket.provider_account,
-            AllocationRow.target_key == bucket.target.key(),
+            col(AllocationRow.entity) == bucket.entity,
+            col(AllocationRow.posting_date) == bucket.period,
+            col(AllocationRow.provider) == bucket.provider,
+            col(AllocationRow.provider_account) == bucket.provider_account,
+            col(AllocationRow.target_key) == bucket.target.key(),
         )
-        return [record_of(row, PlacementRecord) for row in self.session.exec(query).scalars()]
+        return [record_of(row, PlacementRecord) for row in self.session.execute(query).scalars()]
 
     def for_fact(self, fact_id: int) -> list[PlacementRecord]:
         """How one fact was placed: its shares, each with the rule and mapping version (lineage)."""
-        query = select(AllocationRow).where(AllocationRow.fact_id == fact_id).order_by(AllocationRow.id)
-        return [record_of(row, PlacementRecord) for row in self.session.exec(query).scalars()]
+        query = (
+            select(AllocationRow).where(col(AllocationRow.fact_id) == fact_id).order_by(col(AllocationRow.id))
+        )
+        return [record_of(row, PlacementRecord) for row in self.session.execute(query).scalars()]
 
     def lineage(self, entity: str, first_day: date, last_day: date) -> list[Lineage]:
         """Every allocation of the entity's current facts posted in the range, with its fact and the hash
         of the raw payload the fact was read from (the auditor's lineage sheet)."""
-        raw = RawPayloadRow.__table__
+        raw = table_of(RawPayloadRow)
         a, f, r = ALLOCATIONS.c, FACTS.c, raw.c
         query = (
             select(
@@ -238,7 +241,7 @@ class AllocationRepository:
             )
             .order_by(a.posting_date, a.provider, a.provider_account, a.target_key, f.id)
         )
-        return [Lineage(*row) for row in self.session.connection().execute(query)]
+        return [Lineage._make(row) for row in self.session.connection().execute(query)]
 
     def versions_by_day(self, entity: str, first_day: date, last_day: date) -> dict[date, set[int]]:
         """The mapping versions whose allocations are stored for each posting day of the range."""
@@ -259,19 +262,19 @@ class AllocationRepository:
         days = []
         for span in spans:
             query = (
-                select(func.min(AllocationRow.posting_date))
-                .join(FactRow, FactRow.id == AllocationRow.fact_id)
+                select(func.min(col(AllocationRow.posting_date)))
+                .join(FactRow, col(FactRow.id) == col(AllocationRow.fact_id))
                 .where(
-                    AllocationRow.entity == entity,
-                    FactRow.is_current.is_(True),
-                    AllocationRow.mapping_version != span.mapping.version,
+                    col(AllocationRow.entity) == entity,
+                    col(FactRow.is_current).is_(True),
+                    col(AllocationRow.mapping_version) != span.mapping.version,
                 )
             )
             if span.first_day is not None:
-                query = query.where(AllocationRow.posting_date >= span.first_day)
+                query = query.where(col(AllocationRow.posting_date) >= span.first_day)
             if span.last_day is not None:
-                query = query.where(AllocationRow.posting_date <= span.last_day)
-            days.append(self.session.exec(query).scalar())
+                query = query.where(col(AllocationRow.posting_date) <= span.last_day)
+            days.append(self.session.execute(query).scalar())
         return min((d for d in days if d is not None), default=None)
 
 
@@ -335,11 +338,13 @@ class PolicyVersionRepository:
 
     def earliest_unapplied(self) -> date | None:
         """The earliest effective date of a version no plan has applied yet (the sync plans from it)."""
-        return self.session.exec(
-            select(func.min(PolicyVersionRow.effective_from)).where(PolicyVersionRow.applied_at.is_(None))
+        return self.session.execute(
+            select(func.min(col(PolicyVersionRow.effective_from))).where(
+                col(PolicyVersionRow.applied_at).is_(None)
+            )
         ).scalar()
 
     def mark_applied(self, now: datetime) -> None:
-        self.session.exec(
-            update(PolicyVersionRow).where(PolicyVersionRow.applied_at.is_(None)).values(applied_at=now)
+        self.session.execute(
+            update(PolicyVersionRow).where(col(PolicyVersionRow.applied_at).is_(None)).values(applied_at=now)
         )

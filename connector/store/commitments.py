@@ -13,12 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connector.domain.audit_chain import COMMITTED
+from connector.store.records import JournalDigest, JournalRecord, record_of
 from connector.store.tables import EventRow, JournalLineRow, JournalRow, RunRow
 
 POSTED_EVENTS = ("posting.attempt", "posting.found")
@@ -39,19 +39,6 @@ HEADER_FIELDS = (
 LINE_FIELDS = ("line_no", "target_key", "amount", "description")
 
 
-@dataclass(frozen=True)
-class JournalDigest:
-    header: str
-    lines: tuple[str, ...]
-
-    def as_data(self) -> dict:
-        return {"journal": self.header, "lines": list(self.lines)}
-
-    @classmethod
-    def from_data(cls, data: dict) -> JournalDigest:
-        return cls(data["journal"], tuple(data["lines"]))
-
-
 def _digest(row: object, fields: Iterable[str]) -> str:
     values = {name: (None if getattr(row, name) is None else str(getattr(row, name))) for name in fields}
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
@@ -70,39 +57,41 @@ class CommitmentRepository:
 
     def digests(
         self, journal_ids: Iterable[int] | None = None
-    ) -> dict[tuple[str, str], tuple[JournalRow, JournalDigest]]:
-        """(entity, key) → the journal row and its digest as stored now (all journals, or those ids)."""
+    ) -> dict[tuple[str, str], tuple[JournalRecord, JournalDigest]]:
+        """(entity, key) → the journal and its digest as stored now (all journals, or those ids)."""
         self.session.flush()  # what this unit of work added is part of what is digested
         query = select(JournalRow)
         if journal_ids is not None:
-            query = query.where(JournalRow.id.in_(list(journal_ids)))
-        journals = list(self.session.exec(query).scalars())
-        lines: dict[int, list[JournalLineRow]] = {j.id: [] for j in journals}  # type: ignore[misc]
+            query = query.where(col(JournalRow.id).in_(list(journal_ids)))
+        journals = list(self.session.execute(query).scalars())
+        lines: dict[int, list[JournalLineRow]] = {j.id: [] for j in journals}
         line_query = select(JournalLineRow)
         if journal_ids is not None:
-            line_query = line_query.where(JournalLineRow.journal_id.in_(list(lines)))
-        for line in self.session.exec(line_query).scalars():
+            line_query = line_query.where(col(JournalLineRow.journal_id).in_(list(lines)))
+        for line in self.session.execute(line_query).scalars():
             if line.journal_id in lines:
                 lines[line.journal_id].append(line)
-        return {(j.entity, j.key): (j, digest(j, lines[j.id])) for j in journals}  # type: ignore[index]
+        return {(j.entity, j.key): (record_of(j, JournalRecord), digest(j, lines[j.id])) for j in journals}
 
     def committed(self) -> dict[tuple[str, str], tuple[int, JournalDigest]]:
         """(entity, key) → the event that last committed the journal, and its digest."""
         found: dict[tuple[str, str], tuple[int, JournalDigest]] = {}
-        events = self.session.exec(select(EventRow).where(EventRow.kind == COMMITTED).order_by(EventRow.id))
+        events = self.session.execute(
+            select(EventRow).where(col(EventRow.kind) == COMMITTED).order_by(col(EventRow.id))
+        )
         for event in events.scalars():
             entity = event.data.get("entity", "")
             for key, data in event.data.get("journals", {}).items():
-                found[(entity, key)] = (event.id, JournalDigest.from_data(data))  # type: ignore[assignment]
+                found[(entity, key)] = (event.id, JournalDigest.from_data(data))
         return found
 
     def posted(self) -> dict[tuple[str, str], tuple[int, str]]:
         """(entity, key) → the last posting event that found or created the journal, and its ledger id."""
-        entities = dict(self.session.execute(select(RunRow.id, RunRow.entity)).all())
+        entities = dict(self.session.execute(select(col(RunRow.id), col(RunRow.entity))).all())
         found: dict[tuple[str, str], tuple[int, str]] = {}
-        query = select(EventRow).where(EventRow.kind.in_(POSTED_EVENTS)).order_by(EventRow.id)
-        for event in self.session.exec(query).scalars():
+        query = select(EventRow).where(col(EventRow.kind).in_(POSTED_EVENTS)).order_by(col(EventRow.id))
+        for event in self.session.execute(query).scalars():
             data = event.data or {}
             if data.get("ledger_id") and data.get("outcome", "found") in ("created", "found"):
-                found[(entities.get(event.run_id, ""), data["key"])] = (event.id, data["ledger_id"])  # type: ignore[assignment]
+                found[(entities.get(event.run_id, ""), data["key"])] = (event.id, data["ledger_id"])
         return found

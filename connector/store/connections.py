@@ -18,17 +18,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
+from sqlalchemy import select as core_select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from connector.domain.errors import BusyError
 from connector.leases import holder_is_dead, lease_owner
 from connector.ledgers.tokens import TokenCipher, TokenSet
 from connector.store.records import ConnectionRecord, record_of
-from connector.store.tables import ConnectionRow
+from connector.store.tables import ConnectionRow, table_of
 
 LEASE = timedelta(seconds=120)  # longer than any token call (60 s timeout), short enough to outlive a crash
 LEASE_WAIT_SECONDS = 150.0  # float ok: seconds
@@ -44,20 +45,22 @@ class ConnectionRepository:
     def all(self, readable: Callable[[str], bool] | None = None) -> list[ConnectionRecord]:
         """Every connection; with `readable` (the configured key's check), whether its tokens open."""
         return self._records(
-            select(ConnectionRow).order_by(ConnectionRow.ledger, ConnectionRow.entity), readable
+            select(ConnectionRow).order_by(col(ConnectionRow.ledger), col(ConnectionRow.entity)), readable
         )
 
     def for_entity(self, entity: str) -> list[ConnectionRecord]:
         return self._records(
-            select(ConnectionRow).where(ConnectionRow.entity == entity).order_by(ConnectionRow.id)
+            select(ConnectionRow).where(col(ConnectionRow.entity) == entity).order_by(col(ConnectionRow.id))
         )
 
-    def _records(self, query: Any, readable: Callable[[str], bool] | None = None) -> list[ConnectionRecord]:
+    def _records(
+        self, query: SelectOfScalar[ConnectionRow], readable: Callable[[str], bool] | None = None
+    ) -> list[ConnectionRecord]:
         return [
             record_of(
                 row, ConnectionRecord, tokens_readable=readable(row.token_ciphertext) if readable else None
             )
-            for row in self.session.exec(query).scalars()
+            for row in self.session.exec(query)
         ]
 
 
@@ -162,7 +165,7 @@ class DatabaseVault:
         connections no key could read (left as they are)."""
         rotated, unreadable = 0, []
         with Session(self.engine) as session:
-            for row in session.exec(select(ConnectionRow).order_by(ConnectionRow.id)).scalars():
+            for row in session.exec(select(ConnectionRow).order_by(col(ConnectionRow.id))):
                 if not self.cipher.readable(row.token_ciphertext):
                     unreadable.append(f"{row.ledger}/{row.entity}")
                     continue
@@ -172,15 +175,11 @@ class DatabaseVault:
             session.commit()  # all or none: a half-rotated store would still need both keys, so no harm
         return rotated, unreadable
 
-    def status(self) -> list[ConnectionRow]:
-        return self.status_of(self.engine)
-
-    @staticmethod
-    def status_of(engine: Engine) -> list[ConnectionRow]:
-        """Every stored connection (tokens still encrypted), for health reports; needs no key."""
-        with Session(engine) as session:
-            rows = session.exec(select(ConnectionRow).order_by(ConnectionRow.ledger, ConnectionRow.entity))
-            return list(rows.scalars())
+    def status(self) -> list[ConnectionRecord]:
+        """Every stored connection's health, and whether the configured key opens its tokens (which
+        never leave the vault)."""
+        with Session(self.engine) as session:
+            return ConnectionRepository(session).all(self.cipher.readable)
 
     # --------------------------------------------------------------------------------- refresh lease
 
@@ -204,10 +203,10 @@ class DatabaseVault:
 
     def _take_lease(self, ledger: str, entity: str, owner: str) -> bool:
         now = self.lease_clock()
-        table = ConnectionRow.__table__
+        table = table_of(ConnectionRow)
         mine = (table.c.ledger == ledger, table.c.entity == entity)
         with self.engine.begin() as connection:
-            holder = connection.execute(select(table.c.refresh_lock_owner).where(*mine)).first()
+            holder = connection.execute(core_select(table.c.refresh_lock_owner).where(*mine)).first()
             if holder is None:
                 return True  # nothing stored yet: there is nothing to refresh, nor to protect
             free = or_(table.c.refresh_lock_until.is_(None), table.c.refresh_lock_until < now)
@@ -221,7 +220,7 @@ class DatabaseVault:
             return taken.rowcount == 1
 
     def _release_lease(self, ledger: str, entity: str, owner: str) -> None:
-        table = ConnectionRow.__table__
+        table = table_of(ConnectionRow)
         with self.engine.begin() as connection:
             connection.execute(
                 update(table)
@@ -234,5 +233,7 @@ class DatabaseVault:
     @staticmethod
     def _row(session: Session, ledger: str, entity: str) -> ConnectionRow | None:
         return session.exec(
-            select(ConnectionRow).where(ConnectionRow.ledger == ledger, ConnectionRow.entity == entity)
-        ).scalar()
+            select(ConnectionRow).where(
+                col(ConnectionRow.ledger) == ledger, col(ConnectionRow.entity) == entity
+            )
+        ).first()

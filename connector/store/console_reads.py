@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import and_, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connector.domain.console import (
     AlertSummary,
@@ -39,6 +39,7 @@ from connector.store.tables import (
     PolicyVersionRow,
     RawPayloadRow,
     RunRow,
+    table_of,
 )
 
 FIRST_PAGE = Page()
@@ -105,15 +106,15 @@ class ConsoleReads:
         """Runs newest first, filtered; and how many match."""
         where = []
         if entity:
-            where.append(RunRow.entity == entity)
+            where.append(col(RunRow.entity) == entity)
         if kind:
-            where.append(RunRow.kind == kind)
+            where.append(col(RunRow.kind) == kind)
         if status:
-            where.append(RunRow.status == status)
+            where.append(col(RunRow.status) == status)
         if actor:
-            where.append(RunRow.actor == actor)
-        query = select(RunRow).where(*where).order_by(RunRow.started_at.desc())
-        rows = self.session.exec(query.offset(page.offset).limit(page.size)).scalars()
+            where.append(col(RunRow.actor) == actor)
+        query = select(RunRow).where(*where).order_by(col(RunRow.started_at).desc())
+        rows = self.session.execute(query.offset(page.offset).limit(page.size)).scalars()
         count = self.session.execute(select(func.count()).select_from(RunRow).where(*where)).scalar_one()
         return [_run(r) for r in rows], count
 
@@ -126,11 +127,11 @@ class ConsoleReads:
         return runs[0] if runs else None
 
     def run_kinds(self) -> list[str]:
-        return sorted(self.session.execute(select(RunRow.kind).distinct()).scalars())
+        return sorted(self.session.execute(select(col(RunRow.kind)).distinct()).scalars())
 
     def events_of_run(self, run_id: str) -> list[AuditEvent]:
-        query = select(EventRow).where(EventRow.run_id == run_id).order_by(EventRow.id)
-        return [_event(r) for r in self.session.exec(query).scalars()]
+        query = select(EventRow).where(col(EventRow.run_id) == run_id).order_by(col(EventRow.id))
+        return [_event(r) for r in self.session.execute(query).scalars()]
 
     # ---------------------------------------------------------------------------------------- events
 
@@ -140,18 +141,23 @@ class ConsoleReads:
         """Audit events newest first; and how many match."""
         where = []
         if kind_prefix:
-            where.append(EventRow.kind.startswith(kind_prefix))
+            where.append(col(EventRow.kind).startswith(kind_prefix))
         if actor:
-            where.append(EventRow.actor == actor)
-        query = select(EventRow).where(*where).order_by(EventRow.id.desc())
-        rows = self.session.exec(query.offset(page.offset).limit(page.size)).scalars()
+            where.append(col(EventRow.actor) == actor)
+        query = select(EventRow).where(*where).order_by(col(EventRow.id).desc())
+        rows = self.session.execute(query.offset(page.offset).limit(page.size)).scalars()
         count = self.session.execute(select(func.count()).select_from(EventRow).where(*where)).scalar_one()
         return [_event(r) for r in rows], count
 
     def events_of_kind(self, kinds: Sequence[str], limit: int = 500) -> list[AuditEvent]:
         """The newest events of these kinds, newest first."""
-        query = select(EventRow).where(EventRow.kind.in_(kinds)).order_by(EventRow.id.desc()).limit(limit)
-        return [_event(r) for r in self.session.exec(query).scalars()]
+        query = (
+            select(EventRow)
+            .where(col(EventRow.kind).in_(kinds))
+            .order_by(col(EventRow.id).desc())
+            .limit(limit)
+        )
+        return [_event(r) for r in self.session.execute(query).scalars()]
 
     # -------------------------------------------------------------------------------------- journals
 
@@ -167,22 +173,27 @@ class ConsoleReads:
         page: Page = FIRST_PAGE,
     ) -> tuple[list[JournalSummary], int]:
         """Journals newest first, filtered (account: any line on that account); and how many match."""
-        where = [JournalRow.entity == entity]
+        where = [col(JournalRow.entity) == entity]
         if first_day:
-            where.append(JournalRow.txn_date >= first_day)
+            where.append(col(JournalRow.txn_date) >= first_day)
         if last_day:
-            where.append(JournalRow.txn_date <= last_day)
+            where.append(col(JournalRow.txn_date) <= last_day)
         if kind:
-            where.append(JournalRow.kind == kind)
+            where.append(col(JournalRow.kind) == kind)
         if status:
-            where.append(JournalRow.status == status)
+            where.append(col(JournalRow.status) == status)
         if account:
-            on_account = select(JournalLineRow.journal_id).where(
-                (JournalLineRow.target_key == account) | JournalLineRow.target_key.startswith(account + "|")
+            on_account = select(col(JournalLineRow.journal_id)).where(
+                (col(JournalLineRow.target_key) == account)
+                | col(JournalLineRow.target_key).startswith(account + "|")
             )
-            where.append(JournalRow.id.in_(on_account))
-        query = select(JournalRow).where(*where).order_by(JournalRow.txn_date.desc(), JournalRow.id.desc())
-        rows = list(self.session.exec(query.offset(page.offset).limit(page.size)).scalars())
+            where.append(col(JournalRow.id).in_(on_account))
+        query = (
+            select(JournalRow)
+            .where(*where)
+            .order_by(col(JournalRow.txn_date).desc(), col(JournalRow.id).desc())
+        )
+        rows = list(self.session.execute(query.offset(page.offset).limit(page.size)).scalars())
         count = self.session.execute(select(func.count()).select_from(JournalRow).where(*where)).scalar_one()
         return [self._journal(r, totals) for r, totals in zip(rows, self._debits(rows), strict=True)], count
 
@@ -190,13 +201,13 @@ class ConsoleReads:
         ids = [r.id for r in rows]
         found: dict[int, object] = {}
         if ids:
-            query = select(JournalLineRow.journal_id, JournalLineRow.amount).where(
-                JournalLineRow.journal_id.in_(ids)
+            query = select(col(JournalLineRow.journal_id), col(JournalLineRow.amount)).where(
+                col(JournalLineRow.journal_id).in_(ids)
             )
             for journal_id, amount in self.session.execute(query):
                 if amount > 0:
                     found[journal_id] = found.get(journal_id, ZERO) + amount
-        return [found.get(r.id, ZERO) for r in rows]
+        return [found.get(r.id, ZERO) if r.id is not None else ZERO for r in rows]
 
     @staticmethod
     def _journal(row: JournalRow, debits) -> JournalSummary:
@@ -217,17 +228,17 @@ class ConsoleReads:
         )
 
     def journal(self, entity: str, key: str) -> JournalSummary | None:
-        row = self.session.exec(
-            select(JournalRow).where(JournalRow.entity == entity, JournalRow.key == key)
+        row = self.session.execute(
+            select(JournalRow).where(col(JournalRow.entity) == entity, col(JournalRow.key) == key)
         ).scalar()
         return self._journal(row, self._debits([row])[0]) if row else None
 
     def accounts_used(self, entity: str) -> list[str]:
         """The accounts journals of the entity have lines on (for the account filter)."""
         query = (
-            select(JournalLineRow.target_key)
-            .join(JournalRow, JournalRow.id == JournalLineRow.journal_id)
-            .where(JournalRow.entity == entity)
+            select(col(JournalLineRow.target_key))
+            .join(JournalRow, col(JournalRow.id) == col(JournalLineRow.journal_id))
+            .where(col(JournalRow.entity) == entity)
             .distinct()
         )
         return sorted({key.split("|")[0] for key in self.session.execute(query).scalars()})
@@ -237,7 +248,8 @@ class ConsoleReads:
     def lineage(self, bucket: Bucket, page: Page = LINEAGE_PAGE) -> LineageSlice:
         """A page of a posting bucket's allocations with their facts, largest first; and the bucket's
         count and exact total (summed here: amounts are decimal text on SQLite)."""
-        a, f = AllocationRow, FactRow
+        allocations, facts = table_of(AllocationRow), table_of(FactRow)
+        a, f = allocations.c, facts.c
         where = and_(
             a.entity == bucket.entity,
             a.posting_date == bucket.period,
@@ -271,7 +283,7 @@ class ConsoleReads:
                     f.dimensions,
                     f.raw_payload_id,
                 )
-                .join(f, f.id == a.fact_id)
+                .join(facts, f.id == a.fact_id)
                 .where(a.id.in_(chosen))
             )
             by_id = {row[0]: LineageRow(*row) for row in self.session.execute(query)}
@@ -285,13 +297,13 @@ class ConsoleReads:
     # ------------------------------------------------------------------------------ alerts, ledger
 
     def alerts(self, entity: str, since: datetime | None = None, limit: int = 20) -> list[AlertSummary]:
-        query = select(AlertRow).where((AlertRow.entity == entity) | AlertRow.entity.is_(None))
+        query = select(AlertRow).where((col(AlertRow.entity) == entity) | col(AlertRow.entity).is_(None))
         if since is not None:
-            query = query.where(AlertRow.raised_at >= since)
-        rows = self.session.exec(query.order_by(AlertRow.id.desc()).limit(limit)).scalars()
+            query = query.where(col(AlertRow.raised_at) >= since)
+        rows = self.session.execute(query.order_by(col(AlertRow.id).desc()).limit(limit)).scalars()
         return [
             AlertSummary(
-                r.id,  # type: ignore[arg-type]
+                r.id,
                 r.kind,
                 r.entity,
                 r.subject,
@@ -305,7 +317,7 @@ class ConsoleReads:
         ]
 
     def connections(self) -> list[ConnectionSummary]:
-        rows = self.session.exec(select(ConnectionRow).order_by(ConnectionRow.id)).scalars()
+        rows = self.session.execute(select(ConnectionRow).order_by(col(ConnectionRow.id))).scalars()
         return [ConnectionSummary(r.ledger, r.entity, r.status, r.last_error, r.updated_at) for r in rows]
 
     # ----------------------------------------------------------------------------- controller files
@@ -319,16 +331,16 @@ class ConsoleReads:
         for event in reversed(self.events_of_kind([f"{which}.saved"])):
             saved.setdefault(event.data.get("content_hash", ""), event)
         found: dict[str, FileVersion] = {}
-        for r in self.session.exec(select(table)).scalars():
-            event = saved.get(r.content_hash)
+        for r in self.session.execute(select(table)).scalars():
+            saving = saved.get(r.content_hash)
             found[r.content_hash] = FileVersion(
                 r.version,
                 r.effective_from,
                 r.change_note,
                 r.content_hash,
                 r.content,
-                event.at if event else r.first_seen_at,
-                event.actor if event else None,
+                saving.at if saving else r.first_seen_at,
+                saving.actor if saving else None,
             )
         for content_hash, event in saved.items():
             if content_hash not in found and "content" in event.data:

@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from connector.store.tables import ConsoleSummaryRow, JournalRow, ReconciliationRow, RunRow
+from connector.store.tables import ConsoleSummaryRow, JournalRow, ReconciliationRow, RunRow, table_of
 
 
 class ConsoleSummaries:
@@ -33,16 +33,16 @@ class ConsoleSummaries:
         (the other repositories' count-and-newest summaries), with the outbox's journals by status and the
         newest reconciliation and finished run. Approving, posting, reconciling or importing moves it."""
         by_status = self.session.execute(
-            select(JournalRow.status, func.count(), func.max(JournalRow.id))
-            .where(JournalRow.entity == entity)
-            .group_by(JournalRow.status)
-            .order_by(JournalRow.status)
+            select(col(JournalRow.status), func.count(), func.max(col(JournalRow.id)))
+            .where(col(JournalRow.entity) == entity)
+            .group_by(col(JournalRow.status))
+            .order_by(col(JournalRow.status))
         ).all()
         reconciled = self.session.execute(
-            select(func.max(ReconciliationRow.id)).where(ReconciliationRow.entity == entity)
+            select(func.max(col(ReconciliationRow.id))).where(col(ReconciliationRow.entity) == entity)
         ).scalar()
         finished = self.session.execute(
-            select(func.max(RunRow.finished_at)).where(RunRow.entity == entity)
+            select(func.max(col(RunRow.finished_at))).where(col(RunRow.entity) == entity)
         ).scalar()
         parts = [versions, summaries, [list(r) for r in by_status], reconciled, finished]
         return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
@@ -57,7 +57,7 @@ class ConsoleSummaries:
     def save(self, entity: str, name: str, data: Any, stamp: str, now: datetime) -> None:
         """Store (or replace) a summary. An upsert: two pages storing the same summary at once never
         conflict (on SQLite and PostgreSQL alike); the later one stands."""
-        table = ConsoleSummaryRow.__table__
+        table = table_of(ConsoleSummaryRow)
         dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
         values = {"stamp": stamp, "computed_at": now, "data": data}
         self.session.execute(

@@ -138,7 +138,7 @@ def missing_store(url: str) -> str | None:
     before an engine is made, so a read-only command never creates the file or its directory."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database)  # type: ignore[arg-type]
+        path = Path(parsed.database)
         if not path.is_file():
             return f"there is no tokenbooks database at {path}"
     return None

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Text, cast, func, select, update
 from sqlalchemy.engine import Connection
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connector.bulk_work import paused_gc
 from connector.domain.audit_chain import as_utc
@@ -43,6 +43,7 @@ from connector.store.tables import (
     FactRow,
     RawPayloadRow,
     UsageRow,
+    table_of,
 )
 
 # ------------------------------------------------------------------------------------------------ facts
@@ -51,8 +52,8 @@ from connector.store.tables import (
 # Bulk reads and writes of facts and allocations go through the tables, below the ORM: rows as tuples
 # (SQLAlchemy Core to read, `store/bulk.py` to write), which is what makes a month of a million facts fit
 # in the nightly window.
-FACTS = FactRow.__table__
-ALLOCATIONS = AllocationRow.__table__
+FACTS = table_of(FactRow)
+ALLOCATIONS = table_of(AllocationRow)
 
 # What a fact row is written with, in this order; `is_current`, `run_id` and `pulled_at` are the same
 # for every row of a write (BulkInsert constants).
@@ -476,16 +477,18 @@ class FactRepository:
         return [row[0], row[1]]
 
     def earliest_day(self, entity: str) -> date | None:
-        return self.session.exec(
-            select(func.min(FactRow.posting_date)).where(
-                FactRow.entity == entity, FactRow.is_current.is_(True)
+        return self.session.execute(
+            select(func.min(col(FactRow.posting_date))).where(
+                col(FactRow.entity) == entity, col(FactRow.is_current).is_(True)
             )
         ).scalar()
 
     def accounts(self, entity: str) -> set[tuple[str, str]]:
         """Every (provider, provider account) the entity has facts for, current or not."""
         rows = self.session.execute(
-            select(FactRow.provider, FactRow.provider_account).where(FactRow.entity == entity).distinct()
+            select(col(FactRow.provider), col(FactRow.provider_account))
+            .where(col(FactRow.entity) == entity)
+            .distinct()
         )
         return {(provider, account) for provider, account in rows}
 
@@ -493,13 +496,13 @@ class FactRepository:
         self, entity: str, provider: str, provider_account: str, first_day: date, last_day: date
     ) -> list[FactVersion]:
         """Every stored version (current and superseded) of an account's facts posted in a range of days."""
-        rows = self.session.exec(
+        rows = self.session.execute(
             select(FactRow).where(
-                FactRow.entity == entity,
-                FactRow.provider == provider,
-                FactRow.provider_account == provider_account,
-                FactRow.posting_date >= first_day,
-                FactRow.posting_date <= last_day,
+                col(FactRow.entity) == entity,
+                col(FactRow.provider) == provider,
+                col(FactRow.provider_account) == provider_account,
+                col(FactRow.posting_date) >= first_day,
+                col(FactRow.posting_date) <= last_day,
             )
         ).scalars()
         return [
@@ -516,8 +519,8 @@ class FactRepository:
         ]
 
     def history(self, natural_key: str) -> list[FactRecord]:
-        query = select(FactRow).where(FactRow.natural_key == natural_key).order_by(FactRow.version)
-        return [record_of(row, FactRecord) for row in self.session.exec(query).scalars()]
+        query = select(FactRow).where(col(FactRow.natural_key) == natural_key).order_by(col(FactRow.version))
+        return [record_of(row, FactRecord) for row in self.session.execute(query).scalars()]
 
     def get(self, fact_id: int) -> FactRecord | None:
         row = self.session.get(FactRow, fact_id)
@@ -579,14 +582,14 @@ class BookmarkRepository:
         self.session.add(row)
 
     def all(self) -> list[BookmarkRecord]:
-        rows = self.session.exec(select(BookmarkRow).order_by(BookmarkRow.source_id)).scalars()
+        rows = self.session.execute(select(BookmarkRow).order_by(col(BookmarkRow.source_id))).scalars()
         return [record_of(row, BookmarkRecord) for row in rows]
 
 
 # ------------------------------------------------------------------------------------------------ usage
 
 
-USAGE = UsageRow.__table__
+USAGE = table_of(UsageRow)
 USAGE_COLUMNS = (
     *SOURCED_COLUMNS,
     "usage_date",
@@ -609,7 +612,7 @@ def usage_row_values(usage: Usage, version: int, raw_payload_id: int | None) -> 
     )
 
 
-def row_to_usage(row: UsageRow) -> Usage:
+def row_to_usage(row: UsageRow | Any) -> Usage:  # an ORM row, or a Core row with the same columns
     return Usage(
         entity=row.entity,
         provider=row.provider,
@@ -678,10 +681,10 @@ class UsageRepository:
     def current(
         self, entity: str, first_day: date | None = None, last_day: date | None = None
     ) -> list[Usage]:
-        query = select(UsageRow).where(UsageRow.entity == entity, UsageRow.is_current.is_(True))
+        query = select(UsageRow).where(col(UsageRow.entity) == entity, col(UsageRow.is_current).is_(True))
         if first_day:
-            query = query.where(UsageRow.usage_date >= first_day)
+            query = query.where(col(UsageRow.usage_date) >= first_day)
         if last_day:
-            query = query.where(UsageRow.usage_date <= last_day)
-        rows = self.session.exec(query.order_by(UsageRow.usage_date, UsageRow.id)).scalars()
+            query = query.where(col(UsageRow.usage_date) <= last_day)
+        rows = self.session.execute(query.order_by(col(UsageRow.usage_date), col(UsageRow.id))).scalars()
         return [row_to_usage(row) for row in rows]

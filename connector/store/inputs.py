@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connector.domain.credits import (
     CreditLot,
@@ -71,20 +71,22 @@ class InvoiceRepository:
         return upsert_row(self.session, InvoiceRow, key, values)
 
     def for_period(self, entity: str, period: str) -> list[InvoiceRecord]:
-        query = select(InvoiceRow).where(InvoiceRow.entity == entity, InvoiceRow.period == period)
+        query = select(InvoiceRow).where(col(InvoiceRow.entity) == entity, col(InvoiceRow.period) == period)
         return [
             record_of(row, InvoiceRecord)
-            for row in self.session.exec(query.order_by(InvoiceRow.id)).scalars()
+            for row in self.session.execute(query.order_by(col(InvoiceRow.id))).scalars()
         ]
 
     def summary(self, entity: str) -> list:
-        return stamp_summary(self.session, InvoiceRow, entity, InvoiceRow.imported_at)
+        return stamp_summary(self.session, InvoiceRow, entity, col(InvoiceRow.imported_at))
 
     def for_entity(self, entity: str) -> list[InvoiceRecord]:
         query = (
-            select(InvoiceRow).where(InvoiceRow.entity == entity).order_by(InvoiceRow.period, InvoiceRow.id)
+            select(InvoiceRow)
+            .where(col(InvoiceRow.entity) == entity)
+            .order_by(col(InvoiceRow.period), col(InvoiceRow.id))
         )
-        return [record_of(row, InvoiceRecord) for row in self.session.exec(query).scalars()]
+        return [record_of(row, InvoiceRecord) for row in self.session.execute(query).scalars()]
 
 
 class ReconciliationRepository:
@@ -119,16 +121,16 @@ class ReconciliationRepository:
     def latest_period(self, entity: str) -> str | None:
         """The newest period the entity has reconciled, as YYYY-MM."""
         return self.session.execute(
-            select(func.max(ReconciliationRow.period)).where(ReconciliationRow.entity == entity)
+            select(func.max(col(ReconciliationRow.period))).where(col(ReconciliationRow.entity) == entity)
         ).scalar()
 
     def latest(self, entity: str, period: str) -> list[ReconciliationRecord]:
         """The newest reconciliation of each provider account of the entity in `period`."""
         rows = list(
-            self.session.exec(
+            self.session.execute(
                 select(ReconciliationRow)
-                .where(ReconciliationRow.entity == entity, ReconciliationRow.period == period)
-                .order_by(ReconciliationRow.id.desc())
+                .where(col(ReconciliationRow.entity) == entity, col(ReconciliationRow.period) == period)
+                .order_by(col(ReconciliationRow.id).desc())
             ).scalars()
         )
         seen, latest = set(), []
@@ -174,17 +176,21 @@ class ImportRepository:
 
     def already_imported(self, kind: str, sha256: str) -> ImportRecord | None:
         """The last successful or partial import of a file with this content, if any."""
-        row = self.session.exec(
+        row = self.session.execute(
             select(ImportRow)
-            .where(ImportRow.kind == kind, ImportRow.sha256 == sha256, ImportRow.status != "failed")
-            .order_by(ImportRow.imported_at.desc())
+            .where(
+                col(ImportRow.kind) == kind,
+                col(ImportRow.sha256) == sha256,
+                col(ImportRow.status) != "failed",
+            )
+            .order_by(col(ImportRow.imported_at).desc())
             .limit(1)
         ).scalar()
         return record_of(row, ImportRecord) if row else None
 
     def latest(self, limit: int = 20) -> list[ImportRecord]:
-        rows = self.session.exec(
-            select(ImportRow).order_by(ImportRow.imported_at.desc()).limit(limit)
+        rows = self.session.execute(
+            select(ImportRow).order_by(col(ImportRow.imported_at).desc()).limit(limit)
         ).scalars()
         return [record_of(row, ImportRecord) for row in rows]
 
@@ -194,18 +200,26 @@ class ImportRepository:
         """The rows the entity's imports made in [first, last) refused, with their import."""
         query = (
             select(ImportRow, QuarantineRow)
-            .join(QuarantineRow, QuarantineRow.import_id == ImportRow.id)
-            .where(ImportRow.entity == entity, ImportRow.imported_at >= first, ImportRow.imported_at < last)
-            .order_by(ImportRow.imported_at, QuarantineRow.id)
+            .join(QuarantineRow, col(QuarantineRow.import_id) == col(ImportRow.id))
+            .where(
+                col(ImportRow.entity) == entity,
+                col(ImportRow.imported_at) >= first,
+                col(ImportRow.imported_at) < last,
+            )
+            .order_by(col(ImportRow.imported_at), col(QuarantineRow.id))
         )
         return [
             (record_of(row, ImportRecord), record_of(quarantined, QuarantineRecord))
-            for row, quarantined in self.session.exec(query).all()
+            for row, quarantined in self.session.execute(query).all()
         ]
 
     def quarantined(self, import_id: str) -> list[QuarantineRecord]:
-        query = select(QuarantineRow).where(QuarantineRow.import_id == import_id).order_by(QuarantineRow.id)
-        return [record_of(row, QuarantineRecord) for row in self.session.exec(query).scalars()]
+        query = (
+            select(QuarantineRow)
+            .where(col(QuarantineRow.import_id) == import_id)
+            .order_by(col(QuarantineRow.id))
+        )
+        return [record_of(row, QuarantineRecord) for row in self.session.execute(query).scalars()]
 
 
 def stamp_summary(session: Session, table: Any, entity: str, stamp: Any) -> list:
@@ -216,7 +230,7 @@ def stamp_summary(session: Session, table: Any, entity: str, stamp: Any) -> list
 
 def upsert_row(session: Session, table: Any, key: dict[str, Any], values: dict[str, Any]) -> bool:
     """Insert a row, or update the one with the same natural `key` columns. True when it is new."""
-    row = session.exec(select(table).filter_by(**key)).scalar()
+    row = session.execute(select(table).filter_by(**key)).scalar()
     new = row is None
     row = row or table(**key, **values)
     for name, value in values.items():
@@ -271,7 +285,7 @@ class CreditLotRepository:
 
     def find(self, provider: str, provider_account: str, lot_id: str) -> CreditLot | None:
         """The lot stored under this provider, account and id, if any."""
-        row = self.session.exec(
+        row = self.session.execute(
             select(CreditLotRow).filter_by(
                 provider=provider, provider_account=provider_account, lot_id=lot_id
             )
@@ -280,7 +294,7 @@ class CreditLotRepository:
 
     def rename(self, provider: str, provider_account: str, lot_id: str, new_id: str) -> None:
         """Give a stored lot another id (its row, import and history stay)."""
-        row = self.session.exec(
+        row = self.session.execute(
             select(CreditLotRow).filter_by(
                 provider=provider, provider_account=provider_account, lot_id=lot_id
             )
@@ -289,21 +303,21 @@ class CreditLotRepository:
         self.session.add(row)
 
     def for_entity(self, entity: str) -> list[CreditLot]:
-        rows = self.session.exec(
+        rows = self.session.execute(
             select(CreditLotRow)
-            .where(CreditLotRow.entity == entity)
-            .order_by(CreditLotRow.purchase_date, CreditLotRow.id)
+            .where(col(CreditLotRow.entity) == entity)
+            .order_by(col(CreditLotRow.purchase_date), col(CreditLotRow.id))
         ).scalars()
         return [row_to_lot(row) for row in rows]
 
     def summary(self, entity: str) -> list:
-        return stamp_summary(self.session, CreditLotRow, entity, CreditLotRow.recorded_at)
+        return stamp_summary(self.session, CreditLotRow, entity, col(CreditLotRow.recorded_at))
 
     def accounts(self, entity: str) -> set[tuple[str, str]]:
         """Every (provider, provider account) the entity holds credit lots for."""
         rows = self.session.execute(
-            select(CreditLotRow.provider, CreditLotRow.provider_account)
-            .where(CreditLotRow.entity == entity)
+            select(col(CreditLotRow.provider), col(CreditLotRow.provider_account))
+            .where(col(CreditLotRow.entity) == entity)
             .distinct()
         )
         return {(provider, account) for provider, account in rows}
@@ -358,16 +372,18 @@ class CustomerCreditRepository:
         return upsert_row(self.session, CustomerCreditEventRow, key, values)
 
     def for_entity(self, entity: str, until: date | None = None) -> list[CustomerCreditEvent]:
-        query = select(CustomerCreditEventRow).where(CustomerCreditEventRow.entity == entity)
+        query = select(CustomerCreditEventRow).where(col(CustomerCreditEventRow.entity) == entity)
         if until:
-            query = query.where(CustomerCreditEventRow.event_date <= until)
-        rows = self.session.exec(
-            query.order_by(CustomerCreditEventRow.event_date, CustomerCreditEventRow.id)
+            query = query.where(col(CustomerCreditEventRow.event_date) <= until)
+        rows = self.session.execute(
+            query.order_by(col(CustomerCreditEventRow.event_date), col(CustomerCreditEventRow.id))
         ).scalars()
         return [row_to_customer_event(row) for row in rows]
 
     def summary(self, entity: str) -> list:
-        return stamp_summary(self.session, CustomerCreditEventRow, entity, CustomerCreditEventRow.recorded_at)
+        return stamp_summary(
+            self.session, CustomerCreditEventRow, entity, col(CustomerCreditEventRow.recorded_at)
+        )
 
     def balances(self, entity: str, until: date | None = None) -> dict[str, GrantBalance]:
         return grant_balances(self.for_entity(entity, until))
@@ -376,10 +392,12 @@ class CustomerCreditRepository:
         """(entity, product) → the grants sold as that product (purchases), for checking the policies."""
         rows = self.session.execute(
             select(
-                CustomerCreditEventRow.entity, CustomerCreditEventRow.product, CustomerCreditEventRow.grant_id
+                col(CustomerCreditEventRow.entity),
+                col(CustomerCreditEventRow.product),
+                col(CustomerCreditEventRow.grant_id),
             )
-            .where(CustomerCreditEventRow.kind == "purchase")
-            .order_by(CustomerCreditEventRow.grant_id)
+            .where(col(CustomerCreditEventRow.kind) == "purchase")
+            .order_by(col(CustomerCreditEventRow.grant_id))
         )
         found: dict[tuple[str, str], list[str]] = defaultdict(list)
         for entity, product, grant in rows:

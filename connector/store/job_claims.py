@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from connector.leases import holder_is_dead
-from connector.store.tables import JobClaimRow
+from connector.store.tables import JobClaimRow, table_of
 
 JOB_LEASE = timedelta(hours=2)  # longer than a night's run; the entity lock guards overlaps anyway
 
@@ -35,7 +35,7 @@ class JobClaims:
     def claim(self, job: str, occurrence: str, owner: str, lease: timedelta = JOB_LEASE) -> str | None:
         """Claim the occurrence; None when it is ours now, else who holds it (and since when)."""
         now = self.clock()
-        table = JobClaimRow.__table__
+        table = table_of(JobClaimRow)
         values = {
             "job": job,
             "occurrence": occurrence,
@@ -67,7 +67,7 @@ class JobClaims:
         return f"{holder.owner} (claimed {holder.claimed_at:%Y-%m-%d %H:%M} UTC, {state})"
 
     def finish(self, job: str, occurrence: str, owner: str, *, ok: bool) -> None:
-        table = JobClaimRow.__table__
+        table = table_of(JobClaimRow)
         with self.engine.begin() as connection:
             connection.execute(
                 update(table)

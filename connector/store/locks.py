@@ -23,7 +23,7 @@ from typing import IO
 
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connector.domain.errors import BusyError, StoreUnavailable
 from connector.store.tables import RunRow
@@ -165,10 +165,10 @@ def _memory_lock(engine: Engine, entity: str) -> Iterator[None]:
 
 def _busy(engine: Engine, entity: str) -> BusyError:
     with Session(engine) as session:
-        run = session.exec(
+        run = session.execute(
             select(RunRow)
-            .where(RunRow.entity == entity, RunRow.status == "running")
-            .order_by(RunRow.started_at.desc())
+            .where(col(RunRow.entity) == entity, col(RunRow.status) == "running")
+            .order_by(col(RunRow.started_at).desc())
             .limit(1)
         ).scalar()
     holder = (

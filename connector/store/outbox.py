@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connector.domain.journals import (
     Bucket,
@@ -71,6 +71,7 @@ class OutboxRepository:
         )
         self.session.add(row)
         self.session.flush()
+        assert row.id is not None  # the flush gave it one
         for number, line in enumerate(journal.lines, start=1):
             self.session.add(
                 JournalLineRow(
@@ -97,7 +98,7 @@ class OutboxRepository:
                     pool=b.pool,
                 )
             )
-        return row.id  # type: ignore[return-value]
+        return row.id
 
     def posted_by_bucket(
         self,
@@ -110,17 +111,17 @@ class OutboxRepository:
         """Σ contributions per bucket of every journal that is not rejected: posted or on its way."""
         query = (
             select(ContributionRow)
-            .join(JournalRow, JournalRow.id == ContributionRow.journal_id)
-            .where(ContributionRow.entity == entity, JournalRow.status.in_(ACTIVE_STATUSES))
+            .join(JournalRow, col(JournalRow.id) == col(ContributionRow.journal_id))
+            .where(col(ContributionRow.entity) == entity, col(JournalRow.status).in_(ACTIVE_STATUSES))
         )
         if first_day:
-            query = query.where(ContributionRow.period >= first_day)
+            query = query.where(col(ContributionRow.period) >= first_day)
         if last_day:
-            query = query.where(ContributionRow.period <= last_day)
+            query = query.where(col(ContributionRow.period) <= last_day)
         if kinds:
-            query = query.where(ContributionRow.kind.in_([k.value for k in kinds]))
+            query = query.where(col(ContributionRow.kind).in_([k.value for k in kinds]))
         totals: dict[Bucket, Decimal] = {}
-        for row in self.session.exec(query).scalars():
+        for row in self.session.execute(query).scalars():
             bucket = _bucket_of(row)
             totals[bucket] = totals.get(bucket, ZERO) + row.amount
         return totals
@@ -130,51 +131,55 @@ class OutboxRepository:
     ) -> dict[Bucket, builtins.list[str]]:
         """The keys of the active journals contributing to each bucket of `kinds` in the range."""
         query = (
-            select(ContributionRow, JournalRow.key)
-            .join(JournalRow, JournalRow.id == ContributionRow.journal_id)
+            select(ContributionRow, col(JournalRow.key))
+            .join(JournalRow, col(JournalRow.id) == col(ContributionRow.journal_id))
             .where(
-                ContributionRow.entity == entity,
-                JournalRow.status.in_(ACTIVE_STATUSES),
-                ContributionRow.kind.in_([k.value for k in kinds]),
-                ContributionRow.period >= first_day,
-                ContributionRow.period <= last_day,
+                col(ContributionRow.entity) == entity,
+                col(JournalRow.status).in_(ACTIVE_STATUSES),
+                col(ContributionRow.kind).in_([k.value for k in kinds]),
+                col(ContributionRow.period) >= first_day,
+                col(ContributionRow.period) <= last_day,
             )
-            .order_by(JournalRow.id)
+            .order_by(col(JournalRow.id))
         )
         found: dict[Bucket, builtins.list[str]] = defaultdict(list)
-        for row, key in self.session.exec(query).all():
+        for row, key in self.session.execute(query).all():
             found[_bucket_of(row)].append(key)
         return dict(found)
 
     def summary(self, entity: str) -> list:
         """How many active (not rejected) journals the entity has, and the newest journal's id."""
         active = self.session.execute(
-            select(func.count()).where(JournalRow.entity == entity, JournalRow.status.in_(ACTIVE_STATUSES))
+            select(func.count()).where(
+                col(JournalRow.entity) == entity, col(JournalRow.status).in_(ACTIVE_STATUSES)
+            )
         ).scalar()
         newest = self.session.execute(
-            select(func.max(JournalRow.id)).where(JournalRow.entity == entity)
+            select(func.max(col(JournalRow.id))).where(col(JournalRow.entity) == entity)
         ).scalar()
         return [active, newest]
 
     def used_serials(self, entity: str) -> dict[str, int]:
         """The highest serial per key prefix already in the outbox (rejected journals included)."""
         serials: dict[str, int] = {}
-        for key in self.session.exec(select(JournalRow.key).where(JournalRow.entity == entity)).scalars():
+        for key in self.session.execute(
+            select(col(JournalRow.key)).where(col(JournalRow.entity) == entity)
+        ).scalars():
             prefix = key[: key.rfind("-") + 1]
             serials[prefix] = max(serials.get(prefix, 0), serial_of(key))
         return serials
 
     def pending(self, entity: str) -> builtins.list[StoredJournal]:
-        rows = self.session.exec(
+        rows = self.session.execute(
             select(JournalRow)
-            .where(JournalRow.entity == entity, JournalRow.status.in_(PENDING_STATUSES))
-            .order_by(JournalRow.txn_date, JournalRow.id)
+            .where(col(JournalRow.entity) == entity, col(JournalRow.status).in_(PENDING_STATUSES))
+            .order_by(col(JournalRow.txn_date), col(JournalRow.id))
         ).scalars()
         return [self._load(row) for row in rows]
 
     def by_key(self, entity: str, key: str) -> StoredJournal | None:
-        row = self.session.exec(
-            select(JournalRow).where(JournalRow.entity == entity, JournalRow.key == key)
+        row = self.session.execute(
+            select(JournalRow).where(col(JournalRow.entity) == entity, col(JournalRow.key) == key)
         ).scalar()
         return self._load(row) if row else None
 
@@ -186,46 +191,50 @@ class OutboxRepository:
         first_day: date | None = None,
         last_day: date | None = None,
     ) -> builtins.list[StoredJournal]:
-        query = select(JournalRow).where(JournalRow.entity == entity)
+        query = select(JournalRow).where(col(JournalRow.entity) == entity)
         if statuses:
-            query = query.where(JournalRow.status.in_(statuses))
+            query = query.where(col(JournalRow.status).in_(statuses))
         if first_day:
-            query = query.where(JournalRow.txn_date >= first_day)
+            query = query.where(col(JournalRow.txn_date) >= first_day)
         if last_day:
-            query = query.where(JournalRow.txn_date <= last_day)
-        rows = self.session.exec(query.order_by(JournalRow.txn_date, JournalRow.id)).scalars()
+            query = query.where(col(JournalRow.txn_date) <= last_day)
+        rows = self.session.execute(query.order_by(col(JournalRow.txn_date), col(JournalRow.id))).scalars()
         return [self._load(row) for row in rows]
 
     def held_by_run(self, entity: str, run_id: str) -> builtins.list[StoredJournal]:
         """The journals a run planned that still wait for approval."""
-        rows = self.session.exec(
+        rows = self.session.execute(
             select(JournalRow)
             .where(
-                JournalRow.entity == entity, JournalRow.planned_run_id == run_id, JournalRow.status == "held"
+                col(JournalRow.entity) == entity,
+                col(JournalRow.planned_run_id) == run_id,
+                col(JournalRow.status) == "held",
             )
-            .order_by(JournalRow.txn_date, JournalRow.id)
+            .order_by(col(JournalRow.txn_date), col(JournalRow.id))
         ).scalars()
         return [self._load(row) for row in rows]
 
     def earliest_rejected_period(self, entity: str) -> date | None:
         """The first bucket period of a rejected journal: the plan must reach back to re-plan it."""
-        return self.session.exec(
-            select(func.min(ContributionRow.period))
-            .join(JournalRow, JournalRow.id == ContributionRow.journal_id)
-            .where(ContributionRow.entity == entity, JournalRow.status == "rejected")
+        return self.session.execute(
+            select(func.min(col(ContributionRow.period)))
+            .join(JournalRow, col(JournalRow.id) == col(ContributionRow.journal_id))
+            .where(col(ContributionRow.entity) == entity, col(JournalRow.status) == "rejected")
         ).scalar()
 
     def for_bucket_periods(
         self, entity: str, first_day: date, last_day: date
     ) -> builtins.list[StoredJournal]:
         """Journals that contribute to buckets of [first_day, last_day], whatever their own date."""
-        ids = select(ContributionRow.journal_id).where(
-            ContributionRow.entity == entity,
-            ContributionRow.period >= first_day,
-            ContributionRow.period <= last_day,
+        ids = select(col(ContributionRow.journal_id)).where(
+            col(ContributionRow.entity) == entity,
+            col(ContributionRow.period) >= first_day,
+            col(ContributionRow.period) <= last_day,
         )
-        rows = self.session.exec(
-            select(JournalRow).where(JournalRow.id.in_(ids)).order_by(JournalRow.txn_date, JournalRow.id)
+        rows = self.session.execute(
+            select(JournalRow)
+            .where(col(JournalRow.id).in_(ids))
+            .order_by(col(JournalRow.txn_date), col(JournalRow.id))
         ).scalars()
         return [self._load(row) for row in rows]
 
@@ -261,7 +270,7 @@ class OutboxRepository:
     def planned_by(self, journal_id: int) -> str | None:
         """The id of the run that planned the journal (None for one planned before runs were recorded)."""
         return self.session.execute(
-            select(JournalRow.planned_run_id).where(JournalRow.id == journal_id)
+            select(col(JournalRow.planned_run_id)).where(col(JournalRow.id) == journal_id)
         ).scalar()
 
     def replan(self, journal_id: int, *, run_id: str | None) -> None:
@@ -284,10 +293,10 @@ class OutboxRepository:
         """When the latest posting attempt of each of these journals started (journals never tried: absent)."""
         if not journal_ids:
             return {}
-        rows = self.session.exec(
-            select(PostingAttemptRow.journal_id, func.max(PostingAttemptRow.started_at))
-            .where(PostingAttemptRow.journal_id.in_(list(journal_ids)))
-            .group_by(PostingAttemptRow.journal_id)
+        rows = self.session.execute(
+            select(col(PostingAttemptRow.journal_id), func.max(col(PostingAttemptRow.started_at)))
+            .where(col(PostingAttemptRow.journal_id).in_(list(journal_ids)))
+            .group_by(col(PostingAttemptRow.journal_id))
         ).all()
         return {journal_id: started for journal_id, started in rows if started is not None}
 
@@ -330,8 +339,8 @@ class OutboxRepository:
         """Every posting attempt of these journals, in the order they were made."""
         found: builtins.list[AttemptRecord] = []
         for chunk in chunks(list(journal_ids)):
-            query = select(PostingAttemptRow).where(PostingAttemptRow.journal_id.in_(chunk))
-            found += [record_of(r, AttemptRecord) for r in self.session.exec(query).scalars()]
+            query = select(PostingAttemptRow).where(col(PostingAttemptRow.journal_id).in_(chunk))
+            found += [record_of(r, AttemptRecord) for r in self.session.execute(query).scalars()]
         return sorted(found, key=lambda a: a.id)
 
     def records_for_period(
@@ -342,16 +351,20 @@ class OutboxRepository:
         ids |= {s.id for s in self.list(entity, first_day=first_day, last_day=last_day)}
         found: builtins.list[JournalRecord] = []
         for chunk in chunks(sorted(ids)):
-            query = select(JournalRow).where(JournalRow.id.in_(chunk))
-            found += [record_of(r, JournalRecord) for r in self.session.exec(query).scalars()]
+            query = select(JournalRow).where(col(JournalRow.id).in_(chunk))
+            found += [record_of(r, JournalRecord) for r in self.session.execute(query).scalars()]
         return sorted(found, key=lambda j: (j.txn_date, j.id))
 
     def _load(self, row: JournalRow) -> StoredJournal:
-        lines = self.session.exec(
-            select(JournalLineRow).where(JournalLineRow.journal_id == row.id).order_by(JournalLineRow.line_no)
+        lines = self.session.execute(
+            select(JournalLineRow)
+            .where(col(JournalLineRow.journal_id) == row.id)
+            .order_by(col(JournalLineRow.line_no))
         ).scalars()
-        contributions = self.session.exec(
-            select(ContributionRow).where(ContributionRow.journal_id == row.id).order_by(ContributionRow.id)
+        contributions = self.session.execute(
+            select(ContributionRow)
+            .where(col(ContributionRow.journal_id) == row.id)
+            .order_by(col(ContributionRow.id))
         ).scalars()
         journal = Journal(
             key=row.key,

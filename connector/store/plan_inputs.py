@@ -9,10 +9,10 @@ from sqlalchemy import delete, func, insert, select
 from sqlmodel import Session
 
 from connector.domain.day_sums import DaySums
-from connector.store.tables import FactRow, PlanDaySumsRow
+from connector.store.tables import FactRow, PlanDaySumsRow, table_of
 
-FACTS = FactRow.__table__
-KEPT = PlanDaySumsRow.__table__
+FACTS = table_of(FactRow)
+KEPT = table_of(PlanDaySumsRow)
 
 
 class DaySumsRepository:

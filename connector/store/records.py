@@ -358,3 +358,39 @@ class Lineage(NamedTuple):
     fact_amount: Decimal
     source: str
     payload_sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The audit chain's head: the newest event, its hash and how many events the chain holds."""
+
+    last_event_id: int
+    last_hash: str
+    events: int
+
+
+@dataclass(frozen=True)
+class JournalDigest:
+    """The digests of a journal's header and of each of its lines (`store/commitments.py`)."""
+
+    header: str
+    lines: tuple[str, ...]
+
+    def as_data(self) -> dict:
+        return {"journal": self.header, "lines": list(self.lines)}
+
+    @classmethod
+    def from_data(cls, data: dict) -> JournalDigest:
+        return cls(data["journal"], tuple(data["lines"]))
+
+
+@dataclass(frozen=True)
+class StoreTotals:
+    """Counts across the store for the metrics (`store/totals.py`)."""
+
+    runs: dict[tuple[str, str, str], int]  # (kind, entity, status) → runs
+    journals: dict[tuple[str, str, str], int]  # (entity, ledger, status) → journals in the outbox
+    attempts: dict[tuple[str, str, str, str], int]  # (entity, ledger, outcome, error class) → attempts
+    facts_pulled: dict[str, int]  # entity → facts read by sync runs
+    quarantined: dict[tuple[str, str], int]  # (import kind, entity) → rows quarantined
+    suspense: dict[str, Decimal]  # entity → unallocated spend in the last successful sync's plan

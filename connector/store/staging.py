@@ -39,15 +39,15 @@ from connector.store.facts import (
     usage_row_values,
 )
 from connector.store.records import ReplaceResult
-from connector.store.tables import PullStageRow, RawPayloadRow, StagedFactRow, StagedUsageRow
+from connector.store.tables import PullStageRow, RawPayloadRow, StagedFactRow, StagedUsageRow, table_of
 
 if TYPE_CHECKING:  # annotations only: the store does not depend on the sources
     from connector.sources.base import RawPage, Window
     from connector.store.unit_of_work import UnitOfWork
 
-STAGES = PullStageRow.__table__
-STAGED_FACTS = StagedFactRow.__table__
-STAGED_USAGE = StagedUsageRow.__table__
+STAGES = table_of(PullStageRow)
+STAGED_FACTS = table_of(StagedFactRow)
+STAGED_USAGE = table_of(StagedUsageRow)
 KEYS_PER_QUERY = 10_000
 # the columns a staged row is copied into its table with, beside these four set on promotion
 PROMOTED = ("version", "is_current", "run_id", "pulled_at")
@@ -114,7 +114,7 @@ class StagedWindow:
         return self.kind.read(self.connection, staged, (self.mine, staged.c[self.kind.day] == day))
 
     def reported(self, keys: Collection[str]) -> set[str]:
-        keys, found = list(keys), set()
+        keys, found = list(keys), set[str]()
         staged = self.kind.staged
         for start in range(0, len(keys), KEYS_PER_QUERY):
             chunk = keys[start : start + KEYS_PER_QUERY]
@@ -165,12 +165,12 @@ class PullStage:
         """A new stage for the source account, after discarding any an interrupted pull left behind."""
         with unit_of_work() as uow:
             connection = uow.session.connection()
-            left = connection.execute(
+            left_behind = connection.execute(
                 select(STAGES.c.id).where(
                     STAGES.c.source == source, STAGES.c.provider_account == provider_account
                 )
             ).scalars()
-            left = list(left)
+            left = list(left_behind)
             for stage_id in left:
                 _delete_stage(connection, stage_id)
             row = PullStageRow(
@@ -278,6 +278,6 @@ def _delete_stage(connection: Connection, stage_id: int, *, keep_pages: bool = F
     connection.execute(delete(STAGES).where(STAGES.c.id == stage_id))
     if keep_pages or not pages:
         return
-    raw = RawPayloadRow.__table__
+    raw = table_of(RawPayloadRow)
     for start in range(0, len(pages), KEYS_PER_QUERY):
         connection.execute(delete(raw).where(raw.c.id.in_(pages[start : start + KEYS_PER_QUERY])))

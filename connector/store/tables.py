@@ -12,9 +12,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, Index, Numeric, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, Column, Index, Numeric, String, Table, Text, UniqueConstraint, false
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core table, for queries below the ORM (SQLModel sets `__table__` when the class is
+    made; its type does not say so)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
 
 
 class ExactDecimal(TypeDecorator):

@@ -5,12 +5,12 @@ Read-only queries, one per family of numbers; each returns plain mappings keyed 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from connector.store.records import StoreTotals
 from connector.store.tables import (
     ImportRow,
     JournalRow,
@@ -19,53 +19,43 @@ from connector.store.tables import (
 )
 
 
-@dataclass(frozen=True)
-class StoreTotals:
-    runs: dict[tuple[str, str, str], int]  # (kind, entity, status) → runs
-    journals: dict[tuple[str, str, str], int]  # (entity, ledger, status) → journals in the outbox
-    attempts: dict[tuple[str, str, str, str], int]  # (entity, ledger, outcome, error class) → attempts
-    facts_pulled: dict[str, int]  # entity → facts read by sync runs
-    quarantined: dict[tuple[str, str], int]  # (import kind, entity) → rows quarantined
-    suspense: dict[str, Decimal]  # entity → unallocated spend in the last successful sync's plan
-
-
 def store_totals(session: Session, ok_statuses: tuple[str, ...]) -> StoreTotals:
     runs = {
         (kind, entity or "", status): count
         for kind, entity, status, count in session.execute(
-            select(RunRow.kind, RunRow.entity, RunRow.status, func.count()).group_by(
-                RunRow.kind, RunRow.entity, RunRow.status
+            select(col(RunRow.kind), col(RunRow.entity), col(RunRow.status), func.count()).group_by(
+                col(RunRow.kind), col(RunRow.entity), col(RunRow.status)
             )
         )
     }
     journals = {
         (entity, ledger, status): count
         for entity, ledger, status, count in session.execute(
-            select(JournalRow.entity, JournalRow.ledger, JournalRow.status, func.count()).group_by(
-                JournalRow.entity, JournalRow.ledger, JournalRow.status
-            )
+            select(
+                col(JournalRow.entity), col(JournalRow.ledger), col(JournalRow.status), func.count()
+            ).group_by(col(JournalRow.entity), col(JournalRow.ledger), col(JournalRow.status))
         )
     }
     attempt_keys = (
-        JournalRow.entity,
-        JournalRow.ledger,
-        PostingAttemptRow.outcome,
-        PostingAttemptRow.error_class,
+        col(JournalRow.entity),
+        col(JournalRow.ledger),
+        col(PostingAttemptRow.outcome),
+        col(PostingAttemptRow.error_class),
     )
     attempts = {
         (entity, ledger, outcome, error or ""): count
         for entity, ledger, outcome, error, count in session.execute(
             select(*attempt_keys, func.count())
-            .join(JournalRow, JournalRow.id == PostingAttemptRow.journal_id)
+            .join(JournalRow, col(JournalRow.id) == col(PostingAttemptRow.journal_id))
             .group_by(*attempt_keys)
         )
     }
     facts: dict[str, int] = {}
     suspense: dict[str, Decimal] = {}
     rows = session.execute(
-        select(RunRow.entity, RunRow.status, RunRow.stats)
-        .where(RunRow.kind == "sync")
-        .order_by(RunRow.started_at)
+        select(col(RunRow.entity), col(RunRow.status), col(RunRow.stats))
+        .where(col(RunRow.kind) == "sync")
+        .order_by(col(RunRow.started_at))
     )
     for entity, status, stats in rows:
         facts[entity] = facts.get(entity, 0) + int((stats or {}).get("facts_pulled", 0))
@@ -74,9 +64,9 @@ def store_totals(session: Session, ok_statuses: tuple[str, ...]) -> StoreTotals:
     quarantined = {
         (kind, entity or ""): int(count or 0)
         for kind, entity, count in session.execute(
-            select(ImportRow.kind, ImportRow.entity, func.sum(ImportRow.rows_quarantined)).group_by(
-                ImportRow.kind, ImportRow.entity
-            )
+            select(
+                col(ImportRow.kind), col(ImportRow.entity), func.sum(col(ImportRow.rows_quarantined))
+            ).group_by(col(ImportRow.kind), col(ImportRow.entity))
         )
     }
     return StoreTotals(runs, journals, attempts, facts, quarantined, suspense)

@@ -36,8 +36,9 @@ from connector.store.job_claims import JobClaims
 from connector.store.locks import entity_lock
 from connector.store.outbox import OutboxRepository
 from connector.store.plan_inputs import DaySumsRepository
+from connector.store.records import StoreTotals
 from connector.store.staging import PullStage
-from connector.store.totals import StoreTotals, store_totals
+from connector.store.totals import store_totals
 from connector.store.users import UserRepository
 
 

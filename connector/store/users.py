@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from connector.domain.users import Role, User
 from connector.store.tables import UserRow
@@ -35,26 +35,23 @@ class UserRepository:
         self.session = session
 
     def _row(self, username: str) -> UserRow | None:
-        return self.session.exec(select(UserRow).where(UserRow.username == username)).scalars().first()
+        return self.session.exec(select(UserRow).where(col(UserRow.username) == username)).first()
 
     def get(self, username: str) -> User | None:
         row = self._row(username)
         return _user(row) if row else None
 
     def by_email(self, email: str) -> User | None:
-        row = (
-            self.session.exec(select(UserRow).where(func.lower(UserRow.email) == email.strip().lower()))
-            .scalars()
-            .first()
-        )
+        query = select(UserRow).where(func.lower(col(UserRow.email)) == email.strip().lower())
+        row = self.session.exec(query).first()
         return _user(row) if row else None
 
     def by_subject(self, subject: str) -> User | None:
-        row = self.session.exec(select(UserRow).where(UserRow.oidc_subject == subject)).scalars().first()
+        row = self.session.exec(select(UserRow).where(col(UserRow.oidc_subject) == subject)).first()
         return _user(row) if row else None
 
     def all(self) -> list[User]:
-        return [_user(r) for r in self.session.exec(select(UserRow).order_by(UserRow.username)).scalars()]
+        return [_user(r) for r in self.session.exec(select(UserRow).order_by(col(UserRow.username)))]
 
     def add(self, user: User) -> None:
         self.session.add(

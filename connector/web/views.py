@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import tempfile
 import zipfile
 from datetime import date
@@ -17,13 +18,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from connector.domain.console import Page
-from connector.domain.errors import BusyError, InputError
+from connector.domain.errors import BusyError, InputError, TokenbooksError
 from connector.domain.journals import JournalKind
 from connector.domain.mapping import CATEGORY_LABELS, Category
 from connector.domain.periods import Period, parse_day
 from connector.domain.users import Permission
 from connector.service import console as reads
 from connector.service import console_edits as edits
+from connector.service.after_run import after_run
 from connector.service.approvals import approve as approve_held
 from connector.service.audit import verify_chain
 from connector.service.audit_files import write_export
@@ -36,6 +38,8 @@ from connector.service.users import list_users
 from connector.settings import secret_values
 from connector.web.app import Ctx, view
 from connector.web.policy_notes import policy_notes
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 STATUSES = ("planned", "held", "posting", "posted", "failed", "rejected")
@@ -185,7 +189,7 @@ async def mappings_save(ctx: Ctx) -> Response:
     candidate = await ctx.run(
         edits.save_mapping,
         ctx.app,
-        text=ctx.form.get("text") if ctx.form else "",  # type: ignore[arg-type]  # as typed: no strip
+        text=ctx.form.get("text") if ctx.form else "",  # as typed: no strip
         base_hash=ctx.field("base_hash"),
         author=ctx.user.username,
     )
@@ -270,7 +274,7 @@ async def policies_save(ctx: Ctx) -> Response:
     await ctx.run(
         edits.save_policies,
         ctx.app,
-        text=ctx.form.get("text") if ctx.form else "",  # type: ignore[arg-type]
+        text=ctx.form.get("text") if ctx.form else "",
         base_hash=ctx.field("base_hash"),
         author=ctx.user.username,
     )
@@ -317,8 +321,17 @@ async def run_sync(ctx: Ctx) -> Response:
         result = await ctx.run(sync, acting, entity=ctx.entity, reporter=SilentReporter())
     except BusyError as exc:
         raise InputError(exc.message, fix="wait for that run to finish; the Runs page shows it") from None
-    await ctx.run(reads.refresh_summaries, ctx.app, ctx.entity)
+    await _after_run(ctx)
     return RedirectResponse(f"/runs/{result.run_id}", status_code=303)
+
+
+async def _after_run(ctx: Ctx) -> None:
+    """Alerts and the pages' summaries after a run started here, as after one from the CLI or the scheduler;
+    an alert that could not be raised or sent is logged, not shown in place of the run's own outcome."""
+    try:
+        await ctx.run(after_run, ctx.app, ctx.entity)
+    except TokenbooksError as exc:
+        log.warning("alerts not checked after a console run for %s: %s", ctx.entity, exc)
 
 
 # -------------------------------------------------------------------------------------------- journals
@@ -430,7 +443,7 @@ async def close(ctx: Ctx) -> Response:
         result = await ctx.run(close_month, acting, entity=ctx.entity, period=period)
     except BusyError as exc:
         raise InputError(exc.message, fix="wait for that run to finish; the Runs page shows it") from None
-    await ctx.run(reads.refresh_summaries, ctx.app, ctx.entity)
+    await _after_run(ctx)
     return RedirectResponse(f"/runs/{result.run_id}", status_code=303)
 
 
@@ -456,7 +469,7 @@ async def imports_upload(ctx: Ctx) -> Response:
         entity=ctx.entity,
         focus=focus,
     )
-    await ctx.run(reads.refresh_summaries, ctx.app, ctx.entity)
+    await _after_run(ctx)
     status = {"succeeded": 200, "partial": 200, "failed": 422}[result.status]
     return ctx.render("import_result.html", status, result=result, kinds=KINDS)
 

@@ -107,4 +107,4 @@ def test_xero_without_the_wait_the_late_put_lands_twice():
 def test_the_client_waits_longer_than_the_ledger_itself(settings, server):
     from connector.settings import Settings
 
-    assert getattr(Settings(_env_file=None), settings).timeout_seconds > server
+    assert Settings(_env_file=None).ledgers[settings].timeout_seconds > server

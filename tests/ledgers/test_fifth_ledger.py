@@ -1,6 +1,7 @@
 """Adding a ledger is one package and one registry line: a ledger package written in the tests
 (`tests/ledgers/toybooks/`) is registered, and a mapping that names it is checked, planned and posted
-through it by the real composition root, with nothing else edited."""
+through it by the real composition root, its settings section read from `TOKENBOOKS_TOYBOOKS__*` — with
+nothing else edited (`connector/settings.py` names no ledger)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from connector.bootstrap import build_app
 from connector.domain.errors import ConfigError
 from connector.domain.mapping_schema import mapping_schema
 from connector.ledgers.registry import LEDGERS
+from connector.redaction import REDACTED, redact, remember
 from connector.service.sync import sync
-from connector.settings import Settings
+from connector.settings import Settings, load_settings, secret_settings, secret_values
 from tests.ledgers.toybooks import entry as toybooks
+from tests.ledgers.toybooks.settings import ToybooksSettings
 from tests.service.conftest import Clock, ScriptedSource
+from tests.test_settings import env_names
 
 MAPPING = """\
 mapping_version: 1
@@ -81,3 +85,46 @@ def test_its_target_grammar_is_checked_and_an_unregistered_ledger_is_refused(tmp
     app, _source, _clock = app_for(tmp_path / "gone", MAPPING)
     with pytest.raises(ConfigError, match="'toybooks' is not a ledger tokenbooks posts to"):
         app.mapping()
+
+
+def test_its_settings_section_is_read_like_any_other(tmp_path, monkeypatch, registered):
+    monkeypatch.setenv("TOKENBOOKS_TOYBOOKS__COMPANY", "Toy Co (EU)")
+    key_file = tmp_path / "toy-key"
+    key_file.write_text("toy-canary-1234\n")  # a mounted secret: its trailing newline is not part of it
+    monkeypatch.setenv("TOKENBOOKS_TOYBOOKS__API_KEY_FILE", str(key_file))
+    (tmp_path / ".env").write_text("TOKENBOOKS_TOYBOOKS__MAX_LINES=40\n")
+    settings = load_settings(_env_file=tmp_path / ".env", database_url=f"sqlite:///{tmp_path / 'tb.db'}")
+    section = settings.ledger("toybooks", ToybooksSettings)
+    assert (section.company, section.max_lines) == ("Toy Co (EU)", 40)  # environment and .env
+    assert section.api_key is not None
+    assert section.api_key.get_secret_value() == "toy-canary-1234"
+    assert "toy-canary" not in repr(settings)
+    assert "toy-canary-1234" in secret_values(settings)  # so it is scrubbed from errors, logs and exports
+    remember(secret_values(settings))
+    assert redact("refused key toy-canary-1234") == f"refused key {REDACTED}"
+    assert "TOKENBOOKS_TOYBOOKS__API_KEY" in secret_settings(Settings)  # has its _FILE variant
+    assert "TOKENBOOKS_TOYBOOKS__MAX_LINES" in env_names(Settings)  # .env.example's check covers it
+
+    path = tmp_path / "mapping.yaml"
+    path.write_text(MAPPING)
+    app = build_app(settings.model_copy(update={"mapping_file": path, "data_dir": tmp_path}))
+    assert app.ledger("acme-us").company == "Toy Co (EU)"  # the adapter is built from its section
+
+
+def test_a_bad_value_in_its_section_names_the_variable(monkeypatch, registered):
+    monkeypatch.setenv("TOKENBOOKS_TOYBOOKS__MAX_LINES", "1")
+    with pytest.raises(ConfigError, match="TOKENBOOKS_TOYBOOKS__MAX_LINES: Input should be greater than"):
+        load_settings(_env_file=None)
+    monkeypatch.delenv("TOKENBOOKS_TOYBOOKS__MAX_LINES")
+    with pytest.raises(ConfigError, match="TOKENBOOKS_TOYBOOKS__MAX_LINES: Input should be a valid integer"):
+        load_settings(_env_file=None, toybooks={"max_lines": "many"})
+
+
+def test_unregistered_its_variables_are_not_settings(monkeypatch, registered):
+    LEDGERS.unregister("toybooks")
+    monkeypatch.setenv("TOKENBOOKS_TOYBOOKS__COMPANY", "Toy Co (EU)")
+    settings = load_settings(_env_file=None)
+    assert "toybooks" not in settings.ledgers
+    assert not any(name.startswith("TOKENBOOKS_TOYBOOKS__") for name in env_names(Settings))
+    with pytest.raises(ConfigError, match="no ToybooksSettings settings for the ledger 'toybooks'"):
+        settings.ledger("toybooks", ToybooksSettings)

@@ -70,6 +70,22 @@ def test_close_lists_prepaid_lots_expiring_soon_deferred_revenue_suspense_and_he
     assert all(h.reason.startswith("posting mode approve") for h in checklist.held)
 
 
+def test_a_journal_held_for_a_later_month_does_not_keep_the_closed_month_open(tmp_path):
+    world = books_world(tmp_path, policies("billing: prepaid", posting_mode="approve"))
+    world.buy_credits("lot-1", "900.00", date(2026, 9, 1), date(2027, 9, 1))
+    world.source.set("100.00", date(2026, 10, 2))
+    world.source.set("40.00", date(2026, 11, 5))
+    world.night(date(2026, 10, 31))
+    world.night(date(2026, 11, 30))
+    held_everywhere = {j.txn_date.month for j in world.journals()}
+    assert held_everywhere == {10, 11}  # both months wait for approval
+    world.clock.now = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
+    checklist = close_month(world.app, entity=ENTITY, period=OCTOBER).checklist
+    assert checklist.held
+    assert {h.txn_date.month for h in checklist.held} == {10}
+    assert not checklist.ready
+
+
 def test_a_period_that_has_not_ended_cannot_be_closed(tmp_path):
     world = books_world(tmp_path)
     world.clock.now = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)  # 19:00 on 31 October in New York

@@ -18,13 +18,14 @@ from connector.bootstrap import build_app
 from connector.domain.credits import CreditLot
 from connector.domain.journals import JournalKind, as_text
 from connector.domain.periods import Period
+from connector.ledgers.quickbooks.settings import QuickBooksSettings
 from connector.retrying import no_sleep
 from connector.sandbox.quickbooks import QuickBooksSandbox
 from connector.service.connections import connect_ledger
 from connector.service.imports import record_credit_lot
 from connector.service.invoices import import_ledger_bills, ledger_vendors
 from connector.service.sync import sync
-from connector.settings import OpenAISettings, QuickBooksSettings, Settings
+from connector.settings import OpenAISettings, Settings
 from connector.store.unit_of_work import UnitOfWork
 from tests.service.books_world import ENTITY, policies
 from tests.service.conftest import Clock, ScriptedSource

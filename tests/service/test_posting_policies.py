@@ -41,7 +41,7 @@ def test_with_the_hold_policy_a_journal_for_a_locked_period_waits_and_is_not_pla
     world.ledger.lock = date(2026, 9, 30)
     result = world.night(date(2026, 10, 2))
     [held] = result.plan.planned
-    assert "held by policy until a controller approves it" in held.hold_reason
+    assert "held by policy until an approver releases it" in held.hold_reason
     assert stored(world, held.journal.key).status == "held"
     assert world.ledger.journals == {}
     assert world.night(date(2026, 10, 3)).plan.planned == []

@@ -16,13 +16,14 @@ from pydantic import SecretStr
 
 from connector.bootstrap import App, build_app
 from connector.domain.errors import ReconnectNeeded
+from connector.ledgers.quickbooks.settings import QuickBooksSettings
 from connector.retrying import no_sleep
 from connector.sandbox.common import FaultPlan, ManualClock
 from connector.sandbox.demo_data import month_of_costs
 from connector.sandbox.quickbooks import QuickBooksSandbox
 from connector.service.connections import connect_ledger, connection_health
 from connector.service.sync import SyncResult, sync
-from connector.settings import QuickBooksSettings, Settings
+from connector.settings import Settings
 from connector.store.unit_of_work import UnitOfWork
 from tests.ledgers.conftest import wait_idle
 from tests.service.conftest import Clock, ScriptedSource

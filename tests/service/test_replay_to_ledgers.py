@@ -19,13 +19,14 @@ from werkzeug.wrappers import Request, Response
 
 from connector.bootstrap import build_app
 from connector.exact_json import dumps_exact
+from connector.ledgers.quickbooks.settings import QuickBooksSettings
 from connector.ledgers.tokens import TokenCipher
 from connector.retrying import no_sleep
 from connector.sandbox.common import SandboxServer
 from connector.sandbox.quickbooks import QuickBooksSandbox
 from connector.service.connections import connect_ledger
 from connector.service.sync import sync
-from connector.settings import OpenAISettings, QuickBooksSettings, Settings
+from connector.settings import OpenAISettings, Settings
 from tests.contracts import openai_schema_errors
 from tests.service.conftest import Clock
 from tests.service.test_qbo_resilience import approve, ledger_totals

@@ -17,12 +17,13 @@ from connector.bootstrap import App, build_app
 from connector.domain.invoices import Invoice
 from connector.domain.periods import Period
 from connector.domain.reconcile import ReconStatus
+from connector.ledgers.quickbooks.settings import QuickBooksSettings
 from connector.ledgers.tokens import MemoryVault
 from connector.sandbox.quickbooks import QuickBooksSandbox
 from connector.service.invoices import store_invoices
 from connector.service.reconcile import reconcile_run
 from connector.service.sync import sync
-from connector.settings import QuickBooksSettings, Settings
+from connector.settings import Settings
 from tests.ledgers.conftest import connect
 from tests.service.conftest import Clock, ScriptedSource
 from tests.support import MINIMAL_MAPPING

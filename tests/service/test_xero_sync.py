@@ -14,6 +14,7 @@ import pytest
 from connector.bootstrap import App, build_app
 from connector.domain.errors import ConfigError, ReconnectNeeded
 from connector.ledgers.tokens import TokenCipher
+from connector.ledgers.xero.settings import XeroSettings
 from connector.sandbox.common import FaultPlan
 from connector.service.sync import sync
 from connector.settings import Settings
@@ -238,7 +239,8 @@ def test_a_month_with_faults_on_a_fifth_of_the_calls_ends_posted_exactly_once(wo
 def test_the_composition_root_says_what_a_xero_entity_still_needs(tmp_path: Path):
     with running_xero(tmp_path) as rig:
         bare = rig.settings(tmp_path, EXAMPLE_MAPPING, encryption_key=TokenCipher.generate_key())
-        no_app = bare.model_copy(update={"xero": bare.xero.model_copy(update={"client_id": None})})
+        xero = bare.ledger("xero", XeroSettings)
+        no_app = bare.with_ledger("xero", xero.model_copy(update={"client_id": None}))
         with pytest.raises(ConfigError, match="TOKENBOOKS_XERO__CLIENT_ID"):
             build_app(no_app, clock=rig.now).ledger(ENTITY)
         with pytest.raises(ReconnectNeeded, match="tokenbooks connect xero"):

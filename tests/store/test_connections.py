@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import text
 
 from connector.domain.errors import BusyError, ReconnectNeeded
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenSet
@@ -180,9 +181,13 @@ def test_a_live_lease_makes_a_second_refresher_wait_then_give_up_clearly(store):
 
 def test_tokens_are_encrypted_at_rest_and_a_refused_refresh_marks_the_connection(store):
     _, _, vault = store
-    [row] = vault.status()
-    assert "access-0" not in row.token_ciphertext
-    assert "refresh-0" not in row.token_ciphertext
+    [row] = vault.status()  # a health record: the tokens stay in the vault
+    assert (row.ledger, row.entity, row.status, row.tokens_readable) == ("quickbooks", "acme-us", "ok", True)
+    assert not hasattr(row, "token_ciphertext")
+    with vault.engine.connect() as connection:  # at rest, in the table itself
+        [stored] = connection.execute(text("SELECT token_ciphertext FROM connections")).scalars()
+    assert "access-0" not in stored
+    assert "refresh-0" not in stored
 
     def refused(_tokens):
         raise ReconnectNeeded("QuickBooks refused to refresh the access token (HTTP 400)", fix="reconnect")

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from connector.domain.alerts import Alert
+from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerTarget
 from connector.store.db import create_schema, make_engine
 from connector.store.port import Store
 from connector.store.records import AllocationRecord, ConnectionRecord, ReconciliationRecord, RunRecord
@@ -132,3 +133,76 @@ def test_alerts_are_kept_sent_and_listed_alike(stores):
     assert answers[0] == answers[1]
     assert answers[0][0] == {ALERT.dedup_key}
     assert answers[0][2][0].channels == ["webhook"]
+
+
+def held_journal(key: str, day: int) -> Journal:
+    lines = (
+        JournalLine(LedgerTarget("5010"), Decimal("10.00")),
+        JournalLine(LedgerTarget("2150"), Decimal("-10.00")),
+    )
+    return Journal(key, "acme-us", JournalKind.TRUE_UP, date(2026, 10, day), "USD", lines)
+
+
+def test_journals_are_held_traced_to_their_run_and_approved_alike(stores):
+    sql, fake = stores
+    planned = [  # (key, day, the run that planned it, why it is held)
+        ("TB-AC-261031-001", 31, "b", "beyond the tolerance"),
+        ("TB-AC-261015-001", 15, "b", "period locked"),
+        ("TB-AC-261020-001", 20, "c", "approve mode"),
+        ("TB-AC-261001-001", 1, "b", ""),  # not held
+    ]
+    with sql.unit_of_work() as uow:
+        ids = {
+            key: uow.outbox.add(
+                held_journal(key, day), ledger="quickbooks", run_id=run, now=T0, hold_reason=why
+            )
+            for key, day, run, why in planned
+        }
+        uow.commit()
+    with sql.unit_of_work() as uow:  # the fake holds the same journals (read back: ids, statuses, reasons)
+        fake.uow.outbox.stored += [uow.outbox.by_key("acme-us", key) for key, *_ in planned]
+    fake.uow.outbox.planned.update({ids[key]: run for key, _, run, _ in planned})
+    answers = []
+    for store in (sql, fake):
+        with store.unit_of_work() as uow:
+            before = (
+                uow.outbox.held_by_run("acme-us", "b"),
+                uow.outbox.planned_by(ids["TB-AC-261020-001"]),
+                uow.outbox.by_key("acme-us", "TB-AC-261099-001"),
+            )
+            uow.outbox.approve(ids["TB-AC-261015-001"], "ana")
+            uow.commit()
+        with store.unit_of_work() as uow:
+            after = (
+                uow.outbox.held_by_run("acme-us", "b"),
+                [(s.journal.key, s.status) for s in uow.outbox.list("acme-us")],
+            )
+        answers.append((before, after))
+    assert answers[0] == answers[1]
+    (held_by_b, planned_by, missing), (still_held, statuses) = answers[0]
+    assert [s.journal.key for s in held_by_b] == ["TB-AC-261015-001", "TB-AC-261031-001"]  # by date
+    assert (planned_by, missing) == ("c", None)
+    assert [s.journal.key for s in still_held] == ["TB-AC-261031-001"]
+    assert ("TB-AC-261015-001", "planned") in statuses
+
+
+def test_runs_are_started_finished_and_abandoned_alike(stores):
+    sql, fake = stores
+    answers = []
+    for store in (sql, fake):
+        with store.unit_of_work() as uow:
+            for hour, run_id in ((5, "e"), (6, "f")):
+                uow.runs.start(run_id, "sync", entity="acme-us", params={"n": 1}, actor="cron",
+                               code_version="1", now=T0 + timedelta(hours=hour))  # fmt: skip
+            uow.runs.finish("e", "succeeded", reason=None, stats={"facts": 2}, now=T0 + timedelta(hours=7))
+            uow.commit()
+        with store.unit_of_work() as uow:
+            abandoned = uow.runs.abandon_running("acme-us", now=T0 + timedelta(hours=8), reason="died")
+            uow.commit()
+        with store.unit_of_work() as uow:
+            answers.append((abandoned, uow.runs.latest(2), uow.console.run("e")))
+    assert answers[0] == answers[1]
+    abandoned, latest, summary = answers[0]
+    assert [(r.id, r.status, r.reason) for r in abandoned] == [("f", "abandoned", "died")]
+    assert {r.id: r.status for r in latest} == {"e": "succeeded", "f": "abandoned"}
+    assert (summary.status, summary.actor) == ("succeeded", "cron")

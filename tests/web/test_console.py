@@ -444,3 +444,20 @@ def test_a_policies_candidate_is_previewed_with_the_journals_it_would_post(
     )
     assert saved.status_code == 303
     assert path.read_text() == candidate
+
+
+def test_a_sync_from_the_console_raises_the_alerts_a_scheduled_one_would(
+    client: TestClient, console_world: World
+):
+    console_world.source.set("7.25", date(2026, 10, 4), project="proj_nobody_mapped")
+    console_world.clock.night_after(date(2026, 10, 4))
+    csrf = sign_in(client, "ann")
+    assert _alert_kinds(console_world) == []
+    answer = client.post("/runs/sync", data={"csrf_token": csrf}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert "suspense" in _alert_kinds(console_world)
+
+
+def _alert_kinds(world: World) -> list[str]:
+    with UnitOfWork(world.app.engine) as uow:
+        return [a.kind for a in uow.alerts.newest(100)]

@@ -72,7 +72,7 @@ class _AuthClient(AuthClient):
 
     timeout_seconds: float = 60.0  # float ok: seconds
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout_seconds)
         return super().request(method, url, *args, **kwargs)
 

@@ -8,6 +8,7 @@ from typing import Any
 from connector.domain.chart import LedgerAccount
 from connector.domain.ledger_targets import TargetShape
 from connector.ledgers.quickbooks.adapter import QuickBooksLedger, quickbooks_pacer
+from connector.ledgers.quickbooks.settings import QuickBooksSettings
 from connector.ledgers.registry_types import LedgerEntry
 from connector.retrying import RetryPolicy
 
@@ -39,7 +40,7 @@ TARGET = TargetShape(
 
 def build(app: Any, entity: str) -> QuickBooksLedger:
     """The adapter for `entity` (`app` is the composition root, `bootstrap.App`)."""
-    qbo = app.ledger_settings("quickbooks")
+    qbo = app.settings.ledger("quickbooks", QuickBooksSettings)
     return QuickBooksLedger(
         base_url=qbo.base_url,
         tokens=app.tokens("quickbooks", entity, app.quickbooks_oauth().refresh),
@@ -57,4 +58,4 @@ def build(app: Any, entity: str) -> QuickBooksLedger:
     )
 
 
-ENTRY = LedgerEntry(TARGET, build, settings_section="quickbooks", connectable=True)
+ENTRY = LedgerEntry(TARGET, build, settings=QuickBooksSettings, connectable=True)

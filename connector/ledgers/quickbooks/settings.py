@@ -1,4 +1,5 @@
-"""QuickBooks' settings section (`TOKENBOOKS_QUICKBOOKS__*`): a typed field of `connector.settings.Settings`."""
+"""QuickBooks' settings section (`TOKENBOOKS_QUICKBOOKS__*`), declared by its registry entry (`entry.py`) and
+read into `Settings.ledgers["quickbooks"]`."""
 
 from __future__ import annotations
 

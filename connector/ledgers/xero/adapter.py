@@ -1,7 +1,7 @@
 """Xero through xero-python, for real, over HTTP: manual journals in, journals and bills read back.
 
 - One ``ApiClient`` per connection on our transport (timeouts, no hidden urllib3 retries) with its tokens in
-  the vault (``oauth``); ``AccountingApi(api_client, base_url=settings.xero.base_url)``.
+  the vault (``oauth``); ``AccountingApi(api_client, base_url=XeroSettings.base_url)``.
 - A journal is a ManualJournal: ``Narration`` starts with the tokenbooks key; ``LineAmount`` + debit /
   − credit; up to two tracking options per line, resolved against ``TrackingCategories``; ``Status`` POSTED,
   or DRAFT in draft posting mode; ``LineAmountTypes`` NoTax and ``ShowOnCashBasisReports`` always sent.

@@ -10,6 +10,7 @@ from connector.domain.chart import LedgerAccount
 from connector.domain.ledger_targets import TargetShape
 from connector.ledgers.registry_types import LedgerEntry
 from connector.ledgers.xero.adapter import NOT_JOURNALABLE, XeroLedger
+from connector.ledgers.xero.settings import XeroSettings
 from connector.retrying import RetryPolicy
 
 
@@ -41,7 +42,7 @@ TARGET = TargetShape(
 
 def build(app: Any, entity: str) -> XeroLedger:
     """The adapter for `entity` (`app` is the composition root, `bootstrap.App`)."""
-    xero = app.ledger_settings("xero")
+    xero = app.settings.ledger("xero", XeroSettings)
     oauth = app.xero_oauth()
     tokens = app.tokens("xero", entity, oauth.refresh)
     tenant_id = xero.tenant_id or tokens.current().company_id
@@ -57,4 +58,4 @@ def build(app: Any, entity: str) -> XeroLedger:
     )
 
 
-ENTRY = LedgerEntry(TARGET, build, settings_section="xero", connectable=True)
+ENTRY = LedgerEntry(TARGET, build, settings=XeroSettings, connectable=True)

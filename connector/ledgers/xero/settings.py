@@ -1,4 +1,5 @@
-"""Xero's settings section (`TOKENBOOKS_XERO__*`): a typed field of `connector.settings.Settings`."""
+"""Xero's settings section (`TOKENBOOKS_XERO__*`), declared by its registry entry (`entry.py`) and read into
+`Settings.ledgers["xero"]`."""
 
 from __future__ import annotations
 

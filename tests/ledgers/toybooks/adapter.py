@@ -18,5 +18,6 @@ CHART = [
 class ToybooksLedger(MemoryLedger):
     name = "toybooks"
 
-    def __init__(self) -> None:
+    def __init__(self, company: str) -> None:
         super().__init__(CHART)
+        self.company = company  # from its settings section (TOKENBOOKS_TOYBOOKS__COMPANY)

@@ -1,4 +1,5 @@
-"""Toybooks' registry entry: account references look like `T-5010`, no extras, one ledger per process."""
+"""Toybooks' registry entry: account references look like `T-5010`, no extras, one ledger per process, its
+settings section `TOKENBOOKS_TOYBOOKS__*`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from connector.domain.ledger_targets import TargetShape
 from connector.ledgers.registry_types import LedgerEntry
 from tests.ledgers.toybooks.adapter import ToybooksLedger
+from tests.ledgers.toybooks.settings import ToybooksSettings
 
 TARGET = TargetShape(
     ledger="toybooks",
@@ -18,8 +20,9 @@ TARGET = TargetShape(
 BOOKS: dict[str, ToybooksLedger] = {}  # the books of each entity, so a test can look inside
 
 
-def build(_app: Any, entity: str) -> ToybooksLedger:
-    return BOOKS.setdefault(entity, ToybooksLedger())
+def build(app: Any, entity: str) -> ToybooksLedger:
+    section = app.settings.ledger("toybooks", ToybooksSettings)
+    return BOOKS.setdefault(entity, ToybooksLedger(section.company))
 
 
-ENTRY = LedgerEntry(TARGET, build)
+ENTRY = LedgerEntry(TARGET, build, settings=ToybooksSettings)
