@@ -68,6 +68,7 @@ from connector.settings import Settings
 from connector.sources.base import PullResult, RawPage, Window, gathered
 
 MONTH = Period(2026, 10)
+PAGE_BUCKETS = 10_000  # a page of the synthetic provider (OpenAI's costs pages are a few days' buckets)
 RULES = 200
 MODELS = ("gpt-4.1", "gpt-4.1-mini", "o4-mini", "text-embedding-3-large")
 LINE_ITEMS = ("input", "cached input", "output", "batch input", "batch output")
@@ -139,24 +140,37 @@ class SyntheticCosts:
 
     def day(self, day: date) -> list[Fact]:
         """The day's buckets as the provider reports them now."""
+        return self.buckets(day, 0, self.buckets_on(day))
+
+    def buckets_on(self, day: date) -> int:
+        """How many buckets the provider reports for the day now (a restated day has new ones too)."""
         every = self.late.get(day)
-        if every is None:
-            return [self._fact(day, i) for i in range(self.per_day)]
-        facts = [
-            self._fact(day, i, Decimal("0.0050") if i % every == 0 else Decimal(0))
-            for i in range(self.per_day)
+        return self.per_day if every is None else self.per_day + self.per_day // every
+
+    def buckets(self, day: date, start: int, stop: int) -> list[Fact]:
+        """The day's buckets `start` to `stop` (a page), made now."""
+        every = self.late.get(day)
+        restated = Decimal("0.0050")
+        return [
+            self._fact(day, i, restated if every and i < self.per_day and i % every == 0 else Decimal(0))
+            for i in range(start, stop)
         ]
-        return facts + [self._fact(day, self.per_day + n) for n in range(self.per_day // every)]
 
     def stream(self, window: Window, progress=None) -> Iterator[PullResult]:
-        """A page per day of the window, made as it is asked for."""
+        """The window's days in pages of at most `PAGE_BUCKETS` buckets, each made as it is asked for.
+        A provider's page is bounded whatever the month (a day of a 10M-fact month is 322,581 buckets:
+        one page a day made the benchmark's page, not tokenbooks, grow with the month)."""
         for day in MONTH.days():
             if window.first_day <= day <= window.last_day:
-                facts = self.day(day)
-                page = RawPage("synthetic://costs", {"day": day.isoformat()}, '{"object": "page"}')
-                chunk = PullResult(self.name, self.provider, self.provider_account, window)
-                chunk.facts, chunk.pages, chunk.received = facts, [page.producing(facts)], len(facts)
-                yield chunk
+                total = self.buckets_on(day)
+                for start in range(0, total, PAGE_BUCKETS):
+                    facts = self.buckets(day, start, min(start + PAGE_BUCKETS, total))
+                    request = {"day": day.isoformat(), "from": start}
+                    page = RawPage("synthetic://costs", request, '{"object": "page"}')
+                    chunk = PullResult(self.name, self.provider, self.provider_account, window)
+                    chunk.facts, chunk.pages, chunk.received = facts, [page.producing(facts)], len(facts)
+                    del facts  # the pull holds the page while it stages it, then lets it go
+                    yield chunk
 
     def pull(self, window: Window, progress=None) -> PullResult:
         return gathered(self, window, self.stream(window, progress))
@@ -260,7 +274,8 @@ def storing_floor(source: SyntheticCosts, database_url: str | None = None) -> di
     rows = (
         (f.natural_key, f.posting_date.isoformat(), str(f.amount), f.currency, repr(f.dimensions.items))
         for day in MONTH.days()
-        for f in source.day(day)
+        for start in range(0, source.buckets_on(day), PAGE_BUCKETS)
+        for f in source.buckets(day, start, min(start + PAGE_BUCKETS, source.buckets_on(day)))
     )
     if database_url and make_url(database_url).get_backend_name() == "postgresql":
         return _postgresql_floor(database_url, rows)
