@@ -41,12 +41,15 @@ from connector.sources.anthropic import AnthropicSource
 from connector.sources.aws_cost_explorer import AwsCostExplorerSource, cost_explorer_client
 from connector.sources.azure_cost_management import AzureCostManagementSource, AzureCredentials
 from connector.sources.base import Source
+from connector.sources.focus import AI_SERVICES as FOCUS_AI_SERVICES
 from connector.sources.http import HttpClient
 from connector.sources.openai import OpenAICostsSource
 from connector.sources.openai_usage import OpenAIUsageSource
 from connector.sources.prices import load_catalog
 from connector.sources.warehouse.choice import MIB, FocusReader
 from connector.sources.warehouse.duckdb_engine import DuckDBLimits
+from connector.sources.warehouse.engines import build_engine
+from connector.sources.warehouse.nightly import CUR_SERVICES, Dataset, WarehouseSource
 from connector.store.connections import DatabaseVault
 from connector.store.db import (
     Engine,
@@ -192,6 +195,41 @@ class App:
                 )
         found += self._anthropic_sources(entity)
         found += self._cloud_cost_sources(entity)
+        found += self._warehouse_sources(entity)
+        return found
+
+    def _warehouse_sources(self, entity: str) -> list[Source]:
+        """The billing tables in warehouses (`TOKENBOOKS_WAREHOUSE__<NAME>__…`) of this entity (issue 16)."""
+        found: list[Source] = []
+        for name, section in sorted(self.settings.warehouse.items()):
+            if (section.entity or self.default_entity()) != entity:
+                continue
+            dataset = Dataset(
+                section.table,
+                flavour=section.flavour,
+                columns=tuple(section.columns),
+                timestamps_as_text=section.timestamps_as_text,
+                double_amounts=section.double_amounts,
+                partition_column=section.partition_column,
+                partition_format=section.partition_format,
+                services=tuple(section.services)
+                if section.services is not None
+                else _default_services(section),
+            )
+            found.append(
+                WarehouseSource(
+                    build_engine(name, section.engine, section, self.sleep),
+                    dataset,
+                    name=name,
+                    provider=section.provider or WAREHOUSE_PROVIDERS.get(section.engine, section.engine),
+                    account=section.account,
+                    entity=entity,
+                    timezone=self.mapping()[0].entity(entity).timezone,
+                    retry=RetryPolicy(section.max_retries + 1, sleep=self.sleep),
+                    lag_days=section.lag_days,
+                    start_date=section.start_date,
+                )
+            )
         return found
 
     def _cloud_cost_sources(self, entity: str) -> list[Source]:
@@ -355,6 +393,13 @@ class App:
                 sleep=self.sleep,
             )
         return self._xero_limiters[tenant_id]
+
+
+WAREHOUSE_PROVIDERS = {"bigquery": "gcp", "athena": "aws"}  # whose bills each engine usually holds
+
+
+def _default_services(section: Any) -> tuple[str, ...]:
+    return CUR_SERVICES if section.flavour == "cur-2.0" else FOCUS_AI_SERVICES
 
 
 def _app_credentials(label: str, section: str, settings: Any, where: str) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -142,6 +142,89 @@ class AzureCostSettings(ProviderSettings):
     )
     base_url: HttpUrl = "https://management.azure.com"
     login_url: HttpUrl = "https://login.microsoftonline.com"
+
+
+class WarehouseSettings(ProviderSettings):
+    """One billing table in a warehouse, pulled nightly (`TOKENBOOKS_WAREHOUSE__<NAME>__…`, docs/warehouses.md).
+    Credentials come from the environment or .env only (or `<NAME>_FILE`); they are never stored."""
+
+    engine: Literal["bigquery", "athena", "snowflake", "duckdb"]
+    table: str = Field(
+        description="the table or view: project.dataset.view, database.table, DB.SCHEMA.TABLE", min_length=1
+    )
+    account: str = Field(
+        description="the billing account the source stands for (BillingAccountId; CUR: the payer account)",
+        min_length=1,
+    )
+    flavour: Literal["focus-1.0", "focus-1.1", "focus-1.2", "cur-2.0"] = "focus-1.2"
+    provider: str | None = Field(None, description="the provider its facts are of; default: by engine")
+    columns: JsonList = Field(
+        default_factory=list, description="the FOCUS columns to read; empty: the flavour's (see the docs)"
+    )
+    services: JsonList | None = Field(
+        None,
+        description='FOCUS: ServiceCategory values (default ["AI and Machine Learning"]); CUR 2.0: '
+        'line_item_product_code values (default ["AmazonBedrock"])',
+    )
+    timestamps_as_text: bool = Field(False, description="the charge period columns hold ISO 8601 text")
+    double_amounts: bool = Field(False, description="the cost columns are DOUBLE (AWS's Parquet exports)")
+    partition_column: str | None = Field(
+        None, description="a partition column named with the window's values"
+    )
+    partition_format: str = Field(
+        "%Y-%m", description="strftime of a partition value (billing_period: %Y-%m)"
+    )
+    # BigQuery
+    project: str | None = Field(None, description="BigQuery: the project that runs (and pays for) the query")
+    location: str | None = Field(None, description="BigQuery: the dataset's location (US, EU …)")
+    credentials_json: SecretStr | None = Field(
+        None, description="BigQuery: a service account key (JSON); empty: Application Default Credentials"
+    )
+    maximum_bytes_billed: int | None = Field(None, ge=1, description="BigQuery: refuse a query scanning more")
+    # Athena
+    region: str | None = Field(None, description="Athena: the AWS region of the workgroup")
+    workgroup: str = Field("primary", description="Athena: the workgroup")
+    output_location: str | None = Field(
+        None, description="Athena: s3://… for results, if the workgroup has none"
+    )
+    access_key_id: str | None = Field(None, description="Athena: an IAM key; empty: boto3's own chain")
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+    poll_seconds: float = Field(
+        1.0, gt=0, description="Athena: wait between status checks"
+    )  # float ok: seconds
+    # Snowflake
+    snowflake_account: str | None = Field(
+        None, description="Snowflake: the account identifier (orgname-account)"
+    )
+    user: str | None = None
+    password: SecretStr | None = None
+    private_key: SecretStr | None = Field(
+        None, description="Snowflake: key-pair authentication (PEM, PKCS#8)"
+    )
+    role: str | None = None
+    warehouse: str | None = Field(None, description="Snowflake: the virtual warehouse that runs the query")
+    # DuckDB
+    database: str | None = Field(
+        None, description="DuckDB: a database file; Athena: the Glue database; Snowflake: the database"
+    )
+    setup: JsonList = Field(default_factory=list, description="DuckDB: statements run first (CREATE VIEW …)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_needs(cls, data: Any) -> Any:
+        """What each engine cannot run without, said when the settings are read (not at 2:30 at night)."""
+        if not isinstance(data, dict):
+            return data
+        every: dict[str, list[tuple[str, ...]]] = {
+            "athena": [("region",)],
+            "snowflake": [("snowflake_account",), ("user",), ("password", "private_key")],
+        }
+        needs = every.get(str(data.get("engine")), [])
+        missing = [" or ".join(names).upper() for names in needs if not any(data.get(n) for n in names)]
+        if missing:
+            raise ValueError(f"{data.get('engine')} needs {', '.join(missing)} (in this section)")
+        return data
 
 
 class FocusSettings(BaseModel):
@@ -307,6 +390,10 @@ class Settings(BaseSettings):
     focus: FocusSettings = FocusSettings()
     ledgers: dict[str, SerializeAsAny[BaseModel]] = Field(
         default_factory=dict, description="each registered ledger's section, by ledger name"
+    )
+    warehouse: dict[str, WarehouseSettings] = Field(
+        default_factory=dict,
+        description="billing tables in warehouses, by name (TOKENBOOKS_WAREHOUSE__<NAME>__…)",
     )
     reconcile: ReconcileSettings = ReconcileSettings()
     schedule: ScheduleSettings = ScheduleSettings()
@@ -505,6 +592,8 @@ def field_secrets(model: type[BaseModel], prefix: str = ENV_PREFIX) -> dict[str,
     found: dict[str, tuple[str, ...]] = {}
     for name, info in model.model_fields.items():
         kinds = (info.annotation, *get_args(info.annotation))
+        if get_origin(info.annotation) is dict:
+            continue  # named sections: their secrets are found by name (`named_secret_settings`)
         nested = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
         if nested is not None and nested is not SecretStr:
             for variable, path in field_secrets(nested, f"{prefix}{name.upper()}__").items():
@@ -513,6 +602,29 @@ def field_secrets(model: type[BaseModel], prefix: str = ENV_PREFIX) -> dict[str,
             isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("secret")
         ):
             found[f"{prefix}{name.upper()}"] = (name,)
+    return found
+
+
+def named_secret_settings(model: type[BaseModel], prefix: str = ENV_PREFIX) -> dict[str, tuple[str, ...]]:
+    """The secret settings of named sections (`TOKENBOOKS_WAREHOUSE__<NAME>__PASSWORD`) whose `_FILE` is
+    set: the names are the operator's, so they are found in the environment."""
+    found: dict[str, tuple[str, ...]] = {}
+    for name, info in model.model_fields.items():
+        if get_origin(info.annotation) is not dict:
+            continue
+        section = get_args(info.annotation)[1]
+        if not (isinstance(section, type) and issubclass(section, BaseModel)) or section is BaseModel:
+            continue  # the ledgers' sections: read by `LedgerSections`, each with its own model
+        secrets = {
+            variable.removeprefix(ENV_PREFIX): path for variable, path in secret_settings(section).items()
+        }
+        head = f"{prefix}{name.upper()}__"
+        for variable in os.environ:
+            if not (variable.startswith(head) and variable.endswith("_FILE")):
+                continue
+            named, _, rest = variable.removeprefix(head).removesuffix("_FILE").partition("__")
+            if rest in secrets and named:
+                found[variable.removesuffix("_FILE")] = (name, named.lower(), *secrets[rest])
     return found
 
 
@@ -531,7 +643,8 @@ class SecretFiles(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         # the ledgers' sections are read by `LedgerSections`, with their own `SecretFiles`
-        for variable, path in field_secrets(self.settings_cls).items():
+        found = field_secrets(self.settings_cls) | named_secret_settings(self.settings_cls)
+        for variable, path in found.items():
             file_name = os.environ.get(f"{variable}_FILE")
             if not file_name:
                 continue
@@ -568,8 +681,13 @@ def secret_values(model: BaseModel) -> list[str]:
             found.append(value.get_secret_value())
         elif isinstance(value, BaseModel):
             found += secret_values(value)
-        elif isinstance(value, dict):  # the ledgers' sections
-            found += [s for v in value.values() if isinstance(v, BaseModel) for s in secret_values(v)]
+        elif isinstance(value, dict):  # named sections: the ledgers, the warehouses
+            found += [
+                s
+                for section in value.values()
+                if isinstance(section, BaseModel)
+                for s in secret_values(section)
+            ]
     if isinstance(model, Settings) and model.database_url.startswith("postgres"):
         password = url_password(model.database_url)
         found += [password] if password else []

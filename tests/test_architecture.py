@@ -51,6 +51,11 @@ LAZY_IMPORTS = {
         "connector/sources/aws_cost_explorer.py",
         "botocore",
     ): "heavy, comes with boto3, only when Cost Explorer is pulled",
+    ("connector/sources/warehouse/engines.py", "duckdb"): "heavy, only for a DuckDB warehouse source",
+    ("connector/sources/warehouse/engines.py", "google"): "heavy (google-cloud-bigquery), only for BigQuery",
+    ("connector/sources/warehouse/engines.py", "botocore"): "heavy, only for an Athena warehouse source",
+    ("connector/sources/warehouse/engines.py", "cryptography"): "only for a Snowflake key-pair login",
+    ("connector/sources/warehouse/engines.py", "snowflake"): "heavy, only for a Snowflake warehouse source",
     ("connector/tracing.py", "opentelemetry"): "optional extra `tokenbooks[otel]`; traces are off without it",
 }
 

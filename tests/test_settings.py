@@ -1,5 +1,6 @@
 """Settings: one typed model from TOKENBOOKS_* variables; every variable documented; secrets never print."""
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from pydantic import BaseModel
 from connector.bootstrap import build_app
 from connector.domain.errors import ConfigError
 from connector.ledgers.quickbooks.settings import QuickBooksSettings
-from connector.settings import Settings, ledger_settings_models, load_settings
+from connector.settings import Settings, WarehouseSettings, ledger_settings_models, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,6 +30,17 @@ def env_names(model: type[BaseModel], prefix: str = "TOKENBOOKS_") -> list[str]:
         else:
             names.append(f"{prefix}{name.upper()}")
     return names
+
+
+def test_every_warehouse_setting_is_documented_in_env_example():
+    """Named sections (`TOKENBOOKS_WAREHOUSE__<NAME>__…`) are documented under example names."""
+    documented = (ROOT / ".env.example").read_text()
+    missing = [
+        name
+        for name in WarehouseSettings.model_fields
+        if not re.search(rf"WAREHOUSE__\w+__{name.upper()}=", documented)
+    ]
+    assert missing == []
 
 
 def test_every_setting_is_documented_in_env_example():
@@ -84,3 +96,66 @@ def test_a_copy_of_env_example_is_valid_settings():
     assert settings.alerts.webhook_url is None
     assert settings.reconcile.percent is None
     assert settings.schedule.nightly_at == "02:30"
+
+
+def test_a_warehouse_secret_is_read_from_its_file_and_known_for_redaction(tmp_path, monkeypatch):
+    from connector.settings import secret_values
+
+    key = tmp_path / "snowflake-password"
+    key.write_text("correct horse battery\n")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__ENGINE", "snowflake")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__TABLE", "BILLING.PUBLIC.FOCUS")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__ACCOUNT", "acct-1")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__PASSWORD_FILE", str(key))
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__SNOWFLAKE_ACCOUNT", "org-acct")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__USER", "TOKENBOOKS")
+    settings = load_settings(_env_file=None)
+    section = settings.warehouse["loaded"]
+    assert section.password is not None
+    assert section.password.get_secret_value() == "correct horse battery"
+    assert "correct horse battery" not in repr(settings)
+    assert "correct horse battery" in secret_values(settings)
+
+
+def test_a_warehouse_without_its_table_names_the_variable(monkeypatch):
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__VERTEX__ENGINE", "bigquery")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__VERTEX__ACCOUNT", "01-AB")
+    with pytest.raises(ConfigError, match="TOKENBOOKS_WAREHOUSE__VERTEX__TABLE: Field required"):
+        load_settings(_env_file=None)
+
+
+def test_an_unknown_warehouse_engine_names_the_ones_there_are(monkeypatch):
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__VERTEX__ENGINE", "oracle")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__VERTEX__TABLE", "t")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__VERTEX__ACCOUNT", "01-AB")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(_env_file=None)
+    assert "TOKENBOOKS_WAREHOUSE__VERTEX__ENGINE" in str(raised.value)
+    assert "'bigquery'" in str(raised.value)
+
+
+def test_warehouses_can_be_given_as_one_json_object(monkeypatch):
+    monkeypatch.setenv(
+        "TOKENBOOKS_WAREHOUSE",
+        '{"bedrock": {"engine": "athena", "table": "cur.cur2", "account": "111", "flavour": "cur-2.0", '
+        '"region": "us-east-1", "double_amounts": true}}',
+    )
+    [(name, section)] = load_settings(_env_file=None).warehouse.items()
+    assert (name, section.engine, section.flavour, section.double_amounts) == (
+        "bedrock",
+        "athena",
+        "cur-2.0",
+        True,
+    )
+
+
+def test_an_engine_without_what_it_needs_is_refused_when_the_settings_are_read(monkeypatch):
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__ENGINE", "snowflake")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__TABLE", "BILLING.PUBLIC.FOCUS")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__ACCOUNT", "acct-1")
+    monkeypatch.setenv("TOKENBOOKS_WAREHOUSE__LOADED__USER", "TOKENBOOKS")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(_env_file=None)
+    assert "TOKENBOOKS_WAREHOUSE__LOADED: snowflake needs SNOWFLAKE_ACCOUNT, PASSWORD OR PRIVATE_KEY" in str(
+        raised.value
+    )

@@ -39,12 +39,15 @@ class SourcePull:
     quarantined: int = 0
     usage: ReplaceResult = field(default_factory=ReplaceResult)
     warnings: list[str] = field(default_factory=list)
+    stats: list[dict[str, Any]] = field(default_factory=list)  # what each warehouse query cost
 
 
 def window_for(
     source: Source, store: Store, *, since: date | None, until: date, default_start: date
 ) -> Window:
-    """The days to pull: from `since` (or the bookmark), minus the lag re-read every run, to `until`."""
+    """The days to pull: from `since` (or the bookmark), minus the lag re-read every run, to `until`. A
+    source may carry its own first day (a warehouse section's START_DATE) instead of its provider's."""
+    default_start = getattr(source, "start_date", None) or default_start
     if since is None:
         with store.unit_of_work() as uow:
             mark = uow.bookmarks.get(bookmark_id(source.name, source.provider_account))
@@ -110,6 +113,14 @@ def pull_source(
     pulled.replaced, pulled.usage = replaced, usage
     for warning in pulled.warnings:
         recorder.event("pull.warning", warning, level="warning", data={"source": source.name})
+    for stats in pulled.stats:
+        scanned = stats.get("bytes_scanned")
+        recorder.event(
+            "pull.query",
+            f"{source.name}: {stats.get('query', 'query')} on {stats.get('engine', '')}"
+            + (f" scanned {scanned:,} bytes" if isinstance(scanned, int) else ""),
+            data=stats,
+        )
     recorder.event(
         "pull.finished",
         f"{source.name}: {pulled.facts} facts ({replaced.inserted} new, {replaced.restated} restated, "
@@ -137,6 +148,7 @@ def _stage_window(
     progress = lambda done, label: reporter.progress(label, done)  # noqa: E731
     for chunk in pull_chunks(source, window, progress):
         pulled.received += chunk.received
+        pulled.stats += chunk.stats  # a refused window's queries cost all the same: kept for the event
         if chunk.errors:
             # the problems' own fixes are listed with them (`problems`); the message states each once, so
             # a reader sees one "Fix:" per problem and one for the run

@@ -214,15 +214,21 @@ def _client_error(exc: Any, window: Window) -> Exception:
 
 
 def cost_explorer_client(settings: Any) -> Any:
-    """A boto3 `ce` client from the settings' keys (or boto3's own credential chain when they are empty),
-    with botocore's own retries off: retries happen in one place (`connector/retrying.py`)."""
+    """A boto3 `ce` client from the settings (see `aws_client`)."""
+    return aws_client("ce", settings)
+
+
+def aws_client(service: str, settings: Any) -> Any:
+    """A boto3 client of `service` from a settings section's keys (or boto3's own credential chain when
+    they are empty), region and timeout, with botocore's own retries off: retries happen in one place
+    (`connector/retrying.py`). Cost Explorer and the Athena warehouse source share it."""
     import boto3  # the AWS stack only when AWS is pulled
     from botocore.config import Config
 
     secret = settings.secret_access_key
     token = settings.session_token
     return boto3.client(
-        "ce",
+        service,
         region_name=settings.region,
         aws_access_key_id=settings.access_key_id or None,
         aws_secret_access_key=secret.get_secret_value() if secret else None,

@@ -13,7 +13,8 @@ https://learn.microsoft.com/azure/cost-management-billing/automate/manage-automa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any, cast
@@ -44,6 +45,9 @@ RETRY_AFTER_HEADERS = (  # the documented throttling headers, then the standard 
     "x-ms-ratelimit-microsoft.costmanagement-clienttype-retry-after",
     "Retry-After",
 )
+# the 401 codes of an access token that is no longer valid: a new token may pass where retrying cannot
+EXPIRED_TOKEN_CODES = {"ExpiredAuthenticationToken", "InvalidAuthenticationTokenExpired"}
+EXPIRY_MARGIN_SECONDS = 120  # refresh this long before the token says it expires (clock skew, a slow page)
 ROLE_FIX = (
     "give the app registration (TOKENBOOKS_AZURE_COST__CLIENT_ID) the role Cost Management Reader on "
     "the scope TOKENBOOKS_AZURE_COST__SCOPE"
@@ -51,9 +55,19 @@ ROLE_FIX = (
 
 
 class AzureCredentials:
-    """An Entra ID app's client-credentials token for the management API, fetched once per run."""
+    """An Entra ID app's client-credentials token for the management API, fetched when first needed and
+    again when it is about to expire (`expires_in`, or `expires_on` as some endpoints write it) or when the
+    API says it has (`invalidate`): a long pull outlives a token (about an hour) and goes on."""
 
-    def __init__(self, *, tenant_id: str, client_id: str, client_secret: str, login_url: str = LOGIN) -> None:
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        client_id: str,
+        client_secret: str,
+        login_url: str = LOGIN,
+        now: Callable[[], float] = time.time,  # float ok: seconds since the epoch
+    ) -> None:
         self.url = f"{login_url.rstrip('/')}/{tenant_id}/oauth2/v2.0/token"
         self._form = {
             "grant_type": "client_credentials",
@@ -62,12 +76,20 @@ class AzureCredentials:
             "scope": f"{MANAGEMENT}/.default",
         }
         self._token: str | None = None
+        self._expires_at: float | None = None  # float ok: seconds since the epoch
+        self.now = now
+        self.fetched = 0  # tokens fetched (a refresh is the second)
+
+    def invalidate(self) -> None:
+        """Forget the token: the API refused it as expired (clocks differ, or it was revoked)."""
+        self._token = None
 
     def __repr__(self) -> str:  # the secret never prints
         return f"AzureCredentials({self.url})"
 
     def token(self, session: requests.Session, timeout: float) -> str:  # float ok: seconds
-        if self._token is None:
+        expired = self._expires_at is not None and self.now() >= self._expires_at - EXPIRY_MARGIN_SECONDS
+        if self._token is None or expired:
             response = _post(session, self.url, timeout, data=self._form)
             if response.status_code >= 400:
                 raise ReconnectNeeded(
@@ -75,10 +97,12 @@ class AzureCredentials:
                     f"{response.status_code}){_error_detail(response)}",
                     fix="check TOKENBOOKS_AZURE_COST__TENANT_ID, __CLIENT_ID and __CLIENT_SECRET",
                 )
-            token = _json(response, self.url).get("access_token")
+            answer = _json(response, self.url)
+            token = answer.get("access_token")
             if not isinstance(token, str) or not token:
                 raise InputError(f"azure.cost_management: {self.url} answered without an access_token")
-            self._token = token
+            self._token, self._expires_at = token, _expiry(answer, self.now())
+            self.fetched += 1
         return self._token
 
 
@@ -163,10 +187,11 @@ class AzureCostManagementSource:
         }
 
     def _post_once(self, url: str, body: dict, window: Window) -> requests.Response:
-        token = self.credentials.token(self.session, self.timeout)
-        response = _post(
-            self.session, url, self.timeout, json=body, headers={"Authorization": f"Bearer {token}"}
-        )
+        response = self._post_with_token(url, body)
+        if response.status_code == 401 and _error_code(response) in EXPIRED_TOKEN_CODES:
+            # the token ran out mid-pull (or the clocks disagree): a new one, and the same page again
+            self.credentials.invalidate()
+            response = self._post_with_token(url, body)
         status = response.status_code
         if status < 400:
             return response
@@ -183,6 +208,10 @@ class AzureCostManagementSource:
         if status == 404:
             raise ConfigError(what, fix="check TOKENBOOKS_AZURE_COST__SCOPE (e.g. subscriptions/<id>)")
         raise InputError(what, fix="check the Azure Cost Management settings; report it if it persists")
+
+    def _post_with_token(self, url: str, body: dict) -> requests.Response:
+        token = self.credentials.token(self.session, self.timeout)
+        return _post(self.session, url, self.timeout, json=body, headers={"Authorization": f"Bearer {token}"})
 
     # ------------------------------------------------------------------------------------------ parsing
 
@@ -284,6 +313,26 @@ def _retry_after(response: requests.Response) -> float | None:  # float ok: seco
     waits = [parse_retry_after(response.headers.get(name)) for name in RETRY_AFTER_HEADERS]
     known = [w for w in waits if w is not None]
     return max(known) if known else None
+
+
+def _expiry(answer: dict, now: float) -> float | None:  # float ok: seconds since the epoch
+    """When a token answer says the token expires: `expires_in` seconds from now (the v2.0 endpoint), or
+    the moment `expires_on` (v1 and managed identities); None when it says neither."""
+    for name, base in (("expires_in", now), ("expires_on", 0.0)):
+        value = answer.get(name)
+        if isinstance(value, int | str | Decimal) and not isinstance(value, bool) and str(value).isdigit():
+            return base + int(value)
+    return None
+
+
+def _error_code(response: requests.Response) -> str | None:
+    """The `error.code` of an ARM error body (https://learn.microsoft.com/azure/azure-resource-manager/troubleshooting/common-deployment-errors)."""
+    try:
+        body = json.loads(response.text)
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
 
 
 def _error_detail(response: requests.Response) -> str:

@@ -70,6 +70,7 @@ class PullResult:
     problems: list[Problem] = field(default_factory=list)
     quarantined: int = 0  # input records refused (and reported in problems)
     received: int = 0  # input records seen
+    stats: list[dict[str, Any]] = field(default_factory=list)  # per query: bytes scanned … (run events)
 
     @property
     def errors(self) -> list[Problem]:
@@ -128,6 +129,7 @@ def gathered(source: Source, window: Window, chunks: Iterable[PullResult]) -> Pu
         result.pages += chunk.pages
         result.problems += chunk.problems
         result.received += chunk.received
+        result.stats += chunk.stats
     return result.refused_if_bad()
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, delete, insert, literal, select
+from sqlalchemy import String, delete, func, insert, literal, select
 from sqlalchemy.engine import Connection
 
 from connector.domain.errors import InputError
@@ -133,7 +133,10 @@ class StagedWindow:
             literal(run_id, String()),
             literal(now, target.c.pulled_at.type),
         ).where(*on_day)
-        copied = connection.execute(insert(target).from_select([*names, *PROMOTED], rows)).rowcount
+        result = connection.execute(insert(target).from_select([*names, *PROMOTED], rows))
+        copied = result.rowcount
+        if copied < 0:  # a driver that does not count an INSERT … SELECT (psycopg here says -1): count them
+            copied = connection.execute(select(func.count()).select_from(staged).where(*on_day)).scalar_one()
         days = connection.execute(select(staged.c.posting_date).where(*on_day).distinct()).scalars()
         return Copied(copied, frozenset(days))
 

@@ -207,3 +207,79 @@ def test_every_row_cost_reaches_a_fact_exactly(pages_of_costs):
     sent = [cost for page_costs in pages_of_costs for cost in page_costs]
     assert sum(f.amount for f in result.facts) == sum(sent)
     assert len(result.facts) == len(sent)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.at
+
+
+def refreshing_source(clock: Clock) -> AzureCostManagementSource:
+    credentials = AzureCredentials(tenant_id="tenant-1", client_id="app-1", client_secret=SECRET, now=clock)
+    return AzureCostManagementSource(
+        credentials, scope=SCOPE, entity="acme", timezone="Europe/London", retry=RetryPolicy(1, sleep=Waits())
+    )
+
+
+def two_tokens() -> None:
+    for name in ("tok-1", "tok-2"):
+        responses.add(
+            responses.POST, TOKEN_URL, json={"token_type": "Bearer", "expires_in": 300, "access_token": name}
+        )
+
+
+def bearer(call) -> str:
+    return call.request.headers["Authorization"]
+
+
+@responses.activate
+def test_a_token_that_expires_mid_pull_is_refreshed_before_the_next_page():
+    clock = Clock()
+    two_tokens()
+    pulled = refreshing_source(clock)
+
+    def first_page(request):
+        clock.at += 600  # the first page took longer than the token lives
+        return 200, {}, PAGE_1
+
+    responses.add_callback(responses.POST, QUERY, callback=first_page)
+    responses.add(responses.POST, NEXT, body=PAGE_2)
+    result = pulled.pull(WINDOW)
+    assert result.errors == []
+    assert sum(f.amount for f in result.facts) == Decimal("15.345679901234")
+    queries = [c for c in responses.calls if c.request.url != TOKEN_URL]
+    assert [bearer(c) for c in queries] == ["Bearer tok-1", "Bearer tok-2"]
+    assert pulled.credentials.fetched == 2
+
+
+@responses.activate
+def test_a_401_expired_token_gets_a_new_token_and_the_same_page_again():
+    two_tokens()
+    pulled = refreshing_source(Clock())  # the clock says the token is fresh; Azure says otherwise
+    expired = {
+        "error": {
+            "code": "ExpiredAuthenticationToken",
+            "message": "The access token expiry UTC time '11/2/2026 1:00:00 AM' is earlier than current UTC time.",
+        }
+    }
+    responses.add(responses.POST, QUERY, body=PAGE_1)
+    responses.add(responses.POST, NEXT, json=expired, status=401)
+    responses.add(responses.POST, NEXT, body=PAGE_2)
+    result = pulled.pull(WINDOW)
+    assert result.errors == []
+    assert sum(f.amount for f in result.facts) == Decimal("15.345679901234")
+    queries = [c for c in responses.calls if c.request.url != TOKEN_URL]
+    assert [bearer(c) for c in queries] == ["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]
+
+
+@responses.activate
+def test_a_401_that_is_not_an_expired_token_is_not_retried():
+    two_tokens()
+    denied = {"error": {"code": "AuthenticationFailed", "message": "Authentication failed."}}
+    responses.add(responses.POST, QUERY, json=denied, status=401)
+    with pytest.raises(ConfigError, match="AuthenticationFailed"):
+        refreshing_source(Clock()).pull(WINDOW)
+    assert len([c for c in responses.calls if c.request.url == TOKEN_URL]) == 1

@@ -68,7 +68,7 @@ def read_focus_duckdb(
         for path in paths:
             size, sha = fingerprint(readable(path))
             reader = FileReader(path, options, batch, aggregate, progress)
-            groups = _FileGroups(connection, reader, path)
+            groups = FileGroups(connection, reader, path)
             rows = groups.run()
             batch.readers[str(path)] = groups.reader_name
             batch.files.append(FileLineage(str(path), size, sha, rows))
@@ -95,8 +95,9 @@ def bucket_spec(col: Columns, names: tuple[str, ...], options: FocusOptions) -> 
     )
 
 
-class _FileGroups:
-    """One file: the query's groups, checked and added, and the rows it leaves to Python, read."""
+class FileGroups:
+    """One file: the query's groups, checked and added, and the rows it leaves to Python, read (the
+    warehouse sources check an engine's groups with it too: `nightly`)."""
 
     def __init__(self, connection: duckdb.DuckDBPyConnection, reader: FileReader, path: Path) -> None:
         self.connection, self.reader, self.path = connection, reader, path

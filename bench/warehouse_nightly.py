@@ -1,0 +1,112 @@
+"""Benchmark: a nightly warehouse pull (`WarehouseSource`, DuckDB as the engine) of a month-long typed FOCUS
+table: the nightly window (a new day and the 3 lag days) beside a first pull of the whole month.
+
+    python -m bench.warehouse_nightly [--streams 768] [--days 30] [--threads 2]
+
+The table is generated inside DuckDB (`range(n)`): `--streams` hourly line-item streams (2 accounts × sub
+accounts × SKU meters × regions, as bench/warehouse_duckdb.py) over `--days` days, costs DECIMAL(38, 10)
+and timestamps TIMESTAMPTZ as a warehouse types them; the source reads one of the two accounts. What is
+timed is `source.pull(window)`: the SQL window, the bucket query, the group checks and step 2 into
+facts. Wall and CPU seconds (DuckDB's threads included); the rows the window selects. Results: stdout and
+bench/results/warehouse_nightly.json. Not part of `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from connector.retrying import RetryPolicy
+from connector.sources.base import Window
+from connector.sources.warehouse.engines import DuckDBWarehouse
+from connector.sources.warehouse.nightly import Dataset, WarehouseSource
+
+RESULTS = Path(__file__).with_name("results")
+FIRST = date(2026, 9, 1)
+TABLE = """
+CREATE TABLE billing.focus AS SELECT
+  CAST(((i % 1000) * 0.000731) AS DECIMAL(38, 10)) AS BilledCost,
+  CAST(((i % 1000) * 0.000731) AS DECIMAL(38, 10)) AS EffectiveCost,
+  CASE i % 2 WHEN 0 THEN '111122223333' ELSE '444455556666' END AS BillingAccountId,
+  'USD' AS BillingCurrency,
+  CAST(date_trunc('month', TIMESTAMP '2026-09-01' + to_hours(i // {streams})) AS TIMESTAMPTZ) AS BillingPeriodStart,
+  'Usage' AS ChargeCategory, '' AS ChargeClass, 'model ' || ((i // 16) % 16) AS ChargeDescription,
+  'Usage-Based' AS ChargeFrequency,
+  CAST(TIMESTAMP '2026-09-01' + to_hours(i // {streams}) AS TIMESTAMPTZ) AS ChargePeriodStart,
+  CAST(TIMESTAMP '2026-09-01' + to_hours(i // {streams}) + INTERVAL 30 MINUTE AS TIMESTAMPTZ) AS ChargePeriodEnd,
+  '' AS CommitmentDiscountId, '' AS CommitmentDiscountStatus,
+  CAST(i % 5000 AS DECIMAL(38, 10)) AS ConsumedQuantity, 'Tokens' AS ConsumedUnit, 'AWS' AS ProviderName,
+  ['us-east-1', 'us-west-2', 'eu-west-1'][(i // 256) % 3 + 1] AS RegionId,
+  'AI and Machine Learning' AS ServiceCategory, 'Amazon Bedrock' AS ServiceName,
+  'SKU-' || ((i // 16) % 16) AS SkuId, '' AS SkuPriceId, ((i % 2) || '-' || ((i // 2) % 8)) AS SubAccountId,
+  'Generative AI' AS ServiceSubcategory, '' AS InvoiceId, 'USD' AS PricingCurrency,
+  'SKU-' || ((i // 16) % 16) || '-' || ((i // 256) % 3) AS SkuMeter
+FROM range({rows}) AS t(i)
+"""
+
+
+def measure(source: WarehouseSource, window: Window, connection: duckdb.DuckDBPyConnection) -> dict:
+    wall, cpu = time.perf_counter(), os.times()
+    pulled = source.pull(window)
+    after = os.times()
+    assert not pulled.errors, pulled.errors[:3]
+    # conservation: the facts hold exactly what a plain SUM of the window's rows of the account gives
+    (expected,) = connection.execute(
+        "SELECT SUM(BilledCost) FROM billing.focus WHERE BillingAccountId = '111122223333' AND "
+        f"ChargePeriodStart >= TIMESTAMPTZ '{window.first_day}' AND "
+        f"ChargePeriodStart < TIMESTAMPTZ '{window.last_day + timedelta(days=1)}'"
+    ).fetchone()
+    assert sum(f.amount for f in pulled.facts) == expected, (expected, sum(f.amount for f in pulled.facts))
+    return {
+        "window": f"{window.first_day}..{window.last_day}",
+        "days": window.days,
+        "rows_in_window": pulled.received,
+        "facts": len(pulled.facts),
+        "wall_s": round(time.perf_counter() - wall, 2),
+        "cpu_s": round(after.user + after.system - cpu.user - cpu.system, 2),
+        "total": str(sum(f.amount for f in pulled.facts)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=768)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    rows = args.streams * 24 * args.days
+    connection = duckdb.connect()
+    connection.execute(f"SET threads = {args.threads}")
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute("CREATE SCHEMA billing")
+    started = time.perf_counter()
+    connection.execute(TABLE.format(streams=args.streams, rows=rows))
+    generated = round(time.perf_counter() - started, 1)
+    source = WarehouseSource(
+        DuckDBWarehouse(connection=connection),
+        Dataset("billing.focus"),
+        name="bench",
+        provider="aws",
+        account="111122223333",
+        entity="main",
+        timezone="UTC",
+        retry=RetryPolicy(1),
+        lag_days=3,
+    )
+    last = FIRST + timedelta(days=args.days - 1)
+    windows = [Window(last - timedelta(days=3), last), Window(FIRST, last)]
+    runs = [measure(source, window, connection) for window in windows]
+    report = {"table_rows": rows, "generated_s": generated, "load": os.getloadavg(), "runs": runs}
+    print(json.dumps(report, indent=2))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "warehouse_nightly.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+SELECT
+  *
+FROM (
+  SELECT
+    BilledCost AS "BilledCost",
+    EffectiveCost AS "EffectiveCost",
+    BillingAccountId AS "BillingAccountId",
+    BillingCurrency AS "BillingCurrency",
+    TO_CHAR(BillingPeriodStart, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "BillingPeriodStart",
+    ChargeCategory AS "ChargeCategory",
+    ChargeClass AS "ChargeClass",
+    ChargeDescription AS "ChargeDescription",
+    ChargeFrequency AS "ChargeFrequency",
+    TO_CHAR(ChargePeriodStart, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "ChargePeriodStart",
+    TO_CHAR(ChargePeriodEnd, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "ChargePeriodEnd",
+    CommitmentDiscountId AS "CommitmentDiscountId",
+    CommitmentDiscountStatus AS "CommitmentDiscountStatus",
+    ConsumedQuantity AS "ConsumedQuantity",
+    ConsumedUnit AS "ConsumedUnit",
+    ProviderName AS "ProviderName",
+    RegionId AS "RegionId",
+    ServiceCategory AS "ServiceCategory",
+    ServiceName AS "ServiceName",
+    SkuId AS "SkuId",
+    SkuPriceId AS "SkuPriceId",
+    SubAccountId AS "SubAccountId",
+    ServiceSubcategory AS "ServiceSubcategory",
+    InvoiceId AS "InvoiceId",
+    PricingCurrency AS "PricingCurrency",
+    SkuMeter AS "SkuMeter"
+  FROM billing.focus_export
+  WHERE
+    ChargePeriodStart >= CAST('2026-11-02 00:00:00' AS TIMESTAMP)
+    AND ChargePeriodStart < CAST('2026-11-05 00:00:00' AS TIMESTAMP)
+    AND BillingAccountId = '123456789012'
+    AND billing_period IN ('2026-11')
+) AS window_rows

@@ -1,0 +1,190 @@
+"""An Athena table over a FOCUS (or CUR 2.0) export in S3, pulled nightly through boto3, faked with botocore's
+Stubber, which checks every request and response against Athena's own service model:
+StartQueryExecution → GetQueryExecution (QUEUED, RUNNING, then SUCCEEDED with
+`Statistics.DataScannedInBytes`, or FAILED with `StateChangeReason`) → GetQueryResults (every value a
+`VarCharValue` string, the header row first, paged by `NextToken`).
+https://docs.aws.amazon.com/athena/latest/APIReference/API_GetQueryResults.html
+The rows answered are those of the SQL the source sends, transpiled back to DuckDB and run on the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from connector.domain.errors import ConfigError, InputError
+from connector.sources.warehouse.engines import AthenaEngine
+from tests.sources.warehouse_support import (
+    CUR_TABLE,
+    WINDOW,
+    cur_table,
+    per_day_and_meter,
+    random_rows,
+    reference_facts,
+    run_received,
+    same_money,
+    source_on,
+    warehouse_table,
+)
+
+SCANNED = 52_428_800
+OUTPUT = "s3://athena-results/tokenbooks/"
+
+
+def client():
+    return boto3.client(
+        "athena", region_name="us-east-1", aws_access_key_id="AKIATEST", aws_secret_access_key="secret-test"
+    )
+
+
+def engine(athena) -> AthenaEngine:
+    return AthenaEngine(athena, workgroup="tokenbooks", output_location=OUTPUT, sleep=lambda _s: None)
+
+
+def _cell(value) -> dict:
+    if value is None:
+        return {}
+    if isinstance(value, bool):
+        return {"VarCharValue": "true" if value else "false"}
+    return {"VarCharValue": str(value)}
+
+
+def expect_query(stub: Stubber, connection, sql: str, query_id: str, *, page_rows: int = 4) -> int:
+    """The calls of one successful query, in order; returns how many result pages it takes."""
+    stub.add_response(
+        "start_query_execution",
+        {"QueryExecutionId": query_id},
+        {"QueryString": sql, "WorkGroup": "tokenbooks", "ResultConfiguration": {"OutputLocation": OUTPUT}},
+    )
+    for state in ("QUEUED", "RUNNING"):
+        stub.add_response(
+            "get_query_execution",
+            {"QueryExecution": {"QueryExecutionId": query_id, "Status": {"State": state}}},
+            {"QueryExecutionId": query_id},
+        )
+    stub.add_response(
+        "get_query_execution",
+        {
+            "QueryExecution": {
+                "QueryExecutionId": query_id,
+                "Status": {"State": "SUCCEEDED"},
+                "Statistics": {"DataScannedInBytes": SCANNED, "EngineExecutionTimeInMillis": 1200},
+            }
+        },
+        {"QueryExecutionId": query_id},
+    )
+    names, rows = run_received(connection, sql, "athena")
+    header = {"Data": [{"VarCharValue": n} for n in names]}
+    all_rows = [header] + [{"Data": [_cell(v) for v in row]} for row in rows]
+    pages = [all_rows[i : i + page_rows] for i in range(0, len(all_rows), page_rows)]
+    for number, page in enumerate(pages):
+        answer = {
+            "ResultSet": {
+                "Rows": page,
+                "ResultSetMetadata": {"ColumnInfo": [{"Name": n, "Type": "varchar"} for n in names]},
+            }
+        }
+        params = {"QueryExecutionId": query_id, "MaxResults": 1000}
+        if number:
+            params["NextToken"] = f"token-{number}"
+        if number + 1 < len(pages):
+            answer["NextToken"] = f"token-{number + 1}"
+        stub.add_response("get_query_results", answer, params)
+    return len(pages)
+
+
+def test_a_nightly_window_gives_the_facts_the_importer_gives_paged(tmp_path: Path) -> None:
+    rows = random_rows(21)
+    connection = warehouse_table(rows, tmp_path)
+    athena = client()
+    source = source_on(engine(athena))
+    sql, _review = source.queries(WINDOW)
+    with Stubber(athena) as stub:
+        pages = expect_query(stub, connection, sql, "q-1")
+        pulled = source.pull(WINDOW)
+        stub.assert_no_pending_responses()
+    assert pages >= 3
+    assert pulled.errors == []
+    same_money(pulled.facts, reference_facts(rows, tmp_path))
+    [stats] = pulled.stats
+    assert stats["bytes_scanned"] == SCANNED
+    assert stats["query_execution_id"] == "q-1"
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "TooManyRequestsException"])
+def test_a_throttled_call_is_retried_by_the_one_retry_policy(tmp_path: Path, code: str) -> None:
+    rows = random_rows(22, count=30)
+    connection = warehouse_table(rows, tmp_path)
+    athena = client()
+    source = source_on(engine(athena), attempts=2)
+    sql, _review = source.queries(WINDOW)
+    with Stubber(athena) as stub:
+        stub.add_client_error(
+            "start_query_execution", service_error_code=code, service_message="Rate exceeded"
+        )
+        expect_query(stub, connection, sql, "q-2")
+        pulled = source.pull(WINDOW)
+        stub.assert_no_pending_responses()
+    same_money(pulled.facts, reference_facts(rows, tmp_path))
+
+
+def test_a_failed_query_says_what_athena_said(tmp_path: Path) -> None:
+    athena = client()
+    source = source_on(engine(athena))
+    reason = "COLUMN_NOT_FOUND: line 4:5: Column 'billedcost' cannot be resolved"
+    with Stubber(athena) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q-3"})
+        stub.add_response(
+            "get_query_execution",
+            {
+                "QueryExecution": {
+                    "QueryExecutionId": "q-3",
+                    "Status": {
+                        "State": "FAILED",
+                        "StateChangeReason": reason,
+                        "AthenaError": {"ErrorCategory": 2, "ErrorType": 1006, "Retryable": False},
+                    },
+                }
+            },
+        )
+        with pytest.raises(InputError) as raised:
+            source.pull(WINDOW)
+    assert "warehouse.billing bucket query failed on Athena (query q-3)" in str(raised.value)
+    assert reason in str(raised.value)
+    assert "secret-test" not in str(raised.value)
+
+
+def test_access_denied_names_the_permissions(tmp_path: Path) -> None:
+    athena = client()
+    with Stubber(athena) as stub:
+        stub.add_client_error(
+            "start_query_execution",
+            service_error_code="AccessDeniedException",
+            service_message="not authorized",
+        )
+        with pytest.raises(ConfigError) as raised:
+            source_on(engine(athena)).pull(WINDOW)
+    assert "athena:StartQueryExecution" in str(raised.value)
+
+
+def test_a_cur_2_table_gives_the_money_a_focus_import_of_the_same_charges_gives(tmp_path: Path) -> None:
+    rows = random_rows(23)
+    connection = warehouse_table(rows, tmp_path)
+    cur_table(rows, connection)
+    athena = client()
+    source = source_on(engine(athena), flavour="cur-2.0", double_amounts=True, services=("AmazonBedrock",))
+    source.dataset = replace(source.dataset, table=CUR_TABLE)
+    sql, _review = source.queries(WINDOW)
+    assert "line_item_unblended_cost AS DECIMAL(38, 10)" in sql
+    assert "line_item_product_code IN ('AmazonBedrock')" in sql
+    with Stubber(athena) as stub:
+        expect_query(stub, connection, sql, "q-cur", page_rows=50)
+        pulled = source.pull(WINDOW)
+    assert pulled.errors == []
+    reference = reference_facts(rows, tmp_path)
+    assert per_day_and_meter(pulled.facts) == per_day_and_meter(reference)
+    assert sum(f.amount for f in pulled.facts) == sum(f.amount for f in reference)

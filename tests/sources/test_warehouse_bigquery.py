@@ -1,0 +1,206 @@
+"""A BigQuery FOCUS view pulled nightly through google-cloud-bigquery, faked at its REST boundary.
+
+The client speaks BigQuery REST v2 over `requests` (google-auth's AuthorizedSession with anonymous
+credentials here: no metadata server); `responses` answers in the documented shapes:
+- jobs.insert (https://cloud.google.com/bigquery/docs/reference/rest/v2/jobs/insert) → a Job;
+- jobs.get (…/jobs/get) → the Job with `status.state` DONE, `status.errorResult` when it failed, and
+  `statistics.query.totalBytesProcessed`;
+- jobs.getQueryResults (…/jobs/getQueryResults) → `schema`, `rows` as `{"f": [{"v": "text"}]}`, paged
+  by `pageToken` / `maxResults`;
+- errors as `{"error": {"code", "message", "errors": [{"reason", "message"}], "status"}}`
+  (https://cloud.google.com/bigquery/docs/error-messages).
+The fake runs the SQL it received, transpiled back to DuckDB, on the test's table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import responses
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+
+from connector.domain.errors import ConfigError, InputError
+from connector.sources.warehouse.engines import BigQueryEngine
+from tests.sources.warehouse_support import (
+    WINDOW,
+    random_rows,
+    reference_facts,
+    run_received,
+    same_money,
+    source_on,
+    warehouse_table,
+)
+
+API = "https://bigquery.googleapis.com/bigquery/v2/projects/billing-proj"
+SCANNED = 7_340_032
+
+
+class FakeBigQuery:
+    def __init__(self, connection, page_rows: int = 5) -> None:
+        self.connection, self.page_rows = connection, page_rows
+        self.jobs: dict[str, dict] = {}
+        self.results: dict[str, tuple[list, list]] = {}
+        self.inserts: list[str] = []
+        self.failures: list[tuple[int, dict]] = []  # answers to the next inserts, before any success
+        self.job_error: dict | None = None
+        self.page_tokens: list[str | None] = []
+
+    def install(self, mocked: responses.RequestsMock) -> None:
+        mocked.add_callback(responses.POST, f"{API}/jobs", callback=self.insert)
+        mocked.add_callback(responses.GET, re.compile(rf"{API}/jobs/[^/?]+"), callback=self.get)
+        mocked.add_callback(responses.GET, re.compile(rf"{API}/queries/[^/?]+"), callback=self.query_results)
+
+    def insert(self, request):
+        if self.failures:
+            status, body = self.failures.pop(0)
+            return status, {}, json.dumps(body)
+        job = json.loads(request.body)
+        sql = job["configuration"]["query"]["query"]
+        self.inserts.append(sql)
+        job_id = job["jobReference"]["jobId"]
+        if self.job_error is None:
+            names, rows = run_received(self.connection, sql, "bigquery")
+            self.results[job_id] = (names, rows)
+        job.update(status={"state": "RUNNING"}, id=f"billing-proj:US.{job_id}", kind="bigquery#job")
+        job["jobReference"]["location"] = "US"
+        self.jobs[job_id] = job
+        return 200, {}, json.dumps(job)
+
+    def get(self, request):
+        job_id = request.path_url.split("/jobs/")[1].split("?")[0]
+        job = dict(self.jobs[job_id])
+        job["status"] = {"state": "DONE"}
+        if self.job_error:
+            job["status"] |= {"errorResult": self.job_error, "errors": [self.job_error]}
+        else:
+            job["statistics"] = {
+                "query": {"totalBytesProcessed": str(SCANNED), "totalBytesBilled": "10485760"},
+                "totalBytesProcessed": str(SCANNED),
+            }
+        return 200, {}, json.dumps(job)
+
+    def query_results(self, request):
+        job_id = request.path_url.split("/queries/")[1].split("?")[0]
+        names, rows = self.results[job_id]
+        params = request.params
+        start = int(params.get("pageToken") or 0)
+        size = int(params["maxResults"]) if "maxResults" in params else self.page_rows
+        size = min(size, self.page_rows)
+        self.page_tokens.append(params.get("pageToken"))
+        page = rows[start : start + size]
+        body = {
+            "kind": "bigquery#getQueryResultsResponse",
+            "jobReference": self.jobs[job_id]["jobReference"],
+            "jobComplete": True,
+            "totalRows": str(len(rows)),
+            "schema": {
+                "fields": [
+                    {"name": n, "type": _type(rows, i), "mode": "NULLABLE"} for i, n in enumerate(names)
+                ]
+            },
+            "rows": [{"f": [{"v": _text(value)} for value in row]} for row in page],
+        }
+        if start + size < len(rows) and size:
+            body["pageToken"] = str(start + size)
+        return 200, {}, json.dumps(body)
+
+
+def _type(rows: list, column: int) -> str:
+    values = [row[column] for row in rows if row[column] is not None]
+    if values and isinstance(values[0], bool):
+        return "BOOLEAN"
+    if values and isinstance(values[0], Decimal):
+        return "BIGNUMERIC"
+    if values and isinstance(values[0], int):
+        return "INTEGER"
+    return "STRING"
+
+
+def _text(value):
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def engine() -> BigQueryEngine:
+    client = bigquery.Client(project="billing-proj", credentials=AnonymousCredentials())
+    return BigQueryEngine(client, location="US", page_size=5)
+
+
+@pytest.fixture
+def mocked():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def test_a_nightly_window_gives_the_facts_the_importer_gives_paged(tmp_path: Path, mocked) -> None:
+    rows = random_rows(11)
+    fake = FakeBigQuery(warehouse_table(rows, tmp_path))
+    fake.install(mocked)
+    pulled = source_on(engine()).pull(WINDOW)
+    assert pulled.errors == []
+    same_money(pulled.facts, reference_facts(rows, tmp_path))
+    assert "BIGNUMERIC" in fake.inserts[0]
+    assert "FROM billing.focus_export" in fake.inserts[0]
+    assert len([t for t in fake.page_tokens if t]) >= 2  # the groups came over several pages
+    [stats] = pulled.stats
+    assert stats["bytes_scanned"] == SCANNED
+    assert stats["engine"] == "bigquery"
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(403, "rateLimitExceeded"), (429, "rateLimitExceeded"), (500, "backendError")],
+)
+def test_a_throttled_insert_is_retried_by_the_one_retry_policy(
+    tmp_path: Path, mocked, status, reason
+) -> None:
+    rows = random_rows(12, count=30)
+    fake = FakeBigQuery(warehouse_table(rows, tmp_path))
+    error = {
+        "code": status,
+        "message": "Exceeded rate limits: too many api requests per user per method",
+        "errors": [{"reason": reason, "message": "Exceeded rate limits", "domain": "usageLimits"}],
+        "status": "RESOURCE_EXHAUSTED",
+    }
+    fake.failures = [(status, {"error": error})]
+    fake.install(mocked)
+    pulled = source_on(engine(), attempts=2).pull(WINDOW)
+    assert pulled.errors == []
+    same_money(pulled.facts, reference_facts(rows, tmp_path))
+    assert len(fake.inserts) == 1  # one failed insert, then the one that ran
+
+
+def test_a_failed_job_says_what_bigquery_said(tmp_path: Path, mocked) -> None:
+    fake = FakeBigQuery(warehouse_table(random_rows(13, count=10), tmp_path))
+    fake.job_error = {
+        "reason": "invalidQuery",
+        "location": "query",
+        "message": "Unrecognized name: BilledCost at [4:5]",
+    }
+    fake.install(mocked)
+    with pytest.raises(InputError) as raised:
+        source_on(engine()).pull(WINDOW)
+    text = str(raised.value)
+    assert "warehouse.billing bucket query failed on BigQuery" in text
+    assert "Unrecognized name: BilledCost" in text
+
+
+def test_a_query_over_the_bytes_limit_names_the_setting(tmp_path: Path, mocked) -> None:
+    fake = FakeBigQuery(warehouse_table(random_rows(14, count=10), tmp_path))
+    fake.job_error = {
+        "reason": "bytesBilledLimitExceeded",
+        "message": "Query exceeded limit for bytes billed: 10485760. 20971520 or higher required.",
+    }
+    fake.install(mocked)
+    with pytest.raises(ConfigError) as raised:
+        source_on(engine()).pull(WINDOW)
+    assert "MAXIMUM_BYTES_BILLED" in str(raised.value)
+    assert "20971520 or higher required" in str(raised.value)

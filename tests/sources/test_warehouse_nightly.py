@@ -1,0 +1,156 @@
+"""A warehouse table pulled nightly (DuckDB as the engine): the window in SQL, the same facts as the FOCUS
+importer over the same rows, refusals, and the pull service's bookmark, lag and events."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlglot
+
+from connector.domain.errors import ConfigError, InputError
+from connector.sources.base import Window
+from connector.sources.warehouse.engines import DuckDBWarehouse
+from connector.sources.warehouse.nightly import Dataset, render_for
+from tests.sources.builders import focus_csv, focus_row
+from tests.sources.warehouse_support import (
+    ACCOUNT,
+    COLUMNS_12,
+    WINDOW,
+    random_rows,
+    reference_facts,
+    same_money,
+    source_on,
+    warehouse_table,
+)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_window_gives_the_facts_the_importer_gives_for_the_same_rows(tmp_path: Path, seed: int) -> None:
+    rows = random_rows(seed)
+    source = source_on(DuckDBWarehouse(connection=warehouse_table(rows, tmp_path)))
+    pulled = source.pull(WINDOW)
+    assert pulled.errors == []
+    same_money(pulled.facts, reference_facts(rows, tmp_path))
+    assert {f.source for f in pulled.facts} == {"warehouse.billing"}
+    assert {f.provider_account for f in pulled.facts} == {ACCOUNT}
+    assert {f.charge_date for f in pulled.facts} <= {WINDOW.first_day, date(2026, 11, 3), WINDOW.last_day}
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "bigquery", "athena", "snowflake"])
+def test_the_window_account_and_partitions_are_in_the_sql(dialect: str) -> None:
+    engine = DuckDBWarehouse()
+    engine.dialect = dialect  # type: ignore[misc]
+    source = source_on(engine, partition_column="billing_period")
+    buckets, review = source.queries(Window(date(2026, 10, 30), date(2026, 11, 2)))
+    for sql in (buckets, review):
+        sqlglot.parse_one(sql, read=dialect)
+        assert "'123456789012'" in sql
+        assert "IN ('2026-10', '2026-11')" in sql  # the partitions the window touches, and only those
+        assert "FLOAT" not in sql.upper()
+        assert "DOUBLE" not in sql.upper()
+    moment = {
+        "bigquery": "TIMESTAMP('2026-10-30 00:00:00+00')",
+    }.get(dialect, "CAST('2026-10-30 00:00:00' AS TIMESTAMP)")
+    assert moment in buckets
+    assert "'2026-11-03 00:00:00" in buckets  # the end is exclusive: the day after the window
+
+
+def test_a_bad_row_refuses_the_window_naming_it(tmp_path: Path) -> None:
+    rows = [
+        focus_row("1.25", day=date(2026, 11, 2)),
+        focus_row("2.5", day=date(2026, 11, 2), BillingCurrency="XX"),
+    ]
+    source = source_on(DuckDBWarehouse(connection=warehouse_table(rows, tmp_path)))
+    pulled = source.pull(WINDOW)
+    assert pulled.facts == []
+    [problem] = pulled.errors
+    assert problem.source == "warehouse.billing"
+    assert problem.field == "BillingCurrency"
+    assert "row " in problem.location
+
+
+def test_a_failed_query_names_the_query_and_the_engine_message(tmp_path: Path) -> None:
+    source = source_on(DuckDBWarehouse(connection=warehouse_table([focus_row()], tmp_path)))
+    source.dataset = Dataset("billing.no_such_table")
+    with pytest.raises(InputError) as raised:
+        source.pull(WINDOW)
+    assert "warehouse.billing bucket query failed on DuckDB" in str(raised.value)
+    assert "no_such_table" in str(raised.value)
+
+
+def test_an_unknown_flavour_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"focus-1\.0, focus-1\.1, focus-1\.2, cur-2\.0"):
+        Dataset("t", flavour="focus-2.0")
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "bigquery", "athena", "snowflake"])
+def test_the_window_each_engine_reads_is_the_golden_text(dialect: str) -> None:
+    """The part of the nightly query that is the warehouse's own (docs/warehouses.md quotes these files):
+    the window's rows of one account, as the engine receives them; the rest is the bucket query of
+    `focus_buckets.<dialect>.sql` over it. A change shows up as a diff to review."""
+    engine = DuckDBWarehouse()
+    engine.dialect = dialect  # type: ignore[misc]
+    source = source_on(engine)
+    table = "billing-proj.billing.focus_export" if dialect == "bigquery" else "billing.focus_export"
+    source.dataset = Dataset(table, partition_column="billing_period")
+    window = Window(date(2026, 11, 2), date(2026, 11, 4))
+    text = render_for(sqlglot.parse_one(f"SELECT * FROM {source.source_sql(window)}", read="duckdb"), dialect)
+    golden = GOLDEN / f"warehouse_window.{dialect}.sql"
+    if os.environ.get("TOKENBOOKS_UPDATE_GOLDEN"):
+        golden.write_text(text + "\n")
+    assert text + "\n" == golden.read_text()
+    whole = source.queries(window)[0]
+    where = text[text.index("WHERE") :].splitlines()
+    assert all(line.strip() in whole for line in where)  # the nightly query reads this very window
+
+
+def text_table(rows: list[dict], tmp_path: Path, columns: list[str]):
+    """A table of text columns (Athena over CSV, a raw landing table): what the engine cannot vouch for
+    is left to the importer's row loop."""
+    import duckdb
+
+    path = focus_csv(tmp_path / "text.csv", rows, columns=columns)
+    connection = duckdb.connect()
+    connection.execute("CREATE SCHEMA billing")
+    connection.execute(
+        f"CREATE TABLE billing.focus_export AS SELECT * FROM read_csv('{path}', all_varchar = true)"
+    )
+    return connection
+
+
+def test_rows_the_engine_cannot_vouch_for_are_fetched_and_read_by_the_importer(tmp_path: Path) -> None:
+    rows = [
+        focus_row("1.25", day=date(2026, 11, 2)),
+        focus_row("1.123456789012", day=date(2026, 11, 2)),  # 12 fraction digits: not summed in SQL
+        focus_row("2.5E0", day=date(2026, 11, 3)),  # E-notation: Python reads it
+    ]
+    engine = DuckDBWarehouse(connection=text_table(rows, tmp_path, COLUMNS_12))
+    source = source_on(engine, timestamps_as_text=True)
+    pulled = source.pull(WINDOW)
+    assert pulled.errors == []
+    assert [s["query"] for s in pulled.stats] == ["bucket query", "review query"]
+    assert sum(f.amount for f in pulled.facts) == Decimal("1.25") + Decimal("1.123456789012") + Decimal("2.5")
+    assert sum(f.amount for f in pulled.facts) == sum(f.amount for f in reference_facts(rows, tmp_path))
+
+
+def test_a_repeated_line_id_refuses_the_window_naming_both_rows(tmp_path: Path) -> None:
+    columns = [*COLUMNS_12, "x_LineItemId"]
+    rows = [
+        focus_row("1.25", day=date(2026, 11, 2), x_LineItemId="li-1"),
+        focus_row("1.25", day=date(2026, 11, 2), hour=3, x_LineItemId="li-1"),
+        focus_row("4.00", day=date(2026, 11, 2), hour=4, x_LineItemId="li-2"),
+    ]
+    engine = DuckDBWarehouse(connection=text_table(rows, tmp_path, columns))
+    source = source_on(engine, timestamps_as_text=True, columns=tuple(columns))
+    pulled = source.pull(WINDOW)
+    assert pulled.facts == []
+    [problem] = pulled.errors
+    assert problem.location == "row 2"  # numbered by line id: li-1, li-1, li-2
+    assert "row 1" in problem.message

@@ -1,0 +1,182 @@
+"""A FOCUS billing table for the warehouse sources' tests, and the reference they must agree with.
+
+The same rows are written twice: as a FOCUS CSV export, which the DuckDB file importer reads (the
+reference: `read_focus_duckdb`), and as a typed warehouse table in an in-memory DuckDB (timestamps as
+TIMESTAMPTZ, money as DECIMAL(38, 10), as a FOCUS view types them). The engines' fakes answer a query by
+running the SQL they received on that table, after sqlglot transpiles it from their dialect back to
+DuckDB's — so what a test checks is what the source really sent, run.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import sqlglot
+
+from connector.retrying import RetryPolicy, no_sleep
+from connector.sources.base import Window
+from connector.sources.focus import FocusOptions
+from connector.sources.warehouse.engines import WarehouseEngine
+from connector.sources.warehouse.focus_duckdb import read_focus_duckdb
+from connector.sources.warehouse.nightly import (
+    AMOUNT_COLUMNS,
+    COLUMNS,
+    TIMESTAMP_COLUMNS,
+    Dataset,
+    WarehouseSource,
+)
+from tests.sources.builders import focus_csv, focus_row
+
+ACCOUNT = "123456789012"
+OTHER_ACCOUNT = "999999999999"
+WINDOW = Window(date(2026, 11, 2), date(2026, 11, 4))
+COLUMNS_12 = list(COLUMNS["focus-1.2"])
+TABLE = "billing.focus_export"
+
+
+def random_rows(seed: int = 7, count: int = 120) -> list[dict]:
+    """Rows over the window and the day before it, of the account and of another one, with amounts of
+    up to 10 fraction digits (what an exact sum must keep)."""
+    pick = random.Random(seed)
+    rows = []
+    for n in range(count):
+        day = date(2026, 11, pick.randint(1, 4))
+        scale = pick.choice([2, 4, 6, 10])
+        cost = Decimal(pick.randint(-50, 5_000_000)).scaleb(-scale)
+        rows.append(
+            focus_row(
+                str(cost),
+                day=day,
+                hour=pick.randint(0, 22),
+                account=ACCOUNT if n % 9 else OTHER_ACCOUNT,
+                sku=pick.choice(["USE1-Claude-input-tokens", "USE1-Claude-output-tokens", "USE1-Titan"]),
+                sub_account=pick.choice(["prod", "staging"]),
+                quantity=str(pick.randint(1, 10_000)),
+                SkuId=f"sku-{n % 3}",
+                ServiceSubcategory="Generative AI",
+                EffectiveCost=str(cost),
+            )
+        )
+    return rows
+
+
+def reference_facts(rows: list[dict], tmp_path: Path) -> list:
+    """What the FOCUS importer (DuckDB reader) makes of the window's rows of the account."""
+    kept = [
+        row
+        for row in rows
+        if row["BillingAccountId"] == ACCOUNT
+        and WINDOW.first_day <= date.fromisoformat(row["ChargePeriodStart"][:10]) <= WINDOW.last_day
+    ]
+    path = focus_csv(tmp_path / "reference.csv", kept, columns=COLUMNS_12)
+    return read_focus_duckdb([path], FocusOptions(entity="main")).facts
+
+
+def warehouse_table(
+    rows: list[dict], tmp_path: Path, database: str = ":memory:"
+) -> duckdb.DuckDBPyConnection:
+    """The rows as a typed table `billing.focus_export` of a DuckDB (in memory, or the file `database`)."""
+    path = focus_csv(tmp_path / "table.csv", rows, columns=COLUMNS_12)
+    connection = duckdb.connect(database)
+    connection.execute("SET TimeZone = 'UTC'")
+    select = []
+    for column in COLUMNS_12:
+        quoted = f"NULLIF(\"{column}\", '')"
+        if column in TIMESTAMP_COLUMNS:
+            select.append(f'CAST({quoted} AS TIMESTAMPTZ) AS "{column}"')
+        elif column in AMOUNT_COLUMNS:
+            select.append(f'CAST({quoted} AS DECIMAL(38, 10)) AS "{column}"')
+        else:
+            select.append(f'"{column}"')
+    connection.execute("CREATE SCHEMA billing")
+    connection.execute(
+        f"CREATE TABLE {TABLE} AS SELECT {', '.join(select)} FROM read_csv('{path}', all_varchar = true)"
+    )
+    return connection
+
+
+SNOWFLAKE_ISO = re.compile(r"""TO_CHAR\(([^()]+), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'\)""")
+
+
+def run_received(connection: duckdb.DuckDBPyConnection, sql: str, dialect: str) -> tuple[list, list]:
+    """Run SQL received in `dialect` on the DuckDB table: (column names, rows)."""
+    if dialect == "snowflake":  # sqlglot cannot carry Snowflake's quoted format literals to DuckDB
+        sql = SNOWFLAKE_ISO.sub(r"STRFTIME(\1, '%Y-%m-%dT%H:%M:%SZ')", sql)
+    if dialect == "bigquery":  # BIGNUMERIC holds 38 fraction digits; sqlglot would give DuckDB 5
+        sql = sql.replace("AS BIGNUMERIC)", "AS BIGNUMERIC(38, 10))")
+    text = sqlglot.transpile(sql, read=dialect, write="duckdb")[0]
+    cursor = connection.execute(text)
+    names = [d[0] for d in cursor.description]
+    return names, cursor.fetchall()
+
+
+def source_on(engine: WarehouseEngine, attempts: int = 3, **dataset: object) -> WarehouseSource:
+    return WarehouseSource(
+        engine,
+        Dataset(TABLE, **dataset),  # type: ignore[arg-type]
+        name="billing",
+        provider="aws",
+        account=ACCOUNT,
+        entity="main",
+        timezone="UTC",
+        retry=RetryPolicy(attempts, sleep=no_sleep),
+        lag_days=2,
+    )
+
+
+def same_money(facts: list, reference: list) -> None:
+    """The same facts as the reference, amount for amount (to the last digit, whatever the exponent)."""
+
+    def key(fact) -> tuple:
+        return (fact.charge_date, fact.charge_category, fact.dimensions.items, fact.currency)
+
+    got = sorted((key(f), f.amount) for f in facts)
+    want = sorted((key(f), f.amount) for f in reference)
+    assert [k for k, _ in got] == [k for k, _ in want]
+    assert all(a == b for (_, a), (_, b) in zip(got, want, strict=True))
+    assert sum(f.amount for f in facts) == sum(f.amount for f in reference)
+    assert len(reference) > 3
+
+
+CUR_TABLE = "cur.cur2_daily"
+
+
+def cur_table(rows: list[dict], connection: duckdb.DuckDBPyConnection) -> None:
+    """The same rows as an AWS CUR 2.0 table (`cur.cur2_daily`, costs and amounts as DOUBLE, as AWS's
+    Parquet export and its Athena table type them), beside the FOCUS table."""
+    connection.execute(
+        """CREATE SCHEMA cur; CREATE TABLE cur.cur2_daily AS SELECT
+             CONCAT('li-', CAST(ROW_NUMBER() OVER () AS VARCHAR)) AS identity_line_item_id,
+             CONCAT(STRFTIME("ChargePeriodStart", '%Y-%m-%dT%H:%M:%SZ'), '/',
+                    STRFTIME("ChargePeriodEnd", '%Y-%m-%dT%H:%M:%SZ')) AS identity_time_interval,
+             "BillingAccountId" AS bill_payer_account_id,
+             "SubAccountId" AS line_item_usage_account_id,
+             "BillingPeriodStart" AS bill_billing_period_start_date,
+             "ChargePeriodStart" AS line_item_usage_start_date,
+             "ChargePeriodEnd" AS line_item_usage_end_date,
+             'Usage' AS line_item_line_item_type,
+             "ChargeDescription" AS line_item_line_item_description,
+             CAST("BilledCost" AS DOUBLE) AS line_item_unblended_cost,
+             "BillingCurrency" AS line_item_currency_code,
+             CAST("ConsumedQuantity" AS DOUBLE) AS line_item_usage_amount,
+             "ConsumedUnit" AS pricing_unit,
+             'AmazonBedrock' AS line_item_product_code,
+             "SkuId" AS product_sku,
+             "SkuMeter" AS line_item_usage_type,
+             "RegionId" AS product_region_code,
+             "InvoiceId" AS bill_invoice_id
+           FROM billing.focus_export"""
+    )
+
+
+def per_day_and_meter(facts: list) -> dict:
+    totals: dict = {}
+    for fact in facts:
+        key = (fact.charge_date, fact.dimensions.get("sku"), fact.dimensions.get("sub_account"))
+        totals[key] = totals.get(key, 0) + fact.amount
+    return totals
