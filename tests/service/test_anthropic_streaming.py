@@ -17,6 +17,7 @@ import responses
 from connector.domain.facts import CostBasis
 from connector.domain.usage import SPLIT_BASIS
 from connector.service.pull import pull_sources
+from connector.sources import anthropic as anthropic_module
 from connector.sources.anthropic import COST_PATH, USAGE_PATH, AnthropicSource
 from connector.sources.base import Window
 from connector.sources.prices import load_catalog
@@ -198,3 +199,24 @@ def test_a_bad_usage_page_mid_window_keeps_nothing(tmp_path: Path):
     assert max(r[1] for r in provider.requests if r[0] == "usage") == 3
     assert max(r[1] for r in provider.requests if r[0] == "cost") < PAGES
     nothing_kept(app)
+
+
+def test_the_usage_held_to_split_costs_is_a_few_days_never_the_window(monkeypatch):
+    """What the stream keeps of the usage report to split the cost pages still to come: the days from
+    the last split cost page on, a page or two of usage, whatever the window's length."""
+    held: list[set[date]] = []
+    forget = anthropic_module._UsageAhead.forget_before
+
+    def noting(self, day: date) -> None:
+        forget(self, day)
+        held.append({d for d, _ in self.by_day_and_workspace})
+
+    monkeypatch.setattr(anthropic_module._UsageAhead, "forget_before", noting)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        Provider(None, cost_pages(), usage_pages()).serve(mock)
+        pulled = anthropic().pull(Window(DAYS[0], DAYS[-1]))
+    assert pulled.errors == []
+    assert len(held) == PAGES  # once per cost page
+    assert max(len(days) for days in held) <= 3  # the split page's last day and the usage page read past it
+    assert held[-1] <= {DAYS[-1]}
+    assert all(min(days) >= DAYS[2 * n + 1] for n, days in enumerate(held) if days)
