@@ -545,14 +545,19 @@ def plot_growth(figures: dict, png: Path) -> None:
         ("quiet_seconds", "quiet night (lag window)"),
         ("floor_seconds", "storing floor"),
     ):
-        times.plot(millions, [p[key] for p in points], marker="o", label=label)
+        line = times.plot(millions, [p[key] for p in points], marker="o", label=label)[0]
+        cpu = key.replace("_seconds", "_cpu_seconds")
+        if all(cpu in p for p in points):  # this process's CPU beside the wall time: the load moves walls
+            times.plot(millions, [p[cpu] for p in points], linestyle=":", color=line.get_color())
     times.set(
-        xlabel="facts a month (millions)", ylabel="seconds", title=f"Time per night ({figures['database']})"
+        xlabel="facts a month (millions)",
+        ylabel="seconds (dotted: CPU seconds)",
+        title=f"Time per night ({figures['database']})",
     )
     times.legend()
     memory.plot(millions, [p["peak_memory_mb"] for p in points], marker="o", label="nightly process")
     memory.axhline(PEAK_MB, color="grey", linestyle="--", label=f"target {PEAK_MB} MB")
-    memory.set(xlabel="facts a month (millions)", ylabel="MB", title="Peak resident memory")
+    memory.set(xlabel="facts a month (millions)", ylabel="MB", title="Peak resident memory", ylim=(0, None))
     memory.legend()
     for axes in (times, memory):
         axes.set_xticks(millions)
