@@ -316,6 +316,7 @@ class App:
         return FocusReader(
             kind=engine or focus.engine,
             duckdb_above_bytes=focus.duckdb_above_mb * MIB,
+            duckdb_parquet_above_bytes=focus.duckdb_parquet_above_kb * 1024,
             limits=DuckDBLimits(focus.duckdb_memory_limit, focus.duckdb_threads, focus.duckdb_temp_directory),
         )
 

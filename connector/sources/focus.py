@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
+from typing import cast, final
 
 from connector.domain.credits import CreditLot
 from connector.domain.errors import Problem
@@ -438,7 +439,10 @@ class FileReader:
         varies per row. Returns how many rows it read."""
         c, width = self.col, self.col.width
         static, parts, spans, join = c.static, self.parts, self.spans, SEPARATOR.join
-        remember = {}.setdefault  # a row's identity (line id, else the whole row) → the first row it was on
+        seen: dict[
+            object, int
+        ] = {}  # a row's identity (line id, else the whole row) → the first row it was on
+        remember = seen.setdefault
         check_repeats = not self.options.accept_duplicates or c.row_id is not None
         i_start, i_end, i_cost, i_effective, i_quantity, i_row_id = (
             c.start,
@@ -448,12 +452,16 @@ class FileReader:
             c.quantity,
             c.row_id,
         )
+        # the columns every row needs: a file without them was refused before its rows are read
+        assert i_start is not None
+        assert i_cost is not None
         sums, progress, count, accepted = self.aggregate.sums, self.progress, 0, 0
         try:
             for row_no, row in numbered:
                 count += 1
                 if type(row) is not list:
-                    self._quarantine(row_no, "", f"the line cannot be read as CSV ({row.reason})", [])
+                    reason = cast(UnreadableRow, row).reason
+                    self._quarantine(row_no, "", f"the line cannot be read as CSV ({reason})", [])
                     continue
                 if len(row) != width:
                     self._quarantine(
@@ -504,10 +512,11 @@ class FileReader:
                 if i_effective is None or row[i_effective] == text:
                     pass  # no column, or the same text as BilledCost (most rows): nothing more to read
                 elif row[i_effective] not in NULLS:
-                    effective = _cost(row[i_effective])
-                    if type(effective) is str:
-                        self._quarantine(row_no, "EffectiveCost", effective, row)
+                    read = _cost(row[i_effective])
+                    if isinstance(read, str):
+                        self._quarantine(row_no, "EffectiveCost", read, row)
                         continue
+                    effective = read
                 elif part.commitment or part.virtual:
                     reason = "is empty, but the row names what paid for it: its cost cannot be known"
                     self._quarantine(row_no, "EffectiveCost", reason, row)
@@ -603,12 +612,12 @@ class FileReader:
             return Refusal(
                 "ChargeCategory", f"{raw['category']!r} is not Usage, Purchase, Credit, Tax or Adjustment"
             )
-        currency = self._given_or_column(raw, "currency", "BillingCurrency", o.currency, "--currency")
-        if type(currency) is Refusal:
-            return currency
-        if _currency(currency) is None:
-            return Refusal("BillingCurrency", f"{currency!r} is not an ISO 4217 currency code")
-        currency = _currency(currency)
+        given = self._given_or_column(raw, "currency", "BillingCurrency", o.currency, "--currency")
+        if type(given) is Refusal:
+            return given
+        currency = _currency(given)
+        if currency is None:
+            return Refusal("BillingCurrency", f"{given!r} is not an ISO 4217 currency code")
         account = self._given_or_column(raw, "account", "BillingAccountId", o.account, "--account")
         if type(account) is Refusal:
             return account
@@ -704,6 +713,7 @@ class FileReader:
     def _amount_of(self, row: list[str]) -> tuple[Decimal | None, str | None]:
         """A row's amount and currency when both can be read (for the tally), else (None, None)."""
         c = self.col
+        assert c.cost is not None  # a file without BilledCost was refused before its rows are read
         try:
             amount = parse_amount(row[c.cost])
         except MoneyError:
@@ -738,6 +748,7 @@ class FileReader:
         return PROVIDER_ALIASES.get(name, name.replace(" ", "-") or "focus")
 
 
+@final  # so that `type(x) is Refusal` (the hot loop's fast test) narrows for the type checker
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """Why a row is quarantined: the column at fault and the reason (cached for values that repeat)."""

@@ -1,4 +1,5 @@
-"""The conformance suite every source passes: OpenAI costs, OpenAI usage, Anthropic (cost + usage), FOCUS.
+"""The conformance suite every source passes: OpenAI costs, OpenAI usage, Anthropic (cost + usage), FOCUS,
+and a warehouse table pulled nightly (DuckDB as the engine).
 
 Each source is driven through the real storage path (the pull service for APIs, the import service for
 FOCUS files) with the same story: a first pull, the same pull again, a restated day, bad input. Whatever
@@ -37,6 +38,7 @@ from connector.store.unit_of_work import SqlStore
 from tests.contracts import openai_schema_errors
 from tests.sources.builders import (
     ANTHROPIC,
+    FOCUS_COLUMNS,
     OPENAI,
     anthropic_bucket,
     anthropic_cost,
@@ -72,6 +74,7 @@ class Scenario:
     name: str
     table: type  # where its buckets are stored: FactRow or UsageRow
     file_based: bool = False
+    warehouse: bool = False  # its problems name rows, its pages are queries (`engine:query`)
 
     def ingest(self, ctx: Ctx, variant: str, timezone: str = "America/New_York") -> None:
         raise NotImplementedError
@@ -172,12 +175,46 @@ class Focus(Scenario):
         import_focus(ctx, [path], FocusOptions(entity="acme-us", timezone=timezone))
 
 
+class Warehouse(ApiScenario):
+    """A table of text columns (a landing table, Athena over CSV): a bad amount is read by the importer's
+    row loop and refuses the window."""
+
+    def serve(self, mock, variant):
+        import duckdb
+
+        second = {"first": "2.50", "restated": "3.75", "bad": "$2.50"}[variant]
+        rows = [focus_row("1.25", hour=h) for h in range(2)] + [focus_row(second, day=D2)]
+        path = focus_csv(self.tmp_path / f"table-{variant}.csv", rows)
+        self.connection = duckdb.connect()
+        self.connection.execute("CREATE SCHEMA billing")
+        self.connection.execute(
+            f"CREATE TABLE billing.focus_export AS SELECT * FROM read_csv('{path}', all_varchar = true)"
+        )
+
+    def source(self, timezone):
+        from connector.retrying import RetryPolicy, no_sleep
+        from connector.sources.warehouse.engines import DuckDBWarehouse
+        from connector.sources.warehouse.nightly import Dataset, WarehouseSource
+
+        return WarehouseSource(
+            DuckDBWarehouse(connection=self.connection),
+            Dataset("billing.focus_export", columns=tuple(FOCUS_COLUMNS), timestamps_as_text=True),
+            name="billing",
+            provider="aws",
+            account="123456789012",
+            entity="acme-us",
+            timezone=timezone,
+            retry=RetryPolicy(1, sleep=no_sleep),
+        )
+
+
 SCENARIOS = [
     OpenAICosts("openai.costs", FactRow),
     OpenAIUsage("openai.usage", UsageRow),
     Anthropic("anthropic (cost)", FactRow),
     Anthropic("anthropic (usage)", UsageRow),
     Focus("focus", FactRow, file_based=True),
+    Warehouse("warehouse", FactRow, warehouse=True),
 ]
 
 
@@ -200,6 +237,7 @@ def measure(row) -> Decimal:
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Ctx:
+    Warehouse.tmp_path = tmp_path  # where the warehouse scenario writes its table's rows
     return Ctx(tmp_path)
 
 
@@ -272,7 +310,7 @@ def test_bad_input_is_refused_or_quarantined_with_a_clear_problem(scenario: Scen
     with pytest.raises(InputError) as caught:
         scenario.ingest(ctx, "bad")
     [problem] = caught.value.problems
-    assert problem.location.startswith("page ")
+    assert problem.location.startswith("row " if scenario.warehouse else "page ")
     assert problem.field
     assert problem.message
     assert current(ctx, FactRow) == []
@@ -298,4 +336,4 @@ def test_the_raw_payload_is_kept_for_every_bucket(scenario: Scenario, ctx: Ctx):
                 assert "export-first.csv" in payload.body
             else:
                 assert payload.body.startswith("{")
-                assert payload.endpoint.startswith("https://")
+                assert payload.endpoint.startswith("duckdb:" if scenario.warehouse else "https://")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import sqlglot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from connector.domain.errors import ConfigError, InputError
 from connector.sources.base import Window
@@ -154,3 +156,25 @@ def test_a_repeated_line_id_refuses_the_window_naming_both_rows(tmp_path: Path) 
     [problem] = pulled.errors
     assert problem.location == "row 2"  # numbered by line id: li-1, li-1, li-2
     assert "row 1" in problem.message
+
+
+amounts = st.decimals(min_value=Decimal("-1000"), max_value=Decimal("100000"), places=6).map(str)
+odd_amounts = st.sampled_from(["1.5E0", "0.0000000000001", "12.123456789012", "-0.5"])
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    costs=st.lists(st.one_of(amounts, odd_amounts), min_size=1, max_size=12),
+    days=st.lists(st.integers(0, 3), min_size=12, max_size=12),
+)
+def test_any_window_of_text_rows_conserves_the_importers_money(tmp_path_factory, costs, days) -> None:
+    """Whatever the amounts (plain, or only Python can read them), a window gives the importer's facts."""
+    tmp_path = tmp_path_factory.mktemp("rows")
+    rows = [focus_row(cost, day=date(2026, 11, 1 + days[n]), hour=n) for n, cost in enumerate(costs)]
+    engine = DuckDBWarehouse(connection=text_table(rows, tmp_path, COLUMNS_12))
+    pulled = source_on(engine, timestamps_as_text=True).pull(WINDOW)
+    assert pulled.errors == []
+    reference = reference_facts(rows, tmp_path)
+    assert sorted((f.charge_date, f.amount) for f in pulled.facts) == sorted(
+        (f.charge_date, f.amount) for f in reference
+    )

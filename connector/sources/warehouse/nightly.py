@@ -74,10 +74,11 @@ FOCUS_1_0 = (
     "SkuPriceId",
     "SubAccountId",
 )
+# what each version added (the "Introduced (version)" of each column in ../shared/specs/focus-1.2/columns)
 COLUMNS = {
     "focus-1.0": FOCUS_1_0,
-    "focus-1.1": (*FOCUS_1_0, "ServiceSubcategory"),
-    "focus-1.2": (*FOCUS_1_0, "ServiceSubcategory", "InvoiceId", "PricingCurrency", "SkuMeter"),
+    "focus-1.1": (*FOCUS_1_0, "ServiceSubcategory", "SkuMeter"),
+    "focus-1.2": (*FOCUS_1_0, "ServiceSubcategory", "SkuMeter", "InvoiceId", "PricingCurrency"),
 }
 TIMESTAMP_COLUMNS = ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart")
 AMOUNT_COLUMNS = ("BilledCost", "EffectiveCost", "ConsumedQuantity")
@@ -360,10 +361,10 @@ _FIX_ROWS = (
 )
 
 
-def render_for(query: exp.Expression, dialect: str) -> str:
+def render_for(query: exp.Expr, dialect: str) -> str:
     """The query in `dialect`, with the placeholders of `WarehouseSource.source_sql` written in it."""
 
-    def fill(node: exp.Expression) -> exp.Expression:
+    def fill(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Anonymous) and node.name.upper() == "TOKENBOOKS_ISO":
             return _iso_text(node.expressions[0], dialect)
         if isinstance(node, exp.Anonymous) and node.name.upper() == "TOKENBOOKS_MOMENT":
@@ -400,7 +401,7 @@ def _typed_group(row: tuple, width: int) -> tuple:
     """A group as the engine returned it (text, or typed values) with Python's types: the key columns as
     text, the flags as bool, the sums as Decimal (never float), the counts and scales as int."""
     keys = tuple(_text(value) for value in row[:width])
-    values = []
+    values: list[bool | Decimal | int | None] = []
     for name, value in zip(RESULT_COLUMNS, row[width:], strict=True):
         if name in ("effective_missing", "clean"):
             values.append(value if isinstance(value, bool) else str(value).lower() in ("true", "1"))

@@ -25,9 +25,9 @@ FROM (
     SkuPriceId AS "SkuPriceId",
     SubAccountId AS "SubAccountId",
     ServiceSubcategory AS "ServiceSubcategory",
+    SkuMeter AS "SkuMeter",
     InvoiceId AS "InvoiceId",
-    PricingCurrency AS "PricingCurrency",
-    SkuMeter AS "SkuMeter"
+    PricingCurrency AS "PricingCurrency"
   FROM billing.focus_export
   WHERE
     ChargePeriodStart >= CAST('2026-11-02 00:00:00' AS TIMESTAMP)
