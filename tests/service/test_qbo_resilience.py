@@ -205,7 +205,7 @@ def test_a_crash_right_after_a_refresh_token_rotated_loses_nothing(tmp_path):
             sync(crashing, entity=ENTITY, since=OCTOBER[0], until=OCTOBER[1])
         clock.advance(hours=25)  # the refresh token used before the crash is dead by now (24 h grace)
         with pytest.raises(ReconnectNeeded):
-            world.app().quickbooks_oauth().refresh(before)
+            world.app().oauth("quickbooks").refresh(before)
         result = world.run()  # the next process connects with the token saved just before the crash
         assert result.status == "succeeded", result.reason
         assert len(result.post.posted) >= 31
