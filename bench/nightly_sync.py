@@ -2,15 +2,19 @@
 
 A month of provider cost facts (1,000,000 by default: 31 days × projects × models × line items × API
 keys), classified by a 200-rule mapping, planned and posted to the QuickBooks sandbox through the real
-adapter (python-quickbooks over HTTP). Reported: wall time per run, peak memory (max RSS), facts,
-journals and the ledger API calls (`ledger.stats`). Then a second run with no new data, which must
-make no write call, and a third, an ordinary night of late data: the provider re-reports the trailing
-days it may still change (`lag_days`), a hundredth of their buckets restated and a few new, and only the
-journals of those days are corrected.
+adapter (python-quickbooks over HTTP). Reported per night: wall and CPU seconds, facts, journals and the
+ledger API calls (`ledger.stats`); per ledger, the peak memory of its process. Four nights: the month
+backfilled; a night with no new data asked for the whole month (every fact re-read and compared, which
+must make no write call); the same quiet night as the schedule asks it (from the bookmark, less the
+source's lag: its trailing days re-read); and an ordinary night of late data, asked the same way: the
+provider re-reports the trailing days it may still change (`lag_days`), a hundredth of their buckets
+restated and a few new, and only the journals of those days are corrected.
 
 The floor beside them is the least any store must do with the month: write its facts as plain tuples
-into an unindexed SQLite table (`sqlite3.executemany`, amounts and days as text), no classification,
-no journals, no ledger. The first run is reported as a multiple of it.
+into an unindexed table of the same backend — `sqlite3.executemany` into a SQLite file, or psycopg's
+`COPY … FROM STDIN` into PostgreSQL (amounts and days as text) — no versioning, no classification, no
+journals, no ledger. The first run is reported as a multiple of it. The machine's load average is
+reported beside the figures: wall times on a shared machine move with it, CPU seconds less.
 
     python -m bench.nightly_sync [--facts N] [--database-url URL] [--json]   (or all: python -m bench)
 
@@ -20,9 +24,9 @@ synthetic and streamed: each day's buckets are made when the pull asks for the d
 page (a million buckets over HTTP would measure the fake provider, not tokenbooks), so the measured
 process holds tokenbooks' memory and one page, never the provider's month. Each ledger's nights run in a
 process of their own and report its peak memory (`bench/memory.py`); the floor is measured in this one.
-Targets of issue 17 beside them: the late-data night ≤ 1.5× the quiet night, the first run ≤ 5× the
-floor, peak memory < 500 MB. `--growth 1000000,3000000,10000000 --png FILE` measures how a night's time
-and memory grow with the month and plots them (the `bench` extra: matplotlib).
+Targets of issue 17 beside them: the late-data night ≤ 1.5× the (scheduled) quiet night, the first run
+≤ 5× the floor, peak memory < 500 MB. `--growth 1000000,3000000,10000000 --png FILE` measures how a
+night's time and memory grow with the month and plots them (the `bench` extra: matplotlib).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -43,6 +49,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
 from bench.memory import peak_rss_mb
 from connector.bootstrap import build_app
@@ -61,6 +68,7 @@ from connector.settings import Settings
 from connector.sources.base import PullResult, RawPage, Window, gathered
 
 MONTH = Period(2026, 10)
+PAGE_BUCKETS = 10_000  # a page of the synthetic provider (OpenAI's costs pages are a few days' buckets)
 RULES = 200
 MODELS = ("gpt-4.1", "gpt-4.1-mini", "o4-mini", "text-embedding-3-large")
 LINE_ITEMS = ("input", "cached input", "output", "batch input", "batch output")
@@ -132,24 +140,37 @@ class SyntheticCosts:
 
     def day(self, day: date) -> list[Fact]:
         """The day's buckets as the provider reports them now."""
+        return self.buckets(day, 0, self.buckets_on(day))
+
+    def buckets_on(self, day: date) -> int:
+        """How many buckets the provider reports for the day now (a restated day has new ones too)."""
         every = self.late.get(day)
-        if every is None:
-            return [self._fact(day, i) for i in range(self.per_day)]
-        facts = [
-            self._fact(day, i, Decimal("0.0050") if i % every == 0 else Decimal(0))
-            for i in range(self.per_day)
+        return self.per_day if every is None else self.per_day + self.per_day // every
+
+    def buckets(self, day: date, start: int, stop: int) -> list[Fact]:
+        """The day's buckets `start` to `stop` (a page), made now."""
+        every = self.late.get(day)
+        restated = Decimal("0.0050")
+        return [
+            self._fact(day, i, restated if every and i < self.per_day and i % every == 0 else Decimal(0))
+            for i in range(start, stop)
         ]
-        return facts + [self._fact(day, self.per_day + n) for n in range(self.per_day // every)]
 
     def stream(self, window: Window, progress=None) -> Iterator[PullResult]:
-        """A page per day of the window, made as it is asked for."""
+        """The window's days in pages of at most `PAGE_BUCKETS` buckets, each made as it is asked for.
+        A provider's page is bounded whatever the month (a day of a 10M-fact month is 322,581 buckets:
+        one page a day made the benchmark's page, not tokenbooks, grow with the month)."""
         for day in MONTH.days():
             if window.first_day <= day <= window.last_day:
-                facts = self.day(day)
-                page = RawPage("synthetic://costs", {"day": day.isoformat()}, '{"object": "page"}')
-                chunk = PullResult(self.name, self.provider, self.provider_account, window)
-                chunk.facts, chunk.pages, chunk.received = facts, [page.producing(facts)], len(facts)
-                yield chunk
+                total = self.buckets_on(day)
+                for start in range(0, total, PAGE_BUCKETS):
+                    facts = self.buckets(day, start, min(start + PAGE_BUCKETS, total))
+                    request = {"day": day.isoformat(), "from": start}
+                    page = RawPage("synthetic://costs", request, '{"object": "page"}')
+                    chunk = PullResult(self.name, self.provider, self.provider_account, window)
+                    chunk.facts, chunk.pages, chunk.received = facts, [page.producing(facts)], len(facts)
+                    del facts  # the pull holds the page while it stages it, then lets it go
+                    yield chunk
 
     def pull(self, window: Window, progress=None) -> PullResult:
         return gathered(self, window, self.stream(window, progress))
@@ -177,6 +198,7 @@ class SyntheticCosts:
 class RunFigures:
     label: str
     seconds: float
+    cpu_seconds: float  # this process's (the sandbox's threads included; a PostgreSQL server's not)
     facts: int
     journals: int
     reads: int
@@ -191,13 +213,15 @@ PEAK_MB = 500  # the nightly process's peak resident memory
 
 def run(facts: int = 1_000_000, database_url: str | None = None) -> dict:
     """Both ledgers, each in a process (and a store) of its own — so each reports its own peak memory —
-    beside the storing floor measured in this process in the same run."""
-    floor = storing_floor(SyntheticCosts(facts))
+    beside the storing floor measured in this process in the same run (on the same database backend)."""
+    load_before = _load()
+    floor = storing_floor(SyntheticCosts(facts), database_url)
     results = {ledger: _in_child(ledger, facts, database_url) for ledger in LEDGERS}
     for result in results.values():
-        first, quiet, late = (r["seconds"] for r in result["runs"])
-        result["first_run_to_floor"] = round(first / floor, 1)
+        first, month_quiet, quiet, late = (r["seconds"] for r in result["runs"])
+        result["first_run_to_floor"] = round(first / floor["seconds"], 1)
         result["late_to_quiet"] = round(late / quiet, 2) if quiet else None
+        result["late_to_month_quiet"] = round(late / month_quiet, 2) if month_quiet else None
     peak = max(r["peak_memory_mb"] for r in results.values())
     speed = {
         "late_to_quiet": all((r["late_to_quiet"] or 0) <= LATE_TO_QUIET for r in results.values()),
@@ -208,7 +232,10 @@ def run(facts: int = 1_000_000, database_url: str | None = None) -> dict:
         "facts": facts,
         "rules": RULES,
         "database": "postgresql" if database_url else "sqlite",
-        "storing_floor_seconds": round(floor, 2),
+        "storing_floor_seconds": round(floor["seconds"], 2),
+        "storing_floor_cpu_seconds": round(floor["cpu_seconds"], 2),
+        "storing_floor": floor["how"],
+        "load_average": {"before": load_before, "after": _load()},
         "ledgers": results,
         "peak_memory_mb": peak,
         "speed_targets": speed,
@@ -237,31 +264,65 @@ def _in_child(ledger: str, facts: int, database_url: str | None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def storing_floor(source: SyntheticCosts) -> float:
-    """Seconds to write the month's facts as plain tuples into an unindexed SQLite table: the least any
-    store must do with them (the first run stores, classifies, plans and posts them)."""
+def storing_floor(source: SyntheticCosts, database_url: str | None = None) -> dict:
+    """Seconds (wall and this process's CPU) to write the month's facts as plain tuples into an unindexed
+    table of the backend the nights use: the least any store must do with them (the first run stores,
+    classifies, plans and posts them). SQLite: `executemany` into a table in a file; PostgreSQL: `COPY …
+    FROM STDIN` (psycopg, the driver tokenbooks uses, and its bulk path) into an ordinary (logged)
+    table, committed, then dropped. The facts are made as they are written, as the nights' source makes
+    them, so the floor includes making them too."""
+    rows = (
+        (f.natural_key, f.posting_date.isoformat(), str(f.amount), f.currency, repr(f.dimensions.items))
+        for day in MONTH.days()
+        for start in range(0, source.buckets_on(day), PAGE_BUCKETS)
+        for f in source.buckets(day, start, min(start + PAGE_BUCKETS, source.buckets_on(day)))
+    )
+    if database_url and make_url(database_url).get_backend_name() == "postgresql":
+        return _postgresql_floor(database_url, rows)
     with tempfile.TemporaryDirectory(prefix="tokenbooks-bench-floor-") as folder:
         connection = sqlite3.connect(Path(folder) / "floor.db")
         connection.execute("CREATE TABLE facts (key TEXT, day TEXT, amount TEXT, currency TEXT, dims TEXT)")
-        started = time.perf_counter()
-        connection.executemany(
-            "INSERT INTO facts VALUES (?, ?, ?, ?, ?)",
-            (
-                (
-                    f.natural_key,
-                    f.posting_date.isoformat(),
-                    str(f.amount),
-                    f.currency,
-                    repr(f.dimensions.items),
-                )
-                for day in MONTH.days()
-                for f in source.day(day)
-            ),
+        started, cpu = time.perf_counter(), _cpu()
+        connection.executemany("INSERT INTO facts VALUES (?, ?, ?, ?, ?)", rows)
+        connection.commit()
+        figures = {"seconds": time.perf_counter() - started, "cpu_seconds": _cpu() - cpu}
+        connection.close()
+    return {**figures, "how": "sqlite3 executemany into an unindexed table"}
+
+
+def _postgresql_floor(database_url: str, rows: Iterator[tuple]) -> dict:
+    import psycopg
+
+    url = make_url(database_url).set(drivername="postgresql")
+    table = f"bench_floor_{os.getpid()}"
+    with psycopg.connect(url.render_as_string(hide_password=False)) as connection:
+        connection.execute(
+            f"CREATE TABLE {table} (key TEXT, day TEXT, amount TEXT, currency TEXT, dims TEXT)"
         )
         connection.commit()
-        seconds = time.perf_counter() - started
-        connection.close()
-    return seconds
+        try:
+            started, cpu = time.perf_counter(), _cpu()
+            with connection.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            connection.commit()
+            figures = {"seconds": time.perf_counter() - started, "cpu_seconds": _cpu() - cpu}
+        finally:
+            connection.rollback()
+            connection.execute(f"DROP TABLE {table}")
+            connection.commit()
+    return {**figures, "how": "psycopg COPY FROM STDIN into an unindexed table (server CPU not counted)"}
+
+
+def _cpu() -> float:
+    """This process's CPU seconds (user and system, all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _load() -> list[float]:
+    """The machine's load average (1, 5, 15 minutes): the benchmark shares its cores."""
+    return [round(n, 2) for n in os.getloadavg()]
 
 
 NIGHT = datetime.combine(date(2026, 11, 1), clock_time(7, 30), tzinfo=UTC)
@@ -352,20 +413,20 @@ def _tokens(issued: dict, company_id: str, now: datetime) -> TokenSet:
 
 
 def _three_runs(app, entity: str, source: SyntheticCosts, *, batch: int) -> dict:
+    """The month backfilled; a night with no new data asked for the whole month (every fact re-read and
+    compared); the same night as the nightly schedule asks it (no start day: the bookmark's next day,
+    less the source's lag — its trailing days re-read); then late data, asked the same way."""
     first = _timed("first run", app, entity, MONTH.first_day)
-    second = _timed("second run (no new data)", app, entity, MONTH.first_day)
+    second = _timed("quiet, the month re-read", app, entity, MONTH.first_day)
+    quiet = _timed("quiet, as scheduled (lag window)", app, entity, None)
     source.restate_trailing_days()
-    late = _timed(
-        f"late data (last {source.lag_days} days)",
-        app,
-        entity,
-        MONTH.last_day - timedelta(source.lag_days - 1),
-    )
-    runs = [first, second, late]
+    late = _timed(f"late data (last {source.lag_days} days)", app, entity, None)
+    runs = [first, second, quiet, late]
     most = math.ceil(first.journals / batch)
     return {
         "meets_targets": (
             second.writes == 0
+            and quiet.writes == 0
             and first.writes <= most
             and late.writes <= math.ceil(late.journals / batch)
             and late.journals <= 2 * source.lag_days  # only the late days' journals are corrected
@@ -382,15 +443,17 @@ XERO_BATCH = 50  # the service hands a ledger as many journals as one write carr
 PASSES = {"quickbooks": _quickbooks, "xero": _xero}
 
 
-def _timed(label: str, app, entity: str, since: date) -> RunFigures:
+def _timed(label: str, app, entity: str, since: date | None) -> RunFigures:
+    """One night; `since` None asks as the schedule does (from the bookmark, less the lag)."""
     ledger = app.ledger(entity)
     reads, writes = ledger.stats.read_calls, ledger.stats.write_calls
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     result: SyncResult = sync(app, entity=entity, since=since, until=MONTH.last_day)
     seconds = time.perf_counter() - started
     return RunFigures(
         label,
         round(seconds, 1),
+        round(_cpu() - cpu, 1),
         sum(p.facts for p in result.pulls),
         len(result.post.posted) if result.post else 0,
         ledger.stats.read_calls - reads,
@@ -401,27 +464,31 @@ def _timed(label: str, app, entity: str, since: date) -> RunFigures:
 
 def report(figures: dict) -> str:
     floor = figures["storing_floor_seconds"]
+    load = figures["load_average"]
     lines = [
         f"Nightly sync: {figures['facts']:,} cost facts, {figures['rules']} rules, {figures['database']}; "
-        f"storing floor {floor} s"
+        f"storing floor {floor} s ({figures['storing_floor_cpu_seconds']} s CPU: {figures['storing_floor']}); "
+        f"load average {load['before'][0]} before, {load['after'][0]} after"
     ]
     for ledger, result in figures["ledgers"].items():
         targets = result["targets"]
         lines.append(
             f"  {ledger}: {result['journals']} journals; first run {result['first_run_to_floor']}× the floor "
-            f"(target ≤ {FIRST_TO_FLOOR}×); late night {result['late_to_quiet']}× the quiet one "
-            f"(target ≤ {LATE_TO_QUIET}×); peak memory of its process {result['peak_memory_mb']:,} MB "
+            f"(target ≤ {FIRST_TO_FLOOR}×); late night {result['late_to_quiet']}× the scheduled quiet one "
+            f"(target ≤ {LATE_TO_QUIET}×; {result['late_to_month_quiet']}× the month re-read); "
+            f"peak memory of its process {result['peak_memory_mb']:,} MB "
             f"(target < {PEAK_MB} MB)"
         )
         lines += [
-            f"    {r['label']:<28} {r['seconds']:>7.1f} s  status {r['status']:<9} facts {r['facts']:>9,}  "
+            f"    {r['label']:<34} {r['seconds']:>7.1f} s ({r['cpu_seconds']:>6.1f} s CPU)  status {r['status']:<9} "
+            f"facts {r['facts']:>9,}  "
             f"journals {r['journals']:>3}  ledger calls: {r['reads']} read, {r['writes']} write"
             for r in result["runs"]
         ]
         verdict = "met" if result["meets_targets"] else "NOT met"
         lines.append(
             f"    targets: ≤ {targets['write_calls_at_most']} write calls (ceil(journals / {targets['per_call']})), "
-            f"0 writes on the second run, late data corrects only its days, < {targets['seconds']} s per run: "
+            f"0 writes on the quiet nights, late data corrects only its days, < {targets['seconds']} s per run: "
             f"{verdict}"
         )
     missed = [name for name, met in figures["speed_targets"].items() if not met]
@@ -434,16 +501,23 @@ def growth(sizes: list[int], database_url: str | None, png: Path | None) -> dict
     its own) beside that size's storing floor, plotted to `png` if given."""
     points = []
     for facts in sizes:
-        floor = storing_floor(SyntheticCosts(facts))
+        load = _load()
+        floor = storing_floor(SyntheticCosts(facts), database_url)
         nights = _in_child("quickbooks", facts, database_url)
-        first, quiet, late = (r["seconds"] for r in nights["runs"])
+        first, month_quiet, quiet, late = nights["runs"]
         points.append(
             {
                 "facts": facts,
-                "floor_seconds": round(floor, 2),
-                "first_seconds": first,
-                "quiet_seconds": quiet,
-                "late_seconds": late,
+                "load_average": load,
+                "floor_seconds": round(floor["seconds"], 2),
+                "floor_cpu_seconds": round(floor["cpu_seconds"], 2),
+                "first_seconds": first["seconds"],
+                "first_cpu_seconds": first["cpu_seconds"],
+                "month_quiet_seconds": month_quiet["seconds"],
+                "quiet_seconds": quiet["seconds"],
+                "quiet_cpu_seconds": quiet["cpu_seconds"],
+                "late_seconds": late["seconds"],
+                "late_cpu_seconds": late["cpu_seconds"],
                 "peak_memory_mb": nights["peak_memory_mb"],
             }
         )
@@ -466,18 +540,24 @@ def plot_growth(figures: dict, png: Path) -> None:
     figure, (times, memory) = pyplot.subplots(1, 2, figsize=(11, 4.2))
     for key, label in (
         ("first_seconds", "first run (month backfilled)"),
-        ("late_seconds", "late-data night"),
-        ("quiet_seconds", "quiet night"),
+        ("month_quiet_seconds", "quiet night, the month re-read"),
+        ("late_seconds", "late-data night (lag window)"),
+        ("quiet_seconds", "quiet night (lag window)"),
         ("floor_seconds", "storing floor"),
     ):
-        times.plot(millions, [p[key] for p in points], marker="o", label=label)
+        line = times.plot(millions, [p[key] for p in points], marker="o", label=label)[0]
+        cpu = key.replace("_seconds", "_cpu_seconds")
+        if all(cpu in p for p in points):  # this process's CPU beside the wall time: the load moves walls
+            times.plot(millions, [p[cpu] for p in points], linestyle=":", color=line.get_color())
     times.set(
-        xlabel="facts a month (millions)", ylabel="seconds", title=f"Time per night ({figures['database']})"
+        xlabel="facts a month (millions)",
+        ylabel="seconds (dotted: CPU seconds)",
+        title=f"Time per night ({figures['database']})",
     )
     times.legend()
     memory.plot(millions, [p["peak_memory_mb"] for p in points], marker="o", label="nightly process")
     memory.axhline(PEAK_MB, color="grey", linestyle="--", label=f"target {PEAK_MB} MB")
-    memory.set(xlabel="facts a month (millions)", ylabel="MB", title="Peak resident memory")
+    memory.set(xlabel="facts a month (millions)", ylabel="MB", title="Peak resident memory", ylim=(0, None))
     memory.legend()
     for axes in (times, memory):
         axes.set_xticks(millions)

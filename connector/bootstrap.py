@@ -23,14 +23,9 @@ from connector.domain.planner import LockedBehaviour
 from connector.domain.pricing import PriceCatalog
 from connector.domain.reconcile import Tolerance
 from connector.ledgers.port import Ledger
-from connector.ledgers.quickbooks.adapter import QuickBooksOAuth
-from connector.ledgers.quickbooks.settings import QuickBooksSettings
 from connector.ledgers.rate_limits import RateLimiter
 from connector.ledgers.registry import LEDGERS
 from connector.ledgers.tokens import TokenCipher, TokenManager, TokenVault
-from connector.ledgers.xero.adapter import xero_limiter
-from connector.ledgers.xero.oauth import SCOPE_SETS, XeroOAuth
-from connector.ledgers.xero.settings import XeroSettings
 from connector.redaction import remember
 from connector.retrying import RetryPolicy
 from connector.service.mappings import load_mapping
@@ -94,7 +89,7 @@ class App:
     _catalog: PriceCatalog | None = None
     _ledgers: dict[str, Ledger] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)  # set by `serve` on SIGTERM/SIGINT
-    _xero_limiters: dict[str, RateLimiter] = field(default_factory=dict)
+    _limiters: dict[tuple[str, str], RateLimiter | None] = field(default_factory=dict)
 
     @property
     def actor(self) -> str:
@@ -318,6 +313,7 @@ class App:
         return FocusReader(
             kind=engine or focus.engine,
             duckdb_above_bytes=focus.duckdb_above_mb * MIB,
+            duckdb_parquet_above_bytes=focus.duckdb_parquet_above_kb * 1024,
             limits=DuckDBLimits(focus.duckdb_memory_limit, focus.duckdb_threads, focus.duckdb_temp_directory),
         )
 
@@ -329,19 +325,9 @@ class App:
             self.vault = DatabaseVault(self.engine, TokenCipher(key), self.clock)
         return self.vault
 
-    def quickbooks_oauth(self) -> QuickBooksOAuth:
-        qbo = self.settings.ledger("quickbooks", QuickBooksSettings)
-        client_id, client_secret = _app_credentials(
-            "QuickBooks", "QUICKBOOKS", qbo, "developer.intuit.com → your app → Keys"
-        )
-        return QuickBooksOAuth(
-            client_id=client_id,
-            client_secret=client_secret,
-            redirect_uri=qbo.redirect_uri,
-            discovery_url=qbo.discovery_url,
-            timeout=qbo.timeout_seconds,
-            clock=self.clock,
-        )
+    def oauth(self, ledger: str) -> Any:
+        """The OAuth client of a connectable ledger (its registry entry's `connection`, from its settings)."""
+        return LEDGERS.connection(ledger).oauth(self)
 
     def ledger(self, entity: str) -> Ledger:
         if entity in self.ledger_overrides:
@@ -367,34 +353,13 @@ class App:
     def data_path(self, *parts: str) -> Path:
         return data_path(self.settings, *parts)
 
-    def xero_oauth(self) -> XeroOAuth:
-        xero = self.settings.ledger("xero", XeroSettings)
-        client_id, client_secret = _app_credentials(
-            "Xero", "XERO", xero, "developer.xero.com → My Apps → your app → Configuration"
-        )
-        return XeroOAuth(
-            client_id=client_id,
-            client_secret=client_secret,
-            redirect_uri=xero.redirect_uri,
-            identity_url=xero.identity_url,
-            login_url=xero.login_url,
-            connections_url=xero.connections_url,
-            scopes=xero.scopes or SCOPE_SETS[xero.scope_set],
-            timeout=xero.timeout_seconds,
-            clock=self.clock,
-        )
-
-    def xero_limiter(self, tenant_id: str) -> RateLimiter:
-        """One limiter per organisation in this process, shared by every ledger that posts to it."""
-        if tenant_id not in self._xero_limiters:
-            xero = self.settings.ledger("xero", XeroSettings)
-            self._xero_limiters[tenant_id] = xero_limiter(
-                per_minute=xero.calls_per_minute,
-                per_day=xero.calls_per_day,
-                clock=self.clock,
-                sleep=self.sleep,
-            )
-        return self._xero_limiters[tenant_id]
+    def rate_limiter(self, ledger: str, company_id: str) -> RateLimiter | None:
+        """One limiter per ledger company in this process, shared by every adapter that posts to it (None
+        when the ledger's adapter paces itself)."""
+        key = (ledger, company_id)
+        if key not in self._limiters:
+            self._limiters[key] = LEDGERS.connection(ledger).rate_limiter(self)
+        return self._limiters[key]
 
 
 WAREHOUSE_PROVIDERS = {"bigquery": "gcp", "athena": "aws"}  # whose bills each engine usually holds
@@ -402,16 +367,6 @@ WAREHOUSE_PROVIDERS = {"bigquery": "gcp", "athena": "aws"}  # whose bills each e
 
 def _default_services(section: Any) -> tuple[str, ...]:
     return CUR_SERVICES if section.flavour == "cur-2.0" else FOCUS_AI_SERVICES
-
-
-def _app_credentials(label: str, section: str, settings: Any, where: str) -> tuple[str, str]:
-    """A ledger app's OAuth client id and secret, or a ConfigError naming the variables to set."""
-    if not settings.client_id or not settings.client_secret:
-        raise ConfigError(
-            f"{label} app credentials are not set",
-            fix=f"set TOKENBOOKS_{section}__CLIENT_ID and TOKENBOOKS_{section}__CLIENT_SECRET (from {where})",
-        )
-    return settings.client_id, settings.client_secret.get_secret_value()
 
 
 def upgrade_store(settings: Settings) -> tuple[str, str | None, str]:

@@ -246,7 +246,14 @@ class FocusSettings(BaseModel):
     engine: Literal["auto", "python", "duckdb"] = Field(
         "python", description="what reads the rows: auto gives DuckDB imports larger than duckdb_above_mb"
     )
-    duckdb_above_mb: int = Field(64, ge=0, description="auto: files together larger than this go to DuckDB")
+    duckdb_above_mb: int = Field(
+        64, ge=0, description="auto: CSV files together larger than this go to DuckDB"
+    )
+    duckdb_parquet_above_kb: int = Field(
+        512,
+        ge=0,
+        description="auto: Parquet files together larger than this go to DuckDB (measured: docs/performance.md)",
+    )
     duckdb_memory_limit: str = Field(
         "1GB", description="DuckDB's memory_limit (beyond it, it spills to disk)"
     )

@@ -59,6 +59,52 @@ LAZY_IMPORTS = {
     ("connector/tracing.py", "opentelemetry"): "optional extra `tokenbooks[otel]`; traces are off without it",
 }
 
+# A ledger is one package, `connector/ledgers/<name>/`, reached through the registry (docs/architecture.md,
+# "Adding a ledger"): outside its package only the registry imports it, and these, each with its reason.
+LEDGER_REGISTRY = "connector/ledgers/registry.py"
+LEDGER_IMPORTS = {
+    (
+        "connector/service/beancount_export.py",
+        "beancount",
+    ): "`tokenbooks export beancount` writes beancount's format whatever the ledger, with its writer",
+    (
+        "connector/cli/export.py",
+        "beancount",
+    ): "writes the exported file as the beancount ledger does (atomically)",
+    (
+        "connector/sandbox/demo.py",
+        "quickbooks",
+    ): "`tokenbooks demo` is a QuickBooks walk-through: it points the QuickBooks settings at its sandbox",
+    (
+        "bench/nightly_sync.py",
+        "quickbooks",
+    ): "the benchmark builds each ledger's adapter itself, on a manual clock",
+    ("bench/nightly_sync.py", "xero"): "the benchmark builds each ledger's adapter itself, on a manual clock",
+}
+
+
+def ledger_packages() -> list[str]:
+    """The registered ledgers' packages: each folder of `connector/ledgers/` with an `entry.py`."""
+    return sorted(p.parent.name for p in (PACKAGE / "ledgers").glob("*/entry.py"))
+
+
+def ledger_imports(tree: ast.AST, path: str, ledgers: list[str]) -> list[tuple[int, str]]:
+    """(line, ledger) of each import, in the module at `path`, of a ledger package it is not part of."""
+    found = []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        for ledger in ledgers:
+            package = f"connector.ledgers.{ledger}"
+            inside = path.startswith(f"connector/ledgers/{ledger}/")
+            if not inside and any(n == package or n.startswith(f"{package}.") for n in names):
+                found.append((node.lineno, ledger))
+                break
+    return found
+
 
 def _modules() -> dict[str, Path]:
     """Every module of the package by dotted name (the Alembic migrations are scripts, not modules)."""
@@ -219,6 +265,30 @@ def test_no_private_name_is_imported_from_another_module(folder):
     )
 
 
+def test_a_ledger_package_is_imported_only_by_the_registry_and_the_listed_exceptions():
+    ledgers = ledger_packages()
+    assert {"quickbooks", "xero", "beancount"} <= set(ledgers)
+    found = [
+        f"{_relative(path)}:{line}: imports connector.ledgers.{ledger}"
+        for folder in ("connector", "bench")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if _relative(path) != LEDGER_REGISTRY
+        for line, ledger in ledger_imports(
+            ast.parse(path.read_text(encoding="utf-8")), _relative(path), ledgers
+        )
+        if (_relative(path), ledger) not in LEDGER_IMPORTS
+    ]
+    assert found == [], "reach the ledger through connector.ledgers.registry.LEDGERS:\n" + "\n".join(found)
+
+
+def test_every_listed_ledger_import_is_still_there():
+    for (module, ledger), why in LEDGER_IMPORTS.items():
+        tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+        assert ledger_imports(tree, module, [ledger]), (
+            f"{module} no longer imports {ledger} ({why}): unlist it"
+        )
+
+
 # ------------------------------------------------------------------------------ the checks can fail
 
 
@@ -240,3 +310,8 @@ def test_the_checks_find_what_they_look_for():
         "connector.store.db": {"connector.domain.money"},
     }
     assert layer_violations(graph) == ["connector.domain.money imports connector.store.db"]
+    reaching = ast.parse(
+        "import os\nfrom connector.ledgers.xero.oauth import XeroOAuth\nimport connector.ledgers.sage\n"
+    )
+    assert ledger_imports(reaching, "connector/service/x.py", ["sage", "xero"]) == [(2, "xero"), (3, "sage")]
+    assert ledger_imports(reaching, "connector/ledgers/xero/entry.py", ["xero"]) == []

@@ -23,6 +23,7 @@ from connector.cli.base import (
     print_json,
 )
 from connector.domain.errors import ConfigError, InputError
+from connector.ledgers.registry import LEDGERS
 from connector.ledgers.tokens import TokenCipher
 from connector.service.connections import connect_ledger, connection_health, import_connection
 
@@ -31,7 +32,7 @@ from connector.service.connections import connect_ledger, connection_health, imp
 
 @app.command("connect")
 def connect_command(
-    ledger: Annotated[str, typer.Argument(help="quickbooks or xero")],
+    ledger: Annotated[str, typer.Argument(help=" or ".join(LEDGERS.connectable()))],
     entity: EntityOption = None,
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="Print the consent URL instead of opening a browser.")
@@ -149,7 +150,9 @@ def connections_command(as_json: JsonFlag = False) -> None:
         print_json([h.as_dict() for h in health])
         return
     if not health:
-        console.print("No ledger is connected yet: run `tokenbooks connect quickbooks` (or xero).")
+        first, *others = LEDGERS.connectable() or ("<ledger>",)
+        also = f" (or {', '.join(others)})" if others else ""
+        console.print(f"No ledger is connected yet: run `tokenbooks connect {first}`{also}.")
         return
     # One column per connection, one row per fact: fits a terminal whatever the number of fields.
     table = Table(title="Ledger connections")

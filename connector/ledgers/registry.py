@@ -5,7 +5,9 @@ it (its `TargetShape`, with the JSON Schema fragment and chart rule), the settin
 how the composition root builds its adapter for an entity. Registering an entry hands its target shape to
 the domain (`domain.ledger_targets.TARGETS`), so the mapping parser, schema and chart checks know it, and
 its settings model to `connector.settings` (read from `TOKENBOOKS_<LEDGER>__…` into `Settings.ledgers`);
-the composition root (`bootstrap.App.ledger`) builds adapters through `LEDGERS`. See docs/architecture.md,
+the composition root (`bootstrap.App.ledger`) builds adapters through `LEDGERS`, and an OAuth ledger's
+`connection` (`ledgers/connection.py`) is how `tokenbooks connect`, `App.oauth` and `App.rate_limiter`
+reach it. See docs/architecture.md,
 "Adding a ledger".
 """
 
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 from connector.domain.errors import ConfigError
 from connector.domain.ledger_targets import TARGETS
 from connector.ledgers.beancount import entry as beancount
+from connector.ledgers.connection import LedgerConnection
 from connector.ledgers.quickbooks import entry as quickbooks
 from connector.ledgers.registry_types import LedgerEntry
 from connector.ledgers.xero import entry as xero
@@ -48,6 +51,13 @@ class LedgerRegistry:
 
     def connectable(self) -> tuple[str, ...]:
         return tuple(name for name, e in self._entries.items() if e.connectable)
+
+    def connection(self, name: str) -> LedgerConnection:
+        """How `tokenbooks connect <name>` reaches the ledger (its entry's `connection`)."""
+        entry = self._entries.get(name)
+        if entry is None or entry.connection is None:
+            raise ConfigError(f"cannot connect {name!r}", fix=f"use one of: {', '.join(self.connectable())}")
+        return entry.connection
 
     def __iter__(self) -> Iterator[LedgerEntry]:
         return iter(list(self._entries.values()))

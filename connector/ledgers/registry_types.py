@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from connector.domain.ledger_targets import TargetShape
+from connector.ledgers.connection import LedgerConnection
 from connector.ledgers.port import Ledger
 
 
@@ -21,8 +22,13 @@ class LedgerEntry:
     build: Callable[[Any, str], Ledger]  # (the composition root, entity) → the adapter
     # its settings section, read from TOKENBOOKS_<NAME>__… into `Settings.ledgers[name]`, if it has one
     settings: type[BaseModel] | None = None
-    connectable: bool = False  # `tokenbooks connect <name>` runs an OAuth consent for it
+    # how `tokenbooks connect <name>` reaches it through OAuth (`ledgers/connection.py`), if it does
+    connection: LedgerConnection | None = None
 
     @property
     def name(self) -> str:
         return self.target.ledger
+
+    @property
+    def connectable(self) -> bool:
+        return self.connection is not None

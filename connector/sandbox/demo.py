@@ -184,7 +184,7 @@ def _with_endpoints(
 
 def _connect(app: App, sandbox: QuickBooksSandbox) -> None:
     """The OAuth authorization-code flow, which the sandbox approves by itself."""
-    oauth: QuickBooksOAuth = app.quickbooks_oauth()
+    oauth: QuickBooksOAuth = app.oauth("quickbooks")
     state = secrets.token_urlsafe(16)
     answer = requests.get(oauth.authorization_url(state), allow_redirects=False, timeout=10)
     query = parse_qs(urlparse(answer.headers["Location"]).query)

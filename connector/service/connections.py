@@ -2,10 +2,10 @@
 
 `connect_ledger` runs the authorization-code flow (`ledgers/oauth_flow.authorize`: a local callback for a
 loopback redirect URI, the redirected address pasted back for any other, such as the https URI a
-production QuickBooks app must use), exchanges the code, settles which company the grant books into —
-QuickBooks names it in the redirect (`realmId`); Xero's grant may reach several organisations, listed by
-`GET /connections`, so the person picks one (or passes `--tenant`) — and stores the connection (tokens
-encrypted by the vault). `import_connection` takes over tokens another tool obtained (a refresh token and the
+production QuickBooks app must use); the ledger's registered connection (`ledgers/<name>/connection.py`)
+exchanges the code and settles which company the grant books into — QuickBooks names it in the redirect
+(`realmId`); Xero's grant may reach several organisations, so the person picks one (or passes `--tenant`)
+— and this module stores the connection (tokens encrypted by the vault). `import_connection` takes over tokens another tool obtained (a refresh token and the
 company), proving them with a refresh whose rotated token is stored at once. A new connection clears a
 "reconnect needed" alert.
 
@@ -15,25 +15,19 @@ expiries and age, the last error and the last successful call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
-from urllib.parse import urlparse
 
-from connector.domain.errors import ConfigError, InputError, ReconnectNeeded
-from connector.ledgers.oauth_flow import Ask, authorize, is_ip_address
-from connector.ledgers.quickbooks.client import company_name
-from connector.ledgers.quickbooks.settings import QuickBooksSettings
+from connector.domain.errors import ConfigError, InputError
+from connector.ledgers.connection import Choose, LedgerConnection, text_field
+from connector.ledgers.oauth_flow import Ask, authorize
 from connector.ledgers.registry import LEDGERS
-from connector.ledgers.tokens import UNREADABLE, UNREADABLE_FIX, TokenSet
-from connector.ledgers.xero.oauth import XeroConnection, choose_tenant
-from connector.ledgers.xero.settings import XeroSettings
+from connector.ledgers.tokens import UNREADABLE, UNREADABLE_FIX
 from connector.store.port import Store
 from connector.store.records import ConnectionRecord
 
-# Xero does not say when a refresh token dies: 60 days after its last use (erps.md §6.2).
-REFRESH_LIFETIME = {"xero": timedelta(days=60)}
 EXPIRING_WITHIN = timedelta(days=14)
 
 
@@ -45,9 +39,7 @@ class ConnectApp(Protocol):
 
     def mapping(self) -> tuple[Any, str]: ...
 
-    def quickbooks_oauth(self) -> Any: ...
-
-    def xero_oauth(self) -> Any: ...
+    def oauth(self, ledger: str) -> Any: ...
 
     def token_vault(self) -> Any: ...
 
@@ -60,7 +52,7 @@ class Connected:
     company_name: str | None
 
 
-Chooser = Callable[[Sequence[XeroConnection]], XeroConnection]
+Chooser = Choose  # a person's pick among the companies a grant reaches (Xero's organisations)
 
 
 def connect_ledger(
@@ -78,12 +70,9 @@ def connect_ledger(
 ) -> Connected:
     """Send a person through consent for `ledger`, and store the connection for `entity`. `ask` prompts
     for the redirected address when it must be pasted back (`paste`, or a redirect URI that is not local)."""
-    _check_entity(app, ledger, entity)
+    connection = _check_entity(app, ledger, entity)
     consent = _Consent(open_browser, say, ask, paste, timeout_seconds)
-    if ledger == "quickbooks":
-        tokens, name = _connect_quickbooks(app, consent)
-    else:
-        tokens, name = _connect_xero(app, consent, tenant, choose)
+    tokens, name = connection.connect(app, consent.grant, company=tenant, choose=choose)
     app.token_vault().connected(ledger, entity, tokens, name)
     return Connected(ledger, entity, tokens.company_id, name)
 
@@ -123,64 +112,23 @@ def import_connection(
     the company (`realm_id`). The refresh token is spent at once on a refresh (proving it, and rotating it),
     and the new pair is stored encrypted before anything else; the old token is then dead for the other tool.
     The app credentials (client id and secret) must be those the tokens were issued to."""
-    _check_entity(app, ledger, entity)
-    refresh_token = _text_field(document, "refresh_token")
+    connection = _check_entity(app, ledger, entity)
+    refresh_token = text_field(document, "refresh_token")
     if not refresh_token:
         raise InputError(
             "the tokens to import have no refresh_token",
             fix='give a JSON object such as {"refresh_token": "…", "realm_id": "…"}',
         )
-    now = app.clock()
-    if ledger == "quickbooks":
-        realm = _text_field(document, "realm_id", "realmId", "company_id")
-        if not realm:
-            raise InputError(
-                "the QuickBooks tokens to import name no company",
-                fix='add "realm_id" (the company id, shown in QuickBooks under Settings → Account and settings '
-                "→ Billing & subscription, or in the OAuth playground)",
-            )
-        settings = app.settings.ledger("quickbooks", QuickBooksSettings)
-        _check_pinned_realm(settings, realm)
-        tokens = app.quickbooks_oauth().refresh(_imported(refresh_token, realm, now))
-        name = company_name(
-            settings.base_url, tokens, minorversion=settings.minorversion, timeout=settings.timeout_seconds
-        )
-    else:
-        oauth = app.xero_oauth()
-        fresh = oauth.refresh(_imported(refresh_token, "", now, scope=oauth.scopes))
-        wanted = (
-            tenant
-            or _text_field(document, "tenant_id")
-            or app.settings.ledger("xero", XeroSettings).tenant_id
-        )
-        chosen = choose_tenant(oauth.connections(fresh), wanted, choose)
-        tokens, name = replace(fresh, company_id=chosen.tenant_id), chosen.tenant_name
+    tokens, name = connection.import_tokens(
+        app, document, refresh_token, app.clock(), company=tenant, choose=choose
+    )
     app.token_vault().connected(ledger, entity, tokens, name)
     return Connected(ledger, entity, tokens.company_id, name)
 
 
-def _imported(refresh_token: str, company_id: str, now: datetime, scope: str = "") -> TokenSet:
-    """An imported refresh token, as a connection whose access token is already due."""
-    return TokenSet(
-        access_token="",
-        refresh_token=refresh_token,
-        access_expires_at=now,
-        company_id=company_id,
-        scope=scope,
-    )
-
-
-def _text_field(document: Mapping[str, Any], *names: str) -> str:
-    for name in names:
-        value = document.get(name)
-        if isinstance(value, str | int) and str(value).strip():
-            return str(value).strip()
-    return ""
-
-
-def _check_entity(app: ConnectApp, ledger: str, entity: str) -> None:
-    if ledger not in LEDGERS.connectable():
-        raise ConfigError(f"cannot connect {ledger!r}", fix=f"use one of: {', '.join(LEDGERS.connectable())}")
+def _check_entity(app: ConnectApp, ledger: str, entity: str) -> LedgerConnection:
+    """The connection of `ledger`, once `entity` is known to book into it."""
+    connection = LEDGERS.connection(ledger)
     mapping, _ = app.mapping()
     try:
         books_into = mapping.entity(entity).ledger
@@ -192,65 +140,7 @@ def _check_entity(app: ConnectApp, ledger: str, entity: str) -> None:
             f"entity {entity!r} books into {books_into} (mapping {mapping.source}), not {ledger}",
             fix=f"run `tokenbooks connect {books_into} --entity {entity}`, or change the entity's ledger",
         )
-
-
-def _connect_quickbooks(app: ConnectApp, consent: _Consent) -> tuple[TokenSet, str | None]:
-    settings = app.settings.ledger("quickbooks", QuickBooksSettings)
-    _check_production_redirect(settings)
-    oauth = app.quickbooks_oauth()
-    grant = consent.grant(oauth, settings.redirect_uri)
-    if not grant.company_id:
-        raise ReconnectNeeded(
-            "QuickBooks did not say which company was approved (no realmId in the redirect)",
-            fix="run `tokenbooks connect quickbooks` again and pick a company on the consent page",
-        )
-    _check_pinned_realm(settings, grant.company_id)
-    tokens = oauth.exchange_code(grant.code, grant.company_id)
-    name = company_name(
-        settings.base_url, tokens, minorversion=settings.minorversion, timeout=settings.timeout_seconds
-    )
-    return tokens, name
-
-
-PRODUCTION_QUICKBOOKS = "quickbooks.api.intuit.com"
-
-
-def _check_production_redirect(settings: Any) -> None:
-    """Intuit refuses, for production keys, a redirect URI that is not https or is an IP address (or
-    localhost): say so before the person meets Intuit's own error page."""
-    if urlparse(settings.base_url).hostname != PRODUCTION_QUICKBOOKS:
-        return  # an Intuit sandbox company (development keys), or a local sandbox
-    target = urlparse(settings.redirect_uri)
-    if target.scheme != "https" or is_ip_address(target.hostname) or target.hostname == "localhost":
-        raise ConfigError(
-            f"TOKENBOOKS_QUICKBOOKS__REDIRECT_URI is {settings.redirect_uri}, but Intuit accepts only https "
-            "redirect URIs that are not IP addresses or localhost for production companies",
-            fix="add an https address your company controls (e.g. https://books.example.com/tokenbooks/callback; "
-            "it needs to serve nothing) as a redirect URI under your app's Production settings at "
-            "developer.intuit.com, set TOKENBOOKS_QUICKBOOKS__REDIRECT_URI to it, and run connect again: "
-            "tokenbooks prints the consent page and asks you to paste the address the browser ends on",
-        )
-
-
-def _check_pinned_realm(settings: Any, realm: str) -> None:
-    if settings.realm_id and realm != settings.realm_id:
-        raise ConfigError(
-            f"QuickBooks company {realm} was approved, but TOKENBOOKS_QUICKBOOKS__REALM_ID pins "
-            f"{settings.realm_id}",
-            fix="approve the pinned company, or clear TOKENBOOKS_QUICKBOOKS__REALM_ID",
-        )
-
-
-def _connect_xero(
-    app: ConnectApp, consent: _Consent, tenant: str | None, choose: Chooser | None
-) -> tuple[TokenSet, str | None]:
-    oauth = app.xero_oauth()
-    grant = consent.grant(oauth, app.settings.ledger("xero", XeroSettings).redirect_uri)
-    tokens = oauth.exchange_code(grant.code)
-    chosen = choose_tenant(
-        oauth.connections(tokens), tenant or app.settings.ledger("xero", XeroSettings).tenant_id, choose
-    )
-    return replace(tokens, company_id=chosen.tenant_id), chosen.tenant_name
+    return connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,10 +188,17 @@ def connection_health(
         return [_health(row, now) for row in uow.connections.all(readable)]
 
 
+def refresh_lifetime(ledger: str) -> timedelta | None:
+    """How long a refresh token of `ledger` lives after its last use, when the ledger does not say (its
+    connection declares it; a ledger no longer registered says nothing)."""
+    return LEDGERS.connection(ledger).refresh_lifetime if ledger in LEDGERS.connectable() else None
+
+
 def _health(row: ConnectionRecord, now: datetime) -> ConnectionHealth:
     refresh_expires = row.refresh_expires_at
-    if refresh_expires is None and row.refreshed_at and row.ledger in REFRESH_LIFETIME:
-        refresh_expires = row.refreshed_at + REFRESH_LIFETIME[row.ledger]
+    lifetime = refresh_lifetime(row.ledger)
+    if refresh_expires is None and row.refreshed_at and lifetime is not None:
+        refresh_expires = row.refreshed_at + lifetime
     health, reason = "ok", None
     if row.tokens_readable is None:
         health, reason = "not checked", "TOKENBOOKS_ENCRYPTION_KEY is not set, so the tokens cannot be read"

@@ -28,6 +28,7 @@ from ruamel.yaml import YAML
 
 from connector.domain.accounting_policy import PolicySet
 from connector.domain.errors import ConfigError, InputError, Problem, TokenbooksError, errors_only
+from connector.domain.ledger_targets import TARGETS
 from connector.domain.mapping import CATEGORY_LABELS, Category, MappingSet, MatchKind
 from connector.domain.periods import Period
 from connector.domain.planner import LedgerCalendar
@@ -214,9 +215,7 @@ def _targets_of(text: str, rule_id: str) -> dict[str, dict]:
     document = YAML(typ="safe").load(text)
     for rule in document.get("rules") or []:
         if isinstance(rule, dict) and rule.get("id") == rule_id:
-            return {
-                k: dict(v) for k, v in rule.items() if k in ("quickbooks", "xero") and isinstance(v, dict)
-            }
+            return {k: dict(v) for k, v in rule.items() if k in TARGETS and isinstance(v, dict)}
     return {}
 
 

@@ -206,9 +206,8 @@ def _classify(
     with paused_gc():  # a month of short-lived facts and allocations, none in a reference cycle
         for day, facts in days.facts_by_day(state.entity, state.first, state.last).items():
             inputs = state.day_inputs(day, facts)
-            found = kept.get(day)
-            if found is not None and found[0] == inputs:
-                sums = DaySums.of_data(found[1])
+            if kept.get(day) == inputs:
+                sums = DaySums.of_data(days.kept_sums(state.entity, day))
                 report.days_kept += 1
             else:
                 sums = _classify_day(uow, state, classifier, day, dry_run=dry_run, run_id=run_id)

@@ -12,13 +12,16 @@ The two reports are read in one pull because each needs the other:
   starts mid-month first reads the month's earlier usage to know where the tiers stand.
 
 Usage itself is stored beside the facts, for enrichment. Array parameters use Anthropic's `group_by[]=`
-form. A structurally bad page in either report refuses the whole window (nothing stored).
+form. The two reports are read in step, a page at a time, and each page is handed over as it arrives
+(`stream`: the pull stages it), so a pull holds a page of each report, never the window. A structurally
+bad page in either report refuses the whole window (nothing stored).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -29,7 +32,16 @@ from connector.domain.facts import CostBasis, Dimensions, Fact, natural_key
 from connector.domain.pricing import PriceCatalog, TierMeter, price_usage
 from connector.domain.usage import Usage, split_fact
 from connector.sources.anthropic_reports import ReportContext, parse_cost_page, parse_usage_page
-from connector.sources.base import Progress, PullResult, RawPage, Window, read_report
+from connector.sources.base import (
+    PROVIDER_FIX,
+    Chunker,
+    Progress,
+    PullResult,
+    RawPage,
+    Window,
+    gathered,
+    iter_report,
+)
 from connector.sources.http import HttpClient
 
 COST_PATH = "/v1/organizations/cost_report"
@@ -74,45 +86,72 @@ class AnthropicSource:
         self.ctx = ReportContext(source=self.name, account=organization, entity=entity, timezone=timezone)
 
     def pull(self, window: Window, progress: Progress | None = None) -> PullResult:
-        result = PullResult(self.name, self.provider, self.provider_account, window)
-        cost_pages = self._read(COST_PATH, COST_GROUP_BY, window, parse_cost_page, result, progress)
-        if result.errors:
-            return result.refused_if_bad()
-        usage_pages = self._read(USAGE_PATH, USAGE_GROUP_BY, window, parse_usage_page, result, progress)
-        if result.errors:
-            return result.refused_if_bad()
-        usage = [u for _, records in usage_pages for u in records]
-        by_day_and_workspace: dict[tuple, list[Usage]] = defaultdict(list)
-        for record in usage:
-            by_day_and_workspace[(record.usage_date, record.dimensions.get("workspace"))].append(record)
-        lineage: dict[str, RawPage] = {}
-        for page, facts in cost_pages:
-            for fact in facts:
-                same_day = by_day_and_workspace.get((fact.charge_date, fact.dimensions.get("workspace")), [])
-                for share in self.split_by_api_key(fact, same_day):
-                    result.facts.append(share)
-                    lineage[share.natural_key] = page
-        meter = self._meter(window, result, progress)
-        if result.errors:  # the month's earlier usage could not be read: its tiers are unknown
-            return result.refused_if_bad()
-        for page, record in sorted(
-            ((page, record) for page, records in usage_pages for record in records),
-            key=lambda pair: pair[1].usage_date,
-        ):
-            lineage[record.natural_key] = page
-            for estimate in self.priority_estimates(record, result.problems, meter):
-                result.facts.append(estimate)
-                lineage[estimate.natural_key] = page
-        result.usage = usage
-        result.pages = [
-            RawPage(p.endpoint, p.request, p.body, tuple(k for k, q in lineage.items() if q is p))
-            for p, _ in [*cost_pages, *usage_pages]
+        return gathered(self, window, self.stream(window, progress))
+
+    def stream(self, window: Window, progress: Progress | None = None) -> Iterator[PullResult]:
+        """The window a page at a time, as the pages arrive (the pull stages each one: memory holds a
+        page of each report and the usage of the days the current cost page covers, never the window).
+
+        Both reports come in day order. A cost page is split once the usage report has been read past its
+        last day (or to its end); each usage page is handed over as it arrives, with the priority-tier
+        estimates it produces (priced in day order, so volume tiers accumulate as in a whole-window pull).
+        The month's usage before the window, when tiers need it, is read first. The first page with an
+        error ends the stream (the pull keeps nothing of the window)."""
+        tally = PullResult(self.name, self.provider, self.provider_account, window)
+        pieces = Chunker(tally)
+        meter = self._meter(window, tally, progress)
+        if tally.errors:  # the month's earlier usage could not be read: its tiers are unknown
+            yield pieces.chunk([])
+            return
+        costs = self._pages(COST_PATH, COST_GROUP_BY, window, parse_cost_page, tally, progress)
+        usage = _UsageAhead(
+            self._pages(USAGE_PATH, USAGE_GROUP_BY, window, parse_usage_page, tally, progress),
+        )
+        for page, facts in costs:
+            if tally.errors:
+                yield pieces.chunk([])
+                return
+            last = max((fact.charge_date for fact in facts), default=None)
+            if last is not None and usage.forgotten_before is not None and last < usage.forgotten_before:
+                tally.problems.append(_out_of_order(page.endpoint, last))
+                yield pieces.chunk([])
+                return
+            while last is not None and usage.needs_more(last):
+                piece = self._usage_piece(usage, pieces, tally, meter)
+                yield piece
+                if piece.errors:
+                    return
+            shares = [
+                share for fact in facts for share in self.split_by_api_key(fact, usage.explaining(fact))
+            ]
+            yield pieces.chunk([page.producing(shares)], facts=shares)
+            if last is not None:
+                usage.forget_before(last)  # later cost pages start on this day or after it
+        while not usage.ended:
+            piece = self._usage_piece(usage, pieces, tally, meter)
+            if piece.pages or piece.problems:
+                yield piece
+            if piece.errors:
+                return
+
+    def _usage_piece(
+        self, usage: _UsageAhead, pieces: Chunker, tally: PullResult, meter: TierMeter
+    ) -> PullResult:
+        """The usage report's next page with the estimates it produces (no page when it has ended)."""
+        arrived = usage.next()
+        if arrived is None or tally.errors:
+            return pieces.chunk([])
+        page, records = arrived
+        estimates = [
+            estimate
+            for record in sorted(records, key=lambda r: r.usage_date)
+            for estimate in self.priority_estimates(record, tally.problems, meter)
         ]
-        return result
+        return pieces.chunk([page.producing([*records, *estimates])], facts=estimates, usage=records)
 
     # ------------------------------------------------------------------------------------------ fetching
 
-    def _read(
+    def _pages(
         self,
         path: str,
         group_by: tuple[str, ...],
@@ -120,8 +159,9 @@ class AnthropicSource:
         parse: Any,
         result: PullResult,
         progress: Progress | None,
-    ) -> list[tuple[RawPage, list]]:
-        """Every page of one report for the window, parsed; stops at the first page with an error."""
+    ) -> Iterator[tuple[RawPage, list]]:
+        """One report's pages for the window, parsed, as they arrive; stops after the first page with an
+        error."""
         start, end = window.utc_bounds()
         params: dict[str, Any] = {
             "starting_at": _rfc3339(start),
@@ -131,10 +171,9 @@ class AnthropicSource:
             "group_by[]": list(group_by),
         }
         label = "Anthropic cost report" if path == COST_PATH else "Anthropic usage report"
-        pages, _ = read_report(
+        return iter_report(
             self.client, path, params, partial(parse, ctx=self.ctx), result, label=label, progress=progress
         )
-        return pages
 
     # ------------------------------------------------------------------------------- split and estimate
 
@@ -182,10 +221,13 @@ class AnthropicSource:
             return meter
         earlier = PullResult(self.name, self.provider, self.provider_account, window)
         lead_in = Window(start, window.first_day - timedelta(days=1))
-        pages = self._read(USAGE_PATH, USAGE_GROUP_BY, lead_in, parse_usage_page, earlier, progress)
+        # a page at a time too: each record is priced into the meter and forgotten
+        for _, records in self._pages(
+            USAGE_PATH, USAGE_GROUP_BY, lead_in, parse_usage_page, earlier, progress
+        ):
+            for record in sorted(records, key=lambda r: r.usage_date):
+                self.priority_estimates(record, [], meter)
         result.problems += earlier.problems
-        for record in sorted((r for _, records in pages for r in records), key=lambda r: r.usage_date):
-            self.priority_estimates(record, [], meter)
         return meter
 
     def priority_estimates(
@@ -235,6 +277,52 @@ class AnthropicSource:
             unit="requests" if metric.endswith("requests") else "tokens",
             source=self.name,
         )
+
+
+class _UsageAhead:
+    """The usage report read just far enough ahead of the cost report: the usage of the days a cost page
+    covers is known once the report has moved past its last day (a day may continue on the next page)."""
+
+    def __init__(self, pages: Iterator[tuple[RawPage, list[Usage]]]) -> None:
+        self.pages = pages
+        self.ended = False
+        self.through: date | None = None  # the latest day the report has reached
+        self.forgotten_before: date | None = None
+        self.by_day_and_workspace: dict[tuple, list[Usage]] = defaultdict(list)
+
+    def needs_more(self, day: date) -> bool:
+        """Whether the usage of `day` may still be on pages not yet read."""
+        return not self.ended and (self.through is None or self.through <= day)
+
+    def next(self) -> tuple[RawPage, list[Usage]] | None:
+        arrived = next(self.pages, None)
+        if arrived is None:
+            self.ended = True
+            return None
+        for record in arrived[1]:
+            self.by_day_and_workspace[(record.usage_date, record.dimensions.get("workspace"))].append(record)
+            self.through = max(self.through or record.usage_date, record.usage_date)
+        return arrived
+
+    def explaining(self, fact: Fact) -> list[Usage]:
+        """The usage of the bucket's day and workspace (a superset of what explains it)."""
+        return self.by_day_and_workspace.get((fact.charge_date, fact.dimensions.get("workspace")), [])
+
+    def forget_before(self, day: date) -> None:
+        """Let go of the usage of the days before `day`: no cost page to come covers them."""
+        self.forgotten_before = max(self.forgotten_before or day, day)
+        for key in [key for key in self.by_day_and_workspace if key[0] < day]:
+            del self.by_day_and_workspace[key]
+
+
+def _out_of_order(endpoint: str, day: date) -> Problem:
+    return Problem(
+        f"Anthropic cost report ({endpoint})",
+        f"a bucket of {day}",
+        "starting_at",
+        "the report's pages are not in day order: this day came after later days' pages",
+        PROVIDER_FIX,
+    )
 
 
 def _metric_for(fact: Fact) -> tuple[str, ...] | None:

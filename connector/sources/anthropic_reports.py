@@ -128,13 +128,17 @@ def _cost_fact(
             Problem(source, where, "amount", f"{raw_amount!r} is not a decimal string (cents)", PROVIDER_FIX)
         )
         return None
+    # each field parsed on its own, so the problem names the field that is wrong (an amount's message
+    # mentions "currency symbols": telling them apart by the text named the wrong one)
     try:
         cents = parse_amount(raw_amount)
+    except MoneyError as exc:
+        problems.append(Problem(source, where, "amount", str(exc), PROVIDER_FIX))
+        return None
+    try:
         currency = currency_code(item.get("currency"))
     except MoneyError as exc:
-        problems.append(
-            Problem(source, where, "currency" if "currency" in str(exc) else "amount", str(exc), PROVIDER_FIX)
-        )
+        problems.append(Problem(source, where, "currency", str(exc), PROVIDER_FIX))
         return None
     values = {name: _text(item.get(name)) for name in COST_DIMENSIONS}
     start, end = bounds

@@ -258,12 +258,15 @@ class AzureCostManagementSource:
                 )
             )
             return None
-        try:
+        try:  # each field on its own: an amount's message mentions "currency symbols"
             amount = parse_amount(row[index["Cost"]])
+        except MoneyError as exc:
+            problems.append(Problem(self.name, where, "Cost", str(exc), PROVIDER_FIX))
+            return None
+        try:
             currency = currency_code(row[index["Currency"]])
         except MoneyError as exc:
-            field_name = "Currency" if "currency" in str(exc) else "Cost"
-            problems.append(Problem(self.name, where, field_name, str(exc), PROVIDER_FIX))
+            problems.append(Problem(self.name, where, "Currency", str(exc), PROVIDER_FIX))
             return None
         service, meter = row[index["ServiceName"]], row[index["Meter"]]
         start, end = utc_day_bounds(day)

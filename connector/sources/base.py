@@ -111,8 +111,8 @@ class StreamingSource(Source, Protocol):
 
 
 def pull_chunks(source: Source, window: Window, progress: Progress | None = None) -> Iterator[PullResult]:
-    """A source's window in the pieces it arrives in: a page at a time from a source that streams, the
-    whole result at once from one that must read everything first (Anthropic joins costs to usage)."""
+    """A source's window in the pieces it arrives in: a page at a time from a source that streams (every
+    provider source does), the whole result at once from one that has no `stream`."""
     stream = getattr(source, "stream", None)
     if stream is None:
         yield source.pull(window, progress)

@@ -118,12 +118,15 @@ class OpenAICostsSource:
         if not isinstance(amount_field, dict):
             problems.append(Problem(source, where, "amount", "missing or not an object", _FIX_PROVIDER))
             return None
-        try:
+        try:  # each field on its own: an amount's message mentions "currency symbols"
             amount = parse_amount(amount_field.get("value"))
+        except MoneyError as exc:
+            problems.append(Problem(source, where, "amount.value", str(exc), _FIX_PROVIDER))
+            return None
+        try:
             currency = currency_code(amount_field.get("currency"))
         except MoneyError as exc:
-            field_name = "amount.currency" if "currency" in str(exc) else "amount.value"
-            problems.append(Problem(source, where, field_name, str(exc), _FIX_PROVIDER))
+            problems.append(Problem(source, where, "amount.currency", str(exc), _FIX_PROVIDER))
             return None
         start, end = bounds
         project, line_item, api_key = item.get("project_id"), item.get("line_item"), item.get("api_key_id")

@@ -89,14 +89,21 @@ def _private(database: Path) -> None:
             path.chmod(0o600)
 
 
+SQLITE_CACHE_KIB = 64 * 1024  # SQLite's page cache per connection (see `_sqlite_pragmas`)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # A month of a large organisation is a million facts: with SQLite's default 2 MB page cache their
-    # indexes thrash the disk and inserts slow down as the table grows. 256 MB keeps them in memory.
-    cursor.execute("PRAGMA cache_size=-262144")
+    # indexes are re-read from the OS on every insert. The cache is the process's largest single cost in
+    # memory, though (it fills to its limit during a backfill and stays full): measured at a million
+    # facts (issue 17, docs/performance.md), 256 MB and 64 MB cost the first night the same CPU time
+    # (60 s) and 16 MB 5 % more, while the night's peak was 510, 349 and 250 MB. 64 MB, per connection
+    # (a sync uses one).
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 

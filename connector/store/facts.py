@@ -433,7 +433,7 @@ class FactRepository:
         return [stored for chunk in self.current_chunks(entity, first_day, last_day) for stored in chunk]
 
     def current_chunks(
-        self, entity: str, first_day: date | None = None, last_day: date | None = None, size: int = 50_000
+        self, entity: str, first_day: date | None = None, last_day: date | None = None, size: int = 10_000
     ) -> Iterator[list[StoredFact]]:
         """The entity's current facts posted in [first_day, last_day], day by day in id order, at most
         `size` at a time: a month of a large organisation is planned without holding it whole."""

@@ -5,19 +5,24 @@ nothing else edited (`connector/settings.py` names no ledger)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 
 from connector.bootstrap import build_app
 from connector.domain.errors import ConfigError
 from connector.domain.mapping_schema import mapping_schema
 from connector.ledgers.registry import LEDGERS
+from connector.ledgers.tokens import TokenCipher
 from connector.redaction import REDACTED, redact, remember
+from connector.service.connections import connection_health, import_connection
 from connector.service.sync import sync
 from connector.settings import Settings, load_settings, secret_settings, secret_values
 from tests.ledgers.toybooks import entry as toybooks
+from tests.ledgers.toybooks.connection import CONNECTION
 from tests.ledgers.toybooks.settings import ToybooksSettings
 from tests.service.conftest import Clock, ScriptedSource
 from tests.test_settings import env_names
@@ -128,3 +133,45 @@ def test_unregistered_its_variables_are_not_settings(monkeypatch, registered):
     assert not any(name.startswith("TOKENBOOKS_TOYBOOKS__") for name in env_names(Settings))
     with pytest.raises(ConfigError, match="no ToybooksSettings settings for the ledger 'toybooks'"):
         settings.ledger("toybooks", ToybooksSettings)
+
+
+def test_its_oauth_connection_is_reached_through_the_registry(tmp_path, registered):
+    """`connect --import-tokens`, `connections` and the per-company limiter reach a fifth ledger's own
+    connection (`tests/ledgers/toybooks/connection.py`): nothing in the service, the composition root or
+    the CLI names it."""
+    assert "toybooks" in LEDGERS.connectable()
+    path = tmp_path / "mapping.yaml"
+    path.write_text(MAPPING)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'tb.db'}",
+        mapping_file=path,
+        data_dir=tmp_path,
+        encryption_key=SecretStr(Fernet.generate_key().decode()),
+        toybooks=ToybooksSettings(api_key=SecretStr("toy-key")),
+        _env_file=None,
+    )
+    clock = Clock()
+    app = build_app(settings, clock=clock, sleep=lambda _s: None)
+
+    connected = import_connection(app, "toybooks", "acme-us", {"refresh_token": "theirs", "company": "toy-2"})
+    assert (connected.company_id, connected.company_name) == ("toy-2", "Toy Co (UK) books")
+    assert CONNECTION.clients[-1].refreshed == ["theirs"]  # spent at once through its own OAuth client
+    stored = app.token_vault().load("toybooks", "acme-us")
+    assert (stored.refresh_token, stored.company_id) == ("rotated-1", "toy-2")  # the rotated one is kept
+
+    clock.now += timedelta(days=20)  # its refresh token lives 30 days (it declares so): 10 left
+    key = settings.encryption_key.get_secret_value() if settings.encryption_key else None
+    (health,) = connection_health(app.store, clock(), TokenCipher(key).readable)
+    assert (health.ledger, health.health) == ("toybooks", "expiring")
+    assert health.refresh_expires_at == clock.now + timedelta(days=10)
+
+    limiter = app.rate_limiter("toybooks", "toy-2")
+    assert limiter is app.rate_limiter("toybooks", "toy-2")  # one per company in this process
+    assert limiter is not app.rate_limiter("toybooks", "toy-1")
+
+    with pytest.raises(ConfigError, match="cannot connect 'beancount'"):
+        import_connection(app, "beancount", "acme-us", {"refresh_token": "x"})  # declares no connection
+    LEDGERS.unregister("toybooks")
+    with pytest.raises(ConfigError, match="cannot connect 'toybooks'") as refused:
+        app.oauth("toybooks")
+    assert "quickbooks, xero" in refused.value.fix

@@ -46,10 +46,11 @@ class World:
     """A database, a mapping, a provider, and the QuickBooks sandbox; `app()` is one nightly process."""
 
     def __init__(
-        self, tmp_path: Path, box: QuickBooksSandbox, *, sleep=no_sleep, monotonic=None, timeout=0.2
+        self, tmp_path: Path, box: QuickBooksSandbox, *, sleep=no_sleep, monotonic=None, timeout=30.0
     ) -> None:
-        # a short client timeout lets injected delays (0.25 s) become uncertain answers quickly; a test
-        # without faults passes a long one, so a busy machine's slow answer is not taken for a lost one
+        # a test that injects delays (0.25 s) passes a short client timeout, so they become uncertain
+        # answers quickly; the others keep a long one, so a busy machine's slow answer is not taken for a
+        # lost one (a second refresh of a revoked token, a retry counted as a call of its own)
         self.box = box
         self.clock = Clock()
         self.clock.now = datetime(2026, 11, 2, 2, 30, tzinfo=UTC)
@@ -116,7 +117,7 @@ def planned_totals(stored: list) -> dict[str, Decimal]:
 
 def test_write_calls_grow_with_journals_not_with_facts(tmp_path):
     with QuickBooksSandbox(tmp_path / "qbo.json") as box:
-        world = World(tmp_path, box, timeout=30)
+        world = World(tmp_path, box)
         world.connect()
         box.reset_request_log()
         result = world.run()  # October at once: hundreds of cost facts, a journal a day
@@ -131,7 +132,7 @@ def test_write_calls_grow_with_journals_not_with_facts(tmp_path):
 @pytest.mark.parametrize("seed", [7])
 def test_a_month_posts_exactly_once_with_faults_on_a_fifth_of_the_calls(tmp_path, seed):
     with QuickBooksSandbox(tmp_path / "qbo.json", faults=FaultPlan(delay_seconds=0.25)) as box:
-        world = World(tmp_path, box)
+        world = World(tmp_path, box, timeout=0.2)
         world.connect()
         box.set_preference(
             "WarnDuplicateJournalNumber", False
@@ -205,7 +206,7 @@ def test_a_crash_right_after_a_refresh_token_rotated_loses_nothing(tmp_path):
             sync(crashing, entity=ENTITY, since=OCTOBER[0], until=OCTOBER[1])
         clock.advance(hours=25)  # the refresh token used before the crash is dead by now (24 h grace)
         with pytest.raises(ReconnectNeeded):
-            world.app().quickbooks_oauth().refresh(before)
+            world.app().oauth("quickbooks").refresh(before)
         result = world.run()  # the next process connects with the token saved just before the crash
         assert result.status == "succeeded", result.reason
         assert len(result.post.posted) >= 31

@@ -251,5 +251,5 @@ def test_the_composition_root_says_what_a_xero_entity_still_needs(tmp_path: Path
         ledger = app.ledger(ENTITY)
         assert ledger.name == "xero"
         assert ledger.tenant_id == rig.box.tenant_id
-        assert app.xero_limiter(rig.box.tenant_id) is ledger.limiter  # one limiter per organisation
+        assert app.rate_limiter("xero", rig.box.tenant_id) is ledger.limiter  # one limiter per organisation
         assert ledger.lock_date() is None

@@ -151,7 +151,9 @@ def test_pages_are_followed_in_both_reports_and_kept_for_lineage():
     pulled = source().pull(Window(DAY, date(2025, 8, 2)))
     assert sum(f.amount for f in pulled.facts) == Decimal("1.5")
     assert len(pulled.pages) == 3
-    assert "page=c2" in responses.calls[1].request.url
+    cost_calls = [c.request.url for c in responses.calls if c.request.url.startswith(COST_URL)]
+    assert len(cost_calls) == 2
+    assert "page=c2" in cost_calls[1]
     keyed = {k for p in pulled.pages for k in p.natural_keys}
     assert {f.natural_key for f in pulled.facts} | {u.natural_key for u in pulled.usage} <= keyed
 
@@ -200,10 +202,10 @@ def test_tiered_priority_usage_accumulates_over_the_month_3m_and_3m_cost_300(tmp
 def test_a_window_starting_mid_month_continues_the_tiers_from_the_months_earlier_usage(tmp_path):
     second = date(2025, 8, 2)
     responses.get(COST_URL, json=anthropic_page())
-    responses.get(USAGE_URL, json=anthropic_page(three_million(second)))  # the window
     responses.get(USAGE_URL, json=anthropic_page(three_million(DAY)))  # the month before it, read first
+    responses.get(USAGE_URL, json=anthropic_page(three_million(second)))  # the window
     [fact] = tiered_source(tmp_path).pull(Window(second, second)).facts
     assert (fact.charge_date, fact.amount) == (second, Decimal(140))  # as when pulled with 1 August
-    lead_in = responses.calls[2].request.url
+    lead_in = responses.calls[0].request.url
     assert "starting_at=2025-08-01T00%3A00%3A00Z" in lead_in
     assert "ending_at=2025-08-02T00%3A00%3A00Z" in lead_in

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -207,14 +208,16 @@ def test_the_spec_samples_read_the_same_by_duckdb(sample) -> None:
         same_batches(python, duck)
 
 
-def test_a_negative_zero_is_left_to_python(tmp_path) -> None:
-    """-0.00 is a Decimal of its own sign: Python reads it, so the bucket's sum is what Python's is."""
-    path = focus_csv(
-        tmp_path / "export.csv", [focus_row("-0.00"), focus_row("-0.00", hour=1)], columns=COLUMNS
-    )
+def test_negative_zeros_are_summed_by_duckdb_with_pythons_sign(tmp_path) -> None:
+    """-0.00 is a Decimal of its own sign: -0.00 + -0.00 is -0.00 in Python, -0.00 + 0.00 is 0.00. DuckDB
+    sums them (no second pass for Python), giving each group's sum the sign Python's addition gives it."""
+    rows = [focus_row("-0.00"), focus_row("-0.00", hour=1)]
+    rows += [focus_row("-0.00", day=date(2026, 10, 2)), focus_row("0.00", hour=1, day=date(2026, 10, 2))]
+    path = focus_csv(tmp_path / "export.csv", rows, columns=COLUMNS)
     python, duck = both([path], FocusOptions(entity="main"))
     same_batches(python, duck)
-    assert duck.facts[0].amount == 0
+    assert duck.readers == {str(path): "duckdb"}
+    assert [str(f.amount) for f in duck.facts] == ["0.00", "0.00"]  # as booked (step 2 adds to +0)
 
 
 def test_parquet_of_text_decimals_and_timestamps_is_read_by_duckdb(tmp_path) -> None:
@@ -240,15 +243,148 @@ def test_parquet_of_text_decimals_and_timestamps_is_read_by_duckdb(tmp_path) -> 
     assert [q.problem.field for q in duck.quarantined] == ["BilledCost"]
 
 
-def test_parquet_floats_are_left_to_python(tmp_path) -> None:
+def test_parquet_float32_is_left_to_python(tmp_path) -> None:
+    """DuckDB writes some 32-bit floats with more digits than pyarrow's shortest text: Python reads them."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     export = [focus_row("1.25"), focus_row("2.5", hour=3)]
     table = pa.table({name: [row.get(name, "") for row in export] for name in COLUMNS})
-    table = table.set_column(COLUMNS.index("BilledCost"), "BilledCost", pa.array([1.25, 2.5], pa.float64()))
+    table = table.set_column(COLUMNS.index("BilledCost"), "BilledCost", pa.array([1.25, 2.5], pa.float32()))
     path = tmp_path / "export.parquet"
     pq.write_table(table, path)
     python, duck = both([path], FocusOptions(entity="main"))
     same_batches(python, duck)
     assert duck.readers[str(path)].startswith("python")
+
+
+def aws_focus_parquet(path: Path, rows: list[dict], costs: list[float | None], tags: list) -> Path:
+    """A FOCUS file shaped as AWS Data Exports writes it (the AWS FOCUS 1.2 columns page): costs and
+    quantities DOUBLE, charge periods timestamp[ms, UTC], Tags a MAP of strings."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({name: [row.get(name, "") for row in rows] for name in COLUMNS})
+    for name in ("BilledCost", "EffectiveCost"):
+        table = table.set_column(COLUMNS.index(name), name, pa.array(costs, pa.float64()))
+    quantities = [None if row["ConsumedQuantity"] == "" else float(row["ConsumedQuantity"]) for row in rows]
+    table = table.set_column(
+        COLUMNS.index("ConsumedQuantity"), "ConsumedQuantity", pa.array(quantities, pa.float64())
+    )
+    for name in ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart"):
+        moments = [datetime.fromisoformat(row[name].replace("Z", "+00:00")) for row in rows]
+        table = table.set_column(COLUMNS.index(name), name, pa.array(moments, pa.timestamp("ms", tz="UTC")))
+    table = table.set_column(COLUMNS.index("Tags"), "Tags", pa.array(tags, pa.map_(pa.string(), pa.string())))
+    pq.write_table(table, path)
+    return path
+
+
+def test_aws_focus_parquet_doubles_and_map_tags_are_read_by_duckdb_exactly(tmp_path) -> None:
+    """AWS's own shape: DuckDB reads it (no fallback), to the same facts as Python; a DOUBLE is read as
+    its shortest round-trip text (0.1 + 0.2 is 0.3 in the books, not 0.30000000000000004), and MAP tags
+    land in the same tag dimension as the JSON text tags of a CSV export."""
+    export = [focus_row("0", hour=h) for h in range(24)] + [focus_row("0", hour=1, day=date(2026, 10, 2))]
+    costs = [0.1, 0.2, 1e-7, 1234567.5, -0.0, 100.0, *([0.000731] * 18), 2.5]
+    tags = [
+        [("team", "support")],
+        [("team", "support")],
+        [("team", "r\u00e9search")],
+        None,
+        [],
+        *([[("env", "prod"), ("team", "ml")]] * 20),
+    ]
+    path = aws_focus_parquet(tmp_path / "aws.parquet", export, costs, tags)
+    python, duck = both([path], FocusOptions(entity="main"))
+    same_batches(python, duck)
+    assert duck.readers == {str(path): "duckdb"}
+    # the same export as CSV, tags as FOCUS's JSON text: the same facts, dimension for dimension
+    as_csv = [
+        row | {"BilledCost": repr(cost), "EffectiveCost": repr(cost), "Tags": json.dumps(dict(tag or []))}
+        for row, cost, tag in zip(export, costs, tags, strict=True)
+    ]
+    from_csv = read_focus(
+        [focus_csv(tmp_path / "aws.csv", as_csv, columns=COLUMNS)], FocusOptions(entity="main")
+    )
+    assert [(f.charge_date, f.amount, f.dimensions.as_dict()) for f in duck.facts] == [
+        (f.charge_date, f.amount, f.dimensions.as_dict()) for f in from_csv.facts
+    ]
+    assert {f.dimensions.tags().get("team") for f in duck.facts} == {"support", "r\u00e9search", None, "ml"}
+    assert sum((f.amount for f in duck.facts), Decimal(0)) == Decimal(
+        "1234670.3131581"
+    )  # 0.1 + 0.2 + 1e-7 + … as decimals
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.decimals(places=6, min_value=-1e6, max_value=1e6).map(float),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_a_double_is_written_as_pyarrow_writes_it(tmp_path, values) -> None:
+    """The text DuckDB gives a DOUBLE is the text the Python importer reads (pyarrow's cast): the same
+    shortest round-trip digits, written the same way, whatever the double."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from connector.sources.warehouse.duckdb_engine import DuckDBLimits, connect
+
+    column = pa.array(values, pa.float64())
+    path = tmp_path / "doubles.parquet"
+    pq.write_table(pa.table({"x": column}), path)
+    connection = connect(DuckDBLimits())
+    texts = [
+        row[0]
+        for row in connection.execute(f"SELECT tb_float_text(x) FROM read_parquet('{path}')").fetchall()
+    ]
+    assert texts == pc.cast(column, pa.string()).to_pylist()
+
+
+def test_auto_gives_parquet_and_csv_above_their_sizes_to_duckdb(tmp_path) -> None:
+    """`--engine auto`: Parquet above its (smaller) threshold and CSV above its own go to DuckDB; the rest
+    stays with the Python importer. Same batch either way."""
+    from connector.sources.warehouse.choice import FocusReader
+
+    rows = [focus_row("1.25"), focus_row("2.5", hour=1)]
+    csv_path = focus_csv(tmp_path / "export.csv", rows, columns=COLUMNS)
+    parquet_path = write_parquet(tmp_path / "export", rows, columns=COLUMNS)
+    options = FocusOptions(entity="main")
+    small = FocusReader(
+        "auto",
+        duckdb_above_bytes=csv_path.stat().st_size,
+        duckdb_parquet_above_bytes=parquet_path.stat().st_size,
+    )
+    assert not small.uses_duckdb([csv_path])
+    assert not small.uses_duckdb([parquet_path])
+    large = FocusReader("auto", duckdb_above_bytes=csv_path.stat().st_size - 1, duckdb_parquet_above_bytes=0)
+    assert large.read([csv_path], options).readers == {str(csv_path): "duckdb"}
+    assert large.read([parquet_path], options).readers == {str(parquet_path): "duckdb"}
+    assert FocusReader("auto").read([csv_path], options).readers == {str(csv_path): "python"}
+    assert FocusReader().duckdb_parquet_above_bytes < FocusReader().duckdb_above_bytes
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pieces=st.lists(st.sampled_from([b"a", b",", b"\n", b"\r", b"\r\n", b'"']), max_size=60),
+    cut=st.integers(0, 60),
+)
+def test_the_line_count_in_blocks_is_the_csv_modules(tmp_path, pieces, cut) -> None:
+    """`LineCount` fed in blocks (split anywhere, a \\r\\n across two blocks included) counts the lines the
+    csv module counts; `lineage_and_lines` gives `fingerprint`'s size and sha256 beside it."""
+    from connector.sources.focus_files import fingerprint
+    from connector.sources.warehouse.duckdb_engine import LineCount, lineage_and_lines, physical_lines
+
+    data = b"".join(pieces)
+    path = tmp_path / "lines.csv"
+    path.write_bytes(data)
+    counted = LineCount()
+    counted.add(data[:cut])
+    counted.add(data[cut:])
+    expected = len(data.decode().splitlines()) if data else 0  # csv's line ends: \n, \r\n and a lone \r
+    assert counted.total() == physical_lines(path) == expected
+    assert lineage_and_lines(path) == (*fingerprint(path), expected)

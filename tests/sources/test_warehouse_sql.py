@@ -57,6 +57,9 @@ def test_the_duckdb_golden_text_runs_on_a_focus_table(tmp_path) -> None:
         focus_row("1.25"),
         focus_row("2.5", hour=1),
         focus_row("x", hour=2),
+        focus_row("0.25", hour=23),  # ends at the next midnight: still 1 October's
+        focus_row("0.5", hour=12, end_hours=24),  # a whole day from noon: 1 October's too
+        focus_row("8", hour=12, end_hours=25),  # longer than a day: a group of its own period
         focus_row("4", day=date(2026, 10, 2)),
     ]
     path = focus_csv(tmp_path / "export.csv", rows, columns=HEADER)
@@ -66,7 +69,11 @@ def test_the_duckdb_golden_text_runs_on_a_focus_table(tmp_path) -> None:
     groups = connection.execute((GOLDEN / "focus_buckets.duckdb.sql").read_text()).fetchall()
     at = {name: len(groups[0]) - len(RESULT_COLUMNS) + i for i, name in enumerate(RESULT_COLUMNS)}
     clean = [g for g in groups if g[at["clean"]]]
-    # the two hours of 1 October are one group (their day), 2 October another
-    assert sorted(str(g[at["billed"]]) for g in clean) == ["3.7500000000", "4.0000000000"]
+    # the periods of at most a day that start on 1 October are one group (their day), whether or not they
+    # end on it; 2 October is another; a period longer than a day keeps its own
+    assert sorted(str(g[at["billed"]]) for g in clean) == ["4.0000000000", "4.5000000000", "8.0000000000"]
+    by_sum = {str(g[at["billed"]]): g[: at["effective_missing"]] for g in clean}
+    assert by_sum["4.5000000000"][-3:] == ("2026-10-01", "", "")  # p_day, p_start, p_end
+    assert by_sum["8.0000000000"][-3:] == ("", "2026-10-01T12:00:00Z", "2026-10-02T13:00:00Z")
     assert [g[at["row_count"]] for g in groups if not g[at["clean"]]] == [1]  # "x": left to Python
     assert [g[at["first_row"]] for g in groups if not g[at["clean"]]] == [3]

@@ -8,6 +8,7 @@ from typing import Any
 from connector.domain.chart import LedgerAccount
 from connector.domain.ledger_targets import TargetShape
 from connector.ledgers.quickbooks.adapter import QuickBooksLedger, quickbooks_pacer
+from connector.ledgers.quickbooks.connection import CONNECTION
 from connector.ledgers.quickbooks.settings import QuickBooksSettings
 from connector.ledgers.registry_types import LedgerEntry
 from connector.retrying import RetryPolicy
@@ -43,7 +44,7 @@ def build(app: Any, entity: str) -> QuickBooksLedger:
     qbo = app.settings.ledger("quickbooks", QuickBooksSettings)
     return QuickBooksLedger(
         base_url=qbo.base_url,
-        tokens=app.tokens("quickbooks", entity, app.quickbooks_oauth().refresh),
+        tokens=app.tokens("quickbooks", entity, app.oauth("quickbooks").refresh),
         minorversion=qbo.minorversion,
         timeout=qbo.timeout_seconds,
         retry=RetryPolicy(qbo.max_retries + 1, sleep=app.sleep, throttle_budget=qbo.throttle_budget_seconds),
@@ -58,4 +59,4 @@ def build(app: Any, entity: str) -> QuickBooksLedger:
     )
 
 
-ENTRY = LedgerEntry(TARGET, build, settings=QuickBooksSettings, connectable=True)
+ENTRY = LedgerEntry(TARGET, build, settings=QuickBooksSettings, connection=CONNECTION)

@@ -10,6 +10,7 @@ from connector.domain.chart import LedgerAccount
 from connector.domain.ledger_targets import TargetShape
 from connector.ledgers.registry_types import LedgerEntry
 from connector.ledgers.xero.adapter import NOT_JOURNALABLE, XeroLedger
+from connector.ledgers.xero.connection import CONNECTION
 from connector.ledgers.xero.settings import XeroSettings
 from connector.retrying import RetryPolicy
 
@@ -43,7 +44,7 @@ TARGET = TargetShape(
 def build(app: Any, entity: str) -> XeroLedger:
     """The adapter for `entity` (`app` is the composition root, `bootstrap.App`)."""
     xero = app.settings.ledger("xero", XeroSettings)
-    oauth = app.xero_oauth()
+    oauth = app.oauth("xero")
     tokens = app.tokens("xero", entity, oauth.refresh)
     tenant_id = xero.tenant_id or tokens.current().company_id
     return XeroLedger(
@@ -54,8 +55,8 @@ def build(app: Any, entity: str) -> XeroLedger:
         tenant_id=tenant_id,
         timeout=xero.timeout_seconds,
         retry=RetryPolicy(xero.max_retries + 1, sleep=app.sleep),
-        limiter=app.xero_limiter(tenant_id),
+        limiter=app.rate_limiter("xero", tenant_id),
     )
 
 
-ENTRY = LedgerEntry(TARGET, build, settings=XeroSettings, connectable=True)
+ENTRY = LedgerEntry(TARGET, build, settings=XeroSettings, connection=CONNECTION)

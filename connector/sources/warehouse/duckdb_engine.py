@@ -3,14 +3,17 @@
 Memory is bounded (`SET memory_limit`; what does not fit spills to `temp_directory`) and so are the
 threads it uses. A file is presented to the query as text, column by column, the way the Python importer
 reads it: CSV through DuckDB's strict reader (every value as VARCHAR, no type sniffing), Parquet with
-each value turned into the text a CSV export would hold (`focus_files._as_text`). A file DuckDB cannot
-present that way — a Parquet column of floats, maps or lists, whose text form differs between engines —
-is left to the Python importer (`source` returns None).
+each value turned into the text a CSV export would hold (`focus_files._as_text`): decimals, integers,
+timestamps, DOUBLEs (AWS's FOCUS amounts, in their shortest round-trip text) and maps of strings (AWS's
+Tags, as JSON) — the macros below write them exactly as the Python importer does. A file with a column
+DuckDB cannot present that way — FLOAT (32-bit), lists, structs, maps of other types — is left to the
+Python importer (`source` returns None).
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +26,57 @@ if TYPE_CHECKING:
 # pyarrow's strftime writes %S with the fraction digits of the timestamp's unit; DuckDB's %g and %f are
 # milliseconds and microseconds (a nanosecond timestamp is left to Python)
 SECOND_FORMATS = {"s": "%S", "ms": "%S.%g", "us": "%S.%f"}
+
+
+# SQL macros each connection defines: a Parquet value written as the text pyarrow's cast gives it (what
+# the Python importer reads, `focus_files._as_text`), so both readers see the same text.
+# - a DOUBLE: DuckDB's own text has the same shortest round-trip digits as pyarrow's — the digits AWS's
+#   writer put in the file stand for exactly that double — but writes them otherwise ('1.0' for '1',
+#   '1e-05' for '0.00001'); the digits and the decimal point are taken from it and written as pyarrow
+#   does (fixed from 1e-6 to below 1e10, else d.ddde±x). No float arithmetic: text to text, so the amount
+#   is the shortest decimal that round-trips to the double, and Decimal reads that text exactly.
+# - a MAP of strings (AWS's Tags): `json.dumps(dict(map))`, ", " and ": " as separators, every character
+#   outside printable ASCII escaped as \uXXXX.
+MACROS = (
+    """CREATE OR REPLACE MACRO tb_float_parts(t) AS
+    list_transform([split_part(ltrim(t, '-'), 'e', 1)], lambda m:
+      {'neg': starts_with(t, '-'),
+       'digits': trim(replace(m, '.', ''), '0'),
+       'point': (CASE WHEN contains(m, '.') THEN strpos(m, '.') - 1 ELSE length(m) END)
+                + (CASE WHEN contains(t, 'e') THEN CAST(split_part(t, 'e', 2) AS INTEGER) ELSE 0 END)
+                - (length(replace(m, '.', '')) - length(ltrim(replace(m, '.', ''), '0')))})[1]""",
+    """CREATE OR REPLACE MACRO tb_float_format(p) AS
+    CASE WHEN p.digits = '' THEN (CASE WHEN p.neg THEN '-0' ELSE '0' END)
+    ELSE (CASE WHEN p.neg THEN '-' ELSE '' END) ||
+      CASE WHEN p.point > -6 AND p.point <= 10 THEN
+        CASE WHEN p.point <= 0 THEN '0.' || repeat('0', -p.point) || p.digits
+             WHEN p.point >= length(p.digits) THEN p.digits || repeat('0', p.point - length(p.digits))
+             ELSE substr(p.digits, 1, p.point) || '.' || substr(p.digits, p.point + 1) END
+      ELSE substr(p.digits, 1, 1) || (CASE WHEN length(p.digits) > 1 THEN '.' || substr(p.digits, 2) ELSE '' END)
+        || 'e' || (CASE WHEN p.point >= 1 THEN '+' ELSE '-' END) || CAST(abs(p.point - 1) AS VARCHAR)
+      END
+    END""",
+    # on the text alone: with a NaN in the file, DuckDB's statistics may fold isnan(x) to false
+    """CREATE OR REPLACE MACRO tb_float_text(x) AS
+    list_transform([CAST(x AS VARCHAR)], lambda t:
+      CASE WHEN t IN ('nan', '-nan') THEN 'nan' WHEN t IN ('inf', '-inf') THEN t
+           ELSE tb_float_format(tb_float_parts(t)) END)[1]""",
+    r"""CREATE OR REPLACE MACRO tb_json_char(ch) AS
+    CASE WHEN ch = '"' THEN '\"' WHEN ch = '\' THEN '\\'
+         WHEN ch = chr(10) THEN '\n' WHEN ch = chr(13) THEN '\r' WHEN ch = chr(9) THEN '\t'
+         WHEN ch = chr(8) THEN '\b' WHEN ch = chr(12) THEN '\f'
+         WHEN unicode(ch) BETWEEN 32 AND 126 THEN ch
+         WHEN unicode(ch) <= 65535 THEN printf('\u%04x', unicode(ch))
+         ELSE printf('\u%04x\u%04x', 55296 + ((unicode(ch) - 65536) >> 10), 56320 + ((unicode(ch) - 65536) & 1023))
+    END""",
+    r"""CREATE OR REPLACE MACRO tb_json_text(s) AS
+    '"' || CASE WHEN regexp_matches(s, '[^ -~]')
+                THEN array_to_string(list_transform(string_split(s, ''), lambda ch: tb_json_char(ch)), '')
+                ELSE replace(replace(s, '\', '\\'), '"', '\"') END || '"'""",
+    r"""CREATE OR REPLACE MACRO tb_map_text(m) AS
+    CASE WHEN m IS NULL THEN NULL ELSE '{' || array_to_string(list_transform(map_entries(m), lambda e:
+      tb_json_text(e.key) || ': ' || CASE WHEN e.value IS NULL THEN 'null' ELSE tb_json_text(e.value) END), ', ') || '}' END""",
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +109,8 @@ def connect(limits: DuckDBLimits) -> duckdb.DuckDBPyConnection:
     # row numbers come from the order rows are read in: keep it
     connection.execute("SET preserve_insertion_order = true")
     connection.execute("SET enable_progress_bar = false")  # stdout is the CLI's
+    for macro in MACROS:
+        connection.execute(macro)
     return connection
 
 
@@ -98,25 +154,63 @@ def _parquet_text(kind, column: str) -> str | None:
         return column
     if pa.types.is_integer(kind) or (pa.types.is_decimal128(kind) and kind.precision <= 38):
         return column
+    if pa.types.is_float64(kind):
+        return f"tb_float_text({column})"  # a float32's text differs between the two: left to Python
+    if pa.types.is_map(kind) and _is_text(kind.key_type) and _is_text(kind.item_type):
+        return f"tb_map_text({column})"
     if pa.types.is_timestamp(kind) and kind.unit in SECOND_FORMATS:
         utc = f"timezone('UTC', {column})" if kind.tz else column
         return f"strftime({utc}, '%Y-%m-%dT%H:%M:{SECOND_FORMATS[kind.unit]}Z')"
     return None
 
 
+def _is_text(kind) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
 def physical_lines(path: Path) -> int:
     """The lines of a (possibly gzip-compressed) CSV file as Python's csv module counts them: ends of line
     are \\n, \\r\\n and a lone \\r; a last line without one counts too."""
-
     opener = gzip.open if is_gzip(path) else open
-    lines, last, carriage = 0, b"", False
+    lines = LineCount()
     with opener(path, "rb") as handle:
         while chunk := handle.read(1 << 22):
-            if carriage and chunk.startswith(b"\n"):
-                lines -= 1  # a \r\n split across two chunks: counted once
-            lines += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
-            carriage, last = chunk.endswith(b"\r"), chunk[-1:]
-    return lines + (1 if last not in (b"", b"\n", b"\r") else 0)
+            lines.add(chunk)
+    return lines.total()
+
+
+def lineage_and_lines(path: Path) -> tuple[int, str, int]:
+    """An uncompressed CSV file's size and sha256 (`focus_files.fingerprint`) and its physical lines, in
+    one read of the file instead of two."""
+    digest, size, lines = hashlib.sha256(), 0, LineCount()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
+            size += len(chunk)
+            lines.add(chunk)
+    return size, digest.hexdigest(), lines.total()
+
+
+class LineCount:
+    """Counts ends of line block by block (a \\r\\n split across two blocks counted once)."""
+
+    def __init__(self) -> None:
+        self.lines, self.last, self.carriage = 0, b"", False
+
+    def add(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self.lines += chunk.count(b"\n")
+        if self.carriage and chunk.startswith(b"\n"):
+            self.lines -= 1  # the \r ending the previous block was counted: this \n ends the same line
+        if b"\r" in chunk:  # rare in an export: only then the lone \r and the \r\n are told apart
+            self.lines += chunk.count(b"\r") - chunk.count(b"\r\n")
+        self.carriage, self.last = chunk.endswith(b"\r"), chunk[-1:]
+
+    def total(self) -> int:
+        return self.lines + (1 if self.last not in (b"", b"\n", b"\r") else 0)
 
 
 def _literal(text: str) -> str:

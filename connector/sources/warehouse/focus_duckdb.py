@@ -1,7 +1,8 @@
 """FOCUS files imported with DuckDB doing the row work: the same batch `read_focus` gives, faster.
 
 `read_focus` checks and sums every row in Python. Here DuckDB runs the bucket query (`aggregation`)
-over each file and returns its groups; Python then does, per group instead of per row, what the importer
+over each file — after a survey that counts its rows and finds the fingerprints more than one row
+shares — and returns its groups, a chunk at a time; Python then does, per group instead of per row, what the importer
 does — the checks of the columns that repeat across a bucket and of the charge period, in the order of
 the rows, with the importer's own code (`focus.FileReader`) — and adds each accepted group's exact sums
 to the importer's buckets. The rows the query cannot vouch for (an amount that is not a plain decimal, a
@@ -10,8 +11,9 @@ importer's own loop, so a bad row is quarantined with the same row, column and r
 facts, lots, invoices, the conservation check) is the importer's.
 
 A file the query cannot read as the importer would (a CSV that DuckDB's strict reader refuses, a value
-that spans lines, a line id holding unusual whitespace, Parquet floats or maps) is read by the importer
-itself, whole: the result is the same, only slower.
+that spans lines, a line id with Unicode whitespace at an edge, Parquet columns of 32-bit floats, lists
+or structs) is read by the importer itself, whole: the result is the same, only slower. AWS's Parquet
+(DOUBLE amounts, MAP tags) is DuckDB's: `duckdb_engine` writes those values as the importer reads them.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from connector.sources.focus import (
     readable,
 )
 from connector.sources.focus_aggregate import PURCHASE, FocusAggregate, StaticPart
-from connector.sources.focus_files import FileLineage, fingerprint
+from connector.sources.focus_files import FileLineage, fingerprint, is_gzip, is_parquet
 from connector.sources.warehouse import duckdb_engine
 from connector.sources.warehouse.aggregation import (
     RESULT_COLUMNS,
@@ -45,11 +47,13 @@ from connector.sources.warehouse.aggregation import (
     group_width,
     render,
     review_query,
+    survey_query,
 )
 from connector.sources.warehouse.duckdb_engine import DuckDBLimits
 
 FETCH_ROWS = 10_000
 MARKED = "marked_groups"
+SURVEY = "survey"  # the survey query's result: the fingerprints of repeated rows
 DEFAULT_LIMITS = DuckDBLimits()
 
 
@@ -66,9 +70,13 @@ def read_focus_duckdb(
     connection = duckdb_engine.connect(limits)
     try:
         for path in paths:
-            size, sha = fingerprint(readable(path))
+            lines = None
+            if is_parquet(readable(path)) or is_gzip(path):
+                size, sha = fingerprint(path)
+            else:  # the lineage's sha256 and the line count (`run`) in one read
+                size, sha, lines = duckdb_engine.lineage_and_lines(path)
             reader = FileReader(path, options, batch, aggregate, progress)
-            groups = FileGroups(connection, reader, path)
+            groups = FileGroups(connection, reader, path, lines)
             rows = groups.run()
             batch.readers[str(path)] = groups.reader_name
             batch.files.append(FileLineage(str(path), size, sha, rows))
@@ -104,8 +112,11 @@ class FileGroups:
     """One file: the query's groups, checked and added, and the rows it leaves to Python, read (the
     warehouse sources check an engine's groups with it too: `nightly`)."""
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, reader: FileReader, path: Path) -> None:
+    def __init__(
+        self, connection: duckdb.DuckDBPyConnection, reader: FileReader, path: Path, lines: int | None = None
+    ) -> None:
         self.connection, self.reader, self.path = connection, reader, path
+        self.lines = lines  # a CSV's physical lines, when already counted
         self.reader_name = "duckdb"
 
     def _by_python(self, why: str) -> int:
@@ -121,24 +132,39 @@ class FileGroups:
             return self._by_python("a Parquet column DuckDB would not write as text as the importer does")
         self.source = found
         self.spec = bucket_spec(col, found.columns, self.reader.options)
+        # first the survey (rows, repeated rows, odd line ids): what it finds decides, before any group is
+        # added, whether DuckDB reads this file at all
         try:
-            groups = self.connection.execute(
-                render(bucket_query(self.spec, found.table, found.row_number), "duckdb")
-            ).fetchall()
+            self.connection.execute(
+                f"CREATE OR REPLACE TEMP TABLE {SURVEY} AS {render(survey_query(self.spec, found.table), 'duckdb')}"
+            )
+            found_rows = self.connection.execute(
+                f"SELECT COALESCE(MAX(CASE WHEN total THEN row_count END), 0), "
+                f"COUNT(CASE WHEN NOT total AND row_count > 1 THEN 1 END), COALESCE(MAX(odd), 0) FROM {SURVEY}"
+            ).fetchone()
+            assert found_rows is not None  # an aggregate without GROUP BY answers one row
+            rows, repeated, odd = found_rows
         except duckdb.Error as exc:  # DuckDB reads it otherwise than Python would: let Python say why
             return self._by_python(f"DuckDB: {str(exc).splitlines()[0]}")
-        rows = sum(group[self._at("row_count")] for group in groups)
-        if any(group[self._at("odd_ids")] for group in groups):
-            return self._by_python("a line id holds unusual whitespace")
-        if found.lines_to_check and duckdb_engine.physical_lines(self.path) != rows + 1:
-            return self._by_python("a value spans lines, or a line is empty")
-        self._add(groups)
+        if odd:
+            return self._by_python("a line id has unusual whitespace at an edge")
+        if found.lines_to_check:
+            lines = self.lines if self.lines is not None else duckdb_engine.physical_lines(self.path)
+            if lines != rows + 1:
+                return self._by_python("a value spans lines, or a line is empty")
+        self.repeated = SURVEY if repeated else None
+        query = render(bucket_query(self.spec, found.table, found.row_number, self.repeated), "duckdb")
+        try:
+            cursor = self.connection.execute(query)  # the whole aggregation runs here; fetching streams it
+        except duckdb.Error as exc:
+            return self._by_python(f"DuckDB: {str(exc).splitlines()[0]}")
+        self._add(_chunks(cursor))
         return rows
 
     def _at(self, name: str) -> int:
         return group_width(self.spec) + RESULT_COLUMNS.index(name)
 
-    def _add(self, groups: list[tuple]) -> None:
+    def _add(self, groups: Iterable[tuple]) -> None:
         reader, width = self.reader, len(self.spec.static)
         marked, review = [], False
         for group in groups:  # in the order of their first rows: the importer checks in row order
@@ -160,7 +186,11 @@ class FileGroups:
         reader = self.reader
         if type(part) is Refusal:
             return False
-        billed = _exact(group[self._at("billed")], group[self._at("billed_scale")])
+        billed = _exact(
+            group[self._at("billed")],
+            group[self._at("billed_scale")],
+            group[self._at("billed_negative_zero")],
+        )
         count = group[self._at("row_count")]
         if part.skip:
             currency_at = (
@@ -177,7 +207,11 @@ class FileGroups:
         sums = [
             billed,
             _exact(group[self._at("billed_negative")], group[self._at("negative_scale")]),
-            _exact(group[self._at("effective")], group[self._at("effective_scale")]),
+            _exact(
+                group[self._at("effective")],
+                group[self._at("effective_scale")],
+                group[self._at("effective_negative_zero")],
+            ),
             _exact(group[self._at("quantity")], group[self._at("quantity_scale")]),
             group[self._at("quantity_rows")],
             count,
@@ -222,19 +256,23 @@ class FileGroups:
                 f"INSERT INTO {MARKED} VALUES ({', '.join('?' for _ in keys)})", marked
             )
             table = MARKED
-        query = render(review_query(self.spec, self.source.table, self.source.row_number, table), "duckdb")
-        self.reader.take(_fetched(self.connection.execute(query)))
+        query = render(
+            review_query(self.spec, self.source.table, self.source.row_number, table, self.repeated), "duckdb"
+        )
+        self.reader.take((row_no, values) for row_no, *values in _chunks(self.connection.execute(query)))
 
 
-def _fetched(cursor: duckdb.DuckDBPyConnection) -> Iterator[tuple[int, list[str]]]:
+def _chunks(cursor: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
+    """A result's rows, fetched a chunk at a time: never all of them in Python at once."""
     while chunk := cursor.fetchmany(FETCH_ROWS):
-        for row_no, *values in chunk:
-            yield row_no, values
+        yield from chunk
 
 
-def _exact(total: Decimal | None, scale: int | None) -> Decimal:
+def _exact(total: Decimal | None, scale: int | None, negative_zero: int = 0) -> Decimal:
     """An engine's DECIMAL(38, 10) sum with the exponent Python's Decimal addition of the same values
-    gives: that of the value with the most fraction digits."""
+    gives: that of the value with the most fraction digits; and its sign when every value was a negative
+    zero (-0.00 + -0.00 is -0.00 in Python; any other zero sum is +0)."""
     if total is None:
         return ZERO
-    return total.quantize(Decimal(1).scaleb(-(scale or 0)))
+    exact = total.quantize(Decimal(1).scaleb(-(scale or 0)))
+    return exact.copy_negate() if negative_zero and not exact else exact

@@ -1,5 +1,5 @@
 """Toybooks' registry entry: account references look like `T-5010`, no extras, one ledger per process, its
-settings section `TOKENBOOKS_TOYBOOKS__*`."""
+settings section `TOKENBOOKS_TOYBOOKS__*`, and its OAuth connection (`connection.py`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from connector.domain.ledger_targets import TargetShape
 from connector.ledgers.registry_types import LedgerEntry
 from tests.ledgers.toybooks.adapter import ToybooksLedger
+from tests.ledgers.toybooks.connection import CONNECTION
 from tests.ledgers.toybooks.settings import ToybooksSettings
 
 TARGET = TargetShape(
@@ -25,4 +26,4 @@ def build(app: Any, entity: str) -> ToybooksLedger:
     return BOOKS.setdefault(entity, ToybooksLedger(section.company))
 
 
-ENTRY = LedgerEntry(TARGET, build, settings=ToybooksSettings)
+ENTRY = LedgerEntry(TARGET, build, settings=ToybooksSettings, connection=CONNECTION)

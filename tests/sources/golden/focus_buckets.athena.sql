@@ -1,4 +1,218 @@
-WITH src AS (
+WITH repeated AS (
+  SELECT
+    fingerprint,
+    COUNT(*) AS row_count,
+    MAX(CASE WHEN odd THEN 1 ELSE 0 END) AS odd,
+    GROUPING(fingerprint) = 1 AS total
+  FROM (
+    SELECT
+      CASE
+        WHEN CASE
+          WHEN (
+            SUBSTR(s25, 1, 1) <= ' '
+            OR SUBSTR(s25, 1, 1) > '~'
+            OR SUBSTR(s25, LENGTH(s25), 1) <= ' '
+            OR SUBSTR(s25, LENGTH(s25), 1) > '~'
+          )
+          THEN TRIM(CONCAT(
+            CAST(' ' AS VARCHAR),
+            CAST(CHR(  9) AS VARCHAR),
+            CAST(CHR(  10) AS VARCHAR),
+            CAST(CHR(  13) AS VARCHAR),
+            CAST(CHR(  11) AS VARCHAR),
+            CAST(CHR(  12) AS VARCHAR),
+            CAST(CHR(  28) AS VARCHAR),
+            CAST(CHR(  29) AS VARCHAR),
+            CAST(CHR(  30) AS VARCHAR),
+            CAST(CHR(  31) AS VARCHAR)
+          ) FROM s25)
+          ELSE s25
+        END <> ''
+        THEN LOWER(
+          TO_HEX(
+            MD5(
+              TO_UTF8(
+                CASE
+                  WHEN CHR(  31) IS NULL
+                  OR CASE
+                    WHEN (
+                      SUBSTR(s25, 1, 1) <= ' '
+                      OR SUBSTR(s25, 1, 1) > '~'
+                      OR SUBSTR(s25, LENGTH(s25), 1) <= ' '
+                      OR SUBSTR(s25, LENGTH(s25), 1) > '~'
+                    )
+                    THEN TRIM(CONCAT(
+                      CAST(' ' AS VARCHAR),
+                      CAST(CHR(  9) AS VARCHAR),
+                      CAST(CHR(  10) AS VARCHAR),
+                      CAST(CHR(  13) AS VARCHAR),
+                      CAST(CHR(  11) AS VARCHAR),
+                      CAST(CHR(  12) AS VARCHAR),
+                      CAST(CHR(  28) AS VARCHAR),
+                      CAST(CHR(  29) AS VARCHAR),
+                      CAST(CHR(  30) AS VARCHAR),
+                      CAST(CHR(  31) AS VARCHAR)
+                    ) FROM s25)
+                    ELSE s25
+                  END IS NULL
+                  THEN NULL
+                  ELSE CONCAT_WS(
+                    CHR(  31),
+                    CAST(CASE
+                      WHEN (
+                        SUBSTR(s25, 1, 1) <= ' '
+                        OR SUBSTR(s25, 1, 1) > '~'
+                        OR SUBSTR(s25, LENGTH(s25), 1) <= ' '
+                        OR SUBSTR(s25, LENGTH(s25), 1) > '~'
+                      )
+                      THEN TRIM(CONCAT(
+                        CAST(' ' AS VARCHAR),
+                        CAST(CHR(  9) AS VARCHAR),
+                        CAST(CHR(  10) AS VARCHAR),
+                        CAST(CHR(  13) AS VARCHAR),
+                        CAST(CHR(  11) AS VARCHAR),
+                        CAST(CHR(  12) AS VARCHAR),
+                        CAST(CHR(  28) AS VARCHAR),
+                        CAST(CHR(  29) AS VARCHAR),
+                        CAST(CHR(  30) AS VARCHAR),
+                        CAST(CHR(  31) AS VARCHAR)
+                      ) FROM s25)
+                      ELSE s25
+                    END AS VARCHAR)
+                  )
+                END
+              )
+            )
+          )
+        )
+        ELSE LOWER(
+          TO_HEX(
+            MD5(
+              TO_UTF8(
+                CASE
+                  WHEN CHR(  31) IS NULL
+                  OR s0 IS NULL
+                  OR s1 IS NULL
+                  OR s2 IS NULL
+                  OR s3 IS NULL
+                  OR s4 IS NULL
+                  OR s5 IS NULL
+                  OR s6 IS NULL
+                  OR s7 IS NULL
+                  OR s8 IS NULL
+                  OR s9 IS NULL
+                  OR s10 IS NULL
+                  OR s11 IS NULL
+                  OR s12 IS NULL
+                  OR s13 IS NULL
+                  OR s14 IS NULL
+                  OR s15 IS NULL
+                  OR s16 IS NULL
+                  OR s17 IS NULL
+                  OR s18 IS NULL
+                  OR s19 IS NULL
+                  OR s20 IS NULL
+                  OR s21 IS NULL
+                  OR s22 IS NULL
+                  OR s23 IS NULL
+                  OR s24 IS NULL
+                  OR s25 IS NULL
+                  THEN NULL
+                  ELSE CONCAT_WS(
+                    CHR(  31),
+                    CAST(s0 AS VARCHAR),
+                    CAST(s1 AS VARCHAR),
+                    CAST(s2 AS VARCHAR),
+                    CAST(s3 AS VARCHAR),
+                    CAST(s4 AS VARCHAR),
+                    CAST(s5 AS VARCHAR),
+                    CAST(s6 AS VARCHAR),
+                    CAST(s7 AS VARCHAR),
+                    CAST(s8 AS VARCHAR),
+                    CAST(s9 AS VARCHAR),
+                    CAST(s10 AS VARCHAR),
+                    CAST(s11 AS VARCHAR),
+                    CAST(s12 AS VARCHAR),
+                    CAST(s13 AS VARCHAR),
+                    CAST(s14 AS VARCHAR),
+                    CAST(s15 AS VARCHAR),
+                    CAST(s16 AS VARCHAR),
+                    CAST(s17 AS VARCHAR),
+                    CAST(s18 AS VARCHAR),
+                    CAST(s19 AS VARCHAR),
+                    CAST(s20 AS VARCHAR),
+                    CAST(s21 AS VARCHAR),
+                    CAST(s22 AS VARCHAR),
+                    CAST(s23 AS VARCHAR),
+                    CAST(s24 AS VARCHAR),
+                    CAST(s25 AS VARCHAR)
+                  )
+                END
+              )
+            )
+          )
+        )
+      END AS fingerprint,
+      (
+        (
+          SUBSTR(s25, 1, 1) <= ' '
+          OR SUBSTR(s25, 1, 1) > '~'
+          OR SUBSTR(s25, LENGTH(s25), 1) <= ' '
+          OR SUBSTR(s25, LENGTH(s25), 1) > '~'
+        )
+        AND REGEXP_LIKE(
+          s25,
+          '^[\t-\r\x1c-\x1f ]*[\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]|[\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}][\t-\r\x1c-\x1f ]*$'
+        )
+      ) AS odd
+    FROM (
+      SELECT
+        0 AS row_no,
+        COALESCE(CAST("BilledCost" AS VARCHAR), '') AS s0,
+        COALESCE(CAST("BillingAccountId" AS VARCHAR), '') AS s1,
+        COALESCE(CAST("BillingCurrency" AS VARCHAR), '') AS s2,
+        COALESCE(CAST("BillingPeriodStart" AS VARCHAR), '') AS s3,
+        COALESCE(CAST("ChargeCategory" AS VARCHAR), '') AS s4,
+        COALESCE(CAST("ChargeClass" AS VARCHAR), '') AS s5,
+        COALESCE(CAST("ChargeDescription" AS VARCHAR), '') AS s6,
+        COALESCE(CAST("ChargePeriodEnd" AS VARCHAR), '') AS s7,
+        COALESCE(CAST("ChargePeriodStart" AS VARCHAR), '') AS s8,
+        COALESCE(CAST("CommitmentDiscountId" AS VARCHAR), '') AS s9,
+        COALESCE(CAST("ConsumedQuantity" AS VARCHAR), '') AS s10,
+        COALESCE(CAST("ConsumedUnit" AS VARCHAR), '') AS s11,
+        COALESCE(CAST("InvoiceId" AS VARCHAR), '') AS s12,
+        COALESCE(CAST("ProviderName" AS VARCHAR), '') AS s13,
+        COALESCE(CAST("RegionId" AS VARCHAR), '') AS s14,
+        COALESCE(CAST("ServiceCategory" AS VARCHAR), '') AS s15,
+        COALESCE(CAST("ServiceName" AS VARCHAR), '') AS s16,
+        COALESCE(CAST("SkuMeter" AS VARCHAR), '') AS s17,
+        COALESCE(CAST("SubAccountId" AS VARCHAR), '') AS s18,
+        COALESCE(CAST("Tags" AS VARCHAR), '') AS s19,
+        COALESCE(CAST("EffectiveCost" AS VARCHAR), '') AS s20,
+        COALESCE(CAST("ChargeFrequency" AS VARCHAR), '') AS s21,
+        COALESCE(CAST("CommitmentDiscountStatus" AS VARCHAR), '') AS s22,
+        COALESCE(CAST("PricingCurrency" AS VARCHAR), '') AS s23,
+        COALESCE(CAST("SkuPriceId" AS VARCHAR), '') AS s24,
+        COALESCE(CAST("x_LineItemId" AS VARCHAR), '') AS s25
+      FROM billing.focus_export
+    ) AS src
+  )
+  GROUP BY
+    GROUPING SETS (
+      (
+        fingerprint
+      ),
+      ()
+    )
+  HAVING
+    GROUPING(fingerprint) = 1
+    OR (
+      NOT fingerprint IS NULL
+      AND (
+        COUNT(*) > 1 OR MAX(CASE WHEN odd THEN 1 ELSE 0 END) = 1
+      )
+    )
+), src AS (
   SELECT
     ROW_NUMBER() OVER () AS row_no,
     COALESCE(CAST("BilledCost" AS VARCHAR), '') AS s0,
@@ -45,112 +259,39 @@ WITH src AS (
       NOT s10 IN ('', 'null', 'NULL', 'Null')
     ) AS has_quantity,
     s10 AS quantity_text,
-    REGEXP_LIKE(
-      s25,
-      '[\x1c-\x1f\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]'
-    ) AS odd_id,
-    REPLACE(
-      REPLACE(
-        REPLACE(REPLACE(REPLACE(REPLACE(s25, ' ', ''), CHR(  9), ''), CHR(  10), ''), CHR(  13), ''),
-        CHR(  11),
-        ''
-      ),
-      CHR(  12),
-      ''
-    ) AS line_id,
-    LOWER(
-      TO_HEX(
-        MD5(
-          TO_UTF8(
-            CASE
-              WHEN CHR(  31) IS NULL
-              OR s0 IS NULL
-              OR s1 IS NULL
-              OR s2 IS NULL
-              OR s3 IS NULL
-              OR s4 IS NULL
-              OR s5 IS NULL
-              OR s6 IS NULL
-              OR s7 IS NULL
-              OR s8 IS NULL
-              OR s9 IS NULL
-              OR s10 IS NULL
-              OR s11 IS NULL
-              OR s12 IS NULL
-              OR s13 IS NULL
-              OR s14 IS NULL
-              OR s15 IS NULL
-              OR s16 IS NULL
-              OR s17 IS NULL
-              OR s18 IS NULL
-              OR s19 IS NULL
-              OR s20 IS NULL
-              OR s21 IS NULL
-              OR s22 IS NULL
-              OR s23 IS NULL
-              OR s24 IS NULL
-              OR s25 IS NULL
-              THEN NULL
-              ELSE CONCAT_WS(
-                CHR(  31),
-                CAST(s0 AS VARCHAR),
-                CAST(s1 AS VARCHAR),
-                CAST(s2 AS VARCHAR),
-                CAST(s3 AS VARCHAR),
-                CAST(s4 AS VARCHAR),
-                CAST(s5 AS VARCHAR),
-                CAST(s6 AS VARCHAR),
-                CAST(s7 AS VARCHAR),
-                CAST(s8 AS VARCHAR),
-                CAST(s9 AS VARCHAR),
-                CAST(s10 AS VARCHAR),
-                CAST(s11 AS VARCHAR),
-                CAST(s12 AS VARCHAR),
-                CAST(s13 AS VARCHAR),
-                CAST(s14 AS VARCHAR),
-                CAST(s15 AS VARCHAR),
-                CAST(s16 AS VARCHAR),
-                CAST(s17 AS VARCHAR),
-                CAST(s18 AS VARCHAR),
-                CAST(s19 AS VARCHAR),
-                CAST(s20 AS VARCHAR),
-                CAST(s21 AS VARCHAR),
-                CAST(s22 AS VARCHAR),
-                CAST(s23 AS VARCHAR),
-                CAST(s24 AS VARCHAR),
-                CAST(s25 AS VARCHAR)
-              )
-            END
-          )
-        )
+    (
+      (
+        SUBSTR(s25, 1, 1) <= ' '
+        OR SUBSTR(s25, 1, 1) > '~'
+        OR SUBSTR(s25, LENGTH(s25), 1) <= ' '
+        OR SUBSTR(s25, LENGTH(s25), 1) > '~'
       )
-    ) AS fingerprint,
+      AND REGEXP_LIKE(
+        s25,
+        '^[\t-\r\x1c-\x1f ]*[\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]|[\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}][\t-\r\x1c-\x1f ]*$'
+      )
+    ) AS odd_id,
     (
       s4 IN ('Usage', 'Credit', 'Tax', 'Adjustment')
-      AND REGEXP_LIKE(s8, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$')
-      AND REGEXP_LIKE(s7, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$')
-      AND SUBSTR(s8, 1, 10) = SUBSTR(s7, 1, 10)
+      AND REGEXP_LIKE(
+        s8,
+        '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$'
+      )
+      AND REGEXP_LIKE(
+        s7,
+        '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$'
+      )
+      AND LENGTH(s7) = LENGTH(s8)
       AND s7 > s8
+      AND (
+        SUBSTR(s8, 1, 10) = SUBSTR(s7, 1, 10)
+        OR (
+          TRY_CAST(CAST(SUBSTR(s7, 1, 10) AS VARCHAR) AS DATE) = TRY_CAST(CAST(SUBSTR(s8, 1, 10) AS VARCHAR) AS DATE) + INTERVAL '1' DAY
+          AND SUBSTR(s7, 12) <= SUBSTR(s8, 12)
+        )
+      )
     ) AS within_day
   FROM src
-), repeated_ids AS (
-  SELECT
-    line_id
-  FROM rows
-  WHERE
-    line_id <> ''
-  GROUP BY
-    line_id
-  HAVING
-    COUNT(*) > 1
-), repeated_rows AS (
-  SELECT
-    fingerprint
-  FROM rows
-  GROUP BY
-    fingerprint
-  HAVING
-    COUNT(*) > 1
 ), checked AS (
   SELECT
     rows.*,
@@ -178,41 +319,178 @@ WITH src AS (
     CASE WHEN within_day THEN SUBSTR(s8, 1, 10) ELSE '' END AS p_day,
     CASE WHEN within_day THEN '' ELSE s8 END AS p_start,
     CASE WHEN within_day THEN '' ELSE s7 END AS p_end,
-    (
-      REGEXP_LIKE(s0, '^-?[0-9]{1,18}(\.[0-9]{1,10})?$')
-      AND NOT REGEXP_LIKE(s0, '^-[0.]*$')
-    )
+    REGEXP_LIKE(s0, '^-?[0-9]{1,18}(\.[0-9]{1,10})?$')
     AND (
       (
         s20 IN ('', 'null', 'NULL', 'Null') AND s20 <> s0
       )
-      OR (
-        REGEXP_LIKE(effective_text, '^-?[0-9]{1,18}(\.[0-9]{1,10})?$')
-        AND NOT REGEXP_LIKE(effective_text, '^-[0.]*$')
-      )
+      OR s20 = s0
+      OR REGEXP_LIKE(s20, '^-?[0-9]{1,18}(\.[0-9]{1,10})?$')
     )
     AND (
       NOT has_quantity
       OR (
         REGEXP_LIKE(quantity_text, '^-?[0-9]{1,18}(\.[0-9]{1,10})?$')
-        AND NOT REGEXP_LIKE(quantity_text, '^-[0.]*$')
+        AND NOT (
+          SUBSTR(quantity_text, 1, 1) = '-' AND REGEXP_LIKE(quantity_text, '^-[0.]*$')
+        )
       )
     )
-    AND NOT (
-      (
-        line_id <> '' AND line_id IN (
-          SELECT
-            line_id
-          FROM repeated_ids
+    AND NOT COALESCE(
+      CASE
+        WHEN CASE
+          WHEN (
+            SUBSTR(s25, 1, 1) <= ' '
+            OR SUBSTR(s25, 1, 1) > '~'
+            OR SUBSTR(s25, LENGTH(s25), 1) <= ' '
+            OR SUBSTR(s25, LENGTH(s25), 1) > '~'
+          )
+          THEN TRIM(CONCAT(
+            CAST(' ' AS VARCHAR),
+            CAST(CHR(  9) AS VARCHAR),
+            CAST(CHR(  10) AS VARCHAR),
+            CAST(CHR(  13) AS VARCHAR),
+            CAST(CHR(  11) AS VARCHAR),
+            CAST(CHR(  12) AS VARCHAR),
+            CAST(CHR(  28) AS VARCHAR),
+            CAST(CHR(  29) AS VARCHAR),
+            CAST(CHR(  30) AS VARCHAR),
+            CAST(CHR(  31) AS VARCHAR)
+          ) FROM s25)
+          ELSE s25
+        END <> ''
+        THEN LOWER(
+          TO_HEX(
+            MD5(
+              TO_UTF8(
+                CASE
+                  WHEN CHR(  31) IS NULL
+                  OR CASE
+                    WHEN (
+                      SUBSTR(s25, 1, 1) <= ' '
+                      OR SUBSTR(s25, 1, 1) > '~'
+                      OR SUBSTR(s25, LENGTH(s25), 1) <= ' '
+                      OR SUBSTR(s25, LENGTH(s25), 1) > '~'
+                    )
+                    THEN TRIM(CONCAT(
+                      CAST(' ' AS VARCHAR),
+                      CAST(CHR(  9) AS VARCHAR),
+                      CAST(CHR(  10) AS VARCHAR),
+                      CAST(CHR(  13) AS VARCHAR),
+                      CAST(CHR(  11) AS VARCHAR),
+                      CAST(CHR(  12) AS VARCHAR),
+                      CAST(CHR(  28) AS VARCHAR),
+                      CAST(CHR(  29) AS VARCHAR),
+                      CAST(CHR(  30) AS VARCHAR),
+                      CAST(CHR(  31) AS VARCHAR)
+                    ) FROM s25)
+                    ELSE s25
+                  END IS NULL
+                  THEN NULL
+                  ELSE CONCAT_WS(
+                    CHR(  31),
+                    CAST(CASE
+                      WHEN (
+                        SUBSTR(s25, 1, 1) <= ' '
+                        OR SUBSTR(s25, 1, 1) > '~'
+                        OR SUBSTR(s25, LENGTH(s25), 1) <= ' '
+                        OR SUBSTR(s25, LENGTH(s25), 1) > '~'
+                      )
+                      THEN TRIM(CONCAT(
+                        CAST(' ' AS VARCHAR),
+                        CAST(CHR(  9) AS VARCHAR),
+                        CAST(CHR(  10) AS VARCHAR),
+                        CAST(CHR(  13) AS VARCHAR),
+                        CAST(CHR(  11) AS VARCHAR),
+                        CAST(CHR(  12) AS VARCHAR),
+                        CAST(CHR(  28) AS VARCHAR),
+                        CAST(CHR(  29) AS VARCHAR),
+                        CAST(CHR(  30) AS VARCHAR),
+                        CAST(CHR(  31) AS VARCHAR)
+                      ) FROM s25)
+                      ELSE s25
+                    END AS VARCHAR)
+                  )
+                END
+              )
+            )
+          )
         )
-      )
-      OR (
-        line_id = '' AND fingerprint IN (
-          SELECT
-            fingerprint
-          FROM repeated_rows
+        ELSE LOWER(
+          TO_HEX(
+            MD5(
+              TO_UTF8(
+                CASE
+                  WHEN CHR(  31) IS NULL
+                  OR s0 IS NULL
+                  OR s1 IS NULL
+                  OR s2 IS NULL
+                  OR s3 IS NULL
+                  OR s4 IS NULL
+                  OR s5 IS NULL
+                  OR s6 IS NULL
+                  OR s7 IS NULL
+                  OR s8 IS NULL
+                  OR s9 IS NULL
+                  OR s10 IS NULL
+                  OR s11 IS NULL
+                  OR s12 IS NULL
+                  OR s13 IS NULL
+                  OR s14 IS NULL
+                  OR s15 IS NULL
+                  OR s16 IS NULL
+                  OR s17 IS NULL
+                  OR s18 IS NULL
+                  OR s19 IS NULL
+                  OR s20 IS NULL
+                  OR s21 IS NULL
+                  OR s22 IS NULL
+                  OR s23 IS NULL
+                  OR s24 IS NULL
+                  OR s25 IS NULL
+                  THEN NULL
+                  ELSE CONCAT_WS(
+                    CHR(  31),
+                    CAST(s0 AS VARCHAR),
+                    CAST(s1 AS VARCHAR),
+                    CAST(s2 AS VARCHAR),
+                    CAST(s3 AS VARCHAR),
+                    CAST(s4 AS VARCHAR),
+                    CAST(s5 AS VARCHAR),
+                    CAST(s6 AS VARCHAR),
+                    CAST(s7 AS VARCHAR),
+                    CAST(s8 AS VARCHAR),
+                    CAST(s9 AS VARCHAR),
+                    CAST(s10 AS VARCHAR),
+                    CAST(s11 AS VARCHAR),
+                    CAST(s12 AS VARCHAR),
+                    CAST(s13 AS VARCHAR),
+                    CAST(s14 AS VARCHAR),
+                    CAST(s15 AS VARCHAR),
+                    CAST(s16 AS VARCHAR),
+                    CAST(s17 AS VARCHAR),
+                    CAST(s18 AS VARCHAR),
+                    CAST(s19 AS VARCHAR),
+                    CAST(s20 AS VARCHAR),
+                    CAST(s21 AS VARCHAR),
+                    CAST(s22 AS VARCHAR),
+                    CAST(s23 AS VARCHAR),
+                    CAST(s24 AS VARCHAR),
+                    CAST(s25 AS VARCHAR)
+                  )
+                END
+              )
+            )
+          )
         )
-      )
+      END IN (
+        SELECT
+          fingerprint
+        FROM repeated
+        WHERE
+          NOT fingerprint IS NULL
+      ),
+      FALSE
     ) AS clean
   FROM rows
 )
@@ -244,7 +522,17 @@ SELECT
   effective_missing,
   clean,
   SUM(CASE WHEN clean THEN CAST(s0 AS DECIMAL(38, 10)) END) AS billed,
-  SUM(CASE WHEN clean AND s0 LIKE '-%' THEN CAST(s0 AS DECIMAL(38, 10)) END) AS billed_negative,
+  SUM(
+    CASE
+      WHEN clean
+      AND (
+        s0 LIKE '-%' AND NOT (
+          SUBSTR(s0, 1, 1) = '-' AND REGEXP_LIKE(s0, '^-[0.]*$')
+        )
+      )
+      THEN CAST(s0 AS DECIMAL(38, 10))
+    END
+  ) AS billed_negative,
   SUM(CASE WHEN clean THEN CAST(effective_text AS DECIMAL(38, 10)) END) AS effective,
   SUM(CASE WHEN clean AND has_quantity THEN CAST(quantity_text AS DECIMAL(38, 10)) END) AS quantity,
   COUNT(CASE WHEN has_quantity THEN 1 END) AS quantity_rows,
@@ -252,7 +540,11 @@ SELECT
   MAX(CASE WHEN STRPOS(s0, '.') > 0 THEN LENGTH(s0) - STRPOS(s0, '.') ELSE 0 END) AS billed_scale,
   MAX(
     CASE
-      WHEN s0 LIKE '-%'
+      WHEN (
+        s0 LIKE '-%' AND NOT (
+          SUBSTR(s0, 1, 1) = '-' AND REGEXP_LIKE(s0, '^-[0.]*$')
+        )
+      )
       THEN CASE WHEN STRPOS(s0, '.') > 0 THEN LENGTH(s0) - STRPOS(s0, '.') ELSE 0 END
     END
   ) AS negative_scale,
@@ -274,7 +566,25 @@ SELECT
     END
   ) AS quantity_scale,
   MIN(row_no) AS first_row,
-  MAX(CASE WHEN odd_id THEN 1 ELSE 0 END) AS odd_ids
+  MAX(CASE WHEN odd_id THEN 1 ELSE 0 END) AS odd_ids,
+  MIN(
+    CASE
+      WHEN (
+        SUBSTR(s0, 1, 1) = '-' AND REGEXP_LIKE(s0, '^-[0.]*$')
+      )
+      THEN 1
+      ELSE 0
+    END
+  ) AS billed_negative_zero,
+  MIN(
+    CASE
+      WHEN (
+        SUBSTR(effective_text, 1, 1) = '-' AND REGEXP_LIKE(effective_text, '^-[0.]*$')
+      )
+      THEN 1
+      ELSE 0
+    END
+  ) AS effective_negative_zero
 FROM checked
 GROUP BY
   g0,

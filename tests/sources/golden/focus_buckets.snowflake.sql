@@ -1,4 +1,107 @@
-WITH src AS (
+WITH repeated AS (
+  SELECT
+    fingerprint,
+    COUNT(*) AS row_count,
+    MAX(CASE WHEN odd THEN 1 ELSE 0 END) AS odd,
+    GROUPING(fingerprint) = 1 AS total
+  FROM (
+    SELECT
+      CASE
+        WHEN CASE
+          WHEN (
+            SUBSTRING(s25, 1, 1) <= ' '
+            OR SUBSTRING(s25, 1, 1) > '~'
+            OR SUBSTRING(s25, LENGTH(s25), 1) <= ' '
+            OR SUBSTRING(s25, LENGTH(s25), 1) > '~'
+          )
+          THEN TRIM(
+            s25,
+            ' ' || CHR(  9) || CHR(  10) || CHR(  13) || CHR(  11) || CHR(  12) || CHR(  28) || CHR(  29) || CHR(  30) || CHR(  31)
+          )
+          ELSE s25
+        END <> ''
+        THEN MD5(
+          CONCAT_WS(
+            CHR(  31),
+            CASE
+              WHEN (
+                SUBSTRING(s25, 1, 1) <= ' '
+                OR SUBSTRING(s25, 1, 1) > '~'
+                OR SUBSTRING(s25, LENGTH(s25), 1) <= ' '
+                OR SUBSTRING(s25, LENGTH(s25), 1) > '~'
+              )
+              THEN TRIM(
+                s25,
+                ' ' || CHR(  9) || CHR(  10) || CHR(  13) || CHR(  11) || CHR(  12) || CHR(  28) || CHR(  29) || CHR(  30) || CHR(  31)
+              )
+              ELSE s25
+            END
+          )
+        )
+        ELSE MD5(
+          CONCAT_WS(CHR(  31), s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, s18, s19, s20, s21, s22, s23, s24, s25)
+        )
+      END AS fingerprint,
+      (
+        (
+          SUBSTRING(s25, 1, 1) <= ' '
+          OR SUBSTRING(s25, 1, 1) > '~'
+          OR SUBSTRING(s25, LENGTH(s25), 1) <= ' '
+          OR SUBSTRING(s25, LENGTH(s25), 1) > '~'
+        )
+        AND REGEXP_LIKE(
+          s25,
+          '^[\\t-\\r\\x1c-\\x1f ]*[\\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}]|[\\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}][\\t-\\r\\x1c-\\x1f ]*$'
+        )
+      ) AS odd
+    FROM (
+      SELECT
+        0 AS row_no,
+        COALESCE(CAST("BilledCost" AS VARCHAR), '') AS s0,
+        COALESCE(CAST("BillingAccountId" AS VARCHAR), '') AS s1,
+        COALESCE(CAST("BillingCurrency" AS VARCHAR), '') AS s2,
+        COALESCE(CAST("BillingPeriodStart" AS VARCHAR), '') AS s3,
+        COALESCE(CAST("ChargeCategory" AS VARCHAR), '') AS s4,
+        COALESCE(CAST("ChargeClass" AS VARCHAR), '') AS s5,
+        COALESCE(CAST("ChargeDescription" AS VARCHAR), '') AS s6,
+        COALESCE(CAST("ChargePeriodEnd" AS VARCHAR), '') AS s7,
+        COALESCE(CAST("ChargePeriodStart" AS VARCHAR), '') AS s8,
+        COALESCE(CAST("CommitmentDiscountId" AS VARCHAR), '') AS s9,
+        COALESCE(CAST("ConsumedQuantity" AS VARCHAR), '') AS s10,
+        COALESCE(CAST("ConsumedUnit" AS VARCHAR), '') AS s11,
+        COALESCE(CAST("InvoiceId" AS VARCHAR), '') AS s12,
+        COALESCE(CAST("ProviderName" AS VARCHAR), '') AS s13,
+        COALESCE(CAST("RegionId" AS VARCHAR), '') AS s14,
+        COALESCE(CAST("ServiceCategory" AS VARCHAR), '') AS s15,
+        COALESCE(CAST("ServiceName" AS VARCHAR), '') AS s16,
+        COALESCE(CAST("SkuMeter" AS VARCHAR), '') AS s17,
+        COALESCE(CAST("SubAccountId" AS VARCHAR), '') AS s18,
+        COALESCE(CAST("Tags" AS VARCHAR), '') AS s19,
+        COALESCE(CAST("EffectiveCost" AS VARCHAR), '') AS s20,
+        COALESCE(CAST("ChargeFrequency" AS VARCHAR), '') AS s21,
+        COALESCE(CAST("CommitmentDiscountStatus" AS VARCHAR), '') AS s22,
+        COALESCE(CAST("PricingCurrency" AS VARCHAR), '') AS s23,
+        COALESCE(CAST("SkuPriceId" AS VARCHAR), '') AS s24,
+        COALESCE(CAST("x_LineItemId" AS VARCHAR), '') AS s25
+      FROM billing.focus_export
+    ) AS src
+  )
+  GROUP BY
+    GROUPING SETS (
+      (
+        fingerprint
+      ),
+      ()
+    )
+  HAVING
+    GROUPING(fingerprint) = 1
+    OR (
+      NOT fingerprint IS NULL
+      AND (
+        COUNT(*) > 1 OR MAX(CASE WHEN odd THEN 1 ELSE 0 END) = 1
+      )
+    )
+), src AS (
   SELECT
     ROW_NUMBER() OVER () AS row_no,
     COALESCE(CAST("BilledCost" AS VARCHAR), '') AS s0,
@@ -45,48 +148,39 @@ WITH src AS (
       NOT s10 IN ('', 'null', 'NULL', 'Null')
     ) AS has_quantity,
     s10 AS quantity_text,
-    REGEXP_LIKE(
-      s25,
-      '[\\x1c-\\x1f\\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}]'
+    (
+      (
+        SUBSTRING(s25, 1, 1) <= ' '
+        OR SUBSTRING(s25, 1, 1) > '~'
+        OR SUBSTRING(s25, LENGTH(s25), 1) <= ' '
+        OR SUBSTRING(s25, LENGTH(s25), 1) > '~'
+      )
+      AND REGEXP_LIKE(
+        s25,
+        '^[\\t-\\r\\x1c-\\x1f ]*[\\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}]|[\\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}][\\t-\\r\\x1c-\\x1f ]*$'
+      )
     ) AS odd_id,
-    REPLACE(
-      REPLACE(
-        REPLACE(REPLACE(REPLACE(REPLACE(s25, ' ', ''), CHR(  9), ''), CHR(  10), ''), CHR(  13), ''),
-        CHR(  11),
-        ''
-      ),
-      CHR(  12),
-      ''
-    ) AS line_id,
-    MD5(
-      CONCAT_WS(CHR(  31), s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, s18, s19, s20, s21, s22, s23, s24, s25)
-    ) AS fingerprint,
     (
       s4 IN ('Usage', 'Credit', 'Tax', 'Adjustment')
-      AND REGEXP_LIKE(s8, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$')
-      AND REGEXP_LIKE(s7, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$')
-      AND SUBSTRING(s8, 1, 10) = SUBSTRING(s7, 1, 10)
+      AND REGEXP_LIKE(
+        s8,
+        '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?Z$'
+      )
+      AND REGEXP_LIKE(
+        s7,
+        '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?Z$'
+      )
+      AND LENGTH(s7) = LENGTH(s8)
       AND s7 > s8
+      AND (
+        SUBSTRING(s8, 1, 10) = SUBSTRING(s7, 1, 10)
+        OR (
+          TRY_CAST(CAST(SUBSTRING(s7, 1, 10) AS VARCHAR) AS DATE) = TRY_CAST(CAST(SUBSTRING(s8, 1, 10) AS VARCHAR) AS DATE) + INTERVAL '1 DAY'
+          AND SUBSTRING(s7, 12) <= SUBSTRING(s8, 12)
+        )
+      )
     ) AS within_day
   FROM src
-), repeated_ids AS (
-  SELECT
-    line_id
-  FROM rows
-  WHERE
-    line_id <> ''
-  GROUP BY
-    line_id
-  HAVING
-    COUNT(*) > 1
-), repeated_rows AS (
-  SELECT
-    fingerprint
-  FROM rows
-  GROUP BY
-    fingerprint
-  HAVING
-    COUNT(*) > 1
 ), checked AS (
   SELECT
     rows.*,
@@ -114,41 +208,67 @@ WITH src AS (
     CASE WHEN within_day THEN SUBSTRING(s8, 1, 10) ELSE '' END AS p_day,
     CASE WHEN within_day THEN '' ELSE s8 END AS p_start,
     CASE WHEN within_day THEN '' ELSE s7 END AS p_end,
-    (
-      REGEXP_LIKE(s0, '^-?[0-9]{1,18}(\\.[0-9]{1,10})?$')
-      AND NOT REGEXP_LIKE(s0, '^-[0.]*$')
-    )
+    REGEXP_LIKE(s0, '^-?[0-9]{1,18}(\\.[0-9]{1,10})?$')
     AND (
       (
         s20 IN ('', 'null', 'NULL', 'Null') AND s20 <> s0
       )
-      OR (
-        REGEXP_LIKE(effective_text, '^-?[0-9]{1,18}(\\.[0-9]{1,10})?$')
-        AND NOT REGEXP_LIKE(effective_text, '^-[0.]*$')
-      )
+      OR s20 = s0
+      OR REGEXP_LIKE(s20, '^-?[0-9]{1,18}(\\.[0-9]{1,10})?$')
     )
     AND (
       NOT has_quantity
       OR (
         REGEXP_LIKE(quantity_text, '^-?[0-9]{1,18}(\\.[0-9]{1,10})?$')
-        AND NOT REGEXP_LIKE(quantity_text, '^-[0.]*$')
+        AND NOT (
+          SUBSTRING(quantity_text, 1, 1) = '-' AND REGEXP_LIKE(quantity_text, '^-[0.]*$')
+        )
       )
     )
-    AND NOT (
-      (
-        line_id <> '' AND line_id IN (
-          SELECT
-            line_id
-          FROM repeated_ids
+    AND NOT COALESCE(
+      CASE
+        WHEN CASE
+          WHEN (
+            SUBSTRING(s25, 1, 1) <= ' '
+            OR SUBSTRING(s25, 1, 1) > '~'
+            OR SUBSTRING(s25, LENGTH(s25), 1) <= ' '
+            OR SUBSTRING(s25, LENGTH(s25), 1) > '~'
+          )
+          THEN TRIM(
+            s25,
+            ' ' || CHR(  9) || CHR(  10) || CHR(  13) || CHR(  11) || CHR(  12) || CHR(  28) || CHR(  29) || CHR(  30) || CHR(  31)
+          )
+          ELSE s25
+        END <> ''
+        THEN MD5(
+          CONCAT_WS(
+            CHR(  31),
+            CASE
+              WHEN (
+                SUBSTRING(s25, 1, 1) <= ' '
+                OR SUBSTRING(s25, 1, 1) > '~'
+                OR SUBSTRING(s25, LENGTH(s25), 1) <= ' '
+                OR SUBSTRING(s25, LENGTH(s25), 1) > '~'
+              )
+              THEN TRIM(
+                s25,
+                ' ' || CHR(  9) || CHR(  10) || CHR(  13) || CHR(  11) || CHR(  12) || CHR(  28) || CHR(  29) || CHR(  30) || CHR(  31)
+              )
+              ELSE s25
+            END
+          )
         )
-      )
-      OR (
-        line_id = '' AND fingerprint IN (
-          SELECT
-            fingerprint
-          FROM repeated_rows
+        ELSE MD5(
+          CONCAT_WS(CHR(  31), s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, s18, s19, s20, s21, s22, s23, s24, s25)
         )
-      )
+      END IN (
+        SELECT
+          fingerprint
+        FROM repeated
+        WHERE
+          NOT fingerprint IS NULL
+      ),
+      FALSE
     ) AS clean
   FROM rows
 )
@@ -180,7 +300,18 @@ SELECT
   effective_missing,
   clean,
   SUM(CASE WHEN clean THEN CAST(s0 AS DECIMAL(38, 10)) END) AS billed,
-  SUM(CASE WHEN clean AND s0 LIKE '-%' THEN CAST(s0 AS DECIMAL(38, 10)) END) AS billed_negative,
+  SUM(
+    CASE
+      WHEN clean
+      AND (
+        s0 LIKE '-%'
+        AND NOT (
+          SUBSTRING(s0, 1, 1) = '-' AND REGEXP_LIKE(s0, '^-[0.]*$')
+        )
+      )
+      THEN CAST(s0 AS DECIMAL(38, 10))
+    END
+  ) AS billed_negative,
   SUM(CASE WHEN clean THEN CAST(effective_text AS DECIMAL(38, 10)) END) AS effective,
   SUM(CASE WHEN clean AND has_quantity THEN CAST(quantity_text AS DECIMAL(38, 10)) END) AS quantity,
   COUNT(CASE WHEN has_quantity THEN 1 END) AS quantity_rows,
@@ -188,7 +319,12 @@ SELECT
   MAX(CASE WHEN CHARINDEX('.', s0) > 0 THEN LENGTH(s0) - CHARINDEX('.', s0) ELSE 0 END) AS billed_scale,
   MAX(
     CASE
-      WHEN s0 LIKE '-%'
+      WHEN (
+        s0 LIKE '-%'
+        AND NOT (
+          SUBSTRING(s0, 1, 1) = '-' AND REGEXP_LIKE(s0, '^-[0.]*$')
+        )
+      )
       THEN CASE WHEN CHARINDEX('.', s0) > 0 THEN LENGTH(s0) - CHARINDEX('.', s0) ELSE 0 END
     END
   ) AS negative_scale,
@@ -210,7 +346,25 @@ SELECT
     END
   ) AS quantity_scale,
   MIN(row_no) AS first_row,
-  MAX(CASE WHEN odd_id THEN 1 ELSE 0 END) AS odd_ids
+  MAX(CASE WHEN odd_id THEN 1 ELSE 0 END) AS odd_ids,
+  MIN(
+    CASE
+      WHEN (
+        SUBSTRING(s0, 1, 1) = '-' AND REGEXP_LIKE(s0, '^-[0.]*$')
+      )
+      THEN 1
+      ELSE 0
+    END
+  ) AS billed_negative_zero,
+  MIN(
+    CASE
+      WHEN (
+        SUBSTRING(effective_text, 1, 1) = '-' AND REGEXP_LIKE(effective_text, '^-[0.]*$')
+      )
+      THEN 1
+      ELSE 0
+    END
+  ) AS effective_negative_zero
 FROM checked
 GROUP BY
   g0,
