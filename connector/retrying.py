@@ -70,7 +70,7 @@ class RetryPolicy:
         self.sleep = sleep
         self.max_wait = max_wait
         self.throttle_budget = throttle_budget
-        self._backoff = wait_exponential_jitter(initial=initial_wait, max=max_wait)
+        self._backoff = wait_exponential_jitter(multiplier=initial_wait, max=max_wait)
 
     def wait_for(self, state: RetryCallState) -> float:  # float ok: seconds
         """Retry-After if the failure carried one (capped), else exponential backoff with jitter."""

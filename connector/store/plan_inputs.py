@@ -41,7 +41,7 @@ class DaySumsRepository:
         rows = self.session.connection().execute(
             select(c.day, c.inputs).where(c.entity == entity, c.day.between(first_day, last_day))
         )
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
     def kept_sums(self, entity: str, day: date) -> dict:
         """The sums kept for one day (as `DaySums.to_data` wrote them)."""
