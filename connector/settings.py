@@ -198,9 +198,9 @@ class WarehouseSettings(ProviderSettings):
     access_key_id: str | None = Field(None, description="Athena: an IAM key; empty: boto3's own chain")
     secret_access_key: SecretStr | None = None
     session_token: SecretStr | None = None
-    poll_seconds: float = Field(
+    poll_seconds: float = Field(  # float ok: seconds, not money
         1.0, gt=0, description="Athena: wait between status checks"
-    )  # float ok: seconds
+    )
     # Snowflake
     snowflake_account: str | None = Field(
         None, description="Snowflake: the account identifier (orgname-account)"

@@ -288,8 +288,11 @@ class AzureCostManagementSource:
 
 
 def _post(
-    session: requests.Session, url: str, timeout: float, **kwargs: Any
-) -> requests.Response:  # float ok: seconds
+    session: requests.Session,
+    url: str,
+    timeout: float,  # float ok: seconds, not money
+    **kwargs: Any,
+) -> requests.Response:
     try:
         return session.post(url, timeout=timeout, **kwargs)
     except requests.Timeout:

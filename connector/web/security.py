@@ -65,8 +65,12 @@ class SessionCodec:
         except (BadSignature, ValueError, TypeError):
             return None, "invalid"
         session = Session(
-            str(csrf), username, float(signed_in_at), float(seen_at), str(next_url or "")
-        )  # float ok: seconds
+            str(csrf),
+            username,
+            float(signed_in_at),  # float ok: seconds since the epoch, not money
+            float(seen_at),  # float ok: seconds since the epoch, not money
+            str(next_url or ""),
+        )
         if session.username is not None:
             moment = now.timestamp()
             if moment - session.seen_at > self.idle.total_seconds():
