@@ -54,6 +54,28 @@ ASCII_CLASS = "[\\t-\\r\\x1c-\\x1f ]"
 UNICODE_SPACE = "[\\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}]"
 ODD_EDGE = f"^{ASCII_CLASS}*{UNICODE_SPACE}|{UNICODE_SPACE}{ASCII_CLASS}*$"
 INLINE = "inline"  # `bucket_query`'s repeated rows found by the query itself
+DAY_US = 86_400_000_000
+LAST_MOMENT = 253_402_214_400_000_000  # 9999-12-31T00:00:00Z in microseconds since 1970
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A source column the embedded engine reads in its own type (DuckDB over typed Parquet: amounts
+    DECIMAL, DOUBLE or integers, moments TIMESTAMP), as `r<i>` beside its text `s<i>`.
+
+    The typed fast path needs no regular expression for what the type already guarantees (a DECIMAL
+    is a plain decimal with `scale` fraction digits; a TIMESTAMP is a moment) and checks the rest per
+    row: NULLs, ranges, a DOUBLE's digits (its shortest round-trip text, the importer's). `text` is
+    the expression over `r<i>` giving the importer's text of the value (used only where needed:
+    a charge period that is not a day's, a group's static value, a row left to Python)."""
+
+    kind: str  # "decimal", "integer", "double" or "timestamp"
+    text: str  # a template: `text.format(column)` is the importer's text of `column` ('' for NULL)
+    scale: int = 0  # a decimal's fraction digits
+    integer_digits: int = 38  # a decimal's precision - scale; above 18 each value's range is checked
+
+    def text_of(self, column: str) -> str:
+        return self.text.format(column)
 
 
 @dataclass(frozen=True)
@@ -70,6 +92,7 @@ class BucketSpec:
     quantity: int | None
     row_id: int | None
     accept_duplicates: bool = False
+    typed: tuple[tuple[int, Typed], ...] = ()  # (position, type): the embedded engine's typed columns
 
 
 # the columns of the query's result, after the static columns and the charge period's two
@@ -101,27 +124,33 @@ def bucket_query(spec: BucketSpec, source: str, row_number: str, repeated: str |
     for a warehouse: a common table expression aggregates the fingerprints first), the name of a table
     holding them (`survey_query`, run first by the embedded engine), or None when the survey found none —
     then no row's fingerprint is computed at all."""
-    billed = f"s{spec.billed}"
-    group = [*_group_keys(spec), "effective_missing", "clean"]
+    typed_statics = _typed_statics(spec)
+    group = [
+        *(f"k{n}" if n in typed_statics else f"g{n}" for n in range(len(spec.static))),
+        *_group_keys(spec)[len(spec.static) :],
+        "effective_missing",
+        "clean",
+    ]
     odd = "MAX(CASE WHEN odd_id THEN 1 ELSE 0 END)" if repeated == INLINE else "0"
-    negative = f"({billed} LIKE '-%' AND NOT {_negative_zero(billed)})"  # Python's `amount < 0`
+    billed, effective, quantity = _numbers(spec)
+    keys = [*_static_keys(spec), *group[len(spec.static) :]]
     sql = f"""
         {_checked(spec, source, row_number, repeated)}
-        SELECT {", ".join(group)},
-          SUM(CASE WHEN clean THEN CAST({billed} AS {DECIMAL}) END) AS billed,
-          SUM(CASE WHEN clean AND {negative} THEN CAST({billed} AS {DECIMAL}) END) AS billed_negative,
-          SUM(CASE WHEN clean THEN CAST(effective_text AS {DECIMAL}) END) AS effective,
-          SUM(CASE WHEN clean AND has_quantity THEN CAST(quantity_text AS {DECIMAL}) END) AS quantity,
+        SELECT {", ".join(keys)},
+          SUM(CASE WHEN clean THEN {billed.value} END) AS billed,
+          SUM(CASE WHEN clean AND {billed.negative} THEN {billed.value} END) AS billed_negative,
+          SUM(CASE WHEN clean THEN {effective.value} END) AS effective,
+          SUM(CASE WHEN clean AND has_quantity THEN {quantity.value} END) AS quantity,
           COUNT(CASE WHEN has_quantity THEN 1 END) AS quantity_rows,
           COUNT(*) AS row_count,
-          MAX({_scale(billed)}) AS billed_scale,
-          MAX(CASE WHEN {negative} THEN {_scale(billed)} END) AS negative_scale,
-          MAX({_scale("effective_text")}) AS effective_scale,
-          MAX(CASE WHEN has_quantity THEN {_scale("quantity_text")} END) AS quantity_scale,
+          MAX({billed.scale}) AS billed_scale,
+          MAX(CASE WHEN {billed.negative} THEN {billed.scale} END) AS negative_scale,
+          MAX({effective.scale}) AS effective_scale,
+          MAX(CASE WHEN has_quantity THEN {quantity.scale} END) AS quantity_scale,
           MIN(row_no) AS first_row,
           {odd} AS odd_ids,
-          MIN(CASE WHEN {_negative_zero(billed)} THEN 1 ELSE 0 END) AS billed_negative_zero,
-          MIN(CASE WHEN {_negative_zero("effective_text")} THEN 1 ELSE 0 END) AS effective_negative_zero
+          MIN(CASE WHEN {billed.negative_zero} THEN 1 ELSE 0 END) AS billed_negative_zero,
+          MIN(CASE WHEN {effective.negative_zero} THEN 1 ELSE 0 END) AS effective_negative_zero
         FROM checked
         GROUP BY {", ".join(group)}
         ORDER BY first_row
@@ -154,9 +183,13 @@ def review_query(
     of the groups in the table `marked` (clean rows that a check of their group refused). `repeated` as
     for `bucket_query` (the same, so that a row is clean in both)."""
     keys = [*_group_keys(spec), "effective_missing"]
+    values = [*_static_values(spec, "checked."), *(f"checked.{key}" for key in keys[len(spec.static) :])]
     where = "NOT clean"
     if marked:
-        same = " AND ".join(f"m.{key} = checked.{key}" for key in keys)
+        # a typed day is NULL for a charge period that is not a day's
+        same = " AND ".join(
+            f"m.{key} IS NOT DISTINCT FROM {value}" for key, value in zip(keys, values, strict=True)
+        )
         where += f" OR EXISTS (SELECT 1 FROM {marked} AS m WHERE {same})"
     text = ", ".join(f"s{i}" for i in range(len(spec.columns)))
     checked = _checked(spec, source, row_number, repeated)
@@ -173,35 +206,178 @@ def _group_keys(spec: BucketSpec) -> list[str]:
     return [*(f"g{n}" for n in range(len(spec.static))), "p_day", "p_start", "p_end"]
 
 
+def _typed_statics(spec: BucketSpec) -> dict[int, Typed]:
+    """The static columns (by their place n in `static`) grouped by their typed value (k<n>, a
+    timestamp: hashed as an integer, its text written once per group, not per row)."""
+    typed = dict(spec.typed)
+    return {n: typed[i] for n, i in enumerate(spec.static) if i in typed and typed[i].kind == "timestamp"}
+
+
+def _static_values(spec: BucketSpec, prefix: str) -> list[str]:
+    """Each static column's text in a row of `checked` (or a group of it)."""
+    typed = _typed_statics(spec)
+    return [
+        typed[n].text_of(f"{prefix}k{n}") if n in typed else f"{prefix}g{n}" for n in range(len(spec.static))
+    ]
+
+
+def _static_keys(spec: BucketSpec) -> list[str]:
+    """The bucket query's static columns: g<n>, as text."""
+    typed = _typed_statics(spec)
+    return [
+        f"{typed[n].text_of(f'k{n}')} AS g{n}" if n in typed else f"g{n}" for n in range(len(spec.static))
+    ]
+
+
 def _texts(spec: BucketSpec, source: str, row_number: str) -> str:
-    """Each row of `source` as text (s0…sN, as a CSV export holds it) and its number."""
+    """Each row of `source` as text (s0…sN, as a CSV export holds it) and its number; a typed column also
+    as itself (r<i>), and a DOUBLE also as DuckDB's shortest round-trip text (d<i>). An engine computes
+    only the columns a query uses."""
     reads = ", ".join(
         f"COALESCE(CAST({_quoted(name)} AS VARCHAR), '') AS s{i}" for i, name in enumerate(spec.columns)
     )
+    for i, typed in spec.typed:
+        reads += f", r{i}" + (f", CAST(r{i} AS VARCHAR) AS d{i}" if typed.kind == "double" else "")
     return f"SELECT {row_number} AS row_no, {reads} FROM {source}"
+
+
+@dataclass(frozen=True)
+class _Number:
+    """SQL for one amount of a row of `checked`: its exact DECIMAL(38, 10) value (meaningful for a clean
+    row only), its fraction digits (Python's exponent), whether it is a negative zero, and whether it is
+    below zero (Python's `amount < 0`)."""
+
+    value: str
+    scale: str
+    negative_zero: str
+    negative: str
+
+
+def _text_number(column: str) -> _Number:
+    return _Number(
+        f"CAST({column} AS {DECIMAL})",
+        _scale(column),
+        _negative_zero(column),
+        f"({column} LIKE '-%' AND NOT {_negative_zero(column)})",
+    )
+
+
+def _typed_number(i: int, typed: Typed) -> tuple[str, _Number]:
+    """A typed amount (`r<i>`): whether the engine can sum it exactly as the importer reads it (not NULL,
+    at most 18 integer and 10 fraction digits as the importer would write it), and its `_Number`."""
+    r = f"r{i}"
+    if typed.kind == "double":
+        # the importer's text of a DOUBLE is its shortest round-trip digits (pyarrow's cast), which are
+        # DuckDB's too (d<i>): DuckDB writes 1.0 for 1 and 1e-05 for 0.00001, so the fraction digits are
+        # counted on its mantissa and exponent; below 1e10 pyarrow never writes a positive exponent
+        d = f"d{i}"
+        mantissa = f"SPLIT_PART({d}, 'e', 1)"
+        scale = (
+            f"(CASE WHEN STRPOS({d}, 'e') > 0 THEN "
+            f"(CASE WHEN STRPOS({mantissa}, '.') > 0 THEN LENGTH({mantissa}) - STRPOS({mantissa}, '.') ELSE 0 END)"
+            f" - CAST(SPLIT_PART({d}, 'e', 2) AS INTEGER) "
+            f"WHEN {d} LIKE '%.0' THEN 0 ELSE LENGTH({d}) - STRPOS({d}, '.') END)"
+        )
+        # NaN and the infinities are not below 1e10 in DuckDB's order
+        clean = f"({r} IS NOT NULL AND ABS({r}) < 1e10 AND {scale} <= 10)"
+        return clean, _Number(f"CAST({d} AS {DECIMAL})", scale, f"({r} = 0 AND {d} LIKE '-%')", f"({r} < 0)")
+    limit = 10**18  # the text path's 18 integer digits; compared exactly (an integer, not a DOUBLE)
+    ranged = typed.kind == "integer" or typed.integer_digits > 18
+    clean = f"({r} IS NOT NULL AND {r} > -{limit} AND {r} < {limit})" if ranged else f"({r} IS NOT NULL)"
+    return clean, _Number(f"CAST({r} AS {DECIMAL})", str(typed.scale), "FALSE", f"({r} < 0)")
+
+
+def _typed(spec: BucketSpec, i: int | None, kinds: tuple[str, ...]) -> Typed | None:
+    found = dict(spec.typed).get(i) if i is not None else None
+    return found if found is not None and found.kind in kinds else None
+
+
+AMOUNT_KINDS = ("decimal", "integer", "double")
+
+
+def _typed_amounts(spec: BucketSpec) -> bool:
+    """Whether BilledCost (and EffectiveCost, of the same type) take the typed path: with two types
+    their texts could differ for equal values (1.50 and 1.5), which only the text path tells apart."""
+    billed = _typed(spec, spec.billed, AMOUNT_KINDS)
+    if billed is None:
+        return False
+    if spec.effective is None:
+        return True
+    effective = _typed(spec, spec.effective, AMOUNT_KINDS)
+    return effective is not None and (effective.kind, effective.scale) == (billed.kind, billed.scale)
+
+
+def _numbers(spec: BucketSpec) -> tuple[_Number, _Number, _Number]:
+    """BilledCost, EffectiveCost (as the importer takes it: BilledCost's when empty or the same) and
+    ConsumedQuantity, over `checked`'s columns."""
+    quantity = _typed(spec, spec.quantity, AMOUNT_KINDS)
+    counted = _typed_number(spec.quantity, quantity)[1] if quantity and spec.quantity is not None else None
+    if not _typed_amounts(spec):
+        texts = (_text_number(f"s{spec.billed}"), _text_number("effective_text"))
+        return (*texts, counted or _text_number("quantity_text"))
+    billed = _typed_number(spec.billed, dict(spec.typed)[spec.billed])[1]
+    if spec.effective is None:
+        return billed, billed, counted or _text_number("quantity_text")
+    own = _typed_number(spec.effective, dict(spec.typed)[spec.effective])[1]
+    effective = _Number(
+        *(
+            f"(CASE WHEN effective_is_billed THEN {b} ELSE {e} END)"
+            for b, e in zip(
+                (billed.value, billed.scale, billed.negative_zero, billed.negative),
+                (own.value, own.scale, own.negative_zero, own.negative),
+                strict=True,
+            )
+        )
+    )
+    return billed, effective, counted or _text_number("quantity_text")
 
 
 def _checked(spec: BucketSpec, source: str, row_number: str, repeated: str | None) -> str:
     """The common part: each row's text, whether it is clean, and its group's keys. Every check is made
     per row but costs little: an amount is matched by one regular expression (a second only for a
     leading minus), EffectiveCost only when its text differs from BilledCost, a charge period's moments
-    by one expression each, and a row's fingerprint only when the survey found repeated rows."""
+    by one expression each, and a row's fingerprint only when the survey found repeated rows. A typed
+    column (`Typed`) needs no regular expression: its type vouches for what they check."""
     text = [f"s{i}" for i in range(len(spec.columns))]
     billed = text[spec.billed]
     effective = text[spec.effective] if spec.effective is not None else None
-    missing = f"({effective} IN {_nulls()} AND {effective} <> {billed})" if effective else "FALSE"
-    effective_text = (
-        f"CASE WHEN {missing} OR {effective} = {billed} THEN {billed} ELSE {effective} END"
-        if effective
-        else billed
-    )
-    effective_clean = (
-        f"({missing} OR {effective} = {billed} OR {_plain(effective, signed_zero=True)})"
-        if effective
-        else "TRUE"
-    )
-    quantity = text[spec.quantity] if spec.quantity is not None else "''"
-    has_quantity = f"({quantity} NOT IN {_nulls()})"
+    if _typed_amounts(spec):
+        billed_clean, _ = _typed_number(spec.billed, dict(spec.typed)[spec.billed])
+        b = f"r{spec.billed}"
+        if spec.effective is not None:
+            typed_effective = dict(spec.typed)[spec.effective]
+            e = f"r{spec.effective}"
+            same = f"d{spec.effective} = d{spec.billed}" if typed_effective.kind == "double" else f"{e} = {b}"
+            missing = f"({e} IS NULL AND {b} IS NOT NULL)"
+            effective_text = f"({missing} OR COALESCE({same}, {b} IS NULL))"  # texts equal ('' = '' too)
+            effective_clean = f"(effective_is_billed OR {_typed_number(spec.effective, typed_effective)[0]})"
+        else:
+            missing, effective_text, effective_clean = "FALSE", "TRUE", "TRUE"
+        effective_column = "effective_is_billed"
+    else:
+        billed_clean = _plain(billed, signed_zero=True)
+        missing = f"({effective} IN {_nulls()} AND {effective} <> {billed})" if effective else "FALSE"
+        effective_text = (
+            f"CASE WHEN {missing} OR {effective} = {billed} THEN {billed} ELSE {effective} END"
+            if effective
+            else billed
+        )
+        effective_clean = (
+            f"({missing} OR {effective} = {billed} OR {_plain(effective, signed_zero=True)})"
+            if effective
+            else "TRUE"
+        )
+        effective_column = "effective_text"
+    typed_quantity = _typed(spec, spec.quantity, AMOUNT_KINDS)
+    if typed_quantity is not None and spec.quantity is not None:
+        quantity_clean, counted = _typed_number(spec.quantity, typed_quantity)
+        quantity = "''"
+        has_quantity = f"(r{spec.quantity} IS NOT NULL)"
+        quantity_clean = f"({quantity_clean} AND NOT {counted.negative_zero})"
+    else:
+        quantity = text[spec.quantity] if spec.quantity is not None else "''"
+        has_quantity = f"({quantity} NOT IN {_nulls()})"
+        quantity_clean = _plain("quantity_text")
     ctes, is_repeated = [], "FALSE"
     if repeated is not None and _checks_repeats(spec):
         table = repeated
@@ -215,15 +391,66 @@ def _checked(spec: BucketSpec, source: str, row_number: str, repeated: str | Non
         )
     clean = " AND ".join(
         (
-            _plain(billed, signed_zero=True),
+            billed_clean,
             effective_clean,
-            f"(NOT has_quantity OR {_plain('quantity_text')})",
+            f"(NOT has_quantity OR {quantity_clean})",
             f"NOT {is_repeated}",
         )
     )
-    statics = [f"{text[i]} AS g{n}" for n, i in enumerate(spec.static)]
-    start, end = text[spec.start], text[spec.end] if spec.end is not None else "''"
+    typed_statics = _typed_statics(spec)
+    statics = [
+        f"r{i} AS k{n}" if n in typed_statics else f"{text[i]} AS g{n}" for n, i in enumerate(spec.static)
+    ]
     category = text[spec.category]
+    day, no_day, p_start, p_end, within_day = _period(spec, text, category)
+    odd = _odd_id(spec) if repeated == INLINE else "FALSE"
+    return f"""
+        WITH {" ".join(ctes)}
+        src AS ({_texts(spec, source, row_number)}),
+        rows AS (
+          SELECT src.*, {effective_text} AS {effective_column}, {missing} AS effective_missing,
+                 {has_quantity} AS has_quantity, {quantity} AS quantity_text, {odd} AS odd_id,
+                 {within_day} AS within_day
+          FROM src
+        ),
+        checked AS (
+          SELECT rows.*, {", ".join(statics)},
+                 CASE WHEN within_day THEN {day} ELSE {no_day} END AS p_day,
+                 CASE WHEN within_day THEN '' ELSE {p_start} END AS p_start,
+                 CASE WHEN within_day THEN '' ELSE {p_end} END AS p_end,
+                 {clean} AS clean
+          FROM rows
+        )
+    """
+
+
+def typed_moments(spec: BucketSpec) -> tuple[Typed, Typed] | None:
+    """ChargePeriodStart and ChargePeriodEnd when both are typed moments (the typed path groups a
+    charge of at most a day by its UTC DATE), else None (their text is checked)."""
+    start = _typed(spec, spec.start, ("timestamp",))
+    end = _typed(spec, spec.end, ("timestamp",))
+    return (start, end) if start is not None and end is not None else None
+
+
+def _period(spec: BucketSpec, text: list[str], category: str) -> tuple[str, str, str, str, str]:
+    """The charge period's group keys for a row of `rows`: its UTC day when it is a charge of at most a
+    day (text: 'YYYY-MM-DD', else ''; typed: a DATE, else NULL), else its start and end as text; and
+    that condition."""
+    moments = typed_moments(spec)
+    if moments is not None and spec.end is not None:
+        # microseconds since 1970 in UTC (a zoned timestamp is an instant; one without a zone is UTC, as
+        # the importer assumes): integer arithmetic, no time zone library per row. A moment the importer
+        # reads back from its text (1970–9999 here; any other is checked as text), a period of more than
+        # nothing and at most a day: its bucket is the UTC day it starts on (`_check_span`), as a day
+        # number since 1970
+        start, end = (f"EPOCH_US(r{i})" for i in (spec.start, spec.end))
+        within_day = (
+            f"({category} IN {CHARGES} AND {start} >= 0 AND {end} < {LAST_MOMENT} "
+            f"AND {end} > {start} AND {end} - {start} <= {DAY_US})"
+        )
+        texts = (t.text_of(f"r{i}") for t, i in zip(moments, (spec.start, spec.end), strict=True))
+        return f"{start} // {DAY_US}", "NULL", *texts, within_day
+    start, end = text[spec.start], text[spec.end] if spec.end is not None else "''"
     # a charge of at most a day, written as FOCUS writes it, is grouped by the UTC day it starts on (an
     # hourly export's 24 periods are one group, the last one ending at the next midnight included); any
     # other period keeps its own group, checked by the importer's code
@@ -237,25 +464,7 @@ def _checked(spec: BucketSpec, source: str, row_number: str, repeated: str | Non
         f"AND (SUBSTR({start}, 1, 10) = SUBSTR({end}, 1, 10) "
         f"OR ({next_day} AND SUBSTR({end}, 12) <= SUBSTR({start}, 12))))"
     )
-    odd = _odd_id(spec) if repeated == INLINE else "FALSE"
-    return f"""
-        WITH {" ".join(ctes)}
-        src AS ({_texts(spec, source, row_number)}),
-        rows AS (
-          SELECT src.*, {effective_text} AS effective_text, {missing} AS effective_missing,
-                 {has_quantity} AS has_quantity, {quantity} AS quantity_text, {odd} AS odd_id,
-                 {within_day} AS within_day
-          FROM src
-        ),
-        checked AS (
-          SELECT rows.*, {", ".join(statics)},
-                 CASE WHEN within_day THEN SUBSTR({start}, 1, 10) ELSE '' END AS p_day,
-                 CASE WHEN within_day THEN '' ELSE {start} END AS p_start,
-                 CASE WHEN within_day THEN '' ELSE {end} END AS p_end,
-                 {clean} AS clean
-          FROM rows
-        )
-    """
+    return f"SUBSTR({start}, 1, 10)", "''", start, end, within_day
 
 
 def render(query: exp.Expr, dialect: str) -> str:

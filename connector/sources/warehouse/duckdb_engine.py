@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connector.sources.focus_files import is_gzip, is_parquet
+from connector.sources.warehouse.aggregation import Typed
 
 if TYPE_CHECKING:
     import duckdb
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 # pyarrow's strftime writes %S with the fraction digits of the timestamp's unit; DuckDB's %g and %f are
 # milliseconds and microseconds (a nanosecond timestamp is left to Python)
 SECOND_FORMATS = {"s": "%S", "ms": "%S.%g", "us": "%S.%f"}
+UTC_ZONES = (None, "UTC", "Etc/UTC", "+00:00", "Z")
 
 
 # SQL macros each connection defines: a Parquet value written as the text pyarrow's cast gives it (what
@@ -94,6 +96,7 @@ class Source:
     row_number: str
     columns: tuple[str, ...]
     lines_to_check: bool  # CSV: the physical lines must be the rows and the header (no value spans lines)
+    typed: tuple[tuple[int, Typed], ...] = ()  # Parquet: the columns also given as themselves (r<i>)
 
 
 def connect(limits: DuckDBLimits) -> duckdb.DuckDBPyConnection:
@@ -132,17 +135,22 @@ def source(connection: duckdb.DuckDBPyConnection, path: Path, width: int) -> Sou
 def _parquet(connection: duckdb.DuckDBPyConnection, path: Path, columns: tuple[str, ...]) -> Source | None:
     import pyarrow.parquet as pq  # the schema as the Python importer sees it (`focus_files._as_text`)
 
-    texts = []
-    for field, alias in zip(pq.read_schema(path), columns, strict=True):
-        text = _parquet_text(field.type, _identifier(field.name))
+    texts, typed = [], []
+    for i, (field, alias) in enumerate(zip(pq.read_schema(path), columns, strict=True)):
+        column = _identifier(field.name)
+        text = _parquet_text(field.type, column)
         if text is None:
             return None
         texts.append(f"{text} AS {alias}")
+        kind = _parquet_typed(field.type)
+        if kind is not None:
+            texts.append(f"{column} AS r{i}")
+            typed.append((i, kind))
     table = (
         f"(SELECT file_row_number + 2 AS file_row, {', '.join(texts)} "
         f"FROM read_parquet({_literal(str(path))}, file_row_number = true))"
     )
-    return Source(table, "file_row", columns, lines_to_check=False)
+    return Source(table, "file_row", columns, lines_to_check=False, typed=tuple(typed))
 
 
 def _parquet_text(kind, column: str) -> str | None:
@@ -159,9 +167,35 @@ def _parquet_text(kind, column: str) -> str | None:
     if pa.types.is_map(kind) and _is_text(kind.key_type) and _is_text(kind.item_type):
         return f"tb_map_text({column})"
     if pa.types.is_timestamp(kind) and kind.unit in SECOND_FORMATS:
-        utc = f"timezone('UTC', {column})" if kind.tz else column
-        return f"strftime({utc}, '%Y-%m-%dT%H:%M:{SECOND_FORMATS[kind.unit]}Z')"
+        return f"strftime({_utc(kind, column)}, '%Y-%m-%dT%H:%M:{SECOND_FORMATS[kind.unit]}Z')"
     return None
+
+
+def _parquet_typed(kind) -> Typed | None:
+    """How the bucket query's typed path reads a Parquet column (`aggregation.Typed`); None
+    for text (and for what the typed path does not take: a decimal of more than 10 fraction digits, a
+    timestamp in a zone other than UTC, which pyarrow writes in local time)."""
+    import pyarrow as pa
+
+    text = _parquet_text(kind, "{}")
+    if text is None:
+        return None
+    text = f"COALESCE(CAST({text} AS VARCHAR), '')"  # as the query's s<i>: NULL is ''
+    if pa.types.is_decimal128(kind) and 0 <= kind.scale <= 10:
+        return Typed("decimal", text, scale=kind.scale, integer_digits=kind.precision - kind.scale)
+    if pa.types.is_integer(kind):
+        return Typed("integer", text)
+    if pa.types.is_float64(kind):
+        return Typed("double", text)
+    if pa.types.is_timestamp(kind) and kind.unit in SECOND_FORMATS and kind.tz in UTC_ZONES:
+        return Typed("timestamp", text)
+    return None
+
+
+def _utc(kind, column: str) -> str:
+    """A timestamp column as a UTC TIMESTAMP: one with a zone is converted, one without is UTC already
+    (the importer assumes so)."""
+    return f"timezone('UTC', {column})" if kind.tz else column
 
 
 def _is_text(kind) -> bool:

@@ -19,7 +19,7 @@ or structs) is read by the importer itself, whole: the result is the same, only 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -43,11 +43,13 @@ from connector.sources.warehouse import duckdb_engine
 from connector.sources.warehouse.aggregation import (
     RESULT_COLUMNS,
     BucketSpec,
+    Typed,
     bucket_query,
     group_width,
     render,
     review_query,
     survey_query,
+    typed_moments,
 )
 from connector.sources.warehouse.duckdb_engine import DuckDBLimits
 
@@ -55,6 +57,7 @@ FETCH_ROWS = 10_000
 MARKED = "marked_groups"
 SURVEY = "survey"  # the survey query's result: the fingerprints of repeated rows
 DEFAULT_LIMITS = DuckDBLimits()
+EPOCH = date(1970, 1, 1)
 
 
 def read_focus_duckdb(
@@ -87,8 +90,11 @@ def read_focus_duckdb(
     return book_batch(batch, aggregate, accepted, options)
 
 
-def bucket_spec(col: Columns, names: tuple[str, ...], options: FocusOptions) -> BucketSpec:
-    """The bucket query's columns for a source whose header the importer read (`col`), by `names`."""
+def bucket_spec(
+    col: Columns, names: tuple[str, ...], options: FocusOptions, typed: tuple[tuple[int, Typed], ...] = ()
+) -> BucketSpec:
+    """The bucket query's columns for a source whose header the importer read (`col`), by `names`;
+    `typed`: the columns the (embedded) engine reads in their own type."""
     category, start, billed = col.category, col.start, col.cost
     # required columns: `Columns` refused a header without them (`_need` with no default)
     assert category is not None
@@ -105,6 +111,7 @@ def bucket_spec(col: Columns, names: tuple[str, ...], options: FocusOptions) -> 
         quantity=col.quantity,
         row_id=col.row_id,
         accept_duplicates=options.accept_duplicates,
+        typed=typed,
     )
 
 
@@ -131,7 +138,7 @@ class FileGroups:
         if found is None:
             return self._by_python("a Parquet column DuckDB would not write as text as the importer does")
         self.source = found
-        self.spec = bucket_spec(col, found.columns, self.reader.options)
+        self.spec = bucket_spec(col, found.columns, self.reader.options, found.typed)
         # first the survey (rows, repeated rows, odd line ids): what it finds decides, before any group is
         # added, whether DuckDB reads this file at all
         try:
@@ -229,6 +236,8 @@ class FileGroups:
         """The bucket a group's rows are charged to: their UTC day (the query grouped a charge within one
         day by it), or what the importer makes of their charge period; None when a check refuses it."""
         day, start, end = group[len(self.spec.static) : len(self.spec.static) + 3]
+        if type(day) is int:  # the typed path's UTC day, as days since 1970
+            return EPOCH + timedelta(days=day)
         if day:
             try:
                 return date.fromisoformat(day)
@@ -250,7 +259,11 @@ class FileGroups:
                 *("p_day", "p_start", "p_end", "effective_missing"),
             ]
             self.connection.execute(f"DROP TABLE IF EXISTS {MARKED}")
-            types = ", ".join(f"{k} {'BOOLEAN' if k == 'effective_missing' else 'VARCHAR'}" for k in keys)
+            kinds = {
+                "effective_missing": "BOOLEAN",
+                "p_day": "BIGINT" if typed_moments(self.spec) else "VARCHAR",
+            }
+            types = ", ".join(f"{k} {kinds.get(k, 'VARCHAR')}" for k in keys)
             self.connection.execute(f"CREATE TEMP TABLE {MARKED} ({types})")
             self.connection.executemany(
                 f"INSERT INTO {MARKED} VALUES ({', '.join('?' for _ in keys)})", marked
