@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -343,6 +343,139 @@ def test_a_double_is_written_as_pyarrow_writes_it(tmp_path, values) -> None:
         for row in connection.execute(f"SELECT tb_float_text(x) FROM read_parquet('{path}')").fetchall()
     ]
     assert texts == pc.cast(column, pa.string()).to_pylist()
+
+
+TYPED_AMOUNTS = ("BilledCost", "EffectiveCost", "ConsumedQuantity")
+TYPED_MOMENTS = ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart")
+
+
+def _typed_amount(text: str, kind: str):
+    """A random row's amount text as a typed Parquet value: what the type can hold, else NULL."""
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        return None
+    if not value.is_finite():
+        return None
+    if kind == "double":
+        return float(value)
+    if value.as_tuple().exponent < -10 or abs(value) >= 10**28:  # DECIMAL(38, 10) cannot hold it
+        return None
+    return value
+
+
+def _typed_moment(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def write_typed_parquet(path: Path, rows: list[dict], amounts: str, unit: str, zone: str | None) -> Path:
+    """The rows as Parquet typed as the clouds write it: amounts DECIMAL(38, 10) (a warehouse's NUMERIC)
+    or DOUBLE (AWS's FOCUS), charge and billing periods TIMESTAMP (AWS: milliseconds, UTC); a value
+    its type cannot hold is NULL."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrays = {}
+    for name in COLUMNS:
+        values = [row.get(name, "") for row in rows]
+        if name in TYPED_AMOUNTS:
+            kind = pa.float64() if amounts == "double" else pa.decimal128(38, 10)
+            arrays[name] = pa.array([_typed_amount(v, amounts) for v in values], kind)
+        elif name in TYPED_MOMENTS:
+            moments = [_typed_moment(v) for v in values]
+            if zone is None:
+                moments = [m.replace(tzinfo=None) if m else None for m in moments]
+            arrays[name] = pa.array(moments, pa.timestamp(unit, tz=zone))
+        else:
+            arrays[name] = pa.array(values, pa.string())
+    path = path.with_suffix(".parquet")
+    pq.write_table(pa.table(arrays), path)
+    return path
+
+
+@st.composite
+def typed_rows(draw) -> dict:
+    """A random row with what typed files add: NULL amounts and periods, periods ending before they
+    start, DOUBLEs that are not plain decimals (1e-07, 0.30000000000000004, NaN), moments with
+    fractions of a second."""
+    row = draw(rows())
+    for name in ("BilledCost", "EffectiveCost"):
+        row[name] = draw(
+            st.one_of(
+                st.just(row[name]),
+                st.sampled_from(["", "1e-7", "0.30000000000000004", "NaN", "5.2e-06", "-0.0", "1e12"]),
+                st.decimals(min_value=-(10**6), max_value=10**6, places=4, allow_nan=False).map(str),
+            )
+        )
+    if draw(st.integers(0, 5)) == 0:
+        start = _typed_moment(row["ChargePeriodStart"])
+        if start is not None:
+            end = start + timedelta(
+                milliseconds=draw(st.sampled_from([-3_600_000, 1, 1500, 86_400_000, 86_400_001]))
+            )
+            row["ChargePeriodEnd"] = end.isoformat().replace("+00:00", "Z")
+    return row
+
+
+@st.composite
+def typed_exports(draw) -> list[dict]:
+    made = draw(st.lists(typed_rows(), min_size=1, max_size=25))
+    for _ in range(draw(st.integers(0, 3))):
+        made.insert(draw(st.integers(0, len(made))), dict(draw(st.sampled_from(made))))
+    return made
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    export=typed_exports(),
+    amounts=st.sampled_from(["decimal", "double"]),
+    unit=st.sampled_from(["ms", "us", "s"]),
+    zone=st.sampled_from(["UTC", None]),
+    accept=st.booleans(),
+)
+def test_typed_parquet_takes_the_typed_path_to_the_python_importers_facts(
+    tmp_path, export, amounts, unit, zone, accept
+) -> None:
+    """Typed Parquet (DECIMAL or DOUBLE amounts, TIMESTAMP periods, NULLs where the type holds no value)
+    read by DuckDB's typed path gives the Python importer's facts, lots, invoices, quarantined rows and
+    tally: a NULL amount or period, an end before its start, a DOUBLE with more than ten fraction digits
+    are quarantined or read as the importer does."""
+    path = write_typed_parquet(tmp_path / "typed", export, amounts, unit, zone)
+    python, duck = both([path], FocusOptions(entity="main", accept_duplicates=accept))
+    if python is None:
+        return
+    same_batches(python, duck)
+    assert duck.readers == {str(path): "duckdb"}
+
+
+def test_the_typed_path_reads_typed_columns_without_text_checks(tmp_path) -> None:
+    """The typed path is taken: the bucket query for a typed file matches no regular expression on an
+    amount or a charge period (what the type guarantees), and still gives the importer's facts."""
+    from connector.sources.focus import FileReader, FocusBatch
+    from connector.sources.focus_aggregate import FocusAggregate
+    from connector.sources.warehouse import duckdb_engine
+    from connector.sources.warehouse.aggregation import PLAIN_DECIMAL, bucket_query, render
+    from connector.sources.warehouse.focus_duckdb import bucket_spec
+
+    export = [focus_row("1.25"), focus_row("2.5", hour=1), focus_row("", hour=2)]
+    path = write_typed_parquet(tmp_path / "typed", export, "decimal", "ms", "UTC")
+    options = FocusOptions(entity="main")
+    reader = FileReader(path, options, FocusBatch(), FocusAggregate(), None)
+    reader.open().close()
+    connection = duckdb_engine.connect(duckdb_engine.DuckDBLimits())
+    found = duckdb_engine.source(connection, path, reader.col.width)
+    assert found is not None
+    spec = bucket_spec(reader.col, found.columns, options, found.typed)
+    query = render(bucket_query(spec, found.table, found.row_number, None), "duckdb")
+    assert PLAIN_DECIMAL not in query
+    assert "REGEXP" not in query.upper()
+    python, duck = both([path], options)
+    same_batches(python, duck)
+    assert [str(f.amount) for f in duck.facts] == ["3.7500000000"]
+    assert [q.problem.field for q in duck.quarantined] == ["BilledCost"]
 
 
 def test_auto_gives_parquet_and_csv_above_their_sizes_to_duckdb(tmp_path) -> None:

@@ -40,6 +40,15 @@ UTC_ZONES = (None, "UTC", "Etc/UTC", "+00:00", "Z")
 # - a MAP of strings (AWS's Tags): `json.dumps(dict(map))`, ", " and ": " as separators, every character
 #   outside printable ASCII escaped as \uXXXX.
 MACROS = (
+    # - a DECIMAL: pyarrow writes it as Python's str(Decimal) does: E-notation when the adjusted exponent
+    #   is below -6 (0E-10, 5.000E-7 at scale 10), else DuckDB's own plain text
+    """CREATE OR REPLACE MACRO tb_decimal_text(x, scale) AS
+    CASE WHEN x IS NULL THEN NULL ELSE list_transform([CAST(x AS VARCHAR)], lambda t: list_transform(
+      [coalesce(nullif(ltrim(replace(ltrim(t, '-'), '.', ''), '0'), ''), '0')], lambda c:
+      CASE WHEN length(c) - 1 - scale >= -6 THEN t
+           ELSE (CASE WHEN starts_with(t, '-') THEN '-' ELSE '' END) || substr(c, 1, 1)
+                || (CASE WHEN length(c) > 1 THEN '.' || substr(c, 2) ELSE '' END)
+                || 'E-' || CAST(scale + 1 - length(c) AS VARCHAR) END)[1])[1] END""",
     """CREATE OR REPLACE MACRO tb_float_parts(t) AS
     list_transform([split_part(ltrim(t, '-'), 'e', 1)], lambda m:
       {'neg': starts_with(t, '-'),
@@ -160,8 +169,10 @@ def _parquet_text(kind, column: str) -> str | None:
 
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind):
         return column
-    if pa.types.is_integer(kind) or (pa.types.is_decimal128(kind) and kind.precision <= 38):
+    if pa.types.is_integer(kind):
         return column
+    if pa.types.is_decimal128(kind) and kind.precision <= 38:
+        return f"tb_decimal_text({column}, {kind.scale})" if kind.scale > 6 else column
     if pa.types.is_float64(kind):
         return f"tb_float_text({column})"  # a float32's text differs between the two: left to Python
     if pa.types.is_map(kind) and _is_text(kind.key_type) and _is_text(kind.item_type):
