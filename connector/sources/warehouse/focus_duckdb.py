@@ -141,16 +141,14 @@ class FileGroups:
         self.spec = bucket_spec(col, found.columns, self.reader.options, found.typed)
         # first the survey (rows, repeated rows, odd line ids): what it finds decides, before any group is
         # added, whether DuckDB reads this file at all
+        # Parquet: the fingerprints sorted, not hashed (`survey_query`); with line ids, first those
+        # alone, and every value only of the rows whose id is empty
+        by_sort = not found.lines_to_check
+        ids_only = by_sort and self.spec.row_id is not None and not self.spec.accept_duplicates
         try:
-            self.connection.execute(
-                f"CREATE OR REPLACE TEMP TABLE {SURVEY} AS {render(survey_query(self.spec, found.table), 'duckdb')}"
-            )
-            found_rows = self.connection.execute(
-                f"SELECT COALESCE(MAX(CASE WHEN total THEN row_count END), 0), "
-                f"COUNT(CASE WHEN NOT total AND row_count > 1 THEN 1 END), COALESCE(MAX(odd), 0) FROM {SURVEY}"
-            ).fetchone()
-            assert found_rows is not None  # an aggregate without GROUP BY answers one row
-            rows, repeated, odd = found_rows
+            rows, repeated, odd, unchecked = self._survey(by_sort, ids_only)
+            if ids_only and unchecked:
+                rows, repeated, odd, unchecked = self._survey(by_sort, False)
         except duckdb.Error as exc:  # DuckDB reads it otherwise than Python would: let Python say why
             return self._by_python(f"DuckDB: {str(exc).splitlines()[0]}")
         if odd:
@@ -167,6 +165,20 @@ class FileGroups:
             return self._by_python(f"DuckDB: {str(exc).splitlines()[0]}")
         self._add(_chunks(cursor))
         return rows
+
+    def _survey(self, by_sort: bool, ids_only: bool) -> tuple[int, int, int, int]:
+        """Run the survey into its table: the rows, the repeated fingerprints, whether a line id has
+        odd whitespace, and the rows without a fingerprint."""
+        query = render(survey_query(self.spec, self.source.table, by_sort, ids_only), "duckdb")
+        self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {SURVEY} AS {query}")
+        found = self.connection.execute(
+            f"SELECT COALESCE(MAX(CASE WHEN total THEN row_count END), 0), "
+            f"COUNT(CASE WHEN NOT total AND fingerprint IS NOT NULL AND row_count > 1 THEN 1 END), "
+            f"COALESCE(MAX(odd), 0), "
+            f"COALESCE(MAX(CASE WHEN NOT total AND fingerprint IS NULL THEN row_count END), 0) FROM {SURVEY}"
+        ).fetchone()
+        assert found is not None  # an aggregate without GROUP BY answers one row
+        return found
 
     def _at(self, name: str) -> int:
         return group_width(self.spec) + RESULT_COLUMNS.index(name)
