@@ -1,7 +1,8 @@
 """Benchmark: FOCUS rows aggregated by DuckDB, beside DuckDB's bare scan of the same files (the floor),
 and a CSV import by DuckDB beside today's Python importer.
 
-    python -m bench.warehouse_duckdb [--rows 1000000 10000000 ...] [--csv-rows N] [--memory 1GB]
+    python -m bench.warehouse_duckdb [--rows 1000000 10000000 ...] [--types decimal double text]
+        [--text-rows N] [--csv-rows N] [--memory 1GB]
 
 Parquet: `--rows` FOCUS rows are generated inside DuckDB (`range(n)`, streamed to a Parquet file, so
 100,000,000 rows need no Python loop and about 3 GB of disk), shaped like bench/focus_import.py's
@@ -12,9 +13,13 @@ per stream and hour, as a busy account's export does. The buckets are the month'
 about 23,000), whatever the size: the cost grows with the rows, not with the facts. (Until 2026-12-06
 evening the generator kept one row per stream and hour and ran 100M rows over 15 years, so the buckets
 grew with the rows — 4 million facts for 100M rows — which no export of a month looks like.)
-For each size, each in a fresh process (peak memory is its own):
+`--types` says how the columns are typed (`TYPES`): `decimal` (the default: amounts DECIMAL(38, 10),
+periods TIMESTAMPTZ, as FOCUS defines them and a warehouse holds them), `double` (amounts DOUBLE, as
+AWS's FOCUS Parquet), `text` (every value a string, as the benchmark wrote them until 2026-12-06).
+For each size and type, each in a fresh process (peak memory is its own):
 
-- the floor: DuckDB reading every value of the file (`SELECT count(*), max(length(col)) …`), nothing else;
+- the floor: DuckDB reading every value of the file (`SELECT count(*), max(length(col)) …` for a
+  string, `max(hash(col))` for a typed value), nothing else;
 - the aggregation: `read_focus_duckdb` — the bucket query, the checks per group, step 2 (facts …).
 
 CSV: a `--csv-rows` file (bench/focus_import.py's generator) read by `read_focus` (Python) and by
@@ -42,18 +47,18 @@ TARGET_RATIO, TARGET_PEAK_MB, TARGET_CSV_SPEEDUP = 2.0, 2048, 5.0
 GENERATE = """
 COPY (
   SELECT
-    printf('%.6f', (i % 1000) * 0.000731) AS BilledCost,
+    {amount} AS BilledCost,
     CASE i % 2 WHEN 0 THEN '111122223333' ELSE '444455556666' END AS BillingAccountId,
     'USD' AS BillingCurrency,
-    '2026-09-01T00:00:00Z' AS BillingPeriodStart,
+    {billing_period} AS BillingPeriodStart,
     CASE WHEN (i // 768) % 24 = 23 AND i % 768 < 2 THEN 'Tax' ELSE 'Usage' END AS ChargeCategory,
     '' AS ChargeClass,
     'model ' || ((i // 16) % 16) AS ChargeDescription,
-    strftime(TIMESTAMP '2026-09-01' + to_hours((i // 768) % 720 + 1), '%Y-%m-%dT%H:%M:%SZ') AS ChargePeriodEnd,
-    strftime(TIMESTAMP '2026-09-01' + to_hours((i // 768) % 720), '%Y-%m-%dT%H:%M:%SZ') AS ChargePeriodStart,
-    CAST(i % 5000 AS VARCHAR) AS ConsumedQuantity,
+    {end} AS ChargePeriodEnd,
+    {start} AS ChargePeriodStart,
+    {quantity} AS ConsumedQuantity,
     'Tokens' AS ConsumedUnit,
-    printf('%.6f', (i % 1000) * 0.000731) AS EffectiveCost,
+    {amount} AS EffectiveCost,
     'INV-' || (i % 2) || '-202609' AS InvoiceId,
     'AWS' AS ProviderName,
     ['us-east-1', 'us-west-2', 'eu-west-1'][(i // 256) % 3 + 1] AS RegionId,
@@ -68,13 +73,43 @@ COPY (
 """
 
 
-def generate_parquet(path: Path, rows: int, memory: str) -> None:
+# The columns' types: text (every value a string, as a CSV export), or typed as the clouds write FOCUS —
+# amounts DECIMAL(38, 10) (FOCUS's Decimal; a warehouse's NUMERIC) or DOUBLE (AWS's FOCUS Parquet, the
+# AWS FOCUS 1.2 columns page), the periods TIMESTAMP WITH TIME ZONE (UTC, microseconds)
+HOUR = "TIMESTAMP '2026-09-01' + to_hours((i // 768) % 720{plus})"
+TYPES = {
+    "text": {
+        "amount": "printf('%.6f', (i % 1000) * 0.000731)",
+        "quantity": "CAST(i % 5000 AS VARCHAR)",
+        "start": f"strftime({HOUR.format(plus='')}, '%Y-%m-%dT%H:%M:%SZ')",
+        "end": f"strftime({HOUR.format(plus=' + 1')}, '%Y-%m-%dT%H:%M:%SZ')",
+        "billing_period": "'2026-09-01T00:00:00Z'",
+    },
+    "decimal": {
+        "amount": "CAST((i % 1000) * 0.000731 AS DECIMAL(38, 10))",
+        "quantity": "CAST(i % 5000 AS DECIMAL(38, 10))",
+        "start": f"CAST({HOUR.format(plus='')} AS TIMESTAMPTZ)",
+        "end": f"CAST({HOUR.format(plus=' + 1')} AS TIMESTAMPTZ)",
+        "billing_period": "TIMESTAMPTZ '2026-09-01 00:00:00+00'",
+    },
+}
+TYPES["double"] = TYPES["decimal"] | {
+    "amount": "CAST((i % 1000) * 0.000731 AS DOUBLE)",
+    "quantity": "CAST(i % 5000 AS DOUBLE)",
+}
+
+
+def generate_parquet(path: Path, rows: int, memory: str, types: str = "text") -> None:
     import duckdb
 
+    sql = GENERATE.replace("{rows}", str(int(rows))).replace("{path}", str(path))
+    for name, expression in TYPES[types].items():
+        sql = sql.replace("{" + name + "}", expression)
     connection = duckdb.connect()
     connection.execute(f"SET memory_limit = '{memory}'")
+    connection.execute("SET TimeZone = 'UTC'")  # the TIMESTAMPTZ casts: the hours are UTC's
     connection.execute("SET enable_progress_bar = false")
-    connection.execute(GENERATE.replace("{rows}", str(int(rows))).replace("{path}", str(path)))
+    connection.execute(sql)
     connection.close()
 
 
@@ -93,11 +128,14 @@ def child(mode: str, path: Path, memory: str) -> dict:
     began, cpu = time.perf_counter(), cpu_seconds()
     if mode == "scan":
         connection = connect(limits)
-        names = [
-            r[0] for r in connection.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
-        ]
-        # max(length(…)) decodes every value (a bare max() may be answered from the file's statistics)
-        maxima = ", ".join(f'max(length(CAST("{name}" AS VARCHAR)))' for name in names)
+        described = connection.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
+        # max(length(…)) decodes every string, max(hash(…)) every typed value (a bare max() may be
+        # answered from the file's statistics; writing a typed value as text would be work the
+        # aggregation does not do)
+        maxima = ", ".join(
+            f'max(length("{name}"))' if kind == "VARCHAR" else f'max(hash("{name}"))'
+            for name, kind, *_ in described
+        )
         connection.execute(f"SELECT count(*), {maxima} FROM read_parquet('{path}')").fetchall()
         result: dict = {}
     else:
@@ -139,7 +177,10 @@ def run(
     memory: str = "1GB",
     python_rows: int = 1_000_000,
     out: Path | None = None,
+    types: tuple[str, ...] = ("decimal",),
+    text_rows: int = 0,
 ) -> dict:
+    """`sizes` rows of each of `types` (and, if `text_rows`, that many of text columns)."""
     sizes = sizes or [1_000_000, 10_000_000]
     workdir = Path(tempfile.mkdtemp(prefix="tb-warehouse-"))
     result: dict = {
@@ -149,10 +190,11 @@ def run(
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cpus": os.cpu_count(),
     }
-    for rows in sizes:
-        path = workdir / f"focus-{rows}.parquet"
+    runs = [(kind, rows) for rows in sizes for kind in types] + ([("text", text_rows)] if text_rows else [])
+    for kind, rows in runs:
+        path = workdir / f"focus-{kind}-{rows}.parquet"
         began = time.perf_counter()
-        generate_parquet(path, rows, memory)
+        generate_parquet(path, rows, memory, kind)
         generated = time.perf_counter() - began
         load = os.getloadavg()[0]
         # the floor and the aggregation back to back, so both see the same load
@@ -161,6 +203,7 @@ def run(
         result["parquet"].append(
             {
                 "rows": rows,
+                "types": kind,
                 "load_average_1min": round(load, 2),
                 "file_mb": round(path.stat().st_size / 1e6, 1),
                 "generate_seconds": round(generated, 1),
@@ -207,7 +250,7 @@ def report(result: dict) -> str:
     for size in result["parquet"]:
         scan, agg = size["bare_scan"], size["aggregation"]
         lines.append(
-            f"  {size['rows']:>12,} rows Parquet ({size['file_mb']} MB): bare scan {scan['wall_seconds']} s "
+            f"  {size['rows']:>12,} rows Parquet, {size['types']} ({size['file_mb']} MB): bare scan {scan['wall_seconds']} s "
             f"(peak {scan['peak_mb']} MB); aggregation {agg['wall_seconds']} s (peak {agg['peak_mb']} MB); "
             f"{size['ratio_to_floor']}× the floor (target ≤ {TARGET_RATIO}×), {size['rows_per_second']:,} rows/s"
             f" [CPU {scan['cpu_seconds']} s / {agg['cpu_seconds']} s; load {size['load_average_1min']}]"
@@ -230,13 +273,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--python-rows", type=int, default=1_000_000, help="Parquet sizes the Python importer reads too"
     )
+    parser.add_argument(
+        "--types", nargs="*", default=["decimal"], choices=sorted(TYPES), help="the Parquet columns' types"
+    )
+    parser.add_argument("--text-rows", type=int, default=0, help="also a text-column file of this size")
     parser.add_argument("--out", type=Path, help="results file (default bench/results/warehouse_duckdb.json)")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         sys.stdout.write(json.dumps(child(args.child[0], Path(args.child[1]), args.memory)) + "\n")
         return 0
-    result = run(args.rows, args.csv_rows, args.memory, args.python_rows, args.out)
+    result = run(
+        args.rows, args.csv_rows, args.memory, args.python_rows, args.out, tuple(args.types), args.text_rows
+    )
     print(report(result))
     return 0 if result["meets_targets"] else 1
 

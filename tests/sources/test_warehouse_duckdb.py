@@ -85,9 +85,9 @@ def rows(draw) -> dict:
 
 
 @st.composite
-def exports(draw) -> list[dict]:
-    """Rows, some of them repeated (a duplicated line) later in the file."""
-    made = draw(st.lists(rows(), min_size=1, max_size=25))
+def exports(draw, kind=rows) -> list[dict]:
+    """Rows (of the strategy `kind`), some of them repeated (a duplicated line) later in the file."""
+    made = draw(st.lists(kind(), min_size=1, max_size=25))
     for _ in range(draw(st.integers(0, 3))):
         made.insert(draw(st.integers(0, len(made))), dict(draw(st.sampled_from(made))))
     return made
@@ -420,17 +420,9 @@ def typed_rows(draw) -> dict:
     return row
 
 
-@st.composite
-def typed_exports(draw) -> list[dict]:
-    made = draw(st.lists(typed_rows(), min_size=1, max_size=25))
-    for _ in range(draw(st.integers(0, 3))):
-        made.insert(draw(st.integers(0, len(made))), dict(draw(st.sampled_from(made))))
-    return made
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    export=typed_exports(),
+    export=exports(typed_rows),
     amounts=st.sampled_from(["decimal", "double"]),
     unit=st.sampled_from(["ms", "us", "s"]),
     zone=st.sampled_from(["UTC", None]),
