@@ -1,7 +1,9 @@
 """The FOCUS → bucket query, written once as a sqlglot tree and printed in each engine's dialect.
 
 It is step 1 of the FOCUS importer (`focus_aggregate`: rows → buckets) pushed into an engine. Every row
-is read as text — what a CSV export holds — and sorted into one of two kinds:
+is read as text — what a CSV export holds — (except, in the embedded engine over typed Parquet, the
+amounts and charge periods whose type vouches for what the text checks test: `Typed`, the typed path)
+and sorted into one of two kinds:
 
 - **clean** rows: amounts a plain decimal (at most 18 integer and 10 fraction digits, no sign but a
   leading minus; a cost may be a negative zero, whose sign each group reports), ConsumedQuantity empty or
@@ -15,7 +17,7 @@ is read as text — what a CSV export holds — and sorted into one of two kinds
   Python importer's row-by-row checks (it is accepted or quarantined exactly as `read_focus` would).
 
 Repeated rows are found by one aggregate over a fingerprint per row (`survey_query`: the line id, else
-every value), not by reading the rows twice. A warehouse runs it inside the bucket query (a common table
+every value; over Parquet, a sort of the fingerprints instead), not by reading the rows twice. A warehouse runs it inside the bucket query (a common table
 expression); the embedded engine runs it first, keeps the few repeated fingerprints in a table, and skips
 the fingerprint altogether in the bucket query when there are none — the usual case.
 
@@ -475,8 +477,8 @@ def _period(spec: BucketSpec, text: list[str], category: str) -> tuple[str, str,
             f"({category} IN {CHARGES} AND {start} >= 0 AND {end} < {LAST_MOMENT} "
             f"AND {end} > {start} AND {end} - {start} <= {DAY_US})"
         )
-        texts = (t.text_of(f"r{i}") for t, i in zip(moments, (spec.start, spec.end), strict=True))
-        return f"{start} // {DAY_US}", "NULL", *texts, within_day
+        first, last = moments[0].text_of(f"r{spec.start}"), moments[1].text_of(f"r{spec.end}")
+        return f"{start} // {DAY_US}", "NULL", first, last, within_day
     start, end = text[spec.start], text[spec.end] if spec.end is not None else "''"
     # a charge of at most a day, written as FOCUS writes it, is grouped by the UTC day it starts on (an
     # hourly export's 24 periods are one group, the last one ending at the next midnight included); any

@@ -7,7 +7,8 @@ each value turned into the text a CSV export would hold (`focus_files._as_text`)
 timestamps, DOUBLEs (AWS's FOCUS amounts, in their shortest round-trip text) and maps of strings (AWS's
 Tags, as JSON) — the macros below write them exactly as the Python importer does. A file with a column
 DuckDB cannot present that way — FLOAT (32-bit), lists, structs, maps of other types — is left to the
-Python importer (`source` returns None).
+Python importer (`source` returns None). A typed Parquet column (DECIMAL, integer, DOUBLE, TIMESTAMP) is
+also given as itself (`Source.typed`), for the bucket query's typed path (`aggregation.Typed`).
 """
 
 from __future__ import annotations
