@@ -5,7 +5,9 @@ table: the lag window (a new day and the 3 lag days, `RESTATES=lag_days`) beside
     python -m bench.warehouse_nightly [--streams 768] [--days 30] [--threads 2]
 
 The table is generated inside DuckDB (`range(n)`): `--streams` hourly line-item streams (2 accounts × sub
-accounts × SKU meters × regions, as bench/warehouse_duckdb.py) over `--days` days, costs DECIMAL(38, 10)
+accounts × SKU meters × regions, as bench/warehouse_duckdb.py: their dimensions repeat every 768 rows,
+so more than 768 streams are more line items per combination and hour, not more buckets — one account
+books 384 facts a day whatever `--streams`) over `--days` days, costs DECIMAL(38, 10)
 and timestamps TIMESTAMPTZ as a warehouse types them, Tags a MAP (as Athena types it); the source reads one of the two accounts. What is
 timed is `source.pull(window)`: the SQL window, the bucket query, the group checks and step 2 into
 facts. Wall and CPU seconds (DuckDB's threads included); the rows the window selects. Results: stdout and
