@@ -470,6 +470,28 @@ def test_the_typed_path_reads_typed_columns_without_text_checks(tmp_path) -> Non
     assert [q.problem.field for q in duck.quarantined] == ["BilledCost"]
 
 
+@pytest.mark.parametrize("typed", [False, True], ids=["text", "typed"])
+def test_parquet_repeats_are_found_by_line_id_and_by_whole_row(tmp_path, typed) -> None:
+    """Golden: the sorted survey of line ids finds a repeated id (other values) and, because some ids are
+    empty, surveys whole rows too and finds the exact repeat among them: both quarantined, as Python."""
+    export = [
+        focus_row("1.00") | {"x_LineItemId": "a"},
+        focus_row("2.00", hour=1) | {"x_LineItemId": ""},
+        focus_row("3.00", hour=2) | {"x_LineItemId": "a"},  # id a again, other values
+        focus_row("2.00", hour=1) | {"x_LineItemId": ""},  # row 3 again, no id
+        focus_row("4.00", hour=3) | {"x_LineItemId": "b"},
+    ]
+    if typed:
+        path = write_typed_parquet(tmp_path / "typed", export, "decimal", "ms", "UTC")
+    else:
+        path = write_parquet(tmp_path / "text", export, columns=COLUMNS)
+    python, duck = both([path], FocusOptions(entity="main"))
+    same_batches(python, duck)
+    assert duck.readers == {str(path): "duckdb"}
+    assert [q.problem.location for q in duck.quarantined] == ["row 4", "row 5"]
+    assert sum(f.amount for f in duck.facts) == Decimal("7")
+
+
 def test_auto_gives_parquet_and_csv_above_their_sizes_to_duckdb(tmp_path) -> None:
     """`--engine auto`: Parquet above its (smaller) threshold and CSV above its own go to DuckDB; the rest
     stays with the Python importer. Same batch either way."""
