@@ -260,12 +260,13 @@ def _static_keys(spec: BucketSpec) -> list[str]:
 
 def _texts(spec: BucketSpec, source: str, row_number: str) -> str:
     """Each row of `source` as text (s0…sN, as a CSV export holds it) and its number; a typed column also
-    as itself (r<i>). An engine computes only the columns a query uses."""
+    as itself (r<i>), and a DOUBLE also as DuckDB's shortest round-trip text (d<i>). An engine computes
+    only the columns a query uses."""
     reads = ", ".join(
         f"COALESCE(CAST({_quoted(name)} AS VARCHAR), '') AS s{i}" for i, name in enumerate(spec.columns)
     )
-    for i, _typed_column in spec.typed:
-        reads += f", r{i}"
+    for i, typed in spec.typed:
+        reads += f", r{i}" + (f", CAST(r{i} AS VARCHAR) AS d{i}" if typed.kind == "double" else "")
     return f"SELECT {row_number} AS row_no, {reads} FROM {source}"
 
 
@@ -295,45 +296,24 @@ def _typed_number(i: int, typed: Typed) -> tuple[str, _Number]:
     at most 18 integer and 10 fraction digits as the importer would write it), and its `_Number`."""
     r = f"r{i}"
     if typed.kind == "double":
-        return _double(r)
+        # the importer's text of a DOUBLE is its shortest round-trip digits (pyarrow's cast), which are
+        # DuckDB's too (d<i>): DuckDB writes 1.0 for 1 and 1e-05 for 0.00001, so the fraction digits are
+        # counted on its mantissa and exponent; below 1e10 pyarrow never writes a positive exponent
+        d = f"d{i}"
+        mantissa = f"SPLIT_PART({d}, 'e', 1)"
+        scale = (
+            f"(CASE WHEN STRPOS({d}, 'e') > 0 THEN "
+            f"(CASE WHEN STRPOS({mantissa}, '.') > 0 THEN LENGTH({mantissa}) - STRPOS({mantissa}, '.') ELSE 0 END)"
+            f" - CAST(SPLIT_PART({d}, 'e', 2) AS INTEGER) "
+            f"WHEN {d} LIKE '%.0' THEN 0 ELSE LENGTH({d}) - STRPOS({d}, '.') END)"
+        )
+        # NaN and the infinities are not below 1e10 in DuckDB's order
+        clean = f"({r} IS NOT NULL AND ABS({r}) < 1e10 AND {scale} <= 10)"
+        return clean, _Number(f"CAST({d} AS {DECIMAL})", scale, f"({r} = 0 AND {d} LIKE '-%')", f"({r} < 0)")
     limit = 10**18  # the text path's 18 integer digits; compared exactly (an integer, not a DOUBLE)
     ranged = typed.kind == "integer" or typed.integer_digits > 18
     clean = f"({r} IS NOT NULL AND {r} > -{limit} AND {r} < {limit})" if ranged else f"({r} IS NOT NULL)"
     return clean, _Number(f"CAST({r} AS {DECIMAL})", str(typed.scale), "FALSE", f"({r} < 0)")
-
-
-def _double(r: str) -> tuple[str, _Number]:
-    """A DOUBLE amount as the importer reads it: the shortest decimal that round-trips to it (pyarrow's
-    text), never its binary value rounded. Most amounts take integer arithmetic: below 2¹⁶ two decimals
-    of ten fraction digits are further apart than the double's spacing, so when k = round(x·10¹⁰)
-    gives x back (k/10¹⁰, one correctly rounded division of exact operands), k/10¹⁰ is the only such
-    decimal near x, hence the shortest (its fraction digits: ten less k's trailing zeros). The rest
-    (larger, or more than ten fraction digits) is read from DuckDB's text, which has the importer's
-    digits (`1.0` for 1, `5.2e-06`: fraction digits counted on mantissa and exponent; below 10¹⁰
-    pyarrow writes no positive exponent); NaN and the infinities are never clean."""
-    units = f"ROUND({r} * 1e10)"
-    fast = f"(ABS({r}) < 65536 AND {units} / 1e10 = {r})"
-    k = f"CAST({units} AS BIGINT)"
-    trailing = " ".join(f"WHEN {k} % {10**j} = 0 THEN {10 - j}" for j in range(10, 0, -1))
-    text = f"CAST({r} AS VARCHAR)"
-    mantissa = f"SPLIT_PART({text}, 'e', 1)"
-    text_scale = (
-        f"(CASE WHEN STRPOS({text}, 'e') > 0 THEN "
-        f"(CASE WHEN STRPOS({mantissa}, '.') > 0 THEN LENGTH({mantissa}) - STRPOS({mantissa}, '.') ELSE 0 END)"
-        f" - CAST(SPLIT_PART({text}, 'e', 2) AS INTEGER) "
-        f"WHEN {text} LIKE '%.0' THEN 0 ELSE LENGTH({text}) - STRPOS({text}, '.') END)"
-    )
-    # CASE, not OR: DuckDB evaluates a branch only for the rows that reach it (the text for few rows)
-    clean = (
-        f"(CASE WHEN {r} IS NULL THEN FALSE WHEN {fast} THEN TRUE "
-        f"ELSE ABS({r}) < 1e10 AND {text_scale} <= 10 END)"
-    )
-    value = (
-        f"(CASE WHEN {fast} THEN CAST({k} AS DECIMAL(38, 0)) * CAST(0.0000000001 AS {DECIMAL}) "
-        f"ELSE CAST({text} AS {DECIMAL}) END)"
-    )
-    scale = f"(CASE WHEN {fast} THEN (CASE WHEN {k} = 0 THEN 0 {trailing} ELSE 10 END) ELSE {text_scale} END)"
-    return clean, _Number(value, scale, f"({r} = 0 AND SIGNBIT({r}))", f"({r} < 0)")
 
 
 def _typed(spec: BucketSpec, i: int | None, kinds: tuple[str, ...]) -> Typed | None:
@@ -396,10 +376,7 @@ def _checked(spec: BucketSpec, source: str, row_number: str, repeated: str | Non
         if spec.effective is not None:
             typed_effective = dict(spec.typed)[spec.effective]
             e = f"r{spec.effective}"
-            # equal texts: equal values (a DOUBLE's text also keeps the sign of a zero)
-            same = f"{e} = {b}" + (
-                f" AND SIGNBIT({e}) = SIGNBIT({b})" if typed_effective.kind == "double" else ""
-            )
+            same = f"d{spec.effective} = d{spec.billed}" if typed_effective.kind == "double" else f"{e} = {b}"
             missing = f"({e} IS NULL AND {b} IS NOT NULL)"
             effective_text = f"({missing} OR COALESCE({same}, {b} IS NULL))"  # texts equal ('' = '' too)
             effective_clean = f"(effective_is_billed OR {_typed_number(spec.effective, typed_effective)[0]})"
