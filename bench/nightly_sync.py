@@ -65,7 +65,7 @@ from connector.sandbox.quickbooks import QuickBooksSandbox
 from connector.sandbox.xero import XeroSandbox
 from connector.service.sync import SyncResult, sync
 from connector.settings import Settings
-from connector.sources.base import PullResult, RawPage, Window, gathered
+from connector.sources.base import PullResult, RawPage, StreamingSource, Window, gathered
 
 MONTH = Period(2026, 10)
 PAGE_BUCKETS = 10_000  # a page of the synthetic provider (OpenAI's costs pages are a few days' buckets)
@@ -107,7 +107,7 @@ def mapping_text(rules: int = RULES) -> str:
 
 
 @dataclass
-class SyntheticCosts:
+class SyntheticCosts(StreamingSource):
     """A provider reporting `facts` cost buckets over the month, the same figures on every pull.
 
     The month is never held: each day's buckets are made when a pull asks for that day, and handed over

@@ -47,7 +47,7 @@ def window_for(
 ) -> Window:
     """The days to pull: from `since` (or the bookmark), minus the lag re-read every run, to `until`. A
     source may carry its own first day (a warehouse section's START_DATE) instead of its provider's."""
-    default_start = getattr(source, "start_date", None) or default_start
+    default_start = source.start_date or default_start
     if since is None:
         with store.unit_of_work() as uow:
             mark = uow.bookmarks.get(bookmark_id(source.name, source.provider_account))
@@ -56,8 +56,7 @@ def window_for(
     window = Window(since, until).with_lag(source.lag_days)
     # a warehouse source re-reads the open billing period(s), which its cloud restates until the bill
     # is final; re-read days that did not change store nothing (facts compare per day)
-    restated_from = getattr(source, "restated_from", None)
-    first = restated_from(until) if restated_from else None
+    first = source.restated_from(until)
     return Window(first, until) if first and first < window.first_day else window
 
 

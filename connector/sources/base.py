@@ -90,15 +90,25 @@ Progress = Callable[[int, str], None]  # (pages so far, what is being fetched)
 
 
 class Source(Protocol):
-    """A provider source: OpenAI costs, Anthropic cost report, a FOCUS export …"""
+    """A provider source: OpenAI costs, Anthropic cost report, a FOCUS export …
+
+    A source subclasses this protocol (or `StreamingSource`) to take the defaults below: no first day of
+    its own and no restatement beyond its lag days. The pull service asks every source for both."""
 
     name: str  # e.g. "openai.costs"
     provider: str  # e.g. "openai"
     provider_account: str  # the provider organization / billing account
     entity: str
     lag_days: int
+    # where a first pull starts (a warehouse section's START_DATE); None: its provider's configured start
+    start_date: date | None = None
 
     def pull(self, window: Window, progress: Progress | None = None) -> PullResult: ...
+
+    def restated_from(self, until: date) -> date | None:
+        """The first day a night ending on `until` reads again besides its lag days (the open billing
+        period a cloud restates until the bill is final); None: the lag days only."""
+        return None
 
 
 class StreamingSource(Source, Protocol):

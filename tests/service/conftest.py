@@ -16,7 +16,7 @@ from connector.domain.facts import Fact
 from connector.ledgers.memory import MemoryLedger
 from connector.ledgers.port import LedgerAccount
 from connector.settings import Settings
-from connector.sources.base import PullResult, RawPage, Window
+from connector.sources.base import PullResult, RawPage, Source, Window
 from tests.support import CHART_OPTIONS, MINIMAL_MAPPING, fact
 
 ACCOUNTS = [
@@ -36,7 +36,7 @@ ACCOUNTS = [
 
 
 @dataclass
-class ScriptedSource:
+class ScriptedSource(Source):
     """A source whose provider data the test edits between runs."""
 
     facts: list[Fact] = field(default_factory=list)
