@@ -22,10 +22,9 @@ from tests.sources.warehouse_support import (
     ACCOUNT,
     COLUMNS_12,
     WINDOW,
-    random_rows,
+    random_export,
     reference_facts,
     run_received,
-    same_money,
     source_on,
     warehouse_table,
 )
@@ -33,11 +32,9 @@ from tests.sources.warehouse_support import (
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_window_gives_the_facts_the_importer_gives_for_the_same_rows(tmp_path: Path, seed: int) -> None:
-    rows = random_rows(seed)
-    source = source_on(DuckDBWarehouse(connection=warehouse_table(rows, tmp_path)))
-    pulled = source.pull(WINDOW)
-    assert pulled.errors == []
-    same_money(pulled.facts, reference_facts(rows, tmp_path))
+    export = random_export(tmp_path, seed)
+    pulled = source_on(DuckDBWarehouse(connection=export.table)).pull(WINDOW)
+    export.pulled_as_imported(pulled)
     assert {f.source for f in pulled.facts} == {"warehouse.billing"}
     assert {f.provider_account for f in pulled.facts} == {ACCOUNT}
     assert {f.charge_date for f in pulled.facts} <= {WINDOW.first_day, date(2026, 11, 3), WINDOW.last_day}
