@@ -68,6 +68,7 @@ LAZY_IMPORTS = {
     ("connector/cli/users.py", "connector"): "the console server (uvicorn, Starlette), only for `web`",
     ("connector/cli/sandboxes.py", "connector"): "a ledger sandbox, only for `sandbox quickbooks|xero`",
     ("connector/scheduler.py", "connector"): "the console server (uvicorn, Starlette), only for `serve`",
+    ("connector/service/audit_files.py", "connector"): "the xlsx writer (openpyxl), only for a workbook",
 }
 
 # A ledger is one package, `connector/ledgers/<name>/`, reached through the registry (docs/architecture.md,

@@ -1,6 +1,6 @@
 """`tokenbooks --help` (and every command's start) loads no heavy library a command may not need: the
 migrations (alembic), the warehouse engines (duckdb, sqlglot, boto3, google), the console server (uvicorn,
-starlette). Each is imported inside the command or function that uses it. Run in a fresh interpreter,
+starlette), the xlsx writer (openpyxl). Each is imported inside the command or function that uses it. Run in a fresh interpreter,
 because this test process has imported them all already."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("alembic", "duckdb", "sqlglot", "uvicorn", "starlette", "boto3", "botocore", "google")
+HEAVY = ("alembic", "duckdb", "sqlglot", "uvicorn", "starlette", "boto3", "botocore", "google", "openpyxl")
 
 LOADED = """
 import json, sys
