@@ -22,7 +22,7 @@ from connector.domain.errors import InputError, TokenbooksError
 from connector.metrics import PULL_SECONDS
 from connector.service.imports import import_inbox
 from connector.service.runs import Clock, Reporter, RunContext, RunRecorder, SilentReporter
-from connector.sources.base import Source, Window, bookmark_id, pull_chunks
+from connector.sources.base import Source, Window, bookmark_id
 from connector.store.port import Store
 from connector.store.records import ReplaceResult
 from connector.tracing import span
@@ -150,7 +150,7 @@ def _stage_window(
     the window. The first error refuses the window (the caller discards the stage)."""
     pulled = SourcePull(source.name, window)
     progress = lambda done, label: reporter.progress(label, done)  # noqa: E731
-    for chunk in pull_chunks(source, window, progress):
+    for chunk in source.stream(window, progress):
         pulled.received += chunk.received
         pulled.stats += chunk.stats  # a refused window's queries cost all the same: kept for the event
         if chunk.errors:

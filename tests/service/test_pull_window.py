@@ -1,12 +1,14 @@
 """The window each kind of source gets from the pull service (`window_for`): from the bookmark (or the
 first day) less the lag days; a source's own first day replaces its provider's; a source that declares a
-restatement start (a cloud's open billing period) reads from there when that is earlier than the lag."""
+restatement start (a cloud's open billing period) reads from there when that is earlier than the lag. And
+the port's default for a source that does not stream: its window whole, in one piece."""
 
 from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from connector.service.pull import window_for
 from connector.sources.base import Source, Window, bookmark_id
 from tests.service.conftest import ScriptedSource
+from tests.support import fact
 
 UNTIL = date(2026, 11, 20)
 PROVIDER_START = date(2026, 11, 1)
@@ -76,3 +79,11 @@ def test_a_source_that_declares_a_restatement_start_reads_from_it(
     store = with_bookmark(source, date(2026, 11, 18))
     assert window(source, store) == Window(first_day, UNTIL)
     assert window(source, store, since=date(2026, 11, 10)) == Window(min(first_day, date(2026, 11, 8)), UNTIL)
+
+
+def test_a_source_that_does_not_stream_hands_its_window_over_whole_once() -> None:
+    source = ScriptedSource(facts=[fact("1.00", UNTIL), fact("2.00", date(2026, 11, 1))])
+    window = Window(date(2026, 11, 19), UNTIL)
+    [chunk] = list(source.stream(window))  # the port's default: the pull's result, as one piece
+    assert source.pulls == [window]
+    assert [f.amount for f in chunk.facts] == [Decimal("1.00")]
