@@ -49,7 +49,8 @@ def test_nothing_can_be_taken_back_that_was_not_added(month):
 @given(ids, st.data())
 def test_fact_ids_are_the_set_they_were_made_of_with_changes_applied(made_of, data):
     fact_ids = FactIds.of(made_of)
-    assert set(fact_ids) == made_of and len(fact_ids) == len(made_of)
+    assert set(fact_ids) == made_of
+    assert len(fact_ids) == len(made_of)
     assert all((i in fact_ids) == (i in made_of) for i in range(0, 205))
     assert fact_ids.newest == max(made_of, default=0)
     gone = data.draw(st.sets(st.sampled_from(sorted(made_of)))) if made_of else set()
