@@ -267,8 +267,9 @@ def _update_day(
     """A day whose facts alone changed since its sums were kept (the same rules): the kept sums, less
     what the facts no longer current added to them (classified again by the same rules: the same
     allocations, whose stored rows stay as a full plan leaves them), plus what the facts that became
-    current add — the sums of the day's current facts, exactly. None when the kept facts and the stored
-    ones do not add up (then the day is classified whole)."""
+    current add — the sums of the day's current facts, exactly. The ids so found are current facts of the
+    day, so they are all of them when there are as many as the day has (`inputs`): None when there are
+    not (a fact committed out of id order, say), and the day is classified whole."""
     kept = DaySums.of_data(uow.day_sums.kept_sums(state.entity, day))
     if not kept.ids.runs:
         return None
