@@ -27,7 +27,6 @@ from connector.domain.mapping import (
 from connector.domain.money import allocate, split_quantum
 from connector.domain.regex_samples import regex_guarantee
 
-
 # Decisions remembered per classifier, at most: a plan classifies a month a day at a time and the same
 # dimension sets recur day after day, so a day's distinct sets (32,000 at a million facts a month, 97,000
 # at three million) are decided once a month; beyond this many (a day of a ten-million month) the memory
