@@ -137,7 +137,7 @@ def dated(night: int, offset: int) -> date:
     return DAYS[max(0, min(night + offset, len(DAYS) - 1))]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps)
 @example(  # a month booked, then a version moving the engineers' spend reaches back into it
     [
