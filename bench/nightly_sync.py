@@ -204,6 +204,8 @@ class RunFigures:
     reads: int
     writes: int
     status: str
+    classified: int = 0  # facts the plan classified (a changed fact's old version included)
+    load: float = 0.0  # the 1-minute load average when the night started
 
 
 LATE_TO_QUIET = 1.5  # the late-data night against the quiet night (issue 17)
@@ -447,6 +449,7 @@ def _timed(label: str, app, entity: str, since: date | None) -> RunFigures:
     """One night; `since` None asks as the schedule does (from the bookmark, less the lag)."""
     ledger = app.ledger(entity)
     reads, writes = ledger.stats.read_calls, ledger.stats.write_calls
+    load = _load()[0]
     started, cpu = time.perf_counter(), _cpu()
     result: SyncResult = sync(app, entity=entity, since=since, until=MONTH.last_day)
     seconds = time.perf_counter() - started
@@ -459,6 +462,8 @@ def _timed(label: str, app, entity: str, since: date | None) -> RunFigures:
         ledger.stats.read_calls - reads,
         ledger.stats.write_calls - writes,
         result.status,
+        result.plan.facts_classified if result.plan else 0,
+        load,
     )
 
 
@@ -481,7 +486,7 @@ def report(figures: dict) -> str:
         )
         lines += [
             f"    {r['label']:<34} {r['seconds']:>7.1f} s ({r['cpu_seconds']:>6.1f} s CPU)  status {r['status']:<9} "
-            f"facts {r['facts']:>9,}  "
+            f"facts {r['facts']:>9,} (classified {r['classified']:>9,})  load {r['load']:>5.2f}  "
             f"journals {r['journals']:>3}  ledger calls: {r['reads']} read, {r['writes']} write"
             for r in result["runs"]
         ]

@@ -345,13 +345,16 @@ def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
             "policy, lock date and outbox): nothing to plan"
             if plan.skipped
             else f"planned {len(plan.planned)} journal(s) for {plan.first_day}..{plan.last_day} from "
-            f"{plan.facts} facts ({plan.days_read} day(s) classified, {plan.days_kept} unchanged)"
+            f"{plan.facts} facts ({plan.days_read} day(s) classified, {plan.days_updated} brought up to date "
+            f"with their changed facts, {plan.days_kept} unchanged; {plan.facts_classified} facts classified)"
         ),
         data={
             "journals": [p.journal.key for p in plan.planned],
             "facts": plan.facts,
             "days_read": plan.days_read,
+            "days_updated": plan.days_updated,
             "days_kept": plan.days_kept,
+            "facts_classified": plan.facts_classified,
             "allocated": plan.allocated,
             "suspense": plan.suspense_by_provider,
             "coverage": [c.as_dict() for c in plan.coverage],

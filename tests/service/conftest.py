@@ -81,6 +81,11 @@ class ScriptedSource(Source):
         new = fact(amount, day, project=project, line_item=line_item)
         self.facts = [f for f in self.facts if f.natural_key != new.natural_key] + [new]
 
+    def withdraw(self, day: date, project: str = "proj_support_assistant", line_item: str = "out") -> None:
+        """The provider no longer reports this bucket (a re-pull withdraws its fact)."""
+        gone = fact("0", day, project=project, line_item=line_item).natural_key
+        self.facts = [f for f in self.facts if f.natural_key != gone]
+
 
 class Clock:
     def __init__(self) -> None:
