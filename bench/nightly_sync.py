@@ -32,6 +32,7 @@ night's time and memory grow with the month and plots them (the `bench` extra: m
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -587,6 +588,10 @@ def main(argv: list[str]) -> int:
     if args.child:
         print(json.dumps(ledger_nights(args.child, args.facts, args.database_url)))
         return 0
+    if args.png is not None and importlib.util.find_spec("matplotlib") is None:
+        parser.error(
+            "--png needs matplotlib, in the bench extra: pip install -e '.[bench]' (asked before an hour's run)"
+        )
     if args.growth:
         print(
             json.dumps(

@@ -367,10 +367,15 @@ def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
                 f"{c.period}: {c.accuracy:.2%} mapped" for c in shares if c.accuracy is not None
             )
             patterns = "; ".join(u.describe() for u in plan.unmapped if u.provider == provider)
+            # a skipped plan (nothing changed) knows the suspense it left, not its coverage or patterns
+            said = (
+                f" ({accuracy})" if accuracy else " (unchanged since the last plan)" if plan.skipped else ""
+            )
+            largest = f"; largest unmapped: {patterns}" if patterns else ""
             recorder.event(
                 "alert.suspense",
-                f"{amount} of {provider} spend matched no mapping rule and went to suspense ({accuracy}); "
-                f"largest unmapped: {patterns}. Add a rule for it (`tokenbooks mappings coverage` lists it, "
+                f"{amount} of {provider} spend matched no mapping rule and went to suspense{said}{largest}. "
+                "Add a rule for it (`tokenbooks mappings coverage` lists it, "
                 "`tokenbooks mappings preview` shows the effect)",
                 level="warning",
                 data={
