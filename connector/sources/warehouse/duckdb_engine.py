@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connector.sources.focus_files import is_gzip, is_parquet
-from connector.sources.warehouse.aggregation import Typed
 
 if TYPE_CHECKING:
     import duckdb
+
+    from connector.sources.warehouse.aggregation import Typed
 
 # pyarrow's strftime writes %S with the fraction digits of the timestamp's unit; DuckDB's %g and %f are
 # milliseconds and microseconds (a nanosecond timestamp is left to Python)
@@ -188,6 +189,8 @@ def _parquet_typed(kind) -> Typed | None:
     for text (and for what the typed path does not take: a decimal of more than 10 fraction digits, a
     timestamp in a zone other than UTC, which pyarrow writes in local time)."""
     import pyarrow as pa
+
+    from connector.sources.warehouse.aggregation import Typed  # here: sqlglot only where a query is built
 
     text = _parquet_text(kind, "{}")
     if text is None:
