@@ -2,7 +2,7 @@
 
 It is step 1 of the FOCUS importer (`focus_aggregate`: rows → buckets) pushed into an engine. Every row
 is read as text — what a CSV export holds — (except, in the embedded engine over typed Parquet, the
-amounts and charge periods whose type vouches for what the text checks test: `Typed`, the typed path)
+amounts and charge periods whose type vouches for what the text checks test: `duckdb_engine.Typed`, the typed path)
 and sorted into one of two kinds:
 
 - **clean** rows: amounts a plain decimal (at most 18 integer and 10 fraction digits, no sign but a
@@ -39,6 +39,8 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 
+from connector.sources.warehouse.duckdb_engine import Typed
+
 DIALECTS = ("duckdb", "bigquery", "athena", "snowflake")
 CHARGES = "('Usage', 'Credit', 'Tax', 'Adjustment')"  # as FOCUS writes them: never a Purchase (kept exact)
 # a FOCUS moment as an export writes it: seconds, or (a Parquet timestamp in ms or µs) their fraction
@@ -58,26 +60,6 @@ ODD_EDGE = f"^{ASCII_CLASS}*{UNICODE_SPACE}|{UNICODE_SPACE}{ASCII_CLASS}*$"
 INLINE = "inline"  # `bucket_query`'s repeated rows found by the query itself
 DAY_US = 86_400_000_000
 LAST_MOMENT = 253_402_214_400_000_000  # 9999-12-31T00:00:00Z in microseconds since 1970
-
-
-@dataclass(frozen=True)
-class Typed:
-    """A source column the embedded engine reads in its own type (DuckDB over typed Parquet: amounts
-    DECIMAL, DOUBLE or integers, moments TIMESTAMP), as `r<i>` beside its text `s<i>`.
-
-    The typed fast path needs no regular expression for what the type already guarantees (a DECIMAL
-    is a plain decimal with `scale` fraction digits; a TIMESTAMP is a moment) and checks the rest per
-    row: NULLs, ranges, a DOUBLE's digits (its shortest round-trip text, the importer's). `text` is
-    the expression over `r<i>` giving the importer's text of the value (used only where needed:
-    a charge period that is not a day's, a group's static value, a row left to Python)."""
-
-    kind: str  # "decimal", "integer", "double" or "timestamp"
-    text: str  # a template: `text.format(column)` is the importer's text of `column` ('' for NULL)
-    scale: int = 0  # a decimal's fraction digits
-    integer_digits: int = 38  # a decimal's precision - scale; above 18 each value's range is checked
-
-    def text_of(self, column: str) -> str:
-        return self.text.format(column)
 
 
 @dataclass(frozen=True)

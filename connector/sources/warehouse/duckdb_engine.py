@@ -8,7 +8,7 @@ timestamps, DOUBLEs (AWS's FOCUS amounts, in their shortest round-trip text) and
 Tags, as JSON) — the macros below write them exactly as the Python importer does. A file with a column
 DuckDB cannot present that way — FLOAT (32-bit), lists, structs, maps of other types — is left to the
 Python importer (`source` returns None). A typed Parquet column (DECIMAL, integer, DOUBLE, TIMESTAMP) is
-also given as itself (`Source.typed`), for the bucket query's typed path (`aggregation.Typed`).
+also given as itself (`Source.typed`, `Typed`), for the bucket query's typed path (`aggregation`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from connector.sources.focus_files import is_gzip, is_parquet
 
 if TYPE_CHECKING:
     import duckdb
-
-    from connector.sources.warehouse.aggregation import Typed
 
 # pyarrow's strftime writes %S with the fraction digits of the timestamp's unit; DuckDB's %g and %f are
 # milliseconds and microseconds (a nanosecond timestamp is left to Python)
@@ -90,6 +88,26 @@ MACROS = (
     CASE WHEN m IS NULL THEN NULL ELSE '{' || array_to_string(list_transform(map_entries(m), lambda e:
       tb_json_text(e.key) || ': ' || CASE WHEN e.value IS NULL THEN 'null' ELSE tb_json_text(e.value) END), ', ') || '}' END""",
 )
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A source column the embedded engine reads in its own type (over typed Parquet: amounts
+    DECIMAL, DOUBLE or integers, moments TIMESTAMP), as `r<i>` beside its text `s<i>`.
+
+    The typed fast path needs no regular expression for what the type already guarantees (a DECIMAL
+    is a plain decimal with `scale` fraction digits; a TIMESTAMP is a moment) and checks the rest per
+    row: NULLs, ranges, a DOUBLE's digits (its shortest round-trip text, the importer's). `text` is
+    the expression over `r<i>` giving the importer's text of the value (used only where needed:
+    a charge period that is not a day's, a group's static value, a row left to Python)."""
+
+    kind: str  # "decimal", "integer", "double" or "timestamp"
+    text: str  # a template: `text.format(column)` is the importer's text of `column` ('' for NULL)
+    scale: int = 0  # a decimal's fraction digits
+    integer_digits: int = 38  # a decimal's precision - scale; above 18 each value's range is checked
+
+    def text_of(self, column: str) -> str:
+        return self.text.format(column)
 
 
 @dataclass(frozen=True)
@@ -185,12 +203,10 @@ def _parquet_text(kind, column: str) -> str | None:
 
 
 def _parquet_typed(kind) -> Typed | None:
-    """How the bucket query's typed path reads a Parquet column (`aggregation.Typed`); None
+    """How the bucket query's typed path reads a Parquet column (`Typed`); None
     for text (and for what the typed path does not take: a decimal of more than 10 fraction digits, a
     timestamp in a zone other than UTC, which pyarrow writes in local time)."""
     import pyarrow as pa
-
-    from connector.sources.warehouse.aggregation import Typed  # here: sqlglot only where a query is built
 
     text = _parquet_text(kind, "{}")
     if text is None:

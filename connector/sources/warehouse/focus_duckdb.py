@@ -43,7 +43,6 @@ from connector.sources.warehouse import duckdb_engine
 from connector.sources.warehouse.aggregation import (
     RESULT_COLUMNS,
     BucketSpec,
-    Typed,
     bucket_query,
     group_width,
     render,
@@ -51,7 +50,7 @@ from connector.sources.warehouse.aggregation import (
     survey_query,
     typed_moments,
 )
-from connector.sources.warehouse.duckdb_engine import DuckDBLimits
+from connector.sources.warehouse.duckdb_engine import DuckDBLimits, Typed
 
 FETCH_ROWS = 10_000
 MARKED = "marked_groups"
