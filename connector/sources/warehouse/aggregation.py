@@ -54,6 +54,7 @@ ASCII_CLASS = "[\\t-\\r\\x1c-\\x1f ]"
 UNICODE_SPACE = "[\\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}]"
 ODD_EDGE = f"^{ASCII_CLASS}*{UNICODE_SPACE}|{UNICODE_SPACE}{ASCII_CLASS}*$"
 INLINE = "inline"  # `bucket_query`'s repeated rows found by the query itself
+PER_GROUP = "per group"  # `bucket_query`'s repeated rows flagged per group (DuckDB, no line ids)
 
 
 @dataclass(frozen=True)
@@ -91,19 +92,37 @@ RESULT_COLUMNS = (
     "billed_negative_zero",
     "effective_negative_zero",
 )
+# what a `counted` bucket query adds after RESULT_COLUMNS: whether the group holds repeated rows
+# (PER_GROUP), and how many rows the source has (on every group: the first one tells)
+COUNTED_COLUMNS = ("repeats", "total_rows")
 
 
-def bucket_query(spec: BucketSpec, source: str, row_number: str, repeated: str | None = INLINE) -> exp.Expr:
+def bucket_query(
+    spec: BucketSpec, source: str, row_number: str, repeated: str | None = INLINE, counted: bool = False
+) -> exp.Expr:
     """The query over `source` (a table, or a table expression in DuckDB's dialect) whose rows are the
     groups described in the module docstring. `row_number` is the expression numbering the rows.
 
     `repeated` says where the fingerprints of repeated rows come from: INLINE (the default, one statement
     for a warehouse: a common table expression aggregates the fingerprints first), the name of a table
-    holding them (`survey_query`, run first by the embedded engine), or None when the survey found none —
-    then no row's fingerprint is computed at all."""
+    holding them (`survey_query`, run first by the embedded engine), None when the survey found none —
+    then no row's fingerprint is computed at all —, or PER_GROUP (DuckDB, a source without line ids):
+    each group says whether its rows' fingerprints repeat (`COUNTED_COLUMNS`), so the file is read once.
+    Identical rows always fall in one group, since every grouping column is a row's value or made from
+    them; the caller has such a group's rows read by the importer's loop, which quarantines the repeats
+    by row number. A repeated line id may join rows of different groups: that needs the survey.
+
+    `counted` (DuckDB) adds COUNTED_COLUMNS to each group."""
     billed = f"s{spec.billed}"
     group = [*_group_keys(spec), "effective_missing", "clean"]
     odd = "MAX(CASE WHEN odd_id THEN 1 ELSE 0 END)" if repeated == INLINE else "0"
+    assert repeated != PER_GROUP or (counted and spec.row_id is None), "PER_GROUP: counted, no line ids"
+    extra = ""
+    if counted:
+        repeats = "FALSE"
+        if repeated == PER_GROUP and _checks_repeats(spec):
+            repeats = f"LENGTH(LIST_DISTINCT(LIST({_fingerprint(spec)}))) < COUNT(*)"
+        extra = f", {repeats} AS repeats, SUM(COUNT(*)) OVER () AS total_rows"
     negative = f"({billed} LIKE '-%' AND NOT {_negative_zero(billed)})"  # Python's `amount < 0`
     sql = f"""
         {_checked(spec, source, row_number, repeated)}
@@ -122,6 +141,7 @@ def bucket_query(spec: BucketSpec, source: str, row_number: str, repeated: str |
           {odd} AS odd_ids,
           MIN(CASE WHEN {_negative_zero(billed)} THEN 1 ELSE 0 END) AS billed_negative_zero,
           MIN(CASE WHEN {_negative_zero("effective_text")} THEN 1 ELSE 0 END) AS effective_negative_zero
+          {extra}
         FROM checked
         GROUP BY {", ".join(group)}
         ORDER BY first_row
@@ -203,7 +223,7 @@ def _checked(spec: BucketSpec, source: str, row_number: str, repeated: str | Non
     quantity = text[spec.quantity] if spec.quantity is not None else "''"
     has_quantity = f"({quantity} NOT IN {_nulls()})"
     ctes, is_repeated = [], "FALSE"
-    if repeated is not None and _checks_repeats(spec):
+    if repeated not in (None, PER_GROUP) and _checks_repeats(spec):
         table = repeated
         if repeated == INLINE:
             table = "repeated"

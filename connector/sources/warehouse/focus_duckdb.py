@@ -19,8 +19,10 @@ or structs) is read by the importer itself, whole: the result is the same, only 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 
 import duckdb
@@ -41,6 +43,8 @@ from connector.sources.focus_aggregate import PURCHASE, FocusAggregate, StaticPa
 from connector.sources.focus_files import FileLineage, fingerprint, is_gzip, is_parquet
 from connector.sources.warehouse import duckdb_engine
 from connector.sources.warehouse.aggregation import (
+    COUNTED_COLUMNS,
+    PER_GROUP,
     RESULT_COLUMNS,
     BucketSpec,
     bucket_query,
@@ -68,21 +72,25 @@ def read_focus_duckdb(
     aggregate = FocusAggregate()
     accepted = 0
     connection = duckdb_engine.connect(limits)
+    # the file's sha256 (and a CSV's line count) is read in a thread while DuckDB parses the file: both
+    # release the GIL, so on two cores the lineage costs no wall time
+    hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="focus-lineage")
     try:
         for path in paths:
-            lines = None
             if is_parquet(readable(path)) or is_gzip(path):
-                size, sha = fingerprint(path)
+                lineage = hashing.submit(lambda path=path: (*fingerprint(path), None))
             else:  # the lineage's sha256 and the line count (`run`) in one read
-                size, sha, lines = duckdb_engine.lineage_and_lines(path)
+                lineage = hashing.submit(duckdb_engine.lineage_and_lines, path)
             reader = FileReader(path, options, batch, aggregate, progress)
-            groups = FileGroups(connection, reader, path, lines)
+            groups = FileGroups(connection, reader, path, lambda lineage=lineage: lineage.result()[2])
             rows = groups.run()
+            size, sha, _ = lineage.result()
             batch.readers[str(path)] = groups.reader_name
             batch.files.append(FileLineage(str(path), size, sha, rows))
             batch.rows_read += rows
             accepted += reader.accepted
     finally:
+        hashing.shutdown(cancel_futures=True)
         connection.close()
     return book_batch(batch, aggregate, accepted, options)
 
@@ -112,11 +120,17 @@ class FileGroups:
     """One file: the query's groups, checked and added, and the rows it leaves to Python, read (the
     warehouse sources check an engine's groups with it too: `nightly`)."""
 
+    counted = False  # the groups carry COUNTED_COLUMNS (`run`; not a warehouse's groups)
+
     def __init__(
-        self, connection: duckdb.DuckDBPyConnection, reader: FileReader, path: Path, lines: int | None = None
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        reader: FileReader,
+        path: Path,
+        lines: Callable[[], int | None] | None = None,
     ) -> None:
         self.connection, self.reader, self.path = connection, reader, path
-        self.lines = lines  # a CSV's physical lines, when already counted
+        self.lines = lines  # a CSV's physical lines, when counted elsewhere (None: counted here)
         self.reader_name = "duckdb"
 
     def _by_python(self, why: str) -> int:
@@ -132,36 +146,48 @@ class FileGroups:
             return self._by_python("a Parquet column DuckDB would not write as text as the importer does")
         self.source = found
         self.spec = bucket_spec(col, found.columns, self.reader.options)
-        # first the survey (rows, repeated rows, odd line ids): what it finds decides, before any group is
-        # added, whether DuckDB reads this file at all
-        try:
-            self.connection.execute(
-                f"CREATE OR REPLACE TEMP TABLE {SURVEY} AS {render(survey_query(self.spec, found.table), 'duckdb')}"
-            )
-            found_rows = self.connection.execute(
-                f"SELECT COALESCE(MAX(CASE WHEN total THEN row_count END), 0), "
-                f"COUNT(CASE WHEN NOT total AND row_count > 1 THEN 1 END), COALESCE(MAX(odd), 0) FROM {SURVEY}"
-            ).fetchone()
-            assert found_rows is not None  # an aggregate without GROUP BY answers one row
-            rows, repeated, odd = found_rows
-        except duckdb.Error as exc:  # DuckDB reads it otherwise than Python would: let Python say why
-            return self._by_python(f"DuckDB: {str(exc).splitlines()[0]}")
-        if odd:
-            return self._by_python("a line id has unusual whitespace at an edge")
-        if found.lines_to_check:
-            lines = self.lines if self.lines is not None else duckdb_engine.physical_lines(self.path)
-            if lines != rows + 1:
-                return self._by_python("a value spans lines, or a line is empty")
-        self.repeated = SURVEY if repeated else None
-        query = render(bucket_query(self.spec, found.table, found.row_number, self.repeated), "duckdb")
+        repeated: str | None = PER_GROUP  # without line ids, each group tells: the file is parsed once
+        if self.spec.row_id is not None:
+            # a repeated line id may join rows of any groups: first the survey (repeated ids, odd ones),
+            # whose answer decides, before any group is added, whether DuckDB reads this file at all
+            try:
+                self.connection.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {SURVEY} AS {render(survey_query(self.spec, found.table), 'duckdb')}"
+                )
+                surveyed = self.connection.execute(
+                    f"SELECT COUNT(CASE WHEN NOT total AND row_count > 1 THEN 1 END), COALESCE(MAX(odd), 0) "
+                    f"FROM {SURVEY}"
+                ).fetchone()
+                assert surveyed is not None  # an aggregate without GROUP BY answers one row
+            except duckdb.Error as exc:  # DuckDB reads it otherwise than Python would: let Python say why
+                return self._by_python(f"DuckDB: {str(exc).splitlines()[0]}")
+            if surveyed[1]:
+                return self._by_python("a line id has unusual whitespace at an edge")
+            repeated = SURVEY if surveyed[0] else None
+        query = render(
+            bucket_query(self.spec, found.table, found.row_number, repeated, counted=True), "duckdb"
+        )
         try:
             cursor = self.connection.execute(query)  # the whole aggregation runs here; fetching streams it
         except duckdb.Error as exc:
             return self._by_python(f"DuckDB: {str(exc).splitlines()[0]}")
-        self._add(_chunks(cursor))
+        groups = _chunks(cursor)
+        first = next(groups, None)
+        rows = first[self._at("total_rows")] if first is not None else 0
+        # nothing is added before this check: a file DuckDB read otherwise than Python would is Python's
+        if found.lines_to_check:
+            lines = self.lines() if self.lines is not None else None
+            if lines is None:
+                lines = duckdb_engine.physical_lines(self.path)
+            if lines != rows + 1:
+                return self._by_python("a value spans lines, or a line is empty")
+        self.counted, self.repeated = True, None if repeated == PER_GROUP else repeated
+        self._add(chain((first,), groups) if first is not None else ())
         return rows
 
     def _at(self, name: str) -> int:
+        if name in COUNTED_COLUMNS:
+            return group_width(self.spec) + len(RESULT_COLUMNS) + COUNTED_COLUMNS.index(name)
         return group_width(self.spec) + RESULT_COLUMNS.index(name)
 
     def _add(self, groups: Iterable[tuple]) -> None:
@@ -175,8 +201,8 @@ class FileGroups:
                 part = reader.parts[key] = reader._check_static(statics, group[self._at("first_row")])
             if not group[self._at("clean")]:
                 review = True
-            elif not self._accept(group, part):
-                marked.append(group[: width + 4])
+            elif (self.counted and group[self._at("repeats")]) or not self._accept(group, part):
+                marked.append(group[: width + 4])  # its rows are read one by one: the importer says which
         if marked or review:
             self._review(marked)
 
