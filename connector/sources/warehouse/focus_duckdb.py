@@ -186,22 +186,27 @@ class FileGroups:
         return rows
 
     def _at(self, name: str) -> int:
-        if name in COUNTED_COLUMNS:
-            return group_width(self.spec) + len(RESULT_COLUMNS) + COUNTED_COLUMNS.index(name)
-        return group_width(self.spec) + RESULT_COLUMNS.index(name)
+        """Where a result column sits in a group (worked out once: the loop over the groups asks often)."""
+        at = self.__dict__.get("_positions")
+        if at is None:
+            width = group_width(self.spec)
+            at = self._positions = {n: width + i for i, n in enumerate((*RESULT_COLUMNS, *COUNTED_COLUMNS))}
+        return at[name]
 
     def _add(self, groups: Iterable[tuple]) -> None:
         reader, width = self.reader, len(self.spec.static)
         marked, review = [], False
+        first_row, clean = self._at("first_row"), self._at("clean")
+        repeats = self._at("repeats") if self.counted else None
         for group in groups:  # in the order of their first rows: the importer checks in row order
             statics = group[:width]
             key = SEPARATOR.join(statics)
             part = reader.parts.get(key)
             if part is None:
-                part = reader.parts[key] = reader._check_static(statics, group[self._at("first_row")])
-            if not group[self._at("clean")]:
+                part = reader.parts[key] = reader._check_static(statics, group[first_row])
+            if not group[clean]:
                 review = True
-            elif (self.counted and group[self._at("repeats")]) or not self._accept(group, part):
+            elif (repeats is not None and group[repeats]) or not self._accept(group, part):
                 marked.append(group[: width + 4])  # its rows are read one by one: the importer says which
         if marked or review:
             self._review(marked)
@@ -209,15 +214,11 @@ class FileGroups:
     def _accept(self, group: tuple, part: StaticPart | Refusal) -> bool:
         """Add a clean group to the buckets (or to the skipped rows); False when its rows must be read
         one by one because a check refused the group."""
-        reader = self.reader
+        reader, at = self.reader, self._at
         if type(part) is Refusal:
             return False
-        billed = _exact(
-            group[self._at("billed")],
-            group[self._at("billed_scale")],
-            group[self._at("billed_negative_zero")],
-        )
-        count = group[self._at("row_count")]
+        billed = _exact(group[at("billed")], group[at("billed_scale")], group[at("billed_negative_zero")])
+        count = group[at("row_count")]
         if part.skip:
             currency_at = (
                 reader.col.static_names.index("currency") if "currency" in reader.col.static_names else None
@@ -228,18 +229,16 @@ class FileGroups:
         when = self._when(group, part)
         if when is None:
             return False
-        if group[self._at("effective_missing")] and (part.commitment or part.virtual):
+        if group[at("effective_missing")] and (part.commitment or part.virtual):
             return False
         sums = [
             billed,
-            _exact(group[self._at("billed_negative")], group[self._at("negative_scale")]),
+            _exact(group[at("billed_negative")], group[at("negative_scale")]),
             _exact(
-                group[self._at("effective")],
-                group[self._at("effective_scale")],
-                group[self._at("effective_negative_zero")],
+                group[at("effective")], group[at("effective_scale")], group[at("effective_negative_zero")]
             ),
-            _exact(group[self._at("quantity")], group[self._at("quantity_scale")]),
-            group[self._at("quantity_rows")],
+            _exact(group[at("quantity")], group[at("quantity_scale")]),
+            group[at("quantity_rows")],
             count,
         ]
         bucket = reader.aggregate.sums.get((part, when))
