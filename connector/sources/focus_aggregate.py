@@ -257,7 +257,7 @@ def book_buckets(
 ) -> FocusBooks:
     """Step 2: the facts, lots and invoice totals of an import's buckets (the module docstring says how)."""
     booker = _Booker(dim_names, entity, timezone, source)
-    for key, sums in _in_order(buckets):
+    for key, sums in in_repr_order(buckets):
         if key.category is PURCHASE:
             booker.purchase(key, sums)
         else:
@@ -266,7 +266,7 @@ def book_buckets(
     return FocusBooks(booker.facts(), booker.lots, _invoices(buckets, booker.fee_keys, entity, source))
 
 
-def _in_order(buckets: Mapping[BucketKey, BucketSums]) -> list[tuple[BucketKey, BucketSums]]:
+def in_repr_order(buckets: Mapping[BucketKey, BucketSums]) -> list[tuple[BucketKey, BucketSums]]:
     """The buckets sorted by their repr, so that both readers book alike whatever order their rows or
     groups came in. A repr is written from two cached parts instead of whole: what a bucket's columns give
     (shared by a stream's buckets of every day) and its day or charge period (shared by that day's buckets);

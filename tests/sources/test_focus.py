@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from connector.domain.facts import ChargeCategory
 from connector.sources.focus import FocusFileError, FocusOptions, read_focus
-from connector.sources.focus_aggregate import BucketKey, BucketSums, _in_order, book_buckets
+from connector.sources.focus_aggregate import BucketKey, BucketSums, book_buckets, in_repr_order
 from tests.sources.builders import FOCUS_COLUMNS, FOCUS_COMMITMENT_COLUMNS, focus_csv, focus_row
 from tests.support import SHARED
 
@@ -450,4 +450,4 @@ _KEYS = st.builds(
 @given(st.lists(_KEYS, max_size=30, unique=True))
 def test_buckets_are_booked_in_the_order_of_their_repr_written_from_cached_parts(keys: list[BucketKey]):
     buckets = {key: BucketSums() for key in keys}
-    assert [key for key, _ in _in_order(buckets)] == sorted(keys, key=repr)
+    assert [key for key, _ in in_repr_order(buckets)] == sorted(keys, key=repr)

@@ -19,9 +19,10 @@ or structs) is read by the importer itself, whole: the result is the same, only 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from itertools import chain
 from pathlib import Path
 
@@ -77,12 +78,9 @@ def read_focus_duckdb(
     hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="focus-lineage")
     try:
         for path in paths:
-            if is_parquet(readable(path)) or is_gzip(path):
-                lineage = hashing.submit(lambda path=path: (*fingerprint(path), None))
-            else:  # the lineage's sha256 and the line count (`run`) in one read
-                lineage = hashing.submit(duckdb_engine.lineage_and_lines, path)
+            lineage = hashing.submit(_lineage, readable(path))
             reader = FileReader(path, options, batch, aggregate, progress)
-            groups = FileGroups(connection, reader, path, lambda lineage=lineage: lineage.result()[2])
+            groups = FileGroups(connection, reader, path, partial(_lines, lineage))
             rows = groups.run()
             size, sha, _ = lineage.result()
             batch.readers[str(path)] = groups.reader_name
@@ -93,6 +91,18 @@ def read_focus_duckdb(
         hashing.shutdown(cancel_futures=True)
         connection.close()
     return book_batch(batch, aggregate, accepted, options)
+
+
+def _lineage(path: Path) -> tuple[int, str, int | None]:
+    """A file's size and sha256, and a plain CSV's physical lines (checked by `FileGroups.run`), in one
+    read; a compressed or Parquet file's lines are not counted here."""
+    if is_parquet(path) or is_gzip(path):
+        return (*fingerprint(path), None)
+    return duckdb_engine.lineage_and_lines(path)
+
+
+def _lines(lineage: Future[tuple[int, str, int | None]]) -> int | None:
+    return lineage.result()[2]
 
 
 def bucket_spec(col: Columns, names: tuple[str, ...], options: FocusOptions) -> BucketSpec:
