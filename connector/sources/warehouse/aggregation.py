@@ -112,7 +112,7 @@ def bucket_query(
     them; the caller has such a group's rows read by the importer's loop, which quarantines the repeats
     by row number. A repeated line id may join rows of different groups: that needs the survey.
 
-    `counted` (DuckDB) adds COUNTED_COLUMNS to each group."""
+    `counted` (DuckDB) adds COUNTED_COLUMNS to each group and gives its four sums as text."""
     billed = f"s{spec.billed}"
     group = [*_group_keys(spec), "effective_missing", "clean"]
     odd = "MAX(CASE WHEN odd_id THEN 1 ELSE 0 END)" if repeated == INLINE else "0"
@@ -122,15 +122,21 @@ def bucket_query(
         repeats = "FALSE"
         if repeated == PER_GROUP and _checks_repeats(spec):
             repeats = f"LENGTH(LIST_DISTINCT(LIST({_fingerprint(spec)}))) < COUNT(*)"
-        extra = f", {repeats} AS repeats, SUM(COUNT(*)) OVER () AS total_rows"
+        extra = f", {repeats} AS repeats, CAST(SUM(COUNT(*)) OVER () AS BIGINT) AS total_rows"
+
+    def total(value: str) -> str:
+        # counted (DuckDB): the exact sum as its text, which Python reads as a Decimal in a tenth of the
+        # time DuckDB's own conversion of a DECIMAL takes (0.16 s for 53,000 groups' four sums)
+        return f"CAST(SUM({value}) AS VARCHAR)" if counted else f"SUM({value})"
+
     negative = f"({billed} LIKE '-%' AND NOT {_negative_zero(billed)})"  # Python's `amount < 0`
     sql = f"""
         {_checked(spec, source, row_number, repeated)}
         SELECT {", ".join(group)},
-          SUM(CASE WHEN clean THEN CAST({billed} AS {DECIMAL}) END) AS billed,
-          SUM(CASE WHEN clean AND {negative} THEN CAST({billed} AS {DECIMAL}) END) AS billed_negative,
-          SUM(CASE WHEN clean THEN CAST(effective_text AS {DECIMAL}) END) AS effective,
-          SUM(CASE WHEN clean AND has_quantity THEN CAST(quantity_text AS {DECIMAL}) END) AS quantity,
+          {total(f"CASE WHEN clean THEN CAST({billed} AS {DECIMAL}) END")} AS billed,
+          {total(f"CASE WHEN clean AND {negative} THEN CAST({billed} AS {DECIMAL}) END")} AS billed_negative,
+          {total(f"CASE WHEN clean THEN CAST(effective_text AS {DECIMAL}) END")} AS effective,
+          {total(f"CASE WHEN clean AND has_quantity THEN CAST(quantity_text AS {DECIMAL}) END")} AS quantity,
           COUNT(CASE WHEN has_quantity THEN 1 END) AS quantity_rows,
           COUNT(*) AS row_count,
           MAX({_scale(billed)}) AS billed_scale,

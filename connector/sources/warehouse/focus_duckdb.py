@@ -303,11 +303,11 @@ def _chunks(cursor: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
         yield from chunk
 
 
-def _exact(total: Decimal | None, scale: int | None, negative_zero: int = 0) -> Decimal:
-    """An engine's DECIMAL(38, 10) sum with the exponent Python's Decimal addition of the same values
-    gives: that of the value with the most fraction digits; and its sign when every value was a negative
-    zero (-0.00 + -0.00 is -0.00 in Python; any other zero sum is +0)."""
+def _exact(total: Decimal | str | None, scale: int | None, negative_zero: int = 0) -> Decimal:
+    """An engine's DECIMAL(38, 10) sum (or its text) with the exponent Python's Decimal addition of the
+    same values gives: that of the value with the most fraction digits; and its sign when every value was
+    a negative zero (-0.00 + -0.00 is -0.00 in Python; any other zero sum is +0)."""
     if total is None:
         return ZERO
-    exact = total.quantize(Decimal(1).scaleb(-(scale or 0)))
+    exact = Decimal(total).quantize(Decimal(1).scaleb(-(scale or 0)))
     return exact.copy_negate() if negative_zero and not exact else exact
