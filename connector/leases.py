@@ -10,6 +10,11 @@ import os
 import socket
 import threading
 import uuid
+from datetime import timedelta
+
+# How long a scheduled job's claim outlives its holder's last sign of life; the holder renews it every
+# third of it while the job runs (`scheduler.claim_kept_alive`), so a dead holder elsewhere blocks minutes
+JOB_LEASE = timedelta(minutes=15)
 
 
 def lease_owner() -> str:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
@@ -33,12 +33,13 @@ from apscheduler.triggers.base import BaseTrigger
 
 from connector.domain.errors import REPORT_HINT, BusyError, TokenbooksError, unexpected_reason
 from connector.domain.periods import Period
-from connector.leases import lease_owner
+from connector.leases import JOB_LEASE, lease_owner
 from connector.service.after_run import after_run
 from connector.service.close import close_month
 from connector.service.runs import fail_unfinished
 from connector.service.sync import sync
 from connector.shutdown import stop_on_signals
+from connector.store.port import Claims
 from connector.web.server import ConsoleServer
 
 log = logging.getLogger("tokenbooks.serve")
@@ -171,7 +172,8 @@ def run_job(app: Any, kind: str, entity: str, occurrence: str | None = None) -> 
         return
     ok = False
     try:
-        status = nightly(app, entity) if kind == NIGHTLY else month_end(app, entity)
+        with claim_kept_alive(claims, job, occurrence, owner):
+            status = nightly(app, entity) if kind == NIGHTLY else month_end(app, entity)
         ok = status in ("succeeded", "partial")
     except BusyError as exc:
         log.warning("%s %s skipped: %s", kind, entity, exc)
@@ -183,6 +185,33 @@ def run_job(app: Any, kind: str, entity: str, occurrence: str | None = None) -> 
     finally:
         with suppress(TokenbooksError):  # a database gone now: the claim's lease runs out by itself
             claims.finish(job, occurrence, owner, ok=ok)
+
+
+@contextmanager
+def claim_kept_alive(
+    claims: Claims, job: str, occurrence: str, owner: str, lease: timedelta = JOB_LEASE
+) -> Iterator[None]:
+    """Renew the claim's lease every third of it while the job runs, on a thread of its own: a night
+    longer than the lease (a backfill at scale) keeps its claim, and a holder that died stops renewing,
+    so its claim is taken over once the lease runs out."""
+    stopped = threading.Event()
+
+    def beat() -> None:
+        while not stopped.wait(lease.total_seconds() / 3):  # float ok: seconds to wait, not money
+            try:
+                if not claims.renew(job, occurrence, owner, lease):
+                    log.warning("%s for %s: the claim is no longer ours (its lease ran out)", job, occurrence)
+                    return
+            except TokenbooksError as exc:  # the database away for a moment: try again at the next beat
+                log.warning("%s for %s: could not renew the claim: %s", job, occurrence, exc)
+
+    heartbeat = threading.Thread(target=beat, name=f"claim {job} {occurrence}", daemon=True)
+    heartbeat.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        heartbeat.join()
 
 
 def job_occurrence(app: Any, kind: str, entity: str, at: datetime | None = None) -> str:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from connector.domain.chart import LedgerAccount, LedgerChart, check_targets
+from connector.domain.mapping import ROLES
 from connector.domain.policy_file import parse_policies
 from connector.sandbox.xero_seed import CHART
 from tests.support import mapping
@@ -82,3 +83,20 @@ def test_the_xero_codes_of_both_example_mappings_are_the_xero_sandbox_chart():
         for name, targets in mapping((MAPPINGS / "example-xero.yaml").read_text(), "x").roles
     }
     assert {name: dict(targets)["xero"].account for name, targets in xero.roles} == roles
+
+
+def test_every_role_the_books_can_ask_for_is_bound_in_the_shipped_mappings_for_each_of_their_ledgers():
+    """A role left unbound fails the first night that needs it (a promotional credit lot, a sold credit's
+    breakage) with `MissingRole`: every shipped mapping binds every role for every ledger it names."""
+    shipped = [
+        MAPPINGS / "example.yaml",
+        MAPPINGS / "example-xero.yaml",
+        ROOT / "deploy" / "kubernetes" / "config" / "mapping.yaml",
+    ]
+    for path in shipped:
+        parsed = mapping(path.read_text(), path.name)
+        ledgers = {entity.ledger for entity in parsed.entities}
+        unbound = sorted(
+            (role, ledger) for role in ROLES for ledger in ledgers if not parsed.has_role(role, ledger)
+        )
+        assert unbound == [], f"{path.name}: roles without an account: {unbound}"

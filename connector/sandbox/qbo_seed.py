@@ -38,6 +38,7 @@ SEED_ACCOUNTS: tuple[tuple[str, str, str, str, str, bool], ...] = (
     ("14", "6140", "Amortization expense", "Expense", "OtherBusinessExpenses", True),
     ("15", "6190", "AI spend suspense", "Expense", "OtherMiscellaneousServiceCost", True),
     ("16", "6195", "Loss on expired credits", "Other Expense", "OtherMiscellaneousExpense", True),
+    ("18", "6197", "Promotional AI credits", "Expense", "OtherMiscellaneousServiceCost", True),
     ("17", "6199", "Legacy AI tools", "Expense", "OtherMiscellaneousServiceCost", False),
 )
 SEED_CLASSES = (

@@ -39,6 +39,7 @@ CHART: list[tuple[str, str, str, str, str]] = [
     ("4150", "Breakage revenue", "OTHERINCOME", "", "ACTIVE"),
     ("6140", "Amortization expense", "DEPRECIATN", "", "ACTIVE"),
     ("6195", "Loss on expired credits", "EXPENSE", "", "ACTIVE"),
+    ("6197", "Promotional AI credits", "EXPENSE", "", "ACTIVE"),
 ]
 
 _CLASS_OF_TYPE = {

@@ -4,8 +4,10 @@ A claim is a row keyed by job and occurrence (`nightly:acme-us`, `2026-11-01`), 
 gets there first (an insert that conflicts inserts nothing, on SQLite and PostgreSQL alike). The other
 process is told who holds it. A claim is finished with the outcome; a failed one may be claimed again
 (a catch-up retries it), a successful one never. A claim whose holder died is taken over: at once when
-the holder ran on this machine and its process is gone, otherwise when its lease expires. The entity
-lock still keeps two runs of one entity apart whatever the claims say.
+the holder ran on this machine and its process is gone, otherwise when its lease expires. A live holder
+renews its lease while it runs (`renew`, the scheduler's heartbeat), so the lease can be short — a holder
+on another machine that died is taken over minutes later, not hours — however long a night at scale
+takes. The entity lock still keeps two runs of one entity apart whatever the claims say.
 """
 
 from __future__ import annotations
@@ -17,10 +19,8 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from connector.leases import holder_is_dead
+from connector.leases import JOB_LEASE, holder_is_dead
 from connector.store.tables import JobClaimRow, table_of
-
-JOB_LEASE = timedelta(hours=2)  # longer than a night's run; the entity lock guards overlaps anyway
 
 
 def _wall_clock() -> datetime:
@@ -65,6 +65,23 @@ class JobClaims:
                 return None
         state = "finished" if holder.finished_at else f"running until at least {holder.expires_at:%H:%M} UTC"
         return f"{holder.owner} (claimed {holder.claimed_at:%Y-%m-%d %H:%M} UTC, {state})"
+
+    def renew(self, job: str, occurrence: str, owner: str, lease: timedelta = JOB_LEASE) -> bool:
+        """Extend the lease of a claim `owner` holds and has not finished; False when it is no longer
+        theirs (taken over after it expired, or finished)."""
+        table = table_of(JobClaimRow)
+        with self.engine.begin() as connection:
+            renewed = connection.execute(
+                update(table)
+                .where(
+                    table.c.job == job,
+                    table.c.occurrence == occurrence,
+                    table.c.owner == owner,
+                    table.c.finished_at.is_(None),
+                )
+                .values(expires_at=self.clock() + lease)
+            )
+        return renewed.rowcount == 1
 
     def finish(self, job: str, occurrence: str, owner: str, *, ok: bool) -> None:
         table = table_of(JobClaimRow)

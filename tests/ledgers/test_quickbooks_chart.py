@@ -79,8 +79,8 @@ def test_the_shipped_example_passes_against_the_sandbox_and_a_wrong_reference_do
     ]
     uk = "department 'UK' does not exist in QuickBooks"
     assert found == [
-        ("53", "account '6199' (6199 Legacy AI tools) is inactive in QuickBooks"),
-        ("67", uk),  # support-assistant
-        ("76", uk),  # document-search
-        ("86", uk),  # support-escalation-anthropic
+        ("54", "account '6199' (6199 Legacy AI tools) is inactive in QuickBooks"),
+        ("68", uk),  # support-assistant
+        ("77", uk),  # document-search
+        ("87", uk),  # support-escalation-anthropic
     ]

@@ -33,7 +33,7 @@ def test_health_and_tokens(admin, sandbox, make_qb):
     assert tokens["token_type"] == "bearer"
     assert tokens["realm_id"] == sandbox.realm_id
     qb = make_qb(tokens["access_token"])
-    assert len(Account.all(qb=qb)) == 16
+    assert len(Account.all(qb=qb)) == 17
     assert admin("POST", "tokens/expire-access")[0] == 200
     with pytest.raises(AuthorizationException):
         Account.all(qb=qb)

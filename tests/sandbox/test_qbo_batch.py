@@ -58,7 +58,7 @@ def test_batch_mixes_writes_queries_and_per_item_faults(api, raw_journal):
     response = api.post("batch", {"BatchItemRequest": items})
     assert response.status_code == 200
     answers = {answer["bId"]: answer for answer in loads_exact(response.text)["BatchItemResponse"]}
-    assert answers["q1"]["QueryResponse"] == {"totalCount": 16}
+    assert answers["q1"]["QueryResponse"] == {"totalCount": 17}
     assert answers["c1"]["JournalEntry"]["DocNumber"] == "MIX-1"
     assert answers["c2"]["Fault"]["Error"][0]["code"] == "2010"
     assert answers["c3"]["Fault"]["Error"][0]["code"] == "2170"

@@ -52,7 +52,7 @@ def test_authorization_code_flow(sandbox, auth_client, make_qb):
     auth_client.get_bearer_token(redirect["code"], realm_id=redirect["realmId"])
     assert auth_client.expires_in == 3600
     assert auth_client.x_refresh_token_expires_in == 8726400
-    assert len(Account.all(qb=make_qb(auth_client.access_token))) == 16
+    assert len(Account.all(qb=make_qb(auth_client.access_token))) == 17
     # The code is single-use.
     with pytest.raises(AuthClientError) as caught:
         auth_client.get_bearer_token(redirect["code"])
@@ -92,7 +92,7 @@ def test_refresh_rotates_and_the_old_token_lives_24_hours(sandbox, auth_client, 
     auth_client.refresh(refresh_token=original)
     rotated = auth_client.refresh_token
     assert rotated != original
-    assert len(Account.all(qb=make_qb(auth_client.access_token))) == 16
+    assert len(Account.all(qb=make_qb(auth_client.access_token))) == 17
 
     auth_client.refresh(refresh_token=rotated)  # the newest one works
     clock.advance(hours=23.9)
@@ -119,7 +119,7 @@ def test_revoked_and_unknown_refresh_tokens_are_invalid_grant(sandbox, auth_clie
 def test_expired_access_token_is_401(sandbox, tokens, make_qb, clock, api):
     qb = make_qb(tokens["access_token"])
     clock.advance(seconds=3599)
-    assert len(Account.all(qb=qb)) == 16
+    assert len(Account.all(qb=qb)) == 17
     clock.advance(seconds=1)
     with pytest.raises(AuthorizationException) as caught:
         Account.all(qb=qb)
@@ -139,7 +139,7 @@ def test_expire_and_revoke_everything_from_the_control_surface(sandbox, tokens, 
     with pytest.raises(AuthorizationException):
         Account.all(qb=qb)
     auth_client.refresh(refresh_token=tokens["refresh_token"])
-    assert len(Account.all(qb=make_qb(auth_client.access_token))) == 16
+    assert len(Account.all(qb=make_qb(auth_client.access_token))) == 17
     sandbox.revoke_all_tokens()
     with pytest.raises(AuthClientError):
         auth_client.refresh()

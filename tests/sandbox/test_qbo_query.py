@@ -59,10 +59,10 @@ def test_get_query_and_entity_keywords_are_case_insensitive(api, five_entries):
 
 def test_name_lists_return_only_active_rows_unless_asked(qb, api):
     accounts = Account.all(qb=qb)
-    assert len(accounts) == 16
+    assert len(accounts) == 17
     assert all(account.Active for account in accounts)
     everything = api.query("SELECT * FROM Account WHERE Active IN (true, false) MAXRESULTS 1000")
-    assert len(everything["Account"]) == 17
+    assert len(everything["Account"]) == 18
     legacy = Account.where("Active = false", qb=qb)
     assert [(a.Id, a.AcctNum, a.Name) for a in legacy] == [("17", "6199", "Legacy AI tools")]
     assert [c.Name for c in Class.filter(Name="Growth", qb=qb)] == ["Growth"]

@@ -7,13 +7,14 @@ import logging
 import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from freezegun import freeze_time
 
 from connector.bootstrap import build_app
-from connector.scheduler import add_jobs, job_specs, run_job
+from connector.scheduler import add_jobs, claim_kept_alive, job_specs, run_job
 from connector.store.job_claims import JobClaims
 from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
@@ -123,3 +124,27 @@ def test_the_trigger_gives_each_local_day_one_fire_across_both_changes():
             now = previous
             fires.append(previous.astimezone(zone).isoformat())
         assert fires == expected
+
+
+def test_a_running_job_renews_its_claim_so_a_night_longer_than_the_lease_keeps_it(world: World):
+    """The heartbeat: while the job runs its lease keeps moving, so no one takes the claim however long
+    the night; once it stops beating (its holder died), the claim is taken over when the lease runs out."""
+    claims = JobClaims(world.app.engine)
+    lease = timedelta(seconds=2)  # beats every 0.67 s: a busy machine delays a beat, not by a lease
+    holder, other = "another-host:1:1:running", "me:1:1:x"
+    assert claims.claim("nightly:acme-us", "2026-10-07", holder, lease=lease) is None
+    with claim_kept_alive(claims, "nightly:acme-us", "2026-10-07", holder, lease=lease):
+        time.sleep(3)  # a lease and a half: without the heartbeat it would have expired
+        assert "another-host:1" in claims.claim("nightly:acme-us", "2026-10-07", other)
+    time.sleep(2.5)  # the beats stopped: the lease runs out
+    assert claims.claim("nightly:acme-us", "2026-10-07", other) is None
+    assert not claims.renew("nightly:acme-us", "2026-10-07", holder)  # no longer the holder's to renew
+
+
+def test_a_finished_claim_is_not_renewed_and_a_claim_is_renewed_only_by_its_holder(world: World):
+    claims = JobClaims(world.app.engine)
+    assert claims.claim("nightly:acme-us", "2026-10-08", "me:1:1:x") is None
+    assert not claims.renew("nightly:acme-us", "2026-10-08", "someone-else:2:2:y")
+    assert claims.renew("nightly:acme-us", "2026-10-08", "me:1:1:x")
+    claims.finish("nightly:acme-us", "2026-10-08", "me:1:1:x", ok=True)
+    assert not claims.renew("nightly:acme-us", "2026-10-08", "me:1:1:x")

@@ -46,7 +46,7 @@ def test_the_chart_is_fetched_once_cached_with_its_time_and_refreshed_on_request
     world = sandbox_chart
     first = check(world)
     assert first.ok
-    assert first.charts == {ENTITY: "checked against the QuickBooks chart fetched now (17 accounts)"}
+    assert first.charts == {ENTITY: "checked against the QuickBooks chart fetched now (18 accounts)"}
     reads = world.ledger.stats.read_calls
     second = check(world)
     assert second.charts == {ENTITY: "checked against the QuickBooks chart cached 2026-10-02 02:30 UTC"}

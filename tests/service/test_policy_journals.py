@@ -8,7 +8,6 @@ balances from the (in-memory) ledger.
 from datetime import date
 from decimal import Decimal
 
-from connector.domain.chart import LedgerAccount
 from connector.domain.credits import CreditLot
 from connector.domain.journals import JournalKind
 from connector.domain.periods import Period
@@ -164,10 +163,6 @@ def test_usage_promotional_credits_pay_for_is_booked_explicitly_as_no_expense(tm
     world = books_world(tmp_path, database_url=database_url)
     capitalized = '  capitalized_software: {quickbooks: "1650"}\n'
     (tmp_path / "mapping.yaml").write_text(FULL_MAPPING.replace(capitalized, capitalized + PROMOTIONAL_ROLE))
-    world.ledger.accounts = [
-        *world.ledger.accounts,
-        LedgerAccount("18", "Promotional AI credits", "6197", "Expense"),
-    ]
     world.rewrite_policies(world.policies_path.read_text())  # a fresh app reads the new mapping
     free = CreditLot(
         "acme-us",
