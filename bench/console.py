@@ -38,7 +38,7 @@ from connector.service.after_run import after_run
 from connector.service.sync import sync
 from connector.service.users import add_user
 from connector.settings import Settings
-from connector.sources.base import PullResult, RawPage, Window
+from connector.sources.base import PullResult, RawPage, Source, Window
 
 TARGET_MS = 300
 FIRST = date(2025, 11, 1)
@@ -80,7 +80,7 @@ PROJECTS = [f"proj_{group}_{n}" for group in ("product", "eng", "growth", "ops",
 
 
 @dataclass
-class YearSource:
+class YearSource(Source):
     per_day: int
     heavy_day: date
     heavy_facts: int

@@ -32,6 +32,7 @@ night's time and memory grow with the month and plots them (the `bench` extra: m
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -65,7 +66,7 @@ from connector.sandbox.quickbooks import QuickBooksSandbox
 from connector.sandbox.xero import XeroSandbox
 from connector.service.sync import SyncResult, sync
 from connector.settings import Settings
-from connector.sources.base import PullResult, RawPage, Window, gathered
+from connector.sources.base import PullResult, RawPage, StreamingSource, Window, gathered
 
 MONTH = Period(2026, 10)
 PAGE_BUCKETS = 10_000  # a page of the synthetic provider (OpenAI's costs pages are a few days' buckets)
@@ -107,7 +108,7 @@ def mapping_text(rules: int = RULES) -> str:
 
 
 @dataclass
-class SyntheticCosts:
+class SyntheticCosts(StreamingSource):
     """A provider reporting `facts` cost buckets over the month, the same figures on every pull.
 
     The month is never held: each day's buckets are made when a pull asks for that day, and handed over
@@ -204,6 +205,8 @@ class RunFigures:
     reads: int
     writes: int
     status: str
+    classified: int = 0  # facts the plan classified (a changed fact's old version included)
+    load: float = 0.0  # the 1-minute load average when the night started
 
 
 LATE_TO_QUIET = 1.5  # the late-data night against the quiet night (issue 17)
@@ -447,6 +450,7 @@ def _timed(label: str, app, entity: str, since: date | None) -> RunFigures:
     """One night; `since` None asks as the schedule does (from the bookmark, less the lag)."""
     ledger = app.ledger(entity)
     reads, writes = ledger.stats.read_calls, ledger.stats.write_calls
+    load = _load()[0]
     started, cpu = time.perf_counter(), _cpu()
     result: SyncResult = sync(app, entity=entity, since=since, until=MONTH.last_day)
     seconds = time.perf_counter() - started
@@ -459,6 +463,8 @@ def _timed(label: str, app, entity: str, since: date | None) -> RunFigures:
         ledger.stats.read_calls - reads,
         ledger.stats.write_calls - writes,
         result.status,
+        result.plan.facts_classified if result.plan else 0,
+        load,
     )
 
 
@@ -481,7 +487,7 @@ def report(figures: dict) -> str:
         )
         lines += [
             f"    {r['label']:<34} {r['seconds']:>7.1f} s ({r['cpu_seconds']:>6.1f} s CPU)  status {r['status']:<9} "
-            f"facts {r['facts']:>9,}  "
+            f"facts {r['facts']:>9,} (classified {r['classified']:>9,})  load {r['load']:>5.2f}  "
             f"journals {r['journals']:>3}  ledger calls: {r['reads']} read, {r['writes']} write"
             for r in result["runs"]
         ]
@@ -582,6 +588,10 @@ def main(argv: list[str]) -> int:
     if args.child:
         print(json.dumps(ledger_nights(args.child, args.facts, args.database_url)))
         return 0
+    if args.png is not None and importlib.util.find_spec("matplotlib") is None:
+        parser.error(
+            "--png needs matplotlib, in the bench extra: pip install -e '.[bench]' (asked before an hour's run)"
+        )
     if args.growth:
         print(
             json.dumps(

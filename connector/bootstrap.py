@@ -44,7 +44,6 @@ from connector.sources.prices import load_catalog
 from connector.sources.warehouse.choice import MIB, FocusReader
 from connector.sources.warehouse.duckdb_engine import DuckDBLimits
 from connector.sources.warehouse.engines import build_engine
-from connector.sources.warehouse.nightly import CUR_SERVICES, Dataset, WarehouseSource
 from connector.store.connections import DatabaseVault
 from connector.store.db import (
     Engine,
@@ -195,10 +194,14 @@ class App:
 
     def _warehouse_sources(self, entity: str) -> list[Source]:
         """The billing tables in warehouses (`TOKENBOOKS_WAREHOUSE__<NAME>__…`) of this entity (issue 16)."""
+        # here: the query builder's sqlglot loads only where a warehouse is configured, not for every command
+        from connector.sources.warehouse.nightly import CUR_SERVICES, Dataset, WarehouseSource
+
         found: list[Source] = []
         for name, section in sorted(self.settings.warehouse.items()):
             if (section.entity or self.default_entity()) != entity:
                 continue
+            default_services = CUR_SERVICES if section.flavour == "cur-2.0" else FOCUS_AI_SERVICES
             dataset = Dataset(
                 section.table,
                 flavour=section.flavour,
@@ -207,9 +210,7 @@ class App:
                 double_amounts=section.double_amounts,
                 partition_column=section.partition_column,
                 partition_format=section.partition_format,
-                services=tuple(section.services)
-                if section.services is not None
-                else _default_services(section),
+                services=tuple(section.services) if section.services is not None else default_services,
             )
             found.append(
                 WarehouseSource(
@@ -363,10 +364,6 @@ class App:
 
 
 WAREHOUSE_PROVIDERS = {"bigquery": "gcp", "athena": "aws"}  # whose bills each engine usually holds
-
-
-def _default_services(section: Any) -> tuple[str, ...]:
-    return CUR_SERVICES if section.flavour == "cur-2.0" else FOCUS_AI_SERVICES
 
 
 def upgrade_store(settings: Settings) -> tuple[str, str | None, str]:

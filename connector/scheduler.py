@@ -40,7 +40,6 @@ from connector.service.runs import fail_unfinished
 from connector.service.sync import sync
 from connector.shutdown import stop_on_signals
 from connector.store.port import Claims
-from connector.web.server import ConsoleServer
 
 log = logging.getLogger("tokenbooks.serve")
 
@@ -311,6 +310,8 @@ def next_runs(scheduler: BaseScheduler) -> dict[str, datetime]:
 
 def serve(app: Any, *, on_ready: Callable[[str], None] | None = None) -> None:
     """Run until SIGTERM or SIGINT; then finish or safely stop the run in flight, and return."""
+    from connector.web.server import ConsoleServer  # here: `tokenbooks --help` loads no server (uvicorn)
+
     stop = threading.Event()
     stop_on_signals(app.stopping, then=stop.set)
     scheduler = BackgroundScheduler(timezone=UTC)

@@ -57,6 +57,18 @@ LAZY_IMPORTS = {
     ("connector/sources/warehouse/engines.py", "cryptography"): "only for a Snowflake key-pair login",
     ("connector/sources/warehouse/engines.py", "snowflake"): "heavy, only for a Snowflake warehouse source",
     ("connector/tracing.py", "opentelemetry"): "optional extra `tokenbooks[otel]`; traces are off without it",
+    # what `tokenbooks --help` must not load (tests/test_cli_imports.py): each where its command needs it
+    ("connector/store/db.py", "alembic"): "heavy (about 0.5 s with mako), only when a store is opened",
+    (
+        "connector/sources/warehouse/choice.py",
+        "connector",
+    ): "the DuckDB reader (duckdb, sqlglot), only for a large FOCUS import",
+    ("connector/bootstrap.py", "connector"): "the warehouse source (sqlglot), only where one is configured",
+    ("connector/cli/demo.py", "connector"): "the demo's sandboxes and the console server, only for `demo`",
+    ("connector/cli/users.py", "connector"): "the console server (uvicorn, Starlette), only for `web`",
+    ("connector/cli/sandboxes.py", "connector"): "a ledger sandbox, only for `sandbox quickbooks|xero`",
+    ("connector/scheduler.py", "connector"): "the console server (uvicorn, Starlette), only for `serve`",
+    ("connector/service/audit_files.py", "connector"): "the xlsx writer (openpyxl), only for a workbook",
 }
 
 # A ledger is one package, `connector/ledgers/<name>/`, reached through the registry (docs/architecture.md,

@@ -12,9 +12,7 @@ from rich.table import Table
 from connector.cli.base import JsonFlag, RichReporter, app, console, plain_errors, print_json
 from connector.cli.reconcile import print_reconciliation, reconciliation_json
 from connector.domain.money import format_money
-from connector.sandbox.demo import run_demo
 from connector.shutdown import stop_on_signals
-from connector.web.server import ConsoleServer
 
 # ------------------------------------------------------------------------------------------------ demo
 
@@ -28,6 +26,8 @@ def demo(
     ] = False,
 ) -> None:
     """Book a month of a fictional company's AI spend into a local QuickBooks sandbox (no credentials)."""
+    from connector.sandbox.demo import run_demo  # here: the sandboxes load only for the demo
+
     with plain_errors(as_json):
         if not as_json:
             console.rule("[bold]tokenbooks demo[/] — Acme Analytics, October 2026")
@@ -104,6 +104,8 @@ def _print_console(result: Any, url: str, how: str) -> None:
 
 
 def _serve_console(application: Any, result: Any) -> None:
+    from connector.web.server import ConsoleServer  # here: the server (uvicorn, Starlette) only when served
+
     stop = threading.Event()
     stop_on_signals(application.stopping, then=stop.set)
     server = ConsoleServer(application).start()

@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from connector.cli.base import sandbox_app
-from connector.sandbox import quickbooks as quickbooks_sandbox
-from connector.sandbox import xero as xero_sandbox
 
 # ---------------------------------------------------------------------------------------------- sandbox
 
@@ -22,6 +20,8 @@ def sandbox_quickbooks(
     ),
 ) -> None:
     """Run the stateful QuickBooks Online sandbox on its own (Ctrl-C stops it)."""
+    from connector.sandbox import quickbooks as quickbooks_sandbox  # here: loaded only to be served
+
     state.parent.mkdir(parents=True, exist_ok=True)
     quickbooks_sandbox.serve(port, state)
 
@@ -37,5 +37,7 @@ def sandbox_xero(
     ] = Path(".tokenbooks/xero-sandbox.json"),
 ) -> None:
     """Run the stateful Xero sandbox (identity, connections, Accounting API) on its own (Ctrl-C stops it)."""
+    from connector.sandbox import xero as xero_sandbox  # here: loaded only to be served
+
     state.parent.mkdir(parents=True, exist_ok=True)
     xero_sandbox.serve(port, state)

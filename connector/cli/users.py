@@ -13,7 +13,6 @@ from connector.domain.errors import ConfigError
 from connector.domain.users import parse_role
 from connector.logs import configure_logging
 from connector.service.users import add_user, disable_user, enable_user, list_users, set_password, set_role
-from connector.web.server import run_console
 
 users_app = typer.Typer(
     help="People who sign in to the web console, and their roles (auditor/viewer, accountant, controller, "
@@ -186,6 +185,8 @@ def users_set_password(
 def web_command() -> None:
     """Serve the web console (and /healthz, /metrics) alone, without the scheduler, on
     TOKENBOOKS_WEB__HOST:TOKENBOOKS_WEB__PORT. Stops on SIGTERM or SIGINT."""
+    from connector.web.server import run_console  # here: the server (uvicorn, Starlette) only when served
+
     with plain_errors():
         application = app_for()
         configure_logging(application.settings.log_format, application.settings.log_level)

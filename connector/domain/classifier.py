@@ -27,6 +27,12 @@ from connector.domain.mapping import (
 from connector.domain.money import allocate, split_quantum
 from connector.domain.regex_samples import regex_guarantee
 
+# Decisions remembered per classifier, at most: a plan classifies a month a day at a time and the same
+# dimension sets recur day after day, so a day's distinct sets (32,000 at a million facts a month, 97,000
+# at three million) are decided once a month; beyond this many (a day of a ten-million month) the memory
+# is bounded and the decisions are made again (issue 17, docs/performance.md).
+REMEMBERED = 250_000
+
 
 class Classifier:
     """Classifies facts under one mapping version, deciding once per distinct dimension tuple.
@@ -60,6 +66,8 @@ class Classifier:
         )
         decision = self._decisions.get(signature)
         if decision is None:
+            if len(self._decisions) >= REMEMBERED:
+                self._decisions.clear()
             decision = self._decisions[signature] = self._decide(fact)
         return decision
 
@@ -109,7 +117,9 @@ class Classifier:
         )
         shares = self._shares.get(signature)
         if shares is None:
-            shares = self._shares[signature] = self._decision(fact).shares
+            if len(self._shares) >= REMEMBERED:
+                self._shares.clear()
+            shares = self._shares[signature] = self._decide(fact).shares
         if len(shares) == 1:
             out.append(Allocation(fact, fact.amount, *shares[0]))
             return

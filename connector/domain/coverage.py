@@ -17,6 +17,7 @@ from connector.domain.journals import LedgerTarget
 from connector.domain.mapping import SUSPENSE_RULE_ID, Allocation, Category
 from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
+from connector.domain.running_sums import merge_rows
 
 RATIO = Decimal("0.0001")
 
@@ -77,8 +78,9 @@ class SpendSummary:
     """
 
     def __init__(self) -> None:
-        # (provider, day, account, currency, target, category, in suspense) → [Σ amount, Σ |amount|]
-        self._sums: dict[tuple, list[Decimal]] = {}
+        # (provider, day, account, currency, target, category, in suspense)
+        #   → [Σ amount, Σ |amount|, allocations]: counted, so that what was added can be taken back
+        self._sums: dict[tuple, list] = {}
         self._unmapped: dict[tuple, list] = {}  # (provider, dimensions but the line item) → [Σ, facts]
         self._without_line_item: dict[Dimensions, tuple] = {}
 
@@ -104,9 +106,10 @@ class SpendSummary:
             )
             row = sums.get(key)
             if row is None:
-                row = sums[key] = [ZERO, ZERO]
+                row = sums[key] = [ZERO, ZERO, 0]
             row[0] += a.amount
             row[1] += abs(a.amount)
+            row[2] += 1
             if suspense:
                 self._add_unmapped(fact, a.amount)
 
@@ -115,16 +118,13 @@ class SpendSummary:
         and day, and the unmapped spend per kind."""
         return self._sums, self._unmapped
 
-    def absorb(self, sums: dict[tuple, list], unmapped: dict[tuple, list]) -> None:
-        """Add what another SpendSummary summed, as if its allocations had been added here."""
-        for own, theirs in ((self._sums, sums), (self._unmapped, unmapped)):
-            for key, (first, second) in theirs.items():
-                row = own.get(key)
-                if row is None:
-                    own[key] = [first, second]
-                else:
-                    row[0] += first
-                    row[1] += second
+    def absorb(
+        self, sums: dict[tuple, list], unmapped: dict[tuple, list], *, take_back: bool = False
+    ) -> None:
+        """Add what another SpendSummary summed, as if its allocations had been added here — or,
+        `take_back`, as if they had never been (see `domain/running_sums.py`)."""
+        merge_rows(self._sums, sums, take_back=take_back)
+        merge_rows(self._unmapped, unmapped, take_back=take_back)
 
     def _add_unmapped(self, fact: Fact, amount: Decimal) -> None:
         dims = self._without_line_item.get(fact.dimensions)
@@ -141,7 +141,7 @@ class SpendSummary:
 
     def suspense_by_provider(self) -> dict[str, Decimal]:
         totals: dict[str, Decimal] = {}
-        for (provider, *_, suspense), (amount, _weight) in self._sums.items():
+        for (provider, *_, suspense), (amount, _weight, _n) in self._sums.items():
             if suspense:
                 totals[provider] = totals.get(provider, ZERO) + amount
         return totals
@@ -149,7 +149,7 @@ class SpendSummary:
     def coverage(self) -> list[Coverage]:
         """Mapped vs suspense spend per (provider, period, currency)."""
         sums: dict[tuple[str, str, str], list[Decimal]] = {}
-        for (provider, day, _account, currency, *_, suspense), (amount, weight) in self._sums.items():
+        for (provider, day, _account, currency, *_, suspense), (amount, weight, _n) in self._sums.items():
             row = sums.setdefault((provider, str(Period.of(day)), currency), [ZERO, ZERO, ZERO, ZERO])
             row[int(suspense)] += amount
             row[2 + int(suspense)] += weight
@@ -164,7 +164,7 @@ class SpendSummary:
         """Totals per ledger target, category and currency, rounded per posting day and provider account as
         the journals are, so the preview's figures are the ones the ledger shows."""
         exact: dict[tuple, Decimal] = {}
-        for (provider, day, account, currency, target, category, _), (amount, _w) in self._sums.items():
+        for (provider, day, account, currency, target, category, _), (amount, _w, _n) in self._sums.items():
             key = (target, category, currency, day, provider, account)
             exact[key] = exact.get(key, ZERO) + amount
         totals: dict[tuple[LedgerTarget, Category, str], Decimal] = {}

@@ -54,6 +54,7 @@ from connector.domain.periods import Period
 from connector.domain.posting_buckets import Granularity, bucket_period, round_usage
 from connector.domain.prepaid import DrawDown, UsageItem, draw_fifo, expiries, lot_order
 from connector.domain.revenue import credits_sold
+from connector.domain.running_sums import merge_rows
 from connector.domain.trueup import spread_variance
 
 AC, CP, PC = JournalKind.USAGE_ACCRUAL, JournalKind.CAPITALIZATION, JournalKind.PREPAID_CONSUMPTION
@@ -201,14 +202,16 @@ class UsageCosts:
     """Usage cost summed as the allocations stream in (chunk by chunk), then bucketed by the policies.
 
     Per allocation: one sum keyed by its day, account, currency, category, target and whether the
-    policy capitalizes it (fine-tuning); buckets are built once per key at the end, not per allocation,
-    so a month of a million allocations costs a few dictionary updates each and is never held.
+    policy capitalizes it (fine-tuning), with how many allocations it holds (so a day's kept sums can
+    have a fact's contribution taken back: `domain/running_sums.py`); buckets are built once per key at
+    the end, not per allocation, so a month of a million allocations costs a few dictionary updates each
+    and is never held.
     """
 
     def __init__(self, policies: PolicyHistory, entity: str) -> None:
         self.policies = policies
         self.entity = entity
-        self._sums: dict[tuple, Decimal] = {}
+        self._sums: dict[tuple, list] = {}  # key → [Σ amount, allocations]
         self._in_force: dict[date, EntityPolicy] = {}  # a lookup per day, not per fact
         self._fine_tuning: dict[tuple, bool] = {}
         self._projects: dict[str, CapitalizedProject | None] = {}
@@ -236,20 +239,23 @@ class UsageCosts:
                 capitalized,
                 fact.dimensions.get(PREPAID_POOL) or "",
             )
-            sums[key] = sums.get(key, ZERO) + allocation.amount
+            row = sums.get(key)
+            if row is None:
+                row = sums[key] = [ZERO, 0]
+            row[0] += allocation.amount
+            row[1] += 1
         return self
 
-    @property
-    def sums(self) -> Mapping[tuple, Decimal]:
-        """What was summed so far, by key (see `add`): a day's, kept for the next plan (`day_sums.py`)."""
+    def state(self) -> dict[tuple, list]:
+        """What was summed so far, by key (see `add`), with the count of allocations: a day's, kept for
+        the next plan (`day_sums.py`)."""
         return self._sums
 
-    def absorb(self, sums: Mapping[tuple, Decimal]) -> UsageCosts:
+    def absorb(self, sums: Mapping[tuple, list], *, take_back: bool = False) -> UsageCosts:
         """Add what another UsageCosts summed (a day kept from an earlier plan): as if its allocations
-        had been added here (the sums are the same however the stream is cut)."""
-        own = self._sums
-        for key, amount in sums.items():
-            own[key] = own.get(key, ZERO) + amount
+        had been added here (the sums are the same however the stream is cut) — or, `take_back`, as if
+        they had never been (the old versions of a day's restated facts)."""
+        merge_rows(self._sums, sums, take_back=take_back)
         return self
 
     def _in_service(self, rule: str, day: date) -> bool:
@@ -289,7 +295,7 @@ class UsageCosts:
             target,
             capitalized,
             pool,
-        ), amount in self._sums.items():
+        ), (amount, _count) in self._sums.items():
             kind = CP if category is Category.CAPITALIZE or capitalized else AC
             if capitalized:  # fine-tuning capitalized by policy: the rule's class and tracking are kept
                 target = _with_dimensions(role_target("capitalized_software"), target)

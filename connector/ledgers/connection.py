@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from connector.domain.errors import ConfigError
 from connector.ledgers.oauth_flow import Grant
@@ -65,14 +65,30 @@ class LedgerConnection(Protocol):
         ...
 
 
-def app_credentials(label: str, section: str, settings: Any, where: str) -> tuple[str, str]:
-    """A ledger app's OAuth client id and secret, or a ConfigError naming the variables to set."""
+Section = TypeVar("Section")
+
+
+def oauth_arguments(
+    app: Any, ledger: str, model: type[Section], label: str, where: str
+) -> tuple[Section, dict[str, Any]]:
+    """A ledger's settings section (`TOKENBOOKS_<LEDGER>__…`, read as `model`) and the arguments every OAuth
+    client takes from it: the app's client id and secret, the redirect URI, the timeout and the app's clock.
+    Without the app credentials, a ConfigError naming the variables to set (`where` says where to find them)."""
+    settings: Any = app.settings.ledger(ledger, model)
     if not settings.client_id or not settings.client_secret:
+        section = ledger.upper()
         raise ConfigError(
             f"{label} app credentials are not set",
             fix=f"set TOKENBOOKS_{section}__CLIENT_ID and TOKENBOOKS_{section}__CLIENT_SECRET (from {where})",
         )
-    return settings.client_id, settings.client_secret.get_secret_value()
+    arguments = {
+        "client_id": settings.client_id,
+        "client_secret": settings.client_secret.get_secret_value(),
+        "redirect_uri": settings.redirect_uri,
+        "timeout": settings.timeout_seconds,
+        "clock": app.clock,
+    }
+    return settings, arguments
 
 
 def imported(refresh_token: str, company_id: str, now: datetime, scope: str = "") -> TokenSet:

@@ -11,7 +11,6 @@ from typing import Any
 
 from connector.service.audit_package import PeriodExport, Table, cell_text
 from connector.service.period_report import html_report
-from connector.service.workbook import write_workbook
 
 FORMATS = ("csv", "json", "xlsx", "html")
 
@@ -25,6 +24,8 @@ def write_export(export: PeriodExport, fmt: str, out: Path) -> list[Path]:
     if fmt == "json":
         return [_write_json(export, out / f"{stem}.json")]
     if fmt == "xlsx":
+        from connector.service.workbook import write_workbook  # here: openpyxl only for a workbook
+
         return [write_workbook(export, out / f"{stem}.xlsx")]
     if fmt == "html":
         path = out / f"{stem}.html"

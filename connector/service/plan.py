@@ -20,11 +20,11 @@ from connector import __version__
 from connector.bulk_work import paused_gc
 from connector.domain.audit_chain import COMMITTED
 from connector.domain.coverage import Coverage, SpendSummary, UnmappedPattern
-from connector.domain.day_sums import DaySums, day_inputs
+from connector.domain.day_sums import DayInputs, DaySums, FactIds
 from connector.domain.desired import Desired, MissingRole, UsageCosts, desired_books, not_yet_due
 from connector.domain.journals import Bucket, Journal, LedgerTarget
 from connector.domain.mapping import Category, MappingSet
-from connector.domain.mapping_history import MappingHistory
+from connector.domain.mapping_history import HistoryClassifier, MappingHistory
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.domain.planner import REVERSED_KINDS, LedgerCalendar, PlannedJournal, Trace, plan
@@ -44,6 +44,7 @@ from connector.service.books import (
 )
 from connector.service.runs import Clock
 from connector.store.port import Store, UnitOfWork
+from connector.store.records import StoredFact
 
 
 @dataclass
@@ -61,8 +62,10 @@ class PlanReport:
     unmapped: list[UnmappedPattern] = field(default_factory=list)
     totals: dict[tuple[LedgerTarget, Category, str], Decimal] = field(default_factory=dict)
     books: Desired = field(default_factory=Desired)  # prepaid overflow, true-ups, notes (policies)
-    days_read: int = 0  # posting days whose facts were read and classified
+    days_read: int = 0  # posting days whose facts were read and classified whole
+    days_updated: int = 0  # posting days whose kept sums were brought up to date with their changed facts
     days_kept: int = 0  # posting days whose kept sums stood for their unchanged facts
+    facts_classified: int = 0  # facts read and classified (the changed facts' old versions included)
 
     @property
     def suspense_total(self) -> Decimal:
@@ -195,8 +198,9 @@ def _classify(
 ) -> UsageCosts:
     """Sum the window's classified facts, a posting day at a time: a day whose inputs (its current facts,
     the mapping version in force on it, the policies, the code) are those its kept sums were computed
-    from is not read — its sums are added; any other day is read and classified chunk by chunk, its
-    allocations stored (unless dry) and its sums kept for the next plan. `full` reads every day (the
+    from is not read — its sums are added; a day whose facts alone changed has its kept sums brought up to
+    date fact by fact (`_update_day`); any other day is read and classified chunk by chunk. A day's
+    allocations are stored (unless dry) and its sums kept for the next plan. `full` reads every day (the
     check that incremental planning plans what a full plan does). Memory holds one chunk, never the month."""
     classifier = state.history.classifier()
     usage = UsageCosts(state.books.policies, state.entity)
@@ -206,14 +210,20 @@ def _classify(
     with paused_gc():  # a month of short-lived facts and allocations, none in a reference cycle
         for day, facts in days.facts_by_day(state.entity, state.first, state.last).items():
             inputs = state.day_inputs(day, facts)
-            if kept.get(day) == inputs:
+            before = DayInputs.parse(kept.get(day, ""))
+            sums = None
+            if before == inputs:
                 sums = DaySums.of_data(days.kept_sums(state.entity, day))
                 report.days_kept += 1
-            else:
-                sums = _classify_day(uow, state, classifier, day, dry_run=dry_run, run_id=run_id)
+            elif before is not None and before.rules == inputs.rules:
+                sums = _update_day(
+                    uow, state, classifier, day, inputs, report, dry_run=dry_run, run_id=run_id
+                )
+            if sums is None:
+                sums = _classify_day(uow, state, classifier, day, report, dry_run=dry_run, run_id=run_id)
                 report.days_read += 1
-                if not dry_run:
-                    days.keep(state.entity, day, inputs, sums, now)
+            if not dry_run and before != inputs:
+                days.keep(state.entity, day, inputs.key, sums, now)
             usage.absorb(sums.usage)
             summary.absorb(sums.spend, sums.unmapped)
             report.facts += sums.facts
@@ -226,21 +236,87 @@ def _classify(
 
 
 def _classify_day(
-    uow: UnitOfWork, state: PlanState, classifier, day: date, *, dry_run: bool, run_id: str | None
+    uow: UnitOfWork,
+    state: PlanState,
+    classifier: HistoryClassifier,
+    day: date,
+    report: PlanReport,
+    *,
+    dry_run: bool,
+    run_id: str | None,
 ) -> DaySums:
     """Read and classify one posting day's current facts chunk by chunk; store their allocations unless
     dry. Returns the day's sums."""
-    usage = UsageCosts(state.books.policies, state.entity)
-    summary = SpendSummary()
-    facts = 0
+    sums = _DaySummer(state)
     for chunk in uow.facts.current_chunks(state.entity, day, day):
+        sums.add(uow, classifier, chunk, report, store=not dry_run, run_id=run_id)
+    return sums.day_sums(FactIds.of(sums.ids))
+
+
+def _update_day(
+    uow: UnitOfWork,
+    state: PlanState,
+    classifier: HistoryClassifier,
+    day: date,
+    inputs: DayInputs,
+    report: PlanReport,
+    *,
+    dry_run: bool,
+    run_id: str | None,
+) -> DaySums | None:
+    """A day whose facts alone changed since its sums were kept (the same rules): the kept sums, less
+    what the facts no longer current added to them (classified again by the same rules: the same
+    allocations, whose stored rows stay as a full plan leaves them), plus what the facts that became
+    current add — the sums of the day's current facts, exactly. The ids so found are current facts of the
+    day, so they are all of them when there are as many as the day has (`inputs`): None when there are
+    not (a fact committed out of id order, say), and the day is classified whole."""
+    kept = DaySums.of_data(uow.day_sums.kept_sums(state.entity, day))
+    if not kept.ids.runs:
+        return None
+    candidates = uow.facts.superseded_ids(state.entity, day, kept.ids.runs[0][0], kept.ids.newest)
+    gone = [fact_id for fact_id in candidates if fact_id in kept.ids]
+    taken_back = _DaySummer(state)
+    for chunk in uow.facts.with_ids(gone):
+        taken_back.add(uow, classifier, chunk, report, store=False, run_id=run_id)
+    added = _DaySummer(state)
+    for chunk in uow.facts.current_chunks(state.entity, day, day, newer_than=kept.ids.newest):
+        added.add(uow, classifier, chunk, report, store=not dry_run, run_id=run_id)
+    ids = kept.ids.changed(gone, added.ids)
+    if (len(ids), ids.newest) != (inputs.facts, inputs.newest) or len(taken_back.ids) != len(gone):
+        return None
+    report.days_updated += 1
+    return kept.updated(taken_back.day_sums(), added.day_sums(), ids)
+
+
+class _DaySummer:
+    """A day's facts classified chunk by chunk (their allocations stored, when asked) and summed as they
+    come: the facts' ids are kept, the facts and allocations are not."""
+
+    def __init__(self, state: PlanState) -> None:
+        self.usage = UsageCosts(state.books.policies, state.entity)
+        self.summary = SpendSummary()
+        self.ids: list[int] = []
+
+    def add(
+        self,
+        uow: UnitOfWork,
+        classifier: HistoryClassifier,
+        chunk: list[StoredFact],
+        report: PlanReport,
+        *,
+        store: bool,
+        run_id: str | None,
+    ) -> None:
         owners, allocations = classifier.classify_keyed((stored.id, stored.fact) for stored in chunk)
-        usage.add(allocations)
-        summary.add(allocations)
-        facts += len(chunk)
-        if not dry_run:
+        self.usage.add(allocations)
+        self.summary.add(allocations)
+        self.ids.extend(stored.id for stored in chunk)
+        report.facts_classified += len(chunk)
+        if store:
             uow.allocations.replace_for_facts(owners, allocations, chunk, run_id=run_id)
-    return DaySums(facts, dict(usage.sums), *summary.state())
+
+    def day_sums(self, ids: FactIds | None = None) -> DaySums:
+        return DaySums(len(self.ids), self.usage.state(), *self.summary.state(), ids=ids or FactIds())
 
 
 def _reclass_note(state: PlanState, placed: dict[date, set[int]], days: Sequence[date]) -> str:
@@ -286,14 +362,14 @@ class PlanState:
         ]
         return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
-    def day_inputs(self, day: date, facts: tuple[int, int]) -> str:
+    def day_inputs(self, day: date, facts: tuple[int, int]) -> DayInputs:
         """The identity of what a posting day's sums are computed from (see `domain/day_sums.py`): its
         current facts (count, newest id), the mapping version in force on it, the policies, the code."""
-        return day_inputs(
+        return DayInputs.of(
+            facts,
             __version__,
             self.entity,
             str(day),
-            list(facts),
             self.history.in_force(self.entity, day).content_hash,
             [p.content_hash for p in self.books.policies.versions],
         )

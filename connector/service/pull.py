@@ -22,7 +22,7 @@ from connector.domain.errors import InputError, TokenbooksError
 from connector.metrics import PULL_SECONDS
 from connector.service.imports import import_inbox
 from connector.service.runs import Clock, Reporter, RunContext, RunRecorder, SilentReporter
-from connector.sources.base import Source, Window, bookmark_id, pull_chunks
+from connector.sources.base import Source, Window, bookmark_id
 from connector.store.port import Store
 from connector.store.records import ReplaceResult
 from connector.tracing import span
@@ -47,7 +47,7 @@ def window_for(
 ) -> Window:
     """The days to pull: from `since` (or the bookmark), minus the lag re-read every run, to `until`. A
     source may carry its own first day (a warehouse section's START_DATE) instead of its provider's."""
-    default_start = getattr(source, "start_date", None) or default_start
+    default_start = source.start_date or default_start
     if since is None:
         with store.unit_of_work() as uow:
             mark = uow.bookmarks.get(bookmark_id(source.name, source.provider_account))
@@ -56,8 +56,7 @@ def window_for(
     window = Window(since, until).with_lag(source.lag_days)
     # a warehouse source re-reads the open billing period(s), which its cloud restates until the bill
     # is final; re-read days that did not change store nothing (facts compare per day)
-    restated_from = getattr(source, "restated_from", None)
-    first = restated_from(until) if restated_from else None
+    first = source.restated_from(until)
     return Window(first, until) if first and first < window.first_day else window
 
 
@@ -151,7 +150,7 @@ def _stage_window(
     the window. The first error refuses the window (the caller discards the stage)."""
     pulled = SourcePull(source.name, window)
     progress = lambda done, label: reporter.progress(label, done)  # noqa: E731
-    for chunk in pull_chunks(source, window, progress):
+    for chunk in source.stream(window, progress):
         pulled.received += chunk.received
         pulled.stats += chunk.stats  # a refused window's queries cost all the same: kept for the event
         if chunk.errors:

@@ -345,13 +345,16 @@ def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
             "policy, lock date and outbox): nothing to plan"
             if plan.skipped
             else f"planned {len(plan.planned)} journal(s) for {plan.first_day}..{plan.last_day} from "
-            f"{plan.facts} facts ({plan.days_read} day(s) classified, {plan.days_kept} unchanged)"
+            f"{plan.facts} facts ({plan.days_read} day(s) classified, {plan.days_updated} brought up to date "
+            f"with their changed facts, {plan.days_kept} unchanged; {plan.facts_classified} facts classified)"
         ),
         data={
             "journals": [p.journal.key for p in plan.planned],
             "facts": plan.facts,
             "days_read": plan.days_read,
+            "days_updated": plan.days_updated,
             "days_kept": plan.days_kept,
+            "facts_classified": plan.facts_classified,
             "allocated": plan.allocated,
             "suspense": plan.suspense_by_provider,
             "coverage": [c.as_dict() for c in plan.coverage],
@@ -364,10 +367,15 @@ def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
                 f"{c.period}: {c.accuracy:.2%} mapped" for c in shares if c.accuracy is not None
             )
             patterns = "; ".join(u.describe() for u in plan.unmapped if u.provider == provider)
+            # a skipped plan (nothing changed) knows the suspense it left, not its coverage or patterns
+            said = (
+                f" ({accuracy})" if accuracy else " (unchanged since the last plan)" if plan.skipped else ""
+            )
+            largest = f"; largest unmapped: {patterns}" if patterns else ""
             recorder.event(
                 "alert.suspense",
-                f"{amount} of {provider} spend matched no mapping rule and went to suspense ({accuracy}); "
-                f"largest unmapped: {patterns}. Add a rule for it (`tokenbooks mappings coverage` lists it, "
+                f"{amount} of {provider} spend matched no mapping rule and went to suspense{said}{largest}. "
+                "Add a rule for it (`tokenbooks mappings coverage` lists it, "
                 "`tokenbooks mappings preview` shows the effect)",
                 level="warning",
                 data={

@@ -38,6 +38,7 @@ from connector.sources.base import (
     Progress,
     PullResult,
     RawPage,
+    StreamingSource,
     Window,
     gathered,
     iter_report,
@@ -61,7 +62,7 @@ PRICE_KINDS = {
 ESTIMATED_TIERS = ("priority",)  # service tiers the cost report leaves out
 
 
-class AnthropicSource:
+class AnthropicSource(StreamingSource):
     """Pulls one Anthropic organization's cost and usage reports."""
 
     provider = "anthropic"

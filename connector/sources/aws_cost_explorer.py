@@ -27,7 +27,16 @@ from connector.domain.facts import (
 )
 from connector.domain.money import MoneyError, currency_code, parse_amount, parse_quantity
 from connector.retrying import RetryPolicy
-from connector.sources.base import PROVIDER_FIX, CursorPages, Progress, PullResult, RawPage, Window, gathered
+from connector.sources.base import (
+    PROVIDER_FIX,
+    CursorPages,
+    Progress,
+    PullResult,
+    RawPage,
+    StreamingSource,
+    Window,
+    gathered,
+)
 
 ENDPOINT = "ce:GetCostAndUsage"
 AI_SERVICES = ("Amazon Bedrock", "Amazon SageMaker", "Amazon Q")  # the settings' default (settings.py)
@@ -48,7 +57,7 @@ _FIXES = {
 }
 
 
-class AwsCostExplorerSource:
+class AwsCostExplorerSource(StreamingSource):
     """Pulls Cost Explorer for one AWS (payer) account."""
 
     provider = "aws"

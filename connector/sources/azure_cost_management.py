@@ -32,7 +32,16 @@ from connector.domain.facts import (
 )
 from connector.domain.money import MoneyError, currency_code, parse_amount
 from connector.retrying import RetryPolicy, parse_retry_after
-from connector.sources.base import PROVIDER_FIX, CursorPages, Progress, PullResult, RawPage, Window, gathered
+from connector.sources.base import (
+    PROVIDER_FIX,
+    CursorPages,
+    Progress,
+    PullResult,
+    RawPage,
+    StreamingSource,
+    Window,
+    gathered,
+)
 
 API_VERSION = "2023-11-01"
 MANAGEMENT = "https://management.azure.com"
@@ -106,7 +115,7 @@ class AzureCredentials:
         return self._token
 
 
-class AzureCostManagementSource:
+class AzureCostManagementSource(StreamingSource):
     """Pulls the Cost Management Query API for one scope (subscription, resource group, billing account)."""
 
     provider = "azure"

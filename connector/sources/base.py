@@ -90,15 +90,31 @@ Progress = Callable[[int, str], None]  # (pages so far, what is being fetched)
 
 
 class Source(Protocol):
-    """A provider source: OpenAI costs, Anthropic cost report, a FOCUS export …"""
+    """A provider source: OpenAI costs, Anthropic cost report, a FOCUS export …
+
+    A source subclasses this protocol (or `StreamingSource`) to take the defaults below: no first day of
+    its own, no restatement beyond its lag days, and its window handed over whole. The pull service asks
+    every source for all three."""
 
     name: str  # e.g. "openai.costs"
     provider: str  # e.g. "openai"
     provider_account: str  # the provider organization / billing account
     entity: str
     lag_days: int
+    # where a first pull starts (a warehouse section's START_DATE); None: its provider's configured start
+    start_date: date | None = None
 
     def pull(self, window: Window, progress: Progress | None = None) -> PullResult: ...
+
+    def stream(self, window: Window, progress: Progress | None = None) -> Iterator[PullResult]:
+        """The window in the pieces it arrives in: here the whole result at once; a `StreamingSource` (every
+        provider source is one) a page at a time."""
+        yield self.pull(window, progress)
+
+    def restated_from(self, until: date) -> date | None:
+        """The first day a night ending on `until` reads again besides its lag days (the open billing
+        period a cloud restates until the bill is final); None: the lag days only."""
+        return None
 
 
 class StreamingSource(Source, Protocol):
@@ -108,16 +124,6 @@ class StreamingSource(Source, Protocol):
         """The window's pages, each as a PullResult of its own (its page, facts, usage, problems and
         records received); stops after the first page with an error."""
         ...
-
-
-def pull_chunks(source: Source, window: Window, progress: Progress | None = None) -> Iterator[PullResult]:
-    """A source's window in the pieces it arrives in: a page at a time from a source that streams (every
-    provider source does), the whole result at once from one that has no `stream`."""
-    stream = getattr(source, "stream", None)
-    if stream is None:
-        yield source.pull(window, progress)
-    else:
-        yield from stream(window, progress)
 
 
 def gathered(source: Source, window: Window, chunks: Iterable[PullResult]) -> PullResult:

@@ -797,6 +797,9 @@ def _bad_time(text: str) -> str:
     return f"{text!r} is not an ISO 8601 UTC date-time such as 2025-05-01T00:00:00Z"
 
 
+TAG_NUMBER_DIGITS = 30  # a tag's number within 10^±30 is written whole (no exponent)
+
+
 def _parse_tags(text: str) -> tuple | None:
     """FOCUS KeyValueFormat: a JSON object whose values are strings, numbers, booleans or null."""
     if text.strip() in NULLS:
@@ -807,4 +810,15 @@ def _parse_tags(text: str) -> tuple | None:
         return None
     if not isinstance(value, dict) or any(isinstance(v, dict | list) for v in value.values()):
         return None
-    return tuple(sorted((str(k), dimension_text(v)) for k, v in value.items()))
+    return tuple(sorted((str(k), _tag_text(v)) for k, v in value.items()))
+
+
+def _tag_text(value: object) -> str | None:
+    """A tag's value as a dimension. A number is its value, not its spelling: 1.50, 1.5 and 15E-1 are one
+    tag "1.5", and 1000.0 and 1E+3 are "1000" — a warehouse's JSON type keeps no spelling (BigQuery,
+    Athena, Snowflake and DuckDB print a number as they stored it), so both readers of one export agree."""
+    if isinstance(value, Decimal):
+        if abs(value.adjusted()) > TAG_NUMBER_DIGITS:  # 1E+400 stays short (whole, it is 401 digits, and
+            return str(value)  # 1E+100000000 would fill the memory); an engine may print it otherwise
+        return format(value.normalize(), "f")
+    return dimension_text(value)

@@ -33,6 +33,7 @@ from connector.sources.base import (
     Chunker,
     Progress,
     PullResult,
+    StreamingSource,
     Window,
     gathered,
     iter_report,
@@ -45,7 +46,7 @@ COSTS_PATH = "/organization/costs"
 MAX_DAYS_PER_PAGE = 31
 
 
-class OpenAICostsSource:
+class OpenAICostsSource(StreamingSource):
     """Pulls the Costs API for one OpenAI organization."""
 
     provider = "openai"

@@ -24,6 +24,7 @@ from connector.sources.base import (
     Chunker,
     Progress,
     PullResult,
+    StreamingSource,
     Window,
     dimension_text,
     gathered,
@@ -61,7 +62,7 @@ DIMENSION_NAMES = {
 }
 
 
-class OpenAIUsageSource:
+class OpenAIUsageSource(StreamingSource):
     """Pulls every Usage API endpoint for one OpenAI organization."""
 
     provider = "openai"

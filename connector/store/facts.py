@@ -433,10 +433,16 @@ class FactRepository:
         return [stored for chunk in self.current_chunks(entity, first_day, last_day) for stored in chunk]
 
     def current_chunks(
-        self, entity: str, first_day: date | None = None, last_day: date | None = None, size: int = 10_000
+        self,
+        entity: str,
+        first_day: date | None = None,
+        last_day: date | None = None,
+        size: int = 10_000,
+        newer_than: int = 0,
     ) -> Iterator[list[StoredFact]]:
-        """The entity's current facts posted in [first_day, last_day], day by day in id order, at most
-        `size` at a time: a month of a large organisation is planned without holding it whole."""
+        """The entity's current facts posted in [first_day, last_day] (with ids above `newer_than`), day by
+        day in id order, at most `size` at a time: a month of a large organisation is planned without
+        holding it whole."""
         c = FACTS.c
         current = (c.entity == entity, c.is_current.is_(True))
         connection = self.session.connection()
@@ -446,9 +452,11 @@ class FactRepository:
             in_range.append(c.posting_date >= first_day)
         if last_day:
             in_range.append(c.posting_date <= last_day)
+        if newer_than:
+            in_range.append(c.id > newer_than)
         days = select(c.posting_date).where(*in_range).distinct().order_by(c.posting_date)
         for day in connection.execute(days).scalars().all():  # the days that have facts, not the calendar
-            after = 0
+            after = newer_than
             while True:
                 query = reader.query(*current, c.posting_date == day, c.id > after).order_by(c.id).limit(size)
                 chunk = reader.stored_facts(query)
@@ -458,6 +466,26 @@ class FactRepository:
                 if len(chunk) < size:
                     break
                 after = chunk[-1].id
+
+    def superseded_ids(self, entity: str, day: date, first_id: int, last_id: int) -> list[int]:
+        """The ids, from `first_id` to `last_id`, of the entity's facts posted on `day` that are no longer
+        current (restated, moved or withdrawn): an indexed range of one day's history."""
+        c = FACTS.c
+        query = select(c.id).where(
+            c.entity == entity,
+            c.is_current.is_(False),
+            c.posting_date == day,
+            c.id >= first_id,
+            c.id <= last_id,
+        )
+        return list(self.session.connection().execute(query.order_by(c.id)).scalars())
+
+    def with_ids(self, ids: Sequence[int], size: int = 10_000) -> Iterator[list[StoredFact]]:
+        """The facts (current or not) with these ids, at most `size` at a time, in id order."""
+        c = FACTS.c
+        reader = FactReader(self.session.connection())
+        for chunk in chunks(sorted(ids), size):
+            yield reader.stored_facts(reader.query(c.id.in_(chunk)).order_by(c.id))
 
     def summary(self, entity: str, first_day: date, last_day: date) -> list:
         """How many current facts the entity has in the range, and the newest one's id (any change moves one)."""

@@ -16,7 +16,7 @@ from connector.domain.facts import Fact
 from connector.ledgers.memory import MemoryLedger
 from connector.ledgers.port import LedgerAccount
 from connector.settings import Settings
-from connector.sources.base import PullResult, RawPage, Window
+from connector.sources.base import PullResult, RawPage, Source, Window
 from tests.support import CHART_OPTIONS, MINIMAL_MAPPING, fact
 
 ACCOUNTS = [
@@ -36,7 +36,7 @@ ACCOUNTS = [
 
 
 @dataclass
-class ScriptedSource:
+class ScriptedSource(Source):
     """A source whose provider data the test edits between runs."""
 
     facts: list[Fact] = field(default_factory=list)
@@ -80,6 +80,11 @@ class ScriptedSource:
     ) -> None:
         new = fact(amount, day, project=project, line_item=line_item)
         self.facts = [f for f in self.facts if f.natural_key != new.natural_key] + [new]
+
+    def withdraw(self, day: date, project: str = "proj_support_assistant", line_item: str = "out") -> None:
+        """The provider no longer reports this bucket (a re-pull withdraws its fact)."""
+        gone = fact("0", day, project=project, line_item=line_item).natural_key
+        self.facts = [f for f in self.facts if f.natural_key != gone]
 
 
 class Clock:

@@ -184,6 +184,16 @@ def test_coverage_is_in_the_run_stats_and_suspense_raises_an_alert_naming_the_sp
     assert "2026-10: 90.00% mapped" in alert.message
     assert "project=proj_nobody_mapped" in alert.message
 
+    nightly(world, OCT5)  # the same facts: planned again from the kept sums
+    again = nightly(world, OCT5)  # and now nothing changed at all: the plan is skipped, the suspense stays
+    with UnitOfWork(world.app.engine) as uow:
+        [reminder] = [e for e in uow.events.for_run(again.run_id) if e.kind == "alert.suspense"]
+    assert reminder.message.startswith(
+        "10.00 of openai spend matched no mapping rule and went to suspense (unchanged since the last plan). "
+    )
+    assert "()" not in reminder.message
+    assert "largest unmapped: ." not in reminder.message
+
 
 def test_a_file_reworded_without_changing_its_rules_keeps_its_version_number(booked: World):
     reworded = MINIMAL_MAPPING.replace("change_note: test mapping", "change_note: test mapping, reviewed") + (

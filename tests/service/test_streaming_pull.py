@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from connector.domain.facts import Dimensions, Fact, natural_key
 from connector.service.pull import pull_sources, sources_status
-from connector.sources.base import PullResult, RawPage, Window, gathered
+from connector.sources.base import PullResult, RawPage, StreamingSource, Window, gathered
 from connector.store.tables import PullStageRow, RawPayloadRow, StagedFactRow, StagedUsageRow
 from tests.service.test_ingestion import COSTS, costs_source, make_app, stored_facts
 from tests.sources.builders import openai_bucket, openai_cost, openai_page
@@ -147,7 +147,7 @@ class TrackedFact(Fact):
 
 
 @dataclass
-class ManyPages:
+class ManyPages(StreamingSource):
     """A streaming source of `pages` pages that notes, as it makes each page, how many facts of the pages
     before the previous one are still alive — what the pull holds beyond the page it is storing."""
 

@@ -113,6 +113,23 @@ def test_hourly_rows_become_one_fact_per_day_and_bucket(tmp_path: Path):
     assert input_day.source == "focus/2026-10"
 
 
+def test_a_number_tag_is_its_value_not_its_spelling(tmp_path: Path):
+    """1.50 and 1.5 (and 1E+3 and 1000.0) are one tag: a warehouse's JSON column keeps no spelling, and the
+    file importer and the warehouse source must give one export the same facts (test_warehouse_nightly)."""
+    rows = [
+        focus_row("0.10", hour=0, tags='{"batch": 1.50, "size": 1E+3, "code": "1.50"}'),
+        focus_row("0.20", hour=1, tags='{"size": 1000.0, "batch": 1.5, "code": "1.50"}'),
+        focus_row("0.40", hour=2, tags='{"size": 1e400, "batch": 15e-1, "code": "1.50"}'),
+    ]
+    batch = read_focus([focus_csv(tmp_path / "export.csv", rows)], AI)
+    tags = {
+        (f.dimensions.get("tag:batch"), f.dimensions.get("tag:size"), f.dimensions.get("tag:code")): f.amount
+        for f in batch.facts
+    }
+    # a string keeps its text; a number beyond 10^30 keeps its exponent (written whole it is 401 digits)
+    assert tags == {("1.5", "1000", "1.50"): Decimal("0.30"), ("1.5", "1E+400", "1.50"): Decimal("0.40")}
+
+
 def test_messy_files_bom_e_notation_stray_spaces_missing_optional_columns_gzip(tmp_path: Path):
     rows = [
         focus_row(" 1.5E-2 ", tags=""),

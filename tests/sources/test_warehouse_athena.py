@@ -24,12 +24,10 @@ from tests.sources.warehouse_support import (
     cur_table,
     per_day_and_meter,
     per_tag,
-    random_rows,
+    random_export,
     reference_facts,
     run_received,
-    same_money,
     source_on,
-    warehouse_table,
 )
 
 SCANNED = 52_428_800
@@ -99,18 +97,16 @@ def expect_query(stub: Stubber, connection, sql: str, query_id: str, *, page_row
 
 
 def test_a_nightly_window_gives_the_facts_the_importer_gives_paged(tmp_path: Path) -> None:
-    rows = random_rows(21)
-    connection = warehouse_table(rows, tmp_path)
+    export = random_export(tmp_path, 21)
     athena = client()
     source = source_on(engine(athena))
     sql, _review = source.queries(WINDOW)
     with Stubber(athena) as stub:
-        pages = expect_query(stub, connection, sql, "q-1")
+        pages = expect_query(stub, export.table, sql, "q-1")
         pulled = source.pull(WINDOW)
         stub.assert_no_pending_responses()
     assert pages >= 3
-    assert pulled.errors == []
-    same_money(pulled.facts, reference_facts(rows, tmp_path))
+    export.pulled_as_imported(pulled)
     [stats] = pulled.stats
     assert stats["bytes_scanned"] == SCANNED
     assert stats["query_execution_id"] == "q-1"
@@ -118,8 +114,7 @@ def test_a_nightly_window_gives_the_facts_the_importer_gives_paged(tmp_path: Pat
 
 @pytest.mark.parametrize("code", ["ThrottlingException", "TooManyRequestsException"])
 def test_a_throttled_call_is_retried_by_the_one_retry_policy(tmp_path: Path, code: str) -> None:
-    rows = random_rows(22, count=30)
-    connection = warehouse_table(rows, tmp_path)
+    export = random_export(tmp_path, 22, count=30)
     athena = client()
     source = source_on(engine(athena), attempts=2)
     sql, _review = source.queries(WINDOW)
@@ -127,10 +122,10 @@ def test_a_throttled_call_is_retried_by_the_one_retry_policy(tmp_path: Path, cod
         stub.add_client_error(
             "start_query_execution", service_error_code=code, service_message="Rate exceeded"
         )
-        expect_query(stub, connection, sql, "q-2")
+        expect_query(stub, export.table, sql, "q-2")
         pulled = source.pull(WINDOW)
         stub.assert_no_pending_responses()
-    same_money(pulled.facts, reference_facts(rows, tmp_path))
+    export.pulled_as_imported(pulled)
 
 
 def test_a_failed_query_says_what_athena_said(tmp_path: Path) -> None:
@@ -173,9 +168,8 @@ def test_access_denied_names_the_permissions(tmp_path: Path) -> None:
 
 
 def test_a_cur_2_table_gives_the_money_a_focus_import_of_the_same_charges_gives(tmp_path: Path) -> None:
-    rows = random_rows(23)
-    connection = warehouse_table(rows, tmp_path)
-    cur_table(rows, connection)
+    export = random_export(tmp_path, 23)
+    cur_table(export.rows, export.table)
     athena = client()
     source = source_on(engine(athena), flavour="cur-2.0", double_amounts=True, services=("AmazonBedrock",))
     source.dataset = replace(source.dataset, table=CUR_TABLE)
@@ -183,10 +177,10 @@ def test_a_cur_2_table_gives_the_money_a_focus_import_of_the_same_charges_gives(
     assert "line_item_unblended_cost AS DECIMAL(38, 10)" in sql
     assert "line_item_product_code IN ('AmazonBedrock')" in sql
     with Stubber(athena) as stub:
-        expect_query(stub, connection, sql, "q-cur", page_rows=50)
+        expect_query(stub, export.table, sql, "q-cur", page_rows=50)
         pulled = source.pull(WINDOW)
     assert pulled.errors == []
-    reference = reference_facts(rows, tmp_path)
+    reference = reference_facts(export.rows, tmp_path)
     assert per_day_and_meter(pulled.facts) == per_day_and_meter(reference)
     assert sum(f.amount for f in pulled.facts) == sum(f.amount for f in reference)
     # resource_tags' user_<tag> keys are the tags, as CUR names them: the same money per tag value

@@ -17,12 +17,9 @@ from connector.domain.errors import ConfigError, InputError
 from connector.sources.warehouse.engines import SnowflakeEngine
 from tests.sources.warehouse_support import (
     WINDOW,
-    random_rows,
-    reference_facts,
+    random_export,
     run_received,
-    same_money,
     source_on,
-    warehouse_table,
 )
 
 
@@ -70,11 +67,10 @@ class StubConnection:
 
 
 def test_a_nightly_window_gives_the_facts_the_importer_gives_in_batches(tmp_path: Path) -> None:
-    rows = random_rows(31)
-    connection = StubConnection(warehouse_table(rows, tmp_path))
+    export = random_export(tmp_path, 31)
+    connection = StubConnection(export.table)
     pulled = source_on(SnowflakeEngine(lambda: connection)).pull(WINDOW)
-    assert pulled.errors == []
-    same_money(pulled.facts, reference_facts(rows, tmp_path))
+    export.pulled_as_imported(pulled)
     assert len([b for b in connection.batches if b]) >= 3  # fetched in several fetchmany batches
     assert 'TO_CHAR(ChargePeriodStart, \'YYYY-MM-DD"T"HH24:MI:SS"Z"\')' in connection.executed[0]
     assert (connection.closed_cursors, connection.closed) == (1, 1)  # the session is not left open
@@ -82,8 +78,8 @@ def test_a_nightly_window_gives_the_facts_the_importer_gives_in_batches(tmp_path
 
 
 def test_a_queued_statement_that_timed_out_is_retried(tmp_path: Path) -> None:
-    rows = random_rows(32, count=30)
-    connection = StubConnection(warehouse_table(rows, tmp_path))
+    export = random_export(tmp_path, 32, count=30)
+    connection = StubConnection(export.table)
     connection.failures = [
         errors.ProgrammingError(
             msg="Statement reached its statement or warehouse timeout of 60 second(s) and was canceled.",
@@ -93,12 +89,12 @@ def test_a_queued_statement_that_timed_out_is_retried(tmp_path: Path) -> None:
         errors.OperationalError(msg="Failed to execute request: connection reset", errno=251005),
     ]
     pulled = source_on(SnowflakeEngine(lambda: connection), attempts=3).pull(WINDOW)
-    same_money(pulled.facts, reference_facts(rows, tmp_path))
+    export.pulled_as_imported(pulled)
     assert len(connection.executed) == 3
 
 
 def test_a_failed_query_says_what_snowflake_said(tmp_path: Path) -> None:
-    connection = StubConnection(warehouse_table(random_rows(33, count=5), tmp_path))
+    connection = StubConnection(random_export(tmp_path, 33, count=5).table)
     connection.failures = [
         errors.ProgrammingError(
             msg="SQL compilation error: error line 4 at position 4\ninvalid identifier '\"BilledCost\"'",
@@ -115,7 +111,7 @@ def test_a_failed_query_says_what_snowflake_said(tmp_path: Path) -> None:
 
 
 def test_a_missing_table_or_grant_is_a_config_error_with_the_grants(tmp_path: Path) -> None:
-    connection = StubConnection(warehouse_table(random_rows(34, count=5), tmp_path))
+    connection = StubConnection(random_export(tmp_path, 34, count=5).table)
     connection.failures = [
         errors.ProgrammingError(
             msg="SQL compilation error:\nObject 'BILLING.FOCUS_EXPORT' does not exist or not authorized.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +20,7 @@ import duckdb
 import sqlglot
 
 from connector.retrying import RetryPolicy, no_sleep
-from connector.sources.base import Window
+from connector.sources.base import PullResult, Window
 from connector.sources.focus import FocusOptions
 from connector.sources.warehouse.engines import WarehouseEngine
 from connector.sources.warehouse.focus_duckdb import read_focus_duckdb
@@ -154,6 +155,25 @@ def same_money(facts: list, reference: list) -> None:
     assert all(a == b for (_, a), (_, b) in zip(got, want, strict=True))
     assert sum(f.amount for f in facts) == sum(f.amount for f in reference)
     assert len(reference) > 3
+
+
+@dataclass
+class Export:
+    """What each engine's test starts from: random rows in the DuckDB table its fake answers from, and
+    the check that a pull of `WINDOW` gave the importer's facts for them."""
+
+    rows: list[dict]
+    table: duckdb.DuckDBPyConnection
+    tmp_path: Path
+
+    def pulled_as_imported(self, pulled: PullResult) -> None:
+        assert pulled.errors == []
+        same_money(pulled.facts, reference_facts(self.rows, self.tmp_path))
+
+
+def random_export(tmp_path: Path, seed: int, count: int = 120) -> Export:
+    rows = random_rows(seed, count)
+    return Export(rows, warehouse_table(rows, tmp_path), tmp_path)
 
 
 CUR_TABLE = "cur.cur2_daily"

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from connector.domain.errors import ConfigError, InputError, ReconnectNeeded
-from connector.ledgers.connection import Choose, Consent, app_credentials, imported, text_field
+from connector.ledgers.connection import Choose, Consent, imported, oauth_arguments, text_field
 from connector.ledgers.oauth_flow import is_ip_address
 from connector.ledgers.quickbooks.adapter import QuickBooksOAuth
 from connector.ledgers.quickbooks.client import company_name
@@ -26,18 +26,10 @@ class QuickBooksLedgerConnection:
     refresh_lifetime: timedelta | None = None  # Intuit says when the refresh token expires
 
     def oauth(self, app: Any) -> QuickBooksOAuth:
-        qbo = app.settings.ledger("quickbooks", QuickBooksSettings)
-        client_id, client_secret = app_credentials(
-            "QuickBooks", "QUICKBOOKS", qbo, "developer.intuit.com → your app → Keys"
+        qbo, arguments = oauth_arguments(
+            app, "quickbooks", QuickBooksSettings, "QuickBooks", "developer.intuit.com → your app → Keys"
         )
-        return QuickBooksOAuth(
-            client_id=client_id,
-            client_secret=client_secret,
-            redirect_uri=qbo.redirect_uri,
-            discovery_url=qbo.discovery_url,
-            timeout=qbo.timeout_seconds,
-            clock=app.clock,
-        )
+        return QuickBooksOAuth(**arguments, discovery_url=qbo.discovery_url)
 
     def connect(
         self, app: Any, consent: Consent, *, company: str | None, choose: Choose | None

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from connector.ledgers.connection import Choose, Consent, app_credentials, imported, text_field
+from connector.ledgers.connection import Choose, Consent, imported, oauth_arguments, text_field
 from connector.ledgers.rate_limits import RateLimiter
 from connector.ledgers.tokens import TokenSet
 from connector.ledgers.xero.adapter import xero_limiter
@@ -23,20 +23,15 @@ class XeroLedgerConnection:
     refresh_lifetime: timedelta | None = timedelta(days=60)
 
     def oauth(self, app: Any) -> XeroOAuth:
-        xero = app.settings.ledger("xero", XeroSettings)
-        client_id, client_secret = app_credentials(
-            "Xero", "XERO", xero, "developer.xero.com → My Apps → your app → Configuration"
+        xero, arguments = oauth_arguments(
+            app, "xero", XeroSettings, "Xero", "developer.xero.com → My Apps → your app → Configuration"
         )
         return XeroOAuth(
-            client_id=client_id,
-            client_secret=client_secret,
-            redirect_uri=xero.redirect_uri,
+            **arguments,
             identity_url=xero.identity_url,
             login_url=xero.login_url,
             connections_url=xero.connections_url,
             scopes=xero.scopes or SCOPE_SETS[xero.scope_set],
-            timeout=xero.timeout_seconds,
-            clock=app.clock,
         )
 
     def connect(

@@ -21,7 +21,6 @@ from pathlib import Path
 from connector.sources.focus import FocusBatch, FocusOptions, read_focus
 from connector.sources.focus_files import is_parquet
 from connector.sources.warehouse.duckdb_engine import DuckDBLimits
-from connector.sources.warehouse.focus_duckdb import read_focus_duckdb
 
 ENGINES = ("auto", "python", "duckdb")
 KIB, MIB = 1 << 10, 1 << 20
@@ -51,4 +50,7 @@ class FocusReader:
         paths = list(paths)
         if not self.uses_duckdb(paths):
             return read_focus(paths, options, progress)
+        # here: an import of small files (and `tokenbooks --help`) loads neither DuckDB nor sqlglot
+        from connector.sources.warehouse.focus_duckdb import read_focus_duckdb
+
         return read_focus_duckdb(paths, options, self.limits, progress)

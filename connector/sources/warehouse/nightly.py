@@ -42,7 +42,7 @@ from sqlglot import exp
 from connector.domain.errors import ConfigError, InputError, Problem, Severity
 from connector.domain.imports import QuarantinedRow
 from connector.retrying import RetryPolicy
-from connector.sources.base import Progress, PullResult, RawPage, Window, gathered
+from connector.sources.base import Progress, PullResult, RawPage, StreamingSource, Window, gathered
 from connector.sources.focus import FileReader, FocusBatch, FocusFileError, FocusOptions, Refusal, book_batch
 from connector.sources.focus_aggregate import PURCHASE, FocusAggregate, StaticPart
 from connector.sources.warehouse.aggregation import (
@@ -155,7 +155,7 @@ class Dataset:
         return COLUMNS[self.flavour]
 
 
-class WarehouseSource:
+class WarehouseSource(StreamingSource):
     """One table (or view) of one billing account in one warehouse, pulled a window at a time."""
 
     def __init__(
