@@ -247,7 +247,7 @@ class FocusSettings(BaseModel):
         "python", description="what reads the rows: auto gives DuckDB imports larger than duckdb_above_mb"
     )
     duckdb_above_mb: int = Field(
-        64, ge=0, description="auto: CSV files together larger than this go to DuckDB"
+        32, ge=0, description="auto: CSV files together larger than this go to DuckDB"
     )
     duckdb_parquet_above_kb: int = Field(
         512,

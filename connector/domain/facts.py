@@ -144,9 +144,15 @@ class Fact:
 
 def natural_key(provider: str, provider_account: str, *parts: object) -> str:
     """A stable, readable identity for a provider bucket: the same bucket always gets the same key."""
-    text = "|".join([provider, provider_account, *("" if p is None else str(p) for p in parts)])
+    text = key_text(provider, provider_account, *parts)
     digest = hashlib.sha256(text.encode()).hexdigest()[:20]
     return f"{provider}:{digest}"
+
+
+def key_text(*parts: object) -> str:
+    """Parts of a natural key as `natural_key` joins them (None as empty). A source building many keys
+    that share most parts joins the shared ones once and passes that text as one part: the key is the same."""
+    return "|".join("" if p is None else str(p) for p in parts)
 
 
 def posting_date_for_bucket(start: datetime, end: datetime, timezone: str) -> date:

@@ -34,6 +34,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import cast, final
 
+from connector.bulk_work import paused_gc
 from connector.domain.credits import CreditLot
 from connector.domain.errors import Problem
 from connector.domain.facts import ChargeCategory, Fact
@@ -166,14 +167,15 @@ def book_batch(
     # accepted amounts are the buckets' exact sums of BilledCost: the same numbers, summed once
     amounts = aggregate.amounts_by_currency()
     batch.tally.add_many(Disposition.ACCEPTED, accepted, amounts)
-    books = book_buckets(
-        aggregate.buckets(),
-        aggregate.dim_names,
-        entity=options.entity,
-        timezone=options.timezone,
-        source=SOURCE,
-    )
-    check_stored(amounts, books)
+    with paused_gc():  # tens of thousands of keys and facts, no cycles: a collection midway only costs
+        books = book_buckets(
+            aggregate.buckets(),
+            aggregate.dim_names,
+            entity=options.entity,
+            timezone=options.timezone,
+            source=SOURCE,
+        )
+        check_stored(amounts, books)
     batch.facts, batch.lots, batch.invoices = books.facts, books.lots, books.invoices
     return batch
 

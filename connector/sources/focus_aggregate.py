@@ -52,6 +52,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from operator import itemgetter
 
 from connector.domain.credits import CreditLot, default_expiry
 from connector.domain.errors import InvariantViolation
@@ -61,6 +62,7 @@ from connector.domain.facts import (
     CostBasis,
     Dimensions,
     Fact,
+    key_text,
     natural_key,
     posting_date_for_bucket,
     utc_day_bounds,
@@ -198,11 +200,9 @@ class FocusAggregate:
         merged: dict[BucketKey, BucketSums] = {}
         for (part, when), (billed, negative, effective, quantity, with_quantity, rows) in self.sums.items():
             sums = BucketSums(billed, negative, effective, quantity, with_quantity, rows)
-            key = part.key(when)  # type: ignore[arg-type]
-            if key in merged:
-                merged[key].add(sums)
-            else:
-                merged[key] = sums
+            kept = merged.setdefault(part.key(when), sums)  # type: ignore[arg-type]
+            if kept is not sums:  # another raw combination checked into the same bucket
+                kept.add(sums)
         return merged
 
 
@@ -257,13 +257,53 @@ def book_buckets(
 ) -> FocusBooks:
     """Step 2: the facts, lots and invoice totals of an import's buckets (the module docstring says how)."""
     booker = _Booker(dim_names, entity, timezone, source)
-    for key, sums in sorted(buckets.items(), key=lambda item: repr(item[0])):
+    for key, sums in in_repr_order(buckets):
         if key.category is PURCHASE:
             booker.purchase(key, sums)
         else:
             booker.charge(key, sums)
     booker.fund_with_fees()
     return FocusBooks(booker.facts(), booker.lots, _invoices(buckets, booker.fee_keys, entity, source))
+
+
+def in_repr_order(buckets: Mapping[BucketKey, BucketSums]) -> list[tuple[BucketKey, BucketSums]]:
+    """The buckets sorted by their repr, so that both readers book alike whatever order their rows or
+    groups came in. A repr is written from two cached parts instead of whole: what a bucket's columns give
+    (shared by a stream's buckets of every day) and its day or charge period (shared by that day's buckets);
+    `repr(key)` is exactly their concatenation (tests/sources/test_focus.py checks it)."""
+    heads: dict[tuple, str] = {}
+    tails: dict[tuple, str] = {}
+    ordered = []
+    for item in buckets.items():
+        key = item[0]
+        columns = (
+            key.provider,
+            key.account,
+            key.billing_period,
+            key.correction,
+            key.category,
+            key.currency,
+            key.dims,
+            key.tags,
+            key.invoice,
+            key.commitment,
+            key.frequency,
+            key.sku_price,
+            key.virtual,
+        )
+        head = heads.get(columns)
+        if head is None:
+            head = heads[columns] = repr(replace(key, day=None, start=None, end=None))[: -len(_NO_WHEN)]
+        when = (key.day, key.start, key.end)
+        tail = tails.get(when)
+        if tail is None:
+            tail = tails[when] = f", day={key.day!r}, start={key.start!r}, end={key.end!r})"
+        ordered.append((head + tail, item))
+    ordered.sort(key=itemgetter(0))
+    return [item for _, item in ordered]
+
+
+_NO_WHEN = ", day=None, start=None, end=None)"  # the end of the repr of a key without its day or period
 
 
 class _Booker:
@@ -371,18 +411,18 @@ class _Booker:
     def facts(self) -> list[Fact]:
         facts = []
         posting_days: dict[date, date] = {}
+        # what a fact's identity gives but its day (its dimensions, unit, most of its natural key), made
+        # once per stream: each is shared by the stream's facts of every day
+        shared: dict[tuple, tuple[Dimensions, str | None, str, str, str]] = {}
         for (identity, pool), piece in self.pieces.items():
-            provider, account, period, correction, category, day, currency, dims, tags, invoice = identity
+            provider, account, _, _, category, day, currency, *_ = identity
             if day not in posting_days:
                 posting_days[day] = posting_date_for_bucket(*utc_day_bounds(day), self.timezone)
-            named = dict(zip(self.dim_names, dims, strict=True))
-            unit = named.pop("unit", None)
-            named.update({f"tag:{k}": v for k, v in tags})
-            named.update(
-                billing_period=period, charge_class="correction" if correction else None, invoice=invoice
-            )
-            if pool:
-                named[PREPAID_POOL] = pool
+            stream = (*identity[:5], *identity[6:], pool)
+            made = shared.get(stream)
+            if made is None:
+                made = shared[stream] = self._shared(identity, pool)
+            dimensions, unit, before_day, after_day, source = made
             facts.append(
                 Fact(
                     entity=self.entity,
@@ -392,29 +432,31 @@ class _Booker:
                     posting_date=posting_days[day],
                     amount=piece.amount,
                     currency=currency,
-                    natural_key=natural_key(
-                        provider,
-                        account,
-                        "focus",
-                        period,
-                        correction,
-                        category,
-                        day,
-                        currency,
-                        dims,
-                        *tags,
-                        invoice,
-                        *((PREPAID_POOL, pool) if pool else ()),
-                    ),
-                    dimensions=Dimensions.of(named),
+                    natural_key=natural_key(provider, account, before_day, day, after_day),
+                    dimensions=dimensions,
                     cost_basis=CostBasis.BILLED,
                     charge_category=category,
                     quantity=piece.quantity if piece.complete else None,
                     unit=unit,
-                    source=f"{self.source}/{period}",
+                    source=source,
                 )
             )
         return facts
+
+    def _shared(self, identity: FactKey, pool: str) -> tuple[Dimensions, str | None, str, str, str]:
+        """A fact's dimensions, unit, the parts of its natural key before and after its day, and its source."""
+        _, _, period, correction, category, _, currency, dims, tags, invoice = identity
+        named = dict(zip(self.dim_names, dims, strict=True))
+        unit = named.pop("unit", None)
+        named.update({f"tag:{k}": v for k, v in tags})
+        named.update(
+            billing_period=period, charge_class="correction" if correction else None, invoice=invoice
+        )
+        if pool:
+            named[PREPAID_POOL] = pool
+        before_day = key_text("focus", period, correction, category)
+        after_day = key_text(currency, dims, *tags, invoice, *((PREPAID_POOL, pool) if pool else ()))
+        return Dimensions.of(named), unit, before_day, after_day, f"{self.source}/{period}"
 
 
 def _fact_key(key: BucketKey, day: date) -> FactKey:
@@ -439,13 +481,12 @@ def _by_day(
     """A bucket's amounts per UTC day: its one day, or spread over the days of its charge period in
     proportion to the time in each (accrual basis: a cost belongs to the days it was incurred)."""
     if not key.spans_days():
-        yield key.first_day, billed, prepaid, quantity
-        return
+        return ((key.first_day, billed, prepaid, quantity),)
     days, weights = _days(key.start, key.end)  # type: ignore[arg-type]
     billed_shares = _spread(billed, weights, key.currency)
     prepaid_shares = _spread(prepaid, weights, key.currency)
     quantity_shares = [None] * len(days) if quantity is None else _spread(quantity, weights, None)
-    yield from zip(days, billed_shares, prepaid_shares, quantity_shares, strict=True)
+    return zip(days, billed_shares, prepaid_shares, quantity_shares, strict=True)
 
 
 def _days(start: datetime, end: datetime) -> tuple[list[date], list[Decimal]]:
@@ -508,7 +549,7 @@ def _invoices(
     for key, bucket in buckets.items():
         if not key.invoice:
             continue
-        kind = "commitment_fee" if key in fee_keys else key.category.value
+        kind = "commitment_fee" if fee_keys and key in fee_keys else key.category.value
         period = key.billing_period or key.first_day.strftime("%Y-%m")
         kinds = sums.setdefault((key.provider, key.account, key.invoice, key.currency, period), {})
         kinds[kind] = kinds.get(kind, ZERO) + bucket.billed

@@ -2,17 +2,19 @@
 
 import csv
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connector.domain.facts import ChargeCategory
 from connector.sources.focus import FocusFileError, FocusOptions, read_focus
-from connector.sources.focus_aggregate import BucketKey, BucketSums, book_buckets
+from connector.sources.focus_aggregate import BucketKey, BucketSums, book_buckets, in_repr_order
 from tests.sources.builders import FOCUS_COLUMNS, FOCUS_COMMITMENT_COLUMNS, focus_csv, focus_row
 from tests.support import SHARED
 
@@ -433,3 +435,36 @@ def test_a_path_that_is_not_an_export_is_refused_in_plain_words(tmp_path: Path, 
     with pytest.raises(FocusFileError) as caught:
         read_focus([make(tmp_path)], AI)
     assert message in caught.value.problem.message
+
+
+_TEXTS = st.one_of(st.none(), st.sampled_from(["a", "a ", "a'", 'a"', "b", "", "a\\", "é", "a-b"]))
+_WHENS = st.one_of(
+    st.dates(date(2026, 1, 1), date(2026, 1, 3)).map(lambda d: (d, None, None)),
+    st.tuples(st.none(), st.sampled_from([datetime(2026, 1, 1, tzinfo=UTC)]), st.none()),
+    st.tuples(
+        st.none(),
+        st.sampled_from([datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 5, tzinfo=UTC)]),
+        st.sampled_from([datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 1, 31, 23, 59, tzinfo=UTC)]),
+    ),
+)
+_KEYS = st.builds(
+    lambda provider, account, period, correction, category, dims, tags, texts, when: BucketKey(
+        provider, account, period, correction, category, "USD", dims, tags, *texts, *when
+    ),
+    st.sampled_from(["aws", "aws-x", "aws "]),
+    st.sampled_from(["1", "1'", "10"]),
+    _TEXTS,
+    st.booleans(),
+    st.sampled_from(list(ChargeCategory)),
+    st.tuples(_TEXTS, _TEXTS),
+    st.lists(st.tuples(st.sampled_from(["team", "env"]), _TEXTS), max_size=2).map(tuple),
+    st.tuples(_TEXTS, _TEXTS, _TEXTS, _TEXTS, _TEXTS),
+    _WHENS,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_KEYS, max_size=30, unique=True))
+def test_buckets_are_booked_in_the_order_of_their_repr_written_from_cached_parts(keys: list[BucketKey]):
+    buckets = {key: BucketSums() for key in keys}
+    assert [key for key, _ in in_repr_order(buckets)] == sorted(keys, key=repr)

