@@ -587,7 +587,3 @@ def _spaced_edge(column: str) -> str:
     or anything beyond ASCII): two comparisons, where a regular expression would cost a row far more."""
     first, last = f"SUBSTR({column}, 1, 1)", f"SUBSTR({column}, LENGTH({column}), 1)"
     return f"({first} <= ' ' OR {first} > '~' OR {last} <= ' ' OR {last} > '~')"
-
-
-def _char(character: str) -> str:
-    return "' '" if character == " " else f"CHR({ord(character)})"
