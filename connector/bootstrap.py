@@ -211,6 +211,7 @@ class App:
                 partition_column=section.partition_column,
                 partition_format=section.partition_format,
                 services=tuple(section.services) if section.services is not None else default_services,
+                unique_line_ids=section.unique_line_ids,
             )
             found.append(
                 WarehouseSource(

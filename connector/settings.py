@@ -168,6 +168,11 @@ class WarehouseSettings(ProviderSettings):
     )
     timestamps_as_text: bool = Field(False, description="the charge period columns hold ISO 8601 text")
     double_amounts: bool = Field(False, description="the cost columns are DOUBLE (AWS's Parquet exports)")
+    unique_line_ids: bool = Field(
+        False,
+        description="the provider writes each line id once (CUR 2.0: identity_line_item_id per time "
+        "interval): a repeated id is not looked for, which saves the query a pass over every id",
+    )
     partition_column: str | None = Field(
         None, description="a partition column named with the window's values"
     )

@@ -83,3 +83,25 @@ def test_an_unknown_engine_is_a_configuration_error(seeded):
     refused(seeded, outcome, 2, "--engine spark", "python, duckdb")
     bad_setting = seeded.run("import", "focus", str(path), FOCUS__ENGINE="spark")
     refused(seeded, bad_setting, 2, "TOKENBOOKS_FOCUS__ENGINE")
+
+
+def test_unique_line_ids_books_a_repeated_id_and_the_run_says_the_check_was_narrowed(seeded):
+    """`--unique-line-ids`: an id given twice is two charges (by default the second is quarantined), and the
+    run's own log says the ids were trusted, so that an auditor reading it later sees it."""
+    columns = [*FOCUS_COLUMNS, "x_LineItemId"]
+    rows = [
+        focus_row("1.25") | {"x_LineItemId": "li-1"},
+        focus_row("2.50", hour=1) | {"x_LineItemId": "li-1"},
+    ]
+    path = focus_csv(seeded.tmp / "export.csv", rows, columns=columns)
+    checked = json.loads(seeded.run("import", "focus", str(path), "--json").stdout)
+    assert [q["location"] for q in checked["quarantined"]] == ["row 3"]
+    outcome = seeded.run("import", "focus", str(path), "--unique-line-ids", "--json")
+    assert outcome.code == 0, outcome.stderr
+    report = json.loads(outcome.stdout)
+    assert report["quarantined"] == []
+    assert report["tally"]["amounts"]["accepted"] == {"USD": "3.75"}
+    [warning] = report["warnings"]
+    assert "trusted to be unique" in warning
+    events = json.loads(seeded.run("runs", "--run", report["run_id"], "--json").stdout)
+    assert any(e["kind"] == "import.warning" and e["message"] == warning for e in events)

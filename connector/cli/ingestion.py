@@ -233,6 +233,15 @@ def import_focus_command(
             "--row-id", help="The column holding each row's line id (default: x_LineItemId, x_RowId)."
         ),
     ] = None,
+    unique_line_ids: Annotated[
+        bool,
+        typer.Option(
+            "--unique-line-ids",
+            help="Trust the provider to write each line id once per file (AWS CUR: identity_line_item_id): "
+            "a repeated id is not looked for, which makes large files faster; rows without an id are "
+            "still checked. Default: a line id given twice is quarantined.",
+        ),
+    ] = False,
     engine: Annotated[
         str | None,
         typer.Option(
@@ -255,6 +264,7 @@ def import_focus_command(
             currency=currency,
             accept_duplicates=accept_duplicates,
             row_id=row_id,
+            unique_line_ids=unique_line_ids,
         )
         if all_services:
             options = replace(options, services=None)

@@ -135,8 +135,18 @@ def import_focus(
             batch.tally,
             batch.quarantined,
             store,
-            [*checked.warnings, *_read_by_python(batch)],
+            [*checked.warnings, *_read_by_python(batch), *_trusted_line_ids(options)],
         )
+
+
+def _trusted_line_ids(options: FocusOptions) -> list[str]:
+    """Said in the run's record whenever the repeated-line check was narrowed, so that an auditor sees it."""
+    if not options.unique_line_ids:
+        return []
+    return [
+        "line ids were trusted to be unique within each file (--unique-line-ids): a line id given twice "
+        "was not looked for; rows without a line id were checked for exact repeats"
+    ]
 
 
 def _read_by_python(batch) -> list[str]:

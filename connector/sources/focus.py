@@ -116,6 +116,10 @@ class FocusOptions:
     currency: str | None = None  # when the export has no BillingCurrency (else: a check of it)
     accept_duplicates: bool = False  # identical rows are distinct charges (an export without line ids)
     row_id: str | None = None  # the column naming each row (a provider line id), beyond ROW_ID_COLUMNS
+    # the provider writes each line id once per file (AWS: `identity_line_item_id` is unique within a
+    # partition): a row with an id is not looked for again (no memory of every id, no survey of them);
+    # a row without one is still checked for an exact repeat
+    unique_line_ids: bool = False
 
 
 @dataclass
@@ -567,6 +571,8 @@ class FileReader:
         """A row an earlier row already gave: the same line id, or (an empty id, unless duplicates are
         accepted) the very same values."""
         line_id = row[i_row_id].strip()
+        if line_id and self.options.unique_line_ids:
+            return None
         if line_id:
             earlier = remember(("id", line_id), (row_no, hash(tuple(row))))
             if earlier[0] == row_no:

@@ -78,7 +78,9 @@ def rows(draw) -> dict:
     row["ChargeFrequency"] = draw(st.sampled_from(["", "Recurring", "One-Time", "Usage-Based", "Weekly"]))
     row["PricingCurrency"] = draw(st.sampled_from(["", "", "USD", "Credits"]))
     row["SkuPriceId"] = draw(st.sampled_from(["", "price-1"]))
-    row["x_LineItemId"] = draw(st.sampled_from(["", "", "line-1", "line-2", " line-1 "]))
+    row["x_LineItemId"] = draw(
+        st.sampled_from(["", "", "line-1", "line-2", " line-1 ", "\tline-2", "é-1", " "])
+    )
     if draw(st.integers(0, 9)) == 0:
         row["ChargePeriodStart"] = draw(st.sampled_from(["yesterday", "2026-10-01 00:00:00 UTC", ""]))
     return row
@@ -133,11 +135,14 @@ def both(paths: list[Path], options: FocusOptions):
     export=exports(),
     columns=st.sampled_from([COLUMNS, FOCUS_COMMITMENT_COLUMNS]),
     accept=st.booleans(),
+    unique=st.booleans(),
     parquet=st.booleans(),
 )
-def test_duckdb_buckets_equal_the_python_importers(tmp_path, export, columns, accept, parquet) -> None:
+def test_duckdb_buckets_equal_the_python_importers(
+    tmp_path, export, columns, accept, unique, parquet
+) -> None:
     path = (write_parquet if parquet else focus_csv)(tmp_path / "export", export, columns=columns)
-    options = FocusOptions(entity="main", accept_duplicates=accept)
+    options = FocusOptions(entity="main", accept_duplicates=accept, unique_line_ids=unique)
     python, duck = both([path], options)
     if python is None:
         return
@@ -427,16 +432,17 @@ def typed_rows(draw) -> dict:
     unit=st.sampled_from(["ms", "us", "s"]),
     zone=st.sampled_from(["UTC", None]),
     accept=st.booleans(),
+    unique=st.booleans(),
 )
 def test_typed_parquet_takes_the_typed_path_to_the_python_importers_facts(
-    tmp_path, export, amounts, unit, zone, accept
+    tmp_path, export, amounts, unit, zone, accept, unique
 ) -> None:
     """Typed Parquet (DECIMAL or DOUBLE amounts, TIMESTAMP periods, NULLs where the type holds no value)
     read by DuckDB's typed path gives the Python importer's facts, lots, invoices, quarantined rows and
     tally: a NULL amount or period, an end before its start, a DOUBLE with more than ten fraction digits
     are quarantined or read as the importer does."""
     path = write_typed_parquet(tmp_path / "typed", export, amounts, unit, zone)
-    python, duck = both([path], FocusOptions(entity="main", accept_duplicates=accept))
+    python, duck = both([path], FocusOptions(entity="main", accept_duplicates=accept, unique_line_ids=unique))
     if python is None:
         return
     same_batches(python, duck)
@@ -562,3 +568,58 @@ def test_repeated_rows_without_line_ids_are_found_in_one_read_and_quarantined_as
         ("row 8", "repeats row 4 "),
     ]
     assert sum(f.amount for f in duck.facts) == Decimal("10.00")
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet", "typed"])
+def test_unique_line_ids_are_not_surveyed_and_rows_without_an_id_still_are(
+    tmp_path, monkeypatch, kind
+) -> None:
+    """Golden, `unique_line_ids` (the provider writes each id once per file): an id given twice is two
+    charges for both readers, and no survey reads the ids first; an exact repeat of a row without an id
+    is still quarantined, naming the row it repeats."""
+    import connector.sources.warehouse.focus_duckdb as focus_duckdb
+
+    export = [
+        focus_row("1.00") | {"x_LineItemId": "a"},
+        focus_row("2.00", hour=1) | {"x_LineItemId": ""},
+        focus_row("3.00", hour=2) | {"x_LineItemId": "a"},  # id a again, other values: trusted
+        focus_row("2.00", hour=1) | {"x_LineItemId": ""},  # row 3 again, no id: a duplicated line
+        focus_row("4.00", hour=3) | {"x_LineItemId": "b"},
+    ]
+    if kind == "typed":
+        path = write_typed_parquet(tmp_path / "typed", export, "decimal", "ms", "UTC")
+    else:
+        path = (write_parquet if kind == "parquet" else focus_csv)(
+            tmp_path / "export", export, columns=COLUMNS
+        )
+    options = FocusOptions(entity="main", unique_line_ids=True)
+    python = read_focus([path], options)
+
+    def no_survey(*args, **kwargs):
+        raise AssertionError("unique line ids: no survey")
+
+    monkeypatch.setattr(focus_duckdb, "survey_query", no_survey)
+    duck = read_focus_duckdb([path], options)
+    same_batches(python, duck)
+    assert duck.readers == {str(path): "duckdb"}
+    assert [(q.problem.location, q.problem.message[:14]) for q in duck.quarantined] == [
+        ("row 5", "repeats row 3 ")
+    ]
+    assert sum(f.amount for f in duck.facts) == Decimal("10")
+    checked = read_focus([path], FocusOptions(entity="main"))  # the default: the repeated id is refused
+    assert [q.problem.location for q in checked.quarantined] == ["row 4", "row 5"]
+
+
+def test_a_line_id_of_unicode_spaces_alone_sends_a_unique_ids_file_to_python(tmp_path) -> None:
+    """An id that is only a no-break space is empty for the importer (str.strip), so its row is checked
+    as a row without an id; DuckDB's trim keeps it: the query flags it and the importer reads the file."""
+    export = [
+        focus_row("1.00") | {"x_LineItemId": "\u00a0"},
+        focus_row("2.00", hour=1) | {"x_LineItemId": "b"},
+        focus_row("1.00") | {"x_LineItemId": "\u00a0"},  # row 2 again: a duplicated line for the importer
+    ]
+    path = focus_csv(tmp_path / "export.csv", export, columns=COLUMNS)
+    python, duck = both([path], FocusOptions(entity="main", unique_line_ids=True))
+    same_batches(python, duck)
+    assert duck.readers == {str(path): "python (a line id has unusual whitespace at an edge)"}
+    assert [q.problem.location for q in duck.quarantined] == ["row 4"]

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from connector.domain.errors import ConfigError, InputError
 from connector.sources.base import PullResult, Window
+from connector.sources.focus import FocusOptions, read_focus
 from connector.sources.warehouse.engines import Answer, DuckDBWarehouse
 from connector.sources.warehouse.nightly import Dataset, render_for
 from tests.sources.builders import focus_csv, focus_row
@@ -169,6 +170,37 @@ def test_a_repeated_line_id_refuses_the_window_naming_both_rows(tmp_path: Path) 
     [problem] = pulled.errors
     assert problem.location == "row 2"  # numbered by line id: li-1, li-1, li-2
     assert "row 1" in problem.message
+
+
+def test_a_table_of_unique_line_ids_is_not_searched_for_a_repeated_id(tmp_path: Path) -> None:
+    """`UNIQUE_LINE_IDS`: the warehouse is not asked to compare line ids (its query hashes no id, so it
+    spares a pass over every id); an id given twice is two charges, as the importer told the same has it,
+    while an exact repeat of a row without an id still refuses the window."""
+    columns = [*COLUMNS_12, "x_LineItemId"]
+    rows = [
+        focus_row("1.25", day=date(2026, 11, 2), x_LineItemId="li-1"),
+        focus_row("1.25", day=date(2026, 11, 2), hour=3, x_LineItemId="li-1"),
+        focus_row("4.00", day=date(2026, 11, 2), hour=4, x_LineItemId="li-2"),
+    ]
+    engine = DuckDBWarehouse(connection=text_table(rows, tmp_path, columns))
+    source = source_on(engine, timestamps_as_text=True, columns=tuple(columns), unique_line_ids=True)
+    pulled = source.pull(WINDOW)
+    assert pulled.errors == []
+    assert sum(f.amount for f in pulled.facts) == Decimal("6.50")
+    trusted = FocusOptions(entity="main", services=None, unique_line_ids=True)
+    imported = read_focus([focus_csv(tmp_path / "same.csv", rows, columns=columns)], trusted)
+    assert sum(f.amount for f in pulled.facts) == sum(f.amount for f in imported.facts)
+    hashed_id = f"THEN HASH( CASE WHEN ( SUBSTRING(s{columns.index('x_LineItemId')}, 1, 1)"
+    assert hashed_id not in " ".join(source.queries(WINDOW)[0].split())
+    checked = source_on(engine, timestamps_as_text=True, columns=tuple(columns))
+    assert hashed_id in " ".join(checked.queries(WINDOW)[0].split())  # what the default compares
+
+    again = focus_row("4.00", day=date(2026, 11, 2), hour=5)  # no line id, given twice
+    engine = DuckDBWarehouse(connection=text_table([*rows, again, dict(again)], tmp_path, columns))
+    trusted_source = source_on(engine, timestamps_as_text=True, columns=tuple(columns), unique_line_ids=True)
+    pulled = trusted_source.pull(WINDOW)
+    assert pulled.facts == []
+    assert [p.location for p in pulled.errors] == ["row 5"]
 
 
 amounts = st.decimals(min_value=Decimal("-1000"), max_value=Decimal("100000"), places=6).map(str)

@@ -128,6 +128,7 @@ def bucket_spec(
         quantity=col.quantity,
         row_id=col.row_id,
         accept_duplicates=options.accept_duplicates,
+        unique_line_ids=options.unique_line_ids,
         typed=typed,
     )
 
@@ -162,8 +163,9 @@ class FileGroups:
             return self._by_python("a Parquet column DuckDB would not write as text as the importer does")
         self.source = found
         self.spec = bucket_spec(col, found.columns, self.reader.options, found.typed)
-        repeated: str | None = PER_GROUP  # without line ids, each group tells: the file is parsed once
-        if self.spec.row_id is not None:
+        # without line ids (or with unique ones), each group tells: the file is parsed once
+        repeated: str | None = PER_GROUP
+        if self.spec.row_id is not None and not self.spec.unique_line_ids:
             # a repeated line id may join rows of any groups: first the survey (repeated ids, odd ones),
             # whose answer decides, before any group is added, whether DuckDB reads this file at all.
             # Parquet: the fingerprints sorted, not hashed (`survey_query`), first of the line ids alone,
@@ -189,6 +191,8 @@ class FileGroups:
         groups = _chunks(cursor)
         first = next(groups, None)
         rows = first[self._at("total_rows")] if first is not None else 0
+        if first is not None and first[self._at("odd_ids_anywhere")]:
+            return self._by_python("a line id has unusual whitespace at an edge")
         # nothing is added before this check: a file DuckDB read otherwise than Python would is Python's
         if found.lines_to_check:
             lines = self.lines() if self.lines is not None else None

@@ -139,6 +139,9 @@ class Dataset:
     services: tuple[str, ...] | None = (
         None  # CUR: line_item_product_code values; FOCUS: the importer's filter
     )
+    # the provider writes each line id once (`FocusOptions.unique_line_ids`): the query does not look
+    # for a repeated one, which spares it a pass over every id
+    unique_line_ids: bool = False
 
     def __post_init__(self) -> None:
         if self.flavour not in FLAVOURS:
@@ -195,6 +198,7 @@ class WarehouseSource(StreamingSource):
             services=services if services is None else tuple(services),
             account=account,
             row_id=None,
+            unique_line_ids=dataset.unique_line_ids,
         )
 
     def pull(self, window: Window, progress: Progress | None = None) -> PullResult:
