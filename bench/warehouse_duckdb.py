@@ -2,7 +2,7 @@
 and a CSV import by DuckDB beside today's Python importer.
 
     python -m bench.warehouse_duckdb [--rows 1000000 10000000 ...] [--types decimal double text]
-        [--text-rows N] [--csv-rows N] [--memory 1GB]
+        [--text-rows N] [--csv-rows N] [--memory 1GB] [--line-ids checked unique]
 
 Parquet: `--rows` FOCUS rows are generated inside DuckDB (`range(n)`, streamed to a Parquet file, so
 100,000,000 rows need no Python loop and about 3 GB of disk), shaped like bench/focus_import.py's
@@ -20,7 +20,10 @@ For each size and type, each in a fresh process (peak memory is its own):
 
 - the floor: DuckDB reading every value of the file (`SELECT count(*), max(length(col)) …` for a
   string, `max(hash(col))` for a typed value), nothing else;
-- the aggregation: `read_focus_duckdb` — the bucket query, the checks per group, step 2 (facts …).
+- the aggregation: `read_focus_duckdb` — the bucket query, the checks per group, step 2 (facts …);
+  `--line-ids` says how: `checked` (the default: a survey finds every line id given twice), `unique`
+  (`FocusOptions.unique_line_ids`: the provider's ids are trusted to be unique within the file, no
+  survey), or both, each in its own process.
 
 CSV: a `--csv-rows` file (bench/focus_import.py's generator) read by `read_focus` (Python) and by
 `read_focus_duckdb`. Times are wall seconds (DuckDB runs on every thread it is given, so CPU seconds
@@ -44,6 +47,9 @@ from bench.memory import peak_rss_mb
 
 RESULTS = Path(__file__).with_name("results")
 TARGET_RATIO, TARGET_PEAK_MB, TARGET_CSV_SPEEDUP = 2.0, 2048, 5.0
+# how line ids are read (`--line-ids`) → the child's mode, and the result's key
+LINE_IDS = {"checked": "duckdb", "unique": "duckdb-unique"}
+AGGREGATION = {"checked": "aggregation", "unique": "aggregation_unique_line_ids"}
 GENERATE = """
 COPY (
   SELECT
@@ -124,7 +130,8 @@ def child(mode: str, path: Path, memory: str) -> dict:
     from connector.sources.warehouse.focus_duckdb import read_focus_duckdb
 
     limits = DuckDBLimits(memory)
-    options = FocusOptions(entity="acme-us", timezone="America/New_York")
+    unique = mode == "duckdb-unique"
+    options = FocusOptions(entity="acme-us", timezone="America/New_York", unique_line_ids=unique)
     began, cpu = time.perf_counter(), cpu_seconds()
     if mode == "scan":
         connection = connect(limits)
@@ -180,8 +187,10 @@ def run(
     out: Path | None = None,
     types: tuple[str, ...] = ("decimal",),
     text_rows: int = 0,
+    line_ids: tuple[str, ...] = ("checked",),
 ) -> dict:
-    """`sizes` rows of each of `types` (and, if `text_rows`, that many of text columns)."""
+    """`sizes` rows of each of `types` (and, if `text_rows`, that many of text columns), aggregated with
+    each of `line_ids` (LINE_IDS)."""
     sizes = [1_000_000, 10_000_000] if sizes is None else sizes  # `--rows` alone: the CSV part only
     workdir = Path(tempfile.mkdtemp(prefix="tb-warehouse-"))
     result: dict = {
@@ -198,24 +207,25 @@ def run(
         generate_parquet(path, rows, memory, kind)
         generated = time.perf_counter() - began
         load = os.getloadavg()[0]
-        # the floor and the aggregation back to back, so both see the same load
-        scan, aggregate = _run("scan", path, memory), _run("duckdb", path, memory)
-        python = _run("python", path, memory) if rows <= python_rows else None
-        result["parquet"].append(
-            {
-                "rows": rows,
-                "types": kind,
-                "load_average_1min": round(load, 2),
-                "file_mb": round(path.stat().st_size / 1e6, 1),
-                "generate_seconds": round(generated, 1),
-                "bare_scan": _figures(scan),
-                "aggregation": _figures(aggregate),
+        # the floor and the aggregations back to back, so all see the same load
+        scan = _run("scan", path, memory)
+        entry: dict = {
+            "rows": rows,
+            "types": kind,
+            "load_average_1min": round(load, 2),
+            "file_mb": round(path.stat().st_size / 1e6, 1),
+            "generate_seconds": round(generated, 1),
+            "bare_scan": _figures(scan),
+        }
+        for how in line_ids:
+            aggregate = _run(LINE_IDS[how], path, memory)
+            entry[AGGREGATION[how]] = _figures(aggregate) | {
                 "ratio_to_floor": round(aggregate["seconds"] / scan["seconds"], 2),
                 "cpu_ratio_to_floor": round(aggregate["cpu_seconds"] / scan["cpu_seconds"], 2),
                 "rows_per_second": round(rows / aggregate["seconds"]),
             }
-            | ({"python_importer": _figures(python)} if python else {})
-        )
+        python = _run("python", path, memory) if rows <= python_rows else None
+        result["parquet"].append(entry | ({"python_importer": _figures(python)} if python else {}))
         path.unlink()
     if csv_rows:
         from bench.focus_import import generate
@@ -236,8 +246,10 @@ def run(
         path.unlink()
     result["meets_targets"] = (
         all(
-            size["ratio_to_floor"] <= TARGET_RATIO and size["aggregation"]["peak_mb"] < TARGET_PEAK_MB
+            size[AGGREGATION[how]]["ratio_to_floor"] <= TARGET_RATIO
+            and size[AGGREGATION[how]]["peak_mb"] < TARGET_PEAK_MB
             for size in result["parquet"]
+            for how in line_ids
         )
         and result.get("csv", {}).get("speedup", TARGET_CSV_SPEEDUP) >= TARGET_CSV_SPEEDUP
     )
@@ -249,13 +261,18 @@ def run(
 def report(result: dict) -> str:
     lines = [f"DuckDB aggregation of FOCUS rows (memory_limit {result['memory_limit']})"]
     for size in result["parquet"]:
-        scan, agg = size["bare_scan"], size["aggregation"]
-        lines.append(
-            f"  {size['rows']:>12,} rows Parquet, {size['types']} ({size['file_mb']} MB): bare scan {scan['wall_seconds']} s "
-            f"(peak {scan['peak_mb']} MB); aggregation {agg['wall_seconds']} s (peak {agg['peak_mb']} MB); "
-            f"{size['ratio_to_floor']}× the floor (target ≤ {TARGET_RATIO}×), {size['rows_per_second']:,} rows/s"
-            f" [CPU {scan['cpu_seconds']} s / {agg['cpu_seconds']} s; load {size['load_average_1min']}]"
-        )
+        scan = size["bare_scan"]
+        for how, key in AGGREGATION.items():
+            if key not in size:
+                continue
+            agg = size[key]
+            lines.append(
+                f"  {size['rows']:>12,} rows Parquet, {size['types']} ({size['file_mb']} MB), line ids {how}: "
+                f"bare scan {scan['wall_seconds']} s (peak {scan['peak_mb']} MB); aggregation "
+                f"{agg['wall_seconds']} s (peak {agg['peak_mb']} MB); {agg['ratio_to_floor']}× the floor "
+                f"(target ≤ {TARGET_RATIO}×), {agg['rows_per_second']:,} rows/s [CPU {scan['cpu_seconds']} s / "
+                f"{agg['cpu_seconds']} s, {agg['cpu_ratio_to_floor']}×; load {size['load_average_1min']}]"
+            )
     if "csv" in result:
         csv = result["csv"]
         lines.append(
@@ -279,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         "--types", nargs="*", default=["decimal"], choices=sorted(TYPES), help="the Parquet columns' types"
     )
     parser.add_argument("--text-rows", type=int, default=0, help="also a text-column file of this size")
+    parser.add_argument(
+        "--line-ids", nargs="*", default=["checked"], choices=sorted(LINE_IDS), help="how line ids are read"
+    )
     parser.add_argument("--out", type=Path, help="results file (default bench/results/warehouse_duckdb.json)")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -286,7 +306,14 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(json.dumps(child(args.child[0], Path(args.child[1]), args.memory)) + "\n")
         return 0
     result = run(
-        args.rows, args.csv_rows, args.memory, args.python_rows, args.out, tuple(args.types), args.text_rows
+        args.rows,
+        args.csv_rows,
+        args.memory,
+        args.python_rows,
+        args.out,
+        tuple(args.types),
+        args.text_rows,
+        tuple(args.line_ids),
     )
     print(report(result))
     return 0 if result["meets_targets"] else 1
