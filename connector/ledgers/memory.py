@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
+from connector.domain.fx import Rate
 from connector.domain.journals import Journal, check_journal
 from connector.ledgers.port import (
     CurrencySetup,
@@ -72,6 +73,9 @@ class MemoryLedger:
     def tracking(self) -> list[TrackingOption]:
         self.stats.read_calls += 1
         return list(self.options)
+
+    def exchange_rate(self, base: str, quote: str, day: date) -> Rate | None:
+        return None  # keeps no rates: the policy's rates file gives them
 
     def find(self, key: str) -> LedgerJournal | None:
         return self.find_many([key]).get(key)

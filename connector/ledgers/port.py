@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from connector.domain.chart import LedgerAccount, TrackingOption
+from connector.domain.fx import Rate
 from connector.domain.journals import Journal
 
 __all__ = [
@@ -159,6 +160,11 @@ class Ledger(Protocol):
     def lock_date(self) -> date | None: ...
 
     def currency_setup(self) -> CurrencySetup: ...
+
+    # the ledger's own rate of `base` in `quote` for `day` (a QuickBooks multicurrency company keeps one
+    # per currency and day), or None when it has none for that day or keeps no rates at all: the policy's
+    # rates file is used then
+    def exchange_rate(self, base: str, quote: str, day: date) -> Rate | None: ...
 
     def chart_of_accounts(self) -> list[LedgerAccount]: ...
 

@@ -125,7 +125,7 @@ def book_options(
             company.currency,
             setup.foreign_journals,
             rate_table(policies.current, entity),
-            getattr(ledger, "exchange_rate", None) if prefers_ledger else None,
+            ledger.exchange_rate if prefers_ledger else None,
         )
 
     return BookOptions(

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.domain.errors import ConfigError
+from connector.domain.fx import Rate
 from connector.domain.journals import Journal, LedgerTarget, check_journal
 from connector.domain.mapping import CATEGORY_ROLE, MappingSet
 from connector.ledgers.port import (
@@ -267,6 +268,9 @@ class BeancountLedger:
 
     def lock_date(self) -> date | None:
         return None  # a text file has no closing date; `bean-check` and version control guard it
+
+    def exchange_rate(self, base: str, quote: str, day: date) -> Rate | None:
+        return None  # the file keeps no rates for tokenbooks: the policy's rates file gives them
 
     def chart_of_accounts(self) -> list[LedgerAccount]:
         entries, _ = self._load()

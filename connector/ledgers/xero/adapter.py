@@ -56,6 +56,7 @@ from connector.domain.errors import (
     Rejected,
     TokenbooksError,
 )
+from connector.domain.fx import Rate
 from connector.domain.journals import Journal, JournalLine, check_journal
 from connector.domain.money import quantize
 from connector.ledgers.port import (
@@ -324,6 +325,9 @@ class XeroLedger:
     def currency_setup(self) -> CurrencySetup:
         """Manual journals are in the base currency only: amounts in another are converted first."""
         return CurrencySetup(self.base_currency(), foreign_journals=False)
+
+    def exchange_rate(self, base: str, quote: str, day: date) -> Rate | None:
+        return None  # journals are converted before they reach Xero, with the policy's rates file
 
     def chart_of_accounts(self) -> list[LedgerAccount]:
         return [
