@@ -11,8 +11,9 @@ gives each share its minor units (`allocate`, largest remainder, so shares alway
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -33,6 +34,11 @@ MINOR_UNITS: dict[str, int] = {
 
 
 _NOT_PLAIN = frozenset(",$€£ _")  # separators and symbols a plain decimal never holds
+# The largest amounts read: 18 digits before the point (a quintillion: no bill line is larger) and 40
+# after it (a DOUBLE's residue such as 2.220446049250313e-16 has 31). Within them, a sum of up to 10¹⁵
+# amounts has at most 73 digits, which SUM_DIGITS holds: `exact_sums` adds them without rounding, where
+# Decimal's default 28 digits would round 1234567890.5 + 2.220446049250313e-16 in its 29th.
+MAX_INTEGER_DIGITS, MAX_FRACTION_DIGITS, SUM_DIGITS = 18, 40, 80
 
 
 class MoneyError(ValueError):
@@ -72,11 +78,20 @@ def to_minor_units(amount: Decimal, currency: str) -> int:
     return int(amount.scaleb(MINOR_UNITS[currency_code(currency)]))
 
 
+@contextmanager
+def exact_sums() -> Iterator[None]:
+    """A block (or, as `@exact_sums()`, a function) in which adding provider amounts, as `parse_amount`
+    bounds them, never rounds: the importers sum raw rows in it, before anything is quantized."""
+    with localcontext(prec=SUM_DIGITS):
+        yield
+
+
 def parse_amount(value: object) -> Decimal:
     """Parse a provider or file amount into an exact finite Decimal.
 
     Accepts Decimal, int and str (plain or E-notation, surrounding spaces allowed). Refuses floats,
-    booleans, NaN, infinities, empty strings, thousands separators and currency symbols.
+    booleans, NaN, infinities, empty strings, thousands separators and currency symbols, and amounts of
+    more than MAX_INTEGER_DIGITS digits before the point or MAX_FRACTION_DIGITS after it.
     """
     if type(value) is str:  # the common case first: file and API amounts arrive as text
         text = value.strip()
@@ -100,6 +115,16 @@ def parse_amount(value: object) -> Decimal:
         raise MoneyError(f"{value!r} is not an amount")
     if not result.is_finite():
         raise MoneyError(f"{value!r} is not a finite number")
+    if result and result.adjusted() >= MAX_INTEGER_DIGITS:
+        raise MoneyError(
+            f"{value!r} has more than {MAX_INTEGER_DIGITS} digits before the decimal point: no bill line is "
+            "that large"
+        )
+    # most amounts are short plain text, whose fraction cannot be long: only others pay for the tuple
+    if (type(value) is not str or len(value) > MAX_FRACTION_DIGITS or "e" in value or "E" in value) and (
+        -result.as_tuple().exponent > MAX_FRACTION_DIGITS  # type: ignore[operator]  # finite: an int
+    ):
+        raise MoneyError(f"{value!r} has more than {MAX_FRACTION_DIGITS} digits after the decimal point")
     return result
 
 

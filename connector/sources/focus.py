@@ -40,7 +40,7 @@ from connector.domain.errors import Problem
 from connector.domain.facts import ChargeCategory, Fact
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
 from connector.domain.invoices import Invoice
-from connector.domain.money import ZERO, MoneyError, currency_code, parse_amount, parse_quantity
+from connector.domain.money import ZERO, MoneyError, currency_code, exact_sums, parse_amount, parse_quantity
 from connector.sources.base import dimension_text
 from connector.sources.focus_aggregate import (
     PURCHASE,
@@ -145,6 +145,7 @@ class FocusBatch:
         return spans
 
 
+@exact_sums()
 def read_focus(
     paths: Iterable[Path], options: FocusOptions, progress: Callable[[int, str], None] | None = None
 ) -> FocusBatch:

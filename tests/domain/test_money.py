@@ -10,6 +10,7 @@ from connector.domain.money import (
     MoneyError,
     allocate,
     currency_code,
+    exact_sums,
     parse_amount,
     quantize,
     split_quantum,
@@ -91,6 +92,56 @@ def test_amounts_parse_exactly(value, expected):
 def test_amounts_that_are_not_exact_decimals_are_refused(value):
     with pytest.raises(MoneyError):
         parse_amount(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("999999999999999999.99", True),  # 18 digits before the point
+        ("1000000000000000000", False),  # 19
+        ("1E+18", False),
+        (10**18, False),
+        ("-1234567890123456789", False),
+        ("2.220446049250313E-16", True),  # a DOUBLE's residue: 31 digits after the point
+        ("0." + "0" * 39 + "1", True),  # 40
+        ("0." + "0" * 40 + "1", False),  # 41
+        ("1E-41", False),
+        (Decimal("1E-41"), False),
+        ("0E+30", True),  # zero, however written
+    ],
+)
+def test_amounts_are_bounded_so_that_their_sums_stay_exact(value, accepted):
+    if accepted:
+        assert parse_amount(value) == Decimal(str(value))
+    else:
+        with pytest.raises(MoneyError, match="digits (before|after) the decimal point"):
+            parse_amount(value)
+
+
+@given(
+    st.lists(
+        st.decimals(
+            min_value=-(10**18) + 1, max_value=10**18 - 1, allow_nan=False, allow_infinity=False, places=40
+        )
+        | st.sampled_from([Decimal("2.220446049250313E-16"), Decimal("-1.1102230246251565E-16")]),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_bounded_amounts_add_up_exactly_in_any_order_within_exact_sums(amounts):
+    """Decimal's default 28 digits round 1234567890.5 + 2.220446049250313e-16; inside `exact_sums` any
+    bounded amounts add up exactly: the sum minus each amount in turn gives back zero, in any order."""
+    amounts = [parse_amount(a) for a in amounts]
+    with exact_sums():
+        total = sum(amounts, Decimal(0))
+        assert sum(reversed(amounts), Decimal(0)) == total
+        for amount in amounts:
+            total -= amount
+        assert total == 0
+    exact = Decimal("1234567890.5000000000000002220446049250313")
+    assert Decimal("1234567890.5") + Decimal("2.220446049250313E-16") != exact  # 28 digits: rounded
+    with exact_sums():
+        assert Decimal("1234567890.5") + Decimal("2.220446049250313E-16") == exact
 
 
 def test_currency_codes_are_normalised_and_unknown_ones_refused():

@@ -31,7 +31,7 @@ GOOD_AMOUNTS = st.one_of(
     st.decimals(min_value=-1000, max_value=100000, places=2, allow_nan=False).map(str),
     st.decimals(min_value=0, max_value=10, places=10, allow_nan=False).map(str),
     st.integers(min_value=0, max_value=10**6).map(str),
-    st.sampled_from(["0", "0.00", "1.50", "12.345678"]),
+    st.sampled_from(["0", "0.00", "1.50", "12.345678", "2.220446049250313E-16", "123456789012345678.5"]),
 )
 BAD_AMOUNTS = st.sampled_from(
     [
@@ -623,3 +623,25 @@ def test_a_line_id_of_unicode_spaces_alone_sends_a_unique_ids_file_to_python(tmp
     same_batches(python, duck)
     assert duck.readers == {str(path): "python (a line id has unusual whitespace at an edge)"}
     assert [q.problem.location for q in duck.quarantined] == ["row 4"]
+
+
+@pytest.mark.parametrize("parquet", [False, True], ids=["csv", "parquet"])
+def test_a_large_amount_and_double_residues_sum_exactly_and_19_digits_are_quarantined(
+    tmp_path, parquet
+) -> None:
+    """Golden: 1234567890.5 and two DOUBLE residues of one day sum to every one of their 42 digits (28 would
+    round, and the conservation check would then fail the import), in both readers; an amount of 19
+    digits before the point is quarantined by both, naming the bound."""
+    export = [
+        focus_row("1234567890.5"),
+        focus_row("2.220446049250313E-16", hour=1),
+        focus_row("-1.1102230246251565E-16", hour=2),
+        focus_row("1000000000000000000", hour=3),
+    ]
+    path = (write_parquet if parquet else focus_csv)(tmp_path / "export", export, columns=COLUMNS)
+    python, duck = both([path], FocusOptions(entity="main"))
+    same_batches(python, duck)
+    assert [str(f.amount) for f in duck.facts] == ["1234567890.50000000000000011102230246251565"]
+    [quarantined] = duck.quarantined
+    assert (quarantined.problem.location, quarantined.problem.field) == ("row 5", "BilledCost")
+    assert "more than 18 digits before the decimal point" in quarantined.problem.message

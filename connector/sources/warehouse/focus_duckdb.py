@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from connector.domain.imports import Disposition
-from connector.domain.money import ZERO
+from connector.domain.money import ZERO, exact_sums
 from connector.sources.focus import (
     SEPARATOR,
     Columns,
@@ -64,6 +64,7 @@ DEFAULT_LIMITS = DuckDBLimits()
 EPOCH = date(1970, 1, 1)
 
 
+@exact_sums()
 def read_focus_duckdb(
     paths: Iterable[Path],
     options: FocusOptions,

@@ -41,6 +41,7 @@ from sqlglot import exp
 
 from connector.domain.errors import ConfigError, InputError, Problem, Severity
 from connector.domain.imports import QuarantinedRow
+from connector.domain.money import exact_sums
 from connector.retrying import RetryPolicy
 from connector.sources.base import Progress, PullResult, RawPage, StreamingSource, Window, gathered
 from connector.sources.focus import FileReader, FocusBatch, FocusFileError, FocusOptions, Refusal, book_batch
@@ -283,6 +284,7 @@ class WarehouseSource(StreamingSource):
 
     # ------------------------------------------------------------------------------------------ window
 
+    @exact_sums()
     def _window(self, window: Window) -> PullResult:
         piece = PullResult(self.name, self.provider, self.provider_account, window)
         buckets_sql, review_sql = self.queries(window)
