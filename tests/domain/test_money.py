@@ -114,7 +114,7 @@ def test_amounts_are_bounded_so_that_their_sums_stay_exact(value, accepted):
     if accepted:
         assert parse_amount(value) == Decimal(str(value))
     else:
-        with pytest.raises(MoneyError, match="digits (before|after) the decimal point"):
+        with pytest.raises(MoneyError, match=r"digits (before|after) the decimal point"):
             parse_amount(value)
 
 
