@@ -195,13 +195,15 @@ class App:
     def _warehouse_sources(self, entity: str) -> list[Source]:
         """The billing tables in warehouses (`TOKENBOOKS_WAREHOUSE__<NAME>__…`) of this entity (issue 16)."""
         # here: the query builder's sqlglot loads only where a warehouse is configured, not for every command
-        from connector.sources.warehouse.nightly import CUR_SERVICES, Dataset, WarehouseSource
+        from connector.sources.warehouse.nightly import CUR_SERVICES, GCP_SERVICES, Dataset, WarehouseSource
+
+        flavour_services = {"cur-2.0": CUR_SERVICES, "gcp-standard": GCP_SERVICES}
 
         found: list[Source] = []
         for name, section in sorted(self.settings.warehouse.items()):
             if (section.entity or self.default_entity()) != entity:
                 continue
-            default_services = CUR_SERVICES if section.flavour == "cur-2.0" else FOCUS_AI_SERVICES
+            default_services = flavour_services.get(section.flavour, FOCUS_AI_SERVICES)
             dataset = Dataset(
                 section.table,
                 flavour=section.flavour,

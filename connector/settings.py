@@ -156,7 +156,7 @@ class WarehouseSettings(ProviderSettings):
         description="the billing account the source stands for (BillingAccountId; CUR: the payer account)",
         min_length=1,
     )
-    flavour: Literal["focus-1.0", "focus-1.1", "focus-1.2", "cur-2.0"] = "focus-1.2"
+    flavour: Literal["focus-1.0", "focus-1.1", "focus-1.2", "cur-2.0", "gcp-standard"] = "focus-1.2"
     provider: str | None = Field(None, description="the provider its facts are of; default: by engine")
     columns: JsonList = Field(
         default_factory=list, description="the FOCUS columns to read; empty: the flavour's (see the docs)"
@@ -164,10 +164,15 @@ class WarehouseSettings(ProviderSettings):
     services: JsonList | None = Field(
         None,
         description='FOCUS: ServiceCategory values (default ["AI and Machine Learning"]); CUR 2.0: '
-        'line_item_product_code values (default ["AmazonBedrock"])',
+        'line_item_product_code values (default ["AmazonBedrock"]); gcp-standard: service.description '
+        'values (default ["Vertex AI"])',
     )
     timestamps_as_text: bool = Field(False, description="the charge period columns hold ISO 8601 text")
-    double_amounts: bool = Field(False, description="the cost columns are DOUBLE (AWS's Parquet exports)")
+    double_amounts: bool | None = Field(
+        None,
+        description="the cost columns are DOUBLE (AWS's Parquet exports, GCP's standard export); "
+        "empty: on for gcp-standard, off otherwise",
+    )
     unique_line_ids: bool = Field(
         False,
         description="the provider writes each line id once (CUR 2.0: identity_line_item_id per time "

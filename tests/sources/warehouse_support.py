@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -224,3 +224,95 @@ def per_tag(facts: list, tag: str) -> dict:
         key = fact.dimensions.get(tag)
         totals[key] = totals.get(key, 0) + fact.amount
     return totals
+
+
+# Google Cloud's standard usage cost export, shaped as BigQuery holds it (the fields tokenbooks reads, and
+# a few it does not): records as STRUCTs, repeated records as lists, costs as DOUBLE (FLOAT64), times as
+# TIMESTAMPs (https://docs.cloud.google.com/billing/docs/how-to/export-data-bigquery-tables/standard-usage)
+GCP_ACCOUNT = "0A1B2C-3D4E5F-6A7B8C"
+GCP_TABLE = "billing.gcp_billing_export_v1_0A1B2C_3D4E5F_6A7B8C"
+GCP_SCHEMA = """
+    billing_account_id VARCHAR,
+    service STRUCT(id VARCHAR, description VARCHAR),
+    sku STRUCT(id VARCHAR, description VARCHAR),
+    usage_start_time TIMESTAMPTZ,
+    usage_end_time TIMESTAMPTZ,
+    project STRUCT(id VARCHAR, number VARCHAR, name VARCHAR),
+    labels STRUCT(key VARCHAR, value VARCHAR)[],
+    system_labels STRUCT(key VARCHAR, value VARCHAR)[],
+    location STRUCT(location VARCHAR, country VARCHAR, region VARCHAR, zone VARCHAR),
+    cost DOUBLE,
+    currency VARCHAR,
+    usage STRUCT(amount DOUBLE, unit VARCHAR),
+    credits STRUCT(name VARCHAR, amount DOUBLE, full_name VARCHAR, id VARCHAR, type VARCHAR)[],
+    invoice STRUCT(month VARCHAR),
+    cost_type VARCHAR,
+    adjustment_info STRUCT(id VARCHAR, description VARCHAR, type VARCHAR, mode VARCHAR)
+"""
+GCP_FIELDS = [line.strip().split(" ")[0] for line in GCP_SCHEMA.strip().splitlines()]
+
+
+def gcp_row(
+    cost: float,
+    *,
+    day: date,
+    hour: int = 0,
+    cost_type: str = "regular",
+    service: str = "Vertex AI",
+    sku: tuple[str, str] = ("A1B2-C3D4-E5F6", "Gemini 2.5 Pro input tokens"),
+    project: tuple[str, str] | None = ("proj-search", "Search"),
+    labels: tuple[tuple[str, str | None], ...] = (),
+    credits: tuple[tuple[str, float], ...] = (),
+    account: str = GCP_ACCOUNT,
+    usage: tuple[float, str] = (1000.0, "count"),
+) -> dict:
+    """One row of the standard export; `credits` as (name, amount) pairs."""
+    start = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+    return {
+        "billing_account_id": account,
+        "service": {"id": f"id-{service}", "description": service},
+        "sku": {"id": sku[0], "description": sku[1]},
+        "usage_start_time": start,
+        "usage_end_time": start + timedelta(hours=1),
+        "project": {"id": project[0], "number": "1234", "name": project[1]} if project else None,
+        "labels": [{"key": key, "value": value} for key, value in labels],
+        "system_labels": [{"key": "compute.googleapis.com/machine_spec", "value": "n1-standard-1"}],
+        "location": {"location": "us-central1", "country": "US", "region": "us-central1", "zone": None},
+        "cost": cost,
+        "currency": "USD",
+        "usage": {"amount": usage[0], "unit": usage[1]},
+        "credits": [
+            {"name": name, "amount": amount, "full_name": "", "id": f"credit-{n}", "type": "PROMOTION"}
+            for n, (name, amount) in enumerate(credits)
+        ],
+        "invoice": {"month": f"{day:%Y%m}"},
+        "cost_type": cost_type,
+        "adjustment_info": None,
+    }
+
+
+def gcp_table(rows: list[dict]) -> duckdb.DuckDBPyConnection:
+    """The rows as `GCP_TABLE` in an in-memory DuckDB."""
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute(f"CREATE SCHEMA billing; CREATE TABLE {GCP_TABLE} ({GCP_SCHEMA})")
+    if rows:
+        marks = ", ".join("?" for _ in GCP_FIELDS)
+        connection.executemany(
+            f"INSERT INTO {GCP_TABLE} VALUES ({marks})", [[row[f] for f in GCP_FIELDS] for row in rows]
+        )
+    return connection
+
+
+def gcp_source(engine: WarehouseEngine, **dataset: object) -> WarehouseSource:
+    return WarehouseSource(
+        engine,
+        Dataset(GCP_TABLE, **{"flavour": "gcp-standard", "services": ("Vertex AI",), **dataset}),  # type: ignore[arg-type]
+        name="vertex",
+        provider="gcp",
+        account=GCP_ACCOUNT,
+        entity="main",
+        timezone="UTC",
+        retry=RetryPolicy(1, sleep=no_sleep),
+        lag_days=2,
+    )

@@ -15,8 +15,9 @@ What a nightly pull does not do that an import does:
   invoice inbox keep them); a window holding a purchase says so in a warning.
 
 A dataset flavour says which columns the table has: FOCUS 1.0, 1.1, 1.2 (the columns the importer reads
-that each version defines, Tags included) or AWS CUR 2.0, read through a FOCUS view written here
-(`CUR_AS_FOCUS`). Warehouses type Tags as a map (Athena), JSON (BigQuery) or VARIANT (Snowflake): the query
+that each version defines, Tags included), AWS CUR 2.0, read through a FOCUS view written here
+(`CUR_AS_FOCUS`), or Google Cloud's standard usage cost export to BigQuery, read the same way
+(`GCP_STANDARD_AS_FOCUS`), each credit nested in a row becoming a Credit row of its own. Warehouses type Tags as a map (Athena), JSON (BigQuery) or VARIANT (Snowflake): the query
 turns it into JSON object text in the engine's own dialect (`_tags_text`), and the importer parses that
 text into the tag dimensions, so key order and spacing do not change a fact.
 
@@ -56,7 +57,8 @@ from connector.sources.warehouse.aggregation import (
 from connector.sources.warehouse.engines import Answer, WarehouseEngine
 from connector.sources.warehouse.focus_duckdb import FileGroups, bucket_spec
 
-FLAVOURS = ("focus-1.0", "focus-1.1", "focus-1.2", "cur-2.0")
+GCP_STANDARD = "gcp-standard"
+FLAVOURS = ("focus-1.0", "focus-1.1", "focus-1.2", "cur-2.0", GCP_STANDARD)
 FOCUS_1_0 = (
     "BilledCost",
     "EffectiveCost",
@@ -124,6 +126,63 @@ CUR_AS_FOCUS = {
     "Tags": "resource_tags",
 }
 CUR_SERVICES = ("AmazonBedrock",)  # line_item_product_code values a CUR pull keeps (the settings' default)
+# Google Cloud's standard usage cost export (`gcp_billing_export_v1_<BILLING_ACCOUNT_ID>`) as the FOCUS
+# columns the importer reads. The fields and their types are Google's: the standard page
+# https://docs.cloud.google.com/billing/docs/how-to/export-data-bigquery-tables/standard-usage and the
+# detailed page (…/detailed-usage), which lists every standard field with its type (cost, credits.amount
+# and usage.amount are Float; labels and credits repeated records). Every row is a charge at its `cost`:
+# cost_type "regular" is Usage, "tax" Tax, and "adjustment", "rounding_error" (the values of the
+# detailed page's example query) or anything else Adjustment, so the window's total is the bill's
+# (Google's own total is SUM(cost) + SUM(credits.amount)). FOCUS has no quantity on a row that is not
+# Usage (../shared/specs/focus-1.2/columns/consumedquantity.md). The export has no line id.
+GCP_ROW = "gcp"  # the table's alias in the query
+GCP_STANDARD_AS_FOCUS = {
+    "BilledCost": f"{GCP_ROW}.cost",
+    "BillingAccountId": f"{GCP_ROW}.billing_account_id",
+    "BillingCurrency": f"{GCP_ROW}.currency",
+    # invoice.month is YYYYMM ("201901" is January 2019): the first moment of that month, as FOCUS text
+    "BillingPeriodStart": (
+        f"SUBSTR({GCP_ROW}.invoice.month, 1, 4) || '-' || SUBSTR({GCP_ROW}.invoice.month, 5, 2) "
+        "|| '-01T00:00:00Z'"
+    ),
+    "ChargeCategory": (
+        f"CASE LOWER({GCP_ROW}.cost_type) WHEN 'regular' THEN 'Usage' WHEN 'tax' THEN 'Tax' "
+        "ELSE 'Adjustment' END"
+    ),
+    "ChargeDescription": f"{GCP_ROW}.sku.description",
+    "ChargePeriodStart": f"{GCP_ROW}.usage_start_time",
+    "ChargePeriodEnd": f"{GCP_ROW}.usage_end_time",
+    "ConsumedQuantity": f"CASE WHEN LOWER({GCP_ROW}.cost_type) = 'regular' THEN {GCP_ROW}.usage.amount END",
+    "ConsumedUnit": f"CASE WHEN LOWER({GCP_ROW}.cost_type) = 'regular' THEN {GCP_ROW}.usage.unit END",
+    "ProviderName": "'Google Cloud'",  # the importer's alias for gcp (focus.PROVIDER_ALIASES)
+    "RegionId": f"{GCP_ROW}.location.region",
+    "ServiceName": f"{GCP_ROW}.service.description",
+    "SkuId": f"{GCP_ROW}.sku.id",
+    "SkuMeter": f"{GCP_ROW}.sku.description",
+    "SubAccountId": f"{GCP_ROW}.project.id",
+    "SubAccountName": f"{GCP_ROW}.project.name",
+    # the resource labels (key/value records) as a JSON object, keyed as the export writes them
+    "Tags": f"TOKENBOOKS_LABELS({GCP_ROW}.labels)",
+}
+GCP_CREDIT = "credit"  # one element of a row's credits[], unnested
+# A credit is its own Credit row (FOCUS writes credits as rows; Google nests them in the row they
+# reduce), with that row's dimensions and day; it names the credit and has no quantity.
+GCP_CREDIT_AS_FOCUS = {
+    **GCP_STANDARD_AS_FOCUS,
+    "BilledCost": f"{GCP_CREDIT}.amount",
+    "ChargeCategory": "'Credit'",
+    "ChargeDescription": f"{GCP_CREDIT}.name",
+    "ConsumedQuantity": "NULL",
+    "ConsumedUnit": "NULL",
+}
+GCP_SERVICES = ("Vertex AI",)  # service.description values a gcp-standard pull keeps (the settings' default)
+# columns a mapping writes as FOCUS text already (not a timestamp or a JSON value to turn into text)
+TEXT_ALREADY = {GCP_STANDARD: ("BillingPeriodStart", "Tags")}
+# the column a flavour's SERVICES filter compares in SQL (a FOCUS table is filtered by the importer)
+SERVICE_COLUMNS = {"cur-2.0": "line_item_product_code", GCP_STANDARD: f"{GCP_ROW}.service.description"}
+AS_FOCUS = {"cur-2.0": CUR_AS_FOCUS, GCP_STANDARD: GCP_STANDARD_AS_FOCUS}
+# where the standard export lives (BigQuery), and the embedded engine its tests and copies run on
+GCP_DIALECTS = ("bigquery", "duckdb")
 
 
 @dataclass(frozen=True)
@@ -134,11 +193,13 @@ class Dataset:
     flavour: str = "focus-1.2"
     columns: tuple[str, ...] = ()  # the FOCUS columns to read; empty: the flavour's
     timestamps_as_text: bool = False  # the charge period columns hold ISO 8601 text, not timestamps
-    double_amounts: bool = False  # the cost columns are DOUBLE (AWS's exports): read as DECIMAL(38, 10)
+    # the cost columns are DOUBLE (AWS's exports, GCP's standard export): read as DECIMAL(38, 10);
+    # None: the flavour's default (on for gcp-standard, whose cost is Float, off otherwise)
+    double_amounts: bool | None = None
     partition_column: str | None = None  # e.g. billing_period (AWS exports), named with the window's values
     partition_format: str = "%Y-%m"  # strftime of a partition's value
     services: tuple[str, ...] | None = (
-        None  # CUR: line_item_product_code values; FOCUS: the importer's filter
+        None  # CUR: line_item_product_code values; gcp-standard: service.description; FOCUS: the importer's
     )
     # the provider writes each line id once (`FocusOptions.unique_line_ids`): the query does not look
     # for a repeated one, which spares it a pass over every id
@@ -154,9 +215,13 @@ class Dataset:
     def focus_columns(self) -> tuple[str, ...]:
         if self.columns:
             return self.columns
-        if self.flavour == "cur-2.0":
-            return tuple(CUR_AS_FOCUS)
+        if self.flavour in AS_FOCUS:
+            return tuple(AS_FOCUS[self.flavour])
         return COLUMNS[self.flavour]
+
+    def reads_doubles(self) -> bool:
+        """Whether each amount is cast from a DOUBLE to DECIMAL(38, 10) in the engine (the one rounding)."""
+        return self.double_amounts if self.double_amounts is not None else self.flavour == GCP_STANDARD
 
 
 class WarehouseSource(StreamingSource):
@@ -191,8 +256,15 @@ class WarehouseSource(StreamingSource):
         self.restates = restates  # "billing_period" or "lag_days" (settings: RESTATES)
         self.final_after_day = final_after_day
         services = dataset.services
-        if dataset.flavour == "cur-2.0":
-            services = None  # CUR has no ServiceCategory: the product codes are filtered in SQL
+        if dataset.flavour in SERVICE_COLUMNS:
+            services = None  # no ServiceCategory: the flavour's service column is filtered in SQL
+        if dataset.flavour == GCP_STANDARD and warehouse.dialect not in GCP_DIALECTS:
+            raise ConfigError(
+                f"warehouse.{name}: the gcp-standard flavour is read on BigQuery (where Google writes the "
+                f"export) or DuckDB, not on {warehouse.kind}",
+                fix="set TOKENBOOKS_WAREHOUSE__<NAME>__ENGINE=bigquery for the standard export, or load a "
+                "FOCUS export into this engine and use a focus flavour",
+            )
         self.options = FocusOptions(
             entity=entity,
             timezone=timezone,
@@ -226,19 +298,42 @@ class WarehouseSource(StreamingSource):
         """The window's rows of the table, their columns under FOCUS names (DuckDB's dialect, with the
         dialect-specific parts as placeholders `render_for` fills)."""
         data = self.dataset
-        cur = data.flavour == "cur-2.0"
+        mapping = AS_FOCUS.get(data.flavour, {})
+        where = " AND ".join(self._where(window, mapping))
+        table = ".".join(_name(part) for part in _table_parts(data.table, self.warehouse.dialect))
+        if data.flavour != GCP_STANDARD:
+            return f"(SELECT {self._select(mapping)} FROM {table} WHERE {where}) AS window_rows"
+        # one query: the rows at their cost, then each credit of those rows as a row of its own
+        charges = f"SELECT {self._select(mapping)} FROM {table} AS {GCP_ROW} WHERE {where}"
+        credits = (
+            f"SELECT {self._select(GCP_CREDIT_AS_FOCUS)} FROM {table} AS {GCP_ROW} "
+            f"CROSS JOIN UNNEST({GCP_ROW}.credits) AS credit_list({GCP_CREDIT}) WHERE {where}"
+        )
+        return f"({charges} UNION ALL {credits}) AS window_rows"
+
+    def _select(self, mapping: dict[str, str]) -> str:
+        """The FOCUS columns, each read from its column (or the flavour's expression) as the importer reads it."""
+        data = self.dataset
+        text_already = TEXT_ALREADY.get(data.flavour, ())
         parts = []
         for column in data.focus_columns():
-            raw = CUR_AS_FOCUS.get(column, _name(column)) if cur else _name(column)
-            if column in TIMESTAMP_COLUMNS and not data.timestamps_as_text:
+            raw = mapping.get(column, _name(column))
+            if column in text_already:
+                pass
+            elif column in TIMESTAMP_COLUMNS and not data.timestamps_as_text:
                 raw = f"TOKENBOOKS_ISO({raw})"
-            elif column in AMOUNT_COLUMNS and data.double_amounts:
-                raw = f"CAST({raw} AS DECIMAL(38, 10))"
+            elif column in AMOUNT_COLUMNS and data.reads_doubles():
+                raw = f"TOKENBOOKS_DECIMAL({raw})"
             elif column == "Tags":
                 raw = f"TOKENBOOKS_TAGS({raw})"
             parts.append(f"{raw} AS {_quoted(column)}")
-        start = CUR_AS_FOCUS["ChargePeriodStart"] if cur else _name("ChargePeriodStart")
-        account = CUR_AS_FOCUS["BillingAccountId"] if cur else _name("BillingAccountId")
+        return ", ".join(parts)
+
+    def _where(self, window: Window, mapping: dict[str, str]) -> list[str]:
+        """The window (by charge period start, end exclusive), the account, its partitions, its services."""
+        data = self.dataset
+        start = mapping.get("ChargePeriodStart", _name("ChargePeriodStart"))
+        account = mapping.get("BillingAccountId", _name("BillingAccountId"))
         first, end = window.first_day, window.last_day + timedelta(days=1)
         if data.timestamps_as_text:
             where = [f"{start} >= '{first.isoformat()}'", f"{start} < '{end.isoformat()}'"]
@@ -248,10 +343,9 @@ class WarehouseSource(StreamingSource):
         if data.partition_column:
             values = sorted({day.strftime(data.partition_format) for day in _days(first, end)})
             where.append(f"{_name(data.partition_column)} IN ({', '.join(map(_literal, values))})")
-        if cur and data.services:
-            where.append(f"line_item_product_code IN ({', '.join(map(_literal, data.services))})")
-        table = ".".join(_name(part) for part in _table_parts(data.table, self.warehouse.dialect))
-        return f"(SELECT {', '.join(parts)} FROM {table} WHERE {' AND '.join(where)}) AS window_rows"
+        if data.flavour in SERVICE_COLUMNS and data.services:
+            where.append(f"{SERVICE_COLUMNS[data.flavour]} IN ({', '.join(map(_literal, data.services))})")
+        return where
 
     def queries(self, window: Window) -> tuple[str, str]:
         """The bucket query and the review query (rows left to Python), in the engine's dialect."""
@@ -412,6 +506,10 @@ def render_for(query: exp.Expr, dialect: str) -> str:
             return _moment(node.expressions[0].name, dialect)
         if isinstance(node, exp.Anonymous) and node.name.upper() == "TOKENBOOKS_TAGS":
             return _tags_text(node.expressions[0], dialect)
+        if isinstance(node, exp.Anonymous) and node.name.upper() == "TOKENBOOKS_LABELS":
+            return _labels_text(node.expressions[0], dialect)
+        if isinstance(node, exp.Anonymous) and node.name.upper() == "TOKENBOOKS_DECIMAL":
+            return _exact_decimal(node.expressions[0], dialect)
         return node
 
     return render(query.transform(fill), dialect)
@@ -464,6 +562,40 @@ def _tags_text(column: exp.Expression, dialect: str) -> exp.Expression:
         ],
         default=exp.Cast(this=exp.Anonymous(this="TO_JSON", expressions=[column.copy()]), to=text),
     )
+
+
+def _labels_text(column: exp.Expression, dialect: str) -> exp.Expr:
+    """GCP's labels (an array of key/value records) as JSON object text, which the importer parses as a
+    FOCUS export's Tags (`focus._parse_tags`): each key and value JSON-encoded by the engine, a null value
+    as null, no labels as {} (a row without the array: no tags)."""
+    labels = column.sql(dialect=dialect)
+    if (
+        dialect == "bigquery"
+    ):  # https://cloud.google.com/bigquery/docs/reference/standard-sql/json_functions#to_json_string
+        text = (
+            "(SELECT CONCAT('{', COALESCE(STRING_AGG(CONCAT(TO_JSON_STRING(label.key), ':', "
+            f"TO_JSON_STRING(label.value)), ','), ''), '}}') FROM UNNEST({labels}) AS label)"
+        )
+    elif dialect == "duckdb":
+        text = (
+            f"CASE WHEN {labels} IS NOT NULL THEN '{{' || ARRAY_TO_STRING(LIST_TRANSFORM({labels}, label -> "
+            "CAST(TO_JSON(label.key) AS VARCHAR) || ':' || COALESCE(CAST(TO_JSON(label.value) AS VARCHAR), "
+            "'null')), ',') || '}' END"
+        )
+    else:  # refused when the source is built (GCP_DIALECTS)
+        raise ConfigError(f"GCP labels are not read on {dialect}", fix="use BigQuery or DuckDB")
+    return sqlglot.parse_one(text, read=dialect)
+
+
+def _exact_decimal(value: exp.Expression, dialect: str) -> exp.Expression:
+    """A DOUBLE as an exact DECIMAL of 10 fraction digits, rounded once, half away from zero, in the
+    engine. BigQuery: sqlglot prints DECIMAL(38, 10) as BIGNUMERIC, whose scale is 38, so the value is
+    cast and then rounded to 10 places (ROUND: https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#round;
+    a FLOAT64 cast to BIGNUMERIC keeps 38 places: …/conversion_functions#cast_bignumeric)."""
+    decimal = exp.Cast(this=value.copy(), to=exp.DataType.build("DECIMAL(38, 10)"))
+    if dialect != "bigquery":
+        return decimal
+    return exp.Anonymous(this="ROUND", expressions=[decimal, exp.Literal.number(10)])
 
 
 def _moment(day: str, dialect: str) -> exp.Expression:
