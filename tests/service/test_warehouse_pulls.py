@@ -104,6 +104,13 @@ def test_each_engine_is_built_from_its_section_without_connecting(tmp_path: Path
         "bedrock": WarehouseSettings(
             engine="athena", table="cur.cur2", account="111", flavour="cur-2.0", region="us-east-1"
         ),
+        "gemini": WarehouseSettings(
+            engine="bigquery",
+            table="proj.billing.gcp_billing_export_v1_01_AB",
+            account="01-AB",
+            flavour="gcp-standard",
+            project="proj",
+        ),
         "loaded": WarehouseSettings(
             engine="snowflake",
             table="BILLING.PUBLIC.FOCUS",
@@ -119,6 +126,9 @@ def test_each_engine_is_built_from_its_section_without_connecting(tmp_path: Path
     assert found["warehouse.vertex"].provider == "gcp"
     assert isinstance(found["warehouse.bedrock"].warehouse, AthenaEngine)
     assert found["warehouse.bedrock"].dataset.services == ("AmazonBedrock",)
+    assert not found["warehouse.bedrock"].dataset.reads_doubles()  # unless DOUBLE_AMOUNTS says so
+    gemini = found["warehouse.gemini"].dataset
+    assert (gemini.services, gemini.reads_doubles()) == (("Vertex AI",), True)  # the flavour's defaults
     assert isinstance(found["warehouse.loaded"].warehouse, SnowflakeEngine)
 
 
