@@ -4,6 +4,7 @@ charges written as FOCUS rows, to the last digit; the window's SQL per dialect i
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date, timedelta
 from decimal import Decimal
@@ -45,7 +46,7 @@ EXPORT = [
     gcp_row(0.1, day=NOV + timedelta(1), hour=4, project=SEARCH, labels=(("env", "prod"), ("team", "ml")),
             usage=(8000.0, "count")),
     gcp_row(7.000001, day=NOV + timedelta(2), hour=0, project=SUPPORT, sku=GEMINI_OUT,
-            labels=(("cost_centre", "CC-7"),), credits=(("Committed use discount", -0.7),), usage=(500.0, "count")),
+            labels=(("cost_centre", "CC-7"), ("owner", 'Zoë "Z"')), credits=(("Committed use discount", -0.7),), usage=(500.0, "count")),
     gcp_row(1.23, day=NOV + timedelta(2), hour=0, cost_type="tax", project=SEARCH, usage=(0.0, "")),
     gcp_row(-0.000003, day=NOV + timedelta(2), hour=1, cost_type="rounding_error", project=SUPPORT, usage=(0.0, "")),
     gcp_row(-2.5, day=NOV + timedelta(3), hour=5, cost_type="adjustment", project=SUPPORT, sku=GEMINI_OUT),
@@ -85,15 +86,16 @@ def charge(cost: str, category: str, day: int, hour: int, project: tuple[str, st
 
 
 ML_TAGS = '{"team": "ml", "env": "prod"}'
+CC7_TAGS = '{"cost_centre": "CC-7", "owner": "Zo\\u00eb \\"Z\\""}'  # escaped as a JSON export may write it
 # EXPORT's window, account and service, written by hand as FOCUS rows: one per charge, one per credit
 FOCUS_ROWS = [
     charge("12.345678", "Usage", 2, 3, SEARCH, Tags=ML_TAGS, ConsumedQuantity="1000000", ConsumedUnit="count"),
     charge("-1.5", "Credit", 2, 3, SEARCH, Tags=ML_TAGS, ChargeDescription="Free tier"),
     charge("-0.25", "Credit", 2, 3, SEARCH, Tags=ML_TAGS, ChargeDescription="Spend-based milestone credit"),
     charge("0.1", "Usage", 2, 4, SEARCH, Tags=ML_TAGS, ConsumedQuantity="8000", ConsumedUnit="count"),
-    charge("7.000001", "Usage", 3, 0, SUPPORT, sku=GEMINI_OUT, Tags='{"cost_centre": "CC-7"}',
+    charge("7.000001", "Usage", 3, 0, SUPPORT, sku=GEMINI_OUT, Tags=CC7_TAGS,
            ConsumedQuantity="500", ConsumedUnit="count"),
-    charge("-0.7", "Credit", 3, 0, SUPPORT, sku=GEMINI_OUT, Tags='{"cost_centre": "CC-7"}',
+    charge("-0.7", "Credit", 3, 0, SUPPORT, sku=GEMINI_OUT, Tags=CC7_TAGS,
            ChargeDescription="Committed use discount"),
     charge("1.23", "Tax", 3, 0, SEARCH),
     charge("-0.000003", "Adjustment", 3, 1, SUPPORT),
@@ -221,7 +223,15 @@ def test_the_gcp_standard_window_is_the_golden_text(dialect: str) -> None:
 # random rows: amounts of up to 6 fraction digits (Google's micros), any cost type, credits, services,
 # accounts, projects, labels and days around the window
 amounts = st.decimals(min_value=Decimal("-500"), max_value=Decimal("50000"), places=6)
-labels = st.sampled_from([(), ML, (("team", "ml"),), (("cost_centre", "CC-7"), ("team", "search"))])
+labels = st.sampled_from(
+    [
+        (),
+        ML,
+        (("team", "ml"),),
+        (("cost_centre", "CC-7"), ("team", "search")),
+        (("owner", 'Zoë "Z"'), ("empty", "")),
+    ]
+)
 rows = st.lists(
     st.tuples(
         amounts,
@@ -252,7 +262,7 @@ def as_focus(drawn: list[tuple]) -> tuple[list[dict], list[dict]]:
         if service != "Vertex AI" or account != GCP_ACCOUNT or not 1 <= day <= 3:
             continue
         names = project or ("", "")
-        text = "{" + ", ".join(f'"{k}": "{v}"' for k, v in tags) + "}"
+        text = json.dumps(dict(tags))
         usage = {"ConsumedQuantity": "1000", "ConsumedUnit": "count"} if cost_type == "regular" else {}
         category = categories.get(cost_type, "Adjustment")
         focus.append(charge(str(cost), category, day + 1, hour, names, Tags=text, **usage))
