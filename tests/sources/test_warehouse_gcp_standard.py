@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -286,5 +287,5 @@ def test_any_rows_and_credits_give_the_importers_facts(tmp_path_factory, drawn) 
     def key(fact) -> tuple:
         return (fact.charge_date, fact.charge_category, fact.dimensions.items, fact.amount)
 
-    assert sorted(map(key, pulled.facts)) == sorted(map(key, reference))
+    assert Counter(map(key, pulled.facts)) == Counter(map(key, reference))  # None and text do not sort
     assert sum(f.amount for f in pulled.facts) == window_total(export)
