@@ -17,9 +17,10 @@ What a nightly pull does not do that an import does:
 A dataset flavour says which columns the table has: FOCUS 1.0, 1.1, 1.2 (the columns the importer reads
 that each version defines, Tags included), AWS CUR 2.0, read through a FOCUS view written here
 (`CUR_AS_FOCUS`), or Google Cloud's standard usage cost export to BigQuery, read the same way
-(`GCP_STANDARD_AS_FOCUS`), each credit nested in a row becoming a Credit row of its own. Warehouses type Tags as a map (Athena), JSON (BigQuery) or VARIANT (Snowflake): the query
-turns it into JSON object text in the engine's own dialect (`_tags_text`), and the importer parses that
-text into the tag dimensions, so key order and spacing do not change a fact.
+(`GCP_STANDARD_AS_FOCUS`), each credit nested in a row becoming a Credit row of its own. Warehouses type
+Tags as a map (Athena), JSON (BigQuery) or VARIANT (Snowflake), GCP's labels as key/value records: the
+query turns them into JSON object text in the engine's own dialect (`_tags_text`, `_labels_text`), and the
+importer parses that text into the tag dimensions, so key order and spacing do not change a fact.
 
 Restatements: each night reads again its lag days and, by default (`RESTATES=billing_period`), the whole
 open billing month, and the month before until its bill is final (`FINAL_AFTER_DAY`): cloud exports
