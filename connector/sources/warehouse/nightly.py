@@ -570,9 +570,9 @@ def _labels_text(column: exp.Expression, dialect: str) -> exp.Expr:
     FOCUS export's Tags (`focus._parse_tags`): each key and value JSON-encoded by the engine, a null value
     as null, no labels as {} (a row without the array: no tags)."""
     labels = column.sql(dialect=dialect)
-    if (
-        dialect == "bigquery"
-    ):  # https://cloud.google.com/bigquery/docs/reference/standard-sql/json_functions#to_json_string
+    # BigQuery's JSON text of a value:
+    # https://cloud.google.com/bigquery/docs/reference/standard-sql/json_functions#to_json_string
+    if dialect == "bigquery":
         text = (
             "(SELECT CONCAT('{', COALESCE(STRING_AGG(CONCAT(TO_JSON_STRING(label.key), ':', "
             f"TO_JSON_STRING(label.value)), ','), ''), '}}') FROM UNNEST({labels}) AS label)"
