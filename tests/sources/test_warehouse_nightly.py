@@ -156,13 +156,20 @@ def test_rows_the_engine_cannot_vouch_for_are_fetched_and_read_by_the_importer(t
     assert sum(f.amount for f in pulled.facts) == sum(f.amount for f in reference_facts(rows, tmp_path))
 
 
-def test_a_repeated_line_id_refuses_the_window_naming_both_rows(tmp_path: Path) -> None:
-    columns = [*COLUMNS_12, "x_LineItemId"]
-    rows = [
+ID_COLUMNS = [*COLUMNS_12, "x_LineItemId"]
+
+
+def ids_given_twice() -> list[dict]:
+    """Three rows of one day: li-1 twice (other hours), then li-2."""
+    return [
         focus_row("1.25", day=date(2026, 11, 2), x_LineItemId="li-1"),
         focus_row("1.25", day=date(2026, 11, 2), hour=3, x_LineItemId="li-1"),
         focus_row("4.00", day=date(2026, 11, 2), hour=4, x_LineItemId="li-2"),
     ]
+
+
+def test_a_repeated_line_id_refuses_the_window_naming_both_rows(tmp_path: Path) -> None:
+    columns, rows = ID_COLUMNS, ids_given_twice()
     engine = DuckDBWarehouse(connection=text_table(rows, tmp_path, columns))
     source = source_on(engine, timestamps_as_text=True, columns=tuple(columns))
     pulled = source.pull(WINDOW)
@@ -176,12 +183,7 @@ def test_a_table_of_unique_line_ids_is_not_searched_for_a_repeated_id(tmp_path: 
     """`UNIQUE_LINE_IDS`: the warehouse is not asked to compare line ids (its query hashes no id, so it
     spares a pass over every id); an id given twice is two charges, as the importer told the same has it,
     while an exact repeat of a row without an id still refuses the window."""
-    columns = [*COLUMNS_12, "x_LineItemId"]
-    rows = [
-        focus_row("1.25", day=date(2026, 11, 2), x_LineItemId="li-1"),
-        focus_row("1.25", day=date(2026, 11, 2), hour=3, x_LineItemId="li-1"),
-        focus_row("4.00", day=date(2026, 11, 2), hour=4, x_LineItemId="li-2"),
-    ]
+    columns, rows = ID_COLUMNS, ids_given_twice()
     engine = DuckDBWarehouse(connection=text_table(rows, tmp_path, columns))
     source = source_on(engine, timestamps_as_text=True, columns=tuple(columns), unique_line_ids=True)
     pulled = source.pull(WINDOW)
