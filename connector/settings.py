@@ -269,6 +269,11 @@ class FocusSettings(BaseModel):
     )
     duckdb_threads: int | None = Field(None, ge=1, description="DuckDB's threads; default: every core")
     duckdb_temp_directory: str | None = Field(None, description="where DuckDB spills; default: its own")
+    unique_line_ids: bool = Field(
+        False,
+        description="trust each file's line ids to be unique (AWS CUR 2.0: unique in a partition): a "
+        "repeated id is not looked for; `import focus --checked-line-ids` overrides it for one import",
+    )
 
 
 # ------------------------------------------------------------------- service: reconcile, serve, alerts

@@ -105,3 +105,13 @@ def test_unique_line_ids_books_a_repeated_id_and_the_run_says_the_check_was_narr
     assert "trusted to be unique" in warning
     events = json.loads(seeded.run("runs", "--run", report["run_id"], "--json").stdout)
     assert any(e["kind"] == "import.warning" and e["message"] == warning for e in events)
+
+    # the setting trusts them for every import (the console's too); the command line can still check them
+    by_setting = json.loads(
+        seeded.run("import", "focus", str(path), "--json", FOCUS__UNIQUE_LINE_IDS="true").stdout
+    )
+    assert by_setting["quarantined"] == []
+    checked_again = seeded.run(
+        "import", "focus", str(path), "--checked-line-ids", "--json", FOCUS__UNIQUE_LINE_IDS="true"
+    )
+    assert [q["location"] for q in json.loads(checked_again.stdout)["quarantined"]] == ["row 3"]

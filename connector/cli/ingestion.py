@@ -234,14 +234,15 @@ def import_focus_command(
         ),
     ] = None,
     unique_line_ids: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--unique-line-ids",
+            "--unique-line-ids/--checked-line-ids",
             help="Trust the provider to write each line id once per file (AWS CUR: identity_line_item_id): "
             "a repeated id is not looked for, which makes large files faster; rows without an id are "
-            "still checked. Default: a line id given twice is quarantined.",
+            "still checked. Default: TOKENBOOKS_FOCUS__UNIQUE_LINE_IDS (off: a line id given twice is "
+            "quarantined).",
         ),
-    ] = False,
+    ] = None,
     engine: Annotated[
         str | None,
         typer.Option(
@@ -264,7 +265,7 @@ def import_focus_command(
             currency=currency,
             accept_duplicates=accept_duplicates,
             row_id=row_id,
-            unique_line_ids=unique_line_ids,
+            **({} if unique_line_ids is None else {"unique_line_ids": unique_line_ids}),
         )
         if all_services:
             options = replace(options, services=None)

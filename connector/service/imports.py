@@ -606,12 +606,14 @@ def import_inbox(ctx, folder: Path, *, entity: str) -> InboxReport:
 
 
 def focus_options(app: Any, entity: str | None = None, **overrides: Any) -> FocusOptions:
-    """How FOCUS files are read: the entity, its timezone and the services filter from settings."""
+    """How FOCUS files are read: the entity, its timezone, the services filter and whether line ids are
+    trusted, from settings; `overrides` (the command line's options) win."""
     target = entity or app.settings.focus.entity or app.default_entity()
     services = app.settings.focus.services
+    settings = {"unique_line_ids": app.settings.focus.unique_line_ids}
     return FocusOptions(
         entity=target,
         timezone=app.mapping()[0].entity(target).timezone,
         services=None if "*" in services else tuple(services),
-        **overrides,
+        **(settings | overrides),
     )
