@@ -254,7 +254,9 @@ class FocusSettings(BaseModel):
     )
     entity: str | None = Field(None, description="entity the imported costs belong to; default: the first")
     engine: Literal["auto", "python", "duckdb"] = Field(
-        "python", description="what reads the rows: auto gives DuckDB imports larger than duckdb_above_mb"
+        "auto",
+        description="what reads the rows: auto gives DuckDB imports larger than duckdb_above_mb (CSV) or "
+        "duckdb_parquet_above_kb (Parquet); both readers give the same batch",
     )
     duckdb_above_mb: int = Field(
         32, ge=0, description="auto: CSV files together larger than this go to DuckDB"

@@ -247,7 +247,7 @@ def import_focus_command(
         str | None,
         typer.Option(
             help="What reads the rows: python, duckdb, or auto (DuckDB for large files); "
-            "default: TOKENBOOKS_FOCUS__ENGINE (python)."
+            "default: TOKENBOOKS_FOCUS__ENGINE (auto)."
         ),
     ] = None,
     as_json: JsonFlag = False,
