@@ -645,3 +645,47 @@ def test_a_large_amount_and_double_residues_sum_exactly_and_19_digits_are_quaran
     [quarantined] = duck.quarantined
     assert (quarantined.problem.location, quarantined.problem.field) == ("row 5", "BilledCost")
     assert "more than 18 digits before the decimal point" in quarantined.problem.message
+
+
+def test_a_csv_is_checked_unnumbered_unless_a_check_refuses_and_then_in_file_order(
+    tmp_path, monkeypatch
+) -> None:
+    """Numbering a CSV's rows keeps DuckDB on one core, so its groups are first read unnumbered and
+    checked in any order. A file whose checks all pass keeps that one read; one where a check refuses a
+    group (an account billed in a second currency: the first row decides) is read again, numbered, and
+    gives the importer's batch, naming the row that decided. A file before the last of an import is
+    read numbered: a later file's message may name its rows."""
+    import connector.sources.warehouse.focus_duckdb as focus_duckdb
+
+    numbers: list[str] = []
+    real = focus_duckdb.bucket_query
+
+    def recorded(spec, source, row_number, *args, **kwargs):
+        numbers.append(row_number)
+        return real(spec, source, row_number, *args, **kwargs)
+
+    monkeypatch.setattr(focus_duckdb, "bucket_query", recorded)
+    clean = [focus_row("1.00"), focus_row("2.00", hour=1, sku="sku-out"), focus_row("3.00", hour=2)]
+    path = focus_csv(tmp_path / "clean.csv", clean, columns=COLUMNS)
+    python, duck = both([path], FocusOptions(entity="main"))
+    same_batches(python, duck)
+    assert numbers == ["0"]
+
+    numbers.clear()
+    mixed = [
+        focus_row("1.00"),
+        focus_row("2.00", hour=1) | {"BillingCurrency": "EUR"},
+        focus_row("3.00", hour=2),
+    ]
+    path = focus_csv(tmp_path / "mixed.csv", mixed, columns=COLUMNS)
+    python, duck = both([path], FocusOptions(entity="main"))
+    same_batches(python, duck)
+    assert numbers == ["0", "ROW_NUMBER() OVER () + 1"]
+    assert [q.problem.location for q in duck.quarantined] == ["row 3"]
+    assert "row 2" in duck.quarantined[0].problem.message  # the first USD row decided
+
+    numbers.clear()
+    first = focus_csv(tmp_path / "part-1.csv", clean, columns=COLUMNS)
+    python, duck = both([first, path], FocusOptions(entity="main"))
+    same_batches(python, duck)
+    assert numbers == ["ROW_NUMBER() OVER () + 1", "0", "ROW_NUMBER() OVER () + 1"]
