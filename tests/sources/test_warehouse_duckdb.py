@@ -689,3 +689,25 @@ def test_a_csv_is_checked_unnumbered_unless_a_check_refuses_and_then_in_file_ord
     python, duck = both([first, path], FocusOptions(entity="main"))
     same_batches(python, duck)
     assert numbers == ["ROW_NUMBER() OVER () + 1", "0", "ROW_NUMBER() OVER () + 1"]
+
+
+def test_a_csv_of_more_groups_than_are_held_is_read_again_numbered(tmp_path, monkeypatch) -> None:
+    """The unnumbered read holds its groups until all are checked; past UNORDERED_GROUPS the file is read
+    again, numbered, and streamed: the same batch as the importer's."""
+    import connector.sources.warehouse.focus_duckdb as focus_duckdb
+
+    monkeypatch.setattr(focus_duckdb, "UNORDERED_GROUPS", 2)
+    numbers: list[str] = []
+    real = focus_duckdb.bucket_query
+
+    def recorded(spec, source, row_number, *args, **kwargs):
+        numbers.append(row_number)
+        return real(spec, source, row_number, *args, **kwargs)
+
+    monkeypatch.setattr(focus_duckdb, "bucket_query", recorded)
+    rows = [focus_row("1.00", hour=h, day=date(2026, 10, 1 + h % 4)) for h in range(8)]
+    path = focus_csv(tmp_path / "many.csv", rows, columns=COLUMNS)
+    python, duck = both([path], FocusOptions(entity="main"))
+    same_batches(python, duck)
+    assert len(duck.facts) == 4
+    assert numbers == ["0", "ROW_NUMBER() OVER () + 1"]
