@@ -27,7 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from bench.memory import peak_rss_mb
@@ -54,8 +56,13 @@ REGIONS = [("us-east-1", "USE1"), ("us-west-2", "USW2"), ("eu-west-1", "EU")]
 TAGS = ['{"team": "support"}', '{"team": "research", "env": "prod"}', '{"team": "sales"}', ""]
 
 
+# amounts as exact decimals (the text is what a float gave, to six places, but no float makes it)
+PRICE, CENT = Decimal("0.000731"), Decimal("0.01")
+
+
 def generate(path: Path, rows: int) -> None:
-    """An hourly FOCUS export of `rows` rows, written as a stream."""
+    """An hourly FOCUS export of `rows` rows, written as a stream: the same bytes for the same `rows` in
+    every process (the SKU ids are a CRC of their names, not `hash`, which PYTHONHASHSEED varies)."""
     combos = [
         (account, sub, model, token, region)
         for account in ("111122223333", "444455556666")
@@ -82,7 +89,7 @@ def generate(path: Path, rows: int) -> None:
                 category = "Tax"
             elif combo == 2 and hour_of_day == 0:  # a daily promotional credit
                 category = "Credit"
-            cost = f"{(n % 1000) * 0.000731:.6f}" if category != "Credit" else f"-{(n % 50) * 0.01:.2f}"
+            cost = f"{(n % 1000) * PRICE:.6f}" if category != "Credit" else f"-{(n % 50) * CENT:.2f}"
             sku = f"{prefix}-{model}-{token}"
             writer.writerow([
                 cost, account, "USD", period.strftime(stamp), period_end.strftime(stamp),
@@ -91,7 +98,7 @@ def generate(path: Path, rows: int) -> None:
                 "Amazon Web Services, Inc.", cost, "Standard", str(n % 5000), "1K Tokens", "AWS",
                 "Anthropic" if model.startswith("Claude") else "AWS", region, region,
                 f"arn:aws:bedrock:{region}:{account}:inference-profile/app-{sub}", service_category, service,
-                f"SKU{hash(sku) % 10**6}", sku, f"PRICE-{sku}", f"{account}-{sub}", f"team-{sub}",
+                f"SKU{zlib.crc32(sku.encode()) % 10**6}", sku, f"PRICE-{sku}", f"{account}-{sub}", f"team-{sub}",
                 TAGS[sub % len(TAGS)],  # resource tags: the same for every row of an inference profile
             ])  # fmt: skip
 
