@@ -122,6 +122,12 @@ class FocusOptions:
     unique_line_ids: bool = False
 
 
+def checks_repeats(has_line_ids: bool, accept_duplicates: bool, unique_line_ids: bool) -> bool:
+    """Whether any row of a file is compared with the others: one with a line id (unless the ids are
+    unique), or one without (unless identical rows are accepted). Both readers ask this."""
+    return (has_line_ids and not unique_line_ids) or not accept_duplicates
+
+
 @dataclass
 class FocusBatch:
     """What one import of one or more FOCUS files produced, before anything is stored."""
@@ -450,7 +456,8 @@ class FileReader:
             object, int
         ] = {}  # a row's identity (line id, else the whole row) → the first row it was on
         remember = seen.setdefault
-        check_repeats = not self.options.accept_duplicates or c.row_id is not None
+        o = self.options
+        check_repeats = checks_repeats(c.row_id is not None, o.accept_duplicates, o.unique_line_ids)
         i_start, i_end, i_cost, i_effective, i_quantity, i_row_id = (
             c.start,
             c.end,

@@ -647,14 +647,9 @@ def test_a_large_amount_and_double_residues_sum_exactly_and_19_digits_are_quaran
     assert "more than 18 digits before the decimal point" in quarantined.problem.message
 
 
-def test_a_csv_is_checked_unnumbered_unless_a_check_refuses_and_then_in_file_order(
-    tmp_path, monkeypatch
-) -> None:
-    """Numbering a CSV's rows keeps DuckDB on one core, so its groups are first read unnumbered and
-    checked in any order. A file whose checks all pass keeps that one read; one where a check refuses a
-    group (an account billed in a second currency: the first row decides) is read again, numbered, and
-    gives the importer's batch, naming the row that decided. A file before the last of an import is
-    read numbered: a later file's message may name its rows."""
+@pytest.fixture
+def row_numbers(monkeypatch) -> list[str]:
+    """The row-number expression of every bucket query DuckDB's import runs, in order ("0": unnumbered)."""
     import connector.sources.warehouse.focus_duckdb as focus_duckdb
 
     numbers: list[str] = []
@@ -665,13 +660,25 @@ def test_a_csv_is_checked_unnumbered_unless_a_check_refuses_and_then_in_file_ord
         return real(spec, source, row_number, *args, **kwargs)
 
     monkeypatch.setattr(focus_duckdb, "bucket_query", recorded)
+    return numbers
+
+
+def test_a_csv_is_checked_unnumbered_unless_a_check_refuses_and_then_in_file_order(
+    tmp_path, row_numbers
+) -> None:
+    """Numbering a CSV's rows keeps DuckDB on one core, so its groups are first read unnumbered and
+    checked in any order. A file whose checks all pass keeps that one read; one where a check refuses a
+    group (an account billed in a second currency: the first row decides) is read again, numbered, and
+    gives the importer's batch, naming the row that decided. A file before the last of an import is
+    read numbered: a later file's message may name its rows."""
+
     clean = [focus_row("1.00"), focus_row("2.00", hour=1, sku="sku-out"), focus_row("3.00", hour=2)]
     path = focus_csv(tmp_path / "clean.csv", clean, columns=COLUMNS)
     python, duck = both([path], FocusOptions(entity="main"))
     same_batches(python, duck)
-    assert numbers == ["0"]
+    assert row_numbers == ["0"]
 
-    numbers.clear()
+    row_numbers.clear()
     mixed = [
         focus_row("1.00"),
         focus_row("2.00", hour=1) | {"BillingCurrency": "EUR"},
@@ -680,34 +687,28 @@ def test_a_csv_is_checked_unnumbered_unless_a_check_refuses_and_then_in_file_ord
     path = focus_csv(tmp_path / "mixed.csv", mixed, columns=COLUMNS)
     python, duck = both([path], FocusOptions(entity="main"))
     same_batches(python, duck)
-    assert numbers == ["0", "ROW_NUMBER() OVER () + 1"]
+    assert row_numbers == ["0", "ROW_NUMBER() OVER () + 1"]
     assert [q.problem.location for q in duck.quarantined] == ["row 3"]
     assert "row 2" in duck.quarantined[0].problem.message  # the first USD row decided
 
-    numbers.clear()
+    row_numbers.clear()
     first = focus_csv(tmp_path / "part-1.csv", clean, columns=COLUMNS)
     python, duck = both([first, path], FocusOptions(entity="main"))
     same_batches(python, duck)
-    assert numbers == ["ROW_NUMBER() OVER () + 1", "0", "ROW_NUMBER() OVER () + 1"]
+    assert row_numbers == ["ROW_NUMBER() OVER () + 1", "0", "ROW_NUMBER() OVER () + 1"]
 
 
-def test_a_csv_of_more_groups_than_are_held_is_read_again_numbered(tmp_path, monkeypatch) -> None:
+def test_a_csv_of_more_groups_than_are_held_is_read_again_numbered(
+    tmp_path, monkeypatch, row_numbers
+) -> None:
     """The unnumbered read holds its groups until all are checked; past UNORDERED_GROUPS the file is read
     again, numbered, and streamed: the same batch as the importer's."""
     import connector.sources.warehouse.focus_duckdb as focus_duckdb
 
     monkeypatch.setattr(focus_duckdb, "UNORDERED_GROUPS", 2)
-    numbers: list[str] = []
-    real = focus_duckdb.bucket_query
-
-    def recorded(spec, source, row_number, *args, **kwargs):
-        numbers.append(row_number)
-        return real(spec, source, row_number, *args, **kwargs)
-
-    monkeypatch.setattr(focus_duckdb, "bucket_query", recorded)
     rows = [focus_row("1.00", hour=h, day=date(2026, 10, 1 + h % 4)) for h in range(8)]
     path = focus_csv(tmp_path / "many.csv", rows, columns=COLUMNS)
     python, duck = both([path], FocusOptions(entity="main"))
     same_batches(python, duck)
     assert len(duck.facts) == 4
-    assert numbers == ["0", "ROW_NUMBER() OVER () + 1"]
+    assert row_numbers == ["0", "ROW_NUMBER() OVER () + 1"]

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 
+from connector.sources.focus import checks_repeats
 from connector.sources.warehouse.duckdb_engine import Typed
 
 DIALECTS = ("duckdb", "bigquery", "athena", "snowflake")
@@ -563,9 +564,8 @@ def _scale(column: str) -> str:
 
 
 def _checks_repeats(spec: BucketSpec) -> bool:
-    """Whether some row is fingerprinted: one with a line id (unless the ids are unique), or one without
-    (unless identical rows are accepted)."""
-    return (spec.row_id is not None and not spec.unique_line_ids) or not spec.accept_duplicates
+    """Whether some row is fingerprinted (the importer's rule: `focus.checks_repeats`)."""
+    return checks_repeats(spec.row_id is not None, spec.accept_duplicates, spec.unique_line_ids)
 
 
 def _finds_odd_ids(spec: BucketSpec, repeated: str | None) -> bool:
