@@ -4,6 +4,7 @@ status` lists the warehouse source like the API sources."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.test_cli_bad_input import Cli
@@ -49,3 +50,50 @@ def test_a_bad_key_fails_the_pull_with_the_fix_and_without_the_secret(tmp_path: 
     listed = cli.run("sources", "status", **BIGQUERY)
     assert listed.code == 0, listed.stderr
     assert "warehouse.vertex:01-AB" in listed.stdout
+
+
+def test_a_pull_that_refused_a_day_exits_3_naming_the_row_the_day_and_the_fix(tmp_path: Path) -> None:
+    """As a scheduler and a person see it: the pull stored the other day, exits 3 (partial), says on stderr
+    which row of which day was refused and what to do, and `sources status` lists the refused day."""
+    from datetime import date
+
+    from tests.sources.builders import focus_row
+    from tests.sources.warehouse_support import ACCOUNT, TABLE, warehouse_table
+
+    database = tmp_path / "exports.duckdb"
+    rows = [
+        focus_row("1.25", day=date(2026, 11, 2)),
+        focus_row("2.50", day=date(2026, 11, 3)),
+        focus_row("1", day=date(2026, 11, 3), hour=6, BillingCurrency="usd?"),
+    ]
+    warehouse_table(rows, tmp_path, str(database)).close()
+    section = {
+        "WAREHOUSE__BILLING__ENGINE": "duckdb",
+        "WAREHOUSE__BILLING__TABLE": TABLE,
+        "WAREHOUSE__BILLING__ACCOUNT": ACCOUNT,
+        "WAREHOUSE__BILLING__DATABASE": str(database),
+        "WAREHOUSE__BILLING__RESTATES": "lag_days",
+    }
+    cli = Cli(tmp_path)
+    out = cli.run("pull", "--since", "2026-11-02", "--until", "2026-11-03", **section)
+    assert out.code == 3, out
+    assert "Traceback" not in out.stderr + out.stdout
+    assert "warehouse.billing: 1 day(s) refused" in out.said
+    assert "BillingCurrency" in out.said
+    assert "charged 2026-11-03" in out.said
+    assert "correct the rows in the warehouse table" in out.said
+    [(kind, status, reason)] = cli.runs()
+    assert (kind, status) == ("pull", "partial")
+    assert "2026-11-03" in (reason or "")
+
+    again = cli.run("pull", "--since", "2026-11-02", "--until", "2026-11-03", "--json", **section)
+    assert again.code == 3, again
+    [pulled] = json.loads(again.stdout)["pulls"]
+    assert pulled["refused_days"] == ["2026-11-03"]
+    [problem] = pulled["refused"]
+    assert (problem["field"], problem["days"]) == ("BillingCurrency", ["2026-11-03"])
+
+    status = cli.run("sources", "status", "--json", **section)
+    assert status.code == 0, status.stderr
+    [listed] = json.loads(status.stdout)
+    assert (listed["bookmark"], listed["refused_days"]) == ("2026-11-02", ["2026-11-03"])

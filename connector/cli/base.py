@@ -325,7 +325,13 @@ def problem_json(problem: Problem) -> dict:
         "message": problem.message,
         "fix": problem.fix,
         "severity": problem.severity.value,
+        "days": sorted(problem.days),  # the days it refuses, when it refuses only some of a window
     }
+
+
+def refused_json(pull: Any) -> dict:
+    """The days a pull refused (left as stored) and the problems that refused them, for `--json` output."""
+    return {"refused_days": sorted(pull.refused_days), "refused": [problem_json(p) for p in pull.refused]}
 
 
 def journal_json(journal: Any, hold_reason: str = "") -> dict:

@@ -30,6 +30,7 @@ from connector.cli.base import (
     print_json,
     print_rows,
     problem_json,
+    refused_json,
     show_run,
     sources_app,
 )
@@ -101,6 +102,7 @@ def _pull_json(run: Any) -> dict:
                 "withdrawn": p.replaced.withdrawn,
                 "usage_buckets": p.usage.inserted + p.usage.restated + p.usage.unchanged,
                 "warnings": p.warnings,
+                **refused_json(p),
             }
             for p in run.pulls
         ],
@@ -124,6 +126,11 @@ def _print_pull(run: Any) -> None:
         )
         for warning in p.warnings:
             console.print(f"  [yellow]warning:[/] {escape(warning)}", highlight=False)
+        if p.refused_days:
+            days = ", ".join(map(str, sorted(p.refused_days)))
+            console.print(
+                f"  [red]refused days[/] (left as stored; read again next run): {days}", highlight=False
+            )
     for name, why in run.failures:
         console.print(f"[red]{escape(name)} failed:[/] {escape(why)}", highlight=False)
     if run.inbox is not None:
@@ -483,6 +490,7 @@ def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = Fals
             "last_success_at": s.last_success_at,
             "last_error": s.last_error,
             "last_error_at": s.last_error_at,
+            "refused_days": list(s.refused_days),
         }
         for s in statuses
     ]

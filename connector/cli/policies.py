@@ -172,6 +172,7 @@ def _close_json(result: Any) -> dict:
             {"provider": p, "account": a, "status": s} for p, a, s in checklist.reconciliation
         ],
         "not_posted": [_fields(j) for j in checklist.unposted],
+        "refused_days": [_fields(r) for r in checklist.refused],
         "blockers": [_fields(b) for b in checklist.blockers],
     }
 

@@ -19,6 +19,7 @@ from connector.cli.base import (
     day_option,
     journal_json,
     plain_errors,
+    refused_json,
     show_run,
 )
 from connector.cli.mappings import share_text
@@ -93,6 +94,7 @@ def _sync_json(result: Any) -> dict:
                 "restated": p.replaced.restated,
                 "withdrawn": p.replaced.withdrawn,
                 "pages": p.pages,
+                **refused_json(p),
             }
             for p in result.pulls
         ],

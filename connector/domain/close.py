@@ -88,6 +88,18 @@ class HeldJournal:
 
 
 @dataclass(frozen=True, slots=True)
+class RefusedDays:
+    """A source's days of the period that its last pull refused (their rows failed a check): they hold
+    what an earlier pull stored, if anything, so the period's books may lack or misstate their spend."""
+
+    source: str
+    first_day: date
+    last_day: date
+    days: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class Blocker:
     """One thing that keeps a month from being ready to sign off, and what fixes it."""
 
@@ -109,6 +121,7 @@ class Checklist:
     unposted: list[HeldJournal] = field(default_factory=list)  # planned or failed, not in the ledger yet
     reconciliation: list[tuple[str, str, str]] = field(default_factory=list)  # provider, account, status
     reconciliation_notes: dict[tuple[str, str], str] = field(default_factory=dict)  # what did not hold
+    refused: list[RefusedDays] = field(default_factory=list)  # source days the last pull left as stored
 
     @property
     def ready(self) -> bool:
@@ -120,6 +133,15 @@ class Checklist:
         """Every item that keeps the period from being ready, each with the command that fixes it."""
         period = self.period
         found = [
+            Blocker(
+                f"{r.source}: {r.days} day(s) of {period} ({r.first_day}..{r.last_day}) were refused by its "
+                f"last pull and hold what an earlier pull stored: {r.error}",
+                "correct the rows the error names where the source reads them; every run reads the refused days "
+                f"again (then `tokenbooks close --period {period}`)",
+            )
+            for r in self.refused
+        ]
+        found += [
             Blocker(f"{h.key} ({h.kind}, {h.txn_date}) is held: {h.reason}", _release(h)) for h in self.held
         ]
         found += [
@@ -250,7 +272,7 @@ def suspense_of(
 
 # ----------------------------------------------------- the checklist as JSON (the console stores it so)
 
-LINES = {"accruals": AccrualLine, "lots": LotLine, "deferred": DeferredLine}
+LINES = {"accruals": AccrualLine, "lots": LotLine, "deferred": DeferredLine, "refused": RefusedDays}
 JOURNALS = ("held", "unposted")
 
 
@@ -267,8 +289,8 @@ def checklist_data(checklist: Checklist) -> dict:
 
 def checklist_from_data(data: dict) -> Checklist:
     result = Checklist(Period.parse(data["period"]))
-    for name, cls in LINES.items():
-        setattr(result, name, [_typed(cls, line) for line in data[name]])
+    for name, cls in LINES.items():  # (a checklist stored before a kind of line existed has none)
+        setattr(result, name, [_typed(cls, line) for line in data.get(name, [])])
     for name in JOURNALS:
         setattr(result, name, [_typed(HeldJournal, line) for line in data[name]])
     result.suspense = {currency: Decimal(amount) for currency, amount in data["suspense"].items()}

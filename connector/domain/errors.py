@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 Seconds = float  # float ok: a duration (Retry-After), never an amount
@@ -41,6 +42,9 @@ class Problem:
     message: str  # what is wrong
     fix: str = ""  # what to do about it
     severity: Severity = Severity.ERROR
+    # the provider (UTC) days whose data the problem spoils, when it spoils only some of a pull's window
+    # (a warehouse row charged on those days): a pull stores the other days. Empty: the whole input.
+    days: frozenset[date] = frozenset()
 
     def __str__(self) -> str:
         text = self.describe()
@@ -59,6 +63,17 @@ class Problem:
 
 def errors_only(problems: Iterable[Problem]) -> list[Problem]:
     return [p for p in problems if p.is_error]
+
+
+def refused_days(errors: Iterable[Problem]) -> frozenset[date] | None:
+    """The days a pull's errors refuse: the union of their days; None when any error concerns no day in
+    particular (the window is then refused whole). No error: no day."""
+    days: set[date] = set()
+    for error in errors:
+        if not error.days:
+            return None
+        days |= error.days
+    return frozenset(days)
 
 
 class TokenbooksError(Exception):

@@ -31,6 +31,7 @@ class QuarantinedRow:
     raw: str  # the row exactly as read (CSV text or JSON)
     amount: Decimal | None = None  # the row's amount, when it could be read
     currency: str | None = None
+    number: int | None = None  # its row number in the file or query, when it has one
 
 
 @dataclass

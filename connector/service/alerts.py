@@ -51,7 +51,8 @@ def _failed_run(uow: UnitOfWork, entity: str) -> list[Alert]:
     last = next((r for r in uow.runs.latest(20) if r.entity == entity and r.status != "running"), None)
     if last is None or last.status not in NEEDS_A_LOOK:
         return []
-    what = "posted only part of its journals" if last.status == "partial" else last.status
+    # partial: the ledger failed mid-post, or a source refused some days (the reason says which)
+    what = "did only part of its work" if last.status == "partial" else last.status
     return [
         Alert(
             "run_partial" if last.status == "partial" else "run_failed",

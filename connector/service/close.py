@@ -19,6 +19,7 @@ from connector.domain.close import (
     Checklist,
     DeferredLine,
     HeldJournal,
+    RefusedDays,
     accrual_lines,
     lot_lines,
     suspense_of,
@@ -39,6 +40,7 @@ from connector.service.policies import load_policy_history
 from connector.service.reconcile import reconcile_period, source_accounts
 from connector.service.runs import Reporter, RunRecorder, exclusive
 from connector.service.sync import SyncResult, sync
+from connector.sources.base import bookmark_id
 from connector.store.records import PENDING_STATUSES
 
 
@@ -142,6 +144,7 @@ def checklist(
         HeldJournal(s.journal.key, s.journal.txn_date, s.journal.kind.value, s.hold_reason or "")
         for s in held
     ]
+    result.refused = refused_in(ctx, entity, period)
     result.unposted = [
         HeldJournal(s.journal.key, s.journal.txn_date, s.journal.kind.value, s.last_error or s.status)
         for s in unposted
@@ -171,6 +174,19 @@ def checklist(
             for r in results
         }
     return result
+
+
+def refused_in(ctx, entity: str, period: Period) -> list[RefusedDays]:
+    """The entity's sources' days of `period` that their last pull refused (kept on their bookmarks)."""
+    wanted = {bookmark_id(s.name, s.provider_account) for s in ctx.sources(entity)}
+    with ctx.store.unit_of_work() as uow:
+        marks = [m for m in uow.bookmarks.all() if m.source_id in wanted and m.refused_days]
+    found = []
+    for mark in marks:
+        days = [day for day in mark.refused_days if period.first_day <= day <= period.last_day]
+        if days:
+            found.append(RefusedDays(mark.source_id, min(days), max(days), len(days), mark.last_error or ""))
+    return found
 
 
 def _history_only(inputs: BooksInput, posted) -> BooksInput:

@@ -2,6 +2,11 @@
 
 A window that does not parse is refused whole: nothing of it is stored, the bookmark stays, and the
 source's error is recorded so `tokenbooks sources status` and the run report can say what went wrong.
+When each error names the days it spoils (`Problem.days`: a warehouse row charged on those days), only
+those days are refused: they keep what an earlier pull stored, the rest of the window is stored, the
+bookmark stands before the first refused day (so every run reads them again until they are corrected),
+and the run ends `partial`, naming the rows, the days and the fix. One bad row in the open billing month
+would otherwise refuse every night of it, and with it the month's other days.
 Because a window is stored atomically, a pull interrupted part-way (a crash, a lost connection on page 7)
 stores nothing, and the next run reads the same window again from its first page: an interrupted and
 resumed pull ends with exactly the facts of an uninterrupted one.
@@ -18,7 +23,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from connector.domain.errors import InputError, TokenbooksError
+from connector.domain.errors import InputError, Problem, TokenbooksError, refused_days
 from connector.metrics import PULL_SECONDS
 from connector.service.imports import import_inbox
 from connector.service.runs import Clock, Reporter, RunContext, RunRecorder, SilentReporter
@@ -40,6 +45,25 @@ class SourcePull:
     usage: ReplaceResult = field(default_factory=ReplaceResult)
     warnings: list[str] = field(default_factory=list)
     stats: list[dict[str, Any]] = field(default_factory=list)  # what each warehouse query cost
+    refused: list[Problem] = field(default_factory=list)  # errors that refused days, each naming its days
+
+    @property
+    def refused_days(self) -> frozenset[date]:
+        """The days of the window left as an earlier pull stored them: their rows failed a check."""
+        return refused_days(self.refused) or frozenset()
+
+    def refusal(self) -> str | None:
+        """What was refused, for the run's reason and the source's status: the days, then the problems."""
+        days = sorted(self.refused_days)
+        if not days:
+            return None
+        shown = ", ".join(map(str, days[:10])) + (f" and {len(days) - 10} more" if len(days) > 10 else "")
+        problems = "; ".join(p.describe() for p in self.refused[:5])
+        more = f" (and {len(self.refused) - 5} more problems)" if len(self.refused) > 5 else ""
+        return (
+            f"{self.source}: {len(days)} day(s) refused, left as an earlier pull stored them ({shown}): "
+            f"{problems}{more}. Fix: {self.refused[0].fix}"
+        )
 
 
 def window_for(
@@ -105,6 +129,8 @@ def pull_source(
                 bookmark_id(source.name, source.provider_account),
                 run_id=recorder.run_id,
                 now=clock(),
+                refused=pulled.refused_days,
+                error=pulled.refusal() or "",
             )
     except BaseException as exc:
         # best effort: a stage that cannot be discarded now (the store went away) is discarded by the
@@ -117,6 +143,21 @@ def pull_source(
     pulled.replaced, pulled.usage = replaced, usage
     for warning in pulled.warnings:
         recorder.event("pull.warning", warning, level="warning", data={"source": source.name})
+    refusal = pulled.refusal()
+    if refusal:
+        reporter.note(refusal, "error")
+        recorder.event(
+            "pull.refused_days",
+            refusal,
+            level="error",
+            data={
+                "source": source.name,
+                "account": source.provider_account,
+                "days": sorted(pulled.refused_days),
+                "problems": [str(p) for p in pulled.refused[:100]],
+                "problem_count": len(pulled.refused),
+            },
+        )
     for stats in pulled.stats:
         scanned = stats.get("bytes_scanned")
         recorder.event(
@@ -136,7 +177,11 @@ def pull_source(
             "unchanged": replaced.unchanged,
             "withdrawn": replaced.withdrawn,
             "pages": pulled.pages,
-            "bookmark": window.last_day,  # where the source's bookmark stands now
+            # where the source's bookmark stands now: before the first refused day, if any
+            "bookmark": min(pulled.refused_days) - timedelta(days=1)
+            if pulled.refused_days
+            else window.last_day,
+            "refused_days": sorted(pulled.refused_days),
             "usage_buckets": stage.usage,
         },
     )
@@ -147,21 +192,23 @@ def _stage_window(
     source: Source, window: Window, stage: Any, run_id: str, clock: Clock, reporter: Reporter
 ) -> SourcePull:
     """Read the window piece by piece as it arrives, staging each piece: memory holds one page, never
-    the window. The first error refuses the window (the caller discards the stage)."""
+    the window. The first error that names no day refuses the window (the caller discards the stage);
+    errors that name their days are gathered (`SourcePull.refused`: promotion leaves those days)."""
     pulled = SourcePull(source.name, window)
     progress = lambda done, label: reporter.progress(label, done)  # noqa: E731
     for chunk in source.stream(window, progress):
         pulled.received += chunk.received
         pulled.stats += chunk.stats  # a refused window's queries cost all the same: kept for the event
-        if chunk.errors:
+        pulled.refused += chunk.errors
+        if refused_days(pulled.refused) is None:
             # the problems' own fixes are listed with them (`problems`); the message states each once, so
             # a reader sees one "Fix:" per problem and one for the run
             message = f"{source.name} window {window.first_day}..{window.last_day} refused: " + "; ".join(
-                p.describe() for p in chunk.errors[:5]
+                p.describe() for p in pulled.refused[:5]
             )
             raise InputError(
                 message,
-                problems=chunk.errors,
+                problems=pulled.refused,
                 fix="nothing from this window was stored; the next run reads it again",
             )
         pulled.warnings += [str(p) for p in chunk.problems if not p.is_error]
@@ -241,13 +288,14 @@ def pull_sources(
     if invoices_dir is not None and (providers is None or "invoices" in providers):
         run.inbox = import_inbox(ctx, invoices_dir, entity=entity)
     quarantined = bool(run.inbox and (run.inbox.failed or any(r.quarantined for r in run.inbox.imported)))
+    refusals = [why for why in (p.refusal() for p in run.pulls) if why]
     if chosen and len(run.failures) == len(chosen):
         run.status = "failed"
-    elif run.failures or quarantined:
+    elif run.failures or refusals or quarantined:
         run.status = "partial"
     else:
         run.status = "succeeded"
-    run.reason = "; ".join(f"{name}: {why}" for name, why in run.failures) or (
+    run.reason = "; ".join([*(f"{name}: {why}" for name, why in run.failures), *refusals]) or (
         "invoice inbox: some files or rows were refused" if quarantined else None
     )
     recorder.finish(
@@ -266,6 +314,7 @@ class SourceStatus:
     last_error: str | None
     last_error_at: datetime | None
     configured: bool
+    refused_days: tuple[date, ...] = ()  # left as stored by its last pull: their rows failed a check
 
 
 def sources_status(store: Store, sources: list[Source]) -> list[SourceStatus]:
@@ -284,6 +333,7 @@ def sources_status(store: Store, sources: list[Source]) -> list[SourceStatus]:
                 mark.last_error if mark else None,
                 mark.last_error_at if mark else None,
                 source_id in wanted,
+                mark.refused_days if mark else (),
             )
         )
     return statuses

@@ -131,9 +131,12 @@ def _sync(
         result.configuration = isinstance(exc, ConfigError)
         recorder.finish("failed", reason=str(exc), stats=_stats(result))
         return result
-    result.status = "succeeded" if result.post is None or result.post.ok else "partial"
-    if result.post and not result.post.ok:
-        result.reason = _post_problems(result.post)
+    # a pull that refused days (their rows failed a check) booked the rest: the run did part of its work
+    refusals = [why for why in (p.refusal() for p in result.pulls) if why]
+    posted_all = result.post is None or result.post.ok
+    result.status = "succeeded" if posted_all and not refusals else "partial"
+    problems = [_post_problems(result.post)] if result.post and not result.post.ok else []
+    result.reason = "; ".join([*refusals, *problems]) or None
     recorder.finish(result.status, reason=result.reason, stats=_stats(result))
     return result
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from connector.domain.errors import InputError, Problem
+from connector.domain.errors import InputError, Problem, refused_days
 from connector.domain.facts import Fact, utc_day_bounds
 from connector.domain.usage import Usage
 
@@ -38,6 +38,21 @@ class Window:
     def with_lag(self, lag_days: int, floor: date | None = None) -> Window:
         first = self.first_day - timedelta(days=lag_days)
         return Window(max(first, floor) if floor else first, self.last_day)
+
+    def without(self, days: frozenset[date]) -> list[Window]:
+        """The window's runs of consecutive days left when `days` are taken out, in order."""
+        runs: list[Window] = []
+        first = None
+        day = self.first_day
+        while day <= self.last_day + timedelta(days=1):
+            kept = day <= self.last_day and day not in days
+            if kept and first is None:
+                first = day
+            elif not kept and first is not None:
+                runs.append(Window(first, day - timedelta(days=1)))
+                first = None
+            day += timedelta(days=1)
+        return runs
 
     def utc_bounds(self) -> tuple[datetime, datetime]:
         """From the first day's UTC midnight to the UTC midnight that ends the last day."""
@@ -76,12 +91,20 @@ class PullResult:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.is_error]
 
+    @property
+    def refused_days(self) -> frozenset[date] | None:
+        """The days its errors refuse (`errors.refused_days`): None when the window is refused whole."""
+        return refused_days(self.errors)
+
     def refused_if_bad(self) -> PullResult:
-        """This result, emptied when the window has an error (it is refused whole, nothing of it stored);
-        its errors are what was quarantined."""
-        errors = self.errors
-        if errors:
+        """This result without what its errors refuse: the facts and usage of the days they name, or all
+        of them when an error concerns the whole window; its errors are what was quarantined."""
+        errors, days = self.errors, self.refused_days
+        if days is None:
             self.facts, self.usage = [], []
+        elif days:
+            self.facts = [fact for fact in self.facts if fact.charge_date not in days]
+            self.usage = [usage for usage in self.usage if usage.usage_date not in days]
         self.quarantined = len(errors)
         return self
 

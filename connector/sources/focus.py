@@ -723,7 +723,7 @@ class FileReader:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="").writerow(row)
         problem = Problem(self.file, f"row {row_no}", column, reason, FIX_ROW)
-        self.batch.quarantined.append(QuarantinedRow(problem, buffer.getvalue(), amount, currency))
+        self.batch.quarantined.append(QuarantinedRow(problem, buffer.getvalue(), amount, currency, row_no))
         self.batch.tally.add(Disposition.QUARANTINED, amount, currency)
 
     def _amount_of(self, row: list[str]) -> tuple[Decimal | None, str | None]:

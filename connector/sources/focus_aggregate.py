@@ -489,6 +489,11 @@ def _by_day(
     return zip(days, billed_shares, prepaid_shares, quantity_shares, strict=True)
 
 
+def charge_days(start: datetime, end: datetime) -> list[date]:
+    """The UTC days a charge period longer than a day is spread over (step 2 books a fact on each)."""
+    return _days(start, end)[0]
+
+
 def _days(start: datetime, end: datetime) -> tuple[list[date], list[Decimal]]:
     """The UTC days a charge period touches, and the seconds of it in each."""
     days, weights = [], []

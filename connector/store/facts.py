@@ -307,8 +307,10 @@ def replace_window(
     incoming: Incoming,
     run_id: str | None,
     now: datetime,
+    keep: Collection[date] = (),
 ) -> ReplaceResult:
-    """Make a source window's current rows of a versioned table (facts, usage) equal to `incoming`.
+    """Make a source window's current rows of a versioned table (facts, usage) equal to `incoming`, on
+    every day but those to `keep` as stored (days a pull refused: `PullStage.promote`).
 
     A bucket whose content is unchanged keeps its row; a changed one gets a new version and the old row
     is kept, no longer current (history); a bucket the provider no longer reports is withdrawn. The
@@ -323,7 +325,7 @@ def replace_window(
     superseded: list[int] = []
     withdrawn: dict[str, Any] = {}
     written = restated = unchanged = 0
-    for day in sorted(set(_days(first_day, last_day)) | set(incoming.days())):
+    for day in sorted((set(_days(first_day, last_day)) | set(incoming.days())) - set(keep)):
         stored = {row.natural_key: row for row in spec.read(connection, (*in_window, c[spec.day] == day))}
         copied = None if stored else incoming.copy_day(connection, day, run_id, now)
         if copied is not None:
@@ -599,7 +601,20 @@ class BookmarkRepository:
             source_id=source_id, value=value, updated_at=now
         )
         row.value = max(row.value, value)
-        row.updated_at, row.last_success_at, row.last_error = now, now, None
+        row.updated_at, row.last_success_at, row.last_error, row.refused_days = now, now, None, []
+        self.session.add(row)
+
+    def hold(self, source_id: str, refused: Collection[date], error: str, now: datetime) -> None:
+        """A pull stored its window but the `refused` days: the bookmark stands on the day before the
+        first of them (back from where it was, if need be: the next run must read them again), and the
+        error and the days are recorded."""
+        value = (min(refused) - timedelta(days=1)).isoformat()
+        row = self.session.get(BookmarkRow, source_id) or BookmarkRow(
+            source_id=source_id, value=value, updated_at=now
+        )
+        row.value, row.updated_at, row.last_success_at = value, now, now
+        row.last_error, row.last_error_at = error, now
+        row.refused_days = sorted(day.isoformat() for day in refused)
         self.session.add(row)
 
     def record_error(self, source_id: str, error: str, now: datetime) -> None:
@@ -611,7 +626,12 @@ class BookmarkRepository:
 
     def all(self) -> list[BookmarkRecord]:
         rows = self.session.execute(select(BookmarkRow).order_by(col(BookmarkRow.source_id))).scalars()
-        return [record_of(row, BookmarkRecord) for row in rows]
+        return [
+            record_of(
+                row, BookmarkRecord, refused_days=tuple(map(date.fromisoformat, row.refused_days or ()))
+            )
+            for row in rows
+        ]
 
 
 # ------------------------------------------------------------------------------------------------ usage

@@ -17,7 +17,7 @@ offer a narrower type.
 from __future__ import annotations
 
 import builtins  # `Outbox.list` shadows the builtin in the class's own annotations
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -146,6 +146,8 @@ class Bookmarks(Protocol):
     def get(self, source_id: str) -> str | None: ...
 
     def advance(self, source_id: str, value: str, now: datetime) -> None: ...
+
+    def hold(self, source_id: str, refused: Collection[date], error: str, now: datetime) -> None: ...
 
     def record_error(self, source_id: str, error: str, now: datetime) -> None: ...
 
@@ -438,7 +440,16 @@ class PullStages(Protocol):
         now: datetime,
     ) -> None: ...
 
-    def promote(self, window: Window, bookmark: str, *, run_id: str | None, now: datetime) -> tuple: ...
+    def promote(
+        self,
+        window: Window,
+        bookmark: str,
+        *,
+        run_id: str | None,
+        now: datetime,
+        refused: Collection[date] = (),
+        error: str = "",
+    ) -> tuple: ...
 
     def discard(self) -> None: ...
 

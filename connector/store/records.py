@@ -191,6 +191,7 @@ class BookmarkRecord:
     last_success_at: datetime | None
     last_error: str | None
     last_error_at: datetime | None
+    refused_days: tuple[date, ...] = ()  # the days its last pull refused (their rows are to be corrected)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,11 @@ of its own, under a stage (`pull_stages`): memory holds a page, never the window
 facts: nothing that reads facts or usage reads the staged tables. When the window has been read without
 an error, `promote` makes the source's stored window equal to what was staged (compared a provider day
 at a time, like any re-read window: `repositories.replace_window`), moves the bookmark and deletes the
-stage, all in one transaction. A window with an error is discarded whole (a window with errors keeps
-nothing), and so is a stage a crash left behind: the next pull of the same source and account discards
-it before staging anything, so an interrupted pull still ends, once resumed, with exactly the facts of
-an uninterrupted one.
-"""
+stage, all in one transaction. When its errors each name the days they spoil (a warehouse's refused
+rows), those days are left as stored and the rest of the window is promoted, the bookmark standing before
+the first refused day. A window with any other error is discarded whole (it keeps nothing), and so is a
+stage a crash left behind: the next pull of the same source and account discards it before staging
+anything, so an interrupted pull still ends, once resumed, with exactly the facts of an uninterrupted one."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, delete, func, insert, literal, select
+from sqlalchemy import String, and_, delete, func, insert, literal, select
 from sqlalchemy.engine import Connection
 
 from connector.domain.errors import InputError
@@ -100,10 +100,14 @@ class StagedWindow:
     A day with nothing stored yet (a first pull) is copied into the table by the database itself
     (INSERT … SELECT), without a round trip through Python."""
 
-    def __init__(self, connection: Connection, kind: StagedKind, stage_id: int) -> None:
+    def __init__(
+        self, connection: Connection, kind: StagedKind, stage_id: int, skip: Collection[date] = ()
+    ) -> None:
         self.connection = connection
         self.kind = kind
         self.mine = kind.staged.c.stage_id == stage_id
+        if skip:  # days the pull refused: what was staged of them is not part of the window
+            self.mine = and_(self.mine, kind.staged.c[kind.day].not_in(list(skip)))
 
     def days(self) -> Iterable[date]:
         column = self.kind.staged.c[self.kind.day]
@@ -226,9 +230,21 @@ class PullStage:
         self.facts += len(facts)
         self.usage += len(usage)
 
-    def promote(self, window: Window, bookmark: str, *, run_id: str | None, now: datetime) -> tuple:
+    def promote(
+        self,
+        window: Window,
+        bookmark: str,
+        *,
+        run_id: str | None,
+        now: datetime,
+        refused: Collection[date] = (),
+        error: str = "",
+    ) -> tuple:
         """Make the source's stored window what was staged, move its bookmark and delete the stage: one
-        transaction. Returns what it did to the facts and to the usage (`ReplaceResult` each)."""
+        transaction. Returns what it did to the facts and to the usage (`ReplaceResult` each).
+
+        The `refused` days (their rows failed a check: `error` says which and why) keep what is stored of
+        them, and the bookmark stands before the first of them, so that every run reads them again."""
         with self.unit_of_work() as uow:
             connection = uow.session.connection()
             self._check(connection)
@@ -240,13 +256,17 @@ class PullStage:
                     provider_account=self.provider_account,
                     first_day=window.first_day,
                     last_day=window.last_day,
-                    incoming=StagedWindow(connection, kind, self.id),
+                    incoming=StagedWindow(connection, kind, self.id, skip=refused),
                     run_id=run_id,
                     now=now,
+                    keep=refused,
                 )
                 for kind in (FACTS_KIND, USAGE_KIND)
             ]
-            uow.bookmarks.advance(bookmark, window.last_day.isoformat(), now)
+            if refused:
+                uow.bookmarks.hold(bookmark, refused, error, now)
+            else:
+                uow.bookmarks.advance(bookmark, window.last_day.isoformat(), now)
             _delete_stage(connection, self.id, keep_pages=True)
             uow.commit()
         return results[0], results[1]

@@ -123,6 +123,8 @@ class BookmarkRow(SQLModel, table=True):
     last_success_at: datetime | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     last_error_at: datetime | None = None
+    # the days (ISO) the last pull refused: they keep what an earlier pull stored (`PullStage.promote`)
+    refused_days: list = _json([])
 
 
 class RunRow(SQLModel, table=True):

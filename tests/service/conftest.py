@@ -47,6 +47,9 @@ class ScriptedSource(Source):
     lag_days: int = 3
     pulls: list[Window] = field(default_factory=list)
     broken: str | None = None
+    # days whose rows fail a check, and why (as a warehouse refuses a row: `Problem.days`); the source
+    # still gives their facts, which the pull service must not store
+    refused: dict[date, str] = field(default_factory=dict)
 
     def pull(self, window: Window, progress=None) -> PullResult:
         self.pulls.append(window)
@@ -65,6 +68,20 @@ class ScriptedSource(Source):
             )
             return result
         result.facts = [f for f in self.facts if window.first_day <= f.charge_date <= window.last_day]
+        for day, why in sorted(self.refused.items()):
+            if window.first_day <= day <= window.last_day:
+                from connector.domain.errors import Problem
+
+                result.problems.append(
+                    Problem(
+                        "billing.focus_export",
+                        f"row 7, charged {day}",
+                        "BilledCost",
+                        why,
+                        "correct the row",
+                        days=frozenset({day}),
+                    )
+                )
         result.pages = [
             RawPage(
                 "https://openai.test/v1/organization/costs",

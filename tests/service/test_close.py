@@ -103,3 +103,50 @@ def test_the_reconciliation_of_a_reversing_month_rounds_as_the_policy_buckets(tm
     result = close_month(world.app, entity=ENTITY, period=OCTOBER)
     assert result.checklist.reconciliation == [("openai", "org-1", "matched")]
     assert result.checklist.ready
+
+
+def test_a_day_a_source_refused_is_named_by_the_checklist_until_its_rows_are_corrected(tmp_path):
+    """Month-end with a bad row in the provider's data: the night's pull stores every other day (a
+    restatement of the 3rd included), the refused day keeps what an earlier night stored, the accrual is
+    booked from that, and the close says which day is stale and why, until a run reads it corrected."""
+    world = books_world(tmp_path, policies("accrual: month_end_reversing"))
+    oct3, oct21 = date(2026, 10, 3), date(2026, 10, 21)
+    world.source.set("120.00", oct3)
+    world.source.set("80.00", oct21, project="proj_eng_tools")
+    world.night(date(2026, 10, 31))
+
+    world.source.set("130.00", oct3)  # restated, and good
+    world.source.set("95.00", oct21, project="proj_eng_tools")  # restated, but a row of the 21st is bad
+    world.source.refused = {oct21: "'$95.00' is not a plain decimal"}
+    world.clock.now = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
+    result = close_month(world.app, entity=ENTITY, period=OCTOBER)
+    assert (result.status, result.sync.status) == ("partial", "partial")
+    assert "openai.costs: 1 day(s) refused" in result.sync.reason
+    assert "2026-10-21" in result.sync.reason
+    [line] = result.checklist.accruals
+    assert line.accrued == Decimal("210.00")  # 130.00 of the 3rd, and the 21st as stored before: 80.00
+    [refused] = result.checklist.refused
+    assert (refused.source, refused.first_day, refused.last_day, refused.days) == (
+        "openai.costs:org-1",
+        oct21,
+        oct21,
+        1,
+    )
+    assert "$95.00" in refused.error
+    [blocker] = [b for b in result.checklist.blockers if "refused" in b.what]
+    assert blocker.what.startswith("openai.costs:org-1: 1 day(s) of 2026-10 (2026-10-21..2026-10-21)")
+    assert not result.checklist.ready
+    with UnitOfWork(world.app.engine) as uow:
+        [mark] = uow.bookmarks.all()
+    assert (mark.value, mark.refused_days) == ("2026-10-20", (oct21,))  # the next run reads the 21st again
+
+    world.source.refused = {}  # the provider corrected the row
+    world.clock.now = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
+    again = close_month(world.app, entity=ENTITY, period=OCTOBER)
+    assert again.sync.status == "succeeded", again.sync.reason
+    assert again.checklist.refused == []
+    [line] = again.checklist.accruals
+    assert line.accrued == Decimal("225.00")  # the 21st's 95.00 now
+    with UnitOfWork(world.app.engine) as uow:
+        [mark] = uow.bookmarks.all()
+    assert (mark.refused_days, mark.last_error) == ((), None)

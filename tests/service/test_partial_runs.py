@@ -27,7 +27,8 @@ def test_a_partial_run_alerts_and_degrades_health_until_the_rest_is_posted(world
 
     [alert] = [a for a in find_alerts(world.app, "acme-us") if a.kind.startswith("run_")]
     assert alert.kind == "run_partial"
-    assert "posted only part of its journals" in alert.message
+    assert "did only part of its work" in alert.message
+    assert "not posted yet" in alert.message  # the reason: which journal waits
     health = client(world, dict).get("/healthz").json()
     assert health["status"] == "degraded"
     assert any("last sync run partial" in p for p in health["problems"])

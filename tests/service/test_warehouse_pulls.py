@@ -1,7 +1,7 @@
 """A warehouse table configured in settings (`TOKENBOOKS_WAREHOUSE__<NAME>__…`) pulled by the real pull
 service (issue 16): its facts are stored under its bookmark, the lag window is read again every run and a
 restated row versions its fact, a re-run stores nothing new, the query's cost is in the run's events,
-and a bad row refuses the window with nothing stored."""
+and a bad row refuses the day it is charged on, the other days being stored."""
 
 from __future__ import annotations
 
@@ -80,20 +80,63 @@ def test_a_warehouse_in_settings_is_pulled_stored_once_and_restated(
     assert sorted(amount for _key, amount, *_ in stored_facts(app)) == [2, 2.75]
 
 
-def test_a_bad_row_refuses_the_window_and_stores_nothing(tmp_path: Path) -> None:
-    database = tmp_path / "bad.duckdb"
-    warehouse_table(
-        [*rows(), focus_row("1", day=FIRST, BillingCurrency="usd?")], tmp_path, str(database)
-    ).close()
-    app = make_app(tmp_path, "bad.db", warehouse={"billing": duckdb_section(database)})
-    run = pull_sources(app, entity="acme-us", since=FIRST, until=LAST)
-    assert run.status == "failed"
-    assert "warehouse.billing" in run.reason
-    assert "BillingCurrency" in run.reason
-    assert stored_facts(app) == []
+def facts_by_day(app) -> dict[date, Decimal]:
+    totals: dict[date, Decimal] = {}
+    with app.store.unit_of_work() as uow:
+        for stored in uow.facts.current("acme-us"):
+            day = stored.fact.charge_date
+            totals[day] = totals.get(day, Decimal(0)) + stored.fact.amount
+    return totals
+
+
+def test_a_bad_row_refuses_its_day_until_corrected_and_the_other_days_are_stored(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A realistic run of nights (lag 1 day, no billing-period window): the provider restates the 3rd with
+    a bad row among its rows and adds the 4th. The night stores the 4th, keeps the 3rd as stored before and
+    moves the bookmark back before it, so that the 3rd is read again on every later night (the lag alone
+    would have left it behind), until the row is corrected."""
+    database = tmp_path / "exports.duckdb"
+    warehouse_table(rows(), tmp_path, str(database)).close()
+    section = duckdb_section(database, restates="lag_days")
+    app = app_on(database_url, tmp_path, warehouse={"billing": section})
+    assert pull_sources(app, entity="acme-us", since=FIRST, until=LAST).status == "succeeded"
+    assert facts_by_day(app) == {FIRST: Decimal("2.00"), LAST: Decimal("2.50")}
+
+    fourth = date(2026, 11, 4)
+    bad = focus_row("1", day=LAST, hour=7, BillingCurrency="usd?")
+    database.unlink()
+    warehouse_table([*rows("2.60"), bad, focus_row("4.00", day=fourth)], tmp_path, str(database)).close()
+    night = pull_sources(app, entity="acme-us", until=fourth)
+    assert night.status == "partial"
+    [pulled] = night.pulls
+    assert (pulled.window.first_day, pulled.refused_days) == (LAST, {LAST})
+    assert "warehouse.billing: 1 day(s) refused" in night.reason
+    assert "BillingCurrency" in night.reason
+    assert "charged 2026-11-03" in night.reason
+    assert facts_by_day(app) == {FIRST: Decimal("2.00"), LAST: Decimal("2.50"), fourth: Decimal("4.00")}
     [status] = sources_status(app.store, app.sources("acme-us"))
-    assert status.bookmark is None
-    assert "BillingCurrency" in status.last_error
+    assert (status.bookmark, status.refused_days) == ("2026-11-02", (LAST,))  # moved back from the 3rd
+    assert "BillingCurrency" in (status.last_error or "")
+    with app.store.unit_of_work() as uow:
+        [event] = [e for e in uow.events.for_run(night.run_id) if e.kind == "pull.refused_days"]
+    assert (event.level, event.data["days"], event.data["problem_count"]) == ("error", ["2026-11-03"], 1)
+
+    fifth = date(2026, 11, 5)
+    still = pull_sources(app, entity="acme-us", until=fifth)
+    assert still.pulls[0].window.first_day == FIRST  # from the bookmark, minus the lag: the 3rd is in it
+    assert (still.status, still.pulls[0].refused_days) == ("partial", {LAST})
+
+    database.unlink()  # the provider corrects the row
+    corrected = focus_row("1", day=LAST, hour=7)
+    warehouse_table(
+        [*rows("2.60"), corrected, focus_row("4.00", day=fourth)], tmp_path, str(database)
+    ).close()
+    fixed = pull_sources(app, entity="acme-us", until=fifth)
+    assert fixed.status == "succeeded", fixed.reason
+    assert facts_by_day(app) == {FIRST: Decimal("2.00"), LAST: Decimal("3.60"), fourth: Decimal("4.00")}
+    [status] = sources_status(app.store, app.sources("acme-us"))
+    assert (status.bookmark, status.refused_days, status.last_error) == ("2026-11-05", (), None)
 
 
 def test_each_engine_is_built_from_its_section_without_connecting(tmp_path: Path) -> None:

@@ -75,18 +75,74 @@ def test_the_window_account_and_partitions_are_in_the_sql(dialect: str) -> None:
     assert "'2026-11-03 00:00:00" in buckets  # the end is exclusive: the day after the window
 
 
-def test_a_bad_row_refuses_the_window_naming_it(tmp_path: Path) -> None:
+NOV1, NOV2, NOV3, NOV4 = (date(2026, 11, day) for day in range(1, 5))
+
+
+def test_a_bad_row_refuses_the_day_it_is_charged_on_and_the_other_days_are_booked(tmp_path: Path) -> None:
+    """Typed columns (the group's day is a day number): the 2nd holds a bad row, the 3rd and 4th do not."""
     rows = [
-        focus_row("1.25", day=date(2026, 11, 2)),
-        focus_row("2.5", day=date(2026, 11, 2), BillingCurrency="XX"),
+        focus_row("1.25", day=NOV2),
+        focus_row("2.5", day=NOV2, hour=4, BillingCurrency="XX"),
+        focus_row("3.00", day=NOV3),
+        focus_row("0.50", day=NOV4),
     ]
     source = source_on(DuckDBWarehouse(connection=warehouse_table(rows, tmp_path)))
     pulled = source.pull(WINDOW)
-    assert pulled.facts == []
     [problem] = pulled.errors
     assert problem.source == "warehouse.billing"
     assert problem.field == "BillingCurrency"
-    assert "row " in problem.location
+    assert problem.days == {NOV2}
+    assert problem.location.startswith("row ")
+    assert problem.location.endswith(", charged 2026-11-02")
+    assert "the window's other days were stored" in problem.fix
+    assert pulled.refused_days == {NOV2}
+    # the good row of the 2nd is not booked either: a day is stored whole or kept as it was
+    assert {(f.charge_date, f.amount) for f in pulled.facts} == {
+        (NOV3, Decimal("3.00")),
+        (NOV4, Decimal("0.50")),
+    }
+
+
+def test_a_bad_row_over_several_days_refuses_each_of_them(tmp_path: Path) -> None:
+    """A charge longer than a day is booked on every day it touches: a bad one refuses all of them."""
+    rows = [
+        focus_row("1.25", day=NOV2),
+        focus_row("48.00", day=NOV2, hour=12, end_hours=36, BillingCurrency="XX"),  # noon 2nd to midnight 4th
+        focus_row("0.50", day=NOV4),
+    ]
+    source = source_on(DuckDBWarehouse(connection=warehouse_table(rows, tmp_path)))
+    pulled = source.pull(WINDOW)
+    [problem] = pulled.errors
+    assert problem.days == {NOV2, NOV3}
+    assert problem.location.endswith(", charged 2026-11-02..2026-11-03")
+    assert [(f.charge_date, f.amount) for f in pulled.facts] == [(NOV4, Decimal("0.50"))]
+
+
+def test_a_row_read_one_by_one_refuses_its_day(tmp_path: Path) -> None:
+    """Text columns: a cost that is not a plain decimal is left to the importer's row loop, which refuses
+    the row; its day is read from its own charge period."""
+    rows = [focus_row("1.25", day=NOV2), focus_row("$2.50", day=NOV3), focus_row("0.50", day=NOV4)]
+    engine = DuckDBWarehouse(connection=text_table(rows, tmp_path, COLUMNS_12))
+    pulled = source_on(engine, timestamps_as_text=True, columns=tuple(COLUMNS_12)).pull(WINDOW)
+    [problem] = pulled.errors
+    assert (problem.field, problem.days) == ("BilledCost", {NOV3})
+    assert problem.location == "row 2, charged 2026-11-03"
+    assert sorted((f.charge_date, f.amount) for f in pulled.facts) == [
+        (NOV2, Decimal("1.25")),
+        (NOV4, Decimal("0.50")),
+    ]
+
+
+def test_a_charge_period_that_cannot_be_read_refuses_the_whole_window(tmp_path: Path) -> None:
+    """No day can be named for the row: nothing of the window is booked, as before days were refused."""
+    rows = [focus_row("1.25", day=NOV2), focus_row("0.50", day=NOV3, ChargePeriodEnd="soon")]
+    engine = DuckDBWarehouse(connection=text_table(rows, tmp_path, COLUMNS_12))
+    pulled = source_on(engine, timestamps_as_text=True, columns=tuple(COLUMNS_12)).pull(WINDOW)
+    [problem] = pulled.errors
+    assert (problem.field, problem.days) == ("ChargePeriodEnd", frozenset())
+    assert "nothing of this window was stored" in problem.fix
+    assert pulled.refused_days is None
+    assert pulled.facts == []
 
 
 def test_a_failed_query_names_the_query_and_the_engine_message(tmp_path: Path) -> None:
@@ -168,14 +224,15 @@ def ids_given_twice() -> list[dict]:
     ]
 
 
-def test_a_repeated_line_id_refuses_the_window_naming_both_rows(tmp_path: Path) -> None:
+def test_a_repeated_line_id_refuses_its_day_naming_both_rows(tmp_path: Path) -> None:
     columns, rows = ID_COLUMNS, ids_given_twice()
     engine = DuckDBWarehouse(connection=text_table(rows, tmp_path, columns))
     source = source_on(engine, timestamps_as_text=True, columns=tuple(columns))
     pulled = source.pull(WINDOW)
-    assert pulled.facts == []
+    assert pulled.facts == []  # every row is of the 2nd
     [problem] = pulled.errors
-    assert problem.location == "row 2"  # numbered by line id: li-1, li-1, li-2
+    assert problem.location == "row 2, charged 2026-11-02"  # numbered by line id: li-1, li-1, li-2
+    assert problem.days == {date(2026, 11, 2)}
     assert "row 1" in problem.message
 
 
@@ -202,7 +259,7 @@ def test_a_table_of_unique_line_ids_is_not_searched_for_a_repeated_id(tmp_path: 
     trusted_source = source_on(engine, timestamps_as_text=True, columns=tuple(columns), unique_line_ids=True)
     pulled = trusted_source.pull(WINDOW)
     assert pulled.facts == []
-    assert [p.location for p in pulled.errors] == ["row 5"]
+    assert [p.location for p in pulled.errors] == ["row 5, charged 2026-11-02"]
 
 
 amounts = st.decimals(min_value=Decimal("-1000"), max_value=Decimal("100000"), places=6).map(str)

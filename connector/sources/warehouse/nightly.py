@@ -9,8 +9,13 @@ same for files), so a warehouse gives the facts a FOCUS import of the same rows 
 
 What a nightly pull does not do that an import does:
 - a row the engine cannot vouch for (not a plain decimal, a repeated line id) is fetched and read by the
-  importer's row loop; a row (or a group of rows) that a check refuses refuses the whole window, as any
-  API source's bad page does: nothing of it is stored, and the run says which rows and why;
+  importer's row loop; a row (or a group of rows) that a check refuses is not quarantined with the rest
+  of its day booked, as an import does: it refuses the days it is charged on (`Problem.days`), whose facts stay as an earlier pull
+  stored them, while the window's other days are stored (the pull service: `service/pull.py`); the run
+  says which rows, which days and why, and every night reads those days again until they are corrected.
+  A bad row would otherwise stop every night of the open month, which each night re-reads. A refusal that
+  names no day (a charge period that cannot be read) refuses the whole window, as any API source's bad
+  page does;
 - purchases (credit lots) and invoice totals are not booked by a pull (`tokenbooks import focus` and the
   invoice inbox keep them); a window holding a purchase says so in a warning.
 
@@ -41,13 +46,13 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from connector.domain.errors import ConfigError, InputError, Problem, Severity
+from connector.domain.errors import ConfigError, InputError, Problem, Severity, refused_days
 from connector.domain.imports import QuarantinedRow
 from connector.domain.money import exact_sums
 from connector.retrying import RetryPolicy
 from connector.sources.base import Progress, PullResult, RawPage, StreamingSource, Window, gathered
 from connector.sources.focus import FileReader, FocusBatch, FocusFileError, FocusOptions, Refusal, book_batch
-from connector.sources.focus_aggregate import PURCHASE, FocusAggregate, StaticPart
+from connector.sources.focus_aggregate import PURCHASE, FocusAggregate, StaticPart, charge_days
 from connector.sources.warehouse.aggregation import (
     RESULT_COLUMNS,
     bucket_query,
@@ -56,7 +61,7 @@ from connector.sources.warehouse.aggregation import (
     review_query,
 )
 from connector.sources.warehouse.engines import Answer, WarehouseEngine
-from connector.sources.warehouse.focus_duckdb import FileGroups, bucket_spec
+from connector.sources.warehouse.focus_duckdb import EPOCH, FileGroups, bucket_spec
 
 GCP_STANDARD = "gcp-standard"
 FLAVOURS = ("focus-1.0", "focus-1.1", "focus-1.2", "cur-2.0", GCP_STANDARD)
@@ -393,8 +398,8 @@ class WarehouseSource(StreamingSource):
         reviewed.add(groups)
         piece.received = sum(group[group_width(spec) + RESULT_COLUMNS.index("row_count")] for group in groups)
         piece.problems += reviewed.problems
-        piece.problems += [_quarantined(self.name, row) for row in batch.quarantined]
-        if piece.errors:
+        piece.problems += [reviewed.quarantined(row) for row in batch.quarantined]
+        if piece.refused_days is None:  # an error that names no day: the window is refused whole
             return piece
         book_batch(batch, aggregate, reader.accepted, self.options)
         piece.facts = [
@@ -412,7 +417,7 @@ class WarehouseSource(StreamingSource):
                     Severity.WARNING,
                 )
             )
-        return piece
+        return piece.refused_if_bad()  # the facts of the days a row refuses are not stored
 
     def run_query(self, sql: str, label: str, piece: PullResult) -> Answer:
         """One query through the one retry policy; its statistics (bytes scanned …) go to the run's events."""
@@ -429,7 +434,7 @@ class WarehouseSource(StreamingSource):
 
 class _WarehouseGroups(FileGroups):
     """`focus_duckdb`'s group checks, on groups an engine returned; what a check refuses is a problem of
-    the window (a pull stores a window whole or not at all), not rows read again."""
+    the days it is charged on (a pull stores a day whole or keeps it as it was), not rows read again."""
 
     def __init__(
         self,
@@ -442,6 +447,7 @@ class _WarehouseGroups(FileGroups):
         self.reader, self.spec, self.owner = reader, spec, source
         self.review_sql, self.piece = review_sql, piece
         self.problems: list[Problem] = []
+        self.reviewed: dict[int, list[str]] = {}  # the rows read one by one, by row number
 
     def add(self, groups: list[tuple]) -> None:
         self._add(groups)
@@ -453,12 +459,40 @@ class _WarehouseGroups(FileGroups):
         return accepted
 
     def _review(self, marked: list[tuple]) -> None:
-        if self.problems:
-            return  # the window is refused already: the rows need not be fetched
+        if refused_days(self.problems) is None:
+            return  # the window is refused whole already: the rows need not be fetched
         answer = self.owner.run_query(self.review_sql, "review query", self.piece)
         rows = [(int(row[0]), [_text(value) for value in row[1:]]) for row in answer.rows]
         self.piece.pages.append(self.owner.raw_page("review query", self.review_sql, answer, rows))
+        self.reviewed = dict(rows)
         self.reader.take(iter(rows))
+
+    def quarantined(self, row: QuarantinedRow) -> Problem:
+        """A row the importer's loop refused, as a problem of the days it is charged on."""
+        values = self.reviewed.get(row.number) if row.number is not None else None
+        days = frozenset[date]()
+        if values is not None:
+            col = self.reader.col
+            assert col.start is not None  # a table without it was refused before its rows are read
+            days = self._charged_days(None, values[col.start], values[col.end] if col.end is not None else "")
+        problem = row.problem
+        return _dated(Problem(self.owner.name, problem.location, problem.field, problem.message), days)
+
+    def _charged_days(self, day: object, start: str, end: str) -> frozenset[date]:
+        """The provider days a group's (or a row's) charge is booked on: its UTC day, or the days its
+        period is spread over; none when its charge period cannot be read."""
+        if type(day) is int:  # the typed path's UTC day, as days since 1970
+            return frozenset({EPOCH + timedelta(days=day)})
+        if day:
+            try:
+                return frozenset({date.fromisoformat(str(day))})
+            except ValueError:
+                return frozenset()
+        span = self.reader.spans.get((start, end)) or self.reader._check_span(start, end)
+        if type(span) is Refusal:
+            return frozenset()
+        charged = span[3]
+        return frozenset(charge_days(*charged) if type(charged) is tuple else (charged,))
 
     def _refused(self, group: tuple, part: StaticPart | Refusal) -> Problem:
         """Why a clean group's rows cannot be booked, named by its first row and row count."""
@@ -478,10 +512,26 @@ class _WarehouseGroups(FileGroups):
             elif part.category is not PURCHASE:
                 column = "EffectiveCost"
                 reason = "is empty, but the row names what paid for it: its cost cannot be known"
-        return Problem(self.owner.name, where, column, reason, _FIX_ROWS)
+        days = self._charged_days(*group[width : width + 3])
+        return _dated(Problem(self.owner.name, where, column, reason), days)
 
 
-_FIX_ROWS = (
+def _dated(problem: Problem, days: frozenset[date]) -> Problem:
+    """A refused row's problem, naming the days it refuses (none: it refuses the whole window) and the fix."""
+    if not days:
+        return replace(problem, fix=_FIX_WINDOW)
+    first, last = min(days), max(days)
+    on = f"charged {first}" if first == last else f"charged {first}..{last}"
+    where = f"{problem.location}, {on}" if problem.location else on
+    return replace(problem, location=where, days=days, fix=_FIX_DAYS)
+
+
+_FIX_DAYS = (
+    "correct the rows in the warehouse table (or the export it is loaded from); the window's other days were "
+    "stored, these days keep what an earlier pull stored, and every run reads them again until they are "
+    "corrected"
+)
+_FIX_WINDOW = (
     "correct the rows in the warehouse table (or the export it is loaded from); nothing of this window was "
     "stored, and the next run reads it again"
 )
@@ -634,11 +684,6 @@ def _decimal(value: Any) -> Decimal | None:
 
 def _text(value: Any) -> str:
     return "" if value is None else value if isinstance(value, str) else str(value)
-
-
-def _quarantined(source: str, row: QuarantinedRow) -> Problem:
-    problem = row.problem
-    return Problem(source, problem.location, problem.field, problem.message, _FIX_ROWS)
 
 
 def _name(name: str) -> str:
