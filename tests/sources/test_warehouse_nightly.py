@@ -224,6 +224,34 @@ def ids_given_twice() -> list[dict]:
     ]
 
 
+@pytest.mark.parametrize("dialect", ["duckdb", "bigquery", "athena", "snowflake"])
+def test_a_table_without_line_ids_is_read_once_and_an_exact_repeat_refuses_its_day(
+    tmp_path: Path, dialect: str
+) -> None:
+    """Without a line id, identical rows fall in one group: each group says whether its rows repeat
+    (COUNT(DISTINCT) of their fingerprints, standard SQL), so the query reads the table once — the survey
+    of every value read it twice, and BigQuery and Athena bill the bytes of each read. A line id may join
+    rows of any groups: such a table keeps the survey (of the id column alone)."""
+    engine = DuckDBWarehouse()
+    engine.dialect = dialect  # type: ignore[misc]
+    buckets, review = source_on(engine).queries(WINDOW)
+    assert buckets.count("focus_export") == 1
+    assert "COUNT(DISTINCT fingerprint) < COUNT(fingerprint) AS repeats" in " ".join(buckets.split())
+    assert review.count("focus_export") == 1
+    with_ids, _ = source_on(engine, columns=(*COLUMNS_12, "x_LineItemId")).queries(WINDOW)
+    assert with_ids.count("focus_export") == 2
+
+    again = focus_row("4.00", day=NOV3, hour=5)
+    rows = [focus_row("1.25", day=NOV2), again, dict(again), focus_row("0.50", day=NOV3)]
+    engine = Transpiling(connection=warehouse_table(rows, tmp_path))  # the dialect's text, run on DuckDB
+    engine.dialect = dialect  # type: ignore[misc]
+    pulled = source_on(engine).pull(WINDOW)
+    [problem] = pulled.errors
+    assert problem.days == {NOV3}
+    assert "exact repeats" in problem.message
+    assert [(f.charge_date, f.amount) for f in pulled.facts] == [(NOV2, Decimal("1.25"))]
+
+
 def test_a_repeated_line_id_refuses_its_day_naming_both_rows(tmp_path: Path) -> None:
     columns, rows = ID_COLUMNS, ids_given_twice()
     engine = DuckDBWarehouse(connection=text_table(rows, tmp_path, columns))

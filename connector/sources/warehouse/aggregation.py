@@ -61,7 +61,7 @@ ODD_EDGE = f"^{ASCII_CLASS}*{UNICODE_SPACE}|{UNICODE_SPACE}{ASCII_CLASS}*$"
 INLINE = "inline"  # `bucket_query`'s repeated rows found by the query itself
 DAY_US = 86_400_000_000
 LAST_MOMENT = 253_402_214_400_000_000  # 9999-12-31T00:00:00Z in microseconds since 1970
-PER_GROUP = "per group"  # `bucket_query`'s repeated rows flagged per group (DuckDB, no line ids)
+PER_GROUP = "per group"  # `bucket_query`'s repeated rows flagged per group (no line ids, or unique ones)
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,10 @@ def bucket_query(
     `repeated` says where the fingerprints of repeated rows come from: INLINE (the default, one statement
     for a warehouse: a common table expression aggregates the fingerprints first), the name of a table
     holding them (`survey_query`, run first by the embedded engine), None when the survey found none —
-    then no row's fingerprint is computed at all —, or PER_GROUP (DuckDB, a source without line ids, or
-    whose line ids are unique): each group says whether its rows' fingerprints repeat (`COUNTED_COLUMNS`),
-    so the file is read once. Identical rows always fall in one group, since every grouping column is a
+    then no row's fingerprint is computed at all —, or PER_GROUP (a source without line ids; in DuckDB,
+    also one whose line ids are unique): each group says whether its rows' fingerprints repeat
+    (`COUNTED_COLUMNS`' first, `repeats`), so the file or table is read once — a warehouse bills the bytes
+    each read scans, and the survey read every value of every row once more. Identical rows always fall in one group, since every grouping column is a
     row's value or made from them; the caller has such a group's rows read by the importer's loop, which
     quarantines the repeats by row number. A repeated line id may join rows of different groups: that
     needs the survey, unless the ids are unique (then only rows without an id are fingerprinted).
@@ -132,18 +133,20 @@ def bucket_query(
         "clean",
     ]
     odd = "MAX(CASE WHEN odd_id THEN 1 ELSE 0 END)" if _finds_odd_ids(spec, repeated) else "0"
-    assert repeated != PER_GROUP or (counted and (spec.row_id is None or spec.unique_line_ids)), (
-        "PER_GROUP: counted, no line ids or unique ones"
+    assert repeated != PER_GROUP or spec.row_id is None or (counted and spec.unique_line_ids), (
+        "PER_GROUP: no line ids, or (DuckDB, counted) unique ones"
     )
-    extra = ""
+    repeats = "FALSE"
+    if repeated == PER_GROUP and _checks_repeats(spec):
+        # DuckDB: a row with a unique line id has no fingerprint (NULL), only the others are compared (a
+        # list of the distinct ones costs DuckDB less than COUNT(DISTINCT)); a warehouse: standard SQL
+        repeats = (
+            "LENGTH(LIST_DISTINCT(LIST(fingerprint) FILTER (WHERE fingerprint IS NOT NULL))) < COUNT(fingerprint)"
+            if counted
+            else "COUNT(DISTINCT fingerprint) < COUNT(fingerprint)"
+        )
+    extra = f", {repeats} AS repeats" if repeated == PER_GROUP else ""
     if counted:
-        repeats = "FALSE"
-        if repeated == PER_GROUP and _checks_repeats(spec):
-            # a row with a unique line id has no fingerprint (NULL): only the others are compared
-            repeats = (
-                "LENGTH(LIST_DISTINCT(LIST(fingerprint) FILTER (WHERE fingerprint IS NOT NULL))) "
-                "< COUNT(fingerprint)"
-            )
         extra = (
             f", {repeats} AS repeats, CAST(SUM(COUNT(*)) OVER () AS BIGINT) AS total_rows, "
             f"CAST(MAX({odd}) OVER () AS INTEGER) AS odd_ids_anywhere"

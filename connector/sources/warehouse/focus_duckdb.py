@@ -270,7 +270,8 @@ class FileGroups:
 
     def _add(self, groups: Iterable[tuple]) -> None:
         reader, width = self.reader, len(self.spec.static)
-        marked, review = [], False
+        marked: list[tuple] = []
+        review = False
         first_row, clean = self._at("first_row"), self._at("clean")
         repeats = self._at("repeats") if self.counted else None
         for group in groups:  # in the order of their first rows: the importer checks in row order
@@ -281,10 +282,17 @@ class FileGroups:
                 part = reader.parts[key] = reader._check_static(statics, group[first_row])
             if not group[clean]:
                 review = True
-            elif (repeats is not None and group[repeats]) or not self._accept(group, part):
+            elif repeats is not None and group[repeats]:
+                self._repeats_within(group, marked)
+            elif not self._accept(group, part):
                 marked.append(group[: width + 4])  # its rows are read one by one: the importer says which
         if marked or review:
             self._review(marked)
+
+    def _repeats_within(self, group: tuple, marked: list[tuple]) -> None:
+        """A group some of whose rows repeat exactly: its rows are read one by one (the importer
+        quarantines the repeats by row number)."""
+        marked.append(group[: len(self.spec.static) + 4])
 
     def _accept(self, group: tuple, part: StaticPart | Refusal) -> bool:
         """Add a clean group to the buckets (or to the skipped rows); False when its rows must be read

@@ -54,6 +54,8 @@ from connector.sources.base import Progress, PullResult, RawPage, StreamingSourc
 from connector.sources.focus import FileReader, FocusBatch, FocusFileError, FocusOptions, Refusal, book_batch
 from connector.sources.focus_aggregate import PURCHASE, FocusAggregate, StaticPart, charge_days
 from connector.sources.warehouse.aggregation import (
+    INLINE,
+    PER_GROUP,
     RESULT_COLUMNS,
     bucket_query,
     group_width,
@@ -362,8 +364,10 @@ class WarehouseSource(StreamingSource):
         # a warehouse reads in no fixed order: number the rows by what names them, so the two queries agree
         row_number = f"ROW_NUMBER() OVER (ORDER BY {_quoted(order)}, {_quoted('BilledCost')})"
         dialect = self.warehouse.dialect
-        buckets = render_for(bucket_query(spec, source, row_number), dialect)
-        review = render_for(review_query(spec, source, row_number, None), dialect)
+        repeated = _repeat_check(spec)
+        buckets = render_for(bucket_query(spec, source, row_number, repeated), dialect)
+        # the review reads the rows that are not clean: a repeat within a group is not among them
+        review = render_for(review_query(spec, source, row_number, None, repeated), dialect)
         return buckets, review
 
     def _spec(self, names: tuple[str, ...]) -> Any:
@@ -392,9 +396,11 @@ class WarehouseSource(StreamingSource):
         reader = self._reader(batch, aggregate)
         spec = self._spec(tuple(self.dataset.focus_columns()))
         answer = self.run_query(buckets_sql, "bucket query", piece)
-        groups = [_typed_group(row, group_width(spec)) for row in answer.rows]
+        per_group = _repeat_check(spec) == PER_GROUP
+        groups = [_typed_group(row, group_width(spec), per_group) for row in answer.rows]
         piece.pages.append(self.raw_page("bucket query", buckets_sql, answer, groups))
         reviewed = _WarehouseGroups(self, reader, spec, review_sql, piece)
+        reviewed.counted = per_group  # each group carries `repeats` (the only one of COUNTED_COLUMNS)
         reviewed.add(groups)
         piece.received = sum(group[group_width(spec) + RESULT_COLUMNS.index("row_count")] for group in groups)
         piece.problems += reviewed.problems
@@ -477,6 +483,19 @@ class _WarehouseGroups(FileGroups):
             days = self._charged_days(None, values[col.start], values[col.end] if col.end is not None else "")
         problem = row.problem
         return _dated(Problem(self.owner.name, problem.location, problem.field, problem.message), days)
+
+    def _repeats_within(self, group: tuple, marked: list[tuple]) -> None:
+        """Rows of one group that repeat exactly (every column read the same: a duplicated line) refuse
+        the group's days; the rows are not fetched one by one (a warehouse bills every read)."""
+        width = len(self.spec.static)
+        first, count = group[self._at("first_row")], group[self._at("row_count")]
+        where = f"row {first} and {count - 1} more"
+        reason = (
+            "some of these rows are exact repeats of one another (every column the same): a duplicated line"
+        )
+        self.problems.append(
+            _dated(Problem(self.owner.name, where, "", reason), self._charged_days(*group[width : width + 3]))
+        )
 
     def _charged_days(self, day: object, start: str, end: str) -> frozenset[date]:
         """The provider days a group's (or a row's) charge is booked on: its UTC day, or the days its
@@ -656,13 +675,21 @@ def _moment(day: str, dialect: str) -> exp.Expression:
     return exp.Cast(this=exp.Literal.string(f"{day} 00:00:00"), to=exp.DataType.build("TIMESTAMP"))
 
 
-def _typed_group(row: tuple, width: int) -> tuple:
+def _repeat_check(spec: Any) -> str:
+    """How the query finds repeated rows: per group without line ids (identical rows share a group, so
+    one read of the table does; the survey read every value of every row once more, and a warehouse bills
+    each read's bytes), else INLINE (a repeated line id may join rows of any groups)."""
+    return PER_GROUP if spec.row_id is None else INLINE
+
+
+def _typed_group(row: tuple, width: int, per_group: bool = False) -> tuple:
     """A group as the engine returned it (text, or typed values) with Python's types: the key columns as
     text, the flags as bool, the sums as Decimal (never float), the counts and scales as int."""
     keys = tuple(_text(value) for value in row[:width])
     values: list[bool | Decimal | int | None] = []
-    for name, value in zip(RESULT_COLUMNS, row[width:], strict=True):
-        if name in ("effective_missing", "clean"):
+    names = (*RESULT_COLUMNS, "repeats") if per_group else RESULT_COLUMNS
+    for name, value in zip(names, row[width:], strict=True):
+        if name in ("effective_missing", "clean", "repeats"):
             values.append(value if isinstance(value, bool) else str(value).lower() in ("true", "1"))
         elif name in ("billed", "billed_negative", "effective", "quantity"):
             values.append(_decimal(value))
