@@ -37,6 +37,7 @@ from connector.domain.journals import Journal
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.service.close import checklist
+from connector.service.console_sources import SourceState, source_states
 from connector.service.finance_reports import run_report
 from connector.store.records import StoredJournal
 
@@ -93,6 +94,7 @@ class Overview:
     blockers: list[Any] = field(default_factory=list)
     held: int = 0
     close_computed_at: datetime | None = None  # when the close checklist was computed (stored after runs)
+    sources: list[SourceState] = field(default_factory=list)  # read now: how fresh the figures are
 
     @property
     def series(self) -> list[str]:
@@ -135,6 +137,7 @@ def overview(app: Any, entity: str, months: int = 12) -> Overview:
         blockers=checklist.blockers,
         held=len(checklist.held),
         close_computed_at=computed_at,
+        sources=source_states(app, entity),
     )
 
 

@@ -316,6 +316,20 @@ class ConsoleReads:
             for r in rows
         ]
 
+    def holds_facts(self, entity: str, source: str, provider_account: str) -> bool:
+        """Whether the entity holds facts of this source and account (whose a bookmark is: bookmarks name
+        no entity). One row looked up by the facts' (source, account) index."""
+        query = (
+            select(col(FactRow.id))
+            .where(
+                col(FactRow.source) == source,
+                col(FactRow.provider_account) == provider_account,
+                col(FactRow.entity) == entity,
+            )
+            .limit(1)
+        )
+        return self.session.execute(query).first() is not None
+
     def connections(self) -> list[ConnectionSummary]:
         rows = self.session.execute(select(ConnectionRow).order_by(col(ConnectionRow.id))).scalars()
         return [ConnectionSummary(r.ledger, r.entity, r.status, r.last_error, r.updated_at) for r in rows]

@@ -1,20 +1,25 @@
 """The console over the fakes of tests/service (a scripted source, the in-memory ledger, a manual clock),
-with one user per role, and a client that signs in as any of them."""
+with one user per role, and a client that signs in as any of them; `sources_world` adds sources in every
+state the overview's Sources section names (up to date, days refused, last pull failed, a FOCUS import)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 
 import pytest
 from starlette.testclient import TestClient
 
 from connector.domain.users import Role
+from connector.service.pull import pull_sources
 from connector.service.sync import sync
 from connector.service.users import add_user
+from connector.sources.base import bookmark_id
 from connector.web.asgi import create_console
-from tests.service.conftest import World, world  # noqa: F401 - the fixture
+from tests.service.conftest import ScriptedSource, World, world  # noqa: F401 - the fixture
+from tests.support import fact
 
 PASSWORD = "correct horse battery"
 USERS = {
@@ -37,6 +42,52 @@ def console_world(world: World) -> World:  # noqa: F811
     for name, role in USERS.items():
         add_user(world.app.store, world.clock, username=name, role=role, by="test", password=PASSWORD)
     return world
+
+
+OCT = date(2026, 10, 1)
+BAD_ROW = "'$95.00' is not a plain decimal"
+BROKEN = "HTTP 500 <script>window.__xss = 1</script> from the provider"
+
+
+def _import_bookmark(scene: World, entity: str, account: str, day: date) -> None:
+    """What a FOCUS import of `entity` leaves: facts of source `focus` and a bookmark `focus:<account>`."""
+    now = scene.clock()
+    imported = replace(fact("3.00", day, entity=entity, provider="aws", account=account), source="focus")
+    with scene.app.store.unit_of_work() as uow:
+        uow.facts.replace_window(
+            source="focus",
+            provider_account=account,
+            first_day=day,
+            last_day=day,
+            facts=[imported],
+            raw_payload_ids={},
+            run_id=None,
+            now=now,
+        )
+        uow.bookmarks.advance(bookmark_id("focus", account), day.isoformat(), now)
+        uow.commit()
+
+
+@pytest.fixture
+def sources_world(console_world: World) -> World:
+    """The console world (openai.costs synced to Oct 3, the night after) with three more sources of acme-us:
+    a warehouse whose row charged on Oct 2 fails a check, a provider whose latest pull failed after one
+    that succeeded (to Oct 2), a FOCUS import; and another entity's FOCUS import, not to be shown."""
+    scene = console_world
+    warehouse = ScriptedSource(name="warehouse.billing", provider="warehouse", provider_account="proj-1")
+    warehouse.facts = [fact("7.00", OCT + timedelta(days=d)) for d in range(3)]
+    warehouse.refused = {date(2026, 10, 2): BAD_ROW}
+    anthropic = ScriptedSource(name="anthropic", provider="anthropic", provider_account="org-a")
+    assert scene.app.source_overrides is not None
+    scene.app.source_overrides += [warehouse, anthropic]
+    pull_sources(scene.app, entity="acme-us", providers={"warehouse"}, until=date(2026, 10, 3))
+    pull_sources(scene.app, entity="acme-us", providers={"anthropic"}, until=date(2026, 10, 2))
+    scene.clock.now += timedelta(hours=1)
+    anthropic.broken = BROKEN
+    pull_sources(scene.app, entity="acme-us", providers={"anthropic"}, until=date(2026, 10, 3))
+    _import_bookmark(scene, "acme-us", "billing-acct", date(2026, 9, 30))
+    _import_bookmark(scene, "acme-eu", "other-acct", date(2026, 10, 3))
+    return scene
 
 
 @pytest.fixture

@@ -181,3 +181,31 @@ def test_an_accountant_imports_an_invoice_file_in_a_browser(served: str, browser
     assert page.get_by_role("button", name="Import").count() == 0
     assert page.get_by_text("Only accountants import files").is_visible()
     page.context.close()
+
+
+def test_a_controller_sees_each_source_s_state_on_the_overview(sources_world: World, served: str, browser):
+    page = signed_in(browser, served, "carl")
+    section = page.locator("section#sources")
+    section.scroll_into_view_if_needed()
+    shot(page, "16-overview-sources")
+    rows = section.locator("tbody tr")
+    assert rows.count() == 4  # acme-us's three configured sources and its FOCUS import; not acme-eu's
+
+    def row(source: str):
+        return section.locator(f'tr[data-source="{source}"]')
+
+    assert row("openai.costs:org-1").locator(".badge").inner_text() == "up to date"
+    refused = row("warehouse.billing:proj-1")
+    assert refused.locator(".badge").inner_text() == "behind by 2 days"
+    day = refused.locator("mark.refused-day")
+    assert day.inner_text() == "2026-10-02"
+    assert day.is_visible()
+    # highlighted: the day stands out from the text around it
+    assert day.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(251, 230, 228)"
+    assert "is not a plain decimal" in refused.inner_text()
+    failed = row("anthropic:org-a")
+    assert "last pull failed" in failed.inner_text()
+    assert "<script>window.__xss = 1</script>" in failed.inner_text()  # shown as text, never run
+    assert page.evaluate("() => window.__xss === undefined")
+    assert row("focus:billing-acct").locator(".badge").inner_text() == "behind by 3 days"
+    page.context.close()

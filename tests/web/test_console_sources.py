@@ -1,0 +1,92 @@
+"""The overview's Sources section: per source of the entity, how far it has read, its last success and its
+state in plain words — up to date, behind, last pull failed, days refused — over the real store."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from starlette.testclient import TestClient
+
+from connector.service import console as reads
+from connector.service.console_sources import state_of
+from connector.service.pull import SourceStatus
+from tests.service.conftest import World
+from tests.web.conftest import BAD_ROW, sign_in
+
+
+def test_each_source_of_the_entity_is_shown_with_its_state_in_plain_words(sources_world: World):
+    rows = {s.source: s for s in reads.overview(sources_world.app, "acme-us").sources}
+
+    assert list(rows) == [
+        "openai.costs:org-1",  # configured ones first, in the settings' order
+        "warehouse.billing:proj-1",
+        "anthropic:org-a",
+        "focus:billing-acct",  # an import of acme-us; acme-eu's import is not shown
+    ]
+    fresh = rows["openai.costs:org-1"]
+    assert (fresh.read_to, fresh.state, fresh.tone) == (date(2026, 10, 3), "up to date", "ok")
+    assert fresh.last_success_at == datetime(2026, 10, 4, 2, 30, tzinfo=UTC)
+
+    refused = rows["warehouse.billing:proj-1"]
+    assert refused.refused_days == (date(2026, 10, 2),)
+    assert refused.read_to == date(2026, 10, 1)  # before the refused day: every run reads it again
+    assert refused.failure is None
+    assert refused.tone == "bad"
+    assert refused.state.startswith("behind by 2 days; 1 day(s) refused: 2026-10-02: ")
+    assert BAD_ROW in refused.state
+
+    failed = rows["anthropic:org-a"]
+    assert (failed.read_to, failed.behind, failed.tone) == (date(2026, 10, 2), 1, "bad")
+    assert failed.failed_at == datetime(2026, 10, 4, 3, 30, tzinfo=UTC)
+    assert failed.last_success_at == datetime(2026, 10, 4, 2, 30, tzinfo=UTC)
+    assert failed.state.startswith("behind by 1 day; last pull failed: ")
+    assert "HTTP 500" in failed.state
+
+    imported = rows["focus:billing-acct"]
+    assert (imported.origin, imported.state, imported.tone) == (
+        "imported from FOCUS files",
+        "behind by 3 days",
+        "warn",
+    )
+
+
+def test_a_source_that_never_read_and_one_whose_failure_came_after_a_refusal():
+    """The state from a bookmark alone: never read; a failure later than the last success wins over the
+    refusal's reason (which it overwrote), the refused days still shown."""
+    yesterday = date(2026, 10, 3)
+    at = datetime(2026, 10, 4, 2, 30, tzinfo=UTC)
+    never = state_of(SourceStatus("openai.usage:org-1", None, None, None, None, True), yesterday)
+    assert (never.state, never.tone) == ("never pulled", "warn")
+
+    later = SourceStatus(
+        "warehouse.billing:proj-1",
+        "2026-10-01",
+        at,
+        "warehouse unreachable",
+        at + timedelta(days=1),
+        True,
+        (date(2026, 10, 2),),
+    )
+    state = state_of(later, yesterday)
+    assert state.refusal is None
+    assert state.failure == "warehouse unreachable"
+    assert state.state == (
+        "behind by 2 days; last pull failed: warehouse unreachable; 1 day(s) refused: 2026-10-02"
+    )
+
+
+def test_the_overview_shows_the_sources_to_every_role_with_the_error_escaped(
+    sources_world: World, client: TestClient
+):
+    for username in ("carl", "ada"):  # a controller and an auditor
+        sign_in(client, username)
+        page = client.get("/")
+        assert page.status_code == 200
+        assert 'id="sources-h"' in page.text
+        assert '<mark class="refused-day">2026-10-02</mark>' in page.text
+        assert "HTTP 500 &lt;script&gt;window.__xss" in page.text
+        assert "<script>window.__xss" not in page.text
+        assert "focus:billing-acct" in page.text
+        assert "other-acct" not in page.text
+        client.post("/logout", data={}, follow_redirects=False)
+        client.cookies.clear()
