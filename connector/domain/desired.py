@@ -522,7 +522,7 @@ def _true_ups(inp: BooksInput, out: Desired) -> None:
             reason = (
                 f"the {provider} invoice for {period} bills {billed} of usage against {total_accrued} accrued: "
                 f"a variance of {variance}, beyond the policy's tolerance of {policy.invoice_tolerance.describe()}; "
-                "held until an approver releases it"
+                "held until an approver releases it" + _unlisted_purchases(inp, invoices, period, currency)
             )
         out.trueups.append(
             TrueUp(
@@ -548,6 +548,34 @@ def _true_ups(inp: BooksInput, out: Desired) -> None:
                     Bucket(inp.entity, JournalKind.TRUE_UP, day, provider, account, target, currency),
                     share,
                 )
+
+
+def _unlisted_purchases(inp: BooksInput, invoices: list[Invoice], period: Period, currency: str) -> str:
+    """A warning for the approver when commitments were bought in the period and the invoice lists no
+    purchase: an invoice total that holds them would be trued up as usage, the purchase booked twice (AP
+    books it to prepaid). Not subtracted unasked: AWS may bill an up-front commitment on an invoice of its
+    own."""
+    first = invoices[0]
+    if any(i.purchases for i in invoices):
+        return ""
+    bought = [
+        lot
+        for lot in inp.lots
+        if lot.pool
+        and (lot.provider, lot.provider_account, lot.currency)
+        == (first.provider, first.provider_account, currency)
+        and period.contains(lot.purchase_date)
+        and lot.amount > 0
+    ]
+    if not bought:
+        return ""
+    total = sum((lot.amount for lot in bought), ZERO)
+    names = ", ".join(sorted(lot.pool for lot in bought))
+    return (
+        f". {total} of commitments was bought in {period} ({names}) and this invoice lists no purchase: if its "
+        "total bills them, do not release this true-up (the purchase is prepaid, booked by AP); import the "
+        "invoice with a `purchase` line for them, or the FOCUS export that names the invoice (InvoiceId)"
+    )
 
 
 def _promoted(out: Desired, provider: str, account: str, period: Period) -> Decimal:

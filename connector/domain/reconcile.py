@@ -81,6 +81,11 @@ class InvoiceBreakdown:
     credits: Decimal = ZERO  # negative: credits reduce the amount payable
     adjustments: Decimal = ZERO
     late_usage: Decimal = ZERO  # cost the provider reported after the invoice was issued (not on it)
+    # a commitment (or other prepaid pool) bought up front: on the invoice of the month it is bought, as an
+    # asset AP books to prepaid (`purchase` lines) ...
+    purchases: Decimal = ZERO
+    # ... and drawn, as used, by usage the invoice does not bill again (its facts name the pool)
+    prepaid_drawn: Decimal = ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +162,8 @@ def _explained(data: ReconInput, rounding: Decimal) -> tuple[tuple[str, Decimal]
         ("credits on the invoice", b.credits),
         ("adjustments on the invoice", b.adjustments),
         ("usage reported after the invoice was issued", -b.late_usage),
+        ("prepaid purchases on the invoice (an asset, drawn as used)", b.purchases),
+        ("usage a commitment bought earlier paid for (billed when bought)", -b.prepaid_drawn),
         # the true-up books what the invoice bills beyond the accrual: the part of it the items above do
         # not already explain (adjustments it books too, late usage it takes back) explains the rest
         ("booked as an invoice true-up", _trued_up(data)),

@@ -19,7 +19,7 @@ from typing import Protocol
 from connector.domain.accounting_policy import BUILT_IN, PolicyHistory, PolicySet
 from connector.domain.desired import COST_KINDS, usage_costs
 from connector.domain.errors import TokenbooksError
-from connector.domain.facts import CostBasis
+from connector.domain.facts import PREPAID_POOL, CostBasis
 from connector.domain.journals import Journal, JournalKind
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import HistoryClassifier, MappingHistory
@@ -62,6 +62,8 @@ class _Figures:
     credits: Decimal = ZERO
     adjustments: Decimal = ZERO
     late: Decimal = ZERO
+    purchases: Decimal = ZERO  # prepaid purchases the invoices itemize (a FOCUS commitment bought)
+    drawn: Decimal = ZERO  # cost drawn from a prepaid pool (a commitment): billed when it was bought
     issued: date | None = None  # the latest issue date of the period's invoices
     invoices: list[str] = field(default_factory=list)  # their numbers
     known: bool = False  # facts or provider-cost journals of the account (a true-up alone says nothing)
@@ -127,7 +129,7 @@ def reconcile_period(
                 ledger_total=f.ledger,
                 drifted_keys=tuple(f.drifted),
                 tolerance=tolerance(provider),
-                breakdown=InvoiceBreakdown(f.tax, f.credits, f.adjustments, f.late),
+                breakdown=InvoiceBreakdown(f.tax, f.credits, f.adjustments, f.late, f.purchases, f.drawn),
                 true_up_total=f.true_up,
                 unknown_account=_unknown(provider, account, f, known),
             )
@@ -175,6 +177,8 @@ def _invoices(figures: dict[Account, _Figures], invoices: list[InvoiceRecord]) -
                 f.credits += amount
             elif line.get("kind") == "adjustment":
                 f.adjustments += amount
+            elif line.get("kind") == "purchase":
+                f.purchases += amount
 
 
 def _late_usage(
@@ -195,6 +199,8 @@ def _cost(figures: dict[Account, _Figures], facts: list, classifier: HistoryClas
         f.cost_exact += fact.amount
         if fact.cost_basis is CostBasis.ESTIMATED:
             f.estimated += fact.amount
+        if fact.dimensions.get(PREPAID_POOL):
+            f.drawn += fact.amount
     for bucket, amount in round_usage(buckets(allocations)).items():
         figures[(bucket.provider, bucket.provider_account)].rounded += amount
 

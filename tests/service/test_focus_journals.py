@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from connector.domain.journals import JournalKind
+from connector.domain.periods import Period
+from connector.service.close import close_month
 from connector.store.unit_of_work import UnitOfWork
-from tests.service.books_world import BooksWorld, books_world
+from tests.service.books_world import ENTITY, BooksWorld, books_world
 from tests.sources.builders import FOCUS_COMMITMENT_COLUMNS, focus_row
 from tests.support import FULL_MAPPING
 
@@ -252,3 +254,103 @@ def test_usage_a_commitment_paid_for_whose_purchase_was_never_imported_is_accrue
         [alert] = [e for e in uow.events.for_run(result.run_id) if e.kind == "alert.prepaid_overflow"]
     assert "paid for by commitment:sp-unknown" in alert.message
     assert "Import the FOCUS export that holds the Purchase row of commitment:sp-unknown" in alert.message
+
+
+def test_a_month_with_a_commitment_bought_and_drawn_reconciles_to_its_invoice(tmp_path, database_url):
+    """AWS bills a Savings Plan bought up front on the invoice of the month it is bought (a Purchase row,
+    BilledCost 12,000), and the usage it covers at BilledCost 0 (its EffectiveCost is what tokenbooks
+    books, drawn from the lot). The invoice is not the cost: it holds the purchase (an asset AP books) and
+    not the drawn usage. Both are explained, so the month closes matched, and so does the next one, whose
+    invoice bills only the usage beyond the commitment."""
+    books = world(tmp_path, database_url)
+    term_end = date(2027, 10, 1)
+    on_demand = {"ChargeFrequency": "Usage-Based"}
+    books.import_focus(
+        [
+            purchase("12000.00", "sp-2026", OCT1, term_end, InvoiceId="INV-10"),
+            covered("1230.00", "sp-2026", date(2026, 10, 5), InvoiceId="INV-10"),
+            focus_row("100.00", day=date(2026, 10, 6), InvoiceId="INV-10", **on_demand),
+        ],
+        COLUMNS,
+    )
+    books.enter_bill("1350", "12000.00", OCT1)  # AP books the purchase: Dr Prepaid / Cr AP
+    books.night(date(2026, 10, 31))
+    books.clock.now = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
+    october = close_month(books.app, entity=ENTITY, period=Period(2026, 10))
+    assert october.checklist.reconciliation == [("aws", "123456789012", "matched")]
+    [line] = october.checklist.accruals
+    assert (line.accrued, line.invoiced) == (Decimal("100.00"), Decimal("100.00"))  # no true-up
+    assert books.journals(TU) == []
+    [result] = reconciled(books, "2026-10")
+    assert dict(result.explained) == {
+        "prepaid purchases on the invoice (an asset, drawn as used)": Decimal("12000.00"),
+        "usage a commitment bought earlier paid for (billed when bought)": Decimal("-1230.00"),
+    }
+    assert result.unexplained == 0
+
+    books.import_focus(
+        [
+            covered("500.00", "sp-2026", date(2026, 11, 3), InvoiceId="INV-11"),
+            focus_row("40.00", day=date(2026, 11, 9), InvoiceId="INV-11", **on_demand),
+        ],
+        COLUMNS,
+    )
+    books.night(date(2026, 11, 30))
+    books.clock.now = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+    november = close_month(books.app, entity=ENTITY, period=Period(2026, 11))
+    assert november.checklist.reconciliation == [("aws", "123456789012", "matched")]
+    assert books.ledger.balance("1350") == Decimal("10270.00")  # 12,000 − 1,230 − 500 drawn
+
+
+def reconciled(books: BooksWorld, period: str) -> list:
+    from connector.service.reconcile import reconcile_period
+    from connector.service.runs import RunRecorder
+
+    recorder = RunRecorder(
+        books.app.store, books.clock, actor="test", kind="reconcile", entity=ENTITY, params={}
+    )
+    return reconcile_period(
+        books.app.store,
+        mapping=books.app.mapping()[0],
+        entity=ENTITY,
+        period=Period.parse(period),
+        ledger=None,
+        recorder=recorder,
+        clock=books.clock,
+    )
+
+
+def test_an_invoice_total_that_may_hold_a_commitment_bought_is_held_with_the_warning(tmp_path, database_url):
+    """The invoice arrives as a total without lines (the invoice inbox), in the month a commitment was
+    bought: 12,100 against 100 accrued. Releasing the true-up would book the purchase a second time, as
+    expense (AP booked it to prepaid): it is held, and the approver is told why not to release it."""
+    import json
+
+    from connector.service.imports import import_invoices
+
+    books = world(tmp_path, database_url)
+    books.import_focus(
+        [
+            purchase("12000.00", "sp-2026", OCT1, date(2027, 10, 1)),
+            focus_row("100.00", day=date(2026, 10, 6), ChargeFrequency="Usage-Based"),
+        ],
+        COLUMNS,
+    )
+    invoice = {
+        "provider": "aws",
+        "account": "123456789012",
+        "number": "INV-10",
+        "period": "2026-10",
+        "issue_date": "2026-11-03",
+        "total": "12100.00",
+        "currency": "USD",
+    }
+    path = tmp_path / "aws-invoice.json"
+    path.write_text(json.dumps({"invoices": [invoice]}))
+    import_invoices(books.app, path, entity=ENTITY)
+    books.night(date(2026, 11, 3))
+    with UnitOfWork(books.app.engine) as uow:
+        [held] = [s for s in uow.outbox.list(ENTITY, statuses=["held"]) if s.journal.kind is TU]
+    assert "bills 12100.00 of usage against 100.00 accrued" in held.hold_reason
+    assert "12000.00 of commitments was bought in 2026-10 (commitment:sp-2026)" in held.hold_reason
+    assert "do not release this true-up" in held.hold_reason
