@@ -411,3 +411,47 @@ class Transpiling(DuckDBWarehouse):
     def run(self, sql: str, label: str) -> Answer:
         _names, found = run_received(self.connection, sql, self.dialect)
         return Answer(found, {})
+
+
+BAD_ROWS = {  # a row's fault → what makes it so (each refused by another check)
+    "currency": {"BillingCurrency": "XX"},  # the group's static check
+    "amount": {"BilledCost": "$1.00"},  # the importer's row loop (the engine cannot vouch for it)
+    "category": {"ChargeCategory": "Refund"},  # the group's static check
+}
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 2),  # the window's day
+            amounts,
+            st.sampled_from([None, None, None, *BAD_ROWS]),  # mostly good rows
+            st.booleans(),  # given twice: an exact repeat
+        ),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_a_window_refuses_exactly_the_days_of_its_bad_rows_and_books_the_others_as_the_importer(
+    tmp_path_factory, rows
+) -> None:
+    """Whatever rows are bad, and how: the days refused are those holding a bad or repeated row, no
+    other; every other day holds the facts the importer makes of the same rows; nothing of a refused day
+    is booked."""
+    tmp_path = tmp_path_factory.mktemp("rows")
+    table, bad_days = [], set()
+    for n, (offset, cost, fault, twice) in enumerate(rows):
+        day = WINDOW.first_day + timedelta(days=offset)
+        row = focus_row(cost, day=day, hour=n % 24, **(BAD_ROWS[fault] if fault else {}))
+        table += [row, dict(row)] if twice else [row]
+        if fault or twice:
+            bad_days.add(day)
+    engine = DuckDBWarehouse(connection=text_table(table, tmp_path, COLUMNS_12))
+    pulled = source_on(engine, timestamps_as_text=True, columns=tuple(COLUMNS_12)).pull(WINDOW)
+    assert pulled.refused_days == bad_days
+    assert all(p.days and p.days <= bad_days for p in pulled.errors)
+    kept = sorted((f.charge_date, f.amount) for f in pulled.facts)
+    assert all(day not in bad_days for day, _ in kept)
+    good = [row for row in table if date.fromisoformat(row["ChargePeriodStart"][:10]) not in bad_days]
+    assert kept == sorted((f.charge_date, f.amount) for f in reference_facts(good, tmp_path))
