@@ -144,8 +144,7 @@ def pull_source(
     for warning in pulled.warnings:
         recorder.event("pull.warning", warning, level="warning", data={"source": source.name})
     refusal = pulled.refusal()
-    if refusal:
-        reporter.note(refusal, "error")
+    if refusal:  # (the event's log line is what a person running the command reads on stderr)
         recorder.event(
             "pull.refused_days",
             refusal,
