@@ -120,6 +120,11 @@ def print_sync(result: Any) -> None:
             f"{pull.replaced.withdrawn} withdrawn)",
             highlight=False,
         )
+        if pull.refused_days:
+            days = ", ".join(map(str, sorted(pull.refused_days)))
+            console.print(
+                f"  [red]refused days[/] (left as stored; read again next run): {days}", highlight=False
+            )
     if result.plan:
         _print_books(result.plan.books)
         for provider, amount in result.plan.suspense_by_provider.items():

@@ -263,3 +263,26 @@ def test_policies_check_ties_each_capitalized_project_to_a_capitalize_rule_of_th
     ]
     assert "no mapping rule 'billing-v3' with category capitalize" in wrong["message"]
     assert wrong["fix"].endswith("(billing-v2)")
+
+
+def test_a_close_with_a_day_its_source_refused_says_which_day_and_exits_3(cli_world: CliWorld):
+    """The night before the close, a row of October 20th failed a check: the sync posts the rest and
+    exits 3, and the close names the stale day as a blocker, in words and in its JSON."""
+    world = cli_world
+    world.source.set("100.00", date(2026, 10, 3))
+    world.source.set("50.00", date(2026, 10, 20))
+    world.source.refused = {date(2026, 10, 20): "'$50.00' is not a plain decimal"}
+    world.clock.night_after(date(2026, 10, 31))
+    synced = world.run("sync", "--since", "2026-10-01", "--until", "2026-10-31", code=3)
+    said = words(synced.output)
+    assert "refused days (left as stored; read again next run): 2026-10-20" in said
+    assert "partial — openai.costs: 1 day(s) refused" in said
+    world.clock.now = datetime(2026, 11, 4, 9, 0, tzinfo=UTC)
+    closed = world.json("close", "--period", "2026-10", code=3)
+    [refused] = closed["refused_days"]
+    assert (refused["source"], refused["first_day"], refused["days"]) == (
+        "openai.costs:org-1",
+        "2026-10-20",
+        1,
+    )
+    assert any(b["what"].startswith("openai.costs:org-1: 1 day(s) of 2026-10") for b in closed["blockers"])
