@@ -329,6 +329,15 @@ def problem_json(problem: Problem) -> dict:
     }
 
 
+def print_refused(pull: Any) -> None:
+    """Under a source's pull: the days it refused, if any (`pull`, `sync` and `close` print it)."""
+    if pull.refused_days:
+        days = ", ".join(map(str, sorted(pull.refused_days)))
+        console.print(
+            f"  [red]refused days[/] (left as stored; read again next run): {days}", highlight=False
+        )
+
+
 def refused_json(pull: Any) -> dict:
     """The days a pull refused (left as stored) and the problems that refused them, for `--json` output."""
     return {"refused_days": sorted(pull.refused_days), "refused": [problem_json(p) for p in pull.refused]}

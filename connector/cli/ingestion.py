@@ -28,6 +28,7 @@ from connector.cli.base import (
     period_option,
     plain_errors,
     print_json,
+    print_refused,
     print_rows,
     problem_json,
     refused_json,
@@ -126,11 +127,7 @@ def _print_pull(run: Any) -> None:
         )
         for warning in p.warnings:
             console.print(f"  [yellow]warning:[/] {escape(warning)}", highlight=False)
-        if p.refused_days:
-            days = ", ".join(map(str, sorted(p.refused_days)))
-            console.print(
-                f"  [red]refused days[/] (left as stored; read again next run): {days}", highlight=False
-            )
+        print_refused(p)
     for name, why in run.failures:
         console.print(f"[red]{escape(name)} failed:[/] {escape(why)}", highlight=False)
     if run.inbox is not None:

@@ -19,6 +19,7 @@ from connector.cli.base import (
     day_option,
     journal_json,
     plain_errors,
+    print_refused,
     refused_json,
     show_run,
 )
@@ -120,11 +121,7 @@ def print_sync(result: Any) -> None:
             f"{pull.replaced.withdrawn} withdrawn)",
             highlight=False,
         )
-        if pull.refused_days:
-            days = ", ".join(map(str, sorted(pull.refused_days)))
-            console.print(
-                f"  [red]refused days[/] (left as stored; read again next run): {days}", highlight=False
-            )
+        print_refused(pull)
     if result.plan:
         _print_books(result.plan.books)
         for provider, amount in result.plan.suspense_by_provider.items():

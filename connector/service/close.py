@@ -37,10 +37,10 @@ from connector.service.books import (
 )
 from connector.service.mappings import mapping_history
 from connector.service.policies import load_policy_history
+from connector.service.pull import sources_status
 from connector.service.reconcile import reconcile_period, source_accounts
 from connector.service.runs import Reporter, RunRecorder, exclusive
 from connector.service.sync import SyncResult, sync
-from connector.sources.base import bookmark_id
 from connector.store.records import PENDING_STATUSES
 
 
@@ -178,14 +178,11 @@ def checklist(
 
 def refused_in(ctx, entity: str, period: Period) -> list[RefusedDays]:
     """The entity's sources' days of `period` that their last pull refused (kept on their bookmarks)."""
-    wanted = {bookmark_id(s.name, s.provider_account) for s in ctx.sources(entity)}
-    with ctx.store.unit_of_work() as uow:
-        marks = [m for m in uow.bookmarks.all() if m.source_id in wanted and m.refused_days]
     found = []
-    for mark in marks:
-        days = [day for day in mark.refused_days if period.first_day <= day <= period.last_day]
+    for status in sources_status(ctx.store, ctx.sources(entity)):
+        days = [day for day in status.refused_days if period.contains(day)] if status.configured else []
         if days:
-            found.append(RefusedDays(mark.source_id, min(days), max(days), len(days), mark.last_error or ""))
+            found.append(RefusedDays(status.source, min(days), max(days), len(days), status.last_error or ""))
     return found
 
 

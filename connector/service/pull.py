@@ -177,9 +177,7 @@ def pull_source(
             "withdrawn": replaced.withdrawn,
             "pages": pulled.pages,
             # where the source's bookmark stands now: before the first refused day, if any
-            "bookmark": min(pulled.refused_days) - timedelta(days=1)
-            if pulled.refused_days
-            else window.last_day,
+            "bookmark": window.stored_through(pulled.refused_days),
             "refused_days": sorted(pulled.refused_days),
             "usage_buckets": stage.usage,
         },

@@ -7,7 +7,7 @@ have already seen, so a provider bug cannot loop a run forever.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +38,11 @@ class Window:
     def with_lag(self, lag_days: int, floor: date | None = None) -> Window:
         first = self.first_day - timedelta(days=lag_days)
         return Window(max(first, floor) if floor else first, self.last_day)
+
+    def stored_through(self, refused: Collection[date] = ()) -> date:
+        """The day a pull of this window leaves its bookmark on: its last day, or the day before the first
+        day it refused, so that the next run reads that day again."""
+        return min(refused) - timedelta(days=1) if refused else self.last_day
 
     def without(self, days: frozenset[date]) -> list[Window]:
         """The window's runs of consecutive days left when `days` are taken out, in order."""

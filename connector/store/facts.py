@@ -604,11 +604,10 @@ class BookmarkRepository:
         row.updated_at, row.last_success_at, row.last_error, row.refused_days = now, now, None, []
         self.session.add(row)
 
-    def hold(self, source_id: str, refused: Collection[date], error: str, now: datetime) -> None:
-        """A pull stored its window but the `refused` days: the bookmark stands on the day before the
+    def hold(self, source_id: str, value: str, refused: Collection[date], error: str, now: datetime) -> None:
+        """A pull stored its window but the `refused` days: the bookmark stands at `value`, before the
         first of them (back from where it was, if need be: the next run must read them again), and the
         error and the days are recorded."""
-        value = (min(refused) - timedelta(days=1)).isoformat()
         row = self.session.get(BookmarkRow, source_id) or BookmarkRow(
             source_id=source_id, value=value, updated_at=now
         )

@@ -263,10 +263,11 @@ class PullStage:
                 )
                 for kind in (FACTS_KIND, USAGE_KIND)
             ]
+            stored_through = window.stored_through(refused).isoformat()
             if refused:
-                uow.bookmarks.hold(bookmark, refused, error, now)
+                uow.bookmarks.hold(bookmark, stored_through, refused, error, now)
             else:
-                uow.bookmarks.advance(bookmark, window.last_day.isoformat(), now)
+                uow.bookmarks.advance(bookmark, stored_through, now)
             _delete_stage(connection, self.id, keep_pages=True)
             uow.commit()
         return results[0], results[1]

@@ -337,19 +337,19 @@ class FileGroups:
         """The bucket a group's rows are charged to: their UTC day (the query grouped a charge within one
         day by it), or what the importer makes of their charge period; None when a check refuses it."""
         day, start, end = group[len(self.spec.static) : len(self.spec.static) + 3]
-        if type(day) is int:  # the typed path's UTC day, as days since 1970
-            return EPOCH + timedelta(days=day)
-        if day:
-            try:
-                return date.fromisoformat(day)
-            except ValueError:
-                return None  # not a calendar day: the importer's loop says so for each row
-        span = self.reader.spans.get((start, end))
-        if span is None:
-            span = self.reader.spans[(start, end)] = self.reader._check_span(start, end)
+        if type(day) is int or day:
+            return grouped_day(day)  # None, not a calendar day: the importer's loop says so for each row
+        span = self._span(start, end)
         if type(span) is Refusal:
             return None
         return span[3] if part.category is not PURCHASE else span[4]
+
+    def _span(self, start: str, end: str) -> tuple | Refusal:
+        """A charge period's checked span (`FileReader._check_span`), checked once per distinct pair."""
+        span = self.reader.spans.get((start, end))
+        if span is None:
+            span = self.reader.spans[(start, end)] = self.reader._check_span(start, end)
+        return span
 
     def _review(self, marked: list[tuple]) -> None:
         """Read the rows the query left to Python with the importer's own loop, in file order."""
@@ -374,6 +374,17 @@ class FileGroups:
             review_query(self.spec, self.source.table, self.source.row_number, table, self.repeated), "duckdb"
         )
         self.reader.take((row_no, values) for row_no, *values in _chunks(self.connection.execute(query)))
+
+
+def grouped_day(day: int | str) -> date | None:
+    """The UTC day a group's rows were grouped by: the typed path's day number (days since 1970) or the
+    text path's ISO day; None for text that is not a calendar day."""
+    if type(day) is int:
+        return EPOCH + timedelta(days=day)
+    try:
+        return date.fromisoformat(str(day))
+    except ValueError:
+        return None
 
 
 def _chunks(cursor: duckdb.DuckDBPyConnection) -> Iterator[tuple]:

@@ -63,7 +63,7 @@ from connector.sources.warehouse.aggregation import (
     review_query,
 )
 from connector.sources.warehouse.engines import Answer, WarehouseEngine
-from connector.sources.warehouse.focus_duckdb import EPOCH, FileGroups, bucket_spec
+from connector.sources.warehouse.focus_duckdb import FileGroups, bucket_spec, grouped_day
 
 GCP_STANDARD = "gcp-standard"
 FLAVOURS = ("focus-1.0", "focus-1.1", "focus-1.2", "cur-2.0", GCP_STANDARD)
@@ -396,11 +396,9 @@ class WarehouseSource(StreamingSource):
         reader = self._reader(batch, aggregate)
         spec = self._spec(tuple(self.dataset.focus_columns()))
         answer = self.run_query(buckets_sql, "bucket query", piece)
-        per_group = _repeat_check(spec) == PER_GROUP
-        groups = [_typed_group(row, group_width(spec), per_group) for row in answer.rows]
-        piece.pages.append(self.raw_page("bucket query", buckets_sql, answer, groups))
         reviewed = _WarehouseGroups(self, reader, spec, review_sql, piece)
-        reviewed.counted = per_group  # each group carries `repeats` (the only one of COUNTED_COLUMNS)
+        groups = [_typed_group(row, group_width(spec), reviewed.counted) for row in answer.rows]
+        piece.pages.append(self.raw_page("bucket query", buckets_sql, answer, groups))
         reviewed.add(groups)
         piece.received = sum(group[group_width(spec) + RESULT_COLUMNS.index("row_count")] for group in groups)
         piece.problems += reviewed.problems
@@ -454,6 +452,8 @@ class _WarehouseGroups(FileGroups):
         self.review_sql, self.piece = review_sql, piece
         self.problems: list[Problem] = []
         self.reviewed: dict[int, list[str]] = {}  # the rows read one by one, by row number
+        # checked per group, each group carries `repeats` (the only one of COUNTED_COLUMNS it has)
+        self.counted = _repeat_check(spec) == PER_GROUP
 
     def add(self, groups: list[tuple]) -> None:
         self._add(groups)
@@ -487,37 +487,26 @@ class _WarehouseGroups(FileGroups):
     def _repeats_within(self, group: tuple, marked: list[tuple]) -> None:
         """Rows of one group that repeat exactly (every column read the same: a duplicated line) refuse
         the group's days; the rows are not fetched one by one (a warehouse bills every read)."""
-        width = len(self.spec.static)
-        first, count = group[self._at("first_row")], group[self._at("row_count")]
-        where = f"row {first} and {count - 1} more"
         reason = (
             "some of these rows are exact repeats of one another (every column the same): a duplicated line"
         )
-        self.problems.append(
-            _dated(Problem(self.owner.name, where, "", reason), self._charged_days(*group[width : width + 3]))
-        )
+        self.problems.append(self._of_group(group, "", reason))
 
-    def _charged_days(self, day: object, start: str, end: str) -> frozenset[date]:
+    def _charged_days(self, day: int | str | None, start: str, end: str) -> frozenset[date]:
         """The provider days a group's (or a row's) charge is booked on: its UTC day, or the days its
         period is spread over; none when its charge period cannot be read."""
-        if type(day) is int:  # the typed path's UTC day, as days since 1970
-            return frozenset({EPOCH + timedelta(days=day)})
-        if day:
-            try:
-                return frozenset({date.fromisoformat(str(day))})
-            except ValueError:
-                return frozenset()
-        span = self.reader.spans.get((start, end)) or self.reader._check_span(start, end)
+        if type(day) is int or day:
+            found = grouped_day(day)
+            return frozenset({found}) if found else frozenset()
+        span = self._span(start, end)
         if type(span) is Refusal:
             return frozenset()
         charged = span[3]
         return frozenset(charge_days(*charged) if type(charged) is tuple else (charged,))
 
     def _refused(self, group: tuple, part: StaticPart | Refusal) -> Problem:
-        """Why a clean group's rows cannot be booked, named by its first row and row count."""
+        """Why a clean group's rows cannot be booked."""
         width = len(self.spec.static)
-        first, count = group[self._at("first_row")], group[self._at("row_count")]
-        where = f"row {first}" + (f" and {count - 1} more" if count > 1 else "")
         column, reason = "", "a check refused the group"
         if type(part) is Refusal:
             column, reason = part.column, part.reason
@@ -531,8 +520,17 @@ class _WarehouseGroups(FileGroups):
             elif part.category is not PURCHASE:
                 column = "EffectiveCost"
                 reason = "is empty, but the row names what paid for it: its cost cannot be known"
-        days = self._charged_days(*group[width : width + 3])
-        return _dated(Problem(self.owner.name, where, column, reason), days)
+        return self._of_group(group, column, reason)
+
+    def _of_group(self, group: tuple, column: str, reason: str) -> Problem:
+        """A problem of a group's rows, named by its first row and row count, refusing the days they are
+        charged on."""
+        width = len(self.spec.static)
+        first, count = group[self._at("first_row")], group[self._at("row_count")]
+        where = f"row {first}" + (f" and {count - 1} more" if count > 1 else "")
+        return _dated(
+            Problem(self.owner.name, where, column, reason), self._charged_days(*group[width : width + 3])
+        )
 
 
 def _dated(problem: Problem, days: frozenset[date]) -> Problem:
