@@ -150,11 +150,15 @@ class App:
         chosen = self.settings.reconcile.providers.get(provider, self.settings.reconcile)
         return Tolerance(chosen.absolute, chosen.percent)
 
-    def default_start(self, provider: str, until: date) -> date:
-        """Where a source of `provider` with no bookmark starts: that provider's configured start date
-        (TOKENBOOKS_OPENAI__START_DATE, TOKENBOOKS_ANTHROPIC__START_DATE), or the month being booked."""
+    def start_date(self, provider: str) -> date | None:
+        """`provider`'s configured first day (TOKENBOOKS_OPENAI__START_DATE, …), if one is set."""
         section = self.settings.provider_sections().get(provider)
-        return (section and section.start_date) or Period.of(until).first_day
+        return section.start_date if section else None
+
+    def default_start(self, provider: str, until: date) -> date:
+        """Where a source of `provider` with no bookmark starts: its configured first day, or the month
+        being booked."""
+        return self.start_date(provider) or Period.of(until).first_day
 
     # ---------------------------------------------------------------------------------------- sources
 

@@ -18,6 +18,22 @@ BIGQUERY = {
 }
 
 
+def duckdb_section(tmp_path: Path, rows: list[dict], **more: str) -> dict[str, str]:
+    """A `TOKENBOOKS_WAREHOUSE__BILLING__…` section over a DuckDB file holding `rows`, read by lag days."""
+    from tests.sources.warehouse_support import ACCOUNT, TABLE, warehouse_table
+
+    database = tmp_path / "exports.duckdb"
+    warehouse_table(rows, tmp_path, str(database)).close()
+    return {
+        "WAREHOUSE__BILLING__ENGINE": "duckdb",
+        "WAREHOUSE__BILLING__TABLE": TABLE,
+        "WAREHOUSE__BILLING__ACCOUNT": ACCOUNT,
+        "WAREHOUSE__BILLING__DATABASE": str(database),
+        "WAREHOUSE__BILLING__RESTATES": "lag_days",
+        **{f"WAREHOUSE__BILLING__{k}": v for k, v in more.items()},
+    }
+
+
 def test_a_section_without_its_table_is_a_plain_error(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
     out = cli.run("pull", WAREHOUSE__VERTEX__ENGINE="bigquery", WAREHOUSE__VERTEX__ACCOUNT="01-AB")
@@ -58,22 +74,13 @@ def test_a_pull_that_refused_a_day_exits_3_naming_the_row_the_day_and_the_fix(tm
     from datetime import date
 
     from tests.sources.builders import focus_row
-    from tests.sources.warehouse_support import ACCOUNT, TABLE, warehouse_table
 
-    database = tmp_path / "exports.duckdb"
     rows = [
         focus_row("1.25", day=date(2026, 11, 2)),
         focus_row("2.50", day=date(2026, 11, 3)),
         focus_row("1", day=date(2026, 11, 3), hour=6, BillingCurrency="usd?"),
     ]
-    warehouse_table(rows, tmp_path, str(database)).close()
-    section = {
-        "WAREHOUSE__BILLING__ENGINE": "duckdb",
-        "WAREHOUSE__BILLING__TABLE": TABLE,
-        "WAREHOUSE__BILLING__ACCOUNT": ACCOUNT,
-        "WAREHOUSE__BILLING__DATABASE": str(database),
-        "WAREHOUSE__BILLING__RESTATES": "lag_days",
-    }
+    section = duckdb_section(tmp_path, rows)
     cli = Cli(tmp_path)
     out = cli.run("pull", "--since", "2026-11-02", "--until", "2026-11-03", **section)
     assert out.code == 3, out
@@ -97,3 +104,31 @@ def test_a_pull_that_refused_a_day_exits_3_naming_the_row_the_day_and_the_fix(tm
     assert status.code == 0, status.stderr
     [listed] = json.loads(status.stdout)
     assert (listed["bookmark"], listed["refused_days"]) == ("2026-11-02", ["2026-11-03"])
+
+
+def test_a_first_pull_starts_on_start_date_and_the_lag_never_reads_before_it(tmp_path: Path) -> None:
+    """A company books October by hand and sets START_DATE to November 2nd. The export holds October 31st
+    and November 1st too. The first night reads from the 2nd (not three lag days earlier, which would book
+    spend into a month closed by hand); the next night reads the lag days again, down to the 2nd and no
+    further; `--since` is the first day pulled, as its help says."""
+    from datetime import date
+
+    from tests.sources.builders import focus_row
+
+    days = [date(2026, 10, 31), date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3), date(2026, 11, 4)]
+    rows = [focus_row("1.25", day=d) for d in days]
+    section = duckdb_section(tmp_path, rows, LAG_DAYS="3", START_DATE="2026-11-02")
+    cli = Cli(tmp_path)
+
+    def pulled(*args: str) -> dict:
+        out = cli.run("pull", *args, "--json", **section)
+        assert out.code == 0, out
+        [pull] = json.loads(out.stdout)["pulls"]
+        return pull
+
+    first = pulled("--until", "2026-11-03")
+    assert (first["first_day"], first["last_day"], first["facts"]) == ("2026-11-02", "2026-11-03", 2)
+    second = pulled("--until", "2026-11-04")  # the bookmark is on the 3rd: the lag reaches the 2nd only
+    assert (second["first_day"], second["facts"], second["inserted"]) == ("2026-11-02", 3, 1)
+    asked = pulled("--since", "2026-11-03", "--until", "2026-11-04")
+    assert (asked["first_day"], asked["facts"]) == ("2026-11-03", 2)

@@ -67,21 +67,48 @@ class SourcePull:
 
 
 def window_for(
-    source: Source, store: Store, *, since: date | None, until: date, default_start: date
+    source: Source,
+    store: Store,
+    *,
+    since: date | None,
+    until: date,
+    default_start: date,
+    start_date: date | None = None,
 ) -> Window:
-    """The days to pull: from `since` (or the bookmark), minus the lag re-read every run, to `until`. A
-    source may carry its own first day (a warehouse section's START_DATE) instead of its provider's."""
-    default_start = source.start_date or default_start
-    if since is None:
-        with store.unit_of_work() as uow:
-            mark = uow.bookmarks.get(bookmark_id(source.name, source.provider_account))
-        since = date.fromisoformat(mark) + timedelta(days=1) if mark else default_start
-    since = min(since, until)
-    window = Window(since, until).with_lag(source.lag_days)
+    """The days to pull, to `until`:
+
+    - from `since` when one is given: the first day the user asked for (`--since`), as asked;
+    - else, with no bookmark yet, from the source's first day — its own START_DATE (a warehouse
+      section's), else its provider's (`default_start`: TOKENBOOKS_<PROVIDER>__START_DATE, else the
+      month being booked) — and nothing before it: days before a first day may sit in a month closed or
+      booked by hand, and there is nothing of the source's to read again yet;
+    - else from the day after the bookmark, less the lag days read again every run (providers restate
+      recent days).
+
+    A source that declares a restatement start (a cloud's open billing period) reads from there when
+    that is earlier. Neither the lag nor a restatement reaches before the source's first day: the
+    configured one (its own, else `start_date`, its provider's), else the first day of its history (what
+    its first pull read from)."""
+    source_id = bookmark_id(source.name, source.provider_account)
+    with store.unit_of_work() as uow:
+        mark, history = uow.bookmarks.get(source_id), uow.bookmarks.first_day(source_id)
+    first_day = source.start_date or start_date or history
+    if since is not None:
+        asked, lag = since, 0
+    elif mark is None:
+        first_day = source.start_date or default_start
+        asked, lag = first_day, 0
+    else:
+        asked, lag = date.fromisoformat(mark) + timedelta(days=1), source.lag_days
+    asked = min(asked, until)
+    floor = min(first_day, asked) if first_day else None
+    window = Window(asked, until).with_lag(lag, floor=floor)
     # a warehouse source re-reads the open billing period(s), which its cloud restates until the bill
     # is final; re-read days that did not change store nothing (facts compare per day)
-    first = source.restated_from(until)
-    return Window(first, until) if first and first < window.first_day else window
+    restated = source.restated_from(until)
+    if restated and floor:
+        restated = max(restated, floor)
+    return Window(restated, until) if restated and restated < window.first_day else window
 
 
 def pull_source(
@@ -229,6 +256,8 @@ class PullContext(RunContext, Protocol):
 
     def default_start(self, provider: str, until: date) -> date: ...
 
+    def start_date(self, provider: str) -> date | None: ...
+
 
 @dataclass
 class PullRun:
@@ -272,6 +301,7 @@ def pull_sources(
             since=since,
             until=until,
             default_start=ctx.default_start(source.provider, until),
+            start_date=ctx.start_date(source.provider),
         )
         try:
             run.pulls.append(

@@ -45,6 +45,8 @@ class SyncContext(RunContext, Protocol):
 
     def default_start(self, provider: str, until: date) -> date: ...
 
+    def start_date(self, provider: str) -> date | None: ...
+
     def locked_behaviour(self, entity: str) -> LockedBehaviour: ...
 
     def stop_requested(self) -> bool: ...
@@ -184,6 +186,7 @@ def _run(
             since=since,
             until=until,
             default_start=ctx.default_start(source.provider, until),
+            start_date=ctx.start_date(source.provider),
         )
         pull = pull_source(
             source, window, store=ctx.store, recorder=recorder, clock=ctx.clock, reporter=reporter

@@ -595,22 +595,38 @@ class BookmarkRepository:
         row = self.session.get(BookmarkRow, source_id)
         return row.value if row else None
 
-    def advance(self, source_id: str, value: str, now: datetime) -> None:
-        """Move a bookmark forward to `value` (ISO dates compare as text); never backward."""
+    def first_day(self, source_id: str) -> date | None:
+        """The first day of the source's history (None: nothing stored yet, or stored before 0014)."""
+        row = self.session.get(BookmarkRow, source_id)
+        return date.fromisoformat(row.first_day) if row and row.first_day else None
+
+    def advance(self, source_id: str, value: str, now: datetime, first_day: date | None = None) -> None:
+        """Move a bookmark forward to `value` (ISO dates compare as text); never backward. `first_day`:
+        the first day of the window stored, which may take the source's history further back."""
         row = self.session.get(BookmarkRow, source_id) or BookmarkRow(
             source_id=source_id, value=value, updated_at=now
         )
         row.value = max(row.value, value)
         row.updated_at, row.last_success_at, row.last_error, row.refused_days = now, now, None, []
+        _reach_back(row, first_day)
         self.session.add(row)
 
-    def hold(self, source_id: str, value: str, refused: Collection[date], error: str, now: datetime) -> None:
+    def hold(
+        self,
+        source_id: str,
+        value: str,
+        refused: Collection[date],
+        error: str,
+        now: datetime,
+        first_day: date | None = None,
+    ) -> None:
         """A pull stored its window but the `refused` days: the bookmark stands at `value`, before the
         first of them (back from where it was, if need be: the next run must read them again), and the
-        error and the days are recorded."""
+        error and the days are recorded. `first_day` as for `advance`."""
         row = self.session.get(BookmarkRow, source_id) or BookmarkRow(
             source_id=source_id, value=value, updated_at=now
         )
+        _reach_back(row, first_day)
         row.value, row.updated_at, row.last_success_at = value, now, now
         row.last_error, row.last_error_at = error, now
         row.refused_days = sorted(day.isoformat() for day in refused)
@@ -631,6 +647,13 @@ class BookmarkRepository:
             )
             for row in rows
         ]
+
+
+def _reach_back(row: BookmarkRow, first_day: date | None) -> None:
+    """Take the source's history back to `first_day` when that is earlier (ISO dates compare as text)."""
+    if first_day is not None:
+        day = first_day.isoformat()
+        row.first_day = min(row.first_day, day) if row.first_day else day
 
 
 # ------------------------------------------------------------------------------------------------ usage

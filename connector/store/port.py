@@ -145,10 +145,18 @@ class Bookmarks(Protocol):
 
     def get(self, source_id: str) -> str | None: ...
 
-    def advance(self, source_id: str, value: str, now: datetime) -> None: ...
+    def first_day(self, source_id: str) -> date | None: ...
+
+    def advance(self, source_id: str, value: str, now: datetime, first_day: date | None = None) -> None: ...
 
     def hold(
-        self, source_id: str, value: str, refused: Collection[date], error: str, now: datetime
+        self,
+        source_id: str,
+        value: str,
+        refused: Collection[date],
+        error: str,
+        now: datetime,
+        first_day: date | None = None,
     ) -> None: ...
 
     def record_error(self, source_id: str, error: str, now: datetime) -> None: ...

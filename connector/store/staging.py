@@ -265,9 +265,9 @@ class PullStage:
             ]
             stored_through = window.stored_through(refused).isoformat()
             if refused:
-                uow.bookmarks.hold(bookmark, stored_through, refused, error, now)
+                uow.bookmarks.hold(bookmark, stored_through, refused, error, now, window.first_day)
             else:
-                uow.bookmarks.advance(bookmark, stored_through, now)
+                uow.bookmarks.advance(bookmark, stored_through, now, window.first_day)
             _delete_stage(connection, self.id, keep_pages=True)
             uow.commit()
         return results[0], results[1]

@@ -125,6 +125,9 @@ class BookmarkRow(SQLModel, table=True):
     last_error_at: datetime | None = None
     # the days (ISO) the last pull refused: they keep what an earlier pull stored (`PullStage.promote`)
     refused_days: list = _json([])
+    # the first day (ISO) of the source's history: the earliest first day of a window it stored; the lag
+    # read again every night never reaches before it (`pull.window_for`). NULL: stored before 0014
+    first_day: str | None = None
 
 
 class RunRow(SQLModel, table=True):

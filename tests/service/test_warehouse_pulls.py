@@ -12,7 +12,7 @@ from pathlib import Path
 from connector.bootstrap import build_app
 from connector.service.pull import pull_sources, sources_status
 from connector.settings import Settings, WarehouseSettings
-from connector.sources.base import Window
+from connector.sources.base import Window, bookmark_id
 from connector.sources.warehouse.engines import AthenaEngine, BigQueryEngine, SnowflakeEngine
 from connector.sources.warehouse.nightly import WarehouseSource
 from tests.service.conftest import Clock
@@ -181,7 +181,12 @@ def test_a_first_pull_starts_on_the_sections_start_date(tmp_path: Path) -> None:
     section = duckdb_section(database, start_date=date(2026, 11, 3))
     app = make_app(tmp_path, "start.db", warehouse={"billing": section})
     run = pull_sources(app, entity="acme-us", until=LAST)
-    assert run.pulls[0].window.first_day == date(2026, 11, 2)  # the start date, less the lag day
+    # the start date itself: not the lag day before it, which would book a day the section excludes
+    assert run.pulls[0].window.first_day == date(2026, 11, 3)
+    with app.store.unit_of_work() as uow:
+        assert uow.bookmarks.first_day(bookmark_id("warehouse.billing", ACCOUNT)) == date(2026, 11, 3)
+    again = pull_sources(app, entity="acme-us", until=LAST)  # the lag reads again, down to the start date
+    assert again.pulls[0].window.first_day == date(2026, 11, 3)
 
 
 def test_the_bytes_athena_scanned_are_in_the_runs_events(tmp_path: Path) -> None:
