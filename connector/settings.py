@@ -227,6 +227,12 @@ class WarehouseSettings(ProviderSettings):
         None, description="DuckDB: a database file; Athena: the Glue database; Snowflake: the database"
     )
     setup: JsonList = Field(default_factory=list, description="DuckDB: statements run first (CREATE VIEW …)")
+    memory_limit: str = Field(
+        "1GB",
+        description="DuckDB: its memory_limit (beyond it, it spills to disk); its default is 80 % of RAM",
+    )
+    threads: int | None = Field(None, ge=1, description="DuckDB: its threads; default: every core")
+    temp_directory: str | None = Field(None, description="DuckDB: where it spills; default: its own")
 
     @model_validator(mode="before")
     @classmethod

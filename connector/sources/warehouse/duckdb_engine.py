@@ -134,17 +134,22 @@ def connect(limits: DuckDBLimits) -> duckdb.DuckDBPyConnection:
     import duckdb  # here: only an import that uses DuckDB pays for loading it
 
     connection = duckdb.connect(":memory:")
-    connection.execute(f"SET memory_limit = {_literal(limits.memory_limit)}")
-    if limits.threads:
-        connection.execute(f"SET threads = {int(limits.threads)}")
-    if limits.temp_directory:
-        connection.execute(f"SET temp_directory = {_literal(limits.temp_directory)}")
+    bound(connection, limits)
     # row numbers come from the order rows are read in: keep it
     connection.execute("SET preserve_insertion_order = true")
     connection.execute("SET enable_progress_bar = false")  # stdout is the CLI's
     for macro in MACROS:
         connection.execute(macro)
     return connection
+
+
+def bound(connection: duckdb.DuckDBPyConnection, limits: DuckDBLimits) -> None:
+    """Hold a connection to `limits`: without them DuckDB may take 80 % of the machine's memory."""
+    connection.execute(f"SET memory_limit = {_literal(limits.memory_limit)}")
+    if limits.threads:
+        connection.execute(f"SET threads = {int(limits.threads)}")
+    if limits.temp_directory:
+        connection.execute(f"SET temp_directory = {_literal(limits.temp_directory)}")
 
 
 def source(connection: duckdb.DuckDBPyConnection, path: Path, width: int) -> Source | None:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from connector.domain.errors import ConfigError, InputError, RateLimited, Retriable
 from connector.sources.aws_cost_explorer import aws_client
+from connector.sources.warehouse.duckdb_engine import DuckDBLimits, bound
 
 FETCH_ROWS = 10_000
 QUERY_FIX = (
@@ -51,10 +52,15 @@ class DuckDBWarehouse:
     dialect = "duckdb"
 
     def __init__(
-        self, database: str = ":memory:", setup: tuple[str, ...] = (), connection: Any = None
+        self,
+        database: str = ":memory:",
+        setup: tuple[str, ...] = (),
+        connection: Any = None,
+        limits: DuckDBLimits | None = None,
     ) -> None:
         # a connection given (tests, the benchmark) is used as it is; else one is opened per query
         self.database, self.setup, self.connection = database, setup, connection
+        self.limits = limits or DuckDBLimits()
 
     def _connect(self) -> Any:
         import duckdb
@@ -62,13 +68,22 @@ class DuckDBWarehouse:
         try:
             connection = duckdb.connect(self.database, read_only=self.database != ":memory:")
             connection.execute("SET TimeZone = 'UTC'")
-            for statement in self.setup:
-                connection.execute(statement)
         except duckdb.Error as exc:
             raise ConfigError(
                 f"DuckDB cannot open {self.database}: {str(exc).splitlines()[0]}",
-                fix="check TOKENBOOKS_WAREHOUSE__<NAME>__DATABASE and __SETUP",
+                fix="check TOKENBOOKS_WAREHOUSE__<NAME>__DATABASE",
             ) from None
+        try:
+            bound(connection, self.limits)
+        except duckdb.Error as exc:
+            raise _refused(
+                connection, exc, "limits", "__MEMORY_LIMIT, __THREADS and __TEMP_DIRECTORY"
+            ) from None
+        try:
+            for statement in self.setup:
+                connection.execute(statement)
+        except duckdb.Error as exc:
+            raise _refused(connection, exc, "setup statements", "__SETUP") from None
         return connection
 
     def run(self, sql: str, label: str) -> Answer:
@@ -86,6 +101,15 @@ class DuckDBWarehouse:
             if connection is not self.connection:  # the file is not held open between nights
                 connection.close()
         return Answer(rows)
+
+
+def _refused(connection: Any, exc: Exception, what: str, settings: str) -> ConfigError:
+    """A DuckDB warehouse whose settings DuckDB refused: the connection closed, the settings named."""
+    connection.close()
+    return ConfigError(
+        f"DuckDB refused the warehouse source's {what}: {str(exc).splitlines()[0]}",
+        fix=f"check TOKENBOOKS_WAREHOUSE__<NAME>{settings}",
+    )
 
 
 # ---------------------------------------------------------------------------------------------- BigQuery
@@ -405,7 +429,8 @@ def build_engine(name: str, kind: str, settings: Any, sleep: Callable[[float], N
         )
     if kind == "snowflake":
         return SnowflakeEngine(lambda: _snowflake_connection(settings, variable))
-    return DuckDBWarehouse(settings.database or ":memory:", tuple(settings.setup))
+    limits = DuckDBLimits(settings.memory_limit, settings.threads, settings.temp_directory)
+    return DuckDBWarehouse(settings.database or ":memory:", tuple(settings.setup), limits=limits)
 
 
 def _bigquery_client(settings: Any, variable: str) -> Any:
