@@ -516,3 +516,12 @@ def test_a_mistyped_database_url_is_refused_by_a_read_only_command_and_nothing_i
             seeded, outcome, CONFIG, f"no tokenbooks database at {mistyped}", "check TOKENBOOKS_DATABASE_URL"
         )
     assert not mistyped.parent.exists()
+
+
+def test_a_missing_mapping_file_is_said_once_with_its_fix(cli):
+    """The message names the file's problem; the list under it does not repeat it."""
+    out = cli.run("pull", MAPPING_FILE=str(cli.tmp / "nowhere.yaml"))
+    assert out.code == CONFIG
+    assert "Traceback" not in out.stderr + out.stdout
+    assert out.said.count("cannot read the mapping file") == 1, out.stderr
+    assert "TOKENBOOKS_MAPPING_FILE" in out.said

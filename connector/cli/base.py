@@ -172,8 +172,9 @@ def plain_errors(as_json: bool = False) -> Iterator[None]:
             )
         else:
             # escaped: a message may quote input such as ["AI and Machine Learning"] or https://host[/path]
-            errors.print(f"[bold red]Error:[/] {escape(redact(exc.message))}", highlight=False)
-            for problem in problems[:50]:
+            message = redact(exc.message)
+            errors.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
+            for problem in [p for p in problems if p not in message][:50]:  # each said once
                 errors.print(f"  • {escape(problem)}", highlight=False)
             if exc.fix:
                 errors.print(f"[bold]Fix:[/] {escape(exc.fix)}", highlight=False)
