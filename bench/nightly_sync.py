@@ -457,7 +457,7 @@ def _timed(label: str, app, entity: str, since: date | None) -> RunFigures:
     return RunFigures(
         label,
         round(seconds, 1),
-        round(_cpu() - cpu, 1),
+        round(_cpu() - cpu, 3),  # a quiet night of a small run takes well under a tenth of a second
         sum(p.facts for p in result.pulls),
         len(result.post.posted) if result.post else 0,
         ledger.stats.read_calls - reads,
