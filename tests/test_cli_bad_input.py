@@ -525,3 +525,18 @@ def test_a_missing_mapping_file_is_said_once_with_its_fix(cli):
     assert "Traceback" not in out.stderr + out.stdout
     assert out.said.count("cannot read the mapping file") == 1, out.stderr
     assert "TOKENBOOKS_MAPPING_FILE" in out.said
+
+
+def test_an_imports_tally_shows_exact_amounts_grouped_and_its_json_keeps_their_digits(seeded):
+    """People read '1,250.00 USD' and '1,234.500125 USD' (nothing rounded; zeros beyond the cents
+    dropped, thousands grouped); scripts get the exact text of the sum."""
+    rows = [focus_row("1234.5001250000", hour=5), focus_row("15.4998750000", hour=6)]
+    shown = seeded.run("import", "focus", focus(seeded, "export.csv", rows))
+    assert shown.code == 0, shown
+    assert "1,250.00 USD" in shown.said  # 1234.500125 + 15.499875, its ten places trimmed to the cents
+    assert "1250.0000000000" not in shown.said
+    finer = seeded.run("import", "focus", focus(seeded, "finer.csv", [focus_row("1234.500125", hour=9)]))
+    assert "1,234.500125 USD" in finer.said
+    scripted = focus(seeded, "scripted.csv", [focus_row("1234.5001250000", hour=10)])
+    report = json.loads(seeded.run("import", "focus", scripted, "--json").stdout)
+    assert report["tally"]["amounts"]["accepted"] == {"USD": "1234.5001250000"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,7 +38,7 @@ from connector.cli.base import (
 )
 from connector.domain.credits import CreditLot, default_expiry
 from connector.domain.errors import ConfigError
-from connector.domain.money import currency_code, format_money, parse_amount
+from connector.domain.money import currency_code, format_exact, format_money, parse_amount
 from connector.service import imports
 from connector.service.imports import focus_options, import_focus, record_credit_lot
 from connector.service.invoices import import_ledger_bills, ledger_vendors
@@ -168,8 +169,8 @@ def _print_import(report: Any) -> None:
     for column in ("", "rows", "amount"):
         table.add_column(column, justify="left" if not column else "right")
     for name in ("accepted", "quarantined", "skipped", "input"):
-        money = ", ".join(f"{a} {c}" for c, a in amounts[name].items()) or "—"
-        table.add_row(name, str(rows[name]), money)
+        money = ", ".join(format_exact(Decimal(a), c) for c, a in amounts[name].items()) or "—"
+        table.add_row(name, f"{rows[name]:,}", money)
     console.print(table)
     mark = "[green]✓[/]" if report.balanced else "[red]✗[/]"
     console.print(f"{mark} accepted + quarantined + skipped = input", highlight=False)

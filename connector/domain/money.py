@@ -208,3 +208,12 @@ def round_preserving_total(amounts: Sequence[Decimal], currency: str) -> list[De
 def format_money(amount: Decimal, currency: str) -> str:
     """12345.6 USD → '12,345.60 USD' (for people, never for parsing)."""
     return f"{quantize(amount, currency):,} {currency_code(currency)}"
+
+
+def format_exact(amount: Decimal, currency: str) -> str:
+    """An exact amount for people, nothing rounded: thousands grouped, trailing zeros dropped down to the
+    currency's minor unit (3465349.0646760000 USD → '3,465,349.064676 USD', 12.5 → '12.50 USD')."""
+    with localcontext(prec=len(amount.as_tuple().digits) + SUM_DIGITS):  # normalize() rounds to it
+        trimmed = amount.normalize()
+        padded = trimmed.quantize(quantum(currency))
+    return f"{padded if padded == trimmed else trimmed:,f} {currency_code(currency)}"

@@ -11,6 +11,7 @@ from connector.domain.money import (
     allocate,
     currency_code,
     exact_sums,
+    format_exact,
     parse_amount,
     quantize,
     split_quantum,
@@ -174,3 +175,27 @@ def test_rounding_together_keeps_the_whole_and_moves_no_part_by_a_cent_or_more(a
     rounded = round_preserving_total(amounts, "USD")
     assert sum(rounded) == quantize(sum(amounts), "USD")
     assert all(abs(r - a) < Decimal("0.01") for r, a in zip(rounded, amounts, strict=True))
+
+
+@given(
+    digits=st.integers(min_value=-(10**38), max_value=10**38),
+    places=st.integers(min_value=-3, max_value=12),
+    currency=st.sampled_from(["USD", "JPY", "BHD", "EUR"]),
+)
+def test_an_exact_amount_for_people_is_the_same_number_to_the_last_digit(digits, places, currency):
+    """Whatever its size and exponent, the text reads back as the same number (nothing rounded), with at
+    least the currency's minor unit and no trailing zero beyond it."""
+    amount = Decimal(digits).scaleb(-places)
+    number, code = format_exact(amount, currency).split(" ")
+    assert code == currency
+    assert Decimal(number.replace(",", "")) == amount
+    fraction = number.partition(".")[2]
+    minor = {"USD": 2, "JPY": 0, "BHD": 3, "EUR": 2}[currency]
+    assert len(fraction) >= minor
+    assert len(fraction) == minor or not fraction.endswith("0")
+
+
+def test_an_exact_amount_for_people_groups_thousands_and_trims_zeros_to_the_cents():
+    assert format_exact(Decimal("3465349.0646760000"), "USD") == "3,465,349.064676 USD"
+    assert format_exact(Decimal("1250.0000000000"), "USD") == "1,250.00 USD"
+    assert format_exact(Decimal("1E+3"), "JPY") == "1,000 JPY"
