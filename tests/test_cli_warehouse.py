@@ -132,3 +132,8 @@ def test_a_first_pull_starts_on_start_date_and_the_lag_never_reads_before_it(tmp
     assert (second["first_day"], second["facts"], second["inserted"]) == ("2026-11-02", 3, 1)
     asked = pulled("--since", "2026-11-03", "--until", "2026-11-04")
     assert (asked["first_day"], asked["facts"]) == ("2026-11-03", 2)
+    status = cli.run("sources", "status", "--json", **section)
+    [listed] = json.loads(status.stdout)
+    assert (listed["first_day"], listed["bookmark"]) == ("2026-11-02", "2026-11-04")  # its history, kept
+    shown = cli.run("sources", "status", **section)
+    assert "2026-11-02" in shown.stdout

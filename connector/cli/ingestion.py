@@ -476,7 +476,8 @@ def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False)
 
 @sources_app.command("status")
 def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = False) -> None:
-    """Per source: how far it has read (bookmark), its last success and its last error."""
+    """Per source: the first day of its history, how far it has read (bookmark), its last success and its
+    last error."""
     with plain_errors(as_json):
         application, target = app_and_entity(entity, read_only=True)
         statuses = sources_status(application.store, application.sources(target))
@@ -484,6 +485,7 @@ def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = Fals
         {
             "source": s.source,
             "configured": s.configured,
+            "first_day": s.first_day,
             "bookmark": s.bookmark,
             "last_success_at": s.last_success_at,
             "last_error": s.last_error,
@@ -496,12 +498,13 @@ def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = Fals
         print_json(rows)
         return
     table = Table(title="Sources")
-    for column in ("source", "bookmark", "last success", "last error"):
+    for column in ("source", "from", "bookmark", "last success", "last error"):
         table.add_column(column)
     for row in rows:
         error = f"{cell_text(row['last_error_at'])} {row['last_error']}" if row["last_error"] else ""
         table.add_row(
             str(row["source"]),
+            cell_text(row["first_day"]),
             str(row["bookmark"] or "never pulled"),
             cell_text(row["last_success_at"]),
             error,

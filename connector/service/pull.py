@@ -342,6 +342,7 @@ class SourceStatus:
     last_error_at: datetime | None
     configured: bool
     refused_days: tuple[date, ...] = ()  # left as stored by its last pull: their rows failed a check
+    first_day: date | None = None  # the first day of its history: no pull reads before it
 
 
 def sources_status(store: Store, sources: list[Source]) -> list[SourceStatus]:
@@ -361,6 +362,7 @@ def sources_status(store: Store, sources: list[Source]) -> list[SourceStatus]:
                 mark.last_error_at if mark else None,
                 source_id in wanted,
                 mark.refused_days if mark else (),
+                mark.first_day if mark else None,
             )
         )
     return statuses

@@ -643,7 +643,10 @@ class BookmarkRepository:
         rows = self.session.execute(select(BookmarkRow).order_by(col(BookmarkRow.source_id))).scalars()
         return [
             record_of(
-                row, BookmarkRecord, refused_days=tuple(map(date.fromisoformat, row.refused_days or ()))
+                row,
+                BookmarkRecord,
+                refused_days=tuple(map(date.fromisoformat, row.refused_days or ())),
+                first_day=date.fromisoformat(row.first_day) if row.first_day else None,
             )
             for row in rows
         ]

@@ -192,6 +192,7 @@ class BookmarkRecord:
     last_error: str | None
     last_error_at: datetime | None
     refused_days: tuple[date, ...] = ()  # the days its last pull refused (their rows are to be corrected)
+    first_day: date | None = None  # the first day of its history (None: unknown, stored before 0014)
 
 
 @dataclass(frozen=True, slots=True)
