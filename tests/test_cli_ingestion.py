@@ -39,7 +39,7 @@ def test_import_focus_reports_the_tally_and_quarantined_rows_as_json(workdir: Pa
     assert (bad["location"], bad["field"]) == ("row 3", "BilledCost")
     _status, rows = run("sources", "status", "--json")
     assert [r["source"] for r in rows] == ["focus:123456789012"]
-    assert rows[0]["bookmark"] == "2026-10-01"
+    assert (rows[0]["first_day"], rows[0]["bookmark"]) == ("2026-10-01", "2026-10-01")  # the file's days
 
 
 def test_a_focus_file_missing_a_column_fails_with_the_fix(workdir: Path):

@@ -116,7 +116,7 @@ def import_focus(
                 )
                 for name in ("inserted", "restated", "unchanged", "withdrawn"):
                     counts[f"facts_{name}"] += getattr(replaced, name)
-                uow.bookmarks.advance(bookmark_id("focus", account), last.isoformat(), now)
+                uow.bookmarks.advance(bookmark_id("focus", account), last.isoformat(), now, first)
             for legacy, lot in checked.renamed:
                 uow.credit_lots.rename(lot.provider, lot.provider_account, legacy.lot_id, lot.lot_id)
             for lot in batch.lots:
