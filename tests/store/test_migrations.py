@@ -126,3 +126,36 @@ def test_an_older_database_upgrades_to_head_without_loss(database_url):
     assert report.intact, report.problems
     assert report.events == 4
     engine.dispose()
+
+
+def test_a_bookmark_stored_before_0014_gets_the_first_day_its_source_holds_facts_of(database_url):
+    """Without it, an upgraded store's lag would still read before a source's first day (the fix of
+    0014 would wait for each source's next pull, which records only that night's window)."""
+    engine = make_engine(database_url)
+    upgrade(engine, "0013_issue16_refused_days")
+    with engine.begin() as c:
+        for number, day in enumerate((date(2026, 10, 3), date(2026, 10, 1), date(2026, 10, 2)), start=1):
+            c.execute(
+                text(
+                    "INSERT INTO facts (id, entity, source, provider, provider_account, natural_key, version, "
+                    "is_current, charge_date, posting_date, amount, currency, cost_basis, charge_category, "
+                    "dimensions, pulled_at) VALUES (:id, 'acme-us', 'openai.costs', 'openai', 'org-1', :key, "
+                    "1, :t, :d, :d, '1.00', 'USD', 'billed', 'usage', '{}', :at)"
+                ),
+                {"id": number, "key": f"openai:k{number}", "t": True, "d": day, "at": AT},
+            )
+        for source_id in ("openai.costs:org-1", "anthropic.costs:org-2"):  # the second holds no facts
+            c.execute(
+                text(
+                    "INSERT INTO bookmarks (source_id, value, updated_at, refused_days) "
+                    "VALUES (:id, '2026-10-03', :at, '[]')"
+                ),
+                {"id": source_id, "at": AT},
+            )
+
+    upgrade(engine)
+
+    with UnitOfWork(engine) as uow:
+        assert uow.bookmarks.first_day("openai.costs:org-1") == date(2026, 10, 1)
+        assert uow.bookmarks.first_day("anthropic.costs:org-2") is None
+    engine.dispose()

@@ -18,8 +18,22 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # NULL for the bookmarks stored before: their history is unknown, and their lag is not bounded by it
     op.add_column("bookmarks", sa.Column("first_day", sa.String(), nullable=True))
+    # a bookmark stored before: its history starts on the first day its source holds facts of (a day
+    # with no spend before it is not known: then the lag only reads from the first day with spend)
+    connection = op.get_bind()
+    firsts = connection.execute(
+        sa.text(
+            "SELECT source, provider_account, MIN(charge_date) FROM facts GROUP BY source, provider_account"
+        )
+    ).all()
+    for source, account, day in firsts:
+        connection.execute(
+            sa.text(
+                "UPDATE bookmarks SET first_day = :day WHERE source_id = :source_id AND first_day IS NULL"
+            ),
+            {"day": str(day)[:10], "source_id": f"{source}:{account}"},  # `sources.base.bookmark_id`
+        )
 
 
 def downgrade() -> None:
