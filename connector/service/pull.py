@@ -95,7 +95,7 @@ def window_for(
     first_day = source.start_date or start_date or history
     if since is not None:
         asked, lag = since, 0
-    elif mark is None:
+    elif mark is None:  # a first pull: the day it starts on bounds its restatement too
         first_day = source.start_date or default_start
         asked, lag = first_day, 0
     else:

@@ -598,7 +598,7 @@ class BookmarkRepository:
     def first_day(self, source_id: str) -> date | None:
         """The first day of the source's history (None: nothing stored yet, or stored before 0014)."""
         row = self.session.get(BookmarkRow, source_id)
-        return date.fromisoformat(row.first_day) if row and row.first_day else None
+        return _first_day(row) if row else None
 
     def advance(self, source_id: str, value: str, now: datetime, first_day: date | None = None) -> None:
         """Move a bookmark forward to `value` (ISO dates compare as text); never backward. `first_day`:
@@ -646,10 +646,14 @@ class BookmarkRepository:
                 row,
                 BookmarkRecord,
                 refused_days=tuple(map(date.fromisoformat, row.refused_days or ())),
-                first_day=date.fromisoformat(row.first_day) if row.first_day else None,
+                first_day=_first_day(row),
             )
             for row in rows
         ]
+
+
+def _first_day(row: BookmarkRow) -> date | None:
+    return date.fromisoformat(row.first_day) if row.first_day else None
 
 
 def _reach_back(row: BookmarkRow, first_day: date | None) -> None:
