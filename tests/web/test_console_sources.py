@@ -29,10 +29,11 @@ def test_each_source_of_the_entity_is_shown_with_its_state_in_plain_words(source
 
     refused = rows["warehouse.billing:proj-1"]
     assert refused.refused_days == (date(2026, 10, 2),)
-    assert refused.read_to == date(2026, 10, 1)  # before the refused day: every run reads it again
+    assert refused.bookmark == date(2026, 10, 1)  # before the refused day: every run reads it again
+    assert refused.read_to == date(2026, 10, 3)  # yet the pull read (and stored) the 3rd: it is fresh
     assert refused.failure is None
     assert refused.tone == "bad"
-    assert refused.state.startswith("behind by 2 days; 1 day(s) refused: 2026-10-02: ")
+    assert refused.state.startswith("up to date; 1 day(s) refused: 2026-10-02: ")
     assert BAD_ROW in refused.state
 
     failed = rows["anthropic:org-a"]
