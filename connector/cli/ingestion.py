@@ -42,7 +42,7 @@ from connector.domain.money import currency_code, format_exact, format_money, pa
 from connector.service import imports
 from connector.service.imports import focus_options, import_focus, record_credit_lot
 from connector.service.invoices import import_ledger_bills, ledger_vendors
-from connector.service.pull import pull_sources, sources_status
+from connector.service.pull import entity_sources_status, pull_sources
 from connector.sources.warehouse.choice import ENGINES
 
 # ------------------------------------------------------------------------------------ ingestion (issue 3)
@@ -481,8 +481,7 @@ def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = Fals
     is listed with why and the fix, the other sources as usual, and the command exits 2."""
     with plain_errors(as_json):
         application, target = app_and_entity(entity, read_only=True)
-        configured = application.configured_sources(target)
-        statuses = sources_status(application.store, configured.sources, configured.refused)
+        statuses = entity_sources_status(application, target)
     rows = [
         {
             "source": s.source,
@@ -502,7 +501,7 @@ def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = Fals
         print_json(rows)
     else:
         _print_sources(rows)
-    if configured.refused:  # a scheduler sees the settings to fix; the listing above is whole
+    if any(s.misconfigured for s in statuses):  # a scheduler sees the settings to fix; the listing is whole
         raise typer.Exit(ExitCode.CONFIG)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from connector.service.pull import Misconfigured, SourceStatus, sources_status
+from connector.service.pull import Misconfigured, SourceStatus, entity_sources_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +79,7 @@ class SourceState:
 def source_states(app: Any, entity: str) -> list[SourceState]:
     """The entity's sources, configured ones first, each with its state as of yesterday (UTC)."""
     yesterday = app.clock().date() - timedelta(days=1)
-    configured = app.configured_sources(entity)
-    found = sources_status(app.store, configured.sources, configured.refused)
+    found = entity_sources_status(app, entity)
     stray = [s for s in found if not s.configured]
     if stray:
         with app.store.unit_of_work() as uow:

@@ -28,7 +28,7 @@ from connector.metrics import PULL_SECONDS
 from connector.redaction import redact
 from connector.service.imports import import_inbox
 from connector.service.runs import Clock, Reporter, RunContext, RunRecorder, SilentReporter
-from connector.sources.base import RefusedSource, Source, Window, bookmark_id
+from connector.sources.base import ConfiguredSources, RefusedSource, Source, Window, bookmark_id
 from connector.store.port import Store
 from connector.store.records import ReplaceResult
 from connector.tracing import span
@@ -255,6 +255,8 @@ def _record_source_error(store: Store, source: Source, message: str, clock: Cloc
 class PullContext(RunContext, Protocol):
     def sources(self, entity: str) -> list[Source]: ...
 
+    def configured_sources(self, entity: str) -> ConfiguredSources: ...
+
     def default_start(self, provider: str, until: date) -> date: ...
 
     def start_date(self, provider: str) -> date | None: ...
@@ -396,3 +398,10 @@ def sources_status(
             )
         )
     return statuses
+
+
+def entity_sources_status(ctx: PullContext, entity: str) -> list[SourceStatus]:
+    """`sources_status` of the entity's sources as configured (`App.configured_sources`): a settings section
+    that cannot be built is listed with why, the other sources as usual (what lists sources reads this)."""
+    configured = ctx.configured_sources(entity)
+    return sources_status(ctx.store, configured.sources, configured.refused)
