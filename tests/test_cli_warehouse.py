@@ -137,3 +137,18 @@ def test_a_first_pull_starts_on_start_date_and_the_lag_never_reads_before_it(tmp
     assert (listed["first_day"], listed["bookmark"]) == ("2026-11-02", "2026-11-04")  # its history, kept
     shown = cli.run("sources", "status", **section)
     assert "2026-11-02" in shown.stdout
+
+
+def test_a_duckdb_section_whose_memory_limit_duckdb_refuses_names_its_own_variable(tmp_path: Path) -> None:
+    """The fix names the variable the user set (TOKENBOOKS_WAREHOUSE__BILLING__MEMORY_LIMIT), not a
+    pattern (`…__<NAME>__…`) to translate; the run is recorded failed with the reason."""
+    cli = Cli(tmp_path)
+    section = duckdb_section(tmp_path, [], MEMORY_LIMIT="lots")
+    out = cli.run("pull", "--since", "2026-11-01", "--until", "2026-11-02", **section)
+    assert out.code != 0
+    assert "Traceback" not in out.stderr + out.stdout
+    assert "TOKENBOOKS_WAREHOUSE__BILLING__MEMORY_LIMIT" in out.said
+    assert "<NAME>" not in out.said
+    [(kind, status, reason)] = cli.runs()
+    assert (kind, status) == ("pull", "failed")
+    assert "limits" in reason

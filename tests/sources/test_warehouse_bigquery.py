@@ -27,9 +27,11 @@ from google.cloud import bigquery
 from connector.domain.errors import ConfigError, InputError
 from connector.sources.warehouse.engines import BigQueryEngine
 from tests.sources.warehouse_support import (
+    BILLING,
     WINDOW,
     random_export,
     run_received,
+    settings_named,
     source_on,
 )
 
@@ -128,7 +130,7 @@ def _text(value):
 
 def engine() -> BigQueryEngine:
     client = bigquery.Client(project="billing-proj", credentials=AnonymousCredentials())
-    return BigQueryEngine(client, location="US", page_size=5)
+    return BigQueryEngine(client, location="US", page_size=5, variable=BILLING)
 
 
 @pytest.fixture
@@ -197,5 +199,5 @@ def test_a_query_over_the_bytes_limit_names_the_setting(tmp_path: Path, mocked) 
     fake.install(mocked)
     with pytest.raises(ConfigError) as raised:
         source_on(engine()).pull(WINDOW)
-    assert "MAXIMUM_BYTES_BILLED" in str(raised.value)
+    assert settings_named(raised.value.fix) == ["MAXIMUM_BYTES_BILLED"]
     assert "20971520 or higher required" in str(raised.value)

@@ -270,7 +270,7 @@ class WarehouseSource(StreamingSource):
             raise ConfigError(
                 f"warehouse.{name}: the gcp-standard flavour is read on BigQuery (where Google writes the "
                 f"export) or DuckDB, not on {warehouse.kind}",
-                fix="set TOKENBOOKS_WAREHOUSE__<NAME>__ENGINE=bigquery for the standard export, or load a "
+                fix=f"set {warehouse.variable}ENGINE=bigquery for the standard export, or load a "
                 "FOCUS export into this engine and use a focus flavour",
             )
         self.options = FocusOptions(
@@ -308,7 +308,8 @@ class WarehouseSource(StreamingSource):
         data = self.dataset
         mapping = AS_FOCUS.get(data.flavour, {})
         where = " AND ".join(self._where(window, mapping))
-        table = ".".join(_name(part) for part in _table_parts(data.table, self.warehouse.dialect))
+        parts = _table_parts(data.table, self.warehouse.dialect, self.warehouse.variable)
+        table = ".".join(_name(part) for part in parts)
         if data.flavour != GCP_STANDARD:
             return f"(SELECT {self._select(mapping)} FROM {table} WHERE {where}) AS window_rows"
         # one query: the rows at their cost, then each credit of those rows as a row of its own
@@ -381,8 +382,8 @@ class WarehouseSource(StreamingSource):
         except FocusFileError as exc:  # a column the importer needs is not among the columns named
             raise ConfigError(
                 f"{self.name}: {exc.problem.field}: {exc.problem.message}",
-                fix="name the table's FOCUS columns in TOKENBOOKS_WAREHOUSE__<NAME>__COLUMNS, or pick its "
-                "flavour (TOKENBOOKS_WAREHOUSE__<NAME>__FLAVOUR)",
+                fix=f"name the table's FOCUS columns in {self.warehouse.variable}COLUMNS, or pick its "
+                f"flavour ({self.warehouse.variable}FLAVOUR)",
             ) from None
         return reader
 
@@ -720,7 +721,7 @@ def _name(name: str) -> str:
 PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _table_parts(table: str, dialect: str) -> list[str]:
+def _table_parts(table: str, dialect: str, variable: str) -> list[str]:
     """`project.dataset.table` (or with quotes) as its parts, or a ConfigError naming the setting."""
     try:
         parsed = exp.to_table(table, dialect=dialect)
@@ -730,7 +731,7 @@ def _table_parts(table: str, dialect: str) -> list[str]:
     if not parts or not all(parts):
         raise ConfigError(
             f"the table {table!r} cannot be read as a {dialect} table name",
-            fix="set TOKENBOOKS_WAREHOUSE__<NAME>__TABLE to project.dataset.table (BigQuery), database.table "
+            fix=f"set {variable}TABLE to project.dataset.table (BigQuery), database.table "
             "(Athena) or DATABASE.SCHEMA.TABLE (Snowflake)",
         )
     return parts
