@@ -153,6 +153,33 @@ def test_a_nightly_window_gives_the_facts_the_importer_gives_paged(tmp_path: Pat
     assert stats["engine"] == "bigquery"
 
 
+def test_an_ingestion_time_partition_is_read_from_the_day_before_late_rows_included(
+    tmp_path: Path, mocked
+) -> None:
+    """`PARTITION_COLUMN=_PARTITIONTIME`: BigQuery partitions the table by the day each row was loaded,
+    and a row may be loaded days after the day it is charged for (a late or restated row). The night reads
+    the partitions from the day before its window on, with no upper bound: the rows loaded late are in,
+    and the table's older partitions are not scanned."""
+    export = random_export(tmp_path, 12)
+    # each row loaded 0 to 5 days after its charge period starts (the 5th: after the window's last day)
+    export.table.execute(
+        "ALTER TABLE billing.focus_export ADD COLUMN _PARTITIONTIME TIMESTAMPTZ;"
+        "UPDATE billing.focus_export SET _PARTITIONTIME = DATE_TRUNC('day', ChargePeriodStart)"
+        " + TO_DAYS(CAST(HASH(ChargeDescription, BilledCost) % 6 AS INTEGER))"
+    )
+    [late] = export.table.execute(
+        "SELECT COUNT(*) FROM billing.focus_export WHERE ChargePeriodStart >= '2026-11-02'"
+        " AND ChargePeriodStart < '2026-11-05' AND _PARTITIONTIME >= '2026-11-05'"
+    ).fetchall()
+    assert late[0] > 0  # rows of the window loaded after it
+    fake = FakeBigQuery(export.table)
+    fake.install(mocked)
+    pulled = source_on(engine(), partition_column="_PARTITIONTIME").pull(WINDOW)
+    export.pulled_as_imported(pulled)  # every row of the window, the late ones too
+    assert "_PARTITIONTIME >= TIMESTAMP('2026-11-01 00:00:00+00')" in fake.inserts[0]
+    assert fake.inserts[0].count("_PARTITIONTIME") == 1  # no upper bound
+
+
 @pytest.mark.parametrize(
     ("status", "reason"),
     [(403, "rateLimitExceeded"), (429, "rateLimitExceeded"), (500, "backendError")],

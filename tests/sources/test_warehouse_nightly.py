@@ -77,6 +77,25 @@ def test_the_window_account_and_partitions_are_in_the_sql(dialect: str) -> None:
     assert "'2026-11-03 00:00:00" in buckets  # the end is exclusive: the day after the window
 
 
+@pytest.mark.parametrize("column", ["_PARTITIONTIME", "_PARTITIONDATE"])
+def test_an_ingestion_time_partition_is_bounded_below_only(column: str) -> None:
+    """BigQuery's load-day partitions: from the day before the window's first, never an upper bound (a
+    late row is loaded into a later partition); a row's own period (`billing_period`) is named instead."""
+    engine = DuckDBWarehouse()
+    engine.dialect = "bigquery"  # type: ignore[misc]
+    buckets, review = source_on(engine, partition_column=column).queries(
+        Window(date(2026, 10, 30), date(2026, 11, 2))
+    )
+    since = {
+        "_PARTITIONTIME": "_PARTITIONTIME >= TIMESTAMP('2026-10-29 00:00:00+00')",
+        "_PARTITIONDATE": "_PARTITIONDATE >= CAST('2026-10-29' AS DATE)",
+    }[column]
+    for sql in (buckets, review):
+        sqlglot.parse_one(sql, read="bigquery")
+        assert since in sql
+        assert sql.count(column) == 1
+
+
 NOV1, NOV2, NOV3, NOV4 = (date(2026, 11, day) for day in range(1, 5))
 
 

@@ -350,8 +350,7 @@ class WarehouseSource(StreamingSource):
             where = [f"{start} >= TOKENBOOKS_MOMENT('{first}')", f"{start} < TOKENBOOKS_MOMENT('{end}')"]
         where.append(f"{account} = {_literal(self.provider_account)}")
         if data.partition_column:
-            values = sorted({day.strftime(data.partition_format) for day in _days(first, end)})
-            where.append(f"{_name(data.partition_column)} IN ({', '.join(map(_literal, values))})")
+            where.append(_partitions(data, first, end))
         if data.flavour in SERVICE_COLUMNS and data.services:
             where.append(f"{SERVICE_COLUMNS[data.flavour]} IN ({', '.join(map(_literal, data.services))})")
         return where
@@ -553,6 +552,23 @@ _FIX_WINDOW = (
     "correct the rows in the warehouse table (or the export it is loaded from); nothing of this window was "
     "stored, and the next run reads it again"
 )
+
+
+def _partitions(data: Dataset, first: date, end: date) -> str:
+    """The partitions a window's rows may be in. A partition of the rows' own period (AWS's
+    `billing_period`) is named by the window's values. BigQuery's ingestion-time partitions
+    (`_PARTITIONTIME`, `_PARTITIONDATE`: the day a row was loaded) are bounded below only: a row is loaded
+    on or after the day it is charged for, and a late or restated row lands in a later partition, so an
+    upper bound, or the window's days alone, would leave it out. The day before the window's first
+    allows for a table partitioned by a day that is not UTC's."""
+    column = data.partition_column or ""
+    since = first - timedelta(days=1)
+    if column.upper() == "_PARTITIONTIME":
+        return f"{column} >= TOKENBOOKS_MOMENT('{since}')"
+    if column.upper() == "_PARTITIONDATE":
+        return f"{column} >= CAST('{since}' AS DATE)"
+    values = sorted({day.strftime(data.partition_format) for day in _days(first, end)})
+    return f"{_name(column)} IN ({', '.join(map(_literal, values))})"
 
 
 def open_billing_period(until: date, final_after_day: int) -> date:
