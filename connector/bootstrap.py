@@ -44,7 +44,7 @@ from connector.sources.openai_usage import OpenAIUsageSource
 from connector.sources.prices import load_catalog
 from connector.sources.warehouse.choice import MIB, FocusReader
 from connector.sources.warehouse.duckdb_engine import DuckDBLimits
-from connector.sources.warehouse.engines import build_engine
+from connector.sources.warehouse.engines import build_engine, section_variable
 from connector.store.connections import DatabaseVault
 from connector.store.db import (
     Engine,
@@ -255,7 +255,7 @@ class App:
             if self._of(section, entity):
                 found.append(
                     SourceSection(
-                        f"TOKENBOOKS_WAREHOUSE__{name.upper()}__",
+                        section_variable(name),
                         (bookmark_id(f"warehouse.{name}", section.account),),
                         partial(self._warehouse_sources, name, section, entity),
                     )

@@ -179,7 +179,9 @@ class WarehouseSettings(ProviderSettings):
         "interval): a repeated id is not looked for, which saves the query a pass over every id",
     )
     partition_column: str | None = Field(
-        None, description="a partition column named with the window's values"
+        None,
+        description="a partition column named with the window's values; BigQuery's _PARTITIONTIME or "
+        "_PARTITIONDATE (the day a row was loaded) is read from the day before the window, late rows included",
     )
     partition_format: str = Field(
         "%Y-%m", description="strftime of a partition value (billing_period: %Y-%m)"

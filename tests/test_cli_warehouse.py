@@ -169,7 +169,7 @@ def test_sources_status_lists_a_section_it_cannot_build_with_why_and_the_fix_and
         "settings TOKENBOOKS_WAREHOUSE__GCP__… refused: warehouse.gcp: the gcp-standard flavour"
         in shown.stderr
     )
-    assert "Fix: set TOKENBOOKS_WAREHOUSE__<NAME>__ENGINE=bigquery" in shown.stderr
+    assert "Fix: set TOKENBOOKS_WAREHOUSE__GCP__ENGINE=bigquery" in shown.stderr
 
     listed = cli.run("sources", "status", "--json", **section, **gcp)
     assert listed.code == 2, listed
@@ -178,7 +178,7 @@ def test_sources_status_lists_a_section_it_cannot_build_with_why_and_the_fix_and
     refused = rows["warehouse.gcp:01-AB"]["settings_error"]
     assert refused["section"] == "TOKENBOOKS_WAREHOUSE__GCP__"
     assert "gcp-standard flavour is read on BigQuery" in refused["error"]
-    assert refused["fix"].startswith("set TOKENBOOKS_WAREHOUSE__<NAME>__ENGINE=bigquery")
+    assert refused["fix"].startswith("set TOKENBOOKS_WAREHOUSE__GCP__ENGINE=bigquery")
     good = [row for source, row in rows.items() if source.startswith("warehouse.billing:")]
     assert [row["settings_error"] for row in good] == [None]
     assert any(source.startswith("focus:") for source in rows)
@@ -186,3 +186,18 @@ def test_sources_status_lists_a_section_it_cannot_build_with_why_and_the_fix_and
     pulled = cli.run("pull", **section, **gcp)  # a pull still stops before reading anything
     assert pulled.code == 2, pulled
     assert "gcp-standard flavour" in pulled.stderr
+
+
+def test_a_duckdb_section_whose_memory_limit_duckdb_refuses_names_its_own_variable(tmp_path: Path) -> None:
+    """The fix names the variable the user set (TOKENBOOKS_WAREHOUSE__BILLING__MEMORY_LIMIT), not a
+    pattern (`…__<NAME>__…`) to translate; the run is recorded failed with the reason."""
+    cli = Cli(tmp_path)
+    section = duckdb_section(tmp_path, [], MEMORY_LIMIT="lots")
+    out = cli.run("pull", "--since", "2026-11-01", "--until", "2026-11-02", **section)
+    assert out.code != 0
+    assert "Traceback" not in out.stderr + out.stdout
+    assert "TOKENBOOKS_WAREHOUSE__BILLING__MEMORY_LIMIT" in out.said
+    assert "<NAME>" not in out.said
+    [(kind, status, reason)] = cli.runs()
+    assert (kind, status) == ("pull", "failed")
+    assert "limits" in reason

@@ -19,6 +19,7 @@ from botocore.stub import Stubber
 from connector.domain.errors import ConfigError, InputError
 from connector.sources.warehouse.engines import AthenaEngine
 from tests.sources.warehouse_support import (
+    BILLING,
     CUR_TABLE,
     WINDOW,
     cur_table,
@@ -27,6 +28,7 @@ from tests.sources.warehouse_support import (
     random_export,
     reference_facts,
     run_received,
+    settings_named,
     source_on,
 )
 
@@ -41,7 +43,9 @@ def client():
 
 
 def engine(athena) -> AthenaEngine:
-    return AthenaEngine(athena, workgroup="tokenbooks", output_location=OUTPUT, sleep=lambda _s: None)
+    return AthenaEngine(
+        athena, workgroup="tokenbooks", output_location=OUTPUT, sleep=lambda _s: None, variable=BILLING
+    )
 
 
 def _cell(value) -> dict:
@@ -165,6 +169,7 @@ def test_access_denied_names_the_permissions(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as raised:
             source_on(engine(athena)).pull(WINDOW)
     assert "athena:StartQueryExecution" in str(raised.value)
+    assert settings_named(raised.value.fix) == ["ACCESS_KEY_ID", "SECRET_ACCESS_KEY"]
 
 
 def test_a_cur_2_table_gives_the_money_a_focus_import_of_the_same_charges_gives(tmp_path: Path) -> None:

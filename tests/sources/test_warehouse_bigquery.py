@@ -27,9 +27,11 @@ from google.cloud import bigquery
 from connector.domain.errors import ConfigError, InputError
 from connector.sources.warehouse.engines import BigQueryEngine
 from tests.sources.warehouse_support import (
+    BILLING,
     WINDOW,
     random_export,
     run_received,
+    settings_named,
     source_on,
 )
 
@@ -128,7 +130,7 @@ def _text(value):
 
 def engine() -> BigQueryEngine:
     client = bigquery.Client(project="billing-proj", credentials=AnonymousCredentials())
-    return BigQueryEngine(client, location="US", page_size=5)
+    return BigQueryEngine(client, location="US", page_size=5, variable=BILLING)
 
 
 @pytest.fixture
@@ -149,6 +151,33 @@ def test_a_nightly_window_gives_the_facts_the_importer_gives_paged(tmp_path: Pat
     [stats] = pulled.stats
     assert stats["bytes_scanned"] == SCANNED
     assert stats["engine"] == "bigquery"
+
+
+def test_an_ingestion_time_partition_is_read_from_the_day_before_late_rows_included(
+    tmp_path: Path, mocked
+) -> None:
+    """`PARTITION_COLUMN=_PARTITIONTIME`: BigQuery partitions the table by the day each row was loaded,
+    and a row may be loaded days after the day it is charged for (a late or restated row). The night reads
+    the partitions from the day before its window on, with no upper bound: the rows loaded late are in,
+    and the table's older partitions are not scanned."""
+    export = random_export(tmp_path, 12)
+    # each row loaded 0 to 5 days after its charge period starts (the 5th: after the window's last day)
+    export.table.execute(
+        "ALTER TABLE billing.focus_export ADD COLUMN _PARTITIONTIME TIMESTAMPTZ;"
+        "UPDATE billing.focus_export SET _PARTITIONTIME = DATE_TRUNC('day', ChargePeriodStart)"
+        " + TO_DAYS(CAST(HASH(ChargeDescription, BilledCost) % 6 AS INTEGER))"
+    )
+    [late] = export.table.execute(
+        "SELECT COUNT(*) FROM billing.focus_export WHERE ChargePeriodStart >= '2026-11-02'"
+        " AND ChargePeriodStart < '2026-11-05' AND _PARTITIONTIME >= '2026-11-05'"
+    ).fetchall()
+    assert late[0] > 0  # rows of the window loaded after it
+    fake = FakeBigQuery(export.table)
+    fake.install(mocked)
+    pulled = source_on(engine(), partition_column="_PARTITIONTIME").pull(WINDOW)
+    export.pulled_as_imported(pulled)  # every row of the window, the late ones too
+    assert "_PARTITIONTIME >= TIMESTAMP('2026-11-01 00:00:00+00')" in fake.inserts[0]
+    assert fake.inserts[0].count("_PARTITIONTIME") == 1  # no upper bound
 
 
 @pytest.mark.parametrize(
@@ -197,5 +226,5 @@ def test_a_query_over_the_bytes_limit_names_the_setting(tmp_path: Path, mocked) 
     fake.install(mocked)
     with pytest.raises(ConfigError) as raised:
         source_on(engine()).pull(WINDOW)
-    assert "MAXIMUM_BYTES_BILLED" in str(raised.value)
+    assert settings_named(raised.value.fix) == ["MAXIMUM_BYTES_BILLED"]
     assert "20971520 or higher required" in str(raised.value)

@@ -29,6 +29,7 @@ from tests.sources.warehouse_support import (
     random_export,
     reference_facts,
     run_received,
+    settings_named,
     source_on,
     warehouse_table,
 )
@@ -74,6 +75,25 @@ def test_the_window_account_and_partitions_are_in_the_sql(dialect: str) -> None:
     assert tags in buckets
     assert tags in review
     assert "'2026-11-03 00:00:00" in buckets  # the end is exclusive: the day after the window
+
+
+@pytest.mark.parametrize("column", ["_PARTITIONTIME", "_PARTITIONDATE"])
+def test_an_ingestion_time_partition_is_bounded_below_only(column: str) -> None:
+    """BigQuery's load-day partitions: from the day before the window's first, never an upper bound (a
+    late row is loaded into a later partition); a row's own period (`billing_period`) is named instead."""
+    engine = DuckDBWarehouse()
+    engine.dialect = "bigquery"  # type: ignore[misc]
+    buckets, review = source_on(engine, partition_column=column).queries(
+        Window(date(2026, 10, 30), date(2026, 11, 2))
+    )
+    since = {
+        "_PARTITIONTIME": "_PARTITIONTIME >= TIMESTAMP('2026-10-29 00:00:00+00')",
+        "_PARTITIONDATE": "_PARTITIONDATE >= CAST('2026-10-29' AS DATE)",
+    }[column]
+    for sql in (buckets, review):
+        sqlglot.parse_one(sql, read="bigquery")
+        assert since in sql
+        assert sql.count(column) == 1
 
 
 NOV1, NOV2, NOV3, NOV4 = (date(2026, 11, day) for day in range(1, 5))
@@ -177,16 +197,18 @@ def test_a_duckdb_warehouse_holds_its_memory_to_the_section_s_limit() -> None:
 
 
 @pytest.mark.parametrize(
-    ("section", "words"),
+    ("section", "named"),
     [
-        ({"memory_limit": "lots"}, "TOKENBOOKS_WAREHOUSE__<NAME>__MEMORY_LIMIT"),
-        ({"setup": ["CREATE VIEW t AS SELECT * FROM read_parquet('/nowhere/export.parquet')"]}, "__SETUP"),
+        ({"memory_limit": "lots"}, ["MEMORY_LIMIT", "THREADS", "TEMP_DIRECTORY"]),
+        ({"setup": ["CREATE VIEW t AS SELECT * FROM read_parquet('/nowhere/export.parquet')"]}, ["SETUP"]),
+        ({"database": "/nowhere/billing.duckdb"}, ["DATABASE"]),
     ],
 )
-def test_a_duckdb_setting_duckdb_refuses_is_a_config_error_naming_it(section: dict, words: str) -> None:
+def test_a_duckdb_setting_duckdb_refuses_is_a_config_error_naming_it(section: dict, named: list[str]) -> None:
+    """By the section's own variables (`TOKENBOOKS_WAREHOUSE__BILLING__MEMORY_LIMIT`), not a pattern."""
     with pytest.raises(ConfigError) as raised:
         duckdb_engine_of(**section)._connect()
-    assert words in (raised.value.fix or "")
+    assert settings_named(raised.value.fix) == named
 
 
 def test_an_unknown_flavour_is_a_config_error() -> None:

@@ -16,9 +16,11 @@ from snowflake.connector import errors
 from connector.domain.errors import ConfigError, InputError
 from connector.sources.warehouse.engines import SnowflakeEngine
 from tests.sources.warehouse_support import (
+    BILLING,
     WINDOW,
     random_export,
     run_received,
+    settings_named,
     source_on,
 )
 
@@ -120,5 +122,8 @@ def test_a_missing_table_or_grant_is_a_config_error_with_the_grants(tmp_path: Pa
         )
     ]
     with pytest.raises(ConfigError) as raised:
-        source_on(SnowflakeEngine(lambda: connection)).pull(WINDOW)
+        source_on(SnowflakeEngine(lambda: connection, BILLING)).pull(WINDOW)
     assert "SELECT on the table" in str(raised.value)
+    # the section's own variables, by the names the settings read (the account is SNOWFLAKE_ACCOUNT:
+    # ACCOUNT is the billing account the source stands for)
+    assert settings_named(raised.value.fix) == ["SNOWFLAKE_ACCOUNT", "USER", "PASSWORD", "PRIVATE_KEY"]

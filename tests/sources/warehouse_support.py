@@ -20,9 +20,10 @@ import duckdb
 import sqlglot
 
 from connector.retrying import RetryPolicy, no_sleep
+from connector.settings import WarehouseSettings
 from connector.sources.base import PullResult, Window
 from connector.sources.focus import FocusOptions
-from connector.sources.warehouse.engines import WarehouseEngine
+from connector.sources.warehouse.engines import WarehouseEngine, section_variable
 from connector.sources.warehouse.focus_duckdb import read_focus_duckdb
 from connector.sources.warehouse.nightly import (
     AMOUNT_COLUMNS,
@@ -33,6 +34,7 @@ from connector.sources.warehouse.nightly import (
 )
 from tests.sources.builders import focus_csv, focus_row
 
+BILLING = section_variable("billing")  # the variables of the tests' section, `warehouse.billing`
 ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "999999999999"
 WINDOW = Window(date(2026, 11, 2), date(2026, 11, 4))
@@ -316,3 +318,13 @@ def gcp_source(engine: WarehouseEngine, **dataset: object) -> WarehouseSource:
         retry=RetryPolicy(1, sleep=no_sleep),
         lag_days=2,
     )
+
+
+def settings_named(fix: str | None) -> list[str]:
+    """The `TOKENBOOKS_WAREHOUSE__BILLING__…` variables a fix names, each checked to be a setting a
+    warehouse section has (a fix that names a variable nobody can set sends the user nowhere)."""
+    named = re.findall(re.escape(BILLING) + r"([A-Z_]+[A-Z])", fix or "")
+    fields = {name.upper() for name in WarehouseSettings.model_fields}
+    assert named, f"the fix names no variable of the section: {fix!r}"
+    assert set(named) <= fields | {f"{name}_FILE" for name in fields}, named
+    return named

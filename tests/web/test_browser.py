@@ -231,7 +231,7 @@ def test_a_controller_sees_a_source_whose_settings_are_wrong_beside_the_good_one
     assert said.is_visible()
     assert "settings refused TOKENBOOKS_WAREHOUSE__GCP__…" in said.inner_text()
     assert "the gcp-standard flavour is read on BigQuery" in said.inner_text()
-    assert "Fix: set TOKENBOOKS_WAREHOUSE__<NAME>__ENGINE=bigquery" in said.inner_text()
+    assert "Fix: set TOKENBOOKS_WAREHOUSE__GCP__ENGINE=bigquery" in said.inner_text()
     prices = row("anthropic:org-a").locator(".source-settings")
     assert "<img src=x onerror=window.__xss=1>.yaml" in prices.inner_text()  # shown as text, never run
     assert page.evaluate("() => window.__xss === undefined")

@@ -132,7 +132,7 @@ def test_the_overview_renders_with_a_refused_section_its_reason_and_fix_escaped(
     assert 'id="sources-h"' in page.text
     assert 'tr data-source="warehouse.gcp:01-AB" class="source-bad"' in page.text
     assert "TOKENBOOKS_WAREHOUSE__GCP__…" in page.text
-    assert "set TOKENBOOKS_WAREHOUSE__&lt;NAME&gt;__ENGINE=bigquery" in page.text
+    assert "set TOKENBOOKS_WAREHOUSE__GCP__ENGINE=bigquery" in page.text
     assert "&lt;img src=x onerror=window.__xss=1&gt;.yaml" in page.text
     assert "<img src=x" not in page.text
     assert 'tr data-source="warehouse.billing:proj-1" class="source-ok"' in page.text

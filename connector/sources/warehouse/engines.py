@@ -24,6 +24,7 @@ from connector.sources.aws_cost_explorer import aws_client
 from connector.sources.warehouse.duckdb_engine import DuckDBLimits, bound
 
 FETCH_ROWS = 10_000
+UNNAMED = "TOKENBOOKS_WAREHOUSE__<NAME>__"  # an engine built outside the settings (a test, the benchmark)
 QUERY_FIX = (
     "check the table and its columns (docs/warehouses.md lists what each flavour reads); the next run retries"
 )
@@ -35,9 +36,16 @@ class Answer:
     stats: dict[str, Any] = field(default_factory=dict)  # bytes_scanned, job id … (the run's events)
 
 
+def section_variable(name: str) -> str:
+    """The prefix of one warehouse section's variables as a user sets them: `TOKENBOOKS_WAREHOUSE__SPEND__`
+    (a fix names the variable to change, not a pattern to fill in)."""
+    return f"TOKENBOOKS_WAREHOUSE__{name.upper()}__"
+
+
 class WarehouseEngine(Protocol):
     kind: str  # bigquery | athena | snowflake | duckdb
     dialect: str  # sqlglot's name for its SQL
+    variable: str  # its section's variables' prefix (`section_variable`), for the fixes its errors name
 
     def run(self, sql: str, label: str) -> Answer: ...
 
@@ -57,10 +65,11 @@ class DuckDBWarehouse:
         setup: tuple[str, ...] = (),
         connection: Any = None,
         limits: DuckDBLimits | None = None,
+        variable: str = UNNAMED,
     ) -> None:
         # a connection given (tests, the benchmark) is used as it is; else one is opened per query
         self.database, self.setup, self.connection = database, setup, connection
-        self.limits = limits or DuckDBLimits()
+        self.limits, self.variable = limits or DuckDBLimits(), variable
 
     def _connect(self) -> Any:
         import duckdb
@@ -71,19 +80,20 @@ class DuckDBWarehouse:
         except duckdb.Error as exc:
             raise ConfigError(
                 f"DuckDB cannot open {self.database}: {str(exc).splitlines()[0]}",
-                fix="check TOKENBOOKS_WAREHOUSE__<NAME>__DATABASE",
+                fix=f"check {self.variable}DATABASE",
             ) from None
         try:
             bound(connection, self.limits)
         except duckdb.Error as exc:
+            v = self.variable
             raise _refused(
-                connection, exc, "limits", "__MEMORY_LIMIT, __THREADS and __TEMP_DIRECTORY"
+                connection, exc, "limits", f"{v}MEMORY_LIMIT, {v}THREADS and {v}TEMP_DIRECTORY"
             ) from None
         try:
             for statement in self.setup:
                 connection.execute(statement)
         except duckdb.Error as exc:
-            raise _refused(connection, exc, "setup statements", "__SETUP") from None
+            raise _refused(connection, exc, "setup statements", f"{self.variable}SETUP") from None
         return connection
 
     def run(self, sql: str, label: str) -> Answer:
@@ -108,7 +118,7 @@ def _refused(connection: Any, exc: Exception, what: str, settings: str) -> Confi
     connection.close()
     return ConfigError(
         f"DuckDB refused the warehouse source's {what}: {str(exc).splitlines()[0]}",
-        fix=f"check TOKENBOOKS_WAREHOUSE__<NAME>{settings}",
+        fix=f"check {settings}",
     )
 
 
@@ -137,9 +147,10 @@ class BigQueryEngine:
         page_size: int = FETCH_ROWS,
         maximum_bytes_billed: int | None = None,
         timeout: float = 300.0,  # float ok: seconds
+        variable: str = UNNAMED,
     ) -> None:
         self.client, self.location, self.page_size = client, location, page_size
-        self.maximum_bytes_billed, self.timeout = maximum_bytes_billed, timeout
+        self.maximum_bytes_billed, self.timeout, self.variable = maximum_bytes_billed, timeout, variable
 
     def run(self, sql: str, label: str) -> Answer:
         from google.api_core import exceptions as google
@@ -161,10 +172,10 @@ class BigQueryEngine:
         except auth.GoogleAuthError as exc:
             raise ConfigError(
                 f"{label}: BigQuery refused the credentials ({type(exc).__name__})",
-                fix="check TOKENBOOKS_WAREHOUSE__<NAME>__CREDENTIALS_JSON (a service account key) and its project",
+                fix=f"check {self.variable}CREDENTIALS_JSON (a service account key) and its project",
             ) from None
         except google.GoogleAPICallError as exc:
-            raise _bigquery_error(exc, label) from None
+            raise _bigquery_error(exc, label, self.variable) from None
         except (ConnectionError, TimeoutError, OSError) as exc:
             raise Retriable(f"{label}: BigQuery could not be reached ({type(exc).__name__})") from None
         stats: dict[str, Any] = {"job_id": job.job_id}
@@ -175,7 +186,7 @@ class BigQueryEngine:
         return Answer(rows, stats)
 
 
-def _bigquery_error(exc: Any, label: str) -> Exception:
+def _bigquery_error(exc: Any, label: str, variable: str = UNNAMED) -> Exception:
     """A BigQuery error (`{"error": {"code", "message", "errors": [{"reason", "message"}]}}`, or a job's
     `status.errorResult`) as the error that says how to recover."""
     reasons = {e.get("reason") for e in (getattr(exc, "errors", None) or []) if isinstance(e, dict)}
@@ -184,7 +195,7 @@ def _bigquery_error(exc: Any, label: str) -> Exception:
     if "bytesBilledLimitExceeded" in reasons:  # the guard the settings set: the query would cost more
         return ConfigError(
             what,
-            fix="raise TOKENBOOKS_WAREHOUSE__<NAME>__MAXIMUM_BYTES_BILLED, or partition the table by day or "
+            fix=f"raise {variable}MAXIMUM_BYTES_BILLED, or partition the table by day or "
             "billing period (PARTITION_COLUMN) so a night reads less",
         )
     if reasons & BIGQUERY_THROTTLED or getattr(exc, "code", None) == 429:
@@ -195,7 +206,7 @@ def _bigquery_error(exc: Any, label: str) -> Exception:
         return ConfigError(
             what,
             fix="grant the service account roles/bigquery.jobUser on the project and roles/bigquery.dataViewer "
-            "on the export's dataset, and check TOKENBOOKS_WAREHOUSE__<NAME>__TABLE",
+            f"on the export's dataset, and check {variable}TABLE",
         )
     return InputError(what, fix=QUERY_FIX)
 
@@ -225,8 +236,10 @@ class AthenaEngine:
         poll_seconds: float = 1.0,  # float ok: seconds
         timeout: float = 900.0,  # float ok: seconds
         sleep: Callable[[float], None] = time.sleep,
+        variable: str = UNNAMED,
     ) -> None:
         self.client, self.workgroup, self.output_location = client, workgroup, output_location
+        self.variable = variable
         self.database, self.poll_seconds, self.timeout, self.sleep = database, poll_seconds, timeout, sleep
 
     def run(self, sql: str, label: str) -> Answer:
@@ -274,7 +287,7 @@ class AthenaEngine:
                 if error.get("ErrorCategory") == 1 or error.get("Retryable"):  # 1: SYSTEM, Athena's side
                     raise Retriable(what)
                 if "Insufficient permissions" in reason or "Access Denied" in reason:
-                    raise ConfigError(what, fix=ATHENA_FIX)
+                    raise ConfigError(what, fix=_athena_fix(self.variable))
                 raise InputError(what, fix=QUERY_FIX)
             if waited >= self.timeout:
                 self._call("StopQueryExecution", label, QueryExecutionId=query_id)
@@ -301,25 +314,27 @@ class AthenaEngine:
             if code in ATHENA_THROTTLED:
                 raise RateLimited(what) from None
             if code in ATHENA_ACCESS:
-                raise ConfigError(what, fix=ATHENA_FIX) from None
+                raise ConfigError(what, fix=_athena_fix(self.variable)) from None
             raise InputError(what, fix=QUERY_FIX) from None
         except (NoCredentialsError, PartialCredentialsError) as exc:
             raise ConfigError(
-                f"{label}: no usable AWS credentials for Athena ({exc})", fix=ATHENA_FIX
+                f"{label}: no usable AWS credentials for Athena ({exc})", fix=_athena_fix(self.variable)
             ) from None
         except ParamValidationError as exc:  # a request Athena's model refuses (e.g. an empty workgroup)
             raise ConfigError(
-                f"{label}: Athena {operation} refused the request: {exc}", fix=ATHENA_FIX
+                f"{label}: Athena {operation} refused the request: {exc}", fix=_athena_fix(self.variable)
             ) from None
         except BotoCoreError as exc:
             raise Retriable(f"{label}: Athena could not be reached ({type(exc).__name__})") from None
 
 
-ATHENA_FIX = (
-    "set TOKENBOOKS_WAREHOUSE__<NAME>__ACCESS_KEY_ID and __SECRET_ACCESS_KEY (or a role) allowed "
-    "athena:StartQueryExecution/GetQueryExecution/GetQueryResults on the workgroup, glue:GetTable/GetPartitions "
-    "on the table, s3:GetObject/ListBucket on the export and s3:PutObject on the results location"
-)
+def _athena_fix(variable: str) -> str:
+    return (
+        f"set {variable}ACCESS_KEY_ID and {variable}SECRET_ACCESS_KEY (or a role) allowed "
+        "athena:StartQueryExecution/GetQueryExecution/GetQueryResults on the workgroup, glue:GetTable/"
+        "GetPartitions on the table, s3:GetObject/ListBucket on the export and s3:PutObject on the results "
+        "location"
+    )
 
 
 def _snake(operation: str) -> str:
@@ -342,8 +357,8 @@ class SnowflakeEngine:
     kind = "snowflake"
     dialect = "snowflake"
 
-    def __init__(self, connect: Callable[[], Any]) -> None:
-        self.connect = connect
+    def __init__(self, connect: Callable[[], Any], variable: str = UNNAMED) -> None:
+        self.connect, self.variable = connect, variable
 
     def run(self, sql: str, label: str) -> Answer:
         """One session per query, closed after it: a nightly pull runs one or two queries, and a session
@@ -365,11 +380,11 @@ class SnowflakeEngine:
             finally:
                 connection.close()
         except errors.Error as exc:
-            raise _snowflake_error(exc, label) from None
+            raise _snowflake_error(exc, label, self.variable) from None
         return Answer(rows, {"query_id": query_id} if query_id else {})
 
 
-def _snowflake_error(exc: Any, label: str) -> Exception:
+def _snowflake_error(exc: Any, label: str, variable: str = UNNAMED) -> Exception:
     """A connector error (errno, SQLSTATE, message) as the error that says how to recover."""
     from snowflake.connector import errors
 
@@ -379,16 +394,17 @@ def _snowflake_error(exc: Any, label: str) -> Exception:
     if sqlstate == SNOWFLAKE_TIMEOUT_SQLSTATE:  # queued behind other work too long: the warehouse is busy
         return RateLimited(what)
     if errno in SNOWFLAKE_AUTH_ERRNOS or sqlstate in SNOWFLAKE_ACCESS_SQLSTATES:
-        return ConfigError(what, fix=SNOWFLAKE_FIX)
+        return ConfigError(what, fix=_snowflake_fix(variable))
     if isinstance(exc, errors.OperationalError | errors.InterfaceError):
         return Retriable(what)
     return InputError(what, fix=QUERY_FIX)
 
 
-SNOWFLAKE_FIX = (
-    "check TOKENBOOKS_WAREHOUSE__<NAME>__ACCOUNT, __USER and __PASSWORD (or __PRIVATE_KEY), and grant its role "
-    "USAGE on the warehouse, database and schema and SELECT on the table"
-)
+def _snowflake_fix(variable: str) -> str:
+    return (
+        f"check {variable}SNOWFLAKE_ACCOUNT, {variable}USER and {variable}PASSWORD (or {variable}PRIVATE_KEY), "
+        "and grant its role USAGE on the warehouse, database and schema and SELECT on the table"
+    )
 
 
 # ------------------------------------------------------------------------------------- from the settings
@@ -410,13 +426,14 @@ class Lazy:
 
 def build_engine(name: str, kind: str, settings: Any, sleep: Callable[[float], None]) -> WarehouseEngine:
     """The engine (`kind`) of one `TOKENBOOKS_WAREHOUSE__<NAME>__…` section, its client built at first use."""
-    variable = f"TOKENBOOKS_WAREHOUSE__{name.upper()}__"
+    variable = section_variable(name)
     if kind == "bigquery":
         return BigQueryEngine(
             Lazy(lambda: _bigquery_client(settings, variable)),
             location=settings.location,
             maximum_bytes_billed=settings.maximum_bytes_billed,
             timeout=settings.timeout_seconds * 10,  # a query job runs longer than one HTTP call
+            variable=variable,
         )
     if kind == "athena":
         return AthenaEngine(
@@ -426,11 +443,14 @@ def build_engine(name: str, kind: str, settings: Any, sleep: Callable[[float], N
             database=settings.database,
             poll_seconds=settings.poll_seconds,
             sleep=sleep,
+            variable=variable,
         )
     if kind == "snowflake":
-        return SnowflakeEngine(lambda: _snowflake_connection(settings, variable))
+        return SnowflakeEngine(lambda: _snowflake_connection(settings, variable), variable)
     limits = DuckDBLimits(settings.memory_limit, settings.threads, settings.temp_directory)
-    return DuckDBWarehouse(settings.database or ":memory:", tuple(settings.setup), limits=limits)
+    return DuckDBWarehouse(
+        settings.database or ":memory:", tuple(settings.setup), limits=limits, variable=variable
+    )
 
 
 def _bigquery_client(settings: Any, variable: str) -> Any:
@@ -503,7 +523,7 @@ def _snowflake_connection(settings: Any, variable: str) -> Any:
     try:
         return snowflake.connector.connect(**{k: v for k, v in options.items() if v is not None})
     except snowflake.connector.errors.Error as exc:
-        raise _snowflake_error(exc, "Snowflake connection") from None
+        raise _snowflake_error(exc, "Snowflake connection", variable) from None
 
 
 def _der_key(pem: str, variable: str) -> bytes:

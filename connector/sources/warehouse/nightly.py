@@ -270,7 +270,7 @@ class WarehouseSource(StreamingSource):
             raise ConfigError(
                 f"warehouse.{name}: the gcp-standard flavour is read on BigQuery (where Google writes the "
                 f"export) or DuckDB, not on {warehouse.kind}",
-                fix="set TOKENBOOKS_WAREHOUSE__<NAME>__ENGINE=bigquery for the standard export, or load a "
+                fix=f"set {warehouse.variable}ENGINE=bigquery for the standard export, or load a "
                 "FOCUS export into this engine and use a focus flavour",
             )
         self.options = FocusOptions(
@@ -308,7 +308,8 @@ class WarehouseSource(StreamingSource):
         data = self.dataset
         mapping = AS_FOCUS.get(data.flavour, {})
         where = " AND ".join(self._where(window, mapping))
-        table = ".".join(_name(part) for part in _table_parts(data.table, self.warehouse.dialect))
+        parts = _table_parts(data.table, self.warehouse.dialect, self.warehouse.variable)
+        table = ".".join(_name(part) for part in parts)
         if data.flavour != GCP_STANDARD:
             return f"(SELECT {self._select(mapping)} FROM {table} WHERE {where}) AS window_rows"
         # one query: the rows at their cost, then each credit of those rows as a row of its own
@@ -349,8 +350,7 @@ class WarehouseSource(StreamingSource):
             where = [f"{start} >= TOKENBOOKS_MOMENT('{first}')", f"{start} < TOKENBOOKS_MOMENT('{end}')"]
         where.append(f"{account} = {_literal(self.provider_account)}")
         if data.partition_column:
-            values = sorted({day.strftime(data.partition_format) for day in _days(first, end)})
-            where.append(f"{_name(data.partition_column)} IN ({', '.join(map(_literal, values))})")
+            where.append(_partitions(data, first, end))
         if data.flavour in SERVICE_COLUMNS and data.services:
             where.append(f"{SERVICE_COLUMNS[data.flavour]} IN ({', '.join(map(_literal, data.services))})")
         return where
@@ -381,8 +381,8 @@ class WarehouseSource(StreamingSource):
         except FocusFileError as exc:  # a column the importer needs is not among the columns named
             raise ConfigError(
                 f"{self.name}: {exc.problem.field}: {exc.problem.message}",
-                fix="name the table's FOCUS columns in TOKENBOOKS_WAREHOUSE__<NAME>__COLUMNS, or pick its "
-                "flavour (TOKENBOOKS_WAREHOUSE__<NAME>__FLAVOUR)",
+                fix=f"name the table's FOCUS columns in {self.warehouse.variable}COLUMNS, or pick its "
+                f"flavour ({self.warehouse.variable}FLAVOUR)",
             ) from None
         return reader
 
@@ -554,6 +554,23 @@ _FIX_WINDOW = (
 )
 
 
+def _partitions(data: Dataset, first: date, end: date) -> str:
+    """The partitions a window's rows may be in. A partition of the rows' own period (AWS's
+    `billing_period`) is named by the window's values. BigQuery's ingestion-time partitions
+    (`_PARTITIONTIME`, `_PARTITIONDATE`: the day a row was loaded) are bounded below only: a row is loaded
+    on or after the day it is charged for, and a late or restated row lands in a later partition, so an
+    upper bound, or the window's days alone, would leave it out. The day before the window's first
+    allows for a table partitioned by a day that is not UTC's."""
+    column = data.partition_column or ""
+    since = first - timedelta(days=1)
+    if column.upper() == "_PARTITIONTIME":
+        return f"{column} >= TOKENBOOKS_MOMENT('{since}')"
+    if column.upper() == "_PARTITIONDATE":
+        return f"{column} >= CAST('{since}' AS DATE)"
+    values = sorted({day.strftime(data.partition_format) for day in _days(first, end)})
+    return f"{_name(column)} IN ({', '.join(map(_literal, values))})"
+
+
 def open_billing_period(until: date, final_after_day: int) -> date:
     """The first day of the billing months still open on `until`: its own month, and the month before
     until `final_after_day` (AWS finalizes a month's CUR/FOCUS data days after it ends; GCP's export
@@ -720,7 +737,7 @@ def _name(name: str) -> str:
 PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _table_parts(table: str, dialect: str) -> list[str]:
+def _table_parts(table: str, dialect: str, variable: str) -> list[str]:
     """`project.dataset.table` (or with quotes) as its parts, or a ConfigError naming the setting."""
     try:
         parsed = exp.to_table(table, dialect=dialect)
@@ -730,7 +747,7 @@ def _table_parts(table: str, dialect: str) -> list[str]:
     if not parts or not all(parts):
         raise ConfigError(
             f"the table {table!r} cannot be read as a {dialect} table name",
-            fix="set TOKENBOOKS_WAREHOUSE__<NAME>__TABLE to project.dataset.table (BigQuery), database.table "
+            fix=f"set {variable}TABLE to project.dataset.table (BigQuery), database.table "
             "(Athena) or DATABASE.SCHEMA.TABLE (Snowflake)",
         )
     return parts
