@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from connector.shutdown import interruptible_sleep
 from connector.sources.anthropic import AnthropicSource
 from connector.sources.aws_cost_explorer import AwsCostExplorerSource, cost_explorer_client
 from connector.sources.azure_cost_management import AzureCostManagementSource, AzureCredentials
-from connector.sources.base import Source
+from connector.sources.base import ConfiguredSources, RefusedSource, Source, bookmark_id
 from connector.sources.focus import AI_SERVICES as FOCUS_AI_SERVICES
 from connector.sources.http import HttpClient
 from connector.sources.openai import OpenAICostsSource
@@ -43,7 +44,7 @@ from connector.sources.openai_usage import OpenAIUsageSource
 from connector.sources.prices import load_catalog
 from connector.sources.warehouse.choice import MIB, FocusReader
 from connector.sources.warehouse.duckdb_engine import DuckDBLimits
-from connector.sources.warehouse.engines import build_engine
+from connector.sources.warehouse.engines import build_engine, section_variable
 from connector.store.connections import DatabaseVault
 from connector.store.db import (
     Engine,
@@ -61,6 +62,16 @@ from connector.store.unit_of_work import SqlStore
 
 Clock = Callable[[], datetime]
 ANTHROPIC_VERSION = "2023-06-01"  # the Admin API's required anthropic-version header
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSection:
+    """One settings section configuring sources of an entity: its variables, the bookmarks its sources
+    read on, and what builds them (given the entity's timezone)."""
+
+    variables: str
+    source_ids: tuple[str, ...]
+    build: Callable[[str], list[Source]]
 
 
 def system_clock() -> datetime:
@@ -163,98 +174,70 @@ class App:
     # ---------------------------------------------------------------------------------------- sources
 
     def sources(self, entity: str) -> list[Source]:
+        """The entity's sources, to pull: a section whose settings are wrong stops the pull before anything
+        is read (its ConfigError names the section and the fix)."""
+        configured = self.configured_sources(entity)
+        if configured.refused:
+            raise configured.refused[0].error
+        return configured.sources
+
+    def configured_sources(self, entity: str) -> ConfiguredSources:
+        """Every source the settings configure for the entity, each section built on its own: a section
+        whose settings are wrong (a ConfigError while it is built) is refused with its reason and the
+        others are built, so that what lists them (`sources status`, the console) still shows them all."""
         if self.source_overrides is not None:
-            return [s for s in self.source_overrides if s.entity == entity]
-        found: list[Source] = []
-        openai = self.settings.openai
-        if openai.admin_key and (openai.entity or self.default_entity()) == entity:
-            client = self._http_client(
-                "OpenAI", openai, {"Authorization": f"Bearer {openai.admin_key.get_secret_value()}"}
-            )
-            timezone = self.mapping()[0].entity(entity).timezone
-            found.append(
-                OpenAICostsSource(
-                    client,
-                    organization=openai.organization,
-                    entity=entity,
-                    timezone=timezone,
-                    lag_days=openai.lag_days,
-                )
-            )
-            if openai.usage:
-                found.append(
-                    OpenAIUsageSource(
-                        client,
-                        organization=openai.organization,
-                        entity=entity,
-                        timezone=timezone,
-                        lag_days=openai.lag_days,
-                    )
-                )
-        found += self._anthropic_sources(entity)
-        found += self._cloud_cost_sources(entity)
-        found += self._warehouse_sources(entity)
-        return found
+            return ConfiguredSources([s for s in self.source_overrides if s.entity == entity])
+        configured = ConfiguredSources()
+        sections = self._source_sections(entity)
+        if not sections:
+            return configured
+        # the entity's, not one section's: a mapping without the entity is no source's problem
+        timezone = self.mapping()[0].entity(entity).timezone
+        for section in sections:
+            try:
+                configured.sources += section.build(timezone)
+            except ConfigError as exc:  # this section's settings: the other sections are still built
+                configured.refused.append(RefusedSource(section.variables, section.source_ids, exc))
+        return configured
 
-    def _warehouse_sources(self, entity: str) -> list[Source]:
-        """The billing tables in warehouses (`TOKENBOOKS_WAREHOUSE__<NAME>__…`) of this entity (issue 16)."""
-        # here: the query builder's sqlglot loads only where a warehouse is configured, not for every command
-        from connector.sources.warehouse.nightly import CUR_SERVICES, GCP_SERVICES, Dataset, WarehouseSource
+    def _of(self, section: Any, entity: str) -> bool:
+        """Whether a provider section's sources are the entity's (no ENTITY: the default entity's)."""
+        return bool((section.entity or self.default_entity()) == entity)
 
-        flavour_services = {"cur-2.0": CUR_SERVICES, "gcp-standard": GCP_SERVICES}
-
-        found: list[Source] = []
-        for name, section in sorted(self.settings.warehouse.items()):
-            if (section.entity or self.default_entity()) != entity:
-                continue
-            default_services = flavour_services.get(section.flavour, FOCUS_AI_SERVICES)
-            dataset = Dataset(
-                section.table,
-                flavour=section.flavour,
-                columns=tuple(section.columns),
-                timestamps_as_text=section.timestamps_as_text,
-                double_amounts=section.double_amounts,
-                partition_column=section.partition_column,
-                partition_format=section.partition_format,
-                services=tuple(section.services) if section.services is not None else default_services,
-                unique_line_ids=section.unique_line_ids,
-            )
-            found.append(
-                WarehouseSource(
-                    build_engine(name, section.engine, section, self.sleep),
-                    dataset,
-                    name=name,
-                    provider=section.provider or WAREHOUSE_PROVIDERS.get(section.engine, section.engine),
-                    account=section.account,
-                    entity=entity,
-                    timezone=self.mapping()[0].entity(entity).timezone,
-                    retry=RetryPolicy(section.max_retries + 1, sleep=self.sleep),
-                    lag_days=section.lag_days,
-                    start_date=section.start_date,
-                    restates=section.restates,
-                    final_after_day=section.final_after_day,
-                )
-            )
-        return found
-
-    def _cloud_cost_sources(self, entity: str) -> list[Source]:
-        """AWS Cost Explorer and Azure Cost Management, when configured for this entity (issue 16)."""
-        found: list[Source] = []
+    def _source_sections(self, entity: str) -> list[SourceSection]:
+        """The settings sections that configure sources of the entity, in the order they are pulled."""
+        openai, anthropic = self.settings.openai, self.settings.anthropic
         aws, azure = self.settings.aws_cost_explorer, self.settings.azure_cost
-        if aws.enabled and (aws.entity or self.default_entity()) == entity:
+        found: list[SourceSection] = []
+        if (openai_key := openai.admin_key) and self._of(openai, entity):
+            names = ("openai.costs", "openai.usage") if openai.usage else ("openai.costs",)
             found.append(
-                AwsCostExplorerSource(
-                    cost_explorer_client(aws),
-                    account=aws.organization,
-                    entity=entity,
-                    timezone=self.mapping()[0].entity(entity).timezone,
-                    retry=RetryPolicy(aws.max_retries + 1, sleep=self.sleep),
-                    lag_days=aws.lag_days,
-                    services=tuple(aws.services),
+                SourceSection(
+                    "TOKENBOOKS_OPENAI__",
+                    tuple(bookmark_id(name, openai.organization) for name in names),
+                    lambda timezone: self._openai_sources(entity, timezone, openai_key.get_secret_value()),
+                )
+            )
+        if (anthropic_key := anthropic.admin_key) and self._of(anthropic, entity):
+            found.append(
+                SourceSection(
+                    "TOKENBOOKS_ANTHROPIC__",
+                    (bookmark_id("anthropic", anthropic.organization),),
+                    lambda timezone: self._anthropic_sources(
+                        entity, timezone, anthropic_key.get_secret_value()
+                    ),
+                )
+            )
+        if aws.enabled and self._of(aws, entity):
+            found.append(
+                SourceSection(
+                    "TOKENBOOKS_AWS_COST_EXPLORER__",
+                    (bookmark_id(AwsCostExplorerSource.name, aws.organization),),
+                    lambda timezone: [self._aws_source(entity, timezone)],
                 )
             )
         tenant, app, secret, scope = azure.tenant_id, azure.client_id, azure.client_secret, azure.scope
-        if tenant and app and secret and scope and (azure.entity or self.default_entity()) == entity:
+        if tenant and app and secret and scope and self._of(azure, entity):
             credentials = AzureCredentials(
                 tenant_id=tenant,
                 client_id=app,
@@ -262,29 +245,116 @@ class App:
                 login_url=str(azure.login_url),
             )
             found.append(
-                AzureCostManagementSource(
-                    credentials,
-                    scope=scope,
-                    account=azure.organization,
+                SourceSection(
+                    "TOKENBOOKS_AZURE_COST__",
+                    (bookmark_id(AzureCostManagementSource.name, azure.organization),),
+                    lambda timezone: [self._azure_source(entity, timezone, credentials, scope)],
+                )
+            )
+        for name, section in sorted(self.settings.warehouse.items()):
+            if self._of(section, entity):
+                found.append(
+                    SourceSection(
+                        section_variable(name),
+                        (bookmark_id(f"warehouse.{name}", section.account),),
+                        partial(self._warehouse_sources, name, section, entity),
+                    )
+                )
+        return found
+
+    def _openai_sources(self, entity: str, timezone: str, key: str) -> list[Source]:
+        openai = self.settings.openai
+        client = self._http_client("OpenAI", openai, {"Authorization": f"Bearer {key}"})
+        found: list[Source] = [
+            OpenAICostsSource(
+                client,
+                organization=openai.organization,
+                entity=entity,
+                timezone=timezone,
+                lag_days=openai.lag_days,
+            )
+        ]
+        if openai.usage:
+            found.append(
+                OpenAIUsageSource(
+                    client,
+                    organization=openai.organization,
                     entity=entity,
-                    timezone=self.mapping()[0].entity(entity).timezone,
-                    retry=RetryPolicy(azure.max_retries + 1, sleep=self.sleep),
-                    timeout=azure.timeout_seconds,
-                    lag_days=azure.lag_days,
-                    services=tuple(azure.services),
-                    base_url=str(azure.base_url),
+                    timezone=timezone,
+                    lag_days=openai.lag_days,
                 )
             )
         return found
 
+    def _warehouse_sources(self, name: str, section: Any, entity: str, timezone: str) -> list[Source]:
+        """The billing table in a warehouse of one `TOKENBOOKS_WAREHOUSE__<NAME>__…` section (issue 16)."""
+        # here: the query builder's sqlglot loads only where a warehouse is configured, not for every command
+        from connector.sources.warehouse.nightly import CUR_SERVICES, GCP_SERVICES, Dataset, WarehouseSource
+
+        flavour_services = {"cur-2.0": CUR_SERVICES, "gcp-standard": GCP_SERVICES}
+        default_services = flavour_services.get(section.flavour, FOCUS_AI_SERVICES)
+        dataset = Dataset(
+            section.table,
+            flavour=section.flavour,
+            columns=tuple(section.columns),
+            timestamps_as_text=section.timestamps_as_text,
+            double_amounts=section.double_amounts,
+            partition_column=section.partition_column,
+            partition_format=section.partition_format,
+            services=tuple(section.services) if section.services is not None else default_services,
+            unique_line_ids=section.unique_line_ids,
+        )
+        source = WarehouseSource(
+            build_engine(name, section.engine, section, self.sleep),
+            dataset,
+            name=name,
+            provider=section.provider or WAREHOUSE_PROVIDERS.get(section.engine, section.engine),
+            account=section.account,
+            entity=entity,
+            timezone=timezone,
+            retry=RetryPolicy(section.max_retries + 1, sleep=self.sleep),
+            lag_days=section.lag_days,
+            start_date=section.start_date,
+            restates=section.restates,
+            final_after_day=section.final_after_day,
+        )
+        return [source]
+
+    def _aws_source(self, entity: str, timezone: str) -> Source:
+        """AWS Cost Explorer (issue 16)."""
+        aws = self.settings.aws_cost_explorer
+        return AwsCostExplorerSource(
+            cost_explorer_client(aws),
+            account=aws.organization,
+            entity=entity,
+            timezone=timezone,
+            retry=RetryPolicy(aws.max_retries + 1, sleep=self.sleep),
+            lag_days=aws.lag_days,
+            services=tuple(aws.services),
+        )
+
+    def _azure_source(self, entity: str, timezone: str, credentials: AzureCredentials, scope: str) -> Source:
+        """Azure Cost Management (issue 16)."""
+        azure = self.settings.azure_cost
+        return AzureCostManagementSource(
+            credentials,
+            scope=scope,
+            account=azure.organization,
+            entity=entity,
+            timezone=timezone,
+            retry=RetryPolicy(azure.max_retries + 1, sleep=self.sleep),
+            timeout=azure.timeout_seconds,
+            lag_days=azure.lag_days,
+            services=tuple(azure.services),
+            base_url=str(azure.base_url),
+        )
+
     # ------------------------------------------------------------------------------ ingestion (issue 3)
 
-    def _anthropic_sources(self, entity: str) -> list[Source]:
+    def _anthropic_sources(self, entity: str, timezone: str, key: str) -> list[Source]:
         anthropic = self.settings.anthropic
-        if not anthropic.admin_key or (anthropic.entity or self.default_entity()) != entity:
-            return []
         headers = {
-            "x-api-key": anthropic.admin_key.get_secret_value(),
+            "x-api-key": key,
             "anthropic-version": ANTHROPIC_VERSION,
         }
         client = self._http_client("Anthropic", anthropic, headers)
@@ -293,7 +363,7 @@ class App:
                 client,
                 organization=anthropic.organization,
                 entity=entity,
-                timezone=self.mapping()[0].entity(entity).timezone,
+                timezone=timezone,
                 catalog=self.price_catalog(),
                 lag_days=anthropic.lag_days,
             )

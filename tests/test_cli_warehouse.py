@@ -104,6 +104,10 @@ def test_a_pull_that_refused_a_day_exits_3_naming_the_row_the_day_and_the_fix(tm
     assert status.code == 0, status.stderr
     [listed] = json.loads(status.stdout)
     assert (listed["bookmark"], listed["refused_days"]) == ("2026-11-02", ["2026-11-03"])
+    assert listed["read_through"] == "2026-11-03"  # the pull read the 3rd: the source is that fresh
+    shown = cli.run("sources", "status", **section)
+    assert "read through" in shown.stdout
+    assert "2026-11-03" in shown.stdout
 
 
 def test_a_first_pull_starts_on_start_date_and_the_lag_never_reads_before_it(tmp_path: Path) -> None:
@@ -137,6 +141,51 @@ def test_a_first_pull_starts_on_start_date_and_the_lag_never_reads_before_it(tmp
     assert (listed["first_day"], listed["bookmark"]) == ("2026-11-02", "2026-11-04")  # its history, kept
     shown = cli.run("sources", "status", **section)
     assert "2026-11-02" in shown.stdout
+
+
+def test_sources_status_lists_a_section_it_cannot_build_with_why_and_the_fix_and_the_others(
+    tmp_path: Path,
+) -> None:
+    """A GCP standard export set on Athena cannot be built: the listing names that section, what is
+    wrong and the fix, still lists the good section and the stored ones, and exits 2 (configuration)."""
+    gcp = {
+        "WAREHOUSE__GCP__ENGINE": "athena",
+        "WAREHOUSE__GCP__TABLE": "billing.gcp_export",
+        "WAREHOUSE__GCP__ACCOUNT": "01-AB",
+        "WAREHOUSE__GCP__REGION": "eu-west-1",
+        "WAREHOUSE__GCP__FLAVOUR": "gcp-standard",
+    }
+    section = duckdb_section(tmp_path, [])
+    cli = Cli(tmp_path)
+    cli.seed()  # a FOCUS import: a stored bookmark beside the configured sources
+
+    shown = cli.run("sources", "status", **section, **gcp)
+    assert shown.code == 2, shown
+    assert "Traceback" not in shown.stderr + shown.stdout
+    assert "warehouse.billing:" in shown.stdout
+    assert "focus:" in shown.stdout
+    assert "warehouse.gcp:01-AB" in shown.stdout
+    assert (
+        "settings TOKENBOOKS_WAREHOUSE__GCP__… refused: warehouse.gcp: the gcp-standard flavour"
+        in shown.stderr
+    )
+    assert "Fix: set TOKENBOOKS_WAREHOUSE__GCP__ENGINE=bigquery" in shown.stderr
+
+    listed = cli.run("sources", "status", "--json", **section, **gcp)
+    assert listed.code == 2, listed
+    rows = {row["source"]: row for row in json.loads(listed.stdout)}
+    assert rows["warehouse.gcp:01-AB"]["configured"] is True
+    refused = rows["warehouse.gcp:01-AB"]["settings_error"]
+    assert refused["section"] == "TOKENBOOKS_WAREHOUSE__GCP__"
+    assert "gcp-standard flavour is read on BigQuery" in refused["error"]
+    assert refused["fix"].startswith("set TOKENBOOKS_WAREHOUSE__GCP__ENGINE=bigquery")
+    good = [row for source, row in rows.items() if source.startswith("warehouse.billing:")]
+    assert [row["settings_error"] for row in good] == [None]
+    assert any(source.startswith("focus:") for source in rows)
+
+    pulled = cli.run("pull", **section, **gcp)  # a pull still stops before reading anything
+    assert pulled.code == 2, pulled
+    assert "gcp-standard flavour" in pulled.stderr
 
 
 def test_a_duckdb_section_whose_memory_limit_duckdb_refuses_names_its_own_variable(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ from connector.domain.money import currency_code, format_exact, format_money, pa
 from connector.service import imports
 from connector.service.imports import focus_options, import_focus, record_credit_lot
 from connector.service.invoices import import_ledger_bills, ledger_vendors
-from connector.service.pull import pull_sources, sources_status
+from connector.service.pull import entity_sources_status, pull_sources
 from connector.sources.warehouse.choice import ENGINES
 
 # ------------------------------------------------------------------------------------ ingestion (issue 3)
@@ -476,37 +476,67 @@ def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False)
 
 @sources_app.command("status")
 def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = False) -> None:
-    """Per source: the first day of its history, how far it has read (bookmark), its last success and its
-    last error."""
+    """Per source: the first day of its history, how far it has read (bookmark, and the last day read
+    when days were refused), its last success and its last error. A settings section that cannot be built
+    is listed with why and the fix, the other sources as usual, and the command exits 2."""
     with plain_errors(as_json):
         application, target = app_and_entity(entity, read_only=True)
-        statuses = sources_status(application.store, application.sources(target))
+        statuses = entity_sources_status(application, target)
     rows = [
         {
             "source": s.source,
             "configured": s.configured,
             "first_day": s.first_day,
             "bookmark": s.bookmark,
+            "read_through": s.read_through,
             "last_success_at": s.last_success_at,
             "last_error": s.last_error,
             "last_error_at": s.last_error_at,
             "refused_days": list(s.refused_days),
+            "settings_error": _settings_error(s.misconfigured),
         }
         for s in statuses
     ]
     if as_json:
         print_json(rows)
-        return
+    else:
+        _print_sources(rows)
+    if any(s.misconfigured for s in statuses):  # a scheduler sees the settings to fix; the listing is whole
+        raise typer.Exit(ExitCode.CONFIG)
+
+
+def _settings_error(misconfigured: Any) -> dict[str, str] | None:
+    """A refused settings section as JSON: its variables, what is wrong, the fix."""
+    if misconfigured is None:
+        return None
+    return {"section": misconfigured.section, "error": misconfigured.error, "fix": misconfigured.fix}
+
+
+def _print_sources(rows: list[dict[str, Any]]) -> None:
+    """The sources as a table; each refused settings section also on stderr, with its fix."""
     table = Table(title="Sources")
-    for column in ("source", "from", "bookmark", "last success", "last error"):
+    for column in ("source", "from", "bookmark", "read through", "last success", "last error"):
         table.add_column(column)
     for row in rows:
         error = f"{cell_text(row['last_error_at'])} {row['last_error']}" if row["last_error"] else ""
+        refused = row["settings_error"]
+        if refused:
+            error = f"settings refused: {refused['error']}" + (f"; {error}" if error else "")
         table.add_row(
-            str(row["source"]),
+            escape(str(row["source"])),
             cell_text(row["first_day"]),
             str(row["bookmark"] or "never pulled"),
+            cell_text(row["read_through"]),
             cell_text(row["last_success_at"]),
-            error,
+            escape(error),
         )
     console.print(table)
+    for row in rows:
+        if refused := row["settings_error"]:
+            errors.print(
+                f"[bold red]Error:[/] {escape(row['source'])}: settings {escape(refused['section'])}… refused: "
+                f"{escape(refused['error'])}",
+                highlight=False,
+            )
+            if refused["fix"]:
+                errors.print(f"[bold]Fix:[/] {escape(refused['fix'])}", highlight=False)

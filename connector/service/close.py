@@ -37,7 +37,7 @@ from connector.service.books import (
 )
 from connector.service.mappings import mapping_history
 from connector.service.policies import load_policy_history
-from connector.service.pull import sources_status
+from connector.service.pull import entity_sources_status
 from connector.service.reconcile import reconcile_period, source_accounts
 from connector.service.runs import Reporter, RunRecorder, exclusive
 from connector.service.sync import SyncResult, sync
@@ -179,7 +179,9 @@ def checklist(
 def refused_in(ctx, entity: str, period: Period) -> list[RefusedDays]:
     """The entity's sources' days of `period` that their last pull refused (kept on their bookmarks)."""
     found = []
-    for status in sources_status(ctx.store, ctx.sources(entity)):
+    # a source whose settings are wrong keeps the days it refused before: still listed (a close's
+    # reconciliation stops on its settings; the console's checklist shows the rest)
+    for status in entity_sources_status(ctx, entity):
         days = [day for day in status.refused_days if period.contains(day)] if status.configured else []
         if days:
             found.append(RefusedDays(status.source, min(days), max(days), len(days), status.last_error or ""))

@@ -23,11 +23,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from connector.domain.errors import InputError, Problem, TokenbooksError, refused_days
+from connector.domain.errors import ConfigError, InputError, Problem, TokenbooksError, refused_days
 from connector.metrics import PULL_SECONDS
+from connector.redaction import redact
 from connector.service.imports import import_inbox
 from connector.service.runs import Clock, Reporter, RunContext, RunRecorder, SilentReporter
-from connector.sources.base import Source, Window, bookmark_id
+from connector.sources.base import ConfiguredSources, RefusedSource, Source, Window, bookmark_id
 from connector.store.port import Store
 from connector.store.records import ReplaceResult
 from connector.tracing import span
@@ -254,6 +255,8 @@ def _record_source_error(store: Store, source: Source, message: str, clock: Cloc
 class PullContext(RunContext, Protocol):
     def sources(self, entity: str) -> list[Source]: ...
 
+    def configured_sources(self, entity: str) -> ConfiguredSources: ...
+
     def default_start(self, provider: str, until: date) -> date: ...
 
     def start_date(self, provider: str) -> date | None: ...
@@ -343,13 +346,40 @@ class SourceStatus:
     configured: bool
     refused_days: tuple[date, ...] = ()  # left as stored by its last pull: their rows failed a check
     first_day: date | None = None  # the first day of its history: no pull reads before it
+    # the last day its pulls read: past the bookmark when its last pull refused days (they are read again
+    # from the bookmark on, the later days were stored); None: never read
+    read_through: date | None = None
+    misconfigured: Misconfigured | None = None  # its settings section could not be built: it is not pulled
 
 
-def sources_status(store: Store, sources: list[Source]) -> list[SourceStatus]:
-    """Every configured source and every bookmark the store holds (FOCUS imports included)."""
+@dataclass(frozen=True, slots=True)
+class Misconfigured:
+    """Why a configured source's settings section was refused (redacted), and what to do."""
+
+    section: str  # the prefix of its variables: `TOKENBOOKS_WAREHOUSE__GCP__`
+    error: str
+    fix: str
+
+    def __str__(self) -> str:
+        fix = f" Fix: {self.fix}" if self.fix else ""
+        return f"settings {self.section}… refused: {self.error}.{fix}"
+
+    @staticmethod
+    def of(refused: RefusedSource) -> Misconfigured:
+        error: ConfigError = refused.error
+        said = "; ".join([error.message, *(str(p) for p in error.problems[:5])])
+        return Misconfigured(refused.variables, redact(said).rstrip("."), redact(error.fix))
+
+
+def sources_status(
+    store: Store, sources: list[Source], refused: list[RefusedSource] | None = None
+) -> list[SourceStatus]:
+    """Every configured source and every bookmark the store holds (FOCUS imports included); a configured
+    section whose settings were `refused` (`App.configured_sources`) is listed with why."""
     with store.unit_of_work() as uow:
         marks = {row.source_id: row for row in uow.bookmarks.all()}
-    wanted = [bookmark_id(s.name, s.provider_account) for s in sources]
+    why = {source_id: Misconfigured.of(r) for r in refused or [] for source_id in r.source_ids}
+    wanted = [*(bookmark_id(s.name, s.provider_account) for s in sources), *why]
     statuses = []
     for source_id in [*wanted, *sorted(set(marks) - set(wanted))]:
         mark = marks.get(source_id)
@@ -363,6 +393,15 @@ def sources_status(store: Store, sources: list[Source]) -> list[SourceStatus]:
                 source_id in wanted,
                 mark.refused_days if mark else (),
                 mark.first_day if mark else None,
+                mark.read_through if mark else None,
+                why.get(source_id),
             )
         )
     return statuses
+
+
+def entity_sources_status(ctx: PullContext, entity: str) -> list[SourceStatus]:
+    """`sources_status` of the entity's sources as configured (`App.configured_sources`): a settings section
+    that cannot be built is listed with why, the other sources as usual (what lists sources reads this)."""
+    configured = ctx.configured_sources(entity)
+    return sources_status(ctx.store, configured.sources, configured.refused)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from connector.domain.errors import InputError, Problem, refused_days
+from connector.domain.errors import ConfigError, InputError, Problem, refused_days
 from connector.domain.facts import Fact, utc_day_bounds
 from connector.domain.usage import Usage
 
@@ -377,3 +377,21 @@ def _page_results(
 def bookmark_id(source: str, provider_account: str) -> str:
     """Where a source's progress for one provider account is kept."""
     return f"{source}:{provider_account}"
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedSource:
+    """A settings section whose sources could not be built: its settings are wrong (a ConfigError raised
+    while building them). A listing shows it with the reason; a pull stops on it (`App.sources`)."""
+
+    variables: str  # the section's variables: `TOKENBOOKS_WAREHOUSE__GCP__`
+    source_ids: tuple[str, ...]  # the bookmarks its sources read on (`bookmark_id`)
+    error: ConfigError
+
+
+@dataclass
+class ConfiguredSources:
+    """The sources the settings configure for an entity: those built, and the sections refused."""
+
+    sources: list[Source] = field(default_factory=list)
+    refused: list[RefusedSource] = field(default_factory=list)

@@ -609,6 +609,7 @@ class BookmarkRepository:
         row.value = max(row.value, value)
         row.updated_at, row.last_success_at, row.last_error, row.refused_days = now, now, None, []
         _reach_back(row, first_day)
+        _read_on(row, row.value)
         self.session.add(row)
 
     def hold(
@@ -619,14 +620,17 @@ class BookmarkRepository:
         error: str,
         now: datetime,
         first_day: date | None = None,
+        read_through: date | None = None,
     ) -> None:
         """A pull stored its window but the `refused` days: the bookmark stands at `value`, before the
         first of them (back from where it was, if need be: the next run must read them again), and the
-        error and the days are recorded. `first_day` as for `advance`."""
+        error and the days are recorded. `first_day` as for `advance`; `read_through`: the window's last
+        day, which the pull did read (the source is as fresh as that, though its bookmark stands back)."""
         row = self.session.get(BookmarkRow, source_id) or BookmarkRow(
             source_id=source_id, value=value, updated_at=now
         )
         _reach_back(row, first_day)
+        _read_on(row, (read_through or date.fromisoformat(value)).isoformat())
         row.value, row.updated_at, row.last_success_at = value, now, now
         row.last_error, row.last_error_at = error, now
         row.refused_days = sorted(day.isoformat() for day in refused)
@@ -647,6 +651,7 @@ class BookmarkRepository:
                 BookmarkRecord,
                 refused_days=tuple(map(date.fromisoformat, row.refused_days or ())),
                 first_day=_first_day(row),
+                read_through=_read_through(row),
             )
             for row in rows
         ]
@@ -654,6 +659,18 @@ class BookmarkRepository:
 
 def _first_day(row: BookmarkRow) -> date | None:
     return date.fromisoformat(row.first_day) if row.first_day else None
+
+
+def _read_through(row: BookmarkRow) -> date | None:
+    """The last day the source has read: its row's, or its bookmark's for a row stored before 0015."""
+    day = row.read_through or row.value
+    return date.fromisoformat(day) if day else None
+
+
+def _read_on(row: BookmarkRow, day: str) -> None:
+    """The last day read is `day` or a later one read before: a pull of an earlier window (`--since`,
+    `--until`) leaves stored what later pulls read (ISO dates compare as text)."""
+    row.read_through = max(row.read_through or row.value or "", day)
 
 
 def _reach_back(row: BookmarkRow, first_day: date | None) -> None:

@@ -157,6 +157,7 @@ class Bookmarks(Protocol):
         error: str,
         now: datetime,
         first_day: date | None = None,
+        read_through: date | None = None,
     ) -> None: ...
 
     def record_error(self, source_id: str, error: str, now: datetime) -> None: ...

@@ -193,6 +193,8 @@ class BookmarkRecord:
     last_error_at: datetime | None
     refused_days: tuple[date, ...] = ()  # the days its last pull refused (their rows are to be corrected)
     first_day: date | None = None  # the first day of its history (None: unknown, stored before 0014)
+    # the last day its pulls have read: past `value` when its last pull refused days (None: never read)
+    read_through: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -265,7 +265,9 @@ class PullStage:
             ]
             stored_through = window.stored_through(refused).isoformat()
             if refused:
-                uow.bookmarks.hold(bookmark, stored_through, refused, error, now, window.first_day)
+                uow.bookmarks.hold(
+                    bookmark, stored_through, refused, error, now, window.first_day, window.last_day
+                )
             else:
                 uow.bookmarks.advance(bookmark, stored_through, now, window.first_day)
             _delete_stage(connection, self.id, keep_pages=True)

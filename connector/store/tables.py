@@ -128,6 +128,10 @@ class BookmarkRow(SQLModel, table=True):
     # the first day (ISO) of the source's history: the earliest first day of a window it stored; the lag
     # read again every night never reaches before it (`pull.window_for`). NULL: stored before 0014
     first_day: str | None = None
+    # the last day (ISO) its pulls have read: past the bookmark when a pull refused days (the bookmark
+    # stands before them, the later days were stored), the freshness counts from it. NULL: stored before
+    # 0015, read as the bookmark
+    read_through: str | None = None
 
 
 class RunRow(SQLModel, table=True):

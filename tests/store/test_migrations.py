@@ -159,3 +159,43 @@ def test_a_bookmark_stored_before_0014_gets_the_first_day_its_source_holds_facts
         assert uow.bookmarks.first_day("openai.costs:org-1") == date(2026, 10, 1)
         assert uow.bookmarks.first_day("anthropic.costs:org-2") is None
     engine.dispose()
+
+
+def test_a_bookmark_stored_before_0015_has_read_through_its_bookmark_until_its_next_pull(database_url):
+    """0015 adds the last day a source has read (past its bookmark when a pull refused days); a bookmark
+    stored before holds none, and is read as having read through itself: no freshness is made up."""
+    engine = make_engine(database_url)
+    upgrade(engine, "0014_first_day_of_history")
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO bookmarks (source_id, value, updated_at, refused_days, first_day) "
+                "VALUES ('warehouse.billing:proj-1', '2026-10-02', :at, '[\"2026-10-03\"]', '2026-10-01')"
+            ),
+            {"at": AT},
+        )
+
+    upgrade(engine)
+
+    with engine.connect() as c:
+        assert c.execute(text("SELECT read_through FROM bookmarks")).scalar_one() is None
+    with UnitOfWork(engine) as uow:
+        [mark] = uow.bookmarks.all()
+        assert (mark.value, mark.read_through, mark.refused_days) == (
+            "2026-10-02",
+            date(2026, 10, 2),
+            (date(2026, 10, 3),),
+        )
+        uow.bookmarks.hold(
+            mark.source_id,
+            "2026-10-02",
+            [date(2026, 10, 3)],
+            "row 7",
+            AT,
+            date(2026, 10, 1),
+            date(2026, 10, 15),
+        )
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        assert uow.bookmarks.all()[0].read_through == date(2026, 10, 15)
+    engine.dispose()

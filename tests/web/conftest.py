@@ -1,6 +1,7 @@
 """The console over the fakes of tests/service (a scripted source, the in-memory ledger, a manual clock),
 with one user per role, and a client that signs in as any of them; `sources_world` adds sources in every
-state the overview's Sources section names (up to date, days refused, last pull failed, a FOCUS import)."""
+state the overview's Sources section names (up to date, days refused, last pull failed, a FOCUS import);
+`misconfigured_world` configures its sources by settings, two of whose sections cannot be built."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -16,6 +18,7 @@ from connector.domain.users import Role
 from connector.service.pull import pull_sources
 from connector.service.sync import sync
 from connector.service.users import add_user
+from connector.settings import AnthropicSettings, WarehouseSettings
 from connector.sources.base import bookmark_id
 from connector.web.asgi import create_console
 from tests.service.conftest import ScriptedSource, World, world  # noqa: F401 - the fixture
@@ -87,6 +90,45 @@ def sources_world(console_world: World) -> World:
     pull_sources(scene.app, entity="acme-us", providers={"anthropic"}, until=date(2026, 10, 3))
     _import_bookmark(scene, "acme-us", "billing-acct", date(2026, 9, 30))
     _import_bookmark(scene, "acme-eu", "other-acct", date(2026, 10, 3))
+    return scene
+
+
+PRICES = "<img src=x onerror=window.__xss=1>.yaml"  # a price catalog that is not there, named with markup
+
+
+@pytest.fixture
+def misconfigured_world(console_world: World, tmp_path: Path) -> World:
+    """The console world with its sources from the settings: a DuckDB warehouse `billing` read through
+    Oct 3 (up to date), a warehouse `gcp` whose standard export is set on Athena (refused: that export is
+    read on BigQuery or DuckDB only), and Anthropic whose price catalog cannot be read (refused)."""
+    scene = console_world
+    app = scene.app
+    app.source_overrides = None
+    app._catalog = None  # read at the next use, from the settings below
+    app.settings = app.settings.model_copy(
+        update={
+            "prices_file": tmp_path / PRICES,
+            "anthropic": AnthropicSettings(admin_key="sk-ant-admin-test", organization="org-a"),
+            "warehouse": {
+                "billing": WarehouseSettings(
+                    engine="duckdb",
+                    table="billing.focus",
+                    account="proj-1",
+                    database=str(tmp_path / "w.duckdb"),
+                ),
+                "gcp": WarehouseSettings(
+                    engine="athena",
+                    table="billing.gcp",
+                    account="01-AB",
+                    flavour="gcp-standard",
+                    region="eu-west-1",
+                ),
+            },
+        }
+    )
+    with app.store.unit_of_work() as uow:
+        uow.bookmarks.advance(bookmark_id("warehouse.billing", "proj-1"), "2026-10-03", scene.clock(), OCT)
+        uow.commit()
     return scene
 
 

@@ -196,7 +196,7 @@ def test_a_controller_sees_each_source_s_state_on_the_overview(sources_world: Wo
 
     assert row("openai.costs:org-1").locator(".badge").inner_text() == "up to date"
     refused = row("warehouse.billing:proj-1")
-    assert refused.locator(".badge").inner_text() == "behind by 2 days"
+    assert refused.locator(".badge").inner_text() == "up to date"  # it read the 3rd, past its held bookmark
     day = refused.locator("mark.refused-day")
     assert day.inner_text() == "2026-10-02"
     assert day.is_visible()
@@ -208,4 +208,32 @@ def test_a_controller_sees_each_source_s_state_on_the_overview(sources_world: Wo
     assert "<script>window.__xss = 1</script>" in failed.inner_text()  # shown as text, never run
     assert page.evaluate("() => window.__xss === undefined")
     assert row("focus:billing-acct").locator(".badge").inner_text() == "behind by 3 days"
+    page.context.close()
+
+
+def test_a_controller_sees_a_source_whose_settings_are_wrong_beside_the_good_one(
+    misconfigured_world: World, served: str, browser
+):
+    """One section's bad settings refuse its source only: the overview renders, that row says what is wrong
+    and the fix (as text, never markup), the good source and the rest of the page as usual."""
+    page = signed_in(browser, served, "carl")
+    section = page.locator("section#sources")
+    section.scroll_into_view_if_needed()
+    shot(page, "17-overview-misconfigured-source")
+
+    def row(source: str):
+        return section.locator(f'tr[data-source="{source}"]')
+
+    assert row("warehouse.billing:proj-1").locator(".badge").inner_text() == "up to date"
+    gcp = row("warehouse.gcp:01-AB")
+    assert gcp.get_attribute("class") == "source-bad"
+    said = gcp.locator(".source-settings")
+    assert said.is_visible()
+    assert "settings refused TOKENBOOKS_WAREHOUSE__GCP__…" in said.inner_text()
+    assert "the gcp-standard flavour is read on BigQuery" in said.inner_text()
+    assert "Fix: set TOKENBOOKS_WAREHOUSE__GCP__ENGINE=bigquery" in said.inner_text()
+    prices = row("anthropic:org-a").locator(".source-settings")
+    assert "<img src=x onerror=window.__xss=1>.yaml" in prices.inner_text()  # shown as text, never run
+    assert page.evaluate("() => window.__xss === undefined")
+    assert page.locator("h2#spend-h").is_visible()
     page.context.close()

@@ -29,10 +29,11 @@ def test_each_source_of_the_entity_is_shown_with_its_state_in_plain_words(source
 
     refused = rows["warehouse.billing:proj-1"]
     assert refused.refused_days == (date(2026, 10, 2),)
-    assert refused.read_to == date(2026, 10, 1)  # before the refused day: every run reads it again
+    assert refused.bookmark == date(2026, 10, 1)  # before the refused day: every run reads it again
+    assert refused.read_to == date(2026, 10, 3)  # yet the pull read (and stored) the 3rd: it is fresh
     assert refused.failure is None
     assert refused.tone == "bad"
-    assert refused.state.startswith("behind by 2 days; 1 day(s) refused: 2026-10-02: ")
+    assert refused.state.startswith("up to date; 1 day(s) refused: 2026-10-02: ")
     assert BAD_ROW in refused.state
 
     failed = rows["anthropic:org-a"]
@@ -90,3 +91,49 @@ def test_the_overview_shows_the_sources_to_every_role_with_the_error_escaped(
         assert "other-acct" not in page.text
         client.post("/logout", data={}, follow_redirects=False)
         client.cookies.clear()
+
+
+def test_a_section_whose_settings_are_wrong_is_its_source_s_row_and_the_others_show_as_usual(
+    misconfigured_world: World,
+):
+    rows = {s.source: s for s in reads.overview(misconfigured_world.app, "acme-us").sources}
+
+    assert list(rows) == [
+        "warehouse.billing:proj-1",  # the sources built, then the sections refused, in the settings' order
+        "anthropic:org-a",
+        "warehouse.gcp:01-AB",
+        "openai.costs:org-1",  # synced before, no longer in the settings: its facts are acme-us's
+    ]
+    good = rows["warehouse.billing:proj-1"]
+    assert (good.state, good.tone, good.misconfigured) == ("up to date", "ok", None)
+
+    gcp = rows["warehouse.gcp:01-AB"]
+    assert (gcp.configured, gcp.tone, gcp.read_to) == (True, "bad", None)
+    assert gcp.misconfigured is not None
+    assert gcp.misconfigured.section == "TOKENBOOKS_WAREHOUSE__GCP__"
+    assert "gcp-standard flavour is read on BigQuery" in gcp.misconfigured.error
+    assert "ENGINE=bigquery" in gcp.misconfigured.fix
+    assert gcp.state.startswith(
+        "never pulled; settings TOKENBOOKS_WAREHOUSE__GCP__… refused: warehouse.gcp: "
+    )
+
+    anthropic = rows["anthropic:org-a"]
+    assert anthropic.misconfigured is not None
+    assert "cannot read the price catalog" in anthropic.misconfigured.error
+    assert anthropic.misconfigured.fix == "check TOKENBOOKS_PRICES_FILE"
+
+
+def test_the_overview_renders_with_a_refused_section_its_reason_and_fix_escaped(
+    misconfigured_world: World, client: TestClient
+):
+    sign_in(client, "carl")
+    page = client.get("/")
+    assert page.status_code == 200, page.text
+    assert 'id="sources-h"' in page.text
+    assert 'tr data-source="warehouse.gcp:01-AB" class="source-bad"' in page.text
+    assert "TOKENBOOKS_WAREHOUSE__GCP__…" in page.text
+    assert "set TOKENBOOKS_WAREHOUSE__GCP__ENGINE=bigquery" in page.text
+    assert "&lt;img src=x onerror=window.__xss=1&gt;.yaml" in page.text
+    assert "<img src=x" not in page.text
+    assert 'tr data-source="warehouse.billing:proj-1" class="source-ok"' in page.text
+    assert 'id="spend-h"' in page.text  # the rest of the page as usual
