@@ -183,9 +183,16 @@ def test_sources_status_lists_a_section_it_cannot_build_with_why_and_the_fix_and
     assert [row["settings_error"] for row in good] == [None]
     assert any(source.startswith("focus:") for source in rows)
 
-    pulled = cli.run("pull", **section, **gcp)  # a pull still stops before reading anything
-    assert pulled.code == 2, pulled
-    assert "gcp-standard flavour" in pulled.stderr
+    # a pull pulls the good section, and fails the refused one as it fails a source that failed: partial (3)
+    pulled = cli.run("pull", "--since", "2026-11-01", "--until", "2026-11-02", **section, **gcp)
+    assert pulled.code == 3, pulled
+    assert "Traceback" not in pulled.stderr + pulled.stdout
+    assert "warehouse.billing 2026-11-01..2026-11-02" in pulled.stdout
+    assert "warehouse.gcp:01-AB failed" in pulled.said
+    assert "TOKENBOOKS_WAREHOUSE__GCP__ENGINE=bigquery" in pulled.said
+    kind, status, reason = cli.runs()[-1]
+    assert (kind, status) == ("pull", "partial")
+    assert "warehouse.gcp:01-AB: warehouse.gcp: the gcp-standard flavour" in reason
 
 
 def test_a_duckdb_section_whose_memory_limit_duckdb_refuses_names_its_own_variable(tmp_path: Path) -> None:

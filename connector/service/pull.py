@@ -296,7 +296,15 @@ def pull_sources(
     params = {"entity": entity, "providers": sorted(providers or []), "since": str(since) if since else None}
     recorder = RunRecorder(ctx.store, ctx.clock, actor=ctx.actor, kind="pull", entity=entity, params=params)
     run = PullRun(recorder.run_id, entity)
-    chosen = [s for s in ctx.sources(entity) if providers is None or s.provider in providers]
+    configured = ctx.configured_sources(entity)
+    chosen = [s for s in configured.sources if providers is None or s.provider in providers]
+    # a section whose settings are wrong is this pull's failure, as a source that failed is: the other
+    # sources are pulled (a nightly sync, which posts, stops on it: `App.sources`)
+    refused = configured.refused if providers is None else []
+    for section in refused:
+        name = ", ".join(section.source_ids) or section.variables
+        run.failures.append((name, str(section.error)))
+        reporter.note(f"{name}: {section.error}", "error")
     for source in chosen:
         window = window_for(
             source,
@@ -319,7 +327,7 @@ def pull_sources(
         run.inbox = import_inbox(ctx, invoices_dir, entity=entity)
     quarantined = bool(run.inbox and (run.inbox.failed or any(r.quarantined for r in run.inbox.imported)))
     refusals = [why for why in (p.refusal() for p in run.pulls) if why]
-    if chosen and len(run.failures) == len(chosen):
+    if run.failures and len(run.failures) == len(chosen) + len(refused):
         run.status = "failed"
     elif run.failures or refusals or quarantined:
         run.status = "partial"
