@@ -208,3 +208,70 @@ def test_a_duckdb_section_whose_memory_limit_duckdb_refuses_names_its_own_variab
     [(kind, status, reason)] = cli.runs()
     assert (kind, status) == ("pull", "failed")
     assert "limits" in reason
+
+
+def test_a_close_with_a_section_it_cannot_build_stops_before_posting_and_names_the_blocker(
+    tmp_path: Path,
+) -> None:
+    """Month-end with the GCP section set on Athena: the close neither syncs the good section nor posts
+    anything (the month's books would lack GCP's spend), exits 2, says why and the fix, records the run
+    failed with that reason, and its checklist (words and --json) lists the source as blocking sign-off;
+    reconciling the month names the source missing instead of reconciling without it."""
+    from datetime import date
+
+    from tests.sources.builders import focus_row
+
+    gcp = {
+        "WAREHOUSE__GCP__ENGINE": "athena",
+        "WAREHOUSE__GCP__TABLE": "billing.gcp_export",
+        "WAREHOUSE__GCP__ACCOUNT": "01-AB",
+        "WAREHOUSE__GCP__REGION": "eu-west-1",
+        "WAREHOUSE__GCP__FLAVOUR": "gcp-standard",
+    }
+    section = duckdb_section(tmp_path, [focus_row("1.25", day=date(2026, 10, 2))])
+    cli = Cli(tmp_path)
+    cli.seed()  # a FOCUS import and an October invoice: the books as they stand
+    before = cli.data()
+
+    closed = cli.run("close", "--period", "2026-10", **section, **gcp)
+    assert closed.code == 2, closed  # a configuration error: fix the settings
+    assert "Traceback" not in closed.stderr + closed.stdout
+    said = closed.said
+    assert (
+        "Close failed: 2026-10 not closed: the settings of warehouse.gcp:01-AB (TOKENBOOKS_WAREHOUSE__GCP__…) "
+        "are refused (warehouse.gcp: the gcp-standard flavour is read on BigQuery" in said
+    )
+    assert "Nothing was synced, posted or reconciled: the month's books would lack that spend." in said
+    assert "Not ready to sign off — 1 item(s):" in said
+    assert (
+        "1. warehouse.gcp:01-AB is not pulled: its settings TOKENBOOKS_WAREHOUSE__GCP__… are refused, so its "
+        "spend of 2026-10 may be missing from the books and from the reconciliation" in said
+    )
+    assert "Fix: set TOKENBOOKS_WAREHOUSE__GCP__ENGINE=bigquery for the standard export" in said
+    assert "failed — not ready (1 item(s))" in said
+    assert cli.data() == before  # nothing pulled (not even the good section), booked or posted
+    [(kind, status, reason)] = cli.runs()[-1:]
+    assert (kind, status) == ("close", "failed")
+    assert reason is not None
+    assert reason.startswith("2026-10 not closed: the settings of warehouse.gcp:01-AB")
+    assert "Fix: set TOKENBOOKS_WAREHOUSE__GCP__ENGINE=bigquery" in reason
+    assert [k for k, _, _ in cli.runs()].count("sync") == 0  # stopped before the sync, not inside it
+
+    listed = cli.run("close", "--period", "2026-10", "--json", **section, **gcp)
+    assert listed.code == 2, listed
+    body = json.loads(listed.stdout)
+    assert (body["status"], body["ready"], body["posted"], body["sync_run_id"]) == ("failed", False, [], None)
+    [refused] = body["misconfigured_sources"]
+    assert (refused["source"], refused["section"]) == ("warehouse.gcp:01-AB", "TOKENBOOKS_WAREHOUSE__GCP__")
+    assert "gcp-standard flavour" in refused["error"]
+    [blocker] = body["blockers"]
+    assert blocker["what"].startswith("warehouse.gcp:01-AB is not pulled")
+    assert blocker["fix"].endswith("`tokenbooks close --period 2026-10`")
+    [invoiced] = body["accruals"]  # the checklist of what the store holds: the seeded invoice
+    assert (invoiced["provider"], invoiced["invoiced"]) == ("openai", "5.00")
+
+    reconciled = cli.run("reconcile", "--period", "2026-10", "--offline", **section, **gcp)
+    assert reconciled.code == 2, reconciled
+    assert "Traceback" not in reconciled.stderr
+    assert "2026-10 is not reconciled: the spend of warehouse.gcp:01-AB is missing" in reconciled.said
+    assert cli.runs()[-1][:2] == ("reconcile", "failed")

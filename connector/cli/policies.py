@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from connector.cli.base import (
@@ -173,6 +174,7 @@ def _close_json(result: Any) -> dict:
         ],
         "not_posted": [_fields(j) for j in checklist.unposted],
         "refused_days": [_fields(r) for r in checklist.refused],
+        "misconfigured_sources": [_fields(m) for m in checklist.misconfigured],
         "blockers": [_fields(b) for b in checklist.blockers],
     }
 
@@ -187,8 +189,9 @@ def _print_close(result: Any) -> None:
     if result.sync is not None:
         print_sync(result.sync)
     checklist = result.checklist
+    if result.status == "failed":  # with the checklist of what the store holds, when there is one
+        console.print(f"[red]Close failed:[/] {escape(result.reason or '')}", highlight=False, soft_wrap=True)
     if checklist is None:
-        console.print(f"[red]Close failed:[/] {result.reason}", highlight=False)
         return
     table = Table(title="Accrued AI costs per provider account")
     for column in ("provider", "account", "accrued", "true-up", "reversed", "invoiced", "not invoiced"):
@@ -253,8 +256,9 @@ def _print_close(result: Any) -> None:
     if blockers:
         console.print(f"[yellow]Not ready to sign off — {len(blockers)} item(s):[/]", highlight=False)
         for number, blocker in enumerate(blockers, start=1):
-            console.print(f"  {number}. {blocker.what}", highlight=False, soft_wrap=True)
-            console.print(f"     [bold]Fix:[/] {blocker.fix}", highlight=False, soft_wrap=True)
+            # escaped: a blocker quotes what it names (a setting's value, a row) and may hold brackets
+            console.print(f"  {number}. {escape(blocker.what)}", highlight=False, soft_wrap=True)
+            console.print(f"     [bold]Fix:[/] {escape(blocker.fix)}", highlight=False, soft_wrap=True)
     verdict = (
         "[green]ready to sign off[/]"
         if checklist.ready

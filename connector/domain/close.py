@@ -9,7 +9,9 @@ positions, held journals, reconciliation statuses) and come out as lines a perso
 - deferred revenue per customer grant (credits sold and not yet redeemed, expired or broken);
 - what sits in suspense (spend no mapping rule placed);
 - journals held for approval, journals not yet in the ledger, and the reconciliation status per
-  provider account.
+  provider account;
+- the entity's sources whose settings are refused (`MisconfiguredSource`): they are not pulled, so the
+  period's books may lack their spend.
 
 `Checklist.blockers` names every item that keeps the month from being ready to sign off, each with the
 command (or step) that fixes it, so a controller is never left with "items above need attention".
@@ -100,6 +102,17 @@ class RefusedDays:
 
 
 @dataclass(frozen=True, slots=True)
+class MisconfiguredSource:
+    """A source of the entity whose settings section cannot be built: nothing is pulled from it (nor
+    synced for the entity) until its settings are fixed, so the period's books may lack its spend."""
+
+    source: str  # the bookmark it reads on: `warehouse.gcp:01-AB`
+    section: str  # the prefix of its variables: `TOKENBOOKS_WAREHOUSE__GCP__`
+    error: str  # why its settings are refused (redacted)
+    fix: str  # what to set ("" when the error says it)
+
+
+@dataclass(frozen=True, slots=True)
 class Blocker:
     """One thing that keeps a month from being ready to sign off, and what fixes it."""
 
@@ -122,6 +135,8 @@ class Checklist:
     reconciliation: list[tuple[str, str, str]] = field(default_factory=list)  # provider, account, status
     reconciliation_notes: dict[tuple[str, str], str] = field(default_factory=dict)  # what did not hold
     refused: list[RefusedDays] = field(default_factory=list)  # source days the last pull left as stored
+    # sources whose settings are refused: read from the settings now, never stored with the checklist
+    misconfigured: list[MisconfiguredSource] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
@@ -132,7 +147,8 @@ class Checklist:
     def blockers(self) -> list[Blocker]:
         """Every item that keeps the period from being ready, each with the command that fixes it."""
         period = self.period
-        found = [
+        found = [_misconfigured(m, period) for m in self.misconfigured]
+        found += [
             Blocker(
                 f"{r.source}: {r.days} day(s) of {period} ({r.first_day}..{r.last_day}) were refused by its "
                 f"last pull and hold what an earlier pull stored: {r.error}",
@@ -172,6 +188,16 @@ class Checklist:
                 )
             )
         return found
+
+
+def _misconfigured(source: MisconfiguredSource, period: Period) -> Blocker:
+    fix = source.fix or f"correct the settings {source.section}… the error names"
+    return Blocker(
+        f"{source.source} is not pulled: its settings {source.section}… are refused, so its spend of "
+        f"{period} may be missing from the books and from the reconciliation: {source.error}",
+        f"{fix}; then `tokenbooks sources status` (the source no longer refused) and "
+        f"`tokenbooks close --period {period}`",
+    )
 
 
 def _release(held: HeldJournal) -> str:

@@ -7,6 +7,12 @@ owe it: the month's accrual and its reversal, invoice true-ups, expiries, amorti
 breakage. Then it reconciles the period and prints the checklist (`domain/close.py`): accrued and not
 yet invoiced, prepaid lots, deferred revenue, suspense, held journals, reconciliation. A period that has
 not ended is refused: nothing that belongs to a month is booked before the month is over.
+
+A source of the entity whose settings are refused (`App.configured_sources`) stops the close before it
+syncs, as it stops every sync: nothing is pulled, booked, posted or reconciled — an accrual or a
+reconciliation without that source's spend would be short and look complete. The run is recorded failed
+(a configuration error) with the section and its fix, and the checklist of what the store holds lists
+the source as a blocker beside the others.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from connector.domain.close import (
     Checklist,
     DeferredLine,
     HeldJournal,
+    MisconfiguredSource,
     RefusedDays,
     accrual_lines,
     lot_lines,
@@ -37,7 +44,7 @@ from connector.service.books import (
 )
 from connector.service.mappings import mapping_history
 from connector.service.policies import load_policy_history
-from connector.service.pull import entity_sources_status
+from connector.service.pull import SourceStatus, entity_sources_status
 from connector.service.reconcile import reconcile_period, source_accounts
 from connector.service.runs import Reporter, RunRecorder, exclusive
 from connector.service.sync import SyncResult, sync
@@ -54,6 +61,7 @@ class CloseResult:
     sync: SyncResult | None = None
     checklist: Checklist | None = None
     notes: list[str] = field(default_factory=list)
+    configuration: bool = False  # failed for a configuration error (a source's settings, the mapping …)
 
 
 def close_month(ctx, *, entity: str, period: Period, reporter: Reporter | None = None) -> CloseResult:
@@ -75,6 +83,8 @@ def _close(ctx, entity: str, period: Period, reporter: Reporter | None) -> Close
     )
     result = CloseResult(recorder.run_id, entity, period, "running")
     try:
+        if misconfigured_in(entity_sources_status(ctx, entity)):
+            return _refused_settings(ctx, result, recorder)
         result.sync = sync(ctx, entity=entity, since=period.first_day, reporter=reporter)
         recorder.event(
             "close.sync",
@@ -82,6 +92,7 @@ def _close(ctx, entity: str, period: Period, reporter: Reporter | None) -> Close
             data={"sync_run": result.sync.run_id, "status": result.sync.status},
         )
         if result.sync.status == "failed":
+            result.configuration = result.sync.configuration
             raise InputError(
                 f"the sync of {period} failed: {result.sync.reason}", fix="see `tokenbooks runs`"
             )
@@ -101,6 +112,35 @@ def _close(ctx, entity: str, period: Period, reporter: Reporter | None) -> Close
             "held": len(result.checklist.held),
             "reconciliation": [list(r) for r in result.checklist.reconciliation],
         },
+    )
+    return result
+
+
+def _refused_settings(ctx, result: CloseResult, recorder: RunRecorder) -> CloseResult:
+    """The close of a period one of whose sources cannot be built: stopped before the sync (see the
+    module's docstring), recorded failed with why, and the checklist of what the store holds."""
+    period = result.period
+    result.checklist = checklist(ctx, entity=result.entity, period=period, recorder=recorder, reconcile=False)
+    refused = result.checklist.misconfigured
+    names = ", ".join(f"{m.source} ({m.section}…)" for m in refused)
+    result.status, result.configuration = "failed", True
+    why = "; ".join(m.error for m in refused)
+    fixes = "; ".join(dict.fromkeys(m.fix or f"correct the settings {m.section}…" for m in refused))
+    result.reason = (
+        f"{period} not closed: the settings of {names} are refused ({why}). Nothing was synced, posted or "
+        f"reconciled: the month's books would lack that spend. Fix: {fixes}; then `tokenbooks close "
+        f"--period {period}` again"
+    )
+    recorder.event(
+        "close.settings_refused",
+        f"{period} not closed: the settings of {names} are refused",
+        level="error",
+        data={"sources": [m.source for m in refused], "sections": sorted({m.section for m in refused})},
+    )
+    recorder.finish(
+        "failed",
+        reason=result.reason,
+        stats={"ready": False, "misconfigured": [m.source for m in refused]},
     )
     return result
 
@@ -144,7 +184,9 @@ def checklist(
         HeldJournal(s.journal.key, s.journal.txn_date, s.journal.kind.value, s.hold_reason or "")
         for s in held
     ]
-    result.refused = refused_in(ctx, entity, period)
+    statuses = entity_sources_status(ctx, entity)
+    result.refused = refused_in(statuses, period)
+    result.misconfigured = misconfigured_in(statuses)
     result.unposted = [
         HeldJournal(s.journal.key, s.journal.txn_date, s.journal.kind.value, s.last_error or s.status)
         for s in unposted
@@ -176,16 +218,25 @@ def checklist(
     return result
 
 
-def refused_in(ctx, entity: str, period: Period) -> list[RefusedDays]:
+def refused_in(statuses: list[SourceStatus], period: Period) -> list[RefusedDays]:
     """The entity's sources' days of `period` that their last pull refused (kept on their bookmarks)."""
     found = []
-    # a source whose settings are wrong keeps the days it refused before: still listed (a close's
-    # reconciliation stops on its settings; the console's checklist shows the rest)
-    for status in entity_sources_status(ctx, entity):
+    # a source whose settings are wrong keeps the days it refused before: still listed, beside its
+    # settings (`misconfigured_in`)
+    for status in statuses:
         days = [day for day in status.refused_days if period.contains(day)] if status.configured else []
         if days:
             found.append(RefusedDays(status.source, min(days), max(days), len(days), status.last_error or ""))
     return found
+
+
+def misconfigured_in(statuses: list[SourceStatus]) -> list[MisconfiguredSource]:
+    """The entity's sources whose settings section cannot be built (`entity_sources_status`)."""
+    return [
+        MisconfiguredSource(s.source, s.misconfigured.section, s.misconfigured.error, s.misconfigured.fix)
+        for s in statuses
+        if s.misconfigured is not None
+    ]
 
 
 def _history_only(inputs: BooksInput, posted) -> BooksInput:

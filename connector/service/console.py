@@ -36,9 +36,10 @@ from connector.domain.errors import InputError, TokenbooksError
 from connector.domain.journals import Journal
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
-from connector.service.close import checklist
+from connector.service.close import checklist, misconfigured_in
 from connector.service.console_sources import SourceState, source_states
 from connector.service.finance_reports import run_report
+from connector.service.pull import entity_sources_status
 from connector.store.records import StoredJournal
 
 log = logging.getLogger("tokenbooks.console")
@@ -236,8 +237,10 @@ class ReconciliationLine:
 def close_checklist(
     app: Any, entity: str, period: Period, stamp: str | None = None
 ) -> tuple[Checklist, datetime]:
-    """The period's close checklist and when it was computed (stored after the last change to the books)."""
-    return stored(
+    """The period's close checklist and when it was computed (stored after the last change to the books);
+    the sources whose settings are refused are read now, as the Sources section reads them: the settings
+    are not part of the books' stamp, and a source fixed since blocks no more."""
+    found, computed_at = stored(
         app,
         entity,
         f"close:{period}",
@@ -246,6 +249,8 @@ def close_checklist(
         encode=checklist_data,
         decode=checklist_from_data,
     )
+    found.misconfigured = misconfigured_in(entity_sources_status(app, entity))
+    return found, computed_at
 
 
 def _computed_checklist(app: Any, entity: str, period: Period) -> Checklist:

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from connector.domain.accounting_policy import BUILT_IN, PolicyHistory, PolicySet
 from connector.domain.desired import COST_KINDS, usage_costs
-from connector.domain.errors import TokenbooksError
+from connector.domain.errors import ConfigError, TokenbooksError
 from connector.domain.facts import PREPAID_POOL, CostBasis
 from connector.domain.journals import Journal, JournalKind
 from connector.domain.mapping import MappingSet
@@ -35,10 +35,12 @@ from connector.domain.reconcile import (
     reconcile,
 )
 from connector.ledgers.port import Ledger, LedgerJournal
+from connector.redaction import redact
 from connector.service.books import role_targets
 from connector.service.mappings import mapping_history
 from connector.service.policies import policy_history
 from connector.service.runs import Clock, RunContext, RunRecorder, exclusive
+from connector.sources.base import ConfiguredSources
 from connector.store.port import Store, UnitOfWork
 from connector.store.records import InvoiceRecord, StoredJournal
 
@@ -330,6 +332,8 @@ class ReconcileContext(RunContext, Protocol):
 
     def sources(self, entity: str) -> list: ...
 
+    def configured_sources(self, entity: str) -> ConfiguredSources: ...
+
 
 class SourcesContext(Protocol):
     def sources(self, entity: str) -> list: ...
@@ -338,6 +342,26 @@ class SourcesContext(Protocol):
 def source_accounts(ctx: SourcesContext, entity: str) -> set[Account]:
     """The provider accounts the configured sources read for the entity."""
     return {(s.provider, s.provider_account) for s in ctx.sources(entity)}
+
+
+def require_every_source(ctx: ReconcileContext, entity: str, period: Period) -> None:
+    """A source whose settings are refused has none of its spend in the store since they went wrong: a
+    reconciliation without it would match the others and say nothing of it (and call its invoice one
+    for an account no source knows), so the month is not reconciled and the source is named missing."""
+    refused = ctx.configured_sources(entity).refused
+    if not refused:
+        return
+    sources = ", ".join(source for r in refused for source in r.source_ids)
+    why = "; ".join(f"{r.variables}…: {r.error.message}" for r in refused)
+    raise ConfigError(
+        redact(
+            f"{period} is not reconciled: the spend of {sources} is missing (settings refused: {why}; "
+            "nothing is pulled from it until they are fixed)"
+        ),
+        fix=redact("; ".join(dict.fromkeys(r.error.fix for r in refused if r.error.fix)))
+        or "correct the settings the error names",
+        problems=[p for r in refused for p in r.error.problems],
+    )
 
 
 def reconcile_run(
@@ -354,6 +378,7 @@ def reconcile_run(
             params={"period": str(period), "read_back": read_back},
         )
         try:
+            require_every_source(ctx, entity, period)
             mapping, _ = ctx.mapping()
             results = reconcile_period(
                 ctx.store,

@@ -237,3 +237,27 @@ def test_a_controller_sees_a_source_whose_settings_are_wrong_beside_the_good_one
     assert page.evaluate("() => window.__xss === undefined")
     assert page.locator("h2#spend-h").is_visible()
     page.context.close()
+
+
+def test_a_controller_sees_the_close_blocked_by_a_source_whose_settings_are_wrong(
+    misconfigured_world: World, served: str, browser
+):
+    """The month is not ready to sign off while a source cannot be built: the overview's "Blocking the
+    close" names each such source, its variables and the fix (as text, never markup), not the good one."""
+    page = signed_in(browser, served, "carl")
+    section = page.locator("section", has=page.locator("h2#blockers-h"))
+    section.scroll_into_view_if_needed()
+    shot(page, "18-overview-close-blocked-by-settings")
+
+    assert section.locator("h2").inner_text() == "Blocking the close of 2026-09"
+    items = section.locator("li")
+    assert items.count() == 2
+    said = section.inner_text()
+    assert "Nothing: the period is ready to sign off" not in said
+    assert "warehouse.gcp:01-AB is not pulled: its settings TOKENBOOKS_WAREHOUSE__GCP__… are refused" in said
+    assert "set TOKENBOOKS_WAREHOUSE__GCP__ENGINE=bigquery" in said
+    assert "<img src=x onerror=window.__xss=1>.yaml" in said  # shown as text, never run
+    assert "warehouse.billing" not in said
+    assert page.evaluate("() => window.__xss === undefined")
+    assert page.get_by_text("2 item(s) blocking").is_visible()
+    page.context.close()

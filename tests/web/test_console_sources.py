@@ -137,3 +137,57 @@ def test_the_overview_renders_with_a_refused_section_its_reason_and_fix_escaped(
     assert "<img src=x" not in page.text
     assert 'tr data-source="warehouse.billing:proj-1" class="source-ok"' in page.text
     assert 'id="spend-h"' in page.text  # the rest of the page as usual
+
+
+def test_each_source_whose_settings_are_refused_blocks_the_close_until_they_are_fixed(
+    misconfigured_world: World,
+):
+    """The month is not ready to sign off while a source of the entity cannot even be built: its spend
+    may be missing from the books. Read live: the stored checklist does not know the settings changed."""
+    app = misconfigured_world.app
+    seen = reads.overview(app, "acme-us")
+    assert str(seen.close_period) == "2026-09"
+    blockers = {b.what.split(" ")[0]: b for b in seen.blockers}
+    assert list(blockers) == ["anthropic:org-a", "warehouse.gcp:01-AB"]  # not the good warehouse
+    gcp = blockers["warehouse.gcp:01-AB"]
+    assert gcp.what.startswith(
+        "warehouse.gcp:01-AB is not pulled: its settings TOKENBOOKS_WAREHOUSE__GCP__… are refused, so its "
+        "spend of 2026-09 may be missing from the books and from the reconciliation: "
+    )
+    assert "gcp-standard flavour is read on BigQuery" in gcp.what
+    assert gcp.fix.startswith("set TOKENBOOKS_WAREHOUSE__GCP__ENGINE=bigquery")
+    assert gcp.fix.endswith("`tokenbooks close --period 2026-09`")
+    assert blockers["anthropic:org-a"].fix.startswith("check TOKENBOOKS_PRICES_FILE; then")
+    assert not reads.close_checklist(app, "acme-us", seen.close_period)[0].ready
+
+    fixed = {"billing": app.settings.warehouse["billing"]}  # the gcp section taken out of the settings
+    app.settings = app.settings.model_copy(update={"warehouse": fixed})
+    again = reads.overview(app, "acme-us")
+    assert again.close_computed_at == seen.close_computed_at  # the books did not change: stored …
+    assert [b.what.split(" ")[0] for b in again.blockers] == ["anthropic:org-a"]  # … the settings did
+
+
+def test_the_overview_and_the_close_page_name_a_refused_section_as_blocking_the_close_escaped(
+    misconfigured_world: World, client: TestClient
+):
+    sign_in(client, "carl")
+    page = client.get("/")
+    assert page.status_code == 200, page.text
+    blocking = page.text[page.text.index('id="blockers-h"') :]
+    blocking = blocking[: blocking.index("</section>")]
+    assert "Nothing: the period is ready to sign off" not in blocking
+    assert (
+        "warehouse.gcp:01-AB is not pulled: its settings TOKENBOOKS_WAREHOUSE__GCP__… are refused" in blocking
+    )
+    assert "set TOKENBOOKS_WAREHOUSE__GCP__ENGINE=bigquery" in blocking
+    assert "anthropic:org-a is not pulled: its settings TOKENBOOKS_ANTHROPIC__… are refused" in blocking
+    assert "&lt;img src=x onerror=window.__xss=1&gt;.yaml" in blocking
+    assert "<img src=x" not in page.text
+    assert "warehouse.billing" not in blocking
+    assert "2 item(s) blocking" in page.text
+
+    close = client.get("/reconciliation?period=2026-09")
+    assert close.status_code == 200, close.text
+    assert "2 item(s) block sign-off" in close.text
+    assert "warehouse.gcp:01-AB is not pulled" in close.text
+    assert "<img src=x" not in close.text
