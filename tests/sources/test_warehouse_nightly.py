@@ -485,6 +485,56 @@ class Transpiling(DuckDBWarehouse):
         return Answer(found, {})
 
 
+class Recording(DuckDBWarehouse):
+    """DuckDB keeping the label and text of every query it ran."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.ran: list[tuple[str, str]] = []
+
+    def run(self, sql: str, label: str) -> Answer:
+        self.ran.append((label, sql))
+        return super().run(sql, label)
+
+
+def test_a_clean_window_is_read_by_one_query_that_numbers_no_rows(tmp_path: Path) -> None:
+    """Numbering the window's rows in order is a sort of every row at its full width: a 5M-row month
+    failed at DuckDB's 1GB with it. A window whose groups every check accepts needs no row numbers."""
+    export = random_export(tmp_path, 21)
+    engine = Recording(connection=export.table)
+    pulled = source_on(engine).pull(WINDOW)
+    export.pulled_as_imported(pulled)
+    [(label, sql)] = engine.ran
+    assert label == "warehouse.billing bucket query"
+    assert "ROW_NUMBER" not in sql
+    assert [s["query"] for s in pulled.stats] == ["bucket query"]
+
+
+def test_a_window_a_check_refuses_is_read_again_numbered_to_name_its_rows(tmp_path: Path) -> None:
+    """A second currency for one account: the group is refused in any order, so the window is read again
+    with its rows numbered (the first row's currency decides, and the run names the rows as the review
+    query numbers them); both queries' costs are in the run's events."""
+    rows = [
+        focus_row("1.25", day=date(2026, 11, 2)),
+        focus_row("2.50", day=date(2026, 11, 3), BillingCurrency="EUR"),
+        focus_row("4.00", day=date(2026, 11, 4)),
+    ]
+    engine = Recording(connection=warehouse_table(rows, tmp_path))
+    pulled = source_on(engine).pull(WINDOW)
+    assert [label for label, _ in engine.ran] == [
+        "warehouse.billing bucket query",
+        "warehouse.billing bucket query, numbered",
+    ]
+    assert "ROW_NUMBER" in engine.ran[1][1]
+    assert [s["query"] for s in pulled.stats] == ["bucket query", "bucket query, numbered"]
+    [problem] = pulled.errors
+    assert problem.field == "BillingCurrency"
+    assert problem.location == "row 2, charged 2026-11-03"  # the EUR row, second in their order
+    assert "billed in USD (warehouse.billing row 1)" in problem.message
+    assert pulled.refused_days == {date(2026, 11, 3)}
+    assert sorted(f.charge_date for f in pulled.facts) == [date(2026, 11, 2), date(2026, 11, 4)]
+
+
 BAD_ROWS = {  # a row's fault → what makes it so (each refused by another check)
     "currency": {"BillingCurrency": "XX"},  # the group's static check
     "amount": {"BilledCost": "$1.00"},  # the importer's row loop (the engine cannot vouch for it)

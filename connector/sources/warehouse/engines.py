@@ -111,8 +111,7 @@ class DuckDBWarehouse:
             raise ConfigError(
                 f"{label} needs more memory than DuckDB may take ({self.limits.memory_limit}): "
                 f"{str(exc).splitlines()[0]}",
-                fix=f"raise {self.variable}MEMORY_LIMIT (a window of 5M rows of a FOCUS export needed 2GB: "
-                "the query numbers the window's rows in order, in memory), or read fewer rows a night "
+                fix=f"raise {self.variable}MEMORY_LIMIT, or read fewer rows a night "
                 f"({self.variable}RESTATES=lag_days)",
             ) from None
         except duckdb.Error as exc:
