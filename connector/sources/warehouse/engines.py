@@ -121,6 +121,21 @@ class DuckDBWarehouse:
                 connection.close()
         return Answer(rows)
 
+    def column_types(self, table: str) -> dict[str, str]:
+        """The columns of `table` (as the query names it) and DuckDB's name of each one's type; none when
+        DuckDB cannot read them (the bucket query then fails, in DuckDB's own words)."""
+        import duckdb
+
+        connection = self.connection or self._connect()
+        try:
+            described = connection.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
+        except duckdb.Error:
+            return {}
+        finally:
+            if connection is not self.connection:
+                connection.close()
+        return {name: kind for name, kind, *_ in described}
+
 
 def _refused(connection: Any, exc: Exception, what: str, settings: str) -> ConfigError:
     """A DuckDB warehouse whose settings DuckDB refused: the connection closed, the settings named."""

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -62,7 +62,8 @@ from connector.sources.warehouse.aggregation import (
     render,
     review_query,
 )
-from connector.sources.warehouse.engines import Answer, WarehouseEngine
+from connector.sources.warehouse.duckdb_engine import Typed
+from connector.sources.warehouse.engines import Answer, DuckDBWarehouse, WarehouseEngine
 from connector.sources.warehouse.focus_duckdb import FileGroups, bucket_spec, grouped_day
 
 GCP_STANDARD = "gcp-standard"
@@ -99,6 +100,9 @@ COLUMNS = {
     "focus-1.2": (*FOCUS_1_0, "ServiceSubcategory", "SkuMeter", "InvoiceId", "PricingCurrency"),
 }
 TIMESTAMP_COLUMNS = ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart")
+# DuckDB's names of the types the typed path reads (`WarehouseSource.typed_columns`); the session is in UTC
+TIMESTAMP_KINDS = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP")
+DECIMAL_KIND = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
 AMOUNT_COLUMNS = ("BilledCost", "EffectiveCost", "ConsumedQuantity")
 ISO_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
 # AWS CUR 2.0 (https://docs.aws.amazon.com/cur/latest/userguide/table-dictionary-cur2.html) as the FOCUS
@@ -302,31 +306,37 @@ class WarehouseSource(StreamingSource):
 
     # ----------------------------------------------------------------------------------------- queries
 
-    def source_sql(self, window: Window) -> str:
+    def source_sql(self, window: Window, typed: Mapping[str, Typed] | None = None) -> str:
         """The window's rows of the table, their columns under FOCUS names (DuckDB's dialect, with the
-        dialect-specific parts as placeholders `render_for` fills)."""
+        dialect-specific parts as placeholders `render_for` fills); the `typed` columns also as themselves."""
+        typed = typed or {}
         data = self.dataset
         mapping = AS_FOCUS.get(data.flavour, {})
         where = " AND ".join(self._where(window, mapping))
         parts = _table_parts(data.table, self.warehouse.dialect, self.warehouse.variable)
         table = ".".join(_name(part) for part in parts)
         if data.flavour != GCP_STANDARD:
-            return f"(SELECT {self._select(mapping)} FROM {table} WHERE {where}) AS window_rows"
+            select = self._select(mapping, typed)
+            return f"(SELECT {select} FROM {table} WHERE {where}) AS window_rows"
         # one query: the rows at their cost, then each credit of those rows as a row of its own
-        charges = f"SELECT {self._select(mapping)} FROM {table} AS {GCP_ROW} WHERE {where}"
+        charges = f"SELECT {self._select(mapping, typed)} FROM {table} AS {GCP_ROW} WHERE {where}"
         credits = (
-            f"SELECT {self._select(GCP_CREDIT_AS_FOCUS)} FROM {table} AS {GCP_ROW} "
+            f"SELECT {self._select(GCP_CREDIT_AS_FOCUS, typed)} FROM {table} AS {GCP_ROW} "
             f"CROSS JOIN UNNEST({GCP_ROW}.credits) AS credit_list({GCP_CREDIT}) WHERE {where}"
         )
         return f"({charges} UNION ALL {credits}) AS window_rows"
 
-    def _select(self, mapping: dict[str, str]) -> str:
-        """The FOCUS columns, each read from its column (or the flavour's expression) as the importer reads it."""
+    def _select(self, mapping: dict[str, str], typed: Mapping[str, Typed]) -> str:
+        """The FOCUS columns, each read from its column (or the flavour's expression) as the importer reads
+        it; a `typed` one also as itself, `r<i>` (the bucket query's typed path: its text is written only
+        where it is needed, an engine computing only the columns a query uses)."""
         data = self.dataset
         text_already = TEXT_ALREADY.get(data.flavour, ())
         parts = []
-        for column in data.focus_columns():
+        for i, column in enumerate(data.focus_columns()):
             raw = mapping.get(column, _name(column))
+            if column in typed:
+                parts.append(f"{raw} AS r{i}")
             if column in text_already:
                 pass
             elif column in TIMESTAMP_COLUMNS and not data.timestamps_as_text:
@@ -355,12 +365,15 @@ class WarehouseSource(StreamingSource):
             where.append(f"{SERVICE_COLUMNS[data.flavour]} IN ({', '.join(map(_literal, data.services))})")
         return where
 
-    def queries(self, window: Window, numbered: bool = False) -> tuple[str, str]:
+    def queries(
+        self, window: Window, numbered: bool = False, typed: Mapping[str, Typed] | None = None
+    ) -> tuple[str, str]:
         """The bucket query and the review query (rows left to Python), in the engine's dialect. The
         bucket query numbers no rows unless `numbered` (`_window` says when it must)."""
-        source = self.source_sql(window)
+        typed = self.typed_columns() if typed is None else typed
+        source = self.source_sql(window, typed)
         names = tuple(self.dataset.focus_columns())
-        spec = self._spec(names)
+        spec = self._spec(names, typed)
         order = next((n for n in ("x_LineItemId", "x_RowId") if n in names), "ChargePeriodStart")
         # a warehouse reads in no fixed order: number the rows by what names them, so the two queries agree
         row_number = f"ROW_NUMBER() OVER (ORDER BY {_quoted(order)}, {_quoted('BilledCost')})"
@@ -371,9 +384,34 @@ class WarehouseSource(StreamingSource):
         review = render_for(review_query(spec, source, row_number, None, repeated), dialect)
         return buckets, review
 
-    def _spec(self, names: tuple[str, ...]) -> Any:
+    def _spec(self, names: tuple[str, ...], typed: Mapping[str, Typed]) -> Any:
         reader = self._reader(FocusBatch(), FocusAggregate())
-        return bucket_spec(reader.col, names, self.options)
+        positions = tuple((i, typed[name]) for i, name in enumerate(names) if name in typed)
+        return bucket_spec(reader.col, names, self.options, positions)
+
+    def typed_columns(self) -> dict[str, Typed]:
+        """The columns the embedded engine reads in their own type (`duckdb_engine.Typed`: the typed path,
+        no text written and matched by a regular expression per row): a FOCUS table's TIMESTAMP charge
+        and billing periods and its DECIMAL amounts (of at most 10 fraction digits), as a FOCUS view or a
+        typed Parquet export holds them. Another engine, a mapped flavour or text columns: none."""
+        data, engine = self.dataset, self.warehouse
+        if engine.dialect != "duckdb" or not isinstance(engine, DuckDBWarehouse) or data.flavour in AS_FOCUS:
+            return {}
+        table = ".".join(_name(part) for part in _table_parts(data.table, "duckdb", engine.variable))
+        kinds = engine.column_types(table)
+        typed: dict[str, Typed] = {}
+        for column in data.focus_columns():
+            kind = kinds.get(column, "")
+            if column in TIMESTAMP_COLUMNS and not data.timestamps_as_text and kind in TIMESTAMP_KINDS:
+                typed[column] = Typed("timestamp", f"COALESCE(STRFTIME({{}}, '{ISO_SECONDS}'), '')")
+            elif (
+                column in AMOUNT_COLUMNS and not data.reads_doubles() and (found := DECIMAL_KIND.match(kind))
+            ):
+                precision, scale = int(found[1]), int(found[2])
+                if scale <= 10:
+                    text = "COALESCE(CAST({} AS VARCHAR), '')"
+                    typed[column] = Typed("decimal", text, scale=scale, integer_digits=precision - scale)
+        return typed
 
     def _reader(self, batch: FocusBatch, aggregate: FocusAggregate) -> FileReader:
         reader = FileReader(Path(self.name), self.options, batch, aggregate, None)
@@ -410,10 +448,11 @@ class WarehouseSource(StreamingSource):
         """The window booked from one bucket query, and whether that settles it: not when it numbered
         no rows and a check refused a group or a row."""
         piece = PullResult(self.name, self.provider, self.provider_account, window)
-        buckets_sql, review_sql = self.queries(window, numbered)
+        typed = self.typed_columns()  # once a window: its two queries read the table alike
+        buckets_sql, review_sql = self.queries(window, numbered, typed)
         batch, aggregate = FocusBatch(), FocusAggregate()
         reader = self._reader(batch, aggregate)
-        spec = self._spec(tuple(self.dataset.focus_columns()))
+        spec = self._spec(tuple(self.dataset.focus_columns()), typed)
         answer = self.run_query(buckets_sql, "bucket query, numbered" if numbered else "bucket query", piece)
         reviewed = _WarehouseGroups(self, reader, spec, review_sql, piece, numbered)
         width = group_width(spec)
@@ -730,7 +769,8 @@ def _repeat_check(spec: Any) -> str:
 def _typed_group(row: tuple, width: int, per_group: bool = False) -> tuple:
     """A group as the engine returned it (text, or typed values) with Python's types: the key columns as
     text, the flags as bool, the sums as Decimal (never float), the counts and scales as int."""
-    keys = tuple(_text(value) for value in row[:width])
+    # a typed day is its number (days since 1970, `grouped_day`); every other key is text
+    keys = tuple(value if type(value) is int else _text(value) for value in row[:width])
     values: list[bool | Decimal | int | None] = []
     names = (*RESULT_COLUMNS, "repeats") if per_group else RESULT_COLUMNS
     for name, value in zip(names, row[width:], strict=True):
