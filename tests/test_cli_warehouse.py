@@ -331,3 +331,42 @@ def test_invoices_are_imported_beside_a_section_it_cannot_build(tmp_path: Path) 
     assert pulled.code == 3, pulled
     assert "Traceback" not in pulled.stderr + pulled.stdout
     assert [(k, s) for k, s, _ in cli.runs()[-2:]] == [("pull", "partial"), ("import.invoices", "succeeded")]
+
+
+def test_a_close_whose_sync_fails_says_one_fix(tmp_path: Path) -> None:
+    """The close's sync fails for a reason of its own (no QuickBooks app credentials): the close says the
+    sync's failure and one fix — the sync's, then the close again, with where the sync's run is — in words,
+    in `--json` and in the close run's reason; not the sync's fix followed by a second `Fix:`."""
+    from datetime import date
+
+    from tests.sources.builders import focus_row
+
+    section = duckdb_section(tmp_path, [focus_row("1.25", day=date(2026, 10, 2))])
+    cli = Cli(tmp_path)
+    cli.seed()
+
+    closed = cli.run("close", "--period", "2026-10", **section)
+    assert closed.code == 2, closed  # the sync's configuration error
+    assert "Traceback" not in closed.stderr + closed.stdout
+    said = " ".join(closed.stdout.split())
+    failed = said[said.index("Close failed:") :]
+    assert failed.startswith(
+        "Close failed: the sync of 2026-10 failed: QuickBooks app credentials are not set"
+    )
+    assert failed.count("Fix:") == 1, failed
+    sync_run = cli.runs()[-1]
+    assert sync_run[:2] == ("sync", "failed")
+    assert "Fix: set TOKENBOOKS_QUICKBOOKS__CLIENT_ID and TOKENBOOKS_QUICKBOOKS__CLIENT_SECRET" in failed
+    assert "then `tokenbooks close --period 2026-10` again (the sync's run" in failed
+    [(kind, status, reason)] = [run for run in cli.runs() if run[0] == "close"]
+    assert (kind, status) == ("close", "failed")
+    assert reason is not None
+    assert reason.count("Fix:") == 1, reason
+
+    listed = cli.run("close", "--period", "2026-10", "--json", **section)
+    assert listed.code == 2, listed
+    body = json.loads(listed.stdout)
+    assert body["status"] == "failed"
+    assert body["reason"].startswith("the sync of 2026-10 failed: QuickBooks app credentials are not set")
+    assert body["reason"].count("Fix:") == 1, body["reason"]
+    assert "`tokenbooks runs`" in body["reason"]
