@@ -155,9 +155,16 @@ def _refused_settings(ctx, result: CloseResult, recorder: RunRecorder) -> CloseR
 
 
 def checklist(
-    ctx, *, entity: str, period: Period, recorder: RunRecorder, reconcile: bool = True
+    ctx,
+    *,
+    entity: str,
+    period: Period,
+    recorder: RunRecorder,
+    reconcile: bool = True,
+    statuses: list[SourceStatus] | None = None,
 ) -> Checklist:
-    """The close checklist of `period` from what the store and the ledger hold now."""
+    """The close checklist of `period` from what the store and the ledger hold now; `statuses`: the
+    entity's sources as the caller already read them (`entity_sources_status`), or read here."""
     mapping, _ = ctx.mapping()
     ledger_name = mapping.entity(entity).ledger
     policies_file, text = ctx.policies()
@@ -193,7 +200,7 @@ def checklist(
         HeldJournal(s.journal.key, s.journal.txn_date, s.journal.kind.value, s.hold_reason or "")
         for s in held
     ]
-    statuses = entity_sources_status(ctx, entity)
+    statuses = entity_sources_status(ctx, entity) if statuses is None else statuses
     result.refused = refused_in(statuses, period)
     result.misconfigured = misconfigured_in(statuses)
     result.unposted = [
