@@ -265,26 +265,19 @@ class App:
     def _openai_sources(self, entity: str, timezone: str, key: str) -> list[Source]:
         openai = self.settings.openai
         client = self._http_client("OpenAI", openai, {"Authorization": f"Bearer {key}"})
-        found: list[Source] = [
-            OpenAICostsSource(
+        kinds: tuple[type[OpenAICostsSource] | type[OpenAIUsageSource], ...] = (OpenAICostsSource,)
+        if openai.usage:
+            kinds += (OpenAIUsageSource,)
+        return [
+            kind(
                 client,
                 organization=openai.organization,
                 entity=entity,
                 timezone=timezone,
                 lag_days=openai.lag_days,
             )
+            for kind in kinds
         ]
-        if openai.usage:
-            found.append(
-                OpenAIUsageSource(
-                    client,
-                    organization=openai.organization,
-                    entity=entity,
-                    timezone=timezone,
-                    lag_days=openai.lag_days,
-                )
-            )
-        return found
 
     def _warehouse_sources(self, name: str, section: Any, entity: str, timezone: str) -> list[Source]:
         """The billing table in a warehouse of one `TOKENBOOKS_WAREHOUSE__<NAME>__…` section (issue 16)."""

@@ -24,6 +24,15 @@ BIGQUERY = {
     "WAREHOUSE__VERTEX__PROJECT": "billing-proj",
 }
 
+# a section that cannot be built: Google's standard export is read on BigQuery (or DuckDB), not Athena
+GCP_ON_ATHENA = {
+    "WAREHOUSE__GCP__ENGINE": "athena",
+    "WAREHOUSE__GCP__TABLE": "billing.gcp_export",
+    "WAREHOUSE__GCP__ACCOUNT": "01-AB",
+    "WAREHOUSE__GCP__REGION": "eu-west-1",
+    "WAREHOUSE__GCP__FLAVOUR": "gcp-standard",
+}
+
 
 def duckdb_section(tmp_path: Path, rows: list[dict], **more: str) -> dict[str, str]:
     """A `TOKENBOOKS_WAREHOUSE__BILLING__…` section over a DuckDB file holding `rows`, read by lag days."""
@@ -155,13 +164,7 @@ def test_sources_status_lists_a_section_it_cannot_build_with_why_and_the_fix_and
 ) -> None:
     """A GCP standard export set on Athena cannot be built: the listing names that section, what is
     wrong and the fix, still lists the good section and the stored ones, and exits 2 (configuration)."""
-    gcp = {
-        "WAREHOUSE__GCP__ENGINE": "athena",
-        "WAREHOUSE__GCP__TABLE": "billing.gcp_export",
-        "WAREHOUSE__GCP__ACCOUNT": "01-AB",
-        "WAREHOUSE__GCP__REGION": "eu-west-1",
-        "WAREHOUSE__GCP__FLAVOUR": "gcp-standard",
-    }
+    gcp = GCP_ON_ATHENA
     section = duckdb_section(tmp_path, [])
     cli = Cli(tmp_path)
     cli.seed()  # a FOCUS import: a stored bookmark beside the configured sources
@@ -228,13 +231,7 @@ def test_a_close_with_a_section_it_cannot_build_stops_before_posting_and_names_t
 
     from tests.sources.builders import focus_row
 
-    gcp = {
-        "WAREHOUSE__GCP__ENGINE": "athena",
-        "WAREHOUSE__GCP__TABLE": "billing.gcp_export",
-        "WAREHOUSE__GCP__ACCOUNT": "01-AB",
-        "WAREHOUSE__GCP__REGION": "eu-west-1",
-        "WAREHOUSE__GCP__FLAVOUR": "gcp-standard",
-    }
+    gcp = GCP_ON_ATHENA
     section = duckdb_section(tmp_path, [focus_row("1.25", day=date(2026, 10, 2))])
     cli = Cli(tmp_path)
     cli.seed()  # a FOCUS import and an October invoice: the books as they stand
