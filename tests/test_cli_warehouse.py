@@ -10,13 +10,6 @@ from pathlib import Path
 from tests.test_cli_bad_input import Cli
 
 KEY = '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\nnot-a-key-s3cret\\n"}'
-GCP_ON_ATHENA = {  # a GCP standard export set on Athena: a section that cannot be built
-    "WAREHOUSE__GCP__ENGINE": "athena",
-    "WAREHOUSE__GCP__TABLE": "billing.gcp_export",
-    "WAREHOUSE__GCP__ACCOUNT": "01-AB",
-    "WAREHOUSE__GCP__REGION": "eu-west-1",
-    "WAREHOUSE__GCP__FLAVOUR": "gcp-standard",
-}
 BIGQUERY = {
     "WAREHOUSE__VERTEX__ENGINE": "bigquery",
     "WAREHOUSE__VERTEX__TABLE": "billing-proj.billing.focus",
