@@ -272,3 +272,91 @@ def test_a_close_with_a_section_it_cannot_build_stops_before_posting_and_names_t
     assert "Traceback" not in reconciled.stderr
     assert "2026-10 is not reconciled: the spend of warehouse.gcp:01-AB is missing" in reconciled.said
     assert cli.runs()[-1][:2] == ("reconcile", "failed")
+
+
+def test_invoices_are_imported_beside_a_section_it_cannot_build(tmp_path: Path) -> None:
+    """With the GCP section set on Athena, `import invoices` imports the file as usual: the AWS invoice, and
+    the invoice for the refused section's account (matched by its bookmark's account), said with the
+    section, why and the fix, in the output, `--json` and the run's reason; exit 0, no traceback. The
+    pull's inbox imports beside the refused section too."""
+    cli = Cli(tmp_path)
+    cli.seed()  # FOCUS facts of AWS account 123456789012
+    section = duckdb_section(tmp_path, [])
+    invoices = cli.file(
+        "invoices.csv",
+        "provider,account,number,period,issue_date,total,currency\n"
+        "aws,123456789012,A-1,2026-10,2026-11-03,1.00,USD\n"
+        "gcp,01-AB,G-1,2026-10,2026-11-03,9.00,USD\n",
+    )
+
+    out = cli.run("import", "invoices", str(invoices), **section, **GCP_ON_ATHENA)
+    assert out.code == 0, out
+    assert "Traceback" not in out.stderr + out.stdout
+    said = out.said
+    assert "invoices new 2" in said
+    assert (
+        "invoice G-1 is for warehouse.gcp:01-AB, whose settings TOKENBOOKS_WAREHOUSE__GCP__… are refused "
+        "(warehouse.gcp: the gcp-standard flavour" in said
+    )
+    assert "its month is not reconciled until they are fixed and it is pulled" in said
+    assert "Fix: set TOKENBOOKS_WAREHOUSE__GCP__ENGINE=bigquery" in said
+    kind, status, reason = cli.runs()[-1]
+    assert (kind, status) == ("import.invoices", "succeeded")
+    assert reason is not None
+    assert "invoice G-1 is for warehouse.gcp:01-AB" in reason
+
+    listed = cli.run("import", "invoices", "--json", str(invoices), **section, **GCP_ON_ATHENA)
+    assert listed.code == 0, listed
+    body = json.loads(listed.stdout)
+    assert (body["status"], body["stored"]["invoices_replaced"], body["quarantined"]) == ("succeeded", 2, [])
+    [warning] = body["warnings"]
+    assert warning.startswith("invoice G-1 is for warehouse.gcp:01-AB")
+
+    # the inbox a pull imports: the refused section fails the pull (partial), the invoice is imported
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "november.csv").write_text(
+        "provider,account,number,period,issue_date,total,currency\ngcp,01-AB,G-2,2026-11,2026-12-03,4.00,USD\n"
+    )
+    pulled = cli.run("pull", "--since", "2026-11-01", "--until", "2026-11-02", **section, **GCP_ON_ATHENA)
+    assert pulled.code == 3, pulled
+    assert "Traceback" not in pulled.stderr + pulled.stdout
+    assert [(k, s) for k, s, _ in cli.runs()[-2:]] == [("pull", "partial"), ("import.invoices", "succeeded")]
+
+
+def test_a_close_whose_sync_fails_says_one_fix(tmp_path: Path) -> None:
+    """The close's sync fails for a reason of its own (no QuickBooks app credentials): the close says the
+    sync's failure and one fix — the sync's, then the close again, with where the sync's run is — in words,
+    in `--json` and in the close run's reason; not the sync's fix followed by a second `Fix:`."""
+    from datetime import date
+
+    from tests.sources.builders import focus_row
+
+    section = duckdb_section(tmp_path, [focus_row("1.25", day=date(2026, 10, 2))])
+    cli = Cli(tmp_path)
+    cli.seed()
+
+    closed = cli.run("close", "--period", "2026-10", **section)
+    assert closed.code == 2, closed  # the sync's configuration error
+    assert "Traceback" not in closed.stderr + closed.stdout
+    said = " ".join(closed.stdout.split())
+    failed = said[said.index("Close failed:") :]
+    assert failed.startswith(
+        "Close failed: the sync of 2026-10 failed: QuickBooks app credentials are not set"
+    )
+    assert failed.count("Fix:") == 1, failed
+    sync_run = cli.runs()[-1]
+    assert sync_run[:2] == ("sync", "failed")
+    assert "Fix: set TOKENBOOKS_QUICKBOOKS__CLIENT_ID and TOKENBOOKS_QUICKBOOKS__CLIENT_SECRET" in failed
+    assert "then `tokenbooks close --period 2026-10` again (the sync's run" in failed
+    [(kind, status, reason)] = [run for run in cli.runs() if run[0] == "close"]
+    assert (kind, status) == ("close", "failed")
+    assert reason is not None
+    assert reason.count("Fix:") == 1, reason
+
+    listed = cli.run("close", "--period", "2026-10", "--json", **section)
+    assert listed.code == 2, listed
+    body = json.loads(listed.stdout)
+    assert body["status"] == "failed"
+    assert body["reason"].startswith("the sync of 2026-10 failed: QuickBooks app credentials are not set")
+    assert body["reason"].count("Fix:") == 1, body["reason"]
+    assert "`tokenbooks runs`" in body["reason"]

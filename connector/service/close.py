@@ -93,9 +93,7 @@ def _close(ctx, entity: str, period: Period, reporter: Reporter | None) -> Close
         )
         if result.sync.status == "failed":
             result.configuration = result.sync.configuration
-            raise InputError(
-                f"the sync of {period} failed: {result.sync.reason}", fix="see `tokenbooks runs`"
-            )
+            raise _sync_failed(result.sync, period)
         result.checklist = checklist(ctx, entity=entity, period=period, recorder=recorder)
     except TokenbooksError as exc:
         result.status, result.reason = "failed", str(exc)
@@ -114,6 +112,17 @@ def _close(ctx, entity: str, period: Period, reporter: Reporter | None) -> Close
         },
     )
     return result
+
+
+def _sync_failed(synced: SyncResult, period: Period) -> InputError:
+    """The close's error when its sync failed: the sync's error and one fix (the sync's, then the close
+    again), not the sync's `Fix:` followed by a second one."""
+    failed = synced.error
+    message = failed.message if failed else synced.reason
+    again = f"`tokenbooks close --period {period}` again"
+    where = f"the sync's run {synced.run_id} is in `tokenbooks runs`"
+    fix = f"{failed.fix}; then {again} ({where})" if failed and failed.fix else f"{where}; then {again}"
+    return InputError(f"the sync of {period} failed: {message}", fix=fix)
 
 
 def _refused_settings(ctx, result: CloseResult, recorder: RunRecorder) -> CloseResult:
@@ -146,9 +155,16 @@ def _refused_settings(ctx, result: CloseResult, recorder: RunRecorder) -> CloseR
 
 
 def checklist(
-    ctx, *, entity: str, period: Period, recorder: RunRecorder, reconcile: bool = True
+    ctx,
+    *,
+    entity: str,
+    period: Period,
+    recorder: RunRecorder,
+    reconcile: bool = True,
+    statuses: list[SourceStatus] | None = None,
 ) -> Checklist:
-    """The close checklist of `period` from what the store and the ledger hold now."""
+    """The close checklist of `period` from what the store and the ledger hold now; `statuses`: the
+    entity's sources as the caller already read them (`entity_sources_status`), or read here."""
     mapping, _ = ctx.mapping()
     ledger_name = mapping.entity(entity).ledger
     policies_file, text = ctx.policies()
@@ -184,7 +200,7 @@ def checklist(
         HeldJournal(s.journal.key, s.journal.txn_date, s.journal.kind.value, s.hold_reason or "")
         for s in held
     ]
-    statuses = entity_sources_status(ctx, entity)
+    statuses = entity_sources_status(ctx, entity) if statuses is None else statuses
     result.refused = refused_in(statuses, period)
     result.misconfigured = misconfigured_in(statuses)
     result.unposted = [

@@ -39,7 +39,7 @@ from connector.domain.periods import Period
 from connector.service.close import checklist, misconfigured_in
 from connector.service.console_sources import SourceState, source_states
 from connector.service.finance_reports import run_report
-from connector.service.pull import entity_sources_status
+from connector.service.pull import SourceStatus, entity_sources_status
 from connector.store.records import StoredJournal
 
 log = logging.getLogger("tokenbooks.console")
@@ -120,7 +120,9 @@ def overview(app: Any, entity: str, months: int = 12) -> Overview:
         decode=lambda data: [SpendMonth(m, {s: Decimal(a) for s, a in by.items()}) for m, by in data],
     )
     close = last.previous()
-    checklist, computed_at = close_checklist(app, entity, close, stamp)
+    # the settings' sections built once for the view: the close's blockers and the Sources section
+    statuses = entity_sources_status(app, entity)
+    checklist, computed_at = close_checklist(app, entity, close, stamp, statuses)
     with app.store.unit_of_work() as uow:
         last_sync = uow.console.last_run(entity, "sync")
         runs, _ = uow.console.runs(entity=entity, page=Page(1, 1))
@@ -138,7 +140,7 @@ def overview(app: Any, entity: str, months: int = 12) -> Overview:
         blockers=checklist.blockers,
         held=len(checklist.held),
         close_computed_at=computed_at,
-        sources=source_states(app, entity),
+        sources=source_states(app, entity, statuses),
     )
 
 
@@ -235,28 +237,43 @@ class ReconciliationLine:
 
 
 def close_checklist(
-    app: Any, entity: str, period: Period, stamp: str | None = None
+    app: Any,
+    entity: str,
+    period: Period,
+    stamp: str | None = None,
+    statuses: list[SourceStatus] | None = None,
 ) -> tuple[Checklist, datetime]:
     """The period's close checklist and when it was computed (stored after the last change to the books);
     the sources whose settings are refused are read now, as the Sources section reads them: the settings
-    are not part of the books' stamp, and a source fixed since blocks no more."""
+    are not part of the books' stamp, and a source fixed since blocks no more. `statuses`: the entity's
+    sources as this request already read them (`entity_sources_status`: built once a request, never kept
+    longer — the settings may change)."""
+    if statuses is None:
+        statuses = entity_sources_status(app, entity)
     found, computed_at = stored(
         app,
         entity,
         f"close:{period}",
         stamp or books_stamp(app, entity),
-        lambda: _computed_checklist(app, entity, period),
+        lambda: _computed_checklist(app, entity, period, statuses),
         encode=checklist_data,
         decode=checklist_from_data,
     )
-    found.misconfigured = misconfigured_in(entity_sources_status(app, entity))
+    found.misconfigured = misconfigured_in(statuses)
     return found, computed_at
 
 
-def _computed_checklist(app: Any, entity: str, period: Period) -> Checklist:
+def _computed_checklist(app: Any, entity: str, period: Period, statuses: list[SourceStatus]) -> Checklist:
     """The close checklist from the store alone: the reconciliation as last run (the ledger is not called:
     `Reconcile now` does that)."""
-    result = checklist(app, entity=entity, period=period, recorder=None, reconcile=False)  # type: ignore[arg-type]
+    result = checklist(
+        app,
+        entity=entity,
+        period=period,
+        recorder=None,  # type: ignore[arg-type]
+        reconcile=False,
+        statuses=statuses,
+    )
     for line in reconciliation(app, entity, period):
         result.reconciliation.append((line.provider, line.provider_account, line.status))
         result.reconciliation_notes[(line.provider, line.provider_account)] = "; ".join(

@@ -76,10 +76,11 @@ class SourceState:
         return "; ".join(words)
 
 
-def source_states(app: Any, entity: str) -> list[SourceState]:
-    """The entity's sources, configured ones first, each with its state as of yesterday (UTC)."""
+def source_states(app: Any, entity: str, statuses: list[SourceStatus] | None = None) -> list[SourceState]:
+    """The entity's sources, configured ones first, each with its state as of yesterday (UTC); `statuses`:
+    the request's `entity_sources_status`, when it has read them already (the overview's close blockers)."""
     yesterday = app.clock().date() - timedelta(days=1)
-    found = entity_sources_status(app, entity)
+    found = entity_sources_status(app, entity) if statuses is None else statuses
     stray = [s for s in found if not s.configured]
     if stray:
         with app.store.unit_of_work() as uow:

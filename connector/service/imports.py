@@ -29,10 +29,11 @@ from connector.domain.credits import (
 )
 from connector.domain.errors import InputError, Problem
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
+from connector.redaction import redact
 from connector.service.invoices import upsert_invoices
-from connector.service.reconcile import known_accounts, source_accounts
+from connector.service.reconcile import known_accounts
 from connector.service.runs import Reporter, RunContext, RunRecorder, SilentReporter
-from connector.sources.base import bookmark_id
+from connector.sources.base import ConfiguredSources, RefusedSource, bookmark_id
 from connector.sources.credit_files import read_credit_lots, read_customer_credits
 from connector.sources.focus import FocusFileError, FocusOptions
 from connector.sources.focus_files import FileLineage, fingerprint
@@ -46,7 +47,7 @@ PYTHON_READER = FocusReader(kind="python")
 
 
 class ImportContext(RunContext, Protocol):
-    def sources(self, entity: str) -> list: ...
+    def configured_sources(self, entity: str) -> ConfiguredSources: ...
 
     def policies(self) -> tuple[PolicySet, str]: ...
 
@@ -244,34 +245,51 @@ def _describe(lot: CreditLot) -> str:
 
 def import_invoices(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
     """Invoices; one for a provider account tokenbooks does not know, when it knows the provider's other
-    accounts (a configured source, facts, credit lots), is refused naming the accounts it knows."""
+    accounts (a configured source, facts, credit lots), is refused naming the accounts it knows. One for
+    the account of a source whose settings are refused is stored, and said so (a warning)."""
 
     def store(uow: UnitOfWork, invoices: list, import_id: str) -> dict[str, int]:
         stored = upsert_invoices(uow, invoices, source=str(path), clock=ctx.clock)
         return {"invoices_new": stored.new, "invoices_replaced": stored.replaced}
 
+    warnings: list[str] = []
+
     def read(path: Path, entity: str):
         located, quarantined, tally, problem = read_invoice_file(path, entity)
         if problem is None:
-            refused = unknown_accounts(ctx, located, str(path))
+            configured = _configured(ctx, (invoice.entity for _, invoice in located))
+            refused = unknown_accounts(ctx, located, str(path), configured)
             located = refuse_late(path, located, refused, quarantined, tally, lambda i: (i.total, i.currency))
+            warnings.extend(of_refused_sources(configured, located))
         return located, quarantined, tally, problem
 
-    return _import_records(ctx, "invoices", path, entity, read, store)
+    def check(ctx: ImportContext, path: Path, located: list, quarantined: list, tally: Tally):
+        return located, warnings
+
+    return _import_records(ctx, "invoices", path, entity, read, store, check=check)
+
+
+def _configured(ctx: ImportContext, entities: Iterable[str]) -> dict[str, ConfiguredSources]:
+    """Each entity's configured sources, built once per import (a section that cannot be built is refused
+    there, not raised: the other providers' invoices are imported as usual)."""
+    return {entity: ctx.configured_sources(entity) for entity in sorted(set(entities))}
 
 
 def unknown_accounts(
-    ctx: ImportContext, located: list[tuple[str, Any]], source: str
+    ctx: ImportContext, located: list[tuple[str, Any]], source: str, configured: dict[str, ConfiguredSources]
 ) -> list[tuple[str, Problem]]:
-    """Invoices for a provider account no source, fact or lot knows, of a provider whose accounts it does."""
+    """Invoices for a provider account no source, fact or lot knows, of a provider whose accounts it does.
+    The account of a section whose settings are refused is known whatever the provider (its provider may
+    be the very setting that is wrong): its invoices are stored, and `of_refused_sources` says so."""
     known: set[tuple[str, str]] = set()
     with ctx.store.unit_of_work() as uow:
-        for entity in {invoice.entity for _, invoice in located}:
-            known |= known_accounts(uow, entity, source_accounts(ctx, entity))
+        for entity, sources in configured.items():
+            known |= known_accounts(uow, entity, {(s.provider, s.provider_account) for s in sources.sources})
     refused = []
     for where, invoice in located:
         accounts = sorted(a for p, a in known if p == invoice.provider)
-        if accounts and invoice.provider_account not in accounts:
+        of_refused = any(r.sources_of(invoice.provider_account) for r in configured[invoice.entity].refused)
+        if accounts and invoice.provider_account not in accounts and not of_refused:
             refused.append(
                 (
                     where,
@@ -288,6 +306,28 @@ def unknown_accounts(
                 )
             )
     return refused
+
+
+def of_refused_sources(configured: dict[str, ConfiguredSources], located: list[tuple[str, Any]]) -> list[str]:
+    """What to say of the invoices for the account of a section whose settings are refused: stored, but its
+    month is not reconciled (no spend of it is pulled) until the settings are fixed; one line a section."""
+    numbers: dict[RefusedSource, list[str]] = {}
+    sources: dict[RefusedSource, list[str]] = {}
+    for _, invoice in located:
+        for section in configured[invoice.entity].refused:
+            if found := section.sources_of(invoice.provider_account):
+                numbers.setdefault(section, []).append(invoice.number)
+                sources[section] = list(dict.fromkeys([*sources.get(section, []), *found]))
+    return [
+        redact(
+            f"invoice{'s' if len(numbered) > 1 else ''} {', '.join(numbered)} "
+            f"{'are' if len(numbered) > 1 else 'is'} for {', '.join(sources[section])}, whose settings "
+            f"{section.variables}… are refused ({section.error.message}): stored, but its month is not "
+            "reconciled until they are fixed and it is pulled. "
+            f"Fix: {section.error.fix or 'correct the settings the error names'}"
+        )
+        for section, numbered in numbers.items()
+    ]
 
 
 def unknown_products(
@@ -482,7 +522,10 @@ def _finish(
         report.stored = store(uow, import_id, raw_id)
         uow.imports.add(_import_row(report, entity, raw_id, now), quarantined, now)
         uow.commit()
-    reason = f"{len(quarantined)} row(s) quarantined" if quarantined else None
+    # what a person should know of a good import (a lot replaced, an invoice of a refused source) is in
+    # the run's reason, beside the quarantined rows
+    said = [f"{len(quarantined)} row(s) quarantined"] if quarantined else []
+    reason = "; ".join([*said, *report.warnings]) or None
     for warning in report.warnings:
         recorder.event("import.warning", warning, level="warning")
     recorder.event(

@@ -67,6 +67,9 @@ class SyncResult:
     post: PostReport | None = None
     dry_run: bool = False
     configuration: bool = False  # failed for a configuration error (settings, mapping, policies)
+    error: TokenbooksError | None = field(
+        default=None, repr=False
+    )  # what failed it: its message and fix apart
 
     @property
     def posted_count(self) -> int:
@@ -129,7 +132,7 @@ def _sync(
     except TokenbooksError as exc:
         if isinstance(exc, ReconnectNeeded):
             _alert_reconnect(recorder, entity, exc)
-        result.status, result.reason = "failed", str(exc)
+        result.status, result.reason, result.error = "failed", str(exc), exc
         result.configuration = isinstance(exc, ConfigError)
         recorder.finish("failed", reason=str(exc), stats=_stats(result))
         return result

@@ -388,6 +388,10 @@ class RefusedSource:
     source_ids: tuple[str, ...]  # the bookmarks its sources read on (`bookmark_id`)
     error: ConfigError
 
+    def sources_of(self, provider_account: str) -> list[str]:
+        """Its sources that read `provider_account` (the account in their bookmark ids)."""
+        return [source for source in self.source_ids if source.partition(":")[2] == provider_account]
+
 
 @dataclass
 class ConfiguredSources:

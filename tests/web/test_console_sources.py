@@ -191,3 +191,33 @@ def test_the_overview_and_the_close_page_name_a_refused_section_as_blocking_the_
     assert "2 item(s) block sign-off" in close.text
     assert "warehouse.gcp:01-AB is not pulled" in close.text
     assert "<img src=x" not in close.text
+
+
+def test_a_page_view_builds_the_entity_s_sources_once_and_each_view_builds_them_again(
+    misconfigured_world: World, client: TestClient
+):
+    """The overview shows the Sources section and the close's blockers from one build of the settings'
+    sections per request (building one may open a warehouse engine or read a price catalog); the next
+    request builds them again, so a section fixed in between is seen. The close page builds them once."""
+    app = misconfigured_world.app
+    built: list[str] = []
+    build = app.configured_sources
+
+    def counted(entity: str):  # the real build, counted
+        built.append(entity)
+        return build(entity)
+
+    app.configured_sources = counted  # type: ignore[method-assign]
+    sign_in(client, "carl")
+    for views in (1, 2):
+        page = client.get("/")
+        assert page.status_code == 200, page.text
+        assert 'tr data-source="warehouse.gcp:01-AB" class="source-bad"' in page.text
+        assert "2 item(s) blocking" in page.text
+        assert built == ["acme-us"] * views
+
+    built.clear()
+    close = client.get("/reconciliation?period=2026-08")  # a month whose checklist is not stored yet
+    assert close.status_code == 200, close.text
+    assert "warehouse.gcp:01-AB is not pulled" in close.text
+    assert built == ["acme-us"]
