@@ -382,7 +382,8 @@ def bookmark_id(source: str, provider_account: str) -> str:
 @dataclass(frozen=True, slots=True)
 class RefusedSource:
     """A settings section whose sources could not be built: its settings are wrong (a ConfigError raised
-    while building them). A listing shows it with the reason; a pull fails it and reads the others; a sync stops on it (`App.sources`)."""
+    while building them). A listing shows it with the reason; a pull fails it and reads the others; a
+    sync stops on it (`App.sources`)."""
 
     variables: str  # the section's variables: `TOKENBOOKS_WAREHOUSE__GCP__`
     source_ids: tuple[str, ...]  # the bookmarks its sources read on (`bookmark_id`)
