@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -96,15 +97,26 @@ class DuckDBWarehouse:
             raise _refused(connection, exc, "setup statements", f"{self.variable}SETUP") from None
         return connection
 
+    @contextmanager
+    def _session(self) -> Iterator[Any]:
+        """The connection a query runs on: the one given (tests, the benchmark), else one opened for it and
+        closed after (the database file is not held open between nights)."""
+        connection = self.connection or self._connect()
+        try:
+            yield connection
+        finally:
+            if connection is not self.connection:
+                connection.close()
+
     def run(self, sql: str, label: str) -> Answer:
         import duckdb
 
-        connection = self.connection or self._connect()
         try:
-            cursor = connection.execute(sql)
-            rows: list[tuple] = []
-            while chunk := cursor.fetchmany(FETCH_ROWS):
-                rows += chunk
+            with self._session() as connection:
+                cursor = connection.execute(sql)
+                rows: list[tuple] = []
+                while chunk := cursor.fetchmany(FETCH_ROWS):
+                    rows += chunk
         except (
             duckdb.OutOfMemoryException
         ) as exc:  # it would fail again every night: the settings must change
@@ -116,9 +128,6 @@ class DuckDBWarehouse:
             ) from None
         except duckdb.Error as exc:
             raise InputError(f"{label} failed on DuckDB: {str(exc).splitlines()[0]}", fix=QUERY_FIX) from None
-        finally:
-            if connection is not self.connection:  # the file is not held open between nights
-                connection.close()
         return Answer(rows)
 
     def column_types(self, table: str) -> dict[str, str]:
@@ -126,14 +135,11 @@ class DuckDBWarehouse:
         DuckDB cannot read them (the bucket query then fails, in DuckDB's own words)."""
         import duckdb
 
-        connection = self.connection or self._connect()
         try:
-            described = connection.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
+            with self._session() as connection:
+                described = connection.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
         except duckdb.Error:
             return {}
-        finally:
-            if connection is not self.connection:
-                connection.close()
         return {name: kind for name, kind, *_ in described}
 
 

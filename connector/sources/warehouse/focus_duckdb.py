@@ -287,7 +287,7 @@ class FileGroups:
             elif not self._accept(group, part):
                 marked.append(group[: width + 4])  # its rows are read one by one: the importer says which
         if marked or review:
-            self._review(marked)
+            self._review(marked, unclean=review)
 
     def _repeats_within(self, group: tuple, marked: list[tuple]) -> None:
         """A group some of whose rows repeat exactly: its rows are read one by one (the importer
@@ -351,8 +351,9 @@ class FileGroups:
             span = self.reader.spans[(start, end)] = self.reader._check_span(start, end)
         return span
 
-    def _review(self, marked: list[tuple]) -> None:
-        """Read the rows the query left to Python with the importer's own loop, in file order."""
+    def _review(self, marked: list[tuple], unclean: bool) -> None:
+        """Read the rows the query left to Python with the importer's own loop, in file order: the rows
+        of the `marked` groups, and (`unclean`: some group holds them) the rows that are not clean."""
         table = None
         if marked:
             keys = [

@@ -437,18 +437,18 @@ class WarehouseSource(StreamingSource):
         vouch for are read by the review query, numbered, as before. When a check refuses a group or a row,
         the window is read again, numbered, so that the run names rows as the review query numbers them
         and an account's currency is decided by its first row."""
-        piece, settled = self._booked(window, numbered=False)
+        typed = self.typed_columns()  # once a window: its queries read the table alike
+        piece, settled = self._booked(window, typed, numbered=False)
         if not settled:
             spent = piece.stats  # the first query's cost is the run's too (the audit log's events)
-            piece, settled = self._booked(window, numbered=True)
+            piece, settled = self._booked(window, typed, numbered=True)
             piece.stats[:0] = spent
         return piece
 
-    def _booked(self, window: Window, numbered: bool) -> tuple[PullResult, bool]:
+    def _booked(self, window: Window, typed: Mapping[str, Typed], numbered: bool) -> tuple[PullResult, bool]:
         """The window booked from one bucket query, and whether that settles it: not when it numbered
         no rows and a check refused a group or a row."""
         piece = PullResult(self.name, self.provider, self.provider_account, window)
-        typed = self.typed_columns()  # once a window: its two queries read the table alike
         buckets_sql, review_sql = self.queries(window, numbered, typed)
         batch, aggregate = FocusBatch(), FocusAggregate()
         reader = self._reader(batch, aggregate)
@@ -521,8 +521,6 @@ class _WarehouseGroups(FileGroups):
         self.counted = _repeat_check(spec) == PER_GROUP
 
     def add(self, groups: list[tuple]) -> None:
-        # the review query reads the rows that are not clean, only: a refused group's rows refuse its days
-        self.unclean = any(not group[self._at("clean")] for group in groups)
         self._add(groups)
 
     def _accept(self, group: tuple, part: StaticPart | Refusal) -> bool:
@@ -531,8 +529,9 @@ class _WarehouseGroups(FileGroups):
             self.problems.append(self._refused(group, part))
         return accepted
 
-    def _review(self, marked: list[tuple]) -> None:
-        if not self.unclean or (not self.numbered and self.problems):
+    def _review(self, marked: list[tuple], unclean: bool) -> None:
+        # the review query reads the rows that are not clean, only (a refused group's rows refuse its days)
+        if not unclean or (not self.numbered and self.problems):
             return  # no row to read (a query that reads the window, billed), or not yet: read again numbered
         if refused_days(self.problems) is None:
             return  # the window is refused whole already: the rows need not be fetched
