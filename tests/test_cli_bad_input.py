@@ -519,12 +519,18 @@ def test_a_mistyped_database_url_is_refused_by_a_read_only_command_and_nothing_i
 
 
 def test_a_missing_mapping_file_is_said_once_with_its_fix(cli):
-    """The message names the file's problem; the list under it does not repeat it."""
+    """The message names the file's problem; the list under it does not repeat it, and one fix is given:
+    the problem's own (a relative path says the directory it was read from), not a generic one beside it."""
     out = cli.run("pull", MAPPING_FILE=str(cli.tmp / "nowhere.yaml"))
     assert out.code == CONFIG
     assert "Traceback" not in out.stderr + out.stdout
     assert out.said.count("cannot read the mapping file") == 1, out.stderr
-    assert "TOKENBOOKS_MAPPING_FILE" in out.said
+    assert out.said.count("Fix:") == 1, out.stderr
+    assert "set TOKENBOOKS_MAPPING_FILE to your mapping file" in out.said
+
+    relative = cli.run("pull", MAPPING_FILE="mappings/nowhere.yaml")
+    assert relative.code == CONFIG
+    assert f"it names mappings/nowhere.yaml, from {cli.tmp}" in relative.said, relative.stderr
 
 
 def test_an_imports_tally_shows_exact_amounts_grouped_and_its_json_keeps_their_digits(seeded):

@@ -174,8 +174,9 @@ def plain_errors(as_json: bool = False) -> Iterator[None]:
             # escaped: a message may quote input such as ["AI and Machine Learning"] or https://host[/path]
             message = redact(exc.message)
             errors.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
-            for problem in [p for p in problems if p not in message][:50]:  # each said once
-                errors.print(f"  • {escape(problem)}", highlight=False)
+            said = [p for p in getattr(exc, "problems", []) if redact(p.describe()) not in message]
+            for problem in said[:50]:  # each said once: one the message states is not listed again
+                errors.print(f"  • {escape(redact(str(problem)))}", highlight=False)
             if exc.fix:
                 errors.print(f"[bold]Fix:[/] {escape(exc.fix)}", highlight=False)
         raise typer.Exit(ExitCode.CONFIG if isinstance(exc, ConfigError) else ExitCode.FAILED) from None
