@@ -190,7 +190,13 @@ def _print_close(result: Any) -> None:
         print_sync(result.sync)
     checklist = result.checklist
     if result.status == "failed":  # with the checklist of what the store holds, when there is one
-        console.print(f"[red]Close failed:[/] {escape(result.reason or '')}", highlight=False, soft_wrap=True)
+        # a failed sync's error was printed with the sync, just above: said once, then what to do
+        said = result.reason or ""
+        if result.sync is not None and result.sync.status == "failed":
+            said = (
+                f"the sync above failed; fix it, then run `tokenbooks close --period {result.period}` again"
+            )
+        console.print(f"[red]Close failed:[/] {escape(said)}", highlight=False, soft_wrap=True)
     if checklist is None:
         return
     table = Table(title="Accrued AI costs per provider account")
