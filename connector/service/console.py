@@ -103,7 +103,8 @@ class Overview:
         return [s for s in (*SERIES, "Other") if s in present or s in SERIES]
 
 
-def overview(app: Any, entity: str, months: int = 12) -> Overview:
+def overview(app: Any, entity: str, months: int = 12, statuses: list[SourceStatus] | None = None) -> Overview:
+    """The console's first page; `statuses` as `close_checklist` takes them."""
     today = local_today(app, entity)
     last = Period.of(today)
     first = last
@@ -121,7 +122,8 @@ def overview(app: Any, entity: str, months: int = 12) -> Overview:
     )
     close = last.previous()
     # the settings' sections built once for the view: the close's blockers and the Sources section
-    statuses = entity_sources_status(app, entity)
+    if statuses is None:
+        statuses = entity_sources_status(app, entity)
     checklist, computed_at = close_checklist(app, entity, close, stamp, statuses)
     with app.store.unit_of_work() as uow:
         last_sync = uow.console.last_run(entity, "sync")
@@ -208,8 +210,9 @@ def refresh_summaries(app: Any, entity: str) -> None:
     and this month's close), computed now so the next page view reads it. A failure is not the run's:
     it is logged, and the page computes what it finds missing."""
     try:
-        overview(app, entity)
-        close_checklist(app, entity, Period.of(local_today(app, entity)))
+        statuses = entity_sources_status(app, entity)  # the settings' sections built once for both
+        overview(app, entity, statuses=statuses)
+        close_checklist(app, entity, Period.of(local_today(app, entity)), statuses=statuses)
     except TokenbooksError as exc:
         log.warning("console summaries of %s not stored: %s", entity, exc)
 

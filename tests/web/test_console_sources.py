@@ -221,3 +221,19 @@ def test_a_page_view_builds_the_entity_s_sources_once_and_each_view_builds_them_
     assert close.status_code == 200, close.text
     assert "warehouse.gcp:01-AB is not pulled" in close.text
     assert built == ["acme-us"]
+
+
+def test_the_summaries_stored_after_a_run_build_the_entity_s_sources_once(misconfigured_world: World):
+    """After a run the overview and this month's close are computed for the next page view; both show the
+    sources' state, from one build of the settings' sections."""
+    app = misconfigured_world.app
+    built: list[str] = []
+    build = app.configured_sources
+
+    def counted(entity: str):  # the real build, counted
+        built.append(entity)
+        return build(entity)
+
+    app.configured_sources = counted  # type: ignore[method-assign]
+    reads.refresh_summaries(app, "acme-us")
+    assert built == ["acme-us"]
