@@ -246,7 +246,9 @@ def _invoice(row) -> Invoice:
 # ------------------------------------------------------------------------------------------- currency
 
 
-Posted = dict[tuple[Bucket, str], tuple[Decimal, Decimal]]  # outbox.posted_converted
+# outbox.posted_converted: per bucket in the books' currency, per currency it was converted from,
+# (Σ in the books' currency, Σ before conversion)
+Posted = dict[Bucket, dict[str, tuple[Decimal, Decimal]]]
 
 
 @dataclass
@@ -268,7 +270,7 @@ class Converted:
 
 
 def in_ledger_currency(
-    desired: Desired, options: BookOptions, first_day: date, posted: Callable[[], Posted]
+    desired: Desired, options: BookOptions, first_day: date, posted: Callable[[date], Posted]
 ) -> Converted:
     """Convert what the ledger cannot hold in another currency: each bucket once, at its day's rate, and
     a month-end reversal as the exact mirror, in the books' currency, of what it reverses (as this plan
@@ -278,7 +280,8 @@ def in_ledger_currency(
     plan = options.currency_plan()
     if plan.foreign_journals:
         return Converted(dict(desired.amounts), plan)
-    out = Converted({}, plan, posted=posted())
+    # what was booked from the day before the window on: a reversal on its first day mirrors that day
+    out = Converted({}, plan, posted=posted(first_day - timedelta(days=1)))
     converted: dict[Bucket, Decimal] = {}
     reversals = []
     for bucket, amount in desired.amounts.items():
@@ -306,7 +309,7 @@ def _booked(
     if bucket in converted:
         return converted[bucket]
     if bucket.kind in COST_KINDS and bucket.period < first:
-        return posted.get((replace(bucket, currency=home), bucket.currency), (ZERO, ZERO))[0]
+        return posted.get(replace(bucket, currency=home), {}).get(bucket.currency, (ZERO, ZERO))[0]
     return ZERO
 
 
@@ -352,7 +355,7 @@ def _parts(contribution: Contribution, converted: Converted) -> list[Contributio
     its amount before conversion (what is left was in the books' currency already)."""
     bucket = contribution.bucket
     desired = converted.parts.get(bucket, {})
-    posted = {c: amounts for (b, c), amounts in converted.posted.items() if b == bucket}
+    posted = converted.posted.get(bucket, {})
     parts = []
     for currency in sorted({*desired, *posted}):
         booked = desired.get(currency, (ZERO, ZERO))[0] - posted.get(currency, (ZERO, ZERO))[0]

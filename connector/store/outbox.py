@@ -124,15 +124,17 @@ class OutboxRepository:
             totals[bucket] = totals.get(bucket, ZERO) + amount
         return totals
 
-    def posted_converted(self, entity: str) -> dict[tuple[Bucket, str], tuple[Decimal, Decimal]]:
-        """What was converted into the books' currency, per bucket (in the books' currency) and currency it
-        was converted from: Σ the books' amounts and Σ the amounts before conversion."""
-        totals: dict[tuple[Bucket, str], tuple[Decimal, Decimal]] = {}
-        for row in self._active(entity, None, None, None):
+    def posted_converted(
+        self, entity: str, first_day: date
+    ) -> dict[Bucket, dict[str, tuple[Decimal, Decimal]]]:
+        """What was converted into the books' currency from `first_day` on, per bucket (in the books'
+        currency) and currency it was converted from: Σ the books' amounts and Σ the amounts before it."""
+        totals: dict[Bucket, dict[str, tuple[Decimal, Decimal]]] = {}
+        for row in self._active(entity, first_day, None, None):
             if row.converted_from:
-                key = (_bucket_of(row), row.converted_from)
-                booked, source = totals.get(key, (ZERO, ZERO))
-                totals[key] = (booked + row.amount, source + (row.source_amount or ZERO))
+                parts = totals.setdefault(_bucket_of(row), {})
+                booked, source = parts.get(row.converted_from, (ZERO, ZERO))
+                parts[row.converted_from] = (booked + row.amount, source + (row.source_amount or ZERO))
         return totals
 
     def _active(

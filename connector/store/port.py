@@ -484,7 +484,9 @@ class Outbox(Protocol):
         as_computed: bool = ...,
     ) -> dict[Bucket, Decimal]: ...
 
-    def posted_converted(self, entity: str) -> dict[tuple[Bucket, str], tuple[Decimal, Decimal]]: ...
+    def posted_converted(
+        self, entity: str, first_day: date
+    ) -> dict[Bucket, dict[str, tuple[Decimal, Decimal]]]: ...
 
     def keys_by_bucket(
         self, entity: str, kinds: Sequence[JournalKind], first_day: date, last_day: date
