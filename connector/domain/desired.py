@@ -610,9 +610,17 @@ def _variance_shares(
     return {inp.role_target("suspense"): variance}
 
 
+REVERSED_BY_MONTH_END = (*ACCRUED_KINDS, JournalKind.TRUE_UP, JournalKind.PROMOTIONAL_CREDIT)
+
+
+def mirrored_by(reversal: Bucket) -> list[Bucket]:
+    """The buckets a month-end reversal mirrors: the accrual of the day before and its own adjustments."""
+    return [_as(reversal, kind, reversal.period - DAY) for kind in REVERSED_BY_MONTH_END]
+
+
 def _reversals(inp: BooksInput, out: Desired) -> None:
     """Month-end reversing accruals: the exact mirror of the month's accrual (and true-up), next day."""
-    mirrored = (JournalKind.TRUE_UP, JournalKind.PROMOTIONAL_CREDIT)  # the accrual's own adjustments
+    mirrored = REVERSED_BY_MONTH_END[len(ACCRUED_KINDS) :]  # the accrual's own adjustments
     adjustments = [(b, a) for b, a in out.amounts.items() if b.kind in mirrored]
     for bucket, amount in [*_accrued(inp, out), *adjustments]:
         if bucket.period != Period.of(bucket.period).last_day or bucket.period >= inp.as_of:

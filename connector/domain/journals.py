@@ -167,8 +167,14 @@ POOL_MARK = "\x1f"  # the unit separator: no account, class or pool name holds i
 
 @dataclass(frozen=True, slots=True)
 class Contribution:
+    """What a journal adds to one bucket, in the journal's currency. When the amount was converted into the
+    books' currency (domain/fx.py), `converted_from` names the currency the bucket was computed in and
+    `source_amount` what the contribution is in it: later plans read the books in that currency."""
+
     bucket: Bucket
     amount: Decimal
+    converted_from: str = ""
+    source_amount: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

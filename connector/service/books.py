@@ -29,11 +29,12 @@ from connector.domain.desired import (
     Desired,
     MissingRole,
     UsageCosts,
+    mirrored_by,
 )
 from connector.domain.errors import ConfigError
 from connector.domain.fx import Rate, RateTable, convert
 from connector.domain.invoices import Invoice, InvoiceLine
-from connector.domain.journals import Bucket, Journal, JournalKind, LedgerTarget
+from connector.domain.journals import Bucket, Contribution, Journal, JournalKind, LedgerTarget
 from connector.domain.mapping import Category, MappingSet
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
@@ -204,7 +205,11 @@ def books_input(
         policies=options.policies,
         role_target=role_target,
         usage=usage,
-        history=uow.outbox.posted_by_bucket(entity, last_day=first - timedelta(days=1), kinds=COST_KINDS),
+        # in the currency each amount was computed in: an invoice, a lot or an accrual's reversal is
+        # compared with what was booked in its own currency, whatever the books' currency
+        history=uow.outbox.posted_by_bucket(
+            entity, last_day=first - timedelta(days=1), kinds=COST_KINDS, as_computed=True
+        ),
         lots=uow.credit_lots.for_entity(entity),
         customer_events=uow.customer_credits.for_entity(entity),
         invoices=[_invoice(row) for row in uow.invoices.for_entity(entity)],
@@ -241,37 +246,76 @@ def _invoice(row) -> Invoice:
 # ------------------------------------------------------------------------------------------- currency
 
 
+# outbox.posted_converted: per bucket in the books' currency, per currency it was converted from,
+# (Σ in the books' currency, Σ before conversion)
+Posted = dict[Bucket, dict[str, tuple[Decimal, Decimal]]]
+
+
 @dataclass
 class Converted:
-    """Desired amounts in the currencies the ledger takes, and the rate behind each converted bucket."""
+    """Desired amounts in the currencies the ledger takes, the rate behind each converted bucket, and each
+    converted bucket's parts per currency it was computed in: (in the books' currency, before conversion)."""
 
     amounts: dict[Bucket, Decimal]
     plan: CurrencyPlan | None = None  # None: every amount was in the books' currency
     rates: dict[Bucket, list[Rate]] = field(default_factory=dict)
+    parts: dict[Bucket, dict[str, tuple[Decimal, Decimal]]] = field(default_factory=dict)
+    posted: Posted = field(default_factory=dict)  # what was converted before (outbox.posted_converted)
+
+    def add(self, home: Bucket, foreign: Bucket, amount: Decimal, source: Decimal, rates: list[Rate]) -> None:
+        self.amounts[home] = self.amounts.get(home, ZERO) + amount
+        booked, before = self.parts.setdefault(home, {}).get(foreign.currency, (ZERO, ZERO))
+        self.parts[home][foreign.currency] = (booked + amount, before + source)
+        self.rates.setdefault(home, []).extend(rates)
 
 
-def in_ledger_currency(desired: Desired, options: BookOptions) -> Converted:
-    """Convert what the ledger cannot hold in another currency: each bucket once, at its day's rate."""
+def in_ledger_currency(
+    desired: Desired, options: BookOptions, first_day: date, posted: Callable[[date], Posted]
+) -> Converted:
+    """Convert what the ledger cannot hold in another currency: each bucket once, at its day's rate, and
+    a month-end reversal as the exact mirror, in the books' currency, of what it reverses (as this plan
+    converts it, or, before the plan's `first_day`, as it was booked)."""
     if all(bucket.currency == options.home for bucket in desired.amounts) or options.currency_plan is None:
         return Converted(dict(desired.amounts))
     plan = options.currency_plan()
     if plan.foreign_journals:
         return Converted(dict(desired.amounts), plan)
-    out = Converted({}, plan)
+    # what was booked from the day before the window on: a reversal on its first day mirrors that day
+    out = Converted({}, plan, posted=posted(first_day - timedelta(days=1)))
+    converted: dict[Bucket, Decimal] = {}
+    reversals = []
     for bucket, amount in desired.amounts.items():
         if bucket.currency == plan.home:
             out.amounts[bucket] = out.amounts.get(bucket, ZERO) + amount
-            continue
-        rate = plan.rate(bucket.currency, bucket.period)
-        exact = desired.exact.get(bucket, amount)  # usage: the exact total, so it is rounded only once
-        home = replace(bucket, currency=plan.home)
-        out.amounts[home] = out.amounts.get(home, ZERO) + convert(exact, rate)
-        out.rates.setdefault(home, []).append(rate)
+        elif bucket.kind is JournalKind.REVERSAL:
+            reversals.append((bucket, amount))
+        else:
+            rate = plan.rate(bucket.currency, bucket.period)
+            exact = desired.exact.get(bucket, amount)  # usage: the exact total, so it is rounded only once
+            converted[bucket] = convert(exact, rate)
+            out.add(replace(bucket, currency=plan.home), bucket, converted[bucket], amount, [rate])
+    for bucket, amount in reversals:
+        booked = {m: _booked(m, converted, out.posted, plan.home, first_day) for m in mirrored_by(bucket)}
+        rates = [plan.rate(m.currency, m.period) for m, value in booked.items() if value]
+        out.add(replace(bucket, currency=plan.home), bucket, -sum(booked.values(), ZERO), amount, rates)
     return out
 
 
+def _booked(
+    bucket: Bucket, converted: dict[Bucket, Decimal], posted: Posted, home: str, first: date
+) -> Decimal:
+    """A foreign bucket in the books' currency: as this plan converts it, or, for a cost booked before the
+    plan's window (the domain reads it from history, desired.py), as it was booked."""
+    if bucket in converted:
+        return converted[bucket]
+    if bucket.kind in COST_KINDS and bucket.period < first:
+        return posted.get(replace(bucket, currency=home), {}).get(bucket.currency, (ZERO, ZERO))[0]
+    return ZERO
+
+
 def with_rates(planned: list[PlannedJournal], converted: Converted) -> list[PlannedJournal]:
-    """Each journal with the rate it was converted at (or, in another currency, the rate of its date)."""
+    """Each journal with the rate it was converted at (or, in another currency, the rate of its date), and
+    each converted contribution with its amount before conversion."""
     plan = converted.plan
     if plan is None:
         return planned
@@ -280,7 +324,7 @@ def with_rates(planned: list[PlannedJournal], converted: Converted) -> list[Plan
 
 def _rated(journal: Journal, converted: Converted, plan: CurrencyPlan) -> Journal:
     if journal.currency != plan.home:  # QuickBooks multicurrency: the ledger converts at this rate
-        rate = plan.rate(journal.currency, journal.txn_date)
+        rate = plan.rate(journal.currency, _rate_day(journal))
         return replace(
             journal, exchange_rate=rate.rate, memo=f"{journal.memo}. Exchange rate {rate.describe()}"
         )
@@ -291,10 +335,37 @@ def _rated(journal: Journal, converted: Converted, plan: CurrencyPlan) -> Journa
     used = "; ".join(r.describe() for r in rates)
     return replace(
         journal,
+        contributions=tuple(part for c in journal.contributions for part in _parts(c, converted)),
         converted_from=sources[0] if len(sources) == 1 else None,
         exchange_rate=rates[0].rate if len({r.rate for r in rates}) == 1 else None,
         memo=f"{journal.memo}. Converted from {', '.join(sources)} at {used}",
     )
+
+
+def _rate_day(journal: Journal) -> date:
+    """The day whose rate a journal in another currency carries: its date, or for a month-end reversal the
+    day of the accrual it reverses, so the ledger takes both at one rate and the reversal clears it."""
+    if journal.kind is JournalKind.REVERSAL and journal.contributions:
+        return journal.contributions[0].bucket.period - timedelta(days=1)
+    return journal.txn_date
+
+
+def _parts(contribution: Contribution, converted: Converted) -> list[Contribution]:
+    """A contribution in the books' currency split by the currency each part was computed in, each with
+    its amount before conversion (what is left was in the books' currency already)."""
+    bucket = contribution.bucket
+    desired = converted.parts.get(bucket, {})
+    posted = converted.posted.get(bucket, {})
+    parts = []
+    for currency in sorted({*desired, *posted}):
+        booked = desired.get(currency, (ZERO, ZERO))[0] - posted.get(currency, (ZERO, ZERO))[0]
+        before = desired.get(currency, (ZERO, ZERO))[1] - posted.get(currency, (ZERO, ZERO))[1]
+        if booked or before:
+            parts.append(Contribution(bucket, booked, currency, before))
+    rest = contribution.amount - sum((p.amount for p in parts), ZERO)
+    if rest or not parts:
+        parts.append(Contribution(bucket, rest))
+    return parts
 
 
 # ---------------------------------------------------------------------------------------------- holds

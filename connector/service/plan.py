@@ -127,7 +127,9 @@ def plan_entity(
             report.books = desired_books(inputs)
         except MissingRole as missing:
             raise missing_role(missing, mapping, ledger) from None
-        converted = in_ledger_currency(report.books, options)
+        converted = in_ledger_currency(
+            report.books, options, first, partial(uow.outbox.posted_converted, entity)
+        )
         report.desired = _due(converted.amounts, options.as_of)
         posted = _due(posted_for_plan(uow, entity, first, last), options.as_of)
         planned = plan(

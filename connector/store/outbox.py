@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import builtins  # `Outbox.list` shadows the builtin in the class's own annotations
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -96,6 +97,8 @@ class OutboxRepository:
                     target_key=b.target.key(),
                     amount=c.amount,
                     pool=b.pool,
+                    converted_from=c.converted_from or None,
+                    source_amount=c.source_amount,
                 )
             )
         return row.id
@@ -107,8 +110,41 @@ class OutboxRepository:
         first_day: date | None = None,
         last_day: date | None = None,
         kinds: Sequence[JournalKind] | None = None,
+        as_computed: bool = False,
     ) -> dict[Bucket, Decimal]:
-        """Σ contributions per bucket of every journal that is not rejected: posted or on its way."""
+        """Σ contributions per bucket of every journal that is not rejected: posted or on its way. With
+        `as_computed`, what was converted into the books' currency counts in the currency it was computed
+        in (the provider's), as the plan that booked it saw it."""
+        totals: dict[Bucket, Decimal] = {}
+        for row in self._active(entity, first_day, last_day, kinds):
+            bucket = _bucket_of(row)
+            amount = row.amount
+            if as_computed and row.converted_from:
+                bucket, amount = replace(bucket, currency=row.converted_from), row.source_amount or ZERO
+            totals[bucket] = totals.get(bucket, ZERO) + amount
+        return totals
+
+    def posted_converted(
+        self, entity: str, first_day: date
+    ) -> dict[Bucket, dict[str, tuple[Decimal, Decimal]]]:
+        """What was converted into the books' currency from `first_day` on, per bucket (in the books'
+        currency) and currency it was converted from: Σ the books' amounts and Σ the amounts before it."""
+        totals: dict[Bucket, dict[str, tuple[Decimal, Decimal]]] = {}
+        for row in self._active(entity, first_day, None, None):
+            if row.converted_from:
+                parts = totals.setdefault(_bucket_of(row), {})
+                booked, source = parts.get(row.converted_from, (ZERO, ZERO))
+                parts[row.converted_from] = (booked + row.amount, source + (row.source_amount or ZERO))
+        return totals
+
+    def _active(
+        self,
+        entity: str,
+        first_day: date | None,
+        last_day: date | None,
+        kinds: Sequence[JournalKind] | None,
+    ) -> Iterable[ContributionRow]:
+        """The contributions of every journal that is not rejected, in a range of days and kinds."""
         query = (
             select(ContributionRow)
             .join(JournalRow, col(JournalRow.id) == col(ContributionRow.journal_id))
@@ -120,11 +156,7 @@ class OutboxRepository:
             query = query.where(col(ContributionRow.period) <= last_day)
         if kinds:
             query = query.where(col(ContributionRow.kind).in_([k.value for k in kinds]))
-        totals: dict[Bucket, Decimal] = {}
-        for row in self.session.execute(query).scalars():
-            bucket = _bucket_of(row)
-            totals[bucket] = totals.get(bucket, ZERO) + row.amount
-        return totals
+        return self.session.execute(query).scalars()
 
     def keys_by_bucket(
         self, entity: str, kinds: Sequence[JournalKind], first_day: date, last_day: date
@@ -376,7 +408,10 @@ class OutboxRepository:
                 JournalLine(LedgerTarget.from_key(ln.target_key), ln.amount, ln.description) for ln in lines
             ),
             memo=row.memo,
-            contributions=tuple(Contribution(_bucket_of(c), c.amount) for c in contributions),
+            contributions=tuple(
+                Contribution(_bucket_of(c), c.amount, c.converted_from or "", c.source_amount)
+                for c in contributions
+            ),
             original_date=row.original_date,
             exchange_rate=row.exchange_rate,
             provider=row.provider,

@@ -481,7 +481,12 @@ class Outbox(Protocol):
         first_day: date | None = ...,
         last_day: date | None = ...,
         kinds: Sequence[JournalKind] | None = ...,
+        as_computed: bool = ...,
     ) -> dict[Bucket, Decimal]: ...
+
+    def posted_converted(
+        self, entity: str, first_day: date
+    ) -> dict[Bucket, dict[str, tuple[Decimal, Decimal]]]: ...
 
     def keys_by_bucket(
         self, entity: str, kinds: Sequence[JournalKind], first_day: date, last_day: date

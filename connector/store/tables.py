@@ -261,6 +261,9 @@ class ContributionRow(SQLModel, table=True):
     target_key: str
     amount: Decimal = _money()
     pool: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # converted into the books' currency: the currency the bucket was computed in, and the amount in it
+    converted_from: str | None = None
+    source_amount: Decimal | None = _money(nullable=True)
 
 
 class PostingAttemptRow(SQLModel, table=True):

@@ -111,6 +111,63 @@ def test_a_missing_rate_stops_the_run_before_anything_is_posted_and_says_which_r
     assert world.ledger.journals == {}
 
 
+def pound_world(tmp_path, account: str = "billing: arrears"):
+    """Books in GBP on a ledger whose journals are in its base currency only (Xero), OpenAI billing USD;
+    the pound moves between the last day of October and the first of November."""
+    world = books_world(tmp_path)
+    (tmp_path / "mapping.yaml").write_text(FULL_MAPPING.replace("currency: USD", "currency: GBP"))
+    (tmp_path / "rates.csv").write_text(
+        "date,from,to,rate,source\n2026-10-01,USD,GBP,0.7800,BoE\n2026-11-01,USD,GBP,0.7600,BoE\n"
+    )
+    world.ledger.currencies = CurrencySetup("GBP", False)
+    world.rewrite_policies(policies(account, fx="{source: table, rates_file: rates.csv}"))
+    return world
+
+
+def test_a_month_end_reversal_in_converted_books_is_the_exact_mirror_of_the_accrual_it_reverses(tmp_path):
+    world = pound_world(tmp_path, "accrual: month_end_reversing")
+    world.source.set("1000.006", date(2026, 10, 30))
+    for day in (date(2026, 10, 30), date(2026, 10, 31), date(2026, 11, 1)):
+        world.night(day)
+    [accrual] = world.journals(JournalKind.USAGE_ACCRUAL)
+    [reversal] = world.journals(JournalKind.REVERSAL)
+    assert sorted(line.amount for line in accrual.lines) == [Decimal("-780.00"), Decimal("780.00")]
+    assert sorted(-line.amount for line in reversal.lines) == sorted(line.amount for line in accrual.lines)
+    assert "Converted from USD at 0.7800 GBP per USD (2026-10-01, BoE)" in reversal.memo  # the accrual's rate
+
+
+def test_with_multicurrency_a_month_end_reversal_carries_the_rate_of_the_accrual_it_reverses(tmp_path):
+    world = pound_world(tmp_path, "accrual: month_end_reversing")
+    world.ledger.currencies = CurrencySetup("GBP", True)
+    world.source.set("1000.00", date(2026, 10, 30))
+    for day in (date(2026, 10, 30), date(2026, 10, 31), date(2026, 11, 1)):
+        world.night(day)
+    [accrual] = world.journals(JournalKind.USAGE_ACCRUAL)
+    [reversal] = world.journals(JournalKind.REVERSAL)
+    assert (accrual.currency, accrual.exchange_rate) == ("USD", Decimal("0.7800"))
+    assert (reversal.currency, reversal.exchange_rate) == ("USD", Decimal("0.7800"))  # not 1 November's
+
+
+def test_an_invoice_for_a_month_that_has_left_the_plan_window_is_trued_up_against_its_converted_accrual(
+    tmp_path,
+):
+    world = pound_world(tmp_path)
+    world.source.set("1000.00", date(2026, 10, 30))
+    world.night(date(2026, 10, 30))
+    world.night(date(2026, 10, 31))
+    for day in range(1, 10):  # October leaves the plan window: the source reads back three days only
+        world.night(date(2026, 11, day))
+    world.invoice("INV-10", "2026-10", "2026-11-03", "1010.00")
+    world.night(date(2026, 11, 10))
+    [true_up] = world.journals(JournalKind.TRUE_UP)
+    assert sorted(line.amount for line in true_up.lines) == [
+        Decimal("-7.80"),
+        Decimal("7.80"),
+    ]  # 10.00 × 0.78
+    assert world.journals(JournalKind.USAGE_ACCRUAL)[0].lines[0].amount == Decimal("780.00")
+    assert world.night(date(2026, 11, 11)).plan.planned == []
+
+
 def test_a_held_journal_raises_one_alert_saying_how_to_approve_it(tmp_path):
     world = books_world(tmp_path, policies(posting_mode="approve"))
     world.source.set("42.00", date(2026, 10, 1))
