@@ -518,6 +518,29 @@ def test_a_mistyped_database_url_is_refused_by_a_read_only_command_and_nothing_i
     assert not mistyped.parent.exists()
 
 
+def test_a_database_a_newer_tokenbooks_migrated_is_refused_with_the_way_back_and_left_as_it_is(seeded):
+    """After a rollback of the software, the store carries a schema revision this release does not know:
+    every command (a read, a sync, `db upgrade`) says so and how to go back, and touches nothing."""
+    with sqlite3.connect(seeded.db) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0099_from_a_newer_release'")
+    before = seeded.data()
+    for command in (("runs",), ("sync",), ("db", "upgrade")):
+        outcome = seeded.run(*command)
+        refused(
+            seeded,
+            outcome,
+            CONFIG,
+            "has schema revision 0099_from_a_newer_release, which a newer tokenbooks made",
+            "restore the backup taken before that upgrade",
+        )
+        assert "internal error" not in outcome.said, outcome.said
+    assert seeded.data() == before
+    with sqlite3.connect(seeded.db) as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            ("0099_from_a_newer_release",)
+        ]
+
+
 def test_a_missing_mapping_file_is_said_once_with_its_fix(cli):
     """The message names the file's problem; the list under it does not repeat it, and one fix is given:
     the problem's own (a relative path says the directory it was read from), not a generic one beside it."""

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import SQLModel, create_engine
 
-from connector.domain.errors import StoreUnavailable
+from connector.domain.errors import ConfigError, StoreUnavailable
 from connector.store import redacted_columns, tables
 from connector.store.locks import schema_lock
 
@@ -139,8 +139,30 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to `revision` (what `tokenbooks db upgrade` runs)."""
     from alembic import command
 
+    refuse_newer_schema(engine)
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
+
+
+def refuse_newer_schema(engine: Engine) -> None:
+    """A database a newer tokenbooks has migrated (after a rollback of the software, say) is refused with
+    what to do, before anything reads or writes it: this release does not know its tables' shape."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    revision = current_revision(engine)
+    if revision is None:
+        return
+    try:
+        ScriptDirectory.from_config(alembic_config(None)).get_revision(revision)
+    except CommandError:
+        where = engine.url.render_as_string(hide_password=True)
+        raise ConfigError(
+            f"the database {where} has schema revision {revision}, which a newer tokenbooks made; this "
+            f"tokenbooks knows the schema up to {head_revision()}",
+            fix="run the tokenbooks release that upgraded it (or a later one); to go back to this release, "
+            "restore the backup taken before that upgrade (docs/deployment.md, Downgrade). Nothing was changed",
+        ) from None
 
 
 def missing_store(url: str) -> str | None:
