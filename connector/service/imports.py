@@ -420,8 +420,10 @@ def refuse_late(
 
 def import_credit_lots(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
     def store(uow: UnitOfWork, lots: list, import_id: str) -> dict[str, int]:
-        new = sum(1 for lot in lots if uow.credit_lots.upsert(lot, import_id=import_id, now=ctx.clock()))
-        return {"lots_new": new, "lots_replaced": len(lots) - new}
+        counts = check_lots(uow, lots).counts()  # the same file again: unchanged, not replaced
+        for lot in lots:
+            uow.credit_lots.upsert(lot, import_id=import_id, now=ctx.clock())
+        return counts
 
     return _import_records(ctx, "credits", path, entity, read_credit_lots, store, check=_check_lot_records)
 
@@ -497,15 +499,47 @@ def _import_customer_credits(
     accepted_events, refused = check_customer_events(stored, parsed, str(path))
     refuse_late(path, parsed, refused, quarantined, tally, lambda e: (e.amount, e.currency))
 
+    counts, restated = _restatements(stored, accepted_events)
+
     def store(uow: UnitOfWork, import_id: str, raw_id: int) -> dict[str, int]:
-        new = sum(
-            1 for e in accepted_events if uow.customer_credits.upsert(e, import_id=import_id, now=ctx.clock())
-        )
-        return {"events_new": new, "events_replaced": len(accepted_events) - new}
+        for event in accepted_events:
+            uow.customer_credits.upsert(event, import_id=import_id, now=ctx.clock())
+        return counts
 
     return _finish(
-        ctx, recorder, "customer-credits", [_lineage(path, tally)], entity, tally, quarantined, store
+        ctx,
+        recorder,
+        "customer-credits",
+        [_lineage(path, tally)],
+        entity,
+        tally,
+        quarantined,
+        store,
+        restated,
     )
+
+
+def _restatements(
+    stored: list[CustomerCreditEvent], accepted: list[CustomerCreditEvent]
+) -> tuple[dict[str, int], list[str]]:
+    """New, unchanged (the same file again) and replaced events, and what each replacement changed: a
+    restated movement re-books revenue and breakage, so the person importing it is told, event by event."""
+    before = {(e.entity, e.event_id): e for e in stored}
+    counts = {"events_new": 0, "events_unchanged": 0, "events_replaced": 0}
+    said = []
+    for event in accepted:
+        old = before.get((event.entity, event.event_id))
+        if old is None:
+            counts["events_new"] += 1
+        elif old.same_movement(event):
+            counts["events_unchanged"] += 1
+        else:
+            counts["events_replaced"] += 1
+            said.append(
+                f"event {event.event_id} of customer {event.customer}, grant {event.grant_id} replaced: was "
+                f"{old.describe()}, now {event.describe()}"
+            )
+    return counts, said
 
 
 # ------------------------------------------------------------------------------------------- plumbing
