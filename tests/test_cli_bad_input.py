@@ -356,6 +356,42 @@ def test_credits_add_names_the_option_at_fault_and_the_fix(seeded, options, word
     assert seeded.data() == before
 
 
+# the OpenAI source as .env.example sets it up: its usage is booked under the account org-acme
+OPENAI_ORG = {"OPENAI__ADMIN_KEY": "sk-admin-test", "OPENAI__ORGANIZATION": "org-acme"}
+
+
+def lot_accounts(cli: Cli) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(cli.db) as connection:
+        return connection.execute("SELECT lot_id, provider, provider_account FROM credit_lots").fetchall()
+
+
+def test_credits_add_without_account_records_the_lot_for_the_provider_account_tokenbooks_knows(seeded):
+    outcome = seeded.run(
+        "credits", "add", "--provider", "openai", "--amount", "5000.00", "--purchased", "2026-09-15",
+        "--lot-id", "RCPT-1", **OPENAI_ORG,
+    )  # fmt: skip
+    assert outcome.code == 0, outcome
+    assert ("RCPT-1", "openai", "org-acme") in lot_accounts(seeded)  # drawn by org-acme's usage
+
+
+def test_credits_add_for_an_account_no_source_knows_is_refused_naming_the_accounts_it_knows(seeded):
+    before = seeded.data()
+    outcome = seeded.run(
+        "credits", "add", "--provider", "openai", "--account", "default", "--amount", "5000.00",
+        "--purchased", "2026-09-15", **OPENAI_ORG,
+    )  # fmt: skip
+    refused(seeded, outcome, CONFIG, "--account", "'default'", "written off as expired", "org-acme")
+    assert seeded.data() == before  # no lot nobody's usage would ever draw
+
+
+def test_credits_import_a_lot_for_an_account_no_source_knows_is_quarantined(seeded):
+    path = seeded.file("lots.csv", LOT_HEADER + "RCPT-2,openai,org-acm,2026-09-15,5000.00,USD,\n")
+    before = seeded.data()
+    outcome = seeded.run("import", "credits", str(path), **OPENAI_ORG)
+    refused(seeded, outcome, PARTIAL, "row 2", "account", "'org-acm'", "written off as expired", "org-acme")
+    assert seeded.data() == before
+
+
 def test_credits_import_a_lot_id_a_focus_export_already_holds(seeded):
     with sqlite3.connect(seeded.db) as connection:
         (lot_id,) = connection.execute("SELECT lot_id FROM credit_lots").fetchone()

@@ -40,7 +40,7 @@ from connector.domain.credits import CreditLot, default_expiry
 from connector.domain.errors import ConfigError
 from connector.domain.money import currency_code, format_exact, format_money, parse_amount
 from connector.service import imports
-from connector.service.imports import focus_options, import_focus, record_credit_lot
+from connector.service.imports import focus_options, import_focus, lot_account, record_credit_lot
 from connector.service.invoices import import_ledger_bills, ledger_vendors
 from connector.service.pull import entity_sources_status, pull_sources
 from connector.sources.warehouse.choice import ENGINES
@@ -369,7 +369,13 @@ def credits_add_command(
     provider: Annotated[str, typer.Option(help="openai, anthropic, …")],
     amount: Annotated[str, typer.Option(help="What was paid, e.g. 1000.00.")],
     purchased: Annotated[str, typer.Option(help="Purchase date, YYYY-MM-DD.")],
-    account: Annotated[str, typer.Option(help="The provider account (organization label).")] = "default",
+    account: Annotated[
+        str | None,
+        typer.Option(
+            help="The provider account (organization label), as its usage names it; default: the "
+            "provider's one account tokenbooks knows (its ORGANIZATION setting)."
+        ),
+    ] = None,
     currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "USD",
     expires: Annotated[
         str | None,
@@ -410,7 +416,7 @@ def credits_add_command(
             lot = CreditLot(
                 entity="",
                 provider=provider.lower(),
-                provider_account=account,
+                provider_account=account or "",  # the provider's known account, once the app is built
                 lot_id=lot_id or f"{provider.lower()}-{bought.isoformat()}-{amount}",
                 purchase_date=bought,
                 amount=paid,
@@ -425,7 +431,9 @@ def credits_add_command(
                 f"--expires: {exc}", fix="give a date after --purchased, or leave --expires out"
             ) from None
         application, target = app_and_entity(entity)
-        lot = replace(lot, entity=target)
+        lot = replace(
+            lot, entity=target, provider_account=account or lot_account(application, target, lot.provider)
+        )
         new = record_credit_lot(application, lot)
     if as_json:
         print_json({"lot_id": lot.lot_id, "new": new, "expires_on": lot.expires_on})

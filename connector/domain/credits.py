@@ -115,6 +115,14 @@ class CustomerCreditEvent:
     def signed(self) -> Decimal:
         return self.amount if self.kind is CustomerCreditKind.PURCHASE else -self.amount
 
+    def same_movement(self, other: CustomerCreditEvent) -> bool:
+        """Whether `other` records the same movement (a file imported again), not a restatement of it."""
+        names = ("customer", "grant_id", "kind", "event_date", "amount", "currency", "product", "expires_on")
+        return all(getattr(self, n) == getattr(other, n) for n in names)
+
+    def describe(self) -> str:
+        return f"{self.kind.value} of {self.amount} {self.currency} on {self.event_date}"
+
     def as_grant(self, expected_breakage: Decimal) -> Grant:
         """A purchase as the breakage policy sees it (domain/breakage.py); the rate is the policy's."""
         if self.kind is not CustomerCreditKind.PURCHASE:

@@ -421,6 +421,10 @@ def _draw_account(
             pool,
         )
         _add(out.amounts, bucket, expired.unused)
+        # the memo names the lot written off: the receipt an auditor checks the loss against
+        out.sources.setdefault(bucket, []).append(
+            f"lot {lot.lot_id} ({lot.amount} {lot.currency} bought {lot.purchase_date})"
+        )
     if (
         lots
         and not pool

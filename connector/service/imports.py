@@ -27,7 +27,7 @@ from connector.domain.credits import (
     CustomerCreditKind,
     check_customer_events,
 )
-from connector.domain.errors import InputError, Problem
+from connector.domain.errors import ConfigError, InputError, Problem
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
 from connector.redaction import redact
 from connector.service.invoices import upsert_invoices
@@ -258,7 +258,7 @@ def import_invoices(ctx: ImportContext, path: Path, *, entity: str) -> ImportRep
         located, quarantined, tally, problem = read_invoice_file(path, entity)
         if problem is None:
             configured = _configured(ctx, (invoice.entity for _, invoice in located))
-            refused = unknown_accounts(ctx, located, str(path), configured)
+            refused = unknown_accounts(ctx, located, str(path), configured, INVOICE_OF_UNKNOWN_ACCOUNT)
             located = refuse_late(path, located, refused, quarantined, tally, lambda i: (i.total, i.currency))
             warnings.extend(of_refused_sources(configured, located))
         return located, quarantined, tally, problem
@@ -275,21 +275,38 @@ def _configured(ctx: ImportContext, entities: Iterable[str]) -> dict[str, Config
     return {entity: ctx.configured_sources(entity) for entity in sorted(set(entities))}
 
 
+@dataclass(frozen=True)
+class UnknownAccount:
+    """What a record for a provider account tokenbooks does not know would come to, and what it is."""
+
+    record: str  # "invoice", "lot"
+    consequence: str
+
+
+INVOICE_OF_UNKNOWN_ACCOUNT = UnknownAccount("invoice", "the invoice would reconcile against nothing")
+# a lot no usage draws is written off whole when it expires: a loss booked for credits that were used
+LOT_OF_UNKNOWN_ACCOUNT = UnknownAccount(
+    "lot", "no usage would draw the lot and its whole amount would be written off as expired"
+)
+
+
 def unknown_accounts(
-    ctx: ImportContext, located: list[tuple[str, Any]], source: str, configured: dict[str, ConfiguredSources]
+    ctx: ImportContext,
+    located: list[tuple[str, Any]],
+    source: str,
+    configured: dict[str, ConfiguredSources],
+    unknown: UnknownAccount,
 ) -> list[tuple[str, Problem]]:
-    """Invoices for a provider account no source, fact or lot knows, of a provider whose accounts it does.
-    The account of a section whose settings are refused is known whatever the provider (its provider may
-    be the very setting that is wrong): its invoices are stored, and `of_refused_sources` says so."""
-    known: set[tuple[str, str]] = set()
-    with ctx.store.unit_of_work() as uow:
-        for entity, sources in configured.items():
-            known |= known_accounts(uow, entity, {(s.provider, s.provider_account) for s in sources.sources})
+    """Records (invoices, credit lots) for a provider account no source, fact or lot knows, of a provider
+    whose accounts it does. The account of a section whose settings are refused is known whatever the
+    provider (its provider may be the very setting that is wrong): its records are stored, and
+    `of_refused_sources` says so of invoices."""
+    known = _known_accounts(ctx, configured)
     refused = []
-    for where, invoice in located:
-        accounts = sorted(a for p, a in known if p == invoice.provider)
-        of_refused = any(r.sources_of(invoice.provider_account) for r in configured[invoice.entity].refused)
-        if accounts and invoice.provider_account not in accounts and not of_refused:
+    for where, record in located:
+        accounts = sorted(a for p, a in known if p == record.provider)
+        of_refused = any(r.sources_of(record.provider_account) for r in configured[record.entity].refused)
+        if accounts and record.provider_account not in accounts and not of_refused:
             refused.append(
                 (
                     where,
@@ -297,15 +314,37 @@ def unknown_accounts(
                         source,
                         where,
                         "account",
-                        f"{invoice.provider} account {invoice.provider_account!r} is not one tokenbooks knows "
-                        f"(its {invoice.provider} account(s): {', '.join(accounts)}), so the invoice "
-                        "would reconcile against nothing",
+                        f"{record.provider} account {record.provider_account!r} is not one tokenbooks knows "
+                        f"(its {record.provider} account(s): {', '.join(accounts)}), so {unknown.consequence}",
                         f"write the account as the source names it ({' or '.join(accounts)}), or set the "
-                        "provider's ORGANIZATION setting to the account the invoice is for",
+                        f"provider's ORGANIZATION setting to the account the {unknown.record} is for",
                     ),
                 )
             )
     return refused
+
+
+def _known_accounts(ctx: ImportContext, configured: dict[str, ConfiguredSources]) -> set[tuple[str, str]]:
+    """(provider, account) of every configured source, fact and credit lot of the entities."""
+    known: set[tuple[str, str]] = set()
+    with ctx.store.unit_of_work() as uow:
+        for entity, sources in configured.items():
+            known |= known_accounts(uow, entity, {(s.provider, s.provider_account) for s in sources.sources})
+    return known
+
+
+def lot_account(ctx: ImportContext, entity: str, provider: str) -> str:
+    """The provider account a lot entered without one is for: the provider's one account tokenbooks
+    knows (its source's ORGANIZATION setting, its facts, its lots), or, knowing none, `default` — what a
+    source without an ORGANIZATION setting names its account. Several: the person must say which."""
+    known = _known_accounts(ctx, _configured(ctx, [entity]))
+    accounts = sorted(a for p, a in known if p == provider)
+    if len(accounts) > 1:
+        raise ConfigError(
+            f"--account: tokenbooks knows several {provider} accounts ({', '.join(accounts)}): which one bought the lot?",
+            fix=f"give --account {accounts[0]} (or another of them)",
+        )
+    return accounts[0] if accounts else "default"
 
 
 def of_refused_sources(configured: dict[str, ConfiguredSources], located: list[tuple[str, Any]]) -> list[str]:
@@ -381,8 +420,10 @@ def refuse_late(
 
 def import_credit_lots(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
     def store(uow: UnitOfWork, lots: list, import_id: str) -> dict[str, int]:
-        new = sum(1 for lot in lots if uow.credit_lots.upsert(lot, import_id=import_id, now=ctx.clock()))
-        return {"lots_new": new, "lots_replaced": len(lots) - new}
+        counts = check_lots(uow, lots).counts()  # the same file again: unchanged, not replaced
+        for lot in lots:
+            uow.credit_lots.upsert(lot, import_id=import_id, now=ctx.clock())
+        return counts
 
     return _import_records(ctx, "credits", path, entity, read_credit_lots, store, check=_check_lot_records)
 
@@ -394,15 +435,17 @@ def _check_lot_records(
     quarantined: list[QuarantinedRow],
     tally: Tally,
 ) -> tuple[list[tuple[str, CreditLot]], list[str]]:
-    """The lots of a file that may be stored; one that would replace a lot of another kind (a FOCUS lot)
-    is quarantined."""
+    """The lots of a file that may be stored; one for a provider account tokenbooks does not know, or one
+    that would replace a lot of another kind (a FOCUS lot), is quarantined."""
+    amount_of = lambda lot: (lot.amount, lot.currency)  # noqa: E731
+    configured = _configured(ctx, (lot.entity for _, lot in located))
+    unknown = unknown_accounts(ctx, located, str(path), configured, LOT_OF_UNKNOWN_ACCOUNT)
+    located = refuse_late(path, located, unknown, quarantined, tally, amount_of)
     where = {id(lot): location for location, lot in located}
     with ctx.store.unit_of_work() as uow:
         checked = check_lots(uow, [lot for _, lot in located], lambda lot: where[id(lot)])
     refused = [(where[id(lot)], problem) for lot, problem in checked.refused]
-    return refuse_late(path, located, refused, quarantined, tally, lambda lot: (lot.amount, lot.currency)), (
-        checked.warnings
-    )
+    return refuse_late(path, located, refused, quarantined, tally, amount_of), checked.warnings
 
 
 def _import_records(
@@ -456,15 +499,47 @@ def _import_customer_credits(
     accepted_events, refused = check_customer_events(stored, parsed, str(path))
     refuse_late(path, parsed, refused, quarantined, tally, lambda e: (e.amount, e.currency))
 
+    counts, restated = _restatements(stored, accepted_events)
+
     def store(uow: UnitOfWork, import_id: str, raw_id: int) -> dict[str, int]:
-        new = sum(
-            1 for e in accepted_events if uow.customer_credits.upsert(e, import_id=import_id, now=ctx.clock())
-        )
-        return {"events_new": new, "events_replaced": len(accepted_events) - new}
+        for event in accepted_events:
+            uow.customer_credits.upsert(event, import_id=import_id, now=ctx.clock())
+        return counts
 
     return _finish(
-        ctx, recorder, "customer-credits", [_lineage(path, tally)], entity, tally, quarantined, store
+        ctx,
+        recorder,
+        "customer-credits",
+        [_lineage(path, tally)],
+        entity,
+        tally,
+        quarantined,
+        store,
+        restated,
     )
+
+
+def _restatements(
+    stored: list[CustomerCreditEvent], accepted: list[CustomerCreditEvent]
+) -> tuple[dict[str, int], list[str]]:
+    """New, unchanged (the same file again) and replaced events, and what each replacement changed: a
+    restated movement re-books revenue and breakage, so the person importing it is told, event by event."""
+    before = {(e.entity, e.event_id): e for e in stored}
+    counts = {"events_new": 0, "events_unchanged": 0, "events_replaced": 0}
+    said = []
+    for event in accepted:
+        old = before.get((event.entity, event.event_id))
+        if old is None:
+            counts["events_new"] += 1
+        elif old.same_movement(event):
+            counts["events_unchanged"] += 1
+        else:
+            counts["events_replaced"] += 1
+            said.append(
+                f"event {event.event_id} of customer {event.customer}, grant {event.grant_id} replaced: was "
+                f"{old.describe()}, now {event.describe()}"
+            )
+    return counts, said
 
 
 # ------------------------------------------------------------------------------------------- plumbing
@@ -591,7 +666,8 @@ def record_credit_lot(ctx: ImportContext, lot: CreditLot) -> bool:
     """A lot entered by hand (`tokenbooks credits add`), recorded as a run. True when it is new.
 
     Entering a lot id again replaces the lot (a correction, said so in the run); a lot id a FOCUS import
-    stored is refused (InputError): it is another purchase."""
+    stored is refused (InputError): it is another purchase; so is a lot for a provider account tokenbooks
+    does not know, of a provider whose accounts it knows (no usage would ever draw it)."""
     recorder = RunRecorder(
         ctx.store,
         ctx.clock,
@@ -600,13 +676,17 @@ def record_credit_lot(ctx: ImportContext, lot: CreditLot) -> bool:
         entity=lot.entity,
         params={"lot_id": lot.lot_id},
     )
-    with recorder.failed_on_error(), ctx.store.unit_of_work() as uow:
-        checked = check_lots(uow, [lot])
-        if checked.refused:
-            [(_, problem)] = checked.refused
-            raise InputError(problem.message, fix=problem.fix)
-        new = uow.credit_lots.upsert(lot, import_id=None, now=ctx.clock())
-        uow.commit()
+    with recorder.failed_on_error():
+        configured = _configured(ctx, [lot.entity])
+        for _, problem in unknown_accounts(ctx, [("", lot)], lot.source, configured, LOT_OF_UNKNOWN_ACCOUNT):
+            raise ConfigError(f"--account: {problem.message}", fix=problem.fix)
+        with ctx.store.unit_of_work() as uow:
+            checked = check_lots(uow, [lot])
+            if checked.refused:
+                [(_, problem)] = checked.refused
+                raise InputError(problem.message, fix=problem.fix)
+            new = uow.credit_lots.upsert(lot, import_id=None, now=ctx.clock())
+            uow.commit()
     for warning in checked.warnings:
         recorder.event("import.warning", warning, level="warning")
     recorder.event(

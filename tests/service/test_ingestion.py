@@ -342,6 +342,47 @@ def test_a_lot_is_never_silently_replaced_by_another_purchase(tmp_path: Path):
     )
 
 
+def test_a_lot_file_imported_twice_counts_its_lots_unchanged_not_replaced(tmp_path: Path):
+    app = make_app(tmp_path, "tb.db")
+    lots = tmp_path / "lots.csv"
+    lots.write_text(
+        "lot_id,provider,account,purchase_date,amount,currency,expires_on\n"
+        "RCPT-1,anthropic,default,2026-03-01,1000.00,USD,2027-03-01\n"
+    )
+    assert import_credit_lots(app, lots, entity="acme-us").stored["lots_new"] == 1
+    again = import_credit_lots(app, lots, entity="acme-us").stored
+    assert again == {"lots_new": 0, "lots_unchanged": 1, "lots_replaced": 0}
+
+
+EVENTS = "event_id,customer,grant,kind,date,amount,currency,product,expires_on\n"
+SALE = "P-1,globex,G-1,purchase,2026-09-15,100000.00,USD,api-credits,2026-12-01\n"
+
+
+def test_a_customer_credit_file_imported_twice_changes_nothing_and_says_so(tmp_path: Path):
+    app = make_app(tmp_path, "tb.db")
+    path = tmp_path / "sales.csv"
+    path.write_text(EVENTS + SALE + "R-1,globex,G-1,redemption,2026-09-30,30000.00,USD,,\n")
+    assert import_customer_credits(app, path, entity="acme-us").stored["events_new"] == 2
+    again = import_customer_credits(app, path, entity="acme-us")
+    assert again.stored == {"events_new": 0, "events_unchanged": 2, "events_replaced": 0}
+    assert again.warnings == []
+
+
+def test_a_restated_customer_credit_event_is_replaced_and_the_import_says_what_changed(tmp_path: Path):
+    app = make_app(tmp_path, "tb.db")
+    path = tmp_path / "sales.csv"
+    path.write_text(EVENTS + SALE + "R-2,globex,G-1,redemption,2026-10-31,30000.00,USD,,\n")
+    import_customer_credits(app, path, entity="acme-us")
+    restated = tmp_path / "sales-restated.csv"
+    restated.write_text(EVENTS + "R-2,globex,G-1,redemption,2026-10-31,28000.00,USD,,\n")
+    report = import_customer_credits(app, restated, entity="acme-us")
+    assert report.stored == {"events_new": 0, "events_unchanged": 0, "events_replaced": 1}
+    assert report.warnings == [
+        "event R-2 of customer globex, grant G-1 replaced: was redemption of 30000.00 USD on 2026-10-31, "
+        "now redemption of 28000.00 USD on 2026-10-31"
+    ]
+
+
 def test_a_focus_lot_and_a_lot_a_person_recorded_never_replace_each_other(tmp_path: Path):
     app = make_app(tmp_path, "tb.db")
     options = FocusOptions(entity="acme-us", timezone="America/New_York")

@@ -228,7 +228,7 @@ def test_credits_sold_as_a_product_the_policies_do_not_name_are_refused_at_impor
         in row["message"]
     )
     assert "(expected_breakage_percent names: api-credits)" in row["message"]
-    assert report["stored"] == {"events_new": 1, "events_replaced": 0}
+    assert report["stored"] == {"events_new": 1, "events_unchanged": 0, "events_replaced": 0}
     # credits sold before the policies named their products: `policies check` finds them
     world.write("policies.yaml", policies().replace("api-credits: 8", "api-credit: 8"))
     check = world.json("policies", "check", code=2)

@@ -60,6 +60,18 @@ def test_a_lot_that_expires_with_80_unused_is_written_off_on_its_expiry_date_and
     assert world.ledger.balance("6195") == Decimal("80.00")
 
 
+def test_an_expiry_write_off_memo_names_the_lots_it_writes_off(tmp_path, database_url):
+    world = books_world(tmp_path, policies("billing: prepaid"), database_url=database_url)
+    world.buy_credits("RCPT-0915", "100.00", date(2026, 1, 5), date(2026, 10, 20))
+    world.buy_credits("RCPT-0916", "50.00", date(2026, 1, 6), date(2026, 10, 20))
+    world.source.set("20.00", OCT[5])
+    world.night(OCT[19])
+    [expiry] = world.journals(EX)
+    assert expiry.memo.endswith(
+        "For lot RCPT-0915 (100.00 USD bought 2026-01-05); lot RCPT-0916 (50.00 USD bought 2026-01-06)"
+    ), expiry.memo
+
+
 def test_usage_beyond_the_lots_is_accrued_in_arrears_and_flagged_in_the_run(tmp_path, database_url):
     world = books_world(tmp_path, policies("billing: prepaid"), database_url=database_url)
     world.buy_credits("lot-3", "100.00", date(2026, 10, 1), date(2027, 10, 1))
