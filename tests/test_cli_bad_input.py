@@ -430,9 +430,32 @@ def test_customer_credits_a_redemption_beyond_the_grant(seeded):
     refused(seeded, seeded.run("import", "customer-credits", str(path)), PARTIAL, "row 3", "below zero")
 
 
-def test_customer_credits_an_unknown_kind(seeded):
-    path = seeded.file("events.csv", EVENT_HEADER + "X-1,globex,G-1,gift,2026-01-01,100.00,USD,,\n")
-    refused(seeded, seeded.run("import", "customer-credits", str(path)), PARTIAL, "row 2", "kind")
+def test_customer_credits_an_unknown_kind_and_a_date_in_another_format_are_said_in_plain_words(seeded):
+    """The row's problem says what is wrong in the file's words, not Python's ("not a valid
+    CustomerCreditKind", "Invalid isoformat string"), and the fix lists what may be written."""
+    path = seeded.file(
+        "events.csv",
+        EVENT_HEADER
+        + "X-1,globex,G-1,gift,2026-01-01,100.00,USD,,\nX-2,globex,G-1,purchase,01/02/2026,5.00,USD,,\n",
+    )
+    outcome = seeded.run("import", "customer-credits", str(path))
+    refused(
+        seeded,
+        outcome,
+        PARTIAL,
+        "row 2",
+        "kind: 'gift' is not a kind of customer credit event",
+        "use one of:",
+    )
+    refused(seeded, outcome, PARTIAL, "row 3", "date: '01/02/2026' is not a date written YYYY-MM-DD")
+    assert "CustomerCreditKind" not in outcome.said and "isoformat" not in outcome.said, outcome.said
+
+
+def test_invoices_an_issue_date_in_another_format_is_said_in_plain_words(seeded):
+    path = seeded.file("inv.csv", INVOICE_HEADER + "openai,org-1,I-8,2026-10,03/11/2026,5.00,USD\n")
+    outcome = seeded.run("import", "invoices", str(path))
+    refused(seeded, outcome, PARTIAL, "issue_date: '03/11/2026' is not a date written YYYY-MM-DD")
+    assert "isoformat" not in outcome.said, outcome.said
 
 
 def test_customer_credits_a_missing_column(seeded):

@@ -21,7 +21,15 @@ from connector.domain.credits import CreditLot, CustomerCreditEvent, CustomerCre
 from connector.domain.errors import Problem
 from connector.domain.imports import QuarantinedRow, Tally
 from connector.domain.money import parse_amount
-from connector.sources.records import Record, RecordFormat, check_field, read_record_file, required_text
+from connector.sources.records import (
+    Record,
+    RecordFormat,
+    check_field,
+    choice_value,
+    day_value,
+    read_record_file,
+    required_text,
+)
 
 LOT_COLUMNS = ("lot_id", "provider", "account", "purchase_date", "amount", "currency")
 EVENT_COLUMNS = ("event_id", "customer", "grant", "kind", "date", "amount", "currency")
@@ -52,7 +60,7 @@ def read_credit_lots(
         if not required_text(v, LOT_COLUMNS, source, at, problems):
             return None
         purchased = check_field(
-            problems, source, at, "purchase_date", lambda: _day(v["purchase_date"]), "write YYYY-MM-DD"
+            problems, source, at, "purchase_date", lambda: day_value(v["purchase_date"]), "write YYYY-MM-DD"
         )
         amount = check_field(
             problems,
@@ -120,10 +128,10 @@ def read_customer_credits(
             source,
             at,
             "kind",
-            lambda: CustomerCreditKind(str(v["kind"]).strip().lower()),
+            lambda: choice_value(v["kind"], CustomerCreditKind, "a kind of customer credit event"),
             f"use one of: {KINDS}",
         )
-        day = check_field(problems, source, at, "date", lambda: _day(v["date"]), "write YYYY-MM-DD")
+        day = check_field(problems, source, at, "date", lambda: day_value(v["date"]), "write YYYY-MM-DD")
         amount = check_field(
             problems,
             source,
@@ -167,12 +175,8 @@ def read_customer_credits(
     return [(record.location, event) for record, event in accepted], quarantined, tally, problem
 
 
-def _day(value: object) -> date:
-    return date.fromisoformat(str(value).strip())
-
-
 def _optional_day(value: object) -> date | None:
-    return None if value in (None, "") else _day(value)
+    return None if value in (None, "") else day_value(value)
 
 
 def _positive(value: object):

@@ -10,7 +10,6 @@ JSON: {"invoices": [{...same fields..., "lines": [{"description", "amount", "kin
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,14 @@ from connector.domain.imports import QuarantinedRow, Tally
 from connector.domain.invoices import Invoice, InvoiceLine
 from connector.domain.money import currency_code, parse_amount
 from connector.domain.periods import Period
-from connector.sources.records import Record, RecordFormat, check_field, read_record_file, required_text
+from connector.sources.records import (
+    Record,
+    RecordFormat,
+    check_field,
+    day_value,
+    read_record_file,
+    required_text,
+)
 
 REQUIRED = ("provider", "account", "number", "period", "issue_date", "total", "currency")
 LINE_KINDS = ("usage", "tax", "credit", "adjustment", "purchase")
@@ -76,7 +82,7 @@ def _invoice(
         source,
         where,
         "issue_date",
-        lambda: date.fromisoformat(str(row["issue_date"])),
+        lambda: day_value(row["issue_date"]),
         "write the issue date as YYYY-MM-DD",
     )
     total = check_field(

@@ -12,7 +12,9 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,6 +23,7 @@ from connector.domain.imports import Disposition, QuarantinedRow, Tally
 from connector.domain.money import MoneyError, currency_code, parse_amount
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
 
 EXTRA = "__extra__"  # where csv.DictReader puts fields beyond the header
 
@@ -255,6 +258,26 @@ def check_field(
     except (ValueError, MoneyError, TypeError) as exc:
         problems.append(Problem(source, where, field, str(exc), fix))
         return None
+
+
+def day_value(value: object) -> date:
+    """A date written YYYY-MM-DD, or a ValueError in a person's words (Python's says "Invalid isoformat
+    string"), which `check_field` puts in the row's problem."""
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date written YYYY-MM-DD") from None
+
+
+def choice_value(value: object, choices: type[E], what: str) -> E:
+    """One of an enumeration's values (case and spaces ignored), or a ValueError naming `what` it should
+    be (the enumeration's own error names the Python class)."""
+    text = str(value).strip().lower()
+    try:
+        return choices(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not {what}") from None
 
 
 def required_text(

@@ -439,7 +439,7 @@ FILE_CASES = [
         "invoices.json",
         "invoices[0]",
         "issue_date",
-        "isoformat",
+        "'03/11/2026' is not a date written YYYY-MM-DD",
     ),
     Case(
         "invoice-unknown-currency",
