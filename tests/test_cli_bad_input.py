@@ -448,7 +448,8 @@ def test_customer_credits_an_unknown_kind_and_a_date_in_another_format_are_said_
         "use one of:",
     )
     refused(seeded, outcome, PARTIAL, "row 3", "date: '01/02/2026' is not a date written YYYY-MM-DD")
-    assert "CustomerCreditKind" not in outcome.said and "isoformat" not in outcome.said, outcome.said
+    assert "CustomerCreditKind" not in outcome.said, outcome.said
+    assert "isoformat" not in outcome.said, outcome.said
 
 
 def test_invoices_an_issue_date_in_another_format_is_said_in_plain_words(seeded):

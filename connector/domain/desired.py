@@ -152,9 +152,10 @@ def desired_books(inp: BooksInput) -> Desired:
     _true_ups(inp, out)
     _reversals(inp, out)
     _amortization(inp, out)
-    for bucket, amount, grant in credits_sold(inp):
+    for bucket, amount, grant, why in credits_sold(inp):
         _add(out.amounts, bucket, amount)
-        out.sources.setdefault(bucket, []).append(f"customer {grant.customer}, grant {grant.grant_id}")
+        whose = f"customer {grant.customer}, grant {grant.grant_id}"
+        out.sources.setdefault(bucket, []).append(f"{whose}: {why}" if why else whose)
     out.amounts = {b: a for b, a in out.amounts.items() if a != 0 and _planned(inp, b)}
     return out
 

@@ -60,7 +60,7 @@ def grant_states(inp) -> list[GrantState]:
 def position_on(inp, state: GrantState, day: date) -> GrantPosition:
     """The grant's position on `day`: the policy's rate in force that day, net of refunds to that day."""
     grant = state.grant
-    rate = inp.policies.in_force(inp.entity, day).breakage_rate(grant.product)
+    rate = _rate_on(inp, grant, day)
     refunded = sum(
         (
             e.amount
@@ -82,15 +82,19 @@ def position_on(inp, state: GrantState, day: date) -> GrantPosition:
     return position(now, state.redemptions, day)
 
 
-def credits_sold(inp) -> Iterator[tuple[Bucket, Decimal, Grant]]:
+def credits_sold(inp) -> Iterator[tuple[Bucket, Decimal, Grant, str]]:
     """Revenue and breakage per grant, booked (as credits: negative) on each day they change, each with
-    the grant it is for (several grants of one product share a bucket; the memo names each)."""
+    the grant it is for (several grants of one product share a bucket; the memo names each) and, for a
+    breakage catch-up, the change in estimate that caused it (ASC 250: booked when the estimate changes,
+    not restated; the auditor reads which policy version changed it and why)."""
     for state in grant_states(inp):
         grant = state.grant
         previous_revenue = previous_breakage = ZERO
+        previous_rate = None
         for day in state.days:
             pos = position_on(inp, state, day)
             revenue = quantize(pos.revenue, grant.currency)
+            rate = _rate_on(inp, grant, day)
             for kind, role, change in (
                 (JournalKind.REVENUE, "ai_usage_revenue", revenue - previous_revenue),
                 (JournalKind.BREAKAGE, "breakage_revenue", pos.breakage - previous_breakage),
@@ -98,9 +102,26 @@ def credits_sold(inp) -> Iterator[tuple[Bucket, Decimal, Grant]]:
                 if change:
                     target = inp.role_target(role)
                     account = grant.product or "credits"
+                    why = ""
+                    if kind is JournalKind.BREAKAGE and previous_rate is not None and rate != previous_rate:
+                        why = estimate_change(inp, previous_rate, rate, day)
                     yield (
                         Bucket(inp.entity, kind, day, CREDITS_SOLD, account, target, grant.currency),
                         -change,
                         grant,
+                        why,
                     )
-            previous_revenue, previous_breakage = revenue, pos.breakage
+            previous_revenue, previous_breakage, previous_rate = revenue, pos.breakage, rate
+
+
+def _rate_on(inp, grant: Grant, day: date) -> Decimal:
+    return inp.policies.in_force(inp.entity, day).breakage_rate(grant.product)
+
+
+def estimate_change(inp, before: Decimal, after: Decimal, day: date) -> str:
+    """A breakage catch-up's cause in words: the expected rate, then and now, and the version behind it."""
+    version = inp.policies.version_on(day)
+    return (
+        f"change in estimate: expected breakage {before:%} → {after:%} from {day} "
+        f"(policies version {version.version}: {version.change_note})"
+    )

@@ -64,6 +64,14 @@ def test_a_revised_breakage_estimate_is_a_cumulative_catch_up_on_its_effective_d
   Dr 2450                                          1449.28
   Cr 4150                                          1449.28"""
     )
+    # the auditor reads why: a change in estimate, which version made it and its change note
+    [journal] = [j for j in world.journals(BK) if j.txn_date == date(2026, 9, 1)]
+    assert journal.memo.endswith(
+        "For customer globex, grant g-1: change in estimate: expected breakage 8% → 10% from 2026-09-01 "
+        "(policies version 2: breakage now 10 %)"
+    ), journal.memo
+    [redemption_day] = [j for j in world.journals(BK) if j.txn_date == date(2026, 6, 30)]
+    assert "change in estimate" not in redemption_day.memo  # breakage as the customer redeems
     assert world.night(date(2026, 10, 1)).plan.planned == []
 
 
