@@ -102,7 +102,7 @@ def _sync_json(result: Any) -> dict:
         "planned": [journal_json(p.journal, p.hold_reason) for p in result.plan.planned]
         if result.plan
         else [],
-        "suspense": result.plan.suspense_by_provider if result.plan else {},
+        "suspense": result.plan.suspense_rows() if result.plan else [],
         "policies": _books_json(result.plan.books) if result.plan else {},
         "coverage": [c.as_dict() for c in result.plan.coverage] if result.plan else [],
         "posted": result.post.posted if result.post else [],
@@ -124,10 +124,10 @@ def print_sync(result: Any) -> None:
         print_refused(pull)
     if result.plan:
         _print_books(result.plan.books)
-        for provider, amount in result.plan.suspense_by_provider.items():
+        for (provider, currency), amount in sorted(result.plan.suspense.items()):
             if amount:
                 console.print(
-                    f"[yellow]Unallocated:[/] {format_money(amount, 'USD')} of {provider} spend matched no "
+                    f"[yellow]Unallocated:[/] {format_money(amount, currency)} of {provider} spend matched no "
                     "rule and went to suspense. Add a rule to the mapping (`tokenbooks mappings coverage`).",
                     highlight=False,
                 )

@@ -139,11 +139,13 @@ class SpendSummary:
     def allocated(self) -> Decimal:
         return sum((row[0] for row in self._sums.values()), ZERO)
 
-    def suspense_by_provider(self) -> dict[str, Decimal]:
-        totals: dict[str, Decimal] = {}
-        for (provider, *_, suspense), (amount, _weight, _n) in self._sums.items():
+    def suspense(self) -> dict[tuple[str, str], Decimal]:
+        """What went to suspense per (provider, currency): a provider may bill in several currencies
+        (one account in euros, another in dollars), whose amounts are never added together."""
+        totals: dict[tuple[str, str], Decimal] = {}
+        for (provider, _day, _account, currency, *_, suspense), (amount, _weight, _n) in self._sums.items():
             if suspense:
-                totals[provider] = totals.get(provider, ZERO) + amount
+                totals[provider, currency] = totals.get((provider, currency), ZERO) + amount
         return totals
 
     def coverage(self) -> list[Coverage]:

@@ -55,7 +55,7 @@ class PlanReport:
     planned: list[PlannedJournal] = field(default_factory=list)
     facts: int = 0
     allocated: Decimal = ZERO
-    suspense_by_provider: dict[str, Decimal] = field(default_factory=dict)
+    suspense: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # (provider, currency) → amount
     desired: dict[Bucket, Decimal] = field(default_factory=dict)
     skipped: bool = False  # nothing changed since the last plan: nothing to plan, nothing classified
     coverage: list[Coverage] = field(default_factory=list)
@@ -67,9 +67,12 @@ class PlanReport:
     days_kept: int = 0  # posting days whose kept sums stood for their unchanged facts
     facts_classified: int = 0  # facts read and classified (the changed facts' old versions included)
 
-    @property
-    def suspense_total(self) -> Decimal:
-        return sum(self.suspense_by_provider.values(), ZERO)
+    def suspense_rows(self) -> list[dict[str, str]]:
+        """What went to suspense, one row per provider and currency (JSON, run statistics)."""
+        return [
+            {"provider": provider, "currency": currency, "amount": str(amount)}
+            for (provider, currency), amount in sorted(self.suspense.items())
+        ]
 
 
 def whole_months(first_day: date, last_day: date) -> tuple[date, date]:
@@ -230,7 +233,7 @@ def _classify(
             summary.absorb(sums.spend, sums.unmapped)
             report.facts += sums.facts
     report.allocated = summary.allocated
-    report.suspense_by_provider = summary.suspense_by_provider()
+    report.suspense = summary.suspense()
     report.coverage = summary.coverage()
     report.unmapped = summary.unmapped_patterns()
     report.totals = summary.totals_by_target()
@@ -382,8 +385,10 @@ def _unchanged_since_last_plan(uow: UnitOfWork, state: PlanState, report: PlanRe
     last = uow.events.last_data("plan.state", entity=state.entity, fingerprint=fingerprint)
     if last is None:
         return False
+    if not isinstance(last["suspense"], list):  # recorded before suspense was kept per currency: plan again
+        return False
     report.skipped, report.facts = True, last["facts"]
-    report.suspense_by_provider = {p: Decimal(a) for p, a in last["suspense"].items()}
+    report.suspense = {(row["provider"], row["currency"]): Decimal(row["amount"]) for row in last["suspense"]}
     report.allocated = Decimal(last["allocated"])
     return True
 
@@ -399,7 +404,7 @@ def _remember(uow: UnitOfWork, state: PlanState, report: PlanReport, run_id: str
             "fingerprint": state.fingerprint(uow),
             "facts": report.facts,
             "allocated": str(report.allocated),
-            "suspense": {p: str(a) for p, a in report.suspense_by_provider.items()},
+            "suspense": report.suspense_rows(),
         },
         now=now,
     )

@@ -365,13 +365,15 @@ def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
             "days_kept": plan.days_kept,
             "facts_classified": plan.facts_classified,
             "allocated": plan.allocated,
-            "suspense": plan.suspense_by_provider,
+            "suspense": plan.suspense_rows(),
             "coverage": [c.as_dict() for c in plan.coverage],
         },
     )
-    for provider, amount in plan.suspense_by_provider.items():
+    for (provider, currency), amount in sorted(plan.suspense.items()):
         if amount:
-            shares = [c for c in plan.coverage if c.provider == provider and c.suspense]
+            shares = [
+                c for c in plan.coverage if (c.provider, c.currency) == (provider, currency) and c.suspense
+            ]
             accuracy = ", ".join(
                 f"{c.period}: {c.accuracy:.2%} mapped" for c in shares if c.accuracy is not None
             )
@@ -383,12 +385,14 @@ def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
             largest = f"; largest unmapped: {patterns}" if patterns else ""
             recorder.event(
                 "alert.suspense",
-                f"{amount} of {provider} spend matched no mapping rule and went to suspense{said}{largest}. "
+                f"{amount} {currency} of {provider} spend matched no mapping rule and went to suspense"
+                f"{said}{largest}. "
                 "Add a rule for it (`tokenbooks mappings coverage` lists it, "
                 "`tokenbooks mappings preview` shows the effect)",
                 level="warning",
                 data={
                     "provider": provider,
+                    "currency": currency,
                     "amount": amount,
                     "coverage": [c.as_dict() for c in shares],
                     "unmapped": [
@@ -414,7 +418,7 @@ def _stats(result: SyncResult) -> dict:
     if result.plan:
         stats |= {
             "planned": len(result.plan.planned),
-            "suspense": str(result.plan.suspense_total),
+            "suspense": result.plan.suspense_rows(),
             "coverage": [
                 {k: (None if v is None else str(v)) for k, v in c.as_dict().items()}
                 for c in result.plan.coverage

@@ -6,6 +6,7 @@ fine-tuning policy says so."""
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 from itertools import pairwise
 
 from hypothesis import given
@@ -93,6 +94,17 @@ def test_the_spend_summary_is_the_same_however_the_allocations_stream_in(month, 
     assert streamed.totals_by_target() == whole.totals_by_target()
     assert streamed.allocated == whole.allocated == sum((a.amount for a in allocations), ZERO)
     suspense = sum((a.amount for a in allocations if a.is_suspense), ZERO)
-    assert sum(whole.suspense_by_provider().values(), ZERO) == suspense
+    assert sum(whole.suspense().values(), ZERO) == suspense
     assert sum((c.suspense for c in whole.coverage()), ZERO) == suspense
     assert sum((c.mapped for c in whole.coverage()), ZERO) == whole.allocated - suspense
+
+
+def test_suspense_is_kept_per_provider_and_currency_never_added_across_currencies():
+    """An account billed in euros and another in dollars, both unmapped: two amounts, each in its currency."""
+    month = [
+        fact("10.00", FIRST, project="proj_nobody_mapped", account="org-eu", currency="EUR"),
+        fact("2.50", FIRST, project="proj_nobody_mapped", account="org-us", currency="USD"),
+        fact("1.25", FIRST, project="proj_nobody_mapped", account="org-us", currency="USD", line_item="in"),
+    ]
+    summary = SpendSummary.of(CLASSIFIER.classify_all(month))
+    assert summary.suspense() == {("openai", "EUR"): Decimal("10.00"), ("openai", "USD"): Decimal("3.75")}

@@ -101,7 +101,7 @@ def report_figures(result) -> tuple | None:
     if plan is None or plan.skipped:
         return None
     unmapped = [(u.provider, u.dimensions, u.amount, u.facts) for u in plan.unmapped]
-    return (plan.facts, plan.allocated, plan.suspense_by_provider, plan.coverage, unmapped, plan.totals)
+    return (plan.facts, plan.allocated, plan.suspense, plan.coverage, unmapped, plan.totals)
 
 
 amounts = st.decimals(min_value="-5", max_value="500", places=4, allow_nan=False, allow_infinity=False)

@@ -180,7 +180,8 @@ def test_coverage_is_in_the_run_stats_and_suspense_raises_an_alert_naming_the_sp
             "accuracy": "0.9000",
         }
     ]
-    assert "10.00 of openai spend matched no mapping rule" in alert.message
+    assert run.stats["suspense"] == [{"provider": "openai", "currency": "USD", "amount": "10.00"}]
+    assert "10.00 USD of openai spend matched no mapping rule" in alert.message
     assert "2026-10: 90.00% mapped" in alert.message
     assert "project=proj_nobody_mapped" in alert.message
 
@@ -189,10 +190,31 @@ def test_coverage_is_in_the_run_stats_and_suspense_raises_an_alert_naming_the_sp
     with UnitOfWork(world.app.engine) as uow:
         [reminder] = [e for e in uow.events.for_run(again.run_id) if e.kind == "alert.suspense"]
     assert reminder.message.startswith(
-        "10.00 of openai spend matched no mapping rule and went to suspense (unchanged since the last plan). "
+        "10.00 USD of openai spend matched no mapping rule and went to suspense (unchanged since the last plan). "
     )
     assert "()" not in reminder.message
     assert "largest unmapped: ." not in reminder.message
+
+
+def test_a_plan_state_recorded_before_suspense_was_kept_per_currency_is_planned_again_not_misread(
+    world: World,
+):
+    """An upgrade finds the last plan's state recorded with suspense per provider only ({"openai": "10.00"}):
+    the next night plans again (and records the new form) instead of failing on the old one."""
+    world.source.set("10.00", OCT5, project="proj_nobody_mapped")
+    nightly(world, OCT5)
+    with UnitOfWork(world.app.engine) as uow:
+        state = uow.events.last_data("plan.state", entity=ENTITY)
+        assert state is not None
+        uow.events.append(
+            "plan.state", "recorded by an earlier release", data={**state, "suspense": {"openai": "10.00"}}
+        )
+        uow.commit()
+    again = nightly(world, OCT5)
+    assert again.status == "succeeded", again.reason
+    assert not again.plan.skipped
+    assert again.plan.suspense == {("openai", "USD"): Decimal("10.00")}
+    assert nightly(world, OCT5).plan.skipped  # the new form recorded: the next night skips as before
 
 
 def test_a_file_reworded_without_changing_its_rules_keeps_its_version_number(booked: World):

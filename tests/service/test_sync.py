@@ -75,11 +75,11 @@ def test_unmapped_spend_lands_in_suspense_and_raises_an_alert(world: World):
     world.source.set("9.99", OCT1, project="proj_nobody_mapped")
     result = nightly(world, OCT1)
     assert world.ledger.balance("6190") == Decimal("9.99")
-    assert result.plan.suspense_by_provider == {"openai": Decimal("9.99")}
+    assert result.plan.suspense == {("openai", "USD"): Decimal("9.99")}
     with UnitOfWork(world.app.engine) as uow:
         alerts = [e for e in uow.events.for_run(result.run_id) if e.kind == "alert.suspense"]
     assert alerts
-    assert "9.99" in alerts[0].message
+    assert "9.99 USD of openai spend matched no mapping rule" in alerts[0].message
 
 
 def test_an_answer_lost_after_the_ledger_wrote_does_not_duplicate_on_the_next_run(world: World):
