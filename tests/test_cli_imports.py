@@ -116,3 +116,10 @@ def test_help_lists_every_area_of_commands_without_them() -> None:
     connect = cli("connect", "--help")
     assert connect.returncode == 0, connect.stderr
     assert "quickbooks or xero" in connect.stdout  # the registry's connectable ledgers, without their SDKs
+
+
+def test_a_usage_error_is_said_plainly_with_status_2() -> None:
+    run = cli("sync", "--no-such-option")
+    assert run.returncode == 2
+    assert "No such option: --no-such-option" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -47,7 +47,14 @@ class TokenbooksGroup(typer.core.TyperGroup):
         wants_json = "--json" in [*getattr(ctx, "_protected_args", []), *ctx.args]
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (
+            typer.Exit,
+            typer.Abort,
+            typer.TyperException,  # typer (0.16 on) vendors click: its usage errors are these
+            click.exceptions.Exit,
+            click.exceptions.Abort,
+            click.ClickException,
+        ):
             raise  # a chosen exit status, Ctrl-C, or a usage error click already words
         except Exception as exc:
             report_unexpected(exc, wants_json)
