@@ -21,7 +21,6 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connector import bootstrap
 from connector.domain.errors import (
     REPORT_HINT,
     BusyError,
@@ -32,8 +31,6 @@ from connector.domain.errors import (
 )
 from connector.domain.periods import Period, parse_day
 from connector.redaction import redact
-from connector.service.runs import fail_unfinished
-from connector.settings import load_settings
 
 log = logging.getLogger("tokenbooks")
 
@@ -50,7 +47,14 @@ class TokenbooksGroup(typer.core.TyperGroup):
         wants_json = "--json" in [*getattr(ctx, "_protected_args", []), *ctx.args]
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (
+            typer.Exit,
+            typer.Abort,
+            typer.TyperException,  # typer (0.16 on) vendors click: its usage errors are these
+            click.exceptions.Exit,
+            click.exceptions.Abort,
+            click.ClickException,
+        ):
             raise  # a chosen exit status, Ctrl-C, or a usage error click already words
         except Exception as exc:
             report_unexpected(exc, wants_json)
@@ -59,6 +63,8 @@ class TokenbooksGroup(typer.core.TyperGroup):
 
 def report_unexpected(exc: Exception, as_json: bool) -> None:
     """Record the runs `exc` interrupted, log its trace at debug level, and say it plainly on stderr."""
+    from connector.service.runs import fail_unfinished  # here: see `app_for`
+
     runs = fail_unfinished(exc)
     log.debug("tokenbooks stopped on an unexpected error", exc_info=exc)
     message = f"tokenbooks stopped on an {unexpected_reason(exc)}"
@@ -257,7 +263,14 @@ def counted(number: int, singular: str, plural: str | None = None) -> str:
 
 
 def app_for(*, read_only: bool = False, **overrides: Any) -> Any:
-    """The application. `read_only`: for commands that only read — the store must already exist."""
+    """The application. `read_only`: for commands that only read — the store must already exist.
+
+    The composition root is imported here, when a command opens the application, not when the command
+    line loads: it brings the store (SQLAlchemy), the sources and the ledgers, which `--help` and a usage
+    error do not need."""
+    from connector import bootstrap
+    from connector.settings import load_settings
+
     # `bootstrap.build_app` is looked up at each call: the test harnesses wire their fakes by wrapping it
     return bootstrap.build_app(load_settings(**overrides), read_only=read_only)
 

@@ -25,7 +25,6 @@ from connector.cli.base import (
 from connector.domain.errors import ConfigError, InputError
 from connector.ledgers.registry import LEDGERS
 from connector.ledgers.tokens import TokenCipher
-from connector.service.connections import connect_ledger, connection_health, import_connection
 
 # ------------------------------------------------------------------------------------------ connections
 
@@ -61,6 +60,8 @@ def connect_command(
 ) -> None:
     """Connect a ledger company through OAuth (a local callback, or the redirected address pasted back), or
     import existing tokens; tokens are stored encrypted."""
+    from connector.service.connections import connect_ledger, import_connection
+
     with plain_errors(as_json):
         application, target = app_and_entity(entity)
         choose = None if as_json else _choose_tenant
@@ -141,6 +142,8 @@ def _choose_tenant(tenants: Any) -> Any:
 @app.command("connections")
 def connections_command(as_json: JsonFlag = False) -> None:
     """Each ledger connection and its health: ok, expiring or reconnect needed, token expiry, last call, last error."""
+    from connector.service.connections import connection_health
+
     with plain_errors(as_json):
         application = app_for()  # listing works without the key, but then no connection is "ok"
         key = application.settings.encryption_key

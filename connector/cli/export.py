@@ -18,8 +18,6 @@ from connector.cli.base import (
     plain_errors,
     print_json,
 )
-from connector.ledgers.beancount.adapter import write_atomically
-from connector.service.beancount_export import export_beancount
 
 # ----------------------------------------------------------------------------------------------- export
 
@@ -32,6 +30,9 @@ def export_beancount_command(
     as_json: JsonFlag = False,
 ) -> None:
     """A period's posted journals as a beancount file (readable account names, balance assertions)."""
+    from connector.ledgers.beancount.adapter import write_atomically
+    from connector.service.beancount_export import export_beancount
+
     with plain_errors(as_json):
         month = period_option(period)
         application, target = app_and_entity(entity, read_only=True)

@@ -36,14 +36,8 @@ from connector.cli.base import (
     show_run,
     sources_app,
 )
-from connector.domain.credits import CreditLot, default_expiry
 from connector.domain.errors import ConfigError
 from connector.domain.money import currency_code, format_exact, format_money, parse_amount
-from connector.service import imports
-from connector.service.imports import focus_options, import_focus, lot_account, record_credit_lot
-from connector.service.invoices import import_ledger_bills, ledger_vendors
-from connector.service.pull import entity_sources_status, pull_sources
-from connector.sources.warehouse.choice import ENGINES
 
 # ------------------------------------------------------------------------------------ ingestion (issue 3)
 # tokenbooks pull · import focus|invoices|credits|customer-credits|bills · credits add|list · sources status
@@ -69,6 +63,8 @@ def pull_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Pull provider costs and usage, and the invoice inbox, into the store (no planning, no posting)."""
+    from connector.service.pull import pull_sources
+
     with plain_errors(as_json):
         first, last = day_option(since, "--since"), day_option(until, "--until")
         application, target = app_and_entity(entity)
@@ -258,6 +254,9 @@ def import_focus_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Import a FOCUS 1.0–1.2 export (AWS Bedrock, Azure OpenAI, Vertex AI …); bad rows are quarantined."""
+    from connector.service.imports import focus_options, import_focus
+    from connector.sources.warehouse.choice import ENGINES
+
     with plain_errors(as_json):
         if engine is not None and engine not in ENGINES:
             raise ConfigError(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
@@ -291,6 +290,8 @@ def import_invoices_command(
 
 def _import_files(importer: str, files: list[Path], entity: str | None, as_json: bool) -> None:
     """Run one of the record-file importers of `service.imports` on each file and show its report."""
+    from connector.service import imports
+
     with plain_errors(as_json):
         application, target = app_and_entity(entity)
         reports = [getattr(imports, importer)(application, path, entity=target) for path in files]
@@ -326,6 +327,8 @@ def import_bills_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Read provider bills the AP team entered in the ledger (dated the month after) as invoices."""
+    from connector.service.invoices import import_ledger_bills, ledger_vendors
+
     with plain_errors(as_json):
         month = period_option(period)
         application, target = app_and_entity(entity)
@@ -396,6 +399,9 @@ def credits_add_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Record prepaid credits bought from a provider (a credit lot), or granted by it (--promotional)."""
+    from connector.domain.credits import CreditLot, default_expiry
+    from connector.service.imports import lot_account, record_credit_lot
+
     with plain_errors(as_json):
         bought = day_option(purchased, "--purchased")
         assert bought is not None
@@ -487,6 +493,8 @@ def sources_status_command(entity: EntityOption = None, as_json: JsonFlag = Fals
     """Per source: the first day of its history, how far it has read (bookmark, and the last day read
     when days were refused), its last success and its last error. A settings section that cannot be built
     is listed with why and the fix, the other sources as usual, and the command exits 2."""
+    from connector.service.pull import entity_sources_status
+
     with plain_errors(as_json):
         application, target = app_and_entity(entity, read_only=True)
         statuses = entity_sources_status(application, target)

@@ -30,17 +30,8 @@ from connector.cli.base import (
     problem_json,
 )
 from connector.domain.errors import ConfigError
-from connector.domain.journals import as_text
-from connector.domain.mapping import CATEGORY_LABELS
-from connector.domain.mapping_schema import mapping_schema
 from connector.domain.money import format_money
-from connector.domain.planner import LedgerCalendar
 from connector.ledgers import registry  # noqa: F401 - the registered ledgers' targets are in the schema
-from connector.service.mapping_file import add_rule, bump_mapping
-from connector.service.mapping_preview import coverage_report, preview_mapping
-from connector.service.mappings import check_mapping_file, load_mapping, mapping_history
-from connector.service.policies import policy_history
-from connector.settings import load_settings
 
 # -------------------------------------------------------------------------------------------- mappings
 
@@ -63,6 +54,8 @@ def mappings_check(
     as_json: JsonFlag = False,
 ) -> None:
     """Validate the mapping: the file, its version, and the ledger's accounts and tracking options."""
+    from connector.service.mappings import check_mapping_file
+
     with plain_errors(as_json):
         application = app_for()
         path = file or application.settings.mapping_file
@@ -108,6 +101,8 @@ def mappings_schema(
     output: Annotated[Path | None, typer.Option("--output", help="Write to this file instead.")] = None,
 ) -> None:
     """Print the JSON Schema of the mapping format (editors use it to validate as you type)."""
+    from connector.domain.mapping_schema import mapping_schema
+
     write_schema(mapping_schema(), output, "mapping")
 
 
@@ -131,6 +126,8 @@ def mappings_bump(
     as_json: JsonFlag = False,
 ) -> None:
     """Start a new mapping version: raise mapping_version, set effective_from and change_note (comments kept)."""
+    from connector.service.mapping_file import bump_mapping
+
     with plain_errors(as_json):
         day = day_option(effective_from, "--effective-from")
         application = app_for()
@@ -164,6 +161,9 @@ def mappings_add_rule(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a rule for spend that lands in suspense (see `mappings coverage`), keeping every comment."""
+    from connector.service.mapping_file import add_rule
+    from connector.settings import load_settings
+
     with plain_errors(as_json):
         conditions = dict(_condition(text) for text in when)
         path = file or load_settings().mapping_file  # a file edit: no database to open
@@ -201,6 +201,11 @@ def mappings_preview(
     as_json: JsonFlag = False,
 ) -> None:
     """A period's totals by account under the current and the candidate mapping, and the reclass it posts."""
+    from connector.domain.planner import LedgerCalendar
+    from connector.service.mapping_preview import preview_mapping
+    from connector.service.mappings import load_mapping, mapping_history
+    from connector.service.policies import policy_history
+
     with plain_errors(as_json):
         month = period_option(period)
         application, target = app_and_entity(entity)
@@ -254,6 +259,9 @@ def _preview_json(report: Any) -> dict:
 
 
 def _print_preview(report: Any) -> None:
+    from connector.domain.journals import as_text
+    from connector.domain.mapping import CATEGORY_LABELS
+
     table = Table(
         title=f"{report.entity} {report.period}: totals by account, version {report.current.version} → "
         f"candidate version {report.candidate.version} (effective {report.candidate.effective_from})"
@@ -296,6 +304,9 @@ def share_text(accuracy: Decimal | None) -> str:
 @mappings_app.command("coverage")
 def mappings_coverage(period: PeriodOption, entity: EntityOption = None, as_json: JsonFlag = False) -> None:
     """Allocation accuracy: the share of spend an explicit rule placed vs. suspense, by provider."""
+    from connector.service.mapping_preview import coverage_report
+    from connector.service.mappings import mapping_history
+
     with plain_errors(as_json):
         month = period_option(period)
         application, target = app_and_entity(entity, read_only=True)

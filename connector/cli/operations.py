@@ -27,13 +27,6 @@ from connector.cli.users import acting_person
 from connector.domain.errors import ConfigError, TokenbooksError
 from connector.logs import configure_logging
 from connector.redaction import redact
-from connector.scheduler import job_specs, serve
-from connector.service.after_run import after_run
-from connector.service.approvals import approve
-from connector.service.audit import trace, verify_chain
-from connector.service.audit_files import FORMATS, write_export
-from connector.service.audit_package import period_export
-from connector.settings import secret_values
 
 # ------------------------------------------------------------------------------- service: serve, audit
 
@@ -45,6 +38,8 @@ def serve_command() -> None:
 
     Stops on SIGTERM or SIGINT after the run in flight finishes or reaches a safe point.
     """
+    from connector.scheduler import job_specs, serve
+
     with plain_errors():
         application = app_for()
         configure_logging(application.settings.log_format, application.settings.log_level)
@@ -74,6 +69,8 @@ def audit_verify(
     as_json: JsonFlag = False,
 ) -> None:
     """Prove the append-only event log intact: every hash and every link recomputed, in order."""
+    from connector.service.audit import verify_chain
+
     with plain_errors(as_json):
         report = verify_chain(app_for(read_only=True).store, anchors=frozenset(anchor or ()))
     if as_json:
@@ -117,6 +114,8 @@ def audit_trace(
     as_json: JsonFlag = False,
 ) -> None:
     """Walk from a posted line to its buckets, allocations (rule, mapping version), facts and raw payload."""
+    from connector.service.audit import trace
+
     with plain_errors(as_json):
         application, target = app_and_entity(entity, read_only=True)
         found = trace(application.store, entity=target, key=key, line=line)
@@ -183,6 +182,10 @@ def audit_export(
 ) -> None:
     """Export a period for auditors: runs, journals with lines, postings, approvals, reconciliation, events,
     mapping and policy versions, exceptions and lineage."""
+    from connector.service.audit_files import FORMATS, write_export
+    from connector.service.audit_package import period_export
+    from connector.settings import secret_values
+
     with plain_errors(as_json):
         if fmt not in FORMATS:
             raise ConfigError(f"--format {fmt!r} is not known", fix=f"use one of: {', '.join(FORMATS)}")
@@ -219,6 +222,8 @@ def approve_command(
 
     Nobody approves a journal they produced (they ran the sync, or saved the mapping or policies it was
     planned under) unless TOKENBOOKS_WEB__SEGREGATION_OF_DUTIES=false."""
+    from connector.service.approvals import approve
+
     with plain_errors(as_json):
         application, target_entity = app_and_entity(entity)
         approver = acting_person(approver)
@@ -250,6 +255,8 @@ app.add_typer(alerts_app, name="alerts")
 
 def raise_alerts_after_run(application: Any, entity: str) -> None:
     """After a run from the command line (cron, systemd, Kubernetes): raise and send due alerts."""
+    from connector.service.after_run import after_run
+
     try:
         after_run(application, entity)
     except TokenbooksError as exc:  # an alert problem must not hide the run's own outcome
@@ -294,6 +301,8 @@ def alerts_list(
 @alerts_app.command("check")
 def alerts_check(entity: EntityOption = None, as_json: JsonFlag = False) -> None:
     """Look for alerts now and send the new ones (the service does this after every run)."""
+    from connector.service.after_run import after_run
+
     with plain_errors(as_json):
         application, target = app_and_entity(entity)
         sent = after_run(application, target)

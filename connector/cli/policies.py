@@ -31,10 +31,6 @@ from connector.cli.operations import raise_alerts_after_run
 from connector.cli.sync import print_sync
 from connector.domain.money import format_money
 from connector.domain.periods import Period
-from connector.domain.policy_schema import policy_schema
-from connector.service.close import close_month
-from connector.service.finance_reports import run_report
-from connector.service.policies import check_policies_file
 
 # ----------------------------------------------------------------------------- accounting policies (issue 5)
 
@@ -50,6 +46,8 @@ PoliciesFileOption = Annotated[
 @policies_app.command("check")
 def policies_check(file: PoliciesFileOption = None, as_json: JsonFlag = False) -> None:
     """Validate the policies: the file (file:line), its version number, the mapping roles it needs, rates."""
+    from connector.service.policies import check_policies_file
+
     with plain_errors(as_json):
         application = app_for()
         path = file or application.settings.policies_file
@@ -87,6 +85,8 @@ def policies_schema(
     output: Annotated[Path | None, typer.Option("--output", help="Write to this file instead.")] = None,
 ) -> None:
     """Print the JSON Schema of the policies file (editors use it to validate as you type)."""
+    from connector.domain.policy_schema import policy_schema
+
     write_schema(policy_schema(), output, "policies")
 
 
@@ -137,6 +137,8 @@ def close_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Month-end close: book and post what the period still needs, reconcile it, print the checklist."""
+    from connector.service.close import close_month
+
     with plain_errors(as_json):
         month = period_option(period)
         application, target = app_and_entity(entity)
@@ -293,6 +295,8 @@ def report_command(
 ) -> None:
     """The figures finance tracks: spend by month, cost by project/team/feature, cost per 1k tokens by model,
     prepaid utilization and expiring credits, breakage actual vs expected, gross margin on AI usage."""
+    from connector.service.finance_reports import run_report
+
     with plain_errors(as_json):
         application, target = app_and_entity(entity, read_only=True)
         to = period_option(last, "--to") if last else Period.of(application.clock().date())

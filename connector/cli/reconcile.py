@@ -18,7 +18,6 @@ from connector.cli.base import (
     plain_errors,
     print_json,
 )
-from connector.service.reconcile import reconcile_run
 
 # ------------------------------------------------------------------------------------------- reconcile
 
@@ -31,6 +30,8 @@ def reconcile_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Compare provider cost, invoice, what tokenbooks posted and what the ledger holds, for a month."""
+    from connector.service.reconcile import reconcile_run
+
     with plain_errors(as_json), busy_is_not_a_failure(as_json):
         month = period_option(period)
         application, target = app_and_entity(entity)

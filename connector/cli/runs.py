@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from connector.bootstrap import upgrade_store
 from connector.cli.base import (
     JsonFlag,
     app,
@@ -19,7 +18,6 @@ from connector.cli.base import (
 )
 from connector.domain.errors import ConfigError, InputError
 from connector.ledgers.tokens import TokenCipher
-from connector.settings import load_settings
 
 # ---------------------------------------------------------------------------------------------- runs, keys
 
@@ -92,6 +90,9 @@ def _one_run(uow, run_id: str):
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply schema migrations to the database named by TOKENBOOKS_DATABASE_URL (safe to run again)."""
+    from connector.bootstrap import upgrade_store
+    from connector.settings import load_settings
+
     with plain_errors():
         where, before, now = upgrade_store(load_settings())
     console.print(f"{where}: schema {before or 'empty'} → {now}", highlight=False)

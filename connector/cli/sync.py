@@ -27,7 +27,6 @@ from connector.cli.mappings import share_text
 from connector.cli.operations import raise_alerts_after_run
 from connector.domain.money import format_money
 from connector.logs import configure_logging
-from connector.service.sync import sync
 from connector.shutdown import stop_on_signals
 
 # ------------------------------------------------------------------------------------------------ sync
@@ -56,6 +55,8 @@ def sync_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Pull provider costs, map them, and post the journals (the nightly run)."""
+    from connector.service.sync import sync
+
     with plain_errors(as_json), busy_is_not_a_failure(as_json):
         first = day_option(since, "--since")
         last = day_option(until, "--until")

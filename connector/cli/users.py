@@ -12,7 +12,6 @@ from connector.cli.base import JsonFlag, app, app_for, console, errors, plain_er
 from connector.domain.errors import ConfigError
 from connector.domain.users import parse_role
 from connector.logs import configure_logging
-from connector.service.users import add_user, disable_user, enable_user, list_users, set_password, set_role
 
 users_app = typer.Typer(
     help="People who sign in to the web console, and their roles (auditor/viewer, accountant, controller, "
@@ -65,6 +64,8 @@ def users_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a console user. The password is asked for (hidden), never passed on the command line."""
+    from connector.service.users import add_user
+
     with plain_errors(as_json):
         chosen = _role(role)
         password = None
@@ -99,6 +100,8 @@ def _read_password(from_stdin: bool) -> str:
 @users_app.command("list")
 def users_list(as_json: JsonFlag = False) -> None:
     """Every console user, with their role, status and last sign-in."""
+    from connector.service.users import list_users
+
     with plain_errors(as_json):
         users = list_users(app_for(read_only=True).store)
     rows = [
@@ -127,6 +130,8 @@ def users_list(as_json: JsonFlag = False) -> None:
 @users_app.command("disable")
 def users_disable(username: str, by: ByOption = None, as_json: JsonFlag = False) -> None:
     """Disable a user: they cannot sign in, and an open session ends at their next click."""
+    from connector.service.users import disable_user
+
     with plain_errors(as_json):
         application = app_for()
         user = disable_user(application.store, application.clock, username=username, by=acting_person(by))
@@ -139,6 +144,8 @@ def users_disable(username: str, by: ByOption = None, as_json: JsonFlag = False)
 @users_app.command("enable")
 def users_enable(username: str, by: ByOption = None, as_json: JsonFlag = False) -> None:
     """Enable a disabled user again."""
+    from connector.service.users import enable_user
+
     with plain_errors(as_json):
         application = app_for()
         user = enable_user(application.store, application.clock, username=username, by=acting_person(by))
@@ -151,6 +158,8 @@ def users_enable(username: str, by: ByOption = None, as_json: JsonFlag = False) 
 @users_app.command("set-role")
 def users_set_role(username: str, role: RoleOption, by: ByOption = None, as_json: JsonFlag = False) -> None:
     """Give a user another role (it applies at their next click)."""
+    from connector.service.users import set_role
+
     with plain_errors(as_json):
         chosen = _role(role)
         application = app_for()
@@ -172,6 +181,8 @@ def users_set_password(
     by: ByOption = None,
 ) -> None:
     """Set a user's password (asked for, hidden)."""
+    from connector.service.users import set_password
+
     with plain_errors():
         password = _read_password(password_stdin)
         application = app_for()

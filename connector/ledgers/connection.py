@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from connector.domain.errors import ConfigError
-from connector.ledgers.oauth_flow import Grant
 from connector.ledgers.rate_limits import RateLimiter
 from connector.ledgers.tokens import TokenSet
 
+if TYPE_CHECKING:  # annotations only: the registry holds every connection from start-up, the flow's local
+    from connector.ledgers.oauth_flow import Grant  # server (werkzeug) loads when a person connects
+
 # (the ledger's OAuth client, the redirect URI) → what the person approved (`oauth_flow.authorize`)
-Consent = Callable[[Any, str], Grant]
+Consent = Callable[[Any, str], "Grant"]
 # a person's pick among the companies a grant reaches (the CLI prompts; a script passes none)
 Choose = Callable[[Sequence[Any]], Any]
 

@@ -19,7 +19,6 @@ Two ways, chosen by the redirect URI registered with the provider's app:
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import threading
 import webbrowser
@@ -51,14 +50,6 @@ def is_loopback(redirect_uri: str) -> bool:
     """Whether the redirect URI is a local address with a port, which a local server can receive."""
     target = urlparse(redirect_uri)
     return target.hostname in LOOPBACK_HOSTS and target.port is not None
-
-
-def is_ip_address(host: str | None) -> bool:
-    try:
-        ipaddress.ip_address(host or "")
-    except ValueError:
-        return False
-    return True
 
 
 def authorize(

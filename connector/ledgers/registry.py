@@ -7,8 +7,14 @@ the domain (`domain.ledger_targets.TARGETS`), so the mapping parser, schema and 
 its settings model to `connector.settings` (read from `TOKENBOOKS_<LEDGER>__…` into `Settings.ledgers`);
 the composition root (`bootstrap.App.ledger`) builds adapters through `LEDGERS`, and an OAuth ledger's
 `connection` (`ledgers/connection.py`) is how `tokenbooks connect`, `App.oauth` and `App.rate_limiter`
-reach it. See docs/architecture.md,
-"Adding a ledger".
+reach it. See docs/architecture.md, "Adding a ledger".
+
+The command line loads this registry to start (`tokenbooks connect --help` lists the connectable ledgers),
+so an entry is light: **an entry module must not import its adapter at
+module level**, nor anything that loads the ledger's SDK or HTTP stack. `build` imports the adapter inside
+the function; a constant the entry needs lives in a light module of the package that the adapter imports
+too (Xero's `limits.py`); the connection imports its OAuth client where it builds one.
+`tests/test_cli_imports.py` fails if importing the command line loads an SDK.
 """
 
 from __future__ import annotations

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from connector.domain.ledger_targets import TargetShape
-from connector.ledgers.connection import LedgerConnection
-from connector.ledgers.port import Ledger
+
+if TYPE_CHECKING:  # annotations only: the registry loads with the command line, the port with a ledger
+    from connector.ledgers.connection import LedgerConnection
+    from connector.ledgers.port import Ledger
 
 
 @dataclass(frozen=True)

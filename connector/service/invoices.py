@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from connector.domain.invoices import Invoice, InvoiceLine
 from connector.domain.periods import Period
 from connector.ledgers.port import Ledger
 from connector.service.runs import Clock
-from connector.settings import Settings
 from connector.store.port import UnitOfWork
+
+if TYPE_CHECKING:  # annotations only: the settings bring SQLAlchemy's URL parser, which the command line
+    from connector.settings import Settings  # loads only when a command opens the application
 
 
 def import_ledger_bills(

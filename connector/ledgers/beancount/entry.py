@@ -1,14 +1,17 @@
 """Beancount's registry entry: a mapping names beancount accounts directly (beancount's grammar), the file
 opens any account on first use, and the composition root builds the file ledger for an entity under the
-data directory."""
+data directory. The file ledger is imported when `build` runs, not with the registry
+(`connector/ledgers/registry.py`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.domain.ledger_targets import TargetShape
-from connector.ledgers.beancount.adapter import BeancountLedger, BeancountNames
 from connector.ledgers.registry_types import LedgerEntry
+
+if TYPE_CHECKING:
+    from connector.ledgers.beancount.adapter import BeancountLedger
 
 TARGET = TargetShape(
     ledger="beancount",
@@ -30,6 +33,8 @@ TARGET = TargetShape(
 
 def build(app: Any, entity: str) -> BeancountLedger:
     """The file ledger for `entity` (`app` is the composition root, `bootstrap.App`)."""
+    from connector.ledgers.beancount.adapter import BeancountLedger, BeancountNames
+
     mapping = app.mapping()[0]
     company = mapping.entity(entity)
     return BeancountLedger(

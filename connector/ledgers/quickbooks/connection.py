@@ -1,23 +1,25 @@
 """QuickBooks' connection (`ledgers/connection.LedgerConnection`): Intuit's OAuth client from
 `TOKENBOOKS_QUICKBOOKS__*`, the company named by the redirect (`realmId`), and the checks Intuit would
 otherwise make the person discover on its own error pages (a production app's redirect URI; the pinned
-company)."""
+company). The registry holds it from start-up, so intuit-oauth and python-quickbooks (`client`) are
+imported only when a client is built or the company's name read."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from ipaddress import ip_address
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from connector.domain.errors import ConfigError, InputError, ReconnectNeeded
 from connector.ledgers.connection import Choose, Consent, imported, oauth_arguments, text_field
-from connector.ledgers.oauth_flow import is_ip_address
-from connector.ledgers.quickbooks.adapter import QuickBooksOAuth
-from connector.ledgers.quickbooks.client import company_name
 from connector.ledgers.quickbooks.settings import QuickBooksSettings
 from connector.ledgers.rate_limits import RateLimiter
 from connector.ledgers.tokens import TokenSet
+
+if TYPE_CHECKING:
+    from connector.ledgers.quickbooks.client import QuickBooksOAuth
 
 PRODUCTION_QUICKBOOKS = "quickbooks.api.intuit.com"
 
@@ -26,6 +28,8 @@ class QuickBooksLedgerConnection:
     refresh_lifetime: timedelta | None = None  # Intuit says when the refresh token expires
 
     def oauth(self, app: Any) -> QuickBooksOAuth:
+        from connector.ledgers.quickbooks.client import QuickBooksOAuth
+
         qbo, arguments = oauth_arguments(
             app, "quickbooks", QuickBooksSettings, "QuickBooks", "developer.intuit.com → your app → Keys"
         )
@@ -76,6 +80,8 @@ class QuickBooksLedgerConnection:
 
 
 def _company_name(settings: QuickBooksSettings, tokens: TokenSet) -> str | None:
+    from connector.ledgers.quickbooks.client import company_name
+
     return company_name(
         settings.base_url, tokens, minorversion=settings.minorversion, timeout=settings.timeout_seconds
     )
@@ -96,6 +102,14 @@ def check_production_redirect(settings: Any) -> None:
             "developer.intuit.com, set TOKENBOOKS_QUICKBOOKS__REDIRECT_URI to it, and run connect again: "
             "tokenbooks prints the consent page and asks you to paste the address the browser ends on",
         )
+
+
+def is_ip_address(host: str | None) -> bool:
+    try:
+        ip_address(host or "")
+    except ValueError:
+        return False
+    return True
 
 
 def check_pinned_realm(settings: Any, realm: str) -> None:

@@ -1,17 +1,20 @@
 """QuickBooks' registry entry: how a mapping names a QuickBooks target, which accounts it refuses on a journal
-line, and how the composition root builds the adapter for an entity from `TOKENBOOKS_QUICKBOOKS__*`."""
+line, and how the composition root builds the adapter for an entity from `TOKENBOOKS_QUICKBOOKS__*`. The adapter
+(and python-quickbooks under it) is imported when `build` runs, not with the registry
+(`connector/ledgers/registry.py`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connector.domain.chart import LedgerAccount
 from connector.domain.ledger_targets import TargetShape
-from connector.ledgers.quickbooks.adapter import QuickBooksLedger, quickbooks_pacer
 from connector.ledgers.quickbooks.connection import CONNECTION
 from connector.ledgers.quickbooks.settings import QuickBooksSettings
 from connector.ledgers.registry_types import LedgerEntry
-from connector.retrying import RetryPolicy
+
+if TYPE_CHECKING:
+    from connector.domain.chart import LedgerAccount
+    from connector.ledgers.quickbooks.adapter import QuickBooksLedger
 
 # QuickBooks wants a vendor on an A/P line and a customer on an A/R line (JournalEntryLineDetail.Entity),
 # and tokenbooks' journals name neither (erps.md).
@@ -41,6 +44,9 @@ TARGET = TargetShape(
 
 def build(app: Any, entity: str) -> QuickBooksLedger:
     """The adapter for `entity` (`app` is the composition root, `bootstrap.App`)."""
+    from connector.ledgers.quickbooks.adapter import QuickBooksLedger, quickbooks_pacer
+    from connector.retrying import RetryPolicy
+
     qbo = app.settings.ledger("quickbooks", QuickBooksSettings)
     return QuickBooksLedger(
         base_url=qbo.base_url,

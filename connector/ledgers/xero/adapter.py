@@ -29,10 +29,9 @@ Facts about the API: ../shared/reference/erps.md, Part B.
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -72,10 +71,11 @@ from connector.ledgers.port import (
     PostResult,
     TrackingOption,
 )
-from connector.ledgers.rate_limits import DAY, Budget, RateLimiter
+from connector.ledgers.rate_limits import RateLimiter
 from connector.ledgers.settle import Sent, send_missing
 from connector.ledgers.tokens import TokenManager
 from connector.ledgers.xero.errors import classify, is_lock_message, is_scope_refusal, retry_after
+from connector.ledgers.xero.limits import NOT_JOURNALABLE, xero_limiter
 from connector.ledgers.xero.oauth import sdk_client
 from connector.retrying import RetryPolicy
 
@@ -102,36 +102,9 @@ URL_BUDGET = 2000  # characters of a lookup URL: under the ~2 KB Xero's gateway 
 MAX_JOURNAL_LINES = 500
 PAGE_SIZE = 100  # Xero's page of manual journals / invoices
 TEXT_LIMIT = 4000
-NOT_JOURNALABLE = {"BANK": "a bank account", "INVENTORY": "an inventory account"}
 GONE = ("DELETED", "VOIDED")
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0b7d6c9e-5a1f-4e0a-9d7c-2f6b1e8a4c35")
 _QUOTED = re.compile(r"'([^']+)'")
-
-
-def xero_limiter(
-    *,
-    per_minute: int = 60,
-    per_day: int = 5000,
-    concurrent: int = 5,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    sleep: Callable[[float], None] = time.sleep,
-) -> RateLimiter:
-    """Xero's limits per organisation (erps.md §6.1): ``concurrent`` calls in flight, ``per_minute`` a rolling
-    minute, ``per_day`` a rolling day — the day's budget refuses (``BudgetExhausted``) rather than waits.
-    Share one per tenant in a process (the composition root does)."""
-    day = Budget(
-        "day",
-        per_day,
-        DAY,
-        refusal=f"Xero's daily limit of {per_day:,} calls for this organisation is used up",
-        fix="nothing to do: journals not posted stay in the outbox and go out on the next run",
-    )
-    return RateLimiter(
-        [Budget("minute", per_minute), day],
-        concurrent=concurrent,
-        clock=lambda: clock().timestamp(),
-        sleep=sleep,
-    )
 
 
 def observe_headers(limiter: RateLimiter, headers: Mapping[str, str] | None) -> None:

@@ -1,21 +1,24 @@
 """Xero's connection (`ledgers/connection.LedgerConnection`): Xero's OAuth client from `TOKENBOOKS_XERO__*`;
 a grant may reach several organisations, listed by `GET /connections`, so the one to book into is named
 (`--tenant`, the imported document's `tenant_id`, `TOKENBOOKS_XERO__TENANT_ID`), the only one, or picked by
-a person; one rate limiter per organisation (Xero's budgets are per app and organisation)."""
+a person; one rate limiter per organisation (Xero's budgets are per app and organisation). The registry
+holds it from start-up, so xero-python (`oauth`) is imported only when a client is built or a grant read."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.ledgers.connection import Choose, Consent, imported, oauth_arguments, text_field
 from connector.ledgers.rate_limits import RateLimiter
 from connector.ledgers.tokens import TokenSet
-from connector.ledgers.xero.adapter import xero_limiter
-from connector.ledgers.xero.oauth import SCOPE_SETS, XeroOAuth, choose_tenant
+from connector.ledgers.xero.limits import xero_limiter
 from connector.ledgers.xero.settings import XeroSettings
+
+if TYPE_CHECKING:
+    from connector.ledgers.xero.oauth import XeroOAuth
 
 
 class XeroLedgerConnection:
@@ -23,6 +26,8 @@ class XeroLedgerConnection:
     refresh_lifetime: timedelta | None = timedelta(days=60)
 
     def oauth(self, app: Any) -> XeroOAuth:
+        from connector.ledgers.xero.oauth import SCOPE_SETS, XeroOAuth
+
         xero, arguments = oauth_arguments(
             app, "xero", XeroSettings, "Xero", "developer.xero.com → My Apps → your app → Configuration"
         )
@@ -37,6 +42,8 @@ class XeroLedgerConnection:
     def connect(
         self, app: Any, consent: Consent, *, company: str | None, choose: Choose | None
     ) -> tuple[TokenSet, str | None]:
+        from connector.ledgers.xero.oauth import choose_tenant
+
         oauth = app.oauth("xero")
         grant = consent(oauth, app.settings.ledger("xero", XeroSettings).redirect_uri)
         tokens = oauth.exchange_code(grant.code)
@@ -55,6 +62,8 @@ class XeroLedgerConnection:
         company: str | None,
         choose: Choose | None,
     ) -> tuple[TokenSet, str | None]:
+        from connector.ledgers.xero.oauth import choose_tenant
+
         oauth = app.oauth("xero")
         fresh = oauth.refresh(imported(refresh_token, "", now, scope=oauth.scopes))
         wanted = (

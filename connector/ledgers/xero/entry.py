@@ -1,18 +1,21 @@
 """Xero's registry entry: how a mapping names a Xero target (an account code and up to two tracking
 options), which accounts it refuses on a manual journal line, and how the composition root builds the
-adapter for an entity from `TOKENBOOKS_XERO__*`."""
+adapter for an entity from `TOKENBOOKS_XERO__*`. The adapter (and xero-python under it) is imported when
+`build` runs, not with the registry (`connector/ledgers/registry.py`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connector.domain.chart import LedgerAccount
 from connector.domain.ledger_targets import TargetShape
 from connector.ledgers.registry_types import LedgerEntry
-from connector.ledgers.xero.adapter import NOT_JOURNALABLE, XeroLedger
 from connector.ledgers.xero.connection import CONNECTION
+from connector.ledgers.xero.limits import NOT_JOURNALABLE
 from connector.ledgers.xero.settings import XeroSettings
-from connector.retrying import RetryPolicy
+
+if TYPE_CHECKING:
+    from connector.domain.chart import LedgerAccount
+    from connector.ledgers.xero.adapter import XeroLedger
 
 
 def refuses_account(account: LedgerAccount) -> str:
@@ -43,6 +46,9 @@ TARGET = TargetShape(
 
 def build(app: Any, entity: str) -> XeroLedger:
     """The adapter for `entity` (`app` is the composition root, `bootstrap.App`)."""
+    from connector.ledgers.xero.adapter import XeroLedger
+    from connector.retrying import RetryPolicy
+
     xero = app.settings.ledger("xero", XeroSettings)
     oauth = app.oauth("xero")
     tokens = app.tokens("xero", entity, oauth.refresh)
