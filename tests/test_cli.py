@@ -75,7 +75,8 @@ def tokenbooks(tmp_path, *args: str):
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, **env(tmp_path)},
+        # this checkout's code, whatever checkout the environment's editable install points at
+        env={**os.environ, **env(tmp_path), "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
         cwd=tmp_path,
     )
 

@@ -42,6 +42,7 @@ def tokenbooks(tmp_path: Path, broken: str, *args: str) -> subprocess.CompletedP
         "TOKENBOOKS_DATABASE_URL": f"sqlite:///{tmp_path / 'tb.db'}",
         "TOKENBOOKS_MAPPING_FILE": str(mapping),
         "TOKENBOOKS_DATA_DIR": str(tmp_path),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),  # this checkout's code
     }
     return subprocess.run(
         [sys.executable, "-c", DRIVER, broken, *args],
