@@ -216,6 +216,30 @@ def books_input(
     )
 
 
+def books_on(
+    uow: UnitOfWork,
+    *,
+    entity: str,
+    day: date,
+    policies: PolicyHistory,
+    role_target: Callable[[str], LedgerTarget],
+    project_of: Callable[[LedgerTarget], str | None] | None = None,
+) -> BooksInput:
+    """The books as they stand at the end of `day`, for what is read on it (lot positions, deferred
+    revenue): every usage bucket posted through it is history, nothing is classified."""
+    after = day + timedelta(days=1)
+    inputs = books_input(
+        uow,
+        entity=entity,
+        first=after,
+        last=after,
+        options=BookOptions(policies, day),
+        role_target=role_target,
+        project_of=project_of,
+    )
+    return replace(inputs, history=uow.outbox.posted_by_bucket(entity, last_day=day, kinds=COST_KINDS))
+
+
 def posted_for_plan(uow: UnitOfWork, entity: str, first: date, last: date) -> dict[Bucket, Decimal]:
     """What the outbox holds for the buckets a plan decides: every kind in the window, derived kinds always."""
     posted = uow.outbox.posted_by_bucket(entity, first_day=first, last_day=last)
