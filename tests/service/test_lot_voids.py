@@ -10,6 +10,9 @@ from connector.service.imports import import_credit_lots
 from connector.service.lot_voids import void_credit_lot
 from connector.store.unit_of_work import UnitOfWork
 from tests.service.books_world import ENTITY, BooksWorld, books_world, policies
+from tests.service.test_focus_journals import COLUMNS, purchase
+from tests.service.test_focus_journals import world as focus_world
+from tests.sources.builders import focus_row
 
 AC, PC, EX = JournalKind.USAGE_ACCRUAL, JournalKind.PREPAID_CONSUMPTION, JournalKind.EXPIRY_WRITE_OFF
 
@@ -125,3 +128,24 @@ def test_a_lot_id_voided_is_never_recorded_again_by_hand(tmp_path):
     assert "a voided lot stays void" in row.problem.message
     with UnitOfWork(world.app.engine) as uow:
         assert uow.credit_lots.for_entity(ENTITY) == []
+
+
+def test_a_focus_export_imported_again_without_a_purchase_voids_its_lot_and_with_it_again_restores_it(
+    tmp_path, database_url
+):
+    books = focus_world(tmp_path, database_url)
+    day = date(2026, 10, 5)
+    bought = purchase("500.00", "sp-x", date(2026, 10, 1), date(2027, 10, 1))
+    usage = [focus_row("10.00", day=date(2026, 10, 1)), focus_row("10.00", day=day)]
+    books.import_focus([bought, *usage], COLUMNS)
+    report = books.import_focus(usage, COLUMNS)  # the provider withdrew the purchase row
+    assert report.stored["lots_withdrawn"] == 1
+    with UnitOfWork(books.app.engine) as uow:
+        [lot] = uow.credit_lots.for_entity(ENTITY, voided=True)
+        assert uow.credit_lots.for_entity(ENTITY) == []
+    assert lot.void is not None
+    assert "withdrawn: the FOCUS export imported again" in lot.void.reason
+    report = books.import_focus([bought, *usage], COLUMNS)  # and restored it
+    assert any("is in force again" in w for w in report.warnings), report.warnings
+    with UnitOfWork(books.app.engine) as uow:
+        assert [lot.lot_id for lot in uow.credit_lots.for_entity(ENTITY)] == [lot.lot_id]
