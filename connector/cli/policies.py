@@ -188,7 +188,7 @@ def _print_close(result: Any) -> None:
     title = f"Close {result.period} — {result.entity}"
     console.rule(f"[bold]{title}[/]")
     if result.sync is not None:
-        print_sync(result.sync)
+        print_sync(result.sync, through=result.period)
     checklist = result.checklist
     if result.status == "failed":  # with the checklist of what the store holds, when there is one
         # a failed sync's error was printed with the sync, just above: said once, then what to do

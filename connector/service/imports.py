@@ -232,19 +232,18 @@ def check_lots(
 
 
 def withdraw_focus_lots(uow: UnitOfWork, batch, entity: str, actor: str, now: datetime) -> list[CreditLot]:
-    """The lots an earlier FOCUS import stored for the accounts and days this export covers that it no
-    longer holds — a purchase the provider withdrew, or a row exported in error: voided, as its facts are
-    withdrawn, so the export stays the record of its purchases (a lot is never voided by hand)."""
+    """The lots an earlier FOCUS import stored for the accounts and charge days this export's facts cover
+    (the window its facts replace) that it no longer holds — a purchase the provider withdrew, or a row
+    exported in error: voided, as its facts are withdrawn, so the export stays the record of its
+    purchases (a lot is never voided by hand)."""
     spans: dict[tuple[str, str], tuple[date, date]] = {}
     for fact in batch.facts:
         key = (fact.provider, fact.provider_account)
         first, last = spans.get(key, (fact.charge_date, fact.charge_date))
         spans[key] = (min(first, fact.charge_date), max(last, fact.charge_date))
-    for lot in batch.lots:
-        key = (lot.provider, lot.provider_account)
-        first, last = spans.get(key, (lot.purchase_date, lot.purchase_date))
-        spans[key] = (min(first, lot.purchase_date), max(last, lot.purchase_date))
+    # a lot the export holds, or one a refund in it names (bought on an earlier bill), is kept
     kept = {(lot.provider, lot.provider_account, lot.lot_id) for lot in batch.lots}
+    kept |= {(lot.provider, lot.provider_account, lot.refund_of) for lot in batch.lots if lot.refund_of}
     files = ", ".join(f.path for f in batch.files)
     withdrawn = []
     for lot in uow.credit_lots.for_entity(entity):

@@ -115,3 +115,21 @@ def test_a_lot_bought_in_the_month_is_matched_to_the_purchase_on_the_months_invo
         Decimal("750.00"),
         Decimal("750.00"),
     )
+
+
+def test_closing_november_says_its_usage_beyond_the_lots_once_and_nothing_of_december(cli_world):
+    cli_world.write("policies.yaml", policies("billing: prepaid"))
+    cli_world.run(
+        "credits", "add", "--provider", "openai", "--account", "org-1", "--amount", "50.00",
+        "--purchased", "2026-11-01", "--lot-id", "RCPT-11",
+    )  # fmt: skip
+    for day in range(1, 31):  # 10.00 a day: the lot covers five days of November
+        cli_world.source.set("10.00", date(2026, 11, day))
+    for day in range(1, 10):
+        cli_world.source.set("10.00", date(2026, 12, day))
+    cli_world.clock.now = datetime(2026, 12, 10, 14, 0, tzinfo=UTC)
+    said = " ".join(cli_world.run("close", "--period", "2026-11", code=None).output.split())
+    [_, beyond] = said.split("Beyond the prepaid lots: ")  # said once, of November only
+    assert beyond.startswith(
+        "250.00 USD of openai org-1 usage in 2026-11 (on 25 days, 2026-11-06..2026-11-30) is accrued in arrears"
+    ), beyond
