@@ -31,6 +31,7 @@ from connector.domain.credits import (
 )
 from connector.domain.errors import ConfigError, InputError, Problem
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
+from connector.domain.periods import Period
 from connector.redaction import redact
 from connector.service.invoices import upsert_invoices
 from connector.service.reconcile import known_accounts
@@ -232,13 +233,14 @@ def check_lots(
 
 
 def withdraw_focus_lots(uow: UnitOfWork, batch, entity: str, actor: str, now: datetime) -> list[CreditLot]:
-    """The lots an earlier FOCUS import stored for the accounts and charge days this export's facts cover
-    (the window its facts replace) that it no longer holds — a purchase the provider withdrew, or a row
-    exported in error: voided, as its facts are withdrawn, so the export stays the record of its
-    purchases (a lot is never voided by hand)."""
-    spans: dict[tuple[str, str], tuple[date, date]] = {}
+    """The lots an earlier FOCUS import stored that this export no longer holds — a purchase the provider
+    withdrew, or a row exported in error: voided, as its facts are withdrawn, so the export stays the
+    record of its purchases (a lot is never voided by hand). As for facts, only within the export's
+    window: its accounts, and the charge days its facts of a billing period cover — a lot bought in that
+    billing period's month (a correction on May's bill never touches March's purchases)."""
+    spans: dict[tuple[str, str, str | None], tuple[date, date]] = {}
     for fact in batch.facts:
-        key = (fact.provider, fact.provider_account)
+        key = (fact.provider, fact.provider_account, fact.dimensions.get("billing_period"))
         first, last = spans.get(key, (fact.charge_date, fact.charge_date))
         spans[key] = (min(first, fact.charge_date), max(last, fact.charge_date))
     # a lot the export holds, or one a refund in it names (bought on an earlier bill), is kept
@@ -247,11 +249,14 @@ def withdraw_focus_lots(uow: UnitOfWork, batch, entity: str, actor: str, now: da
     files = ", ".join(f.path for f in batch.files)
     withdrawn = []
     for lot in uow.credit_lots.for_entity(entity):
-        span = spans.get((lot.provider, lot.provider_account))
+        month = str(Period.of(lot.purchase_date))
+        window = spans.get((lot.provider, lot.provider_account, month)) or spans.get(
+            (lot.provider, lot.provider_account, None)
+        )
         if (
             _from_focus(lot)
-            and span is not None
-            and span[0] <= lot.purchase_date <= span[1]
+            and window is not None
+            and window[0] <= lot.purchase_date <= window[1]
             and (lot.provider, lot.provider_account, lot.lot_id) not in kept
         ):
             reason = f"withdrawn: the FOCUS export imported again ({files}) no longer holds its purchase"
