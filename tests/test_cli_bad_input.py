@@ -629,3 +629,49 @@ def test_an_imports_tally_shows_exact_amounts_grouped_and_its_json_keeps_their_d
     scripted = focus(seeded, "scripted.csv", [focus_row("1234.5001250000", hour=10)])
     report = json.loads(seeded.run("import", "focus", scripted, "--json").stdout)
     assert report["tally"]["amounts"]["accepted"] == {"USD": "1234.5001250000"}
+
+
+# ------------------------------------------------------------------------------------ voiding a lot
+
+
+def voided(cli: Cli) -> list[tuple[str, str | None, str]]:
+    with sqlite3.connect(cli.db) as connection:
+        return connection.execute("SELECT lot_id, voided_at, void_reason FROM credit_lots").fetchall()
+
+
+def test_credits_void_of_a_lot_id_the_entity_does_not_have_names_where_the_ids_are(seeded):
+    before = seeded.data()
+    outcome = seeded.run("credits", "void", "RCPT-NOPE", "--reason", "entered twice")
+    refused(seeded, outcome, CONFIG, "LOT_ID", "no credit lot 'RCPT-NOPE'", "tokenbooks credits list")
+    assert seeded.data() == before
+
+
+def test_credits_void_without_a_reason_is_refused_and_voids_nothing(seeded):
+    credits_add(seeded, **{"lot-id": "RCPT-7", "account": "org-1"})
+    for outcome in (
+        seeded.run("credits", "void", "RCPT-7"),
+        seeded.run("credits", "void", "RCPT-7", "--reason", " "),
+    ):
+        refused(seeded, outcome, CONFIG, "--reason", "say why lot RCPT-7 is voided", '--reason "')
+    assert all(at is None for _, at, _ in voided(seeded))
+
+
+def test_credits_void_of_a_lot_a_focus_export_stored_says_to_import_the_export_again(seeded):
+    with sqlite3.connect(seeded.db) as connection:
+        (lot_id,) = connection.execute("SELECT lot_id FROM credit_lots").fetchone()
+    outcome = seeded.run("credits", "void", lot_id, "--reason", "not ours")
+    refused(seeded, outcome, CONFIG, "stored by a FOCUS import", "import the corrected FOCUS export again")
+    assert all(at is None for _, at, _ in voided(seeded))
+
+
+def test_credits_void_json_and_the_lot_listed_as_void(seeded):
+    credits_add(seeded, **{"lot-id": "RCPT-7", "account": "org-1"})
+    outcome = seeded.run("credits", "void", "RCPT-7", "--reason", "entered twice", "--json")
+    assert outcome.code == 0, outcome
+    body = json.loads(outcome.stdout)
+    assert (body["lot_id"], body["voided"], body["void"]["reason"]) == ("RCPT-7", True, "entered twice")
+    again = json.loads(seeded.run("credits", "void", "RCPT-7", "--reason", "again", "--json").stdout)
+    assert (again["voided"], again["void"]["reason"]) == (False, "entered twice")
+    listed = json.loads(seeded.run("credits", "list", "--json").stdout)
+    [lot] = [lot for lot in listed if lot["lot_id"] == "RCPT-7"]
+    assert (lot["status"], lot["void"]["reason"]) == ("void", "entered twice")

@@ -40,7 +40,7 @@ from connector.domain.errors import ConfigError
 from connector.domain.money import currency_code, format_exact, format_money, parse_amount
 
 # ------------------------------------------------------------------------------------ ingestion (issue 3)
-# tokenbooks pull · import focus|invoices|credits|customer-credits|bills · credits add|list · sources status
+# tokenbooks pull · import focus|invoices|credits|customer-credits|bills · credits add|list|void · sources status
 
 ProviderOption = Annotated[
     list[str] | None,
@@ -466,7 +466,7 @@ def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False)
     with plain_errors(as_json):
         application, target = app_and_entity(entity, read_only=True)
         with application.store.unit_of_work() as uow:
-            lots = uow.credit_lots.for_entity(target)
+            lots = uow.credit_lots.for_entity(target, voided=True)
     lots.sort(key=lambda lot: (lot.expires_on is None, lot.expires_on or date.max, lot.purchase_date))
     rows = [
         {
@@ -481,11 +481,72 @@ def credits_list_command(entity: EntityOption = None, as_json: JsonFlag = False)
             "source": lot.source,
             "pool": lot.pool or None,  # what may draw it: a FOCUS commitment, virtual currency or term
             "refund_of": lot.refund_of or None,
+            "void": _void_json(lot.void),
+            "status": "void" if lot.void else "in force",
         }
         for lot in lots
     ]
-    columns = ("lot_id", "provider", "account", "purchased", "amount", "currency", "expires_on", "kind")
+    columns = (
+        "lot_id",
+        "provider",
+        "account",
+        "purchased",
+        "amount",
+        "currency",
+        "expires_on",
+        "kind",
+        "status",
+    )
     print_rows(rows, as_json, f"Credit lots of {target}", columns, right=("amount",))
+
+
+def _void_json(void: Any) -> dict | None:
+    return None if void is None else {"at": void.at, "by": void.by, "reason": void.reason}
+
+
+@credits_app.command("void")
+def credits_void_command(
+    lot_id: Annotated[str, typer.Argument(help="The lot's id, as `tokenbooks credits list` shows it.")],
+    reason: Annotated[
+        str | None, typer.Option(help="Why the lot is voided (kept in the audit log), e.g. 'entered twice'.")
+    ] = None,
+    provider: Annotated[
+        str | None, typer.Option(help="Only when several provider accounts use the id.")
+    ] = None,
+    account: Annotated[
+        str | None, typer.Option(help="Only when several provider accounts use the id.")
+    ] = None,
+    entity: EntityOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Void a credit lot recorded in error: kept for the audit trail, drawn no more; the next sync books the
+    difference (no journal is edited). A lot from a FOCUS export is voided by importing the export again."""
+    from connector.service.lot_voids import void_credit_lot
+
+    with plain_errors(as_json):
+        application, target = app_and_entity(entity)
+        voided = void_credit_lot(
+            application, entity=target, lot_id=lot_id, reason=reason or "", provider=provider, account=account
+        )
+    lot, void = voided.lot, voided.void
+    if as_json:
+        print_json(
+            {
+                "lot_id": lot.lot_id,
+                "provider": lot.provider,
+                "account": lot.provider_account,
+                "voided": voided.new,
+                "void": _void_json(void),
+            }
+        )
+        return
+    what = f"lot {lot.lot_id} ({format_money(lot.amount, lot.currency)} of {lot.provider} {lot.provider_account} credits bought {lot.purchase_date})"
+    console.print(
+        f"Voided {what}: {void.reason}. The next sync books the difference from {lot.purchase_date} on."
+        if voided.new
+        else f"{what[0].upper()}{what[1:]} was already {void.describe()}: nothing changed.",
+        highlight=False,
+    )
 
 
 @sources_app.command("status")

@@ -168,6 +168,7 @@ def _close_json(result: Any) -> dict:
             for a in checklist.accruals
         ],
         "prepaid_lots": [_fields(lot) for lot in checklist.lots],
+        "prepaid_accounts": [_fields(p) for p in checklist.prepaid],
         "deferred_revenue": [_fields(d) for d in checklist.deferred],
         "suspense": checklist.suspense,
         "held": [_fields(h) for h in checklist.held],
@@ -189,7 +190,7 @@ def _print_close(result: Any) -> None:
     title = f"Close {result.period} — {result.entity}"
     console.rule(f"[bold]{title}[/]")
     if result.sync is not None:
-        print_sync(result.sync)
+        print_sync(result.sync, through=result.period)
     checklist = result.checklist
     if result.status == "failed":  # with the checklist of what the store holds, when there is one
         # a failed sync's error was printed with the sync, just above: said once, then what to do
@@ -235,6 +236,8 @@ def _print_close(result: Any) -> None:
                 f"{lot.expires_on or 'never'}{soon}",
             )
         console.print(lots)
+    if checklist.prepaid:
+        _print_prepaid_accounts(checklist.prepaid, result.period)
     if checklist.deferred:
         deferred = Table(title="Deferred revenue per customer grant")
         for column in ("customer", "grant", "product", "sold", "revenue", "breakage", "deferred"):
@@ -273,6 +276,26 @@ def _print_close(result: Any) -> None:
         else f"[yellow]not ready ({len(blockers)} item(s))[/]"
     )
     console.print(f"Run {result.run_id}: {result.status} — {verdict}", highlight=False)
+
+
+def _print_prepaid_accounts(lines: list[Any], period: Period) -> None:
+    """Prepaid provider accounts: owed an invoice only beyond their lots; the lots' balance beside the books'."""
+    table = Table(title=f"Prepaid provider accounts, {period} (balances on {period.last_day})")
+    columns = (
+        "provider",
+        "account",
+        "drawn",
+        "beyond the lots",
+        "lots bought",
+        "lots' remaining",
+        "as booked",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("provider", "account") else "right")
+    for p in lines:
+        amounts = (p.drawn, p.beyond_lots, p.bought, p.remaining, p.booked)
+        table.add_row(p.provider, p.provider_account, *(f"{a:,.2f}" for a in amounts))
+    console.print(table)
 
 
 @app.command("report")

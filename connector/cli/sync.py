@@ -25,7 +25,9 @@ from connector.cli.base import (
 )
 from connector.cli.mappings import share_text
 from connector.cli.operations import raise_alerts_after_run
+from connector.domain.desired import overflow_by_period
 from connector.domain.money import format_money
+from connector.domain.periods import Period
 from connector.logs import configure_logging
 from connector.shutdown import stop_on_signals
 
@@ -113,8 +115,9 @@ def _sync_json(result: Any) -> dict:
     }
 
 
-def print_sync(result: Any) -> None:
-    """A sync's outcome as the terminal shows it: pulls, plan, postings, reconciliation."""
+def print_sync(result: Any, through: Period | None = None) -> None:
+    """A sync's outcome as the terminal shows it: pulls, plan, postings, reconciliation; `through`: the
+    month a close syncs for (what the policies flag of later days is not said there)."""
     for pull in result.pulls:
         console.print(
             f"Pulled {pull.source} {pull.window.first_day}..{pull.window.last_day}: {pull.facts} facts "
@@ -124,7 +127,7 @@ def print_sync(result: Any) -> None:
         )
         print_refused(pull)
     if result.plan:
-        _print_books(result.plan.books)
+        _print_books(result.plan.books, through)
         for (provider, currency), amount in sorted(result.plan.suspense.items()):
             if amount:
                 console.print(
@@ -179,11 +182,19 @@ def _books_json(books: Any) -> dict:
     }
 
 
-def _print_books(books: Any) -> None:
-    for o in books.overflow:
+def _print_books(books: Any, through: Period | None) -> None:
+    for span in overflow_by_period(books.overflow):  # once per account and month, not day by day
+        if through is not None and span.period > through:
+            continue
+        days = (
+            f"on {span.first_day}"
+            if span.days == 1
+            else f"on {span.days} days, {span.first_day}..{span.last_day}"
+        )
         console.print(
-            f"[yellow]Beyond the prepaid lots:[/] {format_money(o.amount, o.currency)} of {o.provider} "
-            f"{o.provider_account} usage on {o.day} is accrued in arrears (record the lot that covers it).",
+            f"[yellow]Beyond the prepaid lots:[/] {format_money(span.amount, span.currency)} of {span.provider} "
+            f"{span.provider_account} usage in {span.period} ({days}) is accrued in arrears (record the lot "
+            "that covers it, or expect its invoice).",
             highlight=False,
         )
     for t in books.trueups:

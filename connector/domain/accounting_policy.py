@@ -288,6 +288,10 @@ class PolicyHistory:
     def account(self, entity: str, provider: str, account: str, day: date) -> AccountPolicy:
         return self.in_force(entity, day).account(provider, account)
 
+    def prepaid(self, entity: str, provider: str, account: str, day: date) -> bool:
+        """Whether the provider account's usage of `day` is drawn from its prepaid credit lots."""
+        return self.account(entity, provider, account, day).billing is Billing.PREPAID
+
     def project(self, entity: str, rule: str) -> CapitalizedProject | None:
         """A capitalized project as the newest version that declares it knows it: its go-live is a fact
         about the project, recorded once known, whatever day a version takes effect."""

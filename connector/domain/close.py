@@ -6,6 +6,9 @@ positions, held journals, reconciliation statuses) and come out as lines a perso
 - accrued and not yet invoiced, per provider account: the accrual, its true-up and reversal, and the
   invoice (a period with no invoice yet is still owed: AP expects a bill);
 - prepaid balances per lot on the period's last day, and the lots expiring within 30, 60 or 90 days;
+- per prepaid provider account: its usage drawn from its lots and accrued beyond them, the lots bought
+  in the period, and the lots' remaining balance beside Prepaid AI credits as booked (from the
+  reconciliation: a prepaid account owes an invoice only for usage beyond its lots);
 - deferred revenue per customer grant (credits sold and not yet redeemed, expired or broken);
 - what sits in suspense (spend no mapping rule placed);
 - journals held for approval, journals not yet in the ledger, and the reconciliation status per
@@ -70,6 +73,20 @@ class LotLine:
 
 
 @dataclass(frozen=True, slots=True)
+class PrepaidLine:
+    """A prepaid provider account's month (`domain/reconcile.py: PrepaidMonth`), as the close shows it."""
+
+    provider: str
+    provider_account: str
+    currency: str
+    drawn: Decimal  # usage of the period drawn from its lots
+    beyond_lots: Decimal  # usage accrued beyond them: billed in arrears, its invoice expected
+    bought: Decimal  # lots bought in the period
+    remaining: Decimal  # the lots' balance on the last day
+    booked: Decimal  # Prepaid AI credits as booked: lots bought − draws and write-offs posted
+
+
+@dataclass(frozen=True, slots=True)
 class DeferredLine:
     customer: str
     grant_id: str
@@ -128,6 +145,7 @@ class Checklist:
     period: Period
     accruals: list[AccrualLine] = field(default_factory=list)
     lots: list[LotLine] = field(default_factory=list)
+    prepaid: list[PrepaidLine] = field(default_factory=list)  # prepaid provider accounts (reconciled)
     deferred: list[DeferredLine] = field(default_factory=list)
     suspense: dict[str, Decimal] = field(default_factory=dict)  # currency → the period's suspense
     held: list[HeldJournal] = field(default_factory=list)
@@ -298,7 +316,13 @@ def suspense_of(
 
 # ----------------------------------------------------- the checklist as JSON (the console stores it so)
 
-LINES = {"accruals": AccrualLine, "lots": LotLine, "deferred": DeferredLine, "refused": RefusedDays}
+LINES = {
+    "accruals": AccrualLine,
+    "lots": LotLine,
+    "prepaid": PrepaidLine,
+    "deferred": DeferredLine,
+    "refused": RefusedDays,
+}
 JOURNALS = ("held", "unposted")
 
 

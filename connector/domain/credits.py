@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -41,6 +41,18 @@ def default_expiry(provider: str, purchase_date: date) -> date | None:
 
 
 @dataclass(frozen=True, slots=True)
+class LotVoid:
+    """Who voided a lot recorded in error, when, and why (`tokenbooks credits void`)."""
+
+    at: datetime
+    by: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"voided {self.at:%Y-%m-%d %H:%M} UTC by {self.by}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class CreditLot:
     """Prepaid provider credits bought in one purchase, or granted free by the provider (`promotional`)."""
 
@@ -61,6 +73,7 @@ class CreditLot:
     # balance, so refunded money is never written off as expired (FOCUS: a negative Purchase row).
     refund_of: str = ""
     promotional: bool = False  # granted free (a promotion, a trial credit): no asset, no expense
+    void: LotVoid | None = None  # recorded in error: kept for the audit trail, drawn no more
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "currency", currency_code(self.currency))

@@ -105,6 +105,38 @@ class Overflow:
 
 
 @dataclass(frozen=True, slots=True)
+class OverflowSpan:
+    """Prepaid usage no lot covered, of one account, pool, currency and month: said once, not day by day."""
+
+    provider: str
+    provider_account: str
+    currency: str
+    pool: str
+    period: Period
+    amount: Decimal
+    first_day: date
+    last_day: date
+    days: int
+
+
+def overflow_by_period(overflow: Iterable[Overflow]) -> list[OverflowSpan]:
+    """The days of prepaid usage beyond the lots, gathered per account, pool, currency and month."""
+    groups: dict[tuple[str, str, str, str, Period], list[Overflow]] = defaultdict(list)
+    for o in overflow:
+        groups[(o.provider, o.provider_account, o.currency, o.pool, Period.of(o.day))].append(o)
+    return [
+        OverflowSpan(
+            *key,
+            sum((o.amount for o in items), ZERO),
+            min(o.day for o in items),
+            max(o.day for o in items),
+            len({o.day for o in items}),
+        )
+        for key, items in sorted(groups.items(), key=lambda item: (item[0][4], item[0][:4]))
+    ]
+
+
+@dataclass(frozen=True, slots=True)
 class TrueUp:
     provider: str
     provider_account: str

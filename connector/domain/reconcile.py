@@ -3,6 +3,13 @@
 Pure: figures in, findings and a status out. Each finding is an assertion that either holds within its
 tolerance or names the difference and, where it can, explains it (rounding, estimated amounts, late
 usage, tax, credits).
+
+A prepaid provider account (`PrepaidMonth`) is billed for the credits it buys, not for the month's usage
+drawn from them: its month is reconciled as cost ↔ posted (draws + any accrual beyond the lots) ↔ the
+ledger, and an invoice is expected only for the usage accrued beyond its lots (billed in arrears). The
+lots bought in the month are matched to the month's invoice when one was imported (its `purchase`
+lines); the lots' remaining balance on the last day is shown beside what the books hold for them.
+Findings that are only shown (`Finding.shown_only`) never decide the status.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ class Finding:
     actual: Decimal | None
     difference: Decimal
     explanation: str = ""
+    shown_only: bool = False  # shown to the controller, never a reason the period is not settled
 
     def as_dict(self) -> dict:
         return {
@@ -43,6 +51,7 @@ class Finding:
             "actual": None if self.actual is None else str(self.actual),
             "difference": str(self.difference),
             "explanation": self.explanation,
+            "shown_only": self.shown_only,
         }
 
 
@@ -89,6 +98,30 @@ class InvoiceBreakdown:
 
 
 @dataclass(frozen=True, slots=True)
+class PrepaidMonth:
+    """A prepaid provider account's month beside its usage: what its credit lots paid for and hold.
+
+    Amounts in the account's currency; the lots are its own (not a FOCUS commitment's pool, not free
+    promotional credits, which no one invoices)."""
+
+    drawn: Decimal  # usage of the period drawn from its lots (prepaid consumption)
+    accrued: Decimal = ZERO  # usage of the period accrued: beyond its lots, or paid by promotional credit
+    promotional: Decimal = ZERO  # the part of it promotional (free) credits paid for
+    bought: tuple[tuple[str, Decimal], ...] = ()  # (lot id, amount) of the lots bought in the period
+    remaining: Decimal = ZERO  # the lots' balance on the period's last day (drawn FIFO, domain/prepaid)
+    booked: Decimal = ZERO  # Prepaid AI credits as booked: lots bought − draws and write-offs posted
+
+    @property
+    def beyond_lots(self) -> Decimal:
+        """Usage no credit lot paid for: accrued, billed in arrears."""
+        return self.accrued - self.promotional
+
+    @property
+    def bought_total(self) -> Decimal:
+        return sum((amount for _, amount in self.bought), ZERO)
+
+
+@dataclass(frozen=True, slots=True)
 class ReconInput:
     entity: str
     provider: str
@@ -107,6 +140,12 @@ class ReconInput:
     breakdown: InvoiceBreakdown = InvoiceBreakdown()
     true_up_total: Decimal = ZERO  # the part of posted_total (and of the ledger's) that trues up the invoice
     unknown_account: str = ""  # non-empty: why the invoice's provider account is not one any source knows
+    prepaid: PrepaidMonth | None = None  # a prepaid account: what its lots paid for and hold
+
+    @property
+    def invoice_expected(self) -> bool:
+        """An arrears account's usage is invoiced; a prepaid account's only beyond its lots."""
+        return self.prepaid is None or self.prepaid.beyond_lots != 0
 
     @property
     def accrued_total(self) -> Decimal:
@@ -149,6 +188,8 @@ def reconcile(data: ReconInput) -> ReconResult:
         findings.append(_invoice_vs_cost(data, cost, explained, unexplained))
         billed = cost - quantize(data.estimated_cost, data.currency)
         coverage = (billed / data.invoice_total).quantize(Decimal("0.0001")) if data.invoice_total else None
+    if data.prepaid is not None:
+        findings += _prepaid_findings(data, data.prepaid)
     return ReconResult(
         data, _status(data, findings, unexplained), tuple(findings), coverage, explained, unexplained
     )
@@ -164,11 +205,22 @@ def _explained(data: ReconInput, rounding: Decimal) -> tuple[tuple[str, Decimal]
         ("usage reported after the invoice was issued", -b.late_usage),
         ("prepaid purchases on the invoice (an asset, drawn as used)", b.purchases),
         ("usage a commitment bought earlier paid for (billed when bought)", -b.prepaid_drawn),
+        ("usage drawn from the prepaid credit lots (billed when bought)", _drawn_not_credited(data)),
         # the true-up books what the invoice bills beyond the accrual: the part of it the items above do
         # not already explain (adjustments it books too, late usage it takes back) explains the rest
         ("booked as an invoice true-up", _trued_up(data)),
     ]
     return tuple((label, amount) for label, amount in items if amount)
+
+
+def _drawn_not_credited(data: ReconInput) -> Decimal:
+    """A prepaid account's usage its lots paid for is not billed again: an invoice shows it as usage with
+    the credits applied (explained by them), or leaves it out; what of it the invoice's credits do not
+    show explains the rest."""
+    prepaid = data.prepaid
+    if prepaid is None or data.invoice_total is None:
+        return ZERO
+    return -(prepaid.drawn + prepaid.promotional + data.breakdown.credits)
 
 
 def _trued_up(data: ReconInput) -> Decimal:
@@ -246,23 +298,119 @@ def _invoice_vs_cost(
     return Finding("invoice = provider cost", unexplained == 0, cost, invoice, difference, "; ".join(parts))
 
 
+def _prepaid_findings(data: ReconInput, prepaid: PrepaidMonth) -> list[Finding]:
+    """What a prepaid account's month adds: whether an invoice is expected, the lots bought against the
+    month's invoice, and the lots' remaining balance beside the books'."""
+    currency = data.currency
+    found = []
+    if data.invoice_total is None:
+        found.append(_invoice_expected(prepaid, currency))
+    if prepaid.bought:
+        found.append(_bought_vs_invoiced(data, prepaid))
+    difference = prepaid.booked - prepaid.remaining
+    found.append(
+        Finding(
+            "prepaid balance on the last day = lots' remaining",
+            difference == 0,
+            prepaid.remaining,
+            prepaid.booked,
+            difference,
+            f"the lots hold {prepaid.remaining} {currency} on {data.period}'s last day; Prepaid AI credits as "
+            f"booked for the account (lots bought, less the draws and write-offs tokenbooks posted) "
+            f"{prepaid.booked}"
+            + ("" if difference == 0 else ": what is not posted yet (or drawn from a lot since voided)")
+            + "; the ledger account also holds AP's entries of the purchases: compare it with this figure",
+            shown_only=True,
+        )
+    )
+    return found
+
+
+def _invoice_expected(prepaid: PrepaidMonth, currency: str) -> Finding:
+    if not prepaid.beyond_lots:
+        return Finding(
+            "no invoice expected: the usage is drawn from prepaid credit lots",
+            True,
+            None,
+            None,
+            ZERO,
+            f"{prepaid.drawn} {currency} drawn from the lots; the provider invoices the purchase of credits, "
+            "not the usage they pay for",
+            shown_only=True,
+        )
+    return Finding(
+        "invoice expected for the usage beyond the prepaid lots",
+        False,
+        prepaid.beyond_lots,
+        None,
+        prepaid.beyond_lots,
+        f"{prepaid.beyond_lots} {currency} of usage no lot covered is accrued, billed in arrears: its invoice "
+        "is expected (or the lot that paid for it was not recorded)",
+    )
+
+
+def _bought_vs_invoiced(data: ReconInput, prepaid: PrepaidMonth) -> Finding:
+    """Lots bought in the period against the purchases on the period's invoice, when one was imported."""
+    lots = ", ".join(f"{lot_id} ({amount})" for lot_id, amount in prepaid.bought)
+    bought, invoiced = prepaid.bought_total, data.breakdown.purchases
+    if data.invoice_total is None:
+        return Finding(
+            "credit lots bought = purchases on the invoice",
+            True,
+            bought,
+            None,
+            ZERO,
+            f"lots bought in {data.period}: {lots}; no invoice of {data.period} imported to match them against "
+            "(AP's bill of the purchase is its record)",
+            shown_only=True,
+        )
+    difference = invoiced - bought
+    explanation = f"lots bought in {data.period}: {lots}; purchases on the invoice {invoiced}"
+    if difference and not invoiced:
+        explanation += (
+            ": the invoice lists no purchase — import it with a `purchase` line for the credits it bills, "
+            "or the purchase's own invoice for the period beside it"
+        )
+    elif difference:
+        explanation += (
+            ": record the lot the invoice bills (`tokenbooks credits add`), correct a lot's amount (its lot "
+            "id again), or void a lot recorded in error (`tokenbooks credits void`)"
+        )
+    return Finding(
+        "credit lots bought = purchases on the invoice",
+        difference == 0,
+        bought,
+        invoiced,
+        difference,
+        explanation,
+    )
+
+
 def _status(data: ReconInput, findings: list[Finding], unexplained: Decimal | None) -> ReconStatus:
     if data.unknown_account:
         return ReconStatus.UNKNOWN_ACCOUNT
     if data.drifted_keys or any(f.check == "ledger = posted" and not f.holds for f in findings):
         return ReconStatus.DRIFT
-    if data.invoice_total is None or unexplained is None:
+    if data.invoice_expected and (data.invoice_total is None or unexplained is None):
         return ReconStatus.MISSING_INVOICE
-    if all(f.holds for f in findings):
+    judged = [f for f in findings if not f.shown_only]
+    if all(f.holds for f in judged):
         return ReconStatus.MATCHED
-    base = data.invoice_total
-    if all(
-        f.holds
-        or data.tolerance.allows(f.difference if f.check != "invoice = provider cost" else unexplained, base)
-        for f in findings
-    ):
+    base = (
+        data.invoice_total
+        if data.invoice_total is not None
+        else quantize(data.provider_cost_exact, data.currency)
+    )
+    if all(f.holds or data.tolerance.allows(_left_over(f, unexplained), base) for f in judged):
         return ReconStatus.WITHIN_TOLERANCE
     return ReconStatus.VARIANCE
+
+
+def _left_over(finding: Finding, unexplained: Decimal | None) -> Decimal:
+    """What a finding leaves to the tolerance: the invoice's difference once explained, else its own."""
+    if finding.check == "invoice = provider cost" and unexplained is not None:
+        return unexplained
+    return finding.difference
 
 
 def _join(first: str, second: str) -> str:

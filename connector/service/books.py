@@ -28,8 +28,11 @@ from connector.domain.desired import (
     BooksInput,
     Desired,
     MissingRole,
+    Overflow,
+    OverflowSpan,
     UsageCosts,
     mirrored_by,
+    overflow_by_period,
 )
 from connector.domain.errors import ConfigError
 from connector.domain.fx import Rate, RateTable, convert
@@ -216,6 +219,30 @@ def books_input(
     )
 
 
+def books_on(
+    uow: UnitOfWork,
+    *,
+    entity: str,
+    day: date,
+    policies: PolicyHistory,
+    role_target: Callable[[str], LedgerTarget],
+    project_of: Callable[[LedgerTarget], str | None] | None = None,
+) -> BooksInput:
+    """The books as they stand at the end of `day`, for what is read on it (lot positions, deferred
+    revenue): every usage bucket posted through it is history, nothing is classified."""
+    after = day + timedelta(days=1)
+    inputs = books_input(
+        uow,
+        entity=entity,
+        first=after,
+        last=after,
+        options=BookOptions(policies, day),
+        role_target=role_target,
+        project_of=project_of,
+    )
+    return replace(inputs, history=uow.outbox.posted_by_bucket(entity, last_day=day, kinds=COST_KINDS))
+
+
 def posted_for_plan(uow: UnitOfWork, entity: str, first: date, last: date) -> dict[Bucket, Decimal]:
     """What the outbox holds for the buckets a plan decides: every kind in the window, derived kinds always."""
     posted = uow.outbox.posted_by_bucket(entity, first_day=first, last_day=last)
@@ -390,6 +417,15 @@ def review_for(options: BookOptions, desired: Desired) -> Review:
 # ----------------------------------------------------------------------------------------- run report
 
 
+def _in_span(overflow: Overflow, span: OverflowSpan) -> bool:
+    return (overflow.provider, overflow.provider_account, overflow.currency, overflow.pool) == (
+        span.provider,
+        span.provider_account,
+        span.currency,
+        span.pool,
+    ) and span.period.contains(overflow.day)
+
+
 def report_books(books: Desired, planned: list[PlannedJournal], recorder) -> None:
     """What the policies did in this plan that a person must know: prepaid usage beyond the lots and
     invoice true-ups (only where this plan books something for them), and what could not be booked."""
@@ -404,35 +440,29 @@ def report_books(books: Desired, planned: list[PlannedJournal], recorder) -> Non
         for o in books.overflow
         if any((k, o.provider, o.provider_account, o.day) in touched for k in accrued)
     ]
-    for provider, account, currency, pool in sorted(
-        {(o.provider, o.provider_account, o.currency, o.pool) for o in overflow}
-    ):
-        mine = [
-            o
-            for o in overflow
-            if (o.provider, o.provider_account, o.currency, o.pool) == (provider, account, currency, pool)
-        ]
-        amount, days = sum((o.amount for o in mine), ZERO), sorted({o.day for o in mine})
+    for span in overflow_by_period(overflow):
+        pool = span.pool
         fix = (
             f"Import the FOCUS export that holds the Purchase row of {pool} (or record its lot with "
             "`tokenbooks credits add`)"
             if pool
             else "Record the credit lot that covers it (`tokenbooks credits add`) or expect an invoice"
         )
-        what = f"{provider} {account} usage ({days[0]}..{days[-1]})" + (
+        what = f"{span.provider} {span.provider_account} usage ({span.first_day}..{span.last_day})" + (
             f" paid for by {pool}" if pool else ""
         )
         recorder.event(
             "alert.prepaid_overflow",
-            f"{amount} {currency} of {what} is beyond its prepaid credit lots: it is accrued as if billed in "
-            f"arrears. {fix}",
+            f"{span.amount} {span.currency} of {what} is beyond its prepaid credit lots: it is accrued as if "
+            f"billed in arrears. {fix}",
             level="warning",
             data={
-                "provider": provider,
-                "account": account,
-                "amount": amount,
-                "currency": currency,
-                "days": days,
+                "provider": span.provider,
+                "account": span.provider_account,
+                "amount": span.amount,
+                "currency": span.currency,
+                "period": str(span.period),
+                "days": sorted({o.day for o in overflow if _in_span(o, span)}),
                 "pool": pool,
             },
         )

@@ -17,27 +17,27 @@ the source as a blocker beside the others.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 
-from connector.domain.accounting_policy import Billing
 from connector.domain.close import (
     Checklist,
     DeferredLine,
     HeldJournal,
     MisconfiguredSource,
+    PrepaidLine,
     RefusedDays,
     accrual_lines,
     lot_lines,
     suspense_of,
 )
-from connector.domain.desired import COST_KINDS, BooksInput, lot_positions
+from connector.domain.desired import BooksInput, lot_positions
 from connector.domain.errors import InputError, TokenbooksError
 from connector.domain.periods import Period
+from connector.domain.reconcile import ReconInput
 from connector.domain.revenue import grant_states, position_on
 from connector.service.books import (
-    BookOptions,
-    books_input,
+    books_on,
     capitalized_projects,
     local_day,
     role_targets,
@@ -176,24 +176,22 @@ def checklist(
         # does not keep this one open
         held = uow.outbox.list(entity, statuses=["held"], last_day=end + timedelta(days=1))
         unposted = uow.outbox.list(entity, statuses=PENDING_STATUSES, last_day=end + timedelta(days=1))
-        options = BookOptions(policies, end)
-        inputs = books_input(
+        inputs = books_on(
             uow,
             entity=entity,
-            first=end + timedelta(days=1),
-            last=end + timedelta(days=1),
-            options=options,
+            day=end,
+            policies=policies,
             role_target=role_targets(mapping, ledger_name),
             project_of=capitalized_projects(mapping_history(ctx).versions, ledger_name),
         )
     prepaid = {
         (b.provider, b.provider_account)
         for b in posted
-        if policies.account(entity, b.provider, b.provider_account, end).billing is Billing.PREPAID
+        if policies.prepaid(entity, b.provider, b.provider_account, end)
     }
     result = Checklist(period)
     result.accruals = accrual_lines(posted, inputs.invoices, period, prepaid=prepaid)
-    result.lots = lot_lines(lot_positions(_history_only(inputs, posted), end), period)
+    result.lots = lot_lines(lot_positions(inputs, end), period)
     result.deferred = _deferred(inputs, end)
     result.suspense = suspense_of(posted, period, mapping.role_target("suspense", ledger_name))
     result.held = [
@@ -223,6 +221,7 @@ def checklist(
         result.reconciliation = [
             (r.input.provider, r.input.provider_account, r.status.value) for r in results
         ]
+        result.prepaid = [_prepaid_line(r.input) for r in results if r.input.prepaid is not None]
         result.reconciliation_notes = {
             (r.input.provider, r.input.provider_account): "; ".join(
                 f.explanation or f"{f.check} does not hold (off by {f.difference})"
@@ -232,6 +231,21 @@ def checklist(
             for r in results
         }
     return result
+
+
+def _prepaid_line(data: ReconInput) -> PrepaidLine:
+    month = data.prepaid
+    assert month is not None
+    return PrepaidLine(
+        data.provider,
+        data.provider_account,
+        data.currency,
+        month.drawn,
+        month.beyond_lots,
+        month.bought_total,
+        month.remaining,
+        month.booked,
+    )
 
 
 def refused_in(statuses: list[SourceStatus], period: Period) -> list[RefusedDays]:
@@ -253,11 +267,6 @@ def misconfigured_in(statuses: list[SourceStatus]) -> list[MisconfiguredSource]:
         for s in statuses
         if s.misconfigured is not None
     ]
-
-
-def _history_only(inputs: BooksInput, posted) -> BooksInput:
-    """The books with every usage bucket through the period as history (nothing to classify)."""
-    return replace(inputs, history={b: a for b, a in posted.items() if b.kind in COST_KINDS})
 
 
 def _deferred(inputs: BooksInput, day) -> list[DeferredLine]:

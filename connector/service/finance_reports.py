@@ -7,12 +7,12 @@ figures from facts are the current provider data, classified by the mapping vers
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from connector.domain.close import lot_lines
-from connector.domain.desired import COST_KINDS, lot_positions
+from connector.domain.desired import lot_positions
 from connector.domain.errors import ConfigError
 from connector.domain.finance_figures import (
     Row,
@@ -24,7 +24,7 @@ from connector.domain.finance_figures import (
 )
 from connector.domain.mapping import CATEGORY_LABELS, CATEGORY_ROLE
 from connector.domain.periods import Period
-from connector.service.books import BookOptions, books_input, role_targets
+from connector.service.books import books_on, role_targets
 from connector.service.mappings import mapping_history
 from connector.service.policies import load_policy_history
 
@@ -119,18 +119,14 @@ def _books(ctx, entity: str, day: date):
     mapping, _ = ctx.mapping()
     policies_file, text = ctx.policies()
     policies = load_policy_history(ctx.store, policies_file, text)
-    after = day + timedelta(days=1)
     with ctx.store.unit_of_work() as uow:
-        inputs = books_input(
+        return books_on(
             uow,
             entity=entity,
-            first=after,
-            last=after,
-            options=BookOptions(policies, day),
+            day=day,
+            policies=policies,
             role_target=role_targets(mapping, mapping.entity(entity).ledger),
         )
-        posted = uow.outbox.posted_by_bucket(entity, last_day=day, kinds=COST_KINDS)
-    return replace(inputs, history=posted)
 
 
 def _prepaid(ctx, entity, first, last, by, day) -> list[Row]:

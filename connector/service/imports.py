@@ -17,6 +17,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,10 +26,12 @@ from connector.domain.credits import (
     CreditLot,
     CustomerCreditEvent,
     CustomerCreditKind,
+    LotVoid,
     check_customer_events,
 )
 from connector.domain.errors import ConfigError, InputError, Problem
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
+from connector.domain.periods import Period
 from connector.redaction import redact
 from connector.service.invoices import upsert_invoices
 from connector.service.reconcile import known_accounts
@@ -123,6 +126,7 @@ def import_focus(
             for lot in batch.lots:
                 uow.credit_lots.upsert(lot, import_id=import_id, now=now)
             counts |= checked.counts()
+            counts["lots_withdrawn"] = len(withdraw_focus_lots(uow, batch, options.entity, ctx.actor, now))
             upsert_invoices(uow, batch.invoices, source="focus", clock=ctx.clock)
             counts["invoices"] = len(batch.invoices)
             return counts
@@ -193,6 +197,14 @@ def check_lots(
             )
         elif stored is None:
             checked.new += 1
+        elif stored.void is not None and _from_focus(lot):
+            checked.replaced += 1
+            checked.warnings.append(
+                f"lot {lot.lot_id} of {lot.provider} {lot.provider_account} is in force again: the export holds "
+                f"its purchase again (it was {stored.void.describe()})"
+            )
+        elif stored.void is not None:
+            checked.refused.append((lot, _voided(lot, stored, where(lot))))
         elif stored.same_purchase(lot):
             checked.unchanged += 1
         elif _from_focus(stored) != _from_focus(lot):
@@ -218,6 +230,52 @@ def check_lots(
                 f"now {_describe(lot)}"
             )
     return checked
+
+
+def withdraw_focus_lots(uow: UnitOfWork, batch, entity: str, actor: str, now: datetime) -> list[CreditLot]:
+    """The lots an earlier FOCUS import stored that this export no longer holds — a purchase the provider
+    withdrew, or a row exported in error: voided, as its facts are withdrawn, so the export stays the
+    record of its purchases (a lot is never voided by hand). As for facts, only within the export's
+    window: its accounts, and the charge days its facts of a billing period cover — a lot bought in that
+    billing period's month (a correction on May's bill never touches March's purchases)."""
+    spans: dict[tuple[str, str, str | None], tuple[date, date]] = {}
+    for fact in batch.facts:
+        key = (fact.provider, fact.provider_account, fact.dimensions.get("billing_period"))
+        first, last = spans.get(key, (fact.charge_date, fact.charge_date))
+        spans[key] = (min(first, fact.charge_date), max(last, fact.charge_date))
+    # a lot the export holds, or one a refund in it names (bought on an earlier bill), is kept
+    kept = {(lot.provider, lot.provider_account, lot.lot_id) for lot in batch.lots}
+    kept |= {(lot.provider, lot.provider_account, lot.refund_of) for lot in batch.lots if lot.refund_of}
+    files = ", ".join(f.path for f in batch.files)
+    withdrawn = []
+    for lot in uow.credit_lots.for_entity(entity):
+        month = str(Period.of(lot.purchase_date))
+        window = spans.get((lot.provider, lot.provider_account, month)) or spans.get(
+            (lot.provider, lot.provider_account, None)
+        )
+        if (
+            _from_focus(lot)
+            and window is not None
+            and window[0] <= lot.purchase_date <= window[1]
+            and (lot.provider, lot.provider_account, lot.lot_id) not in kept
+        ):
+            reason = f"withdrawn: the FOCUS export imported again ({files}) no longer holds its purchase"
+            uow.credit_lots.void(lot, LotVoid(now, actor, reason))
+            withdrawn.append(lot)
+    return withdrawn
+
+
+def _voided(lot: CreditLot, stored: CreditLot, where: str) -> Problem:
+    """A lot id voided as recorded in error is never used again for a purchase recorded by hand."""
+    assert stored.void is not None
+    return Problem(
+        lot.source or "credits",
+        where,
+        "lot_id",
+        f"lot {lot.lot_id} of {lot.provider} {lot.provider_account} ({_describe(stored)}) was {stored.void.describe()}; "
+        "a voided lot stays void",
+        "remove the lot from the file; a purchase that did happen needs its own lot id (a receipt or order number)",
+    )
 
 
 def _legacy_focus_lot(uow: UnitOfWork, lot: CreditLot, checked: CheckedLots) -> CreditLot | None:

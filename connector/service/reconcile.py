@@ -17,10 +17,10 @@ from functools import partial
 from typing import Protocol
 
 from connector.domain.accounting_policy import BUILT_IN, PolicyHistory, PolicySet
-from connector.domain.desired import COST_KINDS, usage_costs
+from connector.domain.desired import ACCRUED_KINDS, COST_KINDS, lot_positions, usage_costs
 from connector.domain.errors import ConfigError, TokenbooksError
 from connector.domain.facts import PREPAID_POOL, CostBasis
-from connector.domain.journals import Journal, JournalKind
+from connector.domain.journals import Bucket, Journal, JournalKind, LedgerTarget
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import HistoryClassifier, MappingHistory
 from connector.domain.money import ZERO
@@ -28,6 +28,7 @@ from connector.domain.periods import Period
 from connector.domain.posting_buckets import COUNTER_ROLE, round_usage
 from connector.domain.reconcile import (
     InvoiceBreakdown,
+    PrepaidMonth,
     ReconInput,
     ReconResult,
     Tolerance,
@@ -36,7 +37,7 @@ from connector.domain.reconcile import (
 )
 from connector.ledgers.port import Ledger, LedgerJournal
 from connector.redaction import redact
-from connector.service.books import role_targets
+from connector.service.books import books_on, role_targets
 from connector.service.mappings import mapping_history
 from connector.service.policies import policy_history
 from connector.service.runs import Clock, RunContext, RunRecorder, exclusive
@@ -46,6 +47,9 @@ from connector.store.records import InvoiceRecord, StoredJournal
 
 Account = tuple[str, str]  # (provider, provider account)
 RECONCILED_KINDS = (*COST_KINDS, JournalKind.TRUE_UP)  # provider cost, and its invoice true-up
+# a prepaid account's month: usage drawn, accrued beyond the lots, and paid by promotional credit
+PREPAID_MONTH_KINDS = (*ACCRUED_KINDS, JournalKind.PREPAID_CONSUMPTION, JournalKind.PROMOTIONAL_CREDIT)
+PREPAID_CREDITED = (JournalKind.PREPAID_CONSUMPTION, JournalKind.EXPIRY_WRITE_OFF)  # Cr Prepaid AI credits
 
 
 @dataclass
@@ -94,6 +98,8 @@ def reconcile_period(
     checklist shows. An invoice for a provider account that no configured source, fact or credit lot
     knows is named as such (status `unknown_account`), not shown as a silent extra column."""
     figures: dict[Account, _Figures] = defaultdict(_Figures)
+    policies = policies or PolicyHistory.of([BUILT_IN])
+    role_target = role_targets(mapping, mapping.entity(entity).ledger)
     with store.unit_of_work() as uow:
         stored = uow.facts.current(entity, period.first_day, period.last_day)
         journals = uow.outbox.for_bucket_periods(entity, period.first_day, period.last_day)
@@ -103,13 +109,11 @@ def reconcile_period(
         for (provider, account), f in figures.items():
             if f.issued is not None:
                 f.late = _late_usage(uow, entity, provider, account, period, f.issued)
-    buckets = partial(
-        usage_costs,
-        policies=policies or PolicyHistory.of([BUILT_IN]),
-        entity=entity,
-        role_target=role_targets(mapping, mapping.entity(entity).ledger),
-    )
-    _cost(figures, [s.fact for s in stored], (history or MappingHistory.of([mapping])).classifier(), buckets)
+        buckets = partial(usage_costs, policies=policies, entity=entity, role_target=role_target)
+        _cost(
+            figures, [s.fact for s in stored], (history or MappingHistory.of([mapping])).classifier(), buckets
+        )
+        prepaid = _prepaid_months(uow, entity, period, figures, policies, role_target)
     journals = [s for s in journals if _reconciled_amount(s.journal, period) or _trued_up(s.journal, period)]
     _posted(figures, journals, period)
     if ledger is not None:
@@ -134,6 +138,7 @@ def reconcile_period(
                 breakdown=InvoiceBreakdown(f.tax, f.credits, f.adjustments, f.late, f.purchases, f.drawn),
                 true_up_total=f.true_up,
                 unknown_account=_unknown(provider, account, f, known),
+                prepaid=prepaid.get((provider, account)),
             )
         )
         for (provider, account), f in sorted(figures.items())
@@ -162,6 +167,74 @@ def _unknown(provider: str, account: str, f: _Figures, known: set[Account]) -> s
             else f"tokenbooks knows no {provider} account. "
         )
         + "Correct the invoice's `account` (or the provider's ORGANIZATION setting) and import it again"
+    )
+
+
+def _prepaid_months(
+    uow: UnitOfWork,
+    entity: str,
+    period: Period,
+    figures: dict[Account, _Figures],
+    policies: PolicyHistory,
+    role_target: Callable[[str], LedgerTarget],
+) -> dict[Account, PrepaidMonth]:
+    """Per prepaid provider account (its policy on the period's last day, as the close reads it): what
+    its own credit lots paid for in the period, which of them it bought then, and what they hold on the
+    last day. Its own lots: not a FOCUS commitment's pool (reconciled through the invoice's purchase
+    lines), not promotional credits (free: no one invoices them)."""
+    end = period.last_day
+    lots = [lot for lot in uow.credit_lots.for_entity(entity) if not lot.pool and not lot.promotional]
+    bought = {(lot.provider, lot.provider_account) for lot in lots if period.contains(lot.purchase_date)}
+    accounts = sorted(a for a in {*figures, *bought} if policies.prepaid(entity, *a, end))
+    if not accounts:
+        return {}
+    month = uow.outbox.posted_by_bucket(
+        entity, first_day=period.first_day, last_day=end, kinds=PREPAID_MONTH_KINDS, as_computed=True
+    )
+    credited = uow.outbox.posted_by_bucket(entity, last_day=end, kinds=PREPAID_CREDITED, as_computed=True)
+    books = books_on(uow, entity=entity, day=end, policies=policies, role_target=role_target)
+    positions = lot_positions(books, end)
+    months = {}
+    for provider, account in accounts:
+        mine = [lot for lot in lots if (lot.provider, lot.provider_account) == (provider, account)]
+        ids = {lot.lot_id for lot in mine}
+        posted = partial(_posted_to_own_lots, provider=provider, account=account)
+        months[(provider, account)] = PrepaidMonth(
+            drawn=posted(month, (JournalKind.PREPAID_CONSUMPTION,)),
+            accrued=posted(month, ACCRUED_KINDS),
+            promotional=-posted(month, (JournalKind.PROMOTIONAL_CREDIT,)),
+            bought=tuple((lot.lot_id, lot.amount) for lot in mine if period.contains(lot.purchase_date)),
+            remaining=sum(
+                (
+                    p.balance
+                    for p in positions
+                    if _of_account(p.lot, provider, account) and p.lot.lot_id in ids
+                ),
+                ZERO,
+            ),
+            booked=sum((lot.amount for lot in mine if lot.purchase_date <= end), ZERO)
+            - posted(credited, PREPAID_CREDITED),
+        )
+        if (provider, account) not in figures:  # lots bought, and nothing else of the account in the period
+            figures[(provider, account)].currency = mine[0].currency
+    return months
+
+
+def _of_account(item, provider: str, account: str) -> bool:
+    return (item.provider, item.provider_account) == (provider, account)
+
+
+def _posted_to_own_lots(
+    amounts: dict[Bucket, Decimal], kinds: tuple[JournalKind, ...], *, provider: str, account: str
+) -> Decimal:
+    """What the outbox holds for the account's buckets of `kinds` outside any FOCUS commitment's pool."""
+    return sum(
+        (
+            a
+            for b, a in amounts.items()
+            if b.kind in kinds and not b.pool and _of_account(b, provider, account)
+        ),
+        ZERO,
     )
 
 

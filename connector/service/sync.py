@@ -200,6 +200,7 @@ def _run(
         first_day = min(first_day, since)
     first_day = _reach_back(ctx, result.entity, history, first_day, recorder)
     first_day = policy_reach_back(ctx.store, first_day, recorder)
+    first_day = _lots_reach_back(ctx.store, result.entity, first_day, recorder)
     with ctx.store.unit_of_work() as uow:
         rejected = uow.outbox.earliest_rejected_period(result.entity)
     if rejected is not None:
@@ -232,6 +233,9 @@ def _run(
     if result.dry_run:
         return
     mark_policies_applied(ctx.store, ctx.clock)
+    with ctx.store.unit_of_work() as uow:
+        uow.credit_lots.planned(result.entity)
+        uow.commit()
     _stop_if_asked(ctx, "before posting")
     recorder.event("post.started", f"posting the pending journals of {result.entity}")
     result.post = post_pending(
@@ -333,6 +337,21 @@ def _reach_back(
         data={"version": current.version, "effective_from": current.effective_from, "from_day": stale},
     )
     return stale
+
+
+def _lots_reach_back(store, entity: str, first_day: date, recorder: RunRecorder) -> date:
+    """Plan from the purchase day of a lot voided since the last plan: its draws, and the usage they paid
+    for, belong to days that may be long planned (and posted); planning them again books the deltas."""
+    with store.unit_of_work() as uow:
+        earliest = uow.credit_lots.plan_from(entity)
+    if earliest is None or earliest >= first_day:
+        return first_day
+    recorder.event(
+        "credits.reach_back",
+        f"a credit lot bought {earliest} was voided since the last plan: planning from {earliest}",
+        data={"from_day": earliest},
+    )
+    return earliest
 
 
 def _alert_reconnect(recorder: RunRecorder, entity: str, exc: ReconnectNeeded) -> None:

@@ -18,6 +18,7 @@ from connector.domain.credits import (
     CustomerCreditEvent,
     CustomerCreditKind,
     GrantBalance,
+    LotVoid,
     grant_balances,
 )
 from connector.domain.imports import QuarantinedRow
@@ -254,11 +255,15 @@ def row_to_lot(row: CreditLotRow) -> CreditLot:
         pool=row.pool,
         refund_of=row.refund_of,
         promotional=bool(row.promotional),
+        void=None if row.voided_at is None else LotVoid(row.voided_at, row.voided_by, row.void_reason),
     )
 
 
 class CreditLotRepository:
-    """Prepaid credit lots. `for_account` lists them in the order consumption draws them: FIFO by expiry."""
+    """Prepaid credit lots. `for_account` lists them in the order consumption draws them: FIFO by expiry.
+
+    A voided lot (recorded in error) stays stored; `find` and `for_entity(…, voided=True)` return it,
+    what draws, counts or lists lots for the books does not."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -279,9 +284,44 @@ class CreditLotRepository:
             "promotional",
         )
         values = {name: getattr(lot, name) for name in names}
+        stored = self.session.execute(select(CreditLotRow).filter_by(**key)).scalar()
+        if stored is not None and stored.voided_at is not None:
+            # a voided lot stored again is in force again (a FOCUS export that holds its purchase again):
+            # the plans book it again from its purchase day
+            values |= {"voided_at": None, "voided_by": "", "void_reason": "", "plan_from": lot.purchase_date}
         return upsert_row(
             self.session, CreditLotRow, key, {**values, "import_id": import_id, "recorded_at": now}
         )
+
+    def void(self, lot: CreditLot, void: LotVoid) -> None:
+        """Mark a stored lot void (never deleted); the next plans book the change from its purchase day."""
+        row = self._row(lot.provider, lot.provider_account, lot.lot_id)
+        row.voided_at, row.voided_by, row.void_reason = void.at, void.by, void.reason
+        row.plan_from = min(row.plan_from or lot.purchase_date, lot.purchase_date)
+        self.session.add(row)
+
+    def plan_from(self, entity: str) -> date | None:
+        """The earliest day a change of a lot (a void) asks plans to book from, if any."""
+        return self.session.execute(
+            select(func.min(col(CreditLotRow.plan_from))).where(col(CreditLotRow.entity) == entity)
+        ).scalar()
+
+    def planned(self, entity: str) -> None:
+        """The changes of the entity's lots are booked: plans need not reach back for them again."""
+        for row in self.session.execute(
+            select(CreditLotRow).where(
+                col(CreditLotRow.entity) == entity, col(CreditLotRow.plan_from).is_not(None)
+            )
+        ).scalars():
+            row.plan_from = None
+            self.session.add(row)
+
+    def _row(self, provider: str, provider_account: str, lot_id: str) -> CreditLotRow:
+        return self.session.execute(
+            select(CreditLotRow).filter_by(
+                provider=provider, provider_account=provider_account, lot_id=lot_id
+            )
+        ).scalar_one()
 
     def find(self, provider: str, provider_account: str, lot_id: str) -> CreditLot | None:
         """The lot stored under this provider, account and id, if any."""
@@ -294,24 +334,33 @@ class CreditLotRepository:
 
     def rename(self, provider: str, provider_account: str, lot_id: str, new_id: str) -> None:
         """Give a stored lot another id (its row, import and history stay)."""
-        row = self.session.execute(
-            select(CreditLotRow).filter_by(
-                provider=provider, provider_account=provider_account, lot_id=lot_id
-            )
-        ).scalar_one()
+        row = self._row(provider, provider_account, lot_id)
         row.lot_id = new_id
         self.session.add(row)
 
-    def for_entity(self, entity: str) -> list[CreditLot]:
+    def for_entity(self, entity: str, *, voided: bool = False) -> list[CreditLot]:
+        """The entity's lots in force (with `voided`, the voided ones too), oldest purchase first."""
+        query = select(CreditLotRow).where(col(CreditLotRow.entity) == entity)
+        if not voided:
+            query = query.where(col(CreditLotRow.voided_at).is_(None))
         rows = self.session.execute(
-            select(CreditLotRow)
-            .where(col(CreditLotRow.entity) == entity)
-            .order_by(col(CreditLotRow.purchase_date), col(CreditLotRow.id))
+            query.order_by(col(CreditLotRow.purchase_date), col(CreditLotRow.id))
+        ).scalars()
+        return [row_to_lot(row) for row in rows]
+
+    def named(self, entity: str, lot_id: str) -> list[CreditLot]:
+        """The entity's lots stored under `lot_id` (one per provider account that used it), voided too."""
+        rows = self.session.execute(
+            select(CreditLotRow).where(col(CreditLotRow.entity) == entity, col(CreditLotRow.lot_id) == lot_id)
         ).scalars()
         return [row_to_lot(row) for row in rows]
 
     def summary(self, entity: str) -> list:
-        return stamp_summary(self.session, CreditLotRow, entity, col(CreditLotRow.recorded_at))
+        """The lots' stamp for a plan's fingerprint: a lot recorded, changed or voided moves it."""
+        voided = self.session.execute(
+            select(func.max(col(CreditLotRow.voided_at))).where(col(CreditLotRow.entity) == entity)
+        ).scalar()
+        return [*stamp_summary(self.session, CreditLotRow, entity, col(CreditLotRow.recorded_at)), voided]
 
     def accounts(self, entity: str) -> set[tuple[str, str]]:
         """Every (provider, provider account) the entity holds credit lots for."""

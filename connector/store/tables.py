@@ -457,6 +457,12 @@ class CreditLotRow(SQLModel, table=True):
     recorded_at: datetime
     pool: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     refund_of: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # a lot recorded in error is voided, never deleted: kept for the audit trail, drawn no more
+    voided_at: datetime | None = None
+    voided_by: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    void_reason: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # the day from which the next plans book a change of this lot (a void), cleared once planned
+    plan_from: date | None = None
 
 
 class CustomerCreditEventRow(SQLModel, table=True):
