@@ -67,13 +67,12 @@ def _refused(path: Path | str, problems: list[Problem]) -> ConfigError:
 
 def refused(path: Path | str, problems: list[Problem], what: str, check: str) -> ConfigError:
     """A controller's file with errors: nothing is posted until they are fixed. One problem is said with
-    its own fix; several are listed where they are, with one fix for all (each one's is in `check`)."""
+    its own fix; several are listed each with its own, and one fix for all."""
     if len(problems) == 1 and problems[0].fix:
         only = problems[0]
         return ConfigError(only.describe(), fix=f"{only.fix}; nothing was posted", problems=problems)
     return ConfigError(
-        f"the {what} file {path} has {len(problems)} problem(s): "
-        + "; ".join(p.describe() for p in problems[:10]),
+        f"the {what} file {path} has {len(problems)} problem(s): " + "; ".join(str(p) for p in problems[:10]),
         fix=f"fix them (run `{check}` to see all); nothing was posted",
         problems=problems,
     )
