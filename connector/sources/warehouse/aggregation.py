@@ -1,8 +1,9 @@
 """The FOCUS → bucket query, written once as a sqlglot tree and printed in each engine's dialect.
 
 It is step 1 of the FOCUS importer (`focus_aggregate`: rows → buckets) pushed into an engine. Every row
-is read as text — what a CSV export holds — (except, in the embedded engine over typed Parquet, the
-amounts and charge periods whose type vouches for what the text checks test: `duckdb_engine.Typed`, the typed path)
+is read as text — what a CSV export holds — (except, in DuckDB over typed Parquet or a typed warehouse
+table, the amounts and charge periods whose type vouches for what the text checks test:
+`duckdb_engine.Typed`, the typed path)
 and sorted into one of two kinds:
 
 - **clean** rows: amounts a plain decimal (at most 18 integer and 10 fraction digits, no sign but a

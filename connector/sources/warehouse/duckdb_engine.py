@@ -93,8 +93,9 @@ MACROS = (
 
 @dataclass(frozen=True)
 class Typed:
-    """A source column the embedded engine reads in its own type (over typed Parquet: amounts
-    DECIMAL, DOUBLE or integers, moments TIMESTAMP), as `r<i>` beside its text `s<i>`.
+    """A source column the embedded engine reads in its own type (over typed Parquet, or a DuckDB
+    warehouse's table: amounts DECIMAL, DOUBLE or integers, moments TIMESTAMP), as `r<i>` beside its
+    text `s<i>`.
 
     The typed fast path needs no regular expression for what the type already guarantees (a DECIMAL
     is a plain decimal with `scale` fraction digits; a TIMESTAMP is a moment) and checks the rest per

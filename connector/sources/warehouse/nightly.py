@@ -613,7 +613,8 @@ class _WarehouseGroups(FileGroups):
 def _typed_amount(kind: str) -> Typed | None:
     """How the typed path reads an amount column of DuckDB's type `kind` (None: as text). Its text is the
     text path's, DuckDB's own CAST (a DOUBLE's `1.0`, `1e-07`: its shortest round-trip digits), so that
-    a table gives the facts its text gives, exponents included."""
+    a table gives the facts its text gives, exponents included. (The file importer decides by pyarrow's
+    types and reads pyarrow's text, `duckdb_engine._parquet_typed`: another text, so its own mapping.)"""
     if kind == "DOUBLE":
         return Typed("double", CAST_TEXT, cast_text=True)
     if kind in INTEGER_KINDS:
