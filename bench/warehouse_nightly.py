@@ -2,16 +2,20 @@
 table: the lag window (a new day and the 3 lag days, `RESTATES=lag_days`) beside the open billing month
 (`RESTATES=billing_period`, the default: what a night reads on the month's last day, and a first pull).
 
-    python -m bench.warehouse_nightly [--streams 768] [--days 30] [--threads 2]
+    python -m bench.warehouse_nightly [--streams 768] [--days 30] [--threads 2] [--types decimal|double]
+                                      [--all-text]
 
 The table is generated inside DuckDB (`range(n)`): `--streams` hourly line-item streams (2 accounts × sub
 accounts × SKU meters × regions, as bench/warehouse_duckdb.py: their dimensions repeat every 768 rows,
 so more than 768 streams are more line items per combination and hour, not more buckets — one account
-books 384 facts a day whatever `--streams`) over `--days` days, costs DECIMAL(38, 10)
-and timestamps TIMESTAMPTZ as a warehouse types them, Tags a MAP (as Athena types it); the source reads one of the two accounts. What is
-timed is `source.pull(window)`: the SQL window, the bucket query, the group checks and step 2 into
-facts. Wall and CPU seconds (DuckDB's threads included); the rows the window selects. Results: stdout and
-bench/results/warehouse_nightly.json. Not part of `make test`.
+books 384 facts a day whatever `--streams`) over `--days` days, costs and quantities DECIMAL(38, 10)
+(`--types decimal`, the default) or DOUBLE (`--types double`: AWS's FOCUS Parquet; each cost the double
+nearest a decimal of at most 6 fraction digits, as a cost written from one) and timestamps TIMESTAMPTZ
+as a warehouse types them, Tags a MAP (as Athena types it); the source reads one of the two accounts.
+`--all-text` declines the typed path (every column read as text, as a DuckDB warehouse read a DOUBLE
+before 2026-12-07). What is timed is `source.pull(window)`: the SQL window, the bucket query, the group
+checks and step 2 into facts. Wall and CPU seconds (DuckDB's threads included); the rows the window
+selects. Results: stdout and bench/results/warehouse_nightly.json. Not part of `make test`.
 """
 
 from __future__ import annotations
@@ -32,10 +36,16 @@ from connector.sources.warehouse.nightly import Dataset, WarehouseSource
 
 RESULTS = Path(__file__).with_name("results")
 FIRST = date(2026, 9, 1)
+# the amounts' types: a cost of (i % 1000) × 0.000731 exactly (DECIMAL), or the double nearest it
+COST = "CAST(((i % 1000) * 0.000731) AS DECIMAL(38, 10))"
+AMOUNTS = {
+    "decimal": {"cost": COST, "quantity": "CAST(i % 5000 AS DECIMAL(38, 10))"},
+    "double": {"cost": f"CAST({COST} AS DOUBLE)", "quantity": "CAST(i % 5000 AS DOUBLE)"},
+}
 TABLE = """
 CREATE TABLE billing.focus AS SELECT
-  CAST(((i % 1000) * 0.000731) AS DECIMAL(38, 10)) AS BilledCost,
-  CAST(((i % 1000) * 0.000731) AS DECIMAL(38, 10)) AS EffectiveCost,
+  {cost} AS BilledCost,
+  {cost} AS EffectiveCost,
   CASE i % 2 WHEN 0 THEN '111122223333' ELSE '444455556666' END AS BillingAccountId,
   'USD' AS BillingCurrency,
   CAST(date_trunc('month', TIMESTAMP '2026-09-01' + to_hours(i // {streams})) AS TIMESTAMPTZ) AS BillingPeriodStart,
@@ -44,7 +54,7 @@ CREATE TABLE billing.focus AS SELECT
   CAST(TIMESTAMP '2026-09-01' + to_hours(i // {streams}) AS TIMESTAMPTZ) AS ChargePeriodStart,
   CAST(TIMESTAMP '2026-09-01' + to_hours(i // {streams}) + INTERVAL 30 MINUTE AS TIMESTAMPTZ) AS ChargePeriodEnd,
   '' AS CommitmentDiscountId, '' AS CommitmentDiscountStatus,
-  CAST(i % 5000 AS DECIMAL(38, 10)) AS ConsumedQuantity, 'Tokens' AS ConsumedUnit, 'AWS' AS ProviderName,
+  {quantity} AS ConsumedQuantity, 'Tokens' AS ConsumedUnit, 'AWS' AS ProviderName,
   ['us-east-1', 'us-west-2', 'eu-west-1'][(i // 256) % 3 + 1] AS RegionId,
   'AI and Machine Learning' AS ServiceCategory, 'Amazon Bedrock' AS ServiceName,
   'SKU-' || ((i // 16) % 16) AS SkuId, '' AS SkuPriceId, ((i % 2) || '-' || ((i // 2) % 8)) AS SubAccountId,
@@ -55,14 +65,23 @@ FROM range({rows}) AS t(i)
 """
 
 
+class AllText(DuckDBWarehouse):
+    """DuckDB with the typed path declined (`--all-text`): every column read as text."""
+
+    def column_types(self, table: str) -> dict[str, str]:
+        return {}
+
+
 def measure(source: WarehouseSource, window: Window, connection: duckdb.DuckDBPyConnection) -> dict:
     wall, cpu = time.perf_counter(), os.times()
     pulled = source.pull(window)
     after = os.times()
     assert not pulled.errors, pulled.errors[:3]
-    # conservation: the facts hold exactly what a plain SUM of the window's rows of the account gives
+    # conservation: the facts hold exactly what a plain SUM of the window's rows of the account gives (a
+    # DOUBLE's value is its text's, DuckDB's shortest round-trip digits, as the source reads it)
     (expected,) = connection.execute(
-        "SELECT SUM(BilledCost) FROM billing.focus WHERE BillingAccountId = '111122223333' AND "
+        "SELECT SUM(CAST(CAST(BilledCost AS VARCHAR) AS DECIMAL(38, 10))) FROM billing.focus "
+        "WHERE BillingAccountId = '111122223333' AND "
         f"ChargePeriodStart >= TIMESTAMPTZ '{window.first_day}' AND "
         f"ChargePeriodStart < TIMESTAMPTZ '{window.last_day + timedelta(days=1)}'"
     ).fetchone()
@@ -83,6 +102,8 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=768)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--types", choices=sorted(AMOUNTS), default="decimal", help="the amounts' type")
+    parser.add_argument("--all-text", action="store_true", help="decline the typed path")
     args = parser.parse_args()
     rows = args.streams * 24 * args.days
     connection = duckdb.connect()
@@ -90,10 +111,11 @@ def main() -> None:
     connection.execute("SET TimeZone = 'UTC'")
     connection.execute("CREATE SCHEMA billing")
     started = time.perf_counter()
-    connection.execute(TABLE.format(streams=args.streams, rows=rows))
+    connection.execute(TABLE.format(streams=args.streams, rows=rows, **AMOUNTS[args.types]))
     generated = round(time.perf_counter() - started, 1)
+    engine = (AllText if args.all_text else DuckDBWarehouse)(connection=connection)
     source = WarehouseSource(
-        DuckDBWarehouse(connection=connection),
+        engine,
         Dataset("billing.focus"),
         name="bench",
         provider="aws",
@@ -106,7 +128,14 @@ def main() -> None:
     last = FIRST + timedelta(days=args.days - 1)
     windows = [Window(last - timedelta(days=3), last), Window(FIRST, last)]
     runs = [measure(source, window, connection) for window in windows]
-    report = {"table_rows": rows, "generated_s": generated, "load": os.getloadavg(), "runs": runs}
+    report = {
+        "table_rows": rows,
+        "types": args.types,
+        "typed_columns": sorted(source.typed_columns()),
+        "generated_s": generated,
+        "load": os.getloadavg(),
+        "runs": runs,
+    }
     print(json.dumps(report, indent=2))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "warehouse_nightly.json").write_text(json.dumps(report, indent=2) + "\n")

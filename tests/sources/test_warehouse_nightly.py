@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlglot
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from connector.domain.errors import ConfigError, InputError
@@ -20,7 +20,7 @@ from connector.settings import WarehouseSettings
 from connector.sources.base import PullResult, Window
 from connector.sources.focus import FocusOptions, read_focus
 from connector.sources.warehouse.engines import Answer, DuckDBWarehouse, build_engine
-from connector.sources.warehouse.nightly import Dataset, render_for
+from connector.sources.warehouse.nightly import AMOUNT_COLUMNS, Dataset, render_for
 from tests.sources.builders import focus_csv, focus_row
 from tests.sources.warehouse_support import (
     ACCOUNT,
@@ -391,18 +391,55 @@ class AllText(DuckDBWarehouse):
         return {}
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    rows=st.lists(
+def period_rows(costs: st.SearchStrategy[str], quantities: st.SearchStrategy[str]) -> st.SearchStrategy:
+    """Rows of the window: an amount, the day, the hour it starts, the hours it lasts (a day's, or spread
+    over days), its quantity and its EffectiveCost (None: BilledCost's); the first few rows at times
+    repeated (a duplicated line)."""
+    rows = st.lists(
         st.tuples(
-            st.decimals(min_value=Decimal("-1000"), max_value=Decimal("100000"), places=10).map(str),
-            st.integers(0, 2),  # the window's day
-            st.integers(0, 23),  # the hour it starts
-            st.sampled_from([1, 1, 1, 24, 30, 49]),  # hours it lasts: a day's, or spread over days
-            st.sampled_from(["", "", "0", "12.5"]),  # ConsumedQuantity
+            costs,
+            st.integers(0, 2),
+            st.integers(0, 23),
+            st.sampled_from([1, 1, 1, 24, 30, 49]),
+            quantities,
+            st.one_of(st.none(), st.just(""), costs),
         ),
         min_size=1,
         max_size=10,
+    )
+    return st.tuples(rows, st.sampled_from([0, 0, 0, 1, 2])).map(
+        lambda drawn: drawn[0] + drawn[0][: drawn[1]]
+    )
+
+
+def typed_reads_as_text(tmp_path: Path, rows: list[tuple], amounts: str) -> None:
+    """The rows in a table of `amounts` give the same pull by the typed path as by the all-text reading:
+    the facts to the exponent, the window's days refused or kept alike, the same problems."""
+    table = [
+        focus_row(
+            cost,
+            day=WINDOW.first_day + timedelta(days=offset),
+            hour=hour,
+            end_hours=hours,
+            quantity=used,
+            EffectiveCost=cost if effective is None else effective,
+        )
+        for cost, offset, hour, hours, used, effective in rows
+    ]
+    connection = warehouse_table(table, tmp_path, amounts=amounts)
+    typed, text = DuckDBWarehouse(connection=connection), AllText(connection=connection)
+    assert set(AMOUNT_COLUMNS) <= set(source_on(typed).typed_columns())  # the typed path is taken
+    by_type, by_text = source_on(typed).pull(WINDOW), source_on(text).pull(WINDOW)
+    assert [repr(f) for f in by_type.facts] == [repr(f) for f in by_text.facts]
+    assert by_type.refused_days == by_text.refused_days
+    assert [str(p) for p in by_type.problems] == [str(p) for p in by_text.problems]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=period_rows(
+        st.decimals(min_value=Decimal("-1000"), max_value=Decimal("100000"), places=10).map(str),
+        st.sampled_from(["", "", "0", "12.5"]),
     )
 )
 def test_a_typed_table_on_duckdb_gives_the_facts_its_text_gives_to_the_digit(tmp_path_factory, rows) -> None:
@@ -410,20 +447,75 @@ def test_a_typed_table_on_duckdb_gives_the_facts_its_text_gives_to_the_digit(tmp
     written and matched per row: a 5M-row month took 4–5 s against 13–19 s): whatever the amounts and
     periods (hourly, a day, spread over days), the facts are those the all-text reading gives, to the
     exponent, and the window's days are refused or kept alike."""
-    tmp_path = tmp_path_factory.mktemp("rows")
-    table = [
-        focus_row(
-            cost, day=WINDOW.first_day + timedelta(days=offset), hour=hour, end_hours=hours, quantity=used
-        )
-        for cost, offset, hour, hours, used in rows
-    ]
-    connection = warehouse_table(table, tmp_path)
-    typed, text = DuckDBWarehouse(connection=connection), AllText(connection=connection)
-    assert source_on(typed).typed_columns()  # the typed path is taken
-    by_type, by_text = source_on(typed).pull(WINDOW), source_on(text).pull(WINDOW)
+    typed_reads_as_text(tmp_path_factory.mktemp("rows"), rows, "DECIMAL(38, 10)")
+
+
+# DOUBLEs whose text is odd: E-notation (1e-07, 1e+16: refused, a + sign), more than 10 fraction digits
+# (0.1 + 0.2), a whole value (DuckDB writes 1.0), the edges of 10^10, a negative zero, NaN, infinities
+ODD_DOUBLES = [
+    *("1e-07", "1.5e-07", "5.2e-06", "1e-05", "0.0001", repr(0.1 + 0.2), "123456789.123456", "1.0", "100.0"),
+    *("9999999999.5", "10000000000.0", "12345678901.25", "1e+16", "-1e-07", "-0.0", "0.0"),
+    *("nan", "-nan", "inf", "-inf"),
+]
+money_doubles = st.decimals(min_value=Decimal("-1000"), max_value=Decimal("100000"), places=6).map(str)
+doubles = st.one_of(
+    st.sampled_from(ODD_DOUBLES),
+    money_doubles,
+    st.floats(width=64).map(repr),  # any double, its shortest text: NaN, infinities, 1e+300, 5e-324 …
+)
+# (a quantity of about 10^80 or more spread over days fails in the importer itself, both readings alike:
+# `allocate` beyond SUM_DIGITS raises decimal.InvalidOperation — left for its own change)
+quantities = st.one_of(
+    st.just(""), st.sampled_from(ODD_DOUBLES), money_doubles, st.floats(-1e20, 1e20).map(repr)
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=period_rows(doubles, quantities))
+# a duplicated line refused alike: the typed path leaves to the importer's loop the rows the text path
+# does (E-notation), and sums those it sums (above 10^10)
+@example(rows=[("1e-07", 0, 1, 1, "", None)] * 2)
+@example(rows=[("12345678901.25", 0, 1, 1, "1.0", None)] * 2)
+def test_a_table_of_double_amounts_on_duckdb_gives_the_facts_its_text_gives_to_the_digit(
+    tmp_path_factory, rows
+) -> None:
+    """AWS's FOCUS Parquet holds DOUBLE costs and quantities: DuckDB reads them in their own type, and
+    whatever the doubles (E-notation, more than 10 fraction digits, whole, a negative zero, NaN and the
+    infinities, which both readings refuse with the same message), the facts are those the all-text
+    reading gives (DuckDB's text of each DOUBLE: `1.0` is Decimal('1.0')), to the exponent."""
+    typed_reads_as_text(tmp_path_factory.mktemp("rows"), rows, "DOUBLE")
+
+
+def integers(kind: str) -> st.SearchStrategy[str]:
+    """Any value of DuckDB's integer type `kind`, the 18 digits the engine sums and the 19 it does not
+    (refused: more than 18 integer digits) most often."""
+    low, high = {"TINYINT": (-128, 127), "UBIGINT": (0, 2**64 - 1), "HUGEINT": (-(2**127), 2**127 - 1)}[kind]
+    edges = [n for n in (0, -1, 10**18 - 1, 10**18, -(10**18) + 1, -(10**18), high, low) if low <= n <= high]
+    return st.one_of(st.sampled_from(edges), st.integers(max(low, -(10**19)), min(high, 10**19))).map(str)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), kind=st.sampled_from(["TINYINT", "UBIGINT", "HUGEINT"]))
+def test_a_table_of_integer_amounts_on_duckdb_gives_the_facts_its_text_gives_to_the_digit(
+    tmp_path_factory, data, kind
+) -> None:
+    """Integer amounts (any width, signed or not) are read in their own type: the facts are those the
+    all-text reading gives, a value of more than 18 digits refused alike."""
+    rows = data.draw(period_rows(integers(kind), st.one_of(st.just(""), integers(kind))))
+    typed_reads_as_text(tmp_path_factory.mktemp("rows"), rows, kind)
+
+
+def test_a_zero_s_sign_tells_two_rows_of_doubles_apart_on_the_typed_path(tmp_path: Path) -> None:
+    """Two rows alike but for a cost of 0.0 and -0.0 are not a duplicated line (their texts differ),
+    though DuckDB hashes the two DOUBLEs alike: the typed path books them as the text does."""
+    rows = [focus_row(cost, day=WINDOW.first_day, EffectiveCost=cost) for cost in ("0.0", "-0.0", "1.5")]
+    connection = warehouse_table(rows, tmp_path, amounts="DOUBLE")
+    assert "BilledCost" in source_on(DuckDBWarehouse(connection=connection)).typed_columns()
+    by_type = source_on(DuckDBWarehouse(connection=connection)).pull(WINDOW)
+    by_text = source_on(AllText(connection=connection)).pull(WINDOW)
+    assert by_type.problems == by_text.problems == []
     assert [repr(f) for f in by_type.facts] == [repr(f) for f in by_text.facts]
-    assert by_type.refused_days == by_text.refused_days
-    assert [str(p) for p in by_type.problems] == [str(p) for p in by_text.problems]
+    assert sum(f.amount for f in by_type.facts) == Decimal("1.5")
 
 
 def test_the_typed_path_is_duckdb_s_over_timestamps_and_decimals_only(tmp_path: Path) -> None:
@@ -448,6 +540,34 @@ def test_the_typed_path_is_duckdb_s_over_timestamps_and_decimals_only(tmp_path: 
     other = DuckDBWarehouse(connection=warehouse_table(rows, tmp_path))
     other.dialect = "bigquery"  # type: ignore[misc]
     assert source_on(other).typed_columns() == {}
+
+
+@pytest.mark.parametrize("amounts", ["DOUBLE", "BIGINT", "UHUGEINT"])
+def test_double_and_integer_amounts_take_the_typed_path_unless_cast_to_decimal(
+    tmp_path: Path, amounts: str
+) -> None:
+    """A DOUBLE amount (AWS's FOCUS Parquet) or an integer one is read as itself: the bucket query sums
+    DuckDB's text of the value (d<i>) or the value (r<i>), matching no regular expression. With
+    `double_amounts` each is cast to DECIMAL(38, 10) in the engine instead (the one rounding, a
+    different reading), so they are read as that text."""
+    rows = [focus_row("2", day=WINDOW.first_day, EffectiveCost="2")]
+    connection = warehouse_table(rows, tmp_path, amounts=amounts)
+    typed = source_on(DuckDBWarehouse(connection=connection))
+    kind = "double" if amounts == "DOUBLE" else "integer"
+    assert {
+        name: t.kind for name, t in typed.typed_columns().items() if name in AMOUNT_COLUMNS
+    } == dict.fromkeys(AMOUNT_COLUMNS, kind)
+    buckets, _ = typed.queries(WINDOW)
+    billed = COLUMNS_12.index("BilledCost")
+    summed = f"d{billed}" if kind == "double" else f"r{billed}"
+    assert f"CAST({summed} AS DECIMAL(38, 10))" in buckets
+    assert "REGEXP_MATCHES" not in buckets  # no amount or moment matched as text
+    cast = source_on(DuckDBWarehouse(connection=connection), double_amounts=True)
+    assert not set(cast.typed_columns()) & set(AMOUNT_COLUMNS)
+    assert "REGEXP_MATCHES" in cast.queries(WINDOW)[0]
+    # to the exponent, as DuckDB's text of each value reads: 2.0 (one fraction digit), 2
+    assert [str(f.amount) for f in typed.pull(WINDOW).facts] == ["2.0" if kind == "double" else "2"]
+    assert [str(f.amount) for f in cast.pull(WINDOW).facts] == ["2.0000000000"]
 
 
 SPELLINGS = [  # the same tags, as different engines and exports write them

@@ -92,9 +92,11 @@ def reference_facts(rows: list[dict], tmp_path: Path) -> list:
 
 
 def warehouse_table(
-    rows: list[dict], tmp_path: Path, database: str = ":memory:"
+    rows: list[dict], tmp_path: Path, database: str = ":memory:", amounts: str = "DECIMAL(38, 10)"
 ) -> duckdb.DuckDBPyConnection:
-    """The rows as a typed table `billing.focus_export` of a DuckDB (in memory, or the file `database`)."""
+    """The rows as a typed table `billing.focus_export` of a DuckDB (in memory, or the file `database`),
+    its amounts of the type `amounts` (DOUBLE: AWS's FOCUS Parquet; an integer type), each cast from
+    its text."""
     path = focus_csv(tmp_path / "table.csv", rows, columns=COLUMNS_12)
     connection = duckdb.connect(database)
     connection.execute("SET TimeZone = 'UTC'")
@@ -104,7 +106,7 @@ def warehouse_table(
         if column in TIMESTAMP_COLUMNS:
             select.append(f'CAST({quoted} AS TIMESTAMPTZ) AS "{column}"')
         elif column in AMOUNT_COLUMNS:
-            select.append(f'CAST({quoted} AS DECIMAL(38, 10)) AS "{column}"')
+            select.append(f'CAST({quoted} AS {amounts}) AS "{column}"')
         elif column == "Tags":  # typed as the warehouses type it: JSON (BigQuery), a map or VARIANT
             select.append(f'CAST({quoted} AS JSON) AS "{column}"')
         else:

@@ -1,8 +1,9 @@
 """The FOCUS → bucket query, written once as a sqlglot tree and printed in each engine's dialect.
 
 It is step 1 of the FOCUS importer (`focus_aggregate`: rows → buckets) pushed into an engine. Every row
-is read as text — what a CSV export holds — (except, in the embedded engine over typed Parquet, the
-amounts and charge periods whose type vouches for what the text checks test: `duckdb_engine.Typed`, the typed path)
+is read as text — what a CSV export holds — (except, in DuckDB over typed Parquet or a typed warehouse
+table, the amounts and charge periods whose type vouches for what the text checks test:
+`duckdb_engine.Typed`, the typed path)
 and sorted into one of two kinds:
 
 - **clean** rows: amounts a plain decimal (at most 18 integer and 10 fraction digits, no sign but a
@@ -321,24 +322,41 @@ def _typed_number(i: int, typed: Typed) -> tuple[str, _Number]:
     at most 18 integer and 10 fraction digits as the importer would write it), and its `_Number`."""
     r = f"r{i}"
     if typed.kind == "double":
-        # the importer's text of a DOUBLE is its shortest round-trip digits (pyarrow's cast), which are
-        # DuckDB's too (d<i>): DuckDB writes 1.0 for 1 and 1e-05 for 0.00001, so the fraction digits are
-        # counted on its mantissa and exponent; below 1e10 pyarrow never writes a positive exponent
         d = f"d{i}"
-        mantissa = f"SPLIT_PART({d}, 'e', 1)"
-        scale = (
-            f"(CASE WHEN STRPOS({d}, 'e') > 0 THEN "
-            f"(CASE WHEN STRPOS({mantissa}, '.') > 0 THEN LENGTH({mantissa}) - STRPOS({mantissa}, '.') ELSE 0 END)"
-            f" - CAST(SPLIT_PART({d}, 'e', 2) AS INTEGER) "
-            f"WHEN {d} LIKE '%.0' THEN 0 ELSE LENGTH({d}) - STRPOS({d}, '.') END)"
-        )
-        # NaN and the infinities are not below 1e10 in DuckDB's order
-        clean = f"({r} IS NOT NULL AND ABS({r}) < 1e10 AND {scale} <= 10)"
+        clean, scale = _double_text(r, d, typed.cast_text)
         return clean, _Number(f"CAST({d} AS {DECIMAL})", scale, f"({r} = 0 AND {d} LIKE '-%')", f"({r} < 0)")
     limit = 10**18  # the text path's 18 integer digits; compared exactly (an integer, not a DOUBLE)
     ranged = typed.kind == "integer" or typed.integer_digits > 18
     clean = f"({r} IS NOT NULL AND {r} > -{limit} AND {r} < {limit})" if ranged else f"({r} IS NOT NULL)"
     return clean, _Number(f"CAST({r} AS {DECIMAL})", str(typed.scale), "FALSE", f"({r} < 0)")
+
+
+def _double_text(r: str, d: str, cast_text: bool) -> tuple[str, str]:
+    """Whether a DOUBLE `r` is summed in the engine, and its fraction digits, counted on DuckDB's text of
+    it (`d`), whose digits are the importer's: its shortest round-trip digits.
+
+    pyarrow's text (a file's): DuckDB writes 1.0 for 1 and 1e-05 for 0.00001, so the digits are counted
+    on its mantissa and exponent, and a whole value's `.0` is none; below 1e10 pyarrow writes no
+    positive exponent. A value in E-notation is summed too: the file importer reads a clean group's
+    repeated rows again one by one, so the engine need not leave them to Python.
+
+    DuckDB's own text (`cast_text`, a warehouse table's text path): clean exactly when that text is a
+    plain decimal, as the text path tests it (`PLAIN_DECIMAL`: no E-notation, at most 18 integer and 10
+    fraction digits) — a warehouse refuses a clean group of repeated rows as a whole, so the two paths
+    must send the same rows to the importer's loop for a refusal to say the same."""
+    if cast_text:
+        scale = f"(CASE WHEN STRPOS({d}, '.') > 0 THEN LENGTH({d}) - STRPOS({d}, '.') ELSE 0 END)"
+        # NaN and the infinities are not below 1e18 in DuckDB's order; a finite text without an
+        # exponent below it has at most 18 integer digits
+        return f"({r} IS NOT NULL AND ABS({r}) < 1e18 AND STRPOS({d}, 'e') = 0 AND {scale} <= 10)", scale
+    mantissa = f"SPLIT_PART({d}, 'e', 1)"
+    scale = (
+        f"(CASE WHEN STRPOS({d}, 'e') > 0 THEN "
+        f"(CASE WHEN STRPOS({mantissa}, '.') > 0 THEN LENGTH({mantissa}) - STRPOS({mantissa}, '.') ELSE 0 END)"
+        f" - CAST(SPLIT_PART({d}, 'e', 2) AS INTEGER) "
+        f"WHEN {d} LIKE '%.0' THEN 0 ELSE LENGTH({d}) - STRPOS({d}, '.') END)"
+    )
+    return f"({r} IS NOT NULL AND ABS({r}) < 1e10 AND {scale} <= 10)", scale
 
 
 def _typed(spec: BucketSpec, i: int | None, kinds: tuple[str, ...]) -> Typed | None:
@@ -606,11 +624,18 @@ def _fingerprint(spec: BucketSpec, ids_only: bool = False) -> str:
     rows to Python.
 
     A typed column enters the whole row's hash as its value (r<i>), not its text: rows of equal texts
-    have equal values (a DOUBLE's NaN, whose sign its text drops, hashed as NULL: one more collision),
-    so no repeat is missed, and no row pays for writing its values as text."""
+    have equal values (a DOUBLE's NaN, whose sign pyarrow's text drops, hashed as NULL: one more
+    collision), so no repeat is missed, and no row pays for writing its values as text. A DOUBLE's
+    negative zero, which DuckDB hashes as 0 but whose text is not 0's, enters as NaN (which no other
+    value enters as): a warehouse refuses a clean group of repeated rows, and two rows of costs 0.0 and
+    -0.0 are not a duplicated line."""
     typed = dict(spec.typed)
     identity = [
-        (f"(CASE WHEN ISNAN(r{i}) THEN NULL ELSE r{i} END)" if typed[i].kind == "double" else f"r{i}")
+        (
+            f"(CASE WHEN ISNAN(r{i}) THEN NULL WHEN r{i} = 0 AND SIGNBIT(r{i}) THEN 'NaN'::DOUBLE ELSE r{i} END)"
+            if typed[i].kind == "double"
+            else f"r{i}"
+        )
         if i in typed
         else f"s{i}"
         for i in range(len(spec.columns))

@@ -93,8 +93,9 @@ MACROS = (
 
 @dataclass(frozen=True)
 class Typed:
-    """A source column the embedded engine reads in its own type (over typed Parquet: amounts
-    DECIMAL, DOUBLE or integers, moments TIMESTAMP), as `r<i>` beside its text `s<i>`.
+    """A source column the embedded engine reads in its own type (over typed Parquet, or a DuckDB
+    warehouse's table: amounts DECIMAL, DOUBLE or integers, moments TIMESTAMP), as `r<i>` beside its
+    text `s<i>`.
 
     The typed fast path needs no regular expression for what the type already guarantees (a DECIMAL
     is a plain decimal with `scale` fraction digits; a TIMESTAMP is a moment) and checks the rest per
@@ -106,6 +107,10 @@ class Typed:
     text: str  # a template: `text.format(column)` is the importer's text of `column` ('' for NULL)
     scale: int = 0  # a decimal's fraction digits
     integer_digits: int = 38  # a decimal's precision - scale; above 18 each value's range is checked
+    # a DOUBLE's text: pyarrow's (a file's: `1`, `0.00001`) or, `cast_text`, DuckDB's own CAST (a DuckDB
+    # warehouse table's text path: `1.0`, `1e-05`). The same digits, but a whole value written `1.0`
+    # has one fraction digit (Python's exponent -1), written `1` none (`aggregation._double_text`)
+    cast_text: bool = False
 
     def text_of(self, column: str) -> str:
         return self.text.format(column)

@@ -103,6 +103,13 @@ TIMESTAMP_COLUMNS = ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart
 # DuckDB's names of the types the typed path reads (`WarehouseSource.typed_columns`); the session is in UTC
 TIMESTAMP_KINDS = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP")
 DECIMAL_KIND = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
+# every integer type: the typed path compares each value with ±10^18 exactly, whatever its width or sign
+INTEGER_KINDS = (
+    *("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"),
+    *("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"),
+)
+# a value's text as the text path writes it (`aggregation._texts`: DuckDB's own CAST), NULL as ''
+CAST_TEXT = "COALESCE(CAST({} AS VARCHAR), '')"
 AMOUNT_COLUMNS = ("BilledCost", "EffectiveCost", "ConsumedQuantity")
 ISO_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
 # AWS CUR 2.0 (https://docs.aws.amazon.com/cur/latest/userguide/table-dictionary-cur2.html) as the FOCUS
@@ -371,10 +378,15 @@ class WarehouseSource(StreamingSource):
         """The bucket query and the review query (rows left to Python), in the engine's dialect. The
         bucket query numbers no rows unless `numbered` (`_window` says when it must)."""
         typed = self.typed_columns() if typed is None else typed
+        reader = self._reader(FocusBatch(), FocusAggregate())
+        return self._queries(window, numbered, typed, self._spec(reader, typed))
+
+    def _queries(
+        self, window: Window, numbered: bool, typed: Mapping[str, Typed], spec: Any
+    ) -> tuple[str, str]:
+        """`queries`, of the bucket spec the caller built (`_booked` checks the groups with the same one)."""
         source = self.source_sql(window, typed)
-        names = tuple(self.dataset.focus_columns())
-        spec = self._spec(names, typed)
-        order = next((n for n in ("x_LineItemId", "x_RowId") if n in names), "ChargePeriodStart")
+        order = next((n for n in ("x_LineItemId", "x_RowId") if n in spec.columns), "ChargePeriodStart")
         # a warehouse reads in no fixed order: number the rows by what names them, so the two queries agree
         row_number = f"ROW_NUMBER() OVER (ORDER BY {_quoted(order)}, {_quoted('BilledCost')})"
         dialect = self.warehouse.dialect
@@ -384,16 +396,18 @@ class WarehouseSource(StreamingSource):
         review = render_for(review_query(spec, source, row_number, None, repeated), dialect)
         return buckets, review
 
-    def _spec(self, names: tuple[str, ...], typed: Mapping[str, Typed]) -> Any:
-        reader = self._reader(FocusBatch(), FocusAggregate())
+    def _spec(self, reader: FileReader, typed: Mapping[str, Typed]) -> Any:
+        """The bucket query's columns, from the importer's reading of the table's FOCUS columns (`reader`)."""
+        names = tuple(self.dataset.focus_columns())
         positions = tuple((i, typed[name]) for i, name in enumerate(names) if name in typed)
         return bucket_spec(reader.col, names, self.options, positions)
 
     def typed_columns(self) -> dict[str, Typed]:
         """The columns the embedded engine reads in their own type (`duckdb_engine.Typed`: the typed path,
         no text written and matched by a regular expression per row): a FOCUS table's TIMESTAMP charge
-        and billing periods and its DECIMAL amounts (of at most 10 fraction digits), as a FOCUS view or a
-        typed Parquet export holds them. Another engine, a mapped flavour or text columns: none."""
+        and billing periods and its DECIMAL (of at most 10 fraction digits), DOUBLE or integer amounts, as
+        a FOCUS view or a typed Parquet export (AWS's DOUBLE costs) holds them. Another engine, a mapped
+        flavour, text columns, or amounts cast from DOUBLE to DECIMAL(38, 10) (`reads_doubles`): none."""
         data, engine = self.dataset, self.warehouse
         if engine.dialect != "duckdb" or not isinstance(engine, DuckDBWarehouse) or data.flavour in AS_FOCUS:
             return {}
@@ -404,13 +418,8 @@ class WarehouseSource(StreamingSource):
             kind = kinds.get(column, "")
             if column in TIMESTAMP_COLUMNS and not data.timestamps_as_text and kind in TIMESTAMP_KINDS:
                 typed[column] = Typed("timestamp", f"COALESCE(STRFTIME({{}}, '{ISO_SECONDS}'), '')")
-            elif (
-                column in AMOUNT_COLUMNS and not data.reads_doubles() and (found := DECIMAL_KIND.match(kind))
-            ):
-                precision, scale = int(found[1]), int(found[2])
-                if scale <= 10:
-                    text = "COALESCE(CAST({} AS VARCHAR), '')"
-                    typed[column] = Typed("decimal", text, scale=scale, integer_digits=precision - scale)
+            elif column in AMOUNT_COLUMNS and not data.reads_doubles() and (amount := _typed_amount(kind)):
+                typed[column] = amount
         return typed
 
     def _reader(self, batch: FocusBatch, aggregate: FocusAggregate) -> FileReader:
@@ -449,10 +458,10 @@ class WarehouseSource(StreamingSource):
         """The window booked from one bucket query, and whether that settles it: not when it numbered
         no rows and a check refused a group or a row."""
         piece = PullResult(self.name, self.provider, self.provider_account, window)
-        buckets_sql, review_sql = self.queries(window, numbered, typed)
         batch, aggregate = FocusBatch(), FocusAggregate()
         reader = self._reader(batch, aggregate)
-        spec = self._spec(tuple(self.dataset.focus_columns()), typed)
+        spec = self._spec(reader, typed)
+        buckets_sql, review_sql = self._queries(window, numbered, typed, spec)
         answer = self.run_query(buckets_sql, "bucket query, numbered" if numbered else "bucket query", piece)
         reviewed = _WarehouseGroups(self, reader, spec, review_sql, piece, numbered)
         width = group_width(spec)
@@ -599,6 +608,22 @@ class _WarehouseGroups(FileGroups):
         return _dated(
             Problem(self.owner.name, where, column, reason), self._charged_days(*group[width : width + 3])
         )
+
+
+def _typed_amount(kind: str) -> Typed | None:
+    """How the typed path reads an amount column of DuckDB's type `kind` (None: as text). Its text is the
+    text path's, DuckDB's own CAST (a DOUBLE's `1.0`, `1e-07`: its shortest round-trip digits), so that
+    a table gives the facts its text gives, exponents included. (The file importer decides by pyarrow's
+    types and reads pyarrow's text, `duckdb_engine._parquet_typed`: another text, so its own mapping.)"""
+    if kind == "DOUBLE":
+        return Typed("double", CAST_TEXT, cast_text=True)
+    if kind in INTEGER_KINDS:
+        return Typed("integer", CAST_TEXT)
+    found = DECIMAL_KIND.match(kind)
+    if found is None or int(found[2]) > 10:
+        return None
+    precision, scale = int(found[1]), int(found[2])
+    return Typed("decimal", CAST_TEXT, scale=scale, integer_digits=precision - scale)
 
 
 def _dated(problem: Problem, days: frozenset[date]) -> Problem:
