@@ -128,10 +128,17 @@ def parse_amount(value: object) -> Decimal:
     return result
 
 
+# what `parse_quantity` reads, in the words a row's problem uses
+QUANTITY_READ = (
+    f"a finite number of at most {MAX_INTEGER_DIGITS} digits before the point and {MAX_FRACTION_DIGITS} after"
+)
+
+
 def parse_quantity(value: object) -> Decimal | None:
-    """A quantity (tokens, hours, images: not money) as an exact Decimal, or None when it is not a finite
-    number. Integers, Decimals and decimal text (E-notation, surrounding spaces) are read; booleans and
-    floats are not numbers here."""
+    """A quantity (tokens, hours, images: not money) as an exact Decimal, or None when it is not
+    `QUANTITY_READ`. Integers, Decimals and decimal text (E-notation, surrounding spaces) are read; booleans
+    and floats are not numbers here. A quantity is bounded as an amount is, so that the sums and spreads of
+    quantities stay exact within SUM_DIGITS (1e80 tokens spread over two days was an internal error)."""
     if isinstance(value, bool | float):
         return None
     if isinstance(value, int | Decimal):
@@ -143,7 +150,9 @@ def parse_quantity(value: object) -> Decimal | None:
             return None
     else:
         return None
-    return number if number.is_finite() else None
+    if not number.is_finite() or (number and number.adjusted() >= MAX_INTEGER_DIGITS):
+        return None
+    return number if -number.as_tuple().exponent <= MAX_FRACTION_DIGITS else None  # type: ignore[operator]
 
 
 def split_quantum(total: Decimal, currency: str) -> Decimal:

@@ -40,7 +40,15 @@ from connector.domain.errors import Problem
 from connector.domain.facts import ChargeCategory, Fact
 from connector.domain.imports import Disposition, QuarantinedRow, Tally
 from connector.domain.invoices import Invoice
-from connector.domain.money import ZERO, MoneyError, currency_code, exact_sums, parse_amount, parse_quantity
+from connector.domain.money import (
+    QUANTITY_READ,
+    ZERO,
+    MoneyError,
+    currency_code,
+    exact_sums,
+    parse_amount,
+    parse_quantity,
+)
 from connector.sources.base import dimension_text
 from connector.sources.focus_aggregate import (
     PURCHASE,
@@ -540,7 +548,7 @@ class FileReader:
                     quantity = parse_quantity(row[i_quantity])
                     if quantity is None:
                         self._quarantine(
-                            row_no, "ConsumedQuantity", f"{row[i_quantity]!r} is not a number", row
+                            row_no, "ConsumedQuantity", f"{row[i_quantity]!r} is not {QUANTITY_READ}", row
                         )
                         continue
                 accepted += 1

@@ -330,6 +330,14 @@ FILE_CASES = [
         "ISO 8601",
     ),
     Case(
+        "focus-quantity-beyond-any-bill",  # spread over two days it was an internal error (issue: SUM_DIGITS)
+        lambda t: focus_bad(t, ConsumedQuantity="1e80", end_hours=48),
+        "export.csv",
+        "row 3",
+        "ConsumedQuantity",
+        "'1e80' is not a finite number of at most 18 digits before the point and 40 after",
+    ),
+    Case(
         "focus-currency-symbol",
         lambda t: focus_bad(t, BilledCost="$1,000.00"),
         "export.csv",
@@ -402,7 +410,7 @@ FILE_CASES = [
         "export.csv",
         "row 3",
         "ConsumedQuantity",
-        "not a number",
+        "'lots' is not a finite number",
     ),
     Case("focus-duplicate-row", focus_duplicate, "export.csv", "row 3", "", "repeats row 2"),
     Case(
