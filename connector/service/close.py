@@ -224,11 +224,7 @@ def checklist(
             (r.input.provider, r.input.provider_account, r.status.value) for r in results
         ]
         result.reconciliation_notes = {
-            (r.input.provider, r.input.provider_account): "; ".join(
-                f.explanation or f"{f.check} does not hold (off by {f.difference})"
-                for f in r.findings
-                if not f.holds
-            )
+            (r.input.provider, r.input.provider_account): "; ".join(f.note for f in r.findings if not f.holds)
             for r in results
         }
     return result
