@@ -200,13 +200,15 @@ def _print_close(result: Any) -> None:
     if checklist is None:
         return
     table = Table(title="Accrued AI costs per provider account")
-    for column in ("provider", "account", "accrued", "true-up", "reversed", "invoiced", "not invoiced"):
-        table.add_column(column, justify="left" if column in ("provider", "account") else "right")
+    texts = ("provider", "account", "currency")
+    for column in (*texts, "accrued", "true-up", "reversed", "invoiced", "not invoiced"):
+        table.add_column(column, justify="left" if column in texts else "right")
     for a in checklist.accruals:
         invoiced = "—" if a.invoiced is None else f"{a.invoiced:,.2f}"
         table.add_row(
             a.provider,
             a.provider_account,
+            a.currency,
             f"{a.accrued:,.2f}",
             f"{a.true_up:,.2f}",
             f"{a.reversed:,.2f}",
@@ -216,7 +218,17 @@ def _print_close(result: Any) -> None:
     console.print(table)
     if checklist.lots:
         lots = Table(title=f"Prepaid credit lots on {result.period.last_day}")
-        for column in ("lot", "provider", "account", "amount", "used", "written off", "balance", "expires"):
+        for column in (
+            "lot",
+            "provider",
+            "account",
+            "currency",
+            "amount",
+            "used",
+            "written off",
+            "balance",
+            "expires",
+        ):
             lots.add_column(
                 column, justify="right" if column in ("amount", "used", "written off", "balance") else "left"
             )
@@ -226,6 +238,7 @@ def _print_close(result: Any) -> None:
                 lot.lot_id,
                 lot.provider,
                 lot.provider_account,
+                lot.currency,
                 f"{lot.amount:,.2f}",
                 f"{lot.used:,.2f}",
                 f"{lot.written_off:,.2f}",
@@ -235,7 +248,7 @@ def _print_close(result: Any) -> None:
         console.print(lots)
     if checklist.deferred:
         deferred = Table(title="Deferred revenue per customer grant")
-        for column in ("customer", "grant", "product", "sold", "revenue", "breakage", "deferred"):
+        for column in ("customer", "grant", "product", "currency", "sold", "revenue", "breakage", "deferred"):
             deferred.add_column(
                 column, justify="right" if column in ("sold", "revenue", "breakage", "deferred") else "left"
             )
@@ -244,6 +257,7 @@ def _print_close(result: Any) -> None:
                 d.customer,
                 d.grant_id,
                 d.product,
+                d.currency,
                 f"{d.sold:,.2f}",
                 f"{d.revenue:,.2f}",
                 f"{d.breakage:,.2f}",

@@ -172,6 +172,9 @@ def checklist(
     end = period.last_day
     with ctx.store.unit_of_work() as uow:
         posted = uow.outbox.posted_by_bucket(entity, last_day=end + timedelta(days=1))
+        # accruals, their invoices and lots in the currency they were computed in (the provider's), where
+        # the books hold them converted; what sits in suspense as the books hold it
+        computed = uow.outbox.posted_by_bucket(entity, last_day=end + timedelta(days=1), as_computed=True)
         # the period's journals and the reversal dated the next day: a journal held for a later month
         # does not keep this one open
         held = uow.outbox.list(entity, statuses=["held"], last_day=end + timedelta(days=1))
@@ -188,12 +191,12 @@ def checklist(
         )
     prepaid = {
         (b.provider, b.provider_account)
-        for b in posted
+        for b in computed
         if policies.account(entity, b.provider, b.provider_account, end).billing is Billing.PREPAID
     }
     result = Checklist(period)
-    result.accruals = accrual_lines(posted, inputs.invoices, period, prepaid=prepaid)
-    result.lots = lot_lines(lot_positions(_history_only(inputs, posted), end), period)
+    result.accruals = accrual_lines(computed, inputs.invoices, period, prepaid=prepaid)
+    result.lots = lot_lines(lot_positions(_history_only(inputs, computed), end), period)
     result.deferred = _deferred(inputs, end)
     result.suspense = suspense_of(posted, period, mapping.role_target("suspense", ledger_name))
     result.held = [

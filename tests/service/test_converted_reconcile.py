@@ -3,12 +3,14 @@ the provider's cost, its invoice and what tokenbooks posted compared in dollars,
 ledger holds in pounds, the two tied by the rates named — through the service and the command line."""
 
 import json
+from datetime import date
 from decimal import Decimal
 
 from sqlmodel import select
 
 from connector.domain.periods import Period
 from connector.domain.reconcile import ReconStatus
+from connector.service.close import close_month
 from connector.service.reconcile import reconcile_run
 from connector.store.tables import ContributionRow, JournalRow
 from connector.store.unit_of_work import UnitOfWork
@@ -153,6 +155,41 @@ def test_tokenbooks_reconcile_of_converted_books_says_the_currency_of_every_figu
     ]
     assert (body["conversion"]["at_rates"], body["conversion"]["rounding"]) == ("3060.03", "0.01")
     assert [f["currency"] for f in body["findings"]] == ["USD", "GBP", "USD"]
+
+
+def test_the_close_of_converted_books_sets_the_accrual_against_its_invoice_in_dollars(tmp_path):
+    world = pound_world(tmp_path)
+    pound_november(world)
+    invoice_november(world, "4010.04")  # 10 USD above the accrual: trued up (7.70 GBP at 0.77)
+    world.clock.night_after(date(2026, 12, 5))
+    checklist = close_month(world.app, entity=ENTITY, period=NOV).checklist
+    assert checklist is not None
+    [accrual] = checklist.accruals  # one line, not the pounds accrued apart from the dollars invoiced
+    assert (accrual.currency, accrual.accrued, accrual.true_up, accrual.invoiced, accrual.not_invoiced) == (
+        "USD",
+        Decimal("4000.04"),
+        Decimal("10.00"),
+        Decimal("4010.04"),
+        Decimal("0"),
+    )
+    assert checklist.reconciliation == [("openai", "org-1", "matched")]
+    assert checklist.ready
+
+
+def test_the_close_of_converted_books_draws_a_dollar_lot_in_dollars(tmp_path):
+    world = pound_world(tmp_path, "billing: prepaid")
+    world.buy_credits("lot-1", "5000.00", date(2026, 11, 1), None)
+    pound_november(world)
+    world.clock.night_after(date(2026, 12, 1))
+    checklist = close_month(world.app, entity=ENTITY, period=NOV).checklist
+    assert checklist is not None
+    [lot] = checklist.lots
+    assert (lot.currency, lot.amount, lot.used, lot.balance) == (
+        "USD",
+        Decimal("5000.00"),
+        Decimal("4000.04"),
+        Decimal("999.96"),
+    )
 
 
 def test_a_posting_converted_before_the_providers_amount_was_kept_is_read_at_its_days_rate_and_said_so(
