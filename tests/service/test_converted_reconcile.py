@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from connector.domain.periods import Period
 from connector.domain.reconcile import ReconStatus
+from connector.ledgers.port import CurrencySetup
 from connector.service.close import close_month
 from connector.service.reconcile import reconcile_run
 from connector.store.tables import ContributionRow, JournalRow
@@ -108,6 +109,17 @@ def test_the_ledger_check_in_pounds_finds_a_journal_deleted_in_the_ledger(tmp_pa
     )
     assert ledger.explanation == "changed or missing in the ledger: TB-AC-261115-001 (missing)"
     assert found["posted = provider cost (rounded per bucket)"].holds  # the dollars are not in doubt
+
+
+def test_with_multicurrency_the_ledger_holds_dollars_and_is_reconciled_in_dollars(tmp_path):
+    world = pound_world(tmp_path)
+    world.ledger.currencies = CurrencySetup("GBP", True)  # QuickBooks: journals in USD with ExchangeRate
+    pound_november(world)
+    invoice_november(world, "4000.04")
+    result, found = reconciled(world)
+    assert result.status is ReconStatus.MATCHED
+    assert (result.input.converted, result.input.ledger_total) == (None, Decimal("4000.04"))
+    assert {f.currency for f in found.values()} == {"USD"}
 
 
 def test_tokenbooks_reconcile_of_converted_books_says_the_currency_of_every_figure(tmp_path):
