@@ -1,8 +1,8 @@
 """reconciliations: what tokenbooks posted in the books' currency, and that currency, beside the provider's
 (books converted from the provider's currency are reconciled in both; `ledger_total` is in the books')
 
-Revision ID: 0017_recon_books_currency
-Revises: 0016_contribution_source
+Revision ID: 0018_recon_books_currency
+Revises: 0017_credit_lot_voids
 Create Date: 2026-12-08 10:00:00.000000
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import connector.store.tables
 
-revision = "0017_recon_books_currency"
-down_revision = "0016_contribution_source"
+revision = "0018_recon_books_currency"
+down_revision = "0017_credit_lot_voids"
 branch_labels = None
 depends_on = None
 
