@@ -65,19 +65,26 @@ def test_keygen_prints_a_usable_key():
 
 def tokenbooks(tmp_path, *args: str):
     """The real CLI in a child process: what a user's shell sees (exit status, stdout, stderr)."""
+    return tokenbooks_with(env(tmp_path), tmp_path, *args)
+
+
+def tokenbooks_with(variables: dict[str, str], cwd, *args: str):
+    """The real CLI of this checkout in a child process with these settings in its environment, run in
+    `cwd` (the checkout first on its path: the installed package may be another checkout's, a worktree's)."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
+    checkout = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (checkout, os.environ.get("PYTHONPATH")) if p)
     return subprocess.run(
         [str(Path(sys.executable).with_name("tokenbooks")), *args],
         capture_output=True,
         text=True,
         timeout=120,
-        # this checkout's code, whatever checkout the environment's editable install points at
-        env={**os.environ, **env(tmp_path), "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
-        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": path, **variables},
+        cwd=cwd,
     )
 
 

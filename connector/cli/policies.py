@@ -203,13 +203,15 @@ def _print_close(result: Any) -> None:
     if checklist is None:
         return
     table = Table(title="Accrued AI costs per provider account")
-    for column in ("provider", "account", "accrued", "true-up", "reversed", "invoiced", "not invoiced"):
-        table.add_column(column, justify="left" if column in ("provider", "account") else "right")
+    texts = ("provider", "account", "currency")
+    for column in (*texts, "accrued", "true-up", "reversed", "invoiced", "not invoiced"):
+        table.add_column(column, justify="left" if column in texts else "right")
     for a in checklist.accruals:
         invoiced = "—" if a.invoiced is None else f"{a.invoiced:,.2f}"
         table.add_row(
             a.provider,
             a.provider_account,
+            a.currency,
             f"{a.accrued:,.2f}",
             f"{a.true_up:,.2f}",
             f"{a.reversed:,.2f}",
@@ -219,7 +221,17 @@ def _print_close(result: Any) -> None:
     console.print(table)
     if checklist.lots:
         lots = Table(title=f"Prepaid credit lots on {result.period.last_day}")
-        for column in ("lot", "provider", "account", "amount", "used", "written off", "balance", "expires"):
+        for column in (
+            "lot",
+            "provider",
+            "account",
+            "currency",
+            "amount",
+            "used",
+            "written off",
+            "balance",
+            "expires",
+        ):
             lots.add_column(
                 column, justify="right" if column in ("amount", "used", "written off", "balance") else "left"
             )
@@ -229,6 +241,7 @@ def _print_close(result: Any) -> None:
                 lot.lot_id,
                 lot.provider,
                 lot.provider_account,
+                lot.currency,
                 f"{lot.amount:,.2f}",
                 f"{lot.used:,.2f}",
                 f"{lot.written_off:,.2f}",
@@ -240,7 +253,7 @@ def _print_close(result: Any) -> None:
         _print_prepaid_accounts(checklist.prepaid, result.period)
     if checklist.deferred:
         deferred = Table(title="Deferred revenue per customer grant")
-        for column in ("customer", "grant", "product", "sold", "revenue", "breakage", "deferred"):
+        for column in ("customer", "grant", "product", "currency", "sold", "revenue", "breakage", "deferred"):
             deferred.add_column(
                 column, justify="right" if column in ("sold", "revenue", "breakage", "deferred") else "left"
             )
@@ -249,6 +262,7 @@ def _print_close(result: Any) -> None:
                 d.customer,
                 d.grant_id,
                 d.product,
+                d.currency,
                 f"{d.sold:,.2f}",
                 f"{d.revenue:,.2f}",
                 f"{d.breakage:,.2f}",

@@ -18,6 +18,7 @@ from connector.cli.base import (
     plain_errors,
     print_json,
 )
+from connector.domain.money import format_money, quantize
 
 # ------------------------------------------------------------------------------------------- reconcile
 
@@ -43,7 +44,9 @@ def reconcile_command(
 
 
 def reconciliation_json(result: Any) -> dict:
-    """One provider account's reconciliation for `--json` output."""
+    """One provider account's reconciliation for `--json` output: `currency` is the provider's (its cost,
+    the invoice, what tokenbooks posted as computed, the variance), `books_currency` the books' (what
+    tokenbooks posted in it, what the ledger holds); each finding names its own."""
     d = result.input
     return {
         "provider": d.provider,
@@ -54,19 +57,49 @@ def reconciliation_json(result: Any) -> dict:
         "invoice_total": d.invoice_total,
         "posted_total": d.posted_total,
         "true_up_total": d.true_up_total,
+        "books_currency": d.ledger_currency,
+        "posted_in_books": d.posted_in_ledger_currency,
         "ledger_total": d.ledger_total,
+        "conversion": _conversion_json(d),
         "coverage": result.coverage,
         "variance": result.variance,
         "explained": [{"item": label, "amount": amount} for label, amount in result.explained],
         "unexplained": result.unexplained,
-        "tolerance": result.input.tolerance.describe(),
+        "tolerance": result.input.tolerance.describe(d.currency),
         "status": result.status.value,
         "findings": [f.as_dict() for f in result.findings],
     }
 
 
+def _conversion_json(d: Any) -> dict | None:
+    """How what was posted in the books' currency was converted from the provider's (None: it was not)."""
+    books = d.converted
+    if books is None:
+        return None
+    return {
+        "rates": [
+            {
+                "rate": r.rate.rate,
+                "from": d.currency,
+                "to": books.currency,
+                "rate_day": r.rate.day,  # the rates file's row
+                "source": r.rate.source,
+                "first_day": r.first_day,  # the buckets it converted
+                "last_day": r.last_day,
+            }
+            for r in books.rates
+        ],
+        "converted": books.converted,
+        "at_rates": quantize(books.at_rates, books.currency),  # as the conversion finding compares them
+        "rounding": books.converted - quantize(books.at_rates, books.currency),
+        "converted_before_provider_amount_kept": books.read_back,
+        "read_back_as": books.read_back_as,
+    }
+
+
 def print_reconciliation(results: list[Any]) -> None:
-    """One column per provider account, one row per figure: fits a terminal and reads top to bottom."""
+    """One column per provider account, one row per figure, each amount with its currency: fits a terminal
+    and reads top to bottom."""
     if not results:
         console.print("Nothing to reconcile for this period (no facts, invoices or postings).")
         return
@@ -75,11 +108,20 @@ def print_reconciliation(results: list[Any]) -> None:
     for r in results:
         table.add_column(f"{r.input.provider}\n{r.input.provider_account}", justify="right")
     rows = [
-        ("Provider cost", lambda r: f"{r.provider_cost:,.2f}"),
-        ("Invoice", lambda r: "—" if r.input.invoice_total is None else f"{r.input.invoice_total:,.2f}"),
-        ("Posted by tokenbooks", lambda r: f"{r.input.posted_total:,.2f}"),
-        ("  of which true-up", lambda r: f"{r.input.true_up_total:,.2f}"),
-        ("In the ledger", lambda r: "—" if r.input.ledger_total is None else f"{r.input.ledger_total:,.2f}"),
+        ("Provider cost", lambda r: _amount(r.provider_cost, r.input.currency)),
+        ("Invoice", lambda r: _amount(r.input.invoice_total, r.input.currency)),
+        ("Posted by tokenbooks", lambda r: _amount(r.input.posted_total, r.input.currency)),
+        ("  of which true-up", lambda r: _amount(r.input.true_up_total, r.input.currency)),
+    ]
+    if any(r.input.converted for r in results):
+        rows.append(
+            (
+                "Posted, in the books' currency",
+                lambda r: _amount(r.input.posted_in_ledger_currency, r.input.ledger_currency),
+            )
+        )
+    rows += [
+        ("In the ledger", lambda r: _amount(r.input.ledger_total, r.input.ledger_currency)),
         ("Coverage", lambda r: "—" if r.coverage is None else f"{r.coverage:.2%}"),
         ("Status", _status_cell),
     ]
@@ -89,12 +131,16 @@ def print_reconciliation(results: list[Any]) -> None:
     for r in results:
         for finding in r.findings:
             mark = "[green]✓[/]" if finding.holds else "[red]✗[/]"
-            text = f" {mark} {r.input.provider}: {finding.check}"
+            text = f" {mark} {r.input.provider}: {finding.title}"
             if not finding.holds:
-                text += f": off by {finding.difference}"
+                text += f": {finding.off_by}"
             if finding.explanation:
                 text += f" — {finding.explanation}"
             console.print(text, highlight=False)
+
+
+def _amount(value: Any, currency: str) -> str:
+    return "—" if value is None else format_money(value, currency)
 
 
 def _status_cell(result: Any) -> str:

@@ -2,7 +2,13 @@
 
 Pure: figures in, findings and a status out. Each finding is an assertion that either holds within its
 tolerance or names the difference and, where it can, explains it (rounding, estimated amounts, late
-usage, tax, credits).
+usage, tax, credits). Every finding says the currency of its figures.
+
+Books kept in another currency than the provider's, which the ledger holds converted (Xero; QuickBooks
+without multicurrency: domain/fx.py), are reconciled in both: the provider's cost, its invoice and what
+tokenbooks posted *as computed* in the provider's currency; what tokenbooks posted and what the ledger
+holds in the books' currency; and the two postings tied by the rates they were converted at, the
+rounding of that conversion explained (`ConvertedBooks`).
 
 A prepaid provider account (`PrepaidMonth`) is billed for the credits it buys, not for the month's usage
 drawn from them: its month is reconciled as cost ↔ posted (draws + any accrual beyond the lots) ↔ the
@@ -21,7 +27,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
-from connector.domain.money import ZERO, quantize
+from connector.domain.fx import Rate
+from connector.domain.money import ZERO, format_money, quantize, quantum
 
 
 class ReconStatus(StrEnum):
@@ -41,11 +48,43 @@ class Finding:
     actual: Decimal | None
     difference: Decimal
     explanation: str = ""
+    currency: str = ""  # of expected, actual and difference
     shown_only: bool = False  # shown to the controller, never a reason the period is not settled
+
+    @property
+    def title(self) -> str:
+        """The check, naming the currency of its figures (unless its name does)."""
+        if not self.currency or self.currency in self.check:
+            return self.check
+        return f"{self.check}, in {self.currency}"
+
+    @property
+    def off_by(self) -> str:
+        return f"off by {self.difference} {self.currency}".rstrip()
+
+    @property
+    def note(self) -> str:
+        """What the close checklist says of a check that does not hold."""
+        return self.explanation or f"{self.title} does not hold ({self.off_by})"
+
+    @classmethod
+    def from_dict(cls, data: dict, currency: str) -> Finding:
+        """A finding as `as_dict` stored it; `currency`: of one stored before findings named theirs."""
+        return cls(
+            data["check"],
+            data["holds"],
+            None if data.get("expected") is None else Decimal(data["expected"]),
+            None if data.get("actual") is None else Decimal(data["actual"]),
+            Decimal(data["difference"]),
+            data.get("explanation", ""),
+            data.get("currency") or currency,
+            data.get("shown_only", False),
+        )
 
     def as_dict(self) -> dict:
         return {
             "check": self.check,
+            "currency": self.currency,
             "holds": self.holds,
             "expected": None if self.expected is None else str(self.expected),
             "actual": None if self.actual is None else str(self.actual),
@@ -75,8 +114,8 @@ class Tolerance:
     def allows(self, difference: Decimal, base: Decimal) -> bool:
         return abs(difference) <= self.allowance(base)
 
-    def describe(self) -> str:
-        parts = [str(self.absolute)] if self.absolute is not None else []
+    def describe(self, currency: str = "") -> str:
+        parts = [f"{self.absolute} {currency}".rstrip()] if self.absolute is not None else []
         if self.percent is not None:
             parts.append(f"{self.percent}% of the invoice")
         return " or ".join(parts) + (" (the larger)" if len(parts) == 2 else "") if parts else "none (exact)"
@@ -122,30 +161,88 @@ class PrepaidMonth:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversionRate:
+    """A rate the period's postings were converted at (as the rates file has it now), and the first and
+    last day of the buckets it converted."""
+
+    rate: Rate
+    first_day: date
+    last_day: date
+
+    def describe(self) -> str:
+        days = (
+            str(self.first_day) if self.first_day == self.last_day else f"{self.first_day}..{self.last_day}"
+        )
+        return f"{self.rate.describe()} for {days}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertedBooks:
+    """Books in another currency than the provider's, which the ledger holds converted (domain/fx.py): what
+    tokenbooks posted for the period in the books' currency, and how it was converted from the provider's.
+
+    A contribution stored before tokenbooks kept its provider's amount (migration 0016) is read in the
+    provider's currency at its day's rate (`read_back` → `read_back_as`, part of `ReconInput.posted_total`,
+    and said so)."""
+
+    currency: str  # the books'
+    posted_total: Decimal  # what tokenbooks posted for the period (status posted), in the books' currency
+    converted: Decimal = ZERO  # the part of it converted with its provider's amount kept (books' currency)
+    at_rates: Decimal = ZERO  # that part's provider's amounts × the rate of each bucket's day, unrounded
+    buckets: int = 0  # how many buckets that part converted, each rounded once
+    rates: tuple[ConversionRate, ...] = ()
+    read_back: Decimal = ZERO  # converted before the provider's amount was kept, in the books' currency …
+    read_back_as: Decimal = ZERO  # … and read at its days' rates in the provider's currency
+
+    @property
+    def rounding(self) -> Decimal:
+        """What converting each bucket and rounding it once moved the books' total by."""
+        return self.converted - self.at_rates
+
+    def rounding_bound(self, provider: str) -> Decimal:
+        """The most rounding can move it: per bucket, half a minor unit of the books' currency, and one of
+        the provider's (a bucket's provider amount is rounded preserving its day's total) at the rate."""
+        rate = max((r.rate.rate for r in self.rates), default=ZERO)
+        return self.buckets * (quantum(self.currency) / 2 + quantum(provider) * rate)
+
+
+@dataclass(frozen=True, slots=True)
 class ReconInput:
     entity: str
     provider: str
     provider_account: str
     period: str
-    currency: str
+    currency: str  # the provider's: of its cost, the invoice, and `posted_total` as computed
     provider_cost_exact: Decimal  # Σ current billed facts, unrounded
     provider_cost_rounded_by_bucket: Decimal  # Σ of each bucket's rounded total = what should be posted
     estimated_cost: Decimal  # the part of the cost tokenbooks priced from tokens (not billed)
-    posted_total: Decimal  # Σ of tokenbooks' journals for the period, status posted
+    posted_total: Decimal  # Σ of tokenbooks' journals for the period, status posted (as computed)
     queued_total: Decimal  # planned / failed, not yet in the ledger
     invoice_total: Decimal | None
-    ledger_total: Decimal | None = None  # what the ledger holds under tokenbooks' keys (read back)
+    # what the ledger holds under tokenbooks' keys (read back), in the ledger's currency (`ledger_currency`)
+    ledger_total: Decimal | None = None
     drifted_keys: tuple[str, ...] = ()
     tolerance: Tolerance = Tolerance()
     breakdown: InvoiceBreakdown = InvoiceBreakdown()
     true_up_total: Decimal = ZERO  # the part of posted_total (and of the ledger's) that trues up the invoice
     unknown_account: str = ""  # non-empty: why the invoice's provider account is not one any source knows
     prepaid: PrepaidMonth | None = None  # a prepaid account: what its lots paid for and hold
+    converted: ConvertedBooks | None = None  # the books are in another currency (see the module's docstring)
 
     @property
     def invoice_expected(self) -> bool:
         """An arrears account's usage is invoiced; a prepaid account's only beyond its lots."""
         return self.prepaid is None or self.prepaid.beyond_lots != 0
+
+    @property
+    def ledger_currency(self) -> str:
+        """The currency of what the ledger holds for the period: the books', converted or not."""
+        return self.converted.currency if self.converted else self.currency
+
+    @property
+    def posted_in_ledger_currency(self) -> Decimal:
+        """What tokenbooks posted, in the currency the ledger holds it in."""
+        return self.converted.posted_total if self.converted else self.posted_total
 
     @property
     def accrued_total(self) -> Decimal:
@@ -180,6 +277,8 @@ def reconcile(data: ReconInput) -> ReconResult:
     findings = [_posted_vs_cost(data, rounding)]
     if data.unknown_account:
         findings.insert(0, _known_account(data))
+    if data.converted is not None and data.converted.buckets:
+        findings.append(_conversion(data, data.converted))
     if data.ledger_total is not None:
         findings.append(_ledger_vs_posted(data))
     coverage, explained, unexplained = None, _explained(data, rounding), None
@@ -230,22 +329,28 @@ def _trued_up(data: ReconInput) -> Decimal:
 
 
 def _posted_vs_cost(data: ReconInput, rounding: Decimal) -> Finding:
+    currency = data.currency
     expected = data.provider_cost_rounded_by_bucket
     difference = data.accrued_total - expected
     explanation = ""
     if rounding:
         explanation = (
-            f"rounding: each posting bucket is rounded to the cent once, which moves the total by {rounding} "
-            "against the unrounded provider cost"
+            "rounding: each posting bucket is rounded to the cent once, which moves the total by "
+            f"{_money(rounding, currency)} against the unrounded provider cost"
         )
     if difference and data.queued_total:
-        explanation = _join(explanation, f"{data.queued_total} is planned but not yet in the ledger")
+        explanation = _join(
+            explanation, f"{_money(data.queued_total, currency)} is planned but not yet in the ledger"
+        )
     if data.true_up_total:
         explanation = _join(
             explanation,
-            f"posted {data.posted_total} includes the invoice true-up of {data.true_up_total:+}, which "
-            "brings what was accrued to what the invoice bills",
+            f"posted {_money(data.posted_total, currency)} includes the invoice true-up of "
+            f"{_money(data.true_up_total, currency, signed=True)}, which brings what was accrued to what "
+            "the invoice bills",
         )
+    if data.converted is not None:
+        explanation = _join(explanation, _posted_before_source_kept(data, data.converted))
     return Finding(
         "posted = provider cost (rounded per bucket)",
         difference == 0,
@@ -253,6 +358,51 @@ def _posted_vs_cost(data: ReconInput, rounding: Decimal) -> Finding:
         data.accrued_total,
         difference,
         explanation,
+        currency,
+    )
+
+
+def _posted_before_source_kept(data: ReconInput, books: ConvertedBooks) -> str:
+    """How postings converted before tokenbooks kept the provider's amount are read in its currency."""
+    if not books.read_back:
+        return ""
+    return (
+        f"{_money(books.read_back, books.currency)} of it was converted before tokenbooks kept the provider's "
+        f"amount: it is read as {_money(books.read_back_as, data.currency)} at the rates of its days, which "
+        f"may differ from the {data.currency} it was converted from by a cent per bucket"
+    )
+
+
+def _conversion(data: ReconInput, books: ConvertedBooks) -> Finding:
+    """What was posted in the books' currency against its provider's amounts at the rates they were
+    converted at: apart from rounding each bucket once, they agree."""
+    expected = quantize(books.at_rates, books.currency)
+    difference = books.converted - expected
+    holds = abs(books.rounding) <= books.rounding_bound(data.currency)
+    rates = ", ".join(r.describe() for r in books.rates)
+    explanation = f"converted from {data.currency} at {rates}" if rates else ""
+    if difference and holds:
+        explanation = _join(
+            explanation,
+            f"each bucket's exact amount is converted and rounded to the {books.currency} minor unit once, "
+            f"which moves the total by {_money(difference, books.currency, signed=True)} against its "
+            f"{data.currency} amounts at those rates: rounding, not a variance",
+        )
+    elif not holds:
+        explanation = _join(
+            explanation,
+            f"{_money(difference, books.currency, signed=True)} is more than rounding each of "
+            f"{books.buckets} bucket(s) once can explain: a rate corrected after its journals were posted? "
+            "`tokenbooks sync` books the difference",
+        )
+    return Finding(
+        f"posted in {books.currency} = posted in {data.currency} at the rates of its days",
+        holds,
+        expected,
+        books.converted,
+        difference,
+        explanation,
+        books.currency,
     )
 
 
@@ -264,38 +414,49 @@ def _known_account(data: ReconInput) -> Finding:
         data.invoice_total,
         data.invoice_total or ZERO,
         data.unknown_account,
+        data.currency,
     )
 
 
 def _ledger_vs_posted(data: ReconInput) -> Finding:
-    difference = (data.ledger_total or ZERO) - data.posted_total
+    """What the ledger holds under tokenbooks' keys against what tokenbooks posted, in the ledger's currency."""
+    posted = data.posted_in_ledger_currency
+    difference = (data.ledger_total or ZERO) - posted
     explanation = ""
     if data.drifted_keys:
         explanation = "changed or missing in the ledger: " + ", ".join(data.drifted_keys)
     holds = difference == 0 and not data.drifted_keys
-    return Finding("ledger = posted", holds, data.posted_total, data.ledger_total, difference, explanation)
+    return Finding(
+        "ledger = posted", holds, posted, data.ledger_total, difference, explanation, data.ledger_currency
+    )
 
 
 def _invoice_vs_cost(
     data: ReconInput, cost: Decimal, explained: tuple[tuple[str, Decimal], ...], unexplained: Decimal
 ) -> Finding:
+    currency = data.currency
     invoice = data.invoice_total or ZERO
     difference = invoice - cost
-    parts = [f"{label} {amount:+}" for label, amount in explained]
+    parts = [f"{label} {_money(amount, currency, signed=True)}" for label, amount in explained]
     if unexplained and data.estimated_cost:
         parts.append(
-            f"{data.estimated_cost} of the cost is estimated from token counts, not billed: the provider's "
-            "own price for those tokens may differ"
+            f"{_money(data.estimated_cost, currency)} of the cost is estimated from token counts, not "
+            "billed: the provider's own price for those tokens may differ"
         )
+    tolerance = data.tolerance.describe(currency)
     if unexplained and data.tolerance.allows(unexplained, invoice):
-        parts.append(f"{unexplained:+} unexplained, within the tolerance of {data.tolerance.describe()}")
+        parts.append(
+            f"{_money(unexplained, currency, signed=True)} unexplained, within the tolerance of {tolerance}"
+        )
     elif unexplained:
         parts.append(
-            f"{unexplained:+} unexplained, beyond the tolerance of {data.tolerance.describe()}: look for "
-            "tax or credits the invoice does not itemize, usage billed in another period, or an invoice "
-            "for another account"
+            f"{_money(unexplained, currency, signed=True)} unexplained, beyond the tolerance of {tolerance}: "
+            "look for tax or credits the invoice does not itemize, usage billed in another period, or an "
+            "invoice for another account"
         )
-    return Finding("invoice = provider cost", unexplained == 0, cost, invoice, difference, "; ".join(parts))
+    return Finding(
+        "invoice = provider cost", unexplained == 0, cost, invoice, difference, "; ".join(parts), currency
+    )
 
 
 def _prepaid_findings(data: ReconInput, prepaid: PrepaidMonth) -> list[Finding]:
@@ -414,7 +575,13 @@ def _left_over(finding: Finding, unexplained: Decimal | None) -> Decimal:
 
 
 def _join(first: str, second: str) -> str:
-    return f"{first}; {second}" if first else second
+    return f"{first}; {second}" if first and second else first or second
+
+
+def _money(amount: Decimal, currency: str, *, signed: bool = False) -> str:
+    """An amount as a reader sees it (`format_money`), with its sign when `signed`."""
+    text = format_money(amount, currency)
+    return f"+{text}" if signed and not text.startswith("-") else text
 
 
 # ------------------------------------------------------------------------------------------ late usage

@@ -114,7 +114,7 @@ def _reconciliation(uow: UnitOfWork, entity: str) -> list[Alert]:
             f"{r.provider}/{r.provider_account}",
             r.period,
             f"Reconciliation of {r.provider} ({r.provider_account}) for {r.period}: {r.status}"
-            + (f", invoice − cost {r.variance}" if r.variance is not None else ""),
+            + (f", invoice − cost {r.variance} {r.currency}" if r.variance is not None else ""),
             "Run `tokenbooks reconcile --period "
             f"{r.period} --entity {entity}` to see the findings: drift names the journal keys changed or "
             "deleted in the ledger (a deleted one is posted again by the next sync); a variance beyond "

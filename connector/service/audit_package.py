@@ -186,6 +186,8 @@ def period_export(
                 "provider_cost",
                 "invoice_total",
                 "posted_total",
+                "books_currency",
+                "posted_in_books",
                 "ledger_total",
                 "variance",
                 "coverage",

@@ -229,7 +229,8 @@ def books_on(
     project_of: Callable[[LedgerTarget], str | None] | None = None,
 ) -> BooksInput:
     """The books as they stand at the end of `day`, for what is read on it (lot positions, deferred
-    revenue): every usage bucket posted through it is history, nothing is classified."""
+    revenue): every usage bucket posted through it is history, nothing is classified; in the currency
+    each was computed in, as a plan reads it (a dollar lot is drawn in dollars in books kept in pounds)."""
     after = day + timedelta(days=1)
     inputs = books_input(
         uow,
@@ -240,7 +241,8 @@ def books_on(
         role_target=role_target,
         project_of=project_of,
     )
-    return replace(inputs, history=uow.outbox.posted_by_bucket(entity, last_day=day, kinds=COST_KINDS))
+    history = uow.outbox.posted_by_bucket(entity, last_day=day, kinds=COST_KINDS, as_computed=True)
+    return replace(inputs, history=history)
 
 
 def posted_for_plan(uow: UnitOfWork, entity: str, first: date, last: date) -> dict[Bucket, Decimal]:

@@ -172,6 +172,9 @@ def checklist(
     end = period.last_day
     with ctx.store.unit_of_work() as uow:
         posted = uow.outbox.posted_by_bucket(entity, last_day=end + timedelta(days=1))
+        # accruals, their invoices and lots in the currency they were computed in (the provider's), where
+        # the books hold them converted; what sits in suspense as the books hold it
+        computed = uow.outbox.posted_by_bucket(entity, last_day=end + timedelta(days=1), as_computed=True)
         # the period's journals and the reversal dated the next day: a journal held for a later month
         # does not keep this one open
         held = uow.outbox.list(entity, statuses=["held"], last_day=end + timedelta(days=1))
@@ -186,11 +189,11 @@ def checklist(
         )
     prepaid = {
         (b.provider, b.provider_account)
-        for b in posted
+        for b in computed
         if policies.prepaid(entity, b.provider, b.provider_account, end)
     }
     result = Checklist(period)
-    result.accruals = accrual_lines(posted, inputs.invoices, period, prepaid=prepaid)
+    result.accruals = accrual_lines(computed, inputs.invoices, period, prepaid=prepaid)
     result.lots = lot_lines(lot_positions(inputs, end), period)
     result.deferred = _deferred(inputs, end)
     result.suspense = suspense_of(posted, period, mapping.role_target("suspense", ledger_name))
@@ -223,11 +226,7 @@ def checklist(
         ]
         result.prepaid = [_prepaid_line(r.input) for r in results if r.input.prepaid is not None]
         result.reconciliation_notes = {
-            (r.input.provider, r.input.provider_account): "; ".join(
-                f.explanation or f"{f.check} does not hold (off by {f.difference})"
-                for f in r.findings
-                if not f.holds
-            )
+            (r.input.provider, r.input.provider_account): "; ".join(f.note for f in r.findings if not f.holds)
             for r in results
         }
     return result

@@ -36,6 +36,7 @@ from connector.domain.errors import InputError, TokenbooksError
 from connector.domain.journals import Journal
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
+from connector.domain.reconcile import Finding
 from connector.service.close import checklist, misconfigured_in
 from connector.service.console_sources import SourceState, source_states
 from connector.service.finance_reports import run_report
@@ -229,14 +230,20 @@ class ReconciliationLine:
     currency: str
     provider_cost: Decimal
     invoice_total: Decimal | None
-    posted_total: Decimal
-    ledger_total: Decimal | None
+    posted_total: Decimal  # in `currency` (the provider's), as computed
+    ledger_total: Decimal | None  # in `books_currency`
     variance: Decimal | None
     tolerance: Decimal | None
     status: str
-    checks: tuple[dict, ...]  # each check: what, holds, expected, actual, difference, explanation
+    checks: tuple[Finding, ...]
     explained: tuple[tuple[str, Decimal], ...]  # the variance explained: (tax, credits, late usage …, amount)
     reconciled_at: datetime
+    books_currency: str  # the books' (the ledger's): `currency` unless converted from it
+    posted_in_books: Decimal  # what tokenbooks posted, in the books' currency
+
+    @property
+    def converted(self) -> bool:
+        return self.books_currency != self.currency
 
 
 def close_checklist(
@@ -280,9 +287,7 @@ def _computed_checklist(app: Any, entity: str, period: Period, statuses: list[So
     for line in reconciliation(app, entity, period):
         result.reconciliation.append((line.provider, line.provider_account, line.status))
         result.reconciliation_notes[(line.provider, line.provider_account)] = "; ".join(
-            c.get("explanation") or f"{c['check']} does not hold (off by {c['difference']})"
-            for c in line.checks
-            if not c.get("holds")
+            c.note for c in line.checks if not c.holds
         )
     return result
 
@@ -292,7 +297,7 @@ def reconciliation(app: Any, entity: str, period: Period) -> list[Reconciliation
         rows = uow.reconciliations.latest(entity, str(period))
     lines = []
     for r in rows:
-        checks = tuple(f for f in r.findings if "check" in f)
+        checks = tuple(Finding.from_dict(f, r.currency) for f in r.findings if "check" in f)
         explained = tuple((f["explained"], Decimal(f["amount"])) for f in r.findings if "explained" in f)
         lines.append(
             ReconciliationLine(
@@ -309,6 +314,8 @@ def reconciliation(app: Any, entity: str, period: Period) -> list[Reconciliation
                 checks,
                 explained,
                 r.created_at,
+                r.books_currency or r.currency,
+                r.posted_total if r.posted_in_books is None else r.posted_in_books,
             )
         )
     return lines

@@ -13,20 +13,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from functools import partial
+from functools import cache, partial
 from typing import Protocol
 
 from connector.domain.accounting_policy import BUILT_IN, PolicyHistory, PolicySet
 from connector.domain.desired import ACCRUED_KINDS, COST_KINDS, lot_positions, usage_costs
 from connector.domain.errors import ConfigError, TokenbooksError
 from connector.domain.facts import PREPAID_POOL, CostBasis
-from connector.domain.journals import Bucket, Journal, JournalKind, LedgerTarget
+from connector.domain.journals import Bucket, Contribution, Journal, JournalKind, LedgerTarget
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import HistoryClassifier, MappingHistory
-from connector.domain.money import ZERO
+from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
 from connector.domain.posting_buckets import COUNTER_ROLE, round_usage
 from connector.domain.reconcile import (
+    ConversionRate,
+    ConvertedBooks,
     InvoiceBreakdown,
     PrepaidMonth,
     ReconInput,
@@ -37,9 +39,9 @@ from connector.domain.reconcile import (
 )
 from connector.ledgers.port import Ledger, LedgerJournal
 from connector.redaction import redact
-from connector.service.books import books_on, role_targets
+from connector.service.books import CurrencyPlan, books_on, role_targets
 from connector.service.mappings import mapping_history
-from connector.service.policies import policy_history
+from connector.service.policies import policy_history, rate_table
 from connector.service.runs import Clock, RunContext, RunRecorder, exclusive
 from connector.sources.base import ConfiguredSources
 from connector.store.port import Store, UnitOfWork
@@ -73,6 +75,22 @@ class _Figures:
     issued: date | None = None  # the latest issue date of the period's invoices
     invoices: list[str] = field(default_factory=list)  # their numbers
     known: bool = False  # facts or provider-cost journals of the account (a true-up alone says nothing)
+    # what tokenbooks booked for the period, as booked (in the books' currency) and with its status
+    booked: list[_Booked] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Booked:
+    """A contribution of a journal to the period's reconciled buckets, as booked."""
+
+    contribution: Contribution
+    posted: bool  # else planned or failed: not in the ledger yet
+    # converted before tokenbooks kept the provider's amount (migration 0016): from this currency
+    converted_before: str = ""
+
+    @property
+    def converted_from(self) -> str:
+        return self.contribution.converted_from or self.converted_before
 
 
 def reconcile_period(
@@ -115,7 +133,11 @@ def reconcile_period(
         )
         prepaid = _prepaid_months(uow, entity, period, figures, policies, role_target)
     journals = [s for s in journals if _reconciled_amount(s.journal, period) or _trued_up(s.journal, period)]
-    _posted(figures, journals, period)
+    _booked(figures, journals, period)
+    books = mapping.entity(entity).currency
+    converted = _in_provider_currency(
+        figures, cache(lambda: CurrencyPlan(books, False, rate_table(policies.current, entity)))
+    )
     if ledger is not None:
         _read_back(figures, journals, ledger, mapping, entity, period, store, recorder, clock)
     results = [
@@ -139,6 +161,7 @@ def reconcile_period(
                 true_up_total=f.true_up,
                 unknown_account=_unknown(provider, account, f, known),
                 prepaid=prepaid.get((provider, account)),
+                converted=converted.get((provider, account)),
             )
         )
         for (provider, account), f in sorted(figures.items())
@@ -241,6 +264,7 @@ def _posted_to_own_lots(
 def _invoices(figures: dict[Account, _Figures], invoices: list[InvoiceRecord]) -> None:
     for invoice in invoices:
         f = figures[(invoice.provider, invoice.provider_account)]
+        f.currency = invoice.currency  # the provider's facts, if any, say it too
         f.invoice = (f.invoice or ZERO) + invoice.total
         f.invoices.append(invoice.number)
         f.issued = max(f.issued or invoice.issue_date, invoice.issue_date)
@@ -280,18 +304,80 @@ def _cost(figures: dict[Account, _Figures], facts: list, classifier: HistoryClas
         figures[(bucket.provider, bucket.provider_account)].rounded += amount
 
 
-def _posted(figures: dict[Account, _Figures], journals: list[StoredJournal], period: Period) -> None:
-    """What tokenbooks posted *for* the period: contributions to its buckets, whatever the journal's date
-    (provider cost, and the true-up of its invoice)."""
+def _booked(figures: dict[Account, _Figures], journals: list[StoredJournal], period: Period) -> None:
+    """What tokenbooks booked *for* the period: contributions to its buckets, whatever the journal's date
+    (provider cost, and the true-up of its invoice), as booked."""
     for stored in journals:
-        amount = _reconciled_amount(stored.journal, period)
-        f = figures[(stored.journal.provider, stored.journal.provider_account)]
-        f.known = f.known or bool(_contributed(stored.journal, COST_KINDS, period))
-        if stored.status == "posted":
+        journal = stored.journal
+        f = figures[(journal.provider, journal.provider_account)]
+        f.known = f.known or bool(_contributed(journal, COST_KINDS, period))
+        if stored.status == "rejected":
+            continue
+        # a journal converted before its contributions kept the provider's amount: none of them says so
+        before = "" if any(c.converted_from for c in journal.contributions) else journal.converted_from or ""
+        f.booked += [
+            _Booked(c, stored.status == "posted", before)
+            for c in journal.contributions
+            if c.bucket.kind in RECONCILED_KINDS and period.contains(c.bucket.period)
+        ]
+
+
+def _in_provider_currency(
+    figures: dict[Account, _Figures], rates: Callable[[], CurrencyPlan]
+) -> dict[Account, ConvertedBooks]:
+    """Sum what was booked in the provider's currency — as computed where it was converted into the
+    books' — and, for each account whose postings were converted, how (`ConvertedBooks`)."""
+    converted = {}
+    for account, f in figures.items():
+        # (bucket, currency converted from) → [in the books' currency, in the provider's currency]
+        buckets: dict[tuple[Bucket, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+        before: dict[tuple[Bucket, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+        for booked in f.booked:
+            c = booked.contribution
+            if booked.converted_before:
+                rate = rates().rate(booked.converted_before, c.bucket.period)
+                amount = quantize(c.amount / rate.rate, booked.converted_before)
+            else:
+                amount = c.amount if c.source_amount is None else c.source_amount
+            if not booked.posted:
+                f.queued += amount
+                continue
             f.posted += amount
-            f.true_up += _trued_up(stored.journal, period)
-        elif stored.status != "rejected":
-            f.queued += amount
+            if c.bucket.kind is JournalKind.TRUE_UP:
+                f.true_up += amount
+            if booked.converted_from:
+                parts = (before if booked.converted_before else buckets)[(c.bucket, booked.converted_from)]
+                parts[0] += c.amount
+                parts[1] += amount
+        if buckets or before:
+            converted[account] = _converted_books(f, buckets, before, rates())
+    return converted
+
+
+def _converted_books(
+    f: _Figures,
+    buckets: dict[tuple[Bucket, str], list[Decimal]],
+    before: dict[tuple[Bucket, str], list[Decimal]],
+    rates: CurrencyPlan,
+) -> ConvertedBooks:
+    """An account's postings in the books' currency, tied to its provider's amounts by the rates now in the
+    rates file (what a plan would convert at: a rate corrected since shows as more than rounding)."""
+    used: dict = defaultdict(list)
+    at_rates = ZERO
+    for (bucket, source), (_, amount) in buckets.items():
+        rate = rates.rate(source, bucket.period)
+        at_rates += amount * rate.rate
+        used[rate].append(bucket.period)
+    return ConvertedBooks(
+        rates.home,
+        sum((b.contribution.amount for b in f.booked if b.posted), ZERO),
+        converted=sum((booked for booked, _ in buckets.values()), ZERO),
+        at_rates=at_rates,
+        buckets=len(buckets),
+        rates=tuple(ConversionRate(rate, min(days), max(days)) for rate, days in sorted(used.items())),
+        read_back=sum((booked for booked, _ in before.values()), ZERO),
+        read_back_as=sum((amount for _, amount in before.values()), ZERO),
+    )
 
 
 def _reconciled_amount(journal: Journal, period: Period | None = None) -> Decimal:

@@ -108,6 +108,8 @@ class ReconciliationRepository:
                 provider_cost=result.provider_cost,
                 invoice_total=d.invoice_total,
                 posted_total=d.posted_total,
+                books_currency=d.ledger_currency,
+                posted_in_books=d.posted_in_ledger_currency,
                 ledger_total=d.ledger_total,
                 status=result.status.value,
                 findings=[f.as_dict() for f in result.findings]

@@ -108,14 +108,16 @@ class ReconciliationRecord:
     currency: str
     provider_cost: Decimal
     invoice_total: Decimal | None
-    posted_total: Decimal
-    ledger_total: Decimal | None
+    posted_total: Decimal  # in `currency` (the provider's), as computed
+    ledger_total: Decimal | None  # in `books_currency`
     status: str
     findings: list
     created_at: datetime
     coverage: Decimal | None
     variance: Decimal | None
     tolerance: Decimal | None
+    books_currency: str | None = None  # None: stored before reconciliations said it (as `currency`)
+    posted_in_books: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -311,8 +311,11 @@ class ReconciliationRow(SQLModel, table=True):
     currency: str
     provider_cost: Decimal = _money()
     invoice_total: Decimal | None = _money(nullable=True)
-    posted_total: Decimal = _money()
-    ledger_total: Decimal | None = _money(nullable=True)
+    posted_total: Decimal = _money()  # in `currency` (the provider's), as computed
+    # what tokenbooks posted in the books' currency, and the ledger holds (NULL: stored before 0017)
+    books_currency: str | None = None
+    posted_in_books: Decimal | None = _money(nullable=True)
+    ledger_total: Decimal | None = _money(nullable=True)  # in the books' currency
     status: str
     findings: list = _json([])
     created_at: datetime

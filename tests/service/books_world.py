@@ -1,5 +1,6 @@
 """A tokenbooks on fakes for the accounting policies: the sandbox company's whole chart, a policies file,
-and the inputs the policies book (credit lots, credits sold, invoices, bills the AP team enters)."""
+and the inputs the policies book (credit lots, credits sold, invoices, bills the AP team enters); and the
+same in books kept in pounds (`pound_world`), with a November of dollar usage (`pound_november`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from connector.bootstrap import App, build_app
 from connector.domain.credits import CreditLot
 from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerTarget, as_text
 from connector.ledgers.memory import MemoryLedger
-from connector.ledgers.port import PostRequest
+from connector.ledgers.port import CurrencySetup, PostRequest
 from connector.service.imports import (
     ImportReport,
     import_customer_credits,
@@ -165,3 +166,40 @@ def books_world(tmp: Path, policies_text: str | None = None, database_url: str |
     clock = Clock()
     app = _app(tmp, policies_path, source, ledger, clock, database_url)
     return BooksWorld(tmp, source, ledger, clock, policies_path, app, database_url)
+
+
+FX_POLICY = "{source: table, rates_file: rates.csv}"
+
+
+def pound_world(tmp_path: Path, account: str = "billing: arrears") -> BooksWorld:
+    """Books in GBP on a ledger whose journals are in its base currency only (Xero), OpenAI billing USD;
+    the pound moves between the last day of October and the first of November."""
+    world = books_world(tmp_path)
+    (tmp_path / "mapping.yaml").write_text(FULL_MAPPING.replace("currency: USD", "currency: GBP"))
+    (tmp_path / "rates.csv").write_text(
+        "date,from,to,rate,source\n2026-10-01,USD,GBP,0.7800,BoE\n2026-11-01,USD,GBP,0.7600,BoE\n"
+    )
+    world.ledger.currencies = CurrencySetup("GBP", False)
+    world.rewrite_policies(policies(account, fx=FX_POLICY))
+    return world
+
+
+NOVEMBER_DAYS = (13, 14, 15, 16)
+
+
+def pound_november(world: BooksWorld) -> None:
+    """1,000.01 USD of usage on each of 13–16 November, booked night by night, the pound moving again on
+    the 15th: 760.01 GBP a day at 0.76 (760.0076), then 770.01 at 0.77 (770.0077) — 3,060.04 GBP for
+    4,000.04 USD, a penny above the dollars at those rates (3,060.0306) from rounding each day once."""
+    with (world.tmp / "rates.csv").open("a") as rates:
+        rates.write("2026-11-15,USD,GBP,0.7700,BoE\n")
+    for day in NOVEMBER_DAYS:
+        world.source.set("1000.01", date(2026, 11, day))
+    for day in NOVEMBER_DAYS:
+        world.night(date(2026, 11, day))
+
+
+def invoice_november(world: BooksWorld, total: str) -> None:
+    """OpenAI's invoice for November in dollars, issued on 3 December, and the night after it."""
+    world.invoice("INV-11", "2026-11", "2026-12-03", total)
+    world.night(date(2026, 12, 4))

@@ -106,7 +106,7 @@ def test_an_invoice_for_an_account_no_source_knows_is_named_in_reconciliation_an
     world.run("alerts", "check")
     [alert] = [a for a in world.json("alerts", "list") if a["subject"] == "anthropic/default"]
     assert (alert["kind"], alert["period"]) == ("reconciliation_variance", "2026-10")
-    assert "unknown_account" in alert["message"]
+    assert "unknown_account, invoice − cost 80.00 USD" in alert["message"]
     close = world.json("close", "--period", "2026-10")
     assert not close["ready"]
     [blocker] = [b for b in close["blockers"] if "unknown_account" in b["what"]]

@@ -96,6 +96,12 @@ def test_close_books_the_months_credits_into_the_ledger_and_prints_the_checklist
     assert "Income:AI:Breakage" in ledger
     history = runner.invoke(cli, ["policies", "history", "--json"], env=environment)
     assert [v["version"] for v in json.loads(history.stdout)] == [1]
+    printed = runner.invoke(cli, ["close", "--period", "2026-10"], env={**environment, "COLUMNS": "200"})
+    rows = [
+        " ".join(line.replace("│", " ").replace("┃", " ").split()) for line in printed.output.splitlines()
+    ]
+    assert "lot provider account currency amount used written off balance expires" in rows
+    assert any(row.endswith("openai org-1 USD 50.00 0.00 50.00 0.00 2026-10-15") for row in rows), rows
     early = runner.invoke(cli, ["close", "--period", "2099-01"], env=environment)
     assert early.exit_code == 1
     assert "2099-01 has not ended" in words(early.output)

@@ -11,7 +11,7 @@ from connector.service.alerts import raise_alerts
 from connector.service.sync import sync
 from connector.store.tables import AlertRow
 from connector.store.unit_of_work import UnitOfWork
-from tests.service.books_world import ENTITY, books_world, policies
+from tests.service.books_world import ENTITY, books_world, policies, pound_world
 from tests.support import FULL_MAPPING
 
 EX = JournalKind.EXPIRY_WRITE_OFF
@@ -109,19 +109,6 @@ def test_a_missing_rate_stops_the_run_before_anything_is_posted_and_says_which_r
     assert result.status == "failed"
     assert "no exchange rate from USD to EUR for 2026-09-30" in result.reason
     assert world.ledger.journals == {}
-
-
-def pound_world(tmp_path, account: str = "billing: arrears"):
-    """Books in GBP on a ledger whose journals are in its base currency only (Xero), OpenAI billing USD;
-    the pound moves between the last day of October and the first of November."""
-    world = books_world(tmp_path)
-    (tmp_path / "mapping.yaml").write_text(FULL_MAPPING.replace("currency: USD", "currency: GBP"))
-    (tmp_path / "rates.csv").write_text(
-        "date,from,to,rate,source\n2026-10-01,USD,GBP,0.7800,BoE\n2026-11-01,USD,GBP,0.7600,BoE\n"
-    )
-    world.ledger.currencies = CurrencySetup("GBP", False)
-    world.rewrite_policies(policies(account, fx="{source: table, rates_file: rates.csv}"))
-    return world
 
 
 def test_a_month_end_reversal_in_converted_books_is_the_exact_mirror_of_the_accrual_it_reverses(tmp_path):
