@@ -84,9 +84,9 @@ class StoreCollector(Collector):
         )
         yield _gauge(
             "tokenbooks_suspense_amount",
-            "Unallocated spend (suspense) in the last successful sync.",
-            ["entity"],
-            _keyed(totals.suspense),
+            "Unallocated spend (suspense) in the last successful sync, per provider and currency.",
+            ["entity", "provider", "currency"],
+            totals.suspense,
         )
         variance = GaugeMetricFamily(
             "tokenbooks_reconciliation_variance",

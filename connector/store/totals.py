@@ -51,7 +51,7 @@ def store_totals(session: Session, ok_statuses: tuple[str, ...]) -> StoreTotals:
         )
     }
     facts: dict[str, int] = {}
-    suspense: dict[str, Decimal] = {}
+    last_suspense: dict[str, list] = {}
     rows = session.execute(
         select(col(RunRow.entity), col(RunRow.status), col(RunRow.stats))
         .where(col(RunRow.kind) == "sync")
@@ -59,8 +59,13 @@ def store_totals(session: Session, ok_statuses: tuple[str, ...]) -> StoreTotals:
     )
     for entity, status, stats in rows:
         facts[entity] = facts.get(entity, 0) + int((stats or {}).get("facts_pulled", 0))
-        if status in ok_statuses:  # ordered by start: the last successful run's figure stays
-            suspense[entity] = Decimal(str((stats or {}).get("suspense", 0)))
+        if status in ok_statuses:  # ordered by start: the last successful run's figures stay
+            last_suspense[entity] = _suspense_rows((stats or {}).get("suspense", []))
+    suspense = {
+        (entity, row["provider"], row["currency"]): Decimal(row["amount"])
+        for entity, rows in last_suspense.items()
+        for row in rows
+    }
     quarantined = {
         (kind, entity or ""): int(count or 0)
         for kind, entity, count in session.execute(
@@ -70,3 +75,11 @@ def store_totals(session: Session, ok_statuses: tuple[str, ...]) -> StoreTotals:
         )
     }
     return StoreTotals(runs, journals, attempts, facts, quarantined, suspense)
+
+
+def _suspense_rows(recorded: object) -> list[dict]:
+    """A sync's suspense as its run recorded it: one row per provider and currency; a run recorded before
+    suspense was kept per currency held one total, of no provider or currency it could say."""
+    if isinstance(recorded, list):
+        return recorded
+    return [{"provider": "", "currency": "", "amount": str(recorded or 0)}]

@@ -27,6 +27,7 @@ def client(world: World, next_runs=lambda: {"acme-us": NEXT}) -> TestClient:
 
 def test_a_healthy_service_says_ok_with_its_last_and_next_run(world: World):
     world.source.set("120.00", date(2026, 10, 1))
+    world.source.set("2.50", date(2026, 10, 1), project="proj_nobody_mapped")  # waits in suspense
     world.clock.night_after(date(2026, 10, 1))
     sync(world.app, entity="acme-us", until=date(2026, 10, 1))
     response = client(world).get("/healthz")
@@ -41,7 +42,7 @@ def test_a_healthy_service_says_ok_with_its_last_and_next_run(world: World):
         found[("tokenbooks_runs_total", (("entity", "acme-us"), ("kind", "sync"), ("status", "succeeded")))]
         == 1
     )
-    assert found[("tokenbooks_facts_pulled_total", (("entity", "acme-us"),))] == 1
+    assert found[("tokenbooks_facts_pulled_total", (("entity", "acme-us"),))] == 2
     assert found[("tokenbooks_journals_posted_total", (("entity", "acme-us"),))] == 1
     assert (
         found[
@@ -52,6 +53,11 @@ def test_a_healthy_service_says_ok_with_its_last_and_next_run(world: World):
     assert found[("tokenbooks_ledger_api_calls_total", (("entity", "acme-us"), ("kind", "write")))] == 1
     assert found[("tokenbooks_database_up", ())] == 1
     assert ("tokenbooks_last_success_timestamp_seconds", (("entity", "acme-us"),)) in found
+    suspense = (
+        "tokenbooks_suspense_amount",
+        (("currency", "USD"), ("entity", "acme-us"), ("provider", "openai")),
+    )
+    assert found[suspense] == 2.5  # a metric sample (float), per provider and currency
 
 
 def test_a_failed_run_a_variance_and_a_lost_connection_make_it_degraded_and_alert(world: World):
