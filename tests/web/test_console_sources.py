@@ -193,6 +193,19 @@ def test_the_overview_and_the_close_page_name_a_refused_section_as_blocking_the_
     assert "<img src=x" not in close.text
 
 
+def builds_counted(app) -> list[str]:
+    """The entities whose sources the application builds from now on, one item a build (the real build)."""
+    built: list[str] = []
+    build = app.configured_sources
+
+    def counted(entity: str):
+        built.append(entity)
+        return build(entity)
+
+    app.configured_sources = counted
+    return built
+
+
 def test_a_page_view_builds_the_entity_s_sources_once_and_each_view_builds_them_again(
     misconfigured_world: World, client: TestClient
 ):
@@ -200,14 +213,7 @@ def test_a_page_view_builds_the_entity_s_sources_once_and_each_view_builds_them_
     sections per request (building one may open a warehouse engine or read a price catalog); the next
     request builds them again, so a section fixed in between is seen. The close page builds them once."""
     app = misconfigured_world.app
-    built: list[str] = []
-    build = app.configured_sources
-
-    def counted(entity: str):  # the real build, counted
-        built.append(entity)
-        return build(entity)
-
-    app.configured_sources = counted  # type: ignore[method-assign]
+    built = builds_counted(app)
     sign_in(client, "carl")
     for views in (1, 2):
         page = client.get("/")
@@ -227,13 +233,6 @@ def test_the_summaries_stored_after_a_run_build_the_entity_s_sources_once(miscon
     """After a run the overview and this month's close are computed for the next page view; both show the
     sources' state, from one build of the settings' sections."""
     app = misconfigured_world.app
-    built: list[str] = []
-    build = app.configured_sources
-
-    def counted(entity: str):  # the real build, counted
-        built.append(entity)
-        return build(entity)
-
-    app.configured_sources = counted  # type: ignore[method-assign]
+    built = builds_counted(app)
     reads.refresh_summaries(app, "acme-us")
     assert built == ["acme-us"]
