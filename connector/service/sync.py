@@ -340,15 +340,17 @@ def _reach_back(
 
 
 def _lots_reach_back(store, entity: str, first_day: date, recorder: RunRecorder) -> date:
-    """Plan from the purchase day of a lot voided since the last plan: its draws, and the usage they paid
-    for, belong to days that may be long planned (and posted); planning them again books the deltas."""
+    """Plan from the purchase day of a lot recorded, changed or voided since the last plan: its draws, and
+    the usage they paid for, belong to days that may be long planned (and posted); planning them again
+    books the deltas (a lot entered after its month was posted draws that month's usage)."""
     with store.unit_of_work() as uow:
         earliest = uow.credit_lots.plan_from(entity)
     if earliest is None or earliest >= first_day:
         return first_day
     recorder.event(
         "credits.reach_back",
-        f"a credit lot bought {earliest} was voided since the last plan: planning from {earliest}",
+        f"a credit lot bought {earliest} was recorded, changed or voided since the last plan: planning "
+        f"from {earliest}",
         data={"from_day": earliest},
     )
     return earliest

@@ -288,9 +288,15 @@ class CreditLotRepository:
         values = {name: getattr(lot, name) for name in names}
         stored = self.session.execute(select(CreditLotRow).filter_by(**key)).scalar()
         if stored is not None and stored.voided_at is not None:
-            # a voided lot stored again is in force again (a FOCUS export that holds its purchase again):
-            # the plans book it again from its purchase day
-            values |= {"voided_at": None, "voided_by": "", "void_reason": "", "plan_from": lot.purchase_date}
+            # a voided lot stored again is in force again (a FOCUS export that holds its purchase again)
+            values |= {"voided_at": None, "voided_by": "", "void_reason": ""}
+        if stored is None or stored.voided_at is not None or _draws_differ(stored, values):
+            # new, in force again or changed: its draws belong to days from its purchase on (the earlier
+            # of its old and new purchase days), which may be long planned — the plans book them again
+            days = [lot.purchase_date, *([stored.purchase_date] if stored is not None else [])]
+            if stored is not None and stored.plan_from is not None:
+                days.append(stored.plan_from)
+            values["plan_from"] = min(days)
         return upsert_row(
             self.session, CreditLotRow, key, {**values, "import_id": import_id, "recorded_at": now}
         )
@@ -303,7 +309,7 @@ class CreditLotRepository:
         self.session.add(row)
 
     def plan_from(self, entity: str) -> date | None:
-        """The earliest day a change of a lot (a void) asks plans to book from, if any."""
+        """The earliest day a change of a lot (recorded, changed, voided) asks plans to book from, if any."""
         return self.session.execute(
             select(func.min(col(CreditLotRow.plan_from))).where(col(CreditLotRow.entity) == entity)
         ).scalar()
@@ -454,3 +460,11 @@ class CustomerCreditRepository:
         for entity, product, grant in rows:
             found[(entity, product or "")].append(grant)
         return dict(found)
+
+
+# what a lot's draws depend on: another value changes which usage it pays for, and when
+DRAWN_BY = ("purchase_date", "amount", "currency", "expires_on", "pool", "promotional", "entity")
+
+
+def _draws_differ(stored: CreditLotRow, values: dict) -> bool:
+    return any(getattr(stored, name) != values[name] for name in DRAWN_BY)

@@ -149,3 +149,26 @@ def test_a_focus_export_imported_again_without_a_purchase_voids_its_lot_and_with
     assert any("is in force again" in w for w in report.warnings), report.warnings
     with UnitOfWork(books.app.engine) as uow:
         assert [lot.lot_id for lot in uow.credit_lots.for_entity(ENTITY)] == [lot.lot_id]
+
+
+def test_a_lot_recorded_after_its_month_was_posted_draws_that_month_s_usage(tmp_path, database_url):
+    """The accountant enters in November a lot bought on 1 October, after October was posted (accrued:
+    no lot was known). The next sync plans again from the purchase day, as for a void: October's usage is
+    drawn from the lot and its accrual taken back, no journal edited."""
+    world = books_world(tmp_path, policies("billing: prepaid"), database_url=database_url)
+    world.source.set("300.00", date(2026, 10, 5))
+    world.night(date(2026, 10, 5))
+    world.night(date(2026, 11, 3))  # October posted; the plans have moved on to November
+    assert [j.kind for j in world.journals()] == [AC]
+    world.buy_credits("RCPT-7", "500.00", date(2026, 10, 1), date(2027, 10, 1))
+    result = world.night(date(2026, 11, 4))
+    assert world.ledger.balance("2150") == Decimal("0.00")  # October's accrual taken back
+    assert world.ledger.balance("1350") == Decimal("-300.00")  # drawn from the lot (bought by AP, not here)
+    with UnitOfWork(world.app.engine) as uow:
+        events = uow.events.for_run(result.run_id)
+    assert [e.kind for e in events if e.kind == "credits.reach_back"] == ["credits.reach_back"]
+    assert world.night(date(2026, 11, 5)).plan.planned == []  # booked once
+    world.buy_credits("RCPT-7", "500.00", date(2026, 10, 1), date(2027, 10, 1))  # entered again, unchanged
+    again = world.night(date(2026, 11, 6))
+    with UnitOfWork(world.app.engine) as uow:
+        assert not [e for e in uow.events.for_run(again.run_id) if e.kind == "credits.reach_back"]
