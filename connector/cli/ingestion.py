@@ -400,7 +400,7 @@ def credits_add_command(
 ) -> None:
     """Record prepaid credits bought from a provider (a credit lot), or granted by it (--promotional)."""
     from connector.domain.credits import CreditLot, default_expiry
-    from connector.service.imports import lot_account, record_credit_lot
+    from connector.service.imports import record_credit_lot
 
     with plain_errors(as_json):
         bought = day_option(purchased, "--purchased")
@@ -437,10 +437,7 @@ def credits_add_command(
                 f"--expires: {exc}", fix="give a date after --purchased, or leave --expires out"
             ) from None
         application, target = app_and_entity(entity)
-        lot = replace(
-            lot, entity=target, provider_account=account or lot_account(application, target, lot.provider)
-        )
-        new = record_credit_lot(application, lot)
+        new = record_credit_lot(application, replace(lot, entity=target))
     if as_json:
         print_json({"lot_id": lot.lot_id, "new": new, "expires_on": lot.expires_on})
         return

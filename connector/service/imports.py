@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -391,15 +391,16 @@ def _known_accounts(ctx: ImportContext, configured: dict[str, ConfiguredSources]
     return known
 
 
-def lot_account(ctx: ImportContext, entity: str, provider: str) -> str:
+def _lot_account(ctx: ImportContext, configured: dict[str, ConfiguredSources], lot: CreditLot) -> str:
     """The provider account a lot entered without one is for: the provider's one account tokenbooks
     knows (its source's ORGANIZATION setting, its facts, its lots), or, knowing none, `default` — what a
     source without an ORGANIZATION setting names its account. Several: the person must say which."""
-    known = _known_accounts(ctx, _configured(ctx, [entity]))
-    accounts = sorted(a for p, a in known if p == provider)
+    known = _known_accounts(ctx, configured)
+    accounts = sorted(a for p, a in known if p == lot.provider)
     if len(accounts) > 1:
         raise ConfigError(
-            f"--account: tokenbooks knows several {provider} accounts ({', '.join(accounts)}): which one bought the lot?",
+            f"--account: tokenbooks knows several {lot.provider} accounts ({', '.join(accounts)}): which one "
+            "bought the lot?",
             fix=f"give --account {accounts[0]} (or another of them)",
         )
     return accounts[0] if accounts else "default"
@@ -723,6 +724,8 @@ def _failed(
 def record_credit_lot(ctx: ImportContext, lot: CreditLot) -> bool:
     """A lot entered by hand (`tokenbooks credits add`), recorded as a run. True when it is new.
 
+    A lot without a provider account is for the provider's one account tokenbooks knows (`_lot_account`).
+
     Entering a lot id again replaces the lot (a correction, said so in the run); a lot id a FOCUS import
     stored is refused (InputError): it is another purchase; so is a lot for a provider account tokenbooks
     does not know, of a provider whose accounts it knows (no usage would ever draw it)."""
@@ -736,6 +739,8 @@ def record_credit_lot(ctx: ImportContext, lot: CreditLot) -> bool:
     )
     with recorder.failed_on_error():
         configured = _configured(ctx, [lot.entity])
+        if not lot.provider_account:
+            lot = replace(lot, provider_account=_lot_account(ctx, configured, lot))
         for _, problem in unknown_accounts(ctx, [("", lot)], lot.source, configured, LOT_OF_UNKNOWN_ACCOUNT):
             raise ConfigError(f"--account: {problem.message}", fix=problem.fix)
         with ctx.store.unit_of_work() as uow:

@@ -158,3 +158,16 @@ def cli_world(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
     from tests.service.cli_world import cli_world_for
 
     yield from cli_world_for(tmp_path, database_url, monkeypatch)
+
+
+def builds_counted(app) -> list[str]:
+    """The entities whose sources the application builds from now on, one item a build (the real build)."""
+    built: list[str] = []
+    build = app.configured_sources
+
+    def counted(entity: str):
+        built.append(entity)
+        return build(entity)
+
+    app.configured_sources = counted
+    return built

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from connector.bootstrap import build_app
-from connector.domain.errors import InputError
+from connector.domain.credits import CreditLot
+from connector.domain.errors import ConfigError, InputError
 from connector.domain.facts import ChargeCategory
 from connector.domain.periods import Period
 from connector.ledgers.memory import MemoryLedger
@@ -33,7 +34,7 @@ from connector.sources.focus import FocusOptions, read_focus
 from connector.sources.openai import OpenAICostsSource
 from connector.store.tables import ImportRow, InvoiceRow, QuarantineRow
 from connector.store.unit_of_work import UnitOfWork
-from tests.service.conftest import Clock
+from tests.service.conftest import Clock, builds_counted
 from tests.sources.builders import (
     OPENAI,
     client,
@@ -439,3 +440,43 @@ def test_a_focus_lot_stored_under_its_former_name_is_renamed_not_doubled(tmp_pat
         assert [(s.lot_id, s.amount, s.pool) for s in uow.credit_lots.for_entity("acme-us")] == [
             (lot.lot_id, Decimal("700.00"), "commitment:cd-1")
         ]
+
+
+def hand_lot(lot_id: str, account: str = "") -> CreditLot:
+    return CreditLot(
+        entity="acme-us",
+        provider="openai",
+        provider_account=account,
+        lot_id=lot_id,
+        purchase_date=date(2026, 9, 15),
+        amount=Decimal("500.00"),
+        currency="USD",
+        source="tokenbooks credits add",
+    )
+
+
+def test_a_lot_entered_without_an_account_is_for_the_one_the_provider_is_known_by_and_sources_built_once(
+    tmp_path: Path,
+):
+    app = make_app(tmp_path, "tb.db")
+    record_credit_lot(app, hand_lot("RCPT-1", "org-1"))
+    built = builds_counted(app)
+    assert record_credit_lot(app, hand_lot("RCPT-2")) is True
+    with UnitOfWork(app.engine) as uow:
+        accounts = {lot.lot_id: lot.provider_account for lot in uow.credit_lots.for_entity("acme-us")}
+    assert accounts == {"RCPT-1": "org-1", "RCPT-2": "org-1"}
+    assert built == ["acme-us"]  # the account and the check of it read one build of the settings
+
+
+def test_a_lot_entered_without_an_account_when_the_provider_has_several_asks_which(tmp_path: Path):
+    app = make_app(tmp_path, "tb.db")
+    with UnitOfWork(app.engine) as uow:  # two accounts tokenbooks knows (lots from before the check)
+        for lot_id, account in (("RCPT-1", "org-1"), ("RCPT-2", "org-2")):
+            uow.credit_lots.upsert(hand_lot(lot_id, account), import_id=None, now=app.clock())
+        uow.commit()
+    with pytest.raises(ConfigError) as caught:
+        record_credit_lot(app, hand_lot("RCPT-3"))
+    assert "several openai accounts (org-1, org-2)" in caught.value.message
+    assert caught.value.fix == "give --account org-1 (or another of them)"
+    with UnitOfWork(app.engine) as uow:
+        assert {lot.lot_id for lot in uow.credit_lots.for_entity("acme-us")} == {"RCPT-1", "RCPT-2"}

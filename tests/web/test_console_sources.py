@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from connector.service import console as reads
 from connector.service.console_sources import state_of
 from connector.service.pull import SourceStatus
-from tests.service.conftest import World
+from tests.service.conftest import World, builds_counted
 from tests.web.conftest import BAD_ROW, sign_in
 
 
@@ -191,19 +191,6 @@ def test_the_overview_and_the_close_page_name_a_refused_section_as_blocking_the_
     assert "2 item(s) block sign-off" in close.text
     assert "warehouse.gcp:01-AB is not pulled" in close.text
     assert "<img src=x" not in close.text
-
-
-def builds_counted(app) -> list[str]:
-    """The entities whose sources the application builds from now on, one item a build (the real build)."""
-    built: list[str] = []
-    build = app.configured_sources
-
-    def counted(entity: str):
-        built.append(entity)
-        return build(entity)
-
-    app.configured_sources = counted
-    return built
 
 
 def test_a_page_view_builds_the_entity_s_sources_once_and_each_view_builds_them_again(
