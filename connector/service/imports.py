@@ -478,13 +478,19 @@ def refuse_late(
 
 
 def import_credit_lots(ctx: ImportContext, path: Path, *, entity: str) -> ImportReport:
+    checked = CheckedLots()  # the lots the file may store, counted once (the same file again: unchanged)
+
+    def check(ctx: ImportContext, path: Path, located: list, quarantined: list, tally: Tally):
+        nonlocal checked
+        located, checked = _check_lot_records(ctx, path, located, quarantined, tally)
+        return located, checked.warnings
+
     def store(uow: UnitOfWork, lots: list, import_id: str) -> dict[str, int]:
-        counts = check_lots(uow, lots).counts()  # the same file again: unchanged, not replaced
         for lot in lots:
             uow.credit_lots.upsert(lot, import_id=import_id, now=ctx.clock())
-        return counts
+        return checked.counts()
 
-    return _import_records(ctx, "credits", path, entity, read_credit_lots, store, check=_check_lot_records)
+    return _import_records(ctx, "credits", path, entity, read_credit_lots, store, check=check)
 
 
 def _check_lot_records(
@@ -493,9 +499,10 @@ def _check_lot_records(
     located: list[tuple[str, CreditLot]],
     quarantined: list[QuarantinedRow],
     tally: Tally,
-) -> tuple[list[tuple[str, CreditLot]], list[str]]:
-    """The lots of a file that may be stored; one for a provider account tokenbooks does not know, or one
-    that would replace a lot of another kind (a FOCUS lot), is quarantined."""
+) -> tuple[list[tuple[str, CreditLot]], CheckedLots]:
+    """The lots of a file that may be stored, and how each compares with what is stored; one for a
+    provider account tokenbooks does not know, or one that would replace a lot of another kind (a FOCUS
+    lot), is quarantined."""
     amount_of = lambda lot: (lot.amount, lot.currency)  # noqa: E731
     configured = _configured(ctx, (lot.entity for _, lot in located))
     unknown = unknown_accounts(ctx, located, str(path), configured, LOT_OF_UNKNOWN_ACCOUNT)
@@ -504,7 +511,7 @@ def _check_lot_records(
     with ctx.store.unit_of_work() as uow:
         checked = check_lots(uow, [lot for _, lot in located], lambda lot: where[id(lot)])
     refused = [(where[id(lot)], problem) for lot, problem in checked.refused]
-    return refuse_late(path, located, refused, quarantined, tally, amount_of), checked.warnings
+    return refuse_late(path, located, refused, quarantined, tally, amount_of), checked
 
 
 def _import_records(
