@@ -174,3 +174,19 @@ class SpendSummary:
             total_key = (target, category, currency)
             totals[total_key] = totals.get(total_key, ZERO) + quantize(amount, currency)
         return totals
+
+
+def suspense_record(totals: dict[tuple[str, str], Decimal]) -> list[dict[str, str]]:
+    """What went to suspense as a run or a plan records it (JSON): one row per provider and currency."""
+    return [
+        {"provider": provider, "currency": currency, "amount": str(amount)}
+        for (provider, currency), amount in sorted(totals.items())
+    ]
+
+
+def suspense_of_record(recorded: object) -> dict[tuple[str, str], Decimal] | None:
+    """What went to suspense per (provider, currency), read back from `suspense_record`; None for what was
+    recorded before suspense was kept per currency (one total, of no provider or currency it could say)."""
+    if not isinstance(recorded, list):
+        return None
+    return {(row["provider"], row["currency"]): Decimal(row["amount"]) for row in recorded}

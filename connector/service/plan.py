@@ -19,7 +19,13 @@ from functools import partial
 from connector import __version__
 from connector.bulk_work import paused_gc
 from connector.domain.audit_chain import COMMITTED
-from connector.domain.coverage import Coverage, SpendSummary, UnmappedPattern
+from connector.domain.coverage import (
+    Coverage,
+    SpendSummary,
+    UnmappedPattern,
+    suspense_of_record,
+    suspense_record,
+)
 from connector.domain.day_sums import DayInputs, DaySums, FactIds
 from connector.domain.desired import Desired, MissingRole, UsageCosts, desired_books, not_yet_due
 from connector.domain.journals import Bucket, Journal, LedgerTarget
@@ -69,10 +75,7 @@ class PlanReport:
 
     def suspense_rows(self) -> list[dict[str, str]]:
         """What went to suspense, one row per provider and currency (JSON, run statistics)."""
-        return [
-            {"provider": provider, "currency": currency, "amount": str(amount)}
-            for (provider, currency), amount in sorted(self.suspense.items())
-        ]
+        return suspense_record(self.suspense)
 
 
 def whole_months(first_day: date, last_day: date) -> tuple[date, date]:
@@ -385,10 +388,10 @@ def _unchanged_since_last_plan(uow: UnitOfWork, state: PlanState, report: PlanRe
     last = uow.events.last_data("plan.state", entity=state.entity, fingerprint=fingerprint)
     if last is None:
         return False
-    if not isinstance(last["suspense"], list):  # recorded before suspense was kept per currency: plan again
+    suspense = suspense_of_record(last["suspense"])
+    if suspense is None:  # recorded before suspense was kept per currency: plan again
         return False
-    report.skipped, report.facts = True, last["facts"]
-    report.suspense = {(row["provider"], row["currency"]): Decimal(row["amount"]) for row in last["suspense"]}
+    report.skipped, report.facts, report.suspense = True, last["facts"], suspense
     report.allocated = Decimal(last["allocated"])
     return True
 

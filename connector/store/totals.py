@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from connector.domain.coverage import suspense_of_record
 from connector.store.records import StoreTotals
 from connector.store.tables import (
     ImportRow,
@@ -51,7 +52,7 @@ def store_totals(session: Session, ok_statuses: tuple[str, ...]) -> StoreTotals:
         )
     }
     facts: dict[str, int] = {}
-    last_suspense: dict[str, list] = {}
+    last_suspense: dict[str, dict[tuple[str, str], Decimal]] = {}
     rows = session.execute(
         select(col(RunRow.entity), col(RunRow.status), col(RunRow.stats))
         .where(col(RunRow.kind) == "sync")
@@ -60,11 +61,11 @@ def store_totals(session: Session, ok_statuses: tuple[str, ...]) -> StoreTotals:
     for entity, status, stats in rows:
         facts[entity] = facts.get(entity, 0) + int((stats or {}).get("facts_pulled", 0))
         if status in ok_statuses:  # ordered by start: the last successful run's figures stay
-            last_suspense[entity] = _suspense_rows((stats or {}).get("suspense", []))
+            last_suspense[entity] = _recorded_suspense((stats or {}).get("suspense", []))
     suspense = {
-        (entity, row["provider"], row["currency"]): Decimal(row["amount"])
-        for entity, rows in last_suspense.items()
-        for row in rows
+        (entity, provider, currency): amount
+        for entity, totals in last_suspense.items()
+        for (provider, currency), amount in totals.items()
     }
     quarantined = {
         (kind, entity or ""): int(count or 0)
@@ -77,9 +78,8 @@ def store_totals(session: Session, ok_statuses: tuple[str, ...]) -> StoreTotals:
     return StoreTotals(runs, journals, attempts, facts, quarantined, suspense)
 
 
-def _suspense_rows(recorded: object) -> list[dict]:
-    """A sync's suspense as its run recorded it: one row per provider and currency; a run recorded before
-    suspense was kept per currency held one total, of no provider or currency it could say."""
-    if isinstance(recorded, list):
-        return recorded
-    return [{"provider": "", "currency": "", "amount": str(recorded or 0)}]
+def _recorded_suspense(recorded: object) -> dict[tuple[str, str], Decimal]:
+    """A sync's suspense as its run recorded it; a run recorded before suspense was kept per currency held
+    one total, shown under no provider or currency."""
+    totals = suspense_of_record(recorded)
+    return {("", ""): Decimal(str(recorded or 0))} if totals is None else totals
