@@ -211,3 +211,67 @@ def test_every_group_amount_reaches_a_fact_exactly(pages_of_amounts):
     sent = [a for page in pages_of_amounts for a in page]
     assert sum(f.amount for f in result.facts) == sum(sent)
     assert len(result.facts) == len(sent)
+
+
+# ---------------------------------------------------------------------------- Marketplace models on Bedrock
+
+# Claude 4.x (and other models sold through AWS Marketplace) is billed under a SERVICE of its own, not
+# "Amazon Bedrock" (providers.md §3.1: "Claude Sonnet 4.6 (Amazon Bedrock Edition)"; grafana/cloudcost-exporter
+# #933: "Claude 4.x … billed through Bedrock Marketplace … under a separate service code").
+CLAUDE = "Claude Sonnet 4.6 (Amazon Bedrock Edition)"
+SEARCH = {
+    "TimePeriod": {"Start": "2026-11-01", "End": "2026-11-04"},
+    "Dimension": "SERVICE",
+    "SearchString": "Bedrock",
+    "Context": "COST_AND_USAGE",
+}
+
+
+def searching_source(client):
+    return AwsCostExplorerSource(
+        client,
+        account="123456789012",
+        entity="acme",
+        timezone="America/New_York",
+        retry=RetryPolicy(3, sleep=no_sleep),
+        service_search=("Bedrock",),
+    )
+
+
+def test_claude_billed_as_a_marketplace_service_is_found_and_pulled_with_the_configured_services():
+    client = ce_client()
+    found = {
+        "DimensionValues": [
+            {"Value": "Amazon Bedrock", "Attributes": {}},
+            {"Value": CLAUDE, "Attributes": {}},
+        ],
+        "ReturnSize": 2,
+        "TotalSize": 2,
+    }
+    claude_day = {
+        "ResultsByTime": [
+            day("2026-11-01", "2026-11-02", group(CLAUDE, "USE1-MP:USE1_InputTokenCount-Units", "41.25"))
+        ]
+    }
+    wanted = searching_source(None).request(WINDOW, (*source(None).services, CLAUDE))
+    with Stubber(client) as stub:
+        stub.add_response("get_dimension_values", found, SEARCH)
+        stub.add_response("get_cost_and_usage", claude_day, wanted)
+        result = searching_source(client).pull(WINDOW)
+        stub.assert_no_pending_responses()
+    assert not result.problems
+    assert [(f.dimension("service"), f.amount) for f in result.facts] == [(CLAUDE, Decimal("41.25"))]
+
+
+def test_credentials_not_allowed_to_search_services_pull_the_configured_ones_and_say_what_may_be_missing():
+    client = ce_client()
+    with Stubber(client) as stub:
+        stub.add_client_error("get_dimension_values", "AccessDeniedException", "not authorized", 400)
+        stub.add_response("get_cost_and_usage", PAGE_2, expected())
+        result = searching_source(client).pull(WINDOW)
+        stub.assert_no_pending_responses()
+    assert sum(f.amount for f in result.facts) == Decimal("6.85")
+    (warning,) = result.problems
+    assert not warning.is_error
+    assert "Amazon Bedrock Edition" in warning.message
+    assert "ce:GetDimensionValues" in warning.fix
