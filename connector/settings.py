@@ -172,7 +172,8 @@ class WarehouseSettings(ProviderSettings):
     services: JsonList | None = Field(
         None,
         description='FOCUS: ServiceCategory values (default ["AI and Machine Learning"]); CUR 2.0: '
-        'line_item_product_code values (default ["AmazonBedrock"]); gcp-standard: service.description '
+        'line_item_product_code values (default ["AmazonBedrock", "AmazonBedrockFoundationModels", '
+        '"AmazonBedrockService"]); gcp-standard: service.description '
         'values (default ["Vertex AI"])',
     )
     timestamps_as_text: bool = Field(False, description="the charge period columns hold ISO 8601 text")

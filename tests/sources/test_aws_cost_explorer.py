@@ -217,8 +217,11 @@ def test_every_group_amount_reaches_a_fact_exactly(pages_of_amounts):
 
 # Claude 4.x (and other models sold through AWS Marketplace) is billed under a SERVICE of its own, not
 # "Amazon Bedrock" (providers.md §3.1: "Claude Sonnet 4.6 (Amazon Bedrock Edition)"; grafana/cloudcost-exporter
-# #933: "Claude 4.x … billed through Bedrock Marketplace … under a separate service code").
+# #933: "Claude 4.x … billed through Bedrock Marketplace … under a separate service code"). A Billing
+# console's list of service names (copied into a public repository) holds "Amazon Bedrock", "Amazon Bedrock
+# AgentCore", "Amazon Bedrock Service" and "AmazonBedrockFoundationModels" side by side.
 CLAUDE = "Claude Sonnet 4.6 (Amazon Bedrock Edition)"
+BEDROCK_NAMES = ("Amazon Bedrock AgentCore", "Amazon Bedrock Service", "AmazonBedrockFoundationModels")
 SEARCH = {
     "TimePeriod": {"Start": "2026-11-01", "End": "2026-11-04"},
     "Dimension": "SERVICE",
@@ -244,16 +247,17 @@ def test_claude_billed_as_a_marketplace_service_is_found_and_pulled_with_the_con
         "DimensionValues": [
             {"Value": "Amazon Bedrock", "Attributes": {}},
             {"Value": CLAUDE, "Attributes": {}},
+            *({"Value": name, "Attributes": {}} for name in BEDROCK_NAMES),
         ],
-        "ReturnSize": 2,
-        "TotalSize": 2,
+        "ReturnSize": 5,
+        "TotalSize": 5,
     }
     claude_day = {
         "ResultsByTime": [
             day("2026-11-01", "2026-11-02", group(CLAUDE, "USE1-MP:USE1_InputTokenCount-Units", "41.25"))
         ]
     }
-    wanted = searching_source(None).request(WINDOW, (*source(None).services, CLAUDE))
+    wanted = searching_source(None).request(WINDOW, (*source(None).services, CLAUDE, *BEDROCK_NAMES))
     with Stubber(client) as stub:
         stub.add_response("get_dimension_values", found, SEARCH)
         stub.add_response("get_cost_and_usage", claude_day, wanted)
