@@ -15,6 +15,7 @@ from tests.sources.builders import (
     anthropic_bucket,
     anthropic_cost,
     anthropic_page,
+    anthropic_source,
     anthropic_usage,
     client,
 )
@@ -25,13 +26,7 @@ COST_URL, USAGE_URL = ANTHROPIC + COST_PATH, ANTHROPIC + USAGE_PATH
 
 
 def source(timezone: str = "UTC") -> AnthropicSource:
-    return AnthropicSource(
-        client(ANTHROPIC, "Anthropic"),
-        organization="org-1",
-        entity="acme-us",
-        timezone=timezone,
-        catalog=load_catalog(),
-    )
+    return anthropic_source(timezone)
 
 
 def serve(costs: list, usage: list) -> None:

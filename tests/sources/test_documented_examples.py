@@ -22,12 +22,11 @@ import pytest
 import responses
 import yaml
 
-from connector.sources.anthropic import COST_PATH, USAGE_PATH, AnthropicSource
+from connector.sources.anthropic import COST_PATH, USAGE_PATH
 from connector.sources.base import Window
 from connector.sources.openai import COSTS_PATH, OpenAICostsSource
 from connector.sources.openai_usage import ENDPOINTS, OpenAIUsageSource
-from connector.sources.prices import load_catalog
-from tests.sources.builders import ANTHROPIC, OPENAI, client
+from tests.sources.builders import ANTHROPIC, OPENAI, anthropic_source, client
 from tests.support import SHARED
 
 # the spec examples' bucket: start_time 1730419200 .. end_time 1730505600
@@ -173,16 +172,6 @@ USAGE_REPORT = """{
   "next_page": "page_MjAyNS0wNS0xNFQwMDowMDowMFo="
 }"""
 ANTHROPIC_LAST = {"data": [], "has_more": False, "next_page": None}
-
-
-def anthropic_source() -> AnthropicSource:
-    return AnthropicSource(
-        client(ANTHROPIC, "Anthropic"),
-        organization="org-1",
-        entity="acme",
-        timezone="UTC",
-        catalog=load_catalog(),
-    )
 
 
 @responses.activate
