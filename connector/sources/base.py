@@ -295,7 +295,7 @@ def iter_report(
             return data, None
         cursor = data.get("next_page")
         if not isinstance(cursor, str) or not cursor:  # more pages and no way to them: never a silent end
-            result.problems.append(_no_cursor(result.source, response.url, page_no, cursor))
+            result.problems.append(_no_cursor(label, response.url, page_no, cursor))
             return data, None
         return data, cursor
 
@@ -306,13 +306,14 @@ def iter_report(
             break  # the window is refused as a whole; no point fetching more
 
 
-def _no_cursor(source: str, url: str, page_no: int, cursor: object) -> Problem:
+def _no_cursor(label: str, url: str, page_no: int, cursor: object) -> Problem:
+    given = "null or missing" if cursor is None else repr(cursor)
     return Problem(
-        f"{source} ({url})",
+        f"{label} ({url})",
         f"page {page_no}",
         "next_page",
-        f"has_more is true but next_page is {cursor!r}: the pages after this one cannot be asked for, "
-        "so the window would be read only in part",
+        f"has_more is true but next_page is {given}: the pages after this one cannot be asked for, so "
+        "the window would be read only in part",
         PROVIDER_FIX,
     )
 
