@@ -60,6 +60,10 @@ _FIXES = {
     "enabling it); the next run pulls them",
     "BillExpirationException": "Cost Explorer keeps 14 months (38 with multi-year data enabled): set "
     "TOKENBOOKS_AWS_COST_EXPLORER__START_DATE to a later day",
+    # a page token Cost Explorer no longer takes (it expired, or the data changed between pages): nothing
+    # of the window was stored, and only a pull from its first page can go on
+    "InvalidNextTokenException": "nothing to do: the next run pulls the window again from its first page",
+    "RequestChangedException": "nothing to do: the next run pulls the window again from its first page",
 }
 
 

@@ -173,6 +173,20 @@ def test_data_errors_are_input_errors_with_a_fix(code):
     assert raised.value.fix
 
 
+@pytest.mark.parametrize("code", ["InvalidNextTokenException", "RequestChangedException"])
+def test_a_page_token_cost_explorer_no_longer_takes_says_the_next_run_starts_the_window_again(code):
+    """Both are GetCostAndUsage's documented errors (botocore's ce service model): the token of the second
+    page is refused, so the window stops without storing anything and is pulled again whole."""
+    client = ce_client()
+    with Stubber(client) as stub:
+        stub.add_response("get_cost_and_usage", PAGE_1, expected())
+        stub.add_client_error("get_cost_and_usage", code, "The token is no longer valid", 400)
+        with pytest.raises(InputError) as raised:
+            source(client).pull(WINDOW)
+    assert code in raised.value.message
+    assert "first page" in raised.value.fix
+
+
 def test_a_float_like_bad_amount_refuses_the_window():
     bad = {
         **PAGE_2,
