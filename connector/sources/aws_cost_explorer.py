@@ -270,7 +270,7 @@ def _search_refused(word: str, exc: ConfigError) -> Problem:
         "aws.cost_explorer",
         "ce:GetDimensionValues",
         "SERVICE",
-        f"the SERVICE values containing {word!r} could not be searched ({exc}); only "
+        f"the SERVICE values containing {word!r} could not be searched ({exc.message}); only "
         "TOKENBOOKS_AWS_COST_EXPLORER__SERVICES were pulled, so models sold on AWS Marketplace (billed as "
         "'<model> (Amazon Bedrock Edition)') may be missing",
         "grant the credentials ce:GetDimensionValues too, or list those services in "
