@@ -324,6 +324,7 @@ class App:
             retry=RetryPolicy(aws.max_retries + 1, sleep=self.sleep),
             lag_days=aws.lag_days,
             services=tuple(aws.services),
+            service_search=tuple(aws.service_search),
         )
 
     def _azure_source(self, entity: str, timezone: str, credentials: AzureCredentials, scope: str) -> Source:

@@ -117,7 +117,9 @@ class AwsCostExplorerSettings(ProviderSettings):
     chain (AWS_* variables, an instance or task role) when they are left empty."""
 
     enabled: bool = Field(False, description="pull Cost Explorer every sync (each request costs $0.01)")
-    access_key_id: str | None = Field(None, description="an IAM key allowed ce:GetCostAndUsage only")
+    access_key_id: str | None = Field(
+        None, description="an IAM key allowed ce:GetCostAndUsage and ce:GetDimensionValues only"
+    )
     secret_access_key: SecretStr | None = None
     session_token: SecretStr | None = None
     region: str = Field("us-east-1", description="Cost Explorer's endpoint region (it lives in us-east-1)")
@@ -125,6 +127,12 @@ class AwsCostExplorerSettings(ProviderSettings):
     services: JsonList = Field(
         default_factory=lambda: list(aws_cost_explorer.AI_SERVICES),
         description="SERVICE values to pull (Cost Explorer's names, exactly)",
+    )
+    service_search: JsonList = Field(
+        default_factory=lambda: list(aws_cost_explorer.SERVICE_SEARCH),
+        description="SERVICE values containing one of these words are pulled too, found each pull with "
+        "ce:GetDimensionValues (models sold on AWS Marketplace are billed as '<model> (Amazon Bedrock "
+        "Edition)'); [] to pull SERVICES only",
     )
 
 
@@ -164,7 +172,8 @@ class WarehouseSettings(ProviderSettings):
     services: JsonList | None = Field(
         None,
         description='FOCUS: ServiceCategory values (default ["AI and Machine Learning"]); CUR 2.0: '
-        'line_item_product_code values (default ["AmazonBedrock"]); gcp-standard: service.description '
+        'line_item_product_code values (default ["AmazonBedrock", "AmazonBedrockFoundationModels", '
+        '"AmazonBedrockService"]); gcp-standard: service.description '
         'values (default ["Vertex AI"])',
     )
     timestamps_as_text: bool = Field(False, description="the charge period columns hold ISO 8601 text")

@@ -6,10 +6,13 @@ The two reports are read in one pull because each needs the other:
   API keys that used it, in proportion to their usage priced from the catalog (token counts alone when a
   price is missing), so the bucket total stays exact and its shares say `split_basis` in their
   dimensions. A bucket no usage explains (code execution, say) stays whole.
-- Priority Tier usage is missing from the cost report. It is priced from the catalog and stored as
-  facts with `cost_basis = estimated`, never presented as billed; usage of a model the catalog does not
+- Priority Tier usage (`priority`, `priority_on_demand`) is missing from the cost report. It is priced from
+  the catalog and stored as facts with `cost_basis = estimated`, never presented as billed; usage of a model the catalog does not
   price is reported as a warning and not booked. Volume tiers accumulate over the month: a window that
-  starts mid-month first reads the month's earlier usage to know where the tiers stand.
+  starts mid-month first reads the month's earlier usage to know where the tiers stand. Usage of a tier
+  the cost report does not name (flex, flex_discount, or one newer than this module) is neither billed
+  nor estimated: a pull says so once per tier, so that it is checked against the invoice, never lost
+  in silence.
 
 Usage itself is stored beside the facts, for enrichment. Array parameters use Anthropic's `group_by[]=`
 form. The two reports are read in step, a page at a time, and each page is handed over as it arrives
@@ -59,7 +62,11 @@ PRICE_KINDS = {
     "cache_creation.ephemeral_1h_input_tokens": "cache_write_1h",
     "server_tool_use.web_search_requests": "web_search",
 }
-ESTIMATED_TIERS = ("priority",)  # service tiers the cost report leaves out
+# The usage report's service tiers are standard, batch, priority, priority_on_demand, flex and flex_discount;
+# the cost report's are standard and batch, and it leaves Priority Tier out (Admin API reference, "Get
+# Messages Usage Report" and "Get Cost Report"; the Usage and Cost API guide)
+BILLED_TIERS = ("standard", "batch")
+ESTIMATED_TIERS = ("priority", "priority_on_demand")  # Priority Tier: priced from the catalog
 
 
 class AnthropicSource(StreamingSource):
@@ -100,6 +107,7 @@ class AnthropicSource(StreamingSource):
         error ends the stream (the pull keeps nothing of the window)."""
         tally = PullResult(self.name, self.provider, self.provider_account, window)
         pieces = Chunker(tally)
+        unbooked_tiers: set[str] = set()  # tiers already said to be neither billed nor estimated
         meter = self._meter(window, tally, progress)
         if tally.errors:  # the month's earlier usage could not be read: its tiers are unknown
             yield pieces.chunk([])
@@ -118,7 +126,7 @@ class AnthropicSource(StreamingSource):
                 yield pieces.chunk([])
                 return
             while last is not None and usage.needs_more(last):
-                piece = self._usage_piece(usage, pieces, tally, meter)
+                piece = self._usage_piece(usage, pieces, tally, meter, unbooked_tiers)
                 yield piece
                 if piece.errors:
                     return
@@ -129,20 +137,31 @@ class AnthropicSource(StreamingSource):
             if last is not None:
                 usage.forget_before(last)  # later cost pages start on this day or after it
         while not usage.ended:
-            piece = self._usage_piece(usage, pieces, tally, meter)
+            piece = self._usage_piece(usage, pieces, tally, meter, unbooked_tiers)
             if piece.pages or piece.problems:
                 yield piece
             if piece.errors:
                 return
 
     def _usage_piece(
-        self, usage: _UsageAhead, pieces: Chunker, tally: PullResult, meter: TierMeter
+        self,
+        usage: _UsageAhead,
+        pieces: Chunker,
+        tally: PullResult,
+        meter: TierMeter,
+        unbooked_tiers: set[str],
     ) -> PullResult:
-        """The usage report's next page with the estimates it produces (no page when it has ended)."""
+        """The usage report's next page with the estimates it produces (no page when it has ended), and a
+        warning the first time a tier neither billed nor estimated is used."""
         arrived = usage.next()
         if arrived is None or tally.errors:
             return pieces.chunk([])
         page, records = arrived
+        for record in records:
+            tier = record.dimensions.get("service_tier")
+            if tier and tier not in (*BILLED_TIERS, *ESTIMATED_TIERS) and tier not in unbooked_tiers:
+                unbooked_tiers.add(tier)
+                tally.problems.append(_tier_not_billed(page.endpoint, record, tier))
         estimates = [
             estimate
             for record in sorted(records, key=lambda r: r.usage_date)
@@ -355,6 +374,20 @@ def _explains(record: Usage, fact: Fact) -> bool:
 
 def _count(record: Usage, metrics: tuple[str, ...]) -> Decimal:
     return sum((record.metric(m) for m in metrics), Decimal(0))
+
+
+def _tier_not_billed(endpoint: str, record: Usage, tier: str) -> Problem:
+    return Problem(
+        f"Anthropic usage report ({endpoint})",
+        f"{record.usage_date}, model {record.dimensions.get('model')!r}",
+        "service_tier",
+        f"usage of the {tier!r} service tier: the cost report names only the tiers "
+        f"{', '.join(BILLED_TIERS)}, so if Anthropic bills {tier!r} outside it, that cost is not in the "
+        "books (it is not estimated either)",
+        "compare the month with Anthropic's invoice; an invoice true-up books what is missing, and report "
+        "the tier so that it is read",
+        Severity.WARNING,
+    )
 
 
 def _unpriced(record: Usage, metric: str, quantity: Decimal) -> Problem:

@@ -2,7 +2,10 @@
 without any export.
 
 `ce.get_cost_and_usage` with daily granularity, grouped by SERVICE and USAGE_TYPE, filtered to the AI
-services, paged with `NextPageToken`. `Metrics.UnblendedCost.Amount` is a decimal string (read as Decimal,
+services, paged with `NextPageToken`. Models sold through AWS Marketplace (Claude 4.x and others) are billed
+under a SERVICE of their own, "Claude Sonnet 4.6 (Amazon Bedrock Edition)", which an exact list of names
+never holds: the SERVICE values of the window that contain a search word ("Bedrock") are found first with
+`ce.get_dimension_values` and pulled too. `Metrics.UnblendedCost.Amount` is a decimal string (read as Decimal,
 never float); a day marked `Estimated: true` is restated later, which the lag days re-read (the natural key
 holds no amount, so the restated bucket versions the fact). Each request costs $0.01.
 Shapes: https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_GetCostAndUsage.html
@@ -15,7 +18,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any, cast
 
-from connector.domain.errors import ConfigError, InputError, Problem, RateLimited, Retriable
+from connector.domain.errors import ConfigError, InputError, Problem, RateLimited, Retriable, Severity
 from connector.domain.facts import (
     ChargeCategory,
     CostBasis,
@@ -40,6 +43,9 @@ from connector.sources.base import (
 
 ENDPOINT = "ce:GetCostAndUsage"
 AI_SERVICES = ("Amazon Bedrock", "Amazon SageMaker", "Amazon Q")  # the settings' default (settings.py)
+# words a SERVICE value is searched for (the settings' default): Marketplace models on Bedrock are billed
+# as "<model> (Amazon Bedrock Edition)" (providers.md §3.1)
+SERVICE_SEARCH = ("Bedrock",)
 THROTTLED = {
     "ThrottlingException",
     "LimitExceededException",
@@ -54,6 +60,10 @@ _FIXES = {
     "enabling it); the next run pulls them",
     "BillExpirationException": "Cost Explorer keeps 14 months (38 with multi-year data enabled): set "
     "TOKENBOOKS_AWS_COST_EXPLORER__START_DATE to a later day",
+    # a page token Cost Explorer no longer takes (it expired, or the data changed between pages): nothing
+    # of the window was stored, and only a pull from its first page can go on
+    "InvalidNextTokenException": "nothing to do: the next run pulls the window again from its first page",
+    "RequestChangedException": "nothing to do: the next run pulls the window again from its first page",
 }
 
 
@@ -73,6 +83,7 @@ class AwsCostExplorerSource(StreamingSource):
         retry: RetryPolicy,
         lag_days: int = 3,
         services: tuple[str, ...] = AI_SERVICES,
+        service_search: tuple[str, ...] = (),
     ) -> None:
         self.client = client
         self.provider_account = account
@@ -81,43 +92,72 @@ class AwsCostExplorerSource(StreamingSource):
         self.retry = retry
         self.lag_days = lag_days
         self.services = services
+        self.service_search = service_search
 
     def pull(self, window: Window, progress: Progress | None = None) -> PullResult:
         return gathered(self, window, self.stream(window, progress))
 
     def stream(self, window: Window, progress: Progress | None = None) -> Iterator[PullResult]:
         """The window a page at a time; stops after a page with an error."""
-        request = self.request(window)
+        notes: list[Problem] = []
+        request = self.request(window, self.services_of(window, notes))
         pages = CursorPages(self.name, ENDPOINT)
 
         def fetch(token: str | None) -> tuple[object, str | None]:
             if progress:
                 progress(pages.count, f"AWS Cost Explorer page {pages.count + 1}")
             params = {**request, "NextPageToken": token} if token else request
-            answer = self.retry.call(lambda: self._call(params, window))
+            answer = self.retry.call(lambda: self._call("get_cost_and_usage", params, window))
             return (params, answer), answer.get("NextPageToken") or None
 
         for page_no, fetched in enumerate(pages.iterate(fetch), start=1):
             params, answer = cast(tuple[dict, dict], fetched)
             piece = self._page(window, params, answer, page_no)
+            piece.problems[:0], notes = notes, []
             yield piece
             if piece.errors:
                 return
 
-    def request(self, window: Window) -> dict[str, Any]:
-        """The GetCostAndUsage request for a window (End is exclusive)."""
+    def services_of(self, window: Window, notes: list[Problem]) -> tuple[str, ...]:
+        """The SERVICE values to pull: the configured ones, and those of the window that contain a search
+        word. Credentials not allowed ce:GetDimensionValues pull the configured ones, with a warning."""
+        found: list[str] = []
+        for word in self.service_search:
+            pages = CursorPages(self.name, "ce:GetDimensionValues")
+            params = {
+                "TimePeriod": _time_period(window),
+                "Dimension": "SERVICE",
+                "SearchString": word,
+                "Context": "COST_AND_USAGE",
+            }
+
+            def fetch(token: str | None, params: dict = params) -> tuple[object, str | None]:
+                ask = {**params, "NextPageToken": token} if token else params
+                answer = self.retry.call(lambda: self._call("get_dimension_values", ask, window))
+                return answer, answer.get("NextPageToken") or None
+
+            try:
+                for answer in pages.iterate(fetch):
+                    found += _dimension_values(answer)
+            except ConfigError as exc:
+                if "AccessDeniedException" not in str(exc):  # no credentials at all: the pull says so
+                    raise
+                notes.append(_search_refused(word, exc))
+                return self.services
+        return tuple(dict.fromkeys([*self.services, *found]))
+
+    def request(self, window: Window, services: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """The GetCostAndUsage request for a window (End is exclusive), for `services` (the configured
+        ones when None)."""
         return {
-            "TimePeriod": {
-                "Start": window.first_day.isoformat(),
-                "End": (window.last_day + timedelta(days=1)).isoformat(),
-            },
+            "TimePeriod": _time_period(window),
             "Granularity": "DAILY",
             "Metrics": ["UnblendedCost", "UsageQuantity"],
             "GroupBy": [{"Type": "DIMENSION", "Key": "SERVICE"}, {"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
-            "Filter": {"Dimensions": {"Key": "SERVICE", "Values": list(self.services)}},
+            "Filter": {"Dimensions": {"Key": "SERVICE", "Values": list(services or self.services)}},
         }
 
-    def _call(self, params: dict[str, Any], window: Window) -> dict[str, Any]:
+    def _call(self, operation: str, params: dict[str, Any], window: Window) -> dict[str, Any]:
         from botocore.exceptions import (  # the AWS stack only when AWS is pulled
             BotoCoreError,
             ClientError,
@@ -126,9 +166,9 @@ class AwsCostExplorerSource(StreamingSource):
         )
 
         try:
-            return self.client.get_cost_and_usage(**params)
+            return getattr(self.client, operation)(**params)
         except ClientError as exc:
-            raise _client_error(exc, window) from None
+            raise _client_error(exc, window, operation) from None
         except (NoCredentialsError, PartialCredentialsError) as exc:
             raise ConfigError(
                 f"{self.name}: no usable AWS credentials for GetCostAndUsage ({exc})",
@@ -210,11 +250,41 @@ class AwsCostExplorerSource(StreamingSource):
         )
 
 
-def _client_error(exc: Any, window: Window) -> Exception:
+def _time_period(window: Window) -> dict[str, str]:
+    """Cost Explorer's TimePeriod of a window: its first day, and the day after its last (End is exclusive)."""
+    return {"Start": window.first_day.isoformat(), "End": (window.last_day + timedelta(days=1)).isoformat()}
+
+
+def _dimension_values(answer: Any) -> list[str]:
+    """The values of a GetDimensionValues answer (`DimensionValues[].Value`)."""
+    values = answer.get("DimensionValues") if isinstance(answer, dict) else None
+    return [
+        item["Value"]
+        for item in values or []
+        if isinstance(item, dict) and isinstance(item.get("Value"), str) and item["Value"]
+    ]
+
+
+def _search_refused(word: str, exc: ConfigError) -> Problem:
+    return Problem(
+        "aws.cost_explorer",
+        "ce:GetDimensionValues",
+        "SERVICE",
+        f"the SERVICE values containing {word!r} could not be searched ({exc.message}); only "
+        "TOKENBOOKS_AWS_COST_EXPLORER__SERVICES were pulled, so models sold on AWS Marketplace (billed as "
+        "'<model> (Amazon Bedrock Edition)') may be missing",
+        "grant the credentials ce:GetDimensionValues too, or list those services in "
+        "TOKENBOOKS_AWS_COST_EXPLORER__SERVICES (and set __SERVICE_SEARCH=[] to stop searching)",
+        Severity.WARNING,
+    )
+
+
+def _client_error(exc: Any, window: Window, operation: str = "get_cost_and_usage") -> Exception:
     """A botocore ClientError as the tokenbooks error that says how to recover."""
     error = exc.response.get("Error", {})
     code, message = error.get("Code", ""), error.get("Message", "")
-    what = f"aws.cost_explorer: GetCostAndUsage for {window.first_day}..{window.last_day} failed: {code}: {message}"
+    action = "GetDimensionValues" if operation == "get_dimension_values" else "GetCostAndUsage"
+    what = f"aws.cost_explorer: {action} for {window.first_day}..{window.last_day} failed: {code}: {message}"
     if code in THROTTLED:
         return RateLimited(what)
     if code in ("AccessDeniedException", "UnrecognizedClientException"):

@@ -5,7 +5,8 @@ export.
 grouped by ServiceName and Meter, filtered to the AI services), paged by POSTing the same body to
 `properties.nextLink`. The answer is `properties.columns` + `properties.rows` (rows are arrays; `UsageDate`
 a number such as 20261101; the cost a JSON number, parsed straight into Decimal). 429 carries its wait in
-`x-ms-ratelimit-microsoft.costmanagement-*-retry-after` headers. Token: OAuth client credentials.
+`x-ms-ratelimit-microsoft.costmanagement-*-retry-after` headers. A 204 with no body (the spec's other
+answer: nothing in the scope and period) is a page without rows. Token: OAuth client credentials.
 Shapes: https://learn.microsoft.com/rest/api/cost-management/query/usage (api-version 2023-11-01) and
 https://learn.microsoft.com/azure/cost-management-billing/automate/manage-automation#error-code-429
 """
@@ -44,9 +45,12 @@ from connector.sources.base import (
 )
 
 API_VERSION = "2023-11-01"
+NO_CONTENT = 204  # the Query API's documented answer when the scope has no cost in the period (no body)
 MANAGEMENT = "https://management.azure.com"
 LOGIN = "https://login.microsoftonline.com"
-AI_SERVICES = ("Azure OpenAI", "Cognitive Services")  # the settings' default (settings.py)
+# the settings' default (settings.py): Azure OpenAI meters moved from "Cognitive Services" to "Foundry Models"
+# (the Retail Prices API's serviceName, providers.md §4.2); a filter without it left their cost out
+AI_SERVICES = ("Azure OpenAI", "Cognitive Services", "Foundry Models")
 RETRY_AFTER_HEADERS = (  # the documented throttling headers, then the standard one
     "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after",
     "x-ms-ratelimit-microsoft.costmanagement-entity-retry-after",
@@ -161,6 +165,8 @@ class AzureCostManagementSource(StreamingSource):
                 progress(pages.count, f"Azure Cost Management page {pages.count + 1}")
             url = link or self.url
             response = self.retry.call(lambda: self._post_once(url, body, window))
+            if response.status_code == NO_CONTENT:  # documented: no cost in the scope and period
+                return (url, response.text, None), None
             data = _json(response, url)
             properties = data.get("properties") if isinstance(data, dict) else None
             next_link = properties.get("nextLink") if isinstance(properties, dict) else None
@@ -227,6 +233,9 @@ class AzureCostManagementSource(StreamingSource):
     def _page(self, window: Window, url: str, body: dict, text: str, data: Any, page_no: int) -> PullResult:
         piece = PullResult(self.name, self.provider, self.provider_account, window)
         where = f"page {page_no}"
+        if data is None:  # a 204: no rows, kept as received for lineage
+            piece.pages.append(RawPage(url, body, text))
+            return piece
         properties = data.get("properties") if isinstance(data, dict) else None
         columns = properties.get("columns") if isinstance(properties, dict) else None
         rows = properties.get("rows") if isinstance(properties, dict) else None

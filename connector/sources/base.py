@@ -291,13 +291,31 @@ def iter_report(
         result.received += received
         arrived.append((RawPage(response.url, request, response.text), items))
         data = response.data if isinstance(response.data, dict) else {}
-        return data, (data.get("next_page") if data.get("has_more") is True else None)
+        if data.get("has_more") is not True:
+            return data, None
+        cursor = data.get("next_page")
+        if not isinstance(cursor, str) or not cursor:  # more pages and no way to them: never a silent end
+            result.problems.append(_no_cursor(label, response.url, page_no, cursor))
+            return data, None
+        return data, cursor
 
     for _ in pages.iterate(fetch):
         if arrived:
             yield arrived.pop()
         if result.errors:
             break  # the window is refused as a whole; no point fetching more
+
+
+def _no_cursor(label: str, url: str, page_no: int, cursor: object) -> Problem:
+    given = "null or missing" if cursor is None else repr(cursor)
+    return Problem(
+        f"{label} ({url})",
+        f"page {page_no}",
+        "next_page",
+        f"has_more is true but next_page is {given}: the pages after this one cannot be asked for, so "
+        "the window would be read only in part",
+        PROVIDER_FIX,
+    )
 
 
 PLAUSIBLE_YEARS = (2000, 2199)  # a bucket outside is a provider bug (and beyond datetime's range, a crash)

@@ -3,9 +3,10 @@
 Usage enriches the Costs API's dollars (which stay the truth); it is stored beside the facts, never
 booked. Every usage endpoint is read with every group-by it offers, so each bucket is as fine as OpenAI
 allows. Fields differ across API versions (`input_uncached_tokens` and `input_cache_write_tokens` came in
-2026; older responses lack them): every metric but a completions result's required ones is optional. The
-file-search and web-search endpoints are newer than some organizations' API: a 404 there is a warning,
-not a failure. Facts, schema: ../shared/reference/providers.md §1.2–1.5.
+2026; older responses lack them): every metric but a completions result's required ones is optional, and
+a field newer than this module is read if it is a count and otherwise left out (null silently: it is a
+group-by not asked for), never a reason to refuse the window. The file-search and web-search endpoints are
+newer than some organizations' API: a 404 there is a warning, not a failure. Facts, schema: ../shared/reference/providers.md §1.2–1.5.
 """
 
 from __future__ import annotations
@@ -47,6 +48,35 @@ ENDPOINTS: dict[str, tuple[str, ...]] = {
     "code_interpreter_sessions": ("project_id",),
     "file_search_calls": (*IDS, "vector_store_id"),
     "web_search_calls": (*IDS, "model", "context_level"),
+}
+_COMPLETION_TOKENS = (
+    "input_tokens",
+    "input_cached_tokens",
+    "input_cache_write_tokens",
+    "input_uncached_tokens",
+    "output_tokens",
+    "input_text_tokens",
+    "output_text_tokens",
+    "input_cached_text_tokens",
+    "input_audio_tokens",
+    "input_cached_audio_tokens",
+    "output_audio_tokens",
+    "input_image_tokens",
+    "input_cached_image_tokens",
+    "output_image_tokens",
+)
+# endpoint → the counts its result documents (spec, 2026-08): each must be a whole number ≥ 0
+COUNTS: dict[str, tuple[str, ...]] = {
+    "completions": (*_COMPLETION_TOKENS, "num_model_requests"),
+    "embeddings": ("input_tokens", "num_model_requests"),
+    "moderations": ("input_tokens", "num_model_requests"),
+    "images": ("images", "num_model_requests"),
+    "audio_speeches": ("characters", "num_model_requests"),
+    "audio_transcriptions": ("seconds", "num_model_requests"),
+    "vector_stores": ("usage_bytes",),
+    "code_interpreter_sessions": ("num_sessions",),
+    "file_search_calls": ("num_requests",),
+    "web_search_calls": ("num_model_requests", "num_requests"),
 }
 REQUIRED_METRICS = {"completions": ("input_tokens", "output_tokens", "num_model_requests")}
 NEWER_ENDPOINTS = (
@@ -132,7 +162,14 @@ class OpenAIUsageSource(StreamingSource):
         for name, value in item.items():
             if name in group_fields:
                 continue
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            count = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            if name not in COUNTS[endpoint] and not count:
+                # a field newer than this list: null is a group-by not asked for (the spec's own rule),
+                # anything else is not a count; either way not a reason to refuse the window
+                if value is not None:
+                    problems.append(_unknown_field(source, where, name, value))
+                continue
+            if not count:
                 problems.append(
                     Problem(
                         source, where, name, f"{value!r} is not a count (a whole number ≥ 0)", PROVIDER_FIX
@@ -140,7 +177,7 @@ class OpenAIUsageSource(StreamingSource):
                 )
                 continue
             metrics.append((name, Decimal(value)))
-        if len(problems) > before:
+        if any(p.is_error for p in problems[before:]):
             return None
         groups = {field: dimension_text(item.get(field)) for field in ENDPOINTS[endpoint]}
         start, end = bounds
@@ -159,6 +196,18 @@ class OpenAIUsageSource(StreamingSource):
             metrics=tuple(sorted(metrics)),
             source=self.name,
         )
+
+
+def _unknown_field(source: str, where: str, name: str, value: object) -> Problem:
+    return Problem(
+        source,
+        where,
+        name,
+        f"{value!r} is in a field this version of tokenbooks does not know, and is not a count; the usage "
+        "is kept without it",
+        "nothing to do: costs are unaffected; report it so that the field is read",
+        Severity.WARNING,
+    )
 
 
 def _not_offered(endpoint: str, url: str) -> Problem:

@@ -168,7 +168,12 @@ def test_each_engine_is_built_from_its_section_without_connecting(tmp_path: Path
     assert isinstance(found["warehouse.vertex"].warehouse, BigQueryEngine)
     assert found["warehouse.vertex"].provider == "gcp"
     assert isinstance(found["warehouse.bedrock"].warehouse, AthenaEngine)
-    assert found["warehouse.bedrock"].dataset.services == ("AmazonBedrock",)
+    # Claude 4.x and other Marketplace-listed models are billed under product codes of their own
+    assert found["warehouse.bedrock"].dataset.services == (
+        "AmazonBedrock",
+        "AmazonBedrockFoundationModels",
+        "AmazonBedrockService",
+    )
     assert not found["warehouse.bedrock"].dataset.reads_doubles()  # unless DOUBLE_AMOUNTS says so
     gemini = found["warehouse.gemini"].dataset
     assert (gemini.services, gemini.reads_doubles()) == (("Vertex AI",), True)  # the flavour's defaults

@@ -14,7 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from connector.retrying import RetryPolicy, no_sleep
+from connector.sources.anthropic import AnthropicSource
 from connector.sources.http import HttpClient
+from connector.sources.prices import load_catalog
 
 OPENAI = "https://openai.test/v1"
 ANTHROPIC = "https://anthropic.test"
@@ -89,6 +91,17 @@ def openai_completions(
 
 
 # --------------------------------------------------------------------------------------------- Anthropic
+
+
+def anthropic_source(timezone: str = "UTC") -> AnthropicSource:
+    """An Anthropic source over the test base URL, pricing from the shipped catalog."""
+    return AnthropicSource(
+        client(ANTHROPIC, "Anthropic"),
+        organization="org-1",
+        entity="acme-us",
+        timezone=timezone,
+        catalog=load_catalog(),
+    )
 
 
 def anthropic_page(*buckets, next_page=None) -> dict:

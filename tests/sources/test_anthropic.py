@@ -15,6 +15,7 @@ from tests.sources.builders import (
     anthropic_bucket,
     anthropic_cost,
     anthropic_page,
+    anthropic_source,
     anthropic_usage,
     client,
 )
@@ -25,13 +26,7 @@ COST_URL, USAGE_URL = ANTHROPIC + COST_PATH, ANTHROPIC + USAGE_PATH
 
 
 def source(timezone: str = "UTC") -> AnthropicSource:
-    return AnthropicSource(
-        client(ANTHROPIC, "Anthropic"),
-        organization="org-1",
-        entity="acme-us",
-        timezone=timezone,
-        catalog=load_catalog(),
-    )
+    return anthropic_source(timezone)
 
 
 def serve(costs: list, usage: list) -> None:
@@ -130,6 +125,34 @@ def test_priority_tier_usage_is_priced_from_the_catalog_and_flagged_estimated():
     assert estimates["output_tokens"].amount == Decimal("1.5")  # 100k × $15/M
     assert estimates["output_tokens"].quantity == 100_000
     assert "catalog" in estimates["output_tokens"].dimensions.get("price_basis")
+
+
+# The usage report's service_tier is "standard", "batch", "priority", "priority_on_demand", "flex" or
+# "flex_discount"; the cost report's is "standard" or "batch" (Admin API reference, "Get Messages Usage
+# Report" and "Get Cost Report"), and Priority Tier costs are not in the cost report (Usage and Cost API).
+
+
+@responses.activate
+def test_priority_on_demand_usage_is_priority_tier_and_estimated_like_priority():
+    serve([], [anthropic_usage("apikey_a", tier="priority_on_demand", uncached=1_000_000, output=0)])
+    pulled = source().pull(ONE_DAY)
+    assert pulled.problems == []
+    by_type = {f.dimensions.get("token_type"): f for f in pulled.facts}
+    assert by_type["uncached_input_tokens"].amount == Decimal(3)  # 1M × $3/M, as priority is
+    assert {f.cost_basis for f in pulled.facts} == {CostBasis.ESTIMATED}
+    assert {f.dimensions.get("service_tier") for f in pulled.facts} == {"priority_on_demand"}
+
+
+@responses.activate
+def test_usage_of_a_tier_the_cost_report_does_not_name_is_said_once_not_dropped_in_silence():
+    flex = [anthropic_usage(key, tier="flex") for key in ("apikey_a", "apikey_b")]
+    serve([anthropic_cost("100")], [*flex, anthropic_usage("apikey_c", tier="flex_discount")])
+    pulled = source().pull(ONE_DAY)
+    assert pulled.errors == []
+    assert [f.cost_basis for f in pulled.facts] == [CostBasis.BILLED]  # the billed bucket, still booked
+    warned = sorted(p.message.split("'")[1] for p in pulled.problems)
+    assert warned == ["flex", "flex_discount"]  # once per tier, however many keys used it
+    assert all(p.field == "service_tier" and "invoice" in p.fix for p in pulled.problems)
 
 
 @responses.activate

@@ -173,6 +173,20 @@ def test_data_errors_are_input_errors_with_a_fix(code):
     assert raised.value.fix
 
 
+@pytest.mark.parametrize("code", ["InvalidNextTokenException", "RequestChangedException"])
+def test_a_page_token_cost_explorer_no_longer_takes_says_the_next_run_starts_the_window_again(code):
+    """Both are GetCostAndUsage's documented errors (botocore's ce service model): the token of the second
+    page is refused, so the window stops without storing anything and is pulled again whole."""
+    client = ce_client()
+    with Stubber(client) as stub:
+        stub.add_response("get_cost_and_usage", PAGE_1, expected())
+        stub.add_client_error("get_cost_and_usage", code, "The token is no longer valid", 400)
+        with pytest.raises(InputError) as raised:
+            source(client).pull(WINDOW)
+    assert code in raised.value.message
+    assert "first page" in raised.value.fix
+
+
 def test_a_float_like_bad_amount_refuses_the_window():
     bad = {
         **PAGE_2,
@@ -211,3 +225,71 @@ def test_every_group_amount_reaches_a_fact_exactly(pages_of_amounts):
     sent = [a for page in pages_of_amounts for a in page]
     assert sum(f.amount for f in result.facts) == sum(sent)
     assert len(result.facts) == len(sent)
+
+
+# ---------------------------------------------------------------------------- Marketplace models on Bedrock
+
+# Claude 4.x (and other models sold through AWS Marketplace) is billed under a SERVICE of its own, not
+# "Amazon Bedrock" (providers.md §3.1: "Claude Sonnet 4.6 (Amazon Bedrock Edition)"; grafana/cloudcost-exporter
+# #933: "Claude 4.x … billed through Bedrock Marketplace … under a separate service code"). A Billing
+# console's list of service names (copied into a public repository) holds "Amazon Bedrock", "Amazon Bedrock
+# AgentCore", "Amazon Bedrock Service" and "AmazonBedrockFoundationModels" side by side.
+CLAUDE = "Claude Sonnet 4.6 (Amazon Bedrock Edition)"
+BEDROCK_NAMES = ("Amazon Bedrock AgentCore", "Amazon Bedrock Service", "AmazonBedrockFoundationModels")
+SEARCH = {
+    "TimePeriod": {"Start": "2026-11-01", "End": "2026-11-04"},
+    "Dimension": "SERVICE",
+    "SearchString": "Bedrock",
+    "Context": "COST_AND_USAGE",
+}
+
+
+def searching_source(client):
+    return AwsCostExplorerSource(
+        client,
+        account="123456789012",
+        entity="acme",
+        timezone="America/New_York",
+        retry=RetryPolicy(3, sleep=no_sleep),
+        service_search=("Bedrock",),
+    )
+
+
+def test_claude_billed_as_a_marketplace_service_is_found_and_pulled_with_the_configured_services():
+    client = ce_client()
+    found = {
+        "DimensionValues": [
+            {"Value": "Amazon Bedrock", "Attributes": {}},
+            {"Value": CLAUDE, "Attributes": {}},
+            *({"Value": name, "Attributes": {}} for name in BEDROCK_NAMES),
+        ],
+        "ReturnSize": 5,
+        "TotalSize": 5,
+    }
+    claude_day = {
+        "ResultsByTime": [
+            day("2026-11-01", "2026-11-02", group(CLAUDE, "USE1-MP:USE1_InputTokenCount-Units", "41.25"))
+        ]
+    }
+    wanted = searching_source(None).request(WINDOW, (*source(None).services, CLAUDE, *BEDROCK_NAMES))
+    with Stubber(client) as stub:
+        stub.add_response("get_dimension_values", found, SEARCH)
+        stub.add_response("get_cost_and_usage", claude_day, wanted)
+        result = searching_source(client).pull(WINDOW)
+        stub.assert_no_pending_responses()
+    assert not result.problems
+    assert [(f.dimension("service"), f.amount) for f in result.facts] == [(CLAUDE, Decimal("41.25"))]
+
+
+def test_credentials_not_allowed_to_search_services_pull_the_configured_ones_and_say_what_may_be_missing():
+    client = ce_client()
+    with Stubber(client) as stub:
+        stub.add_client_error("get_dimension_values", "AccessDeniedException", "not authorized", 400)
+        stub.add_response("get_cost_and_usage", PAGE_2, expected())
+        result = searching_source(client).pull(WINDOW)
+        stub.assert_no_pending_responses()
+    assert sum(f.amount for f in result.facts) == Decimal("6.85")
+    (warning,) = result.problems
+    assert not warning.is_error
+    assert "Amazon Bedrock Edition" in warning.message
+    assert "ce:GetDimensionValues" in warning.fix

@@ -283,3 +283,58 @@ def test_a_401_that_is_not_an_expired_token_is_not_retried():
     with pytest.raises(ConfigError, match="AuthenticationFailed"):
         refreshing_source(Clock()).pull(WINDOW)
     assert len([c for c in responses.calls if c.request.url == TOKEN_URL]) == 1
+
+
+# The Query API's answers as its OpenAPI spec documents them: Azure/azure-rest-api-specs
+# specification/cost-management/resource-manager/Microsoft.CostManagement/stable/2023-11-01/examples/
+# ResourceGroupQueryGrouping.json ("responses": {"200": {...}, "204": {}}).
+
+
+@responses.activate
+def test_the_documented_204_no_content_is_a_window_without_cost_not_a_json_error():
+    token()
+    responses.add(responses.POST, QUERY, status=204)
+    result = source().pull(WINDOW)
+    assert not result.problems
+    assert result.facts == []
+    assert len(result.pages) == 1
+
+
+@responses.activate
+def test_the_documented_daily_answer_reads_usage_date_numbers_and_long_costs_exactly():
+    """The spec example's own rows (PreTaxCost as a 15-digit JSON number, UsageDate the number 20180417,
+    "nextLink": null), in the columns this source asks for (the aggregation's `name` is the column's)."""
+    token()
+    answer = """{
+        "id": "subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/ScreenSharingTest-peer/providers/Microsoft.CostManagement/Query/9af9459d-441d-4055-9ed0-83d4c4a363fb",
+        "name": "9af9459d-441d-4055-9ed0-83d4c4a363fb",
+        "type": "microsoft.costmanagement/Query",
+        "properties": {
+          "nextLink": null,
+          "columns": [
+            {"name": "Cost", "type": "Number"},
+            {"name": "UsageDate", "type": "Number"},
+            {"name": "ServiceName", "type": "String"},
+            {"name": "Meter", "type": "String"},
+            {"name": "Currency", "type": "String"}
+          ],
+          "rows": [
+            [2.10333307059661, 20180417, "Azure OpenAI", "gpt-4o-0806-Inp-glbl Tokens", "USD"],
+            [20.10333307059661, 20180418, "Azure OpenAI", "gpt-4o-0806-Outp-glbl", "USD"]
+          ]
+        }
+    }"""
+    responses.add(responses.POST, QUERY, body=answer)
+    result = source().pull(Window(date(2018, 4, 17), date(2018, 4, 18)))
+    assert not result.problems
+    assert [(f.charge_date, f.amount, f.currency) for f in result.facts] == [
+        (date(2018, 4, 17), Decimal("2.10333307059661"), "USD"),
+        (date(2018, 4, 18), Decimal("20.10333307059661"), "USD"),
+    ]
+
+
+def test_azure_openai_billed_under_foundry_models_is_in_the_default_query():
+    """Azure OpenAI meters are priced under serviceName "Foundry Models" (Retail Prices API; providers.md
+    §4.2), no longer only "Cognitive Services": the default filter must hold it or their cost is not read."""
+    values = source().request(WINDOW)["dataset"]["filter"]["dimensions"]["values"]
+    assert {"Azure OpenAI", "Cognitive Services", "Foundry Models"} <= set(values)

@@ -1,14 +1,17 @@
 """OpenAI Usage API: every endpoint, with its group-bys, fixtures checked against the spec, version drift."""
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 import responses
+import yaml
 
 from connector.sources.base import Window
-from connector.sources.openai_usage import ENDPOINTS, OpenAIUsageSource
+from connector.sources.openai_usage import COUNTS, ENDPOINTS, OpenAIUsageSource
 from tests.contracts import openai_schema_errors
 from tests.sources.builders import OPENAI, client, openai_bucket, openai_completions, openai_page
+from tests.support import SHARED
 
 DAY = date(2026, 10, 1)
 
@@ -103,3 +106,44 @@ def test_a_completions_result_without_a_required_count_refuses_the_window(missin
     [problem] = pulled.errors
     assert problem.field == missing
     assert "page 1" in problem.location
+
+
+def test_the_counts_and_group_bys_read_are_those_each_result_schema_of_the_spec_documents():
+    """`../shared/specs/openai_usage_costs.yaml`: each `Usage*Result`'s integer properties are its counts,
+    its nullable string/boolean properties its group-bys."""
+    schemas = yaml.safe_load((SHARED / "specs" / "openai_usage_costs.yaml").read_text())["components"][
+        "schemas"
+    ]
+    paths = {f"Usage{''.join(w.title() for w in e.split('_'))}Result": e for e in ENDPOINTS}
+    for schema_name, endpoint in paths.items():
+        properties = schemas[schema_name]["properties"]
+        counts = {name for name, field in properties.items() if field.get("type") == "integer"}
+        groups = {name for name, field in properties.items() if "anyOf" in field}
+        assert set(COUNTS[endpoint]) == counts, endpoint
+        assert set(ENDPOINTS[endpoint]) == groups, endpoint
+
+
+@responses.activate
+def test_a_field_newer_than_the_spec_never_refuses_the_window():
+    """OpenAI adds fields (a group-by comes back null when not asked for, as the spec says of every
+    group-by; a count is a whole number): the newer count is read, the null left out, text kept out with a
+    warning, and the usage is stored."""
+    newer = openai_completions(10, 5, speed=None, input_reasoning_tokens=7, region="us")
+    responses.get(url("completions"), json=openai_page(openai_bucket(DAY, newer)))
+    pulled = source().pull(Window(DAY, DAY))
+    [usage] = pulled.usage
+    assert usage.metric("input_reasoning_tokens") == Decimal(7)
+    assert usage.metric("input_tokens") == Decimal(10)
+    assert pulled.errors == []
+    [warning] = pulled.problems
+    assert warning.field == "region"
+    assert "'us'" in warning.message
+
+
+@responses.activate
+def test_a_documented_count_that_is_not_a_whole_number_still_refuses_the_window():
+    bad = openai_completions(10, 5, input_cached_tokens=None)
+    responses.get(url("completions"), json=openai_page(openai_bucket(DAY, bad)))
+    pulled = source().pull(Window(DAY, DAY))
+    assert pulled.usage == []
+    assert [e.field for e in pulled.errors] == ["input_cached_tokens"]

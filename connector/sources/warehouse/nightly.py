@@ -144,7 +144,10 @@ CUR_AS_FOCUS = {
     # mapping rules of a CUR source match `tag:user_project`
     "Tags": "resource_tags",
 }
-CUR_SERVICES = ("AmazonBedrock",)  # line_item_product_code values a CUR pull keeps (the settings' default)
+# line_item_product_code values a CUR pull keeps (the settings' default): Bedrock's own models, and the
+# Marketplace-listed ones (Claude 4.x, Cohere …) that AWS bills under product codes of their own (the Price
+# List offers AmazonBedrockFoundationModels and AmazonBedrockService beside AmazonBedrock)
+CUR_SERVICES = ("AmazonBedrock", "AmazonBedrockFoundationModels", "AmazonBedrockService")
 # Google Cloud's standard usage cost export (`gcp_billing_export_v1_<BILLING_ACCOUNT_ID>`) as the FOCUS
 # columns the importer reads. The fields and their types are Google's: the standard page
 # https://docs.cloud.google.com/billing/docs/how-to/export-data-bigquery-tables/standard-usage and the
