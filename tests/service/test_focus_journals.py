@@ -354,3 +354,24 @@ def test_an_invoice_total_that_may_hold_a_commitment_bought_is_held_with_the_war
     assert "bills 12100.00 of usage against 100.00 accrued" in held.hold_reason
     assert "12000.00 of commitments was bought in 2026-10 (commitment:sp-2026)" in held.hold_reason
     assert "do not release this true-up" in held.hold_reason
+
+
+def test_an_export_whose_invoice_sums_to_a_fraction_of_a_cent_closes_its_month_without_a_true_up(
+    tmp_path, database_url
+):
+    """AWS bills in cents, but a FOCUS export's Σ BilledCost per InvoiceId keeps the provider's precision:
+    6 October's 12.345678 and 7 October's 20.763333 make an invoice of 33.109011, against 33.11 accrued
+    (each day's bucket rounded once). The first night after the month is not an internal error
+    (MoneyError: -0.000989 is not a whole number of 0.01): the bill rounds to 33.11, nothing to true up."""
+    books = world(tmp_path, database_url)
+    on_demand = {"ChargeFrequency": "Usage-Based", "InvoiceId": "INV-10"}
+    books.import_focus(
+        [
+            focus_row("12.345678", day=date(2026, 10, 6), **on_demand),
+            focus_row("20.763333", day=date(2026, 10, 7), **on_demand),
+        ],
+        COLUMNS,
+    )
+    books.night(date(2026, 11, 1))
+    assert books.journals(TU) == []
+    assert books.ledger.balance("2150") == Decimal("-33.11")
