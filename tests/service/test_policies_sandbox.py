@@ -162,3 +162,37 @@ def test_with_multicurrency_a_euro_journal_carries_quickbooks_own_rate_of_its_da
         )
         [entry] = box.journal_entries()
         assert (entry["CurrencyRef"]["value"], entry["ExchangeRate"]) == ("EUR", Decimal("1.0850"))
+
+
+def test_a_day_quickbooks_has_no_rate_for_stops_the_run_naming_the_day_the_currency_and_where_to_add_it(
+    tmp_path,
+):
+    """Rates from the ledger (`fx: {source: ledger}`), no rates file: QuickBooks keeps a euro rate for 4
+    October and none for 5 October. The run fails before posting anything, recorded, and tells the person
+    to enter the rate in QuickBooks (the error said only "add a row … to the rates file", a file these
+    policies do not have); once the rate is entered, the next night posts at it."""
+    with QuickBooksSandbox(tmp_path / "qbo.json") as box:
+        box.set_preference("MultiCurrencyEnabled", True)
+        box.set_exchange_rate("EUR", date(2026, 10, 4), "1.0840")
+        books = SandboxBooks(tmp_path, box, policies(fx="{source: ledger}"))
+        books.source.facts.append(fact("92.17", date(2026, 10, 5), currency="EUR"))
+        books.clock.night_after(date(2026, 10, 5))
+        failed = sync(books.app, entity=ENTITY, until=date(2026, 10, 5))
+        assert failed.status == "failed"
+        assert failed.error is not None
+        assert failed.error.message == (
+            "no exchange rate from EUR to USD for 2026-10-05: QuickBooks has no EUR rate for 2026-10-05 (the "
+            "policies take rates from the ledger: fx source `ledger`) and no rates file is named in the "
+            "policies (fx.rates_file); the run stopped before posting anything"
+        )
+        assert failed.error.fix.startswith(
+            "enter the EUR rate of 2026-10-05 in QuickBooks (Settings ▸ Currencies), or add the row "
+            "`2026-10-05,EUR,USD,<rate>,<source>`"
+        )
+        assert box.journal_entries() == []
+        with UnitOfWork(books.app.engine) as uow:
+            assert uow.outbox.list(ENTITY) == []
+        box.set_exchange_rate("EUR", date(2026, 10, 5), "1.0850")
+        books.night(date(2026, 10, 5))
+        [entry] = box.journal_entries()
+        assert (entry["CurrencyRef"]["value"], entry["ExchangeRate"]) == ("EUR", Decimal("1.0850"))
