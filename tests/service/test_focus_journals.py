@@ -375,3 +375,26 @@ def test_an_export_whose_invoice_sums_to_a_fraction_of_a_cent_closes_its_month_w
     books.night(date(2026, 11, 1))
     assert books.journals(TU) == []
     assert books.ledger.balance("2150") == Decimal("-33.11")
+
+
+def test_a_row_restated_in_an_export_imported_after_the_invoice_date_is_on_the_invoice_it_sums(
+    tmp_path, database_url
+):
+    """The October export, imported on 21 October, says 6 October cost 100.00; AWS restates it to 101.30
+    and the export imported again on 2 November (after the invoice's issue date, 1 November) says so —
+    and sums INV-10 to 101.30 from the same rows. Reconcile read the restatement as "usage reported after
+    the invoice was issued −1.30" and 1.30 unexplained, beyond the tolerance (status variance): the
+    invoice a FOCUS export sums moves with its rows, so nothing was reported after it."""
+    books = world(tmp_path, database_url)
+    on_demand = {"ChargeFrequency": "Usage-Based", "InvoiceId": "INV-10"}
+    books.clock.now = datetime(2026, 10, 21, 7, 0, tzinfo=UTC)
+    books.import_focus([focus_row("100.00", day=date(2026, 10, 6), **on_demand)], COLUMNS)
+    books.night(date(2026, 10, 31))
+    books.clock.now = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+    books.import_focus([focus_row("101.30", day=date(2026, 10, 6), **on_demand)], COLUMNS)
+    books.night(date(2026, 11, 2))
+    [result] = reconciled(books, "2026-10")
+    assert (result.input.invoice_total, result.provider_cost) == (Decimal("101.30"), Decimal("101.30"))
+    assert result.explained == ()
+    assert (result.unexplained, result.status.value) == (Decimal("0.00"), "matched")
+
