@@ -398,3 +398,21 @@ def test_a_row_restated_in_an_export_imported_after_the_invoice_date_is_on_the_i
     assert result.explained == ()
     assert (result.unexplained, result.status.value) == (Decimal("0.00"), "matched")
 
+
+def test_an_export_invoice_of_a_fraction_of_a_cent_reconciles_matched_to_its_cost(tmp_path, database_url):
+    """INV-10 sums to 33.109011 (the export's precision), the cost rounds to 33.11: the bill is 33.11,
+    matched — not an "invoice = provider cost" failing by −0.000989 with "−0.00 unexplained"."""
+    books = world(tmp_path, database_url)
+    on_demand = {"ChargeFrequency": "Usage-Based", "InvoiceId": "INV-10"}
+    books.import_focus(
+        [
+            focus_row("12.345678", day=date(2026, 10, 6), **on_demand),
+            focus_row("20.763333", day=date(2026, 10, 7), **on_demand),
+        ],
+        COLUMNS,
+    )
+    books.night(date(2026, 11, 1))
+    [result] = reconciled(books, "2026-10")
+    assert result.input.invoice_total == Decimal("33.11")
+    assert (result.unexplained, result.status.value) == (Decimal("0.00"), "matched")
+    assert all(f.holds for f in result.findings)
