@@ -392,11 +392,15 @@ def _rated(journal: Journal, converted: Converted, plan: CurrencyPlan) -> Journa
 
 
 def _rate_day(journal: Journal) -> date:
-    """The day whose rate a journal in another currency carries: its date, or for a month-end reversal the
-    day of the accrual it reverses, so the ledger takes both at one rate and the reversal clears it."""
+    """The day whose rate a journal in another currency carries: the day it belongs to, or for a month-end
+    reversal the day of the accrual it reverses, so the ledger takes both at one rate and the reversal
+    clears it. A journal moved out of a closed period (a true-up of October posted on 1 November) belongs
+    to its buckets' day: at its new date's rate, its mirror (at October's) left the difference on Accrued
+    AI costs. A journal gathering several days carries the rate of its date."""
     if journal.kind is JournalKind.REVERSAL and journal.contributions:
         return journal.contributions[0].bucket.period - timedelta(days=1)
-    return journal.txn_date
+    days = {c.bucket.period for c in journal.contributions}
+    return days.pop() if len(days) == 1 else journal.txn_date
 
 
 def _parts(contribution: Contribution, converted: Converted) -> list[Contribution]:

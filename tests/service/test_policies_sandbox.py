@@ -196,3 +196,44 @@ def test_a_day_quickbooks_has_no_rate_for_stops_the_run_naming_the_day_the_curre
         books.night(date(2026, 10, 5))
         [entry] = box.journal_entries()
         assert (entry["CurrencyRef"]["value"], entry["ExchangeRate"]) == ("EUR", Decimal("1.0850"))
+
+
+def test_a_true_up_moved_out_of_a_closed_month_carries_the_accruals_rate_so_accrued_ai_costs_ends_at_zero(
+    tmp_path,
+):
+    """Multicurrency, a euro provider accrued at month end and reversed on 1 November, both at QuickBooks'
+    rate of 31 October (1.0800). October is closed in QuickBooks before the invoice (3.17 EUR above the
+    accrual) arrives: its true-up moves to 1 November, and its mirror is booked there too. The true-up took
+    1 November's rate (1.0900) while its mirror took the accrual's, so Accrued AI costs was left at
+    3.17 × (1.0900 − 1.0800) = 0.03 USD; both now carry the rate of the day the true-up belongs to."""
+    import json
+
+    from connector.service.imports import import_invoices
+
+    with QuickBooksSandbox(tmp_path / "qbo.json") as box:
+        box.set_preference("MultiCurrencyEnabled", True)
+        for day, rate in ((date(2026, 10, 15), "1.0750"), (date(2026, 10, 31), "1.0800")):
+            box.set_exchange_rate("EUR", day, rate)
+        box.set_exchange_rate("EUR", date(2026, 11, 1), "1.0900")
+        books = SandboxBooks(
+            tmp_path, box, policies("billing: arrears, accrual: month_end_reversing", fx="{source: ledger}")
+        )
+        books.source.facts.append(fact("600.00", date(2026, 10, 15), currency="EUR"))
+        for night in (date(2026, 10, 15), date(2026, 11, 1)):
+            books.night(night)
+        assert books.balance(ACCRUED) == Decimal("0.00")  # accrued at 1.0800, reversed at 1.0800
+        box.set_book_close_date(date(2026, 10, 31))
+        invoice = {"provider": "openai", "account": "org-1", "number": "INV-10", "period": "2026-10"}
+        invoice |= {"issue_date": "2026-11-03", "total": "603.17", "currency": "EUR"}
+        (tmp_path / "invoice.json").write_text(json.dumps({"invoices": [invoice]}))
+        import_invoices(books.app, tmp_path / "invoice.json", entity=ENTITY)
+        books.night(date(2026, 11, 3))
+        rates = {e["DocNumber"]: (e["TxnDate"], e["ExchangeRate"]) for e in box.journal_entries()}
+        assert rates == {
+            "TB-AC-261031-001": ("2026-10-31", Decimal("1.0800")),
+            "TB-RV-261101-001": ("2026-11-01", Decimal("1.0800")),
+            "TB-TU-261101-001": ("2026-11-01", Decimal("1.0800")),  # moved, at the rate of 31 October
+            "TB-RV-261101-002": ("2026-11-01", Decimal("1.0800")),
+        }
+        assert books.balance(ACCRUED) == Decimal("0.00")
+
