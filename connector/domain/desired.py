@@ -161,7 +161,16 @@ class Desired:
     sources: dict[Bucket, list[str]] = field(default_factory=dict)  # what a bucket books (memos name it)
 
     def hold_reason(self, bucket: Bucket) -> str:
-        """Why a journal holding this bucket waits for approval ("" when it does not)."""
+        """Why a journal holding this bucket waits for approval ("" when it does not): a true-up beyond
+        tolerance, and the month-end reversal that mirrors it — posted alone, the mirror took back from
+        Accrued AI costs a true-up the ledger never received (−100.00 left on a liability)."""
+        if bucket.kind is JournalKind.REVERSAL:
+            held = next((r for b in mirrored_by(bucket) if (r := self.hold_reason(b))), "")
+            return (
+                f"it reverses a true-up held for approval: release it with that true-up. {held}"
+                if held
+                else ""
+            )
         if bucket.kind is not JournalKind.TRUE_UP:
             return ""
         for t in self.trueups:

@@ -237,3 +237,37 @@ def test_a_true_up_moved_out_of_a_closed_month_carries_the_accruals_rate_so_accr
         }
         assert books.balance(ACCRUED) == Decimal("0.00")
 
+
+def test_the_reversal_of_a_true_up_held_for_approval_waits_with_it(tmp_path):
+    """Month-end reversing: 600.00 accrued on 31 October and reversed on 1 November. The invoice bills
+    700.00: its true-up of 100.00 is beyond the tolerance and held. Its mirror on 1 November was posted all
+    the same, leaving −100.00 on Accrued AI costs (and 100.00 taken off November's expense) for a true-up
+    QuickBooks never received. It waits with the true-up; approving the run posts both."""
+    import json
+
+    from connector.service.approvals import approve
+    from connector.service.imports import import_invoices
+
+    with QuickBooksSandbox(tmp_path / "qbo.json") as box:
+        books = SandboxBooks(tmp_path, box, policies("billing: arrears, accrual: month_end_reversing"))
+        books.source.facts.append(fact("600.00", date(2026, 10, 15)))
+        for night in (date(2026, 10, 15), date(2026, 11, 1)):
+            books.night(night)
+        invoice = {"provider": "openai", "account": "org-1", "number": "INV-10", "period": "2026-10"}
+        invoice |= {"issue_date": "2026-11-03", "total": "700.00", "currency": "USD"}
+        (tmp_path / "invoice.json").write_text(json.dumps({"invoices": [invoice]}))
+        import_invoices(books.app, tmp_path / "invoice.json", entity=ENTITY)
+        held_by = books.night(date(2026, 11, 3))
+        with UnitOfWork(books.app.engine) as uow:
+            held = {s.journal.key: s.hold_reason for s in uow.outbox.list(ENTITY, statuses=["held"])}
+        assert sorted(held) == ["TB-RV-261101-002", "TB-TU-261031-001"]
+        assert held["TB-RV-261101-002"].startswith("it reverses a true-up held for approval")
+        assert sorted(e["DocNumber"] for e in box.journal_entries()) == [
+            "TB-AC-261031-001",
+            "TB-RV-261101-001",
+        ]
+        assert books.balance(ACCRUED) == Decimal("0.00")
+        approve(books.app.store, books.clock, entity=ENTITY, target=held_by.run_id, approver="J. Rivera")
+        books.night(date(2026, 11, 4))
+        assert len(box.journal_entries()) == 4
+        assert books.balance(ACCRUED) == Decimal("0.00")
