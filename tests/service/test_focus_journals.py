@@ -356,13 +356,8 @@ def test_an_invoice_total_that_may_hold_a_commitment_bought_is_held_with_the_war
     assert "do not release this true-up" in held.hold_reason
 
 
-def test_an_export_whose_invoice_sums_to_a_fraction_of_a_cent_closes_its_month_without_a_true_up(
-    tmp_path, database_url
-):
-    """AWS bills in cents, but a FOCUS export's Σ BilledCost per InvoiceId keeps the provider's precision:
-    6 October's 12.345678 and 7 October's 20.763333 make an invoice of 33.109011, against 33.11 accrued
-    (each day's bucket rounded once). The first night after the month is not an internal error
-    (MoneyError: -0.000989 is not a whole number of 0.01): the bill rounds to 33.11, nothing to true up."""
+def october_invoiced_to_a_fraction_of_a_cent(tmp_path, database_url) -> BooksWorld:
+    """6 October's 12.345678 and 7 October's 20.763333 on INV-10 (33.109011), booked through 1 November."""
     books = world(tmp_path, database_url)
     on_demand = {"ChargeFrequency": "Usage-Based", "InvoiceId": "INV-10"}
     books.import_focus(
@@ -373,6 +368,17 @@ def test_an_export_whose_invoice_sums_to_a_fraction_of_a_cent_closes_its_month_w
         COLUMNS,
     )
     books.night(date(2026, 11, 1))
+    return books
+
+
+def test_an_export_whose_invoice_sums_to_a_fraction_of_a_cent_closes_its_month_without_a_true_up(
+    tmp_path, database_url
+):
+    """AWS bills in cents, but a FOCUS export's Σ BilledCost per InvoiceId keeps the provider's precision:
+    6 October's 12.345678 and 7 October's 20.763333 make an invoice of 33.109011, against 33.11 accrued
+    (each day's bucket rounded once). The first night after the month is not an internal error
+    (MoneyError: -0.000989 is not a whole number of 0.01): the bill rounds to 33.11, nothing to true up."""
+    books = october_invoiced_to_a_fraction_of_a_cent(tmp_path, database_url)
     assert books.journals(TU) == []
     assert books.ledger.balance("2150") == Decimal("-33.11")
 
@@ -402,16 +408,7 @@ def test_a_row_restated_in_an_export_imported_after_the_invoice_date_is_on_the_i
 def test_an_export_invoice_of_a_fraction_of_a_cent_reconciles_matched_to_its_cost(tmp_path, database_url):
     """INV-10 sums to 33.109011 (the export's precision), the cost rounds to 33.11: the bill is 33.11,
     matched — not an "invoice = provider cost" failing by −0.000989 with "−0.00 unexplained"."""
-    books = world(tmp_path, database_url)
-    on_demand = {"ChargeFrequency": "Usage-Based", "InvoiceId": "INV-10"}
-    books.import_focus(
-        [
-            focus_row("12.345678", day=date(2026, 10, 6), **on_demand),
-            focus_row("20.763333", day=date(2026, 10, 7), **on_demand),
-        ],
-        COLUMNS,
-    )
-    books.night(date(2026, 11, 1))
+    books = october_invoiced_to_a_fraction_of_a_cent(tmp_path, database_url)
     [result] = reconciled(books, "2026-10")
     assert result.input.invoice_total == Decimal("33.11")
     assert (result.unexplained, result.status.value) == (Decimal("0.00"), "matched")
