@@ -101,3 +101,15 @@ def test_debug_shows_the_trace_on_request(tmp_path: Path):
     assert result.returncode == 1
     assert "Traceback" in result.stderr  # asked for with --debug, and only then
     assert "internal error (TypeError" in result.stderr
+
+
+def test_debug_shows_the_trace_of_a_bug_inside_a_sync(tmp_path: Path):
+    """`sync` sets up its own log handler at the settings' level (INFO): it replaced the one `--debug`
+    had set, so `tokenbooks --debug sync` said "run the command again with --debug for the full trace"
+    and showed none."""
+    result = tokenbooks(
+        tmp_path, "connector.service.sync._record_inputs", "--debug", "sync", "--until", "2026-10-01"
+    )
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert ", in boom\n" in result.stderr  # the trace down to the frame that raised

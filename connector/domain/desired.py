@@ -49,7 +49,7 @@ from connector.domain.facts import PREPAID_POOL, ChargeCategory, Fact
 from connector.domain.invoices import Invoice
 from connector.domain.journals import Bucket, JournalKind, LedgerTarget
 from connector.domain.mapping import CATEGORY_ROLE, Allocation, Category
-from connector.domain.money import ZERO
+from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
 from connector.domain.posting_buckets import Granularity, bucket_period, round_usage
 from connector.domain.prepaid import DrawDown, UsageItem, draw_fifo, expiries, lot_order
@@ -161,7 +161,16 @@ class Desired:
     sources: dict[Bucket, list[str]] = field(default_factory=dict)  # what a bucket books (memos name it)
 
     def hold_reason(self, bucket: Bucket) -> str:
-        """Why a journal holding this bucket waits for approval ("" when it does not)."""
+        """Why a journal holding this bucket waits for approval ("" when it does not): a true-up beyond
+        tolerance, and the month-end reversal that mirrors it — posted alone, the mirror took back from
+        Accrued AI costs a true-up the ledger never received (−100.00 left on a liability)."""
+        if bucket.kind is JournalKind.REVERSAL:
+            held = next((r for b in mirrored_by(bucket) if (r := self.hold_reason(b))), "")
+            return (
+                f"it reverses a true-up held for approval: release it with that true-up. {held}"
+                if held
+                else ""
+            )
         if bucket.kind is not JournalKind.TRUE_UP:
             return ""
         for t in self.trueups:
@@ -551,6 +560,9 @@ def _true_ups(inp: BooksInput, out: Desired) -> None:
         billed = sum((i.billed_usage(prepaid=policy.billing is Billing.PREPAID) for i in invoices), ZERO)
         if policy.billing is Billing.PREPAID:  # the invoice's credits include promotional credit applied,
             billed -= _promoted(out, provider, account, period)  # whose usage is still in the accrual
+        # What a bill charges is whole minor units; a FOCUS export's Σ BilledCost keeps the provider's
+        # precision (89.109011), which no journal can book: it is rounded once, as the provider's bill is.
+        billed = quantize(billed, currency)
         total_accrued = sum(accrued.values(), ZERO)
         variance = billed - total_accrued
         invoiced = sum((i.total for i in invoices), ZERO)

@@ -23,6 +23,7 @@ from connector.domain.errors import Problem
 from connector.domain.money import MoneyError, currency_code, quantize
 
 ONE = Decimal(1)
+NO_RATES_FILE = "(no rates file in the policies)"  # the source of the empty table when none is named
 
 
 @dataclass(frozen=True, slots=True, order=True)

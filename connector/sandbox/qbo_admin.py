@@ -8,6 +8,8 @@ Routes (method, path under /_sandbox/, body -> effect):
 - ``GET health``: realm id, client id, base URL, counts.
 - ``POST book-close-date`` ``{"date": "YYYY-MM-DD" | null}``.
 - ``GET preferences``; ``POST preferences`` ``{"name": "MultiCurrencyEnabled", "value": true}``.
+- ``POST exchange-rates`` ``{"currency": "USD", "date": "YYYY-MM-DD", "rate"}`` -> the company's rate of
+  that currency in its home currency for the day (what a person enters in QBO's Currency Center).
 - ``POST accounts`` ``{"name", "account_type", "acct_num"?, "account_sub_type"?, "active"?}`` -> the account.
 - ``GET accounts/<id>``: one account, balances included.
 - ``POST accounts|classes|departments|vendors/<id>/active`` ``{"active": bool}``.
@@ -85,6 +87,12 @@ def _set_preference(sandbox: QuickBooksSandbox, _m: re.Match[str], body: dict[st
     return sandbox.preferences()
 
 
+def _set_exchange_rate(sandbox: QuickBooksSandbox, _m: re.Match[str], body: dict[str, Any], _a: Any) -> Any:
+    return sandbox.set_exchange_rate(
+        str(required(body, "currency")), str(required(body, "date")), _amount(required(body, "rate"))
+    )
+
+
 def _add_account(sandbox: QuickBooksSandbox, _m: re.Match[str], body: dict[str, Any], _a: Any) -> Any:
     return sandbox.add_account(
         required(body, "name"),
@@ -153,6 +161,7 @@ _ROUTES: list[AdminRoute] = [
     route("POST", r"book-close-date", _book_close_date),
     route("GET", r"preferences", returning(lambda sandbox: sandbox.preferences())),
     route("POST", r"preferences", _set_preference),
+    route("POST", r"exchange-rates", _set_exchange_rate),
     route("POST", r"accounts", _add_account),
     route("GET", r"accounts/(?P<id>[^/]+)", lambda sandbox, match, _b, _a: sandbox.account(match["id"])),
     route("POST", r"(?P<table>accounts|classes|departments|vendors)/(?P<id>[^/]+)/active", _set_active),

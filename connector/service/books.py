@@ -35,7 +35,7 @@ from connector.domain.desired import (
     overflow_by_period,
 )
 from connector.domain.errors import ConfigError
-from connector.domain.fx import Rate, RateTable, convert
+from connector.domain.fx import NO_RATES_FILE, Rate, RateTable, convert
 from connector.domain.invoices import Invoice, InvoiceLine
 from connector.domain.journals import Bucket, Contribution, Journal, JournalKind, LedgerTarget
 from connector.domain.mapping import Category, MappingSet
@@ -57,18 +57,37 @@ class CurrencyPlan:
     foreign_journals: bool  # the ledger takes them as they are, with a rate (QuickBooks multicurrency)
     rates: RateTable = field(default_factory=RateTable)
     ledger_rate: LedgerRate | None = None  # the ledger's own rate of a day, when the policy prefers it
+    ledger_name: str = "the ledger"
 
     def rate(self, base: str, day: date) -> Rate:
         found = self.ledger_rate(base, self.home, day) if self.ledger_rate else None
         found = found or self.rates.rate(base, self.home, day)
         if found is None:
-            problem = self.rates.missing(base, self.home, day)
-            raise ConfigError(
-                f"no exchange rate from {base} to {self.home} for {day}: {problem.message}",
-                fix=problem.fix,
-                problems=[problem],
-            )
+            raise self._missing(base, day)
         return found
+
+    def _missing(self, base: str, day: date) -> ConfigError:
+        """No rate for the day: where it was looked for, and where the person adds it (a rate is never
+        guessed). With the policy's `fx: {source: ledger}` the ledger is where it belongs first: a fix
+        that named only a rates file the policies may not even have sent the person to the wrong place."""
+        problem = self.rates.missing(base, self.home, day)
+        said = f"no exchange rate from {base} to {self.home} for {day}"
+        if self.ledger_rate is None:
+            return ConfigError(f"{said}: {problem.message}", fix=problem.fix, problems=[problem])
+        row = f"`{day},{base},{self.home},<rate>,<source>`"
+        if self.rates.source == NO_RATES_FILE:
+            elsewhere = "no rates file is named in the policies (fx.rates_file)"
+        else:
+            elsewhere = f"the rates file {self.rates.source} has none in force on that day"
+        return ConfigError(
+            f"{said}: {self.ledger_name} has no {base} rate for {day} (the policies take rates from the "
+            f"ledger: fx source `ledger`) and {elsewhere}; the run stopped before posting anything",
+            fix=(
+                f"enter the {base} rate of {day} in {self.ledger_name} (Settings ▸ Currencies), or add the row "
+                f"{row} to the rates file named by fx.rates_file in the policies; then run the sync again"
+            ),
+            problems=[problem],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +149,7 @@ def book_options(
             setup.foreign_journals,
             rate_table(policies.current, entity),
             ledger.exchange_rate if prefers_ledger else None,
+            ledger_title(ledger.name),
         )
 
     return BookOptions(
@@ -372,11 +392,15 @@ def _rated(journal: Journal, converted: Converted, plan: CurrencyPlan) -> Journa
 
 
 def _rate_day(journal: Journal) -> date:
-    """The day whose rate a journal in another currency carries: its date, or for a month-end reversal the
-    day of the accrual it reverses, so the ledger takes both at one rate and the reversal clears it."""
+    """The day whose rate a journal in another currency carries: the day it belongs to, or for a month-end
+    reversal the day of the accrual it reverses, so the ledger takes both at one rate and the reversal
+    clears it. A journal moved out of a closed period (a true-up of October posted on 1 November) belongs
+    to its buckets' day: at its new date's rate, its mirror (at October's) left the difference on Accrued
+    AI costs. A journal gathering several days carries the rate of its date."""
     if journal.kind is JournalKind.REVERSAL and journal.contributions:
         return journal.contributions[0].bucket.period - timedelta(days=1)
-    return journal.txn_date
+    days = {c.bucket.period for c in journal.contributions}
+    return days.pop() if len(days) == 1 else journal.txn_date
 
 
 def _parts(contribution: Contribution, converted: Converted) -> list[Contribution]:

@@ -38,6 +38,7 @@ from connector.service.reconcile import known_accounts
 from connector.service.runs import Reporter, RunContext, RunRecorder, SilentReporter
 from connector.sources.base import ConfiguredSources, RefusedSource, bookmark_id
 from connector.sources.credit_files import read_credit_lots, read_customer_credits
+from connector.sources.focus import SOURCE as FOCUS_SOURCE
 from connector.sources.focus import FocusFileError, FocusOptions
 from connector.sources.focus_files import FileLineage, fingerprint
 from connector.sources.invoices import read_invoice_file
@@ -127,7 +128,7 @@ def import_focus(
                 uow.credit_lots.upsert(lot, import_id=import_id, now=now)
             counts |= checked.counts()
             counts["lots_withdrawn"] = len(withdraw_focus_lots(uow, batch, options.entity, ctx.actor, now))
-            upsert_invoices(uow, batch.invoices, source="focus", clock=ctx.clock)
+            upsert_invoices(uow, batch.invoices, source=FOCUS_SOURCE, clock=ctx.clock)
             counts["invoices"] = len(batch.invoices)
             return counts
 

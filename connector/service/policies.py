@@ -16,7 +16,7 @@ from typing import Protocol
 
 from connector.domain.accounting_policy import BUILT_IN, Billing, FineTuning, PolicyHistory, PolicySet
 from connector.domain.errors import ConfigError, Problem, Severity, errors_only
-from connector.domain.fx import RateTable, parse_rates
+from connector.domain.fx import NO_RATES_FILE, RateTable, parse_rates
 from connector.domain.journals import LedgerTarget
 from connector.domain.mapping import ROLES, Category, MappingSet
 from connector.domain.planner import LockedBehaviour
@@ -306,7 +306,7 @@ def rate_table(policies: PolicySet, entity: str) -> RateTable:
     """The entity's rates file, read relative to the policy file (an empty table when none is set)."""
     path = rates_path(policies, entity)
     if path is None:
-        return RateTable(source="(no rates file in the policies)")
+        return RateTable(source=NO_RATES_FILE)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -44,6 +44,7 @@ from connector.service.mappings import mapping_history
 from connector.service.policies import policy_history, rate_table
 from connector.service.runs import Clock, RunContext, RunRecorder, exclusive
 from connector.sources.base import ConfiguredSources
+from connector.sources.focus import SOURCE as FOCUS_SOURCE
 from connector.store.port import Store, UnitOfWork
 from connector.store.records import InvoiceRecord, StoredJournal
 
@@ -73,6 +74,8 @@ class _Figures:
     purchases: Decimal = ZERO  # prepaid purchases the invoices itemize (a FOCUS commitment bought)
     drawn: Decimal = ZERO  # cost drawn from a prepaid pool (a commitment): billed when it was bought
     issued: date | None = None  # the latest issue date of the period's invoices
+    # when what the invoices bill was settled: usage the provider changed after it is not on them
+    settled: datetime | None = None
     invoices: list[str] = field(default_factory=list)  # their numbers
     known: bool = False  # facts or provider-cost journals of the account (a true-up alone says nothing)
     # what tokenbooks booked for the period, as booked (in the books' currency) and with its status
@@ -125,8 +128,8 @@ def reconcile_period(
         known = known_accounts(uow, entity, source_accounts)
         _invoices(figures, invoices)
         for (provider, account), f in figures.items():
-            if f.issued is not None:
-                f.late = _late_usage(uow, entity, provider, account, period, f.issued)
+            if f.settled is not None:
+                f.late = _late_usage(uow, entity, provider, account, period, f.settled)
         buckets = partial(usage_costs, policies=policies, entity=entity, role_target=role_target)
         _cost(
             figures, [s.fact for s in stored], (history or MappingHistory.of([mapping])).classifier(), buckets
@@ -153,7 +156,9 @@ def reconcile_period(
                 estimated_cost=f.estimated,
                 posted_total=f.posted,
                 queued_total=f.queued,
-                invoice_total=f.invoice,
+                # a bill charges whole minor units; a FOCUS export's Σ BilledCost keeps the provider's
+                # precision (90.409011), which read as it is left a −0.000989 "unexplained" beside it
+                invoice_total=None if f.invoice is None else quantize(f.invoice, f.currency),
                 ledger_total=f.ledger,
                 drifted_keys=tuple(f.drifted),
                 tolerance=tolerance(provider),
@@ -268,6 +273,8 @@ def _invoices(figures: dict[Account, _Figures], invoices: list[InvoiceRecord]) -
         f.invoice = (f.invoice or ZERO) + invoice.total
         f.invoices.append(invoice.number)
         f.issued = max(f.issued or invoice.issue_date, invoice.issue_date)
+        settled = _settled(invoice)
+        f.settled = max(f.settled or settled, settled)
         for line in invoice.lines:
             amount = Decimal(str(line["amount"]))
             if line.get("kind") == "tax":
@@ -280,11 +287,21 @@ def _invoices(figures: dict[Account, _Figures], invoices: list[InvoiceRecord]) -
                 f.purchases += amount
 
 
+def _settled(invoice: InvoiceRecord) -> datetime:
+    """When what `invoice` bills was settled: the end of its issue date — or, for an invoice a FOCUS
+    export sums (Σ BilledCost per InvoiceId), when that export was imported, since a restated row and the
+    invoice total it moves arrive together (the rows are stored at the import's clock reading, at or
+    before the invoice's: hence the microsecond after it)."""
+    issued = datetime.combine(invoice.issue_date + timedelta(days=1), time(0), tzinfo=UTC)
+    if invoice.source != FOCUS_SOURCE:
+        return issued
+    return max(issued, invoice.imported_at + timedelta(microseconds=1))
+
+
 def _late_usage(
-    uow: UnitOfWork, entity: str, provider: str, account: str, period: Period, issued: date
+    uow: UnitOfWork, entity: str, provider: str, account: str, period: Period, cutoff: datetime
 ) -> Decimal:
-    """Cost the provider changed after the invoice was issued, from the facts' version history."""
-    cutoff = datetime.combine(issued + timedelta(days=1), time(0), tzinfo=UTC)
+    """Cost the provider changed after the invoice was settled, from the facts' version history."""
     versions = uow.facts.all_versions(entity, provider, account, period.first_day, period.last_day)
     return late_usage(versions, cutoff)
 

@@ -62,6 +62,21 @@ def test_book_close_date_and_preferences(admin, qb, make_journal):
     assert admin("POST", "book-close-date", {})[0] == 400
 
 
+def test_an_exchange_rate_entered_through_the_control_surface_is_the_one_the_api_answers(admin, qb):
+    """What a person does in QBO's Currency Center, for a sandbox run on its own
+    (`tokenbooks sandbox quickbooks`): a walk that meets a day QuickBooks has no rate for can add it."""
+    from quickbooks.objects.exchangerate import ExchangeRate
+
+    admin("POST", "preferences", {"name": "HomeCurrency", "value": "EUR"})
+    admin("POST", "preferences", {"name": "MultiCurrencyEnabled", "value": True})
+    status, row = admin("POST", "exchange-rates", {"currency": "USD", "date": "2026-10-18", "rate": "0.9333"})
+    assert (status, row["TargetCurrencyCode"], row["Rate"]) == (200, "EUR", Decimal("0.9333"))
+    where = "WHERE SourceCurrencyCode = 'USD' AND AsOfDate = '2026-10-18'"
+    [found] = ExchangeRate.where(where.removeprefix("WHERE "), qb=qb)
+    assert Decimal(str(found.Rate)) == Decimal("0.9333")
+    assert admin("POST", "exchange-rates", {"currency": "USD", "date": "2026-10-18"})[0] == 400
+
+
 def test_accounts_and_active_flags(admin, qb, make_journal):
     status, account = admin(
         "POST", "accounts", {"name": "AI Support", "account_type": "Expense", "acct_num": "6150"}

@@ -354,3 +354,62 @@ def test_an_invoice_total_that_may_hold_a_commitment_bought_is_held_with_the_war
     assert "bills 12100.00 of usage against 100.00 accrued" in held.hold_reason
     assert "12000.00 of commitments was bought in 2026-10 (commitment:sp-2026)" in held.hold_reason
     assert "do not release this true-up" in held.hold_reason
+
+
+def october_invoiced_to_a_fraction_of_a_cent(tmp_path, database_url) -> BooksWorld:
+    """6 October's 12.345678 and 7 October's 20.763333 on INV-10 (33.109011), booked through 1 November."""
+    books = world(tmp_path, database_url)
+    on_demand = {"ChargeFrequency": "Usage-Based", "InvoiceId": "INV-10"}
+    books.import_focus(
+        [
+            focus_row("12.345678", day=date(2026, 10, 6), **on_demand),
+            focus_row("20.763333", day=date(2026, 10, 7), **on_demand),
+        ],
+        COLUMNS,
+    )
+    books.night(date(2026, 11, 1))
+    return books
+
+
+def test_an_export_whose_invoice_sums_to_a_fraction_of_a_cent_closes_its_month_without_a_true_up(
+    tmp_path, database_url
+):
+    """AWS bills in cents, but a FOCUS export's Σ BilledCost per InvoiceId keeps the provider's precision:
+    6 October's 12.345678 and 7 October's 20.763333 make an invoice of 33.109011, against 33.11 accrued
+    (each day's bucket rounded once). The first night after the month is not an internal error
+    (MoneyError: -0.000989 is not a whole number of 0.01): the bill rounds to 33.11, nothing to true up."""
+    books = october_invoiced_to_a_fraction_of_a_cent(tmp_path, database_url)
+    assert books.journals(TU) == []
+    assert books.ledger.balance("2150") == Decimal("-33.11")
+
+
+def test_a_row_restated_in_an_export_imported_after_the_invoice_date_is_on_the_invoice_it_sums(
+    tmp_path, database_url
+):
+    """The October export, imported on 21 October, says 6 October cost 100.00; AWS restates it to 101.30
+    and the export imported again on 2 November (after the invoice's issue date, 1 November) says so —
+    and sums INV-10 to 101.30 from the same rows. Reconcile read the restatement as "usage reported after
+    the invoice was issued −1.30" and 1.30 unexplained, beyond the tolerance (status variance): the
+    invoice a FOCUS export sums moves with its rows, so nothing was reported after it."""
+    books = world(tmp_path, database_url)
+    on_demand = {"ChargeFrequency": "Usage-Based", "InvoiceId": "INV-10"}
+    books.clock.now = datetime(2026, 10, 21, 7, 0, tzinfo=UTC)
+    books.import_focus([focus_row("100.00", day=date(2026, 10, 6), **on_demand)], COLUMNS)
+    books.night(date(2026, 10, 31))
+    books.clock.now = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+    books.import_focus([focus_row("101.30", day=date(2026, 10, 6), **on_demand)], COLUMNS)
+    books.night(date(2026, 11, 2))
+    [result] = reconciled(books, "2026-10")
+    assert (result.input.invoice_total, result.provider_cost) == (Decimal("101.30"), Decimal("101.30"))
+    assert result.explained == ()
+    assert (result.unexplained, result.status.value) == (Decimal("0.00"), "matched")
+
+
+def test_an_export_invoice_of_a_fraction_of_a_cent_reconciles_matched_to_its_cost(tmp_path, database_url):
+    """INV-10 sums to 33.109011 (the export's precision), the cost rounds to 33.11: the bill is 33.11,
+    matched — not an "invoice = provider cost" failing by −0.000989 with "−0.00 unexplained"."""
+    books = october_invoiced_to_a_fraction_of_a_cent(tmp_path, database_url)
+    [result] = reconciled(books, "2026-10")
+    assert result.input.invoice_total == Decimal("33.11")
+    assert (result.unexplained, result.status.value) == (Decimal("0.00"), "matched")
+    assert all(f.holds for f in result.findings)

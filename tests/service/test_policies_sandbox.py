@@ -162,3 +162,112 @@ def test_with_multicurrency_a_euro_journal_carries_quickbooks_own_rate_of_its_da
         )
         [entry] = box.journal_entries()
         assert (entry["CurrencyRef"]["value"], entry["ExchangeRate"]) == ("EUR", Decimal("1.0850"))
+
+
+def test_a_day_quickbooks_has_no_rate_for_stops_the_run_naming_the_day_the_currency_and_where_to_add_it(
+    tmp_path,
+):
+    """Rates from the ledger (`fx: {source: ledger}`), no rates file: QuickBooks keeps a euro rate for 4
+    October and none for 5 October. The run fails before posting anything, recorded, and tells the person
+    to enter the rate in QuickBooks (the error said only "add a row … to the rates file", a file these
+    policies do not have); once the rate is entered, the next night posts at it."""
+    with QuickBooksSandbox(tmp_path / "qbo.json") as box:
+        box.set_preference("MultiCurrencyEnabled", True)
+        box.set_exchange_rate("EUR", date(2026, 10, 4), "1.0840")
+        books = SandboxBooks(tmp_path, box, policies(fx="{source: ledger}"))
+        books.source.facts.append(fact("92.17", date(2026, 10, 5), currency="EUR"))
+        books.clock.night_after(date(2026, 10, 5))
+        failed = sync(books.app, entity=ENTITY, until=date(2026, 10, 5))
+        assert failed.status == "failed"
+        assert failed.error is not None
+        assert failed.error.message == (
+            "no exchange rate from EUR to USD for 2026-10-05: QuickBooks has no EUR rate for 2026-10-05 (the "
+            "policies take rates from the ledger: fx source `ledger`) and no rates file is named in the "
+            "policies (fx.rates_file); the run stopped before posting anything"
+        )
+        assert failed.error.fix.startswith(
+            "enter the EUR rate of 2026-10-05 in QuickBooks (Settings ▸ Currencies), or add the row "
+            "`2026-10-05,EUR,USD,<rate>,<source>`"
+        )
+        assert box.journal_entries() == []
+        with UnitOfWork(books.app.engine) as uow:
+            assert uow.outbox.list(ENTITY) == []
+        box.set_exchange_rate("EUR", date(2026, 10, 5), "1.0850")
+        books.night(date(2026, 10, 5))
+        [entry] = box.journal_entries()
+        assert (entry["CurrencyRef"]["value"], entry["ExchangeRate"]) == ("EUR", Decimal("1.0850"))
+
+
+def test_a_true_up_moved_out_of_a_closed_month_carries_the_accruals_rate_so_accrued_ai_costs_ends_at_zero(
+    tmp_path,
+):
+    """Multicurrency, a euro provider accrued at month end and reversed on 1 November, both at QuickBooks'
+    rate of 31 October (1.0800). October is closed in QuickBooks before the invoice (3.17 EUR above the
+    accrual) arrives: its true-up moves to 1 November, and its mirror is booked there too. The true-up took
+    1 November's rate (1.0900) while its mirror took the accrual's, so Accrued AI costs was left at
+    3.17 × (1.0900 − 1.0800) = 0.03 USD; both now carry the rate of the day the true-up belongs to."""
+    import json
+
+    from connector.service.imports import import_invoices
+
+    with QuickBooksSandbox(tmp_path / "qbo.json") as box:
+        box.set_preference("MultiCurrencyEnabled", True)
+        for day, rate in ((date(2026, 10, 15), "1.0750"), (date(2026, 10, 31), "1.0800")):
+            box.set_exchange_rate("EUR", day, rate)
+        box.set_exchange_rate("EUR", date(2026, 11, 1), "1.0900")
+        books = SandboxBooks(
+            tmp_path, box, policies("billing: arrears, accrual: month_end_reversing", fx="{source: ledger}")
+        )
+        books.source.facts.append(fact("600.00", date(2026, 10, 15), currency="EUR"))
+        for night in (date(2026, 10, 15), date(2026, 11, 1)):
+            books.night(night)
+        assert books.balance(ACCRUED) == Decimal("0.00")  # accrued at 1.0800, reversed at 1.0800
+        box.set_book_close_date(date(2026, 10, 31))
+        invoice = {"provider": "openai", "account": "org-1", "number": "INV-10", "period": "2026-10"}
+        invoice |= {"issue_date": "2026-11-03", "total": "603.17", "currency": "EUR"}
+        (tmp_path / "invoice.json").write_text(json.dumps({"invoices": [invoice]}))
+        import_invoices(books.app, tmp_path / "invoice.json", entity=ENTITY)
+        books.night(date(2026, 11, 3))
+        rates = {e["DocNumber"]: (e["TxnDate"], e["ExchangeRate"]) for e in box.journal_entries()}
+        assert rates == {
+            "TB-AC-261031-001": ("2026-10-31", Decimal("1.0800")),
+            "TB-RV-261101-001": ("2026-11-01", Decimal("1.0800")),
+            "TB-TU-261101-001": ("2026-11-01", Decimal("1.0800")),  # moved, at the rate of 31 October
+            "TB-RV-261101-002": ("2026-11-01", Decimal("1.0800")),
+        }
+        assert books.balance(ACCRUED) == Decimal("0.00")
+
+
+def test_the_reversal_of_a_true_up_held_for_approval_waits_with_it(tmp_path):
+    """Month-end reversing: 600.00 accrued on 31 October and reversed on 1 November. The invoice bills
+    700.00: its true-up of 100.00 is beyond the tolerance and held. Its mirror on 1 November was posted all
+    the same, leaving −100.00 on Accrued AI costs (and 100.00 taken off November's expense) for a true-up
+    QuickBooks never received. It waits with the true-up; approving the run posts both."""
+    import json
+
+    from connector.service.approvals import approve
+    from connector.service.imports import import_invoices
+
+    with QuickBooksSandbox(tmp_path / "qbo.json") as box:
+        books = SandboxBooks(tmp_path, box, policies("billing: arrears, accrual: month_end_reversing"))
+        books.source.facts.append(fact("600.00", date(2026, 10, 15)))
+        for night in (date(2026, 10, 15), date(2026, 11, 1)):
+            books.night(night)
+        invoice = {"provider": "openai", "account": "org-1", "number": "INV-10", "period": "2026-10"}
+        invoice |= {"issue_date": "2026-11-03", "total": "700.00", "currency": "USD"}
+        (tmp_path / "invoice.json").write_text(json.dumps({"invoices": [invoice]}))
+        import_invoices(books.app, tmp_path / "invoice.json", entity=ENTITY)
+        held_by = books.night(date(2026, 11, 3))
+        with UnitOfWork(books.app.engine) as uow:
+            held = {s.journal.key: s.hold_reason for s in uow.outbox.list(ENTITY, statuses=["held"])}
+        assert sorted(held) == ["TB-RV-261101-002", "TB-TU-261031-001"]
+        assert held["TB-RV-261101-002"].startswith("it reverses a true-up held for approval")
+        assert sorted(e["DocNumber"] for e in box.journal_entries()) == [
+            "TB-AC-261031-001",
+            "TB-RV-261101-001",
+        ]
+        assert books.balance(ACCRUED) == Decimal("0.00")
+        approve(books.app.store, books.clock, entity=ENTITY, target=held_by.run_id, approver="J. Rivera")
+        books.night(date(2026, 11, 4))
+        assert len(box.journal_entries()) == 4
+        assert books.balance(ACCRUED) == Decimal("0.00")
