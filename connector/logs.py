@@ -65,3 +65,25 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level.upper())
     return handler
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """A handler writing to whatever `sys.stderr` is when a line is logged (as Python's own last resort)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+def redact_last_resort() -> None:
+    """A command that configures no logging (import, pull, close …) still writes warnings and errors to
+    stderr through Python's last-resort handler, which knows nothing of secrets: a run's failure reason
+    quoting a provider's error went out as the provider wrote it. The last resort is now redacted."""
+    handler = _CurrentStderr()
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(RedactingFilter())
+    logging.lastResort = handler

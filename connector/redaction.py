@@ -7,12 +7,15 @@ every error and reason it writes (`store/redacted_columns.py`), the audit log to
 hashed, the CLI to every error it prints, and the logs through `RedactingFilter`.
 
 A URL that is a secret (a Slack or Teams webhook) leaks by its path as much as whole — an HTTP error
-names the path without the host — so its path and query are remembered too.
+names the path without the host — so its path and query are remembered too. A key a provider quotes back
+masked (OpenAI's 401: "Incorrect API key provided: sk-VKMIs****…****wjh3") still shows its first and last
+characters, of a key that may be real though wrong for this setting: it is redacted whole, known or not.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable
 from typing import overload
@@ -20,6 +23,8 @@ from urllib.parse import urlsplit
 
 REDACTED = "[redacted]"
 MIN_SECRET_LENGTH = 6  # shorter values would redact ordinary words; no real secret is this short
+# a value masked by a provider: visible ends around a run of asterisks (OpenAI writes 39 or more)
+MASKED_KEY = re.compile(r"[\w\-:/.]*\*{8,}[\w\-]*")
 
 
 class Redactor:
@@ -39,11 +44,11 @@ class Redactor:
             self._secrets |= found
             self._ordered = tuple(sorted(self._secrets, key=len, reverse=True))  # longest first
 
-    def __call__(self, text: str) -> str:
+    def __call__(self, text: str, replacement: str = REDACTED) -> str:
         for secret in self._ordered:
             if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+                text = text.replace(secret, replacement)
+        return MASKED_KEY.sub(replacement, text) if "********" in text else text
 
 
 def _parts(secret: str) -> list[str]:
@@ -72,6 +77,12 @@ def redact(text: None) -> None: ...
 def redact(text: str | None) -> str | None:
     """`text` with every known secret replaced by `[redacted]` (None stays None)."""
     return None if text is None else _REDACTOR(text)
+
+
+def redact_markup(text: str) -> str:
+    """`text` in Rich's console markup with every known secret replaced by `[redacted]`, escaped so that
+    the markup shows it as written rather than reading it as a style."""
+    return _REDACTOR(text, "\\" + REDACTED)
 
 
 def redact_data(value: object) -> object:

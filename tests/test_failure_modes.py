@@ -33,3 +33,34 @@ def test_with_the_database_down_the_cli_names_the_database_not_its_password(tmp_
         assert (
             f"Error: the database postgresql://tokenbooks:***@127.0.0.1:{port}/books is unavailable" in said
         )
+
+
+def test_a_wrong_openai_key_quoted_back_masked_by_openai_is_named_in_no_error_log_or_run(tmp_path):
+    """OpenAI's 401 quotes the key it was given, masked around its first 8 and last 4 characters: a key
+    that may be real (another organization's, a project key) though wrong for this setting."""
+    from connector.sandbox.openai_replay import OpenAIReplay
+
+    replay = OpenAIReplay()
+    base_url = replay.start()
+    try:
+        mapping = tmp_path / "mapping.yaml"
+        mapping.write_text(MINIMAL_MAPPING)
+        env = {
+            **os.environ,
+            "TOKENBOOKS_DATABASE_URL": f"sqlite:///{tmp_path / 'tb.db'}",
+            "TOKENBOOKS_MAPPING_FILE": str(mapping),
+            "TOKENBOOKS_OPENAI__ADMIN_KEY": "sk-admin-OtherOrgKey-Canary7Q",
+            "TOKENBOOKS_OPENAI__BASE_URL": base_url,
+            "TOKENBOOKS_OPENAI__START_DATE": "2026-10-01",
+        }
+        done = subprocess.run([*CLI, "pull"], env=env, capture_output=True, text=True, timeout=120)
+        runs = subprocess.run([*CLI, "runs", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        replay.stop()
+    said = " ".join(done.stderr.split())
+    assert done.returncode != 0
+    assert "Traceback" not in said, said
+    assert "Incorrect API key provided: [redacted]." in said, said  # OpenAI's words, not its quote of the key
+    for text in (said, done.stdout, runs.stdout):
+        assert "sk-admin" not in text
+        assert "ry7Q" not in text

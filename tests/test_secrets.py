@@ -152,3 +152,26 @@ def test_the_store_locks_and_exports_are_private_whatever_the_umask(tmp_path):
     assert modes == {p.name: ("0o700" if p.is_dir() else "0o600") for p in made}
     for folder in (tmp_path / "store", tmp_path / "audit"):
         assert oct(folder.stat().st_mode & 0o777) == "0o700"
+
+
+def test_a_key_a_provider_quotes_back_masked_is_redacted_whole_known_or_not():
+    said = (
+        "Incorrect API key provided: sk-VKMIs***************************************wjh3. "
+        "You can find your API key at https://platform.openai.com/account/api-keys."
+    )
+    assert Redactor()(said) == (
+        f"Incorrect API key provided: {REDACTED}. You can find your API key at "
+        "https://platform.openai.com/account/api-keys."
+    )
+    assert Redactor()("a **bold** word and 3 * 4 stay") == "a **bold** word and 3 * 4 stay"
+
+
+def test_a_secret_in_console_markup_is_shown_redacted_not_read_as_a_style():
+    from rich.console import Console
+
+    from connector.redaction import redact_markup, remember
+
+    remember(["sk-admin-Markup-Canary-42"])
+    console = Console(record=True, width=200)
+    console.print(redact_markup("[red]failed:[/] key sk-admin-Markup-Canary-42 refused"))
+    assert console.export_text().strip() == "failed: key [redacted] refused"

@@ -30,8 +30,8 @@ from connector.domain.errors import (
     unexpected_reason,
 )
 from connector.domain.periods import Period, parse_day
-from connector.logs import configure_logging
-from connector.redaction import redact
+from connector.logs import configure_logging, redact_last_resort
+from connector.redaction import redact, redact_markup
 
 log = logging.getLogger("tokenbooks")
 
@@ -96,11 +96,10 @@ def _root(
     ] = False,
 ) -> None:
     _debug_asked.clear()
+    redact_last_resort()
     if debug:
         _debug_asked.append(True)
-        logging.basicConfig(
-            level=logging.DEBUG, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        configure_logging("text", "DEBUG")
 
 
 _debug_asked: list[bool] = []  # `--debug` was given to this invocation (the root callback sets it)
@@ -131,8 +130,18 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(credits_app, name="credits")
 app.add_typer(export_app, name="export")
 
-console = Console()
-errors = Console(stderr=True)
+
+class RedactingConsole(Console):
+    """A terminal console whose printed text never holds a secret: every line tokenbooks prints (a run's
+    failures, a source's warnings) may quote an error a provider or ledger wrote, and such an error may
+    quote a key; redacted before Rich lays the text out, so a secret folded over two lines is still found."""
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        super().print(*(redact_markup(o) if isinstance(o, str) else o for o in objects), **options)
+
+
+console = RedactingConsole()
+errors = RedactingConsole(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 EntityOption = Annotated[str | None, typer.Option("--entity", help="The entity (company) to work on.")]

@@ -42,7 +42,7 @@ class OpenAIReplay:
         request = Request(environ)
         self.requests.append({"path": request.path, "args": request.args.to_dict(flat=False)})
         if request.headers.get("Authorization") != f"Bearer {self.admin_key}":
-            return _error(401, "invalid_api_key", "Incorrect API key provided.")(environ, start_response)
+            return _error(401, "invalid_api_key", _incorrect_key(request))(environ, start_response)
         if request.path != "/v1/organization/costs":
             return _error(404, "not_found", f"Unknown path {request.path}")(environ, start_response)
         return self._costs(request)(environ, start_response)
@@ -105,3 +105,13 @@ def _error(status: int, code: str, message: str) -> Response:
 
 def total_of(lines: list[CostLine], as_of: date) -> Decimal:
     return sum((ln.amount_as_of(as_of) for ln in lines), Decimal(0))
+
+
+def _incorrect_key(request: Request) -> str:
+    """OpenAI's own 401 message, which quotes the key it was given masked: its first 8 and last 4 characters
+    around asterisks (as users have posted it, e.g. github.com/chatanywhere/GPT_API_free/issues/62)."""
+    key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    return (
+        f"Incorrect API key provided: {key[:8]}{'*' * 39}{key[-4:]}. "
+        "You can find your API key at https://platform.openai.com/account/api-keys."
+    )
