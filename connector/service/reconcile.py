@@ -423,11 +423,20 @@ def _read_back(
         )
     }
     counter_ids = _counter_account_ids(ledger, mapping, mapping.entity(entity).ledger)
+    # a journal re-dated by hand is not among the period's entries, but its key is still in the ledger:
+    # a change a person made, not a loss (posting it again would conflict, planning it again book it twice)
+    absent = [s.journal.key for s in posted if s.journal.key not in held]
+    moved = ledger.find_many(absent) if absent else {}
     for f in figures.values():
         f.ledger = ZERO
     for stored in posted:
         f = figures[(stored.journal.provider, stored.journal.provider_account)]
         copy = held.get(stored.journal.key)
+        if stored.journal.key in moved:
+            f.drifted.append(
+                f"{stored.journal.key} (changed: dated {moved[stored.journal.key].txn_date} in the ledger)"
+            )
+            continue
         if copy is None:
             f.drifted.append(f"{stored.journal.key} (missing)")
             _queue_again(store, stored, recorder, clock)

@@ -108,6 +108,25 @@ def test_a_journal_edited_by_hand_is_drift_but_left_alone(world: World):
     assert sync(world.app, entity="acme-us", until=date(2026, 10, 31)).post.posted == []
 
 
+def test_a_journal_moved_by_hand_to_another_month_is_drift_left_alone_and_never_booked_twice(world: World):
+    """An accountant re-dates a journal in the ledger (e.g. a draft moved into November): the ledger's
+    entries of October no longer hold it, but its key does. It is a change by hand, not a loss: posting it
+    again would be refused as a conflict, and planning its amount again would book the day twice."""
+    from dataclasses import replace
+
+    run_month(world, {1: "10.00", 2: "20.00"})
+    invoice(world, "30.00")
+    held = world.ledger.journals["TB-AC-261002-001"]
+    world.ledger.journals[held.key] = replace(held, txn_date=date(2026, 11, 2))
+    result = reconcile(world)
+    assert result.status is ReconStatus.DRIFT
+    assert result.input.drifted_keys == ("TB-AC-261002-001 (changed: dated 2026-11-02 in the ledger)",)
+    world.clock.night_after(date(2026, 11, 3))
+    again = sync(world.app, entity="acme-us", until=date(2026, 11, 3))
+    assert again.post.posted == [] and again.post.rejected == []
+    assert sorted(world.ledger.journals) == ["TB-AC-261001-001", "TB-AC-261002-001"]
+
+
 def invoice_with_lines(world: World, issued: date, lines: list[tuple[str, str, str]]) -> None:
     total = sum((Decimal(amount) for _, amount, _ in lines), Decimal(0))
     store_invoices(
