@@ -123,7 +123,8 @@ def test_a_journal_moved_by_hand_to_another_month_is_drift_left_alone_and_never_
     assert result.input.drifted_keys == ("TB-AC-261002-001 (changed: dated 2026-11-02 in the ledger)",)
     world.clock.night_after(date(2026, 11, 3))
     again = sync(world.app, entity="acme-us", until=date(2026, 11, 3))
-    assert again.post.posted == [] and again.post.rejected == []
+    assert again.post.posted == []
+    assert again.post.rejected == []
     assert sorted(world.ledger.journals) == ["TB-AC-261001-001", "TB-AC-261002-001"]
 
 
