@@ -201,6 +201,7 @@ def _run(
     first_day = _reach_back(ctx, result.entity, history, first_day, recorder)
     first_day = policy_reach_back(ctx.store, first_day, recorder)
     first_day = _lots_reach_back(ctx.store, result.entity, first_day, recorder)
+    first_day = _facts_reach_back(ctx.store, result.entity, first_day, recorder)
     with ctx.store.unit_of_work() as uow:
         rejected = uow.outbox.earliest_rejected_period(result.entity)
     if rejected is not None:
@@ -351,6 +352,23 @@ def _lots_reach_back(store, entity: str, first_day: date, recorder: RunRecorder)
         "credits.reach_back",
         f"a credit lot bought {earliest} was recorded, changed or voided since the last plan: planning "
         f"from {earliest}",
+        data={"from_day": earliest},
+    )
+    return earliest
+
+
+def _facts_reach_back(store, entity: str, first_day: date, recorder: RunRecorder) -> date:
+    """Plan from the earliest day whose facts changed since the entity's last planned sync began: an import
+    (a FOCUS export restated or delivered late) may change a month the nightly window no longer reaches;
+    planning it again books the delta (in the first open period when that month is closed)."""
+    with store.unit_of_work() as uow:
+        last = uow.runs.last_planned_sync(entity)
+        earliest = None if last is None else uow.facts.earliest_changed_since(entity, last)
+    if earliest is None or earliest >= first_day:
+        return first_day
+    recorder.event(
+        "facts.reach_back",
+        f"facts of {earliest} on were stored, restated or withdrawn since the last sync: planning from {earliest}",
         data={"from_day": earliest},
     )
     return earliest
