@@ -236,6 +236,11 @@ def _reconciliation_fix(status: str, provider: str, period: Period) -> str:
         )
     if status == "unknown_account":
         return "correct the invoice's `account` in its file, then `tokenbooks import invoices FILE` again"
+    if status == "unapproved_drafts":
+        return (
+            "approve the draft journals the reconciliation names in the ledger (Xero: Accounting → Manual "
+            f"journals → Draft), then `tokenbooks close --period {period}` again"
+        )
     if status == "drift":
         return (
             "tokenbooks sync  (posts again a journal missing from the ledger, under its key); a journal "

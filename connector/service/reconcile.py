@@ -66,6 +66,8 @@ class _Figures:
     invoice: Decimal | None = None
     ledger: Decimal | None = None
     drifted: list[str] = field(default_factory=list)
+    drafts: list[str] = field(default_factory=list)  # keys the ledger holds as drafts
+    draft_total: Decimal = ZERO
     tax: Decimal = ZERO
     credits: Decimal = ZERO
     adjustments: Decimal = ZERO
@@ -156,6 +158,8 @@ def reconcile_period(
                 invoice_total=f.invoice,
                 ledger_total=f.ledger,
                 drifted_keys=tuple(f.drifted),
+                draft_keys=tuple(f.drafts),
+                draft_total=f.draft_total,
                 tolerance=tolerance(provider),
                 breakdown=InvoiceBreakdown(f.tax, f.credits, f.adjustments, f.late, f.purchases, f.drawn),
                 true_up_total=f.true_up,
@@ -443,9 +447,12 @@ def _read_back(
             continue
         if sorted(ln.amount for ln in copy.lines) != sorted(ln.amount for ln in stored.journal.lines):
             f.drifted.append(f"{stored.journal.key} (changed)")
-        f.ledger = (f.ledger or ZERO) + _ledger_usage_amount(copy, counter_ids) * _share_in(
-            stored.journal, period
-        )
+        amount = _ledger_usage_amount(copy, counter_ids) * _share_in(stored.journal, period)
+        if copy.status == "draft":  # not in the ledger's reports (nor its balances) until approved there
+            f.drafts.append(stored.journal.key)
+            f.draft_total += amount
+        else:
+            f.ledger = (f.ledger or ZERO) + amount
 
 
 def _share_in(journal: Journal, period: Period) -> Decimal:
