@@ -73,3 +73,22 @@ def test_pull_without_sources_reads_the_invoice_inbox(workdir: Path):
     assert pulled["status"] == "succeeded"
     assert pulled["pulls"] == []
     assert pulled["invoices"]["imported"][0]["stored"] == {"invoices_new": 1, "invoices_replaced": 0}
+
+
+def test_sources_status_of_one_entity_leaves_out_the_sources_of_another(workdir: Path):
+    """A group: acme-us imports its own AWS account, acme-ca another. Each entity's `sources status` (an
+    auditor's view of where that company's books come from) lists its own source, never the other's."""
+    two = MINIMAL_MAPPING.replace(
+        "  acme-us: {ledger: quickbooks, currency: USD, timezone: America/New_York}\n",
+        "  acme-us: {ledger: quickbooks, currency: USD, timezone: America/New_York}\n"
+        "  acme-ca: {ledger: quickbooks, currency: USD, timezone: America/Toronto}\n",
+    )
+    (workdir / "mapping.yaml").write_text(two)
+    us = focus_csv(workdir / "us.csv", [focus_row("1.00", account="111111111111")])
+    ca = focus_csv(workdir / "ca.csv", [focus_row("2.00", account="222222222222")])
+    assert run("import", "focus", str(us), "--entity", "acme-us")[0].exit_code == 0
+    assert run("import", "focus", str(ca), "--entity", "acme-ca")[0].exit_code == 0
+    _status, rows = run("sources", "status", "--entity", "acme-us", "--json")
+    assert [r["source"] for r in rows] == ["focus:111111111111"]
+    _status, rows = run("sources", "status", "--entity", "acme-ca", "--json")
+    assert [r["source"] for r in rows] == ["focus:222222222222"]
