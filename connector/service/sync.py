@@ -346,15 +346,13 @@ def _lots_reach_back(store, entity: str, first_day: date, recorder: RunRecorder)
     books the deltas (a lot entered after its month was posted draws that month's usage)."""
     with store.unit_of_work() as uow:
         earliest = uow.credit_lots.plan_from(entity)
-    if earliest is None or earliest >= first_day:
-        return first_day
-    recorder.event(
+    return _reach_back_to(
+        first_day,
+        earliest,
+        recorder,
         "credits.reach_back",
-        f"a credit lot bought {earliest} was recorded, changed or voided since the last plan: planning "
-        f"from {earliest}",
-        data={"from_day": earliest},
+        "a credit lot bought {day} was recorded, changed or voided since the last plan: planning from {day}",
     )
-    return earliest
 
 
 def _facts_reach_back(store, entity: str, first_day: date, recorder: RunRecorder) -> date:
@@ -364,13 +362,23 @@ def _facts_reach_back(store, entity: str, first_day: date, recorder: RunRecorder
     with store.unit_of_work() as uow:
         last = uow.runs.last_planned_sync(entity)
         earliest = None if last is None else uow.facts.earliest_changed_since(entity, last)
+    return _reach_back_to(
+        first_day,
+        earliest,
+        recorder,
+        "facts.reach_back",
+        "facts of {day} on were stored, restated or withdrawn since the last sync: planning from {day}",
+    )
+
+
+def _reach_back_to(
+    first_day: date, earliest: date | None, recorder: RunRecorder, kind: str, says: str
+) -> date:
+    """The day to plan from: `earliest` when it lies before `first_day` (recorded as event `kind`, `says`
+    with {day} filled in), else `first_day`."""
     if earliest is None or earliest >= first_day:
         return first_day
-    recorder.event(
-        "facts.reach_back",
-        f"facts of {earliest} on were stored, restated or withdrawn since the last sync: planning from {earliest}",
-        data={"from_day": earliest},
-    )
+    recorder.event(kind, says.format(day=earliest), data={"from_day": earliest})
     return earliest
 
 
