@@ -39,3 +39,30 @@ def test_a_focus_export_restating_a_closed_month_is_booked_by_the_next_nightly_s
     assert late.debit_total == Decimal("4.50")
     assert "closed through 2026-10-31" in late.memo
     assert books.night(date(2026, 11, 11)).plan.planned == []
+
+
+def test_the_close_of_a_closed_month_names_what_was_booked_for_it_after_its_lock(tmp_path, database_url):
+    """The controller re-reads October's close after November's corrections: its figures include the late
+    restatement, so the checklist must say it sits in November's books (date, key, amount), or the close
+    would not match October in the ledger."""
+    from connector.domain.periods import Period
+    from connector.service.close import close_month
+
+    books = books_world(tmp_path, database_url=database_url)
+    books.rewrite_mapping(FULL_MAPPING + BEDROCK_RULE)
+    columns = [*FOCUS_COLUMNS, "x_LineItemId"]
+    books.import_focus([focus_row("10.00", day=date(2026, 10, 2), x_LineItemId="r2")], columns)
+    books.night(date(2026, 10, 31))
+    books.ledger.lock = date(2026, 10, 31)
+    books.clock.now += timedelta(days=9)
+    books.import_focus([focus_row("14.50", day=date(2026, 10, 2), x_LineItemId="r2")], columns)
+    books.night(date(2026, 11, 10))
+
+    checklist = close_month(books.app, entity="acme-us", period=Period(2026, 10)).checklist
+    [later] = checklist.booked_later
+    assert (later.txn_date, later.original_date, later.amount, later.currency) == (
+        date(2026, 11, 1),
+        date(2026, 10, 2),
+        Decimal("4.50"),
+        "USD",
+    )
