@@ -224,10 +224,14 @@ def approve_command(
 
     Nobody approves a journal they produced (they ran the sync, or saved the mapping or policies it was
     planned under) unless TOKENBOOKS_WEB__SEGREGATION_OF_DUTIES=false."""
+    from connector.domain.journals import KEY_PATTERN
     from connector.service.approvals import approve
+    from connector.service.audit import entity_of_key
 
     with plain_errors(as_json):
         application, target_entity = app_and_entity(entity)
+        if entity is None and KEY_PATTERN.match(target):  # never another company's journal by default
+            target_entity = entity_of_key(application.store, target, application.entities(), target_entity)
         approver = acting_person(approver)
         released = approve(
             application.store,
