@@ -361,7 +361,9 @@ def _facts_reach_back(store, entity: str, first_day: date, recorder: RunRecorder
     planning it again books the delta (in the first open period when that month is closed)."""
     with store.unit_of_work() as uow:
         last = uow.runs.last_planned_sync(entity)
-        earliest = None if last is None else uow.facts.earliest_changed_since(entity, last)
+        earliest = (
+            None if last is None else uow.facts.earliest_changed_since(entity, last[1], planned_by=last[0])
+        )
     return _reach_back_to(
         first_day,
         earliest,
