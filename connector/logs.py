@@ -20,7 +20,7 @@ from pythonjsonlogger.json import JsonFormatter
 from connector.redaction import RedactingFilter
 
 CURRENT_RUN: ContextVar[tuple[str, str | None] | None] = ContextVar("tokenbooks_run", default=None)
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [run %(run_id)s]: %(message)s"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(run_label)s]: %(message)s"
 JSON_FIELDS = ["asctime", "levelname", "name", "message", "run_id", "entity"]
 
 
@@ -34,11 +34,13 @@ def end_run() -> None:
 
 
 class RunContext(logging.Filter):
-    """Adds `run_id` and `entity` to every record (None outside a run)."""
+    """Adds `run_id` and `entity` to every record (None outside a run), and for text lines `run_label`:
+    the run and its entity, since the runs of several entities interleave on one stderr."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         run = CURRENT_RUN.get()
         record.run_id, record.entity = run if run else (None, None)
+        record.run_label = "no run" if not run else f"run {run[0]} of {run[1]}" if run[1] else f"run {run[0]}"
         return True
 
 

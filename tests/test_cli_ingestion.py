@@ -73,3 +73,69 @@ def test_pull_without_sources_reads_the_invoice_inbox(workdir: Path):
     assert pulled["status"] == "succeeded"
     assert pulled["pulls"] == []
     assert pulled["invoices"]["imported"][0]["stored"] == {"invoices_new": 1, "invoices_replaced": 0}
+
+
+def test_sources_status_of_one_entity_leaves_out_the_sources_of_another(workdir: Path):
+    """A group: acme-us imports its own AWS account, acme-ca another. Each entity's `sources status` (an
+    auditor's view of where that company's books come from) lists its own source, never the other's."""
+    two = MINIMAL_MAPPING.replace(
+        "  acme-us: {ledger: quickbooks, currency: USD, timezone: America/New_York}\n",
+        "  acme-us: {ledger: quickbooks, currency: USD, timezone: America/New_York}\n"
+        "  acme-ca: {ledger: quickbooks, currency: USD, timezone: America/Toronto}\n",
+    )
+    (workdir / "mapping.yaml").write_text(two)
+    us = focus_csv(workdir / "us.csv", [focus_row("1.00", account="111111111111")])
+    ca = focus_csv(workdir / "ca.csv", [focus_row("2.00", account="222222222222")])
+    assert run("import", "focus", str(us), "--entity", "acme-us")[0].exit_code == 0
+    assert run("import", "focus", str(ca), "--entity", "acme-ca")[0].exit_code == 0
+    _status, rows = run("sources", "status", "--entity", "acme-us", "--json")
+    assert [r["source"] for r in rows] == ["focus:111111111111"]
+    _status, rows = run("sources", "status", "--entity", "acme-ca", "--json")
+    assert [r["source"] for r in rows] == ["focus:222222222222"]
+
+
+def test_approve_by_key_without_an_entity_never_releases_another_companys_journal(workdir: Path):
+    """Both entities hold a TB-TU-261101-001 (each ledger numbers its own), acme-ca's is held. Approving the
+    key without --entity must not fall on the default entity's journal: it names both entities; a key only
+    one entity holds is that entity's."""
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerTarget
+    from connector.store.db import make_engine
+    from connector.store.unit_of_work import UnitOfWork
+
+    two = MINIMAL_MAPPING.replace(
+        "  acme-us: {ledger: quickbooks, currency: USD, timezone: America/New_York}\n",
+        "  acme-us: {ledger: quickbooks, currency: USD, timezone: America/New_York}\n"
+        "  acme-ca: {ledger: quickbooks, currency: USD, timezone: America/Toronto}\n",
+    )
+    (workdir / "mapping.yaml").write_text(two)
+    assert run("db", "upgrade")[0].exit_code == 0
+
+    def journal(entity: str, key: str) -> Journal:
+        lines = (
+            JournalLine(LedgerTarget("5010"), Decimal("5.00")),
+            JournalLine(LedgerTarget("2150"), Decimal("-5.00")),
+        )
+        return Journal(key, entity, JournalKind.TRUE_UP, date(2026, 11, 1), "USD", lines)
+
+    now = datetime(2026, 11, 5, tzinfo=UTC)
+    with UnitOfWork(make_engine(f"sqlite:///{workdir / 'tb.db'}")) as uow:
+        uow.outbox.add(journal("acme-us", "TB-TU-261101-001"), ledger="quickbooks", run_id=None, now=now)
+        for key in ("TB-TU-261101-001", "TB-TU-261101-002"):
+            uow.outbox.add(
+                journal("acme-ca", key),
+                ledger="quickbooks",
+                run_id=None,
+                now=now,
+                hold_reason="beyond the invoice tolerance",
+            )
+        uow.commit()
+
+    refused = runner.invoke(app, ["approve", "TB-TU-261101-001", "--by", "J. Rivera"])
+    assert refused.exit_code != 0
+    assert "acme-us, acme-ca" in refused.output
+    result, released = run("approve", "TB-TU-261101-002", "--by", "J. Rivera", "--json")
+    assert result.exit_code == 0, result.output
+    assert [(r["key"], r["entity"]) for r in released] == [("TB-TU-261101-002", "acme-ca")]

@@ -114,10 +114,12 @@ def audit_trace(
     as_json: JsonFlag = False,
 ) -> None:
     """Walk from a posted line to its buckets, allocations (rule, mapping version), facts and raw payload."""
-    from connector.service.audit import trace
+    from connector.service.audit import entity_of_key, trace
 
     with plain_errors(as_json):
         application, target = app_and_entity(entity, read_only=True)
+        if entity is None:
+            target = entity_of_key(application.store, key, application.entities(), target)
         found = trace(application.store, entity=target, key=key, line=line)
     if as_json:
         print_json(_trace_json(found))
@@ -143,7 +145,7 @@ def _trace_json(found: Any) -> Any:
 
 def _print_trace(found: Any) -> None:
     root = Tree(
-        f"[bold]{found.key}[/] {found.kind} {found.txn_date} — {found.status}"
+        f"[bold]{found.key}[/] of {found.entity}: {found.kind} {found.txn_date} — {found.status}"
         + (f", ledger id {found.ledger_id}" if found.ledger_id else "")
     )
     for ln in found.lines:
@@ -222,10 +224,14 @@ def approve_command(
 
     Nobody approves a journal they produced (they ran the sync, or saved the mapping or policies it was
     planned under) unless TOKENBOOKS_WEB__SEGREGATION_OF_DUTIES=false."""
+    from connector.domain.journals import KEY_PATTERN
     from connector.service.approvals import approve
+    from connector.service.audit import entity_of_key
 
     with plain_errors(as_json):
         application, target_entity = app_and_entity(entity)
+        if entity is None and KEY_PATTERN.match(target):  # never another company's journal by default
+            target_entity = entity_of_key(application.store, target, application.entities(), target_entity)
         approver = acting_person(approver)
         released = approve(
             application.store,

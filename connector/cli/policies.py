@@ -275,6 +275,18 @@ def _print_close(result: Any) -> None:
                 f"[yellow]Suspense:[/] {format_money(amount, currency)} waits for a mapping rule.",
                 highlight=False,
             )
+    if checklist.booked_later:
+        console.print(
+            f"Booked for {result.period} after its lock, in a later period of the ledger (its figures above "
+            f"count them; the ledger's {result.period} does not):",
+            highlight=False,
+        )
+        for later in checklist.booked_later:
+            console.print(
+                f"  {later.key} on {later.txn_date}: {later.kind} {format_money(later.amount, later.currency)}, "
+                f"belongs to {later.original_date}",
+                highlight=False,
+            )
     for provider, account, status in checklist.reconciliation:
         console.print(f"Reconciliation {provider} {account}: {status}", highlight=False)
     blockers = checklist.blockers

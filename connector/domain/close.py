@@ -13,6 +13,8 @@ positions, held journals, reconciliation statuses) and come out as lines a perso
 - what sits in suspense (spend no mapping rule placed);
 - journals held for approval, journals not yet in the ledger, and the reconciliation status per
   provider account;
+- the journals of the period posted after its lock, on the first open day of a later period (not
+  blockers: the ledger holds them in that later period, so its figures for this one are lower);
 - the entity's sources whose settings are refused (`MisconfiguredSource`): they are not pulled, so the
   period's books may lack their spend.
 
@@ -107,6 +109,19 @@ class HeldJournal:
 
 
 @dataclass(frozen=True, slots=True)
+class BookedLater:
+    """A journal of the period the ledger's lock date moved into a later period: the close's figures count
+    it, the ledger holds it in the period it was dated in (`txn_date`), not in this one."""
+
+    key: str
+    txn_date: date
+    kind: str
+    original_date: date  # the day of the period it belongs to
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
 class RefusedDays:
     """A source's days of the period that its last pull refused (their rows failed a check): they hold
     what an earlier pull stored, if anything, so the period's books may lack or misstate their spend."""
@@ -150,6 +165,8 @@ class Checklist:
     suspense: dict[str, Decimal] = field(default_factory=dict)  # currency → the period's suspense
     held: list[HeldJournal] = field(default_factory=list)
     unposted: list[HeldJournal] = field(default_factory=list)  # planned or failed, not in the ledger yet
+    # posted after the period was locked, on the first open day: in a later period of the ledger
+    booked_later: list[BookedLater] = field(default_factory=list)
     reconciliation: list[tuple[str, str, str]] = field(default_factory=list)  # provider, account, status
     reconciliation_notes: dict[tuple[str, str], str] = field(default_factory=dict)  # what did not hold
     refused: list[RefusedDays] = field(default_factory=list)  # source days the last pull left as stored
@@ -236,6 +253,11 @@ def _reconciliation_fix(status: str, provider: str, period: Period) -> str:
         )
     if status == "unknown_account":
         return "correct the invoice's `account` in its file, then `tokenbooks import invoices FILE` again"
+    if status == "unapproved_drafts":
+        return (
+            "approve the draft journals the reconciliation names in the ledger (Xero: Accounting → Manual "
+            f"journals → Draft), then `tokenbooks close --period {period}` again"
+        )
     if status == "drift":
         return (
             "tokenbooks sync  (posts again a journal missing from the ledger, under its key); a journal "
@@ -322,6 +344,7 @@ LINES = {
     "prepaid": PrepaidLine,
     "deferred": DeferredLine,
     "refused": RefusedDays,
+    "booked_later": BookedLater,
 }
 JOURNALS = ("held", "unposted")
 

@@ -37,6 +37,9 @@ class ReconStatus(StrEnum):
     VARIANCE = "variance"
     MISSING_INVOICE = "missing_invoice"
     DRIFT = "drift"
+    # the ledger holds tokenbooks' journals as drafts (Xero's draft posting mode): not in its reports until
+    # a person approves them there
+    UNAPPROVED_DRAFTS = "unapproved_drafts"
     UNKNOWN_ACCOUNT = "unknown_account"  # an invoice for a provider account no source knows
 
 
@@ -222,6 +225,9 @@ class ReconInput:
     # what the ledger holds under tokenbooks' keys (read back), in the ledger's currency (`ledger_currency`)
     ledger_total: Decimal | None = None
     drifted_keys: tuple[str, ...] = ()
+    # journals the ledger holds as drafts, not in `ledger_total`: its reports leave them out until approved
+    draft_keys: tuple[str, ...] = ()
+    draft_total: Decimal = ZERO  # in the ledger's currency
     tolerance: Tolerance = Tolerance()
     breakdown: InvoiceBreakdown = InvoiceBreakdown()
     true_up_total: Decimal = ZERO  # the part of posted_total (and of the ledger's) that trues up the invoice
@@ -425,7 +431,14 @@ def _ledger_vs_posted(data: ReconInput) -> Finding:
     explanation = ""
     if data.drifted_keys:
         explanation = "changed or missing in the ledger: " + ", ".join(data.drifted_keys)
-    holds = difference == 0 and not data.drifted_keys
+    if data.draft_keys:
+        explanation = _join(
+            explanation,
+            f"{_money(data.draft_total, data.ledger_currency)} is in {len(data.draft_keys)} draft journal(s) "
+            "the ledger leaves out of its reports until a person approves them there: "
+            + _some(data.draft_keys),
+        )
+    holds = difference == 0 and not data.drifted_keys and not data.draft_keys
     return Finding(
         "ledger = posted", holds, posted, data.ledger_total, difference, explanation, data.ledger_currency
     )
@@ -550,8 +563,12 @@ def _bought_vs_invoiced(data: ReconInput, prepaid: PrepaidMonth) -> Finding:
 def _status(data: ReconInput, findings: list[Finding], unexplained: Decimal | None) -> ReconStatus:
     if data.unknown_account:
         return ReconStatus.UNKNOWN_ACCOUNT
-    if data.drifted_keys or any(f.check == "ledger = posted" and not f.holds for f in findings):
+    if data.drifted_keys or any(
+        f.check == "ledger = posted" and f.difference + data.draft_total != 0 for f in findings
+    ):
         return ReconStatus.DRIFT
+    if data.draft_keys:
+        return ReconStatus.UNAPPROVED_DRAFTS
     if data.invoice_expected and (data.invoice_total is None or unexplained is None):
         return ReconStatus.MISSING_INVOICE
     judged = [f for f in findings if not f.shown_only]
@@ -572,6 +589,12 @@ def _left_over(finding: Finding, unexplained: Decimal | None) -> Decimal:
     if finding.check == "invoice = provider cost" and unexplained is not None:
         return unexplained
     return finding.difference
+
+
+def _some(keys: tuple[str, ...], shown: int = 10) -> str:
+    """The first keys of a long list, and how many more (a month of daily drafts is dozens)."""
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more
 
 
 def _join(first: str, second: str) -> str:

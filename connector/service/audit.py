@@ -10,7 +10,7 @@ versions) and the raw provider payload the facts were read from.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -239,6 +239,24 @@ class Trace:
     ledger_id: str | None
     memo: str
     lines: tuple[TracedLine, ...]
+
+
+def entity_of_key(store: Store, key: str, entities: Sequence[str], default: str) -> str:
+    """The entity whose outbox holds journal `key`, for a command given a key and no entity.
+
+    Each entity's ledger numbers its own journals, so two companies both have a TB-AC-261001-001: a key
+    held by several entities is refused, naming them, rather than read as the default entity's (an auditor
+    would follow another company's lineage); a key held by one entity is that entity's; else the default.
+    """
+    with store.unit_of_work() as uow:
+        holders = [e for e in entities if uow.outbox.by_key(e, key) is not None]
+    if len(holders) > 1:
+        raise InputError(
+            f"journal {key} exists in {len(holders)} entities ({', '.join(holders)}): each ledger numbers its "
+            "own journals",
+            fix=f"name the company whose ledger shows it: --entity {' or --entity '.join(holders)}",
+        )
+    return holders[0] if holders else default
 
 
 def trace(store: Store, *, entity: str, key: str, line: int | None = None) -> Trace:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from connector.domain.close import (
+    BookedLater,
     Checklist,
     DeferredLine,
     HeldJournal,
@@ -179,6 +180,7 @@ def checklist(
         # does not keep this one open
         held = uow.outbox.list(entity, statuses=["held"], last_day=end + timedelta(days=1))
         unposted = uow.outbox.list(entity, statuses=PENDING_STATUSES, last_day=end + timedelta(days=1))
+        posted_later = uow.outbox.list(entity, statuses=["posted"], first_day=end + timedelta(days=1))
         inputs = books_on(
             uow,
             entity=entity,
@@ -204,6 +206,18 @@ def checklist(
     statuses = entity_sources_status(ctx, entity) if statuses is None else statuses
     result.refused = refused_in(statuses, period)
     result.misconfigured = misconfigured_in(statuses)
+    result.booked_later = [
+        BookedLater(
+            s.journal.key,
+            s.journal.txn_date,
+            s.journal.kind.value,
+            s.journal.original_date,
+            s.journal.debit_total,
+            s.journal.currency,
+        )
+        for s in posted_later
+        if s.journal.original_date is not None and period.contains(s.journal.original_date)
+    ]
     result.unposted = [
         HeldJournal(s.journal.key, s.journal.txn_date, s.journal.kind.value, s.last_error or s.status)
         for s in unposted

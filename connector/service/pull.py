@@ -253,6 +253,8 @@ def _record_source_error(store: Store, source: Source, message: str, clock: Cloc
 
 
 class PullContext(RunContext, Protocol):
+    def entities(self) -> list[str]: ...
+
     def sources(self, entity: str) -> list[Source]: ...
 
     def configured_sources(self, entity: str) -> ConfiguredSources: ...
@@ -410,6 +412,16 @@ def sources_status(
 
 def entity_sources_status(ctx: PullContext, entity: str) -> list[SourceStatus]:
     """`sources_status` of the entity's sources as configured (`App.configured_sources`): a settings section
-    that cannot be built is listed with why, the other sources as usual (what lists sources reads this)."""
+    that cannot be built is listed with why, the other sources as usual (what lists sources reads this).
+
+    Bookmarks are kept per source and account, not per entity: a bookmark no source of this entity reads
+    (a FOCUS import) is left out when its account is another entity's — one whose facts hold it, this
+    entity's not — so one company's view never lists another company's source."""
     configured = ctx.configured_sources(entity)
-    return sources_status(ctx.store, configured.sources, configured.refused)
+    statuses = sources_status(ctx.store, configured.sources, configured.refused)
+    with ctx.store.unit_of_work() as uow:
+        own = {account for _, account in uow.facts.accounts(entity)}
+        others = {a for e in ctx.entities() if e != entity for _, a in uow.facts.accounts(e)} - own
+    return [
+        s for s in statuses if s.configured or s.misconfigured or s.source.rpartition(":")[2] not in others
+    ]

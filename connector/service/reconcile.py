@@ -67,6 +67,8 @@ class _Figures:
     invoice: Decimal | None = None
     ledger: Decimal | None = None
     drifted: list[str] = field(default_factory=list)
+    drafts: list[str] = field(default_factory=list)  # keys the ledger holds as drafts
+    draft_total: Decimal = ZERO
     tax: Decimal = ZERO
     credits: Decimal = ZERO
     adjustments: Decimal = ZERO
@@ -161,6 +163,8 @@ def reconcile_period(
                 invoice_total=None if f.invoice is None else quantize(f.invoice, f.currency),
                 ledger_total=f.ledger,
                 drifted_keys=tuple(f.drifted),
+                draft_keys=tuple(f.drafts),
+                draft_total=f.draft_total,
                 tolerance=tolerance(provider),
                 breakdown=InvoiceBreakdown(f.tax, f.credits, f.adjustments, f.late, f.purchases, f.drawn),
                 true_up_total=f.true_up,
@@ -440,20 +444,32 @@ def _read_back(
         )
     }
     counter_ids = _counter_account_ids(ledger, mapping, mapping.entity(entity).ledger)
+    # a journal re-dated by hand is not among the period's entries, but its key is still in the ledger:
+    # a change a person made, not a loss (posting it again would conflict, planning it again book it twice)
+    absent = [s.journal.key for s in posted if s.journal.key not in held]
+    moved = ledger.find_many(absent) if absent else {}
     for f in figures.values():
         f.ledger = ZERO
     for stored in posted:
         f = figures[(stored.journal.provider, stored.journal.provider_account)]
         copy = held.get(stored.journal.key)
+        if stored.journal.key in moved:
+            f.drifted.append(
+                f"{stored.journal.key} (changed: dated {moved[stored.journal.key].txn_date} in the ledger)"
+            )
+            continue
         if copy is None:
             f.drifted.append(f"{stored.journal.key} (missing)")
             _queue_again(store, stored, recorder, clock)
             continue
         if sorted(ln.amount for ln in copy.lines) != sorted(ln.amount for ln in stored.journal.lines):
             f.drifted.append(f"{stored.journal.key} (changed)")
-        f.ledger = (f.ledger or ZERO) + _ledger_usage_amount(copy, counter_ids) * _share_in(
-            stored.journal, period
-        )
+        amount = _ledger_usage_amount(copy, counter_ids) * _share_in(stored.journal, period)
+        if copy.status == "draft":  # not in the ledger's reports (nor its balances) until approved there
+            f.drafts.append(stored.journal.key)
+            f.draft_total += amount
+        else:
+            f.ledger = (f.ledger or ZERO) + amount
 
 
 def _share_in(journal: Journal, period: Period) -> Decimal:

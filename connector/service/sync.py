@@ -201,6 +201,7 @@ def _run(
     first_day = _reach_back(ctx, result.entity, history, first_day, recorder)
     first_day = policy_reach_back(ctx.store, first_day, recorder)
     first_day = _lots_reach_back(ctx.store, result.entity, first_day, recorder)
+    first_day = _facts_reach_back(ctx.store, result.entity, first_day, recorder)
     with ctx.store.unit_of_work() as uow:
         rejected = uow.outbox.earliest_rejected_period(result.entity)
     if rejected is not None:
@@ -345,14 +346,41 @@ def _lots_reach_back(store, entity: str, first_day: date, recorder: RunRecorder)
     books the deltas (a lot entered after its month was posted draws that month's usage)."""
     with store.unit_of_work() as uow:
         earliest = uow.credit_lots.plan_from(entity)
+    return _reach_back_to(
+        first_day,
+        earliest,
+        recorder,
+        "credits.reach_back",
+        "a credit lot bought {day} was recorded, changed or voided since the last plan: planning from {day}",
+    )
+
+
+def _facts_reach_back(store, entity: str, first_day: date, recorder: RunRecorder) -> date:
+    """Plan from the earliest day whose facts changed since the entity's last planned sync began: an import
+    (a FOCUS export restated or delivered late) may change a month the nightly window no longer reaches;
+    planning it again books the delta (in the first open period when that month is closed)."""
+    with store.unit_of_work() as uow:
+        last = uow.runs.last_planned_sync(entity)
+        earliest = (
+            None if last is None else uow.facts.earliest_changed_since(entity, last[1], planned_by=last[0])
+        )
+    return _reach_back_to(
+        first_day,
+        earliest,
+        recorder,
+        "facts.reach_back",
+        "facts of {day} on were stored, restated or withdrawn since the last sync: planning from {day}",
+    )
+
+
+def _reach_back_to(
+    first_day: date, earliest: date | None, recorder: RunRecorder, kind: str, says: str
+) -> date:
+    """The day to plan from: `earliest` when it lies before `first_day` (recorded as event `kind`, `says`
+    with {day} filled in), else `first_day`."""
     if earliest is None or earliest >= first_day:
         return first_day
-    recorder.event(
-        "credits.reach_back",
-        f"a credit lot bought {earliest} was recorded, changed or voided since the last plan: planning "
-        f"from {earliest}",
-        data={"from_day": earliest},
-    )
+    recorder.event(kind, says.format(day=earliest), data={"from_day": earliest})
     return earliest
 
 

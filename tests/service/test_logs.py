@@ -24,6 +24,24 @@ def json_logs():
     logging.getLogger().removeHandler(handler)
 
 
+def test_text_lines_name_the_entity_of_their_run_so_two_companies_runs_are_told_apart(world: World):
+    """`serve` runs each entity's nightly sync; on stderr (text) their lines interleave, and an auditor
+    reading them must see which company each belongs to, not only a run id."""
+    stream = io.StringIO()
+    handler = configure_logging("text", "INFO", stream)
+    try:
+        world.source.set("120.00", date(2026, 10, 1))
+        world.clock.night_after(date(2026, 10, 1))
+        logging.getLogger("tokenbooks.test").info("before any run")
+        result = sync(world.app, entity="acme-us", until=date(2026, 10, 1))
+    finally:
+        logging.getLogger().removeHandler(handler)
+    first, *during = stream.getvalue().splitlines()
+    assert "[no run]" in first
+    assert during
+    assert all(f"[run {result.run_id} of acme-us]" in line for line in during)
+
+
 def test_every_line_of_a_run_is_json_with_its_run_id(world: World, json_logs):
     remember(["sk-admin-LogCanary123"])
     world.source.set("120.00", date(2026, 10, 1))

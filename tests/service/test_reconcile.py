@@ -108,6 +108,50 @@ def test_a_journal_edited_by_hand_is_drift_but_left_alone(world: World):
     assert sync(world.app, entity="acme-us", until=date(2026, 10, 31)).post.posted == []
 
 
+def test_a_journal_moved_by_hand_to_another_month_is_drift_left_alone_and_never_booked_twice(world: World):
+    """An accountant re-dates a journal in the ledger (e.g. a draft moved into November): the ledger's
+    entries of October no longer hold it, but its key does. It is a change by hand, not a loss: posting it
+    again would be refused as a conflict, and planning its amount again would book the day twice."""
+    from dataclasses import replace
+
+    run_month(world, {1: "10.00", 2: "20.00"})
+    invoice(world, "30.00")
+    held = world.ledger.journals["TB-AC-261002-001"]
+    world.ledger.journals[held.key] = replace(held, txn_date=date(2026, 11, 2))
+    result = reconcile(world)
+    assert result.status is ReconStatus.DRIFT
+    assert result.input.drifted_keys == ("TB-AC-261002-001 (changed: dated 2026-11-02 in the ledger)",)
+    world.clock.night_after(date(2026, 11, 3))
+    again = sync(world.app, entity="acme-us", until=date(2026, 11, 3))
+    assert again.post.posted == []
+    assert again.post.rejected == []
+    assert sorted(world.ledger.journals) == ["TB-AC-261001-001", "TB-AC-261002-001"]
+
+
+def test_a_journal_still_a_draft_in_the_ledger_is_not_in_the_books_and_holds_the_close(world: World):
+    """Posting mode draft (Xero): a draft is not in the ledger's reports until a person approves it there.
+    The reconciliation must not count it as held by the ledger, and the close must say what to approve."""
+    from dataclasses import replace
+
+    from connector.domain.close import Checklist
+
+    run_month(world, {1: "10.00", 2: "20.00"})
+    invoice(world, "30.00")
+    approved = world.ledger.journals["TB-AC-261002-001"]
+    world.ledger.journals[approved.key] = replace(approved, status="draft")
+    result = reconcile(world)
+    assert result.status is ReconStatus.UNAPPROVED_DRAFTS
+    assert result.input.ledger_total == Decimal("10.00")
+    [check] = [f for f in result.findings if f.check == "ledger = posted"]
+    assert not check.holds
+    assert "20.00 USD is in 1 draft journal(s)" in check.explanation
+    assert "TB-AC-261002-001" in check.explanation
+    [blocker] = Checklist(OCT, reconciliation=[("openai", "org-1", result.status.value)]).blockers
+    assert "approve" in blocker.fix
+    world.ledger.journals[approved.key] = approved  # the accountant approves it
+    assert reconcile(world).status is ReconStatus.MATCHED
+
+
 def invoice_with_lines(world: World, issued: date, lines: list[tuple[str, str, str]]) -> None:
     total = sum((Decimal(amount) for _, amount, _ in lines), Decimal(0))
     store_invoices(

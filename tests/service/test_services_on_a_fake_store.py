@@ -5,7 +5,7 @@ test_health.py and test_metrics.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
@@ -200,3 +200,31 @@ def test_budgets_alert_at_their_soft_thresholds_once_each(tmp_path):
     raise_alerts(app, "acme-us")
     budget = sorted(a.subject for a in store.uow.alerts.stored if a.kind == "budget")
     assert budget == ["Support Assistant@100%", "Support Assistant@80%"]
+
+
+def test_a_journal_key_two_entities_hold_is_refused_without_an_entity_and_one_held_once_is_found():
+    """Each entity's ledger numbers its own journals: a group's QuickBooks and Xero companies both have a
+    TB-AC-261001-001. Tracing a key without --entity must never follow the default entity's journal when
+    the auditor may be holding the other company's."""
+    import pytest
+
+    from connector.domain.errors import InputError
+    from connector.service.audit import entity_of_key
+
+    def stored(id_: int, entity: str, key: str) -> StoredJournal:
+        journal = held(key).journal
+        return StoredJournal(id_, replace(journal, entity=entity), "posted", "xero", "j", 1, 1, "", None)
+
+    store = FakeStore()
+    store.uow.outbox.stored = [
+        stored(1, "acme-us", "TB-AC-261001-001"),
+        stored(2, "acme-uk", "TB-AC-261001-001"),
+        stored(3, "acme-uk", "TB-AC-261101-002"),
+    ]
+    entities = ["acme-us", "acme-uk"]
+    with pytest.raises(InputError) as refused:
+        entity_of_key(store, "TB-AC-261001-001", entities, "acme-us")
+    assert "acme-us, acme-uk" in str(refused.value)
+    assert "--entity acme-uk" in refused.value.fix
+    assert entity_of_key(store, "TB-AC-261101-002", entities, "acme-us") == "acme-uk"
+    assert entity_of_key(store, "TB-XX-000000-000", entities, "acme-us") == "acme-us"
