@@ -57,6 +57,7 @@ from connector.store.records import (
     ConnectionRecord,
     EventRecord,
     FactRecord,
+    ImportMark,
     ImportRecord,
     InvoiceRecord,
     JournalDigest,
@@ -277,6 +278,16 @@ class Imports(Protocol):
     ) -> list[tuple[ImportRecord, QuarantineRecord]]: ...
 
     def quarantined(self, import_id: str) -> list[QuarantineRecord]: ...
+
+
+class ImportMarks(Protocol):
+    """`inputs.py: ImportMarkRepository`"""
+
+    def add(self, entity: str, plan_from: date, *, import_id: str, now: datetime) -> None: ...
+
+    def plan_from(self, entity: str) -> ImportMark | None: ...
+
+    def planned(self, entity: str, mark: ImportMark) -> None: ...
 
 
 class CreditLots(Protocol):
@@ -711,6 +722,9 @@ class UnitOfWork(Protocol):
 
     @property
     def credit_lots(self) -> CreditLots: ...
+
+    @property
+    def import_marks(self) -> ImportMarks: ...
 
     @property
     def customer_credits(self) -> CustomerCredits: ...

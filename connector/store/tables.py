@@ -468,6 +468,18 @@ class CreditLotRow(SQLModel, table=True):
     plan_from: date | None = None
 
 
+class FactImportMarkRow(SQLModel, table=True):
+    """An import that changed an entity's facts: the earliest posting day it changed, which the next plan
+    reaches back to (facts imported for a month the nightly window no longer covers); deleted once planned."""
+
+    __tablename__ = "fact_import_marks"
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str = Field(index=True)
+    plan_from: date
+    import_id: str
+    recorded_at: datetime
+
+
 class CustomerCreditEventRow(SQLModel, table=True):
     """A movement of a credit grant you sold: purchase, redemption, refund or expiry."""
 

@@ -1,0 +1,36 @@
+"""fact_import_marks: an import that changed facts (a FOCUS export of a month already past) leaves the
+earliest posting day it changed; the next plan reaches back to it, then the mark is deleted
+
+Revision ID: 0019_fact_import_marks
+Revises: 0018_recon_books_currency
+Create Date: 2026-12-08 20:00:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision = "0019_fact_import_marks"
+down_revision = "0018_recon_books_currency"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "fact_import_marks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("entity", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("plan_from", sa.Date(), nullable=False),
+        sa.Column("import_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("recorded_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_fact_import_marks_entity"), "fact_import_marks", ["entity"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_fact_import_marks_entity"), table_name="fact_import_marks")
+    op.drop_table("fact_import_marks")
