@@ -202,6 +202,15 @@ def _run(
     first_day = policy_reach_back(ctx.store, first_day, recorder)
     first_day = _lots_reach_back(ctx.store, result.entity, first_day, recorder)
     with ctx.store.unit_of_work() as uow:
+        imported = uow.import_marks.plan_from(result.entity)
+    first_day = _marked_reach_back(
+        None if imported is None else imported.plan_from,
+        first_day,
+        recorder,
+        "focus.reach_back",
+        "a FOCUS export imported since the last plan changed facts posted {day} or later",
+    )
+    with ctx.store.unit_of_work() as uow:
         rejected = uow.outbox.earliest_rejected_period(result.entity)
     if rejected is not None:
         first_day = min(first_day, rejected)  # a refused journal is planned again until it posts
@@ -235,6 +244,8 @@ def _run(
     mark_policies_applied(ctx.store, ctx.clock)
     with ctx.store.unit_of_work() as uow:
         uow.credit_lots.planned(result.entity)
+        if imported is not None:
+            uow.import_marks.planned(result.entity, imported)
         uow.commit()
     _stop_if_asked(ctx, "before posting")
     recorder.event("post.started", f"posting the pending journals of {result.entity}")
@@ -345,13 +356,24 @@ def _lots_reach_back(store, entity: str, first_day: date, recorder: RunRecorder)
     books the deltas (a lot entered after its month was posted draws that month's usage)."""
     with store.unit_of_work() as uow:
         earliest = uow.credit_lots.plan_from(entity)
+    return _marked_reach_back(
+        earliest,
+        first_day,
+        recorder,
+        "credits.reach_back",
+        "a credit lot bought {day} was recorded, changed or voided since the last plan",
+    )
+
+
+def _marked_reach_back(
+    earliest: date | None, first_day: date, recorder: RunRecorder, event: str, why: str
+) -> date:
+    """Plan from `earliest`, a day an input stored since the last plan asks to book from, when it comes
+    before `first_day`; `why` (with `{day}`) says which input, in the run's record."""
     if earliest is None or earliest >= first_day:
         return first_day
     recorder.event(
-        "credits.reach_back",
-        f"a credit lot bought {earliest} was recorded, changed or voided since the last plan: planning "
-        f"from {earliest}",
-        data={"from_day": earliest},
+        event, f"{why.format(day=earliest)}: planning from {earliest}", data={"from_day": earliest}
     )
     return earliest
 
