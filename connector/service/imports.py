@@ -107,6 +107,7 @@ def import_focus(
             by_scope: dict[tuple[str, str], list] = {}
             for fact in batch.facts:
                 by_scope.setdefault((fact.source, fact.provider_account), []).append(fact)
+            changed_days: set[date] = set()
             for (source, account), (first, last) in batch.scopes().items():
                 facts = by_scope[(source, account)]
                 replaced = uow.facts.replace_window(
@@ -121,7 +122,12 @@ def import_focus(
                 )
                 for name in ("inserted", "restated", "unchanged", "withdrawn"):
                     counts[f"facts_{name}"] += getattr(replaced, name)
+                changed_days |= replaced.changed_days
                 uow.bookmarks.advance(bookmark_id("focus", account), last.isoformat(), now, first)
+            if changed_days:
+                # the export may be of a month the nightly window has long left: the next plan reaches
+                # back to its first changed day (a sync plans from its pull windows otherwise)
+                uow.fact_marks.add(options.entity, min(changed_days), changed_by=import_id, now=now)
             for legacy, lot in checked.renamed:
                 uow.credit_lots.rename(lot.provider, lot.provider_account, legacy.lot_id, lot.lot_id)
             for lot in batch.lots:

@@ -159,6 +159,7 @@ def pull_source(
                 now=clock(),
                 refused=pulled.refused_days,
                 error=pulled.refusal() or "",
+                entity=source.entity,
             )
     except BaseException as exc:
         # best effort: a stage that cannot be discarded now (the store went away) is discarded by the

@@ -31,6 +31,7 @@ from connector.service.post import PostReport, post_pending
 from connector.service.pull import SourcePull, last_complete_day, pull_source, window_for
 from connector.service.runs import Reporter, RunContext, RunRecorder, SilentReporter, exclusive
 from connector.sources.base import Source
+from connector.store.records import FactMark
 from connector.tracing import span
 
 
@@ -201,7 +202,7 @@ def _run(
     first_day = _reach_back(ctx, result.entity, history, first_day, recorder)
     first_day = policy_reach_back(ctx.store, first_day, recorder)
     first_day = _lots_reach_back(ctx.store, result.entity, first_day, recorder)
-    first_day = _facts_reach_back(ctx.store, result.entity, first_day, recorder)
+    first_day, facts_mark = _facts_reach_back(ctx.store, result.entity, first_day, recorder)
     with ctx.store.unit_of_work() as uow:
         rejected = uow.outbox.earliest_rejected_period(result.entity)
     if rejected is not None:
@@ -236,6 +237,8 @@ def _run(
     mark_policies_applied(ctx.store, ctx.clock)
     with ctx.store.unit_of_work() as uow:
         uow.credit_lots.planned(result.entity)
+        if facts_mark is not None:
+            uow.fact_marks.planned(result.entity, facts_mark)
         uow.commit()
     _stop_if_asked(ctx, "before posting")
     recorder.event("post.started", f"posting the pending journals of {result.entity}")
@@ -355,22 +358,24 @@ def _lots_reach_back(store, entity: str, first_day: date, recorder: RunRecorder)
     )
 
 
-def _facts_reach_back(store, entity: str, first_day: date, recorder: RunRecorder) -> date:
-    """Plan from the earliest day whose facts changed since the entity's last planned sync began: an import
-    (a FOCUS export restated or delivered late) may change a month the nightly window no longer reaches;
-    planning it again books the delta (in the first open period when that month is closed)."""
+def _facts_reach_back(
+    store, entity: str, first_day: date, recorder: RunRecorder
+) -> tuple[date, FactMark | None]:
+    """Plan from the earliest day whose facts an import or a pull changed since the last plan (its mark):
+    a FOCUS export delivered late, or a pull with --since, may change a month the nightly window no longer
+    reaches; planning it again books the delta (in the first open period when that month is closed).
+    Returns the day and the mark, which the sync clears once its plan is stored."""
     with store.unit_of_work() as uow:
-        last = uow.runs.last_planned_sync(entity)
-        earliest = (
-            None if last is None else uow.facts.earliest_changed_since(entity, last[1], planned_by=last[0])
-        )
-    return _reach_back_to(
+        mark = uow.fact_marks.plan_from(entity)
+    day = _reach_back_to(
         first_day,
-        earliest,
+        None if mark is None else mark.plan_from,
         recorder,
         "facts.reach_back",
-        "facts of {day} on were stored, restated or withdrawn since the last sync: planning from {day}",
+        "facts of {day} on were stored, restated or withdrawn since the last plan (an import, a pull): "
+        "planning from {day}",
     )
+    return day, mark
 
 
 def _reach_back_to(

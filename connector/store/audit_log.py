@@ -113,23 +113,6 @@ class RunRepository:
         query = select(RunRow).where(col(RunRow.entity) == entity).order_by(col(RunRow.started_at))
         return [record_of(row, RunRecord) for row in self.session.execute(query).scalars()]
 
-    def last_planned_sync(self, entity: str) -> tuple[str, datetime] | None:
-        """The id and start of the entity's latest sync that planned and stored its plan (a dry run stores
-        none; a failed one may have stopped before planning)."""
-        query = (
-            select(col(RunRow.id), col(RunRow.started_at), col(RunRow.params))
-            .where(
-                col(RunRow.entity) == entity,
-                col(RunRow.kind) == "sync",
-                col(RunRow.status).in_(("succeeded", "partial")),
-            )
-            .order_by(col(RunRow.started_at).desc())
-        )
-        for run_id, started_at, params in self.session.execute(query):
-            if str((params or {}).get("dry_run")).lower() != "true":  # params are stored as text
-                return run_id, started_at
-        return None
-
     def status_counts(self) -> dict[tuple[str, str | None, str], int]:
         """(kind, entity, status) → number of runs."""
         rows = self.session.execute(

@@ -513,20 +513,6 @@ class FactRepository:
             )
         ).scalar()
 
-    def earliest_changed_since(self, entity: str, moment: datetime, *, planned_by: str) -> date | None:
-        """The earliest posting day whose facts were stored, restated or withdrawn after `moment` by another
-        run than `planned_by` (the sync that planned them: an import, a pull of another run), if any."""
-        return self.session.execute(
-            select(func.min(col(FactRow.posting_date))).where(
-                col(FactRow.entity) == entity,
-                (
-                    (col(FactRow.pulled_at) > moment)
-                    & (col(FactRow.run_id).is_(None) | (col(FactRow.run_id) != planned_by))
-                )
-                | (col(FactRow.superseded_at) > moment),
-            )
-        ).scalar()
-
     def accounts(self, entity: str) -> set[tuple[str, str]]:
         """Every (provider, provider account) the entity has facts for, current or not."""
         rows = self.session.execute(

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlmodel import Session, col
 
 from connector.domain.credits import (
@@ -27,6 +27,7 @@ from connector.domain.money import ZERO
 from connector.domain.prepaid import lot_order
 from connector.domain.reconcile import ReconResult
 from connector.store.records import (
+    FactMark,
     ImportRecord,
     InvoiceRecord,
     QuarantineRecord,
@@ -36,6 +37,7 @@ from connector.store.records import (
 from connector.store.tables import (
     CreditLotRow,
     CustomerCreditEventRow,
+    FactMarkRow,
     ImportRow,
     InvoiceRow,
     QuarantineRow,
@@ -259,6 +261,34 @@ def row_to_lot(row: CreditLotRow) -> CreditLot:
         promotional=bool(row.promotional),
         void=None if row.voided_at is None else LotVoid(row.voided_at, row.voided_by, row.void_reason),
     )
+
+
+class FactMarkRepository:
+    """What changed facts since the last plan: each import or pull that changed an entity's facts leaves the
+    earliest posting day it changed, so that the next plan books days the nightly window no longer covers."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, entity: str, plan_from: date, *, changed_by: str, now: datetime) -> None:
+        self.session.add(
+            FactMarkRow(entity=entity, plan_from=plan_from, changed_by=changed_by, recorded_at=now)
+        )
+
+    def plan_from(self, entity: str) -> FactMark | None:
+        """The earliest day the entity's unplanned imports and pulls changed, if any."""
+        day, through = self.session.execute(
+            select(func.min(col(FactMarkRow.plan_from)), func.max(col(FactMarkRow.id))).where(
+                col(FactMarkRow.entity) == entity
+            )
+        ).one()
+        return None if day is None else FactMark(day, through)
+
+    def planned(self, entity: str, mark: FactMark) -> None:
+        """The changes `mark` covers are booked; a mark left since (an import while the plan ran) stays."""
+        self.session.execute(
+            delete(FactMarkRow).where(col(FactMarkRow.entity) == entity, col(FactMarkRow.id) <= mark.through)
+        )
 
 
 class CreditLotRepository:

@@ -56,6 +56,7 @@ from connector.store.records import (
     ChainHead,
     ConnectionRecord,
     EventRecord,
+    FactMark,
     FactRecord,
     ImportRecord,
     InvoiceRecord,
@@ -116,8 +117,6 @@ class Facts(Protocol):
     def summary(self, entity: str, first_day: date, last_day: date) -> list: ...
 
     def earliest_day(self, entity: str) -> date | None: ...
-
-    def earliest_changed_since(self, entity: str, moment: datetime, *, planned_by: str) -> date | None: ...
 
     def accounts(self, entity: str) -> set[tuple[str, str]]: ...
 
@@ -279,6 +278,16 @@ class Imports(Protocol):
     ) -> list[tuple[ImportRecord, QuarantineRecord]]: ...
 
     def quarantined(self, import_id: str) -> list[QuarantineRecord]: ...
+
+
+class FactMarks(Protocol):
+    """`inputs.py: FactMarkRepository`"""
+
+    def add(self, entity: str, plan_from: date, *, changed_by: str, now: datetime) -> None: ...
+
+    def plan_from(self, entity: str) -> FactMark | None: ...
+
+    def planned(self, entity: str, mark: FactMark) -> None: ...
 
 
 class CreditLots(Protocol):
@@ -472,6 +481,7 @@ class PullStages(Protocol):
         now: datetime,
         refused: Collection[date] = (),
         error: str = "",
+        entity: str = "",
     ) -> tuple: ...
 
     def discard(self) -> None: ...
@@ -596,8 +606,6 @@ class Runs(Protocol):
 
     def of_entity(self, entity: str) -> list[RunRecord]: ...
 
-    def last_planned_sync(self, entity: str) -> tuple[str, datetime] | None: ...
-
     def status_counts(self) -> dict[tuple[str, str | None, str], int]: ...
 
     def latest(self, limit: int = ..., kind: str | None = ...) -> list[RunRecord]: ...
@@ -715,6 +723,9 @@ class UnitOfWork(Protocol):
 
     @property
     def credit_lots(self) -> CreditLots: ...
+
+    @property
+    def fact_marks(self) -> FactMarks: ...
 
     @property
     def customer_credits(self) -> CustomerCredits: ...

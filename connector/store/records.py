@@ -330,6 +330,15 @@ class ReplaceResult:
 
 
 @dataclass(frozen=True, slots=True)
+class FactMark:
+    """The earliest posting day imports and pulls changed since the last plan, and the newest mark it covers
+    (a mark an import leaves while a plan runs is newer: that plan may not have read its facts, so it stays)."""
+
+    plan_from: date
+    through: int
+
+
+@dataclass(frozen=True, slots=True)
 class StoredJournal:
     id: int
     journal: Journal

@@ -239,9 +239,12 @@ class PullStage:
         now: datetime,
         refused: Collection[date] = (),
         error: str = "",
+        entity: str = "",
     ) -> tuple:
         """Make the source's stored window what was staged, move its bookmark and delete the stage: one
-        transaction. Returns what it did to the facts and to the usage (`ReplaceResult` each).
+        transaction. Returns what it did to the facts and to the usage (`ReplaceResult` each). Changed facts
+        leave the `entity`'s mark (`fact_marks`) in the same transaction: a pull outside a sync (`pull
+        --since`) may change days the next sync's own window does not reach, and that sync plans from it.
 
         The `refused` days (their rows failed a check: `error` says which and why) keep what is stored of
         them, and the bookmark stands before the first of them, so that every run reads them again."""
@@ -270,6 +273,8 @@ class PullStage:
                 )
             else:
                 uow.bookmarks.advance(bookmark, stored_through, now, window.first_day)
+            if entity and results[0].changed_days:
+                uow.fact_marks.add(entity, min(results[0].changed_days), changed_by=run_id or "", now=now)
             _delete_stage(connection, self.id, keep_pages=True)
             uow.commit()
         return results[0], results[1]

@@ -468,6 +468,19 @@ class CreditLotRow(SQLModel, table=True):
     plan_from: date | None = None
 
 
+class FactMarkRow(SQLModel, table=True):
+    """A run that changed an entity's facts (an import, a pull): the earliest posting day it changed, which
+    the next plan reaches back to (facts of a month the nightly window no longer covers); deleted once
+    planned."""
+
+    __tablename__ = "fact_change_marks"
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str = Field(index=True)
+    plan_from: date
+    changed_by: str  # the import's id, or the pull's run id
+    recorded_at: datetime
+
+
 class CustomerCreditEventRow(SQLModel, table=True):
     """A movement of a credit grant you sold: purchase, redemption, refund or expiry."""
 

@@ -28,6 +28,7 @@ from connector.store.facts import BookmarkRepository, FactRepository, RawPayload
 from connector.store.inputs import (
     CreditLotRepository,
     CustomerCreditRepository,
+    FactMarkRepository,
     ImportRepository,
     InvoiceRepository,
     ReconciliationRepository,
@@ -89,6 +90,7 @@ class UnitOfWork:
         self.usage = UsageRepository(self.session)
         self.imports = ImportRepository(self.session)
         self.credit_lots = CreditLotRepository(self.session)
+        self.fact_marks = FactMarkRepository(self.session)
         self.customer_credits = CustomerCreditRepository(self.session)
         # policies (issue 5)
         self.policies = PolicyVersionRepository(self.session)

@@ -413,3 +413,108 @@ def test_an_export_invoice_of_a_fraction_of_a_cent_reconciles_matched_to_its_cos
     assert result.input.invoice_total == Decimal("33.11")
     assert (result.unexplained, result.status.value) == (Decimal("0.00"), "matched")
     assert all(f.holds for f in result.findings)
+
+
+def september_imported_in_november(tmp_path, database_url, *, locked: bool) -> BooksWorld:
+    """OpenAI usage booked night by night through 7 November (October closed with September locked, or
+    not); on 8 November the AWS export of September arrives: 10 September's 120.004 and 22 September's
+    80.454 of Bedrock on INV-09 (usage 200.458, which AWS bills as 200.46), and 16.04 of tax."""
+    books = world(tmp_path, database_url)
+    books.source.set("42.00", date(2026, 10, 20))
+    books.night(date(2026, 10, 20))
+    books.night(date(2026, 10, 31))
+    if locked:
+        books.ledger.lock = date(2026, 9, 30)  # September closed during October's close
+    books.source.set("7.25", date(2026, 11, 6))
+    books.night(date(2026, 11, 7))
+    books.clock.now = datetime(2026, 11, 8, 9, 0, tzinfo=UTC)
+    books.import_focus(september_export(), COLUMNS)
+    return books
+
+
+def september_export() -> list[dict]:
+    sept = {"ChargeFrequency": "Usage-Based", "InvoiceId": "INV-09"}
+    return [
+        focus_row("120.004", day=date(2026, 9, 10), hour=12, **sept),
+        focus_row("80.454", day=date(2026, 9, 22), hour=12, **sept),
+        focus_row("16.04", day=date(2026, 9, 30), hour=12, category="Tax", **sept),
+    ]
+
+
+def focus_reach_backs(books: BooksWorld, run_id: str) -> list[str]:
+    with UnitOfWork(books.app.engine) as uow:
+        return [e.message for e in uow.events.for_run(run_id) if e.kind == "facts.reach_back"]
+
+
+def test_a_september_export_imported_in_november_is_accrued_by_the_next_nightly_not_trued_up_whole(
+    tmp_path, database_url
+):
+    """The nightly plans from its pull window (5 November on): September's facts, imported on 8 November,
+    were never accrued, and the true-up of INV-09 booked its whole 200.46 to suspense ("nothing was
+    accrued"). The import leaves the day it changed from; the nightly plans from it: September's usage is
+    accrued (moved to 1 October, September being closed) and the true-up is INV-09's 200.46 less the
+    200.45 accrued (each day's bucket rounded once). A dry run before it books nothing and leaves the mark;
+    the next nightly books nothing."""
+    from connector.service.sync import sync
+
+    books = september_imported_in_november(tmp_path, database_url, locked=True)
+    before = books.texts()
+    assert [j.key for j in books.journals()] == ["TB-AC-261020-001", "TB-AC-261106-001"]
+    books.clock.night_after(date(2026, 11, 8))
+    dry = sync(books.app, entity=ENTITY, until=date(2026, 11, 8), dry_run=True)
+    assert len(dry.plan.planned) == 2
+    assert books.texts() == before
+    result = books.night(date(2026, 11, 8))
+    booked = [text for text in books.texts() if text not in before]
+    assert booked == [
+        """\
+2026-10-01 TB-TU-261001-001 true_up USD
+  Dr 5010                                             0.01
+  Cr 2150                                             0.01""",
+        """\
+2026-10-01 TB-AC-261001-001 usage_accrual USD
+  Dr 5010                                           200.45
+  Cr 2150                                           200.45""",
+    ]
+    [accrual] = [j for j in books.journals(AC) if j.key == "TB-AC-261001-001"]
+    assert "usage accrual for 2026-09-10..2026-09-22" in accrual.memo
+    assert (
+        "Moved to 2026-10-01: the books are closed through 2026-09-30; it belongs to 2026-09" in accrual.memo
+    )
+    assert focus_reach_backs(books, result.run_id) == [
+        "facts of 2026-09-10 on were stored, restated or withdrawn since the last plan (an import, a pull): "
+        "planning from 2026-09-10"
+    ]
+    assert books.ledger.balance("2150") == Decimal("-249.71")  # 42.00 + 7.25 + 200.45 + 0.01
+    again = books.night(date(2026, 11, 9))
+    assert again.plan.planned == []
+    assert focus_reach_backs(books, again.run_id) == []
+    books.import_focus(september_export(), COLUMNS)  # the same export again: no fact changes
+    third = books.night(date(2026, 11, 10))
+    assert third.plan.planned == []
+    assert focus_reach_backs(books, third.run_id) == []
+
+
+def test_a_september_export_imported_in_november_into_open_books_is_accrued_on_its_days(
+    tmp_path, database_url
+):
+    """September still open: its usage is accrued on the days it was used, the 0.01 true-up on the last
+    day of the invoice's month."""
+    books = september_imported_in_november(tmp_path, database_url, locked=False)
+    before = books.texts()
+    books.night(date(2026, 11, 8))
+    assert [text for text in books.texts() if text not in before] == [
+        """\
+2026-09-10 TB-AC-260910-001 usage_accrual USD
+  Dr 5010                                           120.00
+  Cr 2150                                           120.00""",
+        """\
+2026-09-22 TB-AC-260922-001 usage_accrual USD
+  Dr 5010                                            80.45
+  Cr 2150                                            80.45""",
+        """\
+2026-09-30 TB-TU-260930-001 true_up USD
+  Dr 5010                                             0.01
+  Cr 2150                                             0.01""",
+    ]
+    assert books.night(date(2026, 11, 9)).plan.planned == []

@@ -225,3 +225,27 @@ def test_a_rejected_journal_is_planned_again_even_when_its_day_left_the_window(w
     result = nightly(world, date(2026, 11, 20))  # weeks later: 1 October is outside the pull window
     assert result.post.posted == ["TB-AC-261001-001"]
     assert world.ledger.balance("5010") == Decimal("120.00")
+
+
+def test_a_backfill_pull_restating_a_month_before_the_nightly_window_is_booked_by_the_next_sync(world: World):
+    """`tokenbooks pull --since` (a backfill: no planning) stores a restatement of 30 September on
+    5 November; the next nightly's own window (its bookmark less the lag days) plans only November, yet the
+    delta must be booked: the pull left the day as a mark, and the sync plans from it."""
+    from connector.service.pull import pull_sources
+
+    sep30, nov4 = date(2026, 9, 30), date(2026, 11, 4)
+    world.source.set("120.00", sep30)
+    for day in (sep30, date(2026, 11, 3), nov4):
+        nightly(world, day)
+    world.source.set("132.35", sep30)  # the provider restated 30 September, seen only by a pull reaching back
+    world.clock.now = world.clock.now.replace(hour=10)
+    pulled = pull_sources(world.app, entity=ENTITY, since=sep30, until=nov4)
+    assert pulled.pulls[0].replaced.restated == 1
+
+    night = nightly(world, date(2026, 11, 5))
+    assert night.post.posted == ["TB-AC-260930-002"]
+    assert world.ledger.balance("5010") == Decimal("132.35")
+    with UnitOfWork(world.app.engine) as uow:
+        [reach] = [e for e in uow.events.for_run(night.run_id) if e.kind == "facts.reach_back"]
+    assert reach.data["from_day"] == "2026-09-30"
+    assert nightly(world, date(2026, 11, 6)).post.posted == []  # the mark was cleared by the plan
