@@ -607,8 +607,11 @@ class XeroLedger:
         return TrackingCategory(name=category_name, option=option_name)
 
 
+# what a person does when a journal meets the lock date (one queued before the lock was set, or sent
+# again after it was deleted in Xero): nothing, the next plan dates it after the lock, as QuickBooks' says
 _LOCK_FIX = (
-    "the planner moves such journals to the first open day; if this one was forced, post it in an open period"
+    "let tokenbooks plan it again (the next sync moves it to the first open day, its memo naming the month "
+    "it belongs to), or move the lock date in Xero (Settings ▸ Advanced ▸ Financial settings)"
 )
 
 
