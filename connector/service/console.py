@@ -41,7 +41,7 @@ from connector.service.close import checklist, misconfigured_in
 from connector.service.console_sources import SourceState, source_states
 from connector.service.finance_reports import run_report
 from connector.service.pull import SourceStatus, entity_sources_status
-from connector.store.records import StoredJournal
+from connector.store.records import AttemptRecord, StoredJournal
 
 log = logging.getLogger("tokenbooks.console")
 T = TypeVar("T")
@@ -347,9 +347,8 @@ def run_detail(app: Any, run_id: str) -> RunDetail:
             raise InputError(f"there is no run {run_id}", fix="pick a run from the sync log")
         events = uow.console.events_of_run(run_id)
         planned: list[JournalSummary] = []
-        if run.entity:
-            journals, _ = uow.console.journals(run.entity, page=Page(1, 500))
-            planned = [j for j in journals if j.planned_run_id == run_id]
+        if run.entity:  # asked of the store: a run of last year planned none of the newest journals
+            planned, _ = uow.console.journals(run.entity, planned_run_id=run_id, page=Page(1, 500))
     return RunDetail(run, events, [j for j in planned if j.status == "held"], planned)
 
 
@@ -359,6 +358,7 @@ class JournalFilter:
     kind: str | None = None
     status: str | None = None
     account: str | None = None
+    ledger_id: str | None = None  # the id the ledger gave the journal (an auditor starts from the ledger)
 
 
 def journals_page(
@@ -372,6 +372,7 @@ def journals_page(
             kind=chosen.kind,
             status=chosen.status,
             account=chosen.account,
+            ledger_id=chosen.ledger_id,
             page=page,
         )
         return journals, count, uow.console.accounts_used(entity)
@@ -383,6 +384,7 @@ class JournalDetail:
     journal: Journal
     stored: StoredJournal
     chart: LedgerChart | None  # the ledger's chart as last read (account names), None: never read
+    attempts: list[AttemptRecord]  # every try at posting it, oldest first: which run, what came of it
 
 
 def ledger_chart(app: Any, entity: str) -> LedgerChart | None:
@@ -398,9 +400,10 @@ def journal_detail(app: Any, entity: str, key: str) -> JournalDetail:
     with app.store.unit_of_work() as uow:
         summary = uow.console.journal(entity, key)
         stored = uow.outbox.by_key(entity, key)
+        attempts = uow.outbox.attempts([stored.id]) if stored is not None else []
     if summary is None or stored is None:
         raise InputError(f"there is no journal {key} for {entity}", fix="pick a journal from the list")
-    return JournalDetail(summary, stored.journal, stored, ledger_chart(app, entity))
+    return JournalDetail(summary, stored.journal, stored, ledger_chart(app, entity), attempts)
 
 
 @dataclass

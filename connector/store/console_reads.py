@@ -170,9 +170,13 @@ class ConsoleReads:
         kind: str | None = None,
         status: str | None = None,
         account: str | None = None,
+        ledger_id: str | None = None,
+        planned_run_id: str | None = None,
         page: Page = FIRST_PAGE,
     ) -> tuple[list[JournalSummary], int]:
-        """Journals newest first, filtered (account: any line on that account); and how many match."""
+        """Journals newest first, filtered (account: any line on that account; ledger_id: the journal the
+        ledger holds under that id, as an auditor finds it there; planned_run_id: those a run planned); and how
+        many match."""
         where = [col(JournalRow.entity) == entity]
         if first_day:
             where.append(col(JournalRow.txn_date) >= first_day)
@@ -188,6 +192,10 @@ class ConsoleReads:
                 | col(JournalLineRow.target_key).startswith(account + "|")
             )
             where.append(col(JournalRow.id).in_(on_account))
+        if ledger_id:
+            where.append(col(JournalRow.ledger_id) == ledger_id)
+        if planned_run_id:
+            where.append(col(JournalRow.planned_run_id) == planned_run_id)
         query = (
             select(JournalRow)
             .where(*where)

@@ -391,6 +391,8 @@ class Console(Protocol):
         kind: str | None = ...,
         status: str | None = ...,
         account: str | None = ...,
+        ledger_id: str | None = ...,
+        planned_run_id: str | None = ...,
         page: Page = ...,
     ) -> tuple[list[JournalSummary], int]: ...
 

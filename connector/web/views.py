@@ -344,6 +344,7 @@ async def journals(ctx: Ctx) -> Response:
         kind=ctx.query("kind") or None,
         status=ctx.query("status") or None,
         account=ctx.query("account") or None,
+        ledger_id=(ctx.query("ledger_id") or "").strip() or None,
     )
     page = _page(ctx)
     found, count, accounts = await ctx.run(reads.journals_page, ctx.app, ctx.entity, chosen, page)

@@ -1,0 +1,82 @@
+"""The auditor's trail in the console: from a journal entry found in the ledger (its ledger id) to the
+tokenbooks journal, the run that planned it and the run that posted it, and back from a run to the journals
+it planned with their ledger ids; and the credit lots voided as recorded in error, beside the lots in force
+on the reconciliation page (who voided each, when and why)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from html import unescape
+
+from starlette.testclient import TestClient
+
+from connector.web.asgi import create_console
+from tests.service.conftest import World
+from tests.web.conftest import sign_in
+
+
+def said(html: str) -> str:
+    """The page's text as a person reads it: tags dropped, entities decoded, spaces collapsed."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def stored_journals(world: World) -> list:
+    with world.app.store.unit_of_work() as uow:
+        return uow.outbox.list("acme-us")
+
+
+def test_a_ledger_id_leads_to_its_journal_and_the_runs_that_planned_and_posted_it(
+    console_world: World, client: TestClient
+):
+    sign_in(client, "ada")
+    journal = stored_journals(console_world)[-1]  # the sync of Oct 1-3 posted an accrual a day
+    key, ledger_id = journal.journal.key, journal.ledger_id
+    assert ledger_id
+
+    assert len({s.ledger_id for s in stored_journals(console_world)}) > 1
+    found = client.get(f"/journals?ledger_id={ledger_id}").text
+    assert re.findall(r'href="/journals/([^"/]+)"', found) == [key]
+    assert "Ledger id" in found
+    assert f'<td class="num">{ledger_id}</td>' in found
+    assert "No journal matches." in client.get("/journals?ledger_id=999999").text
+
+    page = client.get(f"/journals/{key}").text
+    [run_id] = set(re.findall(r'href="/runs/([0-9a-f-]+)"', page))  # the nightly run planned and posted it
+    assert f"Planned by run {run_id[:8]}" in said(page)
+    assert f"posted as ledger id {ledger_id} by run {run_id[:8]} on" in said(page)
+    attempts = page[page.index("Posting attempts") :]
+    assert re.search(rf"1 .*{run_id[:8]} created {ledger_id}", said(attempts))
+
+    run = client.get(f"/runs/{run_id}").text
+    planned = said(run[run.index("Journals it planned") : run.index("Events")])
+    assert f"{key} Usage accrual 2026-10-03 posted {ledger_id} 35.00 USD" in planned
+
+
+def test_a_journal_not_yet_sent_says_so_instead_of_attempts(console_world: World):
+    console_world.app.settings = console_world.app.settings.model_copy(update={"ledger_mode": "approve"})
+    console_world.source.set("7.00", date(2026, 10, 4))
+    console_world.clock.night_after(date(2026, 10, 4))
+    from connector.service.sync import sync
+
+    sync(console_world.app, entity="acme-us", until=date(2026, 10, 4))
+    [held] = [s for s in stored_journals(console_world) if s.status == "held"]
+    console = create_console(console_world.app, secret="test-secret")
+    with TestClient(console, base_url="http://console.test") as client:
+        sign_in(client, "ada")
+        page = said(client.get(f"/journals/{held.journal.key}").text)
+    assert "Posting attempts Not sent to the ledger yet: it waits for approval." in page
+
+
+def test_the_journals_a_run_planned_are_asked_of_the_store_not_picked_from_the_newest(console_world: World):
+    """A run's page lists its journals however many were planned since (it read the 500 newest before)."""
+    first = stored_journals(console_world)[0]
+    with console_world.app.store.unit_of_work() as uow:
+        summary = uow.console.journal("acme-us", first.journal.key)
+        assert summary is not None
+        assert summary.planned_run_id
+        mine, count = uow.console.journals("acme-us", planned_run_id=summary.planned_run_id)
+        others, none = uow.console.journals("acme-us", planned_run_id="no-such-run")
+    assert first.journal.key in [j.key for j in mine]
+    assert count == len(mine)
+    assert (others, none) == ([], 0)
