@@ -32,6 +32,7 @@ from connector.domain.console import (
     PayloadDetail,
     RunSummary,
 )
+from connector.domain.credits import CreditLot
 from connector.domain.errors import InputError, TokenbooksError
 from connector.domain.journals import Journal
 from connector.domain.money import ZERO
@@ -290,6 +291,14 @@ def _computed_checklist(app: Any, entity: str, period: Period, statuses: list[So
             c.note for c in line.checks if not c.holds
         )
     return result
+
+
+def voided_lots(app: Any, entity: str, period: Period) -> list[CreditLot]:
+    """The lots bought by the period's end that were voided (recorded in error): the close's lot table
+    leaves them out, as the books do, so the page lists them beside it with who voided each and why."""
+    with app.store.unit_of_work() as uow:
+        lots = uow.credit_lots.for_entity(entity, voided=True)
+    return [lot for lot in lots if lot.void is not None and lot.purchase_date <= period.last_day]
 
 
 def reconciliation(app: Any, entity: str, period: Period) -> list[ReconciliationLine]:

@@ -11,9 +11,13 @@ from html import unescape
 
 from starlette.testclient import TestClient
 
+from connector.domain.users import Role
+from connector.service.lot_voids import void_credit_lot
+from connector.service.users import add_user
 from connector.web.asgi import create_console
+from tests.service.books_world import books_world, policies
 from tests.service.conftest import World
-from tests.web.conftest import sign_in
+from tests.web.conftest import PASSWORD, sign_in
 
 
 def said(html: str) -> str:
@@ -66,6 +70,28 @@ def test_a_journal_not_yet_sent_says_so_instead_of_attempts(console_world: World
         sign_in(client, "ada")
         page = said(client.get(f"/journals/{held.journal.key}").text)
     assert "Posting attempts Not sent to the ledger yet: it waits for approval." in page
+
+
+def test_the_reconciliation_page_lists_the_voided_lots_with_who_voided_them_and_why(tmp_path):
+    world = books_world(tmp_path, policies("billing: prepaid"))
+    world.buy_credits("LOT-MAIN", "1000.00", date(2026, 10, 1), date(2027, 9, 30))
+    world.buy_credits("LOT-TYPO", "1000.00", date(2026, 10, 1), None)
+    world.source.set("25.00", date(2026, 10, 1))
+    world.night(date(2026, 10, 1))
+    void_credit_lot(world.app, entity="acme-us", lot_id="LOT-TYPO", reason="entered twice: receipt RCPT-7")
+    add_user(world.app.store, world.clock, username="ada", role=Role.AUDITOR, by="test", password=PASSWORD)
+    console = create_console(world.app, secret="test-secret")
+    with TestClient(console, base_url="http://console.test") as client:
+        sign_in(client, "ada")
+        page = said(client.get("/reconciliation?period=2026-10").text)
+        earlier = said(client.get("/reconciliation?period=2026-09").text)
+    lots = page[page.index("Prepaid credit lots") :]
+    assert "LOT-MAIN openai org-1 1,000.00 USD 25.00" in lots
+    assert "Voided lots" in lots
+    assert "LOT-TYPO openai org-1 1,000.00 USD 2026-10-01" in lots
+    assert "by tokenbooks: entered twice: receipt RCPT-7" in lots
+    assert "LOT-TYPO" not in lots[: lots.index("Voided lots")]  # not among the lots in force
+    assert "Voided lots" not in earlier  # bought after September
 
 
 def test_the_journals_a_run_planned_are_asked_of_the_store_not_picked_from_the_newest(console_world: World):
