@@ -30,7 +30,6 @@ from connector.domain.errors import (
     unexpected_reason,
 )
 from connector.domain.periods import Period, parse_day
-from connector.logs import configure_logging
 from connector.redaction import redact
 
 log = logging.getLogger("tokenbooks")
@@ -95,22 +94,10 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    _debug_asked.clear()
     if debug:
-        _debug_asked.append(True)
         logging.basicConfig(
             level=logging.DEBUG, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-
-
-_debug_asked: list[bool] = []  # `--debug` was given to this invocation (the root callback sets it)
-
-
-def log_for(settings: Any) -> None:
-    """The process's log handler for a command that logs as it runs (sync, serve, web): the settings'
-    format and level, or DEBUG when `--debug` asked for it — the trace of an unexpected error is logged at
-    debug level, and the settings' INFO handler replaced the one `--debug` set, so the trace never showed."""
-    configure_logging(settings.log_format, "DEBUG" if _debug_asked else settings.log_level)
 
 
 sandbox_app = typer.Typer(help="Run the local ledger sandboxes.", no_args_is_help=True)

@@ -19,13 +19,13 @@ from connector.cli.base import (
     console,
     errors,
     jsonable,
-    log_for,
     period_option,
     plain_errors,
     print_json,
 )
 from connector.cli.users import acting_person
 from connector.domain.errors import ConfigError, TokenbooksError
+from connector.logs import configure_logging
 from connector.redaction import redact
 
 # ------------------------------------------------------------------------------- service: serve, audit
@@ -42,7 +42,7 @@ def serve_command() -> None:
 
     with plain_errors():
         application = app_for()
-        log_for(application.settings)
+        configure_logging(application.settings.log_format, application.settings.log_level)
         for spec in job_specs(application):
             errors.print(
                 f"scheduled {spec.kind} for {spec.entity}: {spec.trigger} ({spec.timezone})", highlight=False

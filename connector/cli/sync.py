@@ -18,7 +18,6 @@ from connector.cli.base import (
     console,
     day_option,
     journal_json,
-    log_for,
     plain_errors,
     print_refused,
     refused_json,
@@ -29,6 +28,7 @@ from connector.cli.operations import raise_alerts_after_run
 from connector.domain.desired import overflow_by_period
 from connector.domain.money import format_money
 from connector.domain.periods import Period
+from connector.logs import configure_logging
 from connector.shutdown import stop_on_signals
 
 # ------------------------------------------------------------------------------------------------ sync
@@ -64,7 +64,7 @@ def sync_command(
         last = day_option(until, "--until")
         application, target = app_and_entity(entity)
         stop_on_signals(application.stopping)  # SIGTERM: stop between batches, as documented
-        log_for(application.settings)
+        configure_logging(application.settings.log_format, application.settings.log_level)
         with RichReporter(quiet=as_json) as reporter:
             result = sync(
                 application,

@@ -8,19 +8,10 @@ from typing import Annotated
 
 import typer
 
-from connector.cli.base import (
-    JsonFlag,
-    app,
-    app_for,
-    console,
-    errors,
-    log_for,
-    plain_errors,
-    print_json,
-    print_rows,
-)
+from connector.cli.base import JsonFlag, app, app_for, console, errors, plain_errors, print_json, print_rows
 from connector.domain.errors import ConfigError
 from connector.domain.users import parse_role
+from connector.logs import configure_logging
 
 users_app = typer.Typer(
     help="People who sign in to the web console, and their roles (auditor/viewer, accountant, controller, "
@@ -209,7 +200,7 @@ def web_command() -> None:
 
     with plain_errors():
         application = app_for()
-        log_for(application.settings)
+        configure_logging(application.settings.log_format, application.settings.log_level)
         run_console(
             application,
             on_ready=lambda url: errors.print(f"tokenbooks console on {url}", highlight=False),
