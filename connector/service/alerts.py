@@ -129,23 +129,33 @@ def _reconciliation(uow: UnitOfWork, entity: str) -> list[Alert]:
 
 
 def _suspense(uow: UnitOfWork, entity: str, period: Period) -> list[Alert]:
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for a in uow.allocations.between(entity, period.first_day, period.last_day):
         if a.category == "suspense":
-            totals[a.provider] += a.amount
+            totals[a.provider][a.currency] += a.amount
     return [
         Alert(
             "suspense",
             entity,
             provider,
             str(period),
-            f"{quantize(amount, 'USD')} of {provider} spend in {period} matched no mapping rule and sits in suspense",
+            # each amount in its currency: the provider's, which need not be the books' (converted books)
+            f"{_amounts(by_currency)} of {provider} spend in {period} matched no mapping rule and sits in suspense",
             "Add a rule for it to the mapping (`tokenbooks mappings preview` shows what it is); the next sync "
             "reclassifies it out of suspense.",
         )
-        for provider, amount in sorted(totals.items())
-        if amount
+        for provider, by_currency in sorted(totals.items())
+        if any(by_currency.values())
     ]
+
+
+def _amounts(by_currency: dict[str, Decimal]) -> str:
+    """'1.25 USD', or '1.25 USD and 3.00 EUR': each non-zero amount with its currency."""
+    return " and ".join(
+        f"{quantize(amount, currency)} {currency}"
+        for currency, amount in sorted(by_currency.items())
+        if amount
+    )
 
 
 def _spikes(uow: UnitOfWork, entity: str, day: date, settings: Any) -> list[Alert]:

@@ -186,7 +186,7 @@ class AllocationRepository:
     def between(self, entity: str, first_day: date, last_day: date) -> list[AllocationRecord]:
         """The entity's allocations posted from `first_day` to `last_day` (the alerts' totals)."""
         c = ALLOCATIONS.c
-        query = select(c.provider, c.posting_date, c.category, c.target_key, c.amount).where(
+        query = select(c.provider, c.posting_date, c.category, c.target_key, c.amount, c.currency).where(
             c.entity == entity, c.posting_date >= first_day, c.posting_date <= last_day
         )
         return [AllocationRecord(*row) for row in self.session.connection().execute(query)]

@@ -320,6 +320,7 @@ class ConsoleReads:
                 r.message,
                 r.action,
                 r.raised_at,
+                (r.data or {}).get("run_id"),
             )
             for r in rows
         ]

@@ -12,10 +12,12 @@ from html import unescape
 from starlette.testclient import TestClient
 
 from connector.domain.users import Role
+from connector.service.after_run import after_run
 from connector.service.lot_voids import void_credit_lot
+from connector.service.sync import sync
 from connector.service.users import add_user
 from connector.web.asgi import create_console
-from tests.service.books_world import books_world, policies
+from tests.service.books_world import ENTITY, books_world, policies, pound_world
 from tests.service.conftest import World
 from tests.web.conftest import PASSWORD, sign_in
 
@@ -61,8 +63,6 @@ def test_a_journal_not_yet_sent_says_so_instead_of_attempts(console_world: World
     console_world.app.settings = console_world.app.settings.model_copy(update={"ledger_mode": "approve"})
     console_world.source.set("7.00", date(2026, 10, 4))
     console_world.clock.night_after(date(2026, 10, 4))
-    from connector.service.sync import sync
-
     sync(console_world.app, entity="acme-us", until=date(2026, 10, 4))
     [held] = [s for s in stored_journals(console_world) if s.status == "held"]
     console = create_console(console_world.app, secret="test-secret")
@@ -106,3 +106,25 @@ def test_the_journals_a_run_planned_are_asked_of_the_store_not_picked_from_the_n
     assert first.journal.key in [j.key for j in mine]
     assert count == len(mine)
     assert (others, none) == ([], 0)
+
+
+def test_the_overview_s_alerts_say_the_currency_and_link_the_failed_run(tmp_path):
+    """Books in pounds, OpenAI billing dollars: the suspense alert says its amount is in dollars, and the
+    failed run's alert links to that run's log."""
+    world = pound_world(tmp_path)
+    world.source.set("1.25", date(2026, 11, 13), project="proj_nobody_mapped")
+    world.night(date(2026, 11, 13))
+    after_run(world.app, ENTITY)
+    world.source.broken = "HTTP 503 from the provider"
+    world.clock.night_after(date(2026, 11, 14))
+    failed = sync(world.app, entity=ENTITY, until=date(2026, 11, 14))
+    assert failed.status == "failed"
+    after_run(world.app, ENTITY)
+    add_user(world.app.store, world.clock, username="ada", role=Role.AUDITOR, by="test", password=PASSWORD)
+    console = create_console(world.app, secret="test-secret")
+    with TestClient(console, base_url="http://console.test") as client:
+        sign_in(client, "ada")
+        page = client.get("/").text
+    alerts = page[page.index("Open alerts") :]
+    assert "1.25 USD of openai spend in 2026-11 matched no mapping rule" in said(alerts)
+    assert f'<a href="/runs/{failed.run_id}">the run\'s log</a>' in alerts
