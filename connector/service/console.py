@@ -41,6 +41,7 @@ from connector.domain.reconcile import Finding
 from connector.service.close import checklist, misconfigured_in
 from connector.service.console_sources import SourceState, source_states
 from connector.service.finance_reports import run_report
+from connector.service.policies import policy_history
 from connector.service.pull import SourceStatus, entity_sources_status
 from connector.store.records import AttemptRecord, StoredJournal
 
@@ -426,7 +427,8 @@ class LineLineage:
     detail: JournalDetail
     line_no: int
     balancing: bool
-    buckets: list[tuple[Any, Decimal, LineageSlice]]  # (bucket, this journal's contribution, allocations)
+    # (bucket, this journal's contribution, allocations, the usage days the bucket sums)
+    buckets: list[tuple[Any, Decimal, LineageSlice, list[date]]]
 
 
 def line_lineage(app: Any, entity: str, key: str, line_no: int, page: Page) -> LineLineage:
@@ -440,8 +442,12 @@ def line_lineage(app: Any, entity: str, key: str, line_no: int, page: Page) -> L
     category_targets = {c.bucket.target for c in journal.contributions}
     balancing = line.target not in category_targets
     contributions = [c for c in journal.contributions if balancing or c.bucket.target == line.target]
+    policies = policy_history(app)  # which days each bucket sums: a monthly accrual sums its month
     with app.store.unit_of_work() as uow:
-        buckets = [(c.bucket, c.amount, uow.console.lineage(c.bucket, page)) for c in contributions[:20]]
+        buckets = []
+        for c in contributions[:20]:
+            days = policies.bucket_days(c.bucket)
+            buckets.append((c.bucket, c.amount, uow.console.lineage(c.bucket, page, days), days))
     return LineLineage(detail, line_no, balancing, buckets)
 
 

@@ -253,14 +253,17 @@ class ConsoleReads:
 
     # --------------------------------------------------------------------------------------- lineage
 
-    def lineage(self, bucket: Bucket, page: Page = LINEAGE_PAGE) -> LineageSlice:
+    def lineage(
+        self, bucket: Bucket, page: Page = LINEAGE_PAGE, days: Sequence[date] | None = None
+    ) -> LineageSlice:
         """A page of a posting bucket's allocations with their facts, largest first; and the bucket's
-        count and exact total (summed here: amounts are decimal text on SQLite)."""
+        count and exact total (summed here: amounts are decimal text on SQLite). `days`: the usage days the
+        bucket sums (`PolicyHistory.bucket_days`: a monthly bucket sums its month), by default its own."""
         allocations, facts = table_of(AllocationRow), table_of(FactRow)
         a, f = allocations.c, facts.c
         where = and_(
             a.entity == bucket.entity,
-            a.posting_date == bucket.period,
+            a.posting_date.in_(list(days or [bucket.period])),
             a.provider == bucket.provider,
             a.provider_account == bucket.provider_account,
             a.target_key == bucket.target.key(),

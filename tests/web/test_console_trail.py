@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 from html import unescape
 
 from starlette.testclient import TestClient
 
+from connector.domain.journals import JournalKind
 from connector.domain.users import Role
 from connector.service.after_run import after_run
+from connector.service.audit import trace as audit_trace
 from connector.service.lot_voids import void_credit_lot
+from connector.service.policies import policy_history
 from connector.service.sync import sync
 from connector.service.users import add_user
 from connector.web.asgi import create_console
@@ -128,3 +132,36 @@ def test_the_overview_s_alerts_say_the_currency_and_link_the_failed_run(tmp_path
     alerts = page[page.index("Open alerts") :]
     assert "1.25 USD of openai spend in 2026-11 matched no mapping rule" in said(alerts)
     assert f'<a href="/runs/{failed.run_id}">the run\'s log</a>' in alerts
+
+
+def test_a_month_end_accrual_traces_to_every_day_of_its_month(tmp_path):
+    """A reversing accrual books October in one journal dated the 31st: its lineage (the console's and
+    `audit trace`'s) holds the allocations of every day of October it sums, not the 31st's alone."""
+    world = books_world(tmp_path, policies("accrual: month_end_reversing"))
+    world.source.set("120.004", date(2026, 10, 2))
+    world.source.set("30.00", date(2026, 10, 17))
+    world.source.set("5.00", date(2026, 10, 31))
+    for day in (2, 17, 31):
+        world.night(date(2026, 10, day))
+    world.night(date(2026, 11, 1))
+    [accrual] = world.journals(JournalKind.USAGE_ACCRUAL)
+    assert accrual.key == "TB-AC-261031-001"
+    assert [str(line.amount) for line in accrual.lines] == ["155.00", "-155.00"]
+
+    trace = audit_trace(
+        world.app.store, entity=ENTITY, key=accrual.key, line=1, policies=policy_history(world.app)
+    )
+    [bucket] = trace.lines[0].buckets
+    assert (bucket.contribution, bucket.allocated) == (Decimal("155.00"), Decimal("155.004"))
+    assert len(bucket.allocations) == 3
+
+    add_user(world.app.store, world.clock, username="ada", role=Role.AUDITOR, by="test", password=PASSWORD)
+    console = create_console(world.app, secret="test-secret")
+    with TestClient(console, base_url="http://console.test") as client:
+        sign_in(client, "ada")
+        page = said(client.get(f"/journals/{accrual.key}/lines/1").text)
+    assert (
+        "This journal adds 155.00 USD; the bucket holds 3 allocation(s) of 31 usage days, 2026-10-01 to "
+        "2026-10-31 totalling 155.00 USD (exact, rounded once when booked)" in page
+    )
+    assert all(day in page for day in ("2026-10-02", "2026-10-17", "2026-10-31"))
