@@ -165,3 +165,16 @@ def test_a_month_end_accrual_traces_to_every_day_of_its_month(tmp_path):
         "2026-10-31 totalling 155.00 USD (exact, rounded once when booked)" in page
     )
     assert all(day in page for day in ("2026-10-02", "2026-10-17", "2026-10-31"))
+
+
+def test_the_policies_page_says_how_the_books_are_converted_and_the_tolerance_in_money(tmp_path):
+    world = pound_world(tmp_path)
+    add_user(
+        world.app.store, world.clock, username="carl", role=Role.CONTROLLER, by="test", password=PASSWORD
+    )
+    console = create_console(world.app, secret="test-secret")
+    with TestClient(console, base_url="http://console.test") as client:
+        sign_in(client, "carl")
+        page = said(client.get("/policies").text)
+    assert "Invoice tolerance — openai org-1 25.00 in the invoice's currency An invoice" in page
+    assert "Currency conversion rates file rates.csv Usage in another currency than the books'" in page
