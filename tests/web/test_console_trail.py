@@ -21,6 +21,7 @@ from connector.service.policies import policy_history
 from connector.service.sync import sync
 from connector.service.users import add_user
 from connector.web.asgi import create_console
+from connector.web.format import console_step
 from tests.service.books_world import ENTITY, books_world, policies, pound_world
 from tests.service.conftest import World
 from tests.web.conftest import PASSWORD, sign_in
@@ -178,3 +179,24 @@ def test_the_policies_page_says_how_the_books_are_converted_and_the_tolerance_in
         page = said(client.get("/policies").text)
     assert "Invoice tolerance — openai org-1 25.00 in the invoice's currency An invoice" in page
     assert "Currency conversion rates file rates.csv Usage in another currency than the books'" in page
+
+
+def test_a_close_blocker_links_to_the_console_page_that_fixes_it(tmp_path):
+    """Spend in suspense blocks the close: beside the command the fix names, the Mappings page that adds
+    the rule; a missing invoice: the Import files page."""
+    world = pound_world(tmp_path)
+    world.source.set("1.25", date(2026, 11, 13), project="proj_nobody_mapped")
+    world.night(date(2026, 11, 13))
+    world.clock.night_after(date(2026, 12, 1))
+    add_user(world.app.store, world.clock, username="ann", role=Role.ACCOUNTANT, by="test", password=PASSWORD)
+    console = create_console(world.app, secret="test-secret")
+    with TestClient(console, base_url="http://console.test") as client:
+        sign_in(client, "ann")
+        overview = client.get("/").text
+        closing = client.get("/reconciliation?period=2026-11").text
+    for page in (overview, closing):
+        assert 'In the console: <a href="/mappings">Mappings: add a rule for the spend</a>' in page
+    assert "sits in suspense" in said(overview)
+    invoice = console_step("tokenbooks import invoices FILE  (the openai invoice for 2026-11)")
+    assert '<a href="/imports">Import files: the provider&#39;s invoice</a>' in invoice
+    assert console_step("reopen 2026-10 in the ledger") == "reopen 2026-10 in the ledger"  # no console step
