@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 from html import unescape
 
+from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from connector.domain.journals import JournalKind
@@ -200,3 +201,23 @@ def test_a_close_blocker_links_to_the_console_page_that_fixes_it(tmp_path):
     invoice = console_step("tokenbooks import invoices FILE  (the openai invoice for 2026-11)")
     assert '<a href="/imports">Import files: the provider&#39;s invoice</a>' in invoice
     assert console_step("reopen 2026-10 in the ledger") == "reopen 2026-10 in the ledger"  # no console step
+
+
+def test_the_auditor_downloads_the_sync_log_from_the_console_without_secrets(console_world: World, client):
+    """The period's export from the Audit page holds the runs, their reasons and events — a failed run's
+    reason that quotes a secret setting shows it redacted."""
+    secret = "https://hooks.slack.test/services/T000/B000/very-secret-token"
+    console_world.app.settings.alerts.webhook_url = SecretStr(secret)
+    console_world.source.broken = f"HTTP 500 calling {secret}"
+    console_world.clock.night_after(date(2026, 10, 4))
+    failed = sync(console_world.app, entity="acme-us", until=date(2026, 10, 4))
+    assert failed.status == "failed"
+    sign_in(client, "ada")
+    answer = client.get("/audit/export?period=2026-10&format=json")
+    assert answer.status_code == 200
+    assert "very-secret-token" not in answer.text
+    export = answer.json()
+    [run] = [r for r in export["runs"] if r["id"] == failed.run_id]
+    assert run["status"] == "failed"
+    assert "[redacted]" in run["reason"]
+    assert any(e["run_id"] == failed.run_id for e in export["events"])
