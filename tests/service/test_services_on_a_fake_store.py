@@ -137,7 +137,7 @@ def test_alerts_are_found_from_runs_connections_reconciliations_suspense_and_hel
         ("suspense", "openai", "2026-11", "warning"),
         ("held_for_approval", "TB-TU-261031-001", "2026-10", "warning"),
     ]
-    assert "12.75 USD of openai spend in 2026-11" in found[3].message
+    assert "12.75 USD of openai spend in 2026-11 (up to 2026-11-01) matched" in found[3].message
 
 
 def test_an_alert_is_stored_and_logged_once_sent_once_and_each_step_is_committed():

@@ -132,7 +132,7 @@ def test_the_overview_s_alerts_say_the_currency_and_link_the_failed_run(tmp_path
         sign_in(client, "ada")
         page = client.get("/").text
     alerts = page[page.index("Open alerts") :]
-    assert "1.25 USD of openai spend in 2026-11 matched no mapping rule" in said(alerts)
+    assert "1.25 USD of openai spend in 2026-11 (up to 2026-11-13) matched no mapping rule" in said(alerts)
     assert f'<a href="/runs/{failed.run_id}">the run\'s log</a>' in alerts
 
 
