@@ -202,7 +202,7 @@ def mappings_preview(
 ) -> None:
     """A period's totals by account under the current and the candidate mapping, and the reclass it posts."""
     from connector.domain.planner import LedgerCalendar
-    from connector.service.mapping_preview import preview_mapping
+    from connector.service.mapping_preview import books_of, preview_mapping
     from connector.service.mappings import load_mapping, mapping_history
     from connector.service.policies import policy_history
 
@@ -221,9 +221,13 @@ def mappings_preview(
             calendar=LedgerCalendar(lock, application.locked_behaviour(target)),
             clock=application.clock,
             policies=policy_history(application),
+            books=None if offline else books_of(application, target),
         )
         if offline:
-            report.notes.append("offline: the ledger's lock date was not read; journals are dated as if open")
+            report.notes.append(
+                "offline: the ledger was not read; journals are dated as if open, in the provider's currency "
+                "(books kept in another currency are converted by the sync)"
+            )
     if as_json:
         print_json(_preview_json(report))
         return

@@ -115,12 +115,15 @@ def audit_trace(
 ) -> None:
     """Walk from a posted line to its buckets, allocations (rule, mapping version), facts and raw payload."""
     from connector.service.audit import entity_of_key, trace
+    from connector.service.policies import policy_history
 
     with plain_errors(as_json):
         application, target = app_and_entity(entity, read_only=True)
         if entity is None:
             target = entity_of_key(application.store, key, application.entities(), target)
-        found = trace(application.store, entity=target, key=key, line=line)
+        found = trace(
+            application.store, entity=target, key=key, line=line, policies=policy_history(application)
+        )
     if as_json:
         print_json(_trace_json(found))
         return

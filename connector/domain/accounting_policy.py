@@ -27,6 +27,8 @@ from enum import StrEnum
 from functools import lru_cache
 
 from connector.domain.facts import Fact
+from connector.domain.journals import Bucket
+from connector.domain.periods import Period
 from connector.domain.planner import LockedBehaviour
 from connector.domain.posting_buckets import Granularity
 from connector.domain.versions import Span, span_index, version_spans
@@ -287,6 +289,21 @@ class PolicyHistory:
 
     def account(self, entity: str, provider: str, account: str, day: date) -> AccountPolicy:
         return self.in_force(entity, day).account(provider, account)
+
+    def bucket_days(self, bucket: Bucket) -> list[date]:
+        """The usage days a posting bucket sums, as the planner built it (`desired.py`): its own day; and,
+        for a month's last day, every day of the month booked monthly (reversing accruals, monthly
+        granularity) under the policies in force that day. Prepaid draws (a pool) are daily."""
+        month = Period.of(bucket.period)
+        if bucket.pool or bucket.period != month.last_day:
+            return [bucket.period]
+        return [
+            day
+            for day in month.days()
+            if day == bucket.period
+            or self.account(bucket.entity, bucket.provider, bucket.provider_account, day).bucket_granularity
+            is Granularity.MONTHLY
+        ]
 
     def prepaid(self, entity: str, provider: str, account: str, day: date) -> bool:
         """Whether the provider account's usage of `day` is drawn from its prepaid credit lots."""

@@ -122,6 +122,7 @@ class AlertSummary:
     message: str
     action: str
     raised_at: datetime
+    run_id: str | None = None  # the run the alert is about (a failed or partial run), for a link to it
 
 
 @dataclass(frozen=True, slots=True)

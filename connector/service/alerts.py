@@ -39,7 +39,7 @@ def find_alerts(app: Any, entity: str) -> list[Alert]:
     settings = app.settings.alerts
     with app.store.unit_of_work() as uow:
         found = _failed_run(uow, entity) + _reconnect(uow, entity) + _reconciliation(uow, entity)
-        found += _suspense(uow, entity, Period.of(day))
+        found += _suspense(uow, entity, Period.of(day), day)
         found += _held_for_approval(uow, entity)
         found += _spikes(uow, entity, day, settings)
         if settings.budgets_file:
@@ -128,24 +128,37 @@ def _reconciliation(uow: UnitOfWork, entity: str) -> list[Alert]:
     ]
 
 
-def _suspense(uow: UnitOfWork, entity: str, period: Period) -> list[Alert]:
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+def _suspense(uow: UnitOfWork, entity: str, period: Period, day: date) -> list[Alert]:
+    """Spend of the period in suspense so far. Raised once a period: the message says up to which day its
+    amount runs, so it is not read as the month's total (the overview and the close show that)."""
+    totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for a in uow.allocations.between(entity, period.first_day, period.last_day):
         if a.category == "suspense":
-            totals[a.provider] += a.amount
+            totals[a.provider][a.currency] += a.amount
     return [
         Alert(
             "suspense",
             entity,
             provider,
             str(period),
-            f"{quantize(amount, 'USD')} of {provider} spend in {period} matched no mapping rule and sits in suspense",
+            # each amount in its currency: the provider's, which need not be the books' (converted books)
+            f"{_amounts(by_currency)} of {provider} spend in {period} (up to {day}) matched no mapping rule "
+            "and sits in suspense",
             "Add a rule for it to the mapping (`tokenbooks mappings preview` shows what it is); the next sync "
             "reclassifies it out of suspense.",
         )
-        for provider, amount in sorted(totals.items())
-        if amount
+        for provider, by_currency in sorted(totals.items())
+        if any(by_currency.values())
     ]
+
+
+def _amounts(by_currency: dict[str, Decimal]) -> str:
+    """'1.25 USD', or '1.25 USD and 3.00 EUR': each non-zero amount with its currency."""
+    return " and ".join(
+        f"{quantize(amount, currency)} {currency}"
+        for currency, amount in sorted(by_currency.items())
+        if amount
+    )
 
 
 def _spikes(uow: UnitOfWork, entity: str, day: date, settings: Any) -> list[Alert]:

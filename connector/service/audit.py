@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from connector.domain.accounting_policy import PolicyHistory
 from connector.domain.audit_chain import GENESIS_HASH, row_hash
 from connector.domain.console import PayloadDetail
 from connector.domain.errors import InputError
@@ -259,8 +260,11 @@ def entity_of_key(store: Store, key: str, entities: Sequence[str], default: str)
     return holders[0] if holders else default
 
 
-def trace(store: Store, *, entity: str, key: str, line: int | None = None) -> Trace:
-    """From a journal (or one of its lines) back to the raw provider payloads behind it."""
+def trace(
+    store: Store, *, entity: str, key: str, line: int | None = None, policies: PolicyHistory | None = None
+) -> Trace:
+    """From a journal (or one of its lines) back to the raw provider payloads behind it; `policies` say
+    which usage days each bucket sums (a monthly accrual sums its month; without them, its own day)."""
     with store.unit_of_work() as uow:
         stored = uow.outbox.by_key(entity, key)
         if stored is None:
@@ -278,7 +282,10 @@ def trace(store: Store, *, entity: str, key: str, line: int | None = None) -> Tr
                 continue
             balancing = ln.target not in category_targets
             contributions = [c for c in journal.contributions if balancing or c.bucket.target == ln.target]
-            buckets = tuple(_bucket(uow, c.bucket, c.amount) for c in contributions)
+            buckets = tuple(
+                _bucket(uow, c.bucket, c.amount, policies.bucket_days(c.bucket) if policies else None)
+                for c in contributions
+            )
             lines.append(TracedLine(number, ln.target.key(), ln.amount, ln.description, balancing, buckets))
     return Trace(
         entity,
@@ -292,10 +299,10 @@ def trace(store: Store, *, entity: str, key: str, line: int | None = None) -> Tr
     )
 
 
-def _bucket(uow: UnitOfWork, bucket: Bucket, contribution: Decimal) -> TracedBucket:
+def _bucket(uow: UnitOfWork, bucket: Bucket, contribution: Decimal, days: list[date] | None) -> TracedBucket:
     allocations = []
     facts: dict[int, TracedFact] = {}
-    for row in uow.allocations.for_bucket(bucket):
+    for row in uow.allocations.for_bucket(bucket, days):
         if row.fact_id not in facts:
             facts[row.fact_id] = _fact(uow, row.fact_id)
         allocations.append(

@@ -32,6 +32,7 @@ from connector.domain.console import (
     PayloadDetail,
     RunSummary,
 )
+from connector.domain.credits import CreditLot
 from connector.domain.errors import InputError, TokenbooksError
 from connector.domain.journals import Journal
 from connector.domain.money import ZERO
@@ -40,14 +41,19 @@ from connector.domain.reconcile import Finding
 from connector.service.close import checklist, misconfigured_in
 from connector.service.console_sources import SourceState, source_states
 from connector.service.finance_reports import run_report
+from connector.service.policies import policy_history
 from connector.service.pull import SourceStatus, entity_sources_status
-from connector.store.records import StoredJournal
+from connector.store.records import AttemptRecord, StoredJournal
 
 log = logging.getLogger("tokenbooks.console")
 T = TypeVar("T")
 COGS, SUSPENSE = "AI COGS", "Suspense (unallocated)"
 OPEX = ("R&D", "Sales & Marketing", "G&A")
 SERIES = (COGS, *OPEX, SUSPENSE)  # the overview chart's series, in the order a P&L reads
+# spend outside the P&L categories, each its own series when the month has some (never one unnamed "Other":
+# a controller must see that 5.40 is credits that expired); an account the roles do not name is grouped
+EXTRA_SERIES = ("Capitalized software", "Expired credits", "Promotional credits")
+OTHER_ACCOUNTS = "Other accounts"
 
 
 class ActingAs:
@@ -76,7 +82,7 @@ def local_today(app: Any, entity: str) -> date:
 @dataclass(frozen=True, slots=True)
 class SpendMonth:
     month: str
-    by_series: dict[str, Decimal]  # SERIES → amount (other spend — capitalized, expired — under "Other")
+    by_series: dict[str, Decimal]  # SERIES, and EXTRA_SERIES or OTHER_ACCOUNTS where booked → amount
 
     @property
     def total(self) -> Decimal:
@@ -101,7 +107,8 @@ class Overview:
     @property
     def series(self) -> list[str]:
         present = {name for m in self.months for name, amount in m.by_series.items() if amount}
-        return [s for s in (*SERIES, "Other") if s in present or s in SERIES]
+        # "Other": a month stored before the series were named, until the next run computes it again
+        return [*SERIES, *(s for s in (*EXTRA_SERIES, OTHER_ACCOUNTS, "Other") if s in present)]
 
 
 def overview(app: Any, entity: str, months: int = 12, statuses: list[SourceStatus] | None = None) -> Overview:
@@ -153,12 +160,13 @@ def spend_by_month(app: Any, entity: str, first: Period, last: Period) -> list[S
     by_month: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for row in report.rows:
         month, label, _currency = row.keys
-        series = label if label in SERIES else "Other"
+        series = label if label in SERIES or label in EXTRA_SERIES else OTHER_ACCOUNTS
         by_month[month][series] += row.figures[0] or ZERO
+    every = (*SERIES, *EXTRA_SERIES, OTHER_ACCOUNTS)
     spend, period = [], first
     while period <= last:
         amounts = by_month.get(str(period), {})
-        spend.append(SpendMonth(str(period), {s: amounts.get(s, ZERO) for s in (*SERIES, "Other")}))
+        spend.append(SpendMonth(str(period), {s: amounts.get(s, ZERO) for s in every}))
         period = period.next()
     return spend
 
@@ -292,6 +300,14 @@ def _computed_checklist(app: Any, entity: str, period: Period, statuses: list[So
     return result
 
 
+def voided_lots(app: Any, entity: str, period: Period) -> list[CreditLot]:
+    """The lots bought by the period's end that were voided (recorded in error): the close's lot table
+    leaves them out, as the books do, so the page lists them beside it with who voided each and why."""
+    with app.store.unit_of_work() as uow:
+        lots = uow.credit_lots.for_entity(entity, voided=True)
+    return [lot for lot in lots if lot.void is not None and lot.purchase_date <= period.last_day]
+
+
 def reconciliation(app: Any, entity: str, period: Period) -> list[ReconciliationLine]:
     with app.store.unit_of_work() as uow:
         rows = uow.reconciliations.latest(entity, str(period))
@@ -347,9 +363,8 @@ def run_detail(app: Any, run_id: str) -> RunDetail:
             raise InputError(f"there is no run {run_id}", fix="pick a run from the sync log")
         events = uow.console.events_of_run(run_id)
         planned: list[JournalSummary] = []
-        if run.entity:
-            journals, _ = uow.console.journals(run.entity, page=Page(1, 500))
-            planned = [j for j in journals if j.planned_run_id == run_id]
+        if run.entity:  # asked of the store: a run of last year planned none of the newest journals
+            planned, _ = uow.console.journals(run.entity, planned_run_id=run_id, page=Page(1, 500))
     return RunDetail(run, events, [j for j in planned if j.status == "held"], planned)
 
 
@@ -359,6 +374,7 @@ class JournalFilter:
     kind: str | None = None
     status: str | None = None
     account: str | None = None
+    ledger_id: str | None = None  # the id the ledger gave the journal (an auditor starts from the ledger)
 
 
 def journals_page(
@@ -372,6 +388,7 @@ def journals_page(
             kind=chosen.kind,
             status=chosen.status,
             account=chosen.account,
+            ledger_id=chosen.ledger_id,
             page=page,
         )
         return journals, count, uow.console.accounts_used(entity)
@@ -383,6 +400,7 @@ class JournalDetail:
     journal: Journal
     stored: StoredJournal
     chart: LedgerChart | None  # the ledger's chart as last read (account names), None: never read
+    attempts: list[AttemptRecord]  # every try at posting it, oldest first: which run, what came of it
 
 
 def ledger_chart(app: Any, entity: str) -> LedgerChart | None:
@@ -398,9 +416,10 @@ def journal_detail(app: Any, entity: str, key: str) -> JournalDetail:
     with app.store.unit_of_work() as uow:
         summary = uow.console.journal(entity, key)
         stored = uow.outbox.by_key(entity, key)
+        attempts = uow.outbox.attempts([stored.id]) if stored is not None else []
     if summary is None or stored is None:
         raise InputError(f"there is no journal {key} for {entity}", fix="pick a journal from the list")
-    return JournalDetail(summary, stored.journal, stored, ledger_chart(app, entity))
+    return JournalDetail(summary, stored.journal, stored, ledger_chart(app, entity), attempts)
 
 
 @dataclass
@@ -408,7 +427,8 @@ class LineLineage:
     detail: JournalDetail
     line_no: int
     balancing: bool
-    buckets: list[tuple[Any, Decimal, LineageSlice]]  # (bucket, this journal's contribution, allocations)
+    # (bucket, this journal's contribution, allocations, the usage days the bucket sums)
+    buckets: list[tuple[Any, Decimal, LineageSlice, list[date]]]
 
 
 def line_lineage(app: Any, entity: str, key: str, line_no: int, page: Page) -> LineLineage:
@@ -422,8 +442,12 @@ def line_lineage(app: Any, entity: str, key: str, line_no: int, page: Page) -> L
     category_targets = {c.bucket.target for c in journal.contributions}
     balancing = line.target not in category_targets
     contributions = [c for c in journal.contributions if balancing or c.bucket.target == line.target]
+    policies = policy_history(app)  # which days each bucket sums: a monthly accrual sums its month
     with app.store.unit_of_work() as uow:
-        buckets = [(c.bucket, c.amount, uow.console.lineage(c.bucket, page)) for c in contributions[:20]]
+        buckets = []
+        for c in contributions[:20]:
+            days = policies.bucket_days(c.bucket)
+            buckets.append((c.bucket, c.amount, uow.console.lineage(c.bucket, page, days), days))
     return LineLineage(detail, line_no, balancing, buckets)
 
 

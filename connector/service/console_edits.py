@@ -34,7 +34,14 @@ from connector.domain.periods import Period
 from connector.domain.planner import LedgerCalendar
 from connector.domain.policy_file import parse_policies
 from connector.service.mapping_file import bumped_text, rule_added_text, rule_changed_text, write_atomically
-from connector.service.mapping_preview import PolicyPreview, PreviewReport, preview_mapping, preview_policies
+from connector.service.mapping_preview import (
+    BooksUnder,
+    PolicyPreview,
+    PreviewReport,
+    books_of,
+    preview_mapping,
+    preview_policies,
+)
 from connector.service.mappings import check_mapping_text, mapping_history, same_rules
 from connector.service.policies import policy_history
 from connector.service.policies import version_problems as policy_version_problems
@@ -243,8 +250,8 @@ def preview(
     when the ledger answers; otherwise the preview says it dated journals as if every period were open."""
     if candidate.mapping is None and candidate.policies is None:
         raise InputError("the candidate has errors: fix them before previewing it", problems=candidate.errors)
-    calendar, notes = _calendar(app, entity)
-    common = {"entity": entity, "period": period, "calendar": calendar, "clock": app.clock}
+    calendar, books, notes = _calendar(app, entity)
+    common = {"entity": entity, "period": period, "calendar": calendar, "clock": app.clock, "books": books}
     history, policies = mapping_history(app), policy_history(app)
     report: PreviewReport | PolicyPreview
     if candidate.mapping is not None:
@@ -258,13 +265,21 @@ def preview(
     return report, notes
 
 
-def _calendar(app: Any, entity: str) -> tuple[LedgerCalendar, list[str]]:
-    """The ledger's lock date when the ledger answers; otherwise every period open, and a note saying so."""
+def _calendar(app: Any, entity: str) -> tuple[LedgerCalendar, BooksUnder | None, list[str]]:
+    """The ledger's lock date and the books kept as the sync keeps them (in the books' currency) when the
+    ledger answers; otherwise every period open, amounts in the provider's currency, and a note saying so."""
     try:
-        return LedgerCalendar(app.ledger(entity).lock_date(), app.locked_behaviour(entity)), []
+        return (
+            LedgerCalendar(app.ledger(entity).lock_date(), app.locked_behaviour(entity)),
+            books_of(app, entity),
+            [],
+        )
     except TokenbooksError as exc:
-        note = f"the ledger's lock date could not be read ({exc.message}): journals are dated as if open"
-        return LedgerCalendar(None, app.locked_behaviour(entity)), [note]
+        note = (
+            f"the ledger could not be read ({exc.message}): journals are dated as if every period were open, "
+            "in the provider's currency (books kept in another currency are converted by the sync)"
+        )
+        return LedgerCalendar(None, app.locked_behaviour(entity)), None, [note]
 
 
 def save_mapping(app: Any, *, text: str, base_hash: str, author: str) -> Candidate:

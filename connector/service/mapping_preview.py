@@ -7,8 +7,10 @@ were the mapping file; nothing is written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Any
 
 from connector.domain.accounting_policy import PolicyHistory, PolicySet
 from connector.domain.coverage import Coverage, UnmappedPattern
@@ -18,10 +20,28 @@ from connector.domain.mapping_history import MappingHistory
 from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
 from connector.domain.planner import LedgerCalendar, PlannedJournal
-from connector.service.books import default_options
+from connector.service.books import BookOptions, book_options, default_options
 from connector.service.plan import PlanReport, plan_entity
 from connector.service.runs import Clock
 from connector.store.port import Store
+
+# How the entity's books are kept under a policy history: the sync's own options (the books' currency and
+# how to convert into it, the posting mode, the ledger's drafts), so a dry run plans what the sync would.
+BooksUnder = Callable[[PolicyHistory], BookOptions]
+
+
+def books_of(app: Any, entity: str) -> BooksUnder:
+    """The sync's book options for `entity` under any policy history (its ledger is asked its currencies
+    only when some amount is in another currency, as the sync asks)."""
+    ledger, mapping = app.ledger(entity), app.mapping()[0]
+    return lambda policies: book_options(
+        policies,
+        entity=entity,
+        mapping=mapping,
+        ledger=ledger,
+        now=app.clock(),
+        default_mode=app.default_posting_mode(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +88,13 @@ def preview_mapping(
     calendar: LedgerCalendar,
     clock: Clock,
     policies: PolicyHistory | None = None,
+    books: BooksUnder | None = None,
 ) -> PreviewReport:
     """The period under the current mapping history and under it with `candidate` applied, side by side
-    (booked under `policies`, the accounting policies; by default the built-in ones)."""
-    before = _dry_plan(store, history, entity, period, calendar, clock, policies)
-    after = _dry_plan(store, history.with_newest(candidate), entity, period, calendar, clock, policies)
+    (booked under `policies`, the accounting policies, by default the built-in ones; kept as `books` says,
+    by default in the provider's currency, unconverted)."""
+    before = _dry_plan(store, history, entity, period, calendar, clock, policies, books)
+    after = _dry_plan(store, history.with_newest(candidate), entity, period, calendar, clock, policies, books)
     report = PreviewReport(
         entity=entity,
         period=period,
@@ -121,12 +143,13 @@ def preview_policies(
     period: Period,
     calendar: LedgerCalendar,
     clock: Clock,
+    books: BooksUnder | None = None,
 ) -> PolicyPreview:
     """The period under the current policies and under them with `candidate` as the newest version, the
     mapping unchanged: the planner's dry run on the stored facts and what is already posted."""
     newer = PolicyHistory.of([*(p for p in policies.versions if p.version < candidate.version), candidate])
-    before = _dry_plan(store, history, entity, period, calendar, clock, policies)
-    after = _dry_plan(store, history, entity, period, calendar, clock, newer)
+    before = _dry_plan(store, history, entity, period, calendar, clock, policies, books)
+    after = _dry_plan(store, history, entity, period, calendar, clock, newer, books)
     report = PolicyPreview(
         entity,
         period,
@@ -178,9 +201,14 @@ def _dry_plan(
     calendar: LedgerCalendar,
     clock: Clock,
     policies: PolicyHistory | None,
+    books_under: BooksUnder | None = None,
 ) -> PlanReport:
     company = history.current.entity(entity)
-    books = default_options(clock(), company.timezone, company.currency)
+    if policies is not None and books_under is not None:
+        books = books_under(policies)
+    else:
+        books = default_options(clock(), company.timezone, company.currency)
+        books = replace(books, policies=policies) if policies else books
     return plan_entity(
         store,
         mapping=history.current,
@@ -192,7 +220,7 @@ def _dry_plan(
         clock=clock,
         dry_run=True,
         history=history,
-        books=replace(books, policies=policies) if policies else books,
+        books=books,
     )
 
 

@@ -186,15 +186,17 @@ class AllocationRepository:
     def between(self, entity: str, first_day: date, last_day: date) -> list[AllocationRecord]:
         """The entity's allocations posted from `first_day` to `last_day` (the alerts' totals)."""
         c = ALLOCATIONS.c
-        query = select(c.provider, c.posting_date, c.category, c.target_key, c.amount).where(
+        query = select(c.provider, c.posting_date, c.category, c.target_key, c.amount, c.currency).where(
             c.entity == entity, c.posting_date >= first_day, c.posting_date <= last_day
         )
         return [AllocationRecord(*row) for row in self.session.connection().execute(query)]
 
-    def for_bucket(self, bucket: Bucket) -> list[PlacementRecord]:
+    def for_bucket(self, bucket: Bucket, days: Sequence[date] | None = None) -> list[PlacementRecord]:
+        """The allocations a posting bucket sums: of its usage `days` (`PolicyHistory.bucket_days`: a
+        monthly bucket sums its month), by default of its own day."""
         query = select(AllocationRow).where(
             col(AllocationRow.entity) == bucket.entity,
-            col(AllocationRow.posting_date) == bucket.period,
+            col(AllocationRow.posting_date).in_(list(days or [bucket.period])),
             col(AllocationRow.provider) == bucket.provider,
             col(AllocationRow.provider_account) == bucket.provider_account,
             col(AllocationRow.target_key) == bucket.target.key(),

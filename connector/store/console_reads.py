@@ -170,9 +170,13 @@ class ConsoleReads:
         kind: str | None = None,
         status: str | None = None,
         account: str | None = None,
+        ledger_id: str | None = None,
+        planned_run_id: str | None = None,
         page: Page = FIRST_PAGE,
     ) -> tuple[list[JournalSummary], int]:
-        """Journals newest first, filtered (account: any line on that account); and how many match."""
+        """Journals newest first, filtered (account: any line on that account; ledger_id: the journal the
+        ledger holds under that id, as an auditor finds it there; planned_run_id: those a run planned); and how
+        many match."""
         where = [col(JournalRow.entity) == entity]
         if first_day:
             where.append(col(JournalRow.txn_date) >= first_day)
@@ -188,6 +192,10 @@ class ConsoleReads:
                 | col(JournalLineRow.target_key).startswith(account + "|")
             )
             where.append(col(JournalRow.id).in_(on_account))
+        if ledger_id:
+            where.append(col(JournalRow.ledger_id) == ledger_id)
+        if planned_run_id:
+            where.append(col(JournalRow.planned_run_id) == planned_run_id)
         query = (
             select(JournalRow)
             .where(*where)
@@ -245,14 +253,17 @@ class ConsoleReads:
 
     # --------------------------------------------------------------------------------------- lineage
 
-    def lineage(self, bucket: Bucket, page: Page = LINEAGE_PAGE) -> LineageSlice:
+    def lineage(
+        self, bucket: Bucket, page: Page = LINEAGE_PAGE, days: Sequence[date] | None = None
+    ) -> LineageSlice:
         """A page of a posting bucket's allocations with their facts, largest first; and the bucket's
-        count and exact total (summed here: amounts are decimal text on SQLite)."""
+        count and exact total (summed here: amounts are decimal text on SQLite). `days`: the usage days the
+        bucket sums (`PolicyHistory.bucket_days`: a monthly bucket sums its month), by default its own."""
         allocations, facts = table_of(AllocationRow), table_of(FactRow)
         a, f = allocations.c, facts.c
         where = and_(
             a.entity == bucket.entity,
-            a.posting_date == bucket.period,
+            a.posting_date.in_(list(days or [bucket.period])),
             a.provider == bucket.provider,
             a.provider_account == bucket.provider_account,
             a.target_key == bucket.target.key(),
@@ -312,6 +323,7 @@ class ConsoleReads:
                 r.message,
                 r.action,
                 r.raised_at,
+                (r.data or {}).get("run_id"),
             )
             for r in rows
         ]

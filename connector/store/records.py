@@ -304,6 +304,7 @@ class AllocationRecord:
     category: str
     target_key: str
     amount: Decimal
+    currency: str  # the fact's (the provider's), which need not be the books'
 
 
 # ------------------------------------------------------------------------------ facts, outbox, imports

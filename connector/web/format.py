@@ -96,6 +96,29 @@ def journal_links(text: str) -> Markup:
     return Markup(JOURNAL_KEY.sub(lambda m: f'<a class="mono" href="/journals/{m[0]}">{m[0]}</a>', escaped))
 
 
+# Where in the console a person takes the step a close blocker's fix names as a command (the fix is written
+# for the command line, which the console's users may not have): the first command it names that the
+# console offers, and the page that offers it.
+CONSOLE_STEPS = (
+    ("tokenbooks mappings", "Mappings: add a rule for the spend", "/mappings"),
+    ("tokenbooks import invoices", "Import files: the provider's invoice", "/imports"),
+    ("tokenbooks approve", "Journals held for approval", "/journals?status=held"),
+    ("tokenbooks sync", "Runs: run a sync now", "/runs"),
+)
+
+
+def console_step(fix: str) -> Markup:
+    """A close blocker's fix, followed by a link to the console page where the same step is taken."""
+    escaped = escape(fix)
+    found = next(((label, href) for command, label, href in CONSOLE_STEPS if command in fix), None)
+    if found is None:
+        return Markup(escaped)
+    label, href = found
+    return Markup(
+        f'{escaped}<br><span class="step">In the console: <a href="{href}">{escape(label)}</a></span>'
+    )
+
+
 def decimal(text: str | Decimal) -> Decimal:
     """Exact decimal text (a tally's amounts as stored) back as a Decimal, to format as money."""
     return Decimal(text)
@@ -111,4 +134,5 @@ FILTERS: dict[str, Any] = {
     "short": short,
     "decimal": decimal,
     "journal_links": journal_links,
+    "console_step": console_step,
 }

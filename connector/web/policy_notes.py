@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connector.domain.accounting_policy import EntityPolicy
+from connector.domain.accounting_policy import EntityPolicy, FxSource, Tolerance
 
 GUIDE = {
     "billing:arrears": "The provider bills after the fact: usage is accrued as it happens (Dr the category "
@@ -31,6 +31,11 @@ GUIDE = {
     "true-up waits for approval, because a large difference usually means something else is wrong.",
     "breakage": "Credits you sell: the share expected never to be redeemed is recognized in proportion to "
     "redemptions (ASC 606-10-55-48), only as far as no significant reversal is probable.",
+    "fx": "Usage in another currency than the books' is converted at the rate in force on the day it "
+    "belongs to, each bucket rounded once; a month-end reversal mirrors its accrual at the accrual's rate. "
+    "QuickBooks with multicurrency keeps the provider's currency and records the day's rate instead.",
+    "fx:none": "No rates are set: every amount must be in the books' currency (a run stops on another and "
+    "says which rates to add).",
     "amortization": "Capitalized software is amortized straight-line over its useful life from the start "
     "chosen (ASC 350-40).",
 }
@@ -70,8 +75,11 @@ def policy_notes(policy: EntityPolicy) -> list[PolicyNote]:
             )
         )
         notes.append(
-            PolicyNote(f"Invoice tolerance — {who}", account.invoice_tolerance.describe(), GUIDE["tolerance"])
+            PolicyNote(
+                f"Invoice tolerance — {who}", _tolerance(account.invoice_tolerance), GUIDE["tolerance"]
+            )
         )
+    notes.append(_conversion(policy))
     cap = policy.capitalization
     notes.append(
         PolicyNote("Fine-tuning", cap.fine_tuning.value, GUIDE[f"fine_tuning:{cap.fine_tuning.value}"])
@@ -90,3 +98,20 @@ def policy_notes(policy: EntityPolicy) -> list[PolicyNote]:
         )
     )
     return notes
+
+
+def _tolerance(tolerance: Tolerance) -> str:
+    """As a controller reads it: an amount with its cents, in the currency the invoice is in."""
+    amount = f"{tolerance.absolute:,.2f} in the invoice's currency"
+    return amount + (f", or {tolerance.percent:g} % of the invoice if larger" if tolerance.percent else "")
+
+
+def _conversion(policy: EntityPolicy) -> PolicyNote:
+    """Where the rates that convert the provider's currency into the books' come from."""
+    if policy.fx_source is FxSource.LEDGER:
+        choice = "the ledger's rate of the day" + (f", else {policy.rates_file}" if policy.rates_file else "")
+    elif policy.rates_file:
+        choice = f"rates file {policy.rates_file}"
+    else:
+        return PolicyNote("Currency conversion", "none", GUIDE["fx:none"])
+    return PolicyNote("Currency conversion", choice, GUIDE["fx"])

@@ -344,6 +344,7 @@ async def journals(ctx: Ctx) -> Response:
         kind=ctx.query("kind") or None,
         status=ctx.query("status") or None,
         account=ctx.query("account") or None,
+        ledger_id=(ctx.query("ledger_id") or "").strip() or None,
     )
     page = _page(ctx)
     found, count, accounts = await ctx.run(reads.journals_page, ctx.app, ctx.entity, chosen, page)
@@ -421,10 +422,12 @@ async def reconciliation(ctx: Ctx) -> Response:
     period = _period(ctx.query("period"), Period.of(today).previous()) or Period.of(today).previous()
     lines = await ctx.run(reads.reconciliation, ctx.app, ctx.entity, period)
     checklist, computed_at = await ctx.run(reads.close_checklist, ctx.app, ctx.entity, period)
+    voided = await ctx.run(reads.voided_lots, ctx.app, ctx.entity, period)
     return ctx.render(
         "reconciliation.html",
         period=period,
         lines=lines,
+        voided=voided,
         checklist=checklist,
         computed_at=computed_at,
         ended=today > period.last_day,

@@ -92,7 +92,7 @@ def test_suspense_and_a_spend_spike_are_sent_once_to_webhook_and_email_with_what
     assert "10.00" in spike  # the trailing average
     assert "What to do:" in spike
     [suspense] = [t for t in texts if "suspense" in t]
-    assert "7.77 of openai spend in 2026-10 matched no mapping rule" in suspense
+    assert "7.77 USD of openai spend in 2026-10 (up to 2026-10-16) matched no mapping rule" in suspense
     assert len(mailbox.messages) == 2
     assert all("To: controller@acme.test, ops@acme.test" in m for m in mailbox.messages)
     assert any("What to do: Add a rule" in m for m in mailbox.messages)

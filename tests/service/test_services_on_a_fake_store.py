@@ -112,12 +112,18 @@ def test_alerts_are_found_from_runs_connections_reconciliations_suspense_and_hel
     store.uow.connections.stored.append(connection(2, "xero", "reconnect_needed"))
     store.uow.reconciliations.stored.append(reconciliation(2, "2026-11", "drift"))
     store.uow.allocations.stored += [
-        ("acme-us", AllocationRecord("openai", date(2026, 11, 1), "suspense", "6190", Decimal("12.50"))),
-        ("acme-us", AllocationRecord("openai", date(2026, 11, 1), "suspense", "6190", Decimal("0.25"))),
-        ("acme-us", AllocationRecord("openai", date(2026, 11, 1), "cogs", "5010", Decimal("99.00"))),
         (
             "acme-us",
-            AllocationRecord("openai", date(2026, 10, 31), "suspense", "6190", Decimal("5.00")),
+            AllocationRecord("openai", date(2026, 11, 1), "suspense", "6190", Decimal("12.50"), "USD"),
+        ),
+        (
+            "acme-us",
+            AllocationRecord("openai", date(2026, 11, 1), "suspense", "6190", Decimal("0.25"), "USD"),
+        ),
+        ("acme-us", AllocationRecord("openai", date(2026, 11, 1), "cogs", "5010", Decimal("99.00"), "USD")),
+        (
+            "acme-us",
+            AllocationRecord("openai", date(2026, 10, 31), "suspense", "6190", Decimal("5.00"), "USD"),
         ),  # October
     ]
     store.uow.outbox.stored.append(held("TB-TU-261031-001"))
@@ -131,7 +137,7 @@ def test_alerts_are_found_from_runs_connections_reconciliations_suspense_and_hel
         ("suspense", "openai", "2026-11", "warning"),
         ("held_for_approval", "TB-TU-261031-001", "2026-10", "warning"),
     ]
-    assert "12.75 of openai spend in 2026-11" in found[3].message
+    assert "12.75 USD of openai spend in 2026-11 (up to 2026-11-01) matched" in found[3].message
 
 
 def test_an_alert_is_stored_and_logged_once_sent_once_and_each_step_is_committed():
@@ -186,7 +192,7 @@ def test_budgets_alert_at_their_soft_thresholds_once_each(tmp_path):
     support = LedgerTarget("5010", class_name="Support Assistant").key()
 
     def spend(day: int, amount: str) -> None:
-        allocation = AllocationRecord("openai", date(2026, 11, day), "cogs", support, Decimal(amount))
+        allocation = AllocationRecord("openai", date(2026, 11, day), "cogs", support, Decimal(amount), "USD")
         store.uow.allocations.stored.append(("acme-us", allocation))
 
     spend(1, "45.00")

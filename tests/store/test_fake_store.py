@@ -58,7 +58,7 @@ CONNECTIONS = [
     ConnectionRecord(2, "quickbooks", "acme-eu", "r-1", None, "reconnect_needed", "expired", T0, *[None] * 6),
 ]
 ALLOCATIONS = [
-    ("acme-us", AllocationRecord("openai", date(2026, 10, day), category, "5010", Decimal(amount)))
+    ("acme-us", AllocationRecord("openai", date(2026, 10, day), category, "5010", Decimal(amount), "USD"))
     for day, category, amount in [(1, "cogs", "1.50"), (2, "suspense", "2.25"), (31, "rnd", "3.00")]
 ]
 ALERT = Alert("suspense", "acme-us", "openai", "2026-10", "2.25 in suspense", "add a rule")
@@ -83,7 +83,7 @@ def stores(database_url: str) -> Iterator[tuple[Store, FakeStore]]:
         for record in CONNECTIONS:
             uow.session.add(ConnectionRow(**asdict(record), token_ciphertext="sealed"))
         for entity, a in ALLOCATIONS:
-            uow.session.add(AllocationRow(fact_id=1, entity=entity, provider_account="org-1", currency="USD",
+            uow.session.add(AllocationRow(fact_id=1, entity=entity, provider_account="org-1",
                                           rule_id="r", mapping_version=1, percent=Decimal(100), **asdict(a)))  # fmt: skip
         uow.commit()
     fake.uow.runs.runs += RUNS

@@ -60,6 +60,15 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def on_one_line(element) -> bool:
+    """Whether the element's text sits on one line (a journal key or a date broken in two is misread)."""
+    return element.evaluate(
+        """e => { const range = document.createRange(); range.selectNodeContents(e);
+                  const tops = [...range.getClientRects()].map(rect => rect.top);
+                  return Math.max(...tops) - Math.min(...tops) < parseFloat(getComputedStyle(e).fontSize); }"""
+    )
+
+
 def signed_in(browser, url: str, username: str, width: int = 1366):
     context = browser.new_context(viewport={"width": width, "height": 900}, accept_downloads=True)
     page = context.new_page()
@@ -77,7 +86,7 @@ def test_controller_accountant_approver_and_auditor_in_a_browser(served: str, br
     # a controller moves a project from R&D to COGS effective a past date, sees the reclass, saves
     page = signed_in(browser, url, "carl")
     shot(page, "01-overview")
-    page.get_by_role("link", name="Mappings").click()
+    page.get_by_role("link", name="Mappings", exact=True).click()
     shot(page, "02-mappings")
     page.fill("#mv-project", "proj_eng_copilot")
     page.select_option("#mv-category", "cogs")
@@ -95,7 +104,7 @@ def test_controller_accountant_approver_and_auditor_in_a_browser(served: str, br
 
     # an accountant runs a sync: the reclass is planned and held (posting mode approve)
     page = signed_in(browser, url, "ann")
-    page.get_by_role("link", name="Runs").click()
+    page.get_by_role("link", name="Runs", exact=True).click()
     page.get_by_role("button", name="Run a sync now").click()
     page.wait_for_url(re.compile(r".*/runs/[0-9a-f-]{36}$"))
     assert page.locator("h1").get_by_text("succeeded").is_visible()
@@ -105,7 +114,7 @@ def test_controller_accountant_approver_and_auditor_in_a_browser(served: str, br
 
     # an approver who is not the controller approves the held reclass
     page = signed_in(browser, url, "april")
-    page.get_by_role("link", name="Journals").click()
+    page.get_by_role("link", name="Journals", exact=True).click()
     page.select_option("#j-status", "held")
     page.get_by_role("button", name="Filter").click()
     shot(page, "06-journals-held")
@@ -116,10 +125,25 @@ def test_controller_accountant_approver_and_auditor_in_a_browser(served: str, br
     assert page.get_by_text("Approved. The next sync posts it.").is_visible()
     page.context.close()
 
-    # an auditor follows a ledger line to its raw payload and downloads the xlsx
+    # an auditor starts from the journal entry she found in the ledger: its id finds the journal, one
+    # line a row, and the journal names the run that posted it
     page = signed_in(browser, url, "ada", width=1280)
-    page.get_by_role("link", name="Journals").click()
+    page.get_by_role("link", name="Journals", exact=True).click()
+    for cell in (page.get_by_role("link", name="TB-AC-261001-001"), page.locator("td.r.num").first):
+        assert on_one_line(cell)
+    with console_world.app.store.unit_of_work() as uow:
+        posted = uow.outbox.by_key("acme-us", "TB-AC-261001-001")
+    assert posted is not None
+    assert posted.ledger_id
+    page.fill("#j-ledger-id", posted.ledger_id)
+    page.get_by_role("button", name="Filter").click()
+    assert page.locator("tbody tr").count() == 1
     page.get_by_role("link", name="TB-AC-261001-001").click()
+    page.get_by_text("posted as ledger id").locator("a").last.click()  # the run that posted it
+    assert page.get_by_role("heading", name=re.compile(r"Sync run")).is_visible()
+    page.go_back()
+
+    # and follows a ledger line to its raw payload and downloads the xlsx
     page.get_by_role("link", name="Trace line 1").click()
     shot(page, "08-lineage")
     page.locator("a", has_text="payload").first.click()
@@ -140,7 +164,7 @@ def test_controller_accountant_approver_and_auditor_in_a_browser(served: str, br
     shot(page, "12-policies")
 
     # … and cannot edit: no button, and a forged POST is refused
-    page.get_by_role("link", name="Mappings").click()
+    page.get_by_role("link", name="Mappings", exact=True).click()
     assert page.get_by_role("button", name="Preview").count() == 0
     token = page.locator('input[name="csrf_token"]').first.get_attribute("value")
     forged = page.request.post(
@@ -162,7 +186,7 @@ def test_an_accountant_imports_an_invoice_file_in_a_browser(served: str, browser
         "openai,org-1,INV-0043,2026-09,2026-10-03,99.5O,USD\n"
     )
     page = signed_in(browser, url, "ann")
-    page.get_by_role("link", name="Import files").click()
+    page.get_by_role("link", name="Import files", exact=True).click()
     shot(page, "14-imports")
     page.get_by_label("Provider invoices").check()  # the keyboard-reachable radio, by its label
     page.set_input_files("#im-files", str(invoices))
@@ -177,7 +201,7 @@ def test_an_accountant_imports_an_invoice_file_in_a_browser(served: str, browser
     page.context.close()
 
     page = signed_in(browser, url, "ada")  # an auditor sees the imports, and no form
-    page.get_by_role("link", name="Import files").click()
+    page.get_by_role("link", name="Import files", exact=True).click()
     assert page.get_by_role("button", name="Import").count() == 0
     assert page.get_by_text("Only accountants import files").is_visible()
     page.context.close()

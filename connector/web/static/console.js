@@ -4,7 +4,8 @@
   "use strict";
   var COLOURS = {
     "AI COGS": "#1f4e79", "R&D": "#4f8fc9", "Sales & Marketing": "#8fbbe3", "G&A": "#b9c7d6",
-    "Suspense (unallocated)": "#d9822b", "Other": "#8a8f98"
+    "Suspense (unallocated)": "#d9822b", "Capitalized software": "#6b8e6b", "Expired credits": "#a05a5a",
+    "Promotional credits": "#c9b458", "Other accounts": "#8a8f98", "Other": "#8a8f98"
   };
 
   function money(value, currency) {
