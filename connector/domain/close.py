@@ -217,7 +217,8 @@ class Checklist:
             note = self.reconciliation_notes.get((provider, account), "")
             found.append(
                 Blocker(
-                    f"reconciliation of {provider} {account} for {period}: {status}"
+                    # in words: a controller reads "missing invoice", not the status code missing_invoice
+                    f"reconciliation of {provider} {account} for {period}: {status.replace('_', ' ')}"
                     + (f" — {note}" if note else ""),
                     _reconciliation_fix(status, provider, period),
                 )

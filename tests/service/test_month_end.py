@@ -109,7 +109,7 @@ def test_an_invoice_for_an_account_no_source_knows_is_named_in_reconciliation_an
     assert "unknown_account, invoice − cost 80.00 USD" in alert["message"]
     close = world.json("close", "--period", "2026-10")
     assert not close["ready"]
-    [blocker] = [b for b in close["blockers"] if "unknown_account" in b["what"]]
+    [blocker] = [b for b in close["blockers"] if "for 2026-10: unknown account" in b["what"]]
     assert "invoice A-10 is for anthropic account 'default'" in blocker["what"]
     assert "tokenbooks import invoices FILE" in blocker["fix"]
 
@@ -156,7 +156,7 @@ def test_close_names_each_blocker_and_the_command_that_fixes_it(cli_world: CliWo
     suspense = blockers["7.50"]
     assert "sits in suspense" in suspense["what"]
     assert suspense["fix"].startswith("tokenbooks mappings coverage --period 2026-10")
-    [invoice] = [b for b in result["blockers"] if "missing_invoice" in b["what"]]
+    [invoice] = [b for b in result["blockers"] if "for 2026-10: missing invoice" in b["what"]]
     assert invoice["fix"].startswith("tokenbooks import invoices FILE")
     text = world.run("close", "--period", "2026-10").output
     assert f"Not ready to sign off — {len(result['blockers'])} item(s)" in words(text)
