@@ -218,3 +218,25 @@ def test_usage_promotional_credits_pay_for_is_booked_explicitly_as_no_expense(tm
     spend = run_report(world.app, "spend", entity=ENTITY, first=october, last=october, by="project", day=None)
     assert ("2026-10", "Promotional credits", "USD") in {row.keys for row in spend.rows}
     assert sum(row.figures[0] for row in spend.rows) == Decimal("20.00")  # net of the free credit
+
+
+def test_an_invoice_imported_weeks_after_its_month_is_trued_up_by_the_next_nightly(tmp_path, database_url):
+    """AP forwards September's invoice on 16 November: the nightly window (its bookmark less the lag days)
+    plans only November, yet September's true-up is due now, not at the next `close --period 2026-09`
+    (the books' inputs hold every invoice of the entity, whatever the window)."""
+    world = books_world(tmp_path, database_url=database_url)
+    sep = date(2026, 9, 15)
+    world.source.set("600.00", sep)
+    world.night(sep)
+    for day in (date(2026, 9, 30), date(2026, 11, 14), date(2026, 11, 15)):
+        world.night(day)
+    assert world.journals(TU) == []
+    world.invoice("INV-09", "2026-09", "2026-10-03", "604.00")
+    world.night(date(2026, 11, 16))
+    assert world.texts(TU) == [
+        """\
+2026-09-30 TB-TU-260930-001 true_up USD
+  Dr 5010 (Support Assistant)                         4.00
+  Cr 2150                                             4.00"""
+    ]
+    assert world.night(date(2026, 11, 17)).plan.planned == []
