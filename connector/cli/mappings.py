@@ -329,6 +329,7 @@ def mappings_coverage(period: PeriodOption, entity: EntityOption = None, as_json
                         "provider": u.provider,
                         "dimensions": dict(u.dimensions),
                         "amount": u.amount,
+                        "currency": u.currency,
                         "facts": u.facts,
                     }
                     for u in unmapped
@@ -351,7 +352,8 @@ def mappings_coverage(period: PeriodOption, entity: EntityOption = None, as_json
     console.print(table)
     for u in unmapped:
         console.print(
-            f"  unmapped: {u.describe()} — {u.amount:,.2f} over {u.facts} cost line(s)", highlight=False
+            f"  unmapped: {u.describe()} — {format_money(u.amount, u.currency)} over {u.facts} cost line(s)",
+            highlight=False,
         )
     if unmapped:
         console.print(

@@ -59,6 +59,7 @@ class UnmappedPattern:
     """A kind of spend in suspense: its provider and dimensions, how much, over how many facts."""
 
     provider: str
+    currency: str  # a provider may bill accounts in several currencies: their spend is never added up
     dimensions: tuple[tuple[str, str | None], ...]
     amount: Decimal
     facts: int
@@ -81,7 +82,7 @@ class SpendSummary:
         # (provider, day, account, currency, target, category, in suspense)
         #   → [Σ amount, Σ |amount|, allocations]: counted, so that what was added can be taken back
         self._sums: dict[tuple, list] = {}
-        self._unmapped: dict[tuple, list] = {}  # (provider, dimensions but the line item) → [Σ, facts]
+        self._unmapped: dict[tuple, list] = {}  # (provider, currency, dimensions but line item) → [Σ, facts]
         self._without_line_item: dict[Dimensions, tuple] = {}
 
     @classmethod
@@ -131,7 +132,7 @@ class SpendSummary:
         if dims is None:  # grouped by everything but the line item: model × token type varies too much
             dims = tuple((k, v) for k, v in fact.dimensions.items if k != "line_item")
             self._without_line_item[fact.dimensions] = dims
-        group = self._unmapped.setdefault((fact.provider, dims), [ZERO, 0])
+        group = self._unmapped.setdefault((fact.provider, fact.currency, dims), [ZERO, 0])
         group[0] += amount
         group[1] += 1
 
@@ -159,7 +160,7 @@ class SpendSummary:
 
     def unmapped_patterns(self, limit: int = 5) -> list[UnmappedPattern]:
         """The largest kinds of spend in suspense."""
-        patterns = [UnmappedPattern(p, d, amount, n) for (p, d), (amount, n) in self._unmapped.items()]
+        patterns = [UnmappedPattern(p, c, d, amount, n) for (p, c, d), (amount, n) in self._unmapped.items()]
         return sorted(patterns, key=lambda u: (-abs(u.amount), u.describe()))[:limit]
 
     def totals_by_target(self) -> dict[tuple[LedgerTarget, Category, str], Decimal]:

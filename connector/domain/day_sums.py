@@ -131,7 +131,9 @@ class DaySums:
         return sums
 
 
-FORMAT = 2  # of the kept sums: counted rows and the facts' ids (sums kept before are classified again)
+# of the kept sums: counted rows and the facts' ids (2); unmapped spend per currency (3). Sums kept in an
+# earlier format are classified again.
+FORMAT = 3
 
 
 @dataclass(frozen=True)

@@ -431,7 +431,8 @@ def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
             accuracy = ", ".join(
                 f"{c.period}: {c.accuracy:.2%} mapped" for c in shares if c.accuracy is not None
             )
-            patterns = "; ".join(u.describe() for u in plan.unmapped if u.provider == provider)
+            unmapped = [u for u in plan.unmapped if (u.provider, u.currency) == (provider, currency)]
+            patterns = "; ".join(u.describe() for u in unmapped)
             # a skipped plan (nothing changed) knows the suspense it left, not its coverage or patterns
             said = (
                 f" ({accuracy})" if accuracy else " (unchanged since the last plan)" if plan.skipped else ""
@@ -451,8 +452,7 @@ def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
                     "coverage": [c.as_dict() for c in shares],
                     "unmapped": [
                         {"dimensions": dict(u.dimensions), "amount": u.amount, "facts": u.facts}
-                        for u in plan.unmapped
-                        if u.provider == provider
+                        for u in unmapped
                     ],
                 },
             )

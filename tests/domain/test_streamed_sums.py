@@ -108,3 +108,8 @@ def test_suspense_is_kept_per_provider_and_currency_never_added_across_currencie
     ]
     summary = SpendSummary.of(CLASSIFIER.classify_all(month))
     assert summary.suspense() == {("openai", "EUR"): Decimal("10.00"), ("openai", "USD"): Decimal("3.75")}
+    # the largest unmapped kinds of spend, the same project in two currencies: two patterns, never one sum
+    assert {(u.currency, u.amount, u.facts) for u in summary.unmapped_patterns()} == {
+        ("EUR", Decimal("10.00"), 1),
+        ("USD", Decimal("3.75"), 2),
+    }
