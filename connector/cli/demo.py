@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -35,7 +38,9 @@ def demo(
                 "Starting the local QuickBooks sandbox and the OpenAI Costs replay; connecting through "
                 "the sandbox's OAuth flow; then the nightly sync for each day of the month.\n"
             )
-        with RichReporter(quiet=True) as reporter:
+        # each night's suspense warning would repeat the month's one unmapped project 31 times on stderr:
+        # the demo says it once, after the month (`_print_suspense`)
+        with RichReporter(quiet=True) as reporter, _warnings_held():
             result = run_demo(
                 reporter=reporter,
                 on_night=None if as_json else _print_night,
@@ -89,12 +94,40 @@ def _print_demo(result: Any) -> None:
         table.add_row(number, name, f"{balance:,.2f}")
     console.print(table)
     print_reconciliation(result.reconciliation)
+    _print_suspense(result.nights[-1].plan if result.nights else None)
     console.print(
         f"\nData: {result.data_dir} · sync log: `tokenbooks runs` · run `make demo` again: it posts nothing."
     )
     _print_console(
         result, "http://127.0.0.1:8787", "run `make console` (or `tokenbooks demo --console`) and open"
     )
+
+
+@contextmanager
+def _warnings_held() -> Iterator[None]:
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def _print_suspense(plan: Any) -> None:
+    """What the month left in suspense, once: each amount in its currency, and the spend no rule placed."""
+    if plan is None:
+        return
+    for (provider, currency), amount in sorted(plan.suspense.items()):
+        if not amount:
+            continue
+        kinds = "; ".join(
+            u.describe() for u in plan.unmapped if (u.provider, u.currency) == (provider, currency)
+        )
+        console.print(
+            f"[yellow]{format_money(amount, currency)} of {provider} spend matched no mapping rule[/] and sits "
+            f"in suspense{f' ({kinds})' if kinds else ''}: add a rule for it with `tokenbooks mappings "
+            "add-rule`; the next sync reclassifies it.",
+            highlight=False,
+        )
 
 
 def _print_console(result: Any, url: str, how: str) -> None:

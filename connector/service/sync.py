@@ -16,6 +16,7 @@ from connector.domain.accounting_policy import PolicySet, PostingMode
 from connector.domain.errors import ConfigError, Interrupted, ReconnectNeeded, TokenbooksError
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import MappingHistory
+from connector.domain.money import format_money
 from connector.domain.planner import LedgerCalendar, LockedBehaviour
 from connector.ledgers.port import Ledger
 from connector.service.books import book_options, report_books
@@ -440,7 +441,8 @@ def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
             largest = f"; largest unmapped: {patterns}" if patterns else ""
             recorder.event(
                 "alert.suspense",
-                f"{amount} {currency} of {provider} spend matched no mapping rule and went to suspense"
+                # in the currency's minor unit, as the ledger holds it (the exact sum is in the data)
+                f"{format_money(amount, currency)} of {provider} spend matched no mapping rule and went to suspense"
                 f"{said}{largest}. "
                 "Add a rule for it (`tokenbooks mappings coverage` lists it, "
                 "`tokenbooks mappings preview` shows the effect)",
