@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
@@ -63,8 +63,8 @@ CounterTarget = Callable[[Bucket], LedgerTarget]
 ProviderLabel = Callable[[str], str]
 Review = Callable[[Journal], str]  # why a journal must wait for a controller's approval ("" when not)
 ReclassNote = Callable[[Sequence[date]], str]  # what changed on those days: versions and change notes
+Mirror = Callable[[Bucket], Sequence[Bucket]]  # the buckets a month-end reversal's bucket mirrors
 USAGE_KINDS = (JournalKind.USAGE_ACCRUAL, JournalKind.CAPITALIZATION)  # both balance Accrued AI costs
-REVERSED_KINDS = (*USAGE_KINDS, JournalKind.TRUE_UP)  # what a month-end reversal mirrors
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,11 @@ class Trace:
     the journal a reversal reverses, the customer and grant behind revenue and breakage, the mapping or
     policy change behind a reclass."""
 
-    keys: Mapping[Bucket, Sequence[str]] = field(default_factory=dict)  # journals already booking a bucket
+    # the stored journals booking each bucket, as (outbox order, key): a reversal names those it reverses
+    keys: Mapping[Bucket, Sequence[tuple[int, str]]] = field(default_factory=dict)
     sources: Mapping[Bucket, Sequence[str]] = field(default_factory=dict)  # what a bucket books
     reclass: ReclassNote | None = None
+    mirrored: Mirror | None = None  # what a month-end reversal reverses (`desired.mirrored_by`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +130,19 @@ def plan(
 
     serials = dict(used_serials)
     trace = trace or Trace()
-    keys: dict[Bucket, list[str]] = defaultdict(list, {b: list(k) for b, k in trace.keys.items()})
-    planned = []
-    for group in sorted(groups, key=_group_order):
-        journal = _journal_for(group, groups[group], counter_target, calendar, serials, provider_label)
-        journal = replace(journal, memo=journal.memo + _traced(journal, trace, keys))
+    ordered = sorted(groups, key=_group_order)
+    journals = [
+        _journal_for(g, groups[g], counter_target, calendar, serials, provider_label) for g in ordered
+    ]
+    # a journal planned now comes after every stored one (outbox order)
+    keys: dict[Bucket, list[tuple[int, str]]] = defaultdict(list, {b: list(k) for b, k in trace.keys.items()})
+    after = max((order for booked in trace.keys.values() for order, _ in booked), default=0)
+    for order, journal in enumerate(journals, start=after + 1):
         for c in journal.contributions:
-            keys[c.bucket].append(journal.key)
+            keys[c.bucket].append((order, journal.key))
+    planned = []
+    for group, journal in zip(ordered, journals, strict=True):
+        journal = replace(journal, memo=journal.memo + _traced(journal, trace, keys))
         reason = ""
         if group.held:
             reason = (
@@ -175,7 +183,10 @@ def _merge_reclasses(groups: dict[_Group, list[Contribution]]) -> None:
 
 
 def _group_order(group: _Group) -> tuple:
-    return (group.entity, group.txn_date, group.kind.value, group.provider, group.provider_account)
+    """By day; on one day, a reversal after what it reverses (a true-up moved out of a closed month shares
+    the reversal's first open day), so the outbox holds them in the order they undo each other."""
+    reversal = group.kind is JournalKind.REVERSAL
+    return (group.entity, group.txn_date, reversal, group.kind.value, group.provider, group.provider_account)
 
 
 def _journal_for(
@@ -231,20 +242,11 @@ def _journal_for(
     )
 
 
-def _traced(journal: Journal, trace: Trace, keys: Mapping[Bucket, Sequence[str]]) -> str:
+def _traced(journal: Journal, trace: Trace, keys: Mapping[Bucket, Sequence[tuple[int, str]]]) -> str:
     """The memo's trace: what the journal reverses, books for whom, or reclassifies and why."""
     parts = []
-    if journal.kind is JournalKind.REVERSAL:
-        reversed_keys = sorted(
-            {
-                key
-                for c in journal.contributions
-                for kind in REVERSED_KINDS
-                for key in keys.get(
-                    replace(c.bucket, kind=kind, period=c.bucket.period - timedelta(days=1)), ()
-                )
-            }
-        )
+    if journal.kind is JournalKind.REVERSAL and trace.mirrored is not None:
+        reversed_keys = _reversed_keys(journal, trace.mirrored, keys)
         if reversed_keys:
             parts.append(f"Reverses {_listed(reversed_keys, ', ')}")
     sources = sorted({s for c in journal.contributions for s in trace.sources.get(c.bucket, ())})
@@ -253,6 +255,20 @@ def _traced(journal: Journal, trace: Trace, keys: Mapping[Bucket, Sequence[str]]
     if journal.kind is JournalKind.RECLASS and trace.reclass is not None:
         parts.append(trace.reclass(sorted({c.bucket.period for c in journal.contributions})))
     return "".join(f". {part}" for part in parts if part)
+
+
+def _reversed_keys(
+    reversal: Journal, mirrored: Mirror, keys: Mapping[Bucket, Sequence[tuple[int, str]]]
+) -> list[str]:
+    """The journals a reversal reverses: those booking what its buckets mirror since the bucket's last
+    reversal (which reversed everything booked before it), never the ones an earlier reversal named."""
+    found: set[str] = set()
+    for c in reversal.contributions:
+        earlier = [order for order, key in keys.get(c.bucket, ()) if key != reversal.key]
+        since = max(earlier, default=0)
+        for bucket in mirrored(c.bucket):
+            found.update(key for order, key in keys.get(bucket, ()) if order > since)
+    return sorted(found)
 
 
 def _listed(items: Sequence[str], separator: str, limit: int = 10) -> str:
