@@ -64,6 +64,7 @@ ProviderLabel = Callable[[str], str]
 Review = Callable[[Journal], str]  # why a journal must wait for a controller's approval ("" when not)
 ReclassNote = Callable[[Sequence[date]], str]  # what changed on those days: versions and change notes
 Mirror = Callable[[Bucket], Sequence[Bucket]]  # the buckets a month-end reversal's bucket mirrors
+BucketDays = Callable[[Bucket], Sequence[date]]  # the usage days a bucket sums (a monthly accrual: its month)
 USAGE_KINDS = (JournalKind.USAGE_ACCRUAL, JournalKind.CAPITALIZATION)  # both balance Accrued AI costs
 
 
@@ -78,6 +79,7 @@ class Trace:
     sources: Mapping[Bucket, Sequence[str]] = field(default_factory=dict)  # what a bucket books
     reclass: ReclassNote | None = None
     mirrored: Mirror | None = None  # what a month-end reversal reverses (`desired.mirrored_by`)
+    days: BucketDays | None = None  # the days a bucket sums (`PolicyHistory.bucket_days`); else its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +122,9 @@ def plan(
     `used_serials` maps a key prefix (kind + date) to the highest serial the outbox already holds, so
     new keys never collide with stored ones and a re-plan after a crash gives the same keys. `review`
     holds a journal for approval by policy (a true-up beyond tolerance, the `approve` posting mode).
-    `trace` gives memos what they name: the journal a reversal reverses (among stored journals and those
-    planned before it), the customers and grants of revenue and breakage, what changed for a reclass.
+    `trace` gives memos what they name: the journals a reversal reverses (stored since the bucket's last
+    reversal, or planned now), the customers and grants of revenue and breakage, what changed for a
+    reclass, and the days each bucket is for (a month-end accrual: its month).
     """
     groups: dict[_Group, list[Contribution]] = defaultdict(list)
     for bucket, amount in sorted(deltas(desired, posted).items(), key=lambda item: item[0].key()):
@@ -131,8 +134,9 @@ def plan(
     serials = dict(used_serials)
     trace = trace or Trace()
     ordered = sorted(groups, key=_group_order)
+    days = trace.days or _own_day
     journals = [
-        _journal_for(g, groups[g], counter_target, calendar, serials, provider_label) for g in ordered
+        _journal_for(g, groups[g], counter_target, calendar, serials, provider_label, days) for g in ordered
     ]
     # a journal planned now comes after every stored one (outbox order)
     keys: dict[Bucket, list[tuple[int, str]]] = defaultdict(list, {b: list(k) for b, k in trace.keys.items()})
@@ -196,6 +200,7 @@ def _journal_for(
     calendar: LedgerCalendar,
     serials: dict[str, int],
     provider_label: ProviderLabel,
+    days: BucketDays,
 ) -> Journal:
     periods = sorted({c.bucket.period for c in contributions})
     moved = periods[0] != group.txn_date or periods[-1] != group.txn_date
@@ -204,7 +209,7 @@ def _journal_for(
     if net == 0 and group.kind in (JournalKind.USAGE_ACCRUAL, JournalKind.PREPAID_CONSUMPTION):
         kind = JournalKind.RECLASS  # only the category accounts move: a mapping change
     what = f"{provider_label(group.provider)} {KIND_LABELS[kind]}"
-    when = _describe_periods(periods)
+    when = _describe_days([day for c in contributions for day in days(c.bucket)])
     lines = merge_lines(JournalLine(c.bucket.target, c.amount, f"{what} {when}") for c in contributions)
     if net != 0:
         lines = (*lines, JournalLine(counter_target(contributions[0].bucket), -net, f"{what} {when}"))
@@ -213,7 +218,8 @@ def _journal_for(
         # one). The ledger balances do not change, but the movement between periods is still booked, one
         # line per period, so posted follows desired and the trail shows what moved.
         lines = tuple(
-            JournalLine(c.bucket.target, c.amount, f"{what} for {c.bucket.period}") for c in contributions
+            JournalLine(c.bucket.target, c.amount, f"{what} for {_describe_days(days(c.bucket))}")
+            for c in contributions
         )
 
     prefix = key_prefix(kind, group.txn_date)
@@ -277,10 +283,22 @@ def _listed(items: Sequence[str], separator: str, limit: int = 10) -> str:
     return separator.join(items[:limit]) + more
 
 
-def _describe_periods(periods: list[date]) -> str:
-    if len(periods) == 1:
-        return periods[0].isoformat()
-    return f"{periods[0].isoformat()}..{periods[-1].isoformat()}"
+def _own_day(bucket: Bucket) -> Sequence[date]:
+    return [bucket.period]
+
+
+def _describe_days(days: Iterable[date]) -> str:
+    """What a journal books for: a day, a whole month by its name (a month-end accrual sums the month, not
+    its last day), or the span of days."""
+    ordered = sorted(set(days))
+    first, last = ordered[0], ordered[-1]
+    if first == last:
+        return first.isoformat()
+    month = Period.of(first)
+    span = f"{first.isoformat()}..{last.isoformat()}"
+    if first == month.first_day and last == month.last_day and len(ordered) == last.day:
+        return f"{month.named()} ({span})"
+    return span
 
 
 def _describe_months(periods: Iterable[date]) -> str:

@@ -32,6 +32,7 @@ from connector.domain.desired import (
     Desired,
     MissingRole,
     UsageCosts,
+    booked_days,
     desired_books,
     mirrored_by,
     not_yet_due,
@@ -162,6 +163,7 @@ def plan_entity(
                 sources=report.books.sources,
                 reclass=partial(_reclass_note, state, placed),
                 mirrored=mirrored_by,
+                days=partial(booked_days, options.policies),
             ),
         )
         report.planned = with_rates(planned, converted)
