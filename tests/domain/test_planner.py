@@ -201,3 +201,28 @@ def test_conservation_allocations_sum_to_the_facts_and_suspense_catches_the_rest
     assert sum(a.amount for a in allocations) == sum(f.amount for f in facts)
     for f in facts:
         assert sum(a.amount for a in allocations if a.fact is f) == f.amount
+
+
+def _days_from_the_15th(bucket):
+    """A policy switched to monthly accruals on 15 October: the month-end bucket sums 15..31 October."""
+    if bucket.period == date(2026, 10, 31):
+        return [date(2026, 10, 15) + timedelta(days=i) for i in range(17)]
+    return [bucket.period]
+
+
+def test_a_memo_says_the_days_a_bucket_sums_a_whole_month_by_its_name():
+    from connector.domain.periods import Period
+    from connector.domain.planner import Trace
+
+    desired = desired_for(fact("10.00", date(2026, 10, 31)))
+    october = Trace(days=lambda bucket: Period.of(bucket.period).days())
+    [month] = plan(desired, {}, counter_target=COUNTER, calendar=OPEN, used_serials={}, trace=october)
+    assert "usage accrual for October 2026 (2026-10-01..2026-10-31), org-1" in month.journal.memo
+    assert {ln.description for ln in month.journal.lines} == {
+        "openai usage accrual October 2026 (2026-10-01..2026-10-31)"  # provider_label: the key as is
+    }
+    half = Trace(days=_days_from_the_15th)
+    [part] = plan(desired, {}, counter_target=COUNTER, calendar=OPEN, used_serials={}, trace=half)
+    assert "usage accrual for 2026-10-15..2026-10-31, org-1" in part.journal.memo  # not the month: a part
+    [own] = plan(desired, {}, counter_target=COUNTER, calendar=OPEN, used_serials={})
+    assert "usage accrual for 2026-10-31, org-1" in own.journal.memo  # a daily bucket: its own day
