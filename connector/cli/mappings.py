@@ -272,13 +272,15 @@ def _print_preview(report: Any) -> None:
     )
     for column in ("Account", "Category", "Current", "Candidate", "Change"):
         table.add_column(column, justify="right" if column in ("Current", "Candidate", "Change") else "left")
-    for line in report.lines:
-        change = f"{line.change:+,.2f}" if line.change else ""
+    for line in report.lines:  # each total in its own currency: the provider's, the journals' may differ
+        change = (
+            ("+" if line.change > 0 else "") + format_money(line.change, line.currency) if line.change else ""
+        )
         table.add_row(
             line.target.describe(),
             CATEGORY_LABELS[line.category],
-            f"{line.current:,.2f}",
-            f"{line.candidate:,.2f}",
+            format_money(line.current, line.currency),
+            format_money(line.candidate, line.currency),
             change,
         )
     console.print(table)

@@ -147,27 +147,32 @@ def _trace_json(found: Any) -> Any:
 
 
 def _print_trace(found: Any) -> None:
+    """The trace as a tree, every amount with its currency: the journal's, and on books kept in another
+    currency the provider's too, where the facts and allocations are."""
+    currency = found.currency
     root = Tree(
-        f"[bold]{found.key}[/] of {found.entity}: {found.kind} {found.txn_date} — {found.status}"
+        f"[bold]{found.key}[/] of {found.entity}: {found.kind} {found.txn_date} in {currency} — {found.status}"
         + (f", ledger id {found.ledger_id}" if found.ledger_id else "")
     )
     for ln in found.lines:
         side = "Dr" if ln.amount > 0 else "Cr"
         node = root.add(
-            f"line {ln.line_no}: {side} {ln.account} {abs(ln.amount)}"
+            f"line {ln.line_no}: {side} {ln.account} {abs(ln.amount)} {currency}"
             + (" (balancing line)" if ln.balancing else "")
         )
         for b in ln.buckets:
+            converted = f" (from {b.source_amount} {b.converted_from})" if b.converted_from else ""
             bucket = node.add(
                 f"bucket {b.bucket.period} {b.bucket.provider}/{b.bucket.provider_account} → {b.bucket.target.key()}: "
-                f"this journal adds {b.contribution}; allocated now {b.allocated}"
+                f"this journal adds {b.contribution} {currency}{converted}; "
+                f"allocated now {b.allocated} {b.allocated_currency}"
             )
             for a in b.allocations:
                 f = a.fact
                 leaf = bucket.add(
-                    f"{a.amount} by rule [bold]{a.rule_id}[/] (mapping v{a.mapping_version}, {a.category}, {a.percent}%) "
-                    f"of fact {f.id} v{f.version}{'' if f.is_current else ' (superseded)'}: {f.amount} {f.currency} "
-                    f"{f.charge_date} {f.cost_basis} {f.dimensions}"
+                    f"{a.amount} {f.currency} by rule [bold]{a.rule_id}[/] (mapping v{a.mapping_version}, {a.category}, "
+                    f"{a.percent}%) of fact {f.id} v{f.version}{'' if f.is_current else ' (superseded)'}: "
+                    f"{f.amount} {f.currency} {f.charge_date} {f.cost_basis} {f.dimensions}"
                 )
                 if f.payload:
                     leaf.add(

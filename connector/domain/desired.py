@@ -667,6 +667,17 @@ def mirrored_by(reversal: Bucket) -> list[Bucket]:
     return [_as(reversal, kind, reversal.period - DAY) for kind in REVERSED_BY_MONTH_END]
 
 
+def booked_days(policies: PolicyHistory, bucket: Bucket) -> list[date]:
+    """The days a bucket's amount is for, as its memo says: the usage days an accrual sums (a month-end or
+    monthly accrual: its month, `PolicyHistory.bucket_days`), the invoice's month for a true-up, else the
+    bucket's own day."""
+    if bucket.kind in COST_KINDS:
+        return policies.bucket_days(bucket)
+    if bucket.kind is JournalKind.TRUE_UP:
+        return Period.of(bucket.period).days()
+    return [bucket.period]
+
+
 def _reversals(inp: BooksInput, out: Desired) -> None:
     """Month-end reversing accruals: the exact mirror of the month's accrual (and true-up), next day."""
     mirrored = REVERSED_BY_MONTH_END[len(ACCRUED_KINDS) :]  # the accrual's own adjustments

@@ -8,6 +8,21 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+# English month names, whatever the process's locale: memos are read in the ledger, not on this machine
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -54,6 +69,10 @@ class Period:
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
+
+    def named(self) -> str:
+        """The month as an accountant writes it: "October 2026"."""
+        return f"{MONTH_NAMES[self.month - 1]} {self.year}"
 
 
 def parse_day(text: str) -> date:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
@@ -63,8 +63,9 @@ CounterTarget = Callable[[Bucket], LedgerTarget]
 ProviderLabel = Callable[[str], str]
 Review = Callable[[Journal], str]  # why a journal must wait for a controller's approval ("" when not)
 ReclassNote = Callable[[Sequence[date]], str]  # what changed on those days: versions and change notes
+Mirror = Callable[[Bucket], Sequence[Bucket]]  # the buckets a month-end reversal's bucket mirrors
+BucketDays = Callable[[Bucket], Sequence[date]]  # the usage days a bucket sums (a monthly accrual: its month)
 USAGE_KINDS = (JournalKind.USAGE_ACCRUAL, JournalKind.CAPITALIZATION)  # both balance Accrued AI costs
-REVERSED_KINDS = (*USAGE_KINDS, JournalKind.TRUE_UP)  # what a month-end reversal mirrors
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,12 @@ class Trace:
     the journal a reversal reverses, the customer and grant behind revenue and breakage, the mapping or
     policy change behind a reclass."""
 
-    keys: Mapping[Bucket, Sequence[str]] = field(default_factory=dict)  # journals already booking a bucket
+    # the stored journals booking each bucket, as (outbox order, key): a reversal names those it reverses
+    keys: Mapping[Bucket, Sequence[tuple[int, str]]] = field(default_factory=dict)
     sources: Mapping[Bucket, Sequence[str]] = field(default_factory=dict)  # what a bucket books
     reclass: ReclassNote | None = None
+    mirrored: Mirror | None = None  # what a month-end reversal reverses (`desired.mirrored_by`)
+    days: BucketDays | None = None  # the days a bucket sums (`PolicyHistory.bucket_days`); else its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +122,9 @@ def plan(
     `used_serials` maps a key prefix (kind + date) to the highest serial the outbox already holds, so
     new keys never collide with stored ones and a re-plan after a crash gives the same keys. `review`
     holds a journal for approval by policy (a true-up beyond tolerance, the `approve` posting mode).
-    `trace` gives memos what they name: the journal a reversal reverses (among stored journals and those
-    planned before it), the customers and grants of revenue and breakage, what changed for a reclass.
+    `trace` gives memos what they name: the journals a reversal reverses (stored since the bucket's last
+    reversal, or planned now), the customers and grants of revenue and breakage, what changed for a
+    reclass, and the days each bucket is for (a month-end accrual: its month).
     """
     groups: dict[_Group, list[Contribution]] = defaultdict(list)
     for bucket, amount in sorted(deltas(desired, posted).items(), key=lambda item: item[0].key()):
@@ -128,13 +133,20 @@ def plan(
 
     serials = dict(used_serials)
     trace = trace or Trace()
-    keys: dict[Bucket, list[str]] = defaultdict(list, {b: list(k) for b, k in trace.keys.items()})
-    planned = []
-    for group in sorted(groups, key=_group_order):
-        journal = _journal_for(group, groups[group], counter_target, calendar, serials, provider_label)
-        journal = replace(journal, memo=journal.memo + _traced(journal, trace, keys))
+    ordered = sorted(groups, key=_group_order)
+    days = trace.days or _own_day
+    journals = [
+        _journal_for(g, groups[g], counter_target, calendar, serials, provider_label, days) for g in ordered
+    ]
+    # a journal planned now comes after every stored one (outbox order)
+    keys: dict[Bucket, list[tuple[int, str]]] = defaultdict(list, {b: list(k) for b, k in trace.keys.items()})
+    after = max((order for booked in trace.keys.values() for order, _ in booked), default=0)
+    for order, journal in enumerate(journals, start=after + 1):
         for c in journal.contributions:
-            keys[c.bucket].append(journal.key)
+            keys[c.bucket].append((order, journal.key))
+    planned = []
+    for group, journal in zip(ordered, journals, strict=True):
+        journal = replace(journal, memo=journal.memo + _traced(journal, trace, keys))
         reason = ""
         if group.held:
             reason = (
@@ -175,7 +187,10 @@ def _merge_reclasses(groups: dict[_Group, list[Contribution]]) -> None:
 
 
 def _group_order(group: _Group) -> tuple:
-    return (group.entity, group.txn_date, group.kind.value, group.provider, group.provider_account)
+    """By day; on one day, a reversal after what it reverses (a true-up moved out of a closed month shares
+    the reversal's first open day), so the outbox holds them in the order they undo each other."""
+    reversal = group.kind is JournalKind.REVERSAL
+    return (group.entity, group.txn_date, reversal, group.kind.value, group.provider, group.provider_account)
 
 
 def _journal_for(
@@ -185,6 +200,7 @@ def _journal_for(
     calendar: LedgerCalendar,
     serials: dict[str, int],
     provider_label: ProviderLabel,
+    days: BucketDays,
 ) -> Journal:
     periods = sorted({c.bucket.period for c in contributions})
     moved = periods[0] != group.txn_date or periods[-1] != group.txn_date
@@ -193,7 +209,7 @@ def _journal_for(
     if net == 0 and group.kind in (JournalKind.USAGE_ACCRUAL, JournalKind.PREPAID_CONSUMPTION):
         kind = JournalKind.RECLASS  # only the category accounts move: a mapping change
     what = f"{provider_label(group.provider)} {KIND_LABELS[kind]}"
-    when = _describe_periods(periods)
+    when = _describe_days([day for c in contributions for day in days(c.bucket)])
     lines = merge_lines(JournalLine(c.bucket.target, c.amount, f"{what} {when}") for c in contributions)
     if net != 0:
         lines = (*lines, JournalLine(counter_target(contributions[0].bucket), -net, f"{what} {when}"))
@@ -202,7 +218,8 @@ def _journal_for(
         # one). The ledger balances do not change, but the movement between periods is still booked, one
         # line per period, so posted follows desired and the trail shows what moved.
         lines = tuple(
-            JournalLine(c.bucket.target, c.amount, f"{what} for {c.bucket.period}") for c in contributions
+            JournalLine(c.bucket.target, c.amount, f"{what} for {_describe_days(days(c.bucket))}")
+            for c in contributions
         )
 
     prefix = key_prefix(kind, group.txn_date)
@@ -231,20 +248,11 @@ def _journal_for(
     )
 
 
-def _traced(journal: Journal, trace: Trace, keys: Mapping[Bucket, Sequence[str]]) -> str:
+def _traced(journal: Journal, trace: Trace, keys: Mapping[Bucket, Sequence[tuple[int, str]]]) -> str:
     """The memo's trace: what the journal reverses, books for whom, or reclassifies and why."""
     parts = []
-    if journal.kind is JournalKind.REVERSAL:
-        reversed_keys = sorted(
-            {
-                key
-                for c in journal.contributions
-                for kind in REVERSED_KINDS
-                for key in keys.get(
-                    replace(c.bucket, kind=kind, period=c.bucket.period - timedelta(days=1)), ()
-                )
-            }
-        )
+    if journal.kind is JournalKind.REVERSAL and trace.mirrored is not None:
+        reversed_keys = _reversed_keys(journal, trace.mirrored, keys)
         if reversed_keys:
             parts.append(f"Reverses {_listed(reversed_keys, ', ')}")
     sources = sorted({s for c in journal.contributions for s in trace.sources.get(c.bucket, ())})
@@ -255,16 +263,42 @@ def _traced(journal: Journal, trace: Trace, keys: Mapping[Bucket, Sequence[str]]
     return "".join(f". {part}" for part in parts if part)
 
 
+def _reversed_keys(
+    reversal: Journal, mirrored: Mirror, keys: Mapping[Bucket, Sequence[tuple[int, str]]]
+) -> list[str]:
+    """The journals a reversal reverses: those booking what its buckets mirror since the bucket's last
+    reversal (which reversed everything booked before it), never the ones an earlier reversal named."""
+    found: set[str] = set()
+    for c in reversal.contributions:
+        earlier = [order for order, key in keys.get(c.bucket, ()) if key != reversal.key]
+        since = max(earlier, default=0)
+        for bucket in mirrored(c.bucket):
+            found.update(key for order, key in keys.get(bucket, ()) if order > since)
+    return sorted(found)
+
+
 def _listed(items: Sequence[str], separator: str, limit: int = 10) -> str:
     """Items for a memo; beyond `limit`, how many more (the journal's contributions name them all)."""
     more = f"{separator}and {len(items) - limit} more" if len(items) > limit else ""
     return separator.join(items[:limit]) + more
 
 
-def _describe_periods(periods: list[date]) -> str:
-    if len(periods) == 1:
-        return periods[0].isoformat()
-    return f"{periods[0].isoformat()}..{periods[-1].isoformat()}"
+def _own_day(bucket: Bucket) -> Sequence[date]:
+    return [bucket.period]
+
+
+def _describe_days(days: Iterable[date]) -> str:
+    """What a journal books for: a day, a whole month by its name (a month-end accrual sums the month, not
+    its last day), or the span of days."""
+    ordered = sorted(set(days))
+    first, last = ordered[0], ordered[-1]
+    if first == last:
+        return first.isoformat()
+    month = Period.of(first)
+    span = f"{first.isoformat()}..{last.isoformat()}"
+    if first == month.first_day and last == month.last_day and len(ordered) == last.day:
+        return f"{month.named()} ({span})"
+    return span
 
 
 def _describe_months(periods: Iterable[date]) -> str:

@@ -19,7 +19,7 @@ from connector.domain.accounting_policy import PolicyHistory
 from connector.domain.audit_chain import GENESIS_HASH, row_hash
 from connector.domain.console import PayloadDetail
 from connector.domain.errors import InputError
-from connector.domain.journals import Bucket
+from connector.domain.journals import Bucket, Contribution
 from connector.domain.money import ZERO
 from connector.store.port import Store, UnitOfWork
 from connector.store.records import EventRecord
@@ -215,9 +215,12 @@ class TracedAllocation:
 @dataclass(frozen=True, slots=True)
 class TracedBucket:
     bucket: Bucket
-    contribution: Decimal  # what this journal adds to the bucket
+    contribution: Decimal  # what this journal adds to the bucket, in the journal's currency
     allocated: Decimal  # Σ allocations in the bucket now (exact; the desired amount rounds it once)
     allocations: tuple[TracedAllocation, ...]
+    allocated_currency: str = ""  # the facts' currency: the provider's, on books kept in another
+    converted_from: str = ""  # the currency the contribution was computed in, when it was converted
+    source_amount: Decimal | None = None  # the contribution in that currency
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +243,7 @@ class Trace:
     ledger_id: str | None
     memo: str
     lines: tuple[TracedLine, ...]
+    currency: str = ""  # the journal's: every line and contribution is in it
 
 
 def entity_of_key(store: Store, key: str, entities: Sequence[str], default: str) -> str:
@@ -283,8 +287,7 @@ def trace(
             balancing = ln.target not in category_targets
             contributions = [c for c in journal.contributions if balancing or c.bucket.target == ln.target]
             buckets = tuple(
-                _bucket(uow, c.bucket, c.amount, policies.bucket_days(c.bucket) if policies else None)
-                for c in contributions
+                _bucket(uow, c, policies.bucket_days(c.bucket) if policies else None) for c in contributions
             )
             lines.append(TracedLine(number, ln.target.key(), ln.amount, ln.description, balancing, buckets))
     return Trace(
@@ -296,10 +299,12 @@ def trace(
         stored.ledger_id,
         journal.memo,
         tuple(lines),
+        journal.currency,
     )
 
 
-def _bucket(uow: UnitOfWork, bucket: Bucket, contribution: Decimal, days: list[date] | None) -> TracedBucket:
+def _bucket(uow: UnitOfWork, contribution: Contribution, days: list[date] | None) -> TracedBucket:
+    bucket = contribution.bucket
     allocations = []
     facts: dict[int, TracedFact] = {}
     for row in uow.allocations.for_bucket(bucket, days):
@@ -311,7 +316,16 @@ def _bucket(uow: UnitOfWork, bucket: Bucket, contribution: Decimal, days: list[d
             )
         )
     allocated = sum((a.amount for a in allocations), ZERO)
-    return TracedBucket(bucket, contribution, allocated, tuple(allocations))
+    currencies = sorted({a.fact.currency for a in allocations})
+    return TracedBucket(
+        bucket,
+        contribution.amount,
+        allocated,
+        tuple(allocations),
+        allocated_currency=", ".join(currencies) or contribution.converted_from or bucket.currency,
+        converted_from=contribution.converted_from,
+        source_amount=contribution.source_amount,
+    )
 
 
 def _fact(uow: UnitOfWork, fact_id: int) -> TracedFact:

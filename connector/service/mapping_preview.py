@@ -108,6 +108,7 @@ def preview_mapping(
         due_anyway=before.planned,
     )
     report.notes += _notes(history, candidate, period, report)
+    report.notes += _currency_notes(report.lines, [*report.journals, *report.due_anyway])
     return report
 
 
@@ -170,6 +171,7 @@ def preview_policies(
             f"{len(report.due_anyway)} journal(s) for {period} are due even without the change (facts not "
             "posted yet); the journals below include them, marked"
         )
+    report.notes += _currency_notes(report.lines, [*report.journals, *report.due_anyway])
     return report
 
 
@@ -178,8 +180,23 @@ def _shape(planned: PlannedJournal) -> tuple:
     return (journal.kind, journal.txn_date, tuple((line.target, line.amount) for line in journal.lines))
 
 
+def _currency_notes(lines: list[PreviewLine], journals: list[PlannedJournal]) -> list[str]:
+    """Totals by account are spend as classified, in the currency the provider bills (each line says
+    which); on books kept in another currency the journals are converted (at each day's rate, as the sync
+    converts them): say so, or a total beside a journal reads as the same money."""
+    totals = sorted({line.currency for line in lines})
+    books = sorted({p.journal.currency for p in journals} - set(totals))
+    if not totals or not books:
+        return []
+    return [
+        f"totals by account are in the provider's currency ({', '.join(totals)}), as classified; the journals "
+        f"are in the books' currency ({', '.join(books)}), converted at each day's rate"
+    ]
+
+
 def _side_by_side(before: PlanReport, after: PlanReport) -> list[PreviewLine]:
-    """The period's totals by account and category under each plan."""
+    """The period's totals by account and category under each plan, each in the currency it was classified
+    in: the provider's (the journals may be in the books' currency, converted: `_currency_notes`)."""
     keys = sorted(before.totals.keys() | after.totals.keys(), key=lambda k: (k[0].key(), k[1].value, k[2]))
     return [
         PreviewLine(

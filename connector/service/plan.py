@@ -27,13 +27,22 @@ from connector.domain.coverage import (
     suspense_record,
 )
 from connector.domain.day_sums import DayInputs, DaySums, FactIds
-from connector.domain.desired import Desired, MissingRole, UsageCosts, desired_books, not_yet_due
-from connector.domain.journals import Bucket, Journal, LedgerTarget
+from connector.domain.desired import (
+    REVERSED_BY_MONTH_END,
+    Desired,
+    MissingRole,
+    UsageCosts,
+    booked_days,
+    desired_books,
+    mirrored_by,
+    not_yet_due,
+)
+from connector.domain.journals import Bucket, Journal, JournalKind, LedgerTarget
 from connector.domain.mapping import Category, MappingSet
 from connector.domain.mapping_history import HistoryClassifier, MappingHistory
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
-from connector.domain.planner import REVERSED_KINDS, LedgerCalendar, PlannedJournal, Trace, plan
+from connector.domain.planner import LedgerCalendar, PlannedJournal, Trace, plan
 from connector.domain.posting_buckets import counter_targets
 from connector.domain.providers import provider_label
 from connector.service.books import (
@@ -51,6 +60,9 @@ from connector.service.books import (
 from connector.service.runs import Clock
 from connector.store.port import Store, UnitOfWork
 from connector.store.records import StoredFact
+
+# the journals a memo traces: what a month-end reversal mirrors, and the reversals already booked
+TRACED_KINDS = (*REVERSED_BY_MONTH_END, JournalKind.REVERSAL)
 
 
 @dataclass
@@ -147,9 +159,11 @@ def plan_entity(
             provider_label=provider_label,
             review=review_for(options, report.books),
             trace=Trace(
-                keys=uow.outbox.keys_by_bucket(entity, REVERSED_KINDS, first - timedelta(days=1), last),
+                keys=uow.outbox.keys_by_bucket(entity, TRACED_KINDS, first - timedelta(days=1), last),
                 sources=report.books.sources,
                 reclass=partial(_reclass_note, state, placed),
+                mirrored=mirrored_by,
+                days=partial(booked_days, options.policies),
             ),
         )
         report.planned = with_rates(planned, converted)

@@ -160,10 +160,10 @@ class OutboxRepository:
 
     def keys_by_bucket(
         self, entity: str, kinds: Sequence[JournalKind], first_day: date, last_day: date
-    ) -> dict[Bucket, builtins.list[str]]:
-        """The keys of the active journals contributing to each bucket of `kinds` in the range."""
+    ) -> dict[Bucket, builtins.list[tuple[int, str]]]:
+        """The active journals contributing to each bucket of `kinds` in the range, as (outbox order, key)."""
         query = (
-            select(ContributionRow, col(JournalRow.key))
+            select(ContributionRow, col(JournalRow.id), col(JournalRow.key))
             .join(JournalRow, col(JournalRow.id) == col(ContributionRow.journal_id))
             .where(
                 col(ContributionRow.entity) == entity,
@@ -174,9 +174,9 @@ class OutboxRepository:
             )
             .order_by(col(JournalRow.id))
         )
-        found: dict[Bucket, builtins.list[str]] = defaultdict(list)
-        for row, key in self.session.execute(query).all():
-            found[_bucket_of(row)].append(key)
+        found: dict[Bucket, builtins.list[tuple[int, str]]] = defaultdict(list)
+        for row, journal_id, key in self.session.execute(query).all():
+            found[_bucket_of(row)].append((journal_id, key))
         return dict(found)
 
     def summary(self, entity: str) -> list:

@@ -201,3 +201,78 @@ def test_conservation_allocations_sum_to_the_facts_and_suspense_catches_the_rest
     assert sum(a.amount for a in allocations) == sum(f.amount for f in facts)
     for f in facts:
         assert sum(a.amount for a in allocations if a.fact is f) == f.amount
+
+
+def _days_from_the_15th(bucket):
+    """A policy switched to monthly accruals on 15 October: the month-end bucket sums 15..31 October."""
+    if bucket.period == date(2026, 10, 31):
+        return [date(2026, 10, 15) + timedelta(days=i) for i in range(17)]
+    return [bucket.period]
+
+
+def test_a_memo_says_the_days_a_bucket_sums_a_whole_month_by_its_name():
+    from connector.domain.periods import Period
+    from connector.domain.planner import Trace
+
+    desired = desired_for(fact("10.00", date(2026, 10, 31)))
+    october = Trace(days=lambda bucket: Period.of(bucket.period).days())
+    [month] = plan(desired, {}, counter_target=COUNTER, calendar=OPEN, used_serials={}, trace=october)
+    assert "usage accrual for October 2026 (2026-10-01..2026-10-31), org-1" in month.journal.memo
+    assert {ln.description for ln in month.journal.lines} == {
+        "openai usage accrual October 2026 (2026-10-01..2026-10-31)"  # provider_label: the key as is
+    }
+    half = Trace(days=_days_from_the_15th)
+    [part] = plan(desired, {}, counter_target=COUNTER, calendar=OPEN, used_serials={}, trace=half)
+    assert "usage accrual for 2026-10-15..2026-10-31, org-1" in part.journal.memo  # not the month: a part
+    [own] = plan(desired, {}, counter_target=COUNTER, calendar=OPEN, used_serials={})
+    assert "usage accrual for 2026-10-31, org-1" in own.journal.memo  # a daily bucket: its own day
+
+
+CENTS = st.integers(min_value=-50_000, max_value=50_000).map(lambda c: Decimal(c) / 100)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(CENTS, CENTS), min_size=1, max_size=6))
+def test_every_journal_a_month_end_reversal_mirrors_is_named_by_exactly_one_reversal(nights):
+    """Night after night the month's accrual and its true-up are restated; each reversal names what it
+    reverses: every accrual and true-up journal once, by the first reversal planned with or after it
+    (none when they net to nothing: no reversal is due, and the next one names them)."""
+    from dataclasses import replace
+
+    from connector.domain.journals import JournalKind, key_prefix, serial_of
+    from connector.domain.planner import Trace
+
+    accrual = next(iter(desired_for(fact("1.00", date(2026, 10, 31)))))
+    true_up = replace(accrual, kind=JournalKind.TRUE_UP)
+    reversal = replace(accrual, kind=JournalKind.REVERSAL, period=date(2026, 11, 1))
+    mirrored = lambda bucket: [replace(accrual, currency=bucket.currency), replace(true_up)]  # noqa: E731
+    posted: dict = {}
+    stored: dict = {}
+    serials: dict = {}
+    named: list[str] = []
+    mirrors: list[str] = []
+    unreversed: list[str] = []  # mirrored since the last reversal
+    for accrued, trued in nights:
+        desired = {accrual: accrued, true_up: trued, reversal: -(accrued + trued)}
+        trace = Trace(keys=stored, mirrored=mirrored)
+        planned = plan(
+            desired, posted, counter_target=COUNTER, calendar=OPEN, used_serials=serials, trace=trace
+        )
+        for p in planned:
+            journal = p.journal
+            order = 1 + max((o for keys in stored.values() for o, _ in keys), default=0)
+            for c in journal.contributions:
+                posted[c.bucket] = posted.get(c.bucket, Decimal(0)) + c.amount
+                stored.setdefault(c.bucket, []).append((order, journal.key))
+            prefix = key_prefix(journal.kind, journal.txn_date)
+            serials[prefix] = max(serials.get(prefix, 0), serial_of(journal.key))
+            if journal.kind is JournalKind.REVERSAL:
+                names = journal.memo.split(". Reverses ", 1)[1].split(", ")
+                assert sorted(names) == sorted(unreversed)
+                named += names
+                unreversed = []
+            else:
+                mirrors.append(journal.key)
+                unreversed.append(journal.key)
+    assert len(named) == len(set(named))  # none named twice
+    assert sorted(named + unreversed) == sorted(mirrors)  # none left out

@@ -11,6 +11,7 @@ from decimal import Decimal
 from connector.domain.credits import CreditLot
 from connector.domain.journals import JournalKind
 from connector.domain.periods import Period
+from connector.service import plan as plan_service
 from connector.service.finance_reports import run_report
 from connector.service.imports import record_credit_lot
 from connector.service.sync import sync
@@ -165,7 +166,68 @@ def test_month_end_reversing_books_one_accrual_on_31_october_and_its_exact_mirro
     world.clock.night_after(date(2026, 11, 3))
     assert sync(world.app, entity=ENTITY, since=OCT[0], until=date(2026, 11, 3)).status == "succeeded"
     [_, again] = world.journals(JournalKind.REVERSAL)
-    assert again.memo.endswith(". Reverses TB-AC-261031-001, TB-AC-261031-002")  # stored and new
+    assert again.memo.endswith(". Reverses TB-AC-261031-002")  # the delta, not what the first reversed
+
+
+def test_the_reversal_of_a_true_up_names_the_true_up_it_reverses_not_the_accrual(tmp_path, database_url):
+    world = books_world(tmp_path, policies("accrual: month_end_reversing"), database_url=database_url)
+    world.source.set("120.00", OCT[2])
+    for day in [*OCT, date(2026, 11, 1)]:  # October accrued on its last day, reversed on 1 November
+        world.night(day)
+    world.invoice("INV-10", "2026-10", "2026-11-03", "130.00")
+    world.night(date(2026, 11, 3))  # the invoice bills 10.00 more: a true-up, and its mirror
+    assert [(j.key, j.memo.split(". ", 1)[-1]) for j in world.journals(RV)] == [
+        ("TB-RV-261101-001", "Reverses TB-AC-261031-001"),
+        ("TB-RV-261101-002", "Reverses TB-TU-261031-001"),
+    ]
+
+
+def test_a_true_up_moved_out_of_a_closed_october_is_named_by_the_reversal_beside_it(tmp_path, database_url):
+    world = books_world(tmp_path, policies("accrual: month_end_reversing"), database_url=database_url)
+    world.source.set("120.00", OCT[2])
+    for day in [*OCT, date(2026, 11, 1)]:
+        world.night(day)
+    world.ledger.lock = date(2026, 10, 31)  # October is closed before its invoice arrives
+    world.invoice("INV-10", "2026-10", "2026-11-03", "130.00")
+    world.night(date(2026, 11, 3))  # the true-up moves to 1 November, beside the reversal that mirrors it
+    assert [(j.key, str(j.txn_date)) for j in world.journals(TU, RV)][1:] == [
+        ("TB-TU-261101-001", "2026-11-01"),  # booked before the reversal that undoes it
+        ("TB-RV-261101-002", "2026-11-01"),
+    ]
+    assert world.journals(RV)[-1].memo.endswith(". Reverses TB-TU-261101-001")
+
+
+def test_a_month_end_accrual_says_it_is_for_the_month_it_sums_not_its_last_day(tmp_path, database_url):
+    world = books_world(tmp_path, policies("accrual: month_end_reversing"), database_url=database_url)
+    world.source.set("120.00", OCT[2])
+    world.source.set("80.00", OCT[20])
+    for day in [*OCT, date(2026, 11, 1)]:
+        world.night(day)
+    [accrual] = world.journals(AC)
+    month = "October 2026 (2026-10-01..2026-10-31)"
+    assert (
+        accrual.memo
+        == f"TB-AC-261031-001 · tokenbooks usage accrual: OpenAI usage accrual for {month}, org-1"
+    )
+    assert {line.description for line in accrual.lines} == {f"OpenAI usage accrual {month}"}
+    assert len(world.ledger.journals["TB-AC-261031-001"].memo) <= 4000  # QBO PrivateNote, Xero Narration
+
+
+def test_journals_planned_before_memos_named_the_month_are_not_planned_or_posted_again(
+    tmp_path, database_url, monkeypatch
+):
+    world = books_world(tmp_path, policies("accrual: month_end_reversing"), database_url=database_url)
+    world.source.set("120.00", OCT[2])
+    with monkeypatch.context() as before:  # memos as they were: the bucket's own day
+        before.setattr(plan_service, "booked_days", lambda _policies, bucket: [bucket.period])
+        for day in [*OCT, date(2026, 11, 1)]:
+            world.night(day)
+    [accrual] = world.journals(AC)
+    assert "usage accrual for 2026-10-31, org-1" in accrual.memo
+    posted = dict(world.ledger.journals)
+    assert world.night(date(2026, 11, 2)).plan.planned == []  # the new memo changes no journal's content
+    assert world.ledger.journals == posted
+    assert world.journals(AC) == [accrual]
 
 
 PROMOTIONAL_ROLE = '  promotional_credits: {quickbooks: "6197"}\n'

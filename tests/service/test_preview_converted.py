@@ -41,3 +41,25 @@ def test_the_preview_of_converted_books_shows_the_reclass_the_sync_posts_in_the_
     world.night(date(2026, 11, 16))
     posted = [(j.txn_date, j.lines) for j in world.journals(JournalKind.RECLASS)]
     assert [(p.journal.txn_date, p.journal.lines) for p in report.journals] == posted  # as the sync posted
+
+
+def test_the_totals_by_account_say_their_currency_beside_journals_in_the_books_currency(
+    tmp_path, capsys, monkeypatch
+):
+    from connector.cli import mappings as mappings_cli
+
+    world = pound_world(tmp_path)
+    pound_november(world)
+    candidate = check_mapping(world.app, support_moved_to_rnd(world))
+    report, _ = preview(world.app, candidate, entity=ENTITY, period=NOVEMBER)
+    assert {line.currency for line in report.lines} == {"USD"}  # as classified: the provider bills dollars
+    assert {p.journal.currency for p in report.journals} == {"GBP"}  # converted, as the sync posts them
+    assert (
+        "totals by account are in the provider's currency (USD), as classified; the journals are in the "
+        "books' currency (GBP), converted at each day's rate"
+    ) in report.notes
+    monkeypatch.setenv("COLUMNS", "200")
+    mappings_cli._print_preview(report)
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "4,000.04 USD" in printed, printed  # Support Assistant's total, before
+    assert "-3,000.03 USD" in printed, printed  # what moves from it, 14-16 November
