@@ -120,8 +120,6 @@ def test_a_line_moved_by_hand_to_another_account_with_the_same_amount_is_drift_s
     are not; reconcile says which line moved, from where to where."""
     from dataclasses import replace
 
-    from connector.ledgers.port import LedgerLine
-
     run_month(world, {1: "10.00"})
     invoice(world, "10.00")
     held = world.ledger.journals["TB-AC-261001-001"]

@@ -31,8 +31,9 @@ def test_in_draft_mode_journals_reach_xero_as_drafts_and_are_not_posted_twice(wo
 
 
 def test_a_draft_moved_by_hand_to_another_account_and_region_is_drift_saying_where(
-    world: XeroWorld, tmp_path
-):  # noqa: F811
+    world: XeroWorld,  # noqa: F811 (the fixture)
+    tmp_path,
+):
     """A reviewer opens tokenbooks' draft in Xero and, before approving it, moves its expense line to 613 AI
     G&A and Region EU (amounts untouched). The draft is still tokenbooks' journal, but not where it booked
     the spend: reconcile names the line and where it went."""
