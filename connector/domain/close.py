@@ -123,14 +123,19 @@ class BookedLater:
     amount: Decimal
     currency: str
     booked_to: str = "the expense"
+    moved: Decimal = ZERO  # what it moves between those accounts (Σ its debits there): a reclass nets to zero
 
     @property
     def side(self) -> str:
-        return "debit" if self.amount >= 0 else "credit"
+        return "debit" if self.amount > 0 else "credit" if self.amount < 0 else "none"
 
     @property
     def entry(self) -> str:
-        """As an accountant reads it: "credit 47.87 USD to the expense"."""
+        """As an accountant reads it: "credit 47.87 USD to the expense"; a reclass "nets to zero on the
+        expense: 12.00 USD moved between its accounts"."""
+        if self.amount == 0:
+            moved = format_money(self.moved, self.currency)
+            return f"nets to zero on {self.booked_to}: {moved} moved between its accounts"
         return f"{self.side} {format_money(abs(self.amount), self.currency)} to {self.booked_to}"
 
 
@@ -157,6 +162,7 @@ def booked_later(journal: Journal, period: Period) -> BookedLater | None:
         sum((c.amount for c in mine), ZERO),
         journal.currency,
         BOOKED_TO.get(journal.kind, "the expense"),
+        sum((c.amount for c in mine if c.amount > 0), ZERO),
     )
 
 
