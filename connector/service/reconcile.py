@@ -456,15 +456,18 @@ def _read_back(
         f = figures[(stored.journal.provider, stored.journal.provider_account)]
         copy = held.get(stored.journal.key)
         if stored.journal.key in moved:
-            f.drifted.append(
-                f"{stored.journal.key} (changed: dated {moved[stored.journal.key].txn_date} in the ledger)"
-            )
+            redated = moved[stored.journal.key]
+            changes = [
+                f"dated {redated.txn_date} in the ledger",
+                *_changes(ledger, stored.journal, redated, labels),
+            ]
+            f.drifted.append(f"{stored.journal.key} (changed: {'; '.join(changes)})")
             continue
         if copy is None:
             f.drifted.append(f"{stored.journal.key} (missing)")
             _queue_again(store, stored, recorder, clock)
             continue
-        changes = line_changes(_held_lines(ledger.held(stored.journal)), _held_lines(copy), labels)
+        changes = _changes(ledger, stored.journal, copy, labels)
         if changes:
             f.drifted.append(f"{stored.journal.key} (changed: {'; '.join(changes)})")
         amount = _ledger_usage_amount(copy, counter_ids) * _share_in(stored.journal, period)
@@ -473,6 +476,11 @@ def _read_back(
             f.draft_total += amount
         else:
             f.ledger = (f.ledger or ZERO) + amount
+
+
+def _changes(ledger: Ledger, journal: Journal, copy: LedgerJournal, labels: Labels) -> list[str]:
+    """What a person changed in the journal's lines in the ledger (its accounts, classes, tracking, amounts)."""
+    return line_changes(_held_lines(ledger.held(journal)), _held_lines(copy), labels)
 
 
 def _held_lines(journal: LedgerJournal | Held) -> list[HeldLine]:

@@ -146,10 +146,16 @@ def test_a_journal_moved_by_hand_to_another_month_is_drift_left_alone_and_never_
     run_month(world, {1: "10.00", 2: "20.00"})
     invoice(world, "30.00")
     held = world.ledger.journals["TB-AC-261002-001"]
-    world.ledger.journals[held.key] = replace(held, txn_date=date(2026, 11, 2))
+    expense, accrued = held.lines
+    world.ledger.journals[held.key] = replace(
+        held, txn_date=date(2026, 11, 2), lines=(replace(expense, tracking=("class=Growth",)), accrued)
+    )
     result = reconcile(world)
     assert result.status is ReconStatus.DRIFT
-    assert result.input.drifted_keys == ("TB-AC-261002-001 (changed: dated 2026-11-02 in the ledger)",)
+    assert result.input.drifted_keys == (
+        "TB-AC-261002-001 (changed: dated 2026-11-02 in the ledger; line 1 (debit 20.00 on 5010 AI COGS) "
+        "moved from class: Support Assistant to class: Growth)",
+    )
     world.clock.night_after(date(2026, 11, 3))
     again = sync(world.app, entity="acme-us", until=date(2026, 11, 3))
     assert again.post.posted == []
