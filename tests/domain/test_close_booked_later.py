@@ -3,7 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
-from connector.domain.close import booked_later
+from connector.domain.close import BookedLater, booked_later
 from connector.domain.journals import Bucket, Contribution, Journal, JournalKind, JournalLine, LedgerTarget
 from connector.domain.periods import Period
 
@@ -35,12 +35,17 @@ def _journal(
     )
 
 
+def _later(journal: Journal, period: Period = OCTOBER) -> BookedLater:
+    found = booked_later(journal, period)
+    assert found is not None, f"{journal.key} is not booked for {period}"
+    return found
+
+
 def test_a_lower_invoices_true_up_is_a_credit_and_a_late_accrual_a_debit():
     true_up = _journal(
         JournalKind.TRUE_UP, "TB-TU-261101-001", (COGS, "-47.87", date(2026, 10, 31)), counter="47.87"
     )
-    later = booked_later(true_up, OCTOBER)
-    assert later is not None
+    later = _later(true_up)
     assert (later.amount, later.side, later.entry) == (
         Decimal("-47.87"),
         "credit",
@@ -49,7 +54,7 @@ def test_a_lower_invoices_true_up_is_a_credit_and_a_late_accrual_a_debit():
     accrual = _journal(
         JournalKind.USAGE_ACCRUAL, "TB-AC-261101-001", (RND, "4.50", date(2026, 10, 2)), counter="-4.50"
     )
-    assert booked_later(accrual, OCTOBER).entry == "debit 4.50 USD to the expense"  # type: ignore[union-attr]
+    assert _later(accrual).entry == "debit 4.50 USD to the expense"
 
 
 def test_a_reclass_nets_to_zero_and_says_what_it_moved():
@@ -59,10 +64,8 @@ def test_a_reclass_nets_to_zero_and_says_what_it_moved():
         (RND, "12.00", date(2026, 10, 5)),
         (COGS, "-12.00", date(2026, 10, 5)),
     )
-    later = booked_later(reclass, OCTOBER)
-    assert later is not None
-    assert later.side == "none"
-    assert later.entry == "nets to zero on the expense: 12.00 USD moved between its accounts"
+    assert _later(reclass).side == "none"
+    assert _later(reclass).entry == "nets to zero on the expense: 12.00 USD moved between its accounts"
 
 
 def test_only_what_it_books_for_the_month_counts_and_a_journal_not_moved_is_none():
@@ -73,7 +76,5 @@ def test_only_what_it_books_for_the_month_counts_and_a_journal_not_moved_is_none
         (RND, "5.00", date(2026, 10, 1)),
         counter="-8.00",
     )
-    later = booked_later(both, OCTOBER)
-    assert later is not None
-    assert (later.amount, later.original_date) == (Decimal("5.00"), date(2026, 10, 1))
+    assert (_later(both).amount, _later(both).original_date) == (Decimal("5.00"), date(2026, 10, 1))
     assert booked_later(both, Period(2026, 8)) is None
