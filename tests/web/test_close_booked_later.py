@@ -114,3 +114,38 @@ def test_a_month_whose_journals_wait_as_drafts_shows_the_status_in_words_styled_
     warn = next(line for line in css.splitlines() if line.startswith(".badge.warn"))
     assert ".badge.unapproved_drafts" in warn
     assert ".badge.missing_invoice" in warn
+
+
+def test_a_checklist_stored_before_amounts_were_signed_is_computed_again(console_world: World, monkeypatch):
+    """The console stores each month's checklist until the books change. One stored by the release before
+    (booked_later amounts unsigned, no `booked_to`) must not be shown after the upgrade as a debit."""
+    from connector.service import console as reads
+
+    world = console_world
+    _october_closed_then_invoiced_lower(world)
+    with monkeypatch.context() as earlier:
+        earlier.setattr(reads, "SUMMARY_FORMAT", "summaries-1")
+        old_stamp = reads.books_stamp(world.app, "acme-us")
+    old = {
+        "period": "2026-10",
+        **{name: [] for name in ("accruals", "lots", "prepaid", "deferred", "refused", "held", "unposted")},
+        "booked_later": [
+            {
+                "key": "TB-TU-261101-001",
+                "txn_date": "2026-11-01",
+                "kind": "true_up",
+                "original_date": "2026-10-31",
+                "amount": "5.00",
+                "currency": "USD",
+            }
+        ],
+        "suspense": {},
+        "reconciliation": [],
+        "reconciliation_notes": [],
+    }
+    with UnitOfWork(world.app.engine) as uow:
+        uow.console_summaries.save("acme-us", "close:2026-10", old, old_stamp, world.clock())
+        uow.commit()
+    checklist, _ = reads.close_checklist(world.app, "acme-us", OCTOBER)
+    [later] = checklist.booked_later
+    assert later.entry == "credit 5.00 USD to the expense"
