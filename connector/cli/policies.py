@@ -176,6 +176,8 @@ def _close_json(result: Any) -> dict:
             {"provider": p, "account": a, "status": s} for p, a, s in checklist.reconciliation
         ],
         "not_posted": [_fields(j) for j in checklist.unposted],
+        # signed (+ debit, − credit to `booked_to`), with its side and the words the CLI prints
+        "booked_later": [{**_fields(b), "side": b.side, "entry": b.entry} for b in checklist.booked_later],
         "refused_days": [_fields(r) for r in checklist.refused],
         "misconfigured_sources": [_fields(m) for m in checklist.misconfigured],
         "blockers": [_fields(b) for b in checklist.blockers],
@@ -283,8 +285,7 @@ def _print_close(result: Any) -> None:
         )
         for later in checklist.booked_later:
             console.print(
-                f"  {later.key} on {later.txn_date}: {later.kind} {format_money(later.amount, later.currency)}, "
-                f"belongs to {later.original_date}",
+                f"  {later.key} on {later.txn_date}: {later.kind}, {later.entry}, belongs to {later.original_date}",
                 highlight=False,
             )
     for provider, account, status in checklist.reconciliation:

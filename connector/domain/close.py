@@ -14,7 +14,8 @@ positions, held journals, reconciliation statuses) and come out as lines a perso
 - journals held for approval, journals not yet in the ledger, and the reconciliation status per
   provider account;
 - the journals of the period posted after its lock, on the first open day of a later period (not
-  blockers: the ledger holds them in that later period, so its figures for this one are lower);
+  blockers: the ledger holds them in that later period, so its figures for this one differ), each signed
+  as a debit or credit to the expense (a true-up of a lower invoice is a credit);
 - the entity's sources whose settings are refused (`MisconfiguredSource`): they are not pulled, so the
   period's books may lack their spend.
 
@@ -33,8 +34,8 @@ from typing import Any, get_type_hints
 
 from connector.domain.desired import ACCRUED_KINDS, LotPosition
 from connector.domain.invoices import Invoice
-from connector.domain.journals import Bucket, JournalKind, LedgerTarget
-from connector.domain.money import ZERO
+from connector.domain.journals import Bucket, Journal, JournalKind, LedgerTarget
+from connector.domain.money import ZERO, format_money
 from connector.domain.periods import Period
 
 EXPIRY_HORIZONS = (30, 60, 90)
@@ -117,8 +118,52 @@ class BookedLater:
     txn_date: date
     kind: str
     original_date: date  # the day of the period it belongs to
+    # signed, + debit / − credit, on the accounts it books for the period (`booked_to`): a true-up of an
+    # invoice lower than the accrual is a credit to the expense, its amount negative
     amount: Decimal
     currency: str
+    booked_to: str = "the expense"
+    moved: Decimal = ZERO  # what it moves between those accounts (Σ its debits there): a reclass nets to zero
+
+    @property
+    def side(self) -> str:
+        return "debit" if self.amount > 0 else "credit" if self.amount < 0 else "none"
+
+    @property
+    def entry(self) -> str:
+        """As an accountant reads it: "credit 47.87 USD to the expense"; a reclass "nets to zero on the
+        expense: 12.00 USD moved between its accounts"."""
+        if self.amount == 0:
+            moved = format_money(self.moved, self.currency)
+            return f"nets to zero on {self.booked_to}: {moved} moved between its accounts"
+        return f"{self.side} {format_money(abs(self.amount), self.currency)} to {self.booked_to}"
+
+
+# what the lines of a kind's buckets book (the rest book the expense: the category accounts, a loss on
+# expired credits, amortization expense)
+BOOKED_TO = {
+    JournalKind.CAPITALIZATION: "capitalized software",
+    JournalKind.REVENUE: "revenue",
+    JournalKind.BREAKAGE: "breakage revenue",
+}
+
+
+def booked_later(journal: Journal, period: Period) -> BookedLater | None:
+    """`journal` as a correction booked for `period` in a later one (None when it is not one): what its
+    lines on its buckets' accounts book for the period, signed."""
+    mine = [c for c in journal.contributions if period.contains(c.bucket.period)]
+    if journal.original_date is None or not mine:
+        return None
+    return BookedLater(
+        journal.key,
+        journal.txn_date,
+        journal.kind.value,
+        min(c.bucket.period for c in mine),
+        sum((c.amount for c in mine), ZERO),
+        journal.currency,
+        BOOKED_TO.get(journal.kind, "the expense"),
+        sum((c.amount for c in mine if c.amount > 0), ZERO),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from connector.ledgers.port import (
     PostRequest,
     PostResult,
     TrackingOption,
+    target_tracking,
 )
 from connector.ledgers.settle import decide
 
@@ -85,9 +86,7 @@ class MemoryLedger:
         return {key: self.journals[key] for key in keys if key in self.journals}
 
     def held(self, journal: Journal) -> Held:
-        return Held.of(
-            journal.key, journal.txn_date, [(ln.target.account, ln.amount) for ln in journal.lines]
-        )
+        return Held.of_lines(journal.key, journal.txn_date, _lines(journal))
 
     def read_back(self, first_day: date, last_day: date) -> list[LedgerJournal]:
         self.stats.read_calls += 1
@@ -142,9 +141,7 @@ class MemoryLedger:
             key=journal.key,
             ledger_id=ledger_id,
             txn_date=journal.txn_date,
-            lines=tuple(
-                LedgerLine(line.target.account, line.amount, line.description) for line in journal.lines
-            ),
+            lines=_lines(journal),
             memo=journal.memo,
         )
         if fault == "lost":
@@ -160,3 +157,11 @@ class MemoryLedger:
             (line.amount for j in self.journals.values() for line in j.lines if line.account == account),
             Decimal(0),
         )
+
+
+def _lines(journal: Journal) -> tuple[LedgerLine, ...]:
+    """A journal's lines as this ledger holds them: accounts, classes and tracking as the mapping names them."""
+    return tuple(
+        LedgerLine(line.target.account, line.amount, line.description, target_tracking(line.target))
+        for line in journal.lines
+    )

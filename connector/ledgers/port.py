@@ -15,7 +15,7 @@ from typing import Protocol
 
 from connector.domain.chart import LedgerAccount, TrackingOption
 from connector.domain.fx import Rate
-from connector.domain.journals import Journal
+from connector.domain.journals import Journal, LedgerTarget
 
 __all__ = [
     "CurrencySetup",
@@ -30,6 +30,7 @@ __all__ = [
     "PostRequest",
     "PostResult",
     "TrackingOption",
+    "target_tracking",
 ]
 
 
@@ -38,7 +39,15 @@ class LedgerLine:
     account: str  # the account as the ledger identifies it (QBO id, Xero code)
     amount: Decimal  # signed: + debit, − credit
     description: str = ""
+    # "kind=option" as the ledger identifies them: QBO "class=<id>", "department=<id>"; Xero
+    # "<category>=<option>" (names: Xero's journal lines carry them)
     tracking: tuple[str, ...] = ()
+
+
+def target_tracking(target: LedgerTarget) -> tuple[str, ...]:
+    """A target's class, department and tracking options as `LedgerLine.tracking` writes them, by name."""
+    named = [("class", target.class_name), ("department", target.department), *target.tracking]
+    return tuple(f"{kind}={option}" for kind, option in named if option)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +73,17 @@ class Held:
     key: str
     txn_date: date
     postings: tuple[tuple[str, Decimal], ...]  # sorted (account as the ledger names it, signed amount)
+    # the journal's lines in its order, as the ledger reads them back (account, amount, class, department,
+    # tracking): what reconcile's read-back compares line by line; () where only postings are known
+    lines: tuple[LedgerLine, ...] = ()
 
     @classmethod
     def of(cls, key: str, txn_date: date, postings: Sequence[tuple[str, Decimal]]) -> Held:
         return cls(key, txn_date, tuple(sorted(postings)))
+
+    @classmethod
+    def of_lines(cls, key: str, txn_date: date, lines: Sequence[LedgerLine]) -> Held:
+        return cls(key, txn_date, tuple(sorted((ln.account, ln.amount) for ln in lines)), tuple(lines))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +192,8 @@ class Ledger(Protocol):
     # uncertain write and that runs before any journal is sent (`connector.ledgers.settle`)
     def find_many(self, keys: Sequence[str]) -> dict[str, LedgerJournal]: ...
 
-    # the journal as this ledger would hold it (accounts as the ledger names them), to compare with what a
-    # lookup found; raises `Rejected` when the journal cannot be translated (an account missing …)
+    # the journal as this ledger would hold it (accounts, and its lines' classes, departments and tracking
+    # options, as the ledger names them), to compare with what a lookup or a read-back found
     def held(self, journal: Journal) -> Held: ...
 
     def post(self, requests: Sequence[PostRequest]) -> list[PostResult]: ...

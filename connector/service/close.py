@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from connector.domain.close import (
-    BookedLater,
     Checklist,
     DeferredLine,
     HeldJournal,
@@ -29,6 +28,7 @@ from connector.domain.close import (
     PrepaidLine,
     RefusedDays,
     accrual_lines,
+    booked_later,
     lot_lines,
     suspense_of,
 )
@@ -207,16 +207,7 @@ def checklist(
     result.refused = refused_in(statuses, period)
     result.misconfigured = misconfigured_in(statuses)
     result.booked_later = [
-        BookedLater(
-            s.journal.key,
-            s.journal.txn_date,
-            s.journal.kind.value,
-            s.journal.original_date,
-            s.journal.debit_total,
-            s.journal.currency,
-        )
-        for s in posted_later
-        if s.journal.original_date is not None and period.contains(s.journal.original_date)
+        later for later in (booked_later(s.journal, period) for s in posted_later) if later is not None
     ]
     result.unposted = [
         HeldJournal(s.journal.key, s.journal.txn_date, s.journal.kind.value, s.last_error or s.status)

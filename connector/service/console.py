@@ -174,6 +174,11 @@ def spend_by_month(app: Any, entity: str, first: Period, last: Period) -> list[S
 # ------------------------------------------------------------------------------- stored summaries
 
 
+# the stored summaries' format: moved on when what a summary holds changes meaning (2: a close checklist's
+# booked_later amounts are signed, debit or credit to the expense; earlier ones were unsigned)
+SUMMARY_FORMAT = "summaries-2"
+
+
 def stored(
     app: Any,
     entity: str,
@@ -200,7 +205,8 @@ def stored(
 
 def books_stamp(app: Any, entity: str) -> str:
     """What the entity's books look like now, for the stored summaries' staleness check."""
-    versions = [app.mapping()[0].content_hash, app.policies()[0].content_hash]
+    # SUMMARY_FORMAT first: a summary stored in an earlier format is stale too, whatever the books
+    versions = [SUMMARY_FORMAT, app.mapping()[0].content_hash, app.policies()[0].content_hash]
     with app.store.unit_of_work() as uow:
         versions += [m.content_hash for m in uow.mappings.all()] + [
             p.content_hash for p in uow.policies.all()

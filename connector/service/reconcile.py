@@ -21,6 +21,7 @@ from connector.domain.desired import ACCRUED_KINDS, COST_KINDS, lot_positions, u
 from connector.domain.errors import ConfigError, TokenbooksError
 from connector.domain.facts import PREPAID_POOL, CostBasis
 from connector.domain.journals import Bucket, Contribution, Journal, JournalKind, LedgerTarget
+from connector.domain.ledger_drift import HeldLine, Labels, line_changes
 from connector.domain.mapping import MappingSet
 from connector.domain.mapping_history import HistoryClassifier, MappingHistory
 from connector.domain.money import ZERO, quantize
@@ -37,7 +38,7 @@ from connector.domain.reconcile import (
     late_usage,
     reconcile,
 )
-from connector.ledgers.port import Ledger, LedgerJournal
+from connector.ledgers.port import Held, Ledger, LedgerJournal
 from connector.redaction import redact
 from connector.service.books import CurrencyPlan, books_on, role_targets
 from connector.service.mappings import mapping_history
@@ -448,28 +449,60 @@ def _read_back(
     # a change a person made, not a loss (posting it again would conflict, planning it again book it twice)
     absent = [s.journal.key for s in posted if s.journal.key not in held]
     moved = ledger.find_many(absent) if absent else {}
+    labels = _labels(ledger)
     for f in figures.values():
         f.ledger = ZERO
     for stored in posted:
         f = figures[(stored.journal.provider, stored.journal.provider_account)]
         copy = held.get(stored.journal.key)
         if stored.journal.key in moved:
-            f.drifted.append(
-                f"{stored.journal.key} (changed: dated {moved[stored.journal.key].txn_date} in the ledger)"
-            )
+            redated = moved[stored.journal.key]
+            changes = [
+                f"dated {redated.txn_date} in the ledger",
+                *_changes(ledger, stored.journal, redated, labels),
+            ]
+            f.drifted.append(f"{stored.journal.key} (changed: {'; '.join(changes)})")
             continue
         if copy is None:
             f.drifted.append(f"{stored.journal.key} (missing)")
             _queue_again(store, stored, recorder, clock)
             continue
-        if sorted(ln.amount for ln in copy.lines) != sorted(ln.amount for ln in stored.journal.lines):
-            f.drifted.append(f"{stored.journal.key} (changed)")
+        changes = _changes(ledger, stored.journal, copy, labels)
+        if changes:
+            f.drifted.append(f"{stored.journal.key} (changed: {'; '.join(changes)})")
         amount = _ledger_usage_amount(copy, counter_ids) * _share_in(stored.journal, period)
         if copy.status == "draft":  # not in the ledger's reports (nor its balances) until approved there
             f.drafts.append(stored.journal.key)
             f.draft_total += amount
         else:
             f.ledger = (f.ledger or ZERO) + amount
+
+
+def _changes(ledger: Ledger, journal: Journal, copy: LedgerJournal, labels: Labels) -> list[str]:
+    """What a person changed in the journal's lines in the ledger (its accounts, classes, tracking, amounts)."""
+    return line_changes(_held_lines(ledger.held(journal)), _held_lines(copy), labels)
+
+
+def _held_lines(journal: LedgerJournal | Held) -> list[HeldLine]:
+    """A journal's lines where the books see them (a `Held` that knows only its postings: by account)."""
+    if isinstance(journal, Held) and not journal.lines:
+        return [HeldLine(account, amount) for account, amount in journal.postings]
+    return [HeldLine(ln.account, ln.amount, ln.tracking) for ln in journal.lines]
+
+
+def _labels(ledger: Ledger) -> Labels:
+    """The ledger's accounts and tracking options as a person reads them ("6110 AI R&D", "class: Growth"),
+    read from the ledger only when a change is described (QuickBooks' classes cost two queries)."""
+    accounts = cache(
+        lambda: {ref: a.label() for a in ledger.chart_of_accounts() for ref in (a.id, a.number) if ref}
+    )
+    options = cache(lambda: {f"{o.kind}={ref}": o.name for o in ledger.tracking() for ref in (o.id, o.name)})
+
+    def tracking(entry: str) -> str:
+        kind, _, option = entry.partition("=")
+        return f"{kind}: {options().get(entry, option)}"
+
+    return Labels(lambda account: accounts().get(account, account), tracking)
 
 
 def _share_in(journal: Journal, period: Period) -> Decimal:

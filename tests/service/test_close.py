@@ -150,3 +150,30 @@ def test_a_day_a_source_refused_is_named_by_the_checklist_until_its_rows_are_cor
     with UnitOfWork(world.app.engine) as uow:
         [mark] = uow.bookmarks.all()
     assert (mark.refused_days, mark.last_error) == ((), None)
+
+
+def test_the_close_of_a_locked_month_shows_a_lower_invoices_true_up_booked_later_as_a_credit(cli_world):
+    """October is locked in the ledger; its invoice, issued 3 November, bills 2.87 less than accrued: the
+    true-up booked on 1 November credits the expense. The close of October says so (it read "true_up 2.87
+    USD", a debit to anyone reading it), in words and in JSON, signed."""
+    for day, amount in ((1, "10.00"), (2, "20.00"), (3, "30.00")):
+        cli_world.source.set(amount, date(2026, 10, day))
+    cli_world.night(date(2026, 10, 31))
+    cli_world.ledger.lock = date(2026, 10, 31)
+    cli_world.invoice("INV-10", "2026-10", "2026-11-03", "57.13")
+    cli_world.night(date(2026, 11, 3))
+
+    printed = cli_world.run("close", "--period", "2026-10", code=None)
+    assert (
+        "TB-TU-261101-001 on 2026-11-01: true_up, credit 2.87 USD to the expense, belongs to 2026-10-31"
+        in (" ".join(printed.stdout.split()))
+    )
+    body = cli_world.json("close", "--period", "2026-10", code=None)
+    [later] = body["booked_later"]
+    assert (later["key"], later["amount"], later["side"], later["booked_to"]) == (
+        "TB-TU-261101-001",
+        "-2.87",
+        "credit",
+        "the expense",
+    )
+    assert later["entry"] == "credit 2.87 USD to the expense"

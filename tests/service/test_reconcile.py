@@ -100,12 +100,41 @@ def test_a_journal_edited_by_hand_is_drift_but_left_alone(world: World):
 
     held = world.ledger.journals["TB-AC-261001-001"]
     world.ledger.journals[held.key] = replace(
-        held, lines=(LedgerLine("5010", Decimal("12.00")), LedgerLine("2150", Decimal("-12.00")))
+        held,
+        lines=(
+            LedgerLine("5010", Decimal("12.00"), tracking=("class=Support Assistant",)),
+            LedgerLine("2150", Decimal("-12.00")),
+        ),
     )
     result = reconcile(world)
     assert result.status is ReconStatus.DRIFT
-    assert result.input.drifted_keys == ("TB-AC-261001-001 (changed)",)
+    assert result.input.drifted_keys == (
+        "TB-AC-261001-001 (changed: line 1 on 5010 AI COGS (class: Support Assistant) changed from debit 10.00 "
+        "to debit 12.00; line 2 on 2150 Accrued AI costs changed from credit 10.00 to credit 12.00)",
+    )
     assert sync(world.app, entity="acme-us", until=date(2026, 10, 31)).post.posted == []
+
+
+def test_a_line_moved_by_hand_to_another_account_with_the_same_amount_is_drift_saying_where(world: World):
+    """An accountant moves the expense line to G&A in the ledger: every amount is as posted, but the books
+    are not; reconcile says which line moved, from where to where."""
+    from dataclasses import replace
+
+    run_month(world, {1: "10.00"})
+    invoice(world, "10.00")
+    held = world.ledger.journals["TB-AC-261001-001"]
+    expense, accrued = held.lines
+    world.ledger.journals[held.key] = replace(
+        held, lines=(replace(expense, account="6130", tracking=()), accrued)
+    )
+    result = reconcile(world)
+    assert result.status is ReconStatus.DRIFT
+    assert result.input.drifted_keys == (
+        "TB-AC-261001-001 (changed: line 1 (debit 10.00) moved from 5010 AI COGS (class: Support Assistant) "
+        "to 6130 AI G&A)",
+    )
+    [ledger_check] = [f for f in result.findings if "line 1 (debit 10.00) moved" in f.explanation]
+    assert "changed or missing in the ledger" in ledger_check.explanation
 
 
 def test_a_journal_moved_by_hand_to_another_month_is_drift_left_alone_and_never_booked_twice(world: World):
@@ -117,10 +146,16 @@ def test_a_journal_moved_by_hand_to_another_month_is_drift_left_alone_and_never_
     run_month(world, {1: "10.00", 2: "20.00"})
     invoice(world, "30.00")
     held = world.ledger.journals["TB-AC-261002-001"]
-    world.ledger.journals[held.key] = replace(held, txn_date=date(2026, 11, 2))
+    expense, accrued = held.lines
+    world.ledger.journals[held.key] = replace(
+        held, txn_date=date(2026, 11, 2), lines=(replace(expense, tracking=("class=Growth",)), accrued)
+    )
     result = reconcile(world)
     assert result.status is ReconStatus.DRIFT
-    assert result.input.drifted_keys == ("TB-AC-261002-001 (changed: dated 2026-11-02 in the ledger)",)
+    assert result.input.drifted_keys == (
+        "TB-AC-261002-001 (changed: dated 2026-11-02 in the ledger; line 1 (debit 20.00 on 5010 AI COGS) "
+        "moved from class: Support Assistant to class: Growth)",
+    )
     world.clock.night_after(date(2026, 11, 3))
     again = sync(world.app, entity="acme-us", until=date(2026, 11, 3))
     assert again.post.posted == []

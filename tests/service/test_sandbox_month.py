@@ -104,3 +104,38 @@ def test_a_month_run_nightly_reconciles_and_a_journal_deleted_by_hand_is_posted_
     assert keys == sorted(f"TB-AC-2610{d:02d}-001" for d in range(1, 32))
     [after] = reconcile_run(app, entity="acme-us", period=OCT)
     assert after.status is ReconStatus.MATCHED
+
+
+def test_a_line_moved_by_hand_in_quickbooks_to_another_account_and_class_is_drift_saying_so(month_app):
+    """An accountant opens a posted journal in QuickBooks and moves its expense line to 6130 AI G&A and to
+    the Back Office class, amounts untouched: what the books hold changed, and reconcile says how."""
+    app, sandbox, source, clock = month_app
+    for day in (date(2026, 10, 1), date(2026, 10, 2)):
+        source.set("10.00", day)
+        source.set("5.00", day, project="proj_eng_search")
+        clock.now = datetime.combine(day + timedelta(days=1), time(2, 30), tzinfo=UTC)
+        assert sync(app, entity="acme-us", until=day).status == "succeeded"
+    [before] = reconcile_run(app, entity="acme-us", period=OCT)
+    assert before.input.drifted_keys == ()
+
+    [entry] = [j for j in sandbox.journal_entries() if j["DocNumber"] == "TB-AC-261002-001"]
+    lines = [
+        dict(line, JournalEntryLineDetail=dict(line["JournalEntryLineDetail"])) for line in entry["Line"]
+    ]
+    [cogs] = [ln for ln in lines if ln["JournalEntryLineDetail"]["AccountRef"]["value"] == "10"]
+    cogs["JournalEntryLineDetail"]["AccountRef"] = {"value": "13"}  # 6130 AI G&A
+    cogs["JournalEntryLineDetail"]["ClassRef"] = {"value": "104"}  # Back Office
+    [rnd] = [ln for ln in lines if ln["JournalEntryLineDetail"]["AccountRef"]["value"] == "11"]
+    rnd["JournalEntryLineDetail"]["ClassRef"] = {"value": "102"}  # Engineering, same account
+    sandbox.edit_journal_by_hand("TB-AC-261002-001", lines=lines)
+
+    [drift] = reconcile_run(app, entity="acme-us", period=OCT)
+    assert drift.status is ReconStatus.DRIFT
+    assert [ln["JournalEntryLineDetail"]["AccountRef"]["value"] for ln in entry["Line"]] == ["10", "11", "6"]
+    assert drift.input.drifted_keys == (
+        "TB-AC-261002-001 (changed: line 1 (debit 10.00) moved from 5010 AI COGS (class: Support Assistant) "
+        "to 6130 AI G&A (class: Back Office); line 2 (debit 5.00 on 6110 AI R&D) moved from no class or "
+        "tracking to class: Engineering)",
+    )
+    assert drift.input.ledger_total == drift.input.posted_total  # the amounts are all there
+    assert sync(app, entity="acme-us", until=date(2026, 10, 2)).post.posted == []  # a person's change stays

@@ -289,8 +289,8 @@ class BeancountLedger:
 
     def held(self, journal: Journal) -> Held:
         """The journal as the file would hold it: its accounts under their beancount names."""
-        lines = [(self.names.account(line.target), line.amount) for line in journal.lines]
-        return Held.of(journal.key, journal.txn_date, lines)
+        lines = [LedgerLine(self.names.account(line.target), line.amount) for line in journal.lines]
+        return Held.of_lines(journal.key, journal.txn_date, lines)
 
     def read_back(self, first_day: date, last_day: date) -> list[LedgerJournal]:
         entries, _ = self._load()

@@ -486,15 +486,30 @@ class QuickBooksLedger:
         return {a.id: f"{a.number} {a.name}" if a.number else a.name for a in self.chart_of_accounts()}
 
     def held(self, journal: Journal) -> Held:
-        """The journal as QuickBooks would hold it (account ids resolved): what a lookup is compared with.
+        """The journal as QuickBooks would hold it (account, class and department ids resolved): what a
+        lookup or a read-back is compared with.
 
-        Active or not: an account switched off after the journal was posted still names the same entry. An
-        account the chart does not have stays as the mapping names it, so it differs from what is there."""
+        Active or not: an account (or class) switched off after the journal was posted still names the same
+        entry. One the company does not have stays as the mapping names it, so it differs from what is there."""
         ids = {ref: account.id for account in self.chart_of_accounts() for ref in account.references()}
-        postings = [
-            (ids.get(line.target.account, line.target.account), line.amount) for line in journal.lines
+        lines = [
+            LedgerLine(
+                ids.get(line.target.account, line.target.account),
+                line.amount,
+                line.description,
+                self._tracking_ids(line.target),
+            )
+            for line in journal.lines
         ]
-        return Held.of(journal.key, journal.txn_date, postings)
+        return Held.of_lines(journal.key, journal.txn_date, lines)
+
+    def _tracking_ids(self, target: LedgerTarget) -> tuple[str, ...]:
+        """A target's class and department as a read-back names them ("class=<id>"), ids resolved."""
+        named = [("class", target.class_name), ("department", target.department)]
+        if not any(name for _, name in named):
+            return ()  # no query for the company's classes when the line has none
+        ids = {(o.kind, ref): o.id for o in self.tracking() for ref in (o.name, o.id)}
+        return tuple(f"{kind}={ids.get((kind, name), name)}" for kind, name in named if name)
 
     # ------------------------------------------------------------------------------------ translation
 
@@ -643,7 +658,9 @@ def _ledger_journal(entry: JournalEntry) -> LedgerJournal:
         amount = Decimal(str(line.Amount))
         sign = 1 if detail.PostingType == "Debit" else -1
         account = str(detail.AccountRef.value) if detail.AccountRef else ""
-        lines.append(LedgerLine(account, sign * amount, line.Description or ""))
+        refs = [("class", detail.ClassRef), ("department", detail.DepartmentRef)]
+        tracking = tuple(f"{kind}={ref.value}" for kind, ref in refs if ref and ref.value)
+        lines.append(LedgerLine(account, sign * amount, line.Description or "", tracking))
     return LedgerJournal(
         key=entry.DocNumber or "",
         ledger_id=str(entry.Id),

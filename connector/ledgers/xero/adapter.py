@@ -70,6 +70,7 @@ from connector.ledgers.port import (
     PostRequest,
     PostResult,
     TrackingOption,
+    target_tracking,
 )
 from connector.ledgers.rate_limits import RateLimiter
 from connector.ledgers.settle import Sent, send_missing
@@ -454,7 +455,8 @@ class XeroLedger:
             sent.results[request.journal.key] = self._element_result(request.journal, element)
 
     def held(self, journal: Journal) -> Held:
-        """The journal as Xero would hold it (account codes resolved): what a lookup is compared with.
+        """The journal as Xero would hold it (account codes resolved; tracking options, which Xero's lines
+        carry by name): what a lookup or a read-back is compared with.
 
         Archived or not: an account archived after the journal was posted still names the same journal. An
         account the chart does not have stays as the mapping names it, so it differs from what is there."""
@@ -464,10 +466,16 @@ class XeroLedger:
             for ref in (account.code, account.name, str(account.account_id))
             if ref
         }
-        postings = [
-            (codes.get(line.target.account, line.target.account), line.amount) for line in journal.lines
+        lines = [
+            LedgerLine(
+                codes.get(line.target.account, line.target.account),
+                line.amount,
+                line.description,
+                target_tracking(line.target),
+            )
+            for line in journal.lines
         ]
-        return Held.of(journal.key, journal.txn_date, postings)
+        return Held.of_lines(journal.key, journal.txn_date, lines)
 
     def _seconds(self) -> float:  # float ok: seconds on the limiter's clock (tokenbooks' clock)
         return self.limiter.clock()
