@@ -105,7 +105,10 @@ def cost_per_thousand_tokens(allocations: Iterable[Allocation], usage: Iterable[
 
 
 def gross_margin(posted: Mapping[Bucket, Decimal], cogs_accounts: set[str]) -> list[Row]:
-    """(month, currency) → revenue from credits sold, AI COGS, margin and margin % — months with revenue."""
+    """(month, currency) → revenue from credits sold, AI COGS, margin and margin %. Revenue is known once
+    credits are sold in a currency: from then every month with revenue or AI COGS in it is a row (a month of
+    COGS without redemptions is a month of negative margin, and leaving it out overstated a year's margin);
+    a currency with no revenue in the range has none (no credits sold: no revenue known to set COGS against)."""
     revenue: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     cogs: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     for bucket, amount in posted.items():
@@ -114,9 +117,10 @@ def gross_margin(posted: Mapping[Bucket, Decimal], cogs_accounts: set[str]) -> l
             revenue[key] -= amount  # revenue buckets are credits
         elif bucket.target.account in cogs_accounts and bucket.kind is not JournalKind.REVERSAL:
             cogs[key] += amount
+    selling = {currency for _, currency in revenue}
     rows = []
-    for key in sorted(revenue):
-        income, cost = revenue[key], cogs.get(key, ZERO)
+    for key in sorted(revenue.keys() | {k for k in cogs if k[1] in selling}):
+        income, cost = revenue.get(key, ZERO), cogs.get(key, ZERO)
         percent = ((income - cost) * 100 / income).quantize(Decimal("0.01")) if income else None
         rows.append(Row(key, (income, cost, income - cost, percent)))
     return rows

@@ -121,6 +121,22 @@ def test_prepaid_utilization_breakage_actual_against_expected_and_gross_margin(t
     ]
 
 
+def test_gross_margin_keeps_a_month_of_ai_cogs_without_redemptions_so_the_year_adds_up(tmp_path):
+    # credits sold and redeemed in October; November serves customers (AI COGS) but nobody redeems: the
+    # month is a loss, and the range's margin must count its COGS (it showed October alone)
+    world = booked_october(tmp_path)
+    world.source.set("30.00", date(2026, 11, 5), line_item="gpt-4.1, output")
+    world.night(date(2026, 11, 30))
+    margin = run_report(world.app, "margin", entity=ENTITY, first=OCT, last=Period(2026, 11))
+    assert rows(margin) == [
+        ("2026-10", "USD", Decimal("1000.00"), Decimal("12.00"), Decimal("988.00"), Decimal("98.80")),
+        ("2026-11", "USD", Decimal(0), Decimal("30.00"), Decimal("-30.00"), None),
+    ]
+    spend = run_report(world.app, "spend", entity=ENTITY, first=OCT, last=Period(2026, 11))
+    cogs = sum(r.figures[0] for r in spend.rows if r.keys[1] == "AI COGS")
+    assert sum(r.figures[1] for r in margin.rows) == cogs
+
+
 def test_report_on_the_command_line_prints_a_table_or_json(tmp_path):
     world = booked_october(tmp_path)
     env = {
