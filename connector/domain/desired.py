@@ -780,8 +780,9 @@ def lot_positions(inp: BooksInput, day: date) -> list[LotPosition]:
         for lot in sorted(lots, key=lambda lot: lot_order(lot.as_prepaid())):
             if lot.purchase_date > day:
                 continue
-            used = drawdown.drawn_from(lot.lot_id, through=day)
+            # quantized: a lot nothing drew from, or not expired, showed `0` beside `1800.00` in reports
+            used = quantize(drawdown.drawn_from(lot.lot_id, through=day), lot.currency)
             expired = lot.expires_on is not None and lot.expires_on <= day
-            written_off = lot.amount - used if expired else ZERO
+            written_off = quantize(lot.amount - used if expired else ZERO, lot.currency)
             found.append(LotPosition(lot, used, written_off, lot.amount - used - written_off))
     return found

@@ -137,6 +137,20 @@ def test_gross_margin_keeps_a_month_of_ai_cogs_without_redemptions_so_the_year_a
     assert sum(r.figures[1] for r in margin.rows) == cogs
 
 
+def test_prepaid_report_prints_every_lot_figure_in_cents_even_a_lot_not_drawn_or_not_expired(tmp_path):
+    # a lot bought for later, untouched, beside one in use: `0` stood beside `15.00` and `25.00`
+    world = booked_october(tmp_path, "billing: prepaid")
+    world.buy_credits("lot-1", "40.00", date(2026, 10, 1), date(2026, 12, 1))
+    world.buy_credits("lot-2", "50.00", date(2026, 10, 20), date(2027, 10, 20))
+    world.night(date(2026, 10, 31))
+    prepaid = run_report(world.app, "prepaid", entity=ENTITY, first=OCT, last=OCT, day=date(2026, 10, 31))
+    figures = {row[0]: [str(amount) for amount in row[5:9]] for row in rows(prepaid)}
+    assert figures == {
+        "lot-1": ["40.00", "15.00", "0.00", "25.00"],
+        "lot-2": ["50.00", "0.00", "0.00", "50.00"],
+    }
+
+
 def test_report_on_the_command_line_prints_a_table_or_json(tmp_path):
     world = booked_october(tmp_path)
     env = {
