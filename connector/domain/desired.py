@@ -570,7 +570,7 @@ def _true_ups(inp: BooksInput, out: Desired) -> None:
         if not policy.invoice_tolerance.allows(variance, billed):
             reason = (
                 f"the {provider} invoice for {period} bills {billed} of usage against {total_accrued} accrued: "
-                f"a variance of {variance}, beyond the policy's tolerance of {policy.invoice_tolerance.describe()}; "
+                f"a variance of {variance}, beyond the policy's tolerance of {policy.invoice_tolerance.describe(currency)}; "
                 "held until an approver releases it" + _unlisted_purchases(inp, invoices, period, currency)
             )
         out.trueups.append(

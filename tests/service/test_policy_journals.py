@@ -131,7 +131,7 @@ def test_a_true_up_beyond_the_tolerance_waits_for_approval(tmp_path, database_ur
     world.invoice("INV-10", "2026-10", "2026-11-03", "180.00")
     result = world.night(date(2026, 11, 3))
     [held] = [p for p in result.plan.planned if p.journal.kind is TU]
-    assert "variance of 80.00, beyond the policy's tolerance of 25.0" in held.hold_reason
+    assert "variance of 80.00, beyond the policy's tolerance of 25.00 USD;" in held.hold_reason
     assert "TB-TU-261031-001" not in world.ledger.journals
 
 
