@@ -132,6 +132,7 @@ def test_gross_margin_keeps_a_month_of_ai_cogs_without_redemptions_so_the_year_a
         ("2026-10", "USD", Decimal("1000.00"), Decimal("12.00"), Decimal("988.00"), Decimal("98.80")),
         ("2026-11", "USD", Decimal(0), Decimal("30.00"), Decimal("-30.00"), None),
     ]
+    assert str(margin.rows[1].figures[0]) == "0.00"  # printed in cents like every amount
     spend = run_report(world.app, "spend", entity=ENTITY, first=OCT, last=Period(2026, 11))
     cogs = sum(r.figures[0] for r in spend.rows if r.keys[1] == "AI COGS")
     assert sum(r.figures[1] for r in margin.rows) == cogs
@@ -149,6 +150,26 @@ def test_prepaid_report_prints_every_lot_figure_in_cents_even_a_lot_not_drawn_or
         "lot-1": ["40.00", "15.00", "0.00", "25.00"],
         "lot-2": ["50.00", "0.00", "0.00", "50.00"],
     }
+
+
+def test_breakage_report_counts_credits_sold_net_of_refunds(tmp_path):
+    # 1,000 sold, 400 refunded, 460 redeemed, expired on 20 October: 140 broke, of the 600 the customer
+    # kept (23.33 %), not of the 1,000 first sold (14 %)
+    world = booked_october(tmp_path)
+    world.customer_credits("f-1,globex,g-1,refund,2026-10-10,400.00,USD,api-credits,")
+    world.night(date(2026, 10, 31))
+    breakage = run_report(world.app, "breakage", entity=ENTITY, first=OCT, last=OCT, day=date(2026, 10, 31))
+    assert rows(breakage) == [
+        (
+            "api-credits",
+            "USD",
+            Decimal("600.00"),
+            Decimal("460.00"),
+            Decimal("140.00"),
+            Decimal("23.33"),
+            Decimal("8.00"),
+        )
+    ]
 
 
 def test_report_on_the_command_line_prints_a_table_or_json(tmp_path):
