@@ -198,6 +198,9 @@ class FakeOutbox:
         self.stored = [replace(s, status="planned") if s.id == journal_id else s for s in self.stored]
         self.approved[journal_id] = approver
 
+    def approvers(self, journal_ids) -> dict[int, str]:
+        return {i: self.approved[i] for i in journal_ids if i in self.approved}
+
     def planned_by(self, journal_id: int) -> str | None:
         return self.planned.get(journal_id)
 

@@ -28,6 +28,7 @@ from functools import lru_cache
 
 from connector.domain.facts import Fact
 from connector.domain.journals import Bucket
+from connector.domain.money import format_money
 from connector.domain.periods import Period
 from connector.domain.planner import LockedBehaviour
 from connector.domain.posting_buckets import Granularity
@@ -75,8 +76,13 @@ class Tolerance:
     def allows(self, variance: Decimal, invoiced: Decimal) -> bool:
         return abs(variance) <= max(self.absolute, abs(invoiced) * self.percent / 100)
 
-    def describe(self) -> str:
-        return f"{self.absolute}" + (f" or {self.percent}% of the invoice" if self.percent else "")
+    def describe(self, currency: str | None = None) -> str:
+        """For people, as money in the invoice's currency ('25.00 USD', not the policy file's '25.0');
+        without a currency, as the policy file gives it (a run's recorded inputs)."""
+        if currency is None:
+            return f"{self.absolute}" + (f" or {self.percent}% of the invoice" if self.percent else "")
+        amount = format_money(self.absolute, currency)
+        return amount + (f" or {self.percent}% of the invoice (the larger)" if self.percent else "")
 
 
 @dataclass(frozen=True, slots=True)

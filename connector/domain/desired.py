@@ -570,7 +570,7 @@ def _true_ups(inp: BooksInput, out: Desired) -> None:
         if not policy.invoice_tolerance.allows(variance, billed):
             reason = (
                 f"the {provider} invoice for {period} bills {billed} of usage against {total_accrued} accrued: "
-                f"a variance of {variance}, beyond the policy's tolerance of {policy.invoice_tolerance.describe()}; "
+                f"a variance of {variance}, beyond the policy's tolerance of {policy.invoice_tolerance.describe(currency)}; "
                 "held until an approver releases it" + _unlisted_purchases(inp, invoices, period, currency)
             )
         out.trueups.append(
@@ -791,8 +791,9 @@ def lot_positions(inp: BooksInput, day: date) -> list[LotPosition]:
         for lot in sorted(lots, key=lambda lot: lot_order(lot.as_prepaid())):
             if lot.purchase_date > day:
                 continue
-            used = drawdown.drawn_from(lot.lot_id, through=day)
+            # quantized: a lot nothing drew from, or not expired, showed `0` beside `1800.00` in reports
+            used = quantize(drawdown.drawn_from(lot.lot_id, through=day), lot.currency)
             expired = lot.expires_on is not None and lot.expires_on <= day
-            written_off = lot.amount - used if expired else ZERO
+            written_off = quantize(lot.amount - used if expired else ZERO, lot.currency)
             found.append(LotPosition(lot, used, written_off, lot.amount - used - written_off))
     return found

@@ -19,9 +19,9 @@ from decimal import Decimal
 from connector.domain.desired import COST_KINDS
 from connector.domain.journals import Bucket, JournalKind
 from connector.domain.mapping import Allocation, fact_values
-from connector.domain.money import ZERO
+from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
-from connector.domain.revenue import grant_states, position_on
+from connector.domain.revenue import grant_states, position_on, sold_net
 from connector.domain.usage import Usage
 
 SPEND_KINDS = (*COST_KINDS, JournalKind.TRUE_UP)
@@ -105,7 +105,10 @@ def cost_per_thousand_tokens(allocations: Iterable[Allocation], usage: Iterable[
 
 
 def gross_margin(posted: Mapping[Bucket, Decimal], cogs_accounts: set[str]) -> list[Row]:
-    """(month, currency) → revenue from credits sold, AI COGS, margin and margin % — months with revenue."""
+    """(month, currency) → revenue from credits sold, AI COGS, margin and margin %. Revenue is known once
+    credits are sold in a currency: from then every month with revenue or AI COGS in it is a row (a month of
+    COGS without redemptions is a month of negative margin, and leaving it out overstated a year's margin);
+    a currency with no revenue in the range has none (no credits sold: no revenue known to set COGS against)."""
     revenue: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     cogs: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     for bucket, amount in posted.items():
@@ -114,9 +117,11 @@ def gross_margin(posted: Mapping[Bucket, Decimal], cogs_accounts: set[str]) -> l
             revenue[key] -= amount  # revenue buckets are credits
         elif bucket.target.account in cogs_accounts and bucket.kind is not JournalKind.REVERSAL:
             cogs[key] += amount
+    selling = {currency for _, currency in revenue}
     rows = []
-    for key in sorted(revenue):
-        income, cost = revenue[key], cogs.get(key, ZERO)
+    for key in sorted(revenue.keys() | {k for k in cogs if k[1] in selling}):
+        none = quantize(ZERO, key[1])  # a month without revenue shows 0.00, not 0
+        income, cost = revenue.get(key, none), cogs.get(key, none)
         percent = ((income - cost) * 100 / income).quantize(Decimal("0.01")) if income else None
         rows.append(Row(key, (income, cost, income - cost, percent)))
     return rows
@@ -131,12 +136,15 @@ def breakage_rates(inputs, day) -> list[Row]:
         if grant.sold_on > day:
             continue
         pos = position_on(inputs, state, day)
+        # net of refunds: a refunded credit is neither redeemed nor broken (the realized rate on a grant
+        # partly refunded read low against the gross amount)
+        sold = sold_net(inputs, grant, day)
         f = figures[(grant.product or "credits", grant.currency)]
-        f["sold"] += grant.amount
+        f["sold"] += sold
         f["redeemed"] += pos.redeemed
         f["breakage"] += pos.breakage
         if pos.expired:
-            f["expired_sold"] += grant.amount
+            f["expired_sold"] += sold
             f["expired_breakage"] += pos.breakage
     rows = []
     for (product, currency), f in sorted(figures.items()):

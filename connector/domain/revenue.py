@@ -57,10 +57,9 @@ def grant_states(inp) -> list[GrantState]:
     return found
 
 
-def position_on(inp, state: GrantState, day: date) -> GrantPosition:
-    """The grant's position on `day`: the policy's rate in force that day, net of refunds to that day."""
-    grant = state.grant
-    rate = _rate_on(inp, grant, day)
+def sold_net(inp, grant: Grant, day: date) -> Decimal:
+    """What the customer keeps of the grant on `day`: the amount sold less its refunds to that day (what
+    revenue, breakage and deferred revenue add up to)."""
     refunded = sum(
         (
             e.amount
@@ -69,12 +68,19 @@ def position_on(inp, state: GrantState, day: date) -> GrantPosition:
         ),
         ZERO,
     )
+    return grant.amount - refunded
+
+
+def position_on(inp, state: GrantState, day: date) -> GrantPosition:
+    """The grant's position on `day`: the policy's rate in force that day, net of refunds to that day."""
+    grant = state.grant
+    rate = _rate_on(inp, grant, day)
     now = Grant(
         grant.grant_id,
         grant.customer,
         grant.product,
         grant.sold_on,
-        grant.amount - refunded,
+        sold_net(inp, grant, day),
         grant.currency,
         rate,
         grant.expires_on,

@@ -36,7 +36,7 @@ from connector.domain.desired import BooksInput, lot_positions
 from connector.domain.errors import InputError, TokenbooksError
 from connector.domain.periods import Period
 from connector.domain.reconcile import ReconInput
-from connector.domain.revenue import grant_states, position_on
+from connector.domain.revenue import grant_states, position_on, sold_net
 from connector.service.books import (
     books_on,
     capitalized_projects,
@@ -286,7 +286,7 @@ def _deferred(inputs: BooksInput, day) -> list[DeferredLine]:
                 grant.grant_id,
                 grant.product,
                 grant.currency,
-                grant.amount,
+                sold_net(inputs, grant, day),  # net of refunds: the row adds up
                 pos.revenue,
                 pos.breakage,
                 pos.deferred,

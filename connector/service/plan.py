@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -59,7 +59,7 @@ from connector.service.books import (
 )
 from connector.service.runs import Clock
 from connector.store.port import Store, UnitOfWork
-from connector.store.records import StoredFact
+from connector.store.records import StoredFact, StoredJournal
 
 # the journals a memo traces: what a month-end reversal mirrors, and the reversals already booked
 TRACED_KINDS = (*REVERSED_BY_MONTH_END, JournalKind.REVERSAL)
@@ -169,7 +169,9 @@ def plan_entity(
         report.planned = with_rates(planned, converted)
         if dry_run:
             return report
-        rejected = {_content(s.journal): s for s in uow.outbox.list(entity, statuses=["rejected"])}
+        refused = uow.outbox.list(entity, statuses=["rejected"])
+        rejected = {_content(s.journal): s for s in refused}
+        released = _Released(refused, uow.outbox.approvers([s.id for s in refused]))
         now = clock()
         added = []
         for index, journal in enumerate(report.planned):
@@ -178,11 +180,18 @@ def plan_entity(
                 uow.outbox.replan(again.id, run_id=run_id)  # the same journal, refused before: try it again
                 report.planned[index] = PlannedJournal(again.journal)
                 continue
+            approval = (
+                released.covering(journal) if not calendar.is_locked(journal.journal.txn_date) else None
+            )
+            if approval is not None:
+                journal = report.planned[index] = _carry(uow, entity, journal, approval, now)
             added.append(
                 uow.outbox.add(
                     journal.journal, ledger=ledger, run_id=run_id, now=now, hold_reason=journal.hold_reason
                 )
             )
+            if approval is not None:
+                uow.outbox.approve(added[-1], approval.approver)
         _commit_journals(uow, entity, added, run_id, now)
         _remember(uow, state, report, run_id, now)
         uow.commit()
@@ -425,6 +434,66 @@ def _remember(uow: UnitOfWork, state: PlanState, report: PlanReport, run_id: str
         },
         now=now,
     )
+
+
+@dataclass(frozen=True)
+class _Approval:
+    approver: str
+    keys: tuple[str, ...]  # the journals they released, which the ledger then refused
+
+
+class _Released:
+    """What approvers released that the ledger refused (its period was locked by the time it posted), per
+    bucket: the same amounts planned again on the first open day are what they approved, not a new hold."""
+
+    def __init__(self, refused: Sequence[StoredJournal], approvers: dict[int, str]) -> None:
+        self.amounts: dict[Bucket, Decimal] = {}
+        self.by: dict[Bucket, list[tuple[str, str]]] = {}
+        for stored in refused:
+            if stored.id not in approvers:
+                continue
+            for c in stored.journal.contributions:
+                self.amounts[c.bucket] = self.amounts.get(c.bucket, ZERO) + c.amount
+                self.by.setdefault(c.bucket, []).append((stored.journal.key, approvers[stored.id]))
+
+    def covering(self, planned: PlannedJournal) -> _Approval | None:
+        """The approval of exactly this journal's amounts, if one was given (held journals only)."""
+        contributions = planned.journal.contributions
+        if not planned.held or not contributions:
+            return None
+        if any(self.amounts.get(c.bucket) != c.amount for c in contributions):
+            return None
+        given = sorted({pair for c in contributions for pair in self.by[c.bucket]})
+        approvers = sorted({who for _, who in given})
+        return _Approval(", ".join(approvers), tuple(key for key, _ in given))
+
+
+def _carry(
+    uow: UnitOfWork, entity: str, planned: PlannedJournal, approval: _Approval, now: datetime
+) -> PlannedJournal:
+    """The approved journal, planned again on an open day: released as approved, and the audit log says
+    whose approval it carries (a controller approving a true-up after its month was locked saw it refused,
+    planned again and held again, their approval lost)."""
+    keys = ", ".join(approval.keys)
+    journal = replace(
+        planned.journal, memo=f"{planned.journal.memo}. Approved by {approval.approver} as {keys}"
+    )
+    uow.events.append(
+        "journal.approved",
+        f"{journal.key} approved by {approval.approver} as {keys}, which the ledger refused in a period "
+        "locked since; planned again on the first open day",
+        actor=approval.approver,
+        data={
+            "entity": entity,
+            "key": journal.key,
+            "run": None,
+            "held_because": planned.hold_reason,
+            "txn_date": journal.txn_date,
+            "approved_as": list(approval.keys),
+        },
+        now=now,
+    )
+    return PlannedJournal(journal)
 
 
 def _content(journal: Journal) -> tuple:

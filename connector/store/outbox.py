@@ -299,6 +299,16 @@ class OutboxRepository:
         row.status, row.approved_by = "planned", approver
         self.session.add(row)
 
+    def approvers(self, journal_ids: Sequence[int]) -> dict[int, str]:
+        """Who released each of these journals, for those an approver released."""
+        found: dict[int, str] = {}
+        for chunk in chunks(sorted(journal_ids)):
+            query = select(col(JournalRow.id), col(JournalRow.approved_by)).where(
+                col(JournalRow.id).in_(chunk), col(JournalRow.approved_by).is_not(None)
+            )
+            found.update((id_, who) for id_, who in self.session.execute(query))
+        return found
+
     def planned_by(self, journal_id: int) -> str | None:
         """The id of the run that planned the journal (None for one planned before runs were recorded)."""
         return self.session.execute(

@@ -286,3 +286,22 @@ def test_a_close_with_a_day_its_source_refused_says_which_day_and_exits_3(cli_wo
         1,
     )
     assert any(b["what"].startswith("openai.costs:org-1: 1 day(s) of 2026-10") for b in closed["blockers"])
+
+
+def test_the_close_shows_a_grant_sold_net_of_its_refunds_so_its_row_adds_up(cli_world: CliWorld):
+    # 1,000 sold, 400 refunded, 460 redeemed, expired on 20 October: the row said sold 1,000 beside
+    # revenue 460 + breakage 140 + deferred 0
+    world = cli_world
+    world.customer_credits(
+        "s-1,globex,g-1,purchase,2026-10-01,1000.00,USD,api-credits,2026-10-20",
+        "f-1,globex,g-1,refund,2026-10-10,400.00,USD,api-credits,",
+        "r-1,globex,g-1,redemption,2026-10-15,460.00,USD,api-credits,",
+    )
+    world.clock.now = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
+    [grant] = world.json("close", "--period", "2026-10", code=None)["deferred_revenue"]
+    assert (grant["sold"], grant["revenue"], grant["breakage"], grant["deferred"]) == (
+        "600.00",
+        "460.00",
+        "140.00",
+        "0.00",
+    )

@@ -12,6 +12,7 @@ from connector.domain.credits import CreditLot
 from connector.domain.journals import JournalKind
 from connector.domain.periods import Period
 from connector.service import plan as plan_service
+from connector.service.approvals import approve_journal
 from connector.service.finance_reports import run_report
 from connector.service.imports import record_credit_lot
 from connector.service.sync import sync
@@ -132,8 +133,33 @@ def test_a_true_up_beyond_the_tolerance_waits_for_approval(tmp_path, database_ur
     world.invoice("INV-10", "2026-10", "2026-11-03", "180.00")
     result = world.night(date(2026, 11, 3))
     [held] = [p for p in result.plan.planned if p.journal.kind is TU]
-    assert "variance of 80.00, beyond the policy's tolerance of 25.0" in held.hold_reason
+    assert "variance of 80.00, beyond the policy's tolerance of 25.00 USD;" in held.hold_reason
     assert "TB-TU-261031-001" not in world.ledger.journals
+
+
+def test_a_true_up_approved_after_its_month_was_locked_posts_on_the_first_open_day_as_approved(
+    tmp_path, database_url
+):
+    # the controller approves October's held true-up in December, once October is locked: the ledger
+    # refuses it, and the next night must book it on the first open day as approved, not hold it again
+    world = books_world(tmp_path, database_url=database_url)
+    world.source.set("100.00", OCT[0])
+    world.night(OCT[0])
+    world.invoice("INV-10", "2026-10", "2026-11-03", "180.00")
+    world.night(date(2026, 11, 3))
+    world.ledger.lock = date(2026, 11, 30)
+    approve_journal(world.app.store, world.clock, entity=ENTITY, key="TB-TU-261031-001", approver="m.chen")
+    world.night(date(2026, 12, 2))  # the released journal is refused: its day is locked
+    world.night(date(2026, 12, 3))
+    [moved] = [j for j in world.journals(TU) if j.txn_date == date(2026, 12, 1)]
+    assert moved.memo.endswith("Approved by m.chen as TB-TU-261031-001")
+    assert world.ledger.journals[moved.key].txn_date == date(2026, 12, 1)
+    assert world.ledger.balance("2150") == Decimal("-180.00")  # accrued 100, trued up by 80
+    with UnitOfWork(world.app.engine) as uow:
+        assert uow.outbox.list(ENTITY, statuses=["held"]) == []
+        [carried] = [e for e in uow.events.of_kind("journal.approved") if e.data["key"] == moved.key]
+    assert carried.actor == "m.chen"
+    assert world.night(date(2026, 12, 4)).plan.planned == []
 
 
 def test_month_end_reversing_books_one_accrual_on_31_october_and_its_exact_mirror_on_1_november(

@@ -121,6 +121,57 @@ def test_prepaid_utilization_breakage_actual_against_expected_and_gross_margin(t
     ]
 
 
+def test_gross_margin_keeps_a_month_of_ai_cogs_without_redemptions_so_the_year_adds_up(tmp_path):
+    # credits sold and redeemed in October; November serves customers (AI COGS) but nobody redeems: the
+    # month is a loss, and the range's margin must count its COGS (it showed October alone)
+    world = booked_october(tmp_path)
+    world.source.set("30.00", date(2026, 11, 5), line_item="gpt-4.1, output")
+    world.night(date(2026, 11, 30))
+    margin = run_report(world.app, "margin", entity=ENTITY, first=OCT, last=Period(2026, 11))
+    assert rows(margin) == [
+        ("2026-10", "USD", Decimal("1000.00"), Decimal("12.00"), Decimal("988.00"), Decimal("98.80")),
+        ("2026-11", "USD", Decimal(0), Decimal("30.00"), Decimal("-30.00"), None),
+    ]
+    assert str(margin.rows[1].figures[0]) == "0.00"  # printed in cents like every amount
+    spend = run_report(world.app, "spend", entity=ENTITY, first=OCT, last=Period(2026, 11))
+    cogs = sum(r.figures[0] for r in spend.rows if r.keys[1] == "AI COGS")
+    assert sum(r.figures[1] for r in margin.rows) == cogs
+
+
+def test_prepaid_report_prints_every_lot_figure_in_cents_even_a_lot_not_drawn_or_not_expired(tmp_path):
+    # a lot bought for later, untouched, beside one in use: `0` stood beside `15.00` and `25.00`
+    world = booked_october(tmp_path, "billing: prepaid")
+    world.buy_credits("lot-1", "40.00", date(2026, 10, 1), date(2026, 12, 1))
+    world.buy_credits("lot-2", "50.00", date(2026, 10, 20), date(2027, 10, 20))
+    world.night(date(2026, 10, 31))
+    prepaid = run_report(world.app, "prepaid", entity=ENTITY, first=OCT, last=OCT, day=date(2026, 10, 31))
+    figures = {row[0]: [str(amount) for amount in row[5:9]] for row in rows(prepaid)}
+    assert figures == {
+        "lot-1": ["40.00", "15.00", "0.00", "25.00"],
+        "lot-2": ["50.00", "0.00", "0.00", "50.00"],
+    }
+
+
+def test_breakage_report_counts_credits_sold_net_of_refunds(tmp_path):
+    # 1,000 sold, 400 refunded, 460 redeemed, expired on 20 October: 140 broke, of the 600 the customer
+    # kept (23.33 %), not of the 1,000 first sold (14 %)
+    world = booked_october(tmp_path)
+    world.customer_credits("f-1,globex,g-1,refund,2026-10-10,400.00,USD,api-credits,")
+    world.night(date(2026, 10, 31))
+    breakage = run_report(world.app, "breakage", entity=ENTITY, first=OCT, last=OCT, day=date(2026, 10, 31))
+    assert rows(breakage) == [
+        (
+            "api-credits",
+            "USD",
+            Decimal("600.00"),
+            Decimal("460.00"),
+            Decimal("140.00"),
+            Decimal("23.33"),
+            Decimal("8.00"),
+        )
+    ]
+
+
 def test_report_on_the_command_line_prints_a_table_or_json(tmp_path):
     world = booked_october(tmp_path)
     env = {
