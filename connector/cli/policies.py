@@ -289,7 +289,7 @@ def _print_close(result: Any) -> None:
                 highlight=False,
             )
     for provider, account, status in checklist.reconciliation:
-        console.print(f"Reconciliation {provider} {account}: {status}", highlight=False)
+        console.print(f"Reconciliation {provider} {account}: {status.replace('_', ' ')}", highlight=False)
     blockers = checklist.blockers
     if blockers:
         console.print(f"[yellow]Not ready to sign off — {len(blockers)} item(s):[/]", highlight=False)

@@ -160,6 +160,7 @@ def test_close_names_each_blocker_and_the_command_that_fixes_it(cli_world: CliWo
     assert invoice["fix"].startswith("tokenbooks import invoices FILE")
     text = world.run("close", "--period", "2026-10").output
     assert f"Not ready to sign off — {len(result['blockers'])} item(s)" in words(text)
+    assert "missing_invoice" not in text  # a status in words, as a controller reads it
     assert words(text).count("Fix:") == len(result["blockers"])
 
 
