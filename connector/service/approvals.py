@@ -12,8 +12,11 @@ mapping or policies version that sync used. The refusal names what they did.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from connector.domain.errors import InputError
-from connector.domain.journals import KEY_PATTERN
+from connector.domain.journals import KEY_PATTERN, Journal
 from connector.domain.users import Involvement, approval_conflict
 from connector.service.runs import Clock, exclusive
 from connector.store.port import Store, UnitOfWork
@@ -46,22 +49,47 @@ def approve(
                         fix="ask another approver to review and approve it",
                     )
         for stored in held:
-            uow.outbox.approve(stored.id, approver)
-            uow.events.append(
-                "journal.approved",
-                f"{stored.journal.key} approved by {approver} for posting (it was held: {stored.hold_reason})",
-                actor=approver,
-                data={
-                    "entity": entity,
-                    "key": stored.journal.key,
-                    "run": None if KEY_PATTERN.match(target) else target,
-                    "held_because": stored.hold_reason,
-                    "txn_date": stored.journal.txn_date,
-                },
+            release(
+                uow,
+                stored.id,
+                stored.journal,
+                approver=approver,
+                held_because=stored.hold_reason or "",
+                said=f"for posting (it was held: {stored.hold_reason})",
+                run=None if KEY_PATTERN.match(target) else target,
                 now=clock(),
             )
         uow.commit()
     return [(s.journal.key, s.hold_reason or "") for s in held]
+
+
+def release(
+    uow: UnitOfWork,
+    journal_id: int,
+    journal: Journal,
+    *,
+    approver: str,
+    held_because: str,
+    said: str,
+    run: str | None,
+    now: datetime,
+    approved_as: Sequence[str] = (),
+) -> None:
+    """Release a held journal for posting and write who approved it (`journal.approved`, which the audit
+    package reads): by a person's approval, or by the approval a refused journal carried (`plan.py`)."""
+    uow.outbox.approve(journal_id, approver)
+    data: dict = {
+        "entity": journal.entity,
+        "key": journal.key,
+        "run": run,
+        "held_because": held_because,
+        "txn_date": journal.txn_date,
+    }
+    if approved_as:
+        data["approved_as"] = list(approved_as)
+    uow.events.append(
+        "journal.approved", f"{journal.key} approved by {approver} {said}", actor=approver, data=data, now=now
+    )
 
 
 def _held(uow: UnitOfWork, entity: str, target: str) -> list[StoredJournal]:

@@ -45,6 +45,7 @@ from connector.domain.periods import Period
 from connector.domain.planner import LedgerCalendar, PlannedJournal, Trace, plan
 from connector.domain.posting_buckets import counter_targets
 from connector.domain.providers import provider_label
+from connector.service.approvals import release
 from connector.service.books import (
     BookOptions,
     books_input,
@@ -183,15 +184,28 @@ def plan_entity(
             approval = (
                 released.covering(journal) if not calendar.is_locked(journal.journal.txn_date) else None
             )
+            held_because = journal.hold_reason
             if approval is not None:
-                journal = report.planned[index] = _carry(uow, entity, journal, approval, now)
+                journal = report.planned[index] = _carried(journal, approval)
             added.append(
                 uow.outbox.add(
                     journal.journal, ledger=ledger, run_id=run_id, now=now, hold_reason=journal.hold_reason
                 )
             )
             if approval is not None:
-                uow.outbox.approve(added[-1], approval.approver)
+                keys = ", ".join(approval.keys)
+                release(
+                    uow,
+                    added[-1],
+                    journal.journal,
+                    approver=approval.approver,
+                    held_because=held_because,
+                    said=f"as {keys}, which the ledger refused in a period locked since; planned again on the "
+                    "first open day",
+                    run=None,
+                    now=now,
+                    approved_as=approval.keys,
+                )
         _commit_journals(uow, entity, added, run_id, now)
         _remember(uow, state, report, run_id, now)
         uow.commit()
@@ -468,32 +482,13 @@ class _Released:
         return _Approval(", ".join(approvers), tuple(key for key, _ in given))
 
 
-def _carry(
-    uow: UnitOfWork, entity: str, planned: PlannedJournal, approval: _Approval, now: datetime
-) -> PlannedJournal:
-    """The approved journal, planned again on an open day: released as approved, and the audit log says
-    whose approval it carries (a controller approving a true-up after its month was locked saw it refused,
-    planned again and held again, their approval lost)."""
+def _carried(planned: PlannedJournal, approval: _Approval) -> PlannedJournal:
+    """The approved journal, planned again on an open day, released as approved (`approvals.release` writes
+    whose approval it carries): a controller approving a true-up after its month was locked saw it refused,
+    planned again and held again, their approval lost."""
     keys = ", ".join(approval.keys)
-    journal = replace(
-        planned.journal, memo=f"{planned.journal.memo}. Approved by {approval.approver} as {keys}"
-    )
-    uow.events.append(
-        "journal.approved",
-        f"{journal.key} approved by {approval.approver} as {keys}, which the ledger refused in a period "
-        "locked since; planned again on the first open day",
-        actor=approval.approver,
-        data={
-            "entity": entity,
-            "key": journal.key,
-            "run": None,
-            "held_because": planned.hold_reason,
-            "txn_date": journal.txn_date,
-            "approved_as": list(approval.keys),
-        },
-        now=now,
-    )
-    return PlannedJournal(journal)
+    memo = f"{planned.journal.memo}. Approved by {approval.approver} as {keys}"
+    return PlannedJournal(replace(planned.journal, memo=memo))
 
 
 def _content(journal: Journal) -> tuple:
