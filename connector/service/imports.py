@@ -123,7 +123,9 @@ def import_focus(
                 for name in ("inserted", "restated", "unchanged", "withdrawn"):
                     counts[f"facts_{name}"] += getattr(replaced, name)
                 changed_days |= replaced.changed_days
-                uow.bookmarks.advance(bookmark_id("focus", account), last.isoformat(), now, first)
+                uow.bookmarks.advance(
+                    bookmark_id("focus", account), last.isoformat(), now, first, options.entity
+                )
             if changed_days:
                 # the export may be of a month the nightly window has long left: the next plan reaches
                 # back to its first changed day (a sync plans from its pull windows otherwise)

@@ -361,6 +361,7 @@ class SourceStatus:
     # from the bookmark on, the later days were stored); None: never read
     read_through: date | None = None
     misconfigured: Misconfigured | None = None  # its settings section could not be built: it is not pulled
+    entities: tuple[str, ...] = ()  # whose facts its pulls or imports stored (empty: not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,6 +407,7 @@ def sources_status(
                 mark.first_day if mark else None,
                 mark.read_through if mark else None,
                 why.get(source_id),
+                mark.entities if mark else (),
             )
         )
     return statuses
@@ -416,13 +418,9 @@ def entity_sources_status(ctx: PullContext, entity: str) -> list[SourceStatus]:
     that cannot be built is listed with why, the other sources as usual (what lists sources reads this).
 
     Bookmarks are kept per source and account, not per entity: a bookmark no source of this entity reads
-    (a FOCUS import) is left out when its account is another entity's — one whose facts hold it, this
-    entity's not — so one company's view never lists another company's source."""
+    (a FOCUS import) is left out when it stored only other entities' facts, so one company's view never
+    lists another company's source. Each bookmark names the entities it stored for: no fact is read here
+    (this is on every console page that shows sources)."""
     configured = ctx.configured_sources(entity)
     statuses = sources_status(ctx.store, configured.sources, configured.refused)
-    with ctx.store.unit_of_work() as uow:
-        own = {account for _, account in uow.facts.accounts(entity)}
-        others = {a for e in ctx.entities() if e != entity for _, a in uow.facts.accounts(e)} - own
-    return [
-        s for s in statuses if s.configured or s.misconfigured or s.source.rpartition(":")[2] not in others
-    ]
+    return [s for s in statuses if s.configured or s.misconfigured or not s.entities or entity in s.entities]

@@ -600,9 +600,12 @@ class BookmarkRepository:
         row = self.session.get(BookmarkRow, source_id)
         return _first_day(row) if row else None
 
-    def advance(self, source_id: str, value: str, now: datetime, first_day: date | None = None) -> None:
+    def advance(
+        self, source_id: str, value: str, now: datetime, first_day: date | None = None, entity: str = ""
+    ) -> None:
         """Move a bookmark forward to `value` (ISO dates compare as text); never backward. `first_day`:
-        the first day of the window stored, which may take the source's history further back."""
+        the first day of the window stored, which may take the source's history further back; `entity`:
+        whose facts it stored."""
         row = self.session.get(BookmarkRow, source_id) or BookmarkRow(
             source_id=source_id, value=value, updated_at=now
         )
@@ -610,6 +613,7 @@ class BookmarkRepository:
         row.updated_at, row.last_success_at, row.last_error, row.refused_days = now, now, None, []
         _reach_back(row, first_day)
         _read_on(row, row.value)
+        _stored_for(row, entity)
         self.session.add(row)
 
     def hold(
@@ -621,6 +625,7 @@ class BookmarkRepository:
         now: datetime,
         first_day: date | None = None,
         read_through: date | None = None,
+        entity: str = "",
     ) -> None:
         """A pull stored its window but the `refused` days: the bookmark stands at `value`, before the
         first of them (back from where it was, if need be: the next run must read them again), and the
@@ -634,6 +639,7 @@ class BookmarkRepository:
         row.value, row.updated_at, row.last_success_at = value, now, now
         row.last_error, row.last_error_at = error, now
         row.refused_days = sorted(day.isoformat() for day in refused)
+        _stored_for(row, entity)
         self.session.add(row)
 
     def record_error(self, source_id: str, error: str, now: datetime) -> None:
@@ -652,6 +658,7 @@ class BookmarkRepository:
                 refused_days=tuple(map(date.fromisoformat, row.refused_days or ())),
                 first_day=_first_day(row),
                 read_through=_read_through(row),
+                entities=tuple(row.entities or ()),
             )
             for row in rows
         ]
@@ -671,6 +678,12 @@ def _read_on(row: BookmarkRow, day: str) -> None:
     """The last day read is `day` or a later one read before: a pull of an earlier window (`--since`,
     `--until`) leaves stored what later pulls read (ISO dates compare as text)."""
     row.read_through = max(row.read_through or row.value or "", day)
+
+
+def _stored_for(row: BookmarkRow, entity: str) -> None:
+    """The bookmark's source stored `entity`'s facts (a new list: the JSON column is not mutated in place)."""
+    if entity and entity not in (row.entities or ()):
+        row.entities = sorted({*(row.entities or ()), entity})
 
 
 def _reach_back(row: BookmarkRow, first_day: date | None) -> None:

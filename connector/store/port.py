@@ -148,7 +148,9 @@ class Bookmarks(Protocol):
 
     def first_day(self, source_id: str) -> date | None: ...
 
-    def advance(self, source_id: str, value: str, now: datetime, first_day: date | None = None) -> None: ...
+    def advance(
+        self, source_id: str, value: str, now: datetime, first_day: date | None = None, entity: str = ""
+    ) -> None: ...
 
     def hold(
         self,
@@ -159,6 +161,7 @@ class Bookmarks(Protocol):
         now: datetime,
         first_day: date | None = None,
         read_through: date | None = None,
+        entity: str = "",
     ) -> None: ...
 
     def record_error(self, source_id: str, error: str, now: datetime) -> None: ...

@@ -197,6 +197,7 @@ class BookmarkRecord:
     first_day: date | None = None  # the first day of its history (None: unknown, stored before 0014)
     # the last day its pulls have read: past `value` when its last pull refused days (None: never read)
     read_through: date | None = None
+    entities: tuple[str, ...] = ()  # whose facts its source stored (empty: not known, stored before 0020)
 
 
 @dataclass(frozen=True, slots=True)

@@ -269,10 +269,10 @@ class PullStage:
             stored_through = window.stored_through(refused).isoformat()
             if refused:
                 uow.bookmarks.hold(
-                    bookmark, stored_through, refused, error, now, window.first_day, window.last_day
+                    bookmark, stored_through, refused, error, now, window.first_day, window.last_day, entity
                 )
             else:
-                uow.bookmarks.advance(bookmark, stored_through, now, window.first_day)
+                uow.bookmarks.advance(bookmark, stored_through, now, window.first_day, entity)
             if entity and results[0].changed_days:
                 uow.fact_marks.add(entity, min(results[0].changed_days), changed_by=run_id or "", now=now)
             _delete_stage(connection, self.id, keep_pages=True)

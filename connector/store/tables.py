@@ -132,6 +132,10 @@ class BookmarkRow(SQLModel, table=True):
     # stands before them, the later days were stored), the freshness counts from it. NULL: stored before
     # 0015, read as the bookmark
     read_through: str | None = None
+    # the entities whose facts its source's pulls and imports stored: a bookmark no configured source of an
+    # entity reads (a FOCUS import) is listed for these only (`pull.entity_sources_status`); [] before 0020
+    # when its source held no facts then
+    entities: list = _json([])
 
 
 class RunRow(SQLModel, table=True):

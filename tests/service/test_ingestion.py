@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 import responses
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlmodel import Session
 
 from connector.bootstrap import build_app
@@ -28,7 +28,7 @@ from connector.service.imports import (
     record_credit_lot,
 )
 from connector.service.invoices import import_ledger_bills
-from connector.service.pull import pull_sources, sources_status
+from connector.service.pull import entity_sources_status, pull_sources, sources_status
 from connector.settings import Settings
 from connector.sources.focus import FocusOptions, read_focus
 from connector.sources.openai import OpenAICostsSource
@@ -159,6 +159,31 @@ def focus_file(tmp_path: Path, name: str, second: str = "2.00") -> Path:
         focus_row("9.00", service_category="Compute", service="EC2"),  # not AI: skipped
     ]
     return focus_csv(tmp_path / name, rows)
+
+
+def test_an_entitys_sources_list_its_own_imports_only_and_read_no_facts(tmp_path: Path):
+    """Listing sources is on every console page that shows them: it reads the bookmarks, which name the
+    entities their imports stored for, and not the facts (a DISTINCT over every fact, per entity, before)."""
+    app = make_app(tmp_path, "tb.db")
+    us_entity = "  acme-us: {ledger: quickbooks, currency: USD, timezone: America/New_York}\n"
+    app.settings.mapping_file.write_text(
+        MINIMAL_MAPPING.replace(us_entity, us_entity + us_entity.replace("us", "eu"))
+    )
+    us = focus_csv(tmp_path / "us.csv", [focus_row("1.00", account="111111111111")])
+    eu = focus_csv(tmp_path / "eu.csv", [focus_row("2.00", account="222222222222")])
+    import_focus(app, [us], FocusOptions(entity="acme-us", timezone="UTC"))
+    import_focus(app, [eu], FocusOptions(entity="acme-eu", timezone="UTC"))
+    statements: list[str] = []
+    engine = app.store.engine
+    listen = lambda *args: statements.append(args[2])  # noqa: E731 (conn, cursor, statement, …)
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        listed = {e: [s.source for s in entity_sources_status(app, e)] for e in ("acme-us", "acme-eu")}
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert listed == {"acme-us": ["focus:111111111111"], "acme-eu": ["focus:222222222222"]}
+    assert statements  # the bookmarks were read
+    assert not [s for s in statements if " facts" in s]
 
 
 def test_a_focus_import_stores_facts_lots_invoices_and_quarantine_in_one_go(tmp_path: Path):

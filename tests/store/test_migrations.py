@@ -199,3 +199,53 @@ def test_a_bookmark_stored_before_0015_has_read_through_its_bookmark_until_its_n
     with UnitOfWork(engine) as uow:
         assert uow.bookmarks.all()[0].read_through == date(2026, 10, 15)
     engine.dispose()
+
+
+def test_a_bookmark_stored_before_0020_names_the_entities_its_source_holds_facts_for(database_url):
+    """0020 keeps on each bookmark whose facts it stored, so that listing an entity's sources reads no
+    fact; a bookmark stored before gets them from the facts once, at the upgrade."""
+    engine = make_engine(database_url)
+    upgrade(engine, "0019_fact_change_marks")
+    with engine.begin() as c:
+        for number, (entity, account) in enumerate(
+            (("acme-us", "111"), ("acme-eu", "222"), ("acme-us", "222"))
+        ):
+            c.execute(
+                text(
+                    "INSERT INTO facts (id, entity, source, provider, provider_account, natural_key, version, "
+                    "is_current, charge_date, posting_date, amount, currency, cost_basis, charge_category, "
+                    "dimensions, pulled_at) VALUES (:id, :entity, 'focus', 'aws', :account, :key, "
+                    "1, :t, :d, :d, '1.00', 'USD', 'billed', 'usage', '{}', :at)"
+                ),
+                {
+                    "id": number + 1,
+                    "entity": entity,
+                    "account": account,
+                    "key": f"focus:k{number}",
+                    "t": True,
+                    "d": date(2026, 10, 1),
+                    "at": AT,
+                },
+            )
+        for source_id in ("focus:111", "focus:222", "focus:333"):  # the last holds no facts
+            c.execute(
+                text(
+                    "INSERT INTO bookmarks (source_id, value, updated_at, refused_days) "
+                    "VALUES (:id, '2026-10-01', :at, '[]')"
+                ),
+                {"id": source_id, "at": AT},
+            )
+
+    upgrade(engine)
+
+    with UnitOfWork(engine) as uow:
+        assert {mark.source_id: mark.entities for mark in uow.bookmarks.all()} == {
+            "focus:111": ("acme-us",),
+            "focus:222": ("acme-eu", "acme-us"),
+            "focus:333": (),
+        }
+        uow.bookmarks.advance("focus:333", "2026-10-02", AT, entity="acme-eu")
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        assert {mark.source_id: mark.entities for mark in uow.bookmarks.all()}["focus:333"] == ("acme-eu",)
+    engine.dispose()

@@ -67,7 +67,7 @@ def _import_bookmark(scene: World, entity: str, account: str, day: date) -> None
             run_id=None,
             now=now,
         )
-        uow.bookmarks.advance(bookmark_id("focus", account), day.isoformat(), now)
+        uow.bookmarks.advance(bookmark_id("focus", account), day.isoformat(), now, entity=entity)
         uow.commit()
 
 
