@@ -560,9 +560,6 @@ def _true_ups(inp: BooksInput, out: Desired) -> None:
         billed = sum((i.billed_usage(prepaid=policy.billing is Billing.PREPAID) for i in invoices), ZERO)
         if policy.billing is Billing.PREPAID:  # the invoice's credits include promotional credit applied,
             billed -= _promoted(out, provider, account, period)  # whose usage is still in the accrual
-        # What a bill charges is whole minor units; a FOCUS export's Σ BilledCost keeps the provider's
-        # precision (89.109011), which no journal can book: it is rounded once, as the provider's bill is.
-        billed = quantize(billed, currency)
         total_accrued = sum(accrued.values(), ZERO)
         variance = billed - total_accrued
         invoiced = sum((i.total for i in invoices), ZERO)

@@ -159,9 +159,7 @@ def reconcile_period(
                 estimated_cost=f.estimated,
                 posted_total=f.posted,
                 queued_total=f.queued,
-                # a bill charges whole minor units; a FOCUS export's Σ BilledCost keeps the provider's
-                # precision (90.409011), which read as it is left a −0.000989 "unexplained" beside it
-                invoice_total=None if f.invoice is None else quantize(f.invoice, f.currency),
+                invoice_total=f.invoice,
                 ledger_total=f.ledger,
                 drifted_keys=tuple(f.drifted),
                 draft_keys=tuple(f.drafts),

@@ -68,7 +68,7 @@ from connector.domain.facts import (
     utc_day_bounds,
 )
 from connector.domain.invoices import Invoice, InvoiceLine
-from connector.domain.money import ZERO, allocate, split_quantum
+from connector.domain.money import ZERO, allocate, quantize, split_quantum
 from connector.domain.periods import Period
 
 PURCHASE, USAGE = ChargeCategory.PURCHASE, ChargeCategory.USAGE
@@ -549,7 +549,11 @@ def _invoices(
     buckets: Mapping[BucketKey, BucketSums], fee_keys: set[BucketKey], entity: str, source: str
 ) -> list[Invoice]:
     """Σ BilledCost per InvoiceId, one line per kind. A recurring commitment fee consumed the same day is a
-    usage line (it is accrued, like usage); other purchases are prepaid (`purchase` lines)."""
+    usage line (it is accrued, like usage); other purchases are prepaid (`purchase` lines).
+
+    A bill charges whole minor units: each line is Σ BilledCost at the provider's precision (89.109011)
+    rounded once, here, to the currency's, as the provider's bill rounds it; the invoice is its lines'
+    sum. What reads an invoice (the true-up, the reconciliation) then never meets a fraction of a cent."""
     sums: dict[tuple, dict[str, Decimal]] = {}
     for key, bucket in buckets.items():
         if not key.invoice:
@@ -561,7 +565,11 @@ def _invoices(
     invoices = []
     for (provider, account, number, currency, period), kinds in sorted(sums.items()):
         lines = tuple(
-            InvoiceLine(LINE_DESCRIPTIONS[kind], amount, "usage" if kind == "commitment_fee" else kind)
+            InvoiceLine(
+                LINE_DESCRIPTIONS[kind],
+                quantize(amount, currency),
+                "usage" if kind == "commitment_fee" else kind,
+            )
             for kind, amount in sorted(kinds.items())
         )
         invoices.append(

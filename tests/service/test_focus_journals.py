@@ -381,6 +381,9 @@ def test_an_export_whose_invoice_sums_to_a_fraction_of_a_cent_closes_its_month_w
     books = october_invoiced_to_a_fraction_of_a_cent(tmp_path, database_url)
     assert books.journals(TU) == []
     assert books.ledger.balance("2150") == Decimal("-33.11")
+    with books.app.store.unit_of_work() as uow:  # rounded once, where the export's invoice is summed
+        [invoice] = uow.invoices.for_period(ENTITY, "2026-10")
+    assert (invoice.total, [line["amount"] for line in invoice.lines]) == (Decimal("33.11"), ["33.11"])
 
 
 def test_a_row_restated_in_an_export_imported_after_the_invoice_date_is_on_the_invoice_it_sums(

@@ -1,6 +1,7 @@
 """Migrations: the chain of revisions builds exactly the schema the code declares, fresh databases are
 stamped, and an older database upgrades in place without losing a row, a digit or its audit chain."""
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -248,4 +249,49 @@ def test_a_bookmark_stored_before_0020_names_the_entities_its_source_holds_facts
         uow.commit()
     with UnitOfWork(engine) as uow:
         assert {mark.source_id: mark.entities for mark in uow.bookmarks.all()}["focus:333"] == ("acme-eu",)
+    engine.dispose()
+
+
+def test_a_focus_invoice_stored_before_0021_is_rounded_to_minor_units_and_others_are_left(database_url):
+    """An invoice a FOCUS export summed was stored at the provider's precision (33.109011): the true-up
+    could not book its variance (MoneyError). 0021 rounds each line once and totals the lines; an
+    invoice imported from a bill (already in cents) is not touched."""
+    engine = make_engine(database_url)
+    upgrade(engine, "0020_bookmark_entities")
+    with engine.begin() as c:
+        for number, source, total, lines in (
+            (
+                "INV-10",
+                "focus",
+                "33.109011",
+                [("FOCUS usage", "33.109011", "usage"), ("FOCUS tax", "2.004", "tax")],
+            ),
+            ("INV-11", "invoices.json", "10.00", [("Usage", "10.00", "usage")]),
+        ):
+            c.execute(
+                text(
+                    "INSERT INTO invoices (entity, provider, provider_account, number, period, issue_date, total, "
+                    "currency, lines, source, imported_at) VALUES ('acme-us', 'aws', '123', :number, '2026-10', "
+                    ":issued, :total, 'USD', :lines, :source, :at)"
+                ),
+                {
+                    "number": number,
+                    "issued": date(2026, 11, 1),
+                    "total": total,
+                    "lines": json.dumps([{"description": d, "amount": a, "kind": k} for d, a, k in lines]),
+                    "source": source,
+                    "at": AT,
+                },
+            )
+
+    upgrade(engine)
+
+    with UnitOfWork(engine) as uow:
+        stored = {
+            i.number: (i.total, [ln["amount"] for ln in i.lines]) for i in uow.invoices.for_entity("acme-us")
+        }
+    assert stored == {
+        "INV-10": (Decimal("35.11"), ["33.11", "2.00"]),
+        "INV-11": (Decimal("10.00"), ["10.00"]),
+    }
     engine.dispose()
