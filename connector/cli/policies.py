@@ -46,13 +46,16 @@ PoliciesFileOption = Annotated[
 @policies_app.command("check")
 def policies_check(file: PoliciesFileOption = None, as_json: JsonFlag = False) -> None:
     """Validate the policies: the file (file:line), its version number, the mapping roles it needs, rates."""
+    from connector.service.imports import entity_accounts
     from connector.service.policies import check_policies_file
 
     with plain_errors(as_json):
         application = app_for()
         path = file or application.settings.policies_file
         mapping, _ = application.mapping()
-        report = check_policies_file(application.store, mapping, path)
+        report = check_policies_file(
+            application.store, mapping, path, lambda entity: entity_accounts(application, entity)
+        )
     policies = report.policies
     if as_json:
         print_json(

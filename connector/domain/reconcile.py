@@ -314,6 +314,13 @@ def _explained(data: ReconInput, rounding: Decimal) -> tuple[tuple[str, Decimal]
         # the true-up books what the invoice bills beyond the accrual: the part of it the items above do
         # not already explain (adjustments it books too, late usage it takes back) explains the rest
         ("booked as an invoice true-up", _trued_up(data)),
+        # the accrual is the cost rounded per bucket, so the true-up (invoice − accrued) also takes that
+        # rounding back: it is no part of invoice − cost, and an invoice equal to the cost leaves nothing
+        # unexplained once trued up
+        (
+            "rounding of the accrued buckets, which the true-up takes back",
+            rounding if data.true_up_total else ZERO,
+        ),
     ]
     return tuple((label, amount) for label, amount in items if amount)
 

@@ -391,6 +391,11 @@ def unknown_accounts(
     return refused
 
 
+def entity_accounts(ctx: ImportContext, entity: str) -> set[tuple[str, str]]:
+    """(provider, account) of the entity's configured sources, facts and credit lots."""
+    return _known_accounts(ctx, _configured(ctx, [entity]))
+
+
 def _known_accounts(ctx: ImportContext, configured: dict[str, ConfiguredSources]) -> set[tuple[str, str]]:
     """(provider, account) of every configured source, fact and credit lot of the entities."""
     known: set[tuple[str, str]] = set()

@@ -10,6 +10,7 @@ file the built-in defaults apply (arrears, daily accruals, next open period), an
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -336,9 +337,15 @@ class PolicyCheck:
         return self.policies is not None and not errors_only(self.problems)
 
 
-def check_policies_file(store: Store, mapping: MappingSet, path: Path | None) -> PolicyCheck:
+def check_policies_file(
+    store: Store,
+    mapping: MappingSet,
+    path: Path | None,
+    known_accounts: Callable[[str], Iterable[tuple[str, str]]] | None = None,
+) -> PolicyCheck:
     """Everything `tokenbooks policies check` reports: the file, its version number, the mapping roles it
-    needs, and each entity's exchange rates file."""
+    needs, each entity's exchange rates file, and (given `known_accounts`: an entity's (provider,
+    account) pairs its sources, facts and lots know) account entries that name an account no one knows."""
     if path is None:
         return PolicyCheck(None, BUILT_IN)
     policies, text, problems = read_policies(path)
@@ -356,7 +363,45 @@ def check_policies_file(store: Store, mapping: MappingSet, path: Path | None) ->
             rate_table(policies, entity.id)
         except ConfigError as exc:
             report.problems += exc.problems or [Problem(str(path), "", "fx.rates_file", exc.message, exc.fix)]
+        if known_accounts is not None:
+            report.problems += account_problems(policies, entity.id, set(known_accounts(entity.id)))
     return report
+
+
+def account_problems(policies: PolicySet, entity: str, known: set[tuple[str, str]]) -> list[Problem]:
+    """Account entries naming, without a glob, a provider account tokenbooks does not know while it knows
+    that provider's others: such an entry never applies (its account's spend is booked by the entity's
+    defaults, e.g. accrued daily instead of reversed at month end), and nothing else would say so. A
+    provider with no known account yet (nothing configured or pulled) is not judged."""
+    problems = []
+    for entry in policies.entity(entity).accounts:
+        if _is_glob(entry.provider) or _is_glob(entry.account):
+            continue
+        same_provider = sorted(a for p, a in known if p == entry.provider)
+        if same_provider and entry.account not in same_provider:
+            problems.append(
+                Problem(
+                    policies.source,
+                    str(entry.line) if entry.line else "",
+                    "accounts.account",
+                    f"{entity}: no {entry.provider} account {entry.account!r} is known (the {entry.provider} "
+                    f"account(s) tokenbooks reads: {', '.join(same_provider)}), so this entry never applies: "
+                    "that spend is booked by the defaults instead",
+                    f"write the account as the source names it, or set TOKENBOOKS_{_setting(entry.provider)}"
+                    f"__ORGANIZATION to {entry.account!r}",
+                    Severity.WARNING,
+                )
+            )
+    return problems
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
+
+
+def _setting(provider: str) -> str:
+    """The settings section of a provider's API source (its ORGANIZATION names the account)."""
+    return {"aws": "AWS_COST_EXPLORER", "azure": "AZURE_COST"}.get(provider, provider.upper())
 
 
 # ------------------------------------------------------------------------------------------- in a run

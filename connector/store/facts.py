@@ -592,8 +592,10 @@ class BookmarkRepository:
         self.session = session
 
     def get(self, source_id: str) -> str | None:
+        """The last day read (ISO), or None: no row, or only the row `record_error` left when a source's
+        very first pull failed (its value is empty: it has read nothing, so its next pull is a first one)."""
         row = self.session.get(BookmarkRow, source_id)
-        return row.value if row else None
+        return row.value or None if row else None
 
     def first_day(self, source_id: str) -> date | None:
         """The first day of the source's history (None: nothing stored yet, or stored before 0014)."""

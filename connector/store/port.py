@@ -144,7 +144,9 @@ class RawPayloads(Protocol):
 class Bookmarks(Protocol):
     """`facts.py: BookmarkRepository`"""
 
-    def get(self, source_id: str) -> str | None: ...
+    def get(self, source_id: str) -> str | None:
+        """The last day read (ISO); None when nothing was ever read, even if a failed pull was recorded."""
+        ...
 
     def first_day(self, source_id: str) -> date | None: ...
 

@@ -82,3 +82,21 @@ def test_a_run_right_after_an_uncertain_write_leaves_it_alone_until_it_can_no_lo
     assert third.post.found  # found,
     assert not third.post.posted  # never sent twice
     assert len(world.ledger.journals) == 1
+
+
+def test_a_source_whose_very_first_pull_failed_is_pulled_from_its_first_day_the_next_night(world):
+    """Walking a new company's first nights: the first pull of a source failed (the provider answered 404),
+    which recorded the error on a bookmark that has read nothing. The next night must pull the source
+    from its first day, not stop on an internal error reading that empty bookmark as a date."""
+    world.source.set("4.00", date(2026, 11, 1))
+    world.source.set("5.00", date(2026, 11, 2))
+    world.source.broken = "the page has no data array"
+    world.clock.night_after(date(2026, 11, 2))
+    failed = sync(world.app, entity="acme-us", until=date(2026, 11, 2))
+    assert failed.status == "failed"
+    world.source.broken = None
+    world.clock.night_after(date(2026, 11, 3))
+    result = sync(world.app, entity="acme-us", until=date(2026, 11, 3))
+    assert result.status == "succeeded", result.reason
+    assert world.source.pulls[-1].first_day == world.source.pulls[0].first_day
+    assert world.ledger.balance("2150") == Decimal("-9.00")

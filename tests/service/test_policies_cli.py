@@ -67,6 +67,25 @@ def test_check_says_which_mapping_role_a_prepaid_policy_needs(tmp_path):
     assert "needs the loss_on_expired_credits role, unbound for beancount" in words(result.output)
 
 
+def test_check_warns_of_an_account_entry_naming_an_account_no_source_reads(tmp_path):
+    """The controller's file books OpenAI account org-1 as a month-end reversing accrual, but the OpenAI
+    source reads the organization as org-live: the entry would never apply (the spend accrued daily by the
+    defaults, silently). The check says so, naming the account the source reads and the setting."""
+    environment = env(tmp_path, policies("accrual: month_end_reversing, granularity: monthly")) | {
+        "TOKENBOOKS_OPENAI__ADMIN_KEY": "sk-admin-test",
+        "TOKENBOOKS_OPENAI__ORGANIZATION": "org-live",
+    }
+    result = runner.invoke(cli, ["policies", "check"], env=environment)
+    assert result.exit_code == 0, result.output
+    said = words(result.output)
+    assert "no openai account 'org-1' is known (the openai account(s) tokenbooks reads: org-live)" in said
+    assert "TOKENBOOKS_OPENAI__ORGANIZATION" in said
+    right = runner.invoke(
+        cli, ["policies", "check"], env=environment | {"TOKENBOOKS_OPENAI__ORGANIZATION": "org-1"}
+    )
+    assert "is known" not in words(right.output)
+
+
 def test_schema_prints_the_committed_schema(tmp_path):
     printed = runner.invoke(cli, ["policies", "schema"], env=env(tmp_path, policies()))
     assert json.loads(printed.stdout) == policy_schema()

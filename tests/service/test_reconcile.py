@@ -63,6 +63,27 @@ def test_a_month_that_agrees_everywhere_is_matched_and_rounding_is_explained(wor
     assert "-0.01" in posted_check.explanation
 
 
+def test_an_invoice_equal_to_the_cost_still_matches_once_its_true_up_takes_the_rounding_back(world: World):
+    """The month closed with daily accruals rounded per day (30.00 for an exact 30.012); the invoice bills
+    the cost (30.01) and the next nightly trues the accrual up by +0.01. The invoice is the provider's cost
+    to the cent: nothing is unexplained, the month is matched, not "within tolerance" of a variance."""
+    run_month(world, {1: "10.004", 2: "10.004", 3: "10.004"})
+    invoice(world, "30.01")
+    world.clock.night_after(date(2026, 11, 3))
+    assert sync(world.app, entity="acme-us", until=date(2026, 11, 3)).status == "succeeded"
+    result = reconcile(world)
+    assert result.input.true_up_total == Decimal("0.01")
+    assert result.input.posted_total == Decimal("30.01")
+    assert result.unexplained == 0
+    [check] = [f for f in result.findings if f.check == "invoice = provider cost"]
+    assert check.holds, check.explanation
+    assert result.status is ReconStatus.MATCHED
+    assert dict(result.explained) == {
+        "booked as an invoice true-up": Decimal("0.01"),
+        "rounding of the accrued buckets, which the true-up takes back": Decimal("-0.01"),
+    }
+
+
 def test_no_invoice_yet_is_reported_as_missing(world: World):
     run_month(world, {1: "5.00"})
     assert reconcile(world).status is ReconStatus.MISSING_INVOICE
