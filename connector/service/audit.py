@@ -22,7 +22,7 @@ from connector.domain.errors import InputError
 from connector.domain.journals import Bucket, Contribution
 from connector.domain.money import ZERO
 from connector.store.port import Store, UnitOfWork
-from connector.store.records import EventRecord
+from connector.store.records import EventRecord, JournalRecord
 
 # ------------------------------------------------------------------------------------------------ verify
 
@@ -90,12 +90,27 @@ def verify_chain(store: Store, *, anchors: frozenset[str] = frozenset(), batch: 
 
 
 def verify_books(store: Store) -> tuple[int, list[ChainProblem]]:
-    """Compare every journal, line and posting in the store with what the audit chain committed for it;
-    returns how many journals were checked and each difference, named (store/commitments.py)."""
+    """Compare every journal, line, contribution, posting and approval in the store with what the audit
+    chain committed and recorded for it; returns how many journals were checked and each difference,
+    named (store/commitments.py). A journal in the store that no event committed was put there behind the
+    log: the next sync would post it. Journals stored before the chain committed any (ids below the first
+    committed one: a store older than the commitments) are not held to it."""
     problems: list[ChainProblem] = []
     with store.unit_of_work() as uow:
         stored = uow.commitments.digests()
         committed, posted = uow.commitments.committed(), uow.commitments.posted()
+        approved = uow.commitments.approved()
+    first_committed = min((stored[k][0].id for k in committed if k in stored), default=None)
+    for (entity, key), (row, _) in sorted(stored.items()):
+        if (entity, key) not in committed and first_committed is not None and row.id > first_committed:
+            problems.append(
+                ChainProblem(
+                    None,
+                    "journal-added",
+                    f"journal {key} of {entity} ({row.status}, dated {row.txn_date}) is in the store, but no "
+                    "event committed it: it was added behind the audit log",
+                )
+            )
     for (entity, key), (event_id, expected) in sorted(committed.items()):
         where = f"journal {key} of {entity} (committed by event {event_id})"
         if (entity, key) not in stored:
@@ -114,17 +129,75 @@ def verify_books(store: Store) -> tuple[int, list[ChainProblem]]:
             ChainProblem(event_id, "line-altered", f"{where}: line {number} was {change}")
             for number, change in _line_changes(expected.lines, actual.lines)
         ]
-        booked = posted.get((entity, key))
-        if row.status == "posted" and booked is not None and row.ledger_id != booked[1]:
+        if expected.contributions is not None and actual.contributions != expected.contributions:
             problems.append(
                 ChainProblem(
-                    booked[0],
-                    "posting-altered",
-                    f"{where} was posted as ledger id {booked[1]} (event {booked[0]}), but the store now says "
-                    f"{row.ledger_id}",
+                    event_id,
+                    "contributions-altered",
+                    f"{where}: what it adds to its posting buckets (the lineage, and what the next plan counts "
+                    "as already posted) was altered, added or deleted",
                 )
             )
+        problems += _posting_problems(where, row, posted.get((entity, key)))
+        problems += _approval_problems(where, row, approved.get((entity, key)))
     return len(committed), problems
+
+
+def _posting_problems(where: str, row: JournalRecord, booked: tuple[int, str] | None) -> list[ChainProblem]:
+    """The journal's status and ledger id against the last posting event that found or created it."""
+    if booked is None:
+        if row.status == "posted":
+            return [
+                ChainProblem(
+                    None,
+                    "posting-altered",
+                    f"{where} says it was posted as ledger id {row.ledger_id}, but no posting event records it",
+                )
+            ]
+        return []
+    event_id, ledger_id = booked
+    if row.status == "posted" and row.ledger_id == ledger_id:
+        return []
+    if row.status == "posted":
+        now = f"{row.ledger_id}"
+    elif row.ledger_id is None:
+        now = f"status {row.status!r} with no ledger id"
+    else:
+        now = f"status {row.status!r}, ledger id {row.ledger_id}"
+    return [
+        ChainProblem(
+            event_id,
+            "posting-altered",
+            f"{where} was posted as ledger id {ledger_id} (event {event_id}), but the store now says {now}",
+        )
+    ]
+
+
+def _approval_problems(
+    where: str, row: JournalRecord, approval: tuple[int, str] | None
+) -> list[ChainProblem]:
+    """Who the store says released the journal against the `journal.approved` event that released it."""
+    if approval is None:
+        if row.approved_by is None:
+            return []
+        return [
+            ChainProblem(
+                None,
+                "approval-altered",
+                f"{where} says it was approved by {row.approved_by}, but no approval event records it",
+            )
+        ]
+    event_id, approver = approval
+    if row.approved_by == approver:
+        return []
+    return [
+        ChainProblem(
+            event_id,
+            "approval-altered",
+            f"{where} was approved by {approver} (event {event_id}), but the store now says "
+            f"{row.approved_by or 'nobody'}",
+        )
+    ]
 
 
 def _line_changes(expected: tuple[str, ...], actual: tuple[str, ...]) -> Iterator[tuple[int, str]]:

@@ -2,10 +2,14 @@
 
 The event chain proves the log intact, but a journal's rows could be edited behind it (an amount on a
 line, an account, a ledger id). So when a plan stores journals it also appends one `journals.committed`
-event holding, per journal key, the digest of the journal's header and of each of its lines, computed
-from the rows as stored; the chain then vouches for those digests. Postings are already events
-(`posting.attempt`, `posting.found`, each naming the ledger id). `audit verify` recomputes the digests
-from the rows and compares (`service/audit.py: verify_books`).
+event holding, per journal key, the digest of the journal's header, of each of its lines and of what it
+adds to its posting buckets (its contributions: the planner subtracts them as "already posted", so an
+edited one would make the next sync post a delta no provider fact explains), computed from the rows as
+stored; the chain then vouches for those digests. Postings are already events (`posting.attempt`,
+`posting.found`, each naming the ledger id; `reconcile.drift` when a journal left the ledger and is
+queued again), and so are approvals (`journal.approved`, by the approver). `audit verify` recomputes the
+digests from the rows and compares, and holds each journal's status, ledger id and approver to those
+events (`service/audit.py: verify_books`).
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from sqlmodel import Session, col
 
 from connector.domain.audit_chain import COMMITTED
 from connector.store.records import JournalDigest, JournalRecord, record_of
-from connector.store.tables import EventRow, JournalLineRow, JournalRow, RunRow
+from connector.store.tables import ContributionRow, EventRow, JournalLineRow, JournalRow, RunRow
 
 POSTED_EVENTS = ("posting.attempt", "posting.found")
+UNPOSTED_EVENT = "reconcile.drift"  # the journal left the ledger: queued again, no longer posted
+APPROVED_EVENT = "journal.approved"
 HEADER_FIELDS = (
     "entity",
     "ledger",
@@ -37,6 +43,18 @@ HEADER_FIELDS = (
     "provider_account",
 )
 LINE_FIELDS = ("line_no", "target_key", "amount", "description")
+CONTRIBUTION_FIELDS = (
+    "kind",
+    "period",
+    "provider",
+    "provider_account",
+    "currency",
+    "target_key",
+    "amount",
+    "pool",
+    "converted_from",
+    "source_amount",
+)
 
 
 def _digest(row: object, fields: Iterable[str]) -> str:
@@ -44,9 +62,17 @@ def _digest(row: object, fields: Iterable[str]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
-def digest(journal: JournalRow, lines: Iterable[JournalLineRow]) -> JournalDigest:
+def digest(
+    journal: JournalRow, lines: Iterable[JournalLineRow], contributions: Iterable[ContributionRow]
+) -> JournalDigest:
     ordered = sorted(lines, key=lambda line: line.line_no)
-    return JournalDigest(_digest(journal, HEADER_FIELDS), tuple(_digest(ln, LINE_FIELDS) for ln in ordered))
+    # one digest over them all, in an order that does not depend on how the rows were inserted
+    buckets = sorted(_digest(c, CONTRIBUTION_FIELDS) for c in contributions)
+    return JournalDigest(
+        _digest(journal, HEADER_FIELDS),
+        tuple(_digest(ln, LINE_FIELDS) for ln in ordered),
+        hashlib.sha256(json.dumps(buckets).encode()).hexdigest(),
+    )
 
 
 class CommitmentRepository:
@@ -71,7 +97,17 @@ class CommitmentRepository:
         for line in self.session.execute(line_query).scalars():
             if line.journal_id in lines:
                 lines[line.journal_id].append(line)
-        return {(j.entity, j.key): (record_of(j, JournalRecord), digest(j, lines[j.id])) for j in journals}
+        contributions: dict[int, list[ContributionRow]] = {j.id: [] for j in journals}
+        contribution_query = select(ContributionRow)
+        if journal_ids is not None:
+            contribution_query = contribution_query.where(col(ContributionRow.journal_id).in_(list(lines)))
+        for contribution in self.session.execute(contribution_query).scalars():
+            if contribution.journal_id in contributions:
+                contributions[contribution.journal_id].append(contribution)
+        return {
+            (j.entity, j.key): (record_of(j, JournalRecord), digest(j, lines[j.id], contributions[j.id]))
+            for j in journals
+        }
 
     def committed(self) -> dict[tuple[str, str], tuple[int, JournalDigest]]:
         """(entity, key) → the event that last committed the journal, and its digest."""
@@ -86,12 +122,34 @@ class CommitmentRepository:
         return found
 
     def posted(self) -> dict[tuple[str, str], tuple[int, str]]:
-        """(entity, key) → the last posting event that found or created the journal, and its ledger id."""
-        entities = dict(self.session.execute(select(col(RunRow.id), col(RunRow.entity))).all())
+        """(entity, key) → the last posting event that found or created the journal, and its ledger id;
+        a journal the reconciliation found gone from the ledger (and queued again) since is not posted."""
+        entities = self._run_entities()
         found: dict[tuple[str, str], tuple[int, str]] = {}
-        query = select(EventRow).where(col(EventRow.kind).in_(POSTED_EVENTS)).order_by(col(EventRow.id))
+        kinds = (*POSTED_EVENTS, UNPOSTED_EVENT)
+        query = select(EventRow).where(col(EventRow.kind).in_(kinds)).order_by(col(EventRow.id))
         for event in self.session.execute(query).scalars():
             data = event.data or {}
-            if data.get("ledger_id") and data.get("outcome", "found") in ("created", "found"):
-                found[(entities.get(event.run_id, ""), data["key"])] = (event.id, data["ledger_id"])
+            journal = (data.get("entity") or entities.get(event.run_id, ""), data.get("key", ""))
+            if event.kind == UNPOSTED_EVENT:
+                found.pop(journal, None)
+            elif data.get("ledger_id") and data.get("outcome", "found") in ("created", "found"):
+                found[journal] = (event.id, data["ledger_id"])
         return found
+
+    def approved(self) -> dict[tuple[str, str], tuple[int, str]]:
+        """(entity, key) → the last `journal.approved` event of the journal, and who approved it."""
+        entities = self._run_entities()
+        found: dict[tuple[str, str], tuple[int, str]] = {}
+        query = select(EventRow).where(col(EventRow.kind) == APPROVED_EVENT).order_by(col(EventRow.id))
+        for event in self.session.execute(query).scalars():
+            data = event.data or {}
+            entity = data.get("entity") or entities.get(event.run_id, "")
+            found[(entity, data.get("key", ""))] = (event.id, event.actor)
+        return found
+
+    def _run_entities(self) -> dict[str, str]:
+        return {
+            run: entity or ""
+            for run, entity in self.session.execute(select(col(RunRow.id), col(RunRow.entity))).all()
+        }

@@ -341,6 +341,8 @@ class Commitments(Protocol):
 
     def posted(self) -> dict[tuple[str, str], tuple[int, str]]: ...
 
+    def approved(self) -> dict[tuple[str, str], tuple[int, str]]: ...
+
 
 class Connections(Protocol):
     """`connections.py: ConnectionRepository`"""

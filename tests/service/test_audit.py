@@ -164,6 +164,88 @@ def test_a_deleted_line_a_deleted_journal_and_a_changed_ledger_id_are_named(worl
     assert sorted(p.problem for p in problems) == ["journal-missing", "journal-missing"]
 
 
+def test_a_journal_added_behind_the_log_is_named_and_one_the_chain_committed_is_not(world: World):
+    month(world)
+    tamper(
+        world,
+        "INSERT INTO journals (entity, ledger, key, kind, txn_date, currency, memo, provider, provider_account, "
+        "status, generation, attempts, created_at) VALUES ('acme-us', 'quickbooks', 'TB-AC-261002-099', "
+        "'usage_accrual', '2026-10-02', 'USD', 'looks like ours', 'openai', 'org-1', 'planned', 0, 0, "
+        "'2026-10-03')",
+    )
+    [problem] = verify_chain(world.app.store).problems  # the next sync would have posted it
+    assert problem.problem == "journal-added"
+    assert problem.message.startswith("journal TB-AC-261002-099 of acme-us (planned, dated 2026-10-02) is in")
+    assert "no event committed it" in problem.message
+
+
+def test_a_posted_journal_put_back_in_line_is_named_with_the_ledger_id_its_posting_recorded(world: World):
+    """Marked rejected (or pending), the planner no longer counts it as booked: the next sync would book its
+    amounts again under a new key."""
+    month(world)
+    tamper(world, "UPDATE journals SET status = 'rejected' WHERE key = 'TB-AC-261001-001'")
+    tamper(world, "UPDATE journals SET status = 'planned', ledger_id = NULL WHERE key = 'TB-AC-261002-001'")
+    messages = sorted(
+        p.message for p in verify_chain(world.app.store).problems if p.problem == "posting-altered"
+    )
+    assert len(messages) == 2
+    assert messages[0].endswith("but the store now says status 'rejected', ledger id 1")
+    assert "TB-AC-261002-001" in messages[1]
+    assert messages[1].endswith("but the store now says status 'planned' with no ledger id")
+
+
+def test_a_contribution_edited_or_deleted_is_named_by_its_journal(world: World):
+    """What a journal adds to its buckets is what the next plan subtracts as posted: edited, the next sync
+    posts a delta no provider fact explains."""
+    month(world)
+    tamper(
+        world,
+        "UPDATE contributions SET amount = '500.00' WHERE id = (SELECT MIN(c.id) FROM contributions c "
+        "JOIN journals j ON j.id = c.journal_id WHERE j.key = 'TB-AC-261001-001')",
+    )
+    tamper(
+        world,
+        "DELETE FROM contributions WHERE journal_id = (SELECT id FROM journals WHERE key = 'TB-AC-261002-001')",
+    )
+    found = sorted((p.problem, p.message.split(" (")[0]) for p in verify_chain(world.app.store).problems)
+    assert found == [
+        ("contributions-altered", "journal TB-AC-261001-001 of acme-us"),
+        ("contributions-altered", "journal TB-AC-261002-001 of acme-us"),
+    ]
+
+
+def test_an_approval_verifies_as_recorded_and_a_forged_approver_is_named(world: World):
+    world.ledger.lock = date(2026, 10, 31)
+    world.app.locked_behaviour = lambda entity: LockedBehaviour.HOLD
+    month(world)
+    with UnitOfWork(world.app.engine) as uow:
+        first, second = uow.outbox.list("acme-us", statuses=["held"])[:2]
+    approve_journal(
+        world.app.store, world.clock, entity="acme-us", key=first.journal.key, approver="j.rivera"
+    )
+    assert verify_chain(world.app.store).intact
+    tamper(world, "UPDATE journals SET approved_by = 'mallory' WHERE key = :key", key=first.journal.key)
+    tamper(world, "UPDATE journals SET approved_by = 'j.rivera' WHERE key = :key", key=second.journal.key)
+    problems = verify_chain(world.app.store).problems
+    assert [p.problem for p in problems] == ["approval-altered", "approval-altered"]
+    by_key = {p.message.split(" ")[1]: p.message for p in problems}
+    assert "was approved by j.rivera (event " in by_key[first.journal.key]
+    assert by_key[first.journal.key].endswith("but the store now says mallory")
+    assert by_key[second.journal.key].endswith(
+        "says it was approved by j.rivera, but no approval event records it"
+    )
+
+
+def test_a_journal_the_ledger_lost_and_the_next_sync_posted_again_verifies_intact(world: World):
+    month(world)
+    del world.ledger.journals["TB-AC-261002-001"]  # deleted by hand in the ledger
+    reconcile(world)  # drift: queued again, no longer posted
+    assert verify_chain(world.app.store).intact
+    world.clock.night_after(date(2026, 10, 3))
+    assert sync(world.app, entity="acme-us", until=date(2026, 10, 2)).post.posted == ["TB-AC-261002-001"]
+    assert verify_chain(world.app.store).intact
+
+
 def test_cli_verify_exits_non_zero_and_names_the_event(world: World, monkeypatch):
     month(world)
     target = events(world)[2]
