@@ -4,7 +4,8 @@ document, an xlsx workbook (one sheet per table) or an HTML report (`service/per
 The package: the runs that worked on the period (with their actor, inputs and outcome), the journals with
 their lines (accounts by number and name, class, department, tracking), the posting attempts with ledger
 ids, approvals (who released which journal, when, and why it had been held), the reconciliation, the
-events of those runs, the mapping and policy versions with their change notes, the exceptions (spend in
+events of those runs, the mapping and policy versions with their change notes and who saved each in the
+console, when (their `*.saved` events among the events), the exceptions (spend in
 suspense, quarantined input rows, alerts), and the lineage — each ledger line's allocations with the rule
 and mapping version that placed them, the fact behind each and the hash of the raw payload it was read
 from.
@@ -25,11 +26,12 @@ from decimal import Decimal
 from typing import Any
 
 from connector.domain.chart import LedgerChart
+from connector.domain.console import FileVersion
 from connector.domain.desired import COST_KINDS
 from connector.domain.journals import LedgerTarget
 from connector.domain.periods import Period
 from connector.store.port import Store, UnitOfWork
-from connector.store.records import JournalRecord, Lineage, RunRecord, StoredJournal
+from connector.store.records import JournalRecord, Lineage, RunRecord, StoredJournal, VersionRecord
 
 REDACTED = "[redacted]"
 PERCENT_COLUMNS = frozenset({"coverage"})  # ratios, shown as percentages
@@ -84,7 +86,7 @@ def period_export(
         runs = _runs(uow, entity, period, run_ids - {None})
         keys = {j.key for j in journals}
         approvals = [e for e in uow.events.of_kind("journal.approved") if e.data.get("key") in keys]
-        events = sorted(uow.events.for_runs([r.id for r in runs]) + approvals, key=lambda e: e.id)
+        events = uow.events.for_runs([r.id for r in runs]) + approvals
         chart = uow.charts.get(entity)
         lineage = uow.allocations.lineage(entity, period.first_day, period.last_day)
         start = datetime.combine(period.first_day, time(0), tzinfo=UTC)
@@ -92,10 +94,12 @@ def period_export(
             entity, start, start + timedelta(days=period.last_day.day + IMPORT_WINDOW_AFTER)
         )
         alerts = uow.alerts.for_period(entity, str(period))
-        mapping_versions = uow.mappings.all()
-        policy_versions = uow.policies.all()
+        mapping_versions = _versions(uow.mappings.all(), uow.console.file_versions("mapping"))
+        policy_versions = _versions(uow.policies.all(), uow.console.file_versions("policies"))
+        saves = uow.events.of_kind("mapping.saved") + uow.events.of_kind("policies.saved")
     accounts = _Accounts(chart)
     approved = {e.data["key"]: e for e in approvals}
+    events = sorted(events + saves, key=lambda e: e.id)  # a controller's save is no run's: its own event
     tables = [
         _table(
             "runs",
@@ -202,7 +206,17 @@ def period_export(
         _table(
             "mapping_versions",
             mapping_versions,
-            ["version", "effective_from", "change_note", "first_seen_at", "run_id", "source", "content_hash"],
+            [
+                "version",
+                "effective_from",
+                "change_note",
+                "saved_by",
+                "saved_at",
+                "first_seen_at",
+                "run_id",
+                "source",
+                "content_hash",
+            ],
         ),
         _table(
             "policy_versions",
@@ -211,6 +225,8 @@ def period_export(
                 "version",
                 "effective_from",
                 "change_note",
+                "saved_by",
+                "saved_at",
                 "first_seen_at",
                 "applied_at",
                 "source",
@@ -380,6 +396,61 @@ def _daily_spend(lineage: list[Lineage]) -> dict[date, dict[str, Decimal]]:
     for r in lineage:
         spend[r.posting_date][r.category] += r.amount
     return {day: dict(by_category) for day, by_category in sorted(spend.items())}
+
+
+@dataclass(frozen=True, slots=True)
+class _Version:
+    """A mapping or policies version as the auditor reads it: who saved it in the console and when (none:
+    it came from the file, first used by a run), and when a run first used it (none: not used yet)."""
+
+    version: int
+    effective_from: date
+    change_note: str
+    saved_by: str | None
+    saved_at: datetime | None
+    first_seen_at: datetime | None
+    run_id: str | None
+    applied_at: datetime | None
+    source: str
+    content_hash: str
+
+
+def _versions(stored: Iterable[VersionRecord], known: Iterable[FileVersion]) -> list[_Version]:
+    """Every version runs used, with who saved it, and those saved in the console and not used yet."""
+    saved = {v.content_hash: v for v in known if v.author}
+    found = [
+        _Version(
+            r.version,
+            r.effective_from,
+            r.change_note,
+            saved[r.content_hash].author if r.content_hash in saved else None,
+            saved[r.content_hash].first_seen_at if r.content_hash in saved else None,
+            r.first_seen_at,
+            r.run_id,
+            r.applied_at,
+            r.source,
+            r.content_hash,
+        )
+        for r in stored
+    ]
+    used = {r.content_hash for r in found}
+    found += [
+        _Version(
+            v.version,
+            v.effective_from,
+            v.change_note,
+            v.author,
+            v.first_seen_at,
+            None,
+            None,
+            None,
+            "saved in the console; no run has used it yet",
+            v.content_hash,
+        )
+        for v in saved.values()
+        if v.content_hash not in used
+    ]
+    return sorted(found, key=lambda v: (v.version, str(v.saved_at or v.first_seen_at or "")))
 
 
 def _table(name: str, rows: Iterable[Any], columns: list[str]) -> Table:
