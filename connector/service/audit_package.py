@@ -2,7 +2,8 @@
 document, an xlsx workbook (one sheet per table) or an HTML report (`service/period_report.py`).
 
 The package: the runs that worked on the period (with their actor, inputs and outcome), the journals with
-their lines (accounts by number and name, class, department, tracking), the posting attempts with ledger
+their lines (accounts by number and name, class, department, tracking), the trial balance of the
+posted journals (per account: debits, credits, balance; to tie to the ledger's), the posting attempts with ledger
 ids, approvals (who released which journal, when, and why it had been held), the reconciliation, the
 events of those runs, the mapping and policy versions with their change notes and who saved each in the
 console, when (their `*.saved` events among the events), the exceptions (spend in
@@ -29,6 +30,7 @@ from connector.domain.chart import LedgerChart
 from connector.domain.console import FileVersion
 from connector.domain.desired import COST_KINDS
 from connector.domain.journals import LedgerTarget
+from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.store.port import Store, UnitOfWork
 from connector.store.records import JournalRecord, Lineage, RunRecord, StoredJournal, VersionRecord
@@ -141,6 +143,7 @@ def period_export(
             ],
         ),
         _journal_lines(journals, stored, accounts),
+        _trial_balance(journals, stored, accounts),
         Table(
             "postings",
             [
@@ -271,6 +274,39 @@ def _journal_lines(
             rows.append([j.key, number, *accounts.columns(line.target), debit, credit, line.description])
     return Table(
         "journal_lines", ["key", "line_no", *ACCOUNT_COLUMNS, "debit", "credit", "description"], rows
+    )
+
+
+def _trial_balance(
+    journals: list[JournalRecord], stored: dict[int, StoredJournal | None], accounts: _Accounts
+) -> Table:
+    """What the period's posted journals put on each account — the figures to tie to the ledger's trial
+    balance of the month (activity on each account under tokenbooks' journals) — and a total row whose
+    debits equal its credits. Journals not posted (held, planned, failed, rejected) are not in the ledger:
+    they are left out here, and listed with their status among the journals."""
+    sums: dict[tuple[str, str, str], list[Any]] = {}
+    for j in journals:
+        journal = stored[j.id]
+        if j.status != "posted" or journal is None:
+            continue
+        for line in journal.journal.lines:
+            number, name, *_ = accounts.columns(line.target)
+            row = sums.setdefault((str(number), name, j.currency), [ZERO, ZERO, set()])
+            row[0 if line.amount > 0 else 1] += abs(line.amount)
+            row[2].add(j.key)
+    rows: list[list[Any]] = []
+    for currency in sorted({currency for _, _, currency in sums}):
+        mine = {k: v for k, v in sorted(sums.items()) if k[2] == currency}
+        for (number, name, _), (debit, credit, keys) in mine.items():
+            rows.append([number, name, currency, debit or None, credit or None, debit - credit, len(keys)])
+        debit, credit = sum((v[0] for v in mine.values()), ZERO), sum((v[1] for v in mine.values()), ZERO)
+        keys = set().union(*(v[2] for v in mine.values()))
+        rows.append(["total", "", currency, debit, credit, debit - credit, len(keys)])
+    return Table(
+        "trial_balance",
+        ["account", "account_name", "currency", "debit", "credit", "balance", "journals"],
+        rows,
+        title="Trial balance of the period's posted journals",
     )
 
 

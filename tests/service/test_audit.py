@@ -323,6 +323,7 @@ def test_a_period_exports_for_auditors_without_secrets(world: World, tmp_path, f
             "runs",
             "journals",
             "journal_lines",
+            "trial_balance",
             "postings",
             "approvals",
             "reconciliation",
@@ -362,6 +363,36 @@ def _text(path) -> str:
         book = load_workbook(path)
         return "\n".join(str(v) for sheet in book for row in sheet.values for v in row)
     return path.read_text()
+
+
+def test_the_export_has_the_periods_trial_balance_and_it_ties_to_the_ledger(world: World):
+    """Per account, what the posted journals of the month put there, total debits = total credits: an
+    auditor ties each figure to the ledger's trial balance (before, only line by line, to add up)."""
+    month(world)
+    world.source.set("4.00", date(2026, 10, 3))
+    world.ledger.lock = date(2026, 10, 31)  # October is closed before the 3rd is booked: held, not posted
+    world.app.locked_behaviour = lambda entity: LockedBehaviour.HOLD
+    world.clock.night_after(date(2026, 10, 3))
+    sync(world.app, entity="acme-us", until=date(2026, 10, 3))
+    export = period_export(world.app.store, entity="acme-us", period=OCT)
+    assert {j["status"] for j in export.tables["journals"].records()} == {"posted", "held"}
+    rows = export.tables["trial_balance"].records()
+    *accounts, total = rows
+    assert total == {
+        "account": "total",
+        "account_name": "",
+        "currency": "USD",
+        "debit": Decimal("165.50"),
+        "credit": Decimal("165.50"),
+        "balance": Decimal("0.00"),
+        "journals": 2,  # the held one is not in the ledger, nor here
+    }
+    in_ledger = {
+        a: world.ledger.balance(a)
+        for a in {line.account for j in world.ledger.journals.values() for line in j.lines}
+    }
+    assert {r["account"]: r["balance"] for r in accounts} == in_ledger
+    assert sum(r["debit"] or 0 for r in accounts) == total["debit"]
 
 
 def test_runs_record_their_inputs_and_a_policy_change_and_an_approval_are_events(world: World):
