@@ -5,7 +5,8 @@ content altered after it was written, an event missing between two others, or th
 (the chain's head row remembers the last event); then `verify_books` checks every journal, line and
 posting in the store against the digests the chain committed for them. `trace` walks from a journal line in the outbox to the
 posting buckets it feeds, the allocations in them (rule id, mapping version), the facts (with their
-versions) and the raw provider payload the facts were read from.
+versions) and the raw provider payload the facts were read from, and to the provider's invoice that bills
+each bucket's provider account and month.
 """
 
 from __future__ import annotations
@@ -307,6 +308,21 @@ class TracedLine:
 
 
 @dataclass(frozen=True, slots=True)
+class TracedInvoice:
+    """The provider's invoice for a provider account and month a traced bucket belongs to (None: no
+    invoice imported for it yet)."""
+
+    provider: str
+    provider_account: str
+    period: str  # YYYY-MM
+    number: str | None
+    issue_date: date | None = None
+    total: Decimal | None = None
+    currency: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Trace:
     entity: str
     key: str
@@ -317,6 +333,7 @@ class Trace:
     memo: str
     lines: tuple[TracedLine, ...]
     currency: str = ""  # the journal's: every line and contribution is in it
+    invoices: tuple[TracedInvoice, ...] = ()  # per provider account and month of the traced buckets
 
 
 def entity_of_key(store: Store, key: str, entities: Sequence[str], default: str) -> str:
@@ -363,6 +380,7 @@ def trace(
                 _bucket(uow, c, policies.bucket_days(c.bucket) if policies else None) for c in contributions
             )
             lines.append(TracedLine(number, ln.target.key(), ln.amount, ln.description, balancing, buckets))
+        invoices = invoices_billing(uow, entity, [b.bucket for ln in lines for b in ln.buckets])
     return Trace(
         entity,
         key,
@@ -373,7 +391,26 @@ def trace(
         journal.memo,
         tuple(lines),
         journal.currency,
+        invoices,
     )
+
+
+def invoices_billing(uow: UnitOfWork, entity: str, buckets: Sequence[Bucket]) -> tuple[TracedInvoice, ...]:
+    """The invoices that bill what these buckets hold: one per provider account and month (an account and
+    month with none imported yet is listed without a number, so the trace and the lineage page say so)."""
+    wanted = sorted({(b.provider, b.provider_account, f"{b.period:%Y-%m}") for b in buckets})
+    found = []
+    for provider, account, period in wanted:
+        billed = [
+            i
+            for i in uow.invoices.for_period(entity, period)
+            if (i.provider, i.provider_account) == (provider, account)
+        ]
+        found += [
+            TracedInvoice(provider, account, period, i.number, i.issue_date, i.total, i.currency, i.source)
+            for i in billed
+        ] or [TracedInvoice(provider, account, period, None)]
+    return tuple(found)
 
 
 def _bucket(uow: UnitOfWork, contribution: Contribution, days: list[date] | None) -> TracedBucket:

@@ -281,6 +281,32 @@ def test_a_posted_line_traces_to_its_rule_facts_and_raw_payload(world: World):
     assert fact.payload.sha256
 
 
+def test_a_traced_line_reaches_the_invoice_that_bills_its_month_or_says_none_is_there_yet(
+    world: World, monkeypatch
+):
+    month(world)
+    [none_yet] = trace(world.app.store, entity="acme-us", key="TB-AC-261001-001", line=1).invoices
+    assert (none_yet.provider, none_yet.provider_account, none_yet.period, none_yet.number) == (
+        "openai",
+        "org-1",
+        "2026-10",
+        None,
+    )
+    invoice(world, "165.50")
+    [billed] = trace(world.app.store, entity="acme-us", key="TB-AC-261001-001", line=1).invoices
+    assert (billed.number, billed.total, billed.currency, billed.issue_date) == (
+        "INV-1",
+        Decimal("165.50"),
+        "USD",
+        date(2026, 11, 3),
+    )
+    monkeypatch.setenv("TOKENBOOKS_DATABASE_URL", world.app.settings.database_url)
+    monkeypatch.setenv("TOKENBOOKS_MAPPING_FILE", str(world.mapping_path))
+    shown = CliRunner().invoke(cli, ["audit", "trace", "TB-AC-261001-001", "1"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "invoice INV-1 for openai/org-1 2026-10: 165.50 USD, issued 2026-11-03" in shown.stdout
+
+
 def test_the_balancing_line_traces_to_every_bucket_of_the_journal(world: World):
     month(world)
     found = trace(world.app.store, entity="acme-us", key="TB-AC-261001-001")

@@ -17,6 +17,7 @@ from connector.service.sync import sync
 from connector.service.users import disable_user, set_role
 from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
+from tests.service.test_reconcile import invoice
 from tests.web.conftest import PASSWORD, csrf_of, sign_in
 
 PAGES = [
@@ -247,6 +248,16 @@ def test_the_auditors_export_names_the_controller_who_saved_each_mapping_version
     assert first["saved_by"] is None  # the file as deployed, first used by a run
     assert (second["saved_by"], second["saved_at"]) == ("carl", saved_at)
     assert second["run_id"] is not None
+
+
+def test_a_lines_lineage_names_the_invoice_that_bills_its_month(client: TestClient, console_world: World):
+    sign_in(client, "ada")
+    [key, *_] = keys_of(client.get("/journals").text)
+    before = " ".join(re.sub(r"<[^>]+>", " ", client.get(f"/journals/{key}/lines/1").text).split())
+    assert "openai org-1 2026-10: no invoice imported yet" in before
+    invoice(console_world, "75.00")
+    after = " ".join(re.sub(r"<[^>]+>", " ", client.get(f"/journals/{key}/lines/1").text).split())
+    assert "openai org-1 2026-10: invoice INV-1 , 75.00 USD, issued 2026-11-03" in after
 
 
 def test_a_broken_yaml_edit_is_refused_with_its_line_and_nothing_is_saved(
