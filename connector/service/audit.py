@@ -87,7 +87,57 @@ def verify_chain(store: Store, *, anchors: frozenset[str] = frozenset(), batch: 
     ]
     report.journals, books = verify_books(store)
     report.problems += books
+    report.problems += verify_runs(store)
     return report
+
+
+def verify_runs(store: Store) -> list[ChainProblem]:
+    """Hold every run's row — who ran it, what kind of run for which entity, how it ended — to the events
+    that started and ended it: the sync log (`tokenbooks runs`, the console, the export) reads the rows.
+    A `run.started` event without the run's params and entity (written by an older tokenbooks) names too
+    little to hold its row to: that run is left out."""
+    problems: list[ChainProblem] = []
+    with store.unit_of_work() as uow:
+        runs = uow.commitments.runs()
+    for run_id, row, events in runs:
+        started = next((e for e in events if e.kind == "run.started"), None)
+        if started is not None and not {"params", "entity"} <= started.data.keys():
+            continue
+        if row is None:
+            first = events[0]
+            problems.append(
+                ChainProblem(
+                    first.id, "run-missing", f"run {run_id} (event {first.id}) is no longer in the store"
+                )
+            )
+            continue
+        where = f"run {run_id} ({row.kind} of {row.entity or 'no entity'}, by {row.actor})"
+        if started is None:
+            problems.append(ChainProblem(None, "run-altered", f"{where}: no event records that it started"))
+            continue
+        recorded = (started.actor, started.message, started.data.get("entity"))
+        if recorded != (row.actor, f"{row.kind} started", row.entity):
+            problems.append(
+                ChainProblem(
+                    started.id,
+                    "run-altered",
+                    f"{where} was started as {started.message.removesuffix(' started')} of "
+                    f"{started.data.get('entity') or 'no entity'} by {started.actor} (event {started.id}): "
+                    "its actor, kind or entity was altered",
+                )
+            )
+        ended = next((e for e in reversed(events) if e.kind != "run.started"), None)
+        status = "running" if ended is None else ended.data.get("status", "abandoned")
+        if row.status != status:
+            said = f"(event {ended.id})" if ended is not None else "(no event ended it)"
+            problems.append(
+                ChainProblem(
+                    ended.id if ended is not None else started.id,
+                    "run-altered",
+                    f"{where} ended {status} {said}, but the store now says {row.status}",
+                )
+            )
+    return problems
 
 
 def verify_books(store: Store) -> tuple[int, list[ChainProblem]]:

@@ -7,9 +7,10 @@ adds to its posting buckets (its contributions: the planner subtracts them as "a
 edited one would make the next sync post a delta no provider fact explains), computed from the rows as
 stored; the chain then vouches for those digests. Postings are already events (`posting.attempt`,
 `posting.found`, each naming the ledger id; `reconcile.drift` when a journal left the ledger and is
-queued again), and so are approvals (`journal.approved`, by the approver). `audit verify` recomputes the
-digests from the rows and compares, and holds each journal's status, ledger id and approver to those
-events (`service/audit.py: verify_books`).
+queued again), and so are approvals (`journal.approved`, by the approver) and each run's start and end
+(`run.started`, `run.finished`, `run.abandoned`). `audit verify` recomputes the digests from the rows and
+compares, holds each journal's status, ledger id and approver to those events, and each run's actor,
+kind, entity and outcome to its own (`service/audit.py: verify_books`, `verify_runs`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from connector.domain.audit_chain import COMMITTED
-from connector.store.records import JournalDigest, JournalRecord, record_of
+from connector.store.records import EventRecord, JournalDigest, JournalRecord, RunRecord, record_of
 from connector.store.tables import ContributionRow, EventRow, JournalLineRow, JournalRow, RunRow
 
 POSTED_EVENTS = ("posting.attempt", "posting.found")
 UNPOSTED_EVENT = "reconcile.drift"  # the journal left the ledger: queued again, no longer posted
 APPROVED_EVENT = "journal.approved"
+RUN_EVENTS = ("run.started", "run.finished", "run.abandoned")  # a run's row is written beside each
 HEADER_FIELDS = (
     "entity",
     "ledger",
@@ -147,6 +149,20 @@ class CommitmentRepository:
             entity = data.get("entity") or entities.get(event.run_id, "")
             found[(entity, data.get("key", ""))] = (event.id, event.actor)
         return found
+
+    def runs(self) -> list[tuple[str, RunRecord | None, list[EventRecord]]]:
+        """Every run id the runs or the events name: its row as it says now (None: no row), with the
+        events that started and ended it, in order."""
+        events: dict[str, list[EventRecord]] = {}
+        query = select(EventRow).where(col(EventRow.kind).in_(RUN_EVENTS)).order_by(col(EventRow.id))
+        for event in self.session.execute(query).scalars():
+            if event.run_id is not None:
+                events.setdefault(event.run_id, []).append(record_of(event, EventRecord))
+        rows = {row.id: row for row in self.session.execute(select(RunRow)).scalars()}
+        return [
+            (run_id, record_of(rows[run_id], RunRecord) if run_id in rows else None, events.get(run_id, []))
+            for run_id in sorted(rows.keys() | events.keys())
+        ]
 
     def _run_entities(self) -> dict[str, str]:
         return {

@@ -343,6 +343,8 @@ class Commitments(Protocol):
 
     def approved(self) -> dict[tuple[str, str], tuple[int, str]]: ...
 
+    def runs(self) -> list[tuple[str, RunRecord | None, list[EventRecord]]]: ...
+
 
 class Connections(Protocol):
     """`connections.py: ConnectionRepository`"""

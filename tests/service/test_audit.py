@@ -96,9 +96,10 @@ def test_deleting_the_newest_event_is_found_through_the_chain_head(world: World)
     month(world)
     newest = events(world)[-1]
     tamper(world, "DELETE FROM events WHERE id = :id", id=newest.id)
-    [problem] = verify_chain(world.app.store).problems
+    problem, *rest = verify_chain(world.app.store).problems
     assert problem.problem == "truncated"
     assert f"names event {newest.id}" in problem.message
+    assert [p.problem for p in rest] == ["run-altered"]  # the deleted event had ended the last run
 
 
 def test_an_anchor_catches_a_chain_rewritten_from_scratch(world: World):
@@ -106,9 +107,12 @@ def test_an_anchor_catches_a_chain_rewritten_from_scratch(world: World):
     anchor = verify_chain(world.app.store).head_hash
     tamper(world, "DELETE FROM events")
     tamper(world, "UPDATE audit_chain SET last_event_id = 0, last_hash = :g, events = 0", g="0" * 64)
-    assert verify_chain(world.app.store).intact  # an empty chain is consistent with itself …
+    # an empty chain is consistent with itself, but the runs' rows name runs no event records …
+    assert {p.problem for p in verify_chain(world.app.store).problems} == {"run-altered"}
+    tamper(world, "DELETE FROM runs")
+    assert verify_chain(world.app.store).intact  # … and with those gone too, only an anchor tells …
     [problem] = verify_chain(world.app.store, anchors=frozenset({anchor})).problems
-    assert problem.problem == "rewritten"  # … but not with what the auditor kept
+    assert problem.problem == "rewritten"  # … the chain from what the auditor kept
 
 
 def test_concurrent_writers_append_one_after_the_other_and_never_fork_the_chain(world: World):
@@ -244,6 +248,30 @@ def test_a_journal_the_ledger_lost_and_the_next_sync_posted_again_verifies_intac
     world.clock.night_after(date(2026, 10, 3))
     assert sync(world.app, entity="acme-us", until=date(2026, 10, 2)).post.posted == ["TB-AC-261002-001"]
     assert verify_chain(world.app.store).intact
+
+
+def test_a_runs_actor_outcome_or_row_changed_behind_the_log_is_named(world: World):
+    """The sync log (`tokenbooks runs`, the console, the export) reads the runs' rows: who ran a sync and
+    how it ended must be what the run's own events recorded."""
+    month(world)
+    world.source.set("2.00", date(2026, 10, 3))
+    world.clock.night_after(date(2026, 10, 3))
+    sync(world.app, entity="acme-us", until=date(2026, 10, 3))
+    with UnitOfWork(world.app.engine) as uow:
+        first, second = uow.runs.of_entity("acme-us")
+    tamper(world, "UPDATE runs SET actor = 'mallory' WHERE id = :id", id=first.id)
+    tamper(world, "UPDATE runs SET status = 'failed' WHERE id = :id", id=second.id)
+    found = sorted((p.problem, p.message) for p in verify_chain(world.app.store).problems)
+    assert [problem for problem, _ in found] == ["run-altered", "run-altered"]
+    messages = {message.split(" ")[1]: message for _, message in found}
+    assert messages[first.id].endswith(
+        f"was started as sync of acme-us by {first.actor} (event {events(world)[0].id}): its actor, kind or "
+        "entity was altered"
+    )
+    assert "ended succeeded (event " in messages[second.id]
+    assert messages[second.id].endswith("but the store now says failed")
+    tamper(world, "DELETE FROM runs WHERE id = :id", id=second.id)
+    assert "run-missing" in {p.problem for p in verify_chain(world.app.store).problems}
 
 
 def test_cli_verify_exits_non_zero_and_names_the_event(world: World, monkeypatch):
