@@ -11,6 +11,7 @@ each bucket's provider account and month.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -88,7 +89,59 @@ def verify_chain(store: Store, *, anchors: frozenset[str] = frozenset(), batch: 
     report.journals, books = verify_books(store)
     report.problems += books
     report.problems += verify_runs(store)
+    report.problems += verify_versions(store)
     return report
+
+
+VERSION_EVENTS = {"mapping": "mapping.version", "policies": "policy.version"}
+
+
+def verify_versions(store: Store) -> list[ChainProblem]:
+    """Hold every stored mapping and policies version — the rules and policies the planner reads back
+    for the days they reach — to its own text's hash and to the event that recorded it first used."""
+    problems: list[ChainProblem] = []
+    with store.unit_of_work() as uow:
+        stored = {"mapping": uow.mappings.all(), "policies": uow.policies.all()}
+        recorded = {which: uow.events.of_kind(kind) for which, kind in VERSION_EVENTS.items()}
+    for which, rows in stored.items():
+        events = {e.data.get("hash"): e for e in recorded[which]}
+        for row in rows:
+            where = f"{which} version {row.version} (effective {row.effective_from}, hash {row.content_hash[:12]}…)"
+            if hashlib.sha256(row.content.encode()).hexdigest() != row.content_hash:
+                problems.append(
+                    ChainProblem(
+                        None, "version-altered", f"{where}: its stored text was altered after it was used"
+                    )
+                )
+            event = events.pop(row.content_hash, None)
+            if event is None:
+                problems.append(
+                    ChainProblem(
+                        None, "version-altered", f"{where}: no event records it first used: altered or added"
+                    )
+                )
+            elif (str(event.data.get("version")), str(event.data.get("effective_from"))) != (
+                str(row.version),
+                str(row.effective_from),
+            ):
+                problems.append(
+                    ChainProblem(
+                        event.id,
+                        "version-altered",
+                        f"{where} was first used as version {event.data.get('version')} effective "
+                        f"{event.data.get('effective_from')} (event {event.id}): its number or date was altered",
+                    )
+                )
+        problems += [
+            ChainProblem(
+                e.id,
+                "version-missing",
+                f"{which} version {e.data.get('version')} (hash {str(h)[:12]}…, first used: event {e.id}) is no "
+                "longer in the store",
+            )
+            for h, e in events.items()
+        ]
+    return problems
 
 
 def verify_runs(store: Store) -> list[ChainProblem]:

@@ -107,9 +107,10 @@ def test_an_anchor_catches_a_chain_rewritten_from_scratch(world: World):
     anchor = verify_chain(world.app.store).head_hash
     tamper(world, "DELETE FROM events")
     tamper(world, "UPDATE audit_chain SET last_event_id = 0, last_hash = :g, events = 0", g="0" * 64)
-    # an empty chain is consistent with itself, but the runs' rows name runs no event records …
-    assert {p.problem for p in verify_chain(world.app.store).problems} == {"run-altered"}
+    # an empty chain is consistent with itself, but the runs and mapping versions no event records …
+    assert {p.problem for p in verify_chain(world.app.store).problems} == {"run-altered", "version-altered"}
     tamper(world, "DELETE FROM runs")
+    tamper(world, "DELETE FROM mapping_versions")
     assert verify_chain(world.app.store).intact  # … and with those gone too, only an anchor tells …
     [problem] = verify_chain(world.app.store, anchors=frozenset({anchor})).problems
     assert problem.problem == "rewritten"  # … the chain from what the auditor kept
@@ -272,6 +273,22 @@ def test_a_runs_actor_outcome_or_row_changed_behind_the_log_is_named(world: Worl
     assert messages[second.id].endswith("but the store now says failed")
     tamper(world, "DELETE FROM runs WHERE id = :id", id=second.id)
     assert "run-missing" in {p.problem for p in verify_chain(world.app.store).problems}
+
+
+def test_a_stored_mapping_version_edited_or_deleted_behind_the_log_is_named(world: World):
+    """The planner reads stored versions back for the days they reach (and the history, the preview and the
+    export show them): an edited rule there moves spend with no controller's save behind it."""
+    month(world)
+    tamper(world, "UPDATE mapping_versions SET content = content || '# and one more rule'")
+    [problem] = verify_chain(world.app.store).problems
+    assert problem.problem == "version-altered"
+    assert problem.message.startswith("mapping version 1 (effective ")
+    assert problem.message.endswith("its stored text was altered after it was used")
+    tamper(world, "DELETE FROM mapping_versions")
+    [problem] = verify_chain(world.app.store).problems
+    assert problem.problem == "version-missing"
+    assert "mapping version 1 (hash " in problem.message
+    assert problem.message.endswith("is no longer in the store")
 
 
 def test_cli_verify_exits_non_zero_and_names_the_event(world: World, monkeypatch):
