@@ -49,6 +49,8 @@ RUN_COLUMNS = [
     "reason",
     "code_version",
 ]
+# a mapping or policies version: its reach and note, who saved it in the console, when a run first used it
+VERSION_COLUMNS = ["version", "effective_from", "change_note", "saved_by", "saved_at", "first_seen_at"]
 IMPORT_WINDOW_AFTER = (
     45  # days after the period whose imports (invoices, late files) belong to its exceptions
 )
@@ -206,35 +208,9 @@ def period_export(
             ],
         ),
         _table("events", events, ["id", "at", "run_id", "actor", "kind", "level", "message", "data", "hash"]),
+        _table("mapping_versions", mapping_versions, [*VERSION_COLUMNS, "run_id", "source", "content_hash"]),
         _table(
-            "mapping_versions",
-            mapping_versions,
-            [
-                "version",
-                "effective_from",
-                "change_note",
-                "saved_by",
-                "saved_at",
-                "first_seen_at",
-                "run_id",
-                "source",
-                "content_hash",
-            ],
-        ),
-        _table(
-            "policy_versions",
-            policy_versions,
-            [
-                "version",
-                "effective_from",
-                "change_note",
-                "saved_by",
-                "saved_at",
-                "first_seen_at",
-                "applied_at",
-                "source",
-                "content_hash",
-            ],
+            "policy_versions", policy_versions, [*VERSION_COLUMNS, "applied_at", "source", "content_hash"]
         ),
         _exceptions(lineage, quarantined, alerts, accounts),
         _lineage(lineage, stored.values(), accounts),

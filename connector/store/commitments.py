@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -92,24 +93,26 @@ class CommitmentRepository:
         if journal_ids is not None:
             query = query.where(col(JournalRow.id).in_(list(journal_ids)))
         journals = list(self.session.execute(query).scalars())
-        lines: dict[int, list[JournalLineRow]] = {j.id: [] for j in journals}
-        line_query = select(JournalLineRow)
-        if journal_ids is not None:
-            line_query = line_query.where(col(JournalLineRow.journal_id).in_(list(lines)))
-        for line in self.session.execute(line_query).scalars():
-            if line.journal_id in lines:
-                lines[line.journal_id].append(line)
-        contributions: dict[int, list[ContributionRow]] = {j.id: [] for j in journals}
-        contribution_query = select(ContributionRow)
-        if journal_ids is not None:
-            contribution_query = contribution_query.where(col(ContributionRow.journal_id).in_(list(lines)))
-        for contribution in self.session.execute(contribution_query).scalars():
-            if contribution.journal_id in contributions:
-                contributions[contribution.journal_id].append(contribution)
+        ids = [j.id for j in journals] if journal_ids is not None else None
+        lines = self._by_journal(JournalLineRow, ids)
+        contributions = self._by_journal(ContributionRow, ids)
         return {
-            (j.entity, j.key): (record_of(j, JournalRecord), digest(j, lines[j.id], contributions[j.id]))
+            (j.entity, j.key): (
+                record_of(j, JournalRecord),
+                digest(j, lines.get(j.id, []), contributions.get(j.id, [])),
+            )
             for j in journals
         }
+
+    def _by_journal(self, table: Any, journal_ids: list[int] | None) -> dict[int, list[Any]]:
+        """A journal's rows of `table` (lines, contributions) by journal id: of all journals, or those."""
+        query = select(table)
+        if journal_ids is not None:
+            query = query.where(col(table.journal_id).in_(journal_ids))
+        found: dict[int, list[Any]] = {}
+        for row in self.session.execute(query).scalars():
+            found.setdefault(row.journal_id, []).append(row)
+        return found
 
     def committed(self) -> dict[tuple[str, str], tuple[int, JournalDigest]]:
         """(entity, key) → the event that last committed the journal, and its digest."""
