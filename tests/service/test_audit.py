@@ -185,8 +185,8 @@ def test_a_journal_added_behind_the_log_is_named_and_one_the_chain_committed_is_
 
 
 def test_a_posted_journal_put_back_in_line_is_named_with_the_ledger_id_its_posting_recorded(world: World):
-    """Marked rejected (or pending), the planner no longer counts it as booked: the next sync would book its
-    amounts again under a new key."""
+    """Marked rejected (or planned), the sync log, the console and the export say it is not in the ledger
+    while it is (the next sync finds it there by its key and marks it posted again, booking nothing)."""
     month(world)
     tamper(world, "UPDATE journals SET status = 'rejected' WHERE key = 'TB-AC-261001-001'")
     tamper(world, "UPDATE journals SET status = 'planned', ledger_id = NULL WHERE key = 'TB-AC-261002-001'")
