@@ -250,6 +250,10 @@ class FakeCommitments:
     def approved(self) -> dict[tuple[str, str], tuple[int, str]]:
         return dict(self.approvers)
 
+    def first_committed_id(self) -> int | None:
+        ids = [self.stored[k][0].id for k in self.committed_digests if k in self.stored]
+        return min(ids, default=None)
+
     def runs(self) -> list[tuple[str, Any, list]]:
         return []  # the fake's runs are checked by the tests that make them
 

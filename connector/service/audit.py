@@ -204,7 +204,7 @@ def verify_books(store: Store) -> tuple[int, list[ChainProblem]]:
         stored = uow.commitments.digests()
         committed, posted = uow.commitments.committed(), uow.commitments.posted()
         approved = uow.commitments.approved()
-    first_committed = min((stored[k][0].id for k in committed if k in stored), default=None)
+        first_committed = uow.commitments.first_committed_id()
     for (entity, key), (row, _) in sorted(stored.items()):
         if (entity, key) not in committed and first_committed is not None and row.id > first_committed:
             problems.append(
@@ -245,6 +245,32 @@ def verify_books(store: Store) -> tuple[int, list[ChainProblem]]:
         problems += _posting_problems(where, row, posted.get((entity, key)))
         problems += _approval_problems(where, row, approved.get((entity, key)))
     return len(committed), problems
+
+
+def unvouched(uow: UnitOfWork, journal_ids: Sequence[int]) -> dict[int, str]:
+    """Of these journals, those the audit chain does not vouch for — never committed (added behind the
+    log), or altered since (a line, a contribution, the header) — id → why; the poster refuses them rather
+    than send the ledger what no plan booked. Journals older than the commitments are not held to them."""
+    if not journal_ids:
+        return {}
+    first_committed = uow.commitments.first_committed_id()
+    if first_committed is None:
+        return {}
+    committed = uow.commitments.committed()
+    found: dict[int, str] = {}
+    for (entity, key), (row, actual) in uow.commitments.digests(journal_ids).items():
+        expected = committed.get((entity, key))
+        if expected is None and row.id > first_committed:
+            found[row.id] = "no event of the audit chain committed it: it was added behind the audit log"
+        elif expected is not None and (
+            expected[1].header != actual.header
+            or expected[1].lines != actual.lines
+            or expected[1].contributions not in (None, actual.contributions)
+        ):
+            found[row.id] = (
+                f"it differs from what event {expected[0]} committed: it was altered behind the audit log"
+            )
+    return found
 
 
 def _posting_problems(where: str, row: JournalRecord, booked: tuple[int, str] | None) -> list[ChainProblem]:

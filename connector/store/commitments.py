@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from connector.domain.audit_chain import COMMITTED
@@ -125,6 +125,21 @@ class CommitmentRepository:
             for key, data in event.data.get("journals", {}).items():
                 found[(entity, key)] = (event.id, JournalDigest.from_data(data))
         return found
+
+    def first_committed_id(self) -> int | None:
+        """The lowest journal id the chain ever committed (None: it committed none yet): journals below it
+        were stored by a tokenbooks older than the commitments, and nothing vouches for them."""
+        first = self.session.execute(
+            select(EventRow).where(col(EventRow.kind) == COMMITTED).order_by(col(EventRow.id)).limit(1)
+        ).scalar()
+        if first is None:
+            return None
+        keys = list(first.data.get("journals", {}))
+        return self.session.execute(
+            select(func.min(col(JournalRow.id))).where(
+                col(JournalRow.entity) == first.data.get("entity", ""), col(JournalRow.key).in_(keys)
+            )
+        ).scalar()
 
     def posted(self) -> dict[tuple[str, str], tuple[int, str]]:
         """(entity, key) → the last posting event that found or created the journal, and its ledger id;

@@ -169,8 +169,8 @@ def test_a_deleted_line_a_deleted_journal_and_a_changed_ledger_id_are_named(worl
     assert sorted(p.problem for p in problems) == ["journal-missing", "journal-missing"]
 
 
-def test_a_journal_added_behind_the_log_is_named_and_one_the_chain_committed_is_not(world: World):
-    month(world)
+def add_journal_by_hand(world: World) -> None:
+    """A journal inserted in the outbox behind the log, made to look like one of ours (planned for posting)."""
     tamper(
         world,
         "INSERT INTO journals (entity, ledger, key, kind, txn_date, currency, memo, provider, provider_account, "
@@ -178,10 +178,58 @@ def test_a_journal_added_behind_the_log_is_named_and_one_the_chain_committed_is_
         "'usage_accrual', '2026-10-02', 'USD', 'looks like ours', 'openai', 'org-1', 'planned', 0, 0, "
         "'2026-10-03')",
     )
+
+
+def test_a_journal_added_behind_the_log_is_named_and_one_the_chain_committed_is_not(world: World):
+    month(world)
+    add_journal_by_hand(world)
     [problem] = verify_chain(world.app.store).problems  # the next sync would have posted it
     assert problem.problem == "journal-added"
     assert problem.message.startswith("journal TB-AC-261002-099 of acme-us (planned, dated 2026-10-02) is in")
     assert "no event committed it" in problem.message
+
+
+def test_the_next_sync_refuses_to_post_a_journal_added_or_altered_behind_the_log(world: World):
+    """Verify names it, but the nightly run came first: it sent the ledger a journal no plan booked."""
+    world.ledger.lock = date(2026, 10, 31)  # the month is closed before the 2nd is posted: held, not posted
+    world.app.locked_behaviour = lambda entity: LockedBehaviour.HOLD
+    month(world)
+    with UnitOfWork(world.app.engine) as uow:
+        held = [s.journal.key for s in uow.outbox.list("acme-us", statuses=["held"])]
+    assert held == ["TB-AC-261001-001", "TB-AC-261002-001"]
+    add_journal_by_hand(world)
+    for number, (account, amount) in enumerate((("6110", "100.00"), ("2150", "-100.00")), start=1):
+        tamper(
+            world,
+            "INSERT INTO journal_lines (journal_id, line_no, target_key, amount, description) SELECT id, :n, :a, "
+            ":amount, 'x' FROM journals WHERE key = 'TB-AC-261002-099'",
+            n=number,
+            a=account,
+            amount=amount,
+        )
+    for number, change in ((1, "+ 50"), (2, "- 50")):  # a held journal raised (still balanced), released
+        tamper(
+            world,
+            f"UPDATE journal_lines SET amount = amount {change} WHERE line_no = {number} AND journal_id = "
+            "(SELECT id FROM journals WHERE key = 'TB-AC-261002-001')",
+        )
+    tamper(world, "UPDATE journals SET status = 'planned' WHERE key = 'TB-AC-261002-001'")
+    world.ledger.lock = None
+    world.clock.night_after(date(2026, 10, 3))
+    result = sync(world.app, entity="acme-us", until=date(2026, 10, 2))
+
+    assert "TB-AC-261002-099" not in world.ledger.journals
+    assert "TB-AC-261002-001" not in world.ledger.journals
+    refused = dict(result.post.rejected)
+    assert refused["TB-AC-261002-099"].endswith(
+        "was not posted: no event of the audit chain committed it: it was added behind the audit log; "
+        "`tokenbooks audit verify` names what changed, and the next sync plans what the facts still need"
+    )
+    assert "it differs from what event " in refused["TB-AC-261002-001"]
+    assert [e.data["key"] for e in events(world) if e.kind == "posting.refused"] == [
+        "TB-AC-261002-001",
+        "TB-AC-261002-099",
+    ]
 
 
 def test_a_posted_journal_put_back_in_line_is_named_with_the_ledger_id_its_posting_recorded(world: World):
