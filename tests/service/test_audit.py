@@ -28,6 +28,7 @@ from connector.settings import secret_values
 from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.service.test_reconcile import invoice, reconcile
+from tests.test_cli import tokenbooks_with
 
 OCT = Period(2026, 10)
 
@@ -337,6 +338,35 @@ def test_a_stored_mapping_version_edited_or_deleted_behind_the_log_is_named(worl
     assert problem.problem == "version-missing"
     assert "mapping version 1 (hash " in problem.message
     assert problem.message.endswith("is no longer in the store")
+
+
+def test_a_journal_left_unbalanced_by_hand_is_named_as_altered_not_as_a_bug_in_tokenbooks(
+    world: World, tmp_path
+):
+    """The auditor's trace and export read the journal: they said "internal error … please report it"."""
+    month(world)
+    tamper(
+        world,
+        "UPDATE journal_lines SET amount = '999.99' WHERE line_no = 1 AND journal_id = "
+        "(SELECT id FROM journals WHERE key = 'TB-AC-261001-001')",
+    )
+    variables = {
+        "TOKENBOOKS_DATABASE_URL": world.app.settings.database_url,
+        "TOKENBOOKS_MAPPING_FILE": str(world.mapping_path),
+        "TOKENBOOKS_DATA_DIR": str(tmp_path),
+    }
+    for command in (["audit", "trace", "TB-AC-261001-001", "1"], ["audit", "export", "--period", "2026-10"]):
+        done = tokenbooks_with(variables, tmp_path, *command)
+        said = " ".join(done.stderr.split())
+        assert done.returncode == 1, said
+        assert "Traceback" not in done.stderr
+        assert "bug" not in said
+        assert said.startswith(
+            "Error: journal TB-AC-261001-001 of acme-us as stored is not a valid journal (journal "
+            "TB-AC-261001-001 does not balance"
+        )
+        assert "its rows were changed in the database, behind tokenbooks" in said
+        assert "Fix: run `tokenbooks audit verify` to see what changed" in said
 
 
 def test_cli_verify_exits_non_zero_and_names_the_event(world: World, monkeypatch):
