@@ -236,6 +236,7 @@ class FakeCommitments:
     stored: dict[tuple[str, str], tuple[JournalRecord, JournalDigest]] = field(default_factory=dict)
     committed_digests: dict[tuple[str, str], tuple[int, JournalDigest]] = field(default_factory=dict)
     posted_ids: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    approvers: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
 
     def digests(self, journal_ids: Any = None) -> dict[tuple[str, str], tuple[JournalRecord, JournalDigest]]:
         return {k: v for k, v in self.stored.items() if journal_ids is None or v[0].id in set(journal_ids)}
@@ -245,6 +246,16 @@ class FakeCommitments:
 
     def posted(self) -> dict[tuple[str, str], tuple[int, str]]:
         return dict(self.posted_ids)
+
+    def approved(self) -> dict[tuple[str, str], tuple[int, str]]:
+        return dict(self.approvers)
+
+    def first_committed_id(self) -> int | None:
+        ids = [self.stored[k][0].id for k in self.committed_digests if k in self.stored]
+        return min(ids, default=None)
+
+    def runs(self) -> list[tuple[str, Any, list]]:
+        return []  # the fake's runs are checked by the tests that make them
 
 
 @dataclass

@@ -26,6 +26,7 @@ from connector.cli.base import (
 )
 from connector.cli.users import acting_person
 from connector.domain.errors import ConfigError, TokenbooksError
+from connector.domain.money import format_money
 from connector.redaction import redact
 
 # ------------------------------------------------------------------------------- service: serve, audit
@@ -180,6 +181,15 @@ def _print_trace(found: Any) -> None:
                         f"fetched {f.payload.fetched_at:%Y-%m-%d %H:%M} UTC, sha256 {f.payload.sha256[:16]}…"
                     )
     console.print(root, highlight=False)
+    for invoice in found.invoices:  # what bills the buckets above, beside the tree
+        billed = f"{invoice.provider}/{invoice.provider_account} {invoice.period}"
+        console.print(
+            f"invoice {invoice.number} for {billed}: {format_money(invoice.total, invoice.currency)}, issued "
+            f"{invoice.issue_date} ({invoice.source})"
+            if invoice.number is not None and invoice.total is not None
+            else f"no invoice imported yet for {billed} (`tokenbooks import invoices`)",
+            highlight=False,
+        )
 
 
 @audit_app.command("export")

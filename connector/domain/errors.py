@@ -160,6 +160,12 @@ class StoreUnavailable(TokenbooksError):
     stops where it is; what it committed stays, and the next run goes on from there."""
 
 
+class StoreAltered(TokenbooksError):
+    """A row in the store is no longer a record tokenbooks could have written (a journal that does not
+    balance, say): it was changed behind tokenbooks, in the database. Nothing is done with it; a person
+    looks (`tokenbooks audit verify` names what changed) and restores it."""
+
+
 class Interrupted(TokenbooksError):
     """A shutdown was requested: the run stopped between two safe points and the next run goes on."""
 

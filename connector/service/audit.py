@@ -5,11 +5,13 @@ content altered after it was written, an event missing between two others, or th
 (the chain's head row remembers the last event); then `verify_books` checks every journal, line and
 posting in the store against the digests the chain committed for them. `trace` walks from a journal line in the outbox to the
 posting buckets it feeds, the allocations in them (rule id, mapping version), the facts (with their
-versions) and the raw provider payload the facts were read from.
+versions) and the raw provider payload the facts were read from, and to the provider's invoice that bills
+each bucket's provider account and month.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,7 +24,7 @@ from connector.domain.errors import InputError
 from connector.domain.journals import Bucket, Contribution
 from connector.domain.money import ZERO
 from connector.store.port import Store, UnitOfWork
-from connector.store.records import EventRecord
+from connector.store.records import EventRecord, JournalRecord
 
 # ------------------------------------------------------------------------------------------------ verify
 
@@ -86,16 +88,133 @@ def verify_chain(store: Store, *, anchors: frozenset[str] = frozenset(), batch: 
     ]
     report.journals, books = verify_books(store)
     report.problems += books
+    report.problems += verify_runs(store)
+    report.problems += verify_versions(store)
     return report
 
 
+VERSION_EVENTS = {"mapping": "mapping.version", "policies": "policy.version"}
+
+
+def verify_versions(store: Store) -> list[ChainProblem]:
+    """Hold every stored mapping and policies version — the rules and policies the planner reads back
+    for the days they reach — to its own text's hash and to the event that recorded it first used."""
+    problems: list[ChainProblem] = []
+    with store.unit_of_work() as uow:
+        stored = {"mapping": uow.mappings.all(), "policies": uow.policies.all()}
+        recorded = {which: uow.events.of_kind(kind) for which, kind in VERSION_EVENTS.items()}
+    for which, rows in stored.items():
+        events = {e.data.get("hash"): e for e in recorded[which]}
+        for row in rows:
+            where = f"{which} version {row.version} (effective {row.effective_from}, hash {row.content_hash[:12]}…)"
+            if hashlib.sha256(row.content.encode()).hexdigest() != row.content_hash:
+                problems.append(
+                    ChainProblem(
+                        None, "version-altered", f"{where}: its stored text was altered after it was used"
+                    )
+                )
+            event = events.pop(row.content_hash, None)
+            if event is None:
+                problems.append(
+                    ChainProblem(
+                        None, "version-altered", f"{where}: no event records it first used: altered or added"
+                    )
+                )
+            elif (str(event.data.get("version")), str(event.data.get("effective_from"))) != (
+                str(row.version),
+                str(row.effective_from),
+            ):
+                problems.append(
+                    ChainProblem(
+                        event.id,
+                        "version-altered",
+                        f"{where} was first used as version {event.data.get('version')} effective "
+                        f"{event.data.get('effective_from')} (event {event.id}): its number or date was altered",
+                    )
+                )
+        problems += [
+            ChainProblem(
+                e.id,
+                "version-missing",
+                f"{which} version {e.data.get('version')} (hash {str(h)[:12]}…, first used: event {e.id}) is no "
+                "longer in the store",
+            )
+            for h, e in events.items()
+        ]
+    return problems
+
+
+def verify_runs(store: Store) -> list[ChainProblem]:
+    """Hold every run's row — who ran it, what kind of run for which entity, how it ended — to the events
+    that started and ended it: the sync log (`tokenbooks runs`, the console, the export) reads the rows.
+    A `run.started` event without the run's params and entity (written by an older tokenbooks) names too
+    little to hold its row to: that run is left out."""
+    problems: list[ChainProblem] = []
+    with store.unit_of_work() as uow:
+        runs = uow.commitments.runs()
+    for run_id, row, events in runs:
+        started = next((e for e in events if e.kind == "run.started"), None)
+        if started is not None and not {"params", "entity"} <= started.data.keys():
+            continue
+        if row is None:
+            first = events[0]
+            problems.append(
+                ChainProblem(
+                    first.id, "run-missing", f"run {run_id} (event {first.id}) is no longer in the store"
+                )
+            )
+            continue
+        where = f"run {run_id} ({row.kind} of {row.entity or 'no entity'}, by {row.actor})"
+        if started is None:
+            problems.append(ChainProblem(None, "run-altered", f"{where}: no event records that it started"))
+            continue
+        recorded = (started.actor, started.message, started.data.get("entity"))
+        if recorded != (row.actor, f"{row.kind} started", row.entity):
+            problems.append(
+                ChainProblem(
+                    started.id,
+                    "run-altered",
+                    f"{where} was started as {started.message.removesuffix(' started')} of "
+                    f"{started.data.get('entity') or 'no entity'} by {started.actor} (event {started.id}): "
+                    "its actor, kind or entity was altered",
+                )
+            )
+        ended = next((e for e in reversed(events) if e.kind != "run.started"), None)
+        status = "running" if ended is None else ended.data.get("status", "abandoned")
+        if row.status != status:
+            said = f"(event {ended.id})" if ended is not None else "(no event ended it)"
+            problems.append(
+                ChainProblem(
+                    ended.id if ended is not None else started.id,
+                    "run-altered",
+                    f"{where} ended {status} {said}, but the store now says {row.status}",
+                )
+            )
+    return problems
+
+
 def verify_books(store: Store) -> tuple[int, list[ChainProblem]]:
-    """Compare every journal, line and posting in the store with what the audit chain committed for it;
-    returns how many journals were checked and each difference, named (store/commitments.py)."""
+    """Compare every journal, line, contribution, posting and approval in the store with what the audit
+    chain committed and recorded for it; returns how many journals were checked and each difference,
+    named (store/commitments.py). A journal in the store that no event committed was put there behind the
+    log: the next sync would post it. Journals stored before the chain committed any (ids below the first
+    committed one: a store older than the commitments) are not held to it."""
     problems: list[ChainProblem] = []
     with store.unit_of_work() as uow:
         stored = uow.commitments.digests()
         committed, posted = uow.commitments.committed(), uow.commitments.posted()
+        approved = uow.commitments.approved()
+        first_committed = uow.commitments.first_committed_id()
+    for (entity, key), (row, _) in sorted(stored.items()):
+        if (entity, key) not in committed and first_committed is not None and row.id > first_committed:
+            problems.append(
+                ChainProblem(
+                    None,
+                    "journal-added",
+                    f"journal {key} of {entity} ({row.status}, dated {row.txn_date}) is in the store, but no "
+                    "event committed it: it was added behind the audit log",
+                )
+            )
     for (entity, key), (event_id, expected) in sorted(committed.items()):
         where = f"journal {key} of {entity} (committed by event {event_id})"
         if (entity, key) not in stored:
@@ -114,17 +233,101 @@ def verify_books(store: Store) -> tuple[int, list[ChainProblem]]:
             ChainProblem(event_id, "line-altered", f"{where}: line {number} was {change}")
             for number, change in _line_changes(expected.lines, actual.lines)
         ]
-        booked = posted.get((entity, key))
-        if row.status == "posted" and booked is not None and row.ledger_id != booked[1]:
+        if expected.contributions is not None and actual.contributions != expected.contributions:
             problems.append(
                 ChainProblem(
-                    booked[0],
-                    "posting-altered",
-                    f"{where} was posted as ledger id {booked[1]} (event {booked[0]}), but the store now says "
-                    f"{row.ledger_id}",
+                    event_id,
+                    "contributions-altered",
+                    f"{where}: what it adds to its posting buckets (the lineage, and what the next plan counts "
+                    "as already posted) was altered, added or deleted",
                 )
             )
+        problems += _posting_problems(where, row, posted.get((entity, key)))
+        problems += _approval_problems(where, row, approved.get((entity, key)))
     return len(committed), problems
+
+
+def unvouched(uow: UnitOfWork, journal_ids: Sequence[int]) -> dict[int, str]:
+    """Of these journals, those the audit chain does not vouch for — never committed (added behind the
+    log), or altered since (a line, a contribution, the header) — id → why; the poster refuses them rather
+    than send the ledger what no plan booked. Journals older than the commitments are not held to them."""
+    if not journal_ids:
+        return {}
+    first_committed = uow.commitments.first_committed_id()
+    if first_committed is None:
+        return {}
+    committed = uow.commitments.committed()
+    found: dict[int, str] = {}
+    for (entity, key), (row, actual) in uow.commitments.digests(journal_ids).items():
+        expected = committed.get((entity, key))
+        if expected is None and row.id > first_committed:
+            found[row.id] = "no event of the audit chain committed it: it was added behind the audit log"
+        elif expected is not None and (
+            expected[1].header != actual.header
+            or expected[1].lines != actual.lines
+            or expected[1].contributions not in (None, actual.contributions)
+        ):
+            found[row.id] = (
+                f"it differs from what event {expected[0]} committed: it was altered behind the audit log"
+            )
+    return found
+
+
+def _posting_problems(where: str, row: JournalRecord, booked: tuple[int, str] | None) -> list[ChainProblem]:
+    """The journal's status and ledger id against the last posting event that found or created it."""
+    if booked is None:
+        if row.status == "posted":
+            return [
+                ChainProblem(
+                    None,
+                    "posting-altered",
+                    f"{where} says it was posted as ledger id {row.ledger_id}, but no posting event records it",
+                )
+            ]
+        return []
+    event_id, ledger_id = booked
+    if row.status == "posted" and row.ledger_id == ledger_id:
+        return []
+    if row.status == "posted":
+        now = f"{row.ledger_id}"
+    elif row.ledger_id is None:
+        now = f"status {row.status!r} with no ledger id"
+    else:
+        now = f"status {row.status!r}, ledger id {row.ledger_id}"
+    return [
+        ChainProblem(
+            event_id,
+            "posting-altered",
+            f"{where} was posted as ledger id {ledger_id} (event {event_id}), but the store now says {now}",
+        )
+    ]
+
+
+def _approval_problems(
+    where: str, row: JournalRecord, approval: tuple[int, str] | None
+) -> list[ChainProblem]:
+    """Who the store says released the journal against the `journal.approved` event that released it."""
+    if approval is None:
+        if row.approved_by is None:
+            return []
+        return [
+            ChainProblem(
+                None,
+                "approval-altered",
+                f"{where} says it was approved by {row.approved_by}, but no approval event records it",
+            )
+        ]
+    event_id, approver = approval
+    if row.approved_by == approver:
+        return []
+    return [
+        ChainProblem(
+            event_id,
+            "approval-altered",
+            f"{where} was approved by {approver} (event {event_id}), but the store now says "
+            f"{row.approved_by or 'nobody'}",
+        )
+    ]
 
 
 def _line_changes(expected: tuple[str, ...], actual: tuple[str, ...]) -> Iterator[tuple[int, str]]:
@@ -234,6 +437,21 @@ class TracedLine:
 
 
 @dataclass(frozen=True, slots=True)
+class TracedInvoice:
+    """The provider's invoice for a provider account and month a traced bucket belongs to (None: no
+    invoice imported for it yet)."""
+
+    provider: str
+    provider_account: str
+    period: str  # YYYY-MM
+    number: str | None
+    issue_date: date | None = None
+    total: Decimal | None = None
+    currency: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Trace:
     entity: str
     key: str
@@ -244,6 +462,7 @@ class Trace:
     memo: str
     lines: tuple[TracedLine, ...]
     currency: str = ""  # the journal's: every line and contribution is in it
+    invoices: tuple[TracedInvoice, ...] = ()  # per provider account and month of the traced buckets
 
 
 def entity_of_key(store: Store, key: str, entities: Sequence[str], default: str) -> str:
@@ -290,6 +509,7 @@ def trace(
                 _bucket(uow, c, policies.bucket_days(c.bucket) if policies else None) for c in contributions
             )
             lines.append(TracedLine(number, ln.target.key(), ln.amount, ln.description, balancing, buckets))
+        invoices = invoices_billing(uow, entity, [b.bucket for ln in lines for b in ln.buckets])
     return Trace(
         entity,
         key,
@@ -300,7 +520,26 @@ def trace(
         journal.memo,
         tuple(lines),
         journal.currency,
+        invoices,
     )
+
+
+def invoices_billing(uow: UnitOfWork, entity: str, buckets: Sequence[Bucket]) -> tuple[TracedInvoice, ...]:
+    """The invoices that bill what these buckets hold: one per provider account and month (an account and
+    month with none imported yet is listed without a number, so the trace and the lineage page say so)."""
+    wanted = sorted({(b.provider, b.provider_account, f"{b.period:%Y-%m}") for b in buckets})
+    found = []
+    for provider, account, period in wanted:
+        billed = [
+            i
+            for i in uow.invoices.for_period(entity, period)
+            if (i.provider, i.provider_account) == (provider, account)
+        ]
+        found += [
+            TracedInvoice(provider, account, period, i.number, i.issue_date, i.total, i.currency, i.source)
+            for i in billed
+        ] or [TracedInvoice(provider, account, period, None)]
+    return tuple(found)
 
 
 def _bucket(uow: UnitOfWork, contribution: Contribution, days: list[date] | None) -> TracedBucket:

@@ -2,9 +2,11 @@
 document, an xlsx workbook (one sheet per table) or an HTML report (`service/period_report.py`).
 
 The package: the runs that worked on the period (with their actor, inputs and outcome), the journals with
-their lines (accounts by number and name, class, department, tracking), the posting attempts with ledger
+their lines (accounts by number and name, class, department, tracking), the trial balance of the
+posted journals (per account: debits, credits, balance; to tie to the ledger's), the posting attempts with ledger
 ids, approvals (who released which journal, when, and why it had been held), the reconciliation, the
-events of those runs, the mapping and policy versions with their change notes, the exceptions (spend in
+events of those runs, the mapping and policy versions with their change notes and who saved each in the
+console, when (their `*.saved` events among the events), the exceptions (spend in
 suspense, quarantined input rows, alerts), and the lineage — each ledger line's allocations with the rule
 and mapping version that placed them, the fact behind each and the hash of the raw payload it was read
 from.
@@ -25,11 +27,13 @@ from decimal import Decimal
 from typing import Any
 
 from connector.domain.chart import LedgerChart
+from connector.domain.console import FileVersion
 from connector.domain.desired import COST_KINDS
 from connector.domain.journals import LedgerTarget
+from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.store.port import Store, UnitOfWork
-from connector.store.records import JournalRecord, Lineage, RunRecord, StoredJournal
+from connector.store.records import JournalRecord, Lineage, RunRecord, StoredJournal, VersionRecord
 
 REDACTED = "[redacted]"
 PERCENT_COLUMNS = frozenset({"coverage"})  # ratios, shown as percentages
@@ -45,6 +49,8 @@ RUN_COLUMNS = [
     "reason",
     "code_version",
 ]
+# a mapping or policies version: its reach and note, who saved it in the console, when a run first used it
+VERSION_COLUMNS = ["version", "effective_from", "change_note", "saved_by", "saved_at", "first_seen_at"]
 IMPORT_WINDOW_AFTER = (
     45  # days after the period whose imports (invoices, late files) belong to its exceptions
 )
@@ -84,7 +90,7 @@ def period_export(
         runs = _runs(uow, entity, period, run_ids - {None})
         keys = {j.key for j in journals}
         approvals = [e for e in uow.events.of_kind("journal.approved") if e.data.get("key") in keys]
-        events = sorted(uow.events.for_runs([r.id for r in runs]) + approvals, key=lambda e: e.id)
+        events = uow.events.for_runs([r.id for r in runs]) + approvals
         chart = uow.charts.get(entity)
         lineage = uow.allocations.lineage(entity, period.first_day, period.last_day)
         start = datetime.combine(period.first_day, time(0), tzinfo=UTC)
@@ -92,10 +98,12 @@ def period_export(
             entity, start, start + timedelta(days=period.last_day.day + IMPORT_WINDOW_AFTER)
         )
         alerts = uow.alerts.for_period(entity, str(period))
-        mapping_versions = uow.mappings.all()
-        policy_versions = uow.policies.all()
+        mapping_versions = _versions(uow.mappings.all(), uow.console.file_versions("mapping"))
+        policy_versions = _versions(uow.policies.all(), uow.console.file_versions("policies"))
+        saves = uow.events.of_kind("mapping.saved") + uow.events.of_kind("policies.saved")
     accounts = _Accounts(chart)
     approved = {e.data["key"]: e for e in approvals}
+    events = sorted(events + saves, key=lambda e: e.id)  # a controller's save is no run's: its own event
     tables = [
         _table(
             "runs",
@@ -137,6 +145,7 @@ def period_export(
             ],
         ),
         _journal_lines(journals, stored, accounts),
+        _trial_balance(journals, stored, accounts),
         Table(
             "postings",
             [
@@ -199,23 +208,9 @@ def period_export(
             ],
         ),
         _table("events", events, ["id", "at", "run_id", "actor", "kind", "level", "message", "data", "hash"]),
+        _table("mapping_versions", mapping_versions, [*VERSION_COLUMNS, "run_id", "source", "content_hash"]),
         _table(
-            "mapping_versions",
-            mapping_versions,
-            ["version", "effective_from", "change_note", "first_seen_at", "run_id", "source", "content_hash"],
-        ),
-        _table(
-            "policy_versions",
-            policy_versions,
-            [
-                "version",
-                "effective_from",
-                "change_note",
-                "first_seen_at",
-                "applied_at",
-                "source",
-                "content_hash",
-            ],
+            "policy_versions", policy_versions, [*VERSION_COLUMNS, "applied_at", "source", "content_hash"]
         ),
         _exceptions(lineage, quarantined, alerts, accounts),
         _lineage(lineage, stored.values(), accounts),
@@ -255,6 +250,39 @@ def _journal_lines(
             rows.append([j.key, number, *accounts.columns(line.target), debit, credit, line.description])
     return Table(
         "journal_lines", ["key", "line_no", *ACCOUNT_COLUMNS, "debit", "credit", "description"], rows
+    )
+
+
+def _trial_balance(
+    journals: list[JournalRecord], stored: dict[int, StoredJournal | None], accounts: _Accounts
+) -> Table:
+    """What the period's posted journals put on each account — the figures to tie to the ledger's trial
+    balance of the month (activity on each account under tokenbooks' journals) — and a total row whose
+    debits equal its credits. Journals not posted (held, planned, failed, rejected) are not in the ledger:
+    they are left out here, and listed with their status among the journals."""
+    sums: dict[tuple[str, str, str], list[Any]] = {}
+    for j in journals:
+        journal = stored[j.id]
+        if j.status != "posted" or journal is None:
+            continue
+        for line in journal.journal.lines:
+            number, name, *_ = accounts.columns(line.target)
+            row = sums.setdefault((str(number), name, j.currency), [ZERO, ZERO, set()])
+            row[0 if line.amount > 0 else 1] += abs(line.amount)
+            row[2].add(j.key)
+    rows: list[list[Any]] = []
+    for currency in sorted({currency for _, _, currency in sums}):
+        mine = {k: v for k, v in sorted(sums.items()) if k[2] == currency}
+        for (number, name, _), (debit, credit, keys) in mine.items():
+            rows.append([number, name, currency, debit or None, credit or None, debit - credit, len(keys)])
+        debit, credit = sum((v[0] for v in mine.values()), ZERO), sum((v[1] for v in mine.values()), ZERO)
+        keys = set().union(*(v[2] for v in mine.values()))
+        rows.append(["total", "", currency, debit, credit, debit - credit, len(keys)])
+    return Table(
+        "trial_balance",
+        ["account", "account_name", "currency", "debit", "credit", "balance", "journals"],
+        rows,
+        title="Trial balance of the period's posted journals",
     )
 
 
@@ -380,6 +408,61 @@ def _daily_spend(lineage: list[Lineage]) -> dict[date, dict[str, Decimal]]:
     for r in lineage:
         spend[r.posting_date][r.category] += r.amount
     return {day: dict(by_category) for day, by_category in sorted(spend.items())}
+
+
+@dataclass(frozen=True, slots=True)
+class _Version:
+    """A mapping or policies version as the auditor reads it: who saved it in the console and when (none:
+    it came from the file, first used by a run), and when a run first used it (none: not used yet)."""
+
+    version: int
+    effective_from: date
+    change_note: str
+    saved_by: str | None
+    saved_at: datetime | None
+    first_seen_at: datetime | None
+    run_id: str | None
+    applied_at: datetime | None
+    source: str
+    content_hash: str
+
+
+def _versions(stored: Iterable[VersionRecord], known: Iterable[FileVersion]) -> list[_Version]:
+    """Every version runs used, with who saved it, and those saved in the console and not used yet."""
+    saved = {v.content_hash: v for v in known if v.author}
+    found = [
+        _Version(
+            r.version,
+            r.effective_from,
+            r.change_note,
+            saved[r.content_hash].author if r.content_hash in saved else None,
+            saved[r.content_hash].first_seen_at if r.content_hash in saved else None,
+            r.first_seen_at,
+            r.run_id,
+            r.applied_at,
+            r.source,
+            r.content_hash,
+        )
+        for r in stored
+    ]
+    used = {r.content_hash for r in found}
+    found += [
+        _Version(
+            v.version,
+            v.effective_from,
+            v.change_note,
+            v.author,
+            v.first_seen_at,
+            None,
+            None,
+            None,
+            "saved in the console; no run has used it yet",
+            v.content_hash,
+        )
+        for v in saved.values()
+        if v.content_hash not in used
+    ]
+    return sorted(found, key=lambda v: (v.version, str(v.saved_at or v.first_seen_at or "")))
 
 
 def _table(name: str, rows: Iterable[Any], columns: list[str]) -> Table:

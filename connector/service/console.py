@@ -38,6 +38,7 @@ from connector.domain.journals import Journal
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
 from connector.domain.reconcile import Finding
+from connector.service.audit import TracedInvoice, invoices_billing
 from connector.service.close import checklist, misconfigured_in
 from connector.service.console_sources import SourceState, source_states
 from connector.service.finance_reports import run_report
@@ -435,6 +436,7 @@ class LineLineage:
     balancing: bool
     # (bucket, this journal's contribution, allocations, the usage days the bucket sums)
     buckets: list[tuple[Any, Decimal, LineageSlice, list[date]]]
+    invoices: tuple[TracedInvoice, ...] = ()  # the provider's invoices billing those buckets' months
 
 
 def line_lineage(app: Any, entity: str, key: str, line_no: int, page: Page) -> LineLineage:
@@ -454,7 +456,8 @@ def line_lineage(app: Any, entity: str, key: str, line_no: int, page: Page) -> L
         for c in contributions[:20]:
             days = policies.bucket_days(c.bucket)
             buckets.append((c.bucket, c.amount, uow.console.lineage(c.bucket, page, days), days))
-    return LineLineage(detail, line_no, balancing, buckets)
+        invoices = invoices_billing(uow, entity, [c.bucket for c in contributions])
+    return LineLineage(detail, line_no, balancing, buckets, invoices)
 
 
 def payload(app: Any, payload_id: int) -> PayloadDetail:

@@ -56,6 +56,7 @@ def html_report(export: PeriodExport) -> str:
     for name, title in (
         ("reconciliation", "Reconciliation"),
         ("journals", "Journals"),
+        ("trial_balance", "Trial balance of the posted journals (tie to the ledger's for the month)"),
         ("journal_lines", "Journal lines"),
         ("approvals", "Approvals"),
         ("exceptions", "Exceptions: suspense, quarantined input rows, alerts"),

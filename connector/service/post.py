@@ -5,7 +5,8 @@ crash or an unclear answer the journal is looked up under its key before it is e
 Before anything is sent, every journal's key is looked up and settled by the shared settle step
 (`connector.ledgers.settle`): the same content there → posted; other content there → rejected as a conflict.
 Outcomes: created or found → posted; refused for good → rejected (reported, never retried blindly);
-no clear answer or retries exhausted → failed, to be looked up and retried on the next run.
+no clear answer or retries exhausted → failed, to be looked up and retried on the next run. A journal the
+audit chain does not vouch for (added or altered in the store behind the log) is never sent: rejected.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from datetime import timedelta
 from connector.domain.errors import TokenbooksError
 from connector.ledgers.port import Ledger, LedgerJournal, PostOutcome, PostRequest, PostResult
 from connector.ledgers.settle import Action, Decision, decide
+from connector.service.audit import unvouched
 from connector.service.runs import Clock, Reporter, RunRecorder
-from connector.store.port import Store
+from connector.store.port import Store, UnitOfWork
 from connector.store.records import StoredJournal
 from connector.tracing import span
 
@@ -69,6 +71,12 @@ def post_pending(
     with store.unit_of_work() as uow:
         pending = uow.outbox.pending(entity)
         report = PostReport(held=len(uow.outbox.list(entity, statuses=["held"])))
+        refused = unvouched(uow, [p.id for p in pending])
+        for stored in pending:
+            if stored.id in refused:
+                _refuse_unvouched(uow, stored, refused[stored.id], recorder, clock, report)
+        uow.commit()
+    pending = [p for p in pending if p.id not in refused]
     total = len(pending)
     for start in range(0, total, batch_size):
         if should_stop():
@@ -81,6 +89,27 @@ def post_pending(
                 _create(store, ledger, to_create, entity, recorder, clock, report, draft)
         reporter.progress("posting journals", min(start + batch_size, total), total)
     return report
+
+
+def _refuse_unvouched(
+    uow: UnitOfWork, stored: StoredJournal, why: str, recorder: RunRecorder, clock: Clock, report: PostReport
+) -> None:
+    """A journal the audit chain does not vouch for is never sent: rejected, with an error event."""
+    message = (
+        f"{stored.journal.key} was not posted: {why}; `tokenbooks audit verify` names what changed, and the "
+        "next sync plans what the facts still need"
+    )
+    uow.outbox.set_status(stored.id, "rejected", now=clock(), error=message)
+    uow.events.append(
+        "posting.refused",
+        message,
+        run_id=recorder.run_id,
+        actor=recorder.actor,
+        level="error",
+        data={"key": stored.journal.key, "reason": why},
+        now=clock(),
+    )
+    report.rejected.append((stored.journal.key, message))
 
 
 def _found_already(

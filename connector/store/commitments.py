@@ -2,10 +2,15 @@
 
 The event chain proves the log intact, but a journal's rows could be edited behind it (an amount on a
 line, an account, a ledger id). So when a plan stores journals it also appends one `journals.committed`
-event holding, per journal key, the digest of the journal's header and of each of its lines, computed
-from the rows as stored; the chain then vouches for those digests. Postings are already events
-(`posting.attempt`, `posting.found`, each naming the ledger id). `audit verify` recomputes the digests
-from the rows and compares (`service/audit.py: verify_books`).
+event holding, per journal key, the digest of the journal's header, of each of its lines and of what it
+adds to its posting buckets (its contributions: the planner subtracts them as "already posted", so an
+edited one would make the next sync post a delta no provider fact explains), computed from the rows as
+stored; the chain then vouches for those digests. Postings are already events (`posting.attempt`,
+`posting.found`, each naming the ledger id; `reconcile.drift` when a journal left the ledger and is
+queued again), and so are approvals (`journal.approved`, by the approver) and each run's start and end
+(`run.started`, `run.finished`, `run.abandoned`). `audit verify` recomputes the digests from the rows and
+compares, holds each journal's status, ledger id and approver to those events, and each run's actor,
+kind, entity and outcome to its own (`service/audit.py: verify_books`, `verify_runs`).
 """
 
 from __future__ import annotations
@@ -13,15 +18,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from connector.domain.audit_chain import COMMITTED
-from connector.store.records import JournalDigest, JournalRecord, record_of
-from connector.store.tables import EventRow, JournalLineRow, JournalRow, RunRow
+from connector.store.records import EventRecord, JournalDigest, JournalRecord, RunRecord, record_of
+from connector.store.tables import ContributionRow, EventRow, JournalLineRow, JournalRow, RunRow
 
 POSTED_EVENTS = ("posting.attempt", "posting.found")
+UNPOSTED_EVENT = "reconcile.drift"  # the journal left the ledger: queued again, no longer posted
+APPROVED_EVENT = "journal.approved"
+RUN_EVENTS = ("run.started", "run.finished", "run.abandoned")  # a run's row is written beside each
 HEADER_FIELDS = (
     "entity",
     "ledger",
@@ -37,6 +46,18 @@ HEADER_FIELDS = (
     "provider_account",
 )
 LINE_FIELDS = ("line_no", "target_key", "amount", "description")
+CONTRIBUTION_FIELDS = (
+    "kind",
+    "period",
+    "provider",
+    "provider_account",
+    "currency",
+    "target_key",
+    "amount",
+    "pool",
+    "converted_from",
+    "source_amount",
+)
 
 
 def _digest(row: object, fields: Iterable[str]) -> str:
@@ -44,9 +65,17 @@ def _digest(row: object, fields: Iterable[str]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
-def digest(journal: JournalRow, lines: Iterable[JournalLineRow]) -> JournalDigest:
+def digest(
+    journal: JournalRow, lines: Iterable[JournalLineRow], contributions: Iterable[ContributionRow]
+) -> JournalDigest:
     ordered = sorted(lines, key=lambda line: line.line_no)
-    return JournalDigest(_digest(journal, HEADER_FIELDS), tuple(_digest(ln, LINE_FIELDS) for ln in ordered))
+    # one digest over them all, in an order that does not depend on how the rows were inserted
+    buckets = sorted(_digest(c, CONTRIBUTION_FIELDS) for c in contributions)
+    return JournalDigest(
+        _digest(journal, HEADER_FIELDS),
+        tuple(_digest(ln, LINE_FIELDS) for ln in ordered),
+        hashlib.sha256(json.dumps(buckets).encode()).hexdigest(),
+    )
 
 
 class CommitmentRepository:
@@ -64,14 +93,26 @@ class CommitmentRepository:
         if journal_ids is not None:
             query = query.where(col(JournalRow.id).in_(list(journal_ids)))
         journals = list(self.session.execute(query).scalars())
-        lines: dict[int, list[JournalLineRow]] = {j.id: [] for j in journals}
-        line_query = select(JournalLineRow)
+        ids = [j.id for j in journals] if journal_ids is not None else None
+        lines = self._by_journal(JournalLineRow, ids)
+        contributions = self._by_journal(ContributionRow, ids)
+        return {
+            (j.entity, j.key): (
+                record_of(j, JournalRecord),
+                digest(j, lines.get(j.id, []), contributions.get(j.id, [])),
+            )
+            for j in journals
+        }
+
+    def _by_journal(self, table: Any, journal_ids: list[int] | None) -> dict[int, list[Any]]:
+        """A journal's rows of `table` (lines, contributions) by journal id: of all journals, or those."""
+        query = select(table)
         if journal_ids is not None:
-            line_query = line_query.where(col(JournalLineRow.journal_id).in_(list(lines)))
-        for line in self.session.execute(line_query).scalars():
-            if line.journal_id in lines:
-                lines[line.journal_id].append(line)
-        return {(j.entity, j.key): (record_of(j, JournalRecord), digest(j, lines[j.id])) for j in journals}
+            query = query.where(col(table.journal_id).in_(journal_ids))
+        found: dict[int, list[Any]] = {}
+        for row in self.session.execute(query).scalars():
+            found.setdefault(row.journal_id, []).append(row)
+        return found
 
     def committed(self) -> dict[tuple[str, str], tuple[int, JournalDigest]]:
         """(entity, key) → the event that last committed the journal, and its digest."""
@@ -85,13 +126,64 @@ class CommitmentRepository:
                 found[(entity, key)] = (event.id, JournalDigest.from_data(data))
         return found
 
+    def first_committed_id(self) -> int | None:
+        """The lowest journal id the chain ever committed (None: it committed none yet): journals below it
+        were stored by a tokenbooks older than the commitments, and nothing vouches for them."""
+        first = self.session.execute(
+            select(EventRow).where(col(EventRow.kind) == COMMITTED).order_by(col(EventRow.id)).limit(1)
+        ).scalar()
+        if first is None:
+            return None
+        keys = list(first.data.get("journals", {}))
+        return self.session.execute(
+            select(func.min(col(JournalRow.id))).where(
+                col(JournalRow.entity) == first.data.get("entity", ""), col(JournalRow.key).in_(keys)
+            )
+        ).scalar()
+
     def posted(self) -> dict[tuple[str, str], tuple[int, str]]:
-        """(entity, key) → the last posting event that found or created the journal, and its ledger id."""
-        entities = dict(self.session.execute(select(col(RunRow.id), col(RunRow.entity))).all())
+        """(entity, key) → the last posting event that found or created the journal, and its ledger id;
+        a journal the reconciliation found gone from the ledger (and queued again) since is not posted."""
+        entities = self._run_entities()
         found: dict[tuple[str, str], tuple[int, str]] = {}
-        query = select(EventRow).where(col(EventRow.kind).in_(POSTED_EVENTS)).order_by(col(EventRow.id))
+        kinds = (*POSTED_EVENTS, UNPOSTED_EVENT)
+        query = select(EventRow).where(col(EventRow.kind).in_(kinds)).order_by(col(EventRow.id))
         for event in self.session.execute(query).scalars():
             data = event.data or {}
-            if data.get("ledger_id") and data.get("outcome", "found") in ("created", "found"):
-                found[(entities.get(event.run_id, ""), data["key"])] = (event.id, data["ledger_id"])
+            journal = (data.get("entity") or entities.get(event.run_id, ""), data.get("key", ""))
+            if event.kind == UNPOSTED_EVENT:
+                found.pop(journal, None)
+            elif data.get("ledger_id") and data.get("outcome", "found") in ("created", "found"):
+                found[journal] = (event.id, data["ledger_id"])
         return found
+
+    def approved(self) -> dict[tuple[str, str], tuple[int, str]]:
+        """(entity, key) → the last `journal.approved` event of the journal, and who approved it."""
+        entities = self._run_entities()
+        found: dict[tuple[str, str], tuple[int, str]] = {}
+        query = select(EventRow).where(col(EventRow.kind) == APPROVED_EVENT).order_by(col(EventRow.id))
+        for event in self.session.execute(query).scalars():
+            data = event.data or {}
+            entity = data.get("entity") or entities.get(event.run_id, "")
+            found[(entity, data.get("key", ""))] = (event.id, event.actor)
+        return found
+
+    def runs(self) -> list[tuple[str, RunRecord | None, list[EventRecord]]]:
+        """Every run id the runs or the events name: its row as it says now (None: no row), with the
+        events that started and ended it, in order."""
+        events: dict[str, list[EventRecord]] = {}
+        query = select(EventRow).where(col(EventRow.kind).in_(RUN_EVENTS)).order_by(col(EventRow.id))
+        for event in self.session.execute(query).scalars():
+            if event.run_id is not None:
+                events.setdefault(event.run_id, []).append(record_of(event, EventRecord))
+        rows = {row.id: row for row in self.session.execute(select(RunRow)).scalars()}
+        return [
+            (run_id, record_of(rows[run_id], RunRecord) if run_id in rows else None, events.get(run_id, []))
+            for run_id in sorted(rows.keys() | events.keys())
+        ]
+
+    def _run_entities(self) -> dict[str, str]:
+        return {
+            run: entity or ""
+            for run, entity in self.session.execute(select(col(RunRow.id), col(RunRow.entity))).all()
+        }

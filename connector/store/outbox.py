@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from connector.domain.errors import InvariantViolation, StoreAltered
 from connector.domain.journals import (
     Bucket,
     Contribution,
@@ -397,18 +398,11 @@ class OutboxRepository:
             found += [record_of(r, JournalRecord) for r in self.session.execute(query).scalars()]
         return sorted(found, key=lambda j: (j.txn_date, j.id))
 
-    def _load(self, row: JournalRow) -> StoredJournal:
-        lines = self.session.execute(
-            select(JournalLineRow)
-            .where(col(JournalLineRow.journal_id) == row.id)
-            .order_by(col(JournalLineRow.line_no))
-        ).scalars()
-        contributions = self.session.execute(
-            select(ContributionRow)
-            .where(col(ContributionRow.journal_id) == row.id)
-            .order_by(col(ContributionRow.id))
-        ).scalars()
-        journal = Journal(
+    @staticmethod
+    def _journal(
+        row: JournalRow, lines: Iterable[JournalLineRow], contributions: Iterable[ContributionRow]
+    ) -> Journal:
+        return Journal(
             key=row.key,
             entity=row.entity,
             kind=JournalKind(row.kind),
@@ -428,6 +422,27 @@ class OutboxRepository:
             provider_account=row.provider_account,
             converted_from=row.converted_from,
         )
+
+    def _load(self, row: JournalRow) -> StoredJournal:
+        lines = self.session.execute(
+            select(JournalLineRow)
+            .where(col(JournalLineRow.journal_id) == row.id)
+            .order_by(col(JournalLineRow.line_no))
+        ).scalars()
+        contributions = self.session.execute(
+            select(ContributionRow)
+            .where(col(ContributionRow.journal_id) == row.id)
+            .order_by(col(ContributionRow.id))
+        ).scalars()
+        try:
+            journal = self._journal(row, lines, contributions)
+        except InvariantViolation as broken:  # tokenbooks never stores such a journal: it was altered
+            raise StoreAltered(
+                f"journal {row.key} of {row.entity} as stored is not a valid journal ({broken}): its rows were "
+                "changed in the database, behind tokenbooks",
+                fix="run `tokenbooks audit verify` to see what changed, and restore the journal's rows from a "
+                "backup (docs/deployment.md) before the next sync",
+            ) from None
         return StoredJournal(
             id=row.id,  # type: ignore[arg-type]
             journal=journal,

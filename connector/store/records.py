@@ -388,17 +388,21 @@ class ChainHead:
 
 @dataclass(frozen=True)
 class JournalDigest:
-    """The digests of a journal's header and of each of its lines (`store/commitments.py`)."""
+    """The digests of a journal's header, of each of its lines and of its contributions (`store/commitments.py`)."""
 
     header: str
     lines: tuple[str, ...]
+    contributions: str | None = None  # None: committed before contributions were digested
 
     def as_data(self) -> dict:
-        return {"journal": self.header, "lines": list(self.lines)}
+        data: dict = {"journal": self.header, "lines": list(self.lines)}
+        if self.contributions is not None:
+            data["contributions"] = self.contributions
+        return data
 
     @classmethod
     def from_data(cls, data: dict) -> JournalDigest:
-        return cls(data["journal"], tuple(data["lines"]))
+        return cls(data["journal"], tuple(data["lines"]), data.get("contributions"))
 
 
 @dataclass(frozen=True)

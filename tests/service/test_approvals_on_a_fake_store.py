@@ -183,7 +183,8 @@ def test_each_difference_from_what_the_chain_committed_is_named():
         d: (record(4, d[1], ledger_id="QB-99"), DIGEST),  # its ledger id rewritten
     }
     committed = {k: (n, DIGEST) for n, k in enumerate((a, b, c, d), start=10)}  # c: deleted since
-    count, problems = verified(stored_now, committed, {d: (20, "QB-4")})
+    posted = {a: (18, "QB-1"), b: (19, "QB-1"), d: (20, "QB-4")}
+    count, problems = verified(stored_now, committed, posted)
 
     assert count == 4
     assert problems == [
@@ -193,6 +194,15 @@ def test_each_difference_from_what_the_chain_committed_is_named():
         (12, "journal-missing"),
         (20, "posting-altered"),  # named by the posting event that recorded the ledger's id
     ]
+
+
+def test_a_journal_marked_posted_that_no_posting_event_records_is_named():
+    """Counted as booked by the planner, it would never reach the ledger."""
+    key = (ENTITY, "TB-AC-261001-001")
+    assert verified({key: (record(1, key[1]), DIGEST)}, {key: (10, DIGEST)}, {}) == (
+        1,
+        [(None, "posting-altered")],
+    )
 
 
 def _spy(method, before):

@@ -10,11 +10,14 @@ from datetime import date, timedelta
 import pytest
 from starlette.testclient import TestClient
 
+from connector.domain.periods import Period
 from connector.domain.users import Role
+from connector.service.audit_package import period_export
 from connector.service.sync import sync
 from connector.service.users import disable_user, set_role
 from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
+from tests.service.test_reconcile import invoice
 from tests.web.conftest import PASSWORD, csrf_of, sign_in
 
 PAGES = [
@@ -217,6 +220,44 @@ def test_a_controller_moves_a_project_sees_the_reclass_and_saves_a_new_version_k
         [event] = uow.events.of_kind("mapping.saved")
     assert event.actor == "carl"
     assert event.data["version"] == 2
+
+
+def test_the_auditors_export_names_the_controller_who_saved_each_mapping_version_and_when(
+    client: TestClient, console_world: World
+):
+    """A save is no run's event: the period's export listed the versions with no author and left the
+    save out of its events, so the auditor could not tell who changed where spend lands."""
+    csrf = sign_in(client, "carl")
+    preview = client.post("/mappings/candidate", data={"csrf_token": csrf, **MOVE})
+    form = {"csrf_token": csrf, "text": _textarea(preview.text, "save-text")}
+    client.post("/mappings/save", data={**form, "base_hash": _hidden(preview.text, "base_hash")})
+    saved_at = console_world.clock()
+
+    def versions() -> dict[int, dict]:
+        export = period_export(console_world.app.store, entity="acme-us", period=Period(2026, 10))
+        assert any(
+            e["kind"] == "mapping.saved" and e["actor"] == "carl" for e in export.tables["events"].records()
+        )
+        return {v["version"]: v for v in export.tables["mapping_versions"].records()}
+
+    before_use = versions()[2]  # saved, not used by a sync yet
+    assert (before_use["saved_by"], before_use["saved_at"], before_use["run_id"]) == ("carl", saved_at, None)
+    console_world.clock.night_after(date(2026, 10, 4))
+    sync(console_world.app, entity="acme-us", until=date(2026, 10, 4))
+    first, second = versions()[1], versions()[2]
+    assert first["saved_by"] is None  # the file as deployed, first used by a run
+    assert (second["saved_by"], second["saved_at"]) == ("carl", saved_at)
+    assert second["run_id"] is not None
+
+
+def test_a_lines_lineage_names_the_invoice_that_bills_its_month(client: TestClient, console_world: World):
+    sign_in(client, "ada")
+    [key, *_] = keys_of(client.get("/journals").text)
+    before = " ".join(re.sub(r"<[^>]+>", " ", client.get(f"/journals/{key}/lines/1").text).split())
+    assert "openai org-1 2026-10: no invoice imported yet" in before
+    invoice(console_world, "75.00")
+    after = " ".join(re.sub(r"<[^>]+>", " ", client.get(f"/journals/{key}/lines/1").text).split())
+    assert "openai org-1 2026-10: invoice INV-1 , 75.00 USD, issued 2026-11-03" in after
 
 
 def test_a_broken_yaml_edit_is_refused_with_its_line_and_nothing_is_saved(
