@@ -3,7 +3,7 @@
 A wrong amount or date is corrected by entering the lot id again; a lot that should not exist at all is
 voided. It is kept — marked void with who voided it, when and why, and a `credits.void` event in the
 append-only audit log, recorded as a run — and drawn no more. No journal is edited: the next sync plans
-again from the lot's purchase day (`CreditLots.plan_from`) and posts the deltas — the usage the lot paid
+again from the lot's purchase day (the lot leaves a change mark, `FactMarks`) and posts the deltas — the usage the lot paid
 for drawn from the next lot, or accrued beyond the lots; a write-off of its unused balance reversed.
 
 A lot a FOCUS import stored is the export's record of a purchase: importing the corrected export again

@@ -202,7 +202,6 @@ def _run(
         first_day = min(first_day, since)
     first_day = _reach_back(ctx, result.entity, history, first_day, recorder)
     first_day = policy_reach_back(ctx.store, first_day, recorder)
-    first_day = _lots_reach_back(ctx.store, result.entity, first_day, recorder)
     first_day, facts_mark = _facts_reach_back(ctx.store, result.entity, first_day, recorder)
     with ctx.store.unit_of_work() as uow:
         rejected = uow.outbox.earliest_rejected_period(result.entity)
@@ -237,7 +236,6 @@ def _run(
         return
     mark_policies_applied(ctx.store, ctx.clock)
     with ctx.store.unit_of_work() as uow:
-        uow.credit_lots.planned(result.entity)
         if facts_mark is not None:
             uow.fact_marks.planned(result.entity, facts_mark)
         uow.commit()
@@ -344,39 +342,33 @@ def _reach_back(
     return stale
 
 
-def _lots_reach_back(store, entity: str, first_day: date, recorder: RunRecorder) -> date:
-    """Plan from the purchase day of a lot recorded, changed or voided since the last plan: its draws, and
-    the usage they paid for, belong to days that may be long planned (and posted); planning them again
-    books the deltas (a lot entered after its month was posted draws that month's usage)."""
-    with store.unit_of_work() as uow:
-        earliest = uow.credit_lots.plan_from(entity)
-    return _reach_back_to(
-        first_day,
-        earliest,
-        recorder,
-        "credits.reach_back",
-        "a credit lot bought {day} was recorded, changed or voided since the last plan: planning from {day}",
-    )
-
-
 def _facts_reach_back(
     store, entity: str, first_day: date, recorder: RunRecorder
 ) -> tuple[date, FactMark | None]:
-    """Plan from the earliest day whose facts an import or a pull changed since the last plan (its mark):
-    a FOCUS export delivered late, or a pull with --since, may change a month the nightly window no longer
-    reaches; planning it again books the delta (in the first open period when that month is closed).
-    Returns the day and the mark, which the sync clears once its plan is stored."""
+    """Plan from the earliest day an import, a pull or a credit lot changed since the last plan (its mark):
+    a FOCUS export delivered late, a pull with --since, or a lot entered after its month was posted (its
+    draws, and the usage they paid for) may change a month the nightly window no longer reaches; planning
+    it again books the delta (in the first open period when that month is closed). Returns the day and the
+    mark, which the sync clears once its plan is stored."""
     with store.unit_of_work() as uow:
         mark = uow.fact_marks.plan_from(entity)
+    if mark is None:
+        return first_day, None
     day = _reach_back_to(
         first_day,
-        None if mark is None else mark.plan_from,
+        mark.plan_from,
         recorder,
         "facts.reach_back",
-        "facts of {day} on were stored, restated or withdrawn since the last plan (an import, a pull): "
-        "planning from {day}",
+        "facts or credit lots of {day} on were stored, restated, withdrawn, recorded or voided since the last "
+        f"plan ({_changers(mark)}): planning from {{day}}",
     )
     return day, mark
+
+
+def _changers(mark: FactMark) -> str:
+    """What left the mark, in words: each credit lot by name; an import or a pull (their ids say nothing)."""
+    lots = [by for by in mark.by if by.startswith("lot ")]
+    return ", ".join([*(["an import or a pull"] if len(lots) < len(mark.by) else []), *lots])
 
 
 def _reach_back_to(

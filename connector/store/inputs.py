@@ -276,13 +276,21 @@ class FactMarkRepository:
         )
 
     def plan_from(self, entity: str) -> FactMark | None:
-        """The earliest day the entity's unplanned imports and pulls changed, if any."""
+        """The earliest day the entity's unplanned imports, pulls and lot changes changed, if any."""
         day, through = self.session.execute(
             select(func.min(col(FactMarkRow.plan_from)), func.max(col(FactMarkRow.id))).where(
                 col(FactMarkRow.entity) == entity
             )
         ).one()
-        return None if day is None else FactMark(day, through)
+        if day is None:
+            return None
+        by = self.session.execute(
+            select(col(FactMarkRow.changed_by))
+            .where(col(FactMarkRow.entity) == entity, col(FactMarkRow.plan_from) == day)
+            .distinct()
+            .order_by(col(FactMarkRow.changed_by))
+        ).scalars()
+        return FactMark(day, through, tuple(by))
 
     def planned(self, entity: str, mark: FactMark) -> None:
         """The changes `mark` covers are booked; a mark left since (an import while the plan ran) stays."""
@@ -322,37 +330,32 @@ class CreditLotRepository:
             values |= {"voided_at": None, "voided_by": "", "void_reason": ""}
         if stored is None or stored.voided_at is not None or _draws_differ(stored, values):
             # new, in force again or changed: its draws belong to days from its purchase on (the earlier
-            # of its old and new purchase days), which may be long planned — the plans book them again
+            # of its old and new purchase days), which may be long planned — the next plan books them again
             days = [lot.purchase_date, *([stored.purchase_date] if stored is not None else [])]
-            if stored is not None and stored.plan_from is not None:
-                days.append(stored.plan_from)
-            values["plan_from"] = min(days)
+            self._changed(lot, min(days), now)
         return upsert_row(
             self.session, CreditLotRow, key, {**values, "import_id": import_id, "recorded_at": now}
         )
 
     def void(self, lot: CreditLot, void: LotVoid) -> None:
-        """Mark a stored lot void (never deleted); the next plans book the change from its purchase day."""
+        """Mark a stored lot void (never deleted); the next plan books the change from its purchase day."""
         row = self._row(lot.provider, lot.provider_account, lot.lot_id)
         row.voided_at, row.voided_by, row.void_reason = void.at, void.by, void.reason
-        row.plan_from = min(row.plan_from or lot.purchase_date, lot.purchase_date)
         self.session.add(row)
+        self._changed(lot, lot.purchase_date, void.at)
 
-    def plan_from(self, entity: str) -> date | None:
-        """The earliest day a change of a lot (recorded, changed, voided) asks plans to book from, if any."""
-        return self.session.execute(
-            select(func.min(col(CreditLotRow.plan_from))).where(col(CreditLotRow.entity) == entity)
-        ).scalar()
-
-    def planned(self, entity: str) -> None:
-        """The changes of the entity's lots are booked: plans need not reach back for them again."""
-        for row in self.session.execute(
-            select(CreditLotRow).where(
-                col(CreditLotRow.entity) == entity, col(CreditLotRow.plan_from).is_not(None)
+    def _changed(self, lot: CreditLot, plan_from: date, now: datetime) -> None:
+        """A lot's draws changed from `plan_from` on: the same mark an import that changed facts leaves
+        (`FactMarkRepository`), in the same transaction, so the next plan reaches back to it and clears it
+        only once that plan has read the lot."""
+        self.session.add(
+            FactMarkRow(
+                entity=lot.entity,
+                plan_from=plan_from,
+                changed_by=f"lot {lot.provider}/{lot.provider_account}/{lot.lot_id}",
+                recorded_at=now,
             )
-        ).scalars():
-            row.plan_from = None
-            self.session.add(row)
+        )
 
     def _row(self, provider: str, provider_account: str, lot_id: str) -> CreditLotRow:
         return self.session.execute(

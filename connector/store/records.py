@@ -333,11 +333,13 @@ class ReplaceResult:
 
 @dataclass(frozen=True, slots=True)
 class FactMark:
-    """The earliest posting day imports and pulls changed since the last plan, and the newest mark it covers
-    (a mark an import leaves while a plan runs is newer: that plan may not have read its facts, so it stays)."""
+    """The earliest posting day imports, pulls and credit lots changed since the last plan, and the newest
+    mark it covers (a mark an import leaves while a plan runs is newer: that plan may not have read its
+    facts, so it stays); `by`: what changed that day (`FactMarkRow.changed_by`)."""
 
     plan_from: date
     through: int
+    by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -468,20 +468,18 @@ class CreditLotRow(SQLModel, table=True):
     voided_at: datetime | None = None
     voided_by: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     void_reason: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
-    # the day from which the next plans book a change of this lot (a void), cleared once planned
-    plan_from: date | None = None
 
 
 class FactMarkRow(SQLModel, table=True):
-    """A run that changed an entity's facts (an import, a pull): the earliest posting day it changed, which
-    the next plan reaches back to (facts of a month the nightly window no longer covers); deleted once
-    planned."""
+    """A change to what an entity's books are planned from — its facts (an import, a pull) or a credit lot
+    (recorded, changed, voided) — and the earliest posting day it changed, which the next plan reaches back
+    to (a month the nightly window no longer covers); deleted once planned."""
 
     __tablename__ = "fact_change_marks"
     id: int | None = Field(default=None, primary_key=True)
     entity: str = Field(index=True)
     plan_from: date
-    changed_by: str  # the import's id, or the pull's run id
+    changed_by: str  # the import's id, the pull's run id, or "lot <provider>/<account>/<lot id>"
     recorded_at: datetime
 
 

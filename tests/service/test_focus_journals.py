@@ -485,8 +485,8 @@ def test_a_september_export_imported_in_november_is_accrued_by_the_next_nightly_
         "Moved to 2026-10-01: the books are closed through 2026-09-30; it belongs to 2026-09" in accrual.memo
     )
     assert focus_reach_backs(books, result.run_id) == [
-        "facts of 2026-09-10 on were stored, restated or withdrawn since the last plan (an import, a pull): "
-        "planning from 2026-09-10"
+        "facts or credit lots of 2026-09-10 on were stored, restated, withdrawn, recorded or voided since the "
+        "last plan (an import or a pull): planning from 2026-09-10"
     ]
     assert books.ledger.balance("2150") == Decimal("-249.71")  # 42.00 + 7.25 + 200.45 + 0.01
     again = books.night(date(2026, 11, 9))

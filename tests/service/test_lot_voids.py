@@ -59,7 +59,8 @@ def test_a_lot_entered_twice_is_voided_and_the_usage_it_paid_for_is_accrued_beyo
         events = uow.events.for_run(result.run_id)
         [audit] = uow.events.of_kind("credits.void")
         [stored] = [lot for lot in uow.credit_lots.for_entity(ENTITY, voided=True) if lot.void]
-    assert [e.kind for e in events if e.kind == "credits.reach_back"] == ["credits.reach_back"]
+    [reach] = [e for e in events if e.kind == "facts.reach_back"]
+    assert "(lot openai/org-1/RCPT-1-again): planning from 2026-10-01" in reach.message
     assert "100.00 USD of openai org-1 usage (2026-10-05..2026-10-05)" in next(
         e.message for e in events if e.kind == "alert.prepaid_overflow"
     )
@@ -166,9 +167,10 @@ def test_a_lot_recorded_after_its_month_was_posted_draws_that_month_s_usage(tmp_
     assert world.ledger.balance("1350") == Decimal("-300.00")  # drawn from the lot (bought by AP, not here)
     with UnitOfWork(world.app.engine) as uow:
         events = uow.events.for_run(result.run_id)
-    assert [e.kind for e in events if e.kind == "credits.reach_back"] == ["credits.reach_back"]
+    [reach] = [e for e in events if e.kind == "facts.reach_back"]
+    assert "(lot openai/org-1/RCPT-7): planning from 2026-10-01" in reach.message
     assert world.night(date(2026, 11, 5)).plan.planned == []  # booked once
     world.buy_credits("RCPT-7", "500.00", date(2026, 10, 1), date(2027, 10, 1))  # entered again, unchanged
     again = world.night(date(2026, 11, 6))
     with UnitOfWork(world.app.engine) as uow:
-        assert not [e for e in uow.events.for_run(again.run_id) if e.kind == "credits.reach_back"]
+        assert not [e for e in uow.events.for_run(again.run_id) if e.kind == "facts.reach_back"]

@@ -295,3 +295,30 @@ def test_a_focus_invoice_stored_before_0021_is_rounded_to_minor_units_and_others
         "INV-11": (Decimal("10.00"), ["10.00"]),
     }
     engine.dispose()
+
+
+def test_a_lot_change_left_unplanned_before_0022_becomes_a_change_mark(database_url):
+    """Before 0022 a lot recorded, changed or voided kept its own `plan_from` until the next plan; 0022
+    drops the column and keeps what it asked for as the mark a lot change now leaves."""
+    engine = make_engine(database_url)
+    upgrade(engine, "0021_focus_invoice_cents")
+    with engine.begin() as c:
+        for lot_id, plan_from in (("RCPT-7", date(2026, 10, 1)), ("RCPT-1", None)):
+            c.execute(
+                text(
+                    "INSERT INTO credit_lots (entity, provider, provider_account, lot_id, purchase_date, amount, "
+                    "currency, description, source, promotional, recorded_at, pool, refund_of, voided_by, "
+                    "void_reason, plan_from) VALUES ('acme-us', 'openai', 'org-1', :lot, :bought, '500.00', "
+                    "'USD', '', 'cli', false, :at, '', '', '', '', :plan_from)"
+                ),
+                {"lot": lot_id, "bought": date(2026, 10, 1), "at": AT, "plan_from": plan_from},
+            )
+
+    upgrade(engine)
+
+    with UnitOfWork(engine) as uow:
+        mark = uow.fact_marks.plan_from("acme-us")
+        assert sorted(lot.lot_id for lot in uow.credit_lots.for_entity("acme-us")) == ["RCPT-1", "RCPT-7"]
+    assert mark is not None
+    assert (mark.plan_from, mark.by) == (date(2026, 10, 1), ("lot openai/org-1/RCPT-7",))
+    engine.dispose()
