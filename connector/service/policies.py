@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Protocol
 
@@ -23,7 +24,7 @@ from connector.domain.mapping import ROLES, Category, MappingSet
 from connector.domain.planner import LockedBehaviour
 from connector.domain.policy_file import parse_policies
 from connector.service.mappings import line_of, number_problems, read_controller_file, refused
-from connector.service.runs import Clock
+from connector.service.runs import Clock, RunRecorder, reach_back
 from connector.store.port import Store
 from connector.store.records import VersionRecord
 
@@ -415,7 +416,7 @@ def prepare_policies(ctx, recorder) -> PolicyHistory:
     return history
 
 
-def policy_reach_back(store: Store, first_day, recorder):
+def policy_reach_back(store: Store, first_day: date, recorder: RunRecorder) -> date:
     """Plan from the effective date of a policy version no plan has applied yet (a change into the past).
 
     The periods from that date are planned again under the new version; the difference is booked as new
@@ -424,14 +425,13 @@ def policy_reach_back(store: Store, first_day, recorder):
     """
     with store.unit_of_work() as uow:
         earliest = uow.policies.earliest_unapplied()
-    if earliest is None or earliest >= first_day:
-        return first_day
-    recorder.event(
+    return reach_back(
+        recorder,
+        first_day,
+        earliest,
         "policy.reach_back",
-        f"a policy version effective {earliest} has not been applied yet: planning from {earliest}",
-        data={"from_day": earliest},
+        "a policy version effective {day} has not been applied yet: planning from {day}",
     )
-    return earliest
 
 
 def mark_policies_applied(store: Store, clock: Clock) -> None:

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from connector import __version__
@@ -176,6 +176,18 @@ class RunRecorder:
             if not self.finished:
                 self.finish("failed", reason=str(exc) or type(exc).__name__)
             raise
+
+
+def reach_back(
+    recorder: RunRecorder, first_day: date, earliest: date | None, kind: str, says: str, **data: object
+) -> date:
+    """The day a plan starts on: `earliest` when a change (a mapping version, a policy version, changed facts
+    or lots) asks for a day before `first_day` — recorded as the run's event `kind`, `says` with {day}
+    filled in, its `data` and the day — else `first_day`. One place for every reason a plan reaches back."""
+    if earliest is None or earliest >= first_day:
+        return first_day
+    recorder.event(kind, says.format(day=earliest), data={**data, "from_day": earliest})
+    return earliest
 
 
 def fail_unfinished(error: BaseException) -> list[str]:

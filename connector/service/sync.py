@@ -30,7 +30,7 @@ from connector.service.policies import (
 )
 from connector.service.post import PostReport, post_pending
 from connector.service.pull import SourcePull, last_complete_day, pull_source, window_for
-from connector.service.runs import Reporter, RunContext, RunRecorder, SilentReporter, exclusive
+from connector.service.runs import Reporter, RunContext, RunRecorder, SilentReporter, exclusive, reach_back
 from connector.sources.base import Source
 from connector.store.records import FactMark
 from connector.tracing import span
@@ -200,7 +200,7 @@ def _run(
         first_day = min(first_day, window.first_day, *pull.replaced.changed_days)
     if since is not None:
         first_day = min(first_day, since)
-    first_day = _reach_back(ctx, result.entity, history, first_day, recorder)
+    first_day = _mapping_reach_back(ctx, result.entity, history, first_day, recorder)
     first_day = policy_reach_back(ctx.store, first_day, recorder)
     first_day, facts_mark = _facts_reach_back(ctx.store, result.entity, first_day, recorder)
     with ctx.store.unit_of_work() as uow:
@@ -319,7 +319,7 @@ def _record_inputs(ctx: SyncContext, entity: str, mapping: MappingSet, recorder:
     )
 
 
-def _reach_back(
+def _mapping_reach_back(
     ctx: SyncContext, entity: str, history: MappingHistory, first_day: date, recorder: RunRecorder
 ) -> date:
     """Plan from the first day whose stored classification another mapping version now decides.
@@ -330,16 +330,17 @@ def _reach_back(
     """
     with ctx.store.unit_of_work() as uow:
         stale = uow.allocations.earliest_stale_day(entity, history.spans(entity))
-    if stale is None or stale >= first_day:
-        return first_day
     current = history.current
-    recorder.event(
+    return reach_back(
+        recorder,
+        first_day,
+        stale,
         "mapping.reclass",
         f"mapping version {current.version} (effective {current.effective_from}) changes how spend from "
-        f"{stale} on is classified; planning from {stale} so the change is booked as reclass journals",
-        data={"version": current.version, "effective_from": current.effective_from, "from_day": stale},
+        "{day} on is classified; planning from {day} so the change is booked as reclass journals",
+        version=current.version,
+        effective_from=current.effective_from,
     )
-    return stale
 
 
 def _facts_reach_back(
@@ -354,10 +355,10 @@ def _facts_reach_back(
         mark = uow.fact_marks.plan_from(entity)
     if mark is None:
         return first_day, None
-    day = _reach_back_to(
+    day = reach_back(
+        recorder,
         first_day,
         mark.plan_from,
-        recorder,
         "facts.reach_back",
         "facts or credit lots of {day} on were stored, restated, withdrawn, recorded or voided since the last "
         f"plan ({_changers(mark)}): planning from {{day}}",
@@ -369,17 +370,6 @@ def _changers(mark: FactMark) -> str:
     """What left the mark, in words: each credit lot by name; an import or a pull (their ids say nothing)."""
     lots = [by for by in mark.by if by.startswith("lot ")]
     return ", ".join([*(["an import or a pull"] if len(lots) < len(mark.by) else []), *lots])
-
-
-def _reach_back_to(
-    first_day: date, earliest: date | None, recorder: RunRecorder, kind: str, says: str
-) -> date:
-    """The day to plan from: `earliest` when it lies before `first_day` (recorded as event `kind`, `says`
-    with {day} filled in), else `first_day`."""
-    if earliest is None or earliest >= first_day:
-        return first_day
-    recorder.event(kind, says.format(day=earliest), data={"from_day": earliest})
-    return earliest
 
 
 def _alert_reconnect(recorder: RunRecorder, entity: str, exc: ReconnectNeeded) -> None:
