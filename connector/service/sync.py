@@ -58,6 +58,11 @@ class SyncContext(RunContext, Protocol):
     def default_posting_mode(self) -> str: ...
 
 
+# A dry run is logged as a run of its own kind: it pulls and plans but books nothing, so it must not stand
+# for the night's sync (the service's last success, the catch-up of a missed night, a failed sync's health).
+DRY_RUN = "dry-run"
+
+
 @dataclass
 class SyncResult:
     run_id: str
@@ -119,7 +124,7 @@ def _sync(
         ctx.store,
         ctx.clock,
         actor=ctx.actor,
-        kind="sync",
+        kind=DRY_RUN if dry_run else "sync",
         entity=entity,
         params={k: str(v) if v is not None else None for k, v in params.items()},
     )
