@@ -105,6 +105,11 @@ def _root(
 _debug_asked: list[bool] = []  # `--debug` was given to this invocation (the root callback sets it)
 
 
+# What `serve` and `web` say about themselves (jobs scheduled, the address served, stopped): their stderr
+# is the service's log, so these are log lines, in its format — one JSON object a line when it is json.
+service_log = logging.getLogger("tokenbooks.serve")
+
+
 def log_for(settings: Any) -> None:
     """The process's log handler for a command that logs as it runs (sync, serve, web): the settings'
     format and level, or DEBUG when `--debug` asked for it — the trace of an unexpected error is logged at
