@@ -87,3 +87,24 @@ def test_a_data_folder_tokenbooks_cannot_write_is_named_with_the_fix_not_called_
         assert "bugintokenbooks" not in said
         assert f"Error:thedatabasesqlite:///{data}/tokenbooks.dbisunavailable:{lock}cannotbewritten" in said
         assert f"Fix:make{data}writablebytheusertokenbooksrunsas" in said
+
+
+def test_an_error_written_to_a_log_not_a_terminal_keeps_each_sentence_on_one_line(tmp_path):
+    """`tokenbooks sync` under a systemd timer or a CronJob writes to a journal, not a terminal: folded at
+    80 columns, one error became four journal entries and its path was cut mid-word ('…/to' 'kenbooks.db')."""
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MINIMAL_MAPPING)
+    store = tmp_path / "a" / "folder" / "deep" / "enough" / "to" / "fold" / "a" / "line" / "tokenbooks.db"
+    env = {
+        **os.environ,
+        "TOKENBOOKS_DATABASE_URL": f"sqlite:///{store}",
+        "TOKENBOOKS_MAPPING_FILE": str(mapping),
+    }
+    done = subprocess.run([*CLI, "runs"], env=env, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 2, done.stderr
+    error, fix = done.stderr.splitlines()
+    assert error.startswith(f"Error: there is no tokenbooks database at {store} (TOKENBOOKS_DATABASE_URL=")
+    assert error.endswith("this command only reads and creates nothing")
+    assert fix.startswith("Fix: check TOKENBOOKS_DATABASE_URL")
+    assert fix.endswith("`tokenbooks db upgrade`)")

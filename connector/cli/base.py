@@ -142,6 +142,9 @@ class RedactingConsole(Console):
     quote a key; redacted before Rich lays the text out, so a secret folded over two lines is still found."""
 
     def print(self, *objects: Any, **options: Any) -> None:
+        # Not a terminal (a systemd timer's journal, a CronJob's log, a pipe): a sentence stays on one line,
+        # instead of folded at 80 columns into pieces a log collector keeps apart and a path cut mid-word.
+        options.setdefault("soft_wrap", not self.is_terminal)
         super().print(*(redact_markup(o) if isinstance(o, str) else o for o in objects), **options)
 
 
