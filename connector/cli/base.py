@@ -144,7 +144,9 @@ class RedactingConsole(Console):
     def print(self, *objects: Any, **options: Any) -> None:
         # Not a terminal (a systemd timer's journal, a CronJob's log, a pipe): a sentence stays on one line,
         # instead of folded at 80 columns into pieces a log collector keeps apart and a path cut mid-word.
-        options.setdefault("soft_wrap", not self.is_terminal)
+        # Tables keep their layout (and their centred title): they fit the width by their columns.
+        if all(isinstance(o, str) for o in objects):
+            options.setdefault("soft_wrap", not self.is_terminal)
         super().print(*(redact_markup(o) if isinstance(o, str) else o for o in objects), **options)
 
 
