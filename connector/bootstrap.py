@@ -49,13 +49,11 @@ from connector.store.connections import DatabaseVault
 from connector.store.db import (
     Engine,
     create_schema,
-    current_revision,
     describe_url,
     has_schema,
     head_revision,
     make_engine,
     missing_store,
-    upgrade,
 )
 from connector.store.port import Store
 from connector.store.unit_of_work import SqlStore
@@ -441,8 +439,7 @@ def upgrade_store(settings: Settings) -> tuple[str, str | None, str]:
     """Apply the schema migrations to the settings' database: (where, revision before, revision now)."""
     engine = make_engine(settings.database_url)
     try:
-        before = current_revision(engine)
-        upgrade(engine)
+        before = create_schema(engine)
     finally:
         engine.dispose()
     return describe_url(settings.database_url), before, head_revision()

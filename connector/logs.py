@@ -1,8 +1,8 @@
 """Logs: plain text for people, or one JSON object a line for log collectors, the run id on every line.
 
 `TOKENBOOKS_LOG_FORMAT=json` (the container image's default) writes JSON lines through
-python-json-logger: time, level, logger, message, and the `run_id` and `entity` of the run the line
-belongs to (null outside a run). The run is known from a context variable that `RunRecorder` sets when
+python-json-logger: time (ISO 8601 in UTC, so a collector never guesses the zone), level, logger, message,
+and the `run_id` and `entity` of the run the line belongs to (null outside a run). The run is known from a context variable that `RunRecorder` sets when
 a run starts and clears when it finishes, so a log line written anywhere during the run — a ledger
 adapter, the retry policy, a library — carries it; the scheduler's job threads each have their own.
 Every line goes through the secret redaction first (`connector/redaction.py`).
@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 import sys
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import TextIO
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from connector.redaction import RedactingFilter
@@ -22,6 +24,9 @@ from connector.redaction import RedactingFilter
 CURRENT_RUN: ContextVar[tuple[str, str | None] | None] = ContextVar("tokenbooks_run", default=None)
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(run_label)s]: %(message)s"
 JSON_FIELDS = ["asctime", "levelname", "name", "message", "run_id", "entity"]
+# Record attributes that are not fields of a JSON line: our text lines' label (run_id and entity say it),
+# and uvicorn's copy of its message with terminal colour codes in it.
+NOT_JSON_FIELDS = [*RESERVED_ATTRS, "run_label", "color_message"]
 
 
 def start_run(run_id: str, entity: str | None) -> None:
@@ -53,9 +58,10 @@ def configure_logging(
     handler.addFilter(RedactingFilter())
     if fmt == "json":
         handler.setFormatter(
-            JsonFormatter(
+            UtcJsonFormatter(
                 JSON_FIELDS,
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                reserved_attrs=NOT_JSON_FIELDS,
                 timestamp=False,
             )
         )
@@ -67,6 +73,14 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level.upper())
     return handler
+
+
+class UtcJsonFormatter(JsonFormatter):
+    """JSON lines whose `time` is ISO 8601 in UTC with its offset (`2026-12-07T02:30:00.125+00:00`): the
+    text format's local time without a zone would be read in whatever zone the collector assumes."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
 
 class _CurrentStderr(logging.StreamHandler):

@@ -64,3 +64,47 @@ def test_a_wrong_openai_key_quoted_back_masked_by_openai_is_named_in_no_error_lo
     for text in (said, done.stdout, runs.stdout):
         assert "sk-admin" not in text
         assert "ry7Q" not in text
+
+
+def test_a_data_folder_tokenbooks_cannot_write_is_named_with_the_fix_not_called_a_bug(tmp_path):
+    """The SQLite store's folder became read-only (a volume mounted read-only, a restore by another user):
+    tokenbooks needs to write its lock files beside the database. As root (this suite's container) no mode
+    refuses a write, so a folder where the lock file should be stands in for the file that cannot be opened."""
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MINIMAL_MAPPING)
+    data = tmp_path / "data"
+    env = {**os.environ, "TOKENBOOKS_DATA_DIR": str(data), "TOKENBOOKS_MAPPING_FILE": str(mapping)}
+    env.pop("TOKENBOOKS_DATABASE_URL", None)
+    made = subprocess.run([*CLI, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    lock = data / "tokenbooks.db.schema.lock"
+    lock.unlink(missing_ok=True)  # `db upgrade` made it, once it took the schema lock
+    lock.mkdir()
+    for command in (["sync"], ["runs"], ["db", "upgrade"]):
+        done = subprocess.run([*CLI, *command], env=env, capture_output=True, text=True, timeout=60)
+        said = "".join(done.stderr.split())  # as read, however the terminal folded it (paths mid-word)
+        assert done.returncode == 1, (command, done.stderr)
+        assert "bugintokenbooks" not in said
+        assert f"Error:thedatabasesqlite:///{data}/tokenbooks.dbisunavailable:{lock}cannotbewritten" in said
+        assert f"Fix:make{data}writablebytheusertokenbooksrunsas" in said
+
+
+def test_an_error_written_to_a_log_not_a_terminal_keeps_each_sentence_on_one_line(tmp_path):
+    """`tokenbooks sync` under a systemd timer or a CronJob writes to a journal, not a terminal: folded at
+    80 columns, one error became four journal entries and its path was cut mid-word ('…/to' 'kenbooks.db')."""
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MINIMAL_MAPPING)
+    store = tmp_path / "a" / "folder" / "deep" / "enough" / "to" / "fold" / "a" / "line" / "tokenbooks.db"
+    env = {
+        **os.environ,
+        "TOKENBOOKS_DATABASE_URL": f"sqlite:///{store}",
+        "TOKENBOOKS_MAPPING_FILE": str(mapping),
+    }
+    done = subprocess.run([*CLI, "runs"], env=env, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 2, done.stderr
+    error, fix = done.stderr.splitlines()
+    assert error.startswith(f"Error: there is no tokenbooks database at {store} (TOKENBOOKS_DATABASE_URL=")
+    assert error.endswith("this command only reads and creates nothing")
+    assert fix.startswith("Fix: check TOKENBOOKS_DATABASE_URL")
+    assert fix.endswith("`tokenbooks db upgrade`)")

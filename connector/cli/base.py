@@ -105,6 +105,11 @@ def _root(
 _debug_asked: list[bool] = []  # `--debug` was given to this invocation (the root callback sets it)
 
 
+# What `serve` and `web` say about themselves (jobs scheduled, the address served, stopped): their stderr
+# is the service's log, so these are log lines, in its format — one JSON object a line when it is json.
+service_log = logging.getLogger("tokenbooks.serve")
+
+
 def log_for(settings: Any) -> None:
     """The process's log handler for a command that logs as it runs (sync, serve, web): the settings'
     format and level, or DEBUG when `--debug` asked for it — the trace of an unexpected error is logged at
@@ -137,6 +142,11 @@ class RedactingConsole(Console):
     quote a key; redacted before Rich lays the text out, so a secret folded over two lines is still found."""
 
     def print(self, *objects: Any, **options: Any) -> None:
+        # Not a terminal (a systemd timer's journal, a CronJob's log, a pipe): a sentence stays on one line,
+        # instead of folded at 80 columns into pieces a log collector keeps apart and a path cut mid-word.
+        # Tables keep their layout (and their centred title): they fit the width by their columns.
+        if all(isinstance(o, str) for o in objects):
+            options.setdefault("soft_wrap", not self.is_terminal)
         super().print(*(redact_markup(o) if isinstance(o, str) else o for o in objects), **options)
 
 

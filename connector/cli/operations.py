@@ -23,6 +23,7 @@ from connector.cli.base import (
     period_option,
     plain_errors,
     print_json,
+    service_log,
 )
 from connector.cli.users import acting_person
 from connector.domain.errors import ConfigError, TokenbooksError
@@ -45,16 +46,16 @@ def serve_command() -> None:
         application = app_for()
         log_for(application.settings)
         for spec in job_specs(application):
-            errors.print(
-                f"scheduled {spec.kind} for {spec.entity}: {spec.trigger} ({spec.timezone})", highlight=False
+            service_log.info(
+                "scheduled %s for %s: %s (%s)", spec.kind, spec.entity, spec.trigger, spec.timezone
             )
         serve(
             application,
-            on_ready=lambda url: errors.print(
-                f"tokenbooks serving health on {url} (the console, /healthz and /metrics)", highlight=False
+            on_ready=lambda url: service_log.info(
+                "tokenbooks serving health on %s (the console, /healthz and /metrics)", url
             ),
         )
-    errors.print("tokenbooks stopped", highlight=False)
+    service_log.info("tokenbooks stopped")
 
 
 audit_app = typer.Typer(help="The auditor's trail: verify the event chain, trace lines, export a period.")

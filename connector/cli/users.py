@@ -18,6 +18,7 @@ from connector.cli.base import (
     plain_errors,
     print_json,
     print_rows,
+    service_log,
 )
 from connector.domain.errors import ConfigError
 from connector.domain.users import parse_role
@@ -210,8 +211,5 @@ def web_command() -> None:
     with plain_errors():
         application = app_for()
         log_for(application.settings)
-        run_console(
-            application,
-            on_ready=lambda url: errors.print(f"tokenbooks console on {url}", highlight=False),
-        )
-    errors.print("tokenbooks stopped", highlight=False)
+        run_console(application, on_ready=lambda url: service_log.info("tokenbooks console on %s", url))
+    service_log.info("tokenbooks stopped")

@@ -15,23 +15,27 @@ from connector.store.records import ConnectionRecord, ReconciliationRecord, RunR
 
 OK_RUN_STATUSES = ("succeeded", "partial")  # the run's day is booked (a partial run's rest waits)
 NEEDS_A_LOOK = ("failed", "abandoned", "partial")  # a partial run left journals unposted: degraded
+# The runs that book: only a later run of the same kind takes up what a failed one left. A pull, a
+# reconciliation, an import or a dry run posts nothing, so it neither clears nor hides their failure.
+BOOKING_KINDS = ("sync", "close")
 
 
 @dataclass
 class EntityStatus:
     entity: str
-    last_run: RunRecord | None = None
+    last_run: RunRecord | None = None  # the newest run of any kind, as information
     last_success: RunRecord | None = None  # the last sync that succeeded (or posted part, `partial`)
+    last_booking: list[RunRecord] = field(default_factory=list)  # the newest run of each BOOKING_KINDS
     reconciliations: list[ReconciliationRecord] = field(default_factory=list)
     next_run: datetime | None = None
 
     @property
     def problems(self) -> list[str]:
-        found = []
-        if self.last_run is not None and self.last_run.status in NEEDS_A_LOOK:
-            found.append(
-                f"last {self.last_run.kind} run {self.last_run.status}: {self.last_run.reason or ''}"
-            )
+        found = [
+            f"last {run.kind} run {run.status}: {run.reason or ''}"
+            for run in self.last_booking
+            if run.status in NEEDS_A_LOOK
+        ]
         found += [
             f"reconciliation {r.provider}/{r.provider_account} {r.period}: {r.status}"
             for r in self.reconciliations
@@ -67,11 +71,13 @@ def service_status(
     with store.unit_of_work() as uow:
         last = {r.entity: r for r in uow.runs.last_per_entity()}
         success = {r.entity: r for r in uow.runs.last_per_entity(kind="sync", statuses=OK_RUN_STATUSES)}
+        booking = last_booking_runs(uow)
         statuses = [
             EntityStatus(
                 entity,
                 last.get(entity),
                 success.get(entity),
+                booking.get(entity, []),
                 _latest_reconciliations(uow, entity),
                 next_runs.get(entity),
             )
@@ -79,6 +85,15 @@ def service_status(
         ]
         connections = uow.connections.all()
     return ServiceStatus(statuses, connections)
+
+
+def last_booking_runs(uow: UnitOfWork) -> dict[str | None, list[RunRecord]]:
+    """Per entity, the newest run of each kind that books (BOOKING_KINDS), running or finished."""
+    found: dict[str | None, list[RunRecord]] = {}
+    for kind in BOOKING_KINDS:
+        for run in uow.runs.last_per_entity(kind=kind):
+            found.setdefault(run.entity, []).append(run)
+    return found
 
 
 def _latest_reconciliations(uow: UnitOfWork, entity: str) -> list[ReconciliationRecord]:

@@ -58,6 +58,11 @@ class SyncContext(RunContext, Protocol):
     def default_posting_mode(self) -> str: ...
 
 
+# A dry run is logged as a run of its own kind: it pulls and plans but books nothing, so it must not stand
+# for the night's sync (the service's last success, the catch-up of a missed night, a failed sync's health).
+DRY_RUN = "dry-run"
+
+
 @dataclass
 class SyncResult:
     run_id: str
@@ -119,7 +124,7 @@ def _sync(
         ctx.store,
         ctx.clock,
         actor=ctx.actor,
-        kind="sync",
+        kind=DRY_RUN if dry_run else "sync",
         entity=entity,
         params={k: str(v) if v is not None else None for k, v in params.items()},
     )
@@ -298,12 +303,13 @@ def _record_inputs(ctx: SyncContext, entity: str, mapping: MappingSet, recorder:
     with ctx.store.unit_of_work() as uow:
         bookmarks = {b.source_id: b.value for b in uow.bookmarks.all()}
         before = uow.events.last_data("run.inputs", entity=entity)
-    if before is not None and before.get("policy") != policy:
+    changes = _policy_changes(before.get("policy") or {}, policy) if before is not None else []
+    if changes:
         recorder.event(
             "policy.changed",
-            f"accounting policy of {entity} changed: {before.get('policy')} → {policy}",
+            f"accounting policy of {entity} changed: {'; '.join(changes)}",
             level="warning",
-            data={"entity": entity, "before": before.get("policy"), "after": policy},
+            data={"entity": entity, "before": before.get("policy") if before else None, "after": policy},
         )
     recorder.event(
         "run.inputs",
@@ -317,6 +323,16 @@ def _record_inputs(ctx: SyncContext, entity: str, mapping: MappingSet, recorder:
             "bookmarks": bookmarks,
         },
     )
+
+
+def _policy_changes(before: dict, after: dict) -> list[str]:
+    """What changed between the policies two runs applied, one "name: before → after" each. Where the file
+    was read from is not a policy: the same file moved (to /etc, to a ConfigMap mount) changes nothing."""
+    return [
+        f"{name}: {before.get(name)} → {after.get(name)}"
+        for name in dict.fromkeys([*before, *after])
+        if name != "source" and before.get(name) != after.get(name)
+    ]
 
 
 def _mapping_reach_back(

@@ -181,21 +181,24 @@ def has_schema(engine: Engine) -> bool:
     return bool(inspect(engine).get_table_names())
 
 
-def create_schema(engine: Engine) -> None:
-    """Bring the database to the current schema.
+def create_schema(engine: Engine) -> str | None:
+    """Bring the database to the current schema; returns the revision it had (None: it was empty).
 
     A new, empty database gets every table at once and is stamped with the head revision (fast, and the
     same schema, as a test proves); a database with tables is migrated, so an older one upgrades in place.
+    Both under the schema lock: processes started together (two replicas' `db upgrade` init containers, a
+    service and a CronJob) wait for each other, and the later ones find the schema already done.
     """
     with schema_lock(engine):
-        _create_or_upgrade(engine)
+        return _create_or_upgrade(engine)
 
 
-def _create_or_upgrade(engine: Engine) -> None:
+def _create_or_upgrade(engine: Engine) -> str | None:
     if inspect(engine).get_table_names():
-        if current_revision(engine) != head_revision():
+        before = current_revision(engine)
+        if before != head_revision():
             upgrade(engine)
-        return
+        return before
     from alembic import command
 
     SQLModel.metadata.create_all(engine)
@@ -206,6 +209,7 @@ def _create_or_upgrade(engine: Engine) -> None:
                 id=1, last_event_id=0, last_hash="0" * 64, events=0, updated_at=datetime.now(UTC)
             )
         )
+    return None
 
 
 def describe_url(url: str) -> str:

@@ -113,7 +113,7 @@ def schema_lock(engine: Engine) -> Iterator[None]:
     if path is None:
         yield
         return
-    with path.open("a+") as handle:
+    with _open_lock_file(engine, path) as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         yield
 
@@ -125,7 +125,7 @@ def _file_lock(engine: Engine, entity: str) -> Iterator[None]:
         with _memory_lock(engine, entity):
             yield
         return
-    handle: IO[str] = path.open("a+")
+    handle = _open_lock_file(engine, path)
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -138,6 +138,24 @@ def _file_lock(engine: Engine, entity: str) -> Iterator[None]:
         yield
     finally:
         handle.close()  # closing the file releases the lock
+
+
+def _open_lock_file(engine: Engine, path: Path) -> IO[str]:
+    try:
+        return path.open("a+")
+    except OSError as error:
+        raise unwritable_store(engine, path, error) from None
+
+
+def unwritable_store(engine: Engine, path: Path, error: OSError) -> StoreUnavailable:
+    """The plain error for a SQLite store whose folder cannot be written (a read-only mount, a full disk,
+    another owner): tokenbooks keeps its database, its WAL and its lock files there."""
+    return StoreUnavailable(
+        f"the database {engine.url.render_as_string(hide_password=True)} is unavailable: {path} cannot be "
+        f"written ({error.strerror or error})",
+        fix=f"make {path.parent} writable by the user tokenbooks runs as (not a read-only mount, room on its "
+        "disk), or point TOKENBOOKS_DATA_DIR or TOKENBOOKS_DATABASE_URL at a folder that is; nothing was done",
+    )
 
 
 def lock_file(engine: Engine, name: str) -> Path | None:

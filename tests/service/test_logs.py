@@ -6,7 +6,10 @@ from __future__ import annotations
 import io
 import json
 import logging
-from datetime import date
+import signal
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,6 +17,8 @@ from connector.logs import configure_logging
 from connector.redaction import remember
 from connector.service.sync import sync
 from tests.service.conftest import World
+from tests.service.harness import write_config
+from tests.service.test_processes import child_env, tokenbooks  # noqa: F401 - child_env: the fixture
 
 
 @pytest.fixture
@@ -87,3 +92,37 @@ def test_with_opentelemetry_a_sync_is_traced_run_pulls_and_posts(world: World):
     assert spans["tokenbooks.sync"].attributes["run_id"] == result.run_id
     assert spans["tokenbooks.pull"].parent.span_id == spans["tokenbooks.sync"].context.span_id
     assert spans["tokenbooks.post"].attributes["journals"] == 1
+
+
+def test_a_service_with_json_logs_writes_only_json_lines_in_utc(tmp_path: Path, child_env):  # noqa: F811
+    """What a log collector reads from `tokenbooks serve` with TOKENBOOKS_LOG_FORMAT=json: the jobs it
+    scheduled, the address it serves, the catch-up run, the web server's own lines and its stop — each one
+    JSON object on one line, its time in UTC with the offset, and only the documented fields."""
+    until = datetime.now(UTC).date() - timedelta(days=1)
+    config = write_config(
+        tmp_path / "config.json", facts=[("10.00", until.isoformat())], ledger=tmp_path / "l.json"
+    )
+    a_minute_ago = datetime.now(ZoneInfo("America/New_York")) - timedelta(minutes=1)
+    child_env |= {
+        "TOKENBOOKS_LOG_FORMAT": "json",
+        "TOKENBOOKS_WEB__PORT": "0",
+        "TOKENBOOKS_SCHEDULE__NIGHTLY_AT": f"{a_minute_ago:%H:%M}",  # missed: caught up at start
+        "TOKENBOOKS_OPENAI__START_DATE": until.isoformat(),
+    }
+    child = tokenbooks(config, "serve", env=child_env, cwd=tmp_path)
+    seen: list[str] = []
+    assert child.stderr is not None
+    while (line := child.stderr.readline()) and '"sync succeeded"' not in line:
+        seen.append(line)
+    child.send_signal(signal.SIGTERM)
+    _, rest = child.communicate(timeout=60)
+
+    lines = [json.loads(line) for line in [*seen, line, *rest.splitlines()] if line.strip()]
+    messages = [entry["message"] for entry in lines]
+    assert any(m.startswith("scheduled nightly for acme-us: ") for m in messages)
+    assert any(m.startswith("tokenbooks serving health on http://") for m in messages)
+    assert messages[-1] == "tokenbooks stopped"
+    assert {"uvicorn.error", "tokenbooks.run", "tokenbooks.serve"} <= {entry["logger"] for entry in lines}
+    for entry in lines:
+        assert set(entry) <= {"time", "level", "logger", "message", "run_id", "entity", "event", "exc_info"}
+        assert datetime.fromisoformat(entry["time"]).utcoffset() == timedelta(0), entry["time"]

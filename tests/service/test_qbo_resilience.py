@@ -285,3 +285,27 @@ def test_a_403_application_authorization_failed_is_reconnect_needed_at_once_not_
         box.authorize_app()
         world.connect()  # an admin reconnects
         assert world.run().status == "succeeded"
+
+
+def test_intuits_sign_in_down_at_night_fails_the_run_saying_no_reconnect_is_needed(tmp_path):
+    """The access token expired and Intuit's token endpoint answers 503 all night: the run fails with the
+    reason and what to do (nothing: the connection is intact), the connection stays ok, and the next night
+    posts the month once."""
+    with QuickBooksSandbox(tmp_path / "qbo.json") as box:
+        world = World(tmp_path, box)
+        world.connect()
+        box.expire_access_tokens()
+        box.token_faults.queue("server_error", times=20, status=503)
+        night = world.run()
+        assert night.status == "failed"
+        assert night.reason.startswith("QuickBooks OAuth failed to refresh the access token (HTTP 503) Fix: ")
+        assert "the connection is intact (no reconnect)" in night.reason
+        assert "the journals wait in the outbox and the next run retries" in night.reason
+        [health] = connection_health(
+            world.app().store, datetime.now(UTC), world.app().token_vault().cipher.readable
+        )
+        assert health.health == "ok"
+        box.token_faults.clear()
+        next_night = world.run()
+        assert next_night.status == "succeeded", next_night.reason
+        assert len(next_night.post.posted) >= 31

@@ -2,6 +2,9 @@
 stamped, and an older database upgrades in place without losing a row, a digit or its audit chain."""
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -14,6 +17,7 @@ from connector.domain.audit_chain import GENESIS_HASH, event_hash
 from connector.service.audit import verify_chain
 from connector.store.db import create_schema, current_revision, head_revision, make_engine, upgrade
 from connector.store.unit_of_work import SqlStore, UnitOfWork
+from tests.support import MINIMAL_MAPPING
 
 BASELINE = "0001"
 AT = datetime(2026, 10, 2, 2, 30, tzinfo=UTC)
@@ -322,3 +326,25 @@ def test_a_lot_change_left_unplanned_before_0022_becomes_a_change_mark(database_
     assert mark is not None
     assert (mark.plan_from, mark.by) == (date(2026, 10, 1), ("lot openai/org-1/RCPT-7",))
     engine.dispose()
+
+
+def test_db_upgrades_started_together_wait_for_each_other(database_url, tmp_path):
+    """Two replicas' init containers (or a service and a CronJob) run `tokenbooks db upgrade` at the same
+    moment on a new database: one builds the schema, the others wait for its lock and find it done. They
+    raced before: the losers stopped on 'internal error (duplicate key … alembic_version)', exit 1."""
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MINIMAL_MAPPING)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENBOOKS_")}
+    env |= {"TOKENBOOKS_DATABASE_URL": database_url, "TOKENBOOKS_MAPPING_FILE": str(mapping)}
+    cli = [sys.executable, "-c", "from connector.cli import main; main()", "db", "upgrade"]
+    children = [
+        subprocess.Popen(cli, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    said = [child.communicate(timeout=120) for child in children]
+
+    assert [child.returncode for child in children] == [0, 0, 0], [err for _, err in said]
+    outs = sorted(" ".join(out.split()) for out, _ in said)
+    head = head_revision()
+    assert [out.endswith(f"schema {head} → {head}") for out in outs].count(True) == 2, outs
+    assert [out.endswith(f"schema empty → {head}") for out in outs].count(True) == 1, outs

@@ -63,6 +63,14 @@ UNCERTAIN_FIX = (
     "created twice"
 )
 
+# Intuit's sign-in service failing is not the connection failing: the page at 3 a.m. must say no one has to
+# reconnect (a reconnect would not help), and what happens to the night's journals.
+SIGN_IN_OUTAGE_FIX = (
+    "nothing to do: the connection is intact (no reconnect); the journals wait in the outbox and the next run "
+    "retries. If it lasts, see status.developer.intuit.com and check that this host reaches "
+    "oauth.platform.intuit.com"
+)
+
 
 # ----------------------------------------------------------------------------------------------- OAuth
 
@@ -141,9 +149,13 @@ class QuickBooksOAuth:
                     "expired or revoked)",
                     fix=RECONNECT_FIX,
                 ) from None
-            raise Retriable(f"QuickBooks OAuth failed to {what} (HTTP {exc.status_code})") from None
+            raise Retriable(
+                f"QuickBooks OAuth failed to {what} (HTTP {exc.status_code})", fix=SIGN_IN_OUTAGE_FIX
+            ) from None
         except requests.RequestException as exc:
-            raise Retriable(f"QuickBooks OAuth is unreachable ({type(exc).__name__})") from None
+            raise Retriable(
+                f"QuickBooks OAuth is unreachable ({type(exc).__name__})", fix=SIGN_IN_OUTAGE_FIX
+            ) from None
 
     def _tokens(self, client: AuthClient, realm_id: str) -> TokenSet:
         now = self.clock()
