@@ -472,8 +472,9 @@ def _checked(spec: BucketSpec, source: str, row_number: str, repeated: str | Non
         quantity_clean = _plain("quantity_text")
     ctes, is_repeated, fingerprint = [], "FALSE", ""
     if repeated == PER_GROUP and _checks_repeats(spec):
-        # compared per group (`bucket_query`)
-        fingerprint = f"{_unless_plainly_identified(spec, _fingerprint(spec), 'NULL')} AS fingerprint, "
+        # compared per group (`bucket_query`): of the columns a group's rows may differ in
+        within = _fingerprint(spec, within_group=True)
+        fingerprint = f"{_unless_plainly_identified(spec, within, 'NULL')} AS fingerprint, "
     if repeated not in (None, PER_GROUP) and _checks_repeats(spec):
         table = repeated
         if repeated == INLINE:
@@ -617,11 +618,17 @@ def _finds_odd_ids(spec: BucketSpec, repeated: str | None) -> bool:
     return repeated == INLINE or (repeated == PER_GROUP and spec.row_id is not None)
 
 
-def _fingerprint(spec: BucketSpec, ids_only: bool = False) -> str:
+def _fingerprint(spec: BucketSpec, ids_only: bool = False, within_group: bool = False) -> str:
     """A row's identity for the repeated-row check, as the importer's `_repeat` has it: its line id
     (stripped of whitespace at its edges; NULL when the ids are unique), else — an empty id, unless
     duplicates are accepted — all its values; NULL for a row not checked. A collision only sends more
     rows to Python.
+
+    `within_group` (PER_GROUP: fingerprints compared only among one group's rows): "all its values" are
+    those of the columns that are not static. A group's rows have the same static values (grouped by
+    them: a static column's text, or a typed one's value), so two of its rows are equal exactly when
+    the rest are; hashing 12 columns instead of 33 took about 0.4 of the 4 CPU s of a 1M-row CSV's
+    bucket query.
 
     A typed column enters the whole row's hash as its value (r<i>), not its text: rows of equal texts
     have equal values (a DOUBLE's NaN, whose sign pyarrow's text drops, hashed as NULL: one more
@@ -639,6 +646,7 @@ def _fingerprint(spec: BucketSpec, ids_only: bool = False) -> str:
         if i in typed
         else f"s{i}"
         for i in range(len(spec.columns))
+        if not (within_group and i in spec.static)
     ]
     text = [f"s{i}" for i in range(len(spec.columns))]
     whole = "NULL" if spec.accept_duplicates or ids_only else f"HASH({', '.join(identity)})"
