@@ -528,9 +528,12 @@ def test_auto_gives_parquet_and_csv_above_their_sizes_to_duckdb(tmp_path) -> Non
 )
 def test_the_line_count_in_blocks_is_the_csv_modules(tmp_path, pieces, cut) -> None:
     """`LineCount` fed in blocks (split anywhere, a \\r\\n across two blocks included) counts the lines the
-    csv module counts; `lineage_and_lines` gives `fingerprint`'s size and sha256 beside it."""
+    csv module counts; `Lineage` gives them beside `fingerprint`'s size and sha256."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from connector.sources.focus_files import fingerprint
-    from connector.sources.warehouse.duckdb_engine import LineCount, lineage_and_lines, physical_lines
+    from connector.sources.warehouse.duckdb_engine import LineCount, physical_lines
+    from connector.sources.warehouse.focus_duckdb import Lineage
 
     data = b"".join(pieces)
     path = tmp_path / "lines.csv"
@@ -540,7 +543,9 @@ def test_the_line_count_in_blocks_is_the_csv_modules(tmp_path, pieces, cut) -> N
     counted.add(data[cut:])
     expected = len(data.decode().splitlines()) if data else 0  # csv's line ends: \n, \r\n and a lone \r
     assert counted.total() == physical_lines(path) == expected
-    assert lineage_and_lines(path) == (*fingerprint(path), expected)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        lineage = Lineage(pool, path)
+        assert (lineage.lines(), lineage.result()) == (expected, fingerprint(path))
 
 
 def test_repeated_rows_without_line_ids_are_found_in_one_read_and_quarantined_as_python_does(
