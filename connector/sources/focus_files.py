@@ -39,11 +39,11 @@ class FileLineage:
         return {"path": self.path, "size": self.size, "sha256": self.sha256, "rows": self.rows}
 
 
-FINGERPRINT_CHUNK = 1 << 25
+FINGERPRINT_CHUNK = 1 << 24
 
 
 def fingerprint(path: Path) -> tuple[int, str]:
-    """Size and sha256 of a file, read in chunks of 32 MiB: reading and hashing release the GIL, and a
+    """Size and sha256 of a file, read in chunks of 16 MiB: reading and hashing release the GIL, and a
     thread taking it back waits for the thread holding it (up to the 5 ms switch interval), so in 1 MiB
     chunks a file hashed beside busy Python work (`focus_duckdb.Lineage`) took several times as long."""
     digest = hashlib.sha256()
