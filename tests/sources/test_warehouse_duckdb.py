@@ -193,6 +193,27 @@ def test_a_file_duckdb_cannot_read_as_python_does_is_read_by_python(tmp_path) ->
     assert "row 3" in str(duck.value.problem)
 
 
+def test_a_nul_in_a_static_value_of_a_csv_is_quarantined_as_python_does(tmp_path) -> None:
+    """A CSV's groups carry their static values joined by NUL (the importer's key for their checks); a
+    value holding NUL would not split back into its columns, so such a file is read by the importer,
+    which quarantines the row naming the column."""
+    export = [
+        focus_row("1.00"),
+        focus_row("2.00", hour=1) | {"ChargeDescription": "model\x00one"},
+        focus_row("4.00", hour=2),
+    ]
+    path = focus_csv(tmp_path / "export.csv", export, columns=COLUMNS)
+    python, duck = both([path], FocusOptions(entity="main"))
+    same_batches(python, duck)
+    [row] = duck.quarantined
+    assert (row.problem.location, row.problem.field, row.problem.message) == (
+        "row 3",
+        "ChargeDescription",
+        "holds a NUL character",
+    )
+    assert duck.readers == {str(path): "python (a value holds a NUL character)"}
+
+
 def test_a_short_line_is_quarantined_as_python_does(tmp_path) -> None:
     path = focus_csv(tmp_path / "export.csv", [focus_row("1.00"), focus_row("2.00", hour=1)], columns=COLUMNS)
     path.write_text(path.read_text() + "1.00,111\n")

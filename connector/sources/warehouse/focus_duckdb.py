@@ -184,6 +184,7 @@ class FileGroups:
     warehouse sources check an engine's groups with it too: `nightly`)."""
 
     counted = False  # the groups carry COUNTED_COLUMNS (`run`; not a warehouse's groups)
+    joined = False  # the groups carry their static values as one key (`bucket_query(joined=True)`: a CSV)
     # the groups may be checked in any order (CSV: see `run`); not where a later file's message names the
     # row on which an account's currency was first seen
     may_reorder = False
@@ -236,6 +237,7 @@ class FileGroups:
         # account's currency: the first row decides), so the groups are first read unnumbered and checked
         # in any order; a file where any group's check refuses is read again in order (`_in_order`).
         unordered = found.lines_to_check and self.may_reorder
+        self.joined = found.lines_to_check  # a CSV's static columns are text: grouped as one key
         try:
             groups = self._groups(repeated, numbered=not unordered)
         except duckdb.Error as exc:
@@ -246,6 +248,8 @@ class FileGroups:
         rows = first[self._at("total_rows")] if first is not None else 0
         if first is not None and first[self._at("odd_ids_anywhere")]:
             return self._by_python("a line id has unusual whitespace at an edge")
+        if first is not None and first[self._at("separator_in_statics")]:
+            return self._by_python("a value holds a NUL character")
         # nothing is added before this check: a file DuckDB read otherwise than Python would is Python's
         if found.lines_to_check and self._lines() != rows + 1:
             return self._by_python("a value spans lines, or a line is empty")
@@ -263,7 +267,9 @@ class FileGroups:
     def _groups(self, repeated: str | None, numbered: bool = True) -> Iterator[tuple]:
         """The bucket query's groups, fetched a chunk at a time; unnumbered, every first row is 0."""
         row_number = self.source.row_number if numbered else "0"
-        query = bucket_query(self.spec, self.source.table, row_number, repeated, counted=True)
+        query = bucket_query(
+            self.spec, self.source.table, row_number, repeated, counted=True, joined=self.joined
+        )
         return _chunks(self.connection.execute(render(query, "duckdb")))
 
     def _in_order(self, groups: Iterator[tuple], repeated: str | None) -> Iterator[tuple]:
@@ -272,15 +278,11 @@ class FileGroups:
         kept (the checks' caches are put back) and the groups are read again, numbered, in file order; so
         too when there are more than UNORDERED_GROUPS of them (held until all are checked: the numbered
         read streams them)."""
-        reader, width, first_row = self.reader, len(self.spec.static), self._at("first_row")
+        reader, part_of = self.reader, self._part
         parts, currencies = dict(reader.parts), dict(reader.aggregate.account_currency)
         held = []
         for group in groups:
-            statics = group[:width]
-            key = SEPARATOR.join(statics)
-            part = reader.parts.get(key)
-            if part is None:
-                part = reader.parts[key] = reader._check_static(statics, group[first_row])
+            part = part_of(group)
             held.append(group)
             if type(part) is Refusal or len(held) > UNORDERED_GROUPS:
                 reader.parts, reader.aggregate.account_currency = parts, currencies
@@ -304,7 +306,7 @@ class FileGroups:
         """Where a result column sits in a group (worked out once: the loop over the groups asks often)."""
         at = self.__dict__.get("_positions")
         if at is None:
-            width = group_width(self.spec)
+            width = group_width(self.spec, self.joined)
             at = self._positions = {n: width + i for i, n in enumerate((*RESULT_COLUMNS, *COUNTED_COLUMNS))}
         return at[name]
 
@@ -315,36 +317,56 @@ class FileGroups:
         return tuple(self._at(name) for name in SUMS_READ)
 
     @cached_property
+    def _width(self) -> int:
+        """How many of a group's first values are its static ones (`joined`: one, their key)."""
+        return 1 if self.joined else len(self.spec.static)
+
+    def _statics(self, group: tuple) -> tuple[str, ...]:
+        """A group's static values, in the order of `spec.static`."""
+        return tuple(group[0].split(SEPARATOR)) if self.joined else group[: self._width]
+
+    def _part(self, group: tuple) -> StaticPart | Refusal:
+        """A group's static values as checked by the importer, once per distinct combination."""
+        parts = self.reader.parts
+        key = group[0] if self.joined else SEPARATOR.join(group[: self._width])
+        part = parts.get(key)
+        if part is None:
+            part = parts[key] = self.reader._check_static(self._statics(group), group[self._at("first_row")])
+        return part
+
+    def _marked(self, group: tuple) -> tuple:
+        """What the review query finds a group's rows by (`MARKED`): its static values and the charge
+        period's keys and effective_missing."""
+        width = self._width
+        return (*self._statics(group), *group[width : width + 4])
+
+    @cached_property
     def _currency_at(self) -> int | None:
         """Where a group's BillingCurrency text sits among its static values (None: `--currency`)."""
         names = self.reader.col.static_names
         return names.index("currency") if "currency" in names else None
 
     def _add(self, groups: Iterable[tuple]) -> None:
-        reader, width = self.reader, len(self.spec.static)
+        part_of = self._part
         marked: list[tuple] = []
         review = False
-        first_row, clean = self._at("first_row"), self._at("clean")
+        clean = self._at("clean")
         repeats = self._at("repeats") if self.counted else None
         for group in groups:  # in the order of their first rows: the importer checks in row order
-            statics = group[:width]
-            key = SEPARATOR.join(statics)
-            part = reader.parts.get(key)
-            if part is None:
-                part = reader.parts[key] = reader._check_static(statics, group[first_row])
+            part = part_of(group)
             if not group[clean]:
                 review = True
             elif repeats is not None and group[repeats]:
                 self._repeats_within(group, marked)
             elif not self._accept(group, part):
-                marked.append(group[: width + 4])  # its rows are read one by one: the importer says which
+                marked.append(self._marked(group))  # its rows are read one by one: the importer says which
         if marked or review:
             self._review(marked, unclean=review)
 
     def _repeats_within(self, group: tuple, marked: list[tuple]) -> None:
         """A group some of whose rows repeat exactly: its rows are read one by one (the importer
         quarantines the repeats by row number)."""
-        marked.append(group[: len(self.spec.static) + 4])
+        marked.append(self._marked(group))
 
     def _accept(self, group: tuple, part: StaticPart | Refusal) -> bool:
         """Add a clean group to the buckets (or to the skipped rows); False when its rows must be read
@@ -359,7 +381,9 @@ class FileGroups:
         count = group[count_at]
         if part.skip:
             currency_at = self._currency_at
-            currency = reader.currency_of(group[currency_at] if currency_at is not None else "")
+            currency = reader.currency_of(
+                self._statics(group)[currency_at] if currency_at is not None else ""
+            )
             reader.batch.tally.add_rows(Disposition.SKIPPED, count, billed, currency)
             return True
         when = self._when(group, part)
@@ -387,7 +411,7 @@ class FileGroups:
     def _when(self, group: tuple, part: StaticPart) -> object | None:
         """The bucket a group's rows are charged to: their UTC day (the query grouped a charge within one
         day by it), or what the importer makes of their charge period; None when a check refuses it."""
-        day, start, end = group[len(self.spec.static) : len(self.spec.static) + 3]
+        day, start, end = group[self._width : self._width + 3]
         if type(day) is int or day:
             return grouped_day(day)  # None, not a calendar day: the importer's loop says so for each row
         span = self._span(start, end)
