@@ -193,16 +193,17 @@ def test_a_file_duckdb_cannot_read_as_python_does_is_read_by_python(tmp_path) ->
     assert "row 3" in str(duck.value.problem)
 
 
+def second_row_changed(path: Path, changes: dict) -> Path:
+    """A CSV of three hourly rows of one stream, the second with `changes`."""
+    rows = [focus_row("1.00"), focus_row("2.00", hour=1) | changes, focus_row("3.00", hour=2)]
+    return focus_csv(path, rows, columns=COLUMNS)
+
+
 def test_a_nul_in_a_static_value_of_a_csv_is_quarantined_as_python_does(tmp_path) -> None:
     """A CSV's groups carry their static values joined by NUL (the importer's key for their checks); a
     value holding NUL would not split back into its columns, so such a file is read by the importer,
     which quarantines the row naming the column."""
-    export = [
-        focus_row("1.00"),
-        focus_row("2.00", hour=1) | {"ChargeDescription": "model\x00one"},
-        focus_row("4.00", hour=2),
-    ]
-    path = focus_csv(tmp_path / "export.csv", export, columns=COLUMNS)
+    path = second_row_changed(tmp_path / "export.csv", {"ChargeDescription": "model\x00one"})
     python, duck = both([path], FocusOptions(entity="main"))
     same_batches(python, duck)
     [row] = duck.quarantined
@@ -705,12 +706,7 @@ def test_a_csv_is_checked_unnumbered_unless_a_check_refuses_and_then_in_file_ord
     assert row_numbers == ["0"]
 
     row_numbers.clear()
-    mixed = [
-        focus_row("1.00"),
-        focus_row("2.00", hour=1) | {"BillingCurrency": "EUR"},
-        focus_row("3.00", hour=2),
-    ]
-    path = focus_csv(tmp_path / "mixed.csv", mixed, columns=COLUMNS)
+    path = second_row_changed(tmp_path / "mixed.csv", {"BillingCurrency": "EUR"})
     python, duck = both([path], FocusOptions(entity="main"))
     same_batches(python, duck)
     assert row_numbers == ["0", "ROW_NUMBER() OVER () + 1"]
