@@ -39,16 +39,13 @@ class FileLineage:
         return {"path": self.path, "size": self.size, "sha256": self.sha256, "rows": self.rows}
 
 
-FINGERPRINT_CHUNK = 1 << 24
-
-
-def fingerprint(path: Path) -> tuple[int, str]:
-    """Size and sha256 of a file, read in chunks of 16 MiB: reading and hashing release the GIL, and a
-    thread taking it back waits for the thread holding it (up to the 5 ms switch interval), so in 1 MiB
-    chunks a file hashed beside busy Python work (`focus_duckdb.Lineage`) took several times as long."""
+def fingerprint(path: Path, chunk: int = 1 << 20) -> tuple[int, str]:
+    """Size and sha256 of a file, read in chunks of `chunk` bytes. Reading and hashing release the GIL; a
+    thread taking it back waits for the thread holding it (up to the 5 ms switch interval), so a file
+    hashed beside busy Python work reads larger chunks (`focus_duckdb.Lineage`: 16 MiB)."""
     digest = hashlib.sha256()
     size = 0
-    buffer = bytearray(FINGERPRINT_CHUNK)
+    buffer = bytearray(chunk)
     view = memoryview(buffer)
     with path.open("rb", buffering=0) as handle:
         while read := handle.readinto(buffer):
