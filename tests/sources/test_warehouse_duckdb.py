@@ -193,6 +193,28 @@ def test_a_file_duckdb_cannot_read_as_python_does_is_read_by_python(tmp_path) ->
     assert "row 3" in str(duck.value.problem)
 
 
+def second_row_changed(path: Path, changes: dict) -> Path:
+    """A CSV of three hourly rows of one stream, the second with `changes`."""
+    rows = [focus_row("1.00"), focus_row("2.00", hour=1) | changes, focus_row("3.00", hour=2)]
+    return focus_csv(path, rows, columns=COLUMNS)
+
+
+def test_a_nul_in_a_static_value_of_a_csv_is_quarantined_as_python_does(tmp_path) -> None:
+    """A CSV's groups carry their static values joined by NUL (the importer's key for their checks); a
+    value holding NUL would not split back into its columns, so such a file is read by the importer,
+    which quarantines the row naming the column."""
+    path = second_row_changed(tmp_path / "export.csv", {"ChargeDescription": "model\x00one"})
+    python, duck = both([path], FocusOptions(entity="main"))
+    same_batches(python, duck)
+    [row] = duck.quarantined
+    assert (row.problem.location, row.problem.field, row.problem.message) == (
+        "row 3",
+        "ChargeDescription",
+        "holds a NUL character",
+    )
+    assert duck.readers == {str(path): "python (a value holds a NUL character)"}
+
+
 def test_a_short_line_is_quarantined_as_python_does(tmp_path) -> None:
     path = focus_csv(tmp_path / "export.csv", [focus_row("1.00"), focus_row("2.00", hour=1)], columns=COLUMNS)
     path.write_text(path.read_text() + "1.00,111\n")
@@ -528,9 +550,12 @@ def test_auto_gives_parquet_and_csv_above_their_sizes_to_duckdb(tmp_path) -> Non
 )
 def test_the_line_count_in_blocks_is_the_csv_modules(tmp_path, pieces, cut) -> None:
     """`LineCount` fed in blocks (split anywhere, a \\r\\n across two blocks included) counts the lines the
-    csv module counts; `lineage_and_lines` gives `fingerprint`'s size and sha256 beside it."""
+    csv module counts; `Lineage` gives them beside `fingerprint`'s size and sha256."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from connector.sources.focus_files import fingerprint
-    from connector.sources.warehouse.duckdb_engine import LineCount, lineage_and_lines, physical_lines
+    from connector.sources.warehouse.duckdb_engine import LineCount, physical_lines
+    from connector.sources.warehouse.focus_duckdb import Lineage
 
     data = b"".join(pieces)
     path = tmp_path / "lines.csv"
@@ -540,7 +565,9 @@ def test_the_line_count_in_blocks_is_the_csv_modules(tmp_path, pieces, cut) -> N
     counted.add(data[cut:])
     expected = len(data.decode().splitlines()) if data else 0  # csv's line ends: \n, \r\n and a lone \r
     assert counted.total() == physical_lines(path) == expected
-    assert lineage_and_lines(path) == (*fingerprint(path), expected)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        lineage = Lineage(pool, path)
+        assert (lineage.lines(), lineage.result()) == (expected, fingerprint(path))
 
 
 def test_repeated_rows_without_line_ids_are_found_in_one_read_and_quarantined_as_python_does(
@@ -679,12 +706,7 @@ def test_a_csv_is_checked_unnumbered_unless_a_check_refuses_and_then_in_file_ord
     assert row_numbers == ["0"]
 
     row_numbers.clear()
-    mixed = [
-        focus_row("1.00"),
-        focus_row("2.00", hour=1) | {"BillingCurrency": "EUR"},
-        focus_row("3.00", hour=2),
-    ]
-    path = focus_csv(tmp_path / "mixed.csv", mixed, columns=COLUMNS)
+    path = second_row_changed(tmp_path / "mixed.csv", {"BillingCurrency": "EUR"})
     python, duck = both([path], FocusOptions(entity="main"))
     same_batches(python, duck)
     assert row_numbers == ["0", "ROW_NUMBER() OVER () + 1"]

@@ -14,7 +14,6 @@ also given as itself (`Source.typed`, `Typed`), for the bucket query's typed pat
 from __future__ import annotations
 
 import gzip
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,18 +254,6 @@ def physical_lines(path: Path) -> int:
         while chunk := handle.read(1 << 22):
             lines.add(chunk)
     return lines.total()
-
-
-def lineage_and_lines(path: Path) -> tuple[int, str, int]:
-    """An uncompressed CSV file's size and sha256 (`focus_files.fingerprint`) and its physical lines, in
-    one read of the file instead of two."""
-    digest, size, lines = hashlib.sha256(), 0, LineCount()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-            size += len(chunk)
-            lines.add(chunk)
-    return size, digest.hexdigest(), lines.total()
 
 
 # a \r not followed by \n: found by one search for \r (fast), where counting \r\n (a two-byte needle)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import partial
+from functools import cache, cached_property
 from itertools import chain
 from pathlib import Path
 
@@ -66,6 +66,26 @@ MARKED = "marked_groups"
 SURVEY = "survey"  # the survey query's result: the fingerprints of repeated rows
 DEFAULT_LIMITS = DuckDBLimits()
 EPOCH = date(1970, 1, 1)
+# the sha256 is read in chunks of 16 MiB beside the Python work on the groups: in 1 MiB chunks the hashing
+# thread waited for the GIL after each one and was still hashing 0.28 s after step 2 had finished (0.00 s
+# now); 32 MiB raised the import's peak by as much, the buffer being held while step 2 peaks
+BESIDE_PYTHON_CHUNK = 1 << 24
+# the result columns `_accept` reads, in the order it unpacks their positions (`FileGroups._sums_at`)
+SUMS_READ = (
+    "billed",
+    "billed_scale",
+    "billed_negative_zero",
+    "row_count",
+    "billed_negative",
+    "negative_scale",
+    "effective",
+    "effective_scale",
+    "effective_negative_zero",
+    "quantity",
+    "quantity_scale",
+    "quantity_rows",
+    "effective_missing",
+)
 
 
 @exact_sums()
@@ -80,39 +100,61 @@ def read_focus_duckdb(
     aggregate = FocusAggregate()
     accepted = 0
     connection = duckdb_engine.connect(limits)
-    # the file's sha256 (and a CSV's line count) is read in a thread while DuckDB parses the file: both
-    # release the GIL, so on two cores the lineage costs no wall time
+    # each file's lines and sha256 are read in a thread (`Lineage`), the sha256s beside step 2 at the last
     hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="focus-lineage")
-    paths = list(paths)
+    paths, read = list(paths), []
     try:
-        for number, path in enumerate(paths, start=1):
-            lineage = hashing.submit(_lineage, readable(path))
-            reader = FileReader(path, options, batch, aggregate, progress)
-            groups = FileGroups(connection, reader, path, partial(_lines, lineage))
-            # where an account's currency was first seen is named in a later file's message only
-            groups.may_reorder = number == len(paths)
-            rows = groups.run()
-            size, sha, _ = lineage.result()
-            batch.readers[str(path)] = groups.reader_name
-            batch.files.append(FileLineage(str(path), size, sha, rows))
-            batch.rows_read += rows
-            accepted += reader.accepted
+        try:
+            for number, path in enumerate(paths, start=1):
+                lineage = Lineage(hashing, readable(path))
+                reader = FileReader(path, options, batch, aggregate, progress)
+                groups = FileGroups(connection, reader, path, lineage)
+                # where an account's currency was first seen is named in a later file's message only
+                groups.may_reorder = number == len(paths)
+                rows = groups.run()
+                batch.readers[str(path)] = groups.reader_name
+                read.append((path, lineage, rows))
+                batch.rows_read += rows
+                accepted += reader.accepted
+        finally:
+            connection.close()
+        booked = book_batch(batch, aggregate, accepted, options)
+        booked.files.extend(FileLineage(str(path), *lineage.result(), rows) for path, lineage, rows in read)
     finally:
         hashing.shutdown(cancel_futures=True)
-        connection.close()
-    return book_batch(batch, aggregate, accepted, options)
+    return booked
 
 
-def _lineage(path: Path) -> tuple[int, str, int | None]:
-    """A file's size and sha256, and a plain CSV's physical lines (checked by `FileGroups.run`), in one
-    read; a compressed or Parquet file's lines are not counted here."""
-    if is_parquet(path) or is_gzip(path):
-        return (*fingerprint(path), None)
-    return duckdb_engine.lineage_and_lines(path)
+class Lineage:
+    """A file's size and sha256 and a plain CSV's physical lines (checked by `FileGroups.run`), each read
+    in a thread; a compressed or Parquet file's lines are not counted.
 
+    The lines are counted from the start, beside the bucket query (counting holds the GIL, which DuckDB's
+    threads do not need); the sha256 is read from `start` on, which `FileGroups` calls once the query has
+    run: hashing releases the GIL, so it runs on the core the Python work on the groups and step 2 leave
+    idle, instead of taking one from DuckDB's two threads. Two reads of a file the page cache holds."""
 
-def _lines(lineage: Future[tuple[int, str, int | None]]) -> int | None:
-    return lineage.result()[2]
+    def __init__(self, pool: ThreadPoolExecutor, path: Path) -> None:
+        self.pool, self.path = pool, path
+        self.counted: Future[int] | None = None
+        if not (is_parquet(path) or is_gzip(path)):
+            self.counted = pool.submit(duckdb_engine.physical_lines, path)
+        self.hashed: Future[tuple[int, str]] | None = None
+
+    def start(self) -> None:
+        """Read the sha256 from now on."""
+        if self.hashed is None:
+            self.hashed = self.pool.submit(fingerprint, self.path, BESIDE_PYTHON_CHUNK)
+
+    def lines(self) -> int | None:
+        """The physical lines of a plain CSV; None for a file whose lines are not counted here."""
+        return self.counted.result() if self.counted is not None else None
+
+    def result(self) -> tuple[int, str]:
+        """The file's size and sha256."""
+        self.start()
+        assert self.hashed is not None  # `start` submits it
+        return self.hashed.result()
 
 
 def bucket_spec(
@@ -146,6 +188,7 @@ class FileGroups:
     warehouse sources check an engine's groups with it too: `nightly`)."""
 
     counted = False  # the groups carry COUNTED_COLUMNS (`run`; not a warehouse's groups)
+    joined = False  # the groups carry their static values as one key (`bucket_query(joined=True)`: a CSV)
     # the groups may be checked in any order (CSV: see `run`); not where a later file's message names the
     # row on which an account's currency was first seen
     may_reorder = False
@@ -155,10 +198,10 @@ class FileGroups:
         connection: duckdb.DuckDBPyConnection,
         reader: FileReader,
         path: Path,
-        lines: Callable[[], int | None] | None = None,
+        lineage: Lineage | None = None,
     ) -> None:
         self.connection, self.reader, self.path = connection, reader, path
-        self.lines = lines  # a CSV's physical lines, when counted elsewhere (None: counted here)
+        self.lineage = lineage  # reads a CSV's physical lines (None: counted here)
         self.reader_name = "duckdb"
 
     def _by_python(self, why: str) -> int:
@@ -198,21 +241,22 @@ class FileGroups:
         # account's currency: the first row decides), so the groups are first read unnumbered and checked
         # in any order; a file where any group's check refuses is read again in order (`_in_order`).
         unordered = found.lines_to_check and self.may_reorder
+        self.joined = found.lines_to_check  # a CSV's static columns are text: grouped as one key
         try:
             groups = self._groups(repeated, numbered=not unordered)
         except duckdb.Error as exc:
             return self._by_python(f"DuckDB: {str(exc).splitlines()[0]}")
+        if self.lineage is not None:
+            self.lineage.start()  # the query has run: the sha256 is read beside the Python work
         first = next(groups, None)
         rows = first[self._at("total_rows")] if first is not None else 0
         if first is not None and first[self._at("odd_ids_anywhere")]:
             return self._by_python("a line id has unusual whitespace at an edge")
+        if first is not None and first[self._at("separator_in_statics")]:
+            return self._by_python("a value holds a NUL character")
         # nothing is added before this check: a file DuckDB read otherwise than Python would is Python's
-        if found.lines_to_check:
-            lines = self.lines() if self.lines is not None else None
-            if lines is None:
-                lines = duckdb_engine.physical_lines(self.path)
-            if lines != rows + 1:
-                return self._by_python("a value spans lines, or a line is empty")
+        if found.lines_to_check and self._lines() != rows + 1:
+            return self._by_python("a value spans lines, or a line is empty")
         self.counted, self.repeated = True, None if repeated == PER_GROUP else repeated
         read = chain((first,), groups) if first is not None else iter(())
         if unordered:
@@ -220,10 +264,16 @@ class FileGroups:
         self._add(read)
         return rows
 
+    def _lines(self) -> int:
+        lines = self.lineage.lines() if self.lineage is not None else None
+        return duckdb_engine.physical_lines(self.path) if lines is None else lines
+
     def _groups(self, repeated: str | None, numbered: bool = True) -> Iterator[tuple]:
         """The bucket query's groups, fetched a chunk at a time; unnumbered, every first row is 0."""
         row_number = self.source.row_number if numbered else "0"
-        query = bucket_query(self.spec, self.source.table, row_number, repeated, counted=True)
+        query = bucket_query(
+            self.spec, self.source.table, row_number, repeated, counted=True, joined=self.joined
+        )
         return _chunks(self.connection.execute(render(query, "duckdb")))
 
     def _in_order(self, groups: Iterator[tuple], repeated: str | None) -> Iterator[tuple]:
@@ -232,15 +282,11 @@ class FileGroups:
         kept (the checks' caches are put back) and the groups are read again, numbered, in file order; so
         too when there are more than UNORDERED_GROUPS of them (held until all are checked: the numbered
         read streams them)."""
-        reader, width, first_row = self.reader, len(self.spec.static), self._at("first_row")
+        reader, part_of = self.reader, self._part
         parts, currencies = dict(reader.parts), dict(reader.aggregate.account_currency)
         held = []
         for group in groups:
-            statics = group[:width]
-            key = SEPARATOR.join(statics)
-            part = reader.parts.get(key)
-            if part is None:
-                part = reader.parts[key] = reader._check_static(statics, group[first_row])
+            part = part_of(group)
             held.append(group)
             if type(part) is Refusal or len(held) > UNORDERED_GROUPS:
                 reader.parts, reader.aggregate.account_currency = parts, currencies
@@ -264,64 +310,97 @@ class FileGroups:
         """Where a result column sits in a group (worked out once: the loop over the groups asks often)."""
         at = self.__dict__.get("_positions")
         if at is None:
-            width = group_width(self.spec)
+            width = group_width(self.spec, self.joined)
             at = self._positions = {n: width + i for i, n in enumerate((*RESULT_COLUMNS, *COUNTED_COLUMNS))}
         return at[name]
 
+    @cached_property
+    def _sums_at(self) -> tuple[int, ...]:
+        """Where `_accept` finds a group's sums, scales and counts (`SUMS_READ`): eleven lookups a group
+        by name were a fifth of the Python side's time for 53,000 groups."""
+        return tuple(self._at(name) for name in SUMS_READ)
+
+    @cached_property
+    def _width(self) -> int:
+        """How many of a group's first values are its static ones (`joined`: one, their key)."""
+        return 1 if self.joined else len(self.spec.static)
+
+    def _statics(self, group: tuple) -> tuple[str, ...]:
+        """A group's static values, in the order of `spec.static`."""
+        return tuple(group[0].split(SEPARATOR)) if self.joined else group[: self._width]
+
+    def _part(self, group: tuple) -> StaticPart | Refusal:
+        """A group's static values as checked by the importer, once per distinct combination."""
+        parts = self.reader.parts
+        key = group[0] if self.joined else SEPARATOR.join(group[: self._width])
+        part = parts.get(key)
+        if part is None:
+            part = parts[key] = self.reader._check_static(self._statics(group), group[self._at("first_row")])
+        return part
+
+    def _marked(self, group: tuple) -> tuple:
+        """What the review query finds a group's rows by (`MARKED`): its static values and the charge
+        period's keys and effective_missing."""
+        width = self._width
+        return (*self._statics(group), *group[width : width + 4])
+
+    @cached_property
+    def _currency_at(self) -> int | None:
+        """Where a group's BillingCurrency text sits among its static values (None: `--currency`)."""
+        names = self.reader.col.static_names
+        return names.index("currency") if "currency" in names else None
+
     def _add(self, groups: Iterable[tuple]) -> None:
-        reader, width = self.reader, len(self.spec.static)
+        part_of = self._part
         marked: list[tuple] = []
         review = False
-        first_row, clean = self._at("first_row"), self._at("clean")
+        clean = self._at("clean")
         repeats = self._at("repeats") if self.counted else None
         for group in groups:  # in the order of their first rows: the importer checks in row order
-            statics = group[:width]
-            key = SEPARATOR.join(statics)
-            part = reader.parts.get(key)
-            if part is None:
-                part = reader.parts[key] = reader._check_static(statics, group[first_row])
+            part = part_of(group)
             if not group[clean]:
                 review = True
             elif repeats is not None and group[repeats]:
                 self._repeats_within(group, marked)
             elif not self._accept(group, part):
-                marked.append(group[: width + 4])  # its rows are read one by one: the importer says which
+                marked.append(self._marked(group))  # its rows are read one by one: the importer says which
         if marked or review:
             self._review(marked, unclean=review)
 
     def _repeats_within(self, group: tuple, marked: list[tuple]) -> None:
         """A group some of whose rows repeat exactly: its rows are read one by one (the importer
         quarantines the repeats by row number)."""
-        marked.append(group[: len(self.spec.static) + 4])
+        marked.append(self._marked(group))
 
     def _accept(self, group: tuple, part: StaticPart | Refusal) -> bool:
         """Add a clean group to the buckets (or to the skipped rows); False when its rows must be read
         one by one because a check refused the group."""
-        reader, at = self.reader, self._at
+        reader = self.reader
         if type(part) is Refusal:
             return False
-        billed = _exact(group[at("billed")], group[at("billed_scale")], group[at("billed_negative_zero")])
-        count = group[at("row_count")]
+        (b, b_scale, b_zero, count_at, negative, n_scale, e, e_scale, e_zero, q, q_scale, q_rows, missing) = (
+            self._sums_at
+        )
+        billed = _exact(group[b], group[b_scale], group[b_zero])
+        count = group[count_at]
         if part.skip:
-            currency_at = (
-                reader.col.static_names.index("currency") if "currency" in reader.col.static_names else None
+            currency_at = self._currency_at
+            currency = reader.currency_of(
+                self._statics(group)[currency_at] if currency_at is not None else ""
             )
-            currency = reader.currency_of(group[currency_at] if currency_at is not None else "")
             reader.batch.tally.add_rows(Disposition.SKIPPED, count, billed, currency)
             return True
         when = self._when(group, part)
         if when is None:
             return False
-        if group[at("effective_missing")] and (part.commitment or part.virtual):
+        if group[missing] and (part.commitment or part.virtual):
             return False
         sums = [
             billed,
-            _exact(group[at("billed_negative")], group[at("negative_scale")]),
-            _exact(
-                group[at("effective")], group[at("effective_scale")], group[at("effective_negative_zero")]
-            ),
-            _exact(group[at("quantity")], group[at("quantity_scale")]),
-            group[at("quantity_rows")],
+            _exact(group[negative], group[n_scale]),
+            _exact(group[e], group[e_scale], group[e_zero]),
+            _exact(group[q], group[q_scale]),
+            group[q_rows],
             count,
         ]
         bucket = reader.aggregate.sums.get((part, when))
@@ -336,7 +415,7 @@ class FileGroups:
     def _when(self, group: tuple, part: StaticPart) -> object | None:
         """The bucket a group's rows are charged to: their UTC day (the query grouped a charge within one
         day by it), or what the importer makes of their charge period; None when a check refuses it."""
-        day, start, end = group[len(self.spec.static) : len(self.spec.static) + 3]
+        day, start, end = group[self._width : self._width + 3]
         if type(day) is int or day:
             return grouped_day(day)  # None, not a calendar day: the importer's loop says so for each row
         span = self._span(start, end)
@@ -400,5 +479,11 @@ def _exact(total: Decimal | str | None, scale: int | None, negative_zero: int = 
     a negative zero (-0.00 + -0.00 is -0.00 in Python; any other zero sum is +0)."""
     if total is None:
         return ZERO
-    exact = Decimal(total).quantize(Decimal(1).scaleb(-(scale or 0)))
+    exact = Decimal(total).quantize(_quantum(scale or 0))
     return exact.copy_negate() if negative_zero and not exact else exact
+
+
+@cache
+def _quantum(scale: int) -> Decimal:
+    """1 at `scale` fraction digits (made once per scale: `_exact` asks four times a group)."""
+    return Decimal(1).scaleb(-scale)
