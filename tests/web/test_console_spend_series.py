@@ -41,10 +41,11 @@ def test_credits_that_expired_are_named_in_the_spend_by_month(tmp_path):
         "Suspense (unallocated)",
         "Expired credits",
         "Total (USD)",
+        "In the ledger, by posting date",
     ]
     [october] = re.findall(r'<th scope="row">2026-10</th>(.*?)</tr>', table, re.S)
     cells = [
         " ".join(unescape(re.sub(r"<[^>]+>", " ", c)).split()) for c in re.findall(r"<td.*?</td>", october)
     ]
-    assert cells == ["30.00", "0.00", "0.00", "0.00", "0.00", "70.00", "100.00"]
+    assert cells == ["30.00", "0.00", "0.00", "0.00", "0.00", "70.00", "100.00", "100.00"]
     assert '"Expired credits"' in page  # the chart's series too
