@@ -12,6 +12,7 @@ from connector.cli import app as cli
 from connector.domain.periods import Period
 from connector.service.finance_reports import run_report
 from connector.service.sync import sync
+from connector.store.unit_of_work import UnitOfWork
 from tests.service.books_world import ENTITY, books_world, policies
 
 NOV, DEC = Period(2026, 11), Period(2026, 12)
@@ -109,3 +110,26 @@ def test_the_spend_report_on_the_command_line_says_both_views_and_the_difference
     assert (
         "TB-RV-261201-001 (month-end reversal, 2026-12-01) reverses the month-end accrual of 2026-11" in text
     )
+
+
+def test_a_changed_true_up_event_says_the_true_up_in_all_and_the_change_its_journal_books(tmp_path):
+    """The invoice trues October up by −0.10; the provider then restates a day 0.01 lower: the true-up is
+    −0.09 in all, but the journal posted books only +0.01. The run's event said "true-up of -0.09" beside
+    a journal of +0.01, as if it had booked −0.09 again."""
+    world = books_world(tmp_path)
+    world.source.set("100.00", date(2026, 10, 3))
+    world.night(date(2026, 10, 31))
+    world.invoice("INV-10", "2026-10", "2026-11-03", "99.90")
+    first = world.night(date(2026, 11, 4))
+    world.source.set("99.99", date(2026, 10, 3))  # restated after the invoice
+    world.clock.night_after(date(2026, 11, 5))
+    second = sync(world.app, entity=ENTITY, since=date(2026, 10, 1), until=date(2026, 11, 5))
+    with UnitOfWork(world.app.engine) as uow:
+        [before] = [e for e in uow.events.for_run(first.run_id) if e.kind == "trueup"]
+        [now] = [e for e in uow.events.for_run(second.run_id) if e.kind == "trueup"]
+    assert "true-up of -0.10 USD in all, all of it booked now (-0.10 USD)" in before.message
+    assert (
+        "true-up of -0.09 USD in all, of which +0.01 USD is booked now (the journal posted) and -0.10 USD "
+        "was booked before"
+    ) in now.message
+    assert now.data["booked_now"] == "0.01"
