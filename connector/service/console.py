@@ -185,9 +185,11 @@ def spend_by_month(app: Any, entity: str, first: Period, last: Period) -> list[S
         by_month[month][series] += row.figures[0] or ZERO
     ledger: dict[str, Decimal] = defaultdict(lambda: ZERO)
     differences: dict[str, list[tuple[str, Decimal, str]]] = defaultdict(list)
+    books_currency = app.mapping()[0].entity(entity).currency
     for tie in report.ledger_ties:
         ledger[tie.month] += tie.ledger
-        differences[tie.month] += [(d.key, d.amount, f"{d.why} ({tie.currency})") for d in tie.differences]
+        other = "" if tie.currency == books_currency else f" ({tie.currency})"  # the page's amounts are in it
+        differences[tie.month] += [(d.key, d.amount, d.why + other) for d in tie.differences]
     every = (*SERIES, *EXTRA_SERIES, OTHER_ACCOUNTS)
     return [
         SpendMonth(
