@@ -174,12 +174,7 @@ def test_breakage_report_counts_credits_sold_net_of_refunds(tmp_path):
 
 def test_report_on_the_command_line_prints_a_table_or_json(tmp_path):
     world = booked_october(tmp_path)
-    env = {
-        "TOKENBOOKS_DATABASE_URL": world.app.settings.database_url,
-        "TOKENBOOKS_MAPPING_FILE": str(tmp_path / "mapping.yaml"),
-        "TOKENBOOKS_POLICIES_FILE": str(world.policies_path),
-        "TOKENBOOKS_DATA_DIR": str(tmp_path),
-    }
+    env = world.cli_env()
     printed = CliRunner().invoke(
         cli, ["report", "spend", "--from", "2026-10", "--to", "2026-10", "--json"], env=env
     )

@@ -81,13 +81,7 @@ def test_the_spend_report_ties_each_month_to_the_ledger_naming_moved_journals_an
 
 def test_the_spend_report_on_the_command_line_says_both_views_and_the_difference(tmp_path):
     world = locked_november(tmp_path)
-    env = {
-        "TOKENBOOKS_DATABASE_URL": world.app.settings.database_url,
-        "TOKENBOOKS_MAPPING_FILE": str(tmp_path / "mapping.yaml"),
-        "TOKENBOOKS_POLICIES_FILE": str(world.policies_path),
-        "TOKENBOOKS_DATA_DIR": str(tmp_path),
-        "COLUMNS": "200",
-    }
+    env = {**world.cli_env(), "COLUMNS": "200"}
     args = ["report", "spend", "--from", "2026-11", "--to", "2026-12"]
     printed = CliRunner().invoke(cli, [*args, "--json"], env=env)
     assert printed.exit_code == 0, printed.output

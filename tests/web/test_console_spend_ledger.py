@@ -4,24 +4,13 @@ differ (the journal moved out of locked November, December's reversal of Novembe
 import re
 from html import unescape
 
-from starlette.testclient import TestClient
-
-from connector.domain.users import Role
-from connector.service.users import add_user
-from connector.web.asgi import create_console
 from tests.service.test_spend_ledger_tie import locked_november
-from tests.web.conftest import PASSWORD, sign_in
+from tests.web.conftest import controller_page
 
 
 def test_the_overview_ties_each_months_spend_to_the_ledger_and_names_the_differences(tmp_path):
     world = locked_november(tmp_path)
-    add_user(
-        world.app.store, world.clock, username="carl", role=Role.CONTROLLER, by="test", password=PASSWORD
-    )
-    console = create_console(world.app, secret="test-secret")
-    with TestClient(console, base_url="http://console.test") as client:
-        sign_in(client, "carl")
-        page = client.get("/").text
+    page = controller_page(world)
     table = page[
         page.index('<table class="spend">') : page.index("</table>", page.index('<table class="spend">'))
     ]
