@@ -29,6 +29,7 @@ from connector.domain.revenue import grant_states, position_on, sold_net
 from connector.domain.usage import Usage
 
 SPEND_KINDS = (*COST_KINDS, JournalKind.TRUE_UP)
+EXPIRED_CREDITS, PROMOTIONAL_CREDITS = "Expired credits", "Promotional credits"  # spend report categories
 # Tokens a model processed: OpenAI counts cached input inside input_tokens; Anthropic reports each part.
 TOKEN_METRICS = (
     "input_tokens",
@@ -85,13 +86,14 @@ class LedgerTie:
 
 def _spend_label(bucket: Bucket, labels: Mapping[str, str]) -> str | None:
     """The report's category of a bucket that books spend (None for the rest: revenue, amortization …).
-    A month-end reversal books the category accounts too, but in the ledger only: it undoes an accrual."""
+    A month-end reversal books the accounts it reverses too (a category's, the promotional credits'), but in
+    the ledger only: it undoes an accrual."""
+    if bucket.kind is JournalKind.EXPIRY_WRITE_OFF:
+        return EXPIRED_CREDITS
+    if bucket.kind is JournalKind.PROMOTIONAL_CREDIT:
+        return PROMOTIONAL_CREDITS  # free credit that paid for usage: it reduces the spend
     if bucket.kind in (*SPEND_KINDS, JournalKind.REVERSAL):
         return labels.get(bucket.target.account, bucket.target.account)
-    if bucket.kind is JournalKind.EXPIRY_WRITE_OFF:
-        return "Expired credits"
-    if bucket.kind is JournalKind.PROMOTIONAL_CREDIT:
-        return "Promotional credits"  # free credit that paid for usage: it reduces the spend
     return None
 
 
@@ -118,7 +120,7 @@ def spend_and_ledger(
 
     Spend is provider cost booked (accrued, capitalized, drawn from prepaid credits, trued up to the
     invoice), credits that expired unused, and promotional credit applied (negative). `labels` names a
-    ledger account by its role (account → "AI COGS", "R&D" …)."""
+    ledger account by its role (account → "AI COGS", "R&D", "Promotional credits" …)."""
     spend: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
     ledger: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
     differences: dict[tuple[str, str], dict[tuple[str, str], Decimal]] = defaultdict(

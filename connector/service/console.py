@@ -34,6 +34,7 @@ from connector.domain.console import (
 )
 from connector.domain.credits import CreditLot
 from connector.domain.errors import InputError, TokenbooksError
+from connector.domain.finance_figures import EXPIRED_CREDITS, PROMOTIONAL_CREDITS
 from connector.domain.journals import Journal
 from connector.domain.money import ZERO
 from connector.domain.periods import Period, months_through
@@ -53,7 +54,7 @@ OPEX = ("R&D", "Sales & Marketing", "G&A")
 SERIES = (COGS, *OPEX, SUSPENSE)  # the overview chart's series, in the order a P&L reads
 # spend outside the P&L categories, each its own series when the month has some (never one unnamed "Other":
 # a controller must see that 5.40 is credits that expired); an account the roles do not name is grouped
-EXTRA_SERIES = ("Capitalized software", "Expired credits", "Promotional credits")
+EXTRA_SERIES = ("Capitalized software", EXPIRED_CREDITS, PROMOTIONAL_CREDITS)
 OTHER_ACCOUNTS = "Other accounts"
 
 

@@ -17,6 +17,7 @@ from connector.domain.close import lot_lines
 from connector.domain.desired import lot_positions
 from connector.domain.errors import ConfigError
 from connector.domain.finance_figures import (
+    PROMOTIONAL_CREDITS,
     LedgerTie,
     Row,
     breakage_rates,
@@ -95,11 +96,14 @@ def run_report(
 
 
 def _labels(ctx, entity: str) -> dict[str, str]:
+    """The spend report's category of each account a role binds (a month-end reversal is labelled by it)."""
     mapping, _ = ctx.mapping()
     ledger = mapping.entity(entity).ledger
+    roles = {role: CATEGORY_LABELS[category] for category, role in CATEGORY_ROLE.items()}
+    roles["promotional_credits"] = PROMOTIONAL_CREDITS
     return {
-        mapping.role_target(role, ledger).account: CATEGORY_LABELS[category]
-        for category, role in CATEGORY_ROLE.items()
+        mapping.role_target(role, ledger).account: label
+        for role, label in roles.items()
         if mapping.has_role(role, ledger)
     }
 

@@ -88,3 +88,37 @@ def test_a_journal_not_posted_yet_is_spend_the_ledger_does_not_hold():
         "TB-TU-261031-001 (invoice true-up, 2026-10-31) is held, not in the ledger yet: spend of 2026-10 "
         "the ledger does not hold",
     )
+
+
+def test_the_reversal_of_promotional_credit_is_in_the_ledger_under_promotional_credits():
+    labels = {**LABELS, "5090": "Promotional credits"}
+    promo = Bucket(
+        "acme-us",
+        JournalKind.PROMOTIONAL_CREDIT,
+        date(2026, 10, 31),
+        "openai",
+        "org-1",
+        LedgerTarget("5090"),
+        "USD",
+    )
+    mirror = Bucket(
+        "acme-us", JournalKind.REVERSAL, date(2026, 11, 1), "openai", "org-1", LedgerTarget("5090"), "USD"
+    )
+    lines = [
+        PostedLine(
+            promo,
+            Decimal("-20.00"),
+            "TB-PR-261031-001",
+            JournalKind.PROMOTIONAL_CREDIT,
+            date(2026, 10, 31),
+            "posted",
+        ),
+        PostedLine(
+            mirror, Decimal("20.00"), "TB-RV-261101-001", JournalKind.REVERSAL, date(2026, 11, 1), "posted"
+        ),
+    ]
+    rows, _ = spend_and_ledger(lines, labels, Period(2026, 10), Period(2026, 11))
+    assert [(*r.keys, *r.figures) for r in rows] == [
+        ("2026-10", "Promotional credits", "USD", Decimal("-20.00"), Decimal("-20.00")),
+        ("2026-11", "Promotional credits", "USD", Decimal("0.00"), Decimal("20.00")),
+    ]

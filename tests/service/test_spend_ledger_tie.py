@@ -10,10 +10,13 @@ from typer.testing import CliRunner
 
 from connector.cli import app as cli
 from connector.domain.periods import Period
+from connector.service import finance_reports
 from connector.service.finance_reports import run_report
 from connector.service.sync import sync
 from connector.store.unit_of_work import UnitOfWork
 from tests.service.books_world import ENTITY, books_world, policies
+from tests.service.test_policy_journals import PROMOTIONAL_ROLE
+from tests.support import FULL_MAPPING
 
 NOV, DEC = Period(2026, 11), Period(2026, 12)
 
@@ -127,3 +130,17 @@ def test_a_changed_true_up_event_says_the_true_up_in_all_and_the_change_its_jour
         "was booked before"
     ) in now.message
     assert now.data["booked_now"] == "0.01"
+
+
+def test_the_promotional_credits_account_is_a_category_of_the_report_so_its_month_end_reversal_is_too(
+    tmp_path,
+):
+    """A month-end reversal is labelled by the account it books: the promotional credits' account must be
+    labelled as the report's "Promotional credits", or its reversal would show as a bare account number."""
+    world = books_world(tmp_path)
+    capitalized = '  capitalized_software: {quickbooks: "1650"}\n'
+    (tmp_path / "mapping.yaml").write_text(FULL_MAPPING.replace(capitalized, capitalized + PROMOTIONAL_ROLE))
+    world.rewrite_policies(world.policies_path.read_text())  # a fresh app reads the new mapping
+    mapping, _ = world.app.mapping()
+    account = mapping.role_target("promotional_credits", "quickbooks").account
+    assert finance_reports._labels(world.app, ENTITY)[account] == "Promotional credits"
