@@ -142,9 +142,8 @@ class OutboxRepository:
                     col(JournalRow.txn_date).between(first_day, last_day),
                 ),
             )
-            .order_by(col(JournalRow.id), col(ContributionRow.id))
         )
-        return [
+        return [  # in no order: the report sums them
             PostedLine(_bucket_of(row), row.amount, key, JournalKind(kind), txn_date, status)
             for row, key, kind, txn_date, status in self.session.execute(query).all()
         ]
