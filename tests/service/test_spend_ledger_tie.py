@@ -21,10 +21,10 @@ from tests.support import FULL_MAPPING
 NOV, DEC = Period(2026, 11), Period(2026, 12)
 
 
-def locked_november(tmp_path):
+def locked_november(tmp_path, database_url=None):
     """November accrued at month-end and reversed on 1 December; the ledger locks November; the provider
     then restates 18 November (+2.76), booked on the first open day; December's usage accrued on its last."""
-    world = books_world(tmp_path, policies("accrual: month_end_reversing"))
+    world = books_world(tmp_path, policies("accrual: month_end_reversing"), database_url)
     world.source.set("1200.00", date(2026, 11, 3))
     world.source.set("1050.54", date(2026, 11, 18), project="proj_eng_tools")
     world.night(date(2026, 11, 30))
@@ -48,8 +48,10 @@ def tie_text(report) -> list[str]:
     return lines
 
 
-def test_the_spend_report_ties_each_month_to_the_ledger_naming_moved_journals_and_reversals(tmp_path):
-    world = locked_november(tmp_path)
+def test_the_spend_report_ties_each_month_to_the_ledger_naming_moved_journals_and_reversals(
+    tmp_path, database_url
+):
+    world = locked_november(tmp_path, database_url)
     report = run_report(world.app, "spend", entity=ENTITY, first=NOV, last=DEC)
     assert [(*r.keys, *r.figures) for r in report.rows] == [
         ("2026-11", "AI COGS", "USD", Decimal("1200.00"), Decimal("1200.00")),
