@@ -367,6 +367,7 @@ def report_command(
                 "to": str(to),
                 "columns": list(report.columns),
                 "rows": [dict(zip(report.columns, (*r.keys, *r.figures), strict=True)) for r in report.rows],
+                **({"ledger_ties": [asdict(t) for t in report.ledger_ties]} if name == "spend" else {}),
             }
         )
         return
@@ -378,3 +379,20 @@ def report_command(
     for row in report.rows:
         table.add_row(*row.keys, *("—" if f is None else f"{f:,}" for f in row.figures))
     console.print(table if report.rows else f"{report.title}: nothing to report for {start}..{to}.")
+    if report.ledger_ties:
+        console.print(_ledger_ties_table(report.ledger_ties))
+
+
+def _ledger_ties_table(ties) -> Table:
+    """Each month's spend tied to what the ledger holds that month, the difference line by line."""
+    table = Table(title="Spend tied to the ledger, month by month (spend + differences = ledger)")
+    for column in ("month", "currency", "line"):
+        table.add_column(column)
+    table.add_column("amount", justify="right")
+    for tie in ties:
+        table.add_row(tie.month, tie.currency, "spend that belongs to the month", f"{tie.spend:,}")
+        for d in tie.differences:
+            table.add_row("", "", d.why, f"{d.amount:+,}")
+        agree = "" if tie.differences else " (agrees)"
+        table.add_row("", "", f"in the ledger, by posting date{agree}", f"{tie.ledger:,}", end_section=True)
+    return table

@@ -1,7 +1,10 @@
 """The figures finance teams track for AI, computed from the books and the facts (pure).
 
 - spend by month and category: what the books hold for provider cost (accrued, capitalized, drawn from
-  prepaid credits, trued up to the invoice), and credits that expired unused;
+  prepaid credits, trued up to the invoice), and credits that expired unused; beside it what the ledger
+  holds each month by posting date, the difference explained journal by journal (a correction moved out of
+  a locked month, the reversal of a month-end accrual, a journal not in the ledger yet), so a controller
+  ties the report to the trial balance;
 - cost per project, team or feature: the classified facts, grouped by any dimension or tag;
 - average cost per 1,000 tokens by model: billed cost ÷ tokens from the provider's usage (cost is the
   truth; usage only says what it bought);
@@ -14,17 +17,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
 from connector.domain.desired import COST_KINDS
-from connector.domain.journals import Bucket, JournalKind
+from connector.domain.journals import KIND_LABELS, Bucket, JournalKind
 from connector.domain.mapping import Allocation, fact_values
 from connector.domain.money import ZERO, quantize
-from connector.domain.periods import Period
+from connector.domain.periods import Period, months_through
 from connector.domain.revenue import grant_states, position_on, sold_net
 from connector.domain.usage import Usage
 
 SPEND_KINDS = (*COST_KINDS, JournalKind.TRUE_UP)
+EXPIRED_CREDITS, PROMOTIONAL_CREDITS = "Expired credits", "Promotional credits"  # spend report categories
 # Tokens a model processed: OpenAI counts cached input inside input_tokens; Anthropic reports each part.
 TOKEN_METRICS = (
     "input_tokens",
@@ -45,23 +50,122 @@ class Row:
     figures: tuple[Decimal | None, ...]
 
 
-def spend_by_month(posted: Mapping[Bucket, Decimal], labels: Mapping[str, str]) -> list[Row]:
-    """(month, category, currency) → provider cost booked, and (separately) credits expired unused and
-    promotional credit applied (negative).
+@dataclass(frozen=True, slots=True)
+class PostedLine:
+    """What one journal books on one posting bucket (its contribution), with the journal: the bucket's day
+    says which month the amount belongs to, the journal's date which month of the ledger holds it."""
 
-    `labels` names a ledger account by its role (account → "AI COGS", "R&D" …)."""
+    bucket: Bucket
+    amount: Decimal  # in the books' currency, + debit / − credit on the bucket's account
+    key: str
+    kind: JournalKind  # the journal's (a reclass books usage buckets)
+    txn_date: date
+    status: str  # posted, or on its way (planned, held, posting, failed)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerDifference:
+    """One journal's part in the gap between a month's spend and what the ledger holds that month."""
+
+    key: str
+    amount: Decimal  # what the ledger's month holds beyond (+) or short of (−) the spend of the month
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerTie:
+    """A month's spend (the amounts that belong to it) tied to what the ledger holds for it by posting date:
+    spend + Σ differences = ledger, line by line."""
+
+    month: str
+    currency: str
+    spend: Decimal
+    ledger: Decimal
+    differences: tuple[LedgerDifference, ...]
+
+
+def _spend_label(bucket: Bucket, labels: Mapping[str, str]) -> str | None:
+    """The report's category of a bucket that books spend (None for the rest: revenue, amortization …).
+    A month-end reversal books the accounts it reverses too (a category's, the promotional credits'), but in
+    the ledger only: it undoes an accrual."""
+    if bucket.kind is JournalKind.EXPIRY_WRITE_OFF:
+        return EXPIRED_CREDITS
+    if bucket.kind is JournalKind.PROMOTIONAL_CREDIT:
+        return PROMOTIONAL_CREDITS  # free credit that paid for usage: it reduces the spend
+    if bucket.kind in (*SPEND_KINDS, JournalKind.REVERSAL):
+        return labels.get(bucket.target.account, bucket.target.account)
+    return None
+
+
+def _why(line: PostedLine, month: Period, belongs_to: Period | None, held_in: Period | None) -> str:
+    """In plain words, why `line` makes the ledger's `month` differ from the month's spend."""
+    what = f"{line.key} ({KIND_LABELS[line.kind]}, {line.txn_date})"
+    if line.bucket.kind is JournalKind.REVERSAL:
+        reversed_month = Period.of(line.bucket.period - timedelta(days=1))
+        return (
+            f"{what} reverses the month-end accrual of {reversed_month}: in the ledger, not spend of {month}"
+        )
+    if held_in is None:
+        return f"{what} is {line.status}, not in the ledger yet: spend of {month} the ledger does not hold"
+    if month == belongs_to:
+        return f"{what} belongs to {month} but was moved to {line.txn_date}: {month} was locked in the ledger"
+    return f"{what} belongs to {belongs_to}, locked in the ledger: moved into {month}"
+
+
+def spend_and_ledger(
+    lines: Iterable[PostedLine], labels: Mapping[str, str], first: Period, last: Period
+) -> tuple[list[Row], list[LedgerTie]]:
+    """Rows (month, category, currency) → spend that belongs to the month, and what the ledger holds for the
+    category that month (journals posted, by their date); and each month's tie of the two, explained.
+
+    Spend is provider cost booked (accrued, capitalized, drawn from prepaid credits, trued up to the
+    invoice), credits that expired unused, and promotional credit applied (negative). `labels` names a
+    ledger account by its role (account → "AI COGS", "R&D", "Promotional credits" …)."""
     spend: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
-    for bucket, amount in posted.items():
-        if bucket.kind in SPEND_KINDS:
-            label = labels.get(bucket.target.account, bucket.target.account)
-        elif bucket.kind is JournalKind.EXPIRY_WRITE_OFF:
-            label = "Expired credits"
-        elif bucket.kind is JournalKind.PROMOTIONAL_CREDIT:
-            label = "Promotional credits"  # free credit that paid for usage: it reduces the spend
-        else:
+    ledger: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
+    differences: dict[tuple[str, str], dict[tuple[str, str], Decimal]] = defaultdict(
+        lambda: defaultdict(lambda: ZERO)
+    )
+    for line in lines:
+        label = _spend_label(line.bucket, labels)
+        if label is None:
             continue
-        spend[(str(Period.of(bucket.period)), label, bucket.currency)] += amount
-    return [Row(key, (amount,)) for key, amount in sorted(spend.items()) if amount]
+        belongs_to = None if line.bucket.kind is JournalKind.REVERSAL else Period.of(line.bucket.period)
+        held_in = Period.of(line.txn_date) if line.status == "posted" else None
+        if belongs_to is not None:
+            spend[(str(belongs_to), label, line.bucket.currency)] += line.amount
+        if held_in is not None:
+            ledger[(str(held_in), label, line.bucket.currency)] += line.amount
+        if belongs_to == held_in:
+            continue
+        for side, sign in ((belongs_to, -1), (held_in, 1)):
+            if side is not None:
+                why = _why(line, side, belongs_to, held_in)
+                differences[(str(side), line.bucket.currency)][(line.key, why)] += sign * line.amount
+    months = {str(p) for p in months_through(first, last)}
+    keys = sorted(
+        k for k in spend.keys() | ledger.keys() if k[0] in months and (spend.get(k) or ledger.get(k))
+    )
+    rows = [
+        Row(k, (spend.get(k) or quantize(ZERO, k[2]), ledger.get(k) or quantize(ZERO, k[2]))) for k in keys
+    ]
+    ties = []
+    for month, currency in sorted({(k[0], k[2]) for k in keys} | {k for k in differences if k[0] in months}):
+        explained = tuple(
+            LedgerDifference(key, amount, why)
+            for (key, why), amount in sorted(differences[(month, currency)].items())
+            if amount
+        )
+        ties.append(
+            LedgerTie(
+                month,
+                currency,
+                sum((a for k, a in spend.items() if (k[0], k[2]) == (month, currency)), ZERO),
+                sum((a for k, a in ledger.items() if (k[0], k[2]) == (month, currency)), ZERO),
+                explained,
+            )
+        )
+    return rows, ties
 
 
 def cost_by(allocations: Iterable[Allocation], dimension: str) -> list[Row]:

@@ -87,6 +87,15 @@ def days_between(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
+def months_through(first: Period, last: Period) -> list[Period]:
+    """Every month from first to last, both included."""
+    months, month = [], first
+    while month <= last:
+        months.append(month)
+        month = month.next()
+    return months
+
+
 def first_open_day(lock_date: date | None) -> date | None:
     """The first day a ledger accepts postings for, given its lock (close) date."""
     return None if lock_date is None else lock_date + timedelta(days=1)

@@ -452,6 +452,16 @@ def _in_span(overflow: Overflow, span: OverflowSpan) -> bool:
     ) and span.period.contains(overflow.day)
 
 
+def _booked_now(amount: Decimal, variance: Decimal, currency: str) -> str:
+    """What this plan's journal books of a true-up: all of it, or the change to what was booked before."""
+    if amount == variance:
+        return f"all of it booked now ({amount:+} {currency})"
+    return (
+        f"of which {amount:+} {currency} is booked now (the journal posted) and {variance - amount:+} "
+        f"{currency} was booked before"
+    )
+
+
 def report_books(books: Desired, planned: list[PlannedJournal], recorder) -> None:
     """What the policies did in this plan that a person must know: prepaid usage beyond the lots and
     invoice true-ups (only where this plan books something for them), and what could not be booked."""
@@ -495,14 +505,28 @@ def report_books(books: Desired, planned: list[PlannedJournal], recorder) -> Non
     for t in books.trueups:
         key = (JournalKind.TRUE_UP, t.provider, t.provider_account, Period.parse(t.period).last_day)
         if key in touched:
+            # the variance is the true-up in all; this plan books only its change since the last one
+            booked_now = sum(
+                (
+                    c.source_amount if c.converted_from and c.source_amount is not None else c.amount
+                    for p in planned
+                    for c in p.journal.contributions
+                    if (c.bucket.kind, c.bucket.provider, c.bucket.provider_account, c.bucket.period) == key
+                ),
+                ZERO,
+            )
             recorder.event(
                 "trueup.held" if t.hold_reason else "trueup",
                 t.hold_reason
                 or f"{t.provider} {t.provider_account} {t.period}: invoice usage {t.billed_usage} against "
-                f"{t.accrued} accrued: true-up of {t.variance} {t.currency} (tax {t.tax} and credits {t.credits} "
-                "on the invoice are not AI expense)",
+                f"{t.accrued} accrued: true-up of {t.variance} {t.currency} in all, "
+                + _booked_now(booked_now, t.variance, t.currency)
+                + f" (tax {t.tax} and credits {t.credits} on the invoice are not AI expense)",
                 level="warning" if t.hold_reason else "info",
-                data={name: str(value) for name, value in asdict(t).items()},
+                data={
+                    **{name: str(value) for name, value in asdict(t).items()},
+                    "booked_now": str(booked_now),
+                },
             )
     for note in books.notes:
         recorder.event("policy.note", note, level="warning")

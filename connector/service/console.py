@@ -34,9 +34,10 @@ from connector.domain.console import (
 )
 from connector.domain.credits import CreditLot
 from connector.domain.errors import InputError, TokenbooksError
+from connector.domain.finance_figures import EXPIRED_CREDITS, PROMOTIONAL_CREDITS
 from connector.domain.journals import Journal
 from connector.domain.money import ZERO
-from connector.domain.periods import Period
+from connector.domain.periods import Period, months_through
 from connector.domain.reconcile import Finding
 from connector.service.audit import TracedInvoice, invoices_billing
 from connector.service.close import checklist, misconfigured_in
@@ -53,7 +54,7 @@ OPEX = ("R&D", "Sales & Marketing", "G&A")
 SERIES = (COGS, *OPEX, SUSPENSE)  # the overview chart's series, in the order a P&L reads
 # spend outside the P&L categories, each its own series when the month has some (never one unnamed "Other":
 # a controller must see that 5.40 is credits that expired); an account the roles do not name is grouped
-EXTRA_SERIES = ("Capitalized software", "Expired credits", "Promotional credits")
+EXTRA_SERIES = ("Capitalized software", EXPIRED_CREDITS, PROMOTIONAL_CREDITS)
 OTHER_ACCOUNTS = "Other accounts"
 
 
@@ -84,6 +85,9 @@ def local_today(app: Any, entity: str) -> date:
 class SpendMonth:
     month: str
     by_series: dict[str, Decimal]  # SERIES, and EXTRA_SERIES or OTHER_ACCOUNTS where booked → amount
+    # what the ledger holds for the month by posting date, and why it is not the spend (key, amount, why)
+    ledger: Decimal = ZERO
+    differences: tuple[tuple[str, Decimal, str], ...] = ()
 
     @property
     def total(self) -> Decimal:
@@ -126,8 +130,24 @@ def overview(app: Any, entity: str, months: int = 12, statuses: list[SourceStatu
         f"spend:{first}..{last}",
         stamp,
         lambda: spend_by_month(app, entity, first, last),
-        encode=lambda months: [[m.month, {s: str(a) for s, a in m.by_series.items()}] for m in months],
-        decode=lambda data: [SpendMonth(m, {s: Decimal(a) for s, a in by.items()}) for m, by in data],
+        encode=lambda months: [
+            [
+                m.month,
+                {s: str(a) for s, a in m.by_series.items()},
+                str(m.ledger),
+                [[key, str(amount), why] for key, amount, why in m.differences],
+            ]
+            for m in months
+        ],
+        decode=lambda data: [
+            SpendMonth(
+                m,
+                {s: Decimal(a) for s, a in by.items()},
+                Decimal(ledger),
+                tuple((key, Decimal(amount), why) for key, amount, why in differences),
+            )
+            for m, by, ledger, differences in data
+        ],
     )
     close = last.previous()
     # the settings' sections built once for the view: the close's blockers and the Sources section
@@ -156,28 +176,40 @@ def overview(app: Any, entity: str, months: int = 12, statuses: list[SourceStatu
 
 
 def spend_by_month(app: Any, entity: str, first: Period, last: Period) -> list[SpendMonth]:
-    """AI spend booked per month from `first` to `last`, by the chart's series (the spend report's figures)."""
+    """AI spend booked per month from `first` to `last`, by the chart's series, and what the ledger holds
+    each month by posting date with each difference explained (the spend report's figures)."""
     report = run_report(app, "spend", entity=entity, first=first, last=last)
     by_month: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for row in report.rows:
         month, label, _currency = row.keys
         series = label if label in SERIES or label in EXTRA_SERIES else OTHER_ACCOUNTS
         by_month[month][series] += row.figures[0] or ZERO
+    ledger: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    differences: dict[str, list[tuple[str, Decimal, str]]] = defaultdict(list)
+    books_currency = app.mapping()[0].entity(entity).currency
+    for tie in report.ledger_ties:
+        ledger[tie.month] += tie.ledger
+        other = "" if tie.currency == books_currency else f" ({tie.currency})"  # the page's amounts are in it
+        differences[tie.month] += [(d.key, d.amount, d.why + other) for d in tie.differences]
     every = (*SERIES, *EXTRA_SERIES, OTHER_ACCOUNTS)
-    spend, period = [], first
-    while period <= last:
-        amounts = by_month.get(str(period), {})
-        spend.append(SpendMonth(str(period), {s: amounts.get(s, ZERO) for s in every}))
-        period = period.next()
-    return spend
+    return [
+        SpendMonth(
+            str(period),
+            {s: by_month.get(str(period), {}).get(s, ZERO) for s in every},
+            ledger.get(str(period), ZERO),
+            tuple(differences.get(str(period), ())),
+        )
+        for period in months_through(first, last)
+    ]
 
 
 # ------------------------------------------------------------------------------- stored summaries
 
 
 # the stored summaries' format: moved on when what a summary holds changes meaning (2: a close checklist's
-# booked_later amounts are signed, debit or credit to the expense; earlier ones were unsigned)
-SUMMARY_FORMAT = "summaries-2"
+# booked_later amounts are signed, debit or credit to the expense; earlier ones were unsigned; 3: a spend
+# month holds what the ledger holds for it and the differences explained)
+SUMMARY_FORMAT = "summaries-3"
 
 
 def stored(

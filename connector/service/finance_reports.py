@@ -3,6 +3,8 @@
 `tokenbooks report spend|costs|tokens|prepaid|breakage|margin` prints each as a table or `--json`.
 Figures from the books are what tokenbooks posted (or holds in its outbox on the way to the ledger);
 figures from facts are the current provider data, classified by the mapping version of each day.
+The spend report says both views a controller needs: spend by the month it belongs to, and what the
+ledger holds each month by posting date, the difference explained journal by journal (`ledger_ties`).
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from connector.domain.close import lot_lines
 from connector.domain.desired import lot_positions
 from connector.domain.errors import ConfigError
 from connector.domain.finance_figures import (
+    PROMOTIONAL_CREDITS,
+    LedgerTie,
     Row,
     breakage_rates,
     cost_by,
     cost_per_thousand_tokens,
     gross_margin,
-    spend_by_month,
+    spend_and_ledger,
 )
 from connector.domain.mapping import CATEGORY_LABELS, CATEGORY_ROLE
 from connector.domain.periods import Period
@@ -28,8 +32,13 @@ from connector.service.books import books_on, role_targets
 from connector.service.mappings import mapping_history
 from connector.service.policies import load_policy_history
 
+SPEND_COLUMN = "spend (the month it belongs to)"
+LEDGER_COLUMN = "in the ledger (by posting date)"
 REPORTS = {
-    "spend": ("AI spend by month and category", ("month", "category", "currency", "amount")),
+    "spend": (
+        "AI spend by month and category, and what the ledger holds",
+        ("month", "category", "currency", SPEND_COLUMN, LEDGER_COLUMN),
+    ),
     "costs": ("Cost by {by}", ("month", "{by}", "currency", "amount")),
     "tokens": (
         "Average cost per 1,000 tokens by model",
@@ -64,6 +73,8 @@ class Report:
     title: str
     columns: tuple[str, ...]
     rows: list[Row] = field(default_factory=list)
+    # the spend report's months: spend tied to what the ledger holds, each difference explained
+    ledger_ties: list[LedgerTie] = field(default_factory=list)
 
 
 def run_report(
@@ -75,16 +86,24 @@ def run_report(
     day = day or min(last.last_day, ctx.clock().date())
     fill = {"by": by, "day": day}
     report = Report(name, title.format(**fill), tuple(c.format(**fill) for c in columns))
-    report.rows = _ROWS[name](ctx, entity, first, last, by, day)
+    if name == "spend":
+        report.rows, report.ledger_ties = spend_and_ledger(
+            _posted_lines(ctx, entity, first, last), _labels(ctx, entity), first, last
+        )
+    else:
+        report.rows = _ROWS[name](ctx, entity, first, last, by, day)
     return report
 
 
 def _labels(ctx, entity: str) -> dict[str, str]:
+    """The spend report's category of each account a role binds (a month-end reversal is labelled by it)."""
     mapping, _ = ctx.mapping()
     ledger = mapping.entity(entity).ledger
+    roles = {role: CATEGORY_LABELS[category] for category, role in CATEGORY_ROLE.items()}
+    roles["promotional_credits"] = PROMOTIONAL_CREDITS
     return {
-        mapping.role_target(role, ledger).account: CATEGORY_LABELS[category]
-        for category, role in CATEGORY_ROLE.items()
+        mapping.role_target(role, ledger).account: label
+        for role, label in roles.items()
         if mapping.has_role(role, ledger)
     }
 
@@ -100,8 +119,9 @@ def _allocations(ctx, entity: str, first: Period, last: Period):
     return mapping_history(ctx).classifier().classify_all(s.fact for s in stored)
 
 
-def _spend(ctx, entity, first, last, by, day) -> list[Row]:
-    return spend_by_month(_posted(ctx, entity, first, last), _labels(ctx, entity))
+def _posted_lines(ctx, entity: str, first: Period, last: Period):
+    with ctx.store.unit_of_work() as uow:
+        return uow.outbox.posted_lines(entity, first.first_day, last.last_day)
 
 
 def _costs(ctx, entity, first, last, by, day) -> list[Row]:
@@ -160,8 +180,7 @@ def _margin(ctx, entity, first, last, by, day) -> list[Row]:
     return gross_margin(_posted(ctx, entity, first, last), {mapping.role_target("ai_cogs", ledger).account})
 
 
-_ROWS = {
-    "spend": _spend,
+_ROWS = {  # the spend report's rows come with its ledger ties (run_report)
     "costs": _costs,
     "tokens": _tokens,
     "prepaid": _prepaid,

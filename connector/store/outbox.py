@@ -13,10 +13,11 @@ from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
 from connector.domain.errors import InvariantViolation, StoreAltered
+from connector.domain.finance_figures import PostedLine
 from connector.domain.journals import (
     Bucket,
     Contribution,
@@ -124,6 +125,28 @@ class OutboxRepository:
                 bucket, amount = replace(bucket, currency=row.converted_from), row.source_amount or ZERO
             totals[bucket] = totals.get(bucket, ZERO) + amount
         return totals
+
+    def posted_lines(self, entity: str, first_day: date, last_day: date) -> builtins.list[PostedLine]:
+        """The contributions of every journal that is not rejected whose bucket is in [first_day, last_day]
+        or that is dated in it (a correction moved out of a locked month), each with its journal's key,
+        kind, date and status: what the books hold for a range of months, and where the ledger holds it."""
+        query = (
+            select(ContributionRow, col(JournalRow.key), col(JournalRow.kind), col(JournalRow.txn_date))
+            .add_columns(col(JournalRow.status))
+            .join(JournalRow, col(JournalRow.id) == col(ContributionRow.journal_id))
+            .where(
+                col(ContributionRow.entity) == entity,
+                col(JournalRow.status).in_(ACTIVE_STATUSES),
+                or_(
+                    col(ContributionRow.period).between(first_day, last_day),
+                    col(JournalRow.txn_date).between(first_day, last_day),
+                ),
+            )
+        )
+        return [  # in no order: the report sums them
+            PostedLine(_bucket_of(row), row.amount, key, JournalKind(kind), txn_date, status)
+            for row, key, kind, txn_date, status in self.session.execute(query).all()
+        ]
 
     def posted_converted(
         self, entity: str, first_day: date

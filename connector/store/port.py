@@ -40,6 +40,7 @@ from connector.domain.console import (
 from connector.domain.credits import CreditLot, CustomerCreditEvent, GrantBalance, LotVoid
 from connector.domain.day_sums import DaySums
 from connector.domain.facts import Fact
+from connector.domain.finance_figures import PostedLine
 from connector.domain.imports import QuarantinedRow
 from connector.domain.invoices import Invoice
 from connector.domain.journals import Bucket, Journal, JournalKind
@@ -514,6 +515,8 @@ class Outbox(Protocol):
         kinds: Sequence[JournalKind] | None = ...,
         as_computed: bool = ...,
     ) -> dict[Bucket, Decimal]: ...
+
+    def posted_lines(self, entity: str, first_day: date, last_day: date) -> builtins.list[PostedLine]: ...
 
     def posted_converted(
         self, entity: str, first_day: date

@@ -85,6 +85,15 @@ class BooksWorld:
         assert not report.quarantined, [str(q.problem) for q in report.quarantined]
         return report
 
+    def cli_env(self) -> dict[str, str]:
+        """The settings a `tokenbooks` command needs to read this world's books (CliRunner's env)."""
+        return {
+            "TOKENBOOKS_DATABASE_URL": self.app.settings.database_url,
+            "TOKENBOOKS_MAPPING_FILE": str(self.tmp / "mapping.yaml"),
+            "TOKENBOOKS_POLICIES_FILE": str(self.policies_path),
+            "TOKENBOOKS_DATA_DIR": str(self.tmp),
+        }
+
     def journals(self, *kinds: JournalKind) -> list[Journal]:
         with UnitOfWork(self.app.engine) as uow:
             stored = uow.outbox.list(ENTITY)

@@ -40,9 +40,9 @@ def booked_october(tmp_path, account="billing: arrears"):
 def test_spend_by_month_and_category_and_cost_by_project_or_tag(tmp_path):
     world = booked_october(tmp_path)
     spend = run_report(world.app, "spend", entity=ENTITY, first=OCT, last=OCT)
-    assert rows(spend) == [
-        ("2026-10", "AI COGS", "USD", Decimal("12.00")),
-        ("2026-10", "R&D", "USD", Decimal("3.00")),
+    assert rows(spend) == [  # spend of the month, and what the ledger holds that month: nothing moved
+        ("2026-10", "AI COGS", "USD", Decimal("12.00"), Decimal("12.00")),
+        ("2026-10", "R&D", "USD", Decimal("3.00"), Decimal("3.00")),
     ]
     by_team = run_report(world.app, "costs", entity=ENTITY, first=OCT, last=OCT, by="tag:team")
     assert rows(by_team) == [
@@ -174,12 +174,7 @@ def test_breakage_report_counts_credits_sold_net_of_refunds(tmp_path):
 
 def test_report_on_the_command_line_prints_a_table_or_json(tmp_path):
     world = booked_october(tmp_path)
-    env = {
-        "TOKENBOOKS_DATABASE_URL": world.app.settings.database_url,
-        "TOKENBOOKS_MAPPING_FILE": str(tmp_path / "mapping.yaml"),
-        "TOKENBOOKS_POLICIES_FILE": str(world.policies_path),
-        "TOKENBOOKS_DATA_DIR": str(tmp_path),
-    }
+    env = world.cli_env()
     printed = CliRunner().invoke(
         cli, ["report", "spend", "--from", "2026-10", "--to", "2026-10", "--json"], env=env
     )
@@ -189,7 +184,8 @@ def test_report_on_the_command_line_prints_a_table_or_json(tmp_path):
         "month": "2026-10",
         "category": "AI COGS",
         "currency": "USD",
-        "amount": "12.00",
+        "spend (the month it belongs to)": "12.00",
+        "in the ledger (by posting date)": "12.00",
     }
     table = CliRunner().invoke(
         cli, ["report", "costs", "--by", "project", "--from", "2026-10", "--to", "2026-10"], env=env

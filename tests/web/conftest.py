@@ -155,3 +155,15 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
     )
     assert answer.status_code == 303, answer.text
     return csrf_of(client.get("/runs").text)
+
+
+def controller_page(books, path: str = "/") -> str:
+    """A page of a books world's console (tests/service/books_world.py) as a controller, carl, sees it."""
+    add_user(
+        books.app.store, books.clock, username="carl", role=Role.CONTROLLER, by="test", password=PASSWORD
+    )
+    with TestClient(
+        create_console(books.app, secret="test-secret"), base_url="http://console.test"
+    ) as client:
+        sign_in(client, "carl")
+        return client.get(path).text

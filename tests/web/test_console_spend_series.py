@@ -8,13 +8,8 @@ import re
 from datetime import date
 from html import unescape
 
-from starlette.testclient import TestClient
-
-from connector.domain.users import Role
-from connector.service.users import add_user
-from connector.web.asgi import create_console
 from tests.service.books_world import books_world, policies
-from tests.web.conftest import PASSWORD, sign_in
+from tests.web.conftest import controller_page
 
 
 def test_credits_that_expired_are_named_in_the_spend_by_month(tmp_path):
@@ -23,13 +18,7 @@ def test_credits_that_expired_are_named_in_the_spend_by_month(tmp_path):
     world.source.set("30.00", date(2026, 10, 1))
     world.night(date(2026, 10, 1))
     world.night(date(2026, 10, 3))  # the lot expired on the 2nd with 70.00 unused: written off
-    add_user(
-        world.app.store, world.clock, username="carl", role=Role.CONTROLLER, by="test", password=PASSWORD
-    )
-    console = create_console(world.app, secret="test-secret")
-    with TestClient(console, base_url="http://console.test") as client:
-        sign_in(client, "carl")
-        page = client.get("/").text
+    page = controller_page(world)
     table = page[page.index('<table class="spend">') :]
     table = table[: table.index("</table>")]
     headings = [unescape(h) for h in re.findall(r'<th scope="col" class="r">([^<]+)</th>', table)]
@@ -41,10 +30,11 @@ def test_credits_that_expired_are_named_in_the_spend_by_month(tmp_path):
         "Suspense (unallocated)",
         "Expired credits",
         "Total (USD)",
+        "In the ledger, by posting date",
     ]
     [october] = re.findall(r'<th scope="row">2026-10</th>(.*?)</tr>', table, re.S)
     cells = [
         " ".join(unescape(re.sub(r"<[^>]+>", " ", c)).split()) for c in re.findall(r"<td.*?</td>", october)
     ]
-    assert cells == ["30.00", "0.00", "0.00", "0.00", "0.00", "70.00", "100.00"]
+    assert cells == ["30.00", "0.00", "0.00", "0.00", "0.00", "70.00", "100.00", "100.00"]
     assert '"Expired credits"' in page  # the chart's series too

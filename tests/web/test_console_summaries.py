@@ -87,7 +87,7 @@ def test_the_stored_checklist_is_read_until_the_books_change(client: TestClient,
     with UnitOfWork(world.app.engine) as uow:  # the overview's spend by month too
         spend = uow.console_summaries.get("acme-us", "spend:2025-11..2026-10", stamp)
     assert spend is not None
-    assert spend[0][-1] == ["2026-10", {**spend[0][-1][1], "AI COGS": "60.00", "R&D": "15.00"}]
+    assert spend[0][-1] == ["2026-10", {**spend[0][-1][1], "AI COGS": "60.00", "R&D": "15.00"}, "75.00", []]
     sign_in(client, "ada")
     page = client.get("/reconciliation?period=2026-10").text
     assert f"Computed {ran_at:%Y-%m-%d %H:%M} UTC" in page

@@ -25,7 +25,7 @@ from connector.web.asgi import create_console
 from connector.web.format import console_step
 from tests.service.books_world import ENTITY, books_world, policies, pound_world
 from tests.service.conftest import World
-from tests.web.conftest import PASSWORD, sign_in
+from tests.web.conftest import PASSWORD, controller_page, sign_in
 
 
 def said(html: str) -> str:
@@ -171,13 +171,7 @@ def test_a_month_end_accrual_traces_to_every_day_of_its_month(tmp_path):
 
 def test_the_policies_page_says_how_the_books_are_converted_and_the_tolerance_in_money(tmp_path):
     world = pound_world(tmp_path)
-    add_user(
-        world.app.store, world.clock, username="carl", role=Role.CONTROLLER, by="test", password=PASSWORD
-    )
-    console = create_console(world.app, secret="test-secret")
-    with TestClient(console, base_url="http://console.test") as client:
-        sign_in(client, "carl")
-        page = said(client.get("/policies").text)
+    page = said(controller_page(world, "/policies"))
     assert "Invoice tolerance — openai org-1 25.00 in the invoice's currency An invoice" in page
     assert "Currency conversion rates file rates.csv Usage in another currency than the books'" in page
 
