@@ -32,11 +32,12 @@ from connector.service.books import books_on, role_targets
 from connector.service.mappings import mapping_history
 from connector.service.policies import load_policy_history
 
-SPEND_COLUMN = "spend (the month it belongs to)"
-LEDGER_COLUMN = "in the ledger (by posting date)"
+# short names, as `ledger_ties` has them: they are the --json keys too (the title says what each counts)
+SPEND_COLUMN = "spend"
+LEDGER_COLUMN = "ledger"
 REPORTS = {
     "spend": (
-        "AI spend by month and category, and what the ledger holds",
+        "AI spend by month and category (the month it belongs to), and what the ledger holds (by posting date)",
         ("month", "category", "currency", SPEND_COLUMN, LEDGER_COLUMN),
     ),
     "costs": ("Cost by {by}", ("month", "{by}", "currency", "amount")),
