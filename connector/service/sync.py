@@ -74,6 +74,7 @@ class SyncResult:
     plan: PlanReport | None = None
     post: PostReport | None = None
     dry_run: bool = False
+    lock_date: date | None = None  # the ledger's, as the plan read it (the months after it are open)
     configuration: bool = False  # failed for a configuration error (settings, mapping, policies)
     error: TokenbooksError | None = field(
         default=None, repr=False
@@ -216,6 +217,7 @@ def _run(
     if rejected is not None:
         first_day = min(first_day, rejected)  # a refused journal is planned again until it posts
     calendar = LedgerCalendar(ledger.lock_date(), ctx.locked_behaviour(result.entity))
+    result.lock_date = calendar.lock_date
     options = book_options(
         policies,
         entity=result.entity,
@@ -489,6 +491,7 @@ def _stats(result: SyncResult) -> dict:
     }
     if result.plan:
         stats |= {
+            "lock_date": result.lock_date.isoformat() if result.lock_date else None,
             "planned": len(result.plan.planned),
             "suspense": result.plan.suspense_rows(),
             "coverage": [
