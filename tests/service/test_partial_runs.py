@@ -72,6 +72,9 @@ def test_a_night_whose_ledger_connection_dies_mid_post_records_what_reached_the_
         run = uow.runs.get(night.run_id)
     assert run.status == "partial"
     assert (run.stats["posted"], run.stats["failed"]) == (3, 3)  # the request refused is retried
+    with world.app.store.unit_of_work() as uow:
+        [finished] = [e for e in uow.events.for_run(night.run_id) if e.kind == "run.finished"]
+    assert finished.level == "warning"  # not an info line: a log watcher sees the night stopped part way
     assert len(world.ledger.journals) == 3
     kinds = {a.kind for a in find_alerts(world.app, "acme-us")}
     assert "run_partial" in kinds
