@@ -16,7 +16,7 @@ import requests
 
 from tests.service.harness import write_config
 from tests.service.test_health import samples
-from tests.service.test_processes import _wait_for, child_env, tokenbooks  # noqa: F401 - child_env: the fixture
+from tests.service.test_processes import child_env, tokenbooks, wait_for  # noqa: F401 - child_env: the fixture
 
 FACTS = [("10.00", "2026-10-01"), ("20.00", "2026-10-02")]
 
@@ -76,7 +76,7 @@ def test_a_night_killed_mid_post_is_alerted_after_a_dry_run_took_up_the_entity(
     ledger, marker = tmp_path / "ledger.json", tmp_path / "hung"
     dying = write_config(tmp_path / "dying.json", facts=FACTS, ledger=ledger, hang_after=1, marker=marker)
     night = tokenbooks(dying, "sync", "--until", "2026-10-02", env=child_env, cwd=tmp_path)
-    _wait_for(marker.exists, "the night to post its first journal", night)
+    wait_for(marker.exists, "the night to post its first journal", night)
     night.kill()
     night.wait(timeout=30)
 
