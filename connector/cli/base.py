@@ -164,6 +164,7 @@ class ExitCode:
     FAILED = 1  # the command or run failed; the reason was printed and recorded
     CONFIG = 2  # a configuration or usage error: fix the settings or the arguments
     PARTIAL = 3  # done in part: some input quarantined, or some journals left unposted
+    RECONNECT = 4  # a ledger connection needs a person to run `tokenbooks connect` (`connections`)
 
 
 PRIVATE_UMASK = 0o077  # the store, lock files, exports and working files: 0600 files, 0700 folders

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from connector.cli.base import (
     EntityOption,
+    ExitCode,
     JsonFlag,
     app,
     app_and_entity,
@@ -141,7 +142,13 @@ def _choose_tenant(tenants: Any) -> Any:
 
 @app.command("connections")
 def connections_command(as_json: JsonFlag = False) -> None:
-    """Each ledger connection and its health: ok, expiring or reconnect needed, token expiry, last call, last error."""
+    """Each ledger connection and its health: ok, expiring or reconnect needed, token expiry, last call, last error.
+
+    Exit status, for a monitor or a script: 0 every connection works (or none is made yet; `expiring`
+    still works); 4 a connection needs a person to reconnect (`tokenbooks connect`); 2 tokens were not
+    read (TOKENBOOKS_ENCRYPTION_KEY not set, or not the key they were saved with). The list is printed
+    (or `--json` written) either way.
+    """
     from connector.service.connections import connection_health
 
     with plain_errors(as_json):
@@ -151,7 +158,15 @@ def connections_command(as_json: JsonFlag = False) -> None:
         health = connection_health(application.store, application.clock(), readable)
     if as_json:
         print_json([h.as_dict() for h in health])
-        return
+    else:
+        _print_connections(health)
+    if any(h.needs_reconnect for h in health):
+        raise typer.Exit(ExitCode.RECONNECT)
+    if any(h.unread for h in health):
+        raise typer.Exit(ExitCode.CONFIG)
+
+
+def _print_connections(health: list[Any]) -> None:
     if not health:
         first, *others = LEDGERS.connectable() or ("<ledger>",)
         also = f" (or {', '.join(others)})" if others else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
 from connector.domain.facts import Dimensions, Fact
@@ -191,3 +192,36 @@ def suspense_of_record(recorded: object) -> dict[tuple[str, str], Decimal] | Non
     if not isinstance(recorded, list):
         return None
     return {(row["provider"], row["currency"]): Decimal(row["amount"]) for row in recorded}
+
+
+def suspense_in_open_months(
+    recorded: Iterable[dict], lock_date: date | None
+) -> dict[tuple[str, str], Decimal] | None:
+    """What sits in suspense in the months the ledger has not locked (every month when `lock_date` is None:
+    no lock), per (provider,
+    currency), from the statistics of an entity's successful syncs, oldest first.
+
+    Each sync records the coverage of every month it planned, suspense included (`Coverage.as_dict`); a
+    month keeps the figures of the last sync that planned it — a quiet night plans only the days its
+    window reaches (or nothing: a skipped plan records no coverage), and leaves the other months as they
+    were. None when no sync recorded coverage (statistics from before it was kept).
+    """
+    months: dict[str, dict[tuple[str, str], Decimal]] = {}
+    for stats in recorded:
+        planned: dict[str, dict[tuple[str, str], Decimal]] = {}
+        for row in stats.get("coverage") or []:
+            month = planned.setdefault(row["period"], {})
+            key = (row["provider"], row["currency"])
+            month[key] = month.get(key, ZERO) + Decimal(row["suspense"] or 0)
+        months |= planned  # a month planned again: its figures replace the earlier ones, whole
+    if not months:
+        return None
+    # the month of the first day after the lock is open (a lock in mid-month leaves the rest of it open)
+    first_open = None if lock_date is None else Period.of(lock_date + timedelta(days=1))
+    totals: dict[tuple[str, str], Decimal] = {}
+    for period, amounts in months.items():
+        if first_open is not None and Period.parse(period) < first_open:
+            continue
+        for key, amount in amounts.items():
+            totals[key] = totals.get(key, ZERO) + amount
+    return totals

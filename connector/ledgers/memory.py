@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
+from connector.domain.errors import ReconnectNeeded
 from connector.domain.fx import Rate
 from connector.domain.journals import Journal, check_journal
 from connector.ledgers.port import (
@@ -53,7 +54,8 @@ class MemoryLedger:
         self.bill_list: list[LedgerBill] = []
         self.stats = LedgerStats()
         # scripted faults, one per write: "lost" = applied but the answer lost; "fail" = not applied;
-        # "reject" = refused for good
+        # "reject" = refused for good; "reconnect" = the connection is gone: the whole request raises
+        # ReconnectNeeded, nothing of it applied (as a revoked grant answers)
         self.faults: deque[str] = deque()
         self._next_id = 1
 
@@ -100,6 +102,12 @@ class MemoryLedger:
     def post(self, requests: Sequence[PostRequest]) -> list[PostResult]:
         for request in requests:  # an unbalanced journal is a bug: nothing of the request is applied
             check_journal(request.journal)
+        if self.faults and self.faults[0] == "reconnect":
+            self.faults.popleft()
+            raise ReconnectNeeded(
+                f"{self.name} refused the connection: the grant was revoked",
+                fix=f"run `tokenbooks connect {self.name}` and approve tokenbooks again",
+            )
         return [self._post_one(r.journal) for r in requests]
 
     def _post_one(self, journal: Journal) -> PostResult:

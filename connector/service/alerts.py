@@ -27,9 +27,9 @@ from connector.domain.errors import ConfigError
 from connector.domain.journals import LedgerTarget
 from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
-from connector.service.status import NEEDS_A_LOOK
+from connector.service.status import last_booking_runs, runs_needing_a_look
 from connector.store.port import UnitOfWork
-from connector.store.records import AlertRecord
+from connector.store.records import AlertRecord, RunRecord
 
 # ------------------------------------------------------------------------------------------------- find
 
@@ -48,24 +48,26 @@ def find_alerts(app: Any, entity: str) -> list[Alert]:
 
 
 def _failed_run(uow: UnitOfWork, entity: str) -> list[Alert]:
-    last = next((r for r in uow.runs.latest(20) if r.entity == entity and r.status != "running"), None)
-    if last is None or last.status not in NEEDS_A_LOOK:
-        return []
+    """The newest sync and close of the entity that need a look, as the health page reads them: a run
+    that books nothing (a pull, an import, a dry run) neither clears nor hides a bad night."""
+    booking = last_booking_runs(uow).get(entity, [])
+    return [_run_alert(last, entity) for last in runs_needing_a_look(booking)]
+
+
+def _run_alert(last: RunRecord, entity: str) -> Alert:
     # partial: the ledger failed mid-post, or a source refused some days (the reason says which)
     what = "did only part of its work" if last.status == "partial" else last.status
-    return [
-        Alert(
-            "run_partial" if last.status == "partial" else "run_failed",
-            entity,
-            last.kind,
-            f"{last.started_at:%Y-%m-%d}",
-            f"The {last.kind} run of {entity} {what}: {last.reason}",
-            f"Read `tokenbooks runs --run {last.id}` and fix what it names; the next run retries by itself "
-            "and nothing was half-posted (journals are looked up in the ledger before being created again).",
-            "error",
-            {"run_id": last.id},
-        )
-    ]
+    return Alert(
+        "run_partial" if last.status == "partial" else "run_failed",
+        entity,
+        last.kind,
+        f"{last.started_at:%Y-%m-%d}",
+        f"The {last.kind} run of {entity} {what}: {last.reason}",
+        f"Read `tokenbooks runs --run {last.id}` and fix what it names; the next run retries by itself "
+        "and nothing was half-posted (journals are looked up in the ledger before being created again).",
+        "error",
+        {"run_id": last.id},
+    )
 
 
 def _held_for_approval(uow: UnitOfWork, entity: str) -> list[Alert]:

@@ -143,13 +143,17 @@ def _check_entity(app: ConnectApp, ledger: str, entity: str) -> LedgerConnection
     return connection
 
 
+# a connection's health, as `tokenbooks connections` says it (besides "ok" and "expiring")
+RECONNECT_NEEDED, WRONG_KEY, NOT_CHECKED = "reconnect needed", "wrong key", "not checked"
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectionHealth:
     ledger: str
     entity: str
     company_id: str
     company_name: str | None
-    health: str  # ok | expiring | reconnect needed
+    health: str  # ok | expiring | reconnect needed | wrong key | not checked (no key set)
     reason: str | None  # why it is not ok
     access_expires_at: datetime | None
     refresh_expires_at: datetime | None
@@ -158,6 +162,16 @@ class ConnectionHealth:
     last_success_at: datetime | None
     last_error: str | None
     last_error_at: datetime | None
+
+    @property
+    def needs_reconnect(self) -> bool:
+        """Only a person can bring it back (`tokenbooks connect`): nothing is posted to it until then."""
+        return self.health == RECONNECT_NEEDED
+
+    @property
+    def unread(self) -> bool:
+        """Its tokens were not read: the encryption key is not set, or is not the one they were saved with."""
+        return self.health in (WRONG_KEY, NOT_CHECKED)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -201,13 +215,13 @@ def _health(row: ConnectionRecord, now: datetime) -> ConnectionHealth:
         refresh_expires = row.refreshed_at + lifetime
     health, reason = "ok", None
     if row.tokens_readable is None:
-        health, reason = "not checked", "TOKENBOOKS_ENCRYPTION_KEY is not set, so the tokens cannot be read"
+        health, reason = NOT_CHECKED, "TOKENBOOKS_ENCRYPTION_KEY is not set, so the tokens cannot be read"
     elif not row.tokens_readable:
-        health, reason = "wrong key", f"{UNREADABLE}: {UNREADABLE_FIX}"
+        health, reason = WRONG_KEY, f"{UNREADABLE}: {UNREADABLE_FIX}"
     elif row.status == "reconnect_needed":
-        health, reason = "reconnect needed", row.last_error or "the ledger refused the connection"
+        health, reason = RECONNECT_NEEDED, row.last_error or "the ledger refused the connection"
     elif refresh_expires is not None and refresh_expires <= now:
-        health, reason = "reconnect needed", f"the refresh token expired on {refresh_expires:%Y-%m-%d}"
+        health, reason = RECONNECT_NEEDED, f"the refresh token expired on {refresh_expires:%Y-%m-%d}"
     elif refresh_expires is not None and refresh_expires - now <= EXPIRING_WITHIN:
         health = "expiring"
         reason = f"the refresh token expires on {refresh_expires:%Y-%m-%d} unless tokenbooks runs before then"

@@ -44,6 +44,15 @@ class PostReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     held: int = 0
     interrupted: bool = False  # a shutdown was requested: the remaining batches wait for the next run
+    pending: int = 0  # the journals it set out to post (those the audit chain does not vouch for included)
+    # what stopped the posting part way (a revoked connection, the ledger's configuration): the journals
+    # above reached the ledger before it; the caller raises it once it has recorded them
+    stopped_by: TokenbooksError | None = field(default=None, repr=False)
+
+    @property
+    def reached(self) -> int:
+        """The journals now in the ledger: created in this run, or found there from an earlier attempt."""
+        return len(self.posted) + len(self.found)
 
     @property
     def ok(self) -> bool:
@@ -62,7 +71,8 @@ def post_pending(
     draft: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> PostReport:
-    """Post every pending journal of `entity`; an error that stops the ledger (auth, config) propagates.
+    """Post every pending journal of `entity`. An error that stops the ledger (auth, config) ends the
+    posting: the report keeps what reached the ledger before it, and the error in `stopped_by`.
 
     `should_stop` is asked between batches: a shutdown stops at a batch boundary, never mid-batch. A batch
     is as many journals as the ledger sends in one write request (`journals_per_request`), unless given.
@@ -70,7 +80,7 @@ def post_pending(
     batch_size = batch_size or ledger.journals_per_request
     with store.unit_of_work() as uow:
         pending = uow.outbox.pending(entity)
-        report = PostReport(held=len(uow.outbox.list(entity, statuses=["held"])))
+        report = PostReport(held=len(uow.outbox.list(entity, statuses=["held"])), pending=len(pending))
         refused = unvouched(uow, [p.id for p in pending])
         for stored in pending:
             if stored.id in refused:
@@ -83,10 +93,14 @@ def post_pending(
             report.interrupted = True
             break
         batch = pending[start : start + batch_size]
-        to_create = _found_already(store, ledger, batch, recorder, clock, report)
-        if to_create:
-            with span("tokenbooks.post", run_id=recorder.run_id, entity=entity, journals=len(to_create)):
-                _create(store, ledger, to_create, entity, recorder, clock, report, draft)
+        try:
+            to_create = _found_already(store, ledger, batch, recorder, clock, report)
+            if to_create:
+                with span("tokenbooks.post", run_id=recorder.run_id, entity=entity, journals=len(to_create)):
+                    _create(store, ledger, to_create, entity, recorder, clock, report, draft)
+        except TokenbooksError as exc:
+            report.stopped_by = exc
+            break
         reporter.progress("posting journals", min(start + batch_size, total), total)
     return report
 

@@ -87,6 +87,11 @@ class RunOutcome:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+# how a run's end is logged: a failure as an error; a partial run (journals left unposted, days refused,
+# a posting the ledger stopped part way) as a warning, so a log watcher sees it too
+_LEVEL_OF = {"failed": ("error", logging.ERROR), "partial": ("warning", logging.WARNING)}
+
+
 class RunRecorder:
     """Starts, logs and finishes one run."""
 
@@ -149,14 +154,14 @@ class RunRecorder:
                 f"{self.kind} {status}" + (f": {reason}" if reason else ""),
                 run_id=self.run_id,
                 actor=self.actor,
-                level="error" if status == "failed" else "info",
+                level=_LEVEL_OF.get(status, ("info", logging.INFO))[0],
                 data={"status": status, "reason": reason, "stats": stats},
                 now=self.clock(),
             )
             uow.commit()
         self.finished = True
         log.log(
-            logging.ERROR if status == "failed" else logging.INFO,
+            _LEVEL_OF.get(status, ("info", logging.INFO))[1],
             "%s %s%s",
             self.kind,
             status,

@@ -7,6 +7,7 @@ metrics in `connector/metrics.py` read the same).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,8 +34,7 @@ class EntityStatus:
     def problems(self) -> list[str]:
         found = [
             f"last {run.kind} run {run.status}: {run.reason or ''}"
-            for run in self.last_booking
-            if run.status in NEEDS_A_LOOK
+            for run in runs_needing_a_look(self.last_booking)
         ]
         found += [
             f"reconciliation {r.provider}/{r.provider_account} {r.period}: {r.status}"
@@ -94,6 +94,13 @@ def last_booking_runs(uow: UnitOfWork) -> dict[str | None, list[RunRecord]]:
         for run in uow.runs.last_per_entity(kind=kind):
             found.setdefault(run.entity, []).append(run)
     return found
+
+
+def runs_needing_a_look(booking: Iterable[RunRecord]) -> list[RunRecord]:
+    """Of the newest booking runs of an entity (`last_booking_runs`), those a person must look at: the
+    health page's problems and the run alerts both read them, so a pull, an import or a dry run after a
+    bad night hides it from neither."""
+    return [run for run in booking if run.status in NEEDS_A_LOOK]
 
 
 def _latest_reconciliations(uow: UnitOfWork, entity: str) -> list[ReconciliationRecord]:

@@ -84,7 +84,8 @@ class StoreCollector(Collector):
         )
         yield _gauge(
             "tokenbooks_suspense_amount",
-            "Unallocated spend (suspense) in the last successful sync, per provider and currency.",
+            "Unallocated spend (suspense) in the months the ledger has not locked, per provider and "
+            "currency: each month as the last successful sync that planned it left it.",
             ["entity", "provider", "currency"],
             totals.suspense,
         )

@@ -2,7 +2,8 @@
 
 The run is recorded whatever happens. A failure before planning (a source refused, the mapping broken,
 the ledger unreachable for its lock date) posts nothing; a failure while posting leaves the remaining
-journals in the outbox for the next run. `dry_run` pulls and plans but writes neither the outbox nor the
+journals in the outbox for the next run, and when some journals reached the ledger before it the run is
+`partial`, its statistics and reason counting them. `dry_run` pulls and plans but writes neither the outbox nor the
 ledger, and shows what would be posted.
 """
 
@@ -73,6 +74,7 @@ class SyncResult:
     plan: PlanReport | None = None
     post: PostReport | None = None
     dry_run: bool = False
+    lock_date: date | None = None  # the ledger's, as the plan read it (the months after it are open)
     configuration: bool = False  # failed for a configuration error (settings, mapping, policies)
     error: TokenbooksError | None = field(
         default=None, repr=False
@@ -80,7 +82,7 @@ class SyncResult:
 
     @property
     def posted_count(self) -> int:
-        return len(self.post.posted) + len(self.post.found) if self.post else 0
+        return self.post.reached if self.post else 0
 
 
 def sync(
@@ -139,9 +141,11 @@ def _sync(
     except TokenbooksError as exc:
         if isinstance(exc, ReconnectNeeded):
             _alert_reconnect(recorder, entity, exc)
-        result.status, result.reason, result.error = "failed", str(exc), exc
+        # journals that reached the ledger before the error are booked: the run did part of its work
+        result.status = "partial" if result.posted_count else "failed"
+        result.reason, result.error = _stopped_reason(result, exc), exc
         result.configuration = isinstance(exc, ConfigError)
-        recorder.finish("failed", reason=str(exc), stats=_stats(result))
+        recorder.finish(result.status, reason=result.reason, stats=_stats(result))
         return result
     # a pull that refused days (their rows failed a check) booked the rest: the run did part of its work
     refusals = [why for why in (p.refusal() for p in result.pulls) if why]
@@ -213,6 +217,7 @@ def _run(
     if rejected is not None:
         first_day = min(first_day, rejected)  # a refused journal is planned again until it posts
     calendar = LedgerCalendar(ledger.lock_date(), ctx.locked_behaviour(result.entity))
+    result.lock_date = calendar.lock_date
     options = book_options(
         policies,
         entity=result.entity,
@@ -265,6 +270,8 @@ def _run(
             "ledger_calls": {"read": ledger.stats.read_calls, "write": ledger.stats.write_calls},
         },
     )
+    if result.post.stopped_by is not None:  # recorded above: the run's statistics count what was posted
+        raise result.post.stopped_by
     if result.post.interrupted:
         raise Interrupted(
             f"stopped by a shutdown request after posting {len(result.post.posted)} journal(s)",
@@ -458,6 +465,19 @@ def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
             )
 
 
+def _stopped_reason(result: SyncResult, exc: TokenbooksError) -> str:
+    """Why the run stopped; when the ledger stopped it part way, how many journals reached it first (the
+    accountant reading the run must know that part of the night is in the ledger, and what waits)."""
+    post = result.post
+    if post is None or not post.reached:
+        return str(exc)
+    waiting = post.pending - post.reached - len(post.rejected)
+    return (
+        f"posting stopped after {post.reached} of {post.pending} journal(s) reached the ledger (the other "
+        f"{waiting} wait in the outbox: the next run posts them once this is fixed): {exc}"
+    )
+
+
 def _post_problems(post: PostReport) -> str:
     parts = [f"{key} rejected: {message}" for key, message in post.rejected[:5]]
     parts += [f"{key} not posted yet: {message}" for key, message in post.failed[:5]]
@@ -471,6 +491,7 @@ def _stats(result: SyncResult) -> dict:
     }
     if result.plan:
         stats |= {
+            "lock_date": result.lock_date.isoformat() if result.lock_date else None,
             "planned": len(result.plan.planned),
             "suspense": result.plan.suspense_rows(),
             "coverage": [

@@ -416,5 +416,5 @@ class StoreTotals:
     attempts: dict[tuple[str, str, str, str], int]  # (entity, ledger, outcome, error class) → attempts
     facts_pulled: dict[str, int]  # entity → facts read by sync runs
     quarantined: dict[tuple[str, str], int]  # (import kind, entity) → rows quarantined
-    # (entity, provider, currency) → unallocated spend in the entity's last successful sync's plan
+    # (entity, provider, currency) → unallocated spend in the entity's open months (`totals.py`)
     suspense: dict[tuple[str, str, str], Decimal]

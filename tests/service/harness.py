@@ -7,7 +7,8 @@ CONFIG names the provider facts (a scripted source) and a ledger file that every
 `MemoryLedger` whose state is loaded and saved under a file lock around each call, and which logs every
 create, so a test can see a journal created twice. It can also hold each post until a file appears
 (`hold_until`), stop dead after N creates (`hang_after`, writing `marker` first) for SIGKILL tests, or
-fail writes as a MemoryLedger's scripted `faults` do (a JSON list, e.g. `["fail"]`).
+fail writes as a MemoryLedger's scripted `faults` do (a JSON list, e.g. `["fail"]`), in write requests of
+`journals_per_request` journals.
 """
 
 from __future__ import annotations
@@ -126,6 +127,8 @@ def main(argv: list[str]) -> None:
         marker=Path(config["marker"]) if config.get("marker") else None,
     )
     ledger.faults.extend(json.loads(config.get("faults", "[]")))  # scripted ledger faults, one per write
+    if config.get("journals_per_request"):  # smaller write requests: a run posts in several batches
+        ledger.journals_per_request = int(config["journals_per_request"])
 
     import connector.bootstrap as bootstrap
 

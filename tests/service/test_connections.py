@@ -6,7 +6,11 @@ connection's health."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -16,6 +20,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from connector.cli import app as cli
+from connector.cli.base import ExitCode
 from connector.sandbox.quickbooks import QuickBooksSandbox
 from connector.sandbox.xero import XeroSandbox
 from connector.sandbox.xero_seed import DEFAULT_TENANT_NAME
@@ -136,13 +141,32 @@ def test_a_connection_that_needs_a_person_says_so_until_connect_is_run_again(
     assert runner.invoke(cli, ["connect", "quickbooks"]).exit_code == 0
     application = build_app(load_settings())
     application.token_vault().mark_reconnect_needed("quickbooks", "acme-us", "QuickBooks refused the refresh")
-    [health] = json.loads(runner.invoke(cli, ["connections", "--json"]).stdout)
+    listed = _connections("--json")  # as a monitor runs it: its own process, read by exit status
+    assert listed.returncode == ExitCode.RECONNECT == 4, listed.stderr
+    [health] = json.loads(listed.stdout)
     assert health["health"] == "reconnect needed"
     assert "refused the refresh" in health["reason"]
+    table = _connections()
+    assert table.returncode == ExitCode.RECONNECT, table.stderr
+    assert "reconnect needed" in table.stdout
+    assert "Traceback" not in table.stderr
     assert runner.invoke(cli, ["connect", "quickbooks"]).exit_code == 0
-    [health] = json.loads(runner.invoke(cli, ["connections", "--json"]).stdout)
+    listed = _connections("--json")
+    assert listed.returncode == 0, listed.stderr
+    [health] = json.loads(listed.stdout)
     assert (health["health"], health["last_error"]) == ("ok", None)
     assert len(stored_rows(variables)) == 1
+
+
+def _connections(*args: str) -> subprocess.CompletedProcess:
+    """`tokenbooks connections` in a process of its own, with this test's settings (its environment)."""
+    return subprocess.run(
+        [sys.executable, "-c", "from connector.cli import main; main()", "connections", *args],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_an_entity_is_connected_only_to_the_ledger_it_books_into(tmp_path, monkeypatch, qbo):

@@ -60,6 +60,33 @@ def test_a_healthy_service_says_ok_with_its_last_and_next_run(world: World):
     assert found[suspense] == 2.5  # a metric sample (float), per provider and currency
 
 
+def test_suspense_of_an_open_month_stays_in_the_metric_after_quiet_nights_until_the_ledger_locks_it(
+    world: World,
+):
+    """October ends with $2.50 nobody mapped. November's nights plan November alone (the window no longer
+    reaches October): the spend still sits in suspense, so the metric keeps it — until the controller
+    locks October in the ledger, when it is no longer an open month's."""
+    suspense = (
+        "tokenbooks_suspense_amount",
+        (("currency", "USD"), ("entity", "acme-us"), ("provider", "openai")),
+    )
+
+    def night(day: date) -> float:
+        world.clock.night_after(day)
+        assert sync(world.app, entity="acme-us", until=day).status == "succeeded"
+        return samples(client(world).get("/metrics").text).get(suspense, 0.0)
+
+    world.source.set("120.00", date(2026, 10, 30))
+    world.source.set("2.50", date(2026, 10, 30), project="proj_nobody_mapped")
+    assert night(date(2026, 10, 31)) == 2.5
+    for day in range(1, 8):  # quiet November nights, mapped spend only
+        world.source.set("40.00", date(2026, 11, day))
+        assert night(date(2026, 11, day)) == 2.5, f"night of 2026-11-{day:02}"
+    world.ledger.lock = date(2026, 10, 31)  # October closed in the books
+    world.source.set("40.00", date(2026, 11, 8))
+    assert night(date(2026, 11, 8)) == 0
+
+
 def test_a_failed_run_a_variance_and_a_lost_connection_make_it_degraded_and_alert(world: World):
     world.source.set("100.00", date(2026, 10, 1))
     world.clock.night_after(date(2026, 10, 31))

@@ -16,7 +16,7 @@ import requests
 
 from tests.service.harness import write_config
 from tests.service.test_health import samples
-from tests.service.test_processes import child_env, tokenbooks  # noqa: F401 - child_env: the fixture
+from tests.service.test_processes import child_env, tokenbooks, wait_for  # noqa: F401 - child_env: the fixture
 
 FACTS = [("10.00", "2026-10-01"), ("20.00", "2026-10-02")]
 
@@ -63,6 +63,32 @@ def test_a_partial_night_stays_degraded_after_a_pull_and_a_dry_run(tmp_path: Pat
         (("entity", "acme-us"), ("kind", "dry-run"), ("status", "succeeded")),
     )
     assert metrics[dry_runs] == 1
+
+
+def test_a_night_killed_mid_post_is_alerted_after_a_dry_run_took_up_the_entity(
+    tmp_path: Path,
+    child_env,  # noqa: F811
+):
+    """The nightly sync is killed (out of memory) after the ledger created its first journal: no alert is
+    raised that night. In the morning someone runs `sync --dry-run`, which finds the dead run and marks it
+    abandoned; then the hourly `alerts check` runs. The newest run is the dry run, which books nothing:
+    the abandoned night must still be alerted, as /healthz reports it."""
+    ledger, marker = tmp_path / "ledger.json", tmp_path / "hung"
+    dying = write_config(tmp_path / "dying.json", facts=FACTS, ledger=ledger, hang_after=1, marker=marker)
+    night = tokenbooks(dying, "sync", "--until", "2026-10-02", env=child_env, cwd=tmp_path)
+    wait_for(marker.exists, "the night to post its first journal", night)
+    night.kill()
+    night.wait(timeout=30)
+
+    morning = write_config(tmp_path / "morning.json", facts=FACTS, ledger=ledger)
+    dry = run(morning, "sync", "--until", "2026-10-02", "--dry-run", "--json", env=child_env, cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    check = run(morning, "alerts", "check", env=child_env, cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    alerts = json.loads(run(morning, "alerts", "list", "--json", env=child_env, cwd=tmp_path).stdout)
+    [night_alert] = [a for a in alerts if a["kind"].startswith("run_")]
+    assert (night_alert["kind"], night_alert["subject"]) == ("run_failed", "sync")
+    assert night_alert["message"].startswith("The sync run of acme-us abandoned: ")
 
 
 def _console_url(child: subprocess.Popen) -> str:

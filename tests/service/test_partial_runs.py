@@ -51,3 +51,62 @@ def test_the_sync_command_exits_3_when_journals_were_left_unposted(tmp_path, chi
     out, err = child.communicate(timeout=120)
     assert child.returncode == ExitCode.PARTIAL == 3, err
     assert json.loads(out)["status"] == "partial"
+
+
+def test_a_night_whose_ledger_connection_dies_mid_post_records_what_reached_the_ledger(world: World):
+    """A backfill of nine days posts in write requests of three; the grant is revoked after the first
+    request. The three journals in the ledger are booked: the run is partial and says so in numbers."""
+    days = [date(2026, 10, d) for d in range(1, 10)]
+    for n, day in enumerate(days, start=1):
+        world.source.set(f"{n}0.00", day)
+    world.ledger.journals_per_request = 3
+    world.ledger.faults.extend(["ok", "ok", "ok", "reconnect"])
+    world.clock.night_after(days[-1])
+    night = sync(world.app, entity="acme-us", until=days[-1])
+
+    assert night.status == "partial"
+    assert "posting stopped after 3 of 9 journal(s) reached the ledger" in night.reason
+    assert "the other 6 wait in the outbox" in night.reason
+    assert "grant was revoked" in night.reason
+    with world.app.store.unit_of_work() as uow:
+        run = uow.runs.get(night.run_id)
+    assert run.status == "partial"
+    assert (run.stats["posted"], run.stats["failed"]) == (3, 3)  # the request refused is retried
+    with world.app.store.unit_of_work() as uow:
+        [finished] = [e for e in uow.events.for_run(night.run_id) if e.kind == "run.finished"]
+    assert finished.level == "warning"  # not an info line: a log watcher sees the night stopped part way
+    assert len(world.ledger.journals) == 3
+    kinds = {a.kind for a in find_alerts(world.app, "acme-us")}
+    assert "run_partial" in kinds
+
+    world.clock.now = world.clock.now.replace(hour=3)  # reconnected: the next run posts the other six
+    again = sync(world.app, entity="acme-us", until=days[-1])
+    assert again.status == "succeeded"
+    assert len(world.ledger.journals) == 9
+    assert again.post.reached == 6
+
+
+def test_the_sync_command_says_how_many_journals_reached_the_ledger_before_it_stopped(
+    tmp_path,
+    child_env,  # noqa: F811
+):
+    config = write_config(
+        tmp_path / "config.json",
+        facts=[("10.00", "2026-10-01"), ("20.00", "2026-10-02"), ("30.00", "2026-10-03")],
+        ledger=tmp_path / "ledger.json",
+        faults=json.dumps(["ok", "reconnect"]),
+        journals_per_request=1,
+    )
+    child = tokenbooks(config, "sync", "--until", "2026-10-03", "--json", env=child_env, cwd=tmp_path)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == ExitCode.PARTIAL, err
+    said = json.loads(out)
+    assert said["status"] == "partial"
+    assert said["posted"] == ["TB-AC-261001-001"]
+    assert "posting stopped after 1 of 3 journal(s) reached the ledger" in said["reason"]
+    assert "Traceback" not in err
+
+    runs = tokenbooks(config, "runs", "--json", env=child_env, cwd=tmp_path)
+    out, err = runs.communicate(timeout=60)
+    [run] = json.loads(out)
+    assert (run["status"], run["stats"]["posted"]) == ("partial", 1), run

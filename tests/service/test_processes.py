@@ -110,7 +110,7 @@ def test_a_service_killed_mid_run_is_restarted_and_completes_the_run_without_dup
     }
     dying = write_config(tmp_path / "dying.json", facts=facts, ledger=ledger, hang_after=1, marker=marker)
     first = tokenbooks(dying, "serve", env=child_env, cwd=tmp_path)
-    _wait_for(marker.exists, "the first service to post its first journal", first)
+    wait_for(marker.exists, "the first service to post its first journal", first)
     first.kill()  # SIGKILL: no handler runs, the run stays `running`, the journal stays `posting`
     first.wait(timeout=30)
 
@@ -118,7 +118,7 @@ def test_a_service_killed_mid_run_is_restarted_and_completes_the_run_without_dup
     second = tokenbooks(config, "serve", env=child_env, cwd=tmp_path)
     health_url = _health_url(second)
     engine = make_engine(child_env["TOKENBOOKS_DATABASE_URL"])
-    _wait_for(
+    wait_for(
         lambda: "succeeded" in _sync_statuses(engine), "the restarted service to finish the sync", second
     )
     health = requests.get(f"{health_url}/healthz", timeout=10).json()
@@ -164,7 +164,8 @@ def _health_url(child: subprocess.Popen) -> str:
     raise AssertionError(f"the service did not start: {child.stderr.read()}")
 
 
-def _wait_for(condition, what: str, child: subprocess.Popen, timeout: float = 60) -> None:
+def wait_for(condition, what: str, child: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait until `condition()` holds; fail naming `what` if `child` exits first or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
