@@ -63,8 +63,9 @@ def _run_alert(last: RunRecord, entity: str) -> Alert:
         last.kind,
         f"{last.started_at:%Y-%m-%d}",
         f"The {last.kind} run of {entity} {what}: {last.reason}",
-        f"Read `tokenbooks runs --run {last.id}` and fix what it names; the next run retries by itself "
-        "and nothing was half-posted (journals are looked up in the ledger before being created again).",
+        f"Read `tokenbooks runs --run {last.id}` and fix what it names; the next run posts what waits in "
+        "the outbox, and no journal is ever posted in part or twice (each is looked up in the ledger "
+        "before it is created again).",
         "error",
         {"run_id": last.id},
     )
