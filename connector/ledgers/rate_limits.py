@@ -83,7 +83,7 @@ class Budget:
         for at, count in self.events:
             released += count
             if released >= excess:
-                return min(max(at + self.seconds - now, 0.0) + 0.001, self.seconds)
+                return min(max(at + self.seconds - now, 0.0), self.seconds) + 0.001
         return self.seconds
 
     def oldest_leaves(self, now: float) -> float:  # float ok: seconds
