@@ -58,6 +58,10 @@ class Budget:
     closed_until: float | None = None  # float ok: the ledger said this budget is gone until then
     label: str = ""  # what a wait for it is said as: "Xero's per-minute limit"
 
+    def said(self, ledger: str) -> str:
+        """The budget as a wait for it is said: its label, else "Xero's minute limit"."""
+        return self.label or f"{ledger}'s {self.name} limit"
+
     def shift(self, seconds: float) -> None:  # float ok: seconds
         """Move every stored time by `seconds` (the clock stepped by as much)."""
         self.events = deque((at + seconds, units) for at, units in self.events)
@@ -112,6 +116,7 @@ class RateLimiter:
         self._gate = threading.BoundedSemaphore(concurrent) if concurrent else None
         self._lock = threading.Lock()
         self._paused_until: float | None = None  # float ok: seconds
+        self._paused_for = ""  # why, as a wait for the pause is said
         self.waited = 0.0  # float ok: seconds spent waiting for room, for a run's report and tests
         self.calls = 0
 
@@ -149,12 +154,19 @@ class RateLimiter:
     def pause(self, seconds: float) -> None:  # float ok: seconds
         """The ledger said wait (a 429's Retry-After): nobody calls before then."""
         with self._lock:
-            self._pause_until(self._now() + min(max(seconds, 0.0), MAX_PAUSE_SECONDS))
+            self._pause_until(
+                self._now() + min(max(seconds, 0.0), MAX_PAUSE_SECONDS),
+                f"{self.ledger}, which asked to wait (Retry-After)",
+            )
 
     def used_up(self, name: str) -> None:
         """The ledger says no call is left in budget `name`'s window: wait until our oldest call leaves it."""
         with self._lock:
-            self._pause_until(self.budgets[name].oldest_leaves(self._now()))
+            budget = self.budgets[name]
+            self._pause_until(
+                budget.oldest_leaves(self._now()),
+                f"{budget.said(self.ledger)}, which {self.ledger} says is used up",
+            )
 
     def close(self, name: str, seconds: float) -> None:  # float ok: seconds
         """The ledger says refusing budget `name` is gone for `seconds`: calls are refused until then."""
@@ -182,9 +194,9 @@ class RateLimiter:
         self._seen = now
         return now
 
-    def _pause_until(self, moment: float) -> None:  # float ok: seconds
+    def _pause_until(self, moment: float, why: str) -> None:  # float ok: seconds
         if self._paused_until is None or moment > self._paused_until:
-            self._paused_until = moment
+            self._paused_until, self._paused_for = moment, why
 
     def _wait_needed(self, now: float, units: dict[str, int]) -> tuple[float, str]:  # float ok: seconds
         """The longest wait any budget named (or a pause) needs, and what it is for."""
@@ -193,9 +205,9 @@ class RateLimiter:
             budget = self.budgets[name]
             needed = budget.wait_needed(now, n)
             if needed > wait:
-                wait, why = needed, budget.label or f"{self.ledger}'s {name} limit"
+                wait, why = needed, budget.said(self.ledger)
         if self._paused_until is not None and self._paused_until - now > wait:
-            wait, why = self._paused_until - now, f"{self.ledger}, which asked to wait (a 429's Retry-After)"
+            wait, why = self._paused_until - now, self._paused_for
         return wait, why
 
     def _record(self, now: float, units: dict[str, int]) -> None:  # float ok: seconds

@@ -115,7 +115,7 @@ def test_a_pause_is_the_seconds_asked_capped_and_said(caplog):
     with caplog.at_level("INFO", logger="tokenbooks.waits"):
         paced.acquire()
     assert clock.sleeps == [120]  # the retry policy's cap, not a day and ten minutes
-    assert "waiting 120 s for the ledger, which asked to wait" in caplog.text
+    assert "waiting 120 s for the ledger, which asked to wait (Retry-After)" in caplog.text
 
 
 def test_a_wait_is_said_with_the_limit_it_is_for(caplog):
@@ -130,3 +130,14 @@ def test_a_wait_is_said_with_the_limit_it_is_for(caplog):
     with caplog.at_level("INFO", logger="tokenbooks.waits"):
         paced.acquire()
     assert "waiting 42 s for Xero's per-minute limit" in caplog.text
+
+
+def test_a_window_the_ledger_says_is_used_up_is_said_as_such(caplog):
+    clock = Clock()
+    paced = limiter(clock, Budget("minute", 60, label="Xero's per-minute limit"))
+    paced.acquire()
+    clock.now += 15
+    paced.used_up("minute")  # "X-MinLimit-Remaining: 0": our oldest call leaves the minute in 45 s
+    with caplog.at_level("INFO", logger="tokenbooks.waits"):
+        paced.acquire()
+    assert "waiting 45 s for Xero's per-minute limit, which the ledger says is used up" in caplog.text
