@@ -6,10 +6,14 @@ Sources and ledger adapters call `retrying(...)` around a single call; everythin
 Throttling is not failure: with a `throttle_budget`, `RateLimited` answers are waited out (each for its
 `retry_after`) until that many seconds of waiting are spent, without using up the attempts that other
 retriable errors get. A 429 storm therefore makes a run slower, not failed.
+
+A wait of a second or more is said on the log (stderr): how long and why ("waiting 13 s before trying
+again: Xero is throttling calls (minute limit) while reading the accounts"), so a run never sits silent.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -31,7 +35,10 @@ from connector.metrics import RETRIES
 T = TypeVar("T")
 
 MAX_WAIT_SECONDS = 120.0  # never wait longer than this for one retry, whatever Retry-After says
+NOTICE_SECONDS = 1.0  # float ok: seconds; a shorter back-off is not worth a line on stderr
 _DELAY_SECONDS = re.compile(r"[0-9]+")
+
+log = logging.getLogger("tokenbooks.waits")
 
 
 def parse_retry_after(
@@ -86,6 +93,9 @@ class RetryPolicy:
                 RETRIES.labels(type(error).__name__).inc()
                 if on_retry:
                     on_retry(error, state.attempt_number)
+            wait = state.next_action.sleep if state.next_action else 0.0
+            if error is not None and wait >= NOTICE_SECONDS:
+                log.info("waiting %.0f s before trying again: %s", wait, getattr(error, "message", error))
 
         retrying = Retrying(
             stop=self._stop() if self.throttle_budget > 0 else stop_after_attempt(self.attempts),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,15 +21,33 @@ from connector.domain.errors import Interrupted
 log = logging.getLogger("tokenbooks.shutdown")
 
 
+# How often a wait looks for a shutdown request: a stop takes at most this long to be seen
+STOP_CHECK_SECONDS = 0.2  # float ok: seconds
+
+
 def interruptible_sleep(stopping: threading.Event) -> Callable[[float], None]:
-    """A `time.sleep` that a shutdown request ends at once, by raising `Interrupted`."""
+    """A `time.sleep` that a shutdown request ends at once, by raising `Interrupted`.
+
+    It sleeps in short slices and counts what it slept, looking at `stopping` between them. It never
+    waits on the event with a timeout: that timeout is a deadline on the monotonic clock, which a faked
+    clock (libfaketime, as accountants replay past nights) moves decades ahead of the kernel's, so a
+    13-second wait never ended. Counting slept slices ends the wait after `seconds`, whatever any clock says.
+    """
 
     def sleep(seconds: float) -> None:  # float ok: seconds
-        if stopping.wait(max(0.0, seconds)):
-            raise Interrupted(
-                "stopped by a shutdown request while waiting (ledger pacing or a retry); nothing more was sent",
-                fix="nothing to do: the next run looks up what was sent and goes on",
-            )
+        left = max(0.0, seconds)
+        while True:
+            if stopping.is_set():
+                raise Interrupted(
+                    "stopped by a shutdown request while waiting (ledger pacing or a retry); nothing more "
+                    "was sent",
+                    fix="nothing to do: the next run looks up what was sent and goes on",
+                )
+            if left <= 0:
+                return
+            step = min(left, STOP_CHECK_SECONDS)
+            time.sleep(step)
+            left -= step
 
     return sleep
 

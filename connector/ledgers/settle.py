@@ -239,7 +239,8 @@ def wait_until_settled(
     sleep: Callable[[float], None],
 ) -> None:
     """Sleep until `settle_seconds` have passed since `since`: a write the ledger did not answer can no
-    longer commit after that, so a lookup that finds nothing then means it never will."""
-    remaining = since + settle_seconds - clock()
+    longer commit after that, so a lookup that finds nothing then means it never will. Never longer than
+    `settle_seconds`, even when `clock` (a wall clock, for Xero) stepped back since `since`."""
+    remaining = min(since + settle_seconds - clock(), settle_seconds)
     if remaining > 0:
         sleep(remaining)

@@ -28,6 +28,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from connector.domain.errors import BusyError
 from connector.leases import holder_is_dead, lease_owner
 from connector.ledgers.tokens import TokenCipher, TokenSet
+from connector.store.common import lease_lapsed
 from connector.store.records import ConnectionRecord, record_of
 from connector.store.tables import ConnectionRow, table_of
 
@@ -209,7 +210,9 @@ class DatabaseVault:
             holder = connection.execute(core_select(table.c.refresh_lock_owner).where(*mine)).first()
             if holder is None:
                 return True  # nothing stored yet: there is nothing to refresh, nor to protect
-            free = or_(table.c.refresh_lock_until.is_(None), table.c.refresh_lock_until < now)
+            free = or_(
+                table.c.refresh_lock_until.is_(None), lease_lapsed(table.c.refresh_lock_until, now, LEASE)
+            )
             if holder[0] and holder_is_dead(holder[0]):
                 free = or_(free, table.c.refresh_lock_owner == holder[0])  # only that dead holder's lease
             taken = connection.execute(

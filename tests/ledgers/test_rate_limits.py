@@ -3,6 +3,8 @@ manual clock so nothing here waits for real."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from connector.domain.errors import BudgetExhausted
@@ -91,3 +93,51 @@ def test_a_sleep_that_moves_no_time_lets_the_call_go_instead_of_spinning():
 def test_more_units_than_a_budget_holds_can_never_fit():
     with pytest.raises(ValueError, match="can never fit"):
         limiter(Clock(), Budget("requests", 10)).acquire(requests=11)
+
+
+def test_a_clock_stepping_back_never_makes_a_wait_longer_than_the_window(caplog):
+    clock = Clock()
+    paced = limiter(clock, Budget("minute", 2))
+    paced.acquire()
+    paced.acquire()
+    clock.now -= 3 * 3600  # NTP, or a VM restored from a snapshot: the wall clock is three hours back
+    with caplog.at_level("INFO", logger="tokenbooks.waits"):
+        paced.acquire()
+    assert clock.sleeps == [pytest.approx(60.001)]  # a minute, as the limit asks, not three hours more
+    assert "waiting 60 s for the ledger's minute limit" in caplog.text
+
+
+def test_a_pause_is_the_seconds_asked_capped_and_said(caplog):
+    clock = Clock()
+    paced = limiter(clock, Budget("minute", 60))
+    paced.pause(86_400)  # a Retry-After no minute limit means (or a stored time read on another clock)
+    clock.now -= 600  # and the clock steps back meanwhile
+    with caplog.at_level("INFO", logger="tokenbooks.waits"):
+        paced.acquire()
+    assert clock.sleeps == [120]  # the retry policy's cap, not a day and ten minutes
+    assert "waiting 120 s for the ledger, which asked to wait (Retry-After)" in caplog.text
+
+
+def test_a_wait_is_said_with_the_limit_it_is_for(caplog):
+    from connector.ledgers.xero.limits import xero_limiter
+
+    clock = Clock()
+    paced = xero_limiter(
+        per_minute=1, clock=lambda: datetime.fromtimestamp(clock.now, UTC), sleep=clock.sleep
+    )
+    paced.acquire()
+    clock.now += 18
+    with caplog.at_level("INFO", logger="tokenbooks.waits"):
+        paced.acquire()
+    assert "waiting 42 s for Xero's per-minute limit" in caplog.text
+
+
+def test_a_window_the_ledger_says_is_used_up_is_said_as_such(caplog):
+    clock = Clock()
+    paced = limiter(clock, Budget("minute", 60, label="Xero's per-minute limit"))
+    paced.acquire()
+    clock.now += 15
+    paced.used_up("minute")  # "X-MinLimit-Remaining: 0": our oldest call leaves the minute in 45 s
+    with caplog.at_level("INFO", logger="tokenbooks.waits"):
+        paced.acquire()
+    assert "waiting 45 s for Xero's per-minute limit, which the ledger says is used up" in caplog.text

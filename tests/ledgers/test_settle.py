@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from connector.domain.errors import RateLimited, Rejected, UncertainOutcome
 from connector.ledgers.port import Held, LedgerJournal, LedgerLine, PostOutcome, PostResult
-from connector.ledgers.settle import Action, Sent, decide, send_missing
+from connector.ledgers.settle import Action, Sent, decide, send_missing, wait_until_settled
 from connector.retrying import RetryPolicy
 
 DAY = date(2026, 10, 3)
@@ -129,3 +129,11 @@ def test_retries_spent_after_an_unanswered_send_leave_the_journals_uncertain_for
     assert ledger.lookups == [["TB-1"]]  # looked up once, between the two sends
     never = Ledgerish(["throttled", "throttled"]).run([held("TB-1")], attempts=2)
     assert never["TB-1"].outcome is PostOutcome.FAILED
+
+
+def test_the_settle_wait_is_never_longer_than_the_settle_time_when_the_clock_stepped_back():
+    slept: list[float] = []
+    sent_at = 1_800_000_000.0  # float ok: seconds on Xero's limiter clock (the wall clock)
+    # the write went unanswered; then NTP stepped the wall clock back an hour before the lookup
+    wait_until_settled(sent_at, 330.0, lambda: sent_at - 3600, slept.append)
+    assert slept == [330.0]  # Xero's settle time, not an hour and 330 s

@@ -170,6 +170,23 @@ def test_a_live_holder_is_never_taken_over(store):
         manager.refresh()
 
 
+def test_a_lease_written_before_the_clock_stepped_back_does_not_hold_for_the_step(store):
+    """A holder on another machine (not checkable from here) took the lease, then the wall clock stepped
+    back three hours (a VM restored, NTP): its expiry reads three hours ahead, longer than any lease is
+    taken for, so the next refresh takes it over rather than waiting and failing for three hours."""
+    _, _, vault = store
+    with vault.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE connections SET refresh_lock_owner = ?, refresh_lock_until = ?",
+            ("another-host:4242:1:old", datetime.now(UTC) + timedelta(hours=3, minutes=2)),
+        )
+    impatient = DatabaseVault(vault.engine, vault.cipher, vault.clock, lease_wait_seconds=1.0)
+    manager = TokenManager(
+        impatient, ledger="quickbooks", entity="acme-us", refresher=lambda t: replace(t, access_token="a-3")
+    )
+    assert manager.refresh().access_token == "a-3"
+
+
 def test_a_live_lease_makes_a_second_refresher_wait_then_give_up_clearly(store):
     _, _, vault = store
     impatient = DatabaseVault(vault.engine, vault.cipher, vault.clock, lease_wait_seconds=0.2)

@@ -115,10 +115,10 @@ def quickbooks_pacer(
     """QuickBooks' limits per realm (erps.md §2.1) on the shared rate limiter: each batch item counts one
     request, and batch requests have their own budget."""
     budgets = [
-        Budget("requests", requests_per_minute),
-        Budget("batches", batches_per_minute),
+        Budget("requests", requests_per_minute, label="QuickBooks' per-minute limit of requests"),
+        Budget("batches", batches_per_minute, label="QuickBooks' per-minute limit of batch requests"),
     ]
-    return RateLimiter(budgets, clock=clock, sleep=sleep)
+    return RateLimiter(budgets, clock=clock, sleep=sleep, ledger="QuickBooks")
 
 
 @dataclass

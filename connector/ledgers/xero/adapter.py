@@ -111,7 +111,8 @@ _QUOTED = re.compile(r"'([^']+)'")
 def observe_headers(limiter: RateLimiter, headers: Mapping[str, str] | None) -> None:
     """Follow what Xero says is left (``X-MinLimit-Remaining``, ``X-AppMinLimit-Remaining``,
     ``X-DayLimit-Remaining``) on every answer, a 429 included, so calls other apps make on the same
-    organisation are respected too."""
+    organisation are respected too. "0 left this minute" makes the limiter wait until our oldest call
+    leaves the window, a guess; a 429's ``Retry-After`` says exactly when, and only it is followed."""
     if not headers:
         return
     day_left = _int(headers.get("X-DayLimit-Remaining"))
@@ -119,6 +120,8 @@ def observe_headers(limiter: RateLimiter, headers: Mapping[str, str] | None) -> 
         limiter.close("day", DAY_RECHECK_SECONDS)
     elif day_left is not None:
         limiter.reopen("day")
+    if headers.get("Retry-After") is not None:
+        return  # a 429 that says when to come back: that exact wait (`_classified`), not our guess below
     if 0 in (_int(headers.get("X-MinLimit-Remaining")), _int(headers.get("X-AppMinLimit-Remaining"))):
         limiter.used_up("minute")
 

@@ -33,8 +33,9 @@ def xero_limiter(
         fix="nothing to do: journals not posted stay in the outbox and go out on the next run",
     )
     return RateLimiter(
-        [Budget("minute", per_minute), day],
+        [Budget("minute", per_minute, label="Xero's per-minute limit"), day],
         concurrent=concurrent,
         clock=lambda: clock().timestamp(),
         sleep=sleep,
+        ledger="Xero",
     )
