@@ -257,6 +257,15 @@ class FakeCommitments:
     def runs(self) -> list[tuple[str, Any, list]]:
         return []  # the fake's runs are checked by the tests that make them
 
+    def commit_facts(self, *args: Any, **kwargs: Any) -> None:
+        return None  # the fake's facts are not committed: the SQL store's tests hold them to the chain
+
+    def facts_committed(self) -> tuple[dict, int | None]:
+        return {}, None
+
+    def current_facts(self) -> Iterator[tuple]:
+        return iter(())
+
 
 @dataclass
 class FakeFacts:

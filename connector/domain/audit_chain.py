@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
+
+from connector.domain.facts import Dimensions, Fact
 
 GENESIS_HASH = "0" * 64  # what the first event links to
 COMMITTED = "journals.committed"  # the event committing journals' digests to the chain (store/commitments.py)
+FACTS_COMMITTED = "facts.committed"  # the event committing a stored window's facts, day by day (ditto)
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -65,3 +70,71 @@ def row_hash(row: Any) -> str:
         level=row.level,
         scheme=row.hash_scheme,
     )
+
+
+def fact_digest(
+    entity: str,
+    provider: str,
+    natural_key: str,
+    version: int,
+    charge_date: date,
+    posting_date: date,
+    amount: Decimal,
+    currency: str,
+    quantity: Decimal | None,
+    cost_basis: str,
+    charge_category: str,
+    unit: str | None,
+    dimensions: Dimensions,
+) -> str:
+    """The digest of a stored fact: everything the planner books from it (128 bits of sha256, in hex).
+
+    Amounts are normalised (1.50 and 1.5000 are the same amount: the store gives back what it was given at
+    its own scale); the fields are joined with a separator no value holds."""
+    text = "\x1f".join(
+        (
+            entity,
+            provider,
+            natural_key,
+            str(version),
+            charge_date.isoformat(),
+            posting_date.isoformat(),
+            _number(amount),
+            currency,
+            _number(quantity),
+            cost_basis,
+            charge_category,
+            unit or "",
+            _dimensions(dimensions),
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def digest_of_fact(fact: Fact, version: int | None = None) -> str:
+    """`fact_digest` of a fact (stored as `version`, when that is not the fact's own)."""
+    return fact_digest(
+        fact.entity,
+        fact.provider,
+        fact.natural_key,
+        fact.version if version is None else version,
+        fact.charge_date,
+        fact.posting_date,
+        fact.amount,
+        fact.currency,
+        fact.quantity,
+        fact.cost_basis.value,
+        fact.charge_category.value,
+        fact.unit,
+        fact.dimensions,
+    )
+
+
+def _number(value: Decimal | None) -> str:
+    return "" if value is None else str(value.normalize())
+
+
+@lru_cache(maxsize=100_000)
+def _dimensions(dimensions: Dimensions) -> str:
+    """The same dimension sets recur on every fact of a day: each distinct one is written out once."""
+    return json.dumps(dimensions.items)

@@ -44,6 +44,9 @@ class ChainReport:
     head_hash: str = GENESIS_HASH
     problems: list[ChainProblem] = field(default_factory=list)
     journals: int = 0  # journals whose rows were checked against the digests the chain committed
+    facts: int = 0  # current facts checked against the digests the chain committed for their days
+    # (source, account): the days of facts stored before the chain committed any (not held to it)
+    unvouched: list[str] = field(default_factory=list)
 
     @property
     def intact(self) -> bool:
@@ -88,6 +91,8 @@ def verify_chain(store: Store, *, anchors: frozenset[str] = frozenset(), batch: 
     ]
     report.journals, books = verify_books(store)
     report.problems += books
+    report.facts, facts, report.unvouched = verify_facts(store)
+    report.problems += facts
     report.problems += verify_runs(store)
     report.problems += verify_versions(store)
     return report
@@ -245,6 +250,78 @@ def verify_books(store: Store) -> tuple[int, list[ChainProblem]]:
         problems += _posting_problems(where, row, posted.get((entity, key)))
         problems += _approval_problems(where, row, approved.get((entity, key)))
     return len(committed), problems
+
+
+def verify_facts(store: Store) -> tuple[int, list[ChainProblem], list[str]]:
+    """Hold every provider day's current facts to the digests the chain last committed for it (one
+    `facts.committed` event per window stored: store/commitments.py): returns how many facts were checked,
+    each fact altered, deleted or added behind the log (named with its source, account and day), and the
+    days nothing vouches for: stored before the chain committed any facts (a store older than the
+    commitments), which are not held to it; a fact above the highest id of that time is, though."""
+    problems: list[ChainProblem] = []
+    legacy: dict[tuple[str, str], list[date]] = {}
+    checked = 0
+    with store.unit_of_work() as uow:
+        committed, first_top = uow.commitments.facts_committed()
+        seen = set()
+        for (source, account, day), actual, ids in uow.commitments.current_facts():
+            seen.add((source, account, day))
+            checked += len(actual)
+            where = f"facts of {source} ({account}) on {day}"
+            expected = committed.get((source, account, day))
+            if expected is None:
+                added = sorted(k for k, i in ids.items() if first_top is not None and i > first_top)
+                if not added:
+                    legacy.setdefault((source, account), []).append(day)
+                problems += [
+                    ChainProblem(
+                        None,
+                        "fact-added",
+                        f"{where}: fact {key} (id {ids[key]}) is in the store, but no event committed its day: "
+                        "it was added behind the audit log",
+                    )
+                    for key in added
+                ]
+                continue
+            event_id, digests = expected
+            problems += _fact_changes(
+                f"{where} (committed by event {event_id})", event_id, digests, actual, ids
+            )
+    for (source, account, day), (event_id, digests) in sorted(committed.items()):
+        if (source, account, day) not in seen and digests:
+            where = f"facts of {source} ({account}) on {day} (committed by event {event_id})"
+            problems += _fact_changes(where, event_id, digests, {}, {})
+    notes = [
+        f"{source} ({account}): {len(days)} day(s) of facts ({min(days)} to {max(days)}) were stored before "
+        "the audit chain committed facts: not vouched for"
+        for (source, account), days in sorted(legacy.items())
+    ]
+    return checked, problems, notes
+
+
+def _fact_changes(
+    where: str, event_id: int | None, expected: dict[str, str], actual: dict[str, str], ids: dict[str, int]
+) -> list[ChainProblem]:
+    """Each fact of a day that differs from its commitment: altered, no longer current, or added."""
+    problems = []
+    for key in sorted(expected.keys() | actual.keys()):
+        if key not in actual:
+            change = "is no longer current in the store: it was deleted or superseded behind the audit log"
+            problems.append(ChainProblem(event_id, "fact-missing", f"{where}: fact {key} {change}"))
+        elif key not in expected:
+            change = "is in the store, but the event did not commit it: it was added behind the audit log"
+            problems.append(
+                ChainProblem(event_id, "fact-added", f"{where}: fact {key} (id {ids[key]}) {change}")
+            )
+        elif expected[key] != actual[key]:
+            change = (
+                "was altered after it was stored: its amount, currency, quantity, days, dimensions, "
+                "account or version no longer match"
+            )
+            problems.append(
+                ChainProblem(event_id, "fact-altered", f"{where}: fact {key} (id {ids[key]}) {change}")
+            )
+    return problems
 
 
 def unvouched(uow: UnitOfWork, journal_ids: Sequence[int]) -> dict[int, str]:

@@ -11,21 +11,39 @@ queued again), and so are approvals (`journal.approved`, by the approver) and ea
 (`run.started`, `run.finished`, `run.abandoned`). `audit verify` recomputes the digests from the rows and
 compares, holds each journal's status, ledger id and approver to those events, and each run's actor,
 kind, entity and outcome to its own (`service/audit.py: verify_books`, `verify_runs`).
+
+The provider facts the plans are made from are committed too: each window of facts stored (a pull's
+promotion, an import) appends one `facts.committed` event, in the same transaction, holding per provider
+day the digest of every fact then current on it (`domain/audit_chain.py: fact_digest`), computed as the
+rows are written (`store/facts.py: replace_window`); `audit verify` recomputes them from the facts table
+(`service/audit.py: verify_facts`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from connector.domain.audit_chain import COMMITTED
-from connector.store.records import EventRecord, JournalDigest, JournalRecord, RunRecord, record_of
-from connector.store.tables import ContributionRow, EventRow, JournalLineRow, JournalRow, RunRow
+from connector.domain.audit_chain import COMMITTED, FACTS_COMMITTED
+from connector.store.audit_log import EventLog
+from connector.store.facts import FACTS, day_digests
+from connector.store.records import (
+    EventRecord,
+    JournalDigest,
+    JournalRecord,
+    ReplaceResult,
+    RunRecord,
+    record_of,
+)
+from connector.store.tables import ContributionRow, EventRow, FactRow, JournalLineRow, JournalRow, RunRow
+
+FactDay = tuple[str, str, date]  # (source, provider account, provider day)
 
 POSTED_EVENTS = ("posting.attempt", "posting.found")
 UNPOSTED_EVENT = "reconcile.drift"  # the journal left the ledger: queued again, no longer posted
@@ -140,6 +158,56 @@ class CommitmentRepository:
                 col(JournalRow.entity) == first.data.get("entity", ""), col(JournalRow.key).in_(keys)
             )
         ).scalar()
+
+    def commit_facts(
+        self, source: str, provider_account: str, result: ReplaceResult, *, run_id: str | None, now: datetime
+    ) -> None:
+        """Append the `facts.committed` event of a window just stored: per provider day it stored, the
+        digest of each fact now current on it (the days it kept as they were are not in it), and the
+        highest fact id then (facts above it on a day no event committed were added behind the log)."""
+        if not result.digests:
+            return
+        self.session.flush()
+        top = self.session.execute(select(func.max(col(FactRow.id)))).scalar() or 0
+        days = {day.isoformat(): dict(facts) for day, facts in sorted(result.digests.items())}
+        count = sum(len(facts) for facts in days.values())
+        EventLog(self.session).append(
+            FACTS_COMMITTED,
+            f"{source} ({provider_account}): {count} fact(s) current on {len(days)} day(s) committed",
+            run_id=run_id,
+            data={"source": source, "provider_account": provider_account, "days": days, "max_fact_id": top},
+            now=now,
+        )
+
+    def facts_committed(self) -> tuple[dict[FactDay, tuple[int, dict[str, str]]], int | None]:
+        """(source, account, day) → the event that last committed the day, and its facts' digests; with
+        the highest fact id when the first such event was written (None: none written yet)."""
+        found: dict[FactDay, tuple[int, dict[str, str]]] = {}
+        first: int | None = None
+        query = select(EventRow).where(col(EventRow.kind) == FACTS_COMMITTED).order_by(col(EventRow.id))
+        for event in self.session.execute(query).scalars():
+            data = event.data or {}
+            if first is None:
+                first = int(data.get("max_fact_id") or 0)
+            for day, facts in data.get("days", {}).items():
+                where = (data.get("source", ""), data.get("provider_account", ""), date.fromisoformat(day))
+                found[where] = (event.id, facts)
+        return found, first
+
+    def current_facts(self) -> Iterator[tuple[FactDay, dict[str, str], dict[str, int]]]:
+        """Each (source, account, day) with current facts: their digests, as stored now, and their ids."""
+        connection = self.session.connection()
+        c = FACTS.c
+        days = select(c.source, c.provider_account, c.charge_date).where(c.is_current.is_(True)).distinct()
+        for source, account, day in connection.execute(days).all():
+            where = (
+                c.is_current.is_(True),
+                c.source == source,
+                c.provider_account == account,
+                c.charge_date == day,
+            )
+            ids = dict(connection.execute(select(c.natural_key, c.id).where(*where)).all())
+            yield (source, account, day), day_digests(connection, *where), ids
 
     def posted(self) -> dict[tuple[str, str], tuple[int, str]]:
         """(entity, key) → the last posting event that found or created the journal, and its ledger id;

@@ -349,6 +349,18 @@ class Commitments(Protocol):
 
     def runs(self) -> list[tuple[str, RunRecord | None, list[EventRecord]]]: ...
 
+    def commit_facts(
+        self, source: str, provider_account: str, result: ReplaceResult, *, run_id: str | None, now: datetime
+    ) -> None: ...
+
+    def facts_committed(
+        self,
+    ) -> tuple[dict[tuple[str, str, date], tuple[int, dict[str, str]]], int | None]: ...
+
+    def current_facts(
+        self,
+    ) -> Iterator[tuple[tuple[str, str, date], dict[str, str], dict[str, int]]]: ...
+
 
 class Connections(Protocol):
     """`connections.py: ConnectionRepository`"""

@@ -8,6 +8,7 @@ work can use it freely.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -325,6 +326,8 @@ class ReplaceResult:
     unchanged: int = 0
     withdrawn: int = 0
     changed_days: frozenset[date] = frozenset()  # posting days whose facts changed
+    # provider day → natural key → digest of each fact current on it after the write (facts only)
+    digests: Mapping[date, Mapping[str, str]] | None = None
 
     @property
     def changed(self) -> bool:
