@@ -266,6 +266,15 @@ class FakeCommitments:
     def current_facts(self) -> Iterator[tuple]:
         return iter(())
 
+    def allocations_committed(self) -> tuple[dict, int | None]:
+        return {}, None
+
+    def current_allocations(self) -> dict:
+        return {}
+
+    def fact_labels(self, fact_ids: Any) -> dict:
+        return {}
+
 
 @dataclass
 class FakeFacts:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -19,6 +20,7 @@ from connector.domain.facts import Dimensions, Fact
 GENESIS_HASH = "0" * 64  # what the first event links to
 COMMITTED = "journals.committed"  # the event committing journals' digests to the chain (store/commitments.py)
 FACTS_COMMITTED = "facts.committed"  # the event committing a stored window's facts, day by day (ditto)
+ALLOCATIONS_COMMITTED = "allocations.committed"  # the event committing the allocations a plan rewrote
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -87,7 +89,8 @@ def fact_digest(
     unit: str | None,
     dimensions: Dimensions,
 ) -> str:
-    """The digest of a stored fact: everything the planner books from it (128 bits of sha256, in hex).
+    """The digest of a stored fact: everything the planner books from it (64 bits of sha256, in hex: what
+    a forger must match for the one fact it edits, at 1M facts a month kept compact in the chain).
 
     Amounts are normalised (1.50 and 1.5000 are the same amount: the store gives back what it was given at
     its own scale); the fields are joined with a separator no value holds."""
@@ -108,7 +111,7 @@ def fact_digest(
             _dimensions(dimensions),
         )
     )
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def digest_of_fact(fact: Fact, version: int | None = None) -> str:
@@ -128,6 +131,34 @@ def digest_of_fact(fact: Fact, version: int | None = None) -> str:
         fact.unit,
         fact.dimensions,
     )
+
+
+def allocations_digest(rows: Iterable[Sequence[Any]]) -> str:
+    """The digest of one fact's allocations (each row: entity, posting date, provider, provider account,
+    currency, category, target key, rule id, mapping version, percent, amount), in any order."""
+    lines = sorted(
+        "\x1f".join(
+            value.isoformat()
+            if isinstance(value, date)
+            else _number(value)
+            if isinstance(value, Decimal)
+            else str(value)
+            for value in row
+        )
+        for row in rows
+    )
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def pack_digests(digests: dict[str, str]) -> str:
+    """A day's fact digests (natural key → digest) as one line per fact, "key digest", sorted: one string
+    per day in the event, not a JSON object of a million entries (a month's window stored at once)."""
+    return "\n".join(sorted(f"{key} {digest}" for key, digest in digests.items()))
+
+
+def unpack_digests(packed: str) -> dict[str, str]:
+    """`pack_digests` read back (a natural key holds no newline; its digest follows its last space)."""
+    return dict(line.rsplit(" ", 1) for line in packed.splitlines()) if packed else {}
 
 
 def _number(value: Decimal | None) -> str:

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from connector.domain.accounting_policy import PolicyHistory
-from connector.domain.audit_chain import GENESIS_HASH, row_hash
+from connector.domain.audit_chain import GENESIS_HASH, allocations_digest, row_hash
 from connector.domain.console import PayloadDetail
 from connector.domain.errors import InputError
 from connector.domain.journals import Bucket, Contribution
@@ -93,11 +93,15 @@ def verify_chain(store: Store, *, anchors: frozenset[str] = frozenset(), batch: 
     report.problems += books
     report.facts, facts, report.unvouched = verify_facts(store)
     report.problems += facts
+    allocations, legacy = verify_allocations(store)
+    report.problems += allocations
+    report.unvouched += legacy
     report.problems += verify_runs(store)
     report.problems += verify_versions(store)
     return report
 
 
+EMPTY = allocations_digest(())  # the digest of a fact with no allocations
 VERSION_EVENTS = {"mapping": "mapping.version", "policies": "policy.version"}
 
 
@@ -297,6 +301,52 @@ def verify_facts(store: Store) -> tuple[int, list[ChainProblem], list[str]]:
         for (source, account), days in sorted(legacy.items())
     ]
     return checked, problems, notes
+
+
+def verify_allocations(store: Store) -> tuple[list[ChainProblem], list[str]]:
+    """Hold every fact's stored allocations — the rule, mapping version, category, account and share the
+    lineage shows — to the digest the chain last committed for them (`allocations.committed`, appended by
+    each plan that rewrote them); allocations of facts stored before the chain committed any are not
+    vouched for (a store older than the commitments), and are counted in a note, not named."""
+    problems: list[ChainProblem] = []
+    with store.unit_of_work() as uow:
+        committed, first_top = uow.commitments.allocations_committed()
+        stored = uow.commitments.current_allocations()
+        differing: list[tuple[int, int | None, str]] = []
+        legacy = 0
+        for fact_id in sorted(stored.keys() | {i for i, (_, digest) in committed.items() if digest != EMPTY}):
+            event_id, expected = committed.get(fact_id, (None, None))
+            actual, rules = stored.get(fact_id, (EMPTY, ()))
+            if expected is None and (first_top is None or fact_id <= first_top):
+                legacy += 1
+            elif expected is None:
+                differing.append(
+                    (
+                        fact_id,
+                        None,
+                        "are in the store, but no event committed them: added behind the audit log",
+                    )
+                )
+            elif actual != expected:
+                now = f"now rule(s) {', '.join(rules)}" if rules else "now none"
+                differing.append(
+                    (fact_id, event_id, f"were altered, added or deleted after the plan stored them ({now})")
+                )
+        labels = uow.commitments.fact_labels(i for i, _, _ in differing)
+    for fact_id, event_id, change in differing:
+        where = labels.get(fact_id, f"fact id {fact_id} (no longer in the store)")
+        by = f" (committed by event {event_id})" if event_id is not None else ""
+        problems.append(
+            ChainProblem(event_id, "allocations-altered", f"the allocations of {where}{by} {change}")
+        )
+    notes = (
+        [
+            f"the allocations of {legacy} fact(s) were stored before the audit chain committed allocations: not vouched for"
+        ]
+        if legacy and first_top is not None
+        else []
+    )
+    return problems, notes
 
 
 def _fact_changes(

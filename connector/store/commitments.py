@@ -23,16 +23,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from connector.domain.audit_chain import COMMITTED, FACTS_COMMITTED
+from connector.domain.audit_chain import (
+    ALLOCATIONS_COMMITTED,
+    COMMITTED,
+    FACTS_COMMITTED,
+    allocations_digest,
+    pack_digests,
+    unpack_digests,
+)
 from connector.store.audit_log import EventLog
-from connector.store.facts import FACTS, day_digests
+from connector.store.common import chunks
+from connector.store.facts import ALLOCATIONS, FACTS, day_digests
 from connector.store.records import (
     EventRecord,
     JournalDigest,
@@ -44,6 +52,43 @@ from connector.store.records import (
 from connector.store.tables import ContributionRow, EventRow, FactRow, JournalLineRow, JournalRow, RunRow
 
 FactDay = tuple[str, str, date]  # (source, provider account, provider day)
+ALLOCATION_FIELDS = (  # what an allocation's digest covers, in this order (beside its fact's id)
+    "entity",
+    "posting_date",
+    "provider",
+    "provider_account",
+    "currency",
+    "category",
+    "target_key",
+    "rule_id",
+    "mapping_version",
+    "percent",
+    "amount",
+)
+
+
+def commit_allocations(
+    session: Session, fact_ids: Iterable[int], rows: Sequence[tuple], *, run_id: str | None
+) -> None:
+    """Append the `allocations.committed` event of the facts whose allocations a plan just (re)wrote: per
+    fact id, the digest of its allocations (`rows`: the fact id, then ALLOCATION_FIELDS), computed from
+    the rows as written; a fact left with none is committed as having none."""
+    ids = list(fact_ids)
+    if not ids:
+        return
+    by_fact: dict[int, list[tuple]] = {fact_id: [] for fact_id in ids}
+    for row in rows:
+        by_fact[row[0]].append(row[1:])
+    digests = {str(fact_id): allocations_digest(placed) for fact_id, placed in by_fact.items()}
+    session.flush()
+    top = session.execute(select(func.max(col(FactRow.id)))).scalar() or 0
+    EventLog(session).append(
+        ALLOCATIONS_COMMITTED,
+        f"the allocations of {len(ids)} fact(s) committed",
+        run_id=run_id,
+        data={"facts": pack_digests(digests), "max_fact_id": top},
+    )
+
 
 POSTED_EVENTS = ("posting.attempt", "posting.found")
 UNPOSTED_EVENT = "reconcile.drift"  # the journal left the ledger: queued again, no longer posted
@@ -169,8 +214,8 @@ class CommitmentRepository:
             return
         self.session.flush()
         top = self.session.execute(select(func.max(col(FactRow.id)))).scalar() or 0
-        days = {day.isoformat(): dict(facts) for day, facts in sorted(result.digests.items())}
-        count = sum(len(facts) for facts in days.values())
+        days = {day.isoformat(): packed for day, packed in sorted(result.digests.items())}
+        count = sum(packed.count("\n") + 1 for packed in days.values() if packed)
         EventLog(self.session).append(
             FACTS_COMMITTED,
             f"{source} ({provider_account}): {count} fact(s) current on {len(days)} day(s) committed",
@@ -191,8 +236,47 @@ class CommitmentRepository:
                 first = int(data.get("max_fact_id") or 0)
             for day, facts in data.get("days", {}).items():
                 where = (data.get("source", ""), data.get("provider_account", ""), date.fromisoformat(day))
-                found[where] = (event.id, facts)
+                found[where] = (event.id, unpack_digests(facts))
         return found, first
+
+    def allocations_committed(self) -> tuple[dict[int, tuple[int, str]], int | None]:
+        """fact id → the event that last committed its allocations, and their digest; with the highest
+        fact id when the first such event was written (None: none written yet)."""
+        found: dict[int, tuple[int, str]] = {}
+        first: int | None = None
+        query = select(EventRow).where(col(EventRow.kind) == ALLOCATIONS_COMMITTED).order_by(col(EventRow.id))
+        for event in self.session.execute(query).scalars():
+            data = event.data or {}
+            if first is None:
+                first = int(data.get("max_fact_id") or 0)
+            for fact_id, digest in unpack_digests(data.get("facts", "")).items():
+                found[int(fact_id)] = (event.id, digest)
+        return found, first
+
+    def current_allocations(self) -> dict[int, tuple[str, tuple[str, ...]]]:
+        """fact id → the digest of its stored allocations, and the rule ids they name."""
+        c = ALLOCATIONS.c
+        placed: dict[int, list[tuple]] = {}
+        query = select(c.fact_id, *(c[name] for name in ALLOCATION_FIELDS))
+        for row in self.session.connection().execute(query):
+            placed.setdefault(row[0], []).append(tuple(row[1:]))
+        rule = ALLOCATION_FIELDS.index("rule_id")
+        return {
+            fact_id: (allocations_digest(rows), tuple(sorted({r[rule] for r in rows})))
+            for fact_id, rows in placed.items()
+        }
+
+    def fact_labels(self, fact_ids: Iterable[int]) -> dict[int, str]:
+        """fact id → how a problem names the fact: its natural key, source, account and day."""
+        c = FACTS.c
+        found: dict[int, str] = {}
+        for chunk in chunks(sorted(fact_ids)):
+            query = select(c.id, c.natural_key, c.source, c.provider_account, c.charge_date).where(
+                c.id.in_(chunk)
+            )
+            for fact_id, key, source, account, day in self.session.connection().execute(query):
+                found[fact_id] = f"fact {key} (id {fact_id}) of {source} ({account}) on {day}"
+        return found
 
     def current_facts(self) -> Iterator[tuple[FactDay, dict[str, str], dict[str, int]]]:
         """Each (source, account, day) with current facts: their digests, as stored now, and their ids."""

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
 from connector.bulk_work import paused_gc
-from connector.domain.audit_chain import as_utc, digest_of_fact, fact_digest
+from connector.domain.audit_chain import as_utc, digest_of_fact, fact_digest, pack_digests
 from connector.domain.console import PayloadDetail
 from connector.domain.facts import ChargeCategory, CostBasis, Dimensions, Fact
 from connector.domain.reconcile import FactVersion
@@ -367,7 +367,7 @@ def replace_window(
     writer = spec.writer(connection, run_id, now)
     c = spec.table.c
     in_window = (c.source == source, c.provider_account == provider_account, c.is_current.is_(True))
-    digests, digested = spec.digests, dict[date, dict[str, str]]()
+    digests, digested = spec.digests, dict[date, str]()
     changed_days: set[date] = set()
     superseded: list[int] = []
     withdrawn: dict[str, Any] = {}
@@ -379,10 +379,10 @@ def replace_window(
             written += copied.rows
             changed_days |= copied.posting_days
             if digests is not None:  # the database copied them: read the day back (a first pull's)
-                digested[day] = digests.read(connection, (*in_window, c[spec.day] == day))
+                digested[day] = pack_digests(digests.read(connection, (*in_window, c[spec.day] == day)))
             continue
         rows = []
-        now_current = digested[day] = {}
+        now_current: dict[str, str] = {}
         for item, raw_payload_id in incoming.on(day):
             old = stored.pop(item.natural_key, None)
             if old is not None and spec.same(old, item):
@@ -401,6 +401,8 @@ def replace_window(
             if digests is not None:
                 now_current[item.natural_key] = digests.written(item, version)
         written += writer.write(rows) if rows else 0
+        if digests is not None:
+            digested[day] = pack_digests(now_current)
         for gone in stored.values():
             withdrawn[gone.natural_key] = gone
             superseded.append(gone.id)
@@ -412,8 +414,8 @@ def replace_window(
     moved = _moved(connection, spec, in_window, withdrawn, incoming)
     if digests is not None:
         for day, current in digested.items():  # a moved row took its next version after it was written
-            if not moved.isdisjoint(current):
-                digested[day] = digests.read(connection, (*in_window, c[spec.day] == day))
+            if any(line.rsplit(" ", 1)[0] in moved for line in current.splitlines()):
+                digested[day] = pack_digests(digests.read(connection, (*in_window, c[spec.day] == day)))
     return ReplaceResult(
         inserted=written - restated - len(moved),
         restated=restated + len(moved),

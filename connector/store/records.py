@@ -326,8 +326,9 @@ class ReplaceResult:
     unchanged: int = 0
     withdrawn: int = 0
     changed_days: frozenset[date] = frozenset()  # posting days whose facts changed
-    # provider day → natural key → digest of each fact current on it after the write (facts only)
-    digests: Mapping[date, Mapping[str, str]] | None = None
+    # provider day → the digests of the facts current on it after the write, packed (facts only:
+    # `audit_chain.pack_digests`)
+    digests: Mapping[date, str] | None = None
 
     @property
     def changed(self) -> bool:

@@ -75,7 +75,10 @@ def test_an_edited_amount_a_deleted_and_an_inserted_fact_are_each_named(world: W
         "WHERE natural_key = :key",
         key=edited,
     )
-    messages = sorted(p.message for p in verify_chain(world.app.store).problems)
+    problems = verify_chain(world.app.store).problems
+    # the deleted fact's allocations went with it: named too (test_an_allocation_whose_rule_…)
+    assert [p.problem for p in problems if not p.problem.startswith("fact-")] == ["allocations-altered"]
+    messages = sorted(p.message for p in problems if p.problem.startswith("fact-"))
     assert len(messages) == 3, messages
     added, altered = [m for m in messages if f"on {oct1}" in m]  # sorted: "fact forged-key" first
     [missing] = [m for m in messages if f"on {oct2}" in m]
@@ -141,3 +144,35 @@ def test_the_cli_names_the_edited_fact_and_exits_1(world: World, tmp_path):
     assert f"✗ {SOURCE} on 2026-10-01 (committed by event " in said
     assert f"fact {edited} (id " in said
     assert "was altered after it was stored" in said
+
+
+def test_an_allocation_whose_rule_was_edited_or_deleted_is_named_with_its_fact(world: World):
+    """An edited rule id made the lineage (audit trace, the console) show a rule that never placed it."""
+    month(world)
+    assert verify_chain(world.app.store).problems == []
+    edited, deleted = key_of(date(2026, 10, 1)), key_of(date(2026, 10, 2))
+    owner = "(SELECT id FROM facts WHERE natural_key = :key)"
+    tamper(world, f"UPDATE allocations SET rule_id = 'forged-rule' WHERE fact_id = {owner}", key=edited)
+    tamper(world, f"DELETE FROM allocations WHERE fact_id = {owner}", key=deleted)
+    problems = verify_chain(world.app.store).problems
+    assert {p.problem for p in problems} == {"allocations-altered"}
+    messages = sorted(p.message for p in problems)
+    assert len(messages) == 2, messages
+    on_oct1, on_oct2 = sorted(messages, key=lambda m: "2026-10-02" in m)
+    assert on_oct1.startswith(f"the allocations of fact {edited} (id ")
+    assert "of openai.costs (org-1) on 2026-10-01 (committed by event " in on_oct1
+    assert on_oct1.endswith(
+        "were altered, added or deleted after the plan stored them (now rule(s) forged-rule)"
+    )
+    assert on_oct2.startswith(f"the allocations of fact {deleted} (id ")
+    assert on_oct2.endswith("(now none)")
+
+
+def test_the_allocations_a_restatement_rewrites_verify_intact(world: World):
+    month(world)
+    world.source.set("99.00", date(2026, 10, 2))
+    world.source.withdraw(date(2026, 10, 1), project="proj_shared", line_item="embeddings")
+    night(world, date(2026, 10, 2))
+    report = verify_chain(world.app.store)
+    assert report.problems == []
+    assert report.unvouched == []
