@@ -22,7 +22,7 @@ from connector.domain.mapping_history import VersionSpan
 from connector.store.bulk import BulkInsert
 from connector.store.commitments import commit_allocations
 from connector.store.common import chunks, utcnow
-from connector.store.facts import ALLOCATIONS, FACTS, StoredFact
+from connector.store.facts import ALLOCATION_COLUMNS, ALLOCATIONS, FACTS, StoredFact
 from connector.store.records import AllocationRecord, Lineage, PlacementRecord, VersionRecord, record_of
 from connector.store.tables import (
     AllocationRow,
@@ -78,22 +78,6 @@ class MappingVersionRepository:
 
     def all(self) -> list[VersionRecord]:
         return versions(self.session, MappingVersionRow)
-
-
-ALLOCATION_COLUMNS = (  # what an allocation row is written with; run_id is a BulkInsert constant
-    "fact_id",
-    "entity",
-    "posting_date",
-    "provider",
-    "provider_account",
-    "currency",
-    "category",
-    "target_key",
-    "rule_id",
-    "mapping_version",
-    "percent",
-    "amount",
-)
 
 
 class AllocationRepository:

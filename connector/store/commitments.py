@@ -40,7 +40,7 @@ from connector.domain.audit_chain import (
 )
 from connector.store.audit_log import EventLog
 from connector.store.common import chunks
-from connector.store.facts import ALLOCATIONS, FACTS, day_digests
+from connector.store.facts import ALLOCATION_COLUMNS, ALLOCATIONS, FACTS, day_digests
 from connector.store.records import (
     EventRecord,
     JournalDigest,
@@ -52,19 +52,8 @@ from connector.store.records import (
 from connector.store.tables import ContributionRow, EventRow, FactRow, JournalLineRow, JournalRow, RunRow
 
 FactDay = tuple[str, str, date]  # (source, provider account, provider day)
-ALLOCATION_FIELDS = (  # what an allocation's digest covers, in this order (beside its fact's id)
-    "entity",
-    "posting_date",
-    "provider",
-    "provider_account",
-    "currency",
-    "category",
-    "target_key",
-    "rule_id",
-    "mapping_version",
-    "percent",
-    "amount",
-)
+# what an allocation's digest covers, in this order (beside its fact's id)
+ALLOCATION_FIELDS = ALLOCATION_COLUMNS[1:]
 
 
 def commit_allocations(

@@ -54,6 +54,20 @@ from connector.store.tables import (
 # in the nightly window.
 FACTS = table_of(FactRow)
 ALLOCATIONS = table_of(AllocationRow)
+ALLOCATION_COLUMNS = (  # what an allocation row is written with; run_id is a BulkInsert constant
+    "fact_id",
+    "entity",
+    "posting_date",
+    "provider",
+    "provider_account",
+    "currency",
+    "category",
+    "target_key",
+    "rule_id",
+    "mapping_version",
+    "percent",
+    "amount",
+)
 
 # What a fact row is written with, in this order; `is_current`, `run_id` and `pulled_at` are the same
 # for every row of a write (BulkInsert constants).
