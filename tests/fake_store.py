@@ -266,6 +266,12 @@ class FakeCommitments:
     def current_facts(self) -> Iterator[tuple]:
         return iter(())
 
+    def payloads_committed(self) -> dict:
+        return {}
+
+    def payload_hashes(self, payload_ids: Any) -> dict:
+        return {}
+
     def allocations_committed(self) -> tuple[dict, int | None]:
         return {}, None
 

@@ -88,6 +88,7 @@ def fact_digest(
     charge_category: str,
     unit: str | None,
     dimensions: Dimensions,
+    raw_payload_id: int | None,
 ) -> str:
     """The digest of a stored fact: everything the planner books from it (64 bits of sha256, in hex: what
     a forger must match for the one fact it edits, at 1M facts a month kept compact in the chain).
@@ -109,13 +110,14 @@ def fact_digest(
             charge_category,
             unit or "",
             _dimensions(dimensions),
+            "" if raw_payload_id is None else str(raw_payload_id),
         )
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def digest_of_fact(fact: Fact, version: int | None = None) -> str:
-    """`fact_digest` of a fact (stored as `version`, when that is not the fact's own)."""
+def digest_of_fact(fact: Fact, version: int | None, raw_payload_id: int | None) -> str:
+    """`fact_digest` of a fact stored as `version` (None: its own), read from that raw payload."""
     return fact_digest(
         fact.entity,
         fact.provider,
@@ -130,6 +132,7 @@ def digest_of_fact(fact: Fact, version: int | None = None) -> str:
         fact.charge_category.value,
         fact.unit,
         fact.dimensions,
+        raw_payload_id,
     )
 
 

@@ -96,6 +96,7 @@ def verify_chain(store: Store, *, anchors: frozenset[str] = frozenset(), batch: 
     allocations, legacy = verify_allocations(store)
     report.problems += allocations
     report.unvouched += legacy
+    report.problems += verify_payloads(store)
     report.problems += verify_runs(store)
     report.problems += verify_versions(store)
     return report
@@ -301,6 +302,31 @@ def verify_facts(store: Store) -> tuple[int, list[ChainProblem], list[str]]:
         for (source, account), days in sorted(legacy.items())
     ]
     return checked, problems, notes
+
+
+def verify_payloads(store: Store) -> list[ChainProblem]:
+    """Hold every raw provider payload a stored window was read from — what the lineage shows behind a
+    fact, with its sha256 — to the sha256 the window's `facts.committed` event recorded for it."""
+    with store.unit_of_work() as uow:
+        committed = uow.commitments.payloads_committed()
+        stored = uow.commitments.payload_hashes(committed)
+    problems = []
+    for payload_id, (event_id, expected) in sorted(committed.items()):
+        where = f"raw payload {payload_id} (committed by event {event_id}, sha256 {expected[:12]}…)"
+        if payload_id not in stored:
+            problems.append(ChainProblem(event_id, "payload-missing", f"{where} is no longer in the store"))
+            continue
+        source, said, actual = stored[payload_id]
+        if actual != expected or said != expected:
+            part = "body" if actual != expected else "recorded sha256"
+            problems.append(
+                ChainProblem(
+                    event_id,
+                    "payload-altered",
+                    f"{where} of {source}: its {part} was altered after it was stored",
+                )
+            )
+    return problems
 
 
 def verify_allocations(store: Store) -> tuple[list[ChainProblem], list[str]]:

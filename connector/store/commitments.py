@@ -49,7 +49,16 @@ from connector.store.records import (
     RunRecord,
     record_of,
 )
-from connector.store.tables import ContributionRow, EventRow, FactRow, JournalLineRow, JournalRow, RunRow
+from connector.store.tables import (
+    ContributionRow,
+    EventRow,
+    FactRow,
+    JournalLineRow,
+    JournalRow,
+    RawPayloadRow,
+    RunRow,
+    table_of,
+)
 
 FactDay = tuple[str, str, date]  # (source, provider account, provider day)
 # what an allocation's digest covers, in this order (beside its fact's id)
@@ -194,22 +203,45 @@ class CommitmentRepository:
         ).scalar()
 
     def commit_facts(
-        self, source: str, provider_account: str, result: ReplaceResult, *, run_id: str | None, now: datetime
+        self,
+        source: str,
+        provider_account: str,
+        result: ReplaceResult,
+        payloads: Iterable[int],
+        *,
+        run_id: str | None,
+        now: datetime,
     ) -> None:
         """Append the `facts.committed` event of a window just stored: per provider day it stored, the
-        digest of each fact now current on it (the days it kept as they were are not in it), and the
-        highest fact id then (facts above it on a day no event committed were added behind the log)."""
+        digest of each fact now current on it (the days it kept as they were are not in it); the sha256
+        of each raw payload the window was read from (the facts' digests name their payload by id); and
+        the highest fact id then (facts above it on a day no event committed were added behind the log)."""
         if not result.digests:
             return
         self.session.flush()
         top = self.session.execute(select(func.max(col(FactRow.id)))).scalar() or 0
+        raw = {
+            str(payload_id): sha256
+            for chunk in chunks(sorted(set(payloads)))
+            for payload_id, sha256 in self.session.execute(
+                select(col(RawPayloadRow.id), col(RawPayloadRow.sha256)).where(
+                    col(RawPayloadRow.id).in_(chunk)
+                )
+            ).all()
+        }
         days = {day.isoformat(): packed for day, packed in sorted(result.digests.items())}
         count = sum(packed.count("\n") + 1 for packed in days.values() if packed)
         EventLog(self.session).append(
             FACTS_COMMITTED,
             f"{source} ({provider_account}): {count} fact(s) current on {len(days)} day(s) committed",
             run_id=run_id,
-            data={"source": source, "provider_account": provider_account, "days": days, "max_fact_id": top},
+            data={
+                "source": source,
+                "provider_account": provider_account,
+                "days": days,
+                "payloads": raw,
+                "max_fact_id": top,
+            },
             now=now,
         )
 
@@ -227,6 +259,25 @@ class CommitmentRepository:
                 where = (data.get("source", ""), data.get("provider_account", ""), date.fromisoformat(day))
                 found[where] = (event.id, unpack_digests(facts))
         return found, first
+
+    def payloads_committed(self) -> dict[int, tuple[int, str]]:
+        """raw payload id → the event that committed it, and the sha256 of its body then."""
+        found: dict[int, tuple[int, str]] = {}
+        query = select(EventRow).where(col(EventRow.kind) == FACTS_COMMITTED).order_by(col(EventRow.id))
+        for event in self.session.execute(query).scalars():
+            for payload_id, sha256 in (event.data or {}).get("payloads", {}).items():
+                found.setdefault(int(payload_id), (event.id, sha256))
+        return found
+
+    def payload_hashes(self, payload_ids: Iterable[int]) -> dict[int, tuple[str, str, str]]:
+        """raw payload id → its source, the sha256 its row says, and the sha256 of its body as stored."""
+        found: dict[int, tuple[str, str, str]] = {}
+        raw = table_of(RawPayloadRow)
+        for chunk in chunks(sorted(payload_ids), 500):  # bodies are pages: a few hundred at a time
+            query = select(raw.c.id, raw.c.source, raw.c.sha256, raw.c.body).where(raw.c.id.in_(chunk))
+            for payload_id, source, sha256, body in self.session.connection().execute(query):
+                found[payload_id] = (source, sha256, hashlib.sha256(body.encode()).hexdigest())
+        return found
 
     def allocations_committed(self) -> tuple[dict[int, tuple[int, str]], int | None]:
         """fact id → the event that last committed its allocations, and their digest; with the highest

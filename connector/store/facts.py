@@ -206,6 +206,7 @@ class FactReader:
             c.entity,
             c.provider,
             c.unit,
+            c.raw_payload_id,
         ).where(*where)
         day, money = self._day, self._money
         return [
@@ -215,7 +216,7 @@ class FactReader:
                 row[2],
                 day(row[3]),
                 (money(row[4]), row[5], money(row[6]), row[7], row[8], dimensions_from_json(row[9])),
-                (row[10], row[11], row[12]),
+                (row[10], row[11], row[12], row[13]),
             )
             for row in self.connection.execute(query)
         ]
@@ -248,13 +249,13 @@ class StoredVersion(NamedTuple):
     version: int
     posting_date: date
     content: Any  # what `Versioned.same` compares
-    extra: tuple = ()  # the rest a fact's digest covers: entity, provider, unit (facts only)
+    extra: tuple = ()  # the rest a fact's digest covers: entity, provider, unit, raw payload (facts only)
 
 
 def stored_fact_digest(old: StoredVersion, day: date) -> str:
     """The digest of a stored fact row read as `FactReader.versions` reads it (its charge day is `day`)."""
     amount, currency, quantity, cost_basis, charge_category, dimensions = old.content
-    entity, provider, unit = old.extra
+    entity, provider, unit, raw_payload_id = old.extra
     return fact_digest(
         entity,
         provider,
@@ -269,6 +270,7 @@ def stored_fact_digest(old: StoredVersion, day: date) -> str:
         charge_category,
         unit,
         dimensions,
+        raw_payload_id,
     )
 
 
@@ -276,10 +278,8 @@ def day_digests(connection: Connection, *where: Any) -> dict[str, str]:
     """natural key → digest of the current facts `where` selects, read from the store (a day of a source
     account after its rows were copied or moved by SQL; every day, for `audit verify`)."""
     reader = FactReader(connection)
-    return {
-        stored.fact.natural_key: digest_of_fact(stored.fact)
-        for stored in reader.stored_facts(reader.query(*where))
-    }
+    query = reader.query(*where, extra=(FACTS.c.raw_payload_id,))
+    return {row[4]: digest_of_fact(reader.fact(row), None, row[16]) for row in connection.execute(query)}
 
 
 @dataclass(frozen=True)
@@ -287,7 +287,9 @@ class Digests:
     """How `replace_window` digests what is current on each day it stores (facts: see `audit_chain`)."""
 
     stored: Callable[[StoredVersion, date], str]  # a stored row kept as it is, on its day
-    written: Callable[[Any, int], str]  # an incoming item written as this version
+    written: Callable[
+        [Any, int, int | None], str
+    ]  # an incoming item written as this version, from that payload
     read: Callable[[Connection, tuple], dict[str, str]]  # the current rows the clauses select, read back
 
 
@@ -413,7 +415,7 @@ def replace_window(
             changed_days.add(item.posting_date)
             rows.append(spec.values(item, version, raw_payload_id))
             if digests is not None:
-                now_current[item.natural_key] = digests.written(item, version)
+                now_current[item.natural_key] = digests.written(item, version, raw_payload_id)
         written += writer.write(rows) if rows else 0
         if digests is not None:
             digested[day] = pack_digests(now_current)

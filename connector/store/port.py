@@ -350,8 +350,19 @@ class Commitments(Protocol):
     def runs(self) -> list[tuple[str, RunRecord | None, list[EventRecord]]]: ...
 
     def commit_facts(
-        self, source: str, provider_account: str, result: ReplaceResult, *, run_id: str | None, now: datetime
+        self,
+        source: str,
+        provider_account: str,
+        result: ReplaceResult,
+        payloads: Iterable[int],
+        *,
+        run_id: str | None,
+        now: datetime,
     ) -> None: ...
+
+    def payloads_committed(self) -> dict[int, tuple[int, str]]: ...
+
+    def payload_hashes(self, payload_ids: Iterable[int]) -> dict[int, tuple[str, str, str]]: ...
 
     def facts_committed(
         self,

@@ -267,8 +267,11 @@ class PullStage:
                 )
                 for kind in (FACTS_KIND, USAGE_KIND)
             ]
+            pages = connection.execute(
+                select(STAGES.c.raw_payload_ids).where(STAGES.c.id == self.id)
+            ).scalar()
             uow.commitments.commit_facts(
-                self.source, self.provider_account, results[0], run_id=run_id, now=now
+                self.source, self.provider_account, results[0], pages or (), run_id=run_id, now=now
             )
             stored_through = window.stored_through(refused).isoformat()
             if refused:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import text
+
 from connector.domain.audit_chain import FACTS_COMMITTED
 from connector.service.audit import verify_chain
 from connector.service.sync import sync
@@ -176,3 +178,54 @@ def test_the_allocations_a_restatement_rewrites_verify_intact(world: World):
     report = verify_chain(world.app.store)
     assert report.problems == []
     assert report.unvouched == []
+
+
+def test_a_raw_payload_edited_or_a_fact_pointed_at_another_payload_is_named(world: World):
+    """The lineage shows the payload behind a fact, with its sha256: both were outside the chain."""
+    month(world)
+    key = key_of(date(2026, 10, 1))
+    tamper(
+        world,
+        "UPDATE raw_payloads SET body = '{\"forged\": true}' WHERE id = "
+        "(SELECT raw_payload_id FROM facts WHERE natural_key = :key)",
+        key=key,
+    )
+    [problem] = verify_chain(world.app.store).problems
+    assert problem.problem == "payload-altered"
+    assert problem.message.startswith("raw payload ")
+    assert problem.message.endswith("of openai.costs: its body was altered after it was stored")
+    tamper(world, "UPDATE facts SET raw_payload_id = NULL WHERE natural_key = :key", key=key)
+    problems = verify_chain(world.app.store).problems
+    assert [p.problem for p in problems] == ["fact-altered", "payload-altered"]
+    assert f"fact {key} (id " in problems[0].message
+
+
+def test_focus_imports_restating_a_closed_month_commit_their_facts_and_an_edit_is_named(
+    tmp_path, database_url
+):
+    """The import's `uow.facts.replace_window` commits its window as a pull's promotion does."""
+    from tests.service.books_world import books_world
+    from tests.service.test_late_imports import BEDROCK_RULE
+    from tests.sources.builders import FOCUS_COLUMNS, focus_row
+    from tests.support import FULL_MAPPING
+
+    books = books_world(tmp_path, database_url=database_url)
+    books.rewrite_mapping(FULL_MAPPING + BEDROCK_RULE)
+    columns = [*FOCUS_COLUMNS, "x_LineItemId"]
+    october = [focus_row("10.00", day=date(2026, 10, d), x_LineItemId=f"r{d}") for d in (1, 2, 3)]
+    books.import_focus(october, columns)
+    books.night(date(2026, 10, 31))
+    books.ledger.lock = date(2026, 10, 31)
+    books.import_focus([october[0], focus_row("14.50", day=date(2026, 10, 2), x_LineItemId="r2")], columns)
+    books.night(date(2026, 11, 10))
+    report = verify_chain(books.app.store)
+    assert report.problems == []
+    assert report.facts == 3  # the restating export reported 1 and 2 October: the 3rd stays
+    with books.app.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE facts SET amount = 1 WHERE is_current AND charge_date = :day"),
+            {"day": date(2026, 10, 2)},
+        )
+    [problem] = verify_chain(books.app.store).problems
+    assert problem.problem == "fact-altered"
+    assert " on 2026-10-02 (committed by event " in problem.message
