@@ -287,9 +287,8 @@ class Digests:
     """How `replace_window` digests what is current on each day it stores (facts: see `audit_chain`)."""
 
     stored: Callable[[StoredVersion, date], str]  # a stored row kept as it is, on its day
-    written: Callable[
-        [Any, int, int | None], str
-    ]  # an incoming item written as this version, from that payload
+    # an incoming item written as this version, read from that raw payload
+    written: Callable[[Any, int, int | None], str]
     read: Callable[[Connection, tuple], dict[str, str]]  # the current rows the clauses select, read back
 
 
@@ -428,7 +427,7 @@ def replace_window(
             update(spec.table).where(c.id.in_(chunk)).values(is_current=False, superseded_at=now)
         )
     moved = _moved(connection, spec, in_window, withdrawn, incoming)
-    if digests is not None:
+    if digests is not None and moved:
         for day, current in digested.items():  # a moved row took its next version after it was written
             if any(line.rsplit(" ", 1)[0] in moved for line in current.splitlines()):
                 digested[day] = pack_digests(digests.read(connection, (*in_window, c[spec.day] == day)))
