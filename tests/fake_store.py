@@ -257,6 +257,30 @@ class FakeCommitments:
     def runs(self) -> list[tuple[str, Any, list]]:
         return []  # the fake's runs are checked by the tests that make them
 
+    def commit_facts(self, *args: Any, **kwargs: Any) -> None:
+        return None  # the fake's facts are not committed: the SQL store's tests hold them to the chain
+
+    def facts_committed(self) -> tuple[dict, int | None]:
+        return {}, None
+
+    def current_facts(self) -> Iterator[tuple]:
+        return iter(())
+
+    def payloads_committed(self) -> dict:
+        return {}
+
+    def payload_hashes(self, payload_ids: Any) -> dict:
+        return {}
+
+    def allocations_committed(self) -> tuple[dict, int | None]:
+        return {}, None
+
+    def current_allocations(self) -> dict:
+        return {}
+
+    def fact_labels(self, fact_ids: Any) -> dict:
+        return {}
+
 
 @dataclass
 class FakeFacts:

@@ -83,6 +83,8 @@ def audit_verify(
                 "last_event_id": report.last_event_id,
                 "head_hash": report.head_hash,
                 "journals": report.journals,
+                "facts": report.facts,
+                "unvouched": report.unvouched,
                 "problems": [
                     {"event_id": p.event_id, "problem": p.problem, "message": p.message}
                     for p in report.problems
@@ -92,8 +94,9 @@ def audit_verify(
     elif report.intact:
         console.print(
             f"[green]✓[/] the event chain is intact: {report.events} events, the newest is {report.last_event_id} "
-            f"(hash {report.head_hash}), and {report.journals} journal(s) match what it committed. Keep this "
-            "hash: a later `audit verify` must still show it in the chain.",
+            f"(hash {report.head_hash}), and {report.journals} journal(s) and {report.facts} current provider "
+            "fact(s) match what it committed. Keep this hash: a later `audit verify` must still show it in the "
+            "chain.",
             highlight=False,
         )
     else:
@@ -102,6 +105,9 @@ def audit_verify(
         errors.print(
             f"{len(report.problems)} problem(s) in {report.events} events: the log was tampered with."
         )
+    if not as_json:
+        for note in report.unvouched:
+            errors.print(f"[yellow]![/] {note}", highlight=False)
     if not report.intact:
         raise typer.Exit(1)
 

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from connector.domain.accounting_policy import PolicyHistory
-from connector.domain.audit_chain import GENESIS_HASH, row_hash
+from connector.domain.audit_chain import GENESIS_HASH, allocations_digest, row_hash
 from connector.domain.console import PayloadDetail
 from connector.domain.errors import InputError
 from connector.domain.journals import Bucket, Contribution
@@ -44,6 +44,9 @@ class ChainReport:
     head_hash: str = GENESIS_HASH
     problems: list[ChainProblem] = field(default_factory=list)
     journals: int = 0  # journals whose rows were checked against the digests the chain committed
+    facts: int = 0  # current facts checked against the digests the chain committed for their days
+    # (source, account): the days of facts stored before the chain committed any (not held to it)
+    unvouched: list[str] = field(default_factory=list)
 
     @property
     def intact(self) -> bool:
@@ -88,11 +91,18 @@ def verify_chain(store: Store, *, anchors: frozenset[str] = frozenset(), batch: 
     ]
     report.journals, books = verify_books(store)
     report.problems += books
+    report.facts, facts, report.unvouched = verify_facts(store)
+    report.problems += facts
+    allocations, legacy = verify_allocations(store)
+    report.problems += allocations
+    report.unvouched += legacy
+    report.problems += verify_payloads(store)
     report.problems += verify_runs(store)
     report.problems += verify_versions(store)
     return report
 
 
+EMPTY = allocations_digest(())  # the digest of a fact with no allocations
 VERSION_EVENTS = {"mapping": "mapping.version", "policies": "policy.version"}
 
 
@@ -245,6 +255,149 @@ def verify_books(store: Store) -> tuple[int, list[ChainProblem]]:
         problems += _posting_problems(where, row, posted.get((entity, key)))
         problems += _approval_problems(where, row, approved.get((entity, key)))
     return len(committed), problems
+
+
+def verify_facts(store: Store) -> tuple[int, list[ChainProblem], list[str]]:
+    """Hold every provider day's current facts to the digests the chain last committed for it (one
+    `facts.committed` event per window stored: store/commitments.py): returns how many facts were checked,
+    each fact altered, deleted or added behind the log (named with its source, account and day), and the
+    days nothing vouches for: stored before the chain committed any facts (a store older than the
+    commitments), which are not held to it; a fact above the highest id of that time is, though."""
+    problems: list[ChainProblem] = []
+    legacy: dict[tuple[str, str], list[date]] = {}
+    checked = 0
+    with store.unit_of_work() as uow:
+        committed, first_top = uow.commitments.facts_committed()
+        seen = set()
+        for (source, account, day), actual, ids in uow.commitments.current_facts():
+            seen.add((source, account, day))
+            checked += len(actual)
+            where = f"facts of {source} ({account}) on {day}"
+            expected = committed.get((source, account, day))
+            if expected is None:
+                added = sorted(k for k, i in ids.items() if first_top is not None and i > first_top)
+                if not added:
+                    legacy.setdefault((source, account), []).append(day)
+                problems += [
+                    ChainProblem(
+                        None,
+                        "fact-added",
+                        f"{where}: fact {key} (id {ids[key]}) is in the store, but no event committed its day: "
+                        "it was added behind the audit log",
+                    )
+                    for key in added
+                ]
+                continue
+            event_id, digests = expected
+            problems += _fact_changes(
+                f"{where} (committed by event {event_id})", event_id, digests, actual, ids
+            )
+    for (source, account, day), (event_id, digests) in sorted(committed.items()):
+        if (source, account, day) not in seen and digests:
+            where = f"facts of {source} ({account}) on {day} (committed by event {event_id})"
+            problems += _fact_changes(where, event_id, digests, {}, {})
+    notes = [
+        f"{source} ({account}): {len(days)} day(s) of facts ({min(days)} to {max(days)}) were stored before "
+        "the audit chain committed facts: not vouched for"
+        for (source, account), days in sorted(legacy.items())
+    ]
+    return checked, problems, notes
+
+
+def verify_payloads(store: Store) -> list[ChainProblem]:
+    """Hold every raw provider payload a stored window was read from — what the lineage shows behind a
+    fact, with its sha256 — to the sha256 the window's `facts.committed` event recorded for it."""
+    with store.unit_of_work() as uow:
+        committed = uow.commitments.payloads_committed()
+        stored = uow.commitments.payload_hashes(committed)
+    problems = []
+    for payload_id, (event_id, expected) in sorted(committed.items()):
+        where = f"raw payload {payload_id} (committed by event {event_id}, sha256 {expected[:12]}…)"
+        if payload_id not in stored:
+            problems.append(ChainProblem(event_id, "payload-missing", f"{where} is no longer in the store"))
+            continue
+        source, said, actual = stored[payload_id]
+        if actual != expected or said != expected:
+            part = "body" if actual != expected else "recorded sha256"
+            problems.append(
+                ChainProblem(
+                    event_id,
+                    "payload-altered",
+                    f"{where} of {source}: its {part} was altered after it was stored",
+                )
+            )
+    return problems
+
+
+def verify_allocations(store: Store) -> tuple[list[ChainProblem], list[str]]:
+    """Hold every fact's stored allocations — the rule, mapping version, category, account and share the
+    lineage shows — to the digest the chain last committed for them (`allocations.committed`, appended by
+    each plan that rewrote them); allocations of facts stored before the chain committed any are not
+    vouched for (a store older than the commitments), and are counted in a note, not named."""
+    problems: list[ChainProblem] = []
+    with store.unit_of_work() as uow:
+        committed, first_top = uow.commitments.allocations_committed()
+        stored = uow.commitments.current_allocations()
+        differing: list[tuple[int, int | None, str]] = []
+        legacy = 0
+        for fact_id in sorted(stored.keys() | {i for i, (_, digest) in committed.items() if digest != EMPTY}):
+            event_id, expected = committed.get(fact_id, (None, None))
+            actual, rules = stored.get(fact_id, (EMPTY, ()))
+            if expected is None and (first_top is None or fact_id <= first_top):
+                legacy += 1
+            elif expected is None:
+                differing.append(
+                    (
+                        fact_id,
+                        None,
+                        "are in the store, but no event committed them: added behind the audit log",
+                    )
+                )
+            elif actual != expected:
+                now = f"now rule(s) {', '.join(rules)}" if rules else "now none"
+                differing.append(
+                    (fact_id, event_id, f"were altered, added or deleted after the plan stored them ({now})")
+                )
+        labels = uow.commitments.fact_labels(i for i, _, _ in differing)
+    for fact_id, event_id, change in differing:
+        where = labels.get(fact_id, f"fact id {fact_id} (no longer in the store)")
+        by = f" (committed by event {event_id})" if event_id is not None else ""
+        problems.append(
+            ChainProblem(event_id, "allocations-altered", f"the allocations of {where}{by} {change}")
+        )
+    notes = (
+        [
+            f"the allocations of {legacy} fact(s) were stored before the audit chain committed allocations: not vouched for"
+        ]
+        if legacy and first_top is not None
+        else []
+    )
+    return problems, notes
+
+
+def _fact_changes(
+    where: str, event_id: int | None, expected: dict[str, str], actual: dict[str, str], ids: dict[str, int]
+) -> list[ChainProblem]:
+    """Each fact of a day that differs from its commitment: altered, no longer current, or added."""
+    problems = []
+    for key in sorted(expected.keys() | actual.keys()):
+        if key not in actual:
+            change = "is no longer current in the store: it was deleted or superseded behind the audit log"
+            problems.append(ChainProblem(event_id, "fact-missing", f"{where}: fact {key} {change}"))
+        elif key not in expected:
+            change = "is in the store, but the event did not commit it: it was added behind the audit log"
+            problems.append(
+                ChainProblem(event_id, "fact-added", f"{where}: fact {key} (id {ids[key]}) {change}")
+            )
+        elif expected[key] != actual[key]:
+            change = (
+                "was altered after it was stored: its amount, currency, quantity, days, dimensions, "
+                "account or version no longer match"
+            )
+            problems.append(
+                ChainProblem(event_id, "fact-altered", f"{where}: fact {key} (id {ids[key]}) {change}")
+            )
+    return problems
 
 
 def unvouched(uow: UnitOfWork, journal_ids: Sequence[int]) -> dict[int, str]:

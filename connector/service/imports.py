@@ -120,6 +120,9 @@ def import_focus(
                     run_id=recorder.run_id,
                     now=now,
                 )
+                uow.commitments.commit_facts(
+                    source, account, replaced, [raw_id], run_id=recorder.run_id, now=now
+                )
                 for name in ("inserted", "restated", "unchanged", "withdrawn"):
                     counts[f"facts_{name}"] += getattr(replaced, name)
                 changed_days |= replaced.changed_days

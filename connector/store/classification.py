@@ -20,8 +20,9 @@ from connector.domain.journals import (
 from connector.domain.mapping import Allocation, MappingSet
 from connector.domain.mapping_history import VersionSpan
 from connector.store.bulk import BulkInsert
+from connector.store.commitments import commit_allocations
 from connector.store.common import chunks, utcnow
-from connector.store.facts import ALLOCATIONS, FACTS, StoredFact
+from connector.store.facts import ALLOCATION_COLUMNS, ALLOCATIONS, FACTS, StoredFact
 from connector.store.records import AllocationRecord, Lineage, PlacementRecord, VersionRecord, record_of
 from connector.store.tables import (
     AllocationRow,
@@ -79,22 +80,6 @@ class MappingVersionRepository:
         return versions(self.session, MappingVersionRow)
 
 
-ALLOCATION_COLUMNS = (  # what an allocation row is written with; run_id is a BulkInsert constant
-    "fact_id",
-    "entity",
-    "posting_date",
-    "provider",
-    "provider_account",
-    "currency",
-    "category",
-    "target_key",
-    "rule_id",
-    "mapping_version",
-    "percent",
-    "amount",
-)
-
-
 class AllocationRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -127,7 +112,7 @@ class AllocationRepository:
             changed = {i for i in fact_ids if stored.get(i) != wanted.get(i, set())}
             for chunk in chunks(sorted(changed)):
                 self.session.connection().execute(delete(ALLOCATIONS).where(ALLOCATIONS.c.fact_id.in_(chunk)))
-        rows = (
+        rows = [
             (
                 fact_id,
                 a.fact.entity,
@@ -144,9 +129,11 @@ class AllocationRepository:
             )
             for fact_id, a in zip(owners, allocations, strict=True)
             if changed is None or fact_id in changed
-        )
+        ]
         self._writer(run_id).write(rows)
-        return len(fact_ids) if changed is None else len(changed)
+        rewritten = fact_ids if changed is None else changed
+        commit_allocations(self.session, rewritten, rows, run_id=run_id)
+        return len(rewritten)
 
     def _writer(self, run_id: str | None) -> BulkInsert:
         return BulkInsert(

@@ -11,21 +11,82 @@ queued again), and so are approvals (`journal.approved`, by the approver) and ea
 (`run.started`, `run.finished`, `run.abandoned`). `audit verify` recomputes the digests from the rows and
 compares, holds each journal's status, ledger id and approver to those events, and each run's actor,
 kind, entity and outcome to its own (`service/audit.py: verify_books`, `verify_runs`).
+
+The provider facts the plans are made from are committed too: each window of facts stored (a pull's
+promotion, an import) appends one `facts.committed` event, in the same transaction, holding per provider
+day the digest of every fact then current on it (`domain/audit_chain.py: fact_digest`), computed as the
+rows are written (`store/facts.py: replace_window`); `audit verify` recomputes them from the facts table
+(`service/audit.py: verify_facts`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from connector.domain.audit_chain import COMMITTED
-from connector.store.records import EventRecord, JournalDigest, JournalRecord, RunRecord, record_of
-from connector.store.tables import ContributionRow, EventRow, JournalLineRow, JournalRow, RunRow
+from connector.domain.audit_chain import (
+    ALLOCATIONS_COMMITTED,
+    COMMITTED,
+    FACTS_COMMITTED,
+    allocations_digest,
+    pack_digests,
+    unpack_digests,
+)
+from connector.store.audit_log import EventLog
+from connector.store.common import chunks
+from connector.store.facts import ALLOCATION_COLUMNS, ALLOCATIONS, FACTS, day_digests
+from connector.store.records import (
+    EventRecord,
+    JournalDigest,
+    JournalRecord,
+    ReplaceResult,
+    RunRecord,
+    record_of,
+)
+from connector.store.tables import (
+    ContributionRow,
+    EventRow,
+    FactRow,
+    JournalLineRow,
+    JournalRow,
+    RawPayloadRow,
+    RunRow,
+    table_of,
+)
+
+FactDay = tuple[str, str, date]  # (source, provider account, provider day)
+# what an allocation's digest covers, in this order (beside its fact's id)
+ALLOCATION_FIELDS = ALLOCATION_COLUMNS[1:]
+
+
+def commit_allocations(
+    session: Session, fact_ids: Iterable[int], rows: Sequence[tuple], *, run_id: str | None
+) -> None:
+    """Append the `allocations.committed` event of the facts whose allocations a plan just (re)wrote: per
+    fact id, the digest of its allocations (`rows`: the fact id, then ALLOCATION_FIELDS), computed from
+    the rows as written; a fact left with none is committed as having none."""
+    ids = list(fact_ids)
+    if not ids:
+        return
+    by_fact: dict[int, list[tuple]] = {fact_id: [] for fact_id in ids}
+    for row in rows:
+        by_fact[row[0]].append(row[1:])
+    digests = {str(fact_id): allocations_digest(placed) for fact_id, placed in by_fact.items()}
+    session.flush()
+    top = session.execute(select(func.max(col(FactRow.id)))).scalar() or 0
+    EventLog(session).append(
+        ALLOCATIONS_COMMITTED,
+        f"the allocations of {len(ids)} fact(s) committed",
+        run_id=run_id,
+        data={"facts": pack_digests(digests), "max_fact_id": top},
+    )
+
 
 POSTED_EVENTS = ("posting.attempt", "posting.found")
 UNPOSTED_EVENT = "reconcile.drift"  # the journal left the ledger: queued again, no longer posted
@@ -140,6 +201,137 @@ class CommitmentRepository:
                 col(JournalRow.entity) == first.data.get("entity", ""), col(JournalRow.key).in_(keys)
             )
         ).scalar()
+
+    def commit_facts(
+        self,
+        source: str,
+        provider_account: str,
+        result: ReplaceResult,
+        payloads: Iterable[int],
+        *,
+        run_id: str | None,
+        now: datetime,
+    ) -> None:
+        """Append the `facts.committed` event of a window just stored: per provider day it stored, the
+        digest of each fact now current on it (the days it kept as they were are not in it); the sha256
+        of each raw payload the window was read from (the facts' digests name their payload by id); and
+        the highest fact id then (facts above it on a day no event committed were added behind the log)."""
+        if not result.digests:
+            return
+        self.session.flush()
+        top = self.session.execute(select(func.max(col(FactRow.id)))).scalar() or 0
+        raw = {
+            str(payload_id): sha256
+            for chunk in chunks(sorted(set(payloads)))
+            for payload_id, sha256 in self.session.execute(
+                select(col(RawPayloadRow.id), col(RawPayloadRow.sha256)).where(
+                    col(RawPayloadRow.id).in_(chunk)
+                )
+            ).all()
+        }
+        days = {day.isoformat(): packed for day, packed in sorted(result.digests.items())}
+        count = sum(packed.count("\n") + 1 for packed in days.values() if packed)
+        EventLog(self.session).append(
+            FACTS_COMMITTED,
+            f"{source} ({provider_account}): {count} fact(s) current on {len(days)} day(s) committed",
+            run_id=run_id,
+            data={
+                "source": source,
+                "provider_account": provider_account,
+                "days": days,
+                "payloads": raw,
+                "max_fact_id": top,
+            },
+            now=now,
+        )
+
+    def facts_committed(self) -> tuple[dict[FactDay, tuple[int, dict[str, str]]], int | None]:
+        """(source, account, day) → the event that last committed the day, and its facts' digests; with
+        the highest fact id when the first such event was written (None: none written yet)."""
+        found: dict[FactDay, tuple[int, dict[str, str]]] = {}
+        first: int | None = None
+        query = select(EventRow).where(col(EventRow.kind) == FACTS_COMMITTED).order_by(col(EventRow.id))
+        for event in self.session.execute(query).scalars():
+            data = event.data or {}
+            if first is None:
+                first = int(data.get("max_fact_id") or 0)
+            for day, facts in data.get("days", {}).items():
+                where = (data.get("source", ""), data.get("provider_account", ""), date.fromisoformat(day))
+                found[where] = (event.id, unpack_digests(facts))
+        return found, first
+
+    def payloads_committed(self) -> dict[int, tuple[int, str]]:
+        """raw payload id → the event that committed it, and the sha256 of its body then."""
+        found: dict[int, tuple[int, str]] = {}
+        query = select(EventRow).where(col(EventRow.kind) == FACTS_COMMITTED).order_by(col(EventRow.id))
+        for event in self.session.execute(query).scalars():
+            for payload_id, sha256 in (event.data or {}).get("payloads", {}).items():
+                found.setdefault(int(payload_id), (event.id, sha256))
+        return found
+
+    def payload_hashes(self, payload_ids: Iterable[int]) -> dict[int, tuple[str, str, str]]:
+        """raw payload id → its source, the sha256 its row says, and the sha256 of its body as stored."""
+        found: dict[int, tuple[str, str, str]] = {}
+        raw = table_of(RawPayloadRow)
+        for chunk in chunks(sorted(payload_ids), 500):  # bodies are pages: a few hundred at a time
+            query = select(raw.c.id, raw.c.source, raw.c.sha256, raw.c.body).where(raw.c.id.in_(chunk))
+            for payload_id, source, sha256, body in self.session.connection().execute(query):
+                found[payload_id] = (source, sha256, hashlib.sha256(body.encode()).hexdigest())
+        return found
+
+    def allocations_committed(self) -> tuple[dict[int, tuple[int, str]], int | None]:
+        """fact id → the event that last committed its allocations, and their digest; with the highest
+        fact id when the first such event was written (None: none written yet)."""
+        found: dict[int, tuple[int, str]] = {}
+        first: int | None = None
+        query = select(EventRow).where(col(EventRow.kind) == ALLOCATIONS_COMMITTED).order_by(col(EventRow.id))
+        for event in self.session.execute(query).scalars():
+            data = event.data or {}
+            if first is None:
+                first = int(data.get("max_fact_id") or 0)
+            for fact_id, digest in unpack_digests(data.get("facts", "")).items():
+                found[int(fact_id)] = (event.id, digest)
+        return found, first
+
+    def current_allocations(self) -> dict[int, tuple[str, tuple[str, ...]]]:
+        """fact id → the digest of its stored allocations, and the rule ids they name."""
+        c = ALLOCATIONS.c
+        placed: dict[int, list[tuple]] = {}
+        query = select(c.fact_id, *(c[name] for name in ALLOCATION_FIELDS))
+        for row in self.session.connection().execute(query):
+            placed.setdefault(row[0], []).append(tuple(row[1:]))
+        rule = ALLOCATION_FIELDS.index("rule_id")
+        return {
+            fact_id: (allocations_digest(rows), tuple(sorted({r[rule] for r in rows})))
+            for fact_id, rows in placed.items()
+        }
+
+    def fact_labels(self, fact_ids: Iterable[int]) -> dict[int, str]:
+        """fact id → how a problem names the fact: its natural key, source, account and day."""
+        c = FACTS.c
+        found: dict[int, str] = {}
+        for chunk in chunks(sorted(fact_ids)):
+            query = select(c.id, c.natural_key, c.source, c.provider_account, c.charge_date).where(
+                c.id.in_(chunk)
+            )
+            for fact_id, key, source, account, day in self.session.connection().execute(query):
+                found[fact_id] = f"fact {key} (id {fact_id}) of {source} ({account}) on {day}"
+        return found
+
+    def current_facts(self) -> Iterator[tuple[FactDay, dict[str, str], dict[str, int]]]:
+        """Each (source, account, day) with current facts: their digests, as stored now, and their ids."""
+        connection = self.session.connection()
+        c = FACTS.c
+        days = select(c.source, c.provider_account, c.charge_date).where(c.is_current.is_(True)).distinct()
+        for source, account, day in connection.execute(days).all():
+            where = (
+                c.is_current.is_(True),
+                c.source == source,
+                c.provider_account == account,
+                c.charge_date == day,
+            )
+            ids = dict(connection.execute(select(c.natural_key, c.id).where(*where)).all())
+            yield (source, account, day), day_digests(connection, *where), ids
 
     def posted(self) -> dict[tuple[str, str], tuple[int, str]]:
         """(entity, key) → the last posting event that found or created the journal, and its ledger id;

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
 from connector.bulk_work import paused_gc
-from connector.domain.audit_chain import as_utc
+from connector.domain.audit_chain import as_utc, digest_of_fact, fact_digest, pack_digests
 from connector.domain.console import PayloadDetail
 from connector.domain.facts import ChargeCategory, CostBasis, Dimensions, Fact
 from connector.domain.reconcile import FactVersion
@@ -54,6 +54,20 @@ from connector.store.tables import (
 # in the nightly window.
 FACTS = table_of(FactRow)
 ALLOCATIONS = table_of(AllocationRow)
+ALLOCATION_COLUMNS = (  # what an allocation row is written with; run_id is a BulkInsert constant
+    "fact_id",
+    "entity",
+    "posting_date",
+    "provider",
+    "provider_account",
+    "currency",
+    "category",
+    "target_key",
+    "rule_id",
+    "mapping_version",
+    "percent",
+    "amount",
+)
 
 # What a fact row is written with, in this order; `is_current`, `run_id` and `pulled_at` are the same
 # for every row of a write (BulkInsert constants).
@@ -189,6 +203,10 @@ class FactReader:
             c.cost_basis,
             c.charge_category,
             cast(c.dimensions, Text),
+            c.entity,
+            c.provider,
+            c.unit,
+            c.raw_payload_id,
         ).where(*where)
         day, money = self._day, self._money
         return [
@@ -198,6 +216,7 @@ class FactReader:
                 row[2],
                 day(row[3]),
                 (money(row[4]), row[5], money(row[6]), row[7], row[8], dimensions_from_json(row[9])),
+                (row[10], row[11], row[12], row[13]),
             )
             for row in self.connection.execute(query)
         ]
@@ -230,6 +249,47 @@ class StoredVersion(NamedTuple):
     version: int
     posting_date: date
     content: Any  # what `Versioned.same` compares
+    extra: tuple = ()  # the rest a fact's digest covers: entity, provider, unit, raw payload (facts only)
+
+
+def stored_fact_digest(old: StoredVersion, day: date) -> str:
+    """The digest of a stored fact row read as `FactReader.versions` reads it (its charge day is `day`)."""
+    amount, currency, quantity, cost_basis, charge_category, dimensions = old.content
+    entity, provider, unit, raw_payload_id = old.extra
+    return fact_digest(
+        entity,
+        provider,
+        old.natural_key,
+        old.version,
+        day,
+        old.posting_date,
+        amount,
+        currency,
+        quantity,
+        cost_basis,
+        charge_category,
+        unit,
+        dimensions,
+        raw_payload_id,
+    )
+
+
+def day_digests(connection: Connection, *where: Any) -> dict[str, str]:
+    """natural key → digest of the current facts `where` selects, read from the store (a day of a source
+    account after its rows were copied or moved by SQL; every day, for `audit verify`)."""
+    reader = FactReader(connection)
+    query = reader.query(*where, extra=(FACTS.c.raw_payload_id,))
+    return {row[4]: digest_of_fact(reader.fact(row), None, row[16]) for row in connection.execute(query)}
+
+
+@dataclass(frozen=True)
+class Digests:
+    """How `replace_window` digests what is current on each day it stores (facts: see `audit_chain`)."""
+
+    stored: Callable[[StoredVersion, date], str]  # a stored row kept as it is, on its day
+    # an incoming item written as this version, read from that raw payload
+    written: Callable[[Any, int, int | None], str]
+    read: Callable[[Connection, tuple], dict[str, str]]  # the current rows the clauses select, read back
 
 
 @dataclass(frozen=True)
@@ -243,6 +303,7 @@ class Versioned:
     writer: Callable[[Connection, str | None, datetime], BulkInsert]
     values: Callable[[Any, int, int | None], tuple]  # (item, version, raw payload id) → the writer's row
     day_of: Callable[[Any], date]  # an incoming item's provider day
+    digests: Digests | None = None  # how the rows current after a write are digested (None: not committed)
 
 
 class Incoming(Protocol):
@@ -321,6 +382,7 @@ def replace_window(
     writer = spec.writer(connection, run_id, now)
     c = spec.table.c
     in_window = (c.source == source, c.provider_account == provider_account, c.is_current.is_(True))
+    digests, digested = spec.digests, dict[date, str]()
     changed_days: set[date] = set()
     superseded: list[int] = []
     withdrawn: dict[str, Any] = {}
@@ -331,12 +393,17 @@ def replace_window(
         if copied is not None:
             written += copied.rows
             changed_days |= copied.posting_days
+            if digests is not None:  # the database copied them: read the day back (a first pull's)
+                digested[day] = pack_digests(digests.read(connection, (*in_window, c[spec.day] == day)))
             continue
         rows = []
+        now_current: dict[str, str] = {}
         for item, raw_payload_id in incoming.on(day):
             old = stored.pop(item.natural_key, None)
             if old is not None and spec.same(old, item):
                 unchanged += 1
+                if digests is not None:
+                    now_current[old.natural_key] = digests.stored(old, day)
                 continue
             version = 1
             if old is not None:
@@ -346,7 +413,11 @@ def replace_window(
                 version = old.version + 1
             changed_days.add(item.posting_date)
             rows.append(spec.values(item, version, raw_payload_id))
+            if digests is not None:
+                now_current[item.natural_key] = digests.written(item, version, raw_payload_id)
         written += writer.write(rows) if rows else 0
+        if digests is not None:
+            digested[day] = pack_digests(now_current)
         for gone in stored.values():
             withdrawn[gone.natural_key] = gone
             superseded.append(gone.id)
@@ -356,22 +427,27 @@ def replace_window(
             update(spec.table).where(c.id.in_(chunk)).values(is_current=False, superseded_at=now)
         )
     moved = _moved(connection, spec, in_window, withdrawn, incoming)
+    if digests is not None and moved:
+        for day, current in digested.items():  # a moved row took its next version after it was written
+            if any(line.rsplit(" ", 1)[0] in moved for line in current.splitlines()):
+                digested[day] = pack_digests(digests.read(connection, (*in_window, c[spec.day] == day)))
     return ReplaceResult(
-        inserted=written - restated - moved,
-        restated=restated + moved,
+        inserted=written - restated - len(moved),
+        restated=restated + len(moved),
         unchanged=unchanged,
-        withdrawn=len(withdrawn) - moved,
+        withdrawn=len(withdrawn) - len(moved),
         changed_days=frozenset(changed_days),
+        digests=None if digests is None else digested,
     )
 
 
 def _moved(
     connection: Connection, spec: Versioned, in_window: tuple, withdrawn: dict[str, Any], incoming: Incoming
-) -> int:
+) -> set[str]:
     """Buckets the provider now reports on another day of the window: a restatement, not a withdrawal
-    and a new bucket, so the new row takes the next version of the old one. Returns how many."""
+    and a new bucket, so the new row takes the next version of the old one. Returns their keys."""
     if not withdrawn:
-        return 0
+        return set()
     keys = incoming.reported(withdrawn.keys())
     for key in keys:
         connection.execute(
@@ -379,7 +455,7 @@ def _moved(
             .where(*in_window, spec.table.c.natural_key == key)
             .values(version=withdrawn[key].version + 1)
         )
-    return len(keys)
+    return keys
 
 
 def _days(first_day: date, last_day: date) -> Iterator[date]:
@@ -397,6 +473,11 @@ FACT_TABLE = Versioned(
     writer=versioned_writer(FACTS, FACT_COLUMNS, days=("charge_date", "posting_date")),
     values=fact_row_values,
     day_of=lambda fact: fact.charge_date,
+    digests=Digests(
+        stored=stored_fact_digest,
+        written=digest_of_fact,
+        read=lambda connection, where: day_digests(connection, *where),
+    ),
 )
 
 

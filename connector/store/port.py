@@ -349,6 +349,35 @@ class Commitments(Protocol):
 
     def runs(self) -> list[tuple[str, RunRecord | None, list[EventRecord]]]: ...
 
+    def commit_facts(
+        self,
+        source: str,
+        provider_account: str,
+        result: ReplaceResult,
+        payloads: Iterable[int],
+        *,
+        run_id: str | None,
+        now: datetime,
+    ) -> None: ...
+
+    def payloads_committed(self) -> dict[int, tuple[int, str]]: ...
+
+    def payload_hashes(self, payload_ids: Iterable[int]) -> dict[int, tuple[str, str, str]]: ...
+
+    def facts_committed(
+        self,
+    ) -> tuple[dict[tuple[str, str, date], tuple[int, dict[str, str]]], int | None]: ...
+
+    def allocations_committed(self) -> tuple[dict[int, tuple[int, str]], int | None]: ...
+
+    def current_allocations(self) -> dict[int, tuple[str, tuple[str, ...]]]: ...
+
+    def fact_labels(self, fact_ids: Iterable[int]) -> dict[int, str]: ...
+
+    def current_facts(
+        self,
+    ) -> Iterator[tuple[tuple[str, str, date], dict[str, str], dict[str, int]]]: ...
+
 
 class Connections(Protocol):
     """`connections.py: ConnectionRepository`"""

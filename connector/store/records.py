@@ -8,6 +8,7 @@ work can use it freely.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -325,6 +326,9 @@ class ReplaceResult:
     unchanged: int = 0
     withdrawn: int = 0
     changed_days: frozenset[date] = frozenset()  # posting days whose facts changed
+    # provider day → the digests of the facts current on it after the write, packed (facts only:
+    # `audit_chain.pack_digests`)
+    digests: Mapping[date, str] | None = None
 
     @property
     def changed(self) -> bool:

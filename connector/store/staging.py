@@ -5,7 +5,8 @@ of its own, under a stage (`pull_stages`): memory holds a page, never the window
 facts: nothing that reads facts or usage reads the staged tables. When the window has been read without
 an error, `promote` makes the source's stored window equal to what was staged (compared a provider day
 at a time, like any re-read window: `repositories.replace_window`), moves the bookmark and deletes the
-stage, all in one transaction. When its errors each name the days they spoil (a warehouse's refused
+stage, all in one transaction (with the event committing the facts now current on each day stored to
+the audit chain: `store/commitments.py`). When its errors each name the days they spoil (a warehouse's refused
 rows), those days are left as stored and the rest of the window is promoted, the bookmark standing before
 the first refused day. A window with any other error is discarded whole (it keeps nothing), and so is a
 stage a crash left behind: the next pull of the same source and account discards it before staging
@@ -266,6 +267,12 @@ class PullStage:
                 )
                 for kind in (FACTS_KIND, USAGE_KIND)
             ]
+            pages = connection.execute(
+                select(STAGES.c.raw_payload_ids).where(STAGES.c.id == self.id)
+            ).scalar()
+            uow.commitments.commit_facts(
+                self.source, self.provider_account, results[0], pages or (), run_id=run_id, now=now
+            )
             stored_through = window.stored_through(refused).isoformat()
             if refused:
                 uow.bookmarks.hold(
