@@ -262,10 +262,12 @@ def _classify(
                 report.days_kept += 1
             elif before is not None and before.rules == inputs.rules:
                 sums = _update_day(
-                    uow, state, classifier, day, inputs, report, dry_run=dry_run, run_id=run_id
+                    uow, state, classifier, day, inputs, report, dry_run=dry_run, run_id=run_id, now=now
                 )
             if sums is None:
-                sums = _classify_day(uow, state, classifier, day, report, dry_run=dry_run, run_id=run_id)
+                sums = _classify_day(
+                    uow, state, classifier, day, report, dry_run=dry_run, run_id=run_id, now=now
+                )
                 report.days_read += 1
             if not dry_run and before != inputs:
                 days.keep(state.entity, day, inputs.key, sums, now)
@@ -289,12 +291,13 @@ def _classify_day(
     *,
     dry_run: bool,
     run_id: str | None,
+    now: datetime,
 ) -> DaySums:
     """Read and classify one posting day's current facts chunk by chunk; store their allocations unless
     dry. Returns the day's sums."""
     sums = _DaySummer(state)
     for chunk in uow.facts.current_chunks(state.entity, day, day):
-        sums.add(uow, classifier, chunk, report, store=not dry_run, run_id=run_id)
+        sums.add(uow, classifier, chunk, report, store=not dry_run, run_id=run_id, now=now)
     return sums.day_sums(FactIds.of(sums.ids))
 
 
@@ -308,6 +311,7 @@ def _update_day(
     *,
     dry_run: bool,
     run_id: str | None,
+    now: datetime,
 ) -> DaySums | None:
     """A day whose facts alone changed since its sums were kept (the same rules): the kept sums, less
     what the facts no longer current added to them (classified again by the same rules: the same
@@ -322,10 +326,10 @@ def _update_day(
     gone = [fact_id for fact_id in candidates if fact_id in kept.ids]
     taken_back = _DaySummer(state)
     for chunk in uow.facts.with_ids(gone):
-        taken_back.add(uow, classifier, chunk, report, store=False, run_id=run_id)
+        taken_back.add(uow, classifier, chunk, report, store=False, run_id=run_id, now=now)
     added = _DaySummer(state)
     for chunk in uow.facts.current_chunks(state.entity, day, day, newer_than=kept.ids.newest):
-        added.add(uow, classifier, chunk, report, store=not dry_run, run_id=run_id)
+        added.add(uow, classifier, chunk, report, store=not dry_run, run_id=run_id, now=now)
     ids = kept.ids.changed(gone, added.ids)
     if (len(ids), ids.newest) != (inputs.facts, inputs.newest) or len(taken_back.ids) != len(gone):
         return None
@@ -351,6 +355,7 @@ class _DaySummer:
         *,
         store: bool,
         run_id: str | None,
+        now: datetime,
     ) -> None:
         owners, allocations = classifier.classify_keyed((stored.id, stored.fact) for stored in chunk)
         self.usage.add(allocations)
@@ -358,7 +363,7 @@ class _DaySummer:
         self.ids.extend(stored.id for stored in chunk)
         report.facts_classified += len(chunk)
         if store:
-            uow.allocations.replace_for_facts(owners, allocations, chunk, run_id=run_id)
+            uow.allocations.replace_for_facts(owners, allocations, chunk, run_id=run_id, now=now)
 
     def day_sums(self, ids: FactIds | None = None) -> DaySums:
         return DaySums(len(self.ids), self.usage.state(), *self.summary.state(), ids=ids or FactIds())

@@ -91,6 +91,7 @@ class AllocationRepository:
         facts: Sequence[StoredFact],
         *,
         run_id: str | None,
+        now: datetime | None = None,
     ) -> int:
         """Make the stored allocations of `facts` equal to `allocations` (`owners[i]` is the id of the
         fact `allocations[i]` divides). Called chunk by chunk: a plan streams its facts.
@@ -132,7 +133,7 @@ class AllocationRepository:
         ]
         self._writer(run_id).write(rows)
         rewritten = fact_ids if changed is None else changed
-        commit_allocations(self.session, rewritten, rows, run_id=run_id)
+        commit_allocations(self.session, rewritten, rows, run_id=run_id, now=now)
         return len(rewritten)
 
     def _writer(self, run_id: str | None) -> BulkInsert:

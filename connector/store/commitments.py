@@ -66,11 +66,17 @@ ALLOCATION_FIELDS = ALLOCATION_COLUMNS[1:]
 
 
 def commit_allocations(
-    session: Session, fact_ids: Iterable[int], rows: Sequence[tuple], *, run_id: str | None
+    session: Session,
+    fact_ids: Iterable[int],
+    rows: Sequence[tuple],
+    *,
+    run_id: str | None,
+    now: datetime | None = None,
 ) -> None:
     """Append the `allocations.committed` event of the facts whose allocations a plan just (re)wrote: per
     fact id, the digest of its allocations (`rows`: the fact id, then ALLOCATION_FIELDS), computed from
-    the rows as written; a fact left with none is committed as having none."""
+    the rows as written; a fact left with none is committed as having none. `now`: the run's clock, as
+    every other event of the run is stamped (None: the wall clock)."""
     ids = list(fact_ids)
     if not ids:
         return
@@ -85,6 +91,7 @@ def commit_allocations(
         f"the allocations of {len(ids)} fact(s) committed",
         run_id=run_id,
         data={"facts": pack_digests(digests), "max_fact_id": top},
+        now=now,
     )
 
 

@@ -211,6 +211,7 @@ class Allocations(Protocol):
         facts: Sequence[StoredFact],
         *,
         run_id: str | None,
+        now: datetime | None = None,
     ) -> int: ...
 
     def between(self, entity: str, first_day: date, last_day: date) -> list[AllocationRecord]: ...

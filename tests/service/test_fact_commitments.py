@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy import text
 
-from connector.domain.audit_chain import FACTS_COMMITTED
+from connector.domain.audit_chain import ALLOCATIONS_COMMITTED, FACTS_COMMITTED
 from connector.service.audit import verify_chain
 from connector.service.sync import sync
 from connector.store.unit_of_work import UnitOfWork
@@ -229,3 +229,17 @@ def test_focus_imports_restating_a_closed_month_commit_their_facts_and_an_edit_i
     [problem] = verify_chain(books.app.store).problems
     assert problem.problem == "fact-altered"
     assert " on 2026-10-02 (committed by event " in problem.message
+
+
+def test_the_commitments_of_a_night_are_stamped_with_the_runs_clock(world: World):
+    """A night's events are stamped with its run's clock; the allocations' commitments were stamped with
+    the wall clock instead (the plan did not hand its time down), so an auditor's period export or a
+    replayed past night showed them weeks away from the run that wrote them."""
+    world.source.set("12.00", date(2026, 10, 5))
+    night(world, date(2026, 10, 5))
+    with UnitOfWork(world.app.engine) as uow:
+        stamped = {
+            kind: {event.at for event in uow.events.of_kind(kind)}
+            for kind in (FACTS_COMMITTED, ALLOCATIONS_COMMITTED)
+        }
+    assert stamped == {FACTS_COMMITTED: {world.clock()}, ALLOCATIONS_COMMITTED: {world.clock()}}
