@@ -81,9 +81,9 @@ class StagedKind:
 
 def _read_facts(connection: Connection, staged: Any, where: tuple) -> Iterator[tuple[Fact, int | None]]:
     reader = FactReader(connection)
-    query = FactReader.query(*where, table=staged, extra=(staged.c.raw_payload_id,)).order_by(staged.c.id)
+    query = FactReader.query(*where, table=staged).order_by(staged.c.id)
     for row in connection.execute(query):
-        yield reader.fact(row), row[16]
+        yield reader.fact(row), reader.payload_id(row)
 
 
 def _read_usage(connection: Connection, staged: Any, where: tuple) -> Iterator[tuple[Usage, int | None]]:
