@@ -7,7 +7,9 @@ process is told who holds it. A claim is finished with the outcome; a failed one
 the holder ran on this machine and its process is gone, otherwise when its lease expires. A live holder
 renews its lease while it runs (`renew`, the scheduler's heartbeat), so the lease can be short — a holder
 on another machine that died is taken over minutes later, not hours — however long a night at scale
-takes. The entity lock still keeps two runs of one entity apart whatever the claims say.
+takes. A lease that a clock stepped back leaves far in the future is brought back to one lease from
+now, so an NTP correction delays a job by a lease at most. The entity lock still keeps two runs of one
+entity apart whatever the claims say.
 """
 
 from __future__ import annotations
@@ -51,6 +53,16 @@ class JobClaims:
             if inserted.first() is not None:  # (rowcount is not reliable for this on every driver)
                 return None
             mine = (table.c.job == job, table.c.occurrence == occurrence)
+            # Every lease is written as `now + lease`, so one that runs out further ahead than that was
+            # written by a clock ahead of ours: the clock stepped back since (an NTP correction). Left as
+            # it is, it would block the job until our clock caught up, for as long as the step. Brought
+            # back to one lease from now: a live holder renews it within a third of that, a dead one's
+            # claim is taken over when it runs out.
+            connection.execute(
+                update(table)
+                .where(*mine, table.c.finished_at.is_(None), table.c.expires_at > now + lease)
+                .values(expires_at=now + lease)
+            )
             holder = connection.execute(select(table).where(*mine)).one()
             takeable = or_(
                 and_(table.c.finished_at.isnot(None), table.c.outcome != "ok"),
