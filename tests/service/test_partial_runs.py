@@ -16,10 +16,10 @@ from tests.service.conftest import World
 from tests.service.harness import write_config
 from tests.service.test_health import client
 from tests.service.test_processes import (  # noqa: F401 - child_env: the fixture
-    _health_url,
-    _sync_statuses,
     child_env,
     creates,
+    serving_url,
+    sync_statuses,
     tokenbooks,
     wait_for,
 )
@@ -145,21 +145,21 @@ def test_a_service_restarted_after_a_partial_night_posts_the_rest_at_once(tmp_pa
     )
     engine = make_engine(child_env["TOKENBOOKS_DATABASE_URL"])
     first = tokenbooks(revoked, "serve", env=child_env, cwd=tmp_path)
-    _health_url(first)  # started: its schema is there
-    wait_for(lambda: _sync_statuses(engine) == ["partial"], "the first night to stop part way", first)
+    serving_url(first)  # started: its schema is there
+    wait_for(lambda: sync_statuses(engine) == ["partial"], "the first night to stop part way", first)
     first.send_signal(signal.SIGTERM)
     first.communicate(timeout=60)
     assert len(creates(ledger)) == 1
 
     config = write_config(tmp_path / "config.json", facts=facts, ledger=ledger)  # reconnected
     second = tokenbooks(config, "serve", env=child_env, cwd=tmp_path)
-    _health_url(second)
-    wait_for(lambda: "succeeded" in _sync_statuses(engine), "the restart to finish the night", second)
+    serving_url(second)
+    wait_for(lambda: "succeeded" in sync_statuses(engine), "the restart to finish the night", second)
     second.send_signal(signal.SIGTERM)
     _, err = second.communicate(timeout=60)
 
     assert second.returncode == 0, err
-    assert _sync_statuses(engine) == ["succeeded", "partial"]  # the restart ran the night again
+    assert sync_statuses(engine) == ["succeeded", "partial"]  # the restart ran the night again
     keys = [c["key"] for c in creates(ledger)]
     assert len(keys) == len(set(keys)) == 3  # the other two posted, none twice
     engine.dispose()

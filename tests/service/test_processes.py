@@ -116,11 +116,9 @@ def test_a_service_killed_mid_run_is_restarted_and_completes_the_run_without_dup
 
     config = write_config(tmp_path / "config.json", facts=facts, ledger=ledger)
     second = tokenbooks(config, "serve", env=child_env, cwd=tmp_path)
-    health_url = _health_url(second)
+    health_url = serving_url(second)
     engine = make_engine(child_env["TOKENBOOKS_DATABASE_URL"])
-    wait_for(
-        lambda: "succeeded" in _sync_statuses(engine), "the restarted service to finish the sync", second
-    )
+    wait_for(lambda: "succeeded" in sync_statuses(engine), "the restarted service to finish the sync", second)
     health = requests.get(f"{health_url}/healthz", timeout=10).json()
     metrics = requests.get(f"{health_url}/metrics", timeout=10).text
     second.send_signal(signal.SIGTERM)
@@ -128,7 +126,7 @@ def test_a_service_killed_mid_run_is_restarted_and_completes_the_run_without_dup
 
     assert second.returncode == 0, err
     assert "tokenbooks stopped" in err
-    assert sorted(_sync_statuses(engine)) == ["abandoned", "succeeded"]
+    assert sorted(sync_statuses(engine)) == ["abandoned", "succeeded"]
     keys = [c["key"] for c in creates(ledger)]
     assert len(keys) == len(set(keys)) == 3  # every journal created exactly once
     with UnitOfWork(engine) as uow:
@@ -147,12 +145,14 @@ def test_a_service_killed_mid_run_is_restarted_and_completes_the_run_without_dup
     engine.dispose()
 
 
-def _sync_statuses(engine) -> list[str]:
+def sync_statuses(engine) -> list[str]:
+    """The statuses of the newest sync runs in the store, newest first."""
     with UnitOfWork(engine) as uow:
         return [r.status for r in uow.runs.latest(10, kind="sync")]
 
 
-def _health_url(child: subprocess.Popen) -> str:
+def serving_url(child: subprocess.Popen) -> str:
+    """The address a started `tokenbooks serve` (or `web`) child says it serves health on."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         line = child.stderr.readline()
