@@ -47,7 +47,7 @@ def health_routes(app: Any, next_runs: NextRuns) -> list[Route]:
 
 def health_response(app: Any, next_runs: NextRuns) -> Response:
     try:
-        status = service_status(app.store, app.entities(), next_runs())
+        status = service_status(app.store, app.entities(), next_runs(), now=app.clock())
     except TokenbooksError as exc:  # the database is down or the mapping unreadable: say so, do not crash
         return JSONResponse({"status": "down", "problems": [redact(exc.message)]}, status_code=503)
     body = json.dumps(health_body(status), default=str)
@@ -78,7 +78,12 @@ def health_body(status: ServiceStatus) -> dict:
             for e in status.entities
         ],
         "connections": [
-            {"ledger": c.ledger, "entity": c.entity, "status": c.status, "reconnect_needed": c.status != "ok"}
+            {
+                "ledger": c.ledger,
+                "entity": c.entity,
+                "status": c.status,
+                "reconnect_needed": status.reconnect(c) is not None,
+            }
             for c in status.connections
         ],
     }

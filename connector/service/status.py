@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from connector.service.connections import reconnect_reason
 from connector.store.port import Store, UnitOfWork
 from connector.store.records import ConnectionRecord, ReconciliationRecord, RunRecord
 
@@ -48,24 +49,29 @@ class EntityStatus:
 class ServiceStatus:
     entities: list[EntityStatus]
     connections: list[ConnectionRecord]
+    now: datetime  # as of when: a refresh token expires with time alone
+
+    def reconnect(self, connection: ConnectionRecord) -> str | None:
+        """Why the connection needs a person to reconnect, or None (`connections.reconnect_reason`)."""
+        return reconnect_reason(connection, self.now)
 
     @property
     def reconnect_needed(self) -> list[ConnectionRecord]:
-        return [c for c in self.connections if c.status != "ok"]
+        return [c for c in self.connections if self.reconnect(c)]
 
     @property
     def problems(self) -> list[str]:
         found = [p for e in self.entities for p in e.problems]
         found += [
             f"{c.ledger} connection of {c.entity} needs a person to reconnect (`tokenbooks connect {c.ledger}`): "
-            f"{c.last_error or c.status}"
+            f"{self.reconnect(c)}"
             for c in self.reconnect_needed
         ]
         return found
 
 
 def service_status(
-    store: Store, entities: list[str], next_runs: dict[str, datetime] | None = None
+    store: Store, entities: list[str], next_runs: dict[str, datetime] | None = None, *, now: datetime
 ) -> ServiceStatus:
     next_runs = next_runs or {}
     with store.unit_of_work() as uow:
@@ -84,7 +90,7 @@ def service_status(
             for entity in entities
         ]
         connections = uow.connections.all()
-    return ServiceStatus(statuses, connections)
+    return ServiceStatus(statuses, connections, now)
 
 
 def last_booking_runs(uow: UnitOfWork) -> dict[str | None, list[RunRecord]]:

@@ -43,7 +43,7 @@ class StoreCollector(Collector):
     def _from_store(self) -> Iterator[Metric]:
         with self.app.store.unit_of_work() as uow:
             totals = uow.totals(OK_RUN_STATUSES)
-        status = service_status(self.app.store, self.app.entities())
+        status = service_status(self.app.store, self.app.entities(), now=self.app.clock())
         yield _counter(
             "tokenbooks_runs",
             "Runs by kind, entity and final status.",
@@ -109,7 +109,7 @@ class StoreCollector(Collector):
             labels=["entity", "ledger"],
         )
         for c in status.connections:
-            reconnect.add_metric([c.entity, c.ledger], int(c.status != "ok"))
+            reconnect.add_metric([c.entity, c.ledger], int(status.reconnect(c) is not None))
         yield from (variance, success, reconnect)
 
     def _ledger_calls(self) -> Metric:

@@ -29,7 +29,6 @@ from connector.domain.chart import LedgerChart
 from connector.domain.console import (
     AlertSummary,
     AuditEvent,
-    ConnectionSummary,
     FileVersion,
     JournalSummary,
     LineageSlice,
@@ -458,8 +457,6 @@ class Console(Protocol):
     def alerts(self, entity: str, since: datetime | None = ..., limit: int = ...) -> list[AlertSummary]: ...
 
     def holds_facts(self, entity: str, source: str, provider_account: str) -> bool: ...
-
-    def connections(self) -> list[ConnectionSummary]: ...
 
     def file_versions(self, which: str) -> list[FileVersion]: ...
 

@@ -150,3 +150,51 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
+
+
+def test_a_refresh_token_that_expired_unused_needs_a_reconnect_on_every_page_that_says_so(world: World):
+    """Nothing ran against the ledger for months: the connection is still stored `ok`, but its refresh
+    token expired in the meantime. `tokenbooks connections`, /healthz, the metric and the alert all say a
+    person must reconnect, with the same reason."""
+    from connector.service.connections import connection_health
+    from connector.service.console import overview
+
+    world.clock.now = datetime(2026, 10, 2, 9, 0, tzinfo=UTC)
+    with UnitOfWork(world.app.engine) as uow:
+        uow.session.add(
+            ConnectionRow(
+                ledger="quickbooks",
+                entity="acme-us",
+                company_id="123",
+                token_ciphertext="x",
+                status="ok",
+                refresh_expires_at=datetime(2026, 9, 30, tzinfo=UTC),
+                updated_at=datetime(2026, 6, 1, tzinfo=UTC),
+            )
+        )
+        uow.commit()
+
+    [listed] = connection_health(world.app.store, world.clock(), readable=lambda _: True)
+    assert (listed.health, listed.reason) == ("reconnect needed", "the refresh token expired on 2026-09-30")
+    body = client(world).get("/healthz").json()
+    assert body["status"] == "degraded"
+    assert body["connections"] == [
+        {"ledger": "quickbooks", "entity": "acme-us", "status": "ok", "reconnect_needed": True}
+    ]
+    assert (
+        "quickbooks connection of acme-us needs a person to reconnect (`tokenbooks connect quickbooks`): "
+        "the refresh token expired on 2026-09-30" in body["problems"]
+    )
+    found = samples(client(world).get("/metrics").text)
+    assert found[("tokenbooks_reconnect_needed", (("entity", "acme-us"), ("ledger", "quickbooks")))] == 1
+    [alert] = [a for a in find_alerts(world.app, "acme-us") if a.kind == "reconnect_needed"]
+    assert "the refresh token expired on 2026-09-30" in alert.message
+    [shown] = overview(world.app, "acme-us").connections  # the console's first page
+    assert (shown.status, shown.last_error) == ("reconnect_needed", "the refresh token expired on 2026-09-30")
+
+    world.clock.now = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)  # a month earlier, it still worked: all agree
+    assert client(world).get("/healthz").json()["connections"][0]["reconnect_needed"] is False
+    found = samples(client(world).get("/metrics").text)
+    assert found[("tokenbooks_reconnect_needed", (("entity", "acme-us"), ("ledger", "quickbooks")))] == 0
+    assert [a for a in find_alerts(world.app, "acme-us") if a.kind == "reconnect_needed"] == []
+    assert overview(world.app, "acme-us").connections[0].status == "ok"
