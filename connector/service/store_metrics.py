@@ -103,6 +103,14 @@ class StoreCollector(Collector):
                 variance.add_metric(labels, float(r.variance or 0))  # float ok: a metric sample, not books
             if e.last_success and e.last_success.finished_at:
                 success.add_metric([e.entity], e.last_success.finished_at.timestamp())
+        stuck = GaugeMetricFamily(
+            "tokenbooks_stuck_runs",
+            "Runs left `running` by a scheduled job whose process stopped (gone, or its claim's heartbeat "
+            "stale); the next run of the entity takes up their work.",
+            labels=["entity"],
+        )
+        for e in status.entities:
+            stuck.add_metric([e.entity], len(e.stuck_runs))
         reconnect = GaugeMetricFamily(
             "tokenbooks_reconnect_needed",
             "1 when a ledger connection needs a person.",
@@ -110,7 +118,7 @@ class StoreCollector(Collector):
         )
         for c in status.connections:
             reconnect.add_metric([c.entity, c.ledger], int(status.reconnect(c) is not None))
-        yield from (variance, success, reconnect)
+        yield from (variance, success, stuck, reconnect)
 
     def _ledger_calls(self) -> Metric:
         calls = CounterMetricFamily(

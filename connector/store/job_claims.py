@@ -17,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from connector.leases import JOB_LEASE, holder_is_dead
+from connector.store.records import StuckClaim
 from connector.store.tables import JobClaimRow, table_of
 
 
@@ -65,8 +66,7 @@ class JobClaims:
             )
             holder = connection.execute(select(table).where(*mine)).one()
             takeable = or_(
-                and_(table.c.finished_at.isnot(None), table.c.outcome != "ok"),
-                and_(table.c.finished_at.is_(None), table.c.expires_at < now),
+                and_(table.c.finished_at.isnot(None), table.c.outcome != "ok"), _lease_ran_out(now)
             )
             if holder.finished_at is None and holder_is_dead(holder.owner):
                 takeable = or_(takeable, and_(table.c.finished_at.is_(None), table.c.owner == holder.owner))
@@ -95,6 +95,31 @@ class JobClaims:
             )
         return renewed.rowcount == 1
 
+    def stuck(self) -> list[StuckClaim]:
+        """The latest occurrence of each job, when its holder stopped without finishing it: the holder's
+        process is gone (it ran on this machine), or its lease ran out without a renewal (a holder
+        elsewhere died or hangs) — the same holders `claim` takes over from. A job whose latest
+        occurrence finished, or was taken over, is not listed: its stopped claims are history."""
+        table = table_of(JobClaimRow)
+        latest = (
+            select(table.c.job, func.max(table.c.occurrence).label("occurrence"))
+            .group_by(table.c.job)
+            .subquery()
+        )
+        query = select(table, _lease_ran_out(self.clock()).label("ran_out")).join(
+            latest, and_(table.c.job == latest.c.job, table.c.occurrence == latest.c.occurrence)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.where(table.c.finished_at.is_(None)).order_by(table.c.job)).all()
+        found = []
+        for row in rows:
+            gone = holder_is_dead(row.owner)
+            if gone or row.ran_out:
+                found.append(
+                    StuckClaim(row.job, row.occurrence, row.owner, row.claimed_at, row.expires_at, gone)
+                )
+        return found
+
     def finish(self, job: str, occurrence: str, owner: str, *, ok: bool) -> None:
         table = table_of(JobClaimRow)
         with self.engine.begin() as connection:
@@ -103,3 +128,9 @@ class JobClaims:
                 .where(table.c.job == job, table.c.occurrence == occurrence, table.c.owner == owner)
                 .values(finished_at=self.clock(), outcome="ok" if ok else "failed")
             )
+
+
+def _lease_ran_out(now: datetime) -> ColumnElement[bool]:
+    """A claim not finished whose lease ran out by `now`: its holder stopped renewing it."""
+    table = table_of(JobClaimRow)
+    return and_(table.c.finished_at.is_(None), table.c.expires_at < now)

@@ -72,6 +72,7 @@ from connector.store.records import (
     StoredFact,
     StoredJournal,
     StoreTotals,
+    StuckClaim,
     VersionRecord,
 )
 
@@ -491,6 +492,8 @@ class Claims(Protocol):
     def renew(self, job: str, occurrence: str, owner: str, lease: timedelta = ...) -> bool: ...
 
     def finish(self, job: str, occurrence: str, owner: str, *, ok: bool) -> None: ...
+
+    def stuck(self) -> list[StuckClaim]: ...
 
 
 class PullStages(Protocol):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import update
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -12,7 +16,8 @@ from connector.health import health_routes
 from connector.service.alerts import find_alerts
 from connector.service.sync import sync
 from connector.store.db import make_engine
-from connector.store.tables import ConnectionRow
+from connector.store.job_claims import JobClaims
+from connector.store.tables import ConnectionRow, JobClaimRow
 from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.service.test_reconcile import invoice, reconcile
@@ -198,3 +203,74 @@ def test_a_refresh_token_that_expired_unused_needs_a_reconnect_on_every_page_tha
     assert found[("tokenbooks_reconnect_needed", (("entity", "acme-us"), ("ledger", "quickbooks")))] == 0
     assert [a for a in find_alerts(world.app, "acme-us") if a.kind == "reconnect_needed"] == []
     assert overview(world.app, "acme-us").connections[0].status == "ok"
+
+
+def _a_run_left_running(world: World, run_id: str) -> None:
+    with UnitOfWork(world.app.engine) as uow:
+        uow.runs.start(
+            run_id, "sync", entity="acme-us", params={}, actor="serve", code_version="", now=world.clock()
+        )
+        uow.commit()
+
+
+def test_a_run_stuck_in_a_process_that_died_makes_health_say_so_until_a_run_takes_it_up(world: World):
+    """`tokenbooks serve` was killed (-9, out of memory) mid-night: its run stays `running` and its
+    claim unfinished. /healthz and the metric say the run is stuck — the holder's process is gone —
+    instead of `ok`, until the next run of the entity abandons it and books the night."""
+    world.source.set("120.00", date(2026, 10, 1))
+    world.clock.night_after(date(2026, 10, 1))
+    exited = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = f"{socket.gethostname()}:{int(exited.stdout)}:1:dead"
+    assert JobClaims(world.app.engine).claim("nightly:acme-us", "2026-10-01", dead) is None
+    _a_run_left_running(world, "run-killed")
+
+    body = client(world).get("/healthz").json()
+    assert body["status"] == "degraded"
+    [problem] = body["problems"]
+    assert problem.startswith(
+        "sync run run-killed of acme-us (nightly job for 2026-10-01, started 2026-10-02 02:30"
+    )
+    assert (
+        f"is stuck `running`: the process {int(exited.stdout)} on {socket.gethostname()} that ran it is gone"
+        in problem
+    )
+    assert "Restart `tokenbooks serve`" in problem
+    [entity] = body["entities"]
+    assert [(s["run_id"], s["holder_gone"]) for s in entity["stuck"]] == [("run-killed", True)]
+    found = samples(client(world).get("/metrics").text)
+    assert found[("tokenbooks_stuck_runs", (("entity", "acme-us"),))] == 1
+
+    world.clock.now += timedelta(hours=1)
+    assert sync(world.app, entity="acme-us", until=date(2026, 10, 1)).status == "succeeded"  # takes it up
+    body = client(world).get("/healthz").json()
+    assert (body["status"], body["entities"][0]["stuck"]) == ("ok", [])
+    assert (
+        samples(client(world).get("/metrics").text)[("tokenbooks_stuck_runs", (("entity", "acme-us"),))] == 0
+    )
+
+
+def test_a_run_whose_holder_elsewhere_stopped_renewing_its_claim_is_stuck_and_a_live_one_is_not(world: World):
+    """A holder on another machine cannot be asked whether it lives: its heartbeat says. A claim renewed
+    within its lease is a night in progress (ok); one whose lease ran out unrenewed is a stuck run."""
+    world.clock.night_after(date(2026, 10, 1))
+    _a_run_left_running(world, "run-elsewhere")
+    now = datetime.now(UTC)
+    renewed_a_minute_ago = JobClaims(world.app.engine, clock=lambda: now - timedelta(minutes=1))
+    assert renewed_a_minute_ago.claim("nightly:acme-us", "2026-10-01", "other-host:4242:1:x") is None
+    assert client(world).get("/healthz").json()["status"] == "ok"  # a night in progress
+
+    with UnitOfWork(world.app.engine) as uow:  # its last renewal was an hour ago: the lease ran out
+        uow.session.execute(update(JobClaimRow).values(expires_at=now - timedelta(minutes=45)))
+        uow.commit()
+    body = client(world).get("/healthz").json()
+    assert body["status"] == "degraded"
+    [problem] = body["problems"]
+    assert (
+        "is stuck `running`: the process 4242 on other-host that runs it has not renewed its claim" in problem
+    )
+    assert (
+        f"(the lease ran out at {now - timedelta(minutes=45):%Y-%m-%d %H:%M} UTC): it died or hangs"
+        in problem
+    )
