@@ -30,6 +30,17 @@ def client(world: World, next_runs=lambda: {"acme-us": NEXT}) -> TestClient:
     return TestClient(Starlette(routes=health_routes(world.app, next_runs)))
 
 
+def a_quickbooks_connection(world: World, **stored: object) -> None:
+    """A stored QuickBooks connection of acme-us, as `stored` says it is."""
+    with UnitOfWork(world.app.engine) as uow:
+        uow.session.add(
+            ConnectionRow(
+                ledger="quickbooks", entity="acme-us", company_id="123", token_ciphertext="x", **stored
+            )
+        )
+        uow.commit()
+
+
 def test_a_healthy_service_says_ok_with_its_last_and_next_run(world: World):
     world.source.set("120.00", date(2026, 10, 1))
     world.source.set("2.50", date(2026, 10, 1), project="proj_nobody_mapped")  # waits in suspense
@@ -102,19 +113,9 @@ def test_a_failed_run_a_variance_and_a_lost_connection_make_it_degraded_and_aler
     world.clock.now += timedelta(hours=1)
     world.source.broken = "the page has no data array"
     sync(world.app, entity="acme-us", until=date(2026, 10, 31))
-    with UnitOfWork(world.app.engine) as uow:
-        uow.session.add(
-            ConnectionRow(
-                ledger="quickbooks",
-                entity="acme-us",
-                company_id="123",
-                token_ciphertext="x",
-                status="reconnect_needed",
-                last_error="refresh token revoked",
-                updated_at=world.clock(),
-            )
-        )
-        uow.commit()
+    a_quickbooks_connection(
+        world, status="reconnect_needed", last_error="refresh token revoked", updated_at=world.clock()
+    )
     body = client(world).get("/healthz").json()
     assert body["status"] == "degraded"
     assert any("last sync run failed" in p for p in body["problems"])
@@ -165,19 +166,12 @@ def test_a_refresh_token_that_expired_unused_needs_a_reconnect_on_every_page_tha
     from connector.service.console import overview
 
     world.clock.now = datetime(2026, 10, 2, 9, 0, tzinfo=UTC)
-    with UnitOfWork(world.app.engine) as uow:
-        uow.session.add(
-            ConnectionRow(
-                ledger="quickbooks",
-                entity="acme-us",
-                company_id="123",
-                token_ciphertext="x",
-                status="ok",
-                refresh_expires_at=datetime(2026, 9, 30, tzinfo=UTC),
-                updated_at=datetime(2026, 6, 1, tzinfo=UTC),
-            )
-        )
-        uow.commit()
+    a_quickbooks_connection(
+        world,
+        status="ok",
+        refresh_expires_at=datetime(2026, 9, 30, tzinfo=UTC),
+        updated_at=datetime(2026, 6, 1, tzinfo=UTC),
+    )
 
     [listed] = connection_health(world.app.store, world.clock(), readable=lambda _: True)
     assert (listed.health, listed.reason) == ("reconnect needed", "the refresh token expired on 2026-09-30")
