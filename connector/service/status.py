@@ -17,7 +17,8 @@ from connector.service.connections import reconnect_reason
 from connector.store.port import Store, UnitOfWork
 from connector.store.records import ConnectionRecord, ReconciliationRecord, RunRecord, StuckClaim
 
-OK_RUN_STATUSES = ("succeeded", "partial")  # the run's day is booked (a partial run's rest waits)
+# the run's day is booked (a partial run's rest is posted by the next run: the catch-up at restart too)
+OK_RUN_STATUSES = ("succeeded", "partial")
 NEEDS_A_LOOK = ("failed", "abandoned", "partial")  # a partial run left journals unposted: degraded
 # The runs that book: only a later run of the same kind takes up what a failed one left. A pull, a
 # reconciliation, an import or a dry run posts nothing, so it neither clears nor hides their failure.

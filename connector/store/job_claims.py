@@ -2,14 +2,15 @@
 
 A claim is a row keyed by job and occurrence (`nightly:acme-us`, `2026-11-01`), inserted by whoever
 gets there first (an insert that conflicts inserts nothing, on SQLite and PostgreSQL alike). The other
-process is told who holds it. A claim is finished with the outcome; a failed one may be claimed again
-(a catch-up retries it), a successful one never. A claim whose holder died is taken over: at once when
-the holder ran on this machine and its process is gone, otherwise when its lease expires. A live holder
-renews its lease while it runs (`renew`, the scheduler's heartbeat), so the lease can be short — a holder
-on another machine that died is taken over minutes later, not hours — however long a night at scale
-takes. A lease that a clock stepped back leaves far in the future is brought back to one lease from
-now, so an NTP correction delays a job by a lease at most. The entity lock still keeps two runs of one
-entity apart whatever the claims say.
+process is told who holds it. A claim is finished with the outcome; a failed one (or one whose run
+posted only part of its journals) may be claimed again (a catch-up retries it), a successful one never.
+A claim whose holder died is taken over: at once when the holder ran on this machine and its process is
+gone, otherwise when its lease expires. A live holder renews its lease while it runs (`renew`, the
+scheduler's heartbeat), so the lease can be short — a holder on another machine that died is taken
+over minutes later, not hours — however long a night at scale takes; `stuck` lists the claims whose
+holder stopped so, for the health page. A lease that a clock stepped back leaves far in the future is
+brought back to one lease from now, so an NTP correction delays a job by a lease at most. The entity
+lock still keeps two runs of one entity apart whatever the claims say.
 """
 
 from __future__ import annotations
