@@ -5,7 +5,8 @@ They are routes of the console's ASGI application (`connector/web/asgi.py`), so 
 What `/metrics` says is defined in `connector/metrics.py`; this module only serves it.
 
 `/healthz` answers 200 while the service runs and its database answers — with `"status": "degraded"`
-and the reasons when a run failed, a reconciliation found a variance or drift, or a ledger connection
+and the reasons when a run failed, a run is stuck `running` in a process that stopped (gone, or its
+job claim's heartbeat stale), a reconciliation found a variance or drift, or a ledger connection
 needs a person to reconnect — and 503 when the database does not answer. Orchestrators restart on 503;
 people and alerts read the body.
 """
@@ -47,7 +48,7 @@ def health_routes(app: Any, next_runs: NextRuns) -> list[Route]:
 
 def health_response(app: Any, next_runs: NextRuns) -> Response:
     try:
-        status = service_status(app.store, app.entities(), next_runs())
+        status = service_status(app.store, app.entities(), next_runs(), now=app.clock())
     except TokenbooksError as exc:  # the database is down or the mapping unreadable: say so, do not crash
         return JSONResponse({"status": "down", "problems": [redact(exc.message)]}, status_code=503)
     body = json.dumps(health_body(status), default=str)
@@ -64,6 +65,17 @@ def health_body(status: ServiceStatus) -> dict:
                 "last_run": _run(e.last_run),
                 "last_success_at": e.last_success.finished_at if e.last_success else None,
                 "next_run": e.next_run,
+                "stuck": [
+                    {
+                        "run_id": run.id,
+                        "job": claim.job,
+                        "occurrence": claim.occurrence,
+                        "holder": claim.owner,
+                        "holder_gone": claim.holder_gone,
+                        "lease_expires_at": claim.expires_at,
+                    }
+                    for claim, run in e.stuck_runs
+                ],
                 "reconciliation": [
                     {
                         "provider": r.provider,
@@ -78,7 +90,12 @@ def health_body(status: ServiceStatus) -> dict:
             for e in status.entities
         ],
         "connections": [
-            {"ledger": c.ledger, "entity": c.entity, "status": c.status, "reconnect_needed": c.status != "ok"}
+            {
+                "ledger": c.ledger,
+                "entity": c.entity,
+                "status": c.status,
+                "reconnect_needed": status.reconnect(c) is not None,
+            }
             for c in status.connections
         ],
     }

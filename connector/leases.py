@@ -22,6 +22,12 @@ def lease_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
 
 
+def holder_process(owner: str) -> str:
+    """The lease holder as a person finds it: `process 4242 on host-1`."""
+    host, _, rest = owner.partition(":")
+    return f"process {rest.partition(':')[0]} on {host}"
+
+
 def holder_is_dead(owner: str) -> bool:
     """True when the lease's holder ran on this machine and its process no longer exists.
 

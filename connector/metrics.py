@@ -8,7 +8,7 @@ so that this module, which every layer counts into, depends on none of them):
 - **the store**, read at each scrape, so the numbers cover every process that shares the database (a
   CLI sync, another `serve`): runs by status, journals by status (posted, held, rejected …), posting
   attempts by outcome and error, facts pulled, rows quarantined, suspense, reconciliation variance,
-  connections that need a person, the last success. If the database does not answer, these families
+  runs stuck in a process that stopped, connections that need a person, the last success. If the database does not answer, these families
   are left out and `tokenbooks_database_up` says 0 — the scrape itself still succeeds, so the outage
   is what the graph shows;
 - **this process**, counted as it happens: ledger API calls by its ledgers, retries by reason, and

@@ -9,7 +9,8 @@ APScheduler (3.x) fires, per entity of the mapping and in that entity's timezone
 
 Every job coalesces missed runs into one, runs if it is late by less than the misfire grace, and never
 runs twice at once (`max_instances=1`); across processes the entity lock keeps runs apart. At start, a
-nightly sync missed or abandoned while the service was down runs at once (catch-up). SIGTERM/SIGINT
+nightly sync missed, abandoned or left part way (`partial`) while the service was down runs at once
+(catch-up). SIGTERM/SIGINT
 stop new jobs, ask the run in flight to stop at its next safe point (between posting batches), wait
 for it, and exit; a run killed outright is marked abandoned by the next start, and its journals left
 `posting` are looked up in the ledger before anything is created again.
@@ -44,6 +45,10 @@ from connector.store.port import Claims
 log = logging.getLogger("tokenbooks.serve")
 
 NIGHTLY, MONTH_END = "nightly", "month-end"
+# The one run status that finishes a job's occurrence. A `partial` run left journals in the outbox (the
+# ledger stopped mid-post): its claim is finished as failed and the catch-up at start runs the night
+# again, so the rest is posted as soon as the service is back, not a night later.
+DONE = "succeeded"
 Runner = Callable[..., None]  # (app, job kind, entity[, occurrence])
 
 
@@ -173,7 +178,7 @@ def run_job(app: Any, kind: str, entity: str, occurrence: str | None = None) -> 
     try:
         with claim_kept_alive(claims, job, occurrence, owner):
             status = nightly(app, entity) if kind == NIGHTLY else month_end(app, entity)
-        ok = status in ("succeeded", "partial")
+        ok = status == DONE
     except BusyError as exc:
         log.warning("%s %s skipped: %s", kind, entity, exc)
     except TokenbooksError as exc:
@@ -244,14 +249,15 @@ def closed_period(app: Any, entity: str) -> Period:
 
 
 def missed_nightly(app: Any, spec: JobSpec, now: datetime) -> bool:
-    """True when the nightly run due last (within the misfire grace) has no successful run since."""
+    """True when the nightly run due last (within the misfire grace) has no run since that finished the
+    night: none, or only runs that failed, were abandoned, or posted part of their journals (`partial`)."""
     grace = timedelta(minutes=app.settings.schedule.misfire_grace_minutes)
     due = last_fire_time(spec.trigger, now, grace)
     if due is None:
         return False
     with app.store.unit_of_work() as uow:
         runs = [r for r in uow.runs.latest(50, kind="sync") if r.entity == spec.entity]
-    return not any(r.started_at >= due and r.status in ("succeeded", "partial") for r in runs)
+    return not any(r.started_at >= due and r.status == DONE for r in runs)
 
 
 def last_fire_time(trigger: BaseTrigger, now: datetime, within: timedelta) -> datetime | None:
@@ -267,7 +273,8 @@ def last_fire_time(trigger: BaseTrigger, now: datetime, within: timedelta) -> da
 def catch_up(
     scheduler: BaseScheduler, app: Any, specs: list[JobSpec], runner: Runner | None = None
 ) -> list[str]:
-    """Queue, to run now, each nightly sync that was missed or abandoned while the service was down."""
+    """Queue, to run now, each nightly sync that was missed, abandoned or left part way (`partial`) while
+    the service was down."""
     if not app.settings.schedule.catch_up:
         return []
     now = app.clock()

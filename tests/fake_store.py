@@ -28,6 +28,7 @@ from connector.store.records import (
     RunRecord,
     StoredFact,
     StoredJournal,
+    StuckClaim,
 )
 
 
@@ -332,6 +333,16 @@ class FakeUnitOfWork:
 
 
 @dataclass
+class FakeClaims:
+    """The scheduled jobs' claims, as `store/job_claims.py` says which are stuck."""
+
+    stuck_claims: list[StuckClaim] = field(default_factory=list)
+
+    def stuck(self) -> list[StuckClaim]:
+        return list(self.stuck_claims)
+
+
+@dataclass
 class FakeStore:
     """One fake unit of work, handed out for every transaction; the entity lock is a plain set."""
 
@@ -339,8 +350,13 @@ class FakeStore:
     locked: set[str] = field(default_factory=set)
     held_elsewhere: dict[str, str] = field(default_factory=dict)  # entity → the other process's run
 
+    claims: FakeClaims = field(default_factory=FakeClaims)
+
     def unit_of_work(self) -> FakeUnitOfWork:
         return self.uow
+
+    def job_claims(self) -> FakeClaims:
+        return self.claims
 
     @contextmanager
     def entity_lock(self, entity: str) -> Iterator[bool]:

@@ -14,7 +14,7 @@ import smtplib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
@@ -27,6 +27,7 @@ from connector.domain.errors import ConfigError
 from connector.domain.journals import LedgerTarget
 from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
+from connector.service.connections import reconnect_reason
 from connector.service.status import last_booking_runs, runs_needing_a_look
 from connector.store.port import UnitOfWork
 from connector.store.records import AlertRecord, RunRecord
@@ -38,7 +39,7 @@ def find_alerts(app: Any, entity: str) -> list[Alert]:
     day = app.clock().date() - timedelta(days=1)  # the last complete day
     settings = app.settings.alerts
     with app.store.unit_of_work() as uow:
-        found = _failed_run(uow, entity) + _reconnect(uow, entity) + _reconciliation(uow, entity)
+        found = _failed_run(uow, entity) + _reconnect(uow, entity, app.clock()) + _reconciliation(uow, entity)
         found += _suspense(uow, entity, Period.of(day), day)
         found += _held_for_approval(uow, entity)
         found += _spikes(uow, entity, day, settings)
@@ -90,20 +91,21 @@ def _held_for_approval(uow: UnitOfWork, entity: str) -> list[Alert]:
     ]
 
 
-def _reconnect(uow: UnitOfWork, entity: str) -> list[Alert]:
+def _reconnect(uow: UnitOfWork, entity: str, now: datetime) -> list[Alert]:
+    needed = [(row, reconnect_reason(row, now)) for row in uow.connections.for_entity(entity)]
     return [
         Alert(
             "reconnect_needed",
             entity,
             row.ledger,
             f"{row.updated_at:%Y-%m-%d}",
-            f"The {row.ledger} connection of {entity} needs a person: {row.last_error or row.status}",
+            f"The {row.ledger} connection of {entity} needs a person: {reason}",
             f"Run `tokenbooks connect {row.ledger} --entity {entity}` and approve tokenbooks again; "
             "nothing is posted until then.",
             "error",
         )
-        for row in uow.connections.for_entity(entity)
-        if row.status != "ok"
+        for row, reason in needed
+        if reason is not None
     ]
 
 

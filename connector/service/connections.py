@@ -208,20 +208,40 @@ def refresh_lifetime(ledger: str) -> timedelta | None:
     return LEDGERS.connection(ledger).refresh_lifetime if ledger in LEDGERS.connectable() else None
 
 
-def _health(row: ConnectionRecord, now: datetime) -> ConnectionHealth:
-    refresh_expires = row.refresh_expires_at
+def refresh_expires_at(row: ConnectionRecord) -> datetime | None:
+    """When the connection's refresh token stops working: as the ledger said, else its last rotation plus
+    the ledger's refresh lifetime; None when neither is known."""
     lifetime = refresh_lifetime(row.ledger)
-    if refresh_expires is None and row.refreshed_at and lifetime is not None:
-        refresh_expires = row.refreshed_at + lifetime
+    if row.refresh_expires_at is None and row.refreshed_at and lifetime is not None:
+        return row.refreshed_at + lifetime
+    return row.refresh_expires_at
+
+
+def reconnect_reason(row: ConnectionRecord, now: datetime) -> str | None:
+    """Why only a person can bring the connection back (`tokenbooks connect`) as of `now`, or None when
+    it needs none: the ledger refused it (revoked, rights lost), or its refresh token expired unused.
+
+    The one decision of "a reconnect is needed": `tokenbooks connections`, /healthz, the
+    `tokenbooks_reconnect_needed` metric and the alert all read it, so they never disagree.
+    """
+    if row.status == "reconnect_needed":
+        return row.last_error or "the ledger refused the connection"
+    expires = refresh_expires_at(row)
+    if expires is not None and expires <= now:
+        return f"the refresh token expired on {expires:%Y-%m-%d}"
+    return None
+
+
+def _health(row: ConnectionRecord, now: datetime) -> ConnectionHealth:
+    refresh_expires = refresh_expires_at(row)
+    reconnect = reconnect_reason(row, now)
     health, reason = "ok", None
     if row.tokens_readable is None:
         health, reason = NOT_CHECKED, "TOKENBOOKS_ENCRYPTION_KEY is not set, so the tokens cannot be read"
     elif not row.tokens_readable:
         health, reason = WRONG_KEY, f"{UNREADABLE}: {UNREADABLE_FIX}"
-    elif row.status == "reconnect_needed":
-        health, reason = RECONNECT_NEEDED, row.last_error or "the ledger refused the connection"
-    elif refresh_expires is not None and refresh_expires <= now:
-        health, reason = RECONNECT_NEEDED, f"the refresh token expired on {refresh_expires:%Y-%m-%d}"
+    elif reconnect is not None:
+        health, reason = RECONNECT_NEEDED, reconnect
     elif refresh_expires is not None and refresh_expires - now <= EXPIRING_WITHIN:
         health = "expiring"
         reason = f"the refresh token expires on {refresh_expires:%Y-%m-%d} unless tokenbooks runs before then"

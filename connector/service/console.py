@@ -41,11 +41,12 @@ from connector.domain.periods import Period, months_through
 from connector.domain.reconcile import Finding
 from connector.service.audit import TracedInvoice, invoices_billing
 from connector.service.close import checklist, misconfigured_in
+from connector.service.connections import reconnect_reason
 from connector.service.console_sources import SourceState, source_states
 from connector.service.finance_reports import run_report
 from connector.service.policies import policy_history
 from connector.service.pull import SourceStatus, entity_sources_status
-from connector.store.records import AttemptRecord, StoredJournal
+from connector.store.records import AttemptRecord, ConnectionRecord, StoredJournal
 
 log = logging.getLogger("tokenbooks.console")
 T = TypeVar("T")
@@ -116,6 +117,15 @@ class Overview:
         return [*SERIES, *(s for s in (*EXTRA_SERIES, OTHER_ACCOUNTS, "Other") if s in present)]
 
 
+def _connection(row: ConnectionRecord, now: datetime) -> ConnectionSummary:
+    """A connection as the overview shows it: `reconnect_needed` by the same decision as
+    `tokenbooks connections` and /healthz (a refresh token that expired unused included), with why."""
+    reason = reconnect_reason(row, now)
+    if reason is None:
+        return ConnectionSummary(row.ledger, row.entity, row.status, row.last_error, row.updated_at)
+    return ConnectionSummary(row.ledger, row.entity, "reconnect_needed", reason, row.updated_at)
+
+
 def overview(app: Any, entity: str, months: int = 12, statuses: list[SourceStatus] | None = None) -> Overview:
     """The console's first page; `statuses` as `close_checklist` takes them."""
     today = local_today(app, entity)
@@ -157,7 +167,7 @@ def overview(app: Any, entity: str, months: int = 12, statuses: list[SourceStatu
     with app.store.unit_of_work() as uow:
         last_sync = uow.console.last_run(entity, "sync")
         runs, _ = uow.console.runs(entity=entity, page=Page(1, 1))
-        connections = [c for c in uow.console.connections() if c.entity == entity]
+        connections = [_connection(row, app.clock()) for row in uow.connections.for_entity(entity)]
         alerts = uow.console.alerts(entity, since=app.clock() - timedelta(days=45), limit=10)
     return Overview(
         entity=entity,

@@ -43,7 +43,7 @@ class StoreCollector(Collector):
     def _from_store(self) -> Iterator[Metric]:
         with self.app.store.unit_of_work() as uow:
             totals = uow.totals(OK_RUN_STATUSES)
-        status = service_status(self.app.store, self.app.entities())
+        status = service_status(self.app.store, self.app.entities(), now=self.app.clock())
         yield _counter(
             "tokenbooks_runs",
             "Runs by kind, entity and final status.",
@@ -103,14 +103,22 @@ class StoreCollector(Collector):
                 variance.add_metric(labels, float(r.variance or 0))  # float ok: a metric sample, not books
             if e.last_success and e.last_success.finished_at:
                 success.add_metric([e.entity], e.last_success.finished_at.timestamp())
+        stuck = GaugeMetricFamily(
+            "tokenbooks_stuck_runs",
+            "Runs left `running` by a scheduled job whose process stopped (gone, or its claim's heartbeat "
+            "stale); the next run of the entity takes up their work.",
+            labels=["entity"],
+        )
+        for e in status.entities:
+            stuck.add_metric([e.entity], len(e.stuck_runs))
         reconnect = GaugeMetricFamily(
             "tokenbooks_reconnect_needed",
             "1 when a ledger connection needs a person.",
             labels=["entity", "ledger"],
         )
         for c in status.connections:
-            reconnect.add_metric([c.entity, c.ledger], int(c.status != "ok"))
-        yield from (variance, success, reconnect)
+            reconnect.add_metric([c.entity, c.ledger], int(status.reconnect(c) is not None))
+        yield from (variance, success, stuck, reconnect)
 
     def _ledger_calls(self) -> Metric:
         calls = CounterMetricFamily(

@@ -16,7 +16,6 @@ from sqlmodel import Session, col
 from connector.domain.console import (
     AlertSummary,
     AuditEvent,
-    ConnectionSummary,
     FileVersion,
     JournalSummary,
     LineageRow,
@@ -30,7 +29,6 @@ from connector.domain.money import ZERO
 from connector.store.tables import (
     AlertRow,
     AllocationRow,
-    ConnectionRow,
     EventRow,
     FactRow,
     JournalLineRow,
@@ -341,10 +339,6 @@ class ConsoleReads:
             .limit(1)
         )
         return self.session.execute(query).first() is not None
-
-    def connections(self) -> list[ConnectionSummary]:
-        rows = self.session.execute(select(ConnectionRow).order_by(col(ConnectionRow.id))).scalars()
-        return [ConnectionSummary(r.ledger, r.entity, r.status, r.last_error, r.updated_at) for r in rows]
 
     # ----------------------------------------------------------------------------- controller files
 

@@ -29,7 +29,6 @@ from connector.domain.chart import LedgerChart
 from connector.domain.console import (
     AlertSummary,
     AuditEvent,
-    ConnectionSummary,
     FileVersion,
     JournalSummary,
     LineageSlice,
@@ -73,6 +72,7 @@ from connector.store.records import (
     StoredFact,
     StoredJournal,
     StoreTotals,
+    StuckClaim,
     VersionRecord,
 )
 
@@ -459,8 +459,6 @@ class Console(Protocol):
 
     def holds_facts(self, entity: str, source: str, provider_account: str) -> bool: ...
 
-    def connections(self) -> list[ConnectionSummary]: ...
-
     def file_versions(self, which: str) -> list[FileVersion]: ...
 
 
@@ -494,6 +492,8 @@ class Claims(Protocol):
     def renew(self, job: str, occurrence: str, owner: str, lease: timedelta = ...) -> bool: ...
 
     def finish(self, job: str, occurrence: str, owner: str, *, ok: bool) -> None: ...
+
+    def stuck(self) -> list[StuckClaim]: ...
 
 
 class PullStages(Protocol):

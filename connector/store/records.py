@@ -258,6 +258,19 @@ class QuarantineRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class StuckClaim:
+    """A scheduled job's latest occurrence, claimed and never finished by a holder that stopped: its
+    process is gone, or it let its lease run out without renewing it (`store/job_claims.py: stuck`)."""
+
+    job: str  # nightly:<entity> | month-end:<entity>
+    occurrence: str
+    owner: str  # host:pid:thread:nonce of the process that claimed it
+    claimed_at: datetime
+    expires_at: datetime  # when its lease ran out (the holder's last renewal plus a lease)
+    holder_gone: bool  # the holder ran on this machine and its process no longer exists
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionRecord:
     """A ledger connection's health (its tokens stay in the store, encrypted)."""
 

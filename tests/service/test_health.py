@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import update
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -12,7 +16,8 @@ from connector.health import health_routes
 from connector.service.alerts import find_alerts
 from connector.service.sync import sync
 from connector.store.db import make_engine
-from connector.store.tables import ConnectionRow
+from connector.store.job_claims import JobClaims
+from connector.store.tables import ConnectionRow, JobClaimRow
 from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.service.test_reconcile import invoice, reconcile
@@ -23,6 +28,17 @@ NEXT = datetime(2026, 10, 3, 6, 30, tzinfo=UTC)
 def client(world: World, next_runs=lambda: {"acme-us": NEXT}) -> TestClient:
     """/healthz and /metrics as the console's ASGI application serves them."""
     return TestClient(Starlette(routes=health_routes(world.app, next_runs)))
+
+
+def a_quickbooks_connection(world: World, **stored: object) -> None:
+    """A stored QuickBooks connection of acme-us, as `stored` says it is."""
+    with UnitOfWork(world.app.engine) as uow:
+        uow.session.add(
+            ConnectionRow(
+                ledger="quickbooks", entity="acme-us", company_id="123", token_ciphertext="x", **stored
+            )
+        )
+        uow.commit()
 
 
 def test_a_healthy_service_says_ok_with_its_last_and_next_run(world: World):
@@ -97,19 +113,9 @@ def test_a_failed_run_a_variance_and_a_lost_connection_make_it_degraded_and_aler
     world.clock.now += timedelta(hours=1)
     world.source.broken = "the page has no data array"
     sync(world.app, entity="acme-us", until=date(2026, 10, 31))
-    with UnitOfWork(world.app.engine) as uow:
-        uow.session.add(
-            ConnectionRow(
-                ledger="quickbooks",
-                entity="acme-us",
-                company_id="123",
-                token_ciphertext="x",
-                status="reconnect_needed",
-                last_error="refresh token revoked",
-                updated_at=world.clock(),
-            )
-        )
-        uow.commit()
+    a_quickbooks_connection(
+        world, status="reconnect_needed", last_error="refresh token revoked", updated_at=world.clock()
+    )
     body = client(world).get("/healthz").json()
     assert body["status"] == "degraded"
     assert any("last sync run failed" in p for p in body["problems"])
@@ -150,3 +156,115 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
+
+
+def test_a_refresh_token_that_expired_unused_needs_a_reconnect_on_every_page_that_says_so(world: World):
+    """Nothing ran against the ledger for months: the connection is still stored `ok`, but its refresh
+    token expired in the meantime. `tokenbooks connections`, /healthz, the metric and the alert all say a
+    person must reconnect, with the same reason."""
+    from connector.service.connections import connection_health
+    from connector.service.console import overview
+
+    world.clock.now = datetime(2026, 10, 2, 9, 0, tzinfo=UTC)
+    a_quickbooks_connection(
+        world,
+        status="ok",
+        refresh_expires_at=datetime(2026, 9, 30, tzinfo=UTC),
+        updated_at=datetime(2026, 6, 1, tzinfo=UTC),
+    )
+
+    [listed] = connection_health(world.app.store, world.clock(), readable=lambda _: True)
+    assert (listed.health, listed.reason) == ("reconnect needed", "the refresh token expired on 2026-09-30")
+    body = client(world).get("/healthz").json()
+    assert body["status"] == "degraded"
+    assert body["connections"] == [
+        {"ledger": "quickbooks", "entity": "acme-us", "status": "ok", "reconnect_needed": True}
+    ]
+    assert (
+        "quickbooks connection of acme-us needs a person to reconnect (`tokenbooks connect quickbooks`): "
+        "the refresh token expired on 2026-09-30" in body["problems"]
+    )
+    found = samples(client(world).get("/metrics").text)
+    assert found[("tokenbooks_reconnect_needed", (("entity", "acme-us"), ("ledger", "quickbooks")))] == 1
+    [alert] = [a for a in find_alerts(world.app, "acme-us") if a.kind == "reconnect_needed"]
+    assert "the refresh token expired on 2026-09-30" in alert.message
+    [shown] = overview(world.app, "acme-us").connections  # the console's first page
+    assert (shown.status, shown.last_error) == ("reconnect_needed", "the refresh token expired on 2026-09-30")
+
+    world.clock.now = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)  # a month earlier, it still worked: all agree
+    assert client(world).get("/healthz").json()["connections"][0]["reconnect_needed"] is False
+    found = samples(client(world).get("/metrics").text)
+    assert found[("tokenbooks_reconnect_needed", (("entity", "acme-us"), ("ledger", "quickbooks")))] == 0
+    assert [a for a in find_alerts(world.app, "acme-us") if a.kind == "reconnect_needed"] == []
+    assert overview(world.app, "acme-us").connections[0].status == "ok"
+
+
+def _a_run_left_running(world: World, run_id: str) -> None:
+    with UnitOfWork(world.app.engine) as uow:
+        uow.runs.start(
+            run_id, "sync", entity="acme-us", params={}, actor="serve", code_version="", now=world.clock()
+        )
+        uow.commit()
+
+
+def test_a_run_stuck_in_a_process_that_died_makes_health_say_so_until_a_run_takes_it_up(world: World):
+    """`tokenbooks serve` was killed (-9, out of memory) mid-night: its run stays `running` and its
+    claim unfinished. /healthz and the metric say the run is stuck — the holder's process is gone —
+    instead of `ok`, until the next run of the entity abandons it and books the night."""
+    world.source.set("120.00", date(2026, 10, 1))
+    world.clock.night_after(date(2026, 10, 1))
+    exited = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = f"{socket.gethostname()}:{int(exited.stdout)}:1:dead"
+    assert JobClaims(world.app.engine).claim("nightly:acme-us", "2026-10-01", dead) is None
+    _a_run_left_running(world, "run-killed")
+
+    body = client(world).get("/healthz").json()
+    assert body["status"] == "degraded"
+    [problem] = body["problems"]
+    assert problem.startswith(
+        "sync run run-killed of acme-us (nightly job for 2026-10-01, started 2026-10-02 02:30"
+    )
+    assert (
+        f"is stuck `running`: the process {int(exited.stdout)} on {socket.gethostname()} that ran it is gone"
+        in problem
+    )
+    assert "Restart `tokenbooks serve`" in problem
+    [entity] = body["entities"]
+    assert [(s["run_id"], s["holder_gone"]) for s in entity["stuck"]] == [("run-killed", True)]
+    found = samples(client(world).get("/metrics").text)
+    assert found[("tokenbooks_stuck_runs", (("entity", "acme-us"),))] == 1
+
+    world.clock.now += timedelta(hours=1)
+    assert sync(world.app, entity="acme-us", until=date(2026, 10, 1)).status == "succeeded"  # takes it up
+    body = client(world).get("/healthz").json()
+    assert (body["status"], body["entities"][0]["stuck"]) == ("ok", [])
+    assert (
+        samples(client(world).get("/metrics").text)[("tokenbooks_stuck_runs", (("entity", "acme-us"),))] == 0
+    )
+
+
+def test_a_run_whose_holder_elsewhere_stopped_renewing_its_claim_is_stuck_and_a_live_one_is_not(world: World):
+    """A holder on another machine cannot be asked whether it lives: its heartbeat says. A claim renewed
+    within its lease is a night in progress (ok); one whose lease ran out unrenewed is a stuck run."""
+    world.clock.night_after(date(2026, 10, 1))
+    _a_run_left_running(world, "run-elsewhere")
+    now = datetime.now(UTC)
+    renewed_a_minute_ago = JobClaims(world.app.engine, clock=lambda: now - timedelta(minutes=1))
+    assert renewed_a_minute_ago.claim("nightly:acme-us", "2026-10-01", "other-host:4242:1:x") is None
+    assert client(world).get("/healthz").json()["status"] == "ok"  # a night in progress
+
+    with UnitOfWork(world.app.engine) as uow:  # its last renewal was an hour ago: the lease ran out
+        uow.session.execute(update(JobClaimRow).values(expires_at=now - timedelta(minutes=45)))
+        uow.commit()
+    body = client(world).get("/healthz").json()
+    assert body["status"] == "degraded"
+    [problem] = body["problems"]
+    assert (
+        "is stuck `running`: the process 4242 on other-host that runs it has not renewed its claim" in problem
+    )
+    assert (
+        f"(the lease ran out at {now - timedelta(minutes=45):%Y-%m-%d %H:%M} UTC): it died or hangs"
+        in problem
+    )

@@ -14,6 +14,7 @@ import pytest
 from freezegun import freeze_time
 
 from connector.bootstrap import build_app
+from connector.leases import JOB_LEASE
 from connector.scheduler import add_jobs, claim_kept_alive, job_specs, run_job
 from connector.store.job_claims import JobClaims
 from connector.store.unit_of_work import UnitOfWork
@@ -148,3 +149,25 @@ def test_a_finished_claim_is_not_renewed_and_a_claim_is_renewed_only_by_its_hold
     assert claims.renew("nightly:acme-us", "2026-10-08", "me:1:1:x")
     claims.finish("nightly:acme-us", "2026-10-08", "me:1:1:x", ok=True)
     assert not claims.renew("nightly:acme-us", "2026-10-08", "me:1:1:x")
+
+
+def test_a_claim_written_before_the_clock_stepped_back_blocks_the_job_a_lease_at_most(world: World):
+    """A holder on another machine claimed tonight's job, then died; meanwhile NTP stepped this clock back
+    six hours. Its claim runs out six hours and a lease ahead of us: it must not hold the night that long.
+    A holder still alive on the stepped clock keeps its claim by renewing it."""
+    now = datetime.now(UTC)
+    before_the_step = JobClaims(world.app.engine, clock=lambda: now + timedelta(hours=6))
+    assert before_the_step.claim("nightly:acme-us", "2026-10-09", "another-host:4242:1:dead") is None
+
+    claims = JobClaims(world.app.engine, clock=lambda: now)
+    said = claims.claim("nightly:acme-us", "2026-10-09", "me:1:1:x")
+    assert "another-host:4242" in said  # not taken at once: the holder may be alive
+    assert f"running until at least {now + JOB_LEASE:%H:%M} UTC" in said  # a lease from now, not six hours
+    a_lease_later = JobClaims(world.app.engine, clock=lambda: now + JOB_LEASE + timedelta(seconds=1))
+    assert a_lease_later.claim("nightly:acme-us", "2026-10-09", "me:1:1:x") is None
+
+    assert before_the_step.claim("nightly:acme-us", "2026-10-10", "another-host:4242:1:alive") is None
+    assert claims.claim("nightly:acme-us", "2026-10-10", "me:1:1:x") is not None
+    a_beat_later = JobClaims(world.app.engine, clock=lambda: now + JOB_LEASE / 3)
+    assert a_beat_later.renew("nightly:acme-us", "2026-10-10", "another-host:4242:1:alive")  # its heartbeat
+    assert a_lease_later.claim("nightly:acme-us", "2026-10-10", "me:1:1:x") is not None  # still alive

@@ -4,15 +4,25 @@ its own status (3), raises an alert, and makes /healthz say degraded until a run
 from __future__ import annotations
 
 import json
-from datetime import date
+import signal
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from connector.cli.base import ExitCode
 from connector.service.alerts import find_alerts
 from connector.service.sync import sync
+from connector.store.db import make_engine
 from tests.service.conftest import World
 from tests.service.harness import write_config
 from tests.service.test_health import client
-from tests.service.test_processes import child_env, tokenbooks  # noqa: F401 - child_env: the fixture
+from tests.service.test_processes import (  # noqa: F401 - child_env: the fixture
+    child_env,
+    creates,
+    serving_url,
+    sync_statuses,
+    tokenbooks,
+    wait_for,
+)
 
 OCT1, OCT2 = date(2026, 10, 1), date(2026, 10, 2)
 
@@ -110,3 +120,46 @@ def test_the_sync_command_says_how_many_journals_reached_the_ledger_before_it_st
     out, err = runs.communicate(timeout=60)
     [run] = json.loads(out)
     assert (run["status"], run["stats"]["posted"]) == ("partial", 1), run
+
+
+def test_a_service_restarted_after_a_partial_night_posts_the_rest_at_once(tmp_path, child_env):  # noqa: F811
+    """`tokenbooks serve` runs tonight's sync; the ledger stops after the first journal (grant revoked):
+    the night is partial. Stopped, reconnected and started again, the service catches the night up at
+    once and posts the other journals, each exactly once."""
+    until = datetime.now(UTC).date() - timedelta(days=1)
+    days = [until - timedelta(days=n) for n in (2, 1, 0)]
+    facts = [(f"{10 * (n + 1)}.00", day.isoformat()) for n, day in enumerate(days)]
+    ledger = tmp_path / "ledger.json"
+    a_minute_ago = datetime.now(ZoneInfo("America/New_York")) - timedelta(minutes=1)
+    child_env |= {
+        "TOKENBOOKS_WEB__PORT": "0",
+        "TOKENBOOKS_SCHEDULE__NIGHTLY_AT": f"{a_minute_ago:%H:%M}",
+        "TOKENBOOKS_OPENAI__START_DATE": days[0].isoformat(),
+    }
+    revoked = write_config(
+        tmp_path / "revoked.json",
+        facts=facts,
+        ledger=ledger,
+        faults=json.dumps(["ok", "reconnect"]),
+        journals_per_request=1,
+    )
+    engine = make_engine(child_env["TOKENBOOKS_DATABASE_URL"])
+    first = tokenbooks(revoked, "serve", env=child_env, cwd=tmp_path)
+    serving_url(first)  # started: its schema is there
+    wait_for(lambda: sync_statuses(engine) == ["partial"], "the first night to stop part way", first)
+    first.send_signal(signal.SIGTERM)
+    first.communicate(timeout=60)
+    assert len(creates(ledger)) == 1
+
+    config = write_config(tmp_path / "config.json", facts=facts, ledger=ledger)  # reconnected
+    second = tokenbooks(config, "serve", env=child_env, cwd=tmp_path)
+    serving_url(second)
+    wait_for(lambda: "succeeded" in sync_statuses(engine), "the restart to finish the night", second)
+    second.send_signal(signal.SIGTERM)
+    _, err = second.communicate(timeout=60)
+
+    assert second.returncode == 0, err
+    assert sync_statuses(engine) == ["succeeded", "partial"]  # the restart ran the night again
+    keys = [c["key"] for c in creates(ledger)]
+    assert len(keys) == len(set(keys)) == 3  # the other two posted, none twice
+    engine.dispose()

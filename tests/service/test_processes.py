@@ -116,11 +116,9 @@ def test_a_service_killed_mid_run_is_restarted_and_completes_the_run_without_dup
 
     config = write_config(tmp_path / "config.json", facts=facts, ledger=ledger)
     second = tokenbooks(config, "serve", env=child_env, cwd=tmp_path)
-    health_url = _health_url(second)
+    health_url = serving_url(second)
     engine = make_engine(child_env["TOKENBOOKS_DATABASE_URL"])
-    wait_for(
-        lambda: "succeeded" in _sync_statuses(engine), "the restarted service to finish the sync", second
-    )
+    wait_for(lambda: "succeeded" in sync_statuses(engine), "the restarted service to finish the sync", second)
     health = requests.get(f"{health_url}/healthz", timeout=10).json()
     metrics = requests.get(f"{health_url}/metrics", timeout=10).text
     second.send_signal(signal.SIGTERM)
@@ -128,7 +126,7 @@ def test_a_service_killed_mid_run_is_restarted_and_completes_the_run_without_dup
 
     assert second.returncode == 0, err
     assert "tokenbooks stopped" in err
-    assert sorted(_sync_statuses(engine)) == ["abandoned", "succeeded"]
+    assert sorted(sync_statuses(engine)) == ["abandoned", "succeeded"]
     keys = [c["key"] for c in creates(ledger)]
     assert len(keys) == len(set(keys)) == 3  # every journal created exactly once
     with UnitOfWork(engine) as uow:
@@ -147,17 +145,59 @@ def test_a_service_killed_mid_run_is_restarted_and_completes_the_run_without_dup
     engine.dispose()
 
 
-def _sync_statuses(engine) -> list[str]:
+def test_health_says_a_run_is_stuck_when_the_service_running_it_was_killed(tmp_path, child_env):
+    """`tokenbooks serve` is killed (SIGKILL, as the OOM killer does) in the middle of tonight's sync and
+    nothing restarts it. The console (`tokenbooks web`, on the same database) does not say ok: /healthz
+    names the stuck run, why, and what to do; the metric counts it."""
+    until = datetime.now(UTC).date() - timedelta(days=1)
+    facts = [("10.00", (until - timedelta(days=1)).isoformat()), ("20.00", until.isoformat())]
+    ledger, marker = tmp_path / "ledger.json", tmp_path / "hung"
+    a_minute_ago = datetime.now(ZoneInfo("America/New_York")) - timedelta(minutes=1)
+    child_env |= {
+        "TOKENBOOKS_WEB__PORT": "0",
+        "TOKENBOOKS_SCHEDULE__NIGHTLY_AT": f"{a_minute_ago:%H:%M}",
+        "TOKENBOOKS_OPENAI__START_DATE": facts[0][1],
+    }
+    dying = write_config(tmp_path / "dying.json", facts=facts, ledger=ledger, hang_after=1, marker=marker)
+    service = tokenbooks(dying, "serve", env=child_env, cwd=tmp_path)
+    wait_for(marker.exists, "the service to post its first journal", service)
+    service.kill()
+    service.wait(timeout=30)
+
+    console = tokenbooks(dying, "web", env=child_env, cwd=tmp_path)
+    try:
+        url = serving_url(console)
+        health = requests.get(f"{url}/healthz", timeout=10).json()
+        metrics = requests.get(f"{url}/metrics", timeout=10).text
+    finally:
+        console.send_signal(signal.SIGTERM)
+        _, err = console.communicate(timeout=60)
+
+    assert health["status"] == "degraded"
+    [problem] = health["problems"]
+    assert "of acme-us (nightly job for" in problem
+    assert f"is stuck `running`: the process {service.pid} on " in problem
+    assert "that ran it is gone" in problem
+    assert "Restart `tokenbooks serve`" in problem
+    assert health["entities"][0]["last_run"]["status"] == "running"
+    assert samples(metrics)[("tokenbooks_stuck_runs", (("entity", "acme-us"),))] == 1
+    assert "Traceback" not in err
+
+
+def sync_statuses(engine) -> list[str]:
+    """The statuses of the newest sync runs in the store, newest first."""
     with UnitOfWork(engine) as uow:
         return [r.status for r in uow.runs.latest(10, kind="sync")]
 
 
-def _health_url(child: subprocess.Popen) -> str:
+def serving_url(child: subprocess.Popen) -> str:
+    """The address a started `tokenbooks serve` (or `web`) child says it serves health on."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         line = child.stderr.readline()
-        if "serving health on" in line:
-            return line.split("serving health on ")[1].split()[0]
+        for says in ("serving health on ", "tokenbooks console on "):  # serve, web
+            if says in line:
+                return line.split(says)[1].split()[0]
         if not line and child.poll() is not None:
             break
     child.kill()

@@ -178,3 +178,36 @@ def test_a_bug_in_a_scheduled_job_is_a_failed_run_in_plain_words_with_the_trace_
     assert errors
     assert all(r.exc_info is None for r in errors)  # the error line carries no trace
     assert any(r.levelname == "DEBUG" and r.exc_info for r in caplog.records)
+
+
+def test_a_night_left_partial_by_a_ledger_failure_is_finished_by_the_catch_up_at_restart(world: World):
+    """The ledger stops after 3 of 9 journals; the service restarts at 04:00: the catch-up runs the night
+    again under the same occurrence (its claim was not finished `ok`), and the other six are posted then,
+    not a night later."""
+    days = [date(2026, 10, d) for d in range(23, 32)]
+    for n, day in enumerate(days, start=1):
+        world.source.set(f"{n}0.00", day)
+    world.ledger.journals_per_request = 3
+    world.ledger.faults.extend(["ok", "ok", "ok", "reconnect"])
+    world.clock.now = datetime(2026, 11, 1, 6, 31, tzinfo=UTC)  # 01:31 EST: tonight's 01:30 run
+    world.app.settings.schedule.nightly_at = "01:30"
+    run_job(world.app, NIGHTLY, "acme-us")
+    with UnitOfWork(world.app.engine) as uow:
+        [night] = uow.runs.latest(1, kind="sync")
+    assert night.status == "partial"
+    assert len(world.ledger.journals) == 3
+
+    world.clock.now = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)  # restarted at 04:00, the grant restored
+    specs = job_specs(world.app)
+    fired = Recorder()
+    assert catch_up(ManualScheduler(), world.app, specs, fired) == ["acme-us"]
+    scheduler = ManualScheduler()
+    catch_up(scheduler, world.app, specs)
+    scheduler.start()
+    scheduler.tick()
+    scheduler.shutdown()
+    with UnitOfWork(world.app.engine) as uow:
+        statuses = [r.status for r in uow.runs.latest(10, kind="sync")]
+    assert statuses == ["succeeded", "partial"]
+    assert len(world.ledger.journals) == 9
+    assert catch_up(ManualScheduler(), world.app, specs, Recorder()) == []  # the night is done now

@@ -92,7 +92,7 @@ def test_the_status_names_the_failed_last_run_the_variance_of_the_latest_period_
         connection(2, "xero", "reconnect_needed"),
     ]
 
-    status = service_status(store, ["acme-us"])
+    status = service_status(store, ["acme-us"], now=NOW)
 
     [entity] = status.entities
     assert entity.last_run.id == "r2"
