@@ -363,3 +363,21 @@ def test_a_close_whose_sync_fails_says_one_fix(tmp_path: Path) -> None:
     assert body["reason"].startswith("the sync of 2026-10 failed: QuickBooks app credentials are not set")
     assert body["reason"].count("Fix:") == 1, body["reason"]
     assert "`tokenbooks runs`" in body["reason"]
+
+
+def test_sources_status_in_80_columns_shows_each_source_whole(tmp_path: Path) -> None:
+    """A FinOps engineer with a BigQuery and an Athena section reads `sources status` in an 80-column
+    terminal (or a cron mail): the table cut both names to `warehouse…`, two rows alike. Each source's
+    name is shown whole (folded onto a second line when it must be), never cut."""
+    from tests.sources.warehouse_support import ACCOUNT
+
+    section = duckdb_section(tmp_path, [])
+    other = {k.replace("__BILLING__", "__BEDROCK_CUR__"): v for k, v in section.items()}
+    cli = Cli(tmp_path)
+    assert cli.run("db", "upgrade").code == 0
+    cli.env["COLUMNS"] = "80"
+    shown = cli.run("sources", "status", **section, **other)
+    assert shown.code == 0, shown
+    assert "…" not in shown.stdout
+    first_cells = [line.split("│")[1].strip() for line in shown.stdout.splitlines() if line.startswith("│")]
+    assert "".join(first_cells) == f"warehouse.bedrock_cur:{ACCOUNT}warehouse.billing:{ACCOUNT}"

@@ -589,8 +589,12 @@ def _settings_error(misconfigured: Any) -> dict[str, str] | None:
 def _print_sources(rows: list[dict[str, Any]]) -> None:
     """The sources as a table; each refused settings section also on stderr, with its fix."""
     table = Table(title="Sources")
-    for column in ("source", "from", "bookmark", "read through", "last success", "last error"):
+    # a source's name and an error's words (an ARN, a table) fold onto more lines rather than end in "…":
+    # two warehouse sections cut to `warehouse…` in 80 columns were two rows alike
+    table.add_column("source", overflow="fold")
+    for column in ("from", "bookmark", "read through", "last success"):
         table.add_column(column)
+    table.add_column("last error", overflow="fold")
     for row in rows:
         error = f"{cell_text(row['last_error_at'])} {row['last_error']}" if row["last_error"] else ""
         refused = row["settings_error"]
