@@ -304,7 +304,7 @@ def test_a_month_with_a_commitment_bought_and_drawn_reconciles_to_its_invoice(tm
     assert books.ledger.balance("1350") == Decimal("10270.00")  # 12,000 − 1,230 − 500 drawn
 
 
-def reconciled(books: BooksWorld, period: str) -> list:
+def reconciled(books: BooksWorld, period: str, ledger=None) -> list:
     from connector.service.reconcile import reconcile_period
     from connector.service.runs import RunRecorder
 
@@ -316,7 +316,7 @@ def reconciled(books: BooksWorld, period: str) -> list:
         mapping=books.app.mapping()[0],
         entity=ENTITY,
         period=Period.parse(period),
-        ledger=None,
+        ledger=ledger,
         recorder=recorder,
         clock=books.clock,
     )
@@ -530,8 +530,6 @@ def october_with_credit_and_tax(tmp_path, database_url, itemized: bool) -> list:
     holds them (one InvoiceId: the invoice's lines), or with the bill entered as its total alone."""
     from connector.domain.invoices import Invoice
     from connector.service.invoices import store_invoices
-    from connector.service.reconcile import reconcile_period
-    from connector.service.runs import RunRecorder
 
     books = world(tmp_path, database_url)
     invoice_id = {"InvoiceId": "INV-10"} if itemized else {}
@@ -556,18 +554,7 @@ def october_with_credit_and_tax(tmp_path, database_url, itemized: bool) -> list:
         )
         store_invoices(books.app.store, [total], source="test", clock=books.clock)
     books.night(date(2026, 11, 3))  # the true-up: the invoice, net, against the usage accrued
-    recorder = RunRecorder(
-        books.app.store, books.clock, actor="test", kind="reconcile", entity=ENTITY, params={}
-    )
-    return reconcile_period(
-        books.app.store,
-        mapping=books.app.mapping()[0],
-        entity=ENTITY,
-        period=Period.parse("2026-10"),
-        ledger=books.ledger,
-        recorder=recorder,
-        clock=books.clock,
-    )
+    return reconciled(books, "2026-10", books.ledger)
 
 
 @pytest.mark.parametrize("itemized", [True, False], ids=["invoice-lines", "invoice-total"])
