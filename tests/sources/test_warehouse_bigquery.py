@@ -246,7 +246,7 @@ def test_a_bigquery_error_is_said_on_one_line_with_its_job_and_no_request_addres
     """google-cloud-bigquery words a refusal `POST https://…/jobs?prettyPrint=false: <message>` and a
     failed job's with a footer `\\n\\nLocation: US\\nJob ID: …\\n`: a log line, the run's reason and
     stderr were cut in three (a night's log read `Location: US` alone on a line). BigQuery's message is
-    said on the run's one line, with the job (to find it in the console) when there is one."""
+    said on the run's one line, with the job (to find it in the console) when BigQuery ran one."""
     fake = FakeBigQuery(random_export(tmp_path, 15, count=10).table)
     if where == "insert":
         fake.failures = [(403, {"error": ACCESS_DENIED})]
@@ -260,6 +260,6 @@ def test_a_bigquery_error_is_said_on_one_line_with_its_job_and_no_request_addres
     assert "https://" not in text
     assert "prettyPrint" not in text
     assert f"warehouse.billing bucket query failed on BigQuery: {ACCESS_DENIED['message']}" in text
-    [job_id] = list(fake.jobs) or [None]  # a refused insert leaves no job in the fake
-    assert f"(job {job_id}, location US)" in text if job_id else "Job ID" not in text
+    [job_id] = list(fake.jobs) or [None]  # a refused insert leaves no job: none is named
+    assert f"(job {job_id}, location US)" in text if job_id else "(job " not in text
     assert settings_named(raised.value.fix) == ["TABLE"]

@@ -249,11 +249,14 @@ _BIGQUERY_FOOTER = re.compile(r"\s*Location: (?P<location>\S+)\s+Job ID: (?P<job
 
 def _bigquery_message(exc: Any) -> str:
     """BigQuery's own message on one line (a run's reason and a log record are one line each), without
-    the request's address, with the failed job named when there is one (to find it in the console)."""
+    the request's address, with the failed job named when there is one (to find it in the console): a
+    job BigQuery refused to create has an id only on this side, and no state."""
     message = _BIGQUERY_REQUEST.sub("", (getattr(exc, "message", None) or str(exc)).strip())
     footer = _BIGQUERY_FOOTER.search(message)
     if footer:
-        message = f"{message[: footer.start()]} (job {footer['job']}, location {footer['location']})"
+        ran = getattr(getattr(exc, "query_job", None), "state", None)
+        job = f" (job {footer['job']}, location {footer['location']})" if ran else ""
+        message = message[: footer.start()] + job
     return " ".join(message.split())
 
 
