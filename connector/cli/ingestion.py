@@ -35,6 +35,7 @@ from connector.cli.base import (
     refused_json,
     show_run,
     sources_app,
+    whole,
 )
 from connector.domain.errors import ConfigError
 from connector.domain.money import currency_code, format_exact, format_money, parse_amount
@@ -589,24 +590,20 @@ def _settings_error(misconfigured: Any) -> dict[str, str] | None:
 def _print_sources(rows: list[dict[str, Any]]) -> None:
     """The sources as a table; each refused settings section also on stderr, with its fix."""
     table = Table(title="Sources")
-    # a source's name and an error's words (an ARN, a table) fold onto more lines rather than end in "…":
-    # two warehouse sections cut to `warehouse…` in 80 columns were two rows alike
-    table.add_column("source", overflow="fold")
-    for column in ("from", "bookmark", "read through", "last success"):
+    for column in ("source", "from", "bookmark", "read through", "last success", "last error"):
         table.add_column(column)
-    table.add_column("last error", overflow="fold")
     for row in rows:
         error = f"{cell_text(row['last_error_at'])} {row['last_error']}" if row["last_error"] else ""
         refused = row["settings_error"]
         if refused:
             error = f"settings refused: {refused['error']}" + (f"; {error}" if error else "")
         table.add_row(
-            escape(str(row["source"])),
+            whole(str(row["source"])),
             cell_text(row["first_day"]),
             str(row["bookmark"] or "never pulled"),
             cell_text(row["read_through"]),
             cell_text(row["last_success_at"]),
-            escape(error),
+            whole(error),
         )
     console.print(table)
     for row in rows:
