@@ -363,3 +363,48 @@ def test_a_close_whose_sync_fails_says_one_fix(tmp_path: Path) -> None:
     assert body["reason"].startswith("the sync of 2026-10 failed: QuickBooks app credentials are not set")
     assert body["reason"].count("Fix:") == 1, body["reason"]
     assert "`tokenbooks runs`" in body["reason"]
+
+
+def test_sources_status_in_80_columns_shows_each_source_whole(tmp_path: Path) -> None:
+    """A FinOps engineer with a BigQuery and an Athena section reads `sources status` in an 80-column
+    terminal (or a cron mail): the table cut both names to `warehouse…`, two rows alike. Each source's
+    name is shown whole (folded onto a second line when it must be), never cut."""
+    from tests.sources.warehouse_support import ACCOUNT
+
+    section = duckdb_section(tmp_path, [])
+    other = {k.replace("__BILLING__", "__BEDROCK_CUR__"): v for k, v in section.items()}
+    cli = Cli(tmp_path)
+    assert cli.run("db", "upgrade").code == 0
+    cli.env["COLUMNS"] = "80"
+    shown = cli.run("sources", "status", **section, **other)
+    assert shown.code == 0, shown
+    assert "…" not in shown.stdout
+    first_cells = [line.split("│")[1].strip() for line in shown.stdout.splitlines() if line.startswith("│")]
+    assert "".join(first_cells) == f"warehouse.bedrock_cur:{ACCOUNT}warehouse.billing:{ACCOUNT}"
+
+
+def test_the_close_in_80_columns_shows_each_provider_account_whole(tmp_path: Path) -> None:
+    """The month-end checklist's table of accrued costs per provider account, read in an 80-column
+    terminal: it cut the Bedrock payer account to `123456…` (and a GCP billing account to `0A1B2C…`), so
+    the accountant could not say which account a row was. The provider and account are shown whole."""
+    from tests.sources.warehouse_support import ACCOUNT
+
+    section = duckdb_section(tmp_path, [])
+    cli = Cli(tmp_path)
+    cli.seed()
+    invoice = cli.file(
+        "bedrock-invoice.csv",
+        "provider,account,number,period,issue_date,total,currency\n"
+        f"aws,{ACCOUNT},EUINUS26-10,2026-10,2026-11-02,705.24,USD\n",
+    )
+    assert cli.run("import", "invoices", str(invoice), **section).code == 0
+    cli.env["COLUMNS"] = "80"
+    closed = cli.run("close", "--period", "2026-10", **section, **GCP_ON_ATHENA)
+    assert "Traceback" not in closed.stderr + closed.stdout
+    table = closed.stdout.split("Accrued AI costs per provider account")[1].split("└")[0]
+    rows = [
+        [cell.strip() for cell in line.split("│")[1:3]] for line in table.splitlines() if line.startswith("│")
+    ]
+    providers = "".join(provider for provider, _ in rows)
+    accounts = "".join(account for _, account in rows)
+    assert (providers, accounts) == ("awsopenai", f"{ACCOUNT}org-1"), table

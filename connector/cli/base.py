@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from connector.domain.errors import (
     REPORT_HINT,
@@ -312,6 +313,12 @@ def app_and_entity(entity: str | None, *, read_only: bool = False) -> tuple[Any,
     """The application, and the entity a command works on: the one named by --entity, else the default."""
     application = app_for(read_only=read_only)
     return application, entity or application.default_entity()
+
+
+def whole(text: str) -> Text:
+    """A table cell shown whole (a source, an account, an error): it folds onto more lines where the
+    terminal is narrow rather than ending in "…", which made two accounts or sources alike in 80 columns."""
+    return Text(text, overflow="fold")
 
 
 def cell_text(value: Any) -> str:

@@ -35,6 +35,7 @@ from connector.cli.base import (
     refused_json,
     show_run,
     sources_app,
+    whole,
 )
 from connector.domain.errors import ConfigError
 from connector.domain.money import currency_code, format_exact, format_money, parse_amount
@@ -597,12 +598,12 @@ def _print_sources(rows: list[dict[str, Any]]) -> None:
         if refused:
             error = f"settings refused: {refused['error']}" + (f"; {error}" if error else "")
         table.add_row(
-            escape(str(row["source"])),
+            whole(str(row["source"])),
             cell_text(row["first_day"]),
             str(row["bookmark"] or "never pulled"),
             cell_text(row["read_through"]),
             cell_text(row["last_success_at"]),
-            escape(error),
+            whole(error),
         )
     console.print(table)
     for row in rows:

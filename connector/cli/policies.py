@@ -25,6 +25,7 @@ from connector.cli.base import (
     print_problems,
     problem_json,
     show_run,
+    whole,
 )
 from connector.cli.mappings import write_schema
 from connector.cli.operations import raise_alerts_after_run
@@ -214,8 +215,8 @@ def _print_close(result: Any) -> None:
     for a in checklist.accruals:
         invoiced = "—" if a.invoiced is None else f"{a.invoiced:,.2f}"
         table.add_row(
-            a.provider,
-            a.provider_account,
+            whole(a.provider),
+            whole(a.provider_account),
             a.currency,
             f"{a.accrued:,.2f}",
             f"{a.true_up:,.2f}",
@@ -243,9 +244,9 @@ def _print_close(result: Any) -> None:
         for lot in checklist.lots:
             soon = f" [yellow](within {lot.expires_within} days)[/]" if lot.expires_within else ""
             lots.add_row(
-                lot.lot_id,
-                lot.provider,
-                lot.provider_account,
+                whole(lot.lot_id),
+                whole(lot.provider),
+                whole(lot.provider_account),
                 lot.currency,
                 f"{lot.amount:,.2f}",
                 f"{lot.used:,.2f}",

@@ -216,7 +216,7 @@ class ReconInput:
     provider_account: str
     period: str
     currency: str  # the provider's: of its cost, the invoice, and `posted_total` as computed
-    provider_cost_exact: Decimal  # Σ current billed facts, unrounded
+    provider_cost_exact: Decimal  # Σ current usage facts, unrounded (what the accruals book)
     provider_cost_rounded_by_bucket: Decimal  # Σ of each bucket's rounded total = what should be posted
     estimated_cost: Decimal  # the part of the cost tokenbooks priced from tokens (not billed)
     posted_total: Decimal  # Σ of tokenbooks' journals for the period, status posted (as computed)
@@ -230,6 +230,9 @@ class ReconInput:
     draft_total: Decimal = ZERO  # in the ledger's currency
     tolerance: Tolerance = Tolerance()
     breakdown: InvoiceBreakdown = InvoiceBreakdown()
+    # the tax, credits and adjustments the provider's cost data holds (a FOCUS or billing export's Tax,
+    # Credit and Adjustment rows): no usage, never accrued, and billed on the invoice beside the usage
+    charged: InvoiceBreakdown = InvoiceBreakdown()
     true_up_total: Decimal = ZERO  # the part of posted_total (and of the ledger's) that trues up the invoice
     unknown_account: str = ""  # non-empty: why the invoice's provider account is not one any source knows
     prepaid: PrepaidMonth | None = None  # a prepaid account: what its lots paid for and hold
@@ -291,7 +294,10 @@ def reconcile(data: ReconInput) -> ReconResult:
     if data.invoice_total is not None:
         unexplained = data.invoice_total - cost - sum((amount for _, amount in explained), ZERO)
         findings.append(_invoice_vs_cost(data, cost, explained, unexplained))
-        billed = cost - quantize(data.estimated_cost, data.currency)
+        charged = data.charged.tax + data.charged.credits + data.charged.adjustments
+        billed = quantize(data.provider_cost_exact + charged, data.currency) - quantize(
+            data.estimated_cost, data.currency
+        )
         coverage = (billed / data.invoice_total).quantize(Decimal("0.0001")) if data.invoice_total else None
     if data.prepaid is not None:
         findings += _prepaid_findings(data, data.prepaid)
@@ -303,10 +309,8 @@ def reconcile(data: ReconInput) -> ReconResult:
 def _explained(data: ReconInput, rounding: Decimal) -> tuple[tuple[str, Decimal], ...]:
     """Items that move the invoice away from the metered cost, signed as invoice − cost."""
     b = data.breakdown
-    items = [
-        ("tax on the invoice", b.tax),
-        ("credits on the invoice", b.credits),
-        ("adjustments on the invoice", b.adjustments),
+    items = [*_charges(b, data.charged)]
+    items += [
         ("usage reported after the invoice was issued", -b.late_usage),
         ("prepaid purchases on the invoice (an asset, drawn as used)", b.purchases),
         ("usage a commitment bought earlier paid for (billed when bought)", -b.prepaid_drawn),
@@ -325,6 +329,35 @@ def _explained(data: ReconInput, rounding: Decimal) -> tuple[tuple[str, Decimal]
     return tuple((label, amount) for label, amount in items if amount)
 
 
+def _itemizes(invoice: InvoiceBreakdown) -> bool:
+    """The invoice has tax, credit or adjustment lines: else it is a total, which counts wholly as usage."""
+    return bool(invoice.tax or invoice.credits or invoice.adjustments)
+
+
+def _unitemized(data: ReconInput) -> Decimal:
+    """The provider data's tax, credits and adjustments that an invoice of no such lines bills net: its
+    true-up (the invoice as usage, against the accrued usage) books them too."""
+    if _itemizes(data.breakdown):
+        return ZERO
+    return data.charged.tax + data.charged.credits + data.charged.adjustments
+
+
+def _charges(invoice: InvoiceBreakdown, data: InvoiceBreakdown) -> list[tuple[str, Decimal]]:
+    """Tax, credits and adjustments as the invoice itemizes them; when it itemizes none (a total alone),
+    as the provider's own cost data holds them, which its invoice bills net."""
+    if _itemizes(invoice):
+        return [
+            ("tax on the invoice", invoice.tax),
+            ("credits on the invoice", invoice.credits),
+            ("adjustments on the invoice", invoice.adjustments),
+        ]
+    return [
+        ("tax in the provider's cost data", data.tax),
+        ("credits in the provider's cost data", data.credits),
+        ("adjustments in the provider's cost data", data.adjustments),
+    ]
+
+
 def _drawn_not_credited(data: ReconInput) -> Decimal:
     """A prepaid account's usage its lots paid for is not billed again: an invoice shows it as usage with
     the credits applied (explained by them), or leaves it out; what of it the invoice's credits do not
@@ -336,9 +369,12 @@ def _drawn_not_credited(data: ReconInput) -> Decimal:
 
 
 def _trued_up(data: ReconInput) -> Decimal:
-    """The part of a posted true-up not already explained by the invoice's adjustments or late usage."""
+    """The part of a posted true-up not already explained by the invoice's adjustments or late usage, or
+    by the charges in the provider's data an invoice of no lines bills."""
     b = data.breakdown
-    return data.true_up_total - b.adjustments + b.late_usage if data.true_up_total else ZERO
+    return (
+        data.true_up_total - b.adjustments + b.late_usage - _unitemized(data) if data.true_up_total else ZERO
+    )
 
 
 def _posted_vs_cost(data: ReconInput, rounding: Decimal) -> Finding:

@@ -19,7 +19,7 @@ from typing import Protocol
 from connector.domain.accounting_policy import BUILT_IN, PolicyHistory, PolicySet
 from connector.domain.desired import ACCRUED_KINDS, COST_KINDS, lot_positions, usage_costs
 from connector.domain.errors import ConfigError, TokenbooksError
-from connector.domain.facts import PREPAID_POOL, CostBasis
+from connector.domain.facts import PREPAID_POOL, ChargeCategory, CostBasis
 from connector.domain.journals import Bucket, Contribution, Journal, JournalKind, LedgerTarget
 from connector.domain.ledger_drift import HeldLine, Labels, line_changes
 from connector.domain.mapping import MappingSet
@@ -73,6 +73,8 @@ class _Figures:
     tax: Decimal = ZERO
     credits: Decimal = ZERO
     adjustments: Decimal = ZERO
+    # Σ the provider's Tax, Credit and Adjustment facts: not usage, so not in `cost_exact`
+    charged: dict[ChargeCategory, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
     late: Decimal = ZERO
     purchases: Decimal = ZERO  # prepaid purchases the invoices itemize (a FOCUS commitment bought)
     drawn: Decimal = ZERO  # cost drawn from a prepaid pool (a commitment): billed when it was bought
@@ -166,6 +168,11 @@ def reconcile_period(
                 draft_total=f.draft_total,
                 tolerance=tolerance(provider),
                 breakdown=InvoiceBreakdown(f.tax, f.credits, f.adjustments, f.late, f.purchases, f.drawn),
+                charged=InvoiceBreakdown(
+                    f.charged[ChargeCategory.TAX],
+                    f.charged[ChargeCategory.CREDIT],
+                    f.charged[ChargeCategory.ADJUSTMENT],
+                ),
                 true_up_total=f.true_up,
                 unknown_account=_unknown(provider, account, f, known),
                 prepaid=prepaid.get((provider, account)),
@@ -309,12 +316,18 @@ def _late_usage(
     return late_usage(versions, cutoff)
 
 
+CHARGES = (ChargeCategory.TAX, ChargeCategory.CREDIT, ChargeCategory.ADJUSTMENT)
+
+
 def _cost(figures: dict[Account, _Figures], facts: list, classifier: HistoryClassifier, buckets) -> None:
     allocations = classifier.classify_all(facts)
     for fact in facts:
         f = figures[(fact.provider, fact.provider_account)]
         f.known = True
         f.currency = fact.currency
+        if fact.charge_category in CHARGES:  # no usage: the accruals leave them out, and so does the cost
+            f.charged[fact.charge_category] += fact.amount
+            continue
         f.cost_exact += fact.amount
         if fact.cost_basis is CostBasis.ESTIMATED:
             f.estimated += fact.amount

@@ -9,6 +9,8 @@ refund lowers what expires; a subscription's term is amortized; a monthly charge
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from connector.domain.journals import JournalKind
 from connector.domain.periods import Period
 from connector.service.close import close_month
@@ -302,7 +304,7 @@ def test_a_month_with_a_commitment_bought_and_drawn_reconciles_to_its_invoice(tm
     assert books.ledger.balance("1350") == Decimal("10270.00")  # 12,000 − 1,230 − 500 drawn
 
 
-def reconciled(books: BooksWorld, period: str) -> list:
+def reconciled(books: BooksWorld, period: str, ledger=None) -> list:
     from connector.service.reconcile import reconcile_period
     from connector.service.runs import RunRecorder
 
@@ -314,7 +316,7 @@ def reconciled(books: BooksWorld, period: str) -> list:
         mapping=books.app.mapping()[0],
         entity=ENTITY,
         period=Period.parse(period),
-        ledger=None,
+        ledger=ledger,
         recorder=recorder,
         clock=books.clock,
     )
@@ -521,3 +523,58 @@ def test_a_september_export_imported_in_november_into_open_books_is_accrued_on_i
   Cr 2150                                             0.01""",
     ]
     assert books.night(date(2026, 11, 9)).plan.planned == []
+
+
+def october_with_credit_and_tax(tmp_path, database_url, itemized: bool) -> list:
+    """A Bedrock month: 100.00 of usage, a 20.00 promotional credit and 8.00 of tax, as a FOCUS export
+    holds them (one InvoiceId: the invoice's lines), or with the bill entered as its total alone."""
+    from connector.domain.invoices import Invoice
+    from connector.service.invoices import store_invoices
+
+    books = world(tmp_path, database_url)
+    invoice_id = {"InvoiceId": "INV-10"} if itemized else {}
+    rows = [
+        focus_row("100.00", day=date(2026, 10, 10), hour=12, **invoice_id),
+        focus_row("-20.00", day=date(2026, 10, 10), hour=12, category="Credit", **invoice_id),
+        focus_row("8.00", day=date(2026, 10, 10), hour=12, category="Tax", **invoice_id),
+    ]
+    books.clock.now = datetime(2026, 10, 12, 2, 0, tzinfo=UTC)
+    books.import_focus(rows, COLUMNS)
+    books.night(date(2026, 11, 2))
+    if not itemized:
+        total = Invoice(
+            ENTITY,
+            "aws",
+            "123456789012",
+            "EUINUS26-10",
+            "2026-10",
+            date(2026, 11, 2),
+            Decimal("88.00"),
+            "USD",
+        )
+        store_invoices(books.app.store, [total], source="test", clock=books.clock)
+    books.night(date(2026, 11, 3))  # the true-up: the invoice, net, against the usage accrued
+    return reconciled(books, "2026-10", books.ledger)
+
+
+@pytest.mark.parametrize("itemized", [True, False], ids=["invoice-lines", "invoice-total"])
+def test_credits_and_tax_in_the_export_are_explained_not_called_rounding(tmp_path, database_url, itemized):
+    """An export's Credit and Tax rows are never accrued (usage only), yet the reconciliation counted them
+    in the provider cost: 12.00 between posted usage and that cost was called "rounding: each posting
+    bucket is rounded to the cent once", and the invoice of 88.00 left "+12.00 USD unexplained" (a
+    Vertex month nightly: 36.37 of free-tier credits called rounding). The cost is the usage the accruals
+    book; the credits and tax explain the invoice, as its lines itemize them or, for an invoice entered
+    as its total, as the provider's data holds them (that invoice's true-up, -12.00, counts them as usage:
+    they are not explained twice)."""
+    from connector.domain.reconcile import ReconStatus
+
+    [result] = october_with_credit_and_tax(tmp_path, database_url, itemized)
+    assert (result.provider_cost, result.input.accrued_total) == (Decimal("100.00"), Decimal("100.00"))
+    [posted] = [f for f in result.findings if f.check == "posted = provider cost (rounded per bucket)"]
+    assert posted.holds
+    assert "rounding" not in posted.explanation
+    where = "on the invoice" if itemized else "in the provider's cost data"
+    assert dict(result.explained) == {f"tax {where}": Decimal("8.00"), f"credits {where}": Decimal("-20.00")}
+    assert (result.unexplained, result.status) == (Decimal("0.00"), ReconStatus.MATCHED)
+    assert result.coverage == Decimal("1.0000")  # what the provider's data bills against the invoice
+    assert result.input.true_up_total == (Decimal(0) if itemized else Decimal("-12.00"))

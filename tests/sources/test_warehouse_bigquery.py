@@ -228,3 +228,38 @@ def test_a_query_over_the_bytes_limit_names_the_setting(tmp_path: Path, mocked) 
         source_on(engine()).pull(WINDOW)
     assert settings_named(raised.value.fix) == ["MAXIMUM_BYTES_BILLED"]
     assert "20971520 or higher required" in str(raised.value)
+
+
+ACCESS_DENIED = {
+    "code": 403,
+    "message": "Access Denied: Table billing-proj:billing.focus_export: User does not have permission to query "
+    "table billing-proj:billing.focus_export, or perhaps it does not exist.",
+    "errors": [{"reason": "accessDenied", "domain": "global", "message": "Access Denied: Table …"}],
+    "status": "PERMISSION_DENIED",
+}
+
+
+@pytest.mark.parametrize("where", ["insert", "job"])
+def test_a_bigquery_error_is_said_on_one_line_with_its_job_and_no_request_address(
+    tmp_path: Path, mocked, where: str
+) -> None:
+    """google-cloud-bigquery words a refusal `POST https://…/jobs?prettyPrint=false: <message>` and a
+    failed job's with a footer `\\n\\nLocation: US\\nJob ID: …\\n`: a log line, the run's reason and
+    stderr were cut in three (a night's log read `Location: US` alone on a line). BigQuery's message is
+    said on the run's one line, with the job (to find it in the console) when BigQuery ran one."""
+    fake = FakeBigQuery(random_export(tmp_path, 15, count=10).table)
+    if where == "insert":
+        fake.failures = [(403, {"error": ACCESS_DENIED})]
+    else:
+        fake.job_error = {"reason": "accessDenied", "message": ACCESS_DENIED["message"]}
+    fake.install(mocked)
+    with pytest.raises(ConfigError) as raised:
+        source_on(engine()).pull(WINDOW)
+    text = str(raised.value)
+    assert "\n" not in text
+    assert "https://" not in text
+    assert "prettyPrint" not in text
+    assert f"warehouse.billing bucket query failed on BigQuery: {ACCESS_DENIED['message']}" in text
+    [job_id] = list(fake.jobs) or [None]  # a refused insert leaves no job: none is named
+    assert f"(job {job_id}, location US)" in text if job_id else "(job " not in text
+    assert settings_named(raised.value.fix) == ["TABLE"]

@@ -14,6 +14,7 @@ Each engine's client library is imported only when that engine is used.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -220,8 +221,7 @@ def _bigquery_error(exc: Any, label: str, variable: str = UNNAMED) -> Exception:
     """A BigQuery error (`{"error": {"code", "message", "errors": [{"reason", "message"}]}}`, or a job's
     `status.errorResult`) as the error that says how to recover."""
     reasons = {e.get("reason") for e in (getattr(exc, "errors", None) or []) if isinstance(e, dict)}
-    message = getattr(exc, "message", None) or str(exc)
-    what = f"{label} failed on BigQuery: {message}"
+    what = f"{label} failed on BigQuery: {_bigquery_message(exc)}"
     if "bytesBilledLimitExceeded" in reasons:  # the guard the settings set: the query would cost more
         return ConfigError(
             what,
@@ -239,6 +239,25 @@ def _bigquery_error(exc: Any, label: str, variable: str = UNNAMED) -> Exception:
             f"on the export's dataset, and check {variable}TABLE",
         )
     return InputError(what, fix=QUERY_FIX)
+
+
+# google-api-core words an HTTP refusal "POST https://…/jobs?prettyPrint=false: <BigQuery's message>";
+# google-cloud-bigquery appends "\n\nLocation: US\nJob ID: …\n" to a failed job's
+_BIGQUERY_REQUEST = re.compile(r"^[A-Z]+ https?://\S+: ")
+_BIGQUERY_FOOTER = re.compile(r"\s*Location: (?P<location>\S+)\s+Job ID: (?P<job>\S+)\s*$")
+
+
+def _bigquery_message(exc: Any) -> str:
+    """BigQuery's own message on one line (a run's reason and a log record are one line each), without
+    the request's address, with the failed job named when there is one (to find it in the console): a
+    job BigQuery refused to create has an id only on this side, and no state."""
+    message = _BIGQUERY_REQUEST.sub("", (getattr(exc, "message", None) or str(exc)).strip())
+    footer = _BIGQUERY_FOOTER.search(message)
+    if footer:
+        ran = getattr(getattr(exc, "query_job", None), "state", None)
+        job = f" (job {footer['job']}, location {footer['location']})" if ran else ""
+        message = message[: footer.start()] + job
+    return " ".join(message.split())
 
 
 # ------------------------------------------------------------------------------------------------ Athena
