@@ -348,6 +348,26 @@ class Commitments(Protocol):
 
     def first_committed_id(self) -> int | None: ...
 
+    def commit_journals(
+        self, entity: str, journal_ids: Sequence[int], *, run_id: str | None, now: datetime
+    ) -> None: ...
+
+    def journal_commitments(
+        self, journals: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, JournalDigest | None]]: ...
+
+    def day_commitments(
+        self, days: Iterable[tuple[str, str, date]]
+    ) -> dict[tuple[str, str, date], tuple[int, dict[str, str] | None]]: ...
+
+    def first_facts_top(self) -> int | None: ...
+
+    def provider_days(self, entity: str, posting_day: date) -> set[tuple[str, str, date]]: ...
+
+    def current_keys(
+        self, days: Iterable[tuple[str, str, date]]
+    ) -> dict[tuple[str, str, date], set[str]]: ...
+
     def runs(self) -> list[tuple[str, RunRecord | None, list[EventRecord]]]: ...
 
     def commit_facts(
