@@ -105,8 +105,8 @@ class PlanReport:
             f"{self.entity}: {len(self.refused)} provider day(s) refused for planning, their facts differ "
             f"from what the audit chain committed: {shown}{more}. Posting day(s) {days} are left as last "
             "planned, nothing is booked from them. Fix: run `tokenbooks audit verify` to see every fact "
-            "changed behind the audit log, put the rows back as committed (or pull the days again: "
-            "`tokenbooks sync --since DAY`)"
+            "changed behind the audit log, put the rows back as committed, or store the days again from the provider "
+            "(`tokenbooks sync --since DAY`; a FOCUS export: import it again)"
         )
 
     def suspense_rows(self) -> list[dict[str, str]]:

@@ -167,6 +167,8 @@ class CommitmentRepository:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        # event id → its kind and data, of the events `_events` found intact (read once a unit of work)
+        self._vouching: dict[int, tuple[str, dict]] = {}
 
     def digests(
         self, journal_ids: Iterable[int] | None = None
@@ -364,13 +366,19 @@ class CommitmentRepository:
     def _events(self, event_ids: Iterable[int], kind: str) -> dict[int, dict]:
         """event id → its data, of these events that are of `kind` and still match their hash (an event
         edited behind the chain commits nothing here: `audit verify` names it)."""
-        found: dict[int, dict] = {}
-        for chunk in chunks(sorted(set(event_ids))):
-            query = select(EventRow).where(col(EventRow.id).in_(chunk), col(EventRow.kind) == kind)
+        wanted = set(event_ids)
+        # a plan asks again for the event of each posting day it reads: one event may commit the month
+        unread = sorted(wanted - self._vouching.keys())
+        for chunk in chunks(unread):
+            query = select(EventRow).where(col(EventRow.id).in_(chunk))
             for event in self.session.execute(query).scalars():
                 if row_hash(event) == event.hash:
-                    found[event.id or 0] = event.data or {}
-        return found
+                    self._vouching[event.id or 0] = (event.kind, event.data or {})
+        return {
+            event_id: data
+            for event_id, (of_kind, data) in self._vouching.items()
+            if event_id in wanted and of_kind == kind
+        }
 
     def commit_facts(
         self,

@@ -21,7 +21,7 @@ from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.service.test_audit import tamper
 from tests.service.test_beancount import BEANCOUNT_MAPPING
-from tests.service.test_fact_commitments import key_of
+from tests.service.test_fact_commitments import forge_fact, key_of
 from tests.sources.builders import focus_csv, focus_row
 from tests.test_cli_bad_input import Cli
 
@@ -160,15 +160,7 @@ def test_the_sync_refuses_to_plan_from_a_day_whose_fact_was_altered_and_books_th
 
 def test_a_fact_added_or_deleted_behind_the_log_refuses_its_day_too(world: World):
     nights(world, WEEK)
-    tamper(
-        world,
-        "INSERT INTO facts (entity, source, provider, provider_account, natural_key, version, is_current, "
-        "charge_date, posting_date, amount, currency, cost_basis, charge_category, dimensions, pulled_at) "
-        "SELECT entity, source, provider, provider_account, 'forged-key', 1, is_current, charge_date, "
-        "posting_date, 500, currency, cost_basis, charge_category, dimensions, pulled_at FROM facts "
-        "WHERE natural_key = :key",
-        key=key_of(OCT1),
-    )
+    forge_fact(world, like=key_of(OCT1))
     tamper(world, "UPDATE facts SET is_current = false WHERE natural_key = :key", key=key_of(OCT2))
     world.clock.night_after(date(2026, 10, 6))
     result = sync(world.app, entity="acme-us", until=date(2026, 10, 6), full_plan=True)
