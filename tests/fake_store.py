@@ -255,7 +255,7 @@ class FakeCommitments:
         return min(ids, default=None)
 
     def commit_journals(self, entity: str, journal_ids: Any, *, run_id: Any, now: Any) -> None:
-        for key, (row, digest) in self.digests(journal_ids).items():
+        for key, (_row, digest) in self.digests(journal_ids).items():
             self.committed_digests[key] = (0, digest)
 
     def journal_commitments(self, journals: Any) -> dict[tuple[str, str], tuple[int, Any]]:
