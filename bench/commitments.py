@@ -10,7 +10,9 @@ checkout is on PYTHONPATH, so one store compares two versions of the check (an o
 events, not the index):
 
     python -m bench.commitments --build /tmp/c.db [--nights 365] [--journals 30]
-    PYTHONPATH=<checkout> python -m bench.commitments --measure /tmp/c.db
+    PYTHONPATH=<checkout> python -m bench.commitments --measure /tmp/c.db   (run from that checkout)
+
+Without either, it builds a store in a temporary folder and measures this checkout on it.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from connector.domain.journals import Bucket, Contribution, Journal, JournalKind, JournalLine, LedgerTarget
 from connector.service.audit import unvouched
@@ -88,6 +92,12 @@ def main() -> None:
     parser.add_argument("--journals", type=int, default=30, help="journals committed a night")
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
+    if not (args.build or args.measure):
+        with tempfile.TemporaryDirectory() as folder:
+            store = str(Path(folder) / "commitments.db")
+            ids = build(store, args.nights, args.journals)
+            print(json.dumps(measure(store, ids, args.repeat)))
+        return
     if args.build:
         ids = build(args.build, args.nights, args.journals)
         with open(f"{args.build}.ids", "w") as out:
