@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from connector.domain.accounting_policy import PolicyHistory
@@ -481,12 +481,14 @@ class FactVouching:
         self.uow = uow
         self.first_top = uow.commitments.first_facts_top()
         self._days: dict[FactDay, tuple[Commitment, set[str]]] = {}
+        self._whole: dict[FactDay, str] = {}  # a day's problem as a whole ("": none), found once a day
         self._in_the_log: dict[FactDay, Commitment] | None = None  # read only for an unindexed old fact
 
     def check(self, chunk: Sequence[StoredFact], posting_day: date) -> None:
         """Raise FactAltered naming each provider day of these facts that its commitment does not vouch for."""
         if self.first_top is None:  # the chain has committed no facts yet: nothing to hold them to
             return
+        self._forget_before(posting_day)
         where = [(s.fact.source, s.fact.provider_account, s.fact.charge_date) for s in chunk]
         self._load({w for w in where if w not in self._days})
         problems: dict[FactDay, str] = {}
@@ -512,6 +514,13 @@ class FactVouching:
                 [RefusedFactDay(*day, posting_day, why) for day, why in sorted(problems.items())]
             )
 
+    def _forget_before(self, posting_day: date) -> None:
+        """Let go of the provider days a plan, going day by day, has left behind (a posting day holds
+        provider days at most a day either side of it): a month of digests is not held at once."""
+        for day in [d for d in self._days if d[2] < posting_day - timedelta(days=2)]:
+            del self._days[day]
+            self._whole.pop(day, None)
+
     def _load(self, days: set[FactDay]) -> None:
         if not days:
             return
@@ -524,28 +533,21 @@ class FactVouching:
         """Why the day's commitment does not vouch for its current facts ("": it does), `stored` among them
         (None: only its facts' keys are held to it)."""
         (event_id, digests), current = self._days[day]
-        if event_id is None and (stored is None or stored.id <= (self.first_top or 0)):
-            event_id, digests = self._logged(day)
+        if event_id is None:
+            if stored is not None and stored.id > (self.first_top or 0):
+                return (
+                    f"fact {stored.fact.natural_key} (id {stored.id}) is stored, but no commitment of its day "
+                    "is indexed: it was added behind the audit log (or the commitment index was edited)"
+                )
+            self._days[day] = (self._logged(day), current)
+            event_id, digests = self._days[day][0]
             if event_id is None:
                 return ""  # stored before the chain committed facts: not held to it
-        if event_id is None:
-            assert stored is not None
-            return (
-                f"fact {stored.fact.natural_key} (id {stored.id}) is stored, but no commitment of its day is "
-                "indexed: it was added behind the audit log (or the commitment index was edited)"
-            )
-        if digests is None:
-            return (
-                f"the commitment index names event {event_id}, which does not commit this day: the index or "
-                "the event was edited behind the audit log"
-            )
-        if current != digests.keys():
-            gone, added = sorted(digests.keys() - current), sorted(current - digests.keys())
-            named = f"fact {gone[0]} is no longer current" if gone else f"fact {added[0]} was added"
-            return f"{named} since event {event_id} committed the day: changed behind the audit log"
-        if stored is not None and digests[stored.fact.natural_key] != digest_of_fact(
-            stored.fact, None, stored.payload_id
-        ):
+        if day not in self._whole:
+            self._whole[day] = _day_problem(event_id, digests, current)
+        if self._whole[day] or stored is None or digests is None:
+            return self._whole[day]
+        if digests[stored.fact.natural_key] != digest_of_fact(stored.fact, None, stored.payload_id):
             return (
                 f"fact {stored.fact.natural_key} (id {stored.id}) differs from what event {event_id} "
                 "committed (its amount, currency, quantity, days, dimensions, account or version): altered "
@@ -560,6 +562,20 @@ class FactVouching:
             committed, _ = self.uow.commitments.facts_committed()
             self._in_the_log = {where: (event, digests) for where, (event, digests) in committed.items()}
         return self._in_the_log.get(day, (None, None))
+
+
+def _day_problem(event_id: int, digests: dict[str, str] | None, current: set[str]) -> str:
+    """What is wrong with a provider day as a whole against the event the index names for it ("")."""
+    if digests is None:
+        return (
+            f"the commitment index names event {event_id}, which does not commit this day: the index or "
+            "the event was edited behind the audit log"
+        )
+    if current != digests.keys():
+        gone, added = sorted(digests.keys() - current), sorted(current - digests.keys())
+        named = f"fact {gone[0]} is no longer current" if gone else f"fact {added[0]} was added"
+        return f"{named} since event {event_id} committed the day: changed behind the audit log"
+    return ""
 
 
 def _posting_problems(where: str, row: JournalRecord, booked: tuple[int, str] | None) -> list[ChainProblem]:
