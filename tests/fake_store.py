@@ -267,6 +267,9 @@ class FakeCommitments:
     def first_facts_top(self) -> int | None:
         return None  # the fake's facts are not committed (see commit_facts)
 
+    def index_rows(self) -> dict:
+        return {("journal", e, "", k): event for (e, k), (event, _) in self.committed_digests.items()}
+
     def provider_days(self, entity: str, posting_day: date) -> set:
         return set()
 

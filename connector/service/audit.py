@@ -99,7 +99,39 @@ def verify_chain(store: Store, *, anchors: frozenset[str] = frozenset(), batch: 
     report.problems += verify_payloads(store)
     report.problems += verify_runs(store)
     report.problems += verify_versions(store)
+    report.problems += verify_index(store)
     return report
+
+
+def verify_index(store: Store) -> list[ChainProblem]:
+    """Hold the commitment index (what the poster and the sync read instead of the log) to the events:
+    each journal and provider day must be indexed to the event that last committed it, and nothing else
+    indexed. An edited row makes them refuse good rows, or could point at an older commitment: named here."""
+    with store.unit_of_work() as uow:
+        committed = {
+            ("journal", e, "", k): event for (e, k), (event, _) in uow.commitments.committed().items()
+        }
+        days, _ = uow.commitments.facts_committed()
+        committed |= {("facts", s, a, d.isoformat()): event for (s, a, d), (event, _) in days.items()}
+        indexed = uow.commitments.index_rows()
+    problems = []
+    for kind, subject, account, key in sorted(committed.keys() | indexed.keys()):
+        what = (
+            f"journal {key} of {subject}" if kind == "journal" else f"facts of {subject} ({account}) on {key}"
+        )
+        expected, found = (
+            committed.get((kind, subject, account, key)),
+            indexed.get((kind, subject, account, key)),
+        )
+        if expected != found:
+            said = "no commitment" if found is None else f"event {found}"
+            truth = f"event {expected} committed it last" if expected is not None else "no event committed it"
+            problems.append(
+                ChainProblem(
+                    expected, "index-altered", f"the commitment index names {said} for {what}, but {truth}"
+                )
+            )
+    return problems
 
 
 EMPTY = allocations_digest(())  # the digest of a fact with no allocations

@@ -27,8 +27,9 @@ the index cannot make an altered journal or fact pass: a row naming an event tha
 (or an event whose content no longer matches its hash), and a missing row where the chain had begun
 committing, are refused as "not vouched for". What an edit of it can do: point a day or journal back at an
 older event that did commit it — hiding nothing unless the rows were also put back exactly as that older
-event committed them, i.e. what the chain once vouched for (`audit verify` then names the rows that differ
-from the last commitment) — or refuse good rows (a row deleted or pointed elsewhere): never a pass.
+event committed them, i.e. what the chain once vouched for — or refuse good rows (a row deleted or
+pointed elsewhere): never a pass. `audit verify` names every index row that does not name the event that
+last committed its key (`service/audit.py: verify_index`), and the rows that differ from that commitment.
 """
 
 from __future__ import annotations
@@ -318,6 +319,11 @@ class CommitmentRepository:
                 .scalars()
             )
         return found
+
+    def index_rows(self) -> dict[tuple[str, str, str, str], int]:
+        """Every row of the commitment index: (kind, entity or source, account, key or day) → event id."""
+        query = select(INDEX.c.kind, INDEX.c.subject, INDEX.c.account, INDEX.c.key, INDEX.c.event_id)
+        return {tuple(row[:4]): row[4] for row in self.session.connection().execute(query)}
 
     def provider_days(self, entity: str, posting_day: date) -> set[FactDay]:
         """The (source, account, provider day)s whose facts, current or not, the entity posts on this day."""

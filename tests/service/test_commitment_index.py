@@ -80,6 +80,7 @@ def test_an_index_row_pointed_at_another_event_or_deleted_refuses_the_journal_ne
     first, last = journal_ids(world, "TB-AC-261001-001", "TB-AC-261003-001")
     with UnitOfWork(world.app.engine) as uow:
         other = uow.events.of_kind("run.started")[-1].id
+        committed = uow.events.of_kind(COMMITTED)[-1].id
     tamper(world, "UPDATE commitment_index SET event_id = :other WHERE key = 'TB-AC-261003-001'", other=other)
     with UnitOfWork(world.app.engine) as uow:
         said = unvouched(uow, [last])[last]
@@ -90,8 +91,12 @@ def test_an_index_row_pointed_at_another_event_or_deleted_refuses_the_journal_ne
         assert unvouched(uow, [first, last]) == {
             last: "no event of the audit chain committed it: it was added behind the audit log"
         }
-    # the events stay the truth: verify reads them, not the index
-    assert [p for p in verify_chain(world.app.store).problems if p.problem.startswith("journal")] == []
+    # the events stay the truth: verify reads them, not the index, and names the row that differs
+    problems = verify_chain(world.app.store).problems
+    assert [p.message for p in problems] == [
+        "the commitment index names no commitment for journal TB-AC-261003-001 of acme-us, but event "
+        f"{committed} committed it last"
+    ]
 
 
 def test_an_altered_journal_found_by_the_index_is_still_refused(world: World):
@@ -184,6 +189,10 @@ def test_a_day_whose_index_row_names_another_event_is_refused_not_passed(world: 
     [refused] = result.plan.refused
     assert refused.why.startswith(f"the commitment index names event {other}, which does not commit this day")
     assert result.plan.planned == []
+    [named] = [p for p in verify_chain(world.app.store).problems if p.problem == "index-altered"]
+    assert named.message.startswith(
+        f"the commitment index names event {other} for facts of openai.costs (org-1) on 2026-10-01, but event "
+    )
 
 
 def test_a_day_whose_index_row_was_deleted_is_refused_not_passed(world: World):
