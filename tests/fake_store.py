@@ -255,6 +255,28 @@ class FakeCommitments:
         ids = [self.stored[k][0].id for k in self.committed_digests if k in self.stored]
         return min(ids, default=None)
 
+    def commit_journals(self, entity: str, journal_ids: Any, *, run_id: Any, now: Any) -> None:
+        for key, (_row, digest) in self.digests(journal_ids).items():
+            self.committed_digests[key] = (0, digest)
+
+    def journal_commitments(self, journals: Any) -> dict[tuple[str, str], tuple[int, Any]]:
+        return {k: self.committed_digests[k] for k in journals if k in self.committed_digests}
+
+    def day_commitments(self, days: Any) -> dict:
+        return {}
+
+    def first_facts_top(self) -> int | None:
+        return None  # the fake's facts are not committed (see commit_facts)
+
+    def index_rows(self) -> dict:
+        return {("journal", e, "", k): event for (e, k), (event, _) in self.committed_digests.items()}
+
+    def provider_days(self, entity: str, posting_day: date) -> set:
+        return set()
+
+    def current_keys(self, days: Any) -> dict:
+        return {day: set() for day in days}
+
     def runs(self) -> list[tuple[str, Any, list]]:
         return []  # the fake's runs are checked by the tests that make them
 

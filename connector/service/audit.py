@@ -12,19 +12,19 @@ each bucket's provider account and month.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from connector.domain.accounting_policy import PolicyHistory
-from connector.domain.audit_chain import GENESIS_HASH, allocations_digest, row_hash
+from connector.domain.audit_chain import GENESIS_HASH, allocations_digest, digest_of_fact, row_hash
 from connector.domain.console import PayloadDetail
 from connector.domain.errors import InputError
 from connector.domain.journals import Bucket, Contribution
 from connector.domain.money import ZERO
 from connector.store.port import Store, UnitOfWork
-from connector.store.records import EventRecord, JournalRecord
+from connector.store.records import EventRecord, JournalRecord, StoredFact
 
 # ------------------------------------------------------------------------------------------------ verify
 
@@ -99,7 +99,39 @@ def verify_chain(store: Store, *, anchors: frozenset[str] = frozenset(), batch: 
     report.problems += verify_payloads(store)
     report.problems += verify_runs(store)
     report.problems += verify_versions(store)
+    report.problems += verify_index(store)
     return report
+
+
+def verify_index(store: Store) -> list[ChainProblem]:
+    """Hold the commitment index (what the poster and the sync read instead of the log) to the events:
+    each journal and provider day must be indexed to the event that last committed it, and nothing else
+    indexed. An edited row makes them refuse good rows, or could point at an older commitment: named here."""
+    with store.unit_of_work() as uow:
+        committed = {
+            ("journal", e, "", k): event for (e, k), (event, _) in uow.commitments.committed().items()
+        }
+        days, _ = uow.commitments.facts_committed()
+        committed |= {("facts", s, a, d.isoformat()): event for (s, a, d), (event, _) in days.items()}
+        indexed = uow.commitments.index_rows()
+    problems = []
+    for kind, subject, account, key in sorted(committed.keys() | indexed.keys()):
+        what = (
+            f"journal {key} of {subject}" if kind == "journal" else f"facts of {subject} ({account}) on {key}"
+        )
+        expected, found = (
+            committed.get((kind, subject, account, key)),
+            indexed.get((kind, subject, account, key)),
+        )
+        if expected != found:
+            said = "no commitment" if found is None else f"event {found}"
+            truth = f"event {expected} committed it last" if expected is not None else "no event committed it"
+            problems.append(
+                ChainProblem(
+                    expected, "index-altered", f"the commitment index names {said} for {what}, but {truth}"
+                )
+            )
+    return problems
 
 
 EMPTY = allocations_digest(())  # the digest of a fact with no allocations
@@ -403,27 +435,179 @@ def _fact_changes(
 def unvouched(uow: UnitOfWork, journal_ids: Sequence[int]) -> dict[int, str]:
     """Of these journals, those the audit chain does not vouch for — never committed (added behind the
     log), or altered since (a line, a contribution, the header) — id → why; the poster refuses them rather
-    than send the ledger what no plan booked. Journals older than the commitments are not held to them."""
+    than send the ledger what no plan booked. Journals older than the commitments are not held to them.
+
+    Reads the commitment index rows of these journals and the events they name, nothing else of the log
+    (store/commitments.py): its cost does not grow with history. An index row naming an event that does not
+    commit the journal, or a missing row for a journal stored after the chain began committing, refuses it."""
     if not journal_ids:
         return {}
     first_committed = uow.commitments.first_committed_id()
     if first_committed is None:
         return {}
-    committed = uow.commitments.committed()
+    stored = uow.commitments.digests(journal_ids)
+    committed = uow.commitments.journal_commitments(stored)
     found: dict[int, str] = {}
-    for (entity, key), (row, actual) in uow.commitments.digests(journal_ids).items():
-        expected = committed.get((entity, key))
-        if expected is None and row.id > first_committed:
+    for (entity, key), (row, actual) in stored.items():
+        event_id, expected = committed.get((entity, key), (None, None))
+        if event_id is None and row.id > first_committed:
             found[row.id] = "no event of the audit chain committed it: it was added behind the audit log"
+        elif event_id is not None and expected is None:
+            found[row.id] = (
+                f"the commitment index names event {event_id}, which does not commit it: the index or the "
+                "event was edited behind the audit log (run `tokenbooks audit verify`)"
+            )
         elif expected is not None and (
-            expected[1].header != actual.header
-            or expected[1].lines != actual.lines
-            or expected[1].contributions not in (None, actual.contributions)
+            expected.header != actual.header
+            or expected.lines != actual.lines
+            or expected.contributions not in (None, actual.contributions)
         ):
             found[row.id] = (
-                f"it differs from what event {expected[0]} committed: it was altered behind the audit log"
+                f"it differs from what event {event_id} committed: it was altered behind the audit log"
             )
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedFactDay:
+    """A provider day whose current facts differ from what the audit chain last committed for it: the plan
+    reads nothing of it (`FactVouching`)."""
+
+    source: str
+    account: str
+    day: date  # the provider's (UTC) day, as the commitments name it
+    posting_day: date  # the entity's posting day being planned when it was found
+    why: str
+
+    def describe(self) -> str:
+        return f"{self.source} ({self.account}) {self.day}: {self.why}"
+
+
+class FactAltered(Exception):
+    """Raised by `FactVouching.check` for a chunk of facts its provider day's commitment does not vouch for
+    (control flow: the plan leaves that posting day as it was last planned)."""
+
+    def __init__(self, refused: list[RefusedFactDay]) -> None:
+        super().__init__("; ".join(r.describe() for r in refused))
+        self.refused = refused
+
+
+FactDay = tuple[str, str, date]  # (source, provider account, provider day)
+Commitment = tuple[int | None, dict[str, str] | None]  # the event, and the day's digests it holds
+
+
+class FactVouching:
+    """Holds the facts a plan reads to the commitment of their provider day (`facts.committed`, found by
+    the commitment index: store/commitments.py) before the plan books from them: a fact altered, added or
+    deleted behind the log (`UPDATE facts SET amount=…`) would otherwise become a delta journal no provider
+    answer explains, which the poster would post (the journal itself freshly committed).
+
+    Only what the plan reads is digested — from the rows it reads anyway, and each provider day's current
+    natural keys (one indexed query per day) to see a deleted fact. A posting day whose kept sums stand
+    is not read, so not checked: nothing is planned from its facts (`audit verify` checks every day).
+    Days stored before the chain committed facts are not held to it, as `verify_facts` holds them: a fact
+    at or below the first commitment's highest fact id on a day the index names no event for — there only,
+    the events are read (once a plan) to tell such a day from one whose index row was deleted."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.first_top = uow.commitments.first_facts_top()
+        self._days: dict[FactDay, tuple[Commitment, set[str]]] = {}
+        self._whole: dict[FactDay, str] = {}  # a day's problem as a whole ("": none), found once a day
+        self._in_the_log: dict[FactDay, Commitment] | None = None  # read only for an unindexed old fact
+
+    def check(self, chunk: Sequence[StoredFact], posting_day: date) -> None:
+        """Raise FactAltered naming each provider day of these facts that its commitment does not vouch for."""
+        if self.first_top is None:  # the chain has committed no facts yet: nothing to hold them to
+            return
+        self._forget_before(posting_day)
+        where = [(s.fact.source, s.fact.provider_account, s.fact.charge_date) for s in chunk]
+        self._load({w for w in where if w not in self._days})
+        problems: dict[FactDay, str] = {}
+        for stored, day in zip(chunk, where, strict=True):
+            if day not in problems:
+                why = self._problem(day, stored)
+                if why:
+                    problems[day] = why
+        self._refuse(problems, posting_day)
+
+    def check_emptied(self, days: Iterable[FactDay], posting_day: date) -> None:
+        """A posting day planned before that has no current fact now: raise FactAltered if one of the
+        provider days it held facts of (`days`) lost them behind the log, not by a committed withdrawal."""
+        if self.first_top is None:
+            return
+        self._load({d for d in days if d not in self._days})
+        self._refuse({day: why for day in days if (why := self._problem(day, None))}, posting_day)
+
+    @staticmethod
+    def _refuse(problems: dict[FactDay, str], posting_day: date) -> None:
+        if problems:
+            raise FactAltered(
+                [RefusedFactDay(*day, posting_day, why) for day, why in sorted(problems.items())]
+            )
+
+    def _forget_before(self, posting_day: date) -> None:
+        """Let go of the provider days a plan, going day by day, has left behind (a posting day holds
+        provider days at most a day either side of it): a month of digests is not held at once."""
+        for day in [d for d in self._days if d[2] < posting_day - timedelta(days=2)]:
+            del self._days[day]
+            self._whole.pop(day, None)
+
+    def _load(self, days: set[FactDay]) -> None:
+        if not days:
+            return
+        commitments = self.uow.commitments.day_commitments(days)
+        current = self.uow.commitments.current_keys(days)
+        for day in days:
+            self._days[day] = (commitments.get(day, (None, None)), current[day])
+
+    def _problem(self, day: FactDay, stored: StoredFact | None) -> str:
+        """Why the day's commitment does not vouch for its current facts ("": it does), `stored` among them
+        (None: only its facts' keys are held to it)."""
+        (event_id, digests), current = self._days[day]
+        if event_id is None:
+            if stored is not None and stored.id > (self.first_top or 0):
+                return (
+                    f"fact {stored.fact.natural_key} (id {stored.id}) is stored, but no commitment of its day "
+                    "is indexed: it was added behind the audit log (or the commitment index was edited)"
+                )
+            self._days[day] = (self._logged(day), current)
+            event_id, digests = self._days[day][0]
+            if event_id is None:
+                return ""  # stored before the chain committed facts: not held to it
+        if day not in self._whole:
+            self._whole[day] = _day_problem(event_id, digests, current)
+        if self._whole[day] or stored is None or digests is None:
+            return self._whole[day]
+        if digests[stored.fact.natural_key] != digest_of_fact(stored.fact, None, stored.payload_id):
+            return (
+                f"fact {stored.fact.natural_key} (id {stored.id}) differs from what event {event_id} "
+                "committed (its amount, currency, quantity, days, dimensions, account or version): altered "
+                "behind the audit log"
+            )
+        return ""
+
+    def _logged(self, day: FactDay) -> Commitment:
+        """The day's last commitment as the events hold it (read once: only for a day the index names no
+        event for, whose facts may be older than the commitments)."""
+        if self._in_the_log is None:
+            committed, _ = self.uow.commitments.facts_committed()
+            self._in_the_log = {where: (event, digests) for where, (event, digests) in committed.items()}
+        return self._in_the_log.get(day, (None, None))
+
+
+def _day_problem(event_id: int, digests: dict[str, str] | None, current: set[str]) -> str:
+    """What is wrong with a provider day as a whole against the event the index names for it ("")."""
+    if digests is None:
+        return (
+            f"the commitment index names event {event_id}, which does not commit this day: the index or "
+            "the event was edited behind the audit log"
+        )
+    if current != digests.keys():
+        gone, added = sorted(digests.keys() - current), sorted(current - digests.keys())
+        named = f"fact {gone[0]} is no longer current" if gone else f"fact {added[0]} was added"
+        return f"{named} since event {event_id} committed the day: changed behind the audit log"
+    return ""
 
 
 def _posting_problems(where: str, row: JournalRecord, booked: tuple[int, str] | None) -> list[ChainProblem]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,7 +18,7 @@ from functools import partial
 
 from connector import __version__
 from connector.bulk_work import paused_gc
-from connector.domain.audit_chain import COMMITTED
+from connector.domain.accounting_policy import PolicyHistory
 from connector.domain.coverage import (
     Coverage,
     SpendSummary,
@@ -46,6 +46,7 @@ from connector.domain.planner import LedgerCalendar, PlannedJournal, Trace, plan
 from connector.domain.posting_buckets import counter_targets
 from connector.domain.providers import provider_label
 from connector.service.approvals import release
+from connector.service.audit import FactAltered, FactVouching, RefusedFactDay
 from connector.service.books import (
     BookOptions,
     books_input,
@@ -85,6 +86,28 @@ class PlanReport:
     days_updated: int = 0  # posting days whose kept sums were brought up to date with their changed facts
     days_kept: int = 0  # posting days whose kept sums stood for their unchanged facts
     facts_classified: int = 0  # facts read and classified (the changed facts' old versions included)
+    # provider days whose facts differ from what the audit chain committed: nothing planned from them
+    refused: list[RefusedFactDay] = field(default_factory=list)
+
+    @property
+    def refused_days(self) -> frozenset[date]:
+        """The posting days left as they were last planned: their facts are not vouched for."""
+        return frozenset(r.posting_day for r in self.refused)
+
+    def refusal(self) -> str | None:
+        """What was refused, for the run's reason and its error event (None: nothing)."""
+        if not self.refused:
+            return None
+        shown = "; ".join(r.describe() for r in self.refused[:5])
+        more = f" (and {len(self.refused) - 5} more)" if len(self.refused) > 5 else ""
+        days = ", ".join(str(d) for d in sorted(self.refused_days))
+        return (
+            f"{self.entity}: {len(self.refused)} provider day(s) refused for planning, their facts differ "
+            f"from what the audit chain committed: {shown}{more}. Posting day(s) {days} are left as last "
+            "planned, nothing is booked from them. Fix: run `tokenbooks audit verify` to see every fact "
+            "changed behind the audit log, put the rows back as committed, or store the days again from the provider "
+            "(`tokenbooks sync --since DAY`; a FOCUS export: import it again)"
+        )
 
     def suspense_rows(self) -> list[dict[str, str]]:
         """What went to suspense, one row per provider and currency (JSON, run statistics)."""
@@ -149,8 +172,9 @@ def plan_entity(
         converted = in_ledger_currency(
             report.books, options, first, partial(uow.outbox.posted_converted, entity)
         )
-        report.desired = _due(converted.amounts, options.as_of)
-        posted = _due(posted_for_plan(uow, entity, first, last), options.as_of)
+        untouched = partial(_touches, options.policies, report.refused_days)
+        report.desired = _due(converted.amounts, options.as_of, untouched)
+        posted = _due(posted_for_plan(uow, entity, first, last), options.as_of, untouched)
         planned = plan(
             report.desired,
             posted,
@@ -206,29 +230,32 @@ def plan_entity(
                     now=now,
                     approved_as=approval.keys,
                 )
-        _commit_journals(uow, entity, added, run_id, now)
-        _remember(uow, state, report, run_id, now)
+        # the chain vouches for them: an edit of a booked amount, account or line is then named by
+        # `tokenbooks audit verify`, and refused by the poster (store/commitments.py)
+        uow.commitments.commit_journals(entity, added, run_id=run_id, now=now)
+        if report.refused:
+            # not remembered as planned: the next plan reads the refused days again, from the first of them
+            uow.fact_marks.add(entity, min(report.refused_days), changed_by="facts not vouched for", now=now)
+        else:
+            _remember(uow, state, report, run_id, now)
         uow.commit()
     return report
 
 
-def _commit_journals(uow: UnitOfWork, entity: str, ids: list[int], run_id: str | None, now: datetime) -> None:
-    """The digests of the journals just stored, in the audit chain: an edit of a booked amount, account or
-    line is then named by `tokenbooks audit verify` (store/commitments.py)."""
-    if not ids:
-        return
-    digests = uow.commitments.digests(ids)
-    uow.events.append(
-        COMMITTED,
-        f"{len(ids)} journal(s) committed to the audit chain",
-        run_id=run_id,
-        data={"entity": entity, "journals": {key: d.as_data() for (_, key), (_, d) in digests.items()}},
-        now=now,
-    )
+def _due(
+    amounts: dict[Bucket, Decimal], as_of: date, refused: Callable[[Bucket], bool]
+) -> dict[Bucket, Decimal]:
+    """The buckets to plan: due by `as_of`, and booking no refused day (left as posted: no delta)."""
+    return {
+        bucket: amount
+        for bucket, amount in amounts.items()
+        if not not_yet_due(bucket, as_of) and not refused(bucket)
+    }
 
 
-def _due(amounts: dict[Bucket, Decimal], as_of: date) -> dict[Bucket, Decimal]:
-    return {bucket: amount for bucket, amount in amounts.items() if not not_yet_due(bucket, as_of)}
+def _touches(policies: PolicyHistory, days: frozenset[date], bucket: Bucket) -> bool:
+    """Whether the bucket books one of these (refused) posting days."""
+    return bool(days) and not days.isdisjoint(booked_days(policies, bucket))
 
 
 def _classify(
@@ -248,27 +275,36 @@ def _classify(
     allocations are stored (unless dry) and its sums kept for the next plan. `full` reads every day (the
     check that incremental planning plans what a full plan does). Memory holds one chunk, never the month."""
     classifier = state.history.classifier()
+    vouching = FactVouching(uow)
     usage = UsageCosts(state.books.policies, state.entity)
     summary = SpendSummary()
     days = uow.day_sums
-    kept = {} if full else days.kept(state.entity, state.first, state.last)
+    held = days.kept(state.entity, state.first, state.last)
+    kept = {} if full else held
+    read = _Reading(uow, state, classifier, vouching, report, dry_run=dry_run, run_id=run_id, now=now)
     with paused_gc():  # a month of short-lived facts and allocations, none in a reference cycle
-        for day, facts in days.facts_by_day(state.entity, state.first, state.last).items():
+        current = days.facts_by_day(state.entity, state.first, state.last)
+        for day in sorted(held.keys() - current.keys()):
+            try:  # planned before, no current fact now: a committed withdrawal, or deleted behind the log
+                vouching.check_emptied(uow.commitments.provider_days(state.entity, day), day)
+            except FactAltered as altered:
+                _refused(read, day, altered, usage, summary)
+        for day, facts in current.items():
             inputs = state.day_inputs(day, facts)
             before = DayInputs.parse(kept.get(day, ""))
             sums = None
-            if before == inputs:
-                sums = DaySums.of_data(days.kept_sums(state.entity, day))
-                report.days_kept += 1
-            elif before is not None and before.rules == inputs.rules:
-                sums = _update_day(
-                    uow, state, classifier, day, inputs, report, dry_run=dry_run, run_id=run_id, now=now
-                )
-            if sums is None:
-                sums = _classify_day(
-                    uow, state, classifier, day, report, dry_run=dry_run, run_id=run_id, now=now
-                )
-                report.days_read += 1
+            try:
+                if before == inputs:
+                    sums = DaySums.of_data(days.kept_sums(state.entity, day))
+                    report.days_kept += 1
+                elif before is not None and before.rules == inputs.rules:
+                    sums = _update_day(read, day, inputs)
+                if sums is None:
+                    sums = _classify_day(read, day)
+                    report.days_read += 1
+            except FactAltered as altered:
+                _refused(read, day, altered, usage, summary, kept=day in held)
+                continue
             if not dry_run and before != inputs:
                 days.keep(state.entity, day, inputs.key, sums, now)
             usage.absorb(sums.usage)
@@ -282,43 +318,78 @@ def _classify(
     return usage
 
 
-def _classify_day(
-    uow: UnitOfWork,
-    state: PlanState,
-    classifier: HistoryClassifier,
+REFUSED = "refused"  # what a refused day's sums are kept as: no inputs, so the next plan reads it again
+
+
+def _refused(
+    read: _Reading,
     day: date,
-    report: PlanReport,
+    altered: FactAltered,
+    usage: UsageCosts,
+    summary: SpendSummary,
     *,
-    dry_run: bool,
-    run_id: str | None,
-    now: datetime,
-) -> DaySums:
+    kept: bool = True,
+) -> None:
+    """A posting day whose facts its commitments do not vouch for: planned from the sums last kept for it
+    (nothing, if none), never from these facts; its buckets plan nothing (`_touches`). Its sums are kept
+    again as REFUSED, so each plan reads the day — and refuses it — until its rows are put back."""
+    report, days = read.report, read.uow.day_sums
+    report.refused += altered.refused
+    sums = DaySums.of_data(days.kept_sums(read.state.entity, day)) if kept else DaySums()
+    if not read.dry_run:
+        days.keep(read.state.entity, day, REFUSED, sums, read.now)
+    usage.absorb(sums.usage)
+    summary.absorb(sums.spend, sums.unmapped)
+    report.facts += sums.facts
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What reading a posting day's facts uses: the store, the classifier, the commitments the facts are
+    held to before they are classified (`FactVouching`: raises FactAltered), the report it counts in."""
+
+    uow: UnitOfWork
+    state: PlanState
+    classifier: HistoryClassifier
+    vouching: FactVouching
+    report: PlanReport
+    dry_run: bool
+    run_id: str | None
+    now: datetime
+
+    def add(self, sums: _DaySummer, chunk: list[StoredFact], day: date, *, current: bool) -> None:
+        """Classify a chunk into `sums` (its allocations stored unless dry); current facts are vouched for
+        first (a superseded version read to take it back was vouched for when it was current)."""
+        if current:
+            self.vouching.check(chunk, day)
+        sums.add(
+            self.uow,
+            self.classifier,
+            chunk,
+            self.report,
+            store=current and not self.dry_run,
+            run_id=self.run_id,
+            now=self.now,
+        )
+
+
+def _classify_day(read: _Reading, day: date) -> DaySums:
     """Read and classify one posting day's current facts chunk by chunk; store their allocations unless
     dry. Returns the day's sums."""
-    sums = _DaySummer(state)
-    for chunk in uow.facts.current_chunks(state.entity, day, day):
-        sums.add(uow, classifier, chunk, report, store=not dry_run, run_id=run_id, now=now)
+    sums = _DaySummer(read.state)
+    for chunk in read.uow.facts.current_chunks(read.state.entity, day, day):
+        read.add(sums, chunk, day, current=True)
     return sums.day_sums(FactIds.of(sums.ids))
 
 
-def _update_day(
-    uow: UnitOfWork,
-    state: PlanState,
-    classifier: HistoryClassifier,
-    day: date,
-    inputs: DayInputs,
-    report: PlanReport,
-    *,
-    dry_run: bool,
-    run_id: str | None,
-    now: datetime,
-) -> DaySums | None:
+def _update_day(read: _Reading, day: date, inputs: DayInputs) -> DaySums | None:
     """A day whose facts alone changed since its sums were kept (the same rules): the kept sums, less
     what the facts no longer current added to them (classified again by the same rules: the same
     allocations, whose stored rows stay as a full plan leaves them), plus what the facts that became
     current add — the sums of the day's current facts, exactly. The ids so found are current facts of the
     day, so they are all of them when there are as many as the day has (`inputs`): None when there are
     not (a fact committed out of id order, say), and the day is classified whole."""
+    uow, state = read.uow, read.state
     kept = DaySums.of_data(uow.day_sums.kept_sums(state.entity, day))
     if not kept.ids.runs:
         return None
@@ -326,14 +397,14 @@ def _update_day(
     gone = [fact_id for fact_id in candidates if fact_id in kept.ids]
     taken_back = _DaySummer(state)
     for chunk in uow.facts.with_ids(gone):
-        taken_back.add(uow, classifier, chunk, report, store=False, run_id=run_id, now=now)
+        read.add(taken_back, chunk, day, current=False)
     added = _DaySummer(state)
     for chunk in uow.facts.current_chunks(state.entity, day, day, newer_than=kept.ids.newest):
-        added.add(uow, classifier, chunk, report, store=not dry_run, run_id=run_id, now=now)
+        read.add(added, chunk, day, current=True)
     ids = kept.ids.changed(gone, added.ids)
     if (len(ids), ids.newest) != (inputs.facts, inputs.newest) or len(taken_back.ids) != len(gone):
         return None
-    report.days_updated += 1
+    read.report.days_updated += 1
     return kept.updated(taken_back.day_sums(), added.day_sums(), ids)
 
 

@@ -147,8 +147,11 @@ def _sync(
         result.configuration = isinstance(exc, ConfigError)
         recorder.finish(result.status, reason=result.reason, stats=_stats(result))
         return result
-    # a pull that refused days (their rows failed a check) booked the rest: the run did part of its work
+    # a pull that refused days (their rows failed a check), or a plan that refused days (their facts differ
+    # from what the audit chain committed), booked the rest: the run did part of its work
     refusals = [why for why in (p.refusal() for p in result.pulls) if why]
+    if result.plan is not None and result.plan.refusal():
+        refusals.append(result.plan.refusal() or "")
     posted_all = result.post is None or result.post.ok
     result.status = "succeeded" if posted_all and not refusals else "partial"
     problems = [_post_problems(result.post)] if result.post and not result.post.ok else []
@@ -241,6 +244,7 @@ def _run(
         full=full_plan,
     )
     _report_plan(result.plan, recorder)
+    _report_refused(result.plan, recorder)
     report_books(result.plan.books, result.plan.planned, recorder)
     if result.dry_run:
         return
@@ -463,6 +467,34 @@ def _report_plan(plan: PlanReport, recorder: RunRecorder) -> None:
                     ],
                 },
             )
+
+
+def _report_refused(plan: PlanReport, recorder: RunRecorder) -> None:
+    """The provider days the plan refused to book from (their facts differ from their commitment), as an
+    error event: its log line is what a person running the command reads on stderr, as a pull's refused
+    days are."""
+    refusal = plan.refusal()
+    if refusal is None:
+        return
+    recorder.event(
+        "plan.refused_days",
+        refusal,
+        level="error",
+        data={
+            "entity": plan.entity,
+            "days": [
+                {
+                    "source": r.source,
+                    "account": r.account,
+                    "day": r.day,
+                    "posting_day": r.posting_day,
+                    "why": r.why,
+                }
+                for r in plan.refused[:100]
+            ],
+            "count": len(plan.refused),
+        },
+    )
 
 
 def _stopped_reason(result: SyncResult, exc: TokenbooksError) -> str:

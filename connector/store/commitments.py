@@ -17,6 +17,19 @@ promotion, an import) appends one `facts.committed` event, in the same transacti
 day the digest of every fact then current on it (`domain/audit_chain.py: fact_digest`), computed as the
 rows are written (`store/facts.py: replace_window`); `audit verify` recomputes them from the facts table
 (`service/audit.py: verify_facts`).
+
+Each commitment is also written, in the same transaction, to the commitment index (`commitment_index`):
+(kind, entity or source/account, key or day) → the id of the event that last committed it, so the poster
+(`service/audit.py: unvouched`) and the sync (`service/plan.py`: a day's facts held to their commitment
+before it plans from them) read the few events that concern them, not the log since the store began.
+The index is a finding aid: the events stay the truth, and `audit verify` reads them, not it. An edit of
+the index cannot make an altered journal or fact pass: a row naming an event that does not commit its key
+(or an event whose content no longer matches its hash), and a missing row where the chain had begun
+committing, are refused as "not vouched for". What an edit of it can do: point a day or journal back at an
+older event that did commit it — hiding nothing unless the rows were also put back exactly as that older
+event committed them, i.e. what the chain once vouched for — or refuse good rows (a row deleted or
+pointed elsewhere): never a pass. `audit verify` names every index row that does not name the event that
+last committed its key (`service/audit.py: verify_index`), and the rows that differ from that commitment.
 """
 
 from __future__ import annotations
@@ -27,7 +40,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 from sqlmodel import Session, col
 
 from connector.domain.audit_chain import (
@@ -36,6 +49,7 @@ from connector.domain.audit_chain import (
     FACTS_COMMITTED,
     allocations_digest,
     pack_digests,
+    row_hash,
     unpack_digests,
 )
 from connector.store.audit_log import EventLog
@@ -50,6 +64,7 @@ from connector.store.records import (
     record_of,
 )
 from connector.store.tables import (
+    CommitmentIndexRow,
     ContributionRow,
     EventRow,
     FactRow,
@@ -61,6 +76,8 @@ from connector.store.tables import (
 )
 
 FactDay = tuple[str, str, date]  # (source, provider account, provider day)
+JOURNAL, FACTS_DAY = "journal", "facts"  # the commitment index's kinds
+INDEX = table_of(CommitmentIndexRow)
 # what an allocation's digest covers, in this order (beside its fact's id)
 ALLOCATION_FIELDS = ALLOCATION_COLUMNS[1:]
 
@@ -151,6 +168,8 @@ class CommitmentRepository:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        # event id → its kind and data, of the events `_events` found intact (read once a unit of work)
+        self._vouching: dict[int, tuple[str, dict]] = {}
 
     def digests(
         self, journal_ids: Iterable[int] | None = None
@@ -209,6 +228,164 @@ class CommitmentRepository:
             )
         ).scalar()
 
+    def commit_journals(
+        self, entity: str, journal_ids: Sequence[int], *, run_id: str | None, now: datetime
+    ) -> None:
+        """Append the `journals.committed` event of the journals a plan just stored — per key, the digest
+        of the journal as stored — and index it by their keys."""
+        if not journal_ids:
+            return
+        digests = self.digests(journal_ids)
+        event = EventLog(self.session).append(
+            COMMITTED,
+            f"{len(journal_ids)} journal(s) committed to the audit chain",
+            run_id=run_id,
+            data={"entity": entity, "journals": {key: d.as_data() for (_, key), (_, d) in digests.items()}},
+            now=now,
+        )
+        self._index(JOURNAL, entity, "", [key for _, key in digests], event.id)
+
+    def journal_commitments(
+        self, journals: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, JournalDigest | None]]:
+        """(entity, key) → the event the index says last committed the journal, and the digest that event
+        holds for it: None when the event does not commit it (or no longer matches its hash: the index or
+        the event was edited). A journal the index names no event for is not in the answer. Reads those
+        index rows and those events only."""
+        wanted: dict[str, list[str]] = {}
+        for entity, key in journals:
+            wanted.setdefault(entity, []).append(key)
+        indexed = {
+            (entity, key): event_id
+            for entity, keys in wanted.items()
+            for key, event_id in self._indexed(JOURNAL, entity, "", keys).items()
+        }
+        events = self._events(indexed.values(), COMMITTED)
+        found: dict[tuple[str, str], tuple[int, JournalDigest | None]] = {}
+        for (entity, key), event_id in indexed.items():
+            data = events.get(event_id) or {}
+            committed = data.get("journals", {}).get(key) if data.get("entity", "") == entity else None
+            found[(entity, key)] = (event_id, JournalDigest.from_data(committed) if committed else None)
+        return found
+
+    def day_commitments(self, days: Iterable[FactDay]) -> dict[FactDay, tuple[int, dict[str, str] | None]]:
+        """(source, account, provider day) → the event the index says last committed the day's facts, and
+        their digests as it holds them (natural key → digest): None when the event does not commit the day
+        (or no longer matches its hash). A day the index names no event for is not in the answer."""
+        wanted: dict[tuple[str, str], list[date]] = {}
+        for source, account, day in days:
+            wanted.setdefault((source, account), []).append(day)
+        indexed = {
+            (source, account, date.fromisoformat(day)): event_id
+            for (source, account), asked in wanted.items()
+            for day, event_id in self._indexed(
+                FACTS_DAY, source, account, [d.isoformat() for d in asked]
+            ).items()
+        }
+        events = self._events(indexed.values(), FACTS_COMMITTED)
+        found: dict[FactDay, tuple[int, dict[str, str] | None]] = {}
+        for (source, account, day), event_id in indexed.items():
+            data = events.get(event_id) or {}
+            ours = (data.get("source", ""), data.get("provider_account", "")) == (source, account)
+            packed = data.get("days", {}).get(day.isoformat()) if ours else None
+            found[(source, account, day)] = (event_id, None if packed is None else unpack_digests(packed))
+        return found
+
+    def first_facts_top(self) -> int | None:
+        """The highest fact id when the chain first committed facts (None: it committed none yet): a
+        provider day no event committed whose facts are all at or below it was stored by a tokenbooks
+        older than the commitments; a fact above it on such a day was added behind the log. Found by the
+        events' (kind, id) index, not by reading the log (nor by the commitment index, which can be edited)."""
+        first = self.session.execute(
+            select(EventRow).where(col(EventRow.kind) == FACTS_COMMITTED).order_by(col(EventRow.id)).limit(1)
+        ).scalar()
+        return None if first is None else int((first.data or {}).get("max_fact_id") or 0)
+
+    def current_keys(self, days: Iterable[FactDay]) -> dict[FactDay, set[str]]:
+        """(source, account, provider day) → the natural keys of its current facts, as stored now."""
+        c = FACTS.c
+        found: dict[FactDay, set[str]] = {}
+        for source, account, day in days:
+            found[(source, account, day)] = set(
+                self.session.connection()
+                .execute(
+                    select(c.natural_key).where(
+                        c.source == source,
+                        c.provider_account == account,
+                        c.charge_date == day,
+                        c.is_current.is_(True),
+                    )
+                )
+                .scalars()
+            )
+        return found
+
+    def index_rows(self) -> dict[tuple[str, str, str, str], int]:
+        """Every row of the commitment index: (kind, entity or source, account, key or day) → event id."""
+        query = select(INDEX.c.kind, INDEX.c.subject, INDEX.c.account, INDEX.c.key, INDEX.c.event_id)
+        return {tuple(row[:4]): row[4] for row in self.session.connection().execute(query)}
+
+    def provider_days(self, entity: str, posting_day: date) -> set[FactDay]:
+        """The (source, account, provider day)s whose facts, current or not, the entity posts on this day."""
+        c = FACTS.c
+        query = (
+            select(c.source, c.provider_account, c.charge_date)
+            .where(c.entity == entity, c.posting_date == posting_day)
+            .distinct()
+        )
+        return {
+            (source, account, day) for source, account, day in self.session.connection().execute(query).all()
+        }
+
+    def _index(self, kind: str, subject: str, account: str, keys: Sequence[str], event_id: int) -> None:
+        """Name `event_id` as the last commitment of these keys (in the event's own transaction)."""
+        for chunk in chunks(sorted(set(keys))):
+            self.session.execute(
+                delete(INDEX).where(
+                    INDEX.c.kind == kind,
+                    INDEX.c.subject == subject,
+                    INDEX.c.account == account,
+                    INDEX.c.key.in_(chunk),
+                )
+            )
+            self.session.execute(
+                insert(INDEX),
+                [
+                    {"kind": kind, "subject": subject, "account": account, "key": key, "event_id": event_id}
+                    for key in chunk
+                ],
+            )
+
+    def _indexed(self, kind: str, subject: str, account: str, keys: Sequence[str]) -> dict[str, int]:
+        """key → the event the index names for it, of these keys (those it names none for are left out)."""
+        found: dict[str, int] = {}
+        for chunk in chunks(sorted(set(keys))):
+            query = select(INDEX.c.key, INDEX.c.event_id).where(
+                INDEX.c.kind == kind,
+                INDEX.c.subject == subject,
+                INDEX.c.account == account,
+                INDEX.c.key.in_(chunk),
+            )
+            found.update(self.session.execute(query).tuples().all())
+        return found
+
+    def _events(self, event_ids: Iterable[int], kind: str) -> dict[int, dict]:
+        """event id → its data, of these events that are of `kind` and still match their hash (an event
+        edited behind the chain commits nothing here: `audit verify` names it)."""
+        wanted = set(event_ids)
+        # a plan asks again for the event of each posting day it reads: one event may commit the month
+        unread = sorted(wanted - self._vouching.keys())
+        for chunk in chunks(unread):
+            query = select(EventRow).where(col(EventRow.id).in_(chunk))
+            for event in self.session.execute(query).scalars():
+                if row_hash(event) == event.hash:
+                    self._vouching[event.id or 0] = (event.kind, event.data or {})
+        return {
+            event_id: data
+            for event_id, (of_kind, data) in self._vouching.items()
+            if event_id in wanted and of_kind == kind
+        }
+
     def commit_facts(
         self,
         source: str,
@@ -238,7 +415,7 @@ class CommitmentRepository:
         }
         days = {day.isoformat(): packed for day, packed in sorted(result.digests.items())}
         count = sum(packed.count("\n") + 1 for packed in days.values() if packed)
-        EventLog(self.session).append(
+        event = EventLog(self.session).append(
             FACTS_COMMITTED,
             f"{source} ({provider_account}): {count} fact(s) current on {len(days)} day(s) committed",
             run_id=run_id,
@@ -251,6 +428,7 @@ class CommitmentRepository:
             },
             now=now,
         )
+        self._index(FACTS_DAY, source, provider_account, list(days), event.id)
 
     def facts_committed(self) -> tuple[dict[FactDay, tuple[int, dict[str, str]]], int | None]:
         """(source, account, day) → the event that last committed the day, and its facts' digests; with

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import or_
 from sqlalchemy.sql.elements import ColumnElement
+
+Chunked = TypeVar("Chunked")  # what a list is cut into chunks of: ids, keys
 
 
 def utcnow() -> datetime:
@@ -22,6 +24,6 @@ def lease_lapsed(expires: Any, now: datetime, lease: timedelta) -> ColumnElement
     return or_(expires < now, expires > now + 2 * lease)
 
 
-def chunks(ids: list[int], size: int = 10_000) -> Iterator[list[int]]:
+def chunks(ids: list[Chunked], size: int = 10_000) -> Iterator[list[Chunked]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]

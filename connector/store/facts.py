@@ -202,7 +202,9 @@ class FactReader:
 
     def stored_facts(self, query: Any) -> list[StoredFact]:
         fact = self.fact
-        return [StoredFact(row[_AT["id"]], fact(row)) for row in self.connection.execute(query)]
+        return [
+            StoredFact(row[_AT["id"]], fact(row), row[_PAYLOAD]) for row in self.connection.execute(query)
+        ]
 
     def fact(self, row: Any) -> Fact:
         """A row selected as `query` selects it, as a Fact."""

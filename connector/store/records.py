@@ -328,6 +328,7 @@ class AllocationRecord:
 class StoredFact(NamedTuple):  # a NamedTuple: a month of them is built per plan
     id: int
     fact: Fact
+    payload_id: int | None = None  # the raw payload it was read from (its digest names it: `audit_chain`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,6 +157,8 @@ class EventRow(SQLModel, table=True):
     """The append-only run log. Each event's hash covers its content and the previous event's hash."""
 
     __tablename__ = "events"
+    # an event of a kind found first or by id without reading the log (the first commitment: 0023)
+    __table_args__ = (Index("ix_events_kind_id", "kind", "id"),)
     id: int | None = Field(default=None, primary_key=True)
     run_id: str | None = Field(default=None, index=True)
     at: datetime
@@ -522,6 +524,25 @@ class AuditChainRow(SQLModel, table=True):
     last_hash: str
     events: int = 0
     updated_at: datetime
+
+
+class CommitmentIndexRow(SQLModel, table=True):
+    """Which event last committed a thing to the audit chain, found by key instead of by reading the log:
+    a journal (kind `journal`: its entity and key) or a provider day of facts (kind `facts`: its source,
+    provider account and ISO day). Written in the transaction, and beside, each `journals.committed` and
+    `facts.committed` event (`store/commitments.py`); the poster and the sync read it on every run.
+
+    It is a finding aid, not evidence: the events stay the truth (`audit verify` reads them). A row edited
+    by hand can only send a reader to an event, whose hash the chain holds: a row naming an event that
+    does not commit its key, or naming none, is refused by its readers, never taken as a pass."""
+
+    __tablename__ = "commitment_index"
+    __table_args__ = (Index("ix_commitment_index_kind_event", "kind", "event_id"),)
+    kind: str = Field(primary_key=True, max_length=32)  # journal | facts
+    subject: str = Field(primary_key=True)  # the journal's entity, or the facts' source
+    account: str = Field(primary_key=True)  # the facts' provider account ("" for a journal)
+    key: str = Field(primary_key=True)  # the journal's key, or the facts' provider day (ISO)
+    event_id: int
 
 
 class AlertRow(SQLModel, table=True):

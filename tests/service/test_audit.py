@@ -108,10 +108,16 @@ def test_an_anchor_catches_a_chain_rewritten_from_scratch(world: World):
     anchor = verify_chain(world.app.store).head_hash
     tamper(world, "DELETE FROM events")
     tamper(world, "UPDATE audit_chain SET last_event_id = 0, last_hash = :g, events = 0", g="0" * 64)
-    # an empty chain is consistent with itself, but the runs and mapping versions no event records …
-    assert {p.problem for p in verify_chain(world.app.store).problems} == {"run-altered", "version-altered"}
+    # an empty chain is consistent with itself, but the runs, mapping versions and commitment index rows
+    # no event records …
+    assert {p.problem for p in verify_chain(world.app.store).problems} == {
+        "run-altered",
+        "version-altered",
+        "index-altered",
+    }
     tamper(world, "DELETE FROM runs")
     tamper(world, "DELETE FROM mapping_versions")
+    tamper(world, "DELETE FROM commitment_index")
     assert verify_chain(world.app.store).intact  # … and with those gone too, only an anchor tells …
     [problem] = verify_chain(world.app.store, anchors=frozenset({anchor})).problems
     assert problem.problem == "rewritten"  # … the chain from what the auditor kept

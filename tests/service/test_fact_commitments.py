@@ -30,6 +30,19 @@ def key_of(day: date) -> str:
     return fact("0", day, line_item="out").natural_key
 
 
+def forge_fact(world: World, *, like: str) -> None:
+    """A fact inserted behind the log ('forged-key', amount 500) on the day of the fact keyed `like`."""
+    tamper(
+        world,
+        "INSERT INTO facts (entity, source, provider, provider_account, natural_key, version, is_current, "
+        "charge_date, posting_date, amount, currency, cost_basis, charge_category, dimensions, pulled_at) "
+        "SELECT entity, source, provider, provider_account, 'forged-key', 1, is_current, charge_date, "
+        "posting_date, 500, currency, cost_basis, charge_category, dimensions, pulled_at FROM facts "
+        "WHERE natural_key = :key",
+        key=like,
+    )
+
+
 def test_a_year_of_nightly_pulls_and_late_restatements_verifies_intact(world: World):
     """Each month's days pulled nightly; the provider restates last month's first day late and withdraws a
     bucket; each window stored commits the days it stored, and the year verifies with every fact vouched."""
@@ -68,15 +81,7 @@ def test_an_edited_amount_a_deleted_and_an_inserted_fact_are_each_named(world: W
         k=deleted,
     )
     tamper(world, "DELETE FROM facts WHERE natural_key = :key", key=deleted)
-    tamper(
-        world,
-        "INSERT INTO facts (entity, source, provider, provider_account, natural_key, version, is_current, "
-        "charge_date, posting_date, amount, currency, cost_basis, charge_category, dimensions, pulled_at) "
-        "SELECT entity, source, provider, provider_account, 'forged-key', 1, is_current, charge_date, "
-        "posting_date, 500, currency, cost_basis, charge_category, dimensions, pulled_at FROM facts "
-        "WHERE natural_key = :key",
-        key=edited,
-    )
+    forge_fact(world, like=edited)
     problems = verify_chain(world.app.store).problems
     # the deleted fact's allocations went with it: named too (test_an_allocation_whose_rule_…)
     assert [p.problem for p in problems if not p.problem.startswith("fact-")] == ["allocations-altered"]

@@ -348,3 +348,54 @@ def test_db_upgrades_started_together_wait_for_each_other(database_url, tmp_path
     head = head_revision()
     assert [out.endswith(f"schema {head} → {head}") for out in outs].count(True) == 2, outs
     assert [out.endswith(f"schema empty → {head}") for out in outs].count(True) == 1, outs
+
+
+def test_the_commitments_made_before_0023_are_indexed_by_the_event_that_made_each_last(database_url):
+    """0023 indexes the commitments the events hold — a journal by its entity and key, a provider day by
+    its source and account — each to the LAST event that committed it (a restated day is committed again),
+    so the poster and the sync find them without reading the log; the chain itself is left as it was."""
+    engine = make_engine(database_url)
+    upgrade(engine, "0022_lot_changes_as_marks")
+    days = {"2026-10-01": "k1 aaaa", "2026-10-02": "k2 bbbb"}
+    with UnitOfWork(engine) as uow:
+        journals = uow.events.append(
+            "journals.committed",
+            "2 journal(s) committed",
+            data={
+                "entity": "acme-us",
+                "journals": {key: {"journal": "h", "lines": []} for key in ("TB-1", "TB-2")},
+            },
+            now=AT,
+        )
+        first = uow.events.append(
+            "facts.committed",
+            "2 days",
+            data={"source": "openai.costs", "provider_account": "org-1", "days": days, "max_fact_id": 2},
+            now=AT,
+        )
+        restated = uow.events.append(
+            "facts.committed",
+            "1 day",
+            data={"source": "openai.costs", "provider_account": "org-1", "days": {"2026-10-02": "k2 cccc"}},
+            now=AT,
+        )
+        uow.commit()
+
+    upgrade(engine)
+
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT kind, subject, account, key, event_id FROM commitment_index")).all()
+    assert sorted(tuple(r) for r in rows) == [
+        ("facts", "openai.costs", "org-1", "2026-10-01", first.id),
+        ("facts", "openai.costs", "org-1", "2026-10-02", restated.id),
+        ("journal", "acme-us", "", "TB-1", journals.id),
+        ("journal", "acme-us", "", "TB-2", journals.id),
+    ]
+    with UnitOfWork(engine) as uow:
+        found = uow.commitments.day_commitments(
+            [("openai.costs", "org-1", date(2026, 10, 2)), ("openai.costs", "org-1", date(2026, 10, 3))]
+        )
+    assert found == {("openai.costs", "org-1", date(2026, 10, 2)): (restated.id, {"k2": "cccc"})}
+    chain = verify_chain(SqlStore(engine)).problems  # (no journal nor fact is stored: those are named)
+    assert [p for p in chain if p.problem in ("altered", "missing", "relinked", "truncated")] == []
+    engine.dispose()
