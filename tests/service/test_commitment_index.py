@@ -149,7 +149,7 @@ def test_the_sync_refuses_to_plan_from_a_day_whose_fact_was_altered_and_books_th
     with UnitOfWork(world.app.engine) as uow:
         [refused] = uow.events.of_kind("plan.refused_days")
     assert (refused.level, refused.data["days"][0]["day"]) == ("error", "2026-10-01")
-    status = service_status(world.app.store, ["acme-us"], {})
+    status = service_status(world.app.store, ["acme-us"], {}, now=world.clock())
     assert any("refused for planning" in problem for problem in status.problems), status.problems
 
     again = sync(world.app, entity="acme-us", until=OCT7)  # the nightly run, no full plan: refused again
