@@ -272,11 +272,11 @@ class FakeCommitments:
     def payload_hashes(self, payload_ids: Any) -> dict:
         return {}
 
-    def allocations_committed(self) -> tuple[dict, int | None]:
-        return {}, None
+    def allocations_first_top(self) -> int | None:
+        return None
 
-    def current_allocations(self) -> dict:
-        return {}
+    def allocation_windows(self, size: int) -> Iterator[tuple]:
+        return iter(())
 
     def fact_labels(self, fact_ids: Any) -> dict:
         return {}
