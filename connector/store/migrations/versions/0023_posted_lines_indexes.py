@@ -1,7 +1,7 @@
 """the spend report's posted lines (`store/outbox.py: posted_lines`) read by index: a contribution's
-entity and month (`ix_contrib_period`), a journal's entity and date (`ix_journals_txn_date`), each side of
-the UNION that replaced an OR across the two tables no index served (the entity's whole history read for
-a month)
+entity and month (`ix_contrib_period`), a journal's entity and date (`ix_journals_txn_date`): one for each
+of the two reads that replaced an OR across the two tables no index served (the entity's whole history
+read for a month)
 
 Revision ID: 0023_posted_lines_indexes
 Revises: 0022_lot_changes_as_marks
