@@ -260,10 +260,10 @@ class FakeCommitments:
     def commit_facts(self, *args: Any, **kwargs: Any) -> None:
         return None  # the fake's facts are not committed: the SQL store's tests hold them to the chain
 
-    def facts_committed(self) -> tuple[dict, int | None]:
-        return {}, None
+    def facts_first_top(self) -> int | None:
+        return None
 
-    def current_facts(self) -> Iterator[tuple]:
+    def fact_days(self) -> Iterator[tuple]:
         return iter(())
 
     def payloads_committed(self) -> dict:

@@ -365,9 +365,17 @@ class Commitments(Protocol):
 
     def payload_hashes(self, payload_ids: Iterable[int]) -> dict[int, tuple[str, str, str]]: ...
 
-    def facts_committed(
+    def facts_first_top(self) -> int | None: ...
+
+    def fact_days(
         self,
-    ) -> tuple[dict[tuple[str, str, date], tuple[int, dict[str, str]]], int | None]: ...
+    ) -> Iterator[
+        tuple[
+            tuple[str, str, date],
+            tuple[int, dict[str, str]] | None,
+            tuple[dict[str, str], dict[str, int]] | None,
+        ]
+    ]: ...
 
     def allocations_first_top(self) -> int | None: ...
 
@@ -376,10 +384,6 @@ class Commitments(Protocol):
     ) -> Iterator[tuple[dict[int, tuple[int, str]], dict[int, tuple[str, tuple[str, ...]]]]]: ...
 
     def fact_labels(self, fact_ids: Iterable[int]) -> dict[int, str]: ...
-
-    def current_facts(
-        self,
-    ) -> Iterator[tuple[tuple[str, str, date], dict[str, str], dict[str, int]]]: ...
 
 
 class Connections(Protocol):
