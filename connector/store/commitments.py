@@ -269,15 +269,9 @@ class CommitmentRepository:
         committed them, so each event is read once and only it is held (a backfill's event holds its
         month: 46 MB at a million facts), never every commitment of the store at once."""
         last: dict[FactDay, int] = {}
-        query = (
-            select(col(EventRow.id), col(EventRow.data))
-            .where(col(EventRow.kind) == FACTS_COMMITTED)
-            .order_by(col(EventRow.id))
-            .execution_options(yield_per=1)
-        )
-        for event_id, data in self.session.execute(query):
-            where = ((data or {}).get("source", ""), (data or {}).get("provider_account", ""))
-            for day in (data or {}).get("days", {}):
+        for event_id, data in self._events_of(FACTS_COMMITTED):
+            where = (data.get("source", ""), data.get("provider_account", ""))
+            for day in data.get("days", {}):
                 last[(*where, date.fromisoformat(day))] = event_id
         connection = self.session.connection()
         c = FACTS.c
@@ -286,13 +280,11 @@ class CommitmentRepository:
         held: tuple[int, dict[str, str]] = (0, {})  # the event read last, and its days' packed digests
         for fact_day in sorted(current | last.keys(), key=lambda d: (last.get(d, 0), d)):
             committed = None
-            if (event_id := last.get(fact_day)) is not None:
-                if held[0] != event_id:
-                    data = self.session.execute(
-                        select(col(EventRow.data)).where(col(EventRow.id) == event_id)
-                    )
-                    held = (event_id, (data.scalar() or {}).get("days", {}))
-                committed = (event_id, unpack_digests(held[1].get(fact_day[2].isoformat(), "")))
+            if (committer := last.get(fact_day)) is not None:
+                if held[0] != committer:
+                    query = select(col(EventRow.data)).where(col(EventRow.id) == committer)
+                    held = (committer, (self.session.execute(query).scalar() or {}).get("days", {}))
+                committed = (committer, unpack_digests(held[1].get(fact_day[2].isoformat(), "")))
             yield fact_day, committed, self._current_day(fact_day) if fact_day in current else None
 
     def _current_day(self, fact_day: FactDay) -> tuple[dict[str, str], dict[str, int]]:
@@ -312,11 +304,23 @@ class CommitmentRepository:
     def payloads_committed(self) -> dict[int, tuple[int, str]]:
         """raw payload id → the event that committed it, and the sha256 of its body then."""
         found: dict[int, tuple[int, str]] = {}
-        query = select(EventRow).where(col(EventRow.kind) == FACTS_COMMITTED).order_by(col(EventRow.id))
-        for event in self.session.execute(query).scalars():
-            for payload_id, sha256 in (event.data or {}).get("payloads", {}).items():
-                found.setdefault(int(payload_id), (event.id, sha256))
+        for event_id, data in self._events_of(FACTS_COMMITTED):
+            for payload_id, sha256 in data.get("payloads", {}).items():
+                found.setdefault(int(payload_id), (event_id, sha256))
         return found
+
+    def _events_of(self, kind: str) -> Iterator[tuple[int, dict]]:
+        """Each event of this kind, oldest first, its id and data, one read at a time: a backfill's
+        commitment holds its month (46 MB at a million facts), and every one held at once grew with the
+        store."""
+        query = (
+            select(col(EventRow.id), col(EventRow.data))
+            .where(col(EventRow.kind) == kind)
+            .order_by(col(EventRow.id))
+            .execution_options(yield_per=1)
+        )
+        for event_id, data in self.session.execute(query):
+            yield event_id, data or {}
 
     def payload_hashes(self, payload_ids: Iterable[int]) -> dict[int, tuple[str, str, str]]:
         """raw payload id → its source, the sha256 its row says, and the sha256 of its body as stored."""
@@ -367,16 +371,10 @@ class CommitmentRepository:
         """Each `allocations.committed` event, oldest first, with the lowest and highest fact id it names
         (an event commits the facts one plan rewrote: a window's days, so a narrow range of ids)."""
         spans = []
-        query = (
-            select(EventRow)
-            .where(col(EventRow.kind) == ALLOCATIONS_COMMITTED)
-            .order_by(col(EventRow.id))
-            .execution_options(yield_per=100)
-        )
-        for event in self.session.execute(query).scalars():
-            ids = [int(fact_id) for fact_id in unpack_digests((event.data or {}).get("facts", ""))]
+        for event_id, data in self._events_of(ALLOCATIONS_COMMITTED):
+            ids = [int(fact_id) for fact_id in unpack_digests(data.get("facts", ""))]
             if ids:
-                spans.append((event.id, min(ids), max(ids)))
+                spans.append((event_id, min(ids), max(ids)))
         return spans
 
     def _committed_between(self, low: int, high: int, event_ids: list[int]) -> dict[int, tuple[int, str]]:
