@@ -283,10 +283,10 @@ class FakeCommitments:
     def commit_facts(self, *args: Any, **kwargs: Any) -> None:
         return None  # the fake's facts are not committed: the SQL store's tests hold them to the chain
 
-    def facts_committed(self) -> tuple[dict, int | None]:
-        return {}, None
+    def facts_first_top(self) -> int | None:
+        return None
 
-    def current_facts(self) -> Iterator[tuple]:
+    def fact_days(self) -> Iterator[tuple]:
         return iter(())
 
     def payloads_committed(self) -> dict:
@@ -295,11 +295,11 @@ class FakeCommitments:
     def payload_hashes(self, payload_ids: Any) -> dict:
         return {}
 
-    def allocations_committed(self) -> tuple[dict, int | None]:
-        return {}, None
+    def allocations_first_top(self) -> int | None:
+        return None
 
-    def current_allocations(self) -> dict:
-        return {}
+    def allocation_windows(self, size: int) -> Iterator[tuple]:
+        return iter(())
 
     def fact_labels(self, fact_ids: Any) -> dict:
         return {}

@@ -387,19 +387,25 @@ class Commitments(Protocol):
 
     def payload_hashes(self, payload_ids: Iterable[int]) -> dict[int, tuple[str, str, str]]: ...
 
-    def facts_committed(
+    def facts_first_top(self) -> int | None: ...
+
+    def fact_days(
         self,
-    ) -> tuple[dict[tuple[str, str, date], tuple[int, dict[str, str]]], int | None]: ...
+    ) -> Iterator[
+        tuple[
+            tuple[str, str, date],
+            tuple[int, dict[str, str]] | None,
+            tuple[dict[str, str], dict[str, int]] | None,
+        ]
+    ]: ...
 
-    def allocations_committed(self) -> tuple[dict[int, tuple[int, str]], int | None]: ...
+    def allocations_first_top(self) -> int | None: ...
 
-    def current_allocations(self) -> dict[int, tuple[str, tuple[str, ...]]]: ...
+    def allocation_windows(
+        self, size: int
+    ) -> Iterator[tuple[dict[int, tuple[int, str]], dict[int, tuple[str, tuple[str, ...]]]]]: ...
 
     def fact_labels(self, fact_ids: Iterable[int]) -> dict[int, str]: ...
-
-    def current_facts(
-        self,
-    ) -> Iterator[tuple[tuple[str, str, date], dict[str, str], dict[str, int]]]: ...
 
 
 class Connections(Protocol):

@@ -215,7 +215,11 @@ class JournalRow(SQLModel, table=True):
     """The outbox: a journal is stored here, with its key, before any ledger call."""
 
     __tablename__ = "journals"
-    __table_args__ = (UniqueConstraint("entity", "key"), Index("ix_journals_status", "entity", "status"))
+    __table_args__ = (
+        UniqueConstraint("entity", "key"),
+        Index("ix_journals_status", "entity", "status"),
+        Index("ix_journals_txn_date", "entity", "txn_date"),  # the books' journals dated in a range
+    )
     id: int | None = Field(default=None, primary_key=True)
     entity: str
     ledger: str
@@ -255,7 +259,10 @@ class ContributionRow(SQLModel, table=True):
     """How much a journal adds to one posting bucket; Σ per bucket is what is already posted."""
 
     __tablename__ = "contributions"
-    __table_args__ = (Index("ix_contrib_bucket", "entity", "kind", "period"),)
+    __table_args__ = (
+        Index("ix_contrib_bucket", "entity", "kind", "period"),
+        Index("ix_contrib_period", "entity", "period"),  # every kind's buckets of a range of months
+    )
     id: int | None = Field(default=None, primary_key=True)
     journal_id: int = Field(foreign_key="journals.id", index=True)
     entity: str
