@@ -265,8 +265,11 @@ class FakeCommitments:
     def day_commitments(self, days: Any) -> dict:
         return {}
 
-    def first_facts_top(self) -> int | None:
-        return None  # the fake's facts are not committed (see commit_facts)
+    def day_committers(self) -> dict:
+        return {}  # the fake's facts are not committed (see commit_facts)
+
+    def committed_by(self, event_id: int, fact_day: Any) -> None:
+        return None
 
     def index_rows(self) -> dict:
         return {("journal", e, "", k): event for (e, k), (event, _) in self.committed_digests.items()}

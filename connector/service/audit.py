@@ -111,8 +111,8 @@ def verify_index(store: Store) -> list[ChainProblem]:
         committed = {
             ("journal", e, "", k): event for (e, k), (event, _) in uow.commitments.committed().items()
         }
-        days, _ = uow.commitments.facts_committed()
-        committed |= {("facts", s, a, d.isoformat()): event for (s, a, d), (event, _) in days.items()}
+        days = uow.commitments.day_committers()
+        committed |= {("facts", s, a, d.isoformat()): event for (s, a, d), event in days.items()}
         indexed = uow.commitments.index_rows()
     problems = []
     for kind, subject, account, key in sorted(committed.keys() | indexed.keys()):
@@ -515,10 +515,10 @@ class FactVouching:
 
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
-        self.first_top = uow.commitments.first_facts_top()
+        self.first_top = uow.commitments.facts_first_top()
         self._days: dict[FactDay, tuple[Commitment, set[str]]] = {}
         self._whole: dict[FactDay, str] = {}  # a day's problem as a whole ("": none), found once a day
-        self._in_the_log: dict[FactDay, Commitment] | None = None  # read only for an unindexed old fact
+        self._in_the_log: dict[FactDay, int] | None = None  # read only for an unindexed old fact
 
     def check(self, chunk: Sequence[StoredFact], posting_day: date) -> None:
         """Raise FactAltered naming each provider day of these facts that its commitment does not vouch for."""
@@ -595,9 +595,11 @@ class FactVouching:
         """The day's last commitment as the events hold it (read once: only for a day the index names no
         event for, whose facts may be older than the commitments)."""
         if self._in_the_log is None:
-            committed, _ = self.uow.commitments.facts_committed()
-            self._in_the_log = {where: (event, digests) for where, (event, digests) in committed.items()}
-        return self._in_the_log.get(day, (None, None))
+            self._in_the_log = self.uow.commitments.day_committers()
+        event_id = self._in_the_log.get(day)
+        if event_id is None:
+            return (None, None)
+        return (event_id, self.uow.commitments.committed_by(event_id, day))
 
 
 def _day_problem(event_id: int, digests: dict[str, str] | None, current: set[str]) -> str:

@@ -293,16 +293,6 @@ class CommitmentRepository:
             found[(source, account, day)] = (event_id, None if packed is None else unpack_digests(packed))
         return found
 
-    def first_facts_top(self) -> int | None:
-        """The highest fact id when the chain first committed facts (None: it committed none yet): a
-        provider day no event committed whose facts are all at or below it was stored by a tokenbooks
-        older than the commitments; a fact above it on such a day was added behind the log. Found by the
-        events' (kind, id) index, not by reading the log (nor by the commitment index, which can be edited)."""
-        first = self.session.execute(
-            select(EventRow).where(col(EventRow.kind) == FACTS_COMMITTED).order_by(col(EventRow.id)).limit(1)
-        ).scalar()
-        return None if first is None else int((first.data or {}).get("max_fact_id") or 0)
-
     def current_keys(self, days: Iterable[FactDay]) -> dict[FactDay, set[str]]:
         """(source, account, provider day) → the natural keys of its current facts, as stored now."""
         c = FACTS.c
@@ -446,11 +436,7 @@ class CommitmentRepository:
         ids as stored now (None: none is current). The days come in the order of the events that last
         committed them, so each event is read once and only it is held (a backfill's event holds its
         month: 46 MB at a million facts), never every commitment of the store at once."""
-        last: dict[FactDay, int] = {}
-        for event_id, data in self._events_of(FACTS_COMMITTED):
-            where = (data.get("source", ""), data.get("provider_account", ""))
-            for day in data.get("days", {}):
-                last[(*where, date.fromisoformat(day))] = event_id
+        last = self.day_committers()
         connection = self.session.connection()
         c = FACTS.c
         days = select(c.source, c.provider_account, c.charge_date).where(c.is_current.is_(True)).distinct()
@@ -464,6 +450,26 @@ class CommitmentRepository:
                     held = (committer, (self.session.execute(query).scalar() or {}).get("days", {}))
                 committed = (committer, unpack_digests(held[1].get(fact_day[2].isoformat(), "")))
             yield fact_day, committed, self._current_day(fact_day) if fact_day in current else None
+
+    def day_committers(self) -> dict[FactDay, int]:
+        """(source, account, provider day) → the event that last committed its facts, as the log holds it
+        (each event read once, one at a time; only the ids are kept)."""
+        last: dict[FactDay, int] = {}
+        for event_id, data in self._events_of(FACTS_COMMITTED):
+            where = (data.get("source", ""), data.get("provider_account", ""))
+            for day in data.get("days", {}):
+                last[(*where, date.fromisoformat(day))] = event_id
+        return last
+
+    def committed_by(self, event_id: int, fact_day: FactDay) -> dict[str, str] | None:
+        """The digests of a provider day's facts as this event committed them (natural key → digest; None:
+        it does not commit the day, or no longer matches its hash)."""
+        data = self._events([event_id], FACTS_COMMITTED).get(event_id) or {}
+        source, account, day = fact_day
+        if (data.get("source", ""), data.get("provider_account", "")) != (source, account):
+            return None
+        packed = data.get("days", {}).get(day.isoformat())
+        return None if packed is None else unpack_digests(packed)
 
     def _current_day(self, fact_day: FactDay) -> tuple[dict[str, str], dict[str, int]]:
         """The digests of a day's current facts, as stored now, and their ids."""

@@ -3,8 +3,8 @@ entity and month (`ix_contrib_period`), a journal's entity and date (`ix_journal
 of the two reads that replaced an OR across the two tables no index served (the entity's whole history
 read for a month)
 
-Revision ID: 0023_posted_lines_indexes
-Revises: 0022_lot_changes_as_marks
+Revision ID: 0024_posted_lines_indexes
+Revises: 0023_commitment_index
 Create Date: 2026-12-08 01:45:00.000000
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0023_posted_lines_indexes"
-down_revision = "0022_lot_changes_as_marks"
+revision = "0024_posted_lines_indexes"
+down_revision = "0023_commitment_index"
 branch_labels = None
 depends_on = None
 
