@@ -16,6 +16,14 @@ def url_problem(value: str) -> str | None:
         url = make_url(value)
     except ArgumentError:
         return "is not a database URL: use sqlite:///path or postgresql://user:pass@host/db"
+    if "@" in (url.host or ""):
+        # the password ends at the first '@' for SQLAlchemy and libpq: the rest of it would be read as the
+        # host and printed in every "cannot connect" error, so the URL is refused before anything connects
+        # (and without quoting the host, which holds part of the password)
+        return (
+            "its password (or user name) holds an '@' that is not escaped: write each '@' in them as %40 "
+            "(postgresql://user:pa%40ss@host/db)"
+        )
     if url.get_backend_name() == "sqlite" and url.host:
         return (
             f"a SQLite URL names a file, not a host ({url.host!r}): write sqlite:///relative/path.db or "
