@@ -192,4 +192,5 @@ def test_a_database_password_holding_an_unescaped_at_sign_is_refused_without_sho
         assert done.returncode == 2, done.stderr
         shown = done.stdout + done.stderr  # --json: the error is the JSON on stdout
         assert "%40" in shown  # the fix: percent-encode the '@'
-        assert "CanaryOne1" not in shown and "CanaryTwo2" not in shown
+        assert "CanaryOne1" not in shown
+        assert "CanaryTwo2" not in shown

@@ -102,9 +102,20 @@ def set_role(store: Store, clock: Clock, *, username: str, role: Role, by: str) 
 
 
 def disable_user(store: Store, clock: Clock, *, username: str, by: str) -> User:
-    """Disabled users cannot sign in, and their open sessions end at their next request."""
+    """Disabled users cannot sign in, and their open sessions end for good (enabled again, they sign in)."""
     now = clock()
-    return _change(store, clock, username, by, "user.disabled", "disabled", {}, active=False, disabled_at=now)
+    return _change(
+        store,
+        clock,
+        username,
+        by,
+        "user.disabled",
+        "disabled",
+        {},
+        active=False,
+        disabled_at=now,
+        sessions_ended_at=now,
+    )
 
 
 def enable_user(store: Store, clock: Clock, *, username: str, by: str) -> User:
@@ -123,7 +134,26 @@ def set_password(store: Store, clock: Clock, *, username: str, password: str, by
         "password set",
         {},
         password_hash=_hasher.hash(password),
+        sessions_ended_at=clock(),  # a password reset because it leaked must not leave the thief's session
     )
+
+
+def sign_out(store: Store, clock: Clock, username: str, *, address: str = "") -> None:
+    """End every console session of `username` (the console's sessions are signed cookies: only the store
+    can say that a copy of one kept elsewhere is over)."""
+    now = clock()
+    with store.unit_of_work() as uow:
+        if uow.users.get(username) is None:
+            return
+        uow.users.update(username, now, sessions_ended_at=now)
+        uow.events.append(
+            "user.signed_out",
+            f"{username} signed out of the console",
+            actor=username,
+            data={"username": username, "address": address},
+            now=now,
+        )
+        uow.commit()
 
 
 def _change(
