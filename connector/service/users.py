@@ -138,22 +138,13 @@ def set_password(store: Store, clock: Clock, *, username: str, password: str, by
     )
 
 
-def sign_out(store: Store, clock: Clock, username: str, *, address: str = "") -> None:
+def sign_out(store: Store, clock: Clock, username: str, *, address: str = "") -> User:
     """End every console session of `username` (the console's sessions are signed cookies: only the store
     can say that a copy of one kept elsewhere is over)."""
-    now = clock()
-    with store.unit_of_work() as uow:
-        if uow.users.get(username) is None:
-            return
-        uow.users.update(username, now, sessions_ended_at=now)
-        uow.events.append(
-            "user.signed_out",
-            f"{username} signed out of the console",
-            actor=username,
-            data={"username": username, "address": address},
-            now=now,
-        )
-        uow.commit()
+    data = {"address": address}
+    return _change(
+        store, clock, username, username, "user.signed_out", "signed out", data, sessions_ended_at=clock()
+    )
 
 
 def _change(
