@@ -194,3 +194,29 @@ def test_a_database_password_holding_an_unescaped_at_sign_is_refused_without_sho
         assert "%40" in shown  # the fix: percent-encode the '@'
         assert "CanaryOne1" not in shown
         assert "CanaryTwo2" not in shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://tb@127.0.0.1:{port}/tokenbooks?password=CanaryQuery77",
+        "postgresql:///tokenbooks?host=127.0.0.1&port={port}&user=tb&password=CanaryQuery77",
+        "postgresql://tb@127.0.0.1:{port}/tokenbooks?password=CanaryQuery77&sslmode=bogus",
+    ],
+)
+def test_a_database_password_given_as_a_url_parameter_is_never_shown(tmp_path, url):
+    """libpq also takes the password as a parameter (`…/db?password=…`, the usual form beside a Unix
+    socket's `host=`): only the one in the user info was hidden, and "the database … is unavailable"
+    printed the other in clear on stderr, in `--json` and in the run it recorded."""
+    env = {
+        **os.environ,
+        "TOKENBOOKS_DATABASE_URL": url.format(port=_free_port()),
+        "TOKENBOOKS_DATA_DIR": str(tmp_path / "data"),
+        "TOKENBOOKS_MAPPING_FILE": str(tmp_path / "mapping.yaml"),
+    }
+    for command in (["runs"], ["sync", "--json"], ["db", "upgrade"]):
+        done = subprocess.run([*CLI, *command], env=env, capture_output=True, text=True, timeout=120)
+        shown = done.stdout + done.stderr
+        assert done.returncode != 0
+        assert "unavailable" in shown or "invalid sslmode" in shown, shown
+        assert "CanaryQuery77" not in shown
