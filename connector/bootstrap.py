@@ -49,7 +49,6 @@ from connector.store.connections import DatabaseVault
 from connector.store.db import (
     Engine,
     create_schema,
-    describe_url,
     has_schema,
     head_revision,
     make_engine,
@@ -57,6 +56,7 @@ from connector.store.db import (
 )
 from connector.store.port import Store
 from connector.store.unit_of_work import SqlStore
+from connector.store.urls import describe_url
 
 Clock = Callable[[], datetime]
 ANTHROPIC_VERSION = "2023-06-01"  # the Admin API's required anthropic-version header

@@ -40,6 +40,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from connector.domain.errors import ConfigError
 from connector.ledgers.registry import LEDGERS  # each ledger package declares its own section
+from connector.redaction import remember
 from connector.setting_types import HttpUrl
 from connector.sources import aws_cost_explorer, azure_cost_management  # their AI service lists
 from connector.store.urls import url_password, url_problem
@@ -541,7 +542,7 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment and `.env`; turn validation errors into one clear ConfigError."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except SettingsError as exc:  # a value pydantic-settings could not even decode
         raise ConfigError(
             f"Settings are invalid: {exc}",
@@ -560,6 +561,9 @@ def load_settings(**overrides: object) -> Settings:
             "Settings are invalid: " + "; ".join(lines),
             fix="correct these variables in the environment or .env (see .env.example)",
         ) from None
+    # known as secrets from here on, whatever the command does next (`db upgrade` builds no application)
+    remember(secret_values(settings))
+    return settings
 
 
 # ------------------------------------------------------------------------------ the ledgers' sections

@@ -175,3 +175,48 @@ def test_a_secret_in_console_markup_is_shown_redacted_not_read_as_a_style():
     console = Console(record=True, width=200)
     console.print(redact_markup("[red]failed:[/] key sk-admin-Markup-Canary-42 refused"))
     assert console.export_text().strip() == "failed: key [redacted] refused"
+
+
+def test_a_database_password_holding_an_unescaped_at_sign_is_refused_without_showing_it(tmp_path):
+    """`postgresql://tb:Canary1@Secret2@host/db`: SQLAlchemy reads the password up to the first `@`, libpq
+    (and `urlsplit`) up to the last; the rest of the password was read as the host and printed in the
+    "unavailable" error. Such a URL is refused at start, naming the fix and no part of the password."""
+    env = {
+        **os.environ,
+        "TOKENBOOKS_DATABASE_URL": "postgresql://tb:CanaryOne1@CanaryTwo2@127.0.0.1:1/tokenbooks",
+        "TOKENBOOKS_DATA_DIR": str(tmp_path / "data"),
+        "TOKENBOOKS_MAPPING_FILE": str(tmp_path / "mapping.yaml"),
+    }
+    for command in (["runs"], ["db", "upgrade"], ["sync", "--json"]):
+        done = subprocess.run([*CLI, *command], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, done.stderr
+        shown = done.stdout + done.stderr  # --json: the error is the JSON on stdout
+        assert "%40" in shown  # the fix: percent-encode the '@'
+        assert "CanaryOne1" not in shown
+        assert "CanaryTwo2" not in shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://tb@127.0.0.1:{port}/tokenbooks?password=CanaryQuery77",
+        "postgresql:///tokenbooks?host=127.0.0.1&port={port}&user=tb&password=CanaryQuery77",
+        "postgresql://tb@127.0.0.1:{port}/tokenbooks?password=CanaryQuery77&sslmode=bogus",
+    ],
+)
+def test_a_database_password_given_as_a_url_parameter_is_never_shown(tmp_path, url):
+    """libpq also takes the password as a parameter (`…/db?password=…`, the usual form beside a Unix
+    socket's `host=`): only the one in the user info was hidden, and "the database … is unavailable"
+    printed the other in clear on stderr, in `--json` and in the run it recorded."""
+    env = {
+        **os.environ,
+        "TOKENBOOKS_DATABASE_URL": url.format(port=_free_port()),
+        "TOKENBOOKS_DATA_DIR": str(tmp_path / "data"),
+        "TOKENBOOKS_MAPPING_FILE": str(tmp_path / "mapping.yaml"),
+    }
+    for command in (["runs"], ["sync", "--json"], ["db", "upgrade"]):
+        done = subprocess.run([*CLI, *command], env=env, capture_output=True, text=True, timeout=120)
+        shown = done.stdout + done.stderr
+        assert done.returncode != 0
+        assert "unavailable" in shown or "invalid sslmode" in shown, shown
+        assert "CanaryQuery77" not in shown

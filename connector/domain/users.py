@@ -102,9 +102,16 @@ class User:
     oidc_subject: str | None = None  # the identity provider's `sub`, bound at the first SSO sign-in
     last_login_at: datetime | None = None
     disabled_at: datetime | None = None
+    # every session signed in before this moment is over: the user signed out, was disabled, or was given
+    # a new password (sessions are signed cookies, so a copy of one lives on unless the store says so)
+    sessions_ended_at: datetime | None = None
 
     def can(self, permission: Permission) -> bool:
         return self.active and permission in ROLE_PERMISSIONS[self.role]
+
+    def session_open(self, signed_in_at: datetime) -> bool:
+        """Whether a session this user signed in to at `signed_in_at` may still be used."""
+        return self.active and (self.sessions_ended_at is None or signed_in_at > self.sessions_ended_at)
 
     @property
     def name(self) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from connector.service.audit_package import PeriodExport, Table, cell_text
+from connector.service.audit_package import PeriodExport, Table, cell_text, spreadsheet_text
 from connector.service.period_report import html_report
 
 FORMATS = ("csv", "json", "xlsx", "html")
@@ -38,7 +38,7 @@ def _write_csv(table: Table, path: Path) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(table.columns)
-        writer.writerows([cell_text(v) for v in row] for row in table.rows)
+        writer.writerows([spreadsheet_text(v) for v in row] for row in table.rows)
     return path
 
 

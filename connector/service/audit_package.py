@@ -506,6 +506,18 @@ def _pairs(value: dict, prefix: str) -> Iterable[str]:
             yield f"{name}: {cell_text(item)}"
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP's "CSV injection"): names
+# people and providers typed (`--by`, change notes, provider accounts, file names) must stay text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: Any) -> str:
+    """`cell_text` for a CSV cell: text that a spreadsheet would run as a formula gets a leading `'`, which
+    spreadsheets read as "this is text" (numbers, negative amounts included, are left as they are)."""
+    text = cell_text(value)
+    return "'" + text if isinstance(value, str) and text.startswith(FORMULA_STARTS) else text
+
+
 def cell_text(value: Any) -> str:
     """A value as an auditor reads it: exact decimals, ISO dates and UTC times, empty for none."""
     if value is None:

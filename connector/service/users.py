@@ -102,9 +102,20 @@ def set_role(store: Store, clock: Clock, *, username: str, role: Role, by: str) 
 
 
 def disable_user(store: Store, clock: Clock, *, username: str, by: str) -> User:
-    """Disabled users cannot sign in, and their open sessions end at their next request."""
+    """Disabled users cannot sign in, and their open sessions end for good (enabled again, they sign in)."""
     now = clock()
-    return _change(store, clock, username, by, "user.disabled", "disabled", {}, active=False, disabled_at=now)
+    return _change(
+        store,
+        clock,
+        username,
+        by,
+        "user.disabled",
+        "disabled",
+        {},
+        active=False,
+        disabled_at=now,
+        sessions_ended_at=now,
+    )
 
 
 def enable_user(store: Store, clock: Clock, *, username: str, by: str) -> User:
@@ -123,6 +134,16 @@ def set_password(store: Store, clock: Clock, *, username: str, password: str, by
         "password set",
         {},
         password_hash=_hasher.hash(password),
+        sessions_ended_at=clock(),  # a password reset because it leaked must not leave the thief's session
+    )
+
+
+def sign_out(store: Store, clock: Clock, username: str, *, address: str = "") -> User:
+    """End every console session of `username` (the console's sessions are signed cookies: only the store
+    can say that a copy of one kept elsewhere is over)."""
+    data = {"address": address}
+    return _change(
+        store, clock, username, username, "user.signed_out", "signed out", data, sessions_ended_at=clock()
     )
 
 

@@ -48,6 +48,8 @@ def _sheet(sheet: Any, table: Table) -> None:
         sheet.append(values)
         for index, (column, value) in enumerate(zip(table.columns, values, strict=True)):
             cell = sheet.cell(row=sheet.max_row, column=index + 1)
+            if isinstance(value, str):
+                cell.data_type = "s"  # openpyxl makes a string starting with '=' a formula: text stays text
             cell.number_format = _format(column, value) or cell.number_format
             widths[index] = max(widths[index], _shown_width(value))
     for index, width in enumerate(widths, start=1):

@@ -17,6 +17,7 @@ from sqlmodel import SQLModel, create_engine
 from connector.domain.errors import ConfigError, StoreUnavailable
 from connector.store import redacted_columns, tables
 from connector.store.locks import schema_lock
+from connector.store.urls import describe_url
 
 if TYPE_CHECKING:  # alembic is imported by the functions that migrate: a command that never opens a store
     from alembic.config import Config  # (`tokenbooks --help`) does not load it
@@ -75,7 +76,7 @@ def store_unavailable(engine: Engine, error: BaseException, *, lost: bool = Fals
     if not (lost or operational or any(marker in text.lower() for marker in _UNAVAILABLE)):
         return None
     return StoreUnavailable(
-        f"the database {engine.url.render_as_string(hide_password=True)} is unavailable: {text}",
+        f"the database {describe_url(engine.url)} is unavailable: {text}",
         fix="check that the database server runs and is reachable, and that its disk has room; the next "
         "run goes on from what was committed (nothing is posted twice)",
     )
@@ -156,7 +157,7 @@ def refuse_newer_schema(engine: Engine) -> None:
     try:
         ScriptDirectory.from_config(alembic_config(None)).get_revision(revision)
     except CommandError:
-        where = engine.url.render_as_string(hide_password=True)
+        where = describe_url(engine.url)
         raise ConfigError(
             f"the database {where} has schema revision {revision}, which a newer tokenbooks made; this "
             f"tokenbooks knows the schema up to {head_revision()}",
@@ -210,8 +211,3 @@ def _create_or_upgrade(engine: Engine) -> str | None:
             )
         )
     return None
-
-
-def describe_url(url: str) -> str:
-    """The URL with any password hidden, for messages and logs."""
-    return make_url(url).render_as_string(hide_password=True)

@@ -27,6 +27,7 @@ from sqlmodel import Session, col
 
 from connector.domain.errors import BusyError, StoreUnavailable
 from connector.store.tables import RunRow
+from connector.store.urls import describe_url
 
 _held = threading.local()  # (database, entity) → depth, for the current thread
 
@@ -151,7 +152,7 @@ def unwritable_store(engine: Engine, path: Path, error: OSError) -> StoreUnavail
     """The plain error for a SQLite store whose folder cannot be written (a read-only mount, a full disk,
     another owner): tokenbooks keeps its database, its WAL and its lock files there."""
     return StoreUnavailable(
-        f"the database {engine.url.render_as_string(hide_password=True)} is unavailable: {path} cannot be "
+        f"the database {describe_url(engine.url)} is unavailable: {path} cannot be "
         f"written ({error.strerror or error})",
         fix=f"make {path.parent} writable by the user tokenbooks runs as (not a read-only mount, room on its "
         "disk), or point TOKENBOOKS_DATA_DIR or TOKENBOOKS_DATABASE_URL at a folder that is; nothing was done",

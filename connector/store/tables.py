@@ -636,6 +636,7 @@ class UserRow(SQLModel, table=True):
     updated_at: datetime
     last_login_at: datetime | None = None
     disabled_at: datetime | None = None
+    sessions_ended_at: datetime | None = None  # sessions signed in before are over (sign-out, disable …)
 
 
 class ConsoleSummaryRow(SQLModel, table=True):

@@ -27,6 +27,7 @@ def _user(row: UserRow) -> User:
         oidc_subject=row.oidc_subject,
         last_login_at=row.last_login_at,
         disabled_at=row.disabled_at,
+        sessions_ended_at=row.sessions_ended_at,
     )
 
 
@@ -70,7 +71,8 @@ class UserRepository:
         self.session.flush()
 
     def update(self, username: str, now: datetime, **values: object) -> User:
-        """Change the named fields (role, active, password_hash, oidc_subject, last_login_at, disabled_at)."""
+        """Change the named fields (role, active, password_hash, oidc_subject, last_login_at, disabled_at,
+        sessions_ended_at)."""
         row = self._row(username)
         if row is None:
             raise KeyError(username)

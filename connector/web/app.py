@@ -31,7 +31,7 @@ from connector.domain.errors import REPORT_HINT, TokenbooksError, unexpected_rea
 from connector.domain.users import ROLE_PERMISSIONS, Permission, User
 from connector.redaction import redact
 from connector.service.console_edits import EditConflict
-from connector.service.users import authenticate, get_user
+from connector.service.users import authenticate, get_user, sign_out
 from connector.web.format import FILTERS
 from connector.web.security import (
     COOKIE,
@@ -162,7 +162,7 @@ def view(
             user = None
             if session is not None and session.username:
                 user = await run_in_threadpool(get_user, console.app.store, session.username)
-            if session is None or user is None or not user.active:
+            if session is None or user is None or not user.session_open(session.signed_in):
                 if request.method == "GET":
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     notice = "expired" if why == "expired" else ""
@@ -292,6 +292,10 @@ async def logout(request: Request) -> Response:
     console: Console = request.app.state.console
     session, _ = console.codec.load(request.cookies.get(COOKIE), console.now())
     await checked_form(request, session)
+    if session is not None and session.username:  # over in the store, not only in this browser
+        await run_in_threadpool(
+            sign_out, console.app.store, console.app.clock, session.username, address=client_address(request)
+        )
     response = RedirectResponse("/login?notice=signed_out", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

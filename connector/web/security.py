@@ -4,7 +4,8 @@
   `HttpOnly`, `SameSite=Lax`, `Secure` behind TLS. A session carries the user name, when they signed in,
   when they were last seen, and its CSRF token; it ends after `session_idle_minutes` without a request
   or `session_max_hours` after sign-in. The user is read from the store on every request, so a user
-  disabled, or given another role, is treated so at their next click.
+  disabled, or given another role, is treated so at their next click; and a session signed in before the
+  user's `sessions_ended_at` (signed out, disabled, password reset) is over, whoever holds a copy.
 - **CSRF**: every form carries the session's token (htmx sends it as `X-CSRF-Token`); a state-changing
   request without the right one is refused with 403 before anything runs.
 - **Rate limit**: failed sign-ins are counted per user name and per client address over a sliding window;
@@ -21,7 +22,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -37,6 +38,10 @@ class Session:
     signed_in_at: float = 0.0  # float ok: epoch seconds, never an amount
     seen_at: float = 0.0  # float ok: epoch seconds
     next_url: str = ""  # where to go after single sign-on
+
+    @property
+    def signed_in(self) -> datetime:
+        return datetime.fromtimestamp(self.signed_in_at, UTC)
 
     def seen(self, now: datetime) -> Session:
         return replace(self, seen_at=now.timestamp())

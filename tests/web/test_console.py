@@ -14,7 +14,7 @@ from connector.domain.periods import Period
 from connector.domain.users import Role
 from connector.service.audit_package import period_export
 from connector.service.sync import sync
-from connector.service.users import disable_user, set_role
+from connector.service.users import disable_user, enable_user, set_password, set_role
 from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.service.test_reconcile import invoice
@@ -188,6 +188,45 @@ def test_a_disabled_user_or_a_new_role_applies_at_the_next_click(client: TestCli
     set_role(console_world.app.store, console_world.clock, username="ann", role=Role.AUDITOR, by="admin")
     assert client.post("/runs/sync", data={"csrf_token": csrf}).status_code == 403
     disable_user(console_world.app.store, console_world.clock, username="ann", by="admin")
+    assert client.get("/runs", follow_redirects=False).status_code == 303
+
+
+def test_signing_out_ends_the_session_even_for_a_copy_of_its_cookie(client: TestClient, console_world: World):
+    """Sessions are signed cookies: signing out only asked the browser to forget its copy, and a copy kept
+    (a shared computer, a cookie lifted from a proxy log) went on working for up to 12 hours."""
+    csrf = sign_in(client, "carl")
+    copied = client.cookies.get("tokenbooks_session")
+    before = console_world.mapping_path.read_text()
+    assert client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    console_world.clock.now += timedelta(seconds=5)
+
+    client.cookies.set("tokenbooks_session", copied)
+    answer = client.get("/mappings", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/login")
+    saved = client.post("/mappings/save", data={"csrf_token": csrf, "text": before + "\n# hi\n"})
+    assert saved.status_code == 403
+    assert console_world.mapping_path.read_text() == before
+    client.cookies.clear()
+    sign_in(client, "carl")  # signing in again opens a new session
+    assert client.get("/mappings", follow_redirects=False).status_code == 200
+
+
+@pytest.mark.parametrize("change", ["disabled then enabled", "password set"])
+def test_a_session_opened_before_a_user_is_disabled_or_given_a_new_password_stays_ended(
+    client: TestClient, console_world: World, change: str
+):
+    """A user disabled and enabled again, or whose password an administrator reset (it may have leaked),
+    signs in afresh: the sessions opened before do not come back."""
+    sign_in(client, "ann")
+    console_world.clock.now += timedelta(seconds=5)
+    store, clock = console_world.app.store, console_world.clock
+    if change == "password set":
+        set_password(store, clock, username="ann", password="a brand new passphrase", by="admin")
+    else:
+        disable_user(store, clock, username="ann", by="admin")
+        enable_user(store, clock, username="ann", by="admin")
+    console_world.clock.now += timedelta(seconds=5)
     assert client.get("/runs", follow_redirects=False).status_code == 303
 
 
