@@ -2,8 +2,8 @@
 out, were disabled, or were given a new password); sessions are signed cookies, so without it a copy of
 one outlived the sign-out
 
-Revision ID: 0023_console_sessions_ended
-Revises: 0022_lot_changes_as_marks
+Revision ID: 0025_console_sessions_ended
+Revises: 0024_posted_lines_indexes
 Create Date: 2026-12-08 02:10:00.000000
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0023_console_sessions_ended"
-down_revision = "0022_lot_changes_as_marks"
+revision = "0025_console_sessions_ended"
+down_revision = "0024_posted_lines_indexes"
 branch_labels = None
 depends_on = None
 
