@@ -52,8 +52,11 @@ class RunContext(logging.Filter):
 def configure_logging(
     fmt: str = "text", level: str = "INFO", stream: TextIO | None = None
 ) -> logging.Handler:
-    """One handler (on stderr) for the whole process, replacing any set before; returns it."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """One handler (on stderr) for the whole process, replacing any set before; returns it. Without a
+    stream it writes to whatever `sys.stderr` is when a line is logged: a handler holding the stderr of
+    the moment it was configured writes into a closed file once that is replaced (a command run in
+    process, its output captured, then a thread's late line)."""
+    handler: logging.StreamHandler = logging.StreamHandler(stream) if stream else _CurrentStderr()
     handler.addFilter(RunContext())
     handler.addFilter(RedactingFilter())
     if fmt == "json":

@@ -126,3 +126,23 @@ def test_a_service_with_json_logs_writes_only_json_lines_in_utc(tmp_path: Path, 
     for entry in lines:
         assert set(entry) <= {"time", "level", "logger", "message", "run_id", "entity", "event", "exc_info"}
         assert datetime.fromisoformat(entry["time"]).utcoffset() == timedelta(0), entry["time"]
+
+
+def test_logging_configured_on_one_stderr_writes_to_the_stderr_of_the_moment_it_logs(monkeypatch):
+    """A command run in process configures logging on the stderr of that moment (a test's capture, say);
+    a line logged after that stderr was closed and replaced (a server thread's late line, the next
+    command's migration) reached a closed file: Python printed '--- Logging error ---' and its trace
+    into whatever stderr was current, the next command's output."""
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    handler = configure_logging("text", "INFO")
+    try:
+        logging.getLogger("tokenbooks.test").info("while the first stderr is open")
+        first.close()
+        monkeypatch.setattr("sys.stderr", second)
+        logging.getLogger("tokenbooks.test").info("after it was replaced")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    written = second.getvalue()
+    assert "after it was replaced" in written
+    assert "Logging error" not in written and "closed file" not in written
