@@ -145,4 +145,5 @@ def test_logging_configured_on_one_stderr_writes_to_the_stderr_of_the_moment_it_
         logging.getLogger().removeHandler(handler)
     written = second.getvalue()
     assert "after it was replaced" in written
-    assert "Logging error" not in written and "closed file" not in written
+    assert "Logging error" not in written
+    assert "closed file" not in written
