@@ -17,7 +17,10 @@ positions, held journals, reconciliation statuses) and come out as lines a perso
   blockers: the ledger holds them in that later period, so its figures for this one differ), each signed
   as a debit or credit to the expense (a true-up of a lower invoice is a credit);
 - the entity's sources whose settings are refused (`MisconfiguredSource`): they are not pulled, so the
-  period's books may lack their spend.
+  period's books may lack their spend;
+- the days of the period a provider account has no cost for at all though it has cost on that weekday
+  every week (`domain/missing_days.py`): the provider may deliver them late, after the nightly stopped
+  reading the month, and an invoice true-up within tolerance would absorb them in silence.
 
 `Checklist.blockers` names every item that keeps the month from being ready to sign off, each with the
 command (or step) that fixes it, so a controller is never left with "items above need attention".
@@ -35,6 +38,7 @@ from typing import Any, get_type_hints
 from connector.domain.desired import ACCRUED_KINDS, LotPosition
 from connector.domain.invoices import Invoice
 from connector.domain.journals import Bucket, Journal, JournalKind, LedgerTarget
+from connector.domain.missing_days import MissingDay
 from connector.domain.money import ZERO, format_money
 from connector.domain.periods import Period
 
@@ -217,6 +221,7 @@ class Checklist:
     refused: list[RefusedDays] = field(default_factory=list)  # source days the last pull left as stored
     # sources whose settings are refused: read from the settings now, never stored with the checklist
     misconfigured: list[MisconfiguredSource] = field(default_factory=list)
+    missing: list[MissingDay] = field(default_factory=list)  # days an account's cost never came for
 
     @property
     def ready(self) -> bool:
@@ -237,6 +242,7 @@ class Checklist:
             )
             for r in self.refused
         ]
+        found += [_missing(m, period) for m in self.missing]
         found += [
             Blocker(f"{h.key} ({h.kind}, {h.txn_date}) is held: {h.reason}", _release(h)) for h in self.held
         ]
@@ -279,6 +285,25 @@ def _misconfigured(source: MisconfiguredSource, period: Period) -> Blocker:
         f"{fix}; then `tokenbooks sources status` (the source no longer refused) and "
         f"`tokenbooks close --period {period}`",
     )
+
+
+def _missing(missing: MissingDay, period: Period) -> Blocker:
+    day = missing.day
+    what = (
+        f"{missing.provider} {missing.provider_account}: no cost for {day} — the provider may deliver it "
+        f"late (it has cost on every {day:%A} of the weeks before), so {period}'s books may lack it"
+    )
+    if missing.pulled:
+        fix = (
+            f"tokenbooks pull --provider {missing.provider} --since {day}  (reads the day again), then "
+            f"`tokenbooks close --period {period}`"
+        )
+    else:
+        fix = (
+            f"tokenbooks import focus FILE  (the {missing.provider} export that holds {day}), then "
+            f"`tokenbooks close --period {period}`"
+        )
+    return Blocker(what, fix)
 
 
 def _release(held: HeldJournal) -> str:
@@ -390,6 +415,7 @@ LINES = {
     "prepaid": PrepaidLine,
     "deferred": DeferredLine,
     "refused": RefusedDays,
+    "missing": MissingDay,
     "booked_later": BookedLater,
 }
 JOURNALS = ("held", "unposted")

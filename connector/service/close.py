@@ -34,6 +34,7 @@ from connector.domain.close import (
 )
 from connector.domain.desired import BooksInput, lot_positions
 from connector.domain.errors import InputError, TokenbooksError
+from connector.domain.missing_days import first_day_read, missing_days
 from connector.domain.periods import Period
 from connector.domain.reconcile import ReconInput
 from connector.domain.revenue import grant_states, position_on, sold_net
@@ -181,6 +182,7 @@ def checklist(
         held = uow.outbox.list(entity, statuses=["held"], last_day=end + timedelta(days=1))
         unposted = uow.outbox.list(entity, statuses=PENDING_STATUSES, last_day=end + timedelta(days=1))
         posted_later = uow.outbox.list(entity, statuses=["posted"], first_day=end + timedelta(days=1))
+        cost_days = uow.facts.cost_days(entity, first_day_read(period), end)
         inputs = books_on(
             uow,
             entity=entity,
@@ -206,6 +208,8 @@ def checklist(
     statuses = entity_sources_status(ctx, entity) if statuses is None else statuses
     result.refused = refused_in(statuses, period)
     result.misconfigured = misconfigured_in(statuses)
+    pulled = {(s.provider, s.provider_account) for s in ctx.configured_sources(entity).sources}
+    result.missing = missing_days(cost_days, period, pulled=pulled)
     result.booked_later = [
         later for later in (booked_later(s.journal, period) for s in posted_later) if later is not None
     ]

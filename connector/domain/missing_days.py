@@ -1,0 +1,78 @@
+"""Days a provider account's data never came for: what the close names before a month is signed off.
+
+A source that delivers a day late (a warehouse export whose last day of the month lands after the
+source's restatement window, `FINAL_AFTER_DAY`) leaves that day with no cost at all in the store. Nothing
+else notices: the invoice true-up absorbs a small day within tolerance and the reconciliation says
+"matched". But no data is not the same as no spend: a small account is quiet at weekends, an account
+opened mid-month has no days before its first, a prepaid account may be used on some days only. Neither
+an API's empty answer nor a warehouse's absent partition says which (a warehouse query over a day whose
+rows have not landed answers exactly as one over a quiet day), so the rule reads the account's own
+rhythm from the costs it did deliver:
+
+a day of the period is **missing** for a provider account when no cost (not even a zero) is stored for
+it, and the account has cost on each of the same weekdays of the `LOOKBACK_DAYS` before it since its
+first day with cost — at least `MIN_SAME_WEEKDAYS` of them.
+
+So a Monday missing from an account with cost every Monday is named; a quiet Saturday of an account that
+is quiet on Saturdays is not; a day before an account's first cost (opened, or its source added, mid-month)
+is not, nor a day of an account younger than three weeks; an account used on some days only is seldom
+sure enough to be named. Only the weeks before the day count: a source that stopped delivering names every
+day it owes, not none because the next week is empty too.
+`docs/accounting-policies.md` (Month-end close) states the rule for controllers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from connector.domain.periods import Period
+
+LOOKBACK_DAYS = 28  # four weeks before the day: the previous month's end counts for its first days
+MIN_SAME_WEEKDAYS = 3  # fewer earlier same weekdays say too little of the account's rhythm
+
+
+@dataclass(frozen=True, slots=True)
+class MissingDay:
+    """A day of the period with no cost for a provider account that has cost on that weekday every week."""
+
+    provider: str
+    provider_account: str
+    day: date
+    pulled: bool  # a nightly source of the entity reads the account (else it comes from imported files)
+
+
+def first_day_read(period: Period) -> date:
+    """The first day whose costs `missing_days` reads for `period`."""
+    return period.first_day - timedelta(days=LOOKBACK_DAYS)
+
+
+def missing_days(
+    cost_days: Mapping[tuple[str, str], Collection[date]],
+    period: Period,
+    *,
+    pulled: Collection[tuple[str, str]] = (),
+) -> list[MissingDay]:
+    """Per (provider, account) with the days it has cost on (from `first_day_read(period)` on), the days
+    of `period` missing by the module's rule, in order."""
+    found = []
+    for (provider, account), days in sorted(cost_days.items()):
+        has_cost = set(days)
+        if not has_cost:
+            continue
+        first = min(has_cost)
+        day = max(period.first_day, first + timedelta(days=1))
+        while day <= period.last_day:
+            if day not in has_cost and _expected(day, has_cost, first):
+                found.append(MissingDay(provider, account, day, (provider, account) in pulled))
+            day += timedelta(days=1)
+    return found
+
+
+def _expected(day: date, has_cost: set[date], first: date) -> bool:
+    """Whether the account has cost on each same weekday of the weeks before `day` (enough of them)."""
+    earliest = max(first, day - timedelta(days=LOOKBACK_DAYS))
+    weeks = (day - earliest).days // 7
+    same = [day - timedelta(days=7 * n) for n in range(1, weeks + 1)]
+    return len(same) >= MIN_SAME_WEEKDAYS and all(d in has_cost for d in same)

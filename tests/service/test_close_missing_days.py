@@ -1,0 +1,78 @@
+"""`close`: a day a provider account's cost never came for is named, and keeps the month open, until a
+pull reads it; a quiet day of an account that is quiet on that weekday is no alarm."""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from connector.domain.missing_days import MissingDay
+from connector.domain.periods import Period
+from connector.service.close import close_month
+from connector.service.pull import pull_sources
+from tests.service.books_world import ENTITY, books_world
+
+NOVEMBER = Period(2026, 11)
+NOV_30 = date(2026, 11, 30)  # a Monday
+
+
+def _days(first: date, last: date):
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def test_the_last_day_delivered_after_the_nightly_stopped_reading_it_keeps_the_close_open(
+    tmp_path, database_url
+):
+    """The dogfooded month: 30 November's rows land on 7 December, after the nights re-read November;
+    the invoice's true-up (10.00, within the 25.00 tolerance) would have absorbed the day in silence."""
+    world = books_world(tmp_path, database_url=database_url)
+    for day in _days(date(2026, 11, 1), date(2026, 11, 29)):
+        world.source.set("10.00", day)
+    for day in _days(date(2026, 11, 1), date(2026, 12, 5)):
+        if day.day % 7 == 0 or day >= date(2026, 11, 28):
+            world.night(day)
+    world.invoice("INV-11", "2026-11", "2026-12-03", "300.00")
+    world.clock.now = datetime(2026, 12, 6, 14, 0, tzinfo=UTC)
+
+    result = close_month(world.app, entity=ENTITY, period=NOVEMBER)
+
+    checklist = result.checklist
+    assert result.status == "succeeded", result.reason
+    assert checklist.missing == [MissingDay("openai", "org-1", NOV_30, pulled=True)]
+    assert checklist.reconciliation == [("openai", "org-1", "matched")]  # the true-up absorbed the day
+    [blocker] = checklist.blockers
+    assert blocker.what.startswith("openai org-1: no cost for 2026-11-30 — the provider may deliver it late")
+    assert blocker.fix == (
+        "tokenbooks pull --provider openai --since 2026-11-30  (reads the day again), then "
+        "`tokenbooks close --period 2026-11`"
+    )
+    assert not checklist.ready
+
+    world.source.set("10.00", NOV_30)  # delivered on 7 December
+    world.clock.now = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)
+    pulled = pull_sources(world.app, entity=ENTITY, since=NOV_30)
+    assert pulled.status == "succeeded", pulled.reason
+    again = close_month(world.app, entity=ENTITY, period=NOVEMBER)
+    assert again.checklist.missing == []
+    assert again.checklist.reconciliation == [("openai", "org-1", "matched")]
+    assert [line.accrued for line in again.checklist.accruals] == [Decimal("300.00")]
+    assert again.checklist.ready
+
+
+def test_a_small_accounts_quiet_weekend_at_month_end_is_no_missing_day(tmp_path, database_url):
+    """Spend on weekdays only: Saturday 28 and Sunday 29 November hold nothing, as every weekend did."""
+    world = books_world(tmp_path, database_url=database_url)
+    weekdays = [d for d in _days(date(2026, 10, 20), NOV_30) if d.weekday() < 5]
+    for day in weekdays:
+        world.source.set("3.00", day)
+    world.night(date(2026, 10, 31))
+    world.night(NOV_30)
+    november = sum(1 for d in weekdays if d.month == 11)
+    world.invoice("INV-11", "2026-11", "2026-12-03", f"{3 * november}.00")
+    world.clock.now = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+
+    checklist = close_month(world.app, entity=ENTITY, period=NOVEMBER).checklist
+
+    assert checklist.missing == []
+    assert checklist.ready, checklist.blockers
