@@ -183,6 +183,7 @@ def _close_json(result: Any) -> dict:
         # signed (+ debit, − credit to `booked_to`), with its side and the words the CLI prints
         "booked_later": [{**_fields(b), "side": b.side, "entry": b.entry} for b in checklist.booked_later],
         "refused_days": [_fields(r) for r in checklist.refused],
+        "missing_days": [_fields(m) for m in checklist.missing],
         "misconfigured_sources": [_fields(m) for m in checklist.misconfigured],
         "blockers": [_fields(b) for b in checklist.blockers],
     }

@@ -293,9 +293,9 @@ def _missing(missing: MissingDay, period: Period) -> Blocker:
         f"{missing.provider} {missing.provider_account}: no cost for {day} — the provider may deliver it "
         f"late (it has cost on every {day:%A} of the weeks before), so {period}'s books may lack it"
     )
-    if missing.pulled:
+    if missing.pulled_by:
         fix = (
-            f"tokenbooks pull --provider {missing.provider} --since {day}  (reads the day again), then "
+            f"tokenbooks pull --provider {missing.pulled_by} --since {day}  (reads the day again), then "
             f"`tokenbooks close --period {period}`"
         )
     else:

@@ -40,7 +40,9 @@ class MissingDay:
     provider: str
     provider_account: str
     day: date
-    pulled: bool  # a nightly source of the entity reads the account (else it comes from imported files)
+    # the `--provider` of the entity's nightly source that stored the account's facts; None: they came
+    # from imported files only
+    pulled_by: str | None
 
 
 def first_day_read(period: Period) -> date:
@@ -49,23 +51,29 @@ def first_day_read(period: Period) -> date:
 
 
 def missing_days(
-    cost_days: Mapping[tuple[str, str], Collection[date]],
+    cost_days: Mapping[tuple[str, str, str], Collection[date]],
     period: Period,
     *,
-    pulled: Collection[tuple[str, str]] = (),
+    nightly: Mapping[str, str],
 ) -> list[MissingDay]:
-    """Per (provider, account) with the days it has cost on (from `first_day_read(period)` on), the days
-    of `period` missing by the module's rule, in order."""
+    """Per (source, provider, account) with the days it has cost on (from `first_day_read(period)` on),
+    the days of `period` missing for the (provider, account) by the module's rule, in order; `nightly`:
+    the provider of each of the entity's nightly sources, by name."""
+    accounts: dict[tuple[str, str], set[date]] = {}
+    pulled_by: dict[tuple[str, str], str] = {}
+    for (source, provider, account), days in cost_days.items():
+        accounts.setdefault((provider, account), set()).update(days)
+        if source in nightly:
+            pulled_by[(provider, account)] = nightly[source]
     found = []
-    for (provider, account), days in sorted(cost_days.items()):
-        has_cost = set(days)
+    for (provider, account), has_cost in sorted(accounts.items()):
         if not has_cost:
             continue
         first = min(has_cost)
         day = max(period.first_day, first + timedelta(days=1))
         while day <= period.last_day:
             if day not in has_cost and _expected(day, has_cost, first):
-                found.append(MissingDay(provider, account, day, (provider, account) in pulled))
+                found.append(MissingDay(provider, account, day, pulled_by.get((provider, account))))
             day += timedelta(days=1)
     return found
 

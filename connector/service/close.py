@@ -208,8 +208,8 @@ def checklist(
     statuses = entity_sources_status(ctx, entity) if statuses is None else statuses
     result.refused = refused_in(statuses, period)
     result.misconfigured = misconfigured_in(statuses)
-    pulled = {(s.provider, s.provider_account) for s in ctx.configured_sources(entity).sources}
-    result.missing = missing_days(cost_days, period, pulled=pulled)
+    nightly = {s.name: s.provider for s in ctx.configured_sources(entity).sources}
+    result.missing = missing_days(cost_days, period, nightly=nightly)
     result.booked_later = [
         later for later in (booked_later(s.journal, period) for s in posted_later) if later is not None
     ]

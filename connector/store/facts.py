@@ -655,12 +655,14 @@ class FactRepository:
             )
         ).scalar()
 
-    def cost_days(self, entity: str, first_day: date, last_day: date) -> dict[tuple[str, str], set[date]]:
-        """Per (provider, provider account): the charge days in the range it has current facts on (a zero
-        amount included: the provider delivered the day)."""
+    def cost_days(
+        self, entity: str, first_day: date, last_day: date
+    ) -> dict[tuple[str, str, str], set[date]]:
+        """Per (source, provider, provider account): the charge days in the range it has current facts on
+        (a zero amount included: the provider delivered the day)."""
         c = FACTS.c
         rows = self.session.connection().execute(
-            select(c.provider, c.provider_account, c.charge_date)
+            select(c.source, c.provider, c.provider_account, c.charge_date)
             .where(
                 c.entity == entity,
                 c.is_current.is_(True),
@@ -673,9 +675,9 @@ class FactRepository:
             )
             .distinct()
         )
-        days: dict[tuple[str, str], set[date]] = defaultdict(set)
-        for provider, account, day in rows:
-            days[(provider, account)].add(day)
+        days: dict[tuple[str, str, str], set[date]] = defaultdict(set)
+        for source, provider, account, day in rows:
+            days[(source, provider, account)].add(day)
         return dict(days)
 
     def accounts(self, entity: str) -> set[tuple[str, str]]:

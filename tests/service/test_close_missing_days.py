@@ -39,7 +39,7 @@ def test_the_last_day_delivered_after_the_nightly_stopped_reading_it_keeps_the_c
 
     checklist = result.checklist
     assert result.status == "succeeded", result.reason
-    assert checklist.missing == [MissingDay("openai", "org-1", NOV_30, pulled=True)]
+    assert checklist.missing == [MissingDay("openai", "org-1", NOV_30, pulled_by="openai")]
     assert checklist.reconciliation == [("openai", "org-1", "matched")]  # the true-up absorbed the day
     [blocker] = checklist.blockers
     assert blocker.what.startswith("openai org-1: no cost for 2026-11-30 — the provider may deliver it late")
