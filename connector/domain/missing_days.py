@@ -11,7 +11,8 @@ rhythm from the costs it did deliver:
 
 a day of the period is **missing** for a provider account when no cost (not even a zero) is stored for
 it, and the account has cost on each of the same weekdays of the `LOOKBACK_DAYS` before it since its
-first day with cost — at least `MIN_SAME_WEEKDAYS` of them.
+first day with cost — at least `MIN_SAME_WEEKDAYS` of them; a same weekday itself named missing counts as
+one with cost (the day it owes).
 
 So a Monday missing from an account with cost every Monday is named; a quiet Saturday of an account that
 is quiet on Saturdays is not; a day before an account's first cost (opened, or its source added, mid-month)
@@ -70,17 +71,19 @@ def missing_days(
         if not has_cost:
             continue
         first = min(has_cost)
+        owed = set(has_cost)  # a day named missing stands, for the weeks after it, as the day it owes
         day = max(period.first_day, first + timedelta(days=1))
         while day <= period.last_day:
-            if day not in has_cost and _expected(day, has_cost, first):
+            if day not in has_cost and _expected(day, owed, first):
                 found.append(MissingDay(provider, account, day, pulled_by.get((provider, account))))
+                owed.add(day)
             day += timedelta(days=1)
     return found
 
 
-def _expected(day: date, has_cost: set[date], first: date) -> bool:
-    """Whether the account has cost on each same weekday of the weeks before `day` (enough of them)."""
+def _expected(day: date, owed: set[date], first: date) -> bool:
+    """Whether the account owes cost on each same weekday of the weeks before `day` (enough of them)."""
     earliest = max(first, day - timedelta(days=LOOKBACK_DAYS))
     weeks = (day - earliest).days // 7
     same = [day - timedelta(days=7 * n) for n in range(1, weeks + 1)]
-    return len(same) >= MIN_SAME_WEEKDAYS and all(d in has_cost for d in same)
+    return len(same) >= MIN_SAME_WEEKDAYS and all(d in owed for d in same)
