@@ -222,6 +222,8 @@ class Checklist:
     # sources whose settings are refused: read from the settings now, never stored with the checklist
     misconfigured: list[MisconfiguredSource] = field(default_factory=list)
     missing: list[MissingDay] = field(default_factory=list)  # days an account's cost never came for
+    # such days the policies confirm had no spend (`no_cost_days`): listed, not blockers
+    no_cost_confirmed: list[MissingDay] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
@@ -303,7 +305,11 @@ def _missing(missing: MissingDay, period: Period) -> Blocker:
             f"tokenbooks import focus FILE  (the {missing.provider} export that holds {day}), then "
             f"`tokenbooks close --period {period}`"
         )
-    return Blocker(what, fix)
+    confirm = (
+        f"; or, if the account truly had no spend that day, confirm it in the policies (`no_cost_days: [{day}]` "
+        f"on its entry under `accounts:`, a new policy version) and close again"
+    )
+    return Blocker(what, fix + confirm)
 
 
 def _release(held: HeldJournal) -> str:
@@ -416,6 +422,7 @@ LINES = {
     "deferred": DeferredLine,
     "refused": RefusedDays,
     "missing": MissingDay,
+    "no_cost_confirmed": MissingDay,
     "booked_later": BookedLater,
 }
 JOURNALS = ("held", "unposted")

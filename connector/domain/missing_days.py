@@ -19,12 +19,14 @@ is quiet on Saturdays is not; a day before an account's first cost (opened, or i
 is not, nor a day of an account younger than three weeks; an account used on some days only is seldom
 sure enough to be named. Only the weeks before the day count: a source that stopped delivering names every
 day it owes, not none because the next week is empty too.
-`docs/accounting-policies.md` (Month-end close) states the rule for controllers.
+A day the controller confirms the account had no spend (`no_cost_days:` on its entry in the policies)
+is not missing: the close lists it as confirmed instead (`confirmed_days`), reviewed and versioned with the
+policies. `docs/accounting-policies.md` (Month-end close) states the rule for controllers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -87,3 +89,12 @@ def _expected(day: date, owed: set[date], first: date) -> bool:
     weeks = (day - earliest).days // 7
     same = [day - timedelta(days=7 * n) for n in range(1, weeks + 1)]
     return len(same) >= MIN_SAME_WEEKDAYS and all(d in owed for d in same)
+
+
+def confirmed_days(
+    found: list[MissingDay], no_cost_days: Callable[[str, str], Collection[date]]
+) -> tuple[list[MissingDay], list[MissingDay]]:
+    """`found` split into the days still missing and those the policies confirm had no spend
+    (`no_cost_days(provider, account)`: the days confirmed for the account)."""
+    confirmed = [m for m in found if m.day in no_cost_days(m.provider, m.provider_account)]
+    return [m for m in found if m not in confirmed], confirmed

@@ -34,7 +34,7 @@ from connector.domain.close import (
 )
 from connector.domain.desired import BooksInput, lot_positions
 from connector.domain.errors import InputError, TokenbooksError
-from connector.domain.missing_days import first_day_read, missing_days
+from connector.domain.missing_days import confirmed_days, first_day_read, missing_days
 from connector.domain.periods import Period
 from connector.domain.reconcile import ReconInput
 from connector.domain.revenue import grant_states, position_on, sold_net
@@ -209,7 +209,12 @@ def checklist(
     result.refused = refused_in(statuses, period)
     result.misconfigured = misconfigured_in(statuses)
     nightly = {s.name: s.provider for s in ctx.configured_sources(entity).sources}
-    result.missing = missing_days(cost_days, period, nightly=nightly)
+    # confirmed in the policies as they stand now: an acknowledgement is added after the month it is for
+    in_force = policies.current.entity(entity)
+    result.missing, result.no_cost_confirmed = confirmed_days(
+        missing_days(cost_days, period, nightly=nightly),
+        lambda provider, account: in_force.account(provider, account).no_cost_days,
+    )
     result.booked_later = [
         later for later in (booked_later(s.journal, period) for s in posted_later) if later is not None
     ]

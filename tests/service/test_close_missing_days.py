@@ -8,7 +8,7 @@ from connector.domain.missing_days import MissingDay
 from connector.domain.periods import Period
 from connector.service.close import close_month
 from connector.service.pull import pull_sources
-from tests.service.books_world import ENTITY, books_world
+from tests.service.books_world import ENTITY, books_world, policies
 
 NOVEMBER = Period(2026, 11)
 NOV_30 = date(2026, 11, 30)  # a Monday
@@ -43,9 +43,10 @@ def test_the_last_day_delivered_after_the_nightly_stopped_reading_it_keeps_the_c
     assert checklist.reconciliation == [("openai", "org-1", "matched")]  # the true-up absorbed the day
     [blocker] = checklist.blockers
     assert blocker.what.startswith("openai org-1: no cost for 2026-11-30 — the provider may deliver it late")
-    assert blocker.fix == (
+    assert blocker.fix.startswith(
         "tokenbooks pull --provider openai --since 2026-11-30  (reads the day again), then "
-        "`tokenbooks close --period 2026-11`"
+        "`tokenbooks close --period 2026-11`; or, if the account truly had no spend that day, confirm it in "
+        "the policies (`no_cost_days: [2026-11-30]`"
     )
     assert not checklist.ready
 
@@ -75,4 +76,33 @@ def test_a_small_accounts_quiet_weekend_at_month_end_is_no_missing_day(tmp_path,
     checklist = close_month(world.app, entity=ENTITY, period=NOVEMBER).checklist
 
     assert checklist.missing == []
+    assert checklist.ready, checklist.blockers
+
+
+def test_a_day_the_controller_confirms_had_no_spend_is_listed_not_blocking(tmp_path, database_url):
+    """A daily account truly idle on Monday 30 November (its team was off): the close names the day; the
+    controller confirms it in a new version of the policies, and the close lists it as confirmed and is
+    ready, without any pull finding a cost."""
+    world = books_world(tmp_path, database_url=database_url)
+    for day in _days(date(2026, 11, 1), date(2026, 11, 29)):
+        world.source.set("10.00", day)
+    world.night(NOV_30)
+    world.invoice("INV-11", "2026-11", "2026-12-02", "290.00")
+    world.clock.now = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+    assert [m.day for m in close_month(world.app, entity=ENTITY, period=NOVEMBER).checklist.missing] == [
+        NOV_30
+    ]
+
+    confirmed = policies("billing: arrears, no_cost_days: [2026-11-30]")
+    world.rewrite_policies(
+        confirmed.replace("policy_version: 1", "policy_version: 2")
+        .replace("effective_from: 2026-01-01", "effective_from: 2026-12-01")
+        .replace(
+            "change_note: test policies", "change_note: org-1 idle on 30 November (confirmed by J. Rivera)"
+        )
+    )
+    checklist = close_month(world.app, entity=ENTITY, period=NOVEMBER).checklist
+
+    assert checklist.missing == []
+    assert checklist.no_cost_confirmed == [MissingDay("openai", "org-1", NOV_30, pulled_by="openai")]
     assert checklist.ready, checklist.blockers
