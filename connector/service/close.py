@@ -5,8 +5,10 @@ a run of its own (kind `close`, recorded with its outcome, holding the entity's 
 the period whole — providers restate recent days — and so plans and posts whatever the policies still
 owe it: the month's accrual and its reversal, invoice true-ups, expiries, amortization, revenue and
 breakage. Then it reconciles the period and prints the checklist (`domain/close.py`): accrued and not
-yet invoiced, prepaid lots, deferred revenue, suspense, held journals, reconciliation. A period that has
-not ended is refused: nothing that belongs to a month is booked before the month is over.
+yet invoiced, prepaid lots, deferred revenue, suspense, held journals, reconciliation, and the days a
+provider account's cost never came for (`domain/missing_days.py`: read from the facts stored once the
+sync re-read the month; those the policies confirm had no spend listed apart). A period that has not ended
+is refused: nothing that belongs to a month is booked before the month is over.
 
 A source of the entity whose settings are refused (`App.configured_sources`) stops the close before it
 syncs, as it stops every sync: nothing is pulled, booked, posted or reconciled — an accrual or a
