@@ -61,7 +61,7 @@ def missing_days(
 ) -> list[MissingDay]:
     """Per (source, provider, account) with the days it has cost on (from `first_day_read(period)` on),
     the days of `period` missing for the (provider, account) by the module's rule, in order; `nightly`:
-    the provider of each of the entity's nightly sources, by name."""
+    the provider of each of the entity's nightly sources, keyed as `cost_days` names the source."""
     accounts: dict[tuple[str, str], set[date]] = {}
     pulled_by: dict[tuple[str, str], str] = {}
     for (source, provider, account), days in cost_days.items():

@@ -52,6 +52,7 @@ from connector.service.pull import SourceStatus, entity_sources_status
 from connector.service.reconcile import reconcile_period, source_accounts
 from connector.service.runs import Reporter, RunRecorder, exclusive
 from connector.service.sync import SyncResult, sync
+from connector.sources.base import bookmark_id
 from connector.store.records import PENDING_STATUSES
 
 
@@ -210,7 +211,12 @@ def checklist(
     statuses = entity_sources_status(ctx, entity) if statuses is None else statuses
     result.refused = refused_in(statuses, period)
     result.misconfigured = misconfigured_in(statuses)
-    nightly = {s.name: s.provider for s in ctx.configured_sources(entity).sources}
+    # keyed as bookmarks are (`bookmark_id`): a source's name and the account it reads
+    nightly = {s.source: s.provider for s in statuses if s.provider is not None}
+    cost_days = {
+        (bookmark_id(source, account), provider, account): days
+        for (source, provider, account), days in cost_days.items()
+    }
     # confirmed in the policies as they stand now: an acknowledgement is added after the month it is for
     in_force = policies.current.entity(entity)
     result.missing, result.no_cost_confirmed = confirmed_days(
