@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.service.test_beancount import BEANCOUNT_MAPPING
 from tests.test_cli_bad_input import Cli
 
 KEY = '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\nnot-a-key-s3cret\\n"}'
@@ -410,25 +411,16 @@ def test_the_close_in_80_columns_shows_each_provider_account_whole(tmp_path: Pat
     assert (providers, accounts) == ("awsopenai", f"{ACCOUNT}org-1"), table
 
 
-BEDROCK_BEANCOUNT = """\
-mapping_version: 1
-effective_from: 2026-01-01
-change_note: Bedrock spend in plain-text books
-entities:
-  acme-us: {name: Acme Analytics, ledger: beancount, currency: USD, timezone: America/New_York}
-roles:
-  ai_cogs: {beancount: "Expenses:AI:COGS"}
-  rnd: {beancount: "Expenses:AI:RnD"}
-  sales_marketing: {beancount: "Expenses:AI:Marketing"}
-  g_and_a: {beancount: "Expenses:AI:Admin"}
-  accrued_ai_costs: {beancount: "Liabilities:Accrued:AI"}
-  suspense: {beancount: "Expenses:AI:Suspense"}
-rules:
+# the plain-text books of tests/service/test_beancount.py, their one rule placing the Bedrock spend
+BEDROCK_BEANCOUNT = (
+    BEANCOUNT_MAPPING.split("rules:")[0]
+    + """rules:
   - id: bedrock
     when: {service: Amazon Bedrock}
     category: cogs
     beancount: {account: "Expenses:AI:COGS:Bedrock"}
 """
+)
 
 BEDROCK_POLICIES = """\
 policy_version: 1
