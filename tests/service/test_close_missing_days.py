@@ -106,3 +106,30 @@ def test_a_day_the_controller_confirms_had_no_spend_is_listed_not_blocking(tmp_p
     assert checklist.missing == []
     assert checklist.no_cost_confirmed == [MissingDay("openai", "org-1", NOV_30, pulled_by="openai")]
     assert checklist.ready, checklist.blockers
+
+
+def test_the_nightly_alerts_a_day_whose_cost_has_not_come_a_week_later_once(tmp_path, database_url):
+    """Before any close: the nights of December read November again, the 30th never comes; a week after
+    it the night's alerts name it, once, with the pull."""
+    from connector.service.alerts import find_alerts, raise_alerts
+
+    world = books_world(tmp_path, database_url=database_url)
+    for day in _days(date(2026, 10, 26), date(2026, 11, 29)):
+        world.source.set("10.00", day)
+    world.night(date(2026, 10, 31))
+    world.night(date(2026, 11, 29))
+    world.night(date(2026, 12, 6))
+    assert [a.kind for a in find_alerts(world.app, ENTITY)] == []  # six days: the provider may still send it
+
+    world.night(date(2026, 12, 7))
+    [alert] = [a for a in find_alerts(world.app, ENTITY) if a.kind == "missing_day"]
+    assert (alert.subject, alert.period) == ("openai/org-1", "2026-11-30")
+    assert alert.message.startswith(
+        "openai org-1: no cost for 2026-11-30, though it has cost on every Monday"
+    )
+    assert "`tokenbooks pull --since 2026-11-30`" in alert.action
+    raise_alerts(world.app, ENTITY)
+    raise_alerts(world.app, ENTITY)
+    with world.app.store.unit_of_work() as uow:
+        stored = [a for a in uow.alerts.newest(50) if a.kind == "missing_day"]
+    assert [(a.subject, a.period) for a in stored] == [("openai/org-1", "2026-11-30")]  # raised once
