@@ -19,6 +19,7 @@ is quiet on Saturdays is not; a day before an account's first cost (opened, or i
 is not, nor a day of an account younger than three weeks; an account used on some days only is seldom
 sure enough to be named. Only the weeks before the day count: a source that stopped delivering names every
 day it owes, not none because the next week is empty too.
+
 A day the controller confirms the account had no spend (`no_cost_days:` on its entry in the policies)
 is not missing: the close lists it as confirmed instead (`confirmed_days`), reviewed and versioned with the
 policies. `docs/accounting-policies.md` (Month-end close) states the rule for controllers.
