@@ -323,6 +323,14 @@ class FakeFacts:
             and (last_day is None or s.fact.posting_date <= last_day)
         ]
 
+    def cost_days(self, entity: str, first_day: date, last_day: date) -> dict:
+        days: dict = {}
+        for s in self.current(entity):
+            if first_day <= s.fact.charge_date <= last_day:
+                key = ("fake", s.fact.provider, s.fact.provider_account)
+                days.setdefault(key, set()).add(s.fact.charge_date)
+        return days
+
 
 @dataclass
 class FakeUnitOfWork:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.service.test_beancount import BEANCOUNT_MAPPING
 from tests.test_cli_bad_input import Cli
 
 KEY = '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\nnot-a-key-s3cret\\n"}'
@@ -408,3 +409,78 @@ def test_the_close_in_80_columns_shows_each_provider_account_whole(tmp_path: Pat
     providers = "".join(provider for provider, _ in rows)
     accounts = "".join(account for _, account in rows)
     assert (providers, accounts) == ("awsopenai", f"{ACCOUNT}org-1"), table
+
+
+# the plain-text books of tests/service/test_beancount.py, their one rule placing the Bedrock spend
+BEDROCK_BEANCOUNT = (
+    BEANCOUNT_MAPPING.split("rules:")[0]
+    + """rules:
+  - id: bedrock
+    when: {service: Amazon Bedrock}
+    category: cogs
+    beancount: {account: "Expenses:AI:COGS:Bedrock"}
+"""
+)
+
+BEDROCK_POLICIES = """\
+policy_version: 1
+effective_from: 2026-01-01
+change_note: Bedrock billed in arrears, invoices within 25.00 of the accruals trued up
+defaults:
+  invoice_tolerance: {absolute: 25.00}
+entities:
+  acme-us:
+    accounts:
+      - {provider: aws, account: "123456789012", billing: arrears}
+"""
+
+
+def test_a_close_names_the_last_day_of_the_month_the_warehouse_never_delivered(tmp_path: Path) -> None:
+    """Month-end on a Bedrock export: 30 November's rows have not landed; the invoice's total is the
+    month's, so its true-up (10.00, within tolerance) would hide the day. The close says which day of which
+    account holds no cost and the pull that reads it, and is not ready; once the rows land and the pull
+    reads them, the close is ready."""
+    from datetime import date, timedelta
+
+    from tests.sources.builders import focus_row
+
+    november = [date(2026, 11, 1) + timedelta(days=n) for n in range(30)]
+    section = duckdb_section(tmp_path, [focus_row("10.00", day=day) for day in november[:-1]], PROVIDER="aws")
+    cli = Cli(tmp_path)
+    (tmp_path / "mapping.yaml").write_text(BEDROCK_BEANCOUNT)
+    (tmp_path / "policies.yaml").write_text(BEDROCK_POLICIES)
+    cli.env["TOKENBOOKS_POLICIES_FILE"] = str(tmp_path / "policies.yaml")
+    invoice = cli.file(
+        "aws-11.csv",
+        "provider,account,number,period,issue_date,total,currency\n"
+        "aws,123456789012,EUINUS26-11,2026-11,2026-12-02,300.00,USD\n",
+    )
+    assert cli.run("import", "invoices", str(invoice)).code == 0
+
+    closed = cli.run("close", "--period", "2026-11", **section)
+    assert "Traceback" not in closed.stderr + closed.stdout
+    said = closed.said
+    assert "Reconciliation aws 123456789012: matched" in said  # the true-up absorbed the day
+    assert "Not ready to sign off — 1 item(s):" in said
+    assert (
+        "1. aws 123456789012: no cost for 2026-11-30 — the provider may deliver it late (it has cost on "
+        "every Monday of the weeks before), so 2026-11's books may lack it" in said
+    )
+    assert (
+        "Fix: tokenbooks pull --provider aws --since 2026-11-30 (reads the day again), then "
+        "`tokenbooks close --period 2026-11`" in said
+    )
+    listed = json.loads(cli.run("close", "--period", "2026-11", "--json", **section).stdout)
+    assert listed["ready"] is False
+    assert listed["missing_days"] == [
+        {"provider": "aws", "provider_account": "123456789012", "day": "2026-11-30", "pulled_by": "aws"}
+    ]
+
+    (tmp_path / "exports.duckdb").unlink()  # the export as it stands on 7 December: the 30th landed
+    section = duckdb_section(tmp_path, [focus_row("10.00", day=day) for day in november], PROVIDER="aws")
+    pulled = cli.run("pull", "--provider", "aws", "--since", "2026-11-30", **section)
+    assert pulled.code == 0, pulled
+    again = cli.run("close", "--period", "2026-11", **section)
+    assert again.code == 0, again
+    assert "no cost for" not in again.said
+    assert "ready to sign off" in again.said

@@ -183,6 +183,8 @@ def _close_json(result: Any) -> dict:
         # signed (+ debit, − credit to `booked_to`), with its side and the words the CLI prints
         "booked_later": [{**_fields(b), "side": b.side, "entry": b.entry} for b in checklist.booked_later],
         "refused_days": [_fields(r) for r in checklist.refused],
+        "missing_days": [_fields(m) for m in checklist.missing],
+        "no_cost_confirmed": [_fields(m) for m in checklist.no_cost_confirmed],
         "misconfigured_sources": [_fields(m) for m in checklist.misconfigured],
         "blockers": [_fields(b) for b in checklist.blockers],
     }
@@ -294,6 +296,12 @@ def _print_close(result: Any) -> None:
             )
     for provider, account, status in checklist.reconciliation:
         console.print(f"Reconciliation {provider} {account}: {status.replace('_', ' ')}", highlight=False)
+    for quiet in checklist.no_cost_confirmed:
+        console.print(
+            f"No cost on {quiet.day} for {quiet.provider} {quiet.provider_account}: confirmed in the policies "
+            "(no_cost_days)",
+            highlight=False,
+        )
     blockers = checklist.blockers
     if blockers:
         console.print(f"[yellow]Not ready to sign off — {len(blockers)} item(s):[/]", highlight=False)

@@ -95,6 +95,9 @@ class AccountPolicy:
     accrual: AccrualStyle = AccrualStyle.DAILY
     granularity: Granularity = Granularity.DAILY
     invoice_tolerance: Tolerance = field(default_factory=Tolerance)
+    # days a controller confirms the account had no spend: the close names no missing day for them
+    # (`domain/missing_days.py`); its acknowledgement, reviewed and versioned with the rest of the file
+    no_cost_days: tuple[date, ...] = ()
     line: int = field(default=0, compare=False)
 
     def matches(self, provider: str, account: str) -> bool:

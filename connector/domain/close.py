@@ -17,7 +17,10 @@ positions, held journals, reconciliation statuses) and come out as lines a perso
   blockers: the ledger holds them in that later period, so its figures for this one differ), each signed
   as a debit or credit to the expense (a true-up of a lower invoice is a credit);
 - the entity's sources whose settings are refused (`MisconfiguredSource`): they are not pulled, so the
-  period's books may lack their spend.
+  period's books may lack their spend;
+- the days of the period a provider account has no cost for at all though it has cost on that weekday
+  every week (`domain/missing_days.py`): the provider may deliver them late, after the nightly stopped
+  reading the month, and an invoice true-up within tolerance would absorb them in silence.
 
 `Checklist.blockers` names every item that keeps the month from being ready to sign off, each with the
 command (or step) that fixes it, so a controller is never left with "items above need attention".
@@ -35,6 +38,7 @@ from typing import Any, get_type_hints
 from connector.domain.desired import ACCRUED_KINDS, LotPosition
 from connector.domain.invoices import Invoice
 from connector.domain.journals import Bucket, Journal, JournalKind, LedgerTarget
+from connector.domain.missing_days import MissingDay
 from connector.domain.money import ZERO, format_money
 from connector.domain.periods import Period
 
@@ -217,6 +221,9 @@ class Checklist:
     refused: list[RefusedDays] = field(default_factory=list)  # source days the last pull left as stored
     # sources whose settings are refused: read from the settings now, never stored with the checklist
     misconfigured: list[MisconfiguredSource] = field(default_factory=list)
+    missing: list[MissingDay] = field(default_factory=list)  # days an account's cost never came for
+    # such days the policies confirm had no spend (`no_cost_days`): listed, not blockers
+    no_cost_confirmed: list[MissingDay] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
@@ -237,6 +244,7 @@ class Checklist:
             )
             for r in self.refused
         ]
+        found += [_missing(m, period) for m in self.missing]
         found += [
             Blocker(f"{h.key} ({h.kind}, {h.txn_date}) is held: {h.reason}", _release(h)) for h in self.held
         ]
@@ -279,6 +287,29 @@ def _misconfigured(source: MisconfiguredSource, period: Period) -> Blocker:
         f"{fix}; then `tokenbooks sources status` (the source no longer refused) and "
         f"`tokenbooks close --period {period}`",
     )
+
+
+def _missing(missing: MissingDay, period: Period) -> Blocker:
+    day = missing.day
+    what = (
+        f"{missing.provider} {missing.provider_account}: no cost for {day} — the provider may deliver it "
+        f"late (it has cost on every {day:%A} of the weeks before), so {period}'s books may lack it"
+    )
+    if missing.pulled_by:
+        fix = (
+            f"tokenbooks pull --provider {missing.pulled_by} --since {day}  (reads the day again), then "
+            f"`tokenbooks close --period {period}`"
+        )
+    else:
+        fix = (
+            f"tokenbooks import focus FILE  (the {missing.provider} export that holds {day}), then "
+            f"`tokenbooks close --period {period}`"
+        )
+    confirm = (
+        f"; or, if the account truly had no spend that day, confirm it in the policies (`no_cost_days: [{day}]` "
+        f"on its entry under `accounts:`, a new policy version) and close again"
+    )
+    return Blocker(what, fix + confirm)
 
 
 def _release(held: HeldJournal) -> str:
@@ -390,6 +421,8 @@ LINES = {
     "prepaid": PrepaidLine,
     "deferred": DeferredLine,
     "refused": RefusedDays,
+    "missing": MissingDay,
+    "no_cost_confirmed": MissingDay,
     "booked_later": BookedLater,
 }
 JOURNALS = ("held", "unposted")

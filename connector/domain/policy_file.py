@@ -19,6 +19,7 @@
       acme-us:
         accounts:                  # first match wins; provider and account are globs
           - {provider: openai, account: org-acme-analytics, billing: arrears, accrual: daily}
+          - {provider: aws, account: "123456789012", no_cost_days: [2026-11-30]}  # confirmed: no spend
 
 An entity inherits the defaults and overrides what it names; an account entry inherits the entity's
 account keys. Every problem names file:line, the key and the fix, like the mapping's.
@@ -249,7 +250,7 @@ def _accounts(reader: _Reader, node: LineDict, template: AccountPolicy, where: s
                 "write {provider: openai, account: …, billing: …}",
             )
             continue
-        reader.known_keys(item, ("provider", "account", *ACCOUNT_KEYS), at)
+        reader.known_keys(item, ("provider", "account", *ACCOUNT_KEYS, "no_cost_days"), at)
         provider = item.get("provider")
         if not isinstance(provider, str) or not provider:
             reader.problem(
@@ -257,8 +258,25 @@ def _accounts(reader: _Reader, node: LineDict, template: AccountPolicy, where: s
             )
             continue
         account = str(item.get("account", "*"))
-        found.append(replace(_account(reader, item, template, at), provider=provider, account=account))
+        entry = replace(_account(reader, item, template, at), provider=provider, account=account)
+        found.append(replace(entry, no_cost_days=_no_cost_days(reader, item, at)))
     return found
+
+
+def _no_cost_days(reader: _Reader, item: LineDict, at: str) -> tuple[date, ...]:
+    """`no_cost_days:` the days the controller confirms the account had no spend (the close's check)."""
+    if "no_cost_days" not in item:
+        return ()
+    days = item["no_cost_days"]
+    fix = "write the days the account had no spend, e.g. [2026-11-28, 2026-11-29]"
+    if not isinstance(days, LineList):
+        reader.problem(item.line_of("no_cost_days"), f"{at}.no_cost_days", "must be a list of days", fix)
+        return ()
+    for index, day in enumerate(days):
+        if not isinstance(day, date):
+            where = f"{at}.no_cost_days[{index}]"
+            reader.problem(days.line_of(index), where, f"{day!r} is not a date", fix)
+    return tuple(sorted(day for day in days if isinstance(day, date)))
 
 
 def _tolerance(reader: _Reader, node: LineDict, base: Tolerance, where: str) -> Tolerance:

@@ -132,6 +132,11 @@ def policy_schema() -> dict[str, Any]:
             "provider": {"type": "string", "description": "openai, anthropic, aws … or a glob"},
             "account": {"type": "string", "description": "the provider account, or a glob (default *)"},
             **_account_keys(),
+            "no_cost_days": {
+                "type": "array",
+                "description": "days the account had no spend, as a controller confirms (the close's check)",
+                "items": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+            },
         },
     }
     entity = {

@@ -3,7 +3,9 @@ a generic webhook and/or email.
 
 After every scheduled run (and on `tokenbooks alerts check`) the entity is examined: a failed run,
 a ledger connection that needs reconnecting, spend in suspense, a reconciliation variance beyond
-tolerance or drift, spend spikes against the trailing average, budgets reaching a soft threshold.
+tolerance or drift, spend spikes against the trailing average, budgets reaching a soft threshold, and a
+day a provider account's cost never came for (`domain/missing_days.py`) once a week has passed since it,
+so someone pulls it before the nightly's window leaves it behind (the close names it too).
 Each alert is stored under its dedup key — the same alert is never sent twice for the same subject and
 period — and sent until a channel accepts it. Every alert raised is also an event in the audit log.
 """
@@ -25,6 +27,7 @@ import requests
 from connector.domain.alerts import Alert, crossings, parse_budgets, spikes
 from connector.domain.errors import ConfigError
 from connector.domain.journals import LedgerTarget
+from connector.domain.missing_days import first_day_read, missing_days
 from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
 from connector.service.connections import reconnect_reason
@@ -42,6 +45,7 @@ def find_alerts(app: Any, entity: str) -> list[Alert]:
         found = _failed_run(uow, entity) + _reconnect(uow, entity, app.clock()) + _reconciliation(uow, entity)
         found += _suspense(uow, entity, Period.of(day), day)
         found += _held_for_approval(uow, entity)
+        found += _missing_days(uow, entity, day)
         found += _spikes(uow, entity, day, settings)
         if settings.budgets_file:
             found += _budgets(uow, entity, Period.of(day), settings.budgets_file)
@@ -154,6 +158,33 @@ def _suspense(uow: UnitOfWork, entity: str, period: Period, day: date) -> list[A
         )
         for provider, by_currency in sorted(totals.items())
         if any(by_currency.values())
+    ]
+
+
+MISSING_AFTER_DAYS = 7  # a day's cost not there a week later: past the lag any provider needs
+MISSING_WITHIN_DAYS = 35  # days older than that were the last close's to name
+
+
+def _missing_days(uow: UnitOfWork, entity: str, day: date) -> list[Alert]:
+    """The days, a week to five weeks old, a provider account's cost never came for: each raised once."""
+    latest, earliest = day - timedelta(days=MISSING_AFTER_DAYS), day - timedelta(days=MISSING_WITHIN_DAYS)
+    found = []
+    for period in dict.fromkeys((Period.of(earliest), Period.of(latest))):  # one month, or two
+        cost_days = uow.facts.cost_days(entity, first_day_read(period), period.last_day)
+        found += [m for m in missing_days(cost_days, period, nightly={}) if earliest <= m.day <= latest]
+    return [
+        Alert(
+            "missing_day",
+            entity,
+            f"{m.provider}/{m.provider_account}",
+            str(m.day),
+            f"{m.provider} {m.provider_account}: no cost for {m.day}, though it has cost on every {m.day:%A} of "
+            "the weeks before — the provider may deliver it late, after the nightly stops reading it again",
+            f"Run `tokenbooks pull --since {m.day}` once the provider has delivered it (or confirm in the "
+            f"policies that the account had no spend: `no_cost_days: [{m.day}]`); the close of "
+            f"{m.day:%Y-%m} names it until then.",
+        )
+        for m in found
     ]
 
 

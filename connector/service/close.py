@@ -5,8 +5,10 @@ a run of its own (kind `close`, recorded with its outcome, holding the entity's 
 the period whole — providers restate recent days — and so plans and posts whatever the policies still
 owe it: the month's accrual and its reversal, invoice true-ups, expiries, amortization, revenue and
 breakage. Then it reconciles the period and prints the checklist (`domain/close.py`): accrued and not
-yet invoiced, prepaid lots, deferred revenue, suspense, held journals, reconciliation. A period that has
-not ended is refused: nothing that belongs to a month is booked before the month is over.
+yet invoiced, prepaid lots, deferred revenue, suspense, held journals, reconciliation, and the days a
+provider account's cost never came for (`domain/missing_days.py`: read from the facts stored once the
+sync re-read the month; those the policies confirm had no spend listed apart). A period that has not ended
+is refused: nothing that belongs to a month is booked before the month is over.
 
 A source of the entity whose settings are refused (`App.configured_sources`) stops the close before it
 syncs, as it stops every sync: nothing is pulled, booked, posted or reconciled — an accrual or a
@@ -34,6 +36,7 @@ from connector.domain.close import (
 )
 from connector.domain.desired import BooksInput, lot_positions
 from connector.domain.errors import InputError, TokenbooksError
+from connector.domain.missing_days import confirmed_days, first_day_read, missing_days
 from connector.domain.periods import Period
 from connector.domain.reconcile import ReconInput
 from connector.domain.revenue import grant_states, position_on, sold_net
@@ -49,6 +52,7 @@ from connector.service.pull import SourceStatus, entity_sources_status
 from connector.service.reconcile import reconcile_period, source_accounts
 from connector.service.runs import Reporter, RunRecorder, exclusive
 from connector.service.sync import SyncResult, sync
+from connector.sources.base import bookmark_id
 from connector.store.records import PENDING_STATUSES
 
 
@@ -181,6 +185,7 @@ def checklist(
         held = uow.outbox.list(entity, statuses=["held"], last_day=end + timedelta(days=1))
         unposted = uow.outbox.list(entity, statuses=PENDING_STATUSES, last_day=end + timedelta(days=1))
         posted_later = uow.outbox.list(entity, statuses=["posted"], first_day=end + timedelta(days=1))
+        cost_days = uow.facts.cost_days(entity, first_day_read(period), end)
         inputs = books_on(
             uow,
             entity=entity,
@@ -206,6 +211,18 @@ def checklist(
     statuses = entity_sources_status(ctx, entity) if statuses is None else statuses
     result.refused = refused_in(statuses, period)
     result.misconfigured = misconfigured_in(statuses)
+    # keyed as bookmarks are (`bookmark_id`): a source's name and the account it reads
+    nightly = {s.source: s.provider for s in statuses if s.provider is not None}
+    cost_days = {
+        (bookmark_id(source, account), provider, account): days
+        for (source, provider, account), days in cost_days.items()
+    }
+    # confirmed in the policies as they stand now: an acknowledgement is added after the month it is for
+    in_force = policies.current.entity(entity)
+    result.missing, result.no_cost_confirmed = confirmed_days(
+        missing_days(cost_days, period, nightly=nightly),
+        lambda provider, account: in_force.account(provider, account).no_cost_days,
+    )
     result.booked_later = [
         later for later in (booked_later(s.journal, period) for s in posted_later) if later is not None
     ]

@@ -360,6 +360,7 @@ class SourceStatus:
     read_through: date | None = None
     misconfigured: Misconfigured | None = None  # its settings section could not be built: it is not pulled
     entities: tuple[str, ...] = ()  # whose facts its pulls or imports stored (empty: not known)
+    provider: str | None = None  # a configured source's provider (what `pull --provider` selects it by)
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,7 +390,8 @@ def sources_status(
     with store.unit_of_work() as uow:
         marks = {row.source_id: row for row in uow.bookmarks.all()}
     why = {source_id: Misconfigured.of(r) for r in refused or [] for source_id in r.source_ids}
-    wanted = [*(bookmark_id(s.name, s.provider_account) for s in sources), *why]
+    providers = {bookmark_id(s.name, s.provider_account): s.provider for s in sources}
+    wanted = [*providers, *why]
     statuses = []
     for source_id in [*wanted, *sorted(set(marks) - set(wanted))]:
         mark = marks.get(source_id)
@@ -406,6 +408,7 @@ def sources_status(
                 mark.read_through if mark else None,
                 why.get(source_id),
                 mark.entities if mark else (),
+                providers.get(source_id),
             )
         )
     return statuses

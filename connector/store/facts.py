@@ -657,6 +657,31 @@ class FactRepository:
             )
         ).scalar()
 
+    def cost_days(
+        self, entity: str, first_day: date, last_day: date
+    ) -> dict[tuple[str, str, str], set[date]]:
+        """Per (source, provider, provider account): the charge days in the range it has current facts on
+        (a zero amount included: the provider delivered the day)."""
+        c = FACTS.c
+        rows = self.session.connection().execute(
+            select(c.source, c.provider, c.provider_account, c.charge_date)
+            .where(
+                c.entity == entity,
+                c.is_current.is_(True),
+                # a posting day is its charge day's in the entity's timezone: one day apart at most (and
+                # the range reads through the index on the posting day)
+                c.posting_date >= first_day - timedelta(days=1),
+                c.posting_date <= last_day + timedelta(days=1),
+                c.charge_date >= first_day,
+                c.charge_date <= last_day,
+            )
+            .distinct()
+        )
+        days: dict[tuple[str, str, str], set[date]] = defaultdict(set)
+        for source, provider, account, day in rows:
+            days[(source, provider, account)].add(day)
+        return dict(days)
+
     def accounts(self, entity: str) -> set[tuple[str, str]]:
         """Every (provider, provider account) the entity has facts for, current or not."""
         rows = self.session.execute(

@@ -119,6 +119,10 @@ class Facts(Protocol):
 
     def earliest_day(self, entity: str) -> date | None: ...
 
+    def cost_days(
+        self, entity: str, first_day: date, last_day: date
+    ) -> dict[tuple[str, str, str], set[date]]: ...
+
     def accounts(self, entity: str) -> set[tuple[str, str]]: ...
 
     def all_versions(

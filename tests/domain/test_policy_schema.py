@@ -2,6 +2,7 @@
 and refusing what the parser refuses."""
 
 import json
+from datetime import date
 from pathlib import Path
 
 import jsonschema
@@ -45,9 +46,23 @@ def test_the_example_validates_parses_and_points_editors_at_the_schema():
         "defaults: {billling: prepaid}\n",
         "entities: {acme-us: {accounts: [{account: org-1}]}}\n",
         "defaults: {capitalization: {amortization_role: marketing}}\n",
+        "entities: {acme-us: {accounts: [{provider: aws, no_cost_days: [monday]}]}}\n",
+        "entities: {acme-us: {accounts: [{provider: aws, no_cost_days: 2026-11-30}]}}\n",
+        "entities: {acme-us: {no_cost_days: [2026-11-30]}}\n",  # a day of an account, not of every one
     ],
 )
 def test_shapes_the_parser_refuses_the_schema_refuses_too(body):
     assert errors(HEAD + body), body
     policies, problems = parse_policies(HEAD + body, "p.yaml")
     assert problems or policies is None, body
+
+
+def test_the_days_a_controller_confirms_an_account_had_no_spend_are_read_as_days():
+    body = 'entities: {acme-us: {accounts: [{provider: aws, account: "1", no_cost_days: [2026-11-30, 2026-11-02]}]}}\n'
+    assert errors(HEAD + body) == []
+    policies, problems = parse_policies(HEAD + body, "p.yaml")
+    assert problems == []
+    assert policies is not None
+    entry = policies.entity("acme-us").account("aws", "1")
+    assert entry.no_cost_days == (date(2026, 11, 2), date(2026, 11, 30))
+    assert policies.entity("acme-us").account("openai", "org-1").no_cost_days == ()
