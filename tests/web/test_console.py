@@ -3,6 +3,7 @@ permissions, CSRF, sessions that expire, sign-in limits, and the controller's ed
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import replace
 from datetime import date, timedelta
@@ -181,6 +182,29 @@ def test_sign_in_is_refused_after_repeated_failures_even_with_the_right_password
     assert "Too many failed sign-ins" in blocked.text
     console_world.clock.now += timedelta(minutes=16)
     sign_in(client, "ann")
+
+
+def test_a_failed_sign_in_logs_a_users_name_but_never_what_was_typed_for_a_name_nobody_has(
+    client: TestClient, console_world: World, caplog: pytest.LogCaptureFixture
+):
+    """A person typed their password into the name field (and nothing as the password): the warning quoted
+    it, lower-cased, for anyone who reads the log. A name that is a user's is still named, with why."""
+    disable_user(console_world.app.store, console_world.clock, username="abe", by="admin")
+    caplog.set_level(logging.WARNING, logger="tokenbooks.web")
+    for name, password in [("Tr0ub4dor&3-Horse", ""), ("ann", "wrong password!"), ("abe", PASSWORD)]:
+        page = client.get("/login")
+        answer = client.post(
+            "/login", data={"csrf_token": csrf_of(page.text), "username": name, "password": password}
+        )
+        assert answer.status_code == 401
+    said = [r.getMessage() for r in caplog.records if r.name == "tokenbooks.web"]
+    assert said == [
+        "failed console sign-in from testclient: a name that is no console user "
+        "(not logged: it may be a password typed in the wrong field)",
+        "failed console sign-in from testclient: user 'ann', wrong password",
+        "failed console sign-in from testclient: user 'abe', who is disabled",
+    ]
+    assert "tr0ub4dor" not in caplog.text.lower()
 
 
 def test_a_disabled_user_or_a_new_role_applies_at_the_next_click(client: TestClient, console_world: World):
