@@ -72,7 +72,7 @@ class Console:
         self.limiter = SignInLimiter(
             web.login_attempts, timedelta(minutes=web.login_window_minutes), app.clock
         )
-        self.secure = web.secure_cookies
+        self.secure = web.cookies_secure
         self.oidc = oidc
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
@@ -183,7 +183,14 @@ def view(
             except Exception as exc:  # a bug: a plain page, the trace at debug level, never to the browser
                 return await internal_error(request, exc)
             if request.query_params.get("entity"):
-                response.set_cookie("tokenbooks_entity", entity, httponly=True, samesite="lax", path="/")
+                response.set_cookie(
+                    "tokenbooks_entity",
+                    entity,
+                    httponly=True,
+                    samesite="lax",
+                    secure=console.secure,
+                    path="/",
+                )
             return console.set_session(response, session.seen(console.now()))
 
         endpoint.__name__ = handler.__name__
