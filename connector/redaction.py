@@ -86,11 +86,12 @@ def redact_markup(text: str) -> str:
 
 
 def redact_data(value: object) -> object:
-    """Every string inside a JSON-like value (dicts, lists) redacted."""
+    """Every string inside a JSON-like value (dicts, lists) redacted, the keys of dicts too (stats and
+    findings are keyed by names a provider or a person gave)."""
     if isinstance(value, str):
         return _REDACTOR(value)
     if isinstance(value, dict):
-        return {k: redact_data(v) for k, v in value.items()}
+        return {redact_data(k): redact_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact_data(v) for v in value]
     return value

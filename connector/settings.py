@@ -342,8 +342,10 @@ class WebSettings(BaseModel):
     session_max_hours: int = Field(
         12, ge=1, description="a session ends this long after sign-in, used or not"
     )
-    secure_cookies: bool = Field(
-        False, description="send the session cookie only over HTTPS (set it behind a TLS-terminating proxy)"
+    secure_cookies: bool | None = Field(
+        None,
+        description="send the session cookie only over HTTPS; unset: on when public_url is https "
+        "(`cookies_secure`)",
     )
     forwarded_allow_ips: str = Field(
         "127.0.0.1",
@@ -365,6 +367,14 @@ class WebSettings(BaseModel):
     public_url: HttpUrl | None = Field(
         None, description="the console's address as people reach it (the SSO redirect is built from it)"
     )
+
+    @property
+    def cookies_secure(self) -> bool:
+        """Whether the session cookie carries `Secure`: as set, or else on when people reach the console
+        over https (behind a TLS-terminating proxy the console itself only sees http, so it cannot tell)."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return (self.public_url or "").lower().startswith("https://")
 
 
 class AlertSettings(BaseModel):

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from connector.domain.errors import ConfigError
-from connector.redaction import REDACTED, Redactor, redact, remember
+from connector.redaction import REDACTED, Redactor, redact, redact_data, remember
 from connector.settings import Settings, load_settings, secret_settings
 from tests.support import MINIMAL_MAPPING
 
@@ -164,6 +164,15 @@ def test_a_key_a_provider_quotes_back_masked_is_redacted_whole_known_or_not():
         "https://platform.openai.com/account/api-keys."
     )
     assert Redactor()("a **bold** word and 3 * 4 stay") == "a **bold** word and 3 * 4 stay"
+
+
+def test_nested_data_is_redacted_in_its_keys_too():
+    """A run's stats and a reconciliation's findings are keyed by names tokenbooks was given: the export's
+    own redaction replaced a secret used as a key, the one the logs, the store and the audit log share
+    did not (what the export did is now done in one place)."""
+    remember(["sk-admin-KeyCanary-77"])
+    data = {"by key": {"sk-admin-KeyCanary-77": ["401 for sk-admin-KeyCanary-77", 3]}, "n": (1, "x")}
+    assert redact_data(data) == {"by key": {REDACTED: [f"401 for {REDACTED}", 3]}, "n": [1, "x"]}
 
 
 def test_a_secret_in_console_markup_is_shown_redacted_not_read_as_a_style():

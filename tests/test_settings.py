@@ -98,6 +98,24 @@ def test_a_copy_of_env_example_is_valid_settings():
     assert settings.schedule.nightly_at == "02:30"
 
 
+def test_a_copy_of_env_example_given_an_https_public_url_sends_the_session_cookie_secure(
+    tmp_path, monkeypatch
+):
+    """Only the public URL is filled in: the cookie's `Secure` follows it (the example set
+    SECURE_COOKIES=false, which would have turned that off for everyone who copied it)."""
+    env = tmp_path / ".env"
+    example = (ROOT / ".env.example").read_text()
+    env.write_text(
+        example.replace(
+            "TOKENBOOKS_WEB__PUBLIC_URL=\n", "TOKENBOOKS_WEB__PUBLIC_URL=https://books.example.com\n"
+        )
+    )
+    assert Settings(_env_file=env).web.cookies_secure
+    assert not Settings(_env_file=ROOT / ".env.example").web.cookies_secure
+    monkeypatch.setenv("TOKENBOOKS_WEB__SECURE_COOKIES", "false")
+    assert not Settings(_env_file=env).web.cookies_secure
+
+
 def test_a_warehouse_secret_is_read_from_its_file_and_known_for_redaction(tmp_path, monkeypatch):
     from connector.settings import secret_values
 

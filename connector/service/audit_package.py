@@ -14,7 +14,8 @@ from.
 Tables keep their values typed (Decimal, date, datetime, dict); each writer shows them for its medium:
 CSV and xlsx flatten nested values into "key: value" text (no JSON blobs), JSON keeps them nested, the
 workbook formats amounts with thousands separators and two decimals, ratios as percentages and times as
-UTC. Secrets never appear: every value tokenbooks holds as a secret is replaced by "[redacted]".
+UTC. Secrets never appear: every value passes through `connector.redaction.redact_data`, as logs and the
+store do (each secret the process knows and its URL path, keys a provider quoted back masked: "[redacted]").
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ from connector.domain.desired import COST_KINDS
 from connector.domain.journals import LedgerTarget
 from connector.domain.money import ZERO
 from connector.domain.periods import Period
+from connector.redaction import redact_data, remember
 from connector.store.port import Store, UnitOfWork
 from connector.store.records import JournalRecord, Lineage, RunRecord, StoredJournal, VersionRecord
 
-REDACTED = "[redacted]"
 PERCENT_COLUMNS = frozenset({"coverage"})  # ratios, shown as percentages
 UNIT_COST_COLUMNS: frozenset[str] = frozenset()  # none yet: every other amount is money (2 decimals)
 RUN_COLUMNS = [
@@ -215,9 +216,9 @@ def period_export(
         _exceptions(lineage, quarantined, alerts, accounts),
         _lineage(lineage, stored.values(), accounts),
     ]
-    scrub = [s for s in secrets if s]
+    remember(secrets)  # known to the process's redaction from now on, as the settings' secrets already are
     for table in tables:
-        table.rows = [[_scrubbed(value, scrub) for value in row] for row in table.rows]
+        table.rows = [[redact_data(value) for value in row] for row in table.rows]
     return PeriodExport(entity, period, {t.name: t for t in tables}, _daily_spend(lineage), currency)
 
 
@@ -467,19 +468,6 @@ def _versions(stored: Iterable[VersionRecord], known: Iterable[FileVersion]) -> 
 
 def _table(name: str, rows: Iterable[Any], columns: list[str]) -> Table:
     return Table(name, columns, [[getattr(row, c) for c in columns] for row in rows])
-
-
-def _scrubbed(value: Any, secrets: list[str]) -> Any:
-    """The value with every secret replaced, nested values included."""
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {_scrubbed(str(k), secrets): _scrubbed(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrubbed(v, secrets) for v in value]
-    return value
 
 
 # ------------------------------------------------------------------------------------------ cell values

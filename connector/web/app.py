@@ -72,7 +72,7 @@ class Console:
         self.limiter = SignInLimiter(
             web.login_attempts, timedelta(minutes=web.login_window_minutes), app.clock
         )
-        self.secure = web.secure_cookies
+        self.secure = web.cookies_secure
         self.oidc = oidc
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
@@ -183,7 +183,14 @@ def view(
             except Exception as exc:  # a bug: a plain page, the trace at debug level, never to the browser
                 return await internal_error(request, exc)
             if request.query_params.get("entity"):
-                response.set_cookie("tokenbooks_entity", entity, httponly=True, samesite="lax", path="/")
+                response.set_cookie(
+                    "tokenbooks_entity",
+                    entity,
+                    httponly=True,
+                    samesite="lax",
+                    secure=console.secure,
+                    path="/",
+                )
             return console.set_session(response, session.seen(console.now()))
 
         endpoint.__name__ = handler.__name__
@@ -264,11 +271,24 @@ async def login_submit(request: Request) -> Response:
     )
     if user is None:
         console.limiter.failed(*keys)
-        log.warning("failed console sign-in for %r from %s", username, client_address(request))
+        known = await run_in_threadpool(get_user, console.app.store, username)
+        log.warning("failed console sign-in from %s: %s", client_address(request), _who_failed(known))
         return _login_again(request, console, session, target, "The user name or password is not right.", 401)
     console.limiter.succeeded(*keys)
     response = RedirectResponse(target, status_code=303)
     return console.set_session(response, new_session(console.now(), user.username))
+
+
+def _who_failed(user: User | None) -> str:
+    """A failed sign-in as the log tells it. What was typed as the name is logged only when it is a
+    user's name: a name that is nobody's is often a password typed into the name field."""
+    if user is None:
+        return "a name that is no console user (not logged: it may be a password typed in the wrong field)"
+    if not user.active:
+        return f"user {user.username!r}, who is disabled"
+    if user.password_hash is None:
+        return f"user {user.username!r}, who signs in by single sign-on only (no password)"
+    return f"user {user.username!r}, wrong password"
 
 
 def _login_again(

@@ -10,6 +10,7 @@ The flow's state, nonce and PKCE verifier ride in a short-lived signed cookie.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import warnings
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from connector.domain.errors import ConfigError, TokenbooksError
+from connector.redaction import redact, remember
 from connector.service.users import sso_user
 from connector.web.app import Console, client_address, safe_next
 from connector.web.security import new_session
@@ -37,11 +39,13 @@ with warnings.catch_warnings():
     # joserfc and httpx2 in 2.0; both work until then, and the CLI imports this module for every command,
     # so the warning would reach the stderr of each one.
     warnings.simplefilter("ignore", AuthlibDeprecationWarning)
-    from authlib.integrations.httpx_client import OAuth2Client
+    from authlib.integrations.httpx_client import OAuth2Client, OAuthError
     from authlib.jose import JsonWebKey, jwt
     from authlib.jose.errors import JoseError
 
+log = logging.getLogger("tokenbooks.web")
 FLOW_COOKIE = "tokenbooks_sso"
+CLIENT_SETTINGS = "TOKENBOOKS_WEB__OIDC_CLIENT_ID and TOKENBOOKS_WEB__OIDC_CLIENT_SECRET"
 FLOW_SECONDS = 600
 
 
@@ -109,12 +113,40 @@ class Provider:
                 },
             )
             claims.validate(leeway=60)
+        except OAuthError as exc:  # the token endpoint refused the exchange
+            raise self._failed(_refusal(exc), self._fix_for(exc.error)) from None
         except (JoseError, KeyError, httpx.HTTPError, ValueError) as exc:
-            raise ConfigError(
-                f"single sign-on failed: the identity provider's answer could not be verified ({exc})",
-                fix="try again; if it keeps failing, check the OIDC settings or sign in with a password",
+            raise self._failed(
+                f"the identity provider's answer could not be verified ({exc})",
+                "try again; if it keeps failing, check the OIDC settings or sign in with a password",
             ) from None
         return dict(claims)
+
+    def _fix_for(self, error: str | None) -> str:
+        """What to check when the token endpoint says `error` (RFC 6749 §5.2's codes)."""
+        redirect = (
+            f"that the redirect URL registered at the identity provider is exactly {self.redirect_uri} "
+            "(TOKENBOOKS_WEB__PUBLIC_URL followed by /sso/callback)"
+        )
+        if error in ("invalid_client", "unauthorized_client"):
+            return f"check {CLIENT_SETTINGS}: the client id and secret of this application at the identity provider"
+        if error == "invalid_grant":
+            return (
+                "start the sign-in again (a sign-in code is short-lived and works once); if it keeps failing, "
+                f"check {redirect}"
+            )
+        return f"check {CLIENT_SETTINGS}, and {redirect}"
+
+    def _failed(self, why: str, fix: str) -> ConfigError:
+        """A failed sign-in, logged for the operator and shown to the person, without the client secret."""
+        message = redact(f"single sign-on failed: {why}")
+        log.warning("%s; %s", message, fix)
+        return ConfigError(message, fix=fix)
+
+
+def _refusal(exc: OAuthError) -> str:
+    said = f"{exc.error}: {exc.description}" if exc.description else str(exc.error)
+    return f"the identity provider refused to exchange the sign-in code ({said})"
 
 
 def provider_for(app: Any) -> Provider | None:
@@ -128,6 +160,7 @@ def provider_for(app: Any) -> Provider | None:
             "<that address>/sso/callback at the identity provider",
         )
     secret = web.oidc_client_secret.get_secret_value() if web.oidc_client_secret else ""
+    remember([secret])  # a provider's refusal may quote it back
     return Provider(
         web.oidc_discovery_url,
         web.oidc_client_id,

@@ -6,7 +6,9 @@ import csv
 from datetime import UTC, date, datetime
 
 from openpyxl import load_workbook
+from sqlalchemy import text
 
+from connector.store.db import make_engine
 from tests.service.books_world import policies
 from tests.service.cli_world import CliWorld
 from tests.service.test_month_end import INVOICE_HEADER, words
@@ -139,3 +141,33 @@ def test_a_value_that_looks_like_a_formula_is_text_in_the_workbook_and_the_csv(c
     fields = [field for path in out.glob("*.csv") for row in csv.reader(path.open()) for field in row]
     assert "'" + FORMULA in fields  # a spreadsheet shows it as text; the quote says why
     assert [f for f in fields if f[:1] in ("=", "+", "@")] == []
+
+
+HOOK = "https://hooks.slack.test/services/T0/B0/CanaryHookPath9"
+OLD_REASON = (
+    "alert not sent: Max retries exceeded with url: /services/T0/B0/CanaryHookPath9; OpenAI answered 401: "
+    "Incorrect API key provided: sk-VKMIs*************************************wjh3"
+)
+
+
+def test_the_export_redacts_a_secret_urls_path_and_a_key_quoted_back_masked(cli_world: CliWorld):
+    """The export had its own redaction, which replaced only whole secrets: the path of the alert webhook
+    (as an HTTP error quotes it, without the host) and a provider key quoted back masked reached the
+    auditor's files from a run reason stored in clear (by a tokenbooks from before the store redacted
+    them). It now redacts as the logs and the store do."""
+    world = cli_world
+    world.source.set("1200.00", date(2026, 10, 3))
+    world.night(date(2026, 10, 31))
+    engine = make_engine(world.env["TOKENBOOKS_DATABASE_URL"])
+    with engine.begin() as db:  # beneath the store's own redaction, as the older release wrote it
+        db.execute(text("UPDATE runs SET reason = :reason WHERE kind = 'sync'"), {"reason": OLD_REASON})
+    engine.dispose()
+    world.env["TOKENBOOKS_ALERTS__WEBHOOK_URL"] = HOOK
+    out = world.tmp / "out"
+    for fmt in ("csv", "json", "html"):
+        world.run("audit", "export", "--period", "2026-10", "--format", fmt, "--out", str(out))
+    exported = "".join(path.read_text(encoding="utf-8") for path in sorted(out.iterdir()))
+    assert "Max retries exceeded with url: [redacted]" in exported
+    assert "Incorrect API key provided: [redacted]" in exported
+    assert "CanaryHookPath9" not in exported
+    assert "VKMIs" not in exported

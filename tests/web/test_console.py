@@ -3,6 +3,7 @@ permissions, CSRF, sessions that expire, sign-in limits, and the controller's ed
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import replace
 from datetime import date, timedelta
@@ -16,6 +17,7 @@ from connector.service.audit_package import period_export
 from connector.service.sync import sync
 from connector.service.users import disable_user, enable_user, set_password, set_role
 from connector.store.unit_of_work import UnitOfWork
+from connector.web.asgi import create_console
 from tests.service.conftest import World
 from tests.service.test_reconcile import invoice
 from tests.web.conftest import PASSWORD, csrf_of, sign_in
@@ -181,6 +183,56 @@ def test_sign_in_is_refused_after_repeated_failures_even_with_the_right_password
     assert "Too many failed sign-ins" in blocked.text
     console_world.clock.now += timedelta(minutes=16)
     sign_in(client, "ann")
+
+
+def test_a_failed_sign_in_logs_a_users_name_but_never_what_was_typed_for_a_name_nobody_has(
+    client: TestClient, console_world: World, caplog: pytest.LogCaptureFixture
+):
+    """A person typed their password into the name field (and nothing as the password): the warning quoted
+    it, lower-cased, for anyone who reads the log. A name that is a user's is still named, with why."""
+    disable_user(console_world.app.store, console_world.clock, username="abe", by="admin")
+    caplog.set_level(logging.WARNING, logger="tokenbooks.web")
+    for name, password in [("Tr0ub4dor&3-Horse", ""), ("ann", "wrong password!"), ("abe", PASSWORD)]:
+        page = client.get("/login")
+        answer = client.post(
+            "/login", data={"csrf_token": csrf_of(page.text), "username": name, "password": password}
+        )
+        assert answer.status_code == 401
+    said = [r.getMessage() for r in caplog.records if r.name == "tokenbooks.web"]
+    assert said == [
+        "failed console sign-in from testclient: a name that is no console user "
+        "(not logged: it may be a password typed in the wrong field)",
+        "failed console sign-in from testclient: user 'ann', wrong password",
+        "failed console sign-in from testclient: user 'abe', who is disabled",
+    ]
+    assert "tr0ub4dor" not in caplog.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("public_url", "secure_cookies", "secure"),
+    [
+        ("https://books.example.com", None, True),  # people reach it over https: Secure without being asked
+        ("https://books.example.com", False, False),  # still overridable (a test rig on plain http)
+        ("http://127.0.0.1:8787", None, False),
+        (None, None, False),
+        (None, True, True),
+    ],
+)
+def test_the_session_cookie_is_secure_by_default_when_the_console_is_reached_over_https(
+    console_world: World, public_url: str | None, secure_cookies: bool | None, secure: bool
+):
+    """Behind a TLS-terminating proxy the console answers plain http, and its cookie went out without
+    `Secure` unless TOKENBOOKS_WEB__SECURE_COOKIES was set too: a sign-in at https://… then let the
+    session cookie travel over any http:// link to the same host. The public URL says https: it is on."""
+    app = console_world.app
+    web = app.settings.web.model_copy(update={"public_url": public_url, "secure_cookies": secure_cookies})
+    app.settings = app.settings.model_copy(update={"web": web})
+    with TestClient(create_console(app, secret="s"), base_url="https://console.test") as client:
+        sign_in(client, "ann")  # the browser reaches the proxy over https
+        answer = client.get("/runs?entity=acme-us")
+    cookies = answer.headers.get_list("set-cookie")
+    assert {c.split("=")[0] for c in cookies} == {"tokenbooks_session", "tokenbooks_entity"}
+    assert all(("; secure" in c.lower()) == secure for c in cookies), cookies
 
 
 def test_a_disabled_user_or_a_new_role_applies_at_the_next_click(client: TestClient, console_world: World):

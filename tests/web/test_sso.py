@@ -4,13 +4,17 @@ the person matched to a tokenbooks user; a stranger refused."""
 
 from __future__ import annotations
 
+import base64
+import logging
 import secrets
 import threading
 import time
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
+import pytest
 import uvicorn
 from authlib.jose import JsonWebKey, jwt
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
@@ -29,6 +33,7 @@ class LocalProvider:
     def __init__(self) -> None:
         self.key = JsonWebKey.generate_key("RSA", 2048, is_private=True, options={"kid": "k1"})
         self.email, self.subject = "ada@example.com", "user-42"
+        self.client_secret: str | None = None  # None: the client is not authenticated (a public client)
         self.codes: dict[str, dict] = {}
         self.server = uvicorn.Server(
             uvicorn.Config(self.app(), host="127.0.0.1", port=0, log_config=None, lifespan="off")
@@ -63,7 +68,19 @@ class LocalProvider:
 
         async def token(request: Request):
             form = await request.form()
-            grant = self.codes.pop(str(form["code"]))
+            offered = _basic_secret(request.headers.get("authorization", ""))
+            if self.client_secret is not None and offered != self.client_secret:
+                # as some providers do, it quotes what it was given: tokenbooks must not show it on
+                return JSONResponse(
+                    {"error": "invalid_client", "error_description": f"bad client secret {offered}"},
+                    status_code=401,
+                )
+            grant = self.codes.pop(str(form["code"]), None)
+            if grant is None:
+                return JSONResponse(
+                    {"error": "invalid_grant", "error_description": "code expired or already used"},
+                    status_code=400,
+                )
             now = int(time.time())
             claims = {
                 "iss": self.issuer,
@@ -139,6 +156,73 @@ def test_single_sign_on_signs_in_a_known_user_and_refuses_a_stranger(world: Worl
         assert "is not a tokenbooks user" in refused.text
         forged = stranger.get(f"/sso/callback?{urlencode({'code': 'x', 'state': 'forged'})}")
         assert forged.status_code == 400
+
+
+def _basic_secret(authorization: str) -> str:
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    return unquote(base64.b64decode(encoded).decode().partition(":")[2])
+
+
+def _sso_console(world: World, provider: LocalProvider, secret: str) -> TestClient:
+    web = world.app.settings.web.model_copy(
+        update={
+            "oidc_discovery_url": f"{provider.issuer}/.well-known/openid-configuration",
+            "oidc_client_id": "tokenbooks",
+            "oidc_client_secret": SecretStr(secret),
+            "public_url": "http://console.test",
+        }
+    )
+    world.app.settings = world.app.settings.model_copy(update={"web": web})
+    console = create_console(world.app, secret="s")
+    return TestClient(console, base_url="http://console.test", raise_server_exceptions=False)
+
+
+def _back_from_provider(client: TestClient, provider: LocalProvider) -> str:
+    """The query the provider redirects to /sso/callback with, once the person consented."""
+    start = client.get("/sso/login", follow_redirects=False)
+    at_provider = client_of(provider).get(
+        start.headers["location"].replace(provider.issuer, ""), follow_redirects=False
+    )
+    return urlsplit(at_provider.headers["location"]).query
+
+
+def test_a_wrong_client_secret_or_a_spent_code_is_a_page_naming_the_fix_and_a_log_line_without_the_secret(
+    world: World, caplog: pytest.LogCaptureFixture
+):
+    """Authlib raises OAuthError when the provider's token endpoint refuses (a wrong client secret, a code
+    expired or used twice): the person saw "internal error" and "report it", the operator a bare class
+    name. Now the page and the log say what the provider refused and what to check — and never the secret,
+    even when the provider quotes it back."""
+    add_user(world.app.store, world.clock, username="ada", role=Role.AUDITOR, by="t", email="ada@example.com")
+    caplog.set_level(logging.WARNING, logger="tokenbooks.web")
+    with LocalProvider() as provider:
+        provider.client_secret = "the-right-secret"
+        client = _sso_console(world, provider, "Wrong-Secret-Canary-7Q")
+        refused = client.get(f"/sso/callback?{_back_from_provider(client, provider)}")
+        assert refused.status_code == 400
+        assert "Internal error" not in refused.text
+        assert "invalid_client" in refused.text
+        assert "TOKENBOOKS_WEB__OIDC_CLIENT_ID" in refused.text
+        assert "TOKENBOOKS_WEB__OIDC_CLIENT_SECRET" in refused.text
+
+        provider.client_secret = "Wrong-Secret-Canary-7Q"  # the secret is mended; then a code is used twice
+        used = _back_from_provider(client, provider)
+        assert client.get(f"/sso/callback?{used}", follow_redirects=False).status_code == 303
+        fresh = _back_from_provider(client, provider)  # a new sign-in, sent back with the spent code
+        spent = fresh.replace(parse_qs(fresh)["code"][0], parse_qs(used)["code"][0])
+        replayed = client.get(f"/sso/callback?{spent}")
+        assert replayed.status_code == 400
+        assert "invalid_grant" in replayed.text
+        assert "http://console.test/sso/callback" in replayed.text  # the redirect URL to check
+        assert "Internal error" not in replayed.text
+    logged = [r.getMessage() for r in caplog.records if r.name == "tokenbooks.web"]
+    assert any("invalid_client" in line for line in logged), logged
+    assert any("invalid_grant" in line for line in logged), logged
+    for text in (refused.text, replayed.text, caplog.text):
+        assert "Wrong-Secret-Canary-7Q" not in text
+        assert "the-right-secret" not in text
 
 
 def client_of(provider: LocalProvider):
