@@ -108,3 +108,16 @@ def test_runs_with_an_unknown_run_id_is_an_error_not_an_empty_table(tmp_path):
     assert "Error: no run has the id 'no-such-run'" in done.stderr
     assert "`tokenbooks runs` lists the runs" in " ".join(done.stderr.split())
     assert "Traceback" not in done.stderr
+
+
+def test_the_consoles_width_is_the_one_columns_says_when_it_prints_not_when_it_was_made(monkeypatch):
+    """The CLI's consoles are made at import; Rich fixed their width from COLUMNS then, so a process that
+    imported tokenbooks under one width (a test runner's worker sets COLUMNS=80) laid every later table out
+    at it, whatever COLUMNS said when the table was printed."""
+    from connector.cli.base import RedactingConsole
+
+    monkeypatch.setenv("COLUMNS", "80")
+    console = RedactingConsole()
+    monkeypatch.setenv("COLUMNS", "200")
+    assert console.width == 200
+    assert RedactingConsole(width=120).width == 120  # a width given is kept

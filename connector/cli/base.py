@@ -140,7 +140,13 @@ app.add_typer(export_app, name="export")
 class RedactingConsole(Console):
     """A terminal console whose printed text never holds a secret: every line tokenbooks prints (a run's
     failures, a source's warnings) may quote an error a provider or ledger wrote, and such an error may
-    quote a key; redacted before Rich lays the text out, so a secret folded over two lines is still found."""
+    quote a key; redacted before Rich lays the text out, so a secret folded over two lines is still found.
+    Its size is read from the terminal and COLUMNS/LINES when it prints, not when it is made: Rich fixes
+    them at construction, and this console is made at import, with whatever environment was then."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._width, self._height = options.get("width"), options.get("height")
 
     def print(self, *objects: Any, **options: Any) -> None:
         # Not a terminal (a systemd timer's journal, a CronJob's log, a pipe): a sentence stays on one line,
