@@ -21,6 +21,7 @@ from connector.domain.errors import BusyError
 from connector.store.records import (
     AlertRecord,
     AllocationRecord,
+    BookmarkRecord,
     ConnectionRecord,
     JournalDigest,
     JournalRecord,
@@ -29,6 +30,7 @@ from connector.store.records import (
     StoredFact,
     StoredJournal,
     StuckClaim,
+    VersionRecord,
 )
 
 
@@ -333,6 +335,26 @@ class FakeFacts:
 
 
 @dataclass
+class FakeBookmarks:
+    """The sources' bookmarks (what `sources_status` reads)."""
+
+    stored: list[BookmarkRecord] = field(default_factory=list)
+
+    def all(self) -> list[BookmarkRecord]:
+        return list(self.stored)
+
+
+@dataclass
+class FakePolicyVersions:
+    """The policies versions runs used before (what `load_policy_history` reads)."""
+
+    stored: list[VersionRecord] = field(default_factory=list)
+
+    def all(self) -> list[VersionRecord]:
+        return list(self.stored)
+
+
+@dataclass
 class FakeUnitOfWork:
     runs: FakeRuns = field(default_factory=FakeRuns)
     events: FakeEvents = field(default_factory=FakeEvents)
@@ -343,6 +365,8 @@ class FakeUnitOfWork:
     outbox: FakeOutbox = field(default_factory=FakeOutbox)
     facts: FakeFacts = field(default_factory=FakeFacts)
     commitments: FakeCommitments = field(default_factory=FakeCommitments)
+    bookmarks: FakeBookmarks = field(default_factory=FakeBookmarks)
+    policies: FakePolicyVersions = field(default_factory=FakePolicyVersions)
     console_events: list[AuditEvent] = field(default_factory=list)  # what `console` reads beside the runs
     commits: int = 0
     opened: int = 0
