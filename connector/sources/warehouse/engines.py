@@ -248,16 +248,30 @@ _BIGQUERY_FOOTER = re.compile(r"\s*Location: (?P<location>\S+)\s+Job ID: (?P<job
 
 
 def _bigquery_message(exc: Any) -> str:
-    """BigQuery's own message on one line (a run's reason and a log record are one line each), without
-    the request's address, with the failed job named when there is one (to find it in the console): a
-    job BigQuery refused to create has an id only on this side, and no state."""
+    """BigQuery's own message on one line (a run's reason and a log record are one line each), said
+    once, without the request's address, with the failed job named when there is one (to find it in the
+    console): a job BigQuery refused to create has an id only on this side, and no state."""
     message = _BIGQUERY_REQUEST.sub("", (getattr(exc, "message", None) or str(exc)).strip())
     footer = _BIGQUERY_FOOTER.search(message)
+    job = ""
     if footer:
         ran = getattr(getattr(exc, "query_job", None), "state", None)
         job = f" (job {footer['job']}, location {footer['location']})" if ran else ""
-        message = message[: footer.start()] + job
-    return " ".join(message.split())
+        message = message[: footer.start()]
+    return " ".join((_said_once(message, exc) + job).split())
+
+
+def _said_once(message: str, exc: Any) -> str:
+    """`message` without the job's errorResult said a second time: google-cloud-bigquery words a failed
+    job's error as the errorResult's message followed by each of the job's `status.errors`
+    ("…; reason: invalidQuery, location: query, message: <the same text>"), one of which is the
+    errorResult itself (said once here). Another error of the job, with news in it, stays."""
+    error_result = (getattr(exc, "errors", None) or [None])[0]  # what the exception was made from
+    said = error_result.get("message") if isinstance(error_result, dict) else None
+    if not said:
+        return message
+    again = re.compile(rf"; (?:(?:reason|location|debugInfo): [^;]*?, )*message: {re.escape(said)}(?=; |$)")
+    return again.sub("", message, count=1)
 
 
 # ------------------------------------------------------------------------------------------------ Athena
