@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from connector.domain.alerts import Alert
 from connector.domain.console import AuditEvent, RunSummary
@@ -334,23 +334,17 @@ class FakeFacts:
         return days
 
 
-@dataclass
-class FakeBookmarks:
-    """The sources' bookmarks (what `sources_status` reads)."""
-
-    stored: list[BookmarkRecord] = field(default_factory=list)
-
-    def all(self) -> list[BookmarkRecord]:
-        return list(self.stored)
+Row = TypeVar("Row")
 
 
 @dataclass
-class FakePolicyVersions:
-    """The policies versions runs used before (what `load_policy_history` reads)."""
+class FakeReadWhole(Generic[Row]):
+    """A repository the services read whole (`all()`): the sources' bookmarks (`sources_status`), the
+    policies versions runs used before (`load_policy_history`)."""
 
-    stored: list[VersionRecord] = field(default_factory=list)
+    stored: list[Row] = field(default_factory=list)
 
-    def all(self) -> list[VersionRecord]:
+    def all(self) -> list[Row]:
         return list(self.stored)
 
 
@@ -365,8 +359,8 @@ class FakeUnitOfWork:
     outbox: FakeOutbox = field(default_factory=FakeOutbox)
     facts: FakeFacts = field(default_factory=FakeFacts)
     commitments: FakeCommitments = field(default_factory=FakeCommitments)
-    bookmarks: FakeBookmarks = field(default_factory=FakeBookmarks)
-    policies: FakePolicyVersions = field(default_factory=FakePolicyVersions)
+    bookmarks: FakeReadWhole[BookmarkRecord] = field(default_factory=FakeReadWhole)
+    policies: FakeReadWhole[VersionRecord] = field(default_factory=FakeReadWhole)
     console_events: list[AuditEvent] = field(default_factory=list)  # what `console` reads beside the runs
     commits: int = 0
     opened: int = 0
