@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from connector.domain.alerts import Alert
 from connector.domain.console import AuditEvent, RunSummary
@@ -21,6 +21,7 @@ from connector.domain.errors import BusyError
 from connector.store.records import (
     AlertRecord,
     AllocationRecord,
+    BookmarkRecord,
     ConnectionRecord,
     JournalDigest,
     JournalRecord,
@@ -29,6 +30,7 @@ from connector.store.records import (
     StoredFact,
     StoredJournal,
     StuckClaim,
+    VersionRecord,
 )
 
 
@@ -332,6 +334,20 @@ class FakeFacts:
         return days
 
 
+Row = TypeVar("Row")
+
+
+@dataclass
+class FakeReadWhole(Generic[Row]):
+    """A repository the services read whole (`all()`): the sources' bookmarks (`sources_status`), the
+    policies versions runs used before (`load_policy_history`)."""
+
+    stored: list[Row] = field(default_factory=list)
+
+    def all(self) -> list[Row]:
+        return list(self.stored)
+
+
 @dataclass
 class FakeUnitOfWork:
     runs: FakeRuns = field(default_factory=FakeRuns)
@@ -343,6 +359,8 @@ class FakeUnitOfWork:
     outbox: FakeOutbox = field(default_factory=FakeOutbox)
     facts: FakeFacts = field(default_factory=FakeFacts)
     commitments: FakeCommitments = field(default_factory=FakeCommitments)
+    bookmarks: FakeReadWhole[BookmarkRecord] = field(default_factory=FakeReadWhole)
+    policies: FakeReadWhole[VersionRecord] = field(default_factory=FakeReadWhole)
     console_events: list[AuditEvent] = field(default_factory=list)  # what `console` reads beside the runs
     commits: int = 0
     opened: int = 0

@@ -38,7 +38,7 @@ from typing import Any, get_type_hints
 from connector.domain.desired import ACCRUED_KINDS, LotPosition
 from connector.domain.invoices import Invoice
 from connector.domain.journals import Bucket, Journal, JournalKind, LedgerTarget
-from connector.domain.missing_days import MissingDay
+from connector.domain.missing_days import MissingDay, confirm_no_spend, read_again
 from connector.domain.money import ZERO, format_money
 from connector.domain.periods import Period
 
@@ -295,21 +295,8 @@ def _missing(missing: MissingDay, period: Period) -> Blocker:
         f"{missing.provider} {missing.provider_account}: no cost for {day} — the provider may deliver it "
         f"late (it has cost on every {day:%A} of the weeks before), so {period}'s books may lack it"
     )
-    if missing.pulled_by:
-        fix = (
-            f"tokenbooks pull --provider {missing.pulled_by} --since {day}  (reads the day again), then "
-            f"`tokenbooks close --period {period}`"
-        )
-    else:
-        fix = (
-            f"tokenbooks import focus FILE  (the {missing.provider} export that holds {day}), then "
-            f"`tokenbooks close --period {period}`"
-        )
-    confirm = (
-        f"; or, if the account truly had no spend that day, confirm it in the policies (`no_cost_days: [{day}]` "
-        f"on its entry under `accounts:`, a new policy version) and close again"
-    )
-    return Blocker(what, fix + confirm)
+    fix = f"{read_again(missing)}, then `tokenbooks close --period {period}`"
+    return Blocker(what, f"{fix}; or, {confirm_no_spend(day)} and close again")
 
 
 def _release(held: HeldJournal) -> str:

@@ -99,3 +99,20 @@ def confirmed_days(
     (`no_cost_days(provider, account)`: the days confirmed for the account)."""
     confirmed = [m for m in found if m.day in no_cost_days(m.provider, m.provider_account)]
     return [m for m in found if m not in confirmed], confirmed
+
+
+def read_again(missing: MissingDay) -> str:
+    """The command that reads a missing day again: the pull of the entity's nightly source that stored the
+    account (`--provider` selects it, so no other source is read again), or the import of the export that
+    holds the day when the account's facts came from imported files only."""
+    if missing.pulled_by:
+        return f"tokenbooks pull --provider {missing.pulled_by} --since {missing.day}  (reads the day again)"
+    return f"tokenbooks import focus FILE  (the {missing.provider} export that holds {missing.day})"
+
+
+def confirm_no_spend(day: date) -> str:
+    """How a controller confirms a missing day was truly idle (`confirmed_days` reads it)."""
+    return (
+        f"if the account truly had no spend that day, confirm it in the policies (`no_cost_days: [{day}]` on "
+        "its entry under `accounts:`, a new policy version)"
+    )

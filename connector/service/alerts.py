@@ -4,7 +4,7 @@ a generic webhook and/or email.
 After every scheduled run (and on `tokenbooks alerts check`) the entity is examined: a failed run,
 a ledger connection that needs reconnecting, spend in suspense, a reconciliation variance beyond
 tolerance or drift, spend spikes against the trailing average, budgets reaching a soft threshold, and a
-day a provider account's cost never came for (`domain/missing_days.py`) once a week has passed since it,
+day a provider account's cost never came for (the close's rule: `service/close.missing_in`) once a week has passed since it,
 so someone pulls it before the nightly's window leaves it behind (the close names it too).
 Each alert is stored under its dedup key — the same alert is never sent twice for the same subject and
 period — and sent until a channel accepts it. Every alert raised is also an event in the audit log.
@@ -24,13 +24,17 @@ from typing import Any
 
 import requests
 
+from connector.domain.accounting_policy import EntityPolicy
 from connector.domain.alerts import Alert, crossings, parse_budgets, spikes
 from connector.domain.errors import ConfigError
 from connector.domain.journals import LedgerTarget
-from connector.domain.missing_days import first_day_read, missing_days
+from connector.domain.missing_days import confirm_no_spend, first_day_read, read_again
 from connector.domain.money import ZERO, quantize
 from connector.domain.periods import Period
+from connector.service.close import missing_in
 from connector.service.connections import reconnect_reason
+from connector.service.policies import policy_history
+from connector.service.pull import SourceStatus, entity_sources_status
 from connector.service.status import last_booking_runs, runs_needing_a_look
 from connector.store.port import UnitOfWork
 from connector.store.records import AlertRecord, RunRecord
@@ -41,11 +45,13 @@ from connector.store.records import AlertRecord, RunRecord
 def find_alerts(app: Any, entity: str) -> list[Alert]:
     day = app.clock().date() - timedelta(days=1)  # the last complete day
     settings = app.settings.alerts
+    missing_rule = _missing_day_rule(app, entity)
     with app.store.unit_of_work() as uow:
         found = _failed_run(uow, entity) + _reconnect(uow, entity, app.clock()) + _reconciliation(uow, entity)
         found += _suspense(uow, entity, Period.of(day), day)
         found += _held_for_approval(uow, entity)
-        found += _missing_days(uow, entity, day)
+        if missing_rule is not None:
+            found += _missing_days(uow, entity, day, *missing_rule)
         found += _spikes(uow, entity, day, settings)
         if settings.budgets_file:
             found += _budgets(uow, entity, Period.of(day), settings.budgets_file)
@@ -165,13 +171,27 @@ MISSING_AFTER_DAYS = 7  # a day's cost not there a week later: past the lag any 
 MISSING_WITHIN_DAYS = 35  # days older than that were the last close's to name
 
 
-def _missing_days(uow: UnitOfWork, entity: str, day: date) -> list[Alert]:
-    """The days, a week to five weeks old, a provider account's cost never came for: each raised once."""
+def _missing_day_rule(app: Any, entity: str) -> tuple[list[SourceStatus], EntityPolicy] | None:
+    """What the close's rule (`service/close.missing_in`) reads beside the facts: the entity's sources and
+    its policies as they stand now. None when the mapping or the policies are refused: the night's run
+    failed on them and its alert says so; the days are named once they are mended (within five weeks)."""
+    try:
+        return entity_sources_status(app, entity), policy_history(app).current.entity(entity)
+    except ConfigError:
+        return None
+
+
+def _missing_days(
+    uow: UnitOfWork, entity: str, day: date, statuses: list[SourceStatus], in_force: EntityPolicy
+) -> list[Alert]:
+    """The days, a week to five weeks old, a provider account's cost never came for and the controller
+    has not confirmed idle, by the close's rule and with its fix: each raised once."""
     latest, earliest = day - timedelta(days=MISSING_AFTER_DAYS), day - timedelta(days=MISSING_WITHIN_DAYS)
     found = []
     for period in dict.fromkeys((Period.of(earliest), Period.of(latest))):  # one month, or two
         cost_days = uow.facts.cost_days(entity, first_day_read(period), period.last_day)
-        found += [m for m in missing_days(cost_days, period, nightly={}) if earliest <= m.day <= latest]
+        missing, _ = missing_in(cost_days, period, statuses=statuses, in_force=in_force)
+        found += [m for m in missing if earliest <= m.day <= latest]
     return [
         Alert(
             "missing_day",
@@ -180,8 +200,7 @@ def _missing_days(uow: UnitOfWork, entity: str, day: date) -> list[Alert]:
             str(m.day),
             f"{m.provider} {m.provider_account}: no cost for {m.day}, though it has cost on every {m.day:%A} of "
             "the weeks before — the provider may deliver it late, after the nightly stops reading it again",
-            f"Run `tokenbooks pull --since {m.day}` once the provider has delivered it (or confirm in the "
-            f"policies that the account had no spend: `no_cost_days: [{m.day}]`); the close of "
+            f"{read_again(m)} once the provider has delivered it; or, {confirm_no_spend(m.day)}. The close of "
             f"{m.day:%Y-%m} names it until then.",
         )
         for m in found

@@ -19,9 +19,11 @@ the source as a blocker beside the others.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
+from connector.domain.accounting_policy import EntityPolicy
 from connector.domain.close import (
     Checklist,
     DeferredLine,
@@ -36,7 +38,7 @@ from connector.domain.close import (
 )
 from connector.domain.desired import BooksInput, lot_positions
 from connector.domain.errors import InputError, TokenbooksError
-from connector.domain.missing_days import confirmed_days, first_day_read, missing_days
+from connector.domain.missing_days import MissingDay, confirmed_days, first_day_read, missing_days
 from connector.domain.periods import Period
 from connector.domain.reconcile import ReconInput
 from connector.domain.revenue import grant_states, position_on, sold_net
@@ -211,17 +213,8 @@ def checklist(
     statuses = entity_sources_status(ctx, entity) if statuses is None else statuses
     result.refused = refused_in(statuses, period)
     result.misconfigured = misconfigured_in(statuses)
-    # keyed as bookmarks are (`bookmark_id`): a source's name and the account it reads
-    nightly = {s.source: s.provider for s in statuses if s.provider is not None}
-    cost_days = {
-        (bookmark_id(source, account), provider, account): days
-        for (source, provider, account), days in cost_days.items()
-    }
-    # confirmed in the policies as they stand now: an acknowledgement is added after the month it is for
-    in_force = policies.current.entity(entity)
-    result.missing, result.no_cost_confirmed = confirmed_days(
-        missing_days(cost_days, period, nightly=nightly),
-        lambda provider, account: in_force.account(provider, account).no_cost_days,
+    result.missing, result.no_cost_confirmed = missing_in(
+        cost_days, period, statuses=statuses, in_force=policies.current.entity(entity)
     )
     result.booked_later = [
         later for later in (booked_later(s.journal, period) for s in posted_later) if later is not None
@@ -252,6 +245,31 @@ def checklist(
             for r in results
         }
     return result
+
+
+def missing_in(
+    cost_days: Mapping[tuple[str, str, str], Collection[date]],
+    period: Period,
+    *,
+    statuses: list[SourceStatus],
+    in_force: EntityPolicy,
+) -> tuple[list[MissingDay], list[MissingDay]]:
+    """The days of `period` an account's cost never came for (`domain/missing_days.py`), split into those
+    still missing and those the policies confirm had no spend: what the close checklists and the nightly's
+    alert (`service/alerts.py`) both name. `cost_days`: as `FactRepository.cost_days` reads them from
+    `first_day_read(period)`; `statuses`: the entity's sources (`entity_sources_status`), which name the
+    pull that reads each account again; `in_force`: the entity's policies as they stand now (an
+    acknowledgement is added after the month it is for)."""
+    # keyed as bookmarks are (`bookmark_id`): a source's name and the account it reads
+    nightly = {s.source: s.provider for s in statuses if s.provider is not None}
+    by_bookmark = {
+        (bookmark_id(source, account), provider, account): days
+        for (source, provider, account), days in cost_days.items()
+    }
+    return confirmed_days(
+        missing_days(by_bookmark, period, nightly=nightly),
+        lambda provider, account: in_force.account(provider, account).no_cost_days,
+    )
 
 
 def _prepaid_line(data: ReconInput) -> PrepaidLine:

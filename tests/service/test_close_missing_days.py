@@ -127,9 +127,62 @@ def test_the_nightly_alerts_a_day_whose_cost_has_not_come_a_week_later_once(tmp_
     assert alert.message.startswith(
         "openai org-1: no cost for 2026-11-30, though it has cost on every Monday"
     )
-    assert "`tokenbooks pull --since 2026-11-30`" in alert.action
+    # the close's fix: the pull of the nightly source that stored the account, not every source again
+    assert alert.action.startswith(
+        "tokenbooks pull --provider openai --since 2026-11-30  (reads the day again) once the provider has "
+        "delivered it; or, if the account truly had no spend that day, confirm it in the policies "
+        "(`no_cost_days: [2026-11-30]`"
+    )
     raise_alerts(world.app, ENTITY)
     raise_alerts(world.app, ENTITY)
     with world.app.store.unit_of_work() as uow:
         stored = [a for a in uow.alerts.newest(50) if a.kind == "missing_day"]
     assert [(a.subject, a.period) for a in stored] == [("openai/org-1", "2026-11-30")]  # raised once
+
+
+def test_the_nightly_raises_no_alert_for_a_day_the_controller_confirmed_idle(tmp_path, database_url):
+    """The close of 3 December names Monday 30 November; the controller confirms it idle in a new
+    version of the policies the same day. A week after the day the night's alerts keep quiet about it,
+    as the close does (before, the alert read the facts alone and fired for the confirmed day)."""
+    from connector.service.alerts import find_alerts
+
+    world = books_world(tmp_path, database_url=database_url)
+    for day in _days(date(2026, 10, 26), date(2026, 11, 29)):
+        world.source.set("10.00", day)
+    world.night(date(2026, 10, 31))
+    world.night(NOV_30)
+    world.invoice("INV-11", "2026-11", "2026-12-02", "290.00")
+    world.clock.now = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+    assert [m.day for m in close_month(world.app, entity=ENTITY, period=NOVEMBER).checklist.missing] == [
+        NOV_30
+    ]
+    world.rewrite_policies(
+        policies("billing: arrears, no_cost_days: [2026-11-30]")
+        .replace("policy_version: 1", "policy_version: 2")
+        .replace("effective_from: 2026-01-01", "effective_from: 2026-12-01")
+        .replace("change_note: test policies", "change_note: org-1 idle on 30 November (J. Rivera)")
+    )
+
+    world.night(date(2026, 12, 7))
+
+    assert [a for a in find_alerts(world.app, ENTITY) if a.kind == "missing_day"] == []
+
+
+def test_refused_policies_leave_the_nights_other_alerts_standing(tmp_path, database_url):
+    """A policies file broken by an edit fails the night's sync; the alerts still name that failure (the
+    missing-day check, which reads the policies' confirmations, waits for the mended file)."""
+    from connector.service.alerts import find_alerts
+    from connector.service.sync import sync
+
+    world = books_world(tmp_path, database_url=database_url)
+    for day in _days(date(2026, 10, 26), date(2026, 11, 29)):
+        world.source.set("10.00", day)
+    world.night(NOV_30)
+    world.rewrite_policies("policy_version: [unclosed\n")
+    world.clock.night_after(date(2026, 12, 7))
+    assert sync(world.app, entity=ENTITY, until=date(2026, 12, 7)).status == "failed"
+
+    kinds = {a.kind for a in find_alerts(world.app, ENTITY)}
+
+    assert "run_failed" in kinds
+    assert "missing_day" not in kinds

@@ -10,10 +10,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
+from connector.domain.accounting_policy import BUILT_IN
 from connector.domain.journals import Journal, JournalKind, JournalLine, LedgerTarget
 from connector.service.alerts import find_alerts, raise_alerts
 from connector.service.status import service_status
 from connector.settings import AlertSettings
+from connector.sources.base import ConfiguredSources
 from connector.store.records import (
     AllocationRecord,
     ConnectionRecord,
@@ -72,6 +74,9 @@ def app_on(store: FakeStore, alerts: AlertSettings | None = None) -> SimpleNames
         clock=lambda: NOW,
         actor="cron",
         settings=SimpleNamespace(alerts=alerts or AlertSettings()),
+        # what the missing-day alert reads beside the facts (`service/close.missing_in`)
+        configured_sources=lambda entity: ConfiguredSources(),
+        policies=lambda: (BUILT_IN, ""),
     )
 
 

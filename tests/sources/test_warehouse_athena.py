@@ -17,7 +17,7 @@ import pytest
 from botocore.stub import Stubber
 
 from connector.domain.errors import ConfigError, InputError
-from connector.sources.warehouse.engines import AthenaEngine
+from connector.sources.warehouse.engines import QUERY_FIX, AthenaEngine
 from tests.sources.warehouse_support import (
     BILLING,
     CUR_TABLE,
@@ -170,6 +170,64 @@ def test_access_denied_names_the_permissions(tmp_path: Path) -> None:
             source_on(engine(athena)).pull(WINDOW)
     assert "athena:StartQueryExecution" in str(raised.value)
     assert settings_named(raised.value.fix) == ["ACCESS_KEY_ID", "SECRET_ACCESS_KEY"]
+
+
+def _refused_request(message: str, athena_error_code: str | None = None) -> ConfigError | InputError:
+    """What pulling says when Athena refuses StartQueryExecution with an InvalidRequestException (its
+    shape in Athena's model: `AthenaErrorCode`, `Message`)."""
+    athena = client()
+    with Stubber(athena) as stub:
+        stub.add_client_error(
+            "start_query_execution",
+            service_error_code="InvalidRequestException",
+            service_message=message,
+            modeled_fields={"AthenaErrorCode": athena_error_code} if athena_error_code else None,
+        )
+        with pytest.raises((ConfigError, InputError)) as raised:
+            source_on(engine(athena)).pull(WINDOW)
+    return raised.value
+
+
+def test_a_query_athena_refuses_is_a_query_problem_not_a_missing_permission() -> None:
+    """Athena refuses a query it cannot parse with the same InvalidRequestException as a request it is
+    not allowed: a table name the settings give with a stray character is no IAM matter."""
+    refused = _refused_request("line 4:20: mismatched input '-'. Expecting: <EOF>, <identifier>")
+
+    assert isinstance(refused, InputError)
+    assert "mismatched input '-'" in str(refused)
+    assert refused.fix == QUERY_FIX
+    assert "athena:StartQueryExecution" not in str(refused)
+
+
+def test_an_output_bucket_athena_may_not_use_names_the_permissions_and_the_bucket() -> None:
+    refused = _refused_request(
+        "Unable to verify/create output bucket athena-results", "INSUFFICIENT_PERMISSIONS"
+    )
+
+    assert isinstance(refused, ConfigError)
+    assert "s3:PutObject on the results location" in str(refused.fix)
+    assert settings_named(refused.fix) == ["ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "OUTPUT_LOCATION", "REGION"]
+
+
+@pytest.mark.parametrize(
+    ("message", "settings"),
+    [
+        (
+            "No output location provided. An output location is required either through the Workgroup "
+            "result configuration setting or as an API input.",
+            ["OUTPUT_LOCATION", "REGION"],
+        ),
+        ("outputLocation is not a valid S3 path. Provided string", ["OUTPUT_LOCATION", "REGION"]),
+        ("WorkGroup is not found.", ["WORKGROUP", "REGION"]),
+    ],
+)
+def test_a_results_location_or_workgroup_athena_refuses_names_that_setting(message: str, settings) -> None:
+    refused = _refused_request(message)
+
+    assert isinstance(refused, ConfigError)
+    assert message in str(refused)
+    assert settings_named(refused.fix) == settings
+    assert "athena:StartQueryExecution" not in str(refused.fix)  # no IAM advice: no permission is missing
 
 
 def test_a_cur_2_table_gives_the_money_a_focus_import_of_the_same_charges_gives(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ class FakeBigQuery:
         self.inserts: list[str] = []
         self.failures: list[tuple[int, dict]] = []  # answers to the next inserts, before any success
         self.job_error: dict | None = None
+        self.job_errors: list[dict] | None = None  # the job's `status.errors`: [job_error] unless set
         self.page_tokens: list[str | None] = []
 
     def install(self, mocked: responses.RequestsMock) -> None:
@@ -75,7 +76,7 @@ class FakeBigQuery:
         job = dict(self.jobs[job_id])
         job["status"] = {"state": "DONE"}
         if self.job_error:
-            job["status"] |= {"errorResult": self.job_error, "errors": [self.job_error]}
+            job["status"] |= {"errorResult": self.job_error, "errors": self.job_errors or [self.job_error]}
         else:
             job["statistics"] = {
                 "query": {"totalBytesProcessed": str(SCANNED), "totalBytesBilled": "10485760"},
@@ -214,7 +215,36 @@ def test_a_failed_job_says_what_bigquery_said(tmp_path: Path, mocked) -> None:
         source_on(engine()).pull(WINDOW)
     text = str(raised.value)
     assert "warehouse.billing bucket query failed on BigQuery" in text
-    assert "Unrecognized name: BilledCost" in text
+    # said once: google-cloud-bigquery follows the errorResult's message with the job's errors, the
+    # errorResult among them ("…; reason: invalidQuery, location: query, message: <the same text>")
+    assert text.count("Unrecognized name: BilledCost at [4:5]") == 1
+    assert "reason: invalidQuery" not in text
+
+
+def test_a_failed_jobs_other_errors_are_said_beside_its_error_result(tmp_path: Path, mocked) -> None:
+    """A load of bad rows: the errorResult says to look into the job's errors, the second of which
+    says which value (https://cloud.google.com/bigquery/docs/error-messages): that one stays, the
+    errorResult repeated does not."""
+    fake = FakeBigQuery(random_export(tmp_path, 16, count=10).table)
+    fake.job_error = {
+        "reason": "invalid",
+        "message": "Error while reading table: billing.focus_export, error message: CSV table encountered too "
+        "many errors, giving up. Rows: 1; errors: 1. Please look into the errors[] collection for more details.",
+    }
+    parse = (
+        "Error while reading table: billing.focus_export, error message: Could not parse '12.5x' as NUMERIC "
+        "for field BilledCost (position 3) starting at location 120"
+    )
+    fake.job_errors = [
+        fake.job_error,
+        {"reason": "invalid", "location": "gs://billing/focus-2026-11.csv", "message": parse},
+    ]
+    fake.install(mocked)
+    with pytest.raises(InputError) as raised:
+        source_on(engine()).pull(WINDOW)
+    text = str(raised.value)
+    assert text.count("CSV table encountered too many errors") == 1
+    assert f"; reason: invalid, location: gs://billing/focus-2026-11.csv, message: {parse} (job " in text
 
 
 def test_a_query_over_the_bytes_limit_names_the_setting(tmp_path: Path, mocked) -> None:

@@ -248,22 +248,41 @@ _BIGQUERY_FOOTER = re.compile(r"\s*Location: (?P<location>\S+)\s+Job ID: (?P<job
 
 
 def _bigquery_message(exc: Any) -> str:
-    """BigQuery's own message on one line (a run's reason and a log record are one line each), without
-    the request's address, with the failed job named when there is one (to find it in the console): a
-    job BigQuery refused to create has an id only on this side, and no state."""
+    """BigQuery's own message on one line (a run's reason and a log record are one line each), said
+    once, without the request's address, with the failed job named when there is one (to find it in the
+    console): a job BigQuery refused to create has an id only on this side, and no state."""
     message = _BIGQUERY_REQUEST.sub("", (getattr(exc, "message", None) or str(exc)).strip())
     footer = _BIGQUERY_FOOTER.search(message)
+    job = ""
     if footer:
         ran = getattr(getattr(exc, "query_job", None), "state", None)
         job = f" (job {footer['job']}, location {footer['location']})" if ran else ""
-        message = message[: footer.start()] + job
-    return " ".join(message.split())
+        message = message[: footer.start()]
+    return " ".join((_said_once(message, exc) + job).split())
+
+
+def _said_once(message: str, exc: Any) -> str:
+    """`message` without the job's errorResult said a second time: google-cloud-bigquery words a failed
+    job's error as the errorResult's message followed by each of the job's `status.errors`
+    ("…; reason: invalidQuery, location: query, message: <the same text>"), one of which is the
+    errorResult itself (said once here). Another error of the job, with news in it, stays."""
+    error_result = (getattr(exc, "errors", None) or [None])[0]  # what the exception was made from
+    said = error_result.get("message") if isinstance(error_result, dict) else None
+    if not said:
+        return message
+    again = re.compile(rf"; (?:(?:reason|location|debugInfo): [^;]*?, )*message: {re.escape(said)}(?=; |$)")
+    return again.sub("", message, count=1)
 
 
 # ------------------------------------------------------------------------------------------------ Athena
 
 ATHENA_THROTTLED = {"ThrottlingException", "TooManyRequestsException", "LimitExceededException"}
-ATHENA_ACCESS = {"AccessDeniedException", "UnrecognizedClientException", "InvalidRequestException"}
+ATHENA_ACCESS = {"AccessDeniedException", "UnrecognizedClientException"}
+# InvalidRequestException is Athena's answer to any request it refuses before running it, a bad query
+# included ("line 1:8: mismatched input …"): only its `AthenaErrorCode` says a permission is missing
+# (`INSUFFICIENT_PERMISSIONS`, e.g. "Unable to verify/create output bucket …")
+ATHENA_INVALID_REQUEST = "InvalidRequestException"
+ATHENA_NO_PERMISSION = "INSUFFICIENT_PERMISSIONS"
 
 
 class AthenaEngine:
@@ -364,6 +383,8 @@ class AthenaEngine:
                 raise RateLimited(what) from None
             if code in ATHENA_ACCESS:
                 raise ConfigError(what, fix=_athena_fix(self.variable)) from None
+            if code == ATHENA_INVALID_REQUEST:
+                raise _invalid_request(what, exc.response, self.variable) from None
             raise InputError(what, fix=QUERY_FIX) from None
         except (NoCredentialsError, PartialCredentialsError) as exc:
             raise ConfigError(
@@ -375,6 +396,33 @@ class AthenaEngine:
             ) from None
         except BotoCoreError as exc:
             raise Retriable(f"{label}: Athena could not be reached ({type(exc).__name__})") from None
+
+
+def _invalid_request(what: str, response: dict[str, Any], variable: str) -> ConfigError | InputError:
+    """The error for a request Athena refused (`ATHENA_INVALID_REQUEST`), with the advice for its cause:
+    a missing permission (by its `AthenaErrorCode`), a results location or a workgroup the settings name
+    wrong (by the message Athena gives: "No output location provided …", "outputLocation is not a valid
+    S3 path", "WorkGroup is not found"), else the query itself."""
+    said = response.get("Error", {}).get("Message", "").lower()
+    results = "output location" in said or "outputlocation" in said or "query results is invalid" in said
+    if response.get("AthenaErrorCode") == ATHENA_NO_PERMISSION:
+        fix = _athena_fix(variable)
+        if "output bucket" in said:  # also said when the bucket does not exist, or is in another region
+            fix += f"; and check that the bucket of {variable}OUTPUT_LOCATION exists in {variable}REGION"
+        return ConfigError(what, fix=fix)
+    if results:
+        return ConfigError(
+            what,
+            fix=f"set {variable}OUTPUT_LOCATION to an s3://bucket/prefix/ in {variable}REGION (or give the "
+            "workgroup a query result location in the Athena console)",
+        )
+    if "workgroup" in said and "not found" in said:
+        return ConfigError(
+            what,
+            fix=f"set {variable}WORKGROUP to a workgroup of {variable}REGION (the Athena console lists "
+            "them; unset, it is `primary`)",
+        )
+    return InputError(what, fix=QUERY_FIX)
 
 
 def _athena_fix(variable: str) -> str:
