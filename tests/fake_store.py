@@ -47,11 +47,13 @@ class FakeRuns:
         params: dict,
         actor: str,
         code_version: str,
+        owner: str | None,
         now: datetime,
     ) -> None:
         self.runs.append(
             RunRecord(
-                run_id, kind, entity, actor, now, None, "running", None, params, code_version=code_version
+                run_id, kind, entity, actor, now, None, "running", None, params, code_version=code_version,
+                owner=owner,
             )
         )
 

@@ -199,10 +199,18 @@ def test_a_refresh_token_that_expired_unused_needs_a_reconnect_on_every_page_tha
     assert overview(world.app, "acme-us").connections[0].status == "ok"
 
 
-def _a_run_left_running(world: World, run_id: str) -> None:
+def _a_run_left_running(world: World, run_id: str, owner: str | None) -> None:
+    """A sync of acme-us recorded `running` by the process `owner` (host:pid:thread:nonce)."""
     with UnitOfWork(world.app.engine) as uow:
         uow.runs.start(
-            run_id, "sync", entity="acme-us", params={}, actor="serve", code_version="", now=world.clock()
+            run_id,
+            "sync",
+            entity="acme-us",
+            params={},
+            actor="serve",
+            code_version="",
+            owner=owner,
+            now=world.clock(),
         )
         uow.commit()
 
@@ -218,7 +226,7 @@ def test_a_run_stuck_in_a_process_that_died_makes_health_say_so_until_a_run_take
     )
     dead = f"{socket.gethostname()}:{int(exited.stdout)}:1:dead"
     assert JobClaims(world.app.engine).claim("nightly:acme-us", "2026-10-01", dead) is None
-    _a_run_left_running(world, "run-killed")
+    _a_run_left_running(world, "run-killed", dead.replace(":dead", ":run"))
 
     body = client(world).get("/healthz").json()
     assert body["status"] == "degraded"
@@ -249,7 +257,7 @@ def test_a_run_whose_holder_elsewhere_stopped_renewing_its_claim_is_stuck_and_a_
     """A holder on another machine cannot be asked whether it lives: its heartbeat says. A claim renewed
     within its lease is a night in progress (ok); one whose lease ran out unrenewed is a stuck run."""
     world.clock.night_after(date(2026, 10, 1))
-    _a_run_left_running(world, "run-elsewhere")
+    _a_run_left_running(world, "run-elsewhere", "other-host:4242:1:run")
     now = datetime.now(UTC)
     renewed_a_minute_ago = JobClaims(world.app.engine, clock=lambda: now - timedelta(minutes=1))
     assert renewed_a_minute_ago.claim("nightly:acme-us", "2026-10-01", "other-host:4242:1:x") is None
