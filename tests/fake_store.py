@@ -52,7 +52,16 @@ class FakeRuns:
     ) -> None:
         self.runs.append(
             RunRecord(
-                run_id, kind, entity, actor, now, None, "running", None, params, code_version=code_version,
+                run_id,
+                kind,
+                entity,
+                actor,
+                now,
+                None,
+                "running",
+                None,
+                params,
+                code_version=code_version,
                 owner=owner,
             )
         )
