@@ -6,7 +6,7 @@ What `/metrics` says is defined in `connector/metrics.py`; this module only serv
 
 `/healthz` answers 200 while the service runs and its database answers — with `"status": "degraded"`
 and the reasons when a run failed, a run is stuck `running` in a process that stopped (gone, or its
-job claim's heartbeat stale), a reconciliation found a variance or drift, or a ledger connection
+job claim's heartbeat stale; a cron `tokenbooks sync` too), a reconciliation found a variance or drift, or a ledger connection
 needs a person to reconnect — and 503 when the database does not answer. Orchestrators restart on 503;
 people and alerts read the body.
 """
@@ -67,14 +67,14 @@ def health_body(status: ServiceStatus) -> dict:
                 "next_run": e.next_run,
                 "stuck": [
                     {
-                        "run_id": run.id,
-                        "job": claim.job,
-                        "occurrence": claim.occurrence,
-                        "holder": claim.owner,
-                        "holder_gone": claim.holder_gone,
-                        "lease_expires_at": claim.expires_at,
+                        "run_id": stuck.run.id,
+                        "job": stuck.claim.job if stuck.claim else None,  # None: cron, a timer or a person
+                        "occurrence": stuck.claim.occurrence if stuck.claim else None,
+                        "holder": stuck.owner,
+                        "holder_gone": stuck.holder_gone,
+                        "lease_expires_at": stuck.claim.expires_at if stuck.claim else None,
                     }
-                    for claim, run in e.stuck_runs
+                    for stuck in e.stuck_runs
                 ],
                 "reconciliation": [
                     {

@@ -1,5 +1,6 @@
 """Who holds a lease: this process and thread, written on the leases it takes (a ledger connection's
-refresh lease, a scheduled job's claim), and whether a holder on this machine is still alive.
+refresh lease, a scheduled job's claim) and on the runs it starts, and whether a holder on this machine
+is still alive.
 
 No database here: the store writes and reads these owner ids, the scheduler names itself with one.
 """
@@ -24,8 +25,19 @@ def lease_owner() -> str:
 
 def holder_process(owner: str) -> str:
     """The lease holder as a person finds it: `process 4242 on host-1`."""
+    host, pid = _process(owner)
+    return f"process {pid} on {host}"
+
+
+def same_process(owner: str, other: str) -> bool:
+    """Whether two owner ids name one process (host and pid; thread and nonce set apart two leases it
+    holds): a scheduled job's claim and the run it started."""
+    return _process(owner) == _process(other)
+
+
+def _process(owner: str) -> tuple[str, str]:
     host, _, rest = owner.partition(":")
-    return f"process {rest.partition(':')[0]} on {host}"
+    return host, rest.partition(":")[0]
 
 
 def holder_is_dead(owner: str) -> bool:
@@ -33,8 +45,7 @@ def holder_is_dead(owner: str) -> bool:
 
     A holder on another machine cannot be checked from here: its lease runs out by itself.
     """
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
+    host, pid = _process(owner)
     if host != socket.gethostname() or not pid.isdigit():
         return False
     try:

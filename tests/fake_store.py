@@ -47,13 +47,11 @@ class FakeRuns:
         params: dict,
         actor: str,
         code_version: str,
+        owner: str | None,
         now: datetime,
     ) -> None:
-        self.runs.append(
-            RunRecord(
-                run_id, kind, entity, actor, now, None, "running", None, params, code_version=code_version
-            )
-        )
+        running = RunRecord(run_id, kind, entity, actor, now, None, "running", None, params)
+        self.runs.append(replace(running, code_version=code_version, owner=owner))
 
     def finish(self, run_id: str, status: str, *, reason: str | None, stats: dict, now: datetime) -> None:
         [run] = [r for r in self.runs if r.id == run_id]

@@ -20,8 +20,10 @@ from connector.domain.yaml_lines import LineDict, load_yaml
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # run_failed | reconnect_needed | suspense | reconciliation_variance | spend_spike | budget |
-    # held_for_approval | missing_day
+    kind: (
+        str  # run_failed | run_partial | run_stuck | reconnect_needed | suspense | reconciliation_variance |
+    )
+    # spend_spike | budget | held_for_approval | missing_day
     entity: str | None
     subject: str
     period: str  # the day (YYYY-MM-DD) or month (YYYY-MM) the alert is about

@@ -1,7 +1,8 @@
 """Alerts: find what a person must look at, store each alert once, and send it to Slack, Microsoft Teams,
 a generic webhook and/or email.
 
-After every scheduled run (and on `tokenbooks alerts check`) the entity is examined: a failed run,
+After every scheduled run (and on `tokenbooks alerts check`) the entity is examined: a failed run, a
+run stuck `running` in a process that stopped (in the health page's words: `service/status.StuckRun`),
 a ledger connection that needs reconnecting, spend in suspense, a reconciliation variance beyond
 tolerance or drift, spend spikes against the trailing average, budgets reaching a soft threshold, and a
 day a provider account's cost never came for (the close's rule: `service/close.missing_in`) once a week has passed since it,
@@ -35,9 +36,15 @@ from connector.service.close import missing_in
 from connector.service.connections import reconnect_reason
 from connector.service.policies import policy_history
 from connector.service.pull import SourceStatus, entity_sources_status
-from connector.service.status import last_booking_runs, runs_needing_a_look
+from connector.service.status import (
+    StuckRun,
+    find_stuck_runs,
+    last_booking_runs,
+    runs_needing_a_look,
+    stuck_claims_by_entity,
+)
 from connector.store.port import UnitOfWork
-from connector.store.records import AlertRecord, RunRecord
+from connector.store.records import AlertRecord, RunRecord, StuckClaim
 
 # ------------------------------------------------------------------------------------------------- find
 
@@ -46,8 +53,10 @@ def find_alerts(app: Any, entity: str) -> list[Alert]:
     day = app.clock().date() - timedelta(days=1)  # the last complete day
     settings = app.settings.alerts
     missing_rule = _missing_day_rule(app, entity)
+    stuck_claims = stuck_claims_by_entity(app.store).get(entity, [])
     with app.store.unit_of_work() as uow:
-        found = _failed_run(uow, entity) + _reconnect(uow, entity, app.clock()) + _reconciliation(uow, entity)
+        found = _failed_run(uow, entity) + _stuck_runs(uow, entity, stuck_claims)
+        found += _reconnect(uow, entity, app.clock()) + _reconciliation(uow, entity)
         found += _suspense(uow, entity, Period.of(day), day)
         found += _held_for_approval(uow, entity)
         if missing_rule is not None:
@@ -63,6 +72,27 @@ def _failed_run(uow: UnitOfWork, entity: str) -> list[Alert]:
     that books nothing (a pull, an import, a dry run) neither clears nor hides a bad night."""
     booking = last_booking_runs(uow).get(entity, [])
     return [_run_alert(last, entity) for last in runs_needing_a_look(booking)]
+
+
+def _stuck_runs(uow: UnitOfWork, entity: str, stuck_claims: list[StuckClaim]) -> list[Alert]:
+    """The entity's runs stuck `running` in a process that stopped, as the health page finds and says
+    them: each raised once (its subject is the run)."""
+    booking = last_booking_runs(uow).get(entity, [])
+    return [_stuck_alert(stuck, entity) for stuck in find_stuck_runs(booking, stuck_claims)]
+
+
+def _stuck_alert(stuck: StuckRun, entity: str) -> Alert:
+    message, action = stuck.words(entity)
+    return Alert(
+        "run_stuck",
+        entity,
+        stuck.run.id,
+        f"{stuck.run.started_at:%Y-%m-%d}",
+        message,
+        action,
+        "error",
+        {"run_id": stuck.run.id, "holder": stuck.owner},
+    )
 
 
 def _run_alert(last: RunRecord, entity: str) -> Alert:

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from connector import __version__
 from connector.domain.errors import REPORT_HINT, BusyError, unexpected_reason
+from connector.leases import lease_owner
 from connector.logs import end_run, start_run
 from connector.store.port import Store
 
@@ -122,6 +123,7 @@ class RunRecorder:
                 params=params,
                 actor=actor,
                 code_version=__version__,
+                owner=lease_owner(),  # whoever started it: health asks whether this process still lives
                 now=clock(),
             )
             uow.events.append(

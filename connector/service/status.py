@@ -1,9 +1,10 @@
 """Status: what the service's health page and metrics report, read from the store.
 
 Per entity: the last run (kind, status, time, reason), the last successful sync, the latest
-reconciliation of each provider account, a run left `running` by a scheduled job whose process stopped
-(gone, or its claim's heartbeat stale: `store/job_claims.py`), ledger connections that need a person to
-reconnect (the metrics in `connector/metrics.py` read the same).
+reconciliation of each provider account, a run left `running` by a process that stopped — whoever
+started it: a scheduled job (its process gone, or its claim's heartbeat stale: `store/job_claims.py`),
+or cron, a timer or a person (the process the run row names is gone) — and ledger connections that need
+a person to reconnect (the metrics in `connector/metrics.py` and the alerts read the same).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connector.leases import holder_process
+from connector.leases import holder_is_dead, holder_process, same_process
 from connector.service.connections import reconnect_reason
 from connector.store.port import Store, UnitOfWork
 from connector.store.records import ConnectionRecord, ReconciliationRecord, RunRecord, StuckClaim
@@ -36,15 +37,13 @@ class EntityStatus:
     stuck: list[StuckClaim] = field(default_factory=list)  # its scheduled jobs whose holder stopped
 
     @property
-    def stuck_runs(self) -> list[tuple[StuckClaim, RunRecord]]:
-        """The entity's runs left `running` by a scheduled job whose process stopped (killed, out of
-        memory, hung): nothing else says so until the next run of the entity abandons them."""
-        running = next((run for run in self.last_booking if run.status == "running"), None)
-        return [(claim, running) for claim in self.stuck] if running else []
+    def stuck_runs(self) -> list[StuckRun]:
+        """The entity's runs left `running` by a process that stopped (`find_stuck_runs`)."""
+        return find_stuck_runs(self.last_booking, self.stuck)
 
     @property
     def problems(self) -> list[str]:
-        found = [_stuck_problem(self.entity, claim, run) for claim, run in self.stuck_runs]
+        found = [" ".join(stuck.words(self.entity)) for stuck in self.stuck_runs]
         found += [
             f"last {run.kind} run {run.status}: {run.reason or ''}"
             for run in runs_needing_a_look(self.last_booking)
@@ -102,26 +101,72 @@ def service_status(
             for entity in entities
         ]
         connections = uow.connections.all()
-    stuck: dict[str, list[StuckClaim]] = {}
-    for claim in store.job_claims().stuck():
-        stuck.setdefault(claim.job.partition(":")[2], []).append(claim)  # job ids are `<kind>:<entity>`
+    stuck = stuck_claims_by_entity(store)
     for status in statuses:
         status.stuck = stuck.get(status.entity, [])
     return ServiceStatus(statuses, connections, now)
 
 
-def _stuck_problem(entity: str, claim: StuckClaim, run: RunRecord) -> str:
-    holder = holder_process(claim.owner)
-    if claim.holder_gone:
-        why = f"the {holder} that ran it is gone"
-    else:
-        why = f"the {holder} that runs it has not renewed its claim (the lease ran out at {claim.expires_at:%Y-%m-%d %H:%M} UTC): it died or hangs"
-    return (
-        f"{run.kind} run {run.id} of {entity} ({claim.job.partition(':')[0]} job for {claim.occurrence}, started "
-        f"{run.started_at:%Y-%m-%d %H:%M} UTC) is stuck `running`: {why}. Restart `tokenbooks serve` (it runs "
-        f"the night again) or run `tokenbooks sync --entity {entity}`; either looks up in the ledger what "
-        "the stopped run may have posted before posting the rest"
-    )
+@dataclass(frozen=True, slots=True)
+class StuckRun:
+    """A booking run left `running` by a process that stopped (killed, out of memory, hung): nothing
+    else says so until the next run of the entity abandons it."""
+
+    run: RunRecord
+    owner: str  # the process that ran it, host:pid:thread:nonce
+    holder_gone: bool  # it ran on this machine and its process no longer exists
+    claim: StuckClaim | None  # the scheduled job's claim; None for a run cron, a timer or a person started
+
+    def words(self, entity: str) -> tuple[str, str]:
+        """What is wrong and what to do, as the health page and the alert say them."""
+        run, claim, holder = self.run, self.claim, holder_process(self.owner)
+        if claim is not None and not self.holder_gone:  # a holder elsewhere, or one that hangs
+            why = (
+                f"the {holder} that runs it has not renewed its claim (the lease ran out at "
+                f"{claim.expires_at:%Y-%m-%d %H:%M} UTC): it died or hangs"
+            )
+        else:
+            why = f"the {holder} that ran it is gone"
+        by = f"{claim.job.partition(':')[0]} job for {claim.occurrence}" if claim else "not a scheduled job"
+        what = (
+            f"{run.kind} run {run.id} of {entity} ({by}, started {run.started_at:%Y-%m-%d %H:%M} UTC) is "
+            f"stuck `running`: {why}."
+        )
+        period = run.params.get("period") if run.kind == "close" else None
+        again = f"`tokenbooks {run.kind} --entity {entity}" + (f" --period {period}`" if period else "`")
+        takes_up = "looks up in the ledger what the stopped run may have posted before posting the rest"
+        if claim is not None:
+            return (
+                what,
+                f"Restart `tokenbooks serve` (it runs the night again) or run {again}; either {takes_up}",
+            )
+        return what, f"Run {again} (or let the next scheduled run do it); it {takes_up}"
+
+
+def find_stuck_runs(booking: Iterable[RunRecord], stuck_claims: list[StuckClaim]) -> list[StuckRun]:
+    """Of the newest booking runs of an entity (`last_booking_runs`), those `running` in a process that
+    stopped: the holder of a stuck claim of the entity's scheduled jobs (`JobClaims.stuck`), or — a run
+    with no claim, as a cron `tokenbooks sync` has — a process on this machine that is gone. A claim
+    goes with the run its own process started: an old job's stuck claim says nothing of a live cron run.
+    A run recorded before runs named their process (0026) goes with any stuck claim, as it did then."""
+    found = []
+    for run in booking:
+        if run.status != "running":
+            continue
+        claim = next((c for c in stuck_claims if run.owner is None or same_process(c.owner, run.owner)), None)
+        if claim is not None:
+            found.append(StuckRun(run, claim.owner, claim.holder_gone, claim))
+        elif run.owner is not None and holder_is_dead(run.owner):
+            found.append(StuckRun(run, run.owner, True, None))
+    return found
+
+
+def stuck_claims_by_entity(store: Store) -> dict[str, list[StuckClaim]]:
+    """The stuck claims of the scheduled jobs (`JobClaims.stuck`), per entity."""
+    found: dict[str, list[StuckClaim]] = {}
+    for claim in store.job_claims().stuck():
+        found.setdefault(claim.job.partition(":")[2], []).append(claim)  # job ids are `<kind>:<entity>`
+    return found
 
 
 def last_booking_runs(uow: UnitOfWork) -> dict[str | None, list[RunRecord]]:

@@ -38,6 +38,7 @@ class RunRepository:
         params: dict,
         actor: str,
         code_version: str,
+        owner: str | None,
         now: datetime,
     ) -> None:
         row = RunRow(
@@ -48,6 +49,7 @@ class RunRepository:
             started_at=now,
             params=params,
             code_version=code_version,
+            owner=owner,
         )
         self.session.add(row)
 

@@ -669,6 +669,7 @@ class Runs(Protocol):
         params: dict,
         actor: str,
         code_version: str,
+        owner: str | None,
         now: datetime,
     ) -> None: ...
 

@@ -40,6 +40,7 @@ class RunRecord:
     params: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
     code_version: str = ""
+    owner: str | None = None  # the process that runs it, host:pid:thread:nonce (None: recorded before 0026)
 
 
 @dataclass(frozen=True, slots=True)

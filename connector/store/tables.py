@@ -151,6 +151,9 @@ class RunRow(SQLModel, table=True):
     params: dict = _json({})
     stats: dict = _json({})
     code_version: str = ""
+    # the process that runs it, host:pid:thread:nonce as on a lease (`connector/leases.py`): a run whose
+    # process is gone is stuck, whoever started it (a scheduled job, cron, a person); None before 0026
+    owner: str | None = None
 
 
 class EventRow(SQLModel, table=True):

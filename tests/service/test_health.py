@@ -13,11 +13,12 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from connector.health import health_routes
-from connector.service.alerts import find_alerts
+from connector.leases import lease_owner
+from connector.service.alerts import find_alerts, raise_alerts
 from connector.service.sync import sync
 from connector.store.db import make_engine
 from connector.store.job_claims import JobClaims
-from connector.store.tables import ConnectionRow, JobClaimRow
+from connector.store.tables import ConnectionRow, JobClaimRow, RunRow
 from connector.store.unit_of_work import UnitOfWork
 from tests.service.conftest import World
 from tests.service.test_reconcile import invoice, reconcile
@@ -199,10 +200,18 @@ def test_a_refresh_token_that_expired_unused_needs_a_reconnect_on_every_page_tha
     assert overview(world.app, "acme-us").connections[0].status == "ok"
 
 
-def _a_run_left_running(world: World, run_id: str) -> None:
+def _a_run_left_running(world: World, run_id: str, owner: str | None) -> None:
+    """A sync of acme-us recorded `running` by the process `owner` (host:pid:thread:nonce)."""
     with UnitOfWork(world.app.engine) as uow:
         uow.runs.start(
-            run_id, "sync", entity="acme-us", params={}, actor="serve", code_version="", now=world.clock()
+            run_id,
+            "sync",
+            entity="acme-us",
+            params={},
+            actor="serve",
+            code_version="",
+            owner=owner,
+            now=world.clock(),
         )
         uow.commit()
 
@@ -213,12 +222,10 @@ def test_a_run_stuck_in_a_process_that_died_makes_health_say_so_until_a_run_take
     instead of `ok`, until the next run of the entity abandons it and books the night."""
     world.source.set("120.00", date(2026, 10, 1))
     world.clock.night_after(date(2026, 10, 1))
-    exited = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
-    )
-    dead = f"{socket.gethostname()}:{int(exited.stdout)}:1:dead"
+    pid = _an_exited_pid()
+    dead = f"{socket.gethostname()}:{pid}:1:dead"
     assert JobClaims(world.app.engine).claim("nightly:acme-us", "2026-10-01", dead) is None
-    _a_run_left_running(world, "run-killed")
+    _a_run_left_running(world, "run-killed", dead.replace(":dead", ":run"))
 
     body = client(world).get("/healthz").json()
     assert body["status"] == "degraded"
@@ -226,10 +233,7 @@ def test_a_run_stuck_in_a_process_that_died_makes_health_say_so_until_a_run_take
     assert problem.startswith(
         "sync run run-killed of acme-us (nightly job for 2026-10-01, started 2026-10-02 02:30"
     )
-    assert (
-        f"is stuck `running`: the process {int(exited.stdout)} on {socket.gethostname()} that ran it is gone"
-        in problem
-    )
+    assert f"is stuck `running`: the process {pid} on {socket.gethostname()} that ran it is gone" in problem
     assert "Restart `tokenbooks serve`" in problem
     [entity] = body["entities"]
     assert [(s["run_id"], s["holder_gone"]) for s in entity["stuck"]] == [("run-killed", True)]
@@ -249,7 +253,7 @@ def test_a_run_whose_holder_elsewhere_stopped_renewing_its_claim_is_stuck_and_a_
     """A holder on another machine cannot be asked whether it lives: its heartbeat says. A claim renewed
     within its lease is a night in progress (ok); one whose lease ran out unrenewed is a stuck run."""
     world.clock.night_after(date(2026, 10, 1))
-    _a_run_left_running(world, "run-elsewhere")
+    _a_run_left_running(world, "run-elsewhere", "other-host:4242:1:run")
     now = datetime.now(UTC)
     renewed_a_minute_ago = JobClaims(world.app.engine, clock=lambda: now - timedelta(minutes=1))
     assert renewed_a_minute_ago.claim("nightly:acme-us", "2026-10-01", "other-host:4242:1:x") is None
@@ -268,3 +272,67 @@ def test_a_run_whose_holder_elsewhere_stopped_renewing_its_claim_is_stuck_and_a_
         f"(the lease ran out at {now - timedelta(minutes=45):%Y-%m-%d %H:%M} UTC): it died or hangs"
         in problem
     )
+
+
+def test_a_live_cron_run_is_not_stuck_though_an_old_scheduled_claim_is(world: World):
+    """`tokenbooks serve` died mid-night (its claim stays unfinished, its process gone); cron's
+    `tokenbooks sync` took the entity up and is running now, in a live process. The dead claim is about
+    the dead process's run, not this one: health says ok and no alert is raised. Once that cron process
+    is gone too, its run is stuck — named by the process the run row records, with no claim to go by."""
+    world.clock.night_after(date(2026, 10, 1))
+    dead = f"{socket.gethostname()}:{_an_exited_pid()}:1:dead"
+    assert JobClaims(world.app.engine).claim("nightly:acme-us", "2026-10-01", dead) is None
+    _a_run_left_running(world, "run-by-cron", lease_owner())  # this test's process: alive
+
+    body = client(world).get("/healthz").json()
+    assert (body["status"], body["problems"], body["entities"][0]["stuck"]) == ("ok", [], [])
+    assert [a for a in find_alerts(world.app, "acme-us") if a.kind == "run_stuck"] == []
+
+    cron_gone = f"{socket.gethostname()}:{_an_exited_pid()}:1:cron"
+    with UnitOfWork(world.app.engine) as uow:
+        uow.session.execute(update(RunRow).values(owner=cron_gone))
+        uow.commit()
+    body = client(world).get("/healthz").json()
+    [problem] = body["problems"]
+    assert problem.startswith(
+        "sync run run-by-cron of acme-us (not a scheduled job, started 2026-10-02 02:30"
+    )
+    assert f"the process {cron_gone.split(':')[1]} on {socket.gethostname()} that ran it is gone" in problem
+    assert problem.endswith(
+        "Run `tokenbooks sync --entity acme-us` (or let the next scheduled run do it); it looks up in the "
+        "ledger what the stopped run may have posted before posting the rest"
+    )
+    assert body["entities"][0]["stuck"] == [
+        {
+            "run_id": "run-by-cron",
+            "job": None,
+            "occurrence": None,
+            "holder": cron_gone,
+            "holder_gone": True,
+            "lease_expires_at": None,
+        }
+    ]
+
+
+def test_a_stuck_run_is_alerted_once_in_the_words_of_health(world: World):
+    world.clock.night_after(date(2026, 10, 1))
+    _a_run_left_running(world, "run-killed", f"{socket.gethostname()}:{_an_exited_pid()}:1:cron")
+    [problem] = client(world).get("/healthz").json()["problems"]
+
+    raise_alerts(world.app, "acme-us")
+    world.clock.now += timedelta(days=1)  # still stuck the next day: the same run, not a new alert
+    raise_alerts(world.app, "acme-us")
+    with UnitOfWork(world.app.engine) as uow:
+        stuck = [a for a in uow.alerts.newest(50) if a.kind == "run_stuck"]
+        events = [e for e in uow.events.all() if e.kind == "alert.run_stuck"]
+    [alert] = stuck
+    assert (alert.subject, alert.severity, len(events)) == ("run-killed", "error", 1)
+    assert f"{alert.message} {alert.action}" == problem
+
+
+def _an_exited_pid() -> int:
+    """The pid of a process that has exited: a holder that is gone."""
+    exited = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(exited.stdout)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -182,6 +183,59 @@ def test_health_says_a_run_is_stuck_when_the_service_running_it_was_killed(tmp_p
     assert health["entities"][0]["last_run"]["status"] == "running"
     assert samples(metrics)[("tokenbooks_stuck_runs", (("entity", "acme-us"),))] == 1
     assert "Traceback" not in err
+
+
+def test_a_cron_sync_killed_mid_run_is_stuck_in_health_and_alerted_once(tmp_path, child_env):
+    """`tokenbooks sync` started by cron (or a systemd timer): no scheduled job, so no claim. While it
+    runs (waiting in the ledger) the console's /healthz says ok; killed (SIGKILL) there, its run stays
+    `running`, and /healthz names it stuck — the process and host that ran it, and the fix — instead of
+    saying nothing until the next run abandons it. `tokenbooks alerts check` raises it once, in the
+    same words."""
+    ledger, marker, release = tmp_path / "ledger.json", tmp_path / "holding", tmp_path / "release"
+    config = write_config(
+        tmp_path / "config.json", facts=FACTS, ledger=ledger, hold_until=release, marker=marker
+    )
+    cron = tokenbooks(config, "sync", "--until", "2026-10-03", env=child_env, cwd=tmp_path)
+    console = tokenbooks(config, "web", env=child_env | {"TOKENBOOKS_WEB__PORT": "0"}, cwd=tmp_path)
+    try:
+        url = serving_url(console)
+        wait_for(marker.exists, "the cron sync to reach the ledger", cron)
+        live = requests.get(f"{url}/healthz", timeout=10).json()
+        cron.kill()
+        cron.wait(timeout=30)
+        killed = requests.get(f"{url}/healthz", timeout=10).json()
+    finally:
+        cron.kill()
+        console.send_signal(signal.SIGTERM)
+        _, err = console.communicate(timeout=60)
+
+    assert (live["status"], live["problems"], live["entities"][0]["last_run"]["status"]) == (
+        "ok",
+        [],
+        "running",
+    )
+    assert killed["status"] == "degraded"
+    [problem] = killed["problems"]
+    assert problem.startswith("sync run ")
+    assert " of acme-us (not a scheduled job, started " in problem
+    assert (
+        f"is stuck `running`: the process {cron.pid} on {socket.gethostname()} that ran it is gone."
+        in problem
+    )
+    assert "Run `tokenbooks sync --entity acme-us` (or let the next scheduled run do it)" in problem
+    [stuck] = killed["entities"][0]["stuck"]
+    assert (stuck["job"], stuck["holder_gone"], stuck["holder"].split(":")[1]) == (None, True, str(cron.pid))
+    assert "Traceback" not in err
+
+    for _ in range(2):  # the service checks after every run, cron after each sync: each time, one alert
+        check = tokenbooks(config, "alerts", "check", env=child_env, cwd=tmp_path)
+        _, check_err = check.communicate(timeout=60)
+        assert check.returncode == 0, check_err
+    listed = tokenbooks(config, "alerts", "list", "--json", env=child_env, cwd=tmp_path)
+    out, list_err = listed.communicate(timeout=60)
+    assert listed.returncode == 0, list_err
+    [alert] = [a for a in json.loads(out) if a["kind"] == "run_stuck"]
+    assert (alert["severity"], f"{alert['message']} {alert['action']}") == ("error", problem)
 
 
 def sync_statuses(engine) -> list[str]:

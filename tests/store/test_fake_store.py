@@ -193,7 +193,7 @@ def test_runs_are_started_finished_and_abandoned_alike(stores):
         with store.unit_of_work() as uow:
             for hour, run_id in ((5, "e"), (6, "f")):
                 uow.runs.start(run_id, "sync", entity="acme-us", params={"n": 1}, actor="cron",
-                               code_version="1", now=T0 + timedelta(hours=hour))  # fmt: skip
+                               code_version="1", owner="host-1:42:1:ab", now=T0 + timedelta(hours=hour))  # fmt: skip
             uow.runs.finish("e", "succeeded", reason=None, stats={"facts": 2}, now=T0 + timedelta(hours=7))
             uow.commit()
         with store.unit_of_work() as uow:
