@@ -8,6 +8,7 @@ Tests that take it run once per backend (`[sqlite]`, `[postgres]`); the PostgreS
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -66,6 +67,23 @@ def database_url_for(backend: str, tmp_path: Path) -> Iterator[str]:
         pytest.skip(NO_POSTGRES)
     with postgres_schema(base) as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def root_logging_as_it_was() -> Iterator[None]:
+    """A command run in process configures the root logger (one handler on stderr, its level): put back as
+    it was after each test, so a later test's own records (a DEBUG line of the HTTP client a test plays a
+    browser with) are not printed by an earlier test's handler into that test's captured output."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(params=BACKENDS)
