@@ -230,8 +230,8 @@ class EventLog:
     def in_order(self, batch: int = 5_000) -> Iterator[EventRecord]:
         """Every event, oldest first (the chain is verified in one pass), holding little of the log at once.
 
-        The events' columns but their data are read `batch` rows at a time, then their data a few events at
-        a time: at most `DATA_READ_CHARS` of it per read, or one larger event alone. A backfill's
+        The events' columns other than their data are read `batch` rows at a time, then their data a few
+        events at a time: at most `DATA_READ_CHARS` of it per read, or one larger event alone. A backfill's
         `facts.committed` event carries tens of MB (46 MB at a million facts): a page of whole rows held
         every such event of the page at once, parsed."""
         columns = [c for c in EventRow.__table__.columns if c.name != "data"]  # type: ignore[attr-defined]
