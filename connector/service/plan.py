@@ -254,8 +254,13 @@ def _due(
 
 
 def _touches(policies: PolicyHistory, days: frozenset[date], bucket: Bucket) -> bool:
-    """Whether the bucket books one of these (refused) posting days."""
-    return bool(days) and not days.isdisjoint(booked_days(policies, bucket))
+    """Whether the bucket books one of these (refused) posting days. A month-end reversal books its own
+    day (the 1st) but is the mirror of the month's accrual: it touches the days the accrual it mirrors
+    books, or a refused day left that accrual as posted while its reversal was planned from the rest."""
+    if not days:
+        return False
+    mirrored = mirrored_by(bucket) if bucket.kind is JournalKind.REVERSAL else []
+    return any(not days.isdisjoint(booked_days(policies, b)) for b in (bucket, *mirrored))
 
 
 def _classify(

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import event as sa_event
 
 from connector.domain.audit_chain import COMMITTED
+from connector.domain.journals import JournalKind
 from connector.service.audit import unvouched, verify_chain
+from connector.service.pull import pull_sources
 from connector.service.status import service_status
 from connector.service.sync import sync
 from connector.store.tables import EventRow
 from connector.store.unit_of_work import UnitOfWork
+from tests.service.books_world import ENTITY, books_world, policies
 from tests.service.conftest import World
 from tests.service.test_audit import tamper
 from tests.service.test_beancount import BEANCOUNT_MAPPING
@@ -235,3 +239,46 @@ def test_the_command_line_says_which_day_it_refused_and_books_the_rest(tmp_path:
     [(_kind, status, reason)] = [run for run in cli.runs() if run[0] == "sync"]
     assert status == "partial"
     assert "refused for planning" in reason
+
+
+def test_a_refused_day_never_planned_books_no_month_end_reversal_of_its_month(
+    tmp_path: Path, database_url: str
+):
+    """Month-end reversing accruals: October's accrual (booked on the 31st) sums every day of the month
+    and is reversed on 1 November. The 31st's fact is pulled but altered behind the log before any plan
+    read it (a pull, then an edit, then the night's sync): the day is refused, so October's accrual is
+    left as posted — nothing — and its reversal, a bucket of 1 November mirroring it, must be left too: a
+    reversal of an accrual never booked is a credit to the accrued liability nothing explains."""
+    world = books_world(tmp_path, policies("accrual: month_end_reversing"), database_url)
+    world.source.set("1000.00", date(2026, 10, 30))
+    world.night(date(2026, 10, 30))
+    world.source.set("200.00", date(2026, 10, 31))
+    world.clock.night_after(date(2026, 11, 1))
+    pull_sources(world.app, entity=ENTITY, until=date(2026, 11, 1))
+    tamper(
+        world,
+        "UPDATE facts SET amount = amount + 50 WHERE natural_key = :key",
+        key=key_of(date(2026, 10, 31)),
+    )
+
+    world.source.refused = {date(2026, 10, 31): "'$250.00' is not a plain decimal"}  # kept as stored
+
+    result = sync(world.app, entity=ENTITY, until=date(2026, 11, 1))
+
+    assert result.status == "partial"
+    assert [r.day for r in result.plan.refused] == [date(2026, 10, 31)]
+    assert result.plan.planned == []
+    assert world.journals(JournalKind.USAGE_ACCRUAL, JournalKind.REVERSAL) == []
+
+    tamper(
+        world,
+        "UPDATE facts SET amount = amount - 50 WHERE natural_key = :key",
+        key=key_of(date(2026, 10, 31)),
+    )
+    world.source.refused = {}  # the row put back and the export corrected: the month books whole, mirrored
+    world.night(date(2026, 11, 1))
+    [accrual] = world.journals(JournalKind.USAGE_ACCRUAL)
+    [reversal] = world.journals(JournalKind.REVERSAL)
+    assert (accrual.txn_date, reversal.txn_date) == (date(2026, 10, 31), date(2026, 11, 1))
+    assert sorted(-line.amount for line in reversal.lines) == sorted(line.amount for line in accrual.lines)
+    assert max(line.amount for line in accrual.lines) == Decimal("1200.00")

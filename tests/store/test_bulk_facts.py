@@ -120,6 +120,27 @@ def test_a_re_read_window_restates_moves_withdraws_and_adds_with_the_right_versi
     assert _replace(engine, again, run_id="run-3").changed is False  # the same window again: nothing
 
 
+def test_a_re_read_bucket_posted_on_another_day_is_restated_and_both_posting_days_change(engine):
+    """The provider re-reports a bucket of the same charge day and amount but books it on the next day
+    (a late restatement after its billing period was re-cut): the same content, yet a new version, and
+    both posting days changed, the old one so its journal gives the amount back, the new one to post it."""
+    _replace(engine, MONTH)
+    before = _replace(engine, MONTH, run_id="run-2").digests
+    shifted = replace(MONTH[2], posting_date=LAST)  # charged 2 October as before, posted on the 3rd
+    result = _replace(engine, [*MONTH[:2], shifted, *MONTH[3:]], run_id="run-3")
+    assert (result.inserted, result.restated, result.withdrawn, result.unchanged) == (0, 1, 0, 4)
+    assert result.changed_days == {date(2026, 10, 2), LAST}
+    current = {f.natural_key: f for f in _current(engine)}
+    assert (current[shifted.natural_key].posting_date, current[shifted.natural_key].version) == (LAST, 2)
+    assert [
+        f.natural_key for f in _current(engine, first_day=date(2026, 10, 2), last_day=date(2026, 10, 2))
+    ] == [MONTH[3].natural_key]
+    assert result.digests is not None
+    assert before is not None
+    assert result.digests[date(2026, 10, 2)] != before[date(2026, 10, 2)]  # the day's commitment follows
+    assert result.digests[FIRST] == before[FIRST]
+
+
 def test_a_plan_reads_the_current_facts_in_chunks_day_by_day_each_once(engine):
     _replace(engine, MONTH)
     with UnitOfWork(engine) as uow:
