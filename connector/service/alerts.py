@@ -55,7 +55,8 @@ def find_alerts(app: Any, entity: str) -> list[Alert]:
     missing_rule = _missing_day_rule(app, entity)
     stuck_claims = stuck_claims_by_entity(app.store).get(entity, [])
     with app.store.unit_of_work() as uow:
-        found = _failed_run(uow, entity) + _stuck_runs(uow, entity, stuck_claims)
+        booking = last_booking_runs(uow).get(entity, [])  # the newest sync and close, as health reads them
+        found = _failed_run(booking, entity) + _stuck_runs(booking, entity, stuck_claims)
         found += _reconnect(uow, entity, app.clock()) + _reconciliation(uow, entity)
         found += _suspense(uow, entity, Period.of(day), day)
         found += _held_for_approval(uow, entity)
@@ -67,17 +68,15 @@ def find_alerts(app: Any, entity: str) -> list[Alert]:
     return found
 
 
-def _failed_run(uow: UnitOfWork, entity: str) -> list[Alert]:
+def _failed_run(booking: list[RunRecord], entity: str) -> list[Alert]:
     """The newest sync and close of the entity that need a look, as the health page reads them: a run
     that books nothing (a pull, an import, a dry run) neither clears nor hides a bad night."""
-    booking = last_booking_runs(uow).get(entity, [])
     return [_run_alert(last, entity) for last in runs_needing_a_look(booking)]
 
 
-def _stuck_runs(uow: UnitOfWork, entity: str, stuck_claims: list[StuckClaim]) -> list[Alert]:
+def _stuck_runs(booking: list[RunRecord], entity: str, stuck_claims: list[StuckClaim]) -> list[Alert]:
     """The entity's runs stuck `running` in a process that stopped, as the health page finds and says
     them: each raised once (its subject is the run)."""
-    booking = last_booking_runs(uow).get(entity, [])
     return [_stuck_alert(stuck, entity) for stuck in find_stuck_runs(booking, stuck_claims)]
 
 
