@@ -287,30 +287,21 @@ class CommitmentRepository:
         events = self._events(indexed.values(), FACTS_COMMITTED)
         found: dict[FactDay, tuple[int, dict[str, str] | None]] = {}
         for (source, account, day), event_id in indexed.items():
-            data = events.get(event_id) or {}
-            ours = (data.get("source", ""), data.get("provider_account", "")) == (source, account)
-            packed = data.get("days", {}).get(day.isoformat()) if ours else None
-            found[(source, account, day)] = (event_id, None if packed is None else unpack_digests(packed))
+            found[(source, account, day)] = (
+                event_id,
+                _day_in(events.get(event_id) or {}, (source, account, day)),
+            )
         return found
 
     def current_keys(self, days: Iterable[FactDay]) -> dict[FactDay, set[str]]:
         """(source, account, provider day) → the natural keys of its current facts, as stored now."""
-        c = FACTS.c
-        found: dict[FactDay, set[str]] = {}
-        for source, account, day in days:
-            found[(source, account, day)] = set(
-                self.session.connection()
-                .execute(
-                    select(c.natural_key).where(
-                        c.source == source,
-                        c.provider_account == account,
-                        c.charge_date == day,
-                        c.is_current.is_(True),
-                    )
-                )
-                .scalars()
+        connection = self.session.connection()
+        return {
+            fact_day: set(
+                connection.execute(select(FACTS.c.natural_key).where(*_current_on(fact_day))).scalars()
             )
-        return found
+            for fact_day in days
+        }
 
     def index_rows(self) -> dict[tuple[str, str, str, str], int]:
         """Every row of the commitment index: (kind, entity or source, account, key or day) → event id."""
@@ -464,25 +455,13 @@ class CommitmentRepository:
     def committed_by(self, event_id: int, fact_day: FactDay) -> dict[str, str] | None:
         """The digests of a provider day's facts as this event committed them (natural key → digest; None:
         it does not commit the day, or no longer matches its hash)."""
-        data = self._events([event_id], FACTS_COMMITTED).get(event_id) or {}
-        source, account, day = fact_day
-        if (data.get("source", ""), data.get("provider_account", "")) != (source, account):
-            return None
-        packed = data.get("days", {}).get(day.isoformat())
-        return None if packed is None else unpack_digests(packed)
+        return _day_in(self._events([event_id], FACTS_COMMITTED).get(event_id) or {}, fact_day)
 
     def _current_day(self, fact_day: FactDay) -> tuple[dict[str, str], dict[str, int]]:
         """The digests of a day's current facts, as stored now, and their ids."""
         connection = self.session.connection()
-        c = FACTS.c
-        source, account, day = fact_day
-        where = (
-            c.is_current.is_(True),
-            c.source == source,
-            c.provider_account == account,
-            c.charge_date == day,
-        )
-        ids = dict(connection.execute(select(c.natural_key, c.id).where(*where)).all())
+        where = _current_on(fact_day)
+        ids = dict(connection.execute(select(FACTS.c.natural_key, FACTS.c.id).where(*where)).all())
         return day_digests(connection, *where), ids
 
     def payloads_committed(self) -> dict[int, tuple[int, str]]:
@@ -649,3 +628,20 @@ class CommitmentRepository:
             run: entity or ""
             for run, entity in self.session.execute(select(col(RunRow.id), col(RunRow.entity))).all()
         }
+
+
+def _current_on(fact_day: FactDay) -> tuple[Any, ...]:
+    """The clauses of a provider day's current facts: (source, account, provider day)."""
+    source, account, day = fact_day
+    c = FACTS.c
+    return (c.is_current.is_(True), c.source == source, c.provider_account == account, c.charge_date == day)
+
+
+def _day_in(data: dict, fact_day: FactDay) -> dict[str, str] | None:
+    """A provider day's digests as a `facts.committed` event's data holds them (natural key → digest;
+    None: the event does not commit that source account's day)."""
+    source, account, day = fact_day
+    if (data.get("source", ""), data.get("provider_account", "")) != (source, account):
+        return None
+    packed = data.get("days", {}).get(day.isoformat())
+    return None if packed is None else unpack_digests(packed)
